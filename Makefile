@@ -1,0 +1,107 @@
+# certsentry - build, test, bench, install, demo.
+# `make` builds build/certsentry (BPF object embedded via a bpftool skeleton).
+
+BUILD    ?= build
+PREFIX   ?= /usr/local
+DESTDIR  ?=
+CC       ?= cc
+CLANG    ?= clang
+BPFTOOL  ?= bpftool
+ARCH     := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
+
+# SAN=1 builds everything with ASan+UBSan (the test suite does this in build/san).
+CFLAGS   ?= -O2 -g
+CFLAGS   += -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -Iinclude -Iuser -I$(BUILD)
+ifeq ($(SAN),1)
+CC       := clang
+CFLAGS   += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+LDFLAGS  += -fsanitize=address,undefined
+endif
+LDLIBS   += -lbpf -lelf -lz -lssl -lcrypto -lpcap
+BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror -Iinclude -I$(BUILD)
+
+DEB_PKGS := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libssl-dev \
+	    libpcap-dev libcmocka-dev libjson-c-dev pkg-config openssl iproute2 tcpdump jq \
+	    procps psmisc ethtool
+
+USER_SRCS := $(filter-out user/certsentry.c,$(wildcard user/*.c))
+USER_OBJS := $(patsubst user/%.c,$(BUILD)/user/%.o,$(USER_SRCS))
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
+BPFT_SRCS := $(wildcard tests/bpf/test_*.c)
+BPFT_BINS := $(patsubst tests/bpf/%.c,$(BUILD)/tests/%,$(BPFT_SRCS))
+TOOL_SRCS := $(wildcard tools/*.c tools/bench/*.c)
+TOOL_BINS := $(patsubst %.c,$(BUILD)/%,$(TOOL_SRCS))
+
+.PHONY: all deps test test-unit test-san test-bpf test-e2e bench demo install clean fuzz
+.DELETE_ON_ERROR:
+
+all: $(BUILD)/certsentry $(UNIT_BINS) $(BPFT_BINS) $(TOOL_BINS)
+
+# Installs whatever Debian packages are missing (a fresh Debian 12, as root).
+deps:
+	@missing=$$(for p in $(DEB_PKGS); do \
+		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "deps: installing:" $$missing; \
+		if [ "$$(id -u)" != 0 ]; then echo "deps: need root to apt-get install $$missing" >&2; exit 1; fi; \
+		(apt-get install -y -q $$missing >/dev/null 2>&1 || \
+		 (apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing)) \
+		 || { echo "deps: apt-get install failed" >&2; exit 1; }; \
+	fi
+
+$(BUILD)/vmlinux.h:
+	@mkdir -p $(@D)
+	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@
+
+$(BUILD)/certsentry.bpf.o: bpf/certsentry.bpf.c include/certsentry.h $(BUILD)/vmlinux.h
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(BUILD)/certsentry.skel.h: $(BUILD)/certsentry.bpf.o
+	$(BPFTOOL) gen skeleton $< name certsentry_bpf > $@
+
+$(BUILD)/user/%.o: user/%.c $(wildcard user/*.h) include/certsentry.h
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+# Only the live source embeds the BPF object.
+$(BUILD)/user/capture.o: $(BUILD)/certsentry.skel.h
+
+# Tests and tools link the stages from an archive: each pulls in only the
+# stages it uses.
+$(BUILD)/libcs.a: $(USER_OBJS)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/certsentry: $(BUILD)/user/certsentry.o $(BUILD)/libcs.a
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libcs.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $^ $(LDFLAGS) $(LDLIBS) -lcmocka -ljson-c -o $@
+
+$(BUILD)/tests/%: tests/bpf/%.c $(BUILD)/libcs.a $(BUILD)/certsentry.skel.h
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $< $(BUILD)/libcs.a $(LDFLAGS) $(LDLIBS) -lcmocka -o $@
+
+$(BUILD)/tools/%: tools/%.c $(BUILD)/libcs.a $(BUILD)/certsentry.skel.h
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $< $(BUILD)/libcs.a $(LDFLAGS) $(LDLIBS) -lpthread -o $@
+
+# The whole suite: unit tests, the same under ASan+UBSan, BPF_PROG_TEST_RUN
+# tests, then live end-to-end tests in network namespaces.
+test: deps
+	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory BUILD=build/san SAN=1 all
+	@tests/run.sh
+
+bench: deps all
+	tools/bench/run.sh
+
+demo: deps all
+	tools/demo.sh
+
+install: deps all
+	install -D -m 0755 $(BUILD)/certsentry $(DESTDIR)$(PREFIX)/sbin/certsentry
+
+clean:
+	rm -rf build

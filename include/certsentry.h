@@ -1,0 +1,80 @@
+/* certsentry.h - the ABI between the kernel program and userspace. */
+#ifndef CERTSENTRY_H
+#define CERTSENTRY_H
+
+/*
+ * Included by bpf/certsentry.bpf.c (after vmlinux.h) and by userspace (after
+ * <linux/types.h>), so only __u8/__u16/__u32/__u64 types appear here.
+ * Every change here is an ABI change: keep fields naturally aligned.
+ */
+
+#define CS_MAX_BYTES_DEFAULT	(512 * 1024)	/* per direction */
+#define CS_EVENT_DATA_MAX	16384		/* payload bytes per ring event */
+#define CS_RINGBUF_BYTES	(16 * 1024 * 1024)
+#define CS_FLOWS_MAX		65536		/* LRU flow table entries */
+#define CS_TAIL_BYTES		8		/* copied of the first non-handshake record's body */
+
+/* Fixed tc handle and priority for the clsact fallback, so a restarted
+ * daemon can find and remove filters of a killed run, and nobody else's. */
+#define CS_TC_HANDLE		0xce55
+#define CS_TC_PRIO		0xce55
+
+enum cs_family { CS_AF_INET = 4, CS_AF_INET6 = 6 };
+
+/* Directional 5-tuple: src is the sender of the bytes. Addresses are in
+ * network byte order (IPv4 in the first 4 bytes, rest zero); ports are in
+ * host byte order. */
+struct cs_flow_key {
+	__u8  saddr[16];
+	__u8  daddr[16];
+	__u16 sport;
+	__u16 dport;
+	__u8  family;		/* enum cs_family */
+	__u8  proto;		/* IPPROTO_TCP (UDP later) */
+	__u8  pad[2];
+};
+
+enum cs_event_type {
+	CS_EV_DATA  = 1,	/* len payload bytes at TCP sequence seq */
+	CS_EV_CLOSE = 2,	/* FIN or RST seen (tcp_flags says which); len 0 */
+};
+
+enum cs_hook { CS_HOOK_INGRESS = 0, CS_HOOK_EGRESS = 1 };
+
+/* TCP flag bits as in the TCP header's 13th byte. */
+#define CS_TCP_FIN	0x01
+#define CS_TCP_SYN	0x02
+#define CS_TCP_RST	0x04
+#define CS_TCP_ACK	0x10
+
+/* One ring-buffer record: this header, then len payload bytes. */
+struct cs_event {
+	__u64 ts_ns;		/* bpf_ktime_get_ns(): CLOCK_MONOTONIC */
+	struct cs_flow_key key;
+	__u32 seq;		/* TCP sequence number of the first byte */
+	__u32 ifindex;
+	__u32 len;
+	__u8  type;		/* enum cs_event_type */
+	__u8  hook;		/* enum cs_hook */
+	__u8  tcp_flags;
+	__u8  pad;
+};
+
+/* Per-CPU counters (array map "counters", index = enum value). */
+enum cs_counter {
+	CS_C_PACKETS,		/* every packet the classifier saw */
+	CS_C_TCP_PAYLOAD,	/* TCP packets with payload */
+	CS_C_FLOWS,		/* flow directions started */
+	CS_C_BYTES,		/* payload bytes copied to the ring */
+	CS_C_EVENTS,		/* ring records written */
+	CS_C_RB_FAIL,		/* ring-buffer output failures (drops) */
+	CS_C_CAPPED,		/* directions that reached the byte cap */
+	CS_C_MAX
+};
+
+/* Configuration read by the program (const volatile in .rodata). */
+struct cs_config {
+	__u32 max_bytes;	/* per direction */
+};
+
+#endif

@@ -1,0 +1,39 @@
+/* capture.h - the live source: the BPF program on interfaces, read from its ring. */
+#ifndef CS_CAPTURE_H
+#define CS_CAPTURE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "segment.h"
+
+#define CAPTURE_IFACES_MAX 64
+
+struct capture_opts {
+	const char *ifaces[CAPTURE_IFACES_MAX];	/* none: every up interface but lo */
+	int n_ifaces;
+	uint32_t max_bytes;			/* per direction; 0 = default */
+	bool force_clsact;			/* skip tcx even where it exists */
+	bool verbose;				/* libbpf debug output */
+};
+
+struct capture;
+
+/* Loads the program and attaches ingress and egress of every interface
+ * (lo: ingress only, since every lo packet passes both hooks). On failure
+ * returns NULL with a one-line reason in err (not root, no BTF, unknown
+ * interface...), and leaves nothing attached. */
+struct capture *capture_open(const struct capture_opts *o, char *err, size_t errlen);
+/* Waits up to timeout_ms for ring records; calls fn for each as a segment.
+ * Returns records handled, or -errno (-EINTR on a signal). */
+int capture_poll(struct capture *c, int timeout_ms, cs_segment_fn fn, void *ctx);
+/* Userspace has what it needs from this direction: the kernel stops copying. */
+void capture_flow_done(struct capture *c, const struct cs_flow_key *k);
+/* Sum of the per-CPU counters. */
+void capture_counters(struct capture *c, uint64_t out[CS_C_MAX]);
+/* Interface name for an ifindex seen in a segment ("" if unknown). */
+const char *capture_ifname(struct capture *c, uint32_t ifindex);
+/* Detaches everything this run attached; nothing of ours stays behind. */
+void capture_close(struct capture *c);
+
+#endif

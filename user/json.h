@@ -1,0 +1,43 @@
+/* json.h - a small JSON writer into a bounded buffer; always valid UTF-8. */
+#ifndef CS_JSON_H
+#define CS_JSON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * Writes one JSON text into buf. Nesting and commas are tracked here, so
+ * callers just say key/value. On overflow the writer sets truncated and
+ * stops adding; jw_finish() then still closes every open object/array so the
+ * text parses (an object is marked with "certsentry.truncated": true).
+ * Strings: invalid UTF-8 bytes become U+FFFD, control characters \u00XX.
+ */
+#define JW_DEPTH_MAX 16
+
+struct jw {
+	char *buf;
+	size_t cap, len;
+	bool truncated;
+	int depth;
+	bool first[JW_DEPTH_MAX];	/* no member written yet at this depth */
+	char close[JW_DEPTH_MAX];	/* '}' or ']' */
+};
+
+void jw_init(struct jw *w, char *buf, size_t cap);
+void jw_obj_begin(struct jw *w, const char *key);	/* key NULL at top/in arrays */
+void jw_obj_end(struct jw *w);
+void jw_arr_begin(struct jw *w, const char *key);
+void jw_arr_end(struct jw *w);
+void jw_str(struct jw *w, const char *key, const char *s);
+void jw_strn(struct jw *w, const char *key, const char *s, size_t n);
+void jw_int(struct jw *w, const char *key, int64_t v);
+void jw_uint(struct jw *w, const char *key, uint64_t v);
+void jw_bool(struct jw *w, const char *key, bool v);
+/* RFC 3339 UTC with milliseconds from Unix ns, e.g. 2026-11-26T17:51:41.123Z */
+void jw_time_ns(struct jw *w, const char *key, uint64_t ns);
+void jw_time_s(struct jw *w, const char *key, int64_t s);
+/* Closes what is open; returns the length (buf is NUL-terminated). */
+size_t jw_finish(struct jw *w);
+
+#endif

@@ -1,0 +1,23 @@
+/* output.h - writes reports as JSON lines or text lines to a stream. */
+#ifndef CS_OUTPUT_H
+#define CS_OUTPUT_H
+
+#include <stdio.h>
+#include "report.h"
+
+enum output_format { OUTPUT_JSON, OUTPUT_TEXT };
+
+struct output;
+
+struct output *output_new(FILE *f, enum output_format fmt);
+void output_free(struct output *o);
+/* One line per report, flushed at once (on-call reads it as it happens). */
+int output_report(struct output *o, const struct cs_report *r);
+/* An operational event (start, stop, errors, counters): kind is ECS
+ * event.kind ("event"/"state"), action the event.action, msg the message. */
+int output_status(struct output *o, uint64_t ts_ns, const char *action,
+		  const char *severity, const char *msg);
+struct output_stats { uint64_t lines, write_errors, truncated; };
+void output_stats(const struct output *o, struct output_stats *st);
+
+#endif

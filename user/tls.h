@@ -1,0 +1,110 @@
+/* tls.h - TLS record layer and handshake message parsing, for hostile input. */
+#ifndef CS_TLS_H
+#define CS_TLS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define TLS_CT_CCS		20
+#define TLS_CT_ALERT		21
+#define TLS_CT_HANDSHAKE	22
+#define TLS_CT_APPDATA		23
+#define TLS_CT_HEARTBEAT	24
+
+#define TLS_HS_CLIENT_HELLO		1
+#define TLS_HS_SERVER_HELLO		2
+#define TLS_HS_CERTIFICATE		11
+#define TLS_HS_SERVER_KEY_EXCHANGE	12
+#define TLS_HS_CERTIFICATE_REQUEST	13
+#define TLS_HS_SERVER_HELLO_DONE	14
+#define TLS_HS_CLIENT_KEY_EXCHANGE	16
+#define TLS_HS_CERTIFICATE_STATUS	22
+
+#define TLS_MSG_MAX_DEFAULT	(1024 * 1024)	/* largest handshake message kept */
+#define TLS_CHAIN_MAX		16		/* certificates kept per chain */
+#define TLS_SNI_MAX		255
+#define TLS_ALPN_MAX		128		/* offered ALPN list, comma-joined */
+
+/* Callbacks for one direction. Any may be NULL. Pointers are borrowed. */
+struct tls_cb {
+	/* A complete handshake message (type, body without the 4-byte header). */
+	void (*handshake)(void *ctx, uint8_t type, const uint8_t *body, size_t len);
+	/* A non-handshake record header and up to avail bytes of its body
+	 * (alerts: level, description). Reported once per record. */
+	void (*record)(void *ctx, uint8_t content_type, uint16_t version,
+		       const uint8_t *body, size_t avail, size_t rec_len);
+	/* Input that is not TLS or breaks a rule; the direction stops parsing. */
+	void (*error)(void *ctx, const char *what);
+};
+
+/*
+ * Per-direction state: record headers and handshake messages may be split at
+ * any byte across feeds; several messages may share one record and one
+ * message may span many records. After ChangeCipherSpec the direction is
+ * encrypted and handshake records are reported as records, not parsed.
+ */
+struct tls_parser {
+	uint8_t hdr[5];			/* record header being collected */
+	uint8_t hdr_have;
+	uint32_t rec_left;		/* body bytes left in the current record */
+	uint8_t rec_type;
+	uint16_t rec_version;
+	uint32_t rec_len;
+	bool rec_reported;		/* non-handshake record already reported */
+	uint8_t rec_peek[8];		/* start of a non-handshake record body */
+	uint8_t rec_peek_have;
+	uint8_t *msg;			/* handshake message being assembled */
+	uint32_t msg_have, msg_cap, msg_max;
+	bool encrypted;			/* CCS seen in this direction */
+	bool failed;
+	uint64_t records;
+};
+
+void tls_parser_init(struct tls_parser *p, uint32_t msg_max);
+/* Feed stream bytes. Returns 0, or -1 once the direction failed. */
+int tls_parser_feed(struct tls_parser *p, const uint8_t *data, size_t len,
+		    const struct tls_cb *cb, void *ctx);
+void tls_parser_free(struct tls_parser *p);
+
+/* Decoders of complete handshake bodies. Return 0, or -1 if malformed. */
+struct tls_client_hello {
+	uint16_t version;		/* legacy_version */
+	bool has_sni;
+	char sni[TLS_SNI_MAX + 1];	/* host_name, NUL-terminated, raw bytes */
+	char alpn[TLS_ALPN_MAX + 1];	/* offered protocols, comma-joined */
+	bool offers_tls13;		/* supported_versions lists 0x0304 */
+	bool has_session;		/* non-empty session id or session ticket */
+};
+int tls_parse_client_hello(const uint8_t *b, size_t len, struct tls_client_hello *ch);
+
+struct tls_server_hello {
+	uint16_t legacy_version;
+	uint16_t version;		/* supported_versions if present, else legacy */
+	uint16_t cipher;
+	bool hrr;			/* HelloRetryRequest (magic random) */
+	uint8_t session_id[32];
+	uint8_t session_id_len;
+	char alpn[TLS_ALPN_MAX + 1];	/* selected protocol, if any */
+};
+int tls_parse_server_hello(const uint8_t *b, size_t len, struct tls_server_hello *sh);
+
+/* Certificate message (TLS <= 1.2 layout). Entries point into b. */
+struct tls_cert_list {
+	uint32_t n;			/* certificates kept (<= TLS_CHAIN_MAX) */
+	uint32_t total;			/* certificates in the message */
+	const uint8_t *der[TLS_CHAIN_MAX];
+	uint32_t der_len[TLS_CHAIN_MAX];
+};
+int tls_parse_certificate(const uint8_t *b, size_t len, struct tls_cert_list *cl);
+
+/* "1.2", "1.3", "1.0", "3.0" (SSLv3); NULL if unknown. */
+const char *tls_version_number(uint16_t v);
+/* "tls" or "ssl". */
+const char *tls_version_protocol(uint16_t v);
+/* IANA cipher suite name, e.g. "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"; NULL if unknown. */
+const char *tls_cipher_name(uint16_t id);
+/* RFC 8446 alert description name, e.g. "bad_certificate"; NULL if unknown. */
+const char *tls_alert_name(uint8_t desc);
+
+#endif
