@@ -30,7 +30,7 @@ struct cert_facts {
 	uint32_t n_sans;
 	uint32_t total_sans;		/* before the CERT_SANS_MAX cut */
 	int64_t not_before, not_after;	/* Unix seconds */
-	char key_alg[16];		/* "RSA", "EC", "Ed25519", "DSA", ... */
+	char key_alg[32];		/* "RSA", "EC", "Ed25519", "DSA", "ML-DSA-65", ... */
 	int key_bits;
 	char key_curve[32];		/* EC curve name, else "" */
 	char sig_alg[64];		/* "sha256WithRSAEncryption", ... */

@@ -11,9 +11,13 @@
  * callers just say key/value. On overflow the writer sets truncated and
  * stops adding; jw_finish() then still closes every open object/array so the
  * text parses (an object is marked with "certsentry.truncated": true).
- * Strings: invalid UTF-8 bytes become U+FFFD, control characters \u00XX.
+ * Strings: invalid UTF-8 bytes become U+FFFD, control characters \u00XX;
+ * a NULL string is written as null.
+ * Every token is written whole or not at all, and room is always kept for the
+ * closers and the mark, so with cap >= JW_CAP_MIN the result always parses.
  */
 #define JW_DEPTH_MAX 16
+#define JW_CAP_MIN 31	/* "{" + "}" + the truncation mark + NUL */
 
 struct jw {
 	char *buf;
@@ -39,5 +43,12 @@ void jw_time_ns(struct jw *w, const char *key, uint64_t ns);
 void jw_time_s(struct jw *w, const char *key, int64_t s);
 /* Closes what is open; returns the length (buf is NUL-terminated). */
 size_t jw_finish(struct jw *w);
+
+/* Helpers shared with the text writer. Length of the valid UTF-8 sequence
+ * at s (1..4, storing the code point), 0 if s[0] starts no valid one. */
+size_t jw_utf8_seq(const unsigned char *s, size_t n, uint32_t *cp);
+/* RFC 3339 UTC with milliseconds into out (>= 32 bytes); false if the
+ * year is outside 0..9999. */
+bool jw_fmt_time(char *out, size_t cap, int64_t s, unsigned ms);
 
 #endif

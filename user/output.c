@@ -1,0 +1,553 @@
+/* output.c - one report per line: ECS-nested JSON or a terminal-safe text line. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <linux/types.h>
+#include "certsentry.h"
+#include "json.h"
+#include "output.h"
+
+/* Bounded per line: a chain of 16 certificates with 1024 SANs each can be
+ * longer, and then the JSON is cut at a token and marked, never broken. */
+#define OUTPUT_LINE_MAX	(256 * 1024)
+#define TEXT_FIELD_MAX	512	/* one hostile DN must not fill the screen */
+#define ECS_VERSION	"8.11.0"
+
+struct output {
+	FILE *f;
+	enum output_format fmt;
+	char *buf;		/* OUTPUT_LINE_MAX + 1: room for the '\n' */
+	struct output_stats st;
+};
+
+struct output *output_new(FILE *f, enum output_format fmt)
+{
+	struct output *o = f ? calloc(1, sizeof(*o)) : NULL;
+
+	if (!o || !(o->buf = malloc(OUTPUT_LINE_MAX + 1))) {
+		free(o);
+		return NULL;
+	}
+	o->f = f;
+	o->fmt = fmt;
+	return o;
+}
+
+void output_free(struct output *o)
+{
+	if (!o)
+		return;
+	free(o->buf);
+	free(o);
+}
+
+void output_stats(const struct output *o, struct output_stats *st)
+{
+	memset(st, 0, sizeof(*st));
+	if (o)
+		*st = o->st;
+}
+
+/* Writes buf[0..len) plus '\n' and flushes. A broken pipe or a full disk
+ * is counted, not fatal: the observer must keep running. */
+static int emit(struct output *o, size_t len)
+{
+	int rc = 0;
+
+	o->buf[len] = '\n';
+	if (fwrite(o->buf, 1, len + 1, o->f) != len + 1)
+		rc = -1;
+	if (fflush(o->f) == EOF)
+		rc = -1;
+	if (rc) {
+		o->st.write_errors++;
+		clearerr(o->f);	/* let the next line try again */
+		return -1;
+	}
+	o->st.lines++;
+	return 0;
+}
+
+static const char *ep_ip(const struct report_endpoint *ep, char *buf, size_t cap)
+{
+	int af = ep->family == CS_AF_INET6 ? AF_INET6 : AF_INET;
+
+	if (ep->family != CS_AF_INET && ep->family != CS_AF_INET6)
+		return NULL;
+	return inet_ntop(af, ep->addr, buf, (socklen_t)cap);
+}
+
+static const char *action_name(const struct cs_report *r)
+{
+	return r->action == REPORT_CERTIFICATE_HIDDEN ? "tls-certificate-hidden"
+						      : "tls-certificate";
+}
+
+/* Version text only when a ServerHello named one we know. */
+static const char *version_of(const struct cs_report *r)
+{
+	return r->have_server_hello && r->version ? tls_version_number(r->version) : NULL;
+}
+
+/* ---- JSON ---- */
+
+static void json_endpoint(struct jw *w, const char *key, const struct report_endpoint *ep)
+{
+	char ip[INET6_ADDRSTRLEN];
+
+	jw_obj_begin(w, key);
+	if (ep_ip(ep, ip, sizeof(ip)))
+		jw_str(w, "ip", ip);
+	jw_uint(w, "port", ep->port);
+	jw_obj_end(w);
+}
+
+static void json_name(struct jw *w, const char *key, const char *dn, const char *cn)
+{
+	jw_obj_begin(w, key);
+	if (dn)
+		jw_str(w, "distinguished_name", dn);
+	if (cn) {
+		jw_arr_begin(w, "common_name");
+		jw_str(w, NULL, cn);
+		jw_arr_end(w);
+	}
+	jw_obj_end(w);
+}
+
+static void json_sans(struct jw *w, const struct cert_facts *f)
+{
+	if (!f->n_sans)
+		return;
+	jw_arr_begin(w, "alternative_names");
+	for (uint32_t i = 0; i < f->n_sans; i++)
+		jw_str(w, NULL, f->sans[i]);
+	jw_arr_end(w);
+}
+
+static void json_key(struct jw *w, const struct cert_facts *f)
+{
+	if (f->key_alg[0])
+		jw_str(w, "public_key_algorithm", f->key_alg);
+	if (f->key_bits > 0)
+		jw_int(w, "public_key_size", f->key_bits);
+	if (f->key_curve[0])
+		jw_str(w, "public_key_curve", f->key_curve);
+	if (f->sig_alg[0])
+		jw_str(w, "signature_algorithm", f->sig_alg);
+}
+
+/* ECS tls.server.x509.* for the leaf. */
+static void json_x509(struct jw *w, const struct cert_facts *f)
+{
+	jw_obj_begin(w, "x509");
+	if (f->serial_hex)
+		jw_str(w, "serial_number", f->serial_hex);
+	json_name(w, "subject", f->subject_dn, f->subject_cn);
+	json_name(w, "issuer", f->issuer_dn, f->issuer_cn);
+	jw_time_s(w, "not_before", f->not_before);
+	jw_time_s(w, "not_after", f->not_after);
+	json_sans(w, f);
+	json_key(w, f);
+	jw_obj_end(w);
+}
+
+static void json_tls(struct jw *w, const struct cs_report *r)
+{
+	const char *v = version_of(r), *c;
+	const struct cert_facts *leaf = r->chain_len ? r->chain[0] : NULL;
+	char hex[8];
+
+	jw_obj_begin(w, "tls");
+	if (v) {
+		jw_str(w, "version", v);
+		if (tls_version_protocol(r->version))
+			jw_str(w, "version_protocol", tls_version_protocol(r->version));
+	}
+	if (r->have_server_hello) {
+		if (!(c = tls_cipher_name(r->cipher))) {
+			snprintf(hex, sizeof(hex), "0x%04X", r->cipher);
+			c = hex;
+		}
+		jw_str(w, "cipher", c);
+	}
+	if (r->has_sni) {
+		jw_obj_begin(w, "client");
+		jw_str(w, "server_name", r->sni);
+		jw_obj_end(w);
+	}
+	if (r->alpn[0])
+		jw_str(w, "next_protocol", r->alpn);
+	if (leaf && r->action == REPORT_CERTIFICATE) {
+		jw_obj_begin(w, "server");
+		jw_obj_begin(w, "hash");
+		jw_str(w, "sha256", leaf->sha256_hex);
+		jw_obj_end(w);
+		if (leaf->parse_ok) {
+			jw_time_s(w, "not_before", leaf->not_before);
+			jw_time_s(w, "not_after", leaf->not_after);
+			if (leaf->subject_dn)
+				jw_str(w, "subject", leaf->subject_dn);
+			if (leaf->issuer_dn)
+				jw_str(w, "issuer", leaf->issuer_dn);
+			json_x509(w, leaf);
+		}
+		jw_obj_end(w);
+	}
+	jw_obj_end(w);
+}
+
+static void json_chain_cert(struct jw *w, const struct cert_facts *f)
+{
+	jw_obj_begin(w, NULL);
+	jw_str(w, "sha256", f->sha256_hex);
+	jw_uint(w, "der_length", f->der_len);
+	if (!f->parse_ok) {
+		jw_str(w, "parse_error", f->parse_error);
+		jw_obj_end(w);
+		return;
+	}
+	if (f->spki_sha256_b64[0])
+		jw_str(w, "spki_sha256", f->spki_sha256_b64);
+	if (f->serial_hex)
+		jw_str(w, "serial_number", f->serial_hex);
+	if (f->subject_dn)
+		jw_str(w, "subject", f->subject_dn);
+	if (f->issuer_dn)
+		jw_str(w, "issuer", f->issuer_dn);
+	jw_time_s(w, "not_before", f->not_before);
+	jw_time_s(w, "not_after", f->not_after);
+	json_key(w, f);
+	jw_bool(w, "self_signed", f->self_signed);
+	if (f->total_sans > f->n_sans)
+		jw_uint(w, "alternative_names_total", f->total_sans);
+	json_sans(w, f);	/* last: the longest part, cut first if anything is */
+	jw_obj_end(w);
+}
+
+static void json_certsentry(struct jw *w, const struct cs_report *r)
+{
+	jw_obj_begin(w, "certsentry");
+	if (r->action == REPORT_CERTIFICATE_HIDDEN)
+		jw_str(w, "reason", "TLS 1.3: certificate is encrypted");
+	if (r->alpn_offered[0])
+		jw_str(w, "client_alpn", r->alpn_offered);
+	if (r->action == REPORT_CERTIFICATE) {
+		jw_uint(w, "chain_length", r->chain_len);
+		jw_uint(w, "chain_total", r->chain_total);
+		jw_arr_begin(w, "chain");
+		for (uint32_t i = 0; i < r->chain_len && i < TLS_CHAIN_MAX; i++)
+			if (r->chain[i])
+				json_chain_cert(w, r->chain[i]);
+		jw_arr_end(w);
+	}
+	jw_obj_end(w);
+}
+
+static void json_observer(struct jw *w, const struct cs_report *r)
+{
+	char id[16];
+
+	if (!r->ifname && !r->ifindex)
+		return;
+	jw_obj_begin(w, "observer");
+	jw_obj_begin(w, r->hook == CS_HOOK_EGRESS ? "egress" : "ingress");
+	jw_obj_begin(w, "interface");
+	if (r->ifindex) {
+		snprintf(id, sizeof(id), "%u", r->ifindex);	/* ECS: keyword */
+		jw_str(w, "id", id);
+	}
+	if (r->ifname)
+		jw_str(w, "name", r->ifname);
+	jw_obj_end(w);
+	jw_obj_end(w);
+	jw_obj_end(w);
+}
+
+static size_t json_report(struct output *o, const struct cs_report *r, bool *trunc)
+{
+	struct jw w;
+	size_t n;
+
+	jw_init(&w, o->buf, OUTPUT_LINE_MAX);
+	jw_obj_begin(&w, NULL);
+	jw_time_ns(&w, "@timestamp", r->ts_ns);
+	jw_obj_begin(&w, "ecs");
+	jw_str(&w, "version", ECS_VERSION);
+	jw_obj_end(&w);
+	jw_obj_begin(&w, "event");
+	jw_str(&w, "kind", "event");
+	jw_arr_begin(&w, "category");
+	jw_str(&w, NULL, "network");
+	jw_arr_end(&w);
+	jw_arr_begin(&w, "type");
+	jw_str(&w, NULL, "info");
+	jw_arr_end(&w);
+	jw_str(&w, "action", action_name(r));
+	jw_str(&w, "dataset", "certsentry.tls");
+	jw_obj_end(&w);
+	json_endpoint(&w, "source", &r->client);
+	json_endpoint(&w, "destination", &r->server);
+	jw_obj_begin(&w, "network");
+	jw_str(&w, "type", r->server.family == CS_AF_INET6 ? "ipv6" : "ipv4");
+	jw_str(&w, "transport", "tcp");
+	jw_str(&w, "protocol", "tls");
+	jw_obj_end(&w);
+	json_observer(&w, r);
+	json_tls(&w, r);
+	json_certsentry(&w, r);
+	jw_obj_end(&w);
+	n = jw_finish(&w);
+	*trunc = w.truncated;
+	return n;
+}
+
+/* ---- text ---- */
+
+struct tb { char *buf; size_t cap, len; bool trunc; };
+
+static void tb_put(struct tb *t, const char *s, size_t n)
+{
+	if (t->trunc || n > t->cap - t->len) {
+		t->trunc = true;
+		return;
+	}
+	memcpy(t->buf + t->len, s, n);
+	t->len += n;
+}
+
+__attribute__((format(printf, 2, 3)))
+static void tb_printf(struct tb *t, const char *fmt, ...)
+{
+	char tmp[256];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		tb_put(t, tmp, (size_t)n < sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1);
+}
+
+/* Code points a terminal would act on or that can make a line lie about
+ * itself: C1 controls, bidi overrides/isolates, line separators, BOM. */
+static bool cp_unsafe(uint32_t cp)
+{
+	return (cp >= 0x80 && cp <= 0x9F) || (cp >= 0x200B && cp <= 0x200F) ||
+	       (cp >= 0x2028 && cp <= 0x202E) || (cp >= 0x2066 && cp <= 0x2069) ||
+	       cp == 0xFEFF;
+}
+
+enum safe_mode {
+	SAFE_WORD,	/* bare value: space, quote, backslash escaped too */
+	SAFE_QUOTED,	/* inside "": quote and backslash escaped */
+	SAFE_TAIL,	/* last thing on the line: nothing after it to fake */
+};
+
+/* Untrusted text for a terminal: controls and bad bytes as \xHH, unsafe
+ * code points as \u{...}, so a value can neither drive the terminal nor
+ * fake another field. At most max input bytes, then "...". */
+static void tb_safe(struct tb *t, const char *str, enum safe_mode m, size_t max)
+{
+	const unsigned char *s = (const unsigned char *)(str ? str : "");
+	size_t n = strlen((const char *)s), i = 0;
+	char esc[16];
+
+	if (m == SAFE_QUOTED)
+		tb_put(t, "\"", 1);
+	while (i < n && i < max) {
+		uint32_t cp;
+		size_t k = jw_utf8_seq(s + i, n - i, &cp);
+
+		if (k == 0 || cp < 0x20 || cp == 0x7F || (m == SAFE_WORD && cp == ' ')) {
+			snprintf(esc, sizeof(esc), "\\x%02X", s[i]);
+			tb_put(t, esc, 4);
+			k = 1;
+		} else if ((cp == '"' || cp == '\\') && m != SAFE_TAIL) {
+			snprintf(esc, sizeof(esc), "\\%c", (char)cp);
+			tb_put(t, esc, 2);
+		} else if (cp_unsafe(cp)) {
+			snprintf(esc, sizeof(esc), "\\u{%04X}", (unsigned)cp);
+			tb_put(t, esc, strlen(esc));
+		} else {
+			tb_put(t, (const char *)s + i, k);
+		}
+		i += k;
+	}
+	if (i < n)
+		tb_put(t, "...", 3);
+	if (m == SAFE_QUOTED)
+		tb_put(t, "\"", 1);
+}
+
+static void tb_endpoint(struct tb *t, const struct report_endpoint *ep)
+{
+	char ip[INET6_ADDRSTRLEN];
+	const char *s = ep_ip(ep, ip, sizeof(ip));
+
+	if (ep->family == CS_AF_INET6)
+		tb_printf(t, "[%s]:%u", s ? s : "?", ep->port);
+	else
+		tb_printf(t, "%s:%u", s ? s : "?", ep->port);
+}
+
+static void tb_time(struct tb *t, uint64_t ns)
+{
+	char ts[32];
+
+	if (!jw_fmt_time(ts, sizeof(ts), (int64_t)(ns / 1000000000ULL),
+			 (unsigned)(ns / 1000000ULL % 1000)))
+		snprintf(ts, sizeof(ts), "-");
+	tb_put(t, ts, strlen(ts));
+}
+
+static void text_leaf(struct tb *t, const struct cs_report *r)
+{
+	const struct cert_facts *f = r->chain_len ? r->chain[0] : NULL;
+	char day[32];
+
+	if (!f) {
+		tb_printf(t, " chain=0");
+		return;
+	}
+	if (!f->parse_ok) {
+		tb_printf(t, " leaf=unparsable error=");
+		tb_safe(t, f->parse_error, SAFE_QUOTED, TEXT_FIELD_MAX);
+	} else {
+		tb_printf(t, " leaf=");
+		tb_safe(t, f->subject_dn, SAFE_QUOTED, TEXT_FIELD_MAX);
+		tb_printf(t, " issuer=");
+		tb_safe(t, f->issuer_dn, SAFE_QUOTED, TEXT_FIELD_MAX);
+		tb_printf(t, " serial=");
+		tb_safe(t, f->serial_hex, SAFE_WORD, TEXT_FIELD_MAX);
+	}
+	tb_printf(t, " sha256=%.16s", f->sha256_hex);
+	if (f->parse_ok) {
+		if (!jw_fmt_time(day, sizeof(day), f->not_after, 0))
+			snprintf(day, sizeof(day), "?");
+		day[10] = '\0';	/* the date is what on-call needs */
+		tb_printf(t, " expires=%s", day);
+	}
+	tb_printf(t, " chain=%u", r->chain_total > r->chain_len ? r->chain_total : r->chain_len);
+}
+
+static size_t text_report(struct output *o, const struct cs_report *r, bool *trunc)
+{
+	struct tb t = { o->buf, OUTPUT_LINE_MAX, 0, false };
+	const char *v = version_of(r), *c;
+
+	tb_time(&t, r->ts_ns);
+	tb_printf(&t, " %s ", action_name(r));
+	tb_endpoint(&t, &r->client);
+	tb_printf(&t, " -> ");
+	tb_endpoint(&t, &r->server);
+	if (r->ifname) {
+		tb_printf(&t, " if=");
+		tb_safe(&t, r->ifname, SAFE_WORD, TEXT_FIELD_MAX);
+		tb_printf(&t, r->hook == CS_HOOK_EGRESS ? "/out" : "/in");
+	}
+	if (r->has_sni) {
+		tb_printf(&t, " sni=");
+		tb_safe(&t, r->sni, SAFE_WORD, TEXT_FIELD_MAX);
+	}
+	if (v) {	/* "TLS1.2", "SSL3.0", "DTLS1.2" */
+		const char *p = tls_version_protocol(r->version);
+
+		tb_printf(&t, " %s%s", p && !strcmp(p, "ssl") ? "SSL" :
+			  p && !strcmp(p, "dtls") ? "DTLS" : "TLS", v);
+	}
+	if (r->have_server_hello) {
+		if ((c = tls_cipher_name(r->cipher)))
+			tb_printf(&t, " %s", c);
+		else
+			tb_printf(&t, " cipher=0x%04X", r->cipher);
+	}
+	if (r->alpn[0]) {
+		tb_printf(&t, " alpn=");
+		tb_safe(&t, r->alpn, SAFE_WORD, TEXT_FIELD_MAX);
+	}
+	if (r->action == REPORT_CERTIFICATE_HIDDEN)
+		tb_printf(&t, " certificate encrypted (TLS 1.3)");
+	else
+		text_leaf(&t, r);
+	*trunc = t.trunc;
+	return t.len;
+}
+
+/* ---- entry points ---- */
+
+int output_report(struct output *o, const struct cs_report *r)
+{
+	bool trunc = false;
+	size_t n;
+
+	if (!o || !r)
+		return -1;
+	n = o->fmt == OUTPUT_TEXT ? text_report(o, r, &trunc) : json_report(o, r, &trunc);
+	if (trunc)
+		o->st.truncated++;
+	return emit(o, n);
+}
+
+/* syslog numbers, as ECS event.severity suggests */
+static int severity_num(const char *s)
+{
+	static const char *const names[] = {
+		"emergency", "alert", "critical", "error", "warning", "notice", "info", "debug",
+	};
+
+	for (int i = 0; s && i < 8; i++)
+		if (!strcmp(s, names[i]))
+			return i;
+	return s && !strcmp(s, "warn") ? 4 : -1;
+}
+
+int output_status(struct output *o, uint64_t ts_ns, const char *action,
+		  const char *severity, const char *msg)
+{
+	size_t n;
+
+	if (!o)
+		return -1;
+	if (o->fmt == OUTPUT_TEXT) {
+		struct tb t = { o->buf, OUTPUT_LINE_MAX, 0, false };
+
+		tb_time(&t, ts_ns);
+		tb_printf(&t, " ");
+		tb_safe(&t, action ? action : "status", SAFE_WORD, TEXT_FIELD_MAX);
+		tb_printf(&t, " [");
+		tb_safe(&t, severity ? severity : "info", SAFE_WORD, TEXT_FIELD_MAX);
+		tb_printf(&t, "] ");
+		tb_safe(&t, msg, SAFE_TAIL, OUTPUT_LINE_MAX);
+		n = t.len;
+	} else {
+		struct jw w;
+		int sev = severity_num(severity);
+
+		jw_init(&w, o->buf, OUTPUT_LINE_MAX);
+		jw_obj_begin(&w, NULL);
+		jw_time_ns(&w, "@timestamp", ts_ns);
+		jw_obj_begin(&w, "ecs");
+		jw_str(&w, "version", ECS_VERSION);
+		jw_obj_end(&w);
+		jw_obj_begin(&w, "event");
+		jw_str(&w, "kind", "event");
+		jw_str(&w, "action", action ? action : "status");
+		jw_str(&w, "dataset", "certsentry.status");
+		if (sev >= 0)
+			jw_int(&w, "severity", sev);
+		jw_obj_end(&w);
+		jw_obj_begin(&w, "log");
+		jw_str(&w, "level", severity ? severity : "info");
+		jw_obj_end(&w);
+		if (msg)
+			jw_str(&w, "message", msg);
+		jw_obj_end(&w);
+		n = jw_finish(&w);
+	}
+	return emit(o, n);
+}
