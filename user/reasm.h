@@ -47,6 +47,7 @@ int reasm_push(struct reasm *r, uint32_t seq, const uint8_t *data, size_t len,
 	       reasm_data_fn fn, void *ctx);
 /* Give up on a hole now (idle timeout, FIN with a hole): drops held bytes. */
 void reasm_give_up(struct reasm *r);
+/* Frees held bytes and ends the stream; may be called from the callback. */
 void reasm_free(struct reasm *r);
 
 #endif

@@ -57,14 +57,21 @@ struct tls_parser {
 	uint8_t *msg;			/* handshake message being assembled */
 	uint32_t msg_have, msg_cap, msg_max;
 	bool encrypted;			/* CCS seen in this direction */
+	bool hrr;			/* HelloRetryRequest on this connection:
+					 * a CCS is then TLS 1.3's dummy and the
+					 * next hello is still in the clear. Set
+					 * by the parser when it sees one; the
+					 * caller sets it for the client side */
 	bool failed;
 	uint64_t records;
 };
 
+/* msg_max 0 selects TLS_MSG_MAX_DEFAULT; capped at 2^24-1. */
 void tls_parser_init(struct tls_parser *p, uint32_t msg_max);
 /* Feed stream bytes. Returns 0, or -1 once the direction failed. */
 int tls_parser_feed(struct tls_parser *p, const uint8_t *data, size_t len,
 		    const struct tls_cb *cb, void *ctx);
+/* Frees and ends the parser; may be called from its callbacks. */
 void tls_parser_free(struct tls_parser *p);
 
 /* Decoders of complete handshake bodies. Return 0, or -1 if malformed. */
@@ -100,7 +107,7 @@ int tls_parse_certificate(const uint8_t *b, size_t len, struct tls_cert_list *cl
 
 /* "1.2", "1.3", "1.0", "3.0" (SSLv3); NULL if unknown. */
 const char *tls_version_number(uint16_t v);
-/* "tls" or "ssl". */
+/* "tls", "ssl" or "dtls"; NULL if unknown. */
 const char *tls_version_protocol(uint16_t v);
 /* IANA cipher suite name, e.g. "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"; NULL if unknown. */
 const char *tls_cipher_name(uint16_t id);

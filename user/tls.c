@@ -1,0 +1,656 @@
+/* tls.c - TLS record layer and handshake message decoding for hostile input. */
+#include "tls.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/ssl.h>
+
+#define TLS_REC_MAX	(16384 + 2048)	/* TLSCiphertext bound, RFC 5246 6.2.3 */
+#define TLS_MSG_HARD	0xFFFFFFu	/* the 24-bit handshake length field */
+#define TLS_MSG_CAP0	1024		/* first msg buffer size */
+#define TLS_PEEK	8		/* body bytes kept of non-handshake records */
+
+#define EXT_SERVER_NAME		0
+#define EXT_ALPN		16
+#define EXT_SESSION_TICKET	35
+#define EXT_SUPPORTED_VERSIONS	43
+
+/* RFC 8446 4.1.3: SHA-256("HelloRetryRequest") as the random. */
+static const uint8_t hrr_random[32] = {
+	0xCF, 0x21, 0xAD, 0x74, 0xE5, 0x9A, 0x61, 0x11, 0xBE, 0x1D, 0x8C, 0x02,
+	0x1E, 0x65, 0xB8, 0x91, 0xC2, 0xA2, 0x11, 0x16, 0x7A, 0xBB, 0x8C, 0x5E,
+	0x07, 0x9E, 0x09, 0xE2, 0xC8, 0xA8, 0x33, 0x9C,
+};
+
+/* ---- record layer ------------------------------------------------------ */
+
+static int fail(struct tls_parser *p, const struct tls_cb *cb, void *ctx,
+		const char *what)
+{
+	p->failed = true;
+	if (cb && cb->error)
+		cb->error(ctx, what);
+	return -1;
+}
+
+void tls_parser_init(struct tls_parser *p, uint32_t msg_max)
+{
+	memset(p, 0, sizeof(*p));
+	if (msg_max == 0)
+		msg_max = TLS_MSG_MAX_DEFAULT;
+	/* Capping at the field maximum also keeps 4 + msg_max from overflowing. */
+	p->msg_max = msg_max > TLS_MSG_HARD ? TLS_MSG_HARD : msg_max;
+}
+
+/* Also ends the parser: a callback may free it in the middle of a feed
+ * (the flow is done), and nothing may be parsed or reported after that. */
+void tls_parser_free(struct tls_parser *p)
+{
+	free(p->msg);
+	p->msg = NULL;
+	p->msg_have = p->msg_cap = 0;
+	p->failed = true;
+}
+
+static uint32_t get24(const uint8_t *b)
+{
+	return (uint32_t)b[0] << 16 | (uint32_t)b[1] << 8 | b[2];
+}
+
+/* Handshake records are parsed as messages only while in the clear. */
+static bool rec_is_hs(const struct tls_parser *p)
+{
+	return p->rec_type == TLS_CT_HANDSHAKE && !p->encrypted;
+}
+
+/* A complete 5-byte header: validate it and start the record. */
+static int rec_begin(struct tls_parser *p, const struct tls_cb *cb, void *ctx)
+{
+	uint8_t type = p->hdr[0];
+
+	if (type < TLS_CT_CCS || type > TLS_CT_HEARTBEAT || p->hdr[1] != 3)
+		return fail(p, cb, ctx, "not a TLS record");
+	p->rec_type = type;
+	p->rec_version = (uint16_t)(p->hdr[1] << 8 | p->hdr[2]);
+	p->rec_len = (uint32_t)p->hdr[3] << 8 | p->hdr[4];
+	if (p->rec_len > TLS_REC_MAX)
+		return fail(p, cb, ctx, "record too long");
+	p->rec_left = p->rec_len;
+	p->rec_reported = false;
+	p->rec_peek_have = 0;
+	p->records++;
+	if (type == TLS_CT_HANDSHAKE && !p->encrypted && p->rec_len == 0)
+		return fail(p, cb, ctx, "empty handshake record");
+	if (type == TLS_CT_CCS && !p->encrypted) {
+		/* Handshake messages must not span a key change. */
+		if (p->msg_have)
+			return fail(p, cb, ctx, "ChangeCipherSpec inside a handshake message");
+		/* RFC 8446 D.4: after a HelloRetryRequest the CCS is a dummy. */
+		if (!p->hrr)
+			p->encrypted = true;
+	}
+	return 0;
+}
+
+/*
+ * Body bytes of a record that is not parsed: keep the first few and report
+ * the record as soon as they are here. The capture may stop right after
+ * them, so never wait for more.
+ */
+static void rec_other(struct tls_parser *p, const uint8_t *d, size_t n,
+		      const struct tls_cb *cb, void *ctx)
+{
+	uint32_t want = p->rec_len < TLS_PEEK ? p->rec_len : TLS_PEEK;
+
+	if (p->rec_reported)
+		return;
+	if (p->rec_peek_have < want) {
+		size_t k = want - p->rec_peek_have;
+
+		if (k > n)
+			k = n;
+		memcpy(p->rec_peek + p->rec_peek_have, d, k);
+		p->rec_peek_have += (uint8_t)k;
+	}
+	if (p->rec_peek_have == want) {
+		p->rec_reported = true;
+		if (cb && cb->record)
+			cb->record(ctx, p->rec_type, p->rec_version, p->rec_peek,
+				   p->rec_peek_have, p->rec_len);
+	}
+}
+
+/* Grow the message buffer geometrically, never past 4 + msg_max. */
+static int msg_reserve(struct tls_parser *p, uint32_t need)
+{
+	uint32_t cap = p->msg_cap ? p->msg_cap : TLS_MSG_CAP0;
+	uint32_t lim = 4 + p->msg_max;
+	uint8_t *m;
+
+	if (need <= p->msg_cap)
+		return 0;
+	while (cap < need)		/* need <= 2^24 + 3: no overflow */
+		cap *= 2;
+	if (cap > lim)
+		cap = lim;
+	m = realloc(p->msg, cap);
+	if (!m)
+		return -1;
+	p->msg = m;
+	p->msg_cap = cap;
+	return 0;
+}
+
+static void msg_deliver(struct tls_parser *p, const uint8_t *m, uint32_t body_len,
+			const struct tls_cb *cb, void *ctx)
+{
+	/* ServerHello: legacy_version(2) random(32). Only TLS 1.3 has HRR, and
+	 * TLS 1.3 encrypts with outer type 23 records, so this is sticky. */
+	if (m[0] == TLS_HS_SERVER_HELLO && body_len >= 34 &&
+	    memcmp(m + 4 + 2, hrr_random, 32) == 0)
+		p->hrr = true;
+	if (cb && cb->handshake)
+		cb->handshake(ctx, m[0], m + 4, body_len);
+}
+
+/* Handshake record bytes: cut them into messages. */
+static int hs_feed(struct tls_parser *p, const uint8_t *d, size_t n,
+		   const struct tls_cb *cb, void *ctx)
+{
+	while (n > 0) {
+		uint32_t blen, total;
+		size_t k;
+
+		/* Fast path: a whole message in this piece needs no copy. */
+		if (p->msg_have == 0 && n >= 4) {
+			blen = get24(d + 1);
+			if (blen > p->msg_max)
+				return fail(p, cb, ctx, "handshake message too long");
+			if (n - 4 >= blen) {
+				msg_deliver(p, d, blen, cb, ctx);
+				if (p->failed)
+					return -1;
+				d += 4 + (size_t)blen;
+				n -= 4 + (size_t)blen;
+				continue;
+			}
+		}
+		if (p->msg_have < 4) {
+			if (msg_reserve(p, 4) < 0)
+				return fail(p, cb, ctx, "out of memory");
+			k = 4 - p->msg_have;
+			if (k > n)
+				k = n;
+			memcpy(p->msg + p->msg_have, d, k);
+			p->msg_have += (uint32_t)k;
+			d += k;
+			n -= k;
+			if (p->msg_have < 4)
+				break;
+			if (get24(p->msg + 1) > p->msg_max)
+				return fail(p, cb, ctx, "handshake message too long");
+		}
+		total = 4 + get24(p->msg + 1);
+		k = total - p->msg_have;
+		if (k > n)
+			k = n;
+		if (msg_reserve(p, p->msg_have + (uint32_t)k) < 0)
+			return fail(p, cb, ctx, "out of memory");
+		memcpy(p->msg + p->msg_have, d, k);
+		p->msg_have += (uint32_t)k;
+		d += k;
+		n -= k;
+		if (p->msg_have == total) {
+			p->msg_have = 0;
+			msg_deliver(p, p->msg, total - 4, cb, ctx);
+			if (p->failed)
+				return -1;
+		}
+	}
+	return 0;
+}
+
+int tls_parser_feed(struct tls_parser *p, const uint8_t *data, size_t len,
+		    const struct tls_cb *cb, void *ctx)
+{
+	while (len > 0 && !p->failed) {
+		if (p->hdr_have < 5) {
+			size_t k = 5u - p->hdr_have;
+
+			if (k > len)
+				k = len;
+			memcpy(p->hdr + p->hdr_have, data, k);
+			p->hdr_have += (uint8_t)k;
+			data += k;
+			len -= k;
+			if (p->hdr_have < 5)
+				break;
+			if (rec_begin(p, cb, ctx) < 0)
+				return -1;
+			if (!rec_is_hs(p) && p->rec_len == 0)
+				rec_other(p, NULL, 0, cb, ctx); /* report it now */
+		} else {
+			size_t k = p->rec_left < len ? p->rec_left : len;
+
+			if (rec_is_hs(p)) {
+				if (hs_feed(p, data, k, cb, ctx) < 0)
+					return -1;
+			} else {
+				rec_other(p, data, k, cb, ctx);
+			}
+			p->rec_left -= (uint32_t)k;
+			data += k;
+			len -= k;
+		}
+		if (p->rec_left == 0)
+			p->hdr_have = 0;	/* record done, next header */
+	}
+	return p->failed ? -1 : 0;
+}
+
+/* ---- bounded reader for handshake bodies ------------------------------- */
+
+struct rd {
+	const uint8_t *p;
+	size_t n;
+};
+
+static bool rd_bytes(struct rd *r, size_t n, const uint8_t **out)
+{
+	if (r->n < n)
+		return false;
+	if (out)
+		*out = r->p;
+	r->p += n;
+	r->n -= n;
+	return true;
+}
+
+static bool rd_uint(struct rd *r, unsigned w, uint32_t *v)
+{
+	const uint8_t *b;
+
+	if (!rd_bytes(r, w, &b))
+		return false;
+	*v = 0;
+	while (w--)
+		*v = *v << 8 | *b++;
+	return true;
+}
+
+static bool rd_u16(struct rd *r, uint16_t *v)
+{
+	uint32_t x;
+
+	if (!rd_uint(r, 2, &x))
+		return false;
+	*v = (uint16_t)x;
+	return true;
+}
+
+/* A vector with a w-byte length prefix becomes the sub-reader v. */
+static bool rd_vec(struct rd *r, unsigned w, struct rd *v)
+{
+	uint32_t n;
+
+	if (!rd_uint(r, w, &n) || !rd_bytes(r, n, &v->p))
+		return false;
+	v->n = n;
+	return true;
+}
+
+/* Extension bit for duplicate detection: a repeated extension could make
+ * us report a different value than the peer acts on. 0 if not tracked. */
+static uint32_t ext_bit(uint16_t type)
+{
+	switch (type) {
+	case EXT_SERVER_NAME:		return 1u << 0;
+	case EXT_ALPN:			return 1u << 1;
+	case EXT_SESSION_TICKET:	return 1u << 2;
+	case EXT_SUPPORTED_VERSIONS:	return 1u << 3;
+	}
+	return 0;
+}
+
+/* Append an ALPN name; whole names only, stops at the first that does not
+ * fit. ',' and NUL would make the joined string ambiguous: shown as '?'. */
+static void alpn_add(char *out, size_t *used, bool *full, const uint8_t *s, size_t n)
+{
+	size_t sep = *used ? 1 : 0;
+
+	if (*full || n > TLS_ALPN_MAX - *used - sep) {
+		*full = true;
+		return;
+	}
+	if (sep)
+		out[(*used)++] = ',';
+	for (size_t i = 0; i < n; i++)
+		out[(*used)++] = (s[i] == ',' || s[i] == 0) ? '?' : (char)s[i];
+	out[*used] = 0;
+}
+
+/* ProtocolNameList (RFC 7301): non-empty list of non-empty names. */
+static int alpn_list(struct rd *d, char *out, bool single)
+{
+	struct rd l, name;
+	size_t used = 0;
+	bool full = false;
+	unsigned count = 0;
+
+	if (!rd_vec(d, 2, &l) || d->n != 0 || l.n == 0)
+		return -1;
+	while (l.n > 0) {
+		if (!rd_vec(&l, 1, &name) || name.n == 0)
+			return -1;
+		if (single && name.n > TLS_ALPN_MAX)
+			name.n = TLS_ALPN_MAX;	/* selected: keep a prefix */
+		alpn_add(out, &used, &full, name.p, name.n);
+		count++;
+	}
+	return single && count != 1 ? -1 : 0;
+}
+
+/* ---- ClientHello -------------------------------------------------------- */
+
+/* server_name (RFC 6066): one host_name; no NUL, which would let the
+ * reported name differ from what the server compares. */
+static int ch_sni(struct rd *d, struct tls_client_hello *ch)
+{
+	struct rd l, name;
+	uint8_t type;
+	const uint8_t *t;
+
+	if (!rd_vec(d, 2, &l) || d->n != 0 || l.n == 0)
+		return -1;
+	while (l.n > 0) {
+		if (!rd_bytes(&l, 1, &t) || !rd_vec(&l, 2, &name))
+			return -1;
+		type = t[0];
+		if (type != 0)
+			continue;
+		if (ch->has_sni || name.n == 0 || memchr(name.p, 0, name.n))
+			return -1;
+		if (name.n > TLS_SNI_MAX)
+			name.n = TLS_SNI_MAX;
+		memcpy(ch->sni, name.p, name.n);
+		ch->sni[name.n] = 0;
+		ch->has_sni = true;
+	}
+	return 0;
+}
+
+static bool is_tls13(uint16_t v)
+{
+	return v == 0x0304 || (v >> 8) == 0x7f || (v >> 8) == 0x7e;
+}
+
+static int ch_versions(struct rd *d, struct tls_client_hello *ch)
+{
+	struct rd l;
+	uint16_t v;
+
+	if (!rd_vec(d, 1, &l) || d->n != 0 || l.n < 2 || l.n % 2)
+		return -1;
+	while (rd_u16(&l, &v))
+		if (is_tls13(v))
+			ch->offers_tls13 = true;
+	return 0;
+}
+
+static int ch_ext_cb(uint16_t type, struct rd *d, void *arg)
+{
+	struct tls_client_hello *ch = arg;
+
+	switch (type) {
+	case EXT_SERVER_NAME:
+		return ch_sni(d, ch);
+	case EXT_ALPN:
+		return alpn_list(d, ch->alpn, false);
+	case EXT_SUPPORTED_VERSIONS:
+		return ch_versions(d, ch);
+	case EXT_SESSION_TICKET:
+		if (d->n > 0)
+			ch->has_session = true;
+		return 0;
+	}
+	return 0;
+}
+
+/* Extensions block: must fill the rest of the body exactly. */
+static int for_extensions(struct rd *r, int (*fn)(uint16_t, struct rd *, void *),
+			  void *arg)
+{
+	struct rd exts, d;
+	uint32_t seen = 0, bit;
+	uint16_t type;
+
+	if (r->n == 0)
+		return 0;		/* no extensions: SSLv3 / TLS 1.0 style */
+	if (!rd_vec(r, 2, &exts) || r->n != 0)
+		return -1;
+	while (exts.n > 0) {
+		if (!rd_u16(&exts, &type) || !rd_vec(&exts, 2, &d))
+			return -1;
+		bit = ext_bit(type);
+		if (seen & bit)
+			return -1;
+		seen |= bit;
+		if (fn(type, &d, arg) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+int tls_parse_client_hello(const uint8_t *b, size_t len, struct tls_client_hello *ch)
+{
+	struct rd r = { b, len }, v;
+
+	memset(ch, 0, sizeof(*ch));
+	if (!rd_u16(&r, &ch->version) || !rd_bytes(&r, 32, NULL))
+		return -1;
+	if (!rd_vec(&r, 1, &v) || v.n > 32)		/* session_id */
+		return -1;
+	ch->has_session = v.n > 0;
+	if (!rd_vec(&r, 2, &v) || v.n < 2 || v.n % 2)	/* cipher_suites */
+		return -1;
+	if (!rd_vec(&r, 1, &v) || v.n < 1)		/* compression_methods */
+		return -1;
+	return for_extensions(&r, ch_ext_cb, ch);
+}
+
+/* ---- ServerHello -------------------------------------------------------- */
+
+static int sh_ext_cb(uint16_t type, struct rd *d, void *arg)
+{
+	struct tls_server_hello *sh = arg;
+
+	switch (type) {
+	case EXT_SUPPORTED_VERSIONS:
+		if (d->n != 2)
+			return -1;
+		rd_u16(d, &sh->version);
+		return 0;
+	case EXT_ALPN:
+		return alpn_list(d, sh->alpn, true);
+	}
+	return 0;
+}
+
+int tls_parse_server_hello(const uint8_t *b, size_t len, struct tls_server_hello *sh)
+{
+	struct rd r = { b, len }, v;
+	const uint8_t *random;
+
+	memset(sh, 0, sizeof(*sh));
+	if (!rd_u16(&r, &sh->legacy_version) || !rd_bytes(&r, 32, &random))
+		return -1;
+	sh->hrr = memcmp(random, hrr_random, 32) == 0;
+	if (!rd_vec(&r, 1, &v) || v.n > sizeof(sh->session_id))
+		return -1;
+	memcpy(sh->session_id, v.p, v.n);
+	sh->session_id_len = (uint8_t)v.n;
+	if (!rd_u16(&r, &sh->cipher) || !rd_bytes(&r, 1, NULL))	/* compression */
+		return -1;
+	sh->version = sh->legacy_version;
+	return for_extensions(&r, sh_ext_cb, sh);
+}
+
+/* ---- Certificate -------------------------------------------------------- */
+
+int tls_parse_certificate(const uint8_t *b, size_t len, struct tls_cert_list *cl)
+{
+	struct rd r = { b, len }, c;
+
+	memset(cl, 0, sizeof(*cl));
+	/* The list length must match the message: a mismatch means a
+	 * truncated or forged message, and no partial chain is reported. */
+	if (!rd_vec(&r, 3, &c) || r.n != 0)
+		return -1;
+	while (c.n > 0) {
+		struct rd der;
+
+		if (!rd_vec(&c, 3, &der) || der.n == 0)
+			return -1;
+		if (cl->n < TLS_CHAIN_MAX) {
+			cl->der[cl->n] = der.p;
+			cl->der_len[cl->n] = (uint32_t)der.n;
+			cl->n++;
+		}
+		cl->total++;		/* <= 2^24 / 4: cannot wrap */
+	}
+	return 0;
+}
+
+/* ---- names -------------------------------------------------------------- */
+
+const char *tls_version_number(uint16_t v)
+{
+	switch (v) {
+	case 0x0300: return "3.0";
+	case 0x0301: return "1.0";
+	case 0x0302: return "1.1";
+	case 0x0303: return "1.2";
+	case 0x0304: return "1.3";
+	case 0xfeff: return "1.0";	/* DTLS */
+	case 0xfefd: return "1.2";
+	case 0xfefc: return "1.3";
+	}
+	if ((v >> 8) == 0x7f || (v >> 8) == 0x7e)
+		return "1.3";		/* TLS 1.3 drafts */
+	return NULL;
+}
+
+const char *tls_version_protocol(uint16_t v)
+{
+	if (!tls_version_number(v))
+		return NULL;
+	if (v == 0x0300)
+		return "ssl";
+	return (v >> 8) == 0xfe ? "dtls" : "tls";
+}
+
+/* Suites OpenSSL 3.0 no longer knows but that old peers still offer. */
+static const struct {
+	uint16_t id;
+	const char *name;
+} old_suites[] = {
+	{ 0x0000, "TLS_NULL_WITH_NULL_NULL" },
+	{ 0x0003, "TLS_RSA_EXPORT_WITH_RC4_40_MD5" },
+	{ 0x0004, "TLS_RSA_WITH_RC4_128_MD5" },
+	{ 0x0005, "TLS_RSA_WITH_RC4_128_SHA" },
+	{ 0x0008, "TLS_RSA_EXPORT_WITH_DES40_CBC_SHA" },
+	{ 0x0009, "TLS_RSA_WITH_DES_CBC_SHA" },
+	{ 0x000A, "TLS_RSA_WITH_3DES_EDE_CBC_SHA" },
+	{ 0x0013, "TLS_DHE_DSS_WITH_3DES_EDE_CBC_SHA" },
+	{ 0x0015, "TLS_DHE_RSA_WITH_DES_CBC_SHA" },
+	{ 0x0016, "TLS_DHE_RSA_WITH_3DES_EDE_CBC_SHA" },
+	{ 0x0018, "TLS_DH_anon_WITH_RC4_128_MD5" },
+	{ 0x001B, "TLS_DH_anon_WITH_3DES_EDE_CBC_SHA" },
+	{ 0x00FF, "TLS_EMPTY_RENEGOTIATION_INFO_SCSV" },
+	{ 0x5600, "TLS_FALLBACK_SCSV" },
+	{ 0xC007, "TLS_ECDHE_ECDSA_WITH_RC4_128_SHA" },
+	{ 0xC008, "TLS_ECDHE_ECDSA_WITH_3DES_EDE_CBC_SHA" },
+	{ 0xC011, "TLS_ECDHE_RSA_WITH_RC4_128_SHA" },
+	{ 0xC012, "TLS_ECDHE_RSA_WITH_3DES_EDE_CBC_SHA" },
+};
+
+/* One SSL object for SSL_CIPHER_find, made once; it is only read after
+ * that (a bsearch over static tables), so threads may share it. It is
+ * never freed: one small allocation for the life of the process. */
+static SSL *cipher_ssl;
+static pthread_once_t cipher_once = PTHREAD_ONCE_INIT;
+
+static void cipher_init(void)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_method());
+
+	if (!ctx)
+		return;
+	cipher_ssl = SSL_new(ctx);
+	SSL_CTX_free(ctx);		/* the SSL keeps its own reference */
+}
+
+const char *tls_cipher_name(uint16_t id)
+{
+	const uint8_t b[2] = { (uint8_t)(id >> 8), (uint8_t)id };
+	const SSL_CIPHER *c = NULL;
+	const char *name = NULL;
+
+	pthread_once(&cipher_once, cipher_init);
+	if (cipher_ssl)
+		c = SSL_CIPHER_find(cipher_ssl, b);
+	if (c)
+		name = SSL_CIPHER_standard_name(c);
+	if (name)
+		return name;
+	for (size_t i = 0; i < sizeof(old_suites) / sizeof(old_suites[0]); i++)
+		if (old_suites[i].id == id)
+			return old_suites[i].name;
+	return NULL;
+}
+
+static const char *const alert_names[] = {
+	[0] = "close_notify",
+	[10] = "unexpected_message",
+	[20] = "bad_record_mac",
+	[21] = "decryption_failed",
+	[22] = "record_overflow",
+	[30] = "decompression_failure",
+	[40] = "handshake_failure",
+	[41] = "no_certificate",
+	[42] = "bad_certificate",
+	[43] = "unsupported_certificate",
+	[44] = "certificate_revoked",
+	[45] = "certificate_expired",
+	[46] = "certificate_unknown",
+	[47] = "illegal_parameter",
+	[48] = "unknown_ca",
+	[49] = "access_denied",
+	[50] = "decode_error",
+	[51] = "decrypt_error",
+	[60] = "export_restriction",
+	[70] = "protocol_version",
+	[71] = "insufficient_security",
+	[80] = "internal_error",
+	[86] = "inappropriate_fallback",
+	[90] = "user_canceled",
+	[100] = "no_renegotiation",
+	[109] = "missing_extension",
+	[110] = "unsupported_extension",
+	[111] = "certificate_unobtainable",
+	[112] = "unrecognized_name",
+	[113] = "bad_certificate_status_response",
+	[114] = "bad_certificate_hash_value",
+	[115] = "unknown_psk_identity",
+	[116] = "certificate_required",
+	[120] = "no_application_protocol",
+};
+
+const char *tls_alert_name(uint8_t desc)
+{
+	if (desc >= sizeof(alert_names) / sizeof(alert_names[0]))
+		return NULL;
+	return alert_names[desc];
+}
