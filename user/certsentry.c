@@ -1,0 +1,282 @@
+/* certsentry.c - command line and main loop: capture -> flow -> output. */
+#include <argp.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include "capture.h"
+#include "cert.h"
+#include "flow.h"
+#include "output.h"
+#include "pcap.h"
+
+static struct env {
+	struct capture_opts cap;
+	const char *read_file;
+	const char *out_file;
+	enum output_format format;
+	uint32_t max_bytes;
+	bool format_set;
+} env = {
+	.format = OUTPUT_JSON,
+};
+
+const char *argp_program_version = "certsentry 0.1";
+const char *argp_program_bug_address = "<certsentry@localhost>";
+static const char doc[] =
+	"certsentry: passive TLS certificate observer.\n\n"
+	"Watches the TLS handshakes crossing this host (eBPF on tc ingress and\n"
+	"egress) or in a capture file, and writes one JSON line per server\n"
+	"certificate chain seen.\n\n"
+	"EXAMPLES:\n"
+	"  certsentry -i eth0              watch eth0 (root)\n"
+	"  certsentry -i eth0 -f text      human-readable lines\n"
+	"  certsentry -r capture.pcap      replay a capture (no privileges)\n";
+
+enum { OPT_MAX_BYTES = 1000, OPT_CLSACT };
+
+static const struct argp_option opts[] = {
+	{ "interface", 'i', "IFACE", 0, "Interface to watch (repeatable; default: all up but lo)", 0 },
+	{ "read", 'r', "FILE", 0, "Read a pcap/pcapng file (.gz too; - for stdin) instead", 0 },
+	{ "format", 'f', "FMT", 0, "Output format: json (default) or text", 0 },
+	{ "output", 'o', "FILE", 0, "Append output to FILE instead of stdout", 0 },
+	{ "max-bytes", OPT_MAX_BYTES, "N", 0, "Handshake bytes copied per direction (default 524288)", 0 },
+	{ "clsact", OPT_CLSACT, NULL, 0, "Attach with a clsact filter even where tcx exists", 0 },
+	{ "verbose", 'v', NULL, 0, "Print libbpf debug output", 0 },
+	{},
+};
+
+static int parse_u32(const char *s, uint32_t min, uint32_t max, uint32_t *out)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 0);
+	if (errno || end == s || *end || v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static error_t parse_arg(int key, char *arg, struct argp_state *state)
+{
+	switch (key) {
+	case 'i':
+		if (env.cap.n_ifaces >= CAPTURE_IFACES_MAX)
+			argp_error(state, "-i: at most %d interfaces", CAPTURE_IFACES_MAX);
+		env.cap.ifaces[env.cap.n_ifaces++] = arg;
+		break;
+	case 'r':
+		env.read_file = arg;
+		break;
+	case 'f':
+		if (!strcmp(arg, "json"))
+			env.format = OUTPUT_JSON;
+		else if (!strcmp(arg, "text"))
+			env.format = OUTPUT_TEXT;
+		else
+			argp_error(state, "--format: '%s' is not json or text", arg);
+		env.format_set = true;
+		break;
+	case 'o':
+		env.out_file = arg;
+		break;
+	case OPT_MAX_BYTES:
+		if (parse_u32(arg, 512, 16u << 20, &env.max_bytes))
+			argp_error(state, "--max-bytes: '%s' is not a number from 512 to 16777216", arg);
+		break;
+	case OPT_CLSACT:
+		env.cap.force_clsact = true;
+		break;
+	case 'v':
+		env.cap.verbose = true;
+		break;
+	case ARGP_KEY_END:
+		if (env.read_file && env.cap.n_ifaces)
+			argp_error(state, "-r and -i cannot be used together");
+		break;
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+	return 0;
+}
+
+static volatile sig_atomic_t exiting;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	exiting = 1;
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+struct app {
+	struct output *out;
+	struct capture *cap;		/* NULL offline */
+	struct flow_table *flows;
+	struct cert_cache *certs;
+};
+
+static void on_report(void *ctx, const struct cs_report *r)
+{
+	struct app *a = ctx;
+	struct cs_report copy;
+
+	if (a->cap && r->ifindex) {
+		copy = *r;
+		copy.ifname = capture_ifname(a->cap, r->ifindex);
+		output_report(a->out, &copy);
+		return;
+	}
+	output_report(a->out, r);
+}
+
+static void on_done(void *ctx, const struct cs_flow_key *k)
+{
+	struct app *a = ctx;
+
+	if (a->cap)
+		capture_flow_done(a->cap, k);
+}
+
+static void status(struct app *a, const char *action, const char *sev, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static void status(struct app *a, const char *action, const char *sev, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	output_status(a->out, now_ns(), action, sev, msg);
+}
+
+static void flow_summary(struct app *a, char *buf, size_t len)
+{
+	struct flow_stats fs;
+	struct output_stats os;
+
+	flow_stats(a->flows, &fs);
+	output_stats(a->out, &os);
+	snprintf(buf, len,
+		 "connections=%" PRIu64 " reports=%" PRIu64 " parse_errors=%" PRIu64
+		 " gaps=%" PRIu64 " evicted=%" PRIu64 " expired=%" PRIu64
+		 " output_errors=%" PRIu64,
+		 fs.conns, fs.reports, fs.parse_errors, fs.gaps, fs.evicted, fs.expired,
+		 os.write_errors);
+}
+
+static int run_live(struct app *a)
+{
+	char err[256], fl[512];
+	uint64_t c[CS_C_MAX], last = now_ns();
+	int n;
+
+	env.cap.max_bytes = env.max_bytes;
+	a->cap = capture_open(&env.cap, err, sizeof(err));
+	if (!a->cap) {
+		fprintf(stderr, "certsentry: %s\n", err);
+		return 1;
+	}
+	status(a, "certsentry-started", "info", "capturing on %d interface(s)",
+	       env.cap.n_ifaces ? env.cap.n_ifaces : -1);
+	while (!exiting) {
+		n = capture_poll(a->cap, 100, flow_segment, a->flows);
+		if (n < 0 && n != -EINTR) {
+			fprintf(stderr, "certsentry: ring buffer: %s\n", strerror(-n));
+			break;
+		}
+		if (now_ns() - last > 1000000000ULL) {
+			last = now_ns();
+			flow_expire(a->flows, last);
+		}
+	}
+	capture_counters(a->cap, c);
+	flow_summary(a, fl, sizeof(fl));
+	status(a, "certsentry-stopped", "info",
+	       "packets=%" PRIu64 " tcp_payload=%" PRIu64 " flows=%" PRIu64 " bytes=%" PRIu64
+	       " events=%" PRIu64 " ringbuf_drops=%" PRIu64 " %s",
+	       c[CS_C_PACKETS], c[CS_C_TCP_PAYLOAD], c[CS_C_FLOWS], c[CS_C_BYTES],
+	       c[CS_C_EVENTS], c[CS_C_RB_FAIL], fl);
+	capture_close(a->cap);
+	a->cap = NULL;
+	return 0;
+}
+
+static int run_offline(struct app *a)
+{
+	char err[512], fl[512];
+	struct pcap_source *src;
+	int rc;
+
+	src = pcap_source_open(env.read_file, env.max_bytes ? env.max_bytes : CS_MAX_BYTES_DEFAULT,
+			       err, sizeof(err));
+	if (!src) {
+		fprintf(stderr, "certsentry: %s\n", err);
+		return 1;
+	}
+	rc = pcap_source_run(src, flow_segment, a->flows, err, sizeof(err));
+	pcap_source_close(src);
+	flow_summary(a, fl, sizeof(fl));
+	if (rc < 0) {
+		fprintf(stderr, "certsentry: %s\n", err);
+		status(a, "certsentry-read-error", "error", "%s: %s", env.read_file, err);
+		return 1;
+	}
+	if (env.format == OUTPUT_TEXT)
+		fprintf(stderr, "certsentry: %s: %s\n", env.read_file, fl);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct argp argp = { .options = opts, .parser = parse_arg, .doc = doc };
+	struct flow_opts fo = { 0 };
+	struct app a = { 0 };
+	FILE *out = stdout;
+	int rc;
+
+	if (argp_parse(&argp, argc, argv, 0, NULL, NULL))
+		return 2;
+	if (env.out_file && !(out = fopen(env.out_file, "a"))) {
+		fprintf(stderr, "certsentry: --output %s: %s\n", env.out_file, strerror(errno));
+		return 2;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+
+	a.out = output_new(out, env.format);
+	a.certs = cert_cache_new(CERT_CACHE_DEFAULT);
+	fo.certs = a.certs;
+	fo.report = on_report;
+	fo.done = on_done;
+	fo.ctx = &a;
+	a.flows = flow_new(&fo);
+	if (!a.out || !a.certs || !a.flows) {
+		fprintf(stderr, "certsentry: out of memory\n");
+		return 1;
+	}
+	rc = env.read_file ? run_offline(&a) : run_live(&a);
+	flow_free(a.flows);
+	cert_cache_free(a.certs);
+	output_free(a.out);
+	if (out != stdout)
+		fclose(out);
+	return rc;
+}

@@ -1,0 +1,48 @@
+/* flow.h - connections: both directions of a TLS flow, reassembled and parsed into reports. */
+#ifndef CS_FLOW_H
+#define CS_FLOW_H
+
+#include <stdint.h>
+#include "cert.h"
+#include "report.h"
+#include "segment.h"
+
+#define FLOW_CONNS_DEFAULT	65536		/* connections tracked at once */
+#define FLOW_IDLE_DEFAULT_S	60		/* idle connection lifetime */
+#define FLOW_HELD_DEFAULT	(256 * 1024)	/* out-of-order bytes per direction */
+
+struct flow_opts {
+	uint32_t max_conns;		/* 0: FLOW_CONNS_DEFAULT */
+	uint32_t idle_s;		/* 0: FLOW_IDLE_DEFAULT_S */
+	uint32_t max_held;		/* 0: FLOW_HELD_DEFAULT */
+	uint32_t msg_max;		/* 0: TLS_MSG_MAX_DEFAULT */
+	struct cert_cache *certs;
+	/* A handshake worth reporting. The report and its certs are borrowed. */
+	void (*report)(void *ctx, const struct cs_report *r);
+	/* This direction needs no more bytes: the source may stop copying it. */
+	void (*done)(void *ctx, const struct cs_flow_key *k);
+	void *ctx;
+};
+
+struct flow_stats {
+	uint64_t conns;			/* connections started */
+	uint64_t active;
+	uint64_t evicted;		/* dropped to stay under max_conns */
+	uint64_t expired;		/* idle timeout */
+	uint64_t ignored_segments;	/* not part of a TLS connection we track */
+	uint64_t parse_errors;		/* directions whose TLS did not parse */
+	uint64_t gaps;			/* directions that lost bytes to a hole */
+	uint64_t reports;
+};
+
+struct flow_table;
+
+struct flow_table *flow_new(const struct flow_opts *o);
+/* The segment sink (a cs_segment_fn): ctx is the flow_table. */
+int flow_segment(void *ctx, const struct cs_segment *seg);
+/* Expires connections idle since before now_ns - idle_s (epoch ns). */
+void flow_expire(struct flow_table *t, uint64_t now_ns);
+void flow_stats(const struct flow_table *t, struct flow_stats *st);
+void flow_free(struct flow_table *t);
+
+#endif
