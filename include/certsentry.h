@@ -69,6 +69,7 @@ enum cs_counter {
 	CS_C_EVENTS,		/* ring records written */
 	CS_C_RB_FAIL,		/* ring-buffer output failures (drops) */
 	CS_C_CAPPED,		/* directions that reached the byte cap */
+	CS_C_COPY_FAIL,		/* bpf_skb_load_bytes of payload failed (should stay 0) */
 	CS_C_MAX
 };
 
@@ -76,5 +77,67 @@ enum cs_counter {
 struct cs_config {
 	__u32 max_bytes;	/* per direction */
 };
+
+/* ---- Additions (kernel program v1) ---- */
+
+#define CS_DONE_FLOWS_MAX	4096	/* LRU "done_flows": directions userspace is done with */
+#define CS_WALK_MAX		32	/* TLS record headers walked per packet */
+
+/*
+ * A CS_EV_CLOSE event's seq is the sequence number just past the segment's
+ * payload (the FIN's own sequence number); its tcp_flags say FIN or RST. It
+ * comes once per direction, and may precede data segments that were
+ * reordered behind the FIN (different CPUs): userspace should not drop data
+ * that arrives after a CLOSE but lies below its seq.
+ */
+
+/* Value of the LRU hash "flows" (key: struct cs_flow_key). Offsets are
+ * sequence numbers minus isn, so retransmissions never count twice. */
+struct cs_flow_state {
+	__u32 isn;		/* seq of the first TLS record of this direction */
+	__u32 next_rec;		/* seq where the next record header starts (if walking) */
+	__u32 limit;		/* copy offsets [0, limit): max_bytes, or less once a
+				 * non-handshake record was seen (its header + CS_TAIL_BYTES),
+				 * or the FIN's offset once closing */
+	__u32 hi;		/* highest offset seen (end of a segment) */
+	__u8  walking;		/* record walk still in step with the stream */
+	__u8  done;		/* hi reached limit: nothing more to copy */
+	__u8  closing;		/* FIN/RST seen (CLOSE sent) before all data was: the
+				 * entry stays until the missing data arrives */
+	__u8  pad;
+};
+
+/*
+ * Lookup-free pre-check: array map "hints" of 1 << CS_HINT_BITS __u32
+ * counters, one per hash bucket of tracked directions. The kernel increments
+ * a bucket before it inserts a flow and decrements it after it deletes one;
+ * a zero bucket means "not tracked" without touching the hash table. Entries
+ * the LRU evicts leave their count behind, which only costs a lookup later.
+ * Userspace that inserts into "flows" itself must increment the bucket too.
+ */
+#define CS_HINT_BITS		18
+
+/* s, d: first ^ last 32-bit word of saddr/daddr as stored in the key (for
+ * IPv4 simply the address); ports: sport << 16 | dport. */
+static inline __u32 cs_hint_mix(__u32 s, __u32 d, __u32 ports)
+{
+	__u32 h = s * 0x9E3779B1u;
+
+	h = (h ^ d) * 0x85EBCA77u;
+	h = (h ^ ports) * 0xC2B2AE3Du;
+	return h >> (32 - CS_HINT_BITS);
+}
+
+/* The bucket of a key (userspace; the kernel mixes the same words while parsing). */
+static inline __u32 cs_flow_hint(const struct cs_flow_key *k)
+{
+	__u32 s0, s3, d0, d3;
+
+	__builtin_memcpy(&s0, k->saddr, 4);
+	__builtin_memcpy(&s3, k->saddr + 12, 4);
+	__builtin_memcpy(&d0, k->daddr, 4);
+	__builtin_memcpy(&d3, k->daddr + 12, 4);
+	return cs_hint_mix(s0 ^ s3, d0 ^ d3, (__u32)k->sport << 16 | k->dport);
+}
 
 #endif

@@ -1,0 +1,548 @@
+/* certsentry.bpf.c - TC classifier that copies the TLS handshake bytes of each TCP direction to a ring buffer. */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+#include "certsentry.h"
+
+#define TC_ACT_UNSPEC	(-1)
+
+#define ETH_HLEN	14
+#define VLAN_HLEN	4
+#define ETH_P_IP	0x0800
+#define ETH_P_IPV6	0x86DD
+#define ETH_P_8021Q	0x8100
+#define ETH_P_8021AD	0x88A8
+
+#define NEXTHDR_HOP	0
+#define NEXTHDR_TCP	6
+#define NEXTHDR_ROUTING	43
+#define NEXTHDR_DEST	60
+#define IPV6_EXT_MAX	4	/* extension headers walked before giving up */
+
+#define IP_MF_OFFSET	0x3fff	/* MF flag | fragment offset */
+#define TLS_HDR_LEN	5
+#define TLS_HANDSHAKE	22
+
+/* Direct packet reads only below this offset: keeps the verifier's packet
+ * range tracking happy (it gives up above 64 KiB). */
+#define DIRECT_OFF_MAX	1024
+
+char LICENSE[] SEC("license") = "GPL";
+
+const volatile __u32 max_bytes = CS_MAX_BYTES_DEFAULT;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, CS_FLOWS_MAX);
+	__type(key, struct cs_flow_key);
+	__type(value, struct cs_flow_state);
+} flows SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, CS_DONE_FLOWS_MAX);
+	__type(key, struct cs_flow_key);
+	__type(value, __u8);
+} done_flows SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1 << CS_HINT_BITS);
+	__type(key, __u32);
+	__type(value, __u32);
+} hints SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, CS_C_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} counters SEC(".maps");
+
+/* One event being built: header + data, too big for the 512-byte stack. */
+struct cs_scratch {
+	struct cs_event ev;
+	__u8 data[CS_EVENT_DATA_MAX];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct cs_scratch);
+} scratch SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, CS_RINGBUF_BYTES);
+} events SEC(".maps");
+
+/* What the parser found out about one TCP segment. */
+struct pkt {
+	struct cs_flow_key key;
+	__u32 seq;		/* sequence number of payload[0] */
+	__u32 poff;		/* payload offset from skb->data */
+	__u32 plen;		/* payload bytes, from the IP header's length */
+	__u32 hint;		/* bucket in "hints" */
+	__u8 flags;		/* TCP flags byte */
+	__u8 hook;
+};
+
+static __always_inline void count(__u32 idx, __u64 v)
+{
+	__u64 *c = bpf_map_lookup_elem(&counters, &idx);
+
+	if (c)
+		*c += v;
+}
+
+/* Header bytes from the linear area when they are there (cheapest), else
+ * through bpf_skb_load_bytes, which also reads paged data. Never pulls.
+ * A macro so the copy keeps the header type's alignment: word loads, not
+ * the byte loads a memcpy from a void * becomes. */
+#define load_hdr(skb, off, dst) ({						\
+	void *data_ = (void *)(long)(skb)->data;				\
+	void *end_ = (void *)(long)(skb)->data_end;				\
+	__u32 off_ = (off);							\
+	int ret_ = 0;								\
+										\
+	if (off_ < DIRECT_OFF_MAX && data_ + off_ + sizeof(*(dst)) <= end_)	\
+		*(dst) = *(typeof(dst))(data_ + off_);				\
+	else									\
+		ret_ = bpf_skb_load_bytes(skb, off_, dst, sizeof(*(dst)));	\
+	ret_;									\
+})
+
+/* End of the IP packet (skb offset): its own length field, not skb->len,
+ * so Ethernet padding never counts; 0 means BIG TCP (length in the skb). */
+static __always_inline __u32 ip_end(struct __sk_buff *skb, __u32 start, __u32 iplen)
+{
+	__u32 end = start + iplen;
+
+	if (!iplen || end > skb->len)
+		end = skb->len;
+	return end;
+}
+
+static __always_inline int parse_tcp(struct __sk_buff *skb, __u32 off, __u32 end, struct pkt *p)
+{
+	struct tcphdr th;
+	__u32 doff;
+
+	if (load_hdr(skb, off, &th))
+		return -1;
+	doff = th.doff * 4;
+	if (doff < sizeof(th) || off + doff > end)
+		return -1;
+	p->key.sport = bpf_ntohs(th.source);
+	p->key.dport = bpf_ntohs(th.dest);
+	p->key.proto = IPPROTO_TCP;
+	p->flags = ((__u8 *)&th)[13];
+	p->seq = bpf_ntohl(th.seq);
+	if (p->flags & CS_TCP_SYN)	/* TFO data follows the SYN's own number */
+		p->seq++;
+	p->poff = off + doff;
+	p->plen = end - p->poff;
+	return 0;
+}
+
+static __always_inline int parse_ipv4(struct __sk_buff *skb, __u32 off, struct pkt *p, __u32 *s, __u32 *d)
+{
+	struct iphdr ih;
+	__u32 hl, end;
+
+	if (load_hdr(skb, off, &ih))
+		return -1;
+	hl = ih.ihl * 4;
+	if (ih.version != 4 || hl < sizeof(ih) || ih.protocol != IPPROTO_TCP)
+		return -1;
+	if (ih.frag_off & bpf_htons(IP_MF_OFFSET))
+		return -1;
+	end = ip_end(skb, off, bpf_ntohs(ih.tot_len));
+	if (off + hl > end)
+		return -1;
+	__builtin_memcpy(p->key.saddr, &ih.saddr, 4);
+	__builtin_memcpy(p->key.daddr, &ih.daddr, 4);
+	p->key.family = CS_AF_INET;
+	*s = ih.saddr;
+	*d = ih.daddr;
+	return parse_tcp(skb, off + hl, end, p);
+}
+
+/* Walks hop-by-hop, routing and destination options headers; anything else
+ * (fragments, ESP, AH, no-next-header) is not a TCP segment we can read. */
+static __always_inline int parse_ipv6(struct __sk_buff *skb, __u32 off, struct pkt *p, __u32 *s, __u32 *d)
+{
+	struct ipv6hdr h;
+	struct { __u8 nh, len; } ext;
+	__u32 end, nh;
+	int i;
+
+	if (load_hdr(skb, off, &h))
+		return -1;
+	end = ip_end(skb, off + sizeof(h), bpf_ntohs(h.payload_len));
+	nh = h.nexthdr;
+	off += sizeof(h);
+#pragma unroll
+	for (i = 0; i < IPV6_EXT_MAX; i++) {
+		if (nh != NEXTHDR_HOP && nh != NEXTHDR_ROUTING && nh != NEXTHDR_DEST)
+			break;
+		if (load_hdr(skb, off, &ext))
+			return -1;
+		nh = ext.nh;
+		off += (ext.len + 1) * 8;
+	}
+	if (nh != NEXTHDR_TCP || off > end)
+		return -1;
+	__builtin_memcpy(p->key.saddr, &h.saddr, 16);
+	__builtin_memcpy(p->key.daddr, &h.daddr, 16);
+	p->key.family = CS_AF_INET6;
+	*s = h.saddr.in6_u.u6_addr32[0] ^ h.saddr.in6_u.u6_addr32[3];
+	*d = h.daddr.in6_u.u6_addr32[0] ^ h.daddr.in6_u.u6_addr32[3];
+	return parse_tcp(skb, off, end, p);
+}
+
+/* Up to two VLAN tags the NIC left in the frame. */
+static __always_inline int skip_vlan(struct __sk_buff *skb, __u32 *off, __u16 *proto)
+{
+	struct vlan_hdr vh;
+	int i;
+
+#pragma unroll
+	for (i = 0; i < 2; i++) {
+		if (*proto != ETH_P_8021Q && *proto != ETH_P_8021AD)
+			return 0;
+		if (load_hdr(skb, *off, &vh))
+			return -1;
+		*proto = bpf_ntohs(vh.h_vlan_encapsulated_proto);
+		*off += VLAN_HLEN;
+	}
+	return 0;
+}
+
+static __always_inline int parse(struct __sk_buff *skb, __u32 l3off, struct pkt *p)
+{
+	__u16 proto = bpf_ntohs(skb->protocol);
+	__u32 s, d;
+	int err;
+
+	if (l3off && skip_vlan(skb, &l3off, &proto))
+		return -1;
+	if (proto == ETH_P_IP)
+		err = parse_ipv4(skb, l3off, p, &s, &d);
+	else if (proto == ETH_P_IPV6)
+		err = parse_ipv6(skb, l3off, p, &s, &d);
+	else
+		return -1;
+	if (err)
+		return err;
+	p->hint = cs_hint_mix(s, d, (__u32)p->key.sport << 16 | p->key.dport);
+	return 0;
+}
+
+/* 16 03 {00..04} len len {01 ClientHello | 02 ServerHello} */
+static __always_inline bool is_hello(struct __sk_buff *skb, const struct pkt *p)
+{
+	struct { __u8 b[6]; } h;
+
+	if (p->plen < sizeof(h) || load_hdr(skb, p->poff, &h))
+		return false;
+	return h.b[0] == TLS_HANDSHAKE && h.b[1] == 3 && h.b[2] <= 4 &&
+	       (h.b[5] == 1 || h.b[5] == 2);
+}
+
+static __always_inline void hint_add(__u32 idx, int v)
+{
+	__u32 *h = bpf_map_lookup_elem(&hints, &idx);
+
+	if (h)
+		__sync_fetch_and_add(h, v);
+}
+
+static __always_inline struct cs_scratch *scratch_get(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&scratch, &zero);
+}
+
+static __always_inline void ev_fill(struct cs_event *ev, struct __sk_buff *skb,
+				    const struct pkt *p, __u8 type)
+{
+	ev->ts_ns = bpf_ktime_get_ns();
+	ev->key = p->key;
+	ev->ifindex = skb->ifindex;
+	ev->type = type;
+	ev->hook = p->hook;
+	ev->tcp_flags = p->flags;
+	ev->pad = 0;
+}
+
+static __always_inline void ring_out(void *ev, __u64 size, __u32 len)
+{
+	if (bpf_ringbuf_output(&events, ev, size, 0)) {
+		count(CS_C_RB_FAIL, 1);
+		return;
+	}
+	count(CS_C_EVENTS, 1);
+	if (len)
+		count(CS_C_BYTES, len);
+}
+
+struct copy_ctx {
+	struct __sk_buff *skb;
+	__u32 poff;
+	__u32 seq;
+	__u32 n;		/* payload bytes to copy, from payload[0] */
+};
+
+/* One ring record per CS_EVENT_DATA_MAX bytes, each with its own seq. */
+static long copy_chunk(__u32 i, void *arg)
+{
+	struct copy_ctx *c = arg;
+	struct cs_scratch *sc;
+	__u32 start = i * CS_EVENT_DATA_MAX, len;
+
+	if (start >= c->n)
+		return 1;
+	sc = scratch_get();
+	if (!sc)
+		return 1;
+	len = c->n - start;
+	if (len > CS_EVENT_DATA_MAX)
+		len = CS_EVENT_DATA_MAX;
+	/* clang 14 drops a plain bound; this form keeps [1, CHUNK] visible. */
+	barrier_var(len);
+	len = ((len - 1) & (CS_EVENT_DATA_MAX - 1)) + 1;
+	if (bpf_skb_load_bytes(c->skb, c->poff + start, sc->data, len)) {
+		count(CS_C_COPY_FAIL, 1);
+		return 1;
+	}
+	sc->ev.seq = c->seq + start;
+	sc->ev.len = len;
+	ring_out(sc, sizeof(sc->ev) + len, len);
+	return 0;
+}
+
+static __always_inline void copy_payload(struct __sk_buff *skb, const struct pkt *p, __u32 n)
+{
+	struct copy_ctx c = { .skb = skb, .poff = p->poff, .seq = p->seq, .n = n };
+	struct cs_scratch *sc = scratch_get();
+
+	if (!sc)
+		return;
+	ev_fill(&sc->ev, skb, p, CS_EV_DATA);
+	bpf_loop((n + CS_EVENT_DATA_MAX - 1) / CS_EVENT_DATA_MAX, copy_chunk, &c, 0);
+}
+
+static __always_inline void emit_close(struct __sk_buff *skb, const struct pkt *p)
+{
+	struct cs_scratch *sc = scratch_get();
+
+	if (!sc)
+		return;
+	ev_fill(&sc->ev, skb, p, CS_EV_CLOSE);
+	sc->ev.seq = p->seq + p->plen;
+	sc->ev.len = 0;
+	ring_out(&sc->ev, sizeof(sc->ev), 0);
+}
+
+struct walk_ctx {
+	struct __sk_buff *skb;
+	__u32 poff;
+	__u32 seq;
+	__u32 plen;
+	__u32 rec;		/* seq of the record header to read */
+	bool stop;		/* found a non-handshake record at rec */
+};
+
+/* Reads the record header at rec; hops over handshake records. A header that
+ * straddles the packet end just ends the walk: copying goes on to the cap. */
+static long walk_rec(__u32 i, void *arg)
+{
+	struct walk_ctx *w = arg;
+	__u32 pos = w->rec - w->seq;
+	__u8 h[TLS_HDR_LEN];
+
+	if (pos >= w->plen || w->plen - pos < TLS_HDR_LEN)
+		return 1;
+	if (bpf_skb_load_bytes(w->skb, w->poff + pos, h, sizeof(h)))
+		return 1;
+	if (h[0] != TLS_HANDSHAKE) {
+		w->stop = true;
+		return 1;
+	}
+	w->rec += TLS_HDR_LEN + ((__u32)h[3] << 8 | h[4]);
+	return 0;
+}
+
+static __always_inline void walk(struct __sk_buff *skb, const struct pkt *p, struct cs_flow_state *st)
+{
+	struct walk_ctx w = {
+		.skb = skb, .poff = p->poff, .seq = p->seq, .plen = p->plen,
+		.rec = st->next_rec,
+	};
+	__u32 limit;
+
+	if (w.rec - w.seq >= w.plen)	/* next header not in this packet */
+		return;
+	bpf_loop(CS_WALK_MAX, walk_rec, &w, 0);
+	st->next_rec = w.rec;
+	if (!w.stop)
+		return;
+	st->walking = 0;
+	limit = w.rec - st->isn + TLS_HDR_LEN + CS_TAIL_BYTES;
+	if (limit < st->limit)
+		st->limit = limit;
+}
+
+static __always_inline void flow_init(struct cs_flow_state *st, __u32 seq)
+{
+	st->isn = seq;
+	st->next_rec = seq;
+	st->limit = max_bytes ? max_bytes : CS_MAX_BYTES_DEFAULT;
+	st->hi = 0;
+	st->walking = 1;
+	st->done = 0;
+	st->closing = 0;
+}
+
+/* The bucket is bumped before the insert so that no other CPU can see the
+ * entry behind a zero bucket. */
+static __always_inline struct cs_flow_state *flow_new(const struct pkt *p)
+{
+	struct cs_flow_state st = {};
+
+	flow_init(&st, p->seq);
+	hint_add(p->hint, 1);
+	if (bpf_map_update_elem(&flows, &p->key, &st, BPF_NOEXIST)) {
+		hint_add(p->hint, -1);
+		return NULL;
+	}
+	count(CS_C_FLOWS, 1);
+	return bpf_map_lookup_elem(&flows, &p->key);
+}
+
+static __always_inline void flow_forget(const struct pkt *p)
+{
+	if (!bpf_map_delete_elem(&flows, &p->key))
+		hint_add(p->hint, -1);
+	bpf_map_delete_elem(&done_flows, &p->key);
+}
+
+/* Payload of a tracked direction: copy what lies below the limit. Returns
+ * nonzero when the entry is gone. */
+static __always_inline int tracked_data(struct __sk_buff *skb, const struct pkt *p,
+					struct cs_flow_state *st)
+{
+	__s32 off = p->seq - st->isn;
+	__u32 n, end, cap = max_bytes ? max_bytes : CS_MAX_BYTES_DEFAULT;
+
+	if ((off < 0 || (__u32)off >= st->limit) && is_hello(skb, p)) {
+		/* Same 5-tuple, new connection (or a second hello far away). */
+		flow_init(st, p->seq);
+		off = 0;
+	}
+	if (off < 0)
+		return 0;
+	if ((__u32)off < st->limit) {
+		if (bpf_map_lookup_elem(&done_flows, &p->key)) {
+			flow_forget(p);
+			return -1;
+		}
+		if (st->walking)
+			walk(skb, p, st);
+		n = st->limit - off;
+		if (n > p->plen)
+			n = p->plen;
+		if (n)
+			copy_payload(skb, p, n);
+	}
+	end = off + p->plen;
+	if (end > st->hi)
+		st->hi = end;
+	if (st->hi >= st->limit && !st->done) {
+		st->done = 1;
+		if (st->limit >= cap)
+			count(CS_C_CAPPED, 1);
+	}
+	if (st->done && st->closing) {
+		flow_forget(p);		/* the data the FIN overtook is in */
+		return -1;
+	}
+	return 0;
+}
+
+/* FIN or RST: one CLOSE event. The entry goes now unless data the FIN
+ * overtook (processed on another CPU, or lost) is still to come: then the
+ * limit becomes the FIN's offset and the entry goes when that data is in. */
+static __always_inline void tracked_close(struct __sk_buff *skb, const struct pkt *p,
+					  struct cs_flow_state *st)
+{
+	__s32 fin = p->seq + p->plen - st->isn;
+
+	if (!st->closing) {
+		emit_close(skb, p);
+		st->closing = 1;
+	}
+	if (st->done || fin < 0 || st->hi >= (__u32)fin) {
+		flow_forget(p);
+		return;
+	}
+	if ((__u32)fin < st->limit)
+		st->limit = fin;
+}
+
+static __always_inline int handle(struct __sk_buff *skb, __u32 l3off)
+{
+	struct pkt p = {};
+	struct cs_flow_state *st = NULL;
+	__u32 *h;
+
+	count(CS_C_PACKETS, 1);
+	if (parse(skb, l3off, &p))
+		return TC_ACT_UNSPEC;
+	if (!p.plen && !(p.flags & (CS_TCP_FIN | CS_TCP_RST)))
+		return TC_ACT_UNSPEC;		/* pure ACK, SYN: nothing to see */
+	if (p.plen)
+		count(CS_C_TCP_PAYLOAD, 1);
+	h = bpf_map_lookup_elem(&hints, &p.hint);
+	if (h && *h)
+		st = bpf_map_lookup_elem(&flows, &p.key);
+	if (!st) {
+		if (!is_hello(skb, &p))
+			return TC_ACT_UNSPEC;
+		st = flow_new(&p);
+		if (!st)
+			return TC_ACT_UNSPEC;
+	}
+	/* On ingress the stack has set skb_iif to this device; locally sent
+	 * packets have none and forwarded ones carry another device's. */
+	p.hook = skb->ingress_ifindex == skb->ifindex ? CS_HOOK_INGRESS : CS_HOOK_EGRESS;
+	if (p.plen && tracked_data(skb, &p, st))
+		return TC_ACT_UNSPEC;
+	if (p.flags & (CS_TCP_FIN | CS_TCP_RST))
+		tracked_close(skb, &p, st);
+	return TC_ACT_UNSPEC;
+}
+
+/* Ethernet and Ethernet-like devices (loopback has a zero MAC header). */
+SEC("tc")
+int cs_tc(struct __sk_buff *skb)
+{
+	return handle(skb, ETH_HLEN);
+}
+
+/* L3 devices (tun, wireguard): the packet starts with the IP header. */
+SEC("tc")
+int cs_tc_l3(struct __sk_buff *skb)
+{
+	return handle(skb, 0);
+}
+
+/* The benchmark floor: what any attached classifier costs. */
+SEC("tc")
+int cs_empty(struct __sk_buff *skb)
+{
+	return TC_ACT_UNSPEC;
+}

@@ -1,0 +1,696 @@
+/* test_prog_run.c - runs the real TC program on crafted frames with BPF_PROG_TEST_RUN and checks ring records, flow state and counters. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <cmocka.h>
+
+#include "certsentry.h"
+#include "certsentry.skel.h"
+
+#define MAX_EVENTS	16
+#define FRAME_MAX	3600	/* BPF_PROG_TEST_RUN takes linear frames up to ~3.7 KB */
+#define TC_ACT_UNSPEC	(-1)
+
+struct got {
+	struct cs_event ev;
+	uint8_t data[FRAME_MAX];
+};
+
+struct t {
+	struct certsentry_bpf *skel;
+	struct ring_buffer *rb;
+	int prog_fd;
+	int n;
+	struct got ev[MAX_EVENTS];
+};
+
+/* ---- frames ---- */
+
+struct flow {
+	int family;
+	const char *src, *dst;
+	uint16_t sport, dport;
+};
+
+static const struct flow F4 = { 4, "10.0.0.1", "10.0.0.2", 40000, 443 };
+static const struct flow F6 = { 6, "2001:db8::1", "2001:db8::2", 40001, 8443 };
+
+enum { EXT_NONE, EXT_TWO, EXT_FRAG };
+
+struct frame_opts {
+	uint8_t flags;		/* TCP flags; 0 = ACK|PSH */
+	int ext;		/* IPv6 extension headers */
+	int pad;		/* Ethernet padding bytes after the IP packet */
+	int udp;
+	int vlan;
+	int big_tcp;		/* IPv4 tot_len 0 */
+};
+
+static size_t put_tcp(uint8_t *p, const struct flow *f, uint32_t seq, uint8_t flags)
+{
+	uint16_t v;
+	uint32_t s = htonl(seq);
+
+	memset(p, 0, 20);
+	v = htons(f->sport); memcpy(p, &v, 2);
+	v = htons(f->dport); memcpy(p + 2, &v, 2);
+	memcpy(p + 4, &s, 4);
+	p[12] = 5 << 4;
+	p[13] = flags ? flags : (CS_TCP_ACK | 0x08);
+	p[14] = 0xff;
+	return 20;
+}
+
+static size_t put_udp(uint8_t *p, const struct flow *f, size_t plen)
+{
+	uint16_t v;
+
+	memset(p, 0, 8);
+	v = htons(f->sport); memcpy(p, &v, 2);
+	v = htons(f->dport); memcpy(p + 2, &v, 2);
+	v = htons(8 + plen); memcpy(p + 4, &v, 2);
+	return 8;
+}
+
+/* Ethernet frame with one TCP (or UDP) segment; returns its length. */
+static size_t frame(uint8_t *buf, const struct flow *f, uint32_t seq, const void *pl,
+		    size_t plen, const struct frame_opts *o)
+{
+	static const struct frame_opts none;
+	uint8_t *p = buf, *ip, *l4;
+	uint16_t v;
+	int l4proto;
+
+	if (!o)
+		o = &none;
+	l4proto = o->udp ? 17 : 6;
+	memset(buf, 0, FRAME_MAX);
+	memcpy(p, "\x02\x00\x00\x00\x00\x02\x02\x00\x00\x00\x00\x01", 12);
+	p += 12;
+	if (o->vlan) {
+		memcpy(p, "\x81\x00\x00\x07", 4);
+		p += 4;
+	}
+	v = htons(f->family == 4 ? 0x0800 : 0x86dd);
+	memcpy(p, &v, 2);
+	p += 2;
+	ip = p;
+	if (f->family == 4) {
+		ip[0] = 0x45;
+		ip[8] = 64;
+		ip[9] = l4proto;
+		inet_pton(AF_INET, f->src, ip + 12);
+		inet_pton(AF_INET, f->dst, ip + 16);
+		l4 = ip + 20;
+	} else {
+		ip[0] = 0x60;
+		ip[7] = 64;
+		inet_pton(AF_INET6, f->src, ip + 8);
+		inet_pton(AF_INET6, f->dst, ip + 24);
+		l4 = ip + 40;
+		if (o->ext == EXT_TWO) {
+			ip[6] = 0;			/* hop-by-hop, 8 bytes */
+			l4[0] = 60; l4[1] = 0; l4[2] = 1; l4[3] = 4;	/* PadN */
+			l4 += 8;
+			l4[0] = l4proto; l4[1] = 1;	/* dest opts, 16 bytes */
+			l4[2] = 1; l4[3] = 12;
+			l4 += 16;
+		} else if (o->ext == EXT_FRAG) {
+			ip[6] = 44;
+			l4[0] = l4proto;
+			l4[3] = 1;			/* offset 0, more fragments */
+			l4 += 8;
+		} else {
+			ip[6] = l4proto;
+		}
+	}
+	p = l4 + (o->udp ? put_udp(l4, f, plen) : put_tcp(l4, f, seq, o->flags));
+	if (plen)
+		memcpy(p, pl, plen);
+	p += plen;
+	if (f->family == 4) {
+		v = o->big_tcp ? 0 : htons(p - ip);
+		memcpy(ip + 2, &v, 2);
+	} else {
+		v = htons(p - ip - 40);
+		memcpy(ip + 4, &v, 2);
+	}
+	memset(p, 0xee, o->pad);
+	return p - buf + o->pad;
+}
+
+/* A TLS handshake record of total length n (header included) holding one
+ * message of type hs; the body is a counting pattern. */
+static size_t tls_rec(uint8_t *p, uint8_t type, uint8_t hs, size_t n)
+{
+	size_t i;
+
+	p[0] = type;
+	p[1] = 3;
+	p[2] = type == 22 && hs == 1 ? 1 : 3;
+	p[3] = (n - 5) >> 8;
+	p[4] = (n - 5) & 0xff;
+	for (i = 5; i < n; i++)
+		p[i] = (uint8_t)(i * 7 + type);
+	if (type == 22) {
+		p[5] = hs;
+		p[6] = 0;
+		p[7] = (n - 9) >> 8;
+		p[8] = (n - 9) & 0xff;
+	}
+	return n;
+}
+
+static void filler(uint8_t *p, size_t n, uint8_t seed)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		p[i] = (uint8_t)(i * 13 + seed);
+}
+
+/* ---- running ---- */
+
+static int on_event(void *ctx, void *data, size_t size)
+{
+	struct t *t = ctx;
+	const struct cs_event *ev = data;
+
+	assert_true(size >= sizeof(*ev));
+	assert_true(ev->len <= size - sizeof(*ev));
+	assert_true(t->n < MAX_EVENTS);
+	assert_true(ev->len <= FRAME_MAX);
+	memcpy(&t->ev[t->n].ev, ev, sizeof(*ev));
+	memcpy(t->ev[t->n].data, ev + 1, ev->len);
+	t->n++;
+	return 0;
+}
+
+/* Runs one frame and collects the ring records it produced. */
+static int run(struct t *t, const uint8_t *pkt, size_t len)
+{
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = pkt, .data_size_in = len, .repeat = 1);
+	int err;
+
+	t->n = 0;
+	err = bpf_prog_test_run_opts(t->prog_fd, &o);
+	assert_int_equal(err, 0);
+	assert_int_equal((int)o.retval, TC_ACT_UNSPEC);
+	ring_buffer__consume(t->rb);
+	return t->n;
+}
+
+static void key_of(struct cs_flow_key *k, const struct flow *f)
+{
+	memset(k, 0, sizeof(*k));
+	inet_pton(f->family == 4 ? AF_INET : AF_INET6, f->src, k->saddr);
+	inet_pton(f->family == 4 ? AF_INET : AF_INET6, f->dst, k->daddr);
+	k->sport = f->sport;
+	k->dport = f->dport;
+	k->family = f->family;
+	k->proto = 6;
+}
+
+static bool flow_state(struct t *t, const struct flow *f, struct cs_flow_state *st)
+{
+	struct cs_flow_key k;
+
+	key_of(&k, f);
+	return !bpf_map_lookup_elem(bpf_map__fd(t->skel->maps.flows), &k, st);
+}
+
+static uint64_t counter(struct t *t, int idx)
+{
+	int ncpu = libbpf_num_possible_cpus(), i;
+	uint64_t v[512] = { 0 }, sum = 0;
+	__u32 k = idx;
+
+	assert_true(ncpu > 0 && ncpu <= 512);
+	assert_int_equal(bpf_map_lookup_elem(bpf_map__fd(t->skel->maps.counters), &k, v), 0);
+	for (i = 0; i < ncpu; i++)
+		sum += v[i];
+	return sum;
+}
+
+static void check_data(const struct got *g, const struct flow *f, uint32_t seq,
+		       const void *bytes, size_t len)
+{
+	struct cs_flow_key k;
+
+	key_of(&k, f);
+	assert_int_equal(g->ev.type, CS_EV_DATA);
+	assert_memory_equal(&g->ev.key, &k, sizeof(k));
+	assert_int_equal(g->ev.seq, seq);
+	assert_int_equal(g->ev.len, len);
+	assert_memory_equal(g->data, bytes, len);
+}
+
+/* ---- fixtures ---- */
+
+static const char *skip_reason;
+
+static int load(void **state, uint32_t max_bytes)
+{
+	struct t *t = calloc(1, sizeof(*t));
+
+	if (!t)
+		return -1;
+	t->skel = certsentry_bpf__open();
+	if (!t->skel)
+		return -1;
+	if (max_bytes)
+		t->skel->rodata->max_bytes = max_bytes;
+	bpf_map__set_max_entries(t->skel->maps.events, 1 << 20);
+	if (certsentry_bpf__load(t->skel)) {
+		certsentry_bpf__destroy(t->skel);
+		free(t);
+		return -1;
+	}
+	t->prog_fd = bpf_program__fd(t->skel->progs.cs_tc);
+	t->rb = ring_buffer__new(bpf_map__fd(t->skel->maps.events), on_event, t, NULL);
+	if (!t->rb)
+		return -1;
+	*state = t;
+	return 0;
+}
+
+static int setup(void **state)
+{
+	return load(state, 0);
+}
+
+static int setup_cap100(void **state)
+{
+	return load(state, 100);
+}
+
+static int teardown(void **state)
+{
+	struct t *t = *state;
+
+	if (!t)
+		return 0;
+	ring_buffer__free(t->rb);
+	certsentry_bpf__destroy(t->skel);
+	free(t);
+	return 0;
+}
+
+/* ---- tests ---- */
+
+static uint8_t pkt[FRAME_MAX], pl[FRAME_MAX];
+
+static void test_ipv4_not_tls(void **state)
+{
+	struct t *t = *state;
+	struct cs_flow_state st;
+	const char *http = "GET / HTTP/1.1\r\nHost: example\r\n\r\n";
+	size_t n = frame(pkt, &F4, 1000, http, strlen(http), NULL);
+
+	assert_int_equal(run(t, pkt, n), 0);
+	assert_false(flow_state(t, &F4, &st));
+	assert_int_equal(counter(t, CS_C_PACKETS), 1);
+	assert_int_equal(counter(t, CS_C_TCP_PAYLOAD), 1);
+	assert_int_equal(counter(t, CS_C_FLOWS), 0);
+}
+
+static void test_ipv4_client_hello(void **state)
+{
+	struct t *t = *state;
+	struct cs_flow_state st;
+	size_t l = tls_rec(pl, 22, 1, 517), n = frame(pkt, &F4, 0x12345678, pl, l, NULL);
+
+	assert_int_equal(run(t, pkt, n), 1);
+	check_data(&t->ev[0], &F4, 0x12345678, pl, l);
+	assert_int_equal(t->ev[0].ev.ifindex, 1);	/* TEST_RUN uses lo */
+	assert_int_equal(t->ev[0].ev.hook, CS_HOOK_EGRESS);
+	assert_true(t->ev[0].ev.ts_ns > 0);
+	assert_true(flow_state(t, &F4, &st));
+	assert_int_equal(st.isn, 0x12345678);
+	assert_int_equal(st.next_rec, 0x12345678 + 517);
+	assert_int_equal(st.limit, CS_MAX_BYTES_DEFAULT);
+	assert_int_equal(st.walking, 1);
+	assert_int_equal(st.done, 0);
+	assert_int_equal(counter(t, CS_C_FLOWS), 1);
+	assert_int_equal(counter(t, CS_C_EVENTS), 1);
+	assert_int_equal(counter(t, CS_C_BYTES), 517);
+	assert_int_equal(counter(t, CS_C_RB_FAIL), 0);
+}
+
+static void test_ipv6_ext_server_hello(void **state)
+{
+	struct t *t = *state;
+	struct frame_opts o = { .ext = EXT_TWO };
+	size_t l = tls_rec(pl, 22, 2, 122), n = frame(pkt, &F6, 7, pl, l, &o);
+
+	assert_int_equal(run(t, pkt, n), 1);
+	check_data(&t->ev[0], &F6, 7, pl, l);
+	assert_int_equal(t->ev[0].ev.key.family, CS_AF_INET6);
+}
+
+static void test_ipv6_fragment_ignored(void **state)
+{
+	struct t *t = *state;
+	struct cs_flow_state st;
+	struct frame_opts o = { .ext = EXT_FRAG };
+	size_t l = tls_rec(pl, 22, 1, 300), n = frame(pkt, &F6, 7, pl, l, &o);
+
+	assert_int_equal(run(t, pkt, n), 0);
+	assert_false(flow_state(t, &F6, &st));
+}
+
+static void test_udp_ignored(void **state)
+{
+	struct t *t = *state;
+	struct frame_opts o = { .udp = 1 };
+	size_t l = tls_rec(pl, 22, 1, 300), n = frame(pkt, &F4, 0, pl, l, &o);
+
+	assert_int_equal(run(t, pkt, n), 0);
+	assert_int_equal(counter(t, CS_C_TCP_PAYLOAD), 0);
+}
+
+static void test_pure_ack_ignored(void **state)
+{
+	struct t *t = *state;
+	size_t l = tls_rec(pl, 22, 1, 200), n = frame(pkt, &F4, 100, pl, l, NULL);
+
+	assert_int_equal(run(t, pkt, n), 1);
+	n = frame(pkt, &F4, 300, NULL, 0, NULL);	/* tracked direction, no payload */
+	assert_int_equal(run(t, pkt, n), 0);
+	assert_int_equal(counter(t, CS_C_TCP_PAYLOAD), 1);
+}
+
+static void test_tracked_next_segment(void **state)
+{
+	struct t *t = *state;
+	size_t l = tls_rec(pl, 22, 2, 90), n = frame(pkt, &F4, 5000, pl, l, NULL);
+
+	assert_int_equal(run(t, pkt, n), 1);
+	/* A Certificate record that goes on past this segment. */
+	tls_rec(pl, 22, 11, 3000);
+	n = frame(pkt, &F4, 5090, pl, 1400, NULL);
+	assert_int_equal(run(t, pkt, n), 1);
+	check_data(&t->ev[0], &F4, 5090, pl, 1400);
+	n = frame(pkt, &F4, 5090 + 1400, pl + 1400, 1400, NULL);
+	assert_int_equal(run(t, pkt, n), 1);
+	check_data(&t->ev[0], &F4, 5090 + 1400, pl + 1400, 1400);
+}
+
+/* ServerHello, then ChangeCipherSpec, then application data (TLS 1.3):
+ * copy through the CCS header + CS_TAIL_BYTES, then nothing more. */
+static void test_record_walk_stops(void **state)
+{
+	struct t *t = *state;
+	struct cs_flow_state st;
+	size_t l = 0, n;
+
+	l += tls_rec(pl + l, 22, 2, 95);
+	l += tls_rec(pl + l, 20, 0, 6);
+	l += tls_rec(pl + l, 23, 0, 300);
+	n = frame(pkt, &F4, 1, pl, l, NULL);
+	assert_int_equal(run(t, pkt, n), 1);
+	check_data(&t->ev[0], &F4, 1, pl, 95 + 5 + CS_TAIL_BYTES);
+	assert_true(flow_state(t, &F4, &st));
+	assert_int_equal(st.done, 1);
+	assert_int_equal(st.walking, 0);
+	assert_int_equal(st.limit, 95 + 5 + CS_TAIL_BYTES);
+	filler(pl, 500, 3);
+	n = frame(pkt, &F4, 1 + l, pl, 500, NULL);
+	assert_int_equal(run(t, pkt, n), 0);
+	assert_int_equal(counter(t, CS_C_CAPPED), 0);
+}
+
+/* The CCS header arrives in a later segment than the handshake records. */
+static void test_record_walk_across_segments(void **state)
+{
+	struct t *t = *state;
+	size_t l = 0, n;
+
+	l += tls_rec(pl + l, 22, 2, 100);
+	l += tls_rec(pl + l, 22, 11, 1000);
+	n = frame(pkt, &F4, 10, pl, 600, NULL);
+	assert_int_equal(run(t, pkt, n), 1);
+	n = frame(pkt, &F4, 610, pl + 600, l - 600, NULL);
+	assert_int_equal(run(t, pkt, n), 1);
+	check_data(&t->ev[0], &F4, 610, pl + 600, l - 600);
+	l = tls_rec(pl, 20, 0, 6);
+	l += tls_rec(pl + l, 22, 20, 50);	/* encrypted Finished */
+	n = frame(pkt, &F4, 1110, pl, l, NULL);
+	assert_int_equal(run(t, pkt, n), 1);
+	check_data(&t->ev[0], &F4, 1110, pl, 5 + CS_TAIL_BYTES);
+}
+
+static void test_fin_close(void **state)
+{
+	struct t *t = *state;
+	struct cs_flow_state st;
+	struct frame_opts o = { .flags = CS_TCP_FIN | CS_TCP_ACK };
+	size_t l = tls_rec(pl, 22, 1, 200), n = frame(pkt, &F4, 100, pl, l, NULL);
+	struct cs_flow_key k;
+
+	assert_int_equal(run(t, pkt, n), 1);
+	n = frame(pkt, &F4, 300, NULL, 0, &o);
+	assert_int_equal(run(t, pkt, n), 1);
+	key_of(&k, &F4);
+	assert_int_equal(t->ev[0].ev.type, CS_EV_CLOSE);
+	assert_int_equal(t->ev[0].ev.len, 0);
+	assert_int_equal(t->ev[0].ev.seq, 300);
+	assert_int_equal(t->ev[0].ev.tcp_flags, CS_TCP_FIN | CS_TCP_ACK);
+	assert_memory_equal(&t->ev[0].ev.key, &k, sizeof(k));
+	assert_false(flow_state(t, &F4, &st));
+	/* An untracked FIN says nothing. */
+	assert_int_equal(run(t, pkt, n), 0);
+}
+
+/* The FIN is processed before the last data segment (another CPU): CLOSE
+ * goes out once, the data still gets copied, then the entry goes. */
+static void test_fin_before_last_data(void **state)
+{
+	struct t *t = *state;
+	struct cs_flow_state st;
+	struct frame_opts o = { .flags = CS_TCP_FIN | CS_TCP_ACK };
+	size_t l = tls_rec(pl, 22, 2, 100), n;
+
+	tls_rec(pl + l, 22, 11, 1000);
+	n = frame(pkt, &F4, 0, pl, 100, NULL);
+	assert_int_equal(run(t, pkt, n), 1);
+	n = frame(pkt, &F4, 1100, NULL, 0, &o);
+	assert_int_equal(run(t, pkt, n), 1);
+	assert_int_equal(t->ev[0].ev.type, CS_EV_CLOSE);
+	assert_int_equal(t->ev[0].ev.seq, 1100);
+	assert_true(flow_state(t, &F4, &st));
+	assert_int_equal(st.closing, 1);
+	assert_int_equal(st.limit, 1100);
+	assert_int_equal(run(t, pkt, n), 0);		/* retransmitted FIN: no second CLOSE */
+	n = frame(pkt, &F4, 100, pl + 100, 1000, NULL);
+	assert_int_equal(run(t, pkt, n), 1);
+	check_data(&t->ev[0], &F4, 100, pl + 100, 1000);
+	assert_false(flow_state(t, &F4, &st));
+}
+
+static void test_rst_with_data_close(void **state)
+{
+	struct t *t = *state;
+	struct frame_opts o = { .flags = CS_TCP_RST | CS_TCP_ACK };
+	size_t l = tls_rec(pl, 22, 1, 200), n;
+
+	n = frame(pkt, &F6, 100, pl, l, NULL);
+	assert_int_equal(run(t, pkt, n), 1);
+	tls_rec(pl, 22, 16, 30);
+	n = frame(pkt, &F6, 300, pl, 30, &o);
+	assert_int_equal(run(t, pkt, n), 2);
+	check_data(&t->ev[0], &F6, 300, pl, 30);
+	assert_int_equal(t->ev[1].ev.type, CS_EV_CLOSE);
+	assert_int_equal(t->ev[1].ev.seq, 330);
+	assert_int_equal(t->ev[1].ev.tcp_flags & CS_TCP_RST, CS_TCP_RST);
+}
+
+/* max_bytes 100: counted by sequence offset, so a retransmission does not
+ * use the cap up a second time. */
+static void test_cap(void **state)
+{
+	struct t *t = *state;
+	struct cs_flow_state st;
+	size_t l = tls_rec(pl, 22, 1, 80), n;
+
+	tls_rec(pl + l, 22, 11, 500);
+	n = frame(pkt, &F4, 1000, pl, 80, NULL);
+	assert_int_equal(run(t, pkt, n), 1);
+	assert_int_equal(run(t, pkt, n), 1);		/* retransmitted */
+	check_data(&t->ev[0], &F4, 1000, pl, 80);
+	n = frame(pkt, &F4, 1080, pl + 80, 60, NULL);
+	assert_int_equal(run(t, pkt, n), 1);
+	check_data(&t->ev[0], &F4, 1080, pl + 80, 20);
+	assert_true(flow_state(t, &F4, &st));
+	assert_int_equal(st.done, 1);
+	assert_int_equal(counter(t, CS_C_CAPPED), 1);
+	n = frame(pkt, &F4, 1140, pl + 140, 60, NULL);
+	assert_int_equal(run(t, pkt, n), 0);
+	assert_int_equal(counter(t, CS_C_BYTES), 180);
+}
+
+static void test_eth_padding_not_copied(void **state)
+{
+	struct t *t = *state;
+	struct frame_opts o = { .pad = 20 };
+	static const uint8_t hello[6] = { 0x16, 0x03, 0x01, 0x00, 0x02, 0x01 };
+	size_t n = frame(pkt, &F4, 9, hello, sizeof(hello), &o);
+
+	assert_int_equal(n, 14 + 20 + 20 + 6 + 20);
+	assert_int_equal(run(t, pkt, n), 1);
+	check_data(&t->ev[0], &F4, 9, hello, sizeof(hello));
+}
+
+static void test_big_tcp_tot_len_zero(void **state)
+{
+	struct t *t = *state;
+	struct frame_opts o = { .big_tcp = 1 };
+	size_t l = tls_rec(pl, 22, 2, 1000), n = frame(pkt, &F4, 9, pl, l, &o);
+
+	assert_int_equal(run(t, pkt, n), 1);
+	check_data(&t->ev[0], &F4, 9, pl, l);
+}
+
+static void test_vlan_tag(void **state)
+{
+	struct t *t = *state;
+	struct frame_opts o = { .vlan = 1 };
+	size_t l = tls_rec(pl, 22, 1, 250), n = frame(pkt, &F6, 9, pl, l, &o);
+
+	assert_int_equal(run(t, pkt, n), 1);
+	check_data(&t->ev[0], &F6, 9, pl, l);
+}
+
+static void test_out_of_order(void **state)
+{
+	struct t *t = *state;
+	size_t l = tls_rec(pl, 22, 2, 100), n;
+
+	tls_rec(pl + l, 22, 11, 2000);
+	n = frame(pkt, &F4, 0, pl, 100, NULL);
+	assert_int_equal(run(t, pkt, n), 1);
+	n = frame(pkt, &F4, 1100, pl + 1100, 1000, NULL);	/* ahead of a hole */
+	assert_int_equal(run(t, pkt, n), 1);
+	check_data(&t->ev[0], &F4, 1100, pl + 1100, 1000);
+	n = frame(pkt, &F4, 100, pl + 100, 1000, NULL);		/* the hole */
+	assert_int_equal(run(t, pkt, n), 1);
+	check_data(&t->ev[0], &F4, 100, pl + 100, 1000);
+}
+
+/* Userspace says "done" through done_flows: both entries go away. */
+static void test_userspace_done(void **state)
+{
+	struct t *t = *state;
+	struct cs_flow_state st;
+	struct cs_flow_key k;
+	uint8_t one = 1, v;
+	size_t l = tls_rec(pl, 22, 2, 100), n = frame(pkt, &F4, 0, pl, l, NULL);
+
+	assert_int_equal(run(t, pkt, n), 1);
+	key_of(&k, &F4);
+	assert_int_equal(bpf_map_update_elem(bpf_map__fd(t->skel->maps.done_flows), &k, &one, 0), 0);
+	filler(pl, 700, 1);
+	n = frame(pkt, &F4, 100, pl, 700, NULL);
+	assert_int_equal(run(t, pkt, n), 0);
+	assert_false(flow_state(t, &F4, &st));
+	assert_int_not_equal(bpf_map_lookup_elem(bpf_map__fd(t->skel->maps.done_flows), &k, &v), 0);
+	/* and the hint bucket is back to zero */
+	{
+		__u32 idx = cs_flow_hint(&k), h = 7;
+
+		assert_int_equal(bpf_map_lookup_elem(bpf_map__fd(t->skel->maps.hints), &idx, &h), 0);
+		assert_int_equal(h, 0);
+	}
+}
+
+/* A new connection on the same 5-tuple (far-away hello) starts over. */
+static void test_port_reuse_restarts(void **state)
+{
+	struct t *t = *state;
+	struct cs_flow_state st;
+	size_t l = tls_rec(pl, 22, 1, 100), n = frame(pkt, &F4, 0, pl, l, NULL);
+
+	assert_int_equal(run(t, pkt, n), 1);
+	n = frame(pkt, &F4, 0x80000000u, pl, l, NULL);
+	assert_int_equal(run(t, pkt, n), 1);
+	check_data(&t->ev[0], &F4, 0x80000000u, pl, l);
+	assert_true(flow_state(t, &F4, &st));
+	assert_int_equal(st.isn, 0x80000000u);
+	assert_int_equal(counter(t, CS_C_FLOWS), 1);
+}
+
+static void test_skipped(void **state)
+{
+	(void)state;
+	skip();
+}
+
+/* Root, BTF and a program the verifier accepts, or a loud skip. */
+static const char *why_skip(void)
+{
+	void *st = NULL;
+
+	if (geteuid() != 0)
+		return "not root (BPF_PROG_TEST_RUN needs CAP_BPF)";
+	if (access("/sys/kernel/btf/vmlinux", R_OK))
+		return "kernel has no BTF (/sys/kernel/btf/vmlinux)";
+	if (load(&st, 0))
+		return "BPF object failed to load (run with CS_VERBOSE=1 for the verifier log)";
+	teardown(&st);
+	return NULL;
+}
+
+static int print_fn(enum libbpf_print_level lvl, const char *fmt, va_list ap)
+{
+	if (lvl == LIBBPF_DEBUG && !getenv("CS_VERBOSE"))
+		return 0;
+	if (!getenv("CS_VERBOSE"))
+		return 0;
+	return vfprintf(stderr, fmt, ap);
+}
+
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		T(test_ipv4_not_tls),
+		T(test_ipv4_client_hello),
+		T(test_ipv6_ext_server_hello),
+		T(test_ipv6_fragment_ignored),
+		T(test_udp_ignored),
+		T(test_pure_ack_ignored),
+		T(test_tracked_next_segment),
+		T(test_record_walk_stops),
+		T(test_record_walk_across_segments),
+		T(test_fin_close),
+		T(test_fin_before_last_data),
+		T(test_rst_with_data_close),
+		cmocka_unit_test_setup_teardown(test_cap, setup_cap100, teardown),
+		T(test_eth_padding_not_copied),
+		T(test_big_tcp_tot_len_zero),
+		T(test_vlan_tag),
+		T(test_out_of_order),
+		T(test_userspace_done),
+		T(test_port_reuse_restarts),
+	};
+	const struct CMUnitTest skipped[] = { cmocka_unit_test(test_skipped) };
+
+	libbpf_set_print(print_fn);
+	skip_reason = why_skip();
+	if (skip_reason) {
+		printf("SKIPPED: %s\n", skip_reason);
+		fflush(stdout);
+		return cmocka_run_group_tests_name("bpf_prog_test_run", skipped, NULL, NULL);
+	}
+	return cmocka_run_group_tests_name("bpf_prog_test_run", tests, NULL, NULL);
+}

@@ -1,0 +1,530 @@
+/* capture.c - the live source: loads the BPF program, attaches it (tcx, else clsact), and turns ring records into segments. */
+#include <errno.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+#include <linux/capability.h>
+#include <linux/if_arp.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "capture.h"
+#include "certsentry.skel.h"
+
+/* libbpf 1.1 predates tcx; the kernel knows these attach types. */
+#define CS_BPF_TCX_INGRESS	46
+#define CS_BPF_TCX_EGRESS	47
+#ifndef ENOTSUPP
+#define ENOTSUPP		524
+#endif
+
+enum { DIR_IN, DIR_OUT, DIR_N };
+
+struct attachment {
+	int ifindex;
+	char name[IF_NAMESIZE];
+	bool l3;			/* no Ethernet header: cs_tc_l3 */
+	bool ingress_only;		/* lo: every packet passes both hooks */
+	int link_fd[DIR_N];		/* tcx link, or -1 */
+	bool tc[DIR_N];			/* clsact filter of ours attached */
+	bool hook_created;		/* we created the clsact qdisc */
+};
+
+struct capture {
+	struct certsentry_bpf *skel;
+	struct ring_buffer *rb;
+	int done_fd, counters_fd;
+	int64_t real_minus_mono;	/* ns, measured at open */
+	int n_att;
+	struct attachment att[CAPTURE_IFACES_MAX];
+	/* capture_poll's callback state */
+	cs_segment_fn fn;
+	void *fn_ctx;
+	int handled;
+	bool stopped;
+};
+
+static bool libbpf_verbose;
+
+static int print_fn(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	(void)level;
+	if (!libbpf_verbose)
+		return 0;
+	return vfprintf(stderr, fmt, ap);
+}
+
+static void errf(char *err, size_t len, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void errf(char *err, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || !len)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, len, fmt, ap);
+	va_end(ap);
+}
+
+static const char *lberr(int e, char *buf, size_t len)
+{
+	if (e > 0)
+		e = -e;
+	if (libbpf_strerror(e, buf, len))
+		snprintf(buf, len, "%s", strerror(-e));
+	return buf;
+}
+
+/* CAP_BPF (or the older CAP_SYS_ADMIN) to load, CAP_NET_ADMIN to attach. */
+static bool has_caps(void)
+{
+	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct d[2];
+
+	if (geteuid() == 0)
+		return true;
+	memset(d, 0, sizeof(d));
+	if (syscall(SYS_capget, &h, d))
+		return false;
+#define HAS(cap) (d[(cap) / 32].effective & (1u << ((cap) % 32)))
+	return HAS(CAP_NET_ADMIN) && (HAS(CAP_BPF) || HAS(CAP_SYS_ADMIN));
+#undef HAS
+}
+
+static int dev_type(const char *name)
+{
+	char path[128];
+	FILE *f;
+	int t = -1;
+
+	snprintf(path, sizeof(path), "/sys/class/net/%s/type", name);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	if (fscanf(f, "%d", &t) != 1)
+		t = -1;
+	fclose(f);
+	return t;
+}
+
+/* 1 L3 (packet starts at the IP header), 0 Ethernet(-like), -1 unsupported. */
+static int dev_is_l3(int type)
+{
+	switch (type) {
+	case ARPHRD_ETHER:
+	case ARPHRD_LOOPBACK:		/* zero MAC header */
+		return 0;
+	case ARPHRD_NONE:		/* tun, wireguard */
+	case ARPHRD_RAWIP:
+	case ARPHRD_PPP:
+	case ARPHRD_TUNNEL:
+	case ARPHRD_TUNNEL6:
+	case ARPHRD_SIT:
+		return 1;
+	default:
+		return -1;
+	}
+}
+
+static int add_iface(struct capture *c, const char *name, bool quiet, char *err, size_t errlen)
+{
+	struct attachment *a;
+	int idx, type, l3, i;
+
+	idx = if_nametoindex(name);
+	if (!idx) {
+		errf(err, errlen, "unknown interface '%s'", name);
+		return -1;
+	}
+	for (i = 0; i < c->n_att; i++)
+		if (c->att[i].ifindex == idx)
+			return 0;
+	type = dev_type(name);
+	l3 = dev_is_l3(type);
+	if (l3 < 0) {
+		if (quiet)
+			return 0;
+		errf(err, errlen, "interface '%s': unsupported device type %d", name, type);
+		return -1;
+	}
+	if (c->n_att >= CAPTURE_IFACES_MAX) {
+		errf(err, errlen, "too many interfaces (max %d)", CAPTURE_IFACES_MAX);
+		return -1;
+	}
+	a = &c->att[c->n_att++];
+	memset(a, 0, sizeof(*a));
+	a->ifindex = idx;
+	snprintf(a->name, sizeof(a->name), "%s", name);
+	a->l3 = l3;
+	a->ingress_only = type == ARPHRD_LOOPBACK;
+	a->link_fd[DIR_IN] = a->link_fd[DIR_OUT] = -1;
+	return 0;
+}
+
+/* Every interface that is up, except loopback ones. */
+static int default_ifaces(struct capture *c, char *err, size_t errlen)
+{
+	struct if_nameindex *ifs, *i;
+	struct ifreq ifr;
+	int s, ret = 0;
+
+	s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (s < 0) {
+		errf(err, errlen, "socket: %s", strerror(errno));
+		return -1;
+	}
+	ifs = if_nameindex();
+	if (!ifs) {
+		errf(err, errlen, "listing interfaces: %s", strerror(errno));
+		close(s);
+		return -1;
+	}
+	for (i = ifs; i->if_index && !ret; i++) {
+		memset(&ifr, 0, sizeof(ifr));
+		snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", i->if_name);
+		if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0)
+			continue;
+		if (!(ifr.ifr_flags & IFF_UP) || (ifr.ifr_flags & IFF_LOOPBACK))
+			continue;
+		ret = add_iface(c, i->if_name, true, err, errlen);
+	}
+	if_freenameindex(ifs);
+	close(s);
+	if (!ret && !c->n_att) {
+		errf(err, errlen, "no interface to capture on (none is up besides lo)");
+		ret = -1;
+	}
+	return ret;
+}
+
+static void tc_hook_init(struct bpf_tc_hook *h, int ifindex, int dir)
+{
+	memset(h, 0, sizeof(*h));
+	h->sz = sizeof(*h);
+	h->ifindex = ifindex;
+	h->attach_point = dir == DIR_IN ? BPF_TC_INGRESS : BPF_TC_EGRESS;
+}
+
+static void tc_opts_init(struct bpf_tc_opts *o, int prog_fd)
+{
+	memset(o, 0, sizeof(*o));
+	o->sz = sizeof(*o);
+	o->handle = CS_TC_HANDLE;
+	o->priority = CS_TC_PRIO;
+	o->prog_fd = prog_fd;
+}
+
+/* A killed run leaves its clsact filters behind (tcx links die with it);
+ * ours are the ones with our handle and priority. */
+static void remove_stale(const struct attachment *a)
+{
+	struct bpf_tc_hook h;
+	struct bpf_tc_opts o;
+	int dir;
+
+	for (dir = 0; dir < DIR_N; dir++) {
+		tc_hook_init(&h, a->ifindex, dir);
+		tc_opts_init(&o, 0);
+		if (bpf_tc_query(&h, &o))
+			continue;
+		tc_opts_init(&o, 0);
+		if (!bpf_tc_detach(&h, &o))
+			fprintf(stderr, "certsentry: removed a stale filter from %s %s\n",
+				a->name, dir == DIR_IN ? "ingress" : "egress");
+	}
+}
+
+static int attach_clsact(struct attachment *a, int dir, int prog_fd, char *err, size_t errlen)
+{
+	struct bpf_tc_hook h;
+	struct bpf_tc_opts o;
+	char eb[128];
+	int ret;
+
+	tc_hook_init(&h, a->ifindex, dir);
+	ret = bpf_tc_hook_create(&h);
+	if (ret && ret != -EEXIST) {
+		errf(err, errlen, "%s: creating clsact qdisc: %s", a->name, lberr(ret, eb, sizeof(eb)));
+		return -1;
+	}
+	if (!ret)
+		a->hook_created = true;
+	tc_opts_init(&o, prog_fd);
+	ret = bpf_tc_attach(&h, &o);
+	if (ret) {
+		errf(err, errlen, "%s: attaching %s filter: %s", a->name,
+		     dir == DIR_IN ? "ingress" : "egress", lberr(ret, eb, sizeof(eb)));
+		return -1;
+	}
+	a->tc[dir] = true;
+	return 0;
+}
+
+static int attach_one(struct attachment *a, int dir, int prog_fd, bool force_clsact,
+		      char *err, size_t errlen)
+{
+	char eb[128];
+	int fd;
+
+	if (!force_clsact) {
+		fd = bpf_link_create(prog_fd, a->ifindex,
+				     dir == DIR_IN ? CS_BPF_TCX_INGRESS : CS_BPF_TCX_EGRESS, NULL);
+		if (fd >= 0) {
+			a->link_fd[dir] = fd;
+			return 0;
+		}
+		if (fd != -EINVAL && fd != -EOPNOTSUPP && fd != -ENOTSUPP) {
+			errf(err, errlen, "%s: tcx attach: %s", a->name, lberr(fd, eb, sizeof(eb)));
+			return -1;
+		}
+	}
+	return attach_clsact(a, dir, prog_fd, err, errlen);
+}
+
+static void detach_all(struct capture *c)
+{
+	struct bpf_tc_hook h;
+	struct bpf_tc_opts o;
+	int i, dir;
+
+	for (i = 0; i < c->n_att; i++) {
+		struct attachment *a = &c->att[i];
+
+		for (dir = 0; dir < DIR_N; dir++) {
+			if (a->link_fd[dir] >= 0) {
+				close(a->link_fd[dir]);
+				a->link_fd[dir] = -1;
+			}
+			if (a->tc[dir]) {
+				tc_hook_init(&h, a->ifindex, dir);
+				tc_opts_init(&o, 0);
+				if (bpf_tc_detach(&h, &o))
+					fprintf(stderr, "certsentry: could not detach from %s\n", a->name);
+				a->tc[dir] = false;
+			}
+		}
+		if (a->hook_created) {
+			/* Ours from the start: removing it removes the qdisc. */
+			tc_hook_init(&h, a->ifindex, DIR_IN);
+			h.attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS;
+			bpf_tc_hook_destroy(&h);
+			a->hook_created = false;
+		}
+	}
+}
+
+static int on_event(void *ctx, void *data, size_t size)
+{
+	struct capture *c = ctx;
+	const struct cs_event *ev = data;
+	struct cs_segment seg;
+
+	if (size < sizeof(*ev) || ev->len > size - sizeof(*ev))
+		return 0;
+	memset(&seg, 0, sizeof(seg));
+	seg.key = ev->key;
+	seg.mono_ns = ev->ts_ns;
+	seg.ts_ns = ev->ts_ns + c->real_minus_mono;
+	seg.seq = ev->seq;
+	seg.ifindex = ev->ifindex;
+	seg.hook = ev->hook;
+	seg.tcp_flags = ev->tcp_flags;
+	if (ev->type == CS_EV_DATA) {
+		seg.len = ev->len;
+		seg.data = (const uint8_t *)(ev + 1);
+	} else if (ev->type != CS_EV_CLOSE) {
+		return 0;
+	}
+	c->handled++;
+	if (c->fn(c->fn_ctx, &seg) < 0) {
+		c->stopped = true;
+		return -1;
+	}
+	return 0;
+}
+
+static int64_t clock_ns(clockid_t id)
+{
+	struct timespec ts;
+
+	clock_gettime(id, &ts);
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static int64_t real_minus_mono(void)
+{
+	int64_t m1 = clock_ns(CLOCK_MONOTONIC);
+	int64_t r = clock_ns(CLOCK_REALTIME);
+	int64_t m2 = clock_ns(CLOCK_MONOTONIC);
+
+	return r - (m1 + (m2 - m1) / 2);
+}
+
+static int load(struct capture *c, const struct capture_opts *o, char *err, size_t errlen)
+{
+	bool need_l2 = false, need_l3 = false;
+	char eb[128];
+	int i, ret;
+
+	for (i = 0; i < c->n_att; i++) {
+		need_l3 |= c->att[i].l3;
+		need_l2 |= !c->att[i].l3;
+	}
+	c->skel = certsentry_bpf__open();
+	if (!c->skel) {
+		errf(err, errlen, "opening BPF object: %s", lberr(errno, eb, sizeof(eb)));
+		return -1;
+	}
+	c->skel->rodata->max_bytes = o->max_bytes ? o->max_bytes : CS_MAX_BYTES_DEFAULT;
+	bpf_program__set_autoload(c->skel->progs.cs_empty, false);
+	bpf_program__set_autoload(c->skel->progs.cs_tc, need_l2);
+	bpf_program__set_autoload(c->skel->progs.cs_tc_l3, need_l3);
+	ret = certsentry_bpf__load(c->skel);
+	if (ret) {
+		errf(err, errlen, "loading BPF program: %s%s", lberr(ret, eb, sizeof(eb)),
+		     o->verbose ? "" : " (-v shows the verifier log)");
+		return -1;
+	}
+	c->done_fd = bpf_map__fd(c->skel->maps.done_flows);
+	c->counters_fd = bpf_map__fd(c->skel->maps.counters);
+	c->rb = ring_buffer__new(bpf_map__fd(c->skel->maps.events), on_event, c, NULL);
+	if (!c->rb) {
+		errf(err, errlen, "ring buffer: %s", lberr(errno, eb, sizeof(eb)));
+		return -1;
+	}
+	return 0;
+}
+
+static int attach(struct capture *c, const struct capture_opts *o, char *err, size_t errlen)
+{
+	int i, dir, fd;
+
+	for (i = 0; i < c->n_att; i++)
+		remove_stale(&c->att[i]);
+	for (i = 0; i < c->n_att; i++) {
+		struct attachment *a = &c->att[i];
+
+		fd = bpf_program__fd(a->l3 ? c->skel->progs.cs_tc_l3 : c->skel->progs.cs_tc);
+		for (dir = 0; dir < DIR_N; dir++) {
+			if (dir == DIR_OUT && a->ingress_only)
+				continue;
+			if (attach_one(a, dir, fd, o->force_clsact, err, errlen))
+				return -1;
+		}
+	}
+	return 0;
+}
+
+struct capture *capture_open(const struct capture_opts *o, char *err, size_t errlen)
+{
+	struct capture *c;
+	int i;
+
+	libbpf_verbose = o->verbose;
+	libbpf_set_print(print_fn);
+	if (!has_caps()) {
+		errf(err, errlen, "need root (or CAP_BPF and CAP_NET_ADMIN) to load the BPF program");
+		return NULL;
+	}
+	if (access("/sys/kernel/btf/vmlinux", R_OK)) {
+		errf(err, errlen, "kernel has no BTF (/sys/kernel/btf/vmlinux missing): "
+		     "needs CONFIG_DEBUG_INFO_BTF");
+		return NULL;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		errf(err, errlen, "out of memory");
+		return NULL;
+	}
+	c->done_fd = c->counters_fd = -1;
+	for (i = 0; i < o->n_ifaces && i < CAPTURE_IFACES_MAX; i++)
+		if (add_iface(c, o->ifaces[i], false, err, errlen))
+			goto fail;
+	if (!o->n_ifaces && default_ifaces(c, err, errlen))
+		goto fail;
+	if (load(c, o, err, errlen) || attach(c, o, err, errlen))
+		goto fail;
+	c->real_minus_mono = real_minus_mono();
+	return c;
+fail:
+	capture_close(c);
+	return NULL;
+}
+
+int capture_poll(struct capture *c, int timeout_ms, cs_segment_fn fn, void *ctx)
+{
+	int ret;
+
+	c->fn = fn;
+	c->fn_ctx = ctx;
+	c->handled = 0;
+	c->stopped = false;
+	ret = ring_buffer__poll(c->rb, timeout_ms);
+	if (c->stopped)
+		return -ECANCELED;
+	if (ret < 0)
+		return ret == -EINTR ? -EINTR : ret;
+	return c->handled;
+}
+
+void capture_flow_done(struct capture *c, const struct cs_flow_key *k)
+{
+	__u8 one = 1;
+
+	if (c && c->done_fd >= 0)
+		bpf_map_update_elem(c->done_fd, k, &one, BPF_ANY);
+}
+
+void capture_counters(struct capture *c, uint64_t out[CS_C_MAX])
+{
+	int ncpu = libbpf_num_possible_cpus();
+	uint64_t *v;
+	__u32 i;
+	int j;
+
+	memset(out, 0, sizeof(uint64_t) * CS_C_MAX);
+	if (!c || c->counters_fd < 0 || ncpu <= 0)
+		return;
+	v = calloc(ncpu, sizeof(*v));
+	if (!v)
+		return;
+	for (i = 0; i < CS_C_MAX; i++) {
+		if (bpf_map_lookup_elem(c->counters_fd, &i, v))
+			continue;
+		for (j = 0; j < ncpu; j++)
+			out[i] += v[j];
+	}
+	free(v);
+}
+
+const char *capture_ifname(struct capture *c, uint32_t ifindex)
+{
+	int i;
+
+	if (!c)
+		return "";
+	for (i = 0; i < c->n_att; i++)
+		if ((uint32_t)c->att[i].ifindex == ifindex)
+			return c->att[i].name;
+	return "";
+}
+
+void capture_close(struct capture *c)
+{
+	if (!c)
+		return;
+	detach_all(c);
+	ring_buffer__free(c->rb);
+	certsentry_bpf__destroy(c->skel);
+	free(c);
+}
