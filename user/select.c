@@ -1,0 +1,419 @@
+/* select.c - parse captured frames to TCP and pick the TLS bytes the kernel would copy. */
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/random.h>
+#include <pcap/dlt.h>
+#include "select.h"
+
+#define NIL UINT32_MAX
+
+#define ETH_IPV4	0x0800
+#define ETH_IPV6	0x86dd
+#define ETH_8021Q	0x8100
+#define ETH_8021AD	0x88a8
+#define ETH_QINQ_OLD	0x9100		/* pre-802.1ad QinQ, still seen */
+
+static uint16_t rd16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
+static uint32_t rd32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* ---------------------------------------------------------------- parse */
+
+bool sel_linktype_ok(int lt)
+{
+	switch (lt) {
+	case DLT_EN10MB: case DLT_LINUX_SLL: case DLT_LINUX_SLL2:
+	case DLT_RAW: case SEL_LINKTYPE_RAW: case DLT_IPV4: case DLT_IPV6:
+	case DLT_NULL: case DLT_LOOP:
+		return true;
+	}
+	return false;
+}
+
+/* BSD loopback AF value, in either byte order (DLT_NULL is the writer's host
+ * order, DLT_LOOP network order); AF_INET6 is 24, 28 or 30 depending on the
+ * BSD, 10 on Linux. Returns the IP version or 0. */
+static int bsd_af(const uint8_t *p)
+{
+	uint32_t be = rd32(p);
+	uint32_t le = (uint32_t)p[3] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[1] << 8 | p[0];
+
+	for (int i = 0; i < 2; i++) {
+		uint32_t v = i ? le : be;
+		if (v == 2) return 4;
+		if (v == 10 || v == 24 || v == 28 || v == 30) return 6;
+	}
+	return 0;
+}
+
+/* Finds the start of the IP header and its version. Returns SEL_OK or why not. */
+static int parse_l2(int lt, const uint8_t *f, uint32_t caplen, uint32_t *off, int *ver)
+{
+	uint16_t et;
+
+	switch (lt) {
+	case DLT_EN10MB:
+		if (caplen < 14) return SEL_MALFORMED;
+		et = rd16(f + 12), *off = 14;
+		break;
+	case DLT_LINUX_SLL:
+		if (caplen < 16) return SEL_MALFORMED;
+		et = rd16(f + 14), *off = 16;
+		break;
+	case DLT_LINUX_SLL2:
+		if (caplen < 20) return SEL_MALFORMED;
+		et = rd16(f), *off = 20;
+		break;
+	case DLT_NULL: case DLT_LOOP:
+		if (caplen < 4) return SEL_MALFORMED;
+		*off = 4, *ver = bsd_af(f);
+		return *ver ? SEL_OK : SEL_NOT_IP;
+	case DLT_RAW: case SEL_LINKTYPE_RAW:
+		*off = 0, *ver = 0;		/* from the version nibble */
+		return SEL_OK;
+	case DLT_IPV4: *off = 0, *ver = 4; return SEL_OK;
+	case DLT_IPV6: *off = 0, *ver = 6; return SEL_OK;
+	default:
+		return SEL_BAD_LINKTYPE;
+	}
+	/* Tags the NIC did not strip, QinQ included, bounded like the kernel. */
+	for (int n = 0; et == ETH_8021Q || et == ETH_8021AD || et == ETH_QINQ_OLD; n++) {
+		if (n >= SEL_VLAN_MAX) return SEL_NOT_IP;
+		if (caplen - *off < 4) return SEL_MALFORMED;
+		et = rd16(f + *off + 2), *off += 4;
+	}
+	if (et == ETH_IPV4) *ver = 4;
+	else if (et == ETH_IPV6) *ver = 6;
+	else return SEL_NOT_IP;
+	return SEL_OK;
+}
+
+/* IPv4 header at ip (cap bytes captured, wire on the wire). Sets the L4
+ * offset and the IP datagram length. */
+static int parse_ip4(const uint8_t *ip, uint32_t cap, uint32_t wire,
+		     struct sel_pkt *o, uint32_t *l4, uint32_t *tot)
+{
+	uint32_t ihl;
+
+	if (cap < 20 || ip[0] >> 4 != 4) return SEL_MALFORMED;
+	ihl = (uint32_t)(ip[0] & 15) * 4;
+	if (ihl < 20 || ihl > cap) return SEL_MALFORMED;
+	*tot = rd16(ip + 2);
+	if (*tot == 0 || *tot > wire) *tot = wire;	/* BIG TCP, or a lying header */
+	if (*tot < ihl) return SEL_MALFORMED;
+	if (rd16(ip + 6) & 0x3fff) return SEL_FRAGMENT;	/* MF or offset */
+	if (ip[9] != 6) return SEL_NOT_TCP;
+	o->key.family = CS_AF_INET;
+	memcpy(o->key.saddr, ip + 12, 4);
+	memcpy(o->key.daddr, ip + 16, 4);
+	*l4 = ihl;
+	return SEL_OK;
+}
+
+static int parse_ip6(const uint8_t *ip, uint32_t cap, uint32_t wire,
+		     struct sel_pkt *o, uint32_t *l4, uint32_t *tot)
+{
+	uint32_t h = 40;
+	uint8_t nh;
+
+	if (cap < 40 || ip[0] >> 4 != 6) return SEL_MALFORMED;
+	*tot = 40 + (uint32_t)rd16(ip + 4);
+	if (*tot == 40 || *tot > wire) *tot = wire;	/* jumbogram / BIG TCP, or lying */
+	nh = ip[6];
+	for (int i = 0; nh != 6; i++) {
+		uint32_t len;
+
+		if (i >= SEL_IP6_EXT_MAX) return SEL_NOT_TCP;
+		switch (nh) {
+		case 0: case 43: case 60:	/* hop-by-hop, routing, dstopts */
+			if (h > cap - 2 || h > *tot - 2) return SEL_MALFORMED;
+			len = ((uint32_t)ip[h + 1] + 1) * 8;
+			nh = ip[h];
+			h += len;		/* h < cap, len <= 2048: no overflow */
+			if (h > *tot) return SEL_MALFORMED;
+			break;
+		case 44:
+			return SEL_FRAGMENT;
+		default:
+			return SEL_NOT_TCP;	/* AH, ESP, no next header, UDP ... */
+		}
+	}
+	o->key.family = CS_AF_INET6;
+	memcpy(o->key.saddr, ip + 8, 16);
+	memcpy(o->key.daddr, ip + 24, 16);
+	*l4 = h;
+	return SEL_OK;
+}
+
+int sel_parse(int lt, const uint8_t *f, uint32_t caplen, uint32_t wirelen, struct sel_pkt *o)
+{
+	uint32_t off = 0, l4 = 0, tot = 0, cap, wire, doff, plen;
+	const uint8_t *ip, *tcp;
+	int ver = 0, rc;
+
+	memset(o, 0, sizeof(*o));
+	if (wirelen < caplen) wirelen = caplen;
+	if ((rc = parse_l2(lt, f, caplen, &off, &ver)) != SEL_OK) return rc;
+	ip = f + off, cap = caplen - off, wire = wirelen - off;
+	if (cap < 1) return SEL_MALFORMED;
+	if (ver == 0) ver = ip[0] >> 4;
+	if (ver == 4) rc = parse_ip4(ip, cap, wire, o, &l4, &tot);
+	else if (ver == 6) rc = parse_ip6(ip, cap, wire, o, &l4, &tot);
+	else return SEL_NOT_IP;
+	if (rc != SEL_OK) return rc;
+
+	/* l4 <= tot <= wire; the TCP header must be in the datagram and captured. */
+	if (l4 > cap || tot - l4 < 20 || cap - l4 < 20) return SEL_MALFORMED;
+	tcp = ip + l4;
+	doff = (uint32_t)(tcp[12] >> 4) * 4;
+	if (doff < 20 || doff > tot - l4 || doff > cap - l4) return SEL_MALFORMED;
+	plen = tot - l4 - doff;
+	o->key.proto = 6;
+	o->key.sport = rd16(tcp);
+	o->key.dport = rd16(tcp + 2);
+	o->flags = tcp[13];
+	o->seq = rd32(tcp + 4) + (o->flags & CS_TCP_SYN ? 1 : 0);	/* TFO data follows the SYN */
+	o->len = plen;
+	o->payload = tcp + doff;
+	/* Only a snapshot-length cut may leave bytes out (tot <= wire was checked). */
+	o->caplen = cap - l4 - doff < plen ? cap - l4 - doff : plen;
+	return SEL_OK;
+}
+
+/* ---------------------------------------------------------------- table */
+
+struct dir {
+	struct cs_flow_key key;
+	uint32_t isn;			/* seq of the packet that started tracking */
+	uint32_t rec_seq;		/* next TLS record header to walk */
+	uint32_t limit;			/* copy offsets below this */
+	uint32_t hnext;			/* hash chain, or free list */
+	uint32_t prev, next;		/* LRU list, most recent first */
+	uint8_t walking;		/* record walk still in step with the stream */
+	uint8_t reached;		/* a packet reached limit (counted once) */
+	uint8_t user_done;		/* sel_done: forget at the next payload */
+};
+
+struct sel {
+	struct dir *d;
+	uint32_t *bucket;
+	uint32_t cap, mask, fresh, free_head, head, tail, max_bytes;
+	uint64_t seed;			/* random: crafted keys cannot pick chains */
+	struct sel_stats st;
+};
+
+static uint64_t key_hash(const struct sel *t, const struct cs_flow_key *k)
+{
+	uint64_t h = t->seed, w;
+	const uint8_t *p = (const uint8_t *)k;
+
+	for (size_t i = 0; i + 8 <= sizeof(*k); i += 8) {
+		memcpy(&w, p + i, 8);
+		h = (h ^ w) * 0x9e3779b97f4a7c15ULL;
+		h ^= h >> 31;
+	}
+	return h ^ (h >> 29);
+}
+
+struct sel *sel_new(uint32_t capacity, uint32_t max_bytes)
+{
+	struct sel *t = calloc(1, sizeof(*t));
+	uint32_t nb = 16;
+
+	if (!t) return NULL;
+	t->cap = capacity ? capacity : CS_FLOWS_MAX;
+	if (t->cap > (1u << 24)) t->cap = 1u << 24;	/* keeps nb and sizes sane */
+	t->max_bytes = max_bytes ? max_bytes : CS_MAX_BYTES_DEFAULT;
+	while (nb < t->cap) nb <<= 1;
+	t->mask = nb - 1;
+	t->d = calloc(t->cap, sizeof(*t->d));
+	t->bucket = malloc((size_t)nb * sizeof(*t->bucket));
+	if (!t->d || !t->bucket) { sel_free(t); return NULL; }
+	memset(t->bucket, 0xff, (size_t)nb * sizeof(*t->bucket));
+	t->free_head = t->head = t->tail = NIL;
+	if (getrandom(&t->seed, sizeof(t->seed), GRND_NONBLOCK) != sizeof(t->seed))
+		t->seed = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
+	return t;
+}
+
+void sel_free(struct sel *t)
+{
+	if (!t) return;
+	free(t->d);
+	free(t->bucket);
+	free(t);
+}
+
+static uint32_t find(const struct sel *t, const struct cs_flow_key *k)
+{
+	uint32_t i = t->bucket[key_hash(t, k) & t->mask];
+
+	while (i != NIL && memcmp(&t->d[i].key, k, sizeof(*k)))
+		i = t->d[i].hnext;
+	return i;
+}
+
+static void lru_unlink(struct sel *t, uint32_t i)
+{
+	struct dir *d = &t->d[i];
+
+	if (d->prev != NIL) t->d[d->prev].next = d->next; else t->head = d->next;
+	if (d->next != NIL) t->d[d->next].prev = d->prev; else t->tail = d->prev;
+}
+
+static void lru_push(struct sel *t, uint32_t i)
+{
+	t->d[i].prev = NIL, t->d[i].next = t->head;
+	if (t->head != NIL) t->d[t->head].prev = i; else t->tail = i;
+	t->head = i;
+}
+
+static void drop(struct sel *t, uint32_t i)
+{
+	uint32_t *pp = &t->bucket[key_hash(t, &t->d[i].key) & t->mask];
+
+	while (*pp != i) pp = &t->d[*pp].hnext;	/* i is on this chain */
+	*pp = t->d[i].hnext;
+	lru_unlink(t, i);
+	t->d[i].hnext = t->free_head, t->free_head = i;
+	t->st.active--;
+}
+
+static uint32_t insert(struct sel *t, const struct cs_flow_key *k)
+{
+	uint32_t i, b;
+
+	if (t->free_head != NIL) i = t->free_head, t->free_head = t->d[i].hnext;
+	else if (t->fresh < t->cap) i = t->fresh++;
+	else {
+		drop(t, t->tail);	/* full: the least recently used goes */
+		t->st.evicted++;
+		i = t->free_head, t->free_head = t->d[i].hnext;
+	}
+	memset(&t->d[i], 0, sizeof(t->d[i]));
+	t->d[i].key = *k;
+	b = key_hash(t, k) & t->mask;
+	t->d[i].hnext = t->bucket[b], t->bucket[b] = i;
+	lru_push(t, i);
+	t->st.active++;
+	return i;
+}
+
+/* ---------------------------------------------------------------- rules */
+
+/* 16 03 {00..04} len len {01|02}: a handshake record with a Client/ServerHello. */
+static bool is_hello(const uint8_t *p, uint32_t n)
+{
+	return n >= 6 && p[0] == 0x16 && p[1] == 3 && p[2] <= 4 && (p[5] == 1 || p[5] == 2);
+}
+
+static void dir_init(struct dir *d, uint32_t seq, uint32_t max_bytes)
+{
+	d->isn = d->rec_seq = seq;
+	d->limit = max_bytes;
+	d->walking = 1, d->reached = 0;
+}
+
+/* Rule 5: hop over whole handshake record headers inside this packet; the
+ * first other one lowers limit. A header not wholly in the packet ends the
+ * walk for this packet (and, unless a retransmission covers it, for good). */
+static void walk(struct sel *t, struct dir *d, const struct sel_pkt *p)
+{
+	uint32_t lim;
+
+	if (d->rec_seq - p->seq >= p->caplen)	/* next header not in this packet */
+		return;
+	for (int i = 0; i < SEL_WALK_MAX; i++) {
+		uint32_t pos = d->rec_seq - p->seq;
+		const uint8_t *h;
+
+		if (pos >= p->caplen || p->caplen - pos < 5) return;
+		h = p->payload + pos;
+		if (h[0] != 0x16) {
+			d->walking = 0;
+			t->st.stopped++;
+			lim = d->rec_seq - d->isn + 5 + CS_TAIL_BYTES;
+			if (lim < d->limit) d->limit = lim;
+			return;
+		}
+		d->rec_seq += 5 + (uint32_t)rd16(h + 3);
+	}
+}
+
+/* Rules 3-5 for a payload packet of a tracked direction. Returns false if the
+ * direction is to be forgotten (userspace is done with it). */
+static bool tracked_data(struct sel *t, uint32_t i, const struct sel_pkt *p, struct sel_verdict *v)
+{
+	struct dir *d = &t->d[i];
+	int32_t off = (int32_t)(p->seq - d->isn);
+	uint32_t n;
+
+	if (off < 0 || (uint32_t)off >= d->limit) {
+		/* Same 5-tuple, new connection (or a second hello far away). */
+		if (!is_hello(p->payload, p->caplen)) return true;
+		dir_init(d, p->seq, t->max_bytes);
+		off = 0;
+	}
+	if (d->user_done) return false;
+	if (d->walking) walk(t, d, p);
+	n = d->limit - (uint32_t)off;
+	if (n > p->caplen) n = p->caplen;
+	if (n) {
+		v->data_seq = p->seq, v->data_len = n, v->data_flags = p->flags;
+		t->st.bytes += n;
+	}
+	if (p->len >= d->limit - (uint32_t)off && !d->reached) {
+		d->reached = 1;
+		if (d->limit >= t->max_bytes) t->st.capped++;
+	}
+	return true;
+}
+
+void sel_packet(struct sel *t, const struct sel_pkt *p, struct sel_verdict *v)
+{
+	uint32_t i;
+
+	memset(v, 0, sizeof(*v));
+	if (!p->len && !(p->flags & (CS_TCP_FIN | CS_TCP_RST)))
+		return;				/* pure ACK, SYN: nothing to see */
+	if ((i = find(t, &p->key)) == NIL) {
+		if (!is_hello(p->payload, p->caplen)) {
+			if (p->len) t->st.not_tls++;
+			return;
+		}
+		i = insert(t, &p->key);
+		dir_init(&t->d[i], p->seq, t->max_bytes);
+		t->st.flows++;
+	} else if (t->head != i) {
+		lru_unlink(t, i);
+		lru_push(t, i);
+	}
+	if (p->len && !tracked_data(t, i, p, v)) {
+		drop(t, i);			/* no close either, like the kernel */
+		return;
+	}
+	if (p->flags & (CS_TCP_FIN | CS_TCP_RST)) {
+		v->close = true;
+		v->close_seq = p->seq + p->len;
+		v->close_flags = p->flags;
+		t->st.closed++;
+		drop(t, i);
+	}
+}
+
+void sel_done(struct sel *t, const struct cs_flow_key *k)
+{
+	uint32_t i = find(t, k);
+
+	if (i != NIL) t->d[i].user_done = 1;
+}
+
+void sel_get_stats(const struct sel *t, struct sel_stats *out)
+{
+	*out = t->st;
+}

@@ -1,0 +1,128 @@
+/* select.h - userspace twin of the kernel's packet parse and TLS byte selection. */
+#ifndef CS_SELECT_H
+#define CS_SELECT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <linux/types.h>
+#include "certsentry.h"
+
+/*
+ * The offline source must hand the pipeline the same segments the BPF program
+ * (bpf/certsentry.bpf.c) produces for the same packets. These are its rules,
+ * per TCP direction (directional 5-tuple); change both sides together:
+ *
+ *  1. Parse: L2 -> IPv4 | IPv6 -> TCP. IPv4 fragments (MF or offset != 0) are
+ *     skipped. IPv6 hop-by-hop, routing and destination options headers are
+ *     walked, at most SEL_IP6_EXT_MAX; anything else (Fragment, AH, ESP) is
+ *     skipped. The payload length comes from the IP header (Ethernet padding
+ *     ignored); a length of 0 (BIG TCP, TSO captures) or one past the frame
+ *     means "to the end of the frame". Data in a SYN (TFO) starts at seq + 1.
+ *     Packets with neither payload nor FIN/RST are ignored.
+ *  2. Start: an untracked direction starts being tracked at the first payload
+ *     packet whose payload begins 16 03 {00..04} xx xx {01|02} (a TLS
+ *     handshake record holding a ClientHello or ServerHello). Any later
+ *     packet can start it (STARTTLS); packets before that are ignored. The
+ *     seq of that packet is the direction's isn.
+ *  3. Window: a payload packet at offset off = (int32)(seq - isn) outside
+ *     [0, limit) copies nothing, unless it starts with a hello: then the
+ *     direction restarts there (a new connection on a reused 4-tuple).
+ *  4. Cap: bytes at offsets >= limit are not copied; limit starts at max_bytes.
+ *  5. Walk: record headers are walked from isn, up to SEL_WALK_MAX per packet,
+ *     only while the next header lies wholly inside the packet at hand. At the
+ *     first record whose content type is not 0x16, at offset o, limit becomes
+ *     min(limit, o + 5 + CS_TAIL_BYTES) and the walk ends for good. A header
+ *     split across packets, a gap, or a truncated capture stalls the walk (the
+ *     cap alone bounds the copy then: over-copy, never under-copy). The walk
+ *     runs before the copy, so the packet holding the stop point is cut.
+ *  6. FIN or RST in a tracked direction: its data (if any) first, then a
+ *     close segment (len 0, seq just past the payload) for that direction,
+ *     which is then forgotten. Segments carry the packet's whole TCP flags
+ *     byte, the data segments of a FIN packet included.
+ *  7. sel_done (the kernel's done_flows map): the next payload packet of the
+ *     direction makes it forgotten, with nothing copied and no close.
+ *  8. Data segments are split every CS_EVENT_DATA_MAX bytes (one ring record
+ *     each in the kernel); the offline source does the same.
+ *  9. Table: at most `capacity` directions; starting one more evicts the
+ *     least recently used (the kernel's LRU hash is only roughly LRU).
+ *
+ * L2 is the one place the sources differ on purpose: the kernel sees frames
+ * after the NIC stripped a VLAN tag, a capture has it put back; so offline
+ * walks up to SEL_VLAN_MAX tags (the kernel 2) and also knows 0x9100.
+ */
+
+#define SEL_IP6_EXT_MAX	4	/* IPv6 extension headers walked (kernel: IPV6_EXT_MAX) */
+#define SEL_VLAN_MAX	4	/* stacked 802.1Q / 802.1ad tags */
+#ifdef CS_WALK_MAX
+#define SEL_WALK_MAX	CS_WALK_MAX
+#else
+#define SEL_WALK_MAX	32	/* TLS record headers walked per packet */
+#endif
+
+/* LINKTYPE_RAW as written in files; libpcap maps it to DLT_RAW (12). */
+#define SEL_LINKTYPE_RAW	101
+#define SEL_LINKTYPE_IPV4	228
+#define SEL_LINKTYPE_IPV6	229
+
+/* One parsed TCP packet. payload points into the caller's frame. */
+struct sel_pkt {
+	struct cs_flow_key key;		/* zeroed, then filled: memcmp-able */
+	uint32_t seq;			/* TCP seq of the first payload byte */
+	uint32_t len;			/* payload length per the IP header */
+	uint32_t caplen;		/* payload bytes actually present, <= len */
+	const uint8_t *payload;
+	uint8_t flags;			/* TCP flags byte */
+};
+
+enum sel_parse_rc {
+	SEL_OK = 0,			/* a TCP packet: out is filled */
+	SEL_NOT_IP,			/* ARP, MPLS, PPPoE, unknown AF ... */
+	SEL_NOT_TCP,			/* IP, but no TCP in it */
+	SEL_FRAGMENT,			/* IPv4/IPv6 fragment: skipped */
+	SEL_MALFORMED,			/* lengths that do not add up */
+	SEL_BAD_LINKTYPE,		/* not a link type we parse */
+};
+
+/* Is linktype (a DLT_ value, or LINKTYPE_RAW/IPV4/IPV6) one sel_parse knows? */
+bool sel_linktype_ok(int linktype);
+/* Parses one frame of caplen captured bytes (wirelen on the wire; pass
+ * caplen if unknown). A frame cut by the snapshot length still yields its
+ * captured payload bytes if all headers are present; a frame that is
+ * complete but shorter than its IP header says is SEL_MALFORMED. */
+int sel_parse(int linktype, const uint8_t *frame, uint32_t caplen,
+	      uint32_t wirelen, struct sel_pkt *out);
+
+/* What to emit for one packet: a data segment, then possibly a close. */
+struct sel_verdict {
+	uint32_t data_seq;
+	uint32_t data_len;		/* 0: no data segment */
+	uint8_t  data_flags;		/* the packet's TCP flags */
+	bool     close;
+	uint32_t close_seq;
+	uint8_t  close_flags;		/* the packet's TCP flags (FIN and/or RST set) */
+};
+
+struct sel_stats {
+	uint64_t flows;			/* directions started */
+	uint64_t evicted;		/* directions pushed out by a full table */
+	uint64_t capped;		/* directions that reached max_bytes (CS_C_CAPPED) */
+	uint64_t stopped;		/* directions stopped by a non-handshake record */
+	uint64_t closed;		/* close segments */
+	uint64_t not_tls;		/* payload packets of untracked directions */
+	uint64_t bytes;			/* payload bytes selected */
+	uint32_t active;		/* directions in the table now */
+};
+
+struct sel;
+
+/* capacity 0 = CS_FLOWS_MAX, max_bytes 0 = CS_MAX_BYTES_DEFAULT. */
+struct sel *sel_new(uint32_t capacity, uint32_t max_bytes);
+/* Applies the rules above to one parsed packet. */
+void sel_packet(struct sel *t, const struct sel_pkt *p, struct sel_verdict *v);
+/* Userspace has what it needs from this direction (rule 7; the twin of
+ * capture_flow_done). */
+void sel_done(struct sel *t, const struct cs_flow_key *k);
+void sel_get_stats(const struct sel *t, struct sel_stats *out);
+void sel_free(struct sel *t);
+
+#endif
