@@ -126,6 +126,7 @@ static uint64_t now_ns(void)
 struct app {
 	struct output *out;
 	struct capture *cap;		/* NULL offline */
+	struct pcap_source *pcap;	/* NULL live */
 	struct flow_table *flows;
 	struct cert_cache *certs;
 };
@@ -150,6 +151,8 @@ static void on_done(void *ctx, const struct cs_flow_key *k)
 
 	if (a->cap)
 		capture_flow_done(a->cap, k);
+	else if (a->pcap)
+		pcap_source_done(a->pcap, k);
 }
 
 static void status(struct app *a, const char *action, const char *sev, const char *fmt, ...)
@@ -230,7 +233,9 @@ static int run_offline(struct app *a)
 		fprintf(stderr, "certsentry: %s\n", err);
 		return 1;
 	}
+	a->pcap = src;
 	rc = pcap_source_run(src, flow_segment, a->flows, err, sizeof(err));
+	a->pcap = NULL;
 	pcap_source_close(src);
 	flow_summary(a, fl, sizeof(fl));
 	if (rc < 0) {

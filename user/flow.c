@@ -386,11 +386,14 @@ static void dir_push(struct flow_table *t, struct dir *d, const struct cs_segmen
 	}
 }
 
-/* Closes connections whose both directions ended. */
-static bool conn_finished(const struct conn *c)
+/*
+ * A connection ends when both directions are done with (past their clear
+ * handshake), on a reset, or when both sides sent FIN. A FIN alone is not
+ * the end: the kernel may deliver the last data after the close event.
+ */
+static bool conn_finished(const struct conn *c, bool rst)
 {
-	return (c->d[0].closed || c->d[0].done) && (c->d[1].closed || c->d[1].done) &&
-	       (c->d[0].closed || c->d[1].closed);
+	return rst || (c->d[0].done && c->d[1].done) || (c->d[0].closed && c->d[1].closed);
 }
 
 int flow_segment(void *ctx, const struct cs_segment *s)
@@ -427,13 +430,10 @@ int flow_segment(void *ctx, const struct cs_segment *s)
 	t->seg = s;
 	if (s->len)
 		dir_push(t, &c->d[i], s);
-	if (s->tcp_flags & (CS_TCP_FIN | CS_TCP_RST)) {
-		c->d[i].closed = true;
-		if (s->tcp_flags & CS_TCP_RST)
-			c->d[!i].closed = true;
-	}
+	else if (s->tcp_flags & (CS_TCP_FIN | CS_TCP_RST))
+		c->d[i].closed = true;	/* only close events: data pieces may carry FIN */
 	t->seg = NULL;
-	if (conn_finished(c))
+	if (conn_finished(c, !s->len && (s->tcp_flags & CS_TCP_RST)))
 		conn_free(t, c);
 	return 0;
 }
