@@ -1,0 +1,104 @@
+# lib.sh - shared by the end-to-end tests: namespaces, servers, checks, cleanup.
+# Every namespace, process and file a test makes is registered here and
+# removed by the EXIT trap, whether the test passed, failed or was killed.
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+BIN=${CERTSENTRY:-$ROOT/build/certsentry}
+TMP=$(mktemp -d /tmp/certsentry-e2e.XXXXXX)
+NS_LIST=()
+PIDS=()
+PASSED=0 FAILED=0 SKIPPED=0
+
+cleanup() {
+	local p ns
+	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+	for p in "${PIDS[@]}"; do
+		for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+		kill -9 "$p" 2>/dev/null
+	done
+	for ns in "${NS_LIST[@]}"; do ip netns del "$ns" 2>/dev/null; done
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+pass() { PASSED=$((PASSED + 1)); echo "PASS: $1"; }
+fail() { FAILED=$((FAILED + 1)); echo "FAIL: $1: $2"; }
+skip() { SKIPPED=$((SKIPPED + 1)); echo "SKIPPED: $1: $2"; }
+summary() { echo "$PASSED passed, $FAILED failed, $SKIPPED skipped"; [ "$FAILED" -eq 0 ]; }
+
+# Why live tests cannot run here, or nothing.
+live_unavailable() {
+	[ "$(id -u)" = 0 ] || { echo "not root"; return; }
+	[ -r /sys/kernel/btf/vmlinux ] || { echo "kernel has no BTF (/sys/kernel/btf/vmlinux)"; return; }
+	ip netns add cs-probe-$$ 2>/dev/null || { echo "cannot create network namespaces"; return; }
+	ip netns del cs-probe-$$
+	[ -x "$BIN" ] || echo "$BIN not built"
+}
+
+# ns_new NAME: a namespace with lo up; removed at exit.
+ns_new() {
+	local ns="cs-$1-$$"
+	ip netns add "$ns" || return 1
+	NS_LIST+=("$ns")
+	ip -n "$ns" link set lo up
+	echo "$ns"
+}
+
+ns_del() {
+	ip netns del "$1" 2>/dev/null
+	local keep=() n
+	for n in "${NS_LIST[@]}"; do [ "$n" != "$1" ] && keep+=("$n"); done
+	NS_LIST=("${keep[@]}")
+}
+
+# bg NS CMD...: run in the namespace, in the background; sets BG_PID.
+bg() {
+	local ns=$1; shift
+	ip netns exec "$ns" "$@" &
+	BG_PID=$!
+	PIDS+=("$BG_PID")
+}
+
+# wait_for SECONDS CMD...: poll until CMD succeeds.
+wait_for() {
+	local t=$(( $1 * 10 )); shift
+	while [ $t -gt 0 ]; do "$@" 2>/dev/null && return 0; sleep 0.1; t=$((t - 1)); done
+	return 1
+}
+
+# start_sentry NS OUTFILE ARGS...: certsentry in NS, ready when it says so.
+start_sentry() {
+	local ns=$1 out=$2; shift 2
+	bg "$ns" "$BIN" -o "$out" "$@"
+	SENTRY_PID=$BG_PID
+	wait_for 10 grep -q certsentry-started "$out"
+}
+
+stop_pid() {
+	kill "$1" 2>/dev/null
+	wait "$1" 2>/dev/null
+	return 0
+}
+
+# start_server NS PORT CERT KEY CHAIN [s_server args...]
+start_server() {
+	local ns=$1 port=$2 cert=$3 key=$4 chain=$5; shift 5
+	bg "$ns" openssl s_server -quiet -naccept 1000000 -accept "$port" -cert "$cert" -key "$key" \
+		${chain:+-cert_chain "$chain"} "$@"
+	SERVER_PID=$BG_PID
+	wait_for 10 ip netns exec "$ns" sh -c "ss -ltnH | grep -q ':$port '"
+}
+
+# handshake NS HOST:PORT [s_client args...]: one full handshake, then close.
+handshake() {
+	local ns=$1 addr=$2; shift 2
+	echo Q | timeout 10 ip netns exec "$ns" openssl s_client -connect "$addr" "$@" \
+		>"$TMP/s_client.out" 2>&1
+}
+
+fp() { openssl x509 -in "$1" -noout -fingerprint -sha256 | sed 's/.*=//; s/://g'; }
+
+# events FILE ACTION: the JSON lines with that event.action.
+events() { jq -c --arg a "$2" 'select(.event.action == $a)' "$1" 2>/dev/null; }
+count_events() { events "$1" "$2" | wc -l; }

@@ -1,0 +1,208 @@
+#!/usr/bin/env bash
+# test_live.sh - the real BPF program on a real kernel, real openssl TLS, in namespaces we make.
+set -u
+. "$(dirname "$0")/lib.sh"
+
+PKI=$TMP/pki
+HOST=www.example.test
+
+why=$(live_unavailable)
+if [ -n "$why" ]; then
+	skip "live tests" "$why"
+	echo "SKIPPED: every live test: $why"
+	summary
+	exit 0
+fi
+"$ROOT/tools/mkpki.sh" "$PKI" || { fail "mkpki" "could not make the test PKI"; summary; exit 1; }
+LEAF_FP=$(fp "$PKI/leaf.pem")
+INTER_FP=$(fp "$PKI/inter.pem")
+
+# check_chain NAME JSONLINE SNI DPORT VERSION LEAF_FP
+check_chain() {
+	local name=$1 ev=$2 sni=$3 port=$4 ver=$5 leaf=$6 got
+	got=$(jq -r '[.tls.server.hash.sha256, .certsentry.chain[0].sha256, .certsentry.chain[1].sha256,
+		(.tls.client.server_name // ""), (.destination.port|tostring), .tls.version,
+		(.certsentry.chain|length|tostring)] | join(" ")' <<<"$ev")
+	local want="$leaf $leaf $INTER_FP $sni $port $ver 2"
+	[ "$got" = "$want" ] || { fail "$name" "got '$got' want '$want'"; return 1; }
+}
+
+test_ipv4_tls12() {
+	local ns out ev
+	ns=$(ns_new v4) || { fail ipv4_tls12 "netns"; return; }
+	out=$TMP/v4.json
+	start_server "$ns" 4433 "$PKI/leaf.pem" "$PKI/leaf.key" "$PKI/inter.pem" || { fail ipv4_tls12 "s_server did not start"; ns_del "$ns"; return; }
+	start_sentry "$ns" "$out" -i lo || { fail ipv4_tls12 "certsentry did not start: $(cat "$out")"; ns_del "$ns"; return; }
+	handshake "$ns" 127.0.0.1:4433 -tls1_2 -servername "$HOST" || { fail ipv4_tls12 "handshake failed"; }
+	wait_for 5 grep -q '"tls-certificate"' "$out"
+	ev=$(events "$out" tls-certificate | head -1)
+	if [ -z "$ev" ]; then
+		fail ipv4_tls12 "no tls-certificate event: $(cat "$out")"
+	elif check_chain ipv4_tls12 "$ev" "$HOST" 4433 1.2 "$LEAF_FP"; then
+		local more
+		more=$(jq -r '[.source.ip, .destination.ip, .network.type, .tls.version_protocol,
+			(.tls.cipher // "none"), .observer.ingress.interface.name] | join(" ")' <<<"$ev")
+		case "$more" in
+		"127.0.0.1 127.0.0.1 ipv4 tls TLS_"*" lo") pass ipv4_tls12 ;;
+		*) fail ipv4_tls12 "endpoint/cipher fields: $more" ;;
+		esac
+	fi
+	stop_pid "$SENTRY_PID"
+	ns_del "$ns"
+}
+
+test_ipv6() {
+	local ns out ev
+	ns=$(ns_new v6) || { fail ipv6 "netns"; return; }
+	out=$TMP/v6.json
+	start_server "$ns" 4433 "$PKI/leaf.pem" "$PKI/leaf.key" "$PKI/inter.pem" -6 || { fail ipv6 "s_server"; ns_del "$ns"; return; }
+	start_sentry "$ns" "$out" -i lo || { fail ipv6 "certsentry did not start"; ns_del "$ns"; return; }
+	handshake "$ns" "[::1]:4433" -tls1_2 -servername "$HOST" || fail ipv6 "handshake failed"
+	wait_for 5 grep -q '"tls-certificate"' "$out"
+	ev=$(events "$out" tls-certificate | head -1)
+	if [ -z "$ev" ]; then
+		fail ipv6 "no event: $(cat "$out")"
+	elif check_chain ipv6 "$ev" "$HOST" 4433 1.2 "$LEAF_FP"; then
+		[ "$(jq -r '.network.type + " " + .destination.ip' <<<"$ev")" = "ipv6 ::1" ] \
+			&& pass ipv6 || fail ipv6 "network fields: $ev"
+	fi
+	stop_pid "$SENTRY_PID"
+	ns_del "$ns"
+}
+
+test_tls13_hidden() {
+	local ns out ev
+	ns=$(ns_new v13) || { fail tls13_hidden "netns"; return; }
+	out=$TMP/v13.json
+	start_server "$ns" 4433 "$PKI/leaf.pem" "$PKI/leaf.key" "$PKI/inter.pem" || { fail tls13_hidden "s_server"; ns_del "$ns"; return; }
+	start_sentry "$ns" "$out" -i lo || { fail tls13_hidden "certsentry did not start"; ns_del "$ns"; return; }
+	handshake "$ns" 127.0.0.1:4433 -tls1_3 -servername "$HOST" || fail tls13_hidden "handshake failed"
+	wait_for 5 grep -q '"tls-certificate-hidden"' "$out"
+	ev=$(events "$out" tls-certificate-hidden | head -1)
+	local got
+	got=$(jq -r '[.tls.version, .tls.client.server_name, (.destination.port|tostring), (.source.port > 0|tostring)] | join(" ")' <<<"$ev" 2>/dev/null)
+	if [ "$got" = "1.3 $HOST 4433 true" ] && [ "$(count_events "$out" tls-certificate)" = 0 ]; then
+		pass tls13_hidden
+	else
+		fail tls13_hidden "got '$got': $(cat "$out")"
+	fi
+	stop_pid "$SENTRY_PID"
+	ns_del "$ns"
+}
+
+# Two namespaces joined by a veth pair; certsentry watches the client's end.
+# The server's 20 KB leaf makes a Certificate message over 16 KiB, which the
+# sender hands to the veth as GSO super-packets.
+test_veth_big_chain() {
+	local c s out ev
+	c=$(ns_new vc) || { fail veth_big_chain "netns"; return; }
+	s=$(ns_new vs) || { fail veth_big_chain "netns"; ns_del "$c"; return; }
+	ip link add csv0 netns "$c" type veth peer name csv1 netns "$s" || { fail veth_big_chain "veth"; ns_del "$c"; ns_del "$s"; return; }
+	ip -n "$c" addr add 10.213.0.1/24 dev csv0
+	ip -n "$s" addr add 10.213.0.2/24 dev csv1
+	ip -n "$c" link set csv0 up
+	ip -n "$s" link set csv1 up
+	out=$TMP/veth.json
+	start_server "$s" 443 "$PKI/big.pem" "$PKI/big.key" "$PKI/inter.pem" || { fail veth_big_chain "s_server"; ns_del "$c"; ns_del "$s"; return; }
+	start_sentry "$c" "$out" -i csv0 || { fail veth_big_chain "certsentry did not start: $(cat "$out")"; ns_del "$c"; ns_del "$s"; return; }
+	handshake "$c" 10.213.0.2:443 -tls1_2 -servername "$HOST" || fail veth_big_chain "handshake failed: $(tail -3 "$TMP/s_client.out")"
+	wait_for 5 grep -q '"tls-certificate"' "$out"
+	ev=$(events "$out" tls-certificate | head -1)
+	if [ -z "$ev" ]; then
+		fail veth_big_chain "no event: $(cat "$out")"
+	elif check_chain veth_big_chain "$ev" "$HOST" 443 1.2 "$(fp "$PKI/big.pem")"; then
+		local sans
+		sans=$(jq -r '.tls.server.x509.alternative_names | length' <<<"$ev")
+		[ "$sans" = 701 ] && pass veth_big_chain || fail veth_big_chain "SANs: $sans, want 701"
+	fi
+	stop_pid "$SENTRY_PID"
+	ns_del "$c"
+	ns_del "$s"
+}
+
+test_fifty_in_a_row() {
+	local ns out n i
+	ns=$(ns_new fifty) || { fail fifty_in_a_row "netns"; return; }
+	out=$TMP/fifty.json
+	start_server "$ns" 4433 "$PKI/leaf.pem" "$PKI/leaf.key" "$PKI/inter.pem" || { fail fifty_in_a_row "s_server"; ns_del "$ns"; return; }
+	start_sentry "$ns" "$out" -i lo || { fail fifty_in_a_row "certsentry did not start"; ns_del "$ns"; return; }
+	for i in $(seq 1 50); do
+		handshake "$ns" 127.0.0.1:4433 -tls1_2 -servername "h$i.$HOST" || { fail fifty_in_a_row "handshake $i failed"; break; }
+	done
+	wait_for 10 sh -c "[ \$(grep -c '\"tls-certificate\"' '$out') -ge 50 ]"
+	n=$(count_events "$out" tls-certificate)
+	local snis
+	snis=$(events "$out" tls-certificate | jq -r '.tls.client.server_name' | sort -u | wc -l)
+	[ "$n" = 50 ] && [ "$snis" = 50 ] && pass fifty_in_a_row || fail fifty_in_a_row "$n events, $snis distinct SNIs, want 50"
+	stop_pid "$SENTRY_PID"
+	ns_del "$ns"
+}
+
+# Our attachments: clsact filters on the device in the namespace, plus tcx
+# links running our program (bpftool 7.1 lists tcx links only as "type 11",
+# machine-wide, so this counts every cs_tc tcx link; tests run one at a time).
+ours_attached() {
+	local ns=$1 dev=$2 filters links=0 id
+	filters=$(ip netns exec "$ns" bpftool net show dev "$dev" 2>/dev/null | grep -c 'cs_tc')
+	for id in $(bpftool -j link show 2>/dev/null | jq -r '.[] | select(.type == 11) | .prog_id'); do
+		bpftool -j prog show id "$id" 2>/dev/null | jq -e '.name | startswith("cs_tc")' >/dev/null && links=$((links + 1))
+	done
+	echo $((filters + links))
+}
+
+# kill -9 leaves no duplicate: a restart ends with exactly one attachment.
+test_kill9_restart() {
+	local mode ns out n
+	for mode in tcx clsact; do
+		ns=$(ns_new k9) || { fail "kill9_restart_$mode" "netns"; continue; }
+		out=$TMP/k9-$mode.json
+		local args=(-i lo)
+		[ $mode = clsact ] && args+=(--clsact)
+		start_sentry "$ns" "$out" "${args[@]}" || { fail "kill9_restart_$mode" "first start: $(cat "$out")"; ns_del "$ns"; continue; }
+		kill -9 "$SENTRY_PID"; wait "$SENTRY_PID" 2>/dev/null
+		: > "$out"
+		start_sentry "$ns" "$out" "${args[@]}" || { fail "kill9_restart_$mode" "restart: $(cat "$out")"; ns_del "$ns"; continue; }
+		n=$(ours_attached "$ns" lo)
+		# Still working after the restart?
+		start_server "$ns" 4433 "$PKI/leaf.pem" "$PKI/leaf.key" "$PKI/inter.pem"
+		handshake "$ns" 127.0.0.1:4433 -tls1_2 -servername "$HOST"
+		wait_for 5 grep -q '"tls-certificate"' "$out"
+		stop_pid "$SENTRY_PID"
+		local left
+		left=$(ours_attached "$ns" lo)
+		if [ "$n" = 1 ] && [ "$left" = 0 ] && [ "$(count_events "$out" tls-certificate)" = 1 ]; then
+			pass "kill9_restart_$mode"
+		else
+			fail "kill9_restart_$mode" "attached after restart: $n (want 1), after stop: $left (want 0), events: $(count_events "$out" tls-certificate)"
+		fi
+		stop_pid "$SERVER_PID"
+		ns_del "$ns"
+	done
+}
+
+test_errors() {
+	local msg
+	msg=$("$BIN" -i cs-no-such-if0 2>&1 >/dev/null); [ $? -ne 0 ] && grep -q 'cs-no-such-if0' <<<"$msg" \
+		&& pass error_unknown_interface || fail error_unknown_interface "'$msg'"
+	if command -v setpriv >/dev/null; then
+		msg=$(setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all "$BIN" -i lo 2>&1 >/dev/null)
+		[ $? -ne 0 ] && grep -qi 'root\|capabilit\|permission' <<<"$msg" \
+			&& pass error_not_root || fail error_not_root "'$msg'"
+	else
+		skip error_not_root "setpriv missing"
+	fi
+	msg=$("$BIN" --max-bytes 12x 2>&1 >/dev/null); [ $? -ne 0 ] && grep -q 'max-bytes' <<<"$msg" \
+		&& pass error_bad_option || fail error_bad_option "'$msg'"
+}
+
+test_ipv4_tls12
+test_ipv6
+test_tls13_hidden
+test_veth_big_chain
+test_fifty_in_a_row
+test_kill9_restart
+test_errors
+
+leftover=$(ip netns list | grep -c -- "-$$" || true)
+[ "$leftover" = 0 ] && pass no_namespaces_left || fail no_namespaces_left "$(ip netns list)"
+summary

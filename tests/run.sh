@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# run.sh - runs every suite (unit, unit under ASan+UBSan, BPF, live e2e) and prints one closing line.
+set -u
+cd "$(dirname "$0")/.."
+
+total_p=0 total_f=0 total_s=0
+failed_suites=()
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+
+# add SUITE PASSED FAILED SKIPPED
+add() {
+	total_p=$((total_p + $2)); total_f=$((total_f + $3)); total_s=$((total_s + $4))
+	[ "$3" -gt 0 ] && failed_suites+=("$1")
+	printf '== %-40s %3d passed, %d failed, %d skipped\n' "$1" "$2" "$3" "$4"
+}
+
+# A cmocka binary: count its per-test lines; a crash counts as a failure.
+run_cmocka() {
+	local bin=$1 name=$2 log rc p f s
+	log=$(mktemp)
+	"$bin" >"$log" 2>&1; rc=$?
+	p=$(grep -c '^\[       OK \]' "$log")
+	s=$(grep -c '^\[  SKIPPED \]' "$log")
+	f=$(grep -cE '^\[  (FAILED|ERROR) +\] [^0-9]' "$log")
+	f=$(( f / 2 > 0 ? f / 2 : f ))	# cmocka lists each failure twice
+	if [ $rc -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
+	if [ "$f" -gt 0 ] || grep -q 'SKIPPED\|ERROR: \(Address\|Leak\|Undefined\)Sanitizer\|runtime error' "$log"; then
+		sed 's/^/    /' "$log" | grep -v '^\s*\[ RUN\|^\s*\[       OK' | tail -40
+	fi
+	if grep -q 'ERROR: \(Address\|Leak\)Sanitizer\|runtime error' "$log" && [ "$f" -eq 0 ]; then f=1; fi
+	add "$name" "$p" "$f" "$s"
+	rm -f "$log"
+}
+
+# A shell suite printing PASS:/FAIL:/SKIPPED: lines.
+run_shell() {
+	local script=$1 name=$2 log
+	log=$(mktemp)
+	"$script" 2>&1 | tee "$log" | grep -E '^(FAIL|SKIPPED)' | sed 's/^/    /'
+	add "$name" "$(grep -c '^PASS:' "$log")" "$(grep -c '^FAIL:' "$log")" "$(grep -c '^SKIPPED:' "$log")"
+	if ! grep -qE '^[0-9]+ passed, [0-9]+ failed' "$log"; then add "$name (did not finish)" 0 1 0; fi
+	rm -f "$log"
+}
+
+for t in build/tests/test_*; do
+	case $t in *test_prog_run) continue ;; esac
+	run_cmocka "$t" "unit: ${t##*/}"
+done
+for t in build/san/tests/test_*; do
+	case $t in *test_prog_run) continue ;; esac
+	run_cmocka "$t" "asan+ubsan: ${t##*/}"
+done
+[ -x build/tests/test_prog_run ] && run_cmocka build/tests/test_prog_run "bpf: test_prog_run"
+for t in tests/e2e/test_*.sh; do
+	run_shell "$t" "e2e: ${t##*/}"
+done
+
+echo
+[ ${#failed_suites[@]} -gt 0 ] && printf 'failed suites: %s\n' "${failed_suites[*]}"
+echo "total: $total_p passed, $total_f failed, $total_s skipped"
+[ "$total_f" -eq 0 ]

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# demo.sh - a live, self-contained demonstration: TLS servers and clients in a
+# namespace of our own, certsentry watching them, everything removed after.
+set -u
+. "$(dirname "$0")/../tests/e2e/lib.sh"
+
+why=$(live_unavailable)
+[ -n "$why" ] && { echo "demo: cannot run live: $why" >&2; exit 1; }
+
+say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+
+say "making a test PKI (root -> intermediate -> leaf) in $TMP/pki"
+"$ROOT/tools/mkpki.sh" "$TMP/pki"
+PKI=$TMP/pki
+
+c=$(ns_new demo-client); s=$(ns_new demo-server)
+ip link add csdemo0 netns "$c" type veth peer name csdemo1 netns "$s"
+ip -n "$c" addr add 10.214.0.1/24 dev csdemo0
+ip -n "$s" addr add 10.214.0.2/24 dev csdemo1
+ip -n "$c" -6 addr add fd00:cafe::1/64 dev csdemo0 nodad
+ip -n "$s" -6 addr add fd00:cafe::2/64 dev csdemo1 nodad
+ip -n "$c" link set csdemo0 up
+ip -n "$s" link set csdemo1 up
+say "namespaces $c (clients) and $s (servers), joined by a veth pair"
+
+start_server "$s" 443 "$PKI/leaf.pem" "$PKI/leaf.key" "$PKI/inter.pem" -www
+start_server "$s" 8443 "$PKI/big.pem" "$PKI/big.key" "$PKI/inter.pem" -www
+
+say "starting: certsentry -i csdemo0 -f text (in $c)"
+out=$TMP/demo.txt
+json=$TMP/demo.json
+bg "$c" "$BIN" -i csdemo0 -f text -o "$out"; text_pid=$BG_PID
+bg "$c" "$BIN" -i csdemo0 -o "$json"; json_pid=$BG_PID
+wait_for 10 grep -q certsentry-started "$out"
+wait_for 10 grep -q certsentry-started "$json"
+tail -f "$out" &
+PIDS+=($!)
+
+say "clients: TLS 1.2 with SNI, TLS 1.2 over IPv6, a 20 KB certificate, TLS 1.3"
+handshake "$c" 10.214.0.2:443 -tls1_2 -servername www.example.test
+handshake "$c" "[fd00:cafe::2]:443" -tls1_2 -servername example.test
+handshake "$c" 10.214.0.2:8443 -tls1_2 -servername www.example.test
+handshake "$c" 10.214.0.2:443 -tls1_3 -servername www.example.test
+sleep 1
+stop_pid "$text_pid"; stop_pid "$json_pid"
+sleep 0.2
+
+say "the same handshakes as JSON lines (first one, pretty-printed)"
+events "$json" tls-certificate | head -1 | jq .
+say "done; removing namespaces and servers"

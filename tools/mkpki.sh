@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# mkpki.sh - a throwaway test PKI (root -> intermediate -> leaves) made with the openssl CLI.
+#
+#   tools/mkpki.sh DIR                 root, intermediate, leaf "www.example.test", big leaf
+#   tools/mkpki.sh DIR leaf NAME CN [SAN...] [-- openssl x509 options]
+#                                      another leaf signed by the intermediate
+set -euo pipefail
+
+dir=$1; shift
+mkdir -p "$dir"
+cd "$dir"
+
+key() {	# EC keys: fast to make and small on the wire
+	openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$1.key" 2>/dev/null
+}
+
+ca() {	# name subject issuer-name (empty: self-signed)
+	local name=$1 subj=$2 issuer=$3
+	key "$name"
+	printf 'basicConstraints=critical,CA:true\nkeyUsage=critical,keyCertSign,cRLSign\nsubjectKeyIdentifier=hash\n' > "$name.ext"
+	if [ -z "$issuer" ]; then
+		openssl req -new -x509 -key "$name.key" -subj "$subj" -days 3650 -sha256 \
+			-extensions v3 -config <(printf '[req]\ndistinguished_name=dn\n[dn]\n[v3]\n'; cat "$name.ext") \
+			-out "$name.pem" 2>/dev/null
+	else
+		openssl req -new -key "$name.key" -subj "$subj" -out "$name.csr" 2>/dev/null
+		openssl x509 -req -in "$name.csr" -CA "$issuer.pem" -CAkey "$issuer.key" \
+			-CAcreateserial -days 3650 -sha256 -extfile "$name.ext" -out "$name.pem" 2>/dev/null
+	fi
+}
+
+leaf() {	# name cn [san...] [-- extra x509 args]
+	local name=$1 cn=$2; shift 2
+	local sans=() extra=()
+	while [ $# -gt 0 ] && [ "$1" != -- ]; do sans+=("$1"); shift; done
+	[ $# -gt 0 ] && { shift; extra=("$@"); }
+	key "$name"
+	openssl req -new -key "$name.key" -subj "/O=certsentry test/CN=$cn" -out "$name.csr" 2>/dev/null
+	{
+		echo "basicConstraints=CA:false"
+		echo "keyUsage=critical,digitalSignature"
+		echo "extendedKeyUsage=serverAuth"
+		[ ${#sans[@]} -gt 0 ] && (IFS=,; echo "subjectAltName=${sans[*]}")
+	} > "$name.ext"
+	openssl x509 -req -in "$name.csr" -CA inter.pem -CAkey inter.key -CAcreateserial \
+		-days 825 -sha256 -extfile "$name.ext" "${extra[@]}" -out "$name.pem" 2>/dev/null
+	cat "$name.pem" inter.pem > "$name.chain.pem"
+}
+
+if [ "${1:-}" = leaf ]; then
+	shift
+	leaf "$@"
+	exit 0
+fi
+
+ca root "/O=certsentry test/CN=certsentry Test Root" ""
+ca inter "/O=certsentry test/CN=certsentry Test Intermediate" root
+leaf leaf www.example.test DNS:www.example.test DNS:example.test IP:127.0.0.1 IP:::1
+# A leaf whose Certificate message exceeds 16 KiB: it spans several TLS
+# records and, on a veth, GSO super-packets.
+bulk=(DNS:www.example.test)
+for i in $(seq 1 700); do bulk+=("DNS:host-$(printf %04d "$i").bulk.example.test"); done
+leaf big www.example.test "${bulk[@]}"
