@@ -55,6 +55,14 @@ done
 for t in tests/e2e/test_*.sh; do
 	run_shell "$t" "e2e: ${t##*/}"
 done
+# Offline replay of hostile real traces under the sanitizers, leaks included.
+[ -x build/san/certsentry ] && CERTSENTRY=build/san/certsentry \
+	run_shell tests/e2e/test_corpus.sh "asan+ubsan e2e: test_corpus.sh"
+
+
+# Nothing of ours may outlive the suites: namespaces, servers, tc attachments.
+left=$(ip netns list 2>/dev/null | grep -c '^cs-')
+[ "$left" -eq 0 ] && add "cleanup: no namespaces left" 1 0 0 || add "cleanup: $left namespaces left" 0 1 0
 
 echo
 [ ${#failed_suites[@]} -gt 0 ] && printf 'failed suites: %s\n' "${failed_suites[*]}"

@@ -13,7 +13,7 @@ say "making a test PKI (root -> intermediate -> leaf) in $TMP/pki"
 "$ROOT/tools/mkpki.sh" "$TMP/pki"
 PKI=$TMP/pki
 
-c=$(ns_new demo-client); s=$(ns_new demo-server)
+ns_new c demo-client; ns_new s demo-server
 ip link add csdemo0 netns "$c" type veth peer name csdemo1 netns "$s"
 ip -n "$c" addr add 10.214.0.1/24 dev csdemo0
 ip -n "$s" addr add 10.214.0.2/24 dev csdemo1

@@ -36,13 +36,15 @@ live_unavailable() {
 	[ -x "$BIN" ] || echo "$BIN not built"
 }
 
-# ns_new NAME: a namespace with lo up; removed at exit.
+# ns_new VAR NAME: makes namespace cs-NAME-PID with lo up, stores its name in
+# VAR, and registers it for removal at exit (so no command substitution: the
+# registration must happen in this shell).
 ns_new() {
-	local ns="cs-$1-$$"
-	ip netns add "$ns" || return 1
-	NS_LIST+=("$ns")
-	ip -n "$ns" link set lo up
-	echo "$ns"
+	local _name="cs-$2-$$"
+	ip netns add "$_name" || return 1
+	NS_LIST+=("$_name")
+	ip -n "$_name" link set lo up
+	printf -v "$1" '%s' "$_name"
 }
 
 ns_del() {

@@ -29,7 +29,7 @@ check_chain() {
 
 test_ipv4_tls12() {
 	local ns out ev
-	ns=$(ns_new v4) || { fail ipv4_tls12 "netns"; return; }
+	ns_new ns v4 || { fail ipv4_tls12 "netns"; return; }
 	out=$TMP/v4.json
 	start_server "$ns" 4433 "$PKI/leaf.pem" "$PKI/leaf.key" "$PKI/inter.pem" || { fail ipv4_tls12 "s_server did not start"; ns_del "$ns"; return; }
 	start_sentry "$ns" "$out" -i lo || { fail ipv4_tls12 "certsentry did not start: $(cat "$out")"; ns_del "$ns"; return; }
@@ -53,7 +53,7 @@ test_ipv4_tls12() {
 
 test_ipv6() {
 	local ns out ev
-	ns=$(ns_new v6) || { fail ipv6 "netns"; return; }
+	ns_new ns v6 || { fail ipv6 "netns"; return; }
 	out=$TMP/v6.json
 	start_server "$ns" 4433 "$PKI/leaf.pem" "$PKI/leaf.key" "$PKI/inter.pem" -6 || { fail ipv6 "s_server"; ns_del "$ns"; return; }
 	start_sentry "$ns" "$out" -i lo || { fail ipv6 "certsentry did not start"; ns_del "$ns"; return; }
@@ -72,7 +72,7 @@ test_ipv6() {
 
 test_tls13_hidden() {
 	local ns out ev
-	ns=$(ns_new v13) || { fail tls13_hidden "netns"; return; }
+	ns_new ns v13 || { fail tls13_hidden "netns"; return; }
 	out=$TMP/v13.json
 	start_server "$ns" 4433 "$PKI/leaf.pem" "$PKI/leaf.key" "$PKI/inter.pem" || { fail tls13_hidden "s_server"; ns_del "$ns"; return; }
 	start_sentry "$ns" "$out" -i lo || { fail tls13_hidden "certsentry did not start"; ns_del "$ns"; return; }
@@ -95,8 +95,8 @@ test_tls13_hidden() {
 # sender hands to the veth as GSO super-packets.
 test_veth_big_chain() {
 	local c s out ev
-	c=$(ns_new vc) || { fail veth_big_chain "netns"; return; }
-	s=$(ns_new vs) || { fail veth_big_chain "netns"; ns_del "$c"; return; }
+	ns_new c vc || { fail veth_big_chain "netns"; return; }
+	ns_new s vs || { fail veth_big_chain "netns"; ns_del "$c"; return; }
 	ip link add csv0 netns "$c" type veth peer name csv1 netns "$s" || { fail veth_big_chain "veth"; ns_del "$c"; ns_del "$s"; return; }
 	ip -n "$c" addr add 10.213.0.1/24 dev csv0
 	ip -n "$s" addr add 10.213.0.2/24 dev csv1
@@ -122,7 +122,7 @@ test_veth_big_chain() {
 
 test_fifty_in_a_row() {
 	local ns out n i
-	ns=$(ns_new fifty) || { fail fifty_in_a_row "netns"; return; }
+	ns_new ns fifty || { fail fifty_in_a_row "netns"; return; }
 	out=$TMP/fifty.json
 	start_server "$ns" 4433 "$PKI/leaf.pem" "$PKI/leaf.key" "$PKI/inter.pem" || { fail fifty_in_a_row "s_server"; ns_del "$ns"; return; }
 	start_sentry "$ns" "$out" -i lo || { fail fifty_in_a_row "certsentry did not start"; ns_del "$ns"; return; }
@@ -154,7 +154,7 @@ ours_attached() {
 test_kill9_restart() {
 	local mode ns out n
 	for mode in tcx clsact; do
-		ns=$(ns_new k9) || { fail "kill9_restart_$mode" "netns"; continue; }
+		ns_new ns k9 || { fail "kill9_restart_$mode" "netns"; continue; }
 		out=$TMP/k9-$mode.json
 		local args=(-i lo)
 		[ $mode = clsact ] && args+=(--clsact)
