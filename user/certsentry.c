@@ -240,7 +240,7 @@ static int run_offline(struct app *a)
 	flow_summary(a, fl, sizeof(fl));
 	if (rc < 0) {
 		fprintf(stderr, "certsentry: %s\n", err);
-		status(a, "certsentry-read-error", "error", "%s: %s", env.read_file, err);
+		status(a, "certsentry-read-error", "error", "%s", err);
 		return 1;
 	}
 	if (env.format == OUTPUT_TEXT)

@@ -20,6 +20,11 @@
 #define TLS_HS_SERVER_HELLO_DONE	14
 #define TLS_HS_CLIENT_KEY_EXCHANGE	16
 #define TLS_HS_CERTIFICATE_STATUS	22
+#define TLS_HS_HELLO_VERIFY_REQUEST	3	/* DTLS */
+/* SSLv2 messages, passed to tls_cb.handshake with these pseudo types (values
+ * no TLS handshake type uses); body starts after SSLv2's msg_type byte. */
+#define TLS_HS_SSL2_CLIENT_HELLO	0xf1
+#define TLS_HS_SSL2_SERVER_HELLO	0xf4
 
 #define TLS_MSG_MAX_DEFAULT	(1024 * 1024)	/* largest handshake message kept */
 #define TLS_CHAIN_MAX		16		/* certificates kept per chain */
@@ -105,7 +110,19 @@ struct tls_cert_list {
 };
 int tls_parse_certificate(const uint8_t *b, size_t len, struct tls_cert_list *cl);
 
-/* "1.2", "1.3", "1.0", "3.0" (SSLv3); NULL if unknown. */
+/* DTLS ClientHello: as TLS, plus a cookie after the session id. */
+int tls_parse_dtls_client_hello(const uint8_t *b, size_t len, struct tls_client_hello *ch);
+/* SSLv2 CLIENT-HELLO (a TLS client's backwards-compatible first hello too):
+ * version and has_session only; no extensions exist. */
+int tls_parse_ssl2_client_hello(const uint8_t *b, size_t len, struct tls_client_hello *ch);
+/* SSLv2 SERVER-HELLO: version (0x0002) into sh, its one certificate into cl. */
+int tls_parse_ssl2_server_hello(const uint8_t *b, size_t len, struct tls_server_hello *sh,
+				struct tls_cert_list *cl);
+/* CertificateStatus (RFC 6066): the OCSPResponse DER, pointing into b. */
+int tls_parse_certificate_status(const uint8_t *b, size_t len, const uint8_t **der,
+				 size_t *der_len);
+
+/* "1.2", "1.3", "1.0", "3.0" (SSLv3), "2" (SSLv2, 0x0002); NULL if unknown. */
 const char *tls_version_number(uint16_t v);
 /* "tls", "ssl" or "dtls"; NULL if unknown. */
 const char *tls_version_protocol(uint16_t v);
