@@ -77,9 +77,14 @@ start_sentry() {
 	wait_for 10 grep -q certsentry-started "$out"
 }
 
+# stop_pid PID: ends a process we started, reaps it and forgets it, so the
+# exit cleanup never signals a PID the system has since reused.
 stop_pid() {
+	local keep=() p
 	kill "$1" 2>/dev/null
 	wait "$1" 2>/dev/null
+	for p in "${PIDS[@]}"; do [ "$p" != "$1" ] && keep+=("$p"); done
+	PIDS=("${keep[@]}")
 	return 0
 }
 
