@@ -212,12 +212,95 @@ static int hs_feed(struct tls_parser *p, const uint8_t *d, size_t n,
 	return 0;
 }
 
+/* ---- SSLv2 first record -------------------------------------------------- */
+
+/*
+ * p->ssl2. Only a stream's first record may be SSLv2 (2-byte header, high
+ * bit set). A CLIENT-HELLO may be followed by TLS records (the server
+ * answered in TLS); any further SSLv2 record means an SSLv2 session, whose
+ * next messages carry nothing we parse: the direction then stops quietly.
+ */
+enum { V2_NONE, V2_HDR, V2_BODY, V2_AFTER, V2_STOPPED };
+
+static void v2_stop(struct tls_parser *p)
+{
+	p->ssl2 = V2_STOPPED;
+	p->encrypted = true;
+}
+
+/* hdr holds the 2-byte header and the msg_type byte. */
+static int v2_begin(struct tls_parser *p, const struct tls_cb *cb, void *ctx)
+{
+	uint32_t len = (uint32_t)(p->hdr[0] & 0x7f) << 8 | p->hdr[1];
+	uint8_t type = p->hdr[2];
+
+	p->records++;
+	p->hdr_have = 0;
+	if (len == 0)		/* the type byte was not in this record */
+		return fail(p, cb, ctx, "bad SSLv2 record");
+	if (type != 1 && type != 4) {	/* not a hello: keys follow, then ciphertext */
+		v2_stop(p);
+		return 0;
+	}
+	if (len - 1 > p->msg_max)
+		return fail(p, cb, ctx, "handshake message too long");
+	p->rec_type = type == 1 ? TLS_HS_SSL2_CLIENT_HELLO : TLS_HS_SSL2_SERVER_HELLO;
+	p->rec_version = 0x0002;
+	p->rec_len = len;
+	p->rec_left = len - 1;
+	p->msg_have = 0;
+	p->ssl2 = V2_BODY;
+	return 0;
+}
+
+/* Hello body bytes (n <= rec_left); delivered whole, without a copy when
+ * the whole body is in this piece. */
+static int v2_feed(struct tls_parser *p, const uint8_t *d, size_t n,
+		   const struct tls_cb *cb, void *ctx)
+{
+	const uint8_t *body = n ? d : p->hdr;
+
+	if (p->msg_have > 0 || n < p->rec_left) {
+		if (msg_reserve(p, p->msg_have + (uint32_t)n) < 0)
+			return fail(p, cb, ctx, "out of memory");
+		memcpy(p->msg + p->msg_have, d, n);
+		p->msg_have += (uint32_t)n;
+		body = p->msg;
+	}
+	p->rec_left -= (uint32_t)n;
+	if (p->rec_left > 0)
+		return 0;
+	p->msg_have = 0;
+	p->ssl2 = V2_AFTER;
+	if (cb && cb->handshake)
+		cb->handshake(ctx, p->rec_type, body, p->rec_len - 1);
+	return p->failed ? -1 : 0;
+}
+
 int tls_parser_feed(struct tls_parser *p, const uint8_t *data, size_t len,
 		    const struct tls_cb *cb, void *ctx)
 {
-	while (len > 0 && !p->failed) {
+	while (len > 0 && !p->failed && p->ssl2 != V2_STOPPED) {
+		if (p->ssl2 == V2_BODY) {
+			size_t k = p->rec_left < len ? p->rec_left : len;
+
+			if (v2_feed(p, data, k, cb, ctx) < 0)
+				return -1;
+			data += k;
+			len -= k;
+			continue;
+		}
+		if (p->hdr_have == 0 && (data[0] & 0x80)) {
+			if (p->ssl2 == V2_AFTER) {
+				v2_stop(p);
+				break;
+			}
+			if (p->records == 0)
+				p->ssl2 = V2_HDR;
+		}
 		if (p->hdr_have < 5) {
-			size_t k = 5u - p->hdr_have;
+			size_t need = p->ssl2 == V2_HDR ? 3 : 5;
+			size_t k = need - p->hdr_have;
 
 			if (k > len)
 				k = len;
@@ -225,10 +308,19 @@ int tls_parser_feed(struct tls_parser *p, const uint8_t *data, size_t len,
 			p->hdr_have += (uint8_t)k;
 			data += k;
 			len -= k;
-			if (p->hdr_have < 5)
+			if (p->hdr_have < need)
 				break;
+			if (p->ssl2 == V2_HDR) {
+				if (v2_begin(p, cb, ctx) < 0)
+					return -1;
+				if (p->ssl2 == V2_BODY && p->rec_left == 0 &&
+				    v2_feed(p, NULL, 0, cb, ctx) < 0)
+					return -1;
+				continue;
+			}
 			if (rec_begin(p, cb, ctx) < 0)
 				return -1;
+			p->ssl2 = V2_NONE;	/* TLS from here: no more SSLv2 */
 			if (!rec_is_hs(p) && p->rec_len == 0)
 				rec_other(p, NULL, 0, cb, ctx); /* report it now */
 		} else {
@@ -443,7 +535,9 @@ static int for_extensions(struct rd *r, int (*fn)(uint16_t, struct rd *, void *)
 	return 0;
 }
 
-int tls_parse_client_hello(const uint8_t *b, size_t len, struct tls_client_hello *ch)
+/* TLS and DTLS ClientHello differ only by DTLS's cookie<0..255>. */
+static int client_hello(const uint8_t *b, size_t len, struct tls_client_hello *ch,
+			bool dtls)
 {
 	struct rd r = { b, len }, v;
 
@@ -453,11 +547,44 @@ int tls_parse_client_hello(const uint8_t *b, size_t len, struct tls_client_hello
 	if (!rd_vec(&r, 1, &v) || v.n > 32)		/* session_id */
 		return -1;
 	ch->has_session = v.n > 0;
+	if (dtls && !rd_vec(&r, 1, &v))			/* cookie */
+		return -1;
 	if (!rd_vec(&r, 2, &v) || v.n < 2 || v.n % 2)	/* cipher_suites */
 		return -1;
 	if (!rd_vec(&r, 1, &v) || v.n < 1)		/* compression_methods */
 		return -1;
 	return for_extensions(&r, ch_ext_cb, ch);
+}
+
+int tls_parse_client_hello(const uint8_t *b, size_t len, struct tls_client_hello *ch)
+{
+	return client_hello(b, len, ch, false);
+}
+
+int tls_parse_dtls_client_hello(const uint8_t *b, size_t len, struct tls_client_hello *ch)
+{
+	return client_hello(b, len, ch, true);
+}
+
+/*
+ * SSLv2 CLIENT-HELLO (after msg_type): version, cipher_specs_length,
+ * session_id_length, challenge_length, then the three fields. Lengths must
+ * add up to the message exactly (SSLv2 spec; RFC 5246 E.2).
+ */
+int tls_parse_ssl2_client_hello(const uint8_t *b, size_t len, struct tls_client_hello *ch)
+{
+	struct rd r = { b, len };
+	uint16_t cs, sid, chal;
+
+	memset(ch, 0, sizeof(*ch));
+	if (!rd_u16(&r, &ch->version) || !rd_u16(&r, &cs) || !rd_u16(&r, &sid) ||
+	    !rd_u16(&r, &chal))
+		return -1;
+	if (cs == 0 || cs % 3 || sid > 32 || chal < 16 || chal > 32 ||
+	    r.n != (size_t)cs + sid + chal)
+		return -1;
+	ch->has_session = sid > 0;
+	return 0;
 }
 
 /* ---- ServerHello -------------------------------------------------------- */
@@ -523,11 +650,65 @@ int tls_parse_certificate(const uint8_t *b, size_t len, struct tls_cert_list *cl
 	return 0;
 }
 
+/*
+ * SSLv2 SERVER-HELLO (after msg_type): session_id_hit, certificate_type,
+ * version, certificate_length, cipher_specs_length, connection_id_length,
+ * then the certificate, cipher specs and connection id. On a session-id
+ * hit there is no certificate (its type and length are then 0).
+ */
+int tls_parse_ssl2_server_hello(const uint8_t *b, size_t len, struct tls_server_hello *sh,
+				struct tls_cert_list *cl)
+{
+	struct rd r = { b, len };
+	const uint8_t *h, *cert;
+	uint16_t clen, cs, cid;
+
+	memset(sh, 0, sizeof(*sh));
+	memset(cl, 0, sizeof(*cl));
+	if (!rd_bytes(&r, 2, &h) || !rd_u16(&r, &sh->legacy_version) ||
+	    !rd_u16(&r, &clen) || !rd_u16(&r, &cs) || !rd_u16(&r, &cid))
+		return -1;
+	if (r.n != (size_t)clen + cs + cid || cs % 3 || cid < 16 || cid > 32)
+		return -1;
+	if (h[0] ? clen != 0 : (h[1] != 1 || clen == 0))	/* 1: X.509 */
+		return -1;
+	if (!rd_bytes(&r, clen, &cert))
+		return -1;
+	sh->version = 0x0002;		/* SSLv2 whatever the field says */
+	if (clen) {
+		cl->der[0] = cert;
+		cl->der_len[0] = clen;
+		cl->n = cl->total = 1;
+	}
+	return 0;
+}
+
+/* ---- CertificateStatus -------------------------------------------------- */
+
+/* RFC 6066 8: status_type ocsp(1), then OCSPResponse<1..2^24-1>, which
+ * must fill the message. */
+int tls_parse_certificate_status(const uint8_t *b, size_t len, const uint8_t **der,
+				 size_t *der_len)
+{
+	struct rd r = { b, len }, v;
+	const uint8_t *t;
+
+	*der = NULL;
+	*der_len = 0;
+	if (!rd_bytes(&r, 1, &t) || t[0] != 1 || !rd_vec(&r, 3, &v) ||
+	    r.n != 0 || v.n == 0)
+		return -1;
+	*der = v.p;
+	*der_len = v.n;
+	return 0;
+}
+
 /* ---- names -------------------------------------------------------------- */
 
 const char *tls_version_number(uint16_t v)
 {
 	switch (v) {
+	case 0x0002: return "2";	/* SSLv2 */
 	case 0x0300: return "3.0";
 	case 0x0301: return "1.0";
 	case 0x0302: return "1.1";
@@ -546,7 +727,7 @@ const char *tls_version_protocol(uint16_t v)
 {
 	if (!tls_version_number(v))
 		return NULL;
-	if (v == 0x0300)
+	if (v == 0x0300 || v == 0x0002)
 		return "ssl";
 	return (v >> 8) == 0xfe ? "dtls" : "tls";
 }

@@ -68,6 +68,7 @@ struct tls_parser {
 					 * by the parser when it sees one; the
 					 * caller sets it for the client side */
 	bool failed;
+	uint8_t ssl2;			/* SSLv2 first-record state (tls.c) */
 	uint64_t records;
 };
 

@@ -706,7 +706,6 @@ static void test_not_tls(void **state)
 		IN("\x16\x02\x00\x00\x10"),	/* version major 2 */
 		IN("\x19\x03\x03\x00\x01"),	/* content type 25 */
 		IN("\x13\x03\x03\x00\x01"),	/* content type 19 */
-		IN("\x80\x2e\x01\x03\x01"),	/* SSLv2 hello: later */
 		IN("SSH-2.0-OpenSSH_9.2"),
 	};
 #undef IN
@@ -1240,6 +1239,326 @@ static void test_server_hello_decode(void **state)
 	assert_int_equal(tls_parse_server_hello(b, sizeof(b), &sh), -1);
 }
 
+/* ---- SSLv2, CertificateStatus, DTLS ClientHello ------------------------- */
+
+/* SSLv2 record: 2-byte header (high bit set), msg_type, body. */
+static size_t ssl2_record(uint8_t *out, uint8_t type, const uint8_t *body, size_t n)
+{
+	size_t len = n + 1;
+
+	assert_true(len <= 0x7fff);
+	out[0] = (uint8_t)(0x80 | len >> 8);
+	out[1] = (uint8_t)len;
+	out[2] = type;
+	memcpy(out + 3, body, n);
+	return 3 + n;
+}
+
+/* CLIENT-HELLO body (after msg_type), as a TLS 1.0 client sends it for
+ * compatibility: version, 3 cipher specs, session id, 16-byte challenge. */
+static size_t ssl2_ch_body(uint8_t *b, size_t sid_len)
+{
+	static const uint8_t specs[] = { 0x00, 0x00, 0x2f, 0x00, 0x00, 0x35, 0x01, 0x00, 0x80 };
+	size_t n = 0;
+
+	b[n++] = 0x03, b[n++] = 0x01;
+	b[n++] = 0, b[n++] = sizeof(specs);
+	b[n++] = 0, b[n++] = (uint8_t)sid_len;
+	b[n++] = 0, b[n++] = 16;
+	memcpy(b + n, specs, sizeof(specs)), n += sizeof(specs);
+	memset(b + n, 0x5a, sid_len), n += sid_len;
+	memset(b + n, 0xc3, 16), n += 16;
+	return n;
+}
+
+static void test_ssl2_client_hello_then_tls(void **state)
+{
+	static const uint8_t tls_after[] = {
+		22, 3, 1, 0, 8, 16, 0, 0, 4, 0, 2, 0xaa, 0xbb,	/* ClientKeyExchange */
+		20, 3, 1, 0, 1, 1,				/* ChangeCipherSpec */
+		22, 3, 1, 0, 4, 0xde, 0xad, 0xbe, 0xef,		/* encrypted Finished */
+	};
+	uint8_t body[128], in[256];
+	struct tls_client_hello ch;
+	struct col ref = { 0 };
+	size_t bn, n;
+
+	(void)state;
+	bn = ssl2_ch_body(body, 0);
+	n = ssl2_record(in, 1, body, bn);
+	memcpy(in + n, tls_after, sizeof(tls_after));
+	n += sizeof(tls_after);
+	assert_int_equal(parse_all(in, n, 0, &ref), 0);
+	assert_int_equal(ref.errors, 0);
+	assert_int_equal(ref.nmsgs, 2);
+	assert_int_equal(ref.msgs[0].type, TLS_HS_SSL2_CLIENT_HELLO);
+	assert_int_equal(ref.msgs[0].len, bn);
+	assert_memory_equal(ref.msgs[0].body, body, bn);
+	assert_int_equal(ref.msgs[1].type, TLS_HS_CLIENT_KEY_EXCHANGE);
+	assert_int_equal(ref.nrecs, 2);
+	assert_int_equal(ref.recs[0].type, TLS_CT_CCS);
+	assert_int_equal(ref.recs[1].type, TLS_CT_HANDSHAKE);	/* encrypted */
+	assert_int_equal(tls_parse_ssl2_client_hello(ref.msgs[0].body, ref.msgs[0].len, &ch), 0);
+	assert_int_equal(ch.version, 0x0301);
+	assert_false(ch.has_session);
+	assert_false(ch.has_sni);
+
+	/* Every split into two feeds, then byte by byte: the same events. */
+	for (size_t cut = 0; cut <= n; cut++) {
+		struct tls_parser p;
+		struct col c = { 0 };
+
+		tls_parser_init(&p, 0);
+		assert_int_equal(tls_parser_feed(&p, in, cut, &cbs, &c), 0);
+		assert_int_equal(tls_parser_feed(&p, in + cut, n - cut, &cbs, &c), 0);
+		tls_parser_free(&p);
+		col_assert_equal(&c, &ref);
+		col_free(&c);
+	}
+	{
+		struct tls_parser p;
+		struct col c = { 0 };
+
+		tls_parser_init(&p, 0);
+		for (size_t i = 0; i < n; i++)
+			assert_int_equal(tls_parser_feed(&p, in + i, 1, &cbs, &c), 0);
+		tls_parser_free(&p);
+		col_assert_equal(&c, &ref);
+		col_free(&c);
+	}
+	col_free(&ref);
+
+	/* A session id; lengths that do not add up; bad field values. */
+	bn = ssl2_ch_body(body, 16);
+	assert_int_equal(tls_parse_ssl2_client_hello(body, bn, &ch), 0);
+	assert_true(ch.has_session);
+	for (size_t k = 0; k < bn; k++)
+		assert_int_equal(tls_parse_ssl2_client_hello(body, k, &ch), -1);
+	body[bn] = 0;
+	assert_int_equal(tls_parse_ssl2_client_hello(body, bn + 1, &ch), -1);
+	body[3] = 8;					/* specs not a multiple of 3 */
+	assert_int_equal(tls_parse_ssl2_client_hello(body, bn - 1, &ch), -1);
+	bn = ssl2_ch_body(body, 0);
+	body[7] = 15;					/* challenge < 16 */
+	assert_int_equal(tls_parse_ssl2_client_hello(body, bn - 1, &ch), -1);
+}
+
+static void test_ssl2_stream_rules(void **state)
+{
+	uint8_t body[128], in[512];
+	struct col c = { 0 };
+	struct tls_parser p;
+	size_t bn, n;
+
+	(void)state;
+	bn = ssl2_ch_body(body, 0);
+	/* CLIENT-HELLO then CLIENT-MASTER-KEY: an SSLv2 session; the direction
+	 * stops quietly, whatever follows. */
+	n = ssl2_record(in, 1, body, bn);
+	n += ssl2_record(in + n, 2, body, 20);
+	memcpy(in + n, "\x16\x03\x01\x00\x01\x00", 6);
+	tls_parser_init(&p, 0);
+	assert_int_equal(tls_parser_feed(&p, in, n + 6, &cbs, &c), 0);
+	assert_int_equal(tls_parser_feed(&p, (const uint8_t *)"garbage", 7, &cbs, &c), 0);
+	assert_true(p.encrypted);
+	tls_parser_free(&p);
+	assert_int_equal(c.nmsgs, 1);
+	assert_int_equal(c.errors, 0);
+	col_free(&c);
+
+	/* A first record that is not a hello: quiet stop, nothing reported. */
+	n = ssl2_record(in, 5, body, 30);
+	assert_int_equal(parse_all(in, n, 0, &c), 0);
+	assert_int_equal(c.nmsgs + c.nrecs + c.errors, 0);
+	col_free(&c);
+
+	/* SSLv2 after TLS records is not SSLv2. */
+	memcpy(in, "\x15\x03\x03\x00\x02\x01\x00", 7);
+	n = 7 + ssl2_record(in + 7, 1, body, bn);
+	assert_int_equal(parse_all(in, n, 0, &c), -1);
+	assert_int_equal(c.nrecs, 1);
+	assert_string_equal(c.err, "not a TLS record");
+	col_free(&c);
+
+	/* SSLv2 hello, TLS, then SSLv2 again: TLS has begun, so an error. */
+	n = ssl2_record(in, 1, body, bn);
+	memcpy(in + n, "\x15\x03\x01\x00\x02\x01\x00", 7);
+	n += 7;
+	n += ssl2_record(in + n, 2, body, 20);
+	assert_int_equal(parse_all(in, n, 0, &c), -1);
+	assert_int_equal(c.nmsgs, 1);
+	assert_int_equal(c.nrecs, 1);
+	assert_string_equal(c.err, "not a TLS record");
+	col_free(&c);
+
+	/* Zero length; longer than msg_max (both fail cleanly). */
+	assert_int_equal(parse_all((const uint8_t *)"\x80\x00\x01\x03", 4, 0, &c), -1);
+	assert_string_equal(c.err, "bad SSLv2 record");
+	col_free(&c);
+	n = ssl2_record(in, 1, body, bn);
+	assert_int_equal(parse_all(in, n, (uint32_t)bn - 1, &c), -1);
+	assert_string_equal(c.err, "handshake message too long");
+	col_free(&c);
+	assert_int_equal(parse_all(in, n, (uint32_t)bn, &c), 0);
+	assert_int_equal(c.nmsgs, 1);
+	col_free(&c);
+
+	/* A 3-byte header (high bit clear) is not supported: not TLS either. */
+	assert_int_equal(parse_all((const uint8_t *)"\x40\x30\x00\x01\x03\x01", 6, 0, &c), -1);
+	assert_string_equal(c.err, "not a TLS record");
+	col_free(&c);
+
+	/* Truncated inside the hello: nothing yet, no error. */
+	n = ssl2_record(in, 1, body, bn);
+	for (size_t k = 0; k < n; k++) {
+		assert_int_equal(parse_all(in, k, 0, &c), 0);
+		assert_int_equal(c.nmsgs + c.errors, 0);
+		col_free(&c);
+	}
+}
+
+/* SSLv2 SERVER-HELLO body carrying the test leaf. */
+static size_t ssl2_sh_body(uint8_t *b, const uint8_t *cert, size_t cert_len)
+{
+	size_t n = 0;
+
+	b[n++] = 0;					/* session_id_hit */
+	b[n++] = 1;					/* X.509 certificate */
+	b[n++] = 0x00, b[n++] = 0x02;			/* SSLv2 */
+	b[n++] = (uint8_t)(cert_len >> 8), b[n++] = (uint8_t)cert_len;
+	b[n++] = 0, b[n++] = 3;				/* cipher specs */
+	b[n++] = 0, b[n++] = 16;			/* connection id */
+	memcpy(b + n, cert, cert_len), n += cert_len;
+	b[n++] = 0x01, b[n++] = 0x00, b[n++] = 0x80;	/* SSL_CK_RC4_128_WITH_MD5 */
+	memset(b + n, 0x77, 16), n += 16;
+	return n;
+}
+
+static void test_ssl2_server_hello(void **state)
+{
+	uint8_t *body, *in;
+	struct tls_server_hello sh;
+	struct tls_cert_list cl;
+	struct col c = { 0 };
+	size_t bn, n;
+
+	(void)state;
+	body = malloc(64 + (size_t)pki.leaf_der_len);
+	in = malloc(128 + (size_t)pki.leaf_der_len);
+	assert_non_null(body);
+	assert_non_null(in);
+	bn = ssl2_sh_body(body, pki.leaf_der, (size_t)pki.leaf_der_len);
+	n = ssl2_record(in, 4, body, bn);
+	n += ssl2_record(in + n, 5, body, 40);		/* SERVER-VERIFY: encrypted */
+	assert_int_equal(parse_all(in, n, 0, &c), 0);
+	assert_int_equal(c.errors, 0);
+	assert_int_equal(c.nmsgs, 1);
+	assert_int_equal(c.msgs[0].type, TLS_HS_SSL2_SERVER_HELLO);
+	assert_int_equal(tls_parse_ssl2_server_hello(c.msgs[0].body, c.msgs[0].len, &sh, &cl), 0);
+	assert_int_equal(sh.version, 0x0002);
+	assert_string_equal(tls_version_number(sh.version), "2");
+	assert_string_equal(tls_version_protocol(sh.version), "ssl");
+	assert_int_equal(cl.n, 1);
+	assert_int_equal(cl.total, 1);
+	assert_int_equal(cl.der_len[0], pki.leaf_der_len);
+	assert_memory_equal(cl.der[0], pki.leaf_der, pki.leaf_der_len);
+	col_free(&c);
+
+	for (size_t k = 0; k < bn; k++)
+		assert_int_equal(tls_parse_ssl2_server_hello(body, k, &sh, &cl), -1);
+	body[1] = 2;					/* not X.509 */
+	assert_int_equal(tls_parse_ssl2_server_hello(body, bn, &sh, &cl), -1);
+	body[1] = 1;
+	body[0] = 1;					/* hit, yet a certificate */
+	assert_int_equal(tls_parse_ssl2_server_hello(body, bn, &sh, &cl), -1);
+	body[0] = 0;
+	body[5]++;					/* cert length past the rest */
+	assert_int_equal(tls_parse_ssl2_server_hello(body, bn, &sh, &cl), -1);
+	body[5]--;
+	body[9] = 8;					/* connection id < 16 */
+	assert_int_equal(tls_parse_ssl2_server_hello(body, bn - 8, &sh, &cl), -1);
+	{
+		/* Session-id hit: no certificate at all. */
+		static const uint8_t hit[] = { 1, 0, 0, 2, 0, 0, 0, 0, 0, 16,
+					       1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16 };
+
+		assert_int_equal(tls_parse_ssl2_server_hello(hit, sizeof(hit), &sh, &cl), 0);
+		assert_int_equal(cl.n + cl.total, 0);
+		assert_int_equal(sh.version, 0x0002);
+	}
+	free(body);
+	free(in);
+}
+
+static void test_certificate_status(void **state)
+{
+	static const uint8_t ocsp[] = { 0x30, 0x03, 0x0a, 0x01, 0x03 };	/* tryLater */
+	uint8_t b[16] = { 1, 0, 0, sizeof(ocsp) };
+	const uint8_t *der;
+	size_t der_len, n = 4 + sizeof(ocsp);
+
+	(void)state;
+	memcpy(b + 4, ocsp, sizeof(ocsp));
+	assert_int_equal(tls_parse_certificate_status(b, n, &der, &der_len), 0);
+	assert_ptr_equal(der, b + 4);
+	assert_int_equal(der_len, sizeof(ocsp));
+	for (size_t k = 0; k < n; k++) {
+		assert_int_equal(tls_parse_certificate_status(b, k, &der, &der_len), -1);
+		assert_null(der);
+	}
+	b[n] = 0;					/* trailing byte */
+	assert_int_equal(tls_parse_certificate_status(b, n + 1, &der, &der_len), -1);
+	b[0] = 2;					/* ocsp_multi: not stapled here */
+	assert_int_equal(tls_parse_certificate_status(b, n, &der, &der_len), -1);
+	b[0] = 1;
+	b[3] = 0;					/* empty response */
+	assert_int_equal(tls_parse_certificate_status(b, 4, &der, &der_len), -1);
+	b[3] = sizeof(ocsp) + 1;			/* longer than the message */
+	assert_int_equal(tls_parse_certificate_status(b, n, &der, &der_len), -1);
+	b[1] = 0xff, b[3] = sizeof(ocsp);
+	assert_int_equal(tls_parse_certificate_status(b, n, &der, &der_len), -1);
+}
+
+static void test_dtls_client_hello_decode(void **state)
+{
+	uint8_t b[512], e[64];
+	struct tls_client_hello ch;
+	size_t n = 0, no_ext, en = ext_sni(e, (const uint8_t *)"dtls.example.test", 17);
+
+	(void)state;
+	b[n++] = 0xfe, b[n++] = 0xfd;
+	memset(b + n, 0x11, 32), n += 32;
+	b[n++] = 0;					/* session id */
+	b[n++] = 20;					/* cookie */
+	memset(b + n, 0xc0, 20), n += 20;
+	b[n++] = 0, b[n++] = 2, b[n++] = 0xc0, b[n++] = 0x2b;
+	b[n++] = 1, b[n++] = 0;
+	no_ext = n;
+	b[n++] = 0, b[n++] = (uint8_t)en;
+	memcpy(b + n, e, en), n += en;
+	assert_int_equal(tls_parse_dtls_client_hello(b, n, &ch), 0);
+	assert_int_equal(ch.version, 0xfefd);
+	assert_true(ch.has_sni);
+	assert_string_equal(ch.sni, "dtls.example.test");
+	assert_false(ch.has_session);
+	assert_int_equal(tls_parse_client_hello(b, n, &ch), -1);	/* cookie read as suites */
+	/* Every truncation fails, except the one a hello without extensions has. */
+	for (size_t k = 0; k < n; k++)
+		assert_int_equal(tls_parse_dtls_client_hello(b, k, &ch), k == no_ext ? 0 : -1);
+	b[35] = 21;					/* cookie longer than it is */
+	assert_int_equal(tls_parse_dtls_client_hello(b, n, &ch), -1);
+	/* An empty cookie (the first ClientHello) and no extensions. */
+	n = 0;
+	b[n++] = 0xfe, b[n++] = 0xff;
+	memset(b + n, 0x11, 32), n += 32;
+	b[n++] = 0, b[n++] = 0;
+	b[n++] = 0, b[n++] = 2, b[n++] = 0x00, b[n++] = 0x2f;
+	b[n++] = 1, b[n++] = 0;
+	assert_int_equal(tls_parse_dtls_client_hello(b, n, &ch), 0);
+	assert_int_equal(ch.version, 0xfeff);
+	assert_false(ch.has_sni);
+}
+
 /* ---- names -------------------------------------------------------------- */
 
 static void test_versions(void **state)
@@ -1253,7 +1572,7 @@ static void test_versions(void **state)
 		{ 0x0304, "1.3", "tls" }, { 0x7f1c, "1.3", "tls" },
 		{ 0xfeff, "1.0", "dtls" }, { 0xfefd, "1.2", "dtls" },
 		{ 0x0305, NULL, NULL }, { 0x0200, NULL, NULL },
-		{ 0x0002, NULL, NULL }, { 0xfefe, NULL, NULL },
+		{ 0x0002, "2", "ssl" }, { 0xfefe, NULL, NULL },
 	};
 
 	(void)state;
@@ -1376,6 +1695,11 @@ int main(void)
 		cmocka_unit_test(test_free_in_callback),
 		cmocka_unit_test(test_client_hello_decode),
 		cmocka_unit_test(test_server_hello_decode),
+		cmocka_unit_test(test_ssl2_client_hello_then_tls),
+		cmocka_unit_test(test_ssl2_stream_rules),
+		cmocka_unit_test(test_ssl2_server_hello),
+		cmocka_unit_test(test_certificate_status),
+		cmocka_unit_test(test_dtls_client_hello_decode),
 		cmocka_unit_test(test_versions),
 		cmocka_unit_test(test_alert_names),
 	};
