@@ -4,6 +4,9 @@
 #   tools/mkpki.sh DIR                 root, intermediate, leaf "www.example.test", big leaf
 #   tools/mkpki.sh DIR leaf NAME CN [SAN...] [-- openssl x509 options]
 #                                      another leaf signed by the intermediate
+#   tools/mkpki.sh DIR ocsp NAME good|revoked
+#                                      NAME.ocsp-STATUS.der: an OCSP response for
+#                                      leaf NAME signed by the intermediate
 set -euo pipefail
 
 dir=$1; shift
@@ -47,6 +50,27 @@ leaf() {	# name cn [san...] [-- extra x509 args]
 	cat "$name.pem" inter.pem > "$name.chain.pem"
 }
 
+ocsp() {	# name good|revoked
+	local name=$1 status=$2 serial
+	serial=$(openssl x509 -in "$name.pem" -noout -serial | sed 's/serial=//')
+	if [ "$status" = revoked ]; then
+		printf 'R\t%s\t%s,keyCompromise\t%s\tunknown\t/CN=%s\n' \
+			"$(date -u -d '+1 year' +%y%m%d%H%M%SZ)" "$(date -u -d '-1 hour' +%y%m%d%H%M%SZ)" \
+			"$serial" "$name" > "$name.index"
+	else
+		printf 'V\t%s\t\t%s\tunknown\t/CN=%s\n' \
+			"$(date -u -d '+1 year' +%y%m%d%H%M%SZ)" "$serial" "$name" > "$name.index"
+	fi
+	openssl ocsp -index "$name.index" -rsigner inter.pem -rkey inter.key -CA inter.pem \
+		-issuer inter.pem -cert "$name.pem" -ndays 7 -respout "$name.ocsp-$status.der" \
+		>/dev/null 2>&1
+}
+
+if [ "${1:-}" = ocsp ]; then
+	shift
+	ocsp "$@"
+	exit 0
+fi
 if [ "${1:-}" = leaf ]; then
 	shift
 	leaf "$@"
@@ -61,3 +85,9 @@ leaf leaf www.example.test DNS:www.example.test DNS:example.test IP:127.0.0.1 IP
 bulk=(DNS:www.example.test)
 for i in $(seq 1 700); do bulk+=("DNS:host-$(printf %04d "$i").bulk.example.test"); done
 leaf big www.example.test "${bulk[@]}"
+# A client certificate (signed by the same intermediate) for client auth.
+leaf client "certsentry test client"
+sed -i 's/extendedKeyUsage=serverAuth/extendedKeyUsage=clientAuth/' client.ext
+openssl x509 -req -in client.csr -CA inter.pem -CAkey inter.key -CAcreateserial \
+	-days 825 -sha256 -extfile client.ext -out client.pem 2>/dev/null
+cat client.pem inter.pem > client.chain.pem

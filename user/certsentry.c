@@ -21,6 +21,7 @@ static struct env {
 	const char *out_file;
 	enum output_format format;
 	uint32_t max_bytes;
+	int64_t check_time;		/* FLOW_CHECK_* or a fixed Unix time */
 	bool format_set;
 } env = {
 	.format = OUTPUT_JSON,
@@ -36,9 +37,10 @@ static const char doc[] =
 	"EXAMPLES:\n"
 	"  certsentry -i eth0              watch eth0 (root)\n"
 	"  certsentry -i eth0 -f text      human-readable lines\n"
-	"  certsentry -r capture.pcap      replay a capture (no privileges)\n";
+	"  certsentry -r capture.pcap      replay a capture (no privileges)\n"
+	"  certsentry -r old.pcap --check-time now   judge an old capture as of today\n";
 
-enum { OPT_MAX_BYTES = 1000, OPT_CLSACT };
+enum { OPT_MAX_BYTES = 1000, OPT_CLSACT, OPT_CHECK_TIME };
 
 static const struct argp_option opts[] = {
 	{ "interface", 'i', "IFACE", 0, "Interface to watch (repeatable; default: all up but lo)", 0 },
@@ -46,6 +48,9 @@ static const struct argp_option opts[] = {
 	{ "format", 'f', "FMT", 0, "Output format: json (default) or text", 0 },
 	{ "output", 'o', "FILE", 0, "Append output to FILE instead of stdout", 0 },
 	{ "max-bytes", OPT_MAX_BYTES, "N", 0, "Handshake bytes copied per direction (default 524288)", 0 },
+	{ "check-time", OPT_CHECK_TIME, "WHEN", 0,
+	  "Judge validity at: packet (default: the packet's capture time), now, "
+	  "or a time like 2024-05-01T12:00:00Z", 0 },
 	{ "clsact", OPT_CLSACT, NULL, 0, "Attach with a clsact filter even where tcx exists", 0 },
 	{ "verbose", 'v', NULL, 0, "Print libbpf debug output", 0 },
 	{},
@@ -62,6 +67,25 @@ static int parse_u32(const char *s, uint32_t min, uint32_t max, uint32_t *out)
 		return -1;
 	*out = v;
 	return 0;
+}
+
+/* "now", "packet", or RFC 3339 UTC ("2024-05-01T12:00:00Z", "2024-05-01"). */
+static int parse_check_time(const char *s, int64_t *out)
+{
+	struct tm tm = { 0 };
+	const char *end;
+
+	if (!strcmp(s, "now") || !strcmp(s, "packet")) {
+		*out = !strcmp(s, "now") ? FLOW_CHECK_NOW : FLOW_CHECK_PACKET;
+		return 0;
+	}
+	end = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+	if (!end)
+		end = strptime(s, "%Y-%m-%d", &tm);
+	if (!end || (*end && strcmp(end, "Z")))
+		return -1;
+	*out = timegm(&tm);
+	return *out > 0 ? 0 : -1;
 }
 
 static error_t parse_arg(int key, char *arg, struct argp_state *state)
@@ -93,6 +117,11 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		break;
 	case OPT_CLSACT:
 		env.cap.force_clsact = true;
+		break;
+	case OPT_CHECK_TIME:
+		if (parse_check_time(arg, &env.check_time))
+			argp_error(state, "--check-time: '%s' is not now, packet or "
+				   "YYYY-MM-DD[THH:MM:SSZ]", arg);
 		break;
 	case 'v':
 		env.cap.verbose = true;
@@ -269,6 +298,8 @@ int main(int argc, char **argv)
 	a.out = output_new(out, env.format);
 	a.certs = cert_cache_new(CERT_CACHE_DEFAULT);
 	fo.certs = a.certs;
+	/* Live, the packet's time is now; offline it is the capture's. */
+	fo.check_time = env.check_time;
 	fo.report = on_report;
 	fo.done = on_done;
 	fo.ctx = &a;

@@ -1,7 +1,10 @@
 /* flow.c - connections: both directions of a TLS flow, reassembled and parsed into reports. */
+#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <time.h>
+#include "dtls.h"
 #include "flow.h"
 #include "reasm.h"
 #include "tls.h"
@@ -12,11 +15,13 @@ struct conn;
 
 struct dir {
 	struct conn *c;
-	struct reasm r;
-	struct tls_parser p;
+	struct reasm r;			/* TCP */
+	struct tls_parser p;		/* TCP */
+	struct dtls_parser dp;		/* UDP */
 	uint8_t role;
 	bool done;			/* needs no more bytes */
 	bool closed;			/* FIN or RST seen */
+	bool gap_reported;
 };
 
 struct conn {
@@ -26,11 +31,17 @@ struct conn {
 	struct cs_flow_key key[2];	/* key[i] is the sender of d[i] */
 	struct dir d[2];
 	uint64_t last_ns;
-	bool have_ch, have_sh, has_sni;
+	size_t mem;			/* bytes accounted to this connection */
+	bool udp;
+	bool have_ch, have_sh, has_sni, resumed, hidden, chain_seen;
 	uint16_t version, cipher;
+	uint8_t ch_sid_len;
+	uint8_t ch_sid[32];
 	char sni[TLS_SNI_MAX + 1];
 	char alpn_offered[TLS_ALPN_MAX + 1];
 	char alpn[TLS_ALPN_MAX + 1];
+	char leaf_sha256[65];		/* server leaf, once seen */
+	struct cs_report *pending;	/* chain waiting for a CertificateStatus */
 };
 
 struct flow_table {
@@ -112,16 +123,161 @@ static void lru_push(struct flow_table *t, struct conn *c)
 		t->tail = c;
 }
 
+static int dir_index(const struct dir *d)
+{
+	return d == &d->c->d[0] ? 0 : 1;
+}
+
+static struct dir *dir_peer(struct dir *d)
+{
+	return &d->c->d[!dir_index(d)];
+}
+
+/* What a connection holds now: buffers grow and shrink while it lives. */
+static size_t conn_mem(const struct conn *c)
+{
+	size_t n = sizeof(*c) + (c->pending ? sizeof(*c->pending) : 0);
+
+	for (int i = 0; i < 2; i++)
+		n += c->d[i].r.held + c->d[i].p.msg_cap;
+	return n;
+}
+
+static void mem_update(struct flow_table *t, struct conn *c)
+{
+	size_t m = conn_mem(c);
+
+	t->st.mem = t->st.mem - c->mem + m;
+	c->mem = m;
+	if (t->st.mem > t->st.mem_peak)
+		t->st.mem_peak = t->st.mem;
+}
+
+/* ---- reports ---- */
+
+static int64_t check_time(const struct flow_table *t, uint64_t ts_ns)
+{
+	if (t->o.check_time == FLOW_CHECK_NOW)
+		return time(NULL);
+	if (t->o.check_time > 0)
+		return t->o.check_time;
+	return (int64_t)(ts_ns / 1000000000ULL);
+}
+
+/* A report about conn c, oriented by which direction is the server's. */
+static void report_init(struct flow_table *t, struct conn *c, int server_idx,
+			struct cs_report *r, enum report_action action)
+{
+	const struct cs_flow_key *k = &c->key[server_idx];
+	const struct cs_segment *s = t->seg;
+
+	memset(r, 0, sizeof(*r));
+	r->action = action;
+	if (s) {
+		r->ts_ns = s->ts_ns;
+		r->mono_ns = s->mono_ns;
+		r->ifindex = s->ifindex;
+		r->hook = s->hook;
+	} else {
+		r->ts_ns = t->now_ns;
+	}
+	r->check_time = check_time(t, r->ts_ns);
+	r->transport = c->udp ? IPPROTO_UDP : IPPROTO_TCP;
+	r->server.family = r->client.family = k->family;
+	memcpy(r->server.addr, k->saddr, 16);
+	r->server.port = k->sport;
+	memcpy(r->client.addr, k->daddr, 16);
+	r->client.port = k->dport;
+	r->have_server_hello = c->have_sh;
+	r->version = c->version;
+	r->cipher = c->cipher;
+	r->resumed = c->resumed;
+	r->has_sni = c->has_sni;
+	memcpy(r->sni, c->sni, sizeof(r->sni));
+	memcpy(r->alpn_offered, c->alpn_offered, sizeof(r->alpn_offered));
+	memcpy(r->alpn, c->alpn, sizeof(r->alpn));
+}
+
+/* The server's direction index, guessing from roles when the hellos were missed. */
+static int server_index(const struct conn *c, int fallback)
+{
+	if (c->d[0].role == ROLE_SERVER)
+		return 0;
+	if (c->d[1].role == ROLE_SERVER)
+		return 1;
+	return fallback;
+}
+
+static void emit(struct flow_table *t, const struct cs_report *r)
+{
+	t->st.reports++;
+	if (t->o.report)
+		t->o.report(t->o.ctx, r);
+}
+
+static void release_chain(struct flow_table *t, struct cs_report *r)
+{
+	for (uint32_t i = 0; i < r->chain_len; i++)
+		cert_put(t->o.certs, r->chain[i]);
+	r->chain_len = 0;
+}
+
+/* The chain is written once its flight has shown whether an OCSP staple follows. */
+static void flush_pending(struct flow_table *t, struct conn *c)
+{
+	if (!c->pending)
+		return;
+	emit(t, c->pending);
+	release_chain(t, c->pending);
+	free(c->pending);
+	c->pending = NULL;
+}
+
+static void fill_chain(struct flow_table *t, struct cs_report *r, const struct tls_cert_list *cl)
+{
+	for (uint32_t i = 0; i < cl->n; i++) {
+		r->chain[r->chain_len] = cert_get(t->o.certs, cl->der[i], cl->der_len[i]);
+		if (r->chain[r->chain_len])
+			r->chain_len++;
+	}
+	r->chain_total = cl->total;
+}
+
+/* A direction lost bytes to a hole: say which connection lost what. */
+static void report_gap(struct flow_table *t, struct dir *d, const char *why)
+{
+	struct conn *c = d->c;
+	struct cs_report r;
+
+	if (d->gap_reported || d->done || !d->r.started)
+		return;
+	d->gap_reported = true;
+	t->st.gaps++;
+	report_init(t, c, server_index(c, !dir_index(d)), &r, REPORT_INCOMPLETE);
+	r.incomplete_reason = why;
+	r.lost_from_client = d->role == ROLE_CLIENT;
+	r.lost_bytes = d->r.held;
+	r.chain_reported = c->chain_seen;
+	emit(t, &r);
+}
+
+/* ---- connection lifetime ---- */
+
 static void dir_release(struct dir *d)
 {
 	reasm_free(&d->r);
 	tls_parser_free(&d->p);
+	dtls_parser_free(&d->dp);
 }
 
-static void conn_free(struct flow_table *t, struct conn *c)
+static void conn_free(struct flow_table *t, struct conn *c, const char *why)
 {
 	struct conn **pp = &t->buckets[c->hash & (t->nbuckets - 1)];
 
+	flush_pending(t, c);
+	for (int i = 0; i < 2 && why; i++)
+		if (c->d[i].r.held)
+			report_gap(t, &c->d[i], why);
 	while (*pp && *pp != c)
 		pp = &(*pp)->hnext;
 	if (*pp)
@@ -129,6 +285,7 @@ static void conn_free(struct flow_table *t, struct conn *c)
 	lru_unlink(t, c);
 	dir_release(&c->d[0]);
 	dir_release(&c->d[1]);
+	t->st.mem -= c->mem;
 	free(c);
 	t->st.active--;
 }
@@ -156,7 +313,7 @@ static struct conn *conn_new(struct flow_table *t, const struct cs_flow_key *k)
 	struct conn *c;
 
 	if (t->st.active >= t->o.max_conns && t->tail) {
-		conn_free(t, t->tail);
+		conn_free(t, t->tail, "evicted: connection table full");
 		t->st.evicted++;
 	}
 	c = calloc(1, sizeof(*c));
@@ -165,36 +322,32 @@ static struct conn *conn_new(struct flow_table *t, const struct cs_flow_key *k)
 	c->key[0] = *k;
 	key_reverse(k, &c->key[1]);
 	c->hash = key_hash(t, k);
+	c->udp = k->proto == IPPROTO_UDP;
 	for (int i = 0; i < 2; i++) {
 		c->d[i].c = c;
 		reasm_init(&c->d[i].r, t->o.max_held);
 		tls_parser_init(&c->d[i].p, t->o.msg_max);
+		dtls_parser_init(&c->d[i].dp, t->o.msg_max);
 	}
 	c->hnext = t->buckets[c->hash & (t->nbuckets - 1)];
 	t->buckets[c->hash & (t->nbuckets - 1)] = c;
 	lru_push(t, c);
 	t->st.conns++;
 	t->st.active++;
+	mem_update(t, c);
 	return c;
 }
 
-/* Same rule as the kernel: a direction starts with a hello in a handshake record. */
-static bool starts_tls_hello(const struct cs_segment *s)
+/* Evicts the least recently used others until the state fits max_mem. */
+static void mem_enforce(struct flow_table *t, struct conn *keep)
 {
-	return s->len >= 6 && s->data[0] == TLS_CT_HANDSHAKE && s->data[1] == 3 &&
-	       s->data[2] <= 4 && (s->data[5] == TLS_HS_CLIENT_HELLO ||
-				   s->data[5] == TLS_HS_SERVER_HELLO);
+	while (t->st.mem > t->o.max_mem && t->tail && t->tail != keep) {
+		conn_free(t, t->tail, "evicted: memory bound reached");
+		t->st.evicted_mem++;
+	}
 }
 
-static int dir_index(const struct dir *d)
-{
-	return d == &d->c->d[0] ? 0 : 1;
-}
-
-static struct dir *dir_peer(struct dir *d)
-{
-	return &d->c->d[!dir_index(d)];
-}
+/* ---- what the parsers found ---- */
 
 static void dir_done(struct flow_table *t, struct dir *d)
 {
@@ -202,6 +355,7 @@ static void dir_done(struct flow_table *t, struct dir *d)
 		return;
 	d->done = true;
 	tls_parser_free(&d->p);
+	dtls_parser_free(&d->dp);
 	if (t->o.done)
 		t->o.done(t->o.ctx, &d->c->key[dir_index(d)]);
 }
@@ -214,55 +368,50 @@ static void set_roles(struct dir *d, uint8_t role)
 
 static bool is_tls13(uint16_t v)
 {
-	return v == 0x0304 || (v >> 8) == 0x7f || (v >> 8) == 0x7e;
+	return v == 0x0304 || v == 0xfefc || (v >> 8) == 0x7f || (v >> 8) == 0x7e;
 }
 
-static void report_init(struct flow_table *t, struct dir *server, struct cs_report *r,
-			enum report_action action)
+static void keep_client_hello(struct conn *c, const struct tls_client_hello *ch)
 {
-	struct conn *c = server->c;
-	const struct cs_flow_key *k = &c->key[dir_index(server)];
-	const struct cs_segment *s = t->seg;
-
-	memset(r, 0, sizeof(*r));
-	r->action = action;
-	r->ts_ns = s->ts_ns;
-	r->mono_ns = s->mono_ns;
-	r->ifindex = s->ifindex;
-	r->hook = s->hook;
-	r->server.family = r->client.family = k->family;
-	memcpy(r->server.addr, k->saddr, 16);
-	r->server.port = k->sport;
-	memcpy(r->client.addr, k->daddr, 16);
-	r->client.port = k->dport;
-	r->have_server_hello = c->have_sh;
-	r->version = c->version;
-	r->cipher = c->cipher;
-	r->has_sni = c->has_sni;
-	memcpy(r->sni, c->sni, sizeof(r->sni));
-	memcpy(r->alpn_offered, c->alpn_offered, sizeof(r->alpn_offered));
-	memcpy(r->alpn, c->alpn, sizeof(r->alpn));
+	c->have_ch = true;
+	c->has_sni = ch->has_sni;
+	memcpy(c->sni, ch->sni, sizeof(c->sni));
+	memcpy(c->alpn_offered, ch->alpn, sizeof(c->alpn_offered));
 }
 
-static void emit(struct flow_table *t, const struct cs_report *r)
-{
-	t->st.reports++;
-	if (t->o.report)
-		t->o.report(t->o.ctx, r);
-}
-
-static void on_client_hello(struct dir *d, const uint8_t *b, size_t len)
+static void on_client_hello(struct dir *d, uint8_t type, const uint8_t *b, size_t len)
 {
 	struct tls_client_hello ch;
-	struct conn *c = d->c;
+	int rc;
 
-	if (tls_parse_client_hello(b, len, &ch) < 0)
+	if (type == TLS_HS_SSL2_CLIENT_HELLO)
+		rc = tls_parse_ssl2_client_hello(b, len, &ch);
+	else if (d->c->udp)
+		rc = tls_parse_dtls_client_hello(b, len, &ch);
+	else
+		rc = tls_parse_client_hello(b, len, &ch);
+	if (rc < 0)
 		return;
 	set_roles(d, ROLE_CLIENT);
-	c->have_ch = true;
-	c->has_sni = ch.has_sni;
-	memcpy(c->sni, ch.sni, sizeof(c->sni));
-	memcpy(c->alpn_offered, ch.alpn, sizeof(c->alpn_offered));
+	keep_client_hello(d->c, &ch);
+	/* Resumption is proven by the ServerHello echoing this id. */
+	d->c->ch_sid_len = 0;
+	if (type == TLS_HS_CLIENT_HELLO && len >= 35 && b[34] <= 32 && len >= 35u + b[34]) {
+		d->c->ch_sid_len = b[34];
+		memcpy(d->c->ch_sid, b + 35, b[34]);
+	}
+}
+
+static void report_resumed(struct flow_table *t, struct dir *server)
+{
+	struct conn *c = server->c;
+	struct cs_report r;
+
+	if (c->resumed)
+		return;
+	c->resumed = true;
+	report_init(t, c, dir_index(server), &r, REPORT_RESUMED);
+	emit(t, &r);
 }
 
 static void on_server_hello(struct flow_table *t, struct dir *d, const uint8_t *b, size_t len)
@@ -283,39 +432,95 @@ static void on_server_hello(struct flow_table *t, struct dir *d, const uint8_t *
 	c->version = sh.version;
 	c->cipher = sh.cipher;
 	memcpy(c->alpn, sh.alpn, sizeof(c->alpn));
-	if (!is_tls13(sh.version))
+	if (is_tls13(sh.version)) {
+		/* Everything after this ServerHello is encrypted, the chain included. */
+		c->hidden = true;
+		report_init(t, c, dir_index(d), &r, REPORT_CERTIFICATE_HIDDEN);
+		emit(t, &r);
+		dir_done(t, d);
 		return;
-	/* Everything after this ServerHello is encrypted, the chain included. */
-	report_init(t, d, &r, REPORT_CERTIFICATE_HIDDEN);
+	}
+	if (c->ch_sid_len && sh.session_id_len == c->ch_sid_len &&
+	    !memcmp(sh.session_id, c->ch_sid, c->ch_sid_len))
+		report_resumed(t, d);
+}
+
+static void on_ssl2_server_hello(struct flow_table *t, struct dir *d, const uint8_t *b,
+				 size_t len)
+{
+	struct tls_server_hello sh;
+	struct tls_cert_list cl;
+	struct conn *c = d->c;
+	struct cs_report r;
+
+	if (tls_parse_ssl2_server_hello(b, len, &sh, &cl) < 0) {
+		t->st.parse_errors++;
+		return;
+	}
+	set_roles(d, ROLE_SERVER);
+	c->have_sh = true;
+	c->version = sh.version;
+	c->cipher = sh.cipher;
+	if (!cl.n)
+		return;
+	c->chain_seen = true;
+	report_init(t, c, dir_index(d), &r, REPORT_CERTIFICATE);
+	fill_chain(t, &r, &cl);
+	if (r.chain_len)
+		memcpy(c->leaf_sha256, r.chain[0]->sha256_hex, sizeof(c->leaf_sha256));
 	emit(t, &r);
-	dir_done(t, d);
+	release_chain(t, &r);
+	dir_done(t, d);		/* the rest of SSLv2 is encrypted */
 }
 
 static void on_certificate(struct flow_table *t, struct dir *d, const uint8_t *b, size_t len)
 {
 	struct tls_cert_list cl;
-	struct cs_report r;
+	struct conn *c = d->c;
+	struct cs_report *r;
 
-	if (d->role == ROLE_CLIENT)	/* client authentication: a later issue */
-		return;
 	if (tls_parse_certificate(b, len, &cl) < 0) {
 		t->st.parse_errors++;
 		return;
 	}
-	if (cl.n == 0)
+	if (!cl.n)		/* a client declining to authenticate */
 		return;
+	if (d->role == ROLE_CLIENT) {
+		struct cs_report cr;
+
+		report_init(t, c, !dir_index(d), &cr, REPORT_CLIENT_CERTIFICATE);
+		fill_chain(t, &cr, &cl);
+		emit(t, &cr);
+		release_chain(t, &cr);
+		return;
+	}
 	if (d->role == ROLE_UNKNOWN)
 		set_roles(d, ROLE_SERVER);
-	report_init(t, d, &r, REPORT_CERTIFICATE);
-	for (uint32_t i = 0; i < cl.n; i++) {
-		r.chain[r.chain_len] = cert_get(t->o.certs, cl.der[i], cl.der_len[i]);
-		if (r.chain[r.chain_len])
-			r.chain_len++;
-	}
-	r.chain_total = cl.total;
-	emit(t, &r);
-	for (uint32_t i = 0; i < r.chain_len; i++)
-		cert_put(t->o.certs, r.chain[i]);
+	flush_pending(t, c);
+	r = malloc(sizeof(*r));
+	if (!r)
+		return;
+	report_init(t, c, dir_index(d), r, REPORT_CERTIFICATE);
+	fill_chain(t, r, &cl);
+	if (r->chain_len)
+		memcpy(c->leaf_sha256, r->chain[0]->sha256_hex, sizeof(c->leaf_sha256));
+	c->chain_seen = true;
+	c->pending = r;
+}
+
+static void on_certificate_status(struct flow_table *t, struct dir *d, const uint8_t *b,
+				  size_t len)
+{
+	struct cs_report *r = d->c->pending;
+	const uint8_t *der;
+	size_t der_len;
+
+	if (!r || tls_parse_certificate_status(b, len, &der, &der_len) < 0)
+		return;
+	r->have_ocsp = true;
+	ocsp_parse(der, der_len, r->chain_len ? r->chain[0]->x509 : NULL,
+		   r->chain_len > 1 ? r->chain[1]->x509 : NULL, &r->ocsp);
+	flush_pending(t, d->c);
 }
 
 struct cb_ctx {
@@ -327,28 +532,71 @@ static void cb_handshake(void *ctx, uint8_t type, const uint8_t *body, size_t le
 {
 	struct cb_ctx *x = ctx;
 
+	/* Any later message of the server's flight means no staple is coming. */
+	if (type != TLS_HS_CERTIFICATE_STATUS && x->d->role == ROLE_SERVER)
+		flush_pending(x->t, x->d->c);
 	switch (type) {
 	case TLS_HS_CLIENT_HELLO:
-		on_client_hello(x->d, body, len);
+	case TLS_HS_SSL2_CLIENT_HELLO:
+		on_client_hello(x->d, type, body, len);
 		break;
 	case TLS_HS_SERVER_HELLO:
 		on_server_hello(x->t, x->d, body, len);
 		break;
+	case TLS_HS_SSL2_SERVER_HELLO:
+		on_ssl2_server_hello(x->t, x->d, body, len);
+		break;
+	case TLS_HS_HELLO_VERIFY_REQUEST:
+		set_roles(x->d, ROLE_SERVER);
+		break;
 	case TLS_HS_CERTIFICATE:
 		on_certificate(x->t, x->d, body, len);
 		break;
+	case TLS_HS_CERTIFICATE_STATUS:
+		on_certificate_status(x->t, x->d, body, len);
+		break;
 	}
+}
+
+static void report_alert(struct flow_table *t, struct dir *d, const uint8_t *body)
+{
+	struct conn *c = d->c;
+	struct cs_report r;
+
+	flush_pending(t, c);	/* the alert answers the chain: chain first */
+	report_init(t, c, server_index(c, !dir_index(d)), &r, REPORT_ALERT);
+	r.alert_from_client = d->role == ROLE_CLIENT;
+	r.alert_level = body[0];
+	r.alert_desc = body[1];
+	memcpy(r.alert_cert_sha256, c->leaf_sha256, sizeof(r.alert_cert_sha256));
+	emit(t, &r);
 }
 
 static void cb_record(void *ctx, uint8_t type, uint16_t version, const uint8_t *body,
 		      size_t avail, size_t rec_len)
 {
 	struct cb_ctx *x = ctx;
+	struct dir *d = x->d;
+	struct conn *c = d->c;
 
-	(void)version; (void)body; (void)avail; (void)rec_len;
-	/* Past the first non-handshake record nothing is in the clear for us. */
-	if (type == TLS_CT_CCS || type == TLS_CT_APPDATA)
-		dir_done(x->t, x->d);
+	(void)version;
+	if (d->role == ROLE_SERVER)
+		flush_pending(x->t, c);
+	/* A 2-byte alert before any CCS is in the clear. */
+	if (type == TLS_CT_ALERT && rec_len == 2 && avail >= 2 && !d->p.encrypted) {
+		report_alert(x->t, d, body);
+		if (body[0] == 2)
+			dir_done(x->t, d);
+		return;
+	}
+	if (type != TLS_CT_CCS && type != TLS_CT_APPDATA)
+		return;
+	/* A ServerHello then straight to CCS: an abbreviated handshake. */
+	if (d->role == ROLE_SERVER && c->have_sh && !c->chain_seen && !c->hidden &&
+	    type == TLS_CT_CCS)
+		report_resumed(x->t, d);
+	/* Past the first encrypted record nothing is in the clear for us. */
+	dir_done(x->t, d);
 }
 
 static void cb_error(void *ctx, const char *what)
@@ -380,8 +628,12 @@ static void dir_push(struct flow_table *t, struct dir *d, const struct cs_segmen
 
 	if (d->done || d->r.failed)
 		return;
+	if (d->c->udp) {
+		dtls_feed_datagram(&d->dp, s->data, s->len, &tls_callbacks, &x);
+		return;
+	}
 	if (reasm_push(&d->r, s->seq, s->data, s->len, on_stream, &x) < 0) {
-		t->st.gaps++;
+		report_gap(t, d, "gap: held bytes passed the bound");
 		dir_done(t, d);
 	}
 }
@@ -394,6 +646,21 @@ static void dir_push(struct flow_table *t, struct dir *d, const struct cs_segmen
 static bool conn_finished(const struct conn *c, bool rst)
 {
 	return rst || (c->d[0].done && c->d[1].done) || (c->d[0].closed && c->d[1].closed);
+}
+
+/* Same rule as the kernel: what may start a direction. */
+static bool starts_direction(const struct cs_segment *s, bool reverse_tracked)
+{
+	const uint8_t *d = s->data;
+
+	if (s->key.proto == IPPROTO_UDP)	/* DTLS handshake record: hello or verify */
+		return s->len >= 14 && d[0] == TLS_CT_HANDSHAKE && d[1] == 0xfe &&
+		       d[13] >= 1 && d[13] <= 3;
+	if (s->len >= 6 && d[0] == TLS_CT_HANDSHAKE && d[1] == 3 && d[2] <= 4)
+		return d[5] == TLS_HS_CLIENT_HELLO || d[5] == TLS_HS_SERVER_HELLO;
+	if (s->len >= 3 && (d[0] & 0x80) && (d[2] == 1 || d[2] == 4))	/* SSLv2 */
+		return true;
+	return reverse_tracked && s->len >= 5 && d[0] == TLS_CT_ALERT && d[1] == 3;
 }
 
 int flow_segment(void *ctx, const struct cs_segment *s)
@@ -409,7 +676,7 @@ int flow_segment(void *ctx, const struct cs_segment *s)
 
 	c = conn_find(t, &s->key, &i);
 	if (!c) {
-		if (!starts_tls_hello(s)) {
+		if (!s->len || !starts_direction(s, false)) {
 			t->st.ignored_segments++;
 			return 0;
 		}
@@ -417,8 +684,8 @@ int flow_segment(void *ctx, const struct cs_segment *s)
 		if (!c)
 			return 0;
 		i = 0;
-	} else if (s->len && !c->d[i].r.started && !starts_tls_hello(s) &&
-		   !(c->d[i].closed || c->d[i].done)) {
+	} else if (s->len && !c->udp && !c->d[i].r.started && !c->d[i].done &&
+		   !starts_direction(s, true)) {
 		/* The other direction's first bytes must also be a record start. */
 		t->st.ignored_segments++;
 		return 0;
@@ -433,8 +700,12 @@ int flow_segment(void *ctx, const struct cs_segment *s)
 	else if (s->tcp_flags & (CS_TCP_FIN | CS_TCP_RST))
 		c->d[i].closed = true;	/* only close events: data pieces may carry FIN */
 	t->seg = NULL;
-	if (conn_finished(c, !s->len && (s->tcp_flags & CS_TCP_RST)))
-		conn_free(t, c);
+	if (conn_finished(c, !s->len && (s->tcp_flags & CS_TCP_RST))) {
+		conn_free(t, c, "connection closed with a hole");
+		return 0;
+	}
+	mem_update(t, c);
+	mem_enforce(t, c);
 	return 0;
 }
 
@@ -444,10 +715,7 @@ void flow_expire(struct flow_table *t, uint64_t now_ns)
 
 	t->last_expire_ns = now_ns;
 	while (t->tail && t->tail->last_ns + idle < now_ns) {
-		for (int i = 0; i < 2; i++)
-			if (t->tail->d[i].r.held)
-				t->st.gaps++;
-		conn_free(t, t->tail);
+		conn_free(t, t->tail, "idle timeout with a hole");
 		t->st.expired++;
 	}
 }
@@ -467,6 +735,8 @@ struct flow_table *flow_new(const struct flow_opts *o)
 		t->o.max_held = FLOW_HELD_DEFAULT;
 	if (!t->o.msg_max)
 		t->o.msg_max = TLS_MSG_MAX_DEFAULT;
+	if (!t->o.max_mem)
+		t->o.max_mem = FLOW_MEM_DEFAULT;
 	t->nbuckets = 1024;
 	while (t->nbuckets < t->o.max_conns && t->nbuckets < (1u << 20))
 		t->nbuckets <<= 1;
@@ -484,12 +754,13 @@ void flow_stats(const struct flow_table *t, struct flow_stats *st)
 	*st = t->st;
 }
 
+/* At exit every pending chain is still written: nothing seen is lost. */
 void flow_free(struct flow_table *t)
 {
 	if (!t)
 		return;
 	while (t->head)
-		conn_free(t, t->head);
+		conn_free(t, t->head, NULL);
 	free(t->buckets);
 	free(t);
 }

@@ -10,12 +10,19 @@
 #define FLOW_CONNS_DEFAULT	65536		/* connections tracked at once */
 #define FLOW_IDLE_DEFAULT_S	60		/* idle connection lifetime */
 #define FLOW_HELD_DEFAULT	(256 * 1024)	/* out-of-order bytes per direction */
+#define FLOW_MEM_DEFAULT	(128u << 20)	/* all connection state together */
+
+/* flow_opts.check_time: judge validity at the packet's time, or now. */
+#define FLOW_CHECK_PACKET	0
+#define FLOW_CHECK_NOW		(-1)
 
 struct flow_opts {
 	uint32_t max_conns;		/* 0: FLOW_CONNS_DEFAULT */
 	uint32_t idle_s;		/* 0: FLOW_IDLE_DEFAULT_S */
 	uint32_t max_held;		/* 0: FLOW_HELD_DEFAULT */
 	uint32_t msg_max;		/* 0: TLS_MSG_MAX_DEFAULT */
+	uint64_t max_mem;		/* 0: FLOW_MEM_DEFAULT */
+	int64_t check_time;		/* FLOW_CHECK_*, or a fixed Unix time */
 	struct cert_cache *certs;
 	/* A handshake worth reporting. The report and its certs are borrowed. */
 	void (*report)(void *ctx, const struct cs_report *r);
@@ -28,6 +35,8 @@ struct flow_stats {
 	uint64_t conns;			/* connections started */
 	uint64_t active;
 	uint64_t evicted;		/* dropped to stay under max_conns */
+	uint64_t evicted_mem;		/* dropped to stay under max_mem */
+	uint64_t mem, mem_peak;		/* bytes of connection state */
 	uint64_t expired;		/* idle timeout */
 	uint64_t ignored_segments;	/* not part of a TLS connection we track */
 	uint64_t parse_errors;		/* directions whose TLS did not parse */

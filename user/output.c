@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <linux/types.h>
+#include <netinet/in.h>
 #include "certsentry.h"
 #include "json.h"
 #include "output.h"
@@ -82,8 +83,51 @@ static const char *ep_ip(const struct report_endpoint *ep, char *buf, size_t cap
 
 static const char *action_name(const struct cs_report *r)
 {
-	return r->action == REPORT_CERTIFICATE_HIDDEN ? "tls-certificate-hidden"
-						      : "tls-certificate";
+	switch (r->action) {
+	case REPORT_CERTIFICATE_HIDDEN: return "tls-certificate-hidden";
+	case REPORT_RESUMED: return "tls-session-resumed";
+	case REPORT_CLIENT_CERTIFICATE: return "tls-client-certificate";
+	case REPORT_ALERT: return "tls-alert";
+	case REPORT_INCOMPLETE: return "tls-handshake-incomplete";
+	default: return "tls-certificate";
+	}
+}
+
+static bool has_chain(const struct cs_report *r)
+{
+	return r->action == REPORT_CERTIFICATE || r->action == REPORT_CLIENT_CERTIFICATE;
+}
+
+static const char *validity(const struct cert_facts *f, int64_t at)
+{
+	if (at < f->not_before)
+		return "not_yet_valid";
+	return at > f->not_after ? "expired" : "valid";
+}
+
+static const char *ocsp_status_name(int st)
+{
+	switch (st) {
+	case OCSP_ST_GOOD: return "good";
+	case OCSP_ST_REVOKED: return "revoked";
+	case OCSP_ST_UNKNOWN: return "unknown";
+	default: return "none";
+	}
+}
+
+static const char *alert_desc(const struct cs_report *r, char *buf, size_t cap)
+{
+	const char *n = tls_alert_name(r->alert_desc);
+
+	if (n)
+		return n;
+	snprintf(buf, cap, "%u", r->alert_desc);
+	return buf;
+}
+
+static const char *alert_level(uint8_t level)
+{
+	return level == 1 ? "warning" : level == 2 ? "fatal" : "unknown";
 }
 
 /* Version text only when a ServerHello named one we know. */
@@ -155,6 +199,23 @@ static void json_x509(struct jw *w, const struct cert_facts *f)
 	jw_obj_end(w);
 }
 
+/* ECS tls.server.* / tls.client.*: hash, validity, names, x509. */
+static void json_peer_cert(struct jw *w, const struct cert_facts *f)
+{
+	jw_obj_begin(w, "hash");
+	jw_str(w, "sha256", f->sha256_hex);
+	jw_obj_end(w);
+	if (!f->parse_ok)
+		return;
+	jw_time_s(w, "not_before", f->not_before);
+	jw_time_s(w, "not_after", f->not_after);
+	if (f->subject_dn)
+		jw_str(w, "subject", f->subject_dn);
+	if (f->issuer_dn)
+		jw_str(w, "issuer", f->issuer_dn);
+	json_x509(w, f);
+}
+
 static void json_tls(struct jw *w, const struct cs_report *r)
 {
 	const char *v = version_of(r), *c;
@@ -174,33 +235,27 @@ static void json_tls(struct jw *w, const struct cs_report *r)
 		}
 		jw_str(w, "cipher", c);
 	}
-	if (r->has_sni) {
+	if (r->resumed || r->action == REPORT_RESUMED)
+		jw_bool(w, "resumed", true);
+	if (r->has_sni || (leaf && r->action == REPORT_CLIENT_CERTIFICATE)) {
 		jw_obj_begin(w, "client");
-		jw_str(w, "server_name", r->sni);
+		if (r->has_sni)
+			jw_str(w, "server_name", r->sni);
+		if (leaf && r->action == REPORT_CLIENT_CERTIFICATE)
+			json_peer_cert(w, leaf);
 		jw_obj_end(w);
 	}
 	if (r->alpn[0])
 		jw_str(w, "next_protocol", r->alpn);
 	if (leaf && r->action == REPORT_CERTIFICATE) {
 		jw_obj_begin(w, "server");
-		jw_obj_begin(w, "hash");
-		jw_str(w, "sha256", leaf->sha256_hex);
-		jw_obj_end(w);
-		if (leaf->parse_ok) {
-			jw_time_s(w, "not_before", leaf->not_before);
-			jw_time_s(w, "not_after", leaf->not_after);
-			if (leaf->subject_dn)
-				jw_str(w, "subject", leaf->subject_dn);
-			if (leaf->issuer_dn)
-				jw_str(w, "issuer", leaf->issuer_dn);
-			json_x509(w, leaf);
-		}
+		json_peer_cert(w, leaf);
 		jw_obj_end(w);
 	}
 	jw_obj_end(w);
 }
 
-static void json_chain_cert(struct jw *w, const struct cert_facts *f)
+static void json_chain_cert(struct jw *w, const struct cert_facts *f, int64_t at)
 {
 	jw_obj_begin(w, NULL);
 	jw_str(w, "sha256", f->sha256_hex);
@@ -220,11 +275,67 @@ static void json_chain_cert(struct jw *w, const struct cert_facts *f)
 		jw_str(w, "issuer", f->issuer_dn);
 	jw_time_s(w, "not_before", f->not_before);
 	jw_time_s(w, "not_after", f->not_after);
+	jw_str(w, "validity", validity(f, at));
 	json_key(w, f);
 	jw_bool(w, "self_signed", f->self_signed);
 	if (f->total_sans > f->n_sans)
 		jw_uint(w, "alternative_names_total", f->total_sans);
 	json_sans(w, f);	/* last: the longest part, cut first if anything is */
+	jw_obj_end(w);
+}
+
+static void json_ocsp(struct jw *w, const struct ocsp_facts *o)
+{
+	jw_obj_begin(w, "ocsp");
+	if (!o->parse_ok) {
+		jw_str(w, "parse_error", o->parse_error);
+		jw_obj_end(w);
+		return;
+	}
+	jw_str(w, "response_status", o->response_status_str);
+	jw_str(w, "status", ocsp_status_name(o->cert_status));
+	jw_bool(w, "matched_leaf", o->matched_leaf);
+	if (o->serial_hex[0])
+		jw_str(w, "serial_number", o->serial_hex);
+	if (o->produced_at)
+		jw_time_s(w, "produced_at", o->produced_at);
+	if (o->this_update)
+		jw_time_s(w, "this_update", o->this_update);
+	if (o->next_update)
+		jw_time_s(w, "next_update", o->next_update);
+	if (o->cert_status == OCSP_ST_REVOKED) {
+		jw_time_s(w, "revocation_time", o->revocation_time);
+		if (o->reason >= 0)
+			jw_str(w, "revocation_reason", o->reason_str);
+	}
+	if (o->responder[0])
+		jw_str(w, "responder", o->responder);
+	jw_str(w, "signature", !o->signature_checked ? "unchecked" :
+			       o->signature_ok ? "valid" : "invalid");
+	jw_obj_end(w);
+}
+
+static void json_alert(struct jw *w, const struct cs_report *r)
+{
+	char num[8];
+
+	jw_obj_begin(w, "alert");
+	jw_str(w, "from", r->alert_from_client ? "client" : "server");
+	jw_str(w, "level", alert_level(r->alert_level));
+	jw_str(w, "description", alert_desc(r, num, sizeof(num)));
+	jw_uint(w, "code", r->alert_desc);
+	if (r->alert_cert_sha256[0])
+		jw_str(w, "after_certificate_sha256", r->alert_cert_sha256);
+	jw_obj_end(w);
+}
+
+static void json_incomplete(struct jw *w, const struct cs_report *r)
+{
+	jw_obj_begin(w, "incomplete");
+	jw_str(w, "reason", r->incomplete_reason ? r->incomplete_reason : "unknown");
+	jw_str(w, "direction", r->lost_from_client ? "client" : "server");
+	jw_uint(w, "lost_bytes", r->lost_bytes);
+	jw_bool(w, "chain_reported", r->chain_reported);
 	jw_obj_end(w);
 }
 
@@ -235,13 +346,20 @@ static void json_certsentry(struct jw *w, const struct cs_report *r)
 		jw_str(w, "reason", "TLS 1.3: certificate is encrypted");
 	if (r->alpn_offered[0])
 		jw_str(w, "client_alpn", r->alpn_offered);
-	if (r->action == REPORT_CERTIFICATE) {
+	if (r->action == REPORT_ALERT)
+		json_alert(w, r);
+	if (r->action == REPORT_INCOMPLETE)
+		json_incomplete(w, r);
+	if (r->have_ocsp)
+		json_ocsp(w, &r->ocsp);
+	if (has_chain(r)) {
+		jw_time_s(w, "check_time", r->check_time);
 		jw_uint(w, "chain_length", r->chain_len);
 		jw_uint(w, "chain_total", r->chain_total);
 		jw_arr_begin(w, "chain");
 		for (uint32_t i = 0; i < r->chain_len && i < TLS_CHAIN_MAX; i++)
 			if (r->chain[i])
-				json_chain_cert(w, r->chain[i]);
+				json_chain_cert(w, r->chain[i], r->check_time);
 		jw_arr_end(w);
 	}
 	jw_obj_end(w);
@@ -265,6 +383,25 @@ static void json_observer(struct jw *w, const struct cs_report *r)
 	jw_obj_end(w);
 	jw_obj_end(w);
 	jw_obj_end(w);
+}
+
+/* A sentence for the events on-call reads first: what happened, to what. */
+static void json_message(struct jw *w, const struct cs_report *r)
+{
+	char msg[256], num[8];
+
+	if (r->action == REPORT_ALERT)
+		snprintf(msg, sizeof(msg), "%s sent %s alert %s%s%.16s", r->alert_from_client ?
+			 "client" : "server", alert_level(r->alert_level),
+			 alert_desc(r, num, sizeof(num)), r->alert_cert_sha256[0] ?
+			 " after certificate sha256=" : "", r->alert_cert_sha256);
+	else if (r->action == REPORT_INCOMPLETE)
+		snprintf(msg, sizeof(msg), "%s lost %llu bytes: %s", r->lost_from_client ?
+			 "client" : "server", (unsigned long long)r->lost_bytes,
+			 r->incomplete_reason ? r->incomplete_reason : "unknown");
+	else
+		return;
+	jw_str(w, "message", msg);
 }
 
 static size_t json_report(struct output *o, const struct cs_report *r, bool *trunc)
@@ -293,10 +430,11 @@ static size_t json_report(struct output *o, const struct cs_report *r, bool *tru
 	json_endpoint(&w, "destination", &r->server);
 	jw_obj_begin(&w, "network");
 	jw_str(&w, "type", r->server.family == CS_AF_INET6 ? "ipv6" : "ipv4");
-	jw_str(&w, "transport", "tcp");
-	jw_str(&w, "protocol", "tls");
+	jw_str(&w, "transport", r->transport == IPPROTO_UDP ? "udp" : "tcp");
+	jw_str(&w, "protocol", r->transport == IPPROTO_UDP ? "dtls" : "tls");
 	jw_obj_end(&w);
 	json_observer(&w, r);
+	json_message(&w, r);
 	json_tls(&w, r);
 	json_certsentry(&w, r);
 	jw_obj_end(&w);
@@ -435,6 +573,44 @@ static void text_leaf(struct tb *t, const struct cs_report *r)
 	tb_printf(t, " chain=%u", r->chain_total > r->chain_len ? r->chain_total : r->chain_len);
 }
 
+static void text_tail(struct tb *t, const struct cs_report *r)
+{
+	char num[8];
+
+	switch (r->action) {
+	case REPORT_CERTIFICATE_HIDDEN:
+		tb_printf(t, " certificate encrypted (TLS 1.3)");
+		return;
+	case REPORT_RESUMED:
+		tb_printf(t, " session resumed: no certificate sent");
+		return;
+	case REPORT_ALERT:
+		tb_printf(t, " %s alert %s from %s", alert_level(r->alert_level),
+			  alert_desc(r, num, sizeof(num)), r->alert_from_client ? "client" : "server");
+		if (r->alert_cert_sha256[0])
+			tb_printf(t, " after sha256=%.16s", r->alert_cert_sha256);
+		return;
+	case REPORT_INCOMPLETE:
+		tb_printf(t, " %s lost %llu bytes: ", r->lost_from_client ? "client" : "server",
+			  (unsigned long long)r->lost_bytes);
+		tb_safe(t, r->incomplete_reason ? r->incomplete_reason : "unknown", SAFE_TAIL,
+			TEXT_FIELD_MAX);
+		return;
+	default:
+		if (r->action == REPORT_CLIENT_CERTIFICATE)
+			tb_printf(t, " client-certificate");
+		text_leaf(t, r);
+		if (r->have_ocsp && r->ocsp.parse_ok)
+			tb_printf(t, " ocsp=%s%s%s%s", ocsp_status_name(r->ocsp.cert_status),
+				  r->ocsp.cert_status == OCSP_ST_REVOKED && r->ocsp.reason >= 0 ? "(" : "",
+				  r->ocsp.cert_status == OCSP_ST_REVOKED && r->ocsp.reason >= 0 ?
+				  r->ocsp.reason_str : "",
+				  r->ocsp.cert_status == OCSP_ST_REVOKED && r->ocsp.reason >= 0 ? ")" : "");
+		else if (r->have_ocsp)
+			tb_printf(t, " ocsp=unparsable");
+	}
+}
+
 static size_t text_report(struct output *o, const struct cs_report *r, bool *trunc)
 {
 	struct tb t = { o->buf, OUTPUT_LINE_MAX, 0, false };
@@ -470,10 +646,7 @@ static size_t text_report(struct output *o, const struct cs_report *r, bool *tru
 		tb_printf(&t, " alpn=");
 		tb_safe(&t, r->alpn, SAFE_WORD, TEXT_FIELD_MAX);
 	}
-	if (r->action == REPORT_CERTIFICATE_HIDDEN)
-		tb_printf(&t, " certificate encrypted (TLS 1.3)");
-	else
-		text_leaf(&t, r);
+	text_tail(&t, r);
 	*trunc = t.trunc;
 	return t.len;
 }

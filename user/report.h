@@ -5,11 +5,16 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include "cert.h"
+#include "ocsp.h"
 #include "tls.h"
 
 enum report_action {
 	REPORT_CERTIFICATE,		/* "tls-certificate": chain seen in the clear */
 	REPORT_CERTIFICATE_HIDDEN,	/* "tls-certificate-hidden": TLS 1.3 */
+	REPORT_RESUMED,			/* "tls-session-resumed": abbreviated, no chain */
+	REPORT_CLIENT_CERTIFICATE,	/* "tls-client-certificate": chain[] is the client's */
+	REPORT_ALERT,			/* "tls-alert": an alert record in the clear */
+	REPORT_INCOMPLETE,		/* "tls-handshake-incomplete": bytes lost */
 };
 
 struct report_endpoint {
@@ -33,6 +38,21 @@ struct cs_report {
 	char sni[TLS_SNI_MAX + 1];
 	char alpn_offered[TLS_ALPN_MAX + 1];
 	char alpn[TLS_ALPN_MAX + 1];	/* selected */
+	uint8_t transport;		/* IPPROTO_TCP or IPPROTO_UDP (DTLS) */
+	int64_t check_time;		/* Unix s at which validity is judged */
+	bool resumed;
+	/* Stapled OCSP response (CertificateStatus), for the leaf. */
+	bool have_ocsp;
+	struct ocsp_facts ocsp;
+	/* REPORT_ALERT: who sent what, and the server certificate it followed. */
+	bool alert_from_client;
+	uint8_t alert_level, alert_desc;
+	char alert_cert_sha256[65];	/* "" if no certificate was seen before it */
+	/* REPORT_INCOMPLETE: which direction lost what, and why. */
+	const char *incomplete_reason;
+	bool lost_from_client;
+	uint64_t lost_bytes;		/* bytes held beyond the hole, discarded */
+	bool chain_reported;		/* the chain was already reported */
 	uint32_t chain_len;		/* entries in chain[] */
 	uint32_t chain_total;		/* certificates in the message */
 	struct cert_facts *chain[TLS_CHAIN_MAX];	/* leaf first */

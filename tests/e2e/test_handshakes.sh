@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# test_handshakes.sh - live handshake coverage beyond a plain chain: OCSP staples,
+# resumption, client certificates, client alerts after the chain, DTLS.
+set -u
+. "$(dirname "$0")/lib.sh"
+
+PKI=$TMP/pki
+HOST=www.example.test
+
+why=$(live_unavailable)
+if [ -n "$why" ]; then
+	skip "live handshake tests" "$why"
+	summary
+	exit 0
+fi
+"$ROOT/tools/mkpki.sh" "$PKI" && "$ROOT/tools/mkpki.sh" "$PKI" ocsp leaf good &&
+	"$ROOT/tools/mkpki.sh" "$PKI" ocsp leaf revoked || { fail mkpki "test PKI"; summary; exit 1; }
+LEAF_FP=$(fp "$PKI/leaf.pem")
+
+# with_sentry NAME: a namespace NS with certsentry on lo writing OUT.
+with_sentry() {
+	ns_new NS "$1" || return 1
+	OUT=$TMP/$1.json
+	start_sentry "$NS" "$OUT" -i lo
+}
+
+# jq_is NAME FILTER WANT: the first matching event's projection equals WANT.
+jq_is() {
+	local name=$1 action=$2 filter=$3 want=$4 got
+	wait_for 5 grep -q "\"$action\"" "$OUT"
+	got=$(events "$OUT" "$action" | head -1 | jq -r "$filter" 2>/dev/null)
+	[ "$got" = "$want" ] && pass "$name" || fail "$name" "got '$got' want '$want' in: $(tail -c 1500 "$OUT")"
+}
+
+test_ocsp_staple() {
+	local status
+	for status in good revoked; do
+		with_sentry "ocsp-$status" || { fail "ocsp_$status" "setup"; continue; }
+		start_server "$NS" 4433 "$PKI/leaf.pem" "$PKI/leaf.key" "$PKI/inter.pem" \
+			-status_file "$PKI/leaf.ocsp-$status.der"
+		handshake "$NS" 127.0.0.1:4433 -tls1_2 -servername "$HOST" -status
+		local want="$status true valid $LEAF_FP"
+		[ $status = revoked ] && want="revoked true valid $LEAF_FP keyCompromise"
+		jq_is "ocsp_$status" tls-certificate \
+			"[.certsentry.ocsp.status, (.certsentry.ocsp.matched_leaf|tostring), .certsentry.ocsp.signature, .tls.server.hash.sha256] + (if .certsentry.ocsp.status == \"revoked\" then [.certsentry.ocsp.revocation_reason] else [] end) | join(\" \")" \
+			"$want"
+		stop_pid "$SENTRY_PID"; stop_pid "$SERVER_PID"; ns_del "$NS"
+	done
+}
+
+test_resumption() {
+	with_sentry resume || { fail resumed "setup"; return; }
+	start_server "$NS" 4433 "$PKI/leaf.pem" "$PKI/leaf.key" "$PKI/inter.pem"
+	handshake "$NS" 127.0.0.1:4433 -tls1_2 -servername "$HOST" -sess_out "$TMP/sess"
+	handshake "$NS" 127.0.0.1:4433 -tls1_2 -servername "$HOST" -sess_in "$TMP/sess"
+	grep -q 'Reused' "$TMP/s_client.out" || { fail resumed "s_client did not resume"; }
+	jq_is resumed tls-session-resumed '[(.tls.resumed|tostring), .tls.version, .tls.client.server_name] | join(" ")' "true 1.2 $HOST"
+	[ "$(count_events "$OUT" tls-certificate)" = 1 ] && pass resumed_no_second_chain \
+		|| fail resumed_no_second_chain "$(count_events "$OUT" tls-certificate) chains"
+	stop_pid "$SENTRY_PID"; stop_pid "$SERVER_PID"; ns_del "$NS"
+}
+
+test_client_certificate() {
+	with_sentry clientauth || { fail client_certificate "setup"; return; }
+	start_server "$NS" 4433 "$PKI/leaf.pem" "$PKI/leaf.key" "$PKI/inter.pem" \
+		-Verify 2 -CAfile "$PKI/root.pem"
+	handshake "$NS" 127.0.0.1:4433 -tls1_2 -servername "$HOST" \
+		-cert "$PKI/client.pem" -key "$PKI/client.key" -cert_chain "$PKI/inter.pem"
+	jq_is client_certificate tls-client-certificate \
+		'[.tls.client.hash.sha256, .tls.client.x509.subject.common_name[0], (.certsentry.chain|length|tostring)] | join(" ")' \
+		"$(fp "$PKI/client.pem") certsentry test client 2"
+	stop_pid "$SENTRY_PID"; stop_pid "$SERVER_PID"; ns_del "$NS"
+}
+
+# A client that does not trust the chain sends a fatal alert right after it:
+# the direct signal that real clients reject the certificate.
+test_client_alert() {
+	with_sentry alert || { fail client_alert "setup"; return; }
+	start_server "$NS" 4433 "$PKI/leaf.pem" "$PKI/leaf.key" "$PKI/inter.pem"
+	handshake "$NS" 127.0.0.1:4433 -tls1_2 -servername "$HOST" -verify_return_error \
+		-CAfile "$PKI/client.pem"
+	jq_is client_alert tls-alert \
+		'[.certsentry.alert.from, .certsentry.alert.level, .certsentry.alert.description, .certsentry.alert.after_certificate_sha256] | join(" ")' \
+		"client fatal unknown_ca $LEAF_FP"
+	stop_pid "$SENTRY_PID"; stop_pid "$SERVER_PID"; ns_del "$NS"
+}
+
+test_dtls() {
+	local v
+	for v in 1 1_2; do
+		with_sentry "dtls$v" || { fail "dtls$v" "setup"; continue; }
+		# DTLS 1.0 signs with SHA-1, below OpenSSL 3's default security level.
+		bg "$NS" openssl s_server -quiet -dtls$v -accept 4444 -cert "$PKI/leaf.pem" \
+			-key "$PKI/leaf.key" -cert_chain "$PKI/inter.pem" -cipher DEFAULT:@SECLEVEL=0
+		SERVER_PID=$BG_PID
+		wait_for 5 ip netns exec "$NS" sh -c "ss -lunH | grep -q ':4444 '"
+		(sleep 1; echo Q) | timeout 5 ip netns exec "$NS" openssl s_client -dtls$v \
+			-connect 127.0.0.1:4444 -servername "$HOST" -cipher DEFAULT:@SECLEVEL=0 \
+			>"$TMP/dtls.out" 2>&1
+		local ver=1.2; [ $v = 1 ] && ver=1.0
+		jq_is "dtls$v" tls-certificate \
+			'[.network.transport, .tls.version_protocol, .tls.version, .tls.client.server_name, .tls.server.hash.sha256, (.certsentry.chain|length|tostring)] | join(" ")' \
+			"udp dtls $ver $HOST $LEAF_FP 2"
+		stop_pid "$SENTRY_PID"; stop_pid "$SERVER_PID"; ns_del "$NS"
+	done
+}
+
+test_ocsp_staple
+test_resumption
+test_client_certificate
+test_client_alert
+test_dtls
+summary
