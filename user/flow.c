@@ -149,8 +149,6 @@ static void mem_update(struct flow_table *t, struct conn *c)
 
 	t->st.mem = t->st.mem - c->mem + m;
 	c->mem = m;
-	if (t->st.mem > t->st.mem_peak)
-		t->st.mem_peak = t->st.mem;
 }
 
 /* ---- reports ---- */
@@ -345,6 +343,9 @@ static void mem_enforce(struct flow_table *t, struct conn *keep)
 		conn_free(t, t->tail, "evicted: memory bound reached");
 		t->st.evicted_mem++;
 	}
+	/* Sampled once the bound is enforced: what stays held between segments. */
+	if (t->st.mem > t->st.mem_peak)
+		t->st.mem_peak = t->st.mem;
 }
 
 /* ---- what the parsers found ---- */

@@ -130,6 +130,12 @@ static const char *alert_level(uint8_t level)
 	return level == 1 ? "warning" : level == 2 ? "fatal" : "unknown";
 }
 
+/* SSLv2 has no two-byte cipher suite id to name. */
+static bool has_cipher(const struct cs_report *r)
+{
+	return r->have_server_hello && r->version != 0x0002;
+}
+
 /* Version text only when a ServerHello named one we know. */
 static const char *version_of(const struct cs_report *r)
 {
@@ -228,7 +234,7 @@ static void json_tls(struct jw *w, const struct cs_report *r)
 		if (tls_version_protocol(r->version))
 			jw_str(w, "version_protocol", tls_version_protocol(r->version));
 	}
-	if (r->have_server_hello) {
+	if (has_cipher(r)) {
 		if (!(c = tls_cipher_name(r->cipher))) {
 			snprintf(hex, sizeof(hex), "0x%04X", r->cipher);
 			c = hex;
@@ -636,7 +642,7 @@ static size_t text_report(struct output *o, const struct cs_report *r, bool *tru
 		tb_printf(&t, " %s%s", p && !strcmp(p, "ssl") ? "SSL" :
 			  p && !strcmp(p, "dtls") ? "DTLS" : "TLS", v);
 	}
-	if (r->have_server_hello) {
+	if (has_cipher(r)) {
 		if ((c = tls_cipher_name(r->cipher)))
 			tb_printf(&t, " %s", c);
 		else

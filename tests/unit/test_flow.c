@@ -155,9 +155,10 @@ struct rig {
 	struct sink sink;
 };
 
-static void rig_init(struct rig *g, uint32_t max_conns)
+static void rig_init_mem(struct rig *g, uint32_t max_conns, uint64_t max_mem)
 {
-	struct flow_opts o = { .max_conns = max_conns, .report = on_report, .done = on_done };
+	struct flow_opts o = { .max_conns = max_conns, .max_mem = max_mem,
+			       .report = on_report, .done = on_done };
 
 	memset(g, 0, sizeof(*g));
 	g->certs = cert_cache_new(64);
@@ -165,6 +166,11 @@ static void rig_init(struct rig *g, uint32_t max_conns)
 	o.ctx = &g->sink;
 	g->ft = flow_new(&o);
 	assert_non_null(g->ft);
+}
+
+static void rig_init(struct rig *g, uint32_t max_conns)
+{
+	rig_init_mem(g, max_conns, 0);
 }
 
 static void rig_free(struct rig *g)
@@ -355,6 +361,37 @@ static void test_port_reuse(void **state)
 	free(s2c.b);
 }
 
+/* Held out-of-order bytes count against the memory bound: the oldest
+ * connections go first, counted, and the total never stays above it. */
+static void test_memory_bound(void **state)
+{
+	static uint8_t junk[4096];
+	struct stream c2s, s2c;
+	struct flow_stats st;
+	struct rig g;
+
+	(void)state;
+	handshake(TLS1_2_VERSION, NULL, &c2s, &s2c);
+	rig_init_mem(&g, 0, 256 * 1024);
+	for (uint16_t p = 1; p <= 100; p++) {
+		push(&g, p, true, 1, c2s.b, 100, CS_TCP_ACK, 1000);
+		/* 4 KB beyond a hole: held until the bound evicts the connection */
+		push(&g, p, true, 1 + 200, junk, sizeof(junk), CS_TCP_ACK, 1000);
+		flow_stats(g.ft, &st);
+		assert_true(st.mem <= 256 * 1024);
+	}
+	flow_stats(g.ft, &st);
+	assert_true(st.evicted_mem > 0);
+	assert_true(st.active < 100);
+	assert_true(st.mem_peak <= 256 * 1024);
+	/* Each evicted connection with a hole said what it lost. */
+	assert_true(g.sink.n > 0);
+	assert_int_equal(g.sink.r[0].action, REPORT_INCOMPLETE);
+	rig_free(&g);
+	free(c2s.b);
+	free(s2c.b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -364,6 +401,7 @@ int main(void)
 		cmocka_unit_test(test_non_tls_ignored),
 		cmocka_unit_test(test_bounds_evict_expire_close),
 		cmocka_unit_test(test_port_reuse),
+		cmocka_unit_test(test_memory_bound),
 	};
 
 	return cmocka_run_group_tests(tests, pki_setup, pki_teardown);
