@@ -1,4 +1,4 @@
-/* certsentry.bpf.c - TC classifier that copies the TLS handshake bytes of each TCP direction to a ring buffer. */
+/* certsentry.bpf.c - TC classifier that copies the TLS handshake bytes of each TCP direction (and DTLS UDP direction) to a ring buffer. */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
@@ -15,13 +15,20 @@
 
 #define NEXTHDR_HOP	0
 #define NEXTHDR_TCP	6
+#define NEXTHDR_UDP	17
 #define NEXTHDR_ROUTING	43
 #define NEXTHDR_DEST	60
 #define IPV6_EXT_MAX	4	/* extension headers walked before giving up */
 
 #define IP_MF_OFFSET	0x3fff	/* MF flag | fragment offset */
 #define TLS_HDR_LEN	5
+#define TLS_ALERT	21
 #define TLS_HANDSHAKE	22
+#define TLS_ALERT_LEN	7	/* header + level + description */
+#define DTLS_HELLO_PEEK	16	/* bytes read to recognise a DTLS hello */
+
+/* What may start a TCP direction (tcp_start); >= 0 is an enum cs_mode. */
+#define START_NONE	(-1)
 
 /* Direct packet reads only below this offset: keeps the verifier's packet
  * range tracking happy (it gives up above 64 KiB). */
@@ -77,14 +84,14 @@ struct {
 	__uint(max_entries, CS_RINGBUF_BYTES);
 } events SEC(".maps");
 
-/* What the parser found out about one TCP segment. */
+/* What the parser found out about one TCP segment or UDP datagram. */
 struct pkt {
 	struct cs_flow_key key;
-	__u32 seq;		/* sequence number of payload[0] */
+	__u32 seq;		/* sequence number of payload[0]; 0 for UDP */
 	__u32 poff;		/* payload offset from skb->data */
 	__u32 plen;		/* payload bytes, from the IP header's length */
 	__u32 hint;		/* bucket in "hints" */
-	__u8 flags;		/* TCP flags byte */
+	__u8 flags;		/* TCP flags byte; 0 for UDP */
 	__u8 hook;
 };
 
@@ -146,6 +153,28 @@ static __always_inline int parse_tcp(struct __sk_buff *skb, __u32 off, __u32 end
 	return 0;
 }
 
+static __always_inline int parse_udp(struct __sk_buff *skb, __u32 off, __u32 end, struct pkt *p)
+{
+	struct udphdr uh;
+
+	if (off + sizeof(uh) > end || load_hdr(skb, off, &uh))
+		return -1;
+	p->key.sport = bpf_ntohs(uh.source);
+	p->key.dport = bpf_ntohs(uh.dest);
+	p->key.proto = IPPROTO_UDP;
+	p->poff = off + sizeof(uh);
+	p->plen = end - p->poff;
+	return 0;
+}
+
+static __always_inline int parse_l4(struct __sk_buff *skb, __u32 off, __u32 end, __u8 proto,
+				    struct pkt *p)
+{
+	if (proto == IPPROTO_UDP)
+		return parse_udp(skb, off, end, p);
+	return parse_tcp(skb, off, end, p);
+}
+
 static __always_inline int parse_ipv4(struct __sk_buff *skb, __u32 off, struct pkt *p, __u32 *s, __u32 *d)
 {
 	struct iphdr ih;
@@ -154,7 +183,8 @@ static __always_inline int parse_ipv4(struct __sk_buff *skb, __u32 off, struct p
 	if (load_hdr(skb, off, &ih))
 		return -1;
 	hl = ih.ihl * 4;
-	if (ih.version != 4 || hl < sizeof(ih) || ih.protocol != IPPROTO_TCP)
+	if (ih.version != 4 || hl < sizeof(ih) ||
+	    (ih.protocol != IPPROTO_TCP && ih.protocol != IPPROTO_UDP))
 		return -1;
 	if (ih.frag_off & bpf_htons(IP_MF_OFFSET))
 		return -1;
@@ -166,11 +196,11 @@ static __always_inline int parse_ipv4(struct __sk_buff *skb, __u32 off, struct p
 	p->key.family = CS_AF_INET;
 	*s = ih.saddr;
 	*d = ih.daddr;
-	return parse_tcp(skb, off + hl, end, p);
+	return parse_l4(skb, off + hl, end, ih.protocol, p);
 }
 
 /* Walks hop-by-hop, routing and destination options headers; anything else
- * (fragments, ESP, AH, no-next-header) is not a TCP segment we can read. */
+ * (fragments, ESP, AH, no-next-header) is not a segment we can read. */
 static __always_inline int parse_ipv6(struct __sk_buff *skb, __u32 off, struct pkt *p, __u32 *s, __u32 *d)
 {
 	struct ipv6hdr h;
@@ -192,14 +222,14 @@ static __always_inline int parse_ipv6(struct __sk_buff *skb, __u32 off, struct p
 		nh = ext.nh;
 		off += (ext.len + 1) * 8;
 	}
-	if (nh != NEXTHDR_TCP || off > end)
+	if ((nh != NEXTHDR_TCP && nh != NEXTHDR_UDP) || off > end)
 		return -1;
 	__builtin_memcpy(p->key.saddr, &h.saddr, 16);
 	__builtin_memcpy(p->key.daddr, &h.daddr, 16);
 	p->key.family = CS_AF_INET6;
 	*s = h.saddr.in6_u.u6_addr32[0] ^ h.saddr.in6_u.u6_addr32[3];
 	*d = h.daddr.in6_u.u6_addr32[0] ^ h.daddr.in6_u.u6_addr32[3];
-	return parse_tcp(skb, off, end, p);
+	return parse_l4(skb, off, end, nh, p);
 }
 
 /* Up to two VLAN tags the NIC left in the frame. */
@@ -241,14 +271,88 @@ static __always_inline int parse(struct __sk_buff *skb, __u32 l3off, struct pkt 
 }
 
 /* 16 03 {00..04} len len {01 ClientHello | 02 ServerHello} */
-static __always_inline bool is_hello(struct __sk_buff *skb, const struct pkt *p)
+static __always_inline bool tls_hello(const __u8 *b)
 {
-	struct { __u8 b[6]; } h;
+	return b[0] == TLS_HANDSHAKE && b[1] == 3 && b[2] <= 4 && (b[5] == 1 || b[5] == 2);
+}
 
-	if (p->plen < sizeof(h) || load_hdr(skb, p->poff, &h))
+/*
+ * SSLv2 record with a 2-byte header (high bit set), its first 8 bytes:
+ * CLIENT-HELLO (1), version 0.2 or 3.0-3.4 (a TLS client's compatible
+ * hello), a non-empty list of whole 3-byte cipher specs that fits in the
+ * record, a session id shorter than 256 bytes; or SERVER-HELLO (4),
+ * session-id-hit 0|1, certificate type 1 (X.509), version 0.2. The checks
+ * past the version matter: an SSLv2 direction is not walked but copied to
+ * the cap, so a false start on binary data would be expensive.
+ */
+static __always_inline bool ssl2_hello(const __u8 *b)
+{
+	__u32 rlen = (__u32)(b[0] & 0x7f) << 8 | b[1];
+	__u32 specs = (__u32)b[5] << 8 | b[6];
+
+	if (!(b[0] & 0x80))
 		return false;
-	return h.b[0] == TLS_HANDSHAKE && h.b[1] == 3 && h.b[2] <= 4 &&
-	       (h.b[5] == 1 || h.b[5] == 2);
+	if (b[2] == 4)
+		return b[3] <= 1 && b[4] == 1 && b[5] == 0 && b[6] == 2;
+	if (b[2] != 1 || !((b[3] == 0 && b[4] == 2) || (b[3] == 3 && b[4] <= 4)))
+		return false;
+	return specs && specs % 3 == 0 && 9 + specs <= rlen && b[7] == 0;
+}
+
+/* Is the reverse direction of p tracked? (Only asked for rare packets.) */
+static __always_inline bool reverse_tracked(const struct pkt *p)
+{
+	struct cs_flow_key k = {};
+
+	__builtin_memcpy(k.saddr, p->key.daddr, sizeof(k.saddr));
+	__builtin_memcpy(k.daddr, p->key.saddr, sizeof(k.daddr));
+	k.sport = p->key.dport;
+	k.dport = p->key.sport;
+	k.family = p->key.family;
+	k.proto = p->key.proto;
+	return bpf_map_lookup_elem(&flows, &k) != NULL;
+}
+
+/*
+ * Does this payload start a TCP direction, and as what (an enum cs_mode, or
+ * START_NONE)? *skip: bytes at the start the record walk hops over (a
+ * warning alert). One 8-byte read; 6 bytes for payloads of 6 or 7 (a hello
+ * header alone, or a lone alert record).
+ */
+static __always_inline int tcp_start(struct __sk_buff *skb, const struct pkt *p, __u32 *skip)
+{
+	struct { __u8 b[8]; } h = {};
+	struct { __u8 b[6]; } s;
+
+	*skip = 0;
+	if (p->plen >= sizeof(h)) {
+		if (load_hdr(skb, p->poff, &h))
+			return START_NONE;
+		if (h.b[0] & 0x80)
+			return ssl2_hello(h.b) ? CS_MODE_SSL2 : START_NONE;
+	} else {
+		if (p->plen < sizeof(s) || load_hdr(skb, p->poff, &s))
+			return START_NONE;
+		__builtin_memcpy(h.b, s.b, sizeof(s));
+	}
+	if (tls_hello(h.b))
+		return CS_MODE_TLS;
+	/* 15 03 {00..04} 00 02 {01|02}: an Alert that answers a tracked hello
+	 * (or comes before the answer). Rare, so the extra lookup is too. */
+	if (h.b[0] != TLS_ALERT || h.b[1] != 3 || h.b[2] > 4 || h.b[3] || h.b[4] != 2 ||
+	    (h.b[5] != 1 && h.b[5] != 2) || !reverse_tracked(p))
+		return START_NONE;
+	if (h.b[5] == 1)		/* warning: the handshake goes on after it */
+		*skip = TLS_ALERT_LEN;
+	return CS_MODE_ALERT;
+}
+
+/* 16 fe {ff|fd|fc} epoch 0, seq(6) len(2), then handshake type 1
+ * ClientHello, 2 ServerHello or 3 HelloVerifyRequest. */
+static __always_inline bool dtls_hello(const __u8 *b)
+{
+	return b[0] == TLS_HANDSHAKE && b[1] == 0xfe && b[2] >= 0xfc && b[2] != 0xfe &&
+	       b[3] == 0 && b[4] == 0 && b[13] >= 1 && b[13] <= 3;
 }
 
 static __always_inline void hint_add(__u32 idx, int v)
@@ -353,19 +457,23 @@ struct walk_ctx {
 	__u32 seq;
 	__u32 plen;
 	__u32 rec;		/* seq of the record header to read */
+	__u32 tail;		/* bytes (1..4) of the header at rec the packet ends in */
 	bool stop;		/* found a non-handshake record at rec */
 };
 
-/* Reads the record header at rec; hops over handshake records. A header that
- * straddles the packet end just ends the walk: copying goes on to the cap. */
+/* Reads the record header at rec; hops over handshake records. */
 static long walk_rec(__u32 i, void *arg)
 {
 	struct walk_ctx *w = arg;
 	__u32 pos = w->rec - w->seq;
 	__u8 h[TLS_HDR_LEN];
 
-	if (pos >= w->plen || w->plen - pos < TLS_HDR_LEN)
+	if (pos >= w->plen)
 		return 1;
+	if (w->plen - pos < TLS_HDR_LEN) {
+		w->tail = w->plen - pos;
+		return 1;
+	}
 	if (bpf_skb_load_bytes(w->skb, w->poff + pos, h, sizeof(h)))
 		return 1;
 	if (h[0] != TLS_HANDSHAKE) {
@@ -376,44 +484,119 @@ static long walk_rec(__u32 i, void *arg)
 	return 0;
 }
 
+/* n (1..4) payload bytes at off, packed from the top byte down. */
+static __always_inline int load_part(struct __sk_buff *skb, __u32 off, __u32 n, __u32 *out)
+{
+	__u8 b[4] = {};
+
+	/* clang 14 drops a plain bound; this form keeps [1, 4] visible. */
+	barrier_var(n);
+	n = ((n - 1) & 3) + 1;
+	if (bpf_skb_load_bytes(skb, off, b, n))
+		return -1;
+	*out = (__u32)b[0] << 24 | (__u32)b[1] << 16 | (__u32)b[2] << 8 | b[3];
+	return 0;
+}
+
+/*
+ * p starts right after the kept part of the header at next_rec: completes
+ * the header (returns 1, *type and *len set), or, for a packet too short to,
+ * keeps the longer part (returns 0). A walk that stalled on every header
+ * split across packets would leave the cap alone to bound the copy.
+ */
+static __always_inline int join_header(struct __sk_buff *skb, const struct pkt *p,
+				       struct cs_flow_state *st, __u8 *type, __u32 *len)
+{
+	__u32 k = st->part_len, n = TLS_HDR_LEN - k, b;
+	__u64 h;
+
+	if (n > p->plen)
+		n = p->plen;
+	if (load_part(skb, p->poff, n, &b))
+		return 0;
+	h = (__u64)st->part << 32 | (__u64)b << (32 - 8 * k);
+	if (k + n < TLS_HDR_LEN) {
+		st->part = h >> 32;
+		st->part_len = k + n;
+		return 0;
+	}
+	st->part_len = 0;
+	*type = h >> 56;
+	*len = (h >> 24) & 0xffff;
+	return 1;
+}
+
+/* The first non-handshake record, at seq rec: copy its header and
+ * CS_TAIL_BYTES of its body, nothing after. */
+static __always_inline void walk_stop(struct cs_flow_state *st, __u32 rec)
+{
+	__u32 limit = rec - st->isn + TLS_HDR_LEN + CS_TAIL_BYTES;
+
+	st->walking = 0;
+	st->part_len = 0;
+	if (limit < st->limit)
+		st->limit = limit;
+}
+
 static __always_inline void walk(struct __sk_buff *skb, const struct pkt *p, struct cs_flow_state *st)
 {
 	struct walk_ctx w = {
 		.skb = skb, .poff = p->poff, .seq = p->seq, .plen = p->plen,
 		.rec = st->next_rec,
 	};
-	__u32 limit;
+	__u32 len;
+	__u8 type;
 
+	if (st->part_len && p->seq == st->next_rec + st->part_len) {
+		if (!join_header(skb, p, st, &type, &len))
+			return;
+		if (type != TLS_HANDSHAKE) {
+			walk_stop(st, w.rec);
+			return;
+		}
+		w.rec += TLS_HDR_LEN + len;
+		st->next_rec = w.rec;
+	}
 	if (w.rec - w.seq >= w.plen)	/* next header not in this packet */
 		return;
 	bpf_loop(CS_WALK_MAX, walk_rec, &w, 0);
-	st->next_rec = w.rec;
-	if (!w.stop)
+	if (w.rec != st->next_rec) {
+		st->next_rec = w.rec;
+		st->part_len = 0;
+	}
+	if (w.stop) {
+		walk_stop(st, w.rec);
 		return;
-	st->walking = 0;
-	limit = w.rec - st->isn + TLS_HDR_LEN + CS_TAIL_BYTES;
-	if (limit < st->limit)
-		st->limit = limit;
+	}
+	/* Keep the first bytes of a header the packet ends in (the longest
+	 * seen, should a retransmission end sooner). */
+	if (w.tail > st->part_len &&
+	    !load_part(skb, p->poff + (w.rec - w.seq), w.tail, &st->part))
+		st->part_len = w.tail;
 }
 
-static __always_inline void flow_init(struct cs_flow_state *st, __u32 seq)
+static __always_inline void flow_init(struct cs_flow_state *st, __u32 seq, int mode, __u32 skip)
 {
 	st->isn = seq;
-	st->next_rec = seq;
+	st->next_rec = seq + skip;
 	st->limit = max_bytes ? max_bytes : CS_MAX_BYTES_DEFAULT;
 	st->hi = 0;
-	st->walking = 1;
+	/* SSLv2 records cannot be walked; DTLS datagrams are looked at whole. */
+	st->walking = mode == CS_MODE_TLS || mode == CS_MODE_ALERT;
 	st->done = 0;
 	st->closing = 0;
+	st->mode = mode;
+	st->part = 0;
+	st->part_len = 0;
 }
 
 /* The bucket is bumped before the insert so that no other CPU can see the
  * entry behind a zero bucket. */
-static __always_inline struct cs_flow_state *flow_new(const struct pkt *p)
+static __always_inline struct cs_flow_state *flow_new(const struct pkt *p, int mode, __u32 skip)
 {
 	struct cs_flow_state st = {};
 
-	flow_init(&st, p->seq);
+	flow_init(&st, p->seq, mode, skip);
 	hint_add(p->hint, 1);
 	if (bpf_map_update_elem(&flows, &p->key, &st, BPF_NOEXIST)) {
 		hint_add(p->hint, -1);
@@ -436,12 +619,16 @@ static __always_inline int tracked_data(struct __sk_buff *skb, const struct pkt 
 					struct cs_flow_state *st)
 {
 	__s32 off = p->seq - st->isn;
-	__u32 n, end, cap = max_bytes ? max_bytes : CS_MAX_BYTES_DEFAULT;
+	__u32 n, end, skip, cap = max_bytes ? max_bytes : CS_MAX_BYTES_DEFAULT;
+	int mode;
 
-	if ((off < 0 || (__u32)off >= st->limit) && is_hello(skb, p)) {
+	if (off < 0 || (__u32)off >= st->limit) {
 		/* Same 5-tuple, new connection (or a second hello far away). */
-		flow_init(st, p->seq);
-		off = 0;
+		mode = tcp_start(skb, p, &skip);
+		if (mode != START_NONE) {
+			flow_init(st, p->seq, mode, skip);
+			off = 0;
+		}
 	}
 	if (off < 0)
 		return 0;
@@ -493,36 +680,153 @@ static __always_inline void tracked_close(struct __sk_buff *skb, const struct pk
 		st->limit = fin;
 }
 
+/* On ingress the stack has set skb_iif to this device; locally sent
+ * packets have none and forwarded ones carry another device's. */
+static __always_inline __u8 hook_of(struct __sk_buff *skb)
+{
+	return skb->ingress_ifindex == skb->ifindex ? CS_HOOK_INGRESS : CS_HOOK_EGRESS;
+}
+
+static __always_inline void handle_tcp(struct __sk_buff *skb, struct pkt *p)
+{
+	struct cs_flow_state *st = NULL;
+	__u32 *h, skip;
+	int mode;
+
+	if (!p->plen && !(p->flags & (CS_TCP_FIN | CS_TCP_RST)))
+		return;				/* pure ACK, SYN: nothing to see */
+	if (p->plen)
+		count(CS_C_TCP_PAYLOAD, 1);
+	h = bpf_map_lookup_elem(&hints, &p->hint);
+	if (h && *h)
+		st = bpf_map_lookup_elem(&flows, &p->key);
+	if (!st) {
+		mode = tcp_start(skb, p, &skip);
+		if (mode == START_NONE)
+			return;
+		st = flow_new(p, mode, skip);
+		if (!st)
+			return;
+	}
+	p->hook = hook_of(skb);
+	if (p->plen && tracked_data(skb, p, st))
+		return;
+	if (p->flags & (CS_TCP_FIN | CS_TCP_RST))
+		tracked_close(skb, p, st);
+}
+
+struct dtls_ctx {
+	struct __sk_buff *skb;
+	__u32 poff;
+	__u32 plen;
+	__u32 pos;		/* offset of the record header to read */
+	bool stop;		/* a record that ends the handshake */
+};
+
+/* Reads the DTLS record header at pos. Any record that is not a handshake
+ * record of epoch 0 (ChangeCipherSpec, Alert, application data, DTLS 1.3's
+ * unified headers, an epoch 1 Finished whose CCS was lost) ends the
+ * handshake. Datagrams hold whole records: a header past the end is junk. */
+static long dtls_rec(__u32 i, void *arg)
+{
+	struct dtls_ctx *c = arg;
+	__u8 h[CS_DTLS_HDR_LEN];
+
+	if (c->pos >= c->plen || c->plen - c->pos < CS_DTLS_HDR_LEN)
+		return 1;
+	if (bpf_skb_load_bytes(c->skb, c->poff + c->pos, h, sizeof(h)))
+		return 1;
+	if (h[0] != TLS_HANDSHAKE || h[3] || h[4]) {
+		c->stop = true;
+		return 1;
+	}
+	c->pos += CS_DTLS_HDR_LEN + ((__u32)h[11] << 8 | h[12]);
+	return 0;
+}
+
+/*
+ * A DTLS datagram (first byte 20..63) of a tracked UDP direction: copied
+ * whole, up to the cap; the first one that holds a record ending the
+ * handshake is the last. A hello on a finished direction starts it again.
+ */
+static __always_inline void udp_tracked(struct __sk_buff *skb, struct pkt *p,
+					struct cs_flow_state *st, const __u8 *peek, bool have)
+{
+	struct dtls_ctx c = { .skb = skb, .poff = p->poff, .plen = p->plen };
+	__u32 n, cap = max_bytes ? max_bytes : CS_MAX_BYTES_DEFAULT;
+
+	if (st->done) {
+		if (!have || !dtls_hello(peek))
+			return;
+		flow_init(st, 0, CS_MODE_DTLS, 0);
+	}
+	if (bpf_map_lookup_elem(&done_flows, &p->key)) {
+		flow_forget(p);
+		return;
+	}
+	bpf_loop(CS_WALK_MAX, dtls_rec, &c, 0);
+	n = st->limit - st->hi;		/* > 0: not done */
+	if (n > p->plen)
+		n = p->plen;
+	p->hook = hook_of(skb);
+	copy_payload(skb, p, n);
+	st->hi += n;
+	if (c.stop)
+		st->limit = st->hi;
+	if (st->hi >= st->limit) {
+		st->done = 1;
+		if (!c.stop && st->limit >= cap)
+			count(CS_C_CAPPED, 1);
+	}
+}
+
+/*
+ * UDP. Only a datagram whose first byte says DTLS (RFC 7983: 20..63) can
+ * start a direction or be copied from one, so everything else (STUN, QUIC,
+ * RTP, most DNS) costs one read and no map lookup, tracked flow or not.
+ */
+static __always_inline void handle_udp(struct __sk_buff *skb, struct pkt *p)
+{
+	struct cs_flow_state *st = NULL;
+	struct { __u8 b[DTLS_HELLO_PEEK]; } h = {};
+	struct { __u8 b; } first;
+	bool have = p->plen >= sizeof(h);
+	__u32 *b;
+
+	if (have) {
+		if (load_hdr(skb, p->poff, &h))
+			return;
+	} else {
+		if (!p->plen || load_hdr(skb, p->poff, &first))
+			return;
+		h.b[0] = first.b;
+	}
+	if (h.b[0] < CS_DTLS_MUX_MIN || h.b[0] > CS_DTLS_MUX_MAX)
+		return;
+	b = bpf_map_lookup_elem(&hints, &p->hint);
+	if (b && *b)
+		st = bpf_map_lookup_elem(&flows, &p->key);
+	if (!st) {
+		if (!have || !dtls_hello(h.b))
+			return;
+		st = flow_new(p, CS_MODE_DTLS, 0);
+		if (!st)
+			return;
+	}
+	udp_tracked(skb, p, st, h.b, have);
+}
+
 static __always_inline int handle(struct __sk_buff *skb, __u32 l3off)
 {
 	struct pkt p = {};
-	struct cs_flow_state *st = NULL;
-	__u32 *h;
 
 	count(CS_C_PACKETS, 1);
 	if (parse(skb, l3off, &p))
 		return TC_ACT_UNSPEC;
-	if (!p.plen && !(p.flags & (CS_TCP_FIN | CS_TCP_RST)))
-		return TC_ACT_UNSPEC;		/* pure ACK, SYN: nothing to see */
-	if (p.plen)
-		count(CS_C_TCP_PAYLOAD, 1);
-	h = bpf_map_lookup_elem(&hints, &p.hint);
-	if (h && *h)
-		st = bpf_map_lookup_elem(&flows, &p.key);
-	if (!st) {
-		if (!is_hello(skb, &p))
-			return TC_ACT_UNSPEC;
-		st = flow_new(&p);
-		if (!st)
-			return TC_ACT_UNSPEC;
-	}
-	/* On ingress the stack has set skb_iif to this device; locally sent
-	 * packets have none and forwarded ones carry another device's. */
-	p.hook = skb->ingress_ifindex == skb->ifindex ? CS_HOOK_INGRESS : CS_HOOK_EGRESS;
-	if (p.plen && tracked_data(skb, &p, st))
-		return TC_ACT_UNSPEC;
-	if (p.flags & (CS_TCP_FIN | CS_TCP_RST))
-		tracked_close(skb, &p, st);
+	if (p.key.proto == IPPROTO_UDP)
+		handle_udp(skb, &p);
+	else
+		handle_tcp(skb, &p);
 	return TC_ACT_UNSPEC;
 }
 

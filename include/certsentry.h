@@ -30,12 +30,13 @@ struct cs_flow_key {
 	__u16 sport;
 	__u16 dport;
 	__u8  family;		/* enum cs_family */
-	__u8  proto;		/* IPPROTO_TCP (UDP later) */
+	__u8  proto;		/* IPPROTO_TCP, or IPPROTO_UDP (DTLS) */
 	__u8  pad[2];
 };
 
 enum cs_event_type {
-	CS_EV_DATA  = 1,	/* len payload bytes at TCP sequence seq */
+	CS_EV_DATA  = 1,	/* len payload bytes at TCP sequence seq; for UDP
+				 * one datagram, seq = offset in it (see below) */
 	CS_EV_CLOSE = 2,	/* FIN or RST seen (tcp_flags says which); len 0 */
 };
 
@@ -104,8 +105,39 @@ struct cs_flow_state {
 	__u8  done;		/* hi reached limit: nothing more to copy */
 	__u8  closing;		/* FIN/RST seen (CLOSE sent) before all data was: the
 				 * entry stays until the missing data arrives */
-	__u8  pad;
+	__u8  mode;		/* enum cs_mode: what started the direction (was pad) */
+	/* v2: a record header split across packets. Its first part_len
+	 * (1..4) bytes, at seq next_rec, packed from the top byte down
+	 * (byte 0 in bits 31..24); the packet at next_rec + part_len
+	 * completes it. part_len 0: none kept. */
+	__u32 part;
+	__u8  part_len;
+	__u8  pad2[3];
 };
+
+/* ---- Additions (kernel program v2: DTLS, SSLv2, alert start, split headers) ---- */
+
+/* How a direction started: decides how its bytes are walked. */
+enum cs_mode {
+	CS_MODE_TLS   = 0,	/* TLS hello record: records walked */
+	CS_MODE_SSL2  = 1,	/* SSLv2 CLIENT-/SERVER-HELLO: not walked, copied to the cap */
+	CS_MODE_ALERT = 2,	/* TLS Alert while the reverse direction is tracked: walked;
+				 * a warning alert at the start is hopped over */
+	CS_MODE_DTLS  = 3,	/* UDP, DTLS hello: datagrams copied whole */
+};
+
+/*
+ * UDP (key.proto IPPROTO_UDP) directions carry DTLS. Each copied datagram is
+ * one CS_EV_DATA event whose seq is 0 (the offset of data[0] in the
+ * datagram; only a datagram over CS_EVENT_DATA_MAX bytes is split, its
+ * further pieces at seq 16384, 32768...). UDP has no CLOSE: idle entries
+ * age out of the LRU, or go when userspace marks them done. In the flow
+ * state of a UDP direction, hi counts the bytes copied, limit is the cap
+ * (lowered to hi when the handshake is over), isn and next_rec are 0.
+ */
+#define CS_DTLS_HDR_LEN		13	/* type, version, epoch, seq(6), length */
+#define CS_DTLS_MUX_MIN		20	/* RFC 7983: first byte 20..63 is DTLS */
+#define CS_DTLS_MUX_MAX		63
 
 /*
  * Lookup-free pre-check: array map "hints" of 1 << CS_HINT_BITS __u32

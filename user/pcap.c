@@ -155,7 +155,7 @@ static int emit(struct pcap_source *s, const struct cs_segment *seg, cs_segment_
 }
 
 /* Emits what is left of the current packet: data chunks, split like the
- * kernel's ring records (rule 8 in select.h), then the close. */
+ * kernel's ring records (rule 9 in select.h), then the close. */
 static int emit_cur(struct pcap_source *s, cs_segment_fn fn, void *ctx)
 {
 	struct cs_segment seg = s->cur.seg;
@@ -195,7 +195,7 @@ static int packet(struct pcap_source *s, const struct pcap_pkthdr *h, const uint
 	case SEL_MALFORMED: s->st.malformed++; return 0;
 	default: s->st.non_ip++; return 0;
 	}
-	if (p.len) s->st.tcp_payload++;
+	if (p.len && p.key.proto == 6) s->st.tcp_payload++;
 	sel_packet(s->sel, &p, &s->cur.v);
 	if (!s->cur.v.data_len && !s->cur.v.close) return 0;
 	memset(&s->cur.seg, 0, sizeof(s->cur.seg));

@@ -22,7 +22,7 @@ struct pcap_source_stats {
 	uint64_t segments;		/* segments delivered (data and close) */
 	uint64_t closes;		/* of which close (FIN/RST) segments */
 	uint64_t non_ip;		/* frames with no IPv4/IPv6 in them */
-	uint64_t not_tcp;		/* IP, not TCP */
+	uint64_t not_tcp;		/* IP, neither TCP nor UDP */
 	uint64_t fragments;		/* IP fragments, skipped */
 	uint64_t malformed;		/* headers that do not add up, skipped */
 	uint64_t truncated;		/* records cut by the snapshot length */

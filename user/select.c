@@ -1,4 +1,4 @@
-/* select.c - parse captured frames to TCP and pick the TLS bytes the kernel would copy. */
+/* select.c - parse captured frames to TCP/UDP and pick the TLS and DTLS bytes the kernel would copy. */
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -107,7 +107,8 @@ static int parse_ip4(const uint8_t *ip, uint32_t cap, uint32_t wire,
 	if (*tot == 0 || *tot > wire) *tot = wire;	/* BIG TCP, or a lying header */
 	if (*tot < ihl) return SEL_MALFORMED;
 	if (rd16(ip + 6) & 0x3fff) return SEL_FRAGMENT;	/* MF or offset */
-	if (ip[9] != 6) return SEL_NOT_TCP;
+	if (ip[9] != 6 && ip[9] != 17) return SEL_NOT_TCP;
+	o->key.proto = ip[9];
 	o->key.family = CS_AF_INET;
 	memcpy(o->key.saddr, ip + 12, 4);
 	memcpy(o->key.daddr, ip + 16, 4);
@@ -125,7 +126,7 @@ static int parse_ip6(const uint8_t *ip, uint32_t cap, uint32_t wire,
 	*tot = 40 + (uint32_t)rd16(ip + 4);
 	if (*tot == 40 || *tot > wire) *tot = wire;	/* jumbogram / BIG TCP, or lying */
 	nh = ip[6];
-	for (int i = 0; nh != 6; i++) {
+	for (int i = 0; nh != 6 && nh != 17; i++) {
 		uint32_t len;
 
 		if (i >= SEL_IP6_EXT_MAX) return SEL_NOT_TCP;
@@ -140,10 +141,11 @@ static int parse_ip6(const uint8_t *ip, uint32_t cap, uint32_t wire,
 		case 44:
 			return SEL_FRAGMENT;
 		default:
-			return SEL_NOT_TCP;	/* AH, ESP, no next header, UDP ... */
+			return SEL_NOT_TCP;	/* AH, ESP, no next header ... */
 		}
 	}
 	o->key.family = CS_AF_INET6;
+	o->key.proto = nh;
 	memcpy(o->key.saddr, ip + 8, 16);
 	memcpy(o->key.daddr, ip + 24, 16);
 	*l4 = h;
@@ -167,13 +169,24 @@ int sel_parse(int lt, const uint8_t *f, uint32_t caplen, uint32_t wirelen, struc
 	else return SEL_NOT_IP;
 	if (rc != SEL_OK) return rc;
 
+	if (l4 > cap) return SEL_MALFORMED;
+	if (o->key.proto == 17) {
+		/* Like the kernel: the payload length comes from the IP header,
+		 * not from the UDP length field. */
+		if (tot - l4 < 8 || cap - l4 < 8) return SEL_MALFORMED;
+		o->key.sport = rd16(ip + l4);
+		o->key.dport = rd16(ip + l4 + 2);
+		o->len = tot - l4 - 8;
+		o->payload = ip + l4 + 8;
+		o->caplen = cap - l4 - 8 < o->len ? cap - l4 - 8 : o->len;
+		return SEL_OK;
+	}
 	/* l4 <= tot <= wire; the TCP header must be in the datagram and captured. */
-	if (l4 > cap || tot - l4 < 20 || cap - l4 < 20) return SEL_MALFORMED;
+	if (tot - l4 < 20 || cap - l4 < 20) return SEL_MALFORMED;
 	tcp = ip + l4;
 	doff = (uint32_t)(tcp[12] >> 4) * 4;
 	if (doff < 20 || doff > tot - l4 || doff > cap - l4) return SEL_MALFORMED;
 	plen = tot - l4 - doff;
-	o->key.proto = 6;
 	o->key.sport = rd16(tcp);
 	o->key.dport = rd16(tcp + 2);
 	o->flags = tcp[13];
@@ -191,12 +204,16 @@ struct dir {
 	struct cs_flow_key key;
 	uint32_t isn;			/* seq of the packet that started tracking */
 	uint32_t rec_seq;		/* next TLS record header to walk */
-	uint32_t limit;			/* copy offsets below this */
+	uint32_t limit;			/* copy offsets below this (UDP: bytes) */
+	uint32_t hi;			/* UDP: bytes selected so far */
 	uint32_t hnext;			/* hash chain, or free list */
 	uint32_t prev, next;		/* LRU list, most recent first */
 	uint8_t walking;		/* record walk still in step with the stream */
 	uint8_t reached;		/* a packet reached limit (counted once) */
 	uint8_t user_done;		/* sel_done: forget at the next payload */
+	uint8_t mode;			/* enum cs_mode */
+	uint8_t part_len;		/* rule 6: bytes of a split header kept */
+	uint8_t part[4];		/* ... the bytes, from rec_seq */
 };
 
 struct sel {
@@ -307,56 +324,149 @@ static uint32_t insert(struct sel *t, const struct cs_flow_key *k)
 /* ---------------------------------------------------------------- rules */
 
 /* 16 03 {00..04} len len {01|02}: a handshake record with a Client/ServerHello. */
-static bool is_hello(const uint8_t *p, uint32_t n)
+static bool tls_hello(const uint8_t *p)
 {
-	return n >= 6 && p[0] == 0x16 && p[1] == 3 && p[2] <= 4 && (p[5] == 1 || p[5] == 2);
+	return p[0] == 0x16 && p[1] == 3 && p[2] <= 4 && (p[5] == 1 || p[5] == 2);
 }
 
-static void dir_init(struct dir *d, uint32_t seq, uint32_t max_bytes)
+/* SSLv2 CLIENT-HELLO or SERVER-HELLO, 8 bytes of it (rule 2b). */
+static bool ssl2_hello(const uint8_t *b)
 {
-	d->isn = d->rec_seq = seq;
-	d->limit = max_bytes;
-	d->walking = 1, d->reached = 0;
+	uint32_t rlen = (uint32_t)(b[0] & 0x7f) << 8 | b[1], specs = rd16(b + 5);
+
+	if (!(b[0] & 0x80)) return false;
+	if (b[2] == 4) return b[3] <= 1 && b[4] == 1 && b[5] == 0 && b[6] == 2;
+	if (b[2] != 1 || !((b[3] == 0 && b[4] == 2) || (b[3] == 3 && b[4] <= 4))) return false;
+	return specs && specs % 3 == 0 && 9 + specs <= rlen && b[7] == 0;
 }
 
-/* Rule 5: hop over whole handshake record headers inside this packet; the
- * first other one lowers limit. A header not wholly in the packet ends the
- * walk for this packet (and, unless a retransmission covers it, for good). */
+static bool reverse_tracked(const struct sel *t, const struct cs_flow_key *k)
+{
+	struct cs_flow_key r = *k;
+
+	memcpy(r.saddr, k->daddr, 16);
+	memcpy(r.daddr, k->saddr, 16);
+	r.sport = k->dport, r.dport = k->sport;
+	return find(t, &r) != NIL;
+}
+
+/* Rule 2: does this payload start a TCP direction? Returns an enum cs_mode
+ * or -1; *skip is what the walk hops over at the start (a warning alert). */
+static int tcp_start(const struct sel *t, const struct sel_pkt *p, uint32_t *skip)
+{
+	uint8_t h[8] = { 0 };
+
+	*skip = 0;
+	if (p->caplen >= 8) {
+		memcpy(h, p->payload, 8);
+		if (h[0] & 0x80) return ssl2_hello(h) ? CS_MODE_SSL2 : -1;
+	} else if (p->caplen >= 6) {
+		memcpy(h, p->payload, 6);
+	} else {
+		return -1;
+	}
+	if (tls_hello(h)) return CS_MODE_TLS;
+	if (h[0] != 0x15 || h[1] != 3 || h[2] > 4 || h[3] || h[4] != 2 ||
+	    (h[5] != 1 && h[5] != 2) || !reverse_tracked(t, &p->key))
+		return -1;
+	if (h[5] == 1) *skip = 7;
+	return CS_MODE_ALERT;
+}
+
+/* Rule 10: 16 fe {ff|fd|fc} epoch 0 ... handshake type 1, 2 or 3, judged
+ * on the first 16 bytes. */
+static bool dtls_hello(const uint8_t *p, uint32_t n)
+{
+	return n >= 16 && p[0] == 0x16 && p[1] == 0xfe && p[2] >= 0xfc && p[2] != 0xfe &&
+	       p[3] == 0 && p[4] == 0 && p[13] >= 1 && p[13] <= 3;
+}
+
+static void dir_init(struct dir *d, uint32_t seq, uint32_t max_bytes, int mode, uint32_t skip)
+{
+	d->isn = seq, d->rec_seq = seq + skip;
+	d->limit = max_bytes, d->hi = 0;
+	d->walking = mode == CS_MODE_TLS || mode == CS_MODE_ALERT;
+	d->reached = 0;
+	d->mode = (uint8_t)mode;
+	d->part_len = 0;
+}
+
+static void walk_stop(struct sel *t, struct dir *d)
+{
+	uint32_t lim = d->rec_seq - d->isn + 5 + CS_TAIL_BYTES;
+
+	d->walking = 0, d->part_len = 0;
+	t->st.stopped++;
+	if (lim < d->limit) d->limit = lim;
+}
+
+/* Rule 6: p starts where the kept part of the header at rec_seq ends.
+ * Returns true with the whole header in h, or false (kept a longer part). */
+static bool join_header(struct dir *d, const struct sel_pkt *p, uint8_t h[5])
+{
+	uint32_t k = d->part_len, n = 5 - k;
+
+	if (n > p->caplen) n = p->caplen;
+	if (!n) return false;
+	memcpy(h, d->part, k);
+	memcpy(h + k, p->payload, n);
+	if (k + n < 5) {
+		memcpy(d->part, h, k + n);
+		d->part_len = (uint8_t)(k + n);
+		return false;
+	}
+	d->part_len = 0;
+	return true;
+}
+
+/* Rules 5 and 6: hop over whole handshake record headers inside this
+ * packet; the first other one lowers limit. A header cut by the packet end
+ * is kept (its first 1..4 bytes) for the packet that continues it. */
 static void walk(struct sel *t, struct dir *d, const struct sel_pkt *p)
 {
-	uint32_t lim;
+	uint32_t rec = d->rec_seq, tail = 0;
+	uint8_t h[5];
 
-	if (d->rec_seq - p->seq >= p->caplen)	/* next header not in this packet */
+	if (d->part_len && p->seq == d->rec_seq + d->part_len) {
+		if (!join_header(d, p, h)) return;
+		if (h[0] != 0x16) { walk_stop(t, d); return; }
+		d->rec_seq += 5 + (uint32_t)rd16(h + 3);
+		rec = d->rec_seq;
+	}
+	if (rec - p->seq >= p->caplen)	/* next header not in this packet */
 		return;
 	for (int i = 0; i < SEL_WALK_MAX; i++) {
-		uint32_t pos = d->rec_seq - p->seq;
-		const uint8_t *h;
+		uint32_t pos = rec - p->seq;
 
-		if (pos >= p->caplen || p->caplen - pos < 5) return;
-		h = p->payload + pos;
-		if (h[0] != 0x16) {
-			d->walking = 0;
-			t->st.stopped++;
-			lim = d->rec_seq - d->isn + 5 + CS_TAIL_BYTES;
-			if (lim < d->limit) d->limit = lim;
+		if (pos >= p->caplen) break;
+		if (p->caplen - pos < 5) { tail = p->caplen - pos; break; }
+		if (p->payload[pos] != 0x16) {
+			d->rec_seq = rec;
+			walk_stop(t, d);
 			return;
 		}
-		d->rec_seq += 5 + (uint32_t)rd16(h + 3);
+		rec += 5 + (uint32_t)rd16(p->payload + pos + 3);
+	}
+	if (rec != d->rec_seq) d->rec_seq = rec, d->part_len = 0;
+	if (tail > d->part_len) {
+		memcpy(d->part, p->payload + (rec - p->seq), tail);
+		d->part_len = (uint8_t)tail;
 	}
 }
 
-/* Rules 3-5 for a payload packet of a tracked direction. Returns false if the
- * direction is to be forgotten (userspace is done with it). */
+/* Rules 3-6 and 8 for a payload packet of a tracked TCP direction. Returns false
+ * if the direction is to be forgotten (userspace is done with it). */
 static bool tracked_data(struct sel *t, uint32_t i, const struct sel_pkt *p, struct sel_verdict *v)
 {
 	struct dir *d = &t->d[i];
 	int32_t off = (int32_t)(p->seq - d->isn);
-	uint32_t n;
+	uint32_t n, skip;
+	int mode;
 
 	if (off < 0 || (uint32_t)off >= d->limit) {
 		/* Same 5-tuple, new connection (or a second hello far away). */
-		if (!is_hello(p->payload, p->caplen)) return true;
-		dir_init(d, p->seq, t->max_bytes);
+		if ((mode = tcp_start(t, p, &skip)) < 0) return true;
+		dir_init(d, p->seq, t->max_bytes, mode, skip);
 		off = 0;
 	}
 	if (d->user_done) return false;
@@ -374,20 +484,90 @@ static bool tracked_data(struct sel *t, uint32_t i, const struct sel_pkt *p, str
 	return true;
 }
 
+/* Rule 11: a record that is not a handshake record of epoch 0, within the
+ * first SEL_WALK_MAX whole record headers of the datagram. */
+static bool dtls_ends(const uint8_t *p, uint32_t n)
+{
+	uint32_t pos = 0;
+
+	for (int i = 0; i < SEL_WALK_MAX && pos < n && n - pos >= CS_DTLS_HDR_LEN; i++) {
+		if (p[pos] != 0x16 || p[pos + 3] || p[pos + 4]) return true;
+		pos += CS_DTLS_HDR_LEN + (uint32_t)rd16(p + pos + 11);
+	}
+	return false;
+}
+
+/* Rules 10-12: one UDP datagram. */
+static void udp_packet(struct sel *t, const struct sel_pkt *p, struct sel_verdict *v)
+{
+	struct dir *d;
+	uint32_t i, n;
+	bool end;
+
+	if (!p->len) return;
+	i = find(t, &p->key);
+	/* Not DTLS (STUN, TURN channel, RTP ...): the kernel looks no further. */
+	if (!p->caplen || p->payload[0] < CS_DTLS_MUX_MIN || p->payload[0] > CS_DTLS_MUX_MAX) {
+		if (i == NIL) t->st.not_tls++;
+		return;
+	}
+	if (i == NIL) {
+		if (!dtls_hello(p->payload, p->caplen)) {
+			t->st.not_tls++;
+			return;
+		}
+		i = insert(t, &p->key);
+		dir_init(&t->d[i], 0, t->max_bytes, CS_MODE_DTLS, 0);
+		t->st.flows++;
+	} else if (t->head != i) {
+		lru_unlink(t, i);
+		lru_push(t, i);
+	}
+	d = &t->d[i];
+	if (d->reached) {
+		if (!dtls_hello(p->payload, p->caplen)) return;
+		dir_init(d, 0, t->max_bytes, CS_MODE_DTLS, 0);
+	}
+	if (d->user_done) {
+		drop(t, i);
+		return;
+	}
+	end = dtls_ends(p->payload, p->caplen);
+	n = d->limit - d->hi;
+	if (n > p->len) n = p->len;
+	v->data_seq = 0;
+	v->data_len = n < p->caplen ? n : p->caplen;
+	t->st.bytes += v->data_len;
+	d->hi += n;
+	if (end) {
+		d->limit = d->hi;
+		t->st.stopped++;
+	}
+	if (d->hi >= d->limit) {
+		d->reached = 1;
+		if (!end && d->limit >= t->max_bytes) t->st.capped++;
+	}
+}
+
 void sel_packet(struct sel *t, const struct sel_pkt *p, struct sel_verdict *v)
 {
-	uint32_t i;
+	uint32_t i, skip;
+	int mode;
 
 	memset(v, 0, sizeof(*v));
+	if (p->key.proto == 17) {
+		udp_packet(t, p, v);
+		return;
+	}
 	if (!p->len && !(p->flags & (CS_TCP_FIN | CS_TCP_RST)))
 		return;				/* pure ACK, SYN: nothing to see */
 	if ((i = find(t, &p->key)) == NIL) {
-		if (!is_hello(p->payload, p->caplen)) {
+		if ((mode = tcp_start(t, p, &skip)) < 0) {
 			if (p->len) t->st.not_tls++;
 			return;
 		}
 		i = insert(t, &p->key);
-		dir_init(&t->d[i], p->seq, t->max_bytes);
+		dir_init(&t->d[i], p->seq, t->max_bytes, mode, skip);
 		t->st.flows++;
 	} else if (t->head != i) {
 		lru_unlink(t, i);

@@ -43,6 +43,7 @@ struct flow {
 
 static const struct flow F4 = { 4, "10.0.0.1", "10.0.0.2", 40000, 443 };
 static const struct flow F6 = { 6, "2001:db8::1", "2001:db8::2", 40001, 8443 };
+static const struct flow F4R = { 4, "10.0.0.2", "10.0.0.1", 443, 40000 };	/* F4's reverse */
 
 enum { EXT_NONE, EXT_TWO, EXT_FRAG };
 
@@ -170,6 +171,42 @@ static size_t tls_rec(uint8_t *p, uint8_t type, uint8_t hs, size_t n)
 	return n;
 }
 
+static void filler(uint8_t *p, size_t n, uint8_t seed);
+
+/* A DTLS 1.2 record of total length n; an epoch-0 handshake record holds
+ * one whole message of type hs (12-byte DTLS handshake header). */
+static size_t dtls_rec(uint8_t *p, uint8_t type, uint16_t epoch, uint8_t hs, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		p[i] = (uint8_t)(i * 5 + type);
+	p[0] = type;
+	p[1] = 0xfe;
+	p[2] = 0xfd;
+	p[3] = epoch >> 8;
+	p[4] = epoch & 0xff;
+	memset(p + 5, 0, 6);
+	p[11] = (n - 13) >> 8;
+	p[12] = (n - 13) & 0xff;
+	if (type == 22 && !epoch) {
+		memset(p + 13, 0, 12);
+		p[13] = hs;
+		p[15] = (n - 25) >> 8;
+		p[16] = (n - 25) & 0xff;
+		p[23] = p[15];
+		p[24] = p[16];
+	}
+	return n;
+}
+
+static size_t stun(uint8_t *p)
+{
+	memcpy(p, "\x00\x01\x00\x00\x21\x12\xa4\x42", 8);
+	filler(p + 8, 12, 9);
+	return 20;
+}
+
 static void filler(uint8_t *p, size_t n, uint8_t seed)
 {
 	size_t i;
@@ -209,7 +246,7 @@ static int run(struct t *t, const uint8_t *pkt, size_t len)
 	return t->n;
 }
 
-static void key_of(struct cs_flow_key *k, const struct flow *f)
+static void key_of_p(struct cs_flow_key *k, const struct flow *f, int proto)
 {
 	memset(k, 0, sizeof(*k));
 	inet_pton(f->family == 4 ? AF_INET : AF_INET6, f->src, k->saddr);
@@ -217,15 +254,25 @@ static void key_of(struct cs_flow_key *k, const struct flow *f)
 	k->sport = f->sport;
 	k->dport = f->dport;
 	k->family = f->family;
-	k->proto = 6;
+	k->proto = proto;
+}
+
+static void key_of(struct cs_flow_key *k, const struct flow *f)
+{
+	key_of_p(k, f, 6);
+}
+
+static bool flow_state_p(struct t *t, const struct flow *f, int proto, struct cs_flow_state *st)
+{
+	struct cs_flow_key k;
+
+	key_of_p(&k, f, proto);
+	return !bpf_map_lookup_elem(bpf_map__fd(t->skel->maps.flows), &k, st);
 }
 
 static bool flow_state(struct t *t, const struct flow *f, struct cs_flow_state *st)
 {
-	struct cs_flow_key k;
-
-	key_of(&k, f);
-	return !bpf_map_lookup_elem(bpf_map__fd(t->skel->maps.flows), &k, st);
+	return flow_state_p(t, f, 6, st);
 }
 
 static uint64_t counter(struct t *t, int idx)
@@ -241,17 +288,25 @@ static uint64_t counter(struct t *t, int idx)
 	return sum;
 }
 
-static void check_data(const struct got *g, const struct flow *f, uint32_t seq,
-		       const void *bytes, size_t len)
+static void check_data_p(const struct got *g, const struct flow *f, int proto, uint32_t seq,
+			 const void *bytes, size_t len)
 {
 	struct cs_flow_key k;
 
-	key_of(&k, f);
+	key_of_p(&k, f, proto);
 	assert_int_equal(g->ev.type, CS_EV_DATA);
 	assert_memory_equal(&g->ev.key, &k, sizeof(k));
 	assert_int_equal(g->ev.seq, seq);
 	assert_int_equal(g->ev.len, len);
 	assert_memory_equal(g->data, bytes, len);
+	if (proto == 17)
+		assert_int_equal(g->ev.tcp_flags, 0);
+}
+
+static void check_data(const struct got *g, const struct flow *f, uint32_t seq,
+		       const void *bytes, size_t len)
+{
+	check_data_p(g, f, 6, seq, bytes, len);
 }
 
 /* ---- fixtures ---- */
@@ -628,6 +683,340 @@ static void test_port_reuse_restarts(void **state)
 	assert_int_equal(counter(t, CS_C_FLOWS), 1);
 }
 
+/* ---- DTLS, SSLv2, alert starts, split headers ---- */
+
+static const struct frame_opts UDP = { .udp = 1 };
+
+/* A DTLS ClientHello starts a UDP direction: copied whole, seq 0. */
+static void test_dtls_client_hello(void **state)
+{
+	struct t *t = *state;
+	struct cs_flow_state st;
+	size_t l = dtls_rec(pl, 22, 0, 1, 200), n = frame(pkt, &F4, 0, pl, l, &UDP);
+
+	assert_int_equal(run(t, pkt, n), 1);
+	check_data_p(&t->ev[0], &F4, 17, 0, pl, l);
+	assert_true(flow_state_p(t, &F4, 17, &st));
+	assert_int_equal(st.mode, CS_MODE_DTLS);
+	assert_int_equal(st.hi, l);
+	assert_int_equal(st.done, 0);
+	assert_false(flow_state(t, &F4, &st));		/* not a TCP entry */
+	assert_int_equal(counter(t, CS_C_FLOWS), 1);
+	assert_int_equal(counter(t, CS_C_TCP_PAYLOAD), 0);
+	/* IPv6 with extension headers, ServerHello and HelloVerifyRequest too */
+	{
+		struct frame_opts o = { .udp = 1, .ext = EXT_TWO };
+
+		l = dtls_rec(pl, 22, 0, 3, 60);
+		n = frame(pkt, &F6, 0, pl, l, &o);
+		assert_int_equal(run(t, pkt, n), 1);
+		check_data_p(&t->ev[0], &F6, 17, 0, pl, l);
+	}
+}
+
+/* STUN first (WebRTC): untracked, ignored; then the hello starts the
+ * direction; later STUN datagrams of it are not copied, DTLS ones are. */
+static void test_dtls_stun_multiplexed(void **state)
+{
+	struct t *t = *state;
+	uint8_t s[32];
+	size_t sl = stun(s), l, n;
+
+	n = frame(pkt, &F4, 0, s, sl, &UDP);
+	assert_int_equal(run(t, pkt, n), 0);
+	l = dtls_rec(pl, 22, 0, 1, 150);
+	n = frame(pkt, &F4, 0, pl, l, &UDP);
+	assert_int_equal(run(t, pkt, n), 1);
+	n = frame(pkt, &F4, 0, s, sl, &UDP);
+	assert_int_equal(run(t, pkt, n), 0);
+	s[0] = 0x40;					/* TURN channel data: not DTLS */
+	n = frame(pkt, &F4, 0, s, sl, &UDP);
+	assert_int_equal(run(t, pkt, n), 0);
+	l = dtls_rec(pl, 22, 0, 16, 80);		/* ClientKeyExchange */
+	n = frame(pkt, &F4, 0, pl, l, &UDP);
+	assert_int_equal(run(t, pkt, n), 1);
+	check_data_p(&t->ev[0], &F4, 17, 0, pl, l);
+	assert_int_equal(counter(t, CS_C_BYTES), 150 + 80);
+}
+
+/* UDP that is not DTLS, and DTLS that is not a hello, start nothing. */
+static void test_udp_not_dtls_ignored(void **state)
+{
+	struct t *t = *state;
+	struct cs_flow_state st;
+	size_t l, n;
+
+	filler(pl, 1000, 1);
+	n = frame(pkt, &F4, 0, pl, 1000, &UDP);
+	assert_int_equal(run(t, pkt, n), 0);
+	l = dtls_rec(pl, 22, 0, 11, 500);		/* a Certificate, mid-handshake */
+	n = frame(pkt, &F4, 0, pl, l, &UDP);
+	assert_int_equal(run(t, pkt, n), 0);
+	l = dtls_rec(pl, 23, 1, 0, 500);
+	n = frame(pkt, &F4, 0, pl, l, &UDP);
+	assert_int_equal(run(t, pkt, n), 0);
+	l = dtls_rec(pl, 22, 0, 1, 200);
+	n = frame(pkt, &F4, 0, pl, 15, &UDP);		/* too short to judge */
+	assert_int_equal(run(t, pkt, n), 0);
+	assert_false(flow_state_p(t, &F4, 17, &st));
+	assert_int_equal(counter(t, CS_C_FLOWS), 0);
+}
+
+/* The datagram that holds a ChangeCipherSpec is copied and is the last;
+ * a new hello starts the direction again; the cap counts datagram bytes. */
+static void test_dtls_stop(void **state)
+{
+	struct t *t = *state;
+	struct cs_flow_state st;
+	size_t l, n;
+
+	l = dtls_rec(pl, 22, 0, 1, 200);
+	n = frame(pkt, &F4, 0, pl, l, &UDP);
+	assert_int_equal(run(t, pkt, n), 1);
+	l = dtls_rec(pl, 22, 0, 16, 80);
+	l += dtls_rec(pl + l, 20, 0, 0, 14);
+	l += dtls_rec(pl + l, 22, 1, 0, 61);
+	n = frame(pkt, &F4, 0, pl, l, &UDP);
+	assert_int_equal(run(t, pkt, n), 1);
+	check_data_p(&t->ev[0], &F4, 17, 0, pl, l);
+	assert_true(flow_state_p(t, &F4, 17, &st));
+	assert_int_equal(st.done, 1);
+	assert_int_equal(st.hi, 200 + l);
+	assert_int_equal(st.limit, st.hi);
+	l = dtls_rec(pl, 23, 1, 0, 300);
+	n = frame(pkt, &F4, 0, pl, l, &UDP);
+	assert_int_equal(run(t, pkt, n), 0);
+	l = dtls_rec(pl, 22, 0, 1, 200);		/* a new handshake */
+	n = frame(pkt, &F4, 0, pl, l, &UDP);
+	assert_int_equal(run(t, pkt, n), 1);
+	assert_true(flow_state_p(t, &F4, 17, &st));
+	assert_int_equal(st.done, 0);
+	assert_int_equal(st.hi, 200);
+	/* an alert (or an epoch-1 record whose CCS was lost) ends it too */
+	l = dtls_rec(pl, 22, 1, 0, 61);
+	n = frame(pkt, &F4, 0, pl, l, &UDP);
+	assert_int_equal(run(t, pkt, n), 1);
+	assert_true(flow_state_p(t, &F4, 17, &st));
+	assert_int_equal(st.done, 1);
+	/* a lone 14-byte CCS datagram (under the 16-byte peek) ends it */
+	l = dtls_rec(pl, 22, 0, 1, 200);
+	n = frame(pkt, &F4, 0, pl, l, &UDP);
+	assert_int_equal(run(t, pkt, n), 1);
+	l = dtls_rec(pl, 20, 0, 0, 14);
+	n = frame(pkt, &F4, 0, pl, l, &UDP);
+	assert_int_equal(run(t, pkt, n), 1);
+	check_data_p(&t->ev[0], &F4, 17, 0, pl, 14);
+	assert_true(flow_state_p(t, &F4, 17, &st));
+	assert_int_equal(st.done, 1);
+	assert_int_equal(st.hi, 214);
+	assert_int_equal(counter(t, CS_C_CAPPED), 0);
+}
+
+/* Cap 100: a datagram crossing it is cut there; userspace's done_flows
+ * forgets the direction at its next DTLS datagram. */
+static void test_dtls_cap_and_done(void **state)
+{
+	struct t *t = *state;
+	struct cs_flow_state st;
+	struct cs_flow_key k;
+	uint8_t one = 1;
+	size_t l = dtls_rec(pl, 22, 0, 1, 80), n;
+
+	n = frame(pkt, &F4, 0, pl, l, &UDP);
+	assert_int_equal(run(t, pkt, n), 1);
+	l = dtls_rec(pl, 22, 0, 11, 500);
+	n = frame(pkt, &F4, 0, pl, l, &UDP);
+	assert_int_equal(run(t, pkt, n), 1);
+	check_data_p(&t->ev[0], &F4, 17, 0, pl, 20);
+	assert_int_equal(counter(t, CS_C_CAPPED), 1);
+	assert_int_equal(run(t, pkt, n), 0);
+	l = dtls_rec(pl, 22, 0, 2, 80);
+	n = frame(pkt, &F4R, 0, pl, l, &UDP);
+	assert_int_equal(run(t, pkt, n), 1);
+	key_of_p(&k, &F4R, 17);
+	assert_int_equal(bpf_map_update_elem(bpf_map__fd(t->skel->maps.done_flows), &k, &one, 0), 0);
+	l = dtls_rec(pl, 22, 0, 11, 50);
+	n = frame(pkt, &F4R, 0, pl, l, &UDP);
+	assert_int_equal(run(t, pkt, n), 0);
+	assert_false(flow_state_p(t, &F4R, 17, &st));
+}
+
+/* The 48-byte SSLv2 CLIENT-HELLO of ssl-v2.pcap starts a direction that is
+ * not walked: what follows is copied (to the cap) whatever it looks like. */
+static void test_ssl2_client_hello(void **state)
+{
+	static const uint8_t h[11] = { 0x80, 0x2e, 0x01, 0x00, 0x02, 0x00, 0x15, 0x00, 0x00, 0x00, 0x10 };
+	struct t *t = *state;
+	struct cs_flow_state st;
+	size_t n;
+
+	filler(pl, 48, 7);
+	memcpy(pl, h, sizeof(h));
+	n = frame(pkt, &F4, 500, pl, 48, NULL);
+	assert_int_equal(run(t, pkt, n), 1);
+	check_data(&t->ev[0], &F4, 500, pl, 48);
+	assert_true(flow_state(t, &F4, &st));
+	assert_int_equal(st.mode, CS_MODE_SSL2);
+	assert_int_equal(st.walking, 0);
+	memset(pl, 0x15, 300);				/* would end a record walk */
+	n = frame(pkt, &F4, 548, pl, 300, NULL);
+	assert_int_equal(run(t, pkt, n), 1);
+	check_data(&t->ev[0], &F4, 548, pl, 300);
+	/* SERVER-HELLO: 04, hit 0, X.509, version 0.2 */
+	memcpy(pl, "\x83\xb4\x04\x00\x01\x00\x02\x03\x87\x00\x12", 11);
+	n = frame(pkt, &F4R, 900, pl, 950, NULL);
+	assert_int_equal(run(t, pkt, n), 1);
+	assert_true(flow_state(t, &F4R, &st));
+	assert_int_equal(st.mode, CS_MODE_SSL2);
+	/* a look-alike: 20 bytes of cipher specs are not whole 3-byte specs */
+	memcpy(pl, h, sizeof(h));
+	pl[6] = 20;
+	n = frame(pkt, &F6, 500, pl, 48, NULL);
+	assert_int_equal(run(t, pkt, n), 0);
+}
+
+/* The server's Alert (warning) + ServerHello + ... + CCS, after a tracked
+ * ClientHello: tracked, the walk hops over the alert and stops at the CCS. */
+static void test_alert_start_tracked_reverse(void **state)
+{
+	struct t *t = *state;
+	struct cs_flow_state st;
+	size_t l, n;
+
+	l = tls_rec(pl, 22, 1, 200);
+	n = frame(pkt, &F4, 100, pl, l, NULL);
+	assert_int_equal(run(t, pkt, n), 1);
+	memcpy(pl, "\x15\x03\x03\x00\x02\x01\x70", 7);
+	l = 7;
+	l += tls_rec(pl + l, 22, 2, 90);
+	l += tls_rec(pl + l, 22, 11, 900);
+	l += tls_rec(pl + l, 20, 0, 6);
+	l += tls_rec(pl + l, 22, 20, 45);
+	n = frame(pkt, &F4R, 7000, pl, l, NULL);
+	assert_int_equal(run(t, pkt, n), 1);
+	check_data(&t->ev[0], &F4R, 7000, pl, 7 + 90 + 900 + 5 + CS_TAIL_BYTES);
+	assert_true(flow_state(t, &F4R, &st));
+	assert_int_equal(st.mode, CS_MODE_ALERT);
+	assert_int_equal(st.done, 1);
+	/* a fatal alert is the end: its header + CS_TAIL_BYTES */
+	l = tls_rec(pl, 22, 1, 200);
+	n = frame(pkt, &F6, 100, pl, l, NULL);
+	assert_int_equal(run(t, pkt, n), 1);
+	{
+		static const struct flow F6R = { 6, "2001:db8::2", "2001:db8::1", 8443, 40001 };
+
+		memcpy(pl, "\x15\x03\x01\x00\x02\x02\x28", 7);
+		filler(pl + 7, 93, 2);
+		n = frame(pkt, &F6R, 3000, pl, 100, NULL);
+		assert_int_equal(run(t, pkt, n), 1);
+		check_data(&t->ev[0], &F6R, 3000, pl, 5 + CS_TAIL_BYTES);
+	}
+}
+
+/* A lone 7-byte warning alert in an Ethernet-padded frame starts the
+ * direction (the 6-byte read: padding is not payload); the flight in the
+ * next segment is walked from just after it. */
+static void test_alert_start_lone_record(void **state)
+{
+	struct t *t = *state;
+	struct cs_flow_state st;
+	struct frame_opts o = { .pad = 20 };
+	size_t l, n;
+
+	l = tls_rec(pl, 22, 1, 200);
+	n = frame(pkt, &F4, 100, pl, l, NULL);
+	assert_int_equal(run(t, pkt, n), 1);
+	memcpy(pl, "\x15\x03\x03\x00\x02\x01\x70", 7);
+	n = frame(pkt, &F4R, 7000, pl, 7, &o);
+	assert_int_equal(run(t, pkt, n), 1);
+	check_data(&t->ev[0], &F4R, 7000, pl, 7);
+	assert_true(flow_state(t, &F4R, &st));
+	assert_int_equal(st.next_rec, 7007);
+	l = tls_rec(pl, 22, 2, 90);
+	l += tls_rec(pl + l, 20, 0, 6);
+	l += tls_rec(pl + l, 23, 0, 100);
+	n = frame(pkt, &F4R, 7007, pl, l, NULL);
+	assert_int_equal(run(t, pkt, n), 1);
+	check_data(&t->ev[0], &F4R, 7007, pl, 90 + 5 + CS_TAIL_BYTES);
+}
+
+/* Without a tracked reverse direction an alert is just a record. */
+static void test_alert_start_untracked(void **state)
+{
+	struct t *t = *state;
+	struct cs_flow_state st;
+	size_t l, n;
+
+	memcpy(pl, "\x15\x03\x03\x00\x02\x01\x70", 7);
+	l = 7 + tls_rec(pl + 7, 22, 2, 90);
+	n = frame(pkt, &F4R, 7000, pl, l, NULL);
+	assert_int_equal(run(t, pkt, n), 0);
+	assert_false(flow_state(t, &F4R, &st));
+	n = frame(pkt, &F4R, 7000, pl, 7, NULL);
+	assert_int_equal(run(t, pkt, n), 0);
+	assert_int_equal(counter(t, CS_C_FLOWS), 0);
+}
+
+/* The CCS header split 2 + 3 over two segments (and the Done header 1 + 4
+ * before it): kept, completed, the walk stops at the CCS all the same. */
+static void test_split_header_walk(void **state)
+{
+	struct t *t = *state;
+	struct cs_flow_state st;
+	size_t l = 0, n, a, b;
+
+	l += tls_rec(pl + l, 22, 2, 100);
+	l += tls_rec(pl + l, 22, 11, 1000);
+	a = l + 1;					/* 1 byte of the Done header */
+	l += tls_rec(pl + l, 22, 14, 9);
+	b = l + 2;					/* 2 bytes of the CCS header */
+	l += tls_rec(pl + l, 20, 0, 6);
+	l += tls_rec(pl + l, 22, 20, 45);
+	n = frame(pkt, &F4, 10, pl, a, NULL);
+	assert_int_equal(run(t, pkt, n), 1);
+	assert_true(flow_state(t, &F4, &st));
+	assert_int_equal(st.part_len, 1);
+	assert_int_equal(st.part, (uint32_t)pl[a - 1] << 24);
+	assert_int_equal(st.next_rec, 10 + a - 1);
+	n = frame(pkt, &F4, 10 + a, pl + a, b - a, NULL);
+	assert_int_equal(run(t, pkt, n), 1);
+	assert_true(flow_state(t, &F4, &st));
+	assert_int_equal(st.part_len, 2);
+	assert_int_equal(st.next_rec, 10 + b - 2);
+	assert_int_equal(st.walking, 1);
+	n = frame(pkt, &F4, 10 + b, pl + b, l - b, NULL);
+	assert_int_equal(run(t, pkt, n), 1);
+	check_data(&t->ev[0], &F4, 10 + b, pl + b, 3 + CS_TAIL_BYTES);
+	assert_true(flow_state(t, &F4, &st));
+	assert_int_equal(st.walking, 0);
+	assert_int_equal(st.part_len, 0);
+	assert_int_equal(st.limit, b - 2 + 5 + CS_TAIL_BYTES);
+	assert_int_equal(st.done, 1);
+}
+
+/* A 1-byte segment extends a kept part (1 + 1 + 3). */
+static void test_split_header_tiny_segments(void **state)
+{
+	struct t *t = *state;
+	struct cs_flow_state st;
+	size_t l = 0, n, a;
+
+	l += tls_rec(pl + l, 22, 2, 100);
+	a = l;
+	l += tls_rec(pl + l, 20, 0, 6);
+	l += tls_rec(pl + l, 23, 0, 60);
+	n = frame(pkt, &F4, 0, pl, a + 1, NULL);
+	assert_int_equal(run(t, pkt, n), 1);
+	n = frame(pkt, &F4, a + 1, pl + a + 1, 1, NULL);
+	assert_int_equal(run(t, pkt, n), 1);
+	assert_true(flow_state(t, &F4, &st));
+	assert_int_equal(st.part_len, 2);
+	assert_int_equal(st.part, (uint32_t)pl[a] << 24 | (uint32_t)pl[a + 1] << 16);
+	n = frame(pkt, &F4, a + 2, pl + a + 2, l - a - 2, NULL);
+	assert_int_equal(run(t, pkt, n), 1);
+	check_data(&t->ev[0], &F4, a + 2, pl + a + 2, 3 + CS_TAIL_BYTES);
+}
+
 static void test_skipped(void **state)
 {
 	(void)state;
@@ -682,6 +1071,17 @@ int main(void)
 		T(test_out_of_order),
 		T(test_userspace_done),
 		T(test_port_reuse_restarts),
+		T(test_dtls_client_hello),
+		T(test_dtls_stun_multiplexed),
+		T(test_udp_not_dtls_ignored),
+		T(test_dtls_stop),
+		cmocka_unit_test_setup_teardown(test_dtls_cap_and_done, setup_cap100, teardown),
+		T(test_ssl2_client_hello),
+		T(test_alert_start_tracked_reverse),
+		T(test_alert_start_untracked),
+		T(test_alert_start_lone_record),
+		T(test_split_header_walk),
+		T(test_split_header_tiny_segments),
 	};
 	const struct CMUnitTest skipped[] = { cmocka_unit_test(test_skipped) };
 
