@@ -1,0 +1,674 @@
+/* checks.c - the verdict: revocation, pins, chain, hostname, validity and crypto checks, chain results cached. */
+#include "checks.h"
+
+#include <arpa/inet.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/objects.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include <linux/types.h>
+#include "certsentry.h"
+
+#define CHAIN_CACHE_MAX	4096	/* distinct chains whose verification is remembered */
+#define DEFAULT_WARN_DAYS 14
+
+static const char *const code_names[F_MAX] = {
+	[F_REVOKED_CRL] = "revoked.crl",
+	[F_REVOKED_DENY] = "revoked.deny",
+	[F_REVOKED_OCSP] = "revoked.ocsp",
+	[F_PIN_MISMATCH] = "pin.mismatch",
+	[F_CHAIN_UNTRUSTED] = "chain.untrusted",
+	[F_CHAIN_INCOMPLETE] = "chain.incomplete",
+	[F_HOSTNAME_MISMATCH] = "hostname.mismatch",
+	[F_EXPIRED] = "cert.expired",
+	[F_NOT_YET_VALID] = "cert.not_yet_valid",
+	[F_SELF_SIGNED] = "cert.self_signed",
+	[F_WEAK_SIGNATURE] = "weak.signature",
+	[F_WEAK_KEY] = "weak.key",
+	[F_EXPIRING_SOON] = "cert.expiring_soon",
+	[F_CLIENT_REJECTED] = "client.rejected",
+};
+
+/* Outcome of X509_verify_cert for one chain: everything the findings need,
+ * nothing that depends on the observation time, so it can be cached. */
+struct chain_result {
+	int8_t code;		/* F_CHAIN_UNTRUSTED, F_CHAIN_INCOMPLETE, F_SELF_SIGNED, or -1 */
+	int8_t cert;		/* chain index of the certificate at fault, -1 if not sent */
+	int err;		/* X509_V_ERR_* */
+	char subject[96];	/* of the certificate at fault when it was not sent */
+};
+
+struct centry {
+	uint8_t key[32];	/* SHA-256 over the chain's DER SHA-256s, in order */
+	uint64_t gen;
+	struct chain_result res;
+	int32_t hnext, prev, next;	/* hash bucket chain; LRU list, head newest */
+};
+
+/* One checker per thread: the cache and stats are not locked. */
+struct checker {
+	struct checks_opts o;
+	const struct lists *l;
+	uint64_t gen;		/* lists generation; bumped by checker_set_lists */
+	struct centry *e;
+	int32_t *bucket;
+	uint32_t cap, nb, n;
+	int32_t head, tail;
+	struct checker_stats st;
+};
+
+/* ---- names ---- */
+
+const char *finding_name(enum finding_code code)
+{
+	return (unsigned)code < F_MAX ? code_names[code] : "unknown";
+}
+
+int finding_parse(const char *name)
+{
+	for (int i = 0; name && i < F_MAX; i++)
+		if (!strcmp(name, code_names[i]))
+			return i;
+	return -1;
+}
+
+const char *severity_name(enum severity s)
+{
+	switch (s) {
+	case SEV_CRITICAL: return "critical";
+	case SEV_HIGH: return "high";
+	case SEV_MEDIUM: return "medium";
+	case SEV_LOW: return "low";
+	case SEV_OK: return "ok";
+	}
+	return "unknown";
+}
+
+/* ---- chain cache: hash buckets + LRU list over a fixed array ---- */
+
+static void cache_clear(struct checker *c)
+{
+	c->n = 0;
+	c->head = c->tail = -1;
+	for (uint32_t i = 0; i < c->nb; i++)
+		c->bucket[i] = -1;
+}
+
+static uint32_t cache_slot(const struct checker *c, const uint8_t key[32])
+{
+	uint32_t h;
+
+	memcpy(&h, key, sizeof(h));	/* the key is a SHA-256: any 4 bytes are uniform */
+	return h % c->nb;
+}
+
+static void lru_unlink(struct checker *c, int32_t i)
+{
+	struct centry *e = &c->e[i];
+
+	if (e->prev >= 0) c->e[e->prev].next = e->next; else c->head = e->next;
+	if (e->next >= 0) c->e[e->next].prev = e->prev; else c->tail = e->prev;
+}
+
+static void lru_front(struct checker *c, int32_t i)
+{
+	c->e[i].prev = -1;
+	c->e[i].next = c->head;
+	if (c->head >= 0)
+		c->e[c->head].prev = i;
+	c->head = i;
+	if (c->tail < 0)
+		c->tail = i;
+}
+
+static const struct chain_result *cache_get(struct checker *c, const uint8_t key[32])
+{
+	for (int32_t i = c->bucket[cache_slot(c, key)]; i >= 0; i = c->e[i].hnext)
+		if (c->e[i].gen == c->gen && !memcmp(c->e[i].key, key, 32)) {
+			lru_unlink(c, i);
+			lru_front(c, i);
+			return &c->e[i].res;
+		}
+	return NULL;
+}
+
+static void cache_put(struct checker *c, const uint8_t key[32], const struct chain_result *res)
+{
+	int32_t i, *p;
+
+	if (c->n < c->cap) {
+		i = (int32_t)c->n++;
+	} else {	/* evict the least recently used */
+		i = c->tail;
+		lru_unlink(c, i);
+		for (p = &c->bucket[cache_slot(c, c->e[i].key)]; *p != i; p = &c->e[*p].hnext)
+			;
+		*p = c->e[i].hnext;
+	}
+	memcpy(c->e[i].key, key, 32);
+	c->e[i].gen = c->gen;
+	c->e[i].res = *res;
+	p = &c->bucket[cache_slot(c, key)];
+	c->e[i].hnext = *p;
+	*p = i;
+	lru_front(c, i);
+}
+
+/* ---- checker ---- */
+
+struct checker *checker_new(const struct checks_opts *o)
+{
+	struct checker *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return NULL;
+	if (o)
+		c->o = *o;
+	/* 0 is what a zeroed opts holds: the default; negative turns the warning off. */
+	if (!o || c->o.warn_days == 0)
+		c->o.warn_days = DEFAULT_WARN_DAYS;
+	c->cap = CHAIN_CACHE_MAX;
+	c->nb = 2 * CHAIN_CACHE_MAX;
+	c->e = calloc(c->cap, sizeof(*c->e));
+	c->bucket = calloc(c->nb, sizeof(*c->bucket));
+	if (!c->e || !c->bucket) {
+		checker_free(c);
+		return NULL;
+	}
+	cache_clear(c);
+	return c;
+}
+
+void checker_free(struct checker *c)
+{
+	if (!c)
+		return;
+	free(c->e);
+	free(c->bucket);
+	free(c);
+}
+
+void checker_set_lists(struct checker *c, const struct lists *l)
+{
+	c->l = l;
+	c->gen++;	/* verification depends on the trust store: judge every chain again */
+	cache_clear(c);
+}
+
+void checker_stats(const struct checker *c, struct checker_stats *st)
+{
+	*st = c->st;
+}
+
+/* ---- helpers ---- */
+
+/* "'www.example.com' (serial 04A5..., sha256 DA2BAAA496289600)": how on-call finds it. */
+static const char *cert_label(const struct cert_facts *f, char *buf, size_t cap)
+{
+	const char *n;
+
+	if (!f->parse_ok) {
+		snprintf(buf, cap, "unparseable certificate (sha256 %.16s)", f->sha256_hex);
+		return buf;
+	}
+	n = f->subject_cn && *f->subject_cn ? f->subject_cn :
+	    f->subject_dn && *f->subject_dn ? f->subject_dn : "(empty subject)";
+	snprintf(buf, cap, "'%.64s' (serial %.40s, sha256 %.16s)", n,
+		 f->serial_hex ? f->serial_hex : "?", f->sha256_hex);
+	return buf;
+}
+
+static const char *fmt_time(int64_t t, char *buf, size_t cap)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (!gmtime_r(&tt, &tm) || !strftime(buf, cap, "%Y-%m-%dT%H:%M:%SZ", &tm))
+		snprintf(buf, cap, "%lld", (long long)t);
+	return buf;
+}
+
+static void add(struct checker *c, struct verdict *v, enum finding_code code,
+		enum severity sev, int cert, const char *fmt, ...)
+	__attribute__((format(printf, 6, 7)));
+
+static void add(struct checker *c, struct verdict *v, enum finding_code code,
+		enum severity sev, int cert, const char *fmt, ...)
+{
+	struct finding *f;
+	va_list ap;
+
+	if (c->o.ignore & (1u << code))
+		return;
+	for (uint32_t i = 0; i < v->n; i++)
+		if (v->f[i].code == code)
+			return;		/* one per code: the first (leaf-most) wins */
+	f = &v->f[v->n++];
+	f->code = code;
+	f->sev = sev;
+	f->cert = cert;
+	va_start(ap, fmt);
+	vsnprintf(f->message, sizeof(f->message), fmt, ap);
+	va_end(ap);
+}
+
+static bool issued_by(const struct cert_facts *sub, const struct cert_facts *iss)
+{
+	return sub->x509 && iss->x509 && X509_check_issued(iss->x509, sub->x509) == X509_V_OK;
+}
+
+/* ---- chain verification (cached) ---- */
+
+static int8_t chain_index(const struct cs_report *r, X509 *x)
+{
+	for (uint32_t i = 0; x && i < r->chain_len; i++)
+		if (r->chain[i]->x509 == x || (r->chain[i]->x509 && !X509_cmp(r->chain[i]->x509, x)))
+			return (int8_t)i;
+	return -1;
+}
+
+/* RFC 2253 text of a name, as the rest of the output prints DNs. */
+static void name_rfc2253(const X509_NAME *n, char *buf, size_t cap)
+{
+	BIO *b = BIO_new(BIO_s_mem());
+	int len = b && X509_NAME_print_ex(b, n, 0, XN_FLAG_RFC2253) >= 0 ? BIO_read(b, buf, (int)cap - 1) : 0;
+
+	buf[len > 0 ? len : 0] = '\0';
+	BIO_free(b);
+}
+
+/* False when verification could not run (allocation failure): nothing to cache. */
+static bool verify_chain(const struct checker *c, const struct cs_report *r, struct chain_result *res)
+{
+	X509_STORE *store = lists_trust_store(c->l);
+	STACK_OF(X509) *untrusted = sk_X509_new_null();
+	X509_STORE_CTX *ctx = X509_STORE_CTX_new();
+	X509_VERIFY_PARAM *p;
+	X509 *bad;
+	bool done = false;
+	int rc, err;
+
+	memset(res, 0, sizeof(*res));
+	res->code = -1;
+	res->cert = -1;
+	if (!store || !untrusted || !ctx)
+		goto out;
+	/* Only what this server sent: a cache of earlier intermediates would hide
+	 * a server that omits its own. */
+	for (uint32_t i = 1; i < r->chain_len; i++)
+		if (r->chain[i]->x509)
+			sk_X509_push(untrusted, r->chain[i]->x509);
+	if (!X509_STORE_CTX_init(ctx, store, r->chain[0]->x509, untrusted))
+		goto out;
+	X509_STORE_CTX_set_default(ctx, "ssl_server");	/* purpose and trust as a TLS client */
+	p = X509_STORE_CTX_get0_param(ctx);
+	/* Time is judged per report at check_time, so the result stays cacheable;
+	 * CRLs are the lists' business; a partial chain is not a trusted one. */
+	X509_VERIFY_PARAM_set_flags(p, X509_V_FLAG_NO_CHECK_TIME);
+	X509_VERIFY_PARAM_clear_flags(p, X509_V_FLAG_PARTIAL_CHAIN | X509_V_FLAG_CRL_CHECK |
+				      X509_V_FLAG_CRL_CHECK_ALL);
+	rc = X509_verify_cert(ctx);
+	err = X509_STORE_CTX_get_error(ctx);
+	if (rc < 0 && err == X509_V_OK)	/* internal error, not a verdict */
+		goto out;
+	done = true;
+	if (rc == 1)
+		goto out;
+	bad = X509_STORE_CTX_get_current_cert(ctx);
+	res->err = err;
+	res->cert = chain_index(r, bad);
+	if (res->cert < 0 && bad)
+		name_rfc2253(X509_get_subject_name(bad), res->subject, sizeof(res->subject));
+	switch (err) {
+	case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
+		res->code = F_SELF_SIGNED;
+		res->cert = 0;
+		break;
+	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
+	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
+		/* The chain stops at a certificate that is not self-signed and whose
+		 * issuer is neither sent nor a trust anchor: an intermediate is missing. */
+		if (res->cert >= 0 && !r->chain[res->cert]->self_signed) {
+			res->code = F_CHAIN_INCOMPLETE;
+			break;
+		}
+		/* fall through */
+	default:
+		res->code = F_CHAIN_UNTRUSTED;
+		break;
+	}
+out:
+	X509_STORE_CTX_free(ctx);
+	sk_X509_free(untrusted);
+	ERR_clear_error();	/* verification failures are findings, not queued errors */
+	return done;
+}
+
+static void chain_key(const struct checker *c, const struct cs_report *r, uint8_t key[32])
+{
+	uint8_t buf[TLS_CHAIN_MAX * 32 + sizeof(uint64_t)];
+	uint32_t n = r->chain_len < TLS_CHAIN_MAX ? r->chain_len : TLS_CHAIN_MAX;
+
+	for (uint32_t i = 0; i < n; i++)
+		memcpy(buf + 32 * i, r->chain[i]->sha256, 32);
+	memcpy(buf + 32 * n, &c->gen, sizeof(c->gen));
+	if (!EVP_Digest(buf, 32 * n + sizeof(c->gen), key, NULL, EVP_sha256(), NULL))
+		memset(key, 0, 32);	/* cannot happen short of OOM; a miss-prone key is harmless */
+}
+
+static void check_chain(struct checker *c, const struct cs_report *r, struct verdict *v)
+{
+	const struct chain_result *res;
+	struct chain_result fresh;
+	char a[192], b[192];
+	uint8_t key[32];
+
+	if (!r->chain[0]->x509 || !lists_trust_store(c->l))
+		return;
+	chain_key(c, r, key);
+	if ((res = cache_get(c, key))) {
+		c->st.chain_cache_hits++;
+	} else {
+		c->st.chain_verifications++;
+		if (!verify_chain(c, r, &fresh))
+			return;
+		cache_put(c, key, &fresh);
+		res = &fresh;
+	}
+	cert_label(r->chain[0], a, sizeof(a));
+	switch (res->code) {
+	case F_SELF_SIGNED:
+		add(c, v, F_SELF_SIGNED, SEV_MEDIUM, 0,
+		    "Leaf %s is self-signed and not a trust anchor: replace it with a CA-issued certificate.", a);
+		break;
+	case F_CHAIN_INCOMPLETE: {
+		const struct cert_facts *f = r->chain[res->cert];
+		const char *iss = f->issuer_cn ? f->issuer_cn : f->issuer_dn ? f->issuer_dn : "?";
+
+		if (res->cert == 0)
+			snprintf(b, sizeof(b), "its issuer '%.64s'", iss);
+		else
+			snprintf(b, sizeof(b), "'%.64s', issuer of intermediate '%.48s',", iss,
+				 f->subject_cn ? f->subject_cn : f->subject_dn ? f->subject_dn : "?");
+		add(c, v, F_CHAIN_INCOMPLETE, SEV_HIGH, res->cert,
+		    "Chain of %s is incomplete: %s is neither sent nor a trust anchor; send the missing intermediate.",
+		    a, b);
+		break;
+	}
+	case F_CHAIN_UNTRUSTED:
+		if (res->cert >= 0)
+			cert_label(r->chain[res->cert], b, sizeof(b));
+		else
+			snprintf(b, sizeof(b), "'%.80s'", res->subject[0] ? res->subject : "?");
+		add(c, v, F_CHAIN_UNTRUSTED, SEV_HIGH, res->cert,
+		    "Chain of %s is not trusted: %s (at %s).", a,
+		    X509_verify_cert_error_string(res->err), b);
+		break;
+	default:
+		break;
+	}
+}
+
+/* ---- per-certificate checks (never cached: lookups are O(1), time moves) ---- */
+
+static void check_revocation(struct checker *c, const struct cs_report *r, struct verdict *v)
+{
+	char a[192], t[32];
+
+	for (uint32_t i = 0; i < r->chain_len; i++) {
+		const struct cert_facts *f = r->chain[i], *iss = NULL;
+		struct crl_hit hit;
+		const char *d;
+
+		if ((d = lists_denied(c->l, f)))
+			add(c, v, F_REVOKED_DENY, SEV_CRITICAL, (int)i,
+			    "%s %s is on the deny list (%s): replace it.",
+			    i ? "Chain certificate" : "Leaf", cert_label(f, a, sizeof(a)), d);
+		if (!f->parse_ok)
+			continue;
+		if (i + 1 < r->chain_len && issued_by(f, r->chain[i + 1]))
+			iss = r->chain[i + 1];
+		memset(&hit, 0, sizeof(hit));
+		if (lists_crl_revoked(c->l, f, iss, &hit) && hit.revoked)
+			add(c, v, F_REVOKED_CRL, SEV_CRITICAL, (int)i,
+			    "%s %s is revoked by CRL %.60s since %s (reason %s)%s: replace it.",
+			    i ? "Chain certificate" : "Leaf", cert_label(f, a, sizeof(a)),
+			    hit.source, fmt_time(hit.revocation_time, t, sizeof(t)),
+			    hit.reason_str[0] ? hit.reason_str : "unspecified",
+			    hit.crl_verified ? "" : ", CRL signature not verified");
+	}
+}
+
+/*
+ * A revoked staple with a bad signature proves nothing (anyone on the path
+ * could have forged it), but a server stapling garbage is worth a look:
+ * medium. Verified or unverifiable (issuer unknown) stays critical: the
+ * server itself is handing it out.
+ */
+static void check_ocsp(struct checker *c, const struct cs_report *r, int64_t now, struct verdict *v)
+{
+	const struct ocsp_facts *o = &r->ocsp;
+	char a[192], t1[32], t2[32], fresh[64];
+	const char *sig;
+	bool bad_sig;
+
+	if (!r->have_ocsp || !o->parse_ok || o->response_status != 0 ||
+	    o->cert_status != OCSP_ST_REVOKED || !o->matched_leaf)
+		return;
+	bad_sig = o->signature_checked && !o->signature_ok;
+	sig = !o->signature_checked ? "unchecked (issuer unknown)" :
+	      o->signature_ok ? "verified" : "INVALID";
+	if (now < o->this_update)
+		snprintf(fresh, sizeof(fresh), "not yet valid until %s",
+			 fmt_time(o->this_update, t2, sizeof(t2)));
+	else if (o->next_update && now > o->next_update)
+		snprintf(fresh, sizeof(fresh), "stale since %s", fmt_time(o->next_update, t2, sizeof(t2)));
+	else
+		snprintf(fresh, sizeof(fresh), "fresh");
+	add(c, v, F_REVOKED_OCSP, bad_sig ? SEV_MEDIUM : SEV_CRITICAL, 0,
+	    "Leaf %s revoked (OCSP staple: %s since %s; signature %s; %s): %s",
+	    cert_label(r->chain[0], a, sizeof(a)), o->reason_str[0] ? o->reason_str : "unspecified",
+	    fmt_time(o->revocation_time, t1, sizeof(t1)), sig, fresh,
+	    bad_sig ? "unproven, find out who staples it." : "replace it.");
+}
+
+static const char *ep_text(const struct report_endpoint *ep, char *buf, size_t cap)
+{
+	char ip[INET6_ADDRSTRLEN];
+	bool v6 = ep->family == CS_AF_INET6;
+
+	if ((ep->family != CS_AF_INET && !v6) ||
+	    !inet_ntop(v6 ? AF_INET6 : AF_INET, ep->addr, ip, sizeof(ip)))
+		snprintf(ip, sizeof(ip), "?");
+	snprintf(buf, cap, v6 ? "[%s]:%u" : "%s:%u", ip, ep->port);
+	return buf;
+}
+
+static void check_pins(struct checker *c, const struct cs_report *r, struct verdict *v)
+{
+	const char *sni = r->has_sni && r->sni[0] ? r->sni : NULL;
+	const struct pin_rule *rule = lists_pin_rule(c->l, sni, &r->server);
+	char a[192], ep[64];
+	uint32_t n;
+
+	if (!rule || pin_rule_matches(rule, r->chain, r->chain_len) ||
+	    (c->o.ignore & (1u << F_PIN_MISMATCH)))
+		return;
+	v->pin_pattern = pin_rule_pattern(rule);
+	n = pin_rule_pins(rule, v->pin_expected, VERDICT_PINS_MAX);
+	v->n_pin_expected = n < VERDICT_PINS_MAX ? n : VERDICT_PINS_MAX;
+	add(c, v, F_PIN_MISMATCH, SEV_CRITICAL, 0,
+	    "Leaf %s served for %.64s matches none of the %u pins of rule %.80s.",
+	    cert_label(r->chain[0], a, sizeof(a)), sni ? sni : ep_text(&r->server, ep, sizeof(ep)),
+	    v->n_pin_expected, v->pin_pattern ? v->pin_pattern : "?");
+}
+
+static void check_hostname(struct checker *c, const struct cs_report *r, struct verdict *v)
+{
+	X509 *x = r->chain[0]->x509;
+	uint8_t ip[16];
+	char a[192];
+	int rc;
+
+	if (!x || !r->has_sni || !r->sni[0])
+		return;
+	/* RFC 6066 forbids IP literals in SNI, but clients send them: judge them as IPs. */
+	if (inet_pton(AF_INET, r->sni, ip) == 1 || inet_pton(AF_INET6, r->sni, ip) == 1)
+		rc = X509_check_ip_asc(x, r->sni, 0);
+	else	/* RFC 6125: "*" only as the whole left-most label, one label deep */
+		rc = X509_check_host(x, r->sni, strlen(r->sni), X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS, NULL);
+	if (rc == 1 || rc == -1)	/* -1: internal error, no evidence either way */
+		return;
+	add(c, v, F_HOSTNAME_MISMATCH, SEV_HIGH, 0,
+	    "Leaf %s does not cover the requested server name '%.64s' (SNI): serve a certificate for that name.",
+	    cert_label(r->chain[0], a, sizeof(a)), r->sni);
+	ERR_clear_error();
+}
+
+static void check_time(struct checker *c, const struct cs_report *r, int64_t now, struct verdict *v)
+{
+	int n_exp = 0, n_nyv = 0, i_exp = -1, i_nyv = -1;
+	char a[192], t[32];
+	const struct cert_facts *f;
+
+	for (uint32_t i = 0; i < r->chain_len; i++) {
+		f = r->chain[i];
+		if (!f->parse_ok)
+			continue;
+		if (now > f->not_after && !n_exp++)
+			i_exp = (int)i;
+		if (now < f->not_before && !n_nyv++)
+			i_nyv = (int)i;
+	}
+	if (i_exp >= 0) {
+		f = r->chain[i_exp];
+		add(c, v, F_EXPIRED, SEV_HIGH, i_exp, "%s %s expired on %s%s: renew it.",
+		    i_exp ? "Chain certificate" : "Leaf", cert_label(f, a, sizeof(a)),
+		    fmt_time(f->not_after, t, sizeof(t)),
+		    n_exp > 1 ? " (and other chain certificates)" : "");
+	}
+	if (i_nyv >= 0) {
+		f = r->chain[i_nyv];
+		add(c, v, F_NOT_YET_VALID, SEV_HIGH, i_nyv, "%s %s is not valid until %s%s: check the issuing date or the clocks.",
+		    i_nyv ? "Chain certificate" : "Leaf", cert_label(f, a, sizeof(a)),
+		    fmt_time(f->not_before, t, sizeof(t)),
+		    n_nyv > 1 ? " (and other chain certificates)" : "");
+	}
+	f = r->chain[0];
+	if (f->parse_ok && c->o.warn_days > 0 && now <= f->not_after &&
+	    f->not_after - now < (int64_t)c->o.warn_days * 86400)
+		add(c, v, F_EXPIRING_SOON, SEV_LOW, 0, "Leaf %s expires on %s, in %.1f days: renew it.",
+		    cert_label(f, a, sizeof(a)), fmt_time(f->not_after, t, sizeof(t)),
+		    (double)(f->not_after - now) / 86400.0);
+}
+
+static bool weak_digest(const struct cert_facts *f, const char **name)
+{
+	int md = NID_undef;
+
+	if (f->x509 && !X509_get_signature_info(f->x509, &md, NULL, NULL, NULL))
+		md = NID_undef;
+	switch (md) {
+	case NID_md2: *name = "MD2"; return true;
+	case NID_md4: *name = "MD4"; return true;
+	case NID_md5: case NID_md5_sha1: *name = "MD5"; return true;
+	case NID_sha1: *name = "SHA-1"; return true;
+	case NID_undef:	/* unknown to OpenSSL: go by the printed name */
+		if (strcasestr(f->sig_alg, "md5")) { *name = "MD5"; return true; }
+		if (strcasestr(f->sig_alg, "sha1") || strcasestr(f->sig_alg, "sha-1")) {
+			*name = "SHA-1";
+			return true;
+		}
+		return false;
+	default:
+		return false;
+	}
+}
+
+static void check_crypto(struct checker *c, const struct cs_report *r, struct verdict *v)
+{
+	const struct cert_facts *f;
+	const char *md;
+	char a[192];
+
+	for (uint32_t i = 0; i < r->chain_len; i++) {
+		f = r->chain[i];
+		if (!f->parse_ok)
+			continue;
+		/* A root's own signature is never checked by anyone: skip a self-signed top. */
+		if (!(i + 1 == r->chain_len && i > 0 && f->self_signed) && weak_digest(f, &md))
+			add(c, v, F_WEAK_SIGNATURE, SEV_MEDIUM, (int)i,
+			    "%s %s is signed with %s (%s): reissue it with SHA-256 or better.",
+			    i ? "Chain certificate" : "Leaf", cert_label(f, a, sizeof(a)), md, f->sig_alg);
+		if (f->key_bits > 0 &&
+		    ((!strncmp(f->key_alg, "RSA", 3) || !strcmp(f->key_alg, "DSA")) ? f->key_bits < 2048 :
+		     !strcmp(f->key_alg, "EC") ? f->key_bits < 256 : false))
+			add(c, v, F_WEAK_KEY, SEV_MEDIUM, (int)i,
+			    "%s %s has a %d-bit %s key: reissue it with RSA 2048+ or EC 256+.",
+			    i ? "Chain certificate" : "Leaf", cert_label(f, a, sizeof(a)), f->key_bits, f->key_alg);
+	}
+}
+
+static void check_alert(struct checker *c, const struct cs_report *r, struct verdict *v)
+{
+	const char *n = tls_alert_name(r->alert_desc);
+	char a[192], ep[64];
+	int cert = -1;
+
+	if (!r->alert_from_client || r->alert_level != 2 || !r->alert_cert_sha256[0])
+		return;
+	if (r->chain_len && !strcasecmp(r->chain[0]->sha256_hex, r->alert_cert_sha256)) {
+		cert_label(r->chain[0], a, sizeof(a));
+		cert = 0;
+	} else {
+		snprintf(a, sizeof(a), "sha256 %.16s", r->alert_cert_sha256);
+	}
+	add(c, v, F_CLIENT_REJECTED, SEV_HIGH, cert,
+	    "Client %s rejected certificate %s with fatal alert %s (%u): check what it distrusts.",
+	    ep_text(&r->client, ep, sizeof(ep)), a, n ? n : "unknown", r->alert_desc);
+}
+
+static int finding_cmp(const void *x, const void *y)
+{
+	const struct finding *a = x, *b = y;
+
+	if (a->sev != b->sev)
+		return a->sev < b->sev ? -1 : 1;
+	return a->code < b->code ? -1 : a->code > b->code;
+}
+
+void checks_run(struct checker *c, const struct cs_report *r, struct verdict *v)
+{
+	/* 0 means the caller had no clock: judge as of now rather than 1970. */
+	int64_t now = r->check_time ? r->check_time : (int64_t)time(NULL);
+
+	memset(v, 0, sizeof(*v));
+	v->worst = SEV_OK;
+	c->st.runs++;
+	if (r->action == REPORT_ALERT) {
+		check_alert(c, r, v);
+	} else if (r->action == REPORT_CERTIFICATE && r->chain_len && r->chain[0]) {
+		if (c->l) {
+			check_revocation(c, r, v);
+			check_pins(c, r, v);
+			check_chain(c, r, v);
+		}
+		check_ocsp(c, r, now, v);
+		check_hostname(c, r, v);
+		check_time(c, r, now, v);
+		check_crypto(c, r, v);
+	}
+	qsort(v->f, v->n, sizeof(v->f[0]), finding_cmp);
+	if (v->n)
+		v->worst = v->f[0].sev;
+}
