@@ -4,6 +4,13 @@
 #   tools/mkpki.sh DIR                 root, intermediate, leaf "www.example.test", big leaf
 #   tools/mkpki.sh DIR leaf NAME CN [SAN...] [-- openssl x509 options]
 #                                      another leaf signed by the intermediate
+#   tools/mkpki.sh DIR xleaf NAME CN START END MD KEY [SAN...]
+#                                      a leaf with chosen validity (YYYYMMDDHHMMSSZ),
+#                                      digest (sha256, sha1) and key (ec, rsa1024, rsa2048)
+#   tools/mkpki.sh DIR selfsigned NAME CN
+#   tools/mkpki.sh DIR foreign NAME CN a leaf under another, untrusted root
+#   tools/mkpki.sh DIR crl NAME...     inter.crl.pem: the intermediate's CRL
+#                                      revoking these leaves (keyCompromise)
 #   tools/mkpki.sh DIR ocsp NAME good|revoked
 #                                      NAME.ocsp-STATUS.der: an OCSP response for
 #                                      leaf NAME signed by the intermediate
@@ -66,6 +73,76 @@ ocsp() {	# name good|revoked
 		>/dev/null 2>&1
 }
 
+ca_conf() {	# an `openssl ca` setup for the intermediate
+	mkdir -p newcerts
+	[ -f ca.index ] || : > ca.index
+	[ -f ca.serial ] || openssl rand -hex 8 > ca.serial
+	cat > ca.cnf <<CNF
+[ca]
+default_ca = d
+[d]
+database = ca.index
+new_certs_dir = newcerts
+serial = ca.serial
+certificate = inter.pem
+private_key = inter.key
+default_md = sha256
+default_crl_days = 7
+policy = p
+unique_subject = no
+[p]
+commonName = supplied
+organizationName = optional
+CNF
+}
+
+xleaf() {	# name cn start end md key [san...]
+	local name=$1 cn=$2 start=$3 end=$4 md=$5 kt=$6; shift 6
+	case $kt in
+	ec) key "$name" ;;
+	rsa*) openssl genpkey -algorithm RSA -pkeyopt "rsa_keygen_bits:${kt#rsa}" -out "$name.key" 2>/dev/null ;;
+	esac
+	openssl req -new -key "$name.key" -subj "/O=certsentry test/CN=$cn" -out "$name.csr" 2>/dev/null
+	{
+		echo "basicConstraints=CA:false"
+		echo "extendedKeyUsage=serverAuth"
+		[ $# -gt 0 ] && (IFS=,; echo "subjectAltName=$*")
+	} > "$name.ext"
+	ca_conf
+	openssl ca -batch -notext -config ca.cnf -in "$name.csr" -out "$name.pem" \
+		-startdate "$start" -enddate "$end" -md "$md" -extfile "$name.ext" 2>/dev/null
+	cat "$name.pem" inter.pem > "$name.chain.pem"
+}
+
+if [ "${1:-}" = xleaf ]; then
+	shift
+	xleaf "$@"
+	exit 0
+fi
+if [ "${1:-}" = selfsigned ]; then
+	key "$2"
+	openssl req -new -x509 -key "$2.key" -subj "/O=certsentry test/CN=$3" -days 365 \
+		-addext "subjectAltName=DNS:$3" -out "$2.pem" 2>/dev/null
+	exit 0
+fi
+if [ "${1:-}" = foreign ]; then
+	ca foreign-root "/O=elsewhere/CN=Untrusted Root" ""
+	key "$2"
+	openssl req -new -key "$2.key" -subj "/O=elsewhere/CN=$3" -out "$2.csr" 2>/dev/null
+	printf 'subjectAltName=DNS:%s\n' "$3" > "$2.ext"
+	openssl x509 -req -in "$2.csr" -CA foreign-root.pem -CAkey foreign-root.key \
+		-CAcreateserial -days 365 -sha256 -extfile "$2.ext" -out "$2.pem" 2>/dev/null
+	exit 0
+fi
+if [ "${1:-}" = crl ]; then
+	shift
+	ca_conf
+	for name in "$@"; do
+		openssl ca -config ca.cnf -revoke "$name.pem" -crl_reason keyCompromise 2>/dev/null
+	done
+	openssl ca -gencrl -config ca.cnf -out inter.crl.pem 2>/dev/null
+	exit 0
+fi
 if [ "${1:-}" = ocsp ]; then
 	shift
 	ocsp "$@"

@@ -11,9 +11,13 @@
 #include <unistd.h>
 #include "capture.h"
 #include "cert.h"
+#include "checks.h"
+#include "dedup.h"
 #include "flow.h"
+#include "lists.h"
 #include "output.h"
 #include "pcap.h"
+#include "watch.h"
 
 static struct env {
 	struct capture_opts cap;
@@ -23,8 +27,14 @@ static struct env {
 	uint32_t max_bytes;
 	int64_t check_time;		/* FLOW_CHECK_* or a fixed Unix time */
 	bool format_set;
+	struct lists_opts lists;
+	struct checks_opts checks;
+	uint32_t summary_s;
+	bool every;
 } env = {
 	.format = OUTPUT_JSON,
+	.checks = { .warn_days = 14 },
+	.summary_s = 60,
 };
 
 const char *argp_program_version = "certsentry 0.1";
@@ -40,7 +50,10 @@ static const char doc[] =
 	"  certsentry -r capture.pcap      replay a capture (no privileges)\n"
 	"  certsentry -r old.pcap --check-time now   judge an old capture as of today\n";
 
-enum { OPT_MAX_BYTES = 1000, OPT_CLSACT, OPT_CHECK_TIME };
+enum {
+	OPT_MAX_BYTES = 1000, OPT_CLSACT, OPT_CHECK_TIME, OPT_CA_FILE, OPT_CA_PATH, OPT_CRL,
+	OPT_DENY, OPT_PINS, OPT_WARN_DAYS, OPT_IGNORE, OPT_SUMMARY, OPT_EVERY,
+};
 
 static const struct argp_option opts[] = {
 	{ "interface", 'i', "IFACE", 0, "Interface to watch (repeatable; default: all up but lo)", 0 },
@@ -53,6 +66,17 @@ static const struct argp_option opts[] = {
 	  "or a time like 2024-05-01T12:00:00Z", 0 },
 	{ "clsact", OPT_CLSACT, NULL, 0, "Attach with a clsact filter even where tcx exists", 0 },
 	{ "verbose", 'v', NULL, 0, "Print libbpf debug output", 0 },
+	{ NULL, 0, NULL, 0, "Checks (lists reload on SIGHUP and when their files change):", 1 },
+	{ "ca-file", OPT_CA_FILE, "FILE", 0, "Trust store file (default: the system bundle)", 1 },
+	{ "ca-path", OPT_CA_PATH, "DIR", 0, "Trust store directory (hashed, c_rehash)", 1 },
+	{ "crl", OPT_CRL, "FILE|DIR", 0, "CRLs, PEM or DER (repeatable)", 1 },
+	{ "deny", OPT_DENY, "FILE", 0, "Deny list: sha256:HEX, spki:B64, serial:HEX issuer:DN", 1 },
+	{ "pins", OPT_PINS, "FILE", 0, "Pins: PATTERN sha256:HEX|spki:B64 ... per line", 1 },
+	{ "warn-days", OPT_WARN_DAYS, "N", 0, "cert.expiring_soon within N days (default 14, 0: off)", 1 },
+	{ "ignore", OPT_IGNORE, "CODE", 0, "Never report this finding code (repeatable)", 1 },
+	{ "summary-interval", OPT_SUMMARY, "S", 0,
+	  "Write repeats as summaries every S seconds (default 60)", 1 },
+	{ "every", OPT_EVERY, NULL, 0, "Write every handshake, no dedup", 1 },
 	{},
 };
 
@@ -126,6 +150,46 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 	case 'v':
 		env.cap.verbose = true;
 		break;
+	case OPT_CA_FILE:
+		env.lists.ca_file = arg;
+		break;
+	case OPT_CA_PATH:
+		env.lists.ca_path = arg;
+		break;
+	case OPT_CRL:
+		if (env.lists.n_crl >= LISTS_CRL_PATHS_MAX)
+			argp_error(state, "--crl: at most %d", LISTS_CRL_PATHS_MAX);
+		env.lists.crl_paths[env.lists.n_crl++] = arg;
+		break;
+	case OPT_DENY:
+		env.lists.deny_file = arg;
+		break;
+	case OPT_PINS:
+		env.lists.pins_file = arg;
+		break;
+	case OPT_WARN_DAYS: {
+		uint32_t d;
+
+		if (parse_u32(arg, 0, 3650, &d))
+			argp_error(state, "--warn-days: '%s' is not a number of days (0-3650)", arg);
+		env.checks.warn_days = d ? (int)d : -1;	/* 0: no expiry warnings */
+		break;
+	}
+	case OPT_IGNORE: {
+		int code = finding_parse(arg);
+
+		if (code < 0)
+			argp_error(state, "--ignore: '%s' is not a finding code (e.g. cert.expiring_soon)", arg);
+		env.checks.ignore |= 1u << code;
+		break;
+	}
+	case OPT_SUMMARY:
+		if (parse_u32(arg, 1, 86400, &env.summary_s))
+			argp_error(state, "--summary-interval: '%s' is not 1-86400 seconds", arg);
+		break;
+	case OPT_EVERY:
+		env.every = true;
+		break;
 	case ARGP_KEY_END:
 		if (env.read_file && env.cap.n_ifaces)
 			argp_error(state, "-r and -i cannot be used together");
@@ -136,12 +200,14 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 	return 0;
 }
 
-static volatile sig_atomic_t exiting;
+static volatile sig_atomic_t exiting, reload_requested;
 
 static void on_signal(int sig)
 {
-	(void)sig;
-	exiting = 1;
+	if (sig == SIGHUP)
+		reload_requested = 1;
+	else
+		exiting = 1;
 }
 
 static uint64_t now_ns(void)
@@ -158,20 +224,77 @@ struct app {
 	struct pcap_source *pcap;	/* NULL live */
 	struct flow_table *flows;
 	struct cert_cache *certs;
+	struct lists *lists;		/* the generation in force */
+	struct checker *checker;
+	struct dedup *dedup;
+	struct watch *watch;
 };
 
+static void status(struct app *a, const char *action, const char *sev, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+/* flow -> checks -> dedup -> output: the verdict stages, in that order. */
 static void on_report(void *ctx, const struct cs_report *r)
 {
 	struct app *a = ctx;
-	struct cs_report copy;
+	struct cs_report copy = *r;
+	struct verdict v;
 
-	if (a->cap && r->ifindex) {
-		copy = *r;
+	if (a->cap && r->ifindex)
 		copy.ifname = capture_ifname(a->cap, r->ifindex);
+	checks_run(a->checker, &copy, &v);
+	copy.verdict = &v;
+	dedup_flush(a->dedup, r->ts_ns, false);
+	if (dedup_admit(a->dedup, &copy, v.n ? finding_name(v.f[0].code) : "ok", v.worst,
+			r->ts_ns))
 		output_report(a->out, &copy);
+}
+
+static void on_summary(void *ctx, const struct dedup_summary *s)
+{
+	output_summary(((struct app *)ctx)->out, s);
+}
+
+static void lists_event(struct app *a, const char *action)
+{
+	struct lists_sizes z;
+	const char *w;
+
+	lists_sizes(a->lists, &z);
+	status(a, action, "info",
+	       "ca_certs=%u crls=%u crl_entries=%u crls_stale=%u crls_unverified=%u "
+	       "deny_sha256=%u deny_spki=%u deny_serial=%u pin_rules=%u",
+	       z.ca_certs, z.crls, z.crl_entries, z.crls_stale, z.crls_unverified,
+	       z.deny_sha256, z.deny_spki, z.deny_serial, z.pin_rules);
+	for (uint32_t i = 0; (w = lists_warning(a->lists, i)); i++)
+		status(a, "certsentry-lists-warning", "warning", "%s", w);
+}
+
+/* A new generation replaces the old only once it loaded completely. */
+static void reload_lists(struct app *a)
+{
+	char err[512];
+	struct lists *l = lists_load(&env.lists, err, sizeof(err));
+
+	if (!l) {
+		status(a, "certsentry-lists-error", "error",
+		       "reload failed, previous lists stay in force: %s", err);
 		return;
 	}
-	output_report(a->out, r);
+	checker_set_lists(a->checker, l);
+	lists_free(a->lists);
+	a->lists = l;
+	lists_event(a, "certsentry-lists-reloaded");
+}
+
+static void maybe_reload(struct app *a)
+{
+	bool changed = watch_changed(a->watch);
+
+	if (reload_requested || changed) {
+		reload_requested = 0;
+		reload_lists(a);
+	}
 }
 
 static void on_done(void *ctx, const struct cs_flow_key *k)
@@ -183,9 +306,6 @@ static void on_done(void *ctx, const struct cs_flow_key *k)
 	else if (a->pcap)
 		pcap_source_done(a->pcap, k);
 }
-
-static void status(struct app *a, const char *action, const char *sev, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
 
 static void status(struct app *a, const char *action, const char *sev, const char *fmt, ...)
 {
@@ -213,6 +333,18 @@ static void flow_summary(struct app *a, char *buf, size_t len)
 		 os.write_errors);
 }
 
+static const char *ifaces_text(char *buf, size_t len)
+{
+	size_t n = 0;
+
+	if (!env.cap.n_ifaces)
+		return "every interface that is up, except lo";
+	buf[0] = '\0';
+	for (int i = 0; i < env.cap.n_ifaces && n < len; i++)
+		n += snprintf(buf + n, len - n, "%s%s", i ? "," : "", env.cap.ifaces[i]);
+	return buf;
+}
+
 static int run_live(struct app *a)
 {
 	char err[256], fl[512];
@@ -225,17 +357,19 @@ static int run_live(struct app *a)
 		fprintf(stderr, "certsentry: %s\n", err);
 		return 1;
 	}
-	status(a, "certsentry-started", "info", "capturing on %d interface(s)",
-	       env.cap.n_ifaces ? env.cap.n_ifaces : -1);
+	status(a, "certsentry-started", "info", "capturing on %s", ifaces_text(fl, sizeof(fl)));
+	lists_event(a, "certsentry-lists-loaded");
 	while (!exiting) {
 		n = capture_poll(a->cap, 100, flow_segment, a->flows);
 		if (n < 0 && n != -EINTR) {
 			fprintf(stderr, "certsentry: ring buffer: %s\n", strerror(-n));
 			break;
 		}
+		maybe_reload(a);
 		if (now_ns() - last > 1000000000ULL) {
 			last = now_ns();
 			flow_expire(a->flows, last);
+			dedup_flush(a->dedup, last, false);
 		}
 	}
 	capture_counters(a->cap, c);
@@ -263,6 +397,9 @@ static int run_offline(struct app *a)
 		return 1;
 	}
 	a->pcap = src;
+	if (env.lists.ca_file || env.lists.ca_path || env.lists.n_crl || env.lists.deny_file ||
+	    env.lists.pins_file)
+		lists_event(a, "certsentry-lists-loaded");
 	rc = pcap_source_run(src, flow_segment, a->flows, err, sizeof(err));
 	a->pcap = NULL;
 	pcap_source_close(src);
@@ -277,11 +414,31 @@ static int run_offline(struct app *a)
 	return 0;
 }
 
+/* The list files whose changes trigger a reload. */
+static int watched_paths(const char **p)
+{
+	int n = 0;
+
+	if (env.lists.ca_file)
+		p[n++] = env.lists.ca_file;
+	if (env.lists.ca_path)
+		p[n++] = env.lists.ca_path;
+	if (env.lists.deny_file)
+		p[n++] = env.lists.deny_file;
+	if (env.lists.pins_file)
+		p[n++] = env.lists.pins_file;
+	for (int i = 0; i < env.lists.n_crl && n < WATCH_PATHS_MAX; i++)
+		p[n++] = env.lists.crl_paths[i];
+	return n;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct argp argp = { .options = opts, .parser = parse_arg, .doc = doc };
+	const char *watched[WATCH_PATHS_MAX];
 	struct flow_opts fo = { 0 };
 	struct app a = { 0 };
+	char err[512];
 	FILE *out = stdout;
 	int rc;
 
@@ -294,6 +451,7 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
+	signal(SIGHUP, on_signal);
 
 	a.out = output_new(out, env.format);
 	a.certs = cert_cache_new(CERT_CACHE_DEFAULT);
@@ -304,12 +462,25 @@ int main(int argc, char **argv)
 	fo.done = on_done;
 	fo.ctx = &a;
 	a.flows = flow_new(&fo);
-	if (!a.out || !a.certs || !a.flows) {
+	a.checker = checker_new(&env.checks);
+	a.dedup = dedup_new(env.summary_s, env.every, on_summary, &a);
+	if (!a.out || !a.certs || !a.flows || !a.checker || !a.dedup) {
 		fprintf(stderr, "certsentry: out of memory\n");
 		return 1;
 	}
+	if (!(a.lists = lists_load(&env.lists, err, sizeof(err)))) {
+		fprintf(stderr, "certsentry: %s\n", err);
+		return 2;
+	}
+	checker_set_lists(a.checker, a.lists);
+	a.watch = watch_new(watched, watched_paths(watched));
 	rc = env.read_file ? run_offline(&a) : run_live(&a);
-	flow_free(a.flows);
+	flow_free(a.flows);		/* writes chains still pending */
+	dedup_flush(a.dedup, now_ns(), true);
+	watch_free(a.watch);
+	dedup_free(a.dedup);
+	checker_free(a.checker);
+	lists_free(a.lists);
 	cert_cache_free(a.certs);
 	output_free(a.out);
 	if (out != stdout)

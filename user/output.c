@@ -8,6 +8,7 @@
 #include <linux/types.h>
 #include <netinet/in.h>
 #include "certsentry.h"
+#include "checks.h"
 #include "json.h"
 #include "output.h"
 
@@ -345,9 +346,39 @@ static void json_incomplete(struct jw *w, const struct cs_report *r)
 	jw_obj_end(w);
 }
 
+static void json_verdict(struct jw *w, const struct verdict *v)
+{
+	jw_str(w, "verdict", v->n ? finding_name(v->f[0].code) : "ok");
+	jw_str(w, "severity", severity_name(v->worst));
+	if (!v->n)
+		return;
+	jw_arr_begin(w, "findings");
+	for (uint32_t i = 0; i < v->n; i++) {
+		jw_obj_begin(w, NULL);
+		jw_str(w, "code", finding_name(v->f[i].code));
+		jw_str(w, "severity", severity_name(v->f[i].sev));
+		jw_str(w, "message", v->f[i].message);
+		if (v->f[i].cert >= 0)
+			jw_int(w, "certificate_index", v->f[i].cert);
+		jw_obj_end(w);
+	}
+	jw_arr_end(w);
+	if (v->pin_pattern) {
+		jw_obj_begin(w, "pin");
+		jw_str(w, "rule", v->pin_pattern);
+		jw_arr_begin(w, "expected");
+		for (uint32_t i = 0; i < v->n_pin_expected; i++)
+			jw_str(w, NULL, v->pin_expected[i]);
+		jw_arr_end(w);
+		jw_obj_end(w);
+	}
+}
+
 static void json_certsentry(struct jw *w, const struct cs_report *r)
 {
 	jw_obj_begin(w, "certsentry");
+	if (r->verdict)
+		json_verdict(w, r->verdict);
 	if (r->action == REPORT_CERTIFICATE_HIDDEN)
 		jw_str(w, "reason", "TLS 1.3: certificate is encrypted");
 	if (r->alpn_offered[0])
@@ -394,9 +425,17 @@ static void json_observer(struct jw *w, const struct cs_report *r)
 /* A sentence for the events on-call reads first: what happened, to what. */
 static void json_message(struct jw *w, const struct cs_report *r)
 {
-	char msg[256], num[8];
+	const struct verdict *v = r->verdict;
+	char msg[512], num[8];
 
-	if (r->action == REPORT_ALERT)
+
+	if (v && v->n) {
+		if (v->n > 1)
+			snprintf(msg, sizeof(msg), "%.255s (+%u more: %s)", v->f[0].message, v->n - 1,
+				 finding_name(v->f[1].code));
+		else
+			snprintf(msg, sizeof(msg), "%.255s", v->f[0].message);
+	} else if (r->action == REPORT_ALERT)
 		snprintf(msg, sizeof(msg), "%s sent %s alert %s%s%.16s", r->alert_from_client ?
 			 "client" : "server", alert_level(r->alert_level),
 			 alert_desc(r, num, sizeof(num)), r->alert_cert_sha256[0] ?
@@ -422,7 +461,9 @@ static size_t json_report(struct output *o, const struct cs_report *r, bool *tru
 	jw_str(&w, "version", ECS_VERSION);
 	jw_obj_end(&w);
 	jw_obj_begin(&w, "event");
-	jw_str(&w, "kind", "event");
+	jw_str(&w, "kind", r->verdict && r->verdict->n ? "alert" : "event");
+	if (r->verdict)
+		jw_int(&w, "severity", r->verdict->worst);
 	jw_arr_begin(&w, "category");
 	jw_str(&w, NULL, "network");
 	jw_arr_end(&w);
@@ -440,6 +481,11 @@ static size_t json_report(struct output *o, const struct cs_report *r, bool *tru
 	jw_str(&w, "protocol", r->transport == IPPROTO_UDP ? "dtls" : "tls");
 	jw_obj_end(&w);
 	json_observer(&w, r);
+	if (r->verdict && r->verdict->n) {
+		jw_obj_begin(&w, "rule");
+		jw_str(&w, "name", finding_name(r->verdict->f[0].code));
+		jw_obj_end(&w);
+	}
 	json_message(&w, r);
 	json_tls(&w, r);
 	json_certsentry(&w, r);
@@ -617,6 +663,23 @@ static void text_tail(struct tb *t, const struct cs_report *r)
 	}
 }
 
+/* Findings last, worst first: the part on-call scans for. */
+static void text_verdict(struct tb *t, const struct verdict *v)
+{
+	if (!v)
+		return;
+	if (!v->n) {
+		tb_printf(t, " verdict=ok");
+		return;
+	}
+	tb_printf(t, " ALERT[%s]", severity_name(v->worst));
+	for (uint32_t i = 0; i < v->n; i++) {
+		tb_printf(t, " %s: ", finding_name(v->f[i].code));
+		tb_safe(t, v->f[i].message, SAFE_TAIL, TEXT_FIELD_MAX);
+		tb_printf(t, i + 1 < v->n ? ";" : "");
+	}
+}
+
 static size_t text_report(struct output *o, const struct cs_report *r, bool *trunc)
 {
 	struct tb t = { o->buf, OUTPUT_LINE_MAX, 0, false };
@@ -653,6 +716,7 @@ static size_t text_report(struct output *o, const struct cs_report *r, bool *tru
 		tb_safe(&t, r->alpn, SAFE_WORD, TEXT_FIELD_MAX);
 	}
 	text_tail(&t, r);
+	text_verdict(&t, r->verdict);
 	*trunc = t.trunc;
 	return t.len;
 }
@@ -725,6 +789,100 @@ int output_status(struct output *o, uint64_t ts_ns, const char *action,
 		jw_obj_end(&w);
 		if (msg)
 			jw_str(&w, "message", msg);
+		jw_obj_end(&w);
+		n = jw_finish(&w);
+	}
+	return emit(o, n);
+}
+
+int output_summary(struct output *o, const struct dedup_summary *s)
+{
+	struct cs_report r = { .action = s->action, .ts_ns = s->ts_ns, .server = s->server,
+			       .has_sni = s->has_sni };
+	char first[32], last[32];
+	bool bad = strcmp(s->verdict, "ok") != 0;
+	size_t n;
+
+	memcpy(r.sni, s->sni, sizeof(r.sni));
+	if (!o)
+		return -1;
+	if (!jw_fmt_time(first, sizeof(first), (int64_t)(s->first_ns / 1000000000ULL),
+			 (unsigned)(s->first_ns / 1000000ULL % 1000)))
+		snprintf(first, sizeof(first), "-");
+	if (!jw_fmt_time(last, sizeof(last), (int64_t)(s->last_ns / 1000000000ULL),
+			 (unsigned)(s->last_ns / 1000000ULL % 1000)))
+		snprintf(last, sizeof(last), "-");
+	if (o->fmt == OUTPUT_TEXT) {
+		struct tb t = { o->buf, OUTPUT_LINE_MAX, 0, false };
+
+		tb_time(&t, s->ts_ns);
+		tb_printf(&t, " summary %s seen %llu more times from %s%u clients -> ",
+			  action_name(&r), (unsigned long long)s->count,
+			  s->clients_capped ? ">" : "", s->clients);
+		tb_endpoint(&t, &s->server);
+		if (s->has_sni) {
+			tb_printf(&t, " sni=");
+			tb_safe(&t, s->sni, SAFE_WORD, TEXT_FIELD_MAX);
+		}
+		if (s->leaf_sha256[0])
+			tb_printf(&t, " sha256=%.16s", s->leaf_sha256);
+		tb_printf(&t, " verdict=%s first=%s last=%s", s->verdict, first, last);
+		n = t.len;
+	} else {
+		struct jw w;
+		char ip[INET6_ADDRSTRLEN];
+
+		jw_init(&w, o->buf, OUTPUT_LINE_MAX);
+		jw_obj_begin(&w, NULL);
+		jw_time_ns(&w, "@timestamp", s->ts_ns);
+		jw_obj_begin(&w, "ecs");
+		jw_str(&w, "version", ECS_VERSION);
+		jw_obj_end(&w);
+		jw_obj_begin(&w, "event");
+		jw_str(&w, "kind", bad ? "alert" : "event");
+		jw_int(&w, "severity", s->severity);
+		jw_str(&w, "action", "tls-summary");
+		jw_str(&w, "dataset", "certsentry.tls");
+		jw_uint(&w, "count", s->count);
+		jw_time_ns(&w, "start", s->first_ns);
+		jw_time_ns(&w, "end", s->last_ns);
+		jw_obj_end(&w);
+		if (bad) {
+			jw_obj_begin(&w, "rule");
+			jw_str(&w, "name", s->verdict);
+			jw_obj_end(&w);
+		}
+		jw_obj_begin(&w, "destination");
+		if (ep_ip(&s->server, ip, sizeof(ip)))
+			jw_str(&w, "ip", ip);
+		jw_uint(&w, "port", s->server.port);
+		jw_obj_end(&w);
+		jw_obj_begin(&w, "tls");
+		if (s->has_sni) {
+			jw_obj_begin(&w, "client");
+			jw_str(&w, "server_name", s->sni);
+			jw_obj_end(&w);
+		}
+		if (s->leaf_sha256[0]) {
+			jw_obj_begin(&w, "server");
+			jw_obj_begin(&w, "hash");
+			jw_str(&w, "sha256", s->leaf_sha256);
+			jw_obj_end(&w);
+			jw_obj_end(&w);
+		}
+		jw_obj_end(&w);
+		jw_obj_begin(&w, "certsentry");
+		jw_str(&w, "verdict", s->verdict);
+		jw_obj_begin(&w, "summary");
+		jw_str(&w, "of", action_name(&r));
+		jw_uint(&w, "count", s->count);
+		jw_str(&w, "first_seen", first);
+		jw_str(&w, "last_seen", last);
+		jw_uint(&w, "distinct_clients", s->clients);
+		if (s->clients_capped)
+			jw_bool(&w, "distinct_clients_capped", true);
+		jw_obj_end(&w);
+		jw_obj_end(&w);
 		jw_obj_end(&w);
 		n = jw_finish(&w);
 	}

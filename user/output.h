@@ -3,6 +3,7 @@
 #define CS_OUTPUT_H
 
 #include <stdio.h>
+#include "dedup.h"
 #include "report.h"
 
 enum output_format { OUTPUT_JSON, OUTPUT_TEXT };
@@ -13,6 +14,8 @@ struct output *output_new(FILE *f, enum output_format fmt);
 void output_free(struct output *o);
 /* One line per report, flushed at once (on-call reads it as it happens). */
 int output_report(struct output *o, const struct cs_report *r);
+/* A dedup summary: how often a (server, SNI, leaf, verdict) was seen again. */
+int output_summary(struct output *o, const struct dedup_summary *s);
 /* An operational event (start, stop, errors, counters): kind is ECS
  * event.kind ("event"/"state"), action the event.action, msg the message. */
 int output_status(struct output *o, uint64_t ts_ns, const char *action,

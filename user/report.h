@@ -17,6 +17,8 @@ enum report_action {
 	REPORT_INCOMPLETE,		/* "tls-handshake-incomplete": bytes lost */
 };
 
+struct verdict;			/* checks.h: filled after the flow stage */
+
 struct report_endpoint {
 	uint8_t family;			/* enum cs_family */
 	uint8_t addr[16];		/* network order */
@@ -53,6 +55,7 @@ struct cs_report {
 	bool lost_from_client;
 	uint64_t lost_bytes;		/* bytes held beyond the hole, discarded */
 	bool chain_reported;		/* the chain was already reported */
+	const struct verdict *verdict;	/* NULL until the checks ran */
 	uint32_t chain_len;		/* entries in chain[] */
 	uint32_t chain_total;		/* certificates in the message */
 	struct cert_facts *chain[TLS_CHAIN_MAX];	/* leaf first */

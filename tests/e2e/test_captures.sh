@@ -105,9 +105,9 @@ same() {
 offline() {
 	local name=$1 pcap=$2 out=$TMP/$1.json rc
 	if [ "$pcap" = - ]; then
-		timeout 60 "$BIN" -r - -o "$out" < "$3" 2>"$out.err"; rc=$?
+		timeout 60 "$BIN" --every -r - -o "$out" < "$3" 2>"$out.err"; rc=$?
 	else
-		timeout 60 "$BIN" -r "$pcap" -o "$out" 2>"$out.err"; rc=$?
+		timeout 60 "$BIN" --every -r "$pcap" -o "$out" 2>"$out.err"; rc=$?
 	fi
 	[ $rc -eq 0 ] || { echo "certsentry -r $pcap: exit $rc: $(head -3 "$out.err")" >&2; return 1; }
 }
@@ -136,7 +136,7 @@ record() {
 	bg "$ns" tcpdump -i lo -w "$CAP" -s 0 -B 65536 --immediate-mode -U 2>"$TMP/tcpdump.err"
 	td=$BG_PID
 	wait_for 10 grep -q 'listening on' "$TMP/tcpdump.err" || { fail recording "tcpdump: $(cat "$TMP/tcpdump.err")"; return 1; }
-	start_sentry "$ns" "$LIVE" -i lo || { fail recording "certsentry -i lo did not start: $(cat "$LIVE")"; return 1; }
+	start_sentry "$ns" "$LIVE" -i lo --every || { fail recording "certsentry -i lo did not start: $(cat "$LIVE")"; return 1; }
 
 	local par=() servers=()
 	start_server "$ns" 4433 "$PKI/big.pem" "$PKI/big.key" "$PKI/inter.pem" || { fail recording "s_server v4"; return 1; }
@@ -345,7 +345,7 @@ tun_live() {
 	# the stack drops after tc ingress has seen them.
 	ip -n "$ns" tuntap add dev cstun0 mode tun || { fail "$name" "ip tuntap add"; ns_del "$ns"; return; }
 	ip -n "$ns" link set cstun0 up
-	start_sentry "$ns" "$out" -i cstun0 || { fail "$name" "certsentry -i cstun0 did not start: $(cat "$out")"; ns_del "$ns"; return; }
+	start_sentry "$ns" "$out" -i cstun0 --every || { fail "$name" "certsentry -i cstun0 did not start: $(cat "$out")"; ns_del "$ns"; return; }
 	ip netns exec "$ns" "$TUNREPLAY" -v -i cstun0 "$raw" 2>"$TMP/$name.tun.err" \
 		|| { fail "$name" "tunreplay: $(cat "$TMP/$name.tun.err")"; stop "$SENTRY_PID"; ns_del "$ns"; return; }
 	wait_for 10 sh -c "[ \$(grep -c '\"tls-certificate' '$out') -ge $n_off ]"

@@ -37,7 +37,7 @@ for trace in "$CORPUS"/traces/*; do
 	name=${trace##*/}
 	exp_file=$CORPUS/expected/$name.tsv
 	out=$TMP/$name.json
-	"$BIN" -r "$trace" >"$out" 2>"$TMP/$name.err"; rc=$?
+	"$BIN" --every -r "$trace" >"$out" 2>"$TMP/$name.err"; rc=$?
 	if [ $rc -gt 1 ] || grep -q 'Sanitizer\|runtime error' "$TMP/$name.err"; then
 		fail "$name" "crashed (exit $rc): $(head -5 "$TMP/$name.err")"
 		continue

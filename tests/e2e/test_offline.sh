@@ -16,7 +16,7 @@ if [ -d "$CORPUS" ]; then
 	[ "$got" = expired ] && pass check_time_now || fail check_time_now "$got"
 	got=$("$BIN" -r "$CORPUS/tls1.2.pcap" --check-time 2020-01-01 | q '[.certsentry.check_time, .certsentry.chain[0].validity] | join(" ")')
 	[ "$got" = "2020-01-01T00:00:00.000Z expired" ] && pass check_time_fixed || fail check_time_fixed "$got"
-	got=$("$BIN" -r "$CORPUS/tls-expired-cert.pcap" | q '.certsentry.chain[0].validity' | sort | uniq -c | tr -s ' ')
+	got=$("$BIN" --every -r "$CORPUS/tls-expired-cert.pcap" | q '.certsentry.chain[0].validity' | sort | uniq -c | tr -s ' ')
 	[ "$got" = " 1 expired
  1 valid" ] && pass expired_at_capture_time || fail expired_at_capture_time "$got"
 
@@ -24,7 +24,7 @@ if [ -d "$CORPUS" ]; then
 	# chain read before the cut is still reported.
 	size=$(stat -c %s "$CORPUS/google-cert-repeat.pcap")
 	head -c $((size - 100)) "$CORPUS/google-cert-repeat.pcap" > "$TMP/cut.pcap"
-	"$BIN" -r "$TMP/cut.pcap" > "$TMP/cut.json" 2> "$TMP/cut.err"; rc=$?
+	"$BIN" --every -r "$TMP/cut.pcap" > "$TMP/cut.json" 2> "$TMP/cut.err"; rc=$?
 	n=$(count_events "$TMP/cut.json" tls-certificate)
 	if [ $rc = 1 ] && grep -q 'packet [0-9]* at byte offset [0-9]*' "$TMP/cut.err" && [ "$n" = 8 ]; then
 		pass truncated_file
@@ -32,7 +32,7 @@ if [ -d "$CORPUS" ]; then
 		fail truncated_file "rc=$rc events=$n err=$(cat "$TMP/cut.err")"
 	fi
 	gzip -c "$TMP/cut.pcap" | head -c 20000 > "$TMP/cut.pcap.gz"
-	"$BIN" -r "$TMP/cut.pcap.gz" > "$TMP/cutgz.json" 2> "$TMP/cutgz.err"; rc=$?
+	"$BIN" --every -r "$TMP/cut.pcap.gz" > "$TMP/cutgz.json" 2> "$TMP/cutgz.err"; rc=$?
 	[ $rc = 1 ] && [ -s "$TMP/cutgz.err" ] && [ "$(count_events "$TMP/cutgz.json" tls-certificate)" -ge 1 ] \
 		&& pass truncated_gzip || fail truncated_gzip "rc=$rc $(cat "$TMP/cutgz.err")"
 else

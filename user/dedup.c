@@ -1,0 +1,277 @@
+/* dedup.c - first sightings written at once, repeats counted into periodic summaries. */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include "dedup.h"
+
+#define DEDUP_QUIET_INTERVALS	3	/* forget a key after this many silent intervals */
+
+struct entry {
+	struct entry *hnext;
+	struct entry *prev, *next;	/* LRU by last sighting, most recent at head */
+	uint64_t hash;
+	struct dedup_summary s;		/* key fields + counts since the last line */
+	uint64_t last_line_ns;		/* last time a line (event or summary) was written */
+	uint32_t *clients;		/* hashes of distinct client addresses */
+	uint32_t nclients_cap;
+};
+
+struct dedup {
+	uint32_t interval_s;
+	bool every;
+	struct entry **buckets;
+	uint32_t nbuckets;
+	struct entry *head, *tail;
+	uint64_t seed;
+	dedup_emit_fn fn;
+	void *ctx;
+	struct dedup_stats st;
+};
+
+static uint64_t hash_bytes(uint64_t h, const void *p, size_t n)
+{
+	const uint8_t *b = p;
+
+	for (size_t i = 0; i < n; i++) {
+		h ^= b[i];
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}
+
+static uint64_t key_hash(const struct dedup *d, const struct dedup_summary *k)
+{
+	uint64_t h = d->seed;
+
+	h = hash_bytes(h, &k->action, sizeof(k->action));
+	h = hash_bytes(h, &k->server, sizeof(k->server));
+	h = hash_bytes(h, k->sni, strlen(k->sni));
+	h = hash_bytes(h, k->leaf_sha256, strlen(k->leaf_sha256));
+	return hash_bytes(h, k->verdict, strlen(k->verdict));
+}
+
+static bool key_eq(const struct dedup_summary *a, const struct dedup_summary *b)
+{
+	return a->action == b->action && !memcmp(&a->server, &b->server, sizeof(a->server)) &&
+	       a->has_sni == b->has_sni && !strcmp(a->sni, b->sni) &&
+	       !strcmp(a->leaf_sha256, b->leaf_sha256) && !strcmp(a->verdict, b->verdict);
+}
+
+static void key_from_report(struct dedup_summary *k, const struct cs_report *r,
+			    const char *verdict, int severity)
+{
+	memset(k, 0, sizeof(*k));
+	k->action = r->action;
+	k->server = r->server;
+	k->has_sni = r->has_sni;
+	memcpy(k->sni, r->sni, sizeof(k->sni));
+	if (r->chain_len && r->chain[0])
+		memcpy(k->leaf_sha256, r->chain[0]->sha256_hex, sizeof(k->leaf_sha256));
+	else if (r->action == REPORT_ALERT)
+		memcpy(k->leaf_sha256, r->alert_cert_sha256, sizeof(k->leaf_sha256));
+	k->verdict = verdict;	/* a static finding name or "ok" */
+	k->severity = severity;
+}
+
+static void lru_unlink(struct dedup *d, struct entry *e)
+{
+	if (e->prev)
+		e->prev->next = e->next;
+	else
+		d->head = e->next;
+	if (e->next)
+		e->next->prev = e->prev;
+	else
+		d->tail = e->prev;
+	e->prev = e->next = NULL;
+}
+
+static void lru_push(struct dedup *d, struct entry *e)
+{
+	e->next = d->head;
+	e->prev = NULL;
+	if (d->head)
+		d->head->prev = e;
+	d->head = e;
+	if (!d->tail)
+		d->tail = e;
+}
+
+static void entry_free(struct dedup *d, struct entry *e)
+{
+	struct entry **pp = &d->buckets[e->hash & (d->nbuckets - 1)];
+
+	while (*pp && *pp != e)
+		pp = &(*pp)->hnext;
+	if (*pp)
+		*pp = e->hnext;
+	lru_unlink(d, e);
+	free(e->clients);
+	free(e);
+	d->st.entries--;
+}
+
+static uint32_t client_hash(const struct dedup *d, const struct report_endpoint *c)
+{
+	uint32_t h = (uint32_t)hash_bytes(d->seed, c->addr, sizeof(c->addr));
+
+	return h ? h : 1;	/* 0 marks an empty slot */
+}
+
+/* Open addressing over a table that doubles up to DEDUP_CLIENTS_MAX. */
+static void add_client(struct dedup *d, struct entry *e, const struct report_endpoint *c)
+{
+	uint32_t h = client_hash(d, c), i;
+
+	if (e->s.clients_capped)
+		return;
+	if ((e->s.clients + 1) * 2 > e->nclients_cap) {
+		uint32_t cap = e->nclients_cap ? e->nclients_cap * 2 : 8, *t;
+
+		if (cap > DEDUP_CLIENTS_MAX * 2) {
+			e->s.clients_capped = true;
+			return;
+		}
+		if (!(t = calloc(cap, sizeof(*t))))
+			return;
+		for (uint32_t j = 0; j < e->nclients_cap; j++) {
+			if (!e->clients[j])
+				continue;
+			for (i = e->clients[j] & (cap - 1); t[i]; i = (i + 1) & (cap - 1))
+				;
+			t[i] = e->clients[j];
+		}
+		free(e->clients);
+		e->clients = t;
+		e->nclients_cap = cap;
+	}
+	for (i = h & (e->nclients_cap - 1); e->clients[i]; i = (i + 1) & (e->nclients_cap - 1))
+		if (e->clients[i] == h)
+			return;
+	e->clients[i] = h;
+	e->s.clients++;
+}
+
+static void reset_counts(struct entry *e)
+{
+	e->s.count = 0;
+	e->s.clients = 0;
+	e->s.clients_capped = false;
+	if (e->clients)
+		memset(e->clients, 0, e->nclients_cap * sizeof(*e->clients));
+}
+
+static void summarise(struct dedup *d, struct entry *e, uint64_t now_ns)
+{
+	e->s.ts_ns = now_ns;
+	if (d->fn)
+		d->fn(d->ctx, &e->s);
+	d->st.summaries++;
+	e->last_line_ns = now_ns;
+	reset_counts(e);
+}
+
+static struct entry *find(struct dedup *d, const struct dedup_summary *k, uint64_t h)
+{
+	struct entry *e;
+
+	for (e = d->buckets[h & (d->nbuckets - 1)]; e; e = e->hnext)
+		if (e->hash == h && key_eq(&e->s, k))
+			return e;
+	return NULL;
+}
+
+bool dedup_admit(struct dedup *d, const struct cs_report *r, const char *verdict,
+		 int severity, uint64_t now_ns)
+{
+	struct dedup_summary k;
+	struct entry *e;
+	uint64_t h;
+
+	if (d->every) {
+		d->st.admitted++;
+		return true;
+	}
+	key_from_report(&k, r, verdict, severity);
+	h = key_hash(d, &k);
+	if ((e = find(d, &k, h))) {
+		if (!e->s.count)
+			e->s.first_ns = r->ts_ns;
+		e->s.count++;
+		e->s.last_ns = r->ts_ns;
+		add_client(d, e, &r->client);
+		lru_unlink(d, e);
+		lru_push(d, e);
+		d->st.suppressed++;
+		return false;
+	}
+	/* Full: forget the quietest key, writing what it still owes first. */
+	if (d->st.entries >= DEDUP_ENTRIES_MAX && d->tail) {
+		if (d->tail->s.count)
+			summarise(d, d->tail, now_ns);
+		entry_free(d, d->tail);
+		d->st.evicted++;
+	}
+	if ((e = calloc(1, sizeof(*e)))) {
+		e->s = k;
+		e->hash = h;
+		e->last_line_ns = now_ns;
+		e->hnext = d->buckets[h & (d->nbuckets - 1)];
+		d->buckets[h & (d->nbuckets - 1)] = e;
+		lru_push(d, e);
+		d->st.entries++;
+	}
+	d->st.admitted++;
+	return true;
+}
+
+void dedup_flush(struct dedup *d, uint64_t now_ns, bool at_exit)
+{
+	uint64_t iv = (uint64_t)d->interval_s * 1000000000ULL;
+	struct entry *e, *prev;
+
+	for (e = d->tail; e; e = prev) {
+		prev = e->prev;
+		if (e->s.count && (at_exit || now_ns - e->last_line_ns >= iv)) {
+			summarise(d, e, now_ns);
+			continue;
+		}
+		if (!e->s.count && now_ns - e->last_line_ns >= DEDUP_QUIET_INTERVALS * iv)
+			entry_free(d, e);
+	}
+}
+
+struct dedup *dedup_new(uint32_t interval_s, bool every, dedup_emit_fn fn, void *ctx)
+{
+	struct dedup *d = calloc(1, sizeof(*d));
+
+	if (!d)
+		return NULL;
+	d->interval_s = interval_s ? interval_s : 60;
+	d->every = every;
+	d->fn = fn;
+	d->ctx = ctx;
+	d->nbuckets = 4096;
+	d->buckets = calloc(d->nbuckets, sizeof(*d->buckets));
+	if (!d->buckets || getrandom(&d->seed, sizeof(d->seed), 0) != sizeof(d->seed)) {
+		free(d->buckets);
+		free(d);
+		return NULL;
+	}
+	return d;
+}
+
+void dedup_free(struct dedup *d)
+{
+	if (!d)
+		return;
+	while (d->head)
+		entry_free(d, d->head);
+	free(d->buckets);
+	free(d);
+}
+
+void dedup_stats(const struct dedup *d, struct dedup_stats *st)
+{
+	*st = d->st;
+}
