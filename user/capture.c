@@ -386,6 +386,15 @@ static int load(struct capture *c, const struct capture_opts *o, char *err, size
 		return -1;
 	}
 	c->skel->rodata->max_bytes = o->max_bytes ? o->max_bytes : CS_MAX_BYTES_DEFAULT;
+	if (o->ring_bytes && bpf_map__set_max_entries(c->skel->maps.events, o->ring_bytes)) {
+		errf(err, errlen, "ring buffer size %u: not a power of two of at least a page",
+		     o->ring_bytes);
+		return -1;
+	}
+	if (o->max_flows && bpf_map__set_max_entries(c->skel->maps.flows, o->max_flows)) {
+		errf(err, errlen, "flow table size %u refused", o->max_flows);
+		return -1;
+	}
 	bpf_program__set_autoload(c->skel->progs.cs_empty, false);
 	bpf_program__set_autoload(c->skel->progs.cs_tc, need_l2);
 	bpf_program__set_autoload(c->skel->progs.cs_tc_l3, need_l3);

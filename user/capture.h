@@ -13,6 +13,9 @@ struct capture_opts {
 	const char *ifaces[CAPTURE_IFACES_MAX];	/* none: every up interface but lo */
 	int n_ifaces;
 	uint32_t max_bytes;			/* per direction; 0 = default */
+	uint32_t ring_bytes;			/* ring buffer size, a power of two
+						 * >= page size; 0 = CS_RINGBUF_BYTES */
+	uint32_t max_flows;			/* kernel flow table; 0 = CS_FLOWS_MAX */
 	bool force_clsact;			/* skip tcx even where it exists */
 	bool verbose;				/* libbpf debug output */
 };

@@ -30,8 +30,10 @@ static struct env {
 	struct lists_opts lists;
 	struct checks_opts checks;
 	uint32_t summary_s;
+	uint32_t stats_s;
 	bool every;
 } env = {
+	.stats_s = 60,
 	.format = OUTPUT_JSON,
 	.checks = { .warn_days = 14 },
 	.summary_s = 60,
@@ -52,7 +54,8 @@ static const char doc[] =
 
 enum {
 	OPT_MAX_BYTES = 1000, OPT_CLSACT, OPT_CHECK_TIME, OPT_CA_FILE, OPT_CA_PATH, OPT_CRL,
-	OPT_DENY, OPT_PINS, OPT_WARN_DAYS, OPT_IGNORE, OPT_SUMMARY, OPT_EVERY,
+	OPT_DENY, OPT_PINS, OPT_WARN_DAYS, OPT_IGNORE, OPT_SUMMARY, OPT_EVERY, OPT_RING,
+	OPT_FLOWS, OPT_STATS,
 };
 
 static const struct argp_option opts[] = {
@@ -64,6 +67,10 @@ static const struct argp_option opts[] = {
 	{ "check-time", OPT_CHECK_TIME, "WHEN", 0,
 	  "Judge validity at: packet (default: the packet's capture time), now, "
 	  "or a time like 2024-05-01T12:00:00Z", 0 },
+	{ "ring-size", OPT_RING, "BYTES", 0, "Kernel ring buffer size, a power of two (default 16 MiB)", 0 },
+	{ "max-flows", OPT_FLOWS, "N", 0, "Kernel flow table entries (default 65536)", 0 },
+	{ "stats-interval", OPT_STATS, "S", 0,
+	  "Write counters every S seconds, at once on ring-buffer drops (default 60)", 0 },
 	{ "clsact", OPT_CLSACT, NULL, 0, "Attach with a clsact filter even where tcx exists", 0 },
 	{ "verbose", 'v', NULL, 0, "Print libbpf debug output", 0 },
 	{ NULL, 0, NULL, 0, "Checks (lists reload on SIGHUP and when their files change):", 1 },
@@ -141,6 +148,19 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		break;
 	case OPT_CLSACT:
 		env.cap.force_clsact = true;
+		break;
+	case OPT_RING:
+		if (parse_u32(arg, 4096, 1u << 30, &env.cap.ring_bytes) ||
+		    (env.cap.ring_bytes & (env.cap.ring_bytes - 1)))
+			argp_error(state, "--ring-size: '%s' is not a power of two from 4096 to 2^30", arg);
+		break;
+	case OPT_FLOWS:
+		if (parse_u32(arg, 64, 1u << 24, &env.cap.max_flows))
+			argp_error(state, "--max-flows: '%s' is not a number from 64 to 16777216", arg);
+		break;
+	case OPT_STATS:
+		if (parse_u32(arg, 1, 86400, &env.stats_s))
+			argp_error(state, "--stats-interval: '%s' is not 1-86400 seconds", arg);
 		break;
 	case OPT_CHECK_TIME:
 		if (parse_check_time(arg, &env.check_time))
@@ -228,7 +248,43 @@ struct app {
 	struct checker *checker;
 	struct dedup *dedup;
 	struct watch *watch;
+	uint64_t lat_hist[32];		/* capture to line written, log2 microseconds */
+	uint64_t lat_n;
 };
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+/* Live only: the kernel stamped the packet that completed the handshake
+ * message with CLOCK_MONOTONIC; the line has just been flushed. */
+static void latency_record(struct app *a, uint64_t pkt_mono)
+{
+	uint64_t us = (mono_ns() - pkt_mono) / 1000;
+	int b = 0;
+
+	while (us >= (1ULL << b) && b < 31)
+		b++;
+	a->lat_hist[b]++;
+	a->lat_n++;
+}
+
+/* Upper bound of the bucket holding quantile q, in microseconds. */
+static uint64_t latency_quantile(const struct app *a, double q)
+{
+	uint64_t want = (uint64_t)(q * a->lat_n), seen = 0;
+
+	for (int b = 0; b < 32; b++) {
+		seen += a->lat_hist[b];
+		if (seen > want)
+			return 1ULL << b;
+	}
+	return 0;
+}
 
 static void status(struct app *a, const char *action, const char *sev, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
@@ -246,8 +302,11 @@ static void on_report(void *ctx, const struct cs_report *r)
 	copy.verdict = &v;
 	dedup_flush(a->dedup, r->ts_ns, false);
 	if (dedup_admit(a->dedup, &copy, v.n ? finding_name(v.f[0].code) : "ok", v.worst,
-			r->ts_ns))
+			r->ts_ns)) {
 		output_report(a->out, &copy);
+		if (r->mono_ns)
+			latency_record(a, r->mono_ns);
+	}
 }
 
 static void on_summary(void *ctx, const struct dedup_summary *s)
@@ -345,10 +404,30 @@ static const char *ifaces_text(char *buf, size_t len)
 	return buf;
 }
 
+static void stats_event(struct app *a, const char *action)
+{
+	uint64_t c[CS_C_MAX];
+	struct dedup_stats ds;
+	char fl[512];
+
+	capture_counters(a->cap, c);
+	dedup_stats(a->dedup, &ds);
+	flow_summary(a, fl, sizeof(fl));
+	status(a, action, c[CS_C_RB_FAIL] ? "warning" : "info",
+	       "packets=%" PRIu64 " tcp_payload=%" PRIu64 " flows=%" PRIu64 " bytes=%" PRIu64
+	       " events=%" PRIu64 " ringbuf_drops=%" PRIu64 " copy_failures=%" PRIu64
+	       " capped=%" PRIu64 " %s suppressed=%" PRIu64 " summaries=%" PRIu64
+	       " latency_p50_us<=%" PRIu64 " latency_p99_us<=%" PRIu64 " latency_n=%" PRIu64,
+	       c[CS_C_PACKETS], c[CS_C_TCP_PAYLOAD], c[CS_C_FLOWS], c[CS_C_BYTES],
+	       c[CS_C_EVENTS], c[CS_C_RB_FAIL], c[CS_C_COPY_FAIL], c[CS_C_CAPPED], fl,
+	       ds.suppressed, ds.summaries, latency_quantile(a, 0.5), latency_quantile(a, 0.99),
+	       a->lat_n);
+}
+
 static int run_live(struct app *a)
 {
 	char err[256], fl[512];
-	uint64_t c[CS_C_MAX], last = now_ns();
+	uint64_t c[CS_C_MAX], last = now_ns(), last_stats = last, drops = 0;
 	int n;
 
 	env.cap.max_bytes = env.max_bytes;
@@ -370,15 +449,18 @@ static int run_live(struct app *a)
 			last = now_ns();
 			flow_expire(a->flows, last);
 			dedup_flush(a->dedup, last, false);
+			/* Drops are news at once; the rest every stats interval. */
+			capture_counters(a->cap, c);
+			if (c[CS_C_RB_FAIL] > drops ||
+			    last - last_stats >= (uint64_t)env.stats_s * 1000000000ULL) {
+				stats_event(a, c[CS_C_RB_FAIL] > drops ? "certsentry-ringbuf-drops"
+								       : "certsentry-stats");
+				drops = c[CS_C_RB_FAIL];
+				last_stats = last;
+			}
 		}
 	}
-	capture_counters(a->cap, c);
-	flow_summary(a, fl, sizeof(fl));
-	status(a, "certsentry-stopped", "info",
-	       "packets=%" PRIu64 " tcp_payload=%" PRIu64 " flows=%" PRIu64 " bytes=%" PRIu64
-	       " events=%" PRIu64 " ringbuf_drops=%" PRIu64 " %s",
-	       c[CS_C_PACKETS], c[CS_C_TCP_PAYLOAD], c[CS_C_FLOWS], c[CS_C_BYTES],
-	       c[CS_C_EVENTS], c[CS_C_RB_FAIL], fl);
+	stats_event(a, "certsentry-stopped");
 	capture_close(a->cap);
 	a->cap = NULL;
 	return 0;
