@@ -15,6 +15,7 @@
 #include "dedup.h"
 #include "flow.h"
 #include "lists.h"
+#include "metrics.h"
 #include "output.h"
 #include "pcap.h"
 #include "watch.h"
@@ -31,6 +32,7 @@ static struct env {
 	struct checks_opts checks;
 	uint32_t summary_s;
 	uint32_t stats_s;
+	const char *metrics;
 	bool every;
 } env = {
 	.stats_s = 60,
@@ -55,7 +57,7 @@ static const char doc[] =
 enum {
 	OPT_MAX_BYTES = 1000, OPT_CLSACT, OPT_CHECK_TIME, OPT_CA_FILE, OPT_CA_PATH, OPT_CRL,
 	OPT_DENY, OPT_PINS, OPT_WARN_DAYS, OPT_IGNORE, OPT_SUMMARY, OPT_EVERY, OPT_RING,
-	OPT_FLOWS, OPT_STATS,
+	OPT_FLOWS, OPT_STATS, OPT_METRICS,
 };
 
 static const struct argp_option opts[] = {
@@ -71,6 +73,8 @@ static const struct argp_option opts[] = {
 	{ "max-flows", OPT_FLOWS, "N", 0, "Kernel flow table entries (default 65536)", 0 },
 	{ "stats-interval", OPT_STATS, "S", 0,
 	  "Write counters every S seconds, at once on ring-buffer drops (default 60)", 0 },
+	{ "metrics", OPT_METRICS, "[ADDR:]PORT", 0,
+	  "Serve Prometheus metrics on http://ADDR:PORT/metrics (live)", 0 },
 	{ "clsact", OPT_CLSACT, NULL, 0, "Attach with a clsact filter even where tcx exists", 0 },
 	{ "verbose", 'v', NULL, 0, "Print libbpf debug output", 0 },
 	{ NULL, 0, NULL, 0, "Checks (lists reload on SIGHUP and when their files change):", 1 },
@@ -157,6 +161,9 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 	case OPT_FLOWS:
 		if (parse_u32(arg, 64, 1u << 24, &env.cap.max_flows))
 			argp_error(state, "--max-flows: '%s' is not a number from 64 to 16777216", arg);
+		break;
+	case OPT_METRICS:
+		env.metrics = arg;
 		break;
 	case OPT_STATS:
 		if (parse_u32(arg, 1, 86400, &env.stats_s))
@@ -248,8 +255,12 @@ struct app {
 	struct checker *checker;
 	struct dedup *dedup;
 	struct watch *watch;
+	struct metrics *metrics;
 	uint64_t lat_hist[32];		/* capture to line written, log2 microseconds */
 	uint64_t lat_n;
+	uint64_t verdicts[F_MAX + 1];	/* handshakes by worst finding; [F_MAX]: ok */
+	uint64_t findings[F_MAX];
+	uint64_t reloads_ok, reloads_failed;
 };
 
 static uint64_t mono_ns(void)
@@ -300,6 +311,9 @@ static void on_report(void *ctx, const struct cs_report *r)
 		copy.ifname = capture_ifname(a->cap, r->ifindex);
 	checks_run(a->checker, &copy, &v);
 	copy.verdict = &v;
+	a->verdicts[v.n ? v.f[0].code : F_MAX]++;
+	for (uint32_t i = 0; i < v.n; i++)
+		a->findings[v.f[i].code]++;
 	dedup_flush(a->dedup, r->ts_ns, false);
 	if (dedup_admit(a->dedup, &copy, v.n ? finding_name(v.f[0].code) : "ok", v.worst,
 			r->ts_ns)) {
@@ -336,6 +350,7 @@ static void reload_lists(struct app *a)
 	struct lists *l = lists_load(&env.lists, err, sizeof(err));
 
 	if (!l) {
+		a->reloads_failed++;
 		status(a, "certsentry-lists-error", "error",
 		       "reload failed, previous lists stay in force: %s", err);
 		return;
@@ -343,6 +358,7 @@ static void reload_lists(struct app *a)
 	checker_set_lists(a->checker, l);
 	lists_free(a->lists);
 	a->lists = l;
+	a->reloads_ok++;
 	lists_event(a, "certsentry-lists-reloaded");
 }
 
@@ -424,6 +440,112 @@ static void stats_event(struct app *a, const char *action)
 	       a->lat_n);
 }
 
+/* ---- Prometheus exposition ---- */
+
+struct mb {
+	char *buf;
+	size_t cap, len;
+};
+
+static void mb_printf(struct mb *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void mb_printf(struct mb *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (b->len >= b->cap)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(b->buf + b->len, b->cap - b->len, fmt, ap);
+	va_end(ap);
+	b->len = n < 0 ? b->cap : (size_t)n >= b->cap - b->len ? b->cap : b->len + (size_t)n;
+}
+
+static void mb_metric(struct mb *b, const char *name, const char *type, const char *help,
+		      uint64_t v)
+{
+	mb_printf(b, "# HELP certsentry_%s %s\n# TYPE certsentry_%s %s\ncertsentry_%s %" PRIu64 "\n",
+		  name, help, name, type, name, v);
+}
+
+static size_t render_metrics(void *ctx, char *buf, size_t cap)
+{
+	static const char *const kc[CS_C_MAX] = {
+		[CS_C_PACKETS] = "kernel_packets_total",
+		[CS_C_TCP_PAYLOAD] = "kernel_tcp_payload_packets_total",
+		[CS_C_FLOWS] = "kernel_flows_started_total",
+		[CS_C_BYTES] = "kernel_bytes_copied_total",
+		[CS_C_EVENTS] = "kernel_ring_records_total",
+		[CS_C_RB_FAIL] = "kernel_ringbuf_drops_total",
+		[CS_C_COPY_FAIL] = "kernel_copy_failures_total",
+		[CS_C_CAPPED] = "kernel_capped_directions_total",
+	};
+	struct app *a = ctx;
+	struct mb b = { buf, cap, 0 };
+	struct flow_stats fs;
+	struct output_stats os;
+	struct dedup_stats ds;
+	struct cert_cache_stats cs;
+	struct lists_sizes z;
+	uint64_t c[CS_C_MAX], cum = 0;
+
+	capture_counters(a->cap, c);
+	for (int i = 0; i < CS_C_MAX; i++)
+		if (kc[i])
+			mb_metric(&b, kc[i], "counter", "Per-CPU counter of the kernel program, summed.", c[i]);
+	flow_stats(a->flows, &fs);
+	mb_metric(&b, "connections_total", "counter", "TLS connections followed.", fs.conns);
+	mb_metric(&b, "connections_active", "gauge", "TLS connections held now.", fs.active);
+	mb_metric(&b, "connections_evicted_total", "counter", "Dropped for the table bound.", fs.evicted);
+	mb_metric(&b, "connections_evicted_memory_total", "counter", "Dropped for the memory bound.", fs.evicted_mem);
+	mb_metric(&b, "connections_expired_total", "counter", "Ended by the idle timeout.", fs.expired);
+	mb_metric(&b, "parse_errors_total", "counter", "Directions whose TLS did not parse.", fs.parse_errors);
+	mb_metric(&b, "gaps_total", "counter", "Directions that lost bytes to a hole.", fs.gaps);
+	mb_metric(&b, "flow_memory_bytes", "gauge", "Connection state held.", fs.mem);
+	output_stats(a->out, &os);
+	mb_metric(&b, "output_lines_total", "counter", "Lines written.", os.lines);
+	mb_metric(&b, "output_write_errors_total", "counter", "Lines that could not be written.", os.write_errors);
+	dedup_stats(a->dedup, &ds);
+	mb_metric(&b, "dedup_suppressed_total", "counter", "Repeats counted into summaries.", ds.suppressed);
+	mb_metric(&b, "dedup_summaries_total", "counter", "Summary lines.", ds.summaries);
+	cert_cache_stats(a->certs, &cs);
+	mb_metric(&b, "cert_cache_hits_total", "counter", "Certificates served from the cache.", cs.hits);
+	mb_metric(&b, "cert_cache_misses_total", "counter", "Certificates parsed.", cs.misses);
+	mb_printf(&b, "# HELP certsentry_handshakes_total Handshakes judged, by worst finding.\n"
+		      "# TYPE certsentry_handshakes_total counter\n");
+	for (int i = 0; i <= F_MAX; i++)
+		mb_printf(&b, "certsentry_handshakes_total{verdict=\"%s\"} %" PRIu64 "\n",
+			  i == F_MAX ? "ok" : finding_name(i), a->verdicts[i]);
+	mb_printf(&b, "# HELP certsentry_findings_total Findings, by code.\n"
+		      "# TYPE certsentry_findings_total counter\n");
+	for (int i = 0; i < F_MAX; i++)
+		mb_printf(&b, "certsentry_findings_total{code=\"%s\"} %" PRIu64 "\n",
+			  finding_name(i), a->findings[i]);
+	mb_printf(&b, "# HELP certsentry_lists_reloads_total List reloads.\n"
+		      "# TYPE certsentry_lists_reloads_total counter\n"
+		      "certsentry_lists_reloads_total{result=\"ok\"} %" PRIu64 "\n"
+		      "certsentry_lists_reloads_total{result=\"error\"} %" PRIu64 "\n",
+		  a->reloads_ok, a->reloads_failed);
+	lists_sizes(a->lists, &z);
+	mb_printf(&b, "# HELP certsentry_list_entries Entries of the lists in force.\n"
+		      "# TYPE certsentry_list_entries gauge\n"
+		      "certsentry_list_entries{list=\"ca\"} %u\ncertsentry_list_entries{list=\"crl\"} %u\n"
+		      "certsentry_list_entries{list=\"deny\"} %u\ncertsentry_list_entries{list=\"pins\"} %u\n",
+		  z.ca_certs, z.crl_entries, z.deny_sha256 + z.deny_spki + z.deny_serial, z.pin_rules);
+	mb_printf(&b, "# HELP certsentry_report_latency_seconds From the kernel timestamp of the "
+		      "packet completing a handshake message to its line written.\n"
+		      "# TYPE certsentry_report_latency_seconds histogram\n");
+	for (int i = 0; i < 32; i++) {
+		cum += a->lat_hist[i];
+		mb_printf(&b, "certsentry_report_latency_seconds_bucket{le=\"%g\"} %" PRIu64 "\n",
+			  (double)(1ULL << i) / 1e6, cum);
+	}
+	mb_printf(&b, "certsentry_report_latency_seconds_bucket{le=\"+Inf\"} %" PRIu64 "\n"
+		      "certsentry_report_latency_seconds_count %" PRIu64 "\n", a->lat_n, a->lat_n);
+	return b.len;
+}
+
 static int run_live(struct app *a)
 {
 	char err[256], fl[512];
@@ -436,6 +558,13 @@ static int run_live(struct app *a)
 		fprintf(stderr, "certsentry: %s\n", err);
 		return 1;
 	}
+	if (env.metrics && !(a->metrics = metrics_start(env.metrics, render_metrics, a, err,
+							 sizeof(err)))) {
+		fprintf(stderr, "certsentry: %s\n", err);
+		capture_close(a->cap);
+		a->cap = NULL;
+		return 2;
+	}
 	status(a, "certsentry-started", "info", "capturing on %s", ifaces_text(fl, sizeof(fl)));
 	lists_event(a, "certsentry-lists-loaded");
 	while (!exiting) {
@@ -445,6 +574,7 @@ static int run_live(struct app *a)
 			break;
 		}
 		maybe_reload(a);
+		metrics_poll(a->metrics);
 		if (now_ns() - last > 1000000000ULL) {
 			last = now_ns();
 			flow_expire(a->flows, last);
@@ -461,6 +591,8 @@ static int run_live(struct app *a)
 		}
 	}
 	stats_event(a, "certsentry-stopped");
+	metrics_stop(a->metrics);
+	a->metrics = NULL;
 	capture_close(a->cap);
 	a->cap = NULL;
 	return 0;

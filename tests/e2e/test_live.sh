@@ -180,6 +180,31 @@ test_kill9_restart() {
 	done
 }
 
+# Prometheus metrics, scraped from inside the namespace.
+test_metrics() {
+	local ns out body
+	ns_new ns metrics || { fail metrics "netns"; return; }
+	out=$TMP/metrics.json
+	start_server "$ns" 4433 "$PKI/leaf.pem" "$PKI/leaf.key" "$PKI/inter.pem"
+	start_sentry "$ns" "$out" -i lo --ca-file "$PKI/root.pem" --metrics 127.0.0.1:9465 || { fail metrics "start: $(cat "$out")"; ns_del "$ns"; return; }
+	handshake "$ns" 127.0.0.1:4433 -tls1_2 -servername "$HOST"
+	wait_for 5 grep -q '"tls-certificate"' "$out"
+	body=$(ip netns exec "$ns" timeout 5 bash -c 'exec 3<>/dev/tcp/127.0.0.1/9465;
+		printf "GET /metrics HTTP/1.0\r\n\r\n" >&3; cat <&3')
+	if grep -q '^HTTP/1.[01] 200' <<<"$body" &&
+	   grep -q '^certsentry_handshakes_total{verdict="ok"} 1' <<<"$body" &&
+	   grep -q '^certsentry_kernel_ringbuf_drops_total 0' <<<"$body" &&
+	   grep -q '^certsentry_report_latency_seconds_count 1' <<<"$body" &&
+	   [ "$(grep '^certsentry_kernel_packets_total' <<<"$body" | cut -d' ' -f2)" -gt 0 ]; then
+		pass metrics
+	else
+		fail metrics "$(head -c 1500 <<<"$body")"
+	fi
+	stop_pid "$SENTRY_PID"
+	stop_pid "$SERVER_PID"
+	ns_del "$ns"
+}
+
 test_errors() {
 	local msg
 	msg=$("$BIN" -i cs-no-such-if0 2>&1 >/dev/null); [ $? -ne 0 ] && grep -q 'cs-no-such-if0' <<<"$msg" \
@@ -193,6 +218,8 @@ test_errors() {
 	fi
 	msg=$("$BIN" --max-bytes 12x 2>&1 >/dev/null); [ $? -ne 0 ] && grep -q 'max-bytes' <<<"$msg" \
 		&& pass error_bad_option || fail error_bad_option "'$msg'"
+	msg=$("$BIN" --ring-size 5000 2>&1 >/dev/null); [ $? -ne 0 ] && grep -q 'ring-size' <<<"$msg" \
+		&& pass error_bad_ring_size || fail error_bad_ring_size "'$msg'"
 }
 
 test_ipv4_tls12
@@ -201,6 +228,7 @@ test_tls13_hidden
 test_veth_big_chain
 test_fifty_in_a_row
 test_kill9_restart
+test_metrics
 test_errors
 
 leftover=$(ip netns list | grep -c -- "-$$" || true)
