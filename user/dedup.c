@@ -3,12 +3,13 @@
 #include <string.h>
 #include <sys/random.h>
 #include "dedup.h"
+#include "lru.h"
 
 #define DEDUP_QUIET_INTERVALS	3	/* forget a key after this many silent intervals */
 
 struct entry {
 	struct entry *hnext;
-	struct entry *prev, *next;	/* LRU by last sighting, most recent at head */
+	struct lru_node lru;		/* by last sighting, most recent at the head */
 	uint64_t hash;
 	struct dedup_summary s;		/* key fields + counts since the last line */
 	uint64_t last_line_ns;		/* last time a line (event or summary) was written */
@@ -21,7 +22,7 @@ struct dedup {
 	bool every;
 	struct entry **buckets;
 	uint32_t nbuckets;
-	struct entry *head, *tail;
+	struct lru lru;
 	uint64_t seed;
 	dedup_emit_fn fn;
 	void *ctx;
@@ -73,28 +74,9 @@ static void key_from_report(struct dedup_summary *k, const struct cs_report *r,
 	k->severity = severity;
 }
 
-static void lru_unlink(struct dedup *d, struct entry *e)
+static struct entry *lru_ent(struct lru_node *n)
 {
-	if (e->prev)
-		e->prev->next = e->next;
-	else
-		d->head = e->next;
-	if (e->next)
-		e->next->prev = e->prev;
-	else
-		d->tail = e->prev;
-	e->prev = e->next = NULL;
-}
-
-static void lru_push(struct dedup *d, struct entry *e)
-{
-	e->next = d->head;
-	e->prev = NULL;
-	if (d->head)
-		d->head->prev = e;
-	d->head = e;
-	if (!d->tail)
-		d->tail = e;
+	return n ? lru_entry(n, struct entry, lru) : NULL;
 }
 
 static void entry_free(struct dedup *d, struct entry *e)
@@ -105,7 +87,7 @@ static void entry_free(struct dedup *d, struct entry *e)
 		pp = &(*pp)->hnext;
 	if (*pp)
 		*pp = e->hnext;
-	lru_unlink(d, e);
+	lru_unlink(&d->lru, &e->lru);
 	free(e->clients);
 	free(e);
 	d->st.entries--;
@@ -200,16 +182,17 @@ bool dedup_admit(struct dedup *d, const struct cs_report *r, const char *verdict
 		e->s.count++;
 		e->s.last_ns = r->ts_ns;
 		add_client(d, e, &r->client);
-		lru_unlink(d, e);
-		lru_push(d, e);
+		lru_touch(&d->lru, &e->lru);
 		d->st.suppressed++;
 		return false;
 	}
 	/* Full: forget the quietest key, writing what it still owes first. */
-	if (d->st.entries >= DEDUP_ENTRIES_MAX && d->tail) {
-		if (d->tail->s.count)
-			summarise(d, d->tail, now_ns);
-		entry_free(d, d->tail);
+	if (d->st.entries >= DEDUP_ENTRIES_MAX && d->lru.tail) {
+		struct entry *old = lru_ent(d->lru.tail);
+
+		if (old->s.count)
+			summarise(d, old, now_ns);
+		entry_free(d, old);
 		d->st.evicted++;
 	}
 	if ((e = calloc(1, sizeof(*e)))) {
@@ -218,7 +201,7 @@ bool dedup_admit(struct dedup *d, const struct cs_report *r, const char *verdict
 		e->last_line_ns = now_ns;
 		e->hnext = d->buckets[h & (d->nbuckets - 1)];
 		d->buckets[h & (d->nbuckets - 1)] = e;
-		lru_push(d, e);
+		lru_push(&d->lru, &e->lru);
 		d->st.entries++;
 	}
 	d->st.admitted++;
@@ -230,8 +213,8 @@ void dedup_flush(struct dedup *d, uint64_t now_ns, bool at_exit)
 	uint64_t iv = (uint64_t)d->interval_s * 1000000000ULL;
 	struct entry *e, *prev;
 
-	for (e = d->tail; e; e = prev) {
-		prev = e->prev;
+	for (e = lru_ent(d->lru.tail); e; e = prev) {
+		prev = lru_ent(e->lru.prev);
 		if (e->s.count && (at_exit || now_ns - e->last_line_ns >= iv)) {
 			summarise(d, e, now_ns);
 			continue;
@@ -265,8 +248,8 @@ void dedup_free(struct dedup *d)
 {
 	if (!d)
 		return;
-	while (d->head)
-		entry_free(d, d->head);
+	while (d->lru.head)
+		entry_free(d, lru_ent(d->lru.head));
 	free(d->buckets);
 	free(d);
 }

@@ -6,6 +6,7 @@
 #include <time.h>
 #include "dtls.h"
 #include "flow.h"
+#include "lru.h"
 #include "reasm.h"
 #include "tls.h"
 
@@ -26,7 +27,7 @@ struct dir {
 
 struct conn {
 	struct conn *hnext;		/* hash chain */
-	struct conn *prev, *next;	/* LRU list, most recent at head */
+	struct lru_node lru;		/* recency, most recent at the head */
 	uint64_t hash;
 	struct cs_flow_key key[2];	/* key[i] is the sender of d[i] */
 	struct dir d[2];
@@ -48,7 +49,7 @@ struct flow_table {
 	struct flow_opts o;
 	struct conn **buckets;
 	uint32_t nbuckets;		/* power of two */
-	struct conn *head, *tail;
+	struct lru lru;
 	uint64_t seed[2];
 	uint64_t now_ns, last_expire_ns;
 	const struct cs_segment *seg;	/* segment being processed */
@@ -99,28 +100,9 @@ static bool key_eq(const struct cs_flow_key *a, const struct cs_flow_key *b)
 	       a->proto == b->proto;
 }
 
-static void lru_unlink(struct flow_table *t, struct conn *c)
+static struct conn *lru_conn(struct lru_node *n)
 {
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		t->head = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
-	else
-		t->tail = c->prev;
-	c->prev = c->next = NULL;
-}
-
-static void lru_push(struct flow_table *t, struct conn *c)
-{
-	c->next = t->head;
-	c->prev = NULL;
-	if (t->head)
-		t->head->prev = c;
-	t->head = c;
-	if (!t->tail)
-		t->tail = c;
+	return n ? lru_entry(n, struct conn, lru) : NULL;
 }
 
 static int dir_index(const struct dir *d)
@@ -280,7 +262,7 @@ static void conn_free(struct flow_table *t, struct conn *c, const char *why)
 		pp = &(*pp)->hnext;
 	if (*pp)
 		*pp = c->hnext;
-	lru_unlink(t, c);
+	lru_unlink(&t->lru, &c->lru);
 	dir_release(&c->d[0]);
 	dir_release(&c->d[1]);
 	t->st.mem -= c->mem;
@@ -310,8 +292,8 @@ static struct conn *conn_new(struct flow_table *t, const struct cs_flow_key *k)
 {
 	struct conn *c;
 
-	if (t->st.active >= t->o.max_conns && t->tail) {
-		conn_free(t, t->tail, "evicted: connection table full");
+	if (t->st.active >= t->o.max_conns && t->lru.tail) {
+		conn_free(t, lru_conn(t->lru.tail), "evicted: connection table full");
 		t->st.evicted++;
 	}
 	c = calloc(1, sizeof(*c));
@@ -329,7 +311,7 @@ static struct conn *conn_new(struct flow_table *t, const struct cs_flow_key *k)
 	}
 	c->hnext = t->buckets[c->hash & (t->nbuckets - 1)];
 	t->buckets[c->hash & (t->nbuckets - 1)] = c;
-	lru_push(t, c);
+	lru_push(&t->lru, &c->lru);
 	t->st.conns++;
 	t->st.active++;
 	mem_update(t, c);
@@ -339,8 +321,8 @@ static struct conn *conn_new(struct flow_table *t, const struct cs_flow_key *k)
 /* Evicts the least recently used others until the state fits max_mem. */
 static void mem_enforce(struct flow_table *t, struct conn *keep)
 {
-	while (t->st.mem > t->o.max_mem && t->tail && t->tail != keep) {
-		conn_free(t, t->tail, "evicted: memory bound reached");
+	while (t->st.mem > t->o.max_mem && t->lru.tail && lru_conn(t->lru.tail) != keep) {
+		conn_free(t, lru_conn(t->lru.tail), "evicted: memory bound reached");
 		t->st.evicted_mem++;
 	}
 	/* Sampled once the bound is enforced: what stays held between segments. */
@@ -692,8 +674,7 @@ int flow_segment(void *ctx, const struct cs_segment *s)
 		return 0;
 	}
 	c->last_ns = t->now_ns;
-	lru_unlink(t, c);
-	lru_push(t, c);
+	lru_touch(&t->lru, &c->lru);
 
 	t->seg = s;
 	if (s->len)
@@ -715,8 +696,8 @@ void flow_expire(struct flow_table *t, uint64_t now_ns)
 	uint64_t idle = (uint64_t)t->o.idle_s * 1000000000ULL;
 
 	t->last_expire_ns = now_ns;
-	while (t->tail && t->tail->last_ns + idle < now_ns) {
-		conn_free(t, t->tail, "idle timeout with a hole");
+	while (t->lru.tail && lru_conn(t->lru.tail)->last_ns + idle < now_ns) {
+		conn_free(t, lru_conn(t->lru.tail), "idle timeout with a hole");
 		t->st.expired++;
 	}
 }
@@ -760,8 +741,8 @@ void flow_free(struct flow_table *t)
 {
 	if (!t)
 		return;
-	while (t->head)
-		conn_free(t, t->head, NULL);
+	while (t->lru.head)
+		conn_free(t, lru_conn(t->lru.head), NULL);
 	free(t->buckets);
 	free(t);
 }
