@@ -8,7 +8,16 @@
 #   offline     certsentry -r on a generated edge-like capture vs tcpdump (floor),
 #               tshark, nDPI, ssldump: wall, handshakes/s, MB/s, RSS, certs found
 #   iperf3      TCP throughput over a veth pair with and without certsentry -i
-#   live_nginx, latency, memory, verdict: planned, reported as "not measured yet"
+#   live_nginx  nginx (Debian nginx-light, private config) in a namespace, tlsload at
+#               the highest rate the VM sustains, with nothing / certsentry --every /
+#               certsentry (default) / tcpdump attached: handshakes/s, missed, ring
+#               drops, CPU as a share of nginx's workers
+#   latency     certsentry's capture-to-line histogram (--metrics) under that load
+#               and under a moderate one
+#   memory      MEM_FLOWS connections mid-handshake injected through a TUN device
+#               (flowgen + tunreplay): RSS, connection state, BPF map memory, bounds
+#   verdict     build/tools/bench/verdictbench: cert_get + checks_run warm and with
+#               distinct certificates vs bare OpenSSL; flow_segment pipeline
 #
 # A section is a function section_NAME that writes $W/NAME.md (a Markdown
 # part) and $W/NAME.json (a results array) and returns 0, 1 (failed: the
@@ -17,7 +26,10 @@
 #
 # Environment: BENCH_SECTIONS, BENCH_PCAP (reuse this capture instead of
 # generating one), N12 N13 BULK_EVERY BULK_KB THREADS (capture size, see
-# mkpcap.sh), RUNS (5), IPERF_SECONDS (5), CERTSENTRY, BENCH_OUT_MD, BENCH_OUT_JSON.
+# mkpcap.sh), RUNS (5), IPERF_SECONDS (5), CERTSENTRY, BENCH_OUT_MD, BENCH_OUT_JSON,
+# LIVE_SECONDS (12) LIVE_RUNS (3) LIVE_THREADS (8) LIVE_TLS13_PCT (20) LAT_THREADS (1)
+# LIVE_PERF (a directory: perf record -g of certsentry during its live runs),
+# MEM_FLOWS (100000) MEM_MAX_FLOWS (262144).
 # Needs root. Every namespace and process it makes is removed at exit.
 set -uo pipefail
 
@@ -285,14 +297,597 @@ planned() {	# name title what
 	echo '[]' > "$W/$1.json"
 	return 3
 }
-section_live_nginx() { planned live_nginx "Live load: nginx with certsentry attached" \
-	"TLS handshakes/s through nginx in a namespace with certsentry -i attached; events vs handshakes, ringbuf drops, missed chains."; }
-section_latency() { planned latency "Latency: handshake to event" \
-	"time from the server's Certificate on the wire to the JSON line (p50/p99)."; }
-section_memory() { planned memory "Memory at 100k flows" \
-	"RSS of certsentry and BPF map memory with 100,000 concurrent tracked flows."; }
-section_verdict() { planned verdict "Verdict cost" \
-	"cost per certificate of the checks (lists, pins, chain validation), cached and uncached."; }
+# ---- shared by live_nginx, latency and memory ----
+
+# CPU time of processes in ns: sum_exec_runtime of all their threads (/proc/PID/task/*/schedstat,
+# user + system, ns resolution; utime/stime ticks are too coarse for tcpdump's few ms).
+cpu_ns() {
+	local p
+	for p in "$@"; do cat /proc/"$p"/task/*/schedstat 2>/dev/null; done | awk '{t += $1} END {printf "%.0f\n", t}'
+}
+
+# forget_pid PID: a process of ours that has ended and been reaped: never signal it again.
+forget_pid() {
+	local keep=() p
+	for p in "${PIDS[@]}"; do [ "$p" != "$1" ] && keep+=("$p"); done
+	PIDS=("${keep[@]}")
+}
+
+# BPF object ids a process holds (KEY: map_id or prog_id), from its fds' fdinfo:
+# this bpftool has no pid column, and other certsentry instances may be loaded.
+pid_bpf_ids() { grep -h "^$2:" /proc/"$1"/fdinfo/* 2>/dev/null | awk '{print $2}' | sort -un; }
+
+# "run_time_ns run_cnt" summed over the programs PID holds (counted while bpfstats runs).
+bpf_runtime() {
+	local id t=0 c=0 j
+	for id in $(pid_bpf_ids "$1" prog_id); do
+		j=$(bpftool -j prog show id "$id" 2>/dev/null) || continue
+		t=$((t + $(jq '.run_time_ns // 0' <<< "$j"))) c=$((c + $(jq '.run_cnt // 0' <<< "$j")))
+	done
+	echo "$t $c"
+}
+
+# scrape NS PORT: certsentry's /metrics, from inside its namespace (bash /dev/tcp).
+scrape() {
+	ip netns exec "$1" timeout 5 bash -c 'exec 3<>/dev/tcp/127.0.0.1/'"$2"' &&
+		printf "GET /metrics HTTP/1.0\r\nHost: localhost\r\n\r\n" >&3 && cat <&3' 2>/dev/null | tr -d '\r'
+}
+
+# metric FILE NAME: one value of a scraped metrics text.
+metric() { awk -v n="$2" '$1 == n {print $2; exit}' "$1"; }
+
+# kv FILE KEY: a key=N counter of certsentry's last certsentry-stopped line.
+kv() {
+	grep '"certsentry-stopped"' "$1" 2>/dev/null | tail -1 | jq -r .message 2>/dev/null |
+		tr ' ' '\n' | awk -F'=' -v k="$2" '$1 == k {print $2}'
+}
+
+# Copies of helper binaries, like certsentry's: a rebuild during the run must not change them.
+helper() {	# NAME -> path of the copy (or of the build output if it could not be copied)
+	local b=$ROOT/build/tools/bench/$1
+	[ "$1" = tunreplay ] && b=$ROOT/build/tools/tunreplay
+	[ -x "$W/bin/$1" ] || { [ -x "$b" ] && cp "$b" "$W/bin/$1"; }
+	if [ -x "$W/bin/$1" ]; then echo "$W/bin/$1"; else echo "$b"; fi
+}
+
+# ---- live_nginx: nginx in a namespace, tlsload, certsentry -i lo ----
+#
+# One namespace (cs-live-PID); lo at MTU 1500 with TSO/GSO/GRO off, as in
+# mkpcap.sh, so the program sees edge-sized frames; on lo every packet passes
+# the ingress hook once, which is the only hook certsentry attaches there.
+# nginx (Debian, private prefix/config in $W/live, never the system service)
+# serves TLS 1.2 and 1.3 with leaf + intermediate: ECDSA P-256 on 443, RSA-2048
+# on 8443; tlsload (build/tools/bench/tlsload) makes full handshakes (no
+# session cache, no tickets) from LIVE_THREADS threads, each connection its own
+# client port (-P) on its own 127.0.0.K per run, so no 4-tuple repeats in a run
+# or across runs.
+LIVE_SECONDS=${LIVE_SECONDS:-12}	# per load run, sized from a calibration run
+LIVE_RUNS=${LIVE_RUNS:-3}		# runs per variant (none, certsentry, tcpdump), alternating
+LIVE_THREADS=${LIVE_THREADS:-8}
+LIVE_TLS13_PCT=${LIVE_TLS13_PCT:-20}
+LIVE_MAX_N=45000			# client ports 20000..65535
+LIVE_NS='' NGINX_PID='' LIVE_N='' LIVE_ADDR=10 LIVE_PORT=9464
+
+live_deps() {
+	command -v nginx >/dev/null && return 0
+	log "installing nginx-light (its service is not started: a policy-rc.d says 101 during the install)"
+	local made_policy=
+	if [ ! -e /usr/sbin/policy-rc.d ]; then
+		printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d && made_policy=1
+	fi
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q nginx-light >> "$W/apt.log" 2>&1 ||
+		{ apt-get update -q >> "$W/apt.log" 2>&1 &&
+		  DEBIAN_FRONTEND=noninteractive apt-get install -y -q nginx-light >> "$W/apt.log" 2>&1; }
+	[ -n "$made_policy" ] && rm -f /usr/sbin/policy-rc.d
+	command -v nginx >/dev/null
+}
+
+live_setup() {	# -> 0, or 1 with the reason in $W/live.err
+	local p=$W/live pki=$W/live/pki now
+	[ -n "$LIVE_NS" ] && return 0
+	: > "$W/live.err"
+	live_deps || { echo "nginx is not installed and apt-get could not install nginx-light" >> "$W/live.err"; return 1; }
+	[ -x "$TLSLOAD" ] || { echo "$TLSLOAD not built (make all)" >> "$W/live.err"; return 1; }
+	mkdir -p "$p/tmp"
+	"$ROOT/tools/mkpki.sh" "$pki" >/dev/null 2>&1 || { echo "mkpki.sh failed" >> "$W/live.err"; return 1; }
+	now=$(date -u +%s)
+	"$ROOT/tools/mkpki.sh" "$pki" xleaf rsa www.example.test \
+		"$(date -u -d "@$((now - 86400))" +%Y%m%d%H%M%SZ)" "$(date -u -d "@$((now + 31536000))" +%Y%m%d%H%M%SZ)" \
+		sha256 rsa2048 DNS:www.example.test >/dev/null 2>&1 ||
+		{ echo "mkpki.sh xleaf (RSA leaf) failed" >> "$W/live.err"; return 1; }
+	cat > "$p/nginx.conf" <<-EOF
+	worker_processes 2;
+	daemon off;
+	master_process on;
+	pid $p/nginx.pid;
+	lock_file $p/nginx.lock;
+	error_log $p/error.log warn;
+	events { worker_connections 8192; }
+	http {
+		access_log off;
+		client_body_temp_path $p/tmp/body;
+		proxy_temp_path $p/tmp/proxy;
+		fastcgi_temp_path $p/tmp/fastcgi;
+		uwsgi_temp_path $p/tmp/uwsgi;
+		scgi_temp_path $p/tmp/scgi;
+		keepalive_timeout 0;
+		ssl_protocols TLSv1.2 TLSv1.3;
+		ssl_session_cache off;
+		ssl_session_tickets off;
+		server {
+			listen 443 ssl reuseport backlog=4096;
+			ssl_certificate $pki/leaf.chain.pem;
+			ssl_certificate_key $pki/leaf.key;
+			location / { return 200 "ok\n"; }
+		}
+		server {
+			listen 8443 ssl reuseport backlog=4096;
+			ssl_certificate $pki/rsa.chain.pem;
+			ssl_certificate_key $pki/rsa.key;
+			location / { return 200 "ok\n"; }
+		}
+	}
+	EOF
+	ns_new LIVE_NS live || { echo "cannot create a network namespace" >> "$W/live.err"; return 1; }
+	ip -n "$LIVE_NS" link set lo mtu 1500
+	ip netns exec "$LIVE_NS" ethtool -K lo tso off gso off gro off >/dev/null 2>&1 ||
+		echo "warning: ethtool -K lo tso/gso/gro off failed" >> "$W/live.err"
+	bg "$LIVE_NS" nginx -p "$p" -c "$p/nginx.conf" 2>> "$W/live.err"
+	NGINX_PID=$BG_PID
+	if ! wait_for 10 ip netns exec "$LIVE_NS" sh -c "ss -ltnH | grep -q ':443 ' && ss -ltnH | grep -q ':8443 '"; then
+		echo "nginx did not start: $(tail -3 "$p/error.log" 2>/dev/null)" >> "$W/live.err"
+		live_teardown
+		return 1
+	fi
+	wait_for 5 sh -c "[ \$(pgrep -c -P $NGINX_PID) -ge 2 ]"
+	return 0
+}
+
+live_teardown() {
+	[ -n "$NGINX_PID" ] && stop_pid "$NGINX_PID"
+	[ -n "$LIVE_NS" ] && ns_del "$LIVE_NS"
+	LIVE_NS='' NGINX_PID=''
+}
+
+# live_load N THREADS OUT: one tlsload run of N handshakes (LIVE_TLS13_PCT % TLS 1.3),
+# half to each port, on the next 127.0.0.K; its summary line in OUT.
+live_load() {
+	local n=$1 n13=$(($1 * LIVE_TLS13_PCT / 100))
+	LIVE_ADDR=$((LIVE_ADDR + 1))
+	ip netns exec "$LIVE_NS" "$TLSLOAD" -a "127.0.0.$LIVE_ADDR" -p 443,8443 -2 $((n - n13)) -3 "$n13" -b 0 \
+		-t "$2" -S / -n example.test -P 20000 > "$3" 2>&1
+	grep -q '^tlsload:' "$3"
+}
+tl() { sed -n "s/.*[ :]$2=\([0-9.]*\).*/\1/p" "$1" | head -1; }	# tl FILE KEY: a tlsload figure
+
+# live_one VARIANT RUN THREADS N: one load run with nothing, certsentry or tcpdump
+# attached; appends one JSON object to $W/live.l.
+live_one() {
+	local v=$1 r=$2 th=$3 n=$4 mon='' bs='' out=$W/live-$1-$2 workers m0=0 m1=0 n0 n1 b0="0 0" b1="0 0" cert=null hid=null
+	local drops=null p50=null p99=null latn=null cap=null tdrop=null kpk=null kev=null
+	workers=$(pgrep -P "$NGINX_PID" | tr '\n' ' ')
+	local every=(--every)
+	[ "$v" = sentry_dedup ] && every=()
+	case $v in
+	certsentry|sentry_dedup)
+		"$BPFSTATS" > "$out.bpfstats" 2>&1 &
+		bs=$!
+		PIDS+=("$bs")
+		wait_for 5 grep -q 'bpfstats: on' "$out.bpfstats" || { stop_pid "$bs"; bs=; }
+		if ! start_sentry "$LIVE_NS" "$out.json" -i lo "${every[@]}" --metrics "127.0.0.1:$LIVE_PORT" 2>> "$W/live.err"; then
+			echo "certsentry -i lo did not start: $(head -c 300 "$out.json")" >> "$W/live.err"
+			stop_pid "$SENTRY_PID"; [ -n "$bs" ] && stop_pid "$bs"
+			return 1
+		fi
+		mon=$SENTRY_PID
+		b0=$(bpf_runtime "$mon") ;;
+	tcpdump)
+		bg "$LIVE_NS" tcpdump -i lo -n -w /dev/null 'tcp port 443 or tcp port 8443' 2> "$out.tcpdump"
+		mon=$BG_PID
+		wait_for 10 grep -q "listening on" "$out.tcpdump" || { echo "tcpdump did not start" >> "$W/live.err"; stop_pid "$mon"; return 1; } ;;
+	esac
+	[ -n "$mon" ] && m0=$(cpu_ns "$mon")
+	n0=$(cpu_ns "$NGINX_PID" $workers)
+	local perf=''
+	if [ -n "${LIVE_PERF:-}" ] && [ "$v" != none ] && [ "$v" != tcpdump ]; then	# LIVE_PERF=DIR: profile certsentry (perf record -g)
+		mkdir -p "$LIVE_PERF"
+		perf record -q -F 1999 -g -p "$mon" -o "$LIVE_PERF/perf-$r.data" > /dev/null 2>&1 &
+		perf=$!
+		PIDS+=("$perf")
+	fi
+	live_load "$n" "$th" "$out.load" || { echo "tlsload ($v run $r): $(tail -2 "$out.load")" >> "$W/live.err"; }
+	sleep 1	# what the monitor still does after the last handshake counts too
+	[ -n "$perf" ] && { kill -INT "$perf"; wait "$perf" 2>/dev/null; forget_pid "$perf"; perf=$LIVE_PERF/perf-$v-$r; mv "$LIVE_PERF/perf-$r.data" "$perf.data"; }
+	[ -n "$mon" ] && m1=$(cpu_ns "$mon")
+	n1=$(cpu_ns "$NGINX_PID" $workers)
+	case $v in
+	certsentry|sentry_dedup)
+		b1=$(bpf_runtime "$mon")
+		scrape "$LIVE_NS" "$LIVE_PORT" > "$out.metrics"
+		stop_pid "$mon"
+		[ -n "$bs" ] && stop_pid "$bs"
+		[ -n "$perf" ] && { grep -h '"certsentry-stopped"' "$out.json" > "$perf.stopped"; cp "$out.metrics" "$perf.metrics"; }
+		cert=$(grep -c '"action":"tls-certificate"' "$out.json")
+		hid=$(grep -c '"action":"tls-certificate-hidden"' "$out.json")
+		if [ "$v" = sentry_dedup ]; then	# repeats are folded into tls-summary events: count them in
+			cert=$((cert + $(jq -r 'select(.event.action == "tls-summary" and .certsentry.summary.of == "tls-certificate") | .certsentry.summary.count' "$out.json" | awk '{s += $1} END {print s + 0}')))
+			hid=$((hid + $(jq -r 'select(.event.action == "tls-summary" and .certsentry.summary.of == "tls-certificate-hidden") | .certsentry.summary.count' "$out.json" | awk '{s += $1} END {print s + 0}')))
+		fi
+		drops=$(kv "$out.json" ringbuf_drops) p50=$(kv "$out.json" 'latency_p50_us<') p99=$(kv "$out.json" 'latency_p99_us<')
+		latn=$(kv "$out.json" latency_n) kpk=$(kv "$out.json" packets) kev=$(kv "$out.json" events) ;;
+	tcpdump)
+		stop_pid "$mon"
+		cap=$(sed -n 's/^\([0-9]*\) packets captured.*/\1/p' "$out.tcpdump")
+		tdrop=$(sed -n 's/^\([0-9]*\) packets dropped by kernel.*/\1/p' "$out.tcpdump") ;;
+	esac
+	jq -n -c --arg v "$v" --argjson r "$r" --argjson th "$th" \
+		--argjson t12 "$(tl "$out.load" tls12)" --argjson t13 "$(tl "$out.load" tls13)" \
+		--argjson failed "$(tl "$out.load" failed)" --argjson secs "$(tl "$out.load" seconds)" \
+		--argjson mon $((m1 - m0)) --argjson ngx $((n1 - n0)) \
+		--argjson bpfns $(( ${b1% *} - ${b0% *} )) --argjson bpfcnt $(( ${b1#* } - ${b0#* } )) \
+		--argjson cert "${cert:-null}" --argjson hid "${hid:-null}" --argjson drops "${drops:-null}" \
+		--argjson p50 "${p50:-null}" --argjson p99 "${p99:-null}" --argjson latn "${latn:-null}" \
+		--argjson cap "${cap:-null}" --argjson tdrop "${tdrop:-null}" --argjson kpk "${kpk:-null}" --argjson kev "${kev:-null}" '
+		{variant: $v, run: $r, threads: $th, tls12: $t12, tls13: $t13, failed: $failed, seconds: $secs,
+		 hs: ($t12 + $t13), hs_per_s: (($t12 + $t13) / $secs),
+		 mon_cpu_s: ($mon / 1e9), nginx_cpu_s: ($ngx / 1e9),
+		 bpf_ns: $bpfns, bpf_runs: $bpfcnt, cert_events: $cert, hidden_events: $hid,
+		 missed: (if $cert == null then null else ($t12 - $cert) + ($t13 - $hid) end),
+		 ringbuf_drops: $drops, p50_us: $p50, p99_us: $p99, latency_n: $latn,
+		 tcpdump_captured: $cap, tcpdump_dropped: $tdrop, packets: $kpk, ring_records: $kev}' >> "$W/live.l"
+}
+
+section_live_nginx() {
+	local md=$W/live_nginx.md js=$W/live_nginx.json r rate v
+	echo "## Live load: nginx with certsentry attached" > "$md"
+	echo >> "$md"
+	TLSLOAD=$(helper tlsload) BPFSTATS=$(helper bpfstats)
+	if ! live_setup; then { echo "FAILED: $(cat "$W/live.err")"; echo; } >> "$md"; return 1; fi
+	: > "$W/live.l"
+	# Calibration: the rate with nothing attached sizes every run to ~LIVE_SECONDS.
+	log "live_nginx: calibrating the handshake rate"
+	live_load 3000 "$LIVE_THREADS" "$W/live-calib.load"
+	rate=$(tl "$W/live-calib.load" handshakes_per_s)
+	LIVE_N=$(awk -v r="${rate:-0}" -v s="$LIVE_SECONDS" -v m="$LIVE_MAX_N" 'BEGIN {
+		n = int(r * s / 100) * 100; if (n < 2000) n = 2000; if (n > m) n = m; print n }')
+	log "live_nginx: ${rate:-?} handshakes/s; $LIVE_RUNS x 4 runs of $LIVE_N handshakes"
+	for r in $(seq 1 "$LIVE_RUNS"); do
+		for v in none certsentry sentry_dedup tcpdump; do
+			live_one "$v" "$r" "$LIVE_THREADS" "$LIVE_N" || { { echo "FAILED: $(cat "$W/live.err")"; echo; } >> "$md"; return 1; }
+		done
+	done
+	live_report "$md" "$js" "$rate"
+	case " $SECTIONS " in *" latency "*) ;; *) live_teardown ;; esac
+	[ -s "$js" ] && [ "$(jq length "$js")" -gt 0 ]
+}
+
+live_report() {	# MD JSON CALIBRATION-RATE
+	local md=$1 js=$2 v label
+	# One summary object per variant, from the runs in $W/live.l.
+	jq -s -c '
+		def med: sort | if length == 0 then null elif length % 2 == 1 then .[length / 2 | floor]
+			else (.[length / 2 - 1] + .[length / 2]) / 2 end;
+		def st(f): map(f) | {m: med, lo: min, hi: max};
+		group_by(.variant)[] | {variant: .[0].variant, runs: length,
+			rate: st(.hs_per_s), cpu: st(100 * .mon_cpu_s / .nginx_cpu_s),
+			cpubpf: st(100 * (.mon_cpu_s + .bpf_ns / 1e9) / .nginx_cpu_s),
+			us_per_hs: st(1e6 * .mon_cpu_s / .hs),
+			missed: (if .[0].cert_events == null then null else map(.missed) | add end),
+			drops: (if .[0].cert_events == null then null else map(.ringbuf_drops // 0) | add end),
+			hs: (map(.hs) | add),
+			bpf_ns_per_pkt: (if (map(.bpf_runs) | add) > 0 then ((map(.bpf_ns) | add) / (map(.bpf_runs) | add) * 10 | round / 10) else null end)}' \
+		"$W/live.l" > "$W/live.sum"
+	jq -s '
+		def r(x): if x == null then null else x * 10 | round / 10 end;
+		def r3(x): if x == null then null else x * 1000 | round / 1000 end;
+		def lbl: {none: "nothing attached", certsentry: "certsentry -i lo --every",
+			sentry_dedup: "certsentry -i lo (default: repeats as summaries)", tcpdump: "tcpdump -w /dev/null"}[.];
+		(map(select(.variant == "none"))[0].rate.m) as $base |
+		(map(select(.variant == "tcpdump"))[0].cpu.m) as $td |
+		[.[] | . as $s |
+		 {name: "live nginx handshakes/s: \(.variant | lbl)", value: r(.rate.m), unit: "handshakes/s",
+		  baseline_name: (if .variant == "none" then null else "nothing attached" end),
+		  baseline_value: (if .variant == "none" then null else r($base) end),
+		  ratio: (if .variant == "none" or $base == null then null else r3(.rate.m / $base) end),
+		  min: r(.rate.lo), max: r(.rate.hi)},
+		 (select(.variant == "certsentry" or .variant == "sentry_dedup") |
+		  {name: "live nginx: handshakes missed, \(.variant | lbl) (all runs)", value: .missed, unit: "handshakes",
+		   baseline_name: "handshakes completed by the clients", baseline_value: .hs,
+		   ratio: (if .hs > 0 then .missed / .hs else null end), min: null, max: null},
+		  {name: "live nginx: ring-buffer drops, \(.variant | lbl) (all runs)", value: .drops, unit: "records",
+		   baseline_name: null, baseline_value: null, ratio: null, min: null, max: null},
+		  {name: "live nginx: CPU as % of nginx workers, \(.variant | lbl) (process)", value: r3(.cpu.m), unit: "%",
+		   baseline_name: "tcpdump (process)", baseline_value: r3($td),
+		   ratio: (if $td != null and $td > 0 then r3(.cpu.m / $td) else null end), min: r3(.cpu.lo), max: r3(.cpu.hi)},
+		  {name: "live nginx: CPU as % of nginx workers, \(.variant | lbl) (process + BPF program)", value: r3(.cpubpf.m), unit: "%",
+		   baseline_name: "target", baseline_value: 5, ratio: r3(.cpubpf.m / 5), min: r3(.cpubpf.lo), max: r3(.cpubpf.hi)},
+		  {name: "live nginx: CPU per handshake, \(.variant | lbl) (process)", value: r(.us_per_hs.m), unit: "µs",
+		   baseline_name: null, baseline_value: null, ratio: null, min: r(.us_per_hs.lo), max: r(.us_per_hs.hi)},
+		  {name: "live nginx: cs_tc run time per packet, \(.variant | lbl) (BPF stats on)", value: .bpf_ns_per_pkt, unit: "ns",
+		   baseline_name: null, baseline_value: null, ratio: null, min: null, max: null}),
+		 (select(.variant == "tcpdump") |
+		  {name: "live nginx: CPU as % of nginx workers, tcpdump (process)", value: r3(.cpu.m), unit: "%",
+		   baseline_name: null, baseline_value: null, ratio: null, min: r3(.cpu.lo), max: r3(.cpu.hi)})]' \
+		"$W/live.sum" > "$js"
+	{
+		echo "One namespace, nginx $(nginx -v 2>&1 | sed 's/.*nginx\///') (\`worker_processes 2\`, \`access_log off\`, no session cache or tickets,"
+		echo "\`keepalive_timeout 0\`) serving TLS 1.2 and 1.3: ECDSA P-256 leaf + intermediate on 443, RSA-2048 leaf +"
+		echo "intermediate on 8443 (tools/mkpki.sh). \`tlsload\`: $LIVE_THREADS threads, full handshakes only (no resumption), ${LIVE_TLS13_PCT}% TLS 1.3,"
+		echo "half to each port, \`GET /\` (3-byte body), each connection its own 4-tuple. lo at MTU 1500 with TSO/GSO/GRO off"
+		echo "(edge-sized frames; on lo certsentry attaches ingress only, which sees every packet once). Calibration: $3"
+		echo "handshakes/s with nothing attached, so each run is $LIVE_N handshakes (~${LIVE_SECONDS} s); $LIVE_RUNS runs per variant,"
+		echo "alternating: nothing / \`certsentry -i lo --every -o FILE --metrics\` / \`certsentry -i lo -o FILE --metrics\` (default:"
+		echo "first sighting written, repeats counted into tls-summary lines) / \`tcpdump -i lo -w /dev/null 'tcp port 443 or tcp port 8443'\`."
+		echo "Clients, nginx and the monitor share the VM's 2 vCPUs (and other work on the machine): the rate is what it"
+		echo "sustains, CPU-bound, and varies from run to run."
+		echo
+		echo "CPU: run time of every thread (/proc/PID/task/*/schedstat, user + system, ns) of the monitor and of the nginx"
+		echo "workers, before and after each run (+1 s for the tail). Packet processing in softirq (the BPF program,"
+		echo "tcpdump's packet-socket copy) is charged to whichever task was running, not to the monitor; for certsentry"
+		echo "the BPF program's own run time is measured (BPF_ENABLE_STATS, held by \`build/tools/bench/bpfstats\` during its"
+		echo "runs only) and added in the second CPU column. Missed = handshakes the clients completed − tls-certificate"
+		echo "(TLS 1.2) and tls-certificate-hidden (TLS 1.3) events (+ the counts of their tls-summary lines)."
+		echo
+		echo "| variant | handshakes/s median (min–max) | vs nothing | CPU % of nginx workers: process | process + BPF program | CPU µs per handshake | missed | ring drops |"
+		echo "|---|---|---|---|---|---|---|---|"
+		for v in none certsentry sentry_dedup tcpdump; do
+			jq -r --arg v "$v" --argjson base "$(jq -s 'map(select(.variant == "none"))[0].rate.m // 0' "$W/live.sum")" '
+				def f: if . == null then "—" else (. * 100 | round / 100 | tostring) end;
+				def f0: if . == null then "—" else (round | tostring) end;
+				def tri(x; g): if x.m == null then "—" else "\(x.m | g) (\(x.lo | g)–\(x.hi | g))" end;
+				select(.variant == $v) |
+				"| \({none: "nothing attached", certsentry: "certsentry `--every`", sentry_dedup: "certsentry (default: summaries)", tcpdump: "tcpdump"}[$v]) | \(tri(.rate; f0)) | \(if $base > 0 then (.rate.m / $base | f) else "—" end) | \(if $v == "none" then "—" else tri(.cpu; f) end) | \(if $v == "none" or $v == "tcpdump" then "—" else tri(.cpubpf; f) end) | \(if $v == "none" then "—" else tri(.us_per_hs; f) end) | \(if .missed == null then "—" else "\(.missed) of \(.hs)" end) | \(.drops // "—") |"' "$W/live.sum"
+		done
+		echo
+		echo "cs_tc run time per packet while loaded (BPF stats on, which adds two clock reads per run): $(jq -r 'select(.variant == "certsentry") | .bpf_ns_per_pkt' "$W/live.sum") ns"
+		echo "(\`--every\` runs), $(jq -r 'select(.variant == "sentry_dedup") | .bpf_ns_per_pkt' "$W/live.sum") ns (default-mode runs)."
+		echo
+		echo "Every run:"
+		echo
+		echo "| variant | run | TLS 1.2 + 1.3 done | failed | s | handshakes/s | monitor CPU s | nginx CPU s | BPF s | cert + hidden events | missed | drops | p50/p99 µs ≤ | packets seen / ring records | tcpdump captured/dropped |"
+		echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+		jq -r '"| \(.variant) | \(.run) | \(.tls12) + \(.tls13) | \(.failed) | \(.seconds) | \(.hs_per_s | round) | \(.mon_cpu_s * 1000 | round / 1000) | \(.nginx_cpu_s * 1000 | round / 1000) | \(.bpf_ns / 1e9 * 1000 | round / 1000) | \(if .cert_events then "\(.cert_events) + \(.hidden_events)" else "—" end) | \(.missed // "—") | \(.ringbuf_drops // "—") | \(if .p50_us then "\(.p50_us)/\(.p99_us)" else "—" end) | \(if .packets then "\(.packets) / \(.ring_records)" else "—" end) | \(if .tcpdump_captured then "\(.tcpdump_captured)/\(.tcpdump_dropped)" else "—" end) |"' "$W/live.l"
+		echo
+		[ -s "$W/live.err" ] && { echo "Notes: $(tr '\n' ' ' < "$W/live.err")"; echo; }
+	} >> "$md"
+}
+
+# ---- latency: certsentry's own histogram, kernel packet timestamp -> line flushed ----
+LAT_THREADS=${LAT_THREADS:-1}	# the moderate load: one client thread
+
+# hist_merge FILES... -> "le count" lines (per bucket, not cumulative), summed over the files
+hist_merge() {
+	awk -F'[{}" ]+' '/^certsentry_report_latency_seconds_bucket/ && $3 != "+Inf" {
+		c = $NF; if (FILENAME != f) { f = FILENAME; prev = 0 } d = c - prev; prev = c; h[$3] += d; o[$3] = $3 }
+		END { for (k in h) print k, h[k] }' "$@" | sort -g
+}
+# hist_q FILE Q -> upper bound (µs) of the bucket holding quantile Q
+hist_q() { awk -v q="$2" '{ le[NR] = $1; c[NR] = $2; n += $2 } END {
+	want = q * n; s = 0; for (i = 1; i <= NR; i++) { s += c[i]; if (s >= want && s > 0) { printf "%g\n", le[i] * 1e6; exit } } }' "$1"; }
+
+section_latency() {
+	local md=$W/latency.md js=$W/latency.json q50 q99 q999 qmax n m50 m99 m999 mmax mn mrate
+	echo "## Latency: handshake to event" > "$md"
+	echo >> "$md"
+	TLSLOAD=$(helper tlsload) BPFSTATS=$(helper bpfstats)
+	if ! live_setup; then { echo "FAILED: $(cat "$W/live.err")"; echo; } >> "$md"; return 1; fi
+	[ -n "$LIVE_N" ] || LIVE_N=20000
+	[ -s "$W/live.l" ] || : > "$W/live.l"
+	# Full load: the certsentry runs of live_nginx, or one of our own.
+	if ! ls "$W"/live-certsentry-*.metrics >/dev/null 2>&1; then
+		log "latency: one full-load run ($LIVE_N handshakes, $LIVE_THREADS threads)"
+		live_one certsentry 1 "$LIVE_THREADS" "$LIVE_N" || { { echo "FAILED: $(cat "$W/live.err")"; echo; } >> "$md"; return 1; }
+	fi
+	log "latency: a moderate-load run ($LAT_THREADS client thread)"
+	rm -f "$W/live-certsentry-0".*
+	live_one certsentry 0 "$LAT_THREADS" $((LIVE_N / 4)) || { { echo "FAILED: $(cat "$W/live.err")"; echo; } >> "$md"; live_teardown; return 1; }
+	live_teardown
+	local full=() m
+	for m in "$W"/live-certsentry-*.metrics; do [ "$m" != "$W/live-certsentry-0.metrics" ] && full+=("$m"); done
+	hist_merge "${full[@]}" > "$W/lat.full"
+	hist_merge "$W/live-certsentry-0.metrics" > "$W/lat.mod"
+	n=$(awk '{s += $2} END {print s + 0}' "$W/lat.full")
+	mn=$(awk '{s += $2} END {print s + 0}' "$W/lat.mod")
+	if [ "$n" = 0 ] || [ "$mn" = 0 ]; then { echo "FAILED: no latency samples (metrics not scraped?)"; echo; } >> "$md"; return 1; fi
+	q50=$(hist_q "$W/lat.full" 0.5) q99=$(hist_q "$W/lat.full" 0.99) q999=$(hist_q "$W/lat.full" 0.999) qmax=$(hist_q "$W/lat.full" 1)
+	m50=$(hist_q "$W/lat.mod" 0.5) m99=$(hist_q "$W/lat.mod" 0.99) m999=$(hist_q "$W/lat.mod" 0.999) mmax=$(hist_q "$W/lat.mod" 1)
+	mrate=$(jq -r 'select(.variant == "certsentry" and .run == 0) | .hs_per_s | round' "$W/live.l" | tail -1)
+	jq -n --argjson q50 "$q50" --argjson q99 "$q99" --argjson q999 "$q999" --argjson qmax "$qmax" \
+		--argjson m50 "${m50:-null}" --argjson m99 "${m99:-null}" --argjson m999 "${m999:-null}" --argjson mmax "${mmax:-null}" \
+		--argjson n "$n" --argjson mn "$mn" '
+		def e(nm; v; b; bv): {name: nm, value: v, unit: "µs (bucket upper bound)", baseline_name: b, baseline_value: bv,
+			ratio: (if bv != null and v != null then (v / bv * 1000 | round / 1000) else null end), min: null, max: null};
+		[e("latency full load: p50"; $q50; "target"; 1000), e("latency full load: p99"; $q99; "target"; 5000),
+		 e("latency full load: p99.9"; $q999; null; null), e("latency full load: max"; $qmax; null; null),
+		 e("latency moderate load: p50"; $m50; "target"; 1000), e("latency moderate load: p99"; $m99; "target"; 5000),
+		 e("latency moderate load: p99.9"; $m999; null; null), e("latency moderate load: max"; $mmax; null; null),
+		 {name: "latency samples: full load", value: $n, unit: "events", baseline_name: null, baseline_value: null, ratio: null, min: null, max: null},
+		 {name: "latency samples: moderate load", value: $mn, unit: "events", baseline_name: null, baseline_value: null, ratio: null, min: null, max: null}]' > "$js"
+	{
+		echo "certsentry's own measurement: from the kernel's CLOCK_MONOTONIC timestamp of the packet that completed the"
+		echo "handshake message (the Certificate for TLS 1.2, the ServerHello for TLS 1.3's hidden chain) to the JSON line"
+		echo "flushed (\`-o FILE\`), in log2 buckets of microseconds: every figure is a bucket's upper bound, so the true"
+		echo "value lies between half of it and it. Histogram \`certsentry_report_latency_seconds\` scraped from \`--metrics\`"
+		echo "at the end of each run (bash /dev/tcp inside the namespace) and summed over runs."
+		echo "Full load: the certsentry runs of the live section ($LIVE_THREADS client threads, machine saturated), $n events."
+		echo "Moderate load: one run with $LAT_THREADS client thread (${mrate:-?} handshakes/s), $mn events."
+		echo
+		echo "| load | p50 ≤ | p99 ≤ | p99.9 ≤ | max ≤ | target |"
+		echo "|---|---|---|---|---|---|"
+		printf '| full (%s threads) | %s µs | %s µs | %s µs | %s µs | p50 < 1000 µs, p99 < 5000 µs |\n' "$LIVE_THREADS" "$q50" "$q99" "$q999" "$qmax"
+		printf '| moderate (%s thread) | %s µs | %s µs | %s µs | %s µs | |\n' "$LAT_THREADS" "$m50" "$m99" "$m999" "$mmax"
+		echo
+		echo "Histogram (events per bucket; bucket = upper bound):"
+		echo
+		echo "| ≤ µs | full load | moderate load |"
+		echo "|---|---|---|"
+		awk 'FNR == NR { f[$1] = $2; k[$1] = 1; next } { m[$1] = $2; k[$1] = 1 }
+			END { for (x in k) if (f[x] + m[x] > 0) printf "%s %d %d\n", x, f[x], m[x] }' "$W/lat.full" "$W/lat.mod" |
+			sort -g | awk '{ printf "| %g | %d | %d |\n", $1 * 1e6, $2, $3 }'
+		echo
+	} >> "$md"
+}
+
+# ---- memory: MEM_FLOWS TLS connections mid-handshake, injected through a TUN device ----
+MEM_FLOWS=${MEM_FLOWS:-100000}
+MEM_MAX_FLOWS=${MEM_MAX_FLOWS:-262144}
+
+status_kb() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status"; }	# status_kb PID VmRSS
+
+section_memory() {
+	local md=$W/memory.md js=$W/memory.json M='' out=$W/mem-sentry.json pcap=$W/mem.pcap pid flowgen tunreplay
+	local rss0 hwm0 rss hwm anon ringkb i last='' cur t0 t1 id j maps=$W/mem.maps.l port=9465
+	echo "## Memory at $(printf "%'d" "$MEM_FLOWS" 2>/dev/null || echo "$MEM_FLOWS") flows" > "$md"
+	echo >> "$md"
+	flowgen=$(helper flowgen) tunreplay=$(helper tunreplay)
+	for i in "$flowgen" "$tunreplay"; do [ -x "$i" ] || { echo "FAILED: $i not built (make all)" >> "$md"; return 1; }; done
+	"$flowgen" -n "$MEM_FLOWS" "$pcap" > "$W/flowgen.out" 2>&1 || { echo "FAILED: flowgen: $(cat "$W/flowgen.out")" >> "$md"; return 1; }
+	ns_new M mem || { echo "FAILED: cannot create a network namespace" >> "$md"; return 1; }
+	if ! ip -n "$M" tuntap add dev csmem0 mode tun || ! ip -n "$M" link set csmem0 up; then
+		echo "FAILED: cannot make the TUN device" >> "$md"; ns_del "$M"; return 1
+	fi
+	if ! start_sentry "$M" "$out" -i csmem0 --max-flows "$MEM_MAX_FLOWS" --every --stats-interval 3600 \
+		--metrics "127.0.0.1:$port" 2>> "$W/mem.err"; then
+		echo "FAILED: certsentry did not start: $(head -c 300 "$out") $(tail -3 "$W/mem.err")" >> "$md"
+		stop_pid "$SENTRY_PID"; ns_del "$M"; return 1
+	fi
+	pid=$SENTRY_PID
+	sleep 0.5
+	rss0=$(status_kb "$pid" VmRSS) hwm0=$(status_kb "$pid" VmHWM)
+	t0=$(date +%s.%N)
+	ip netns exec "$M" "$tunreplay" -v -i csmem0 "$pcap" > "$W/tunreplay.out" 2>&1
+	t1=$(date +%s.%N)
+	# Done when certsentry has taken every ring record: its connection count stops moving.
+	for i in $(seq 1 60); do
+		scrape "$M" "$port" > "$W/mem.metrics"
+		cur=$(metric "$W/mem.metrics" certsentry_connections_total)
+		[ -n "$cur" ] && [ "$cur" = "$last" ] && break
+		last=$cur
+		sleep 0.5
+	done
+	rss=$(status_kb "$pid" VmRSS) hwm=$(status_kb "$pid" VmHWM) anon=$(status_kb "$pid" RssAnon)
+	# The ring buffer is mapped into the process (its data pages twice, for wrap-around): kernel
+	# memory, already in the BPF figure, that VmRSS counts as file pages.
+	ringkb=$(awk '/^[0-9a-f]+-[0-9a-f]+ / {m = ($6 == "anon_inode:bpf-map")} m && /^Rss:/ {s += $2} END {print s + 0}' "/proc/$pid/smaps")
+	: > "$maps"
+	for id in $(pid_bpf_ids "$pid" map_id); do
+		j=$(bpftool -j map show id "$id" 2>/dev/null) || continue
+		jq -c '{id, name, type, max_entries, bytes_key, bytes_value, bytes_memlock}' <<< "$j" >> "$maps"
+	done
+	stop_pid "$pid"
+	ns_del "$M"
+	rm -f "$pcap"
+	local m_active m_total m_ev m_evm m_mem m_kflows m_drops m_recs m_bytes bpf_total
+	m_active=$(metric "$W/mem.metrics" certsentry_connections_active)
+	m_total=$(metric "$W/mem.metrics" certsentry_connections_total)
+	m_ev=$(metric "$W/mem.metrics" certsentry_connections_evicted_total)
+	m_evm=$(metric "$W/mem.metrics" certsentry_connections_evicted_memory_total)
+	m_mem=$(metric "$W/mem.metrics" certsentry_flow_memory_bytes)
+	m_kflows=$(metric "$W/mem.metrics" certsentry_kernel_flows_started_total)
+	m_drops=$(metric "$W/mem.metrics" certsentry_kernel_ringbuf_drops_total)
+	m_recs=$(metric "$W/mem.metrics" certsentry_kernel_ring_records_total)
+	m_bytes=$(metric "$W/mem.metrics" certsentry_kernel_bytes_copied_total)
+	bpf_total=$(jq -s 'map(.bytes_memlock) | add // 0' "$maps")
+	if [ -z "$rss" ] || [ -z "$m_active" ]; then
+		{ echo "FAILED: no figures (certsentry gone? metrics not served?)"; tail -3 "$W/tunreplay.out"; } >> "$md"
+		return 1
+	fi
+	jq -n --argjson rss "$rss" --argjson hwm "$hwm" --argjson rss0 "$rss0" --argjson anon "${anon:-0}" --argjson ring "${ringkb:-0}" \
+		--argjson active "$m_active" --argjson mem "${m_mem:-0}" --argjson bpf "$bpf_total" --argjson flows "$MEM_FLOWS" \
+		--slurpfile maps "$maps" '
+		def mb(x): x / 1048576 * 100 | round / 100;
+		def e(n; v; u; b; bv): {name: n, value: v, unit: u, baseline_name: b, baseline_value: bv,
+			ratio: (if bv != null and bv != 0 and v != null then (v / bv * 1000 | round / 1000) else null end), min: null, max: null};
+		[e("memory: certsentry userspace RSS (VmRSS - ring-buffer mapping) with \($flows) connections injected"; mb(($rss - $ring) * 1024); "MB"; "target"; 64),
+		 e("memory: certsentry VmRSS (incl. the ring-buffer mapping)"; mb($rss * 1024); "MB"; null; null),
+		 e("memory: certsentry RssAnon (heap)"; mb($anon * 1024); "MB"; "target"; 64),
+		 e("memory: certsentry VmHWM (peak RSS, incl. the ring-buffer mapping)"; mb($hwm * 1024); "MB"; null; null),
+		 e("memory: certsentry VmRSS before injection"; mb($rss0 * 1024); "MB"; null; null),
+		 e("memory: connections held by userspace"; $active; "connections"; "injected"; $flows),
+		 e("memory: userspace connection state (flow_memory_bytes)"; mb($mem); "MB"; null; null),
+		 e("memory: userspace bytes per held connection (flow_memory_bytes / held)"; (if $active > 0 then ($mem / $active | round) else null end); "bytes"; null; null),
+		 e("memory: RSS growth per held connection"; (if $active > 0 then (($rss - $rss0) * 1024 / $active | round) else null end); "bytes"; null; null),
+		 e("memory: BPF maps of certsentry (bytes_memlock, all)"; mb($bpf); "MB"; null; null)]
+		+ [$maps[] | e("memory: BPF map \(.name) (\(.type), \(.max_entries) entries)"; mb(.bytes_memlock); "MB"; null; null)]' > "$js"
+	{
+		echo "\`build/tools/bench/flowgen -n $MEM_FLOWS\` writes a raw-IP pcap with, per connection, a ClientHello segment (with SNI)"
+		echo "and the server's ServerHello + the first 1000 bytes of an 1800-byte Certificate message, each connection its"
+		echo "own 5-tuple; \`tools/tunreplay\` writes it into a TUN device in a namespace (tc ingress sees every packet) with"
+		echo "\`certsentry -i csmem0 --max-flows $MEM_MAX_FLOWS --every --metrics\` attached. Both directions of every connection"
+		echo "start being tracked in the kernel; userspace holds, per connection, the parsed ClientHello facts and a"
+		echo "partial Certificate message. Figures read once certsentry has consumed the ring (connection count steady),"
+		echo "within the 60 s idle timeout: /proc/PID/status, \`--metrics\`, and \`bpftool map show\` for the map ids in"
+		echo "certsentry's own fds (/proc/PID/fdinfo)."
+		echo
+		echo "    $(cat "$W/flowgen.out")"
+		echo "    $(tail -1 "$W/tunreplay.out") in $(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.1f", b - a}') s"
+		echo
+		echo "| figure | value |"
+		echo "|---|---|"
+		awk -v a="$rss0" -v b="$rss" -v h="$hwm" -v n="$anon" -v r="$ringkb" 'BEGIN {
+			printf "| certsentry userspace RSS: VmRSS − ring-buffer mapping | **%.1f MB** (target < 64 MB); RssAnon (heap) %.1f MB |\n", (b - r) / 1024, n / 1024
+			printf "| certsentry VmRSS before → after injection | %.1f MB → %.1f MB, of which the ring-buffer mapping %.1f MB (kernel memory, in the BPF figure) |\n", a / 1024, b / 1024, r / 1024
+			printf "| certsentry VmHWM (peak, incl. the mapping) | %.1f MB |\n", h / 1024 }'
+		echo "| connections started (userspace) | $m_total of $MEM_FLOWS |"
+		echo "| connections held at the end | $m_active |"
+		echo "| evicted: table bound / memory bound | ${m_ev:-?} / ${m_evm:-?} |"
+		awk -v m="${m_mem:-0}" -v a="$m_active" 'BEGIN { printf "| connection state held (flow_memory_bytes) | %.1f MB, %d bytes per connection |\n", m / 1048576, a ? m / a : 0 }'
+		echo "| kernel: flow directions started / ring records / bytes copied / ring drops | ${m_kflows:-?} / ${m_recs:-?} / ${m_bytes:-?} / ${m_drops:-?} |"
+		awk -v b="$bpf_total" 'BEGIN { printf "| BPF maps, all of certsentry'"'"'s (bytes_memlock) | %.1f MB |\n", b / 1048576 }'
+		echo
+		echo "| BPF map | type | max_entries | key + value bytes | bytes_memlock |"
+		echo "|---|---|---|---|---|"
+		jq -r '"| \(.name) | \(.type) | \(.max_entries) | \(.bytes_key) + \(.bytes_value) | \(.bytes_memlock / 1048576 * 100 | round / 100) MB |"' "$maps"
+		echo
+		echo "Bounds (what limits each part, whatever the traffic):"
+		echo
+		echo "- kernel \`flows\` (LRU hash): \`--max-flows\` entries (default 65536; $MEM_MAX_FLOWS here), one per tracked direction;"
+		echo "  LRU: the oldest direction is dropped when full. \`done_flows\` (LRU) 4096, \`hints\` a fixed array, \`events\` the"
+		echo "  ring buffer: \`--ring-size\` (default 16 MiB; when full, records are dropped and counted, never blocked)."
+		echo "- userspace connections: at most 65536 at once (FLOW_CONNS_DEFAULT, user/flow.h; no option sets it), the least"
+		echo "  recently used evicted beyond; all connection state together at most 128 MiB (FLOW_MEM_DEFAULT), beyond which"
+		echo "  the least recently used are evicted; out-of-order bytes held per direction at most 256 KiB; a handshake"
+		echo "  message at most 1 MiB (TLS_MSG_MAX_DEFAULT)."
+		echo "- certificate cache: at most 4096 distinct certificates (CERT_CACHE_DEFAULT, parsed X509 + facts each);"
+		echo "  chain verdicts cached: 4096 (CHAIN_CACHE_MAX, user/checks.c); dedup: 16384 (server, SNI, leaf, verdict) keys"
+		echo "  (DEDUP_ENTRIES_MAX) with up to 256 distinct clients each (DEDUP_CLIENTS_MAX, user/dedup.h)."
+		echo
+	} >> "$md"
+}
+
+# ---- verdict: cert_get + checks_run, warm and all-distinct, vs bare OpenSSL; the flow pipeline ----
+section_verdict() {
+	local md=$W/verdict.md js=$W/verdict.json vb
+	echo "## Verdict cost" > "$md"
+	echo >> "$md"
+	vb=$(helper verdictbench)
+	[ -x "$vb" ] || { echo "FAILED: $vb not built (make all)" >> "$md"; return 1; }
+	if ! "$vb" --rounds "$RUNS" --json "$js" > "$W/verdict.out" 2>&1; then
+		{ echo "FAILED: verdictbench:"; echo '```'; tail -5 "$W/verdict.out"; echo '```'; } >> "$md"
+		echo '[]' > "$js"
+		return 1
+	fi
+	{
+		echo "\`build/tools/bench/verdictbench\` (one process, one thread): PKIs made in memory with the OpenSSL API (root →"
+		echo "intermediate → leaves; ECDSA P-256 and RSA-2048), the root in a temporary CA file loaded with \`lists_load\`"
+		echo "(as \`--ca-file\`). **warm**: the same 2-certificate chain every time: \`cert_get\` ×2 (SHA-256 of each DER, cache"
+		echo "hit) + \`checks_run\` (chain verdict cached; validity, hostname, key, signature, lists) + \`cert_put\` ×2."
+		echo "**distinct**: a fresh leaf every time (3000 EC / 600 RSA leaves signed beforehand, new caches each round):"
+		echo "parse + facts + \`X509_verify_cert\` of leaf + intermediate. **baseline**: \`d2i_X509\` + \`X509_verify_cert\` alone"
+		echo "on the same leaves and store. **pipeline**: \`flow_segment\` on the bytes of a real TLS 1.2 handshake (OpenSSL"
+		echo "client and server over memory BIOs, cut into 1448-byte segments), each handshake its own 5-tuple: reassembly,"
+		echo "TLS parsing, certificate cache, \`checks_run\`; then the same plus \`output_report\` (one JSON line) to /dev/null."
+		echo "Median of $RUNS rounds (min–max)."
+		echo
+		echo "| figure | median (min–max) | unit | µs each | baseline | ratio |"
+		echo "|---|---|---|---|---|---|"
+		jq -r '.[] | "| \(.name | sub("^verdict: "; "")) | \(.value | round) (\(.min | round)–\(.max | round)) | \(.unit) | \(1e6 / .value * 100 | round / 100) | \(.baseline_name // "") | \(.ratio // "") |"' "$js"
+		echo
+		grep '^(' "$W/verdict.out" | tr -d '()' | sed 's/^/    /'
+		grep 'warning' "$W/verdict.out" | sed 's/^/    /'
+		echo
+	} >> "$md"
+}
 
 # ---- main ----
 [ "$(id -u)" = 0 ] || { log "needs root (BPF, namespaces)"; exit 1; }
@@ -302,6 +897,7 @@ mkdir -p "$W/bin"
 for b in "$BIN" "$FASTPATH"; do [ -x "$b" ] && cp "$b" "$W/bin/"; done
 [ -x "$W/bin/$(basename "$BIN")" ] && BIN=$W/bin/$(basename "$BIN")
 [ -x "$W/bin/$(basename "$FASTPATH")" ] && FASTPATH=$W/bin/$(basename "$FASTPATH")
+for h in tlsload bpfstats flowgen tunreplay verdictbench; do helper "$h" > /dev/null; done
 failed=()
 for s in $SECTIONS; do
 	if ! declare -F "section_$s" >/dev/null; then log "unknown section $s"; failed+=("$s"); continue; fi

@@ -1,0 +1,197 @@
+/* flowgen.c - a raw-IP capture of N TLS connections, each stopped mid-handshake (the memory benchmark). */
+/*
+ *   flowgen [-n FLOWS] [-c CERT_BYTES] [-p PARTIAL_BYTES] OUT.pcap
+ *
+ * Writes a LINKTYPE_RAW pcap (tools/tunreplay writes it into a TUN device) with
+ * two IPv4 TCP segments per connection, in this order:
+ *
+ *   1. client -> server: one TLS record holding a ClientHello with SNI
+ *      f<i>.mem.test (about 90 bytes of payload);
+ *   2. server -> client: a ServerHello record, then the first PARTIAL_BYTES
+ *      (default 1000) of a Certificate record whose handshake message declares
+ *      CERT_BYTES (default 1800) bytes: two certificates of 880 bytes of
+ *      filler each. The rest of the message never comes.
+ *
+ * So both directions of every connection start being tracked by the kernel
+ * (hello at a record start) and userspace holds, per connection, a parser with
+ * PARTIAL_BYTES of an unfinished Certificate message: the state a busy edge has
+ * while handshakes are in flight. Connection i is 10.64.0.0+i : 1024+(i%60000)
+ * -> 10.200.0.1:443 (distinct 5-tuples for up to 4 million connections).
+ * Sequence numbers, IP and TCP checksums are correct.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <pcap/pcap.h>
+
+static uint32_t csum_add(uint32_t s, const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i + 1 < n; i += 2)
+		s += (uint32_t)(p[i] << 8 | p[i + 1]);
+	if (n & 1)
+		s += (uint32_t)(p[n - 1] << 8);
+	return s;
+}
+
+static uint16_t csum_fold(uint32_t s)
+{
+	while (s >> 16)
+		s = (s & 0xffff) + (s >> 16);
+	return (uint16_t)~s;
+}
+
+static void put16(uint8_t *p, uint32_t v) { p[0] = (uint8_t)(v >> 8); p[1] = (uint8_t)v; }
+static void put24(uint8_t *p, uint32_t v) { p[0] = (uint8_t)(v >> 16); p[1] = (uint8_t)(v >> 8); p[2] = (uint8_t)v; }
+static void put32(uint8_t *p, uint32_t v) { put16(p, v >> 16); put16(p + 2, v); }
+
+/* IPv4 + TCP (20 + 20 bytes) around payload; returns the packet length. */
+static size_t mkpkt(uint8_t *pkt, uint32_t saddr, uint32_t daddr, uint16_t sport, uint16_t dport,
+		    uint32_t seq, uint32_t ack, const uint8_t *pay, size_t n)
+{
+	uint8_t *ip = pkt, *th = pkt + 20, ph[12];
+	size_t tot = 40 + n;
+	uint32_t s;
+
+	memset(pkt, 0, 40);
+	ip[0] = 0x45;
+	put16(ip + 2, (uint32_t)tot);
+	ip[6] = 0x40;			/* DF */
+	ip[8] = 64;
+	ip[9] = 6;
+	put32(ip + 12, saddr);
+	put32(ip + 16, daddr);
+	put16(ip + 10, csum_fold(csum_add(0, ip, 20)));
+	put16(th, sport);
+	put16(th + 2, dport);
+	put32(th + 4, seq);
+	put32(th + 8, ack);
+	th[12] = 5 << 4;
+	th[13] = 0x18;			/* PSH ACK */
+	put16(th + 14, 64240);
+	memcpy(pkt + 40, pay, n);
+	memcpy(ph, ip + 12, 8);
+	ph[8] = 0;
+	ph[9] = 6;
+	put16(ph + 10, (uint32_t)(20 + n));
+	s = csum_add(0, ph, 12);
+	s = csum_add(s, th, 20 + n);
+	put16(th + 16, csum_fold(s));
+	return tot;
+}
+
+static size_t client_hello(uint8_t *b, uint32_t i)
+{
+	char sni[64];
+	size_t sl = (size_t)snprintf(sni, sizeof(sni), "f%u.mem.test", i), n = 0, body, ext;
+
+	b[n++] = 22; b[n++] = 3; b[n++] = 1; n += 2;	/* record, length later */
+	b[n++] = 1; n += 3;				/* ClientHello, length later */
+	body = n;
+	b[n++] = 3; b[n++] = 3;
+	for (int k = 0; k < 32; k++)
+		b[n++] = (uint8_t)(i * 31 + k);
+	b[n++] = 0;					/* session id */
+	put16(b + n, 4); n += 2;
+	put16(b + n, 0xc02b); n += 2;
+	put16(b + n, 0xc02f); n += 2;
+	b[n++] = 1; b[n++] = 0;				/* compression: null */
+	ext = n; n += 2;
+	put16(b + n, 0); n += 2;			/* server_name */
+	put16(b + n, (uint32_t)(sl + 5)); n += 2;
+	put16(b + n, (uint32_t)(sl + 3)); n += 2;
+	b[n++] = 0;
+	put16(b + n, (uint32_t)sl); n += 2;
+	memcpy(b + n, sni, sl); n += sl;
+	put16(b + ext, (uint32_t)(n - ext - 2));
+	put24(b + body - 3, (uint32_t)(n - body));
+	put16(b + 3, (uint32_t)(n - 5));
+	return n;
+}
+
+/* ServerHello record, then the first `partial` bytes of a Certificate record. */
+static size_t server_flight(uint8_t *b, uint32_t i, uint32_t cert_bytes, uint32_t partial)
+{
+	size_t n = 0, body, rec;
+	uint32_t each = (cert_bytes - 3 - 6) / 2, k;
+
+	b[n++] = 22; b[n++] = 3; b[n++] = 3; n += 2;
+	b[n++] = 2; n += 3;
+	body = n;
+	b[n++] = 3; b[n++] = 3;
+	for (int j = 0; j < 32; j++)
+		b[n++] = (uint8_t)(i * 17 + j);
+	b[n++] = 0;
+	put16(b + n, 0xc02b); n += 2;
+	b[n++] = 0;
+	put16(b + n, 0); n += 2;			/* no extensions */
+	put24(b + body - 3, (uint32_t)(n - body));
+	put16(b + 3, (uint32_t)(n - 5));
+	/* Certificate: record header, message header, list, two "certificates". */
+	rec = n;
+	b[n++] = 22; b[n++] = 3; b[n++] = 3;
+	put16(b + n, 4 + cert_bytes); n += 2;
+	b[n++] = 11;
+	put24(b + n, cert_bytes); n += 3;
+	put24(b + n, cert_bytes - 3); n += 3;
+	put24(b + n, each); n += 3;
+	b[n++] = 0x30; b[n++] = 0x82;			/* looks like DER; never complete */
+	for (k = 2; n - rec < partial; k++)
+		b[n++] = (uint8_t)(k * 7 + i);
+	return n;
+}
+
+int main(int argc, char **argv)
+{
+	uint32_t flows = 100000, cert_bytes = 1800, partial = 1000;
+	uint8_t pay[4096], pkt[4200];
+	struct pcap_pkthdr h = { 0 };
+	pcap_dumper_t *d;
+	pcap_t *p;
+	int c;
+
+	while ((c = getopt(argc, argv, "n:c:p:h")) != -1) {
+		switch (c) {
+		case 'n': flows = (uint32_t)strtoul(optarg, NULL, 0); break;
+		case 'c': cert_bytes = (uint32_t)strtoul(optarg, NULL, 0); break;
+		case 'p': partial = (uint32_t)strtoul(optarg, NULL, 0); break;
+		default: goto usage;
+		}
+	}
+	if (optind + 1 != argc || !flows || flows > 4000000 || cert_bytes < 64 || cert_bytes > 3000 ||
+	    partial < 16 || partial + 64 >= cert_bytes || partial > 1300)
+		goto usage;
+	p = pcap_open_dead(DLT_RAW, 65535);
+	d = p ? pcap_dump_open(p, argv[optind]) : NULL;
+	if (!d) {
+		fprintf(stderr, "flowgen: %s: %s\n", argv[optind], p ? pcap_geterr(p) : "pcap_open_dead failed");
+		return 1;
+	}
+	for (uint32_t i = 0; i < flows; i++) {
+		uint32_t cli = 0x0a400000u + i, srv = 0x0ac80001u;
+		uint16_t cport = (uint16_t)(1024 + i % 60000);
+		uint32_t cseq = 1000 + i, sseq = 7000000 + i;
+		size_t n;
+
+		n = client_hello(pay, i);
+		h.caplen = h.len = (uint32_t)mkpkt(pkt, cli, srv, cport, 443, cseq, sseq, pay, n);
+		h.ts.tv_sec = 1700000000 + i / 100000;
+		h.ts.tv_usec = (i % 100000) * 10;
+		pcap_dump((u_char *)d, &h, pkt);
+		cseq += (uint32_t)n;
+		n = server_flight(pay, i, cert_bytes, partial);
+		h.caplen = h.len = (uint32_t)mkpkt(pkt, srv, cli, 443, cport, sseq, cseq, pay, n);
+		pcap_dump((u_char *)d, &h, pkt);
+	}
+	pcap_dump_close(d);
+	pcap_close(p);
+	printf("flowgen: %s flows=%u packets=%u cert_bytes=%u partial=%u\n", argv[optind], flows,
+	       2 * flows, cert_bytes, partial);
+	return 0;
+usage:
+	fprintf(stderr, "usage: flowgen [-n FLOWS] [-c CERT_BYTES (64-3000)] [-p PARTIAL_BYTES (16-1300)] OUT.pcap\n");
+	return 2;
+}
