@@ -33,6 +33,7 @@ static struct env {
 	uint32_t summary_s;
 	uint32_t stats_s;
 	const char *metrics;
+	uint32_t max_conns, max_mem_mb;
 	bool every;
 } env = {
 	.stats_s = 60,
@@ -57,7 +58,7 @@ static const char doc[] =
 enum {
 	OPT_MAX_BYTES = 1000, OPT_CLSACT, OPT_CHECK_TIME, OPT_CA_FILE, OPT_CA_PATH, OPT_CRL,
 	OPT_DENY, OPT_PINS, OPT_WARN_DAYS, OPT_IGNORE, OPT_SUMMARY, OPT_EVERY, OPT_RING,
-	OPT_FLOWS, OPT_STATS, OPT_METRICS,
+	OPT_FLOWS, OPT_STATS, OPT_METRICS, OPT_CONNS, OPT_MEM,
 };
 
 static const struct argp_option opts[] = {
@@ -71,6 +72,9 @@ static const struct argp_option opts[] = {
 	  "or a time like 2024-05-01T12:00:00Z", 0 },
 	{ "ring-size", OPT_RING, "BYTES", 0, "Kernel ring buffer size, a power of two (default 16 MiB)", 0 },
 	{ "max-flows", OPT_FLOWS, "N", 0, "Kernel flow table entries (default 65536)", 0 },
+	{ "max-conns", OPT_CONNS, "N", 0, "Connections followed at once (default 65536)", 0 },
+	{ "max-memory", OPT_MEM, "MB", 0,
+	  "Bound on connection state; oldest evicted, counted (default 32)", 0 },
 	{ "stats-interval", OPT_STATS, "S", 0,
 	  "Write counters every S seconds, at once on ring-buffer drops (default 60)", 0 },
 	{ "metrics", OPT_METRICS, "[ADDR:]PORT", 0,
@@ -161,6 +165,14 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 	case OPT_FLOWS:
 		if (parse_u32(arg, 64, 1u << 24, &env.cap.max_flows))
 			argp_error(state, "--max-flows: '%s' is not a number from 64 to 16777216", arg);
+		break;
+	case OPT_CONNS:
+		if (parse_u32(arg, 16, 1u << 24, &env.max_conns))
+			argp_error(state, "--max-conns: '%s' is not a number from 16 to 16777216", arg);
+		break;
+	case OPT_MEM:
+		if (parse_u32(arg, 1, 65536, &env.max_mem_mb))
+			argp_error(state, "--max-memory: '%s' is not 1-65536 MB", arg);
 		break;
 	case OPT_METRICS:
 		env.metrics = arg;
@@ -549,7 +561,7 @@ static size_t render_metrics(void *ctx, char *buf, size_t cap)
 static int run_live(struct app *a)
 {
 	char err[256], fl[512];
-	uint64_t c[CS_C_MAX], last = now_ns(), last_stats = last, drops = 0;
+	uint64_t c[CS_C_MAX], last = now_ns(), last_stats = last, drops = 0, last_metrics = 0;
 	int n;
 
 	env.cap.max_bytes = env.max_bytes;
@@ -574,7 +586,11 @@ static int run_live(struct app *a)
 			break;
 		}
 		maybe_reload(a);
-		metrics_poll(a->metrics);
+		/* A scrape may wait 50 ms; a select() per ring wakeup is not free. */
+		if (a->metrics && mono_ns() - last_metrics > 50000000ULL) {
+			metrics_poll(a->metrics);
+			last_metrics = mono_ns();
+		}
 		if (now_ns() - last > 1000000000ULL) {
 			last = now_ns();
 			flow_expire(a->flows, last);
@@ -672,6 +688,8 @@ int main(int argc, char **argv)
 	fo.certs = a.certs;
 	/* Live, the packet's time is now; offline it is the capture's. */
 	fo.check_time = env.check_time;
+	fo.max_conns = env.max_conns;
+	fo.max_mem = (uint64_t)env.max_mem_mb << 20;
 	fo.report = on_report;
 	fo.done = on_done;
 	fo.ctx = &a;

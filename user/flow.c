@@ -1,5 +1,6 @@
 /* flow.c - connections: both directions of a TLS flow, reassembled and parsed into reports. */
 #include <netinet/in.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -38,9 +39,9 @@ struct conn {
 	uint16_t version, cipher;
 	uint8_t ch_sid_len;
 	uint8_t ch_sid[32];
-	char sni[TLS_SNI_MAX + 1];
-	char alpn_offered[TLS_ALPN_MAX + 1];
-	char alpn[TLS_ALPN_MAX + 1];
+	/* Heap strings, NULL when absent: most connections carry no ALPN and a
+	 * short SNI, and 100k of them must fit the memory bound. */
+	char *sni, *alpn_offered, *alpn;
 	char leaf_sha256[65];		/* server leaf, once seen */
 	struct cs_report *pending;	/* chain waiting for a CertificateStatus */
 };
@@ -116,9 +117,15 @@ static struct dir *dir_peer(struct dir *d)
 }
 
 /* What a connection holds now: buffers grow and shrink while it lives. */
+static size_t str_mem(const char *s)
+{
+	return s ? strlen(s) + 1 : 0;
+}
+
 static size_t conn_mem(const struct conn *c)
 {
-	size_t n = sizeof(*c) + (c->pending ? sizeof(*c->pending) : 0);
+	size_t n = sizeof(*c) + (c->pending ? sizeof(*c->pending) : 0) + str_mem(c->sni) +
+		   str_mem(c->alpn_offered) + str_mem(c->alpn);
 
 	for (int i = 0; i < 2; i++)
 		n += c->d[i].r.held + c->d[i].p.msg_cap;
@@ -173,9 +180,10 @@ static void report_init(struct flow_table *t, struct conn *c, int server_idx,
 	r->cipher = c->cipher;
 	r->resumed = c->resumed;
 	r->has_sni = c->has_sni;
-	memcpy(r->sni, c->sni, sizeof(r->sni));
-	memcpy(r->alpn_offered, c->alpn_offered, sizeof(r->alpn_offered));
-	memcpy(r->alpn, c->alpn, sizeof(r->alpn));
+	snprintf(r->sni, sizeof(r->sni), "%s", c->sni ? c->sni : "");
+	snprintf(r->alpn_offered, sizeof(r->alpn_offered), "%s",
+		 c->alpn_offered ? c->alpn_offered : "");
+	snprintf(r->alpn, sizeof(r->alpn), "%s", c->alpn ? c->alpn : "");
 }
 
 /* The server's direction index, guessing from roles when the hellos were missed. */
@@ -266,6 +274,9 @@ static void conn_free(struct flow_table *t, struct conn *c, const char *why)
 	dir_release(&c->d[0]);
 	dir_release(&c->d[1]);
 	t->st.mem -= c->mem;
+	free(c->sni);
+	free(c->alpn_offered);
+	free(c->alpn);
 	free(c);
 	t->st.active--;
 }
@@ -332,15 +343,33 @@ static void mem_enforce(struct flow_table *t, struct conn *keep)
 
 /* ---- what the parsers found ---- */
 
-static void dir_done(struct flow_table *t, struct dir *d)
+/*
+ * This direction needs no more bytes. The source is told only where it
+ * cannot know by itself: its record walk already stops at the first
+ * non-handshake record, so telling it then would cost a syscall per
+ * direction for nothing.
+ */
+static void dir_finish(struct flow_table *t, struct dir *d, bool tell_source)
 {
 	if (d->done)
 		return;
 	d->done = true;
 	tls_parser_free(&d->p);
 	dtls_parser_free(&d->dp);
-	if (t->o.done)
+	if (tell_source && t->o.done)
 		t->o.done(t->o.ctx, &d->c->key[dir_index(d)]);
+}
+
+/* Done for a reason the source's selection rules do not see. */
+static void dir_done(struct flow_table *t, struct dir *d)
+{
+	dir_finish(t, d, true);
+}
+
+/* Done at a record the source's walk stops at too. */
+static void dir_walk_end(struct flow_table *t, struct dir *d)
+{
+	dir_finish(t, d, false);
 }
 
 static void set_roles(struct dir *d, uint8_t role)
@@ -354,12 +383,19 @@ static bool is_tls13(uint16_t v)
 	return v == 0x0304 || v == 0xfefc || (v >> 8) == 0x7f || (v >> 8) == 0x7e;
 }
 
+/* Replaces *dst with a copy of src, or NULL for an empty string. */
+static void set_str(char **dst, const char *src)
+{
+	free(*dst);
+	*dst = src[0] ? strdup(src) : NULL;
+}
+
 static void keep_client_hello(struct conn *c, const struct tls_client_hello *ch)
 {
 	c->have_ch = true;
 	c->has_sni = ch->has_sni;
-	memcpy(c->sni, ch->sni, sizeof(c->sni));
-	memcpy(c->alpn_offered, ch->alpn, sizeof(c->alpn_offered));
+	set_str(&c->sni, ch->sni);
+	set_str(&c->alpn_offered, ch->alpn);
 }
 
 static void on_client_hello(struct dir *d, uint8_t type, const uint8_t *b, size_t len)
@@ -414,13 +450,13 @@ static void on_server_hello(struct flow_table *t, struct dir *d, const uint8_t *
 	c->have_sh = true;
 	c->version = sh.version;
 	c->cipher = sh.cipher;
-	memcpy(c->alpn, sh.alpn, sizeof(c->alpn));
+	set_str(&c->alpn, sh.alpn);
 	if (is_tls13(sh.version)) {
 		/* Everything after this ServerHello is encrypted, the chain included. */
 		c->hidden = true;
 		report_init(t, c, dir_index(d), &r, REPORT_CERTIFICATE_HIDDEN);
 		emit(t, &r);
-		dir_done(t, d);
+		dir_walk_end(t, d);	/* CCS or encrypted records come next */
 		return;
 	}
 	if (c->ch_sid_len && sh.session_id_len == c->ch_sid_len &&
@@ -569,7 +605,7 @@ static void cb_record(void *ctx, uint8_t type, uint16_t version, const uint8_t *
 	if (type == TLS_CT_ALERT && rec_len == 2 && avail >= 2 && !d->p.encrypted) {
 		report_alert(x->t, d, body);
 		if (body[0] == 2)
-			dir_done(x->t, d);
+			dir_walk_end(x->t, d);
 		return;
 	}
 	if (type != TLS_CT_CCS && type != TLS_CT_APPDATA)
@@ -579,7 +615,7 @@ static void cb_record(void *ctx, uint8_t type, uint16_t version, const uint8_t *
 	    type == TLS_CT_CCS)
 		report_resumed(x->t, d);
 	/* Past the first encrypted record nothing is in the clear for us. */
-	dir_done(x->t, d);
+	dir_walk_end(x->t, d);
 }
 
 static void cb_error(void *ctx, const char *what)

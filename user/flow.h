@@ -10,7 +10,7 @@
 #define FLOW_CONNS_DEFAULT	65536		/* connections tracked at once */
 #define FLOW_IDLE_DEFAULT_S	60		/* idle connection lifetime */
 #define FLOW_HELD_DEFAULT	(256 * 1024)	/* out-of-order bytes per direction */
-#define FLOW_MEM_DEFAULT	(128u << 20)	/* all connection state together */
+#define FLOW_MEM_DEFAULT	(32u << 20)	/* all connection state together */
 
 /* flow_opts.check_time: judge validity at the packet's time, or now. */
 #define FLOW_CHECK_PACKET	0
