@@ -382,9 +382,27 @@ static __always_inline void ev_fill(struct cs_event *ev, struct __sk_buff *skb,
 	ev->pad = 0;
 }
 
+/*
+ * Waking the reader for every record costs a context switch each (five per
+ * handshake). A sender's write ends with PSH, and only then can userspace
+ * have a whole flight to report: wake it there, on FIN/RST, for datagrams,
+ * and whenever the ring fills up; other records wait for the next wakeup or
+ * the reader's poll timeout.
+ */
+static __always_inline __u64 wakeup_flags(const struct cs_event *ev)
+{
+	if (ev->tcp_flags & (CS_TCP_PSH | CS_TCP_FIN | CS_TCP_RST) ||
+	    ev->key.proto == IPPROTO_UDP)
+		return 0;
+	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >
+	    bpf_ringbuf_query(&events, BPF_RB_RING_SIZE) / 8)
+		return BPF_RB_FORCE_WAKEUP;
+	return BPF_RB_NO_WAKEUP;
+}
+
 static __always_inline void ring_out(void *ev, __u64 size, __u32 len)
 {
-	if (bpf_ringbuf_output(&events, ev, size, 0)) {
+	if (bpf_ringbuf_output(&events, ev, size, wakeup_flags(ev))) {
 		count(CS_C_RB_FAIL, 1);
 		return;
 	}

@@ -46,6 +46,7 @@ enum cs_hook { CS_HOOK_INGRESS = 0, CS_HOOK_EGRESS = 1 };
 #define CS_TCP_FIN	0x01
 #define CS_TCP_SYN	0x02
 #define CS_TCP_RST	0x04
+#define CS_TCP_PSH	0x08
 #define CS_TCP_ACK	0x10
 
 /* One ring-buffer record: this header, then len payload bytes. */
