@@ -581,6 +581,7 @@ static int run_live(struct app *a)
 	lists_event(a, "certsentry-lists-loaded");
 	while (!exiting) {
 		n = capture_poll(a->cap, 100, flow_segment, a->flows);
+		output_flush(a->out);	/* this batch's lines leave now */
 		if (n < 0 && n != -EINTR) {
 			fprintf(stderr, "certsentry: ring buffer: %s\n", strerror(-n));
 			break;
@@ -709,6 +710,7 @@ int main(int argc, char **argv)
 	rc = env.read_file ? run_offline(&a) : run_live(&a);
 	flow_free(a.flows);		/* writes chains still pending */
 	dedup_flush(a.dedup, now_ns(), true);
+	output_flush(a.out);
 	watch_free(a.watch);
 	dedup_free(a.dedup);
 	checker_free(a.checker);

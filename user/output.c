@@ -22,6 +22,7 @@ struct output {
 	FILE *f;
 	enum output_format fmt;
 	char *buf;		/* OUTPUT_LINE_MAX + 1: room for the '\n' */
+	bool pending;		/* lines written since the last flush */
 	struct output_stats st;
 };
 
@@ -35,6 +36,8 @@ struct output *output_new(FILE *f, enum output_format fmt)
 	}
 	o->f = f;
 	o->fmt = fmt;
+	/* One write() per batch of lines, not per line. */
+	setvbuf(f, NULL, _IOFBF, 1 << 16);
 	return o;
 }
 
@@ -53,23 +56,32 @@ void output_stats(const struct output *o, struct output_stats *st)
 		*st = o->st;
 }
 
-/* Writes buf[0..len) plus '\n' and flushes. A broken pipe or a full disk
- * is counted, not fatal: the observer must keep running. */
+/* Appends buf[0..len) plus '\n' to the stream's buffer; output_flush()
+ * writes it out. A broken pipe or a full disk is counted, not fatal: the
+ * observer must keep running. */
 static int emit(struct output *o, size_t len)
 {
-	int rc = 0;
-
 	o->buf[len] = '\n';
-	if (fwrite(o->buf, 1, len + 1, o->f) != len + 1)
-		rc = -1;
-	if (fflush(o->f) == EOF)
-		rc = -1;
-	if (rc) {
+	if (fwrite(o->buf, 1, len + 1, o->f) != len + 1) {
 		o->st.write_errors++;
 		clearerr(o->f);	/* let the next line try again */
 		return -1;
 	}
 	o->st.lines++;
+	o->pending = true;
+	return 0;
+}
+
+int output_flush(struct output *o)
+{
+	if (!o || !o->pending)
+		return 0;
+	o->pending = false;
+	if (fflush(o->f) == EOF) {
+		o->st.write_errors++;
+		clearerr(o->f);
+		return -1;
+	}
 	return 0;
 }
 
@@ -792,7 +804,10 @@ int output_status(struct output *o, uint64_t ts_ns, const char *action,
 		jw_obj_end(&w);
 		n = jw_finish(&w);
 	}
-	return emit(o, n);
+	/* operators watch status lines: they go out at once */
+	if (emit(o, n))
+		return -1;
+	return output_flush(o);
 }
 
 int output_summary(struct output *o, const struct dedup_summary *s)

@@ -12,8 +12,11 @@ struct output;
 
 struct output *output_new(FILE *f, enum output_format fmt);
 void output_free(struct output *o);
-/* One line per report, flushed at once (on-call reads it as it happens). */
+/* One line per report, buffered: the caller flushes after each batch of
+ * input (a ring-buffer wakeup), so lines still leave within that batch. */
 int output_report(struct output *o, const struct cs_report *r);
+/* Writes buffered lines out; a failed write is counted in write_errors. */
+int output_flush(struct output *o);
 /* A dedup summary: how often a (server, SNI, leaf, verdict) was seen again. */
 int output_summary(struct output *o, const struct dedup_summary *s);
 /* An operational event (start, stop, errors, counters): kind is ECS
