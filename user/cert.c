@@ -2,6 +2,7 @@
 #include <arpa/inet.h>
 #include <limits.h>
 #include <stdio.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -41,6 +42,23 @@ struct cert_cache {
 };
 
 /* ---- small helpers ---- */
+
+
+static EVP_MD *sha256_impl;
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+
+static void sha256_fetch(void)
+{
+	sha256_impl = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
+/* Fetched once: EVP_sha256() looks the provider up on every digest, a
+ * third of the cost of hashing a certificate. */
+static const EVP_MD *sha256_md(void)
+{
+	pthread_once(&sha256_once, sha256_fetch);
+	return sha256_impl ? sha256_impl : EVP_sha256();
+}
 
 static void hex_upper(char *out, const uint8_t *b, size_t n)
 {
@@ -294,7 +312,7 @@ static void spki_hash(struct cert_facts *f, X509 *x)
 	unsigned char *der = NULL, md[32];
 	int n = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(x), &der);
 
-	if (n > 0 && EVP_Digest(der, (size_t)n, md, NULL, EVP_sha256(), NULL))
+	if (n > 0 && EVP_Digest(der, (size_t)n, md, NULL, sha256_md(), NULL))
 		EVP_EncodeBlock((unsigned char *)f->spki_sha256_b64, md, 32);
 	OPENSSL_free(der);
 }
@@ -467,7 +485,7 @@ struct cert_facts *cert_get(struct cert_cache *c, const uint8_t *der, size_t len
 
 	if (!der)
 		len = 0;
-	if (!c || !EVP_Digest(der ? der : (const uint8_t *)"", len, sha, NULL, EVP_sha256(), NULL))
+	if (!c || !EVP_Digest(der ? der : (const uint8_t *)"", len, sha, NULL, sha256_md(), NULL))
 		return NULL;
 	b = bucket(c, sha);
 	for (e = c->tab[b]; e; e = e->hnext) {
