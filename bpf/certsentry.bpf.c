@@ -391,9 +391,11 @@ static __always_inline void ev_fill(struct cs_event *ev, struct __sk_buff *skb,
  */
 static __always_inline __u64 wakeup_flags(const struct cs_event *ev)
 {
+	/* Forced: the default (adaptive) wakeup fires only when the reader had
+	 * caught up, which it has not while NO_WAKEUP records wait unread. */
 	if (ev->tcp_flags & (CS_TCP_PSH | CS_TCP_FIN | CS_TCP_RST) ||
 	    ev->key.proto == IPPROTO_UDP)
-		return 0;
+		return BPF_RB_FORCE_WAKEUP;
 	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >
 	    bpf_ringbuf_query(&events, BPF_RB_RING_SIZE) / 8)
 		return BPF_RB_FORCE_WAKEUP;

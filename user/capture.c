@@ -479,6 +479,10 @@ int capture_poll(struct capture *c, int timeout_ms, cs_segment_fn fn, void *ctx)
 	c->handled = 0;
 	c->stopped = false;
 	ret = ring_buffer__poll(c->rb, timeout_ms);
+	/* The kernel does not wake us for every record (only at the end of a
+	 * sender's write): on a quiet timeout, take whatever is waiting. */
+	if (ret == 0 && !c->stopped)
+		ret = ring_buffer__consume(c->rb);
 	if (c->stopped)
 		return -ECANCELED;
 	if (ret < 0)

@@ -158,9 +158,12 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		env.cap.force_clsact = true;
 		break;
 	case OPT_RING:
-		if (parse_u32(arg, 4096, 1u << 30, &env.cap.ring_bytes) ||
+		/* One record carries up to CS_EVENT_DATA_MAX bytes plus headers:
+		 * a smaller ring could never hold a large certificate. */
+		if (parse_u32(arg, 2 * CS_EVENT_DATA_MAX, 1u << 30, &env.cap.ring_bytes) ||
 		    (env.cap.ring_bytes & (env.cap.ring_bytes - 1)))
-			argp_error(state, "--ring-size: '%s' is not a power of two from 4096 to 2^30", arg);
+			argp_error(state, "--ring-size: '%s' is not a power of two from %u to 2^30",
+				   arg, 2 * CS_EVENT_DATA_MAX);
 		break;
 	case OPT_FLOWS:
 		if (parse_u32(arg, 64, 1u << 24, &env.cap.max_flows))
@@ -414,10 +417,10 @@ static void flow_summary(struct app *a, char *buf, size_t len)
 	output_stats(a->out, &os);
 	snprintf(buf, len,
 		 "connections=%" PRIu64 " reports=%" PRIu64 " parse_errors=%" PRIu64
-		 " gaps=%" PRIu64 " evicted=%" PRIu64 " expired=%" PRIu64
-		 " output_errors=%" PRIu64,
-		 fs.conns, fs.reports, fs.parse_errors, fs.gaps, fs.evicted, fs.expired,
-		 os.write_errors);
+		 " gaps=%" PRIu64 " evicted=%" PRIu64 " evicted_mem=%" PRIu64 " expired=%" PRIu64
+		 " flow_mem_peak=%" PRIu64 " output_errors=%" PRIu64,
+		 fs.conns, fs.reports, fs.parse_errors, fs.gaps, fs.evicted, fs.evicted_mem,
+		 fs.expired, fs.mem_peak, os.write_errors);
 }
 
 static const char *ifaces_text(char *buf, size_t len)
@@ -607,17 +610,25 @@ static int run_live(struct app *a)
 			}
 		}
 	}
+	return 0;
+}
+
+/* After the last packet: pending chains and summaries out, then the counters. */
+static void finish_live(struct app *a)
+{
+	flow_drain(a->flows);
+	dedup_flush(a->dedup, now_ns(), true);
 	stats_event(a, "certsentry-stopped");
 	metrics_stop(a->metrics);
 	a->metrics = NULL;
 	capture_close(a->cap);
 	a->cap = NULL;
-	return 0;
 }
 
 static int run_offline(struct app *a)
 {
 	char err[512], fl[512];
+	struct pcap_source_stats ps;
 	struct pcap_source *src;
 	int rc;
 
@@ -633,16 +644,23 @@ static int run_offline(struct app *a)
 		lists_event(a, "certsentry-lists-loaded");
 	rc = pcap_source_run(src, flow_segment, a->flows, err, sizeof(err));
 	a->pcap = NULL;
+	pcap_source_stats(src, &ps);
 	pcap_source_close(src);
-	flow_summary(a, fl, sizeof(fl));
+	/* Whatever was read before an error is still reported. */
+	flow_drain(a->flows);
+	dedup_flush(a->dedup, now_ns(), true);
 	if (rc < 0) {
 		fprintf(stderr, "certsentry: %s\n", err);
 		status(a, "certsentry-read-error", "error", "%s", err);
-		return 1;
 	}
-	if (env.format == OUTPUT_TEXT)
-		fprintf(stderr, "certsentry: %s: %s\n", env.read_file, fl);
-	return 0;
+	flow_summary(a, fl, sizeof(fl));
+	status(a, "certsentry-read-done", rc < 0 ? "error" : "info",
+	       "file=%s packets=%" PRIu64 " bytes=%" PRIu64 " tcp_payload=%" PRIu64
+	       " directions=%" PRIu64 " segments=%" PRIu64 " fragments=%" PRIu64
+	       " malformed=%" PRIu64 " truncated=%" PRIu64 " capped=%" PRIu64 " %s",
+	       env.read_file, ps.packets, ps.bytes, ps.tcp_payload, ps.flows, ps.segments,
+	       ps.fragments, ps.malformed, ps.truncated, ps.capped, fl);
+	return rc < 0 ? 1 : 0;
 }
 
 /* The list files whose changes trigger a reload. */
@@ -708,8 +726,9 @@ int main(int argc, char **argv)
 	checker_set_lists(a.checker, a.lists);
 	a.watch = watch_new(watched, watched_paths(watched));
 	rc = env.read_file ? run_offline(&a) : run_live(&a);
-	flow_free(a.flows);		/* writes chains still pending */
-	dedup_flush(a.dedup, now_ns(), true);
+	if (a.cap)
+		finish_live(&a);
+	flow_free(a.flows);
 	output_flush(a.out);
 	watch_free(a.watch);
 	dedup_free(a.dedup);

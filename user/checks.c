@@ -657,6 +657,13 @@ void checks_run(struct checker *c, const struct cs_report *r, struct verdict *v)
 	c->st.runs++;
 	if (r->action == REPORT_ALERT) {
 		check_alert(c, r, v);
+	} else if (r->action == REPORT_CERTIFICATE && r->chain_len && r->chain[0] &&
+		   !r->chain[0]->parse_ok) {
+		/* Garbage where the leaf should be: no client can verify it. */
+		add(c, v, F_CHAIN_UNTRUSTED, SEV_HIGH, 0,
+		    "Leaf certificate (sha256 %.16s, %u bytes) does not parse (%s): "
+		    "no client can verify it.", r->chain[0]->sha256_hex, r->chain[0]->der_len,
+		    r->chain[0]->parse_error);
 	} else if (r->action == REPORT_CERTIFICATE && r->chain_len && r->chain[0]) {
 		if (c->l) {
 			check_revocation(c, r, v);

@@ -21,6 +21,7 @@ struct dir {
 	struct tls_parser p;		/* TCP */
 	struct dtls_parser dp;		/* UDP */
 	uint8_t role;
+	uint32_t isn;			/* sequence number of the first byte */
 	bool done;			/* needs no more bytes */
 	bool closed;			/* FIN or RST seen */
 	bool gap_reported;
@@ -647,6 +648,8 @@ static void dir_push(struct flow_table *t, struct dir *d, const struct cs_segmen
 
 	if (d->done || d->r.failed)
 		return;
+	if (!d->r.started)
+		d->isn = s->seq;
 	if (d->c->udp) {
 		dtls_feed_datagram(&d->dp, s->data, s->len, &tls_callbacks, &x);
 		return;
@@ -682,6 +685,26 @@ static bool starts_direction(const struct cs_segment *s, bool reverse_tracked)
 	return reverse_tracked && s->len >= 5 && d[0] == TLS_CT_ALERT && d[1] == 3;
 }
 
+/* How far past the bytes seen a new hello still belongs to this stream. */
+#define FLOW_REUSE_WINDOW	(1u << 20)
+
+/*
+ * A hello on a direction already under way, at a sequence number its stream
+ * cannot have reached, is a new connection on the same addresses and ports
+ * (port reuse, after a connection whose end we missed or which lost bytes).
+ * A retransmitted hello, or the second ClientHello after a HelloRetryRequest,
+ * lies inside the window and changes nothing.
+ */
+static bool new_connection(const struct conn *c, int i, const struct cs_segment *s)
+{
+	const struct dir *d = &c->d[i];
+	uint32_t off = s->seq - d->isn, seen = d->r.next_seq - d->isn;
+
+	if (c->udp || !s->len || !d->r.started || !starts_direction(s, false))
+		return false;
+	return off >= seen + FLOW_REUSE_WINDOW;
+}
+
 int flow_segment(void *ctx, const struct cs_segment *s)
 {
 	struct flow_table *t = ctx;
@@ -694,6 +717,10 @@ int flow_segment(void *ctx, const struct cs_segment *s)
 		flow_expire(t, t->now_ns);
 
 	c = conn_find(t, &s->key, &i);
+	if (c && new_connection(c, i, s)) {
+		conn_free(t, c, "a new handshake on the same addresses and ports");
+		c = NULL;
+	}
 	if (!c) {
 		if (!s->len || !starts_direction(s, false)) {
 			t->st.ignored_segments++;
@@ -772,13 +799,17 @@ void flow_stats(const struct flow_table *t, struct flow_stats *st)
 	*st = t->st;
 }
 
-/* At exit every pending chain is still written: nothing seen is lost. */
+void flow_drain(struct flow_table *t)
+{
+	while (t && t->lru.head)
+		conn_free(t, lru_conn(t->lru.head), NULL);
+}
+
 void flow_free(struct flow_table *t)
 {
 	if (!t)
 		return;
-	while (t->lru.head)
-		conn_free(t, lru_conn(t->lru.head), NULL);
+	flow_drain(t);
 	free(t->buckets);
 	free(t);
 }

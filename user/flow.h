@@ -52,6 +52,9 @@ int flow_segment(void *ctx, const struct cs_segment *seg);
 /* Expires connections idle since before now_ns - idle_s (epoch ns). */
 void flow_expire(struct flow_table *t, uint64_t now_ns);
 void flow_stats(const struct flow_table *t, struct flow_stats *st);
+/* Ends every connection, writing chains still pending: at exit nothing seen
+ * is lost. */
+void flow_drain(struct flow_table *t);
 void flow_free(struct flow_table *t);
 
 #endif

@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <linux/types.h>
 #include <netinet/in.h>
 #include "certsentry.h"
@@ -18,11 +20,18 @@
 #define TEXT_FIELD_MAX	512	/* one hostile DN must not fill the screen */
 #define ECS_VERSION	"8.11.0"
 
+#define OUTPUT_BATCH_MAX (64 * 1024)	/* lines gathered for one write() */
+
 struct output {
 	FILE *f;
+	int fd;
+	bool regular;		/* a regular file: a torn batch can be cut off */
+	bool torn;		/* a pipe got part of a batch: start the next on a new line */
+	char *ob;		/* the batch: whole lines only */
+	size_t ob_len;
+	uint64_t ob_lines;
 	enum output_format fmt;
 	char *buf;		/* OUTPUT_LINE_MAX + 1: room for the '\n' */
-	bool pending;		/* lines written since the last flush */
 	struct output_stats st;
 };
 
@@ -30,14 +39,19 @@ struct output *output_new(FILE *f, enum output_format fmt)
 {
 	struct output *o = f ? calloc(1, sizeof(*o)) : NULL;
 
-	if (!o || !(o->buf = malloc(OUTPUT_LINE_MAX + 1))) {
+	struct stat st;
+
+	if (!o || !(o->buf = malloc(OUTPUT_LINE_MAX + 1)) || !(o->ob = malloc(OUTPUT_BATCH_MAX))) {
+		if (o)
+			free(o->buf);
 		free(o);
 		return NULL;
 	}
 	o->f = f;
 	o->fmt = fmt;
-	/* One write() per batch of lines, not per line. */
-	setvbuf(f, NULL, _IOFBF, 1 << 16);
+	fflush(f);		/* anything the caller wrote goes first */
+	o->fd = fileno(f);
+	o->regular = !fstat(o->fd, &st) && S_ISREG(st.st_mode);
 	return o;
 }
 
@@ -45,6 +59,8 @@ void output_free(struct output *o)
 {
 	if (!o)
 		return;
+	output_flush(o);
+	free(o->ob);
 	free(o->buf);
 	free(o);
 }
@@ -56,32 +72,64 @@ void output_stats(const struct output *o, struct output_stats *st)
 		*st = o->st;
 }
 
-/* Appends buf[0..len) plus '\n' to the stream's buffer; output_flush()
- * writes it out. A broken pipe or a full disk is counted, not fatal: the
- * observer must keep running. */
-static int emit(struct output *o, size_t len)
+/*
+ * Writes p[0..n) whole or not at all, as far as the reader can tell: on a
+ * short write (full disk) a regular file is cut back to where the batch
+ * began, so it never ends in half a line; a pipe cannot be cut, so the next
+ * batch starts on a fresh line. A broken pipe or a full disk is counted,
+ * never fatal: the observer must keep running.
+ */
+static int write_batch(struct output *o, const char *p, size_t n, uint64_t lines)
 {
-	o->buf[len] = '\n';
-	if (fwrite(o->buf, 1, len + 1, o->f) != len + 1) {
-		o->st.write_errors++;
-		clearerr(o->f);	/* let the next line try again */
-		return -1;
+	off_t start = o->regular ? lseek(o->fd, 0, SEEK_END) : -1;
+	size_t done = 0;
+	ssize_t w;
+
+	if (o->torn && write(o->fd, "\n", 1) == 1)
+		o->torn = false;
+	while (done < n) {
+		w = write(o->fd, p + done, n - done);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			break;
+		done += (size_t)w;
 	}
-	o->st.lines++;
-	o->pending = true;
-	return 0;
+	if (done == n) {
+		o->st.lines += lines;
+		return 0;
+	}
+	o->st.write_errors++;
+	if (done && start >= 0 && ftruncate(o->fd, start) == 0)
+		done = 0;
+	if (done)
+		o->torn = true;
+	return -1;
 }
 
 int output_flush(struct output *o)
 {
-	if (!o || !o->pending)
+	int rc;
+
+	if (!o || !o->ob_len)
 		return 0;
-	o->pending = false;
-	if (fflush(o->f) == EOF) {
-		o->st.write_errors++;
-		clearerr(o->f);
-		return -1;
-	}
+	rc = write_batch(o, o->ob, o->ob_len, o->ob_lines);
+	o->ob_len = 0;
+	o->ob_lines = 0;
+	return rc;
+}
+
+/* Adds buf[0..len) and a '\n' to the batch; output_flush() writes it. */
+static int emit(struct output *o, size_t len)
+{
+	o->buf[len] = '\n';
+	if (o->ob_len + len + 1 > OUTPUT_BATCH_MAX)
+		output_flush(o);			/* a failure is counted there */
+	if (len + 1 > OUTPUT_BATCH_MAX)		/* a huge line goes alone */
+		return write_batch(o, o->buf, len + 1, 1);
+	memcpy(o->ob + o->ob_len, o->buf, len + 1);
+	o->ob_len += len + 1;
+	o->ob_lines++;
 	return 0;
 }
 
