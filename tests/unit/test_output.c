@@ -173,6 +173,7 @@ static char *render(enum output_format fmt, const struct cs_report *r, size_t *l
 	else
 		assert_int_equal(output_status(o, 1795715501123456789ULL, "start", "error",
 					       "bad list \"x\"\n\x1b[31m line 3"), 0);
+	assert_int_equal(output_flush(o), 0);
 	output_stats(o, st);
 	n = ftell(f);
 	assert_true(n > 0);
