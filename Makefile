@@ -21,7 +21,7 @@ LDLIBS   += -lbpf -lelf -lz -lssl -lcrypto -lpcap -lmicrohttpd
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror -Iinclude -I$(BUILD)
 
 DEB_PKGS := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libssl-dev \
-	    libpcap-dev libcmocka-dev libjson-c-dev libmicrohttpd-dev pkg-config openssl iproute2 tcpdump jq \
+	    libpcap-dev libcmocka-dev libjson-c-dev libmicrohttpd-dev libclang-rt-14-dev python3 pkg-config openssl iproute2 tcpdump jq \
 	    procps psmisc ethtool
 
 USER_SRCS := $(filter-out user/certsentry.c,$(wildcard user/*.c))
@@ -131,7 +131,7 @@ $(FUZZ_BUILD)/obj/%.o: user/%.c $(wildcard user/*.h) include/certsentry.h
 $(FUZZ_BUILD)/libcs-fuzz.a: $(FUZZ_OBJS)
 	rm -f $@ && ar rcs $@ $^
 
-$(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_common.h $(FUZZ_BUILD)/libcs-fuzz.a
+$(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(wildcard tests/fuzz/*.h) $(FUZZ_BUILD)/libcs-fuzz.a
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $< $(FUZZ_BUILD)/libcs-fuzz.a \
 		-lbpf -lelf -lz -lssl -lcrypto -lpcap -ljson-c -o $@
 

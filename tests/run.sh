@@ -58,6 +58,8 @@ done
 # Offline replay of hostile real traces under the sanitizers, leaks included.
 [ -x build/san/certsentry ] && CERTSENTRY=build/san/certsentry \
 	run_shell tests/e2e/test_corpus.sh "asan+ubsan e2e: test_corpus.sh"
+# libFuzzer smoke: every harness a few seconds (tests/fuzz/run.sh; `make fuzz` for longer).
+run_shell tests/fuzz/run.sh "fuzz: smoke (libFuzzer, ASan+UBSan)"
 
 
 # Nothing of ours may outlive the suites: namespaces, servers, tc attachments.

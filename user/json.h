@@ -12,7 +12,9 @@
  * stops adding; jw_finish() then still closes every open object/array so the
  * text parses (an object is marked with "certsentry.truncated": true).
  * Strings: invalid UTF-8 bytes become U+FFFD, control characters \u00XX;
- * a NULL string is written as null.
+ * a NULL string is written as null. Keys are written as given, unescaped:
+ * they must be constants of the program (printable ASCII without '"' or
+ * '\\'), never bytes from the wire.
  * Every token is written whole or not at all, and room is always kept for the
  * closers and the mark, so with cap >= JW_CAP_MIN the result always parses.
  */

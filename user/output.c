@@ -51,6 +51,12 @@ struct output *output_new(FILE *f, enum output_format fmt)
 	o->fmt = fmt;
 	fflush(f);		/* anything the caller wrote goes first */
 	o->fd = fileno(f);
+	if (o->fd < 0) {	/* lines are written with write(2): a descriptor is needed */
+		free(o->ob);
+		free(o->buf);
+		free(o);
+		return NULL;
+	}
 	o->regular = !fstat(o->fd, &st) && S_ISREG(st.st_mode);
 	return o;
 }

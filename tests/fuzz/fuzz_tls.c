@@ -1,0 +1,185 @@
+/* fuzz_tls.c - tls.c: the record layer fed in 2-3 pieces, every delivered
+ * message run through every handshake body decoder. */
+#include "fuzz_common.h"
+#include "tls.h"
+
+struct ctx {
+	struct tls_parser *p;
+	unsigned msgs;
+	unsigned free_at;		/* free the parser from this callback (0: never) */
+	bool freed;
+	bool errored;			/* the error callback ran: nothing may follow */
+	uint64_t log;			/* hash of every callback and its arguments */
+	unsigned events;
+};
+
+/* FNV-1a over what a callback saw: how the stream was cut into feeds must
+ * not change a single callback. */
+static void log_bytes(struct ctx *c, const void *p, size_t n)
+{
+	const uint8_t *b = p;
+
+	if (!c->log)
+		c->log = 0xcbf29ce484222325ULL;
+	for (size_t i = 0; i < n; i++)
+		c->log = (c->log ^ b[i]) * 0x100000001b3ULL;
+}
+
+static void log_event(struct ctx *c, char kind, uint64_t a, uint64_t b, const uint8_t *d, size_t n)
+{
+	c->events++;
+	log_bytes(c, &kind, 1);
+	log_bytes(c, &a, sizeof(a));
+	log_bytes(c, &b, sizeof(b));
+	log_bytes(c, d, n);
+}
+
+static void check_in(const uint8_t *x, size_t xn, const uint8_t *b, size_t n)
+{
+	FUZZ_CHECK(x >= b && xn <= n && (size_t)(x - b) <= n - xn);
+}
+
+/* Every decoder on one body; pointers they return must lie inside it. */
+void fuzz_tls_decode_all(const uint8_t *body, size_t len);
+void fuzz_tls_decode_all(const uint8_t *body, size_t len)
+{
+	struct tls_client_hello ch;
+	struct tls_server_hello sh;
+	struct tls_cert_list cl;
+	const uint8_t *der;
+	size_t der_len;
+
+	if (tls_parse_client_hello(body, len, &ch) == 0) {
+		FUZZ_CHECK(strlen(ch.sni) <= TLS_SNI_MAX && strlen(ch.alpn) <= TLS_ALPN_MAX);
+		FUZZ_CHECK(!ch.has_sni || ch.sni[0]);
+		(void)tls_version_number(ch.version);
+	}
+	if (tls_parse_dtls_client_hello(body, len, &ch) == 0)
+		FUZZ_CHECK(strlen(ch.sni) <= TLS_SNI_MAX && strlen(ch.alpn) <= TLS_ALPN_MAX);
+	if (tls_parse_server_hello(body, len, &sh) == 0) {
+		FUZZ_CHECK(sh.session_id_len <= 32 && strlen(sh.alpn) <= TLS_ALPN_MAX);
+		(void)tls_cipher_name(sh.cipher);
+		(void)tls_version_protocol(sh.version);
+	}
+	if (tls_parse_certificate(body, len, &cl) == 0) {
+		FUZZ_CHECK(cl.n <= TLS_CHAIN_MAX && cl.n <= cl.total);
+		for (uint32_t i = 0; i < cl.n; i++)
+			check_in(cl.der[i], cl.der_len[i], body, len);
+	}
+	if (tls_parse_certificate_status(body, len, &der, &der_len) == 0)
+		check_in(der, der_len, body, len);
+	(void)tls_parse_ssl2_client_hello(body, len, &ch);
+	if (tls_parse_ssl2_server_hello(body, len, &sh, &cl) == 0) {
+		FUZZ_CHECK(cl.n <= 1);
+		for (uint32_t i = 0; i < cl.n; i++)
+			check_in(cl.der[i], cl.der_len[i], body, len);
+	}
+}
+
+static void on_hs(void *vc, uint8_t type, const uint8_t *body, size_t len)
+{
+	struct ctx *c = vc;
+	uint8_t *copy;
+
+	FUZZ_CHECK(!c->freed && !c->errored);
+	FUZZ_CHECK(len <= 0xFFFFFF);
+	log_event(c, 'h', type, len, body, len);
+	/* An exact-size copy: a decoder reading past the body trips ASan. */
+	copy = fz_dup(body, len);
+	fuzz_tls_decode_all(copy, len);
+	free(copy);
+	if (++c->msgs == c->free_at) {
+		tls_parser_free(c->p);
+		c->freed = true;
+	}
+}
+
+static void on_rec(void *vc, uint8_t ct, uint16_t version, const uint8_t *body,
+		   size_t avail, size_t rec_len)
+{
+	struct ctx *c = vc;
+	volatile uint8_t sink = 0;
+
+	FUZZ_CHECK(!c->freed && !c->errored);
+	FUZZ_CHECK(avail <= 8 && avail <= rec_len);
+	for (size_t i = 0; i < avail; i++)
+		sink ^= body[i];
+	(void)sink;
+	log_event(c, 'r', (uint64_t)ct << 16 | version, (uint64_t)avail << 32 | rec_len, body, avail);
+	(void)tls_version_number(version);
+	if (ct == TLS_CT_ALERT && avail >= 2)
+		(void)tls_alert_name(body[1]);
+}
+
+static void on_err(void *vc, const char *what)
+{
+	struct ctx *c = vc;
+
+	FUZZ_CHECK(!c->freed && !c->errored && what && *what);
+	log_event(c, 'e', 0, 0, (const uint8_t *)what, strlen(what));
+	c->errored = true;
+}
+
+/* Feeds stream[0..n) cut at cuts[0..ncut) (ascending, <= n); returns the log. */
+static void run(const uint8_t *stream, size_t n, const size_t *cuts, size_t ncut,
+		uint8_t mode, struct ctx *c)
+{
+	static const struct tls_cb cb = { on_hs, on_rec, on_err };
+	struct tls_parser p;
+	size_t at = 0;
+
+	memset(c, 0, sizeof(*c));
+	c->p = &p;
+	c->free_at = (mode >> 3) & 7;
+	/* mode: bits 0-1 message limit, bit 2 hrr preset, bits 3-5 free_at. */
+	tls_parser_init(&p, (const uint32_t[]){ 0, 64, 4096, 0xFFFFFF }[mode & 3]);
+	p.hrr = mode & 4;
+	for (size_t i = 0; i <= ncut; i++) {
+		size_t end = i < ncut ? cuts[i] : n, k = end - at;
+		uint8_t *piece = fz_dup(stream + at, k);
+		int rc = tls_parser_feed(&p, piece, k, &cb, c);
+
+		free(piece);
+		at = end;
+		FUZZ_CHECK(rc == 0 || rc == -1);
+		FUZZ_CHECK(rc == 0 || p.failed);
+		/* Once failed (or freed), it stays failed: feed on to check. */
+		FUZZ_CHECK(rc == 0 || tls_parser_feed(&p, (const uint8_t *)"\x16\x03\x01", 3, &cb, c) == -1);
+	}
+	tls_parser_free(&p);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct fz f = { data, size };
+	uint8_t mode = fz_u8(&f);
+	size_t cut[2], n = f.n;
+	struct ctx split, whole, bytes;
+
+	cut[0] = n ? fz_u16(&f) % (n + 1) : 0;
+	cut[1] = n ? fz_u16(&f) % (n + 1) : 0;
+	n = f.n;
+	if (cut[0] > n)
+		cut[0] = n;
+	if (cut[1] > n)
+		cut[1] = n;
+	if (cut[0] > cut[1]) {
+		size_t t = cut[0];
+		cut[0] = cut[1];
+		cut[1] = t;
+	}
+	run(f.p, n, cut, 2, mode, &split);
+	run(f.p, n, NULL, 0, mode, &whole);
+	FUZZ_CHECK(split.events == whole.events && split.log == whole.log);
+	if (n <= 2048) {		/* one byte per feed: every split at once */
+		size_t *all = malloc((n ? n : 1) * sizeof(*all));
+
+		FUZZ_CHECK(all);
+		for (size_t i = 0; i < n; i++)
+			all[i] = i;
+		run(f.p, n, all, n, mode, &bytes);
+		free(all);
+		FUZZ_CHECK(bytes.events == whole.events && bytes.log == whole.log);
+	}
+	return 0;
+}
