@@ -15,6 +15,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 #include "cert.h"
+#include "lru.h"
 
 /* A TLS handshake message holds at most 2^24-1 bytes; anything longer did
  * not come from one, and d2i_X509 takes a long. */
@@ -29,14 +30,14 @@
 struct centry {
 	struct cert_facts f;		/* first member: cert_put() casts back */
 	struct centry *hnext;
-	struct centry *prev, *next;	/* LRU, most recently released first */
+	struct lru_node lru;		/* unreferenced only, most recently released first */
 };
 
 struct cert_cache {
 	struct centry **tab;
 	unsigned bits;
 	uint64_t mult;			/* random odd multiplier for bucket choice */
-	struct centry *lru_head, *lru_tail;
+	struct lru lru;
 	uint32_t max;
 	struct cert_cache_stats st;
 };
@@ -409,27 +410,17 @@ static size_t bucket(const struct cert_cache *c, const uint8_t *sha)
 	return (size_t)((h * c->mult) >> (64 - c->bits));
 }
 
-static void lru_unlink(struct cert_cache *c, struct centry *e)
+static struct centry *lru_centry(struct lru_node *n)
 {
-	if (e->prev) e->prev->next = e->next; else c->lru_head = e->next;
-	if (e->next) e->next->prev = e->prev; else c->lru_tail = e->prev;
-	e->prev = e->next = NULL;
-}
-
-static void lru_push(struct cert_cache *c, struct centry *e)
-{
-	e->prev = NULL;
-	e->next = c->lru_head;
-	if (c->lru_head) c->lru_head->prev = e; else c->lru_tail = e;
-	c->lru_head = e;
+	return n ? lru_entry(n, struct centry, lru) : NULL;
 }
 
 static void evict(struct cert_cache *c)
 {
-	while (c->st.entries > c->max && c->lru_tail) {
-		struct centry *e = c->lru_tail, **pp;
+	while (c->st.entries > c->max && c->lru.tail) {
+		struct centry *e = lru_centry(c->lru.tail), **pp;
 
-		lru_unlink(c, e);
+		lru_unlink(&c->lru, &e->lru);
 		for (pp = &c->tab[bucket(c, e->f.sha256)]; *pp != e; pp = &(*pp)->hnext)
 			;
 		*pp = e->hnext;
@@ -491,7 +482,7 @@ struct cert_facts *cert_get(struct cert_cache *c, const uint8_t *der, size_t len
 	for (e = c->tab[b]; e; e = e->hnext) {
 		if (!memcmp(e->f.sha256, sha, sizeof(sha))) {
 			if (e->f.refs++ == 0)
-				lru_unlink(c, e);
+				lru_unlink(&c->lru, &e->lru);
 			c->st.hits++;
 			return &e->f;
 		}
@@ -515,7 +506,7 @@ void cert_put(struct cert_cache *c, struct cert_facts *f)
 	if (!c || !f || f->refs == 0)
 		return;
 	if (--f->refs == 0) {
-		lru_push(c, e);
+		lru_push(&c->lru, &e->lru);
 		evict(c);
 	}
 }
