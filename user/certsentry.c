@@ -33,6 +33,7 @@ static struct env {
 	uint32_t summary_s;
 	uint32_t stats_s;
 	const char *metrics;
+	const char *syslog;
 	uint32_t max_conns, max_mem_mb;
 	bool every;
 } env = {
@@ -58,7 +59,7 @@ static const char doc[] =
 enum {
 	OPT_MAX_BYTES = 1000, OPT_CLSACT, OPT_CHECK_TIME, OPT_CA_FILE, OPT_CA_PATH, OPT_CRL,
 	OPT_DENY, OPT_PINS, OPT_WARN_DAYS, OPT_IGNORE, OPT_SUMMARY, OPT_EVERY, OPT_RING,
-	OPT_FLOWS, OPT_STATS, OPT_METRICS, OPT_CONNS, OPT_MEM,
+	OPT_FLOWS, OPT_STATS, OPT_METRICS, OPT_CONNS, OPT_MEM, OPT_SYSLOG,
 };
 
 static const struct argp_option opts[] = {
@@ -66,6 +67,8 @@ static const struct argp_option opts[] = {
 	{ "read", 'r', "FILE", 0, "Read a pcap/pcapng file (.gz too; - for stdin) instead", 0 },
 	{ "format", 'f', "FMT", 0, "Output format: json (default) or text", 0 },
 	{ "output", 'o', "FILE", 0, "Append output to FILE instead of stdout", 0 },
+	{ "syslog", OPT_SYSLOG, "SOCKET", OPTION_ARG_OPTIONAL,
+	  "Send each line to syslog instead (default socket /dev/log)", 0 },
 	{ "max-bytes", OPT_MAX_BYTES, "N", 0, "Handshake bytes copied per direction (default 524288)", 0 },
 	{ "check-time", OPT_CHECK_TIME, "WHEN", 0,
 	  "Judge validity at: packet (default: the packet's capture time), now, "
@@ -176,6 +179,9 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 	case OPT_MEM:
 		if (parse_u32(arg, 1, 65536, &env.max_mem_mb))
 			argp_error(state, "--max-memory: '%s' is not 1-65536 MB", arg);
+		break;
+	case OPT_SYSLOG:
+		env.syslog = arg ? arg : "/dev/log";
 		break;
 	case OPT_METRICS:
 		env.metrics = arg;
@@ -702,7 +708,16 @@ int main(int argc, char **argv)
 	signal(SIGTERM, on_signal);
 	signal(SIGHUP, on_signal);
 
-	a.out = output_new(out, env.format);
+	if (env.syslog && env.out_file) {
+		fprintf(stderr, "certsentry: --syslog and -o cannot be used together\n");
+		return 2;
+	}
+	if (env.syslog && !(a.out = output_new_syslog(env.syslog, env.format, err, sizeof(err)))) {
+		fprintf(stderr, "certsentry: %s\n", err);
+		return 2;
+	}
+	if (!a.out)
+		a.out = output_new(out, env.format);
 	a.certs = cert_cache_new(CERT_CACHE_DEFAULT);
 	fo.certs = a.certs;
 	/* Live, the packet's time is now; offline it is the capture's. */

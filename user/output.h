@@ -11,6 +11,10 @@ enum output_format { OUTPUT_JSON, OUTPUT_TEXT };
 struct output;
 
 struct output *output_new(FILE *f, enum output_format fmt);
+/* Lines as syslog datagrams (RFC 3164, facility daemon, severity from the
+ * verdict) to the socket at path, e.g. /dev/log. NULL with a reason in err. */
+struct output *output_new_syslog(const char *path, enum output_format fmt, char *err,
+				 size_t errlen);
 void output_free(struct output *o);
 /* One line per report, buffered: the caller flushes after each batch of
  * input (a ring-buffer wakeup), so lines still leave within that batch. */

@@ -484,8 +484,49 @@ test_list_faults() {
 	ns_del "$ns"
 }
 
+# A syslog daemon that goes away: lines are lost and counted, capture goes
+# on, and lines arrive again once the daemon is back. The "daemon" is a
+# datagram socket of the test's own, read by a few lines of Python.
+syslogd() {	# SOCKET OUTFILE: sets LOGD_PID
+	python3 -c 'import socket,sys,os
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+out = open(sys.argv[2], "ab", buffering=0)
+while True:
+    out.write(s.recv(1 << 20) + b"\n")' "$1" "$2" &
+	LOGD_PID=$!
+	PIDS+=("$LOGD_PID")
+	wait_for 5 test -S "$1"
+}
+
 test_syslog() {
-	skip output_syslog_down "certsentry has no syslog sink (only stdout and -o FILE)"
+	local ns sock=$TMP/log.sock log=$TMP/syslog.txt out=$TMP/syslog.json errs
+	ns_new ns syslog || { fail output_syslog_down "netns"; return; }
+	start_server "$ns" 4433 "$PKI/leaf.pem" "$PKI/leaf.key" "$PKI/inter.pem" || { fail output_syslog_down "s_server"; ns_del "$ns"; return; }
+	syslogd "$sock" "$log" || { fail output_syslog_down "test syslog socket"; ns_del "$ns"; return; }
+	bg "$ns" "$BIN" -i lo --every --syslog="$sock" --metrics 127.0.0.1:9463
+	SENTRY_PID=$BG_PID
+	wait_for 10 grep -q certsentry-started "$log" || { fail output_syslog_down "no start line in syslog"; ns_del "$ns"; return; }
+	handshake "$ns" 127.0.0.1:4433 -tls1_2 -servername one.example.test
+	wait_for 5 grep -q 'one.example.test' "$log" && grep -q '^<[0-9]*>[A-Z][a-z][a-z] .* certsentry\[[0-9]*\]: {' "$log" \
+		&& pass output_syslog_lines || fail output_syslog_lines "$(head -c 600 "$log")"
+	stop_pid "$LOGD_PID"; rm -f "$sock"		# the daemon goes down
+	handshake "$ns" 127.0.0.1:4433 -tls1_2 -servername two.example.test
+	sleep 0.5
+	errs=$(ip netns exec "$ns" timeout 5 bash -c 'exec 3<>/dev/tcp/127.0.0.1/9463;
+		printf "GET /metrics HTTP/1.0\r\n\r\n" >&3; cat <&3' | sed -n 's/^certsentry_output_write_errors_total //p')
+	syslogd "$sock" "$log"			# and comes back
+	handshake "$ns" 127.0.0.1:4433 -tls1_2 -servername three.example.test
+	wait_for 5 grep -q 'three.example.test' "$log"
+	if alive "$SENTRY_PID" && [ "${errs:-0}" -ge 1 ] && grep -q 'three.example.test' "$log" &&
+	   ! grep -q 'two.example.test' "$log"; then
+		pass "output_syslog_down (write errors counted: $errs, capture went on, lines resumed)"
+	else
+		fail output_syslog_down "alive=$(alive "$SENTRY_PID" && echo yes) errors=$errs log: $(tail -c 400 "$log")"
+	fi
+	stop_pid "$SENTRY_PID"
+	stop_pid "$LOGD_PID"
+	ns_del "$ns"
 }
 
 timed() { local t=$SECONDS; "$@"; echo "    ($1: $((SECONDS - t)) s)"; }
