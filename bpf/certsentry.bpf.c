@@ -313,11 +313,48 @@ static __always_inline bool reverse_tracked(const struct pkt *p)
 	return bpf_map_lookup_elem(&flows, &k) != NULL;
 }
 
+/* n (1..4) payload bytes at off, packed from the top byte down. */
+static __always_inline int load_part(struct __sk_buff *skb, __u32 off, __u32 n, __u32 *out)
+{
+	__u8 b[4] = {};
+
+	/* clang 14 drops a plain bound; this form keeps [1, 4] visible. */
+	barrier_var(n);
+	n = ((n - 1) & 3) + 1;
+	if (bpf_skb_load_bytes(skb, off, b, n))
+		return -1;
+	*out = (__u32)b[0] << 24 | (__u32)b[1] << 16 | (__u32)b[2] << 8 | b[3];
+	return 0;
+}
+
+/*
+ * A payload of 1..5 bytes that is a prefix of a TLS handshake record header:
+ * 16, then 03, then {00..04} as far as it goes (bytes 3-4, the length, are
+ * anything). A peer may send its first bytes alone; the walk completes the
+ * header from the next packet (join_header) and ends a non-TLS flow at its
+ * first non-handshake record. Only reached for payloads under 6 bytes.
+ */
+static __always_inline int tcp_start_short(struct __sk_buff *skb, const struct pkt *p)
+{
+	__u32 n = p->plen, b;
+
+	if (!n)
+		return START_NONE;
+	if (load_part(skb, p->poff, n < 3 ? n : 3, &b) || b >> 24 != TLS_HANDSHAKE)
+		return START_NONE;
+	if (n >= 2 && ((b >> 16) & 0xff) != 3)
+		return START_NONE;
+	if (n >= 3 && ((b >> 8) & 0xff) > 4)
+		return START_NONE;
+	return CS_MODE_TLS;
+}
+
 /*
  * Does this payload start a TCP direction, and as what (an enum cs_mode, or
  * START_NONE)? *skip: bytes at the start the record walk hops over (a
  * warning alert). One 8-byte read; 6 bytes for payloads of 6 or 7 (a hello
- * header alone, or a lone alert record).
+ * header alone, or a lone alert record); up to 3 for payloads under 6 (the
+ * first bytes of a hello's record header sent alone).
  */
 static __always_inline int tcp_start(struct __sk_buff *skb, const struct pkt *p, __u32 *skip)
 {
@@ -331,7 +368,9 @@ static __always_inline int tcp_start(struct __sk_buff *skb, const struct pkt *p,
 		if (h.b[0] & 0x80)
 			return ssl2_hello(h.b) ? CS_MODE_SSL2 : START_NONE;
 	} else {
-		if (p->plen < sizeof(s) || load_hdr(skb, p->poff, &s))
+		if (p->plen < sizeof(s))
+			return tcp_start_short(skb, p);
+		if (load_hdr(skb, p->poff, &s))
 			return START_NONE;
 		__builtin_memcpy(h.b, s.b, sizeof(s));
 	}
@@ -501,20 +540,6 @@ static long walk_rec(__u32 i, void *arg)
 		return 1;
 	}
 	w->rec += TLS_HDR_LEN + ((__u32)h[3] << 8 | h[4]);
-	return 0;
-}
-
-/* n (1..4) payload bytes at off, packed from the top byte down. */
-static __always_inline int load_part(struct __sk_buff *skb, __u32 off, __u32 n, __u32 *out)
-{
-	__u8 b[4] = {};
-
-	/* clang 14 drops a plain bound; this form keeps [1, 4] visible. */
-	barrier_var(n);
-	n = ((n - 1) & 3) + 1;
-	if (bpf_skb_load_bytes(skb, off, b, n))
-		return -1;
-	*out = (__u32)b[0] << 24 | (__u32)b[1] << 16 | (__u32)b[2] << 8 | b[3];
 	return 0;
 }
 

@@ -680,6 +680,10 @@ static bool starts_direction(const struct cs_segment *s, bool reverse_tracked)
 		       d[13] >= 1 && d[13] <= 3;
 	if (s->len >= 6 && d[0] == TLS_CT_HANDSHAKE && d[1] == 3 && d[2] <= 4)
 		return d[5] == TLS_HS_CLIENT_HELLO || d[5] == TLS_HS_SERVER_HELLO;
+	/* The first 1..5 bytes of a hello's record header sent alone. */
+	if (s->len >= 1 && s->len < 6 && d[0] == TLS_CT_HANDSHAKE &&
+	    (s->len < 2 || d[1] == 3) && (s->len < 3 || d[2] <= 4))
+		return true;
 	if (s->len >= 3 && (d[0] & 0x80) && (d[2] == 1 || d[2] == 4))	/* SSLv2 */
 		return true;
 	return reverse_tracked && s->len >= 5 && d[0] == TLS_CT_ALERT && d[1] == 3;

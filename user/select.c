@@ -363,7 +363,15 @@ static int tcp_start(const struct sel *t, const struct sel_pkt *p, uint32_t *ski
 	} else if (p->caplen >= 6) {
 		memcpy(h, p->payload, 6);
 	} else {
-		return -1;
+		/* 1..5 bytes, all captured: a prefix of a handshake record
+		 * header (rule 2d); the walk completes it (rule 6). */
+		const uint8_t *b = p->payload;
+		uint32_t n = p->caplen;
+
+		if (!n || n != p->len || b[0] != 0x16 || (n >= 2 && b[1] != 3) ||
+		    (n >= 3 && b[2] > 4))
+			return -1;
+		return CS_MODE_TLS;
 	}
 	if (tls_hello(h)) return CS_MODE_TLS;
 	if (h[0] != 0x15 || h[1] != 3 || h[2] > 4 || h[3] || h[4] != 2 ||

@@ -26,7 +26,7 @@
  *  TCP (rules 2-9)
  *  2. Start: an untracked direction starts being tracked at the first payload
  *     packet whose payload begins with one of (first 8 bytes, or 6 if the
- *     payload has 6 or 7; nothing under 6):
+ *     payload has 6 or 7; under 6, only d):
  *     a. 16 03 {00..04} xx xx {01|02}: a TLS handshake record holding a
  *        ClientHello or ServerHello. Mode TLS: walked (rule 5).
  *     b. an SSLv2 record with a 2-byte header (byte 0 bit 7 set; L = the
@@ -40,6 +40,13 @@
  *        walked; a warning (01) is hopped over (the walk starts 7 bytes in,
  *        the handshake goes on after it), a fatal (02) one is walked into,
  *        so it ends the walk at once (rule 5: 13 bytes copied).
+ *     d. a payload of 1..5 bytes that is a prefix of a TLS handshake record
+ *        header: 16, then 03, then {00..04}, as far as it goes (bytes 3-4,
+ *        the length, are anything; the hello type is not seen). Mode TLS:
+ *        walked from isn, so a header of 1..4 bytes is kept and completed by
+ *        the next packet (rule 6), a whole 5-byte one is read at once (rule
+ *        5); a non-TLS flow ends at its first non-handshake record. Offline,
+ *        only if the whole payload was captured.
  *     Any later packet can start it (STARTTLS); packets before that are
  *     ignored. The seq of that packet is the direction's isn.
  *  3. Window: a payload packet at offset off = (int32)(seq - isn) outside

@@ -1017,6 +1017,85 @@ static void test_split_header_tiny_segments(void **state)
 	check_data(&t->ev[0], &F4, a + 2, pl + a + 2, 3 + CS_TAIL_BYTES);
 }
 
+/* A ClientHello whose first 5 bytes (its whole record header) come alone:
+ * tracked from them, both segments copied, the walk goes on to the CCS. */
+static void test_short_first_segment_5(void **state)
+{
+	struct t *t = *state;
+	struct cs_flow_state st;
+	size_t l = 0, n;
+
+	l += tls_rec(pl + l, 22, 1, 517);
+	l += tls_rec(pl + l, 20, 0, 6);
+	l += tls_rec(pl + l, 23, 0, 60);
+	n = frame(pkt, &F4, 100, pl, 5, NULL);
+	assert_int_equal(run(t, pkt, n), 1);
+	check_data(&t->ev[0], &F4, 100, pl, 5);
+	assert_true(flow_state(t, &F4, &st));
+	assert_int_equal(st.isn, 100);
+	assert_int_equal(st.next_rec, 100 + 517);
+	assert_int_equal(st.part_len, 0);
+	assert_int_equal(st.walking, 1);
+	assert_int_equal(counter(t, CS_C_FLOWS), 1);
+	n = frame(pkt, &F4, 105, pl + 5, l - 5, NULL);
+	assert_int_equal(run(t, pkt, n), 1);
+	check_data(&t->ev[0], &F4, 105, pl + 5, 517 - 5 + 5 + CS_TAIL_BYTES);
+	assert_true(flow_state(t, &F4, &st));
+	assert_int_equal(st.walking, 0);
+	assert_int_equal(st.limit, 517 + 5 + CS_TAIL_BYTES);
+}
+
+/* A lone 16 byte first, then the rest: the kept byte and the next segment
+ * make the record header (rule 6). */
+static void test_short_first_segment_1(void **state)
+{
+	struct t *t = *state;
+	struct cs_flow_state st;
+	size_t l = 0, n;
+
+	l += tls_rec(pl + l, 22, 1, 300);
+	l += tls_rec(pl + l, 20, 0, 6);
+	l += tls_rec(pl + l, 23, 0, 60);
+	n = frame(pkt, &F6, 7000, pl, 1, NULL);
+	assert_int_equal(run(t, pkt, n), 1);
+	check_data(&t->ev[0], &F6, 7000, pl, 1);
+	assert_true(flow_state(t, &F6, &st));
+	assert_int_equal(st.isn, 7000);
+	assert_int_equal(st.next_rec, 7000);
+	assert_int_equal(st.part_len, 1);
+	assert_int_equal(st.part, 0x16u << 24);
+	n = frame(pkt, &F6, 7001, pl + 1, l - 1, NULL);
+	assert_int_equal(run(t, pkt, n), 1);
+	check_data(&t->ev[0], &F6, 7001, pl + 1, 300 - 1 + 5 + CS_TAIL_BYTES);
+	assert_true(flow_state(t, &F6, &st));
+	assert_int_equal(st.walking, 0);
+	assert_int_equal(st.part_len, 0);
+	assert_int_equal(st.limit, 300 + 5 + CS_TAIL_BYTES);
+}
+
+/* Short first segments that are no prefix of a hello's record header. */
+static void test_short_first_segment_not_tls(void **state)
+{
+	struct t *t = *state;
+	struct cs_flow_state st;
+	static const struct { const char *b; size_t n; } c[] = {
+		{ "GET", 3 }, { "\x17\x03\x03", 3 }, { "\x16\x04", 2 },
+		{ "\x16\x03\x05", 3 }, { "\x16\x03\x05\x00\x10", 5 },
+	};
+	size_t i, n;
+
+	for (i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		n = frame(pkt, &F4, 1000, c[i].b, c[i].n, NULL);
+		assert_int_equal(run(t, pkt, n), 0);
+		assert_false(flow_state(t, &F4, &st));
+	}
+	/* A FIN with no payload starts nothing either. */
+	n = frame(pkt, &F4, 1003, NULL, 0, &(struct frame_opts){ .flags = 0x11 });
+	assert_int_equal(run(t, pkt, n), 0);
+	assert_false(flow_state(t, &F4, &st));
+	assert_int_equal(counter(t, CS_C_FLOWS), 0);
+}
+
 static void test_skipped(void **state)
 {
 	(void)state;
@@ -1082,6 +1161,9 @@ int main(void)
 		T(test_alert_start_lone_record),
 		T(test_split_header_walk),
 		T(test_split_header_tiny_segments),
+		T(test_short_first_segment_5),
+		T(test_short_first_segment_1),
+		T(test_short_first_segment_not_tls),
 	};
 	const struct CMUnitTest skipped[] = { cmocka_unit_test(test_skipped) };
 

@@ -296,6 +296,48 @@ static void test_reordered_and_duplicated(void **state)
 	free(s2c.b);
 }
 
+/* Each hello's first bytes sent alone (5, the whole record header, or 1),
+ * then the rest: the directions start all the same and the chain is reported. */
+static void test_short_first_segment(void **state)
+{
+	static const uint32_t first[] = { 5, 1 };
+	static const uint8_t get[] = "GET";
+	struct stream c2s, s2c;
+	struct flow_stats st;
+	struct rig g;
+	char want[65];
+
+	(void)state;
+	handshake(TLS1_2_VERSION, "short.flow.test", &c2s, &s2c);
+	leaf_hex(want);
+	rig_init(&g, 0);
+	for (int i = 0; i < 2; i++) {
+		uint16_t port = (uint16_t)(40020 + i);
+		uint32_t k = first[i];
+		struct stream rc = { .b = c2s.b + k, .len = c2s.len - k };
+		struct stream rs = { .b = s2c.b + k, .len = s2c.len - k };
+
+		push(&g, port, true, 1000, c2s.b, k, CS_TCP_ACK, 1000);
+		push_stream(&g, port, true, 1000 + k, &rc, 1448);
+		push(&g, port, false, 9000, s2c.b, k, CS_TCP_ACK, 1000);
+		push_stream(&g, port, false, 9000 + k, &rs, 1448);
+		assert_int_equal(g.sink.n, i + 1);
+		assert_int_equal(g.sink.r[i].action, REPORT_CERTIFICATE);
+		assert_string_equal(g.sink.r[i].sni, "short.flow.test");
+		assert_int_equal(g.sink.r[i].chain_len, 2);
+		assert_int_equal(g.sink.r[i].client_port, port);
+		assert_string_equal(g.sink.r[i].leaf_sha, want);
+	}
+	/* A short payload that is no prefix of a hello's header starts nothing. */
+	push(&g, 40029, true, 1, get, 3, CS_TCP_ACK, 1000);
+	flow_stats(g.ft, &st);
+	assert_int_equal(st.ignored_segments, 1);
+	assert_int_equal(g.sink.n, 2);
+	rig_free(&g);
+	free(c2s.b);
+	free(s2c.b);
+}
+
 /* A direction that stops parsing for a reason the source cannot see (here a
  * handshake message claiming 16 MB) is marked done at the source. */
 static void test_parse_error_tells_source(void **state)
@@ -417,6 +459,7 @@ int main(void)
 		cmocka_unit_test(test_tls12_chain),
 		cmocka_unit_test(test_tls13_hidden),
 		cmocka_unit_test(test_reordered_and_duplicated),
+		cmocka_unit_test(test_short_first_segment),
 		cmocka_unit_test(test_non_tls_ignored),
 		cmocka_unit_test(test_parse_error_tells_source),
 		cmocka_unit_test(test_bounds_evict_expire_close),

@@ -1435,6 +1435,64 @@ static void test_alert_start(void **st)
 	sel_free(t);
 }
 
+/* Rule 2d: a hello whose first 1..5 bytes come alone starts the direction;
+ * the walk completes the header (rule 6, or reads a whole 5-byte one) and
+ * stops at the CCS all the same. Short payloads that are no prefix of a
+ * hello's record header (or not wholly captured) start nothing. */
+static void test_short_first_segment(void **st)
+{
+	static const struct { const char *b; uint32_t n, cap; } no[] = {
+		{ "GET", 3, 3 }, { "\x17\x03\x03", 3, 3 }, { "\x16\x04", 2, 2 },
+		{ "\x16\x03\x05", 3, 3 }, { "\x16\x03\x05\x00\x10", 5, 5 },
+		{ "\x16\x03\x03", 4, 3 },	/* cut by the snapshot length */
+	};
+	struct conv cv = { .framing = F_ETH };
+	struct tpkt tp[4];
+	struct coll c = { 0 };
+	char err[512];
+	struct sel *t = sel_new(16, 0);
+	struct sel_pkt p;
+	struct sel_verdict v;
+	struct sel_stats ss;
+
+	(void)st;
+	for (uint32_t k = 1; k <= 5; k++) {
+		uint16_t port = (uint16_t)(2000 + k);
+
+		mk_pkt(&p, 6, 0, port, 100, cli, k);
+		sel_packet(t, &p, &v);
+		assert_int_equal(v.data_len, k);
+		assert_int_equal(v.data_seq, 100);
+		mk_pkt(&p, 6, 0, port, 100 + k, cli + k, (uint32_t)cli_n - k);
+		sel_packet(t, &p, &v);
+		assert_int_equal(v.data_seq, 100 + k);
+		assert_int_equal(v.data_len, 297 - k);
+	}
+	sel_get_stats(t, &ss);
+	assert_int_equal(ss.flows, 5);
+	assert_int_equal(ss.stopped, 5);
+	for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++) {
+		mk_pkt(&p, 6, 0, 3000, 100, (const uint8_t *)no[i].b, no[i].n);
+		p.caplen = no[i].cap;
+		sel_packet(t, &p, &v);
+		assert_int_equal(v.data_len, 0);
+	}
+	sel_get_stats(t, &ss);
+	assert_int_equal(ss.flows, 5);
+	assert_int_equal(ss.not_tls, sizeof(no) / sizeof(no[0]));
+	sel_free(t);
+
+	/* Through a file: the server's 5-byte record header alone, then the rest. */
+	tp[0] = (struct tpkt){ 1, SISN, PA, srv, 5, 0, 0 };
+	tp[1] = (struct tpkt){ 1, SISN + 5, PA, srv + 5, (uint32_t)srv_n - 5, 0, 0 };
+	write_pcap(tpath("short5.pcap"), &cv, tp, 2, 1);
+	assert_int_equal(run_file(tpath("short5.pcap"), 0, &c, err, sizeof(err), NULL), 0);
+	assert_int_equal(c.n, 2);
+	check_seg(&c.s[0], 1, 0, SISN, srv, 5, PA);
+	check_seg(&c.s[1], 1, 0, SISN + 5, srv + 5, 710 - 5, PA);
+	coll_free(&c);
+}
+
 /* ------------------------------------------------------------ real traces */
 
 static const char *corpus_dir(void)
@@ -1757,6 +1815,7 @@ int main(void)
 		cmocka_unit_test(test_dtls_stop_rules),
 		cmocka_unit_test(test_ssl2_start),
 		cmocka_unit_test(test_alert_start),
+		cmocka_unit_test(test_short_first_segment),
 		cmocka_unit_test(test_out_of_order),
 		cmocka_unit_test(test_seq_wrap),
 		cmocka_unit_test(test_close_and_reuse),
