@@ -12,6 +12,11 @@ say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 say "making a test PKI (root -> intermediate -> leaf) in $TMP/pki"
 "$ROOT/tools/mkpki.sh" "$TMP/pki"
 PKI=$TMP/pki
+# The incident's certificate: valid, but revoked by the intermediate's CRL.
+"$ROOT/tools/mkpki.sh" "$PKI" xleaf revoked www.example.test \
+	"$(date -u -d '-1 day' +%Y%m%d%H%M%SZ)" "$(date -u -d '+1 year' +%Y%m%d%H%M%SZ)" \
+	sha256 ec DNS:www.example.test >/dev/null 2>&1
+"$ROOT/tools/mkpki.sh" "$PKI" crl revoked >/dev/null 2>&1
 
 ns_new c demo-client; ns_new s demo-server
 ip link add csdemo0 netns "$c" type veth peer name csdemo1 netns "$s"
@@ -25,12 +30,14 @@ say "namespaces $c (clients) and $s (servers), joined by a veth pair"
 
 start_server "$s" 443 "$PKI/leaf.pem" "$PKI/leaf.key" "$PKI/inter.pem" -www
 start_server "$s" 8443 "$PKI/big.pem" "$PKI/big.key" "$PKI/inter.pem" -www
+start_server "$s" 9443 "$PKI/revoked.pem" "$PKI/revoked.key" "$PKI/inter.pem" -www
 
-say "starting: certsentry -i csdemo0 -f text (in $c)"
+CHECKS=(--ca-file "$PKI/root.pem" --crl "$PKI/inter.crl.pem" --every)
+say "starting: certsentry -i csdemo0 -f text --ca-file root.pem --crl inter.crl.pem --every (in $c)"
 out=$TMP/demo.txt
 json=$TMP/demo.json
-bg "$c" "$BIN" -i csdemo0 -f text -o "$out"; text_pid=$BG_PID
-bg "$c" "$BIN" -i csdemo0 -o "$json"; json_pid=$BG_PID
+bg "$c" "$BIN" -i csdemo0 -f text "${CHECKS[@]}" -o "$out"; text_pid=$BG_PID
+bg "$c" "$BIN" -i csdemo0 "${CHECKS[@]}" -o "$json"; json_pid=$BG_PID
 wait_for 10 grep -q certsentry-started "$out"
 wait_for 10 grep -q certsentry-started "$json"
 tail -f "$out" &
@@ -41,10 +48,12 @@ handshake "$c" 10.214.0.2:443 -tls1_2 -servername www.example.test
 handshake "$c" "[fd00:cafe::2]:443" -tls1_2 -servername example.test
 handshake "$c" 10.214.0.2:8443 -tls1_2 -servername www.example.test
 handshake "$c" 10.214.0.2:443 -tls1_3 -servername www.example.test
+say "the incident: a server starts handing out a revoked certificate"
+handshake "$c" 10.214.0.2:9443 -tls1_2 -servername www.example.test
 sleep 1
 stop_pid "$text_pid"; stop_pid "$json_pid"
 sleep 0.2
 
-say "the same handshakes as JSON lines (first one, pretty-printed)"
-events "$json" tls-certificate | head -1 | jq .
+say "the same handshakes as JSON lines (the revoked one, pretty-printed)"
+events "$json" tls-certificate | jq 'select(.event.kind == "alert")' | head -80
 say "done; removing namespaces and servers"
