@@ -561,41 +561,66 @@ static int load_ca_file(struct lists *l, const char *path, char *err, size_t err
 	return 0;
 }
 
-/* Every hashed certificate of the directory, loaded now: the generation must
- * not change when the directory does (a reload makes a new one). A directory
- * without hashed names gets its *.pem, *.crt and *.cer files. */
-static int load_ca_dir(struct lists *l, const char *dir, char *err, size_t errlen)
+typedef int (*file_loader)(struct lists *l, const char *path, char *err, size_t errlen);
+
+/*
+ * Loads the entries v[0..n) of dir that keep() accepts (NULL: all) with
+ * load(), stopping at the first error. Subdirectories are not walked: list
+ * directories are flat. *used counts the files loaded.
+ */
+static int load_dir_files(struct lists *l, const char *dir, char **v, uint32_t n,
+			  bool (*keep)(const char *name, bool hashed), bool hashed,
+			  file_loader load, uint32_t *used, char *err, size_t errlen)
 {
-	uint32_t n, i, used = 0;
-	char **v = dir_files(dir, &n, err, errlen);
+	struct stat st;
 	int rc = 0;
-	bool any_hashed = false;
 
-	if (!v)
-		return -1;
-	for (i = 0; i < n; i++)
-		any_hashed |= hashed_name(v[i]);
-	for (i = 0; i < n && !rc; i++) {
-		const char *dot = strrchr(v[i], '.');
+	*used = 0;
+	for (uint32_t i = 0; i < n && !rc; i++) {
 		char *p;
-		struct stat st;
 
-		if (any_hashed ? !hashed_name(v[i]) :
-		    !dot || (strcmp(dot, ".pem") && strcmp(dot, ".crt") && strcmp(dot, ".cer")))
+		if (keep && !keep(v[i], hashed))
 			continue;
 		if (!(p = path_join(dir, v[i]))) {
 			fail(err, errlen, "%s: out of memory", dir);
-			rc = -1;
-			break;
+			return -1;
 		}
 		if (stat(p, &st) == 0 && S_ISDIR(st.st_mode)) {
 			free(p);
 			continue;
 		}
-		rc = load_ca_file(l, p, err, errlen);
-		used++;
+		rc = load(l, p, err, errlen);
+		(*used)++;
 		free(p);
 	}
+	return rc;
+}
+
+/* c_rehash names where the directory has any, else *.pem, *.crt, *.cer. */
+static bool ca_file_name(const char *name, bool hashed)
+{
+	const char *dot = strrchr(name, '.');
+
+	if (hashed)
+		return hashed_name(name);
+	return dot && (!strcmp(dot, ".pem") || !strcmp(dot, ".crt") || !strcmp(dot, ".cer"));
+}
+
+/* Every certificate of the directory, loaded now: the generation must not
+ * change when the directory does (a reload makes a new one). */
+static int load_ca_dir(struct lists *l, const char *dir, char *err, size_t errlen)
+{
+	uint32_t n, used;
+	char **v = dir_files(dir, &n, err, errlen);
+	bool any_hashed = false;
+	int rc;
+
+	if (!v)
+		return -1;
+	for (uint32_t i = 0; i < n; i++)
+		any_hashed |= hashed_name(v[i]);
+	rc = load_dir_files(l, dir, v, n, ca_file_name, any_hashed, load_ca_file, &used, err,
+			    errlen);
 	free_names(v, n);
 	if (!rc && !used)
 		warn(l, "%s: no CA certificate files (hashed names, *.pem, *.crt, *.cer)", dir);
@@ -850,9 +875,9 @@ static int load_crl_file(struct lists *l, const char *path, char *err, size_t er
 static int load_crl_path(struct lists *l, const char *path, char *err, size_t errlen)
 {
 	struct stat st;
-	uint32_t n, i;
+	uint32_t n, used;
 	char **v;
-	int rc = 0, used = 0;
+	int rc;
 
 	if (stat(path, &st) < 0) {
 		fail(err, errlen, "%s: cannot open: %s", path, strerror(errno));
@@ -862,23 +887,7 @@ static int load_crl_path(struct lists *l, const char *path, char *err, size_t er
 		return load_crl_file(l, path, err, errlen);
 	if (!(v = dir_files(path, &n, err, errlen)))
 		return -1;
-	for (i = 0; i < n && !rc; i++) {
-		char *p = path_join(path, v[i]);
-
-		if (!p) {
-			fail(err, errlen, "%s: out of memory", path);
-			rc = -1;
-			break;
-		}
-		/* subdirectories are not walked: a CRL directory is flat */
-		if (stat(p, &st) == 0 && S_ISDIR(st.st_mode)) {
-			free(p);
-			continue;
-		}
-		rc = load_crl_file(l, p, err, errlen);
-		used++;
-		free(p);
-	}
+	rc = load_dir_files(l, path, v, n, NULL, false, load_crl_file, &used, err, errlen);
 	free_names(v, n);
 	if (!rc && !used)
 		warn(l, "%s: directory holds no CRL files", path);
