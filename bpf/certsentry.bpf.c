@@ -352,21 +352,25 @@ static __always_inline int tcp_start_short(struct __sk_buff *skb, const struct p
 /*
  * Does this payload start a TCP direction, and as what (an enum cs_mode, or
  * START_NONE)? *skip: bytes at the start the record walk hops over (a
- * warning alert). One 8-byte read; 6 bytes for payloads of 6 or 7 (a hello
+ * warning alert); *client: it is a (TLS or SSLv2) ClientHello. One 8-byte read; 6 bytes for payloads of 6 or 7 (a hello
  * header alone, or a lone alert record); up to 3 for payloads under 6 (the
  * first bytes of a hello's record header sent alone).
  */
-static __always_inline int tcp_start(struct __sk_buff *skb, const struct pkt *p, __u32 *skip)
+static __always_inline int tcp_start(struct __sk_buff *skb, const struct pkt *p, __u32 *skip,
+				     __u8 *client)
 {
 	struct { __u8 b[8]; } h = {};
 	struct { __u8 b[6]; } s;
 
 	*skip = 0;
+	*client = 0;
 	if (p->plen >= sizeof(h)) {
 		if (load_hdr(skb, p->poff, &h))
 			return START_NONE;
-		if (h.b[0] & 0x80)
+		if (h.b[0] & 0x80) {
+			*client = h.b[2] == 1;
 			return ssl2_hello(h.b) ? CS_MODE_SSL2 : START_NONE;
+		}
 	} else {
 		if (p->plen < sizeof(s))
 			return tcp_start_short(skb, p);
@@ -374,8 +378,10 @@ static __always_inline int tcp_start(struct __sk_buff *skb, const struct pkt *p,
 			return START_NONE;
 		__builtin_memcpy(h.b, s.b, sizeof(s));
 	}
-	if (tls_hello(h.b))
+	if (tls_hello(h.b)) {
+		*client = h.b[5] == 1;
 		return CS_MODE_TLS;
+	}
 	/* 15 03 {00..04} 00 02 {01|02}: an Alert that answers a tracked hello
 	 * (or comes before the answer). Rare, so the extra lookup is too. */
 	if (h.b[0] != TLS_ALERT || h.b[1] != 3 || h.b[2] > 4 || h.b[3] || h.b[4] != 2 ||
@@ -422,18 +428,19 @@ static __always_inline void ev_fill(struct cs_event *ev, struct __sk_buff *skb,
 }
 
 /*
- * Waking the reader for every record costs a context switch each (five per
- * handshake). A sender's write ends with PSH, and only then can userspace
- * have a whole flight to report: wake it there, on FIN/RST, for datagrams,
- * and whenever the ring fills up; other records wait for the next wakeup or
- * the reader's poll timeout.
+ * Waking the reader costs a context switch each; one per handshake is what a
+ * report needs. The caller says whether a record may wake it (wake): only a
+ * sender's write (PSH) of handshake bytes from a direction that did not start
+ * with a ClientHello, i.e. the server's flights, SSLv2 and datagrams. The
+ * client's records, CLOSE events and the tails after a handshake wait in the
+ * ring for the next wakeup (the server's answer, at latest the reader's
+ * poll timeout) or wake it when the ring fills up.
  */
-static __always_inline __u64 wakeup_flags(const struct cs_event *ev)
+static __always_inline __u64 wakeup_flags(const struct cs_event *ev, bool wake)
 {
 	/* Forced: the default (adaptive) wakeup fires only when the reader had
 	 * caught up, which it has not while NO_WAKEUP records wait unread. */
-	if (ev->tcp_flags & (CS_TCP_PSH | CS_TCP_FIN | CS_TCP_RST) ||
-	    ev->key.proto == IPPROTO_UDP)
+	if (wake && (ev->tcp_flags & CS_TCP_PSH || ev->key.proto == IPPROTO_UDP))
 		return BPF_RB_FORCE_WAKEUP;
 	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >
 	    bpf_ringbuf_query(&events, BPF_RB_RING_SIZE) / 8)
@@ -441,9 +448,9 @@ static __always_inline __u64 wakeup_flags(const struct cs_event *ev)
 	return BPF_RB_NO_WAKEUP;
 }
 
-static __always_inline void ring_out(void *ev, __u64 size, __u32 len)
+static __always_inline void ring_out(void *ev, __u64 size, __u32 len, bool wake)
 {
-	if (bpf_ringbuf_output(&events, ev, size, wakeup_flags(ev))) {
+	if (bpf_ringbuf_output(&events, ev, size, wakeup_flags(ev, wake))) {
 		count(CS_C_RB_FAIL, 1);
 		return;
 	}
@@ -457,6 +464,7 @@ struct copy_ctx {
 	__u32 poff;
 	__u32 seq;
 	__u32 n;		/* payload bytes to copy, from payload[0] */
+	bool wake;		/* may wake the reader (wakeup_flags) */
 };
 
 /* One ring record per CS_EVENT_DATA_MAX bytes, each with its own seq. */
@@ -483,13 +491,14 @@ static long copy_chunk(__u32 i, void *arg)
 	}
 	sc->ev.seq = c->seq + start;
 	sc->ev.len = len;
-	ring_out(sc, sizeof(sc->ev) + len, len);
+	ring_out(sc, sizeof(sc->ev) + len, len, c->wake);
 	return 0;
 }
 
-static __always_inline void copy_payload(struct __sk_buff *skb, const struct pkt *p, __u32 n)
+static __always_inline void copy_payload(struct __sk_buff *skb, const struct pkt *p, __u32 n,
+					 bool wake)
 {
-	struct copy_ctx c = { .skb = skb, .poff = p->poff, .seq = p->seq, .n = n };
+	struct copy_ctx c = { .skb = skb, .poff = p->poff, .seq = p->seq, .n = n, .wake = wake };
 	struct cs_scratch *sc = scratch_get();
 
 	if (!sc)
@@ -507,7 +516,7 @@ static __always_inline void emit_close(struct __sk_buff *skb, const struct pkt *
 	ev_fill(&sc->ev, skb, p, CS_EV_CLOSE);
 	sc->ev.seq = p->seq + p->plen;
 	sc->ev.len = 0;
-	ring_out(&sc->ev, sizeof(sc->ev), 0);
+	ring_out(&sc->ev, sizeof(sc->ev), 0, false);
 }
 
 struct walk_ctx {
@@ -583,7 +592,9 @@ static __always_inline void walk_stop(struct cs_flow_state *st, __u32 rec)
 		st->limit = limit;
 }
 
-static __always_inline void walk(struct __sk_buff *skb, const struct pkt *p, struct cs_flow_state *st)
+/* Returns whether the packet carried handshake bytes: false when it starts
+ * with the first non-handshake record (a CCS, an alert) or its header. */
+static __always_inline bool walk(struct __sk_buff *skb, const struct pkt *p, struct cs_flow_state *st)
 {
 	struct walk_ctx w = {
 		.skb = skb, .poff = p->poff, .seq = p->seq, .plen = p->plen,
@@ -594,16 +605,16 @@ static __always_inline void walk(struct __sk_buff *skb, const struct pkt *p, str
 
 	if (st->part_len && p->seq == st->next_rec + st->part_len) {
 		if (!join_header(skb, p, st, &type, &len))
-			return;
+			return true;
 		if (type != TLS_HANDSHAKE) {
 			walk_stop(st, w.rec);
-			return;
+			return false;
 		}
 		w.rec += TLS_HDR_LEN + len;
 		st->next_rec = w.rec;
 	}
 	if (w.rec - w.seq >= w.plen)	/* next header not in this packet */
-		return;
+		return true;
 	bpf_loop(CS_WALK_MAX, walk_rec, &w, 0);
 	if (w.rec != st->next_rec) {
 		st->next_rec = w.rec;
@@ -611,16 +622,18 @@ static __always_inline void walk(struct __sk_buff *skb, const struct pkt *p, str
 	}
 	if (w.stop) {
 		walk_stop(st, w.rec);
-		return;
+		return w.rec != p->seq;
 	}
 	/* Keep the first bytes of a header the packet ends in (the longest
 	 * seen, should a retransmission end sooner). */
 	if (w.tail > st->part_len &&
 	    !load_part(skb, p->poff + (w.rec - w.seq), w.tail, &st->part))
 		st->part_len = w.tail;
+	return true;
 }
 
-static __always_inline void flow_init(struct cs_flow_state *st, __u32 seq, int mode, __u32 skip)
+static __always_inline void flow_init(struct cs_flow_state *st, __u32 seq, int mode, __u32 skip,
+				      __u8 client)
 {
 	st->isn = seq;
 	st->next_rec = seq + skip;
@@ -633,15 +646,17 @@ static __always_inline void flow_init(struct cs_flow_state *st, __u32 seq, int m
 	st->mode = mode;
 	st->part = 0;
 	st->part_len = 0;
+	st->quiet = client;
 }
 
 /* The bucket is bumped before the insert so that no other CPU can see the
  * entry behind a zero bucket. */
-static __always_inline struct cs_flow_state *flow_new(const struct pkt *p, int mode, __u32 skip)
+static __always_inline struct cs_flow_state *flow_new(const struct pkt *p, int mode, __u32 skip,
+						      __u8 client)
 {
 	struct cs_flow_state st = {};
 
-	flow_init(&st, p->seq, mode, skip);
+	flow_init(&st, p->seq, mode, skip, client);
 	hint_add(p->hint, 1);
 	if (bpf_map_update_elem(&flows, &p->key, &st, BPF_NOEXIST)) {
 		hint_add(p->hint, -1);
@@ -665,13 +680,15 @@ static __always_inline int tracked_data(struct __sk_buff *skb, const struct pkt 
 {
 	__s32 off = p->seq - st->isn;
 	__u32 n, end, skip, cap = max_bytes ? max_bytes : CS_MAX_BYTES_DEFAULT;
+	bool wake;
+	__u8 client;
 	int mode;
 
 	if (off < 0 || (__u32)off >= st->limit) {
 		/* Same 5-tuple, new connection (or a second hello far away). */
-		mode = tcp_start(skb, p, &skip);
+		mode = tcp_start(skb, p, &skip, &client);
 		if (mode != START_NONE) {
-			flow_init(st, p->seq, mode, skip);
+			flow_init(st, p->seq, mode, skip, client);
 			off = 0;
 		}
 	}
@@ -682,13 +699,13 @@ static __always_inline int tracked_data(struct __sk_buff *skb, const struct pkt 
 			flow_forget(p);
 			return -1;
 		}
-		if (st->walking)
-			walk(skb, p, st);
+		/* SSLv2 is not walked: every write of it may matter. */
+		wake = st->walking ? walk(skb, p, st) : st->mode == CS_MODE_SSL2;
 		n = st->limit - off;
 		if (n > p->plen)
 			n = p->plen;
 		if (n)
-			copy_payload(skb, p, n);
+			copy_payload(skb, p, n, wake && !st->quiet);
 	}
 	end = off + p->plen;
 	if (end > st->hi)
@@ -736,6 +753,7 @@ static __always_inline void handle_tcp(struct __sk_buff *skb, struct pkt *p)
 {
 	struct cs_flow_state *st = NULL;
 	__u32 *h, skip;
+	__u8 client;
 	int mode;
 
 	if (!p->plen && !(p->flags & (CS_TCP_FIN | CS_TCP_RST)))
@@ -746,10 +764,10 @@ static __always_inline void handle_tcp(struct __sk_buff *skb, struct pkt *p)
 	if (h && *h)
 		st = bpf_map_lookup_elem(&flows, &p->key);
 	if (!st) {
-		mode = tcp_start(skb, p, &skip);
+		mode = tcp_start(skb, p, &skip, &client);
 		if (mode == START_NONE)
 			return;
-		st = flow_new(p, mode, skip);
+		st = flow_new(p, mode, skip, client);
 		if (!st)
 			return;
 	}
@@ -803,7 +821,7 @@ static __always_inline void udp_tracked(struct __sk_buff *skb, struct pkt *p,
 	if (st->done) {
 		if (!have || !dtls_hello(peek))
 			return;
-		flow_init(st, 0, CS_MODE_DTLS, 0);
+		flow_init(st, 0, CS_MODE_DTLS, 0, 0);
 	}
 	if (bpf_map_lookup_elem(&done_flows, &p->key)) {
 		flow_forget(p);
@@ -814,7 +832,7 @@ static __always_inline void udp_tracked(struct __sk_buff *skb, struct pkt *p,
 	if (n > p->plen)
 		n = p->plen;
 	p->hook = hook_of(skb);
-	copy_payload(skb, p, n);
+	copy_payload(skb, p, n, true);
 	st->hi += n;
 	if (c.stop)
 		st->limit = st->hi;
@@ -854,7 +872,7 @@ static __always_inline void handle_udp(struct __sk_buff *skb, struct pkt *p)
 	if (!st) {
 		if (!have || !dtls_hello(h.b))
 			return;
-		st = flow_new(p, CS_MODE_DTLS, 0);
+		st = flow_new(p, CS_MODE_DTLS, 0, 0);
 		if (!st)
 			return;
 	}

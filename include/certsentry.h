@@ -113,7 +113,10 @@ struct cs_flow_state {
 	 * completes it. part_len 0: none kept. */
 	__u32 part;
 	__u8  part_len;
-	__u8  pad2[3];
+	/* v3: the direction began with a ClientHello. Its records never wake
+	 * the reader: the server's answer does, and brings them along. */
+	__u8  quiet;
+	__u8  pad2[2];
 };
 
 /* ---- Additions (kernel program v2: DTLS, SSLv2, alert start, split headers) ---- */

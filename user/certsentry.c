@@ -567,10 +567,14 @@ static size_t render_metrics(void *ctx, char *buf, size_t cap)
 	return b.len;
 }
 
+/* Longest wait of a record the kernel did not wake us for; also the period
+ * of the metrics and list-reload checks. */
+#define POLL_MS 50
+
 static int run_live(struct app *a)
 {
 	char err[256], fl[512];
-	uint64_t c[CS_C_MAX], last = now_ns(), last_stats = last, drops = 0, last_metrics = 0;
+	uint64_t c[CS_C_MAX], last = now_ns(), last_stats = last, drops = 0, last_tick = 0;
 	int n;
 
 	env.cap.max_bytes = env.max_bytes;
@@ -589,17 +593,22 @@ static int run_live(struct app *a)
 	status(a, "certsentry-started", "info", "capturing on %s", ifaces_text(fl, sizeof(fl)));
 	lists_event(a, "certsentry-lists-loaded");
 	while (!exiting) {
-		n = capture_poll(a->cap, 100, flow_segment, a->flows);
+		/* The kernel wakes us for the server's flights only; the timeout
+		 * bounds how long the rest (client certificates and alerts,
+		 * closes) may wait in the ring on a quiet host. */
+		n = capture_poll(a->cap, POLL_MS, flow_segment, a->flows);
 		output_flush(a->out);	/* this batch's lines leave now */
 		if (n < 0 && n != -EINTR) {
 			fprintf(stderr, "certsentry: ring buffer: %s\n", strerror(-n));
 			break;
 		}
-		maybe_reload(a);
-		/* A scrape may wait 50 ms; a select() per ring wakeup is not free. */
-		if (a->metrics && mono_ns() - last_metrics > 50000000ULL) {
-			metrics_poll(a->metrics);
-			last_metrics = mono_ns();
+		/* A scrape or a reload may wait a tick; a syscall per ring
+		 * wakeup is not free. */
+		if (mono_ns() - last_tick >= POLL_MS * 1000000ULL) {
+			maybe_reload(a);
+			if (a->metrics)
+				metrics_poll(a->metrics);
+			last_tick = mono_ns();
 		}
 		if (now_ns() - last > 1000000000ULL) {
 			last = now_ns();

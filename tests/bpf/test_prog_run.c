@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/epoll.h>
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -244,6 +245,31 @@ static int run(struct t *t, const uint8_t *pkt, size_t len)
 	assert_int_equal((int)o.retval, TC_ACT_UNSPEC);
 	ring_buffer__consume(t->rb);
 	return t->n;
+}
+
+/*
+ * Runs one frame and says whether its records woke a reader blocked on the
+ * ring: an epoll set made while the ring is empty sees the fd only through
+ * the kernel's wakeup (a forced one is an irq_work, run before the test run
+ * returns), not through records merely sitting there.
+ */
+static bool run_woke(struct t *t, const uint8_t *pkt, size_t len, int records)
+{
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = pkt, .data_size_in = len, .repeat = 1);
+	struct epoll_event e = { .events = EPOLLIN };
+	int ep = epoll_create1(EPOLL_CLOEXEC), n;
+
+	assert_true(ep >= 0);
+	t->n = 0;
+	ring_buffer__consume(t->rb);
+	assert_int_equal(epoll_ctl(ep, EPOLL_CTL_ADD, bpf_map__fd(t->skel->maps.events), &e), 0);
+	assert_int_equal(bpf_prog_test_run_opts(t->prog_fd, &o), 0);
+	n = epoll_wait(ep, &e, 1, 20);
+	close(ep);
+	t->n = 0;
+	ring_buffer__consume(t->rb);
+	assert_int_equal(t->n, records);
+	return n == 1;
 }
 
 static void key_of_p(struct cs_flow_key *k, const struct flow *f, int proto)
@@ -1096,6 +1122,47 @@ static void test_short_first_segment_not_tls(void **state)
 	assert_int_equal(counter(t, CS_C_FLOWS), 0);
 }
 
+/* Only the server's flights wake the reader (one wakeup per handshake); the
+ * client's records, closes and what follows the handshake wait for them. */
+static void test_wakeups(void **state)
+{
+	static const struct frame_opts nopsh = { .flags = CS_TCP_ACK };
+	static const struct frame_opts fin = { .flags = CS_TCP_FIN | CS_TCP_ACK };
+	struct t *t = *state;
+	size_t l, n;
+
+	l = tls_rec(pl, 22, 1, 300);			/* ClientHello, PSH */
+	n = frame(pkt, &F4, 1000, pl, l, NULL);
+	assert_false(run_woke(t, pkt, n, 1));
+	l = tls_rec(pl, 22, 2, 90);			/* ServerHello + Certificate */
+	l += tls_rec(pl + l, 22, 11, 1200);
+	n = frame(pkt, &F4R, 5000, pl, 700, &nopsh);	/* mid-write */
+	assert_false(run_woke(t, pkt, n, 1));
+	n = frame(pkt, &F4R, 5700, pl + 700, l - 700, NULL);
+	assert_true(run_woke(t, pkt, n, 1));
+	l = tls_rec(pl, 22, 16, 70);			/* client: CKE + CCS */
+	l += tls_rec(pl + l, 20, 0, 6);
+	n = frame(pkt, &F4, 1300, pl, l, NULL);
+	assert_false(run_woke(t, pkt, n, 1));
+	l = tls_rec(pl, 20, 0, 6);			/* server: CCS + Finished */
+	l += tls_rec(pl + l, 22, 20, 50);
+	n = frame(pkt, &F4R, 5000 + 1290, pl, l, NULL);
+	assert_false(run_woke(t, pkt, n, 1));
+	n = frame(pkt, &F4, 1376, NULL, 0, &fin);	/* CLOSE */
+	assert_false(run_woke(t, pkt, n, 1));
+	/* TLS 1.3: ServerHello, then CCS and encrypted records in one write */
+	l = tls_rec(pl, 22, 2, 122);
+	l += tls_rec(pl + l, 20, 0, 6);
+	l += tls_rec(pl + l, 23, 0, 900);
+	n = frame(pkt, &F6, 77, pl, l, NULL);
+	assert_true(run_woke(t, pkt, n, 1));
+	/* SSLv2 SERVER-HELLO: not walked, every write of it may matter */
+	filler(pl, 400, 9);
+	memcpy(pl, "\x81\x8e\x04\x00\x01\x00\x02\x01\x80\x00\x03", 11);
+	n = frame(pkt, &F4R, 90000, pl, 400, NULL);
+	assert_true(run_woke(t, pkt, n, 1));
+}
+
 static void test_skipped(void **state)
 {
 	(void)state;
@@ -1164,6 +1231,7 @@ int main(void)
 		T(test_short_first_segment_5),
 		T(test_short_first_segment_1),
 		T(test_short_first_segment_not_tls),
+		T(test_wakeups),
 	};
 	const struct CMUnitTest skipped[] = { cmocka_unit_test(test_skipped) };
 
