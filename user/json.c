@@ -81,33 +81,38 @@ static int jw_put(struct jw *w, size_t lim, const char *s, size_t n)
 /* Quoted, escaped, UTF-8-repaired string. C1 controls and U+2028/2029 are
  * escaped too: harmless in JSON, and they keep `cat`/`tail -f` of the log
  * from driving a terminal or breaking JavaScript consumers. */
+static bool jw_plain(unsigned char c)
+{
+	return c >= 0x20 && c < 0x7F && c != '"' && c != '\\';
+}
+
 static int jw_put_str(struct jw *w, size_t lim, const char *str, size_t n)
 {
 	const unsigned char *s = (const unsigned char *)str;
-	size_t i = 0, run = 0;
+	size_t i = 0;
 	char esc[8];
 
 	if (jw_put(w, lim, "\"", 1))
 		return -1;
 	while (i < n) {
+		size_t j = i, k, rlen;
+		const char *rep;
 		uint32_t cp;
-		size_t k;
-		const char *rep = NULL;
-		size_t rlen = 0;
 
-		/* Printable ASCII, nearly all of any log line: no decoding. */
-		if (s[i] >= 0x20 && s[i] < 0x7F && s[i] != '"' && s[i] != '\\') {
-			run++;
-			i++;
-			continue;
-		}
+		/* Printable ASCII, nearly all of any log line: copied in runs. */
+		while (j < n && jw_plain(s[j]))
+			j++;
+		if (jw_put(w, lim, (const char *)s + i, j - i))
+			return -1;
+		if ((i = j) == n)
+			break;
 		k = jw_utf8_seq(s + i, n - i, &cp);
 		if (k == 0) {
-			rep = "\xEF\xBF\xBD", rlen = 3, k = 1;
+			rep = "\xEF\xBF\xBD", k = 1;
 		} else if (cp == '"') {
-			rep = "\\\"", rlen = 2;
+			rep = "\\\"";
 		} else if (cp == '\\') {
-			rep = "\\\\", rlen = 2;
+			rep = "\\\\";
 		} else if (cp < 0x20 || (cp >= 0x7F && cp <= 0x9F) ||
 			   cp == 0x2028 || cp == 0x2029) {
 			switch (cp) {
@@ -120,20 +125,14 @@ static int jw_put_str(struct jw *w, size_t lim, const char *str, size_t n)
 				snprintf(esc, sizeof(esc), "\\u%04x", (unsigned)cp);
 				rep = esc;
 			}
-			rlen = strlen(rep);
-		}
-		if (rep) {
-			if (jw_put(w, lim, (const char *)s + i - run, run) ||
-			    jw_put(w, lim, rep, rlen))
-				return -1;
-			run = 0;
 		} else {
-			run += k;	/* copy plain runs in one go */
+			rep = NULL;		/* valid UTF-8, kept as it is */
 		}
+		rlen = rep ? strlen(rep) : k;
+		if (jw_put(w, lim, rep ? rep : (const char *)s + i, rlen))
+			return -1;
 		i += k;
 	}
-	if (jw_put(w, lim, (const char *)s + i - run, run))
-		return -1;
 	return jw_put(w, lim, "\"", 1);
 }
 
@@ -249,20 +248,31 @@ void jw_str(struct jw *w, const char *key, const char *s)
 	jw_strn(w, key, s, s ? strlen(s) : 0);
 }
 
+/* Decimal digits of v, right-aligned in t[0..24); returns the first. */
+static char *jw_digits(char t[24], uint64_t v)
+{
+	char *p = t + 24;
+
+	do
+		*--p = (char)('0' + v % 10);
+	while (v /= 10);
+	return p;
+}
+
 void jw_int(struct jw *w, const char *key, int64_t v)
 {
-	char t[24];
-	int n = snprintf(t, sizeof(t), "%" PRId64, v);
+	char t[24], *p = jw_digits(t, v < 0 ? 0 - (uint64_t)v : (uint64_t)v);
 
-	jw_scalar(w, key, t, (size_t)n, false);
+	if (v < 0)
+		*--p = '-';
+	jw_scalar(w, key, p, (size_t)(t + 24 - p), false);
 }
 
 void jw_uint(struct jw *w, const char *key, uint64_t v)
 {
-	char t[24];
-	int n = snprintf(t, sizeof(t), "%" PRIu64, v);
+	char t[24], *p = jw_digits(t, v);
 
-	jw_scalar(w, key, t, (size_t)n, false);
+	jw_scalar(w, key, p, (size_t)(t + 24 - p), false);
 }
 
 void jw_bool(struct jw *w, const char *key, bool v)

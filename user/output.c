@@ -1,6 +1,7 @@
 /* output.c - one report per line: ECS-nested JSON or a terminal-safe text line. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,8 +46,8 @@ struct output {
 struct output *output_new(FILE *f, enum output_format fmt)
 {
 	struct output *o = f ? calloc(1, sizeof(*o)) : NULL;
-
 	struct stat st;
+	int fl;
 
 	if (!o || !(o->buf = malloc(OUTPUT_LINE_MAX + 1)) || !(o->ob = malloc(OUTPUT_BATCH_MAX))) {
 		if (o)
@@ -66,6 +67,10 @@ struct output *output_new(FILE *f, enum output_format fmt)
 		return NULL;
 	}
 	o->regular = !fstat(o->fd, &st) && S_ISREG(st.st_mode);
+	/* Appending, whoever opened it (a shell's `>`): a log rotated by
+	 * copytruncate then goes on at its new end, not at a hole. */
+	if (o->regular && (fl = fcntl(o->fd, F_GETFL)) >= 0 && !(fl & O_APPEND))
+		fcntl(o->fd, F_SETFL, fl | O_APPEND);
 	return o;
 }
 
@@ -99,8 +104,8 @@ void output_stats(const struct output *o, struct output_stats *st)
  */
 static int write_batch(struct output *o, const char *p, size_t n, uint64_t lines)
 {
-	off_t start = o->regular ? lseek(o->fd, 0, SEEK_END) : -1;
 	size_t done = 0;
+	off_t start;
 	ssize_t w;
 
 	if (o->torn && write(o->fd, "\n", 1) == 1)
@@ -118,7 +123,10 @@ static int write_batch(struct output *o, const char *p, size_t n, uint64_t lines
 		return 0;
 	}
 	o->st.write_errors++;
-	if (done && start >= 0 && ftruncate(o->fd, start) == 0)
+	/* Where the batch began, asked only now: an lseek per batch is a
+	 * syscall per wakeup. The offset moved by exactly what was written. */
+	start = o->regular && done ? lseek(o->fd, 0, SEEK_CUR) : -1;
+	if (start >= (off_t)done && ftruncate(o->fd, start - (off_t)done) == 0)
 		done = 0;
 	if (done)
 		o->torn = true;
