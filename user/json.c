@@ -231,6 +231,30 @@ static void jw_close(struct jw *w)
 }
 
 void jw_obj_begin(struct jw *w, const char *key) { jw_open(w, key, '{', '}'); }
+
+void jw_obj_begin_with(struct jw *w, const char *key, const char *members, size_t n)
+{
+	size_t start = w->len, lim;
+	int depth = w->depth;
+	bool pfirst = depth > 0 && w->first[depth - 1];
+
+	jw_open(w, key, '{', '}');
+	if (w->truncated || w->depth != depth + 1 || !n)
+		return;
+	/* Members as one token: all of them or, past the bound, none. */
+	lim = w->cap - jw_reserve(w->depth);
+	if (jw_put(w, lim, members, n)) {
+		w->len = start;		/* not even the key: the object never began */
+		w->depth = depth;
+		if (depth > 0)
+			w->first[depth - 1] = pfirst;
+		w->truncated = true;
+		w->buf[w->len] = '\0';
+		return;
+	}
+	w->first[w->depth - 1] = false;
+	w->buf[w->len] = '\0';
+}
 void jw_arr_begin(struct jw *w, const char *key) { jw_open(w, key, '[', ']'); }
 void jw_obj_end(struct jw *w) { jw_close(w); }
 void jw_arr_end(struct jw *w) { jw_close(w); }

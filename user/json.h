@@ -35,6 +35,9 @@ void jw_obj_begin(struct jw *w, const char *key);	/* key NULL at top/in arrays *
 void jw_obj_end(struct jw *w);
 void jw_arr_begin(struct jw *w, const char *key);
 void jw_arr_end(struct jw *w);
+/* Opens an object whose first members are members[0..n): text this writer
+ * made earlier ("k":v pairs, comma-separated, no braces), trusted as JSON. */
+void jw_obj_begin_with(struct jw *w, const char *key, const char *members, size_t n);
 void jw_str(struct jw *w, const char *key, const char *s);
 void jw_strn(struct jw *w, const char *key, const char *s, size_t n);
 void jw_int(struct jw *w, const char *key, int64_t v);

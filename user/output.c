@@ -26,6 +26,23 @@
 
 #define OUTPUT_BATCH_MAX (64 * 1024)	/* lines gathered for one write() */
 
+/*
+ * A certificate's JSON is the bulk of a line and the same in every line that
+ * names it: its members are written once per distinct certificate and kind
+ * and copied after that. Direct-mapped by the DER's SHA-256; a certificate
+ * whose members pass FRAG_MAX is written token by token, as before (so that
+ * a line past OUTPUT_LINE_MAX is still cut inside its SAN list).
+ */
+#define FRAG_SLOTS	512
+#define FRAG_MAX	4096
+enum frag_kind { FRAG_PEER, FRAG_CHAIN, FRAG_KINDS };
+
+struct frag {
+	uint8_t sha256[32];
+	uint32_t len;		/* 0: empty */
+	char *text;		/* FRAG_MAX bytes, allocated at first use */
+};
+
 struct output {
 	FILE *f;
 	int fd;
@@ -40,6 +57,7 @@ struct output {
 	uint64_t ob_lines;
 	enum output_format fmt;
 	char *buf;		/* OUTPUT_LINE_MAX + 1: room for the '\n' */
+	struct frag frag[FRAG_KINDS][FRAG_SLOTS];
 	struct output_stats st;
 };
 
@@ -83,6 +101,9 @@ void output_free(struct output *o)
 		close(o->log_fd);
 	if (o->own)
 		fclose(o->own);
+	for (int k = 0; k < FRAG_KINDS; k++)
+		for (int i = 0; i < FRAG_SLOTS; i++)
+			free(o->frag[k][i].text);
 	free(o->ob);
 	free(o->buf);
 	free(o);
@@ -357,7 +378,7 @@ static void json_x509(struct jw *w, const struct cert_facts *f)
 }
 
 /* ECS tls.server.* / tls.client.*: hash, validity, names, x509. */
-static void json_peer_cert(struct jw *w, const struct cert_facts *f)
+static void peer_members(struct jw *w, const struct cert_facts *f)
 {
 	jw_obj_begin(w, "hash");
 	jw_str(w, "sha256", f->sha256_hex);
@@ -373,7 +394,79 @@ static void json_peer_cert(struct jw *w, const struct cert_facts *f)
 	json_x509(w, f);
 }
 
-static void json_tls(struct jw *w, const struct cs_report *r)
+/* One certificate of certsentry.chain, all but its validity (which moves
+ * with the check time). */
+static void chain_members(struct jw *w, const struct cert_facts *f)
+{
+	jw_str(w, "sha256", f->sha256_hex);
+	jw_uint(w, "der_length", f->der_len);
+	if (!f->parse_ok) {
+		jw_str(w, "parse_error", f->parse_error);
+		return;
+	}
+	if (f->spki_sha256_b64[0])
+		jw_str(w, "spki_sha256", f->spki_sha256_b64);
+	if (f->serial_hex)
+		jw_str(w, "serial_number", f->serial_hex);
+	if (f->subject_dn)
+		jw_str(w, "subject", f->subject_dn);
+	if (f->issuer_dn)
+		jw_str(w, "issuer", f->issuer_dn);
+	jw_time_s(w, "not_before", f->not_before);
+	jw_time_s(w, "not_after", f->not_after);
+	json_key(w, f);
+	jw_bool(w, "self_signed", f->self_signed);
+	if (f->total_sans > f->n_sans)
+		jw_uint(w, "alternative_names_total", f->total_sans);
+	json_sans(w, f);	/* last: the longest part, cut first if anything is */
+}
+
+static void (*const frag_writer[FRAG_KINDS])(struct jw *, const struct cert_facts *) = {
+	[FRAG_PEER] = peer_members,
+	[FRAG_CHAIN] = chain_members,
+};
+
+/* The members of f as kind writes them, from the cache or made now; NULL
+ * if they do not fit in FRAG_MAX (or no memory). */
+static const struct frag *frag_get(struct output *o, enum frag_kind kind,
+				   const struct cert_facts *f)
+{
+	struct frag *s = &o->frag[kind][(f->sha256[0] | (unsigned)f->sha256[1] << 8) % FRAG_SLOTS];
+	struct jw t;
+	size_t n;
+
+	if (s->len && !memcmp(s->sha256, f->sha256, sizeof(s->sha256)))
+		return s;
+	s->len = 0;
+	if (!s->text && !(s->text = malloc(FRAG_MAX)))
+		return NULL;
+	jw_init(&t, s->text, FRAG_MAX);
+	jw_obj_begin(&t, NULL);
+	frag_writer[kind](&t, f);
+	n = jw_finish(&t);
+	if (t.truncated || n < 3)
+		return NULL;
+	memmove(s->text, s->text + 1, n - 2);	/* the members, without the braces */
+	s->len = (uint32_t)(n - 2);
+	memcpy(s->sha256, f->sha256, sizeof(s->sha256));
+	return s;
+}
+
+/* Opens object key holding f's members of that kind; the caller closes it. */
+static void cert_obj_begin(struct output *o, struct jw *w, const char *key,
+			   enum frag_kind kind, const struct cert_facts *f)
+{
+	const struct frag *s = frag_get(o, kind, f);
+
+	if (s) {
+		jw_obj_begin_with(w, key, s->text, s->len);
+		return;
+	}
+	jw_obj_begin(w, key);
+	frag_writer[kind](w, f);
+}
+
+static void json_tls(struct output *o, struct jw *w, const struct cs_report *r)
 {
 	const char *v = version_of(r), *c;
 	const struct cert_facts *leaf = r->chain_len ? r->chain[0] : NULL;
@@ -395,49 +488,29 @@ static void json_tls(struct jw *w, const struct cs_report *r)
 	if (r->resumed || r->action == REPORT_RESUMED)
 		jw_bool(w, "resumed", true);
 	if (r->has_sni || (leaf && r->action == REPORT_CLIENT_CERTIFICATE)) {
-		jw_obj_begin(w, "client");
+		if (leaf && r->action == REPORT_CLIENT_CERTIFICATE)
+			cert_obj_begin(o, w, "client", FRAG_PEER, leaf);
+		else
+			jw_obj_begin(w, "client");
 		if (r->has_sni)
 			jw_str(w, "server_name", r->sni);
-		if (leaf && r->action == REPORT_CLIENT_CERTIFICATE)
-			json_peer_cert(w, leaf);
 		jw_obj_end(w);
 	}
 	if (r->alpn[0])
 		jw_str(w, "next_protocol", r->alpn);
 	if (leaf && r->action == REPORT_CERTIFICATE) {
-		jw_obj_begin(w, "server");
-		json_peer_cert(w, leaf);
+		cert_obj_begin(o, w, "server", FRAG_PEER, leaf);
 		jw_obj_end(w);
 	}
 	jw_obj_end(w);
 }
 
-static void json_chain_cert(struct jw *w, const struct cert_facts *f, int64_t at)
+static void json_chain_cert(struct output *o, struct jw *w, const struct cert_facts *f,
+			    int64_t at)
 {
-	jw_obj_begin(w, NULL);
-	jw_str(w, "sha256", f->sha256_hex);
-	jw_uint(w, "der_length", f->der_len);
-	if (!f->parse_ok) {
-		jw_str(w, "parse_error", f->parse_error);
-		jw_obj_end(w);
-		return;
-	}
-	if (f->spki_sha256_b64[0])
-		jw_str(w, "spki_sha256", f->spki_sha256_b64);
-	if (f->serial_hex)
-		jw_str(w, "serial_number", f->serial_hex);
-	if (f->subject_dn)
-		jw_str(w, "subject", f->subject_dn);
-	if (f->issuer_dn)
-		jw_str(w, "issuer", f->issuer_dn);
-	jw_time_s(w, "not_before", f->not_before);
-	jw_time_s(w, "not_after", f->not_after);
-	jw_str(w, "validity", validity(f, at));
-	json_key(w, f);
-	jw_bool(w, "self_signed", f->self_signed);
-	if (f->total_sans > f->n_sans)
-		jw_uint(w, "alternative_names_total", f->total_sans);
-	json_sans(w, f);	/* last: the longest part, cut first if anything is */
+	cert_obj_begin(o, w, NULL, FRAG_CHAIN, f);
+	if (f->parse_ok)
+		jw_str(w, "validity", validity(f, at));
 	jw_obj_end(w);
 }
 
@@ -524,7 +597,7 @@ static void json_verdict(struct jw *w, const struct verdict *v)
 	}
 }
 
-static void json_certsentry(struct jw *w, const struct cs_report *r)
+static void json_certsentry(struct output *o, struct jw *w, const struct cs_report *r)
 {
 	jw_obj_begin(w, "certsentry");
 	if (r->verdict)
@@ -546,7 +619,7 @@ static void json_certsentry(struct jw *w, const struct cs_report *r)
 		jw_arr_begin(w, "chain");
 		for (uint32_t i = 0; i < r->chain_len && i < TLS_CHAIN_MAX; i++)
 			if (r->chain[i])
-				json_chain_cert(w, r->chain[i], r->check_time);
+				json_chain_cert(o, w, r->chain[i], r->check_time);
 		jw_arr_end(w);
 	}
 	jw_obj_end(w);
@@ -637,8 +710,8 @@ static size_t json_report(struct output *o, const struct cs_report *r, bool *tru
 		jw_obj_end(&w);
 	}
 	json_message(&w, r);
-	json_tls(&w, r);
-	json_certsentry(&w, r);
+	json_tls(o, &w, r);
+	json_certsentry(o, &w, r);
 	jw_obj_end(&w);
 	n = jw_finish(&w);
 	*trunc = w.truncated;

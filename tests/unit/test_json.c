@@ -346,6 +346,82 @@ static void test_truncation_every_cap(void **state)
 	free(buf);
 }
 
+/* Members written once, then copied into another writer as an object (the
+ * output's certificate cache): at every cap the text parses, and it is the
+ * same text as writing the members token by token, or cut before the key. */
+static void with_members(struct jw *w, bool raw, const char *m, size_t mlen)
+{
+	jw_obj_begin(w, NULL);
+	jw_str(w, "before", "x");
+	jw_arr_begin(w, "chain");
+	if (raw) {
+		jw_obj_begin_with(w, NULL, m, mlen);
+	} else {
+		jw_obj_begin(w, NULL);
+		jw_str(w, "sha256", "AB");
+		jw_uint(w, "der_length", 738);
+		jw_arr_begin(w, "alternative_names");
+		jw_str(w, NULL, "a.example");
+		jw_str(w, NULL, "b.example");
+		jw_arr_end(w);
+	}
+	jw_str(w, "validity", "valid");
+	jw_obj_end(w);
+	jw_arr_end(w);
+	jw_str(w, "after", "y");
+	jw_obj_end(w);
+}
+
+static void test_obj_begin_with(void **state)
+{
+	char m[256], full[512], want[512], buf[512];
+	size_t mlen, flen, wlen, n;
+	json_object *o;
+	struct jw w;
+
+	(void)state;
+	jw_init(&w, m, sizeof(m));		/* the members, as the cache makes them */
+	jw_obj_begin(&w, NULL);
+	jw_str(&w, "sha256", "AB");
+	jw_uint(&w, "der_length", 738);
+	jw_arr_begin(&w, "alternative_names");
+	jw_str(&w, NULL, "a.example");
+	jw_str(&w, NULL, "b.example");
+	jw_arr_end(&w);
+	mlen = jw_finish(&w) - 2;
+	memmove(m, m + 1, mlen);
+	jw_init(&w, want, sizeof(want));
+	with_members(&w, false, NULL, 0);
+	wlen = jw_finish(&w);
+	jw_init(&w, full, sizeof(full));
+	with_members(&w, true, m, mlen);
+	flen = jw_finish(&w);
+	assert_false(w.truncated);
+	assert_int_equal(flen, wlen);
+	assert_string_equal(full, want);
+	for (size_t cap = JW_CAP_MIN; cap <= flen + 40; cap++) {
+		jw_init(&w, buf, cap);
+		with_members(&w, true, m, mlen);
+		n = jw_finish(&w);
+		o = parse_strict(buf, n);
+		if (!o)
+			fail_msg("cap %zu: does not parse: %s", cap, buf);
+		json_object_put(o);
+		if (w.truncated)	/* all members or none: never half of them */
+			assert_true(strstr(buf, "\"sha256\"") == NULL ||
+				    strstr(buf, "b.example") != NULL);
+		else
+			assert_string_equal(buf, full);
+	}
+	/* No members: an empty object that takes members after it. */
+	jw_init(&w, buf, sizeof(buf));
+	jw_obj_begin_with(&w, NULL, "", 0);
+	jw_str(&w, "k", "v");
+	jw_obj_end(&w);
+	jw_finish(&w);
+	assert_string_equal(buf, "{\"k\":\"v\"}");
+}
+
 static void test_truncation_arrays_and_depth(void **state)
 {
 	char buf[4096];
@@ -405,6 +481,7 @@ int main(void)
 		cmocka_unit_test(test_values),
 		cmocka_unit_test(test_truncation_every_cap),
 		cmocka_unit_test(test_truncation_arrays_and_depth),
+		cmocka_unit_test(test_obj_begin_with),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

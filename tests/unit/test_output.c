@@ -549,6 +549,74 @@ static void test_truncated_chain(void **state)
 	OPENSSL_free(d);
 }
 
+/* The certificate JSON cache: lines for certificates that share a slot (two
+ * minted until their SHA-256s collide in it), written in turns through one
+ * output, each name their own certificate, the same line as a fresh output
+ * writes. */
+static void test_cert_json_cache(void **state)
+{
+	uint8_t *d[128], md[32];
+	size_t dl[128], n, one_n;
+	int a = -1, b = -1, slot[128];
+	struct cs_report r;
+	struct output_stats st;
+	struct output *o;
+	char hex[65], *one;
+	FILE *f = tmpfile();
+
+	(void)state;
+	for (int i = 0; i < 128 && b < 0; i++) {
+		d[i] = mint(name2(NULL, "slot.example"), name2(NULL, "Test Intermediate"), 5000 + i,
+			    k_ca, NULL, &dl[i]);
+		EVP_Digest(d[i], dl[i], md, NULL, EVP_sha256(), NULL);
+		slot[i] = (md[0] | md[1] << 8) % 512;	/* FRAG_SLOTS */
+		for (int j = 0; j < i && b < 0; j++)
+			if (slot[j] == slot[i])
+				a = j, b = i;
+	}
+	assert_true(b >= 0);	/* 128 into 512 slots: no collision has p < 1e-7 */
+	o = output_new(f, OUTPUT_JSON);
+	base_report(&r);
+	put_report(&r);
+	r.chain_len = r.chain_total = 1;
+	r.check_time = 1795715501;
+	for (int k = 0; k < 6; k++) {
+		int i = k % 2 ? b : a;
+
+		r.chain[0] = cert_get(cache, d[i], dl[i]);
+		assert_int_equal(output_report(o, &r), 0);
+		cert_put(cache, r.chain[0]);
+	}
+	assert_int_equal(output_flush(o), 0);
+	output_free(o);
+	rewind(f);
+	for (int k = 0; k < 6; k++) {
+		char line[16384];
+		json_object *j;
+		int i = k % 2 ? b : a;
+
+		assert_non_null(fgets(line, sizeof(line), f));
+		j = parse_line(line, strlen(line));
+		sha_hex(d[i], dl[i], hex);
+		assert_string_equal(str_at(j, "/tls/server/hash/sha256"), hex);
+		assert_string_equal(str_at(j, "/certsentry/chain/0/sha256"), hex);
+		assert_string_equal(str_at(j, "/certsentry/chain/0/validity"), "valid");
+		json_object_put(j);
+		if (k < 2)
+			continue;
+		r.chain[0] = cert_get(cache, d[i], dl[i]);	/* a fresh output, no cache */
+		one = render(OUTPUT_JSON, &r, &one_n, &st);
+		cert_put(cache, r.chain[0]);
+		n = strlen(line);
+		assert_int_equal(n, one_n);
+		assert_memory_equal(line, one, n);
+		free(one);
+	}
+	fclose(f);
+	for (int i = 0; i <= b; i++)
+		OPENSSL_free(d[i]);
+}
+
 static void test_status(void **state)
 {
 	struct output_stats st;
@@ -619,6 +687,7 @@ int main(void)
 		cmocka_unit_test(test_truncated_chain),
 		cmocka_unit_test(test_status),
 		cmocka_unit_test(test_write_errors),
+		cmocka_unit_test(test_cert_json_cache),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
