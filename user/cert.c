@@ -61,6 +61,11 @@ static const EVP_MD *sha256_md(void)
 	return sha256_impl ? sha256_impl : EVP_sha256();
 }
 
+bool cert_sha256(const void *p, size_t n, uint8_t out[32])
+{
+	return EVP_Digest(n ? p : "", n, out, NULL, sha256_md(), NULL) == 1;
+}
+
 static void hex_upper(char *out, const uint8_t *b, size_t n)
 {
 	static const char hx[] = "0123456789ABCDEF";

@@ -51,6 +51,9 @@ void cert_cache_free(struct cert_cache *c);
 struct cert_facts *cert_get(struct cert_cache *c, const uint8_t *der, size_t len);
 void cert_put(struct cert_cache *c, struct cert_facts *f);
 
+/* SHA-256 of p[0..n) with the digest fetched once; false on failure. */
+bool cert_sha256(const void *p, size_t n, uint8_t out[32]);
+
 struct cert_cache_stats { uint64_t hits, misses, evictions, entries; };
 void cert_cache_stats(const struct cert_cache *c, struct cert_cache_stats *st);
 

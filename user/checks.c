@@ -20,6 +20,7 @@
 #include "certsentry.h"
 
 #define CHAIN_CACHE_MAX	4096	/* distinct chains whose verification is remembered */
+#define MEMO_SLOTS	1024	/* (leaf, SNI) and (certificate, issuer) answers kept */
 #define DEFAULT_WARN_DAYS 14
 
 static const char *const code_names[F_MAX] = {
@@ -48,6 +49,21 @@ struct chain_result {
 	char subject[96];	/* of the certificate at fault when it was not sent */
 };
 
+/* OpenSSL decodes the SAN extension on every X509_check_host and compares
+ * names on every X509_check_issued; the answers depend on the certificates
+ * (and name) alone, so the last one per slot is kept (direct-mapped). */
+struct host_memo {
+	uint8_t sha256[32];	/* of the leaf */
+	bool used;
+	int rc;			/* X509_check_host / X509_check_ip_asc */
+	char sni[TLS_SNI_MAX + 1];
+};
+
+struct issued_memo {
+	uint8_t sub[32], iss[32];
+	bool used, issued;
+};
+
 struct centry {
 	uint8_t key[32];	/* SHA-256 over the chain's DER SHA-256s, in order */
 	uint64_t gen;
@@ -64,6 +80,8 @@ struct checker {
 	int32_t *bucket;
 	uint32_t cap, nb, n;
 	int32_t head, tail;
+	struct host_memo *host;		/* MEMO_SLOTS each */
+	struct issued_memo *issued;
 	struct checker_stats st;
 };
 
@@ -181,7 +199,9 @@ struct checker *checker_new(const struct checks_opts *o)
 	c->nb = 2 * CHAIN_CACHE_MAX;
 	c->e = calloc(c->cap, sizeof(*c->e));
 	c->bucket = calloc(c->nb, sizeof(*c->bucket));
-	if (!c->e || !c->bucket) {
+	c->host = calloc(MEMO_SLOTS, sizeof(*c->host));
+	c->issued = calloc(MEMO_SLOTS, sizeof(*c->issued));
+	if (!c->e || !c->bucket || !c->host || !c->issued) {
 		checker_free(c);
 		return NULL;
 	}
@@ -195,6 +215,8 @@ void checker_free(struct checker *c)
 		return;
 	free(c->e);
 	free(c->bucket);
+	free(c->host);
+	free(c->issued);
 	free(c);
 }
 
@@ -262,9 +284,30 @@ static void add(struct checker *c, struct verdict *v, enum finding_code code,
 	va_end(ap);
 }
 
-static bool issued_by(const struct cert_facts *sub, const struct cert_facts *iss)
+static uint32_t memo_slot(const uint8_t *sha, uint32_t mix)
 {
-	return sub->x509 && iss->x509 && X509_check_issued(iss->x509, sub->x509) == X509_V_OK;
+	uint32_t h;
+
+	memcpy(&h, sha, sizeof(h));	/* a SHA-256: any 4 bytes are uniform */
+	return (h ^ mix) % MEMO_SLOTS;
+}
+
+static bool issued_by(struct checker *c, const struct cert_facts *sub, const struct cert_facts *iss)
+{
+	struct issued_memo *m;
+	uint32_t mix;
+
+	if (!sub->x509 || !iss->x509)
+		return false;
+	memcpy(&mix, iss->sha256 + 4, sizeof(mix));
+	m = &c->issued[memo_slot(sub->sha256, mix)];
+	if (!m->used || memcmp(m->sub, sub->sha256, 32) || memcmp(m->iss, iss->sha256, 32)) {
+		memcpy(m->sub, sub->sha256, 32);
+		memcpy(m->iss, iss->sha256, 32);
+		m->issued = X509_check_issued(iss->x509, sub->x509) == X509_V_OK;
+		m->used = true;
+	}
+	return m->issued;
 }
 
 /* ---- chain verification (cached) ---- */
@@ -362,7 +405,7 @@ static void chain_key(const struct checker *c, const struct cs_report *r, uint8_
 	for (uint32_t i = 0; i < n; i++)
 		memcpy(buf + 32 * i, r->chain[i]->sha256, 32);
 	memcpy(buf + 32 * n, &c->gen, sizeof(c->gen));
-	if (!EVP_Digest(buf, 32 * n + sizeof(c->gen), key, NULL, EVP_sha256(), NULL))
+	if (!cert_sha256(buf, 32 * n + sizeof(c->gen), key))
 		memset(key, 0, 32);	/* cannot happen short of OOM; a miss-prone key is harmless */
 }
 
@@ -436,7 +479,7 @@ static void check_revocation(struct checker *c, const struct cs_report *r, struc
 			    i ? "Chain certificate" : "Leaf", cert_label(f, a, sizeof(a)), d);
 		if (!f->parse_ok)
 			continue;
-		if (i + 1 < r->chain_len && issued_by(f, r->chain[i + 1]))
+		if (i + 1 < r->chain_len && issued_by(c, f, r->chain[i + 1]))
 			iss = r->chain[i + 1];
 		memset(&hit, 0, sizeof(hit));
 		if (lists_crl_revoked(c->l, f, iss, &hit) && hit.revoked)
@@ -513,26 +556,47 @@ static void check_pins(struct checker *c, const struct cs_report *r, struct verd
 	    v->n_pin_expected, v->pin_pattern ? v->pin_pattern : "?");
 }
 
+static int host_match(X509 *x, const char *sni)
+{
+	uint8_t ip[16];
+	int rc;
+
+	/* RFC 6066 forbids IP literals in SNI, but clients send them: judge them as IPs. */
+	if (inet_pton(AF_INET, sni, ip) == 1 || inet_pton(AF_INET6, sni, ip) == 1)
+		rc = X509_check_ip_asc(x, sni, 0);
+	else	/* RFC 6125: "*" only as the whole left-most label, one label deep */
+		rc = X509_check_host(x, sni, strlen(sni), X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS, NULL);
+	ERR_clear_error();
+	return rc;
+}
+
 static void check_hostname(struct checker *c, const struct cs_report *r, struct verdict *v)
 {
-	X509 *x = r->chain[0]->x509;
-	uint8_t ip[16];
+	const struct cert_facts *leaf = r->chain[0];
+	struct host_memo *m;
+	uint32_t h = 2166136261u;	/* FNV-1a of the name picks the slot with the leaf */
 	char a[192];
 	int rc;
 
-	if (!x || !r->has_sni || !r->sni[0])
+	if (!leaf->x509 || !r->has_sni || !r->sni[0])
 		return;
-	/* RFC 6066 forbids IP literals in SNI, but clients send them: judge them as IPs. */
-	if (inet_pton(AF_INET, r->sni, ip) == 1 || inet_pton(AF_INET6, r->sni, ip) == 1)
-		rc = X509_check_ip_asc(x, r->sni, 0);
-	else	/* RFC 6125: "*" only as the whole left-most label, one label deep */
-		rc = X509_check_host(x, r->sni, strlen(r->sni), X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS, NULL);
+	for (const char *p = r->sni; *p; p++)
+		h = (h ^ (uint8_t)*p) * 16777619u;
+	m = &c->host[memo_slot(leaf->sha256, h)];
+	if (m->used && !memcmp(m->sha256, leaf->sha256, 32) && !strcmp(m->sni, r->sni)) {
+		rc = m->rc;
+	} else {
+		rc = host_match(leaf->x509, r->sni);
+		memcpy(m->sha256, leaf->sha256, 32);
+		snprintf(m->sni, sizeof(m->sni), "%s", r->sni);
+		m->rc = rc;
+		m->used = rc != -1;	/* an internal error may not happen again */
+	}
 	if (rc == 1 || rc == -1)	/* -1: internal error, no evidence either way */
 		return;
 	add(c, v, F_HOSTNAME_MISMATCH, SEV_HIGH, 0,
 	    "Leaf %s does not cover the requested server name '%.64s' (SNI): serve a certificate for that name.",
 	    cert_label(r->chain[0], a, sizeof(a)), r->sni);
-	ERR_clear_error();
 }
 
 static void check_time(struct checker *c, const struct cs_report *r, int64_t now, struct verdict *v)

@@ -463,6 +463,51 @@ static void test_hostname(void **state)
 	}
 }
 
+/* One checker for many handshakes, as the daemon runs: the remembered
+ * (leaf, SNI) and (certificate, issuer) answers never leak into another
+ * leaf's, name's or chain's verdict. */
+static void test_memo_one_checker(void **state)
+{
+	static const struct { X509 **x; const char *sni; bool ok; } cases[] = {
+		{ &leaf, "www.example.com", true },
+		{ &wc, "www.example.com", true },
+		{ &leaf, "www.example.org", false },
+		{ &wc, "a.b.example.com", false },
+		{ &leaf, "a.b.example.com", false },
+		{ &pw, "www.example.com", false },
+		{ &leaf, "192.0.2.1", true },
+		{ &wc, "a.example.com", true },
+	};
+	struct checker *c = checker_new(NULL);
+	struct lists *l = load(ca_file, NULL, NULL, crl_file);
+	const struct finding *f;
+	struct cs_report r;
+
+	(void)state;
+	assert_non_null(c);
+	checker_set_lists(c, l);
+	for (int round = 0; round < 3; round++) {
+		for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+			size_t i = round == 1 ? sizeof(cases) / sizeof(cases[0]) - 1 - k : k;
+
+			rep(&r, cases[i].sni, T2026, *cases[i].x, inter, NULL);
+			checks_run(c, &r, &v);
+			assert_int_equal(find(&v, F_HOSTNAME_MISMATCH) == NULL, cases[i].ok);
+		}
+		/* the CRL's signature is checked only when the leaf's issuer was sent */
+		rep(&r, "revoked.example.com", T2026, revleaf, inter, NULL);
+		checks_run(c, &r, &v);
+		assert_non_null(f = find(&v, F_REVOKED_CRL));
+		assert_null(strstr(f->message, "not verified"));
+		rep(&r, "revoked.example.com", T2026, revleaf, leaf, NULL);	/* not its issuer */
+		checks_run(c, &r, &v);
+		assert_non_null(f = find(&v, F_REVOKED_CRL));
+		assert_non_null(strstr(f->message, "not verified"));
+	}
+	checker_free(c);
+	lists_free(l);
+}
+
 static void test_validity(void **state)
 {
 	struct cs_report r;
@@ -873,6 +918,7 @@ int main(void)
 		cmocka_unit_test(test_untrusted),
 		cmocka_unit_test(test_self_signed),
 		cmocka_unit_test(test_hostname),
+		cmocka_unit_test(test_memo_one_checker),
 		cmocka_unit_test(test_validity),
 		cmocka_unit_test(test_expiring_soon),
 		cmocka_unit_test(test_weak_signature),
