@@ -314,13 +314,28 @@ static void put_digits(char *p, int v, int width)
 	}
 }
 
+/* Proleptic Gregorian date of a day count from 1970-01-01 (H. Hinnant's
+ * civil_from_days): gmtime_r takes glibc's time-zone lock on every call. */
+static void civil(int64_t days, int *y, int *m, int *d)
+{
+	int64_t z = days + 719468, era = (z >= 0 ? z : z - 146096) / 146097;
+	int64_t doe = z - era * 146097;
+	int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	int64_t mp = (5 * doy + 2) / 153;
+
+	*d = (int)(doy - (153 * mp + 2) / 5 + 1);
+	*m = (int)(mp < 10 ? mp + 3 : mp - 9);
+	*y = (int)(yoe + era * 400 + (*m <= 2));
+}
+
 bool jw_fmt_time(char *out, size_t cap, int64_t s, unsigned ms)
 {
 	struct tm tm;
-	time_t t = (time_t)s;
+	int64_t days, sec;
 
 	/* 0000-01-01 .. 9999-12-31: the range X.509 and RFC 3339 can hold */
-	if (s < -62167219200LL || s > 253402300799LL || !gmtime_r(&t, &tm)) {
+	if (s < -62167219200LL || s > 253402300799LL) {
 		if (cap)
 			out[0] = '\0';
 		return false;
@@ -330,6 +345,14 @@ bool jw_fmt_time(char *out, size_t cap, int64_t s, unsigned ms)
 			out[0] = '\0';
 		return false;
 	}
+	days = s >= 0 ? s / 86400 : -((-s + 86399) / 86400);
+	sec = s - days * 86400;
+	civil(days, &tm.tm_year, &tm.tm_mon, &tm.tm_mday);
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	tm.tm_hour = (int)(sec / 3600);
+	tm.tm_min = (int)(sec / 60 % 60);
+	tm.tm_sec = (int)(sec % 60);
 	/* By hand: snprintf here was an eighth of an offline run. */
 	put_digits(out, tm.tm_year + 1900, 4);
 	out[4] = '-';

@@ -651,14 +651,14 @@ static void json_message(struct jw *w, const struct cs_report *r)
 	const struct verdict *v = r->verdict;
 	char msg[512], num[8];
 
-
-	if (v && v->n) {
-		if (v->n > 1)
-			snprintf(msg, sizeof(msg), "%.255s (+%u more: %s)", v->f[0].message, v->n - 1,
-				 finding_name(v->f[1].code));
-		else
-			snprintf(msg, sizeof(msg), "%.255s", v->f[0].message);
-	} else if (r->action == REPORT_ALERT)
+	if (v && v->n == 1) {
+		jw_str(w, "message", v->f[0].message);	/* a NUL-terminated char[256] */
+		return;
+	}
+	if (v && v->n > 1)
+		snprintf(msg, sizeof(msg), "%.255s (+%u more: %s)", v->f[0].message, v->n - 1,
+			 finding_name(v->f[1].code));
+	else if (r->action == REPORT_ALERT)
 		snprintf(msg, sizeof(msg), "%s sent %s alert %s%s%.16s", r->alert_from_client ?
 			 "client" : "server", alert_level(r->alert_level),
 			 alert_desc(r, num, sizeof(num)), r->alert_cert_sha256[0] ?

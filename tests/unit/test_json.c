@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <cmocka.h>
 #include <json-c/json.h>
 #include "json.h"
@@ -346,6 +347,39 @@ static void test_truncation_every_cap(void **state)
 	free(buf);
 }
 
+/* jw_fmt_time's own calendar against gmtime_r over all of 0000..9999. */
+static void test_fmt_time_vs_gmtime(void **state)
+{
+	static const int64_t edges[] = { -62167219200LL, -62167219199LL, -1, 0, 1, 86399, 86400,
+					 951782399, 951782400, 951868800, 4107542399LL,
+					 253402300799LL, -2208988800LL, -12219292800LL };
+	uint64_t x = 0x9E3779B97F4A7C15ULL;
+	char got[32], want[96];
+
+	(void)state;
+	for (int i = 0; i < 200000 + (int)(sizeof(edges) / sizeof(edges[0])); i++) {
+		int64_t s;
+		struct tm tm;
+		time_t t;
+
+		if (i < (int)(sizeof(edges) / sizeof(edges[0]))) {
+			s = edges[i];
+		} else {
+			x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+			s = -62167219200LL + (int64_t)(x % (253402300799ULL + 62167219200ULL + 1));
+		}
+		t = (time_t)s;
+		assert_non_null(gmtime_r(&t, &tm));
+		snprintf(want, sizeof(want), "%04d-%02d-%02dT%02d:%02d:%02d.042Z", tm.tm_year + 1900,
+			 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+		assert_true(jw_fmt_time(got, sizeof(got), s, 42));
+		if (strcmp(got, want))
+			fail_msg("%lld: %s, gmtime_r says %s", (long long)s, got, want);
+	}
+	assert_false(jw_fmt_time(got, sizeof(got), -62167219201LL, 0));
+	assert_false(jw_fmt_time(got, sizeof(got), 253402300800LL, 0));
+}
+
 /* Members written once, then copied into another writer as an object (the
  * output's certificate cache): at every cap the text parses, and it is the
  * same text as writing the members token by token, or cut before the key. */
@@ -482,6 +516,7 @@ int main(void)
 		cmocka_unit_test(test_truncation_every_cap),
 		cmocka_unit_test(test_truncation_arrays_and_depth),
 		cmocka_unit_test(test_obj_begin_with),
+		cmocka_unit_test(test_fmt_time_vs_gmtime),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
