@@ -1,4 +1,4 @@
-/* cert.c - X.509 facts from DER with OpenSSL 3, cached by SHA-256 (LRU, refcounted). */
+/* cert.c - X.509 facts from DER with OpenSSL 3, cached by the DER itself (LRU, refcounted). */
 #include <arpa/inet.h>
 #include <limits.h>
 #include <stdio.h>
@@ -21,6 +21,10 @@
  * not come from one, and d2i_X509 takes a long. */
 #define CERT_DER_MAX	(1u << 24)
 
+/* DER bytes kept by the cache (each entry keeps its certificate's bytes to
+ * recognise it again); past this the least recently used go first. */
+#define CERT_CACHE_BYTES	(8u << 20)
+
 /*
  * Not thread-safe: the one consumer thread owns the cache.
  * Cache entry. Referenced entries are only in the hash table; unreferenced
@@ -31,14 +35,23 @@ struct centry {
 	struct cert_facts f;		/* first member: cert_put() casts back */
 	struct centry *hnext;
 	struct lru_node lru;		/* unreferenced only, most recently released first */
+	uint64_t dhash;			/* der_hash() of der */
+	uint8_t der[];			/* f.der_len bytes: what a hit is compared with */
 };
 
+/*
+ * Found again by a keyed hash of the DER and a byte compare, not by SHA-256:
+ * through OpenSSL's EVP layer a digest of a certificate costs about a
+ * microsecond, several times the hash and compare, and it was a sixth of the
+ * live path. The SHA-256 is computed once, for a new certificate.
+ */
 struct cert_cache {
 	struct centry **tab;
 	unsigned bits;
-	uint64_t mult;			/* random odd multiplier for bucket choice */
+	uint64_t mult;			/* random odd multiplier: the hash key */
 	struct lru lru;
 	uint32_t max;
+	size_t der_bytes;		/* sum of the entries' f.der_len */
 	struct cert_cache_stats st;
 };
 
@@ -405,14 +418,30 @@ static void facts_free(struct cert_facts *f)
 
 /* ---- cache ---- */
 
-static size_t bucket(const struct cert_cache *c, const uint8_t *sha)
+/* Multiply-xorshift over 8-byte words with a secret multiplier: whoever
+ * mints certificates cannot grind them into one bucket. */
+static uint64_t der_hash(const struct cert_cache *c, const uint8_t *p, size_t n)
 {
-	uint64_t h;
+	uint64_t h = n * c->mult, w;
+	size_t i = 0;
 
-	memcpy(&h, sha, sizeof(h));
-	/* Multiply-shift with a secret multiplier: whoever mints certificates
-	 * cannot grind them into one bucket. */
-	return (size_t)((h * c->mult) >> (64 - c->bits));
+	for (; i + 8 <= n; i += 8) {
+		memcpy(&w, p + i, 8);
+		h = (h ^ w) * c->mult;
+		h ^= h >> 29;
+	}
+	if (i < n) {
+		w = 0;
+		memcpy(&w, p + i, n - i);
+		h = (h ^ w) * c->mult;
+	}
+	h ^= h >> 32;
+	return h * c->mult;
+}
+
+static size_t bucket(const struct cert_cache *c, uint64_t dhash)
+{
+	return (size_t)(dhash >> (64 - c->bits));
 }
 
 static struct centry *lru_centry(struct lru_node *n)
@@ -422,13 +451,14 @@ static struct centry *lru_centry(struct lru_node *n)
 
 static void evict(struct cert_cache *c)
 {
-	while (c->st.entries > c->max && c->lru.tail) {
+	while ((c->st.entries > c->max || c->der_bytes > CERT_CACHE_BYTES) && c->lru.tail) {
 		struct centry *e = lru_centry(c->lru.tail), **pp;
 
 		lru_unlink(&c->lru, &e->lru);
-		for (pp = &c->tab[bucket(c, e->f.sha256)]; *pp != e; pp = &(*pp)->hnext)
+		for (pp = &c->tab[bucket(c, e->dhash)]; *pp != e; pp = &(*pp)->hnext)
 			;
 		*pp = e->hnext;
+		c->der_bytes -= e->f.der_len;
 		facts_free(&e->f);
 		free(e);
 		c->st.entries--;
@@ -477,23 +507,31 @@ struct cert_facts *cert_get(struct cert_cache *c, const uint8_t *der, size_t len
 {
 	uint8_t sha[32];
 	struct centry *e;
+	uint64_t h;
 	size_t b;
 
 	if (!der)
 		len = 0;
-	if (!c || !EVP_Digest(der ? der : (const uint8_t *)"", len, sha, NULL, sha256_md(), NULL))
+	/* Longer than any handshake message: not a certificate we could have
+	 * been given, and der_len would not hold it. */
+	if (!c || len > CERT_DER_MAX)
 		return NULL;
-	b = bucket(c, sha);
+	h = der_hash(c, der, len);
+	b = bucket(c, h);
 	for (e = c->tab[b]; e; e = e->hnext) {
-		if (!memcmp(e->f.sha256, sha, sizeof(sha))) {
+		if (e->dhash == h && e->f.der_len == len && !memcmp(e->der, der, len)) {
 			if (e->f.refs++ == 0)
 				lru_unlink(&c->lru, &e->lru);
 			c->st.hits++;
 			return &e->f;
 		}
 	}
-	if (!(e = calloc(1, sizeof(*e))))
+	if (!cert_sha256(der, len, sha) || !(e = calloc(1, sizeof(*e) + len)))
 		return NULL;
+	if (len)
+		memcpy(e->der, der, len);
+	e->dhash = h;
+	c->der_bytes += len;
 	facts_fill(&e->f, sha, der, len);
 	e->f.refs = 1;
 	e->hnext = c->tab[b];

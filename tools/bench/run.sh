@@ -29,7 +29,8 @@
 # mkpcap.sh), RUNS (5), IPERF_SECONDS (5), CERTSENTRY, BENCH_OUT_MD, BENCH_OUT_JSON,
 # LIVE_SECONDS (12) LIVE_RUNS (3) LIVE_THREADS (8) LIVE_TLS13_PCT (20) LAT_THREADS (1)
 # LIVE_PERF (a directory: perf record -g of certsentry during its live runs;
-# LIVE_PERF_MODE=all records the whole machine, =trace counts syscalls),
+# LIVE_PERF_MODE=all records the whole machine, =trace counts syscalls,
+# =dwarf unwinds userspace stacks too),
 # MEM_FLOWS (100000) MEM_MAX_FLOWS (262144).
 # Needs root. Every namespace and process it makes is removed at exit.
 set -uo pipefail
@@ -493,10 +494,12 @@ live_one() {
 	if [ -n "${LIVE_PERF:-}" ] && [ "$v" != none ] && [ "$v" != tcpdump ]; then	# LIVE_PERF=DIR: profile certsentry (perf record -g)
 		mkdir -p "$LIVE_PERF"
 		# LIVE_PERF_MODE: record (certsentry), all (the whole machine: softirq,
-		# the BPF program), trace (syscall counts and times, perf trace -s)
+		# the BPF program), trace (syscall counts and times, perf trace -s),
+		# dwarf (certsentry with userspace call stacks)
 		case ${LIVE_PERF_MODE:-record} in
 		all) perf record -q -F 1999 -g -a -o "$LIVE_PERF/perf-$r.data" > /dev/null 2>&1 & ;;
 		trace) perf trace -s -p "$mon" -o "$LIVE_PERF/perf-$r.data" > /dev/null 2>&1 & ;;
+		dwarf) perf record -q -F 999 --call-graph dwarf,16384 -p "$mon" -o "$LIVE_PERF/perf-$r.data" > /dev/null 2>&1 & ;;
 		*) perf record -q -F 1999 -g -p "$mon" -o "$LIVE_PERF/perf-$r.data" > /dev/null 2>&1 & ;;
 		esac
 		perf=$!
