@@ -47,6 +47,7 @@ struct chain_result {
 	int8_t cert;		/* chain index of the certificate at fault, -1 if not sent */
 	int err;		/* X509_V_ERR_* */
 	char subject[96];	/* of the certificate at fault when it was not sent */
+	char message[256];	/* the finding's sentence: the chain's alone */
 };
 
 /* OpenSSL decodes the SAN extension on every X509_check_host and compares
@@ -264,21 +265,33 @@ static void add(struct checker *c, struct verdict *v, enum finding_code code,
 		enum severity sev, int cert, const char *fmt, ...)
 	__attribute__((format(printf, 6, 7)));
 
-static void add(struct checker *c, struct verdict *v, enum finding_code code,
-		enum severity sev, int cert, const char *fmt, ...)
+/* The verdict's slot for a new finding, or NULL when the code is ignored
+ * or already there (one per code: the first, leaf-most, wins). */
+static struct finding *add_slot(struct checker *c, struct verdict *v, enum finding_code code,
+				enum severity sev, int cert)
 {
 	struct finding *f;
-	va_list ap;
 
 	if (c->o.ignore & (1u << code))
-		return;
+		return NULL;
 	for (uint32_t i = 0; i < v->n; i++)
 		if (v->f[i].code == code)
-			return;		/* one per code: the first (leaf-most) wins */
+			return NULL;
 	f = &v->f[v->n++];
 	f->code = code;
 	f->sev = sev;
 	f->cert = cert;
+	return f;
+}
+
+static void add(struct checker *c, struct verdict *v, enum finding_code code,
+		enum severity sev, int cert, const char *fmt, ...)
+{
+	struct finding *f = add_slot(c, v, code, sev, cert);
+	va_list ap;
+
+	if (!f)
+		return;
 	va_start(ap, fmt);
 	vsnprintf(f->message, sizeof(f->message), fmt, ap);
 	va_end(ap);
@@ -409,11 +422,64 @@ static void chain_key(const struct checker *c, const struct cs_report *r, uint8_
 		memset(key, 0, 32);	/* cannot happen short of OOM; a miss-prone key is harmless */
 }
 
+/* A finding's sentence, cut to fit as add() cuts it. */
+static void msgf(char *out, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static void msgf(char *out, size_t cap, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(out, cap, fmt, ap);
+	va_end(ap);
+}
+
+/* The sentence of a chain finding, made once per chain and cached. */
+static void chain_message(const struct cs_report *r, struct chain_result *res)
+{
+	char a[192], b[192];
+
+	res->message[0] = '\0';
+	if (res->code < 0)
+		return;
+	cert_label(r->chain[0], a, sizeof(a));
+	switch (res->code) {
+	case F_SELF_SIGNED:
+		msgf(res->message, sizeof(res->message),
+			 "Leaf %s is self-signed and not a trust anchor: replace it with a CA-issued certificate.", a);
+		break;
+	case F_CHAIN_INCOMPLETE: {
+		const struct cert_facts *f = r->chain[res->cert];
+		const char *iss = f->issuer_cn ? f->issuer_cn : f->issuer_dn ? f->issuer_dn : "?";
+
+		if (res->cert == 0)
+			snprintf(b, sizeof(b), "its issuer '%.64s'", iss);
+		else
+			snprintf(b, sizeof(b), "'%.64s', issuer of intermediate '%.48s',", iss,
+				 f->subject_cn ? f->subject_cn : f->subject_dn ? f->subject_dn : "?");
+		msgf(res->message, sizeof(res->message),
+			 "Chain of %s is incomplete: %s is neither sent nor a trust anchor; send the missing intermediate.",
+			 a, b);
+		break;
+	}
+	case F_CHAIN_UNTRUSTED:
+		if (res->cert >= 0)
+			cert_label(r->chain[res->cert], b, sizeof(b));
+		else
+			snprintf(b, sizeof(b), "'%.80s'", res->subject[0] ? res->subject : "?");
+		msgf(res->message, sizeof(res->message), "Chain of %s is not trusted: %s (at %s).", a,
+			 X509_verify_cert_error_string(res->err), b);
+		break;
+	default:
+		break;
+	}
+}
+
 static void check_chain(struct checker *c, const struct cs_report *r, struct verdict *v)
 {
 	const struct chain_result *res;
 	struct chain_result fresh;
-	char a[192], b[192];
+	struct finding *f;
 	uint8_t key[32];
 
 	if (!r->chain[0]->x509 || !lists_trust_store(c->l))
@@ -425,41 +491,16 @@ static void check_chain(struct checker *c, const struct cs_report *r, struct ver
 		c->st.chain_verifications++;
 		if (!verify_chain(c, r, &fresh))
 			return;
+		chain_message(r, &fresh);
 		cache_put(c, key, &fresh);
 		res = &fresh;
 	}
-	cert_label(r->chain[0], a, sizeof(a));
-	switch (res->code) {
-	case F_SELF_SIGNED:
-		add(c, v, F_SELF_SIGNED, SEV_MEDIUM, 0,
-		    "Leaf %s is self-signed and not a trust anchor: replace it with a CA-issued certificate.", a);
-		break;
-	case F_CHAIN_INCOMPLETE: {
-		const struct cert_facts *f = r->chain[res->cert];
-		const char *iss = f->issuer_cn ? f->issuer_cn : f->issuer_dn ? f->issuer_dn : "?";
-
-		if (res->cert == 0)
-			snprintf(b, sizeof(b), "its issuer '%.64s'", iss);
-		else
-			snprintf(b, sizeof(b), "'%.64s', issuer of intermediate '%.48s',", iss,
-				 f->subject_cn ? f->subject_cn : f->subject_dn ? f->subject_dn : "?");
-		add(c, v, F_CHAIN_INCOMPLETE, SEV_HIGH, res->cert,
-		    "Chain of %s is incomplete: %s is neither sent nor a trust anchor; send the missing intermediate.",
-		    a, b);
-		break;
-	}
-	case F_CHAIN_UNTRUSTED:
-		if (res->cert >= 0)
-			cert_label(r->chain[res->cert], b, sizeof(b));
-		else
-			snprintf(b, sizeof(b), "'%.80s'", res->subject[0] ? res->subject : "?");
-		add(c, v, F_CHAIN_UNTRUSTED, SEV_HIGH, res->cert,
-		    "Chain of %s is not trusted: %s (at %s).", a,
-		    X509_verify_cert_error_string(res->err), b);
-		break;
-	default:
-		break;
-	}
+	if (res->code < 0 ||
+	    !(f = add_slot(c, v, (enum finding_code)res->code,
+			   res->code == F_SELF_SIGNED ? SEV_MEDIUM : SEV_HIGH,
+			   res->code == F_SELF_SIGNED ? 0 : res->cert)))
+		return;
+	memcpy(f->message, res->message, sizeof(f->message));
 }
 
 /* ---- per-certificate checks (never cached: lookups are O(1), time moves) ---- */
