@@ -174,8 +174,18 @@ section_offline() {
 # One variant: runs iperf3 RUNS times without and with certsentry (alternating,
 # so drift of the VM hits both alike); appends JSON objects to $W/iperf3.json.l
 # and a table row to $W/iperf3.rows.
+# "run_time_ns run_cnt" of the empty program's attachments (BPF stats on).
+empty_runtime() {
+	bpftool -j prog show 2>/dev/null | jq -r '[.[] | select(.name == "cs_bench_empty")] |
+		"\(map(.run_time_ns // 0) | add // 0) \(map(.run_cnt // 0) | add // 0)"'
+}
+
+# busy_ns: CPU time spent by all CPUs outside idle and iowait (/proc/stat), ns.
+busy_ns() { awk -v hz="$(getconf CLK_TCK)" '$1 == "cpu" {printf "%.0f\n", ($2 + $3 + $4 + $7 + $8 + $9) * 1e9 / hz; exit}' /proc/stat; }
+
 iperf_variant() {	# C S label NS-of-certsentry IFACE-of-certsentry
 	local C=$1 S=$2 label=$3 sns=$4 sif=$5 r bps out without=() with=() empty=() wm wmin wmax om omin omax em emin emax tag
+	local bs b0 b1 c0 c1 bpf_ns=0 bpf_cnt=0 busy=0 e_ns=0 e_cnt=0
 	tag=$(printf %s "$label" | tr -c 'A-Za-z0-9' _)
 	for r in $(seq 1 "$RUNS"); do
 		bps=$(one_iperf "$C") || { echo "FAILED ($label): iperf3: $(tail -3 "$W/iperf.json")" >> "$W/iperf3.err"; return 1; }
@@ -193,6 +203,29 @@ iperf_variant() {	# C S label NS-of-certsentry IFACE-of-certsentry
 		with+=("$bps")
 		stop_pid "$SENTRY_PID"
 	done
+	# What the program costs without the throughput noise: one more run of
+	# each with BPF stats on (not among the runs above: the stats' two clock
+	# reads per packet cost throughput too), the empty program's run time
+	# per packet being what the stats add; the difference, times the packets,
+	# over the machine's busy CPU time, is the share the program takes.
+	if [ -s "$W/empty.bpf.o" ]; then
+		"$BPFSTATS" > "$W/iperf-bpfstats" 2>&1 &
+		bs=$!
+		PIDS+=("$bs")
+		if wait_for 5 grep -q 'bpfstats: on' "$W/iperf-bpfstats" && empty_attach "$sns" "$sif"; then
+			b0=$(empty_runtime) && one_iperf "$C" > /dev/null && b1=$(empty_runtime) &&
+				e_ns=$((${b1% *} - ${b0% *})) e_cnt=$((${b1#* } - ${b0#* }))
+			empty_detach "$sns" "$sif"
+			if start_sentry "$sns" "$W/sentry-iperf-stats.json" -i "$sif" 2>>"$W/sentry.err"; then
+				b0=$(bpf_runtime "$SENTRY_PID") c0=$(busy_ns)
+				one_iperf "$C" > /dev/null &&
+					b1=$(bpf_runtime "$SENTRY_PID") c1=$(busy_ns) &&
+					bpf_ns=$((${b1% *} - ${b0% *})) bpf_cnt=$((${b1#* } - ${b0#* })) busy=$((c1 - c0))
+				stop_pid "$SENTRY_PID"
+			fi
+		fi
+		stop_pid "$bs"
+	fi
 	read -r wm wmin wmax <<< "$(stats "${with[@]}")"
 	read -r om omin omax <<< "$(stats "${without[@]}")"
 	em=null emin=null emax=null
@@ -209,12 +242,24 @@ iperf_variant() {	# C S label NS-of-certsentry IFACE-of-certsentry
 		  ratio: (($em / $om) * 1000 | round / 1000), min: g($emin), max: g($emax)} else empty end),
 		{name: "iperf3 veth TCP throughput (\($l)): with certsentry -i", value: g($wm), unit: "Gbit/s",
 		 baseline_name: "without certsentry", baseline_value: g($om),
-		 ratio: (($wm / $om) * 1000 | round / 1000), min: g($wmin), max: g($wmax)}' >> "$W/iperf3.json.l"
+		 ratio: (($wm / $om) * 1000 | round / 1000), min: g($wmin), max: g($wmax)},
+		(if $busy > 0 and $bpfcnt > 0 and $ecnt > 0 then
+		 {name: "iperf3 (\($l)): cs_tc run time per packet (BPF stats on)", value: (($bpfns / $bpfcnt) * 10 | round / 10),
+		  unit: "ns", baseline_name: "empty TC program, BPF stats on", baseline_value: (($ens / $ecnt) * 10 | round / 10),
+		  ratio: ((($bpfns / $bpfcnt) / ($ens / $ecnt)) * 100 | round / 100), min: null, max: null},
+		 {name: "iperf3 (\($l)): cs_tc share of the busy CPU time, beyond the empty program", unit: "%",
+		  value: ((($bpfns / $bpfcnt - $ens / $ecnt) * $bpfcnt / $busy) * 10000 | round / 100),
+		  baseline_name: null, baseline_value: null, ratio: null, min: null, max: null}
+		 else empty end)' --argjson bpfns "$bpf_ns" --argjson bpfcnt "$bpf_cnt" --argjson busy "$busy" \
+		--argjson ens "$e_ns" --argjson ecnt "$e_cnt" >> "$W/iperf3.json.l"
 	awk -v l="$label" -v om="$om" -v omin="$omin" -v omax="$omax" -v wm="$wm" -v wmin="$wmin" -v wmax="$wmax" \
-		-v em="$em" -v emin="$emin" -v emax="$emax" 'BEGIN {
+		-v em="$em" -v emin="$emin" -v emax="$emax" -v bn="$bpf_ns" -v bc="$bpf_cnt" -v busy="$busy" \
+		-v en="$e_ns" -v ec="$e_cnt" 'BEGIN {
 		e = em == "null" ? "—" : sprintf("%.2f (%.2f–%.2f), %+.1f%%", em / 1e9, emin / 1e9, emax / 1e9, (em / om - 1) * 100)
-		printf "| %s | %.2f (%.2f–%.2f) | %s | %.2f (%.2f–%.2f) | %.3f | %+.1f%% |\n", l, om / 1e9, omin / 1e9, omax / 1e9,
-			e, wm / 1e9, wmin / 1e9, wmax / 1e9, wm / om, (wm / om - 1) * 100 }' >> "$W/iperf3.rows"
+		c = busy > 0 && bc > 0 && ec > 0 ? sprintf("%.1f − %.1f = %.1f ns, %.2f%%", bn / bc, en / ec, bn / bc - en / ec,
+			(bn / bc - en / ec) * bc / busy * 100) : "—"
+		printf "| %s | %.2f (%.2f–%.2f) | %s | %.2f (%.2f–%.2f) | %.3f | %+.1f%% | %s |\n", l, om / 1e9, omin / 1e9, omax / 1e9,
+			e, wm / 1e9, wmin / 1e9, wmax / 1e9, wm / om, (wm / om - 1) * 100, c }' >> "$W/iperf3.rows"
 	{
 		echo "- $label, runs in Gbit/s without: $(printf '%s\n' "${without[@]}" | awk '{printf "%.2f ", $1 / 1e9}')"
 		[ ${#empty[@]} -gt 0 ] && echo "  empty TC program: $(printf '%s\n' "${empty[@]}" | awk '{printf "%.2f ", $1 / 1e9}')"
@@ -239,8 +284,10 @@ empty_attach() {	# NS IFACE
 }
 empty_detach() { ip netns exec "$1" tc qdisc del dev "$2" clsact 2>/dev/null; }
 
+# The client and the server each on their own CPU (-A client,server): left to
+# the scheduler, the two sharing one CPU now and then moved runs by 10-30 %.
 one_iperf() {	# C -> bits/s the receiver saw
-	ip netns exec "$1" iperf3 -c 10.231.0.2 -t "${IPERF_SECONDS:-5}" -J > "$W/iperf.json" 2>&1 &&
+	ip netns exec "$1" iperf3 -c 10.231.0.2 -A "${IPERF_AFFINITY:-0,1}" -t "${IPERF_SECONDS:-5}" -J > "$W/iperf.json" 2>&1 &&
 		jq -e -r '.end.sum_received.bits_per_second' "$W/iperf.json"
 }
 
@@ -262,6 +309,7 @@ section_iperf3() {
 	fi
 	: > "$W/iperf3.json.l"; : > "$W/iperf3.rows"; : > "$W/iperf3.runs"; : > "$W/iperf3.err"
 	empty_build
+	BPFSTATS=$(helper bpfstats)
 	iperf_variant "$C" "$S" "GSO on, certsentry on the sender's veth" "$C" csb0 || rc=1
 	# TCP always builds GSO super-packets (the tc egress hook sees them whatever
 	# the device offers); with TSO/GSO off on the sender's veth they are cut to
@@ -279,10 +327,14 @@ section_iperf3() {
 		echo "without and with \`certsentry -i IFACE\` (ingress + egress) attached; $RUNS runs each; the receiver's throughput."
 		echo "Plain TCP, not TLS: what every packet that is not a TLS handshake pays. With GSO on, the sender's hook sees"
 		echo "super-packets of up to 64 KB; with TSO/GSO off on the sender (GRO off on the receiver) the receiver's ingress"
-		echo "hook sees every 1500-byte frame. Both namespaces share the VM's 2 vCPUs, so runs vary by 10-30 %."
+		echo "hook sees every 1500-byte frame. Both namespaces share the VM's 2 vCPUs (iperf3 -A 0,1 pins client and"
+		echo "server apart), so runs still vary by several %, more than the program costs. The last column is what the"
+		echo "program costs without that noise, from one more run of each with BPF stats on: cs_tc's run time per packet"
+		echo "minus the empty program's (what the stats' clock reads add), and that difference times the packets as a"
+		echo "share of the machine's busy CPU time (/proc/stat). On a CPU-bound path the throughput it takes is about that share."
 		echo
-		echo "| variant | without: Gbit/s median (min–max) | empty TC program (clsact) | with certsentry | ratio | change |"
-		echo "|---|---|---|---|---|---|"
+		echo "| variant | without: Gbit/s median (min–max) | empty TC program (clsact) | with certsentry | ratio | change | cs_tc − empty per packet (stats on), share of busy CPU |"
+		echo "|---|---|---|---|---|---|---|"
 		cat "$W/iperf3.rows"
 		echo
 		cat "$W/iperf3.runs"
