@@ -37,6 +37,7 @@
 char LICENSE[] SEC("license") = "GPL";
 
 const volatile __u32 max_bytes = CS_MAX_BYTES_DEFAULT;
+const volatile __u32 hint_seed;		/* random, set by userspace at load */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -56,7 +57,7 @@ struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1 << CS_HINT_BITS);
 	__type(key, __u32);
-	__type(value, __u32);
+	__type(value, struct cs_hint);
 } hints SEC(".maps");
 
 struct {
@@ -90,7 +91,7 @@ struct pkt {
 	__u32 seq;		/* sequence number of payload[0]; 0 for UDP */
 	__u32 poff;		/* payload offset from skb->data */
 	__u32 plen;		/* payload bytes, from the IP header's length */
-	__u32 hint;		/* bucket in "hints" */
+	__u32 mix;		/* cs_hint_mix(): bucket in "hints" and tag */
 	__u8 flags;		/* TCP flags byte; 0 for UDP */
 	__u8 hook;
 };
@@ -266,7 +267,7 @@ static __always_inline int parse(struct __sk_buff *skb, __u32 l3off, struct pkt 
 		return -1;
 	if (err)
 		return err;
-	p->hint = cs_hint_mix(s, d, (__u32)p->key.sport << 16 | p->key.dport);
+	p->mix = cs_hint_mix(hint_seed, s, d, (__u32)p->key.sport << 16 | p->key.dport);
 	return 0;
 }
 
@@ -400,12 +401,29 @@ static __always_inline bool dtls_hello(const __u8 *b)
 	       b[3] == 0 && b[4] == 0 && b[13] >= 1 && b[13] <= 3;
 }
 
-static __always_inline void hint_add(__u32 idx, int v)
+/* May p's direction be tracked? False is certain, true needs the lookup. */
+static __always_inline bool hint_maybe(const struct pkt *p)
 {
-	__u32 *h = bpf_map_lookup_elem(&hints, &idx);
+	__u32 idx = cs_hint_bucket(p->mix);
+	struct cs_hint *b = bpf_map_lookup_elem(&hints, &idx);
 
-	if (h)
-		__sync_fetch_and_add(h, v);
+	return !b || cs_hint_maybe(b, p->mix);
+}
+
+/* Counts p's direction in (add) or out of its bucket. */
+static __always_inline void hint_add(const struct pkt *p, bool add)
+{
+	__u32 idx = cs_hint_bucket(p->mix);
+	struct cs_hint *b = bpf_map_lookup_elem(&hints, &idx);
+	__u64 part = cs_hint_part(p->mix);
+
+	if (!b || b->sticky)
+		return;
+	if (add && b->v >> CS_HINT_COUNT_SHIFT >= CS_HINT_SATURATED) {
+		b->sticky = 1;
+		return;
+	}
+	__sync_fetch_and_add(&b->v, add ? part : -part);
 }
 
 static __always_inline struct cs_scratch *scratch_get(void)
@@ -657,9 +675,9 @@ static __always_inline struct cs_flow_state *flow_new(const struct pkt *p, int m
 	struct cs_flow_state st = {};
 
 	flow_init(&st, p->seq, mode, skip, client);
-	hint_add(p->hint, 1);
+	hint_add(p, true);
 	if (bpf_map_update_elem(&flows, &p->key, &st, BPF_NOEXIST)) {
-		hint_add(p->hint, -1);
+		hint_add(p, false);
 		return NULL;
 	}
 	count(CS_C_FLOWS, 1);
@@ -669,7 +687,7 @@ static __always_inline struct cs_flow_state *flow_new(const struct pkt *p, int m
 static __always_inline void flow_forget(const struct pkt *p)
 {
 	if (!bpf_map_delete_elem(&flows, &p->key))
-		hint_add(p->hint, -1);
+		hint_add(p, false);
 	bpf_map_delete_elem(&done_flows, &p->key);
 }
 
@@ -752,7 +770,7 @@ static __always_inline __u8 hook_of(struct __sk_buff *skb)
 static __always_inline void handle_tcp(struct __sk_buff *skb, struct pkt *p)
 {
 	struct cs_flow_state *st = NULL;
-	__u32 *h, skip;
+	__u32 skip;
 	__u8 client;
 	int mode;
 
@@ -760,8 +778,7 @@ static __always_inline void handle_tcp(struct __sk_buff *skb, struct pkt *p)
 		return;				/* pure ACK, SYN: nothing to see */
 	if (p->plen)
 		count(CS_C_TCP_PAYLOAD, 1);
-	h = bpf_map_lookup_elem(&hints, &p->hint);
-	if (h && *h)
+	if (hint_maybe(p))
 		st = bpf_map_lookup_elem(&flows, &p->key);
 	if (!st) {
 		mode = tcp_start(skb, p, &skip, &client);
@@ -854,7 +871,6 @@ static __always_inline void handle_udp(struct __sk_buff *skb, struct pkt *p)
 	struct { __u8 b[DTLS_HELLO_PEEK]; } h = {};
 	struct { __u8 b; } first;
 	bool have = p->plen >= sizeof(h);
-	__u32 *b;
 
 	if (have) {
 		if (load_hdr(skb, p->poff, &h))
@@ -866,8 +882,7 @@ static __always_inline void handle_udp(struct __sk_buff *skb, struct pkt *p)
 	}
 	if (h.b[0] < CS_DTLS_MUX_MIN || h.b[0] > CS_DTLS_MUX_MAX)
 		return;
-	b = bpf_map_lookup_elem(&hints, &p->hint);
-	if (b && *b)
+	if (hint_maybe(p))
 		st = bpf_map_lookup_elem(&flows, &p->key);
 	if (!st) {
 		if (!have || !dtls_hello(h.b))

@@ -144,28 +144,70 @@ enum cs_mode {
 #define CS_DTLS_MUX_MAX		63
 
 /*
- * Lookup-free pre-check: array map "hints" of 1 << CS_HINT_BITS __u32
- * counters, one per hash bucket of tracked directions. The kernel increments
- * a bucket before it inserts a flow and decrements it after it deletes one;
- * a zero bucket means "not tracked" without touching the hash table. Entries
- * the LRU evicts leave their count behind, which only costs a lookup later.
- * Userspace that inserts into "flows" itself must increment the bucket too.
+ * Lookup-free pre-check: array map "hints" of 1 << CS_HINT_BITS buckets. A
+ * bucket sums up the tracked directions that hash to it in one 64-bit word:
+ * their number times 2^CS_HINT_COUNT_SHIFT plus the sum of their 32-bit tags
+ * (exact: fewer than 2^15 tags under 2^32 cannot carry into the count). One
+ * atomic add changes both halves and one load reads both, so a packet learns
+ * without the hash table: no flow in its bucket, or one flow whose tag is
+ * not its own, means not tracked; anything else is looked up. The kernel
+ * adds before it inserts a flow and subtracts after it deletes one; entries
+ * the LRU evicts leave their part behind, which only costs lookups later.
+ * A bucket that reaches CS_HINT_SATURATED flows (a seed-guessing attack,
+ * nothing else) turns sticky: always looked up, never counted again.
+ * The mix is keyed with a random seed (the program's hint_seed) so that
+ * nobody can aim connections at one bucket. Userspace that inserts into
+ * "flows" itself must add cs_hint_part() to the bucket too.
  */
 #define CS_HINT_BITS		18
+#define CS_HINT_COUNT_SHIFT	48
+#define CS_HINT_SATURATED	0x4000
+
+struct cs_hint {
+	__u64 v;		/* count << CS_HINT_COUNT_SHIFT | sum of tags */
+	__u32 sticky;		/* set once, never cleared */
+	__u32 pad;
+};
 
 /* s, d: first ^ last 32-bit word of saddr/daddr as stored in the key (for
- * IPv4 simply the address); ports: sport << 16 | dport. */
-static inline __u32 cs_hint_mix(__u32 s, __u32 d, __u32 ports)
+ * IPv4 simply the address); ports: sport << 16 | dport. The bucket is the
+ * top CS_HINT_BITS bits; the tag is all 32 (two flows of one bucket share
+ * the top bits, so their tags differ in the other 14 unless they collide). */
+static inline __u32 cs_hint_mix(__u32 seed, __u32 s, __u32 d, __u32 ports)
 {
-	__u32 h = s * 0x9E3779B1u;
+	__u32 h = (s ^ seed) * 0x9E3779B1u;
 
 	h = (h ^ d) * 0x85EBCA77u;
 	h = (h ^ ports) * 0xC2B2AE3Du;
-	return h >> (32 - CS_HINT_BITS);
+	return h ^ (h >> 16 & ((1u << (32 - CS_HINT_BITS)) - 1));
 }
 
-/* The bucket of a key (userspace; the kernel mixes the same words while parsing). */
-static inline __u32 cs_flow_hint(const struct cs_flow_key *k)
+static inline __u32 cs_hint_bucket(__u32 mix)
+{
+	return mix >> (32 - CS_HINT_BITS);
+}
+
+/* What one flow of tag mix adds to its bucket's v. */
+static inline __u64 cs_hint_part(__u32 mix)
+{
+	return (1ULL << CS_HINT_COUNT_SHIFT) + mix;
+}
+
+/* Does a bucket say "look it up" for a flow of tag mix? */
+static inline int cs_hint_maybe(const struct cs_hint *b, __u32 mix)
+{
+	__u64 v = *(volatile const __u64 *)&b->v;
+
+	if (b->sticky)
+		return 1;
+	if (!v)
+		return 0;
+	/* one flow there, and not of this tag: some other connection's */
+	return v >> CS_HINT_COUNT_SHIFT != 1 || v == cs_hint_part(mix);
+}
+
+/* The mix of a key (userspace; the kernel mixes the same words while parsing). */
+static inline __u32 cs_flow_hint(__u32 seed, const struct cs_flow_key *k)
 {
 	__u32 s0, s3, d0, d3;
 
@@ -173,7 +215,7 @@ static inline __u32 cs_flow_hint(const struct cs_flow_key *k)
 	__builtin_memcpy(&s3, k->saddr + 12, 4);
 	__builtin_memcpy(&d0, k->daddr, 4);
 	__builtin_memcpy(&d3, k->daddr + 12, 4);
-	return cs_hint_mix(s0 ^ s3, d0 ^ d3, (__u32)k->sport << 16 | k->dport);
+	return cs_hint_mix(seed, s0 ^ s3, d0 ^ d3, (__u32)k->sport << 16 | k->dport);
 }
 
 #endif

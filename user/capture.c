@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/random.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -370,6 +371,16 @@ static int64_t real_minus_mono(void)
 	return r - (m1 + (m2 - m1) / 2);
 }
 
+/* The key of the hint buckets' mix: connections cannot be aimed at one. */
+static __u32 hint_seed(void)
+{
+	__u32 seed;
+
+	if (getrandom(&seed, sizeof(seed), 0) != sizeof(seed))
+		seed = (__u32)time(NULL) ^ (__u32)getpid() * 0x9E3779B1u;
+	return seed;
+}
+
 static int load(struct capture *c, const struct capture_opts *o, char *err, size_t errlen)
 {
 	bool need_l2 = false, need_l3 = false;
@@ -386,6 +397,7 @@ static int load(struct capture *c, const struct capture_opts *o, char *err, size
 		return -1;
 	}
 	c->skel->rodata->max_bytes = o->max_bytes ? o->max_bytes : CS_MAX_BYTES_DEFAULT;
+	c->skel->rodata->hint_seed = hint_seed();
 	if (o->ring_bytes && bpf_map__set_max_entries(c->skel->maps.events, o->ring_bytes)) {
 		errf(err, errlen, "ring buffer size %u: not a power of two of at least a page",
 		     o->ring_bytes);

@@ -20,6 +20,7 @@
 #define MAX_EVENTS	16
 #define FRAME_MAX	3600	/* BPF_PROG_TEST_RUN takes linear frames up to ~3.7 KB */
 #define TC_ACT_UNSPEC	(-1)
+#define TEST_SEED	0x5eed1234u	/* the hint mix's key, known here to aim flows at one bucket */
 
 struct got {
 	struct cs_event ev;
@@ -350,6 +351,7 @@ static int load(void **state, uint32_t max_bytes)
 		return -1;
 	if (max_bytes)
 		t->skel->rodata->max_bytes = max_bytes;
+	t->skel->rodata->hint_seed = TEST_SEED;
 	bpf_map__set_max_entries(t->skel->maps.events, 1 << 20);
 	if (certsentry_bpf__load(t->skel)) {
 		certsentry_bpf__destroy(t->skel);
@@ -686,10 +688,12 @@ static void test_userspace_done(void **state)
 	assert_int_not_equal(bpf_map_lookup_elem(bpf_map__fd(t->skel->maps.done_flows), &k, &v), 0);
 	/* and the hint bucket is back to zero */
 	{
-		__u32 idx = cs_flow_hint(&k), h = 7;
+		__u32 idx = cs_hint_bucket(cs_flow_hint(TEST_SEED, &k));
+		struct cs_hint h = { .v = 7 };
 
 		assert_int_equal(bpf_map_lookup_elem(bpf_map__fd(t->skel->maps.hints), &idx, &h), 0);
-		assert_int_equal(h, 0);
+		assert_int_equal(h.v, 0);
+		assert_int_equal(h.sticky, 0);
 	}
 }
 
@@ -1163,6 +1167,93 @@ static void test_wakeups(void **state)
 	assert_true(run_woke(t, pkt, n, 1));
 }
 
+/* The hint bucket of key k. */
+static struct cs_hint bucket_of(struct t *t, const struct cs_flow_key *k)
+{
+	__u32 idx = cs_hint_bucket(cs_flow_hint(TEST_SEED, k));
+	struct cs_hint h;
+
+	assert_int_equal(bpf_map_lookup_elem(bpf_map__fd(t->skel->maps.hints), &idx, &h), 0);
+	return h;
+}
+
+/*
+ * Directions that share a hint bucket: each still has every segment copied
+ * while the others come and go (the bucket's count and tag sum are what a
+ * packet goes by), and a saturated bucket turns sticky, always looked up.
+ */
+static void test_hint_bucket_shared(void **state)
+{
+	struct t *t = *state;
+	struct flow fl[3] = { F4, F4, F4 };
+	char src[3][INET_ADDRSTRLEN];
+	struct cs_flow_key k[3];
+	struct frame_opts fin = { .flags = CS_TCP_FIN | CS_TCP_ACK };
+	struct cs_hint h;
+	__u32 want;
+	size_t l, n;
+	int found = 1;
+
+	/* Two more sources whose flow to F4's server lands in F4's bucket. */
+	key_of(&k[0], &F4);
+	want = cs_hint_bucket(cs_flow_hint(TEST_SEED, &k[0]));
+	for (uint32_t a = 1; a < (1u << 24) && found < 3; a++) {
+		uint32_t ip = htonl(0x0b000000 | a);
+
+		inet_ntop(AF_INET, &ip, src[found], sizeof(src[found]));
+		fl[found].src = src[found];
+		key_of(&k[found], &fl[found]);
+		if (cs_hint_bucket(cs_flow_hint(TEST_SEED, &k[found])) == want)
+			found++;
+	}
+	assert_int_equal(found, 3);
+	/* all three tracked: count 3 */
+	for (int i = 0; i < 3; i++) {
+		l = tls_rec(pl, 22, 1, 300);
+		n = frame(pkt, &fl[i], 1000, pl, l, NULL);
+		assert_int_equal(run(t, pkt, n), 1);
+	}
+	h = bucket_of(t, &k[0]);
+	assert_int_equal(h.v >> CS_HINT_COUNT_SHIFT, 3);
+	/* the first two end; the third's next segment is still copied */
+	for (int i = 0; i < 2; i++) {
+		n = frame(pkt, &fl[i], 1300, NULL, 0, &fin);
+		assert_int_equal(run(t, pkt, n), 1);		/* CLOSE */
+	}
+	h = bucket_of(t, &k[2]);
+	assert_true(h.v == cs_hint_part(cs_flow_hint(TEST_SEED, &k[2])));
+	filler(pl, 400, 5);
+	n = frame(pkt, &fl[2], 1300, pl, 400, NULL);
+	assert_int_equal(run(t, pkt, n), 1);
+	/* the first, untracked now, goes by the tag: not copied */
+	n = frame(pkt, &fl[0], 1300, pl, 400, NULL);
+	assert_int_equal(run(t, pkt, n), 0);
+	n = frame(pkt, &fl[2], 1700, NULL, 0, &fin);
+	assert_int_equal(run(t, pkt, n), 1);
+	h = bucket_of(t, &k[2]);
+	assert_int_equal(h.v, 0);
+	/* saturated: the next flow turns the bucket sticky and is still tracked */
+	{
+		__u32 idx = want;
+		struct cs_hint sat = { .v = (__u64)CS_HINT_SATURATED << CS_HINT_COUNT_SHIFT };
+
+		assert_int_equal(bpf_map_update_elem(bpf_map__fd(t->skel->maps.hints), &idx, &sat, 0), 0);
+	}
+	l = tls_rec(pl, 22, 1, 300);
+	n = frame(pkt, &fl[1], 5000, pl, l, NULL);
+	assert_int_equal(run(t, pkt, n), 1);
+	h = bucket_of(t, &k[1]);
+	assert_int_equal(h.sticky, 1);
+	filler(pl, 400, 6);
+	n = frame(pkt, &fl[1], 5300, pl, 400, NULL);
+	assert_int_equal(run(t, pkt, n), 1);
+	n = frame(pkt, &fl[1], 5700, NULL, 0, &fin);
+	assert_int_equal(run(t, pkt, n), 1);
+	h = bucket_of(t, &k[1]);
+	assert_int_equal(h.sticky, 1);				/* for good */
+	assert_int_equal(h.v, (__u64)CS_HINT_SATURATED << CS_HINT_COUNT_SHIFT);
+}
+
 static void test_skipped(void **state)
 {
 	(void)state;
@@ -1232,6 +1323,7 @@ int main(void)
 		T(test_short_first_segment_1),
 		T(test_short_first_segment_not_tls),
 		T(test_wakeups),
+		T(test_hint_bucket_shared),
 	};
 	const struct CMUnitTest skipped[] = { cmocka_unit_test(test_skipped) };
 
