@@ -198,12 +198,11 @@ static inline int cs_hint_maybe(const struct cs_hint *b, __u32 mix)
 {
 	__u64 v = *(volatile const __u64 *)&b->v;
 
-	if (b->sticky)
+	/* The tracked flow itself and a bucket of several decide on v alone:
+	 * the sticky mark matters only where v would say "no". */
+	if (v == cs_hint_part(mix) || (v && v >> CS_HINT_COUNT_SHIFT != 1))
 		return 1;
-	if (!v)
-		return 0;
-	/* one flow there, and not of this tag: some other connection's */
-	return v >> CS_HINT_COUNT_SHIFT != 1 || v == cs_hint_part(mix);
+	return b->sticky != 0;
 }
 
 /* The mix of a key (userspace; the kernel mixes the same words while parsing). */
