@@ -152,7 +152,6 @@ static int64_t check_time(const struct flow_table *t, uint64_t ts_ns)
 	return (int64_t)(ts_ns / 1000000000ULL);
 }
 
-/* A report about conn c, oriented by which direction is the server's. */
 /* src (NULL: "") cut to fit dst, always terminated; snprintf per report was
  * a visible share of the live path. */
 static void copy_str(char *dst, size_t cap, const char *src)
@@ -163,6 +162,7 @@ static void copy_str(char *dst, size_t cap, const char *src)
 	dst[n] = '\0';
 }
 
+/* A report about conn c, oriented by which direction is the server's. */
 static void report_init(struct flow_table *t, struct conn *c, int server_idx,
 			struct cs_report *r, enum report_action action)
 {
