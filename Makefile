@@ -83,7 +83,7 @@ $(BUILD)/tests/%: tests/bpf/%.c $(BUILD)/libcs.a $(BUILD)/certsentry.skel.h
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $< $(BUILD)/libcs.a $(LDFLAGS) $(LDLIBS) -lcmocka -o $@
 
-$(BUILD)/tools/%: tools/%.c $(BUILD)/libcs.a $(BUILD)/certsentry.skel.h
+$(BUILD)/tools/%: tools/%.c $(wildcard tools/*.h) $(BUILD)/libcs.a $(BUILD)/certsentry.skel.h
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $< $(BUILD)/libcs.a $(LDFLAGS) $(LDLIBS) -lpthread -o $@
 

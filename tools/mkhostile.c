@@ -44,6 +44,7 @@
 #include <openssl/rand.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
+#include "inet_csum.h"
 
 #define LT_RAW 101
 #define MSS 1460
@@ -113,22 +114,6 @@ struct wire {
 	uint64_t ts_us;
 	uint16_t ip_id;
 };
-
-static uint16_t csum_fold(uint32_t s)
-{
-	while (s >> 16)
-		s = (s & 0xffff) + (s >> 16);
-	return (uint16_t)~s;
-}
-
-static uint32_t csum_add(uint32_t s, const uint8_t *p, size_t n)
-{
-	for (size_t i = 0; i + 1 < n; i += 2)
-		s += (uint32_t)(p[i] << 8 | p[i + 1]);
-	if (n & 1)
-		s += (uint32_t)(p[n - 1] << 8);
-	return s;
-}
 
 static void wire_open(struct wire *w, const char *path, bool raw)
 {

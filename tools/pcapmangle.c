@@ -39,6 +39,7 @@
 #include <string.h>
 #include <arpa/inet.h>
 #include <pcap/pcap.h>
+#include "inet_csum.h"
 
 #define LT_RAW		101	/* LINKTYPE_RAW in files (DLT_RAW on the handle) */
 #define ETH_P_IPV4	0x0800
@@ -448,19 +449,6 @@ static void do_drop(void)
 }
 
 /* ------------------------------------------------------------------ output */
-
-static uint32_t csum_add(uint32_t sum, const uint8_t *p, size_t n)
-{
-	for (; n > 1; p += 2, n -= 2) sum += (uint32_t)(p[0] << 8 | p[1]);
-	if (n) sum += (uint32_t)p[0] << 8;
-	return sum;
-}
-
-static uint16_t csum_fold(uint32_t sum)
-{
-	while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)~sum;
-}
 
 /* Builds a frame into buf (big enough); returns its length. */
 static uint32_t build_tcp(const struct pkt *p, uint8_t *buf, bool raw)
