@@ -79,11 +79,11 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libcs.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $^ $(LDFLAGS) $(LDLIBS) -lcmocka -ljson-c -o $@
 
-$(BUILD)/tests/%: tests/bpf/%.c $(BUILD)/libcs.a $(BUILD)/certsentry.skel.h
+$(BUILD)/tests/%: tests/bpf/%.c $(wildcard tests/bpf/*.h) $(BUILD)/libcs.a $(BUILD)/certsentry.skel.h
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $< $(BUILD)/libcs.a $(LDFLAGS) $(LDLIBS) -lcmocka -o $@
 
-$(BUILD)/tools/%: tools/%.c $(wildcard tools/*.h) $(BUILD)/libcs.a $(BUILD)/certsentry.skel.h
+$(BUILD)/tools/%: tools/%.c $(wildcard tools/*.h tests/bpf/*.h) $(BUILD)/libcs.a $(BUILD)/certsentry.skel.h
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $< $(BUILD)/libcs.a $(LDFLAGS) $(LDLIBS) -lpthread -o $@
 

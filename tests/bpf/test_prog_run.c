@@ -16,6 +16,7 @@
 
 #include "certsentry.h"
 #include "certsentry.skel.h"
+#include "tls_records.h"
 
 #define MAX_EVENTS	16
 #define FRAME_MAX	3600	/* BPF_PROG_TEST_RUN takes linear frames up to ~3.7 KB */
@@ -151,57 +152,6 @@ static size_t frame(uint8_t *buf, const struct flow *f, uint32_t seq, const void
 	return p - buf + o->pad;
 }
 
-/* A TLS handshake record of total length n (header included) holding one
- * message of type hs; the body is a counting pattern. */
-static size_t tls_rec(uint8_t *p, uint8_t type, uint8_t hs, size_t n)
-{
-	size_t i;
-
-	p[0] = type;
-	p[1] = 3;
-	p[2] = type == 22 && hs == 1 ? 1 : 3;
-	p[3] = (n - 5) >> 8;
-	p[4] = (n - 5) & 0xff;
-	for (i = 5; i < n; i++)
-		p[i] = (uint8_t)(i * 7 + type);
-	if (type == 22) {
-		p[5] = hs;
-		p[6] = 0;
-		p[7] = (n - 9) >> 8;
-		p[8] = (n - 9) & 0xff;
-	}
-	return n;
-}
-
-static void filler(uint8_t *p, size_t n, uint8_t seed);
-
-/* A DTLS 1.2 record of total length n; an epoch-0 handshake record holds
- * one whole message of type hs (12-byte DTLS handshake header). */
-static size_t dtls_rec(uint8_t *p, uint8_t type, uint16_t epoch, uint8_t hs, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		p[i] = (uint8_t)(i * 5 + type);
-	p[0] = type;
-	p[1] = 0xfe;
-	p[2] = 0xfd;
-	p[3] = epoch >> 8;
-	p[4] = epoch & 0xff;
-	memset(p + 5, 0, 6);
-	p[11] = (n - 13) >> 8;
-	p[12] = (n - 13) & 0xff;
-	if (type == 22 && !epoch) {
-		memset(p + 13, 0, 12);
-		p[13] = hs;
-		p[15] = (n - 25) >> 8;
-		p[16] = (n - 25) & 0xff;
-		p[23] = p[15];
-		p[24] = p[16];
-	}
-	return n;
-}
-
 static size_t stun(uint8_t *p)
 {
 	memcpy(p, "\x00\x01\x00\x00\x21\x12\xa4\x42", 8);
@@ -209,13 +159,6 @@ static size_t stun(uint8_t *p)
 	return 20;
 }
 
-static void filler(uint8_t *p, size_t n, uint8_t seed)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		p[i] = (uint8_t)(i * 13 + seed);
-}
 
 /* ---- running ---- */
 

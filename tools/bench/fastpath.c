@@ -15,6 +15,7 @@
 
 #include "certsentry.h"
 #include "certsentry.skel.h"
+#include "../../tests/bpf/tls_records.h"
 
 #define FRAME_MAX	3600
 #define ROUNDS_MAX	31
@@ -112,40 +113,6 @@ static void build(struct pkt *p, int v6, int l4, uint32_t a, uint16_t sport, uin
 		memcpy(ip + 4, &v, 2);
 	}
 	p->len = end - p->b;
-}
-
-/* A DTLS 1.2 record of n bytes (epoch 0 unless type says otherwise). */
-static size_t dtls_rec(uint8_t *p, uint8_t type, uint16_t epoch, uint8_t hs, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		p[i] = (uint8_t)(i * 7 + 1);
-	p[0] = type;
-	p[1] = 0xfe;
-	p[2] = 0xfd;
-	p[3] = epoch >> 8;
-	p[4] = epoch & 0xff;
-	memset(p + 5, 0, 6);
-	p[11] = (n - 13) >> 8;
-	p[12] = (n - 13) & 0xff;
-	p[13] = hs;
-	return n;
-}
-
-static size_t tls_rec(uint8_t *p, uint8_t type, uint8_t hs, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		p[i] = (uint8_t)(i * 7 + 1);
-	p[0] = type;
-	p[1] = 3;
-	p[2] = 3;
-	p[3] = (n - 5) >> 8;
-	p[4] = (n - 5) & 0xff;
-	p[5] = hs;
-	return n;
 }
 
 static void key_of(struct cs_flow_key *k, uint32_t a, uint16_t sport)
