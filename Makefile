@@ -75,9 +75,9 @@ $(BUILD)/libcs.a: $(USER_OBJS)
 $(BUILD)/certsentry: $(BUILD)/user/certsentry.o $(BUILD)/libcs.a
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
-$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libcs.a
+$(BUILD)/tests/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(BUILD)/libcs.a
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $^ $(LDFLAGS) $(LDLIBS) -lcmocka -ljson-c -o $@
+	$(CC) $(CFLAGS) $< $(BUILD)/libcs.a $(LDFLAGS) $(LDLIBS) -lcmocka -ljson-c -o $@
 
 $(BUILD)/tests/%: tests/bpf/%.c $(wildcard tests/bpf/*.h) $(BUILD)/libcs.a $(BUILD)/certsentry.skel.h
 	@mkdir -p $(@D)

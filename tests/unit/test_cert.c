@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include "x509_helpers.h"
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
@@ -41,18 +42,6 @@ struct spec {
 	const EVP_MD *md;		/* default SHA-256; NULL for Ed25519 */
 	bool md_none;
 };
-
-static void add_ext(X509 *x, X509 *iss, int nid, const char *val)
-{
-	X509V3_CTX ctx;
-	X509_EXTENSION *e;
-
-	X509V3_set_ctx(&ctx, iss, x, NULL, NULL, 0);
-	e = X509V3_EXT_nconf_nid(NULL, &ctx, nid, val);
-	assert_non_null(e);
-	assert_int_equal(X509_add_ext(x, e, -1), 1);
-	X509_EXTENSION_free(e);
-}
 
 static X509 *mint(struct spec *s)
 {
@@ -99,15 +88,6 @@ static uint8_t *der_of(X509 *x, size_t *len)
 	assert_true(n > 0);
 	*len = (size_t)n;
 	return d;
-}
-
-static void sha256_hex(const uint8_t *d, size_t n, char out[65])
-{
-	uint8_t md[32];
-
-	assert_int_equal(EVP_Digest(d, n, md, NULL, EVP_sha256(), NULL), 1);
-	for (int i = 0; i < 32; i++)
-		sprintf(out + 2 * i, "%02X", md[i]);
 }
 
 /* ---- the openssl CLI as an oracle ---- */

@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <cmocka.h>
+#include "x509_helpers.h"
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
@@ -43,18 +44,6 @@ struct spec {
 	bool ca;
 	const EVP_MD *md;	/* default SHA-256 */
 };
-
-static void add_ext(X509 *x, X509 *iss, int nid, const char *val)
-{
-	X509V3_CTX ctx;
-	X509_EXTENSION *e;
-
-	X509V3_set_ctx(&ctx, iss, x, NULL, NULL, 0);
-	e = X509V3_EXT_nconf_nid(NULL, &ctx, nid, val);
-	assert_non_null(e);
-	assert_int_equal(X509_add_ext(x, e, -1), 1);
-	X509_EXTENSION_free(e);
-}
 
 static X509 *mint(const struct spec *s)
 {

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 #include <cmocka.h>
+#include "x509_helpers.h"
 
 #include <openssl/evp.h>
 #include <openssl/ocsp.h>
@@ -25,18 +26,6 @@ struct key_cert {
 };
 
 static struct key_cert ca, leaf, other_leaf, delegate, no_eku, rogue, fake_ca, forged;
-
-static void add_ext(X509 *x, X509 *issuer, int nid, const char *value)
-{
-	X509V3_CTX v;
-	X509_EXTENSION *e;
-
-	X509V3_set_ctx(&v, issuer, x, NULL, NULL, 0);
-	e = X509V3_EXT_conf_nid(NULL, &v, nid, value);
-	assert_non_null(e);
-	assert_true(X509_add_ext(x, e, -1));
-	X509_EXTENSION_free(e);
-}
 
 /* key: new P-256 key unless given; signer/issuer NULL: self-signed. */
 static void make(struct key_cert *kc, EVP_PKEY *key, const char *dn_o, const char *cn,

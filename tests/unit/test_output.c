@@ -11,6 +11,7 @@
 #include <arpa/inet.h>
 #include <linux/types.h>
 #include <cmocka.h>
+#include "x509_helpers.h"
 #include <json-c/json.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
@@ -238,15 +239,6 @@ static int64_t int_at(json_object *o, const char *ptr)
 	return json_object_get_int64(v);
 }
 
-static void sha_hex(const uint8_t *d, size_t n, char out[65])
-{
-	uint8_t md[32];
-
-	EVP_Digest(d, n, md, NULL, EVP_sha256(), NULL);
-	for (int i = 0; i < 32; i++)
-		sprintf(out + 2 * i, "%02X", md[i]);
-}
-
 /* ---- tests ---- */
 
 static void test_json_full(void **state)
@@ -261,7 +253,7 @@ static void test_json_full(void **state)
 	base_report(&r);
 	s = render(OUTPUT_JSON, &r, &n, &st);
 	o = parse_line(s, n);
-	sha_hex(der_leaf, len_leaf, hex);
+	sha256_hex(der_leaf, len_leaf, hex);
 
 	assert_string_equal(str_at(o, "/@timestamp"), "2026-11-26T17:51:41.123Z");
 	assert_string_equal(str_at(o, "/event/kind"), "event");
@@ -399,7 +391,7 @@ static void test_json_no_server_hello_bad_leaf(void **state)
 	r.chain_len = r.chain_total = 1;
 	s = render(OUTPUT_JSON, &r, &n, &st);
 	o = parse_line(s, n);
-	sha_hex(junk, sizeof(junk), hex);
+	sha256_hex(junk, sizeof(junk), hex);
 	assert_null(at(o, "/tls/version"));
 	assert_null(at(o, "/tls/version_protocol"));
 	assert_null(at(o, "/tls/cipher"));
@@ -597,7 +589,7 @@ static void test_cert_json_cache(void **state)
 
 		assert_non_null(fgets(line, sizeof(line), f));
 		j = parse_line(line, strlen(line));
-		sha_hex(d[i], dl[i], hex);
+		sha256_hex(d[i], dl[i], hex);
 		assert_string_equal(str_at(j, "/tls/server/hash/sha256"), hex);
 		assert_string_equal(str_at(j, "/certsentry/chain/0/sha256"), hex);
 		assert_string_equal(str_at(j, "/certsentry/chain/0/validity"), "valid");
