@@ -7,6 +7,7 @@
 #include <sys/random.h>
 #include <pcap/dlt.h>
 #include "select.h"
+#include "cs_wire.h"
 
 #define NIL UINT32_MAX
 
@@ -323,23 +324,6 @@ static uint32_t insert(struct sel *t, const struct cs_flow_key *k)
 
 /* ---------------------------------------------------------------- rules */
 
-/* 16 03 {00..04} len len {01|02}: a handshake record with a Client/ServerHello. */
-static bool tls_hello(const uint8_t *p)
-{
-	return p[0] == 0x16 && p[1] == 3 && p[2] <= 4 && (p[5] == 1 || p[5] == 2);
-}
-
-/* SSLv2 CLIENT-HELLO or SERVER-HELLO, 8 bytes of it (rule 2b). */
-static bool ssl2_hello(const uint8_t *b)
-{
-	uint32_t rlen = (uint32_t)(b[0] & 0x7f) << 8 | b[1], specs = rd16(b + 5);
-
-	if (!(b[0] & 0x80)) return false;
-	if (b[2] == 4) return b[3] <= 1 && b[4] == 1 && b[5] == 0 && b[6] == 2;
-	if (b[2] != 1 || !((b[3] == 0 && b[4] == 2) || (b[3] == 3 && b[4] <= 4))) return false;
-	return specs && specs % 3 == 0 && 9 + specs <= rlen && b[7] == 0;
-}
-
 static bool reverse_tracked(const struct sel *t, const struct cs_flow_key *k)
 {
 	struct cs_flow_key r = *k;
@@ -350,43 +334,33 @@ static bool reverse_tracked(const struct sel *t, const struct cs_flow_key *k)
 	return find(t, &r) != NIL;
 }
 
-/* Rule 2: does this payload start a TCP direction? Returns an enum cs_mode
- * or -1; *skip is what the walk hops over at the start (a warning alert). */
+/* Rule 2 (wire_tcp_start): does this payload start a TCP direction? Returns
+ * an enum cs_mode or -1; *skip is what the walk hops over at the start (a
+ * warning alert). */
 static int tcp_start(const struct sel *t, const struct sel_pkt *p, uint32_t *skip)
 {
-	uint8_t h[8] = { 0 };
+	uint32_t n = p->caplen < WIRE_START_PEEK ? p->caplen : WIRE_START_PEEK;
 
 	*skip = 0;
-	if (p->caplen >= 8) {
-		memcpy(h, p->payload, 8);
-		if (h[0] & 0x80) return ssl2_hello(h) ? CS_MODE_SSL2 : -1;
-	} else if (p->caplen >= 6) {
-		memcpy(h, p->payload, 6);
-	} else {
-		/* 1..5 bytes, all captured: a prefix of a handshake record
-		 * header (rule 2d); the walk completes it (rule 6). */
-		const uint8_t *b = p->payload;
-		uint32_t n = p->caplen;
-
-		if (!n || n != p->len || b[0] != 0x16 || (n >= 2 && b[1] != 3) ||
-		    (n >= 3 && b[2] > 4))
-			return -1;
-		return CS_MODE_TLS;
-	}
-	if (tls_hello(h)) return CS_MODE_TLS;
-	if (h[0] != 0x15 || h[1] != 3 || h[2] > 4 || h[3] || h[4] != 2 ||
-	    (h[5] != 1 && h[5] != 2) || !reverse_tracked(t, &p->key))
+	/* A payload this short is judged whole: only if all of it was captured. */
+	if (n < WIRE_START_SHORT && n != p->len)
 		return -1;
-	if (h[5] == 1) *skip = 7;
-	return CS_MODE_ALERT;
-}
-
-/* Rule 10: 16 fe {ff|fd|fc} epoch 0 ... handshake type 1, 2 or 3, judged
- * on the first 16 bytes. */
-static bool dtls_hello(const uint8_t *p, uint32_t n)
-{
-	return n >= 16 && p[0] == 0x16 && p[1] == 0xfe && p[2] >= 0xfc && p[2] != 0xfe &&
-	       p[3] == 0 && p[4] == 0 && p[13] >= 1 && p[13] <= 3;
+	switch (wire_tcp_start(p->payload, n)) {
+	case WIRE_TLS_CLIENT_HELLO:
+	case WIRE_TLS_SERVER_HELLO:
+	case WIRE_TLS_PREFIX:
+		return CS_MODE_TLS;
+	case WIRE_SSL2_CLIENT_HELLO:
+	case WIRE_SSL2_SERVER_HELLO:
+		return CS_MODE_SSL2;
+	case WIRE_ALERT_WARNING:
+		*skip = TLS_ALERT_LEN;
+		/* fallthrough */
+	case WIRE_ALERT_FATAL:
+		return reverse_tracked(t, &p->key) ? CS_MODE_ALERT : -1;
+	default:
+		return -1;
+	}
 }
 
 static void dir_init(struct dir *d, uint32_t seq, uint32_t max_bytes, int mode, uint32_t skip)
@@ -401,7 +375,7 @@ static void dir_init(struct dir *d, uint32_t seq, uint32_t max_bytes, int mode, 
 
 static void walk_stop(struct sel *t, struct dir *d)
 {
-	uint32_t lim = d->rec_seq - d->isn + 5 + CS_TAIL_BYTES;
+	uint32_t lim = d->rec_seq - d->isn + TLS_HDR_LEN + CS_TAIL_BYTES;
 
 	d->walking = 0, d->part_len = 0;
 	t->st.stopped++;
@@ -410,15 +384,15 @@ static void walk_stop(struct sel *t, struct dir *d)
 
 /* Rule 6: p starts where the kept part of the header at rec_seq ends.
  * Returns true with the whole header in h, or false (kept a longer part). */
-static bool join_header(struct dir *d, const struct sel_pkt *p, uint8_t h[5])
+static bool join_header(struct dir *d, const struct sel_pkt *p, uint8_t h[TLS_HDR_LEN])
 {
-	uint32_t k = d->part_len, n = 5 - k;
+	uint32_t k = d->part_len, n = TLS_HDR_LEN - k;
 
 	if (n > p->caplen) n = p->caplen;
 	if (!n) return false;
 	memcpy(h, d->part, k);
 	memcpy(h + k, p->payload, n);
-	if (k + n < 5) {
+	if (k + n < TLS_HDR_LEN) {
 		memcpy(d->part, h, k + n);
 		d->part_len = (uint8_t)(k + n);
 		return false;
@@ -433,12 +407,12 @@ static bool join_header(struct dir *d, const struct sel_pkt *p, uint8_t h[5])
 static void walk(struct sel *t, struct dir *d, const struct sel_pkt *p)
 {
 	uint32_t rec = d->rec_seq, tail = 0;
-	uint8_t h[5];
+	uint8_t h[TLS_HDR_LEN];
 
 	if (d->part_len && p->seq == d->rec_seq + d->part_len) {
 		if (!join_header(d, p, h)) return;
-		if (h[0] != 0x16) { walk_stop(t, d); return; }
-		d->rec_seq += 5 + (uint32_t)rd16(h + 3);
+		if (wire_tls_rec_ends(h)) { walk_stop(t, d); return; }
+		d->rec_seq += wire_tls_rec_span(h);
 		rec = d->rec_seq;
 	}
 	if (rec - p->seq >= p->caplen)	/* next header not in this packet */
@@ -447,13 +421,13 @@ static void walk(struct sel *t, struct dir *d, const struct sel_pkt *p)
 		uint32_t pos = rec - p->seq;
 
 		if (pos >= p->caplen) break;
-		if (p->caplen - pos < 5) { tail = p->caplen - pos; break; }
-		if (p->payload[pos] != 0x16) {
+		if (p->caplen - pos < TLS_HDR_LEN) { tail = p->caplen - pos; break; }
+		if (wire_tls_rec_ends(p->payload + pos)) {
 			d->rec_seq = rec;
 			walk_stop(t, d);
 			return;
 		}
-		rec += 5 + (uint32_t)rd16(p->payload + pos + 3);
+		rec += wire_tls_rec_span(p->payload + pos);
 	}
 	if (rec != d->rec_seq) d->rec_seq = rec, d->part_len = 0;
 	if (tail > d->part_len) {
@@ -498,9 +472,9 @@ static bool dtls_ends(const uint8_t *p, uint32_t n)
 {
 	uint32_t pos = 0;
 
-	for (int i = 0; i < SEL_WALK_MAX && pos < n && n - pos >= CS_DTLS_HDR_LEN; i++) {
-		if (p[pos] != 0x16 || p[pos + 3] || p[pos + 4]) return true;
-		pos += CS_DTLS_HDR_LEN + (uint32_t)rd16(p + pos + 11);
+	for (int i = 0; i < SEL_WALK_MAX && pos < n && n - pos >= DTLS_HDR_LEN; i++) {
+		if (wire_dtls_rec_ends(p + pos)) return true;
+		pos += wire_dtls_rec_span(p + pos);
 	}
 	return false;
 }
@@ -515,12 +489,12 @@ static void udp_packet(struct sel *t, const struct sel_pkt *p, struct sel_verdic
 	if (!p->len) return;
 	i = find(t, &p->key);
 	/* Not DTLS (STUN, TURN channel, RTP ...): the kernel looks no further. */
-	if (!p->caplen || p->payload[0] < CS_DTLS_MUX_MIN || p->payload[0] > CS_DTLS_MUX_MAX) {
+	if (!p->caplen || !wire_dtls_mux(p->payload[0])) {
 		if (i == NIL) t->st.not_tls++;
 		return;
 	}
 	if (i == NIL) {
-		if (!dtls_hello(p->payload, p->caplen)) {
+		if (!wire_dtls_hello(p->payload, p->caplen)) {
 			t->st.not_tls++;
 			return;
 		}
@@ -533,7 +507,7 @@ static void udp_packet(struct sel *t, const struct sel_pkt *p, struct sel_verdic
 	}
 	d = &t->d[i];
 	if (d->reached) {
-		if (!dtls_hello(p->payload, p->caplen)) return;
+		if (!wire_dtls_hello(p->payload, p->caplen)) return;
 		dir_init(d, 0, t->max_bytes, CS_MODE_DTLS, 0);
 	}
 	if (d->user_done) {
