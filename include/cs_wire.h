@@ -1,4 +1,4 @@
-/* cs_wire.h - TLS, SSLv2 and DTLS wire facts and the recognisers the kernel program and userspace share. */
+/* cs_wire.h - TLS, SSLv2 and DTLS wire facts and recognisers, shared by kernel and userspace. */
 #ifndef CS_WIRE_H
 #define CS_WIRE_H
 
