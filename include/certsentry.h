@@ -212,10 +212,12 @@ enum cs_counter {
 
 /* ---- tc handle (clsact fallback) -------------------------------------------- */
 
-/* Fixed tc handle and priority for the clsact fallback, so a restarted
- * daemon can find and remove filters of a killed run, and nobody else's. */
+/* A clsact filter's handle and priority: these plus the slot its instance
+ * holds (user/clsact.c), so instances side by side never share one and a
+ * start tells a dead instance's filters from a live one's. */
 #define CS_TC_HANDLE		0xce55
 #define CS_TC_PRIO		0xce55
+#define CS_TC_SLOTS		32		/* instances on one host at once */
 
 /* ---- What both sides rely on ------------------------------------------------ */
 
