@@ -28,13 +28,6 @@ void clsact_init(struct clsact *c)
 	c->slot_fd = -1;
 }
 
-static const char *lberr(int e, char *buf, size_t len)
-{
-	if (libbpf_strerror(e, buf, len))
-		snprintf(buf, len, "%s", strerror(-e));
-	return buf;
-}
-
 /* CLSACT_RUN_DIR/name, opened (created if create); -1 with errno set. */
 static int run_file(const char *name, bool create)
 {
@@ -76,11 +69,6 @@ void clsact_unlock(struct clsact *c)
 	c->lock_fd = -1;
 }
 
-static void slot_name(int slot, char *buf, size_t len)
-{
-	snprintf(buf, len, "slot.%d", slot);
-}
-
 /* The slot's file, locked, or -1: held by a live instance, or absent and
  * not to be created. */
 static int slot_lock(int slot, bool create)
@@ -88,7 +76,7 @@ static int slot_lock(int slot, bool create)
 	char name[32];
 	int fd, e;
 
-	slot_name(slot, name, sizeof(name));
+	snprintf(name, sizeof(name), "slot.%d", slot);
 	fd = run_file(name, create);
 	if (fd < 0)
 		return -1;
@@ -285,7 +273,7 @@ static int take_slot(struct clsact *c, char *err, size_t errlen)
 static int make_qdisc(int ifindex, const char *ifname, char *err, size_t errlen)
 {
 	struct bpf_tc_hook h;
-	char name[64], eb[128];
+	char name[64];
 	int ret, fd;
 
 	hook_init(&h, ifindex, false);
@@ -293,8 +281,8 @@ static int make_qdisc(int ifindex, const char *ifname, char *err, size_t errlen)
 	if (ret == -EEXIST)
 		return 0;
 	if (ret) {
-		snprintf(err, errlen, "%s: creating clsact qdisc: %s", ifname,
-			 lberr(ret, eb, sizeof(eb)));
+		/* bpf_tc_* return -errno from netlink */
+		snprintf(err, errlen, "%s: creating clsact qdisc: %s", ifname, strerror(-ret));
 		return -1;
 	}
 	qdisc_marker(ifindex, name, sizeof(name));
@@ -309,7 +297,6 @@ int clsact_attach(struct clsact *c, int ifindex, const char *ifname, bool egress
 {
 	struct bpf_tc_hook h;
 	struct bpf_tc_opts o;
-	char eb[128];
 	int ret;
 
 	if (take_slot(c, err, errlen) || make_qdisc(ifindex, ifname, err, errlen))
@@ -319,7 +306,7 @@ int clsact_attach(struct clsact *c, int ifindex, const char *ifname, bool egress
 	ret = bpf_tc_attach(&h, &o);
 	if (ret) {
 		snprintf(err, errlen, "%s: attaching %s filter (priority %#x): %s", ifname,
-			 egress ? "egress" : "ingress", CS_TC_PRIO + c->slot, lberr(ret, eb, sizeof(eb)));
+			 egress ? "egress" : "ingress", CS_TC_PRIO + c->slot, strerror(-ret));
 		return -1;
 	}
 	return 0;

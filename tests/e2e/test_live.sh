@@ -138,50 +138,6 @@ test_fifty_in_a_row() {
 	ns_del "$ns"
 }
 
-# Our attachments: clsact filters on the device in the namespace, plus tcx
-# links running our program (bpftool 7.1 lists tcx links only as "type 11",
-# machine-wide, so this counts every cs_tc tcx link; tests run one at a time).
-ours_attached() {
-	local ns=$1 dev=$2 filters links=0 id
-	filters=$(ip netns exec "$ns" bpftool net show dev "$dev" 2>/dev/null | grep -c 'cs_tc')
-	for id in $(bpftool -j link show 2>/dev/null | jq -r '.[] | select(.type == 11) | .prog_id'); do
-		bpftool -j prog show id "$id" 2>/dev/null | jq -e '.name | startswith("cs_tc")' >/dev/null && links=$((links + 1))
-	done
-	echo $((filters + links))
-}
-
-# kill -9 leaves no duplicate: a restart ends with exactly one attachment.
-test_kill9_restart() {
-	local mode ns out n
-	for mode in tcx clsact; do
-		ns_new ns k9 || { fail "kill9_restart_$mode" "netns"; continue; }
-		out=$TMP/k9-$mode.json
-		local args=(-i lo)
-		[ $mode = clsact ] && args+=(--clsact)
-		start_sentry "$ns" "$out" "${args[@]}" || { fail "kill9_restart_$mode" "first start: $(cat "$out")"; ns_del "$ns"; continue; }
-		kill -9 "$SENTRY_PID"; wait "$SENTRY_PID" 2>/dev/null
-		: > "$out"
-		start_sentry "$ns" "$out" "${args[@]}" || { fail "kill9_restart_$mode" "restart: $(cat "$out")"; ns_del "$ns"; continue; }
-		n=$(ours_attached "$ns" lo)
-		# Still working after the restart?
-		start_server "$ns" 4433 "$PKI/leaf.pem" "$PKI/leaf.key" "$PKI/inter.pem"
-		handshake "$ns" 127.0.0.1:4433 -tls1_2 -servername "$HOST"
-		wait_for 5 grep -q '"tls-certificate"' "$out"
-		stop_pid "$SENTRY_PID"
-		local left
-		left=$(ours_attached "$ns" lo)
-		if [ "$n" = 1 ] && [ "$left" = 0 ] && [ "$(count_events "$out" tls-certificate)" = 1 ]; then
-			pass "kill9_restart_$mode"
-		else
-			fail "kill9_restart_$mode" "attached after restart: $n (want 1), after stop: $left (want 0), events: $(count_events "$out" tls-certificate)"
-		fi
-		stop_pid "$SERVER_PID"
-		ns_del "$ns"
-	done
-}
-
-# ---- instances side by side ----
-
 # tcx links on ifindex 1 (lo) held by process PID, from its fdinfo.
 tcx_links() {
 	local f n=0
@@ -202,14 +158,47 @@ clsact_filters() {
 
 has_clsact_qdisc() { ip netns exec "$1" tc qdisc show dev lo | grep -q clsact; }
 
-# Attachments of the processes PIDS... in NS: tcx links plus every cs_tc
-# clsact filter on lo (a namespace of this test has no others).
+# Attachments of the processes PIDS... in NS: their tcx links (per process:
+# other suites may run beside this one) plus every cs_tc clsact filter on lo
+# (a namespace of this test has no others). A tcx link dies with its process.
 attached() {
 	local ns=$1 p n; shift
 	n=$(clsact_filters "$ns")
 	for p in "$@"; do n=$((n + $(tcx_links "$p"))); done
 	echo "$n"
 }
+
+# kill -9 leaves no duplicate: a restart ends with exactly one attachment.
+test_kill9_restart() {
+	local mode ns out n
+	for mode in tcx clsact; do
+		ns_new ns k9 || { fail "kill9_restart_$mode" "netns"; continue; }
+		out=$TMP/k9-$mode.json
+		local args=(-i lo)
+		[ $mode = clsact ] && args+=(--clsact)
+		start_sentry "$ns" "$out" "${args[@]}" || { fail "kill9_restart_$mode" "first start: $(cat "$out")"; ns_del "$ns"; continue; }
+		kill -9 "$SENTRY_PID"; wait "$SENTRY_PID" 2>/dev/null
+		: > "$out"
+		start_sentry "$ns" "$out" "${args[@]}" || { fail "kill9_restart_$mode" "restart: $(cat "$out")"; ns_del "$ns"; continue; }
+		n=$(attached "$ns" "$SENTRY_PID")
+		# Still working after the restart?
+		start_server "$ns" 4433 "$PKI/leaf.pem" "$PKI/leaf.key" "$PKI/inter.pem"
+		handshake "$ns" 127.0.0.1:4433 -tls1_2 -servername "$HOST"
+		wait_for 5 grep -q '"tls-certificate"' "$out"
+		stop_pid "$SENTRY_PID"
+		local left
+		left=$(attached "$ns")
+		if [ "$n" = 1 ] && [ "$left" = 0 ] && [ "$(count_events "$out" tls-certificate)" = 1 ]; then
+			pass "kill9_restart_$mode"
+		else
+			fail "kill9_restart_$mode" "attached after restart: $n (want 1), after stop: $left (want 0), events: $(count_events "$out" tls-certificate)"
+		fi
+		stop_pid "$SERVER_PID"
+		ns_del "$ns"
+	done
+}
+
+# ---- instances side by side ----
 
 # start_mode NS OUT MODE: certsentry -i lo, --clsact if MODE is clsact.
 start_mode() {
