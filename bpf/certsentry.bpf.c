@@ -3,6 +3,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 #include "certsentry.h"
+#include "cs_wire.h"
 
 #define TC_ACT_UNSPEC	(-1)
 
@@ -21,11 +22,6 @@
 #define IPV6_EXT_MAX	4	/* extension headers walked before giving up */
 
 #define IP_MF_OFFSET	0x3fff	/* MF flag | fragment offset */
-#define TLS_HDR_LEN	5
-#define TLS_ALERT	21
-#define TLS_HANDSHAKE	22
-#define TLS_ALERT_LEN	7	/* header + level + description */
-#define DTLS_HELLO_PEEK	16	/* bytes read to recognise a DTLS hello */
 
 /* What may start a TCP direction (tcp_start); >= 0 is an enum cs_mode. */
 #define START_NONE	(-1)
@@ -271,35 +267,6 @@ static __always_inline int parse(struct __sk_buff *skb, __u32 l3off, struct pkt 
 	return 0;
 }
 
-/* 16 03 {00..04} len len {01 ClientHello | 02 ServerHello} */
-static __always_inline bool tls_hello(const __u8 *b)
-{
-	return b[0] == TLS_HANDSHAKE && b[1] == 3 && b[2] <= 4 && (b[5] == 1 || b[5] == 2);
-}
-
-/*
- * SSLv2 record with a 2-byte header (high bit set), its first 8 bytes:
- * CLIENT-HELLO (1), version 0.2 or 3.0-3.4 (a TLS client's compatible
- * hello), a non-empty list of whole 3-byte cipher specs that fits in the
- * record, a session id shorter than 256 bytes; or SERVER-HELLO (4),
- * session-id-hit 0|1, certificate type 1 (X.509), version 0.2. The checks
- * past the version matter: an SSLv2 direction is not walked but copied to
- * the cap, so a false start on binary data would be expensive.
- */
-static __always_inline bool ssl2_hello(const __u8 *b)
-{
-	__u32 rlen = (__u32)(b[0] & 0x7f) << 8 | b[1];
-	__u32 specs = (__u32)b[5] << 8 | b[6];
-
-	if (!(b[0] & 0x80))
-		return false;
-	if (b[2] == 4)
-		return b[3] <= 1 && b[4] == 1 && b[5] == 0 && b[6] == 2;
-	if (b[2] != 1 || !((b[3] == 0 && b[4] == 2) || (b[3] == 3 && b[4] <= 4)))
-		return false;
-	return specs && specs % 3 == 0 && 9 + specs <= rlen && b[7] == 0;
-}
-
 /* Is the reverse direction of p tracked? (Only asked for rare packets.) */
 static __always_inline bool reverse_tracked(const struct pkt *p)
 {
@@ -328,77 +295,66 @@ static __always_inline int load_part(struct __sk_buff *skb, __u32 off, __u32 n, 
 	return 0;
 }
 
-/*
- * A payload of 1..5 bytes that is a prefix of a TLS handshake record header:
- * 16, then 03, then {00..04} as far as it goes (bytes 3-4, the length, are
- * anything). A peer may send its first bytes alone; the walk completes the
- * header from the next packet (join_header) and ends a non-TLS flow at its
- * first non-handshake record. Only reached for payloads under 6 bytes.
- */
-static __always_inline int tcp_start_short(struct __sk_buff *skb, const struct pkt *p)
+/* n (1..5) payload bytes at off into b, for a payload too short for load_hdr. */
+static __always_inline int load_short(struct __sk_buff *skb, __u32 off, __u32 n, __u8 *b)
 {
-	__u32 n = p->plen, b;
-
-	if (!n)
-		return START_NONE;
-	if (load_part(skb, p->poff, n < 3 ? n : 3, &b) || b >> 24 != TLS_HANDSHAKE)
-		return START_NONE;
-	if (n >= 2 && ((b >> 16) & 0xff) != 3)
-		return START_NONE;
-	if (n >= 3 && ((b >> 8) & 0xff) > 4)
-		return START_NONE;
-	return CS_MODE_TLS;
+	/* clang 14 drops a plain bound; this form keeps [1, WIRE_START_PEEK] visible. */
+	barrier_var(n);
+	n = ((n - 1) & (WIRE_START_PEEK - 1)) + 1;
+	return bpf_skb_load_bytes(skb, off, b, n);
 }
 
 /*
  * Does this payload start a TCP direction, and as what (an enum cs_mode, or
- * START_NONE)? *skip: bytes at the start the record walk hops over (a
- * warning alert); *client: it is a (TLS or SSLv2) ClientHello. One 8-byte read; 6 bytes for payloads of 6 or 7 (a hello
- * header alone, or a lone alert record); up to 3 for payloads under 6 (the
- * first bytes of a hello's record header sent alone).
+ * START_NONE)? The rule is wire_tcp_start's; an alert counts only while the
+ * reverse direction is tracked. *skip: bytes at the start the record walk
+ * hops over (a warning alert); *client: it is a (TLS or SSLv2) ClientHello.
+ * One 8-byte read; 6 bytes for payloads of 6 or 7; all of a shorter one.
  */
 static __always_inline int tcp_start(struct __sk_buff *skb, const struct pkt *p, __u32 *skip,
 				     __u8 *client)
 {
-	struct { __u8 b[8]; } h = {};
-	struct { __u8 b[6]; } s;
+	struct { __u8 b[WIRE_START_PEEK]; } h = {};
+	struct { __u8 b[WIRE_START_SHORT]; } s;
+	__u32 n = p->plen;
 
 	*skip = 0;
 	*client = 0;
-	if (p->plen >= sizeof(h)) {
+	if (n >= sizeof(h)) {
 		if (load_hdr(skb, p->poff, &h))
 			return START_NONE;
-		if (h.b[0] & 0x80) {
-			*client = h.b[2] == 1;
-			return ssl2_hello(h.b) ? CS_MODE_SSL2 : START_NONE;
-		}
-	} else {
-		if (p->plen < sizeof(s))
-			return tcp_start_short(skb, p);
+		n = sizeof(h);
+	} else if (n >= sizeof(s)) {
 		if (load_hdr(skb, p->poff, &s))
 			return START_NONE;
 		__builtin_memcpy(h.b, s.b, sizeof(s));
-	}
-	if (tls_hello(h.b)) {
-		*client = h.b[5] == 1;
-		return CS_MODE_TLS;
-	}
-	/* 15 03 {00..04} 00 02 {01|02}: an Alert that answers a tracked hello
-	 * (or comes before the answer). Rare, so the extra lookup is too. */
-	if (h.b[0] != TLS_ALERT || h.b[1] != 3 || h.b[2] > 4 || h.b[3] || h.b[4] != 2 ||
-	    (h.b[5] != 1 && h.b[5] != 2) || !reverse_tracked(p))
+		n = sizeof(s);
+	} else if (!n || load_short(skb, p->poff, n, h.b)) {
 		return START_NONE;
-	if (h.b[5] == 1)		/* warning: the handshake goes on after it */
+	}
+	switch (wire_tcp_start(h.b, n)) {
+	case WIRE_TLS_CLIENT_HELLO:
+		*client = 1;
+		/* fallthrough */
+	case WIRE_TLS_SERVER_HELLO:
+	case WIRE_TLS_PREFIX:
+		return CS_MODE_TLS;
+	case WIRE_SSL2_CLIENT_HELLO:
+		*client = 1;
+		/* fallthrough */
+	case WIRE_SSL2_SERVER_HELLO:
+		return CS_MODE_SSL2;
+	case WIRE_ALERT_WARNING:
+		/* The handshake goes on after it: the walk hops over it. */
 		*skip = TLS_ALERT_LEN;
-	return CS_MODE_ALERT;
-}
-
-/* 16 fe {ff|fd|fc} epoch 0, seq(6) len(2), then handshake type 1
- * ClientHello, 2 ServerHello or 3 HelloVerifyRequest. */
-static __always_inline bool dtls_hello(const __u8 *b)
-{
-	return b[0] == TLS_HANDSHAKE && b[1] == 0xfe && b[2] >= 0xfc && b[2] != 0xfe &&
-	       b[3] == 0 && b[4] == 0 && b[13] >= 1 && b[13] <= 3;
+		/* fallthrough */
+	case WIRE_ALERT_FATAL:
+		/* An alert that answers a tracked hello (or comes before the
+		 * answer). Rare, so the extra lookup is too. */
+		return reverse_tracked(p) ? CS_MODE_ALERT : START_NONE;
+	default:
+		return START_NONE;
+	}
 }
 
 /* May p's direction be tracked? False is certain, true needs the lookup. */
@@ -562,11 +518,11 @@ static long walk_rec(__u32 i, void *arg)
 	}
 	if (bpf_skb_load_bytes(w->skb, w->poff + pos, h, sizeof(h)))
 		return 1;
-	if (h[0] != TLS_HANDSHAKE) {
+	if (wire_tls_rec_ends(h)) {
 		w->stop = true;
 		return 1;
 	}
-	w->rec += TLS_HDR_LEN + ((__u32)h[3] << 8 | h[4]);
+	w->rec += wire_tls_rec_span(h);
 	return 0;
 }
 
@@ -624,7 +580,7 @@ static __always_inline bool walk(struct __sk_buff *skb, const struct pkt *p, str
 	if (st->part_len && p->seq == st->next_rec + st->part_len) {
 		if (!join_header(skb, p, st, &type, &len))
 			return true;
-		if (type != TLS_HANDSHAKE) {
+		if (type != TLS_CT_HANDSHAKE) {
 			walk_stop(st, w.rec);
 			return false;
 		}
@@ -803,24 +759,23 @@ struct dtls_ctx {
 	bool stop;		/* a record that ends the handshake */
 };
 
-/* Reads the DTLS record header at pos. Any record that is not a handshake
- * record of epoch 0 (ChangeCipherSpec, Alert, application data, DTLS 1.3's
- * unified headers, an epoch 1 Finished whose CCS was lost) ends the
- * handshake. Datagrams hold whole records: a header past the end is junk. */
+/* Reads the DTLS record header at pos: hops over it, or stops at one that
+ * ends the handshake (wire_dtls_rec_ends). Datagrams hold whole records: a
+ * header past the end is junk. */
 static long dtls_rec(__u32 i, void *arg)
 {
 	struct dtls_ctx *c = arg;
-	__u8 h[CS_DTLS_HDR_LEN];
+	__u8 h[DTLS_HDR_LEN];
 
-	if (c->pos >= c->plen || c->plen - c->pos < CS_DTLS_HDR_LEN)
+	if (c->pos >= c->plen || c->plen - c->pos < DTLS_HDR_LEN)
 		return 1;
 	if (bpf_skb_load_bytes(c->skb, c->poff + c->pos, h, sizeof(h)))
 		return 1;
-	if (h[0] != TLS_HANDSHAKE || h[3] || h[4]) {
+	if (wire_dtls_rec_ends(h)) {
 		c->stop = true;
 		return 1;
 	}
-	c->pos += CS_DTLS_HDR_LEN + ((__u32)h[11] << 8 | h[12]);
+	c->pos += wire_dtls_rec_span(h);
 	return 0;
 }
 
@@ -836,7 +791,7 @@ static __always_inline void udp_tracked(struct __sk_buff *skb, struct pkt *p,
 	__u32 n, cap = max_bytes ? max_bytes : CS_MAX_BYTES_DEFAULT;
 
 	if (st->done) {
-		if (!have || !dtls_hello(peek))
+		if (!have || !wire_dtls_hello(peek, DTLS_HELLO_PEEK))
 			return;
 		flow_init(st, 0, CS_MODE_DTLS, 0, 0);
 	}
@@ -880,12 +835,12 @@ static __always_inline void handle_udp(struct __sk_buff *skb, struct pkt *p)
 			return;
 		h.b[0] = first.b;
 	}
-	if (h.b[0] < CS_DTLS_MUX_MIN || h.b[0] > CS_DTLS_MUX_MAX)
+	if (!wire_dtls_mux(h.b[0]))
 		return;
 	if (hint_maybe(p))
 		st = bpf_map_lookup_elem(&flows, &p->key);
 	if (!st) {
-		if (!have || !dtls_hello(h.b))
+		if (!have || !wire_dtls_hello(h.b, sizeof(h)))
 			return;
 		st = flow_new(p, CS_MODE_DTLS, 0, 0);
 		if (!st)

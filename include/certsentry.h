@@ -1,29 +1,33 @@
-/* certsentry.h - the ABI between the kernel program and userspace. */
+/* certsentry.h - the ABI between the kernel program and userspace: maps, ring records, limits. */
 #ifndef CERTSENTRY_H
 #define CERTSENTRY_H
 
 /*
  * Included by bpf/certsentry.bpf.c (after vmlinux.h) and by userspace (after
  * <linux/types.h>), so only __u8/__u16/__u32/__u64 types appear here.
- * Every change here is an ABI change: keep fields naturally aligned.
+ * Every change here is an ABI change: keep fields naturally aligned; the
+ * assertions at the end pin the layouts both sides rely on. What TLS looks
+ * like on the wire is cs_wire.h's.
  */
 
-#define CS_MAX_BYTES_DEFAULT	(512 * 1024)	/* per direction */
-#define CS_EVENT_DATA_MAX	16384		/* payload bytes per ring event */
+/* ---- Limits ---------------------------------------------------------------- */
+
+#define CS_MAX_BYTES_DEFAULT	(512 * 1024)	/* copied per direction */
+#define CS_EVENT_DATA_MAX	16384		/* payload bytes per ring record */
 #define CS_RINGBUF_BYTES	(16 * 1024 * 1024)
-#define CS_FLOWS_MAX		65536		/* LRU flow table entries */
+#define CS_FLOWS_MAX		65536		/* LRU hash "flows" */
+#define CS_DONE_FLOWS_MAX	4096		/* LRU hash "done_flows" */
+#define CS_WALK_MAX		32		/* TLS/DTLS record headers walked per packet */
 #define CS_TAIL_BYTES		8		/* copied of the first non-handshake record's body */
 
-/* Fixed tc handle and priority for the clsact fallback, so a restarted
- * daemon can find and remove filters of a killed run, and nobody else's. */
-#define CS_TC_HANDLE		0xce55
-#define CS_TC_PRIO		0xce55
+/* ---- Flow key --------------------------------------------------------------- */
 
 enum cs_family { CS_AF_INET = 4, CS_AF_INET6 = 6 };
 
 /* Directional 5-tuple: src is the sender of the bytes. Addresses are in
  * network byte order (IPv4 in the first 4 bytes, rest zero); ports are in
- * host byte order. */
+ * host byte order. No padding: keys are compared and hashed as bytes. It is
+ * the key of "flows" and "done_flows" (value: a __u8, any). */
 struct cs_flow_key {
 	__u8  saddr[16];
 	__u8  daddr[16];
@@ -33,6 +37,8 @@ struct cs_flow_key {
 	__u8  proto;		/* IPPROTO_TCP, or IPPROTO_UDP (DTLS) */
 	__u8  pad[2];
 };
+
+/* ---- Ring records (ring buffer "events") ------------------------------------ */
 
 enum cs_event_type {
 	CS_EV_DATA  = 1,	/* len payload bytes at TCP sequence seq; for UDP
@@ -49,7 +55,7 @@ enum cs_hook { CS_HOOK_INGRESS = 0, CS_HOOK_EGRESS = 1 };
 #define CS_TCP_PSH	0x08
 #define CS_TCP_ACK	0x10
 
-/* One ring-buffer record: this header, then len payload bytes. */
+/* One ring record: this header, then len payload bytes. */
 struct cs_event {
 	__u64 ts_ns;		/* bpf_ktime_get_ns(): CLOCK_MONOTONIC */
 	struct cs_flow_key key;
@@ -62,39 +68,34 @@ struct cs_event {
 	__u8  pad;
 };
 
-/* Per-CPU counters (array map "counters", index = enum value). */
-enum cs_counter {
-	CS_C_PACKETS,		/* every packet the classifier saw */
-	CS_C_TCP_PAYLOAD,	/* TCP packets with payload */
-	CS_C_FLOWS,		/* flow directions started */
-	CS_C_BYTES,		/* payload bytes copied to the ring */
-	CS_C_EVENTS,		/* ring records written */
-	CS_C_RB_FAIL,		/* ring-buffer output failures (drops) */
-	CS_C_CAPPED,		/* directions that reached the byte cap */
-	CS_C_COPY_FAIL,		/* bpf_skb_load_bytes of payload failed (should stay 0) */
-	CS_C_MAX
-};
-
-/* Configuration read by the program (const volatile in .rodata). */
-struct cs_config {
-	__u32 max_bytes;	/* per direction */
-};
-
-/* ---- Additions (kernel program v1) ---- */
-
-#define CS_DONE_FLOWS_MAX	4096	/* LRU "done_flows": directions userspace is done with */
-#define CS_WALK_MAX		32	/* TLS record headers walked per packet */
-
 /*
- * A CS_EV_CLOSE event's seq is the sequence number just past the segment's
+ * A CS_EV_CLOSE record's seq is the sequence number just past the segment's
  * payload (the FIN's own sequence number); its tcp_flags say FIN or RST. It
  * comes once per direction, and may precede data segments that were
  * reordered behind the FIN (different CPUs): userspace should not drop data
  * that arrives after a CLOSE but lies below its seq.
+ *
+ * UDP (key.proto IPPROTO_UDP) directions carry DTLS. Each copied datagram is
+ * one CS_EV_DATA record whose seq is 0 (the offset of data[0] in the
+ * datagram; only a datagram over CS_EVENT_DATA_MAX bytes is split, its
+ * further pieces at seq 16384, 32768...). UDP has no CLOSE: idle entries
+ * age out of the LRU, or go when userspace marks them done.
  */
 
-/* Value of the LRU hash "flows" (key: struct cs_flow_key). Offsets are
- * sequence numbers minus isn, so retransmissions never count twice. */
+/* ---- Flow state (value of "flows") ------------------------------------------ */
+
+/* How a direction started: decides how its bytes are walked. */
+enum cs_mode {
+	CS_MODE_TLS   = 0,	/* TLS hello record: records walked */
+	CS_MODE_SSL2  = 1,	/* SSLv2 CLIENT-/SERVER-HELLO: not walked, copied to the cap */
+	CS_MODE_ALERT = 2,	/* TLS Alert while the reverse direction is tracked: walked;
+				 * a warning alert at the start is hopped over */
+	CS_MODE_DTLS  = 3,	/* UDP, DTLS hello: datagrams copied whole */
+};
+
+/* Offsets are sequence numbers minus isn, so retransmissions never count
+ * twice. For a UDP direction hi counts the bytes copied, limit is the cap
+ * (lowered to hi when the handshake is over), isn and next_rec are 0. */
 struct cs_flow_state {
 	__u32 isn;		/* seq of the first TLS record of this direction */
 	__u32 next_rec;		/* seq where the next record header starts (if walking) */
@@ -106,58 +107,36 @@ struct cs_flow_state {
 	__u8  done;		/* hi reached limit: nothing more to copy */
 	__u8  closing;		/* FIN/RST seen (CLOSE sent) before all data was: the
 				 * entry stays until the missing data arrives */
-	__u8  mode;		/* enum cs_mode: what started the direction (was pad) */
-	/* v2: a record header split across packets. Its first part_len
-	 * (1..4) bytes, at seq next_rec, packed from the top byte down
-	 * (byte 0 in bits 31..24); the packet at next_rec + part_len
-	 * completes it. part_len 0: none kept. */
+	__u8  mode;		/* enum cs_mode: what started the direction */
+	/* A record header split across packets: its first part_len (1..4)
+	 * bytes, at seq next_rec, packed from the top byte down (byte 0 in
+	 * bits 31..24); the packet at next_rec + part_len completes it.
+	 * part_len 0: none kept. */
 	__u32 part;
 	__u8  part_len;
-	/* v3: the direction began with a ClientHello. Its records never wake
-	 * the reader: the server's answer does, and brings them along. */
+	/* The direction began with a ClientHello. Its records never wake the
+	 * reader: the server's answer does, and brings them along. */
 	__u8  quiet;
 	__u8  pad2[2];
 };
 
-/* ---- Additions (kernel program v2: DTLS, SSLv2, alert start, split headers) ---- */
-
-/* How a direction started: decides how its bytes are walked. */
-enum cs_mode {
-	CS_MODE_TLS   = 0,	/* TLS hello record: records walked */
-	CS_MODE_SSL2  = 1,	/* SSLv2 CLIENT-/SERVER-HELLO: not walked, copied to the cap */
-	CS_MODE_ALERT = 2,	/* TLS Alert while the reverse direction is tracked: walked;
-				 * a warning alert at the start is hopped over */
-	CS_MODE_DTLS  = 3,	/* UDP, DTLS hello: datagrams copied whole */
-};
+/* ---- Hints (array map "hints") ---------------------------------------------- */
 
 /*
- * UDP (key.proto IPPROTO_UDP) directions carry DTLS. Each copied datagram is
- * one CS_EV_DATA event whose seq is 0 (the offset of data[0] in the
- * datagram; only a datagram over CS_EVENT_DATA_MAX bytes is split, its
- * further pieces at seq 16384, 32768...). UDP has no CLOSE: idle entries
- * age out of the LRU, or go when userspace marks them done. In the flow
- * state of a UDP direction, hi counts the bytes copied, limit is the cap
- * (lowered to hi when the handshake is over), isn and next_rec are 0.
- */
-#define CS_DTLS_HDR_LEN		13	/* type, version, epoch, seq(6), length */
-#define CS_DTLS_MUX_MIN		20	/* RFC 7983: first byte 20..63 is DTLS */
-#define CS_DTLS_MUX_MAX		63
-
-/*
- * Lookup-free pre-check: array map "hints" of 1 << CS_HINT_BITS buckets. A
- * bucket sums up the tracked directions that hash to it in one 64-bit word:
- * their number times 2^CS_HINT_COUNT_SHIFT plus the sum of their 32-bit tags
- * (exact: fewer than 2^15 tags under 2^32 cannot carry into the count). One
- * atomic add changes both halves and one load reads both, so a packet learns
- * without the hash table: no flow in its bucket, or one flow whose tag is
- * not its own, means not tracked; anything else is looked up. The kernel
- * adds before it inserts a flow and subtracts after it deletes one; entries
- * the LRU evicts leave their part behind, which only costs lookups later.
- * A bucket that reaches CS_HINT_SATURATED flows (a seed-guessing attack,
- * nothing else) turns sticky: always looked up, never counted again.
- * The mix is keyed with a random seed (the program's hint_seed) so that
- * nobody can aim connections at one bucket. Userspace that inserts into
- * "flows" itself must add cs_hint_part() to the bucket too.
+ * Lookup-free pre-check: 1 << CS_HINT_BITS buckets. A bucket sums up the
+ * tracked directions that hash to it in one 64-bit word: their number times
+ * 2^CS_HINT_COUNT_SHIFT plus the sum of their 32-bit tags (exact: fewer than
+ * 2^15 tags under 2^32 cannot carry into the count). One atomic add changes
+ * both halves and one load reads both, so a packet learns without the hash
+ * table: no flow in its bucket, or one flow whose tag is not its own, means
+ * not tracked; anything else is looked up. The kernel adds before it inserts
+ * a flow and subtracts after it deletes one; entries the LRU evicts leave
+ * their part behind, which only costs lookups later. A bucket that reaches
+ * CS_HINT_SATURATED flows (a seed-guessing attack, nothing else) turns
+ * sticky: always looked up, never counted again. The mix is keyed with a
+ * random seed (the program's hint_seed) so that nobody can aim connections
+ * at one bucket. Userspace that inserts into "flows" itself must add
+ * cs_hint_part() to the bucket too.
  */
 #define CS_HINT_BITS		18
 #define CS_HINT_COUNT_SHIFT	48
@@ -216,5 +195,58 @@ static inline __u32 cs_flow_hint(__u32 seed, const struct cs_flow_key *k)
 	__builtin_memcpy(&d3, k->daddr + 12, 4);
 	return cs_hint_mix(seed, s0 ^ s3, d0 ^ d3, (__u32)k->sport << 16 | k->dport);
 }
+
+/* ---- Counters (per-CPU array map "counters", index = enum value) ------------ */
+
+enum cs_counter {
+	CS_C_PACKETS,		/* every packet the classifier saw */
+	CS_C_TCP_PAYLOAD,	/* TCP packets with payload */
+	CS_C_FLOWS,		/* flow directions started */
+	CS_C_BYTES,		/* payload bytes copied to the ring */
+	CS_C_EVENTS,		/* ring records written */
+	CS_C_RB_FAIL,		/* ring-buffer output failures (drops) */
+	CS_C_CAPPED,		/* directions that reached the byte cap */
+	CS_C_COPY_FAIL,		/* bpf_skb_load_bytes of payload failed (should stay 0) */
+	CS_C_MAX
+};
+
+/* ---- tc handle (clsact fallback) -------------------------------------------- */
+
+/* A clsact filter's handle and priority: these plus the slot its instance
+ * holds (user/clsact.c), so instances side by side never share one and a
+ * start tells a dead instance's filters from a live one's. */
+#define CS_TC_HANDLE		0xce55
+#define CS_TC_PRIO		0xce55
+#define CS_TC_SLOTS		32		/* instances on one host at once */
+
+/* ---- What both sides rely on ------------------------------------------------ */
+
+#define CS_ABI_SIZE(type, size)	_Static_assert(sizeof(type) == (size), #type " changed size")
+#define CS_ABI_AT(type, field, off) \
+	_Static_assert(__builtin_offsetof(type, field) == (off), #type "." #field " moved")
+
+/* Keys are hashed 8 bytes at a time and compared as bytes (select.c, flow maps). */
+CS_ABI_SIZE(struct cs_flow_key, 40);
+CS_ABI_AT(struct cs_flow_key, sport, 32);
+CS_ABI_AT(struct cs_flow_key, proto, 37);
+/* The payload follows the record header 8-byte aligned. */
+CS_ABI_SIZE(struct cs_event, 64);
+CS_ABI_AT(struct cs_event, key, 8);
+CS_ABI_AT(struct cs_event, seq, 48);
+CS_ABI_AT(struct cs_event, len, 56);
+CS_ABI_AT(struct cs_event, type, 60);
+/* Tests and tools read "flows" values. */
+CS_ABI_SIZE(struct cs_flow_state, 28);
+CS_ABI_AT(struct cs_flow_state, part, 20);
+/* The atomic add needs v 8-byte aligned, the array map the whole at 16. */
+CS_ABI_SIZE(struct cs_hint, 16);
+CS_ABI_AT(struct cs_hint, v, 0);
+/* The copy loop bounds a chunk's length with a mask. */
+_Static_assert((CS_EVENT_DATA_MAX & (CS_EVENT_DATA_MAX - 1)) == 0,
+	       "CS_EVENT_DATA_MAX must be a power of two");
+/* A saturated bucket's tag sum stays below 2^CS_HINT_COUNT_SHIFT. */
+_Static_assert(CS_HINT_SATURATED < 1u << (CS_HINT_COUNT_SHIFT - 32 - 1),
+	       "CS_HINT_SATURATED lets tags carry into the count");
+_Static_assert(CS_HINT_BITS > 0 && CS_HINT_BITS < 32, "CS_HINT_BITS out of range");
 
 #endif

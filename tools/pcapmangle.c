@@ -39,6 +39,7 @@
 #include <string.h>
 #include <arpa/inet.h>
 #include <pcap/pcap.h>
+#include "cs_wire.h"
 #include "inet_csum.h"
 
 #define LT_RAW		101	/* LINKTYPE_RAW in files (DLT_RAW on the handle) */
@@ -149,11 +150,6 @@ static void wr16(uint8_t *p, uint16_t v) { p[0] = v >> 8; p[1] = v & 0xff; }
 static void wr32(uint8_t *p, uint32_t v)
 {
 	p[0] = v >> 24; p[1] = (v >> 16) & 0xff; p[2] = (v >> 8) & 0xff; p[3] = v & 0xff;
-}
-
-static bool is_hello(const uint8_t *p, uint32_t n)
-{
-	return n >= 6 && p[0] == 0x16 && p[1] == 3 && p[2] <= 4 && (p[5] == 1 || p[5] == 2);
 }
 
 /* ------------------------------------------------------------------ parse */
@@ -336,7 +332,7 @@ static void do_overlap(void)
 		uint32_t k, m;
 
 		if (!cuttable(p) || p->paylen < 4 || p->flags & (TCP_FIN | TCP_RST) ||
-		    is_hello(p->pay, p->paylen) || n++ % 2) {
+		    wire_tls_hello(p->pay, p->paylen) || n++ % 2) {
 			push(p);
 			continue;
 		}
@@ -358,7 +354,7 @@ static void mark_fixed(void)
 		struct pkt *p = &pk[i];
 
 		p->fixed = !p->tcp || (!opt.move_all && (p->flags & (TCP_SYN | TCP_FIN | TCP_RST) ||
-			   is_hello(p->pay, p->paylen)));
+			   wire_tls_hello(p->pay, p->paylen)));
 	}
 }
 
@@ -605,7 +601,7 @@ static void tls_stats(void)
 		dir_key(p, k);
 		for (d = 0; d < nds && memcmp(ds[d].key, k, 37); d++);
 		if (d == nds) {
-			if (!is_hello(p->pay, p->paylen)) continue;
+			if (!wire_tls_hello(p->pay, p->paylen)) continue;
 			ds = realloc(ds, (nds + 1) * sizeof(*ds));
 			if (!ds) exit(1);
 			memset(&ds[d], 0, sizeof(ds[d]));

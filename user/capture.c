@@ -19,6 +19,7 @@
 
 #include "capture.h"
 #include "certsentry.skel.h"
+#include "clsact.h"
 
 /* libbpf 1.1 predates tcx; the kernel knows these attach types. */
 #define CS_BPF_TCX_INGRESS	46
@@ -36,12 +37,12 @@ struct attachment {
 	bool ingress_only;		/* lo: every packet passes both hooks */
 	int link_fd[DIR_N];		/* tcx link, or -1 */
 	bool tc[DIR_N];			/* clsact filter of ours attached */
-	bool hook_created;		/* we created the clsact qdisc */
 };
 
 struct capture {
 	struct certsentry_bpf *skel;
 	struct ring_buffer *rb;
+	struct clsact cls;		/* the clsact fallback's slot */
 	int done_fd, counters_fd;
 	int64_t real_minus_mono;	/* ns, measured at open */
 	int n_att;
@@ -208,71 +209,8 @@ static int default_ifaces(struct capture *c, char *err, size_t errlen)
 	return ret;
 }
 
-static void tc_hook_init(struct bpf_tc_hook *h, int ifindex, int dir)
-{
-	memset(h, 0, sizeof(*h));
-	h->sz = sizeof(*h);
-	h->ifindex = ifindex;
-	h->attach_point = dir == DIR_IN ? BPF_TC_INGRESS : BPF_TC_EGRESS;
-}
-
-static void tc_opts_init(struct bpf_tc_opts *o, int prog_fd)
-{
-	memset(o, 0, sizeof(*o));
-	o->sz = sizeof(*o);
-	o->handle = CS_TC_HANDLE;
-	o->priority = CS_TC_PRIO;
-	o->prog_fd = prog_fd;
-}
-
-/* A killed run leaves its clsact filters behind (tcx links die with it);
- * ours are the ones with our handle and priority. */
-static void remove_stale(const struct attachment *a)
-{
-	struct bpf_tc_hook h;
-	struct bpf_tc_opts o;
-	int dir;
-
-	for (dir = 0; dir < DIR_N; dir++) {
-		tc_hook_init(&h, a->ifindex, dir);
-		tc_opts_init(&o, 0);
-		if (bpf_tc_query(&h, &o))
-			continue;
-		tc_opts_init(&o, 0);
-		if (!bpf_tc_detach(&h, &o))
-			fprintf(stderr, "certsentry: removed a stale filter from %s %s\n",
-				a->name, dir == DIR_IN ? "ingress" : "egress");
-	}
-}
-
-static int attach_clsact(struct attachment *a, int dir, int prog_fd, char *err, size_t errlen)
-{
-	struct bpf_tc_hook h;
-	struct bpf_tc_opts o;
-	char eb[128];
-	int ret;
-
-	tc_hook_init(&h, a->ifindex, dir);
-	ret = bpf_tc_hook_create(&h);
-	if (ret && ret != -EEXIST) {
-		errf(err, errlen, "%s: creating clsact qdisc: %s", a->name, lberr(ret, eb, sizeof(eb)));
-		return -1;
-	}
-	if (!ret)
-		a->hook_created = true;
-	tc_opts_init(&o, prog_fd);
-	ret = bpf_tc_attach(&h, &o);
-	if (ret) {
-		errf(err, errlen, "%s: attaching %s filter: %s", a->name,
-		     dir == DIR_IN ? "ingress" : "egress", lberr(ret, eb, sizeof(eb)));
-		return -1;
-	}
-	a->tc[dir] = true;
-	return 0;
-}
-
-static int attach_one(struct attachment *a, int dir, int prog_fd, bool force_clsact,
-		      char *err, size_t errlen)
+static int attach_one(struct capture *c, struct attachment *a, int dir, int prog_fd,
+		      bool force_clsact, char *err, size_t errlen)
 {
 	char eb[128];
 	int fd;
@@ -289,39 +227,43 @@ static int attach_one(struct attachment *a, int dir, int prog_fd, bool force_cls
 			return -1;
 		}
 	}
-	return attach_clsact(a, dir, prog_fd, err, errlen);
+	if (clsact_attach(&c->cls, a->ifindex, a->name, dir == DIR_OUT, prog_fd, err, errlen))
+		return -1;
+	a->tc[dir] = true;
+	return 0;
+}
+
+/* One interface: tcx links close, clsact filters go, and the qdisc too if
+ * certsentry made it and another instance's filters are not on it. */
+static void detach_iface(struct capture *c, struct attachment *a)
+{
+	bool had_tc = false;
+	int dir;
+
+	for (dir = 0; dir < DIR_N; dir++) {
+		if (a->link_fd[dir] >= 0) {
+			close(a->link_fd[dir]);
+			a->link_fd[dir] = -1;
+		}
+		if (a->tc[dir]) {
+			if (clsact_detach(&c->cls, a->ifindex, dir == DIR_OUT))
+				fprintf(stderr, "certsentry: could not detach from %s\n", a->name);
+			a->tc[dir] = false;
+			had_tc = true;
+		}
+	}
+	if (had_tc)
+		clsact_put_qdisc(a->ifindex);
 }
 
 static void detach_all(struct capture *c)
 {
-	struct bpf_tc_hook h;
-	struct bpf_tc_opts o;
-	int i, dir;
+	int i;
 
-	for (i = 0; i < c->n_att; i++) {
-		struct attachment *a = &c->att[i];
-
-		for (dir = 0; dir < DIR_N; dir++) {
-			if (a->link_fd[dir] >= 0) {
-				close(a->link_fd[dir]);
-				a->link_fd[dir] = -1;
-			}
-			if (a->tc[dir]) {
-				tc_hook_init(&h, a->ifindex, dir);
-				tc_opts_init(&o, 0);
-				if (bpf_tc_detach(&h, &o))
-					fprintf(stderr, "certsentry: could not detach from %s\n", a->name);
-				a->tc[dir] = false;
-			}
-		}
-		if (a->hook_created) {
-			/* Ours from the start: removing it removes the qdisc. */
-			tc_hook_init(&h, a->ifindex, DIR_IN);
-			h.attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS;
-			bpf_tc_hook_destroy(&h);
-			a->hook_created = false;
-		}
-	}
+	clsact_lock(&c->cls);
+	for (i = 0; i < c->n_att; i++)
+		detach_iface(c, &c->att[i]);
+	clsact_release(&c->cls);
 }
 
 static int on_event(void *ctx, void *data, size_t size)
@@ -426,24 +368,33 @@ static int load(struct capture *c, const struct capture_opts *o, char *err, size
 	return 0;
 }
 
-static int attach(struct capture *c, const struct capture_opts *o, char *err, size_t errlen)
+static int attach_iface(struct capture *c, struct attachment *a, bool force_clsact,
+			char *err, size_t errlen)
 {
-	int i, dir, fd;
+	int dir, fd = bpf_program__fd(a->l3 ? c->skel->progs.cs_tc_l3 : c->skel->progs.cs_tc);
 
-	for (i = 0; i < c->n_att; i++)
-		remove_stale(&c->att[i]);
-	for (i = 0; i < c->n_att; i++) {
-		struct attachment *a = &c->att[i];
-
-		fd = bpf_program__fd(a->l3 ? c->skel->progs.cs_tc_l3 : c->skel->progs.cs_tc);
-		for (dir = 0; dir < DIR_N; dir++) {
-			if (dir == DIR_OUT && a->ingress_only)
-				continue;
-			if (attach_one(a, dir, fd, o->force_clsact, err, errlen))
-				return -1;
-		}
+	for (dir = 0; dir < DIR_N; dir++) {
+		if (dir == DIR_OUT && a->ingress_only)
+			continue;
+		if (attach_one(c, a, dir, fd, force_clsact, err, errlen))
+			return -1;
 	}
 	return 0;
+}
+
+/* A killed run leaves its clsact filters behind (tcx links die with it):
+ * those go first, while no other instance changes filters. */
+static int attach(struct capture *c, const struct capture_opts *o, char *err, size_t errlen)
+{
+	int i, ret = 0;
+
+	clsact_lock(&c->cls);
+	for (i = 0; i < c->n_att; i++)
+		clsact_sweep(&c->cls, c->att[i].ifindex, c->att[i].name);
+	for (i = 0; i < c->n_att && !ret; i++)
+		ret = attach_iface(c, &c->att[i], o->force_clsact, err, errlen);
+	clsact_unlock(&c->cls);
+	return ret;
 }
 
 struct capture *capture_open(const struct capture_opts *o, char *err, size_t errlen)
@@ -468,6 +419,7 @@ struct capture *capture_open(const struct capture_opts *o, char *err, size_t err
 		return NULL;
 	}
 	c->done_fd = c->counters_fd = -1;
+	clsact_init(&c->cls);
 	for (i = 0; i < o->n_ifaces && i < CAPTURE_IFACES_MAX; i++)
 		if (add_iface(c, o->ifaces[i], false, err, errlen))
 			goto fail;

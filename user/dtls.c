@@ -4,15 +4,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define DTLS_HDR	13		/* type, version, epoch, seq(6), length */
-#define FRAG_HDR	12		/* type, length(3), seq(2), offset(3), frag_len(3) */
 #define DTLS_REC_MAX	(16384 + 2048)	/* DTLSCiphertext bound, RFC 6347 4.1 */
 #define DTLS_PEEK	8		/* body bytes reported of other records */
 #define MSG_HARD	0xFFFFFFu	/* the 24-bit length field */
 #define MSG_CAP0	1024
 #define CT_TLS12_CID	25		/* RFC 9146: a connection id of unknown length */
 #define CT_ACK		26		/* RFC 9147 */
-#define VER_DTLS13	0xfefc		/* reported for unified-header records */
 
 struct dtls_msg {
 	bool used;
@@ -208,7 +205,7 @@ static int hs_record(struct dtls_parser *p, const uint8_t *d, size_t n,
 		uint8_t type;
 		struct dtls_msg *m;
 
-		if (n < FRAG_HDR || (flen = get24(d + 9)) > n - FRAG_HDR) {
+		if (n < DTLS_HS_HDR_LEN || (flen = get24(d + 9)) > n - DTLS_HS_HDR_LEN) {
 			p->stats.bad_records++;
 			return 0;
 		}
@@ -216,8 +213,8 @@ static int hs_record(struct dtls_parser *p, const uint8_t *d, size_t n,
 		len = get24(d + 1);
 		seq = (uint16_t)get16(d + 4);
 		off = get24(d + 6);
-		d += FRAG_HDR;
-		n -= FRAG_HDR;
+		d += DTLS_HS_HDR_LEN;
+		n -= DTLS_HS_HDR_LEN;
 		p->stats.fragments++;
 		if (len > p->msg_max || off > len || flen > len - off) {
 			p->stats.bad_records++;
@@ -270,7 +267,7 @@ static size_t unified(struct dtls_parser *p, const uint8_t *d, size_t n,
 
 	if (d[0] & 0x10) {
 		p->stats.records++;
-		report(cb, ctx, TLS_CT_APPDATA, VER_DTLS13, d, 0, n);
+		report(cb, ctx, TLS_CT_APPDATA, DTLS_V_13, d, 0, n);
 		return n;
 	}
 	if (n < h + ((d[0] & 0x04) ? 2 : 0)) {
@@ -288,7 +285,7 @@ static size_t unified(struct dtls_parser *p, const uint8_t *d, size_t n,
 		rlen = n - h;
 	}
 	p->stats.records++;
-	report(cb, ctx, TLS_CT_APPDATA, VER_DTLS13, d + h, rlen, rlen);
+	report(cb, ctx, TLS_CT_APPDATA, DTLS_V_13, d + h, rlen, rlen);
 	return h + rlen;
 }
 
@@ -318,7 +315,7 @@ int dtls_feed_datagram(struct dtls_parser *p, const uint8_t *d, size_t len,
 			len -= k;
 			continue;
 		}
-		if (type < TLS_CT_CCS || type > CT_ACK || len < DTLS_HDR || d[1] != 0xfe) {
+		if (type < TLS_CT_CCS || type > CT_ACK || len < DTLS_HDR_LEN || d[1] != DTLS_MAJOR) {
 			p->stats.bad_records++;	/* garbage: the rest of the datagram */
 			break;
 		}
@@ -330,7 +327,7 @@ int dtls_feed_datagram(struct dtls_parser *p, const uint8_t *d, size_t len,
 			break;
 		}
 		rlen = get16(d + 11);
-		if (rlen > len - DTLS_HDR || rlen > DTLS_REC_MAX) {
+		if (rlen > len - DTLS_HDR_LEN || rlen > DTLS_REC_MAX) {
 			p->stats.bad_records++;
 			break;
 		}
@@ -338,13 +335,13 @@ int dtls_feed_datagram(struct dtls_parser *p, const uint8_t *d, size_t len,
 		/* Sequence numbers are not checked: jumps and replays are normal
 		 * on UDP, and duplicates are caught per handshake message. */
 		if (type == TLS_CT_HANDSHAKE && epoch == 0) {
-			if (hs_record(p, d + DTLS_HDR, rlen, cb, ctx) < 0)
+			if (hs_record(p, d + DTLS_HDR_LEN, rlen, cb, ctx) < 0)
 				return -1;
 		} else {
-			report(cb, ctx, type, version, d + DTLS_HDR, rlen, rlen);
+			report(cb, ctx, type, version, d + DTLS_HDR_LEN, rlen, rlen);
 		}
-		d += DTLS_HDR + rlen;
-		len -= DTLS_HDR + rlen;
+		d += DTLS_HDR_LEN + rlen;
+		len -= DTLS_HDR_LEN + rlen;
 	}
 	return p->failed ? -1 : 0;
 }

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
+#include "cs_wire.h"
 #include "dtls.h"
 #include "flow.h"
 #include "lru.h"
@@ -388,11 +389,6 @@ static void set_roles(struct dir *d, uint8_t role)
 	dir_peer(d)->role = role == ROLE_CLIENT ? ROLE_SERVER : ROLE_CLIENT;
 }
 
-static bool is_tls13(uint16_t v)
-{
-	return v == 0x0304 || v == 0xfefc || (v >> 8) == 0x7f || (v >> 8) == 0x7e;
-}
-
 /* Replaces *dst with a copy of src, or NULL for an empty string. */
 static void set_str(char **dst, const char *src)
 {
@@ -461,7 +457,7 @@ static void on_server_hello(struct flow_table *t, struct dir *d, const uint8_t *
 	c->version = sh.version;
 	c->cipher = sh.cipher;
 	set_str(&c->alpn, sh.alpn);
-	if (is_tls13(sh.version)) {
+	if (wire_tls13_version(sh.version)) {
 		/* Everything after this ServerHello is encrypted, the chain included. */
 		c->hidden = true;
 		report_init(t, c, dir_index(d), &r, REPORT_CERTIFICATE_HIDDEN);
@@ -679,23 +675,27 @@ static bool conn_finished(const struct conn *c, bool rst)
 	return rst || (c->d[0].done && c->d[1].done) || (c->d[0].closed && c->d[1].closed);
 }
 
-/* Same rule as the kernel: what may start a direction. */
+/*
+ * What may start a direction: the kernel's rule (cs_wire.h), applied to a
+ * segment instead of a packet. That is the same thing: a direction's first
+ * segment is its first packet's payload (at least its first 512 bytes, the
+ * smallest --max-bytes), so it begins with the bytes the source judged and
+ * is as short as the packet when that was under 8 bytes. An alert starts one
+ * only in reply to a connection already known here (reverse_tracked).
+ */
 static bool starts_direction(const struct cs_segment *s, bool reverse_tracked)
 {
-	const uint8_t *d = s->data;
-
-	if (s->key.proto == IPPROTO_UDP)	/* DTLS handshake record: hello or verify */
-		return s->len >= 14 && d[0] == TLS_CT_HANDSHAKE && d[1] == 0xfe &&
-		       d[13] >= 1 && d[13] <= 3;
-	if (s->len >= 6 && d[0] == TLS_CT_HANDSHAKE && d[1] == 3 && d[2] <= 4)
-		return d[5] == TLS_HS_CLIENT_HELLO || d[5] == TLS_HS_SERVER_HELLO;
-	/* The first 1..5 bytes of a hello's record header sent alone. */
-	if (s->len >= 1 && s->len < 6 && d[0] == TLS_CT_HANDSHAKE &&
-	    (s->len < 2 || d[1] == 3) && (s->len < 3 || d[2] <= 4))
+	if (s->key.proto == IPPROTO_UDP)
+		return wire_dtls_hello(s->data, s->len);
+	switch (wire_tcp_start(s->data, s->len < WIRE_START_PEEK ? s->len : WIRE_START_PEEK)) {
+	case WIRE_NOT_TLS:
+		return false;
+	case WIRE_ALERT_WARNING:
+	case WIRE_ALERT_FATAL:
+		return reverse_tracked;
+	default:
 		return true;
-	if (s->len >= 3 && (d[0] & 0x80) && (d[2] == 1 || d[2] == 4))	/* SSLv2 */
-		return true;
-	return reverse_tracked && s->len >= 5 && d[0] == TLS_CT_ALERT && d[1] == 3;
+	}
 }
 
 /* How far past the bytes seen a new hello still belongs to this stream. */

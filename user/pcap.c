@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,9 +42,13 @@ static ssize_t gzc_read(void *c, char *buf, size_t n)
 	struct gzc *g = c;
 	int r;
 
-	if (n > INT_MAX) n = INT_MAX;	/* gzread takes an unsigned, returns an int */
+	if (n > INT_MAX)	/* gzread takes an unsigned, returns an int */
+		n = INT_MAX;
 	r = gzread(g->gz, buf, (unsigned)n);
-	if (r < 0) { errno = EIO; return -1; }
+	if (r < 0) {
+		errno = EIO;
+		return -1;
+	}
 	g->pos += r;
 	return r;
 }
@@ -53,7 +58,10 @@ static int gzc_seek(void *c, off64_t *off, int whence)
 {
 	struct gzc *g = c;
 
-	if (whence == SEEK_CUR && *off == 0) { *off = g->pos; return 0; }
+	if (whence == SEEK_CUR && *off == 0) {
+		*off = g->pos;
+		return 0;
+	}
 	errno = ESPIPE;
 	return -1;
 }
@@ -74,9 +82,20 @@ static FILE *gz_fopen(int fd, struct gzc **out)
 	struct gzc *g = calloc(1, sizeof(*g));
 	FILE *f;
 
-	if (!g || !(g->gz = gzdopen(fd, "rb"))) { free(g); close(fd); return NULL; }
+	if (g)
+		g->gz = gzdopen(fd, "rb");
+	if (!g || !g->gz) {
+		free(g);
+		close(fd);
+		return NULL;
+	}
 	gzbuffer(g->gz, 128 * 1024);
-	if (!(f = fopencookie(g, "r", io))) { gzclose(g->gz); free(g); return NULL; }
+	f = fopencookie(g, "r", io);
+	if (!f) {
+		gzclose(g->gz);		/* closes fd */
+		free(g);
+		return NULL;
+	}
 	*out = g;
 	return f;
 }
@@ -92,16 +111,25 @@ static FILE *open_input(const char *path, struct gzc **gz, char *err, size_t err
 	FILE *f;
 
 	*gz = NULL;
-	if (fd < 0) { snprintf(err, errlen, "%s: %s", path, strerror(errno)); return NULL; }
+	if (fd < 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return NULL;
+	}
 	n = pread(fd, m, 2, 0);
 	if (n < 0 && errno != ESPIPE) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		close(fd);
 		return NULL;
 	}
-	if (n < 0 || (n == 2 && m[0] == 0x1f && m[1] == 0x8b)) f = gz_fopen(fd, gz);
-	else if (!(f = fdopen(fd, "rb"))) close(fd);
-	if (!f) snprintf(err, errlen, "%s: %s", path, strerror(errno ? errno : ENOMEM));
+	if (n < 0 || (n == 2 && m[0] == 0x1f && m[1] == 0x8b)) {
+		f = gz_fopen(fd, gz);
+	} else {
+		f = fdopen(fd, "rb");
+		if (!f)
+			close(fd);
+	}
+	if (!f)
+		snprintf(err, errlen, "%s: %s", path, strerror(errno ? errno : ENOMEM));
 	return f;
 }
 
@@ -112,10 +140,16 @@ struct pcap_source *pcap_source_open(const char *path, uint32_t max_bytes,
 	struct pcap_source *s = calloc(1, sizeof(*s));
 	FILE *f;
 
-	if (!s) { snprintf(err, errlen, "%s: out of memory", path); return NULL; }
+	if (!s) {
+		snprintf(err, errlen, "%s: out of memory", path);
+		return NULL;
+	}
 	snprintf(s->name, sizeof(s->name), "%s", strcmp(path, "-") ? path : "stdin");
-	if (!(f = open_input(path, &s->gz, err, errlen))) goto fail;
-	if (!(s->p = pcap_fopen_offline_with_tstamp_precision(f, PCAP_TSTAMP_PRECISION_NANO, ebuf))) {
+	f = open_input(path, &s->gz, err, errlen);
+	if (!f)
+		goto fail;
+	s->p = pcap_fopen_offline_with_tstamp_precision(f, PCAP_TSTAMP_PRECISION_NANO, ebuf);
+	if (!s->p) {
 		snprintf(err, errlen, "%s: %s", s->name, ebuf);
 		fclose(f);		/* libpcap leaves it to us on failure */
 		goto fail;
@@ -123,11 +157,13 @@ struct pcap_source *pcap_source_open(const char *path, uint32_t max_bytes,
 	s->dlt = pcap_datalink(s->p);
 	if (!sel_linktype_ok(s->dlt)) {
 		const char *nm = pcap_datalink_val_to_name(s->dlt);
+
 		snprintf(err, errlen, "%s: unsupported link type %d (%s)", s->name, s->dlt,
 			 nm ? nm : "unknown");
 		goto fail;
 	}
-	if (!(s->sel = sel_new(CS_FLOWS_MAX, max_bytes))) {
+	s->sel = sel_new(CS_FLOWS_MAX, max_bytes);
+	if (!s->sel) {
 		snprintf(err, errlen, "%s: out of memory", s->name);
 		goto fail;
 	}
@@ -144,14 +180,16 @@ static uint64_t ts_ns(const struct pcap_pkthdr *h)
 	uint64_t sec = h->ts.tv_sec > 0 ? (uint64_t)h->ts.tv_sec : 0;
 	uint64_t ns = h->ts.tv_usec > 0 ? (uint64_t)h->ts.tv_usec : 0;
 
-	if (sec > UINT64_MAX / 1000000000u - 1) return UINT64_MAX;
+	if (sec > UINT64_MAX / 1000000000u - 1)
+		return UINT64_MAX;
 	return sec * 1000000000u + (ns < 1000000000u ? ns : 999999999u);
 }
 
 static int emit(struct pcap_source *s, const struct cs_segment *seg, cs_segment_fn fn, void *ctx)
 {
 	s->st.segments++;
-	if (!seg->len) s->st.closes++;
+	if (!seg->len)
+		s->st.closes++;
 	return fn(ctx, seg);
 }
 
@@ -170,15 +208,34 @@ static int emit_cur(struct pcap_source *s, cs_segment_fn fn, void *ctx)
 		seg.data = s->cur.payload + s->cur.at;
 		seg.tcp_flags = v->data_flags;
 		s->cur.at += seg.len;
-		if (emit(s, &seg, fn, ctx) < 0) return -1;
+		if (emit(s, &seg, fn, ctx) < 0)
+			return -1;
 	}
 	s->cur.active = false;
 	if (v->close) {
-		seg.seq = v->close_seq, seg.len = 0, seg.data = NULL;
+		seg.seq = v->close_seq;
+		seg.len = 0;
+		seg.data = NULL;
 		seg.tcp_flags = v->close_flags;
-		if (emit(s, &seg, fn, ctx) < 0) return -1;
+		if (emit(s, &seg, fn, ctx) < 0)
+			return -1;
 	}
 	return 0;
+}
+
+/* The counter of frames sel_parse skipped for reason rc. */
+static uint64_t *skipped_counter(struct pcap_source *s, int rc)
+{
+	switch (rc) {
+	case SEL_NOT_TCP:
+		return &s->st.not_tcp;
+	case SEL_FRAGMENT:
+		return &s->st.fragments;
+	case SEL_MALFORMED:
+		return &s->st.malformed;
+	default:
+		return &s->st.non_ip;
+	}
 }
 
 /* One record. Returns -1 if fn asked to stop. */
@@ -186,19 +243,21 @@ static int packet(struct pcap_source *s, const struct pcap_pkthdr *h, const uint
 		  cs_segment_fn fn, void *ctx)
 {
 	struct sel_pkt p;
+	int rc;
 
 	s->st.bytes += h->caplen;
-	if (h->caplen < h->len) s->st.truncated++;
-	switch (sel_parse(s->dlt, data, h->caplen, h->len, &p)) {
-	case SEL_OK: break;
-	case SEL_NOT_TCP: s->st.not_tcp++; return 0;
-	case SEL_FRAGMENT: s->st.fragments++; return 0;
-	case SEL_MALFORMED: s->st.malformed++; return 0;
-	default: s->st.non_ip++; return 0;
+	if (h->caplen < h->len)
+		s->st.truncated++;
+	rc = sel_parse(s->dlt, data, h->caplen, h->len, &p);
+	if (rc != SEL_OK) {
+		(*skipped_counter(s, rc))++;
+		return 0;
 	}
-	if (p.len && p.key.proto == 6) s->st.tcp_payload++;
+	if (p.len && p.key.proto == IPPROTO_TCP)
+		s->st.tcp_payload++;
 	sel_packet(s->sel, &p, &s->cur.v);
-	if (!s->cur.v.data_len && !s->cur.v.close) return 0;
+	if (!s->cur.v.data_len && !s->cur.v.close)
+		return 0;
 	memset(&s->cur.seg, 0, sizeof(s->cur.seg));
 	s->cur.seg.key = p.key;
 	s->cur.seg.ts_ns = ts_ns(h);
@@ -215,7 +274,8 @@ static const char *gz_problem(const struct pcap_source *s)
 	int e = Z_OK;
 	const char *msg;
 
-	if (!s->gz) return NULL;
+	if (!s->gz)
+		return NULL;
 	msg = gzerror(s->gz->gz, &e);
 	return e == Z_OK ? NULL : msg;
 }
@@ -233,20 +293,24 @@ int pcap_source_run(struct pcap_source *s, cs_segment_fn fn, void *ctx, char *er
 	bool classic = pcap_major_version(s->p) == 2;
 	long long at;
 
-	if (s->cur.active && emit_cur(s, fn, ctx) < 0) return 1;
-	if (!s->off) s->off = 24;
+	if (s->cur.active && emit_cur(s, fn, ctx) < 0)
+		return 1;
+	if (!s->off)
+		s->off = 24;
 	for (;;) {
 		int rc = pcap_next_ex(s->p, &h, &data);
 
 		if (rc == 1) {
 			s->st.packets++;
 			s->off += 16 + (uint64_t)h->caplen;
-			if (packet(s, h, data, fn, ctx) < 0) return 1;
+			if (packet(s, h, data, fn, ctx) < 0)
+				return 1;
 			continue;
 		}
 		at = classic ? (long long)s->off : (long long)ftello(pcap_file(s->p));
 		gzp = gz_problem(s);
-		if (rc == PCAP_ERROR_BREAK && !gzp) return 0;
+		if (rc == PCAP_ERROR_BREAK && !gzp)
+			return 0;
 		snprintf(err, errlen, "%s: packet %llu at byte offset %lld%s: %s%s%s", s->name,
 			 (unsigned long long)s->st.packets + 1, at,
 			 s->gz && !gzdirect(s->gz->gz) ? " (decompressed)" : "",
@@ -272,14 +336,18 @@ void pcap_source_stats(const struct pcap_source *s, struct pcap_source_stats *ou
 
 	*out = s->st;
 	sel_get_stats(s->sel, &ss);
-	out->flows = ss.flows, out->evicted = ss.evicted;
-	out->capped = ss.capped, out->stopped = ss.stopped;
+	out->flows = ss.flows;
+	out->evicted = ss.evicted;
+	out->capped = ss.capped;
+	out->stopped = ss.stopped;
 }
 
 void pcap_source_close(struct pcap_source *s)
 {
-	if (!s) return;
-	if (s->p) pcap_close(s->p);	/* closes the FILE, and with it the gzip stream */
+	if (!s)
+		return;
+	if (s->p)
+		pcap_close(s->p);	/* closes the FILE, and with it the gzip stream */
 	sel_free(s->sel);
 	free(s);
 }

@@ -1,4 +1,5 @@
 /* select.c - parse captured frames to TCP/UDP and pick the TLS and DTLS bytes the kernel would copy. */
+#include <netinet/in.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,8 +8,19 @@
 #include <sys/random.h>
 #include <pcap/dlt.h>
 #include "select.h"
+#include "cs_wire.h"
 
-#define NIL UINT32_MAX
+#define NIL		UINT32_MAX
+
+#define ETH_HLEN	14
+#define SLL_HLEN	16
+#define SLL2_HLEN	20
+#define NULL_HLEN	4		/* DLT_NULL / DLT_LOOP address family */
+#define VLAN_HLEN	4
+#define IP4_HLEN	20
+#define IP6_HLEN	40
+#define TCP_HLEN	20
+#define UDP_HLEN	8
 
 #define ETH_IPV4	0x0800
 #define ETH_IPV6	0x86dd
@@ -16,20 +28,36 @@
 #define ETH_8021AD	0x88a8
 #define ETH_QINQ_OLD	0x9100		/* pre-802.1ad QinQ, still seen */
 
-static uint16_t rd16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
+#define IP4_MF_OFFSET	0x3fff		/* MF flag | fragment offset */
+#define IP6_HOP		0
+#define IP6_ROUTING	43
+#define IP6_FRAGMENT	44
+#define IP6_DSTOPTS	60
+
+static uint16_t rd16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
 static uint32_t rd32(const uint8_t *p)
 {
 	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
-/* ---------------------------------------------------------------- parse */
+/* ---- parse ----------------------------------------------------------------- */
 
 bool sel_linktype_ok(int lt)
 {
 	switch (lt) {
-	case DLT_EN10MB: case DLT_LINUX_SLL: case DLT_LINUX_SLL2:
-	case DLT_RAW: case SEL_LINKTYPE_RAW: case DLT_IPV4: case DLT_IPV6:
-	case DLT_NULL: case DLT_LOOP:
+	case DLT_EN10MB:
+	case DLT_LINUX_SLL:
+	case DLT_LINUX_SLL2:
+	case DLT_RAW:
+	case SEL_LINKTYPE_RAW:
+	case DLT_IPV4:
+	case DLT_IPV6:
+	case DLT_NULL:
+	case DLT_LOOP:
 		return true;
 	}
 	return false;
@@ -45,69 +73,110 @@ static int bsd_af(const uint8_t *p)
 
 	for (int i = 0; i < 2; i++) {
 		uint32_t v = i ? le : be;
-		if (v == 2) return 4;
-		if (v == 10 || v == 24 || v == 28 || v == 30) return 6;
+
+		if (v == 2)
+			return 4;
+		if (v == 10 || v == 24 || v == 28 || v == 30)
+			return 6;
 	}
 	return 0;
 }
 
-/* Finds the start of the IP header and its version. Returns SEL_OK or why not. */
+/* The EtherType after up to SEL_VLAN_MAX tags the NIC did not strip (QinQ
+ * included, bounded like the kernel); *off moves past them. */
+static int skip_vlan(const uint8_t *f, uint32_t caplen, uint32_t *off, uint16_t *et)
+{
+	for (int n = 0; *et == ETH_8021Q || *et == ETH_8021AD || *et == ETH_QINQ_OLD; n++) {
+		if (n >= SEL_VLAN_MAX)
+			return SEL_NOT_IP;
+		if (caplen - *off < VLAN_HLEN)
+			return SEL_MALFORMED;
+		*et = rd16(f + *off + 2);
+		*off += VLAN_HLEN;
+	}
+	return SEL_OK;
+}
+
+/* Finds the start of the IP header and its version (0: read it from the
+ * header). Returns SEL_OK or why not. */
 static int parse_l2(int lt, const uint8_t *f, uint32_t caplen, uint32_t *off, int *ver)
 {
 	uint16_t et;
+	int rc;
 
+	*off = 0;
+	*ver = 0;
 	switch (lt) {
 	case DLT_EN10MB:
-		if (caplen < 14) return SEL_MALFORMED;
-		et = rd16(f + 12), *off = 14;
+		if (caplen < ETH_HLEN)
+			return SEL_MALFORMED;
+		et = rd16(f + 12);
+		*off = ETH_HLEN;
 		break;
 	case DLT_LINUX_SLL:
-		if (caplen < 16) return SEL_MALFORMED;
-		et = rd16(f + 14), *off = 16;
+		if (caplen < SLL_HLEN)
+			return SEL_MALFORMED;
+		et = rd16(f + 14);
+		*off = SLL_HLEN;
 		break;
 	case DLT_LINUX_SLL2:
-		if (caplen < 20) return SEL_MALFORMED;
-		et = rd16(f), *off = 20;
+		if (caplen < SLL2_HLEN)
+			return SEL_MALFORMED;
+		et = rd16(f);
+		*off = SLL2_HLEN;
 		break;
-	case DLT_NULL: case DLT_LOOP:
-		if (caplen < 4) return SEL_MALFORMED;
-		*off = 4, *ver = bsd_af(f);
+	case DLT_NULL:
+	case DLT_LOOP:
+		if (caplen < NULL_HLEN)
+			return SEL_MALFORMED;
+		*off = NULL_HLEN;
+		*ver = bsd_af(f);
 		return *ver ? SEL_OK : SEL_NOT_IP;
-	case DLT_RAW: case SEL_LINKTYPE_RAW:
-		*off = 0, *ver = 0;		/* from the version nibble */
+	case DLT_RAW:
+	case SEL_LINKTYPE_RAW:
 		return SEL_OK;
-	case DLT_IPV4: *off = 0, *ver = 4; return SEL_OK;
-	case DLT_IPV6: *off = 0, *ver = 6; return SEL_OK;
+	case DLT_IPV4:
+		*ver = 4;
+		return SEL_OK;
+	case DLT_IPV6:
+		*ver = 6;
+		return SEL_OK;
 	default:
 		return SEL_BAD_LINKTYPE;
 	}
-	/* Tags the NIC did not strip, QinQ included, bounded like the kernel. */
-	for (int n = 0; et == ETH_8021Q || et == ETH_8021AD || et == ETH_QINQ_OLD; n++) {
-		if (n >= SEL_VLAN_MAX) return SEL_NOT_IP;
-		if (caplen - *off < 4) return SEL_MALFORMED;
-		et = rd16(f + *off + 2), *off += 4;
-	}
-	if (et == ETH_IPV4) *ver = 4;
-	else if (et == ETH_IPV6) *ver = 6;
-	else return SEL_NOT_IP;
+	rc = skip_vlan(f, caplen, off, &et);
+	if (rc != SEL_OK)
+		return rc;
+	if (et == ETH_IPV4)
+		*ver = 4;
+	else if (et == ETH_IPV6)
+		*ver = 6;
+	else
+		return SEL_NOT_IP;
 	return SEL_OK;
 }
 
 /* IPv4 header at ip (cap bytes captured, wire on the wire). Sets the L4
  * offset and the IP datagram length. */
-static int parse_ip4(const uint8_t *ip, uint32_t cap, uint32_t wire,
-		     struct sel_pkt *o, uint32_t *l4, uint32_t *tot)
+static int parse_ip4(const uint8_t *ip, uint32_t cap, uint32_t wire, struct sel_pkt *o,
+		     uint32_t *l4, uint32_t *tot)
 {
 	uint32_t ihl;
 
-	if (cap < 20 || ip[0] >> 4 != 4) return SEL_MALFORMED;
+	if (cap < IP4_HLEN || ip[0] >> 4 != 4)
+		return SEL_MALFORMED;
 	ihl = (uint32_t)(ip[0] & 15) * 4;
-	if (ihl < 20 || ihl > cap) return SEL_MALFORMED;
+	if (ihl < IP4_HLEN || ihl > cap)
+		return SEL_MALFORMED;
 	*tot = rd16(ip + 2);
-	if (*tot == 0 || *tot > wire) *tot = wire;	/* BIG TCP, or a lying header */
-	if (*tot < ihl) return SEL_MALFORMED;
-	if (rd16(ip + 6) & 0x3fff) return SEL_FRAGMENT;	/* MF or offset */
-	if (ip[9] != 6 && ip[9] != 17) return SEL_NOT_TCP;
+	if (*tot == 0 || *tot > wire)	/* BIG TCP, or a lying header */
+		*tot = wire;
+	if (*tot < ihl)
+		return SEL_MALFORMED;
+	if (rd16(ip + 6) & IP4_MF_OFFSET)
+		return SEL_FRAGMENT;
+	if (ip[9] != IPPROTO_TCP && ip[9] != IPPROTO_UDP)
+		return SEL_NOT_TCP;
 	o->key.proto = ip[9];
 	o->key.family = CS_AF_INET;
 	memcpy(o->key.saddr, ip + 12, 4);
@@ -116,33 +185,33 @@ static int parse_ip4(const uint8_t *ip, uint32_t cap, uint32_t wire,
 	return SEL_OK;
 }
 
-static int parse_ip6(const uint8_t *ip, uint32_t cap, uint32_t wire,
-		     struct sel_pkt *o, uint32_t *l4, uint32_t *tot)
+/* Walks hop-by-hop, routing and destination options headers, at most
+ * SEL_IP6_EXT_MAX; anything else is not a segment we read. */
+static int parse_ip6(const uint8_t *ip, uint32_t cap, uint32_t wire, struct sel_pkt *o,
+		     uint32_t *l4, uint32_t *tot)
 {
-	uint32_t h = 40;
+	uint32_t h = IP6_HLEN;
 	uint8_t nh;
 
-	if (cap < 40 || ip[0] >> 4 != 6) return SEL_MALFORMED;
-	*tot = 40 + (uint32_t)rd16(ip + 4);
-	if (*tot == 40 || *tot > wire) *tot = wire;	/* jumbogram / BIG TCP, or lying */
+	if (cap < IP6_HLEN || ip[0] >> 4 != 6)
+		return SEL_MALFORMED;
+	*tot = IP6_HLEN + (uint32_t)rd16(ip + 4);
+	if (*tot == IP6_HLEN || *tot > wire)	/* jumbogram / BIG TCP, or lying */
+		*tot = wire;
 	nh = ip[6];
-	for (int i = 0; nh != 6 && nh != 17; i++) {
-		uint32_t len;
-
-		if (i >= SEL_IP6_EXT_MAX) return SEL_NOT_TCP;
-		switch (nh) {
-		case 0: case 43: case 60:	/* hop-by-hop, routing, dstopts */
-			if (h > cap - 2 || h > *tot - 2) return SEL_MALFORMED;
-			len = ((uint32_t)ip[h + 1] + 1) * 8;
-			nh = ip[h];
-			h += len;		/* h < cap, len <= 2048: no overflow */
-			if (h > *tot) return SEL_MALFORMED;
-			break;
-		case 44:
+	for (int i = 0; nh != IPPROTO_TCP && nh != IPPROTO_UDP; i++) {
+		if (i >= SEL_IP6_EXT_MAX)
+			return SEL_NOT_TCP;
+		if (nh == IP6_FRAGMENT)
 			return SEL_FRAGMENT;
-		default:
+		if (nh != IP6_HOP && nh != IP6_ROUTING && nh != IP6_DSTOPTS)
 			return SEL_NOT_TCP;	/* AH, ESP, no next header ... */
-		}
+		if (h > cap - 2 || h > *tot - 2)
+			return SEL_MALFORMED;
+		nh = ip[h];
+		h += ((uint32_t)ip[h + 1] + 1) * 8;	/* h < cap, + 2048 at most */
+		if (h > *tot)
+			return SEL_MALFORMED;
 	}
 	o->key.family = CS_AF_INET6;
 	o->key.proto = nh;
@@ -152,53 +221,82 @@ static int parse_ip6(const uint8_t *ip, uint32_t cap, uint32_t wire,
 	return SEL_OK;
 }
 
-int sel_parse(int lt, const uint8_t *f, uint32_t caplen, uint32_t wirelen, struct sel_pkt *o)
+/* The UDP header at l4 (l4 <= tot, l4 <= cap). Like the kernel, the payload
+ * length comes from the IP header, not from the UDP length field. */
+static int parse_udp(const uint8_t *ip, uint32_t cap, uint32_t l4, uint32_t tot,
+		     struct sel_pkt *o)
 {
-	uint32_t off = 0, l4 = 0, tot = 0, cap, wire, doff, plen;
-	const uint8_t *ip, *tcp;
-	int ver = 0, rc;
-
-	memset(o, 0, sizeof(*o));
-	if (wirelen < caplen) wirelen = caplen;
-	if ((rc = parse_l2(lt, f, caplen, &off, &ver)) != SEL_OK) return rc;
-	ip = f + off, cap = caplen - off, wire = wirelen - off;
-	if (cap < 1) return SEL_MALFORMED;
-	if (ver == 0) ver = ip[0] >> 4;
-	if (ver == 4) rc = parse_ip4(ip, cap, wire, o, &l4, &tot);
-	else if (ver == 6) rc = parse_ip6(ip, cap, wire, o, &l4, &tot);
-	else return SEL_NOT_IP;
-	if (rc != SEL_OK) return rc;
-
-	if (l4 > cap) return SEL_MALFORMED;
-	if (o->key.proto == 17) {
-		/* Like the kernel: the payload length comes from the IP header,
-		 * not from the UDP length field. */
-		if (tot - l4 < 8 || cap - l4 < 8) return SEL_MALFORMED;
-		o->key.sport = rd16(ip + l4);
-		o->key.dport = rd16(ip + l4 + 2);
-		o->len = tot - l4 - 8;
-		o->payload = ip + l4 + 8;
-		o->caplen = cap - l4 - 8 < o->len ? cap - l4 - 8 : o->len;
-		return SEL_OK;
-	}
-	/* l4 <= tot <= wire; the TCP header must be in the datagram and captured. */
-	if (tot - l4 < 20 || cap - l4 < 20) return SEL_MALFORMED;
-	tcp = ip + l4;
-	doff = (uint32_t)(tcp[12] >> 4) * 4;
-	if (doff < 20 || doff > tot - l4 || doff > cap - l4) return SEL_MALFORMED;
-	plen = tot - l4 - doff;
-	o->key.sport = rd16(tcp);
-	o->key.dport = rd16(tcp + 2);
-	o->flags = tcp[13];
-	o->seq = rd32(tcp + 4) + (o->flags & CS_TCP_SYN ? 1 : 0);	/* TFO data follows the SYN */
-	o->len = plen;
-	o->payload = tcp + doff;
-	/* Only a snapshot-length cut may leave bytes out (tot <= wire was checked). */
-	o->caplen = cap - l4 - doff < plen ? cap - l4 - doff : plen;
+	if (tot - l4 < UDP_HLEN || cap - l4 < UDP_HLEN)
+		return SEL_MALFORMED;
+	o->key.sport = rd16(ip + l4);
+	o->key.dport = rd16(ip + l4 + 2);
+	o->len = tot - l4 - UDP_HLEN;
+	o->payload = ip + l4 + UDP_HLEN;
+	o->caplen = cap - l4 - UDP_HLEN < o->len ? cap - l4 - UDP_HLEN : o->len;
 	return SEL_OK;
 }
 
-/* ---------------------------------------------------------------- table */
+/* The TCP header at l4 (l4 <= tot <= wire, l4 <= cap): it must be in the
+ * datagram and captured. */
+static int parse_tcp(const uint8_t *ip, uint32_t cap, uint32_t l4, uint32_t tot,
+		     struct sel_pkt *o)
+{
+	const uint8_t *tcp = ip + l4;
+	uint32_t doff;
+
+	if (tot - l4 < TCP_HLEN || cap - l4 < TCP_HLEN)
+		return SEL_MALFORMED;
+	doff = (uint32_t)(tcp[12] >> 4) * 4;
+	if (doff < TCP_HLEN || doff > tot - l4 || doff > cap - l4)
+		return SEL_MALFORMED;
+	o->key.sport = rd16(tcp);
+	o->key.dport = rd16(tcp + 2);
+	o->flags = tcp[13];
+	o->seq = rd32(tcp + 4);
+	if (o->flags & CS_TCP_SYN)	/* TFO data follows the SYN */
+		o->seq++;
+	o->len = tot - l4 - doff;
+	o->payload = tcp + doff;
+	/* Only a snapshot-length cut may leave bytes out (tot <= wire was checked). */
+	o->caplen = cap - l4 - doff < o->len ? cap - l4 - doff : o->len;
+	return SEL_OK;
+}
+
+int sel_parse(int lt, const uint8_t *f, uint32_t caplen, uint32_t wirelen, struct sel_pkt *o)
+{
+	uint32_t off, l4 = 0, tot = 0, cap, wire;
+	const uint8_t *ip;
+	int ver, rc;
+
+	memset(o, 0, sizeof(*o));
+	if (wirelen < caplen)
+		wirelen = caplen;
+	rc = parse_l2(lt, f, caplen, &off, &ver);
+	if (rc != SEL_OK)
+		return rc;
+	ip = f + off;
+	cap = caplen - off;
+	wire = wirelen - off;
+	if (cap < 1)
+		return SEL_MALFORMED;
+	if (ver == 0)
+		ver = ip[0] >> 4;
+	if (ver == 4)
+		rc = parse_ip4(ip, cap, wire, o, &l4, &tot);
+	else if (ver == 6)
+		rc = parse_ip6(ip, cap, wire, o, &l4, &tot);
+	else
+		return SEL_NOT_IP;
+	if (rc != SEL_OK)
+		return rc;
+	if (l4 > cap)
+		return SEL_MALFORMED;
+	if (o->key.proto == IPPROTO_UDP)
+		return parse_udp(ip, cap, l4, tot, o);
+	return parse_tcp(ip, cap, l4, tot, o);
+}
+
+/* ---- table ----------------------------------------------------------------- */
 
 struct dir {
 	struct cs_flow_key key;
@@ -213,21 +311,26 @@ struct dir {
 	uint8_t user_done;		/* sel_done: forget at the next payload */
 	uint8_t mode;			/* enum cs_mode */
 	uint8_t part_len;		/* rule 6: bytes of a split header kept */
-	uint8_t part[4];		/* ... the bytes, from rec_seq */
+	uint8_t part[TLS_HDR_LEN - 1];	/* ... the bytes, from rec_seq */
 };
 
 struct sel {
 	struct dir *d;
 	uint32_t *bucket;
-	uint32_t cap, mask, fresh, free_head, head, tail, max_bytes;
+	uint32_t cap;			/* entries in d */
+	uint32_t mask;			/* buckets - 1 */
+	uint32_t fresh;			/* d[fresh..cap) never used yet */
+	uint32_t free_head;		/* dropped entries, through hnext */
+	uint32_t head, tail;		/* LRU list */
+	uint32_t max_bytes;
 	uint64_t seed;			/* random: crafted keys cannot pick chains */
 	struct sel_stats st;
 };
 
 static uint64_t key_hash(const struct sel *t, const struct cs_flow_key *k)
 {
-	uint64_t h = t->seed, w;
 	const uint8_t *p = (const uint8_t *)k;
+	uint64_t h = t->seed, w;
 
 	for (size_t i = 0; i + 8 <= sizeof(*k); i += 8) {
 		memcpy(&w, p + i, 8);
@@ -242,17 +345,25 @@ struct sel *sel_new(uint32_t capacity, uint32_t max_bytes)
 	struct sel *t = calloc(1, sizeof(*t));
 	uint32_t nb = 16;
 
-	if (!t) return NULL;
+	if (!t)
+		return NULL;
 	t->cap = capacity ? capacity : CS_FLOWS_MAX;
-	if (t->cap > (1u << 24)) t->cap = 1u << 24;	/* keeps nb and sizes sane */
+	if (t->cap > (1u << 24))	/* keeps nb and sizes sane */
+		t->cap = 1u << 24;
 	t->max_bytes = max_bytes ? max_bytes : CS_MAX_BYTES_DEFAULT;
-	while (nb < t->cap) nb <<= 1;
+	while (nb < t->cap)
+		nb <<= 1;
 	t->mask = nb - 1;
 	t->d = calloc(t->cap, sizeof(*t->d));
 	t->bucket = malloc((size_t)nb * sizeof(*t->bucket));
-	if (!t->d || !t->bucket) { sel_free(t); return NULL; }
+	if (!t->d || !t->bucket) {
+		sel_free(t);
+		return NULL;
+	}
 	memset(t->bucket, 0xff, (size_t)nb * sizeof(*t->bucket));
-	t->free_head = t->head = t->tail = NIL;
+	t->free_head = NIL;
+	t->head = NIL;
+	t->tail = NIL;
 	if (getrandom(&t->seed, sizeof(t->seed), GRND_NONBLOCK) != sizeof(t->seed))
 		t->seed = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
 	return t;
@@ -260,7 +371,8 @@ struct sel *sel_new(uint32_t capacity, uint32_t max_bytes)
 
 void sel_free(struct sel *t)
 {
-	if (!t) return;
+	if (!t)
+		return;
 	free(t->d);
 	free(t->bucket);
 	free(t);
@@ -279,66 +391,80 @@ static void lru_unlink(struct sel *t, uint32_t i)
 {
 	struct dir *d = &t->d[i];
 
-	if (d->prev != NIL) t->d[d->prev].next = d->next; else t->head = d->next;
-	if (d->next != NIL) t->d[d->next].prev = d->prev; else t->tail = d->prev;
+	if (d->prev != NIL)
+		t->d[d->prev].next = d->next;
+	else
+		t->head = d->next;
+	if (d->next != NIL)
+		t->d[d->next].prev = d->prev;
+	else
+		t->tail = d->prev;
 }
 
 static void lru_push(struct sel *t, uint32_t i)
 {
-	t->d[i].prev = NIL, t->d[i].next = t->head;
-	if (t->head != NIL) t->d[t->head].prev = i; else t->tail = i;
+	t->d[i].prev = NIL;
+	t->d[i].next = t->head;
+	if (t->head != NIL)
+		t->d[t->head].prev = i;
+	else
+		t->tail = i;
 	t->head = i;
+}
+
+static void lru_touch(struct sel *t, uint32_t i)
+{
+	if (t->head == i)
+		return;
+	lru_unlink(t, i);
+	lru_push(t, i);
 }
 
 static void drop(struct sel *t, uint32_t i)
 {
 	uint32_t *pp = &t->bucket[key_hash(t, &t->d[i].key) & t->mask];
 
-	while (*pp != i) pp = &t->d[*pp].hnext;	/* i is on this chain */
+	while (*pp != i)		/* i is on this chain */
+		pp = &t->d[*pp].hnext;
 	*pp = t->d[i].hnext;
 	lru_unlink(t, i);
-	t->d[i].hnext = t->free_head, t->free_head = i;
+	t->d[i].hnext = t->free_head;
+	t->free_head = i;
 	t->st.active--;
+}
+
+/* A free entry: a dropped one, a never used one, or the least recently
+ * used one when the table is full. */
+static uint32_t take_entry(struct sel *t)
+{
+	uint32_t i;
+
+	if (t->free_head == NIL) {
+		if (t->fresh < t->cap)
+			return t->fresh++;
+		drop(t, t->tail);
+		t->st.evicted++;
+	}
+	i = t->free_head;
+	t->free_head = t->d[i].hnext;
+	return i;
 }
 
 static uint32_t insert(struct sel *t, const struct cs_flow_key *k)
 {
-	uint32_t i, b;
+	uint32_t i = take_entry(t), b;
 
-	if (t->free_head != NIL) i = t->free_head, t->free_head = t->d[i].hnext;
-	else if (t->fresh < t->cap) i = t->fresh++;
-	else {
-		drop(t, t->tail);	/* full: the least recently used goes */
-		t->st.evicted++;
-		i = t->free_head, t->free_head = t->d[i].hnext;
-	}
 	memset(&t->d[i], 0, sizeof(t->d[i]));
 	t->d[i].key = *k;
 	b = key_hash(t, k) & t->mask;
-	t->d[i].hnext = t->bucket[b], t->bucket[b] = i;
+	t->d[i].hnext = t->bucket[b];
+	t->bucket[b] = i;
 	lru_push(t, i);
 	t->st.active++;
 	return i;
 }
 
-/* ---------------------------------------------------------------- rules */
-
-/* 16 03 {00..04} len len {01|02}: a handshake record with a Client/ServerHello. */
-static bool tls_hello(const uint8_t *p)
-{
-	return p[0] == 0x16 && p[1] == 3 && p[2] <= 4 && (p[5] == 1 || p[5] == 2);
-}
-
-/* SSLv2 CLIENT-HELLO or SERVER-HELLO, 8 bytes of it (rule 2b). */
-static bool ssl2_hello(const uint8_t *b)
-{
-	uint32_t rlen = (uint32_t)(b[0] & 0x7f) << 8 | b[1], specs = rd16(b + 5);
-
-	if (!(b[0] & 0x80)) return false;
-	if (b[2] == 4) return b[3] <= 1 && b[4] == 1 && b[5] == 0 && b[6] == 2;
-	if (b[2] != 1 || !((b[3] == 0 && b[4] == 2) || (b[3] == 3 && b[4] <= 4))) return false;
-	return specs && specs % 3 == 0 && 9 + specs <= rlen && b[7] == 0;
-}
+/* ---- rules ----------------------------------------------------------------- */
 
 static bool reverse_tracked(const struct sel *t, const struct cs_flow_key *k)
 {
@@ -346,79 +472,78 @@ static bool reverse_tracked(const struct sel *t, const struct cs_flow_key *k)
 
 	memcpy(r.saddr, k->daddr, 16);
 	memcpy(r.daddr, k->saddr, 16);
-	r.sport = k->dport, r.dport = k->sport;
+	r.sport = k->dport;
+	r.dport = k->sport;
 	return find(t, &r) != NIL;
 }
 
-/* Rule 2: does this payload start a TCP direction? Returns an enum cs_mode
- * or -1; *skip is what the walk hops over at the start (a warning alert). */
+/* Rule 2 (wire_tcp_start): does this payload start a TCP direction? Returns
+ * an enum cs_mode or -1; *skip is what the walk hops over at the start (a
+ * warning alert). */
 static int tcp_start(const struct sel *t, const struct sel_pkt *p, uint32_t *skip)
 {
-	uint8_t h[8] = { 0 };
+	uint32_t n = p->caplen < WIRE_START_PEEK ? p->caplen : WIRE_START_PEEK;
 
 	*skip = 0;
-	if (p->caplen >= 8) {
-		memcpy(h, p->payload, 8);
-		if (h[0] & 0x80) return ssl2_hello(h) ? CS_MODE_SSL2 : -1;
-	} else if (p->caplen >= 6) {
-		memcpy(h, p->payload, 6);
-	} else {
-		/* 1..5 bytes, all captured: a prefix of a handshake record
-		 * header (rule 2d); the walk completes it (rule 6). */
-		const uint8_t *b = p->payload;
-		uint32_t n = p->caplen;
-
-		if (!n || n != p->len || b[0] != 0x16 || (n >= 2 && b[1] != 3) ||
-		    (n >= 3 && b[2] > 4))
-			return -1;
-		return CS_MODE_TLS;
-	}
-	if (tls_hello(h)) return CS_MODE_TLS;
-	if (h[0] != 0x15 || h[1] != 3 || h[2] > 4 || h[3] || h[4] != 2 ||
-	    (h[5] != 1 && h[5] != 2) || !reverse_tracked(t, &p->key))
+	/* A payload this short is judged whole: only if all of it was captured. */
+	if (n < WIRE_START_SHORT && n != p->len)
 		return -1;
-	if (h[5] == 1) *skip = 7;
-	return CS_MODE_ALERT;
-}
-
-/* Rule 10: 16 fe {ff|fd|fc} epoch 0 ... handshake type 1, 2 or 3, judged
- * on the first 16 bytes. */
-static bool dtls_hello(const uint8_t *p, uint32_t n)
-{
-	return n >= 16 && p[0] == 0x16 && p[1] == 0xfe && p[2] >= 0xfc && p[2] != 0xfe &&
-	       p[3] == 0 && p[4] == 0 && p[13] >= 1 && p[13] <= 3;
+	switch (wire_tcp_start(p->payload, n)) {
+	case WIRE_TLS_CLIENT_HELLO:
+	case WIRE_TLS_SERVER_HELLO:
+	case WIRE_TLS_PREFIX:
+		return CS_MODE_TLS;
+	case WIRE_SSL2_CLIENT_HELLO:
+	case WIRE_SSL2_SERVER_HELLO:
+		return CS_MODE_SSL2;
+	case WIRE_ALERT_WARNING:
+		*skip = TLS_ALERT_LEN;
+		/* fallthrough */
+	case WIRE_ALERT_FATAL:
+		return reverse_tracked(t, &p->key) ? CS_MODE_ALERT : -1;
+	default:
+		return -1;
+	}
 }
 
 static void dir_init(struct dir *d, uint32_t seq, uint32_t max_bytes, int mode, uint32_t skip)
 {
-	d->isn = seq, d->rec_seq = seq + skip;
-	d->limit = max_bytes, d->hi = 0;
+	d->isn = seq;
+	d->rec_seq = seq + skip;
+	d->limit = max_bytes;
+	d->hi = 0;
 	d->walking = mode == CS_MODE_TLS || mode == CS_MODE_ALERT;
 	d->reached = 0;
 	d->mode = (uint8_t)mode;
 	d->part_len = 0;
 }
 
+/* Rule 5: the first non-handshake record, at rec_seq: copy its header and
+ * CS_TAIL_BYTES of its body, nothing after. */
 static void walk_stop(struct sel *t, struct dir *d)
 {
-	uint32_t lim = d->rec_seq - d->isn + 5 + CS_TAIL_BYTES;
+	uint32_t lim = d->rec_seq - d->isn + TLS_HDR_LEN + CS_TAIL_BYTES;
 
-	d->walking = 0, d->part_len = 0;
+	d->walking = 0;
+	d->part_len = 0;
 	t->st.stopped++;
-	if (lim < d->limit) d->limit = lim;
+	if (lim < d->limit)
+		d->limit = lim;
 }
 
 /* Rule 6: p starts where the kept part of the header at rec_seq ends.
  * Returns true with the whole header in h, or false (kept a longer part). */
-static bool join_header(struct dir *d, const struct sel_pkt *p, uint8_t h[5])
+static bool join_header(struct dir *d, const struct sel_pkt *p, uint8_t h[TLS_HDR_LEN])
 {
-	uint32_t k = d->part_len, n = 5 - k;
+	uint32_t k = d->part_len, n = TLS_HDR_LEN - k;
 
-	if (n > p->caplen) n = p->caplen;
-	if (!n) return false;
+	if (n > p->caplen)
+		n = p->caplen;
+	if (!n)
+		return false;
 	memcpy(h, d->part, k);
 	memcpy(h + k, p->payload, n);
-	if (k + n < 5) {
+	if (k + n < TLS_HDR_LEN) {
 		memcpy(d->part, h, k + n);
 		d->part_len = (uint8_t)(k + n);
 		return false;
@@ -433,12 +558,16 @@ static bool join_header(struct dir *d, const struct sel_pkt *p, uint8_t h[5])
 static void walk(struct sel *t, struct dir *d, const struct sel_pkt *p)
 {
 	uint32_t rec = d->rec_seq, tail = 0;
-	uint8_t h[5];
+	uint8_t h[TLS_HDR_LEN];
 
 	if (d->part_len && p->seq == d->rec_seq + d->part_len) {
-		if (!join_header(d, p, h)) return;
-		if (h[0] != 0x16) { walk_stop(t, d); return; }
-		d->rec_seq += 5 + (uint32_t)rd16(h + 3);
+		if (!join_header(d, p, h))
+			return;
+		if (wire_tls_rec_ends(h)) {
+			walk_stop(t, d);
+			return;
+		}
+		d->rec_seq += wire_tls_rec_span(h);
 		rec = d->rec_seq;
 	}
 	if (rec - p->seq >= p->caplen)	/* next header not in this packet */
@@ -446,25 +575,33 @@ static void walk(struct sel *t, struct dir *d, const struct sel_pkt *p)
 	for (int i = 0; i < SEL_WALK_MAX; i++) {
 		uint32_t pos = rec - p->seq;
 
-		if (pos >= p->caplen) break;
-		if (p->caplen - pos < 5) { tail = p->caplen - pos; break; }
-		if (p->payload[pos] != 0x16) {
+		if (pos >= p->caplen)
+			break;
+		if (p->caplen - pos < TLS_HDR_LEN) {
+			tail = p->caplen - pos;
+			break;
+		}
+		if (wire_tls_rec_ends(p->payload + pos)) {
 			d->rec_seq = rec;
 			walk_stop(t, d);
 			return;
 		}
-		rec += 5 + (uint32_t)rd16(p->payload + pos + 3);
+		rec += wire_tls_rec_span(p->payload + pos);
 	}
-	if (rec != d->rec_seq) d->rec_seq = rec, d->part_len = 0;
+	if (rec != d->rec_seq) {
+		d->rec_seq = rec;
+		d->part_len = 0;
+	}
 	if (tail > d->part_len) {
 		memcpy(d->part, p->payload + (rec - p->seq), tail);
 		d->part_len = (uint8_t)tail;
 	}
 }
 
-/* Rules 3-6 and 8 for a payload packet of a tracked TCP direction. Returns false
- * if the direction is to be forgotten (userspace is done with it). */
-static bool tracked_data(struct sel *t, uint32_t i, const struct sel_pkt *p, struct sel_verdict *v)
+/* Rules 3-6 and 8 for a payload packet of a tracked TCP direction. Returns
+ * false if the direction is to be forgotten (userspace is done with it). */
+static bool tracked_data(struct sel *t, uint32_t i, const struct sel_pkt *p,
+			 struct sel_verdict *v)
 {
 	struct dir *d = &t->d[i];
 	int32_t off = (int32_t)(p->seq - d->isn);
@@ -473,21 +610,29 @@ static bool tracked_data(struct sel *t, uint32_t i, const struct sel_pkt *p, str
 
 	if (off < 0 || (uint32_t)off >= d->limit) {
 		/* Same 5-tuple, new connection (or a second hello far away). */
-		if ((mode = tcp_start(t, p, &skip)) < 0) return true;
+		mode = tcp_start(t, p, &skip);
+		if (mode < 0)
+			return true;
 		dir_init(d, p->seq, t->max_bytes, mode, skip);
 		off = 0;
 	}
-	if (d->user_done) return false;
-	if (d->walking) walk(t, d, p);
+	if (d->user_done)
+		return false;
+	if (d->walking)
+		walk(t, d, p);
 	n = d->limit - (uint32_t)off;
-	if (n > p->caplen) n = p->caplen;
+	if (n > p->caplen)
+		n = p->caplen;
 	if (n) {
-		v->data_seq = p->seq, v->data_len = n, v->data_flags = p->flags;
+		v->data_seq = p->seq;
+		v->data_len = n;
+		v->data_flags = p->flags;
 		t->st.bytes += n;
 	}
 	if (p->len >= d->limit - (uint32_t)off && !d->reached) {
 		d->reached = 1;
-		if (d->limit >= t->max_bytes) t->st.capped++;
+		if (d->limit >= t->max_bytes)
+			t->st.capped++;
 	}
 	return true;
 }
@@ -498,11 +643,38 @@ static bool dtls_ends(const uint8_t *p, uint32_t n)
 {
 	uint32_t pos = 0;
 
-	for (int i = 0; i < SEL_WALK_MAX && pos < n && n - pos >= CS_DTLS_HDR_LEN; i++) {
-		if (p[pos] != 0x16 || p[pos + 3] || p[pos + 4]) return true;
-		pos += CS_DTLS_HDR_LEN + (uint32_t)rd16(p + pos + 11);
+	for (int i = 0; i < SEL_WALK_MAX && pos < n && n - pos >= DTLS_HDR_LEN; i++) {
+		if (wire_dtls_rec_ends(p + pos))
+			return true;
+		pos += wire_dtls_rec_span(p + pos);
 	}
 	return false;
+}
+
+/* Rule 10: the direction of a DTLS datagram, tracked or started by it; NIL
+ * if neither. */
+static uint32_t udp_direction(struct sel *t, const struct sel_pkt *p)
+{
+	uint32_t i = find(t, &p->key);
+
+	/* Not DTLS (STUN, TURN channel, RTP ...): the kernel looks no further. */
+	if (!p->caplen || !wire_dtls_mux(p->payload[0])) {
+		if (i == NIL)
+			t->st.not_tls++;
+		return NIL;
+	}
+	if (i != NIL) {
+		lru_touch(t, i);
+		return i;
+	}
+	if (!wire_dtls_hello(p->payload, p->caplen)) {
+		t->st.not_tls++;
+		return NIL;
+	}
+	i = insert(t, &p->key);
+	dir_init(&t->d[i], 0, t->max_bytes, CS_MODE_DTLS, 0);
+	t->st.flows++;
+	return i;
 }
 
 /* Rules 10-12: one UDP datagram. */
@@ -512,28 +684,15 @@ static void udp_packet(struct sel *t, const struct sel_pkt *p, struct sel_verdic
 	uint32_t i, n;
 	bool end;
 
-	if (!p->len) return;
-	i = find(t, &p->key);
-	/* Not DTLS (STUN, TURN channel, RTP ...): the kernel looks no further. */
-	if (!p->caplen || p->payload[0] < CS_DTLS_MUX_MIN || p->payload[0] > CS_DTLS_MUX_MAX) {
-		if (i == NIL) t->st.not_tls++;
+	if (!p->len)
 		return;
-	}
-	if (i == NIL) {
-		if (!dtls_hello(p->payload, p->caplen)) {
-			t->st.not_tls++;
-			return;
-		}
-		i = insert(t, &p->key);
-		dir_init(&t->d[i], 0, t->max_bytes, CS_MODE_DTLS, 0);
-		t->st.flows++;
-	} else if (t->head != i) {
-		lru_unlink(t, i);
-		lru_push(t, i);
-	}
+	i = udp_direction(t, p);
+	if (i == NIL)
+		return;
 	d = &t->d[i];
 	if (d->reached) {
-		if (!dtls_hello(p->payload, p->caplen)) return;
+		if (!wire_dtls_hello(p->payload, p->caplen))
+			return;
 		dir_init(d, 0, t->max_bytes, CS_MODE_DTLS, 0);
 	}
 	if (d->user_done) {
@@ -542,7 +701,8 @@ static void udp_packet(struct sel *t, const struct sel_pkt *p, struct sel_verdic
 	}
 	end = dtls_ends(p->payload, p->caplen);
 	n = d->limit - d->hi;
-	if (n > p->len) n = p->len;
+	if (n > p->len)
+		n = p->len;
 	v->data_seq = 0;
 	v->data_len = n < p->caplen ? n : p->caplen;
 	t->st.bytes += v->data_len;
@@ -553,34 +713,48 @@ static void udp_packet(struct sel *t, const struct sel_pkt *p, struct sel_verdic
 	}
 	if (d->hi >= d->limit) {
 		d->reached = 1;
-		if (!end && d->limit >= t->max_bytes) t->st.capped++;
+		if (!end && d->limit >= t->max_bytes)
+			t->st.capped++;
 	}
+}
+
+/* Rule 2: the direction of a TCP packet, tracked or started by it; NIL if
+ * neither. */
+static uint32_t tcp_direction(struct sel *t, const struct sel_pkt *p)
+{
+	uint32_t i = find(t, &p->key), skip;
+	int mode;
+
+	if (i != NIL) {
+		lru_touch(t, i);
+		return i;
+	}
+	mode = tcp_start(t, p, &skip);
+	if (mode < 0) {
+		if (p->len)
+			t->st.not_tls++;
+		return NIL;
+	}
+	i = insert(t, &p->key);
+	dir_init(&t->d[i], p->seq, t->max_bytes, mode, skip);
+	t->st.flows++;
+	return i;
 }
 
 void sel_packet(struct sel *t, const struct sel_pkt *p, struct sel_verdict *v)
 {
-	uint32_t i, skip;
-	int mode;
+	uint32_t i;
 
 	memset(v, 0, sizeof(*v));
-	if (p->key.proto == 17) {
+	if (p->key.proto == IPPROTO_UDP) {
 		udp_packet(t, p, v);
 		return;
 	}
 	if (!p->len && !(p->flags & (CS_TCP_FIN | CS_TCP_RST)))
 		return;				/* pure ACK, SYN: nothing to see */
-	if ((i = find(t, &p->key)) == NIL) {
-		if ((mode = tcp_start(t, p, &skip)) < 0) {
-			if (p->len) t->st.not_tls++;
-			return;
-		}
-		i = insert(t, &p->key);
-		dir_init(&t->d[i], p->seq, t->max_bytes, mode, skip);
-		t->st.flows++;
-	} else if (t->head != i) {
-		lru_unlink(t, i);
-		lru_push(t, i);
-	}
+	i = tcp_direction(t, p);
+	if (i == NIL)
+		return;
 	if (p->len && !tracked_data(t, i, p, v)) {
 		drop(t, i);			/* no close either, like the kernel */
 		return;
@@ -598,7 +772,8 @@ void sel_done(struct sel *t, const struct cs_flow_key *k)
 {
 	uint32_t i = find(t, k);
 
-	if (i != NIL) t->d[i].user_done = 1;
+	if (i != NIL)
+		t->d[i].user_done = 1;
 }
 
 void sel_get_stats(const struct sel *t, struct sel_stats *out)

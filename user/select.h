@@ -10,8 +10,10 @@
 /*
  * The offline source must hand the pipeline the same segments the BPF program
  * (bpf/certsentry.bpf.c) produces for the same packets. These are its rules,
- * per direction (directional 5-tuple, TCP and UDP apart); change both sides
- * together:
+ * per direction (directional 5-tuple, TCP and UDP apart). The byte patterns
+ * (rules 2, 5, 10, 11) are include/cs_wire.h's, which both sides compile;
+ * the rest is written twice: change both sides together (the BPF test
+ * test_same_verdict runs frames through both and compares):
  *
  *  1. Parse: L2 -> IPv4 | IPv6 -> TCP | UDP. IPv4 fragments (MF or offset
  *     != 0) are skipped. IPv6 hop-by-hop, routing and destination options
@@ -111,11 +113,7 @@
 
 #define SEL_IP6_EXT_MAX	4	/* IPv6 extension headers walked (kernel: IPV6_EXT_MAX) */
 #define SEL_VLAN_MAX	4	/* stacked 802.1Q / 802.1ad tags */
-#ifdef CS_WALK_MAX
-#define SEL_WALK_MAX	CS_WALK_MAX
-#else
-#define SEL_WALK_MAX	32	/* TLS/DTLS record headers walked per packet */
-#endif
+#define SEL_WALK_MAX	CS_WALK_MAX	/* TLS/DTLS record headers walked per packet */
 
 /* LINKTYPE_RAW as written in files; libpcap maps it to DLT_RAW (12). */
 #define SEL_LINKTYPE_RAW	101

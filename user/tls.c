@@ -70,7 +70,7 @@ static int rec_begin(struct tls_parser *p, const struct tls_cb *cb, void *ctx)
 {
 	uint8_t type = p->hdr[0];
 
-	if (type < TLS_CT_CCS || type > TLS_CT_HEARTBEAT || p->hdr[1] != 3)
+	if (type < TLS_CT_CCS || type > TLS_CT_HEARTBEAT || p->hdr[1] != TLS_MAJOR)
 		return fail(p, cb, ctx, "not a TLS record");
 	p->rec_type = type;
 	p->rec_version = (uint16_t)(p->hdr[1] << 8 | p->hdr[2]);
@@ -231,7 +231,7 @@ static void v2_stop(struct tls_parser *p)
 /* hdr holds the 2-byte header and the msg_type byte. */
 static int v2_begin(struct tls_parser *p, const struct tls_cb *cb, void *ctx)
 {
-	uint32_t len = (uint32_t)(p->hdr[0] & 0x7f) << 8 | p->hdr[1];
+	uint32_t len = wire_ssl2_rec_len(p->hdr);
 	uint8_t type = p->hdr[2];
 
 	p->records++;
@@ -245,7 +245,7 @@ static int v2_begin(struct tls_parser *p, const struct tls_cb *cb, void *ctx)
 	if (len - 1 > p->msg_max)
 		return fail(p, cb, ctx, "handshake message too long");
 	p->rec_type = type == 1 ? TLS_HS_SSL2_CLIENT_HELLO : TLS_HS_SSL2_SERVER_HELLO;
-	p->rec_version = 0x0002;
+	p->rec_version = TLS_V_SSL2;
 	p->rec_len = len;
 	p->rec_left = len - 1;
 	p->msg_have = 0;
@@ -298,8 +298,8 @@ int tls_parser_feed(struct tls_parser *p, const uint8_t *data, size_t len,
 			if (p->records == 0)
 				p->ssl2 = V2_HDR;
 		}
-		if (p->hdr_have < 5) {
-			size_t need = p->ssl2 == V2_HDR ? 3 : 5;
+		if (p->hdr_have < TLS_HDR_LEN) {
+			size_t need = p->ssl2 == V2_HDR ? SSL2_HDR_LEN + 1 : TLS_HDR_LEN;
 			size_t k = need - p->hdr_have;
 
 			if (k > len)
@@ -473,11 +473,6 @@ static int ch_sni(struct rd *d, struct tls_client_hello *ch)
 	return 0;
 }
 
-static bool is_tls13(uint16_t v)
-{
-	return v == 0x0304 || (v >> 8) == 0x7f || (v >> 8) == 0x7e;
-}
-
 static int ch_versions(struct rd *d, struct tls_client_hello *ch)
 {
 	struct rd l;
@@ -486,7 +481,7 @@ static int ch_versions(struct rd *d, struct tls_client_hello *ch)
 	if (!rd_vec(d, 1, &l) || d->n != 0 || l.n < 2 || l.n % 2)
 		return -1;
 	while (rd_u16(&l, &v))
-		if (is_tls13(v))
+		if (wire_tls13_version(v))
 			ch->offers_tls13 = true;
 	return 0;
 }
@@ -674,7 +669,7 @@ int tls_parse_ssl2_server_hello(const uint8_t *b, size_t len, struct tls_server_
 		return -1;
 	if (!rd_bytes(&r, clen, &cert))
 		return -1;
-	sh->version = 0x0002;		/* SSLv2 whatever the field says */
+	sh->version = TLS_V_SSL2;	/* SSLv2 whatever the field says */
 	if (clen) {
 		cl->der[0] = cert;
 		cl->der_len[0] = clen;
@@ -707,19 +702,17 @@ int tls_parse_certificate_status(const uint8_t *b, size_t len, const uint8_t **d
 
 const char *tls_version_number(uint16_t v)
 {
+	if (wire_tls13_version(v))
+		return "1.3";		/* DTLS 1.3 and the drafts too */
 	switch (v) {
-	case 0x0002: return "2";	/* SSLv2 */
-	case 0x0300: return "3.0";
-	case 0x0301: return "1.0";
-	case 0x0302: return "1.1";
-	case 0x0303: return "1.2";
-	case 0x0304: return "1.3";
-	case 0xfeff: return "1.0";	/* DTLS */
-	case 0xfefd: return "1.2";
-	case 0xfefc: return "1.3";
+	case TLS_V_SSL2: return "2";
+	case TLS_V_SSL3: return "3.0";
+	case TLS_V_10: return "1.0";
+	case TLS_V_11: return "1.1";
+	case TLS_V_12: return "1.2";
+	case DTLS_V_10: return "1.0";
+	case DTLS_V_12: return "1.2";
 	}
-	if ((v >> 8) == 0x7f || (v >> 8) == 0x7e)
-		return "1.3";		/* TLS 1.3 drafts */
 	return NULL;
 }
 
@@ -727,9 +720,9 @@ const char *tls_version_protocol(uint16_t v)
 {
 	if (!tls_version_number(v))
 		return NULL;
-	if (v == 0x0300 || v == 0x0002)
+	if (v == TLS_V_SSL3 || v == TLS_V_SSL2)
 		return "ssl";
-	return (v >> 8) == 0xfe ? "dtls" : "tls";
+	return (v >> 8) == DTLS_MAJOR ? "dtls" : "tls";
 }
 
 /* Suites OpenSSL 3.0 no longer knows but that old peers still offer. */

@@ -5,23 +5,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "cs_wire.h"
 
-#define TLS_CT_CCS		20
-#define TLS_CT_ALERT		21
-#define TLS_CT_HANDSHAKE	22
-#define TLS_CT_APPDATA		23
-#define TLS_CT_HEARTBEAT	24
-
-#define TLS_HS_CLIENT_HELLO		1
-#define TLS_HS_SERVER_HELLO		2
-#define TLS_HS_CERTIFICATE		11
-#define TLS_HS_SERVER_KEY_EXCHANGE	12
-#define TLS_HS_CERTIFICATE_REQUEST	13
-#define TLS_HS_SERVER_HELLO_DONE	14
-#define TLS_HS_CLIENT_KEY_EXCHANGE	16
-#define TLS_HS_CERTIFICATE_STATUS	22
-#define TLS_HS_HELLO_VERIFY_REQUEST	3	/* DTLS */
-/* SSLv2 messages, passed to tls_cb.handshake with these pseudo types (values
+/* Content and handshake types (TLS_CT_*, TLS_HS_*) and versions: cs_wire.h.
+ * SSLv2 messages, passed to tls_cb.handshake with these pseudo types (values
  * no TLS handshake type uses); body starts after SSLv2's msg_type byte. */
 #define TLS_HS_SSL2_CLIENT_HELLO	0xf1
 #define TLS_HS_SSL2_SERVER_HELLO	0xf4
@@ -86,7 +73,7 @@ struct tls_client_hello {
 	bool has_sni;
 	char sni[TLS_SNI_MAX + 1];	/* host_name, NUL-terminated, raw bytes */
 	char alpn[TLS_ALPN_MAX + 1];	/* offered protocols, comma-joined */
-	bool offers_tls13;		/* supported_versions lists 0x0304 */
+	bool offers_tls13;		/* supported_versions lists (D)TLS 1.3 or a draft */
 	bool has_session;		/* non-empty session id or session ticket */
 };
 int tls_parse_client_hello(const uint8_t *b, size_t len, struct tls_client_hello *ch);

@@ -138,16 +138,34 @@ test_fifty_in_a_row() {
 	ns_del "$ns"
 }
 
-# Our attachments: clsact filters on the device in the namespace, plus tcx
-# links running our program (bpftool 7.1 lists tcx links only as "type 11",
-# machine-wide, so this counts every cs_tc tcx link; tests run one at a time).
-ours_attached() {
-	local ns=$1 dev=$2 filters links=0 id
-	filters=$(ip netns exec "$ns" bpftool net show dev "$dev" 2>/dev/null | grep -c 'cs_tc')
-	for id in $(bpftool -j link show 2>/dev/null | jq -r '.[] | select(.type == 11) | .prog_id'); do
-		bpftool -j prog show id "$id" 2>/dev/null | jq -e '.name | startswith("cs_tc")' >/dev/null && links=$((links + 1))
+# tcx links on ifindex 1 (lo) held by process PID, from its fdinfo.
+tcx_links() {
+	local f n=0
+	for f in /proc/"$1"/fdinfo/*; do
+		grep -qx 'link_type:.tcx' "$f" 2>/dev/null && grep -qx 'ifindex:.1' "$f" && n=$((n + 1))
 	done
-	echo $((filters + links))
+	echo "$n"
+}
+
+# Our clsact filters on lo in namespace NS, both hooks.
+clsact_filters() {
+	local ns=$1 d n=0
+	for d in ingress egress; do
+		n=$((n + $(ip netns exec "$ns" tc filter show dev lo "$d" 2>/dev/null | grep -c 'cs_tc')))
+	done
+	echo "$n"
+}
+
+has_clsact_qdisc() { ip netns exec "$1" tc qdisc show dev lo | grep -q clsact; }
+
+# Attachments of the processes PIDS... in NS: their tcx links (per process:
+# other suites may run beside this one) plus every cs_tc clsact filter on lo
+# (a namespace of this test has no others). A tcx link dies with its process.
+attached() {
+	local ns=$1 p n; shift
+	n=$(clsact_filters "$ns")
+	for p in "$@"; do n=$((n + $(tcx_links "$p"))); done
+	echo "$n"
 }
 
 # kill -9 leaves no duplicate: a restart ends with exactly one attachment.
@@ -162,14 +180,14 @@ test_kill9_restart() {
 		kill -9 "$SENTRY_PID"; wait "$SENTRY_PID" 2>/dev/null
 		: > "$out"
 		start_sentry "$ns" "$out" "${args[@]}" || { fail "kill9_restart_$mode" "restart: $(cat "$out")"; ns_del "$ns"; continue; }
-		n=$(ours_attached "$ns" lo)
+		n=$(attached "$ns" "$SENTRY_PID")
 		# Still working after the restart?
 		start_server "$ns" 4433 "$PKI/leaf.pem" "$PKI/leaf.key" "$PKI/inter.pem"
 		handshake "$ns" 127.0.0.1:4433 -tls1_2 -servername "$HOST"
 		wait_for 5 grep -q '"tls-certificate"' "$out"
 		stop_pid "$SENTRY_PID"
 		local left
-		left=$(ours_attached "$ns" lo)
+		left=$(attached "$ns")
 		if [ "$n" = 1 ] && [ "$left" = 0 ] && [ "$(count_events "$out" tls-certificate)" = 1 ]; then
 			pass "kill9_restart_$mode"
 		else
@@ -178,6 +196,115 @@ test_kill9_restart() {
 		stop_pid "$SERVER_PID"
 		ns_del "$ns"
 	done
+}
+
+# ---- instances side by side ----
+
+# start_mode NS OUT MODE: certsentry -i lo, --clsact if MODE is clsact.
+start_mode() {
+	local ns=$1 out=$2 mode=$3 args=(-i lo)
+	[ "$mode" = clsact ] && args+=(--clsact)
+	start_sentry "$ns" "$out" "${args[@]}" 2>>"$out.err"
+}
+
+certs() { count_events "$1" tls-certificate; }
+
+# Instance A then B (modes MA, MB) on lo: both see a handshake; A stops, B
+# sees the next one; after B stops nothing of ours is left, the clsact
+# qdisc either.
+side_by_side() {
+	local ma=$1 mb=$2 name="side_by_side_$1_$2" ns a b pa pb n1 n2 left
+	ns_new ns inst || { fail "$name" "netns"; return; }
+	a=$TMP/$name-a.json b=$TMP/$name-b.json
+	start_server "$ns" 4433 "$PKI/leaf.pem" "$PKI/leaf.key" "$PKI/inter.pem" ||
+		{ fail "$name" "s_server"; ns_del "$ns"; return; }
+	start_mode "$ns" "$a" "$ma" || { fail "$name" "A did not start: $(cat "$a" "$a.err")"; ns_del "$ns"; return; }
+	pa=$SENTRY_PID
+	start_mode "$ns" "$b" "$mb" || { fail "$name" "B did not start: $(cat "$b" "$b.err")"; ns_del "$ns"; return; }
+	pb=$SENTRY_PID
+	n1=$(attached "$ns" "$pa" "$pb")
+	handshake "$ns" 127.0.0.1:4433 -tls1_2 -servername "$HOST" || fail "$name" "handshake 1 failed"
+	wait_for 5 sh -c "grep -q '\"tls-certificate\"' '$a' && grep -q '\"tls-certificate\"' '$b'"
+	stop_pid "$pa"
+	n2=$(attached "$ns" "$pb")
+	# Another name: the same chain for the same name is reported once.
+	handshake "$ns" 127.0.0.1:4433 -tls1_2 -servername "two.$HOST" || fail "$name" "handshake 2 failed"
+	wait_for 5 sh -c "[ \$(grep -c '\"tls-certificate\"' '$b') -ge 2 ]"
+	stop_pid "$pb"
+	left=$(clsact_filters "$ns")
+	if [ "$n1" != 2 ] || [ "$n2" != 1 ] || [ "$left" != 0 ]; then
+		fail "$name" "attachments with both: $n1 (want 2), after A stopped: $n2 (want 1), after both: $left (want 0)"
+	elif [ "$(certs "$a")" != 1 ] || [ "$(certs "$b")" != 2 ]; then
+		fail "$name" "A saw $(certs "$a") handshakes (want 1), B $(certs "$b") (want 2)"
+	elif has_clsact_qdisc "$ns"; then
+		fail "$name" "the clsact qdisc certsentry made outlived both: $(ip netns exec "$ns" tc qdisc show dev lo)"
+	elif grep -q 'stale' "$a.err" "$b.err"; then
+		fail "$name" "a live instance's filter was taken for stale: $(cat "$a.err" "$b.err")"
+	else
+		pass "$name"
+	fi
+	stop_pid "$SERVER_PID"
+	ns_del "$ns"
+}
+
+# clsact A and B; A is killed with -9 (its filter stays); C starts beside B:
+# it removes A's filter and only A's; B and C both see the next handshake;
+# when they stop nothing is left, the qdisc A made either.
+kill9_beside_live() {
+	local name=kill9_beside_live_clsact ns a b c pb pc n_dead n_after left
+	ns_new ns k9 || { fail "$name" "netns"; return; }
+	a=$TMP/$name-a.json b=$TMP/$name-b.json c=$TMP/$name-c.json
+	start_server "$ns" 4433 "$PKI/leaf.pem" "$PKI/leaf.key" "$PKI/inter.pem" ||
+		{ fail "$name" "s_server"; ns_del "$ns"; return; }
+	start_mode "$ns" "$a" clsact || { fail "$name" "A did not start"; ns_del "$ns"; return; }
+	kill -9 "$SENTRY_PID"
+	stop_pid "$SENTRY_PID"
+	start_mode "$ns" "$b" clsact || { fail "$name" "B did not start"; ns_del "$ns"; return; }
+	pb=$SENTRY_PID
+	# B swept the dead A's filter; A again beside B, killed again.
+	start_mode "$ns" "$a.2" clsact || { fail "$name" "A did not restart"; ns_del "$ns"; return; }
+	kill -9 "$SENTRY_PID"
+	stop_pid "$SENTRY_PID"
+	n_dead=$(clsact_filters "$ns")
+	start_mode "$ns" "$c" clsact || { fail "$name" "C did not start: $(cat "$c.err")"; ns_del "$ns"; return; }
+	pc=$SENTRY_PID
+	n_after=$(clsact_filters "$ns")
+	handshake "$ns" 127.0.0.1:4433 -tls1_2 -servername "$HOST" || fail "$name" "handshake failed"
+	wait_for 5 sh -c "grep -q '\"tls-certificate\"' '$b' && grep -q '\"tls-certificate\"' '$c'"
+	stop_pid "$pb"
+	stop_pid "$pc"
+	left=$(clsact_filters "$ns")
+	if [ "$n_dead" != 2 ] || [ "$n_after" != 2 ] || [ "$left" != 0 ]; then
+		fail "$name" "filters of live B and dead A: $n_dead (want 2), of B and C: $n_after (want 2), left: $left (want 0)"
+	elif [ "$(grep -c 'removed a stale filter' "$b.err")" != 1 ] ||
+	     [ "$(grep -c 'removed a stale filter' "$c.err")" != 1 ]; then
+		fail "$name" "B and C should each have removed one dead filter: $(cat "$b.err" "$c.err")"
+	elif [ "$(certs "$b")" != 1 ] || [ "$(certs "$c")" != 1 ]; then
+		fail "$name" "B saw $(certs "$b"), C $(certs "$c") (want 1 each)"
+	elif has_clsact_qdisc "$ns"; then
+		fail "$name" "the clsact qdisc outlived every instance"
+	else
+		pass "$name"
+	fi
+	stop_pid "$SERVER_PID"
+	ns_del "$ns"
+}
+
+# A clsact qdisc that was there before certsentry stays after it.
+foreign_qdisc_kept() {
+	local name=foreign_qdisc_kept ns out n
+	ns_new ns fq || { fail "$name" "netns"; return; }
+	out=$TMP/$name.json
+	ip netns exec "$ns" tc qdisc add dev lo clsact
+	start_mode "$ns" "$out" clsact || { fail "$name" "did not start: $(cat "$out.err")"; ns_del "$ns"; return; }
+	n=$(clsact_filters "$ns")
+	stop_pid "$SENTRY_PID"
+	if [ "$n" = 1 ] && [ "$(clsact_filters "$ns")" = 0 ] && has_clsact_qdisc "$ns"; then
+		pass "$name"
+	else
+		fail "$name" "filters while running: $n (want 1), qdisc: $(ip netns exec "$ns" tc qdisc show dev lo)"
+	fi
+	ns_del "$ns"
 }
 
 # Prometheus metrics, scraped from inside the namespace.
@@ -228,6 +355,12 @@ test_tls13_hidden
 test_veth_big_chain
 test_fifty_in_a_row
 test_kill9_restart
+side_by_side tcx tcx
+side_by_side clsact clsact
+side_by_side tcx clsact
+side_by_side clsact tcx
+kill9_beside_live
+foreign_qdisc_kept
 test_metrics
 test_errors
 

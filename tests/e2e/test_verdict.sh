@@ -181,12 +181,19 @@ test_dedup() {
 		|| { fail dedup "start"; ns_del "$ns"; return; }
 	for i in 1 2 3 4 5; do handshake "$ns" 127.0.0.1:443 -tls1_2 -servername "$HOST"; done
 	wait_for 5 grep -q '"tls-summary"' "$out"
+	local early
+	early=$(count_events "$out" tls-summary)
+	# How many repeats fall in the first interval depends on the machine's
+	# speed; at exit the rest is summarised: 4 in all, whatever the split.
+	stop_pid "$SENTRY_PID"
 	got=$(count_events "$out" tls-certificate)
 	local sum
-	sum=$(events "$out" tls-summary | jq -r '[.certsentry.summary.count, .certsentry.summary.distinct_clients, .rule.name, .event.kind] | map(tostring) | join(" ")' | head -1)
-	[ "$got" = 1 ] && [ "$sum" = "4 1 revoked.crl alert" ] && pass dedup_summary \
-		|| fail dedup_summary "events=$got summary='$sum'"
-	stop_pid "$SENTRY_PID"
+	sum=$(events "$out" tls-summary | jq -s -r '[(map(.certsentry.summary.count) | add),
+		(map(.certsentry.summary.distinct_clients) | unique | join(",")),
+		(map(.rule.name) | unique | join(",")), (map(.event.kind) | unique | join(","))]
+		| map(tostring) | join(" ")')
+	[ "$got" = 1 ] && [ "$early" -ge 1 ] && [ "$sum" = "4 1 revoked.crl alert" ] && pass dedup_summary \
+		|| fail dedup_summary "events=$got summaries before the stop=$early summary='$sum'"
 	ns_del "$ns"
 }
 

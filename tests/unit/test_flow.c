@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <arpa/inet.h>
+#include <netinet/in.h>
 #include <cmocka.h>
 #include <openssl/evp.h>
 #include <openssl/ssl.h>
@@ -371,6 +372,51 @@ static void test_non_tls_ignored(void **state)
 	rig_free(&g);
 }
 
+/* What starts a connection is the kernel's rule (cs_wire.h), not a looser
+ * one: each of these starts nothing, the SSLv2 and DTLS hellos do. */
+static void test_start_rule_is_the_kernels(void **state)
+{
+	static const uint8_t ssl2_3[] = { 0x80, 0x2e, 0x01 };
+	static const uint8_t alert3[] = { 0x15, 0x03, 0x03, 0x00, 0x03, 0x01, 0x70, 0x00 };
+	uint8_t ssl2[48] = { 0x80, 0x2e, 0x01, 0x00, 0x02, 0x00, 0x15, 0x00, 0x00, 0x00, 0x10 };
+	uint8_t dtls[40] = { 0x16, 0xfe, 0xfd, 0x00, 0x00, [11] = 0x00, [12] = 27, [13] = 1 };
+	uint8_t hello[64] = { 0x16, 0x03, 0x01, 0x00, 59, 0x01 };
+	struct cs_segment s = { .ts_ns = 1000 };
+	struct flow_stats st;
+	struct rig g;
+
+	(void)state;
+	rig_init(&g, 0);
+	push(&g, 40010, true, 1, ssl2_3, sizeof(ssl2_3), CS_TCP_ACK, 1000);
+	ssl2[6] = 20;					/* not whole 3-byte cipher specs */
+	push(&g, 40011, true, 1, ssl2, sizeof(ssl2), CS_TCP_ACK, 1000);
+	s.data = dtls;
+	s.len = sizeof(dtls);
+	seg_key(&s.key, 40012, true);
+	s.key.proto = IPPROTO_UDP;
+	dtls[2] = 0xfe;					/* no such DTLS version */
+	flow_segment(g.ft, &s);
+	dtls[2] = 0xfd;
+	dtls[4] = 1;					/* epoch 1: not a hello in the clear */
+	flow_segment(g.ft, &s);
+	/* The server's first record after a tracked ClientHello: an alert of
+	 * 3 bytes is no alert record the kernel would start on. */
+	push(&g, 40013, true, 1, hello, sizeof(hello), CS_TCP_ACK, 1000);
+	push(&g, 40013, false, 1, alert3, sizeof(alert3), CS_TCP_ACK, 1000);
+	flow_stats(g.ft, &st);
+	assert_int_equal(st.conns, 1);
+	assert_int_equal(st.ignored_segments, 5);
+	/* and the real ones do */
+	ssl2[6] = 21;
+	push(&g, 40014, true, 1, ssl2, sizeof(ssl2), CS_TCP_ACK, 1000);
+	dtls[4] = 0;
+	flow_segment(g.ft, &s);
+	flow_stats(g.ft, &st);
+	assert_int_equal(st.conns, 3);
+	assert_int_equal(st.ignored_segments, 5);
+	rig_free(&g);
+}
+
 static void test_bounds_evict_expire_close(void **state)
 {
 	struct stream c2s, s2c;
@@ -461,6 +507,7 @@ int main(void)
 		cmocka_unit_test(test_reordered_and_duplicated),
 		cmocka_unit_test(test_short_first_segment),
 		cmocka_unit_test(test_non_tls_ignored),
+		cmocka_unit_test(test_start_rule_is_the_kernels),
 		cmocka_unit_test(test_parse_error_tells_source),
 		cmocka_unit_test(test_bounds_evict_expire_close),
 		cmocka_unit_test(test_port_reuse),

@@ -1,0 +1,221 @@
+/* cs_wire.h - TLS, SSLv2 and DTLS wire facts and recognisers, shared by kernel and userspace. */
+#ifndef CS_WIRE_H
+#define CS_WIRE_H
+
+/*
+ * One definition of "is this TLS" for bpf/certsentry.bpf.c (clang -target
+ * bpf, after vmlinux.h), the offline selection (user/select.c), the
+ * connection table (user/flow.c) and the parsers (user/tls.c, user/dtls.c).
+ * Every recogniser takes the bytes and how many of them there are, reads
+ * nothing past that, and is small enough for the verifier: no loops, only
+ * constant offsets.
+ */
+#ifdef __bpf__
+#define WIRE_FN		static inline __attribute__((always_inline))	/* vmlinux.h: __u8.., bool */
+#else
+#include <stdbool.h>
+#include <linux/types.h>
+#define WIRE_FN		static inline
+#endif
+
+/* Record content types (TLS and DTLS alike). */
+#define TLS_CT_CCS		20
+#define TLS_CT_ALERT		21
+#define TLS_CT_HANDSHAKE	22
+#define TLS_CT_APPDATA		23
+#define TLS_CT_HEARTBEAT	24
+
+/* Handshake message types. */
+#define TLS_HS_CLIENT_HELLO		1
+#define TLS_HS_SERVER_HELLO		2
+#define TLS_HS_HELLO_VERIFY_REQUEST	3	/* DTLS */
+#define TLS_HS_CERTIFICATE		11
+#define TLS_HS_SERVER_KEY_EXCHANGE	12
+#define TLS_HS_CERTIFICATE_REQUEST	13
+#define TLS_HS_SERVER_HELLO_DONE	14
+#define TLS_HS_CLIENT_KEY_EXCHANGE	16
+#define TLS_HS_CERTIFICATE_STATUS	22
+
+/* Protocol versions as they appear on the wire. */
+#define TLS_V_SSL2		0x0002
+#define TLS_V_SSL3		0x0300
+#define TLS_V_10		0x0301
+#define TLS_V_11		0x0302
+#define TLS_V_12		0x0303
+#define TLS_V_13		0x0304
+#define DTLS_V_10		0xfeff
+#define DTLS_V_12		0xfefd
+#define DTLS_V_13		0xfefc
+#define TLS_MAJOR		3	/* record versions 03 00 (SSL 3.0) .. 03 04 */
+#define TLS_MINOR_MAX		4
+#define DTLS_MAJOR		0xfe	/* record versions fe ff, fe fd, fe fc */
+
+#define TLS_ALERT_WARNING	1
+#define TLS_ALERT_FATAL		2
+
+/* Header lengths. */
+#define TLS_HDR_LEN		5	/* type, version(2), length(2) */
+#define TLS_HS_HDR_LEN		4	/* type, length(3) */
+#define TLS_ALERT_LEN		7	/* a whole alert record: header, level, description */
+#define SSL2_HDR_LEN		2	/* 2-byte form: high bit set, 15-bit length */
+#define DTLS_HDR_LEN		13	/* type, version(2), epoch(2), seq(6), length(2) */
+#define DTLS_HS_HDR_LEN		12	/* type, length(3), seq(2), offset(3), fragment length(3) */
+
+/* RFC 7983: a UDP datagram whose first byte is 20..63 is DTLS. */
+#define DTLS_MUX_MIN		20
+#define DTLS_MUX_MAX		63
+
+/* Bytes a TCP payload's start is judged on (wire_tcp_start): under
+ * WIRE_START_SHORT only a hello header prefix can match, and only 8 can
+ * show an SSLv2 hello. */
+#define WIRE_START_PEEK		8
+#define WIRE_START_SHORT	6
+/* A DTLS hello is judged on 14 bytes (header and handshake type), asked of
+ * datagrams of at least 16. */
+#define DTLS_HELLO_PEEK		16
+
+/* TLS 1.3 or DTLS 1.3, final or draft (7f xx, and 7e xx of Facebook's
+ * drafts): the handshake past the ServerHello is encrypted. */
+WIRE_FN bool wire_tls13_version(__u16 v)
+{
+	return v == TLS_V_13 || v == DTLS_V_13 || (v >> 8) == 0x7f || (v >> 8) == 0x7e;
+}
+
+/* 03 {00..04}: a TLS record version, at b. */
+WIRE_FN bool wire_tls_version(const __u8 *b)
+{
+	return b[0] == TLS_MAJOR && b[1] <= TLS_MINOR_MAX;
+}
+
+/* 16 03 {00..04} len(2) {01|02}: a handshake record starting with a
+ * ClientHello or ServerHello. */
+WIRE_FN bool wire_tls_hello(const __u8 *b, __u32 n)
+{
+	return n >= TLS_HDR_LEN + 1 && b[0] == TLS_CT_HANDSHAKE && wire_tls_version(b + 1) &&
+	       (b[5] == TLS_HS_CLIENT_HELLO || b[5] == TLS_HS_SERVER_HELLO);
+}
+
+/*
+ * 1..5 bytes that may begin a hello's record header: 16, then 03, then
+ * {00..04}, as far as they go (bytes 3-4, the length, are anything). A peer
+ * may send its first bytes alone; the record walk completes the header.
+ */
+WIRE_FN bool wire_tls_hello_prefix(const __u8 *b, __u32 n)
+{
+	if (n < 1 || n > TLS_HDR_LEN || b[0] != TLS_CT_HANDSHAKE)
+		return false;
+	return (n < 2 || b[1] == TLS_MAJOR) && (n < 3 || b[2] <= TLS_MINOR_MAX);
+}
+
+/* 15 03 {00..04} 00 02 {01|02}: a whole alert record, warning or fatal. */
+WIRE_FN bool wire_tls_alert(const __u8 *b, __u32 n)
+{
+	return n >= TLS_HDR_LEN + 1 && b[0] == TLS_CT_ALERT && wire_tls_version(b + 1) &&
+	       b[3] == 0 && b[4] == 2 && (b[5] == TLS_ALERT_WARNING || b[5] == TLS_ALERT_FATAL);
+}
+
+/* Length of an SSLv2 record with a 2-byte header (the 15 bits after the top one). */
+WIRE_FN __u32 wire_ssl2_rec_len(const __u8 *b)
+{
+	return (__u32)(b[0] & 0x7f) << 8 | b[1];
+}
+
+/*
+ * An SSLv2 record with a 2-byte header, its first 8 bytes: CLIENT-HELLO (1),
+ * version 0.2 or 3.0-3.4 (a TLS client's compatible hello), a non-empty
+ * list of whole 3-byte cipher specs that fits in the record, a session id
+ * shorter than 256 bytes; or SERVER-HELLO (4), session-id-hit 0|1,
+ * certificate type 1 (X.509), version 0.2. The checks past the version
+ * matter: an SSLv2 direction is not walked but copied to the cap, so a
+ * false start on binary data is expensive.
+ */
+WIRE_FN bool wire_ssl2_hello(const __u8 *b, __u32 n)
+{
+	__u32 specs;
+
+	if (n < WIRE_START_PEEK || !(b[0] & 0x80))
+		return false;
+	if (b[2] == 4)
+		return b[3] <= 1 && b[4] == 1 && b[5] == 0 && b[6] == 2;
+	if (b[2] != 1 || !((b[3] == 0 && b[4] == 2) || wire_tls_version(b + 3)))
+		return false;
+	specs = (__u32)b[5] << 8 | b[6];
+	return specs && specs % 3 == 0 && 9 + specs <= wire_ssl2_rec_len(b) && b[7] == 0;
+}
+
+/* What the start of a TCP payload may begin (wire_tcp_start). */
+enum wire_start {
+	WIRE_NOT_TLS = 0,
+	WIRE_TLS_CLIENT_HELLO,
+	WIRE_TLS_SERVER_HELLO,
+	WIRE_TLS_PREFIX,		/* 1..5 bytes of a hello's record header */
+	WIRE_SSL2_CLIENT_HELLO,
+	WIRE_SSL2_SERVER_HELLO,
+	WIRE_ALERT_WARNING,		/* alerts start a direction only if */
+	WIRE_ALERT_FATAL,		/* its reverse is tracked: the caller asks */
+};
+
+/*
+ * The first n bytes of a TCP payload: min(payload, WIRE_START_PEEK), or 6
+ * of a payload of 7 (an alert or hello header needs no more). A payload
+ * under WIRE_START_SHORT bytes must be given whole: it can only be a hello
+ * header prefix.
+ */
+WIRE_FN enum wire_start wire_tcp_start(const __u8 *b, __u32 n)
+{
+	if (n < WIRE_START_SHORT)
+		return wire_tls_hello_prefix(b, n) ? WIRE_TLS_PREFIX : WIRE_NOT_TLS;
+	if (b[0] & 0x80) {
+		if (!wire_ssl2_hello(b, n))
+			return WIRE_NOT_TLS;
+		return b[2] == 1 ? WIRE_SSL2_CLIENT_HELLO : WIRE_SSL2_SERVER_HELLO;
+	}
+	if (wire_tls_hello(b, n))
+		return b[5] == TLS_HS_CLIENT_HELLO ? WIRE_TLS_CLIENT_HELLO : WIRE_TLS_SERVER_HELLO;
+	if (wire_tls_alert(b, n))
+		return b[5] == TLS_ALERT_WARNING ? WIRE_ALERT_WARNING : WIRE_ALERT_FATAL;
+	return WIRE_NOT_TLS;
+}
+
+/* The walk over TLS records: it hops over handshake records (this many
+ * bytes from the header at h to the next) and ends at the first other one. */
+WIRE_FN __u32 wire_tls_rec_span(const __u8 *h)
+{
+	return TLS_HDR_LEN + ((__u32)h[3] << 8 | h[4]);
+}
+
+WIRE_FN bool wire_tls_rec_ends(const __u8 *h)
+{
+	return h[0] != TLS_CT_HANDSHAKE;
+}
+
+/* The first byte of a UDP payload says DTLS (RFC 7983). */
+WIRE_FN bool wire_dtls_mux(__u8 first)
+{
+	return first >= DTLS_MUX_MIN && first <= DTLS_MUX_MAX;
+}
+
+/* 16 fe {ff|fd|fc} epoch 0, seq(6), length(2), then handshake type 1
+ * ClientHello, 2 ServerHello or 3 HelloVerifyRequest: a DTLS hello record. */
+WIRE_FN bool wire_dtls_hello(const __u8 *b, __u32 n)
+{
+	return n >= DTLS_HELLO_PEEK && b[0] == TLS_CT_HANDSHAKE && b[1] == DTLS_MAJOR &&
+	       b[2] >= (DTLS_V_13 & 0xff) && b[2] != 0xfe && b[3] == 0 && b[4] == 0 &&
+	       b[13] >= TLS_HS_CLIENT_HELLO && b[13] <= TLS_HS_HELLO_VERIFY_REQUEST;
+}
+
+/* DTLS records of a datagram: this many bytes from the header at h to the
+ * next; the handshake in the clear ends at any record that is not a
+ * handshake record of epoch 0 (CCS, alert, application data, DTLS 1.3's
+ * unified headers, an epoch 1 Finished whose CCS was lost). */
+WIRE_FN __u32 wire_dtls_rec_span(const __u8 *h)
+{
+	return DTLS_HDR_LEN + ((__u32)h[11] << 8 | h[12]);
+}
+
+WIRE_FN bool wire_dtls_rec_ends(const __u8 *h)
+{
+	return h[0] != TLS_CT_HANDSHAKE || h[3] || h[4];
+}
+
+#endif
