@@ -95,7 +95,7 @@ void tls_parser_free(struct tls_parser *p);
 #define TLS_CH_SHARES_MAX	16	/* key_share (51) groups */
 
 /* The facts of one ClientHello: on the stack while a hello is decoded
- * (~1.6 KiB); keep only what is derived from it (hello.h, ja.h). */
+ * (about 1.5 KiB); keep only what is derived from it (hello.h, ja.h). */
 struct tls_client_hello {
 	uint16_t version;		/* legacy_version */
 	bool dtls;			/* decoded as a DTLS ClientHello */

@@ -38,7 +38,8 @@ static void put16(struct chb *c, unsigned v)
 static void put(struct chb *c, const void *p, size_t n)
 {
 	assert_true(c->n + n <= sizeof(c->b));
-	memcpy(c->b + c->n, p, n);
+	if (n)
+		memcpy(c->b + c->n, p, n);
 	c->n += n;
 }
 
