@@ -13,9 +13,15 @@
 #define TLS_PEEK	8		/* body bytes kept of non-handshake records */
 
 #define EXT_SERVER_NAME		0
+#define EXT_SUPPORTED_GROUPS	10
+#define EXT_EC_POINT_FORMATS	11
+#define EXT_SIGNATURE_ALGS	13
 #define EXT_ALPN		16
 #define EXT_SESSION_TICKET	35
+#define EXT_PRE_SHARED_KEY	41
+#define EXT_EARLY_DATA		42
 #define EXT_SUPPORTED_VERSIONS	43
+#define EXT_KEY_SHARE		51
 
 /* RFC 8446 4.1.3: SHA-256("HelloRetryRequest") as the random. */
 static const uint8_t hrr_random[32] = {
@@ -402,9 +408,19 @@ static uint32_t ext_bit(uint16_t type)
 	case EXT_ALPN:			return 1u << 1;
 	case EXT_SESSION_TICKET:	return 1u << 2;
 	case EXT_SUPPORTED_VERSIONS:	return 1u << 3;
+	case EXT_SUPPORTED_GROUPS:	return 1u << 4;
+	case EXT_EC_POINT_FORMATS:	return 1u << 5;
+	case EXT_SIGNATURE_ALGS:	return 1u << 6;
+	case EXT_PRE_SHARED_KEY:	return 1u << 7;
+	case EXT_EARLY_DATA:		return 1u << 8;
+	case EXT_KEY_SHARE:		return 1u << 9;
 	}
 	return 0;
 }
+
+/* The extensions each decoder reads, so the ones it may not see twice. */
+#define EXT_TRACK_SH	0x00fu
+#define EXT_TRACK_CH	0x3ffu
 
 /* Append an ALPN name; whole names only, stops at the first that does not
  * fit. ',' and NUL would make the joined string ambiguous: shown as '?'. */
@@ -423,8 +439,10 @@ static void alpn_add(char *out, size_t *used, bool *full, const uint8_t *s, size
 	out[*used] = 0;
 }
 
-/* ProtocolNameList (RFC 7301): non-empty list of non-empty names. */
-static int alpn_list(struct rd *d, char *out, bool single)
+/* ProtocolNameList (RFC 7301): non-empty list of non-empty names. ends, if
+ * not NULL, gets the first and last byte of the first name (JA4 reads
+ * them raw, whatever alpn_add made of them). */
+static int alpn_list(struct rd *d, char *out, bool single, uint8_t *ends)
 {
 	struct rd l, name;
 	size_t used = 0;
@@ -436,6 +454,10 @@ static int alpn_list(struct rd *d, char *out, bool single)
 	while (l.n > 0) {
 		if (!rd_vec(&l, 1, &name) || name.n == 0)
 			return -1;
+		if (ends && count == 0) {
+			ends[0] = name.p[0];
+			ends[1] = name.p[name.n - 1];
+		}
 		if (single && name.n > TLS_ALPN_MAX)
 			name.n = TLS_ALPN_MAX;	/* selected: keep a prefix */
 		alpn_add(out, &used, &full, name.p, name.n);
@@ -445,6 +467,18 @@ static int alpn_list(struct rd *d, char *out, bool single)
 }
 
 /* ---- ClientHello -------------------------------------------------------- */
+
+/* One value of a bounded list: kept while there is room, always counted.
+ * Totals cannot wrap: no list in a 2^24-byte message has 2^16 entries of
+ * two bytes or more, and extensions take four bytes each. */
+static void keep16(uint16_t *list, uint16_t *n, uint16_t *total, size_t max, uint16_t v)
+{
+	if (*n < max)
+		list[(*n)++] = v;
+	(*total)++;
+}
+
+#define KEEP(ch, name, max, v) keep16((ch)->name, &(ch)->n_##name, &(ch)->name##_total, max, v)
 
 /* server_name (RFC 6066): one host_name; no NUL, which would let the
  * reported name differ from what the server compares. */
@@ -480,9 +514,59 @@ static int ch_versions(struct rd *d, struct tls_client_hello *ch)
 
 	if (!rd_vec(d, 1, &l) || d->n != 0 || l.n < 2 || l.n % 2)
 		return -1;
-	while (rd_u16(&l, &v))
+	while (rd_u16(&l, &v)) {
 		if (wire_tls13_version(v))
 			ch->offers_tls13 = true;
+		KEEP(ch, versions, TLS_CH_VERSIONS_MAX, v);
+	}
+	return 0;
+}
+
+/*
+ * supported_groups and signature_algorithms: a list of 16-bit values that
+ * must fill the extension. An empty list is the server's to refuse; only a
+ * list we cannot read makes the hello malformed.
+ */
+static int ch_u16_list(struct rd *d, uint16_t *list, uint16_t *n, uint16_t *total, size_t max)
+{
+	struct rd l;
+	uint16_t v;
+
+	if (!rd_vec(d, 2, &l) || d->n != 0 || l.n % 2)
+		return -1;
+	while (rd_u16(&l, &v))
+		keep16(list, n, total, max, v);
+	return 0;
+}
+
+static int ch_formats(struct rd *d, struct tls_client_hello *ch)
+{
+	struct rd l;
+	const uint8_t *f;
+
+	if (!rd_vec(d, 1, &l) || d->n != 0)
+		return -1;
+	while (rd_bytes(&l, 1, &f)) {
+		if (ch->n_formats < TLS_CH_FORMATS_MAX)
+			ch->formats[ch->n_formats++] = f[0];
+		ch->formats_total++;
+	}
+	return 0;
+}
+
+/* KeyShareClientHello (RFC 8446 4.2.8): entries of group and key. */
+static int ch_key_share(struct rd *d, struct tls_client_hello *ch)
+{
+	struct rd l, key;
+	uint16_t g;
+
+	if (!rd_vec(d, 2, &l) || d->n != 0)
+		return -1;
+	while (l.n > 0) {
+		if (!rd_u16(&l, &g) || !rd_vec(&l, 2, &key))
+			return -1;
+		KEEP(ch, shares, TLS_CH_SHARES_MAX, g);
+	}
 	return 0;
 }
 
@@ -490,24 +574,43 @@ static int ch_ext_cb(uint16_t type, struct rd *d, void *arg)
 {
 	struct tls_client_hello *ch = arg;
 
+	KEEP(ch, exts, TLS_CH_EXTS_MAX, type);
 	switch (type) {
 	case EXT_SERVER_NAME:
 		return ch_sni(d, ch);
 	case EXT_ALPN:
-		return alpn_list(d, ch->alpn, false);
+		ch->has_alpn = true;
+		return alpn_list(d, ch->alpn, false, ch->alpn_ends);
 	case EXT_SUPPORTED_VERSIONS:
 		return ch_versions(d, ch);
 	case EXT_SESSION_TICKET:
 		if (d->n > 0)
 			ch->has_session = true;
 		return 0;
+	case EXT_SUPPORTED_GROUPS:
+		return ch_u16_list(d, ch->groups, &ch->n_groups, &ch->groups_total,
+				   TLS_CH_GROUPS_MAX);
+	case EXT_SIGNATURE_ALGS:
+		return ch_u16_list(d, ch->sigalgs, &ch->n_sigalgs, &ch->sigalgs_total,
+				   TLS_CH_SIGALGS_MAX);
+	case EXT_EC_POINT_FORMATS:
+		return ch_formats(d, ch);
+	case EXT_KEY_SHARE:
+		return ch_key_share(d, ch);
+	case EXT_PRE_SHARED_KEY:
+		ch->has_psk = true;
+		return 0;
+	case EXT_EARLY_DATA:
+		ch->has_early_data = true;
+		return 0;
 	}
 	return 0;
 }
 
-/* Extensions block: must fill the rest of the body exactly. */
+/* Extensions block: must fill the rest of the body exactly. The types in
+ * track (EXT_TRACK_*) may appear once. */
 static int for_extensions(struct rd *r, int (*fn)(uint16_t, struct rd *, void *),
-			  void *arg)
+			  void *arg, uint32_t track)
 {
 	struct rd exts, d;
 	uint32_t seen = 0, bit;
@@ -520,7 +623,7 @@ static int for_extensions(struct rd *r, int (*fn)(uint16_t, struct rd *, void *)
 	while (exts.n > 0) {
 		if (!rd_u16(&exts, &type) || !rd_vec(&exts, 2, &d))
 			return -1;
-		bit = ext_bit(type);
+		bit = ext_bit(type) & track;
 		if (seen & bit)
 			return -1;
 		seen |= bit;
@@ -535,20 +638,28 @@ static int client_hello(const uint8_t *b, size_t len, struct tls_client_hello *c
 			bool dtls)
 {
 	struct rd r = { b, len }, v;
+	const uint8_t *random;
+	uint16_t suite;
 
 	memset(ch, 0, sizeof(*ch));
-	if (!rd_u16(&r, &ch->version) || !rd_bytes(&r, 32, NULL))
+	ch->dtls = dtls;
+	if (!rd_u16(&r, &ch->version) || !rd_bytes(&r, 32, &random))
 		return -1;
+	memcpy(ch->random, random, 32);
 	if (!rd_vec(&r, 1, &v) || v.n > 32)		/* session_id */
 		return -1;
+	memcpy(ch->session_id, v.p, v.n);
+	ch->session_id_len = (uint8_t)v.n;
 	ch->has_session = v.n > 0;
 	if (dtls && !rd_vec(&r, 1, &v))			/* cookie */
 		return -1;
 	if (!rd_vec(&r, 2, &v) || v.n < 2 || v.n % 2)	/* cipher_suites */
 		return -1;
+	while (rd_u16(&v, &suite))
+		KEEP(ch, suites, TLS_CH_SUITES_MAX, suite);
 	if (!rd_vec(&r, 1, &v) || v.n < 1)		/* compression_methods */
 		return -1;
-	return for_extensions(&r, ch_ext_cb, ch);
+	return for_extensions(&r, ch_ext_cb, ch, EXT_TRACK_CH);
 }
 
 int tls_parse_client_hello(const uint8_t *b, size_t len, struct tls_client_hello *ch)
@@ -564,21 +675,33 @@ int tls_parse_dtls_client_hello(const uint8_t *b, size_t len, struct tls_client_
 /*
  * SSLv2 CLIENT-HELLO (after msg_type): version, cipher_specs_length,
  * session_id_length, challenge_length, then the three fields. Lengths must
- * add up to the message exactly (SSLv2 spec; RFC 5246 E.2).
+ * add up to the message exactly (SSLv2 spec; RFC 5246 E.2). Specs 00 xx yy
+ * are the TLS suite xx yy; SSLv2's own are not kept.
  */
 int tls_parse_ssl2_client_hello(const uint8_t *b, size_t len, struct tls_client_hello *ch)
 {
 	struct rd r = { b, len };
-	uint16_t cs, sid, chal;
+	const uint8_t *specs, *sid, *chal;
+	uint16_t cs, sid_len, chal_len;
 
 	memset(ch, 0, sizeof(*ch));
-	if (!rd_u16(&r, &ch->version) || !rd_u16(&r, &cs) || !rd_u16(&r, &sid) ||
-	    !rd_u16(&r, &chal))
+	ch->ssl2 = true;
+	if (!rd_u16(&r, &ch->version) || !rd_u16(&r, &cs) || !rd_u16(&r, &sid_len) ||
+	    !rd_u16(&r, &chal_len))
 		return -1;
-	if (cs == 0 || cs % 3 || sid > 32 || chal < 16 || chal > 32 ||
-	    r.n != (size_t)cs + sid + chal)
+	if (cs == 0 || cs % 3 || sid_len > 32 || chal_len < 16 || chal_len > 32 ||
+	    r.n != (size_t)cs + sid_len + chal_len)
 		return -1;
-	ch->has_session = sid > 0;
+	if (!rd_bytes(&r, cs, &specs) || !rd_bytes(&r, sid_len, &sid) ||
+	    !rd_bytes(&r, chal_len, &chal))
+		return -1;			/* cannot happen: r.n checked */
+	for (size_t i = 0; i < cs; i += 3)
+		if (specs[i] == 0)
+			KEEP(ch, suites, TLS_CH_SUITES_MAX, (uint16_t)(specs[i + 1] << 8 | specs[i + 2]));
+	memcpy(ch->session_id, sid, sid_len);
+	ch->session_id_len = (uint8_t)sid_len;
+	ch->has_session = sid_len > 0;
+	memcpy(ch->random + 32 - chal_len, chal, chal_len);
 	return 0;
 }
 
@@ -595,7 +718,7 @@ static int sh_ext_cb(uint16_t type, struct rd *d, void *arg)
 		rd_u16(d, &sh->version);
 		return 0;
 	case EXT_ALPN:
-		return alpn_list(d, sh->alpn, true);
+		return alpn_list(d, sh->alpn, true, NULL);
 	}
 	return 0;
 }
@@ -616,7 +739,7 @@ int tls_parse_server_hello(const uint8_t *b, size_t len, struct tls_server_hello
 	if (!rd_u16(&r, &sh->cipher) || !rd_bytes(&r, 1, NULL))	/* compression */
 		return -1;
 	sh->version = sh->legacy_version;
-	return for_extensions(&r, sh_ext_cb, sh);
+	return for_extensions(&r, sh_ext_cb, sh, EXT_TRACK_SH);
 }
 
 /* ---- Certificate -------------------------------------------------------- */

@@ -68,13 +68,53 @@ int tls_parser_feed(struct tls_parser *p, const uint8_t *data, size_t len,
 void tls_parser_free(struct tls_parser *p);
 
 /* Decoders of complete handshake bodies. Return 0, or -1 if malformed. */
+
+/* Bounds on the ClientHello lists kept, in wire order, GREASE included. Each
+ * list has n (kept) and total (in the message): n < total means the list
+ * was cut, and fingerprints over it are refused (ja.h). Real clients stay
+ * far below these; scanners offering every suite reach ~200. */
+#define TLS_CH_SUITES_MAX	256	/* cipher_suites */
+#define TLS_CH_EXTS_MAX		64	/* extension types */
+#define TLS_CH_GROUPS_MAX	64	/* supported_groups (10) */
+#define TLS_CH_SIGALGS_MAX	64	/* signature_algorithms (13) */
+#define TLS_CH_VERSIONS_MAX	16	/* supported_versions (43) */
+#define TLS_CH_FORMATS_MAX	16	/* ec_point_formats (11) */
+#define TLS_CH_SHARES_MAX	16	/* key_share (51) groups */
+
+/* The facts of one ClientHello: on the stack while a hello is decoded
+ * (about 1.5 KiB); keep only what is derived from it (hello.h, ja.h). */
 struct tls_client_hello {
 	uint16_t version;		/* legacy_version */
+	bool dtls;			/* decoded as a DTLS ClientHello */
+	bool ssl2;			/* an SSLv2-format CLIENT-HELLO */
+	uint8_t random[32];		/* client_random; SSLv2: the challenge,
+					 * right-aligned (RFC 5246 E.2) */
+	uint8_t session_id[32];
+	uint8_t session_id_len;
+	bool has_session;		/* non-empty session id or session ticket */
 	bool has_sni;
 	char sni[TLS_SNI_MAX + 1];	/* host_name, NUL-terminated, raw bytes */
 	char alpn[TLS_ALPN_MAX + 1];	/* offered protocols, comma-joined */
+	bool has_alpn;			/* alpn_ends is set */
+	uint8_t alpn_ends[2];		/* first and last byte of the first
+					 * protocol, whole (alpn may show '?') */
 	bool offers_tls13;		/* supported_versions lists (D)TLS 1.3 or a draft */
-	bool has_session;		/* non-empty session id or session ticket */
+	bool has_psk;			/* pre_shared_key (41) */
+	bool has_early_data;		/* early_data (42) */
+	uint16_t n_suites, suites_total;
+	uint16_t n_exts, exts_total;
+	uint16_t n_groups, groups_total;
+	uint16_t n_sigalgs, sigalgs_total;
+	uint16_t n_versions, versions_total;
+	uint16_t n_formats, formats_total;
+	uint16_t n_shares, shares_total;
+	uint16_t suites[TLS_CH_SUITES_MAX];
+	uint16_t exts[TLS_CH_EXTS_MAX];
+	uint16_t groups[TLS_CH_GROUPS_MAX];
+	uint16_t sigalgs[TLS_CH_SIGALGS_MAX];
+	uint16_t versions[TLS_CH_VERSIONS_MAX];
+	uint16_t shares[TLS_CH_SHARES_MAX];
+	uint8_t formats[TLS_CH_FORMATS_MAX];
 };
 int tls_parse_client_hello(const uint8_t *b, size_t len, struct tls_client_hello *ch);
 
@@ -101,7 +141,8 @@ int tls_parse_certificate(const uint8_t *b, size_t len, struct tls_cert_list *cl
 /* DTLS ClientHello: as TLS, plus a cookie after the session id. */
 int tls_parse_dtls_client_hello(const uint8_t *b, size_t len, struct tls_client_hello *ch);
 /* SSLv2 CLIENT-HELLO (a TLS client's backwards-compatible first hello too):
- * version and has_session only; no extensions exist. */
+ * version, random, session id, and the cipher specs that are TLS suites
+ * (00 xx yy) as suites; no extensions exist. ssl2 is set. */
 int tls_parse_ssl2_client_hello(const uint8_t *b, size_t len, struct tls_client_hello *ch);
 /* SSLv2 SERVER-HELLO: version (0x0002) into sh, its one certificate into cl. */
 int tls_parse_ssl2_server_hello(const uint8_t *b, size_t len, struct tls_server_hello *sh,

@@ -6,8 +6,9 @@ Usage: mkseeds.py OUTDIR PKIDIR [TRACE...]
 From the capture traces (read in place, never copied into the repository):
 TCP streams per direction (fuzz_tls), DTLS datagrams (fuzz_dtls), the
 packets as a segment sequence (fuzz_flow), certificates and stapled OCSP
-responses found in the streams (fuzz_cert, fuzz_ocsp), the captures
-themselves (fuzz_pcap). From PKIDIR (tools/mkpki.sh output): certificates,
+responses found in the streams (fuzz_cert, fuzz_ocsp), ClientHello bodies
+of TCP, DTLS and SSLv2 hellos (fuzz_hello), the captures themselves
+(fuzz_pcap). From PKIDIR (tools/mkpki.sh output): certificates,
 OCSP responses, CRLs and list files. Plus a few handcrafted inputs.
 Only the standard library: classic pcap and pcapng (EPB/SPB), gzip.
 """
@@ -201,7 +202,11 @@ def from_trace(out, path):
             continue
         cut = len(s) // 3
         out.put('tls', struct.pack('>BHH', 0, cut, 2 * cut) + s)
+        if s[0] & 0x80 and len(s) >= 3 and s[2] == 1:		# SSLv2 CLIENT-HELLO
+            out.put('hello', b'\x02' + s[3:2 + ((s[0] & 0x7f) << 8 | s[1])])
         for t, body in tls_messages(s):
+            if t == 1:
+                out.put('hello', b'\x00' + body)
             if t == 11:
                 lst = body[3:]
                 while len(lst) >= 3:
@@ -216,6 +221,10 @@ def from_trace(out, path):
         if not dgs or not 20 <= dgs[0][0] <= 63:
             continue
         out.put('dtls', b'\x00' + b''.join(struct.pack('>H', len(d)) + d for d in dgs[:64]))
+        for d in dgs:				# whole (unfragmented) DTLS ClientHellos
+            if len(d) >= 25 and d[0] == 22 and d[13] == 1 and d[19:22] == b'\0\0\0' and \
+                    d[14:17] == d[22:25]:
+                out.put('hello', b'\x01' + d[25:25 + int.from_bytes(d[14:17], 'big')])
     blob = bytearray(b'\x00')
     for seg in flow:
         if len(blob) + len(seg) > 256 * 1024:
@@ -322,6 +331,16 @@ def handcrafted(out):
         return b'\x16\xfe\xfd\x00\x00' + b'\x00' * 6 + struct.pack('>H', len(f)) + f
     a, b = frag(0, body[:20]), frag(20, body[20:])
     out.put('dtls', b'\x00' + struct.pack('>H', len(b)) + b + struct.pack('>H', len(a)) + a)
+    # hello: GREASE in every list, every decoded extension once
+    g = b'\x0a\x0a'
+    exts = [(0x0a0a, b''), (0, b'\x00\x08\x00\x00\x05a.com'), (10, b'\x00\x04' + g + b'\x00\x1d'),
+            (11, b'\x01\x00'), (13, b'\x00\x04' + g + b'\x04\x03'), (16, b'\x00\x03\x02h2'),
+            (43, b'\x04' + g + b'\x03\x04'), (51, b'\x00\x0a' + g + b'\x00\x01\x00\x00\x1d\x00\x01\x00'),
+            (42, b''), (41, b'\x00')]
+    e = b''.join(struct.pack('>HH', t, len(d)) + d for t, d in exts)
+    body = b'\x03\x03' + b'R' * 32 + b'\x00' + b'\x00\x04' + g + b'\x13\x01' + b'\x01\x00' + \
+        struct.pack('>H', len(e)) + e
+    out.put('hello', b'\x03' + body)
     # lists: odd but valid lines
     out.put('lists', b'\xef\xbb\xbf# bom\n  sha256:' + b'00' * 32 + b'  # trailing\n')
     out.put('lists', b'ip:[::1]:443 spki:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n')
@@ -334,7 +353,7 @@ def main():
     if os.path.isdir(pki):
         from_pki(out, pki)
     handcrafted(out)
-    for name in ('tls', 'dtls', 'reasm', 'cert', 'ocsp', 'lists', 'pcap', 'flow'):
+    for name in ('tls', 'dtls', 'reasm', 'cert', 'ocsp', 'lists', 'pcap', 'flow', 'hello'):
         d = os.path.join(sys.argv[1], name)
         os.makedirs(d, exist_ok=True)
         print('%-6s %4d seeds' % (name, len(os.listdir(d))))

@@ -14,6 +14,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
+#include "ja.h"
 #include "tls.h"
 
 /* ---- collecting parser callbacks ---------------------------------------- */
@@ -220,6 +221,9 @@ struct hs_opts {
 	const char *cipher_list;	/* TLS <= 1.2 */
 	const char *ciphersuites;	/* TLS 1.3 */
 	const char *client_groups, *server_groups;
+	const char *client_sigalgs;
+	SSL_client_hello_cb_fn hello_cb;	/* the server's view of each hello */
+	void *hello_arg;
 };
 
 struct flight {
@@ -270,6 +274,10 @@ static void run_handshake(const struct hs_opts *o, struct flight *f)
 		assert_true(SSL_CTX_set1_groups_list(cctx, o->client_groups));
 	if (o->server_groups)
 		assert_true(SSL_CTX_set1_groups_list(sctx, o->server_groups));
+	if (o->client_sigalgs)
+		assert_true(SSL_CTX_set1_sigalgs_list(cctx, o->client_sigalgs));
+	if (o->hello_cb)
+		SSL_CTX_set_client_hello_cb(sctx, o->hello_cb, o->hello_arg);
 	assert_int_equal(SSL_CTX_set_alpn_protos(cctx, alpn, sizeof(alpn) - 1), 0);
 	assert_true(SSL_CTX_use_certificate(sctx, pki.leaf));
 	assert_true(SSL_CTX_use_PrivateKey(sctx, pki.leaf_key));
@@ -607,6 +615,188 @@ static void test_tls13_hrr(void **state)
 		col_free(&c);
 	}
 	flight_free(&f);
+}
+
+/* ---- ClientHello facts against OpenSSL's own parse of the same hello ------- */
+
+#define SEEN_MAX 2			/* hellos per handshake: HRR makes two */
+
+/* One ClientHello as OpenSSL's server read it (SSL_client_hello_get*). */
+struct seen_hello {
+	unsigned version;
+	uint8_t random[32], sid[32];
+	size_t sid_len;
+	uint8_t suites[512];
+	size_t suites_len;
+	int exts[64];			/* types in wire order */
+	size_t n_exts;
+	uint8_t ext[5][256];		/* raw bodies of ext_types[] */
+	size_t ext_len[5];
+	bool has_ext[5];
+};
+
+static const unsigned ext_types[5] = { 10, 13, 43, 11, 51 };
+
+struct seen {
+	struct seen_hello h[SEEN_MAX];
+	size_t n;
+};
+
+static int record_hello(SSL *s, int *al, void *arg)
+{
+	struct seen *seen = arg;
+	struct seen_hello *h;
+	const unsigned char *p;
+	int *types = NULL;
+	size_t n, n_types = 0;
+
+	(void)al;
+	if (seen->n >= SEEN_MAX)
+		return SSL_CLIENT_HELLO_SUCCESS;
+	h = &seen->h[seen->n++];
+	h->version = SSL_client_hello_get0_legacy_version(s);
+	assert_int_equal(SSL_client_hello_get0_random(s, &p), 32);
+	memcpy(h->random, p, 32);
+	h->sid_len = SSL_client_hello_get0_session_id(s, &p);
+	assert_true(h->sid_len <= 32);
+	memcpy(h->sid, p, h->sid_len);
+	n = SSL_client_hello_get0_ciphers(s, &p);
+	assert_true(n <= sizeof(h->suites));
+	memcpy(h->suites, p, n);
+	h->suites_len = n;
+	/* In the order received (OpenSSL keeps each extension's position). */
+	assert_int_equal(SSL_client_hello_get1_extensions_present(s, &types, &n_types), 1);
+	assert_true(n_types <= 64);
+	memcpy(h->exts, types, n_types * sizeof(types[0]));
+	h->n_exts = n_types;
+	OPENSSL_free(types);
+	for (size_t i = 0; i < 5; i++) {
+		h->has_ext[i] = SSL_client_hello_get0_ext(s, ext_types[i], &p, &n) == 1;
+		if (h->has_ext[i]) {
+			assert_true(n <= sizeof(h->ext[i]));
+			memcpy(h->ext[i], p, n);
+			h->ext_len[i] = n;
+		}
+	}
+	return SSL_CLIENT_HELLO_SUCCESS;
+}
+
+/* A list of 16-bit values behind a w-byte length, as in an extension body. */
+static void assert_list16(const uint8_t *b, size_t len, unsigned w, const uint16_t *v,
+			  uint16_t n, uint16_t total)
+{
+	size_t off = w;
+
+	assert_true(len >= w);
+	assert_int_equal(n, total);
+	assert_int_equal(len - w, 2 * (size_t)n);
+	for (uint16_t i = 0; i < n; i++, off += 2)
+		assert_int_equal(v[i], b[off] << 8 | b[off + 1]);
+}
+
+static void assert_same_hello(const struct seen_hello *h, const struct tls_client_hello *ch)
+{
+	char f[JA4_LEN + 1], a[64];
+	size_t off = 2, k = 0;
+
+	assert_int_equal(ch->version, h->version);
+	assert_memory_equal(ch->random, h->random, 32);
+	assert_int_equal(ch->session_id_len, h->sid_len);
+	assert_memory_equal(ch->session_id, h->sid, h->sid_len);
+	assert_int_equal(ch->n_suites, h->suites_len / 2);
+	for (size_t i = 0; i < ch->n_suites; i++)
+		assert_int_equal(ch->suites[i], h->suites[2 * i] << 8 | h->suites[2 * i + 1]);
+	assert_int_equal(ch->n_exts, h->n_exts);
+	assert_int_equal(ch->exts_total, h->n_exts);
+	for (size_t i = 0; i < h->n_exts; i++)
+		assert_int_equal(ch->exts[i], h->exts[i]);
+	assert_true(h->has_ext[0] && h->has_ext[1]);
+	assert_list16(h->ext[0], h->ext_len[0], 2, ch->groups, ch->n_groups, ch->groups_total);
+	assert_list16(h->ext[1], h->ext_len[1], 2, ch->sigalgs, ch->n_sigalgs, ch->sigalgs_total);
+	if (h->has_ext[2])
+		assert_list16(h->ext[2], h->ext_len[2], 1, ch->versions, ch->n_versions,
+			      ch->versions_total);
+	else
+		assert_int_equal(ch->versions_total, 0);	/* a TLS 1.2-only client */
+	if (h->has_ext[3]) {
+		assert_int_equal(ch->n_formats, h->ext[3][0]);
+		assert_memory_equal(ch->formats, h->ext[3] + 1, ch->n_formats);
+	} else {
+		assert_int_equal(ch->formats_total, 0);
+	}
+	if (h->has_ext[4]) {		/* KeyShareEntry: group, key<2> */
+		while (off + 4 <= h->ext_len[4]) {
+			assert_true(k < ch->n_shares);
+			assert_int_equal(ch->shares[k++], h->ext[4][off] << 8 | h->ext[4][off + 1]);
+			off += 4 + (size_t)(h->ext[4][off + 2] << 8 | h->ext[4][off + 3]);
+		}
+		assert_int_equal(off, h->ext_len[4]);
+	}
+	assert_int_equal(ch->n_shares, k);
+	assert_string_equal(ch->alpn, "h2,http/1.1");
+	/* JA4's first part from OpenSSL's counts: these clients send no GREASE. */
+	assert_true(h->suites_len / 2 < 100 && h->n_exts < 100);
+	snprintf(a, sizeof(a), "t%sd%02zu%02zuh2", ch->offers_tls13 ? "13" : "12",
+		 h->suites_len / 2, h->n_exts);
+	assert_int_equal(ja4(ch, f, sizeof(f)), JA4_LEN);
+	assert_memory_equal(f, a, 10);
+}
+
+/* Real hellos of OpenSSL clients (TLS 1.3 with set groups and signature
+ * algorithms, TLS 1.2 only, and both hellos around a HelloRetryRequest):
+ * every fact our decoder keeps equals what OpenSSL's server read. */
+static void test_client_hello_facts(void **state)
+{
+	static const struct hs_opts base[] = {
+		{ .max_version = TLS1_3_VERSION, .client_groups = "X25519:P-256:ffdhe2048",
+		  .client_sigalgs = "ECDSA+SHA256:RSA-PSS+SHA256:ed25519:RSA+SHA384" },
+		{ .max_version = TLS1_2_VERSION,
+		  .cipher_list = "ECDHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-AES256-GCM-SHA384:AES128-SHA" },
+		{ .max_version = TLS1_3_VERSION, .client_groups = "P-256:X25519",
+		  .server_groups = "X25519" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(base) / sizeof(base[0]); i++) {
+		struct hs_opts o = base[i];
+		struct seen seen = { .n = 0 };
+		struct tls_client_hello ch;
+		struct tls_parser p;
+		struct flight f;
+		struct col c = { 0 };
+		size_t k = 0;
+
+		o.hello_cb = record_hello;
+		o.hello_arg = &seen;
+		run_handshake(&o, &f);
+		assert_int_equal(seen.n, i == 2 ? 2 : 1);
+		tls_parser_init(&p, 0);
+		p.hrr = i == 2;			/* the second hello follows a dummy CCS */
+		assert_int_equal(tls_parser_feed(&p, f.c2s.d, f.c2s.len, &cbs, &c), 0);
+		tls_parser_free(&p);
+		for (size_t m = 0; m < c.nmsgs && m < COL_MAX; m++) {
+			if (c.msgs[m].type != TLS_HS_CLIENT_HELLO)
+				continue;
+			assert_true(k < seen.n);
+			assert_int_equal(tls_parse_client_hello(c.msgs[m].body, c.msgs[m].len, &ch), 0);
+			assert_same_hello(&seen.h[k++], &ch);
+		}
+		assert_int_equal(k, seen.n);
+		if (i == 0) {		/* what was asked for, in that order */
+			assert_int_equal(ch.n_groups, 3);
+			assert_int_equal(ch.groups[0], 29);
+			assert_int_equal(ch.groups[2], 0x0100);
+			assert_int_equal(ch.n_sigalgs, 4);
+			assert_int_equal(ch.sigalgs[2], 0x0807);
+			assert_true(ch.offers_tls13);
+		}
+		if (i == 1)
+			assert_false(ch.offers_tls13);
+		if (i == 2)		/* the second hello's share is the group asked for */
+			assert_int_equal(ch.shares[0], 29);
+		col_free(&c);
+		flight_free(&f);
+	}
 }
 
 /* Mutated real flights: no crash, no leak, no read out of bounds (ASan),
@@ -1679,6 +1869,7 @@ int main(void)
 		cmocka_unit_test(test_reframed),
 		cmocka_unit_test(test_tls13),
 		cmocka_unit_test(test_tls13_hrr),
+		cmocka_unit_test(test_client_hello_facts),
 		cmocka_unit_test(test_mutations),
 		cmocka_unit_test(test_record_too_long),
 		cmocka_unit_test(test_not_tls),

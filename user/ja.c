@@ -1,0 +1,401 @@
+/* ja.c - JA3 and JA4 client fingerprints, computed from a decoded ClientHello. */
+#include "ja.h"
+
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+
+#include "hello.h"
+
+#define EXT_SERVER_NAME	0x0000
+#define EXT_ALPN	0x0010
+#define HASH12_EMPTY	"000000000000"
+
+static const char hexdig[] = "0123456789abcdef";
+
+/* ---- a bounded string builder ------------------------------------------ */
+
+struct sb {
+	char *p;
+	size_t cap, len;		/* len excludes the NUL */
+	bool over;			/* something did not fit */
+};
+
+static void sb_init(struct sb *b, char *p, size_t cap)
+{
+	b->p = p;
+	b->cap = cap;
+	b->len = 0;
+	b->over = cap == 0;
+	if (cap)
+		p[0] = 0;
+}
+
+static void sb_putc(struct sb *b, char c)
+{
+	if (b->over || b->len + 1 >= b->cap) {
+		b->over = true;
+		return;
+	}
+	b->p[b->len++] = c;
+	b->p[b->len] = 0;
+}
+
+static void sb_puts(struct sb *b, const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		sb_putc(b, s[i]);
+}
+
+static void sb_dec(struct sb *b, unsigned v)
+{
+	char d[5];			/* a uint16_t has at most 5 digits */
+	int n = 0;
+
+	do {
+		d[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v && n < 5);
+	while (n)
+		sb_putc(b, d[--n]);
+}
+
+static void sb_hex4(struct sb *b, uint16_t v)
+{
+	for (int s = 12; s >= 0; s -= 4)
+		sb_putc(b, hexdig[(v >> s) & 15]);
+}
+
+/* Length, or the error; out emptied on error. */
+static int sb_end(struct sb *b, int err)
+{
+	if (err == 0 && b->over)
+		err = JA_ERR_SPACE;
+	if (err) {
+		if (b->cap)
+			b->p[0] = 0;
+		return err;
+	}
+	return (int)b->len;
+}
+
+/* ---- lists ---------------------------------------------------------------- */
+
+/* list without GREASE into out (room for n), returning how many. */
+static size_t no_grease(const uint16_t *list, size_t n, uint16_t *out)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < n; i++)
+		if (!hello_is_grease(list[i]))
+			out[k++] = list[i];
+	return k;
+}
+
+static void sb_list_dec(struct sb *b, const uint16_t *list, size_t n)
+{
+	bool first = true;
+
+	for (size_t i = 0; i < n; i++) {
+		if (hello_is_grease(list[i]))
+			continue;
+		if (!first)
+			sb_putc(b, '-');
+		sb_dec(b, list[i]);
+		first = false;
+	}
+}
+
+static void sb_list_hex(struct sb *b, const uint16_t *list, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			sb_putc(b, ',');
+		sb_hex4(b, list[i]);
+	}
+}
+
+static int cmp_u16(const void *a, const void *b)
+{
+	return (int)*(const uint16_t *)a - (int)*(const uint16_t *)b;
+}
+
+static bool cut(uint16_t n, uint16_t total)
+{
+	return n < total;
+}
+
+/* ---- JA3 ------------------------------------------------------------------ */
+
+static int ja3_check(const struct tls_client_hello *ch)
+{
+	if (ch->ssl2)
+		return JA_ERR_SSL2;
+	if (cut(ch->n_suites, ch->suites_total) || cut(ch->n_exts, ch->exts_total) ||
+	    cut(ch->n_groups, ch->groups_total) || cut(ch->n_formats, ch->formats_total))
+		return JA_ERR_BOUNDS;
+	return 0;
+}
+
+int ja3_string(const struct tls_client_hello *ch, char *out, size_t cap)
+{
+	struct sb b;
+	int err = ja3_check(ch);
+
+	sb_init(&b, out, cap);
+	if (err)
+		return sb_end(&b, err);
+	sb_dec(&b, ch->version);
+	sb_putc(&b, ',');
+	sb_list_dec(&b, ch->suites, ch->n_suites);
+	sb_putc(&b, ',');
+	sb_list_dec(&b, ch->exts, ch->n_exts);
+	sb_putc(&b, ',');
+	sb_list_dec(&b, ch->groups, ch->n_groups);
+	sb_putc(&b, ',');
+	/* Point formats are one byte: no GREASE value exists for them. */
+	for (size_t i = 0; i < ch->n_formats; i++) {
+		if (i)
+			sb_putc(&b, '-');
+		sb_dec(&b, ch->formats[i]);
+	}
+	return sb_end(&b, 0);
+}
+
+static int digest_hex(const EVP_MD *md, const char *s, size_t n, char *out, size_t digits)
+{
+	uint8_t d[EVP_MAX_MD_SIZE];
+	unsigned dlen = 0;
+
+	if (!EVP_Digest(s, n, d, &dlen, md, NULL) || dlen * 2 < digits)
+		return JA_ERR_DIGEST;
+	for (size_t i = 0; i < digits; i++)
+		out[i] = hexdig[(d[i / 2] >> (i % 2 ? 0 : 4)) & 15];
+	out[digits] = 0;
+	return 0;
+}
+
+int ja3_hash(const struct tls_client_hello *ch, char *out, size_t cap)
+{
+	char s[JA3_STR_MAX + 1];
+	int n = ja3_string(ch, s, sizeof(s));
+	int err;
+
+	if (cap)
+		out[0] = 0;
+	if (n < 0)
+		return n;
+	if (cap < JA3_HASH_LEN + 1)
+		return JA_ERR_SPACE;
+	err = digest_hex(EVP_md5(), s, (size_t)n, out, JA3_HASH_LEN);
+	if (err) {
+		out[0] = 0;
+		return err;
+	}
+	return JA3_HASH_LEN;
+}
+
+/* ---- JA4 ------------------------------------------------------------------ */
+
+/* The JA4 version code of one version value; "00" for any other. */
+static const char *ja4_version_code(uint16_t v)
+{
+	static const struct {
+		uint16_t v;
+		char code[3];
+	} t[] = {
+		{ 0x0304, "13" }, { 0x0303, "12" }, { 0x0302, "11" }, { 0x0301, "10" },
+		{ 0x0300, "s3" }, { 0x0002, "s2" },
+		{ 0xfeff, "d1" }, { 0xfefd, "d2" }, { 0xfefc, "d3" },
+	};
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+		if (t[i].v == v)
+			return t[i].code;
+	return "00";
+}
+
+/* Orders versions by age: DTLS's numbers count down from 0xfeff. */
+static unsigned version_rank(uint16_t v)
+{
+	if ((v >> 8) == 0xfe)
+		return 0xfe00u + (0xffu - (v & 0xffu));
+	return v;
+}
+
+static uint16_t ja4_version(const struct tls_client_hello *ch)
+{
+	uint16_t best = 0;
+	bool any = false;
+
+	if (ch->versions_total == 0)
+		return ch->version;
+	for (size_t i = 0; i < ch->n_versions; i++) {
+		uint16_t v = ch->versions[i];
+
+		if (hello_is_grease(v))
+			continue;
+		if (!any || version_rank(v) > version_rank(best))
+			best = v;
+		any = true;
+	}
+	return any ? best : 0;		/* only GREASE: unknown, "00" */
+}
+
+static bool alnum(uint8_t c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+}
+
+static void ja4_alpn(const struct tls_client_hello *ch, struct sb *b)
+{
+	uint8_t f = ch->alpn_ends[0], l = ch->alpn_ends[1];
+
+	if (!ch->has_alpn) {
+		sb_puts(b, "00", 2);
+	} else if (alnum(f) && alnum(l)) {
+		sb_putc(b, (char)f);
+		sb_putc(b, (char)l);
+	} else {
+		sb_putc(b, hexdig[f >> 4]);
+		sb_putc(b, hexdig[l & 15]);
+	}
+}
+
+static bool has_ext(const struct tls_client_hello *ch, uint16_t type)
+{
+	for (size_t i = 0; i < ch->n_exts; i++)
+		if (ch->exts[i] == type)
+			return true;
+	return false;
+}
+
+static unsigned count2(size_t n)
+{
+	return n > 99 ? 99 : (unsigned)n;
+}
+
+/* The three parts of ja4_r; b and c are what JA4 hashes. */
+struct ja4_parts {
+	char a[11];
+	char b[5 * TLS_CH_SUITES_MAX + 1];
+	char c[5 * TLS_CH_EXTS_MAX + 1 + 5 * TLS_CH_SIGALGS_MAX + 1];
+	size_t b_len, c_len;
+	bool no_exts;			/* c's extension list is empty */
+};
+
+static int ja4_parts(const struct tls_client_hello *ch, struct ja4_parts *p)
+{
+	uint16_t suites[TLS_CH_SUITES_MAX], exts[TLS_CH_EXTS_MAX], sigs[TLS_CH_SIGALGS_MAX];
+	size_t ns, ne, nsig, k = 0;
+	struct sb b;
+
+	if (ch->ssl2)
+		return JA_ERR_SSL2;
+	if (cut(ch->n_suites, ch->suites_total) || cut(ch->n_exts, ch->exts_total) ||
+	    cut(ch->n_sigalgs, ch->sigalgs_total) || cut(ch->n_versions, ch->versions_total))
+		return JA_ERR_BOUNDS;
+	ns = no_grease(ch->suites, ch->n_suites, suites);
+	ne = no_grease(ch->exts, ch->n_exts, exts);
+	nsig = no_grease(ch->sigalgs, ch->n_sigalgs, sigs);
+
+	sb_init(&b, p->a, sizeof(p->a));
+	sb_putc(&b, ch->dtls ? 'd' : 't');
+	sb_puts(&b, ja4_version_code(ja4_version(ch)), 2);
+	sb_putc(&b, has_ext(ch, EXT_SERVER_NAME) ? 'd' : 'i');
+	sb_putc(&b, (char)('0' + count2(ns) / 10));
+	sb_putc(&b, (char)('0' + count2(ns) % 10));
+	sb_putc(&b, (char)('0' + count2(ne) / 10));
+	sb_putc(&b, (char)('0' + count2(ne) % 10));
+	ja4_alpn(ch, &b);
+
+	qsort(suites, ns, sizeof(suites[0]), cmp_u16);
+	sb_init(&b, p->b, sizeof(p->b));
+	sb_list_hex(&b, suites, ns);
+	p->b_len = b.len;
+
+	for (size_t i = 0; i < ne; i++)
+		if (exts[i] != EXT_SERVER_NAME && exts[i] != EXT_ALPN)
+			exts[k++] = exts[i];
+	qsort(exts, k, sizeof(exts[0]), cmp_u16);
+	sb_init(&b, p->c, sizeof(p->c));
+	sb_list_hex(&b, exts, k);
+	if (nsig) {
+		sb_putc(&b, '_');
+		sb_list_hex(&b, sigs, nsig);
+	}
+	p->c_len = b.len;
+	p->no_exts = k == 0;
+	return 0;			/* the buffers hold any hello within bounds */
+}
+
+static int hash12(const char *s, size_t n, bool empty, char *out)
+{
+	if (empty) {
+		memcpy(out, HASH12_EMPTY, 13);
+		return 0;
+	}
+	return digest_hex(EVP_sha256(), s, n, out, 12);
+}
+
+int ja4(const struct tls_client_hello *ch, char *out, size_t cap)
+{
+	struct ja4_parts p;
+	char hb[13], hc[13];
+	struct sb b;
+	int err = ja4_parts(ch, &p);
+
+	if (!err)
+		err = hash12(p.b, p.b_len, p.b_len == 0, hb);
+	if (!err)
+		err = hash12(p.c, p.c_len, p.no_exts, hc);
+	sb_init(&b, out, cap);
+	if (err)
+		return sb_end(&b, err);
+	sb_puts(&b, p.a, strlen(p.a));
+	sb_putc(&b, '_');
+	sb_puts(&b, hb, 12);
+	sb_putc(&b, '_');
+	sb_puts(&b, hc, 12);
+	return sb_end(&b, 0);
+}
+
+int ja4_r(const struct tls_client_hello *ch, char *out, size_t cap)
+{
+	struct ja4_parts p;
+	struct sb b;
+	int err = ja4_parts(ch, &p);
+
+	sb_init(&b, out, cap);
+	if (err)
+		return sb_end(&b, err);
+	sb_puts(&b, p.a, strlen(p.a));
+	sb_putc(&b, '_');
+	sb_puts(&b, p.b, p.b_len);
+	sb_putc(&b, '_');
+	sb_puts(&b, p.c, p.c_len);
+	return sb_end(&b, 0);
+}
+
+int ja_prints(const struct tls_client_hello *ch, struct ja_prints *p)
+{
+	int e3 = ja3_hash(ch, p->ja3, sizeof(p->ja3));
+	int e4 = ja4(ch, p->ja4, sizeof(p->ja4));
+
+	if (e3 < 0)
+		return e3;
+	return e4 < 0 ? e4 : 0;
+}
+
+const char *ja_strerror(int err)
+{
+	switch (err) {
+	case JA_ERR_SPACE:	return "buffer too small";
+	case JA_ERR_BOUNDS:	return "a list of the hello is longer than kept";
+	case JA_ERR_SSL2:	return "SSLv2-format hello";
+	case JA_ERR_DIGEST:	return "digest failed";
+	}
+	return err < 0 ? "unknown error" : "ok";
+}
