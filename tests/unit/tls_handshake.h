@@ -103,7 +103,9 @@ struct hs_opts {
 
 struct flight {
 	struct buf c2s, s2c;		/* bytes each side wrote */
-	struct buf keylog;		/* the client's NSS key-log lines, '\n' after each */
+	struct buf keylog;		/* the server's NSS key-log lines, '\n' after each
+					 * (the server's: the client's lacks its own
+					 * handshake secret when it refuses) */
 	int c_alert;			/* alert the client sent (SSL_AD_*), -1 if none */
 };
 
@@ -199,12 +201,13 @@ static inline bool run_handshake(const struct hs_opts *o, struct flight *f)
 		SSL_CTX_set_verify(cctx, SSL_VERIFY_PEER, o->verify);
 	if (o->no_middlebox_compat)
 		SSL_CTX_clear_options(cctx, SSL_OP_ENABLE_MIDDLEBOX_COMPAT);
-	SSL_CTX_set_keylog_callback(cctx, keylog_line);
+	SSL_CTX_set_keylog_callback(sctx, keylog_line);
 	SSL_CTX_set_info_callback(cctx, info_alert);
 
 	c = SSL_new(cctx);
 	s = SSL_new(sctx);
 	SSL_set_app_data(c, f);
+	SSL_set_app_data(s, f);
 	c_in = BIO_new(BIO_s_mem());
 	c_out = BIO_new(BIO_s_mem());
 	s_in = BIO_new(BIO_s_mem());
