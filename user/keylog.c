@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -637,6 +638,15 @@ static int read_some(struct keylog_file *f, struct keylog *k, uint64_t now_ns)
 	return rc;
 }
 
+/* A FIFO reads 0 when no writer has it open, whether one ever had; poll
+ * says hangup only once one has come and gone since our open. */
+static bool hung_up(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+
+	return poll(&p, 1, 0) == 1 && (p.revents & POLLHUP);
+}
+
 /* Reports a problem once while it lasts: -1 the first time, then 0. */
 static int problem(struct keylog_file *f, struct keylog *k)
 {
@@ -690,7 +700,7 @@ static int file_changes(struct keylog_file *f, struct keylog *k, uint64_t now_ns
 	return 0;
 }
 
-int keylog_file_read(struct keylog_file *f, struct keylog *k, uint64_t now_ns,
+static int file_read(struct keylog_file *f, struct keylog *k, uint64_t now_ns,
 		     char *err, size_t errlen)
 {
 	int rc, fd;
@@ -707,8 +717,10 @@ int keylog_file_read(struct keylog_file *f, struct keylog *k, uint64_t now_ns,
 	if (f->fd < 0)
 		return 0;
 	rc = read_some(f, k, now_ns);
+	if (rc == 2 && !hung_up(f->fd))
+		rc = 0;			/* no writer yet: a FIFO reads as empty */
 	if (rc == 2) {
-		/* The writer closed: its unfinished line is lost, and the FIFO
+		/* A writer closed: its unfinished line is lost, and the FIFO
 		 * is opened again, else poll reports the hangup forever. */
 		cut(f, k);
 		fd = open_checked(f, err, errlen);
@@ -726,5 +738,15 @@ int keylog_file_read(struct keylog_file *f, struct keylog *k, uint64_t now_ns,
 			line_done(f, k, now_ns);	/* read whole: no newline needed */
 		cut(f, k);
 	}
+	return rc;
+}
+
+int keylog_file_read(struct keylog_file *f, struct keylog *k, uint64_t now_ns,
+		     char *err, size_t errlen)
+{
+	int rc = file_read(f, k, now_ns, err, errlen);
+
+	if (rc >= 0 && err && errlen)
+		err[0] = 0;		/* said only with -1 */
 	return rc;
 }

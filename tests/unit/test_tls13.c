@@ -90,7 +90,8 @@ static size_t seal(struct tls13_keys *k, uint8_t type, const uint8_t *content, s
 	assert_non_null(c);
 	assert_non_null(x);
 	assert_non_null(p);
-	memcpy(p, content, n);
+	if (n)
+		memcpy(p, content, n);
 	p[n] = type;
 	memset(p + n + 1, 0, pad);
 	memcpy(nonce, k->iv, 12);
@@ -575,11 +576,13 @@ static size_t entry(uint8_t *p, const uint8_t *der, size_t n, const uint8_t *ext
 	p[o++] = (uint8_t)(n >> 16);
 	p[o++] = (uint8_t)(n >> 8);
 	p[o++] = (uint8_t)n;
-	memcpy(p + o, der, n);
+	if (n)
+		memcpy(p + o, der, n);
 	o += n;
 	p[o++] = (uint8_t)(en >> 8);
 	p[o++] = (uint8_t)en;
-	memcpy(p + o, ext, en);
+	if (en)
+		memcpy(p + o, ext, en);
 	return o + en;
 }
 
@@ -589,12 +592,14 @@ static size_t cert_msg(uint8_t *p, const uint8_t *ctx, size_t cn, const uint8_t 
 	size_t o = 0;
 
 	p[o++] = (uint8_t)cn;
-	memcpy(p + o, ctx, cn);
+	if (cn)
+		memcpy(p + o, ctx, cn);
 	o += cn;
 	p[o++] = (uint8_t)(n >> 16);
 	p[o++] = (uint8_t)(n >> 8);
 	p[o++] = (uint8_t)n;
-	memcpy(p + o, e, n);
+	if (n)
+		memcpy(p + o, e, n);
 	return o + n;
 }
 
