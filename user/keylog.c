@@ -79,7 +79,8 @@ struct entry {
 struct keylog {
 	struct entry *pool;		/* max entries, mmap'd: no core dump holds them */
 	size_t pool_bytes;
-	struct entry *free;
+	uint32_t fresh;			/* pool[fresh..] never used: pages untouched */
+	struct entry *free;		/* used, then dropped */
 	struct entry **buckets;
 	uint32_t nbuckets;		/* a power of two >= max entries */
 	uint32_t max_entries;
@@ -115,10 +116,6 @@ struct keylog *keylog_new(const struct keylog_config *cfg)
 	madvise(k->pool, k->pool_bytes, MADV_DONTDUMP);
 	if (!k->buckets || getrandom(&k->seed, sizeof(k->seed), 0) != sizeof(k->seed))
 		goto fail;
-	for (uint32_t i = max; i-- > 0;) {
-		k->pool[i].hnext = k->free;
-		k->free = &k->pool[i];
-	}
 	return k;
 fail:
 	keylog_free(k);
@@ -130,7 +127,7 @@ void keylog_free(struct keylog *k)
 	if (!k)
 		return;
 	if (k->pool) {
-		explicit_bzero(k->pool, k->pool_bytes);
+		explicit_bzero(k->pool, (size_t)k->fresh * sizeof(struct entry));
 		munmap(k->pool, k->pool_bytes);
 	}
 	free(k->buckets);
@@ -196,12 +193,16 @@ static struct entry *entry_new(struct keylog *k, const uint8_t *random, uint64_t
 {
 	struct entry *e;
 
-	if (!k->free) {			/* full: the oldest goes */
-		k->st.evicted++;
-		drop_entry(k, lru_entry(k->age.tail, struct entry, age));
+	if (!k->free && k->fresh < k->max_entries) {
+		e = &k->pool[k->fresh++];
+	} else {
+		if (!k->free) {		/* full: the oldest goes */
+			k->st.evicted++;
+			drop_entry(k, lru_entry(k->age.tail, struct entry, age));
+		}
+		e = k->free;
+		k->free = e->hnext;
 	}
-	e = k->free;
-	k->free = e->hnext;
 	memcpy(e->random, random, KEYLOG_RANDOM_LEN);
 	e->created_ns = now_ns;
 	e->hnext = k->buckets[bucket(k, random)];
@@ -676,8 +677,12 @@ static int file_changes(struct keylog_file *f, struct keylog *k, uint64_t now_ns
 	int fd;
 
 	if (f->fd >= 0) {
-		if (stat(f->path, &st) < 0)
-			return errno == ENOENT ? 0 : problem(f, k);
+		if (stat(f->path, &st) < 0) {
+			if (errno == ENOENT)
+				return 0;
+			say(err, errlen, "key log %s: %s", f->path, strerror(errno));
+			return problem(f, k);
+		}
 		if (st.st_dev == f->dev && st.st_ino == f->inode) {
 			if (check(f->path, &st, err, errlen) < 0)
 				return problem(f, k);
@@ -689,7 +694,8 @@ static int file_changes(struct keylog_file *f, struct keylog *k, uint64_t now_ns
 			f->problem = false;
 			return 0;
 		}
-		read_some(f, k, now_ns);	/* replaced: the old one to its end */
+		/* Replaced: the old one to its end (one read's budget). */
+		read_some(f, k, now_ns);
 		cut(f, k);
 	}
 	fd = open_checked(f, err, errlen);

@@ -106,8 +106,9 @@ struct keylog_file;
  * (offline), a FIFO until its writer closes.
  */
 struct keylog_file *keylog_file_open(const char *path, bool follow, char *err, size_t errlen);
-/* For the main loop's poll (POLLIN): inotify for a file, the FIFO itself;
- * stable for the file's life. -1: none, call keylog_file_read on a timer. */
+/* For the main loop's poll (POLLIN): inotify for a file, the FIFO itself
+ * (the same number across reopens). -1: none, call keylog_file_read on a
+ * timer. Ask again after keylog_file_read returned -1. */
 int keylog_file_fd(const struct keylog_file *f);
 /* Reads what is new into k. 0: caught up; 1: more is waiting (a bounded
  * amount is read per call), call again; -1: a new problem, said in err
