@@ -951,3 +951,64 @@ const char *tls_alert_name(uint8_t desc)
 		return NULL;
 	return alert_names[desc];
 }
+
+/* ---- TLS 1.3 Certificate ------------------------------------------------- */
+
+#define EXT_STATUS_REQUEST	5
+
+/* One CertificateEntry's extensions: each type once, filling the block.
+ * status_request holds a CertificateStatus (RFC 8446 4.4.2.1). */
+static int cert13_extensions(struct rd *e, bool leaf, const uint8_t **ocsp, size_t *ocsp_len)
+{
+	uint16_t types[16];
+	unsigned ntypes = 0;
+
+	while (e->n > 0) {
+		struct rd d;
+		uint16_t type;
+
+		if (!rd_u16(e, &type) || !rd_vec(e, 2, &d))
+			return -1;
+		for (unsigned i = 0; i < ntypes; i++)
+			if (types[i] == type)
+				return -1;
+		if (ntypes == sizeof(types) / sizeof(types[0]))
+			return -1;	/* more kinds than TLS 1.3 defines for an entry */
+		types[ntypes++] = type;
+		if (type == EXT_STATUS_REQUEST && leaf &&
+		    tls_parse_certificate_status(d.p, d.n, ocsp, ocsp_len) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+int tls_parse_certificate13(const uint8_t *b, size_t len, struct tls_cert_list *cl,
+			    const uint8_t **ocsp, size_t *ocsp_len)
+{
+	struct rd r = { b, len }, ctx, list;
+
+	memset(cl, 0, sizeof(*cl));
+	*ocsp = NULL;
+	*ocsp_len = 0;
+	if (!rd_vec(&r, 1, &ctx) || !rd_vec(&r, 3, &list) || r.n != 0)
+		return -1;
+	while (list.n > 0) {
+		struct rd der, ext;
+
+		if (!rd_vec(&list, 3, &der) || der.n == 0 || !rd_vec(&list, 2, &ext) ||
+		    cert13_extensions(&ext, cl->total == 0, ocsp, ocsp_len) < 0)
+			goto bad;
+		if (cl->n < TLS_CHAIN_MAX) {
+			cl->der[cl->n] = der.p;
+			cl->der_len[cl->n] = (uint32_t)der.n;
+			cl->n++;
+		}
+		cl->total++;		/* <= 2^24 / 6: cannot wrap */
+	}
+	return 0;
+bad:
+	memset(cl, 0, sizeof(*cl));
+	*ocsp = NULL;
+	*ocsp_len = 0;
+	return -1;
+}

@@ -160,4 +160,10 @@ const char *tls_cipher_name(uint16_t id);
 /* RFC 8446 alert description name, e.g. "bad_certificate"; NULL if unknown. */
 const char *tls_alert_name(uint8_t desc);
 
+/* TLS 1.3 Certificate (RFC 8446 4.4.2): request context, then entries of
+ * cert_data and extensions. A status_request extension in the first entry
+ * is the stapled OCSPResponse (*ocsp, else NULL and 0). Point into b. */
+int tls_parse_certificate13(const uint8_t *b, size_t len, struct tls_cert_list *cl,
+			    const uint8_t **ocsp, size_t *ocsp_len);
+
 #endif

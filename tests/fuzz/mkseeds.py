@@ -9,7 +9,8 @@ packets as a segment sequence (fuzz_flow), certificates and stapled OCSP
 responses found in the streams (fuzz_cert, fuzz_ocsp), ClientHello bodies
 of TCP, DTLS and SSLv2 hellos (fuzz_hello), the captures themselves
 (fuzz_pcap). From PKIDIR (tools/mkpki.sh output): certificates,
-OCSP responses, CRLs and list files. Plus a few handcrafted inputs.
+OCSP responses, CRLs and list files, a TLS 1.3 server flight (fuzz_tls13).
+Plus a few handcrafted inputs (key logs for fuzz_keylog).
 Only the standard library: classic pcap and pcapng (EPB/SPB), gzip.
 """
 import gzip, hashlib, os, shutil, struct, subprocess, sys
@@ -311,6 +312,49 @@ def from_pki(out, pki):
         body = (len(leaf) + 3).to_bytes(3, 'big') + len(leaf).to_bytes(3, 'big') + leaf
         msg = b'\x0b' + len(body).to_bytes(3, 'big') + body
         out.put('tls', struct.pack('>BHH', 0, 7, 100) + b'\x16\x03\x03' + struct.pack('>H', len(msg)) + msg)
+        tls13_seeds(out, leaf, der_of_pem(os.path.join(pki, 'inter.pem')),
+                    read_or_none(os.path.join(pki, 'leaf.ocsp-good.der')))
+
+
+def read_or_none(path):
+    try:
+        with open(path, 'rb') as f:
+            return f.read()
+    except OSError:
+        return None
+
+
+def hs(t, body):
+    return bytes([t]) + len(body).to_bytes(3, 'big') + body
+
+
+def tls13_seeds(out, leaf, inter, ocsp):
+    """fuzz_tls13 inputs: a server flight (EncryptedExtensions, a TLS 1.3
+    Certificate of leaf + intermediate with a stapled OCSP response,
+    CertificateVerify, Finished) as record descriptions the harness seals:
+    kind (inner type, 20 = clear CCS), padding, length, content."""
+    ext = b''
+    if ocsp:
+        st = b'\x01' + len(ocsp).to_bytes(3, 'big') + ocsp
+        ext = struct.pack('>HH', 5, len(st)) + st
+    entries = b''
+    for i, der in enumerate(c for c in (leaf, inter) if c):
+        e = ext if i == 0 else b''
+        entries += len(der).to_bytes(3, 'big') + der + struct.pack('>H', len(e)) + e
+    msgs = [hs(8, b'\x00\x00'), hs(11, b'\x00' + len(entries).to_bytes(3, 'big') + entries),
+            hs(15, b'\x08\x04\x00\x04sign'), hs(20, bytes(32))]
+    flight = b''.join(msgs)
+    def rec(kind, content, pad=0):
+        return struct.pack('>BBH', kind, pad, len(content)) + content
+    for suite in range(5):
+        out.put('tls13', struct.pack('>BHH', suite, 100, 900) + rec(22, flight))
+    # one message per record, a CCS first, padding; a message cut across records
+    out.put('tls13', struct.pack('>BHH', 1, 7, 2000) + rec(20, b'\x01') +
+            b''.join(rec(22, m, 5) for m in msgs))
+    out.put('tls13', struct.pack('>BHH', 2, 0, 0) + rec(22, flight[:300]) + rec(22, flight[300:]))
+    # the client's side: an alert, encrypted and in the clear
+    out.put('tls13', struct.pack('>BHH', 0, 0, 0) + rec(21, b'\x02\x2a'))
+    out.put('tls13', struct.pack('>BHH', 8, 3, 5) + b'\x15\x03\x03\x00\x02\x02\x2c')
 
 
 def handcrafted(out):
@@ -341,6 +385,20 @@ def handcrafted(out):
     body = b'\x03\x03' + b'R' * 32 + b'\x00' + b'\x00\x04' + g + b'\x13\x01' + b'\x01\x00' + \
         struct.pack('>H', len(e)) + e
     out.put('hello', b'\x03' + body)
+    # tls13: a flight with a stand-in certificate (the PKI's come from from_pki)
+    tls13_seeds(out, b'\x30\x03\x02\x01\x01', None, None)
+    # keylog: every label, CRLF, comments, and hostile lines
+    rnd = bytes(range(32)).hex()
+    good = ''.join('%s %s %s\n' % (l, rnd, bytes(range(48 if l == 'CLIENT_RANDOM' or i % 2 else 32)).hex())
+                   for i, l in enumerate(['CLIENT_RANDOM', 'CLIENT_EARLY_TRAFFIC_SECRET',
+                                          'CLIENT_HANDSHAKE_TRAFFIC_SECRET',
+                                          'SERVER_HANDSHAKE_TRAFFIC_SECRET', 'CLIENT_TRAFFIC_SECRET_0',
+                                          'SERVER_TRAFFIC_SECRET_0', 'EXPORTER_SECRET']))
+    out.put('keylog', b'\x87\x00\x40' + b'# SSL/TLS secrets log file\r\n\n' + good.encode())
+    out.put('keylog', b'\x01\x01\x00' + good.replace('\n', '\r\n').encode())
+    out.put('keylog', b'\xc3\x00\x10' + b'CLIENT_RANDOM 00 11\nECH_SECRET ' + rnd.encode() + b' 00\n' +
+            b'SERVER_HANDSHAKE_TRAFFIC_SECRET ' + rnd[:-2].encode() + b'zz ' + b'ab' * 40 + b'\n' +
+            b'A' * 700 + b'\n\t\t\r\n' + good.encode()[:150])
     # lists: odd but valid lines
     out.put('lists', b'\xef\xbb\xbf# bom\n  sha256:' + b'00' * 32 + b'  # trailing\n')
     out.put('lists', b'ip:[::1]:443 spki:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n')
@@ -353,7 +411,7 @@ def main():
     if os.path.isdir(pki):
         from_pki(out, pki)
     handcrafted(out)
-    for name in ('tls', 'dtls', 'reasm', 'cert', 'ocsp', 'lists', 'pcap', 'flow', 'hello'):
+    for name in ('tls', 'dtls', 'reasm', 'cert', 'ocsp', 'lists', 'pcap', 'flow', 'hello', 'keylog', 'tls13'):
         d = os.path.join(sys.argv[1], name)
         os.makedirs(d, exist_ok=True)
         print('%-6s %4d seeds' % (name, len(os.listdir(d))))
