@@ -137,6 +137,7 @@ struct inventory {
 	struct inventory_opts o;	/* defaults filled in */
 	char dir[PATH_MAX], path[PATH_MAX];
 	struct dbconn c;
+	struct dbconn ro;		/* in memory after a failure: the file, read-only */
 	int broken_rc;			/* a read failed outside flush: flush handles it */
 	bool episode;			/* in memory after a failure, retrying the file */
 	bool gc;			/* rows were deleted: collect orphan certificates */
@@ -654,6 +655,47 @@ static int file_open(struct inventory *inv, struct dbconn *c, enum inv_error *wh
 	return -1;
 }
 
+/* In memory after a failure, the file may still read (a writer holds the
+ * lock, the directory or the disk is read-only or full): opened read-only
+ * for the history of endpoints the memory does not know yet. Without a
+ * -shm file that could be created (a read-only directory), as immutable:
+ * nobody can be writing it then. */
+static int ro_try(struct inventory *inv, const char *uri)
+{
+	struct dbconn *c = &inv->ro;
+	int64_t version = 0;
+	int rc = sqlite3_open_v2(uri, &c->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, NULL);
+
+	if (rc == SQLITE_OK)
+		rc = query1(c->db, "PRAGMA user_version", &version, NULL, 0);
+	if (rc == SQLITE_OK && version != INV_SCHEMA_VERSION)
+		rc = SQLITE_NOTADB;
+	if (rc == SQLITE_OK)
+		rc = sqlite3_prepare_v3(c->db, stmt_sql[ST_LOAD], -1, SQLITE_PREPARE_PERSISTENT,
+					&c->st[ST_LOAD], NULL);
+	if (rc != SQLITE_OK)
+		conn_close(c);
+	return rc & 0xff;
+}
+
+static void ro_open(struct inventory *inv)
+{
+	char uri[PATH_MAX + 32];
+	int rc;
+
+	if (inv->ro.db || inv->o.memory_only || access(inv->path, R_OK))
+		return;
+	/* As a URI, '?', '#' and '%' in the path would mean something else. */
+	if (strpbrk(inv->path, "?#%"))
+		return;
+	snprintf(uri, sizeof(uri), "file:%s", inv->path);
+	rc = ro_try(inv, uri);
+	if (rc == SQLITE_OK || rc == SQLITE_BUSY || rc == SQLITE_LOCKED || rc == SQLITE_NOTADB)
+		return;		/* a holder of the lock may be writing: no immutable reads */
+	snprintf(uri, sizeof(uri), "file:%s?immutable=1", inv->path);
+	ro_try(inv, uri);
+}
+
 /* ---- the hot endpoints ---- */
 
 static uint64_t ep_hash(const struct inventory *inv, uint8_t family, const uint8_t *addr,
@@ -769,15 +811,11 @@ static void leaf_remove(struct endpoint *e, uint32_t i)
 	e->trim = true;
 }
 
-/* Loads the endpoint's rows. A failed read leaves it empty and marks the
- * connection for inventory_flush() to deal with. */
-static void ep_load(struct inventory *inv, struct endpoint *e)
+/* The endpoint's rows from one database, newest first; an SQLite code. */
+static int load_rows(struct inventory *inv, sqlite3_stmt *st, struct endpoint *e)
 {
-	sqlite3_stmt *st = inv->c.st[ST_LOAD];
 	int rc;
 
-	if (!st)
-		return;
 	sqlite3_bind_text(st, 1, e->addr_text, -1, SQLITE_STATIC);
 	sqlite3_bind_int(st, 2, e->port);
 	sqlite3_bind_text(st, 3, e->has_sni ? e->sni : "", -1, SQLITE_STATIC);
@@ -814,10 +852,33 @@ static void ep_load(struct inventory *inv, struct endpoint *e)
 		l->slot = (uint8_t)slot_of(e, l->key_type);
 		e->n_leaves++;
 	}
-	if (rc != SQLITE_DONE && rc != SQLITE_ROW && !inv->broken_rc)
-		inv->broken_rc = rc;
 	sqlite3_reset(st);
 	sqlite3_clear_bindings(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+/*
+ * Loads the endpoint's history. A failed read leaves it empty and marks the
+ * connection for inventory_flush() to deal with. In memory after a
+ * failure, an endpoint the memory does not know is looked up in the file,
+ * read-only, when that still reads: decisions keep its history, and its
+ * rows are copied into memory.
+ */
+static void ep_load(struct inventory *inv, struct endpoint *e)
+{
+	int rc;
+
+	if (!inv->c.st[ST_LOAD])
+		return;
+	rc = load_rows(inv, inv->c.st[ST_LOAD], e);
+	if (rc != SQLITE_OK && !inv->broken_rc)
+		inv->broken_rc = rc;
+	if (!e->n_leaves && inv->c.memory && inv->ro.st[ST_LOAD] &&
+	    load_rows(inv, inv->ro.st[ST_LOAD], e) == SQLITE_OK) {
+		e->id = 0;			/* the file's, not the memory's */
+		for (uint32_t i = 0; i < e->n_leaves; i++)
+			e->leaves[i].dirty = true;
+	}
 	for (uint32_t s = 0; s < e->n_slots; s++)
 		e->slots[s].est = slot_latest(e, (int)s, -1);
 	e->current = e->n_leaves ? 0 : -1;	/* rows come newest first */
@@ -1680,6 +1741,7 @@ static void go_memory(struct inventory *inv, enum inv_error why, const char *msg
 	inv->retry_ns = now + (int64_t)inv->o.retry_s * NS;
 	if (mem_open(&inv->c) == SQLITE_OK)
 		mark_all_dirty(inv);
+	ro_open(inv);
 }
 
 /* A statement failed with rc: recreate a corrupt file, make room in a full
@@ -1740,8 +1802,12 @@ static void try_file(struct inventory *inv, int64_t now)
 	int rc;
 
 	inv->retry_ns = now + (int64_t)inv->o.retry_s * NS;
+	/* SQLite shares what it knows of a file between the connections of a
+	 * process: a read-only one would make the merge read-only too. */
+	conn_close(&inv->ro);
 	if (file_open(inv, &f, &why, msg, sizeof(msg)) < 0) {
 		inv->st.flush_errors++;
+		ro_open(inv);
 		return;
 	}
 	rc = sqlite3_prepare_v2(inv->c.db, "ATTACH DATABASE ?1 AS disk", -1, &st, NULL);
@@ -1763,9 +1829,11 @@ static void try_file(struct inventory *inv, int64_t now)
 	if (rc != SQLITE_OK) {
 		inv->st.flush_errors++;
 		conn_close(&f);
+		ro_open(inv);
 		return;
 	}
 	conn_close(&inv->c);
+	conn_close(&inv->ro);
 	inv->c = f;
 	inv->episode = false;
 	for (struct lru_node *n = inv->lru.head; n; n = n->next)
@@ -1903,6 +1971,7 @@ void inventory_close(struct inventory *inv)
 	}
 	pending_clear(inv);
 	conn_close(&inv->c);
+	conn_close(&inv->ro);
 	free(inv->tab);
 	free(inv->known);
 	free(inv);

@@ -840,7 +840,8 @@ static void test_locked_then_recovered(void **state)
 	reset_errors();
 	inv = open_inv(dir, &o);
 	assert_int_equal(err_count[INV_ERR_LOCKED], 1);
-	/* No history while locked out: A is new to the memory. */
+	/* No history while locked out (not even a read: the holder may be
+	 * writing): A is new to the memory. */
 	assert_int_equal(obs(inv, "192.0.2.10", "lk.example.com", a, T0 + 2000, NULL), INV_FIRST_SEEN);
 	flush_at(inv, T0 + 2000);
 	sqlite3_exec(lock, "COMMIT", NULL, NULL, NULL);
@@ -851,6 +852,46 @@ static void test_locked_then_recovered(void **state)
 	assert_int_equal(db_int("SELECT last_seen FROM endpoints"), T0 + 2000);
 	assert_int_equal(db_int("SELECT handshakes FROM served s JOIN certificates c"
 				" ON c.sha256 = s.leaf_sha256 WHERE c.serial = '83'"), 62);
+}
+
+/* Locked for writing while certsentry runs: an endpoint that is not in
+ * memory is still read from the file, so its rollback is found. */
+static void test_locked_history_kept(void **state)
+{
+	struct cert_facts *a = leaf("lh.example.com", 171, "20250101000000Z", "DNS:lh.example.com", NULL);
+	struct cert_facts *b = leaf("lh.example.com", 172, "20250601000000Z", "DNS:lh.example.com", NULL);
+	struct inventory_opts o = { .retry_s = 5 };
+	struct inventory *inv = open_inv(dir, &o);
+	struct tally t = { 0 };
+	char path[128];
+	sqlite3 *lock;
+
+	(void)state;
+	serve(inv, "lh.example.com", a, T0, T0 + 600, 10, &t);
+	serve(inv, "lh.example.com", b, T0 + 700, T0 + 1400, 10, &t);
+	assert_int_equal(t.changed, 1);
+	inventory_close(inv);
+	inv = open_inv(dir, &o);
+	db_path(path, sizeof(path));
+	assert_int_equal(sqlite3_open(path, &lock), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(lock, "BEGIN EXCLUSIVE; DELETE FROM chains WHERE 0;",
+				      NULL, NULL, NULL), SQLITE_OK);
+	obs(inv, "192.0.2.99", "other.example.com", a, T0 + 1900, NULL);
+	flush_at(inv, T0 + 1900);
+	assert_int_equal(err_count[INV_ERR_LOCKED], 1);
+	assert_int_equal(obs(inv, "192.0.2.10", "lh.example.com", a, T0 + 2000, NULL),
+			 INV_CHANGED | INV_ROLLBACK);
+	flush_at(inv, T0 + 2000);
+	sqlite3_exec(lock, "COMMIT", NULL, NULL, NULL);
+	sqlite3_close(lock);
+	flush_at(inv, T0 + 2010);
+	assert_int_equal(err_count[INV_ERR_RECOVERED], 1);
+	inventory_close(inv);
+	assert_int_equal(db_int("SELECT count(*) FROM endpoints"), 2);
+	assert_int_equal(db_int("SELECT handshakes FROM served s JOIN certificates c"
+				" ON c.sha256 = s.leaf_sha256 WHERE c.serial = 'AB'"), 62);
+	assert_int_equal(db_int("SELECT handshakes FROM served s JOIN certificates c"
+				" ON c.sha256 = s.leaf_sha256 WHERE c.serial = 'AC'"), 71);
 }
 
 /* The same with the sqlite3 CLI as the other process. */
@@ -923,28 +964,43 @@ static void test_readonly_state_dir(void **state)
 	struct cert_facts *b = leaf("ro.example.com", 152, "20250601000000Z", "DNS:ro.example.com", NULL);
 	struct inventory_opts o = { .retry_s = 5 };
 	struct inventory *inv;
-	char sub[96];
 	struct tally t = { 0 };
 
 	(void)state;
 	/* The directory is read-only and the file does not exist yet. */
 	dir_readonly(true);
-	snprintf(sub, sizeof(sub), "%s", dir);
-	inv = open_inv(sub, &o);
+	inv = open_inv(dir, &o);
 	assert_int_equal(err_count[INV_ERR_STATE_DIR], 1);
 	assert_non_null(strstr(err_last, INV_DB_NAME));
 	serve(inv, "ro.example.com", a, T0, T0 + 600, 10, &t);
-	assert_int_equal(obs(inv, "192.0.2.10", "ro.example.com", b, T0 + 610, NULL),
-			 INV_CHANGED | INV_RENEWAL);
-	flush_at(inv, T0 + 610);
-	flush_at(inv, T0 + 620);
+	serve(inv, "ro.example.com", b, T0 + 610, T0 + 1400, 10, &t);
+	assert_int_equal(t.changed, 1);
+	assert_int_equal(t.renewal, 1);
+	flush_at(inv, T0 + 1400);
+	flush_at(inv, T0 + 1410);
 	assert_int_equal(err_count[INV_ERR_STATE_DIR], 1);
 	dir_readonly(false);
-	flush_at(inv, T0 + 630);
+	flush_at(inv, T0 + 1420);
 	assert_int_equal(err_count[INV_ERR_RECOVERED], 1);
 	inventory_close(inv);
 	assert_int_equal(db_int("SELECT count(*) FROM served"), 2);
-	assert_int_equal(db_int("SELECT sum(handshakes) FROM served"), 62);
+	assert_int_equal(db_int("SELECT sum(handshakes) FROM served"), 61 + 80);
+
+	/* Read-only with the inventory in it: its history still decides
+	 * (read as immutable: no -shm can be made there). */
+	reset_errors();
+	dir_readonly(true);
+	inv = open_inv(dir, &o);
+	assert_int_equal(err_count[INV_ERR_STATE_DIR], 1);
+	assert_int_equal(obs(inv, "192.0.2.10", "ro.example.com", a, T0 + 2000, NULL),
+			 INV_CHANGED | INV_ROLLBACK);
+	flush_at(inv, T0 + 2000);
+	dir_readonly(false);
+	flush_at(inv, T0 + 2010);
+	assert_int_equal(err_count[INV_ERR_RECOVERED], 1);
+	inventory_close(inv);
+	assert_int_equal(db_int("SELECT sum(handshakes) FROM served"), 61 + 80 + 1);
+	assert_int_equal(db_int("SELECT last_seen FROM endpoints"), T0 + 2000);
 }
 
 static void test_missing_and_impossible_state_dir(void **state)
@@ -1331,6 +1387,7 @@ int main(int argc, char **argv)
 		T(test_corrupt_file_recreated),
 		T(test_corrupt_while_open),
 		T(test_locked_then_recovered),
+		T(test_locked_history_kept),
 		T(test_locked_by_sqlite3_cli),
 		T(test_readonly_state_dir),
 		T(test_missing_and_impossible_state_dir),
