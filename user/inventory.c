@@ -1,4 +1,4 @@
-/* inventory.c - which leaf each (server, port, SNI) served when, kept in SQLite: changes, rollbacks, flips. */
+/* inventory.c - which leaf each server/SNI served when, in SQLite: changes, rollbacks, flips. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -114,6 +114,7 @@ struct endpoint {
 
 struct pcert {				/* a certificate row to insert at the next flush */
 	struct pcert *next;
+	uint8_t sha256[32];
 	char sha[65], names[65], key_type[32];
 	char *serial, *subject, *issuer, *issuer_cn, *sans, *parse_error;
 	bool parsed, names_known;
@@ -388,11 +389,12 @@ static const char *const stmt_sql[ST_MAX] = {
 		"INSERT INTO endpoints (address, port, sni, first_seen, last_seen, current_leaf)"
 		" VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (address, port, sni) DO UPDATE SET"
 		" first_seen = min(first_seen, excluded.first_seen),"
-		" last_seen = max(last_seen, excluded.last_seen), current_leaf = excluded.current_leaf"
+		" last_seen = max(last_seen, excluded.last_seen),"
+		" current_leaf = excluded.current_leaf"
 		" RETURNING id",
 	[ST_EP_UPDATE] =
-		"UPDATE endpoints SET first_seen = min(first_seen, ?2), last_seen = max(last_seen, ?3),"
-		" current_leaf = ?4 WHERE id = ?1",
+		"UPDATE endpoints SET first_seen = min(first_seen, ?2),"
+		" last_seen = max(last_seen, ?3), current_leaf = ?4 WHERE id = ?1",
 	[ST_SERVED_UPSERT] =
 		"INSERT INTO served (endpoint_id, leaf_sha256, first_seen, last_seen, handshakes,"
 		" verdict) VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (endpoint_id, leaf_sha256)"
@@ -431,7 +433,8 @@ static const char merge_sql[] =
 	" JOIN disk.endpoints d ON d.address = m.address AND d.port = m.port AND d.sni = m.sni"
 	" WHERE true ON CONFLICT (endpoint_id, leaf_sha256) DO UPDATE SET"
 	" first_seen = min(first_seen, excluded.first_seen),"
-	" verdict = CASE WHEN excluded.last_seen >= last_seen THEN excluded.verdict ELSE verdict END,"
+	" verdict = CASE WHEN excluded.last_seen >= last_seen"
+	"  THEN excluded.verdict ELSE verdict END,"
 	" last_seen = max(last_seen, excluded.last_seen),"
 	" handshakes = max(handshakes, excluded.handshakes);"
 	"DELETE FROM disk.chains WHERE (endpoint_id, leaf_sha256) IN"
@@ -507,7 +510,8 @@ static int create_schema(sqlite3 *db)
 
 static int mem_open(struct dbconn *c)
 {
-	int rc = sqlite3_open_v2(":memory:", &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+	int rc = sqlite3_open_v2(":memory:", &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
+				 NULL);
 
 	c->memory = true;
 	if (rc == SQLITE_OK)
@@ -595,8 +599,10 @@ static int file_setup(struct inventory *inv, struct dbconn *c, int64_t *version)
 		int64_t page = 4096;
 
 		query1(c->db, "PRAGMA page_size", &page, NULL, 0);
+		if (page <= 0)
+			page = 4096;
 		snprintf(sql, sizeof(sql), "PRAGMA max_page_count = %lld",
-			 (long long)((int64_t)inv->o.max_db_mb * (1 << 20) / (page > 0 ? page : 4096)));
+			 (long long)((int64_t)inv->o.max_db_mb * (1 << 20) / page));
 		rc = query1(c->db, sql, NULL, NULL, 0);
 	}
 	if (rc == SQLITE_OK && *version == 0)
@@ -626,7 +632,8 @@ static int file_open(struct inventory *inv, struct dbconn *c, enum inv_error *wh
 		}
 		fd = open(inv->path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
 		if (fd < 0) {
-			*why = errno == ENOSPC || errno == EDQUOT ? INV_ERR_WRITE : INV_ERR_STATE_DIR;
+			*why = errno == ENOSPC || errno == EDQUOT ? INV_ERR_WRITE
+								  : INV_ERR_STATE_DIR;
 			snprintf(msg, cap, "%s: %s", inv->path, strerror(errno));
 			return -1;
 		}
@@ -636,8 +643,9 @@ static int file_open(struct inventory *inv, struct dbconn *c, enum inv_error *wh
 			rc = file_setup(inv, c, &version);
 		if (rc == SQLITE_OK && version > INV_SCHEMA_VERSION) {
 			*why = INV_ERR_VERSION;
-			snprintf(msg, cap, "%s: schema version %lld is newer than this certsentry's (%d); "
-				 "left alone", inv->path, (long long)version, INV_SCHEMA_VERSION);
+			snprintf(msg, cap, "%s: schema version %lld is newer than this certsentry's"
+				 " (%d); left alone", inv->path, (long long)version,
+				 INV_SCHEMA_VERSION);
 			conn_close(c);
 			return -1;
 		}
@@ -655,45 +663,51 @@ static int file_open(struct inventory *inv, struct dbconn *c, enum inv_error *wh
 	return -1;
 }
 
-/* In memory after a failure, the file may still read (a writer holds the
- * lock, the directory or the disk is read-only or full): opened read-only
- * for the history of endpoints the memory does not know yet. Without a
- * -shm file that could be created (a read-only directory), as immutable:
- * nobody can be writing it then. */
-static int ro_try(struct inventory *inv, const char *uri)
+/*
+ * Opens path read-only if it is an inventory of this schema version
+ * (SQLITE_NOTADB if not). Without a -shm file that could be made (a
+ * read-only directory, nobody running), as immutable: nobody can be
+ * writing it then; never while a lock is held.
+ */
+static int open_readonly(const char *path, sqlite3 **db)
 {
-	struct dbconn *c = &inv->ro;
-	int64_t version = 0;
-	int rc = sqlite3_open_v2(uri, &c->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, NULL);
+	char uri[PATH_MAX + 32];
+	int rc = SQLITE_CANTOPEN;
 
-	if (rc == SQLITE_OK)
-		rc = query1(c->db, "PRAGMA user_version", &version, NULL, 0);
-	if (rc == SQLITE_OK && version != INV_SCHEMA_VERSION)
-		rc = SQLITE_NOTADB;
-	if (rc == SQLITE_OK)
-		rc = sqlite3_prepare_v3(c->db, stmt_sql[ST_LOAD], -1, SQLITE_PREPARE_PERSISTENT,
-					&c->st[ST_LOAD], NULL);
-	if (rc != SQLITE_OK)
-		conn_close(c);
+	/* As a URI, '?', '#' and '%' in the path would mean something else. */
+	for (int immutable = 0; immutable < 2 && !strpbrk(path, "?#%"); immutable++) {
+		int64_t version = 0;
+
+		snprintf(uri, sizeof(uri), "file:%s%s", path, immutable ? "?immutable=1" : "");
+		rc = sqlite3_open_v2(uri, db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, NULL);
+		if (rc == SQLITE_OK)
+			rc = query1(*db, "PRAGMA user_version", &version, NULL, 0);
+		if (rc == SQLITE_OK && version != INV_SCHEMA_VERSION)
+			rc = SQLITE_NOTADB;
+		if (rc == SQLITE_OK)
+			return rc;
+		if ((rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED ||
+		    (rc & 0xff) == SQLITE_NOTADB || immutable)
+			break;
+		sqlite3_close_v2(*db);
+		*db = NULL;
+	}
 	return rc & 0xff;
 }
 
+/* In memory after a failure, the file may still read (a writer holds the
+ * lock, the directory or the disk is read-only or full): opened read-only
+ * for the history of endpoints the memory does not know yet. */
 static void ro_open(struct inventory *inv)
 {
-	char uri[PATH_MAX + 32];
-	int rc;
+	struct dbconn *c = &inv->ro;
 
-	if (inv->ro.db || inv->o.memory_only || access(inv->path, R_OK))
+	if (c->db || inv->o.memory_only || access(inv->path, R_OK))
 		return;
-	/* As a URI, '?', '#' and '%' in the path would mean something else. */
-	if (strpbrk(inv->path, "?#%"))
-		return;
-	snprintf(uri, sizeof(uri), "file:%s", inv->path);
-	rc = ro_try(inv, uri);
-	if (rc == SQLITE_OK || rc == SQLITE_BUSY || rc == SQLITE_LOCKED || rc == SQLITE_NOTADB)
-		return;		/* a holder of the lock may be writing: no immutable reads */
-	snprintf(uri, sizeof(uri), "file:%s?immutable=1", inv->path);
-	ro_try(inv, uri);
+	if (open_readonly(inv->path, &c->db) != SQLITE_OK ||
+	    sqlite3_prepare_v3(c->db, stmt_sql[ST_LOAD], -1, SQLITE_PREPARE_PERSISTENT,
+			       &c->st[ST_LOAD], NULL) != SQLITE_OK)
+		conn_close(c);
 }
 
 /* ---- the hot endpoints ---- */
@@ -1018,7 +1032,8 @@ static bool names_digest(const struct cert_facts *f, uint8_t out[32])
 		qsort(s, f->n_sans, sizeof(*s), cmp_str);
 	if (EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1)
 		goto out;
-	EVP_DigestUpdate(ctx, f->subject_dn ? f->subject_dn : "", f->subject_dn ? strlen(f->subject_dn) + 1 : 1);
+	EVP_DigestUpdate(ctx, f->subject_dn ? f->subject_dn : "",
+			 f->subject_dn ? strlen(f->subject_dn) + 1 : 1);
 	EVP_DigestUpdate(ctx, &f->total_sans, sizeof(f->total_sans));
 	for (uint32_t i = 0; i < f->n_sans; i++)
 		EVP_DigestUpdate(ctx, s[i], strlen(s[i]) + 1);
@@ -1069,6 +1084,7 @@ static struct pcert *pcert_new(const struct cert_facts *f)
 
 	if (!p)
 		return NULL;
+	memcpy(p->sha256, f->sha256, 32);
 	hex_upper(p->sha, f->sha256, 32);
 	p->der_len = f->der_len;
 	p->der_kept = keep;
@@ -1090,7 +1106,8 @@ static struct pcert *pcert_new(const struct cert_facts *f)
 			pcert_free(p);
 			return NULL;
 		}
-	} else if (!(p->parse_error = strdup(f->parse_error[0] ? f->parse_error : "did not parse"))) {
+	} else if (!(p->parse_error = strdup(f->parse_error[0] ? f->parse_error
+							      : "did not parse"))) {
 		pcert_free(p);
 		return NULL;
 	}
@@ -1137,10 +1154,14 @@ static bool queue_chain(struct inventory *inv, struct leaf *l, struct cert_facts
 		*tail = p;
 		tail = &p->next;
 		bytes += sizeof(*p) + p->der_kept;
-		/* Pending rows are written before anything else can be: a
-		 * failed write keeps them, and a new database clears known. */
+	}
+	/* Known from now: pending rows are written before anything else can
+	 * be (a failed write keeps them, and a new database clears known). */
+	for (struct pcert *p = first; p; p = p->next) {
+		uint8_t *k = known_slot(inv, p->sha256);
+
 		if (k)
-			memcpy(k, chain[i]->sha256, 32);
+			memcpy(k, p->sha256, 32);
 	}
 	l->pc->n = m;
 	*tail = inv->pending;
@@ -1704,16 +1725,19 @@ static int prune(struct inventory *inv, int64_t now)
 	if (rc == SQLITE_OK)
 		rc = query1(inv->c.db, "SELECT count(*) FROM endpoints", &n, NULL, 0);
 	if (rc == SQLITE_OK && n > (int64_t)inv->o.max_endpoints) {
-		inv->st.pruned_endpoints += (uint64_t)prune_oldest(inv, n - inv->o.max_endpoints, &rc);
+		int64_t gone = prune_oldest(inv, n - inv->o.max_endpoints, &rc);
+
+		inv->st.pruned_endpoints += (uint64_t)gone;
+		n -= gone;
 		inv->gc = true;
 	}
-	if (rc == SQLITE_OK && db_fill(inv) > 0.9) {
+	if (rc == SQLITE_OK && db_fill(inv) > 0.9) {	/* the size bound: a tenth goes */
 		inv->st.pruned_endpoints += (uint64_t)prune_oldest(inv, n / 10 + 1, &rc);
 		inv->gc = true;
 	}
 	if (inv->gc) {
-		n = changes_of(inv, "DELETE FROM certificates WHERE NOT EXISTS"
-			       " (SELECT 1 FROM chains WHERE cert_sha256 = certificates.sha256)", &rc);
+		n = changes_of(inv, "DELETE FROM certificates WHERE NOT EXISTS (SELECT 1"
+			       " FROM chains WHERE cert_sha256 = certificates.sha256)", &rc);
 		inv->st.pruned_certs += (uint64_t)n;
 		if (n)
 			known_clear(inv);
@@ -1761,11 +1785,10 @@ static void handle_failure(struct inventory *inv, int rc, int64_t now)
 		return;
 	}
 	if ((rc & 0xff) == SQLITE_FULL && db_fill(inv) > 0.8) {
-		int prc = SQLITE_OK;
+		int prc = exec(inv->c.db, "BEGIN IMMEDIATE");
+		int64_t fifth = 1 + inv->o.max_endpoints / 5;
 
-		exec(inv->c.db, "BEGIN IMMEDIATE");
-		inv->st.pruned_endpoints += (uint64_t)prune_oldest(inv, 1 + inv->o.max_endpoints / 5,
-								   &prc);
+		inv->st.pruned_endpoints += (uint64_t)prune_oldest(inv, fifth, &prc);
 		if (prc == SQLITE_OK && exec(inv->c.db, "COMMIT") == SQLITE_OK) {
 			inv->gc = true;
 			return;			/* room made inside the bound: write again */
@@ -2004,11 +2027,6 @@ static const char *col_text(sqlite3_stmt *st, int i)
 	return s ? s : "";
 }
 
-static bool col_null(sqlite3_stmt *st, int i)
-{
-	return sqlite3_column_type(st, i) == SQLITE_NULL;
-}
-
 static void fmt_time(char *out, size_t cap, int64_t s, bool day)
 {
 	struct tm tm;
@@ -2024,14 +2042,58 @@ static const char *const dump_sql[DQ_MAX] = {
 	[DQ_ENDPOINTS] = "SELECT id, address, port, sni, first_seen, last_seen FROM endpoints"
 			 " ORDER BY sni, address, port",
 	[DQ_LEAVES] = "SELECT s.leaf_sha256, s.first_seen, s.last_seen, s.handshakes, s.verdict,"
-		      " c.serial, c.subject, c.issuer, c.issuer_cn, c.sans, c.key_type,"
-		      " c.not_before, c.not_after, c.parse_error, c.sha256 IS NOT NULL"
+		      " c.sha256 IS NOT NULL, c.parse_error, c.serial, c.subject, c.issuer,"
+		      " c.issuer_cn, c.sans, c.key_type, c.not_before, c.not_after"
 		      " FROM served s LEFT JOIN certificates c ON c.sha256 = s.leaf_sha256"
 		      " WHERE s.endpoint_id = ?1 ORDER BY s.last_seen DESC, s.leaf_sha256",
 	[DQ_CHAIN] = "SELECT cert_sha256 FROM chains WHERE endpoint_id = ?1 AND leaf_sha256 = ?2"
 		     " ORDER BY position",
 	[DQ_SANS] = "SELECT value FROM json_each(?1)",
 };
+
+/* One row of DQ_ENDPOINTS / DQ_LEAVES, valid until the next step. */
+struct dendpoint {
+	int64_t id, port, first_seen, last_seen;
+	const char *address, *sni;	/* sni "" when none was sent */
+};
+
+struct dleaf {
+	const char *sha256, *verdict;	/* verdict NULL if never given */
+	int64_t first_seen, last_seen, handshakes;
+	bool known;			/* its certificates row exists */
+	const char *parse_error;	/* NULL when it parsed */
+	const char *serial, *subject, *issuer, *issuer_cn, *sans, *key_type;
+	int64_t not_before, not_after;
+};
+
+static void dendpoint_read(sqlite3_stmt *st, struct dendpoint *e)
+{
+	e->id = sqlite3_column_int64(st, 0);
+	e->address = col_text(st, 1);
+	e->port = sqlite3_column_int64(st, 2);
+	e->sni = col_text(st, 3);
+	e->first_seen = sqlite3_column_int64(st, 4);
+	e->last_seen = sqlite3_column_int64(st, 5);
+}
+
+static void dleaf_read(sqlite3_stmt *st, struct dleaf *l)
+{
+	l->sha256 = col_text(st, 0);
+	l->first_seen = sqlite3_column_int64(st, 1);
+	l->last_seen = sqlite3_column_int64(st, 2);
+	l->handshakes = sqlite3_column_int64(st, 3);
+	l->verdict = (const char *)sqlite3_column_text(st, 4);
+	l->known = sqlite3_column_int(st, 5);
+	l->parse_error = l->known ? (const char *)sqlite3_column_text(st, 6) : "no certificate row";
+	l->serial = col_text(st, 7);
+	l->subject = col_text(st, 8);
+	l->issuer = col_text(st, 9);
+	l->issuer_cn = (const char *)sqlite3_column_text(st, 10);
+	l->sans = (const char *)sqlite3_column_text(st, 11);
+	l->key_type = col_text(st, 12);
+	l->not_before = sqlite3_column_int64(st, 13);
+	l->not_after = sqlite3_column_int64(st, 14);
+}
 
 struct dumper {
 	sqlite3_stmt *q[DQ_MAX];
@@ -2042,44 +2104,50 @@ struct dumper {
 	char safe[2048];		/* text */
 };
 
+/* "now": served within the window of the endpoint's last handshake. */
+static const char *dleaf_state(const struct dumper *dp, const struct dleaf *l, int64_t ep_last)
+{
+	return l->last_seen >= ep_last - dp->window_s ? "now" : "before";
+}
+
 static const char *safe(struct dumper *dp, const char *s, enum text_safe_mode m)
 {
 	text_safe(dp->safe, sizeof(dp->safe), s, m, 512);
 	return dp->safe;
 }
 
-static void json_leaf(struct dumper *dp, struct jw *w, int64_t ep_id, int64_t ep_last)
+static void json_leaf(struct dumper *dp, struct jw *w, const struct dleaf *l,
+		      const struct dendpoint *e)
 {
-	sqlite3_stmt *l = dp->q[DQ_LEAVES], *c = dp->q[DQ_CHAIN], *s = dp->q[DQ_SANS];
-	bool known = sqlite3_column_int(l, 14);
+	sqlite3_stmt *c = dp->q[DQ_CHAIN], *s = dp->q[DQ_SANS];
 
 	jw_obj_begin(w, NULL);
-	jw_str(w, "state", sqlite3_column_int64(l, 2) >= ep_last - dp->window_s ? "now" : "before");
-	jw_str(w, "sha256", col_text(l, 0));
-	if (known && col_null(l, 13)) {
-		jw_str(w, "serial", col_text(l, 5));
-		jw_str(w, "subject", col_text(l, 6));
-		jw_str(w, "issuer", col_text(l, 7));
-		jw_str(w, "issuer_cn", col_null(l, 8) ? NULL : col_text(l, 8));
+	jw_str(w, "state", dleaf_state(dp, l, e->last_seen));
+	jw_str(w, "sha256", l->sha256);
+	if (l->known && !l->parse_error) {
+		jw_str(w, "serial", l->serial);
+		jw_str(w, "subject", l->subject);
+		jw_str(w, "issuer", l->issuer);
+		jw_str(w, "issuer_cn", l->issuer_cn);
 		jw_arr_begin(w, "sans");
-		sqlite3_bind_text(s, 1, col_text(l, 9), -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(s, 1, l->sans ? l->sans : "[]", -1, SQLITE_STATIC);
 		while (sqlite3_step(s) == SQLITE_ROW)
 			jw_str(w, NULL, col_text(s, 0));
 		sqlite3_reset(s);
 		jw_arr_end(w);
-		jw_str(w, "key_type", col_text(l, 10));
-		jw_time_s(w, "not_before", sqlite3_column_int64(l, 11));
-		jw_time_s(w, "not_after", sqlite3_column_int64(l, 12));
-	} else if (known) {
-		jw_str(w, "parse_error", col_text(l, 13));
+		jw_str(w, "key_type", l->key_type);
+		jw_time_s(w, "not_before", l->not_before);
+		jw_time_s(w, "not_after", l->not_after);
+	} else {
+		jw_str(w, "parse_error", l->parse_error);
 	}
-	jw_time_s(w, "first_seen", sqlite3_column_int64(l, 1));
-	jw_time_s(w, "last_seen", sqlite3_column_int64(l, 2));
-	jw_uint(w, "handshakes", (uint64_t)sqlite3_column_int64(l, 3));
-	jw_str(w, "verdict", col_null(l, 4) ? NULL : col_text(l, 4));
+	jw_time_s(w, "first_seen", l->first_seen);
+	jw_time_s(w, "last_seen", l->last_seen);
+	jw_uint(w, "handshakes", (uint64_t)l->handshakes);
+	jw_str(w, "verdict", l->verdict);
 	jw_arr_begin(w, "chain");
-	sqlite3_bind_int64(c, 1, ep_id);
-	sqlite3_bind_text(c, 2, col_text(l, 0), -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(c, 1, e->id);
+	sqlite3_bind_text(c, 2, l->sha256, -1, SQLITE_STATIC);
 	while (sqlite3_step(c) == SQLITE_ROW)
 		jw_str(w, NULL, col_text(c, 0));
 	sqlite3_reset(c);
@@ -2087,52 +2155,66 @@ static void json_leaf(struct dumper *dp, struct jw *w, int64_t ep_id, int64_t ep
 	jw_obj_end(w);
 }
 
-static void text_leaf(struct dumper *dp, int64_t ep_last)
+/* The text table: one layout for the header and the rows. */
+static void text_row(FILE *out, const char *const col[8], const char *serial, const char *issuer)
 {
-	sqlite3_stmt *l = dp->q[DQ_LEAVES];
-	bool parsed = sqlite3_column_int(l, 14) && col_null(l, 13);
-	char nb[16] = "-", na[16] = "-", fs[32], ls[32], verdict[24];
-	const char *sha = col_text(l, 0);
-
-	if (parsed) {
-		fmt_time(nb, sizeof(nb), sqlite3_column_int64(l, 11), true);
-		fmt_time(na, sizeof(na), sqlite3_column_int64(l, 12), true);
-	}
-	fmt_time(fs, sizeof(fs), sqlite3_column_int64(l, 1), false);
-	fmt_time(ls, sizeof(ls), sqlite3_column_int64(l, 2), false);
-	text_safe(verdict, sizeof(verdict), col_text(l, 4), TEXT_WORD, 20);
-	fprintf(dp->out, "  %-6s  %.16s  %-10s  %-10s  %-20s  %-20s  %10lld  %-20s  %-40s  ",
-		sqlite3_column_int64(l, 2) >= ep_last - dp->window_s ? "now" : "before",
-		sha, nb, na, fs, ls, (long long)sqlite3_column_int64(l, 3), verdict,
-		parsed ? safe(dp, col_text(l, 5), TEXT_WORD) : "-");
-	if (parsed)
-		fprintf(dp->out, "%s\n", safe(dp, col_text(l, 7), TEXT_TAIL));
-	else
-		fprintf(dp->out, "(did not parse: %s)\n", safe(dp, sqlite3_column_int(l, 14) ?
-			col_text(l, 13) : "no certificate row", TEXT_TAIL));
+	fprintf(out, "  %-6s  %-16.16s  %-10s  %-10s  %-20s  %-20s  %10s  %-20s  %-40s  %s\n",
+		col[0], col[1], col[2], col[3], col[4], col[5], col[6], col[7], serial, issuer);
 }
 
-static void dump_endpoint(struct dumper *dp, sqlite3_stmt *e)
+static void text_leaf(struct dumper *dp, const struct dleaf *l, const struct dendpoint *e)
 {
-	sqlite3_stmt *l = dp->q[DQ_LEAVES];
-	int64_t id = sqlite3_column_int64(e, 0), last = sqlite3_column_int64(e, 5);
-	const char *addr = col_text(e, 1), *sni = col_text(e, 3);
-	bool v6 = strchr(addr, ':') != NULL;
+	bool parsed = l->known && !l->parse_error;
+	char nb[16] = "-", na[16] = "-", fs[32], ls[32], hs[24], verdict[32], serial[96];
+	const char *col[8] = { dleaf_state(dp, l, e->last_seen), l->sha256, nb, na, fs, ls, hs,
+			       verdict };
+	const char *issuer;
 
-	sqlite3_bind_int64(l, 1, id);
+	if (parsed) {
+		fmt_time(nb, sizeof(nb), l->not_before, true);
+		fmt_time(na, sizeof(na), l->not_after, true);
+	}
+	fmt_time(fs, sizeof(fs), l->first_seen, false);
+	fmt_time(ls, sizeof(ls), l->last_seen, false);
+	snprintf(hs, sizeof(hs), "%lld", (long long)l->handshakes);
+	text_safe(verdict, sizeof(verdict), l->verdict ? l->verdict : "-", TEXT_WORD, 20);
+	text_safe(serial, sizeof(serial), parsed ? l->serial : "-", TEXT_WORD, 64);
+	if (parsed) {
+		issuer = safe(dp, l->issuer, TEXT_TAIL);
+	} else {
+		char why[512];
+
+		text_safe(why, sizeof(why), l->parse_error, TEXT_TAIL, 256);
+		snprintf(dp->safe, sizeof(dp->safe), "(did not parse: %s)", why);
+		issuer = dp->safe;
+	}
+	text_row(dp->out, col, serial, issuer);
+}
+
+static void dump_endpoint(struct dumper *dp, const struct dendpoint *e)
+{
+	static const char *const head[8] = { "STATE", "SHA-256", "NOT BEFORE", "NOT AFTER",
+					     "FIRST SEEN", "LAST SEEN", "HANDSHAKES", "VERDICT" };
+	sqlite3_stmt *q = dp->q[DQ_LEAVES];
+	bool v6 = strchr(e->address, ':') != NULL;
+	struct dleaf l;
+
+	sqlite3_bind_int64(q, 1, e->id);
 	if (dp->o->format == INV_FORMAT_JSON) {
 		struct jw w;
 
 		jw_init(&w, dp->line, DUMP_LINE_MAX);
 		jw_obj_begin(&w, NULL);
-		jw_str(&w, "address", addr);
-		jw_int(&w, "port", sqlite3_column_int64(e, 2));
-		jw_str(&w, "sni", *sni ? sni : NULL);
-		jw_time_s(&w, "first_seen", sqlite3_column_int64(e, 4));
-		jw_time_s(&w, "last_seen", last);
+		jw_str(&w, "address", e->address);
+		jw_int(&w, "port", e->port);
+		jw_str(&w, "sni", *e->sni ? e->sni : NULL);
+		jw_time_s(&w, "first_seen", e->first_seen);
+		jw_time_s(&w, "last_seen", e->last_seen);
 		jw_arr_begin(&w, "leaves");
-		while (sqlite3_step(l) == SQLITE_ROW)
-			json_leaf(dp, &w, id, last);
+		while (sqlite3_step(q) == SQLITE_ROW) {
+			dleaf_read(q, &l);
+			json_leaf(dp, &w, &l, e);
+		}
 		jw_arr_end(&w);
 		jw_obj_end(&w);
 		jw_finish(&w);
@@ -2140,22 +2222,22 @@ static void dump_endpoint(struct dumper *dp, sqlite3_stmt *e)
 	} else {
 		char fs[32], ls[32];
 
-		fmt_time(fs, sizeof(fs), sqlite3_column_int64(e, 4), false);
-		fmt_time(ls, sizeof(ls), last, false);
-		fprintf(dp->out, "%s%s%s:%lld  ", v6 ? "[" : "", addr, v6 ? "]" : "",
-			(long long)sqlite3_column_int64(e, 2));
-		if (*sni)
-			fprintf(dp->out, "sni %s", safe(dp, sni, TEXT_WORD));
+		fmt_time(fs, sizeof(fs), e->first_seen, false);
+		fmt_time(ls, sizeof(ls), e->last_seen, false);
+		fprintf(dp->out, "%s%s%s:%lld  ", v6 ? "[" : "", e->address, v6 ? "]" : "",
+			(long long)e->port);
+		if (*e->sni)
+			fprintf(dp->out, "sni %s", safe(dp, e->sni, TEXT_WORD));
 		else
 			fprintf(dp->out, "no SNI");
 		fprintf(dp->out, "  first seen %s  last seen %s\n", fs, ls);
-		fprintf(dp->out, "  %-6s  %-16s  %-10s  %-10s  %-20s  %-20s  %10s  %-20s  %-40s  %s\n",
-			"STATE", "SHA-256", "NOT BEFORE", "NOT AFTER", "FIRST SEEN", "LAST SEEN",
-			"HANDSHAKES", "VERDICT", "SERIAL", "ISSUER");
-		while (sqlite3_step(l) == SQLITE_ROW)
-			text_leaf(dp, last);
+		text_row(dp->out, head, "SERIAL", "ISSUER");
+		while (sqlite3_step(q) == SQLITE_ROW) {
+			dleaf_read(q, &l);
+			text_leaf(dp, &l, e);
+		}
 	}
-	sqlite3_reset(l);
+	sqlite3_reset(q);
 }
 
 static int dump_db(sqlite3 *db, const struct inventory_dump_opts *o, FILE *out, char *err,
@@ -2175,14 +2257,15 @@ static int dump_db(sqlite3 *db, const struct inventory_dump_opts *o, FILE *out, 
 	if (rc == SQLITE_OK)
 		rc = exec(db, "BEGIN");		/* one consistent snapshot */
 	while (rc == SQLITE_OK && (rc = sqlite3_step(dp.q[DQ_ENDPOINTS])) == SQLITE_ROW) {
-		const char *sni = col_text(dp.q[DQ_ENDPOINTS], 3);
+		struct dendpoint e;
 
 		rc = SQLITE_OK;
-		if (dp.o->sni_glob && fnmatch(dp.o->sni_glob, sni, FNM_CASEFOLD))
+		dendpoint_read(dp.q[DQ_ENDPOINTS], &e);
+		if (dp.o->sni_glob && fnmatch(dp.o->sni_glob, e.sni, FNM_CASEFOLD))
 			continue;
 		if (dp.o->format == INV_FORMAT_TEXT && n)
 			fputc('\n', out);
-		dump_endpoint(&dp, dp.q[DQ_ENDPOINTS]);
+		dump_endpoint(&dp, &e);
 		n++;
 	}
 	if (rc == SQLITE_DONE)
@@ -2206,8 +2289,7 @@ int inventory_dump_dir(const char *state_dir, const struct inventory_dump_opts *
 {
 	char path[PATH_MAX];
 	sqlite3 *db = NULL;
-	int64_t version = 0;
-	int rc, ret = -1;
+	int rc, ret;
 
 	if (!state_dir)
 		state_dir = INV_STATE_DIR_DEFAULT;
@@ -2215,20 +2297,17 @@ int inventory_dump_dir(const char *state_dir, const struct inventory_dump_opts *
 		snprintf(err, errlen, "inventory: state directory name too long");
 		return -1;
 	}
-	if (access(path, F_OK)) {
+	if (access(path, R_OK)) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return -1;
 	}
-	rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL);
-	if (rc == SQLITE_OK)
-		rc = query1(db, "PRAGMA user_version", &version, NULL, 0);
-	if (rc != SQLITE_OK)
+	rc = open_readonly(path, &db);
+	if (rc == SQLITE_NOTADB)
+		snprintf(err, errlen, "%s: not an inventory of schema version %d", path,
+			 INV_SCHEMA_VERSION);
+	else if (rc != SQLITE_OK)
 		snprintf(err, errlen, "%s: %s", path, rc_text(db, rc));
-	else if (version != INV_SCHEMA_VERSION)
-		snprintf(err, errlen, "%s: schema version %lld, this certsentry reads %d", path,
-			 (long long)version, INV_SCHEMA_VERSION);
-	else
-		ret = dump_db(db, o, out, err, errlen);
+	ret = rc == SQLITE_OK ? dump_db(db, o, out, err, errlen) : -1;
 	sqlite3_close_v2(db);
 	return ret;
 }

@@ -1,4 +1,4 @@
-/* inventory.h - which leaf each (server, port, SNI) served when, kept in SQLite: changes, rollbacks, flips. */
+/* inventory.h - which leaf each server/SNI served when, in SQLite: changes, rollbacks, flips. */
 #ifndef CS_INVENTORY_H
 #define CS_INVENTORY_H
 
@@ -77,6 +77,23 @@ void inventory_close(struct inventory *inv);
 
 /* ---- the live path ---- */
 
+/*
+ * Decisions are per (server, port, SNI, key type), W = window_s:
+ * - the endpoint's first leaf: INV_FIRST_SEEN only;
+ * - a leaf never served there replaces the current one: CHANGED (+ROLLBACK
+ *   if issued before it, +RENEWAL if issued later for the same subject and
+ *   SANs);
+ * - a leaf served there before comes back: CHANGED+ROLLBACK when the two
+ *   were not served within W of each other around the switch (unless it was
+ *   issued after the one it replaces: then CHANGED, the undoing of a
+ *   rollback); when they were, both are being served: INCONSISTENT with
+ *   shares over W, said at most once per repeat_s;
+ * - after INV_FLAP_CHANGES changes within flap_hold_s, further changes give
+ *   INCONSISTENT|FLAPPING (shares over the hold) instead;
+ * - an endpoint's clock never goes back: a step back can delay a report,
+ *   never invent a rollback.
+ * Not thread-safe: one thread (the consumer) owns the inventory.
+ */
 enum inv_flag {
 	INV_FIRST_SEEN = 1u << 0,	/* the endpoint's first leaf: nothing to compare */
 	INV_CHANGED = 1u << 1,		/* cert.changed: prev -> cur */
@@ -165,7 +182,7 @@ int inventory_format_parse(const char *s);	/* "text"/"json", or -1 */
 struct inventory_dump_opts {
 	const char *sni_glob;		/* fnmatch, case-insensitive; NULL: all ("" is no SNI) */
 	enum inv_format format;		/* text table, or one JSON object per endpoint */
-	uint32_t window_s;		/* "now" = seen within this of the endpoint's last; 0: default */
+	uint32_t window_s;		/* "now": seen within this of the endpoint's last */
 };
 
 /* What each endpoint serves now and served before: from the database in
@@ -187,7 +204,8 @@ struct inventory_metric {
 typedef void (*inventory_metric_fn)(void *ctx, const struct inventory_metric *m);
 
 /* Calls fn for at most cap served (SNI, leaf), most recently seen first,
- * whatever their verdict; *left_out counts the rest. 0, or -1 on error. */
+ * whatever their verdict (m and its strings are valid during the call);
+ * *left_out counts the rest. Flushes first. 0, or -1 on error. */
 int inventory_metrics(struct inventory *inv, uint32_t cap, inventory_metric_fn fn, void *ctx,
 		      uint64_t *left_out);
 

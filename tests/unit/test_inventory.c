@@ -1298,6 +1298,12 @@ static void test_inspectable_with_sqlite3_cli(void **state)
 
 /* ---- cost (printed, not asserted) ---- */
 
+static void count_metric(void *ctx, const struct inventory_metric *m)
+{
+	(void)m;
+	++*(int *)ctx;
+}
+
 /* CPU time of this thread: steadier than the wall clock on a shared machine. */
 static double cpu_s(void)
 {
@@ -1313,7 +1319,9 @@ static void test_cost_figures(void **state)
 	struct inventory *inv = open_inv(dir, NULL);
 	struct report_endpoint e[1000];
 	struct cert_facts *ch[2] = { a, f_ca };
-	double t0, hot, miss, known, flush_many, flush_few, flush_hot;
+	double t0, hot, miss, known, flush_many, flush_few, flush_hot, metrics;
+	uint64_t left = 0;
+	int n_metrics = 0;
 	int64_t t = T0;
 	const int N = 200000;
 
@@ -1358,11 +1366,17 @@ static void test_cost_figures(void **state)
 	for (int i = 0; i < 1000; i++)
 		inventory_observe(inv, &e[i], "cost.example.com", ch, 2, "ok", (uint64_t)++t * NS, NULL);
 	known = cpu_s() - t0;
+	flush_at(inv, t);
+	t0 = cpu_s();
+	assert_int_equal(inventory_metrics(inv, 500, count_metric, &n_metrics, &left), 0);
+	metrics = cpu_s() - t0;
+	assert_int_equal(n_metrics, 1);		/* one SNI and leaf over 1000 addresses */
 	printf("inventory cost (CPU): observe %.0f ns/call hot; %.1f us/call for an endpoint not in "
 	       "memory (%.1f us when the file knows it); flush of 1000 observations: %.2f ms over "
-	       "1000 new endpoints, %.2f ms over 1000 known, %.2f ms over 10\n",
+	       "1000 new endpoints, %.2f ms over 1000 known, %.2f ms over 10; "
+	       "metrics over 1000 endpoints %.2f ms\n",
 	       hot / N * 1e9, miss / 1000 * 1e6, known / 1000 * 1e6, flush_many * 1e3,
-	       flush_hot * 1e3, flush_few * 1e3);
+	       flush_hot * 1e3, flush_few * 1e3, metrics * 1e3);
 	inventory_close(inv);
 }
 
