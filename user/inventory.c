@@ -142,7 +142,9 @@ struct inventory {
 	int broken_rc;			/* a read failed outside flush: flush handles it */
 	bool episode;			/* in memory after a failure, retrying the file */
 	bool gc;			/* rows were deleted: collect orphan certificates */
-	int64_t retry_ns, prune_ns, clock_ns;
+	int64_t retry_ns, prune_ns;
+	int64_t clock_ns;		/* the latest handshake time seen */
+	int64_t now_ns;			/* of the last inventory_flush() */
 	int64_t window_ns, repeat_ns, hold_ns;
 	struct endpoint **tab;
 	uint32_t tab_mask;
@@ -898,7 +900,7 @@ static void ep_load(struct inventory *inv, struct endpoint *e)
 	e->current = e->n_leaves ? 0 : -1;	/* rows come newest first */
 }
 
-static int write_all(struct inventory *inv);
+static int flush_writes(struct inventory *inv, int64_t now);
 
 static void ep_unlink(struct inventory *inv, struct endpoint *e)
 {
@@ -925,9 +927,9 @@ static void ep_evict(struct inventory *inv)
 
 	if (!e)
 		return;
-	if (e->dirty) {
+	if (e->dirty) {			/* more endpoints than hot since the last flush */
 		inv->st.forced_flushes++;
-		inventory_flush(inv, (uint64_t)(inv->clock_ns > 0 ? inv->clock_ns : 0));
+		flush_writes(inv, inv->now_ns);
 	}
 	ep_unlink(inv, e);
 	ep_free(e);
@@ -1866,13 +1868,12 @@ static void try_file(struct inventory *inv, int64_t now)
 	       " in memory is merged into it", inv->path);
 }
 
-int inventory_flush(struct inventory *inv, uint64_t now_ns)
+/* Writes what is pending; after a failure, once more into whatever
+ * database that left. SQLITE_OK, or the second failure. */
+static int flush_writes(struct inventory *inv, int64_t now)
 {
-	int64_t now = now_ns > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)now_ns;
 	int rc;
 
-	if (!inv)
-		return -1;
 	if (!inv->c.db && mem_open(&inv->c) == SQLITE_OK)
 		mark_all_dirty(inv);
 	if (inv->broken_rc) {
@@ -1880,16 +1881,27 @@ int inventory_flush(struct inventory *inv, uint64_t now_ns)
 		inv->broken_rc = 0;
 		handle_failure(inv, rc, now);
 	}
-	if (inv->dirty || inv->pending) {
-		inv->st.flushes++;
-		if ((rc = write_all(inv)) != SQLITE_OK) {
-			handle_failure(inv, rc, now);
-			if ((rc = write_all(inv)) != SQLITE_OK) {
-				inv->st.flush_errors++;
-				return -1;
-			}
-		}
-	}
+	if (!inv->dirty && !inv->pending)
+		return SQLITE_OK;
+	inv->st.flushes++;
+	if ((rc = write_all(inv)) == SQLITE_OK)
+		return rc;
+	handle_failure(inv, rc, now);
+	if ((rc = write_all(inv)) != SQLITE_OK)
+		inv->st.flush_errors++;
+	return rc;
+}
+
+int inventory_flush(struct inventory *inv, uint64_t now_ns)
+{
+	int64_t now = now_ns > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)now_ns;
+	int rc;
+
+	if (!inv)
+		return -1;
+	inv->now_ns = now;
+	if (flush_writes(inv, now) != SQLITE_OK)
+		return -1;
 	if (inv->episode && !inv->o.memory_only && now >= inv->retry_ns)
 		try_file(inv, now);
 	if (now >= inv->prune_ns || inv->gc) {
