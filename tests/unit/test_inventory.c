@@ -81,6 +81,7 @@ static struct cert_facts *garbage(const char *bytes)
 /* ---- state directories ---- */
 
 static char dir[64];
+static bool mounted;	/* a test's mount over dir, in its private mount namespace */
 
 static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
 {
@@ -96,6 +97,9 @@ static void dir_new(void)
 
 static void dir_rm(void)
 {
+	if (mounted)		/* a test failed with its mount in place */
+		umount2(dir, MNT_DETACH);
+	mounted = false;
 	chmod(dir, 0700);
 	nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
@@ -938,8 +942,6 @@ static void test_locked_by_sqlite3_cli(void **state)
 
 /* Makes dir read-only: a read-only bind mount in a private mount namespace
  * as root (root ignores modes), the mode otherwise. */
-static bool ro_mounted;
-
 static void dir_readonly(bool ro)
 {
 	if (geteuid() != 0) {
@@ -951,10 +953,10 @@ static void dir_readonly(bool ro)
 		assert_int_equal(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL), 0);
 		assert_int_equal(mount(dir, dir, NULL, MS_BIND, NULL), 0);
 		assert_int_equal(mount(NULL, dir, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY, NULL), 0);
-		ro_mounted = true;
-	} else if (ro_mounted) {
+		mounted = true;
+	} else if (mounted) {
 		assert_int_equal(umount2(dir, MNT_DETACH), 0);
-		ro_mounted = false;
+		mounted = false;
 	}
 }
 
@@ -1054,6 +1056,7 @@ static void test_disk_full(void **state)
 		assert_int_equal(unshare(CLONE_NEWNS), 0);
 		assert_int_equal(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL), 0);
 		assert_int_equal(mount("tmpfs", dir, "tmpfs", 0, "size=400k,mode=0700"), 0);
+		mounted = true;
 	}
 	inv = open_inv(dir, &o);
 	obs(inv, "192.0.2.10", "full.example.com", l[0], t, NULL);
@@ -1099,8 +1102,10 @@ static void test_disk_full(void **state)
 	assert_int_equal(err_count[INV_ERR_RECOVERED], 1);
 	inventory_close(inv);
 	assert_int_equal(db_int("SELECT count(*) FROM endpoints"), 49);
-	if (tmpfs)
+	if (tmpfs) {
 		assert_int_equal(umount2(dir, MNT_DETACH), 0);
+		mounted = false;
+	}
 }
 
 /* ---- out ---- */
