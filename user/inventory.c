@@ -1904,7 +1904,7 @@ int inventory_flush(struct inventory *inv, uint64_t now_ns)
 		return -1;
 	if (inv->episode && !inv->o.memory_only && now >= inv->retry_ns)
 		try_file(inv, now);
-	if (now >= inv->prune_ns || inv->gc) {
+	if (now >= inv->prune_ns) {	/* gc waits for it too: trims can come every second */
 		inv->prune_ns = now + PRUNE_EVERY_NS;
 		if ((rc = prune(inv, now)) != SQLITE_OK)
 			handle_failure(inv, rc, now);
