@@ -46,8 +46,9 @@ enum inv_error {
 
 /* Called from inventory_open/observe/flush, in the caller's thread. Except
  * for RECOVERED and CORRUPT the inventory now runs in memory (same
- * decisions, history of endpoints it has not seen since is missing) and
- * tries the file again every retry_s; one call per episode. */
+ * decisions; the history of endpoints not in memory is read from the file
+ * while it still reads, else missing) and tries the file again every
+ * retry_s, merging memory into it; one call per episode. */
 typedef void (*inventory_error_fn)(void *ctx, enum inv_error kind, const char *msg);
 
 struct inventory_opts {
