@@ -533,6 +533,7 @@ struct cert_facts *cert_get(struct cert_cache *c, const uint8_t *der, size_t len
 	e->dhash = h;
 	c->der_bytes += len;
 	facts_fill(&e->f, sha, der, len);
+	e->f.der = e->der;
 	e->f.refs = 1;
 	e->hnext = c->tab[b];
 	c->tab[b] = e;

@@ -20,6 +20,7 @@ struct cert_facts {
 	uint8_t sha256[32];
 	char sha256_hex[65];		/* uppercase */
 	uint32_t der_len;
+	const uint8_t *der;		/* der_len bytes, held by the cache while referenced */
 	bool parse_ok;
 	char parse_error[96];
 	char spki_sha256_b64[45];	/* base64 SHA-256 of SubjectPublicKeyInfo */

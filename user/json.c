@@ -67,6 +67,66 @@ size_t jw_utf8_seq(const unsigned char *s, size_t n, uint32_t *cp)
 	return len;
 }
 
+/* ---- terminal text ---- */
+
+static bool cp_unsafe(uint32_t cp)
+{
+	return (cp >= 0x80 && cp <= 0x9F) || (cp >= 0x200B && cp <= 0x200F) ||
+	       (cp >= 0x2028 && cp <= 0x202E) || (cp >= 0x2066 && cp <= 0x2069) ||
+	       cp == 0xFEFF;
+}
+
+/* Appends p[0..n) if it fits whole (one byte stays for the NUL). */
+static bool ts_put(char *out, size_t cap, size_t *len, const char *p, size_t n)
+{
+	if (n >= cap - *len)
+		return false;
+	memcpy(out + *len, p, n);
+	*len += n;
+	return true;
+}
+
+size_t text_safe(char *out, size_t cap, const char *str, enum text_safe_mode m, size_t max)
+{
+	const unsigned char *s = (const unsigned char *)(str ? str : "");
+	size_t n = strlen((const char *)s), i = 0, len = 0;
+	bool ok = true;
+	char esc[16];
+
+	if (!cap)
+		return 0;
+	if (m == TEXT_QUOTED && cap < 3)
+		m = TEXT_WORD;		/* no room for the quotes: escape instead */
+	if (m == TEXT_QUOTED)
+		cap--, ok = ts_put(out, cap, &len, "\"", 1);	/* the closing quote's room */
+	while (ok && i < n && i < max) {
+		uint32_t cp;
+		size_t k = jw_utf8_seq(s + i, n - i, &cp);
+
+		if (k == 0 || cp < 0x20 || cp == 0x7F || (m == TEXT_WORD && cp == ' ')) {
+			snprintf(esc, sizeof(esc), "\\x%02X", s[i]);
+			ok = ts_put(out, cap, &len, esc, 4);
+			k = 1;
+		} else if ((cp == '"' || cp == '\\') && m != TEXT_TAIL) {
+			snprintf(esc, sizeof(esc), "\\%c", (char)cp);
+			ok = ts_put(out, cap, &len, esc, 2);
+		} else if (cp_unsafe(cp)) {
+			snprintf(esc, sizeof(esc), "\\u{%04X}", (unsigned)cp);
+			ok = ts_put(out, cap, &len, esc, strlen(esc));
+		} else {
+			ok = ts_put(out, cap, &len, (const char *)s + i, k);
+		}
+		if (ok)
+			i += k;
+	}
+	if (i < n)
+		ts_put(out, cap, &len, "...", 3);
+	if (m == TEXT_QUOTED)
+		out[len++] = '"';
+	out[len] = '\0';
+	return len;
+}
+
 /* ---- raw output, bounded by lim ---- */
 
 static int jw_put(struct jw *w, size_t lim, const char *s, size_t n)

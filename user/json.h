@@ -56,4 +56,18 @@ size_t jw_utf8_seq(const unsigned char *s, size_t n, uint32_t *cp);
  * year is outside 0..9999. */
 bool jw_fmt_time(char *out, size_t cap, int64_t s, unsigned ms);
 
+enum text_safe_mode {
+	TEXT_WORD,	/* bare value: space, quote, backslash escaped too */
+	TEXT_QUOTED,	/* inside "" (added here): quote and backslash escaped */
+	TEXT_TAIL,	/* last thing on the line: nothing after it to fake */
+};
+/*
+ * Untrusted text for a terminal: controls and bad bytes as \xHH, code points
+ * a terminal acts on (C1, bidi overrides, line separators, BOM) as \u{...},
+ * so a value can neither drive the terminal nor fake another field. At most
+ * max input bytes, then "...". Writes into out (cap >= 1, NUL-terminated),
+ * whole escapes only; returns the length written.
+ */
+size_t text_safe(char *out, size_t cap, const char *str, enum text_safe_mode m, size_t max);
+
 #endif

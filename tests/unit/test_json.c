@@ -503,6 +503,36 @@ static void test_truncation_arrays_and_depth(void **state)
 	assert_int_equal(jw_finish(&w), 0);
 }
 
+/* text_safe: controls, bad bytes and bidi overrides escaped per mode; cut
+ * at whole escapes, always NUL-terminated, never past cap. */
+static void test_text_safe(void **state)
+{
+	const char *in = "a b\"c\\\x1b[1m\xe2\x80\xae\xff\xc3\xa9";
+	char out[128], big[64];
+
+	(void)state;
+	text_safe(out, sizeof(out), in, TEXT_WORD, 512);
+	assert_string_equal(out, "a\\x20b\\\"c\\\\\\x1B[1m\\u{202E}\\xFF\xc3\xa9");
+	text_safe(out, sizeof(out), in, TEXT_QUOTED, 512);
+	assert_string_equal(out, "\"a b\\\"c\\\\\\x1B[1m\\u{202E}\\xFF\xc3\xa9\"");
+	text_safe(out, sizeof(out), in, TEXT_TAIL, 512);
+	assert_string_equal(out, "a b\"c\\\\x1B[1m\\u{202E}\\xFF\xc3\xa9");
+	text_safe(out, sizeof(out), "abcdef", TEXT_WORD, 3);
+	assert_string_equal(out, "abc...");
+	assert_int_equal(text_safe(out, sizeof(out), NULL, TEXT_QUOTED, 10), 2);
+	for (size_t cap = 1; cap < sizeof(big); cap++) {
+		size_t n;
+
+		memset(big, 'Z', sizeof(big));
+		n = text_safe(big, cap, in, cap % 3 == 0 ? TEXT_QUOTED : TEXT_WORD, 512);
+		assert_true(n < cap);
+		assert_int_equal(big[n], '\0');
+		assert_int_equal(strlen(big), n);
+		for (size_t i = cap; i < sizeof(big); i++)
+			assert_int_equal(big[i], 'Z');
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -517,6 +547,7 @@ int main(void)
 		cmocka_unit_test(test_truncation_arrays_and_depth),
 		cmocka_unit_test(test_obj_begin_with),
 		cmocka_unit_test(test_fmt_time_vs_gmtime),
+		cmocka_unit_test(test_text_safe),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
