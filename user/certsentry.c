@@ -141,15 +141,15 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 	case 'r':
 		env.read_file = arg;
 		break;
-	case 'f':
-		if (!strcmp(arg, "json"))
-			env.format = OUTPUT_JSON;
-		else if (!strcmp(arg, "text"))
-			env.format = OUTPUT_TEXT;
-		else
-			argp_error(state, "--format: '%s' is not json or text", arg);
+	case 'f': {
+		int f = format_parse(arg);
+
+		if (f < 0)
+			argp_error(state, "--format: '%s' is not %s", arg, format_names());
+		env.format = f;
 		env.format_set = true;
 		break;
+	}
 	case 'o':
 		env.out_file = arg;
 		break;
@@ -383,10 +383,15 @@ static void reload_lists(struct app *a)
 	lists_event(a, "certsentry-lists-reloaded");
 }
 
+/* SIGHUP: lists again, and the -o file opened again by name (log rotation
+ * renames it, then signals); a change of a list file: lists only. */
 static void maybe_reload(struct app *a)
 {
 	bool changed = watch_changed(a->watch);
+	char err[512];
 
+	if (reload_requested && output_reopen(a->out, err, sizeof(err)))
+		fprintf(stderr, "certsentry: %s; lines still go to the old file\n", err);
 	if (reload_requested || changed) {
 		reload_requested = 0;
 		reload_lists(a);
@@ -702,14 +707,23 @@ int main(int argc, char **argv)
 	const char *watched[WATCH_PATHS_MAX];
 	struct flow_opts fo = { 0 };
 	struct app a = { 0 };
-	char err[512];
-	FILE *out = stdout;
+	char err[512] = "out of memory";
 	int rc;
 
 	if (argp_parse(&argp, argc, argv, 0, NULL, NULL))
 		return 2;
-	if (env.out_file && !(out = fopen(env.out_file, "a"))) {
-		fprintf(stderr, "certsentry: --output %s: %s\n", env.out_file, strerror(errno));
+	if (env.syslog && env.out_file) {
+		fprintf(stderr, "certsentry: --syslog and -o cannot be used together\n");
+		return 2;
+	}
+	if (!(a.out = output_create())) {
+		fprintf(stderr, "certsentry: out of memory\n");
+		return 1;
+	}
+	if (output_add_sink(a.out, env.syslog ? sink_open("syslog", env.syslog, err, sizeof(err)) :
+				   sink_open("file", env.out_file, err, sizeof(err)), env.format)) {
+		fprintf(stderr, "certsentry: %s\n", err);
+		output_free(a.out);
 		return 2;
 	}
 	signal(SIGPIPE, SIG_IGN);
@@ -717,16 +731,6 @@ int main(int argc, char **argv)
 	signal(SIGTERM, on_signal);
 	signal(SIGHUP, on_signal);
 
-	if (env.syslog && env.out_file) {
-		fprintf(stderr, "certsentry: --syslog and -o cannot be used together\n");
-		return 2;
-	}
-	if (env.syslog && !(a.out = output_new_syslog(env.syslog, env.format, err, sizeof(err)))) {
-		fprintf(stderr, "certsentry: %s\n", err);
-		return 2;
-	}
-	if (!a.out)
-		a.out = output_new(out, env.format);
 	a.certs = cert_cache_new(CERT_CACHE_DEFAULT);
 	fo.certs = a.certs;
 	/* Live, the packet's time is now; offline it is the capture's. */
@@ -739,7 +743,7 @@ int main(int argc, char **argv)
 	a.flows = flow_new(&fo);
 	a.checker = checker_new(&env.checks);
 	a.dedup = dedup_new(env.summary_s, env.every, on_summary, &a);
-	if (!a.out || !a.certs || !a.flows || !a.checker || !a.dedup) {
+	if (!a.certs || !a.flows || !a.checker || !a.dedup) {
 		fprintf(stderr, "certsentry: out of memory\n");
 		return 1;
 	}
@@ -760,7 +764,5 @@ int main(int argc, char **argv)
 	lists_free(a.lists);
 	cert_cache_free(a.certs);
 	output_free(a.out);
-	if (out != stdout)
-		fclose(out);
 	return rc;
 }
