@@ -103,6 +103,7 @@ const char *report_ocsp_status(int st)
 
 void format_time_ns(char *out, size_t cap, uint64_t ns)
 {
-	if (!jw_fmt_time(out, cap, (int64_t)(ns / 1000000000ULL), (unsigned)(ns / 1000000ULL % 1000)))
+	if (!jw_fmt_time(out, cap, (int64_t)(ns / 1000000000ULL),
+			 (unsigned)(ns / 1000000ULL % 1000)))
 		snprintf(out, cap, "-");
 }

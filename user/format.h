@@ -1,4 +1,4 @@
-/* format.h - what a line says and looks like (JSON, text): one file per format, a row in formats.def. */
+/* format.h - how a line looks (JSON, text): one file per format, one row in formats.def. */
 #ifndef CS_FORMAT_H
 #define CS_FORMAT_H
 

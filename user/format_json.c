@@ -1,4 +1,4 @@
-/* format_json.c - a line as ECS-nested JSON: reports, summaries, status events; the envelope once. */
+/* format_json.c - ECS-nested JSON lines: reports, summaries, status; the envelope once. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -136,7 +136,8 @@ static int emit(struct output *o, enum line_kind kind, const void *what, int sev
 		if (l.truncated)
 			o->truncated++;
 		for (unsigned i = 0; i < o->n_sinks; i++)
-			if ((int)o->sinks[i].fmt == f && sink_write(o->sinks[i].sink, o->buf, n, sev))
+			if ((int)o->sinks[i].fmt == f &&
+			    sink_write(o->sinks[i].sink, o->buf, n, sev))
 				rc = -1;
 	}
 	return rc;
