@@ -173,10 +173,11 @@ static void (*const frag_writer[FRAG_KINDS])(struct jw *, const struct cert_fact
 
 /* The members of f as kind writes them, from the cache or made now; NULL
  * if they do not fit in FRAG_MAX (or no memory). */
-static const struct frag *frag_get(struct json_state *o, enum frag_kind kind,
+static const struct frag *frag_get(struct json_state *js, enum frag_kind kind,
 				   const struct cert_facts *f)
 {
-	struct frag *s = &o->frag[kind][(f->sha256[0] | (unsigned)f->sha256[1] << 8) % FRAG_SLOTS];
+	unsigned slot = (f->sha256[0] | (unsigned)f->sha256[1] << 8) % FRAG_SLOTS;
+	struct frag *s = &js->frag[kind][slot];
 	struct jw t;
 	size_t n;
 
@@ -198,10 +199,10 @@ static const struct frag *frag_get(struct json_state *o, enum frag_kind kind,
 }
 
 /* Opens object key holding f's members of that kind; the caller closes it. */
-static void cert_obj_begin(struct json_state *o, struct jw *w, const char *key,
+static void cert_obj_begin(struct json_state *js, struct jw *w, const char *key,
 			   enum frag_kind kind, const struct cert_facts *f)
 {
-	const struct frag *s = frag_get(o, kind, f);
+	const struct frag *s = frag_get(js, kind, f);
 
 	if (s) {
 		jw_obj_begin_with(w, key, s->text, s->len);
@@ -211,7 +212,7 @@ static void cert_obj_begin(struct json_state *o, struct jw *w, const char *key,
 	frag_writer[kind](w, f);
 }
 
-static void json_tls(struct json_state *o, struct jw *w, const struct cs_report *r)
+static void json_tls(struct json_state *js, struct jw *w, const struct cs_report *r)
 {
 	const char *v = report_version(r), *c;
 	const struct cert_facts *leaf = r->chain_len ? r->chain[0] : NULL;
@@ -234,7 +235,7 @@ static void json_tls(struct json_state *o, struct jw *w, const struct cs_report 
 		jw_bool(w, "resumed", true);
 	if (r->has_sni || (leaf && r->action == REPORT_CLIENT_CERTIFICATE)) {
 		if (leaf && r->action == REPORT_CLIENT_CERTIFICATE)
-			cert_obj_begin(o, w, "client", FRAG_PEER, leaf);
+			cert_obj_begin(js, w, "client", FRAG_PEER, leaf);
 		else
 			jw_obj_begin(w, "client");
 		if (r->has_sni)
@@ -244,16 +245,16 @@ static void json_tls(struct json_state *o, struct jw *w, const struct cs_report 
 	if (r->alpn[0])
 		jw_str(w, "next_protocol", r->alpn);
 	if (leaf && r->action == REPORT_CERTIFICATE) {
-		cert_obj_begin(o, w, "server", FRAG_PEER, leaf);
+		cert_obj_begin(js, w, "server", FRAG_PEER, leaf);
 		jw_obj_end(w);
 	}
 	jw_obj_end(w);
 }
 
-static void json_chain_cert(struct json_state *o, struct jw *w, const struct cert_facts *f,
+static void json_chain_cert(struct json_state *js, struct jw *w, const struct cert_facts *f,
 			    int64_t at)
 {
-	cert_obj_begin(o, w, NULL, FRAG_CHAIN, f);
+	cert_obj_begin(js, w, NULL, FRAG_CHAIN, f);
 	if (f->parse_ok)
 		jw_str(w, "validity", validity(f, at));
 	jw_obj_end(w);
@@ -342,7 +343,7 @@ static void json_verdict(struct jw *w, const struct verdict *v)
 	}
 }
 
-static void json_certsentry(struct json_state *o, struct jw *w, const struct cs_report *r)
+static void json_certsentry(struct json_state *js, struct jw *w, const struct cs_report *r)
 {
 	jw_obj_begin(w, "certsentry");
 	if (r->verdict)
@@ -364,7 +365,7 @@ static void json_certsentry(struct json_state *o, struct jw *w, const struct cs_
 		jw_arr_begin(w, "chain");
 		for (uint32_t i = 0; i < r->chain_len && i < TLS_CHAIN_MAX; i++)
 			if (r->chain[i])
-				json_chain_cert(o, w, r->chain[i], r->check_time);
+				json_chain_cert(js, w, r->chain[i], r->check_time);
 		jw_arr_end(w);
 	}
 	jw_obj_end(w);
