@@ -27,7 +27,8 @@ static void snap_fill(struct counter_snap *s)
 	s->flow = (struct flow_stats){ .conns = 11, .reports = 12, .parse_errors = 13, .gaps = 14,
 				       .evicted = 15, .evicted_mem = 16, .expired = 17,
 				       .mem_peak = 18, .active = 90, .mem = 91 };
-	s->out = (struct output_stats){ .write_errors = 19, .lines = 92, .lost = 93 };
+	s->out = (struct output_stats){ .write_errors = 19, .lines = 92, .lost = 93,
+					.truncated = 98 };
 	s->dedup = (struct dedup_stats){ .suppressed = 20, .summaries = 21 };
 	s->pcap = (struct pcap_source_stats){ .packets = 31, .bytes = 32, .tcp_payload = 33,
 					      .flows = 34, .segments = 35, .fragments = 36,
@@ -301,6 +302,7 @@ static void test_metrics_values(void **state)
 	assert_sample(buf, "flow_memory_bytes", 91);
 	assert_sample(buf, "output_lines_total", 92);
 	assert_sample(buf, "output_lines_lost_total", 93);
+	assert_sample(buf, "output_lines_truncated_total", 98);
 	assert_sample(buf, "output_write_errors_total", 19);
 	assert_sample(buf, "cert_cache_misses_total", 95);
 	assert_sample(buf, "lists_reloads_total{result=\"ok\"}", 96);
