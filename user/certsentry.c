@@ -567,6 +567,7 @@ int main(int argc, char **argv)
 	const char *watched[WATCH_PATHS_MAX];
 	struct flow_opts fo = { 0 };
 	struct app a = { 0 };
+	struct sink *sink;
 	char err[512] = "out of memory";
 	int rc;
 
@@ -580,8 +581,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "certsentry: out of memory\n");
 		return 1;
 	}
-	if (output_add_sink(a.out, env.syslog ? sink_open("syslog", env.syslog, err, sizeof(err)) :
-				   sink_open("file", env.out_file, err, sizeof(err)), env.format)) {
+	/* a sink by its name in sinks.def: syslog, or the -o file (none: stdout) */
+	sink = env.syslog ? sink_open("syslog", env.syslog, err, sizeof(err)) :
+			    sink_open("file", env.out_file, err, sizeof(err));
+	if (!sink || output_add_sink(a.out, sink, env.format)) {
 		fprintf(stderr, "certsentry: %s\n", err);
 		output_free(a.out);
 		return 2;
