@@ -60,7 +60,7 @@ $(BUILD)/certsentry.bpf.o: bpf/certsentry.bpf.c $(wildcard include/*.h) $(BUILD)
 $(BUILD)/certsentry.skel.h: $(BUILD)/certsentry.bpf.o
 	$(BPFTOOL) gen skeleton $< name certsentry_bpf > $@
 
-$(BUILD)/user/%.o: user/%.c $(wildcard user/*.h include/*.h)
+$(BUILD)/user/%.o: user/%.c $(wildcard user/*.h user/*.def include/*.h)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c $< -o $@
 
@@ -124,7 +124,7 @@ FUZZ_BINS    := $(patsubst tests/fuzz/%.c,$(FUZZ_BUILD)/%,$(FUZZ_HARN))
 
 .PHONY: fuzz fuzz-build
 
-$(FUZZ_BUILD)/obj/%.o: user/%.c $(wildcard user/*.h include/*.h)
+$(FUZZ_BUILD)/obj/%.o: user/%.c $(wildcard user/*.h user/*.def include/*.h)
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
 

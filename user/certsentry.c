@@ -1,7 +1,6 @@
 /* certsentry.c - command line and main loop: capture -> flow -> output. */
 #include <argp.h>
 #include <errno.h>
-#include <inttypes.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -12,6 +11,7 @@
 #include "capture.h"
 #include "cert.h"
 #include "checks.h"
+#include "counters.h"
 #include "dedup.h"
 #include "flow.h"
 #include "lists.h"
@@ -141,15 +141,15 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 	case 'r':
 		env.read_file = arg;
 		break;
-	case 'f':
-		if (!strcmp(arg, "json"))
-			env.format = OUTPUT_JSON;
-		else if (!strcmp(arg, "text"))
-			env.format = OUTPUT_TEXT;
-		else
-			argp_error(state, "--format: '%s' is not json or text", arg);
+	case 'f': {
+		int f = format_parse(arg);
+
+		if (f < 0)
+			argp_error(state, "--format: '%s' is not %s", arg, format_names());
+		env.format = f;
 		env.format_set = true;
 		break;
+	}
 	case 'o':
 		env.out_file = arg;
 		break;
@@ -277,11 +277,8 @@ struct app {
 	struct dedup *dedup;
 	struct watch *watch;
 	struct metrics *metrics;
-	uint64_t lat_hist[32];		/* capture to line written, log2 microseconds */
-	uint64_t lat_n;
-	uint64_t verdicts[F_MAX + 1];	/* handshakes by worst finding; [F_MAX]: ok */
-	uint64_t findings[F_MAX];
-	uint64_t reloads_ok, reloads_failed;
+	const struct pcap_source_stats *pcap_stats;	/* offline, once the file is read */
+	struct app_counters counters;
 };
 
 static uint64_t mono_ns(void)
@@ -296,30 +293,26 @@ static uint64_t mono_ns(void)
  * message with CLOCK_MONOTONIC; the line has just been flushed. */
 static void latency_record(struct app *a, uint64_t pkt_mono)
 {
-	uint64_t us = (mono_ns() - pkt_mono) / 1000;
-	int b = 0;
-
-	while (us >= (1ULL << b) && b < 31)
-		b++;
-	a->lat_hist[b]++;
-	a->lat_n++;
-}
-
-/* Upper bound of the bucket holding quantile q, in microseconds. */
-static uint64_t latency_quantile(const struct app *a, double q)
-{
-	uint64_t want = (uint64_t)(q * a->lat_n), seen = 0;
-
-	for (int b = 0; b < 32; b++) {
-		seen += a->lat_hist[b];
-		if (seen > want)
-			return 1ULL << b;
-	}
-	return 0;
+	hist_record(&a->counters.latency, (mono_ns() - pkt_mono) / 1000);
 }
 
 static void status(struct app *a, const char *action, const char *sev, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
+
+static void read_counters(const struct app *a, struct counter_snap *c)
+{
+	const struct counter_src src = {
+		.cap = a->cap, .pcap = a->pcap_stats, .flows = a->flows, .out = a->out,
+		.dedup = a->dedup, .certs = a->certs, .lists = a->lists, .app = &a->counters,
+	};
+
+	counters_read(&src, c);
+}
+
+static void metrics_read(void *ctx, struct counter_snap *c)
+{
+	read_counters(ctx, c);
+}
 
 /* flow -> checks -> dedup -> output: the verdict stages, in that order. */
 static void on_report(void *ctx, const struct cs_report *r)
@@ -332,9 +325,9 @@ static void on_report(void *ctx, const struct cs_report *r)
 		copy.ifname = capture_ifname(a->cap, r->ifindex);
 	checks_run(a->checker, &copy, &v);
 	copy.verdict = &v;
-	a->verdicts[v.n ? v.f[0].code : F_MAX]++;
+	a->counters.verdicts[v.n ? v.f[0].code : F_MAX]++;
 	for (uint32_t i = 0; i < v.n; i++)
-		a->findings[v.f[i].code]++;
+		a->counters.findings[v.f[i].code]++;
 	dedup_flush(a->dedup, r->ts_ns, false);
 	if (dedup_admit(a->dedup, &copy, v.n ? finding_name(v.f[0].code) : "ok", v.worst,
 			r->ts_ns)) {
@@ -351,15 +344,13 @@ static void on_summary(void *ctx, const struct dedup_summary *s)
 
 static void lists_event(struct app *a, const char *action)
 {
-	struct lists_sizes z;
+	struct counter_snap c;
+	char line[COUNTERS_LINE_MAX];
 	const char *w;
 
-	lists_sizes(a->lists, &z);
-	status(a, action, "info",
-	       "ca_certs=%u crls=%u crl_entries=%u crls_stale=%u crls_unverified=%u "
-	       "deny_sha256=%u deny_spki=%u deny_serial=%u pin_rules=%u",
-	       z.ca_certs, z.crls, z.crl_entries, z.crls_stale, z.crls_unverified,
-	       z.deny_sha256, z.deny_spki, z.deny_serial, z.pin_rules);
+	read_counters(a, &c);
+	counters_line(&c, CL_LISTS, line, sizeof(line));
+	status(a, action, "info", "%s", line);
 	for (uint32_t i = 0; (w = lists_warning(a->lists, i)); i++)
 		status(a, "certsentry-lists-warning", "warning", "%s", w);
 }
@@ -371,7 +362,7 @@ static void reload_lists(struct app *a)
 	struct lists *l = lists_load(&env.lists, err, sizeof(err));
 
 	if (!l) {
-		a->reloads_failed++;
+		a->counters.reloads_failed++;
 		status(a, "certsentry-lists-error", "error",
 		       "reload failed, previous lists stay in force: %s", err);
 		return;
@@ -379,14 +370,19 @@ static void reload_lists(struct app *a)
 	checker_set_lists(a->checker, l);
 	lists_free(a->lists);
 	a->lists = l;
-	a->reloads_ok++;
+	a->counters.reloads_ok++;
 	lists_event(a, "certsentry-lists-reloaded");
 }
 
+/* SIGHUP: lists again, and the -o file opened again by name (log rotation
+ * renames it, then signals); a change of a list file: lists only. */
 static void maybe_reload(struct app *a)
 {
 	bool changed = watch_changed(a->watch);
+	char err[512];
 
+	if (reload_requested && output_reopen(a->out, err, sizeof(err)))
+		fprintf(stderr, "certsentry: %s; lines still go to the old file\n", err);
 	if (reload_requested || changed) {
 		reload_requested = 0;
 		reload_lists(a);
@@ -414,21 +410,6 @@ static void status(struct app *a, const char *action, const char *sev, const cha
 	output_status(a->out, now_ns(), action, sev, msg);
 }
 
-static void flow_summary(struct app *a, char *buf, size_t len)
-{
-	struct flow_stats fs;
-	struct output_stats os;
-
-	flow_stats(a->flows, &fs);
-	output_stats(a->out, &os);
-	snprintf(buf, len,
-		 "connections=%" PRIu64 " reports=%" PRIu64 " parse_errors=%" PRIu64
-		 " gaps=%" PRIu64 " evicted=%" PRIu64 " evicted_mem=%" PRIu64 " expired=%" PRIu64
-		 " flow_mem_peak=%" PRIu64 " output_errors=%" PRIu64,
-		 fs.conns, fs.reports, fs.parse_errors, fs.gaps, fs.evicted, fs.evicted_mem,
-		 fs.expired, fs.mem_peak, os.write_errors);
-}
-
 static const char *ifaces_text(char *buf, size_t len)
 {
 	size_t n = 0;
@@ -443,128 +424,12 @@ static const char *ifaces_text(char *buf, size_t len)
 
 static void stats_event(struct app *a, const char *action)
 {
-	uint64_t c[CS_C_MAX];
-	struct dedup_stats ds;
-	char fl[512];
+	struct counter_snap c;
+	char line[COUNTERS_LINE_MAX];
 
-	capture_counters(a->cap, c);
-	dedup_stats(a->dedup, &ds);
-	flow_summary(a, fl, sizeof(fl));
-	status(a, action, c[CS_C_RB_FAIL] ? "warning" : "info",
-	       "packets=%" PRIu64 " tcp_payload=%" PRIu64 " flows=%" PRIu64 " bytes=%" PRIu64
-	       " events=%" PRIu64 " ringbuf_drops=%" PRIu64 " copy_failures=%" PRIu64
-	       " capped=%" PRIu64 " %s suppressed=%" PRIu64 " summaries=%" PRIu64
-	       " latency_p50_us<=%" PRIu64 " latency_p99_us<=%" PRIu64 " latency_n=%" PRIu64,
-	       c[CS_C_PACKETS], c[CS_C_TCP_PAYLOAD], c[CS_C_FLOWS], c[CS_C_BYTES],
-	       c[CS_C_EVENTS], c[CS_C_RB_FAIL], c[CS_C_COPY_FAIL], c[CS_C_CAPPED], fl,
-	       ds.suppressed, ds.summaries, latency_quantile(a, 0.5), latency_quantile(a, 0.99),
-	       a->lat_n);
-}
-
-/* ---- Prometheus exposition ---- */
-
-struct mb {
-	char *buf;
-	size_t cap, len;
-};
-
-static void mb_printf(struct mb *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void mb_printf(struct mb *b, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	if (b->len >= b->cap)
-		return;
-	va_start(ap, fmt);
-	n = vsnprintf(b->buf + b->len, b->cap - b->len, fmt, ap);
-	va_end(ap);
-	b->len = n < 0 ? b->cap : (size_t)n >= b->cap - b->len ? b->cap : b->len + (size_t)n;
-}
-
-static void mb_metric(struct mb *b, const char *name, const char *type, const char *help,
-		      uint64_t v)
-{
-	mb_printf(b, "# HELP certsentry_%s %s\n# TYPE certsentry_%s %s\ncertsentry_%s %" PRIu64 "\n",
-		  name, help, name, type, name, v);
-}
-
-static size_t render_metrics(void *ctx, char *buf, size_t cap)
-{
-	static const char *const kc[CS_C_MAX] = {
-		[CS_C_PACKETS] = "kernel_packets_total",
-		[CS_C_TCP_PAYLOAD] = "kernel_tcp_payload_packets_total",
-		[CS_C_FLOWS] = "kernel_flows_started_total",
-		[CS_C_BYTES] = "kernel_bytes_copied_total",
-		[CS_C_EVENTS] = "kernel_ring_records_total",
-		[CS_C_RB_FAIL] = "kernel_ringbuf_drops_total",
-		[CS_C_COPY_FAIL] = "kernel_copy_failures_total",
-		[CS_C_CAPPED] = "kernel_capped_directions_total",
-	};
-	struct app *a = ctx;
-	struct mb b = { buf, cap, 0 };
-	struct flow_stats fs;
-	struct output_stats os;
-	struct dedup_stats ds;
-	struct cert_cache_stats cs;
-	struct lists_sizes z;
-	uint64_t c[CS_C_MAX], cum = 0;
-
-	capture_counters(a->cap, c);
-	for (int i = 0; i < CS_C_MAX; i++)
-		if (kc[i])
-			mb_metric(&b, kc[i], "counter", "Per-CPU counter of the kernel program, summed.", c[i]);
-	flow_stats(a->flows, &fs);
-	mb_metric(&b, "connections_total", "counter", "TLS connections followed.", fs.conns);
-	mb_metric(&b, "connections_active", "gauge", "TLS connections held now.", fs.active);
-	mb_metric(&b, "connections_evicted_total", "counter", "Dropped for the table bound.", fs.evicted);
-	mb_metric(&b, "connections_evicted_memory_total", "counter", "Dropped for the memory bound.", fs.evicted_mem);
-	mb_metric(&b, "connections_expired_total", "counter", "Ended by the idle timeout.", fs.expired);
-	mb_metric(&b, "parse_errors_total", "counter", "Directions whose TLS did not parse.", fs.parse_errors);
-	mb_metric(&b, "gaps_total", "counter", "Directions that lost bytes to a hole.", fs.gaps);
-	mb_metric(&b, "flow_memory_bytes", "gauge", "Connection state held.", fs.mem);
-	output_stats(a->out, &os);
-	mb_metric(&b, "output_lines_total", "counter", "Lines written.", os.lines);
-	mb_metric(&b, "output_write_errors_total", "counter", "Lines that could not be written.", os.write_errors);
-	dedup_stats(a->dedup, &ds);
-	mb_metric(&b, "dedup_suppressed_total", "counter", "Repeats counted into summaries.", ds.suppressed);
-	mb_metric(&b, "dedup_summaries_total", "counter", "Summary lines.", ds.summaries);
-	cert_cache_stats(a->certs, &cs);
-	mb_metric(&b, "cert_cache_hits_total", "counter", "Certificates served from the cache.", cs.hits);
-	mb_metric(&b, "cert_cache_misses_total", "counter", "Certificates parsed.", cs.misses);
-	mb_printf(&b, "# HELP certsentry_handshakes_total Handshakes judged, by worst finding.\n"
-		      "# TYPE certsentry_handshakes_total counter\n");
-	for (int i = 0; i <= F_MAX; i++)
-		mb_printf(&b, "certsentry_handshakes_total{verdict=\"%s\"} %" PRIu64 "\n",
-			  i == F_MAX ? "ok" : finding_name(i), a->verdicts[i]);
-	mb_printf(&b, "# HELP certsentry_findings_total Findings, by code.\n"
-		      "# TYPE certsentry_findings_total counter\n");
-	for (int i = 0; i < F_MAX; i++)
-		mb_printf(&b, "certsentry_findings_total{code=\"%s\"} %" PRIu64 "\n",
-			  finding_name(i), a->findings[i]);
-	mb_printf(&b, "# HELP certsentry_lists_reloads_total List reloads.\n"
-		      "# TYPE certsentry_lists_reloads_total counter\n"
-		      "certsentry_lists_reloads_total{result=\"ok\"} %" PRIu64 "\n"
-		      "certsentry_lists_reloads_total{result=\"error\"} %" PRIu64 "\n",
-		  a->reloads_ok, a->reloads_failed);
-	lists_sizes(a->lists, &z);
-	mb_printf(&b, "# HELP certsentry_list_entries Entries of the lists in force.\n"
-		      "# TYPE certsentry_list_entries gauge\n"
-		      "certsentry_list_entries{list=\"ca\"} %u\ncertsentry_list_entries{list=\"crl\"} %u\n"
-		      "certsentry_list_entries{list=\"deny\"} %u\ncertsentry_list_entries{list=\"pins\"} %u\n",
-		  z.ca_certs, z.crl_entries, z.deny_sha256 + z.deny_spki + z.deny_serial, z.pin_rules);
-	mb_printf(&b, "# HELP certsentry_report_latency_seconds From the kernel timestamp of the "
-		      "packet completing a handshake message to its line written.\n"
-		      "# TYPE certsentry_report_latency_seconds histogram\n");
-	for (int i = 0; i < 32; i++) {
-		cum += a->lat_hist[i];
-		mb_printf(&b, "certsentry_report_latency_seconds_bucket{le=\"%g\"} %" PRIu64 "\n",
-			  (double)(1ULL << i) / 1e6, cum);
-	}
-	mb_printf(&b, "certsentry_report_latency_seconds_bucket{le=\"+Inf\"} %" PRIu64 "\n"
-		      "certsentry_report_latency_seconds_count %" PRIu64 "\n", a->lat_n, a->lat_n);
-	return b.len;
+	read_counters(a, &c);
+	counters_line(&c, CL_LIVE, line, sizeof(line));
+	status(a, action, c.kernel[CS_C_RB_FAIL] ? "warning" : "info", "%s", line);
 }
 
 /* Longest wait of a record the kernel did not wake us for; also the period
@@ -583,7 +448,7 @@ static int run_live(struct app *a)
 		fprintf(stderr, "certsentry: %s\n", err);
 		return 1;
 	}
-	if (env.metrics && !(a->metrics = metrics_start(env.metrics, render_metrics, a, err,
+	if (env.metrics && !(a->metrics = metrics_start(env.metrics, metrics_read, a, err,
 							 sizeof(err)))) {
 		fprintf(stderr, "certsentry: %s\n", err);
 		capture_close(a->cap);
@@ -642,8 +507,9 @@ static void finish_live(struct app *a)
 
 static int run_offline(struct app *a)
 {
-	char err[512], fl[512];
+	char err[512], line[COUNTERS_LINE_MAX];
 	struct pcap_source_stats ps;
+	struct counter_snap c;
 	struct pcap_source *src;
 	int rc;
 
@@ -668,13 +534,12 @@ static int run_offline(struct app *a)
 		fprintf(stderr, "certsentry: %s\n", err);
 		status(a, "certsentry-read-error", "error", "%s", err);
 	}
-	flow_summary(a, fl, sizeof(fl));
-	status(a, "certsentry-read-done", rc < 0 ? "error" : "info",
-	       "file=%s packets=%" PRIu64 " bytes=%" PRIu64 " tcp_payload=%" PRIu64
-	       " directions=%" PRIu64 " segments=%" PRIu64 " fragments=%" PRIu64
-	       " malformed=%" PRIu64 " truncated=%" PRIu64 " capped=%" PRIu64 " %s",
-	       env.read_file, ps.packets, ps.bytes, ps.tcp_payload, ps.flows, ps.segments,
-	       ps.fragments, ps.malformed, ps.truncated, ps.capped, fl);
+	a->pcap_stats = &ps;
+	read_counters(a, &c);
+	a->pcap_stats = NULL;
+	counters_line(&c, CL_READ, line, sizeof(line));
+	status(a, "certsentry-read-done", rc < 0 ? "error" : "info", "file=%s %s", env.read_file,
+	       line);
 	return rc < 0 ? 1 : 0;
 }
 
@@ -702,14 +567,26 @@ int main(int argc, char **argv)
 	const char *watched[WATCH_PATHS_MAX];
 	struct flow_opts fo = { 0 };
 	struct app a = { 0 };
-	char err[512];
-	FILE *out = stdout;
+	struct sink *sink;
+	char err[512] = "out of memory";
 	int rc;
 
 	if (argp_parse(&argp, argc, argv, 0, NULL, NULL))
 		return 2;
-	if (env.out_file && !(out = fopen(env.out_file, "a"))) {
-		fprintf(stderr, "certsentry: --output %s: %s\n", env.out_file, strerror(errno));
+	if (env.syslog && env.out_file) {
+		fprintf(stderr, "certsentry: --syslog and -o cannot be used together\n");
+		return 2;
+	}
+	if (!(a.out = output_create())) {
+		fprintf(stderr, "certsentry: out of memory\n");
+		return 1;
+	}
+	/* a sink by its name in sinks.def: syslog, or the -o file (none: stdout) */
+	sink = env.syslog ? sink_open("syslog", env.syslog, err, sizeof(err)) :
+			    sink_open("file", env.out_file, err, sizeof(err));
+	if (!sink || output_add_sink(a.out, sink, env.format)) {
+		fprintf(stderr, "certsentry: %s\n", err);
+		output_free(a.out);
 		return 2;
 	}
 	signal(SIGPIPE, SIG_IGN);
@@ -717,16 +594,6 @@ int main(int argc, char **argv)
 	signal(SIGTERM, on_signal);
 	signal(SIGHUP, on_signal);
 
-	if (env.syslog && env.out_file) {
-		fprintf(stderr, "certsentry: --syslog and -o cannot be used together\n");
-		return 2;
-	}
-	if (env.syslog && !(a.out = output_new_syslog(env.syslog, env.format, err, sizeof(err)))) {
-		fprintf(stderr, "certsentry: %s\n", err);
-		return 2;
-	}
-	if (!a.out)
-		a.out = output_new(out, env.format);
 	a.certs = cert_cache_new(CERT_CACHE_DEFAULT);
 	fo.certs = a.certs;
 	/* Live, the packet's time is now; offline it is the capture's. */
@@ -739,7 +606,7 @@ int main(int argc, char **argv)
 	a.flows = flow_new(&fo);
 	a.checker = checker_new(&env.checks);
 	a.dedup = dedup_new(env.summary_s, env.every, on_summary, &a);
-	if (!a.out || !a.certs || !a.flows || !a.checker || !a.dedup) {
+	if (!a.certs || !a.flows || !a.checker || !a.dedup) {
 		fprintf(stderr, "certsentry: out of memory\n");
 		return 1;
 	}
@@ -760,7 +627,5 @@ int main(int argc, char **argv)
 	lists_free(a.lists);
 	cert_cache_free(a.certs);
 	output_free(a.out);
-	if (out != stdout)
-		fclose(out);
 	return rc;
 }

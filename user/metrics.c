@@ -1,7 +1,9 @@
-/* metrics.c - a Prometheus /metrics endpoint (libmicrohttpd), served from the main loop. */
+/* metrics.c - the counter table as Prometheus text at /metrics (libmicrohttpd). */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <microhttpd.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,10 +13,85 @@
 
 struct metrics {
 	struct MHD_Daemon *d;
-	metrics_render_fn fn;
+	metrics_read_fn fn;
 	void *ctx;
 	char *buf;
 };
+
+/* ---- exposition ---- */
+
+struct mb {
+	char *buf;
+	size_t cap, len;
+};
+
+static void mb_printf(struct mb *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void mb_printf(struct mb *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (b->len >= b->cap)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(b->buf + b->len, b->cap - b->len, fmt, ap);
+	va_end(ap);
+	b->len = n < 0 ? b->cap : (size_t)n >= b->cap - b->len ? b->cap : b->len + (size_t)n;
+}
+
+static void render_histogram(struct mb *b, const char *name, const struct log2_hist *h)
+{
+	uint64_t cum = 0;
+
+	for (int i = 0; i < HIST_BUCKETS; i++) {
+		cum += h->bucket[i];
+		mb_printf(b, "certsentry_%s_bucket{le=\"%g\"} %" PRIu64 "\n", name,
+			  (double)(1ULL << i) / 1e6, cum);
+	}
+	mb_printf(b, "certsentry_%s_bucket{le=\"+Inf\"} %" PRIu64 "\n"
+		     "certsentry_%s_count %" PRIu64 "\n", name, h->n, name, h->n);
+}
+
+static void render_row(struct mb *b, const struct counter_def *c, const struct counter_snap *s)
+{
+	switch (c->shape) {
+	case COUNTER_ONE:
+		mb_printf(b, "certsentry_%s%s%s%s %" PRIu64 "\n", c->metric, c->label ? "{" : "",
+			  c->label ? c->label : "", c->label ? "}" : "", c->value(s));
+		break;
+	case COUNTER_FAMILY:
+		for (uint32_t i = 0; i < c->n; i++)
+			mb_printf(b, "certsentry_%s{%s=\"%s\"} %" PRIu64 "\n", c->metric, c->label,
+				  c->name_at(i), c->value_at(s, i));
+		break;
+	case COUNTER_HISTOGRAM:
+		render_histogram(b, c->metric, c->hist(s));
+		break;
+	}
+}
+
+size_t metrics_render(const struct counter_snap *s, char *buf, size_t cap)
+{
+	struct mb b = { buf, cap, 0 };
+	const char *family = NULL;
+
+	for (size_t i = 0; i < counter_table_len; i++) {
+		const struct counter_def *c = &counter_table[i];
+
+		if (!c->metric)
+			continue;
+		/* HELP and TYPE once, on a family's first row */
+		if (!family || strcmp(family, c->metric))
+			mb_printf(&b, "# HELP certsentry_%s %s\n# TYPE certsentry_%s %s\n",
+				  c->metric, c->help, c->metric, c->type);
+		family = c->metric;
+		render_row(&b, c, s);
+	}
+	return b.len;
+}
+
+/* ---- HTTP ---- */
 
 static enum MHD_Result answer(void *cls, struct MHD_Connection *conn, const char *url,
 			      const char *method, const char *version, const char *data,
@@ -36,7 +113,10 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *conn, const char
 		resp = MHD_create_response_from_buffer(sizeof(nf) - 1, (void *)nf,
 						       MHD_RESPMEM_PERSISTENT);
 	} else {
-		n = m->fn(m->ctx, m->buf, METRICS_BODY_MAX);
+		struct counter_snap snap;
+
+		m->fn(m->ctx, &snap);
+		n = metrics_render(&snap, m->buf, METRICS_BODY_MAX);
 		resp = MHD_create_response_from_buffer(n, m->buf, MHD_RESPMEM_MUST_COPY);
 		if (resp)
 			MHD_add_response_header(resp, "Content-Type",
@@ -90,7 +170,7 @@ bad:
 	return -1;
 }
 
-struct metrics *metrics_start(const char *listen, metrics_render_fn fn, void *ctx,
+struct metrics *metrics_start(const char *listen, metrics_read_fn fn, void *ctx,
 			      char *err, size_t errlen)
 {
 	struct sockaddr_storage ss;

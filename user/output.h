@@ -1,33 +1,45 @@
-/* output.h - writes reports as JSON lines or text lines to a stream. */
+/* output.h - each report, summary or status event as one line, to one or more sinks. */
 #ifndef CS_OUTPUT_H
 #define CS_OUTPUT_H
 
 #include <stdio.h>
 #include "dedup.h"
+#include "format.h"
 #include "report.h"
+#include "sink.h"
 
-enum output_format { OUTPUT_JSON, OUTPUT_TEXT };
+/* Bounded per line: a chain of 16 certificates with 1024 SANs each can be
+ * longer, and then the JSON is cut at a token and marked, never broken. */
+#define OUTPUT_LINE_MAX	(256 * 1024)
+#define OUTPUT_SINKS_MAX 4
 
 struct output;
 
+/* An output with no sink yet. */
+struct output *output_create(void);
+/* Lines in format fmt to s from now on; o owns s from here, also when this
+ * fails (-1: no memory, or OUTPUT_SINKS_MAX sinks already). */
+int output_add_sink(struct output *o, struct sink *s, enum output_format fmt);
+/* One file sink on f's descriptor (f stays the caller's). */
 struct output *output_new(FILE *f, enum output_format fmt);
-/* Lines as syslog datagrams (RFC 3164, facility daemon, severity from the
- * verdict) to the socket at path, e.g. /dev/log. NULL with a reason in err. */
-struct output *output_new_syslog(const char *path, enum output_format fmt, char *err,
-				 size_t errlen);
 void output_free(struct output *o);
 /* One line per report, buffered: the caller flushes after each batch of
  * input (a ring-buffer wakeup), so lines still leave within that batch. */
 int output_report(struct output *o, const struct cs_report *r);
 /* Writes buffered lines out; a failed write is counted in write_errors. */
 int output_flush(struct output *o);
+/* Every sink opens its destination again (log rotation); -1 with the first
+ * reason in err if one could not (it keeps writing where it did). */
+int output_reopen(struct output *o, char *err, size_t errlen);
 /* A dedup summary: how often a (server, SNI, leaf, verdict) was seen again. */
 int output_summary(struct output *o, const struct dedup_summary *s);
-/* An operational event (start, stop, errors, counters): kind is ECS
- * event.kind ("event"/"state"), action the event.action, msg the message. */
+/* An operational event (start, stop, errors, counters): action is the ECS
+ * event.action, severity a syslog level name ("info", "warning"...), msg
+ * the message. Written at once. */
 int output_status(struct output *o, uint64_t ts_ns, const char *action,
 		  const char *severity, const char *msg);
-struct output_stats { uint64_t lines, write_errors, truncated; };
+/* Summed over the sinks; truncated counts lines built, once per format. */
+struct output_stats { uint64_t lines, lost, write_errors, truncated; };
 void output_stats(const struct output *o, struct output_stats *st);
 
 #endif

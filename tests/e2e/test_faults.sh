@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # test_faults.sh - overload and faults, live in namespaces we make: a ring-buffer
 # flood, flow-table exhaustion through a TUN device, kill -9 mid-capture, a
-# full output filesystem, a closed stdout pipe, list files that vanish, are
-# cut or become directories. certsentry must say what it lost, keep running
+# full output filesystem, a closed stdout pipe, the output file rotated away,
+# list files that vanish, are cut or become directories. certsentry must say what it lost, keep running
 # and recover. Everything made here (namespaces, processes, the tmpfs mount)
 # is removed at exit, whatever happened.
 set -u
@@ -430,6 +430,40 @@ test_output_closed_pipe() {
 	ns_del "$ns"
 }
 
+# Log rotation without copytruncate: the -o file is renamed away, then
+# SIGHUP; certsentry writes on into a new file of the same name, and the
+# renamed one keeps everything before the signal, every line whole.
+test_output_rotate() {
+	local ns out=$TMP/rotate.json why=() bad f
+	ns_new ns rotate || { fail output_rotate "netns"; return; }
+	start_server "$ns" 4433 "$PKI/leaf.pem" "$PKI/leaf.key" "$PKI/inter.pem"
+	start_sentry "$ns" "$out" -i lo --every || { fail output_rotate "start: $(cat "$out")"; ns_del "$ns"; return; }
+	handshake "$ns" 127.0.0.1:4433 -tls1_2 -servername before.rotate.test
+	wait_for 5 sni_seen "$out" before.rotate.test || why+=("nothing reported before the rotation")
+	mv "$out" "$out.1"
+	kill -HUP "$SENTRY_PID"
+	wait_for 5 grep -q certsentry-lists-reloaded "$out" || why+=("no new $out after SIGHUP")
+	handshake "$ns" 127.0.0.1:4433 -tls1_2 -servername after.rotate.test
+	wait_for 5 sni_seen "$out" after.rotate.test || why+=("after.rotate.test is not in the new file")
+	stop_sentry "$SENTRY_PID"
+	[ "$STOP_RC" = 0 ] || why+=("exit status $STOP_RC")
+	sni_seen "$out.1" after.rotate.test && why+=("after.rotate.test went to the renamed file")
+	sni_seen "$out" before.rotate.test && why+=("before.rotate.test is in the new file too")
+	[ "$(nev "$out.1" certsentry-started)" = 1 ] || why+=("the renamed file lost its start line")
+	[ "$(nev "$out" certsentry-stopped)" = 1 ] || why+=("no stop line in the new file")
+	for f in "$out.1" "$out"; do
+		bad=$(broken_line "$f")
+		[ -z "$bad" ] || why+=("a broken line in $f: '$bad'")
+	done
+	if [ ${#why[@]} = 0 ]; then
+		pass "output_rotate ($(wc -l < "$out.1") lines before SIGHUP in the renamed file, $(wc -l < "$out") after in the new one)"
+	else
+		fail output_rotate "$(printf '%s; ' "${why[@]}")"
+	fi
+	stop_pid "$SERVER_PID"
+	ns_del "$ns"
+}
+
 # ----------------------------------------------------------- list file faults
 # The deny list deleted, cut to half a line, replaced by a directory: each a
 # certsentry-lists-error naming the file, the previous lists in force (the
@@ -544,6 +578,7 @@ timed test_userspace_table_full
 timed test_kill9_mid_traffic
 timed test_output_full_fs
 timed test_output_closed_pipe
+timed test_output_rotate
 test_syslog
 timed test_list_faults
 

@@ -309,7 +309,7 @@ foreign_qdisc_kept() {
 
 # Prometheus metrics, scraped from inside the namespace.
 test_metrics() {
-	local ns out body
+	local ns out body lint
 	ns_new ns metrics || { fail metrics "netns"; return; }
 	out=$TMP/metrics.json
 	start_server "$ns" 4433 "$PKI/leaf.pem" "$PKI/leaf.key" "$PKI/inter.pem"
@@ -326,6 +326,13 @@ test_metrics() {
 		pass metrics
 	else
 		fail metrics "$(head -c 1500 <<<"$body")"
+	fi
+	# the exposition as Prometheus parses it (promtool: Debian package prometheus)
+	if command -v promtool >/dev/null; then
+		lint=$(tr -d '\r' <<<"$body" | sed '1,/^$/d' | promtool check metrics 2>&1) \
+			&& pass metrics_promtool || fail metrics_promtool "$lint"
+	else
+		skip metrics_promtool "promtool is not installed (Debian package prometheus)"
 	fi
 	stop_pid "$SENTRY_PID"
 	stop_pid "$SERVER_PID"

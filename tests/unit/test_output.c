@@ -17,6 +17,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 #include "certsentry.h"
+#include "checks.h"
 #include "json.h"
 #include "output.h"
 
@@ -668,6 +669,271 @@ static void test_write_errors(void **state)
 	put_report(&r);
 }
 
+/* ---- summaries, the envelope, several sinks ---- */
+
+static void base_summary(struct dedup_summary *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->action = REPORT_CERTIFICATE;
+	s->server.family = CS_AF_INET;
+	inet_pton(AF_INET, "10.0.0.2", s->server.addr);
+	s->server.port = 443;
+	s->has_sni = true;
+	strcpy(s->sni, "exa mple.com");
+	strcpy(s->leaf_sha256, "AB12CD34EF56AB12CD34EF56AB12CD34EF56AB12CD34EF56AB12CD34EF56AB12");
+	s->verdict = "revoked.crl";
+	s->severity = 2;
+	s->count = 41;
+	s->first_ns = 1795715400000000000ULL;
+	s->last_ns = 1795715500999000000ULL;
+	s->clients = 7;
+	s->ts_ns = 1795715501123456789ULL;
+}
+
+/* Everything a memfd-backed output wrote, as a string. */
+static char *drain(FILE *f)
+{
+	long n = lseek(fileno(f), 0, SEEK_END);
+	char *buf = malloc((size_t)n + 1);
+
+	assert_true(n >= 0);
+	assert_int_equal(pread(fileno(f), buf, (size_t)n, 0), n);
+	buf[n] = '\0';
+	return buf;
+}
+
+static void test_summary(void **state)
+{
+	struct dedup_summary s;
+	FILE *jf = tmpfile(), *tf = tmpfile();
+	struct output *j = output_new(jf, OUTPUT_JSON), *t = output_new(tf, OUTPUT_TEXT);
+	json_object *o;
+	char *js, *ts, *first, *second;
+
+	(void)state;
+	base_summary(&s);
+	assert_int_equal(output_summary(j, &s), 0);
+	assert_int_equal(output_summary(t, &s), 0);
+	s.verdict = "ok";
+	s.severity = 6;
+	s.has_sni = false;
+	s.clients_capped = true;
+	s.action = REPORT_CERTIFICATE_HIDDEN;
+	s.leaf_sha256[0] = '\0';
+	assert_int_equal(output_summary(j, &s), 0);
+	assert_int_equal(output_summary(t, &s), 0);
+	output_free(j);
+	output_free(t);
+	js = drain(jf);
+	ts = drain(tf);
+	assert_string_equal(ts,
+		"2026-11-26T17:51:41.123Z summary tls-certificate seen 41 more times from 7 clients"
+		" -> 10.0.0.2:443 sni=exa\\x20mple.com sha256=AB12CD34EF56AB12 verdict=revoked.crl"
+		" first=2026-11-26T17:50:00.000Z last=2026-11-26T17:51:40.999Z\n"
+		"2026-11-26T17:51:41.123Z summary tls-certificate-hidden seen 41 more times from"
+		" >7 clients -> 10.0.0.2:443 verdict=ok first=2026-11-26T17:50:00.000Z"
+		" last=2026-11-26T17:51:40.999Z\n");
+	second = strchr(js, '\n') + 1;
+	first = strndup(js, (size_t)(second - js));
+	o = parse_line(first, strlen(first));
+	free(first);
+	assert_string_equal(str_at(o, "/event/kind"), "alert");
+	assert_int_equal(int_at(o, "/event/severity"), 2);
+	assert_string_equal(str_at(o, "/event/action"), "tls-summary");
+	assert_int_equal(int_at(o, "/event/count"), 41);
+	assert_string_equal(str_at(o, "/event/start"), "2026-11-26T17:50:00.000Z");
+	assert_string_equal(str_at(o, "/event/end"), "2026-11-26T17:51:40.999Z");
+	assert_string_equal(str_at(o, "/rule/name"), "revoked.crl");
+	assert_string_equal(str_at(o, "/destination/ip"), "10.0.0.2");
+	assert_string_equal(str_at(o, "/tls/client/server_name"), "exa mple.com");
+	assert_string_equal(str_at(o, "/tls/server/hash/sha256"),
+			    "AB12CD34EF56AB12CD34EF56AB12CD34EF56AB12CD34EF56AB12CD34EF56AB12");
+	assert_string_equal(str_at(o, "/certsentry/summary/of"), "tls-certificate");
+	assert_int_equal(int_at(o, "/certsentry/summary/distinct_clients"), 7);
+	assert_null(at(o, "/certsentry/summary/distinct_clients_capped"));
+	json_object_put(o);
+	o = parse_line(second, strlen(second));
+	assert_string_equal(str_at(o, "/event/kind"), "event");
+	assert_null(at(o, "/rule"));
+	assert_null(at(o, "/tls/server"));
+	assert_string_equal(str_at(o, "/certsentry/summary/of"), "tls-certificate-hidden");
+	assert_true(json_object_get_boolean(at(o, "/certsentry/summary/distinct_clients_capped")));
+	json_object_put(o);
+	free(js);
+	free(ts);
+	fclose(jf);
+	fclose(tf);
+}
+
+/* The keys of a JSON object, in the order the line has them. */
+static int keys_of(json_object *o, const char **keys, int max)
+{
+	int n = 0;
+
+	json_object_object_foreach(o, k, v) {
+		(void)v;
+		if (n < max)
+			keys[n++] = k;
+	}
+	return n;
+}
+
+/* Where key is among keys, -1 if absent. */
+static int key_pos(const char **keys, int n, const char *key)
+{
+	for (int i = 0; i < n; i++)
+		if (!strcmp(keys[i], key))
+			return i;
+	return -1;
+}
+
+/* Report, summary and status lines open alike: @timestamp, ecs, event,
+ * byte for byte up to event.kind's value, and event's common members in
+ * one order. */
+static void test_envelope_same(void **state)
+{
+	static const char *const common[] = { "kind", "severity", "action", "dataset" };
+	struct cs_report r;
+	struct dedup_summary s;
+	struct verdict v = { .n = 0, .worst = SEV_OK };
+	FILE *f = tmpfile();
+	struct output *o = output_new(f, OUTPUT_JSON);
+	char *all, *line[3], *save = NULL;
+	const char *keys[3][16];
+	int nk[3];
+	size_t prefix = 0;
+
+	(void)state;
+	base_report(&r);
+	r.verdict = &v;
+	base_summary(&s);
+	s.verdict = "ok";
+	s.severity = SEV_OK;
+	assert_int_equal(output_report(o, &r), 0);
+	assert_int_equal(output_summary(o, &s), 0);
+	assert_int_equal(output_status(o, r.ts_ns, "certsentry-stats", "info", "x=1"), 0);
+	output_free(o);
+	all = drain(f);
+	for (int i = 0; i < 3; i++)
+		assert_non_null(line[i] = strtok_r(i ? NULL : all, "\n", &save));
+	prefix = strlen("{\"@timestamp\":\"2026-11-26T17:51:41.123Z\",\"ecs\":{\"version\":\"8.11.0\"},"
+			"\"event\":{\"kind\":\"");
+	for (int i = 0; i < 3; i++) {
+		json_object *j = json_tokener_parse(line[i]), *ev = at(j, "/event");
+		const char *top[3];
+
+		assert_non_null(j);
+		assert_memory_equal(line[i], line[0], prefix);
+		assert_int_equal(keys_of(j, top, 3), 3);
+		assert_string_equal(top[0], "@timestamp");
+		assert_string_equal(top[1], "ecs");
+		assert_string_equal(top[2], "event");
+		nk[i] = keys_of(ev, keys[i], 16);
+		for (size_t a = 0; a < 4; a++)
+			for (size_t b = a + 1; b < 4; b++)
+				assert_true(key_pos(keys[i], nk[i], common[a]) <
+					    key_pos(keys[i], nk[i], common[b]));
+		assert_int_equal(int_at(j, "/event/severity"), 6);
+		json_object_put(j);
+	}
+	free(all);
+	fclose(f);
+	put_report(&r);
+}
+
+/* Sinks of one format get the same bytes; each format is built once per
+ * line; every sink counts its own lines. */
+static void test_several_sinks(void **state)
+{
+	struct cs_report r;
+	FILE *f[3] = { tmpfile(), tmpfile(), tmpfile() };
+	struct output *o = output_create();
+	struct output_stats st;
+	char *got[3];
+
+	(void)state;
+	base_report(&r);
+	assert_int_equal(output_add_sink(o, sink_file_fd(fileno(f[0])), OUTPUT_JSON), 0);
+	assert_int_equal(output_add_sink(o, sink_file_fd(fileno(f[1])), OUTPUT_TEXT), 0);
+	assert_int_equal(output_add_sink(o, sink_file_fd(fileno(f[2])), OUTPUT_JSON), 0);
+	assert_int_equal(output_add_sink(o, sink_file_fd(fileno(f[2])), OUTPUT_TEXT), 0);
+	/* one too many: refused, and the sink is freed (LeakSanitizer) */
+	assert_int_equal(output_add_sink(o, sink_file_fd(fileno(f[2])), OUTPUT_TEXT), -1);
+	assert_int_equal(output_add_sink(o, NULL, OUTPUT_TEXT), -1);
+	assert_int_equal(output_report(o, &r), 0);
+	assert_int_equal(output_status(o, r.ts_ns, "certsentry-started", "info", "go"), 0);
+	output_stats(o, &st);
+	assert_int_equal(st.lines, 8);
+	assert_int_equal(st.lost, 0);
+	output_free(o);
+	for (int i = 0; i < 3; i++)
+		got[i] = drain(f[i]);
+	assert_non_null(strstr(got[0], "\"action\":\"tls-certificate\""));
+	assert_non_null(strstr(got[1], " tls-certificate 10.0.0.1:51234 -> 10.0.0.2:443 "));
+	/* the third file has two sinks: the JSON batch, then the text batch */
+	assert_int_equal(strlen(got[2]), strlen(got[0]) + strlen(got[1]));
+	assert_memory_equal(got[2], got[0], strlen(got[0]));
+	assert_string_equal(got[2] + strlen(got[0]), got[1]);
+	for (int i = 0; i < 3; i++) {
+		free(got[i]);
+		fclose(f[i]);
+	}
+	put_report(&r);
+}
+
+static void test_format_table(void **state)
+{
+	(void)state;
+	assert_int_equal(format_parse("json"), OUTPUT_JSON);
+	assert_int_equal(format_parse("text"), OUTPUT_TEXT);
+	assert_int_equal(format_parse("xml"), -1);
+	assert_int_equal(format_parse(""), -1);
+	assert_string_equal(format_names(), "json or text");
+	for (int i = 0; i < OUTPUT_FORMATS; i++) {
+		const struct format_ops *f = format_ops(i);
+
+		assert_non_null(f);
+		assert_non_null(f->report);
+		assert_non_null(f->summary);
+		assert_non_null(f->status);
+		assert_true(!f->state_new == !f->state_free);
+	}
+	assert_null(format_ops(OUTPUT_FORMATS));
+}
+
+/* output_reopen() reaches every sink: the -o file after a rename. */
+static void test_output_reopen(void **state)
+{
+	char dir[] = "/tmp/cs-test-output.XXXXXX", path[64], old[64], err[256];
+	struct output *o = output_create();
+	size_t n;
+	char *s;
+	FILE *f;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/out.log", dir);
+	snprintf(old, sizeof(old), "%s/out.log.1", dir);
+	assert_int_equal(output_add_sink(o, sink_open("file", path, err, sizeof(err)), OUTPUT_TEXT), 0);
+	output_status(o, 0, "one", "info", NULL);
+	assert_int_equal(rename(path, old), 0);
+	assert_int_equal(output_reopen(o, err, sizeof(err)), 0);
+	output_status(o, 0, "two", "info", NULL);
+	output_free(o);
+	for (int i = 0; i < 2; i++) {
+		assert_non_null(f = fopen(i ? path : old, "r"));
+		s = calloc(1, 256);
+		n = fread(s, 1, 255, f);
+		assert_true(n > 0);
+		assert_non_null(strstr(s, i ? " two [info] " : " one [info] "));
+		assert_null(strstr(s, i ? " one " : " two "));
+		free(s);
+		fclose(f);
+		unlink(i ? path : old);
+	}
+	rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -680,6 +946,11 @@ int main(void)
 		cmocka_unit_test(test_status),
 		cmocka_unit_test(test_write_errors),
 		cmocka_unit_test(test_cert_json_cache),
+		cmocka_unit_test(test_summary),
+		cmocka_unit_test(test_envelope_same),
+		cmocka_unit_test(test_several_sinks),
+		cmocka_unit_test(test_format_table),
+		cmocka_unit_test(test_output_reopen),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

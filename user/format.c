@@ -1,0 +1,109 @@
+/* format.c - the format table (formats.def) and what a report says, shared by every format. */
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <string.h>
+#include <netinet/in.h>
+#include <linux/types.h>
+#include "certsentry.h"
+#include "format.h"
+#include "json.h"
+#include "ocsp.h"
+#include "tls.h"
+
+static const struct {
+	const char *name;
+	const struct format_ops *ops;
+} formats[OUTPUT_FORMATS] = {
+#define FORMAT(id, name, ops) [id] = { name, &ops },
+#include "formats.def"
+#undef FORMAT
+};
+
+const struct format_ops *format_ops(enum output_format f)
+{
+	return (unsigned)f < OUTPUT_FORMATS ? formats[f].ops : NULL;
+}
+
+int format_parse(const char *name)
+{
+	for (int i = 0; i < OUTPUT_FORMATS; i++)
+		if (!strcmp(name, formats[i].name))
+			return i;
+	return -1;
+}
+
+const char *format_names(void)
+{
+	static char names[128];
+	size_t n = 0;
+
+	for (int i = 0; i < OUTPUT_FORMATS && n < sizeof(names); i++)
+		n += (size_t)snprintf(names + n, sizeof(names) - n, "%s%s",
+				      !i ? "" : i + 1 < OUTPUT_FORMATS ? ", " : " or ",
+				      formats[i].name);
+	return names;
+}
+
+const char *action_name(const struct cs_report *r)
+{
+	switch (r->action) {
+	case REPORT_CERTIFICATE_HIDDEN: return "tls-certificate-hidden";
+	case REPORT_RESUMED: return "tls-session-resumed";
+	case REPORT_CLIENT_CERTIFICATE: return "tls-client-certificate";
+	case REPORT_ALERT: return "tls-alert";
+	case REPORT_INCOMPLETE: return "tls-handshake-incomplete";
+	default: return "tls-certificate";
+	}
+}
+
+const char *report_ip(const struct report_endpoint *ep, char *buf, size_t cap)
+{
+	int af = ep->family == CS_AF_INET6 ? AF_INET6 : AF_INET;
+
+	if (ep->family != CS_AF_INET && ep->family != CS_AF_INET6)
+		return NULL;
+	return inet_ntop(af, ep->addr, buf, (socklen_t)cap);
+}
+
+const char *report_version(const struct cs_report *r)
+{
+	return r->have_server_hello && r->version ? tls_version_number(r->version) : NULL;
+}
+
+/* SSLv2 has no two-byte cipher suite id to name. */
+bool report_has_cipher(const struct cs_report *r)
+{
+	return r->have_server_hello && r->version != 0x0002;
+}
+
+const char *report_alert_desc(const struct cs_report *r, char *buf, size_t cap)
+{
+	const char *n = tls_alert_name(r->alert_desc);
+
+	if (n)
+		return n;
+	snprintf(buf, cap, "%u", r->alert_desc);
+	return buf;
+}
+
+const char *report_alert_level(uint8_t level)
+{
+	return level == 1 ? "warning" : level == 2 ? "fatal" : "unknown";
+}
+
+const char *report_ocsp_status(int st)
+{
+	switch (st) {
+	case OCSP_ST_GOOD: return "good";
+	case OCSP_ST_REVOKED: return "revoked";
+	case OCSP_ST_UNKNOWN: return "unknown";
+	default: return "none";
+	}
+}
+
+void format_time_ns(char *out, size_t cap, uint64_t ns)
+{
+	if (!jw_fmt_time(out, cap, (int64_t)(ns / 1000000000ULL),
+			 (unsigned)(ns / 1000000ULL % 1000)))
+		snprintf(out, cap, "-");
+}

@@ -1,0 +1,284 @@
+/* format_text.c - a line as terminal-safe text: reports, summaries, status events. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <netinet/in.h>
+#include <linux/types.h>
+#include "certsentry.h"
+#include "checks.h"
+#include "format.h"
+#include "json.h"
+
+#define TEXT_FIELD_MAX	512	/* one hostile DN must not fill the screen */
+
+struct tb { char *buf; size_t cap, len; bool trunc; };
+
+static void tb_put(struct tb *t, const char *s, size_t n)
+{
+	if (t->trunc || n > t->cap - t->len) {
+		t->trunc = true;
+		return;
+	}
+	memcpy(t->buf + t->len, s, n);
+	t->len += n;
+}
+
+static size_t tb_end(struct tb *t, struct line *l)
+{
+	l->truncated = t->trunc;
+	return t->len;
+}
+
+__attribute__((format(printf, 2, 3)))
+static void tb_printf(struct tb *t, const char *fmt, ...)
+{
+	char tmp[256];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		tb_put(t, tmp, (size_t)n < sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1);
+}
+
+/* Code points a terminal would act on or that can make a line lie about
+ * itself: C1 controls, bidi overrides/isolates, line separators, BOM. */
+static bool cp_unsafe(uint32_t cp)
+{
+	return (cp >= 0x80 && cp <= 0x9F) || (cp >= 0x200B && cp <= 0x200F) ||
+	       (cp >= 0x2028 && cp <= 0x202E) || (cp >= 0x2066 && cp <= 0x2069) ||
+	       cp == 0xFEFF;
+}
+
+enum safe_mode {
+	SAFE_WORD,	/* bare value: space, quote, backslash escaped too */
+	SAFE_QUOTED,	/* inside "": quote and backslash escaped */
+	SAFE_TAIL,	/* last thing on the line: nothing after it to fake */
+};
+
+/* Untrusted text for a terminal: controls and bad bytes as \xHH, unsafe
+ * code points as \u{...}, so a value can neither drive the terminal nor
+ * fake another field. At most max input bytes, then "...". */
+static void tb_safe(struct tb *t, const char *str, enum safe_mode m, size_t max)
+{
+	const unsigned char *s = (const unsigned char *)(str ? str : "");
+	size_t n = strlen((const char *)s), i = 0;
+	char esc[16];
+
+	if (m == SAFE_QUOTED)
+		tb_put(t, "\"", 1);
+	while (i < n && i < max) {
+		uint32_t cp;
+		size_t k = jw_utf8_seq(s + i, n - i, &cp);
+
+		if (k == 0 || cp < 0x20 || cp == 0x7F || (m == SAFE_WORD && cp == ' ')) {
+			snprintf(esc, sizeof(esc), "\\x%02X", s[i]);
+			tb_put(t, esc, 4);
+			k = 1;
+		} else if ((cp == '"' || cp == '\\') && m != SAFE_TAIL) {
+			snprintf(esc, sizeof(esc), "\\%c", (char)cp);
+			tb_put(t, esc, 2);
+		} else if (cp_unsafe(cp)) {
+			snprintf(esc, sizeof(esc), "\\u{%04X}", (unsigned)cp);
+			tb_put(t, esc, strlen(esc));
+		} else {
+			tb_put(t, (const char *)s + i, k);
+		}
+		i += k;
+	}
+	if (i < n)
+		tb_put(t, "...", 3);
+	if (m == SAFE_QUOTED)
+		tb_put(t, "\"", 1);
+}
+
+static void tb_endpoint(struct tb *t, const struct report_endpoint *ep)
+{
+	char ip[INET6_ADDRSTRLEN];
+	const char *s = report_ip(ep, ip, sizeof(ip));
+
+	if (ep->family == CS_AF_INET6)
+		tb_printf(t, "[%s]:%u", s ? s : "?", ep->port);
+	else
+		tb_printf(t, "%s:%u", s ? s : "?", ep->port);
+}
+
+static void tb_time(struct tb *t, uint64_t ns)
+{
+	char ts[32];
+
+	format_time_ns(ts, sizeof(ts), ns);
+	tb_put(t, ts, strlen(ts));
+}
+
+static void text_leaf(struct tb *t, const struct cs_report *r)
+{
+	const struct cert_facts *f = r->chain_len ? r->chain[0] : NULL;
+	char day[32];
+
+	if (!f) {
+		tb_printf(t, " chain=0");
+		return;
+	}
+	if (!f->parse_ok) {
+		tb_printf(t, " leaf=unparsable error=");
+		tb_safe(t, f->parse_error, SAFE_QUOTED, TEXT_FIELD_MAX);
+	} else {
+		tb_printf(t, " leaf=");
+		tb_safe(t, f->subject_dn, SAFE_QUOTED, TEXT_FIELD_MAX);
+		tb_printf(t, " issuer=");
+		tb_safe(t, f->issuer_dn, SAFE_QUOTED, TEXT_FIELD_MAX);
+		tb_printf(t, " serial=");
+		tb_safe(t, f->serial_hex, SAFE_WORD, TEXT_FIELD_MAX);
+	}
+	tb_printf(t, " sha256=%.16s", f->sha256_hex);
+	if (f->parse_ok) {
+		if (!jw_fmt_time(day, sizeof(day), f->not_after, 0))
+			snprintf(day, sizeof(day), "?");
+		day[10] = '\0';	/* the date is what on-call needs */
+		tb_printf(t, " expires=%s", day);
+	}
+	tb_printf(t, " chain=%u", r->chain_total > r->chain_len ? r->chain_total : r->chain_len);
+}
+
+static void text_tail(struct tb *t, const struct cs_report *r)
+{
+	char num[8];
+
+	switch (r->action) {
+	case REPORT_CERTIFICATE_HIDDEN:
+		tb_printf(t, " certificate encrypted (TLS 1.3)");
+		return;
+	case REPORT_RESUMED:
+		tb_printf(t, " session resumed: no certificate sent");
+		return;
+	case REPORT_ALERT:
+		tb_printf(t, " %s alert %s from %s", report_alert_level(r->alert_level),
+			  report_alert_desc(r, num, sizeof(num)), r->alert_from_client ? "client" : "server");
+		if (r->alert_cert_sha256[0])
+			tb_printf(t, " after sha256=%.16s", r->alert_cert_sha256);
+		return;
+	case REPORT_INCOMPLETE:
+		tb_printf(t, " %s lost %llu bytes: ", r->lost_from_client ? "client" : "server",
+			  (unsigned long long)r->lost_bytes);
+		tb_safe(t, r->incomplete_reason ? r->incomplete_reason : "unknown", SAFE_TAIL,
+			TEXT_FIELD_MAX);
+		return;
+	default:
+		if (r->action == REPORT_CLIENT_CERTIFICATE)
+			tb_printf(t, " client-certificate");
+		text_leaf(t, r);
+		if (r->have_ocsp && r->ocsp.parse_ok)
+			tb_printf(t, " ocsp=%s%s%s%s", report_ocsp_status(r->ocsp.cert_status),
+				  r->ocsp.cert_status == OCSP_ST_REVOKED && r->ocsp.reason >= 0 ? "(" : "",
+				  r->ocsp.cert_status == OCSP_ST_REVOKED && r->ocsp.reason >= 0 ?
+				  r->ocsp.reason_str : "",
+				  r->ocsp.cert_status == OCSP_ST_REVOKED && r->ocsp.reason >= 0 ? ")" : "");
+		else if (r->have_ocsp)
+			tb_printf(t, " ocsp=unparsable");
+	}
+}
+
+/* Findings last, worst first: the part on-call scans for. */
+static void text_verdict(struct tb *t, const struct verdict *v)
+{
+	if (!v)
+		return;
+	if (!v->n) {
+		tb_printf(t, " verdict=ok");
+		return;
+	}
+	tb_printf(t, " ALERT[%s]", severity_name(v->worst));
+	for (uint32_t i = 0; i < v->n; i++) {
+		tb_printf(t, " %s: ", finding_name(v->f[i].code));
+		tb_safe(t, v->f[i].message, SAFE_TAIL, TEXT_FIELD_MAX);
+		tb_printf(t, i + 1 < v->n ? ";" : "");
+	}
+}
+
+static size_t text_report(void *state, struct line *l, const struct cs_report *r)
+{
+	struct tb t = { l->buf, l->cap, 0, false };
+	const char *v = report_version(r), *c;
+
+	tb_time(&t, r->ts_ns);
+	tb_printf(&t, " %s ", action_name(r));
+	tb_endpoint(&t, &r->client);
+	tb_printf(&t, " -> ");
+	tb_endpoint(&t, &r->server);
+	if (r->ifname) {
+		tb_printf(&t, " if=");
+		tb_safe(&t, r->ifname, SAFE_WORD, TEXT_FIELD_MAX);
+		tb_printf(&t, r->hook == CS_HOOK_EGRESS ? "/out" : "/in");
+	}
+	if (r->has_sni) {
+		tb_printf(&t, " sni=");
+		tb_safe(&t, r->sni, SAFE_WORD, TEXT_FIELD_MAX);
+	}
+	if (v) {	/* "TLS1.2", "SSL3.0", "DTLS1.2" */
+		const char *p = tls_version_protocol(r->version);
+
+		tb_printf(&t, " %s%s", p && !strcmp(p, "ssl") ? "SSL" :
+			  p && !strcmp(p, "dtls") ? "DTLS" : "TLS", v);
+	}
+	if (report_has_cipher(r)) {
+		if ((c = tls_cipher_name(r->cipher)))
+			tb_printf(&t, " %s", c);
+		else
+			tb_printf(&t, " cipher=0x%04X", r->cipher);
+	}
+	if (r->alpn[0]) {
+		tb_printf(&t, " alpn=");
+		tb_safe(&t, r->alpn, SAFE_WORD, TEXT_FIELD_MAX);
+	}
+	text_tail(&t, r);
+	text_verdict(&t, r->verdict);
+	(void)state;
+	return tb_end(&t, l);
+}
+
+static size_t text_summary(void *state, struct line *l, const struct dedup_summary *s)
+{
+	struct tb t = { l->buf, l->cap, 0, false };
+	struct cs_report r = { .action = s->action };
+	char first[32], last[32];
+
+	(void)state;
+	format_time_ns(first, sizeof(first), s->first_ns);
+	format_time_ns(last, sizeof(last), s->last_ns);
+	tb_time(&t, s->ts_ns);
+	tb_printf(&t, " summary %s seen %llu more times from %s%u clients -> ", action_name(&r),
+		  (unsigned long long)s->count, s->clients_capped ? ">" : "", s->clients);
+	tb_endpoint(&t, &s->server);
+	if (s->has_sni) {
+		tb_printf(&t, " sni=");
+		tb_safe(&t, s->sni, SAFE_WORD, TEXT_FIELD_MAX);
+	}
+	if (s->leaf_sha256[0])
+		tb_printf(&t, " sha256=%.16s", s->leaf_sha256);
+	tb_printf(&t, " verdict=%s first=%s last=%s", s->verdict, first, last);
+	return tb_end(&t, l);
+}
+
+static size_t text_status(void *state, struct line *l, const struct status_event *s)
+{
+	struct tb t = { l->buf, l->cap, 0, false };
+
+	(void)state;
+	tb_time(&t, s->ts_ns);
+	tb_printf(&t, " ");
+	tb_safe(&t, s->action ? s->action : "status", SAFE_WORD, TEXT_FIELD_MAX);
+	tb_printf(&t, " [");
+	tb_safe(&t, s->severity ? s->severity : "info", SAFE_WORD, TEXT_FIELD_MAX);
+	tb_printf(&t, "] ");
+	tb_safe(&t, s->msg, SAFE_TAIL, l->cap);
+	return tb_end(&t, l);
+}
+
+const struct format_ops format_text = {
+	.report = text_report,
+	.summary = text_summary,
+	.status = text_status,
+};

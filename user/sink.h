@@ -1,0 +1,61 @@
+/* sink.h - where a finished line goes (a file, stdout, syslog): one interface, a file per kind. */
+#ifndef CS_SINK_H
+#define CS_SINK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * A sink takes whole lines, already formatted, and delivers them. It may hold
+ * them until sink_flush() (the end of an input batch); it never blocks the
+ * capture for long and never stops it: a line it cannot deliver is counted
+ * lost and the next one is tried. A new kind is one file (its constructor)
+ * and one row in sinks.def.
+ */
+struct sink_stats {
+	uint64_t lines;		/* delivered whole */
+	uint64_t lost;		/* not delivered, or delivered torn */
+	uint64_t write_errors;	/* failed writes: a batch or a datagram each */
+};
+
+struct sink;
+
+struct sink_ops {
+	/* line[0..len) without its '\n'; sev is its syslog severity (0-7).
+	 * -1 if it is lost (already counted). */
+	int (*write)(struct sink *s, const char *line, size_t len, int sev);
+	/* What was held leaves now; -1 if some of it did not. NULL: holds nothing. */
+	int (*flush)(struct sink *s);
+	/* Log rotation: open the destination again by its name; on failure the
+	 * old one stays in use. NULL: there is nothing to reopen. */
+	int (*reopen)(struct sink *s, char *err, size_t errlen);
+	void (*free)(struct sink *s);	/* flushes first */
+};
+
+/* The head of every kind's own struct. */
+struct sink {
+	const struct sink_ops *ops;
+	const char *name;	/* its row's name in sinks.def */
+	struct sink_stats st;
+};
+
+int sink_write(struct sink *s, const char *line, size_t len, int sev);
+int sink_flush(struct sink *s);
+int sink_reopen(struct sink *s, char *err, size_t errlen);
+void sink_stats(const struct sink *s, struct sink_stats *st);
+void sink_free(struct sink *s);
+
+/* The sink of that name in sinks.def, given its argument (NULL: its
+ * default). NULL with a reason in err, after the row's option name. */
+struct sink *sink_open(const char *name, const char *arg, char *err, size_t errlen);
+
+/* One constructor per row of sinks.def. */
+#define SINK(name, open, option) struct sink *open(const char *arg, char *err, size_t errlen);
+#include "sinks.def"
+#undef SINK
+
+/* A file sink on a descriptor the caller keeps open (a FILE's, a pipe, a
+ * memfd): not closed here, nothing to reopen. NULL if out of memory. */
+struct sink *sink_file_fd(int fd);
+
+#endif
