@@ -159,7 +159,10 @@ int main(int argc, char **argv)
 			break;
 		}
 	}
+	/* What waits, then a last scan: the counters account for processes
+	 * that ended with chains never sent. */
 	uprobe_poll(u, 0);
+	uprobe_rescan(u);
 	if (counters) {
 		uprobe_counters(u, c);
 		for (i = 0; i < UPROBE_C_MAX; i++)

@@ -12,6 +12,7 @@ _Static_assert(CS_UP_CHAIN_MAX == TLS_CHAIN_MAX, "the kernel copies what a chain
 
 #define BUCKETS		(SERVED_THREADS_MAX * 2)	/* a power of two */
 #define RECENT_SECRETS	16	/* fingerprints kept to drop a repeated secret */
+#define GONE_MAX	64	/* chains evicted, whose later records are ignored */
 
 /* A certificate being received: der_len bytes, have of them so far. */
 struct piece {
@@ -44,6 +45,8 @@ struct served {
 	uint64_t bytes;
 	uint64_t recent[RECENT_SECRETS];	/* tid and hash of a secret record */
 	uint32_t recent_pos;
+	struct { uint32_t tid; uint64_t chain; } gone[GONE_MAX];
+	uint32_t gone_pos;
 	uint64_t c[SERVED_C_MAX];
 };
 
@@ -128,13 +131,32 @@ static void drop(struct served *s, struct thread *t, int counter)
 	s->n_threads--;
 }
 
+/* Drops a chain for want of room; the rest of its records, still in the
+ * ring, are ignored rather than counted again as incomplete. */
+static void evict(struct served *s, struct thread *t)
+{
+	s->gone[s->gone_pos % GONE_MAX].tid = t->tid;
+	s->gone[s->gone_pos++ % GONE_MAX].chain = t->chain;
+	drop(s, t, SERVED_C_EVICTED);
+}
+
+static bool evicted(const struct served *s, uint32_t tid, uint64_t chain)
+{
+	uint32_t i;
+
+	for (i = 0; i < GONE_MAX; i++)
+		if (s->gone[i].tid == tid && s->gone[i].chain == chain)
+			return true;
+	return false;
+}
+
 static struct thread *add(struct served *s, uint32_t tid)
 {
 	struct thread *t = NULL;
 	uint32_t b = bucket_of(tid), i;
 
 	if (s->n_threads == SERVED_THREADS_MAX)
-		drop(s, lru_entry(s->lru.tail, struct thread, lru), SERVED_C_EVICTED);
+		evict(s, lru_entry(s->lru.tail, struct thread, lru));
 	for (i = 0; i < SERVED_THREADS_MAX; i++) {
 		if (!s->th[i].used) {
 			t = &s->th[i];
@@ -170,10 +192,12 @@ static int on_cert(struct served *s, const struct cs_up_cert *r, size_t size)
 	const uint8_t *data = (const uint8_t *)(r + 1);
 
 	if (r->len > size - sizeof(*r) || r->off > r->der_len || r->len > r->der_len - r->off ||
-	    (!r->flags && r->der_len > CS_UP_CERT_MAX) || (r->flags && r->len)) {
+	    (!r->flags && (r->der_len > CS_UP_CERT_MAX || !r->len)) || (r->flags && r->len)) {
 		s->c[SERVED_C_BAD_RECORD]++;
 		return -1;
 	}
+	if (evicted(s, r->h.tid, r->h.chain))
+		return 0;
 	t = find(s, r->h.tid);
 	if (t && t->chain != r->h.chain) {
 		/* The thread began another chain: the one held never went out. */
@@ -204,7 +228,7 @@ static int on_cert(struct served *s, const struct cs_up_cert *r, size_t size)
 	p = &t->cert[r->index];
 	if (!p->der) {
 		if (s->bytes + r->der_len > SERVED_BYTES_MAX || !(p->der = malloc(r->der_len))) {
-			drop(s, t, SERVED_C_EVICTED);
+			evict(s, t);
 			return 0;
 		}
 		p->der_len = r->der_len;
@@ -290,6 +314,8 @@ static int on_bind(struct served *s, const struct cs_up_bind *b)
 	struct thread *t = find(s, b->h.tid);
 	struct cs_flow_key k;
 
+	if (evicted(s, b->h.tid, b->h.chain))
+		return 0;
 	if (!t || t->chain != b->h.chain) {
 		s->c[SERVED_C_NO_CHAIN]++;
 		if (t && t->chain < b->h.chain)
@@ -388,7 +414,8 @@ void served_expire(struct served *s, uint64_t now_mono,
 
 		if (!t->used)
 			continue;
-		if (now_mono - t->start_ns > SERVED_TTL_NS ||
+		/* Signed: a record may be stamped after now_mono was read. */
+		if ((int64_t)(now_mono - t->start_ns) > (int64_t)SERVED_TTL_NS ||
 		    (alive && !alive(actx, t->tgid, t->tid)))
 			drop(s, t, SERVED_C_EXPIRED);
 	}

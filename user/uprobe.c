@@ -366,7 +366,8 @@ static __u32 *map_keys(struct bpf_map *m, uint32_t max, uint32_t *n)
 	return k;
 }
 
-/* Kernel state of processes and threads that ended, and of chains never sent. */
+/* Kernel state of processes and threads that ended, and of chains never sent.
+ * Ages are signed: a chain may start while we scan, after now was read. */
 static void prune(struct uprobe *u, uint64_t now)
 {
 	struct bpf_map *m = u->skel->maps.ssl_text;
@@ -382,7 +383,8 @@ static void prune(struct uprobe *u, uint64_t now)
 	k = map_keys(m, CS_UP_THREADS_MAX, &n);
 	for (i = 0; k && i < n; i++)
 		if (!bpf_map__lookup_elem(m, &k[i], sizeof(*k), &p, sizeof(p), 0) &&
-		    (now - p.ts_ns > SERVED_TTL_NS || !thread_alive(NULL, p.tgid, k[i])) &&
+		    ((int64_t)(now - p.ts_ns) > (int64_t)SERVED_TTL_NS ||
+		     !thread_alive(NULL, p.tgid, k[i])) &&
 		    !bpf_map__delete_elem(m, &k[i], sizeof(*k), 0))
 			u->c[UPROBE_C_GONE]++;
 	free(k);
