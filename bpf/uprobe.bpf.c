@@ -70,6 +70,10 @@ struct {
 } events SEC(".maps");
 
 __u64 chain_seq;	/* last chain id handed out */
+/* Entries in "pending", kept exact (each successful insert adds one, each
+ * successful delete, here or by userspace, takes one): lets every other
+ * send on the machine skip the lookup. */
+__u64 pending_n;
 
 static __always_inline void count(__u32 idx, __u64 v)
 {
@@ -93,6 +97,7 @@ static __always_inline int read_user(void *dst, __u32 len, __u64 src)
 struct vma_ctx {
 	struct cs_up_range r;
 	int found;
+	__u8 flags;
 };
 
 static long vma_cb(struct task_struct *task, struct vm_area_struct *vma, void *data)
@@ -100,32 +105,42 @@ static long vma_cb(struct task_struct *task, struct vm_area_struct *vma, void *d
 	struct vma_ctx *v = data;
 	struct cs_up_file f = {};
 	struct file *file = vma->vm_file;
+	__u8 *flags;
 
 	if (!file || !(vma->vm_flags & VM_EXEC))
 		return 0;
 	f.ino = file->f_inode->i_ino;
 	f.dev = file->f_inode->i_sb->s_dev;
-	if (!bpf_map_lookup_elem(&ssl_files, &f))
+	flags = bpf_map_lookup_elem(&ssl_files, &f);
+	if (!flags)
 		return 0;
 	v->r.start = vma->vm_start;
 	v->r.end = vma->vm_end;
+	v->flags = *flags;
 	v->found = 1;
 	return 0;
 }
 
 /* Return address inside the caller file's text: the range userspace found
  * for this process; else (a process forked or started since the last scan,
- * or a pid reused) the task's own mapping there, if it is of a known file,
- * remembered for next time. */
+ * or a pid reused) the task's own mapping there, if it is of a known file
+ * (and the process one we follow: see CS_UP_FILE_ANY), remembered. */
 static __always_inline int from_ssl(__u32 tgid, __u64 ra)
 {
 	struct cs_up_range *r = bpf_map_lookup_elem(&ssl_text, &tgid);
+	struct task_struct *task = bpf_get_current_task_btf();
 	struct vma_ctx v = {};
+	__u32 parent;
 
 	if (r && ra >= r->start && ra < r->end)
 		return 1;
-	if (bpf_find_vma(bpf_get_current_task_btf(), ra, vma_cb, &v, 0) || !v.found)
+	if (bpf_find_vma(task, ra, vma_cb, &v, 0) || !v.found)
 		return 0;
+	if (!(v.flags & CS_UP_FILE_ANY)) {
+		parent = task->real_parent->tgid;
+		if (!bpf_map_lookup_elem(&ssl_text, &parent))
+			return 0;
+	}
 	count(CS_UP_C_VMA, 1);
 	bpf_map_update_elem(&ssl_text, &tgid, &v.r, BPF_ANY);
 	return 1;
@@ -295,6 +310,8 @@ int BPF_KRETPROBE(up_i2d_return, int ret)
 			count(CS_UP_C_MAP_FULL, 1);
 			return 0;
 		}
+		if (!p)
+			__sync_fetch_and_add(&pending_n, 1);
 		p = bpf_map_lookup_elem(&pending, &tid);
 		if (!p)
 			return 0;
@@ -311,14 +328,25 @@ int BPF_KRETPROBE(up_i2d_return, int ret)
 
 /* ---- binding: the thread's next TCP send ---- */
 
+static __always_inline void unpend(__u32 tid)
+{
+	if (!bpf_map_delete_elem(&pending, &tid))
+		__sync_fetch_and_sub(&pending_n, 1);
+}
+
 SEC("tp_btf/sock_send_length")
 int BPF_PROG(up_send, struct sock *sk, int ret, int flags)
 {
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct cs_up_pending *p = bpf_map_lookup_elem(&pending, &tid);
+	struct cs_up_pending *p;
 	struct cs_up_bind *b;
+	__u32 tid;
 
-	/* Every send of every process passes here: one failed lookup. */
+	/* Every send of every process passes here: most find no chain pending
+	 * anywhere, the others one failed lookup. */
+	if (!*(volatile __u64 *)&pending_n)
+		return 0;
+	tid = (__u32)bpf_get_current_pid_tgid();
+	p = bpf_map_lookup_elem(&pending, &tid);
 	if (!p)
 		return 0;
 	if (sk->sk_protocol != IPPROTO_TCP) {
@@ -329,7 +357,7 @@ int BPF_PROG(up_send, struct sock *sk, int ret, int flags)
 	 * was abandoned, and this send is another connection's. */
 	if (bpf_ktime_get_ns() - p->ts_ns > CS_UP_PENDING_NS) {
 		count(CS_UP_C_STALE, 1);
-		bpf_map_delete_elem(&pending, &tid);
+		unpend(tid);
 		return 0;
 	}
 	b = bpf_ringbuf_reserve(&events, sizeof(*b), 0);
@@ -359,7 +387,7 @@ int BPF_PROG(up_send, struct sock *sk, int ret, int flags)
 		count(CS_UP_C_RECORDS, 1);
 		count(CS_UP_C_BINDS, 1);
 	}
-	bpf_map_delete_elem(&pending, &tid);
+	unpend(tid);
 	return 0;
 }
 

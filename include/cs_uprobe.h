@@ -39,11 +39,16 @@ struct cs_up_range {
 
 /* Key of "ssl_files": a file whose executable mappings count as callers,
  * for processes not (yet) in "ssl_text". dev is the kernel's encoding
- * (major << 20 | minor), as /proc/PID/maps prints it split. */
+ * (major << 20 | minor), as /proc/PID/maps prints it split. The value is
+ * __u8 flags: CS_UP_FILE_ANY, any process mapping it counts (discovery, or a
+ * file named by path); else only children of a process in "ssl_text" (forks
+ * of named processes: the workers of a named server). */
 struct cs_up_file {
 	__u64 dev;
 	__u64 ino;
 };
+
+#define CS_UP_FILE_ANY		0x1
 
 /* Value of "pending" (key: __u32 tid): the chain this thread is building. */
 struct cs_up_pending {

@@ -88,6 +88,7 @@ static const char *const own_names[UPROBE_C_MAX - UPROBE_C_RESCANS] = {
 	[UPROBE_C_DETACHED - UPROBE_C_RESCANS] = "detach_total",
 	[UPROBE_C_ATTACH_FAIL - UPROBE_C_RESCANS] = "attach_failures_total",
 	[UPROBE_C_GONE - UPROBE_C_RESCANS] = "ended_state_removed_total",
+	[UPROBE_C_PENDING - UPROBE_C_RESCANS] = "kernel_threads_pending",
 };
 
 const char *uprobe_counter_name(int i)
@@ -198,12 +199,16 @@ static struct att *ensure(struct uprobe *u, enum att_kind kind, const char *path
 	return a;
 }
 
-static void add_ssl_file(struct uprobe *u, uint64_t dev, uint64_t ino)
+/* any: every process mapping the file counts (see CS_UP_FILE_ANY). */
+static void add_ssl_file(struct uprobe *u, uint64_t dev, uint64_t ino, bool any)
 {
 	struct cs_up_file f = { .dev = dev, .ino = ino };
-	__u8 one = 1;
+	__u8 flags = any ? CS_UP_FILE_ANY : 0, old;
 
-	bpf_map__update_elem(u->skel->maps.ssl_files, &f, sizeof(f), &one, sizeof(one), BPF_ANY);
+	if (!bpf_map__lookup_elem(u->skel->maps.ssl_files, &f, sizeof(f), &old, sizeof(old), 0))
+		flags |= old;
+	bpf_map__update_elem(u->skel->maps.ssl_files, &f, sizeof(f), &flags, sizeof(flags),
+			     BPF_ANY);
 }
 
 /* ---- one process ---- */
@@ -316,7 +321,8 @@ static void scan_process(struct uprobe *u, pid_t pid)
 	if (procscan_maps(PROC, pid, on_map, &ps) || !ps.ssl.end)
 		return;
 	u->c[UPROBE_C_PROCESSES]++;
-	add_ssl_file(u, ps.ssl_file.dev, ps.ssl_file.ino);
+	/* Without discovery only named processes and their children count. */
+	add_ssl_file(u, ps.ssl_file.dev, ps.ssl_file.ino, !u->o.no_discover);
 	bpf_map__update_elem(u->skel->maps.ssl_text, &tgid, sizeof(tgid), &ps.ssl,
 			     sizeof(ps.ssl), BPF_ANY);
 	if (ps.crypto_path[0])	/* else a static build: attached by --uprobe-path */
@@ -385,8 +391,10 @@ static void prune(struct uprobe *u, uint64_t now)
 		if (!bpf_map__lookup_elem(m, &k[i], sizeof(*k), &p, sizeof(p), 0) &&
 		    ((int64_t)(now - p.ts_ns) > (int64_t)SERVED_TTL_NS ||
 		     !thread_alive(NULL, p.tgid, k[i])) &&
-		    !bpf_map__delete_elem(m, &k[i], sizeof(*k), 0))
+		    !bpf_map__delete_elem(m, &k[i], sizeof(*k), 0)) {
+			__sync_fetch_and_sub(&u->skel->bss->pending_n, 1);
 			u->c[UPROBE_C_GONE]++;
+		}
 	free(k);
 	served_expire(u->served, now, thread_alive, NULL);
 }
@@ -464,7 +472,7 @@ static int add_path(struct uprobe *u, const char *path, char *err, size_t errlen
 		    u->n_named_ssl < UPROBE_PATHS_MAX) {
 			u->named_ssl[u->n_named_ssl].dev = dev;
 			u->named_ssl[u->n_named_ssl++].ino = st.st_ino;
-			add_ssl_file(u, dev, st.st_ino);
+			add_ssl_file(u, dev, st.st_ino, true);
 		}
 	}
 	if (!has_go) {
@@ -605,6 +613,7 @@ void uprobe_counters(struct uprobe *u, uint64_t out[UPROBE_C_MAX])
 
 	memcpy(out, u->c, sizeof(u->c));
 	served_counters(u->served, out + CS_UP_C_MAX);
+	out[UPROBE_C_PENDING] = *(volatile __u64 *)&u->skel->bss->pending_n;
 	v = ncpu > 0 ? calloc(ncpu, sizeof(*v)) : NULL;
 	if (!v)
 		return;

@@ -25,7 +25,8 @@ struct uprobe_opts {
 	 * and/or Go's crypto/tls.(*Config).writeKeyLog. */
 	const char *paths[UPROBE_PATHS_MAX];
 	int n_paths;
-	bool no_discover;	/* only what pids and paths name */
+	bool no_discover;	/* only what pids and paths name (and children of
+				 * named processes, such as a server's workers) */
 	uint32_t rescan_ms;	/* process rescan period; 0 = UPROBE_RESCAN_MS */
 	uint32_t ring_bytes;	/* 0 = CS_UP_RING_BYTES; a power of two >= page size */
 	bool verbose;		/* libbpf debug output */
@@ -41,6 +42,7 @@ enum uprobe_counter {
 	UPROBE_C_DETACHED,	/* files detached: no process of ours maps them any more */
 	UPROBE_C_ATTACH_FAIL,	/* files that could not be attached */
 	UPROBE_C_GONE,		/* per-process and per-thread kernel state of ended ones removed */
+	UPROBE_C_PENDING,	/* gauge: threads the kernel holds a chain not yet sent for */
 	UPROBE_C_MAX
 };
 

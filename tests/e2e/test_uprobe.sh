@@ -271,6 +271,7 @@ test_orphan() {
 	if [ "$(chains "$dout" "$MEM_PID" | grep -c "der=$LEAF,$INTER$")" = 3 ] &&
 	   [ "$(chains "$dout" "$MEM_PID" | grep -c .)" = 3 ] &&
 	   [ "$(counter "$dout" chains_orphaned)" = 3 ] &&
+	   [ "$(counter "$dout" kernel_threads_pending)" = 0 ] &&
 	   [ "$(counter "$dout" kernel_chains_restarted_total)" = 3 ]; then
 		pass "unsent_chain_orphaned (3 threads: the sent chain bound, the unsent one counted)"
 	else
@@ -289,7 +290,8 @@ test_exit_mid_chain() {
 	stop_dump
 	if [ "$(counter "$dout" kernel_chains_total)" = 3 ] && [ "$(counter "$dout" chains_expired)" = 3 ] &&
 	   [ "$(counter "$dout" chains_delivered)" = 0 ] &&
-	   [ "$(counter "$dout" ended_state_removed_total)" -ge 3 ]; then
+	   [ "$(counter "$dout" ended_state_removed_total)" -ge 3 ] &&
+	   [ "$(counter "$dout" kernel_threads_pending)" = 0 ]; then
 		pass "exit_mid_chain (3 chains expired, kernel state removed)"
 	else
 		fail exit_mid_chain "$(grep -h 'chains\|ended_state' "$dout")"
@@ -300,7 +302,7 @@ test_exit_mid_chain() {
 # IPv4 (on an IPv6 socket: v4-mapped) and IPv6, found by discovery; then a
 # reload: the new workers are covered before any rescan.
 test_nginx() {
-	local d=$TMP/nginx out=$TMP/nginx.out npid workers new v name fp addr fam c cr n=0
+	local d=$TMP/nginx out=$TMP/nginx.out out2=$TMP/nginx2.out npid workers new v name fp addr fam c cr n=0 dump2
 	command -v nginx >/dev/null || { skip nginx "nginx is not installed (apt-get install nginx-light)"; return; }
 	mkdir -p "$d/tmp"
 	cat > "$d/nginx.conf" <<-EOF
@@ -345,7 +347,11 @@ test_nginx() {
 		return
 	fi
 	workers=$(pgrep -P "$npid" | tr '\n' ' ')
-	start_dump "$out" -r 600000 || { fail nginx "uprobedump did not start: $(cat "$out")"; stop_pid "$npid"; return; }
+	# A second instance beside the first, told only the master's pid: the
+	# workers count as its children.
+	start_dump "$out2" -n -p "$npid" -r 600000 || { fail nginx "uprobedump -p did not start: $(cat "$out2")"; stop_pid "$npid"; return; }
+	dump2=$DUMP_PID
+	start_dump "$out" -r 600000 || { fail nginx "uprobedump did not start: $(cat "$out")"; stop_pid "$dump2"; stop_pid "$npid"; return; }
 	: > "$TMP/nginx.clients"
 	for v in 1.3 1.2; do
 		for name in $HOST b.example.test; do
@@ -365,7 +371,10 @@ test_nginx() {
 	cr=$(curl_hs "$C" $SADDR 443 $HOST --tlsv1.3)
 	# shellcheck disable=SC2086
 	wait_chains "$out" 1 $new
+	# shellcheck disable=SC2086
+	wait_chains "$out2" 1 $new
 	stop_dump
+	stop_pid "$dump2"
 	stop_pid "$npid"
 	while read -r v name addr c; do
 		[ -n "$c" ] || { fail "nginx_tls${v}_${name%%.*}_$addr" "curl failed"; continue; }
@@ -374,7 +383,11 @@ test_nginx() {
 		case $addr in *:*) fam=6 ;; esac
 		# shellcheck disable=SC2086
 		expect_chain "nginx_tls${v}_${name%%.*}_$addr" "$out" "$workers" $c "$addr" 443 "$fam" "$fp" "$INTER"
+		# shellcheck disable=SC2086
+		expect_chain "nginx_master_pid_tls${v}_${name%%.*}_$addr" "$out2" "$workers" $c "$addr" 443 "$fam" "$fp" "$INTER"
 	done < "$TMP/nginx.clients"
+	# shellcheck disable=SC2086
+	[ -n "$cr" ] && expect_chain nginx_master_pid_reload "$out2" "$new" $cr $SADDR 443 4 "$LEAF" "$INTER"
 	# shellcheck disable=SC2086
 	if [ -n "$new" ] && [ -n "$cr" ] &&
 	   expect_chain nginx_reload_new_worker "$out" "$new" $cr $SADDR 443 4 "$LEAF" "$INTER"; then
@@ -455,13 +468,13 @@ test_bad_options() {
 	case $e in *"--uprobe-pid 2147483000: no such process"*) pass bad_pid ;; *) fail bad_pid "$e" ;; esac
 }
 
-TS=$SECONDS; test_s_server; echo "time $((SECONDS-TS))"
-TS=$SECONDS; test_long_chain; echo "time $((SECONDS-TS))"
-TS=$SECONDS; test_big_certs; echo "time $((SECONDS-TS))"
-TS=$SECONDS; test_threads; echo "time $((SECONDS-TS))"
-TS=$SECONDS; test_orphan; echo "time $((SECONDS-TS))"
-TS=$SECONDS; test_exit_mid_chain; echo "time $((SECONDS-TS))"
-TS=$SECONDS; test_nginx; echo "time $((SECONDS-TS))"
-TS=$SECONDS; test_go; echo "time $((SECONDS-TS))"
+test_s_server
+test_long_chain
+test_big_certs
+test_threads
+test_orphan
+test_exit_mid_chain
+test_nginx
+test_go
 test_bad_options
 summary
