@@ -11,6 +11,7 @@ HOST=www.example.test
 
 why=$(live_unavailable)
 [ -z "$why" ] && { [ -x "$DUMP" ] && [ -x "$TLSMEM" ] || why="$DUMP or $TLSMEM not built"; }
+[ -z "$why" ] && { command -v curl >/dev/null || why="no curl (make deps installs it)"; }
 if [ -n "$why" ]; then
 	skip "uprobe tests" "$why"
 	summary
@@ -18,7 +19,7 @@ if [ -n "$why" ]; then
 fi
 
 der_fp() { openssl x509 -in "$1" -outform DER | sha256sum | cut -d' ' -f1; }
-hex_fp() { printf '%s' "$1" | xxd -r -p | sha256sum | cut -d' ' -f1; }
+hex_fp() { python3 -c 'import hashlib, sys; print(hashlib.sha256(bytes.fromhex(sys.argv[1])).hexdigest())' "$1"; }
 
 # field LINE KEY: the value of KEY=VALUE in a uprobedump line.
 field() { sed -n "s/.*[ ]$2=\([^ ]*\).*/\1/p" <<<"$1"; }
