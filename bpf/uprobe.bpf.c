@@ -11,16 +11,11 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
-/* i2d_X509 entry -> return, per thread: where the DER is being written. */
-struct call {
-	__u64 buf;		/* *out at entry: the DER starts here */
-};
-
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, CS_UP_THREADS_MAX);
 	__type(key, __u32);
-	__type(value, struct call);
+	__type(value, struct cs_up_call);
 } calls SEC(".maps");
 
 struct {
@@ -151,7 +146,7 @@ int BPF_KPROBE(up_i2d_entry, void *x, __u64 out)
 {
 	__u64 id = bpf_get_current_pid_tgid(), ra;
 	__u32 tid = (__u32)id;
-	struct call c = {};
+	struct cs_up_call c = {};
 
 	/* i2d_X509(x, NULL) only measures: nothing to copy. */
 	if (!out)
@@ -165,6 +160,7 @@ int BPF_KPROBE(up_i2d_entry, void *x, __u64 out)
 	/* *out NULL: i2d allocates the buffer itself; OpenSSL's writer never does. */
 	if (read_user(&c.buf, sizeof(c.buf), out) || !c.buf)
 		return 0;
+	c.tgid = id >> 32;
 	if (bpf_map_update_elem(&calls, &tid, &c, BPF_ANY))
 		count(CS_UP_C_MAP_FULL, 1);
 	return 0;
@@ -288,7 +284,7 @@ int BPF_KRETPROBE(up_i2d_return, int ret)
 	__u64 id = bpf_get_current_pid_tgid(), buf;
 	__u32 tid = (__u32)id, len;
 	struct cs_up_pending *p, np = {};
-	struct call *c = bpf_map_lookup_elem(&calls, &tid);
+	struct cs_up_call *c = bpf_map_lookup_elem(&calls, &tid);
 
 	if (!c)
 		return 0;

@@ -50,6 +50,13 @@ struct cs_up_file {
 
 #define CS_UP_FILE_ANY		0x1
 
+/* Value of "calls" (key: __u32 tid): an i2d_X509 call from entry to return. */
+struct cs_up_call {
+	__u64 buf;		/* *out at entry: the DER is written there */
+	__u32 tgid;		/* userspace drops the entries of ended threads */
+	__u32 pad;
+};
+
 /* Value of "pending" (key: __u32 tid): the chain this thread is building. */
 struct cs_up_pending {
 	__u64 chain;		/* chain id (global sequence, never 0) */

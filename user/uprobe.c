@@ -29,6 +29,7 @@ struct att {
 	bool used;
 	enum att_kind kind;
 	bool named;			/* from --uprobe-path: kept until close */
+	bool told;			/* a failure to attach was said (verbose) */
 	uint64_t dev, ino;
 	uint32_t gen;			/* last scan that found a process using it */
 	struct bpf_link *link[2];	/* entry, return (i2d only) */
@@ -268,10 +269,13 @@ static int on_map(void *ctx, const struct proc_map *m)
 }
 
 /* A file found through pid could not be attached: said once, when verbose. */
-static void report(const struct uprobe *u, pid_t pid, const struct att *a, const char *err)
+static void report(const struct uprobe *u, pid_t pid, struct att *a, const char *err)
 {
-	if (u->o.verbose && (!a || (!a->link[0] && a->gen == u->gen && !a->named)))
-		fprintf(stderr, "uprobe: pid %d: %s\n", pid, err);
+	if (!u->o.verbose || (a && (a->link[0] || a->told)))
+		return;
+	fprintf(stderr, "uprobe: pid %d: %s\n", pid, err);
+	if (a)
+		a->told = true;
 }
 
 /* Does the executable of pid have the Go symbol? Remembered per file. */
@@ -377,12 +381,22 @@ static __u32 *map_keys(struct bpf_map *m, uint32_t max, uint32_t *n)
 static void prune(struct uprobe *u, uint64_t now)
 {
 	struct bpf_map *m = u->skel->maps.ssl_text;
+	struct cs_up_call call;
 	struct cs_up_pending p;
 	uint32_t n, i;
 	__u32 *k = map_keys(m, CS_UP_TGIDS_MAX, &n);
 
 	for (i = 0; k && i < n; i++)
 		if (!process_alive(k[i]) && !bpf_map__delete_elem(m, &k[i], sizeof(*k), 0))
+			u->c[UPROBE_C_GONE]++;
+	free(k);
+	/* i2d_X509 calls whose return never came (the thread ended inside). */
+	m = u->skel->maps.calls;
+	k = map_keys(m, CS_UP_THREADS_MAX, &n);
+	for (i = 0; k && i < n; i++)
+		if (!bpf_map__lookup_elem(m, &k[i], sizeof(*k), &call, sizeof(call), 0) &&
+		    !thread_alive(NULL, call.tgid, k[i]) &&
+		    !bpf_map__delete_elem(m, &k[i], sizeof(*k), 0))
 			u->c[UPROBE_C_GONE]++;
 	free(k);
 	m = u->skel->maps.pending;
