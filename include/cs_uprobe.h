@@ -19,7 +19,7 @@
 
 #define CS_UP_CERT_MAX		65536		/* DER bytes copied per certificate */
 #define CS_UP_CHUNK		16384		/* DER bytes per ring record (a power of two) */
-#define CS_UP_CHAIN_MAX		16		/* certificates copied per chain (= TLS_CHAIN_MAX) */
+#define CS_UP_CHAIN_MAX		16		/* certificates copied per chain: TLS_CHAIN_MAX */
 #define CS_UP_RING_BYTES	(4 * 1024 * 1024)
 #define CS_UP_THREADS_MAX	8192		/* "calls" and "pending": threads at once */
 #define CS_UP_TGIDS_MAX		16384		/* "ssl_text": processes with a libssl range */
@@ -133,7 +133,7 @@ struct cs_up_secret {
 enum cs_up_counter {
 	CS_UP_C_CALLS,		/* i2d_X509 calls that wrote bytes, from OpenSSL's caller */
 	CS_UP_C_FILTERED,	/* i2d_X509 calls from elsewhere (return address not in libssl) */
-	CS_UP_C_VMA,		/* callers found through the task's VMA (process not yet in ssl_text) */
+	CS_UP_C_VMA,		/* callers found from the task's VMA (process not in ssl_text) */
 	CS_UP_C_CERTS,		/* certificates copied */
 	CS_UP_C_BYTES,		/* DER bytes copied */
 	CS_UP_C_OVERSIZE,	/* certificates over CS_UP_CERT_MAX (not copied) */

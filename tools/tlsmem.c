@@ -116,7 +116,8 @@ static void *thread(void *arg)
 				die("handshake");
 		clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c1);
 		clock_gettime(CLOCK_MONOTONIC, &t1);
-		printf("bench thread=%d flights=%d us/flight=%.1f cpu_us/flight=%.1f\n", idx, g.loops,
+		printf("bench thread=%d flights=%d us/flight=%.1f cpu_us/flight=%.1f\n", idx,
+		       g.loops,
 		       ((t1.tv_sec - t0.tv_sec) * 1e9 + (t1.tv_nsec - t0.tv_nsec)) / 1e3 / g.loops,
 		       ((c1.tv_sec - c0.tv_sec) * 1e9 + (c1.tv_nsec - c0.tv_nsec)) / 1e3 / g.loops);
 		fflush(stdout);
@@ -229,8 +230,9 @@ int main(int argc, char **argv)
 				die("-m: send|orphan|exit|bench");
 			break;
 		default:
-			fprintf(stderr, "usage: tlsmem -c CHAIN.pem -k KEY [-x CHAIN2 -y KEY2] -w GOFILE "
-				"[-n THREADS] [-m send|orphan|exit|bench] [-l FLIGHTS]\n");
+			fprintf(stderr, "usage: tlsmem -c CHAIN.pem -k KEY [-x CHAIN2 -y KEY2] "
+				"-w GOFILE [-n THREADS] [-m send|orphan|exit|bench] "
+				"[-l FLIGHTS]\n");
 			return 2;
 		}
 	}

@@ -166,7 +166,8 @@ int main(int argc, char **argv)
 	if (counters) {
 		uprobe_counters(u, c);
 		for (i = 0; i < UPROBE_C_MAX; i++)
-			printf("counter %s=%llu\n", uprobe_counter_name(i), (unsigned long long)c[i]);
+			printf("counter %s=%llu\n", uprobe_counter_name(i),
+			       (unsigned long long)c[i]);
 	}
 	uprobe_close(u);
 	return 0;

@@ -54,8 +54,8 @@ int procscan_parse_tcp(const char *line, uint64_t *ino)
 	/* "  sl  local_address rem_address   st tx_queue..." heads the file. */
 	if (strstr(line, "local_address"))
 		return 0;
-	if (sscanf(line, " %*u: %*[0-9A-Fa-f]:%*x %*[0-9A-Fa-f]:%*x %x %*x:%*x %*x:%*x %*x %*u %*u %"
-		   SCNu64 "%n", &st, ino, &n) != 2 || !n)
+	if (sscanf(line, " %*u: %*[0-9A-Fa-f]:%*x %*[0-9A-Fa-f]:%*x %x %*x:%*x %*x:%*x %*x %*u"
+		   " %*u %" SCNu64 "%n", &st, ino, &n) != 2 || !n)
 		return -1;
 	return st == TCP_LISTEN;
 }

@@ -19,9 +19,11 @@ static void test_parse_map(void **state)
 {
 	char l1[] = "7f2a1c000000-7f2a1c0b6000 r-xp 00021000 fd:01 1234567                    "
 		    "/usr/lib/x86_64-linux-gnu/libssl.so.3\n";
-	char l2[] = "7ffd5e3f1000-7ffd5e412000 rw-p 00000000 00:00 0                          [stack]\n";
+	char l2[] = "7ffd5e3f1000-7ffd5e412000 rw-p 00000000 00:00 0                          "
+		    "[stack]\n";
 	char l3[] = "55d0c0000000-55d0c0021000 rw-p 00000000 00:00 0 \n";
-	char l4[] = "7f0000000000-7f0000001000 r-xp 00000000 08:02 42 /opt/lib/libcrypto.so.3 (deleted)";
+	char l4[] = "7f0000000000-7f0000001000 r-xp 00000000 08:02 42 "
+		    "/opt/lib/libcrypto.so.3 (deleted)";
 	char bad1[] = "7f0000000000 r-xp 00000000 08:02 42 /x";
 	char bad2[] = "7f0000001000-7f0000000000 r-xp 00000000 08:02 42 /x";
 	struct proc_map m;
@@ -49,22 +51,26 @@ static void test_parse_map(void **state)
 
 static void test_parse_tcp(void **state)
 {
+	static const char head[] = "  sl  local_address rem_address   st tx_queue rx_queue tr "
+				   "tm->when retrnsmt   uid  timeout inode\n";
+	static const char listen4[] = "   0: 0100007F:1151 00000000:0000 0A 00000000:00000000 "
+				      "00:00000000 00000000     0        0 56789 1 "
+				      "0000000000000000 100 0 0 10 0\n";
+	static const char estab4[] = "   1: 0100007F:1151 0100007F:C35A 01 00000000:00000000 "
+				     "00:00000000 00000000     0        0 56790 1 "
+				     "0000000000000000 20 4 30 10 -1\n";
+	static const char listen6[] = "   0: 00000000000000000000000000000000:01BB "
+				      "00000000000000000000000000000000:0000 0A "
+				      "00000000:00000000 00:00000000 00000000     0        0 777 1 "
+				      "0000000000000000 100 0 0 10 0\n";
 	uint64_t ino = 0;
 
 	(void)state;
-	assert_int_equal(procscan_parse_tcp("  sl  local_address rem_address   st tx_queue rx_queue tr "
-					    "tm->when retrnsmt   uid  timeout inode\n", &ino), 0);
-	assert_int_equal(procscan_parse_tcp("   0: 0100007F:1151 00000000:0000 0A 00000000:00000000 "
-					    "00:00000000 00000000     0        0 56789 1 "
-					    "0000000000000000 100 0 0 10 0\n", &ino), 1);
+	assert_int_equal(procscan_parse_tcp(head, &ino), 0);
+	assert_int_equal(procscan_parse_tcp(listen4, &ino), 1);
 	assert_int_equal(ino, 56789);
-	assert_int_equal(procscan_parse_tcp("   1: 0100007F:1151 0100007F:C35A 01 00000000:00000000 "
-					    "00:00000000 00000000     0        0 56790 1 "
-					    "0000000000000000 20 4 30 10 -1\n", &ino), 0);
-	assert_int_equal(procscan_parse_tcp("   0: 00000000000000000000000000000000:01BB "
-					    "00000000000000000000000000000000:0000 0A 00000000:00000000 "
-					    "00:00000000 00000000     0        0 777 1 "
-					    "0000000000000000 100 0 0 10 0\n", &ino), 1);
+	assert_int_equal(procscan_parse_tcp(estab4, &ino), 0);
+	assert_int_equal(procscan_parse_tcp(listen6, &ino), 1);
 	assert_int_equal(ino, 777);
 	assert_int_equal(procscan_parse_tcp("garbage\n", &ino), -1);
 	assert_int_equal(procscan_parse_tcp("   0: 0100007F:1151 00000000:0000 0A\n", &ino), -1);
@@ -252,7 +258,8 @@ static void test_elfsym_self(void **state)
 	(void)state;
 	assert_int_equal(procscan_maps("/proc", getpid(), find_exec, &f), 1);
 	assert_true(f.found);
-	assert_int_equal(elfsym_offset("/proc/self/exe", "elfsym_offset", &off, err, sizeof(err)), 0);
+	assert_int_equal(elfsym_offset("/proc/self/exe", "elfsym_offset", &off, err, sizeof(err)),
+			 0);
 	assert_int_equal(off, f.off);
 	assert_int_equal(elfsym_offset("/proc/self/exe", "no_such_function_here", &off, err,
 				       sizeof(err)), 1);
@@ -266,7 +273,8 @@ static void test_elfsym_errors(void **state)
 	int fd;
 
 	(void)state;
-	assert_int_equal(elfsym_offset("/nonexistent/lib.so", "x", &off, err, sizeof(err)), -ENOENT);
+	assert_int_equal(elfsym_offset("/nonexistent/lib.so", "x", &off, err, sizeof(err)),
+			 -ENOENT);
 	assert_non_null(strstr(err, "/nonexistent/lib.so"));
 	fd = mkstemp(path);
 	assert_true(fd >= 0);

@@ -41,7 +41,8 @@ int main(int argc, char **argv)
 		case 'b': bytes = atol(optarg); break;
 		case 'r': rounds = atol(optarg); break;
 		default:
-			fprintf(stderr, "usage: sendloop [-n SENDS] [-b BYTES (<= 1024)] [-r ROUNDS]\n");
+			fprintf(stderr,
+				"usage: sendloop [-n SENDS] [-b BYTES (<= 1024)] [-r ROUNDS]\n");
 			return 2;
 		}
 	}
