@@ -66,15 +66,17 @@ static void on_chain(void *ctx, const struct served_chain *c)
 }
 
 /* secret label=L random=HEX len=N sha256=SHA(secret): never the secret itself. */
-static void on_secret(void *ctx, const char *label, const uint8_t client_random[32],
-		      const uint8_t *secret, size_t len)
+static void on_secret(void *ctx, enum keylog_label label,
+		      const uint8_t client_random[KEYLOG_RANDOM_LEN], const uint8_t *secret,
+		      size_t len)
 {
-	char r[65], fp[65];
+	char r[2 * KEYLOG_RANDOM_LEN + 1], fp[65];
 
 	(void)ctx;
-	hex(client_random, 32, r);
+	hex(client_random, KEYLOG_RANDOM_LEN, r);
 	sha256_hex(secret, len, fp);
-	printf("secret label=%s random=%s len=%zu sha256=%s\n", label, r, len, fp);
+	printf("secret label=%s random=%s len=%zu sha256=%s\n", keylog_label_name(label), r, len,
+	       fp);
 	fflush(stdout);
 }
 

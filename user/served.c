@@ -9,6 +9,7 @@
 #include "lru.h"
 
 _Static_assert(CS_UP_CHAIN_MAX == TLS_CHAIN_MAX, "the kernel copies what a chain keeps");
+_Static_assert(CS_UP_RANDOM_LEN == KEYLOG_RANDOM_LEN, "a client_random is a client_random");
 
 #define BUCKETS		(SERVED_THREADS_MAX * 2)	/* a power of two */
 #define RECENT_SECRETS	16	/* fingerprints kept to drop a repeated secret */
@@ -55,6 +56,7 @@ static const char *const counter_names[SERVED_C_MAX] = {
 	[SERVED_C_TRUNCATED] = "chains_truncated",
 	[SERVED_C_SECRETS] = "secrets_delivered",
 	[SERVED_C_SECRET_DUPS] = "secrets_repeated",
+	[SERVED_C_SECRET_LABEL] = "secrets_unknown_label",
 	[SERVED_C_ORPHANED] = "chains_orphaned",
 	[SERVED_C_EXPIRED] = "chains_expired",
 	[SERVED_C_INCOMPLETE] = "chains_incomplete",
@@ -352,9 +354,23 @@ static uint64_t secret_hash(const struct cs_up_secret *r)
 	return h;
 }
 
+/* The key log's label of that name, or KEYLOG_LABEL_MAX. */
+static enum keylog_label label_of(const char *name, size_t len)
+{
+	enum keylog_label l;
+	const char *n;
+
+	for (l = 0; l < KEYLOG_LABEL_MAX; l++) {
+		n = keylog_label_name(l);
+		if (n && strlen(n) == len && !memcmp(n, name, len))
+			return l;
+	}
+	return KEYLOG_LABEL_MAX;
+}
+
 static int on_secret(struct served *s, const struct cs_up_secret *r)
 {
-	char label[CS_UP_LABEL_MAX + 1];
+	enum keylog_label label;
 	uint64_t h;
 	uint32_t i;
 
@@ -371,8 +387,11 @@ static int on_secret(struct served *s, const struct cs_up_secret *r)
 		}
 	}
 	s->recent[s->recent_pos++ % RECENT_SECRETS] = h;
-	memcpy(label, r->label, r->label_len);
-	label[r->label_len] = 0;
+	label = label_of(r->label, r->label_len);
+	if (label == KEYLOG_LABEL_MAX) {
+		s->c[SERVED_C_SECRET_LABEL]++;
+		return 0;
+	}
 	s->c[SERVED_C_SECRETS]++;
 	if (s->cb.on_secret)
 		s->cb.on_secret(s->cb.ctx, label, r->random, r->secret, r->secret_len);

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <linux/types.h>
 #include "certsentry.h"
+#include "keylog.h"
 #include "tls.h"
 
 #define SERVED_THREADS_MAX	1024			/* threads with a chain in progress */
@@ -39,11 +40,11 @@ struct served_chain {
 
 struct uprobe_cbs {
 	void (*on_chain)(void *ctx, const struct served_chain *c);
-	/* A Go program's crypto/tls secret: label as in the NSS key log format
-	 * (CLIENT_RANDOM, SERVER_HANDSHAKE_TRAFFIC_SECRET...), NUL-terminated;
-	 * the secret is only valid during the call. */
-	void (*on_secret)(void *ctx, const char *label, const uint8_t client_random[32],
-			  const uint8_t *secret, size_t len);
+	/* A Go program's crypto/tls secret, ready for keylog_add(); the secret
+	 * is only valid during the call. */
+	void (*on_secret)(void *ctx, enum keylog_label label,
+			  const uint8_t client_random[KEYLOG_RANDOM_LEN], const uint8_t *secret,
+			  size_t len);
 	void *ctx;
 };
 
@@ -52,6 +53,7 @@ enum served_counter {
 	SERVED_C_TRUNCATED,	/* ... of them with more than TLS_CHAIN_MAX certificates */
 	SERVED_C_SECRETS,	/* secrets delivered */
 	SERVED_C_SECRET_DUPS,	/* the same secret again from the same thread (Go stack growth) */
+	SERVED_C_SECRET_LABEL,	/* secrets under a label the key log does not know (dropped) */
 	SERVED_C_ORPHANED,	/* chains replaced by the thread's next before any send */
 	SERVED_C_EXPIRED,	/* chains never sent (thread gone, or older than the TTL) */
 	SERVED_C_INCOMPLETE,	/* chains with records lost (ring full) or out of order */
