@@ -22,7 +22,7 @@ BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror -Iinclude
 
 DEB_PKGS := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libssl-dev \
 	    libpcap-dev libcmocka-dev libjson-c-dev libmicrohttpd-dev libclang-rt-14-dev python3 pkg-config openssl iproute2 tcpdump jq \
-	    procps psmisc ethtool tshark libsqlite3-dev sqlite3
+	    procps psmisc ethtool tshark libsqlite3-dev sqlite3 curl
 
 USER_SRCS := $(filter-out user/certsentry.c,$(wildcard user/*.c))
 USER_OBJS := $(patsubst user/%.c,$(BUILD)/user/%.o,$(USER_SRCS))
@@ -60,12 +60,20 @@ $(BUILD)/certsentry.bpf.o: bpf/certsentry.bpf.c $(wildcard include/*.h) $(BUILD)
 $(BUILD)/certsentry.skel.h: $(BUILD)/certsentry.bpf.o
 	$(BPFTOOL) gen skeleton $< name certsentry_bpf > $@
 
+# The uprobe source (local TLS servers) is a second object with its own skeleton.
+$(BUILD)/uprobe.bpf.o: bpf/uprobe.bpf.c include/cs_uprobe.h $(BUILD)/vmlinux.h
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(BUILD)/uprobe.skel.h: $(BUILD)/uprobe.bpf.o
+	$(BPFTOOL) gen skeleton $< name uprobe_bpf > $@
+
 $(BUILD)/user/%.o: user/%.c $(wildcard user/*.h user/*.def include/*.h)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c $< -o $@
 
 # Only the live source embeds the BPF object.
 $(BUILD)/user/capture.o: $(BUILD)/certsentry.skel.h
+$(BUILD)/user/uprobe.o: $(BUILD)/uprobe.skel.h
 
 # Tests and tools link the stages from an archive: each pulls in only the
 # stages it uses.
@@ -117,7 +125,7 @@ FUZZ_CC      := clang
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 FUZZ_CFLAGS  := -g -O1 -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -Iinclude -Iuser \
 		$(FUZZ_SAN) -DCS_FUZZ
-FUZZ_SRCS    := $(filter-out user/certsentry.c user/capture.c,$(wildcard user/*.c))
+FUZZ_SRCS    := $(filter-out user/certsentry.c user/capture.c user/uprobe.c,$(wildcard user/*.c))
 FUZZ_OBJS    := $(patsubst user/%.c,$(FUZZ_BUILD)/obj/%.o,$(FUZZ_SRCS))
 FUZZ_HARN    := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS    := $(patsubst tests/fuzz/%.c,$(FUZZ_BUILD)/%,$(FUZZ_HARN))

@@ -18,6 +18,7 @@
 #include <bpf/libbpf.h>
 
 #include "capture.h"
+#include "clock.h"
 #include "certsentry.skel.h"
 #include "clsact.h"
 
@@ -296,23 +297,6 @@ static int on_event(void *ctx, void *data, size_t size)
 	return 0;
 }
 
-static int64_t clock_ns(clockid_t id)
-{
-	struct timespec ts;
-
-	clock_gettime(id, &ts);
-	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
-static int64_t real_minus_mono(void)
-{
-	int64_t m1 = clock_ns(CLOCK_MONOTONIC);
-	int64_t r = clock_ns(CLOCK_REALTIME);
-	int64_t m2 = clock_ns(CLOCK_MONOTONIC);
-
-	return r - (m1 + (m2 - m1) / 2);
-}
-
 /* The key of the hint buckets' mix: connections cannot be aimed at one. */
 static __u32 hint_seed(void)
 {
@@ -427,7 +411,7 @@ struct capture *capture_open(const struct capture_opts *o, char *err, size_t err
 		goto fail;
 	if (load(c, o, err, errlen) || attach(c, o, err, errlen))
 		goto fail;
-	c->real_minus_mono = real_minus_mono();
+	c->real_minus_mono = clock_real_minus_mono();
 	return c;
 fail:
 	capture_close(c);

@@ -1,0 +1,301 @@
+/* test_procscan.c - unit tests for /proc reading (user/procscan.c, on a tree we make) and ELF symbol offsets (user/elfsym.c). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <errno.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include <cmocka.h>
+
+#include "elfsym.h"
+#include "procscan.h"
+
+static void test_parse_map(void **state)
+{
+	char l1[] = "7f2a1c000000-7f2a1c0b6000 r-xp 00021000 fd:01 1234567                    "
+		    "/usr/lib/x86_64-linux-gnu/libssl.so.3\n";
+	char l2[] = "7ffd5e3f1000-7ffd5e412000 rw-p 00000000 00:00 0                          "
+		    "[stack]\n";
+	char l3[] = "55d0c0000000-55d0c0021000 rw-p 00000000 00:00 0 \n";
+	char l4[] = "7f0000000000-7f0000001000 r-xp 00000000 08:02 42 "
+		    "/opt/lib/libcrypto.so.3 (deleted)";
+	char bad1[] = "7f0000000000 r-xp 00000000 08:02 42 /x";
+	char bad2[] = "7f0000001000-7f0000000000 r-xp 00000000 08:02 42 /x";
+	struct proc_map m;
+
+	(void)state;
+	assert_int_equal(procscan_parse_map(l1, &m), 0);
+	assert_int_equal(m.start, 0x7f2a1c000000ULL);
+	assert_int_equal(m.end, 0x7f2a1c0b6000ULL);
+	assert_string_equal(m.perms, "r-xp");
+	assert_int_equal(m.off, 0x21000);
+	assert_int_equal(m.dev_major, 0xfd);
+	assert_int_equal(m.dev_minor, 1);
+	assert_int_equal(m.ino, 1234567);
+	assert_string_equal(m.path, "/usr/lib/x86_64-linux-gnu/libssl.so.3");
+	assert_int_equal(procscan_parse_map(l2, &m), 0);
+	assert_string_equal(m.path, "[stack]");
+	assert_int_equal(m.ino, 0);
+	assert_int_equal(procscan_parse_map(l3, &m), 0);
+	assert_string_equal(m.path, "");
+	assert_int_equal(procscan_parse_map(l4, &m), 0);
+	assert_string_equal(m.path, "/opt/lib/libcrypto.so.3 (deleted)");
+	assert_int_equal(procscan_parse_map(bad1, &m), -1);
+	assert_int_equal(procscan_parse_map(bad2, &m), -1);
+}
+
+static void test_parse_tcp(void **state)
+{
+	static const char head[] = "  sl  local_address rem_address   st tx_queue rx_queue tr "
+				   "tm->when retrnsmt   uid  timeout inode\n";
+	static const char listen4[] = "   0: 0100007F:1151 00000000:0000 0A 00000000:00000000 "
+				      "00:00000000 00000000     0        0 56789 1 "
+				      "0000000000000000 100 0 0 10 0\n";
+	static const char estab4[] = "   1: 0100007F:1151 0100007F:C35A 01 00000000:00000000 "
+				     "00:00000000 00000000     0        0 56790 1 "
+				     "0000000000000000 20 4 30 10 -1\n";
+	static const char listen6[] = "   0: 00000000000000000000000000000000:01BB "
+				      "00000000000000000000000000000000:0000 0A "
+				      "00000000:00000000 00:00000000 00000000     0        0 777 1 "
+				      "0000000000000000 100 0 0 10 0\n";
+	uint64_t ino = 0;
+
+	(void)state;
+	assert_int_equal(procscan_parse_tcp(head, &ino), 0);
+	assert_int_equal(procscan_parse_tcp(listen4, &ino), 1);
+	assert_int_equal(ino, 56789);
+	assert_int_equal(procscan_parse_tcp(estab4, &ino), 0);
+	assert_int_equal(procscan_parse_tcp(listen6, &ino), 1);
+	assert_int_equal(ino, 777);
+	assert_int_equal(procscan_parse_tcp("garbage\n", &ino), -1);
+	assert_int_equal(procscan_parse_tcp("   0: 0100007F:1151 00000000:0000 0A\n", &ino), -1);
+}
+
+static void test_kdev_pid(void **state)
+{
+	(void)state;
+	assert_int_equal(procscan_kdev(0xfd, 1), 0xfd00001);
+	assert_int_equal(procscan_kdev(8, 2), (8 << 20) | 2);
+	assert_int_equal(procscan_pid("123"), 123);
+	assert_int_equal(procscan_pid("0"), 0);
+	assert_int_equal(procscan_pid("12a"), 0);
+	assert_int_equal(procscan_pid("self"), 0);
+	assert_int_equal(procscan_pid("99999999999"), 0);
+}
+
+/* ---- a /proc of our own ---- */
+
+static char root[64];
+
+static void put(const char *rel, const char *content)
+{
+	char path[256], *slash;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", root, rel);
+	for (slash = strchr(path + strlen(root) + 1, '/'); slash; slash = strchr(slash + 1, '/')) {
+		*slash = 0;
+		mkdir(path, 0700);
+		*slash = '/';
+	}
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(content, f);
+	fclose(f);
+}
+
+static void link_to(const char *rel, const char *target)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "%s/%s", root, rel);
+	assert_int_equal(symlink(target, path), 0);
+}
+
+static const char tcp_head[] = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when "
+			       "retrnsmt   uid  timeout inode\n";
+
+static void tcp_line(char *buf, size_t len, int state, unsigned ino)
+{
+	snprintf(buf, len, "%s   0: 0100007F:1151 00000000:0000 %02X 00000000:00000000 00:00000000 "
+		 "00000000     0        0 %u 1 0000000000000000 100 0 0 10 0\n", tcp_head, state,
+		 ino);
+}
+
+/* pid 100 and 101 share netns 111 (101's net files must not be read: one
+ * namespace, one read); 102 is in netns 222 (IPv6 only); 103 holds 222's
+ * listener; 104 holds a socket that does not listen. */
+static int setup_proc(void **state)
+{
+	char buf[512];
+
+	(void)state;
+	strcpy(root, "/tmp/cs-procscan.XXXXXX");
+	assert_non_null(mkdtemp(root));
+	tcp_line(buf, sizeof(buf), 0x0A, 5000);
+	put("100/net/tcp", buf);
+	put("100/net/tcp6", tcp_head);
+	tcp_line(buf, sizeof(buf), 0x0A, 6000);
+	put("101/net/tcp", buf);
+	tcp_line(buf, sizeof(buf), 0x01, 7001);
+	put("102/net/tcp", buf);
+	tcp_line(buf, sizeof(buf), 0x0A, 7000);
+	put("102/net/tcp6", buf);
+	put("103/maps", "7f0000000000-7f0000010000 r-xp 00000000 fd:01 11 /lib/libssl.so.3\n"
+			"7f0000020000-7f0000030000 r--p 00000000 fd:01 12 /lib/libcrypto.so.3\n");
+	put("104/comm", "x\n");
+	put("self/comm", "x\n");
+	put("100/fd/.keep", "");
+	put("101/fd/.keep", "");
+	put("103/fd/.keep", "");
+	put("104/fd/.keep", "");
+	put("100/ns/.keep", "");
+	put("101/ns/.keep", "");
+	put("102/ns/.keep", "");
+	link_to("100/ns/net", "net:[111]");
+	link_to("101/ns/net", "net:[111]");
+	link_to("102/ns/net", "net:[222]");
+	link_to("100/fd/3", "socket:[5000]");
+	link_to("103/fd/4", "/dev/null");
+	link_to("103/fd/5", "socket:[7000]");
+	link_to("104/fd/1", "socket:[9999]");
+	link_to("104/fd/2", "pipe:[5000]");
+	return 0;
+}
+
+static int teardown_proc(void **state)
+{
+	char cmd[128];
+
+	(void)state;
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+static void test_listeners(void **state)
+{
+	struct inode_set set = { 0 };
+
+	(void)state;
+	assert_int_equal(procscan_listeners(root, &set), 2);
+	assert_int_equal(set.n, 2);
+	assert_int_equal(set.v[0], 5000);
+	assert_int_equal(set.v[1], 7000);
+	assert_false(set.full);
+	assert_true(procscan_holds(root, 100, &set));
+	assert_true(procscan_holds(root, 103, &set));
+	assert_false(procscan_holds(root, 104, &set));	/* a pipe of the same number too */
+	assert_false(procscan_holds(root, 101, &set));
+	assert_false(procscan_holds(root, 555, &set));
+	procscan_set_free(&set);
+	assert_int_equal(procscan_listeners("/nonexistent-proc", &set), -ENOENT);
+	procscan_set_free(&set);
+}
+
+struct maps_seen {
+	int n;
+	uint64_t ino[4];
+	char path[4][64];
+};
+
+static int collect(void *ctx, const struct proc_map *m)
+{
+	struct maps_seen *s = ctx;
+
+	if (s->n == 4)
+		return 7;
+	s->ino[s->n] = m->ino;
+	snprintf(s->path[s->n], sizeof(s->path[0]), "%s", m->path);
+	s->n++;
+	return 0;
+}
+
+static void test_maps(void **state)
+{
+	struct maps_seen s = { 0 };
+
+	(void)state;
+	assert_int_equal(procscan_maps(root, 103, collect, &s), 0);
+	assert_int_equal(s.n, 2);
+	assert_int_equal(s.ino[0], 11);
+	assert_string_equal(s.path[0], "/lib/libssl.so.3");
+	assert_string_equal(s.path[1], "/lib/libcrypto.so.3");
+	assert_int_equal(procscan_maps(root, 555, collect, &s), -ENOENT);
+}
+
+/* ---- ELF ---- */
+
+struct find_map {
+	uint64_t addr, off;
+	bool found;
+};
+
+static int find_exec(void *ctx, const struct proc_map *m)
+{
+	struct find_map *f = ctx;
+
+	if (f->addr >= m->start && f->addr < m->end) {
+		f->off = f->addr - m->start + m->off;
+		f->found = true;
+		return 1;
+	}
+	return 0;
+}
+
+/* The offset elfsym gives for one of our own functions is where the kernel
+ * mapped it from. */
+static void test_elfsym_self(void **state)
+{
+	struct find_map f = { .addr = (uint64_t)(uintptr_t)&elfsym_offset };
+	char err[256];
+	uint64_t off = 0;
+
+	(void)state;
+	assert_int_equal(procscan_maps("/proc", getpid(), find_exec, &f), 1);
+	assert_true(f.found);
+	assert_int_equal(elfsym_offset("/proc/self/exe", "elfsym_offset", &off, err, sizeof(err)),
+			 0);
+	assert_int_equal(off, f.off);
+	assert_int_equal(elfsym_offset("/proc/self/exe", "no_such_function_here", &off, err,
+				       sizeof(err)), 1);
+	assert_non_null(strstr(err, "no function no_such_function_here"));
+}
+
+static void test_elfsym_errors(void **state)
+{
+	char err[256], path[] = "/tmp/cs-elfsym.XXXXXX";
+	uint64_t off;
+	int fd;
+
+	(void)state;
+	assert_int_equal(elfsym_offset("/nonexistent/lib.so", "x", &off, err, sizeof(err)),
+			 -ENOENT);
+	assert_non_null(strstr(err, "/nonexistent/lib.so"));
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "not an ELF file\n", 16), 16);
+	close(fd);
+	assert_int_equal(elfsym_offset(path, "x", &off, err, sizeof(err)), -ENOEXEC);
+	assert_non_null(strstr(err, "not an ELF file"));
+	unlink(path);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_parse_map),
+		cmocka_unit_test(test_parse_tcp),
+		cmocka_unit_test(test_kdev_pid),
+		cmocka_unit_test_setup_teardown(test_listeners, setup_proc, teardown_proc),
+		cmocka_unit_test_setup_teardown(test_maps, setup_proc, teardown_proc),
+		cmocka_unit_test(test_elfsym_self),
+		cmocka_unit_test(test_elfsym_errors),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

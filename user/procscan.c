@@ -1,0 +1,216 @@
+/* procscan.c - reads /proc: listening TCP sockets of every network namespace, the sockets a process holds, its mappings. */
+#include <dirent.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "procscan.h"
+
+#define TCP_LISTEN	0x0A
+
+pid_t procscan_pid(const char *name)
+{
+	char *end;
+	long v;
+
+	if (name[0] < '1' || name[0] > '9')
+		return 0;
+	errno = 0;
+	v = strtol(name, &end, 10);
+	if (*end || errno || v <= 0 || v > INT32_MAX)
+		return 0;
+	return (pid_t)v;
+}
+
+uint64_t procscan_kdev(uint32_t major, uint32_t minor)
+{
+	return (uint64_t)major << 20 | (minor & 0xfffff);
+}
+
+int procscan_parse_map(char *line, struct proc_map *m)
+{
+	char *nl = strchr(line, '\n');
+	int n = 0;
+
+	if (nl)
+		*nl = 0;
+	memset(m, 0, sizeof(*m));
+	if (sscanf(line, "%" SCNx64 "-%" SCNx64 " %4s %" SCNx64 " %x:%x %" SCNu64 " %n",
+		   &m->start, &m->end, m->perms, &m->off, &m->dev_major, &m->dev_minor, &m->ino,
+		   &n) != 7 || !n || m->end < m->start || strlen(m->perms) != 4)
+		return -1;
+	m->path = line + n;
+	return 0;
+}
+
+int procscan_parse_tcp(const char *line, uint64_t *ino)
+{
+	unsigned st;
+	int n = 0;
+
+	/* "  sl  local_address rem_address   st tx_queue..." heads the file. */
+	if (strstr(line, "local_address"))
+		return 0;
+	if (sscanf(line, " %*u: %*[0-9A-Fa-f]:%*x %*[0-9A-Fa-f]:%*x %x %*x:%*x %*x:%*x %*x %*u"
+		   " %*u %" SCNu64 "%n", &st, ino, &n) != 2 || !n)
+		return -1;
+	return st == TCP_LISTEN;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static int set_add(struct inode_set *s, uint64_t v)
+{
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 256;
+		uint64_t *nv;
+
+		if (cap > PROCSCAN_INODES_MAX)
+			cap = PROCSCAN_INODES_MAX;
+		if (s->n == cap) {
+			s->full = true;
+			return 0;
+		}
+		nv = realloc(s->v, cap * sizeof(*nv));
+		if (!nv)
+			return -ENOMEM;
+		s->v = nv;
+		s->cap = cap;
+	}
+	s->v[s->n++] = v;
+	return 0;
+}
+
+static int read_tcp(const char *path, struct inode_set *s)
+{
+	FILE *f = fopen(path, "re");
+	char line[512];
+	uint64_t ino;
+	int ret = 0;
+
+	if (!f)
+		return errno == ENOENT ? 0 : -errno;	/* no IPv6 in this kernel */
+	while (!ret && fgets(line, sizeof(line), f))
+		if (procscan_parse_tcp(line, &ino) == 1)
+			ret = set_add(s, ino);
+	fclose(f);
+	return ret;
+}
+
+/* The inode number of a "type:[N]" link, or 0. */
+static uint64_t link_inode(const char *path, const char *type)
+{
+	char buf[64], *end;
+	size_t tl = strlen(type);
+	ssize_t n = readlink(path, buf, sizeof(buf) - 1);
+	uint64_t v;
+
+	if (n <= 0)
+		return 0;
+	buf[n] = 0;
+	if (strncmp(buf, type, tl) || buf[tl] != ':' || buf[tl + 1] != '[')
+		return 0;
+	v = strtoull(buf + tl + 2, &end, 10);
+	return *end == ']' && !end[1] ? v : 0;
+}
+
+int procscan_listeners(const char *proc, struct inode_set *set)
+{
+	uint64_t seen[PROCSCAN_NETNS_MAX];
+	char path[PROCSCAN_PATH_MAX];
+	int n_seen = 0, i, ret = 0;
+	struct dirent *de;
+	DIR *d = opendir(proc);
+
+	set->n = 0;
+	set->full = false;
+	if (!d)
+		return -errno;
+	while (!ret && (de = readdir(d)) && n_seen < PROCSCAN_NETNS_MAX) {
+		pid_t pid = procscan_pid(de->d_name);
+		uint64_t ns;
+
+		if (!pid)
+			continue;
+		snprintf(path, sizeof(path), "%s/%d/ns/net", proc, pid);
+		ns = link_inode(path, "net");
+		if (!ns)
+			continue;
+		for (i = 0; i < n_seen && seen[i] != ns; i++)
+			;
+		if (i < n_seen)
+			continue;
+		seen[n_seen++] = ns;
+		snprintf(path, sizeof(path), "%s/%d/net/tcp", proc, pid);
+		ret = read_tcp(path, set);
+		snprintf(path, sizeof(path), "%s/%d/net/tcp6", proc, pid);
+		if (!ret)
+			ret = read_tcp(path, set);
+	}
+	closedir(d);
+	if (ret)
+		return ret;
+	qsort(set->v, set->n, sizeof(*set->v), cmp_u64);
+	return n_seen;
+}
+
+void procscan_set_free(struct inode_set *set)
+{
+	free(set->v);
+	memset(set, 0, sizeof(*set));
+}
+
+bool procscan_holds(const char *proc, pid_t pid, const struct inode_set *set)
+{
+	char path[PROCSCAN_PATH_MAX];
+	struct dirent *de;
+	bool found = false;
+	DIR *d;
+
+	if (!set->n)
+		return false;
+	snprintf(path, sizeof(path), "%s/%d/fd", proc, pid);
+	d = opendir(path);
+	if (!d)
+		return false;
+	while (!found && (de = readdir(d))) {
+		uint64_t ino;
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%d/fd/%s", proc, pid, de->d_name);
+		ino = link_inode(path, "socket");
+		found = ino && bsearch(&ino, set->v, set->n, sizeof(*set->v), cmp_u64);
+	}
+	closedir(d);
+	return found;
+}
+
+int procscan_maps(const char *proc, pid_t pid, int (*fn)(void *ctx, const struct proc_map *m),
+		  void *ctx)
+{
+	char path[PROCSCAN_PATH_MAX], *line = NULL;
+	size_t cap = 0;
+	struct proc_map m;
+	int ret = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%d/maps", proc, pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	while (!ret && getline(&line, &cap, f) > 0)
+		if (!procscan_parse_map(line, &m))
+			ret = fn(ctx, &m);
+	free(line);
+	fclose(f);
+	return ret;
+}

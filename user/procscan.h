@@ -1,0 +1,53 @@
+/* procscan.h - what /proc says about processes: listening TCP sockets in every network namespace, open sockets, mappings. */
+#ifndef CS_PROCSCAN_H
+#define CS_PROCSCAN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define PROCSCAN_INODES_MAX	65536	/* listening sockets remembered per scan */
+#define PROCSCAN_NETNS_MAX	1024	/* network namespaces read per scan */
+#define PROCSCAN_PATH_MAX	512
+
+/* One line of /proc/PID/maps. path points into the line (may be ""). */
+struct proc_map {
+	uint64_t start, end, off;
+	uint32_t dev_major, dev_minor;
+	uint64_t ino;
+	char perms[5];
+	const char *path;
+};
+
+/* Parses "start-end perms off maj:min ino [path]"; 0 or -1. The line's
+ * newline, if any, is cut. */
+int procscan_parse_map(char *line, struct proc_map *m);
+/* A /proc/net/tcp{,6} line: 1 if it is a listening socket (state 0A), with
+ * its inode; 0 for any other socket (or the header); -1 if malformed. */
+int procscan_parse_tcp(const char *line, uint64_t *ino);
+/* The kernel's dev_t for a maps line's major:minor (as struct cs_up_file). */
+uint64_t procscan_kdev(uint32_t major, uint32_t minor);
+
+/* Sorted socket inodes. */
+struct inode_set {
+	uint64_t *v;
+	size_t n, cap;
+	bool full;		/* PROCSCAN_INODES_MAX reached: some were left out */
+};
+
+/* Fills set with the inodes of listening TCP sockets (IPv4 and IPv6) of
+ * every network namespace some process under proc (normally "/proc") is
+ * in. Returns namespaces read, or -errno. */
+int procscan_listeners(const char *proc, struct inode_set *set);
+void procscan_set_free(struct inode_set *set);
+/* Does process pid hold an open socket whose inode is in set? */
+bool procscan_holds(const char *proc, pid_t pid, const struct inode_set *set);
+/* Calls fn for each line of pid's maps until fn returns non-zero (which is
+ * returned); -errno if the file cannot be read. */
+int procscan_maps(const char *proc, pid_t pid, int (*fn)(void *ctx, const struct proc_map *m),
+		  void *ctx);
+/* Is this a process (a numeric /proc entry)? 0 if not; else its pid. */
+pid_t procscan_pid(const char *name);
+
+#endif
