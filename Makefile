@@ -60,7 +60,7 @@ $(BUILD)/certsentry.bpf.o: bpf/certsentry.bpf.c include/certsentry.h $(BUILD)/vm
 $(BUILD)/certsentry.skel.h: $(BUILD)/certsentry.bpf.o
 	$(BPFTOOL) gen skeleton $< name certsentry_bpf > $@
 
-$(BUILD)/user/%.o: user/%.c $(wildcard user/*.h) include/certsentry.h
+$(BUILD)/user/%.o: user/%.c $(wildcard user/*.h user/*.def) include/certsentry.h
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c $< -o $@
 
@@ -124,7 +124,7 @@ FUZZ_BINS    := $(patsubst tests/fuzz/%.c,$(FUZZ_BUILD)/%,$(FUZZ_HARN))
 
 .PHONY: fuzz fuzz-build
 
-$(FUZZ_BUILD)/obj/%.o: user/%.c $(wildcard user/*.h) include/certsentry.h
+$(FUZZ_BUILD)/obj/%.o: user/%.c $(wildcard user/*.h user/*.def) include/certsentry.h
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
 

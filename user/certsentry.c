@@ -13,6 +13,7 @@
 #include "cert.h"
 #include "checks.h"
 #include "dedup.h"
+#include "events.h"
 #include "flow.h"
 #include "lists.h"
 #include "metrics.h"
@@ -318,7 +319,7 @@ static uint64_t latency_quantile(const struct app *a, double q)
 	return 0;
 }
 
-static void status(struct app *a, const char *action, const char *sev, const char *fmt, ...)
+static void status(struct app *a, enum event_action action, const char *sev, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
 /* flow -> checks -> dedup -> output: the verdict stages, in that order. */
@@ -349,7 +350,7 @@ static void on_summary(void *ctx, const struct dedup_summary *s)
 	output_summary(((struct app *)ctx)->out, s);
 }
 
-static void lists_event(struct app *a, const char *action)
+static void lists_event(struct app *a, enum event_action action)
 {
 	struct lists_sizes z;
 	const char *w;
@@ -361,7 +362,7 @@ static void lists_event(struct app *a, const char *action)
 	       z.ca_certs, z.crls, z.crl_entries, z.crls_stale, z.crls_unverified,
 	       z.deny_sha256, z.deny_spki, z.deny_serial, z.pin_rules);
 	for (uint32_t i = 0; (w = lists_warning(a->lists, i)); i++)
-		status(a, "certsentry-lists-warning", "warning", "%s", w);
+		status(a, EV_LISTS_WARNING, "warning", "%s", w);
 }
 
 /* A new generation replaces the old only once it loaded completely. */
@@ -372,7 +373,7 @@ static void reload_lists(struct app *a)
 
 	if (!l) {
 		a->reloads_failed++;
-		status(a, "certsentry-lists-error", "error",
+		status(a, EV_LISTS_ERROR, "error",
 		       "reload failed, previous lists stay in force: %s", err);
 		return;
 	}
@@ -380,7 +381,7 @@ static void reload_lists(struct app *a)
 	lists_free(a->lists);
 	a->lists = l;
 	a->reloads_ok++;
-	lists_event(a, "certsentry-lists-reloaded");
+	lists_event(a, EV_LISTS_RELOADED);
 }
 
 static void maybe_reload(struct app *a)
@@ -403,7 +404,7 @@ static void on_done(void *ctx, const struct cs_flow_key *k)
 		pcap_source_done(a->pcap, k);
 }
 
-static void status(struct app *a, const char *action, const char *sev, const char *fmt, ...)
+static void status(struct app *a, enum event_action action, const char *sev, const char *fmt, ...)
 {
 	char msg[1024];
 	va_list ap;
@@ -411,7 +412,7 @@ static void status(struct app *a, const char *action, const char *sev, const cha
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	output_status(a->out, now_ns(), action, sev, msg);
+	output_status(a->out, now_ns(), event_action_name(action), sev, msg);
 }
 
 static void flow_summary(struct app *a, char *buf, size_t len)
@@ -441,7 +442,7 @@ static const char *ifaces_text(char *buf, size_t len)
 	return buf;
 }
 
-static void stats_event(struct app *a, const char *action)
+static void stats_event(struct app *a, enum event_action action)
 {
 	uint64_t c[CS_C_MAX];
 	struct dedup_stats ds;
@@ -590,8 +591,8 @@ static int run_live(struct app *a)
 		a->cap = NULL;
 		return 2;
 	}
-	status(a, "certsentry-started", "info", "capturing on %s", ifaces_text(fl, sizeof(fl)));
-	lists_event(a, "certsentry-lists-loaded");
+	status(a, EV_STARTED, "info", "capturing on %s", ifaces_text(fl, sizeof(fl)));
+	lists_event(a, EV_LISTS_LOADED);
 	while (!exiting) {
 		/* The kernel wakes us for the server's flights only; the timeout
 		 * bounds how long the rest (client certificates and alerts,
@@ -618,8 +619,7 @@ static int run_live(struct app *a)
 			capture_counters(a->cap, c);
 			if (c[CS_C_RB_FAIL] > drops ||
 			    last - last_stats >= (uint64_t)env.stats_s * 1000000000ULL) {
-				stats_event(a, c[CS_C_RB_FAIL] > drops ? "certsentry-ringbuf-drops"
-								       : "certsentry-stats");
+				stats_event(a, c[CS_C_RB_FAIL] > drops ? EV_RINGBUF_DROPS : EV_STATS);
 				drops = c[CS_C_RB_FAIL];
 				last_stats = last;
 			}
@@ -633,7 +633,7 @@ static void finish_live(struct app *a)
 {
 	flow_drain(a->flows);
 	dedup_flush(a->dedup, now_ns(), true);
-	stats_event(a, "certsentry-stopped");
+	stats_event(a, EV_STOPPED);
 	metrics_stop(a->metrics);
 	a->metrics = NULL;
 	capture_close(a->cap);
@@ -656,7 +656,7 @@ static int run_offline(struct app *a)
 	a->pcap = src;
 	if (env.lists.ca_file || env.lists.ca_path || env.lists.n_crl || env.lists.deny_file ||
 	    env.lists.pins_file)
-		lists_event(a, "certsentry-lists-loaded");
+		lists_event(a, EV_LISTS_LOADED);
 	rc = pcap_source_run(src, flow_segment, a->flows, err, sizeof(err));
 	a->pcap = NULL;
 	pcap_source_stats(src, &ps);
@@ -666,10 +666,10 @@ static int run_offline(struct app *a)
 	dedup_flush(a->dedup, now_ns(), true);
 	if (rc < 0) {
 		fprintf(stderr, "certsentry: %s\n", err);
-		status(a, "certsentry-read-error", "error", "%s", err);
+		status(a, EV_READ_ERROR, "error", "%s", err);
 	}
 	flow_summary(a, fl, sizeof(fl));
-	status(a, "certsentry-read-done", rc < 0 ? "error" : "info",
+	status(a, EV_READ_DONE, rc < 0 ? "error" : "info",
 	       "file=%s packets=%" PRIu64 " bytes=%" PRIu64 " tcp_payload=%" PRIu64
 	       " directions=%" PRIu64 " segments=%" PRIu64 " fragments=%" PRIu64
 	       " malformed=%" PRIu64 " truncated=%" PRIu64 " capped=%" PRIu64 " %s",

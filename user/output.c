@@ -255,14 +255,7 @@ static const char *ep_ip(const struct report_endpoint *ep, char *buf, size_t cap
 
 static const char *action_name(const struct cs_report *r)
 {
-	switch (r->action) {
-	case REPORT_CERTIFICATE_HIDDEN: return "tls-certificate-hidden";
-	case REPORT_RESUMED: return "tls-session-resumed";
-	case REPORT_CLIENT_CERTIFICATE: return "tls-client-certificate";
-	case REPORT_ALERT: return "tls-alert";
-	case REPORT_INCOMPLETE: return "tls-handshake-incomplete";
-	default: return "tls-certificate";
-	}
+	return event_action_name((enum event_action)r->action);
 }
 
 static bool has_chain(const struct cs_report *r)
@@ -1070,7 +1063,7 @@ int output_summary(struct output *o, const struct dedup_summary *s)
 		jw_obj_begin(&w, "event");
 		jw_str(&w, "kind", bad ? "alert" : "event");
 		jw_int(&w, "severity", s->severity);
-		jw_str(&w, "action", "tls-summary");
+		jw_str(&w, "action", event_action_name(EV_TLS_SUMMARY));
 		jw_str(&w, "dataset", "certsentry.tls");
 		jw_uint(&w, "count", s->count);
 		jw_time_ns(&w, "start", s->first_ns);
