@@ -229,7 +229,7 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 
 		if (code < 0)
 			argp_error(state, "--ignore: '%s' is not a finding code (e.g. cert.expiring_soon)", arg);
-		env.checks.ignore |= 1u << code;
+		finding_set_add(&env.checks.ignore, (enum finding_code)code);
 		break;
 	}
 	case OPT_SUMMARY:
