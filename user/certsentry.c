@@ -37,6 +37,7 @@ static struct env {
 	const char *syslog;
 	uint32_t max_conns, max_mem_mb;
 	bool every;
+	int list;			/* OPT_LIST_FINDINGS or OPT_LIST_EVENTS: print it, exit */
 } env = {
 	.stats_s = 60,
 	.format = OUTPUT_JSON,
@@ -60,7 +61,8 @@ static const char doc[] =
 enum {
 	OPT_MAX_BYTES = 1000, OPT_CLSACT, OPT_CHECK_TIME, OPT_CA_FILE, OPT_CA_PATH, OPT_CRL,
 	OPT_DENY, OPT_PINS, OPT_WARN_DAYS, OPT_IGNORE, OPT_SUMMARY, OPT_EVERY, OPT_RING,
-	OPT_FLOWS, OPT_STATS, OPT_METRICS, OPT_CONNS, OPT_MEM, OPT_SYSLOG,
+	OPT_FLOWS, OPT_STATS, OPT_METRICS, OPT_CONNS, OPT_MEM, OPT_SYSLOG, OPT_LIST_FINDINGS,
+	OPT_LIST_EVENTS,
 };
 
 static const struct argp_option opts[] = {
@@ -85,6 +87,10 @@ static const struct argp_option opts[] = {
 	  "Serve Prometheus metrics on http://ADDR:PORT/metrics (live)", 0 },
 	{ "clsact", OPT_CLSACT, NULL, 0, "Attach with a clsact filter even where tcx exists", 0 },
 	{ "verbose", 'v', NULL, 0, "Print libbpf debug output", 0 },
+	{ "list-findings", OPT_LIST_FINDINGS, NULL, 0,
+	  "Print every finding code, its severity, needs and description (-f json: as JSON), and exit", 0 },
+	{ "list-events", OPT_LIST_EVENTS, NULL, 0,
+	  "Print every event.action written, with a description (-f json: as JSON), and exit", 0 },
 	{ NULL, 0, NULL, 0, "Checks (lists reload on SIGHUP and when their files change):", 1 },
 	{ "ca-file", OPT_CA_FILE, "FILE", 0, "Trust store file (default: the system bundle)", 1 },
 	{ "ca-path", OPT_CA_PATH, "DIR", 0, "Trust store directory (hashed, c_rehash)", 1 },
@@ -238,6 +244,12 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		break;
 	case OPT_EVERY:
 		env.every = true;
+		break;
+	case OPT_LIST_FINDINGS:
+	case OPT_LIST_EVENTS:
+		if (env.list && env.list != key)
+			argp_error(state, "--list-findings and --list-events cannot be used together");
+		env.list = key;
 		break;
 	case ARGP_KEY_END:
 		if (env.read_file && env.cap.n_ifaces)
@@ -708,6 +720,15 @@ int main(int argc, char **argv)
 
 	if (argp_parse(&argp, argc, argv, 0, NULL, NULL))
 		return 2;
+	if (env.list) {
+		bool json = env.format_set && env.format == OUTPUT_JSON;	/* text unless asked */
+
+		if (env.list == OPT_LIST_FINDINGS ? findings_list(stdout, json) : events_list(stdout, json)) {
+			fprintf(stderr, "certsentry: cannot write the list to stdout\n");
+			return 1;
+		}
+		return 0;
+	}
 	if (env.out_file && !(out = fopen(env.out_file, "a"))) {
 		fprintf(stderr, "certsentry: --output %s: %s\n", env.out_file, strerror(errno));
 		return 2;
