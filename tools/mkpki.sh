@@ -11,9 +11,11 @@
 #   tools/mkpki.sh DIR foreign NAME CN a leaf under another, untrusted root
 #   tools/mkpki.sh DIR crl NAME...     inter.crl.pem: the intermediate's CRL
 #                                      revoking these leaves (keyCompromise)
-#   tools/mkpki.sh DIR ocsp NAME good|revoked
+#   tools/mkpki.sh DIR ocsp NAME good|revoked [SIGNER]
 #                                      NAME.ocsp-STATUS.der: an OCSP response for
-#                                      leaf NAME signed by the intermediate
+#                                      leaf NAME signed by the intermediate; with
+#                                      SIGNER (a certificate here the issuer never
+#                                      made a responder), NAME.ocsp-STATUS-by-SIGNER.der
 set -euo pipefail
 
 dir=$1; shift
@@ -57,8 +59,8 @@ leaf() {	# name cn [san...] [-- extra x509 args]
 	cat "$name.pem" inter.pem > "$name.chain.pem"
 }
 
-ocsp() {	# name good|revoked
-	local name=$1 status=$2 serial
+ocsp() {	# name good|revoked [signer]
+	local name=$1 status=$2 signer=${3:-inter} out serial
 	serial=$(openssl x509 -in "$name.pem" -noout -serial | sed 's/serial=//')
 	if [ "$status" = revoked ]; then
 		printf 'R\t%s\t%s,keyCompromise\t%s\tunknown\t/CN=%s\n' \
@@ -68,9 +70,9 @@ ocsp() {	# name good|revoked
 		printf 'V\t%s\t\t%s\tunknown\t/CN=%s\n' \
 			"$(date -u -d '+1 year' +%y%m%d%H%M%SZ)" "$serial" "$name" > "$name.index"
 	fi
-	openssl ocsp -index "$name.index" -rsigner inter.pem -rkey inter.key -CA inter.pem \
-		-issuer inter.pem -cert "$name.pem" -ndays 7 -respout "$name.ocsp-$status.der" \
-		>/dev/null 2>&1
+	out=$name.ocsp-$status${3:+-by-$signer}.der
+	openssl ocsp -index "$name.index" -rsigner "$signer.pem" -rkey "$signer.key" -CA inter.pem \
+		-issuer inter.pem -cert "$name.pem" -ndays 7 -respout "$out" >/dev/null 2>&1
 }
 
 ca_conf() {	# an `openssl ca` setup for the intermediate

@@ -13,6 +13,7 @@
 #include "checks.h"
 #include "counters.h"
 #include "dedup.h"
+#include "events.h"
 #include "flow.h"
 #include "lists.h"
 #include "metrics.h"
@@ -36,6 +37,7 @@ static struct env {
 	const char *syslog;
 	uint32_t max_conns, max_mem_mb;
 	bool every;
+	int list;			/* OPT_LIST_FINDINGS or OPT_LIST_EVENTS: print it, exit */
 } env = {
 	.stats_s = 60,
 	.format = OUTPUT_JSON,
@@ -59,7 +61,8 @@ static const char doc[] =
 enum {
 	OPT_MAX_BYTES = 1000, OPT_CLSACT, OPT_CHECK_TIME, OPT_CA_FILE, OPT_CA_PATH, OPT_CRL,
 	OPT_DENY, OPT_PINS, OPT_WARN_DAYS, OPT_IGNORE, OPT_SUMMARY, OPT_EVERY, OPT_RING,
-	OPT_FLOWS, OPT_STATS, OPT_METRICS, OPT_CONNS, OPT_MEM, OPT_SYSLOG,
+	OPT_FLOWS, OPT_STATS, OPT_METRICS, OPT_CONNS, OPT_MEM, OPT_SYSLOG, OPT_LIST_FINDINGS,
+	OPT_LIST_EVENTS,
 };
 
 static const struct argp_option opts[] = {
@@ -84,6 +87,10 @@ static const struct argp_option opts[] = {
 	  "Serve Prometheus metrics on http://ADDR:PORT/metrics (live)", 0 },
 	{ "clsact", OPT_CLSACT, NULL, 0, "Attach with a clsact filter even where tcx exists", 0 },
 	{ "verbose", 'v', NULL, 0, "Print libbpf debug output", 0 },
+	{ "list-findings", OPT_LIST_FINDINGS, NULL, 0,
+	  "Print every finding code, its severity, needs and description (-f json: as JSON), and exit", 0 },
+	{ "list-events", OPT_LIST_EVENTS, NULL, 0,
+	  "Print every event.action written, with a description (-f json: as JSON), and exit", 0 },
 	{ NULL, 0, NULL, 0, "Checks (lists reload on SIGHUP and when their files change):", 1 },
 	{ "ca-file", OPT_CA_FILE, "FILE", 0, "Trust store file (default: the system bundle)", 1 },
 	{ "ca-path", OPT_CA_PATH, "DIR", 0, "Trust store directory (hashed, c_rehash)", 1 },
@@ -228,7 +235,7 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 
 		if (code < 0)
 			argp_error(state, "--ignore: '%s' is not a finding code (e.g. cert.expiring_soon)", arg);
-		env.checks.ignore |= 1u << code;
+		finding_set_add(&env.checks.ignore, (enum finding_code)code);
 		break;
 	}
 	case OPT_SUMMARY:
@@ -237,6 +244,12 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		break;
 	case OPT_EVERY:
 		env.every = true;
+		break;
+	case OPT_LIST_FINDINGS:
+	case OPT_LIST_EVENTS:
+		if (env.list && env.list != key)
+			argp_error(state, "--list-findings and --list-events cannot be used together");
+		env.list = key;
 		break;
 	case ARGP_KEY_END:
 		if (env.read_file && env.cap.n_ifaces)
@@ -296,7 +309,7 @@ static void latency_record(struct app *a, uint64_t pkt_mono)
 	hist_record(&a->counters.latency, (mono_ns() - pkt_mono) / 1000);
 }
 
-static void status(struct app *a, const char *action, const char *sev, const char *fmt, ...)
+static void status(struct app *a, enum event_action action, const char *sev, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
 static void read_counters(const struct app *a, struct counter_snap *c)
@@ -342,7 +355,7 @@ static void on_summary(void *ctx, const struct dedup_summary *s)
 	output_summary(((struct app *)ctx)->out, s);
 }
 
-static void lists_event(struct app *a, const char *action)
+static void lists_event(struct app *a, enum event_action action)
 {
 	struct counter_snap c;
 	char line[COUNTERS_LINE_MAX];
@@ -352,7 +365,7 @@ static void lists_event(struct app *a, const char *action)
 	counters_line(&c, CL_LISTS, line, sizeof(line));
 	status(a, action, "info", "%s", line);
 	for (uint32_t i = 0; (w = lists_warning(a->lists, i)); i++)
-		status(a, "certsentry-lists-warning", "warning", "%s", w);
+		status(a, EV_LISTS_WARNING, "warning", "%s", w);
 }
 
 /* A new generation replaces the old only once it loaded completely. */
@@ -363,7 +376,7 @@ static void reload_lists(struct app *a)
 
 	if (!l) {
 		a->counters.reloads_failed++;
-		status(a, "certsentry-lists-error", "error",
+		status(a, EV_LISTS_ERROR, "error",
 		       "reload failed, previous lists stay in force: %s", err);
 		return;
 	}
@@ -371,7 +384,7 @@ static void reload_lists(struct app *a)
 	lists_free(a->lists);
 	a->lists = l;
 	a->counters.reloads_ok++;
-	lists_event(a, "certsentry-lists-reloaded");
+	lists_event(a, EV_LISTS_RELOADED);
 }
 
 /* SIGHUP: lists again, and the -o file opened again by name (log rotation
@@ -399,7 +412,7 @@ static void on_done(void *ctx, const struct cs_flow_key *k)
 		pcap_source_done(a->pcap, k);
 }
 
-static void status(struct app *a, const char *action, const char *sev, const char *fmt, ...)
+static void status(struct app *a, enum event_action action, const char *sev, const char *fmt, ...)
 {
 	char msg[1024];
 	va_list ap;
@@ -407,7 +420,7 @@ static void status(struct app *a, const char *action, const char *sev, const cha
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	output_status(a->out, now_ns(), action, sev, msg);
+	output_status(a->out, now_ns(), event_action_name(action), sev, msg);
 }
 
 static const char *ifaces_text(char *buf, size_t len)
@@ -422,7 +435,7 @@ static const char *ifaces_text(char *buf, size_t len)
 	return buf;
 }
 
-static void stats_event(struct app *a, const char *action)
+static void stats_event(struct app *a, enum event_action action)
 {
 	struct counter_snap c;
 	char line[COUNTERS_LINE_MAX];
@@ -455,8 +468,8 @@ static int run_live(struct app *a)
 		a->cap = NULL;
 		return 2;
 	}
-	status(a, "certsentry-started", "info", "capturing on %s", ifaces_text(fl, sizeof(fl)));
-	lists_event(a, "certsentry-lists-loaded");
+	status(a, EV_STARTED, "info", "capturing on %s", ifaces_text(fl, sizeof(fl)));
+	lists_event(a, EV_LISTS_LOADED);
 	while (!exiting) {
 		/* The kernel wakes us for the server's flights only; the timeout
 		 * bounds how long the rest (client certificates and alerts,
@@ -483,8 +496,7 @@ static int run_live(struct app *a)
 			capture_counters(a->cap, c);
 			if (c[CS_C_RB_FAIL] > drops ||
 			    last - last_stats >= (uint64_t)env.stats_s * 1000000000ULL) {
-				stats_event(a, c[CS_C_RB_FAIL] > drops ? "certsentry-ringbuf-drops"
-								       : "certsentry-stats");
+				stats_event(a, c[CS_C_RB_FAIL] > drops ? EV_RINGBUF_DROPS : EV_STATS);
 				drops = c[CS_C_RB_FAIL];
 				last_stats = last;
 			}
@@ -498,7 +510,7 @@ static void finish_live(struct app *a)
 {
 	flow_drain(a->flows);
 	dedup_flush(a->dedup, now_ns(), true);
-	stats_event(a, "certsentry-stopped");
+	stats_event(a, EV_STOPPED);
 	metrics_stop(a->metrics);
 	a->metrics = NULL;
 	capture_close(a->cap);
@@ -522,7 +534,7 @@ static int run_offline(struct app *a)
 	a->pcap = src;
 	if (env.lists.ca_file || env.lists.ca_path || env.lists.n_crl || env.lists.deny_file ||
 	    env.lists.pins_file)
-		lists_event(a, "certsentry-lists-loaded");
+		lists_event(a, EV_LISTS_LOADED);
 	rc = pcap_source_run(src, flow_segment, a->flows, err, sizeof(err));
 	a->pcap = NULL;
 	pcap_source_stats(src, &ps);
@@ -532,14 +544,13 @@ static int run_offline(struct app *a)
 	dedup_flush(a->dedup, now_ns(), true);
 	if (rc < 0) {
 		fprintf(stderr, "certsentry: %s\n", err);
-		status(a, "certsentry-read-error", "error", "%s", err);
+		status(a, EV_READ_ERROR, "error", "%s", err);
 	}
 	a->pcap_stats = &ps;
 	read_counters(a, &c);
 	a->pcap_stats = NULL;
 	counters_line(&c, CL_READ, line, sizeof(line));
-	status(a, "certsentry-read-done", rc < 0 ? "error" : "info", "file=%s %s", env.read_file,
-	       line);
+	status(a, EV_READ_DONE, rc < 0 ? "error" : "info", "file=%s %s", env.read_file, line);
 	return rc < 0 ? 1 : 0;
 }
 
@@ -573,6 +584,15 @@ int main(int argc, char **argv)
 
 	if (argp_parse(&argp, argc, argv, 0, NULL, NULL))
 		return 2;
+	if (env.list) {
+		bool json = env.format_set && env.format == OUTPUT_JSON;	/* text unless asked */
+
+		if (env.list == OPT_LIST_FINDINGS ? findings_list(stdout, json) : events_list(stdout, json)) {
+			fprintf(stderr, "certsentry: cannot write the list to stdout\n");
+			return 1;
+		}
+		return 0;
+	}
 	if (env.syslog && env.out_file) {
 		fprintf(stderr, "certsentry: --syslog and -o cannot be used together\n");
 		return 2;

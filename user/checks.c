@@ -1,4 +1,4 @@
-/* checks.c - the verdict: revocation, pins, chain, hostname, validity and crypto checks, chain results cached. */
+/* checks.c - the verdict: a table of checks (revocation, pins, chain, hostname, validity, crypto, alerts), chain results cached. */
 #include "checks.h"
 
 #include <arpa/inet.h>
@@ -23,22 +23,7 @@
 #define MEMO_SLOTS	1024	/* (leaf, SNI) and (certificate, issuer) answers kept */
 #define DEFAULT_WARN_DAYS 14
 
-static const char *const code_names[F_MAX] = {
-	[F_REVOKED_CRL] = "revoked.crl",
-	[F_REVOKED_DENY] = "revoked.deny",
-	[F_REVOKED_OCSP] = "revoked.ocsp",
-	[F_PIN_MISMATCH] = "pin.mismatch",
-	[F_CHAIN_UNTRUSTED] = "chain.untrusted",
-	[F_CHAIN_INCOMPLETE] = "chain.incomplete",
-	[F_HOSTNAME_MISMATCH] = "hostname.mismatch",
-	[F_EXPIRED] = "cert.expired",
-	[F_NOT_YET_VALID] = "cert.not_yet_valid",
-	[F_SELF_SIGNED] = "cert.self_signed",
-	[F_WEAK_SIGNATURE] = "weak.signature",
-	[F_WEAK_KEY] = "weak.key",
-	[F_EXPIRING_SOON] = "cert.expiring_soon",
-	[F_CLIENT_REJECTED] = "client.rejected",
-};
+_Static_assert(F_MAX <= INT8_MAX, "struct chain_result keeps a code in an int8_t");
 
 /* Outcome of X509_verify_cert for one chain: everything the findings need,
  * nothing that depends on the observation time, so it can be cached. */
@@ -77,6 +62,7 @@ struct checker {
 	struct checks_opts o;
 	const struct lists *l;
 	uint64_t gen;		/* lists generation; bumped by checker_set_lists */
+	int64_t now;		/* the time the report in hand is judged at */
 	struct centry *e;
 	int32_t *bucket;
 	uint32_t cap, nb, n;
@@ -85,33 +71,6 @@ struct checker {
 	struct issued_memo *issued;
 	struct checker_stats st;
 };
-
-/* ---- names ---- */
-
-const char *finding_name(enum finding_code code)
-{
-	return (unsigned)code < F_MAX ? code_names[code] : "unknown";
-}
-
-int finding_parse(const char *name)
-{
-	for (int i = 0; name && i < F_MAX; i++)
-		if (!strcmp(name, code_names[i]))
-			return i;
-	return -1;
-}
-
-const char *severity_name(enum severity s)
-{
-	switch (s) {
-	case SEV_CRITICAL: return "critical";
-	case SEV_HIGH: return "high";
-	case SEV_MEDIUM: return "medium";
-	case SEV_LOW: return "low";
-	case SEV_OK: return "ok";
-	}
-	return "unknown";
-}
 
 /* ---- chain cache: hash buckets + LRU list over a fixed array ---- */
 
@@ -261,33 +220,33 @@ static const char *fmt_time(int64_t t, char *buf, size_t cap)
 	return buf;
 }
 
-static void add(struct checker *c, struct verdict *v, enum finding_code code,
-		enum severity sev, int cert, const char *fmt, ...)
-	__attribute__((format(printf, 6, 7)));
+static void add(struct checker *c, struct verdict *v, enum finding_code code, int cert,
+		const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
 /* The verdict's slot for a new finding, or NULL when the code is ignored
- * or already there (one per code: the first, leaf-most, wins). */
+ * or already there (one per code: the first, leaf-most, wins). The
+ * severity is the code's own, from the table. */
 static struct finding *add_slot(struct checker *c, struct verdict *v, enum finding_code code,
-				enum severity sev, int cert)
+				int cert)
 {
 	struct finding *f;
 
-	if (c->o.ignore & (1u << code))
+	if (finding_set_has(&c->o.ignore, code))
 		return NULL;
 	for (uint32_t i = 0; i < v->n; i++)
 		if (v->f[i].code == code)
 			return NULL;
 	f = &v->f[v->n++];
 	f->code = code;
-	f->sev = sev;
+	f->sev = finding_severity(code);
 	f->cert = cert;
 	return f;
 }
 
-static void add(struct checker *c, struct verdict *v, enum finding_code code,
-		enum severity sev, int cert, const char *fmt, ...)
+static void add(struct checker *c, struct verdict *v, enum finding_code code, int cert,
+		const char *fmt, ...)
 {
-	struct finding *f = add_slot(c, v, code, sev, cert);
+	struct finding *f = add_slot(c, v, code, cert);
 	va_list ap;
 
 	if (!f)
@@ -497,7 +456,6 @@ static void check_chain(struct checker *c, const struct cs_report *r, struct ver
 	}
 	if (res->code < 0 ||
 	    !(f = add_slot(c, v, (enum finding_code)res->code,
-			   res->code == F_SELF_SIGNED ? SEV_MEDIUM : SEV_HIGH,
 			   res->code == F_SELF_SIGNED ? 0 : res->cert)))
 		return;
 	memcpy(f->message, res->message, sizeof(f->message));
@@ -515,7 +473,7 @@ static void check_revocation(struct checker *c, const struct cs_report *r, struc
 		const char *d;
 
 		if ((d = lists_denied(c->l, f)))
-			add(c, v, F_REVOKED_DENY, SEV_CRITICAL, (int)i,
+			add(c, v, F_REVOKED_DENY, (int)i,
 			    "%s %s is on the deny list (%s): replace it.",
 			    i ? "Chain certificate" : "Leaf", cert_label(f, a, sizeof(a)), d);
 		if (!f->parse_ok)
@@ -524,7 +482,7 @@ static void check_revocation(struct checker *c, const struct cs_report *r, struc
 			iss = r->chain[i + 1];
 		memset(&hit, 0, sizeof(hit));
 		if (lists_crl_revoked(c->l, f, iss, &hit) && hit.revoked)
-			add(c, v, F_REVOKED_CRL, SEV_CRITICAL, (int)i,
+			add(c, v, F_REVOKED_CRL, (int)i,
 			    "%s %s is revoked by CRL %.60s since %s (reason %s)%s: replace it.",
 			    i ? "Chain certificate" : "Leaf", cert_label(f, a, sizeof(a)),
 			    hit.source, fmt_time(hit.revocation_time, t, sizeof(t)),
@@ -535,23 +493,19 @@ static void check_revocation(struct checker *c, const struct cs_report *r, struc
 
 /*
  * A revoked staple with a bad signature proves nothing (anyone on the path
- * could have forged it), but a server stapling garbage is worth a look:
- * medium. Verified or unverifiable (issuer unknown) stays critical: the
- * server itself is handing it out.
+ * could have forged it), but a server stapling garbage is worth a look: a
+ * finding of its own, ocsp.bad_signature, medium. Verified or unverifiable
+ * (issuer not sent) is revoked.ocsp: the server itself is handing it out.
  */
-static void check_ocsp(struct checker *c, const struct cs_report *r, int64_t now, struct verdict *v)
+static void check_ocsp(struct checker *c, const struct cs_report *r, struct verdict *v)
 {
+	int64_t now = c->now;
 	const struct ocsp_facts *o = &r->ocsp;
 	char a[192], t1[32], t2[32], fresh[64];
-	const char *sig;
-	bool bad_sig;
 
-	if (!r->have_ocsp || !o->parse_ok || o->response_status != 0 ||
-	    o->cert_status != OCSP_ST_REVOKED || !o->matched_leaf)
+	if (!o->parse_ok || o->response_status != 0 || o->cert_status != OCSP_ST_REVOKED ||
+	    !o->matched_leaf)
 		return;
-	bad_sig = o->signature_checked && !o->signature_ok;
-	sig = !o->signature_checked ? "unchecked (issuer unknown)" :
-	      o->signature_ok ? "verified" : "INVALID";
 	if (now < o->this_update)
 		snprintf(fresh, sizeof(fresh), "not yet valid until %s",
 			 fmt_time(o->this_update, t2, sizeof(t2)));
@@ -559,11 +513,18 @@ static void check_ocsp(struct checker *c, const struct cs_report *r, int64_t now
 		snprintf(fresh, sizeof(fresh), "stale since %s", fmt_time(o->next_update, t2, sizeof(t2)));
 	else
 		snprintf(fresh, sizeof(fresh), "fresh");
-	add(c, v, F_REVOKED_OCSP, bad_sig ? SEV_MEDIUM : SEV_CRITICAL, 0,
-	    "Leaf %s revoked (OCSP staple: %s since %s; signature %s; %s): %s",
-	    cert_label(r->chain[0], a, sizeof(a)), o->reason_str[0] ? o->reason_str : "unspecified",
-	    fmt_time(o->revocation_time, t1, sizeof(t1)), sig, fresh,
-	    bad_sig ? "unproven, find out who staples it." : "replace it.");
+	cert_label(r->chain[0], a, sizeof(a));
+	fmt_time(o->revocation_time, t1, sizeof(t1));
+	if (o->signature_checked && !o->signature_ok)
+		add(c, v, F_OCSP_BAD_SIGNATURE, 0,
+		    "Leaf %s: the stapled OCSP response says revoked (%s since %s; %s) but its "
+		    "signature is INVALID: unproven, find out who staples it.",
+		    a, o->reason_str[0] ? o->reason_str : "unspecified", t1, fresh);
+	else
+		add(c, v, F_REVOKED_OCSP, 0,
+		    "Leaf %s revoked (OCSP staple: %s since %s; signature %s; %s): replace it.",
+		    a, o->reason_str[0] ? o->reason_str : "unspecified", t1,
+		    o->signature_checked ? "verified" : "unchecked (issuer unknown)", fresh);
 }
 
 static const char *ep_text(const struct report_endpoint *ep, char *buf, size_t cap)
@@ -586,12 +547,12 @@ static void check_pins(struct checker *c, const struct cs_report *r, struct verd
 	uint32_t n;
 
 	if (!rule || pin_rule_matches(rule, r->chain, r->chain_len) ||
-	    (c->o.ignore & (1u << F_PIN_MISMATCH)))
+	    finding_set_has(&c->o.ignore, F_PIN_MISMATCH))
 		return;
 	v->pin_pattern = pin_rule_pattern(rule);
 	n = pin_rule_pins(rule, v->pin_expected, VERDICT_PINS_MAX);
 	v->n_pin_expected = n < VERDICT_PINS_MAX ? n : VERDICT_PINS_MAX;
-	add(c, v, F_PIN_MISMATCH, SEV_CRITICAL, 0,
+	add(c, v, F_PIN_MISMATCH, 0,
 	    "Leaf %s served for %.64s matches none of the %u pins of rule %.80s.",
 	    cert_label(r->chain[0], a, sizeof(a)), sni ? sni : ep_text(&r->server, ep, sizeof(ep)),
 	    v->n_pin_expected, v->pin_pattern ? v->pin_pattern : "?");
@@ -619,7 +580,7 @@ static void check_hostname(struct checker *c, const struct cs_report *r, struct 
 	char a[192];
 	int rc;
 
-	if (!leaf->x509 || !r->has_sni || !r->sni[0])
+	if (!leaf->x509)
 		return;
 	for (const char *p = r->sni; *p; p++)
 		h = (h ^ (uint8_t)*p) * 16777619u;
@@ -635,13 +596,14 @@ static void check_hostname(struct checker *c, const struct cs_report *r, struct 
 	}
 	if (rc == 1 || rc == -1)	/* -1: internal error, no evidence either way */
 		return;
-	add(c, v, F_HOSTNAME_MISMATCH, SEV_HIGH, 0,
+	add(c, v, F_HOSTNAME_MISMATCH, 0,
 	    "Leaf %s does not cover the requested server name '%.64s' (SNI): serve a certificate for that name.",
 	    cert_label(r->chain[0], a, sizeof(a)), r->sni);
 }
 
-static void check_time(struct checker *c, const struct cs_report *r, int64_t now, struct verdict *v)
+static void check_time(struct checker *c, const struct cs_report *r, struct verdict *v)
 {
+	int64_t now = c->now;
 	int n_exp = 0, n_nyv = 0, i_exp = -1, i_nyv = -1;
 	char a[192], t[32];
 	const struct cert_facts *f;
@@ -657,14 +619,14 @@ static void check_time(struct checker *c, const struct cs_report *r, int64_t now
 	}
 	if (i_exp >= 0) {
 		f = r->chain[i_exp];
-		add(c, v, F_EXPIRED, SEV_HIGH, i_exp, "%s %s expired on %s%s: renew it.",
+		add(c, v, F_EXPIRED, i_exp, "%s %s expired on %s%s: renew it.",
 		    i_exp ? "Chain certificate" : "Leaf", cert_label(f, a, sizeof(a)),
 		    fmt_time(f->not_after, t, sizeof(t)),
 		    n_exp > 1 ? " (and other chain certificates)" : "");
 	}
 	if (i_nyv >= 0) {
 		f = r->chain[i_nyv];
-		add(c, v, F_NOT_YET_VALID, SEV_HIGH, i_nyv, "%s %s is not valid until %s%s: check the issuing date or the clocks.",
+		add(c, v, F_NOT_YET_VALID, i_nyv, "%s %s is not valid until %s%s: check the issuing date or the clocks.",
 		    i_nyv ? "Chain certificate" : "Leaf", cert_label(f, a, sizeof(a)),
 		    fmt_time(f->not_before, t, sizeof(t)),
 		    n_nyv > 1 ? " (and other chain certificates)" : "");
@@ -672,7 +634,7 @@ static void check_time(struct checker *c, const struct cs_report *r, int64_t now
 	f = r->chain[0];
 	if (f->parse_ok && c->o.warn_days > 0 && now <= f->not_after &&
 	    f->not_after - now < (int64_t)c->o.warn_days * 86400)
-		add(c, v, F_EXPIRING_SOON, SEV_LOW, 0, "Leaf %s expires on %s, in %.1f days: renew it.",
+		add(c, v, F_EXPIRING_SOON, 0, "Leaf %s expires on %s, in %.1f days: renew it.",
 		    cert_label(f, a, sizeof(a)), fmt_time(f->not_after, t, sizeof(t)),
 		    (double)(f->not_after - now) / 86400.0);
 }
@@ -712,13 +674,13 @@ static void check_crypto(struct checker *c, const struct cs_report *r, struct ve
 			continue;
 		/* A root's own signature is never checked by anyone: skip a self-signed top. */
 		if (!(i + 1 == r->chain_len && i > 0 && f->self_signed) && weak_digest(f, &md))
-			add(c, v, F_WEAK_SIGNATURE, SEV_MEDIUM, (int)i,
+			add(c, v, F_WEAK_SIGNATURE, (int)i,
 			    "%s %s is signed with %s (%s): reissue it with SHA-256 or better.",
 			    i ? "Chain certificate" : "Leaf", cert_label(f, a, sizeof(a)), md, f->sig_alg);
 		if (f->key_bits > 0 &&
 		    ((!strncmp(f->key_alg, "RSA", 3) || !strcmp(f->key_alg, "DSA")) ? f->key_bits < 2048 :
 		     !strcmp(f->key_alg, "EC") ? f->key_bits < 256 : false))
-			add(c, v, F_WEAK_KEY, SEV_MEDIUM, (int)i,
+			add(c, v, F_WEAK_KEY, (int)i,
 			    "%s %s has a %d-bit %s key: reissue it with RSA 2048+ or EC 256+.",
 			    i ? "Chain certificate" : "Leaf", cert_label(f, a, sizeof(a)), f->key_bits, f->key_alg);
 	}
@@ -738,11 +700,73 @@ static void check_alert(struct checker *c, const struct cs_report *r, struct ver
 	} else {
 		snprintf(a, sizeof(a), "sha256 %.16s", r->alert_cert_sha256);
 	}
-	add(c, v, F_CLIENT_REJECTED, SEV_HIGH, cert,
+	add(c, v, F_CLIENT_REJECTED, cert,
 	    "Client %s rejected certificate %s with fatal alert %s (%u): check what it distrusts.",
 	    ep_text(&r->client, ep, sizeof(ep)), a, n ? n : "unknown", r->alert_desc);
 }
 
+/* Garbage where the leaf should be: no client can verify it. */
+static void check_leaf_parses(struct checker *c, const struct cs_report *r, struct verdict *v)
+{
+	const struct cert_facts *f = r->chain[0];
+
+	if (!f->parse_ok)
+		add(c, v, F_CHAIN_UNTRUSTED, 0,
+		    "Leaf certificate (sha256 %.16s, %u bytes) does not parse (%s): "
+		    "no client can verify it.", f->sha256_hex, f->der_len, f->parse_error);
+}
+
+/* ---- the checks, as a table ---- */
+
+/* Beyond findings.h's NEED_*: a server leaf in the clear, parsed or not. */
+#define NEED_LEAF (NEED_ALL + 1u)
+
+typedef void check_fn(struct checker *c, const struct cs_report *r, struct verdict *v);
+
+/*
+ * Every check, run in this order on each report that holds what it needs.
+ * The order matters only within a code (its first finding wins, leaf-most);
+ * a verdict's order is the findings table's. A new finding: a row in
+ * findings.def, and here a row with its check, or a case in one.
+ */
+static const struct check {
+	check_fn *run;
+	unsigned needs;		/* NEED_* */
+} checks[] = {
+	{ check_alert,		NEED_ALERT },
+	{ check_leaf_parses,	NEED_LEAF },
+	{ check_revocation,	NEED_CHAIN | NEED_LISTS },
+	{ check_pins,		NEED_CHAIN | NEED_LISTS },
+	{ check_chain,		NEED_CHAIN | NEED_LISTS },
+	{ check_ocsp,		NEED_CHAIN | NEED_OCSP },
+	{ check_hostname,	NEED_CHAIN | NEED_SNI },
+	{ check_time,		NEED_CHAIN },
+	{ check_crypto,		NEED_CHAIN },
+};
+
+/* What a report, with the checker's lists, holds: NEED_* bits. */
+static unsigned holdings(const struct checker *c, const struct cs_report *r)
+{
+	bool leaf = r->action == REPORT_CERTIFICATE && r->chain_len && r->chain[0];
+	unsigned h = 0;
+
+	if (r->action == REPORT_ALERT)
+		h |= NEED_ALERT;
+	if (leaf)
+		h |= NEED_LEAF;
+	if (leaf && r->chain[0]->parse_ok)
+		h |= NEED_CHAIN;
+	if (r->has_sni && r->sni[0])
+		h |= NEED_SNI;
+	if (c->l)
+		h |= NEED_LISTS;
+	if (r->have_ocsp)
+		h |= NEED_OCSP;
+	return h;
+}
+
+/* Worst first; within a severity, the earlier row of findings.def (codes
+ * are numbered in row order). At most one finding per code: no ties. */
 static int finding_cmp(const void *x, const void *y)
 {
 	const struct finding *a = x, *b = y;
@@ -754,32 +778,16 @@ static int finding_cmp(const void *x, const void *y)
 
 void checks_run(struct checker *c, const struct cs_report *r, struct verdict *v)
 {
-	/* 0 means the caller had no clock: judge as of now rather than 1970. */
-	int64_t now = r->check_time ? r->check_time : (int64_t)time(NULL);
+	unsigned have = holdings(c, r);
 
 	memset(v, 0, sizeof(*v));
 	v->worst = SEV_OK;
 	c->st.runs++;
-	if (r->action == REPORT_ALERT) {
-		check_alert(c, r, v);
-	} else if (r->action == REPORT_CERTIFICATE && r->chain_len && r->chain[0] &&
-		   !r->chain[0]->parse_ok) {
-		/* Garbage where the leaf should be: no client can verify it. */
-		add(c, v, F_CHAIN_UNTRUSTED, SEV_HIGH, 0,
-		    "Leaf certificate (sha256 %.16s, %u bytes) does not parse (%s): "
-		    "no client can verify it.", r->chain[0]->sha256_hex, r->chain[0]->der_len,
-		    r->chain[0]->parse_error);
-	} else if (r->action == REPORT_CERTIFICATE && r->chain_len && r->chain[0]) {
-		if (c->l) {
-			check_revocation(c, r, v);
-			check_pins(c, r, v);
-			check_chain(c, r, v);
-		}
-		check_ocsp(c, r, now, v);
-		check_hostname(c, r, v);
-		check_time(c, r, now, v);
-		check_crypto(c, r, v);
-	}
+	/* 0 means the caller had no clock: judge as of now rather than 1970. */
+	c->now = r->check_time ? r->check_time : (int64_t)time(NULL);
+	for (size_t i = 0; i < sizeof(checks) / sizeof(checks[0]); i++)
+		if ((checks[i].needs & have) == checks[i].needs)
+			checks[i].run(c, r, v);
 	qsort(v->f, v->n, sizeof(v->f[0]), finding_cmp);
 	if (v->n)
 		v->worst = v->f[0].sev;

@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <linux/types.h>
 #include "certsentry.h"
+#include "events.h"
 #include "format.h"
 #include "json.h"
 #include "ocsp.h"
@@ -46,14 +47,7 @@ const char *format_names(void)
 
 const char *action_name(const struct cs_report *r)
 {
-	switch (r->action) {
-	case REPORT_CERTIFICATE_HIDDEN: return "tls-certificate-hidden";
-	case REPORT_RESUMED: return "tls-session-resumed";
-	case REPORT_CLIENT_CERTIFICATE: return "tls-client-certificate";
-	case REPORT_ALERT: return "tls-alert";
-	case REPORT_INCOMPLETE: return "tls-handshake-incomplete";
-	default: return "tls-certificate";
-	}
+	return event_action_name((enum event_action)r->action);
 }
 
 const char *report_ip(const struct report_endpoint *ep, char *buf, size_t cap)

@@ -6,6 +6,7 @@
 #include <linux/types.h>
 #include "certsentry.h"
 #include "checks.h"
+#include "events.h"
 #include "format.h"
 #include "json.h"
 
@@ -511,7 +512,7 @@ static size_t json_summary(void *state, struct line *l, const struct dedup_summa
 	bool bad = strcmp(s->verdict, "ok") != 0;
 	struct ecs_envelope e = {
 		.ts_ns = s->ts_ns, .kind = bad ? "alert" : "event", .severity = s->severity,
-		.action = "tls-summary", .dataset = "certsentry.tls",
+		.action = event_action_name(EV_TLS_SUMMARY), .dataset = "certsentry.tls",
 		.span = true, .count = s->count, .start_ns = s->first_ns, .end_ns = s->last_ns,
 	};
 	char first[32], last[32];

@@ -5,16 +5,18 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include "cert.h"
+#include "events.h"
 #include "ocsp.h"
 #include "tls.h"
 
+/* The handshake events: their event.action names are rows of events.def. */
 enum report_action {
-	REPORT_CERTIFICATE,		/* "tls-certificate": chain seen in the clear */
-	REPORT_CERTIFICATE_HIDDEN,	/* "tls-certificate-hidden": TLS 1.3 */
-	REPORT_RESUMED,			/* "tls-session-resumed": abbreviated, no chain */
-	REPORT_CLIENT_CERTIFICATE,	/* "tls-client-certificate": chain[] is the client's */
-	REPORT_ALERT,			/* "tls-alert": an alert record in the clear */
-	REPORT_INCOMPLETE,		/* "tls-handshake-incomplete": bytes lost */
+	REPORT_CERTIFICATE = EV_TLS_CERTIFICATE,		/* chain seen in the clear */
+	REPORT_CERTIFICATE_HIDDEN = EV_TLS_CERTIFICATE_HIDDEN,	/* TLS 1.3 */
+	REPORT_RESUMED = EV_TLS_SESSION_RESUMED,		/* abbreviated, no chain */
+	REPORT_CLIENT_CERTIFICATE = EV_TLS_CLIENT_CERTIFICATE,	/* chain[] is the client's */
+	REPORT_ALERT = EV_TLS_ALERT,				/* an alert record in the clear */
+	REPORT_INCOMPLETE = EV_TLS_HANDSHAKE_INCOMPLETE,	/* bytes lost */
 };
 
 struct verdict;			/* checks.h: filled after the flow stage */

@@ -36,7 +36,8 @@ make_pki() {
 	"$M" "$PKI" selfsigned self $HOST &&
 	"$M" "$PKI" foreign alien $HOST &&
 	"$M" "$PKI" crl revoked &&
-	"$M" "$PKI" ocsp ocsprev revoked
+	"$M" "$PKI" ocsp ocsprev revoked &&
+	"$M" "$PKI" ocsp ocsprev revoked ocsprev	# signed by the leaf itself: forged
 }
 make_pki >/dev/null 2>&1 || { fail mkpki "could not make the test PKI"; summary; exit 1; }
 
@@ -46,12 +47,12 @@ LISTS=(--ca-file "$PKI/root.pem" --crl "$PKI/inter.crl.pem" --deny "$TMP/deny.tx
 # Old or weak certificates need OpenSSL's lowest security level to be served at all.
 WEAK=(-cipher DEFAULT:@SECLEVEL=0)
 
-# port cert chain sni expected-codes [s_server args]
+# port cert chain sni expected-code [s_server args]
 CASES=(
 	"4431 good inter $HOST ok"
 	"4432 revoked inter $HOST revoked.crl"
 	"4433 denied inter $HOST revoked.deny"
-	"4434 ocsprev inter $HOST revoked.ocsp"
+	"4434 ocsprev inter $HOST revoked.ocsp -status_file $PKI/ocsprev.ocsp-revoked.der"
 	"4435 pinned inter pinned.example.test pin.mismatch"
 	"4436 expired inter $HOST cert.expired"
 	"4437 notyet inter $HOST cert.not_yet_valid"
@@ -62,6 +63,7 @@ CASES=(
 	"4442 rsa1024 inter $HOST weak.key"
 	"4443 soon inter $HOST cert.expiring_soon"
 	"4444 alien foreign-root $HOST chain.untrusted"
+	"4445 ocsprev inter $HOST ocsp.bad_signature -status_file $PKI/ocsprev.ocsp-revoked-by-ocsprev.der"
 )
 
 test_every_code() {
@@ -69,21 +71,21 @@ test_every_code() {
 	ns_new ns verdict || { fail verdict "netns"; return; }
 	out=$TMP/verdict.json
 	for c in "${CASES[@]}"; do
-		read -r port name chain sni want <<<"$c"
-		extra=("${WEAK[@]}")
-		[ "$name" = ocsprev ] && extra+=(-status_file "$PKI/ocsprev.ocsp-revoked.der")
+		read -r port name chain sni want extra <<<"$c"
+		read -r -a extra <<<"$extra"
+		extra+=("${WEAK[@]}")
 		[ "$chain" = - ] && chain="" || chain=$PKI/$chain.pem
 		start_server "$ns" "$port" "$PKI/$name.pem" "$PKI/$name.key" "$chain" "${extra[@]}" \
 			|| { fail "verdict_$want" "s_server for $name did not start"; }
 	done
 	start_sentry "$ns" "$out" -i lo --every "${LISTS[@]}" || { fail verdict "certsentry did not start: $(cat "$out")"; ns_del "$ns"; return; }
 	for c in "${CASES[@]}"; do
-		read -r port name chain sni want <<<"$c"
+		read -r port name chain sni want _ <<<"$c"
 		handshake "$ns" "127.0.0.1:$port" -tls1_2 -servername "$sni" -status "${WEAK[@]}"
 	done
 	wait_for 10 sh -c "[ \$(grep -c '\"tls-certificate\"' '$out') -ge ${#CASES[@]} ]"
 	for c in "${CASES[@]}"; do
-		read -r port name chain sni want <<<"$c"
+		read -r port name chain sni want _ <<<"$c"
 		got=$(events "$out" tls-certificate | jq -r --argjson p "$port" \
 			'select(.destination.port == $p) | [.certsentry.verdict, .event.kind, (.rule.name // "-"), ([.certsentry.findings[]?.code] | join(","))] | join(" ")' | head -1)
 		case "$want" in

@@ -662,8 +662,10 @@ static void test_ocsp(void **state)
 	r.ocsp.signature_checked = false;	/* issuer unknown: still the server's own word */
 	assert_non_null(strstr(only(run(l_base, &r), F_REVOKED_OCSP, SEV_CRITICAL)->message, "signature unchecked"));
 	r.ocsp.signature_checked = true;
-	r.ocsp.signature_ok = false;		/* forged or broken: reported, but unproven */
-	assert_non_null(strstr(only(run(l_base, &r), F_REVOKED_OCSP, SEV_MEDIUM)->message, "INVALID"));
+	r.ocsp.signature_ok = false;		/* forged or broken: its own finding, unproven */
+	f = only(run(l_base, &r), F_OCSP_BAD_SIGNATURE, SEV_MEDIUM);
+	assert_non_null(strstr(f->message, "INVALID"));
+	assert_non_null(strstr(f->message, "keyCompromise"));
 	ocsp_revoked(&r);
 	r.ocsp.cert_status = OCSP_ST_GOOD;
 	clean(run(l_base, &r));
@@ -777,13 +779,15 @@ static void test_ignore_and_order(void **state)
 	assert_int_equal(vv->f[2].code, F_HOSTNAME_MISMATCH);
 	assert_int_equal(vv->f[3].code, F_EXPIRED);
 	assert_int_equal(vv->f[4].code, F_WEAK_KEY);
-	o.ignore = 1u << F_REVOKED_DENY | 1u << F_HOSTNAME_MISMATCH;
+	finding_set_add(&o.ignore, F_REVOKED_DENY);
+	finding_set_add(&o.ignore, F_HOSTNAME_MISMATCH);
 	vv = run_with(&o, l, &r);
 	assert_int_equal(vv->n, 3);
 	assert_int_equal(vv->worst, SEV_HIGH);
 	assert_null(find(vv, F_REVOKED_DENY));
 	assert_null(find(vv, F_HOSTNAME_MISMATCH));
-	o.ignore = 1u << F_CHAIN_INCOMPLETE;
+	memset(&o.ignore, 0, sizeof(o.ignore));
+	finding_set_add(&o.ignore, F_CHAIN_INCOMPLETE);
 	rep(&r, "www.example.com", T2026, leaf, NULL, NULL);
 	clean(run_with(&o, l_base, &r));
 	lists_free(l);
@@ -882,21 +886,275 @@ static void test_cache_bound(void **state)
 static void test_names(void **state)
 {
 	(void)state;
-	for (int i = 0; i < F_MAX; i++) {
-		assert_non_null(finding_name(i));
-		assert_int_equal(finding_parse(finding_name(i)), i);
-	}
 	assert_string_equal(finding_name(F_REVOKED_CRL), "revoked.crl");
 	assert_string_equal(finding_name(F_NOT_YET_VALID), "cert.not_yet_valid");
 	assert_string_equal(finding_name(F_CLIENT_REJECTED), "client.rejected");
+	assert_string_equal(finding_name(F_OCSP_BAD_SIGNATURE), "ocsp.bad_signature");
+	assert_string_equal(finding_name(F_MAX), "unknown");
 	assert_int_equal(finding_parse("chain.incomplete"), F_CHAIN_INCOMPLETE);
 	assert_int_equal(finding_parse("chain"), -1);
 	assert_int_equal(finding_parse(""), -1);
+	assert_int_equal(finding_parse(NULL), -1);
 	assert_string_equal(severity_name(SEV_CRITICAL), "critical");
 	assert_string_equal(severity_name(SEV_HIGH), "high");
 	assert_string_equal(severity_name(SEV_MEDIUM), "medium");
 	assert_string_equal(severity_name(SEV_LOW), "low");
 	assert_string_equal(severity_name(SEV_OK), "ok");
+	assert_string_equal(need_name(NEED_CHAIN), "chain");
+	assert_string_equal(need_name(NEED_ALERT), "alert");
+	assert_null(need_name(NEED_CHAIN | NEED_SNI));
+	assert_string_equal(event_action_name(EV_TLS_SUMMARY), "tls-summary");
+	assert_string_equal(event_action_name(EV_READ_DONE), "certsentry-read-done");
+	assert_string_equal(event_action_name(EV_MAX), "unknown");
+}
+
+/* Every row of findings.def: a unique code that parses back to its row, a
+ * severity, needs and a description; rows worst first. */
+static void test_findings_table(void **state)
+{
+	(void)state;
+	assert_true(F_MAX > 0);
+	for (int i = 0; i < F_MAX; i++) {
+		const char *n = finding_name(i);
+
+		print_message("  %-20s %-8s %s\n", n, severity_name(finding_severity(i)),
+			      finding_description(i));
+		assert_int_equal(finding_parse(n), i);
+		assert_true(strlen(n) > 2 && strchr(n, '.'));
+		for (const char *p = n; *p; p++)	/* a rule name and a Prometheus label value */
+			assert_true((*p >= 'a' && *p <= 'z') || *p == '.' || *p == '_');
+		for (int j = 0; j < i; j++)
+			assert_string_not_equal(finding_name(j), n);
+		assert_true(finding_severity(i) >= SEV_CRITICAL && finding_severity(i) < SEV_OK);
+		assert_true(finding_needs(i) && !(finding_needs(i) & ~(unsigned)NEED_ALL));
+		assert_true(strlen(finding_description(i)) > 10);
+		assert_null(strchr(finding_description(i), '|'));	/* a README table cell */
+		if (i)
+			assert_true(finding_severity(i - 1) <= finding_severity(i));
+	}
+	for (unsigned b = 1; b & NEED_ALL; b <<= 1)
+		assert_non_null(need_name(b));
+}
+
+/* Every row of events.def: a unique action; the handshake ones are report.h's. */
+static void test_events_table(void **state)
+{
+	(void)state;
+	for (int i = 0; i < EV_MAX; i++) {
+		const char *n = event_action_name(i);
+
+		assert_true(!strncmp(n, "tls-", 4) || !strncmp(n, "certsentry-", 11));
+		assert_true(strlen(event_action_description(i)) > 10);
+		for (int j = 0; j < i; j++)
+			assert_string_not_equal(event_action_name(j), n);
+	}
+	assert_string_equal(event_action_name((enum event_action)REPORT_CERTIFICATE), "tls-certificate");
+	assert_string_equal(event_action_name((enum event_action)REPORT_CERTIFICATE_HIDDEN),
+			    "tls-certificate-hidden");
+	assert_string_equal(event_action_name((enum event_action)REPORT_RESUMED), "tls-session-resumed");
+	assert_string_equal(event_action_name((enum event_action)REPORT_CLIENT_CERTIFICATE),
+			    "tls-client-certificate");
+	assert_string_equal(event_action_name((enum event_action)REPORT_ALERT), "tls-alert");
+	assert_string_equal(event_action_name((enum event_action)REPORT_INCOMPLETE),
+			    "tls-handshake-incomplete");
+}
+
+/* Sets of codes beyond 32 (the old uint32_t mask broke at the 33rd): each
+ * bit alone, in a set of 100, and nothing past the end. */
+static void test_bits(void **state)
+{
+	enum { N = 100 };
+	uint64_t w[BITS_WORDS(N)];
+	struct finding_set fs;
+
+	(void)state;
+	assert_int_equal(sizeof(w), 2 * sizeof(uint64_t));
+	for (size_t i = 0; i < N; i++) {
+		memset(w, 0, sizeof(w));
+		bits_set(w, N, i);
+		for (size_t j = 0; j < N + 8; j++)
+			if (bits_test(w, N, j) != (i == j))
+				fail_msg("bit %zu set, bit %zu reads %d", i, j, bits_test(w, N, j));
+	}
+	memset(w, 0, sizeof(w));
+	bits_set(w, N, N);		/* out of range: ignored */
+	bits_set(w, 70, 80);
+	assert_int_equal(w[0] | w[1], 0);
+	assert_false(bits_test(w, 64, 64));
+	/* The finding set: a bit per row, every row. */
+	assert_true(8 * sizeof(fs.w) >= F_MAX);
+	for (int i = 0; i < F_MAX; i++) {
+		memset(&fs, 0, sizeof(fs));
+		finding_set_add(&fs, i);
+		for (int j = 0; j < F_MAX; j++)
+			assert_int_equal(finding_set_has(&fs, j), i == j);
+		assert_false(finding_set_has(&fs, F_MAX));
+	}
+}
+
+/* ---- a witness per finding: table severity and needs hold in the checks ---- */
+
+enum { W_NONE, W_OCSP, W_OCSP_FORGED, W_ALERT };
+
+static const struct witness {
+	enum finding_code code;
+	X509 **c0, **c1, **c2;	/* the chain sent, leaf first */
+	const char *sni;
+	int64_t t;
+	int extra;
+} witnesses[] = {
+	{ F_REVOKED_CRL, &revleaf, &inter, NULL, "revoked.example.com", T2026, W_NONE },
+	{ F_REVOKED_DENY, &otherleaf, &inter, NULL, "www.example.com", T2026, W_NONE },
+	{ F_REVOKED_OCSP, &leaf, &inter, NULL, "www.example.com", T2026, W_OCSP },
+	{ F_PIN_MISMATCH, &leaf, &inter, NULL, "www.example.com", T2026, W_NONE },
+	{ F_CHAIN_UNTRUSTED, &leaf2, &int2, &root2, "www.example.com", T2026, W_NONE },
+	{ F_CHAIN_INCOMPLETE, &leaf, NULL, NULL, "www.example.com", T2026, W_NONE },
+	{ F_HOSTNAME_MISMATCH, &leaf, &inter, NULL, "www.example.org", T2026, W_NONE },
+	{ F_EXPIRED, &leaf, &inter, NULL, "www.example.com", T2028, W_NONE },
+	{ F_NOT_YET_VALID, &leaf, &inter, NULL, "www.example.com", T2024, W_NONE },
+	{ F_CLIENT_REJECTED, &leaf, &inter, NULL, NULL, T2026, W_ALERT },
+	{ F_OCSP_BAD_SIGNATURE, &leaf, &inter, NULL, "www.example.com", T2026, W_OCSP_FORGED },
+	{ F_SELF_SIGNED, &ss, NULL, NULL, "www.example.com", T2026, W_NONE },
+	{ F_WEAK_SIGNATURE, &sha1leaf, &inter, NULL, "www.example.com", T2026, W_NONE },
+	{ F_WEAK_KEY, &weakleaf, &inter, NULL, "www.example.com", T2026, W_NONE },
+	{ F_EXPIRING_SOON, &leaf, &inter, NULL, "www.example.com", T2027 - 10 * 86400, W_NONE },
+};
+
+static void ocsp_revoked(struct cs_report *r);
+
+static void witness_report(const struct witness *w, struct cs_report *r)
+{
+	rep(r, w->sni, w->t, *w->c0, w->c1 ? *w->c1 : NULL, w->c2 ? *w->c2 : NULL);
+	if (w->extra == W_OCSP || w->extra == W_OCSP_FORGED) {
+		ocsp_revoked(r);
+		r->ocsp.signature_ok = w->extra == W_OCSP;
+	}
+	if (w->extra == W_ALERT) {
+		r->action = REPORT_ALERT;
+		r->alert_from_client = true;
+		r->alert_level = 2;
+		r->alert_desc = 42;
+		strcpy(r->alert_cert_sha256, r->chain[0]->sha256_hex);
+	}
+}
+
+/* Takes away one NEED_* thing from a report (lists: see the caller). */
+static void strip(struct cs_report *r, unsigned need)
+{
+	switch (need) {
+	case NEED_CHAIN: r->chain_len = 0; break;
+	case NEED_SNI: r->has_sni = false; r->sni[0] = '\0'; break;
+	case NEED_OCSP: r->have_ocsp = false; break;
+	case NEED_ALERT: r->action = REPORT_CERTIFICATE; break;
+	default: break;
+	}
+}
+
+/* The lists every witness is judged with: trust store, CRL, deny, pins. */
+static struct lists *witness_lists(void)
+{
+	char deny[64], pins[64], text[160];
+	struct cs_report r;
+
+	rep(&r, NULL, T2026, otherleaf, NULL, NULL);
+	snprintf(text, sizeof(text), "sha256:%s\n", r.chain[0]->sha256_hex);
+	tmp_file(deny, text);
+	tmp_file(pins, "192.0.2.1:443 spki:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n");
+	return load(ca_file, deny, pins, crl_file);
+}
+
+/* Each finding happens with its table severity; and exactly what its row
+ * says it needs is needed: taking away one thing it needs makes it go,
+ * taking away anything else leaves it. */
+static void test_witnesses(void **state)
+{
+	struct lists *l = witness_lists();
+	const struct finding *f;
+	struct cs_report r;
+	bool seen[F_MAX] = { false };
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(witnesses) / sizeof(witnesses[0]); i++) {
+		const struct witness *w = &witnesses[i];
+
+		print_message("  %s\n", finding_name(w->code));
+		seen[w->code] = true;
+		witness_report(w, &r);
+		f = find(run(l, &r), w->code);
+		if (!f)
+			dump(&v);
+		assert_non_null(f);
+		assert_int_equal(f->sev, finding_severity(w->code));
+		assert_true(v.worst <= f->sev);
+		for (unsigned b = 1; b & NEED_ALL; b <<= 1) {
+			bool needed = finding_needs(w->code) & b;
+
+			witness_report(w, &r);
+			strip(&r, b);
+			f = find(run(b == NEED_LISTS ? NULL : l, &r), w->code);
+			if ((f != NULL) == needed)
+				fail_msg("%s without %s: %s", finding_name(w->code), need_name(b),
+					 needed ? "still there, yet the table says it needs it" :
+						  "gone, yet the table does not say it needs it");
+		}
+	}
+	for (int c = 0; c < F_MAX; c++)
+		if (!seen[c])
+			fail_msg("%s has no witness here", finding_name(c));
+	lists_free(l);
+}
+
+/* --ignore, for every code: that one goes, the others stay. */
+static void test_ignore_every_code(void **state)
+{
+	struct checks_opts o = { .warn_days = 14 };
+	struct lists *l = witness_lists();
+	struct cs_report r;
+	struct verdict all;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(witnesses) / sizeof(witnesses[0]); i++) {
+		witness_report(&witnesses[i], &r);
+		memset(&o.ignore, 0, sizeof(o.ignore));
+		all = *run_with(&o, l, &r);
+		finding_set_add(&o.ignore, witnesses[i].code);
+		print_message("  --ignore %s\n", finding_name(witnesses[i].code));
+		run_with(&o, l, &r);
+		assert_null(find(&v, witnesses[i].code));
+		assert_int_equal(v.n, all.n - 1);
+		for (uint32_t k = 0; k < all.n; k++)
+			if (all.f[k].code != witnesses[i].code)
+				assert_non_null(find(&v, all.f[k].code));
+	}
+	/* Everything ignored at once: a clean verdict. */
+	for (int c = 0; c < F_MAX; c++)
+		finding_set_add(&o.ignore, c);
+	witness_report(&witnesses[0], &r);
+	clean(run_with(&o, l, &r));
+	lists_free(l);
+}
+
+/* Among findings of one severity, the table's row order decides. */
+static void test_order_is_row_order(void **state)
+{
+	struct lists *l = witness_lists();
+	struct cs_report r;
+
+	(void)state;
+	/* Expired, not chain-complete, wrong name, weak key, denied... at once. */
+	rep(&r, "www.example.org", T2028, otherleaf, NULL, NULL);
+	ocsp_revoked(&r);
+	r.ocsp.signature_ok = false;
+	run(l, &r);
+	dump(&v);
+	assert_true(v.n >= 4);
+	for (uint32_t i = 1; i < v.n; i++) {
+		assert_true(v.f[i - 1].sev < v.f[i].sev ||
+			    (v.f[i - 1].sev == v.f[i].sev && v.f[i - 1].code < v.f[i].code));
+		assert_int_equal(v.f[i].sev, finding_severity(v.f[i].code));
+	}
+	assert_int_equal(v.worst, v.f[0].sev);
+	lists_free(l);
 }
 
 int main(void)
@@ -921,6 +1179,12 @@ int main(void)
 		cmocka_unit_test(test_cache),
 		cmocka_unit_test(test_cache_bound),
 		cmocka_unit_test(test_names),
+		cmocka_unit_test(test_findings_table),
+		cmocka_unit_test(test_events_table),
+		cmocka_unit_test(test_bits),
+		cmocka_unit_test(test_witnesses),
+		cmocka_unit_test(test_ignore_every_code),
+		cmocka_unit_test(test_order_is_row_order),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
