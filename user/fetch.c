@@ -144,9 +144,9 @@ enum fetch_result fetch_url_host(const char *url, char *host, size_t cap)
 
 	if (cap)
 		host[0] = 0;
-	if (!url || strnlen(url, FETCH_URL_MAX + 1) > FETCH_URL_MAX || !(u = curl_url()))
+	if (!url || strnlen(url, FETCH_URL_MAX + 1) > FETCH_URL_MAX ||
+	    (strncasecmp(url, "http://", 7) && strncasecmp(url, "https://", 8)) || !(u = curl_url()))
 		return FETCH_E_URL;
-	/* no guessing: a scheme must be written */
 	if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
 	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
 	    (strcmp(scheme, "http") && strcmp(scheme, "https")) ||
