@@ -864,6 +864,14 @@ static enum crlfetch_status consult(struct crl_ent *e, X509 *x, const struct fu_
 	return a->status;
 }
 
+/* Issuer key and name, and URL: one CRL whichever certificate of that
+ * issuer (a cross-signed one too) names it. */
+void crlfetch_key(const struct cert_facts *issuer, const char *url, uint8_t key[32])
+{
+	fu_key(key, "crl", issuer->spki_sha256_b64, issuer->subject_dn ? issuer->subject_dn : "",
+	       url, NULL);
+}
+
 /* The entry followed for (issuer, url): found, or made and scheduled. */
 static struct crl_ent *follow(struct crlfetch *c, const struct cert_facts *issuer,
 			      const char *url, int64_t now)
@@ -872,8 +880,7 @@ static struct crl_ent *follow(struct crlfetch *c, const struct cert_facts *issue
 	struct crl_ent *e;
 	uint8_t key[32];
 
-	fu_key(key, "crl", issuer->spki_sha256_b64, issuer->subject_dn ? issuer->subject_dn : "",
-	       url, NULL);
+	crlfetch_key(issuer, url, key);
 	if ((e = ent_of(kt_find(&c->t, key)))) {
 		lru_touch(&c->lru, &e->lru);
 		return e;

@@ -145,6 +145,9 @@ enum crlfetch_status crlfetch_check(struct crlfetch *c, const struct cert_facts 
  * (events). Call every tick, after fetch_tick(). */
 void crlfetch_tick(struct crlfetch *c);
 
+/* The key (STATE_DIR/crl/KEYHEX.der) of issuer's CRL at url. */
+void crlfetch_key(const struct cert_facts *issuer, const char *url, uint8_t key[32]);
+
 struct crlfetch_stats {
 	uint32_t followed;		/* distribution points (deltas included) */
 	uint32_t held;			/* with a CRL in force */
