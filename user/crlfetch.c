@@ -131,6 +131,7 @@ struct crlfetch {
 	pthread_cond_t cv;
 	bool stop;
 	struct jobq todo, done;		/* under mu */
+	uint64_t pending;		/* body bytes handed to the worker, not back yet */
 	uint8_t (*due_keys)[KT_KEY_LEN];	/* max_crls: what one tick submits */
 };
 
@@ -544,6 +545,7 @@ static void install(struct crlfetch *c, struct crl_job *j)
 	struct crl_ent *e = ent_of(kt_find(&c->t, j->key));
 	int64_t now = now_s();
 
+	c->pending -= j->len;
 	if (!e) {		/* evicted meanwhile */
 		if (j->ok && c->store)
 			fstore_remove(c->store, j->key);
@@ -672,6 +674,7 @@ static void on_fetched(void *ctx, struct fetch_resp *r)
 		job_free(j);
 		return;
 	}
+	c->pending += j->len;
 	pthread_mutex_lock(&c->mu);
 	jq_push(&c->todo, j);
 	pthread_cond_signal(&c->cv);
@@ -725,7 +728,9 @@ void crlfetch_tick(struct crlfetch *c)
 		install(c, j);
 	}
 	now = now_s();
-	if (now < c->due_min)
+	/* bodies waiting for the worker are memory too: no new fetch while
+	 * two CRLs' worth wait (what is due stays due) */
+	if (now < c->due_min || c->pending >= 2 * c->o.max_crl_bytes)
 		return;
 	/* Keys first, then submits: a submit refused at once is an event,
 	 * and its callback may check (and so add or evict entries). */
