@@ -312,9 +312,12 @@ static void cmd_crl(const char *tag, struct cert_facts *c, struct cert_facts *i)
 	static const char *const st[] = { "none", "good", "revoked" };
 	struct crlfetch_answer a;
 	struct jw w;
+	uint64_t t0 = clock_us(CLOCK_MONOTONIC);
 
 	crlfetch_check(g.crl, c, i, &a);
+	t0 = clock_us(CLOCK_MONOTONIC) - t0;
 	begin(&w, "cmd", "crl", tag);
+	jw_uint(&w, "check_us", t0);	/* what the verdict waits for */
 	jw_str(&w, "status", st[a.status]);
 	if (a.status == CRLF_NONE)
 		jw_str(&w, "none", crlfetch_none_name(a.none));
