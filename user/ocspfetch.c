@@ -455,6 +455,14 @@ static void vet_loaded(struct ocspfetch *of, struct oc_ent *e, int64_t now)
 	schedule(of, e, e->fetched < now ? e->fetched : now);
 }
 
+/* An answer is good to its nextUpdate; one without is good until the
+ * refresh after it should have replaced it. */
+static int64_t expiry(const struct ocspfetch *of, const struct oc_ent *e)
+{
+	return (e->facts.next_update ? e->facts.next_update : e->fetched + of->o.refresh_max_s) +
+	       of->o.skew_s;
+}
+
 static void answer_from(const struct oc_ent *e, struct ocspfetch_answer *a)
 {
 	const struct ocsp_facts *fx = &e->facts;
@@ -520,11 +528,11 @@ enum ocspfetch_status ocspfetch_check(struct ocspfetch *of, const struct cert_fa
 		}
 	}
 	snprintf(a->url, sizeof(a->url), "%s", e->url);
-	if (e->have && !(e->facts.next_update && now > e->facts.next_update + of->o.skew_s)) {
+	if (e->have && now <= expiry(of, e)) {
 		answer_from(e, a);
 	} else if (e->have) {
 		none(a, OCSPF_N_EXPIRED, "the answer held expired at %s; asking again",
-		     fu_time_text(e->facts.next_update, t, sizeof(t)));
+		     fu_time_text(expiry(of, e), t, sizeof(t)));
 		if (!e->busy && e->next_fetch > now) {
 			e->next_fetch = now;
 			due(of, now);

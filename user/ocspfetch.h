@@ -18,9 +18,11 @@
  * for this CertID, signed by the issuer or by a responder certificate the
  * issuer signed for OCSP signing, and fresh: thisUpdate not after now +
  * skew, nextUpdate (if any) not before now - skew, and the nonce echoed if
- * one was sent and the responder returns one. It is kept until its
- * nextUpdate (refresh_max without one), in memory and in STATE_DIR/ocsp,
- * and verified again when first used after a restart. Callbacks run in the
+ * one was sent and the responder returns one. It is used until its
+ * nextUpdate (without one, refresh_max after it came) plus skew, asked for
+ * again halfway to nextUpdate or after refresh_max, whichever is first,
+ * kept in memory and in STATE_DIR/ocsp, and verified again when first used
+ * after a restart. Callbacks run in the
  * caller's thread, from fetch_tick() or ocspfetch_tick().
  */
 
