@@ -72,6 +72,9 @@ make_pki() {
 	leaf ocspgood "authorityInfoAccess=OCSP;URI:$OCSP_URL" &&
 	leaf ocsprev "authorityInfoAccess=OCSP;URI:$OCSP_URL" &&
 	leaf ocspdown "authorityInfoAccess=OCSP;URI:http://$CA_IP:8889" &&
+	leaf ocspdeleg "authorityInfoAccess=OCSP;URI:http://$CA_IP:8890" &&
+	leaf ocspunknown "authorityInfoAccess=OCSP;URI:$OCSP_URL" &&
+	leaf ocspforged "authorityInfoAccess=OCSP;URI:http://$CA_IP:8891" &&
 	leaf aia "authorityInfoAccess=caIssuers;URI:$H/inter.der" &&
 	leaf aiap7 "authorityInfoAccess=caIssuers;URI:$H/inter.p7c" &&
 	leaf aiawrong "authorityInfoAccess=caIssuers;URI:$H/root.der" &&
@@ -81,6 +84,14 @@ make_pki() {
 		sed 's/^\[d\]$/[d]\ncrlnumber = crlnumber\ncrl_extensions = crlx/' ca.cnf > crl.cnf &&
 		echo 1000 > crlnumber &&
 		openssl ca -config ca.cnf -revoke ocsprev.pem -crl_reason keyCompromise 2>/dev/null &&
+		# a certificate the responder has never heard of
+		sed -i "/\t$(openssl x509 -in ocspunknown.pem -noout -serial | cut -d= -f2)\t/d" ca.index &&
+		# a delegated responder: the intermediate signs it for OCSP signing
+		openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out resp.key 2>/dev/null &&
+		openssl req -new -key resp.key -subj "/O=certsentry test/CN=OCSP Responder" -out resp.csr &&
+		printf 'extendedKeyUsage=OCSPSigning\nbasicConstraints=CA:false\n' > resp.ext &&
+		openssl x509 -req -in resp.csr -CA inter.pem -CAkey inter.key -CAcreateserial -days 30 \
+			-extfile resp.ext -out resp.pem 2>/dev/null &&
 		openssl x509 -in inter.pem -outform DER -out "$WWW/inter.der" &&
 		openssl x509 -in root.pem -outform DER -out "$WWW/root.der" &&
 		openssl crl2pkcs7 -nocrl -certfile inter.pem -outform DER -out "$WWW/inter.p7c" &&
@@ -121,14 +132,22 @@ setup_net() {
 }
 
 start_ca() {
+	local port pid
 	bg "$CA" python3 "$ROOT/tests/e2e/fetch_httpd.py" 0.0.0.0 8080 "$WWW" 2>"$TMP/httpd.log"
 	wait_for 10 ip netns exec "$CA" sh -c "ss -ltnH | grep -q ':8080 '" || return 1
 	(cd "$PKI" && bg "$CA" openssl ocsp -index ca.index -port 8888 -rsigner inter.pem \
 		-rkey inter.key -CA inter.pem -ndays 1 2>"$TMP/ocsp.log" >&2)
-	# bg ran in a subshell: find the responder by its port to stop it later
-	wait_for 10 ip netns exec "$CA" sh -c "ss -ltnH | grep -q ':8888 '" || return 1
-	OCSP_PID=$(ip netns exec "$CA" ss -ltnpH | sed -n 's/.*:8888 .*pid=\([0-9]*\).*/\1/p' | head -1)
-	[ -n "$OCSP_PID" ] && PIDS+=("$OCSP_PID")
+	(cd "$PKI" && bg "$CA" openssl ocsp -index ca.index -port 8890 -rsigner resp.pem \
+		-rkey resp.key -CA inter.pem -ndays 1 2>"$TMP/ocsp2.log" >&2)
+	# a responder signing with a key that is not the intermediate's, under its name
+	(cd "$PKI" && bg "$CA" openssl ocsp -index ca.index -port 8891 -rsigner fake.pem \
+		-rkey fake.key -CA inter.pem -ndays 1 2>"$TMP/ocsp3.log" >&2)
+	# bg ran in a subshell: find the responders by their ports to stop them later
+	for port in 8888 8890 8891; do
+		wait_for 10 ip netns exec "$CA" sh -c "ss -ltnH | grep -q ':$port '" || return 1
+		pid=$(ip netns exec "$CA" ss -ltnpH | sed -n "s/.*:$port .*pid=\([0-9]*\).*/\1/p" | head -1)
+		[ -n "$pid" ] && PIDS+=("$pid")
+	done
 }
 
 # ---- the driver ---------------------------------------------------------------
@@ -402,13 +421,34 @@ test_ocsp() {
 		else
 			fail ocsp_revoked "$a"
 		fi
+		ask o8 ocsp "$(P ocspdeleg)" "$(P inter)" >/dev/null
+		wait_line 20 '.event == "ocsp" and (.url | endswith(":8890"))' >/dev/null
+		a=$(ask o9 ocsp "$(P ocspdeleg)" "$(P inter)")
+		if [ "$(field '.status + "/" + .responder' "$a")" = "good/CN=OCSP Responder,O=certsentry test" ]; then
+			pass "ocsp from a delegated responder (its certificate in the response, signed by the issuer): good"
+		else
+			fail ocsp_delegated "$a"
+		fi
+		ask o10 ocsp "$(P ocspunknown)" "$(P inter)" >/dev/null
+		wait_line 20 '.event == "ocsp" and .status == "unknown"' >/dev/null
+		a=$(ask o11 ocsp "$(P ocspunknown)" "$(P inter)")
+		[ "$(field .status "$a")" = unknown ] &&
+			pass "ocsp unknown: the responder does not know the certificate" || fail ocsp_unknown "$a"
+		ask o12 ocsp "$(P ocspforged)" "$(P inter)" >/dev/null
+		wait_line 20 '.event == "ocsp" and (.url | endswith(":8891"))' >/dev/null
+		a=$(ask o13 ocsp "$(P ocspforged)" "$(P inter)")
+		if [ "$(field '.status + "/" + .none' "$a")" = none/rejected ]; then
+			pass "ocsp response signed by another key under the issuer's name: rejected ($(field .why "$a"))"
+		else
+			fail ocsp_forged "$a"
+		fi
 		ask o5 ocsp "$(P ocspdown)" "$(P inter)" >/dev/null
 		wait_line 20 '.event == "ocsp" and .kind == "failed"' >/dev/null
 		a=$(ask o6 ocsp "$(P ocspdown)" "$(P inter)")
 		s=$(stats o7)
 		if [ "$(field '.status + "/" + .none' "$a")" = none/fetch_failed ] &&
-		   jq -e '.ocsp.fetch_failed.connect >= 1' <<<"$s" >/dev/null; then
-			pass "ocsp responder down: none ($(field .why "$a")), counted"
+		   jq -e '.ocsp.fetch_failed.connect >= 1 and .ocsp.failed.signature >= 1' <<<"$s" >/dev/null; then
+			pass "ocsp responder down: none ($(field .why "$a")); counted: $(jq -c '.ocsp.failed' <<<"$s") $(jq -c '.ocsp.fetch_failed' <<<"$s")"
 		else
 			fail ocsp_down "$a $s"
 		fi
