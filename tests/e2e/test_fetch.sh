@@ -550,6 +550,21 @@ test_fetch() {
 		fail fetch_concurrency "$s"
 	fi
 	drv_stop
+
+	# one start a minute: the second request waits its turn, queued
+	drv_start rate --allow '*.fetch.test' --rate 1 --max-concurrent 1 ||
+		{ fail fetch_rate "fetchdrive did not start: $(cat "$OUT.err")"; return; }
+	drv get r1 "http://crl.fetch.test:8080/inter.crl?r1"
+	drv get r2 "http://crl.fetch.test:8080/inter.crl?r2"
+	wait_line 10 '.event == "get" and .tag == "r1"' >/dev/null
+	s=$(stats r3)
+	if jq -e '.fetch.started == 1 and .fetch.queued == 1' <<<"$s" >/dev/null &&
+	   [ -z "$(line '.event == "get" and .tag == "r2"')" ]; then
+		pass "fetch rate bound: at 1 a minute the second request stays queued"
+	else
+		fail fetch_rate "$s"
+	fi
+	drv_stop
 }
 
 setup_net || { fail fetch_setup "namespaces"; summary; exit 1; }
