@@ -15,6 +15,7 @@ TUNREPLAY=$ROOT/build/tools/tunreplay
 MANGLE=$ROOT/build/tools/pcapmangle
 RSS_LIMIT_KB=65536	# 64 MB
 FLOOD_EACH=${FLOOD_EACH:-20}	# handshakes per client loop (8 loops)
+FLOOD_STOPPED=24		# of them while the consumer is stopped: 1.5 rings
 MOUNTS=()
 T0=$SECONDS
 
@@ -70,8 +71,10 @@ stop_sentry() {
 }
 
 # ---------------------------------------------------------------- flood
-# A 4 KiB ring, 8 parallel client loops of 30 handshakes, and the consumer
-# stopped (SIGSTOP) for the first 3 s so the ring overflows for certain:
+# A 32 KiB ring, 8 parallel client loops of FLOOD_EACH handshakes, and the
+# consumer stopped (SIGSTOP) until FLOOD_STOPPED of them are done (~2 KiB of
+# ring each), however slow a loaded machine makes them, so the ring
+# overflows for certain:
 # drops counted and reported at once, no crash, every handshake after the
 # flood reported again, memory bounded.
 test_flood() {
@@ -95,11 +98,12 @@ test_flood() {
 		( for i in $(seq 1 $FLOOD_EACH); do
 			echo Q | timeout 10 ip netns exec "$ns" openssl s_client -connect 127.0.0.1:4433 \
 				-tls1_2 -servername "f$p-$i.flood.test" >/dev/null 2>&1
+			echo >>"$TMP/flood.done"
 		  done ) &
 		loops+=($!)
 		PIDS+=($!)
 	done
-	sleep 2
+	wait_for 60 sh -c "[ \$(cat '$TMP/flood.done' 2>/dev/null | wc -l) -ge $FLOOD_STOPPED ]"
 	kill -CONT "$SENTRY_PID"
 	wait "${loops[@]}"
 	for p in "${loops[@]}"; do stop_pid "$p"; done
@@ -296,6 +300,9 @@ ours_attached() {
 		bpftool -j prog show id "$pid" 2>/dev/null | jq -e '.name | startswith("cs_tc")' >/dev/null || continue
 		holders=$(grep -lsE "^link_id:[[:space:]]*$lid\$" /proc/[0-9]*/fdinfo/* 2>/dev/null | cut -d/ -f3 | sort -u | tr '\n' ' ')
 		[ -n "$holders" ] && [ "$holders" != "$mine " ] && continue
+		# Unheld: a killed run's, or one whose process (another suite's)
+		# was exiting a moment ago and which is gone now.
+		[ -z "$holders" ] && ! bpftool link show id "$lid" >/dev/null 2>&1 && continue
 		links=$((links + 1))
 	done < <(bpftool -j link show 2>/dev/null | jq -r '.[] | select(.type == 11 or .type == "tcx") | "\(.id) \(.prog_id)"')
 	echo $((filters + links))
