@@ -64,6 +64,9 @@ done
 # Offline replay of hostile real traces under the sanitizers, leaks included.
 [ -x build/san/certsentry ] && CERTSENTRY=build/san/certsentry \
 	run_shell tests/e2e/test_corpus.sh "asan+ubsan e2e: test_corpus.sh"
+# The fetchers' network paths (curl callbacks, the CRL worker thread) live, leaks included.
+[ -x build/san/tools/fetchdrive ] && FETCHDRIVE=$PWD/build/san/tools/fetchdrive \
+	run_shell tests/e2e/test_fetch.sh "asan+ubsan e2e: test_fetch.sh"
 # libFuzzer smoke: every harness a few seconds (tests/fuzz/run.sh; `make fuzz` for longer).
 run_shell tests/fuzz/run.sh "fuzz: smoke (libFuzzer, ASan+UBSan)"
 

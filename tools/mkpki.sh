@@ -7,6 +7,8 @@
 #   tools/mkpki.sh DIR xleaf NAME CN START END MD KEY [SAN...]
 #                                      a leaf with chosen validity (YYYYMMDDHHMMSSZ),
 #                                      digest (sha256, sha1) and key (ec, rsa1024, rsa2048)
+#                                      (with $MKPKI_EXT set, its lines are added to the
+#                                      leaf's extensions, e.g. crlDistributionPoints=URI:...)
 #   tools/mkpki.sh DIR selfsigned NAME CN
 #   tools/mkpki.sh DIR foreign NAME CN a leaf under another, untrusted root
 #   tools/mkpki.sh DIR crl NAME...     inter.crl.pem: the intermediate's CRL
@@ -109,6 +111,7 @@ xleaf() {	# name cn start end md key [san...]
 		echo "basicConstraints=CA:false"
 		echo "extendedKeyUsage=serverAuth"
 		[ $# -gt 0 ] && (IFS=,; echo "subjectAltName=$*")
+		if [ -n "${MKPKI_EXT:-}" ]; then printf '%s\n' "$MKPKI_EXT"; fi
 	} > "$name.ext"
 	ca_conf
 	openssl ca -batch -notext -config ca.cnf -in "$name.csr" -out "$name.pem" \

@@ -246,7 +246,7 @@ static void sans_collect(struct cert_facts *f, X509 *x)
 	}
 }
 
-static int64_t time_unix(const ASN1_TIME *t)
+int64_t cert_time_unix(const ASN1_TIME *t)
 {
 	struct tm tm;
 
@@ -378,8 +378,8 @@ static void facts_parse(struct cert_facts *f, const uint8_t *der, size_t len)
 	f->issuer_dn = name_text(X509_get_issuer_name(x));
 	f->issuer_cn = name_cn(X509_get_issuer_name(x));
 	sans_collect(f, x);
-	f->not_before = time_unix(X509_get0_notBefore(x));
-	f->not_after = time_unix(X509_get0_notAfter(x));
+	f->not_before = cert_time_unix(X509_get0_notBefore(x));
+	f->not_after = cert_time_unix(X509_get0_notAfter(x));
 	key_facts(f, x);
 	X509_get0_signature(NULL, &sig, x);
 	if (sig)

@@ -54,6 +54,9 @@ void cert_cache_free(struct cert_cache *c);
 struct cert_facts *cert_get(struct cert_cache *c, const uint8_t *der, size_t len);
 void cert_put(struct cert_cache *c, struct cert_facts *f);
 
+/* An ASN.1 time as Unix seconds; 0 for NULL or a time that does not convert. */
+int64_t cert_time_unix(const ASN1_TIME *t);
+
 /* SHA-256 of p[0..n) with the digest fetched once; false on failure. */
 bool cert_sha256(const void *p, size_t n, uint8_t out[32]);
 

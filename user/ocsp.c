@@ -1,5 +1,6 @@
 /* ocsp.c - a stapled OCSPResponse: the leaf's status, times, responder and signature check. */
 #include "ocsp.h"
+#include "cert.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -25,14 +26,21 @@ static const char *const reason_names[] = {
 	"removeFromCRL", "privilegeWithdrawn", "aACompromise",
 };
 
-static int64_t time_unix(const ASN1_GENERALIZEDTIME *t)
+const char *ocsp_reason_name(int reason)
 {
-	struct tm tm;
+	if (reason < 0 || (size_t)reason >= sizeof(reason_names) / sizeof(reason_names[0]))
+		return NULL;
+	return reason_names[reason];
+}
 
-	/* NULL would mean "now" to ASN1_TIME_to_tm */
-	if (!t || !ASN1_TIME_to_tm(t, &tm))
-		return 0;
-	return (int64_t)timegm(&tm);
+const char *ocsp_cert_status_name(int st)
+{
+	switch (st) {
+	case OCSP_ST_GOOD: return "good";
+	case OCSP_ST_REVOKED: return "revoked";
+	case OCSP_ST_UNKNOWN: return "unknown";
+	default: return "none";
+	}
 }
 
 static void hex_upper(char *out, size_t cap, const uint8_t *b, size_t n)
@@ -190,7 +198,7 @@ int ocsp_parse(const uint8_t *der, size_t len, X509 *leaf, X509 *issuer,
 		goto end;
 	}
 	out->parse_ok = true;
-	out->produced_at = time_unix(OCSP_resp_get0_produced_at(bs));
+	out->produced_at = cert_time_unix(OCSP_resp_get0_produced_at(bs));
 	responder_text(out->responder, sizeof(out->responder), bs);
 	n = OCSP_resp_count(bs);
 	out->n_responses = n > 0 ? (uint32_t)n : 0;
@@ -213,8 +221,8 @@ int ocsp_parse(const uint8_t *der, size_t len, X509 *leaf, X509 *issuer,
 		if (OCSP_id_get0_info(NULL, NULL, NULL, &serial,
 				      (OCSP_CERTID *)OCSP_SINGLERESP_get0_id(single)))
 			serial_text(out->serial_hex, sizeof(out->serial_hex), serial);
-		out->this_update = time_unix(thisupd);
-		out->next_update = time_unix(nextupd);
+		out->this_update = cert_time_unix(thisupd);
+		out->next_update = cert_time_unix(nextupd);
 		if (st == V_OCSP_CERTSTATUS_GOOD)
 			out->cert_status = OCSP_ST_GOOD;
 		else if (st == V_OCSP_CERTSTATUS_REVOKED)
@@ -222,12 +230,11 @@ int ocsp_parse(const uint8_t *der, size_t len, X509 *leaf, X509 *issuer,
 		else if (st == V_OCSP_CERTSTATUS_UNKNOWN)
 			out->cert_status = OCSP_ST_UNKNOWN;
 		if (st == V_OCSP_CERTSTATUS_REVOKED) {
-			out->revocation_time = time_unix(rev);
+			out->revocation_time = cert_time_unix(rev);
 			out->reason = reason >= 0 ? reason : -1;
-			if (reason >= 0 && (size_t)reason < sizeof(reason_names) / sizeof(reason_names[0]) &&
-			    reason_names[reason])
+			if (ocsp_reason_name(reason))
 				snprintf(out->reason_str, sizeof(out->reason_str), "%s",
-					 reason_names[reason]);
+					 ocsp_reason_name(reason));
 		}
 	}
 	if (issuer) {

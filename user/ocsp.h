@@ -41,4 +41,10 @@ struct ocsp_facts {
 int ocsp_parse(const uint8_t *der, size_t len, X509 *leaf, X509 *issuer,
 	       struct ocsp_facts *out);
 
+/* RFC 5280 5.3.1 CRLReason name ("keyCompromise", ...), shared by CRL
+ * entries; NULL for a code without one. */
+const char *ocsp_reason_name(int reason);
+/* "good", "revoked", "unknown", or "none" for OCSP_ST_NONE. */
+const char *ocsp_cert_status_name(int st);
+
 #endif

@@ -1,0 +1,41 @@
+/* fetchutil.h - what the CRL, OCSP and AIA fetchers share: URLs from extensions, keys, refresh times. */
+#ifndef CS_FETCHUTIL_H
+#define CS_FETCHUTIL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <openssl/x509v3.h>
+#include "fetch.h"
+
+#define FU_URLS_MAX	4	/* URLs taken from one extension */
+
+struct fu_urls {
+	uint32_t n;
+	bool skipped;			/* some names were not usable (LDAP, indirect, ...) */
+	char u[FU_URLS_MAX][FETCH_URL_MAX + 1];
+};
+
+/* http:// and https:// URIs of CRL distribution points (NID_crl_distribution_points
+ * or NID_freshest_crl) without reasons or cRLIssuer. dps may be NULL. */
+void fu_dp_urls(const STACK_OF(DIST_POINT) *dps, struct fu_urls *out);
+/* The same from a certificate's extension nid. */
+void fu_cert_dp_urls(X509 *x, int nid, struct fu_urls *out);
+/* http(s) URLs of the Authority Information Access method (NID_ad_OCSP,
+ * NID_ad_ca_issuers). */
+void fu_aia_urls(X509 *x, int method, struct fu_urls *out);
+/* True if one of g's URIs is url. */
+bool fu_names_have_uri(const GENERAL_NAMES *g, const char *url);
+
+/* SHA-256 over the NUL-terminated strings (each with its NUL), NULL ends. */
+void fu_key(uint8_t out[32], const char *s, ...) __attribute__((sentinel));
+
+/* When to fetch again after a fetch at now of something valid until
+ * next_update (0: unknown): halfway there but at most max_s, less up to a
+ * tenth at random (so that many sensors do not ask at once), and never
+ * sooner than min_s. */
+int64_t fu_refresh_at(int64_t now, int64_t next_update, uint32_t min_s, uint32_t max_s);
+
+/* "2024-05-01T12:00:00Z" into buf (>= 21 bytes), "-" for 0. */
+const char *fu_time_text(int64_t t, char *buf, size_t cap);
+
+#endif
