@@ -1,4 +1,4 @@
-/* test_fileread.c - fileread.c on files written here: bounds, line rules, file:line errors, dirs. */
+/* test_fileread.c - fileread.c on files written here: bounds, line rules, file:line errors. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
