@@ -196,7 +196,8 @@ static void test_tracked_next_segment(void **state)
 }
 
 /* ServerHello, then ChangeCipherSpec, then application data (TLS 1.3):
- * copy through the CCS header + CS_TAIL_BYTES, then nothing more. */
+ * the CCS is passed, the application data ends the walk: copy through its
+ * header + CS_TAIL_BYTES, then nothing more. */
 static void test_record_walk_stops(void **state)
 {
 	struct t *t = *state;
@@ -208,18 +209,19 @@ static void test_record_walk_stops(void **state)
 	l += tls_rec(pl + l, 23, 0, 300);
 	n = frame(pkt, &F4, 1, pl, l, NULL);
 	assert_int_equal(run(t, pkt, n), 1);
-	check_data(&t->ev[0], &F4, 1, pl, 95 + 5 + CS_TAIL_BYTES);
+	check_data(&t->ev[0], &F4, 1, pl, 95 + 6 + 5 + CS_TAIL_BYTES);
 	assert_true(flow_state(t, &F4, &st));
 	assert_int_equal(st.done, 1);
 	assert_int_equal(st.walking, 0);
-	assert_int_equal(st.limit, 95 + 5 + CS_TAIL_BYTES);
+	assert_int_equal(st.limit, 95 + 6 + 5 + CS_TAIL_BYTES);
 	filler(pl, 500, 3);
 	n = frame(pkt, &F4, 1 + l, pl, 500, NULL);
 	assert_int_equal(run(t, pkt, n), 0);
 	assert_int_equal(counter(t, CS_C_CAPPED), 0);
 }
 
-/* The CCS header arrives in a later segment than the handshake records. */
+/* The CCS header arrives in a later segment than the handshake records;
+ * the (TLS 1.2, encrypted) Finished after it ends the walk. */
 static void test_record_walk_across_segments(void **state)
 {
 	struct t *t = *state;
@@ -236,7 +238,7 @@ static void test_record_walk_across_segments(void **state)
 	l += tls_rec(pl + l, 22, 20, 50);	/* encrypted Finished */
 	n = frame(pkt, &F4, 1110, pl, l, NULL);
 	assert_int_equal(run(t, pkt, n), 1);
-	check_data(&t->ev[0], &F4, 1110, pl, 5 + CS_TAIL_BYTES);
+	check_data(&t->ev[0], &F4, 1110, pl, 6 + 5 + CS_TAIL_BYTES);
 }
 
 static void test_fin_close(void **state)
@@ -612,8 +614,9 @@ static void test_ssl2_client_hello(void **state)
 	assert_int_equal(run(t, pkt, n), 0);
 }
 
-/* The server's Alert (warning) + ServerHello + ... + CCS, after a tracked
- * ClientHello: tracked, the walk hops over the alert and stops at the CCS. */
+/* The server's Alert (warning) + ServerHello + ... + CCS + Finished, after a
+ * tracked ClientHello: tracked, the walk hops over the alert and stops at
+ * the Finished. */
 static void test_alert_start_tracked_reverse(void **state)
 {
 	struct t *t = *state;
@@ -631,7 +634,7 @@ static void test_alert_start_tracked_reverse(void **state)
 	l += tls_rec(pl + l, 22, 20, 45);
 	n = frame(pkt, &F4R, 7000, pl, l, NULL);
 	assert_int_equal(run(t, pkt, n), 1);
-	check_data(&t->ev[0], &F4R, 7000, pl, 7 + 90 + 900 + 5 + CS_TAIL_BYTES);
+	check_data(&t->ev[0], &F4R, 7000, pl, 7 + 90 + 900 + 6 + 5 + CS_TAIL_BYTES);
 	assert_true(flow_state(t, &F4R, &st));
 	assert_int_equal(st.mode, CS_MODE_ALERT);
 	assert_int_equal(st.done, 1);
@@ -674,7 +677,7 @@ static void test_alert_start_lone_record(void **state)
 	l += tls_rec(pl + l, 23, 0, 100);
 	n = frame(pkt, &F4R, 7007, pl, l, NULL);
 	assert_int_equal(run(t, pkt, n), 1);
-	check_data(&t->ev[0], &F4R, 7007, pl, 90 + 5 + CS_TAIL_BYTES);
+	check_data(&t->ev[0], &F4R, 7007, pl, 90 + 6 + 5 + CS_TAIL_BYTES);
 }
 
 /* Without a tracked reverse direction an alert is just a record. */
@@ -695,7 +698,8 @@ static void test_alert_start_untracked(void **state)
 }
 
 /* The CCS header split 2 + 3 over two segments (and the Done header 1 + 4
- * before it): kept, completed, the walk stops at the CCS all the same. */
+ * before it): kept, completed, the walk goes on to the Finished after the
+ * CCS and stops there all the same. */
 static void test_split_header_walk(void **state)
 {
 	struct t *t = *state;
@@ -723,11 +727,11 @@ static void test_split_header_walk(void **state)
 	assert_int_equal(st.walking, 1);
 	n = frame(pkt, &F4, 10 + b, pl + b, l - b, NULL);
 	assert_int_equal(run(t, pkt, n), 1);
-	check_data(&t->ev[0], &F4, 10 + b, pl + b, 3 + CS_TAIL_BYTES);
+	check_data(&t->ev[0], &F4, 10 + b, pl + b, 3 + 1 + 5 + CS_TAIL_BYTES);
 	assert_true(flow_state(t, &F4, &st));
 	assert_int_equal(st.walking, 0);
 	assert_int_equal(st.part_len, 0);
-	assert_int_equal(st.limit, b - 2 + 5 + CS_TAIL_BYTES);
+	assert_int_equal(st.limit, b - 2 + 6 + 5 + CS_TAIL_BYTES);
 	assert_int_equal(st.done, 1);
 }
 
@@ -751,11 +755,11 @@ static void test_split_header_tiny_segments(void **state)
 	assert_int_equal(st.part, (uint32_t)pl[a] << 24 | (uint32_t)pl[a + 1] << 16);
 	n = frame(pkt, &F4, a + 2, pl + a + 2, l - a - 2, NULL);
 	assert_int_equal(run(t, pkt, n), 1);
-	check_data(&t->ev[0], &F4, a + 2, pl + a + 2, 3 + CS_TAIL_BYTES);
+	check_data(&t->ev[0], &F4, a + 2, pl + a + 2, 3 + 1 + 5 + CS_TAIL_BYTES);
 }
 
 /* A ClientHello whose first 5 bytes (its whole record header) come alone:
- * tracked from them, both segments copied, the walk goes on to the CCS. */
+ * tracked from them, both segments copied, the walk goes past the CCS. */
 static void test_short_first_segment_5(void **state)
 {
 	struct t *t = *state;
@@ -776,10 +780,10 @@ static void test_short_first_segment_5(void **state)
 	assert_int_equal(counter(t, CS_C_FLOWS), 1);
 	n = frame(pkt, &F4, 105, pl + 5, l - 5, NULL);
 	assert_int_equal(run(t, pkt, n), 1);
-	check_data(&t->ev[0], &F4, 105, pl + 5, 517 - 5 + 5 + CS_TAIL_BYTES);
+	check_data(&t->ev[0], &F4, 105, pl + 5, 517 - 5 + 6 + 5 + CS_TAIL_BYTES);
 	assert_true(flow_state(t, &F4, &st));
 	assert_int_equal(st.walking, 0);
-	assert_int_equal(st.limit, 517 + 5 + CS_TAIL_BYTES);
+	assert_int_equal(st.limit, 517 + 6 + 5 + CS_TAIL_BYTES);
 }
 
 /* A lone 16 byte first, then the rest: the kept byte and the next segment
@@ -803,11 +807,11 @@ static void test_short_first_segment_1(void **state)
 	assert_int_equal(st.part, 0x16u << 24);
 	n = frame(pkt, &F6, 7001, pl + 1, l - 1, NULL);
 	assert_int_equal(run(t, pkt, n), 1);
-	check_data(&t->ev[0], &F6, 7001, pl + 1, 300 - 1 + 5 + CS_TAIL_BYTES);
+	check_data(&t->ev[0], &F6, 7001, pl + 1, 300 - 1 + 6 + 5 + CS_TAIL_BYTES);
 	assert_true(flow_state(t, &F6, &st));
 	assert_int_equal(st.walking, 0);
 	assert_int_equal(st.part_len, 0);
-	assert_int_equal(st.limit, 300 + 5 + CS_TAIL_BYTES);
+	assert_int_equal(st.limit, 300 + 6 + 5 + CS_TAIL_BYTES);
 }
 
 /* Short first segments that are no prefix of a hello's record header. */
