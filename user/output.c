@@ -604,6 +604,8 @@ static void json_certsentry(struct output *o, struct jw *w, const struct cs_repo
 		json_verdict(w, r->verdict);
 	if (r->action == REPORT_CERTIFICATE_HIDDEN)
 		jw_str(w, "reason", "TLS 1.3: certificate is encrypted");
+	if (r->hello_retry)
+		jw_bool(w, "hello_retry", true);
 	if (r->alpn_offered[0])
 		jw_str(w, "client_alpn", r->alpn_offered);
 	if (r->action == REPORT_ALERT)
@@ -938,6 +940,8 @@ static size_t text_report(struct output *o, const struct cs_report *r, bool *tru
 		tb_printf(&t, " alpn=");
 		tb_safe(&t, r->alpn, SAFE_WORD, TEXT_FIELD_MAX);
 	}
+	if (r->hello_retry)
+		tb_printf(&t, " hello-retry");
 	text_tail(&t, r);
 	text_verdict(&t, r->verdict);
 	*trunc = t.trunc;
