@@ -1,9 +1,10 @@
-/* recwalk.c - the kernel's record walk over one TCP direction's in-order bytes: where its copy ends, and the encrypted records it takes whole. */
+/* recwalk.c - the kernel's record walk over a TCP direction's in-order bytes: where the copy ends, what it takes whole. */
 #include <stdlib.h>
 #include <string.h>
 #include "recwalk.h"
 
-enum { WALKING, STOPPED, OVER };
+/* recwalk.state; zeroed (never started) is over. */
+enum { OVER = 0, WALKING, STOPPED };
 
 void recwalk_init(struct recwalk *s, bool walk, uint32_t skip, uint8_t enc_max)
 {
@@ -19,7 +20,6 @@ void recwalk_free(struct recwalk *s)
 	for (int i = 0; i < s->n; i++)
 		free(s->rec[i].body);
 	memset(s, 0, sizeof(*s));
-	s->state = OVER;
 }
 
 const struct recwalk_record *recwalk_record(const struct recwalk *s, uint32_t i)

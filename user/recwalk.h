@@ -1,4 +1,4 @@
-/* recwalk.h - the kernel's record walk over one TCP direction's in-order bytes: where its copy ends, and the encrypted records it takes whole. */
+/* recwalk.h - the kernel's record walk over a TCP direction's in-order bytes: where the copy ends, what it takes whole. */
 #ifndef CS_RECWALK_H
 #define CS_RECWALK_H
 
