@@ -122,20 +122,18 @@ static inline void fuzz_pipe_init(struct fuzz_pipe *fp)
 	fuzz_sink_open(&fp->text, OUTPUT_TEXT);
 }
 
-/* copy_encrypted: a record handed out is whole, a taken one, and readable. */
+/* copy_encrypted: a record handed out is whole, a taken one, and readable
+ * (the copy reads every byte under ASan). */
 static inline void fuzz_pipe_encrypted(void *ctx, const struct cs_flow_key *k, bool from_server,
 				       uint32_t idx, const uint8_t *hdr, const uint8_t *body,
 				       size_t len)
 {
-	volatile uint8_t sum = 0;
-
 	(void)ctx;
 	(void)k;
-	FUZZ_CHECK(hdr[0] == TLS_CT_APPDATA && ((size_t)hdr[3] << 8 | hdr[4]) == len);
 	(void)from_server;
+	FUZZ_CHECK(hdr[0] == TLS_CT_APPDATA && ((size_t)hdr[3] << 8 | hdr[4]) == len);
 	FUZZ_CHECK(len <= RECWALK_REC_MAX && idx < CS_ENC_SERVER_RECS);
-	for (size_t i = 0; i < len; i++)
-		sum += body[i];
+	free(fz_dup(body, len));
 }
 
 /* Per input: a fresh flow table and certificate cache (small bounds, so

@@ -461,8 +461,8 @@ static void test_tls12_chain(void **state)
 	assert_int_equal(g.sink.r[0].server_port, 443);
 	leaf_hex(want);
 	assert_string_equal(g.sink.r[0].leaf_sha, want);
-	/* Both directions ended at ChangeCipherSpec, where the source's own
-	 * record walk stops too: no need to tell it. */
+	/* Both directions ended at the encrypted Finished after their CCS,
+	 * where the source's own record walk stops too: no need to tell it. */
 	assert_int_equal(g.sink.done, 0);
 	rig_free(&g);
 	free(c2s.b);
