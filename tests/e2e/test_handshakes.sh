@@ -137,7 +137,10 @@ test_hello_retry() {
 	for copy in "" --copy-encrypted; do
 		name=hello_retry${copy:+_copy}
 		with_sentry "hrr${copy:+c}" $copy || { fail "$name" "setup"; continue; }
-		bg "$NS" tcpdump -i lo -w "$TMP/$name.pcap" -s 0 -U port 4433 2>"$TMP/$name.tcpdump"
+		# immediate mode: without it packets wait in the ring for a block
+		# timeout and a quick stop loses them
+		bg "$NS" tcpdump -i lo -w "$TMP/$name.pcap" -s 0 --immediate-mode -U port 4433 \
+			2>"$TMP/$name.tcpdump"
 		td=$BG_PID
 		wait_for 10 grep -q 'listening on' "$TMP/$name.tcpdump"
 		start_server "$NS" 4433 "$PKI/leaf.pem" "$PKI/leaf.key" "$PKI/inter.pem" -tls1_3 \
@@ -160,7 +163,8 @@ test_hello_retry() {
 			[ "$(count_events "$OUT" certsentry-encrypted-record)" = 0 ] \
 				&& pass "${name}_no_records" || fail "${name}_no_records" "$(tail -3 "$OUT")"
 		fi
-		sleep 0.2
+		# the capture holds the whole handshake before tcpdump stops
+		wait_for 5 sh -c "[ \$(tcpdump -nn -r '$TMP/$name.pcap' 2>/dev/null | grep -c .) -ge 8 ]"
 		stop_pid "$td"
 		stop_pid "$SENTRY_PID"; stop_pid "$SERVER_PID"; ns_del "$NS"
 		# the capture of the same handshake, offline
