@@ -91,6 +91,9 @@ static const struct cli_option options[] = {
 	{ .name = "list-events", .parse = set_list, .min = CLI_LIST_EVENTS,
 	  .help = "Print every event.action written, with a description (-f json: as JSON), "
 		  "and exit" },
+	/* Until a key source turns it on: lets the tests see what it gets. */
+	{ .name = "copy-encrypted", .hidden = true, FLAG(cap.copy_encrypted),
+	  .help = "Tests only: copy TLS 1.3's encrypted flight and write a line per record" },
 
 	{ .name = "ca-file", .arg = "FILE", .group = CLI_G_CHECKS, STR(lists.ca_file),
 	  .help = "Trust store file (default: the system bundle)" },

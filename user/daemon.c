@@ -156,6 +156,17 @@ static void on_summary(void *ctx, const struct dedup_summary *s)
 	output_summary(((struct app *)ctx)->out, s);
 }
 
+/* --copy-encrypted (tests only): what a key source would get, one line per
+ * record. */
+static void on_encrypted(void *ctx, const struct cs_flow_key *k, bool from_server, uint32_t idx,
+			 const uint8_t *hdr, const uint8_t *body, size_t len)
+{
+	(void)body;
+	status(ctx, EV_ENCRYPTED_RECORD, "debug",
+	       "from=%s sport=%u dport=%u idx=%u type=%u length=%zu",
+	       from_server ? "server" : "client", k->sport, k->dport, idx, hdr[0], len);
+}
+
 /* The flow needs no more bytes of this direction: the source stops copying. */
 static void on_done(void *ctx, const struct cs_flow_key *k)
 {
@@ -374,6 +385,7 @@ static int run_offline(struct app *a)
 		return 1;
 	}
 	a->pcap = src;
+	pcap_source_copy_encrypted(src, cfg->cap.copy_encrypted);
 	if (lo->ca_file || lo->ca_path || lo->n_crl || lo->deny_file || lo->pins_file)
 		lists_event(a, EV_LISTS_LOADED);
 	rc = pcap_source_run(src, flow_segment, a->flows, err, sizeof(err));
@@ -431,6 +443,9 @@ static int pipeline_open(struct app *a)
 		.max_mem = (uint64_t)cfg->max_mem_mb << 20,
 		.report = on_report,
 		.done = on_done,
+		/* the live source copies them by cfg->cap too */
+		.copy_encrypted = cfg->cap.copy_encrypted,
+		.encrypted = cfg->cap.copy_encrypted ? on_encrypted : NULL,
 		.ctx = a,
 	};
 	char err[512];

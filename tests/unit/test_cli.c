@@ -104,6 +104,8 @@ static void test_values(void **state)
 	assert_true(c.every);
 	assert_int_equal(apply(&c, "clsact", NULL, why, sizeof(why)), 0);
 	assert_true(c.cap.force_clsact);
+	assert_int_equal(apply(&c, "copy-encrypted", NULL, why, sizeof(why)), 0);
+	assert_true(c.cap.copy_encrypted);
 	/* what a file could get wrong that argp catches on the command line */
 	assert_int_equal(apply(&c, "every", "yes", why, sizeof(why)), CLI_BAD);
 	assert_string_equal(why, "takes no value");
@@ -270,6 +272,7 @@ static void test_help(void **state)
 	}
 	assert_true(n > 20);
 	assert_null(cli_option_name(n, NULL));
+	assert_non_null(cli_option_find("copy-encrypted"));	/* hidden, and applies */
 }
 
 int main(void)
