@@ -28,6 +28,7 @@ struct cli_option {
 	const char *help;
 	cli_parse_fn *parse;
 	size_t off;			/* offsetof(struct config, what parse sets) */
+	size_t n_off;			/* a list's: offsetof its count (an int) */
 	uint32_t min, max;		/* a number's bounds; a list's length (max) */
 	enum cli_unit unit;
 	const char *cite;		/* the option in messages, if not "--name" */
@@ -39,31 +40,38 @@ static int set_flag(const struct cli_option *o, const char *arg, struct config *
 		    size_t whylen);
 static int set_u32(const struct cli_option *o, const char *arg, struct config *c, char *why,
 		   size_t whylen);
-static cli_parse_fn add_iface, set_format, set_syslog, set_check_time, set_list, add_crl,
-	set_warn_days, add_ignore;
+static cli_parse_fn add_str, set_format, set_syslog, set_check_time, set_list, set_warn_days,
+	add_ignore;
 
 #define AT(field)	.off = offsetof(struct config, field)
-#define STR(field)	.parse = set_str, AT(field)
-#define FLAG(field)	.parse = set_flag, AT(field)
+/* offsetof, and a build error unless the field is a T (the kernel's typecheck). */
+#define OFF_T(field, T) \
+	(offsetof(struct config, field) + 0 * sizeof((T *)0 == &((struct config *)0)->field))
+#define STR(field)	.parse = set_str, .off = OFF_T(field, const char *)
+#define FLAG(field)	.parse = set_flag, .off = OFF_T(field, bool)
 #define U32(field, lo, hi, u) \
-	.parse = set_u32, AT(field), .min = (lo), .max = (hi), .unit = (u)
+	.parse = set_u32, .off = OFF_T(field, uint32_t), .min = (lo), .max = (hi), .unit = (u)
+/* Repeatable: array[count++] = the value, up to the array's length. */
+#define STRS(array, count) \
+	.parse = add_str, .off = OFF_T(array[0], const char *), .n_off = OFF_T(count, int), \
+	.max = sizeof(((struct config *)0)->array) / sizeof(((struct config *)0)->array[0])
 
 /* --help sorts each group by name; this order is the table's only. */
 static const struct cli_option options[] = {
-	{ .name = "interface", .key = 'i', .arg = "IFACE", .parse = add_iface,
-	  .max = CAPTURE_IFACES_MAX, .cite = "-i",
+	{ .name = "interface", .key = 'i', .arg = "IFACE", STRS(cap.ifaces, cap.n_ifaces),
+	  .cite = "-i",
 	  .help = "Interface to watch (repeatable; default: all up but lo)" },
 	{ .name = "read", .key = 'r', .arg = "FILE", STR(read_file),
 	  .help = "Read a pcap/pcapng file (.gz too; - for stdin) instead" },
-	{ .name = "format", .key = 'f', .arg = "FMT", .parse = set_format,
+	{ .name = "format", .key = 'f', .arg = "FMT", .parse = set_format, AT(format),
 	  .help = "Output format: json (default) or text" },
 	{ .name = "output", .key = 'o', .arg = "FILE", STR(out_file),
 	  .help = "Append output to FILE instead of stdout" },
-	{ .name = "syslog", .arg = "SOCKET", .arg_optional = true, .parse = set_syslog,
+	{ .name = "syslog", .arg = "SOCKET", .arg_optional = true, .parse = set_syslog, AT(syslog),
 	  .help = "Send each line to syslog instead (default socket /dev/log)" },
 	{ .name = "max-bytes", .arg = "N", U32(max_bytes, 512, 16u << 20, U_NUMBER),
 	  .help = "Handshake bytes copied per direction (default 524288)" },
-	{ .name = "check-time", .arg = "WHEN", .parse = set_check_time,
+	{ .name = "check-time", .arg = "WHEN", .parse = set_check_time, AT(check_time),
 	  .help = "Judge validity at: packet (default: the packet's capture time), now, "
 		  "or a time like 2024-05-01T12:00:00Z" },
 	/* One record carries up to CS_EVENT_DATA_MAX bytes plus headers: a
@@ -85,10 +93,10 @@ static const struct cli_option options[] = {
 	  .help = "Attach with a clsact filter even where tcx exists" },
 	{ .name = "verbose", .key = 'v', FLAG(cap.verbose),
 	  .help = "Print libbpf debug output" },
-	{ .name = "list-findings", .parse = set_list, .min = CLI_LIST_FINDINGS,
+	{ .name = "list-findings", .parse = set_list, AT(list), .min = CLI_LIST_FINDINGS,
 	  .help = "Print every finding code, its severity, needs and description "
 		  "(-f json: as JSON), and exit" },
-	{ .name = "list-events", .parse = set_list, .min = CLI_LIST_EVENTS,
+	{ .name = "list-events", .parse = set_list, AT(list), .min = CLI_LIST_EVENTS,
 	  .help = "Print every event.action written, with a description (-f json: as JSON), "
 		  "and exit" },
 	/* Until a key source turns it on: lets the tests see what it gets. */
@@ -99,17 +107,18 @@ static const struct cli_option options[] = {
 	  .help = "Trust store file (default: the system bundle)" },
 	{ .name = "ca-path", .arg = "DIR", .group = CLI_G_CHECKS, STR(lists.ca_path),
 	  .help = "Trust store directory (hashed, c_rehash)" },
-	{ .name = "crl", .arg = "FILE|DIR", .group = CLI_G_CHECKS, .parse = add_crl,
-	  .max = LISTS_CRL_PATHS_MAX,
+	{ .name = "crl", .arg = "FILE|DIR", .group = CLI_G_CHECKS,
+	  STRS(lists.crl_paths, lists.n_crl),
 	  .help = "CRLs, PEM or DER (repeatable)" },
 	{ .name = "deny", .arg = "FILE", .group = CLI_G_CHECKS, STR(lists.deny_file),
 	  .help = "Deny list: sha256:HEX, spki:B64, serial:HEX issuer:DN" },
 	{ .name = "pins", .arg = "FILE", .group = CLI_G_CHECKS, STR(lists.pins_file),
 	  .help = "Pins: PATTERN sha256:HEX|spki:B64 ... per line" },
 	{ .name = "warn-days", .arg = "N", .group = CLI_G_CHECKS, .parse = set_warn_days,
-	  .min = 0, .max = 3650, .unit = U_DAYS,
+	  AT(checks.warn_days), .min = 0, .max = 3650, .unit = U_DAYS,
 	  .help = "cert.expiring_soon within N days (default 14, 0: off)" },
 	{ .name = "ignore", .arg = "CODE", .group = CLI_G_CHECKS, .parse = add_ignore,
+	  AT(checks.ignore),
 	  .help = "Never report this finding code (repeatable)" },
 	{ .name = "summary-interval", .arg = "S", .group = CLI_G_CHECKS,
 	  U32(summary_s, 1, 86400, U_SECONDS),
@@ -213,29 +222,20 @@ static int set_warn_days(const struct cli_option *o, const char *arg, struct con
 
 	if (parse_u32(o, arg, &d, why, whylen))
 		return CLI_BAD;
-	c->checks.warn_days = d ? (int)d : -1;	/* 0: no expiry warnings */
+	*(int *)field(o, c) = d ? (int)d : -1;	/* 0: no expiry warnings */
 	return 0;
 }
 
-static int add_iface(const struct cli_option *o, const char *arg, struct config *c, char *why,
-		     size_t whylen)
-{
-	if ((uint32_t)c->cap.n_ifaces >= o->max) {
-		snprintf(why, whylen, "at most %u interfaces", o->max);
-		return CLI_BAD;
-	}
-	c->cap.ifaces[c->cap.n_ifaces++] = arg;
-	return 0;
-}
-
-static int add_crl(const struct cli_option *o, const char *arg, struct config *c, char *why,
+static int add_str(const struct cli_option *o, const char *arg, struct config *c, char *why,
 		   size_t whylen)
 {
-	if ((uint32_t)c->lists.n_crl >= o->max) {
+	int *n = (int *)((char *)c + o->n_off);
+
+	if (*n < 0 || (uint32_t)*n >= o->max) {
 		snprintf(why, whylen, "at most %u", o->max);
 		return CLI_BAD;
 	}
-	c->lists.crl_paths[c->lists.n_crl++] = arg;
+	((const char **)field(o, c))[(*n)++] = arg;
 	return 0;
 }
 
@@ -244,23 +244,21 @@ static int set_format(const struct cli_option *o, const char *arg, struct config
 {
 	int f = format_parse(arg);
 
-	(void)o;
 	if (f < 0) {
 		snprintf(why, whylen, "'%s' is not %s", arg, format_names());
 		return CLI_BAD;
 	}
-	c->format = f;
-	c->format_set = true;
+	*(enum output_format *)field(o, c) = f;
+	c->format_set = true;	/* the lists print text unless asked */
 	return 0;
 }
 
 static int set_syslog(const struct cli_option *o, const char *arg, struct config *c, char *why,
 		      size_t whylen)
 {
-	(void)o;
 	(void)why;
 	(void)whylen;
-	c->syslog = arg ? arg : "/dev/log";
+	*(const char **)field(o, c) = arg ? arg : "/dev/log";
 	return 0;
 }
 
@@ -268,18 +266,18 @@ static int set_syslog(const struct cli_option *o, const char *arg, struct config
 static int set_check_time(const struct cli_option *o, const char *arg, struct config *c,
 			  char *why, size_t whylen)
 {
+	int64_t *when = field(o, c);
 	struct tm tm = { 0 };
 	const char *end;
 
-	(void)o;
 	if (!strcmp(arg, "now") || !strcmp(arg, "packet")) {
-		c->check_time = !strcmp(arg, "now") ? FLOW_CHECK_NOW : FLOW_CHECK_PACKET;
+		*when = !strcmp(arg, "now") ? FLOW_CHECK_NOW : FLOW_CHECK_PACKET;
 		return 0;
 	}
 	end = strptime(arg, "%Y-%m-%dT%H:%M:%S", &tm);
 	if (!end)
 		end = strptime(arg, "%Y-%m-%d", &tm);
-	if (end && (!*end || !strcmp(end, "Z")) && (c->check_time = timegm(&tm)) > 0)
+	if (end && (!*end || !strcmp(end, "Z")) && (*when = timegm(&tm)) > 0)
 		return 0;
 	snprintf(why, whylen, "'%s' is not now, packet or YYYY-MM-DD[THH:MM:SSZ]", arg);
 	return CLI_BAD;
@@ -290,24 +288,25 @@ static int add_ignore(const struct cli_option *o, const char *arg, struct config
 {
 	int code = finding_parse(arg);
 
-	(void)o;
 	if (code < 0) {
 		snprintf(why, whylen, "'%s' is not a finding code (e.g. cert.expiring_soon)", arg);
 		return CLI_BAD;
 	}
-	finding_set_add(&c->checks.ignore, (enum finding_code)code);
+	finding_set_add(field(o, c), (enum finding_code)code);
 	return 0;
 }
 
 static int set_list(const struct cli_option *o, const char *arg, struct config *c, char *why,
 		    size_t whylen)
 {
+	enum cli_list *list = field(o, c);
+
 	(void)arg;
-	if (c->list && c->list != (enum cli_list)o->min) {
+	if (*list && *list != (enum cli_list)o->min) {
 		snprintf(why, whylen, "--list-findings and --list-events cannot be used together");
 		return CLI_CONFLICT;
 	}
-	c->list = (enum cli_list)o->min;
+	*list = (enum cli_list)o->min;
 	return 0;
 }
 

@@ -214,6 +214,9 @@ static void test_commands(void **state)
 	const char *tail_bad[] = { "certsentry", "tail", "--deny", "x", NULL };
 	const char *bad[] = { "certsentry", "--max-bytes", "12x", NULL };
 	const char *both[] = { "certsentry", "-r", "x", "-i", "lo", NULL };
+	const char *fmt[] = { "certsentry", "-f", "xml", NULL };
+	const char *when[] = { "certsentry", "--check-time", "soon", NULL };
+	const char *flag[] = { "certsentry", "--every=yes", NULL };
 	const struct cli_command *cmd;
 	struct config c;
 	char err[1024];
@@ -240,6 +243,14 @@ static void test_commands(void **state)
 				    "16777216\n"));
 	assert_int_equal(parse_fails(5, both, err, sizeof(err)), 64);
 	assert_non_null(strstr(err, "certsentry: -r and -i cannot be used together\n"));
+	/* an option with a parser of its own is named the same way */
+	assert_int_equal(parse_fails(3, fmt, err, sizeof(err)), 64);
+	assert_non_null(strstr(err, "certsentry: --format: 'xml' is not json or text\n"));
+	assert_int_equal(parse_fails(3, when, err, sizeof(err)), 64);
+	assert_non_null(strstr(err, "certsentry: --check-time: 'soon' is not now, packet or "
+				    "YYYY-MM-DD[THH:MM:SSZ]\n"));
+	assert_int_equal(parse_fails(2, flag, err, sizeof(err)), 64);
+	assert_non_null(strstr(err, "option '--every' doesn't allow an argument"));
 }
 
 /* --help is made from the table: every option in it once, hidden ones not. */
