@@ -11,11 +11,10 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/objects.h>
-#include <openssl/rand.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 #include "cert.h"
-#include "lru.h"
+#include "htab.h"
 
 /* A TLS handshake message holds at most 2^24-1 bytes; anything longer did
  * not come from one, and d2i_X509 takes a long. */
@@ -33,9 +32,8 @@
  */
 struct centry {
 	struct cert_facts f;		/* first member: cert_put() casts back */
-	struct centry *hnext;
+	struct hnode h;			/* keyed hash of der */
 	struct lru_node lru;		/* unreferenced only, most recently released first */
-	uint64_t dhash;			/* der_hash() of der */
 	uint8_t der[];			/* f.der_len bytes: what a hit is compared with */
 };
 
@@ -46,9 +44,7 @@ struct centry {
  * live path. The SHA-256 is computed once, for a new certificate.
  */
 struct cert_cache {
-	struct centry **tab;
-	unsigned bits;
-	uint64_t mult;			/* random odd multiplier: the hash key */
+	struct htab t;
 	struct lru lru;
 	uint32_t max;
 	size_t der_bytes;		/* sum of the entries' f.der_len */
@@ -418,49 +414,26 @@ static void facts_free(struct cert_facts *f)
 
 /* ---- cache ---- */
 
-/* Multiply-xorshift over 8-byte words with a secret multiplier: whoever
- * mints certificates cannot grind them into one bucket. */
-static uint64_t der_hash(const struct cert_cache *c, const uint8_t *p, size_t n)
-{
-	uint64_t h = n * c->mult, w;
-	size_t i = 0;
-
-	for (; i + 8 <= n; i += 8) {
-		memcpy(&w, p + i, 8);
-		h = (h ^ w) * c->mult;
-		h ^= h >> 29;
-	}
-	if (i < n) {
-		w = 0;
-		memcpy(&w, p + i, n - i);
-		h = (h ^ w) * c->mult;
-	}
-	h ^= h >> 32;
-	return h * c->mult;
-}
-
-static size_t bucket(const struct cert_cache *c, uint64_t dhash)
-{
-	return (size_t)(dhash >> (64 - c->bits));
-}
-
 static struct centry *lru_centry(struct lru_node *n)
 {
-	return n ? lru_entry(n, struct centry, lru) : NULL;
+	return lru_entry(n, struct centry, lru);
+}
+
+static void entry_free(struct centry *e)
+{
+	facts_free(&e->f);
+	free(e);
 }
 
 static void evict(struct cert_cache *c)
 {
 	while ((c->st.entries > c->max || c->der_bytes > CERT_CACHE_BYTES) && c->lru.tail) {
-		struct centry *e = lru_centry(c->lru.tail), **pp;
+		struct centry *e = lru_centry(c->lru.tail);
 
 		lru_unlink(&c->lru, &e->lru);
-		for (pp = &c->tab[bucket(c, e->dhash)]; *pp != e; pp = &(*pp)->hnext)
-			;
-		*pp = e->hnext;
+		htab_del(&c->t, &e->h);
 		c->der_bytes -= e->f.der_len;
-		facts_free(&e->f);
-		free(e);
+		entry_free(e);
 		c->st.entries--;
 		c->st.evictions++;
 	}
@@ -473,13 +446,7 @@ struct cert_cache *cert_cache_new(uint32_t max_entries)
 	if (!c)
 		return NULL;
 	c->max = max_entries ? max_entries : CERT_CACHE_DEFAULT;
-	for (c->bits = 4; c->bits < 30 && (1u << c->bits) < c->max; c->bits++)
-		;
-	if (RAND_bytes((unsigned char *)&c->mult, sizeof(c->mult)) != 1)
-		c->mult = 0x9E3779B97F4A7C15ULL ^ (uint64_t)(uintptr_t)c;
-	c->mult |= 1;
-	c->tab = calloc((size_t)1 << c->bits, sizeof(*c->tab));
-	if (!c->tab) {
+	if (!htab_init(&c->t, c->max)) {
 		free(c);
 		return NULL;
 	}
@@ -488,19 +455,28 @@ struct cert_cache *cert_cache_new(uint32_t max_entries)
 
 void cert_cache_free(struct cert_cache *c)
 {
+	struct hnode *n, *nx;
+
 	if (!c)
 		return;
-	for (size_t i = 0; i < ((size_t)1 << c->bits); i++) {
-		struct centry *e = c->tab[i], *n;
-
-		for (; e; e = n) {
-			n = e->hnext;
-			facts_free(&e->f);
-			free(e);
-		}
-	}
-	free(c->tab);
+	htab_for_each(&c->t, n, nx)
+		entry_free(htab_entry(n, struct centry, h));
+	htab_fini(&c->t);
 	free(c);
+}
+
+static struct centry *cache_find(const struct cert_cache *c, uint64_t h, const uint8_t *der,
+				 size_t len)
+{
+	struct hnode *n;
+
+	htab_for_hash(&c->t, h, n) {
+		struct centry *e = htab_entry(n, struct centry, h);
+
+		if (e->f.der_len == len && !memcmp(e->der, der, len))
+			return e;
+	}
+	return NULL;
 }
 
 struct cert_facts *cert_get(struct cert_cache *c, const uint8_t *der, size_t len)
@@ -508,7 +484,6 @@ struct cert_facts *cert_get(struct cert_cache *c, const uint8_t *der, size_t len
 	uint8_t sha[32];
 	struct centry *e;
 	uint64_t h;
-	size_t b;
 
 	if (!der)
 		len = 0;
@@ -516,27 +491,22 @@ struct cert_facts *cert_get(struct cert_cache *c, const uint8_t *der, size_t len
 	 * been given, and der_len would not hold it. */
 	if (!c || len > CERT_DER_MAX)
 		return NULL;
-	h = der_hash(c, der, len);
-	b = bucket(c, h);
-	for (e = c->tab[b]; e; e = e->hnext) {
-		if (e->dhash == h && e->f.der_len == len && !memcmp(e->der, der, len)) {
-			if (e->f.refs++ == 0)
-				lru_unlink(&c->lru, &e->lru);
-			c->st.hits++;
-			return &e->f;
-		}
+	h = htab_hash(&c->t, der, len);
+	if ((e = cache_find(c, h, der, len))) {
+		if (e->f.refs++ == 0)
+			lru_unlink(&c->lru, &e->lru);
+		c->st.hits++;
+		return &e->f;
 	}
 	if (!cert_sha256(der, len, sha) || !(e = calloc(1, sizeof(*e) + len)))
 		return NULL;
 	if (len)
 		memcpy(e->der, der, len);
-	e->dhash = h;
 	c->der_bytes += len;
 	facts_fill(&e->f, sha, der, len);
 	e->f.der = e->der;
 	e->f.refs = 1;
-	e->hnext = c->tab[b];
-	c->tab[b] = e;
+	htab_add(&c->t, &e->h, h);
 	c->st.entries++;
 	c->st.misses++;
 	evict(c);

@@ -18,9 +18,10 @@
 
 #include <linux/types.h>
 #include "certsentry.h"
+#include "htab.h"
 
 #define CHAIN_CACHE_MAX	4096	/* distinct chains whose verification is remembered */
-#define MEMO_SLOTS	1024	/* (leaf, SNI) and (certificate, issuer) answers kept */
+#define MEMO_SLOTS	1024	/* (leaf, SNI) and (certificate, issuer) answers kept; a power of two */
 #define DEFAULT_WARN_DAYS 14
 
 _Static_assert(F_MAX <= INT8_MAX, "struct chain_result keeps a code in an int8_t");
@@ -37,7 +38,9 @@ struct chain_result {
 
 /* OpenSSL decodes the SAN extension on every X509_check_host and compares
  * names on every X509_check_issued; the answers depend on the certificates
- * (and name) alone, so the last one per slot is kept (direct-mapped). */
+ * (and name) alone, so the last one per slot is kept (direct-mapped: a
+ * collision costs one recomputation, so no chains, no recency to keep, one
+ * probe, and the memory fixed). */
 struct host_memo {
 	uint8_t sha256[32];	/* of the leaf */
 	bool used;
@@ -50,96 +53,92 @@ struct issued_memo {
 	bool used, issued;
 };
 
-struct centry {
-	uint8_t key[32];	/* SHA-256 over the chain's DER SHA-256s, in order */
-	uint64_t gen;
+/* A verified chain, known by its certificates' SHA-256s in order. */
+struct chain_entry {
+	struct hnode h;		/* keyed hash of sha[0..n) */
+	struct lru_node lru;	/* most recently used first */
 	struct chain_result res;
-	int32_t hnext, prev, next;	/* hash bucket chain; LRU list, head newest */
+	uint32_t n;
+	uint8_t sha[][32];
 };
 
 /* One checker per thread: the cache and stats are not locked. */
 struct checker {
 	struct checks_opts o;
 	const struct lists *l;
-	uint64_t gen;		/* lists generation; bumped by checker_set_lists */
 	int64_t now;		/* the time the report in hand is judged at */
-	struct centry *e;
-	int32_t *bucket;
-	uint32_t cap, nb, n;
-	int32_t head, tail;
+	struct htab chains;	/* at most CHAIN_CACHE_MAX; its seed also picks memo slots */
+	struct lru lru;
 	struct host_memo *host;		/* MEMO_SLOTS each */
 	struct issued_memo *issued;
 	struct checker_stats st;
 };
 
-/* ---- chain cache: hash buckets + LRU list over a fixed array ---- */
+/* ---- chain cache: verdicts of X509_verify_cert, least recently used out ---- */
+
+static uint64_t chain_hash(const struct checker *c, const struct cs_report *r, uint32_t n)
+{
+	uint64_t h = 0;
+
+	for (uint32_t i = 0; i < n; i++)
+		h = hash_more(&c->chains.seed, h, r->chain[i]->sha256, 32);
+	return h;
+}
+
+static bool chain_eq(const struct chain_entry *e, const struct cs_report *r, uint32_t n)
+{
+	if (e->n != n)
+		return false;
+	for (uint32_t i = 0; i < n; i++)
+		if (memcmp(e->sha[i], r->chain[i]->sha256, 32))
+			return false;
+	return true;
+}
+
+static void cache_drop(struct checker *c, struct chain_entry *e)
+{
+	htab_del(&c->chains, &e->h);
+	lru_unlink(&c->lru, &e->lru);
+	free(e);
+}
 
 static void cache_clear(struct checker *c)
 {
-	c->n = 0;
-	c->head = c->tail = -1;
-	for (uint32_t i = 0; i < c->nb; i++)
-		c->bucket[i] = -1;
+	while (c->lru.head)
+		cache_drop(c, lru_entry(c->lru.head, struct chain_entry, lru));
 }
 
-static uint32_t cache_slot(const struct checker *c, const uint8_t key[32])
+static const struct chain_result *cache_get(struct checker *c, const struct cs_report *r,
+					    uint32_t n, uint64_t h)
 {
-	uint32_t h;
+	struct hnode *p;
 
-	memcpy(&h, key, sizeof(h));	/* the key is a SHA-256: any 4 bytes are uniform */
-	return h % c->nb;
-}
+	htab_for_hash(&c->chains, h, p) {
+		struct chain_entry *e = htab_entry(p, struct chain_entry, h);
 
-static void lru_unlink(struct checker *c, int32_t i)
-{
-	struct centry *e = &c->e[i];
-
-	if (e->prev >= 0) c->e[e->prev].next = e->next; else c->head = e->next;
-	if (e->next >= 0) c->e[e->next].prev = e->prev; else c->tail = e->prev;
-}
-
-static void lru_front(struct checker *c, int32_t i)
-{
-	c->e[i].prev = -1;
-	c->e[i].next = c->head;
-	if (c->head >= 0)
-		c->e[c->head].prev = i;
-	c->head = i;
-	if (c->tail < 0)
-		c->tail = i;
-}
-
-static const struct chain_result *cache_get(struct checker *c, const uint8_t key[32])
-{
-	for (int32_t i = c->bucket[cache_slot(c, key)]; i >= 0; i = c->e[i].hnext)
-		if (c->e[i].gen == c->gen && !memcmp(c->e[i].key, key, 32)) {
-			lru_unlink(c, i);
-			lru_front(c, i);
-			return &c->e[i].res;
+		if (chain_eq(e, r, n)) {
+			lru_touch(&c->lru, &e->lru);
+			return &e->res;
 		}
+	}
 	return NULL;
 }
 
-static void cache_put(struct checker *c, const uint8_t key[32], const struct chain_result *res)
+static void cache_put(struct checker *c, const struct cs_report *r, uint32_t n, uint64_t h,
+		      const struct chain_result *res)
 {
-	int32_t i, *p;
+	struct chain_entry *e;
 
-	if (c->n < c->cap) {
-		i = (int32_t)c->n++;
-	} else {	/* evict the least recently used */
-		i = c->tail;
-		lru_unlink(c, i);
-		for (p = &c->bucket[cache_slot(c, c->e[i].key)]; *p != i; p = &c->e[*p].hnext)
-			;
-		*p = c->e[i].hnext;
-	}
-	memcpy(c->e[i].key, key, 32);
-	c->e[i].gen = c->gen;
-	c->e[i].res = *res;
-	p = &c->bucket[cache_slot(c, key)];
-	c->e[i].hnext = *p;
-	*p = i;
-	lru_front(c, i);
+	if (c->chains.n >= CHAIN_CACHE_MAX)
+		cache_drop(c, lru_entry(c->lru.tail, struct chain_entry, lru));
+	if (!(e = malloc(sizeof(*e) + (size_t)n * 32)))
+		return;		/* judged again next time */
+	e->res = *res;
+	e->n = n;
+	for (uint32_t i = 0; i < n; i++)
+		memcpy(e->sha[i], r->chain[i]->sha256, 32);
+	htab_add(&c->chains, &e->h, h);
+	lru_push(&c->lru, &e->lru);
 }
 
 /* ---- checker ---- */
@@ -155,17 +154,12 @@ struct checker *checker_new(const struct checks_opts *o)
 	/* 0 is what a zeroed opts holds: the default; negative turns the warning off. */
 	if (!o || c->o.warn_days == 0)
 		c->o.warn_days = DEFAULT_WARN_DAYS;
-	c->cap = CHAIN_CACHE_MAX;
-	c->nb = 2 * CHAIN_CACHE_MAX;
-	c->e = calloc(c->cap, sizeof(*c->e));
-	c->bucket = calloc(c->nb, sizeof(*c->bucket));
 	c->host = calloc(MEMO_SLOTS, sizeof(*c->host));
 	c->issued = calloc(MEMO_SLOTS, sizeof(*c->issued));
-	if (!c->e || !c->bucket || !c->host || !c->issued) {
+	if (!htab_init(&c->chains, CHAIN_CACHE_MAX) || !c->host || !c->issued) {
 		checker_free(c);
 		return NULL;
 	}
-	cache_clear(c);
 	return c;
 }
 
@@ -173,8 +167,8 @@ void checker_free(struct checker *c)
 {
 	if (!c)
 		return;
-	free(c->e);
-	free(c->bucket);
+	cache_clear(c);
+	htab_fini(&c->chains);
 	free(c->host);
 	free(c->issued);
 	free(c);
@@ -183,8 +177,7 @@ void checker_free(struct checker *c)
 void checker_set_lists(struct checker *c, const struct lists *l)
 {
 	c->l = l;
-	c->gen++;	/* verification depends on the trust store: judge every chain again */
-	cache_clear(c);
+	cache_clear(c);		/* verification depends on the trust store: judge every chain again */
 }
 
 void checker_stats(const struct checker *c, struct checker_stats *st)
@@ -256,23 +249,20 @@ static void add(struct checker *c, struct verdict *v, enum finding_code code, in
 	va_end(ap);
 }
 
-static uint32_t memo_slot(const uint8_t *sha, uint32_t mix)
+/* The memo slot of a certificate (its SHA-256) and what else the answer
+ * depends on. */
+static uint32_t memo_slot(const struct checker *c, const uint8_t *sha, const void *more, size_t n)
 {
-	uint32_t h;
-
-	memcpy(&h, sha, sizeof(h));	/* a SHA-256: any 4 bytes are uniform */
-	return (h ^ mix) % MEMO_SLOTS;
+	return (uint32_t)hash_more(&c->chains.seed, hash_rd64(sha), more, n) & (MEMO_SLOTS - 1);
 }
 
 static bool issued_by(struct checker *c, const struct cert_facts *sub, const struct cert_facts *iss)
 {
 	struct issued_memo *m;
-	uint32_t mix;
 
 	if (!sub->x509 || !iss->x509)
 		return false;
-	memcpy(&mix, iss->sha256 + 4, sizeof(mix));
-	m = &c->issued[memo_slot(sub->sha256, mix)];
+	m = &c->issued[memo_slot(c, sub->sha256, iss->sha256, 32)];
 	if (!m->used || memcmp(m->sub, sub->sha256, 32) || memcmp(m->iss, iss->sha256, 32)) {
 		memcpy(m->sub, sub->sha256, 32);
 		memcpy(m->iss, iss->sha256, 32);
@@ -369,18 +359,6 @@ out:
 	return done;
 }
 
-static void chain_key(const struct checker *c, const struct cs_report *r, uint8_t key[32])
-{
-	uint8_t buf[TLS_CHAIN_MAX * 32 + sizeof(uint64_t)];
-	uint32_t n = r->chain_len < TLS_CHAIN_MAX ? r->chain_len : TLS_CHAIN_MAX;
-
-	for (uint32_t i = 0; i < n; i++)
-		memcpy(buf + 32 * i, r->chain[i]->sha256, 32);
-	memcpy(buf + 32 * n, &c->gen, sizeof(c->gen));
-	if (!cert_sha256(buf, 32 * n + sizeof(c->gen), key))
-		memset(key, 0, 32);	/* cannot happen short of OOM; a miss-prone key is harmless */
-}
-
 /* A finding's sentence, cut to fit as add() cuts it. */
 static void msgf(char *out, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
@@ -439,19 +417,20 @@ static void check_chain(struct checker *c, const struct cs_report *r, struct ver
 	const struct chain_result *res;
 	struct chain_result fresh;
 	struct finding *f;
-	uint8_t key[32];
+	uint32_t n = r->chain_len < TLS_CHAIN_MAX ? r->chain_len : TLS_CHAIN_MAX;
+	uint64_t h;
 
 	if (!r->chain[0]->x509 || !lists_trust_store(c->l))
 		return;
-	chain_key(c, r, key);
-	if ((res = cache_get(c, key))) {
+	h = chain_hash(c, r, n);
+	if ((res = cache_get(c, r, n, h))) {
 		c->st.chain_cache_hits++;
 	} else {
 		c->st.chain_verifications++;
 		if (!verify_chain(c, r, &fresh))
 			return;
 		chain_message(r, &fresh);
-		cache_put(c, key, &fresh);
+		cache_put(c, r, n, h, &fresh);
 		res = &fresh;
 	}
 	if (res->code < 0 ||
@@ -576,15 +555,12 @@ static void check_hostname(struct checker *c, const struct cs_report *r, struct 
 {
 	const struct cert_facts *leaf = r->chain[0];
 	struct host_memo *m;
-	uint32_t h = 2166136261u;	/* FNV-1a of the name picks the slot with the leaf */
 	char a[192];
 	int rc;
 
 	if (!leaf->x509)
 		return;
-	for (const char *p = r->sni; *p; p++)
-		h = (h ^ (uint8_t)*p) * 16777619u;
-	m = &c->host[memo_slot(leaf->sha256, h)];
+	m = &c->host[memo_slot(c, leaf->sha256, r->sni, strlen(r->sni))];
 	if (m->used && !memcmp(m->sha256, leaf->sha256, 32) && !strcmp(m->sni, r->sni)) {
 		rc = m->rc;
 	} else {

@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -17,7 +16,7 @@
 #include "certsentry.h"
 #include "inventory.h"
 #include "json.h"
-#include "lru.h"
+#include "htab.h"
 
 /*
  * How it works. The live path keeps the hot endpoints in memory (a hash
@@ -96,9 +95,9 @@ struct slot {
 };
 
 struct endpoint {
-	struct endpoint *hnext, *dnext;
+	struct hnode h;			/* keyed hash of family, address, port, SNI */
+	struct endpoint *dnext;
 	struct lru_node lru;
-	uint64_t hash;
 	uint8_t family, addr[16];
 	uint16_t port;
 	bool has_sni, dirty, trim;	/* trim: leaves were dropped, drop their rows */
@@ -146,14 +145,12 @@ struct inventory {
 	int64_t clock_ns;		/* the latest handshake time seen */
 	int64_t now_ns;			/* of the last inventory_flush() */
 	int64_t window_ns, repeat_ns, hold_ns;
-	struct endpoint **tab;
-	uint32_t tab_mask;
+	struct htab tab;		/* the hot endpoints, at most o.hot */
 	struct lru lru;
 	struct endpoint *dirty;
 	struct pcert *pending;
 	uint32_t n_pending;
 	size_t pending_bytes;
-	uint64_t seed;
 	/* Certificates the database already has (direct-mapped by SHA-256):
 	 * a chain of known ones queues no copies. Cleared when the database
 	 * changes or certificates are collected. */
@@ -230,17 +227,6 @@ static int64_t to_ns(int64_t s)
 	if (s > INT64_MAX / NS)
 		return INT64_MAX;
 	return s < INT64_MIN / NS ? INT64_MIN + 1 : s * NS;
-}
-
-static uint64_t mix(uint64_t h, const void *p, size_t n)
-{
-	const uint8_t *b = p;
-
-	for (size_t i = 0; i < n; i++) {
-		h ^= b[i];
-		h *= 0x100000001b3ULL;
-	}
-	return h;
 }
 
 static void slide_add(struct slide *s, int64_t t, int64_t span)
@@ -717,11 +703,9 @@ static void ro_open(struct inventory *inv)
 static uint64_t ep_hash(const struct inventory *inv, uint8_t family, const uint8_t *addr,
 			uint16_t port, const char *sni)
 {
-	uint64_t h = mix(inv->seed, &family, 1);
+	uint64_t h = hash_more(&inv->tab.seed, (uint64_t)family << 16 | port, addr, 16);
 
-	h = mix(h, addr, 16);
-	h = mix(h, &port, sizeof(port));
-	return sni ? mix(h ^ 1, sni, strlen(sni)) : h;
+	return sni ? hash_more(&inv->tab.seed, h, sni, strlen(sni)) : h;
 }
 
 static bool ep_match(const struct endpoint *e, uint8_t family, const uint8_t *addr,
@@ -904,12 +888,9 @@ static int flush_writes(struct inventory *inv, int64_t now);
 
 static void ep_unlink(struct inventory *inv, struct endpoint *e)
 {
-	struct endpoint **pp = &inv->tab[e->hash & inv->tab_mask];
+	struct endpoint **pp;
 
-	while (*pp && *pp != e)
-		pp = &(*pp)->hnext;
-	if (*pp)
-		*pp = e->hnext;
+	htab_del(&inv->tab, &e->h);
 	lru_unlink(&inv->lru, &e->lru);
 	if (e->dirty) {		/* only when even memory could not take it */
 		for (pp = &inv->dirty; *pp && *pp != e; pp = &(*pp)->dnext)
@@ -923,7 +904,7 @@ static void ep_unlink(struct inventory *inv, struct endpoint *e)
 /* Makes room: the least recently used endpoint goes, written first. */
 static void ep_evict(struct inventory *inv)
 {
-	struct endpoint *e = inv->lru.tail ? lru_entry(inv->lru.tail, struct endpoint, lru) : NULL;
+	struct endpoint *e = lru_entry(inv->lru.tail, struct endpoint, lru);
 
 	if (!e)
 		return;
@@ -941,12 +922,14 @@ static struct endpoint *ep_get(struct inventory *inv, const struct report_endpoi
 {
 	uint8_t addr[16] = { 0 };
 	struct endpoint *e;
+	struct hnode *n;
 	uint64_t h;
 
 	memcpy(addr, srv->addr, srv->family == CS_AF_INET6 ? 16 : 4);
 	h = ep_hash(inv, srv->family, addr, srv->port, sni);
-	for (e = inv->tab[h & inv->tab_mask]; e; e = e->hnext) {
-		if (e->hash == h && ep_match(e, srv->family, addr, srv->port, sni)) {
+	htab_for_hash(&inv->tab, h, n) {
+		e = htab_entry(n, struct endpoint, h);
+		if (ep_match(e, srv->family, addr, srv->port, sni)) {
 			lru_touch(&inv->lru, &e->lru);
 			inv->st.hot_hits++;
 			return e;
@@ -957,7 +940,6 @@ static struct endpoint *ep_get(struct inventory *inv, const struct report_endpoi
 	e = calloc(1, sizeof(*e));
 	if (!e)
 		return NULL;
-	e->hash = h;
 	e->family = srv->family;
 	memcpy(e->addr, addr, 16);
 	e->port = srv->port;
@@ -972,8 +954,7 @@ static struct endpoint *ep_get(struct inventory *inv, const struct report_endpoi
 	e->current = -1;
 	inv->st.loads++;
 	ep_load(inv, e);
-	e->hnext = inv->tab[h & inv->tab_mask];
-	inv->tab[h & inv->tab_mask] = e;
+	htab_add(&inv->tab, &e->h, h);
 	lru_push(&inv->lru, &e->lru);
 	inv->st.hot++;
 	return e;
@@ -1230,19 +1211,15 @@ static int leaf_add(struct inventory *inv, struct endpoint *e, const struct cert
 	return (int)e->n_leaves++;
 }
 
-static uint64_t chain_hash(struct cert_facts *const *chain, uint32_t n)
+static uint64_t chain_hash(const struct inventory *inv, struct cert_facts *const *chain,
+			   uint32_t n)
 {
-	uint64_t h = 0x9E3779B97F4A7C15ULL;
+	uint64_t h = 0;
 
 	if (n > INV_CHAIN_MAX)
 		n = INV_CHAIN_MAX;
-	for (uint32_t i = 0; i < n && chain[i]; i++) {
-		uint64_t w;
-
-		memcpy(&w, chain[i]->sha256, sizeof(w));	/* digest bytes: mixed already */
-		h = (h ^ w) * 0xFF51AFD7ED558CCDULL;
-		h ^= h >> 29;
-	}
+	for (uint32_t i = 0; i < n && chain[i]; i++)
+		h = hash_more(&inv->tab.seed, h, chain[i]->sha256, 32);
 	return h | 1;
 }
 
@@ -1262,7 +1239,7 @@ static void leaf_touch(struct inventory *inv, struct leaf *l, struct cert_facts 
 	slide_add(&l->hold, t, inv->hold_ns);
 	if (verdict && strncmp(l->verdict, verdict, sizeof(l->verdict) - 1))
 		snprintf(l->verdict, sizeof(l->verdict), "%s", verdict);
-	ch = chain_hash(chain, n);
+	ch = chain_hash(inv, chain, n);
 	if (ch != l->chain_hash && queue_chain(inv, l, chain, n))
 		l->chain_hash = ch;
 	l->dirty = true;
@@ -1921,7 +1898,6 @@ struct inventory *inventory_open(const struct inventory_opts *o, char *err, size
 	struct inventory *inv;
 	enum inv_error why;
 	char msg[PATH_MAX + 256];
-	uint32_t buckets = 1;
 
 	if (o && o->max_leaves && o->max_leaves < LEAVES_MIN) {
 		snprintf(err, errlen, "inventory: at least %d leaves per endpoint", LEAVES_MIN);
@@ -1958,15 +1934,9 @@ struct inventory *inventory_open(const struct inventory_opts *o, char *err, size
 	inv->window_ns = (int64_t)inv->o.window_s * NS;
 	inv->repeat_ns = (int64_t)inv->o.repeat_s * NS;
 	inv->hold_ns = (int64_t)inv->o.flap_hold_s * NS;
-	while (buckets < inv->o.hot * 2)
-		buckets <<= 1;
-	inv->tab = calloc(buckets, sizeof(*inv->tab));
 	inv->known = calloc(KNOWN_CERTS, sizeof(*inv->known));
-	inv->tab_mask = buckets - 1;
-	if (getrandom(&inv->seed, sizeof(inv->seed), GRND_NONBLOCK) != sizeof(inv->seed))
-		inv->seed = (uint64_t)time(NULL) * 0x9E3779B97F4A7C15ULL;
-	if (!inv->tab || !inv->known) {
-		free(inv->tab);
+	if (!htab_init(&inv->tab, inv->o.hot) || !inv->known) {
+		htab_fini(&inv->tab);
 		free(inv->known);
 		free(inv);
 		snprintf(err, errlen, "inventory: out of memory");
@@ -2007,7 +1977,7 @@ void inventory_close(struct inventory *inv)
 	pending_clear(inv);
 	conn_close(&inv->c);
 	conn_close(&inv->ro);
-	free(inv->tab);
+	htab_fini(&inv->tab);
 	free(inv->known);
 	free(inv);
 }
