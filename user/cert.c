@@ -7,13 +7,13 @@
 #include <string.h>
 #include <time.h>
 #include <openssl/asn1.h>
-#include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/objects.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 #include "cert.h"
+#include "fmt.h"
 #include "htab.h"
 
 /* A TLS handshake message holds at most 2^24-1 bytes; anything longer did
@@ -75,17 +75,6 @@ bool cert_sha256(const void *p, size_t n, uint8_t out[32])
 	return EVP_Digest(n ? p : "", n, out, NULL, sha256_md(), NULL) == 1;
 }
 
-static void hex_upper(char *out, const uint8_t *b, size_t n)
-{
-	static const char hx[] = "0123456789ABCDEF";
-
-	for (size_t i = 0; i < n; i++) {
-		out[2 * i] = hx[b[i] >> 4];
-		out[2 * i + 1] = hx[b[i] & 15];
-	}
-	out[2 * n] = '\0';
-}
-
 /* Copy of n bytes as a C string. NUL bytes become U+FFFD so that
  * "bank.example\0.evil.example" cannot hide its tail from the log. */
 static char *dup_bytes(const unsigned char *s, size_t n)
@@ -109,29 +98,7 @@ static char *dup_bytes(const unsigned char *s, size_t n)
 	return out;
 }
 
-static char *bio_take(BIO *b)
-{
-	char *data;
-	long n = BIO_get_mem_data(b, &data);
-
-	return n >= 0 ? dup_bytes((unsigned char *)data, (size_t)n) : NULL;
-}
-
 /* ---- facts ---- */
-
-/* RFC 2253 as `openssl x509 -nameopt RFC2253` prints it: controls and
- * non-ASCII bytes come out as \XX, so the DN is printable ASCII. (A string
- * that does not decode in its type never gets here: d2i_X509 refuses it.) */
-static char *name_text(const X509_NAME *n)
-{
-	BIO *b = BIO_new(BIO_s_mem());
-	char *s = NULL;
-
-	if (b && X509_NAME_print_ex(b, n, 0, XN_FLAG_RFC2253) >= 0)
-		s = bio_take(b);
-	BIO_free(b);
-	return s;
-}
 
 /* The last CN (the most specific one, as browsers used to take it), UTF-8. */
 static char *name_cn(const X509_NAME *n)
@@ -156,20 +123,14 @@ static char *name_cn(const X509_NAME *n)
 	return s;
 }
 
-/* Serial as i2a_ASN1_INTEGER (so `openssl x509 -serial`) prints it. */
 static char *serial_text(const ASN1_INTEGER *a)
 {
 	int n = a ? ASN1_STRING_length(a) : 0;
-	bool neg = a && ASN1_STRING_type(a) == V_ASN1_NEG_INTEGER;
-	char *s = malloc((size_t)(n > 0 ? n : 1) * 2 + 2);
+	size_t cap = FMT_SERIAL_CAP(n > 0 ? n : 1);
+	char *s = malloc(cap);
 
-	if (!s)
-		return NULL;
-	s[0] = '-';
-	if (n <= 0)
-		strcpy(s + neg, "00");
-	else
-		hex_upper(s + neg, ASN1_STRING_get0_data(a), (size_t)n);
+	if (s)
+		fmt_serial(s, cap, a);
 	return s;
 }
 
@@ -334,8 +295,7 @@ static void spki_hash(struct cert_facts *f, X509 *x)
 
 static void parse_fail(struct cert_facts *f, const char *what)
 {
-	unsigned long e = ERR_peek_last_error();
-	const char *r = e ? ERR_reason_error_string(e) : NULL;
+	const char *r = fmt_ossl_reason();
 
 	f->parse_ok = false;
 	if (r)
@@ -369,9 +329,9 @@ static void facts_parse(struct cert_facts *f, const uint8_t *der, size_t len)
 	f->x509 = x;
 	spki_hash(f, x);
 	f->serial_hex = serial_text(X509_get0_serialNumber(x));
-	f->subject_dn = name_text(X509_get_subject_name(x));
+	f->subject_dn = fmt_dn(X509_get_subject_name(x));
 	f->subject_cn = name_cn(X509_get_subject_name(x));
-	f->issuer_dn = name_text(X509_get_issuer_name(x));
+	f->issuer_dn = fmt_dn(X509_get_issuer_name(x));
 	f->issuer_cn = name_cn(X509_get_issuer_name(x));
 	sans_collect(f, x);
 	f->not_before = cert_time_unix(X509_get0_notBefore(x));
@@ -390,7 +350,7 @@ static void facts_fill(struct cert_facts *f, const uint8_t sha[32],
 		       const uint8_t *der, size_t len)
 {
 	memcpy(f->sha256, sha, 32);
-	hex_upper(f->sha256_hex, f->sha256, 32);
+	fmt_hex(f->sha256_hex, sizeof(f->sha256_hex), f->sha256, 32, true);
 	f->der_len = len > UINT32_MAX ? UINT32_MAX : (uint32_t)len;
 	if (der)
 		facts_parse(f, der, len);

@@ -9,7 +9,6 @@
 #include <strings.h>
 #include <time.h>
 
-#include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/objects.h>
@@ -18,6 +17,7 @@
 
 #include <linux/types.h>
 #include "certsentry.h"
+#include "fmt.h"
 #include "htab.h"
 
 #define CHAIN_CACHE_MAX	4096	/* distinct chains whose verification is remembered */
@@ -203,12 +203,9 @@ static const char *cert_label(const struct cert_facts *f, char *buf, size_t cap)
 	return buf;
 }
 
-static const char *fmt_time(int64_t t, char *buf, size_t cap)
+static const char *time_text(int64_t t, char *buf, size_t cap)
 {
-	time_t tt = (time_t)t;
-	struct tm tm;
-
-	if (!gmtime_r(&tt, &tm) || !strftime(buf, cap, "%Y-%m-%dT%H:%M:%SZ", &tm))
+	if (!fmt_time(buf, cap, t, 0, FMT_S, NULL))
 		snprintf(buf, cap, "%lld", (long long)t);
 	return buf;
 }
@@ -282,16 +279,6 @@ static int8_t chain_index(const struct cs_report *r, X509 *x)
 	return -1;
 }
 
-/* RFC 2253 text of a name, as the rest of the output prints DNs. */
-static void name_rfc2253(const X509_NAME *n, char *buf, size_t cap)
-{
-	BIO *b = BIO_new(BIO_s_mem());
-	int len = b && X509_NAME_print_ex(b, n, 0, XN_FLAG_RFC2253) >= 0 ? BIO_read(b, buf, (int)cap - 1) : 0;
-
-	buf[len > 0 ? len : 0] = '\0';
-	BIO_free(b);
-}
-
 /* False when verification could not run (allocation failure): nothing to cache. */
 static bool verify_chain(const struct checker *c, const struct cs_report *r, struct chain_result *res)
 {
@@ -333,7 +320,7 @@ static bool verify_chain(const struct checker *c, const struct cs_report *r, str
 	res->err = err;
 	res->cert = chain_index(r, bad);
 	if (res->cert < 0 && bad)
-		name_rfc2253(X509_get_subject_name(bad), res->subject, sizeof(res->subject));
+		fmt_dn_buf(res->subject, sizeof(res->subject), X509_get_subject_name(bad));
 	switch (err) {
 	case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
 		res->code = F_SELF_SIGNED;
@@ -464,7 +451,7 @@ static void check_revocation(struct checker *c, const struct cs_report *r, struc
 			add(c, v, F_REVOKED_CRL, (int)i,
 			    "%s %s is revoked by CRL %.60s since %s (reason %s)%s: replace it.",
 			    i ? "Chain certificate" : "Leaf", cert_label(f, a, sizeof(a)),
-			    hit.source, fmt_time(hit.revocation_time, t, sizeof(t)),
+			    hit.source, time_text(hit.revocation_time, t, sizeof(t)),
 			    hit.reason_str[0] ? hit.reason_str : "unspecified",
 			    hit.crl_verified ? "" : ", CRL signature not verified");
 	}
@@ -487,13 +474,14 @@ static void check_ocsp(struct checker *c, const struct cs_report *r, struct verd
 		return;
 	if (now < o->this_update)
 		snprintf(fresh, sizeof(fresh), "not yet valid until %s",
-			 fmt_time(o->this_update, t2, sizeof(t2)));
+			 time_text(o->this_update, t2, sizeof(t2)));
 	else if (o->next_update && now > o->next_update)
-		snprintf(fresh, sizeof(fresh), "stale since %s", fmt_time(o->next_update, t2, sizeof(t2)));
+		snprintf(fresh, sizeof(fresh), "stale since %s",
+			 time_text(o->next_update, t2, sizeof(t2)));
 	else
 		snprintf(fresh, sizeof(fresh), "fresh");
 	cert_label(r->chain[0], a, sizeof(a));
-	fmt_time(o->revocation_time, t1, sizeof(t1));
+	time_text(o->revocation_time, t1, sizeof(t1));
 	if (o->signature_checked && !o->signature_ok)
 		add(c, v, F_OCSP_BAD_SIGNATURE, 0,
 		    "Leaf %s: the stapled OCSP response says revoked (%s since %s; %s) but its "
@@ -504,18 +492,6 @@ static void check_ocsp(struct checker *c, const struct cs_report *r, struct verd
 		    "Leaf %s revoked (OCSP staple: %s since %s; signature %s; %s): replace it.",
 		    a, o->reason_str[0] ? o->reason_str : "unspecified", t1,
 		    o->signature_checked ? "verified" : "unchecked (issuer unknown)", fresh);
-}
-
-static const char *ep_text(const struct report_endpoint *ep, char *buf, size_t cap)
-{
-	char ip[INET6_ADDRSTRLEN];
-	bool v6 = ep->family == CS_AF_INET6;
-
-	if ((ep->family != CS_AF_INET && !v6) ||
-	    !inet_ntop(v6 ? AF_INET6 : AF_INET, ep->addr, ip, sizeof(ip)))
-		snprintf(ip, sizeof(ip), "?");
-	snprintf(buf, cap, v6 ? "[%s]:%u" : "%s:%u", ip, ep->port);
-	return buf;
 }
 
 static void check_pins(struct checker *c, const struct cs_report *r, struct verdict *v)
@@ -533,7 +509,8 @@ static void check_pins(struct checker *c, const struct cs_report *r, struct verd
 	v->n_pin_expected = n < VERDICT_PINS_MAX ? n : VERDICT_PINS_MAX;
 	add(c, v, F_PIN_MISMATCH, 0,
 	    "Leaf %s served for %.64s matches none of the %u pins of rule %.80s.",
-	    cert_label(r->chain[0], a, sizeof(a)), sni ? sni : ep_text(&r->server, ep, sizeof(ep)),
+	    cert_label(r->chain[0], a, sizeof(a)),
+	    sni ? sni : fmt_endpoint(&r->server, ep, sizeof(ep)),
 	    v->n_pin_expected, v->pin_pattern ? v->pin_pattern : "?");
 }
 
@@ -597,21 +574,21 @@ static void check_time(struct checker *c, const struct cs_report *r, struct verd
 		f = r->chain[i_exp];
 		add(c, v, F_EXPIRED, i_exp, "%s %s expired on %s%s: renew it.",
 		    i_exp ? "Chain certificate" : "Leaf", cert_label(f, a, sizeof(a)),
-		    fmt_time(f->not_after, t, sizeof(t)),
+		    time_text(f->not_after, t, sizeof(t)),
 		    n_exp > 1 ? " (and other chain certificates)" : "");
 	}
 	if (i_nyv >= 0) {
 		f = r->chain[i_nyv];
 		add(c, v, F_NOT_YET_VALID, i_nyv, "%s %s is not valid until %s%s: check the issuing date or the clocks.",
 		    i_nyv ? "Chain certificate" : "Leaf", cert_label(f, a, sizeof(a)),
-		    fmt_time(f->not_before, t, sizeof(t)),
+		    time_text(f->not_before, t, sizeof(t)),
 		    n_nyv > 1 ? " (and other chain certificates)" : "");
 	}
 	f = r->chain[0];
 	if (f->parse_ok && c->o.warn_days > 0 && now <= f->not_after &&
 	    f->not_after - now < (int64_t)c->o.warn_days * 86400)
 		add(c, v, F_EXPIRING_SOON, 0, "Leaf %s expires on %s, in %.1f days: renew it.",
-		    cert_label(f, a, sizeof(a)), fmt_time(f->not_after, t, sizeof(t)),
+		    cert_label(f, a, sizeof(a)), time_text(f->not_after, t, sizeof(t)),
 		    (double)(f->not_after - now) / 86400.0);
 }
 
@@ -678,7 +655,7 @@ static void check_alert(struct checker *c, const struct cs_report *r, struct ver
 	}
 	add(c, v, F_CLIENT_REJECTED, cert,
 	    "Client %s rejected certificate %s with fatal alert %s (%u): check what it distrusts.",
-	    ep_text(&r->client, ep, sizeof(ep)), a, n ? n : "unknown", r->alert_desc);
+	    fmt_endpoint(&r->client, ep, sizeof(ep)), a, n ? n : "unknown", r->alert_desc);
 }
 
 /* Garbage where the leaf should be: no client can verify it. */

@@ -16,6 +16,7 @@
 #include <openssl/x509v3.h>
 
 #include "fetchutil.h"
+#include "fmt.h"
 #include "fstore.h"
 #include "htab.h"
 #include "ocsp.h"
@@ -462,17 +463,11 @@ static struct cert_facts *facts_ref(struct crlfetch *c, X509 *x)
 	return f;
 }
 
-static void key_hex(const uint8_t *k, char out[65])
-{
-	for (int i = 0; i < 32; i++)
-		snprintf(out + 2 * i, 3, "%02x", k[i]);
-}
-
 static void delta_key(const struct crl_ent *base, const char *url, uint8_t out[32])
 {
 	char hex[65];
 
-	key_hex(base->kt.key, hex);
+	fmt_hex(hex, sizeof(hex), base->kt.key, HKEY32_LEN, false);
 	fu_key(out, "delta", hex, url, NULL);
 }
 

@@ -14,6 +14,7 @@
 #include <openssl/evp.h>
 #include <sqlite3.h>
 #include "certsentry.h"
+#include "fmt.h"
 #include "inventory.h"
 #include "json.h"
 #include "htab.h"
@@ -160,37 +161,10 @@ struct inventory {
 
 /* ---- small helpers ---- */
 
-static void hex_upper(char *out, const uint8_t *b, size_t n)
-{
-	static const char hx[] = "0123456789ABCDEF";
-
-	for (size_t i = 0; i < n; i++) {
-		out[2 * i] = hx[b[i] >> 4];
-		out[2 * i + 1] = hx[b[i] & 15];
-	}
-	out[2 * n] = '\0';
-}
-
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c |= 0x20;
-	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
+/* n bytes from s, exactly 2n hex digits */
 static bool hex_parse(const char *s, uint8_t *out, size_t n)
 {
-	if (!s || strlen(s) != 2 * n)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		int hi = hexval(s[2 * i]), lo = hexval(s[2 * i + 1]);
-
-		if (hi < 0 || lo < 0)
-			return false;
-		out[i] = (uint8_t)(hi << 4 | lo);
-	}
-	return true;
+	return s && strlen(s) == 2 * n && fmt_unhex(s, 2 * n, out);
 }
 
 /* Copies s into out[cap], marking a cut with "..." (cap >= 4). */
@@ -1068,7 +1042,7 @@ static struct pcert *pcert_new(const struct cert_facts *f)
 	if (!p)
 		return NULL;
 	memcpy(p->sha256, f->sha256, 32);
-	hex_upper(p->sha, f->sha256, 32);
+	fmt_hex(p->sha, sizeof(p->sha), f->sha256, 32, true);
 	p->der_len = f->der_len;
 	p->der_kept = keep;
 	if (keep)
@@ -1084,7 +1058,7 @@ static struct pcert *pcert_new(const struct cert_facts *f)
 		p->not_after = f->not_after;
 		snprintf(p->key_type, sizeof(p->key_type), "%s", f->key_alg);
 		if ((p->names_known = names_digest(f, names)))
-			hex_upper(p->names, names, 32);
+			fmt_hex(p->names, sizeof(p->names), names, 32, true);
 		if (!p->serial || !p->subject || !p->issuer || !p->sans) {
 			pcert_free(p);
 			return NULL;
@@ -1249,7 +1223,7 @@ static void leaf_touch(struct inventory *inv, struct leaf *l, struct cert_facts 
 
 static void leaf_info(const struct leaf *l, struct inventory_leaf *out)
 {
-	hex_upper(out->sha256, l->sha, 32);
+	fmt_hex(out->sha256, sizeof(out->sha256), l->sha, 32, true);
 	snprintf(out->serial, sizeof(out->serial), "%s", l->serial);
 	snprintf(out->issuer, sizeof(out->issuer), "%s", l->issuer ? l->issuer : "");
 	snprintf(out->key_type, sizeof(out->key_type), "%s", l->key_type);
@@ -1479,7 +1453,7 @@ static int write_leaf(struct inventory *inv, int64_t id, const struct leaf *l)
 	char sha[65];
 	int rc;
 
-	hex_upper(sha, l->sha, 32);
+	fmt_hex(sha, sizeof(sha), l->sha, 32, true);
 	sqlite3_bind_int64(st, 1, id);
 	sqlite3_bind_text(st, 2, sha, 64, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(st, 3, to_s(l->first_ns));
@@ -1497,7 +1471,7 @@ static int write_leaf(struct inventory *inv, int64_t id, const struct leaf *l)
 	for (uint32_t i = 0; i < l->pc->n && rc == SQLITE_OK; i++) {
 		char c[65];
 
-		hex_upper(c, l->pc->sha[i], 32);
+		fmt_hex(c, sizeof(c), l->pc->sha[i], 32, true);
 		sqlite3_bind_int64(st, 1, id);
 		sqlite3_bind_text(st, 2, sha, 64, SQLITE_TRANSIENT);
 		sqlite3_bind_int(st, 3, (int)i);
@@ -1515,7 +1489,7 @@ static int write_endpoint_row(struct inventory *inv, struct endpoint *e)
 	int rc;
 
 	if (e->current >= 0)
-		hex_upper(cur, e->leaves[e->current].sha, 32);
+		fmt_hex(cur, sizeof(cur), e->leaves[e->current].sha, 32, true);
 	if (e->id) {
 		st = inv->c.st[ST_EP_UPDATE];
 		sqlite3_bind_int64(st, 1, e->id);
@@ -2009,15 +1983,6 @@ static const char *col_text(sqlite3_stmt *st, int i)
 	return s ? s : "";
 }
 
-static void fmt_time(char *out, size_t cap, int64_t s, bool day)
-{
-	struct tm tm;
-	time_t t = (time_t)s;
-
-	if (!gmtime_r(&t, &tm) || !strftime(out, cap, day ? "%Y-%m-%d" : "%Y-%m-%dT%H:%M:%SZ", &tm))
-		snprintf(out, cap, "-");
-}
-
 enum dq { DQ_ENDPOINTS, DQ_LEAVES, DQ_CHAIN, DQ_SANS, DQ_MAX };
 
 static const char *const dump_sql[DQ_MAX] = {
@@ -2092,9 +2057,9 @@ static const char *dleaf_state(const struct dumper *dp, const struct dleaf *l, i
 	return l->last_seen >= ep_last - dp->window_s ? "now" : "before";
 }
 
-static const char *safe(struct dumper *dp, const char *s, enum text_safe_mode m)
+static const char *safe(struct dumper *dp, const char *s, enum fmt_safe_mode m)
 {
-	text_safe(dp->safe, sizeof(dp->safe), s, m, 512);
+	fmt_safe(dp->safe, sizeof(dp->safe), s, m, 512);
 	return dp->safe;
 }
 
@@ -2153,20 +2118,20 @@ static void text_leaf(struct dumper *dp, const struct dleaf *l, const struct den
 	const char *issuer;
 
 	if (parsed) {
-		fmt_time(nb, sizeof(nb), l->not_before, true);
-		fmt_time(na, sizeof(na), l->not_after, true);
+		fmt_time(nb, sizeof(nb), l->not_before, 0, FMT_DAY, "-");
+		fmt_time(na, sizeof(na), l->not_after, 0, FMT_DAY, "-");
 	}
-	fmt_time(fs, sizeof(fs), l->first_seen, false);
-	fmt_time(ls, sizeof(ls), l->last_seen, false);
+	fmt_time(fs, sizeof(fs), l->first_seen, 0, FMT_S, "-");
+	fmt_time(ls, sizeof(ls), l->last_seen, 0, FMT_S, "-");
 	snprintf(hs, sizeof(hs), "%lld", (long long)l->handshakes);
-	text_safe(verdict, sizeof(verdict), l->verdict ? l->verdict : "-", TEXT_WORD, 20);
-	text_safe(serial, sizeof(serial), parsed ? l->serial : "-", TEXT_WORD, 64);
+	fmt_safe(verdict, sizeof(verdict), l->verdict ? l->verdict : "-", FMT_WORD, 20);
+	fmt_safe(serial, sizeof(serial), parsed ? l->serial : "-", FMT_WORD, 64);
 	if (parsed) {
-		issuer = safe(dp, l->issuer, TEXT_TAIL);
+		issuer = safe(dp, l->issuer, FMT_TAIL);
 	} else {
 		char why[512];
 
-		text_safe(why, sizeof(why), l->parse_error, TEXT_TAIL, 256);
+		fmt_safe(why, sizeof(why), l->parse_error, FMT_TAIL, 256);
 		snprintf(dp->safe, sizeof(dp->safe), "(did not parse: %s)", why);
 		issuer = dp->safe;
 	}
@@ -2204,12 +2169,12 @@ static void dump_endpoint(struct dumper *dp, const struct dendpoint *e)
 	} else {
 		char fs[32], ls[32];
 
-		fmt_time(fs, sizeof(fs), e->first_seen, false);
-		fmt_time(ls, sizeof(ls), e->last_seen, false);
+		fmt_time(fs, sizeof(fs), e->first_seen, 0, FMT_S, "-");
+		fmt_time(ls, sizeof(ls), e->last_seen, 0, FMT_S, "-");
 		fprintf(dp->out, "%s%s%s:%lld  ", v6 ? "[" : "", e->address, v6 ? "]" : "",
 			(long long)e->port);
 		if (*e->sni)
-			fprintf(dp->out, "sni %s", safe(dp, e->sni, TEXT_WORD));
+			fprintf(dp->out, "sni %s", safe(dp, e->sni, FMT_WORD));
 		else
 			fprintf(dp->out, "no SNI");
 		fprintf(dp->out, "  first seen %s  last seen %s\n", fs, ls);

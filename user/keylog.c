@@ -5,7 +5,6 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fmt.h"
 #include "htab.h"
 
 /* ---- names: one table each ------------------------------------------------ */
@@ -245,30 +245,6 @@ static bool is_space(char c)
 	return c == ' ' || c == '\t';
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* n hex digits (n even) into n / 2 bytes; false on a non-digit. */
-static bool unhex(const char *s, size_t n, uint8_t *out)
-{
-	for (size_t i = 0; i < n; i += 2) {
-		int hi = hexval(s[i]), lo = hexval(s[i + 1]);
-
-		if (hi < 0 || lo < 0)
-			return false;
-		out[i / 2] = (uint8_t)(hi << 4 | lo);
-	}
-	return true;
-}
-
 struct field {
 	const char *p;
 	size_t n;
@@ -335,7 +311,7 @@ enum keylog_outcome keylog_add_line(struct keylog *k, const char *line, size_t l
 	if (f[2].n % 2 || f[2].n > 2 * KEYLOG_SECRET_MAX ||
 	    !secret_len_ok((enum keylog_label)l, f[2].n / 2))
 		return count(k, KEYLOG_BAD_SECRET);
-	if (!unhex(f[1].p, f[1].n, random) || !unhex(f[2].p, f[2].n, secret))
+	if (!fmt_unhex(f[1].p, f[1].n, random) || !fmt_unhex(f[2].p, f[2].n, secret))
 		o = count(k, KEYLOG_BAD_HEX);
 	else
 		o = store(k, (enum keylog_label)l, random, secret, f[2].n / 2, now_ns);
@@ -390,18 +366,6 @@ struct keylog_file {
 	char line[KEYLOG_LINE_MAX];
 };
 
-static void __attribute__((format(printf, 3, 4)))
-say(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 /*
  * The secrets decrypt every captured connection they cover, so nobody but
  * the writer and us may read them, and nobody else may add lines. "other"
@@ -417,11 +381,11 @@ static int check(const char *path, const struct stat *st, char *err, size_t errl
 	unsigned mode = st->st_mode & 07777;
 
 	if (!S_ISREG(st->st_mode) && !S_ISFIFO(st->st_mode)) {
-		say(err, errlen, "key log %s: not a regular file or a FIFO", path);
+		fmt_err(err, errlen, "key log %s: not a regular file or a FIFO", path);
 		return -1;
 	}
 	if (st->st_mode & (S_IRWXO | S_IWGRP)) {
-		say(err, errlen, "key log %s: mode %04o lets others read or write it "
+		fmt_err(err, errlen, "key log %s: mode %04o lets others read or write it "
 		    "(its secrets decrypt traffic); chmod o-rwx,g-w", path, mode);
 		return -1;
 	}
@@ -436,7 +400,7 @@ static int open_checked(struct keylog_file *f, char *err, size_t errlen)
 	int fd, flags = O_RDONLY | O_CLOEXEC | O_NOCTTY;
 
 	if (stat(f->path, &st) < 0) {
-		say(err, errlen, "key log %s: %s", f->path, strerror(errno));
+		fmt_err(err, errlen, "key log %s: %s", f->path, strerror(errno));
 		return -1;
 	}
 	if (check(f->path, &st, err, errlen) < 0)
@@ -445,7 +409,7 @@ static int open_checked(struct keylog_file *f, char *err, size_t errlen)
 		flags |= O_NONBLOCK;	/* a FIFO: no wait for a writer */
 	fd = open(f->path, flags);
 	if (fd < 0) {
-		say(err, errlen, "key log %s: %s", f->path, strerror(errno));
+		fmt_err(err, errlen, "key log %s: %s", f->path, strerror(errno));
 		return -1;
 	}
 	if (fstat(fd, &st) < 0 || check(f->path, &st, err, errlen) < 0) {
@@ -498,12 +462,12 @@ struct keylog_file *keylog_file_open(const char *path, bool follow, char *err, s
 	struct keylog_file *f;
 
 	if (strlen(path) >= PATH_MAX) {
-		say(err, errlen, "key log %.64s...: path too long", path);
+		fmt_err(err, errlen, "key log %.64s...: path too long", path);
 		return NULL;
 	}
 	f = calloc(1, sizeof(*f));
 	if (!f) {
-		say(err, errlen, "key log %s: out of memory", path);
+		fmt_err(err, errlen, "key log %s: out of memory", path);
 		return NULL;
 	}
 	strcpy(f->path, path);
@@ -659,7 +623,7 @@ static int file_changes(struct keylog_file *f, struct keylog *k, uint64_t now_ns
 		if (stat(f->path, &st) < 0) {
 			if (errno == ENOENT)
 				return 0;
-			say(err, errlen, "key log %s: %s", f->path, strerror(errno));
+			fmt_err(err, errlen, "key log %s: %s", f->path, strerror(errno));
 			return problem(f, k);
 		}
 		if (st.st_dev == f->dev && st.st_ino == f->inode) {
@@ -715,7 +679,7 @@ static int file_read(struct keylog_file *f, struct keylog *k, uint64_t now_ns,
 		return 0;
 	}
 	if (rc < 0) {
-		say(err, errlen, "key log %s: %s", f->path, strerror(errno));
+		fmt_err(err, errlen, "key log %s: %s", f->path, strerror(errno));
 		return problem(f, k);
 	}
 	if (rc == 0 && !f->follow) {

@@ -18,6 +18,7 @@
 #include <openssl/x509v3.h>
 #include "certsentry.h"
 #include "checks.h"
+#include "fmt.h"
 #include "json.h"
 #include "output.h"
 
@@ -439,7 +440,7 @@ static void assert_terminal_safe(const char *s, size_t n)
 {
 	for (size_t i = 0; i + 1 < n;) {
 		uint32_t cp;
-		size_t k = jw_utf8_seq((const unsigned char *)s + i, n - 1 - i, &cp);
+		size_t k = fmt_utf8_seq((const unsigned char *)s + i, n - 1 - i, &cp);
 
 		if (k == 0)
 			fail_msg("invalid UTF-8 at %zu: %s", i, s);
