@@ -920,8 +920,7 @@ static struct endpoint *ep_get(struct inventory *inv, const struct report_endpoi
 	e->has_sni = sni != NULL;
 	if (sni)
 		memcpy(e->sni, sni, strlen(sni) + 1);
-	if (!inet_ntop(e->family == CS_AF_INET6 ? AF_INET6 : AF_INET, e->addr, e->addr_text,
-		       sizeof(e->addr_text)))
+	if (!fmt_ip(srv, e->addr_text, sizeof(e->addr_text)))
 		snprintf(e->addr_text, sizeof(e->addr_text), "?");
 	e->first_ns = INT64_MAX;
 	e->last_ns = INT64_MIN;
