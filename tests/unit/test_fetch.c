@@ -193,28 +193,29 @@ static void test_refusals(void **state)
 static EVP_PKEY *ca_key, *other_key, *leaf_key;
 static X509 *ca_cert, *fake_ca_cert;
 
+/* Valid for a day from an hour ago; basicConstraints (critical) and SKID,
+ * then exts (name, value pairs). */
 static X509 *mint(X509 *iss, EVP_PKEY *signer, EVP_PKEY *key, const char *cn, long serial,
 		  bool ca, const char *const *exts)
 {
-	X509 *x = X509_new();
-	X509_NAME *n;
+	const char *all[24] = { "subjectKeyIdentifier", "hash" };
+	size_t n = 2;
+	struct x509_spec s = {
+		.key = key, .signer = signer, .issuer = iss, .cn = cn, .o = "", .serial = serial,
+		.from_now = true, .nb_s = -3600, .na_s = 86400, .ca = ca, .bare = true, .exts = all,
+	};
 
-	assert_non_null(x);
-	assert_true(X509_set_version(x, 2));
-	assert_true(ASN1_INTEGER_set(X509_get_serialNumber(x), serial));
-	assert_non_null(X509_gmtime_adj(X509_getm_notBefore(x), -3600));
-	assert_non_null(X509_gmtime_adj(X509_getm_notAfter(x), 86400));
-	assert_true(X509_set_pubkey(x, key));
-	n = X509_get_subject_name(x);
-	assert_true(X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC, (const unsigned char *)cn,
-					       -1, -1, 0));
-	assert_true(X509_set_issuer_name(x, iss ? X509_get_subject_name(iss) : n));
-	add_ext(x, x, NID_basic_constraints, ca ? "critical,CA:TRUE" : "critical,CA:FALSE");
-	add_ext(x, x, NID_subject_key_identifier, "hash");
-	for (; exts && exts[0]; exts += 2)
-		add_ext(x, iss ? iss : x, OBJ_txt2nid(exts[0]), exts[1]);
-	assert_true(X509_sign(x, signer, EVP_sha256()) > 0);
-	return x;
+	if (!ca) {
+		all[0] = "basicConstraints", all[1] = "critical,CA:FALSE";
+		all[2] = "subjectKeyIdentifier", all[3] = "hash";
+		n = 4;
+	}
+	for (; exts && exts[0]; exts += 2, n += 2) {
+		assert_true(n + 3 <= sizeof(all) / sizeof(all[0]));
+		all[n] = exts[0], all[n + 1] = exts[1];
+	}
+	all[n] = NULL;
+	return x509_mint(&s);
 }
 
 static int setup(void **state)

@@ -18,6 +18,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
+#include "x509_helpers.h"
 #include "certsentry.h"
 #include "cert.h"
 #include "lists.h"
@@ -31,38 +32,18 @@ static char ca_pem[128];
 
 /* ---- minting ---- */
 
-static EVP_PKEY *ec_key(void)
-{
-	EVP_PKEY *k = EVP_EC_gen("P-256");
-
-	assert_non_null(k);
-	return k;
-}
-
+/* Made now, valid for a year; a leaf says CA:FALSE. */
 static X509 *mint(X509 *iss, EVP_PKEY *signer, EVP_PKEY *key, const char *cn, const char *o,
 		  const ASN1_INTEGER *serial, bool ca)
 {
-	X509 *x = X509_new();
-	X509_NAME *n = X509_NAME_new();
-	X509V3_CTX ctx;
-	X509_EXTENSION *e;
+	static const char *const leaf_bc[] = { "basicConstraints", "CA:FALSE", NULL };
+	const struct x509_spec s = {
+		.key = key, .signer = signer, .issuer = iss, .cn = cn, .o = o, .serial_int = serial,
+		.from_now = true, .nb_s = -3600, .na_s = 86400L * 365, .ca = ca, .bare = true,
+		.exts = ca ? NULL : leaf_bc,
+	};
 
-	assert_int_equal(X509_set_version(x, 2), 1);
-	assert_int_equal(X509_set_serialNumber(x, (ASN1_INTEGER *)serial), 1);
-	X509_NAME_add_entry_by_txt(n, "O", MBSTRING_UTF8, (const unsigned char *)o, -1, -1, 0);
-	X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_UTF8, (const unsigned char *)cn, -1, -1, 0);
-	X509_set_subject_name(x, n);
-	X509_set_issuer_name(x, iss ? X509_get_subject_name(iss) : n);
-	X509_NAME_free(n);
-	X509_gmtime_adj(X509_getm_notBefore(x), -3600);
-	X509_gmtime_adj(X509_getm_notAfter(x), 86400L * 365);
-	X509_set_pubkey(x, key);
-	X509V3_set_ctx(&ctx, iss ? iss : x, x, NULL, NULL, 0);
-	e = X509V3_EXT_conf_nid(NULL, &ctx, NID_basic_constraints, ca ? "critical,CA:TRUE" : "CA:FALSE");
-	X509_add_ext(x, e, -1);
-	X509_EXTENSION_free(e);
-	assert_true(X509_sign(x, signer, EVP_sha256()) > 0);
-	return x;
+	return x509_mint(&s);
 }
 
 static ASN1_INTEGER *int_of(long v)
@@ -203,10 +184,10 @@ static int setup(void **state)
 	if (!mkdtemp(dir))
 		return -1;
 	cache = cert_cache_new(64);
-	k_root = ec_key();
-	k_int = ec_key();
-	k_leaf = ec_key();
-	k_bad = ec_key();
+	k_root = x509_ec_key();
+	k_int = x509_ec_key();
+	k_leaf = x509_ec_key();
+	k_bad = x509_ec_key();
 	x_root = mint_l(NULL, k_root, k_root, "certsentry Test Root", 1, true);
 	x_int = mint_l(x_root, k_root, k_int, "certsentry Test Intermediate", 2, true);
 	x_leaf = mint_l(x_int, k_int, k_leaf, "www.example.test", 0x1001, false);
