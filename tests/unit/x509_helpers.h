@@ -50,16 +50,19 @@ struct x509_spec {
 	X509 *issuer;		/* NULL: self-signed */
 	const char *cn;
 	const char *o;		/* NULL: "certsentry test"; "": no O */
+	X509_NAME *subj, *iss_name;	/* taken: the names outright (cn, o, issuer unused) */
 	long serial;
 	const ASN1_INTEGER *serial_int;	/* overrides serial (copied) */
 	const char *nb, *na;	/* ASN1_TIME_set_string form; 2025-01-01 and 2027-01-01 if NULL */
 	bool from_now;		/* times now + nb_s .. now + na_s instead */
 	long nb_s, na_s;
 	const char *san;	/* "DNS:a,IP:1.2.3.4" */
+	GENERAL_NAMES *gens;	/* taken: a SAN built by hand */
 	bool ca;
 	bool bare;		/* no key ids, no keyUsage: only what is asked */
 	const char *const *exts;	/* more: name, v3 conf value, ..., NULL */
 	const EVP_MD *md;	/* default SHA-256 */
+	bool md_none;		/* sign without a digest (Ed25519) */
 };
 
 static inline void x509_times(X509 *x, const struct x509_spec *s)
@@ -91,12 +94,18 @@ static inline X509 *x509_mint(const struct x509_spec *s)
 		assert_int_equal(X509_set_serialNumber(x, (ASN1_INTEGER *)s->serial_int), 1);
 	else
 		ASN1_INTEGER_set(X509_get_serialNumber(x), s->serial);
-	if (o[0])
+	if (o[0] && !s->subj)
 		X509_NAME_add_entry_by_txt(n, "O", MBSTRING_UTF8, (const unsigned char *)o, -1, -1, 0);
-	X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_UTF8, (const unsigned char *)s->cn, -1, -1, 0);
-	X509_set_subject_name(x, n);
-	X509_set_issuer_name(x, s->issuer ? X509_get_subject_name(s->issuer) : n);
+	if (!s->subj)
+		X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_UTF8, (const unsigned char *)s->cn,
+					   -1, -1, 0);
+	if (s->subj)
+		X509_NAME_free(n), n = s->subj;
+	assert_int_equal(X509_set_subject_name(x, n), 1);
+	assert_int_equal(X509_set_issuer_name(x, s->iss_name ? s->iss_name :
+					      s->issuer ? X509_get_subject_name(s->issuer) : n), 1);
 	X509_NAME_free(n);
+	X509_NAME_free(s->iss_name);
 	x509_times(x, s);
 	assert_int_equal(X509_set_pubkey(x, s->key), 1);
 	if (!s->bare) {
@@ -109,9 +118,14 @@ static inline X509 *x509_mint(const struct x509_spec *s)
 		add_ext(x, x, NID_key_usage, "critical,keyCertSign,cRLSign");
 	if (s->san)
 		add_ext(x, x, NID_subject_alt_name, s->san);
+	if (s->gens) {
+		assert_int_equal(X509_add1_ext_i2d(x, NID_subject_alt_name, s->gens, 0, 0), 1);
+		GENERAL_NAMES_free(s->gens);
+	}
 	for (const char *const *e = s->exts; e && e[0]; e += 2)
 		add_ext(x, iss, OBJ_txt2nid(e[0]), e[1]);
-	assert_true(X509_sign(x, s->signer ? s->signer : s->key, s->md ? s->md : EVP_sha256()) > 0);
+	assert_true(X509_sign(x, s->signer ? s->signer : s->key,
+			      s->md_none ? NULL : s->md ? s->md : EVP_sha256()) > 0);
 	return x;
 }
 
