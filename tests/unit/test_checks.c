@@ -57,20 +57,6 @@ static void pem_file(char *path, X509 *const *xs, int n)
 	fclose(f);
 }
 
-static struct cert_facts *facts(X509 *x)
-{
-	uint8_t *d = NULL;
-	int n = i2d_X509(x, &d);
-	struct cert_facts *f;
-
-	assert_true(n > 0);
-	f = cert_get(cache, d, (size_t)n);	/* released by cert_cache_free */
-	OPENSSL_free(d);
-	assert_non_null(f);
-	assert_true(f->parse_ok);
-	return f;
-}
-
 static struct lists *load(const char *ca, const char *deny, const char *pins, const char *crl)
 {
 	struct lists_opts o = { .ca_file = ca, .deny_file = deny, .pins_file = pins };
@@ -104,7 +90,7 @@ static void rep(struct cs_report *r, const char *sni, int64_t t, X509 *c0, X509 
 		snprintf(r->sni, sizeof(r->sni), "%s", sni);
 	}
 	for (int i = 0; i < 3 && xs[i]; i++)
-		r->chain[r->chain_len++] = facts(xs[i]);
+		r->chain[r->chain_len++] = x509_facts(cache, xs[i]);
 	r->chain_total = r->chain_len;
 }
 

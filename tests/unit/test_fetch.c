@@ -528,18 +528,6 @@ static void keep(const char *state, struct cert_cache *cc, const char *url, X509
 	X509_CRL_free(crl);
 }
 
-static struct cert_facts *facts(struct cert_cache *cc, X509 *x)
-{
-	unsigned char *der = NULL;
-	int n = i2d_X509(x, &der);
-	struct cert_facts *f = cert_get(cc, der, (size_t)n);
-
-	OPENSSL_free(der);
-	assert_non_null(f);
-	assert_true(f->parse_ok);
-	return f;
-}
-
 static void test_crl_from_state(void **state)
 {
 	static const char *const cdp_a[] = { "crlDistributionPoints", "URI:" URL_A, NULL };
@@ -577,8 +565,9 @@ static void test_crl_from_state(void **state)
 	assert_int_equal(st.loaded, 2);		/* the forged one was dropped */
 	assert_int_equal(st.held, 2);
 
-	fg = facts(cc, good), fb = facts(cc, bad), fp = facts(cc, part), fx = facts(cc, forged);
-	fn = facts(cc, nocdp), fi = facts(cc, ca_cert), ff = facts(cc, fake_ca_cert);
+	fg = x509_facts(cc, good), fb = x509_facts(cc, bad), fp = x509_facts(cc, part);
+	fx = x509_facts(cc, forged), fn = x509_facts(cc, nocdp), fi = x509_facts(cc, ca_cert);
+	ff = x509_facts(cc, fake_ca_cert);
 
 	/* answered at once from what was kept: no fetch needed */
 	assert_int_equal(crlfetch_check(c, fg, fi, &a), CRLF_GOOD);
@@ -655,7 +644,8 @@ static void test_crl_scope_and_bound(void **state)
 	keep(root, cc, URL_A, make_crl(ca_key, 5, NULL, 0, NULL, true), ca_cert);
 	assert_non_null(f = fetch_new(&fo, err, sizeof(err)));
 	assert_non_null(c = crlfetch_new(f, &o, err, sizeof(err)));
-	fs = facts(cc, sub), fl = facts(cc, leaf), fb = facts(cc, leaf_b), fi = facts(cc, ca_cert);
+	fs = x509_facts(cc, sub), fl = x509_facts(cc, leaf), fb = x509_facts(cc, leaf_b);
+	fi = x509_facts(cc, ca_cert);
 	assert_int_equal(crlfetch_check(c, fs, fi, &a), CRLF_GOOD);
 	assert_int_equal(crlfetch_check(c, fl, fi, &a), CRLF_NONE);
 	assert_int_equal(a.none, CRLF_N_NOT_COVERED);

@@ -63,20 +63,6 @@ static X509 *mint_l(X509 *iss, EVP_PKEY *signer, EVP_PKEY *key, const char *cn, 
 	return x;
 }
 
-static struct cert_facts *facts(X509 *x)
-{
-	unsigned char *der = NULL;
-	int n = i2d_X509(x, &der);
-	struct cert_facts *f;
-
-	assert_true(n > 0);
-	f = cert_get(cache, der, (size_t)n);
-	OPENSSL_free(der);
-	assert_non_null(f);
-	assert_true(f->parse_ok);
-	return f;
-}
-
 struct rev { const ASN1_INTEGER *serial; int reason; };
 
 static X509_CRL *make_crl(X509 *iss, EVP_PKEY *key, const struct rev *r, size_t n, long next_off)
@@ -195,11 +181,11 @@ static int setup(void **state)
 	s = int_of(0xABC);	/* cert.c prints "0ABC": leading zero nibble */
 	x_leaf3 = mint(x_int, k_int, k_leaf, "third.example.test", "certsentry test", s, false);
 	ASN1_INTEGER_free(s);
-	f_root = facts(x_root);
-	f_int = facts(x_int);
-	f_leaf = facts(x_leaf);
-	f_leaf2 = facts(x_leaf2);
-	f_leaf3 = facts(x_leaf3);
+	f_root = x509_facts(cache, x_root);
+	f_int = x509_facts(cache, x_int);
+	f_leaf = x509_facts(cache, x_leaf);
+	f_leaf2 = x509_facts(cache, x_leaf2);
+	f_leaf3 = x509_facts(cache, x_leaf3);
 	snprintf(ca_pem, sizeof(ca_pem), "%s/ca.pem", dir);
 	if (!(f = fopen(ca_pem, "w")))
 		return -1;
@@ -560,7 +546,7 @@ static void test_crl_pem_der_dir(void **state)
 	/* an "issuer" of the right name but another key: the CRL does not count */
 	{
 		X509 *fake = mint_l(x_root, k_root, k_bad, "certsentry Test Intermediate", 99, true);
-		struct cert_facts *ff = facts(fake);
+		struct cert_facts *ff = x509_facts(cache, fake);
 
 		check_hit(l, f_leaf, ff, false, false, -1, NULL);
 		check_hit(l, f_leaf, f_int, true, true, 1, NULL);
@@ -919,8 +905,8 @@ static void test_crl_200k(void **state)
 
 	xin = mint(x_int, k_int, k_leaf, "in.example.test", "certsentry test", s[BIG_N / 2 + 1], false);
 	xout = mint(x_int, k_int, k_leaf, "out.example.test", "certsentry test", absent, false);
-	fin = facts(xin);
-	fout = facts(xout);
+	fin = x509_facts(cache, xin);
+	fout = x509_facts(cache, xout);
 	assert_true(lists_crl_revoked(l, fin, f_int, &h));
 	assert_true(h.crl_verified);
 	assert_int_equal(h.reason, 1);	/* (BIG_N/2+1) % 3 != 0 */

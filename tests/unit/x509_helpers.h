@@ -7,6 +7,7 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
+#include "cert.h"
 
 /* One v3 extension from its config text (e.g. "critical,CA:TRUE"). */
 static inline void add_ext(X509 *x, X509 *iss, int nid, const char *val)
@@ -127,6 +128,21 @@ static inline X509 *x509_mint(const struct x509_spec *s)
 	assert_true(X509_sign(x, s->signer ? s->signer : s->key,
 			      s->md_none ? NULL : s->md ? s->md : EVP_sha256()) > 0);
 	return x;
+}
+
+/* x's facts from c, as the pipeline gets them from its DER; parsed. */
+static inline struct cert_facts *x509_facts(struct cert_cache *c, X509 *x)
+{
+	uint8_t *d = NULL;
+	int n = i2d_X509(x, &d);
+	struct cert_facts *f;
+
+	assert_true(n > 0);
+	f = cert_get(c, d, (size_t)n);	/* released by cert_put or cert_cache_free */
+	OPENSSL_free(d);
+	assert_non_null(f);
+	assert_true(f->parse_ok);
+	return f;
 }
 
 #endif
