@@ -33,7 +33,8 @@ char *fmt_dn(const X509_NAME *n)
 	BIO *b = dn_bio(n, &p, &len);
 
 	if (b && (s = malloc((size_t)len + 1))) {
-		memcpy(s, p, (size_t)len);
+		if (len)		/* an empty name: the BIO has no data pointer */
+			memcpy(s, p, (size_t)len);
 		s[len] = '\0';
 	}
 	BIO_free(b);
@@ -49,7 +50,8 @@ const char *fmt_dn_buf(char *out, size_t cap, const X509_NAME *n)
 
 	if (k >= cap)
 		k = cap - 1;
-	memcpy(out, p, k);
+	if (k)
+		memcpy(out, p, k);
 	out[k] = '\0';
 	BIO_free(b);
 	return out;
