@@ -8,6 +8,7 @@
 #include "cli.h"
 #include "findings.h"
 #include "flow.h"
+#include "sink.h"
 
 const char *argp_program_version = "certsentry 0.1";
 const char *argp_program_bug_address = "<certsentry@localhost>";
@@ -40,7 +41,7 @@ static int set_flag(const struct cli_option *o, const char *arg, struct config *
 		    size_t whylen);
 static int set_u32(const struct cli_option *o, const char *arg, struct config *c, char *why,
 		   size_t whylen);
-static cli_parse_fn add_str, set_format, set_syslog, set_check_time, set_list, set_warn_days,
+static cli_parse_fn add_str, set_format, set_syslog, set_event_socket, set_check_time, set_list, set_warn_days,
 	add_ignore;
 
 #define AT(field)	.off = offsetof(struct config, field)
@@ -69,6 +70,13 @@ static const struct cli_option options[] = {
 	  .help = "Append output to FILE instead of stdout" },
 	{ .name = "syslog", .arg = "SOCKET", .arg_optional = true, .parse = set_syslog, AT(syslog),
 	  .help = "Send each line to syslog instead (default socket /dev/log)" },
+	{ .name = "event-socket", .arg = "PATH", .arg_optional = true, .parse = set_event_socket,
+	  AT(event_socket),
+	  .help = "Also serve each line as JSON to `certsentry tail` on a UNIX socket, mode 0660 "
+		  "(default PATH " SINK_SOCKET_DEFAULT "; live only)" },
+	{ .name = "event-socket-group", .arg = "GROUP", STR(event_socket_group),
+	  .help = "Group that may connect to the event socket (default " SINK_SOCKET_GROUP
+		  " if that group exists, else root's)" },
 	{ .name = "max-bytes", .arg = "N", U32(max_bytes, 512, 16u << 20, U_NUMBER),
 	  .help = "Handshake bytes copied per direction (default 524288)" },
 	{ .name = "check-time", .arg = "WHEN", .parse = set_check_time, AT(check_time),
@@ -262,6 +270,15 @@ static int set_syslog(const struct cli_option *o, const char *arg, struct config
 	return 0;
 }
 
+static int set_event_socket(const struct cli_option *o, const char *arg, struct config *c,
+			    char *why, size_t whylen)
+{
+	(void)why;
+	(void)whylen;
+	*(const char **)field(o, c) = arg ? arg : SINK_SOCKET_DEFAULT;
+	return 0;
+}
+
 /* "now", "packet", or RFC 3339 UTC ("2024-05-01T12:00:00Z", "2024-05-01"). */
 static int set_check_time(const struct cli_option *o, const char *arg, struct config *c,
 			  char *why, size_t whylen)
@@ -352,6 +369,10 @@ int cli_check(const struct config *c, char *why, size_t whylen)
 	}
 	if (c->syslog && c->out_file) {
 		snprintf(why, whylen, "--syslog and -o cannot be used together");
+		return -1;
+	}
+	if (c->event_socket && c->read_file) {
+		snprintf(why, whylen, "--event-socket serves a live capture, not -r");
 		return -1;
 	}
 	return 0;

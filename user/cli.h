@@ -28,6 +28,8 @@ struct config {
 	uint32_t stats_s;
 	const char *metrics;
 	const char *syslog;
+	const char *event_socket;	/* --event-socket: serve lines to subscribers */
+	const char *event_socket_group;
 	uint32_t max_conns, max_mem_mb;
 	bool every;
 	enum cli_list list;		/* print a table and exit */

@@ -26,7 +26,7 @@
 #define POLL_MS 50
 
 /* The live loop's periodic tasks, by index in struct app's table. */
-enum { T_LISTS, T_METRICS, T_FLOWS, T_DEDUP, T_DROPS, T_STATS, T_MAX };
+enum { T_LISTS, T_METRICS, T_SINKS, T_FLOWS, T_DEDUP, T_DROPS, T_STATS, T_MAX };
 
 struct app {
 	const struct config *cfg;
@@ -243,6 +243,13 @@ static void task_metrics(void *ctx, uint64_t now)
 		metrics_poll(a->metrics);
 }
 
+/* The event socket takes in subscribers and sends what waits for them. */
+static void task_sinks(void *ctx, uint64_t now)
+{
+	(void)now;
+	output_poll(((struct app *)ctx)->out);
+}
+
 static void task_flows(void *ctx, uint64_t now)
 {
 	(void)now;
@@ -284,6 +291,7 @@ static void tasks_init(struct app *a)
 		/* a reload or a scrape may wait a poll; a syscall per ring wakeup is not free */
 		[T_LISTS] = { .name = "lists", .period_ns = poll, .run = task_lists },
 		[T_METRICS] = { .name = "metrics", .period_ns = poll, .run = task_metrics },
+		[T_SINKS] = { .name = "sinks", .period_ns = poll, .run = task_sinks },
 		[T_FLOWS] = { .name = "flows", .period_ns = sec, .run = task_flows },
 		[T_DEDUP] = { .name = "dedup", .period_ns = sec, .run = task_dedup },
 		[T_DROPS] = { .name = "drops", .period_ns = sec, .run = task_drops },
@@ -409,6 +417,24 @@ static int run_offline(struct app *a)
 
 /* ---- a run ---- */
 
+/* --event-socket: every line also as JSON (built once) to subscribers. */
+static int event_socket_open(struct app *a)
+{
+	const struct sink_socket_opts so = { .path = a->cfg->event_socket,
+					     .group = a->cfg->event_socket_group };
+	char err[512] = "out of memory";
+	struct sink *sink;
+
+	if (!a->cfg->event_socket)
+		return 0;
+	if (!(sink = sink_socket_listen(&so, err, sizeof(err))) ||
+	    output_add_sink(a->out, sink, OUTPUT_JSON)) {
+		fprintf(stderr, "certsentry: --event-socket: %s\n", err);
+		return 2;
+	}
+	return 0;
+}
+
 /* Where lines go: a sink by its name in sinks.def (syslog, or the -o file;
  * none: stdout). 0, or the exit status; app_close() frees what was made. */
 static int output_open(struct app *a)
@@ -427,7 +453,7 @@ static int output_open(struct app *a)
 		fprintf(stderr, "certsentry: %s\n", err);
 		return 2;
 	}
-	return 0;
+	return event_socket_open(a);
 }
 
 /* The stages after the source, and the first generation of lists. 0, or

@@ -16,6 +16,12 @@ struct sink_stats {
 	uint64_t lines;		/* delivered whole */
 	uint64_t lost;		/* not delivered, or delivered torn */
 	uint64_t write_errors;	/* failed writes: a batch or a datagram each */
+	/* A sink that serves subscribers (socket): not in lines and lost above,
+	 * which are the sink's own delivery. */
+	uint64_t subscribers;		/* connected now */
+	uint64_t sub_dropped;		/* disconnected for falling a whole queue behind */
+	uint64_t sub_refused;		/* turned away: the bound was reached */
+	uint64_t sub_lost;		/* lines a dropped subscriber did not get */
 };
 
 struct sink;
@@ -30,6 +36,8 @@ struct sink_ops {
 	 * old one stays in use. NULL: there is nothing to reopen. */
 	int (*reopen)(struct sink *s, char *err, size_t errlen);
 	void (*free)(struct sink *s);	/* flushes first */
+	/* The live loop's periodic call (accept, send what waits). NULL: none. */
+	void (*poll)(struct sink *s);
 };
 
 /* The head of every kind's own struct. */
@@ -44,6 +52,7 @@ int sink_flush(struct sink *s);
 int sink_reopen(struct sink *s, char *err, size_t errlen);
 void sink_stats(const struct sink *s, struct sink_stats *st);
 void sink_free(struct sink *s);
+void sink_poll(struct sink *s);
 
 /* The sink of that name in sinks.def, given its argument (NULL: its
  * default). NULL with a reason in err, after the row's option name. */
@@ -57,5 +66,19 @@ struct sink *sink_open(const char *name, const char *arg, char *err, size_t errl
 /* A file sink on a descriptor the caller keeps open (a FILE's, a pipe, a
  * memfd): not closed here, nothing to reopen. NULL if out of memory. */
 struct sink *sink_file_fd(int fd);
+
+/* The event socket (sink_socket.c): JSON lines to local subscribers
+ * (`certsentry tail`) on a UNIX stream socket, mode 0660. */
+#define SINK_SOCKET_DEFAULT	"/run/certsentry/events.sock"
+#define SINK_SOCKET_GROUP	"certsentry"	/* the default group, if it exists */
+#define SINK_SOCKET_SUBS_MAX	16
+#define SINK_SOCKET_QUEUE	(1024 * 1024)	/* bytes held per subscriber */
+struct sink_socket_opts {
+	const char *path;		/* NULL: SINK_SOCKET_DEFAULT */
+	const char *group;		/* name or number; NULL: SINK_SOCKET_GROUP if it exists */
+	unsigned max_subs;		/* 0: SINK_SOCKET_SUBS_MAX */
+	size_t queue_bytes;		/* 0: SINK_SOCKET_QUEUE */
+};
+struct sink *sink_socket_listen(const struct sink_socket_opts *o, char *err, size_t errlen);
 
 #endif
