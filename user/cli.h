@@ -7,10 +7,12 @@
 #include <stdint.h>
 #include "capture.h"
 #include "checks.h"
+#include "filter.h"
 #include "format.h"
 #include "lists.h"
 
 enum cli_list { CLI_LIST_NONE, CLI_LIST_FINDINGS, CLI_LIST_EVENTS };
+enum cli_color { CLI_COLOR_AUTO, CLI_COLOR_ALWAYS, CLI_COLOR_NEVER };
 
 /* What the options set: everything a run is configured by. Strings point
  * into argv (or into whatever the caller keeps alive). */
@@ -30,16 +32,20 @@ struct config {
 	const char *syslog;
 	const char *event_socket;	/* --event-socket: serve lines to subscribers */
 	const char *event_socket_group;
+	uint32_t event_socket_queue;	/* bytes per subscriber; 0: SINK_SOCKET_QUEUE */
 	uint32_t max_conns, max_mem_mb;
 	bool every;
 	enum cli_list list;		/* print a table and exit */
+	struct filter filter;		/* --sni, --port, --host, --alerts-only */
+	const char *tail_socket;	/* certsentry tail --socket */
+	enum cli_color color;
 };
 
 /* The values a run has before any option. */
 void config_defaults(struct config *c);
 
 /* Help sections, in --help's order; a command takes options by section. */
-enum cli_group { CLI_G_MAIN, CLI_G_CHECKS, CLI_G_MAX };
+enum cli_group { CLI_G_MAIN, CLI_G_CHECKS, CLI_G_FILTER, CLI_G_TAIL, CLI_G_MAX };
 #define CLI_GROUPS_ALL ((1u << CLI_G_MAX) - 1)
 
 struct cli_option;

@@ -421,7 +421,8 @@ static int run_offline(struct app *a)
 static int event_socket_open(struct app *a)
 {
 	const struct sink_socket_opts so = { .path = a->cfg->event_socket,
-					     .group = a->cfg->event_socket_group };
+					     .group = a->cfg->event_socket_group,
+					     .queue_bytes = a->cfg->event_socket_queue };
 	char err[512] = "out of memory";
 	struct sink *sink;
 
