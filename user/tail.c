@@ -9,6 +9,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 #include <json-c/json.h>
+#include "events.h"
 #include "filter.h"
 #include "fmt.h"
 #include "output.h"
@@ -87,15 +88,16 @@ static int64_t jint(struct json_object *o, const char *path, int64_t none)
 
 /* ---- which lines ---- */
 
+/* Start, counters, lists: the daemon's own lines (their event.dataset). */
 static bool is_status(struct json_object *o)
 {
-	const char *a = jstr(o, "event.action");
+	const char *d = jstr(o, "event.dataset");
 
-	return !a || !strncmp(a, "certsentry-", 11);
+	return !d || !strcmp(d, DATASET_STATUS);
 }
 
-/* Status lines (start, counters, lists) carry no SNI or ends: they are
- * shown only when nothing is filtered. */
+/* Status lines carry no SNI or ends: they are shown only when nothing is
+ * filtered. */
 static bool shown(const struct tail *t, struct json_object *o)
 {
 	const struct filter *f = &t->cfg->filter;
@@ -330,7 +332,7 @@ static void render_text(const struct tail *t, struct json_object *o, struct tb *
 	tb_safe(b, NULL, a ? a : "status", FMT_WORD);
 	if (is_status(o))
 		text_status(b, o, t->color);
-	else if (a && !strcmp(a, "tls-summary"))
+	else if (a && !strcmp(a, event_action_name(EV_TLS_SUMMARY)))
 		text_summary(b, o, t->color);
 	else
 		text_report(b, o, t->color);
