@@ -17,12 +17,12 @@ CC       := clang
 CFLAGS   += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 LDFLAGS  += -fsanitize=address,undefined
 endif
-LDLIBS   += -lbpf -lelf -lz -lssl -lcrypto -lpcap -lmicrohttpd -lsqlite3 -lcurl
+LDLIBS   += -lbpf -lelf -lz -lssl -lcrypto -lpcap -lmicrohttpd -lsqlite3 -lcurl -lseccomp
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror -Iinclude -I$(BUILD)
 
 DEB_PKGS := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libssl-dev \
 	    libpcap-dev libcmocka-dev libjson-c-dev libmicrohttpd-dev libcurl4-openssl-dev libclang-rt-14-dev python3 pkg-config openssl iproute2 tcpdump jq \
-	    procps psmisc ethtool tshark libsqlite3-dev sqlite3 curl
+	    procps psmisc ethtool tshark libsqlite3-dev sqlite3 curl libseccomp-dev
 
 USER_SRCS := $(filter-out user/certsentry.c,$(wildcard user/*.c))
 USER_OBJS := $(patsubst user/%.c,$(BUILD)/user/%.o,$(USER_SRCS))

@@ -19,6 +19,7 @@
 #include "metrics.h"
 #include "output.h"
 #include "pcap.h"
+#include "privdrop.h"
 #include "watch.h"
 
 static struct env {
@@ -39,6 +40,7 @@ static struct env {
 	bool every;
 	int list;			/* OPT_LIST_FINDINGS or OPT_LIST_EVENTS: print it, exit */
 	bool copy_encrypted;		/* --copy-encrypted: tests only, until a key source */
+	struct privdrop_opts drop;
 } env = {
 	.stats_s = 60,
 	.format = OUTPUT_JSON,
@@ -63,7 +65,7 @@ enum {
 	OPT_MAX_BYTES = 1000, OPT_CLSACT, OPT_CHECK_TIME, OPT_CA_FILE, OPT_CA_PATH, OPT_CRL,
 	OPT_DENY, OPT_PINS, OPT_WARN_DAYS, OPT_IGNORE, OPT_SUMMARY, OPT_EVERY, OPT_RING,
 	OPT_FLOWS, OPT_STATS, OPT_METRICS, OPT_CONNS, OPT_MEM, OPT_SYSLOG, OPT_LIST_FINDINGS,
-	OPT_LIST_EVENTS, OPT_COPY_ENC,
+	OPT_LIST_EVENTS, OPT_COPY_ENC, OPT_USER, OPT_NO_DROP, OPT_SECCOMP_SELFTEST,
 };
 
 static const struct argp_option opts[] = {
@@ -87,6 +89,13 @@ static const struct argp_option opts[] = {
 	{ "metrics", OPT_METRICS, "[ADDR:]PORT", 0,
 	  "Serve Prometheus metrics on http://ADDR:PORT/metrics (live)", 0 },
 	{ "clsact", OPT_CLSACT, NULL, 0, "Attach with a clsact filter even where tcx exists", 0 },
+	{ "user", OPT_USER, "NAME", 0,
+	  "After attaching, run as NAME with no capabilities and a seccomp allow-list "
+	  "(default: " PRIVDROP_DEFAULT_USER " if that user exists)", 0 },
+	{ "no-drop", OPT_NO_DROP, NULL, 0, "Keep root and every capability after attaching", 0 },
+	/* Tests only: proves the filter refuses what it does not list. */
+	{ "seccomp-selftest", OPT_SECCOMP_SELFTEST, NULL, OPTION_HIDDEN,
+	  "Tests only: on SIGUSR2, try a call the seccomp list refuses and say what came back", 0 },
 	{ "verbose", 'v', NULL, 0, "Print libbpf debug output", 0 },
 	{ "list-findings", OPT_LIST_FINDINGS, NULL, 0,
 	  "Print every finding code, its severity, needs and description (-f json: as JSON), and exit", 0 },
@@ -205,6 +214,15 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		if (parse_check_time(arg, &env.check_time))
 			argp_error(state, "--check-time: '%s' is not now, packet or "
 				   "YYYY-MM-DD[THH:MM:SSZ]", arg);
+		break;
+	case OPT_USER:
+		env.drop.user = arg;
+		break;
+	case OPT_NO_DROP:
+		env.drop.no_drop = true;
+		break;
+	case OPT_SECCOMP_SELFTEST:
+		env.drop.selftest = true;
 		break;
 	case 'v':
 		env.cap.verbose = true;
@@ -470,7 +488,7 @@ static void stats_event(struct app *a, enum event_action action)
 
 static int run_live(struct app *a)
 {
-	char err[256], fl[512];
+	char err[256], fl[512], drop[256];
 	uint64_t c[CS_C_MAX], last = now_ns(), last_stats = last, drops = 0, last_tick = 0;
 	int n;
 
@@ -487,7 +505,12 @@ static int run_live(struct app *a)
 		a->cap = NULL;
 		return 2;
 	}
-	status(a, EV_STARTED, "info", "capturing on %s", ifaces_text(fl, sizeof(fl)));
+	env.drop.clsact = capture_uses_clsact(a->cap);
+	if (privdrop_apply(&env.drop, drop, sizeof(drop))) {
+		fprintf(stderr, "certsentry: %s\n", drop);
+		return 1;
+	}
+	status(a, EV_STARTED, "info", "capturing on %s; %s", ifaces_text(fl, sizeof(fl)), drop);
 	lists_event(a, EV_LISTS_LOADED);
 	while (!exiting) {
 		/* The kernel wakes us for the server's flights only; the timeout
