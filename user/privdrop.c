@@ -7,6 +7,7 @@
 #include <sched.h>
 #include <seccomp.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -88,38 +89,35 @@ static const int bpf_cmds[] = {
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
+/* Allowed when argument arg equals val. */
+static int allow_if(scmp_filter_ctx ctx, int sys, unsigned int arg, uint64_t val)
+{
+	const struct scmp_arg_cmp c = { .arg = arg, .op = SCMP_CMP_EQ, .datum_a = val, .datum_b = 0 };
+
+	return seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, sys, 1, &c);
+}
+
 static int build(scmp_filter_ctx ctx)
 {
 	size_t i;
-	int rc;
+	int rc = 0;
 
-	for (i = 0; i < N(allowed); i++)
-		if ((rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, allowed[i], 0)))
-			return rc;
-	for (i = 0; i < N(families); i++) {
-		if ((rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1,
-					   SCMP_A0(SCMP_CMP_EQ, families[i]))))
-			return rc;
-		if (families[i] == AF_UNIX &&
-		    (rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socketpair), 1,
-					   SCMP_A0(SCMP_CMP_EQ, AF_UNIX))))
-			return rc;
-	}
-	for (i = 0; i < N(ioctls); i++)
-		if ((rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
-					   SCMP_A1(SCMP_CMP_EQ, ioctls[i]))))
-			return rc;
-	for (i = 0; i < N(bpf_cmds); i++)
-		if ((rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(bpf), 1,
-					   SCMP_A0(SCMP_CMP_EQ, bpf_cmds[i]))))
-			return rc;
-	/* prctl: reading names and the dumpable flag only (glibc, OpenSSL) */
-	if ((rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1,
-				   SCMP_A0(SCMP_CMP_EQ, PR_GET_DUMPABLE))) ||
-	    (rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1,
-				   SCMP_A0(SCMP_CMP_EQ, PR_SET_NAME))))
-		return rc;
-	return 0;
+	for (i = 0; i < N(allowed) && !rc; i++)
+		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, allowed[i], 0);
+	for (i = 0; i < N(families) && !rc; i++)
+		rc = allow_if(ctx, SCMP_SYS(socket), 0, families[i]);
+	for (i = 0; i < N(ioctls) && !rc; i++)
+		rc = allow_if(ctx, SCMP_SYS(ioctl), 1, ioctls[i]);
+	for (i = 0; i < N(bpf_cmds) && !rc; i++)
+		rc = allow_if(ctx, SCMP_SYS(bpf), 0, bpf_cmds[i]);
+	if (!rc)
+		rc = allow_if(ctx, SCMP_SYS(socketpair), 0, AF_UNIX);
+	/* prctl: the dumpable flag and thread names only (glibc, OpenSSL) */
+	if (!rc)
+		rc = allow_if(ctx, SCMP_SYS(prctl), 0, PR_GET_DUMPABLE);
+	if (!rc)
+		rc = allow_if(ctx, SCMP_SYS(prctl), 0, PR_SET_NAME);
+	return rc;
 }
 
 int privdrop_seccomp(void)

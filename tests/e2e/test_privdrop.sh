@@ -48,7 +48,7 @@ test_dropped() {
 	start_server "$ns" 4433 "$PKI/leaf.pem" "$PKI/leaf.key" "$PKI/inter.pem" ||
 		{ fail dropped "s_server did not start"; ns_del "$ns"; return; }
 	start_pd "$ns" "$out" "$err" -i lo --user "$USER_NAME" --seccomp-selftest \
-		--ca-file "$D/root.pem" --deny "$D/deny.txt" ||
+		--metrics 127.0.0.1:9466 --ca-file "$D/root.pem" --deny "$D/deny.txt" ||
 		{ fail dropped "certsentry did not start: $(cat "$out" "$err")"; ns_del "$ns"; return; }
 	pid=$SENTRY_PID
 	msg=$(started_msg "$out")
@@ -77,6 +77,11 @@ test_dropped() {
 	ev=$(events "$out" tls-certificate | head -1)
 	[ "$(jq -r .certsentry.verdict <<<"$ev")" = ok ] && pass "handshake reported after the drop" \
 		|| fail handshake "no clean tls-certificate: $(tail -3 "$out")"
+
+	# /metrics: a scrape is accepted and answered after the drop
+	ip netns exec "$ns" curl -s --max-time 5 http://127.0.0.1:9466/metrics > "$TMP/pd.metrics"
+	grep -q '^certsentry_kernel_packets_total [1-9]' "$TMP/pd.metrics" && pass "/metrics answers after the drop" \
+		|| fail metrics "$(head -3 "$TMP/pd.metrics")"
 
 	# log rotation and list reload on SIGHUP: the file is renamed away, the deny
 	# list gets the leaf; a new out.json is made (by the user) and the leaf is denied
