@@ -27,7 +27,7 @@ DEB_PKGS := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libssl-dev \
 # The real peers the live tests and the demo run against.
 DEMO_PKGS := nginx-light
 TEST_PKGS := nginx-light gnutls-bin libnss3-tools chromium golang-go rsyslog rsyslog-kafka \
-	     rsyslog-elasticsearch prometheus
+	     rsyslog-elasticsearch prometheus systemd man-db logrotate
 
 USER_SRCS := $(filter-out user/certsentry.c,$(wildcard user/*.c))
 USER_OBJS := $(patsubst user/%.c,$(BUILD)/user/%.o,$(USER_SRCS))
