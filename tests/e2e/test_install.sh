@@ -27,7 +27,7 @@ test_install_files() {
 	got=$(cd "$DEST" && find . -type f -o -type l | sed 's|^\.||' | sort)
 	[ "$got" = "$want" ] && pass "make install DESTDIR: the $(wc -l <<<"$want") files expected, nothing else" \
 		|| fail install_files "got: $(tr '\n' ' ' <<<"$got")"
-	[ "$(stat -c %a "$DEST$PFX/sbin/certsentry")" = 755 ] && cmp -s "$BIN" "$DEST$PFX/sbin/certsentry" \
+	[ "$(stat -c %a "$DEST$PFX/sbin/certsentry")" = 755 ] && cmp -s "$ROOT/build/certsentry" "$DEST$PFX/sbin/certsentry" \
 		&& pass "binary installed 0755" || fail install_bin "mode $(stat -c %a "$DEST$PFX/sbin/certsentry")"
 	grep -q "^ExecStart=$PFX/sbin/certsentry " "$UNIT" && pass "unit's ExecStart names $PFX/sbin" \
 		|| fail unit_exec "$(grep ExecStart "$UNIT")"
