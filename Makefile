@@ -137,8 +137,8 @@ BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
 $(BUILD)/certsentry.8: dist/certsentry.8.in tools/mkman.sh $(BUILD)/certsentry
 	tools/mkman.sh $(BUILD)/certsentry $< $@
 
-# Not `deps`: a DESTDIR install (packaging, tests) needs no root.
-install: all
+# Not `deps` nor the tests: a DESTDIR install (packaging) needs neither root nor cmocka.
+install: $(BUILD)/certsentry $(BUILD)/certsentry.8
 	install -D -m 0755 $(BUILD)/certsentry $(DESTDIR)$(SBINDIR)/certsentry
 	install -D -m 0644 $(BUILD)/certsentry.8 $(DESTDIR)$(MANDIR)/man8/certsentry.8
 	install -d $(DESTDIR)$(UNITDIR)
