@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <grp.h>
 #include <linux/bpf.h>
+#include <linux/netlink.h>
 #include <linux/capability.h>
 #include <pwd.h>
 #include <sched.h>
@@ -73,8 +74,9 @@ static const int allowed[] = {
 };
 
 /* Address families a socket may still be made in: syslog's local socket,
- * libcurl's connections, and the resolver's route dump (AI_ADDRCONFIG). */
-static const int families[] = { AF_UNIX, AF_INET, AF_INET6, AF_NETLINK };
+ * libcurl's connections; and netlink, route protocol only (below), for the
+ * resolver's address dump (AI_ADDRCONFIG) and clsact's filters at exit. */
+static const int families[] = { AF_UNIX, AF_INET, AF_INET6 };
 
 /* ioctls: isatty() (TCGETS), the terminal's width, and what libcurl and
  * OpenSSL ask of sockets. Not TIOCSTI (typing into a terminal). */
@@ -97,8 +99,12 @@ static int allow_if(scmp_filter_ctx ctx, int sys, unsigned int arg, uint64_t val
 	return seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, sys, 1, &c);
 }
 
-static int build(scmp_filter_ctx ctx)
+static int build(scmp_filter_ctx ctx, bool clsact)
 {
+	const struct scmp_arg_cmp route[2] = {
+		{ .arg = 0, .op = SCMP_CMP_EQ, .datum_a = AF_NETLINK, .datum_b = 0 },
+		{ .arg = 2, .op = SCMP_CMP_EQ, .datum_a = NETLINK_ROUTE, .datum_b = 0 },
+	};
 	size_t i;
 	int rc = 0;
 
@@ -111,7 +117,15 @@ static int build(scmp_filter_ctx ctx)
 	for (i = 0; i < N(bpf_cmds) && !rc; i++)
 		rc = allow_if(ctx, SCMP_SYS(bpf), 0, bpf_cmds[i]);
 	if (!rc)
+		rc = seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 2, route);
+	if (!rc)
 		rc = allow_if(ctx, SCMP_SYS(socketpair), 0, AF_UNIX);
+	/* clsact's exit: its lock is made in a directory that exists, and its
+	 * qdisc marker removed (where the directory is the user's) */
+	if (!rc && clsact)
+		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mkdir), 0);
+	if (!rc && clsact)
+		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(unlink), 0);
 	/* prctl: the dumpable flag and thread names only (glibc, OpenSSL) */
 	if (!rc)
 		rc = allow_if(ctx, SCMP_SYS(prctl), 0, PR_GET_DUMPABLE);
@@ -120,7 +134,7 @@ static int build(scmp_filter_ctx ctx)
 	return rc;
 }
 
-int privdrop_seccomp(void)
+int privdrop_seccomp(bool clsact)
 {
 	scmp_filter_ctx ctx = seccomp_init(REFUSED);
 	int rc;
@@ -131,25 +145,26 @@ int privdrop_seccomp(void)
 	 * default); the daemon has one thread here, but say all. */
 	rc = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1);
 	if (!rc)
-		rc = build(ctx);
+		rc = build(ctx, clsact);
 	if (!rc)
 		rc = seccomp_load(ctx);
 	seccomp_release(ctx);
 	return rc;
 }
 
-/* The bounding set, as far as CAP_SETPCAP allows (root has it; a service
- * started as its user has not, and its unit bounds the set instead). Before
- * the uid changes, which takes CAP_SETPCAP away. */
-static void drop_bounding(void)
+/* The bounding set but keep, as far as CAP_SETPCAP allows (root has it; a
+ * service started as its user has not, and its unit bounds the set instead).
+ * Before the uid changes, which takes CAP_SETPCAP away. */
+static void drop_bounding(uint64_t keep)
 {
 	for (int cap = 0; cap <= 63; cap++)
-		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) && errno == EINVAL)
+		if (!(keep & (1ULL << cap)) && prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) &&
+		    errno == EINVAL)
 			break;	/* past the kernel's last capability */
 }
 
-/* Every set empty: effective, permitted, inheritable (capset), ambient. */
-static int drop_caps(void)
+/* Effective and permitted: keep (no more), inheritable and ambient empty. */
+static int drop_caps(uint64_t keep)
 {
 	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
 	struct __user_cap_data_struct d[_LINUX_CAPABILITY_U32S_3];
@@ -157,13 +172,16 @@ static int drop_caps(void)
 	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) && errno != EINVAL)
 		return -1;
 	memset(d, 0, sizeof(d));
-	if (syscall(SYS_capset, &h, d))
+	d[0].effective = d[0].permitted = (uint32_t)keep;
+	d[1].effective = d[1].permitted = (uint32_t)(keep >> 32);
+	if (syscall(SYS_capset, &h, d) || prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0))
 		return -1;
 	memset(d, 0xff, sizeof(d));
 	if (syscall(SYS_capget, &h, d))
 		return -1;
 	for (int i = 0; i < _LINUX_CAPABILITY_U32S_3; i++)
-		if (d[i].effective || d[i].permitted || d[i].inheritable)
+		if (d[i].effective != (uint32_t)(keep >> (32 * i)) ||
+		    d[i].permitted != (uint32_t)(keep >> (32 * i)) || d[i].inheritable)
 			return -1;
 	return 0;
 }
@@ -211,6 +229,9 @@ static void selftest(int sig)
 int privdrop_apply(const struct privdrop_opts *o, char *msg, size_t msglen)
 {
 	const char *name = o->user ? o->user : PRIVDROP_DEFAULT_USER;
+	/* clsact filters are removed at exit over netlink: that takes
+	 * CAP_NET_ADMIN (a tcx link goes with its fd, and needs nothing) */
+	const uint64_t keep = o->clsact ? 1ULL << CAP_NET_ADMIN : 0;
 	struct passwd *pw;
 	int rc;
 
@@ -227,19 +248,19 @@ int privdrop_apply(const struct privdrop_opts *o, char *msg, size_t msglen)
 			 o->user ? "" : ": privileges kept (--user NAME to drop them)");
 		return o->user ? -1 : 0;
 	}
-	if (o->clsact) {
-		snprintf(msg, msglen, "privileges kept: clsact filters are removed at exit, which "
-			 "needs CAP_NET_ADMIN (tcx, Linux 6.6+, does not)");
-		return 0;
-	}
 	if (pw->pw_uid == 0) {
 		snprintf(msg, msglen, "--user %s is root: nothing to drop to", name);
 		return -1;
 	}
-	drop_bounding();
+	drop_bounding(keep);
+	/* the permitted set survives the uid change only if asked to */
+	if (keep && prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0)) {
+		snprintf(msg, msglen, "keepcaps: %s", strerror(errno));
+		return -1;
+	}
 	if (become(pw, msg, msglen))
 		return -1;
-	if (drop_caps()) {
+	if (drop_caps(keep)) {
 		snprintf(msg, msglen, "capabilities could not all be dropped: %s", strerror(errno));
 		return -1;
 	}
@@ -247,11 +268,13 @@ int privdrop_apply(const struct privdrop_opts *o, char *msg, size_t msglen)
 		snprintf(msg, msglen, "no_new_privs: %s", strerror(errno));
 		return -1;
 	}
-	if ((rc = privdrop_seccomp())) {
+	if ((rc = privdrop_seccomp(o->clsact))) {
 		snprintf(msg, msglen, "seccomp: %s", strerror(-rc));
 		return -1;
 	}
-	snprintf(msg, msglen, "running as %s (uid %u, gid %u), no capabilities, seccomp allow-list",
-		 pw->pw_name, (unsigned)pw->pw_uid, (unsigned)pw->pw_gid);
+	snprintf(msg, msglen, "running as %s (uid %u, gid %u), %s, seccomp allow-list",
+		 pw->pw_name, (unsigned)pw->pw_uid, (unsigned)pw->pw_gid,
+		 keep ? "only CAP_NET_ADMIN kept (to remove the clsact filters at exit)" :
+			"no capabilities");
 	return 0;
 }

@@ -14,6 +14,7 @@
 #include <signal.h>
 #include <unistd.h>
 #include <linux/bpf.h>
+#include <linux/netlink.h>
 #include <netinet/in.h>
 #include <sys/epoll.h>
 #include <sys/inotify.h>
@@ -77,7 +78,7 @@ static int in_child(int (*fn)(void))
 	pid_t pid = fork();
 
 	if (pid == 0) {
-		int rc = privdrop_seccomp();
+		int rc = privdrop_seccomp(false);
 
 		_exit(rc ? 100 : fn());
 	}
@@ -147,6 +148,9 @@ static int steady_state(void)
 		return 9;
 	if (ioctl(STDIN_FILENO, FIONREAD, &fd) && errno == EPERM)
 		return 10;
+	if ((fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE)) < 0)
+		return 11;
+	close(fd);
 	return 0;
 }
 
@@ -187,6 +191,11 @@ static int refused(void)
 		return 11;
 	if (prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) != -1 || errno != EPERM)
 		return 12;
+	/* netlink: the route protocol only (nftables is NETLINK_NETFILTER) */
+	if (socket(AF_NETLINK, SOCK_RAW, NETLINK_NETFILTER) != -1 || errno != EPERM)
+		return 13;
+	if (mkdir("/tmp/cs-privdrop-never", 0700) != -1 || errno != EPERM)
+		return 14;
 	return 0;
 }
 
