@@ -94,7 +94,9 @@ static const int bpf_cmds[] = {
 /* Allowed when argument arg equals val. */
 static int allow_if(scmp_filter_ctx ctx, int sys, unsigned int arg, uint64_t val)
 {
-	const struct scmp_arg_cmp c = { .arg = arg, .op = SCMP_CMP_EQ, .datum_a = val, .datum_b = 0 };
+	const struct scmp_arg_cmp c = {
+		.arg = arg, .op = SCMP_CMP_EQ, .datum_a = val, .datum_b = 0,
+	};
 
 	return seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, sys, 1, &c);
 }
