@@ -91,6 +91,14 @@ static const struct cli_option options[] = {
 	  .help = "Serve Prometheus metrics on http://ADDR:PORT/metrics (live)" },
 	{ .name = "clsact", FLAG(cap.force_clsact),
 	  .help = "Attach with a clsact filter even where tcx exists" },
+	{ .name = "user", .arg = "NAME", STR(drop.user),
+	  .help = "After attaching, run as NAME with no capabilities and a seccomp allow-list "
+		  "(default: " PRIVDROP_DEFAULT_USER " if that user exists)" },
+	{ .name = "no-drop", FLAG(drop.no_drop),
+	  .help = "Keep root and every capability after attaching" },
+	/* Tests only: shows the filter refusing what it does not list. */
+	{ .name = "seccomp-selftest", .hidden = true, FLAG(drop.selftest),
+	  .help = "Tests only: on SIGUSR2, try a call the seccomp list refuses, say the answer" },
 	{ .name = "verbose", .key = 'v', FLAG(cap.verbose),
 	  .help = "Print libbpf debug output" },
 	{ .name = "list-findings", .parse = set_list, AT(list), .min = CLI_LIST_FINDINGS,

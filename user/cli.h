@@ -9,6 +9,7 @@
 #include "checks.h"
 #include "format.h"
 #include "lists.h"
+#include "privdrop.h"
 
 enum cli_list { CLI_LIST_NONE, CLI_LIST_FINDINGS, CLI_LIST_EVENTS };
 
@@ -31,6 +32,7 @@ struct config {
 	uint32_t max_conns, max_mem_mb;
 	bool every;
 	enum cli_list list;		/* print a table and exit */
+	struct privdrop_opts drop;	/* after attach: --user, --no-drop */
 };
 
 /* The values a run has before any option. */

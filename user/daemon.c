@@ -19,6 +19,7 @@
 #include "output.h"
 #include "pcap.h"
 #include "periodic.h"
+#include "privdrop.h"
 #include "watch.h"
 
 /* Longest wait of a record the kernel did not wake us for; also the period
@@ -331,12 +332,19 @@ static int live_open(struct app *a)
 
 static int run_live(struct app *a)
 {
-	char fl[512];
+	struct privdrop_opts drop = a->cfg->drop;
+	char fl[512], dropped[256];
 	int rc, n;
 
 	if ((rc = live_open(a)))
 		return rc;
-	status(a, EV_STARTED, "info", "capturing on %s", ifaces_text(&a->cfg->cap, fl, sizeof(fl)));
+	drop.clsact = capture_uses_clsact(a->cap);
+	if (privdrop_apply(&drop, dropped, sizeof(dropped))) {
+		fprintf(stderr, "certsentry: %s\n", dropped);
+		return 1;
+	}
+	status(a, EV_STARTED, "info", "capturing on %s; %s",
+	       ifaces_text(&a->cfg->cap, fl, sizeof(fl)), dropped);
 	lists_event(a, EV_LISTS_LOADED);
 	tasks_init(a);
 	while (!exiting) {
