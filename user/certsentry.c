@@ -19,6 +19,7 @@
 #include "metrics.h"
 #include "output.h"
 #include "pcap.h"
+#include "syslog_msg.h"
 #include "watch.h"
 
 static struct env {
@@ -35,6 +36,8 @@ static struct env {
 	uint32_t stats_s;
 	const char *metrics;
 	const char *syslog;
+	const char *syslog_server;	/* udp://HOST:PORT or tcp://HOST:PORT */
+	struct sink_opts sink_opts;	/* --syslog-format, --syslog-queue */
 	uint32_t max_conns, max_mem_mb;
 	bool every;
 	int list;			/* OPT_LIST_FINDINGS or OPT_LIST_EVENTS: print it, exit */
@@ -62,7 +65,7 @@ enum {
 	OPT_MAX_BYTES = 1000, OPT_CLSACT, OPT_CHECK_TIME, OPT_CA_FILE, OPT_CA_PATH, OPT_CRL,
 	OPT_DENY, OPT_PINS, OPT_WARN_DAYS, OPT_IGNORE, OPT_SUMMARY, OPT_EVERY, OPT_RING,
 	OPT_FLOWS, OPT_STATS, OPT_METRICS, OPT_CONNS, OPT_MEM, OPT_SYSLOG, OPT_LIST_FINDINGS,
-	OPT_LIST_EVENTS,
+	OPT_LIST_EVENTS, OPT_SYSLOG_FORMAT, OPT_SYSLOG_SERVER, OPT_SYSLOG_QUEUE,
 };
 
 static const struct argp_option opts[] = {
@@ -71,7 +74,13 @@ static const struct argp_option opts[] = {
 	{ "format", 'f', "FMT", 0, "Output format: json (default) or text", 0 },
 	{ "output", 'o', "FILE", 0, "Append output to FILE instead of stdout", 0 },
 	{ "syslog", OPT_SYSLOG, "SOCKET", OPTION_ARG_OPTIONAL,
-	  "Send each line to syslog instead (default socket /dev/log)", 0 },
+	  "Send each line to syslog (default socket /dev/log) instead of stdout (with -o: also)", 0 },
+	{ "syslog-server", OPT_SYSLOG_SERVER, "URL", 0,
+	  "Send each line to a syslog server: udp://HOST:PORT or tcp://HOST:PORT", 0 },
+	{ "syslog-format", OPT_SYSLOG_FORMAT, "3164|5424", 0,
+	  "Syslog framing: RFC 3164 (default) or RFC 5424 (MSGID: the event.action)", 0 },
+	{ "syslog-queue", OPT_SYSLOG_QUEUE, "BYTES", 0,
+	  "tcp://: bytes held while the server is away (default 4 MiB)", 0 },
 	{ "max-bytes", OPT_MAX_BYTES, "N", 0, "Handshake bytes copied per direction (default 524288)", 0 },
 	{ "check-time", OPT_CHECK_TIME, "WHEN", 0,
 	  "Judge validity at: packet (default: the packet's capture time), now, "
@@ -190,6 +199,28 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 	case OPT_SYSLOG:
 		env.syslog = arg ? arg : "/dev/log";
 		break;
+	case OPT_SYSLOG_SERVER: {
+		const char *hp;
+
+		if (!syslog_server_sink(arg, &hp))
+			argp_error(state, "--syslog-server: '%s' is not udp://HOST:PORT or tcp://HOST:PORT",
+				   arg);
+		env.syslog_server = arg;
+		break;
+	}
+	case OPT_SYSLOG_FORMAT:
+		if ((env.sink_opts.syslog_format = syslog_format_parse(arg)) < 0)
+			argp_error(state, "--syslog-format: '%s' is not 3164 or 5424", arg);
+		break;
+	case OPT_SYSLOG_QUEUE: {
+		uint32_t q;
+
+		if (parse_u32(arg, 65536, 1u << 30, &q))
+			argp_error(state, "--syslog-queue: '%s' is not a number of bytes from 65536 to 2^30",
+				   arg);
+		env.sink_opts.queue_bytes = q;
+		break;
+	}
 	case OPT_METRICS:
 		env.metrics = arg;
 		break;
@@ -254,6 +285,11 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 	case ARGP_KEY_END:
 		if (env.read_file && env.cap.n_ifaces)
 			argp_error(state, "-r and -i cannot be used together");
+		if (env.sink_opts.syslog_format && !env.syslog && !env.syslog_server)
+			argp_error(state, "--syslog-format needs --syslog or --syslog-server");
+		if (env.sink_opts.queue_bytes && (!env.syslog_server ||
+						  strncmp(env.syslog_server, "tcp://", 6)))
+			argp_error(state, "--syslog-queue needs --syslog-server tcp://");
 		break;
 	default:
 		return ARGP_ERR_UNKNOWN;
@@ -554,6 +590,32 @@ static int run_offline(struct app *a)
 	return rc < 0 ? 1 : 0;
 }
 
+/* Each sink by its name in sinks.def: the -o file (stdout if no sink is
+ * named), the syslog socket, a syslog server. -1 with the reason in err. */
+static int open_sinks(struct output *o, char *err, size_t errlen)
+{
+	const char *hp = NULL, *server = env.syslog_server ?
+		syslog_server_sink(env.syslog_server, &hp) : NULL;
+	struct sink *s;
+
+	if (env.out_file || (!env.syslog && !server)) {
+		s = sink_open("file", env.out_file, err, errlen);
+		if (!s || output_add_sink(o, s, env.format))
+			return -1;
+	}
+	if (env.syslog) {
+		s = sink_open_opts("syslog", env.syslog, &env.sink_opts, err, errlen);
+		if (!s || output_add_sink(o, s, env.format))
+			return -1;
+	}
+	if (server) {
+		s = sink_open_opts(server, hp, &env.sink_opts, err, errlen);
+		if (!s || output_add_sink(o, s, env.format))
+			return -1;
+	}
+	return 0;
+}
+
 /* The list files whose changes trigger a reload. */
 static int watched_paths(const char **p)
 {
@@ -578,7 +640,6 @@ int main(int argc, char **argv)
 	const char *watched[WATCH_PATHS_MAX];
 	struct flow_opts fo = { 0 };
 	struct app a = { 0 };
-	struct sink *sink;
 	char err[512] = "out of memory";
 	int rc;
 
@@ -593,18 +654,11 @@ int main(int argc, char **argv)
 		}
 		return 0;
 	}
-	if (env.syslog && env.out_file) {
-		fprintf(stderr, "certsentry: --syslog and -o cannot be used together\n");
-		return 2;
-	}
 	if (!(a.out = output_create())) {
 		fprintf(stderr, "certsentry: out of memory\n");
 		return 1;
 	}
-	/* a sink by its name in sinks.def: syslog, or the -o file (none: stdout) */
-	sink = env.syslog ? sink_open("syslog", env.syslog, err, sizeof(err)) :
-			    sink_open("file", env.out_file, err, sizeof(err));
-	if (!sink || output_add_sink(a.out, sink, env.format)) {
+	if (open_sinks(a.out, err, sizeof(err))) {
 		fprintf(stderr, "certsentry: %s\n", err);
 		output_free(a.out);
 		return 2;
