@@ -22,7 +22,10 @@ BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror -Iinclude
 
 DEB_PKGS := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libssl-dev \
 	    libpcap-dev libcmocka-dev libjson-c-dev libmicrohttpd-dev libcurl4-openssl-dev libclang-rt-14-dev python3 pkg-config openssl iproute2 tcpdump jq \
-	    procps psmisc ethtool tshark libsqlite3-dev sqlite3 curl
+	    procps psmisc ethtool tshark libsqlite3-dev sqlite3 curl rsyslog prometheus
+# The rsyslog output modules the shipped snippets load (dist/rsyslog): tried,
+# and their test says SKIPPED if they cannot be installed.
+DEB_PKGS_OPTIONAL := rsyslog-kafka rsyslog-elasticsearch
 
 USER_SRCS := $(filter-out user/certsentry.c,$(wildcard user/*.c))
 USER_OBJS := $(patsubst user/%.c,$(BUILD)/user/%.o,$(USER_SRCS))
@@ -48,6 +51,13 @@ deps:
 		(apt-get install -y -q $$missing >/dev/null 2>&1 || \
 		 (apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing)) \
 		 || { echo "deps: apt-get install failed" >&2; exit 1; }; \
+	fi
+	@missing=$$(for p in $(DEB_PKGS_OPTIONAL); do \
+		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ] && [ "$$(id -u)" = 0 ]; then \
+		echo "deps: installing (optional):" $$missing; \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing >/dev/null 2>&1 || \
+			echo "deps: could not install $$missing; the tests that need them say SKIPPED" >&2; \
 	fi
 
 $(BUILD)/vmlinux.h:
