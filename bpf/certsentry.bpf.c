@@ -34,6 +34,9 @@ char LICENSE[] SEC("license") = "GPL";
 
 const volatile __u32 max_bytes = CS_MAX_BYTES_DEFAULT;
 const volatile __u32 hint_seed;		/* random, set by userspace at load */
+/* Set at load only while a key source can decrypt TLS 1.3: the walk then
+ * takes the encrypted flight whole (cs_enc_max). */
+const volatile __u32 copy_encrypted;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -498,44 +501,54 @@ struct walk_ctx {
 	__u32 poff;
 	__u32 seq;
 	__u32 plen;
-	__u32 rec;		/* seq of the record header to read */
-	__u32 tail;		/* bytes (1..4) of the header at rec the packet ends in */
-	bool stop;		/* found a non-handshake record at rec */
+	struct wire_walk w;	/* w.rec: seq of the unit to read */
+	__u32 tail;		/* bytes (1..4) of the unit at w.rec the packet ends in */
+	bool stop;		/* the walk stops at the record at w.rec */
+	bool took;		/* the packet holds bytes of a record the walk takes */
 };
 
-/* Reads the record header at rec; hops over handshake records. */
+/* One unit (cs_wire.h) read at w.rec: the walk goes on, or stops. */
+static __always_inline bool walk_unit(struct walk_ctx *w, const __u8 *u)
+{
+	enum wire_step s = wire_walk_unit(&w->w, u);
+
+	if (s == WIRE_TOOK)
+		w->took = true;
+	w->stop = s == WIRE_STOP;
+	return !w->stop;
+}
+
+/* Reads the unit at w.rec when the packet holds all of it. */
 static long walk_rec(__u32 i, void *arg)
 {
 	struct walk_ctx *w = arg;
-	__u32 pos = w->rec - w->seq;
-	__u8 h[TLS_HDR_LEN];
+	__u32 pos = w->w.rec - w->seq, need = wire_walk_need(w->w.phase);
+	__u8 u[TLS_HDR_LEN];
 
 	if (pos >= w->plen)
 		return 1;
-	if (w->plen - pos < TLS_HDR_LEN) {
+	if (w->plen - pos < need) {
 		w->tail = w->plen - pos;
 		return 1;
 	}
-	if (bpf_skb_load_bytes(w->skb, w->poff + pos, h, sizeof(h)))
+	/* clang 14 drops a plain bound; this form keeps [4, 5] visible. */
+	barrier_var(need);
+	need = TLS_HS_HDR_LEN + (need & 1);
+	if (bpf_skb_load_bytes(w->skb, w->poff + pos, u, need))
 		return 1;
-	if (wire_tls_rec_ends(h)) {
-		w->stop = true;
-		return 1;
-	}
-	w->rec += wire_tls_rec_span(h);
-	return 0;
+	return !walk_unit(w, u);
 }
 
 /*
- * p starts right after the kept part of the header at next_rec: completes
- * the header (returns 1, *type and *len set), or, for a packet too short to,
- * keeps the longer part (returns 0). A walk that stalled on every header
- * split across packets would leave the cap alone to bound the copy.
+ * p starts right after the kept part of the unit at next_rec: completes it
+ * into u (returns 1), or, for a packet too short to, keeps the longer part
+ * (returns 0). A walk that stalled on every unit split across packets
+ * would leave the cap alone to bound the copy.
  */
-static __always_inline int join_header(struct __sk_buff *skb, const struct pkt *p,
-				       struct cs_flow_state *st, __u8 *type, __u32 *len)
+static __always_inline int join_unit(struct __sk_buff *skb, const struct pkt *p,
+				     struct cs_flow_state *st, __u8 *u)
 {
-	__u32 k = st->part_len, n = TLS_HDR_LEN - k, b;
+	__u32 k = st->part_len, need = wire_walk_need(st->walking), n = need - k, b;
 	__u64 h;
 
 	if (n > p->plen)
@@ -543,67 +556,76 @@ static __always_inline int join_header(struct __sk_buff *skb, const struct pkt *
 	if (load_part(skb, p->poff, n, &b))
 		return 0;
 	h = (__u64)st->part << 32 | (__u64)b << (32 - 8 * k);
-	if (k + n < TLS_HDR_LEN) {
+	if (k + n < need) {
 		st->part = h >> 32;
 		st->part_len = k + n;
 		return 0;
 	}
 	st->part_len = 0;
-	*type = h >> 56;
-	*len = (h >> 24) & 0xffff;
+	u[0] = h >> 56;
+	u[1] = h >> 48;
+	u[2] = h >> 40;
+	u[3] = h >> 32;
+	u[4] = h >> 24;
 	return 1;
 }
 
-/* The first non-handshake record, at seq rec: copy its header and
+/* The walk stops at the record at seq rec: copy its header and
  * CS_TAIL_BYTES of its body, nothing after. */
 static __always_inline void walk_stop(struct cs_flow_state *st, __u32 rec)
 {
 	__u32 limit = rec - st->isn + TLS_HDR_LEN + CS_TAIL_BYTES;
 
-	st->walking = 0;
+	st->walking = WIRE_WALK_OFF;
 	st->part_len = 0;
 	if (limit < st->limit)
 		st->limit = limit;
 }
 
-/* Returns whether the packet carried handshake bytes: false when it starts
- * with the first non-handshake record (a CCS, an alert) or its header. */
+/*
+ * Walks the units this packet holds (cs_wire.h). Returns whether the packet
+ * holds bytes of a record the walk takes (handshake, or an encrypted record
+ * taken whole): false for one that starts with the record the walk stops at,
+ * or holds no more than a CCS before it (TLS 1.2's CCS + Finished).
+ */
 static __always_inline bool walk(struct __sk_buff *skb, const struct pkt *p, struct cs_flow_state *st)
 {
 	struct walk_ctx w = {
 		.skb = skb, .poff = p->poff, .seq = p->seq, .plen = p->plen,
-		.rec = st->next_rec,
+		.w = {
+			.rec = st->next_rec, .body = st->body, .phase = st->walking, .enc = st->enc,
+			.enc_max = cs_enc_max(copy_encrypted, st->quiet),
+		},
+		/* It starts inside a record already taken. */
+		.took = (__s32)(st->next_rec - p->seq) > 0,
 	};
-	__u32 len;
-	__u8 type;
+	__u8 u[TLS_HDR_LEN];
 
 	if (st->part_len && p->seq == st->next_rec + st->part_len) {
-		if (!join_header(skb, p, st, &type, &len))
-			return true;
-		if (type != TLS_CT_HANDSHAKE) {
-			walk_stop(st, w.rec);
+		if (!join_unit(skb, p, st, u))
 			return false;
-		}
-		w.rec += TLS_HDR_LEN + len;
-		st->next_rec = w.rec;
+		walk_unit(&w, u);
 	}
-	if (w.rec - w.seq >= w.plen)	/* next header not in this packet */
-		return true;
-	bpf_loop(CS_WALK_MAX, walk_rec, &w, 0);
-	if (w.rec != st->next_rec) {
-		st->next_rec = w.rec;
+	/* Unless the next unit lies beyond this packet. */
+	if (!w.stop && w.w.rec - w.seq < w.plen)
+		bpf_loop(CS_WALK_MAX, walk_rec, &w, 0);
+	if (w.w.rec != st->next_rec) {
+		st->next_rec = w.w.rec;
 		st->part_len = 0;
 	}
+	st->walking = w.w.phase;
+	st->enc = w.w.enc;
+	st->body = w.w.body;
 	if (w.stop) {
-		walk_stop(st, w.rec);
-		return w.rec != p->seq;
+		walk_stop(st, w.w.rec);
+		return w.took;
 	}
-	/* Keep the first bytes of a header the packet ends in (the longest
-	 * seen, should a retransmission end sooner). */
+	/* Keep the first bytes of a unit the packet ends in (the longest seen,
+	 * should a retransmission end sooner). */
 	if (w.tail > st->part_len &&
-	    !load_part(skb, p->poff + (w.rec - w.seq), w.tail, &st->part))
+	    !load_part(skb, p->poff + (w.w.rec - w.seq), w.tail, &st->part))
 		st->part_len = w.tail;
-	return true;
+	return w.took;
 }
 
 static __always_inline void flow_init(struct cs_flow_state *st, __u32 seq, int mode, __u32 skip,
@@ -614,13 +636,15 @@ static __always_inline void flow_init(struct cs_flow_state *st, __u32 seq, int m
 	st->limit = max_bytes ? max_bytes : CS_MAX_BYTES_DEFAULT;
 	st->hi = 0;
 	/* SSLv2 records cannot be walked; DTLS datagrams are looked at whole. */
-	st->walking = mode == CS_MODE_TLS || mode == CS_MODE_ALERT;
+	st->walking = mode == CS_MODE_TLS || mode == CS_MODE_ALERT ? WIRE_WALK_CLEAR : WIRE_WALK_OFF;
 	st->done = 0;
 	st->closing = 0;
 	st->mode = mode;
 	st->part = 0;
 	st->part_len = 0;
 	st->quiet = client;
+	st->enc = 0;
+	st->body = 0;
 }
 
 /* The bucket is bumped before the insert so that no other CPU can see the

@@ -18,7 +18,26 @@
 #define CS_FLOWS_MAX		65536		/* LRU hash "flows" */
 #define CS_DONE_FLOWS_MAX	4096		/* LRU hash "done_flows" */
 #define CS_WALK_MAX		32		/* TLS/DTLS record headers walked per packet */
-#define CS_TAIL_BYTES		8		/* copied of the first non-handshake record's body */
+#define CS_TAIL_BYTES		8		/* copied of the record the walk stops at */
+/* TLS 1.3's encrypted records copied whole, only while a key source is
+ * configured (the program's copy_encrypted): a direction that did not start
+ * with a ClientHello (the server) takes its flight, EncryptedExtensions,
+ * [CertificateRequest], Certificate, CertificateVerify, Finished: 5 records
+ * when each message has its own (OpenSSL, Go), fewer when they share one,
+ * and 8 leaves room for a chain over 16 KiB split over up to 4 records.
+ * The client takes 1: its Finished, Certificate or alert. Userspace ends a
+ * direction sooner through done_flows. */
+#define CS_ENC_SERVER_RECS	8
+#define CS_ENC_CLIENT_RECS	1
+
+/* Encrypted records a TCP direction may take whole (cs_wire.h's walk):
+ * none unless copy_encrypted; client: it started with a ClientHello. */
+static inline __u8 cs_enc_max(int copy_encrypted, int client)
+{
+	if (!copy_encrypted)
+		return 0;
+	return client ? CS_ENC_CLIENT_RECS : CS_ENC_SERVER_RECS;
+}
 
 /* ---- Flow key --------------------------------------------------------------- */
 
@@ -98,26 +117,29 @@ enum cs_mode {
  * (lowered to hi when the handshake is over), isn and next_rec are 0. */
 struct cs_flow_state {
 	__u32 isn;		/* seq of the first TLS record of this direction */
-	__u32 next_rec;		/* seq where the next record header starts (if walking) */
-	__u32 limit;		/* copy offsets [0, limit): max_bytes, or less once a
-				 * non-handshake record was seen (its header + CS_TAIL_BYTES),
+	__u32 next_rec;		/* seq of the walk's next unit (cs_wire.h: a record
+				 * header, or a handshake header after a CCS) */
+	__u32 limit;		/* copy offsets [0, limit): max_bytes, or less once the
+				 * walk stopped at a record (its header + CS_TAIL_BYTES),
 				 * or the FIN's offset once closing */
 	__u32 hi;		/* highest offset seen (end of a segment) */
-	__u8  walking;		/* record walk still in step with the stream */
+	__u8  walking;		/* enum wire_walk_phase: 0 once stopped, or never walked */
 	__u8  done;		/* hi reached limit: nothing more to copy */
 	__u8  closing;		/* FIN/RST seen (CLOSE sent) before all data was: the
 				 * entry stays until the missing data arrives */
 	__u8  mode;		/* enum cs_mode: what started the direction */
-	/* A record header split across packets: its first part_len (1..4)
-	 * bytes, at seq next_rec, packed from the top byte down (byte 0 in
-	 * bits 31..24); the packet at next_rec + part_len completes it.
-	 * part_len 0: none kept. */
+	/* A unit split across packets: its first part_len (1..4) bytes, at
+	 * seq next_rec, packed from the top byte down (byte 0 in bits 31..24);
+	 * the packet at next_rec + part_len completes it. part_len 0: none kept. */
 	__u32 part;
 	__u8  part_len;
 	/* The direction began with a ClientHello. Its records never wake the
 	 * reader: the server's answer does, and brings them along. */
 	__u8  quiet;
-	__u8  pad2[2];
+	__u8  enc;		/* encrypted records taken (wire_walk.enc) */
+	__u8  pad2;
+	__u16 body;		/* walking WIRE_WALK_HELLO: the record's body length */
+	__u8  pad3[2];
 };
 
 /* ---- Hints (array map "hints") ---------------------------------------------- */
@@ -236,8 +258,9 @@ CS_ABI_AT(struct cs_event, seq, 48);
 CS_ABI_AT(struct cs_event, len, 56);
 CS_ABI_AT(struct cs_event, type, 60);
 /* Tests and tools read "flows" values. */
-CS_ABI_SIZE(struct cs_flow_state, 28);
+CS_ABI_SIZE(struct cs_flow_state, 32);
 CS_ABI_AT(struct cs_flow_state, part, 20);
+CS_ABI_AT(struct cs_flow_state, body, 28);
 /* The atomic add needs v 8-byte aligned, the array map the whole at 16. */
 CS_ABI_SIZE(struct cs_hint, 16);
 CS_ABI_AT(struct cs_hint, v, 0);

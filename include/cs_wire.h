@@ -177,16 +177,127 @@ WIRE_FN enum wire_start wire_tcp_start(const __u8 *b, __u32 n)
 	return WIRE_NOT_TLS;
 }
 
-/* The walk over TLS records: it hops over handshake records (this many
- * bytes from the header at h to the next) and ends at the first other one. */
+/*
+ * The walk over a TCP direction's TLS records (the kernel, select.c and
+ * flow.c each walk with these): it takes handshake records, goes on past a
+ * ChangeCipherSpec, and stops at the first record it does not take; the copy
+ * then ends with that record's header and CS_TAIL_BYTES of it.
+ *
+ * - A ChangeCipherSpec no longer ends the handshake by itself: the record
+ *   after it decides. A handshake record holding a hello (its handshake
+ *   type 1 or 2, and a handshake length that fits the record) is TLS 1.3's
+ *   HelloRetryRequest dance (HRR, CCS, ServerHello; or the client's CCS
+ *   before its second ClientHello): the walk goes on. Any other handshake
+ *   record is TLS 1.2's encrypted Finished: stop there.
+ * - Application data right after handshake records or a CCS is TLS 1.3's
+ *   encrypted part: stop there, unless the direction may take enc_max
+ *   encrypted records whole (a key source can decrypt them): then those are
+ *   taken, and the walk stops at the record after the last one, or at any
+ *   record among them that is not application data.
+ * - Anything else (an alert, a heartbeat, junk) stops the walk.
+ *
+ * The unit the walk reads next at w->rec is a record header, or, after a
+ * handshake record header that follows a CCS, that record's first 4 body
+ * bytes (the handshake header): wire_walk_need() says how many.
+ */
+enum wire_walk_phase {
+	WIRE_WALK_OFF = 0,	/* not walked (SSLv2, DTLS), or stopped */
+	WIRE_WALK_CLEAR,	/* handshake in the clear */
+	WIRE_WALK_CCS,		/* just after a ChangeCipherSpec */
+	WIRE_WALK_HELLO,	/* a handshake record after a CCS: its handshake header next */
+	WIRE_WALK_ENCRYPTED,	/* TLS 1.3's encrypted records, taken whole */
+};
+
+/* What a unit did to the walk (wire_walk_unit). */
+enum wire_step {
+	WIRE_STOP = 0,		/* stop at the record at w->rec */
+	WIRE_NEXT,		/* went on; no bytes of a record taken yet (a CCS, a header
+				 * whose handshake header decides) */
+	WIRE_TOOK,		/* went on past a record it takes: handshake or encrypted */
+};
+
+struct wire_walk {
+	__u32 rec;		/* stream position of the unit to read */
+	__u16 body;		/* WIRE_WALK_HELLO: body length of the record at rec - 5 */
+	__u8  phase;		/* enum wire_walk_phase */
+	__u8  enc;		/* encrypted records taken */
+	__u8  enc_max;		/* encrypted records this direction may take */
+};
+
+/* Bytes from the header at h to the next one. */
 WIRE_FN __u32 wire_tls_rec_span(const __u8 *h)
 {
 	return TLS_HDR_LEN + ((__u32)h[3] << 8 | h[4]);
 }
 
-WIRE_FN bool wire_tls_rec_ends(const __u8 *h)
+/* Bytes of the unit the walk reads next. */
+WIRE_FN __u32 wire_walk_need(__u8 phase)
 {
-	return h[0] != TLS_CT_HANDSHAKE;
+	return phase == WIRE_WALK_HELLO ? TLS_HS_HDR_LEN : TLS_HDR_LEN;
+}
+
+/* A handshake header m (type, length(3)) at the start of a record body of
+ * len bytes: a ClientHello or ServerHello (HelloRetryRequest included) that
+ * fits in the record. An encrypted Finished looks like it by chance about
+ * once in 10^7. */
+WIRE_FN bool wire_tls_hello_fits(const __u8 *m, __u32 len)
+{
+	__u32 hs_len = (__u32)m[1] << 16 | (__u32)m[2] << 8 | m[3];
+
+	return (m[0] == TLS_HS_CLIENT_HELLO || m[0] == TLS_HS_SERVER_HELLO) &&
+	       TLS_HS_HDR_LEN + hs_len <= len;
+}
+
+/* A record header h in the walk's phase (not WIRE_WALK_HELLO). */
+WIRE_FN enum wire_step wire_walk_header(struct wire_walk *w, const __u8 *h)
+{
+	__u32 len = (__u32)h[3] << 8 | h[4];
+
+	switch (h[0]) {
+	case TLS_CT_HANDSHAKE:
+		if (w->phase == WIRE_WALK_CLEAR)
+			break;
+		if (w->phase != WIRE_WALK_CCS || len < TLS_HS_HDR_LEN)
+			return WIRE_STOP;
+		w->phase = WIRE_WALK_HELLO;
+		w->body = len;
+		w->rec += TLS_HDR_LEN;
+		return WIRE_NEXT;
+	case TLS_CT_CCS:
+		if (w->phase != WIRE_WALK_CLEAR)
+			return WIRE_STOP;
+		w->phase = WIRE_WALK_CCS;
+		w->rec += TLS_HDR_LEN + len;
+		return WIRE_NEXT;
+	case TLS_CT_APPDATA:
+		if (w->enc >= w->enc_max)
+			return WIRE_STOP;
+		w->enc++;
+		w->phase = WIRE_WALK_ENCRYPTED;
+		break;
+	default:
+		return WIRE_STOP;
+	}
+	w->rec += TLS_HDR_LEN + len;
+	return WIRE_TOOK;
+}
+
+/*
+ * One unit of wire_walk_need(w->phase) bytes at u, read at w->rec: moves
+ * w->rec to the next unit, or returns WIRE_STOP with w->rec at the start of
+ * the record the walk stops at.
+ */
+WIRE_FN enum wire_step wire_walk_unit(struct wire_walk *w, const __u8 *u)
+{
+	if (w->phase != WIRE_WALK_HELLO)
+		return wire_walk_header(w, u);
+	if (!wire_tls_hello_fits(u, w->body)) {
+		w->rec -= TLS_HDR_LEN;
+		return WIRE_STOP;
+	}
+	w->phase = WIRE_WALK_CLEAR;
+	w->rec += w->body;
+	return WIRE_TOOK;
 }
 
 /* The first byte of a UDP payload says DTLS (RFC 7983). */

@@ -324,6 +324,7 @@ static int load(struct capture *c, const struct capture_opts *o, char *err, size
 	}
 	c->skel->rodata->max_bytes = o->max_bytes ? o->max_bytes : CS_MAX_BYTES_DEFAULT;
 	c->skel->rodata->hint_seed = hint_seed();
+	c->skel->rodata->copy_encrypted = o->copy_encrypted;
 	if (o->ring_bytes && bpf_map__set_max_entries(c->skel->maps.events, o->ring_bytes)) {
 		errf(err, errlen, "ring buffer size %u: not a power of two of at least a page",
 		     o->ring_bytes);

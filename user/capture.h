@@ -16,6 +16,9 @@ struct capture_opts {
 	uint32_t ring_bytes;			/* ring buffer size, a power of two
 						 * >= page size; 0 = CS_RINGBUF_BYTES */
 	uint32_t max_flows;			/* kernel flow table; 0 = CS_FLOWS_MAX */
+	bool copy_encrypted;			/* a key source is configured: copy
+						 * TLS 1.3's encrypted flight whole
+						 * (CS_ENC_SERVER_RECS, _CLIENT_RECS) */
 	bool force_clsact;			/* skip tcx even where it exists */
 	bool verbose;				/* libbpf debug output */
 };

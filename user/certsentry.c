@@ -41,6 +41,7 @@ static struct env {
 	uint32_t max_conns, max_mem_mb;
 	bool every;
 	int list;			/* OPT_LIST_FINDINGS or OPT_LIST_EVENTS: print it, exit */
+	bool copy_encrypted;		/* --copy-encrypted: tests only, until a key source */
 } env = {
 	.stats_s = 60,
 	.format = OUTPUT_JSON,
@@ -65,7 +66,7 @@ enum {
 	OPT_MAX_BYTES = 1000, OPT_CLSACT, OPT_CHECK_TIME, OPT_CA_FILE, OPT_CA_PATH, OPT_CRL,
 	OPT_DENY, OPT_PINS, OPT_WARN_DAYS, OPT_IGNORE, OPT_SUMMARY, OPT_EVERY, OPT_RING,
 	OPT_FLOWS, OPT_STATS, OPT_METRICS, OPT_CONNS, OPT_MEM, OPT_SYSLOG, OPT_LIST_FINDINGS,
-	OPT_LIST_EVENTS, OPT_SYSLOG_FORMAT, OPT_SYSLOG_SERVER, OPT_SYSLOG_QUEUE,
+	OPT_LIST_EVENTS, OPT_SYSLOG_FORMAT, OPT_SYSLOG_SERVER, OPT_SYSLOG_QUEUE, OPT_COPY_ENC,
 };
 
 static const struct argp_option opts[] = {
@@ -100,6 +101,9 @@ static const struct argp_option opts[] = {
 	  "Print every finding code, its severity, needs and description (-f json: as JSON), and exit", 0 },
 	{ "list-events", OPT_LIST_EVENTS, NULL, 0,
 	  "Print every event.action written, with a description (-f json: as JSON), and exit", 0 },
+	/* Until a key source turns it on: lets the tests see what it gets. */
+	{ "copy-encrypted", OPT_COPY_ENC, NULL, OPTION_HIDDEN,
+	  "Tests only: copy TLS 1.3's encrypted flight and write a line per record", 0 },
 	{ NULL, 0, NULL, 0, "Checks (lists reload on SIGHUP and when their files change):", 1 },
 	{ "ca-file", OPT_CA_FILE, "FILE", 0, "Trust store file (default: the system bundle)", 1 },
 	{ "ca-path", OPT_CA_PATH, "DIR", 0, "Trust store directory (hashed, c_rehash)", 1 },
@@ -235,6 +239,10 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		break;
 	case 'v':
 		env.cap.verbose = true;
+		break;
+	case OPT_COPY_ENC:
+		env.copy_encrypted = true;
+		env.cap.copy_encrypted = true;
 		break;
 	case OPT_CA_FILE:
 		env.lists.ca_file = arg;
@@ -438,6 +446,17 @@ static void maybe_reload(struct app *a)
 	}
 }
 
+/* --copy-encrypted (tests only): what a key source would get, one line per
+ * record. */
+static void on_encrypted(void *ctx, const struct cs_flow_key *k, bool from_server, uint32_t idx,
+			 const uint8_t *hdr, const uint8_t *body, size_t len)
+{
+	(void)body;
+	status(ctx, EV_ENCRYPTED_RECORD, "debug",
+	       "from=%s sport=%u dport=%u idx=%u type=%u length=%zu",
+	       from_server ? "server" : "client", k->sport, k->dport, idx, hdr[0], len);
+}
+
 static void on_done(void *ctx, const struct cs_flow_key *k)
 {
 	struct app *a = ctx;
@@ -568,6 +587,7 @@ static int run_offline(struct app *a)
 		return 1;
 	}
 	a->pcap = src;
+	pcap_source_copy_encrypted(src, env.copy_encrypted);
 	if (env.lists.ca_file || env.lists.ca_path || env.lists.n_crl || env.lists.deny_file ||
 	    env.lists.pins_file)
 		lists_event(a, EV_LISTS_LOADED);
@@ -676,6 +696,9 @@ int main(int argc, char **argv)
 	fo.max_mem = (uint64_t)env.max_mem_mb << 20;
 	fo.report = on_report;
 	fo.done = on_done;
+	fo.copy_encrypted = env.copy_encrypted;
+	if (env.copy_encrypted)
+		fo.encrypted = on_encrypted;
 	fo.ctx = &a;
 	a.flows = flow_new(&fo);
 	a.checker = checker_new(&env.checks);

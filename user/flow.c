@@ -10,6 +10,7 @@
 #include "flow.h"
 #include "lru.h"
 #include "reasm.h"
+#include "recwalk.h"
 #include "tls.h"
 
 enum role { ROLE_UNKNOWN, ROLE_CLIENT, ROLE_SERVER };
@@ -21,8 +22,10 @@ struct dir {
 	struct reasm r;			/* TCP */
 	struct tls_parser p;		/* TCP */
 	struct dtls_parser dp;		/* UDP */
+	struct recwalk w;		/* TCP: where the source stops copying */
 	uint8_t role;
 	uint32_t isn;			/* sequence number of the first byte */
+	bool client_start;		/* it started with a ClientHello (the kernel's quiet) */
 	bool done;			/* needs no more bytes */
 	bool closed;			/* FIN or RST seen */
 	bool gap_reported;
@@ -37,7 +40,7 @@ struct conn {
 	uint64_t last_ns;
 	size_t mem;			/* bytes accounted to this connection */
 	bool udp;
-	bool have_ch, have_sh, has_sni, resumed, hidden, chain_seen;
+	bool have_ch, have_sh, has_sni, resumed, hidden, chain_seen, hello_retry;
 	uint16_t version, cipher;
 	uint8_t ch_sid_len;
 	uint8_t ch_sid[32];
@@ -130,7 +133,7 @@ static size_t conn_mem(const struct conn *c)
 		   str_mem(c->alpn_offered) + str_mem(c->alpn);
 
 	for (int i = 0; i < 2; i++)
-		n += c->d[i].r.held + c->d[i].p.msg_cap;
+		n += c->d[i].r.held + c->d[i].p.msg_cap + c->d[i].w.mem;
 	return n;
 }
 
@@ -191,6 +194,7 @@ static void report_init(struct flow_table *t, struct conn *c, int server_idx,
 	r->version = c->version;
 	r->cipher = c->cipher;
 	r->resumed = c->resumed;
+	r->hello_retry = c->hello_retry;
 	r->has_sni = c->has_sni;
 	copy_str(r->sni, sizeof(r->sni), c->sni);
 	copy_str(r->alpn_offered, sizeof(r->alpn_offered), c->alpn_offered);
@@ -267,6 +271,7 @@ static void dir_release(struct dir *d)
 	reasm_free(&d->r);
 	tls_parser_free(&d->p);
 	dtls_parser_free(&d->dp);
+	recwalk_free(&d->w);
 }
 
 static void conn_free(struct flow_table *t, struct conn *c, const char *why)
@@ -356,9 +361,9 @@ static void mem_enforce(struct flow_table *t, struct conn *keep)
 
 /*
  * This direction needs no more bytes. The source is told only where it
- * cannot know by itself: its record walk already stops at the first
- * non-handshake record, so telling it then would cost a syscall per
- * direction for nothing.
+ * cannot know by itself: where its record walk stops (the same walk runs
+ * here, recwalk.h), telling it would cost a syscall per direction for
+ * nothing.
  */
 static void dir_finish(struct flow_table *t, struct dir *d, bool tell_source)
 {
@@ -381,6 +386,19 @@ static void dir_done(struct flow_table *t, struct dir *d)
 static void dir_walk_end(struct flow_table *t, struct dir *d)
 {
 	dir_finish(t, d, false);
+}
+
+/* Done at a record a direction that is not walked here ends at: DTLS, where
+ * the source's datagram rule ends it too, or SSLv2, which it copies to the
+ * cap unless told. */
+static void dir_record_end(struct flow_table *t, struct dir *d)
+{
+	dir_finish(t, d, !d->c->udp);
+}
+
+static bool dir_walked(const struct dir *d)
+{
+	return !d->c->udp && d->w.w.phase != WIRE_WALK_OFF;
 }
 
 static void set_roles(struct dir *d, uint8_t role)
@@ -449,8 +467,10 @@ static void on_server_hello(struct flow_table *t, struct dir *d, const uint8_t *
 		return;
 	set_roles(d, ROLE_SERVER);
 	if (sh.hrr) {
-		/* A second ClientHello follows the client's dummy CCS: keep parsing. */
+		/* A second ClientHello follows the client's dummy CCS: keep
+		 * parsing. Its SNI and ALPN replace the first one's. */
 		dir_peer(d)->p.hrr = true;
+		c->hello_retry = true;
 		return;
 	}
 	c->have_sh = true;
@@ -462,7 +482,6 @@ static void on_server_hello(struct flow_table *t, struct dir *d, const uint8_t *
 		c->hidden = true;
 		report_init(t, c, dir_index(d), &r, REPORT_CERTIFICATE_HIDDEN);
 		emit(t, &r);
-		dir_walk_end(t, d);	/* CCS or encrypted records come next */
 		return;
 	}
 	if (c->ch_sid_len && sh.session_id_len == c->ch_sid_len &&
@@ -607,11 +626,12 @@ static void cb_record(void *ctx, uint8_t type, uint16_t version, const uint8_t *
 	(void)version;
 	if (d->role == ROLE_SERVER)
 		flush_pending(x->t, c);
-	/* A 2-byte alert before any CCS is in the clear. */
+	/* A 2-byte alert before any CCS is in the clear. A walked direction
+	 * ends where its walk does (on_stream), at any alert. */
 	if (type == TLS_CT_ALERT && rec_len == 2 && avail >= 2 && !d->p.encrypted) {
 		report_alert(x->t, d, body);
-		if (body[0] == 2)
-			dir_walk_end(x->t, d);
+		if (body[0] == 2 && !dir_walked(d))
+			dir_record_end(x->t, d);
 		return;
 	}
 	if (type != TLS_CT_CCS && type != TLS_CT_APPDATA)
@@ -621,7 +641,8 @@ static void cb_record(void *ctx, uint8_t type, uint16_t version, const uint8_t *
 	    type == TLS_CT_CCS)
 		report_resumed(x->t, d);
 	/* Past the first encrypted record nothing is in the clear for us. */
-	dir_walk_end(x->t, d);
+	if (!dir_walked(d))
+		dir_record_end(x->t, d);
 }
 
 static void cb_error(void *ctx, const char *what)
@@ -639,12 +660,83 @@ static const struct tls_cb tls_callbacks = {
 	.error = cb_error,
 };
 
+/* The direction's sender is the server (its flight), by the hellos, or
+ * else by how it started (as the kernel does). */
+static bool from_server(const struct dir *d)
+{
+	return d->role == ROLE_SERVER || (d->role == ROLE_UNKNOWN && !d->client_start);
+}
+
+/* The walk took an encrypted record whole (copy_encrypted). */
+static void on_encrypted(struct flow_table *t, struct dir *d)
+{
+	uint32_t idx = d->w.n - 1u;
+	const struct recwalk_record *r = recwalk_record(&d->w, idx);
+	struct dir *peer = dir_peer(d);
+
+	if (!r) {
+		t->st.encrypted_oversize++;
+	} else {
+		t->st.encrypted_records++;
+		if (t->o.encrypted)
+			t->o.encrypted(t->o.ctx, &d->c->key[dir_index(d)], from_server(d), idx,
+				       r->hdr, r->body, r->len);
+	}
+	/* The client sends its first encrypted record once it has the
+	 * server's whole flight: what the server sends later (tickets, data)
+	 * is no handshake. (Unless the server took none yet: 0-RTT data.) */
+	if (!from_server(d) && from_server(peer) && peer->w.n && !peer->done)
+		dir_done(t, peer);
+}
+
+/* Stream bytes in order: the record walk says where the source stops and
+ * which encrypted records it takes; the parser sees the bytes up to each
+ * of those points before the walk acts on it. */
 static void on_stream(void *ctx, const uint8_t *data, size_t len)
 {
 	struct cb_ctx *x = ctx;
+	struct dir *d = x->d;
+	enum recwalk_event ev;
+	size_t k;
 
-	if (!x->d->done)
-		tls_parser_feed(&x->d->p, data, len, &tls_callbacks, x);
+	while (len && !d->done) {
+		k = recwalk_feed(&d->w, data, len, &ev);
+		tls_parser_feed(&d->p, data, k, &tls_callbacks, x);
+		data += k;
+		len -= k;
+		if (d->done)
+			break;
+		if (ev == RECWALK_RECORD)
+			on_encrypted(x->t, d);
+		else if (ev == RECWALK_END)
+			dir_walk_end(x->t, d);
+	}
+}
+
+/* A TCP direction's first bytes: how the kernel walks it (its mode, the
+ * warning alert it hops over, quiet for a ClientHello). */
+static void walk_start(struct flow_table *t, struct dir *d, const struct cs_segment *s)
+{
+	uint32_t skip = 0;
+	bool walk = true;
+
+	switch (wire_tcp_start(s->data, s->len < WIRE_START_PEEK ? s->len : WIRE_START_PEEK)) {
+	case WIRE_TLS_CLIENT_HELLO:
+		d->client_start = true;
+		break;
+	case WIRE_SSL2_CLIENT_HELLO:
+		d->client_start = true;
+		/* fallthrough */
+	case WIRE_SSL2_SERVER_HELLO:
+		walk = false;
+		break;
+	case WIRE_ALERT_WARNING:
+		skip = TLS_ALERT_LEN;
+		break;
+	default:
+		break;
+	}
+	recwalk_init(&d->w, walk, skip, cs_enc_max(t->o.copy_encrypted, d->client_start));
 }
 
 static void dir_push(struct flow_table *t, struct dir *d, const struct cs_segment *s)
@@ -653,8 +745,11 @@ static void dir_push(struct flow_table *t, struct dir *d, const struct cs_segmen
 
 	if (d->done || d->r.failed)
 		return;
-	if (!d->r.started)
+	if (!d->r.started) {
 		d->isn = s->seq;
+		if (!d->c->udp)
+			walk_start(t, d, s);
+	}
 	if (d->c->udp) {
 		dtls_feed_datagram(&d->dp, s->data, s->len, &tls_callbacks, &x);
 		return;
@@ -805,6 +900,15 @@ struct flow_table *flow_new(const struct flow_opts *o)
 		return NULL;
 	}
 	return t;
+}
+
+const struct recwalk_record *flow_encrypted(struct flow_table *t, const struct cs_flow_key *k,
+					    uint32_t idx)
+{
+	int i;
+	struct conn *c = conn_find(t, k, &i);
+
+	return c ? recwalk_record(&c->d[i].w, idx) : NULL;
 }
 
 void flow_stats(const struct flow_table *t, struct flow_stats *st)

@@ -4,6 +4,7 @@
 
 #include <stdint.h>
 #include "cert.h"
+#include "recwalk.h"
 #include "report.h"
 #include "segment.h"
 
@@ -28,6 +29,24 @@ struct flow_opts {
 	void (*report)(void *ctx, const struct cs_report *r);
 	/* This direction needs no more bytes: the source may stop copying it. */
 	void (*done)(void *ctx, const struct cs_flow_key *k);
+	/* The source copies TLS 1.3's encrypted records whole (the kernel's
+	 * copy_encrypted, sel_copy_encrypted): set both alike. */
+	bool copy_encrypted;
+	/*
+	 * With copy_encrypted: one whole encrypted record of a TLS 1.3
+	 * handshake, as it completes. k is its sender's key; from_server: the
+	 * direction did not start with a ClientHello (its flight, up to
+	 * CS_ENC_SERVER_RECS records; the client gives 1: its Finished,
+	 * Certificate or alert); idx its index among the direction's
+	 * encrypted records (the record sequence number under the handshake
+	 * traffic keys); hdr its 5-byte header (the AEAD's additional data);
+	 * body the ciphertext, len bytes. Borrowed: the record stays held in
+	 * the connection (flow_encrypted) until the connection ends. The
+	 * server's direction is done once the client's record is in: what the
+	 * server sends after it is past its flight.
+	 */
+	void (*encrypted)(void *ctx, const struct cs_flow_key *k, bool from_server, uint32_t idx,
+			  const uint8_t *hdr, const uint8_t *body, size_t len);
 	void *ctx;
 };
 
@@ -42,6 +61,8 @@ struct flow_stats {
 	uint64_t parse_errors;		/* directions whose TLS did not parse */
 	uint64_t gaps;			/* directions that lost bytes to a hole */
 	uint64_t reports;
+	uint64_t encrypted_records;	/* whole encrypted records held (copy_encrypted) */
+	uint64_t encrypted_oversize;	/* ... not held: over RECWALK_REC_MAX */
 };
 
 struct flow_table;
@@ -49,6 +70,10 @@ struct flow_table;
 struct flow_table *flow_new(const struct flow_opts *o);
 /* The segment sink (a cs_segment_fn): ctx is the flow_table. */
 int flow_segment(void *ctx, const struct cs_segment *seg);
+/* The idx-th encrypted record held for the direction sent by k (see
+ * flow_opts.encrypted), or NULL. Valid until the next flow_* call. */
+const struct recwalk_record *flow_encrypted(struct flow_table *t, const struct cs_flow_key *k,
+					    uint32_t idx);
 /* Expires connections idle since before now_ns - idle_s (epoch ns). */
 void flow_expire(struct flow_table *t, uint64_t now_ns);
 void flow_stats(const struct flow_table *t, struct flow_stats *st);

@@ -351,6 +351,8 @@ static void json_certsentry(struct json_state *js, struct jw *w, const struct cs
 		json_verdict(w, r->verdict);
 	if (r->action == REPORT_CERTIFICATE_HIDDEN)
 		jw_str(w, "reason", "TLS 1.3: certificate is encrypted");
+	if (r->hello_retry)
+		jw_bool(w, "hello_retry", true);
 	if (r->alpn_offered[0])
 		jw_str(w, "client_alpn", r->alpn_offered);
 	if (r->action == REPORT_ALERT)

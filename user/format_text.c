@@ -233,6 +233,8 @@ static size_t text_report(void *state, struct line *l, const struct cs_report *r
 		tb_printf(&t, " alpn=");
 		tb_safe(&t, r->alpn, SAFE_WORD, TEXT_FIELD_MAX);
 	}
+	if (r->hello_retry)
+		tb_printf(&t, " hello-retry");
 	text_tail(&t, r);
 	text_verdict(&t, r->verdict);
 	(void)state;

@@ -325,6 +325,11 @@ void pcap_source_done(struct pcap_source *s, const struct cs_flow_key *k)
 	sel_done(s->sel, k);
 }
 
+void pcap_source_copy_encrypted(struct pcap_source *s, bool on)
+{
+	sel_copy_encrypted(s->sel, on);
+}
+
 int pcap_source_linktype(const struct pcap_source *s)
 {
 	return s->dlt;

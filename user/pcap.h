@@ -2,6 +2,7 @@
 #ifndef CS_PCAP_H
 #define CS_PCAP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "segment.h"
@@ -28,7 +29,7 @@ struct pcap_source_stats {
 	uint64_t truncated;		/* records cut by the snapshot length */
 	uint64_t evicted;		/* directions pushed out of a full table */
 	uint64_t capped;		/* directions that reached max_bytes */
-	uint64_t stopped;		/* directions stopped by a non-handshake record */
+	uint64_t stopped;		/* directions whose record walk stopped */
 };
 
 struct pcap_source;
@@ -47,6 +48,9 @@ int pcap_source_run(struct pcap_source *s, cs_segment_fn fn, void *ctx,
 		    char *err, size_t errlen);
 /* Stop copying this direction (the twin of capture_flow_done). */
 void pcap_source_done(struct pcap_source *s, const struct cs_flow_key *k);
+/* Copy TLS 1.3's encrypted flight (capture_opts.copy_encrypted's twin);
+ * before the first run. */
+void pcap_source_copy_encrypted(struct pcap_source *s, bool on);
 /* The file's link type (DLT_*). */
 int pcap_source_linktype(const struct pcap_source *s);
 void pcap_source_stats(const struct pcap_source *s, struct pcap_source_stats *out);

@@ -45,6 +45,7 @@ struct cs_report {
 	uint8_t transport;		/* IPPROTO_TCP or IPPROTO_UDP (DTLS) */
 	int64_t check_time;		/* Unix s at which validity is judged */
 	bool resumed;
+	bool hello_retry;		/* TLS 1.3 HelloRetryRequest: the hello facts are the second's */
 	/* Stapled OCSP response (CertificateStatus), for the leaf. */
 	bool have_ocsp;
 	struct ocsp_facts ocsp;

@@ -301,17 +301,17 @@ int sel_parse(int lt, const uint8_t *f, uint32_t caplen, uint32_t wirelen, struc
 struct dir {
 	struct cs_flow_key key;
 	uint32_t isn;			/* seq of the packet that started tracking */
-	uint32_t rec_seq;		/* next TLS record header to walk */
+	struct wire_walk w;		/* rule 5: w.rec the next unit's seq, w.phase 0
+					 * once stopped (or never walked) */
 	uint32_t limit;			/* copy offsets below this (UDP: bytes) */
 	uint32_t hi;			/* UDP: bytes selected so far */
 	uint32_t hnext;			/* hash chain, or free list */
 	uint32_t prev, next;		/* LRU list, most recent first */
-	uint8_t walking;		/* record walk still in step with the stream */
 	uint8_t reached;		/* a packet reached limit (counted once) */
 	uint8_t user_done;		/* sel_done: forget at the next payload */
 	uint8_t mode;			/* enum cs_mode */
-	uint8_t part_len;		/* rule 6: bytes of a split header kept */
-	uint8_t part[TLS_HDR_LEN - 1];	/* ... the bytes, from rec_seq */
+	uint8_t part_len;		/* rule 6: bytes of a split unit kept */
+	uint8_t part[TLS_HDR_LEN - 1];	/* ... the bytes, from w.rec */
 };
 
 struct sel {
@@ -323,6 +323,7 @@ struct sel {
 	uint32_t free_head;		/* dropped entries, through hnext */
 	uint32_t head, tail;		/* LRU list */
 	uint32_t max_bytes;
+	bool copy_encrypted;		/* rule 5: the kernel's copy_encrypted */
 	uint64_t seed;			/* random: crafted keys cannot pick chains */
 	struct sel_stats st;
 };
@@ -480,20 +481,25 @@ static bool reverse_tracked(const struct sel *t, const struct cs_flow_key *k)
 /* Rule 2 (wire_tcp_start): does this payload start a TCP direction? Returns
  * an enum cs_mode or -1; *skip is what the walk hops over at the start (a
  * warning alert). */
-static int tcp_start(const struct sel *t, const struct sel_pkt *p, uint32_t *skip)
+static int tcp_start(const struct sel *t, const struct sel_pkt *p, uint32_t *skip, bool *client)
 {
 	uint32_t n = p->caplen < WIRE_START_PEEK ? p->caplen : WIRE_START_PEEK;
 
 	*skip = 0;
+	*client = false;
 	/* A payload this short is judged whole: only if all of it was captured. */
 	if (n < WIRE_START_SHORT && n != p->len)
 		return -1;
 	switch (wire_tcp_start(p->payload, n)) {
 	case WIRE_TLS_CLIENT_HELLO:
+		*client = true;
+		/* fallthrough */
 	case WIRE_TLS_SERVER_HELLO:
 	case WIRE_TLS_PREFIX:
 		return CS_MODE_TLS;
 	case WIRE_SSL2_CLIENT_HELLO:
+		*client = true;
+		/* fallthrough */
 	case WIRE_SSL2_SERVER_HELLO:
 		return CS_MODE_SSL2;
 	case WIRE_ALERT_WARNING:
@@ -506,45 +512,49 @@ static int tcp_start(const struct sel *t, const struct sel_pkt *p, uint32_t *ski
 	}
 }
 
-static void dir_init(struct dir *d, uint32_t seq, uint32_t max_bytes, int mode, uint32_t skip)
+static void dir_init(struct sel *t, struct dir *d, uint32_t seq, int mode, uint32_t skip,
+		     bool client)
 {
 	d->isn = seq;
-	d->rec_seq = seq + skip;
-	d->limit = max_bytes;
+	memset(&d->w, 0, sizeof(d->w));
+	d->w.rec = seq + skip;
+	if (mode == CS_MODE_TLS || mode == CS_MODE_ALERT)
+		d->w.phase = WIRE_WALK_CLEAR;
+	d->w.enc_max = cs_enc_max(t->copy_encrypted, client);
+	d->limit = t->max_bytes;
 	d->hi = 0;
-	d->walking = mode == CS_MODE_TLS || mode == CS_MODE_ALERT;
 	d->reached = 0;
 	d->mode = (uint8_t)mode;
 	d->part_len = 0;
 }
 
-/* Rule 5: the first non-handshake record, at rec_seq: copy its header and
+/* Rule 5: the walk stops at the record at w.rec: copy its header and
  * CS_TAIL_BYTES of its body, nothing after. */
 static void walk_stop(struct sel *t, struct dir *d)
 {
-	uint32_t lim = d->rec_seq - d->isn + TLS_HDR_LEN + CS_TAIL_BYTES;
+	uint32_t lim = d->w.rec - d->isn + TLS_HDR_LEN + CS_TAIL_BYTES;
 
-	d->walking = 0;
+	d->w.phase = WIRE_WALK_OFF;
 	d->part_len = 0;
 	t->st.stopped++;
 	if (lim < d->limit)
 		d->limit = lim;
 }
 
-/* Rule 6: p starts where the kept part of the header at rec_seq ends.
- * Returns true with the whole header in h, or false (kept a longer part). */
-static bool join_header(struct dir *d, const struct sel_pkt *p, uint8_t h[TLS_HDR_LEN])
+/* Rule 6: p starts where the kept part of the unit at w.rec ends.
+ * Returns true with the whole unit in u, or false (kept a longer part). */
+static bool join_unit(struct dir *d, const struct sel_pkt *p, uint8_t u[TLS_HDR_LEN])
 {
-	uint32_t k = d->part_len, n = TLS_HDR_LEN - k;
+	uint32_t k = d->part_len, need = wire_walk_need(d->w.phase), n = need - k;
 
 	if (n > p->caplen)
 		n = p->caplen;
 	if (!n)
 		return false;
-	memcpy(h, d->part, k);
-	memcpy(h + k, p->payload, n);
-	if (k + n < TLS_HDR_LEN) {
-		memcpy(d->part, h, k + n);
+	memcpy(u, d->part, k);
+	memcpy(u + k, p->payload, n);
+	if (k + n < need) {
+		memcpy(d->part, u, k + n);
 		d->part_len = (uint8_t)(k + n);
 		return false;
 	}
@@ -552,48 +562,45 @@ static bool join_header(struct dir *d, const struct sel_pkt *p, uint8_t h[TLS_HD
 	return true;
 }
 
-/* Rules 5 and 6: hop over whole handshake record headers inside this
- * packet; the first other one lowers limit. A header cut by the packet end
- * is kept (its first 1..4 bytes) for the packet that continues it. */
+/* Rules 5 and 6: the units (cs_wire.h: record headers, the handshake
+ * header of a handshake record after a CCS) wholly inside this packet; the
+ * record the walk stops at lowers limit. A unit cut by the packet end is
+ * kept (its first bytes) for the packet that continues it. */
 static void walk(struct sel *t, struct dir *d, const struct sel_pkt *p)
 {
-	uint32_t rec = d->rec_seq, tail = 0;
-	uint8_t h[TLS_HDR_LEN];
+	struct wire_walk w = d->w;
+	uint32_t tail = 0;
+	uint8_t u[TLS_HDR_LEN];
 
-	if (d->part_len && p->seq == d->rec_seq + d->part_len) {
-		if (!join_header(d, p, h))
+	if (d->part_len && p->seq == d->w.rec + d->part_len) {
+		if (!join_unit(d, p, u))
 			return;
-		if (wire_tls_rec_ends(h)) {
+		if (wire_walk_unit(&w, u) == WIRE_STOP) {
+			d->w = w;
 			walk_stop(t, d);
 			return;
 		}
-		d->rec_seq += wire_tls_rec_span(h);
-		rec = d->rec_seq;
 	}
-	if (rec - p->seq >= p->caplen)	/* next header not in this packet */
-		return;
 	for (int i = 0; i < SEL_WALK_MAX; i++) {
-		uint32_t pos = rec - p->seq;
+		uint32_t pos = w.rec - p->seq, need = wire_walk_need(w.phase);
 
 		if (pos >= p->caplen)
 			break;
-		if (p->caplen - pos < TLS_HDR_LEN) {
+		if (p->caplen - pos < need) {
 			tail = p->caplen - pos;
 			break;
 		}
-		if (wire_tls_rec_ends(p->payload + pos)) {
-			d->rec_seq = rec;
+		if (wire_walk_unit(&w, p->payload + pos) == WIRE_STOP) {
+			d->w = w;
 			walk_stop(t, d);
 			return;
 		}
-		rec += wire_tls_rec_span(p->payload + pos);
 	}
-	if (rec != d->rec_seq) {
-		d->rec_seq = rec;
+	if (w.rec != d->w.rec)
 		d->part_len = 0;
-	}
+	d->w = w;
 	if (tail > d->part_len) {
-		memcpy(d->part, p->payload + (rec - p->seq), tail);
+		memcpy(d->part, p->payload + (w.rec - p->seq), tail);
 		d->part_len = (uint8_t)tail;
 	}
 }
@@ -606,19 +613,20 @@ static bool tracked_data(struct sel *t, uint32_t i, const struct sel_pkt *p,
 	struct dir *d = &t->d[i];
 	int32_t off = (int32_t)(p->seq - d->isn);
 	uint32_t n, skip;
+	bool client;
 	int mode;
 
 	if (off < 0 || (uint32_t)off >= d->limit) {
 		/* Same 5-tuple, new connection (or a second hello far away). */
-		mode = tcp_start(t, p, &skip);
+		mode = tcp_start(t, p, &skip, &client);
 		if (mode < 0)
 			return true;
-		dir_init(d, p->seq, t->max_bytes, mode, skip);
+		dir_init(t, d, p->seq, mode, skip, client);
 		off = 0;
 	}
 	if (d->user_done)
 		return false;
-	if (d->walking)
+	if (d->w.phase)
 		walk(t, d, p);
 	n = d->limit - (uint32_t)off;
 	if (n > p->caplen)
@@ -672,7 +680,7 @@ static uint32_t udp_direction(struct sel *t, const struct sel_pkt *p)
 		return NIL;
 	}
 	i = insert(t, &p->key);
-	dir_init(&t->d[i], 0, t->max_bytes, CS_MODE_DTLS, 0);
+	dir_init(t, &t->d[i], 0, CS_MODE_DTLS, 0, false);
 	t->st.flows++;
 	return i;
 }
@@ -693,7 +701,7 @@ static void udp_packet(struct sel *t, const struct sel_pkt *p, struct sel_verdic
 	if (d->reached) {
 		if (!wire_dtls_hello(p->payload, p->caplen))
 			return;
-		dir_init(d, 0, t->max_bytes, CS_MODE_DTLS, 0);
+		dir_init(t, d, 0, CS_MODE_DTLS, 0, false);
 	}
 	if (d->user_done) {
 		drop(t, i);
@@ -723,20 +731,21 @@ static void udp_packet(struct sel *t, const struct sel_pkt *p, struct sel_verdic
 static uint32_t tcp_direction(struct sel *t, const struct sel_pkt *p)
 {
 	uint32_t i = find(t, &p->key), skip;
+	bool client;
 	int mode;
 
 	if (i != NIL) {
 		lru_touch(t, i);
 		return i;
 	}
-	mode = tcp_start(t, p, &skip);
+	mode = tcp_start(t, p, &skip, &client);
 	if (mode < 0) {
 		if (p->len)
 			t->st.not_tls++;
 		return NIL;
 	}
 	i = insert(t, &p->key);
-	dir_init(&t->d[i], p->seq, t->max_bytes, mode, skip);
+	dir_init(t, &t->d[i], p->seq, mode, skip, client);
 	t->st.flows++;
 	return i;
 }
@@ -766,6 +775,11 @@ void sel_packet(struct sel *t, const struct sel_pkt *p, struct sel_verdict *v)
 		t->st.closed++;
 		drop(t, i);
 	}
+}
+
+void sel_copy_encrypted(struct sel *t, bool on)
+{
+	t->copy_encrypted = on;
 }
 
 void sel_done(struct sel *t, const struct cs_flow_key *k)

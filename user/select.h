@@ -47,8 +47,8 @@
  *        the length, are anything; the hello type is not seen). Mode TLS:
  *        walked from isn, so a header of 1..4 bytes is kept and completed by
  *        the next packet (rule 6), a whole 5-byte one is read at once (rule
- *        5); a non-TLS flow ends at its first non-handshake record. Offline,
- *        only if the whole payload was captured.
+ *        5); a non-TLS flow ends at the first record the walk does not
+ *        take. Offline, only if the whole payload was captured.
  *     Any later packet can start it (STARTTLS); packets before that are
  *     ignored. The seq of that packet is the direction's isn.
  *  3. Window: a payload packet at offset off = (int32)(seq - isn) outside
@@ -56,20 +56,33 @@
  *     then the direction restarts there (a new connection on a reused
  *     4-tuple).
  *  4. Cap: bytes at offsets >= limit are not copied; limit starts at max_bytes.
- *  5. Walk (modes TLS and alert): record headers are walked from isn (+7 after
- *     a warning alert), up to SEL_WALK_MAX per packet, only while the next
- *     header lies wholly inside the packet at hand (or is completed by rule
- *     6). At the first record whose content type is not 0x16, at offset o,
- *     limit becomes min(limit, o + 5 + CS_TAIL_BYTES) and the walk ends for
- *     good. A gap, reordering or a truncated capture stalls the walk (the cap
- *     alone bounds the copy then: over-copy, never under-copy). The walk runs
- *     before the copy, so the packet holding the stop point is cut.
- *  6. Split header: when a packet ends inside the next header (1..4 of its
- *     5 bytes in the packet), those bytes are kept (the longest seen). A
- *     packet whose seq is exactly where they end completes the header with
- *     its first bytes and the walk goes on from there in that packet; a
- *     packet too short to complete it extends the kept bytes. A packet that
- *     covers the whole header reads it as in rule 5 and drops what was kept.
+ *  5. Walk (modes TLS and alert): units are walked from isn (+7 after a
+ *     warning alert), up to SEL_WALK_MAX per packet, only while the next unit
+ *     lies wholly inside the packet at hand (or is completed by rule 6). A
+ *     unit is a record header (5 bytes), or, for a handshake record right
+ *     after a ChangeCipherSpec, the first 4 bytes of its body. The walk
+ *     (cs_wire.h, wire_walk_unit) takes handshake records (0x16) and goes on
+ *     past a CCS (0x14); the record after a CCS decides: a handshake record
+ *     whose body starts with a ClientHello or ServerHello (01 or 02) whose
+ *     length fits the record goes on (HelloRetryRequest, CCS, second hello);
+ *     any other handshake record (TLS 1.2's encrypted Finished) stops it.
+ *     Application data (0x17) after handshake records or a CCS stops it,
+ *     unless the direction may take encrypted records (sel_copy_encrypted,
+ *     the kernel's copy_encrypted): then CS_ENC_CLIENT_RECS (a direction
+ *     that began with a ClientHello) or CS_ENC_SERVER_RECS (any other) of
+ *     them are taken whole, and the walk stops at the record after the
+ *     last, or at the first other record among them. Any other record stops
+ *     it. At the record it stops at, at offset o, limit becomes min(limit,
+ *     o + 5 + CS_TAIL_BYTES) and the walk ends for good. A gap, reordering or
+ *     a truncated capture stalls the walk (the cap alone bounds the copy
+ *     then: over-copy, never under-copy). The walk runs before the copy, so
+ *     the packet holding the stop point is cut.
+ *  6. Split unit: when a packet ends inside the next unit (1..4 of its bytes
+ *     in the packet), those bytes are kept (the longest seen). A packet
+ *     whose seq is exactly where they end completes the unit with its first
+ *     bytes and the walk goes on from there in that packet; a packet too
+ *     short to complete it extends the kept bytes. A packet that covers the
+ *     whole unit reads it as in rule 5 and drops what was kept.
  *  7. FIN or RST in a tracked direction: its data (if any) first, then a
  *     close segment (len 0, seq just past the payload) for that direction,
  *     which is then forgotten. Segments carry the packet's whole TCP flags
@@ -162,7 +175,7 @@ struct sel_stats {
 	uint64_t flows;			/* directions started */
 	uint64_t evicted;		/* directions pushed out by a full table */
 	uint64_t capped;		/* directions that reached max_bytes (CS_C_CAPPED) */
-	uint64_t stopped;		/* directions stopped by a non-handshake record (rules 5, 11) */
+	uint64_t stopped;		/* directions whose walk stopped at a record (rules 5, 11) */
 	uint64_t closed;		/* close segments */
 	uint64_t not_tls;		/* payload packets of untracked directions */
 	uint64_t bytes;			/* payload bytes selected */
@@ -173,6 +186,9 @@ struct sel;
 
 /* capacity 0 = CS_FLOWS_MAX, max_bytes 0 = CS_MAX_BYTES_DEFAULT. */
 struct sel *sel_new(uint32_t capacity, uint32_t max_bytes);
+/* Rule 5's encrypted records (the kernel's copy_encrypted, set while a key
+ * source is configured); before the first packet. Off by default. */
+void sel_copy_encrypted(struct sel *t, bool on);
 /* Applies the rules above to one parsed packet. */
 void sel_packet(struct sel *t, const struct sel_pkt *p, struct sel_verdict *v);
 /* Userspace has what it needs from this direction (rules 8, 12; the twin of

@@ -4,6 +4,7 @@
 
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -203,7 +204,8 @@ static inline uint64_t counter(struct t *t, int idx)
 	return sum;
 }
 
-static inline int load(void **state, uint32_t max_bytes)
+/* copy_encrypted: as userspace sets it while a key source is configured. */
+static inline int load_opts(void **state, uint32_t max_bytes, bool copy_encrypted)
 {
 	struct t *t = calloc(1, sizeof(*t));
 
@@ -215,6 +217,7 @@ static inline int load(void **state, uint32_t max_bytes)
 	if (max_bytes)
 		t->skel->rodata->max_bytes = max_bytes;
 	t->skel->rodata->hint_seed = TEST_SEED;
+	t->skel->rodata->copy_encrypted = copy_encrypted;
 	/* cs_tc only: the L3 twin differs in its parse offset alone, and every
 	 * program loaded costs a verification per test. */
 	bpf_program__set_autoload(t->skel->progs.cs_tc_l3, false);
@@ -231,6 +234,11 @@ static inline int load(void **state, uint32_t max_bytes)
 		return -1;
 	*state = t;
 	return 0;
+}
+
+static inline int load(void **state, uint32_t max_bytes)
+{
+	return load_opts(state, max_bytes, false);
 }
 
 static inline int teardown(void **state)

@@ -3,6 +3,7 @@
 
 #include "prog_run.h"
 #include "tls_records.h"
+#include "cs_wire.h"
 
 /* ---- frames ---- */
 
@@ -93,6 +94,17 @@ static int setup(void **state)
 static int setup_cap100(void **state)
 {
 	return load(state, 100);
+}
+
+/* A key source is configured: TLS 1.3's encrypted flight is copied whole. */
+static int setup_copy(void **state)
+{
+	return load_opts(state, 0, true);
+}
+
+static int setup_copy_cap600(void **state)
+{
+	return load_opts(state, 600, true);
 }
 
 /* ---- tests ---- */
@@ -196,7 +208,8 @@ static void test_tracked_next_segment(void **state)
 }
 
 /* ServerHello, then ChangeCipherSpec, then application data (TLS 1.3):
- * copy through the CCS header + CS_TAIL_BYTES, then nothing more. */
+ * the CCS is passed, the application data ends the walk: copy through its
+ * header + CS_TAIL_BYTES, then nothing more. */
 static void test_record_walk_stops(void **state)
 {
 	struct t *t = *state;
@@ -208,18 +221,19 @@ static void test_record_walk_stops(void **state)
 	l += tls_rec(pl + l, 23, 0, 300);
 	n = frame(pkt, &F4, 1, pl, l, NULL);
 	assert_int_equal(run(t, pkt, n), 1);
-	check_data(&t->ev[0], &F4, 1, pl, 95 + 5 + CS_TAIL_BYTES);
+	check_data(&t->ev[0], &F4, 1, pl, 95 + 6 + 5 + CS_TAIL_BYTES);
 	assert_true(flow_state(t, &F4, &st));
 	assert_int_equal(st.done, 1);
 	assert_int_equal(st.walking, 0);
-	assert_int_equal(st.limit, 95 + 5 + CS_TAIL_BYTES);
+	assert_int_equal(st.limit, 95 + 6 + 5 + CS_TAIL_BYTES);
 	filler(pl, 500, 3);
 	n = frame(pkt, &F4, 1 + l, pl, 500, NULL);
 	assert_int_equal(run(t, pkt, n), 0);
 	assert_int_equal(counter(t, CS_C_CAPPED), 0);
 }
 
-/* The CCS header arrives in a later segment than the handshake records. */
+/* The CCS header arrives in a later segment than the handshake records;
+ * the (TLS 1.2, encrypted) Finished after it ends the walk. */
 static void test_record_walk_across_segments(void **state)
 {
 	struct t *t = *state;
@@ -236,7 +250,7 @@ static void test_record_walk_across_segments(void **state)
 	l += tls_rec(pl + l, 22, 20, 50);	/* encrypted Finished */
 	n = frame(pkt, &F4, 1110, pl, l, NULL);
 	assert_int_equal(run(t, pkt, n), 1);
-	check_data(&t->ev[0], &F4, 1110, pl, 5 + CS_TAIL_BYTES);
+	check_data(&t->ev[0], &F4, 1110, pl, 6 + 5 + CS_TAIL_BYTES);
 }
 
 static void test_fin_close(void **state)
@@ -612,8 +626,9 @@ static void test_ssl2_client_hello(void **state)
 	assert_int_equal(run(t, pkt, n), 0);
 }
 
-/* The server's Alert (warning) + ServerHello + ... + CCS, after a tracked
- * ClientHello: tracked, the walk hops over the alert and stops at the CCS. */
+/* The server's Alert (warning) + ServerHello + ... + CCS + Finished, after a
+ * tracked ClientHello: tracked, the walk hops over the alert and stops at
+ * the Finished. */
 static void test_alert_start_tracked_reverse(void **state)
 {
 	struct t *t = *state;
@@ -631,7 +646,7 @@ static void test_alert_start_tracked_reverse(void **state)
 	l += tls_rec(pl + l, 22, 20, 45);
 	n = frame(pkt, &F4R, 7000, pl, l, NULL);
 	assert_int_equal(run(t, pkt, n), 1);
-	check_data(&t->ev[0], &F4R, 7000, pl, 7 + 90 + 900 + 5 + CS_TAIL_BYTES);
+	check_data(&t->ev[0], &F4R, 7000, pl, 7 + 90 + 900 + 6 + 5 + CS_TAIL_BYTES);
 	assert_true(flow_state(t, &F4R, &st));
 	assert_int_equal(st.mode, CS_MODE_ALERT);
 	assert_int_equal(st.done, 1);
@@ -674,7 +689,7 @@ static void test_alert_start_lone_record(void **state)
 	l += tls_rec(pl + l, 23, 0, 100);
 	n = frame(pkt, &F4R, 7007, pl, l, NULL);
 	assert_int_equal(run(t, pkt, n), 1);
-	check_data(&t->ev[0], &F4R, 7007, pl, 90 + 5 + CS_TAIL_BYTES);
+	check_data(&t->ev[0], &F4R, 7007, pl, 90 + 6 + 5 + CS_TAIL_BYTES);
 }
 
 /* Without a tracked reverse direction an alert is just a record. */
@@ -695,7 +710,8 @@ static void test_alert_start_untracked(void **state)
 }
 
 /* The CCS header split 2 + 3 over two segments (and the Done header 1 + 4
- * before it): kept, completed, the walk stops at the CCS all the same. */
+ * before it): kept, completed, the walk goes on to the Finished after the
+ * CCS and stops there all the same. */
 static void test_split_header_walk(void **state)
 {
 	struct t *t = *state;
@@ -723,11 +739,11 @@ static void test_split_header_walk(void **state)
 	assert_int_equal(st.walking, 1);
 	n = frame(pkt, &F4, 10 + b, pl + b, l - b, NULL);
 	assert_int_equal(run(t, pkt, n), 1);
-	check_data(&t->ev[0], &F4, 10 + b, pl + b, 3 + CS_TAIL_BYTES);
+	check_data(&t->ev[0], &F4, 10 + b, pl + b, 3 + 1 + 5 + CS_TAIL_BYTES);
 	assert_true(flow_state(t, &F4, &st));
 	assert_int_equal(st.walking, 0);
 	assert_int_equal(st.part_len, 0);
-	assert_int_equal(st.limit, b - 2 + 5 + CS_TAIL_BYTES);
+	assert_int_equal(st.limit, b - 2 + 6 + 5 + CS_TAIL_BYTES);
 	assert_int_equal(st.done, 1);
 }
 
@@ -751,11 +767,11 @@ static void test_split_header_tiny_segments(void **state)
 	assert_int_equal(st.part, (uint32_t)pl[a] << 24 | (uint32_t)pl[a + 1] << 16);
 	n = frame(pkt, &F4, a + 2, pl + a + 2, l - a - 2, NULL);
 	assert_int_equal(run(t, pkt, n), 1);
-	check_data(&t->ev[0], &F4, a + 2, pl + a + 2, 3 + CS_TAIL_BYTES);
+	check_data(&t->ev[0], &F4, a + 2, pl + a + 2, 3 + 1 + 5 + CS_TAIL_BYTES);
 }
 
 /* A ClientHello whose first 5 bytes (its whole record header) come alone:
- * tracked from them, both segments copied, the walk goes on to the CCS. */
+ * tracked from them, both segments copied, the walk goes past the CCS. */
 static void test_short_first_segment_5(void **state)
 {
 	struct t *t = *state;
@@ -776,10 +792,10 @@ static void test_short_first_segment_5(void **state)
 	assert_int_equal(counter(t, CS_C_FLOWS), 1);
 	n = frame(pkt, &F4, 105, pl + 5, l - 5, NULL);
 	assert_int_equal(run(t, pkt, n), 1);
-	check_data(&t->ev[0], &F4, 105, pl + 5, 517 - 5 + 5 + CS_TAIL_BYTES);
+	check_data(&t->ev[0], &F4, 105, pl + 5, 517 - 5 + 6 + 5 + CS_TAIL_BYTES);
 	assert_true(flow_state(t, &F4, &st));
 	assert_int_equal(st.walking, 0);
-	assert_int_equal(st.limit, 517 + 5 + CS_TAIL_BYTES);
+	assert_int_equal(st.limit, 517 + 6 + 5 + CS_TAIL_BYTES);
 }
 
 /* A lone 16 byte first, then the rest: the kept byte and the next segment
@@ -803,11 +819,11 @@ static void test_short_first_segment_1(void **state)
 	assert_int_equal(st.part, 0x16u << 24);
 	n = frame(pkt, &F6, 7001, pl + 1, l - 1, NULL);
 	assert_int_equal(run(t, pkt, n), 1);
-	check_data(&t->ev[0], &F6, 7001, pl + 1, 300 - 1 + 5 + CS_TAIL_BYTES);
+	check_data(&t->ev[0], &F6, 7001, pl + 1, 300 - 1 + 6 + 5 + CS_TAIL_BYTES);
 	assert_true(flow_state(t, &F6, &st));
 	assert_int_equal(st.walking, 0);
 	assert_int_equal(st.part_len, 0);
-	assert_int_equal(st.limit, 300 + 5 + CS_TAIL_BYTES);
+	assert_int_equal(st.limit, 300 + 6 + 5 + CS_TAIL_BYTES);
 }
 
 /* Short first segments that are no prefix of a hello's record header. */
@@ -872,6 +888,208 @@ static void test_wakeups(void **state)
 	memcpy(pl, "\x81\x8e\x04\x00\x01\x00\x02\x01\x80\x00\x03", 11);
 	n = frame(pkt, &F4R, 90000, pl, 400, NULL);
 	assert_true(run_woke(t, pkt, n, 1));
+}
+
+/*
+ * HelloRetryRequest: the server's HRR + CCS, then (a round trip later) its
+ * ServerHello; the client's first hello, then CCS + its second. The walk
+ * waits after each CCS (WIRE_WALK_CCS) and goes on at the hello; the
+ * server's packets wake the reader as its flight does.
+ */
+static void test_hello_retry(void **state)
+{
+	struct t *t = *state;
+	struct cs_flow_state st;
+	size_t l, n;
+
+	l = tls_rec(pl, 22, 1, 300);
+	n = frame(pkt, &F4, 1000, pl, l, NULL);
+	assert_false(run_woke(t, pkt, n, 1));
+	l = tls_rec(pl, 22, 2, 100);			/* HRR */
+	l += tls_rec(pl + l, 20, 0, 6);
+	n = frame(pkt, &F4R, 7000, pl, l, NULL);
+	assert_true(run_woke(t, pkt, n, 1));
+	assert_true(flow_state(t, &F4R, &st));
+	assert_int_equal(st.walking, WIRE_WALK_CCS);
+	assert_int_equal(st.next_rec, 7106);
+	assert_int_equal(st.limit, CS_MAX_BYTES_DEFAULT);
+	l = tls_rec(pl, 20, 0, 6);			/* client: CCS + second hello */
+	l += tls_rec(pl + l, 22, 1, 320);
+	n = frame(pkt, &F4, 1300, pl, l, NULL);
+	assert_false(run_woke(t, pkt, n, 1));
+	check_data(&t->ev[0], &F4, 1300, pl, l);
+	assert_true(flow_state(t, &F4, &st));
+	assert_int_equal(st.walking, WIRE_WALK_CLEAR);
+	assert_int_equal(st.next_rec, 1626);
+	l = tls_rec(pl, 22, 2, 122);			/* ServerHello + encrypted */
+	l += tls_rec(pl + l, 23, 0, 900);
+	n = frame(pkt, &F4R, 7106, pl, l, NULL);
+	assert_true(run_woke(t, pkt, n, 1));
+	assert_int_equal(t->ev[0].ev.len, 122 + 5 + CS_TAIL_BYTES);
+	assert_true(flow_state(t, &F4R, &st));
+	assert_int_equal(st.walking, WIRE_WALK_OFF);
+	assert_int_equal(st.limit, 106 + 122 + 5 + CS_TAIL_BYTES);
+	assert_int_equal(st.enc, 0);
+}
+
+/* After a CCS, a handshake record whose handshake header is split 2 + 2:
+ * kept (the unit is 4 bytes there), completed, it is a hello: go on. */
+static void test_hello_after_ccs_split(void **state)
+{
+	struct t *t = *state;
+	struct cs_flow_state st;
+	size_t l = 0, n, a;
+
+	l += tls_rec(pl + l, 22, 2, 100);
+	l += tls_rec(pl + l, 20, 0, 6);
+	a = l + 5 + 2;
+	l += tls_rec(pl + l, 22, 2, 122);
+	l += tls_rec(pl + l, 23, 0, 300);
+	n = frame(pkt, &F4R, 0, pl, a, NULL);
+	assert_int_equal(run(t, pkt, n), 1);
+	assert_true(flow_state(t, &F4R, &st));
+	assert_int_equal(st.walking, WIRE_WALK_HELLO);
+	assert_int_equal(st.body, 122 - 5);
+	assert_int_equal(st.next_rec, 106 + 5);
+	assert_int_equal(st.part_len, 2);
+	assert_int_equal(st.part, 0x02000000u);	/* type 2, length's first byte 0 */
+	n = frame(pkt, &F4R, a, pl + a, l - a, NULL);
+	assert_int_equal(run(t, pkt, n), 1);
+	check_data(&t->ev[0], &F4R, a, pl + a, 106 + 122 + 5 + CS_TAIL_BYTES - a);
+	assert_true(flow_state(t, &F4R, &st));
+	assert_int_equal(st.walking, WIRE_WALK_OFF);
+	assert_int_equal(st.part_len, 0);
+}
+
+/* TLS 1.2's encrypted Finished after the CCS, its first byte 01 by chance:
+ * a handshake length that does not fit the record makes it no hello. */
+static void test_finished_not_hello(void **state)
+{
+	uint8_t sh[90];
+	struct t *t = *state;
+	struct cs_flow_state st;
+	size_t l = 0, n;
+
+	tls_rec(sh, 22, 2, sizeof(sh));
+	l += tls_rec(pl + l, 20, 0, 6);
+	l += tls_rec(pl + l, 22, 1, 45);
+	l += tls_rec(pl + l, 23, 0, 100);
+	pl[6 + 6] = 0x7f;				/* handshake length 0x7f0024 */
+	n = frame(pkt, &F4R, 410, sh, sizeof(sh), NULL);
+	assert_int_equal(run(t, pkt, n), 1);
+	n = frame(pkt, &F4R, 500, pl, l, NULL);
+	assert_int_equal(run(t, pkt, n), 1);
+	check_data(&t->ev[0], &F4R, 500, pl, 6 + 5 + CS_TAIL_BYTES);
+	assert_true(flow_state(t, &F4R, &st));
+	assert_int_equal(st.limit, 90 + 6 + 5 + CS_TAIL_BYTES);
+	/* the same bytes with a length that fits are a hello: the walk goes on */
+	pl[6 + 6] = 0;
+	n = frame(pkt, &F6, 410, sh, sizeof(sh), NULL);
+	assert_int_equal(run(t, pkt, n), 1);
+	n = frame(pkt, &F6, 500, pl, l, NULL);
+	assert_int_equal(run(t, pkt, n), 1);
+	check_data(&t->ev[0], &F6, 500, pl, 6 + 45 + 5 + CS_TAIL_BYTES);
+}
+
+/*
+ * copy_encrypted: the server's flight after its ServerHello is copied whole,
+ * CS_ENC_SERVER_RECS records, each packet waking the reader like the clear
+ * flight; the walk stops at the record after the last (its header +
+ * CS_TAIL_BYTES). The client takes CS_ENC_CLIENT_RECS and never wakes it.
+ */
+static void test_copy_encrypted(void **state)
+{
+	static const uint16_t flight[] = { 28, 1087, 100, 74 };
+	struct t *t = *state;
+	struct cs_flow_state st;
+	size_t l, n;
+	uint32_t seq;
+
+	l = tls_rec(pl, 22, 1, 517);
+	n = frame(pkt, &F4, 1000, pl, l, NULL);
+	assert_false(run_woke(t, pkt, n, 1));
+	l = tls_rec(pl, 22, 2, 122);
+	l += tls_rec(pl + l, 20, 0, 6);
+	for (int i = 0; i < 4; i++)
+		l += tls_rec(pl + l, 23, 0, flight[i]);
+	n = frame(pkt, &F4R, 77, pl, l, NULL);
+	assert_true(run_woke(t, pkt, n, 1));
+	assert_int_equal(t->ev[0].ev.len, l);
+	assert_true(flow_state(t, &F4R, &st));
+	assert_int_equal(st.walking, WIRE_WALK_ENCRYPTED);
+	assert_int_equal(st.enc, 4);
+	assert_int_equal(st.limit, CS_MAX_BYTES_DEFAULT);
+	seq = 77 + l;
+	/* the client: its Finished whole, then the next record's header + 8 */
+	l = tls_rec(pl, 20, 0, 6);
+	l += tls_rec(pl + l, 23, 0, 74);
+	l += tls_rec(pl + l, 23, 0, 120);
+	n = frame(pkt, &F4, 1517, pl, l, NULL);
+	assert_false(run_woke(t, pkt, n, 1));
+	assert_int_equal(t->ev[0].ev.len, 6 + 74 + 5 + CS_TAIL_BYTES);
+	assert_true(flow_state(t, &F4, &st));
+	assert_int_equal(st.walking, WIRE_WALK_OFF);
+	assert_int_equal(st.enc, CS_ENC_CLIENT_RECS);
+	/* the server's 5th to 8th, then the 9th stops it */
+	l = 0;
+	for (int i = 0; i < 4; i++)
+		l += tls_rec(pl + l, 23, 0, 200);
+	n = frame(pkt, &F4R, seq, pl, l, NULL);
+	assert_true(run_woke(t, pkt, n, 1));
+	assert_int_equal(t->ev[0].ev.len, l);
+	assert_true(flow_state(t, &F4R, &st));
+	assert_int_equal(st.enc, CS_ENC_SERVER_RECS);
+	seq += l;
+	l = tls_rec(pl, 23, 0, 300);
+	n = frame(pkt, &F4R, seq, pl, l, NULL);
+	assert_false(run_woke(t, pkt, n, 1));
+	check_data(&t->ev[0], &F4R, seq, pl, 5 + CS_TAIL_BYTES);
+	assert_true(flow_state(t, &F4R, &st));
+	assert_int_equal(st.walking, WIRE_WALK_OFF);
+	assert_int_equal(st.done, 1);
+	assert_int_equal(counter(t, CS_C_CAPPED), 0);
+}
+
+/* copy_encrypted under --max-bytes 600: the flight is cut at the cap. */
+static void test_copy_encrypted_cap(void **state)
+{
+	struct t *t = *state;
+	struct cs_flow_state st;
+	size_t l, n;
+
+	l = tls_rec(pl, 22, 1, 300);
+	n = frame(pkt, &F4, 1000, pl, l, NULL);
+	assert_int_equal(run(t, pkt, n), 1);
+	l = tls_rec(pl, 22, 2, 122);
+	l += tls_rec(pl + l, 20, 0, 6);
+	l += tls_rec(pl + l, 23, 0, 28);
+	l += tls_rec(pl + l, 23, 0, 1087);
+	n = frame(pkt, &F4R, 77, pl, l, NULL);
+	assert_int_equal(run(t, pkt, n), 1);
+	check_data(&t->ev[0], &F4R, 77, pl, 600);
+	assert_true(flow_state(t, &F4R, &st));
+	assert_int_equal(st.done, 1);
+	assert_int_equal(counter(t, CS_C_CAPPED), 1);
+}
+
+/* Without a key source (the default) the same flight stops at its first
+ * encrypted record: header + CS_TAIL_BYTES. */
+static void test_copy_encrypted_off(void **state)
+{
+	struct t *t = *state;
+	struct cs_flow_state st;
+	size_t l, n;
+
+	l = tls_rec(pl, 22, 2, 122);
+	l += tls_rec(pl + l, 20, 0, 6);
+	l += tls_rec(pl + l, 23, 0, 28);
+	l += tls_rec(pl + l, 23, 0, 1087);
+	n = frame(pkt, &F4R, 77, pl, l, NULL);
+	assert_true(run_woke(t, pkt, n, 1));
+	assert_int_equal(t->ev[0].ev.len, 122 + 6 + 5 + CS_TAIL_BYTES);
+	assert_true(flow_state(t, &F4R, &st));
+	assert_int_equal(st.enc, 0);
+	assert_int_equal(st.walking, WIRE_WALK_OFF);
 }
 
 /* The hint bucket of key k. */
@@ -1000,6 +1218,12 @@ int main(void)
 		T(test_short_first_segment_1),
 		T(test_short_first_segment_not_tls),
 		T(test_wakeups),
+		T(test_hello_retry),
+		T(test_hello_after_ccs_split),
+		T(test_finished_not_hello),
+		T(test_copy_encrypted_off),
+		cmocka_unit_test_setup_teardown(test_copy_encrypted, setup_copy, teardown),
+		cmocka_unit_test_setup_teardown(test_copy_encrypted_cap, setup_copy_cap600, teardown),
 		T(test_hint_bucket_shared),
 	};
 	return PROG_RUN_MAIN("bpf_prog_test_run", tests);

@@ -12,8 +12,9 @@
  * After every frame both sides must agree on the ring records it produced
  * (which bytes at which sequence number, with which TCP flags; which
  * closes), on the directions started, tracked now and capped, and on the
- * bytes copied. want[i] is how many records frame i makes: the rules as
- * select.h states them, so both sides cannot drift together either.
+ * bytes copied. want[i] is how many records frame i makes, and a step's
+ * copied how many bytes its data record holds: the rules as select.h
+ * states them, so both sides cannot drift together either.
  *
  * One difference is known and left out: a FIN processed before data below
  * it (another CPU) keeps the kernel's entry until that data is in; select.c
@@ -29,7 +30,7 @@ static const struct flow F6R = { 6, "2001:db8::2", "2001:db8::1", 8443, 40001 };
 #define FIN		(CS_TCP_FIN | CS_TCP_ACK)
 #define RST		(CS_TCP_RST | CS_TCP_ACK)
 #define NOPSH		CS_TCP_ACK
-#define RECS_MAX	8
+#define RECS_MAX	12
 #define STEPS_MAX	12
 #define MANY		40	/* handshake records in one packet: past CS_WALK_MAX */
 
@@ -40,17 +41,21 @@ struct rec {
 	uint8_t hs;		/* handshake message type of a handshake record */
 	uint16_t len;
 	uint8_t epoch;		/* DTLS */
+	bool lie;		/* a handshake length that does not fit the record */
 };
 
-#define HS(t, n)	{ TLS_CT_HANDSHAKE, t, n, 0 }
-#define CT(c, n)	{ c, 0, n, 0 }
-#define EPOCH1(c, n)	{ c, 0, n, 1 }
+#define HS(t, n)	{ .type = TLS_CT_HANDSHAKE, .hs = t, .len = n }
+#define CT(c, n)	{ .type = c, .len = n }
+#define EPOCH1(c, n)	{ .type = c, .len = n, .epoch = 1 }
 #define CH(n)		HS(TLS_HS_CLIENT_HELLO, n)
 #define SH(n)		HS(TLS_HS_SERVER_HELLO, n)
 #define CERT(n)		HS(TLS_HS_CERTIFICATE, n)
 #define DONE		HS(TLS_HS_SERVER_HELLO_DONE, 9)
 #define CCS		CT(TLS_CT_CCS, 6)
 #define APP(n)		CT(TLS_CT_APPDATA, n)
+/* TLS 1.2's encrypted Finished whose first byte happens to be 01: no hello,
+ * its "handshake length" does not fit. */
+#define ENCFIN(n)	{ .type = TLS_CT_HANDSHAKE, .hs = TLS_HS_CLIENT_HELLO, .len = n, .lie = true }
 #define RAW(s)		.raw = s, .raw_len = sizeof(s) - 1
 /* DTLS records have a 13-byte header, handshake messages a 12-byte one. */
 #define DDONE		HS(TLS_HS_SERVER_HELLO_DONE, 25)
@@ -72,6 +77,7 @@ struct step {
 	uint16_t fill;
 	uint16_t from, to;	/* to 0: to the end */
 	bool many;		/* MANY ServerHelloDone records, then a CCS */
+	uint16_t copied;	/* the bytes its data record must hold (0: unchecked) */
 };
 
 struct scenario {
@@ -231,6 +237,66 @@ static const struct scenario scenarios[] = {
 		{ &F4, 100, .flags = NOPSH, .rec = { CH(200) } },
 		{ &F4, 300, .flags = NOPSH, RAW("\x16\x03\x03\x00\x46\x10"), .fill = 75 } } },
 
+	/* ---- the record after a ChangeCipherSpec (rule 5) ---- */
+	{ "tls12_ccs_then_encrypted_finished", 0, "111100", {
+		{ &F4, 1000, .rec = { CH(300) }, .copied = 300 },
+		{ &F4R, 5000, .rec = { SH(90), CERT(700), DONE }, .copied = 799 },
+		{ &F4, 1300, .rec = { HS(16, 70), CCS, ENCFIN(45) }, .copied = 70 + 6 + 13 },
+		{ &F4R, 5799, .rec = { CCS, ENCFIN(45) }, .copied = 6 + 13 },
+		{ &F4R, 5799 + 51, .rec = { APP(100) } },
+		{ &F4, 1300 + 121, .rec = { APP(100) } } } },
+	{ "tls13_middlebox_ccs", 0, "1110", {
+		{ &F4, 1000, .rec = { CH(517) }, .copied = 517 },
+		{ &F4R, 77, .rec = { SH(122), CCS, APP(900) }, .copied = 122 + 6 + 13 },
+		{ &F4, 1517, .rec = { CCS, APP(74) }, .copied = 6 + 13 },
+		{ &F4R, 77 + 1028, .rec = { APP(300) } } } },
+	{ "tls13_without_ccs", 0, "111", {
+		{ &F6, 1, .rec = { CH(517) }, .copied = 517 },
+		{ &F6R, 9, .rec = { SH(122), APP(900) }, .copied = 122 + 13 },
+		{ &F6, 518, .rec = { APP(74) }, .copied = 13 } } },
+	{ "hrr_ccs_then_second_hello_a_packet_later", 0, "111110", {
+		{ &F4, 1000, .rec = { CH(300) }, .copied = 300 },
+		{ &F4R, 7000, .rec = { SH(100), CCS }, .copied = 106 },
+		{ &F4, 1300, .rec = { CCS, CH(320) }, .copied = 326 },
+		{ &F4R, 7106, .rec = { SH(122), APP(900) }, .copied = 122 + 13 },
+		{ &F4, 1626, .rec = { APP(74) }, .copied = 13 },
+		{ &F4R, 7106 + 1022, .rec = { APP(300) } } } },
+	{ "hrr_client_ccs_alone", 0, "11111", {
+		{ &F4, 1000, .rec = { CH(300) }, .copied = 300 },
+		{ &F4R, 7000, .rec = { SH(100), CCS }, .copied = 106 },
+		{ &F4, 1300, .rec = { CCS }, .copied = 6 },
+		{ &F4, 1306, .rec = { CH(320) }, .copied = 320 },
+		{ &F4R, 7106, .rec = { SH(122), CCS, APP(900) }, .copied = 122 + 6 + 13 } } },
+	{ "ccs_split_from_next_header", 0, "11", {
+		{ &F4R, 0, .rec = { SH(100), CCS, SH(122), APP(900) }, .to = 108, .copied = 108 },
+		{ &F4R, 108, .rec = { SH(100), CCS, SH(122), APP(900) }, .from = 108,
+		  .copied = 241 - 108 } } },
+	{ "hello_handshake_header_split_after_ccs", 0, "11", {
+		{ &F4R, 0, .rec = { SH(100), CCS, SH(122), APP(900) }, .to = 113, .copied = 113 },
+		{ &F4R, 113, .rec = { SH(100), CCS, SH(122), APP(900) }, .from = 113,
+		  .copied = 241 - 113 } } },
+	{ "ccs_and_hello_in_separate_packets", 0, "11", {
+		{ &F4R, 0, .rec = { SH(100), CCS, SH(122), APP(900) }, .to = 106, .copied = 106 },
+		{ &F4R, 106, .rec = { SH(100), CCS, SH(122), APP(900) }, .from = 106,
+		  .copied = 241 - 106 } } },
+	{ "finished_handshake_header_split_after_ccs", 0, "1110", {
+		{ &F4R, 0, .rec = { SH(90), CCS, ENCFIN(45), APP(100) }, .to = 102, .copied = 102 },
+		{ &F4R, 102, .rec = { SH(90), CCS, ENCFIN(45), APP(100) }, .from = 102, .to = 103,
+		  .copied = 1 },
+		{ &F4R, 103, .rec = { SH(90), CCS, ENCFIN(45), APP(100) }, .from = 103,
+		  .copied = 109 - 103 },
+		{ &F4R, 90 + 6 + 45, .rec = { APP(100) } } } },
+
+	/* copy_server_flight_and_client_record's frames without copy_encrypted */
+	{ "copy_off_tls13_flight", 0, "111000", {
+		{ &F4, 1000, .rec = { CH(517) }, .copied = 517 },
+		{ &F4R, 77, .rec = { SH(122), CCS, APP(28), APP(1087), APP(100), APP(74) },
+		  .copied = 122 + 6 + 13 },
+		{ &F4, 1517, .rec = { CCS, APP(74), APP(120) }, .copied = 6 + 13 },
+		{ &F4R, 77 + 1417, .rec = { APP(255), APP(255) } },
+		{ &F4R, 77 + 1927, .rec = { APP(24), APP(24), APP(100) } },
+		{ &F4R, 77 + 2075, .rec = { APP(50) } } } },
+
 	/* ---- DTLS (rules 10-12) ---- */
 	{ "dtls_handshake", 0, "1111110", {
 		{ &F4, 0, .udp = true, .rec = { CH(200) } },
@@ -268,7 +334,50 @@ static const struct scenario scenarios[] = {
 		{ &F4R, 0, .udp = true, .done = true, .rec = { CERT(50) } } } },
 };
 
+/* The same with copy_encrypted (a key source is configured): TLS 1.3's
+ * encrypted records are taken whole (rule 5). */
+static const struct scenario copy_scenarios[] = {
+	{ "copy_server_flight_and_client_record", 0, "111110", {
+		{ &F4, 1000, .rec = { CH(517) }, .copied = 517 },
+		{ &F4R, 77, .rec = { SH(122), CCS, APP(28), APP(1087), APP(100), APP(74) },
+		  .copied = 122 + 6 + 28 + 1087 + 100 + 74 },
+		{ &F4, 1517, .rec = { CCS, APP(74), APP(120) }, .copied = 6 + 74 + 13 },
+		{ &F4R, 77 + 1417, .rec = { APP(255), APP(255) }, .copied = 510 },
+		{ &F4R, 77 + 1927, .rec = { APP(24), APP(24), APP(100) }, .copied = 24 + 24 + 13 },
+		{ &F4R, 77 + 2075, .rec = { APP(50) } } } },
+	{ "copy_records_across_packets_n_reached", 0, "111111", {
+		{ &F4, 1000, .rec = { CH(300) }, .copied = 300 },
+		{ &F4R, 0, .rec = { SH(122), CCS, APP(1200), APP(1200), APP(100), APP(100), APP(100),
+				    APP(100), APP(100), APP(100), APP(100) }, .to = 700, .copied = 700 },
+		{ &F4R, 700, .rec = { SH(122), CCS, APP(1200), APP(1200), APP(100), APP(100),
+				      APP(100), APP(100), APP(100), APP(100), APP(100) },
+		  .from = 700, .to = 1500, .copied = 800 },
+		{ &F4R, 1500, .rec = { SH(122), CCS, APP(1200), APP(1200), APP(100), APP(100),
+				       APP(100), APP(100), APP(100), APP(100), APP(100) },
+		  .from = 1500, .to = 2530, .copied = 1030 },
+		{ &F4R, 2530, .rec = { SH(122), CCS, APP(1200), APP(1200), APP(100), APP(100),
+				       APP(100), APP(100), APP(100), APP(100), APP(100) },
+		  .from = 2530, .to = 3130, .copied = 600 },
+		{ &F4R, 3130, .rec = { SH(122), CCS, APP(1200), APP(1200), APP(100), APP(100),
+				       APP(100), APP(100), APP(100), APP(100), APP(100) },
+		  .from = 3130, .copied = 3128 + 13 - 3130 } } },
+	{ "copy_max_bytes_mid_flight", 600, "110", {
+		{ &F4, 1000, .rec = { CH(300) }, .copied = 300 },
+		{ &F4R, 77, .rec = { SH(122), CCS, APP(28), APP(1087) }, .copied = 600 },
+		{ &F4R, 77 + 1243, .rec = { APP(100) } } } },
+	{ "copy_client_alert_and_fin", 0, "112", {
+		{ &F4, 1000, .rec = { CH(300) }, .copied = 300 },
+		{ &F4R, 77, .rec = { SH(122), CCS, APP(28), APP(500), APP(100), APP(74) },
+		  .copied = 830 },
+		{ &F4, 1300, .flags = FIN, .rec = { CCS, APP(24) }, .copied = 30 } } },
+	{ "copy_userspace_done_mid_flight", 0, "110", {
+		{ &F4, 1000, .rec = { CH(300) }, .copied = 300 },
+		{ &F4R, 77, .rec = { SH(122), CCS, APP(28), APP(500) }, .copied = 656 },
+		{ &F4R, 77 + 656, .done = true, .rec = { APP(100) } } } },
+};
+
 #define N_SCENARIOS	(sizeof(scenarios) / sizeof(scenarios[0]))
+#define N_COPY		(sizeof(copy_scenarios) / sizeof(copy_scenarios[0]))
 
 static uint8_t frame_buf[FRAME_MAX];
 
@@ -282,10 +391,14 @@ static size_t payload(const struct step *st, uint8_t *out)
 	for (int i = 0; i < RECS_MAX && st->rec[i].type; i++) {
 		const struct rec *r = &st->rec[i];
 
-		if (st->udp)
+		if (st->udp) {
 			n += dtls_rec(all + n, r->type, r->epoch, r->hs, r->len);
-		else
-			n += tls_rec(all + n, r->type, r->hs, r->len);
+		} else {
+			tls_rec(all + n, r->type, r->hs, r->len);
+			if (r->lie)
+				all[n + 6] = 0x7f;
+			n += r->len;
+		}
 	}
 	for (int i = 0; st->many && i < MANY; i++)
 		n += tls_rec(all + n, TLS_CT_HANDSHAKE, TLS_HS_SERVER_HELLO_DONE, 9);
@@ -307,7 +420,7 @@ struct pair {
 	struct sel *sel;
 };
 
-static int setup(void **state)
+static int setup_with(void **state, bool copy)
 {
 	struct pair *x = calloc(1, sizeof(*x));
 	void *t = NULL;
@@ -315,14 +428,27 @@ static int setup(void **state)
 	if (!x)
 		return -1;
 	x->sc = *state;
-	if (load(&t, x->sc->max_bytes)) {
+	if (load_opts(&t, x->sc->max_bytes, copy)) {
 		free(x);
 		return -1;
 	}
 	x->t = t;
 	x->sel = sel_new(0, x->sc->max_bytes);
+	if (!x->sel)
+		return -1;
+	sel_copy_encrypted(x->sel, copy);
 	*state = x;
-	return x->sel ? 0 : -1;
+	return 0;
+}
+
+static int setup(void **state)
+{
+	return setup_with(state, false);
+}
+
+static int setup_copy(void **state)
+{
+	return setup_with(state, true);
 }
 
 static int teardown_pair(void **state)
@@ -407,6 +533,9 @@ static void run_step(struct pair *x, int i)
 	if (got != x->sc->want[i] - '0')
 		fail_msg("%s, frame %d: %d records, the table says %c", x->sc->name, i + 1, got,
 			 x->sc->want[i]);
+	if (st->copied && v.data_len != st->copied)
+		fail_msg("%s, frame %d: %u bytes copied, the table says %u", x->sc->name, i + 1,
+			 v.data_len, st->copied);
 	if (v.data_len)
 		same_data(x, i, &x->t->ev[0], &p, &v);
 	if (v.close)
@@ -431,15 +560,18 @@ static void test_same_verdict(void **state)
 
 int main(void)
 {
-	struct CMUnitTest tests[N_SCENARIOS];
+	struct CMUnitTest tests[N_SCENARIOS + N_COPY];
 
-	for (size_t i = 0; i < N_SCENARIOS; i++) {
+	for (size_t i = 0; i < N_SCENARIOS + N_COPY; i++) {
+		bool copy = i >= N_SCENARIOS;
+		const struct scenario *sc = copy ? &copy_scenarios[i - N_SCENARIOS] : &scenarios[i];
+
 		tests[i] = (struct CMUnitTest){
-			.name = scenarios[i].name,
+			.name = sc->name,
 			.test_func = test_same_verdict,
-			.setup_func = setup,
+			.setup_func = copy ? setup_copy : setup,
 			.teardown_func = teardown_pair,
-			.initial_state = (void *)&scenarios[i],
+			.initial_state = (void *)sc,
 		};
 	}
 	return PROG_RUN_MAIN("same_verdict", tests);

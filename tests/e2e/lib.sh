@@ -16,7 +16,7 @@ cleanup() {
 		for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
 		kill -9 "$p" 2>/dev/null
 	done
-	for ns in "${NS_LIST[@]}"; do ip netns del "$ns" 2>/dev/null; done
+	for ns in "${NS_LIST[@]}"; do ns_try_del "$ns"; done
 	rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -47,8 +47,23 @@ ns_new() {
 	printf -v "$1" '%s' "$_name"
 }
 
+# ns_try_del NS: `ip netns del` fails with EBUSY while another mount
+# namespace (an `ip netns exec` still exiting) holds the bind mount; retry.
+ns_try_del() {
+	local _
+	for _ in $(seq 1 30); do
+		[ -e "/run/netns/$1" ] || return 0
+		ip netns del "$1" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	echo "WARNING: namespace $1 could not be removed" >&2
+	return 1
+}
+
+# ns_del NS: a namespace that will not go stays registered, so the exit
+# trap tries again and the cleanup check reports it.
 ns_del() {
-	ip netns del "$1" 2>/dev/null
+	ns_try_del "$1" || return 0
 	local keep=() n
 	for n in "${NS_LIST[@]}"; do [ "$n" != "$1" ] && keep+=("$n"); done
 	NS_LIST=("${keep[@]}")

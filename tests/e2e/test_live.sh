@@ -134,7 +134,7 @@ test_fifty_in_a_row() {
 	local snis
 	snis=$(events "$out" tls-certificate | jq -r '.tls.client.server_name' | sort -u | wc -l)
 	[ "$n" = 50 ] && [ "$snis" = 50 ] && pass fifty_in_a_row || fail fifty_in_a_row "$n events, $snis distinct SNIs, want 50"
-	stop_pid "$SENTRY_PID"
+	stop_pid "$SENTRY_PID"; stop_pid "$SERVER_PID"
 	ns_del "$ns"
 }
 

@@ -86,6 +86,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	FUZZ_CHECK(sel_linktype_ok(pcap_source_linktype(src)));
 	fuzz_pipe_begin(&fp, size > 24 ? data[size - 1] : 0);
+	/* the same knob as the flow table's copy_encrypted */
+	pcap_source_copy_encrypted(src, size > 24 && data[size - 1] & 128);
 	fp.done = on_done;
 	fp.done_ctx = src;
 	stop_every = size > 24 ? data[size - 2] % 4 : 0;

@@ -12,6 +12,8 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 #include "flow.h"
+#include "recwalk.h"
+#include "select.h"
 
 /* ---- a test PKI and an in-memory handshake ---- */
 
@@ -60,9 +62,23 @@ struct stream {
 	size_t len;
 };
 
-static void drain(BIO *from, BIO *to, struct stream *rec)
+/* A handshake's flights in the order they were written: which direction,
+ * where in its stream. */
+#define FLIGHTS_MAX	32
+
+struct convo {
+	struct stream c2s, s2c;
+	int n;
+	struct {
+		bool to_server;
+		size_t off, len;
+	} fl[FLIGHTS_MAX];
+};
+
+static void drain_log(BIO *from, BIO *to, struct stream *rec, struct convo *cv, bool to_server)
 {
 	char buf[16384];
+	size_t start = rec->len;
 	int n;
 
 	while ((n = BIO_read(from, buf, sizeof(buf))) > 0) {
@@ -71,6 +87,74 @@ static void drain(BIO *from, BIO *to, struct stream *rec)
 		rec->len += n;
 		BIO_write(to, buf, n);
 	}
+	if (cv && rec->len > start) {
+		assert_true(cv->n < FLIGHTS_MAX);
+		cv->fl[cv->n].to_server = to_server;
+		cv->fl[cv->n].off = start;
+		cv->fl[cv->n].len = rec->len - start;
+		cv->n++;
+	}
+}
+
+static void drain(BIO *from, BIO *to, struct stream *rec)
+{
+	drain_log(from, to, rec, NULL, false);
+}
+
+/* A TLS 1.3 (or 1.2) handshake in memory with its flights in order: groups
+ * the server accepts and the client offers (a key share for its first only:
+ * a mismatch makes a HelloRetryRequest), then one application data record
+ * each way, as real clients and servers send. */
+static void conversation(int max_version, const char *sni, const char *sgroups,
+			 const char *cgroups, struct convo *cv)
+{
+	SSL_CTX *sctx = SSL_CTX_new(TLS_server_method());
+	SSL_CTX *cctx = SSL_CTX_new(TLS_client_method());
+	BIO *c_in = BIO_new(BIO_s_mem()), *c_out = BIO_new(BIO_s_mem());
+	BIO *s_in = BIO_new(BIO_s_mem()), *s_out = BIO_new(BIO_s_mem());
+	char buf[16];
+	SSL *s, *c;
+
+	assert_int_equal(SSL_CTX_use_certificate(sctx, leaf_crt), 1);
+	assert_int_equal(SSL_CTX_use_PrivateKey(sctx, leaf_key), 1);
+	X509_up_ref(root_crt);
+	SSL_CTX_add_extra_chain_cert(sctx, root_crt);
+	SSL_CTX_set_max_proto_version(sctx, max_version);
+	SSL_CTX_set_max_proto_version(cctx, max_version);
+	if (sgroups)
+		assert_int_equal(SSL_CTX_set1_groups_list(sctx, sgroups), 1);
+	if (cgroups)
+		assert_int_equal(SSL_CTX_set1_groups_list(cctx, cgroups), 1);
+	s = SSL_new(sctx);
+	c = SSL_new(cctx);
+	SSL_set_bio(c, c_in, c_out);
+	SSL_set_bio(s, s_in, s_out);
+	SSL_set_accept_state(s);
+	SSL_set_connect_state(c);
+	SSL_set_tlsext_host_name(c, sni);
+	memset(cv, 0, sizeof(*cv));
+	for (int i = 0; i < 20 && !(SSL_is_init_finished(c) && SSL_is_init_finished(s)); i++) {
+		SSL_do_handshake(c);
+		drain_log(c_out, s_in, &cv->c2s, cv, true);
+		SSL_do_handshake(s);
+		drain_log(s_out, c_in, &cv->s2c, cv, false);
+	}
+	assert_true(SSL_is_init_finished(c) && SSL_is_init_finished(s));
+	assert_int_equal(SSL_write(c, "ping", 4), 4);
+	drain_log(c_out, s_in, &cv->c2s, cv, true);
+	assert_int_equal(SSL_read(s, buf, sizeof(buf)), 4);
+	assert_int_equal(SSL_write(s, "pong", 4), 4);
+	drain_log(s_out, c_in, &cv->s2c, cv, false);
+	SSL_free(c);
+	SSL_free(s);
+	SSL_CTX_free(cctx);
+	SSL_CTX_free(sctx);
+}
+
+static void convo_free(struct convo *cv)
+{
+	free(cv->c2s.b);
+	free(cv->s2c.b);
 }
 
 /* Runs a full handshake in memory; c2s/s2c receive the bytes each side wrote. */
@@ -115,6 +199,8 @@ static void handshake(int max_version, const char *sni, struct stream *c2s, stru
 
 #define MAX_REPORTS 64
 
+#define MAX_RECORDS 32
+
 struct sink {
 	int n;
 	struct {
@@ -123,8 +209,16 @@ struct sink {
 		char sni[TLS_SNI_MAX + 1];
 		uint32_t chain_len;
 		char leaf_sha[65];
+		bool hello_retry;
 	} r[MAX_REPORTS];
 	int done;
+	struct sel *sel;		/* the source in the loop: told what is done */
+	int n_enc;			/* encrypted records handed out */
+	struct {
+		bool from_server;
+		uint32_t idx, len;
+		uint8_t hdr[TLS_HDR_LEN];
+	} enc[MAX_RECORDS];
 };
 
 static void on_report(void *ctx, const struct cs_report *r)
@@ -139,6 +233,7 @@ static void on_report(void *ctx, const struct cs_report *r)
 	s->r[s->n].server_port = r->server.port;
 	strcpy(s->r[s->n].sni, r->sni);
 	s->r[s->n].chain_len = r->chain_len;
+	s->r[s->n].hello_retry = r->hello_retry;
 	if (r->chain_len)
 		strcpy(s->r[s->n].leaf_sha, r->chain[0]->sha256_hex);
 	s->n++;
@@ -146,8 +241,26 @@ static void on_report(void *ctx, const struct cs_report *r)
 
 static void on_done(void *ctx, const struct cs_flow_key *k)
 {
+	struct sink *s = ctx;
+
+	s->done++;
+	if (s->sel)
+		sel_done(s->sel, k);
+}
+
+static void on_encrypted(void *ctx, const struct cs_flow_key *k, bool from_server, uint32_t idx,
+			 const uint8_t *hdr, const uint8_t *body, size_t len)
+{
+	struct sink *s = ctx;
+
 	(void)k;
-	((struct sink *)ctx)->done++;
+	assert_non_null(body);
+	assert_true(s->n_enc < MAX_RECORDS);
+	s->enc[s->n_enc].from_server = from_server;
+	s->enc[s->n_enc].idx = idx;
+	s->enc[s->n_enc].len = (uint32_t)len;
+	memcpy(s->enc[s->n_enc].hdr, hdr, TLS_HDR_LEN);
+	s->n_enc++;
 }
 
 struct rig {
@@ -156,10 +269,11 @@ struct rig {
 	struct sink sink;
 };
 
-static void rig_init_mem(struct rig *g, uint32_t max_conns, uint64_t max_mem)
+static void rig_init_opts(struct rig *g, uint32_t max_conns, uint64_t max_mem, bool copy)
 {
 	struct flow_opts o = { .max_conns = max_conns, .max_mem = max_mem,
-			       .report = on_report, .done = on_done };
+			       .report = on_report, .done = on_done,
+			       .copy_encrypted = copy, .encrypted = on_encrypted };
 
 	memset(g, 0, sizeof(*g));
 	g->certs = cert_cache_new(64);
@@ -167,6 +281,11 @@ static void rig_init_mem(struct rig *g, uint32_t max_conns, uint64_t max_mem)
 	o.ctx = &g->sink;
 	g->ft = flow_new(&o);
 	assert_non_null(g->ft);
+}
+
+static void rig_init_mem(struct rig *g, uint32_t max_conns, uint64_t max_mem)
+{
+	rig_init_opts(g, max_conns, max_mem, false);
 }
 
 static void rig_init(struct rig *g, uint32_t max_conns)
@@ -178,6 +297,7 @@ static void rig_free(struct rig *g)
 {
 	flow_free(g->ft);
 	cert_cache_free(g->certs);
+	sel_free(g->sink.sel);
 }
 
 static void seg_key(struct cs_flow_key *k, uint16_t cport, bool to_server)
@@ -213,6 +333,104 @@ static void push_stream(struct rig *g, uint16_t cport, bool to_server, uint32_t 
 	}
 }
 
+/* ---- the source in the loop ---- */
+
+#define CISN	1000u
+#define SISN	0xfffffe00u	/* wraps */
+#define PA	(CS_TCP_ACK | CS_TCP_PSH)
+
+/* One packet through select.c; what it selects goes to the flow table. */
+static void push_selected(struct rig *g, uint16_t cport, bool to_server, uint32_t seq,
+			  const uint8_t *b, uint32_t n)
+{
+	struct sel_pkt p = { .seq = seq, .len = n, .caplen = n, .payload = b, .flags = PA };
+	struct sel_verdict v;
+
+	seg_key(&p.key, cport, to_server);
+	sel_packet(g->sink.sel, &p, &v);
+	if (v.data_len)
+		push(g, cport, to_server, v.data_seq, b, v.data_len, v.data_flags, 1000);
+}
+
+/* A conversation's flights in order, each in mss-byte packets; with the
+ * source in the loop (g->sink.sel) only what select.c selects arrives. */
+static void push_convo(struct rig *g, uint16_t cport, const struct convo *cv, uint32_t mss)
+{
+	for (int i = 0; i < cv->n; i++) {
+		bool up = cv->fl[i].to_server;
+		const struct stream *st = up ? &cv->c2s : &cv->s2c;
+		size_t end = cv->fl[i].off + cv->fl[i].len;
+
+		for (size_t off = cv->fl[i].off; off < end; off += mss) {
+			uint32_t n = end - off < mss ? (uint32_t)(end - off) : mss;
+			uint32_t seq = (up ? CISN : SISN) + (uint32_t)off;
+
+			if (g->sink.sel)
+				push_selected(g, cport, up, seq, st->b + off, n);
+			else
+				push(g, cport, up, seq, st->b + off, n, PA, 1000);
+		}
+	}
+}
+
+/* The bytes select.c copies of one direction, sent in mss-byte packets. */
+static uint32_t selected_len(const struct convo *cv, bool to_server, bool copy, uint32_t mss)
+{
+	const struct stream *st = to_server ? &cv->c2s : &cv->s2c;
+	struct sel *t = sel_new(16, 0);
+	struct sel_verdict v;
+	uint32_t sum = 0;
+
+	assert_non_null(t);
+	sel_copy_encrypted(t, copy);
+	for (size_t off = 0; off < st->len; off += mss) {
+		uint32_t n = st->len - off < mss ? (uint32_t)(st->len - off) : mss;
+		struct sel_pkt p = { .seq = 77 + (uint32_t)off, .len = n, .caplen = n,
+				     .payload = st->b + off, .flags = PA };
+
+		seg_key(&p.key, 40000, to_server);
+		sel_packet(t, &p, &v);
+		sum += v.data_len;
+	}
+	sel_free(t);
+	return sum;
+}
+
+/* Where the stream walk is over (the offset just past what it needs),
+ * fed a byte at a time, or -1; *held: the encrypted records it held. */
+static int64_t walk_end(const struct stream *st, bool client, bool copy, uint32_t *held)
+{
+	enum recwalk_event ev;
+	struct recwalk w;
+	int64_t end = -1;
+
+	recwalk_init(&w, true, 0, cs_enc_max(copy, client));
+	for (size_t i = 0; i < st->len && end < 0; i++) {
+		assert_int_equal(recwalk_feed(&w, st->b + i, 1, &ev), 1);
+		if (ev == RECWALK_END)
+			end = (int64_t)i + 1;
+	}
+	*held = 0;
+	for (uint32_t i = 0; i < CS_ENC_SERVER_RECS; i++)
+		*held += recwalk_record(&w, i) != NULL;
+	recwalk_free(&w);
+	return end;
+}
+
+/* The record headers in bytes [from, to) of a stream: types and body lengths. */
+static int records_of(const struct stream *st, size_t from, size_t to, uint8_t *type,
+		      uint32_t *len, int max)
+{
+	int n = 0;
+
+	for (size_t o = from; o + TLS_HDR_LEN <= to && n < max; n++) {
+		type[n] = st->b[o];
+		len[n] = (uint32_t)st->b[o + 3] << 8 | st->b[o + 4];
+		o += TLS_HDR_LEN + len[n];
+	}
+	return n;
+}
+
 static void leaf_hex(char out[65])
 {
 	unsigned char md[32];
@@ -243,8 +461,8 @@ static void test_tls12_chain(void **state)
 	assert_int_equal(g.sink.r[0].server_port, 443);
 	leaf_hex(want);
 	assert_string_equal(g.sink.r[0].leaf_sha, want);
-	/* Both directions ended at ChangeCipherSpec, where the source's own
-	 * record walk stops too: no need to tell it. */
+	/* Both directions ended at the encrypted Finished after their CCS,
+	 * where the source's own record walk stops too: no need to tell it. */
 	assert_int_equal(g.sink.done, 0);
 	rig_free(&g);
 	free(c2s.b);
@@ -266,6 +484,7 @@ static void test_tls13_hidden(void **state)
 	assert_int_equal(g.sink.r[0].version, 0x0304);
 	assert_string_equal(g.sink.r[0].sni, "hidden.flow.test");
 	assert_int_equal(g.sink.r[0].chain_len, 0);
+	assert_false(g.sink.r[0].hello_retry);
 	rig_free(&g);
 	free(c2s.b);
 	free(s2c.b);
@@ -499,6 +718,220 @@ static void test_memory_bound(void **state)
 	free(s2c.b);
 }
 
+/*
+ * A HelloRetryRequest (the server takes only P-256, the client's key share
+ * is X25519): HRR + CCS, the client's CCS + second ClientHello. The event
+ * is reported, says so, and carries the second hello's SNI; both
+ * directions end where the source stops without a word to it.
+ */
+static void test_tls13_hello_retry(void **state)
+{
+	uint8_t type[16];
+	uint32_t len[16];
+	struct flow_stats st;
+	struct convo cv;
+	struct rig g;
+
+	(void)state;
+	conversation(TLS1_3_VERSION, "retry.flow.test", "P-256", "X25519:P-256", &cv);
+	/* the client wrote: hello, CCS, hello again, then encrypted */
+	assert_int_equal(records_of(&cv.c2s, 0, cv.c2s.len, type, len, 4), 4);
+	assert_true(type[0] == 22 && type[1] == 20 && type[2] == 22 && type[3] == 23);
+	rig_init(&g, 0);
+	push_convo(&g, 40030, &cv, 1448);
+	assert_int_equal(g.sink.n, 1);
+	assert_int_equal(g.sink.r[0].action, REPORT_CERTIFICATE_HIDDEN);
+	assert_int_equal(g.sink.r[0].version, 0x0304);
+	assert_true(g.sink.r[0].hello_retry);
+	assert_string_equal(g.sink.r[0].sni, "retry.flow.test");
+	assert_int_equal(g.sink.done, 0);
+	flow_stats(g.ft, &st);
+	assert_int_equal(st.active, 0);
+	assert_int_equal(st.parse_errors, 0);
+	rig_free(&g);
+	convo_free(&cv);
+}
+
+/*
+ * The done rule: the flow stage's walk (recwalk) ends each direction where
+ * select.c (the kernel's twin) stops copying it, for TLS 1.2 (CCS, then the
+ * encrypted Finished), TLS 1.3 (CCS, then encrypted records) and a
+ * HelloRetryRequest, with copy_encrypted off and on. Fed only what the
+ * source selects, the connection ends with no word to the source, but for
+ * the server's direction once the client's encrypted record is in (copy on).
+ */
+static void test_done_where_the_source_stops(void **state)
+{
+	static const struct { int ver; const char *sg, *cg; bool tls13, hrr; } hs[] = {
+		{ TLS1_2_VERSION, NULL, NULL, false, false },
+		{ TLS1_3_VERSION, NULL, NULL, true, false },
+		{ TLS1_3_VERSION, "P-256", "X25519:P-256", true, true },
+	};
+	uint16_t port = 40040;
+
+	(void)state;
+	for (size_t h = 0; h < sizeof(hs) / sizeof(hs[0]); h++) {
+		for (int copy = 0; copy < 2; copy++) {
+			struct flow_stats st;
+			struct convo cv;
+			struct rig g;
+
+			conversation(hs[h].ver, "done.flow.test", hs[h].sg, hs[h].cg, &cv);
+			for (int up = 0; up < 2; up++) {
+				const struct stream *str = up ? &cv.c2s : &cv.s2c;
+				uint32_t sel = selected_len(&cv, up, copy, 100), held;
+				int64_t end = walk_end(str, up, copy, &held);
+
+				if (end < 0)
+					assert_int_equal(sel, str->len);
+				else
+					assert_int_equal(end, sel);
+				if (!copy || !hs[h].tls13)
+					assert_int_equal(held, 0);
+			}
+			rig_init_opts(&g, 0, 0, copy);
+			g.sink.sel = sel_new(64, 0);
+			sel_copy_encrypted(g.sink.sel, copy);
+			push_convo(&g, port++, &cv, 100);
+			flow_stats(g.ft, &st);
+			assert_int_equal(st.active, 0);
+			assert_int_equal(st.parse_errors, 0);
+			assert_int_equal(g.sink.done, copy && hs[h].tls13);
+			assert_int_equal(g.sink.n, 1);
+			assert_int_equal(g.sink.r[0].action, hs[h].tls13 ? REPORT_CERTIFICATE_HIDDEN :
+							     REPORT_CERTIFICATE);
+			assert_int_equal(g.sink.r[0].hello_retry, hs[h].hrr);
+			assert_int_equal(g.sink.n_enc > 0, copy && hs[h].tls13);
+			rig_free(&g);
+			convo_free(&cv);
+		}
+	}
+}
+
+/*
+ * copy_encrypted: the server's flight after its ServerHello, each record
+ * whole, through the hook and held in the connection (counted in its
+ * memory), then the client's one record; at that the server's direction is
+ * done and the source told.
+ */
+static void test_copy_encrypted_records(void **state)
+{
+	uint8_t type[16];
+	uint32_t len[16], sum = 0, k = 0;
+	struct flow_stats st, st0;
+	struct cs_flow_key server;
+	struct convo cv;
+	struct rig g, g0;
+	int n;
+
+	(void)state;
+	conversation(TLS1_3_VERSION, "enc.flow.test", NULL, NULL, &cv);
+	/* client hello; the server's hello and flight in one write; the client's CCS + Finished */
+	assert_true(cv.n >= 3 && cv.fl[0].to_server && !cv.fl[1].to_server && cv.fl[2].to_server);
+	n = records_of(&cv.s2c, cv.fl[1].off, cv.fl[1].off + cv.fl[1].len, type, len, 16);
+	rig_init_opts(&g, 0, 0, true);
+	rig_init_opts(&g0, 0, 0, false);
+	for (int i = 0; i < 2; i++) {
+		struct convo part = cv;
+
+		part.n = 2;
+		push_convo(i ? &g0 : &g, 40050, &part, 1448);
+	}
+	seg_key(&server, 40050, false);
+	for (int i = 0; i < n; i++) {
+		const struct recwalk_record *r;
+
+		if (type[i] != TLS_CT_APPDATA)
+			continue;
+		assert_true(g.sink.n_enc > (int)k);
+		assert_true(g.sink.enc[k].from_server);
+		assert_int_equal(g.sink.enc[k].idx, k);
+		assert_int_equal(g.sink.enc[k].len, len[i]);
+		assert_int_equal(g.sink.enc[k].hdr[0], TLS_CT_APPDATA);
+		r = flow_encrypted(g.ft, &server, k);
+		assert_non_null(r);
+		assert_int_equal(r->len, len[i]);
+		sum += len[i];
+		k++;
+	}
+	assert_true(k >= 4);			/* EE, Certificate, CertificateVerify, Finished */
+	assert_int_equal(g.sink.n_enc, k);
+	assert_null(flow_encrypted(g.ft, &server, k));
+	flow_stats(g.ft, &st);
+	flow_stats(g0.ft, &st0);
+	assert_int_equal(st.encrypted_records, k);
+	assert_int_equal(st0.encrypted_records, 0);
+	assert_true(st.mem >= st0.mem + sum);
+	assert_int_equal(g.sink.done, 0);
+	/* the client's CCS + Finished: its one record, and the server is done */
+	n = records_of(&cv.c2s, cv.fl[2].off, cv.fl[2].off + cv.fl[2].len, type, len, 16);
+	assert_true(n >= 1 && type[n - 1] == TLS_CT_APPDATA);
+	{
+		struct convo part = cv;
+
+		part.fl[0] = cv.fl[2];
+		part.n = 1;
+		push_convo(&g, 40050, &part, 1448);
+	}
+	assert_int_equal(g.sink.n_enc, k + 1);
+	assert_false(g.sink.enc[k].from_server);
+	assert_int_equal(g.sink.enc[k].idx, 0);
+	assert_int_equal(g.sink.enc[k].len, len[n - 1]);
+	assert_int_equal(g.sink.done, 1);
+	rig_free(&g);
+	rig_free(&g0);
+	convo_free(&cv);
+}
+
+/* recwalk on crafted streams: an empty encrypted record is whole at its
+ * header, one over RECWALK_REC_MAX is walked over but not held, and the
+ * walk ends after a short stop record's whole body (an alert: 2 bytes). */
+static void test_recwalk_records(void **state)
+{
+	static uint8_t b[40000];
+	struct recwalk w;
+	enum recwalk_event ev;
+	size_t n = 0, got, at = 0;
+	int records = 0, ends = 0;
+
+	(void)state;
+	memcpy(b + n, "\x16\x03\x03\x00\x04\x02\x00\x00\x00", 9);	/* ServerHello, empty */
+	n += 9;
+	memcpy(b + n, "\x17\x03\x03\x00\x00", 5);			/* empty */
+	n += 5;
+	memcpy(b + n, "\x17\x03\x03\x4f\xff", 5);			/* 20479 > RECWALK_REC_MAX */
+	n += 5 + 0x4fff;
+	memcpy(b + n, "\x17\x03\x03\x00\x0a", 5);
+	memset(b + n + 5, 0xab, 10);
+	n += 15;
+	memcpy(b + n, "\x15\x03\x03\x00\x02\x02\x28", 7);		/* stops the walk */
+	n += 7;
+	memcpy(b + n, "\x17\x03\x03\x00\x10", 5);
+	n += 5;
+	recwalk_init(&w, true, 0, CS_ENC_SERVER_RECS);
+	while (at < n && ends == 0) {
+		got = recwalk_feed(&w, b + at, n - at, &ev);
+		assert_true(got > 0);
+		at += got;
+		records += ev == RECWALK_RECORD;
+		ends += ev == RECWALK_END;
+	}
+	assert_int_equal(records, 3);
+	assert_int_equal(ends, 1);
+	assert_int_equal(at, n - 5);		/* the alert's header and its 2 bytes */
+	assert_non_null(recwalk_record(&w, 0));
+	assert_int_equal(recwalk_record(&w, 0)->len, 0);
+	assert_null(recwalk_record(&w, 1));
+	assert_int_equal(w.oversize, 1);
+	assert_non_null(recwalk_record(&w, 2));
+	assert_int_equal(recwalk_record(&w, 2)->body[9], 0xab);
+	assert_int_equal(w.mem, 10);
+	assert_null(recwalk_record(&w, 3));
+	assert_int_equal(recwalk_feed(&w, b, 5, &ev), 5);	/* over: takes all, says nothing */
+	assert_int_equal(ev, RECWALK_MORE);
+	recwalk_free(&w);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -512,6 +945,10 @@ int main(void)
 		cmocka_unit_test(test_bounds_evict_expire_close),
 		cmocka_unit_test(test_port_reuse),
 		cmocka_unit_test(test_memory_bound),
+		cmocka_unit_test(test_tls13_hello_retry),
+		cmocka_unit_test(test_done_where_the_source_stops),
+		cmocka_unit_test(test_copy_encrypted_records),
+		cmocka_unit_test(test_recwalk_records),
 	};
 
 	return cmocka_run_group_tests(tests, pki_setup, pki_teardown);

@@ -307,8 +307,9 @@ static size_t mk_rec(uint8_t *o, uint8_t type, uint16_t body_len)
 }
 
 /* The reference conversation. Client: CH (209 B); later CKE (75) + CCS (6) +
- * Finished (45), so it stops at 209 + 75 + 13 = 297. Server: SH (79) + Cert
- * (609) + Done (9) = 697, then CCS + Finished: stop at 710. */
+ * Finished (45), so it stops at the Finished: 209 + 75 + 6 + 13 = 303.
+ * Server: SH (79) + Cert (609) + Done (9) = 697, then CCS + Finished: stop
+ * at 716. */
 static uint8_t cli[1024], srv[2048], http_c[64], http_s[64];
 static size_t cli_n, cli_ch, srv_n;
 #define CISN 1000u
@@ -406,8 +407,8 @@ static void check_ref(const struct coll *c, int v6, uint32_t ci, uint32_t si)
 	check_seg(&c->s[0], 0, v6, ci, cli, (uint32_t)cli_ch, PA);
 	check_seg(&c->s[1], 1, v6, si, srv, 379, PA);
 	check_seg(&c->s[2], 1, v6, si + 379, srv + 379, 318, PA);
-	check_seg(&c->s[3], 1, v6, si + 697, srv + 697, 710 - 697, PA);	/* CCS header + 8 */
-	check_seg(&c->s[4], 0, v6, ci + 209, cli + 209, 297 - 209, PA);
+	check_seg(&c->s[3], 1, v6, si + 697, srv + 697, 716 - 697, PA);	/* CCS, Finished header + 8 */
+	check_seg(&c->s[4], 0, v6, ci + 209, cli + 209, 303 - 209, PA);
 	check_seg(&c->s[5], 0, v6, ci + (uint32_t)cli_n, NULL, 0, CS_TCP_FIN | A);
 	check_seg(&c->s[6], 1, v6, si + (uint32_t)srv_n, NULL, 0, CS_TCP_FIN | A);
 }
@@ -539,8 +540,9 @@ static void test_cap(void **st)
 }
 
 /* A record header split across packets: its first bytes are kept and the
- * packet that continues it completes it (rule 6), so the walk reaches the
- * CCS instead of stalling. A retransmission holding it whole agrees. */
+ * packet that continues it completes it (rule 6), so the walk goes past the
+ * CCS to the Finished instead of stalling. A retransmission holding it whole
+ * agrees. */
 static void test_split_header_joined(void **st)
 {
 	struct conv cv = { .framing = F_ETH };
@@ -560,17 +562,17 @@ static void test_split_header_joined(void **st)
 	assert_int_equal(run_file(tpath("split.pcap"), 0, &c, err, sizeof(err), NULL), 0);
 	assert_int_equal(c.n, 5);
 	check_seg(&c.s[0], 1, 0, SISN, srv, 699, PA);
-	check_seg(&c.s[1], 1, 0, SISN + 699, srv + 699, 3, PA);	/* joined: stop at 710 */
-	check_seg(&c.s[2], 1, 0, SISN + 702, srv + 702, 710 - 702, PA);
+	check_seg(&c.s[1], 1, 0, SISN + 699, srv + 699, 3, PA);	/* joined: stop at 716 */
+	check_seg(&c.s[2], 1, 0, SISN + 702, srv + 702, 716 - 702, PA);
 	check_seg(&c.s[3], 1, 0, SISN + 697, srv + 697, 10, PA);
-	check_seg(&c.s[4], 1, 0, SISN + 702, srv + 702, 710 - 702, PA);
+	check_seg(&c.s[4], 1, 0, SISN + 702, srv + 702, 716 - 702, PA);
 	coll_free(&c);
 }
 
 /* The same, the ServerHelloDone header split 1 + 1 + 3 over three packets
  * (a tiny middle packet extends the kept part) and the CCS header 4 + 1;
- * the walk still stops right after the CCS. A packet that does not start
- * where the kept part ends changes nothing. */
+ * the walk still stops at the Finished after the CCS. A packet that does
+ * not start where the kept part ends changes nothing. */
 static void test_split_header_three_ways(void **st)
 {
 	struct sel *t = sel_new(8, 0);
@@ -579,7 +581,7 @@ static void test_split_header_three_ways(void **st)
 	struct sel_stats ss;
 	/* srv: SH 0..79, Cert 79..688, Done header at 688, CCS header at 697 */
 	static const uint32_t cut[] = { 0, 689, 690, 701, 702, 748 };
-	static const uint32_t want[] = { 689, 1, 11, 1, 8 };
+	static const uint32_t want[] = { 689, 1, 11, 1, 14 };
 
 	(void)st;
 	for (int i = 0; i < 5; i++) {
@@ -628,7 +630,7 @@ static void test_out_of_order(void **st)
 	check_seg(&c.s[1], 1, 0, SISN + 697, srv + 697, 51, PA);
 	check_seg(&c.s[2], 1, 0, SISN + 379, srv + 379, 318, PA);
 	check_seg(&c.s[3], 1, 0, SISN + 748, srv + 748, 53, PA);
-	check_seg(&c.s[4], 1, 0, SISN + 697, srv + 697, 13, PA);
+	check_seg(&c.s[4], 1, 0, SISN + 697, srv + 697, 19, PA);
 	coll_free(&c);
 }
 
@@ -981,9 +983,10 @@ static void test_lru(void **st)
 	sel_packet(t, &p[2], &v), assert_int_equal(v.data_len, 100);	/* evicts 1 */
 	p[1].seq = 110, p[1].payload = cli + 100;
 	sel_packet(t, &p[1], &v), assert_int_equal(v.data_len, 0);
-	/* walks over the CKE header at 209 to the CCS at 284: stops at 297 */
-	p[0].seq = 210, p[0].payload = cli + 200;
-	sel_packet(t, &p[0], &v), assert_int_equal(v.data_len, 97);
+	/* walks over the CKE header at 209, the CCS at 284, to the Finished at
+	 * 290: stops at 303 */
+	p[0].seq = 210, p[0].payload = cli + 200, p[0].len = p[0].caplen = 150;
+	sel_packet(t, &p[0], &v), assert_int_equal(v.data_len, 103);
 	sel_get_stats(t, &ss);
 	assert_int_equal(ss.evicted, 1);
 	assert_int_equal(ss.flows, 3);
@@ -1374,7 +1377,7 @@ static void test_ssl2_start(void **st)
 }
 
 /* An Alert starts a direction only if the reverse one is tracked; a
- * warning at the start is hopped over (the walk goes on to the CCS), a
+ * warning at the start is hopped over (the walk goes on to the Finished), a
  * fatal one is the end (its header + CS_TAIL_BYTES). A lone 7-byte alert
  * record is enough to start. */
 static void test_alert_start(void **st)
@@ -1391,13 +1394,13 @@ static void test_alert_start(void **st)
 	(void)st;
 	memcpy(b, warn, 7);
 	memcpy(b + 7, srv, srv_n);
-	wn = 7 + 697 + 5 + CS_TAIL_BYTES;			/* through the CCS */
+	wn = 7 + 697 + 6 + 5 + CS_TAIL_BYTES;		/* CCS, Finished header + 8 */
 	/* no tracked reverse: nothing */
 	mk_pkt(&p, 6, 1, 1000, 900, b, (uint32_t)(7 + srv_n));
 	sel_packet(t, &p, &v), assert_int_equal(v.data_len, 0);
 	sel_get_stats(t, &ss);
 	assert_int_equal(ss.flows, 0);
-	/* ClientHello first: the server's warning + flight is walked to the CCS */
+	/* ClientHello first: the server's warning + flight is walked to the Finished */
 	mk_pkt(&p, 6, 0, 1000, 100, cli, (uint32_t)cli_ch);
 	sel_packet(t, &p, &v), assert_int_equal(v.data_len, cli_ch);
 	mk_pkt(&p, 6, 1, 1000, 900, b, (uint32_t)(7 + srv_n));
@@ -1416,7 +1419,7 @@ static void test_alert_start(void **st)
 	mk_pkt(&p, 6, 1, 1002, 900, warn, 7);
 	sel_packet(t, &p, &v), assert_int_equal(v.data_len, 7);
 	mk_pkt(&p, 6, 1, 1002, 907, srv, (uint32_t)srv_n);
-	sel_packet(t, &p, &v), assert_int_equal(v.data_len, 697 + 5 + CS_TAIL_BYTES);
+	sel_packet(t, &p, &v), assert_int_equal(v.data_len, 697 + 6 + 5 + CS_TAIL_BYTES);
 	/* not alerts we start on: length 3, level 3 */
 	for (int k = 0; k < 2; k++) {
 		uint8_t a[7];
@@ -1437,7 +1440,7 @@ static void test_alert_start(void **st)
 
 /* Rule 2d: a hello whose first 1..5 bytes come alone starts the direction;
  * the walk completes the header (rule 6, or reads a whole 5-byte one) and
- * stops at the CCS all the same. Short payloads that are no prefix of a
+ * stops at the Finished after the CCS all the same. Short payloads that are no prefix of a
  * hello's record header (or not wholly captured) start nothing. */
 static void test_short_first_segment(void **st)
 {
@@ -1466,7 +1469,7 @@ static void test_short_first_segment(void **st)
 		mk_pkt(&p, 6, 0, port, 100 + k, cli + k, (uint32_t)cli_n - k);
 		sel_packet(t, &p, &v);
 		assert_int_equal(v.data_seq, 100 + k);
-		assert_int_equal(v.data_len, 297 - k);
+		assert_int_equal(v.data_len, 303 - k);
 	}
 	sel_get_stats(t, &ss);
 	assert_int_equal(ss.flows, 5);
@@ -1489,7 +1492,7 @@ static void test_short_first_segment(void **st)
 	assert_int_equal(run_file(tpath("short5.pcap"), 0, &c, err, sizeof(err), NULL), 0);
 	assert_int_equal(c.n, 2);
 	check_seg(&c.s[0], 1, 0, SISN, srv, 5, PA);
-	check_seg(&c.s[1], 1, 0, SISN + 5, srv + 5, 710 - 5, PA);
+	check_seg(&c.s[1], 1, 0, SISN + 5, srv + 5, 716 - 5, PA);
 	coll_free(&c);
 }
 
