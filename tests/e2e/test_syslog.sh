@@ -80,6 +80,14 @@ hs() {	# NS PORT SNI
 
 lines() { [ -f "$1" ] && wc -l < "$1" || echo 0; }
 
+# Predicates for wait_for, which runs its command again each time (a
+# "$(...)" in its arguments would be read once only).
+lines_ge() { [ "$(lines "$1")" -ge "$2" ]; }			# FILE N
+events_ge() { [ "$(count_events "$1" "$2")" -ge "$3" ]; }	# FILE ACTION N
+sum_ge() { [ $(( $(lines "$1") + $2 )) -ge "$3" ]; }		# FILE ADD N
+# NS OUT: every line written to OUT delivered by both of two sinks
+all_delivered() { [ "$(metric "$1" certsentry_output_lines_total)" = "$(( 2 * $(lines "$2") ))" ]; }
+
 # check WANT GOT META FORMAT PID MODE: what rsyslog wrote (GOT, META) against
 # what certsentry wrote to -o (WANT). MODE exact: every line arrived once,
 # byte for byte; udp: the same, except lines cut at the datagram bound
@@ -144,14 +152,14 @@ test_matrix() {
 		--syslog="$RS/l$fmt.sock" --syslog-server "udp://127.0.0.1:${PORT[udp$fmt]}" \
 		--syslog-format "$fmt" || { fail "syslog_$fmt" "start: $(tail -3 "$out")"; return; }
 	hs "$ns" 4433 one.example.test; hs "$ns" 4433 two.example.test; hs "$ns" 4434 big.example.test
-	wait_for 10 test "$(count_events "$out" tls-certificate)" -ge 3
+	wait_for 10 events_ge "$out" tls-certificate 3
 	cut=$(metric "$ns" certsentry_output_lines_cut_total)
 	stop_pid "$SENTRY_PID"
 	n=$(lines "$out")
 	[ "$(jq -r 'select(.tls.client.server_name == "big.example.test") | tostring | length' "$out")" -gt 40000 ] \
 		|| fail "syslog_$fmt" "the big certificate's line is not over 40 KB"
-	wait_for 10 test "$(lines "$RS/unix$fmt.log")" -ge "$n"
-	wait_for 10 test "$(lines "$RS/udp$fmt.log")" -ge "$n"
+	wait_for 10 lines_ge "$RS/unix$fmt.log" "$n"
+	wait_for 10 lines_ge "$RS/udp$fmt.log" "$n"
 	if res=$(check "$out" "$RS/unix$fmt.log" "$RS/unix$fmt.meta" "$fmt" "$SENTRY_PID" exact) &&
 	   jq -e . "$RS/unix$fmt.log" >/dev/null; then
 		pass "syslog_unix_$fmt ($n lines intact and JSON (jq) through imuxsock, headers right)"
@@ -171,10 +179,10 @@ test_matrix() {
 		--syslog-server "tcp://127.0.0.1:${PORT[tcp$fmt]}" --syslog-format "$fmt" \
 		|| { fail "syslog_tcp_$fmt" "start: $(tail -3 "$out")"; return; }
 	hs "$ns" 4434 big.example.test; hs "$ns" 4433 one.example.test; hs "$ns" 4434 big2.example.test
-	wait_for 10 test "$(count_events "$out" tls-certificate)" -ge 3
+	wait_for 10 events_ge "$out" tls-certificate 3
 	stop_pid "$SENTRY_PID"
 	n=$(lines "$out")
-	wait_for 10 test "$(lines "$RS/tcp$fmt.log")" -ge "$n"
+	wait_for 10 lines_ge "$RS/tcp$fmt.log" "$n"
 	if res=$(check "$out" "$RS/tcp$fmt.log" "$RS/tcp$fmt.meta" "$fmt" "$SENTRY_PID" exact) &&
 	   jq -e . "$RS/tcp$fmt.log" >/dev/null; then
 		pass "syslog_tcp_$fmt ($n lines intact and JSON through imtcp, octet-counted, 40 KB ones too)"
@@ -194,17 +202,17 @@ test_restart() {
 		|| { fail syslog_tcp_restart "start: $(tail -3 "$out")"; return; }
 	for i in 1 2 3; do hs "$ns" 4433 "before-$i.example.test"; done
 	# delivered: as many lines acknowledged by rsyslog as written to -o
-	wait_for 10 test "$(metric "$ns" certsentry_output_lines_total)" = "$(( 2 * $(lines "$out") ))" \
+	wait_for 10 all_delivered "$ns" "$out" \
 		|| { fail syslog_tcp_restart "phase 1 not delivered: $(metric "$ns" certsentry_output_lines_total)"; }
 	stop_pid "$RSYSLOG_PID"
 	for i in 1 2 3; do hs "$ns" 4434 "during-$i.example.test"; done
-	wait_for 10 test "$(count_events "$out" tls-certificate)" -ge 6
+	wait_for 10 events_ge "$out" tls-certificate 6
 	lost=$(metric "$ns" certsentry_output_lines_lost_total)
 	rsyslog_start "$ns" || { fail syslog_tcp_restart "rsyslog did not start again"; return; }
 	for i in 1 2; do hs "$ns" 4433 "after-$i.example.test"; done
-	wait_for 10 test "$(count_events "$out" tls-certificate)" -ge 8
+	wait_for 10 events_ge "$out" tls-certificate 8
 	want=$(lines "$out")
-	wait_for 20 test "$(( $(lines "$RS/restart.log") + lost ))" -ge "$want"
+	wait_for 20 sum_ge "$RS/restart.log" "${lost:-0}" "$want"
 	got=$(lines "$RS/restart.log")
 	if alive "$SENTRY_PID" && [ "${lost:-0}" -ge 1 ] && [ $((got + lost)) -eq "$want" ] &&
 	   res=$(check "$out" "$RS/restart.log" "$RS/restart.meta" 5424 "$SENTRY_PID" lost) &&
