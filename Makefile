@@ -22,10 +22,7 @@ BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror -Iinclude
 
 DEB_PKGS := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libssl-dev \
 	    libpcap-dev libcmocka-dev libjson-c-dev libmicrohttpd-dev libcurl4-openssl-dev libclang-rt-14-dev python3 pkg-config openssl iproute2 tcpdump jq \
-	    procps psmisc ethtool tshark libsqlite3-dev sqlite3 curl rsyslog prometheus
-# The rsyslog output modules the shipped snippets load (dist/rsyslog): tried,
-# and their test says SKIPPED if they cannot be installed.
-DEB_PKGS_OPTIONAL := rsyslog-kafka rsyslog-elasticsearch
+	    procps psmisc ethtool tshark libsqlite3-dev sqlite3 curl
 
 # The real peers the live tests and the demo run against.
 DEMO_PKGS := nginx-light
@@ -61,13 +58,6 @@ deps:
 		 (apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing)); \
 		st=$$?; [ -n "$$own" ] && rm -f $$rc; \
 		[ $$st = 0 ] || { echo "deps: apt-get install failed" >&2; exit 1; }; \
-	fi
-	@missing=$$(for p in $(DEB_PKGS_OPTIONAL); do \
-		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
-	if [ -n "$$missing" ] && [ "$$(id -u)" = 0 ]; then \
-		echo "deps: installing (optional):" $$missing; \
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing >/dev/null 2>&1 || \
-			echo "deps: could not install $$missing; the tests that need them say SKIPPED" >&2; \
 	fi
 
 $(BUILD)/vmlinux.h:

@@ -23,7 +23,7 @@ test_snippets() {
 			[ -f "$moddir/$mod.so" ] || break
 		done
 		if [ ! -f "$moddir/$mod.so" ]; then
-			skip "rsyslog_snippet_$name" "rsyslog module $mod is not installed (make deps installs rsyslog-kafka and rsyslog-elasticsearch)"
+			skip "rsyslog_snippet_$name" "rsyslog module $mod is not installed (Debian packages rsyslog-kafka, rsyslog-elasticsearch; make test installs them)"
 			continue
 		fi
 		printf 'global(workDirectory="%s")\ninclude(file="%s")\n' "$TMP/rsn" "$f" > "$TMP/rsn/main.conf"
