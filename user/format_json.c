@@ -376,7 +376,7 @@ static void json_certsentry(struct json_state *js, struct jw *w, const struct cs
 				json_chain_cert(js, w, r->chain[i], r->check_time);
 		jw_arr_end(w);
 	}
-	jw_obj_end(w);
+	jw_obj_end_or_drop(w);	/* a resumption not judged: nothing of its own */
 }
 
 static void json_observer(struct jw *w, const struct cs_report *r)

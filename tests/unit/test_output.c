@@ -433,11 +433,12 @@ static void assert_no_empty_object(json_object *o, const char *where)
 
 /* An alert or a hole seen before any hello has nothing for tls: the line
  * has no "tls" at all, rather than "tls":{}; nor has any line an empty
- * object elsewhere. */
+ * object elsewhere (a resumption without a verdict: no "certsentry":{}). */
 static void test_json_no_empty_tls(void **state)
 {
 	static const enum report_action actions[] = {
 		REPORT_ALERT, REPORT_INCOMPLETE, REPORT_CERTIFICATE_HIDDEN, REPORT_CERTIFICATE,
+		REPORT_RESUMED,
 	};
 	struct cs_report r;
 	struct output_stats st;
@@ -459,7 +460,9 @@ static void test_json_no_empty_tls(void **state)
 		r.chain[0] = r.chain[1] = NULL;
 		s = render(OUTPUT_JSON, &r, &n, &st);
 		o = parse_line(s, n);
-		if (at(o, "/tls"))
+		if (actions[i] == REPORT_RESUMED)	/* all it knows: tls.resumed */
+			assert_true(json_object_get_boolean(at(o, "/tls/resumed")));
+		else if (at(o, "/tls"))
 			fail_msg("action %d: a tls object with nothing to say: %s", actions[i], s);
 		assert_null(at(o, "/destination/domain"));
 		assert_no_empty_object(o, s);
