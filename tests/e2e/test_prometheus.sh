@@ -208,7 +208,7 @@ test_live() {
 	   wait_for 10 q_eq 'certsentry_report_latency_seconds_count' "$mine" &&
 	   v=$(query 'histogram_quantile(0.99, sum by (le) (rate(certsentry_report_latency_seconds_bucket[1m])))') &&
 	   python3 -c 'import math, sys; v = float(sys.argv[1]); sys.exit(0 if 0 < v < 10 else 1)' "$v"; then
-		pass "prometheus_latency_histogram ($mine reports in certsentry_report_latency_seconds; p99 ${v} s interpolated from its buckets, over the API)"
+		pass "prometheus_latency_histogram ($mine reports in certsentry_report_latency_seconds; p99 $(printf "%.3g" "$v") s interpolated from its buckets, over the API)"
 	else
 		fail prometheus_latency_histogram "certsentry count=$mine, prometheus count=$(query certsentry_report_latency_seconds_count), p99=${v:-}"
 	fi
@@ -239,6 +239,22 @@ test_live() {
 		pass "prometheus_names_exist (the $(cat "$TMP/dash.exprs" "$TMP/rule.exprs" | grep -oE '\bcertsentry_[a-z0-9_]+' | sort -u | wc -l) metrics the dashboard and rules query are all in certsentry's scrape)"
 	else
 		fail prometheus_names_exist "not exported: $(echo $missing)"
+	fi
+	# every dashboard query, with Grafana's variables given values, is
+	# PromQL this Prometheus evaluates
+	res=""
+	while IFS= read -r e; do
+		[ -n "$e" ] || continue
+		e=${e//\$__rate_interval/1m}
+		e=${e//\$__range/5m}
+		e=${e//\$instance/.*}
+		[ "$(api /api/v1/query --data-urlencode "query=$e" | jq -r .status)" = success ] ||
+			res+="$e; "
+	done < "$TMP/dash.exprs"
+	if [ -z "$res" ]; then
+		pass "grafana_queries_evaluate (all $(grep -c . "$TMP/dash.exprs") dashboard queries evaluate in Prometheus)"
+	else
+		fail grafana_queries_evaluate "$res"
 	fi
 	res=$(cat "$TMP/dash.exprs" "$TMP/rule.exprs" > "$TMP/all.exprs"; check_codes "$TMP/all.exprs"); rc=$?
 	case $rc in
