@@ -142,6 +142,15 @@ print(f"{len(got)} {cut} {missing}")
 PY
 }
 
+# What the pipeline receives is ECS as Elasticsearch takes it: the SNI also
+# in destination.domain, no event.count, no empty object anywhere.
+ecs_clean() {	# FILE of JSON lines
+	jq -e -s 'length > 0 and all(.[];
+		(.tls.client.server_name == null or .destination.domain == .tls.client.server_name) and
+		(.event.count == null) and
+		([.. | objects | select(length == 0)] | length == 0))' "$1" >/dev/null
+}
+
 # Every line, the local socket and UDP (run A) and TCP (run B), in one
 # framing; lines over 40 KB (the big certificate) on the socket and TCP
 # whole, over UDP cut at 8 KiB and counted.
@@ -188,6 +197,11 @@ test_matrix() {
 		pass "syslog_tcp_$fmt ($n lines intact and JSON through imtcp, octet-counted, 40 KB ones too)"
 	else
 		fail "syslog_tcp_$fmt" "$res; $(tail -c 300 "$RS/rsyslogd.err" 2>/dev/null)"
+	fi
+	if ecs_clean "$RS/tcp$fmt.log"; then
+		pass "syslog_ecs_$fmt (as received: destination.domain is the SNI, no event.count, no empty object)"
+	else
+		fail "syslog_ecs_$fmt" "$(jq -c '{d: .destination, sni: .tls.client.server_name, e: .event}' "$RS/tcp$fmt.log" | head -3)"
 	fi
 }
 
