@@ -29,6 +29,9 @@ struct config {
 	uint32_t stats_s;
 	const char *metrics;
 	const char *syslog;
+	const char *syslog_server;	/* udp://HOST:PORT or tcp://HOST:PORT */
+	int syslog_format;		/* SYSLOG_3164 or SYSLOG_5424 (syslog_msg.h); 0: unset */
+	uint32_t syslog_queue;		/* tcp://: bytes held; 0: SYSLOG_QUEUE_DEFAULT */
 	uint32_t max_conns, max_mem_mb;
 	bool every;
 	enum cli_list list;		/* print a table and exit */
