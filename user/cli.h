@@ -10,6 +10,7 @@
 #include "filter.h"
 #include "format.h"
 #include "lists.h"
+#include "privdrop.h"
 
 enum cli_list { CLI_LIST_NONE, CLI_LIST_FINDINGS, CLI_LIST_EVENTS };
 enum cli_color { CLI_COLOR_AUTO, CLI_COLOR_ALWAYS, CLI_COLOR_NEVER };
@@ -33,9 +34,13 @@ struct config {
 	const char *event_socket;	/* --event-socket: serve lines to subscribers */
 	const char *event_socket_group;
 	uint32_t event_socket_queue;	/* bytes per subscriber; 0: SINK_SOCKET_QUEUE */
+	const char *syslog_server;	/* udp://HOST:PORT or tcp://HOST:PORT */
+	int syslog_format;		/* SYSLOG_3164 or SYSLOG_5424 (syslog_msg.h); 0: unset */
+	uint32_t syslog_queue;		/* tcp://: bytes held; 0: SYSLOG_QUEUE_DEFAULT */
 	uint32_t max_conns, max_mem_mb;
 	bool every;
 	enum cli_list list;		/* print a table and exit */
+	struct privdrop_opts drop;	/* after attach: --user, --no-drop */
 	struct filter filter;		/* --sni, --port, --host, --alerts-only */
 	const char *tail_socket;	/* certsentry tail --socket */
 	enum cli_color color;

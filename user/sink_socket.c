@@ -116,13 +116,12 @@ static void sub_drop(struct socket_sink *k, struct sub *u)
 	sub_close(k, u);
 }
 
-static int socket_write(struct sink *s, const char *line, size_t len, int sev)
+static int socket_write(struct sink *s, const struct sink_line *l)
 {
 	struct socket_sink *k = (struct socket_sink *)s;
 
-	(void)sev;
 	for (unsigned i = 0; i < k->max_subs; i++)
-		if (k->subs[i].fd >= 0 && sub_queue(k, &k->subs[i], line, len))
+		if (k->subs[i].fd >= 0 && sub_queue(k, &k->subs[i], l->text, l->len))
 			sub_drop(k, &k->subs[i]);
 	return 0;
 }
@@ -274,7 +273,7 @@ static gid_t socket_gid(const char *name, char *err, size_t errlen)
 	n = strtoul(name, &end, 10);
 	if (*name && !*end && n < (gid_t)-1)
 		return (gid_t)n;
-	snprintf(err, errlen, "--event-socket-group: no group named '%s'", name);
+	snprintf(err, errlen, "no group named '%s' (--event-socket-group)", name);
 	return (gid_t)-2;
 }
 
@@ -325,9 +324,11 @@ static int socket_bind(struct socket_sink *k, const struct sockaddr_un *sa, gid_
 	return 0;
 }
 
-struct sink *sink_socket_listen(const struct sink_socket_opts *o, char *err, size_t errlen)
+/* arg: the path (NULL: SINK_SOCKET_DEFAULT); o: group, subscribers, queue. */
+struct sink *sink_socket_open(const char *arg, const struct sink_opts *o, char *err,
+			      size_t errlen)
 {
-	const char *path = o->path ? o->path : SINK_SOCKET_DEFAULT;
+	const char *path = arg ? arg : SINK_SOCKET_DEFAULT;
 	unsigned max = o->max_subs ? o->max_subs : SINK_SOCKET_SUBS_MAX;
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct socket_sink *k;
@@ -360,11 +361,4 @@ struct sink *sink_socket_listen(const struct sink_socket_opts *o, char *err, siz
 		return NULL;
 	}
 	return &k->s;
-}
-
-struct sink *sink_socket_open(const char *path, char *err, size_t errlen)
-{
-	const struct sink_socket_opts o = { .path = path };
-
-	return sink_socket_listen(&o, err, errlen);
 }

@@ -41,10 +41,9 @@ static int teardown(void **state)
 
 static struct sink *listen_on(unsigned max, size_t queue)
 {
-	const struct sink_socket_opts o = { .path = path, .max_subs = max, .queue_bytes = queue,
-					    .group = gid };
+	const struct sink_opts o = { .max_subs = max, .queue_bytes = queue, .group = gid };
 	char err[256] = "";
-	struct sink *s = sink_socket_listen(&o, err, sizeof(err));
+	struct sink *s = sink_socket_open(path, &o, err, sizeof(err));
 
 	if (!s)
 		fail_msg("listen: %s", err);
@@ -251,7 +250,7 @@ static void test_slow_dropped(void **state)
  * is replaced; a file that is not a socket is an error; so is a bad group. */
 static void test_path_rules(void **state)
 {
-	const struct sink_socket_opts bad_group = { .path = path, .group = "no-such-group-cs" };
+	const struct sink_opts dflt = { 0 }, bad_group = { .group = "no-such-group-cs" };
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct sink *s = listen_on(4, 0), *t;
 	char err[256];
@@ -259,7 +258,7 @@ static void test_path_rules(void **state)
 	int fd;
 
 	(void)state;
-	t = sink_socket_open(path, err, sizeof(err));
+	t = sink_socket_open(path, &dflt, err, sizeof(err));
 	assert_null(t);
 	assert_non_null(strstr(err, "another process is serving events there"));
 	sink_free(s);
@@ -273,11 +272,15 @@ static void test_path_rules(void **state)
 	f = fopen(path, "w");
 	assert_non_null(f);
 	fclose(f);
-	assert_null(sink_socket_open(path, err, sizeof(err)));
+	assert_null(sink_socket_open(path, &dflt, err, sizeof(err)));
 	assert_non_null(strstr(err, "exists and is not a socket"));
 	unlink(path);
-	assert_null(sink_socket_listen(&bad_group, err, sizeof(err)));
-	assert_string_equal(err, "--event-socket-group: no group named 'no-such-group-cs'");
+	assert_null(sink_socket_open(path, &bad_group, err, sizeof(err)));
+	assert_string_equal(err, "no group named 'no-such-group-cs' (--event-socket-group)");
+	/* through the table, errors name the option */
+	assert_null(sink_open_opts("socket", path, &bad_group, err, sizeof(err)));
+	assert_string_equal(err, "--event-socket: no group named 'no-such-group-cs' "
+				 "(--event-socket-group)");
 	assert_int_equal(access(path, F_OK), -1);
 }
 
