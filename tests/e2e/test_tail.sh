@@ -19,6 +19,7 @@ fi
 tail_cleanup() {
 	cleanup
 	userdel "$USR" 2>/dev/null
+	userdel "${USR}s" 2>/dev/null
 	groupdel "$GRP" 2>/dev/null
 }
 trap tail_cleanup EXIT
@@ -176,12 +177,20 @@ else
 	fail after_drop "the service or the reading tail stopped"
 fi
 
-# The service restarts: tail says so and reconnects by itself.
+# The service restarts, this time dropping to a user of its own after
+# attaching (the runtime directory is that user's, as systemd makes it):
+# tail says so and reconnects by itself; the socket works without root.
 stop_pid "$SERVICE_PID"
+[ ! -e "$SOCK" ] && pass socket_removed || fail socket_removed "$SOCK left behind"
 wait_for 10 grep -q "the service went away; reconnecting" "$TMP/alerts.err" ||
 	fail tail_reconnect "no note: $(cat "$TMP/alerts.err")"
+useradd -M -N -g nogroup -s /usr/sbin/nologin -d / "${USR}s" && chown "${USR}s" "$RUN" ||
+	fail tail_reconnect "could not make the service's user"
 start_sentry "$ns" "$TMP/restart.json" -i lo --pins "$TMP/pins.txt" --event-socket="$SOCK" \
-	--event-socket-group "$GRP" || fail tail_reconnect "service did not restart"
+	--event-socket-group "$GRP" --user "${USR}s" || fail tail_reconnect "service did not restart"
+capeff() { awk '/^CapEff:/ { print $2 }' "/proc/$SENTRY_PID/status"; }
+cap_zero() { [ "$(capeff)" = 0000000000000000 ]; }
+wait_for 5 cap_zero && pass service_dropped || fail service_dropped "CapEff $(capeff)"
 SERVICE_PID=$SENTRY_PID
 if wait_for 10 grep -q "reconnected to $SOCK" "$TMP/alerts.err"; then
 	handshake "$ns" 127.0.0.1:4433 -tls1_2 -servername bad.example.test || fail handshake "s_client"
@@ -197,7 +206,15 @@ fi
 stop_pid "$ALERTS_PID"
 stop_pid "$TEXT_PID"
 stop_pid "$SERVICE_PID"
-[ ! -e "$SOCK" ] && pass socket_removed || fail socket_removed "$SOCK left behind"
+# Dropped, seccomp refuses unlink: the socket stays (systemd removes the
+# runtime directory), answers nobody, and the next start replaces it.
+if start_sentry "$ns" "$TMP/next.json" -i lo --event-socket="$SOCK" --no-drop &&
+	[ "$(stat -c %a "$SOCK")" = 660 ]; then
+	pass stale_socket_replaced
+else
+	fail stale_socket_replaced "$(cat "$TMP/next.json")"
+fi
+stop_pid "$SENTRY_PID"
 stop_pid "$SERVER_PID"
 ns_del "$ns"
 summary
