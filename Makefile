@@ -17,7 +17,7 @@ CC       := clang
 CFLAGS   += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 LDFLAGS  += -fsanitize=address,undefined
 endif
-LDLIBS   += -lbpf -lelf -lz -lssl -lcrypto -lpcap -lmicrohttpd -lsqlite3 -lcurl -lseccomp
+LDLIBS   += -lbpf -lelf -lz -lssl -lcrypto -lpcap -lmicrohttpd -lsqlite3 -lcurl -lseccomp -ljson-c
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror -Iinclude -I$(BUILD)
 
 DEB_PKGS := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libssl-dev \

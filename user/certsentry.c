@@ -4,6 +4,7 @@
 #include "daemon.h"
 #include "events.h"
 #include "findings.h"
+#include "tail.h"
 
 static const char doc[] =
 	"certsentry: passive TLS certificate observer.\n\n"
@@ -35,8 +36,21 @@ static int run_default(const struct config *c)
 	return c->list ? print_list(c) : daemon_run(c);
 }
 
+static const char tail_doc[] =
+	"Follow the running service's events (its --event-socket) without loading a\n"
+	"second program: no BPF, no root; membership of the socket's group suffices.\n"
+	"Text on a terminal, the service's JSON otherwise (-f overrides). Reconnects\n"
+	"when the service restarts.\v"
+	"EXAMPLES:\n"
+	"  certsentry tail                          everything\n"
+	"  certsentry tail --alerts-only --port 443\n"
+	"  certsentry tail --sni '*.example.com' --host 192.0.2.0/24 -f json\n";
+
 static const struct cli_command commands[] = {
-	{ .name = NULL, .doc = doc, .groups = CLI_GROUPS_ALL, .run = run_default },
+	{ .name = NULL, .doc = doc, .groups = (1u << CLI_G_MAIN) | (1u << CLI_G_CHECKS),
+	  .run = run_default },
+	{ .name = "tail", .doc = tail_doc, .groups = (1u << CLI_G_FILTER) | (1u << CLI_G_TAIL),
+	  .run = tail_run },
 };
 
 int main(int argc, char **argv)

@@ -8,6 +8,7 @@
 #include "cli.h"
 #include "findings.h"
 #include "flow.h"
+#include "sink.h"
 #include "syslog_msg.h"
 
 const char *argp_program_version = "certsentry 0.1";
@@ -26,6 +27,7 @@ struct cli_option {
 	bool arg_optional;
 	bool hidden;			/* left out of --help (tests only) */
 	enum cli_group group;
+	uint32_t also;			/* groups whose commands take it too (1u << group) */
 	const char *help;
 	cli_parse_fn *parse;
 	size_t off;			/* offsetof(struct config, what parse sets) */
@@ -42,7 +44,8 @@ static int set_flag(const struct cli_option *o, const char *arg, struct config *
 static int set_u32(const struct cli_option *o, const char *arg, struct config *c, char *why,
 		   size_t whylen);
 static cli_parse_fn add_str, set_format, set_syslog, set_syslog_server, set_syslog_format,
-	set_check_time, set_list, set_warn_days, add_ignore;
+	set_event_socket, add_sni, add_port, add_host, set_color, set_check_time, set_list,
+	set_warn_days, add_ignore;
 
 #define AT(field)	.off = offsetof(struct config, field)
 /* offsetof, and a build error unless the field is a T (the kernel's typecheck). */
@@ -65,7 +68,8 @@ static const struct cli_option options[] = {
 	{ .name = "read", .key = 'r', .arg = "FILE", STR(read_file),
 	  .help = "Read a pcap/pcapng file (.gz too; - for stdin) instead" },
 	{ .name = "format", .key = 'f', .arg = "FMT", .parse = set_format, AT(format),
-	  .help = "Output format: json (default) or text" },
+	  .also = 1u << CLI_G_TAIL,
+	  .help = "Output format: json (default; tail: text on a terminal) or text" },
 	{ .name = "output", .key = 'o', .arg = "FILE", STR(out_file),
 	  .help = "Append output to FILE instead of stdout" },
 	{ .name = "syslog", .arg = "SOCKET", .arg_optional = true, .parse = set_syslog, AT(syslog),
@@ -78,6 +82,18 @@ static const struct cli_option options[] = {
 	  .help = "Syslog framing: RFC 3164 (default) or RFC 5424 (MSGID: the event.action)" },
 	{ .name = "syslog-queue", .arg = "BYTES", U32(syslog_queue, 65536, 1u << 30, U_NUMBER),
 	  .help = "tcp://: bytes held while the server is away (default 4 MiB)" },
+	{ .name = "event-socket", .arg = "PATH", .arg_optional = true, .parse = set_event_socket,
+	  AT(event_socket),
+	  .help = "Also serve each line as JSON to `certsentry tail` on a UNIX socket, mode 0660 "
+		  "(default PATH " SINK_SOCKET_DEFAULT "; live only)" },
+	{ .name = "event-socket-group", .arg = "GROUP", STR(event_socket_group),
+	  .help = "Group that may connect to the event socket (default " SINK_SOCKET_GROUP
+		  " if that group exists, else root's)" },
+	/* room for the longest line (256 KiB) and more: a reader keeping up is never dropped */
+	{ .name = "event-socket-queue", .arg = "BYTES",
+	  U32(event_socket_queue, 1u << 19, 1u << 30, U_NUMBER),
+	  .help = "Bytes held for a subscriber that falls behind before it is dropped "
+		  "(default 1048576)" },
 	{ .name = "max-bytes", .arg = "N", U32(max_bytes, 512, 16u << 20, U_NUMBER),
 	  .help = "Handshake bytes copied per direction (default 524288)" },
 	{ .name = "check-time", .arg = "WHEN", .parse = set_check_time, AT(check_time),
@@ -142,11 +158,29 @@ static const struct cli_option options[] = {
 	  .help = "Write repeats as summaries every S seconds (default 60)" },
 	{ .name = "every", .group = CLI_G_CHECKS, FLAG(every),
 	  .help = "Write every handshake, no dedup" },
+
+	{ .name = "sni", .arg = "GLOB", .group = CLI_G_FILTER, .parse = add_sni, AT(filter),
+	  .help = "Only events whose SNI matches GLOB (repeatable; *.example.com)" },
+	{ .name = "port", .arg = "N", .group = CLI_G_FILTER, .parse = add_port, AT(filter),
+	  .help = "Only events whose server port is N (repeatable)" },
+	{ .name = "host", .arg = "IP|CIDR", .group = CLI_G_FILTER, .parse = add_host, AT(filter),
+	  .help = "Only events with an end (client or server) in IP|CIDR (repeatable)" },
+	{ .name = "alerts-only", .group = CLI_G_FILTER, FLAG(filter.alerts_only),
+	  .help = "Only alerts (event.kind alert)" },
+
+	{ .name = "socket", .arg = "PATH", .group = CLI_G_TAIL, STR(tail_socket),
+	  .help = "The service's event socket (default " SINK_SOCKET_DEFAULT ")" },
+	{ .name = "color", .arg = "WHEN", .arg_optional = true, .group = CLI_G_TAIL,
+	  .parse = set_color, AT(color),
+	  .help = "Colour text by severity: auto (default: a terminal without NO_COLOR), "
+		  "always, never" },
 };
 #define N_OPTIONS (sizeof(options) / sizeof(options[0]))
 
 static const char *const group_titles[CLI_G_MAX] = {
 	[CLI_G_CHECKS] = "Checks (lists reload on SIGHUP and when their files change):",
+	[CLI_G_FILTER] = "Filters (every kind given must match; one of a kind's values):",
+	[CLI_G_TAIL] = "Tail:",
 };
 
 void config_defaults(struct config *c)
@@ -305,6 +339,48 @@ static int set_syslog_format(const struct cli_option *o, const char *arg, struct
 	return 0;
 }
 
+static int set_event_socket(const struct cli_option *o, const char *arg, struct config *c,
+			    char *why, size_t whylen)
+{
+	(void)why;
+	(void)whylen;
+	*(const char **)field(o, c) = arg ? arg : SINK_SOCKET_DEFAULT;
+	return 0;
+}
+
+static int add_sni(const struct cli_option *o, const char *arg, struct config *c, char *why,
+		   size_t whylen)
+{
+	return filter_add_sni(field(o, c), arg, why, whylen) ? CLI_BAD : 0;
+}
+
+static int add_port(const struct cli_option *o, const char *arg, struct config *c, char *why,
+		    size_t whylen)
+{
+	return filter_add_port(field(o, c), arg, why, whylen) ? CLI_BAD : 0;
+}
+
+static int add_host(const struct cli_option *o, const char *arg, struct config *c, char *why,
+		    size_t whylen)
+{
+	return filter_add_host(field(o, c), arg, why, whylen) ? CLI_BAD : 0;
+}
+
+static int set_color(const struct cli_option *o, const char *arg, struct config *c, char *why,
+		     size_t whylen)
+{
+	static const char *const names[] = { [CLI_COLOR_AUTO] = "auto",
+		[CLI_COLOR_ALWAYS] = "always", [CLI_COLOR_NEVER] = "never" };
+
+	for (int i = 0; i < 3; i++)
+		if (!strcmp(arg ? arg : "always", names[i])) {
+			*(enum cli_color *)field(o, c) = (enum cli_color)i;
+			return 0;
+		}
+	snprintf(why, whylen, "'%s' is not auto, always or never", arg);
+	return CLI_BAD;
+}
+
 /* "now", "packet", or RFC 3339 UTC ("2024-05-01T12:00:00Z", "2024-05-01"). */
 static int set_check_time(const struct cli_option *o, const char *arg, struct config *c,
 			  char *why, size_t whylen)
@@ -401,6 +477,10 @@ int cli_check(const struct config *c, char *why, size_t whylen)
 		snprintf(why, whylen, "--syslog-queue needs --syslog-server tcp://");
 		return -1;
 	}
+	if (c->event_socket && c->read_file) {
+		snprintf(why, whylen, "--event-socket serves a live capture, not -r");
+		return -1;
+	}
 	return 0;
 }
 
@@ -457,7 +537,10 @@ static void argp_options(uint32_t groups, struct argp_option *out)
 		for (size_t i = 0; i < N_OPTIONS; i++) {
 			const struct cli_option *o = &options[i];
 
-			if (o->group != (enum cli_group)g)
+			/* also: once, under the first such group, if its own is not taken */
+			if (o->group != (enum cli_group)g &&
+			    ((groups & (1u << o->group)) || !(o->also & groups) ||
+			     __builtin_ctz(o->also & groups) != g))
 				continue;
 			out[n++] = (struct argp_option){
 				.name = o->name,

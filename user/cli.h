@@ -7,11 +7,13 @@
 #include <stdint.h>
 #include "capture.h"
 #include "checks.h"
+#include "filter.h"
 #include "format.h"
 #include "lists.h"
 #include "privdrop.h"
 
 enum cli_list { CLI_LIST_NONE, CLI_LIST_FINDINGS, CLI_LIST_EVENTS };
+enum cli_color { CLI_COLOR_AUTO, CLI_COLOR_ALWAYS, CLI_COLOR_NEVER };
 
 /* What the options set: everything a run is configured by. Strings point
  * into argv (or into whatever the caller keeps alive). */
@@ -29,6 +31,9 @@ struct config {
 	uint32_t stats_s;
 	const char *metrics;
 	const char *syslog;
+	const char *event_socket;	/* --event-socket: serve lines to subscribers */
+	const char *event_socket_group;
+	uint32_t event_socket_queue;	/* bytes per subscriber; 0: SINK_SOCKET_QUEUE */
 	const char *syslog_server;	/* udp://HOST:PORT or tcp://HOST:PORT */
 	int syslog_format;		/* SYSLOG_3164 or SYSLOG_5424 (syslog_msg.h); 0: unset */
 	uint32_t syslog_queue;		/* tcp://: bytes held; 0: SYSLOG_QUEUE_DEFAULT */
@@ -36,13 +41,16 @@ struct config {
 	bool every;
 	enum cli_list list;		/* print a table and exit */
 	struct privdrop_opts drop;	/* after attach: --user, --no-drop */
+	struct filter filter;		/* --sni, --port, --host, --alerts-only */
+	const char *tail_socket;	/* certsentry tail --socket */
+	enum cli_color color;
 };
 
 /* The values a run has before any option. */
 void config_defaults(struct config *c);
 
 /* Help sections, in --help's order; a command takes options by section. */
-enum cli_group { CLI_G_MAIN, CLI_G_CHECKS, CLI_G_MAX };
+enum cli_group { CLI_G_MAIN, CLI_G_CHECKS, CLI_G_FILTER, CLI_G_TAIL, CLI_G_MAX };
 #define CLI_GROUPS_ALL ((1u << CLI_G_MAX) - 1)
 
 struct cli_option;

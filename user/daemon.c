@@ -28,7 +28,7 @@
 #define POLL_MS 50
 
 /* The live loop's periodic tasks, by index in struct app's table. */
-enum { T_LISTS, T_METRICS, T_FLOWS, T_DEDUP, T_DROPS, T_STATS, T_MAX };
+enum { T_LISTS, T_METRICS, T_SINKS, T_FLOWS, T_DEDUP, T_DROPS, T_STATS, T_MAX };
 
 struct app {
 	const struct config *cfg;
@@ -245,6 +245,13 @@ static void task_metrics(void *ctx, uint64_t now)
 		metrics_poll(a->metrics);
 }
 
+/* The event socket takes in subscribers and sends what waits for them. */
+static void task_sinks(void *ctx, uint64_t now)
+{
+	(void)now;
+	output_poll(((struct app *)ctx)->out);
+}
+
 static void task_flows(void *ctx, uint64_t now)
 {
 	(void)now;
@@ -286,6 +293,7 @@ static void tasks_init(struct app *a)
 		/* a reload or a scrape may wait a poll; a syscall per ring wakeup is not free */
 		[T_LISTS] = { .name = "lists", .period_ns = poll, .run = task_lists },
 		[T_METRICS] = { .name = "metrics", .period_ns = poll, .run = task_metrics },
+		[T_SINKS] = { .name = "sinks", .period_ns = poll, .run = task_sinks },
 		[T_FLOWS] = { .name = "flows", .period_ns = sec, .run = task_flows },
 		[T_DEDUP] = { .name = "dedup", .period_ns = sec, .run = task_dedup },
 		[T_DROPS] = { .name = "drops", .period_ns = sec, .run = task_drops },
@@ -418,6 +426,24 @@ static int run_offline(struct app *a)
 
 /* ---- a run ---- */
 
+/* --event-socket: every line also as JSON (built once) to subscribers. */
+static int event_socket_open(struct app *a)
+{
+	const struct sink_opts so = { .group = a->cfg->event_socket_group,
+				      .queue_bytes = a->cfg->event_socket_queue };
+	char err[512] = "out of memory";
+	struct sink *sink;
+
+	if (!a->cfg->event_socket)
+		return 0;
+	if (!(sink = sink_open_opts("socket", a->cfg->event_socket, &so, err, sizeof(err))) ||
+	    output_add_sink(a->out, sink, OUTPUT_JSON)) {
+		fprintf(stderr, "certsentry: %s\n", err);
+		return 2;
+	}
+	return 0;
+}
+
 /* One sink by its name in sinks.def onto the output: 0, or -1 with err set. */
 static int sink_add(struct app *a, const char *name, const char *arg, const struct sink_opts *so,
 		    char *err, size_t errlen)
@@ -451,7 +477,7 @@ static int output_open(struct app *a)
 		fprintf(stderr, "certsentry: %s\n", err);
 		return 2;
 	}
-	return 0;
+	return event_socket_open(a);
 }
 
 /* The stages after the source, and the first generation of lists. 0, or

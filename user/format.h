@@ -52,6 +52,10 @@ int format_parse(const char *name);
 /* "json or text": the names, for a message. */
 const char *format_names(void);
 
+/* event.dataset of the daemon's own lines (start, counters, lists), as
+ * JSON writes it and `certsentry tail` tells them apart. */
+#define DATASET_STATUS	"certsentry.status"
+
 /* ---- what a report says, the same in every format ---- */
 
 /* event.action of a report; for a summary, of the reports it counts. */

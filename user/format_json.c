@@ -565,7 +565,7 @@ static size_t json_status(void *state, struct line *l, const struct status_event
 {
 	struct ecs_envelope e = {
 		.ts_ns = s->ts_ns, .kind = "event", .severity = s->sev,
-		.action = s->action ? s->action : "status", .dataset = "certsentry.status",
+		.action = s->action ? s->action : "status", .dataset = DATASET_STATUS,
 	};
 	struct jw w;
 

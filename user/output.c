@@ -87,6 +87,10 @@ void output_stats(const struct output *o, struct output_stats *st)
 		st->lost += ss.lost;
 		st->write_errors += ss.write_errors;
 		st->cut += ss.truncated;
+		st->subscribers += ss.subscribers;
+		st->sub_dropped += ss.sub_dropped;
+		st->sub_refused += ss.sub_refused;
+		st->sub_lost += ss.sub_lost;
 	}
 	st->truncated = o->truncated;
 }
@@ -99,6 +103,12 @@ int output_flush(struct output *o)
 		if (sink_flush(o->sinks[i].sink))
 			rc = -1;
 	return rc;
+}
+
+void output_poll(struct output *o)
+{
+	for (unsigned i = 0; o && i < o->n_sinks; i++)
+		sink_poll(o->sinks[i].sink);
 }
 
 int output_reopen(struct output *o, char *err, size_t errlen)

@@ -38,9 +38,15 @@ int output_summary(struct output *o, const struct dedup_summary *s);
  * the message. Written at once. */
 int output_status(struct output *o, uint64_t ts_ns, const char *action,
 		  const char *severity, const char *msg);
+/* The live loop's periodic call: sinks with subscribers take them in. */
+void output_poll(struct output *o);
 /* Summed over the sinks; truncated counts lines cut at OUTPUT_LINE_MAX as
- * they were built (once per format), cut those a sink cut to fit a datagram. */
-struct output_stats { uint64_t lines, lost, write_errors, truncated, cut; };
+ * they were built (once per format), cut those a sink cut to fit a datagram;
+ * sub_*: an event socket's subscribers (struct sink_stats). */
+struct output_stats {
+	uint64_t lines, lost, write_errors, truncated, cut;
+	uint64_t subscribers, sub_dropped, sub_refused, sub_lost;
+};
 void output_stats(const struct output *o, struct output_stats *st);
 
 #endif

@@ -73,3 +73,9 @@ void sink_free(struct sink *s)
 	if (s)
 		s->ops->free(s);
 }
+
+void sink_poll(struct sink *s)
+{
+	if (s && s->ops->poll)
+		s->ops->poll(s);
+}

@@ -17,6 +17,12 @@ struct sink_stats {
 	uint64_t lost;		/* not delivered, or delivered torn */
 	uint64_t write_errors;	/* failed writes: a batch, a datagram or a connection each */
 	uint64_t truncated;	/* delivered cut short to fit a datagram (and counted in lines) */
+	/* A sink that serves subscribers (socket): not in lines and lost above,
+	 * which are the sink's own delivery. */
+	uint64_t subscribers;		/* connected now */
+	uint64_t sub_dropped;		/* disconnected for falling a whole queue behind */
+	uint64_t sub_refused;		/* turned away: the bound was reached */
+	uint64_t sub_lost;		/* lines a dropped subscriber did not get */
 };
 
 /* One finished line and what a sink may want to know of it besides its bytes. */
@@ -30,7 +36,11 @@ struct sink_line {
 /* What a sink is told beyond its argument; a NULL one means the defaults. */
 struct sink_opts {
 	int syslog_format;	/* SYSLOG_3164 (0: the default) or SYSLOG_5424 (syslog_msg.h) */
-	size_t queue_bytes;	/* held while a stream sink is disconnected (0: the default) */
+	size_t queue_bytes;	/* held while a stream sink is disconnected, or for each
+				 * subscriber of the socket (0: the default) */
+	const char *group;	/* socket: the group that may connect, name or number
+				 * (NULL: SINK_SOCKET_GROUP if it exists) */
+	unsigned max_subs;	/* socket: subscribers at once (0: SINK_SOCKET_SUBS_MAX) */
 };
 
 struct sink;
@@ -44,6 +54,8 @@ struct sink_ops {
 	 * old one stays in use. NULL: there is nothing to reopen. */
 	int (*reopen)(struct sink *s, char *err, size_t errlen);
 	void (*free)(struct sink *s);	/* flushes first */
+	/* The live loop's periodic call (accept, send what waits). NULL: none. */
+	void (*poll)(struct sink *s);
 };
 
 /* The head of every kind's own struct. */
@@ -60,6 +72,7 @@ int sink_flush(struct sink *s);
 int sink_reopen(struct sink *s, char *err, size_t errlen);
 void sink_stats(const struct sink *s, struct sink_stats *st);
 void sink_free(struct sink *s);
+void sink_poll(struct sink *s);
 
 /* The sink of that name in sinks.def, given its argument (NULL: its
  * default) and options (NULL: the defaults). NULL with a reason in err,
@@ -77,5 +90,12 @@ struct sink *sink_open(const char *name, const char *arg, char *err, size_t errl
 /* A file sink on a descriptor the caller keeps open (a FILE's, a pipe, a
  * memfd): not closed here, nothing to reopen. NULL if out of memory. */
 struct sink *sink_file_fd(int fd);
+
+/* The event socket (sink_socket.c): JSON lines to local subscribers
+ * (`certsentry tail`) on a UNIX stream socket, mode 0660. */
+#define SINK_SOCKET_DEFAULT	"/run/certsentry/events.sock"
+#define SINK_SOCKET_GROUP	"certsentry"	/* the default group, if it exists */
+#define SINK_SOCKET_SUBS_MAX	16
+#define SINK_SOCKET_QUEUE	(1024 * 1024)	/* bytes held per subscriber */
 
 #endif
