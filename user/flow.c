@@ -3,11 +3,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
 #include "cs_wire.h"
 #include "dtls.h"
 #include "flow.h"
+#include "htab.h"
 #include "lru.h"
 #include "reasm.h"
 #include "recwalk.h"
@@ -32,9 +32,8 @@ struct dir {
 };
 
 struct conn {
-	struct conn *hnext;		/* hash chain */
+	struct hnode h;			/* in the table, by key_hash() */
 	struct lru_node lru;		/* recency, most recent at the head */
-	uint64_t hash;
 	struct cs_flow_key key[2];	/* key[i] is the sender of d[i] */
 	struct dir d[2];
 	uint64_t last_ns;
@@ -53,32 +52,21 @@ struct conn {
 
 struct flow_table {
 	struct flow_opts o;
-	struct conn **buckets;
-	uint32_t nbuckets;		/* power of two */
+	struct htab conns;		/* by key_hash(), bounded by o.max_conns */
 	struct lru lru;
-	uint64_t seed[2];
 	uint64_t now_ns, last_expire_ns;
 	const struct cs_segment *seg;	/* segment being processed */
 	struct flow_stats st;
 };
 
-/* Keyed so that crafted 5-tuples cannot pile up in one bucket. */
-static uint64_t mix(uint64_t h, uint64_t v)
-{
-	h ^= v + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2);
-	h *= 0xff51afd7ed558ccdULL;
-	return h ^ (h >> 33);
-}
-
+/* The table's keyed hash of one endpoint (address, port). */
 static uint64_t endpoint_hash(const struct flow_table *t, const uint8_t *addr, uint16_t port)
 {
-	uint64_t a, b, h = t->seed[0];
+	uint8_t b[18];
 
-	memcpy(&a, addr, 8);
-	memcpy(&b, addr + 8, 8);
-	h = mix(h, a);
-	h = mix(h, b);
-	return mix(h, port ^ t->seed[1]);
+	memcpy(b, addr, 16);
+	memcpy(b + 16, &port, 2);
+	return htab_hash(&t->conns, b, sizeof(b));
 }
 
 /* Symmetric: both directions of a connection hash alike. */
@@ -276,16 +264,11 @@ static void dir_release(struct dir *d)
 
 static void conn_free(struct flow_table *t, struct conn *c, const char *why)
 {
-	struct conn **pp = &t->buckets[c->hash & (t->nbuckets - 1)];
-
 	flush_pending(t, c);
 	for (int i = 0; i < 2 && why; i++)
 		if (c->d[i].r.held)
 			report_gap(t, &c->d[i], why);
-	while (*pp && *pp != c)
-		pp = &(*pp)->hnext;
-	if (*pp)
-		*pp = c->hnext;
+	htab_del(&t->conns, &c->h);
 	lru_unlink(&t->lru, &c->lru);
 	dir_release(&c->d[0]);
 	dir_release(&c->d[1]);
@@ -299,12 +282,11 @@ static void conn_free(struct flow_table *t, struct conn *c, const char *why)
 
 static struct conn *conn_find(struct flow_table *t, const struct cs_flow_key *k, int *idx)
 {
-	uint64_t h = key_hash(t, k);
-	struct conn *c;
+	struct hnode *n;
 
-	for (c = t->buckets[h & (t->nbuckets - 1)]; c; c = c->hnext) {
-		if (c->hash != h)
-			continue;
+	htab_for_hash(&t->conns, key_hash(t, k), n) {
+		struct conn *c = htab_entry(n, struct conn, h);
+
 		for (int i = 0; i < 2; i++) {
 			if (key_eq(&c->key[i], k)) {
 				*idx = i;
@@ -328,7 +310,6 @@ static struct conn *conn_new(struct flow_table *t, const struct cs_flow_key *k)
 		return NULL;
 	c->key[0] = *k;
 	key_reverse(k, &c->key[1]);
-	c->hash = key_hash(t, k);
 	c->udp = k->proto == IPPROTO_UDP;
 	for (int i = 0; i < 2; i++) {
 		c->d[i].c = c;
@@ -336,8 +317,7 @@ static struct conn *conn_new(struct flow_table *t, const struct cs_flow_key *k)
 		tls_parser_init(&c->d[i].p, t->o.msg_max);
 		dtls_parser_init(&c->d[i].dp, t->o.msg_max);
 	}
-	c->hnext = t->buckets[c->hash & (t->nbuckets - 1)];
-	t->buckets[c->hash & (t->nbuckets - 1)] = c;
+	htab_add(&t->conns, &c->h, key_hash(t, k));
 	lru_push(&t->lru, &c->lru);
 	t->st.conns++;
 	t->st.active++;
@@ -890,12 +870,7 @@ struct flow_table *flow_new(const struct flow_opts *o)
 		t->o.msg_max = TLS_MSG_MAX_DEFAULT;
 	if (!t->o.max_mem)
 		t->o.max_mem = FLOW_MEM_DEFAULT;
-	t->nbuckets = 1024;
-	while (t->nbuckets < t->o.max_conns && t->nbuckets < (1u << 20))
-		t->nbuckets <<= 1;
-	t->buckets = calloc(t->nbuckets, sizeof(*t->buckets));
-	if (!t->buckets || getrandom(t->seed, sizeof(t->seed), 0) != sizeof(t->seed)) {
-		free(t->buckets);
+	if (!htab_init(&t->conns, t->o.max_conns > 1024 ? t->o.max_conns : 1024)) {
 		free(t);
 		return NULL;
 	}
@@ -927,6 +902,6 @@ void flow_free(struct flow_table *t)
 	if (!t)
 		return;
 	flow_drain(t);
-	free(t->buckets);
+	htab_fini(&t->conns);
 	free(t);
 }
