@@ -1,5 +1,6 @@
 /* certsentry.c - command line and main loop: capture -> flow -> output. */
 #include <argp.h>
+#include <arpa/inet.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -11,6 +12,7 @@
 #include "capture.h"
 #include "cert.h"
 #include "checks.h"
+#include "confirm.h"
 #include "counters.h"
 #include "dedup.h"
 #include "events.h"
@@ -39,6 +41,8 @@ static struct env {
 	bool every;
 	int list;			/* OPT_LIST_FINDINGS or OPT_LIST_EVENTS: print it, exit */
 	bool copy_encrypted;		/* --copy-encrypted: tests only, until a key source */
+	bool confirm;			/* --confirm */
+	struct confirm_opts confirm_opts;
 } env = {
 	.stats_s = 60,
 	.format = OUTPUT_JSON,
@@ -63,7 +67,8 @@ enum {
 	OPT_MAX_BYTES = 1000, OPT_CLSACT, OPT_CHECK_TIME, OPT_CA_FILE, OPT_CA_PATH, OPT_CRL,
 	OPT_DENY, OPT_PINS, OPT_WARN_DAYS, OPT_IGNORE, OPT_SUMMARY, OPT_EVERY, OPT_RING,
 	OPT_FLOWS, OPT_STATS, OPT_METRICS, OPT_CONNS, OPT_MEM, OPT_SYSLOG, OPT_LIST_FINDINGS,
-	OPT_LIST_EVENTS, OPT_COPY_ENC,
+	OPT_LIST_EVENTS, OPT_COPY_ENC, OPT_CONFIRM, OPT_CONFIRM_TTL, OPT_CONFIRM_RATE,
+	OPT_CONFIRM_REMOTE, OPT_CONFIRM_TIMEOUT,
 };
 
 static const struct argp_option opts[] = {
@@ -106,6 +111,18 @@ static const struct argp_option opts[] = {
 	{ "summary-interval", OPT_SUMMARY, "S", 0,
 	  "Write repeats as summaries every S seconds (default 60)", 1 },
 	{ "every", OPT_EVERY, NULL, 0, "Write every handshake, no dedup", 1 },
+	{ NULL, 0, NULL, 0, "Confirm (live): fetch hidden TLS 1.3 chains with our own handshake:", 2 },
+	{ "confirm", OPT_CONFIRM, NULL, 0,
+	  "For a TLS 1.3 endpoint (server, port, SNI) whose chain no source gave, make our own "
+	  "handshake to it and check what it serves (source: confirm)", 2 },
+	{ "confirm-ttl", OPT_CONFIRM_TTL, "S", 0, "At most one confirm per endpoint per S seconds "
+	  "(default 60)", 2 },
+	{ "confirm-rate", OPT_CONFIRM_RATE, "N", 0, "At most N confirm handshakes started per second "
+	  "(default 10)", 2 },
+	{ "confirm-timeout", OPT_CONFIRM_TIMEOUT, "MS", 0,
+	  "Give up a confirm handshake after MS milliseconds (default 5000)", 2 },
+	{ "confirm-remote", OPT_CONFIRM_REMOTE, NULL, 0,
+	  "Confirm servers at any address, not only this host's own", 2 },
 	{},
 };
 
@@ -259,9 +276,34 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 			argp_error(state, "--list-findings and --list-events cannot be used together");
 		env.list = key;
 		break;
+	case OPT_CONFIRM:
+		env.confirm = true;
+		break;
+	case OPT_CONFIRM_TTL:
+		if (parse_u32(arg, 1, 86400 * 7, &env.confirm_opts.ttl_s))
+			argp_error(state, "--confirm-ttl: '%s' is not 1-604800 seconds", arg);
+		break;
+	case OPT_CONFIRM_RATE:
+		if (parse_u32(arg, 1, 10000, &env.confirm_opts.rate))
+			argp_error(state, "--confirm-rate: '%s' is not 1-10000 per second", arg);
+		break;
+	case OPT_CONFIRM_TIMEOUT:
+		if (parse_u32(arg, 10, 600000, &env.confirm_opts.timeout_ms))
+			argp_error(state, "--confirm-timeout: '%s' is not 10-600000 milliseconds", arg);
+		break;
+	case OPT_CONFIRM_REMOTE:
+		env.confirm_opts.remote = true;
+		break;
 	case ARGP_KEY_END:
 		if (env.read_file && env.cap.n_ifaces)
 			argp_error(state, "-r and -i cannot be used together");
+		if (env.read_file && env.confirm)
+			argp_error(state, "--confirm is live only: a capture's servers are not "
+				   "asked again (-r)");
+		if (!env.confirm && (env.confirm_opts.ttl_s || env.confirm_opts.rate ||
+				     env.confirm_opts.timeout_ms || env.confirm_opts.remote))
+			argp_error(state, "--confirm-ttl, --confirm-rate, --confirm-timeout and "
+				   "--confirm-remote need --confirm");
 		break;
 	default:
 		return ARGP_ERR_UNKNOWN;
@@ -298,6 +340,7 @@ struct app {
 	struct dedup *dedup;
 	struct watch *watch;
 	struct metrics *metrics;
+	struct confirm *confirm;	/* --confirm, live */
 	const struct pcap_source_stats *pcap_stats;	/* offline, once the file is read */
 	struct app_counters counters;
 };
@@ -325,6 +368,7 @@ static void read_counters(const struct app *a, struct counter_snap *c)
 	const struct counter_src src = {
 		.cap = a->cap, .pcap = a->pcap_stats, .flows = a->flows, .out = a->out,
 		.dedup = a->dedup, .certs = a->certs, .lists = a->lists, .app = &a->counters,
+		.confirm = a->confirm,
 	};
 
 	counters_read(&src, c);
@@ -342,6 +386,9 @@ static void on_report(void *ctx, const struct cs_report *r)
 	struct cs_report copy = *r;
 	struct verdict v;
 
+	/* Our own confirm handshakes, seen by the capture: not news. */
+	if (a->confirm && confirm_on_report(a->confirm, r, mono_ns()))
+		return;
 	if (a->cap && r->ifindex)
 		copy.ifname = capture_ifname(a->cap, r->ifindex);
 	checks_run(a->checker, &copy, &v);
@@ -464,6 +511,54 @@ static void stats_event(struct app *a, enum event_action action)
 	status(a, action, c.kernel[CS_C_RB_FAIL] ? "warning" : "info", "%s", line);
 }
 
+static void on_confirm_failed(void *ctx, const struct confirm_failure *f)
+{
+	char addr[INET6_ADDRSTRLEN] = "?";
+
+	inet_ntop(f->server.family == CS_AF_INET ? AF_INET : AF_INET6, f->server.addr, addr,
+		  sizeof(addr));
+	status(ctx, EV_CONFIRM_FAILED, "warning",
+	       "server=%s%s%s:%u sni=%.255s reason=%s elapsed_ms=%llu: %s",
+	       f->server.family == CS_AF_INET6 ? "[" : "", addr,
+	       f->server.family == CS_AF_INET6 ? "]" : "", f->server.port,
+	       f->has_sni ? f->sni : "-", confirm_result_name(f->result),
+	       (unsigned long long)f->elapsed_ms, f->detail);
+}
+
+/* --confirm: its reports join the pipeline at on_report, like the flow stage's. */
+static int confirm_setup(struct app *a)
+{
+	char err[256];
+
+	if (!env.confirm)
+		return 0;
+	env.confirm_opts.check_time = env.check_time;
+	env.confirm_opts.certs = a->certs;
+	env.confirm_opts.report = on_report;
+	env.confirm_opts.failed = on_confirm_failed;
+	env.confirm_opts.ctx = a;
+	if (!(a->confirm = confirm_new(&env.confirm_opts, err, sizeof(err)))) {
+		fprintf(stderr, "certsentry: %s\n", err);
+		return -1;
+	}
+	return 0;
+}
+
+/* Every loop turn: the handshakes move on, their lines leave now. */
+static void confirm_run(struct app *a)
+{
+	if (!a->confirm)
+		return;
+	confirm_tick(a->confirm, mono_ns());
+	output_flush(a->out);
+}
+
+static void confirm_teardown(struct app *a)
+{
+	confirm_free(a->confirm);
+	a->confirm = NULL;
+}
+
 /* Longest wait of a record the kernel did not wake us for; also the period
  * of the metrics and list-reload checks. */
 #define POLL_MS 50
@@ -487,14 +582,23 @@ static int run_live(struct app *a)
 		a->cap = NULL;
 		return 2;
 	}
+	if (confirm_setup(a)) {
+		metrics_stop(a->metrics);
+		a->metrics = NULL;
+		capture_close(a->cap);
+		a->cap = NULL;
+		return 1;
+	}
 	status(a, EV_STARTED, "info", "capturing on %s", ifaces_text(fl, sizeof(fl)));
 	lists_event(a, EV_LISTS_LOADED);
 	while (!exiting) {
 		/* The kernel wakes us for the server's flights only; the timeout
 		 * bounds how long the rest (client certificates and alerts,
 		 * closes) may wait in the ring on a quiet host. */
-		n = capture_poll(a->cap, POLL_MS, flow_segment, a->flows);
+		n = capture_poll(a->cap, confirm_poll_ms(a->confirm, POLL_MS), flow_segment,
+				 a->flows);
 		output_flush(a->out);	/* this batch's lines leave now */
+		confirm_run(a);
 		if (n < 0 && n != -EINTR) {
 			fprintf(stderr, "certsentry: ring buffer: %s\n", strerror(-n));
 			break;
@@ -530,6 +634,7 @@ static void finish_live(struct app *a)
 	flow_drain(a->flows);
 	dedup_flush(a->dedup, now_ns(), true);
 	stats_event(a, EV_STOPPED);
+	confirm_teardown(a);
 	metrics_stop(a->metrics);
 	a->metrics = NULL;
 	capture_close(a->cap);

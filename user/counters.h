@@ -8,6 +8,7 @@
 #include "certsentry.h"
 #include "cert.h"
 #include "checks.h"
+#include "confirm.h"
 #include "dedup.h"
 #include "flow.h"
 #include "lists.h"
@@ -44,6 +45,7 @@ struct counter_snap {
 	struct cert_cache_stats certs;
 	struct lists_sizes lists;
 	struct app_counters app;
+	struct confirm_stats confirm;
 };
 
 /* Where the counters are; a NULL member reads as zeros. */
@@ -56,6 +58,7 @@ struct counter_src {
 	const struct cert_cache *certs;
 	const struct lists *lists;
 	const struct app_counters *app;
+	const struct confirm *confirm;	/* --confirm */
 };
 void counters_read(const struct counter_src *src, struct counter_snap *s);
 
