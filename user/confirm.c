@@ -65,7 +65,8 @@ bool confirm_bucket_take(struct confirm_bucket *b, uint64_t now)
 	b->micro += dt * b->rate / 1000;	/* rate per s = rate * 10^6 micro per 10^9 ns */
 	if (b->micro > b->burst_micro)
 		b->micro = b->burst_micro;
-	b->last_ns = now;
+	if (now > b->last_ns)
+		b->last_ns = now;	/* never back: a step back must not refill twice */
 	if (b->micro < MICRO)
 		return false;
 	b->micro -= MICRO;
