@@ -480,7 +480,7 @@ static void on_done(void *ctx, const struct cs_flow_key *k)
 
 static void status(struct app *a, enum event_action action, const char *sev, const char *fmt, ...)
 {
-	char msg[1024];
+	char msg[COUNTERS_LINE_MAX + 256];	/* a status line with every counter */
 	va_list ap;
 
 	va_start(ap, fmt);
@@ -507,7 +507,7 @@ static void stats_event(struct app *a, enum event_action action)
 	char line[COUNTERS_LINE_MAX];
 
 	read_counters(a, &c);
-	counters_line(&c, CL_LIVE, line, sizeof(line));
+	counters_line(&c, CL_LIVE | (a->confirm ? CL_CONFIRM : 0), line, sizeof(line));
 	status(a, action, c.kernel[CS_C_RB_FAIL] ? "warning" : "info", "%s", line);
 }
 

@@ -63,9 +63,9 @@ struct counter_src {
 void counters_read(const struct counter_src *src, struct counter_snap *s);
 
 /* The status lines a counter is in. */
-enum { CL_LIVE = 1, CL_READ = 2, CL_LISTS = 4 };
+enum { CL_LIVE = 1, CL_READ = 2, CL_LISTS = 4, CL_CONFIRM = 8 /* after CL_LIVE's, with --confirm */ };
 
-#define COUNTERS_LINE_MAX 1024	/* every counter of one line, 20 digits each */
+#define COUNTERS_LINE_MAX 2048	/* every counter of one line, 20 digits each */
 
 /* "key=value ..." of every counter of those lines, in table order, into
  * buf (NUL-terminated, cut short if cap is too small); returns the length. */
