@@ -91,7 +91,8 @@ struct confirm_stats {
 
 struct confirm;
 
-/* NULL with err set when OpenSSL cannot make a client context or memory runs out. */
+/* NULL with err set when OpenSSL cannot make a client context or memory runs out.
+ * The caller ignores SIGPIPE (the daemon does): a server may close first. */
 struct confirm *confirm_new(const struct confirm_opts *o, char *err, size_t errlen);
 /* Aborts what is in flight; no callback is called. NULL is fine. */
 void confirm_free(struct confirm *c);

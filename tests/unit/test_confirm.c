@@ -1,5 +1,6 @@
 /* test_confirm.c - unit tests for --confirm (user/confirm.c): token bucket, ttl, own addresses, queue bound, failure reasons on real loopback sockets. */
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -16,6 +17,8 @@
 
 #include "certsentry.h"
 #include "confirm.h"
+#include "tls_handshake.h"
+#include "x509_helpers.h"
 
 #define S	1000000000ULL
 #define T0	(1000 * S)	/* a monotonic time far from 0 */
@@ -24,12 +27,21 @@ struct got {
 	int reports, failures;
 	enum confirm_result last;
 	char detail[160];
+	struct cs_report r;		/* the last report, its chain dropped */
+	char leaf_sha256[65];
+	uint32_t chain_len;
 };
 
 static void on_report(void *ctx, const struct cs_report *r)
 {
-	(void)r;
-	((struct got *)ctx)->reports++;
+	struct got *g = ctx;
+
+	g->reports++;
+	g->r = *r;
+	g->chain_len = r->chain_len;
+	if (r->chain_len)
+		memcpy(g->leaf_sha256, r->chain[0]->sha256_hex, sizeof(g->leaf_sha256));
+	memset(g->r.chain, 0, sizeof(g->r.chain));
 }
 
 static void on_failed(void *ctx, const struct confirm_failure *f)
@@ -404,6 +416,77 @@ static void test_closed(void **state)
 	confirm_free(c);
 }
 
+/* A real TLS 1.3 server on a loopback socket, moved on in the same loop as
+ * confirm_tick(): the chain it serves comes back as a confirm report. */
+static void test_fetch_chain(void **state)
+{
+	struct confirm_opts o = { 0 };
+	struct confirm_stats st;
+	struct got g = { 0 };
+	struct cert_cache *certs = cert_cache_new(16);
+	struct confirm *c;
+	SSL_CTX *sctx = SSL_CTX_new(TLS_server_method());
+	SSL *srv = NULL;
+	uint16_t port;
+	int lfd = listener(&port), fd = -1, i;
+	struct cs_report r = hidden("127.0.0.1", port, "www.example.test");
+	char want[65];
+	const char *sni;
+
+	(void)state;
+	assert_non_null(certs);
+	assert_non_null(sctx);
+	assert_true(SSL_CTX_set_min_proto_version(sctx, TLS1_3_VERSION));
+	assert_true(SSL_CTX_use_certificate(sctx, pki.leaf));
+	assert_true(SSL_CTX_use_PrivateKey(sctx, pki.leaf_key));
+	assert_true(SSL_CTX_add1_chain_cert(sctx, pki.ca));
+	SSL_CTX_set_alpn_select_cb(sctx, alpn_select, NULL);
+	o.certs = certs;
+	c = mk(&o, &g);
+	snprintf(r.alpn_offered, sizeof(r.alpn_offered), "http/1.1,h2");
+	confirm_on_report(c, &r, T0);
+	for (i = 0; i < 5000 && !g.reports && !g.failures; i++) {
+		confirm_tick(c, T0);
+		if (fd < 0 && (fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK)) >= 0) {
+			assert_non_null(srv = SSL_new(sctx));
+			assert_true(SSL_set_fd(srv, fd));
+		}
+		if (srv)
+			SSL_accept(srv);	/* as far as it goes without waiting */
+		usleep(200);
+	}
+	assert_int_equal(g.failures, 0);
+	assert_int_equal(g.reports, 1);
+	assert_int_equal(g.r.action, REPORT_CERTIFICATE);
+	assert_int_equal(g.r.source, SOURCE_CONFIRM);
+	assert_int_equal(g.r.version, 0x0304);
+	assert_int_equal(g.r.server.port, port);
+	assert_int_equal(g.r.client.family, CS_AF_INET);
+	assert_true(g.r.client.port != 0);
+	assert_true(g.r.has_sni);
+	assert_string_equal(g.r.sni, "www.example.test");
+	assert_string_equal(g.r.alpn, "h2");
+	assert_string_equal(g.r.alpn_offered, "http/1.1,h2");
+	assert_int_equal(g.chain_len, 2);
+	assert_int_equal(g.r.chain_total, 2);
+	sha256_hex(pki.leaf_der, (size_t)pki.leaf_der_len, want);
+	assert_string_equal(g.leaf_sha256, want);
+	/* The server got our SNI. */
+	sni = SSL_get_servername(srv, TLSEXT_NAMETYPE_host_name);
+	assert_non_null(sni);
+	assert_string_equal(sni, "www.example.test");
+	stats(c, &st);
+	assert_int_equal(st.attempts, 1);
+	assert_int_equal(st.results[CONFIRM_R_OK], 1);
+	assert_int_equal(st.failed, 0);
+	confirm_free(c);
+	SSL_free(srv);
+	close(fd);
+	close(lfd);
+	SSL_CTX_free(sctx);
+	cert_cache_free(certs);
+}
+
 static void test_names(void **state)
 {
 	(void)state;
@@ -417,6 +500,7 @@ static void test_names(void **state)
 
 int main(void)
 {
+	signal(SIGPIPE, SIG_IGN);	/* as the daemon: a peer's close is an error, not an end */
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_bucket),
 		cmocka_unit_test(test_rate),
@@ -427,8 +511,9 @@ int main(void)
 		cmocka_unit_test(test_queue_bound),
 		cmocka_unit_test(test_timeout),
 		cmocka_unit_test(test_closed),
+		cmocka_unit_test(test_fetch_chain),
 		cmocka_unit_test(test_names),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return cmocka_run_group_tests(tests, setup_pki, teardown_pki);
 }
