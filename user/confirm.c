@@ -15,7 +15,8 @@
 #include "certsentry.h"
 #include "confirm.h"
 #include "flow.h"
-#include "ktable.h"
+#include "fmt.h"
+#include "htab.h"
 #include "lru.h"
 #include "tls.h"
 
@@ -126,10 +127,21 @@ struct target {
 	char alpn[TLS_ALPN_MAX + 1];	/* offered, comma-joined */
 };
 
+/* An endpoint: (server address, port, SNI), compared whole. */
+struct ep_key {
+	uint8_t family;
+	uint8_t has_sni;
+	uint16_t port;
+	uint8_t addr[16];
+	uint16_t sni_len;
+	char sni[TLS_SNI_MAX];
+};
+
 /* An endpoint remembered for the ttl. */
 struct ep {
-	struct kt_node kt;
+	struct hnode h;
 	struct lru_node lru;
+	struct ep_key key;
 	uint64_t confirmed_ns;		/* admitted last (monotonic), 0: never */
 	uint64_t seen_ns;		/* another source gave its chain, 0: never */
 	bool busy;			/* queued or in flight */
@@ -161,7 +173,7 @@ struct own_conn {
 struct confirm {
 	struct confirm_opts o;
 	SSL_CTX *ctx;
-	struct ktable eps;
+	struct htab eps;
 	struct lru lru;
 	struct ep *pool;
 	uint32_t pool_used;
@@ -180,18 +192,12 @@ struct confirm {
 	struct confirm_stats st;
 };
 
-static void errf(char *err, size_t len, const char *what)
-{
-	if (err && len)
-		snprintf(err, len, "--confirm: %s", what);
-}
-
 struct confirm *confirm_new(const struct confirm_opts *o, char *err, size_t errlen)
 {
 	struct confirm *c = calloc(1, sizeof(*c));
 
 	if (!c) {
-		errf(err, errlen, "out of memory");
+		fmt_err(err, errlen, "--confirm: out of memory");
 		return NULL;
 	}
 	c->o = *o;
@@ -214,14 +220,14 @@ struct confirm *confirm_new(const struct confirm_opts *o, char *err, size_t errl
 	c->queue = calloc(c->o.max_queue, sizeof(*c->queue));
 	c->jobs = calloc(c->o.max_active, sizeof(*c->jobs));
 	c->pfd = calloc(c->o.max_active, sizeof(*c->pfd));
-	if (!c->pool || !c->queue || !c->jobs || !c->pfd || !kt_init(&c->eps, c->o.max_endpoints)) {
-		errf(err, errlen, "out of memory");
+	if (!c->pool || !c->queue || !c->jobs || !c->pfd || !htab_init(&c->eps, c->o.max_endpoints)) {
+		fmt_err(err, errlen, "--confirm: out of memory");
 		confirm_free(c);
 		return NULL;
 	}
 	c->ctx = SSL_CTX_new(TLS_client_method());
 	if (!c->ctx) {
-		errf(err, errlen, "OpenSSL cannot make a TLS client context");
+		fmt_err(err, errlen, "--confirm: OpenSSL cannot make a TLS client context");
 		confirm_free(c);
 		return NULL;
 	}
@@ -252,7 +258,7 @@ void confirm_free(struct confirm *c)
 	for (uint32_t i = 0; i < c->n_active; i++)
 		job_close(&c->jobs[i]);
 	SSL_CTX_free(c->ctx);
-	kt_fini(&c->eps);
+	htab_fini(&c->eps);
 	free(c->pool);
 	free(c->queue);
 	free(c->jobs);
@@ -260,37 +266,41 @@ void confirm_free(struct confirm *c)
 	free(c);
 }
 
-/* The endpoint's key: a digest of (family, address, port, SNI). */
-static void ep_key(const struct report_endpoint *s, bool has_sni, const char *sni,
-		   uint8_t key[KT_KEY_LEN])
+static void ep_key_of(const struct cs_report *r, struct ep_key *k)
 {
-	uint8_t buf[1 + 16 + 2 + 1 + TLS_SNI_MAX];
-	size_t n = 0, l = has_sni ? strnlen(sni, TLS_SNI_MAX) : 0;
+	memset(k, 0, sizeof(*k));
+	k->family = r->server.family;
+	k->port = r->server.port;
+	memcpy(k->addr, r->server.addr, sizeof(k->addr));
+	k->has_sni = r->has_sni;
+	if (r->has_sni) {
+		k->sni_len = (uint16_t)strnlen(r->sni, TLS_SNI_MAX);
+		memcpy(k->sni, r->sni, k->sni_len);
+	}
+}
 
-	buf[n++] = s->family;
-	memcpy(buf + n, s->addr, 16);
-	n += 16;
-	buf[n++] = s->port >> 8;
-	buf[n++] = s->port & 0xff;
-	buf[n++] = has_sni;
-	memcpy(buf + n, sni, l);
-	n += l;
-	if (!cert_sha256(buf, n, key))
-		memset(key, 0, KT_KEY_LEN);	/* one shared entry: fewer confirms, never more */
+/* The fixed part and the SNI's bytes: the rest of sni[] is not the key's. */
+static size_t ep_key_len(const struct ep_key *k)
+{
+	return offsetof(struct ep_key, sni) + k->sni_len;
 }
 
 /* The endpoint's entry, made (evicting the least recently used idle one) if new. */
 static struct ep *ep_get(struct confirm *c, const struct cs_report *r)
 {
-	uint8_t key[KT_KEY_LEN];
-	struct kt_node *n;
+	struct ep_key k;
+	struct hnode *n;
 	struct ep *e;
+	uint64_t h;
 
-	ep_key(&r->server, r->has_sni, r->sni, key);
-	if ((n = kt_find(&c->eps, key))) {
-		e = (struct ep *)n;
-		lru_touch(&c->lru, &e->lru);
-		return e;
+	ep_key_of(r, &k);
+	h = htab_hash(&c->eps, &k, ep_key_len(&k));
+	htab_for_hash(&c->eps, h, n) {
+		e = htab_entry(n, struct ep, h);
+		if (!memcmp(&e->key, &k, ep_key_len(&k))) {
+			lru_touch(&c->lru, &e->lru);
+			return e;
+		}
 	}
 	if (c->pool_used < c->o.max_endpoints) {
 		e = &c->pool[c->pool_used++];
@@ -303,13 +313,13 @@ static struct ep *ep_get(struct confirm *c, const struct cs_report *r)
 			return NULL;
 		e = lru_entry(l, struct ep, lru);
 		lru_unlink(&c->lru, &e->lru);
-		kt_del(&c->eps, &e->kt);
+		htab_del(&c->eps, &e->h);
 		if (e->confirmed_ns || e->seen_ns)
 			c->st.evicted++;
 	}
 	memset(e, 0, sizeof(*e));
-	memcpy(e->kt.key, key, KT_KEY_LEN);
-	kt_add(&c->eps, &e->kt);
+	e->key = k;
+	htab_add(&c->eps, &e->h, h);
 	lru_push(&c->lru, &e->lru);
 	return e;
 }

@@ -1,5 +1,4 @@
 /* daemon.c - one run: capture or pcap -> flow -> checks -> dedup -> output, and the loops. */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -16,6 +15,7 @@
 #include "dedup.h"
 #include "events.h"
 #include "flow.h"
+#include "fmt.h"
 #include "lists.h"
 #include "metrics.h"
 #include "output.h"
@@ -305,15 +305,12 @@ static void tasks_init(struct app *a)
 
 static void on_confirm_failed(void *ctx, const struct confirm_failure *f)
 {
-	char addr[INET6_ADDRSTRLEN] = "?";
+	char ep[FMT_ENDPOINT_CAP], sni[4 * TLS_SNI_MAX + 8];
 
-	inet_ntop(f->server.family == CS_AF_INET ? AF_INET : AF_INET6, f->server.addr, addr,
-		  sizeof(addr));
-	status(ctx, EV_CONFIRM_FAILED, "warning",
-	       "server=%s%s%s:%u sni=%.255s reason=%s elapsed_ms=%llu: %s",
-	       f->server.family == CS_AF_INET6 ? "[" : "", addr,
-	       f->server.family == CS_AF_INET6 ? "]" : "", f->server.port,
-	       f->has_sni ? f->sni : "-", confirm_result_name(f->result),
+	/* The SNI came from a client: escaped, so it cannot fake a field. */
+	fmt_safe(sni, sizeof(sni), f->has_sni ? f->sni : "-", FMT_WORD, TLS_SNI_MAX);
+	status(ctx, EV_CONFIRM_FAILED, "warning", "server=%s sni=%s reason=%s elapsed_ms=%llu: %s",
+	       fmt_endpoint(&f->server, ep, sizeof(ep)), sni, confirm_result_name(f->result),
 	       (unsigned long long)f->elapsed_ms, f->detail);
 }
 
