@@ -9,6 +9,7 @@
 #include "checks.h"
 #include "format.h"
 #include "lists.h"
+#include "privdrop.h"
 
 enum cli_list { CLI_LIST_NONE, CLI_LIST_FINDINGS, CLI_LIST_EVENTS };
 
@@ -28,9 +29,13 @@ struct config {
 	uint32_t stats_s;
 	const char *metrics;
 	const char *syslog;
+	const char *syslog_server;	/* udp://HOST:PORT or tcp://HOST:PORT */
+	int syslog_format;		/* SYSLOG_3164 or SYSLOG_5424 (syslog_msg.h); 0: unset */
+	uint32_t syslog_queue;		/* tcp://: bytes held; 0: SYSLOG_QUEUE_DEFAULT */
 	uint32_t max_conns, max_mem_mb;
 	bool every;
 	enum cli_list list;		/* print a table and exit */
+	struct privdrop_opts drop;	/* after attach: --user, --no-drop */
 	/* --confirm (confirm.h); 0: the default */
 	bool confirm, confirm_remote;
 	uint32_t confirm_ttl_s, confirm_rate, confirm_timeout_ms;
