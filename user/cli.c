@@ -174,6 +174,20 @@ static const struct cli_option options[] = {
 	  .parse = set_color, AT(color),
 	  .help = "Colour text by severity: auto (default: a terminal without NO_COLOR), "
 		  "always, never" },
+	{ .name = "confirm", .group = CLI_G_CONFIRM, FLAG(confirm),
+	  .help = "For a TLS 1.3 endpoint (server, port, SNI) whose chain no source gave, make "
+		  "our own handshake to it and check what it serves (source: confirm)" },
+	{ .name = "confirm-ttl", .arg = "S", .group = CLI_G_CONFIRM,
+	  U32(confirm_ttl_s, 1, 7 * 86400, U_SECONDS),
+	  .help = "At most one confirm per endpoint per S seconds (default 60)" },
+	{ .name = "confirm-rate", .arg = "N", .group = CLI_G_CONFIRM,
+	  U32(confirm_rate, 1, 10000, U_NUMBER),
+	  .help = "At most N confirm handshakes started per second (default 10)" },
+	{ .name = "confirm-timeout", .arg = "MS", .group = CLI_G_CONFIRM,
+	  U32(confirm_timeout_ms, 10, 600000, U_NUMBER),
+	  .help = "Give a confirm handshake up after MS milliseconds (default 5000)" },
+	{ .name = "confirm-remote", .group = CLI_G_CONFIRM, FLAG(confirm_remote),
+	  .help = "Confirm servers at any address, not only this host's own" },
 };
 #define N_OPTIONS (sizeof(options) / sizeof(options[0]))
 
@@ -181,6 +195,8 @@ static const char *const group_titles[CLI_G_MAX] = {
 	[CLI_G_CHECKS] = "Checks (lists reload on SIGHUP and when their files change):",
 	[CLI_G_FILTER] = "Filters (every kind given must match; one of a kind's values):",
 	[CLI_G_TAIL] = "Tail:",
+	[CLI_G_CONFIRM] = "Confirm (live; it sends traffic): fetch hidden TLS 1.3 chains with our "
+			  "own handshake:",
 };
 
 void config_defaults(struct config *c)
@@ -479,6 +495,17 @@ int cli_check(const struct config *c, char *why, size_t whylen)
 	}
 	if (c->event_socket && c->read_file) {
 		snprintf(why, whylen, "--event-socket serves a live capture, not -r");
+		return -1;
+	}
+	if (c->read_file && c->confirm) {
+		snprintf(why, whylen, "--confirm is live only: a capture's servers are not "
+			 "asked again (-r)");
+		return -1;
+	}
+	if (!c->confirm && (c->confirm_ttl_s || c->confirm_rate || c->confirm_timeout_ms ||
+			    c->confirm_remote)) {
+		snprintf(why, whylen, "--confirm-ttl, --confirm-rate, --confirm-timeout and "
+			 "--confirm-remote need --confirm");
 		return -1;
 	}
 	return 0;

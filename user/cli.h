@@ -44,13 +44,16 @@ struct config {
 	struct filter filter;		/* --sni, --port, --host, --alerts-only */
 	const char *tail_socket;	/* certsentry tail --socket */
 	enum cli_color color;
+	/* --confirm (confirm.h); 0: the default */
+	bool confirm, confirm_remote;
+	uint32_t confirm_ttl_s, confirm_rate, confirm_timeout_ms;
 };
 
 /* The values a run has before any option. */
 void config_defaults(struct config *c);
 
 /* Help sections, in --help's order; a command takes options by section. */
-enum cli_group { CLI_G_MAIN, CLI_G_CHECKS, CLI_G_FILTER, CLI_G_TAIL, CLI_G_MAX };
+enum cli_group { CLI_G_MAIN, CLI_G_CHECKS, CLI_G_CONFIRM, CLI_G_FILTER, CLI_G_TAIL, CLI_G_MAX };
 #define CLI_GROUPS_ALL ((1u << CLI_G_MAX) - 1)
 
 struct cli_option;

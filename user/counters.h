@@ -8,6 +8,7 @@
 #include "certsentry.h"
 #include "cert.h"
 #include "checks.h"
+#include "confirm.h"
 #include "dedup.h"
 #include "flow.h"
 #include "lists.h"
@@ -44,6 +45,7 @@ struct counter_snap {
 	struct cert_cache_stats certs;
 	struct lists_sizes lists;
 	struct app_counters app;
+	struct confirm_stats confirm;
 };
 
 /* Where the counters are; a NULL member reads as zeros. */
@@ -56,13 +58,14 @@ struct counter_src {
 	const struct cert_cache *certs;
 	const struct lists *lists;
 	const struct app_counters *app;
+	const struct confirm *confirm;	/* --confirm */
 };
 void counters_read(const struct counter_src *src, struct counter_snap *s);
 
 /* The status lines a counter is in. */
-enum { CL_LIVE = 1, CL_READ = 2, CL_LISTS = 4 };
+enum { CL_LIVE = 1, CL_READ = 2, CL_LISTS = 4, CL_CONFIRM = 8 /* after CL_LIVE's, with --confirm */ };
 
-#define COUNTERS_LINE_MAX 1024	/* every counter of one line, 20 digits each */
+#define COUNTERS_LINE_MAX 2048	/* every counter of one line, 20 digits each */
 
 /* "key=value ..." of every counter of those lines, in table order, into
  * buf (NUL-terminated, cut short if cap is too small); returns the length. */

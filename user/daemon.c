@@ -9,11 +9,13 @@
 #include "cert.h"
 #include "checks.h"
 #include "clock.h"
+#include "confirm.h"
 #include "counters.h"
 #include "daemon.h"
 #include "dedup.h"
 #include "events.h"
 #include "flow.h"
+#include "fmt.h"
 #include "lists.h"
 #include "metrics.h"
 #include "output.h"
@@ -42,6 +44,7 @@ struct app {
 	struct dedup *dedup;
 	struct watch *watch;
 	struct metrics *metrics;
+	struct confirm *confirm;	/* --confirm, live */
 	const struct pcap_source_stats *pcap_stats;	/* offline, once the file is read */
 	struct app_counters counters;
 	struct periodic tasks[T_MAX];	/* live */
@@ -74,7 +77,7 @@ static void status(struct app *a, enum event_action action, const char *sev, con
 	__attribute__((format(printf, 4, 5)));
 static void status(struct app *a, enum event_action action, const char *sev, const char *fmt, ...)
 {
-	char msg[1024];
+	char msg[COUNTERS_LINE_MAX + 256];	/* a status line with every counter */
 	va_list ap;
 
 	va_start(ap, fmt);
@@ -88,6 +91,7 @@ static void read_counters(const struct app *a, struct counter_snap *c)
 	const struct counter_src src = {
 		.cap = a->cap, .pcap = a->pcap_stats, .flows = a->flows, .out = a->out,
 		.dedup = a->dedup, .certs = a->certs, .lists = a->lists, .app = &a->counters,
+		.confirm = a->confirm,
 	};
 
 	counters_read(&src, c);
@@ -104,7 +108,7 @@ static void stats_event(struct app *a, enum event_action action)
 	char line[COUNTERS_LINE_MAX];
 
 	read_counters(a, &c);
-	counters_line(&c, CL_LIVE, line, sizeof(line));
+	counters_line(&c, CL_LIVE | (a->confirm ? CL_CONFIRM : 0), line, sizeof(line));
 	status(a, action, c.kernel[CS_C_RB_FAIL] ? "warning" : "info", "%s", line);
 }
 
@@ -137,6 +141,9 @@ static void on_report(void *ctx, const struct cs_report *r)
 	struct cs_report copy = *r;
 	struct verdict v;
 
+	/* Our own confirm handshakes, seen by the capture: not news. */
+	if (a->confirm && confirm_on_report(a->confirm, r, mono_ns()))
+		return;
 	if (a->cap && r->ifindex)
 		copy.ifname = capture_ifname(a->cap, r->ifindex);
 	checks_run(a->checker, &copy, &v);
@@ -304,6 +311,55 @@ static void tasks_init(struct app *a)
 	periodic_start(a->tasks, T_MAX, mono_ns());
 }
 
+/* ---- live: --confirm ---- */
+
+static void on_confirm_failed(void *ctx, const struct confirm_failure *f)
+{
+	char ep[FMT_ENDPOINT_CAP], sni[4 * TLS_SNI_MAX + 8];
+
+	/* The SNI came from a client: escaped, so it cannot fake a field. */
+	fmt_safe(sni, sizeof(sni), f->has_sni ? f->sni : "-", FMT_WORD, TLS_SNI_MAX);
+	status(ctx, EV_CONFIRM_FAILED, "warning", "server=%s sni=%s reason=%s elapsed_ms=%llu: %s",
+	       fmt_endpoint(&f->server, ep, sizeof(ep)), sni, confirm_result_name(f->result),
+	       (unsigned long long)f->elapsed_ms, f->detail);
+}
+
+/* Its reports join the pipeline at on_report, like the flow stage's. */
+static int confirm_setup(struct app *a)
+{
+	const struct config *cfg = a->cfg;
+	struct confirm_opts o = {
+		.ttl_s = cfg->confirm_ttl_s, .rate = cfg->confirm_rate,
+		.timeout_ms = cfg->confirm_timeout_ms, .remote = cfg->confirm_remote,
+		.check_time = cfg->check_time, .certs = a->certs,
+		.report = on_report, .failed = on_confirm_failed, .ctx = a,
+	};
+	char err[256];
+
+	if (!cfg->confirm)
+		return 0;
+	if (!(a->confirm = confirm_new(&o, err, sizeof(err)))) {
+		fprintf(stderr, "certsentry: %s\n", err);
+		return -1;
+	}
+	return 0;
+}
+
+/* Every loop turn: the handshakes move on, their lines leave now. */
+static void confirm_run(struct app *a)
+{
+	if (!a->confirm)
+		return;
+	confirm_tick(a->confirm, mono_ns());
+	output_flush(a->out);
+}
+
+static void confirm_teardown(struct app *a)
+{
+	confirm_free(a->confirm);
+	a->confirm = NULL;
+}
+
 /* ---- live ---- */
 
 static const char *ifaces_text(const struct capture_opts *o, char *buf, size_t len)
@@ -336,6 +392,13 @@ static int live_open(struct app *a)
 		a->cap = NULL;
 		return 2;
 	}
+	if (confirm_setup(a)) {
+		metrics_stop(a->metrics);
+		a->metrics = NULL;
+		capture_close(a->cap);
+		a->cap = NULL;
+		return 1;
+	}
 	return 0;
 }
 
@@ -360,13 +423,15 @@ static int run_live(struct app *a)
 		/* The kernel wakes us for the server's flights only; the timeout
 		 * bounds how long the rest (client certificates and alerts,
 		 * closes) may wait in the ring on a quiet host. */
-		n = capture_poll(a->cap, POLL_MS, flow_segment, a->flows);
+		n = capture_poll(a->cap, confirm_poll_ms(a->confirm, POLL_MS), flow_segment,
+				 a->flows);
 		output_flush(a->out);	/* this batch's lines leave now */
 		if (n < 0 && n != -EINTR) {
 			fprintf(stderr, "certsentry: ring buffer: %s\n", strerror(-n));
 			break;
 		}
 		periodic_run(a->tasks, T_MAX, mono_ns(), a);
+		confirm_run(a);
 	}
 	return 0;
 }
@@ -377,6 +442,7 @@ static void finish_live(struct app *a)
 	flow_drain(a->flows);
 	dedup_flush(a->dedup, wall_ns(), true);
 	stats_event(a, EV_STOPPED);
+	confirm_teardown(a);
 	metrics_stop(a->metrics);
 	a->metrics = NULL;
 	capture_close(a->cap);

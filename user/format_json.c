@@ -359,6 +359,11 @@ static void json_certsentry(struct json_state *js, struct jw *w, const struct cs
 		jw_str(w, "reason", "TLS 1.3: certificate is encrypted");
 	if (r->hello_retry)
 		jw_bool(w, "hello_retry", true);
+	if (r->source == SOURCE_CONFIRM) {
+		jw_str(w, "source", "confirm");
+		jw_str(w, "note", "certificate fetched by certsentry's own TLS handshake "
+			   "(--confirm), not observed in a client's handshake");
+	}
 	if (r->alpn_offered[0])
 		jw_str(w, "client_alpn", r->alpn_offered);
 	if (r->action == REPORT_ALERT)

@@ -201,6 +201,8 @@ static size_t text_report(void *state, struct line *l, const struct cs_report *r
 	}
 	if (r->hello_retry)
 		tb_printf(&t, " hello-retry");
+	if (r->source == SOURCE_CONFIRM)
+		tb_printf(&t, " source=confirm (fetched by certsentry, not observed)");
 	text_tail(&t, r);
 	text_verdict(&t, r->verdict);
 	(void)state;

@@ -21,6 +21,8 @@ enum report_action {
 
 struct verdict;			/* checks.h: filled after the flow stage */
 
+enum report_source { SOURCE_WIRE, SOURCE_KEYLOG, SOURCE_UPROBE, SOURCE_CONFIRM };
+
 struct report_endpoint {
 	uint8_t family;			/* enum cs_family */
 	uint8_t addr[16];		/* network order */
@@ -46,6 +48,7 @@ struct cs_report {
 	int64_t check_time;		/* Unix s at which validity is judged */
 	bool resumed;
 	bool hello_retry;		/* TLS 1.3 HelloRetryRequest: the hello facts are the second's */
+	enum report_source source;
 	/* Stapled OCSP response (CertificateStatus), for the leaf. */
 	bool have_ocsp;
 	struct ocsp_facts ocsp;

@@ -166,6 +166,20 @@ static void test_repeatable(void **state)
 	c.syslog_format = 5424;
 	assert_int_equal(cli_check(&c, why, sizeof(why)), -1);
 	assert_string_equal(why, "--syslog-format needs --syslog or --syslog-server");
+	/* --confirm: live only, and its settings need it */
+	config_defaults(&c);
+	assert_int_equal(apply(&c, "confirm-ttl", "30", why, sizeof(why)), 0);
+	assert_int_equal(c.confirm_ttl_s, 30);
+	assert_int_equal(cli_check(&c, why, sizeof(why)), -1);
+	assert_non_null(strstr(why, "need --confirm"));
+	assert_int_equal(apply(&c, "confirm", NULL, why, sizeof(why)), 0);
+	assert_int_equal(cli_check(&c, why, sizeof(why)), 0);
+	c.read_file = "x.pcap";
+	assert_int_equal(cli_check(&c, why, sizeof(why)), -1);
+	assert_non_null(strstr(why, "--confirm is live only"));
+	expect_bad("confirm-rate", "0", "'0' is not a number from 1 to 10000");
+	expect_bad("confirm-ttl", "604801", "'604801' is not 1-604800 seconds");
+	expect_bad("confirm-timeout", "9", "'9' is not a number from 10 to 600000");
 }
 
 /* ---- commands ---- */

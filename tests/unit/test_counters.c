@@ -10,7 +10,7 @@
 #include "counters.h"
 #include "metrics.h"
 
-static const unsigned line_sets[] = { CL_LIVE, CL_READ, CL_LISTS };
+static const unsigned line_sets[] = { CL_LIVE | CL_CONFIRM, CL_READ, CL_LISTS };
 
 /* A snapshot where every counter has its own value. */
 static void snap_fill(struct counter_snap *s)
@@ -77,7 +77,7 @@ static void test_table_rows(void **state)
 			assert_true(is_name(c->key));
 		if (c->metric)
 			assert_true(is_name(c->metric));
-		if (c->lines & CL_LIVE)
+		if (c->lines & (CL_LIVE | CL_CONFIRM))
 			assert_non_null(c->metric);
 		if (c->type && !strcmp(c->type, "counter")) {
 			size_t n = strlen(c->metric);
@@ -159,6 +159,48 @@ static void test_status_lines(void **state)
 	assert_string_equal(line,
 		"ca_certs=41 crls=42 crl_entries=43 crls_stale=44 crls_unverified=45"
 		" deny_sha256=46 deny_spki=47 deny_serial=48 pin_rules=49");
+}
+
+/* Each confirm result and skip reason (confirm.c names them) is one series
+ * of its family, and the --confirm line lists them in that order. */
+static bool has_series(const char *metric, const char *label_name, const char *value)
+{
+	char want[64];
+
+	snprintf(want, sizeof(want), "%s=\"%s\"", label_name, value);
+	for (size_t i = 0; i < counter_table_len; i++)
+		if (counter_table[i].metric && !strcmp(counter_table[i].metric, metric) &&
+		    counter_table[i].label && !strcmp(counter_table[i].label, want))
+			return true;
+	return false;
+}
+
+static void test_confirm_rows(void **state)
+{
+	struct counter_snap s;
+	char line[COUNTERS_LINE_MAX];
+
+	(void)state;
+	for (uint32_t r = 0; r < CONFIRM_R_MAX; r++)
+		assert_true(has_series("confirm_handshakes_total", "result", confirm_result_name(r)));
+	for (uint32_t r = 0; r < CONFIRM_S_MAX; r++)
+		assert_true(has_series("confirm_skipped_total", "reason", confirm_skip_name(r)));
+	memset(&s, 0, sizeof(s));
+	s.confirm.attempts = 9;
+	for (uint32_t r = 0; r < CONFIRM_R_MAX; r++)
+		s.confirm.results[r] = 10 + r;
+	for (uint32_t r = 0; r < CONFIRM_S_MAX; r++)
+		s.confirm.skipped[r] = 20 + r;
+	s.confirm.own_reports = 30;
+	counters_line(&s, CL_CONFIRM, line, sizeof(line));
+	assert_string_equal(line,
+		"confirm_attempts=9 confirm_ok=10 confirm_connect_failed=11 confirm_timeouts=12"
+		" confirm_tls_failed=13 confirm_closed=14 confirm_no_chain=15 confirm_skipped_ttl=20"
+		" confirm_skipped_rate=21 confirm_skipped_remote=22 confirm_skipped_queue=23"
+		" confirm_skipped_seen=24 confirm_own_reports=30");
+	/* The live line with them, at twenty digits each, still fits. */
+	memset(&s, 0xff, sizeof(s));
+	assert_true(counters_line(&s, CL_LIVE | CL_CONFIRM, line, sizeof(line)) < sizeof(line) - 1);
 }
 
 /* Twenty-digit values everywhere still fit; a short buffer is cut, ended. */
@@ -336,6 +378,7 @@ int main(void)
 		cmocka_unit_test(test_table_rows),
 		cmocka_unit_test(test_table_families),
 		cmocka_unit_test(test_status_lines),
+		cmocka_unit_test(test_confirm_rows),
 		cmocka_unit_test(test_status_line_bounds),
 		cmocka_unit_test(test_hist),
 		cmocka_unit_test(test_read_nothing),
