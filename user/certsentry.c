@@ -17,6 +17,7 @@
 #include "flow.h"
 #include "lists.h"
 #include "metrics.h"
+#include "outcomes.h"
 #include "output.h"
 #include "pcap.h"
 #include "watch.h"
@@ -39,6 +40,7 @@ static struct env {
 	bool every;
 	int list;			/* OPT_LIST_FINDINGS or OPT_LIST_EVENTS: print it, exit */
 	bool copy_encrypted;		/* --copy-encrypted: tests only, until a key source */
+	struct outcomes_opts outcomes;	/* --abort-share, --abort-min, --abort-window */
 } env = {
 	.stats_s = 60,
 	.format = OUTPUT_JSON,
@@ -63,7 +65,7 @@ enum {
 	OPT_MAX_BYTES = 1000, OPT_CLSACT, OPT_CHECK_TIME, OPT_CA_FILE, OPT_CA_PATH, OPT_CRL,
 	OPT_DENY, OPT_PINS, OPT_WARN_DAYS, OPT_IGNORE, OPT_SUMMARY, OPT_EVERY, OPT_RING,
 	OPT_FLOWS, OPT_STATS, OPT_METRICS, OPT_CONNS, OPT_MEM, OPT_SYSLOG, OPT_LIST_FINDINGS,
-	OPT_LIST_EVENTS, OPT_COPY_ENC,
+	OPT_LIST_EVENTS, OPT_COPY_ENC, OPT_ABORT_SHARE, OPT_ABORT_MIN, OPT_ABORT_WINDOW,
 };
 
 static const struct argp_option opts[] = {
@@ -106,6 +108,11 @@ static const struct argp_option opts[] = {
 	{ "summary-interval", OPT_SUMMARY, "S", 0,
 	  "Write repeats as summaries every S seconds (default 60)", 1 },
 	{ "every", OPT_EVERY, NULL, 0, "Write every handshake, no dedup", 1 },
+	{ "abort-share", OPT_ABORT_SHARE, "PCT", 0,
+	  "client.aborting when clients abort PCT% of a (server, SNI)'s TLS 1.3 handshakes (default 20)", 1 },
+	{ "abort-min", OPT_ABORT_MIN, "N", 0,
+	  "... of at least N handshakes in the window (default 20)", 1 },
+	{ "abort-window", OPT_ABORT_WINDOW, "S", 0, "... within S seconds (default 60)", 1 },
 	{},
 };
 
@@ -253,6 +260,19 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 	case OPT_EVERY:
 		env.every = true;
 		break;
+	case OPT_ABORT_SHARE:
+		if (parse_u32(arg, 1, 100, &env.outcomes.pct))
+			argp_error(state, "--abort-share: '%s' is not a percentage from 1 to 100", arg);
+		break;
+	case OPT_ABORT_MIN:
+		if (parse_u32(arg, 1, 1000000, &env.outcomes.min))
+			argp_error(state, "--abort-min: '%s' is not a number from 1 to 1000000", arg);
+		break;
+	case OPT_ABORT_WINDOW:
+		if (parse_u32(arg, 1, OUTCOMES_WINDOW_MAX_S, &env.outcomes.window_s))
+			argp_error(state, "--abort-window: '%s' is not 1-%u seconds", arg,
+				   OUTCOMES_WINDOW_MAX_S);
+		break;
 	case OPT_LIST_FINDINGS:
 	case OPT_LIST_EVENTS:
 		if (env.list && env.list != key)
@@ -298,6 +318,7 @@ struct app {
 	struct dedup *dedup;
 	struct watch *watch;
 	struct metrics *metrics;
+	struct outcomes *outcomes;
 	const struct pcap_source_stats *pcap_stats;	/* offline, once the file is read */
 	struct app_counters counters;
 };
@@ -325,6 +346,7 @@ static void read_counters(const struct app *a, struct counter_snap *c)
 	const struct counter_src src = {
 		.cap = a->cap, .pcap = a->pcap_stats, .flows = a->flows, .out = a->out,
 		.dedup = a->dedup, .certs = a->certs, .lists = a->lists, .app = &a->counters,
+		.outcomes = a->outcomes,
 	};
 
 	counters_read(&src, c);
@@ -344,18 +366,31 @@ static void on_report(void *ctx, const struct cs_report *r)
 
 	if (a->cap && r->ifindex)
 		copy.ifname = capture_ifname(a->cap, r->ifindex);
+	outcomes_annotate(a->outcomes, &copy);
 	checks_run(a->checker, &copy, &v);
 	copy.verdict = &v;
 	a->counters.verdicts[v.n ? v.f[0].code : F_MAX]++;
 	for (uint32_t i = 0; i < v.n; i++)
 		a->counters.findings[v.f[i].code]++;
 	dedup_flush(a->dedup, r->ts_ns, false);
-	if (dedup_admit(a->dedup, &copy, v.n ? finding_name(v.f[0].code) : "ok", v.worst,
+	/* A rate alert and its clearing are each news: never folded into a summary. */
+	if (r->action == REPORT_CLIENT_ABORTING || r->action == REPORT_CLIENT_ABORTING_CLEARED ||
+	    dedup_admit(a->dedup, &copy, v.n ? finding_name(v.f[0].code) : "ok", v.worst,
 			r->ts_ns)) {
 		output_report(a->out, &copy);
 		if (r->mono_ns)
 			latency_record(a, r->mono_ns);
 	}
+	/* Counted after its own line: an alert it raises follows it. */
+	outcomes_count(a->outcomes, &copy);
+}
+
+/* outcomes.c's tls-client-aborting(-cleared): judged and written like a handshake. */
+static void outcomes_setup(struct app *a)
+{
+	env.outcomes.emit = on_report;
+	env.outcomes.ctx = a;
+	a->outcomes = outcomes_new(&env.outcomes);
 }
 
 static void on_summary(void *ctx, const struct dedup_summary *s)
@@ -510,6 +545,7 @@ static int run_live(struct app *a)
 		if (now_ns() - last > 1000000000ULL) {
 			last = now_ns();
 			flow_expire(a->flows, last);
+			outcomes_tick(a->outcomes, last);
 			dedup_flush(a->dedup, last, false);
 			/* Drops are news at once; the rest every stats interval. */
 			capture_counters(a->cap, c);
@@ -649,7 +685,8 @@ int main(int argc, char **argv)
 	a.flows = flow_new(&fo);
 	a.checker = checker_new(&env.checks);
 	a.dedup = dedup_new(env.summary_s, env.every, on_summary, &a);
-	if (!a.certs || !a.flows || !a.checker || !a.dedup) {
+	outcomes_setup(&a);
+	if (!a.certs || !a.flows || !a.checker || !a.dedup || !a.outcomes) {
 		fprintf(stderr, "certsentry: out of memory\n");
 		return 1;
 	}
@@ -666,6 +703,7 @@ int main(int argc, char **argv)
 	output_flush(a.out);
 	watch_free(a.watch);
 	dedup_free(a.dedup);
+	outcomes_free(a.outcomes);
 	checker_free(a.checker);
 	lists_free(a.lists);
 	cert_cache_free(a.certs);

@@ -210,6 +210,11 @@ struct sink {
 		uint32_t chain_len;
 		char leaf_sha[65];
 		bool hello_retry;
+		uint8_t outcome;
+		uint16_t outcome_rec_len;
+		bool outcome_alert;
+		uint8_t alert_desc;
+		char ja4[JA4_LEN + 1];
 	} r[MAX_REPORTS];
 	int done;
 	struct sel *sel;		/* the source in the loop: told what is done */
@@ -234,6 +239,11 @@ static void on_report(void *ctx, const struct cs_report *r)
 	strcpy(s->r[s->n].sni, r->sni);
 	s->r[s->n].chain_len = r->chain_len;
 	s->r[s->n].hello_retry = r->hello_retry;
+	s->r[s->n].outcome = r->outcome;
+	s->r[s->n].outcome_rec_len = r->outcome_rec_len;
+	s->r[s->n].outcome_alert = r->outcome_alert;
+	s->r[s->n].alert_desc = r->alert_desc;
+	strcpy(s->r[s->n].ja4, r->have_hello ? r->hello.fp.ja4 : "");
 	if (r->chain_len)
 		strcpy(s->r[s->n].leaf_sha, r->chain[0]->sha256_hex);
 	s->n++;
@@ -739,7 +749,10 @@ static void test_tls13_hello_retry(void **state)
 	assert_true(type[0] == 22 && type[1] == 20 && type[2] == 22 && type[3] == 23);
 	rig_init(&g, 0);
 	push_convo(&g, 40030, &cv, 1448);
-	assert_int_equal(g.sink.n, 1);
+	/* the hidden chain, then what the client did: its Finished */
+	assert_int_equal(g.sink.n, 2);
+	assert_int_equal(g.sink.r[1].action, REPORT_CLIENT_OUTCOME);
+	assert_int_equal(g.sink.r[1].outcome, OUTCOME_ACCEPTED);
 	assert_int_equal(g.sink.r[0].action, REPORT_CERTIFICATE_HIDDEN);
 	assert_int_equal(g.sink.r[0].version, 0x0304);
 	assert_true(g.sink.r[0].hello_retry);
@@ -797,7 +810,12 @@ static void test_done_where_the_source_stops(void **state)
 			assert_int_equal(st.active, 0);
 			assert_int_equal(st.parse_errors, 0);
 			assert_int_equal(g.sink.done, copy && hs[h].tls13);
-			assert_int_equal(g.sink.n, 1);
+			/* TLS 1.3: then the client's outcome, from what the source copied */
+			assert_int_equal(g.sink.n, hs[h].tls13 ? 2 : 1);
+			if (hs[h].tls13) {
+				assert_int_equal(g.sink.r[1].action, REPORT_CLIENT_OUTCOME);
+				assert_int_equal(g.sink.r[1].outcome, OUTCOME_ACCEPTED);
+			}
 			assert_int_equal(g.sink.r[0].action, hs[h].tls13 ? REPORT_CERTIFICATE_HIDDEN :
 							     REPORT_CERTIFICATE);
 			assert_int_equal(g.sink.r[0].hello_retry, hs[h].hrr);
