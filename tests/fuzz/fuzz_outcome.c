@@ -4,6 +4,8 @@
  * (server, SNI) through the rate table, whose alerts and clears must alternate per endpoint.
  * Input: ops of 1 + 4 bytes (op, then a length or an offset), until the input ends. */
 #include "fuzz_common.h"
+#include <linux/types.h>
+#include "certsentry.h"
 #include "outcomes.h"
 
 /* What the classifier was told, to judge its decision by. */
