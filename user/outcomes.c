@@ -73,8 +73,13 @@ void outcome_close(struct outcome_track *o, bool from_client, bool rst, uint32_t
 			o->server_closed = true;
 		break;
 	case OT_RECORD:
-		if (!from_client)
-			decide(o, OUTCOME_UNKNOWN, "the server closed before the client did");
+		/* The server answering the alert by closing is part of the
+		 * shape; a reset from it ends the connection: nothing can
+		 * follow the short record any more. */
+		if (!from_client && rst)
+			decide(o, OUTCOME_ABORTED, "one alert-sized record, then the server reset");
+		else if (!from_client)
+			break;
 		else if (off == o->rec_end)
 			decide(o, OUTCOME_ABORTED, rst ? "one alert-sized record, then a reset" :
 				  "one alert-sized record, then FIN");

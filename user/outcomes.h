@@ -14,10 +14,11 @@
  * record is then at least OUTCOME_FINISHED_MIN bytes of ciphertext; or it
  * refuses: one alert (2 bytes + content type + 16-byte tag = 19, the same
  * for AES-GCM and ChaCha20-Poly1305), then FIN or RST with nothing after
- * it. Everything else is unknown: no record, a record of another length,
- * more bytes after the short one, a server that closed first, early data.
- * Only the client's stream offsets are compared: the close must come right
- * at the end of the short record.
+ * it (the server may close or reset in answer to the alert meanwhile).
+ * Everything else is unknown: no record, a record of another length, more
+ * bytes after the short one, a server that closed before the client's
+ * record, early data. Only the client's stream offsets are compared: its
+ * close must come right at the end of the short record.
  */
 #define OUTCOME_FINISHED_MIN	53	/* 4 + 32 (SHA-256 Finished) + 1 + 16 */
 #define OUTCOME_ALERT_LEN	19	/* 2 + 1 + 16 */

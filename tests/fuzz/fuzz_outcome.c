@@ -1,6 +1,7 @@
 /* fuzz_outcome.c - outcomes.c: any order of flights, client records, alerts and closes through the
- * classifier, which must call nothing aborted that lacks the shape (a short record, then the
- * client's close right at its end, nothing between) or a read alert; and the outcomes of many
+ * classifier, which must call nothing aborted that lacks the shape (after the flight and no
+ * server close, one short record, then the client's close right at its end or the server's
+ * reset) or a read alert; and the outcomes of many
  * (server, SNI) through the rate table, whose alerts and clears must alternate per endpoint.
  * Input: ops of 1 + 4 bytes (op, then a length or an offset), until the input ends. */
 #include "fuzz_common.h"
@@ -15,7 +16,7 @@ struct shadow {
 	uint16_t first_len;
 	uint32_t first_end;
 	bool client_closed_at_end;	/* the client's close came right at first_end */
-	bool closed_after;		/* ... and nothing (record, server close) came between */
+	bool server_reset_after;	/* the server reset after the first record */
 };
 
 static void classify(struct fz *f)
@@ -56,11 +57,13 @@ static void classify(struct fz *f)
 			break;
 		case 4:
 			if (s.flight && s.records == 1 && !s.server_closed && (v & 0xffff) == s.first_end)
-				s.client_closed_at_end = s.closed_after = true;
+				s.client_closed_at_end = true;
 			outcome_close(&o, true, v & 0x10000, v & 0xffff);
 			break;
 		case 5:
-			if (s.flight)
+			if (s.flight && s.records == 1 && !s.server_closed && (v & 1))
+				s.server_reset_after = true;
+			if (s.flight && !s.records)
 				s.server_closed = true;
 			outcome_close(&o, false, v & 1, 0);
 			break;
@@ -72,7 +75,8 @@ static void classify(struct fz *f)
 			decided_before = true;
 			/* aborted: an alert was read, or the shape */
 			FUZZ_CHECK(s.alert || (s.first_len == OUTCOME_ALERT_LEN && !s.early &&
-					       s.records == 1 && s.client_closed_at_end));
+					       s.records == 1 && !s.server_closed &&
+					       (s.client_closed_at_end || s.server_reset_after)));
 		}
 		FUZZ_CHECK(!outcome_pending(&o) || o.state == 1 || o.state == 2);
 		if (o.state == 3)
