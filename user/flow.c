@@ -324,7 +324,7 @@ static void report_outcome(struct flow_table *t, struct conn *c)
 static void decrypt_client_record(struct flow_table *t, struct conn *c,
 				  const struct recwalk_record *rec)
 {
-	uint8_t out[64];
+	uint8_t out[128];		/* a Finished: 4 + 48 (SHA-384) + 1 + 16 */
 	struct tls13_keys keys;
 	const uint8_t *secret;
 	size_t slen, plen;
@@ -337,8 +337,8 @@ static void decrypt_client_record(struct flow_table *t, struct conn *c,
 		return;
 	if (tls13_traffic_keys(c->cipher, secret, slen, &keys))
 		return;
-	/* Only short records are opened: an alert fits in out; a longer one
-	 * is the client's Finished or certificate flight, by its size. */
+	/* Only short records are opened: an alert or a Finished fits in out;
+	 * a longer one is a certificate flight: accepted by its size. */
 	rc = rec->len <= sizeof(out) ?
 	     tls13_open(&keys, rec->hdr, rec->body, rec->len, out, sizeof(out), &plen, &inner) :
 	     TLS13_E_LENGTH;

@@ -49,16 +49,24 @@ void outcome_record(struct outcome_track *o, uint16_t len, uint32_t end)
 		decide(o, OUTCOME_UNKNOWN, "a first record neither a Finished nor an alert");
 }
 
+/* What was read replaces what the sizes said, until it is handed on. */
+static void exact(struct outcome_track *o, enum client_outcome out, const char *reason)
+{
+	if (o->state == OT_NONE || o->exact || o->reported)
+		return;
+	o->state = OT_FLIGHT;
+	decide(o, out, reason);
+	o->exact = true;
+}
+
 void outcome_alert(struct outcome_track *o, const char *reason)
 {
-	if (o->state == OT_FLIGHT || o->state == OT_RECORD)
-		decide(o, OUTCOME_ABORTED, reason);
+	exact(o, OUTCOME_ABORTED, reason);
 }
 
 void outcome_accepted(struct outcome_track *o, const char *reason)
 {
-	if (o->state == OT_FLIGHT || o->state == OT_RECORD)
-		decide(o, OUTCOME_ACCEPTED, reason);
+	exact(o, OUTCOME_ACCEPTED, reason);
 }
 
 void outcome_close(struct outcome_track *o, bool from_client, bool rst, uint32_t off)

@@ -29,6 +29,7 @@ struct outcome_track {
 	bool early_data;		/* the hello offered 0-RTT: records may be early data */
 	bool server_closed;		/* the server closed before the client's record */
 	bool reported;			/* the decision was handed on */
+	bool exact;			/* decided by a record read, not by sizes */
 	bool alert_known;		/* alert_*: the client's alert, decrypted */
 	uint8_t alert_level, alert_desc;
 	uint16_t rec_len;		/* the client's first encrypted record */
@@ -41,9 +42,12 @@ void outcome_flight(struct outcome_track *o, bool early_data);
 /* The client's first encrypted record after it: its length, and the client
  * stream offset just past it. Later calls are further records. */
 void outcome_record(struct outcome_track *o, uint16_t len, uint32_t end);
-/* The client's alert, read in the clear or decrypted: aborted, for sure. */
+/* The client's alert, read in the clear or decrypted: aborted, for sure.
+ * Once the flight was seen, this replaces a decision by sizes not yet
+ * handed on (outcome_take). */
 void outcome_alert(struct outcome_track *o, const char *reason);
-/* A decrypted handshake record from the client (its Finished or certificate). */
+/* A decrypted handshake record from the client (its Finished or
+ * certificate): accepted, for sure; likewise. */
 void outcome_accepted(struct outcome_track *o, const char *reason);
 /* FIN or RST of one side; off: the client's stream offset of its FIN/RST
  * (ignored for the server's). */
