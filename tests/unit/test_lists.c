@@ -1,4 +1,4 @@
-/* test_lists.c - lists.c against a PKI, CRLs and list files minted here. */
+/* test_lists.c - the lists module (lists*.c) against a PKI, CRLs and list files minted here. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
