@@ -131,10 +131,11 @@ static const struct cli_option options[] = {
 		  "handshakes (default 20)" },
 	{ .name = "abort-min", .arg = "N", .group = CLI_G_CHECKS,
 	  U32(outcomes.min, 1, 1000000, U_NUMBER),
-	  .help = "... of at least N handshakes in the window (default 20)" },
+	  .help = "client.aborting needs at least N TLS 1.3 handshakes of the (server, SNI) "
+		  "in the window (default 20)" },
 	{ .name = "abort-window", .arg = "S", .group = CLI_G_CHECKS,
 	  U32(outcomes.window_s, 1, OUTCOMES_WINDOW_MAX_S, U_SECONDS),
-	  .help = "... within S seconds (default 60)" },
+	  .help = "client.aborting's window, in seconds (default 60)" },
 };
 #define N_OPTIONS (sizeof(options) / sizeof(options[0]))
 
