@@ -7,6 +7,7 @@
 #include "certsentry.h"
 #include "checks.h"
 #include "events.h"
+#include "fmt.h"
 #include "format.h"
 #include "outcomes.h"
 #include "json.h"
@@ -63,14 +64,19 @@ static const char *validity(const struct cert_facts *f, int64_t at)
 	return at > f->not_after ? "expired" : "valid";
 }
 
-static void json_endpoint(struct jw *w, const char *key, const struct report_endpoint *ep)
+/* domain: the server's name (the SNI) for destination, as ECS asks
+ * (destination.domain, a copy of tls.client.server_name); else NULL. */
+static void json_endpoint(struct jw *w, const char *key, const struct report_endpoint *ep,
+			  const char *domain)
 {
 	char ip[INET6_ADDRSTRLEN];
 
 	jw_obj_begin(w, key);
-	if (report_ip(ep, ip, sizeof(ip)))
+	if (fmt_ip(ep, ip, sizeof(ip)))
 		jw_str(w, "ip", ip);
 	jw_uint(w, "port", ep->port);
+	if (domain)
+		jw_str(w, "domain", domain);
 	jw_obj_end(w);
 }
 
@@ -253,7 +259,7 @@ static void json_tls(struct json_state *js, struct jw *w, const struct cs_report
 		cert_obj_begin(js, w, "server", FRAG_PEER, leaf);
 		jw_obj_end(w);
 	}
-	jw_obj_end(w);
+	jw_obj_end_or_drop(w);	/* an alert or a hole before any hello: no tls at all */
 }
 
 static void json_chain_cert(struct json_state *js, struct jw *w, const struct cert_facts *f,
@@ -274,7 +280,7 @@ static void json_ocsp(struct jw *w, const struct ocsp_facts *o)
 		return;
 	}
 	jw_str(w, "response_status", o->response_status_str);
-	jw_str(w, "status", report_ocsp_status(o->cert_status));
+	jw_str(w, "status", ocsp_cert_status_name(o->cert_status));
 	jw_bool(w, "matched_leaf", o->matched_leaf);
 	if (o->serial_hex[0])
 		jw_str(w, "serial_number", o->serial_hex);
@@ -478,7 +484,7 @@ static void json_certsentry(struct json_state *js, struct jw *w, const struct cs
 				json_chain_cert(js, w, r->chain[i], r->check_time);
 		jw_arr_end(w);
 	}
-	jw_obj_end(w);
+	jw_obj_end_or_drop(w);	/* a resumption not judged: nothing of its own */
 }
 
 static void json_observer(struct jw *w, const struct cs_report *r)
@@ -543,8 +549,8 @@ struct ecs_envelope {
 	bool network;		/* event.category ["network"], event.type ["info"] */
 	const char *action;
 	const char *dataset;
-	bool span;		/* a summary: event.count, .start, .end */
-	uint64_t count, start_ns, end_ns;
+	bool span;		/* a summary: event.start, .end (its count: certsentry.summary) */
+	uint64_t start_ns, end_ns;
 };
 
 /* Opens the line's object and writes @timestamp, ecs and event: the ECS
@@ -572,7 +578,6 @@ static void json_envelope(struct jw *w, struct line *l, const struct ecs_envelop
 	jw_str(w, "action", e->action);
 	jw_str(w, "dataset", e->dataset);
 	if (e->span) {
-		jw_uint(w, "count", e->count);
 		jw_time_ns(w, "start", e->start_ns);
 		jw_time_ns(w, "end", e->end_ns);
 	}
@@ -607,8 +612,8 @@ static size_t json_report(void *state, struct line *l, const struct cs_report *r
 
 	json_envelope(&w, l, &e);
 	if (r->client.family)		/* a window's events have no client */
-		json_endpoint(&w, "source", &r->client);
-	json_endpoint(&w, "destination", &r->server);
+		json_endpoint(&w, "source", &r->client, NULL);
+	json_endpoint(&w, "destination", &r->server, r->has_sni ? r->sni : NULL);
 	jw_obj_begin(&w, "network");
 	jw_str(&w, "type", r->server.family == CS_AF_INET6 ? "ipv6" : "ipv4");
 	jw_str(&w, "transport", r->transport == IPPROTO_UDP ? "udp" : "tcp");
@@ -630,18 +635,18 @@ static size_t json_summary(void *state, struct line *l, const struct dedup_summa
 	struct ecs_envelope e = {
 		.ts_ns = s->ts_ns, .kind = bad ? "alert" : "event", .severity = s->severity,
 		.action = event_action_name(EV_TLS_SUMMARY), .dataset = "certsentry.tls",
-		.span = true, .count = s->count, .start_ns = s->first_ns, .end_ns = s->last_ns,
+		.span = true, .start_ns = s->first_ns, .end_ns = s->last_ns,
 	};
-	char first[32], last[32];
+	char first[FMT_TIME_CAP], last[FMT_TIME_CAP];
 	struct jw w;
 
 	(void)state;
-	format_time_ns(first, sizeof(first), s->first_ns);
-	format_time_ns(last, sizeof(last), s->last_ns);
+	fmt_time_ns(first, sizeof(first), s->first_ns, "-");
+	fmt_time_ns(last, sizeof(last), s->last_ns, "-");
 	json_envelope(&w, l, &e);
 	if (bad)
 		json_rule(&w, s->verdict);
-	json_endpoint(&w, "destination", &s->server);
+	json_endpoint(&w, "destination", &s->server, s->has_sni ? s->sni : NULL);
 	jw_obj_begin(&w, "tls");
 	if (s->has_sni) {
 		jw_obj_begin(&w, "client");
@@ -655,7 +660,7 @@ static size_t json_summary(void *state, struct line *l, const struct dedup_summa
 		jw_obj_end(&w);
 		jw_obj_end(&w);
 	}
-	jw_obj_end(&w);
+	jw_obj_end_or_drop(&w);
 	jw_obj_begin(&w, "certsentry");
 	jw_str(&w, "verdict", s->verdict);
 	jw_obj_begin(&w, "summary");

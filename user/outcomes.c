@@ -2,7 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "format.h"
+#include "fmt.h"
 #include "lru.h"
 #include "outcomes.h"
 
@@ -236,11 +236,11 @@ static bool ep_match(const struct endpoint *e, const struct cs_report *r)
 /* Label characters Prometheus and people read safely. */
 static void metric_label(char *dst, size_t cap, const struct endpoint *e)
 {
-	char ip[64] = "?";
+	char ep[64];
 	size_t n;
 
-	report_ip(&e->server, ip, sizeof(ip));
-	n = (size_t)snprintf(dst, cap, "%s:%u %s", ip, e->server.port, e->has_sni ? e->sni : "-");
+	n = (size_t)snprintf(dst, cap, "%s %s", fmt_endpoint(&e->server, ep, sizeof(ep)),
+			     e->has_sni ? e->sni : "-");
 	for (size_t i = 0; i < n && i < cap - 1; i++) {
 		char c = dst[i];
 
