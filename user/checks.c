@@ -639,23 +639,83 @@ static void check_crypto(struct checker *c, const struct cs_report *r, struct ve
 	}
 }
 
+/* A TLS 1.3 client refusing what it never showed us: only the alerts
+ * that name a certificate say it was the certificate. */
+static bool cert_alert(uint8_t desc)
+{
+	return (desc >= 42 && desc <= 46) || desc == 48;	/* bad_certificate..unknown_ca */
+}
+
+/* Which certificate a refusal names, and from where (report.h cert_basis). */
+static int refused_cert(const struct cs_report *r, char *a, size_t cap)
+{
+	if (!r->alert_cert_sha256[0]) {
+		snprintf(a, cap, "(not seen: TLS 1.3 encrypts it)");
+		return -1;
+	}
+	if (r->chain_len && !strcasecmp(r->chain[0]->sha256_hex, r->alert_cert_sha256)) {
+		cert_label(r->chain[0], a, cap);
+		return 0;
+	}
+	snprintf(a, cap, "sha256 %.16s%s", r->alert_cert_sha256,
+		 r->cert_basis == CERT_BASIS_ENDPOINT ? " (the last one seen for this server and SNI)" :
+		 "");
+	return -1;
+}
+
 static void check_alert(struct checker *c, const struct cs_report *r, struct verdict *v)
 {
 	const char *n = tls_alert_name(r->alert_desc);
-	char a[192], ep[64];
-	int cert = -1;
+	bool tls13 = wire_tls13_version(r->version);
+	char a[256], ep[64];
+	int cert;
 
-	if (!r->alert_from_client || r->alert_level != 2 || !r->alert_cert_sha256[0])
+	if (!r->alert_from_client || r->alert_level != 2)
 		return;
-	if (r->chain_len && !strcasecmp(r->chain[0]->sha256_hex, r->alert_cert_sha256)) {
-		cert_label(r->chain[0], a, sizeof(a));
-		cert = 0;
-	} else {
-		snprintf(a, sizeof(a), "sha256 %.16s", r->alert_cert_sha256);
-	}
+	/* TLS 1.2: a fatal alert after a certificate. TLS 1.3: one of the
+	 * certificate alerts after the ServerHello, whether or not a source
+	 * showed the certificate. */
+	if (!r->alert_cert_sha256[0] && !(tls13 && cert_alert(r->alert_desc)))
+		return;
+	cert = refused_cert(r, a, sizeof(a));
 	add(c, v, F_CLIENT_REJECTED, cert,
-	    "Client %s rejected certificate %s with fatal alert %s (%u): check what it distrusts.",
-	    fmt_endpoint(&r->client, ep, sizeof(ep)), a, n ? n : "unknown", r->alert_desc);
+	    "Client %s rejected certificate %s with fatal alert %s (%u)%s: check what it distrusts.",
+	    fmt_endpoint(&r->client, ep, sizeof(ep)), a, n ? n : "unknown", r->alert_desc,
+	    r->outcome_decrypted ? ", decrypted with its key log" : "");
+}
+
+/* TLS 1.3's encrypted abort shape, without a key to read the alert. */
+static void check_outcome(struct checker *c, const struct cs_report *r, struct verdict *v)
+{
+	char a[256], ep[64];
+
+	if (r->action != REPORT_CLIENT_OUTCOME || r->outcome != OUTCOME_ABORTED || r->outcome_alert)
+		return;
+	add(c, v, F_CLIENT_ABORTED, refused_cert(r, a, sizeof(a)),
+	    "Client %s%s%s closed after one %u-byte encrypted record (an alert's size) and no "
+	    "Finished: it probably refused certificate %s.", fmt_endpoint(&r->client, ep, sizeof(ep)),
+	    r->have_hello && r->hello.fp.ja4[0] ? " ja4=" : "",
+	    r->have_hello ? r->hello.fp.ja4 : "", r->outcome_rec_len, a);
+}
+
+/* outcomes.c's rate alert: the message is its window. */
+static void check_aborting(struct checker *c, const struct cs_report *r, struct verdict *v)
+{
+	char fam[256] = "", ep[64];
+	size_t n = 0;
+
+	if (r->action != REPORT_CLIENT_ABORTING)
+		return;
+	for (uint32_t i = 0; i < r->n_families && n < sizeof(fam); i++)
+		n += snprintf(fam + n, sizeof(fam) - n, "%s%s %u/%u", i ? ", " : "",
+			      r->families[i].ja4[0] ? r->families[i].ja4 : "(no ja4)",
+			      r->families[i].aborted, r->families[i].total);
+	add(c, v, F_CLIENT_ABORTING, -1,
+	    "Clients of %s%s%s aborted %u of %u TLS 1.3 handshakes (%u%%) in %us, leaf %.16s; "
+	    "aborting by JA4: %s.", fmt_endpoint(&r->server, ep, sizeof(ep)),
+	    r->has_sni ? " sni=" : "", r->has_sni ? r->sni : "", r->win_aborted, r->win_total,
+	    r->win_total ? 100 * r->win_aborted / r->win_total : 0, r->win_s,
+	    r->alert_cert_sha256[0] ? r->alert_cert_sha256 : "unknown", fam[0] ? fam : "none");
 }
 
 /* Garbage where the leaf should be: no client can verify it. */
@@ -687,6 +747,8 @@ static const struct check {
 	unsigned needs;		/* NEED_* */
 } checks[] = {
 	{ check_alert,		NEED_ALERT },
+	{ check_outcome,	NEED_OUTCOME },
+	{ check_aborting,	NEED_OUTCOME },
 	{ check_leaf_parses,	NEED_LEAF },
 	{ check_revocation,	NEED_CHAIN | NEED_LISTS },
 	{ check_pins,		NEED_CHAIN | NEED_LISTS },
@@ -703,8 +765,10 @@ static unsigned holdings(const struct checker *c, const struct cs_report *r)
 	bool leaf = r->action == REPORT_CERTIFICATE && r->chain_len && r->chain[0];
 	unsigned h = 0;
 
-	if (r->action == REPORT_ALERT)
+	if (r->action == REPORT_ALERT || r->outcome_alert)
 		h |= NEED_ALERT;
+	if (r->action == REPORT_CLIENT_OUTCOME || r->action == REPORT_CLIENT_ABORTING)
+		h |= NEED_OUTCOME;
 	if (leaf)
 		h |= NEED_LEAF;
 	if (leaf && r->chain[0]->parse_ok)

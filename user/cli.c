@@ -18,7 +18,7 @@ typedef int cli_parse_fn(const struct cli_option *o, const char *arg, struct con
 			 char *why, size_t whylen);
 
 /* How a number's bounds read in a message. */
-enum cli_unit { U_NUMBER, U_POW2, U_SECONDS, U_MB, U_DAYS };
+enum cli_unit { U_NUMBER, U_POW2, U_SECONDS, U_MB, U_DAYS, U_PERCENT };
 
 struct cli_option {
 	const char *name;		/* --name, and the key in a config file */
@@ -188,6 +188,17 @@ static const struct cli_option options[] = {
 	  .help = "Give a confirm handshake up after MS milliseconds (default 5000)" },
 	{ .name = "confirm-remote", .group = CLI_G_CONFIRM, FLAG(confirm_remote),
 	  .help = "Confirm servers at any address, not only this host's own" },
+	{ .name = "abort-share", .arg = "PCT", .group = CLI_G_CHECKS,
+	  U32(outcomes.pct, 1, 100, U_PERCENT),
+	  .help = "client.aborting when clients abort PCT% of a (server, SNI)'s TLS 1.3 "
+		  "handshakes (default 20)" },
+	{ .name = "abort-min", .arg = "N", .group = CLI_G_CHECKS,
+	  U32(outcomes.min, 1, 1000000, U_NUMBER),
+	  .help = "client.aborting needs at least N TLS 1.3 handshakes of the (server, SNI) "
+		  "in the window (default 20)" },
+	{ .name = "abort-window", .arg = "S", .group = CLI_G_CHECKS,
+	  U32(outcomes.window_s, 1, OUTCOMES_WINDOW_MAX_S, U_SECONDS),
+	  .help = "client.aborting's window, in seconds (default 60)" },
 };
 #define N_OPTIONS (sizeof(options) / sizeof(options[0]))
 
@@ -251,6 +262,9 @@ static void bounds_text(const struct cli_option *o, char *buf, size_t len)
 		break;
 	case U_DAYS:
 		snprintf(buf, len, "a number of days (%u-%u)", o->min, o->max);
+		break;
+	case U_PERCENT:
+		snprintf(buf, len, "a percentage from %u to %u", o->min, o->max);
 		break;
 	default:
 		snprintf(buf, len, "a number from %u to %u", o->min, o->max);

@@ -9,6 +9,7 @@
 #include "checks.h"
 #include "filter.h"
 #include "format.h"
+#include "outcomes.h"
 #include "lists.h"
 #include "privdrop.h"
 
@@ -40,6 +41,7 @@ struct config {
 	uint32_t max_conns, max_mem_mb;
 	bool every;
 	enum cli_list list;		/* print a table and exit */
+	struct outcomes_opts outcomes;	/* --abort-*: the rate of client aborts (emit unset) */
 	struct privdrop_opts drop;	/* after attach: --user, --no-drop */
 	struct filter filter;		/* --sni, --port, --host, --alerts-only */
 	const char *tail_socket;	/* certsentry tail --socket */

@@ -43,6 +43,8 @@ void counters_read(const struct counter_src *src, struct counter_snap *s)
 	if (src->app)
 		s->app = *src->app;
 	confirm_stats(src->confirm, &s->confirm);
+	if (src->outcomes)
+		outcomes_stats(src->outcomes, &s->outcomes);
 }
 
 /* Each row's reader, from its value expression. */
@@ -50,7 +52,8 @@ void counters_read(const struct counter_src *src, struct counter_snap *s)
 	static uint64_t get_##id(const struct counter_snap *s) { return (expr); }
 #define COUNTER_VEC(id, m, t, h, lab, cnt, name, expr) \
 	static uint64_t get_##id(const struct counter_snap *s, uint32_t i) { return (expr); } \
-	static const char *name_##id(uint32_t i) { return (name); }
+	static const char *name_##id(const struct counter_snap *s, uint32_t i) \
+	{ (void)s; return (name); }
 #define COUNTER_HIST(id, k, l, m, h, expr) \
 	static const struct log2_hist *get_##id(const struct counter_snap *s) { return (expr); }
 #include "counters.def"

@@ -12,6 +12,7 @@
 #include "dedup.h"
 #include "flow.h"
 #include "lists.h"
+#include "outcomes.h"
 #include "output.h"
 #include "pcap.h"
 
@@ -46,6 +47,7 @@ struct counter_snap {
 	struct lists_sizes lists;
 	struct app_counters app;
 	struct confirm_stats confirm;
+	struct outcomes_stats outcomes;
 };
 
 /* Where the counters are; a NULL member reads as zeros. */
@@ -59,6 +61,7 @@ struct counter_src {
 	const struct lists *lists;
 	const struct app_counters *app;
 	const struct confirm *confirm;	/* --confirm */
+	const struct outcomes *outcomes;
 };
 void counters_read(const struct counter_src *src, struct counter_snap *s);
 
@@ -85,7 +88,8 @@ struct counter_def {
 	const char *help;	/* likewise */
 	uint64_t (*value)(const struct counter_snap *s);			/* ONE */
 	uint32_t n;							/* FAMILY */
-	const char *(*name_at)(uint32_t i);				/* FAMILY */
+	/* FAMILY: series i's label value; NULL or "": no series i (yet) */
+	const char *(*name_at)(const struct counter_snap *s, uint32_t i);
 	uint64_t (*value_at)(const struct counter_snap *s, uint32_t i);	/* FAMILY */
 	const struct log2_hist *(*hist)(const struct counter_snap *s);	/* HISTOGRAM */
 };

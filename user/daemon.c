@@ -18,6 +18,7 @@
 #include "fmt.h"
 #include "lists.h"
 #include "metrics.h"
+#include "outcomes.h"
 #include "output.h"
 #include "pcap.h"
 #include "periodic.h"
@@ -30,7 +31,7 @@
 #define POLL_MS 50
 
 /* The live loop's periodic tasks, by index in struct app's table. */
-enum { T_LISTS, T_METRICS, T_SINKS, T_FLOWS, T_DEDUP, T_DROPS, T_STATS, T_MAX };
+enum { T_LISTS, T_METRICS, T_SINKS, T_FLOWS, T_OUTCOMES, T_DEDUP, T_DROPS, T_STATS, T_MAX };
 
 struct app {
 	const struct config *cfg;
@@ -45,6 +46,7 @@ struct app {
 	struct watch *watch;
 	struct metrics *metrics;
 	struct confirm *confirm;	/* --confirm, live */
+	struct outcomes *outcomes;
 	const struct pcap_source_stats *pcap_stats;	/* offline, once the file is read */
 	struct app_counters counters;
 	struct periodic tasks[T_MAX];	/* live */
@@ -92,6 +94,7 @@ static void read_counters(const struct app *a, struct counter_snap *c)
 		.cap = a->cap, .pcap = a->pcap_stats, .flows = a->flows, .out = a->out,
 		.dedup = a->dedup, .certs = a->certs, .lists = a->lists, .app = &a->counters,
 		.confirm = a->confirm,
+		.outcomes = a->outcomes,
 	};
 
 	counters_read(&src, c);
@@ -146,18 +149,33 @@ static void on_report(void *ctx, const struct cs_report *r)
 		return;
 	if (a->cap && r->ifindex)
 		copy.ifname = capture_ifname(a->cap, r->ifindex);
+	outcomes_annotate(a->outcomes, &copy);
 	checks_run(a->checker, &copy, &v);
 	copy.verdict = &v;
 	a->counters.verdicts[v.n ? v.f[0].code : F_MAX]++;
 	for (uint32_t i = 0; i < v.n; i++)
 		a->counters.findings[v.f[i].code]++;
 	dedup_flush(a->dedup, r->ts_ns, false);
-	if (dedup_admit(a->dedup, &copy, v.n ? finding_name(v.f[0].code) : "ok", v.worst,
+	/* A rate alert and its clearing are each news: never folded into a summary. */
+	if (r->action == REPORT_CLIENT_ABORTING || r->action == REPORT_CLIENT_ABORTING_CLEARED ||
+	    dedup_admit(a->dedup, &copy, v.n ? finding_name(v.f[0].code) : "ok", v.worst,
 			r->ts_ns)) {
 		output_report(a->out, &copy);
 		if (r->mono_ns)
 			latency_record(a, r->mono_ns);
 	}
+	/* Counted after its own line: an alert it raises follows it. */
+	outcomes_count(a->outcomes, &copy);
+}
+
+/* outcomes.c's tls-client-aborting(-cleared): judged and written like a handshake. */
+static struct outcomes *outcomes_open(struct app *a)
+{
+	struct outcomes_opts o = a->cfg->outcomes;
+
+	o.emit = on_report;
+	o.ctx = a;
+	return outcomes_new(&o);
 }
 
 static void on_summary(void *ctx, const struct dedup_summary *s)
@@ -265,6 +283,13 @@ static void task_flows(void *ctx, uint64_t now)
 	flow_expire(((struct app *)ctx)->flows, wall_ns());
 }
 
+/* A (server, SNI) whose clients stopped coming clears by itself. */
+static void task_outcomes(void *ctx, uint64_t now)
+{
+	(void)now;
+	outcomes_tick(((struct app *)ctx)->outcomes, wall_ns());
+}
+
 static void task_dedup(void *ctx, uint64_t now)
 {
 	(void)now;
@@ -302,6 +327,7 @@ static void tasks_init(struct app *a)
 		[T_METRICS] = { .name = "metrics", .period_ns = poll, .run = task_metrics },
 		[T_SINKS] = { .name = "sinks", .period_ns = poll, .run = task_sinks },
 		[T_FLOWS] = { .name = "flows", .period_ns = sec, .run = task_flows },
+		[T_OUTCOMES] = { .name = "outcomes", .period_ns = sec, .run = task_outcomes },
 		[T_DEDUP] = { .name = "dedup", .period_ns = sec, .run = task_dedup },
 		[T_DROPS] = { .name = "drops", .period_ns = sec, .run = task_drops },
 		[T_STATS] = { .name = "stats", .period_ns = stats, .run = task_stats },
@@ -571,7 +597,8 @@ static int pipeline_open(struct app *a)
 	a->flows = flow_new(&fo);
 	a->checker = checker_new(&cfg->checks);
 	a->dedup = dedup_new(cfg->summary_s, cfg->every, on_summary, a);
-	if (!a->certs || !a->flows || !a->checker || !a->dedup) {
+	a->outcomes = outcomes_open(a);
+	if (!a->certs || !a->flows || !a->checker || !a->dedup || !a->outcomes) {
 		fprintf(stderr, "certsentry: out of memory\n");
 		return 1;
 	}
@@ -592,6 +619,7 @@ static void app_close(struct app *a)
 	output_flush(a->out);
 	watch_free(a->watch);
 	dedup_free(a->dedup);
+	outcomes_free(a->outcomes);
 	checker_free(a->checker);
 	lists_free(a->lists);
 	cert_cache_free(a->certs);

@@ -23,7 +23,8 @@ enum finding_need {
 	NEED_LISTS = 1u << 2,	/* "lists": trust store, CRLs, deny list, pins */
 	NEED_OCSP = 1u << 3,	/* "ocsp": the server stapled an OCSP response */
 	NEED_ALERT = 1u << 4,	/* "alert": an alert in the clear (tls-alert) */
-	NEED_ALL = (1u << 5) - 1,
+	NEED_OUTCOME = 1u << 5,	/* "outcome": a TLS 1.3 client outcome (tls-client-outcome) */
+	NEED_ALL = (1u << 6) - 1,
 };
 
 /* One per row of findings.def, numbered in row order: the order that

@@ -8,10 +8,13 @@
 #include "dtls.h"
 #include "flow.h"
 #include "htab.h"
+#include "hello.h"
 #include "lru.h"
+#include "outcomes.h"
 #include "reasm.h"
 #include "recwalk.h"
 #include "tls.h"
+#include "tls13.h"
 
 enum role { ROLE_UNKNOWN, ROLE_CLIENT, ROLE_SERVER };
 
@@ -48,6 +51,12 @@ struct conn {
 	char *sni, *alpn_offered, *alpn;
 	char leaf_sha256[65];		/* server leaf, once seen */
 	struct cs_report *pending;	/* chain waiting for a CertificateStatus */
+	/* The client side: its hello's facts (heap: ~136 bytes, only for
+	 * hellos that decoded), its random (the key log's key) and what it
+	 * did after a TLS 1.3 server's flight. */
+	struct hello_summary *hello;
+	uint8_t client_random[32];
+	struct outcome_track ot;
 };
 
 struct flow_table {
@@ -118,7 +127,7 @@ static size_t str_mem(const char *s)
 static size_t conn_mem(const struct conn *c)
 {
 	size_t n = sizeof(*c) + (c->pending ? sizeof(*c->pending) : 0) + str_mem(c->sni) +
-		   str_mem(c->alpn_offered) + str_mem(c->alpn);
+		   str_mem(c->alpn_offered) + str_mem(c->alpn) + (c->hello ? sizeof(*c->hello) : 0);
 
 	for (int i = 0; i < 2; i++)
 		n += c->d[i].r.held + c->d[i].p.msg_cap + c->d[i].w.mem;
@@ -187,6 +196,10 @@ static void report_init(struct flow_table *t, struct conn *c, int server_idx,
 	copy_str(r->sni, sizeof(r->sni), c->sni);
 	copy_str(r->alpn_offered, sizeof(r->alpn_offered), c->alpn_offered);
 	copy_str(r->alpn, sizeof(r->alpn), c->alpn);
+	if (c->hello) {
+		r->have_hello = true;
+		r->hello = *c->hello;
+	}
 }
 
 /* The server's direction index, guessing from roles when the hellos were missed. */
@@ -252,6 +265,113 @@ static void report_gap(struct flow_table *t, struct dir *d, const char *why)
 	emit(t, &r);
 }
 
+/* ---- the client's outcome (TLS 1.3) ---- */
+
+/* The direction's sender is the server (its flight), by the hellos, or
+ * else by how it started (as the kernel does). */
+static bool from_server(const struct dir *d)
+{
+	return d->role == ROLE_SERVER || (d->role == ROLE_UNKNOWN && !d->client_start);
+}
+
+
+/* A decided outcome onto the report about it. */
+static void outcome_fill(const struct conn *c, struct cs_report *r)
+{
+	r->outcome = c->ot.outcome;
+	r->outcome_reason = c->ot.reason;
+	r->outcome_rec_len = c->ot.rec_len;
+}
+
+/* A decision made since the last call: its own event, unless an alert
+ * event carried it (report_alert). */
+static void report_outcome(struct flow_table *t, struct conn *c)
+{
+	struct cs_report r;
+
+	if (!outcome_take(&c->ot))
+		return;
+	report_init(t, c, server_index(c, 1), &r, REPORT_CLIENT_OUTCOME);
+	outcome_fill(c, &r);
+	r.alert_from_client = true;
+	memcpy(r.alert_cert_sha256, c->leaf_sha256, sizeof(r.alert_cert_sha256));
+	if (c->ot.outcome == OUTCOME_ABORTED && c->ot.alert_known) {
+		r.outcome_alert = true;
+		r.outcome_decrypted = true;
+		r.alert_level = c->ot.alert_level;
+		r.alert_desc = c->ot.alert_desc;
+	}
+	emit(t, &r);
+}
+
+/*
+ * The client's first encrypted record, whole (copy_encrypted): with its
+ * CLIENT_HANDSHAKE_TRAFFIC_SECRET in the key log it says exactly what the
+ * client did: an alert (which), or its handshake going on.
+ */
+static void decrypt_client_record(struct flow_table *t, struct conn *c,
+				  const struct recwalk_record *rec)
+{
+	uint8_t out[128];		/* a Finished: 4 + 48 (SHA-384) + 1 + 16 */
+	struct tls13_keys keys;
+	const uint8_t *secret;
+	size_t slen, plen;
+	uint8_t inner;
+	int rc;
+
+	if (!t->o.keylog || !rec || !rec->body || !c->have_ch ||
+	    !(secret = keylog_find(t->o.keylog, c->client_random,
+				   KEYLOG_CLIENT_HANDSHAKE_TRAFFIC_SECRET, &slen)))
+		return;
+	if (tls13_traffic_keys(c->cipher, secret, slen, &keys))
+		return;
+	/* Only short records are opened: an alert or a Finished fits in out;
+	 * a longer one is a certificate flight: accepted by its size. */
+	rc = rec->len <= sizeof(out) ?
+	     tls13_open(&keys, rec->hdr, rec->body, rec->len, out, sizeof(out), &plen, &inner) :
+	     TLS13_E_LENGTH;
+	tls13_keys_wipe(&keys);
+	if (rc != TLS13_OK)
+		return;
+	t->st.client_alerts_decrypted++;
+	if (inner == TLS_CT_ALERT && plen >= 2) {
+		c->ot.alert_known = true;
+		c->ot.alert_level = out[0];
+		c->ot.alert_desc = out[1];
+		outcome_alert(&c->ot, "an alert, decrypted with the key log");
+	} else if (inner == TLS_CT_HANDSHAKE) {
+		outcome_accepted(&c->ot, "a handshake record, decrypted with the key log");
+	}
+	explicit_bzero(out, sizeof(out));
+}
+
+/* A record of the client's after the server's TLS 1.3 flight: its length
+ * and where it ends (stream offset), whole or as the walk's last. */
+static void client_record(struct flow_table *t, struct dir *d, const uint8_t *hdr, uint32_t end,
+			  const struct recwalk_record *whole)
+{
+	struct conn *c = d->c;
+
+	if (!c->hidden || hdr[0] != TLS_CT_APPDATA)
+		return;
+	outcome_record(&c->ot, (uint16_t)(hdr[3] << 8 | hdr[4]), end);
+	if (whole && c->ot.rec_end == end)
+		decrypt_client_record(t, c, whole);
+	report_outcome(t, c);
+}
+
+/* The client direction's walk stopped: at its first encrypted record
+ * (no key source), or at the one after it. */
+static void client_walk_end(struct flow_table *t, struct dir *d)
+{
+	uint8_t hdr[TLS_HDR_LEN];
+	uint32_t off;
+
+	if (from_server(d) || !recwalk_stop_record(&d->w, hdr, &off))
+		return;
+	client_record(t, d, hdr, off + wire_tls_rec_span(hdr), NULL);
+}
+
 /* ---- connection lifetime ---- */
 
 static void dir_release(struct dir *d)
@@ -265,6 +385,9 @@ static void dir_release(struct dir *d)
 static void conn_free(struct flow_table *t, struct conn *c, const char *why)
 {
 	flush_pending(t, c);
+	outcome_end(&c->ot, why ? "the connection ended before the client closed" :
+		    "the capture ended before the client closed");
+	report_outcome(t, c);
 	for (int i = 0; i < 2 && why; i++)
 		if (c->d[i].r.held)
 			report_gap(t, &c->d[i], why);
@@ -276,6 +399,7 @@ static void conn_free(struct flow_table *t, struct conn *c, const char *why)
 	free(c->sni);
 	free(c->alpn_offered);
 	free(c->alpn);
+	free(c->hello);
 	free(c);
 	t->st.active--;
 }
@@ -400,6 +524,12 @@ static void keep_client_hello(struct conn *c, const struct tls_client_hello *ch)
 	c->has_sni = ch->has_sni;
 	set_str(&c->sni, ch->sni);
 	set_str(&c->alpn_offered, ch->alpn);
+	/* After a HelloRetryRequest the second hello's facts replace the first's. */
+	if (!c->hello)
+		c->hello = malloc(sizeof(*c->hello));
+	if (c->hello)
+		hello_summarize(ch, c->hello);
+	memcpy(c->client_random, ch->random, sizeof(c->client_random));
 }
 
 static void on_client_hello(struct dir *d, uint8_t type, const uint8_t *b, size_t len)
@@ -460,6 +590,8 @@ static void on_server_hello(struct flow_table *t, struct dir *d, const uint8_t *
 	if (wire_tls13_version(sh.version)) {
 		/* Everything after this ServerHello is encrypted, the chain included. */
 		c->hidden = true;
+		/* What the client does next says whether it took the chain. */
+		outcome_flight(&c->ot, c->hello && (c->hello->flags & HELLO_F_EARLY_DATA));
 		report_init(t, c, dir_index(d), &r, REPORT_CERTIFICATE_HIDDEN);
 		emit(t, &r);
 		return;
@@ -593,6 +725,13 @@ static void report_alert(struct flow_table *t, struct dir *d, const uint8_t *bod
 	r.alert_level = body[0];
 	r.alert_desc = body[1];
 	memcpy(r.alert_cert_sha256, c->leaf_sha256, sizeof(r.alert_cert_sha256));
+	/* A TLS 1.3 client's alert in the clear (OpenSSL's, before its first
+	 * encrypted write) is its outcome: this event carries it. */
+	if (r.alert_from_client && c->hidden) {
+		outcome_alert(&c->ot, "an alert in the clear");
+		if (outcome_take(&c->ot))
+			outcome_fill(c, &r);
+	}
 	emit(t, &r);
 }
 
@@ -608,7 +747,9 @@ static void cb_record(void *ctx, uint8_t type, uint16_t version, const uint8_t *
 		flush_pending(x->t, c);
 	/* A 2-byte alert before any CCS is in the clear. A walked direction
 	 * ends where its walk does (on_stream), at any alert. */
-	if (type == TLS_CT_ALERT && rec_len == 2 && avail >= 2 && !d->p.encrypted) {
+	/* TLS 1.3 encrypts alerts as application data: an alert record there
+	 * is in the clear, after the client's dummy CCS too. */
+	if (type == TLS_CT_ALERT && rec_len == 2 && avail >= 2 && (!d->p.encrypted || c->hidden)) {
 		report_alert(x->t, d, body);
 		if (body[0] == 2 && !dir_walked(d))
 			dir_record_end(x->t, d);
@@ -640,13 +781,6 @@ static const struct tls_cb tls_callbacks = {
 	.error = cb_error,
 };
 
-/* The direction's sender is the server (its flight), by the hellos, or
- * else by how it started (as the kernel does). */
-static bool from_server(const struct dir *d)
-{
-	return d->role == ROLE_SERVER || (d->role == ROLE_UNKNOWN && !d->client_start);
-}
-
 /* The walk took an encrypted record whole (copy_encrypted). */
 static void on_encrypted(struct flow_table *t, struct dir *d)
 {
@@ -662,6 +796,9 @@ static void on_encrypted(struct flow_table *t, struct dir *d)
 			t->o.encrypted(t->o.ctx, &d->c->key[dir_index(d)], from_server(d), idx,
 				       r->hdr, r->body, r->len);
 	}
+	/* The record is whole here: the walk is at its end. */
+	if (!from_server(d) && idx < d->w.n)
+		client_record(t, d, d->w.rec[idx].hdr, d->w.pos, r);
 	/* The client sends its first encrypted record once it has the
 	 * server's whole flight: what the server sends later (tickets, data)
 	 * is no handshake. (Unless the server took none yet: 0-RTT data.) */
@@ -686,10 +823,12 @@ static void on_stream(void *ctx, const uint8_t *data, size_t len)
 		len -= k;
 		if (d->done)
 			break;
-		if (ev == RECWALK_RECORD)
+		if (ev == RECWALK_RECORD) {
 			on_encrypted(x->t, d);
-		else if (ev == RECWALK_END)
+		} else if (ev == RECWALK_END) {
+			client_walk_end(x->t, d);
 			dir_walk_end(x->t, d);
+		}
 	}
 }
 
@@ -747,7 +886,21 @@ static void dir_push(struct flow_table *t, struct dir *d, const struct cs_segmen
  */
 static bool conn_finished(const struct conn *c, bool rst)
 {
-	return rst || (c->d[0].done && c->d[1].done) || (c->d[0].closed && c->d[1].closed);
+	/* A TLS 1.3 client's outcome waits for its close (outcomes.h). */
+	return rst || (c->d[0].done && c->d[1].done && !outcome_pending(&c->ot)) ||
+	       (c->d[0].closed && c->d[1].closed);
+}
+
+/* A FIN or RST: a TLS 1.3 client's short record followed by its close,
+ * right at that record's end, is the abort shape. */
+static void on_close(struct flow_table *t, struct dir *d, const struct cs_segment *s)
+{
+	struct conn *c = d->c;
+
+	d->closed = true;
+	outcome_close(&c->ot, !from_server(d), s->tcp_flags & CS_TCP_RST,
+		      d->r.started ? s->seq - d->isn : UINT32_MAX);
+	report_outcome(t, c);
 }
 
 /*
@@ -831,7 +984,7 @@ int flow_segment(void *ctx, const struct cs_segment *s)
 	if (s->len)
 		dir_push(t, &c->d[i], s);
 	else if (s->tcp_flags & (CS_TCP_FIN | CS_TCP_RST))
-		c->d[i].closed = true;	/* only close events: data pieces may carry FIN */
+		on_close(t, &c->d[i], s);	/* only close events: data pieces may carry FIN */
 	t->seg = NULL;
 	if (conn_finished(c, !s->len && (s->tcp_flags & CS_TCP_RST))) {
 		conn_free(t, c, "connection closed with a hole");

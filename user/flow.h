@@ -4,6 +4,7 @@
 
 #include <stdint.h>
 #include "cert.h"
+#include "keylog.h"
 #include "recwalk.h"
 #include "report.h"
 #include "segment.h"
@@ -47,6 +48,9 @@ struct flow_opts {
 	 */
 	void (*encrypted)(void *ctx, const struct cs_flow_key *k, bool from_server, uint32_t idx,
 			  const uint8_t *hdr, const uint8_t *body, size_t len);
+	/* The key store (keylog.h), owned by the main loop; NULL when no key
+	 * source is configured. */
+	struct keylog *keylog;
 	void *ctx;
 };
 
@@ -63,6 +67,7 @@ struct flow_stats {
 	uint64_t reports;
 	uint64_t encrypted_records;	/* whole encrypted records held (copy_encrypted) */
 	uint64_t encrypted_oversize;	/* ... not held: over RECWALK_REC_MAX */
+	uint64_t client_alerts_decrypted;	/* TLS 1.3 client records read with a key log */
 };
 
 struct flow_table;

@@ -9,6 +9,7 @@
 #include "events.h"
 #include "fmt.h"
 #include "format.h"
+#include "outcomes.h"
 #include "json.h"
 
 #define ECS_VERSION	"8.11.0"
@@ -240,13 +241,16 @@ static void json_tls(struct json_state *js, struct jw *w, const struct cs_report
 	}
 	if (r->resumed || r->action == REPORT_RESUMED)
 		jw_bool(w, "resumed", true);
-	if (r->has_sni || (leaf && r->action == REPORT_CLIENT_CERTIFICATE)) {
+	if (r->has_sni || (leaf && r->action == REPORT_CLIENT_CERTIFICATE) ||
+	    (r->have_hello && r->hello.fp.ja3[0])) {
 		if (leaf && r->action == REPORT_CLIENT_CERTIFICATE)
 			cert_obj_begin(js, w, "client", FRAG_PEER, leaf);
 		else
 			jw_obj_begin(w, "client");
 		if (r->has_sni)
 			jw_str(w, "server_name", r->sni);
+		if (r->have_hello && r->hello.fp.ja3[0])
+			jw_str(w, "ja3", r->hello.fp.ja3);	/* ECS tls.client.ja3 */
 		jw_obj_end(w);
 	}
 	if (r->alpn[0])
@@ -298,6 +302,102 @@ static void json_ocsp(struct jw *w, const struct ocsp_facts *o)
 	jw_obj_end(w);
 }
 
+/* certsentry.client: the hello's facts that tell client stacks apart. */
+static void json_hello_list(struct jw *w, const char *key, enum hello_kind kind,
+			    const uint16_t *v, uint8_t n)
+{
+	char buf[8];
+
+	jw_arr_begin(w, key);
+	for (uint8_t i = 0; i < n; i++)
+		jw_str(w, NULL, hello_label(kind, v[i], buf, sizeof(buf)));
+	jw_arr_end(w);
+}
+
+static void json_client(struct jw *w, const struct cs_report *r)
+{
+	const struct hello_summary *h = &r->hello;
+
+	if (!r->have_hello)
+		return;
+	jw_obj_begin(w, "client");
+	if (h->fp.ja4[0])
+		jw_str(w, "ja4", h->fp.ja4);
+	json_hello_list(w, "versions", HELLO_VERSION, h->versions, h->n_versions);
+	json_hello_list(w, "groups", HELLO_GROUP, h->groups, h->n_groups);
+	if (h->groups_total > h->n_groups)
+		jw_uint(w, "groups_total", h->groups_total);
+	json_hello_list(w, "signature_algorithms", HELLO_SIGALG, h->sigalgs, h->n_sigalgs);
+	if (h->sigalgs_total > h->n_sigalgs)
+		jw_uint(w, "signature_algorithms_total", h->sigalgs_total);
+	jw_uint(w, "cipher_suites", h->suites_total);
+	if (h->flags & HELLO_F_GREASE)
+		jw_bool(w, "grease", true);
+	if (h->flags & HELLO_F_PSK)
+		jw_bool(w, "psk", true);
+	if (h->flags & HELLO_F_EARLY_DATA)
+		jw_bool(w, "early_data", true);
+	jw_obj_end(w);
+}
+
+static const char *cert_basis_name(uint8_t b)
+{
+	return b == CERT_BASIS_ENDPOINT ? "last_seen_for_server_and_sni" :
+	       b == CERT_BASIS_CONNECTION ? "this_connection" : NULL;
+}
+
+/* certsentry.client_outcome and its detail (TLS 1.3). */
+static void json_outcome(struct jw *w, const struct cs_report *r)
+{
+	char num[8];
+
+	if (!r->outcome)
+		return;
+	jw_str(w, "client_outcome", outcome_name((enum client_outcome)r->outcome));
+	jw_obj_begin(w, "client_outcome_detail");
+	if (r->outcome_reason)
+		jw_str(w, "reason", r->outcome_reason);
+	if (r->outcome_rec_len)
+		jw_uint(w, "first_record_length", r->outcome_rec_len);
+	if (r->action == REPORT_CLIENT_OUTCOME && r->outcome_alert) {
+		jw_str(w, "alert", report_alert_desc(r, num, sizeof(num)));
+		jw_uint(w, "alert_code", r->alert_desc);
+		jw_bool(w, "decrypted", r->outcome_decrypted);
+	}
+	if (r->action == REPORT_CLIENT_OUTCOME && r->alert_cert_sha256[0]) {
+		jw_str(w, "certificate_sha256", r->alert_cert_sha256);
+		jw_str(w, "certificate_from", cert_basis_name(r->cert_basis));
+	}
+	jw_obj_end(w);
+}
+
+/* certsentry.outcomes: a (server, SNI) window (tls-client-aborting*). */
+static void json_window(struct jw *w, const struct cs_report *r)
+{
+	jw_obj_begin(w, "outcomes");
+	jw_uint(w, "window_s", r->win_s);
+	jw_uint(w, "handshakes", r->win_total);
+	jw_uint(w, "accepted", r->win_accepted);
+	jw_uint(w, "aborted", r->win_aborted);
+	jw_uint(w, "abort_pct", r->win_total ? 100ULL * r->win_aborted / r->win_total : 0);
+	jw_uint(w, "threshold_pct", r->win_pct);
+	jw_uint(w, "min_handshakes", r->win_min);
+	if (r->alert_cert_sha256[0]) {
+		jw_str(w, "leaf_sha256", r->alert_cert_sha256);
+		jw_str(w, "leaf_from", cert_basis_name(r->cert_basis));
+	}
+	jw_arr_begin(w, "families");
+	for (uint32_t i = 0; i < r->n_families && i < REPORT_FAMILIES_MAX; i++) {
+		jw_obj_begin(w, NULL);
+		jw_str(w, "ja4", r->families[i].ja4);
+		jw_uint(w, "handshakes", r->families[i].total);
+		jw_uint(w, "aborted", r->families[i].aborted);
+		jw_obj_end(w);
+	}
+	jw_arr_end(w);
+	jw_obj_end(w);
+}
+
 static void json_alert(struct jw *w, const struct cs_report *r)
 {
 	char num[8];
@@ -307,8 +407,11 @@ static void json_alert(struct jw *w, const struct cs_report *r)
 	jw_str(w, "level", report_alert_level(r->alert_level));
 	jw_str(w, "description", report_alert_desc(r, num, sizeof(num)));
 	jw_uint(w, "code", r->alert_desc);
-	if (r->alert_cert_sha256[0])
+	if (r->alert_cert_sha256[0]) {
 		jw_str(w, "after_certificate_sha256", r->alert_cert_sha256);
+		if (cert_basis_name(r->cert_basis))
+			jw_str(w, "certificate_from", cert_basis_name(r->cert_basis));
+	}
 	jw_obj_end(w);
 }
 
@@ -368,6 +471,10 @@ static void json_certsentry(struct json_state *js, struct jw *w, const struct cs
 		jw_str(w, "client_alpn", r->alpn_offered);
 	if (r->action == REPORT_ALERT)
 		json_alert(w, r);
+	json_client(w, r);
+	json_outcome(w, r);
+	if (r->action == REPORT_CLIENT_ABORTING || r->action == REPORT_CLIENT_ABORTING_CLEARED)
+		json_window(w, r);
 	if (r->action == REPORT_INCOMPLETE)
 		json_incomplete(w, r);
 	if (r->have_ocsp)
@@ -423,6 +530,13 @@ static void json_message(struct jw *w, const struct cs_report *r)
 			 "client" : "server", report_alert_level(r->alert_level),
 			 report_alert_desc(r, num, sizeof(num)), r->alert_cert_sha256[0] ?
 			 " after certificate sha256=" : "", r->alert_cert_sha256);
+	else if (r->action == REPORT_CLIENT_OUTCOME)
+		snprintf(msg, sizeof(msg), "TLS 1.3 client outcome %s: %s",
+			 outcome_name((enum client_outcome)r->outcome),
+			 r->outcome_reason ? r->outcome_reason : "");
+	else if (r->action == REPORT_CLIENT_ABORTING_CLEARED)
+		snprintf(msg, sizeof(msg), "Clients abort %u of %u TLS 1.3 handshakes in %us: "
+			 "below %u%% again", r->win_aborted, r->win_total, r->win_s, r->win_pct);
 	else if (r->action == REPORT_INCOMPLETE)
 		snprintf(msg, sizeof(msg), "%s lost %llu bytes: %s", r->lost_from_client ?
 			 "client" : "server", (unsigned long long)r->lost_bytes,
@@ -502,7 +616,8 @@ static size_t json_report(void *state, struct line *l, const struct cs_report *r
 	struct jw w;
 
 	json_envelope(&w, l, &e);
-	json_endpoint(&w, "source", &r->client, NULL);
+	if (r->client.family)		/* a window's events have no client */
+		json_endpoint(&w, "source", &r->client, NULL);
 	json_endpoint(&w, "destination", &r->server, r->has_sni ? r->sni : NULL);
 	jw_obj_begin(&w, "network");
 	jw_str(&w, "type", r->server.family == CS_AF_INET6 ? "ipv6" : "ipv4");

@@ -8,6 +8,7 @@
 #include "checks.h"
 #include "format.h"
 #include "fmt.h"
+#include "outcomes.h"
 
 #define TEXT_FIELD_MAX	512	/* one hostile DN must not fill the screen */
 
@@ -124,7 +125,32 @@ static void text_tail(struct tb *t, const struct cs_report *r)
 		tb_printf(t, " %s alert %s from %s", report_alert_level(r->alert_level),
 			  report_alert_desc(r, num, sizeof(num)), r->alert_from_client ? "client" : "server");
 		if (r->alert_cert_sha256[0])
-			tb_printf(t, " after sha256=%.16s", r->alert_cert_sha256);
+			tb_printf(t, " after sha256=%.16s%s", r->alert_cert_sha256,
+				  r->cert_basis == CERT_BASIS_ENDPOINT ? "(last-seen)" : "");
+		if (r->outcome)
+			tb_printf(t, " outcome=%s", outcome_name((enum client_outcome)r->outcome));
+		return;
+	case REPORT_CLIENT_OUTCOME:
+		tb_printf(t, " outcome=%s", outcome_name((enum client_outcome)r->outcome));
+		if (r->outcome_rec_len)
+			tb_printf(t, " record=%u", r->outcome_rec_len);
+		if (r->outcome_alert)
+			tb_printf(t, " alert=%s%s", report_alert_desc(r, num, sizeof(num)),
+				  r->outcome_decrypted ? "(decrypted)" : "");
+		if (r->alert_cert_sha256[0])
+			tb_printf(t, " leaf=%.16s%s", r->alert_cert_sha256,
+				  r->cert_basis == CERT_BASIS_ENDPOINT ? "(last-seen)" : "");
+		tb_printf(t, " (%s)", r->outcome_reason ? r->outcome_reason : "");
+		return;
+	case REPORT_CLIENT_ABORTING:
+	case REPORT_CLIENT_ABORTING_CLEARED:
+		tb_printf(t, " aborted=%u/%u in %us threshold=%u%%/%u", r->win_aborted, r->win_total,
+			  r->win_s, r->win_pct, r->win_min);
+		if (r->alert_cert_sha256[0])
+			tb_printf(t, " leaf=%.16s", r->alert_cert_sha256);
+		for (uint32_t i = 0; i < r->n_families && i < REPORT_FAMILIES_MAX; i++)
+			tb_printf(t, "%s%s:%u/%u", i ? "," : " ja4=", r->families[i].ja4[0] ?
+				  r->families[i].ja4 : "-", r->families[i].aborted, r->families[i].total);
 		return;
 	case REPORT_INCOMPLETE:
 		tb_printf(t, " %s lost %llu bytes: ", r->lost_from_client ? "client" : "server",
@@ -171,8 +197,10 @@ static size_t text_report(void *state, struct line *l, const struct cs_report *r
 
 	tb_time(&t, r->ts_ns);
 	tb_printf(&t, " %s ", action_name(r));
-	tb_endpoint(&t, &r->client);
-	tb_printf(&t, " -> ");
+	if (r->client.family) {		/* a window's events have no client */
+		tb_endpoint(&t, &r->client);
+		tb_printf(&t, " -> ");
+	}
 	tb_endpoint(&t, &r->server);
 	if (r->ifname) {
 		tb_printf(&t, " if=");
@@ -203,6 +231,8 @@ static size_t text_report(void *state, struct line *l, const struct cs_report *r
 		tb_printf(&t, " hello-retry");
 	if (r->source == SOURCE_CONFIRM)
 		tb_printf(&t, " source=confirm (fetched by certsentry, not observed)");
+	if (r->have_hello && r->hello.fp.ja4[0])
+		tb_printf(&t, " ja4=%s", r->hello.fp.ja4);
 	text_tail(&t, r);
 	text_verdict(&t, r->verdict);
 	(void)state;

@@ -61,9 +61,13 @@ static void render_row(struct mb *b, const struct counter_def *c, const struct c
 			  c->label ? c->label : "", c->label ? "}" : "", c->value(s));
 		break;
 	case COUNTER_FAMILY:
-		for (uint32_t i = 0; i < c->n; i++)
-			mb_printf(b, "certsentry_%s{%s=\"%s\"} %" PRIu64 "\n", c->metric, c->label,
-				  c->name_at(i), c->value_at(s, i));
+		for (uint32_t i = 0; i < c->n; i++) {
+			const char *name = c->name_at(s, i);
+
+			if (name && name[0])
+				mb_printf(b, "certsentry_%s{%s=\"%s\"} %" PRIu64 "\n", c->metric,
+					  c->label, name, c->value_at(s, i));
+		}
 		break;
 	case COUNTER_HISTOGRAM:
 		render_histogram(b, c->metric, c->hist(s));

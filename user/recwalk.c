@@ -29,6 +29,15 @@ const struct recwalk_record *recwalk_record(const struct recwalk *s, uint32_t i)
 	return &s->rec[i];
 }
 
+bool recwalk_stop_record(const struct recwalk *s, uint8_t hdr[TLS_HDR_LEN], uint32_t *off)
+{
+	if (!s->end || s->w.phase == WIRE_WALK_HELLO)
+		return false;
+	memcpy(hdr, s->unit, TLS_HDR_LEN);
+	*off = s->w.rec;
+	return true;
+}
+
 static uint32_t min32(uint32_t a, size_t b)
 {
 	return b < a ? (uint32_t)b : a;

@@ -64,6 +64,10 @@ size_t recwalk_feed(struct recwalk *s, const uint8_t *b, size_t n, enum recwalk_
  * records, the record sequence number of the handshake keys), or NULL if
  * there is none (yet) or it was not held. */
 const struct recwalk_record *recwalk_record(const struct recwalk *s, uint32_t i);
+/* The record the walk stopped at, once its header went by: that header and
+ * its stream offset; false if the walk has not stopped at a record header
+ * (not yet, never walked, or at the handshake header after a CCS). */
+bool recwalk_stop_record(const struct recwalk *s, uint8_t hdr[TLS_HDR_LEN], uint32_t *off);
 void recwalk_free(struct recwalk *s);
 
 #endif

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include "cert.h"
 #include "events.h"
+#include "hello.h"
 #include "ocsp.h"
 #include "tls.h"
 
@@ -17,6 +18,33 @@ enum report_action {
 	REPORT_CLIENT_CERTIFICATE = EV_TLS_CLIENT_CERTIFICATE,	/* chain[] is the client's */
 	REPORT_ALERT = EV_TLS_ALERT,				/* an alert record in the clear */
 	REPORT_INCOMPLETE = EV_TLS_HANDSHAKE_INCOMPLETE,	/* bytes lost */
+	REPORT_CLIENT_OUTCOME = EV_TLS_CLIENT_OUTCOME,		/* TLS 1.3: did the client go on */
+	REPORT_CLIENT_ABORTING = EV_TLS_CLIENT_ABORTING,	/* outcomes.c: abort share high */
+	REPORT_CLIENT_ABORTING_CLEARED = EV_TLS_CLIENT_ABORTING_CLEARED,	/* ... fell back */
+};
+
+/* What a TLS 1.3 client did after the server's flight (outcomes.h says how
+ * it is told from the wire). */
+enum client_outcome {
+	OUTCOME_NONE = 0,	/* not classified (not TLS 1.3, or not yet) */
+	OUTCOME_ACCEPTED,	/* a Finished (or a client certificate flight) */
+	OUTCOME_ABORTED,	/* an alert's worth of ciphertext, then closed; or a clear alert */
+	OUTCOME_UNKNOWN,	/* anything else */
+	OUTCOME_MAX
+};
+
+/* Which certificate a client's refusal is tied to (alert_cert_sha256). */
+enum cert_basis {
+	CERT_BASIS_NONE = 0,	/* none known */
+	CERT_BASIS_CONNECTION,	/* the leaf this connection showed (wire, key log, uprobe) */
+	CERT_BASIS_ENDPOINT,	/* the last leaf seen in the clear for this (server, SNI) */
+};
+
+/* REPORT_CLIENT_ABORTING*: one client family (JA4) of the window. */
+#define REPORT_FAMILIES_MAX	4
+struct report_family {
+	char ja4[JA4_LEN + 1];
+	uint32_t total, aborted;
 };
 
 struct verdict;			/* checks.h: filled after the flow stage */
@@ -56,6 +84,21 @@ struct cs_report {
 	bool alert_from_client;
 	uint8_t alert_level, alert_desc;
 	char alert_cert_sha256[65];	/* "" if no certificate was seen before it */
+	uint8_t cert_basis;		/* enum cert_basis of alert_cert_sha256 */
+	/* The client's ClientHello: fingerprints and facts (hello.h). */
+	bool have_hello;
+	struct hello_summary hello;
+	/* REPORT_CLIENT_OUTCOME (and a TLS 1.3 client's clear alert): what the
+	 * client did; outcome_alert: the alert fields hold its alert, read in
+	 * the clear or decrypted with a key log (outcome_decrypted). */
+	uint8_t outcome;		/* enum client_outcome */
+	bool outcome_alert, outcome_decrypted;
+	uint16_t outcome_rec_len;	/* its first encrypted record's length, 0 if none */
+	const char *outcome_reason;	/* static, one phrase */
+	/* REPORT_CLIENT_ABORTING*: the (server, SNI) window (outcomes.c). */
+	uint32_t win_s, win_total, win_aborted, win_accepted, win_pct, win_min;
+	uint32_t n_families;
+	struct report_family families[REPORT_FAMILIES_MAX];
 	/* REPORT_INCOMPLETE: which direction lost what, and why. */
 	const char *incomplete_reason;
 	bool lost_from_client;

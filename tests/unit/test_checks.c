@@ -936,7 +936,7 @@ static void test_bits(void **state)
 
 /* ---- a witness per finding: table severity and needs hold in the checks ---- */
 
-enum { W_NONE, W_OCSP, W_OCSP_FORGED, W_ALERT };
+enum { W_NONE, W_OCSP, W_OCSP_FORGED, W_ALERT, W_ABORTED, W_ABORTING };
 
 static const struct witness {
 	enum finding_code code;
@@ -955,6 +955,8 @@ static const struct witness {
 	{ F_EXPIRED, &leaf, &inter, NULL, "www.example.com", T2028, W_NONE },
 	{ F_NOT_YET_VALID, &leaf, &inter, NULL, "www.example.com", T2024, W_NONE },
 	{ F_CLIENT_REJECTED, &leaf, &inter, NULL, NULL, T2026, W_ALERT },
+	{ F_CLIENT_ABORTING, &leaf, &inter, NULL, NULL, T2026, W_ABORTING },
+	{ F_CLIENT_ABORTED, &leaf, &inter, NULL, NULL, T2026, W_ABORTED },
 	{ F_OCSP_BAD_SIGNATURE, &leaf, &inter, NULL, "www.example.com", T2026, W_OCSP_FORGED },
 	{ F_SELF_SIGNED, &ss, NULL, NULL, "www.example.com", T2026, W_NONE },
 	{ F_WEAK_SIGNATURE, &sha1leaf, &inter, NULL, "www.example.com", T2026, W_NONE },
@@ -978,6 +980,17 @@ static void witness_report(const struct witness *w, struct cs_report *r)
 		r->alert_desc = 42;
 		strcpy(r->alert_cert_sha256, r->chain[0]->sha256_hex);
 	}
+	if (w->extra == W_ABORTED) {
+		r->action = REPORT_CLIENT_OUTCOME;
+		r->outcome = OUTCOME_ABORTED;
+		r->outcome_rec_len = 19;
+	}
+	if (w->extra == W_ABORTING) {
+		r->action = REPORT_CLIENT_ABORTING;
+		r->win_s = 60;
+		r->win_total = 40;
+		r->win_aborted = 30;
+	}
 }
 
 /* Takes away one NEED_* thing from a report (lists: see the caller). */
@@ -987,7 +1000,15 @@ static void strip(struct cs_report *r, unsigned need)
 	case NEED_CHAIN: r->chain_len = 0; break;
 	case NEED_SNI: r->has_sni = false; r->sni[0] = '\0'; break;
 	case NEED_OCSP: r->have_ocsp = false; break;
-	case NEED_ALERT: r->action = REPORT_CERTIFICATE; break;
+	case NEED_ALERT:
+		if (r->action == REPORT_ALERT)
+			r->action = REPORT_CERTIFICATE;
+		r->outcome_alert = false;
+		break;
+	case NEED_OUTCOME:
+		if (r->action == REPORT_CLIENT_OUTCOME || r->action == REPORT_CLIENT_ABORTING)
+			r->action = REPORT_CERTIFICATE;
+		break;
 	default: break;
 	}
 }

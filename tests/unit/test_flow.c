@@ -13,6 +13,8 @@
 #include <openssl/x509v3.h>
 #include "x509_helpers.h"
 #include "flow.h"
+#include "keylog.h"
+#include "tls13.h"
 #include "recwalk.h"
 #include "select.h"
 
@@ -100,6 +102,15 @@ static void drain(BIO *from, BIO *to, struct stream *rec)
  * the server accepts and the client offers (a key share for its first only:
  * a mismatch makes a HelloRetryRequest), then one application data record
  * each way, as real clients and servers send. */
+/* When set, conversation() puts the server's key-log lines in it. */
+static struct keylog *conv_keylog;
+
+static void conv_keylog_line(const SSL *ssl, const char *line)
+{
+	(void)ssl;
+	keylog_add_line(conv_keylog, line, strlen(line), 1);
+}
+
 static void conversation(int max_version, const char *sni, const char *sgroups,
 			 const char *cgroups, struct convo *cv)
 {
@@ -120,6 +131,8 @@ static void conversation(int max_version, const char *sni, const char *sgroups,
 		assert_int_equal(SSL_CTX_set1_groups_list(sctx, sgroups), 1);
 	if (cgroups)
 		assert_int_equal(SSL_CTX_set1_groups_list(cctx, cgroups), 1);
+	if (conv_keylog)
+		SSL_CTX_set_keylog_callback(sctx, conv_keylog_line);
 	s = SSL_new(sctx);
 	c = SSL_new(cctx);
 	SSL_set_bio(c, c_in, c_out);
@@ -205,6 +218,13 @@ struct sink {
 		uint32_t chain_len;
 		char leaf_sha[65];
 		bool hello_retry;
+		uint8_t outcome;
+		uint16_t outcome_rec_len;
+		bool outcome_alert;
+		uint8_t alert_desc;
+		char ja4[JA4_LEN + 1];
+		const char *reason;
+		bool decrypted;
 	} r[MAX_REPORTS];
 	int done;
 	struct sel *sel;		/* the source in the loop: told what is done */
@@ -229,6 +249,13 @@ static void on_report(void *ctx, const struct cs_report *r)
 	strcpy(s->r[s->n].sni, r->sni);
 	s->r[s->n].chain_len = r->chain_len;
 	s->r[s->n].hello_retry = r->hello_retry;
+	s->r[s->n].outcome = r->outcome;
+	s->r[s->n].outcome_rec_len = r->outcome_rec_len;
+	s->r[s->n].outcome_alert = r->outcome_alert;
+	s->r[s->n].alert_desc = r->alert_desc;
+	s->r[s->n].reason = r->outcome_reason;
+	s->r[s->n].decrypted = r->outcome_decrypted;
+	strcpy(s->r[s->n].ja4, r->have_hello ? r->hello.fp.ja4 : "");
 	if (r->chain_len)
 		strcpy(s->r[s->n].leaf_sha, r->chain[0]->sha256_hex);
 	s->n++;
@@ -268,7 +295,8 @@ static void rig_init_opts(struct rig *g, uint32_t max_conns, uint64_t max_mem, b
 {
 	struct flow_opts o = { .max_conns = max_conns, .max_mem = max_mem,
 			       .report = on_report, .done = on_done,
-			       .copy_encrypted = copy, .encrypted = on_encrypted };
+			       .copy_encrypted = copy, .encrypted = on_encrypted,
+			       .keylog = conv_keylog };
 
 	memset(g, 0, sizeof(*g));
 	g->certs = cert_cache_new(64);
@@ -734,7 +762,10 @@ static void test_tls13_hello_retry(void **state)
 	assert_true(type[0] == 22 && type[1] == 20 && type[2] == 22 && type[3] == 23);
 	rig_init(&g, 0);
 	push_convo(&g, 40030, &cv, 1448);
-	assert_int_equal(g.sink.n, 1);
+	/* the hidden chain, then what the client did: its Finished */
+	assert_int_equal(g.sink.n, 2);
+	assert_int_equal(g.sink.r[1].action, REPORT_CLIENT_OUTCOME);
+	assert_int_equal(g.sink.r[1].outcome, OUTCOME_ACCEPTED);
 	assert_int_equal(g.sink.r[0].action, REPORT_CERTIFICATE_HIDDEN);
 	assert_int_equal(g.sink.r[0].version, 0x0304);
 	assert_true(g.sink.r[0].hello_retry);
@@ -792,7 +823,12 @@ static void test_done_where_the_source_stops(void **state)
 			assert_int_equal(st.active, 0);
 			assert_int_equal(st.parse_errors, 0);
 			assert_int_equal(g.sink.done, copy && hs[h].tls13);
-			assert_int_equal(g.sink.n, 1);
+			/* TLS 1.3: then the client's outcome, from what the source copied */
+			assert_int_equal(g.sink.n, hs[h].tls13 ? 2 : 1);
+			if (hs[h].tls13) {
+				assert_int_equal(g.sink.r[1].action, REPORT_CLIENT_OUTCOME);
+				assert_int_equal(g.sink.r[1].outcome, OUTCOME_ACCEPTED);
+			}
 			assert_int_equal(g.sink.r[0].action, hs[h].tls13 ? REPORT_CERTIFICATE_HIDDEN :
 							     REPORT_CERTIFICATE);
 			assert_int_equal(g.sink.r[0].hello_retry, hs[h].hrr);
@@ -927,6 +963,120 @@ static void test_recwalk_records(void **state)
 	recwalk_free(&w);
 }
 
+
+/* ---- the client's outcome (TLS 1.3) ---- */
+
+/* An alert record as the client would encrypt it under its handshake
+ * traffic secret (record 0): 2 bytes + content type + 16-byte tag. */
+static size_t seal_alert(struct keylog *kl, const uint8_t *random, uint16_t suite, uint8_t desc,
+			 uint8_t *out)
+{
+	uint8_t pt[3] = { 2, desc, TLS_CT_ALERT }, nonce[TLS13_IV_LEN];
+	const uint8_t *secret;
+	struct tls13_keys k;
+	EVP_CIPHER_CTX *x = EVP_CIPHER_CTX_new();
+	size_t slen;
+	int n;
+
+	secret = keylog_find(kl, random, KEYLOG_CLIENT_HANDSHAKE_TRAFFIC_SECRET, &slen);
+	assert_non_null(secret);
+	assert_int_equal(tls13_traffic_keys(suite, secret, slen, &k), 0);
+	memcpy(nonce, k.iv, sizeof(nonce));	/* sequence number 0 */
+	memcpy(out, "\x17\x03\x03\x00\x13", TLS_HDR_LEN);
+	assert_int_equal(EVP_EncryptInit_ex(x, k.key_len == 32 ? EVP_aes_256_gcm() :
+					    EVP_aes_128_gcm(), NULL, k.key, nonce), 1);
+	assert_int_equal(EVP_EncryptUpdate(x, NULL, &n, out, TLS_HDR_LEN), 1);
+	assert_int_equal(EVP_EncryptUpdate(x, out + TLS_HDR_LEN, &n, pt, 3), 1);
+	assert_int_equal(EVP_EncryptFinal_ex(x, out + TLS_HDR_LEN + 3, &n), 1);
+	assert_int_equal(EVP_CIPHER_CTX_ctrl(x, EVP_CTRL_GCM_GET_TAG, 16, out + TLS_HDR_LEN + 3), 1);
+	EVP_CIPHER_CTX_free(x);
+	return TLS_HDR_LEN + 19;
+}
+
+/*
+ * A real TLS 1.3 handshake whose client, instead of its Finished, sends one
+ * encrypted unknown_ca alert and closes (GnuTLS, NSS, BoringSSL and Go do
+ * so): without keys the shape, client.aborted material (aborted, the alert
+ * unread); with the key log and the record copied whole, the alert itself.
+ * The real handshake, with the key log: accepted, read from the Finished.
+ */
+static void test_client_outcome(void **state)
+{
+	uint8_t type[8], rec[64], random[32];
+	uint32_t len[8];
+	struct convo cv;
+	struct rig g;
+
+	(void)state;
+	for (int mode = 0; mode < 4; mode++) {
+		bool keys = mode >= 2, abort_ = mode != 3, copy = mode >= 1;
+		size_t ch_end, app, rlen, end;
+		uint16_t port = (uint16_t)(40100 + mode);
+
+		conv_keylog = keys ? keylog_new(NULL) : NULL;
+		conversation(TLS1_3_VERSION, "outcome.flow.test", NULL, NULL, &cv);
+		/* the client wrote: hello, CCS, Finished (, data) */
+		assert_true(records_of(&cv.c2s, 0, cv.c2s.len, type, len, 4) >= 3);
+		assert_true(type[0] == 22 && type[1] == 20 && type[2] == 23);
+		ch_end = TLS_HDR_LEN + len[0];
+		app = ch_end + TLS_HDR_LEN + len[1];
+		memcpy(random, cv.c2s.b + 11, 32);
+		rig_init_opts(&g, 0, 0, copy);
+		push(&g, port, true, CISN, cv.c2s.b, (uint32_t)ch_end, PA, 1000);
+		push_stream(&g, port, false, SISN, &cv.s2c, 1448);
+		if (abort_) {
+			/* one key log for the handshake's suite: TLS_AES_256_GCM_SHA384 */
+			struct keylog *kl = conv_keylog;
+
+			if (!kl) {	/* sealed with another run's keys: only the shape counts */
+				kl = keylog_new(NULL);
+				memset(rec, 0, sizeof(rec));
+				memcpy(rec, "\x17\x03\x03\x00\x13", TLS_HDR_LEN);
+				rlen = TLS_HDR_LEN + 19;
+				keylog_free(kl);
+			} else {
+				rlen = seal_alert(kl, random, 0x1302, 48, rec);
+			}
+			push(&g, port, true, CISN + (uint32_t)ch_end, cv.c2s.b + ch_end,
+			     (uint32_t)(app - ch_end), PA, 1000);
+			push(&g, port, true, CISN + (uint32_t)app, rec, (uint32_t)rlen, PA, 1000);
+			end = app + rlen;
+			/* the shape waits for the client's FIN, right at the record's
+			 * end; a decrypted alert is certain at once */
+			assert_int_equal(g.sink.n, keys ? 2 : 1);
+			push(&g, port, true, CISN + (uint32_t)end, NULL, 0, CS_TCP_FIN | CS_TCP_ACK,
+			     1000);
+		} else {
+			push_stream(&g, port, true, CISN, &cv.c2s, 1448);
+		}
+		assert_int_equal(g.sink.n, 2);
+		assert_int_equal(g.sink.r[0].action, REPORT_CERTIFICATE_HIDDEN);
+		assert_int_equal(g.sink.r[1].action, REPORT_CLIENT_OUTCOME);
+		assert_int_equal(g.sink.r[1].server_port, 443);
+		assert_string_equal(g.sink.r[1].sni, "outcome.flow.test");
+		assert_true(!strncmp(g.sink.r[1].ja4, "t13d", 4));
+		if (abort_) {
+			assert_int_equal(g.sink.r[1].outcome, OUTCOME_ABORTED);
+			assert_int_equal(g.sink.r[1].outcome_rec_len, 19);
+			assert_int_equal(g.sink.r[1].outcome_alert, keys);
+			assert_int_equal(g.sink.r[1].decrypted, keys);
+			if (keys)
+				assert_int_equal(g.sink.r[1].alert_desc, 48);
+			else
+				assert_string_equal(g.sink.r[1].reason,
+						    "one alert-sized record, then FIN");
+		} else {
+			assert_int_equal(g.sink.r[1].outcome, OUTCOME_ACCEPTED);
+			assert_string_equal(g.sink.r[1].reason,
+					    "a handshake record, decrypted with the key log");
+		}
+		rig_free(&g);
+		convo_free(&cv);
+		keylog_free(conv_keylog);
+		conv_keylog = NULL;
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -943,6 +1093,7 @@ int main(void)
 		cmocka_unit_test(test_tls13_hello_retry),
 		cmocka_unit_test(test_done_where_the_source_stops),
 		cmocka_unit_test(test_copy_encrypted_records),
+		cmocka_unit_test(test_client_outcome),
 		cmocka_unit_test(test_recwalk_records),
 	};
 
