@@ -19,6 +19,7 @@
 #include "metrics.h"
 #include "output.h"
 #include "pcap.h"
+#include "sources.h"
 #include "watch.h"
 
 static struct env {
@@ -39,6 +40,7 @@ static struct env {
 	bool every;
 	int list;			/* OPT_LIST_FINDINGS or OPT_LIST_EVENTS: print it, exit */
 	bool copy_encrypted;		/* --copy-encrypted: tests only, until a key source */
+	struct sources_opts src;	/* --state-dir, --inventory, --fetch-* */
 } env = {
 	.stats_s = 60,
 	.format = OUTPUT_JSON,
@@ -64,6 +66,12 @@ enum {
 	OPT_DENY, OPT_PINS, OPT_WARN_DAYS, OPT_IGNORE, OPT_SUMMARY, OPT_EVERY, OPT_RING,
 	OPT_FLOWS, OPT_STATS, OPT_METRICS, OPT_CONNS, OPT_MEM, OPT_SYSLOG, OPT_LIST_FINDINGS,
 	OPT_LIST_EVENTS, OPT_COPY_ENC,
+	/* fetched sources and the inventory (src_option) */
+	OPT_STATE_DIR, OPT_INVENTORY, OPT_INV_WINDOW, OPT_FETCH_CRL, OPT_FETCH_OCSP, OPT_FETCH_AIA,
+	OPT_FETCH_ALLOW, OPT_FETCH_CRL_BYTES, OPT_FETCH_TOTAL_BYTES, OPT_FETCH_MAX_CRLS,
+	OPT_FETCH_CONC, OPT_FETCH_RATE, OPT_FETCH_TIMEOUT, OPT_FETCH_REFRESH_MIN,
+	OPT_FETCH_REFRESH_MAX, OPT_FETCH_BACKOFF_MIN, OPT_FETCH_BACKOFF_MAX, OPT_FETCH_PROXY,
+	OPT_FETCH_NONCE, OPT_METRIC_CERTS,
 };
 
 static const struct argp_option opts[] = {
@@ -106,6 +114,41 @@ static const struct argp_option opts[] = {
 	{ "summary-interval", OPT_SUMMARY, "S", 0,
 	  "Write repeats as summaries every S seconds (default 60)", 1 },
 	{ "every", OPT_EVERY, NULL, 0, "Write every handshake, no dedup", 1 },
+	{ NULL, 0, NULL, 0, "Fetched revocation, AIA and the inventory (live):", 2 },
+	{ "state-dir", OPT_STATE_DIR, "DIR", 0,
+	  "Fetched CRLs/OCSP/AIA and the inventory (default /var/lib/certsentry; made 0750)", 2 },
+	{ "inventory", OPT_INVENTORY, NULL, 0,
+	  "Keep the certificate inventory (SQLite in the state directory): cert.changed, "
+	  "cert.rollback, cert.inconsistent, per-certificate metrics", 2 },
+	{ "inventory-window", OPT_INV_WINDOW, "S", 0,
+	  "Two leaves served within S seconds are cert.inconsistent (default 300)", 2 },
+	{ "metrics-certs", OPT_METRIC_CERTS, "N", 0,
+	  "(SNI, leaf) series on /metrics at most (default 1000)", 2 },
+	{ "fetch-crl", OPT_FETCH_CRL, NULL, 0,
+	  "Fetch the CRLs certificates name (distribution points), verified against the issuer", 2 },
+	{ "fetch-ocsp", OPT_FETCH_OCSP, NULL, 0,
+	  "Ask the leaf's OCSP responder when the server staples nothing", 2 },
+	{ "fetch-aia", OPT_FETCH_AIA, NULL, 0,
+	  "Fetch a missing issuer from AIA caIssuers, as browsers do", 2 },
+	{ "fetch-allow", OPT_FETCH_ALLOW, "PATTERN", 0,
+	  "Hosts fetched from (glob, repeatable; none: any host)", 2 },
+	{ "fetch-max-crl-bytes", OPT_FETCH_CRL_BYTES, "N", 0, "Bytes per CRL (default 64 MiB)", 2 },
+	{ "fetch-max-total-bytes", OPT_FETCH_TOTAL_BYTES, "N", 0,
+	  "Bytes of all CRLs held, memory and disk (default 1 GiB)", 2 },
+	{ "fetch-max-crls", OPT_FETCH_MAX_CRLS, "N", 0,
+	  "CRL distribution points followed (default 1024)", 2 },
+	{ "fetch-concurrent", OPT_FETCH_CONC, "N", 0, "Fetches at once (default 4)", 2 },
+	{ "fetch-rate", OPT_FETCH_RATE, "N", 0, "Fetch starts per minute (default 120)", 2 },
+	{ "fetch-timeout", OPT_FETCH_TIMEOUT, "S", 0, "Seconds per fetch (default 60)", 2 },
+	{ "fetch-refresh-min", OPT_FETCH_REFRESH_MIN, "S", 0,
+	  "CRL/OCSP never fetched again sooner (default 300 CRL, 60 OCSP)", 2 },
+	{ "fetch-refresh-max", OPT_FETCH_REFRESH_MAX, "S", 0,
+	  "... and never later (default 3600; halfway to nextUpdate if sooner)", 2 },
+	{ "fetch-backoff-min", OPT_FETCH_BACKOFF_MIN, "S", 0,
+	  "After a failed fetch, wait (default 60), doubling ...", 2 },
+	{ "fetch-backoff-max", OPT_FETCH_BACKOFF_MAX, "S", 0, "... up to (default 3600)", 2 },
+	{ "fetch-proxy", OPT_FETCH_PROXY, "URL", 0, "HTTP proxy for fetches (default none)", 2 },
+	{ "fetch-nonce", OPT_FETCH_NONCE, NULL, 0, "Send a nonce in OCSP requests", 2 },
 	{},
 };
 
@@ -141,8 +184,85 @@ static int parse_check_time(const char *s, int64_t *out)
 	return *out > 0 ? 0 : -1;
 }
 
+static const char *option_name(int key)
+{
+	for (const struct argp_option *o = opts; o->name || o->doc; o++)
+		if (o->key == key && o->name)
+			return o->name;
+	return "?";
+}
+
+/* --state-dir, --inventory*, --fetch-*: 0 if key is one of them. */
+static int src_option(int key, char *arg, struct argp_state *state)
+{
+	struct sources_opts *o = &env.src;
+	uint32_t v = 0;
+
+	switch (key) {
+	case OPT_STATE_DIR:
+		if (!*arg)
+			argp_error(state, "--state-dir: empty path");
+		o->state_dir = arg;
+		return 0;
+	case OPT_INVENTORY: o->inventory = true; return 0;
+	case OPT_FETCH_CRL: o->fetch_crl = true; return 0;
+	case OPT_FETCH_OCSP: o->fetch_ocsp = true; return 0;
+	case OPT_FETCH_AIA: o->fetch_aia = true; return 0;
+	case OPT_FETCH_NONCE: o->ocsp.nonce = true; return 0;
+	case OPT_FETCH_PROXY: o->fetch.proxy = arg; return 0;
+	case OPT_FETCH_ALLOW:
+		if (o->fetch.n_allow >= FETCH_ALLOW_MAX)
+			argp_error(state, "--fetch-allow: at most %d patterns", FETCH_ALLOW_MAX);
+		if (!*arg || strchr(arg, '/'))
+			argp_error(state, "--fetch-allow: '%s' is not a host pattern", arg);
+		o->fetch.allow[o->fetch.n_allow++] = arg;
+		return 0;
+	case OPT_FETCH_CRL_BYTES: case OPT_FETCH_TOTAL_BYTES: {
+		char *end;
+		unsigned long long b;
+
+		errno = 0;
+		b = strtoull(arg, &end, 0);
+		if (errno || end == arg || *end || b < 1024 || b > (1ULL << 40))
+			argp_error(state, "--%s: '%s' is not a number of bytes from 1024 to 2^40",
+				   key == OPT_FETCH_CRL_BYTES ? "fetch-max-crl-bytes" :
+				   "fetch-max-total-bytes", arg);
+		if (key == OPT_FETCH_CRL_BYTES)
+			o->crl.max_crl_bytes = b;
+		else
+			o->crl.max_total_bytes = b;
+		return 0;
+	}
+	case OPT_INV_WINDOW: case OPT_FETCH_MAX_CRLS: case OPT_FETCH_CONC: case OPT_FETCH_RATE:
+	case OPT_FETCH_TIMEOUT: case OPT_FETCH_REFRESH_MIN: case OPT_FETCH_REFRESH_MAX:
+	case OPT_FETCH_BACKOFF_MIN: case OPT_FETCH_BACKOFF_MAX: case OPT_METRIC_CERTS:
+		if (parse_u32(arg, 1, 1u << 24, &v))
+			argp_error(state, "--%s: '%s' is not a number from 1 to 16777216",
+				   option_name(key), arg);
+		break;
+	default:
+		return -1;
+	}
+	switch (key) {
+	case OPT_INV_WINDOW: o->inv.window_s = v; break;
+	case OPT_METRIC_CERTS: o->metric_certs = v; break;
+	case OPT_FETCH_MAX_CRLS: o->crl.max_crls = v; break;
+	case OPT_FETCH_CONC: o->fetch.max_concurrent = v; break;
+	case OPT_FETCH_RATE: o->fetch.rate_per_min = v; break;
+	case OPT_FETCH_TIMEOUT: o->fetch.timeout_ms = v > 86400 ? 86400000 : v * 1000; break;
+	case OPT_FETCH_REFRESH_MIN: o->crl.refresh_min_s = o->ocsp.refresh_min_s = v; break;
+	case OPT_FETCH_REFRESH_MAX: o->crl.refresh_max_s = o->ocsp.refresh_max_s = v; break;
+	case OPT_FETCH_BACKOFF_MIN: o->fetch.backoff_min_s = v; break;
+	case OPT_FETCH_BACKOFF_MAX: o->fetch.backoff_max_s = v; break;
+	default: break;
+	}
+	return 0;
+}
+
 static error_t parse_arg(int key, char *arg, struct argp_state *state)
 {
+	if (!src_option(key, arg, state))
+		return 0;
 	switch (key) {
 	case 'i':
 		if (env.cap.n_ifaces >= CAPTURE_IFACES_MAX)
@@ -262,6 +382,8 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 	case ARGP_KEY_END:
 		if (env.read_file && env.cap.n_ifaces)
 			argp_error(state, "-r and -i cannot be used together");
+		if (env.read_file && sources_wanted(&env.src))
+			argp_error(state, "--inventory and --fetch-* work live only, not with -r");
 		break;
 	default:
 		return ARGP_ERR_UNKNOWN;
@@ -298,6 +420,7 @@ struct app {
 	struct dedup *dedup;
 	struct watch *watch;
 	struct metrics *metrics;
+	struct sources *src;		/* fetched sources, inventory; NULL when off */
 	const struct pcap_source_stats *pcap_stats;	/* offline, once the file is read */
 	struct app_counters counters;
 };
@@ -325,6 +448,7 @@ static void read_counters(const struct app *a, struct counter_snap *c)
 	const struct counter_src src = {
 		.cap = a->cap, .pcap = a->pcap_stats, .flows = a->flows, .out = a->out,
 		.dedup = a->dedup, .certs = a->certs, .lists = a->lists, .app = &a->counters,
+		.sources = a->src,
 	};
 
 	counters_read(&src, c);
@@ -356,6 +480,53 @@ static void on_report(void *ctx, const struct cs_report *r)
 		if (r->mono_ns)
 			latency_record(a, r->mono_ns);
 	}
+	sources_hold(a->src, &copy, &v);
+}
+
+/* ---- fetched sources and the inventory: setup, tick, teardown ---- */
+
+/* A chain judged again after a fetch, whose verdict changed: written at
+ * once, past dedup (it is news). */
+static void on_followup(void *ctx, const struct cs_report *r)
+{
+	struct app *a = ctx;
+
+	a->counters.verdicts[r->verdict->n ? r->verdict->f[0].code : F_MAX]++;
+	for (uint32_t i = 0; i < r->verdict->n; i++)
+		a->counters.findings[r->verdict->f[i].code]++;
+	output_report(a->out, r);
+	output_flush(a->out);
+}
+
+static void on_source_status(void *ctx, enum event_action action, const char *sev, const char *msg)
+{
+	status(ctx, action, sev, "%s", msg);
+}
+
+static size_t metrics_certs(void *ctx, char *buf, size_t cap)
+{
+	return sources_metrics(((struct app *)ctx)->src, buf, cap);
+}
+
+static int sources_setup(struct app *a)
+{
+	char err[512];
+
+	if (!sources_wanted(&env.src))
+		return 0;
+	a->src = sources_open(&env.src, a->certs, a->checker, on_source_status, on_followup, a,
+			      err, sizeof(err));
+	if (!a->src) {
+		fprintf(stderr, "certsentry: %s\n", err);
+		return -1;
+	}
+	return 0;
+}
+
+static void sources_teardown(struct app *a)
+{
+	sources_close(a->src);
+	a->src = NULL;
 }
 
 static void on_summary(void *ctx, const struct dedup_summary *s)
@@ -487,6 +658,14 @@ static int run_live(struct app *a)
 		a->cap = NULL;
 		return 2;
 	}
+	metrics_set_extra(a->metrics, metrics_certs, a);
+	if (sources_setup(a)) {
+		metrics_stop(a->metrics);
+		a->metrics = NULL;
+		capture_close(a->cap);
+		a->cap = NULL;
+		return 2;
+	}
 	status(a, EV_STARTED, "info", "capturing on %s", ifaces_text(fl, sizeof(fl)));
 	lists_event(a, EV_LISTS_LOADED);
 	while (!exiting) {
@@ -502,6 +681,7 @@ static int run_live(struct app *a)
 		/* A scrape or a reload may wait a tick; a syscall per ring
 		 * wakeup is not free. */
 		if (mono_ns() - last_tick >= POLL_MS * 1000000ULL) {
+			sources_tick(a->src, now_ns());
 			maybe_reload(a);
 			if (a->metrics)
 				metrics_poll(a->metrics);
@@ -530,6 +710,7 @@ static void finish_live(struct app *a)
 	flow_drain(a->flows);
 	dedup_flush(a->dedup, now_ns(), true);
 	stats_event(a, EV_STOPPED);
+	sources_teardown(a);
 	metrics_stop(a->metrics);
 	a->metrics = NULL;
 	capture_close(a->cap);

@@ -42,6 +42,7 @@ void counters_read(const struct counter_src *src, struct counter_snap *s)
 	lists_sizes(src->lists, &s->lists);
 	if (src->app)
 		s->app = *src->app;
+	sources_counters(src->sources, &s->src);
 }
 
 /* Each row's reader, from its value expression. */

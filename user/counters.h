@@ -13,6 +13,7 @@
 #include "lists.h"
 #include "output.h"
 #include "pcap.h"
+#include "sources.h"
 
 struct capture;
 
@@ -44,6 +45,7 @@ struct counter_snap {
 	struct cert_cache_stats certs;
 	struct lists_sizes lists;
 	struct app_counters app;
+	struct sources_counters src;	/* fetchers and inventory (zeros when off) */
 };
 
 /* Where the counters are; a NULL member reads as zeros. */
@@ -56,6 +58,7 @@ struct counter_src {
 	const struct cert_cache *certs;
 	const struct lists *lists;
 	const struct app_counters *app;
+	const struct sources *sources;
 };
 void counters_read(const struct counter_src *src, struct counter_snap *s);
 
