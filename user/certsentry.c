@@ -15,6 +15,7 @@
 #include "dedup.h"
 #include "events.h"
 #include "flow.h"
+#include "invcmd.h"
 #include "lists.h"
 #include "metrics.h"
 #include "output.h"
@@ -59,7 +60,9 @@ static const char doc[] =
 	"  certsentry -i eth0              watch eth0 (root)\n"
 	"  certsentry -i eth0 -f text      human-readable lines\n"
 	"  certsentry -r capture.pcap      replay a capture (no privileges)\n"
-	"  certsentry -r old.pcap --check-time now   judge an old capture as of today\n";
+	"  certsentry -r old.pcap --check-time now   judge an old capture as of today\n"
+	"  certsentry -i eth0 --inventory --fetch-crl   remember certificates, fetch CRLs\n"
+	"  certsentry inventory [--sni GLOB] [-f json]   what each endpoint serves (--help)\n";
 
 enum {
 	OPT_MAX_BYTES = 1000, OPT_CLSACT, OPT_CHECK_TIME, OPT_CA_FILE, OPT_CA_PATH, OPT_CRL,
@@ -783,6 +786,8 @@ int main(int argc, char **argv)
 	char err[512] = "out of memory";
 	int rc;
 
+	if (argc > 1 && !strcmp(argv[1], "inventory"))
+		return inventory_main(argc - 1, argv + 1);
 	if (argp_parse(&argp, argc, argv, 0, NULL, NULL))
 		return 2;
 	if (env.list) {

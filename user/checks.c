@@ -503,15 +503,13 @@ static bool check_chain_aia(struct checker *c, const struct cs_report *r,
 	cert_label(r->chain[0], a, sizeof(a));
 	if (ok)
 		add(c, v, F_CHAIN_INCOMPLETE, res->cert,
-		    "Chain of %s is incomplete: the server does not send '%.64s', issuer of '%.48s'; "
-		    "its AIA caIssuers URL %.80s supplies it, so browsers that fetch AIA accept the "
-		    "chain while curl, Go and Java refuse it: send the intermediate.",
-		    a, cert_name(last, true), cert_name(last, false), ans.url);
+		    "Chain of %s is incomplete: issuer '%.40s' is not sent; browsers that fetch AIA "
+		    "accept it, curl, Go and Java refuse: send the intermediate.",
+		    a, cert_name(last, true));
 	else
 		add(c, v, F_CHAIN_UNTRUSTED, res->cert,
-		    "Chain of %s is not trusted: '%.64s', fetched from the AIA caIssuers URL "
-		    "%.80s, issued '%.48s' but does not lead to the trust store (unknown root).",
-		    a, cert_name(last, true), ans.url, cert_name(last, false));
+		    "Chain of %s is not trusted: '%.40s' (AIA %.60s) does not lead to the trust "
+		    "store (unknown root).", a, cert_name(last, true), ans.url);
 	return true;
 }
 
@@ -568,9 +566,13 @@ static void crl_fetched(struct checker *c, uint32_t i, const struct cert_facts *
 	char a[192], t[32], u[32];
 
 	crlfetch_check(c->src.crl, f, iss, &ans);
-	if (i == 0 && !v->rev_crl.set)
+	if (i == 0 && !v->rev_crl.set) {
 		source_set(&v->rev_crl, "fetched", st[ans.status], ans.url, ans.crl_number,
-			   ans.this_update, ans.status == CRLF_NONE ? ans.why : NULL);
+			   ans.this_update, NULL);
+		if (ans.status == CRLF_NONE)
+			snprintf(v->rev_crl.why, sizeof(v->rev_crl.why), "%s: %.200s",
+				 crlfetch_none_name(ans.none), ans.why);
+	}
 	if (ans.status != CRLF_REVOKED)
 		return;
 	add(c, v, F_REVOKED_CRL, (int)i,
@@ -628,8 +630,10 @@ static void check_ocsp_fetched(struct checker *c, const struct cs_report *r, str
 	if (r->chain_len > 1 && issued_by(c, leaf, r->chain[1]))
 		iss = r->chain[1];
 	ocspfetch_check(c->src.ocsp, leaf, iss, &ans);
-	source_set(&v->rev_ocsp, "fetched", st[ans.status], ans.url, NULL, ans.this_update,
-		   ans.status == OCSPF_NONE ? ans.why : NULL);
+	source_set(&v->rev_ocsp, "fetched", st[ans.status], ans.url, NULL, ans.this_update, NULL);
+	if (ans.status == OCSPF_NONE)
+		snprintf(v->rev_ocsp.why, sizeof(v->rev_ocsp.why), "%s: %.200s",
+			 ocspfetch_none_name(ans.none), ans.why);
 	if (ans.status != OCSPF_REVOKED)
 		return;
 	add(c, v, F_REVOKED_OCSP, 0,
