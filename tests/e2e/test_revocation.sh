@@ -386,7 +386,7 @@ start_ca || { fail ca "the CA's servers did not start: $(cat "$TMP/httpd.log" "$
 # No --crl at all: what is revoked is found from the certificates themselves.
 if sentry "$TMP/main.json" --ca-file "$PKI/root.pem" --state-dir "$S1" --inventory --inventory-window 1 \
 	--fetch-crl --fetch-ocsp --fetch-refresh-min 1 --fetch-refresh-max 2 --fetch-backoff-min 1 \
-	--fetch-backoff-max 2 --fetch-timeout 5 --fetch-max-crl-bytes 1048576 --fetch-allow "$CA_IP" \
+	--fetch-backoff-max 2 --fetch-timeout-ms 5000 --fetch-max-crl-bytes 1048576 --fetch-allow "$CA_IP" \
 	--metrics 127.0.0.1:$MPORT; then
 	test_crl_fetched
 	test_ocsp_fetched
