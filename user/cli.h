@@ -9,6 +9,7 @@
 #include "checks.h"
 #include "format.h"
 #include "lists.h"
+#include "privdrop.h"
 #include "sources.h"
 
 enum cli_list { CLI_LIST_NONE, CLI_LIST_FINDINGS, CLI_LIST_EVENTS };
@@ -29,9 +30,13 @@ struct config {
 	uint32_t stats_s;
 	const char *metrics;
 	const char *syslog;
+	const char *syslog_server;	/* udp://HOST:PORT or tcp://HOST:PORT */
+	int syslog_format;		/* SYSLOG_3164 or SYSLOG_5424 (syslog_msg.h); 0: unset */
+	uint32_t syslog_queue;		/* tcp://: bytes held; 0: SYSLOG_QUEUE_DEFAULT */
 	uint32_t max_conns, max_mem_mb;
 	bool every;
 	enum cli_list list;		/* print a table and exit */
+	struct privdrop_opts drop;	/* after attach: --user, --no-drop */
 	struct sources_opts src;	/* --state-dir, --inventory*, --fetch-* (live) */
 };
 
