@@ -1,10 +1,12 @@
 /* certsentry.c - main: the commands, a row each; the default one watches (daemon.c). */
 #include <stdio.h>
+#include <string.h>
 #include "cli.h"
 #include "daemon.h"
 #include "events.h"
 #include "findings.h"
 #include "tail.h"
+#include "invcmd.h"
 
 static const char doc[] =
 	"certsentry: passive TLS certificate observer.\n\n"
@@ -15,7 +17,9 @@ static const char doc[] =
 	"  certsentry -i eth0              watch eth0 (root)\n"
 	"  certsentry -i eth0 -f text      human-readable lines\n"
 	"  certsentry -r capture.pcap      replay a capture (no privileges)\n"
-	"  certsentry -r old.pcap --check-time now   judge an old capture as of today\n";
+	"  certsentry -r old.pcap --check-time now   judge an old capture as of today\n"
+	"  certsentry -i eth0 --inventory --fetch-crl   remember certificates, fetch CRLs\n"
+	"  certsentry inventory [--sni GLOB] [-f json]   what each endpoint serves (--help)\n";
 
 /* --list-findings, --list-events: text unless -f json was asked for. */
 static int print_list(const struct config *c)
@@ -48,7 +52,8 @@ static const char tail_doc[] =
 
 static const struct cli_command commands[] = {
 	{ .name = NULL, .doc = doc,
-	  .groups = (1u << CLI_G_MAIN) | (1u << CLI_G_CHECKS) | (1u << CLI_G_CONFIRM),
+	  .groups = (1u << CLI_G_MAIN) | (1u << CLI_G_CHECKS) | (1u << CLI_G_SOURCES) |
+		    (1u << CLI_G_CONFIRM),
 	  .run = run_default },
 	{ .name = "tail", .doc = tail_doc, .groups = (1u << CLI_G_FILTER) | (1u << CLI_G_TAIL),
 	  .run = tail_run },
@@ -59,6 +64,9 @@ int main(int argc, char **argv)
 	struct config c;
 	const struct cli_command *cmd;
 
+	/* its own few options (--sni, --format text|json): parsed there */
+	if (argc > 1 && !strcmp(argv[1], "inventory"))
+		return inventory_main(argc - 1, argv + 1);
 	cmd = cli_parse(argc, argv, commands, sizeof(commands) / sizeof(commands[0]), &c);
 	return cmd ? cmd->run(&c) : 2;
 }

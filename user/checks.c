@@ -16,9 +16,13 @@
 #include <openssl/x509v3.h>
 
 #include <linux/types.h>
+#include "aiafetch.h"
 #include "certsentry.h"
+#include "crlfetch.h"
 #include "fmt.h"
 #include "htab.h"
+#include "inventory.h"
+#include "ocspfetch.h"
 
 #define CHAIN_CACHE_MAX	4096	/* distinct chains whose verification is remembered */
 #define MEMO_SLOTS	1024	/* (leaf, SNI) and (certificate, issuer) answers kept; a power of two */
@@ -71,6 +75,8 @@ struct checker {
 	struct lru lru;
 	struct host_memo *host;		/* MEMO_SLOTS each */
 	struct issued_memo *issued;
+	struct check_sources src;	/* fetched sources and the inventory, or NULLs */
+	struct inventory_decision inv_d;	/* the last report's, pointed to by its verdict */
 	struct checker_stats st;
 };
 
@@ -180,6 +186,14 @@ void checker_set_lists(struct checker *c, const struct lists *l)
 	cache_clear(c);		/* verification depends on the trust store: judge every chain again */
 }
 
+void checker_set_sources(struct checker *c, const struct check_sources *s)
+{
+	if (s)
+		c->src = *s;
+	else
+		memset(&c->src, 0, sizeof(c->src));
+}
+
 void checker_stats(const struct checker *c, struct checker_stats *st)
 {
 	*st = c->st;
@@ -280,7 +294,8 @@ static int8_t chain_index(const struct cs_report *r, X509 *x)
 }
 
 /* False when verification could not run (allocation failure): nothing to cache. */
-static bool verify_chain(const struct checker *c, const struct cs_report *r, struct chain_result *res)
+static bool verify_chain(const struct checker *c, const struct cs_report *r, X509 *extra,
+			 struct chain_result *res)
 {
 	X509_STORE *store = lists_trust_store(c->l);
 	STACK_OF(X509) *untrusted = sk_X509_new_null();
@@ -300,6 +315,8 @@ static bool verify_chain(const struct checker *c, const struct cs_report *r, str
 	for (uint32_t i = 1; i < r->chain_len; i++)
 		if (r->chain[i]->x509)
 			sk_X509_push(untrusted, r->chain[i]->x509);
+	if (extra)	/* an issuer fetched by AIA, as a browser would */
+		sk_X509_push(untrusted, extra);
 	if (!X509_STORE_CTX_init(ctx, store, r->chain[0]->x509, untrusted))
 		goto out;
 	X509_STORE_CTX_set_default(ctx, "ssl_server");	/* purpose and trust as a TLS client */
@@ -328,9 +345,11 @@ static bool verify_chain(const struct checker *c, const struct cs_report *r, str
 		break;
 	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
 	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
-		/* The chain stops at a certificate that is not self-signed and whose
-		 * issuer is neither sent nor a trust anchor: an intermediate is missing. */
-		if (res->cert >= 0 && !r->chain[res->cert]->self_signed) {
+		/* Only a leaf whose issuer was not sent lacks an intermediate; a
+		 * sent chain ending in a CA certificate whose issuer is no trust
+		 * anchor is a root the store does not know (a private PKI): telling
+		 * its owner to "send the missing intermediate" would be wrong. */
+		if (res->cert == 0 && !r->chain[0]->self_signed) {
 			res->code = F_CHAIN_INCOMPLETE;
 			break;
 		}
@@ -387,6 +406,18 @@ static void chain_message(const struct cs_report *r, struct chain_result *res)
 		break;
 	}
 	case F_CHAIN_UNTRUSTED:
+		if (res->cert > 0 && (res->err == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY ||
+				      res->err == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT)) {
+			const struct cert_facts *f = r->chain[res->cert];
+
+			msgf(res->message, sizeof(res->message),
+			     "Chain of %s is not trusted: it ends at '%.64s', issued by '%.64s', "
+			     "which is not in the trust store (an unknown root, not a missing "
+			     "intermediate).", a,
+			     f->subject_cn ? f->subject_cn : f->subject_dn ? f->subject_dn : "?",
+			     f->issuer_cn ? f->issuer_cn : f->issuer_dn ? f->issuer_dn : "?");
+			break;
+		}
 		if (res->cert >= 0)
 			cert_label(r->chain[res->cert], b, sizeof(b));
 		else
@@ -397,6 +428,54 @@ static void chain_message(const struct cs_report *r, struct chain_result *res)
 	default:
 		break;
 	}
+}
+
+static bool missing_issuer(const struct chain_result *res)
+{
+	return res->code != F_SELF_SIGNED &&
+	       (res->err == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY ||
+		res->err == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT);
+}
+
+static const char *cert_name(const struct cert_facts *f, bool issuer)
+{
+	const char *cn = issuer ? f->issuer_cn : f->subject_cn;
+	const char *dn = issuer ? f->issuer_dn : f->subject_dn;
+
+	return cn && *cn ? cn : dn && *dn ? dn : "?";
+}
+
+/*
+ * The chain stops at a certificate whose issuer is neither sent nor trusted
+ * and that names its issuer by AIA caIssuers: what a browser fetches. True
+ * when the fetched issuer decides the finding (added here); false while the
+ * fetch is pending or failed, or without a URL: the chain's own finding.
+ * Not cached: the answer changes when the fetch completes.
+ */
+static bool check_chain_aia(struct checker *c, const struct cs_report *r,
+			    const struct chain_result *res, struct verdict *v)
+{
+	const struct cert_facts *last = r->chain[res->cert];
+	struct aiafetch_answer ans;
+	struct chain_result with;
+	char a[192];
+	bool ok;
+
+	if (!last->x509 || aiafetch_issuer(c->src.aia, last, &ans) != AIAF_FOUND)
+		return false;
+	ok = verify_chain(c, r, ans.issuer, &with) && with.code < 0;
+	X509_free(ans.issuer);
+	cert_label(r->chain[0], a, sizeof(a));
+	if (ok)
+		add(c, v, F_CHAIN_INCOMPLETE, res->cert,
+		    "Chain of %s is incomplete: issuer '%.40s' is not sent; browsers that fetch AIA "
+		    "accept it, curl, Go and Java refuse: send the intermediate.",
+		    a, cert_name(last, true));
+	else
+		add(c, v, F_CHAIN_UNTRUSTED, res->cert,
+		    "Chain of %s is not trusted: '%.40s' (AIA %.60s) does not lead to the trust "
+		    "store (unknown root).", a, cert_name(last, true), ans.url);
+	return true;
 }
 
 static void check_chain(struct checker *c, const struct cs_report *r, struct verdict *v)
@@ -414,12 +493,15 @@ static void check_chain(struct checker *c, const struct cs_report *r, struct ver
 		c->st.chain_cache_hits++;
 	} else {
 		c->st.chain_verifications++;
-		if (!verify_chain(c, r, &fresh))
+		if (!verify_chain(c, r, NULL, &fresh))
 			return;
 		chain_message(r, &fresh);
 		cache_put(c, r, n, h, &fresh);
 		res = &fresh;
 	}
+	if (res->code >= 0 && res->cert >= 0 && c->src.aia && missing_issuer(res) &&
+	    check_chain_aia(c, r, res, v))
+		return;
 	if (res->code < 0 ||
 	    !(f = add_slot(c, v, (enum finding_code)res->code,
 			   res->code == F_SELF_SIGNED ? 0 : res->cert)))
@@ -428,6 +510,45 @@ static void check_chain(struct checker *c, const struct cs_report *r, struct ver
 }
 
 /* ---- per-certificate checks (never cached: lookups are O(1), time moves) ---- */
+
+static void source_set(struct verdict_source *d, const char *source, const char *status,
+		       const char *url, const char *number, int64_t this_update, const char *why)
+{
+	d->set = true;
+	d->source = source;
+	d->status = status;
+	snprintf(d->url, sizeof(d->url), "%s", url ? url : "");
+	snprintf(d->number, sizeof(d->number), "%s", number ? number : "");
+	d->this_update = this_update;
+	snprintf(d->why, sizeof(d->why), "%s", why ? why : "");
+}
+
+/* A CRL the certificate names itself (--fetch-crl), fetched and verified. */
+static void crl_fetched(struct checker *c, uint32_t i, const struct cert_facts *f,
+			const struct cert_facts *iss, struct verdict *v)
+{
+	static const char *const st[] = { "none", "good", "revoked" };
+	struct crlfetch_answer ans;
+	char a[192], t[32], u[32];
+
+	crlfetch_check(c->src.crl, f, iss, &ans);
+	if (i == 0 && !v->rev_crl.set) {
+		source_set(&v->rev_crl, "fetched", st[ans.status], ans.url, ans.crl_number,
+			   ans.this_update, NULL);
+		if (ans.status == CRLF_NONE)
+			snprintf(v->rev_crl.why, sizeof(v->rev_crl.why), "%s: %.200s",
+				 crlfetch_none_name(ans.none), ans.why);
+	}
+	if (ans.status != CRLF_REVOKED)
+		return;
+	add(c, v, F_REVOKED_CRL, (int)i,
+	    "%s %s is revoked by the CRL fetched from %.80s (number %s, thisUpdate %s) since %s "
+	    "(reason %s)%s: replace it.",
+	    i ? "Chain certificate" : "Leaf", cert_label(f, a, sizeof(a)), ans.url,
+	    ans.crl_number[0] ? ans.crl_number : "none", time_text(ans.this_update, u, sizeof(u)),
+	    time_text(ans.revocation_time, t, sizeof(t)),
+	    ans.reason_str[0] ? ans.reason_str : "unspecified", ans.stale ? ", CRL stale" : "");
+}
 
 static void check_revocation(struct checker *c, const struct cs_report *r, struct verdict *v)
 {
@@ -447,13 +568,120 @@ static void check_revocation(struct checker *c, const struct cs_report *r, struc
 		if (i + 1 < r->chain_len && issued_by(c, f, r->chain[i + 1]))
 			iss = r->chain[i + 1];
 		memset(&hit, 0, sizeof(hit));
-		if (lists_crl_revoked(c->l, f, iss, &hit) && hit.revoked)
+		if (lists_crl_revoked(c->l, f, iss, &hit) && hit.revoked) {
+			if (i == 0)
+				source_set(&v->rev_crl, "loaded", "revoked", hit.source, NULL, 0, NULL);
 			add(c, v, F_REVOKED_CRL, (int)i,
 			    "%s %s is revoked by CRL %.60s since %s (reason %s)%s: replace it.",
 			    i ? "Chain certificate" : "Leaf", cert_label(f, a, sizeof(a)),
 			    hit.source, time_text(hit.revocation_time, t, sizeof(t)),
 			    hit.reason_str[0] ? hit.reason_str : "unspecified",
 			    hit.crl_verified ? "" : ", CRL signature not verified");
+		}
+		if (c->src.crl)
+			crl_fetched(c, i, f, iss, v);
+	}
+}
+
+/* The leaf's responder asked (--fetch-ocsp) when the server stapled nothing. */
+static void check_ocsp_fetched(struct checker *c, const struct cs_report *r, struct verdict *v)
+{
+	static const char *const st[] = { "none", "good", "revoked", "unknown" };
+	const struct cert_facts *leaf = r->chain[0], *iss = NULL;
+	struct ocspfetch_answer ans;
+	char a[192], t[32], u[32];
+
+	if (r->have_ocsp || !c->src.ocsp)
+		return;
+	if (r->chain_len > 1 && issued_by(c, leaf, r->chain[1]))
+		iss = r->chain[1];
+	ocspfetch_check(c->src.ocsp, leaf, iss, &ans);
+	source_set(&v->rev_ocsp, "fetched", st[ans.status], ans.url, NULL, ans.this_update, NULL);
+	if (ans.status == OCSPF_NONE)
+		snprintf(v->rev_ocsp.why, sizeof(v->rev_ocsp.why), "%s: %.200s",
+			 ocspfetch_none_name(ans.none), ans.why);
+	if (ans.status != OCSPF_REVOKED)
+		return;
+	add(c, v, F_REVOKED_OCSP, 0,
+	    "Leaf %s revoked (OCSP responder %.80s: %s since %s; verified; thisUpdate %s): "
+	    "replace it.", cert_label(leaf, a, sizeof(a)), ans.url,
+	    ans.reason_str[0] ? ans.reason_str : "unspecified",
+	    time_text(ans.revocation_time, t, sizeof(t)), time_text(ans.this_update, u, sizeof(u)));
+}
+
+/* What certsentry.revocation says when a source was not looked at. */
+static void revocation_defaults(const struct checker *c, const struct cs_report *r,
+				struct verdict *v)
+{
+	static const char *const ost[] = { "good", "revoked", "unknown" };
+
+	if (!v->rev_crl.set)
+		source_set(&v->rev_crl, "none", "none", NULL, NULL, 0,
+			   c->src.crl ? "the leaf did not parse" :
+			   "no loaded CRL lists it and CRL fetching is off (--fetch-crl)");
+	if (v->rev_ocsp.set)
+		return;
+	if (r->have_ocsp && r->ocsp.parse_ok && r->ocsp.matched_leaf &&
+	    r->ocsp.cert_status >= 0 && r->ocsp.cert_status <= 2)
+		source_set(&v->rev_ocsp, "staple", ost[r->ocsp.cert_status], NULL, NULL,
+			   r->ocsp.this_update, NULL);
+	else
+		source_set(&v->rev_ocsp, "none", "none", NULL, NULL, 0,
+			   r->have_ocsp ? "the stapled response does not answer for the leaf" :
+			   "no stapled response and OCSP fetching is off (--fetch-ocsp)");
+}
+
+/*
+ * The inventory remembers which leaf each (server, port, SNI) served: a
+ * change is cert.changed, a return of an older or earlier-served leaf
+ * cert.rollback, two leaves served at once cert.inconsistent. Runs last: the
+ * inventory keeps the verdict so far as the leaf's. Not for a recheck (the
+ * handshake was counted when it happened).
+ */
+static void check_inventory(struct checker *c, const struct cs_report *r, struct verdict *v)
+{
+	struct inventory_decision *d = &c->inv_d;
+	const struct inventory_leaf *p = &d->prev, *n = &d->cur;
+	enum finding_code worst = F_MAX;
+	char t1[32], t2[32], sh[256];
+	uint32_t fl;
+	size_t k = 0;
+
+	if (!c->src.inv || r->recheck)
+		return;
+	for (uint32_t i = 0; i < v->n; i++)
+		if (worst == F_MAX || v->f[i].sev < finding_severity(worst) ||
+		    (v->f[i].sev == finding_severity(worst) && v->f[i].code < worst))
+			worst = v->f[i].code;
+	fl = inventory_observe(c->src.inv, &r->server, r->has_sni && r->sni[0] ? r->sni : NULL,
+			       (struct cert_facts *const *)r->chain, r->chain_len,
+			       worst == F_MAX ? "ok" : finding_name(worst), r->ts_ns, d);
+	if (fl & (INV_CHANGED | INV_ROLLBACK | INV_INCONSISTENT))
+		v->change = d;
+	if (fl & INV_ROLLBACK)
+		add(c, v, F_CERT_ROLLBACK, 0,
+		    "Rollback: serial %.40s (sha256 %.16s, notBefore %s) is served again in place of "
+		    "serial %.40s (sha256 %.16s, notBefore %s)%s: find who redeployed the old one.",
+		    n->serial, n->sha256, time_text(n->not_before, t1, sizeof(t1)), p->serial,
+		    p->sha256, time_text(p->not_before, t2, sizeof(t2)),
+		    d->rollback_why & INV_RB_SERVED_BEFORE ? " (served here before)" :
+		    " (issued before it)");
+	if (fl & INV_CHANGED)
+		add(c, v, F_CERT_CHANGED, 0,
+		    "Served leaf changed%s: serial %.40s (sha256 %.16s, notAfter %s) replaced serial "
+		    "%.40s (sha256 %.16s).", fl & INV_RENEWAL ? " (a renewal)" : "",
+		    n->serial, n->sha256, time_text(n->not_after, t1, sizeof(t1)), p->serial,
+		    p->sha256);
+	if (fl & INV_INCONSISTENT) {
+		sh[0] = '\0';
+		for (uint32_t i = 0; i < d->n_shares && k < sizeof(sh); i++)
+			k += (size_t)snprintf(sh + k, sizeof(sh) - k, "%s%.16s %u.%u%%", i ? ", " : "",
+					      d->shares[i].leaf.sha256, d->shares[i].permille / 10,
+					      d->shares[i].permille % 10);
+		add(c, v, F_CERT_INCONSISTENT, 0,
+		    "%u leaves served for one endpoint within %u s%s: %s; one backend is on "
+		    "another certificate.", d->n_shares, d->window_s,
+		    fl & INV_FLAPPING ? " (flapping)" : "", sh);
 	}
 }
 
@@ -754,9 +982,11 @@ static const struct check {
 	{ check_pins,		NEED_CHAIN | NEED_LISTS },
 	{ check_chain,		NEED_CHAIN | NEED_LISTS },
 	{ check_ocsp,		NEED_CHAIN | NEED_OCSP },
+	{ check_ocsp_fetched,	NEED_CHAIN | NEED_OCSP },
 	{ check_hostname,	NEED_CHAIN | NEED_SNI },
 	{ check_time,		NEED_CHAIN },
 	{ check_crypto,		NEED_CHAIN },
+	{ check_inventory,	NEED_CHAIN | NEED_INVENTORY },	/* last: it keeps the verdict */
 };
 
 /* What a report, with the checker's lists, holds: NEED_* bits. */
@@ -777,8 +1007,10 @@ static unsigned holdings(const struct checker *c, const struct cs_report *r)
 		h |= NEED_SNI;
 	if (c->l)
 		h |= NEED_LISTS;
-	if (r->have_ocsp)
+	if (r->have_ocsp || c->src.ocsp)
 		h |= NEED_OCSP;
+	if (c->src.inv && !r->recheck)
+		h |= NEED_INVENTORY;
 	return h;
 }
 
@@ -805,6 +1037,8 @@ void checks_run(struct checker *c, const struct cs_report *r, struct verdict *v)
 	for (size_t i = 0; i < sizeof(checks) / sizeof(checks[0]); i++)
 		if ((checks[i].needs & have) == checks[i].needs)
 			checks[i].run(c, r, v);
+	if (have & NEED_CHAIN)
+		revocation_defaults(c, r, v);
 	qsort(v->f, v->n, sizeof(v->f[0]), finding_cmp);
 	if (v->n)
 		v->worst = v->f[0].sev;

@@ -17,6 +17,19 @@ struct finding {
 
 #define VERDICT_PINS_MAX 16
 
+/* What one revocation source said about the leaf (certsentry.revocation). */
+struct verdict_source {
+	bool set;
+	const char *source;	/* "fetched", "loaded" (--crl), "staple" */
+	const char *status;	/* "good", "revoked", "unknown", "none" */
+	char url[512];		/* what was consulted, "" if nothing */
+	char number[48];	/* CRL number, "" if none */
+	int64_t this_update;	/* 0 if none */
+	char why[256];		/* status "none": why nothing was available */
+};
+
+struct inventory_decision;
+
 struct verdict {
 	uint32_t n;
 	struct finding f[F_MAX];	/* worst first, ties in findings.def row order; one per code */
@@ -25,6 +38,11 @@ struct verdict {
 	const char *pin_pattern;
 	const char *pin_expected[VERDICT_PINS_MAX];
 	uint32_t n_pin_expected;
+	/* The leaf's revocation as consulted; each set when looked at. */
+	struct verdict_source rev_crl, rev_ocsp;
+	/* cert.changed, cert.rollback, cert.inconsistent: the inventory's
+	 * decision (previous and new leaf, shares), else NULL. */
+	const struct inventory_decision *change;
 };
 
 struct checks_opts {
@@ -42,6 +60,23 @@ void checker_free(struct checker *c);
 void checker_set_lists(struct checker *c, const struct lists *l);
 /* Judges one report (chains, alerts) as of r->check_time. */
 void checks_run(struct checker *c, const struct cs_report *r, struct verdict *v);
+
+/* Fetched sources consulted besides the lists (each may be NULL): CRLs
+ * (revoked.crl), OCSP answers for leaves without a staple (revoked.ocsp),
+ * AIA issuers (chain.incomplete/untrusted), and the inventory (cert.changed,
+ * cert.rollback, cert.inconsistent; not consulted for r->recheck). They stay
+ * the caller's. */
+struct crlfetch;
+struct ocspfetch;
+struct aiafetch;
+struct inventory;
+struct check_sources {
+	struct crlfetch *crl;
+	struct ocspfetch *ocsp;
+	struct aiafetch *aia;
+	struct inventory *inv;
+};
+void checker_set_sources(struct checker *c, const struct check_sources *s);
 
 struct checker_stats { uint64_t runs, chain_cache_hits, chain_verifications; };
 void checker_stats(const struct checker *c, struct checker_stats *st);

@@ -45,7 +45,7 @@ static int set_u32(const struct cli_option *o, const char *arg, struct config *c
 		   size_t whylen);
 static cli_parse_fn add_str, set_format, set_syslog, set_syslog_server, set_syslog_format,
 	set_event_socket, add_sni, add_port, add_host, set_color, set_check_time, set_list,
-	set_warn_days, add_ignore;
+	set_warn_days, add_ignore, add_allow, set_refresh, set_bytes;
 
 #define AT(field)	.off = offsetof(struct config, field)
 /* offsetof, and a build error unless the field is a T (the kernel's typecheck). */
@@ -199,6 +199,59 @@ static const struct cli_option options[] = {
 	{ .name = "abort-window", .arg = "S", .group = CLI_G_CHECKS,
 	  U32(outcomes.window_s, 1, OUTCOMES_WINDOW_MAX_S, U_SECONDS),
 	  .help = "client.aborting's window, in seconds (default 60)" },
+	{ .name = "state-dir", .arg = "DIR", .group = CLI_G_SOURCES, STR(src.state_dir),
+	  .help = "Fetched CRLs/OCSP/AIA and the inventory (default /var/lib/certsentry; "
+		  "made 0750)" },
+	{ .name = "inventory", .group = CLI_G_SOURCES, FLAG(src.inventory),
+	  .help = "Keep the certificate inventory (SQLite in the state directory): "
+		  "cert.changed, cert.rollback, cert.inconsistent, per-certificate metrics" },
+	{ .name = "inventory-window", .arg = "S", .group = CLI_G_SOURCES,
+	  U32(src.inv.window_s, 1, 86400, U_SECONDS),
+	  .help = "Two leaves served within S seconds are cert.inconsistent (default 300)" },
+	{ .name = "metrics-certs", .arg = "N", .group = CLI_G_SOURCES,
+	  U32(src.metric_certs, 1, 100000, U_NUMBER),
+	  .help = "(SNI, leaf) series on /metrics at most (default 1000)" },
+	{ .name = "fetch-crl", .group = CLI_G_SOURCES, FLAG(src.fetch_crl),
+	  .help = "Fetch the CRLs certificates name (distribution points), verified "
+		  "against the issuer" },
+	{ .name = "fetch-ocsp", .group = CLI_G_SOURCES, FLAG(src.fetch_ocsp),
+	  .help = "Ask the leaf's OCSP responder when the server staples nothing" },
+	{ .name = "fetch-aia", .group = CLI_G_SOURCES, FLAG(src.fetch_aia),
+	  .help = "Fetch a missing issuer from AIA caIssuers, as browsers do" },
+	{ .name = "fetch-allow", .arg = "PATTERN", .group = CLI_G_SOURCES, .parse = add_allow,
+	  AT(src.fetch), .max = FETCH_ALLOW_MAX,
+	  .help = "Hosts fetched from (glob, repeatable; none: any host)" },
+	{ .name = "fetch-max-crl-bytes", .arg = "N", .group = CLI_G_SOURCES, .parse = set_bytes,
+	  AT(src.crl.max_crl_bytes), .help = "Bytes per CRL (default 64 MiB)" },
+	{ .name = "fetch-max-total-bytes", .arg = "N", .group = CLI_G_SOURCES, .parse = set_bytes,
+	  AT(src.crl.max_total_bytes),
+	  .help = "Bytes of all CRLs held, memory and disk (default 1 GiB)" },
+	{ .name = "fetch-max-crls", .arg = "N", .group = CLI_G_SOURCES,
+	  U32(src.crl.max_crls, 1, 1u << 20, U_NUMBER),
+	  .help = "CRL distribution points followed (default 1024)" },
+	{ .name = "fetch-concurrent", .arg = "N", .group = CLI_G_SOURCES,
+	  U32(src.fetch.max_concurrent, 1, 256, U_NUMBER), .help = "Fetches at once (default 4)" },
+	{ .name = "fetch-rate", .arg = "N", .group = CLI_G_SOURCES,
+	  U32(src.fetch.rate_per_min, 1, 1u << 20, U_NUMBER),
+	  .help = "Fetch starts per minute (default 120)" },
+	{ .name = "fetch-timeout-ms", .arg = "MS", .group = CLI_G_SOURCES,
+	  U32(src.fetch.timeout_ms, 100, 3600000, U_NUMBER),
+	  .help = "Whole time per fetch (default 60000)" },
+	{ .name = "fetch-refresh-min", .arg = "S", .group = CLI_G_SOURCES, .parse = set_refresh,
+	  AT(src), .min = 1, .max = 86400 * 30, .unit = U_SECONDS,
+	  .help = "CRL/OCSP never fetched again sooner (default 300 CRL, 60 OCSP)" },
+	{ .name = "fetch-refresh-max", .arg = "S", .group = CLI_G_SOURCES, .parse = set_refresh,
+	  AT(src), .min = 1, .max = 86400 * 30, .unit = U_SECONDS,
+	  .help = "... and never later (default 3600; halfway to nextUpdate if sooner)" },
+	{ .name = "fetch-backoff-min", .arg = "S", .group = CLI_G_SOURCES,
+	  U32(src.fetch.backoff_min_s, 1, 86400, U_SECONDS),
+	  .help = "After a failed fetch, wait S (default 60), doubling ..." },
+	{ .name = "fetch-backoff-max", .arg = "S", .group = CLI_G_SOURCES,
+	  U32(src.fetch.backoff_max_s, 1, 86400, U_SECONDS), .help = "... up to S (default 3600)" },
+	{ .name = "fetch-proxy", .arg = "URL", .group = CLI_G_SOURCES, STR(src.fetch.proxy),
+	  .help = "HTTP proxy for fetches (default none; the environment's is ignored)" },
+	{ .name = "fetch-nonce", .group = CLI_G_SOURCES, FLAG(src.ocsp.nonce),
+	  .help = "Send a nonce in OCSP requests" },
 };
 #define N_OPTIONS (sizeof(options) / sizeof(options[0]))
 
@@ -208,6 +261,8 @@ static const char *const group_titles[CLI_G_MAX] = {
 	[CLI_G_TAIL] = "Tail:",
 	[CLI_G_CONFIRM] = "Confirm (live; it sends traffic): fetch hidden TLS 1.3 chains with our "
 			  "own handshake:",
+	[CLI_G_SOURCES] = "Fetched revocation, AIA and the inventory (live; "
+			  "`certsentry inventory --help` reads it):",
 };
 
 void config_defaults(struct config *c)
@@ -294,6 +349,57 @@ static int set_u32(const struct cli_option *o, const char *arg, struct config *c
 		   size_t whylen)
 {
 	return parse_u32(o, arg, field(o, c), why, whylen);
+}
+
+/* --fetch-allow: a host glob, up to FETCH_ALLOW_MAX. */
+static int add_allow(const struct cli_option *o, const char *arg, struct config *c, char *why,
+		     size_t whylen)
+{
+	struct fetch_opts *f = field(o, c);
+
+	if (f->n_allow >= o->max) {
+		snprintf(why, whylen, "at most %u", o->max);
+		return CLI_BAD;
+	}
+	if (!*arg || strchr(arg, '/')) {
+		snprintf(why, whylen, "'%s' is not a host pattern (like *.example.com)", arg);
+		return CLI_BAD;
+	}
+	f->allow[f->n_allow++] = arg;
+	return 0;
+}
+
+/* --fetch-refresh-min/max: the CRL and the OCSP fetcher alike. */
+static int set_refresh(const struct cli_option *o, const char *arg, struct config *c,
+		       char *why, size_t whylen)
+{
+	struct sources_opts *s = field(o, c);
+	uint32_t v;
+
+	if (parse_u32(o, arg, &v, why, whylen))
+		return CLI_BAD;
+	if (!strcmp(o->name, "fetch-refresh-min"))
+		s->crl.refresh_min_s = s->ocsp.refresh_min_s = v;
+	else
+		s->crl.refresh_max_s = s->ocsp.refresh_max_s = v;
+	return 0;
+}
+
+/* A byte count from 1 KiB to 1 TiB. */
+static int set_bytes(const struct cli_option *o, const char *arg, struct config *c, char *why,
+		     size_t whylen)
+{
+	unsigned long long b;
+	char *end;
+
+	errno = 0;
+	b = strtoull(arg, &end, 0);
+	if (errno || end == arg || *end || b < 1024 || b > (1ULL << 40)) {
+		snprintf(why, whylen, "'%s' is not a number of bytes from 1024 to 2^40", arg);
+		return CLI_BAD;
+	}
+	*(uint64_t *)field(o, c) = b;
+	return 0;
 }
 
 static int set_warn_days(const struct cli_option *o, const char *arg, struct config *c,
@@ -520,6 +626,10 @@ int cli_check(const struct config *c, char *why, size_t whylen)
 			    c->confirm_remote)) {
 		snprintf(why, whylen, "--confirm-ttl, --confirm-rate, --confirm-timeout and "
 			 "--confirm-remote need --confirm");
+		return -1;
+	}
+	if (c->read_file && sources_wanted(&c->src)) {
+		snprintf(why, whylen, "--inventory and --fetch-* work live only, not with -r");
 		return -1;
 	}
 	return 0;

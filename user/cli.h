@@ -12,6 +12,7 @@
 #include "outcomes.h"
 #include "lists.h"
 #include "privdrop.h"
+#include "sources.h"
 
 enum cli_list { CLI_LIST_NONE, CLI_LIST_FINDINGS, CLI_LIST_EVENTS };
 enum cli_color { CLI_COLOR_AUTO, CLI_COLOR_ALWAYS, CLI_COLOR_NEVER };
@@ -49,13 +50,16 @@ struct config {
 	/* --confirm (confirm.h); 0: the default */
 	bool confirm, confirm_remote;
 	uint32_t confirm_ttl_s, confirm_rate, confirm_timeout_ms;
+	struct sources_opts src;	/* --state-dir, --inventory*, --fetch-* (live) */
 };
 
 /* The values a run has before any option. */
 void config_defaults(struct config *c);
 
 /* Help sections, in --help's order; a command takes options by section. */
-enum cli_group { CLI_G_MAIN, CLI_G_CHECKS, CLI_G_CONFIRM, CLI_G_FILTER, CLI_G_TAIL, CLI_G_MAX };
+enum cli_group {
+	CLI_G_MAIN, CLI_G_CHECKS, CLI_G_SOURCES, CLI_G_CONFIRM, CLI_G_FILTER, CLI_G_TAIL, CLI_G_MAX
+};
 #define CLI_GROUPS_ALL ((1u << CLI_G_MAX) - 1)
 
 struct cli_option;

@@ -45,6 +45,7 @@ void counters_read(const struct counter_src *src, struct counter_snap *s)
 	confirm_stats(src->confirm, &s->confirm);
 	if (src->outcomes)
 		outcomes_stats(src->outcomes, &s->outcomes);
+	sources_counters(src->sources, &s->src);
 }
 
 /* Each row's reader, from its value expression. */

@@ -15,6 +15,7 @@
 #include "outcomes.h"
 #include "output.h"
 #include "pcap.h"
+#include "sources.h"
 
 struct capture;
 
@@ -48,6 +49,7 @@ struct counter_snap {
 	struct app_counters app;
 	struct confirm_stats confirm;
 	struct outcomes_stats outcomes;
+	struct sources_counters src;	/* fetchers and inventory (zeros when off) */
 };
 
 /* Where the counters are; a NULL member reads as zeros. */
@@ -62,6 +64,7 @@ struct counter_src {
 	const struct app_counters *app;
 	const struct confirm *confirm;	/* --confirm */
 	const struct outcomes *outcomes;
+	const struct sources *sources;
 };
 void counters_read(const struct counter_src *src, struct counter_snap *s);
 

@@ -23,6 +23,7 @@
 #include "pcap.h"
 #include "periodic.h"
 #include "privdrop.h"
+#include "sources.h"
 #include "syslog_msg.h"
 #include "watch.h"
 
@@ -31,7 +32,10 @@
 #define POLL_MS 50
 
 /* The live loop's periodic tasks, by index in struct app's table. */
-enum { T_LISTS, T_METRICS, T_SINKS, T_FLOWS, T_OUTCOMES, T_DEDUP, T_DROPS, T_STATS, T_MAX };
+enum {
+	T_LISTS, T_METRICS, T_SINKS, T_SOURCES, T_FLOWS, T_OUTCOMES, T_DEDUP, T_DROPS, T_STATS,
+	T_MAX
+};
 
 struct app {
 	const struct config *cfg;
@@ -47,6 +51,7 @@ struct app {
 	struct metrics *metrics;
 	struct confirm *confirm;	/* --confirm, live */
 	struct outcomes *outcomes;
+	struct sources *src;		/* fetched sources, inventory; NULL when off */
 	const struct pcap_source_stats *pcap_stats;	/* offline, once the file is read */
 	struct app_counters counters;
 	struct periodic tasks[T_MAX];	/* live */
@@ -95,6 +100,7 @@ static void read_counters(const struct app *a, struct counter_snap *c)
 		.dedup = a->dedup, .certs = a->certs, .lists = a->lists, .app = &a->counters,
 		.confirm = a->confirm,
 		.outcomes = a->outcomes,
+		.sources = a->src,
 	};
 
 	counters_read(&src, c);
@@ -164,6 +170,7 @@ static void on_report(void *ctx, const struct cs_report *r)
 		if (r->mono_ns)
 			latency_record(a, r->mono_ns);
 	}
+	sources_hold(a->src, &copy, &v);
 	/* Counted after its own line: an alert it raises follows it. */
 	outcomes_count(a->outcomes, &copy);
 }
@@ -176,6 +183,60 @@ static struct outcomes *outcomes_open(struct app *a)
 	o.emit = on_report;
 	o.ctx = a;
 	return outcomes_new(&o);
+}
+
+/* ---- fetched sources and the inventory: setup, tick, teardown ---- */
+
+/* A chain judged again after a fetch, whose verdict changed: written at
+ * once, past dedup (it is news). */
+static void on_followup(void *ctx, const struct cs_report *r)
+{
+	struct app *a = ctx;
+
+	a->counters.verdicts[r->verdict->n ? r->verdict->f[0].code : F_MAX]++;
+	for (uint32_t i = 0; i < r->verdict->n; i++)
+		a->counters.findings[r->verdict->f[i].code]++;
+	output_report(a->out, r);
+	output_flush(a->out);
+}
+
+static void on_source_status(void *ctx, enum event_action action, const char *sev, const char *msg)
+{
+	status(ctx, action, sev, "%s", msg);
+}
+
+static size_t metrics_certs(void *ctx, char *buf, size_t cap)
+{
+	return sources_metrics(((struct app *)ctx)->src, buf, cap);
+}
+
+static int sources_setup(struct app *a)
+{
+	char err[512];
+
+	if (!sources_wanted(&a->cfg->src))
+		return 0;
+	a->src = sources_open(&a->cfg->src, a->certs, a->checker, on_source_status, on_followup,
+			      a, err, sizeof(err));
+	if (!a->src) {
+		fprintf(stderr, "certsentry: %s\n", err);
+		return -1;
+	}
+	metrics_set_extra(a->metrics, metrics_certs, a);
+	return 0;
+}
+
+/* Fetches moved on (never waiting), follow-ups, the inventory flushed. */
+static void task_sources(void *ctx, uint64_t now)
+{
+	(void)now;
+	sources_tick(((struct app *)ctx)->src, wall_ns());
+}
+
+static void sources_teardown(struct app *a)
+{
+	sources_close(a->src);
+	a->src = NULL;
 }
 
 static void on_summary(void *ctx, const struct dedup_summary *s)
@@ -326,6 +387,7 @@ static void tasks_init(struct app *a)
 		[T_LISTS] = { .name = "lists", .period_ns = poll, .run = task_lists },
 		[T_METRICS] = { .name = "metrics", .period_ns = poll, .run = task_metrics },
 		[T_SINKS] = { .name = "sinks", .period_ns = poll, .run = task_sinks },
+		[T_SOURCES] = { .name = "sources", .period_ns = poll, .run = task_sources },
 		[T_FLOWS] = { .name = "flows", .period_ns = sec, .run = task_flows },
 		[T_OUTCOMES] = { .name = "outcomes", .period_ns = sec, .run = task_outcomes },
 		[T_DEDUP] = { .name = "dedup", .period_ns = sec, .run = task_dedup },
@@ -425,6 +487,14 @@ static int live_open(struct app *a)
 		a->cap = NULL;
 		return 1;
 	}
+	if (sources_setup(a)) {
+		confirm_teardown(a);
+		metrics_stop(a->metrics);
+		a->metrics = NULL;
+		capture_close(a->cap);
+		a->cap = NULL;
+		return 2;
+	}
 	return 0;
 }
 
@@ -469,6 +539,7 @@ static void finish_live(struct app *a)
 	dedup_flush(a->dedup, wall_ns(), true);
 	stats_event(a, EV_STOPPED);
 	confirm_teardown(a);
+	sources_teardown(a);
 	metrics_stop(a->metrics);
 	a->metrics = NULL;
 	capture_close(a->cap);

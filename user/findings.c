@@ -17,7 +17,8 @@ static const struct finding_row rows[F_MAX] = {
 #undef FINDING
 };
 
-static const char *const need_names[] = { "chain", "sni", "lists", "ocsp", "alert", "outcome" };
+static const char *const need_names[] = { "chain", "sni", "lists", "ocsp", "alert", "outcome",
+					   "inventory" };
 _Static_assert(NEED_ALL == (1u << (sizeof(need_names) / sizeof(need_names[0]))) - 1,
 	       "a name for every NEED_* bit");
 

@@ -21,10 +21,11 @@ enum finding_need {
 	NEED_CHAIN = 1u << 0,	/* "chain": a server chain in the clear whose leaf parses */
 	NEED_SNI = 1u << 1,	/* "sni": the client named the server */
 	NEED_LISTS = 1u << 2,	/* "lists": trust store, CRLs, deny list, pins */
-	NEED_OCSP = 1u << 3,	/* "ocsp": the server stapled an OCSP response */
+	NEED_OCSP = 1u << 3,	/* "ocsp": a stapled OCSP response, or --fetch-ocsp */
 	NEED_ALERT = 1u << 4,	/* "alert": an alert in the clear (tls-alert) */
 	NEED_OUTCOME = 1u << 5,	/* "outcome": a TLS 1.3 client outcome (tls-client-outcome) */
-	NEED_ALL = (1u << 6) - 1,
+	NEED_INVENTORY = 1u << 6,	/* "inventory": the inventory is kept (--inventory) */
+	NEED_ALL = (1u << 7) - 1,
 };
 
 /* One per row of findings.def, numbered in row order: the order that

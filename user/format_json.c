@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <linux/types.h>
 #include "certsentry.h"
+#include "inventory.h"
 #include "checks.h"
 #include "events.h"
 #include "fmt.h"
@@ -453,11 +454,99 @@ static void json_verdict(struct jw *w, const struct verdict *v)
 	}
 }
 
+static void json_source(struct jw *w, const char *key, const struct verdict_source *s)
+{
+	if (!s->set)
+		return;
+	jw_obj_begin(w, key);
+	jw_str(w, "source", s->source);
+	jw_str(w, "status", s->status);
+	if (s->url[0])
+		jw_str(w, "url", s->url);
+	if (s->number[0])
+		jw_str(w, "crl_number", s->number);
+	if (s->this_update)
+		jw_time_s(w, "this_update", s->this_update);
+	if (s->why[0])
+		jw_str(w, "why", s->why);
+	jw_obj_end(w);
+}
+
+/* What was consulted on the leaf's revocation, or why nothing was. */
+static void json_revocation(struct jw *w, const struct verdict *v)
+{
+	if (!v->rev_crl.set && !v->rev_ocsp.set)
+		return;
+	jw_obj_begin(w, "revocation");
+	json_source(w, "crl", &v->rev_crl);
+	json_source(w, "ocsp", &v->rev_ocsp);
+	jw_obj_end(w);
+}
+
+static void json_inv_leaf(struct jw *w, const char *key, const struct inventory_leaf *l)
+{
+	jw_obj_begin(w, key);
+	jw_str(w, "sha256", l->sha256);
+	if (l->parsed) {
+		jw_str(w, "serial", l->serial);
+		jw_str(w, "issuer", l->issuer);
+		jw_time_s(w, "not_before", l->not_before);
+		jw_time_s(w, "not_after", l->not_after);
+	}
+	jw_time_s(w, "first_seen", l->first_seen);
+	jw_time_s(w, "last_seen", l->last_seen);
+	jw_obj_end(w);
+}
+
+/* The inventory's decision: the previous and the new leaf, or the shares. */
+static void json_change(struct jw *w, const struct inventory_decision *d)
+{
+	jw_obj_begin(w, "change");
+	if (d->flags & (INV_CHANGED | INV_ROLLBACK)) {
+		json_inv_leaf(w, "previous", &d->prev);
+		json_inv_leaf(w, "new", &d->cur);
+		jw_bool(w, "renewal", d->flags & INV_RENEWAL);
+	}
+	if (d->flags & INV_ROLLBACK) {
+		jw_bool(w, "issued_before", d->rollback_why & INV_RB_ISSUED_BEFORE);
+		jw_bool(w, "served_before", d->rollback_why & INV_RB_SERVED_BEFORE);
+		if (d->rollback_why & INV_RB_SERVED_BEFORE)
+			jw_int(w, "absent_seconds", d->absent_s);
+	}
+	if (d->flags & INV_INCONSISTENT) {
+		jw_uint(w, "window_seconds", d->window_s);
+		jw_bool(w, "flapping", d->flags & INV_FLAPPING);
+		jw_arr_begin(w, "shares");
+		for (uint32_t i = 0; i < d->n_shares && i < INV_SHARES_MAX; i++) {
+			jw_obj_begin(w, NULL);
+			jw_str(w, "sha256", d->shares[i].leaf.sha256);
+			if (d->shares[i].leaf.parsed)
+				jw_str(w, "serial", d->shares[i].leaf.serial);
+			jw_uint(w, "handshakes", d->shares[i].handshakes);
+			jw_uint(w, "permille", d->shares[i].permille);
+			jw_obj_end(w);
+		}
+		jw_arr_end(w);
+	}
+	jw_obj_end(w);
+}
+
 static void json_certsentry(struct json_state *js, struct jw *w, const struct cs_report *r)
 {
 	jw_obj_begin(w, "certsentry");
 	if (r->verdict)
 		json_verdict(w, r->verdict);
+	if (r->recheck) {
+		jw_obj_begin(w, "recheck");
+		jw_str(w, "reason", r->recheck);
+		if (r->recheck_prev)
+			jw_str(w, "previous_verdict", r->recheck_prev);
+		jw_obj_end(w);
+	}
+	if (r->verdict)
+		json_revocation(w, r->verdict);
+	if (r->verdict && r->verdict->change)
+		json_change(w, r->verdict->change);
 	if (r->action == REPORT_CERTIFICATE_HIDDEN)
 		jw_str(w, "reason", "TLS 1.3: certificate is encrypted");
 	if (r->hello_retry)

@@ -235,6 +235,10 @@ static size_t text_report(void *state, struct line *l, const struct cs_report *r
 		tb_printf(&t, " ja4=%s", r->hello.fp.ja4);
 	text_tail(&t, r);
 	text_verdict(&t, r->verdict);
+	if (r->recheck) {	/* a follow-up: judged again when a fetch completed */
+		tb_printf(&t, " recheck[was %s]: ", r->recheck_prev ? r->recheck_prev : "?");
+		tb_safe(&t, r->recheck, FMT_TAIL, TEXT_FIELD_MAX);
+	}
 	(void)state;
 	return tb_end(&t, l);
 }

@@ -9,14 +9,24 @@
 #include <string.h>
 #include "metrics.h"
 
-#define METRICS_BODY_MAX (256 * 1024)
+#define METRICS_BODY_MAX (1024 * 1024)	/* counters, and certificate series (bounded) */
 
 struct metrics {
 	struct MHD_Daemon *d;
 	metrics_read_fn fn;
 	void *ctx;
 	char *buf;
+	metrics_extra_fn extra;
+	void *extra_ctx;
 };
+
+void metrics_set_extra(struct metrics *m, metrics_extra_fn fn, void *ctx)
+{
+	if (!m)
+		return;
+	m->extra = fn;
+	m->extra_ctx = ctx;
+}
 
 /* ---- exposition ---- */
 
@@ -121,6 +131,8 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *conn, const char
 
 		m->fn(m->ctx, &snap);
 		n = metrics_render(&snap, m->buf, METRICS_BODY_MAX);
+		if (m->extra && n < METRICS_BODY_MAX)
+			n += m->extra(m->extra_ctx, m->buf + n, METRICS_BODY_MAX - n);
 		resp = MHD_create_response_from_buffer(n, m->buf, MHD_RESPMEM_MUST_COPY);
 		if (resp)
 			MHD_add_response_header(resp, "Content-Type",

@@ -19,6 +19,10 @@ size_t metrics_render(const struct counter_snap *s, char *buf, size_t cap);
 /* Answers pending requests without blocking; the snapshot is taken here, in
  * the caller's thread, so it reads counters no other thread writes. */
 void metrics_poll(struct metrics *m);
+/* More exposition text after the counters' (series with labels of their
+ * own): fn writes at most cap bytes into buf and returns the length. */
+typedef size_t (*metrics_extra_fn)(void *ctx, char *buf, size_t cap);
+void metrics_set_extra(struct metrics *m, metrics_extra_fn fn, void *ctx);
 void metrics_stop(struct metrics *m);
 
 #endif

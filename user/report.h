@@ -104,6 +104,10 @@ struct cs_report {
 	bool lost_from_client;
 	uint64_t lost_bytes;		/* bytes held beyond the hole, discarded */
 	bool chain_reported;		/* the chain was already reported */
+	/* A follow-up: the chain judged again because a fetch completed (what
+	 * came, for a person), and the verdict it had before; NULL otherwise. */
+	const char *recheck;
+	const char *recheck_prev;
 	const struct verdict *verdict;	/* NULL until the checks ran */
 	uint32_t chain_len;		/* entries in chain[] */
 	uint32_t chain_total;		/* certificates in the message */

@@ -17,6 +17,7 @@
 #include <linux/types.h>
 #include "certsentry.h"
 #include "checks.h"
+#include "inventory.h"
 
 #define T2024	1704067200LL	/* 2024-01-01 */
 #define T2026	1767225600LL	/* 2026-01-01: inside every "good" validity window */
@@ -776,7 +777,8 @@ static void test_cache(void **state)
 
 		checker_set_lists(c, l2);
 		checks_run(c, &r, &v);
-		only(&v, F_CHAIN_INCOMPLETE, SEV_HIGH);
+		/* the sent chain ends at Test Int, whose root this store lacks */
+		assert_non_null(strstr(only(&v, F_CHAIN_UNTRUSTED, SEV_HIGH)->message, "unknown root"));
 		checker_set_lists(c, l_base);
 		lists_free(l2);
 	}
@@ -936,7 +938,10 @@ static void test_bits(void **state)
 
 /* ---- a witness per finding: table severity and needs hold in the checks ---- */
 
-enum { W_NONE, W_OCSP, W_OCSP_FORGED, W_ALERT, W_ABORTED, W_ABORTING };
+enum {
+	W_NONE, W_OCSP, W_OCSP_FORGED, W_ALERT, W_ABORTED, W_ABORTING, W_INV_CHANGED,
+	W_INV_ROLLBACK, W_INV_INCONSISTENT
+};
 
 static const struct witness {
 	enum finding_code code;
@@ -962,7 +967,54 @@ static const struct witness {
 	{ F_WEAK_SIGNATURE, &sha1leaf, &inter, NULL, "www.example.com", T2026, W_NONE },
 	{ F_WEAK_KEY, &weakleaf, &inter, NULL, "www.example.com", T2026, W_NONE },
 	{ F_EXPIRING_SOON, &leaf, &inter, NULL, "www.example.com", T2027 - 10 * 86400, W_NONE },
+	{ F_CERT_CHANGED, &leaf, &inter, NULL, "www.example.com", T2026, W_INV_CHANGED },
+	{ F_CERT_ROLLBACK, &leaf, &inter, NULL, "www.example.com", T2026, W_INV_ROLLBACK },
+	{ F_CERT_INCONSISTENT, &leaf, &inter, NULL, "www.example.com", T2026, W_INV_INCONSISTENT },
 };
+
+/* The leaves the endpoint served before the witness's handshake, seconds
+ * before it: 1 its own leaf, 2 another one. */
+static const struct { int extra; int64_t ago[3]; int which[3]; } histories[] = {
+	{ W_INV_CHANGED, { 1000 }, { 2 } },
+	{ W_INV_ROLLBACK, { 3000, 2000 }, { 1, 2 } },
+	{ W_INV_INCONSISTENT, { 20, 10 }, { 1, 2 } },
+};
+
+/* Judges r as the witness wants; an inventory witness with a memory
+ * inventory that saw its history first (none when inv is false). */
+static const struct verdict *run_witness(const struct witness *w, const struct checks_opts *o,
+					 const struct lists *l, struct cs_report *r, bool inv)
+{
+	char err[128];
+	struct inventory_opts io = { .memory_only = true };
+	struct inventory *in;
+	struct checker *c;
+	struct cs_report p;
+
+	if (w->extra < W_INV_CHANGED)
+		return run_with(o, l, r);
+	c = checker_new(o);
+	assert_non_null(c);
+	checker_set_lists(c, l);
+	in = inv ? inventory_open(&io, err, sizeof(err)) : NULL;
+	if (inv) {
+		assert_non_null(in);
+		checker_set_sources(c, &(struct check_sources){ .inv = in });
+	}
+	for (size_t i = 0; i < sizeof(histories) / sizeof(histories[0]); i++)
+		for (int k = 0; histories[i].extra == w->extra && k < 3 && histories[i].ago[k]; k++) {
+			p = *r;
+			if (histories[i].which[k] == 2 && p.chain_len)
+				p.chain[0] = x509_facts(cache, otherleaf);
+			p.ts_ns = (uint64_t)(r->check_time - histories[i].ago[k]) * 1000000000ULL;
+			checks_run(c, &p, &v);
+		}
+	r->ts_ns = (uint64_t)r->check_time * 1000000000ULL;
+	checks_run(c, r, &v);
+	checker_free(c);
+	inventory_close(in);
+	return &v;
+}
 
 static void ocsp_revoked(struct cs_report *r);
 
@@ -1043,7 +1095,7 @@ static void test_witnesses(void **state)
 		print_message("  %s\n", finding_name(w->code));
 		seen[w->code] = true;
 		witness_report(w, &r);
-		f = find(run(l, &r), w->code);
+		f = find(run_witness(w, NULL, l, &r, true), w->code);
 		if (!f)
 			dump(&v);
 		assert_non_null(f);
@@ -1054,7 +1106,8 @@ static void test_witnesses(void **state)
 
 			witness_report(w, &r);
 			strip(&r, b);
-			f = find(run(b == NEED_LISTS ? NULL : l, &r), w->code);
+			f = find(run_witness(w, NULL, b == NEED_LISTS ? NULL : l, &r, b != NEED_INVENTORY),
+				 w->code);
 			if ((f != NULL) == needed)
 				fail_msg("%s without %s: %s", finding_name(w->code), need_name(b),
 					 needed ? "still there, yet the table says it needs it" :
@@ -1079,10 +1132,11 @@ static void test_ignore_every_code(void **state)
 	for (size_t i = 0; i < sizeof(witnesses) / sizeof(witnesses[0]); i++) {
 		witness_report(&witnesses[i], &r);
 		memset(&o.ignore, 0, sizeof(o.ignore));
-		all = *run_with(&o, l, &r);
+		all = *run_witness(&witnesses[i], &o, l, &r, true);
 		finding_set_add(&o.ignore, witnesses[i].code);
 		print_message("  --ignore %s\n", finding_name(witnesses[i].code));
-		run_with(&o, l, &r);
+		witness_report(&witnesses[i], &r);
+		run_witness(&witnesses[i], &o, l, &r, true);
 		assert_null(find(&v, witnesses[i].code));
 		assert_int_equal(v.n, all.n - 1);
 		for (uint32_t k = 0; k < all.n; k++)
