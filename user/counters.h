@@ -28,7 +28,7 @@ uint64_t hist_quantile(const struct log2_hist *h, double q);
 
 /* What the main loop counts itself; the stages count the rest. */
 struct app_counters {
-	uint64_t verdicts[F_MAX + 1];	/* handshakes by worst finding; [F_MAX]: ok */
+	uint64_t verdicts[VERDICT_SLOTS];	/* handshakes by verdict_slot() */
 	uint64_t findings[F_MAX];
 	uint64_t reloads_ok, reloads_failed;
 	struct log2_hist latency;	/* capture to line written */

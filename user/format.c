@@ -9,6 +9,7 @@
 #include "format.h"
 #include "json.h"
 #include "ocsp.h"
+#include "served.h"
 #include "tls.h"
 
 static const struct {
@@ -48,6 +49,24 @@ const char *format_names(void)
 const char *action_name(const struct cs_report *r)
 {
 	return event_action_name((enum event_action)r->action);
+}
+
+const char *report_source_name(const struct cs_report *r)
+{
+	static const char *const names[] = {
+		[SOURCE_WIRE] = "wire", [SOURCE_KEYLOG] = "keylog",
+		[SOURCE_UPROBE] = "uprobe", [SOURCE_CONFIRM] = "confirm",
+	};
+
+	return (unsigned)r->source < sizeof(names) / sizeof(names[0]) ? names[r->source] :
+									 "unknown";
+}
+
+const char *report_binding_name(const struct cs_report *r)
+{
+	if (r->source != SOURCE_UPROBE)
+		return NULL;
+	return r->binding == UPROBE_BIND_EXACT ? "exact" : "unknown";
 }
 
 const char *report_ip(const struct report_endpoint *ep, char *buf, size_t cap)

@@ -56,6 +56,11 @@ const char *format_names(void);
 
 /* event.action of a report; for a summary, of the reports it counts. */
 const char *action_name(const struct cs_report *r);
+/* certsentry.source: "wire", "keylog", "uprobe", "confirm". */
+const char *report_source_name(const struct cs_report *r);
+/* certsentry.binding (how a uprobe's chain was tied to the connection):
+ * "exact", or NULL when the source has none. */
+const char *report_binding_name(const struct cs_report *r);
 /* The endpoint's address as text into buf, NULL if it has no family. */
 const char *report_ip(const struct report_endpoint *ep, char *buf, size_t cap);
 /* Negotiated version ("1.2") only when a ServerHello named one we know. */

@@ -150,8 +150,8 @@ test_hello_retry() {
 			fail "$name" "no HelloRetryRequest: $(grep -E '^(<<<|>>>)' "$TMP/s_client.out" | head)"
 		else
 			jq_is "$name" tls-certificate-hidden \
-				'[(.certsentry.hello_retry|tostring), .tls.client.server_name, .tls.version] | join(" ")' \
-				"true $HOST 1.3"
+				'[(.certsentry.hello_retry|tostring), .tls.client.server_name, .tls.version, .certsentry.verdict] | join(" ")' \
+				"true $HOST 1.3 unverified"
 		fi
 		want=$(msg_records "$TMP/s_client.out")
 		if [ -n "$copy" ]; then

@@ -80,8 +80,8 @@ test_tls13_hidden() {
 	wait_for 5 grep -q '"tls-certificate-hidden"' "$out"
 	ev=$(events "$out" tls-certificate-hidden | head -1)
 	local got
-	got=$(jq -r '[.tls.version, .tls.client.server_name, (.destination.port|tostring), (.source.port > 0|tostring)] | join(" ")' <<<"$ev" 2>/dev/null)
-	if [ "$got" = "1.3 $HOST 4433 true" ] && [ "$(count_events "$out" tls-certificate)" = 0 ]; then
+	got=$(jq -r '[.tls.version, .tls.client.server_name, (.destination.port|tostring), (.source.port > 0|tostring), .certsentry.verdict, .event.kind] | join(" ")' <<<"$ev" 2>/dev/null)
+	if [ "$got" = "1.3 $HOST 4433 true unverified event" ] && [ "$(count_events "$out" tls-certificate)" = 0 ]; then
 		pass tls13_hidden
 	else
 		fail tls13_hidden "got '$got': $(cat "$out")"
