@@ -1,6 +1,7 @@
 /* certsentry.c - command line and main loop: capture -> flow -> output. */
 #include <argp.h>
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -15,11 +16,15 @@
 #include "dedup.h"
 #include "events.h"
 #include "flow.h"
+#include "keylog.h"
 #include "lists.h"
 #include "metrics.h"
 #include "output.h"
 #include "pcap.h"
+#include "uprobe.h"
 #include "watch.h"
+
+#define KEYLOG_FILES_MAX	8
 
 static struct env {
 	struct capture_opts cap;
@@ -38,8 +43,13 @@ static struct env {
 	uint32_t max_conns, max_mem_mb;
 	bool every;
 	int list;			/* OPT_LIST_FINDINGS or OPT_LIST_EVENTS: print it, exit */
-	bool copy_encrypted;		/* --copy-encrypted: tests only, until a key source */
+	bool copy_encrypted;		/* --copy-encrypted: tests only (a line per record) */
+	const char *keylog_paths[KEYLOG_FILES_MAX];	/* --keylog */
+	int n_keylog;
+	int uprobe;			/* --uprobe 1, --no-uprobe 0, default -1: live, if allowed */
+	struct uprobe_opts up;		/* --uprobe-pid, --uprobe-path */
 } env = {
+	.uprobe = -1,
 	.stats_s = 60,
 	.format = OUTPUT_JSON,
 	.checks = { .warn_days = 14 },
@@ -63,7 +73,8 @@ enum {
 	OPT_MAX_BYTES = 1000, OPT_CLSACT, OPT_CHECK_TIME, OPT_CA_FILE, OPT_CA_PATH, OPT_CRL,
 	OPT_DENY, OPT_PINS, OPT_WARN_DAYS, OPT_IGNORE, OPT_SUMMARY, OPT_EVERY, OPT_RING,
 	OPT_FLOWS, OPT_STATS, OPT_METRICS, OPT_CONNS, OPT_MEM, OPT_SYSLOG, OPT_LIST_FINDINGS,
-	OPT_LIST_EVENTS, OPT_COPY_ENC,
+	OPT_LIST_EVENTS, OPT_COPY_ENC, OPT_KEYLOG, OPT_UPROBE, OPT_NO_UPROBE, OPT_UPROBE_PID,
+	OPT_UPROBE_PATH,
 };
 
 static const struct argp_option opts[] = {
@@ -95,6 +106,18 @@ static const struct argp_option opts[] = {
 	/* Until a key source turns it on: lets the tests see what it gets. */
 	{ "copy-encrypted", OPT_COPY_ENC, NULL, OPTION_HIDDEN,
 	  "Tests only: copy TLS 1.3's encrypted flight and write a line per record", 0 },
+	{ NULL, 0, NULL, 0, "TLS 1.3 (its certificate is encrypted): where to get it", 2 },
+	{ "keylog", OPT_KEYLOG, "FILE", 0,
+	  "NSS key log (SSLKEYLOGFILE) file or FIFO, not world-readable: decrypt the server's "
+	  "flight (repeatable; live: followed as it grows; -r: read first)", 2 },
+	{ "uprobe", OPT_UPROBE, NULL, 0,
+	  "The local TLS servers' chains by uprobes (OpenSSL 3, Go secrets); default on live "
+	  "when the kernel allows", 2 },
+	{ "no-uprobe", OPT_NO_UPROBE, NULL, 0, "No uprobes", 2 },
+	{ "uprobe-pid", OPT_UPROBE_PID, "PID", 0,
+	  "Follow this server process even without a listening socket (repeatable)", 2 },
+	{ "uprobe-path", OPT_UPROBE_PATH, "PATH", 0,
+	  "Attach to this binary or library: static OpenSSL, Go (repeatable)", 2 },
 	{ NULL, 0, NULL, 0, "Checks (lists reload on SIGHUP and when their files change):", 1 },
 	{ "ca-file", OPT_CA_FILE, "FILE", 0, "Trust store file (default: the system bundle)", 1 },
 	{ "ca-path", OPT_CA_PATH, "DIR", 0, "Trust store directory (hashed, c_rehash)", 1 },
@@ -213,6 +236,29 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		env.copy_encrypted = true;
 		env.cap.copy_encrypted = true;
 		break;
+	case OPT_KEYLOG:
+		if (env.n_keylog >= KEYLOG_FILES_MAX)
+			argp_error(state, "--keylog: at most %d files", KEYLOG_FILES_MAX);
+		env.keylog_paths[env.n_keylog++] = arg;
+		break;
+	case OPT_UPROBE:
+	case OPT_NO_UPROBE:
+		env.uprobe = key == OPT_UPROBE;
+		break;
+	case OPT_UPROBE_PID: {
+		uint32_t pid;
+
+		if (parse_u32(arg, 1, 1u << 22, &pid) || env.up.n_pids >= UPROBE_PIDS_MAX)
+			argp_error(state, "--uprobe-pid: '%s' is not a process id (at most %d)", arg,
+				   UPROBE_PIDS_MAX);
+		env.up.pids[env.up.n_pids++] = (pid_t)pid;
+		break;
+	}
+	case OPT_UPROBE_PATH:
+		if (env.up.n_paths >= UPROBE_PATHS_MAX)
+			argp_error(state, "--uprobe-path: at most %d", UPROBE_PATHS_MAX);
+		env.up.paths[env.up.n_paths++] = arg;
+		break;
 	case OPT_CA_FILE:
 		env.lists.ca_file = arg;
 		break;
@@ -262,6 +308,11 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 	case ARGP_KEY_END:
 		if (env.read_file && env.cap.n_ifaces)
 			argp_error(state, "-r and -i cannot be used together");
+		if (env.read_file && env.uprobe == 1)
+			argp_error(state, "--uprobe watches local servers live: not with -r");
+		if ((env.up.n_pids || env.up.n_paths) && !env.uprobe)
+			argp_error(state, "--uprobe-pid and --uprobe-path need the uprobes: not with "
+				   "--no-uprobe");
 		break;
 	default:
 		return ARGP_ERR_UNKNOWN;
@@ -300,6 +351,12 @@ struct app {
 	struct metrics *metrics;
 	const struct pcap_source_stats *pcap_stats;	/* offline, once the file is read */
 	struct app_counters counters;
+	/* TLS 1.3 key sources */
+	struct keylog *keylog;		/* secrets: --keylog files, Go uprobes */
+	struct keylog_file *kfiles[KEYLOG_FILES_MAX];
+	int n_kfiles;
+	struct uprobe *uprobe;
+	bool secrets_new;		/* since flow_keys_arrived */
 };
 
 static uint64_t mono_ns(void)
@@ -325,6 +382,7 @@ static void read_counters(const struct app *a, struct counter_snap *c)
 	const struct counter_src src = {
 		.cap = a->cap, .pcap = a->pcap_stats, .flows = a->flows, .out = a->out,
 		.dedup = a->dedup, .certs = a->certs, .lists = a->lists, .app = &a->counters,
+		.keylog = a->keylog,
 	};
 
 	counters_read(&src, c);
@@ -442,6 +500,149 @@ static void status(struct app *a, enum event_action action, const char *sev, con
 	output_status(a->out, now_ns(), event_action_name(action), sev, msg);
 }
 
+/* ---- TLS 1.3 key sources: --keylog files, --uprobe ---- */
+
+/* The key store's clock: offline every secret is as old as the capture. */
+static uint64_t keylog_now(void)
+{
+	return env.read_file ? 0 : mono_ns();
+}
+
+/* What the key-log files have now; a problem is said once, while it lasts. */
+static void keylogs_read(struct app *a)
+{
+	struct keylog_stats before, after;
+	char err[512];
+	int rc, rounds;
+
+	keylog_get_stats(a->keylog, &before);
+	for (int i = 0; i < a->n_kfiles; i++) {
+		rounds = 64;	/* bounded per call; the rest next tick */
+		while ((rc = keylog_file_read(a->kfiles[i], a->keylog, keylog_now(), err,
+					      sizeof(err))) == 1 && --rounds)
+			;
+		if (rc < 0)
+			status(a, EV_KEYLOG_ERROR, "warning", "%s", err);
+	}
+	keylog_get_stats(a->keylog, &after);
+	if (after.outcome[KEYLOG_ADDED] != before.outcome[KEYLOG_ADDED])
+		a->secrets_new = true;
+}
+
+/* flow_opts.need_keys: a handshake waits for its secret. */
+static void need_keys(void *ctx)
+{
+	keylogs_read(ctx);
+}
+
+static void on_served(void *ctx, const struct served_chain *sc)
+{
+	flow_served_chain(((struct app *)ctx)->flows, sc);
+}
+
+/* A Go server's secret (its writeKeyLog): into the same key store. */
+static void on_go_secret(void *ctx, enum keylog_label label,
+			 const uint8_t client_random[KEYLOG_RANDOM_LEN], const uint8_t *secret,
+			 size_t len)
+{
+	struct app *a = ctx;
+
+	if (keylog_add(a->keylog, label, client_random, secret, len, keylog_now()) == KEYLOG_ADDED)
+		a->secrets_new = true;
+}
+
+/* Before the flow stage and the capture: what decides fo's key sources and
+ * whether the encrypted flight is copied. 0, or the exit code. */
+static int sources_open(struct app *a, struct flow_opts *fo)
+{
+	const struct uprobe_cbs cb = { .on_chain = on_served, .on_secret = on_go_secret, .ctx = a };
+	bool live = !env.read_file;
+	char err[512];
+	int rc;
+
+	if (!env.n_keylog && !(live && env.uprobe))
+		return 0;
+	if (!(a->keylog = keylog_new(NULL))) {
+		fprintf(stderr, "certsentry: out of memory\n");
+		return 1;
+	}
+	for (int i = 0; i < env.n_keylog; i++) {
+		a->kfiles[i] = keylog_file_open(env.keylog_paths[i], live, err, sizeof(err));
+		if (!a->kfiles[i]) {
+			fprintf(stderr, "certsentry: --keylog: %s\n", err);
+			return 2;
+		}
+		a->n_kfiles++;
+		/* offline: every secret before the first packet */
+		while (!live && (rc = keylog_file_read(a->kfiles[i], a->keylog, 0, err,
+						       sizeof(err))) == 1)
+			;
+		if (!live && rc < 0)
+			status(a, EV_KEYLOG_ERROR, "warning", "%s", err);
+	}
+	if (live && env.uprobe) {
+		a->uprobe = uprobe_open(&env.up, &cb, err, sizeof(err));
+		if (!a->uprobe && (env.uprobe == 1 || env.up.n_pids || env.up.n_paths)) {
+			fprintf(stderr, "certsentry: --uprobe: %s\n", err);
+			return 2;
+		}
+		status(a, EV_UPROBE, a->uprobe ? "info" : "warning", a->uprobe ?
+		       "uprobes attached: local TLS servers' chains are seen" :
+		       "no uprobes (TLS 1.3 chains of local servers stay hidden): %s", err);
+	}
+	if (!a->n_kfiles && !a->uprobe) {	/* no key source after all */
+		keylog_free(a->keylog);
+		a->keylog = NULL;
+		return 0;
+	}
+	fo->keylog = a->keylog;
+	fo->wait_served = a->uprobe != NULL;
+	fo->need_keys = a->n_kfiles ? need_keys : NULL;
+	/* the server's encrypted flight, for the secrets: files, Go servers */
+	fo->copy_encrypted = env.cap.copy_encrypted = true;
+	return 0;
+}
+
+/* The main loop's turn: uprobe records, key-log lines, then the handshakes
+ * that wait for them. */
+static void sources_poll(struct app *a)
+{
+	struct pollfd p = { .events = POLLIN };
+	int n;
+
+	if (a->uprobe && (n = uprobe_poll(a->uprobe, 0)) < 0 && n != -EINTR)
+		fprintf(stderr, "certsentry: uprobe ring: %s\n", strerror(-n));
+	for (int i = 0; i < a->n_kfiles; i++) {
+		p.fd = keylog_file_fd(a->kfiles[i]);
+		if (p.fd < 0 || poll(&p, 1, 0) > 0) {
+			keylogs_read(a);
+			break;
+		}
+	}
+	if (a->secrets_new) {
+		a->secrets_new = false;
+		flow_keys_arrived(a->flows);
+	}
+}
+
+/* Once a second: secrets past their time are wiped. */
+static void sources_tick(struct app *a)
+{
+	if (a->keylog)
+		keylog_expire(a->keylog, keylog_now());
+}
+
+static void sources_close(struct app *a)
+{
+	uprobe_close(a->uprobe);
+	a->uprobe = NULL;
+	for (int i = 0; i < a->n_kfiles; i++)
+		keylog_file_close(a->kfiles[i]);
+	a->n_kfiles = 0;
+	keylog_free(a->keylog);
+	a->keylog = NULL;
+}
+
 static const char *ifaces_text(char *buf, size_t len)
 {
 	size_t n = 0;
@@ -494,6 +695,7 @@ static int run_live(struct app *a)
 		 * bounds how long the rest (client certificates and alerts,
 		 * closes) may wait in the ring on a quiet host. */
 		n = capture_poll(a->cap, POLL_MS, flow_segment, a->flows);
+		sources_poll(a);
 		output_flush(a->out);	/* this batch's lines leave now */
 		if (n < 0 && n != -EINTR) {
 			fprintf(stderr, "certsentry: ring buffer: %s\n", strerror(-n));
@@ -510,6 +712,7 @@ static int run_live(struct app *a)
 		if (now_ns() - last > 1000000000ULL) {
 			last = now_ns();
 			flow_expire(a->flows, last);
+			sources_tick(a);
 			dedup_flush(a->dedup, last, false);
 			/* Drops are news at once; the rest every stats interval. */
 			capture_counters(a->cap, c);
@@ -551,7 +754,7 @@ static int run_offline(struct app *a)
 		return 1;
 	}
 	a->pcap = src;
-	pcap_source_copy_encrypted(src, env.copy_encrypted);
+	pcap_source_copy_encrypted(src, env.cap.copy_encrypted);
 	if (env.lists.ca_file || env.lists.ca_path || env.lists.n_crl || env.lists.deny_file ||
 	    env.lists.pins_file)
 		lists_event(a, EV_LISTS_LOADED);
@@ -646,6 +849,10 @@ int main(int argc, char **argv)
 	if (env.copy_encrypted)
 		fo.encrypted = on_encrypted;
 	fo.ctx = &a;
+	if ((rc = sources_open(&a, &fo))) {
+		sources_close(&a);
+		return rc;
+	}
 	a.flows = flow_new(&fo);
 	a.checker = checker_new(&env.checks);
 	a.dedup = dedup_new(env.summary_s, env.every, on_summary, &a);
@@ -663,6 +870,7 @@ int main(int argc, char **argv)
 	if (a.cap)
 		finish_live(&a);
 	flow_free(a.flows);
+	sources_close(&a);
 	output_flush(a.out);
 	watch_free(a.watch);
 	dedup_free(a.dedup);

@@ -10,6 +10,7 @@
 #include "checks.h"
 #include "dedup.h"
 #include "flow.h"
+#include "keylog.h"
 #include "lists.h"
 #include "output.h"
 #include "pcap.h"
@@ -44,6 +45,7 @@ struct counter_snap {
 	struct cert_cache_stats certs;
 	struct lists_sizes lists;
 	struct app_counters app;
+	struct keylog_stats keylog;
 };
 
 /* Where the counters are; a NULL member reads as zeros. */
@@ -56,7 +58,10 @@ struct counter_src {
 	const struct cert_cache *certs;
 	const struct lists *lists;
 	const struct app_counters *app;
+	struct keylog *keylog;
 };
+/* Lines and secrets refused, all reasons together. */
+uint64_t keylog_rejected(const struct keylog_stats *k);
 void counters_read(const struct counter_src *src, struct counter_snap *s);
 
 /* The status lines a counter is in. */
