@@ -116,4 +116,125 @@ test_hostile_keylog() {
 }
 test_hostile_keylog
 
+# ---- the incident: Debian nginx, two names, uprobes ----
+
+# Server and client namespaces over a veth pair; nginx serves www and cdn,
+# TLS 1.2 and 1.3; certsentry on the server's side with uprobes (default).
+# Every TLS 1.3 handshake's leaf must come via uprobe with the right SHA-256;
+# then cdn's certificate is swapped for a revoked one: the first TLS 1.3
+# handshake after the swap says revoked.crl. An `openssl x509 -outform PEM`
+# loop beside nginx (PEM calls i2d_X509, from libcrypto) adds no event.
+test_nginx_incident() {
+	local S C d=$TMP/nginx out=$TMP/nginx.json npid loop n13=0 n12=0 bad=0 name want got
+	local cport v line stopped SADDR=10.78.0.2 CADDR=10.78.0.1 revoked_at
+	command -v nginx >/dev/null || { skip nginx_incident "nginx is not installed (apt-get install nginx-light)"; return; }
+	command -v curl >/dev/null || { skip nginx_incident "no curl"; return; }
+	ns_new S tsrv && ns_new C tcli &&
+		ip link add cst0 netns "$C" type veth peer name cst1 netns "$S" ||
+		{ fail nginx_incident "namespaces and veth"; return; }
+	ip -n "$S" addr add $SADDR/24 dev cst1
+	ip -n "$C" addr add $CADDR/24 dev cst0
+	ip -n "$S" link set cst1 up
+	ip -n "$C" link set cst0 up
+	mkdir -p "$d/tmp"
+	cp "$PKI/cdn.chain.pem" "$d/cdn.pem"
+	cp "$PKI/cdn.key" "$d/cdn.key"
+	cat > "$d/nginx.conf" <<-EOF
+	worker_processes 2;
+	daemon off;
+	master_process on;
+	pid $d/nginx.pid;
+	lock_file $d/nginx.lock;
+	error_log $d/error.log warn;
+	events { worker_connections 256; }
+	http {
+		access_log off;
+		client_body_temp_path $d/tmp/body;
+		proxy_temp_path $d/tmp/proxy;
+		fastcgi_temp_path $d/tmp/fastcgi;
+		uwsgi_temp_path $d/tmp/uwsgi;
+		scgi_temp_path $d/tmp/scgi;
+		ssl_protocols TLSv1.2 TLSv1.3;
+		ssl_session_cache off;
+		ssl_session_tickets off;
+		server {
+			listen 443 ssl;
+			server_name $HOST;
+			ssl_certificate $PKI/leaf.chain.pem;
+			ssl_certificate_key $PKI/leaf.key;
+			location / { return 200 "www\n"; }
+		}
+		server {
+			listen 443 ssl;
+			server_name cdn.edge.test;
+			ssl_certificate $d/cdn.pem;
+			ssl_certificate_key $d/cdn.key;
+			location / { return 200 "cdn\n"; }
+		}
+	}
+	EOF
+	bg "$S" nginx -p "$d" -c "$d/nginx.conf"
+	npid=$BG_PID
+	if ! wait_for 10 sh -c "[ \$(pgrep -c -P $npid) -ge 2 ]"; then
+		fail nginx_incident "nginx did not start: $(tail -3 "$d/error.log" 2>/dev/null)"
+		stop_pid "$npid"; ns_del "$C"; ns_del "$S"; return
+	fi
+	bg "$S" sh -c "while :; do openssl x509 -in '$PKI/leaf.pem' -outform PEM >/dev/null; done"
+	loop=$BG_PID
+	start_sentry "$S" "$out" -i cst1 --every --ca-file "$PKI/root.pem" \
+		--crl "$PKI/inter.crl.pem" ||
+		{ fail nginx_incident "certsentry did not start: $(cat "$out")"; }
+	grep -q 'uprobes attached' "$out" || fail nginx_uprobe "$(grep certsentry-uprobe "$out")"
+	: > "$TMP/nginx.hs"
+	for round in 1 2 3 4 5; do
+		for name in $HOST cdn.edge.test; do
+			for v in 1.3 1.2; do
+				cport=$(ip netns exec "$C" timeout 10 curl -s -o /dev/null \
+					-w '%{local_port}\n' --tlsv$v --tls-max $v --cacert "$PKI/root.pem" \
+					--resolve "$name:443:$SADDR" "https://$name/") || continue
+				echo "$v $name $cport" >> "$TMP/nginx.hs"
+			done
+		done
+	done
+	# the incident: the revoked certificate redeployed on cdn
+	cp "$PKI/cdnrev.chain.pem" "$d/cdn.pem"
+	cp "$PKI/cdnrev.key" "$d/cdn.key"
+	kill -HUP "$npid"
+	sleep 3		# the new workers, found by the next rescan at the latest
+	revoked_at=$(ip netns exec "$C" timeout 10 curl -s -o /dev/null -w '%{local_port}\n' \
+		--tlsv1.3 --cacert "$PKI/root.pem" --resolve "cdn.edge.test:443:$SADDR" \
+		"https://cdn.edge.test/")
+	sleep 1.5	# past the sources' wait
+	stop_pid "$SENTRY_PID"
+	stop_pid "$loop"
+	stop_pid "$npid"
+	while read -r v name cport; do
+		if [ "$v" = 1.3 ]; then n13=$((n13 + 1)); else n12=$((n12 + 1)); fi
+		if [ "$name" = "$HOST" ]; then want=$(fp "$PKI/leaf.pem"); else want=$(fp "$PKI/cdn.pem"); fi
+		[ "$v" = 1.3 ] && want="uprobe exact $want 1.3" || want="wire  $want 1.2"
+		got=$(jq -r --argjson p "$cport" 'select(.event.action == "tls-certificate" and .source.port == $p) |
+			[.certsentry.source, (.certsentry.binding // ""), .tls.server.hash.sha256, .tls.version] | join(" ")' "$out")
+		[ "$got" = "$want" ] || { bad=$((bad + 1)); echo "  port $cport ($v $name): got '$got', want '$want'"; }
+	done < "$TMP/nginx.hs"
+	[ "$n13" -ge 10 ] && [ "$bad" = 0 ] && [ "$(count_events "$out" tls-certificate-hidden)" = 0 ] &&
+		pass "nginx_every_tls13_leaf: $n13 TLS 1.3 handshakes, each leaf via uprobe (exact), $n12 TLS 1.2 via the wire" ||
+		fail nginx_every_tls13_leaf "$bad wrong of $n13 + $n12; hidden $(count_events "$out" tls-certificate-hidden)"
+	got=$(jq -r --argjson p "${revoked_at:-0}" 'select(.event.action == "tls-certificate" and .source.port == $p) |
+		[.certsentry.source, .certsentry.verdict, .tls.server.hash.sha256] | join(" ")' "$out")
+	[ "$got" = "uprobe revoked.crl $(fp "$PKI/cdnrev.pem")" ] &&
+		pass "nginx_incident_revoked: the first TLS 1.3 handshake after the swap says revoked.crl" ||
+		fail nginx_incident_revoked "port ${revoked_at:-none}: got '$got'"
+	# the PEM loop ran all along: no chain beyond the handshakes made (the
+	# TLS 1.2 connections' served chains are counted as uprobe_clear or, when
+	# they come after the connection ended, uprobe_unmatched: not reported)
+	got=$(events "$out" tls-certificate | jq -r .certsentry.source | sort | uniq -c | tr -s ' ' | tr '\n' ',')
+	stopped=$(events "$out" certsentry-stopped | jq -r .message)
+	[ "$(count_events "$out" tls-certificate)" = $((n13 + n12 + 1)) ] &&
+		[ "$(events "$out" tls-certificate | jq -r .certsentry.source | grep -c uprobe)" = $((n13 + 1)) ] &&
+		pass "nginx_pem_loop_no_event: chains $got for $n13 + 1 TLS 1.3 and $n12 TLS 1.2 handshakes" ||
+		fail nginx_pem_loop_no_event "events $got; ${stopped##*unverified=}"
+	ns_del "$C"; ns_del "$S"
+}
+test_nginx_incident
+
 summary
