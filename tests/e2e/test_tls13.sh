@@ -237,4 +237,68 @@ test_nginx_incident() {
 }
 test_nginx_incident
 
+# ---- a Go crypto/tls server: its KeyLogWriter, then its secrets by uprobe ----
+test_go() {
+	local d=$TMP/go NS out kl name src cport got want
+	command -v go >/dev/null || { skip go_keylog "no go (apt-get install golang-go)"; return; }
+	mkdir -p "$d"
+	cat > "$d/main.go" <<-'EOF'
+	// A TLS 1.3 HTTPS server writing its key log to the file named by its 4th argument.
+	package main
+
+	import (
+		"crypto/tls"
+		"net/http"
+		"os"
+	)
+
+	func main() {
+		kl, err := os.OpenFile(os.Args[4], os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0600)
+		if err != nil {
+			panic(err)
+		}
+		cert, err := tls.LoadX509KeyPair(os.Args[2], os.Args[3])
+		if err != nil {
+			panic(err)
+		}
+		cfg := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS13,
+			KeyLogWriter: kl}
+		srv := &http.Server{Addr: os.Args[1], TLSConfig: cfg,
+			Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Write([]byte("go\n"))
+			})}
+		panic(srv.ListenAndServeTLS("", ""))
+	}
+	EOF
+	printf 'module tlssrv\n\ngo 1.19\n' > "$d/go.mod"
+	(cd "$d" && GOCACHE=$d/cache GOPATH=$d/gopath GOFLAGS=-mod=mod go build -o srv .) \
+		> "$d/build.log" 2>&1 || { fail go_build "$(tail -3 "$d/build.log")"; return; }
+	want="keylog $LEAF_FP "
+	for src in keylog uprobe; do
+		name=go_$src
+		ns_new NS "g$src" || { fail "$name" netns; continue; }
+		kl=$d/$src.keys out=$TMP/$name.json
+		: > "$kl"; chmod 600 "$kl"
+		bg "$NS" "$d/srv" 127.0.0.1:8443 "$PKI/leaf.chain.pem" "$PKI/leaf.key" "$kl"
+		local gpid=$BG_PID
+		wait_for 10 ip netns exec "$NS" sh -c "ss -ltnH | grep -q ':8443 '"
+		if [ $src = keylog ]; then
+			start_sentry "$NS" "$out" -i lo --no-uprobe --ca-file "$PKI/root.pem" --keylog "$kl"
+		else	# no key log given: the uprobe at writeKeyLog gives the secrets
+			start_sentry "$NS" "$out" -i lo --ca-file "$PKI/root.pem"
+			sleep 1
+		fi
+		cport=$(ip netns exec "$NS" timeout 10 curl -s -o /dev/null -w '%{local_port}\n' \
+			--cacert "$PKI/root.pem" --resolve "$HOST:8443:127.0.0.1" "https://$HOST:8443/")
+		wait_for 5 grep -q '"tls-certificate"' "$out"
+		got=$(leafs "$out")
+		[ -n "$cport" ] && [ "$got" = "$want" ] &&
+			[ "$(events "$out" tls-certificate | jq -r .certsentry.verdict)" = ok ] &&
+			pass "$name: the Go server's leaf via its secrets ($src)" ||
+			fail "$name" "port '$cport' got '$got': $(tail -c 1000 "$out")"
+		stop_pid "$SENTRY_PID"; stop_pid "$gpid"; ns_del "$NS"
+	done
+}
+test_go
+
 summary
