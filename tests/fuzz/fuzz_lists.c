@@ -1,4 +1,4 @@
-/* fuzz_lists.c - lists.c: the input as a deny file, a pins file, a CRL file
+/* fuzz_lists.c - the lists module (lists*.c): the input as a deny file, a pins file, a CRL file
  * and a CA file, each loaded on its own by lists_load; lookups run on what
  * loaded; the error line rendered as a JSON status event. Leaks are caught
  * by LeakSanitizer. */

@@ -1,0 +1,523 @@
+/* cli.c - the option table and its parsers, argp built from it, and the choice of command. */
+#include <argp.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "cli.h"
+#include "findings.h"
+#include "flow.h"
+
+const char *argp_program_version = "certsentry 0.1";
+const char *argp_program_bug_address = "<certsentry@localhost>";
+
+typedef int cli_parse_fn(const struct cli_option *o, const char *arg, struct config *c,
+			 char *why, size_t whylen);
+
+/* How a number's bounds read in a message. */
+enum cli_unit { U_NUMBER, U_POW2, U_SECONDS, U_MB, U_DAYS };
+
+struct cli_option {
+	const char *name;		/* --name, and the key in a config file */
+	int key;			/* -k, or 0 */
+	const char *arg;		/* the value's name in --help; NULL: a flag */
+	bool arg_optional;
+	bool hidden;			/* left out of --help (tests only) */
+	enum cli_group group;
+	const char *help;
+	cli_parse_fn *parse;
+	size_t off;			/* offsetof(struct config, what parse sets) */
+	size_t n_off;			/* a list's: offsetof its count (an int) */
+	uint32_t min, max;		/* a number's bounds; a list's length (max) */
+	enum cli_unit unit;
+	const char *cite;		/* the option in messages, if not "--name" */
+};
+
+static int set_str(const struct cli_option *o, const char *arg, struct config *c, char *why,
+		   size_t whylen);
+static int set_flag(const struct cli_option *o, const char *arg, struct config *c, char *why,
+		    size_t whylen);
+static int set_u32(const struct cli_option *o, const char *arg, struct config *c, char *why,
+		   size_t whylen);
+static cli_parse_fn add_str, set_format, set_syslog, set_check_time, set_list, set_warn_days,
+	add_ignore, set_uprobe, add_pid;
+
+#define AT(field)	.off = offsetof(struct config, field)
+/* offsetof, and a build error unless the field is a T (the kernel's typecheck). */
+#define OFF_T(field, T) \
+	(offsetof(struct config, field) + 0 * sizeof((T *)0 == &((struct config *)0)->field))
+#define STR(field)	.parse = set_str, .off = OFF_T(field, const char *)
+#define FLAG(field)	.parse = set_flag, .off = OFF_T(field, bool)
+#define U32(field, lo, hi, u) \
+	.parse = set_u32, .off = OFF_T(field, uint32_t), .min = (lo), .max = (hi), .unit = (u)
+/* Repeatable: array[count++] = the value, up to the array's length. */
+#define STRS(array, count) \
+	.parse = add_str, .off = OFF_T(array[0], const char *), .n_off = OFF_T(count, int), \
+	.max = sizeof(((struct config *)0)->array) / sizeof(((struct config *)0)->array[0])
+
+/* --help sorts each group by name; this order is the table's only. */
+static const struct cli_option options[] = {
+	{ .name = "interface", .key = 'i', .arg = "IFACE", STRS(cap.ifaces, cap.n_ifaces),
+	  .cite = "-i",
+	  .help = "Interface to watch (repeatable; default: all up but lo)" },
+	{ .name = "read", .key = 'r', .arg = "FILE", STR(read_file),
+	  .help = "Read a pcap/pcapng file (.gz too; - for stdin) instead" },
+	{ .name = "format", .key = 'f', .arg = "FMT", .parse = set_format, AT(format),
+	  .help = "Output format: json (default) or text" },
+	{ .name = "output", .key = 'o', .arg = "FILE", STR(out_file),
+	  .help = "Append output to FILE instead of stdout" },
+	{ .name = "syslog", .arg = "SOCKET", .arg_optional = true, .parse = set_syslog, AT(syslog),
+	  .help = "Send each line to syslog instead (default socket /dev/log)" },
+	{ .name = "max-bytes", .arg = "N", U32(max_bytes, 512, 16u << 20, U_NUMBER),
+	  .help = "Handshake bytes copied per direction (default 524288)" },
+	{ .name = "check-time", .arg = "WHEN", .parse = set_check_time, AT(check_time),
+	  .help = "Judge validity at: packet (default: the packet's capture time), now, "
+		  "or a time like 2024-05-01T12:00:00Z" },
+	/* One record carries up to CS_EVENT_DATA_MAX bytes plus headers: a
+	 * smaller ring could never hold a large certificate. */
+	{ .name = "ring-size", .arg = "BYTES",
+	  U32(cap.ring_bytes, 2 * CS_EVENT_DATA_MAX, 1u << 30, U_POW2),
+	  .help = "Kernel ring buffer size, a power of two (default 16 MiB)" },
+	{ .name = "max-flows", .arg = "N", U32(cap.max_flows, 64, 1u << 24, U_NUMBER),
+	  .help = "Kernel flow table entries (default 65536)" },
+	{ .name = "max-conns", .arg = "N", U32(max_conns, 16, 1u << 24, U_NUMBER),
+	  .help = "Connections followed at once (default 65536)" },
+	{ .name = "max-memory", .arg = "MB", U32(max_mem_mb, 1, 65536, U_MB),
+	  .help = "Bound on connection state; oldest evicted, counted (default 32)" },
+	{ .name = "stats-interval", .arg = "S", U32(stats_s, 1, 86400, U_SECONDS),
+	  .help = "Write counters every S seconds, at once on ring-buffer drops (default 60)" },
+	{ .name = "metrics", .arg = "[ADDR:]PORT", STR(metrics),
+	  .help = "Serve Prometheus metrics on http://ADDR:PORT/metrics (live)" },
+	{ .name = "clsact", FLAG(cap.force_clsact),
+	  .help = "Attach with a clsact filter even where tcx exists" },
+	{ .name = "verbose", .key = 'v', FLAG(cap.verbose),
+	  .help = "Print libbpf debug output" },
+	{ .name = "list-findings", .parse = set_list, AT(list), .min = CLI_LIST_FINDINGS,
+	  .help = "Print every finding code, its severity, needs and description "
+		  "(-f json: as JSON), and exit" },
+	{ .name = "list-events", .parse = set_list, AT(list), .min = CLI_LIST_EVENTS,
+	  .help = "Print every event.action written, with a description (-f json: as JSON), "
+		  "and exit" },
+	/* Until a key source turns it on: lets the tests see what it gets. */
+	{ .name = "copy-encrypted", .hidden = true, FLAG(cap.copy_encrypted),
+	  .help = "Tests only: copy TLS 1.3's encrypted flight and write a line per record" },
+
+	{ .name = "keylog", .arg = "FILE", .group = CLI_G_TLS13, STRS(keylog_paths, n_keylog),
+	  .help = "NSS key log (SSLKEYLOGFILE) file or FIFO, not world-readable: decrypt the "
+		  "server's flight (repeatable; live: followed as it grows; -r: read first)" },
+	{ .name = "uprobe", .group = CLI_G_TLS13, .parse = set_uprobe, AT(uprobe), .min = 1,
+	  .help = "The local TLS servers' chains by uprobes (OpenSSL 3; Go's secrets); "
+		  "default on live when the kernel allows" },
+	{ .name = "no-uprobe", .group = CLI_G_TLS13, .parse = set_uprobe, AT(uprobe), .min = 0,
+	  .help = "No uprobes" },
+	{ .name = "uprobe-pid", .arg = "PID", .group = CLI_G_TLS13, .parse = add_pid,
+	  AT(up.pids), .n_off = OFF_T(up.n_pids, int), .min = 1, .max = UPROBE_PIDS_MAX,
+	  .help = "Follow this server process even without a listening socket (repeatable)" },
+	{ .name = "uprobe-path", .arg = "PATH", .group = CLI_G_TLS13, STRS(up.paths, up.n_paths),
+	  .help = "Attach to this binary or library: static OpenSSL, Go (repeatable)" },
+
+	{ .name = "ca-file", .arg = "FILE", .group = CLI_G_CHECKS, STR(lists.ca_file),
+	  .help = "Trust store file (default: the system bundle)" },
+	{ .name = "ca-path", .arg = "DIR", .group = CLI_G_CHECKS, STR(lists.ca_path),
+	  .help = "Trust store directory (hashed, c_rehash)" },
+	{ .name = "crl", .arg = "FILE|DIR", .group = CLI_G_CHECKS,
+	  STRS(lists.crl_paths, lists.n_crl),
+	  .help = "CRLs, PEM or DER (repeatable)" },
+	{ .name = "deny", .arg = "FILE", .group = CLI_G_CHECKS, STR(lists.deny_file),
+	  .help = "Deny list: sha256:HEX, spki:B64, serial:HEX issuer:DN" },
+	{ .name = "pins", .arg = "FILE", .group = CLI_G_CHECKS, STR(lists.pins_file),
+	  .help = "Pins: PATTERN sha256:HEX|spki:B64 ... per line" },
+	{ .name = "warn-days", .arg = "N", .group = CLI_G_CHECKS, .parse = set_warn_days,
+	  AT(checks.warn_days), .min = 0, .max = 3650, .unit = U_DAYS,
+	  .help = "cert.expiring_soon within N days (default 14, 0: off)" },
+	{ .name = "ignore", .arg = "CODE", .group = CLI_G_CHECKS, .parse = add_ignore,
+	  AT(checks.ignore),
+	  .help = "Never report this finding code (repeatable)" },
+	{ .name = "summary-interval", .arg = "S", .group = CLI_G_CHECKS,
+	  U32(summary_s, 1, 86400, U_SECONDS),
+	  .help = "Write repeats as summaries every S seconds (default 60)" },
+	{ .name = "every", .group = CLI_G_CHECKS, FLAG(every),
+	  .help = "Write every handshake, no dedup" },
+};
+#define N_OPTIONS (sizeof(options) / sizeof(options[0]))
+
+static const char *const group_titles[CLI_G_MAX] = {
+	[CLI_G_TLS13] = "TLS 1.3 (its certificate is encrypted): where to get it",
+	[CLI_G_CHECKS] = "Checks (lists reload on SIGHUP and when their files change):",
+};
+
+void config_defaults(struct config *c)
+{
+	*c = (struct config){
+		.format = OUTPUT_JSON,
+		.checks = { .warn_days = 14 },
+		.summary_s = 60,
+		.stats_s = 60,
+		.uprobe = -1,
+	};
+}
+
+/* ---- values ---- */
+
+static void *field(const struct cli_option *o, struct config *c)
+{
+	return (char *)c + o->off;
+}
+
+static int set_str(const struct cli_option *o, const char *arg, struct config *c, char *why,
+		   size_t whylen)
+{
+	(void)why;
+	(void)whylen;
+	*(const char **)field(o, c) = arg;
+	return 0;
+}
+
+static int set_flag(const struct cli_option *o, const char *arg, struct config *c, char *why,
+		    size_t whylen)
+{
+	(void)arg;
+	(void)why;
+	(void)whylen;
+	*(bool *)field(o, c) = true;
+	return 0;
+}
+
+/* o's bounds as a message says them. */
+static void bounds_text(const struct cli_option *o, char *buf, size_t len)
+{
+	switch (o->unit) {
+	case U_POW2:
+		snprintf(buf, len, "a power of two from %u to 2^%d", o->min,
+			 31 - __builtin_clz(o->max));
+		break;
+	case U_SECONDS:
+		snprintf(buf, len, "%u-%u seconds", o->min, o->max);
+		break;
+	case U_MB:
+		snprintf(buf, len, "%u-%u MB", o->min, o->max);
+		break;
+	case U_DAYS:
+		snprintf(buf, len, "a number of days (%u-%u)", o->min, o->max);
+		break;
+	default:
+		snprintf(buf, len, "a number from %u to %u", o->min, o->max);
+	}
+}
+
+/* A number within o's bounds (strtoul's forms: 0x.. and 0.. too). */
+static int parse_u32(const struct cli_option *o, const char *arg, uint32_t *out, char *why,
+		     size_t whylen)
+{
+	char *end, b[64];
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(arg, &end, 0);
+	if (errno || end == arg || *end || v < o->min || v > o->max ||
+	    (o->unit == U_POW2 && (v & (v - 1)))) {
+		bounds_text(o, b, sizeof(b));
+		snprintf(why, whylen, "'%s' is not %s", arg, b);
+		return CLI_BAD;
+	}
+	*out = (uint32_t)v;
+	return 0;
+}
+
+static int set_u32(const struct cli_option *o, const char *arg, struct config *c, char *why,
+		   size_t whylen)
+{
+	return parse_u32(o, arg, field(o, c), why, whylen);
+}
+
+static int set_warn_days(const struct cli_option *o, const char *arg, struct config *c,
+			 char *why, size_t whylen)
+{
+	uint32_t d;
+
+	if (parse_u32(o, arg, &d, why, whylen))
+		return CLI_BAD;
+	*(int *)field(o, c) = d ? (int)d : -1;	/* 0: no expiry warnings */
+	return 0;
+}
+
+static int add_str(const struct cli_option *o, const char *arg, struct config *c, char *why,
+		   size_t whylen)
+{
+	int *n = (int *)((char *)c + o->n_off);
+
+	if (*n < 0 || (uint32_t)*n >= o->max) {
+		snprintf(why, whylen, "at most %u", o->max);
+		return CLI_BAD;
+	}
+	((const char **)field(o, c))[(*n)++] = arg;
+	return 0;
+}
+
+static int set_format(const struct cli_option *o, const char *arg, struct config *c, char *why,
+		      size_t whylen)
+{
+	int f = format_parse(arg);
+
+	if (f < 0) {
+		snprintf(why, whylen, "'%s' is not %s", arg, format_names());
+		return CLI_BAD;
+	}
+	*(enum output_format *)field(o, c) = f;
+	c->format_set = true;	/* the lists print text unless asked */
+	return 0;
+}
+
+static int set_syslog(const struct cli_option *o, const char *arg, struct config *c, char *why,
+		      size_t whylen)
+{
+	(void)why;
+	(void)whylen;
+	*(const char **)field(o, c) = arg ? arg : "/dev/log";
+	return 0;
+}
+
+/* "now", "packet", or RFC 3339 UTC ("2024-05-01T12:00:00Z", "2024-05-01"). */
+static int set_check_time(const struct cli_option *o, const char *arg, struct config *c,
+			  char *why, size_t whylen)
+{
+	int64_t *when = field(o, c);
+	struct tm tm = { 0 };
+	const char *end;
+
+	if (!strcmp(arg, "now") || !strcmp(arg, "packet")) {
+		*when = !strcmp(arg, "now") ? FLOW_CHECK_NOW : FLOW_CHECK_PACKET;
+		return 0;
+	}
+	end = strptime(arg, "%Y-%m-%dT%H:%M:%S", &tm);
+	if (!end)
+		end = strptime(arg, "%Y-%m-%d", &tm);
+	if (end && (!*end || !strcmp(end, "Z")) && (*when = timegm(&tm)) > 0)
+		return 0;
+	snprintf(why, whylen, "'%s' is not now, packet or YYYY-MM-DD[THH:MM:SSZ]", arg);
+	return CLI_BAD;
+}
+
+static int add_ignore(const struct cli_option *o, const char *arg, struct config *c, char *why,
+		      size_t whylen)
+{
+	int code = finding_parse(arg);
+
+	if (code < 0) {
+		snprintf(why, whylen, "'%s' is not a finding code (e.g. cert.expiring_soon)", arg);
+		return CLI_BAD;
+	}
+	finding_set_add(field(o, c), (enum finding_code)code);
+	return 0;
+}
+
+static int set_list(const struct cli_option *o, const char *arg, struct config *c, char *why,
+		    size_t whylen)
+{
+	enum cli_list *list = field(o, c);
+
+	(void)arg;
+	if (*list && *list != (enum cli_list)o->min) {
+		snprintf(why, whylen, "--list-findings and --list-events cannot be used together");
+		return CLI_CONFLICT;
+	}
+	*list = (enum cli_list)o->min;
+	return 0;
+}
+
+/* --uprobe (min 1), --no-uprobe (min 0) */
+static int set_uprobe(const struct cli_option *o, const char *arg, struct config *c, char *why,
+		      size_t whylen)
+{
+	(void)arg;
+	(void)why;
+	(void)whylen;
+	*(int *)field(o, c) = (int)o->min;
+	return 0;
+}
+
+static int add_pid(const struct cli_option *o, const char *arg, struct config *c, char *why,
+		   size_t whylen)
+{
+	int *n = (int *)((char *)c + o->n_off);
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(arg, &end, 10);
+	if (errno || end == arg || *end || v < 1 || v > (1L << 22)) {
+		snprintf(why, whylen, "'%s' is not a process id", arg);
+		return CLI_BAD;
+	}
+	if (*n < 0 || (uint32_t)*n >= o->max) {
+		snprintf(why, whylen, "at most %u", o->max);
+		return CLI_BAD;
+	}
+	((pid_t *)field(o, c))[(*n)++] = (pid_t)v;
+	return 0;
+}
+
+/* ---- the table's interface ---- */
+
+const struct cli_option *cli_option_find(const char *name)
+{
+	for (size_t i = 0; i < N_OPTIONS; i++)
+		if (!strcmp(options[i].name, name))
+			return &options[i];
+	return NULL;
+}
+
+const char *cli_option_name(size_t i, bool *hidden)
+{
+	if (i >= N_OPTIONS)
+		return NULL;
+	if (hidden)
+		*hidden = options[i].hidden;
+	return options[i].name;
+}
+
+int cli_apply(struct config *c, const struct cli_option *o, const char *arg, char *why,
+	      size_t whylen)
+{
+	why[0] = '\0';
+	if (o->arg && !o->arg_optional && !arg) {
+		snprintf(why, whylen, "needs a value (%s)", o->arg);
+		return CLI_BAD;
+	}
+	if (!o->arg && arg) {
+		snprintf(why, whylen, "takes no value");
+		return CLI_BAD;
+	}
+	return o->parse(o, arg, c, why, whylen);
+}
+
+int cli_check(const struct config *c, char *why, size_t whylen)
+{
+	if (c->read_file && c->cap.n_ifaces) {
+		snprintf(why, whylen, "-r and -i cannot be used together");
+		return -1;
+	}
+	if (c->syslog && c->out_file) {
+		snprintf(why, whylen, "--syslog and -o cannot be used together");
+		return -1;
+	}
+	if (c->read_file && c->uprobe == 1) {
+		snprintf(why, whylen, "--uprobe watches local servers live: not with -r");
+		return -1;
+	}
+	if ((c->up.n_pids || c->up.n_paths) && !c->uprobe) {
+		snprintf(why, whylen, "--uprobe-pid and --uprobe-path need the uprobes: not with "
+			 "--no-uprobe");
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- argp, built from the table ---- */
+
+/* Long-only options get argp keys past every character. */
+#define KEY_BASE 0x100
+
+static const struct cli_option *by_key(int key)
+{
+	if (key >= KEY_BASE && key < KEY_BASE + (int)N_OPTIONS)
+		return &options[key - KEY_BASE];
+	for (size_t i = 0; i < N_OPTIONS; i++)
+		if (options[i].key && options[i].key == key)
+			return &options[i];
+	return NULL;
+}
+
+static error_t parse_arg(int key, char *arg, struct argp_state *state)
+{
+	struct config *c = state->input;
+	const struct cli_option *o = by_key(key);
+	char why[512], cite[64];
+	int rc;
+
+	if (key == ARGP_KEY_END) {
+		if (cli_check(c, why, sizeof(why)))
+			argp_error(state, "%s", why);
+		return 0;
+	}
+	if (!o)
+		return ARGP_ERR_UNKNOWN;
+	rc = cli_apply(c, o, arg, why, sizeof(why));
+	if (rc == CLI_CONFLICT)
+		argp_error(state, "%s", why);
+	else if (rc) {
+		snprintf(cite, sizeof(cite), "--%s", o->name);
+		argp_error(state, "%s: %s", o->cite ? o->cite : cite, why);
+	}
+	return 0;
+}
+
+/* The argp options of the groups asked for, each group after its title,
+ * groups in order (argp gives an entry without a group its predecessor's). */
+static void argp_options(uint32_t groups, struct argp_option *out)
+{
+	size_t n = 0;
+
+	for (int g = 0; g < CLI_G_MAX; g++) {
+		if (!(groups & (1u << g)))
+			continue;
+		if (group_titles[g])
+			out[n++] = (struct argp_option){ .doc = group_titles[g], .group = g };
+		for (size_t i = 0; i < N_OPTIONS; i++) {
+			const struct cli_option *o = &options[i];
+
+			if (o->group != (enum cli_group)g)
+				continue;
+			out[n++] = (struct argp_option){
+				.name = o->name,
+				.key = o->key ? o->key : KEY_BASE + (int)i,
+				.arg = o->arg,
+				.flags = (o->arg_optional ? OPTION_ARG_OPTIONAL : 0) |
+					 (o->hidden ? OPTION_HIDDEN : 0),
+				.doc = o->help,
+				.group = g,
+			};
+		}
+	}
+	out[n] = (struct argp_option){ 0 };
+}
+
+const struct cli_command *cli_parse(int argc, char **argv, const struct cli_command *cmds,
+				    size_t n_cmds, struct config *c)
+{
+	struct argp_option opts[N_OPTIONS + CLI_G_MAX + 1];
+	const struct cli_command *cmd = NULL;
+	struct argp argp = { .options = opts, .parser = parse_arg };
+	char **av = argv, *name = NULL;
+	error_t rc;
+
+	for (size_t i = 0; i < n_cmds && argc > 1; i++)
+		if (cmds[i].name && !strcmp(cmds[i].name, argv[1]))
+			cmd = &cmds[i];
+	for (size_t i = 0; i < n_cmds && !cmd; i++)
+		if (!cmds[i].name)
+			cmd = &cmds[i];
+	if (!cmd)
+		return NULL;
+	if (cmd->name) {
+		/* "certsentry NAME" is the program in argp's messages */
+		if (!(av = calloc((size_t)argc, sizeof(*av))) ||
+		    asprintf(&name, "%s %s", argv[0], cmd->name) < 0) {
+			free(av);
+			return NULL;
+		}
+		av[0] = name;
+		memcpy(av + 1, argv + 2, (size_t)(argc - 2) * sizeof(*av));
+		argc--;
+	}
+	argp_options(cmd->groups, opts);
+	argp.doc = cmd->doc;
+	config_defaults(c);
+	rc = argp_parse(&argp, argc, av, 0, NULL, c);
+	if (cmd->name) {
+		free(name);
+		free(av);
+	}
+	return rc ? NULL : cmd;
+}

@@ -1,0 +1,664 @@
+/* daemon.c - one run: capture or pcap -> flow -> checks -> dedup -> output, and the loops. */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "capture.h"
+#include "cert.h"
+#include "checks.h"
+#include "clock.h"
+#include "counters.h"
+#include "daemon.h"
+#include "dedup.h"
+#include "events.h"
+#include "flow.h"
+#include "keylog.h"
+#include "lists.h"
+#include "metrics.h"
+#include "output.h"
+#include "pcap.h"
+#include "periodic.h"
+#include "uprobe.h"
+#include "watch.h"
+
+/* Longest wait of a record the kernel did not wake us for; also the period
+ * of the metrics and list-reload checks. */
+#define POLL_MS 50
+
+/* The live loop's periodic tasks, by index in struct app's table. */
+enum { T_LISTS, T_METRICS, T_FLOWS, T_DEDUP, T_DROPS, T_STATS, T_KEYS, T_MAX };
+
+struct app {
+	const struct config *cfg;
+	struct output *out;
+	struct capture *cap;		/* NULL offline */
+	struct pcap_source *pcap;	/* NULL live */
+	struct flow_table *flows;
+	struct cert_cache *certs;
+	struct lists *lists;		/* the generation in force */
+	struct checker *checker;
+	struct dedup *dedup;
+	struct watch *watch;
+	struct metrics *metrics;
+	const struct pcap_source_stats *pcap_stats;	/* offline, once the file is read */
+	struct app_counters counters;
+	struct periodic tasks[T_MAX];	/* live */
+	uint64_t rb_drops;		/* ring-buffer drops already reported */
+	/* TLS 1.3 key sources */
+	struct keylog *keylog;		/* secrets: --keylog files, Go uprobes */
+	struct keylog_file *kfiles[CLI_KEYLOG_FILES_MAX];
+	int n_kfiles;
+	struct uprobe *uprobe;
+	bool secrets_new;		/* since flow_keys_arrived */
+	bool copy_encrypted;		/* the source copies TLS 1.3's encrypted flight */
+};
+
+static volatile sig_atomic_t exiting, reload_requested;
+
+static void on_signal(int sig)
+{
+	if (sig == SIGHUP)
+		reload_requested = 1;
+	else
+		exiting = 1;
+}
+
+static uint64_t wall_ns(void)
+{
+	return (uint64_t)clock_ns(CLOCK_REALTIME);
+}
+
+static uint64_t mono_ns(void)
+{
+	return (uint64_t)clock_ns(CLOCK_MONOTONIC);
+}
+
+/* ---- status lines ---- */
+
+static void status(struct app *a, enum event_action action, const char *sev, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static void status(struct app *a, enum event_action action, const char *sev, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	output_status(a->out, wall_ns(), event_action_name(action), sev, msg);
+}
+
+static void read_counters(const struct app *a, struct counter_snap *c)
+{
+	const struct counter_src src = {
+		.cap = a->cap, .pcap = a->pcap_stats, .flows = a->flows, .out = a->out,
+		.dedup = a->dedup, .certs = a->certs, .lists = a->lists, .app = &a->counters,
+		.keylog = a->keylog,
+	};
+
+	counters_read(&src, c);
+}
+
+static void metrics_read(void *ctx, struct counter_snap *c)
+{
+	read_counters(ctx, c);
+}
+
+static void stats_event(struct app *a, enum event_action action)
+{
+	struct counter_snap c;
+	char line[COUNTERS_LINE_MAX];
+
+	read_counters(a, &c);
+	counters_line(&c, CL_LIVE, line, sizeof(line));
+	status(a, action, c.kernel[CS_C_RB_FAIL] ? "warning" : "info", "%s", line);
+}
+
+static void lists_event(struct app *a, enum event_action action)
+{
+	struct counter_snap c;
+	char line[COUNTERS_LINE_MAX];
+	const char *w;
+
+	read_counters(a, &c);
+	counters_line(&c, CL_LISTS, line, sizeof(line));
+	status(a, action, "info", "%s", line);
+	for (uint32_t i = 0; (w = lists_warning(a->lists, i)); i++)
+		status(a, EV_LISTS_WARNING, "warning", "%s", w);
+}
+
+/* ---- the pipeline ---- */
+
+/* Live only: the kernel stamped the packet that completed the handshake
+ * message with CLOCK_MONOTONIC; the line has just been flushed. */
+static void latency_record(struct app *a, uint64_t pkt_mono)
+{
+	hist_record(&a->counters.latency, (mono_ns() - pkt_mono) / 1000);
+}
+
+/* flow -> checks -> dedup -> output: the verdict stages, in that order. */
+static void on_report(void *ctx, const struct cs_report *r)
+{
+	struct app *a = ctx;
+	struct cs_report copy = *r;
+	struct verdict v;
+
+	if (a->cap && r->ifindex)
+		copy.ifname = capture_ifname(a->cap, r->ifindex);
+	checks_run(a->checker, &copy, &v);
+	copy.verdict = &v;
+	a->counters.verdicts[v.n ? v.f[0].code : F_MAX]++;
+	for (uint32_t i = 0; i < v.n; i++)
+		a->counters.findings[v.f[i].code]++;
+	dedup_flush(a->dedup, r->ts_ns, false);
+	if (dedup_admit(a->dedup, &copy, v.n ? finding_name(v.f[0].code) : "ok", v.worst,
+			r->ts_ns)) {
+		output_report(a->out, &copy);
+		if (r->mono_ns)
+			latency_record(a, r->mono_ns);
+	}
+}
+
+static void on_summary(void *ctx, const struct dedup_summary *s)
+{
+	output_summary(((struct app *)ctx)->out, s);
+}
+
+/* --copy-encrypted (tests only): what a key source would get, one line per
+ * record. */
+static void on_encrypted(void *ctx, const struct cs_flow_key *k, bool from_server, uint32_t idx,
+			 const uint8_t *hdr, const uint8_t *body, size_t len)
+{
+	(void)body;
+	status(ctx, EV_ENCRYPTED_RECORD, "debug",
+	       "from=%s sport=%u dport=%u idx=%u type=%u length=%zu",
+	       from_server ? "server" : "client", k->sport, k->dport, idx, hdr[0], len);
+}
+
+/* The flow needs no more bytes of this direction: the source stops copying. */
+static void on_done(void *ctx, const struct cs_flow_key *k)
+{
+	struct app *a = ctx;
+
+	if (a->cap)
+		capture_flow_done(a->cap, k);
+	else if (a->pcap)
+		pcap_source_done(a->pcap, k);
+}
+
+/* A new generation replaces the old only once it loaded completely. */
+static void reload_lists(struct app *a)
+{
+	char err[512];
+	struct lists *l = lists_load(&a->cfg->lists, err, sizeof(err));
+
+	if (!l) {
+		a->counters.reloads_failed++;
+		status(a, EV_LISTS_ERROR, "error",
+		       "reload failed, previous lists stay in force: %s", err);
+		return;
+	}
+	checker_set_lists(a->checker, l);
+	lists_free(a->lists);
+	a->lists = l;
+	a->counters.reloads_ok++;
+	lists_event(a, EV_LISTS_RELOADED);
+}
+
+/* The list files whose changes trigger a reload. */
+static int watched_paths(const struct lists_opts *o, const char **p)
+{
+	int n = 0;
+
+	if (o->ca_file)
+		p[n++] = o->ca_file;
+	if (o->ca_path)
+		p[n++] = o->ca_path;
+	if (o->deny_file)
+		p[n++] = o->deny_file;
+	if (o->pins_file)
+		p[n++] = o->pins_file;
+	for (int i = 0; i < o->n_crl && n < WATCH_PATHS_MAX; i++)
+		p[n++] = o->crl_paths[i];
+	return n;
+}
+
+/* ---- TLS 1.3 key sources: --keylog files, --uprobe ---- */
+
+/* The key store's clock: offline every secret is as old as the capture. */
+static uint64_t keylog_now(const struct app *a)
+{
+	return a->cfg->read_file ? 0 : mono_ns();
+}
+
+/* What the key-log files have now; a problem is said once, while it lasts. */
+static void keylogs_read(struct app *a)
+{
+	struct keylog_stats before, after;
+	char err[512];
+	int rc, rounds;
+
+	keylog_get_stats(a->keylog, &before);
+	for (int i = 0; i < a->n_kfiles; i++) {
+		rounds = 64;	/* bounded per call; the rest next tick */
+		while ((rc = keylog_file_read(a->kfiles[i], a->keylog, keylog_now(a), err,
+					      sizeof(err))) == 1 && --rounds)
+			;
+		if (rc < 0)
+			status(a, EV_KEYLOG_ERROR, "warning", "%s", err);
+	}
+	keylog_get_stats(a->keylog, &after);
+	if (after.outcome[KEYLOG_ADDED] != before.outcome[KEYLOG_ADDED])
+		a->secrets_new = true;
+}
+
+/* flow_opts.need_keys: a handshake waits for its secret. */
+static void need_keys(void *ctx)
+{
+	keylogs_read(ctx);
+}
+
+static void on_served(void *ctx, const struct served_chain *sc)
+{
+	flow_served_chain(((struct app *)ctx)->flows, sc);
+}
+
+/* A Go server's secret (its writeKeyLog): into the same key store. */
+static void on_go_secret(void *ctx, enum keylog_label label,
+			 const uint8_t client_random[KEYLOG_RANDOM_LEN], const uint8_t *secret,
+			 size_t len)
+{
+	struct app *a = ctx;
+
+	if (keylog_add(a->keylog, label, client_random, secret, len, keylog_now(a)) == KEYLOG_ADDED)
+		a->secrets_new = true;
+}
+
+/* Before the flow stage and the capture: what decides fo's key sources and
+ * whether the encrypted flight is copied. 0, or the exit code. */
+static int sources_open(struct app *a, struct flow_opts *fo)
+{
+	const struct uprobe_cbs cb = { .on_chain = on_served, .on_secret = on_go_secret, .ctx = a };
+	const struct config *cfg = a->cfg;
+	bool live = !cfg->read_file;
+	char err[512];
+	int rc = 0;
+
+	if (!cfg->n_keylog && !(live && cfg->uprobe))
+		return 0;
+	if (!(a->keylog = keylog_new(NULL))) {
+		fprintf(stderr, "certsentry: out of memory\n");
+		return 1;
+	}
+	for (int i = 0; i < cfg->n_keylog; i++) {
+		a->kfiles[i] = keylog_file_open(cfg->keylog_paths[i], live, err, sizeof(err));
+		if (!a->kfiles[i]) {
+			fprintf(stderr, "certsentry: --keylog: %s\n", err);
+			return 2;
+		}
+		a->n_kfiles++;
+		/* offline: every secret before the first packet */
+		while (!live && (rc = keylog_file_read(a->kfiles[i], a->keylog, 0, err,
+						       sizeof(err))) == 1)
+			;
+		if (!live && rc < 0)
+			status(a, EV_KEYLOG_ERROR, "warning", "%s", err);
+	}
+	if (live && cfg->uprobe) {
+		a->uprobe = uprobe_open(&cfg->up, &cb, err, sizeof(err));
+		if (!a->uprobe && (cfg->uprobe == 1 || cfg->up.n_pids || cfg->up.n_paths)) {
+			fprintf(stderr, "certsentry: --uprobe: %s\n", err);
+			return 2;
+		}
+		status(a, EV_UPROBE, a->uprobe ? "info" : "warning", a->uprobe ?
+		       "uprobes attached: local TLS servers' chains are seen" :
+		       "no uprobes (TLS 1.3 chains of local servers stay hidden): %s", err);
+	}
+	if (!a->n_kfiles && !a->uprobe) {	/* no key source after all */
+		keylog_free(a->keylog);
+		a->keylog = NULL;
+		return 0;
+	}
+	fo->keylog = a->keylog;
+	fo->wait_served = a->uprobe != NULL;
+	fo->need_keys = a->n_kfiles ? need_keys : NULL;
+	/* the server's encrypted flight, for the secrets: files, Go servers */
+	fo->copy_encrypted = a->copy_encrypted = true;
+	return 0;
+}
+
+/* The main loop's turn: uprobe records, key-log lines, then the handshakes
+ * that wait for them. */
+static void sources_poll(struct app *a)
+{
+	struct pollfd p = { .events = POLLIN };
+	int n;
+
+	if (a->uprobe && (n = uprobe_poll(a->uprobe, 0)) < 0 && n != -EINTR)
+		fprintf(stderr, "certsentry: uprobe ring: %s\n", strerror(-n));
+	for (int i = 0; i < a->n_kfiles; i++) {
+		p.fd = keylog_file_fd(a->kfiles[i]);
+		if (p.fd < 0 || poll(&p, 1, 0) > 0) {
+			keylogs_read(a);
+			break;
+		}
+	}
+	if (a->secrets_new) {
+		a->secrets_new = false;
+		flow_keys_arrived(a->flows);
+	}
+}
+
+/* Once a second: secrets past their time are wiped. */
+static void task_keys(void *ctx, uint64_t now)
+{
+	struct app *a = ctx;
+
+	(void)now;
+	if (a->keylog)
+		keylog_expire(a->keylog, keylog_now(a));
+}
+
+static void sources_close(struct app *a)
+{
+	uprobe_close(a->uprobe);
+	a->uprobe = NULL;
+	for (int i = 0; i < a->n_kfiles; i++)
+		keylog_file_close(a->kfiles[i]);
+	a->n_kfiles = 0;
+	keylog_free(a->keylog);
+	a->keylog = NULL;
+}
+
+/* ---- live: the periodic tasks ---- */
+
+/* SIGHUP: lists again, and the -o file opened again by name (log rotation
+ * renames it, then signals); a change of a list file: lists only. */
+static void task_lists(void *ctx, uint64_t now)
+{
+	struct app *a = ctx;
+	bool changed = watch_changed(a->watch);
+	char err[512];
+
+	(void)now;
+	if (reload_requested && output_reopen(a->out, err, sizeof(err)))
+		fprintf(stderr, "certsentry: %s; lines still go to the old file\n", err);
+	if (reload_requested || changed) {
+		reload_requested = 0;
+		reload_lists(a);
+	}
+}
+
+static void task_metrics(void *ctx, uint64_t now)
+{
+	struct app *a = ctx;
+
+	(void)now;
+	if (a->metrics)
+		metrics_poll(a->metrics);
+}
+
+static void task_flows(void *ctx, uint64_t now)
+{
+	(void)now;
+	flow_expire(((struct app *)ctx)->flows, wall_ns());
+}
+
+static void task_dedup(void *ctx, uint64_t now)
+{
+	(void)now;
+	dedup_flush(((struct app *)ctx)->dedup, wall_ns(), false);
+}
+
+/* Drops are news at once: a stats line now, and the next one a whole
+ * interval later. */
+static void task_drops(void *ctx, uint64_t now)
+{
+	struct app *a = ctx;
+	uint64_t c[CS_C_MAX];
+
+	capture_counters(a->cap, c);
+	if (c[CS_C_RB_FAIL] <= a->rb_drops)
+		return;
+	a->rb_drops = c[CS_C_RB_FAIL];
+	stats_event(a, EV_RINGBUF_DROPS);
+	periodic_restart(&a->tasks[T_STATS], now);
+}
+
+static void task_stats(void *ctx, uint64_t now)
+{
+	(void)now;
+	stats_event(ctx, EV_STATS);
+}
+
+static void tasks_init(struct app *a)
+{
+	const uint64_t poll = POLL_MS * PERIODIC_NS_PER_MS, sec = PERIODIC_NS_PER_S;
+	const uint64_t stats = a->cfg->stats_s * sec;
+	const struct periodic t[T_MAX] = {
+		/* a reload or a scrape may wait a poll; a syscall per ring wakeup is not free */
+		[T_LISTS] = { .name = "lists", .period_ns = poll, .run = task_lists },
+		[T_METRICS] = { .name = "metrics", .period_ns = poll, .run = task_metrics },
+		[T_FLOWS] = { .name = "flows", .period_ns = sec, .run = task_flows },
+		[T_DEDUP] = { .name = "dedup", .period_ns = sec, .run = task_dedup },
+		[T_DROPS] = { .name = "drops", .period_ns = sec, .run = task_drops },
+		[T_STATS] = { .name = "stats", .period_ns = stats, .run = task_stats },
+		[T_KEYS] = { .name = "keys", .period_ns = sec, .run = task_keys },
+	};
+
+	memcpy(a->tasks, t, sizeof(t));
+	periodic_start(a->tasks, T_MAX, mono_ns());
+}
+
+/* ---- live ---- */
+
+static const char *ifaces_text(const struct capture_opts *o, char *buf, size_t len)
+{
+	size_t n = 0;
+
+	if (!o->n_ifaces)
+		return "every interface that is up, except lo";
+	buf[0] = '\0';
+	for (int i = 0; i < o->n_ifaces && n < len; i++)
+		n += snprintf(buf + n, len - n, "%s%s", i ? "," : "", o->ifaces[i]);
+	return buf;
+}
+
+/* The program loaded and attached, /metrics listening: 0, or the exit status. */
+static int live_open(struct app *a)
+{
+	struct capture_opts co = a->cfg->cap;
+	char err[256];
+
+	co.max_bytes = a->cfg->max_bytes;
+	co.copy_encrypted = a->copy_encrypted;
+	if (!(a->cap = capture_open(&co, err, sizeof(err)))) {
+		fprintf(stderr, "certsentry: %s\n", err);
+		return 1;
+	}
+	if (a->cfg->metrics &&
+	    !(a->metrics = metrics_start(a->cfg->metrics, metrics_read, a, err, sizeof(err)))) {
+		fprintf(stderr, "certsentry: %s\n", err);
+		capture_close(a->cap);
+		a->cap = NULL;
+		return 2;
+	}
+	return 0;
+}
+
+static int run_live(struct app *a)
+{
+	char fl[512];
+	int rc, n;
+
+	if ((rc = live_open(a)))
+		return rc;
+	status(a, EV_STARTED, "info", "capturing on %s", ifaces_text(&a->cfg->cap, fl, sizeof(fl)));
+	lists_event(a, EV_LISTS_LOADED);
+	tasks_init(a);
+	while (!exiting) {
+		/* The kernel wakes us for the server's flights only; the timeout
+		 * bounds how long the rest (client certificates and alerts,
+		 * closes) may wait in the ring on a quiet host. */
+		n = capture_poll(a->cap, POLL_MS, flow_segment, a->flows);
+		sources_poll(a);
+		output_flush(a->out);	/* this batch's lines leave now */
+		if (n < 0 && n != -EINTR) {
+			fprintf(stderr, "certsentry: ring buffer: %s\n", strerror(-n));
+			break;
+		}
+		periodic_run(a->tasks, T_MAX, mono_ns(), a);
+	}
+	return 0;
+}
+
+/* After the last packet: pending chains and summaries out, then the counters. */
+static void finish_live(struct app *a)
+{
+	flow_drain(a->flows);
+	dedup_flush(a->dedup, wall_ns(), true);
+	stats_event(a, EV_STOPPED);
+	metrics_stop(a->metrics);
+	a->metrics = NULL;
+	capture_close(a->cap);
+	a->cap = NULL;
+}
+
+/* ---- offline ---- */
+
+static int run_offline(struct app *a)
+{
+	const struct config *cfg = a->cfg;
+	const struct lists_opts *lo = &cfg->lists;
+	char err[512], line[COUNTERS_LINE_MAX];
+	struct pcap_source_stats ps;
+	struct counter_snap c;
+	struct pcap_source *src;
+	int rc;
+
+	src = pcap_source_open(cfg->read_file, cfg->max_bytes ? cfg->max_bytes :
+			       CS_MAX_BYTES_DEFAULT, err, sizeof(err));
+	if (!src) {
+		fprintf(stderr, "certsentry: %s\n", err);
+		return 1;
+	}
+	a->pcap = src;
+	pcap_source_copy_encrypted(src, a->copy_encrypted);
+	if (lo->ca_file || lo->ca_path || lo->n_crl || lo->deny_file || lo->pins_file)
+		lists_event(a, EV_LISTS_LOADED);
+	rc = pcap_source_run(src, flow_segment, a->flows, err, sizeof(err));
+	a->pcap = NULL;
+	pcap_source_stats(src, &ps);
+	pcap_source_close(src);
+	/* Whatever was read before an error is still reported. */
+	flow_drain(a->flows);
+	dedup_flush(a->dedup, wall_ns(), true);
+	if (rc < 0) {
+		fprintf(stderr, "certsentry: %s\n", err);
+		status(a, EV_READ_ERROR, "error", "%s", err);
+	}
+	a->pcap_stats = &ps;
+	read_counters(a, &c);
+	a->pcap_stats = NULL;
+	counters_line(&c, CL_READ, line, sizeof(line));
+	status(a, EV_READ_DONE, rc < 0 ? "error" : "info", "file=%s %s", cfg->read_file, line);
+	return rc < 0 ? 1 : 0;
+}
+
+/* ---- a run ---- */
+
+/* Where lines go: a sink by its name in sinks.def (syslog, or the -o file;
+ * none: stdout). 0, or the exit status; app_close() frees what was made. */
+static int output_open(struct app *a)
+{
+	const struct config *cfg = a->cfg;
+	char err[512] = "out of memory";
+	struct sink *sink;
+
+	if (!(a->out = output_create())) {
+		fprintf(stderr, "certsentry: out of memory\n");
+		return 1;
+	}
+	sink = cfg->syslog ? sink_open("syslog", cfg->syslog, err, sizeof(err)) :
+			     sink_open("file", cfg->out_file, err, sizeof(err));
+	if (!sink || output_add_sink(a->out, sink, cfg->format)) {
+		fprintf(stderr, "certsentry: %s\n", err);
+		return 2;
+	}
+	return 0;
+}
+
+/* The stages after the source, and the first generation of lists. 0, or
+ * the exit status. */
+static int pipeline_open(struct app *a)
+{
+	const struct config *cfg = a->cfg;
+	const char *watched[WATCH_PATHS_MAX];
+	struct flow_opts fo = {
+		/* Live, the packet's time is now; offline it is the capture's. */
+		.check_time = cfg->check_time,
+		.max_conns = cfg->max_conns,
+		.max_mem = (uint64_t)cfg->max_mem_mb << 20,
+		.report = on_report,
+		.done = on_done,
+		/* the live source copies them by cfg->cap too */
+		.copy_encrypted = cfg->cap.copy_encrypted,
+		.encrypted = cfg->cap.copy_encrypted ? on_encrypted : NULL,
+		.ctx = a,
+	};
+	char err[512];
+	int rc;
+
+	a->copy_encrypted = cfg->cap.copy_encrypted;
+	if ((rc = sources_open(a, &fo)))
+		return rc;
+	a->certs = cert_cache_new(CERT_CACHE_DEFAULT);
+	fo.certs = a->certs;
+	a->flows = flow_new(&fo);
+	a->checker = checker_new(&cfg->checks);
+	a->dedup = dedup_new(cfg->summary_s, cfg->every, on_summary, a);
+	if (!a->certs || !a->flows || !a->checker || !a->dedup) {
+		fprintf(stderr, "certsentry: out of memory\n");
+		return 1;
+	}
+	if (!(a->lists = lists_load(&cfg->lists, err, sizeof(err)))) {
+		fprintf(stderr, "certsentry: %s\n", err);
+		return 2;
+	}
+	checker_set_lists(a->checker, a->lists);
+	a->watch = watch_new(watched, watched_paths(&cfg->lists, watched));
+	return 0;
+}
+
+static void app_close(struct app *a)
+{
+	if (a->cap)
+		finish_live(a);
+	flow_free(a->flows);
+	sources_close(a);
+	output_flush(a->out);
+	watch_free(a->watch);
+	dedup_free(a->dedup);
+	checker_free(a->checker);
+	lists_free(a->lists);
+	cert_cache_free(a->certs);
+	output_free(a->out);
+}
+
+int daemon_run(const struct config *c)
+{
+	struct app a = { .cfg = c };
+	int rc;
+
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	signal(SIGHUP, on_signal);
+	if (!(rc = output_open(&a)) && !(rc = pipeline_open(&a)))
+		rc = c->read_file ? run_offline(&a) : run_live(&a);
+	app_close(&a);
+	return rc;
+}

@@ -1,0 +1,209 @@
+/* lists_index.c - what a generation's lookups stand on: an arena, a hash index, a keyed map. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "lists_int.h"
+
+static uint64_t mix64(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdULL;
+	x ^= x >> 33;
+	x *= 0xc4ceb9fe1a85ec53ULL;
+	return x ^ (x >> 33);
+}
+
+uint32_t lists_hash(uint64_t seed, uint64_t h, const void *p, size_t n)
+{
+	const uint8_t *b = p;
+
+	h ^= seed;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ b[i]) * 0x100000001b3ULL;
+	return (uint32_t)mix64(h ^ n);
+}
+
+void *lists_grow(void *p, uint32_t *cap, uint64_t need, size_t size, uint32_t first)
+{
+	uint64_t nc = *cap ? *cap : first;
+	void *np;
+
+	if (need <= *cap)
+		return p;
+	while (nc < need)
+		nc *= 2;
+	if (nc > UINT32_MAX || !(np = realloc(p, nc * size)))
+		return NULL;
+	*cap = (uint32_t)nc;
+	return np;
+}
+
+/* ---- arena ---- */
+
+struct arena {
+	struct arena *next;
+	size_t used, cap;
+	max_align_t data[];
+};
+
+void *arena_alloc(struct arena **ap, size_t n)
+{
+	struct arena *a = *ap;
+	void *p;
+
+	n = (n + 15) & ~(size_t)15;
+	if (!a || a->cap - a->used < n) {
+		size_t cap = n > 65536 ? n : 65536;
+
+		if (!(a = malloc(sizeof(*a) + cap)))
+			return NULL;
+		a->next = *ap;
+		a->used = 0;
+		a->cap = cap;
+		*ap = a;
+	}
+	p = (char *)a->data + a->used;
+	a->used += n;
+	return p;
+}
+
+char *arena_strndup(struct arena **ap, const char *s, size_t n)
+{
+	char *p = arena_alloc(ap, n + 1);
+
+	if (p) {
+		memcpy(p, s, n);
+		p[n] = '\0';
+	}
+	return p;
+}
+
+char *arena_printf(struct arena **ap, const char *fmt, ...)
+{
+	va_list ap1, ap2;
+	int n;
+	char *p;
+
+	va_start(ap1, fmt);
+	va_copy(ap2, ap1);
+	n = vsnprintf(NULL, 0, fmt, ap1);
+	va_end(ap1);
+	p = n < 0 ? NULL : arena_alloc(ap, (size_t)n + 1);
+	if (p)
+		vsnprintf(p, (size_t)n + 1, fmt, ap2);
+	va_end(ap2);
+	return p;
+}
+
+void arena_free(struct arena *a)
+{
+	while (a) {
+		struct arena *n = a->next;
+
+		free(a);
+		a = n;
+	}
+}
+
+/* ---- hash index ---- */
+
+bool hidx_reserve(struct hidx *t, uint64_t want)
+{
+	uint64_t cap = t->s ? (uint64_t)t->mask + 1 : 0, nc = cap ? cap : 16;
+	struct hidx_slot *ns;
+
+	while (nc < want * 2)
+		nc *= 2;
+	if (nc == cap)
+		return true;
+	if (nc > ((uint64_t)1 << 31) || !(ns = calloc(nc, sizeof(*ns))))
+		return false;
+	for (uint64_t i = 0; i < cap; i++) {
+		uint64_t j;
+
+		if (!t->s[i].idx1)
+			continue;
+		for (j = t->s[i].h & (nc - 1); ns[j].idx1; j = (j + 1) & (nc - 1))
+			;
+		ns[j] = t->s[i];
+	}
+	free(t->s);
+	t->s = ns;
+	t->mask = (uint32_t)(nc - 1);
+	return true;
+}
+
+bool hidx_add(struct hidx *t, uint32_t h, uint32_t idx)
+{
+	uint32_t j;
+
+	if (!hidx_reserve(t, (uint64_t)t->n + 1))
+		return false;
+	for (j = h & t->mask; t->s[j].idx1; j = (j + 1) & t->mask)
+		;
+	t->s[j].h = h;
+	t->s[j].idx1 = idx + 1;
+	t->n++;
+	return true;
+}
+
+uint32_t hidx_next(const struct hidx *t, uint32_t h, uint32_t *c)
+{
+	uint32_t j;
+
+	if (!t->s)
+		return UINT32_MAX;
+	for (j = *c == HIDX_START ? h & t->mask : (*c + 1) & t->mask; t->s[j].idx1;
+	     j = (j + 1) & t->mask)
+		if (t->s[j].h == h) {
+			*c = j;
+			return t->s[j].idx1 - 1;
+		}
+	return UINT32_MAX;
+}
+
+/* ---- byte-string keyed map ---- */
+
+const void *kmap_get(const struct kmap *m, uint64_t seed, const void *key, size_t klen)
+{
+	uint32_t h = lists_hash(seed, 0xcbf29ce484222325ULL, key, klen), c = HIDX_START, i;
+
+	while ((i = hidx_next(&m->ht, h, &c)) != UINT32_MAX)
+		if (m->e[i].klen == klen && !memcmp(m->e[i].key, key, klen))
+			return m->e[i].val;
+	return NULL;
+}
+
+int kmap_put(struct kmap *m, struct arena **ar, uint64_t seed, const void *key, size_t klen,
+	     const void *val, const void **old)
+{
+	uint32_t h = lists_hash(seed, 0xcbf29ce484222325ULL, key, klen);
+	const void *o = kmap_get(m, seed, key, klen);
+	struct kent *ne;
+	uint8_t *k;
+
+	if (o) {
+		if (old)
+			*old = o;
+		return 0;
+	}
+	if (m->n >= ENTRIES_MAX)
+		return -1;
+	if (!(ne = lists_grow(m->e, &m->cap, (uint64_t)m->n + 1, sizeof(*m->e), 64)))
+		return -1;
+	m->e = ne;
+	if (!(k = arena_alloc(ar, klen ? klen : 1)))
+		return -1;
+	memcpy(k, key, klen);
+	if (!hidx_add(&m->ht, h, m->n))
+		return -1;
+	m->e[m->n++] = (struct kent){ k, (uint32_t)klen, val };
+	return 1;
+}
+
+void kmap_free(struct kmap *m)
+{
+	free(m->ht.s);
+	free(m->e);
+}
