@@ -150,12 +150,11 @@ static void on_report(void *ctx, const struct cs_report *r)
 		copy.ifname = capture_ifname(a->cap, r->ifindex);
 	checks_run(a->checker, &copy, &v);
 	copy.verdict = &v;
-	a->counters.verdicts[v.n ? v.f[0].code : F_MAX]++;
+	a->counters.verdicts[verdict_slot(&v)]++;
 	for (uint32_t i = 0; i < v.n; i++)
 		a->counters.findings[v.f[i].code]++;
 	dedup_flush(a->dedup, r->ts_ns, false);
-	if (dedup_admit(a->dedup, &copy, v.n ? finding_name(v.f[0].code) : "ok", v.worst,
-			r->ts_ns)) {
+	if (dedup_admit(a->dedup, &copy, verdict_name(&v), v.worst, r->ts_ns)) {
 		output_report(a->out, &copy);
 		if (r->mono_ns)
 			latency_record(a, r->mono_ns);
