@@ -12,6 +12,7 @@
 #include "uprobe.h"
 
 #define CLI_KEYLOG_FILES_MAX	8
+#include "privdrop.h"
 
 enum cli_list { CLI_LIST_NONE, CLI_LIST_FINDINGS, CLI_LIST_EVENTS };
 
@@ -31,6 +32,9 @@ struct config {
 	uint32_t stats_s;
 	const char *metrics;
 	const char *syslog;
+	const char *syslog_server;	/* udp://HOST:PORT or tcp://HOST:PORT */
+	int syslog_format;		/* SYSLOG_3164 or SYSLOG_5424 (syslog_msg.h); 0: unset */
+	uint32_t syslog_queue;		/* tcp://: bytes held; 0: SYSLOG_QUEUE_DEFAULT */
 	uint32_t max_conns, max_mem_mb;
 	bool every;
 	enum cli_list list;		/* print a table and exit */
@@ -39,6 +43,7 @@ struct config {
 	int n_keylog;
 	int uprobe;			/* --uprobe 1, --no-uprobe 0; -1: live, if the kernel allows */
 	struct uprobe_opts up;		/* --uprobe-pid, --uprobe-path */
+	struct privdrop_opts drop;	/* after attach: --user, --no-drop */
 };
 
 /* The values a run has before any option. */

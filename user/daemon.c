@@ -1,6 +1,7 @@
 /* daemon.c - one run: capture or pcap -> flow -> checks -> dedup -> output, and the loops. */
 #include <errno.h>
 #include <poll.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -21,6 +22,8 @@
 #include "output.h"
 #include "pcap.h"
 #include "periodic.h"
+#include "privdrop.h"
+#include "syslog_msg.h"
 #include "uprobe.h"
 #include "watch.h"
 
@@ -276,6 +279,13 @@ static void on_go_secret(void *ctx, enum keylog_label label,
 		a->secrets_new = true;
 }
 
+/* Will run_live drop privileges (privdrop.h)? The uprobe source rescans and
+ * attaches to new servers for as long as it runs, which needs them. */
+static bool privileges_dropped(const struct config *cfg)
+{
+	return !cfg->drop.no_drop && (cfg->drop.user || getpwnam(PRIVDROP_DEFAULT_USER));
+}
+
 /* Before the flow stage and the capture: what decides fo's key sources and
  * whether the encrypted flight is copied. 0, or the exit code. */
 static int sources_open(struct app *a, struct flow_opts *fo)
@@ -306,7 +316,12 @@ static int sources_open(struct app *a, struct flow_opts *fo)
 		if (!live && rc < 0)
 			status(a, EV_KEYLOG_ERROR, "warning", "%s", err);
 	}
-	if (live && cfg->uprobe) {
+	if (live && cfg->uprobe == -1 && privileges_dropped(cfg)) {
+		/* attaching to servers started later needs root: only when asked */
+		status(a, EV_UPROBE, "warning", "no uprobes: privileges are dropped after attach "
+		       "(--uprobe keeps them for the uprobe source); TLS 1.3 chains of local "
+		       "servers stay hidden unless a --keylog gives them");
+	} else if (live && cfg->uprobe) {
 		a->uprobe = uprobe_open(&cfg->up, &cb, err, sizeof(err));
 		if (!a->uprobe && (cfg->uprobe == 1 || cfg->up.n_pids || cfg->up.n_paths)) {
 			fprintf(stderr, "certsentry: --uprobe: %s\n", err);
@@ -490,12 +505,21 @@ static int live_open(struct app *a)
 
 static int run_live(struct app *a)
 {
-	char fl[512];
+	struct privdrop_opts drop = a->cfg->drop;
+	char fl[512], dropped[256];
 	int rc, n;
 
 	if ((rc = live_open(a)))
 		return rc;
-	status(a, EV_STARTED, "info", "capturing on %s", ifaces_text(&a->cfg->cap, fl, sizeof(fl)));
+	drop.clsact = capture_uses_clsact(a->cap);
+	if (a->uprobe)		/* --uprobe asked for them (see sources_open) */
+		drop.no_drop = true;
+	if (privdrop_apply(&drop, dropped, sizeof(dropped))) {
+		fprintf(stderr, "certsentry: %s\n", dropped);
+		return 1;
+	}
+	status(a, EV_STARTED, "info", "capturing on %s; %s",
+	       ifaces_text(&a->cfg->cap, fl, sizeof(fl)), dropped);
 	lists_event(a, EV_LISTS_LOADED);
 	tasks_init(a);
 	while (!exiting) {
@@ -569,21 +593,36 @@ static int run_offline(struct app *a)
 
 /* ---- a run ---- */
 
-/* Where lines go: a sink by its name in sinks.def (syslog, or the -o file;
- * none: stdout). 0, or the exit status; app_close() frees what was made. */
+/* One sink by its name in sinks.def onto the output: 0, or -1 with err set. */
+static int sink_add(struct app *a, const char *name, const char *arg, const struct sink_opts *so,
+		    char *err, size_t errlen)
+{
+	struct sink *s = sink_open_opts(name, arg, so, err, errlen);
+
+	return s && !output_add_sink(a->out, s, a->cfg->format) ? 0 : -1;
+}
+
+/* Where lines go, each a sink by its name in sinks.def: the -o file (stdout
+ * if no sink is named), the syslog socket, a syslog server; any together.
+ * 0, or the exit status; app_close() frees what was made. */
 static int output_open(struct app *a)
 {
 	const struct config *cfg = a->cfg;
+	const struct sink_opts so = {
+		.syslog_format = cfg->syslog_format, .queue_bytes = cfg->syslog_queue,
+	};
+	const char *hp = NULL, *server = cfg->syslog_server ?
+		syslog_server_sink(cfg->syslog_server, &hp) : NULL;
 	char err[512] = "out of memory";
-	struct sink *sink;
 
 	if (!(a->out = output_create())) {
 		fprintf(stderr, "certsentry: out of memory\n");
 		return 1;
 	}
-	sink = cfg->syslog ? sink_open("syslog", cfg->syslog, err, sizeof(err)) :
-			     sink_open("file", cfg->out_file, err, sizeof(err));
-	if (!sink || output_add_sink(a->out, sink, cfg->format)) {
+	if (((cfg->out_file || (!cfg->syslog && !server)) &&
+	     sink_add(a, "file", cfg->out_file, &so, err, sizeof(err))) ||
+	    (cfg->syslog && sink_add(a, "syslog", cfg->syslog, &so, err, sizeof(err))) ||
+	    (server && sink_add(a, server, hp, &so, err, sizeof(err)))) {
 		fprintf(stderr, "certsentry: %s\n", err);
 		return 2;
 	}
