@@ -512,7 +512,7 @@ static int run_live(struct app *a)
 	if ((rc = live_open(a)))
 		return rc;
 	drop.clsact = capture_uses_clsact(a->cap);
-	if (a->uprobe)		/* --uprobe asked for them (see sources_open) */
+	if (a->uprobe && privileges_dropped(a->cfg))	/* --uprobe asked for them */
 		drop.no_drop = true;
 	if (privdrop_apply(&drop, dropped, sizeof(dropped))) {
 		fprintf(stderr, "certsentry: %s\n", dropped);
