@@ -1042,4 +1042,26 @@ void checks_run(struct checker *c, const struct cs_report *r, struct verdict *v)
 	qsort(v->f, v->n, sizeof(v->f[0]), finding_cmp);
 	if (v->n)
 		v->worst = v->f[0].sev;
+	v->unverified = r->action == REPORT_CERTIFICATE_HIDDEN;
+}
+
+int verdict_slot(const struct verdict *v)
+{
+	if (v->n)
+		return v->f[0].code;
+	return v->unverified ? VERDICT_UNVERIFIED : VERDICT_OK;
+}
+
+const char *verdict_slot_name(int slot)
+{
+	if (slot == VERDICT_UNVERIFIED)
+		return "unverified";
+	if (slot == VERDICT_OK)
+		return "ok";
+	return finding_name(slot);
+}
+
+const char *verdict_name(const struct verdict *v)
+{
+	return verdict_slot_name(verdict_slot(v));
 }

@@ -43,7 +43,20 @@ struct verdict {
 	/* cert.changed, cert.rollback, cert.inconsistent: the inventory's
 	 * decision (previous and new leaf, shares), else NULL. */
 	const struct inventory_decision *change;
+	/* No finding, but no chain was checked either: a TLS 1.3 handshake
+	 * whose certificate no source saw. Never "ok". */
+	bool unverified;
 };
+
+/* A verdict's slot in app_counters.verdicts (and its label in metrics,
+ * stats and summaries): the worst finding's code, or one of these. */
+#define VERDICT_OK		F_MAX
+#define VERDICT_UNVERIFIED	(F_MAX + 1)
+#define VERDICT_SLOTS		(F_MAX + 2)
+int verdict_slot(const struct verdict *v);
+/* "revoked.crl", ..., "ok", "unverified" (static strings). */
+const char *verdict_slot_name(int slot);
+const char *verdict_name(const struct verdict *v);
 
 struct checks_opts {
 	int warn_days;			/* cert.expiring_soon threshold; default 14 */

@@ -45,7 +45,7 @@ static int set_u32(const struct cli_option *o, const char *arg, struct config *c
 		   size_t whylen);
 static cli_parse_fn add_str, set_format, set_syslog, set_syslog_server, set_syslog_format,
 	set_event_socket, add_sni, add_port, add_host, set_color, set_check_time, set_list,
-	set_warn_days, add_ignore, add_allow, set_refresh, set_bytes;
+	set_warn_days, add_ignore, add_allow, set_refresh, set_bytes, set_uprobe, add_pid;
 
 #define AT(field)	.off = offsetof(struct config, field)
 /* offsetof, and a build error unless the field is a T (the kernel's typecheck). */
@@ -135,6 +135,20 @@ static const struct cli_option options[] = {
 	/* Until a key source turns it on: lets the tests see what it gets. */
 	{ .name = "copy-encrypted", .hidden = true, FLAG(cap.copy_encrypted),
 	  .help = "Tests only: copy TLS 1.3's encrypted flight and write a line per record" },
+
+	{ .name = "keylog", .arg = "FILE", .group = CLI_G_TLS13, STRS(keylog_paths, n_keylog),
+	  .help = "NSS key log (SSLKEYLOGFILE) file or FIFO, not world-readable: decrypt the "
+		  "server's flight (repeatable; live: followed as it grows; -r: read first)" },
+	{ .name = "uprobe", .group = CLI_G_TLS13, .parse = set_uprobe, AT(uprobe), .min = 1,
+	  .help = "The local TLS servers' chains by uprobes (OpenSSL 3; Go's secrets); "
+		  "default on live when the kernel allows" },
+	{ .name = "no-uprobe", .group = CLI_G_TLS13, .parse = set_uprobe, AT(uprobe), .min = 0,
+	  .help = "No uprobes" },
+	{ .name = "uprobe-pid", .arg = "PID", .group = CLI_G_TLS13, .parse = add_pid,
+	  AT(up.pids), .n_off = OFF_T(up.n_pids, int), .min = 1, .max = UPROBE_PIDS_MAX,
+	  .help = "Follow this server process even without a listening socket (repeatable)" },
+	{ .name = "uprobe-path", .arg = "PATH", .group = CLI_G_TLS13, STRS(up.paths, up.n_paths),
+	  .help = "Attach to this binary or library: static OpenSSL, Go (repeatable)" },
 
 	{ .name = "ca-file", .arg = "FILE", .group = CLI_G_CHECKS, STR(lists.ca_file),
 	  .help = "Trust store file (default: the system bundle)" },
@@ -256,6 +270,7 @@ static const struct cli_option options[] = {
 #define N_OPTIONS (sizeof(options) / sizeof(options[0]))
 
 static const char *const group_titles[CLI_G_MAX] = {
+	[CLI_G_TLS13] = "TLS 1.3 (its certificate is encrypted): where to get it",
 	[CLI_G_CHECKS] = "Checks (lists reload on SIGHUP and when their files change):",
 	[CLI_G_FILTER] = "Filters (every kind given must match; one of a kind's values):",
 	[CLI_G_TAIL] = "Tail:",
@@ -272,6 +287,7 @@ void config_defaults(struct config *c)
 		.checks = { .warn_days = 14 },
 		.summary_s = 60,
 		.stats_s = 60,
+		.uprobe = -1,
 	};
 }
 
@@ -565,6 +581,38 @@ static int set_list(const struct cli_option *o, const char *arg, struct config *
 	return 0;
 }
 
+/* --uprobe (min 1), --no-uprobe (min 0) */
+static int set_uprobe(const struct cli_option *o, const char *arg, struct config *c, char *why,
+		      size_t whylen)
+{
+	(void)arg;
+	(void)why;
+	(void)whylen;
+	*(int *)field(o, c) = (int)o->min;
+	return 0;
+}
+
+static int add_pid(const struct cli_option *o, const char *arg, struct config *c, char *why,
+		   size_t whylen)
+{
+	int *n = (int *)((char *)c + o->n_off);
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(arg, &end, 10);
+	if (errno || end == arg || *end || v < 1 || v > (1L << 22)) {
+		snprintf(why, whylen, "'%s' is not a process id", arg);
+		return CLI_BAD;
+	}
+	if (*n < 0 || (uint32_t)*n >= o->max) {
+		snprintf(why, whylen, "at most %u", o->max);
+		return CLI_BAD;
+	}
+	((pid_t *)field(o, c))[(*n)++] = (pid_t)v;
+	return 0;
+}
+
 /* ---- the table's interface ---- */
 
 const struct cli_option *cli_option_find(const char *name)
@@ -630,6 +678,15 @@ int cli_check(const struct config *c, char *why, size_t whylen)
 	}
 	if (c->read_file && sources_wanted(&c->src)) {
 		snprintf(why, whylen, "--inventory and --fetch-* work live only, not with -r");
+		return -1;
+	}
+	if (c->read_file && c->uprobe == 1) {
+		snprintf(why, whylen, "--uprobe watches local servers live: not with -r");
+		return -1;
+	}
+	if ((c->up.n_pids || c->up.n_paths) && !c->uprobe) {
+		snprintf(why, whylen, "--uprobe-pid and --uprobe-path need the uprobes: not with "
+			 "--no-uprobe");
 		return -1;
 	}
 	return 0;

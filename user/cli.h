@@ -11,6 +11,9 @@
 #include "format.h"
 #include "outcomes.h"
 #include "lists.h"
+#include "uprobe.h"
+
+#define CLI_KEYLOG_FILES_MAX	8
 #include "privdrop.h"
 #include "sources.h"
 
@@ -43,6 +46,11 @@ struct config {
 	bool every;
 	enum cli_list list;		/* print a table and exit */
 	struct outcomes_opts outcomes;	/* --abort-*: the rate of client aborts (emit unset) */
+	/* TLS 1.3 key sources */
+	const char *keylog_paths[CLI_KEYLOG_FILES_MAX];	/* --keylog */
+	int n_keylog;
+	int uprobe;			/* --uprobe 1, --no-uprobe 0; -1: live, if the kernel allows */
+	struct uprobe_opts up;		/* --uprobe-pid, --uprobe-path */
 	struct privdrop_opts drop;	/* after attach: --user, --no-drop */
 	struct filter filter;		/* --sni, --port, --host, --alerts-only */
 	const char *tail_socket;	/* certsentry tail --socket */
@@ -58,7 +66,8 @@ void config_defaults(struct config *c);
 
 /* Help sections, in --help's order; a command takes options by section. */
 enum cli_group {
-	CLI_G_MAIN, CLI_G_CHECKS, CLI_G_SOURCES, CLI_G_CONFIRM, CLI_G_FILTER, CLI_G_TAIL, CLI_G_MAX
+	CLI_G_MAIN, CLI_G_TLS13, CLI_G_CHECKS, CLI_G_SOURCES, CLI_G_CONFIRM, CLI_G_FILTER,
+	CLI_G_TAIL, CLI_G_MAX
 };
 #define CLI_GROUPS_ALL ((1u << CLI_G_MAX) - 1)
 

@@ -46,6 +46,18 @@ void counters_read(const struct counter_src *src, struct counter_snap *s)
 	if (src->outcomes)
 		outcomes_stats(src->outcomes, &s->outcomes);
 	sources_counters(src->sources, &s->src);
+	if (src->keylog)
+		keylog_get_stats(src->keylog, &s->keylog);
+}
+
+uint64_t keylog_rejected(const struct keylog_stats *k)
+{
+	uint64_t n = 0;
+
+	for (int o = 0; o < KEYLOG_OUTCOME_MAX; o++)
+		if (KEYLOG_REJECTED(o))
+			n += k->outcome[o];
+	return n;
 }
 
 /* Each row's reader, from its value expression. */

@@ -11,6 +11,7 @@
 #include "confirm.h"
 #include "dedup.h"
 #include "flow.h"
+#include "keylog.h"
 #include "lists.h"
 #include "outcomes.h"
 #include "output.h"
@@ -31,7 +32,7 @@ uint64_t hist_quantile(const struct log2_hist *h, double q);
 
 /* What the main loop counts itself; the stages count the rest. */
 struct app_counters {
-	uint64_t verdicts[F_MAX + 1];	/* handshakes by worst finding; [F_MAX]: ok */
+	uint64_t verdicts[VERDICT_SLOTS];	/* handshakes by verdict_slot() */
 	uint64_t findings[F_MAX];
 	uint64_t reloads_ok, reloads_failed;
 	struct log2_hist latency;	/* capture to line written */
@@ -50,6 +51,7 @@ struct counter_snap {
 	struct confirm_stats confirm;
 	struct outcomes_stats outcomes;
 	struct sources_counters src;	/* fetchers and inventory (zeros when off) */
+	struct keylog_stats keylog;
 };
 
 /* Where the counters are; a NULL member reads as zeros. */
@@ -65,7 +67,10 @@ struct counter_src {
 	const struct confirm *confirm;	/* --confirm */
 	const struct outcomes *outcomes;
 	const struct sources *sources;
+	struct keylog *keylog;
 };
+/* Lines and secrets refused, all reasons together. */
+uint64_t keylog_rejected(const struct keylog_stats *k);
 void counters_read(const struct counter_src *src, struct counter_snap *s);
 
 /* The status lines a counter is in. */

@@ -1,5 +1,7 @@
 /* daemon.c - one run: capture or pcap -> flow -> checks -> dedup -> output, and the loops. */
 #include <errno.h>
+#include <poll.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -16,6 +18,7 @@
 #include "events.h"
 #include "flow.h"
 #include "fmt.h"
+#include "keylog.h"
 #include "lists.h"
 #include "metrics.h"
 #include "outcomes.h"
@@ -25,6 +28,7 @@
 #include "privdrop.h"
 #include "sources.h"
 #include "syslog_msg.h"
+#include "uprobe.h"
 #include "watch.h"
 
 /* Longest wait of a record the kernel did not wake us for; also the period
@@ -34,7 +38,7 @@
 /* The live loop's periodic tasks, by index in struct app's table. */
 enum {
 	T_LISTS, T_METRICS, T_SINKS, T_SOURCES, T_FLOWS, T_OUTCOMES, T_DEDUP, T_DROPS, T_STATS,
-	T_MAX
+	T_KEYS, T_MAX
 };
 
 struct app {
@@ -56,6 +60,13 @@ struct app {
 	struct app_counters counters;
 	struct periodic tasks[T_MAX];	/* live */
 	uint64_t rb_drops;		/* ring-buffer drops already reported */
+	/* TLS 1.3 key sources */
+	struct keylog *keylog;		/* secrets: --keylog files, Go uprobes */
+	struct keylog_file *kfiles[CLI_KEYLOG_FILES_MAX];
+	int n_kfiles;
+	struct uprobe *uprobe;
+	bool secrets_new;		/* since flow_keys_arrived */
+	bool copy_encrypted;		/* the source copies TLS 1.3's encrypted flight */
 };
 
 static volatile sig_atomic_t exiting, reload_requested;
@@ -101,6 +112,7 @@ static void read_counters(const struct app *a, struct counter_snap *c)
 		.confirm = a->confirm,
 		.outcomes = a->outcomes,
 		.sources = a->src,
+		.keylog = a->keylog,
 	};
 
 	counters_read(&src, c);
@@ -158,14 +170,13 @@ static void on_report(void *ctx, const struct cs_report *r)
 	outcomes_annotate(a->outcomes, &copy);
 	checks_run(a->checker, &copy, &v);
 	copy.verdict = &v;
-	a->counters.verdicts[v.n ? v.f[0].code : F_MAX]++;
+	a->counters.verdicts[verdict_slot(&v)]++;
 	for (uint32_t i = 0; i < v.n; i++)
 		a->counters.findings[v.f[i].code]++;
 	dedup_flush(a->dedup, r->ts_ns, false);
 	/* A rate alert and its clearing are each news: never folded into a summary. */
 	if (r->action == REPORT_CLIENT_ABORTING || r->action == REPORT_CLIENT_ABORTING_CLEARED ||
-	    dedup_admit(a->dedup, &copy, v.n ? finding_name(v.f[0].code) : "ok", v.worst,
-			r->ts_ns)) {
+	    dedup_admit(a->dedup, &copy, verdict_name(&v), v.worst, r->ts_ns)) {
 		output_report(a->out, &copy);
 		if (r->mono_ns)
 			latency_record(a, r->mono_ns);
@@ -303,6 +314,165 @@ static int watched_paths(const struct lists_opts *o, const char **p)
 	return n;
 }
 
+/* ---- TLS 1.3 key sources: --keylog files, --uprobe ---- */
+
+/* The key store's clock: offline every secret is as old as the capture. */
+static uint64_t keylog_now(const struct app *a)
+{
+	return a->cfg->read_file ? 0 : mono_ns();
+}
+
+/* What the key-log files have now; a problem is said once, while it lasts. */
+static void keylogs_read(struct app *a)
+{
+	struct keylog_stats before, after;
+	char err[512];
+	int rc, rounds;
+
+	keylog_get_stats(a->keylog, &before);
+	for (int i = 0; i < a->n_kfiles; i++) {
+		rounds = 64;	/* bounded per call; the rest next tick */
+		while ((rc = keylog_file_read(a->kfiles[i], a->keylog, keylog_now(a), err,
+					      sizeof(err))) == 1 && --rounds)
+			;
+		if (rc < 0)
+			status(a, EV_KEYLOG_ERROR, "warning", "%s", err);
+	}
+	keylog_get_stats(a->keylog, &after);
+	if (after.outcome[KEYLOG_ADDED] != before.outcome[KEYLOG_ADDED])
+		a->secrets_new = true;
+}
+
+/* flow_opts.need_keys: a handshake waits for its secret. */
+static void need_keys(void *ctx)
+{
+	keylogs_read(ctx);
+}
+
+static void on_served(void *ctx, const struct served_chain *sc)
+{
+	flow_served_chain(((struct app *)ctx)->flows, sc);
+}
+
+/* A Go server's secret (its writeKeyLog): into the same key store. */
+static void on_go_secret(void *ctx, enum keylog_label label,
+			 const uint8_t client_random[KEYLOG_RANDOM_LEN], const uint8_t *secret,
+			 size_t len)
+{
+	struct app *a = ctx;
+
+	if (keylog_add(a->keylog, label, client_random, secret, len, keylog_now(a)) == KEYLOG_ADDED)
+		a->secrets_new = true;
+}
+
+/* Will run_live drop privileges (privdrop.h)? The uprobe source rescans and
+ * attaches to new servers for as long as it runs, which needs them. */
+static bool privileges_dropped(const struct config *cfg)
+{
+	return !cfg->drop.no_drop && (cfg->drop.user || getpwnam(PRIVDROP_DEFAULT_USER));
+}
+
+/* Before the flow stage and the capture: what decides fo's key sources and
+ * whether the encrypted flight is copied. 0, or the exit code. */
+static int keysrc_open(struct app *a, struct flow_opts *fo)
+{
+	const struct uprobe_cbs cb = { .on_chain = on_served, .on_secret = on_go_secret, .ctx = a };
+	const struct config *cfg = a->cfg;
+	bool live = !cfg->read_file;
+	char err[512];
+	int rc = 0;
+
+	if (!cfg->n_keylog && !(live && cfg->uprobe))
+		return 0;
+	if (!(a->keylog = keylog_new(NULL))) {
+		fprintf(stderr, "certsentry: out of memory\n");
+		return 1;
+	}
+	for (int i = 0; i < cfg->n_keylog; i++) {
+		a->kfiles[i] = keylog_file_open(cfg->keylog_paths[i], live, err, sizeof(err));
+		if (!a->kfiles[i]) {
+			fprintf(stderr, "certsentry: --keylog: %s\n", err);
+			return 2;
+		}
+		a->n_kfiles++;
+		/* offline: every secret before the first packet */
+		while (!live && (rc = keylog_file_read(a->kfiles[i], a->keylog, 0, err,
+						       sizeof(err))) == 1)
+			;
+		if (!live && rc < 0)
+			status(a, EV_KEYLOG_ERROR, "warning", "%s", err);
+	}
+	if (live && cfg->uprobe == -1 && privileges_dropped(cfg)) {
+		/* attaching to servers started later needs root: only when asked */
+		status(a, EV_UPROBE, "warning", "no uprobes: privileges are dropped after attach "
+		       "(--uprobe keeps them for the uprobe source); TLS 1.3 chains of local "
+		       "servers stay hidden unless a --keylog gives them");
+	} else if (live && cfg->uprobe) {
+		a->uprobe = uprobe_open(&cfg->up, &cb, err, sizeof(err));
+		if (!a->uprobe && (cfg->uprobe == 1 || cfg->up.n_pids || cfg->up.n_paths)) {
+			fprintf(stderr, "certsentry: --uprobe: %s\n", err);
+			return 2;
+		}
+		status(a, EV_UPROBE, a->uprobe ? "info" : "warning", a->uprobe ?
+		       "uprobes attached: local TLS servers' chains are seen" :
+		       "no uprobes (TLS 1.3 chains of local servers stay hidden): %s", err);
+	}
+	if (!a->n_kfiles && !a->uprobe) {	/* no key source after all */
+		keylog_free(a->keylog);
+		a->keylog = NULL;
+		return 0;
+	}
+	fo->keylog = a->keylog;
+	fo->wait_served = a->uprobe != NULL;
+	fo->need_keys = a->n_kfiles ? need_keys : NULL;
+	/* the server's encrypted flight, for the secrets: files, Go servers */
+	fo->copy_encrypted = a->copy_encrypted = true;
+	return 0;
+}
+
+/* The main loop's turn: uprobe records, key-log lines, then the handshakes
+ * that wait for them. */
+static void keysrc_poll(struct app *a)
+{
+	struct pollfd p = { .events = POLLIN };
+	int n;
+
+	if (a->uprobe && (n = uprobe_poll(a->uprobe, 0)) < 0 && n != -EINTR)
+		fprintf(stderr, "certsentry: uprobe ring: %s\n", strerror(-n));
+	for (int i = 0; i < a->n_kfiles; i++) {
+		p.fd = keylog_file_fd(a->kfiles[i]);
+		if (p.fd < 0 || poll(&p, 1, 0) > 0) {
+			keylogs_read(a);
+			break;
+		}
+	}
+	if (a->secrets_new) {
+		a->secrets_new = false;
+		flow_keys_arrived(a->flows);
+	}
+}
+
+/* Once a second: secrets past their time are wiped. */
+static void task_keys(void *ctx, uint64_t now)
+{
+	struct app *a = ctx;
+
+	(void)now;
+	if (a->keylog)
+		keylog_expire(a->keylog, keylog_now(a));
+}
+
+static void keysrc_close(struct app *a)
+{
+	uprobe_close(a->uprobe);
+	a->uprobe = NULL;
+	for (int i = 0; i < a->n_kfiles; i++)
+		keylog_file_close(a->kfiles[i]);
+	a->n_kfiles = 0;
+	keylog_free(a->keylog);
+	a->keylog = NULL;
+}
+
 /* ---- live: the periodic tasks ---- */
 
 /* SIGHUP: lists again, and the -o file opened again by name (log rotation
@@ -393,6 +563,7 @@ static void tasks_init(struct app *a)
 		[T_DEDUP] = { .name = "dedup", .period_ns = sec, .run = task_dedup },
 		[T_DROPS] = { .name = "drops", .period_ns = sec, .run = task_drops },
 		[T_STATS] = { .name = "stats", .period_ns = stats, .run = task_stats },
+		[T_KEYS] = { .name = "keys", .period_ns = sec, .run = task_keys },
 	};
 
 	memcpy(a->tasks, t, sizeof(t));
@@ -469,6 +640,7 @@ static int live_open(struct app *a)
 	char err[256];
 
 	co.max_bytes = a->cfg->max_bytes;
+	co.copy_encrypted = a->copy_encrypted;
 	if (!(a->cap = capture_open(&co, err, sizeof(err)))) {
 		fprintf(stderr, "certsentry: %s\n", err);
 		return 1;
@@ -507,6 +679,8 @@ static int run_live(struct app *a)
 	if ((rc = live_open(a)))
 		return rc;
 	drop.clsact = capture_uses_clsact(a->cap);
+	if (a->uprobe && privileges_dropped(a->cfg))	/* --uprobe asked for them */
+		drop.no_drop = true;
 	if (privdrop_apply(&drop, dropped, sizeof(dropped))) {
 		fprintf(stderr, "certsentry: %s\n", dropped);
 		return 1;
@@ -521,6 +695,7 @@ static int run_live(struct app *a)
 		 * closes) may wait in the ring on a quiet host. */
 		n = capture_poll(a->cap, confirm_poll_ms(a->confirm, POLL_MS), flow_segment,
 				 a->flows);
+		keysrc_poll(a);
 		output_flush(a->out);	/* this batch's lines leave now */
 		if (n < 0 && n != -EINTR) {
 			fprintf(stderr, "certsentry: ring buffer: %s\n", strerror(-n));
@@ -565,7 +740,7 @@ static int run_offline(struct app *a)
 		return 1;
 	}
 	a->pcap = src;
-	pcap_source_copy_encrypted(src, cfg->cap.copy_encrypted);
+	pcap_source_copy_encrypted(src, a->copy_encrypted);
 	if (lo->ca_file || lo->ca_path || lo->n_crl || lo->deny_file || lo->pins_file)
 		lists_event(a, EV_LISTS_LOADED);
 	rc = pcap_source_run(src, flow_segment, a->flows, err, sizeof(err));
@@ -662,7 +837,11 @@ static int pipeline_open(struct app *a)
 		.ctx = a,
 	};
 	char err[512];
+	int rc;
 
+	a->copy_encrypted = cfg->cap.copy_encrypted;
+	if ((rc = keysrc_open(a, &fo)))
+		return rc;
 	a->certs = cert_cache_new(CERT_CACHE_DEFAULT);
 	fo.certs = a->certs;
 	a->flows = flow_new(&fo);
@@ -687,6 +866,7 @@ static void app_close(struct app *a)
 	if (a->cap)
 		finish_live(a);
 	flow_free(a->flows);
+	keysrc_close(a);
 	output_flush(a->out);
 	watch_free(a->watch);
 	dedup_free(a->dedup);

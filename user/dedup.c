@@ -55,7 +55,7 @@ static void key_from_report(struct dedup_summary *k, const struct cs_report *r,
 		memcpy(k->leaf_sha256, r->chain[0]->sha256_hex, sizeof(k->leaf_sha256));
 	else if (r->action == REPORT_ALERT)
 		memcpy(k->leaf_sha256, r->alert_cert_sha256, sizeof(k->leaf_sha256));
-	k->verdict = verdict;	/* a static finding name or "ok" */
+	k->verdict = verdict;	/* verdict_name(): static */
 	k->severity = severity;
 }
 

@@ -16,7 +16,7 @@ struct dedup_summary {
 	bool has_sni;
 	char sni[TLS_SNI_MAX + 1];
 	char leaf_sha256[65];		/* "" when the handshake showed no chain */
-	const char *verdict;		/* worst finding code, or "ok" */
+	const char *verdict;		/* verdict_name(): worst code, "ok", "unverified" */
 	int severity;			/* enum severity */
 	uint64_t count;			/* repeats since the last line about this key */
 	uint64_t first_ns, last_ns;	/* of those repeats */
@@ -34,7 +34,7 @@ struct dedup;
 struct dedup *dedup_new(uint32_t interval_s, bool every, dedup_emit_fn fn, void *ctx);
 void dedup_free(struct dedup *d);
 /* true: write this report now (a first sighting); false: counted for a
- * summary. verdict is the worst code ("ok" if none), severity its level. */
+ * summary. verdict is verdict_name() (the worst code, "ok" or "unverified"), severity its level. */
 bool dedup_admit(struct dedup *d, const struct cs_report *r, const char *verdict,
 		 int severity, uint64_t now_ns);
 /* Summaries due at now_ns; at_exit writes every pending count. Entries

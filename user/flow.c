@@ -9,16 +9,42 @@
 #include "flow.h"
 #include "htab.h"
 #include "hello.h"
+#include "keylog.h"
 #include "lru.h"
 #include "outcomes.h"
 #include "reasm.h"
 #include "recwalk.h"
+#include "served.h"
 #include "tls.h"
 #include "tls13.h"
 
 enum role { ROLE_UNKNOWN, ROLE_CLIENT, ROLE_SERVER };
 
 struct conn;
+
+/* A TLS 1.3 handshake whose chain is encrypted, waiting (bounded in time)
+ * for a source to give it: the key log (decrypt the server's flight) or the
+ * local server's uprobes. */
+struct hidden {
+	struct hidden *next, *prev;	/* flow_table.hid: oldest, earliest deadline, first */
+	struct conn *c;			/* NULL: the connection ended; a served chain may come */
+	struct cs_flow_key key;		/* the server's direction */
+	uint64_t deadline_ns;		/* packet time */
+	struct cs_report r;		/* the tls-certificate-hidden report, as of the ServerHello */
+	struct tls13_flight *fl;	/* the secret was found: the flight being decrypted */
+	uint32_t next_idx;		/* server records fed to fl */
+	bool failed, asked;		/* fl failed; need_keys was called */
+	struct cs_report *got;		/* the chain, once the Certificate is decrypted */
+};
+
+/* A served chain that came before its connection's ServerHello. */
+struct served_early {
+	struct cs_flow_key key;		/* the server's direction */
+	uint64_t ts_ns, mono_ns;
+	uint8_t binding;
+	uint32_t n, total;
+	struct cert_facts *chain[TLS_CHAIN_MAX];
+};
 
 struct dir {
 	struct conn *c;
@@ -52,11 +78,13 @@ struct conn {
 	char leaf_sha256[65];		/* server leaf, once seen */
 	struct cs_report *pending;	/* chain waiting for a CertificateStatus */
 	/* The client side: its hello's facts (heap: ~136 bytes, only for
-	 * hellos that decoded), its random (the key log's key) and what it
-	 * did after a TLS 1.3 server's flight. */
+	 * hellos that decoded) and what it did after a TLS 1.3 server's
+	 * flight. */
 	struct hello_summary *hello;
-	uint8_t client_random[32];
 	struct outcome_track ot;
+	bool have_random;
+	uint8_t random[32];		/* client_random: the key log's join */
+	struct hidden *hid;		/* TLS 1.3: waiting for a source */
 };
 
 struct flow_table {
@@ -66,6 +94,9 @@ struct flow_table {
 	uint64_t now_ns, last_expire_ns;
 	const struct cs_segment *seg;	/* segment being processed */
 	struct flow_stats st;
+	struct hidden *hid_head, *hid_tail;
+	struct served_early early[FLOW_SERVED_EARLY_MAX];
+	uint32_t n_early;
 };
 
 /* The table's keyed hash of one endpoint (address, port). */
@@ -128,6 +159,9 @@ static size_t conn_mem(const struct conn *c)
 {
 	size_t n = sizeof(*c) + (c->pending ? sizeof(*c->pending) : 0) + str_mem(c->sni) +
 		   str_mem(c->alpn_offered) + str_mem(c->alpn) + (c->hello ? sizeof(*c->hello) : 0);
+
+	if (c->hid)
+		n += sizeof(*c->hid) + (c->hid->fl ? sizeof(*c->hid->fl) + TLS13_RECORD_MAX : 0);
 
 	for (int i = 0; i < 2; i++)
 		n += c->d[i].r.held + c->d[i].p.msg_cap + c->d[i].w.mem;
@@ -319,8 +353,8 @@ static void decrypt_client_record(struct flow_table *t, struct conn *c,
 	uint8_t inner;
 	int rc;
 
-	if (!t->o.keylog || !rec || !rec->body || !c->have_ch ||
-	    !(secret = keylog_find(t->o.keylog, c->client_random,
+	if (!t->o.keylog || !rec || !rec->body || !c->have_random ||
+	    !(secret = keylog_find(t->o.keylog, c->random,
 				   KEYLOG_CLIENT_HANDSHAKE_TRAFFIC_SECRET, &slen)))
 		return;
 	if (tls13_traffic_keys(c->cipher, secret, slen, &keys))
@@ -382,9 +416,12 @@ static void dir_release(struct dir *d)
 	recwalk_free(&d->w);
 }
 
+static void hidden_conn_end(struct flow_table *t, struct conn *c);
+
 static void conn_free(struct flow_table *t, struct conn *c, const char *why)
 {
 	flush_pending(t, c);
+	hidden_conn_end(t, c);
 	outcome_end(&c->ot, why ? "the connection ended before the client closed" :
 		    "the capture ended before the client closed");
 	report_outcome(t, c);
@@ -522,6 +559,8 @@ static void keep_client_hello(struct conn *c, const struct tls_client_hello *ch)
 {
 	c->have_ch = true;
 	c->has_sni = ch->has_sni;
+	c->have_random = true;		/* the same in both hellos of an HRR */
+	memcpy(c->random, ch->random, sizeof(c->random));
 	set_str(&c->sni, ch->sni);
 	set_str(&c->alpn_offered, ch->alpn);
 	/* After a HelloRetryRequest the second hello's facts replace the first's. */
@@ -529,7 +568,6 @@ static void keep_client_hello(struct conn *c, const struct tls_client_hello *ch)
 		c->hello = malloc(sizeof(*c->hello));
 	if (c->hello)
 		hello_summarize(ch, c->hello);
-	memcpy(c->client_random, ch->random, sizeof(c->client_random));
 }
 
 static void on_client_hello(struct dir *d, uint8_t type, const uint8_t *b, size_t len)
@@ -555,6 +593,381 @@ static void on_client_hello(struct dir *d, uint8_t type, const uint8_t *b, size_
 	}
 }
 
+/* ---- TLS 1.3: the chain from a source (key log, the local server's uprobes) ---- */
+
+static bool key_source(const struct flow_table *t)
+{
+	return t->o.keylog || t->o.wait_served;
+}
+
+static void hidden_free(struct flow_table *t, struct hidden *h)
+{
+	if (h->prev)
+		h->prev->next = h->next;
+	else
+		t->hid_head = h->next;
+	if (h->next)
+		h->next->prev = h->prev;
+	else
+		t->hid_tail = h->prev;
+	if (h->c)
+		h->c->hid = NULL;
+	if (h->fl) {
+		tls13_flight_free(h->fl);
+		free(h->fl);
+	}
+	if (h->got) {
+		release_chain(t, h->got);
+		free(h->got);
+	}
+	free(h);
+	t->st.hidden_waiting--;
+}
+
+/* No source gave the chain in time: the handshake as it is, unverified. */
+static void hidden_give_up(struct flow_table *t, struct hidden *h)
+{
+	emit(t, &h->r);
+	hidden_free(t, h);
+}
+
+/* A source gave the chain: it is reported like one seen in the clear, the
+ * source named. r's chain is released here. */
+static void source_chain(struct flow_table *t, struct conn *c, struct cs_report *r)
+{
+	if (c) {
+		c->chain_seen = true;
+		if (r->chain_len)
+			memcpy(c->leaf_sha256, r->chain[0]->sha256_hex, sizeof(c->leaf_sha256));
+	}
+	emit(t, r);
+	release_chain(t, r);
+}
+
+/* A chain report from the hidden one (endpoints, hellos), at the time of
+ * the segment that completed it if there is one. */
+static void report_from_hidden(struct flow_table *t, const struct hidden *h, struct cs_report *r,
+			       enum report_source src)
+{
+	*r = h->r;
+	r->action = REPORT_CERTIFICATE;
+	r->source = src;
+	if (t->seg) {
+		r->ts_ns = t->seg->ts_ns;
+		r->mono_ns = t->seg->mono_ns;
+		r->check_time = check_time(t, r->ts_ns);
+	}
+}
+
+/* The decrypted flight's messages: the Certificate (and its OCSP staple). */
+static void on_flight_message(void *ctx, uint8_t type, const uint8_t *body, size_t len)
+{
+	struct flow_table *t = ((void **)ctx)[0];
+	struct hidden *h = ((void **)ctx)[1];
+	struct tls_cert_list cl;
+	const uint8_t *ocsp;
+	size_t ocsp_len;
+
+	if (type != TLS_HS_CERTIFICATE || h->got)
+		return;
+	if (tls_parse_certificate13(body, len, &cl, &ocsp, &ocsp_len) < 0 || !cl.n) {
+		t->st.keylog_failed++;
+		h->failed = true;
+		return;
+	}
+	if (!(h->got = malloc(sizeof(*h->got))))
+		return;
+	report_from_hidden(t, h, h->got, SOURCE_KEYLOG);
+	fill_chain(t, h->got, &cl);
+	if (ocsp) {
+		struct cs_report *r = h->got;
+
+		r->have_ocsp = true;
+		ocsp_parse(ocsp, ocsp_len, r->chain_len ? r->chain[0]->x509 : NULL,
+			   r->chain_len > 1 ? r->chain[1]->x509 : NULL, &r->ocsp);
+	}
+}
+
+/* The server's encrypted records held so far, whole. */
+static uint32_t records_held(const struct dir *d)
+{
+	return d->w.n - (d->w.filling ? 1u : 0u);
+}
+
+static bool hidden_keys(struct flow_table *t, struct hidden *h)
+{
+	struct conn *c = h->c;
+	const uint8_t *secret;
+	size_t len;
+
+	secret = keylog_find(t->o.keylog, c->random, KEYLOG_SERVER_HANDSHAKE_TRAFFIC_SECRET, &len);
+	if (!secret)
+		return false;
+	if (!(h->fl = malloc(sizeof(*h->fl))))
+		return false;
+	if (tls13_flight_init(h->fl, c->cipher, secret, len) < 0) {
+		t->st.keylog_failed++;
+		h->failed = true;
+	}
+	return true;
+}
+
+/*
+ * Decrypts what the server's direction holds, with its handshake traffic
+ * secret once the key log has it. The record's AEAD tag proves the secret
+ * is this connection's: a wrong or foreign one fails (counted), it never
+ * yields a certificate. May free h.
+ */
+static void hidden_records(struct flow_table *t, struct hidden *h)
+{
+	struct conn *c = h->c;
+	void *ctx[2] = { t, h };
+	const struct dir *d;
+	const struct recwalk_record *rec;
+	struct cs_report *r;
+	int rc;
+
+	if (!c || !t->o.keylog || !c->have_random || h->failed)
+		return;
+	d = &c->d[key_eq(&c->key[0], &h->key) ? 0 : 1];
+	if (!records_held(d))
+		return;
+	if (!h->fl && !hidden_keys(t, h)) {
+		if (!h->asked && t->o.need_keys) {
+			h->asked = true;	/* once: the source reads what it has */
+			t->o.need_keys(t->o.ctx);
+			hidden_records(t, h);
+		}
+		return;
+	}
+	while (!h->failed && !h->got && h->next_idx < records_held(d)) {
+		rec = recwalk_record(&d->w, h->next_idx++);
+		if (!rec || !rec->body) {
+			t->st.keylog_failed++;
+			h->failed = true;
+			break;
+		}
+		rc = tls13_flight_record(h->fl, rec->hdr, rec->body, rec->len, on_flight_message, ctx);
+		if (rc < 0 && !h->failed) {
+			if (rc == TLS13_E_AUTH)
+				t->st.keylog_auth_failed++;
+			else
+				t->st.keylog_failed++;
+			h->failed = true;
+		}
+	}
+	if (!h->got)
+		return;
+	r = h->got;
+	h->got = NULL;
+	t->st.keylog_chains++;
+	source_chain(t, c, r);
+	free(r);
+	hidden_free(t, h);
+}
+
+static void served_early_release(struct flow_table *t, uint32_t i)
+{
+	struct served_early *e = &t->early[i];
+
+	for (uint32_t j = 0; j < e->n; j++)
+		cert_put(t->o.certs, e->chain[j]);
+	t->early[i] = t->early[--t->n_early];
+}
+
+static int served_early_find(const struct flow_table *t, const struct cs_flow_key *k)
+{
+	for (uint32_t i = 0; i < t->n_early; i++)
+		if (key_eq(&t->early[i].key, k))
+			return (int)i;
+	return -1;
+}
+
+/* A TLS 1.2 ServerHello: the wire shows its chain; a served one is not needed. */
+static void served_early_drop(struct flow_table *t, const struct cs_flow_key *k)
+{
+	int i = t->n_early ? served_early_find(t, k) : -1;
+
+	if (i >= 0) {
+		t->st.served_clear++;
+		served_early_release(t, (uint32_t)i);
+	}
+}
+
+/* The chain a uprobe gave, as a report about conn c / hidden h. */
+static void served_report(struct flow_table *t, struct cs_report *r, uint8_t binding,
+			  uint64_t ts_ns, uint64_t mono_ns)
+{
+	r->action = REPORT_CERTIFICATE;
+	r->source = SOURCE_UPROBE;
+	r->binding = binding;
+	r->ts_ns = ts_ns;
+	r->mono_ns = mono_ns;
+	r->check_time = check_time(t, ts_ns);
+}
+
+/* A TLS 1.3 ServerHello: its report waits for a source, unless one already
+ * gave the chain (a uprobe's, ahead of the packets) or there is none. */
+static void hidden_start(struct flow_table *t, struct dir *d)
+{
+	struct conn *c = d->c;
+	struct hidden *h;
+	struct cs_report r;
+	int i;
+
+	report_init(t, c, dir_index(d), &r, REPORT_CERTIFICATE_HIDDEN);
+	if (c->hid || c->chain_seen)
+		return;
+	if (t->n_early && (i = served_early_find(t, &c->key[dir_index(d)])) >= 0) {
+		struct served_early *e = &t->early[i];
+
+		served_report(t, &r, e->binding, e->ts_ns, e->mono_ns);
+		for (uint32_t j = 0; j < e->n; j++)
+			r.chain[r.chain_len++] = e->chain[j];
+		r.chain_total = e->total;
+		e->n = 0;		/* the report holds them now */
+		served_early_release(t, (uint32_t)i);
+		t->st.served_chains++;
+		source_chain(t, c, &r);
+		return;
+	}
+	if (!key_source(t) || !(h = calloc(1, sizeof(*h)))) {
+		emit(t, &r);
+		return;
+	}
+	h->r = r;
+	h->c = c;
+	h->key = c->key[dir_index(d)];
+	h->deadline_ns = t->now_ns + (uint64_t)t->o.hidden_wait_ms * 1000000ULL;
+	h->prev = t->hid_tail;
+	if (t->hid_tail)
+		t->hid_tail->next = h;
+	else
+		t->hid_head = h;
+	t->hid_tail = h;
+	c->hid = h;
+	t->st.hidden_waiting++;
+}
+
+/* The connection ends: a last look at the key log while its records are
+ * held; then a served chain may still come until the deadline (the uprobe
+ * source is read apart from the packets), else the handshake is unverified. */
+static void hidden_conn_end(struct flow_table *t, struct conn *c)
+{
+	struct hidden *h = c->hid;
+
+	if (h && !h->fl && !h->asked && t->o.need_keys && t->o.keylog && c->have_random) {
+		h->asked = true;
+		t->o.need_keys(t->o.ctx);
+	}
+	if (h)
+		hidden_records(t, h);
+	if ((h = c->hid)) {
+		c->hid = NULL;
+		h->c = NULL;
+		if (!t->o.wait_served || t->now_ns >= h->deadline_ns)
+			hidden_give_up(t, h);
+	}
+	/* Secrets are held only until the connection is decrypted or gone. */
+	if (c->hidden && c->have_random && t->o.keylog)
+		keylog_forget(t->o.keylog, c->random);
+}
+
+/* Handshakes whose deadline passed are written as they are. */
+static void hidden_expire(struct flow_table *t, uint64_t now_ns)
+{
+	while (t->hid_head && t->hid_head->deadline_ns <= now_ns)
+		hidden_give_up(t, t->hid_head);
+	for (uint32_t i = t->n_early; i-- > 0;) {
+		if (t->early[i].ts_ns + (uint64_t)t->o.hidden_wait_ms * 1000000ULL < now_ns) {
+			t->st.served_unmatched++;
+			served_early_release(t, i);
+		}
+	}
+}
+
+void flow_keys_arrived(struct flow_table *t)
+{
+	struct hidden *h, *next;
+
+	for (h = t->hid_head; h; h = next) {
+		next = h->next;
+		if (h->c && !h->fl)
+			hidden_records(t, h);
+	}
+}
+
+static void fill_served(struct flow_table *t, struct cs_report *r, const struct served_chain *sc)
+{
+	for (uint32_t i = 0; i < sc->n && i < TLS_CHAIN_MAX; i++) {
+		r->chain[r->chain_len] = cert_get(t->o.certs, sc->der[i], sc->der_len[i]);
+		if (r->chain[r->chain_len])
+			r->chain_len++;
+	}
+	r->chain_total = sc->total;
+}
+
+static void served_keep_early(struct flow_table *t, const struct served_chain *sc)
+{
+	struct served_early *e;
+
+	if (t->n_early == FLOW_SERVED_EARLY_MAX) {
+		t->st.served_unmatched++;
+		served_early_release(t, 0);
+	}
+	e = &t->early[t->n_early++];
+	memset(e, 0, sizeof(*e));
+	e->key = sc->key;
+	e->ts_ns = sc->ts_ns;
+	e->mono_ns = sc->mono_ns;
+	e->binding = sc->binding;
+	e->total = sc->total;
+	for (uint32_t i = 0; i < sc->n && i < TLS_CHAIN_MAX; i++) {
+		e->chain[e->n] = cert_get(t->o.certs, sc->der[i], sc->der_len[i]);
+		if (e->chain[e->n])
+			e->n++;
+	}
+}
+
+void flow_served_chain(struct flow_table *t, const struct served_chain *sc)
+{
+	struct hidden *h = NULL;
+	struct cs_report r;
+	struct conn *c;
+	int i;
+
+	c = conn_find(t, &sc->key, &i);
+	if (c && c->have_sh && !c->hidden) {
+		t->st.served_clear++;		/* TLS 1.2: the wire had it */
+		return;
+	}
+	if (c && c->chain_seen)
+		return;				/* the key log was first */
+	if (c && c->hid) {
+		h = c->hid;
+	} else if (!c) {
+		for (h = t->hid_head; h && !(!h->c && key_eq(&h->key, &sc->key)); h = h->next)
+			;
+	}
+	if (h) {
+		report_from_hidden(t, h, &r, SOURCE_UPROBE);
+	} else if (c && c->have_sh) {
+		/* reported unverified already: the chain all the same, late */
+		t->st.served_late++;
+		report_init(t, c, i, &r, REPORT_CERTIFICATE);
+	} else {
+		/* before its ServerHello (or its ClientHello) was read */
+		served_keep_early(t, sc);
+		return;
+	}
+	served_report(t, &r, sc->binding, sc->ts_ns, sc->mono_ns);
+	fill_served(t, &r, sc);
+	t->st.served_chains++;
+	source_chain(t, c, &r);
+	if (h)
+		hidden_free(t, h);
+}
+
 static void report_resumed(struct flow_table *t, struct dir *server)
 {
 	struct conn *c = server->c;
@@ -571,7 +984,6 @@ static void on_server_hello(struct flow_table *t, struct dir *d, const uint8_t *
 {
 	struct tls_server_hello sh;
 	struct conn *c = d->c;
-	struct cs_report r;
 
 	if (tls_parse_server_hello(b, len, &sh) < 0)
 		return;
@@ -592,10 +1004,10 @@ static void on_server_hello(struct flow_table *t, struct dir *d, const uint8_t *
 		c->hidden = true;
 		/* What the client does next says whether it took the chain. */
 		outcome_flight(&c->ot, c->hello && (c->hello->flags & HELLO_F_EARLY_DATA));
-		report_init(t, c, dir_index(d), &r, REPORT_CERTIFICATE_HIDDEN);
-		emit(t, &r);
+		hidden_start(t, d);
 		return;
 	}
+	served_early_drop(t, &c->key[dir_index(d)]);	/* the wire will show it */
 	if (c->ch_sid_len && sh.session_id_len == c->ch_sid_len &&
 	    !memcmp(sh.session_id, c->ch_sid, c->ch_sid_len))
 		report_resumed(t, d);
@@ -799,6 +1211,8 @@ static void on_encrypted(struct flow_table *t, struct dir *d)
 	/* The record is whole here: the walk is at its end. */
 	if (!from_server(d) && idx < d->w.n)
 		client_record(t, d, d->w.rec[idx].hdr, d->w.pos, r);
+	if (d->c->hid && key_eq(&d->c->hid->key, &d->c->key[dir_index(d)]))
+		hidden_records(t, d->c->hid);
 	/* The client sends its first encrypted record once it has the
 	 * server's whole flight: what the server sends later (tickets, data)
 	 * is no handshake. (Unless the server took none yet: 0-RTT data.) */
@@ -1000,6 +1414,7 @@ void flow_expire(struct flow_table *t, uint64_t now_ns)
 	uint64_t idle = (uint64_t)t->o.idle_s * 1000000000ULL;
 
 	t->last_expire_ns = now_ns;
+	hidden_expire(t, now_ns);
 	while (t->lru.tail && lru_conn(t->lru.tail)->last_ns + idle < now_ns) {
 		conn_free(t, lru_conn(t->lru.tail), "idle timeout with a hole");
 		t->st.expired++;
@@ -1023,6 +1438,8 @@ struct flow_table *flow_new(const struct flow_opts *o)
 		t->o.msg_max = TLS_MSG_MAX_DEFAULT;
 	if (!t->o.max_mem)
 		t->o.max_mem = FLOW_MEM_DEFAULT;
+	if (!t->o.hidden_wait_ms)
+		t->o.hidden_wait_ms = FLOW_HIDDEN_WAIT_MS;
 	if (!htab_init(&t->conns, t->o.max_conns > 1024 ? t->o.max_conns : 1024)) {
 		free(t);
 		return NULL;
@@ -1048,6 +1465,12 @@ void flow_drain(struct flow_table *t)
 {
 	while (t && t->lru.head)
 		conn_free(t, lru_conn(t->lru.head), NULL);
+	while (t && t->hid_head)
+		hidden_give_up(t, t->hid_head);
+	while (t && t->n_early) {
+		t->st.served_unmatched++;
+		served_early_release(t, 0);
+	}
 }
 
 void flow_free(struct flow_table *t)

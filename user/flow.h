@@ -13,6 +13,11 @@
 #define FLOW_IDLE_DEFAULT_S	60		/* idle connection lifetime */
 #define FLOW_HELD_DEFAULT	(256 * 1024)	/* out-of-order bytes per direction */
 #define FLOW_MEM_DEFAULT	(32u << 20)	/* all connection state together */
+#define FLOW_HIDDEN_WAIT_MS	2000		/* a TLS 1.3 chain waits this long for a source */
+#define FLOW_SERVED_EARLY_MAX	256		/* uprobe chains ahead of their ServerHello */
+
+struct keylog;
+struct served_chain;
 
 /* flow_opts.check_time: judge validity at the packet's time, or now. */
 #define FLOW_CHECK_PACKET	0
@@ -48,9 +53,20 @@ struct flow_opts {
 	 */
 	void (*encrypted)(void *ctx, const struct cs_flow_key *k, bool from_server, uint32_t idx,
 			  const uint8_t *hdr, const uint8_t *body, size_t len);
-	/* The key store (keylog.h), owned by the main loop; NULL when no key
-	 * source is configured. */
+	/*
+	 * TLS 1.3 sources. keylog: secrets by client_random (--keylog files,
+	 * a Go server's uprobe), owned by the caller; NULL: none. wait_served:
+	 * a uprobe source may give chains (flow_served_chain). With either, a
+	 * TLS 1.3 handshake's report waits up to hidden_wait_ms (0:
+	 * FLOW_HIDDEN_WAIT_MS, packet time) for its chain, then says
+	 * tls-certificate-hidden (verdict unverified). need_keys: called when a
+	 * handshake's encrypted flight is held and its secret is not in keylog,
+	 * to read what the key sources have now; it must not call flow_*.
+	 */
 	struct keylog *keylog;
+	bool wait_served;
+	uint32_t hidden_wait_ms;
+	void (*need_keys)(void *ctx);
 	void *ctx;
 };
 
@@ -68,6 +84,15 @@ struct flow_stats {
 	uint64_t encrypted_records;	/* whole encrypted records held (copy_encrypted) */
 	uint64_t encrypted_oversize;	/* ... not held: over RECWALK_REC_MAX */
 	uint64_t client_alerts_decrypted;	/* TLS 1.3 client records read with a key log */
+	/* TLS 1.3 chains had from a source, and what did not work */
+	uint64_t hidden_waiting;	/* gauge: handshakes waiting for a source */
+	uint64_t keylog_chains;		/* decrypted with a key log's secret */
+	uint64_t keylog_auth_failed;	/* a secret that did not open the flight (wrong key) */
+	uint64_t keylog_failed;		/* other flight errors (suite, lengths, messages) */
+	uint64_t served_chains;		/* a local server's chain (uprobe) */
+	uint64_t served_clear;		/* ... for a TLS 1.2 connection: the wire had it */
+	uint64_t served_unmatched;	/* ... for no connection seen */
+	uint64_t served_late;		/* ... after its handshake was reported unverified */
 };
 
 struct flow_table;
@@ -79,6 +104,10 @@ int flow_segment(void *ctx, const struct cs_segment *seg);
  * flow_opts.encrypted), or NULL. Valid until the next flow_* call. */
 const struct recwalk_record *flow_encrypted(struct flow_table *t, const struct cs_flow_key *k,
 					    uint32_t idx);
+/* A local server's chain and the connection it went out on (uprobe). */
+void flow_served_chain(struct flow_table *t, const struct served_chain *sc);
+/* New secrets are in opts.keylog: handshakes waiting for theirs try again. */
+void flow_keys_arrived(struct flow_table *t);
 /* Expires connections idle since before now_ns - idle_s (epoch ns). */
 void flow_expire(struct flow_table *t, uint64_t now_ns);
 void flow_stats(const struct flow_table *t, struct flow_stats *st);

@@ -3,6 +3,7 @@
 #include <string.h>
 #include "events.h"
 #include "format.h"
+#include "served.h"
 #include "tls.h"
 
 static const struct {
@@ -42,6 +43,24 @@ const char *format_names(void)
 const char *action_name(const struct cs_report *r)
 {
 	return event_action_name((enum event_action)r->action);
+}
+
+const char *report_source_name(const struct cs_report *r)
+{
+	static const char *const names[] = {
+		[SOURCE_WIRE] = "wire", [SOURCE_KEYLOG] = "keylog",
+		[SOURCE_UPROBE] = "uprobe", [SOURCE_CONFIRM] = "confirm",
+	};
+
+	return (unsigned)r->source < sizeof(names) / sizeof(names[0]) ? names[r->source] :
+									 "unknown";
+}
+
+const char *report_binding_name(const struct cs_report *r)
+{
+	if (r->source != SOURCE_UPROBE)
+		return NULL;
+	return r->binding == UPROBE_BIND_EXACT ? "exact" : "unknown";
 }
 
 const char *report_version(const struct cs_report *r)

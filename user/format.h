@@ -60,6 +60,11 @@ const char *format_names(void);
 
 /* event.action of a report; for a summary, of the reports it counts. */
 const char *action_name(const struct cs_report *r);
+/* certsentry.source: "wire", "keylog", "uprobe", "confirm". */
+const char *report_source_name(const struct cs_report *r);
+/* certsentry.binding (how a uprobe's chain was tied to the connection):
+ * "exact", or NULL when the source has none. */
+const char *report_binding_name(const struct cs_report *r);
 /* Negotiated version ("1.2") only when a ServerHello named one we know. */
 const char *report_version(const struct cs_report *r);
 bool report_has_cipher(const struct cs_report *r);

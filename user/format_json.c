@@ -428,7 +428,7 @@ static void json_incomplete(struct jw *w, const struct cs_report *r)
 
 static void json_verdict(struct jw *w, const struct verdict *v)
 {
-	jw_str(w, "verdict", v->n ? finding_name(v->f[0].code) : "ok");
+	jw_str(w, "verdict", verdict_name(v));
 	jw_str(w, "severity", severity_name(v->worst));
 	if (!v->n)
 		return;
@@ -548,14 +548,13 @@ static void json_certsentry(struct json_state *js, struct jw *w, const struct cs
 	if (r->verdict && r->verdict->change)
 		json_change(w, r->verdict->change);
 	if (r->action == REPORT_CERTIFICATE_HIDDEN)
-		jw_str(w, "reason", "TLS 1.3: certificate is encrypted");
+		jw_str(w, "reason", "TLS 1.3: certificate encrypted, no key source gave it");
 	if (r->hello_retry)
 		jw_bool(w, "hello_retry", true);
-	if (r->source == SOURCE_CONFIRM) {
-		jw_str(w, "source", "confirm");
+	/* certsentry.source itself is written with the chain, below */
+	if (r->source == SOURCE_CONFIRM)
 		jw_str(w, "note", "certificate fetched by certsentry's own TLS handshake "
 			   "(--confirm), not observed in a client's handshake");
-	}
 	if (r->alpn_offered[0])
 		jw_str(w, "client_alpn", r->alpn_offered);
 	if (r->action == REPORT_ALERT)
@@ -569,6 +568,9 @@ static void json_certsentry(struct json_state *js, struct jw *w, const struct cs
 	if (r->have_ocsp)
 		json_ocsp(w, &r->ocsp);
 	if (has_chain(r)) {
+		jw_str(w, "source", report_source_name(r));
+		if (report_binding_name(r))
+			jw_str(w, "binding", report_binding_name(r));
 		jw_time_s(w, "check_time", r->check_time);
 		jw_uint(w, "chain_length", r->chain_len);
 		jw_uint(w, "chain_total", r->chain_total);
@@ -725,7 +727,7 @@ static size_t json_report(void *state, struct line *l, const struct cs_report *r
 static size_t json_summary(void *state, struct line *l, const struct dedup_summary *s)
 {
 	struct cs_report r = { .action = s->action };
-	bool bad = strcmp(s->verdict, "ok") != 0;
+	bool bad = strcmp(s->verdict, "ok") && strcmp(s->verdict, "unverified");
 	struct ecs_envelope e = {
 		.ts_ns = s->ts_ns, .kind = bad ? "alert" : "event", .severity = s->severity,
 		.action = event_action_name(EV_TLS_SUMMARY), .dataset = "certsentry.tls",

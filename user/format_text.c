@@ -116,7 +116,7 @@ static void text_tail(struct tb *t, const struct cs_report *r)
 
 	switch (r->action) {
 	case REPORT_CERTIFICATE_HIDDEN:
-		tb_printf(t, " certificate encrypted (TLS 1.3)");
+		tb_printf(t, " certificate encrypted (TLS 1.3), no key source");
 		return;
 	case REPORT_RESUMED:
 		tb_printf(t, " session resumed: no certificate sent");
@@ -179,7 +179,7 @@ static void text_verdict(struct tb *t, const struct verdict *v)
 	if (!v)
 		return;
 	if (!v->n) {
-		tb_printf(t, " verdict=ok");
+		tb_printf(t, " verdict=%s", verdict_name(v));
 		return;
 	}
 	tb_printf(t, " ALERT[%s]", severity_name(v->worst));
@@ -229,8 +229,13 @@ static size_t text_report(void *state, struct line *l, const struct cs_report *r
 	}
 	if (r->hello_retry)
 		tb_printf(&t, " hello-retry");
-	if (r->source == SOURCE_CONFIRM)
-		tb_printf(&t, " source=confirm (fetched by certsentry, not observed)");
+	if (r->source != SOURCE_WIRE) {	/* how the chain was had, when not in the clear */
+		tb_printf(&t, " source=%s", report_source_name(r));
+		if (report_binding_name(r))
+			tb_printf(&t, "/%s", report_binding_name(r));
+		if (r->source == SOURCE_CONFIRM)
+			tb_printf(&t, " (fetched by certsentry, not observed)");
+	}
 	if (r->have_hello && r->hello.fp.ja4[0])
 		tb_printf(&t, " ja4=%s", r->hello.fp.ja4);
 	text_tail(&t, r);

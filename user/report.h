@@ -47,9 +47,11 @@ struct report_family {
 	uint32_t total, aborted;
 };
 
-struct verdict;			/* checks.h: filled after the flow stage */
-
+/* How a chain was seen: in the clear, decrypted with a key log's secret,
+ * from the local server's uprobes, or fetched by our own handshake. */
 enum report_source { SOURCE_WIRE, SOURCE_KEYLOG, SOURCE_UPROBE, SOURCE_CONFIRM };
+
+struct verdict;			/* checks.h: filled after the flow stage */
 
 struct report_endpoint {
 	uint8_t family;			/* enum cs_family */
@@ -73,6 +75,7 @@ struct cs_report {
 	char alpn_offered[TLS_ALPN_MAX + 1];
 	char alpn[TLS_ALPN_MAX + 1];	/* selected */
 	uint8_t transport;		/* IPPROTO_TCP or IPPROTO_UDP (DTLS) */
+	uint8_t binding;		/* SOURCE_UPROBE: enum uprobe_binding (served.h) */
 	int64_t check_time;		/* Unix s at which validity is judged */
 	bool resumed;
 	bool hello_retry;		/* TLS 1.3 HelloRetryRequest: the hello facts are the second's */

@@ -273,11 +273,6 @@ static bool same_handshake_target(const struct cs_report *a, const struct cs_rep
 	       !memcmp(a->chain[0]->sha256, b->chain[0]->sha256, 32);
 }
 
-static const char *verdict_name(const struct verdict *v)
-{
-	return v->n ? finding_name(v->f[0].code) : "ok";
-}
-
 void sources_hold(struct sources *s, const struct cs_report *r, const struct verdict *v)
 {
 	struct held *h = NULL;

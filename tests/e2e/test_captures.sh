@@ -136,7 +136,7 @@ record() {
 	bg "$ns" tcpdump -i lo -w "$CAP" -s 0 -B 65536 --immediate-mode -U 2>"$TMP/tcpdump.err"
 	td=$BG_PID
 	wait_for 10 grep -q 'listening on' "$TMP/tcpdump.err" || { fail recording "tcpdump: $(cat "$TMP/tcpdump.err")"; return 1; }
-	start_sentry "$ns" "$LIVE" -i lo --every || { fail recording "certsentry -i lo did not start: $(cat "$LIVE")"; return 1; }
+	start_sentry "$ns" "$LIVE" -i lo --every --no-uprobe || { fail recording "certsentry -i lo did not start: $(cat "$LIVE")"; return 1; }
 
 	local par=() servers=()
 	start_server "$ns" 4433 "$PKI/big.pem" "$PKI/big.key" "$PKI/inter.pem" || { fail recording "s_server v4"; return 1; }

@@ -285,6 +285,32 @@ static void test_good(void **state)
 	clean(run(l_base, &r));
 }
 
+/* A chain nobody saw is not a chain that passed: unverified, never ok. */
+static void test_unverified(void **state)
+{
+	struct cs_report r;
+	const struct verdict *vv;
+
+	(void)state;
+	memset(&r, 0, sizeof(r));
+	r.action = REPORT_CERTIFICATE_HIDDEN;
+	r.version = 0x0304;
+	r.has_sni = true;
+	strcpy(r.sni, "www.example.com");
+	r.check_time = T2026;
+	vv = run(l_base, &r);
+	assert_int_equal(vv->n, 0);
+	assert_true(vv->unverified);
+	assert_int_equal(verdict_slot(vv), VERDICT_UNVERIFIED);
+	assert_string_equal(verdict_name(vv), "unverified");
+	rep(&r, "www.example.com", T2026, leaf, inter, NULL);	/* a source gave it */
+	vv = run(l_base, &r);
+	assert_false(vv->unverified);
+	assert_string_equal(verdict_name(vv), "ok");
+	assert_int_equal(verdict_slot(vv), VERDICT_OK);
+	assert_string_equal(verdict_slot_name(F_REVOKED_CRL), "revoked.crl");
+}
+
 static void test_incomplete(void **state)
 {
 	struct cs_report r;
@@ -1178,6 +1204,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_good),
+		cmocka_unit_test(test_unverified),
 		cmocka_unit_test(test_incomplete),
 		cmocka_unit_test(test_untrusted),
 		cmocka_unit_test(test_self_signed),

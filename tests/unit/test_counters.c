@@ -42,6 +42,17 @@ static void snap_fill(struct counter_snap *s)
 	s->app.reloads_failed = 97;
 	for (int i = 0; i <= F_MAX; i++)
 		s->app.verdicts[i] = 1000 + (uint64_t)i;
+	s->app.verdicts[VERDICT_UNVERIFIED] = 99;
+	s->flow.keylog_chains = 101;
+	s->flow.served_chains = 102;
+	s->flow.keylog_auth_failed = 103;
+	s->flow.keylog_failed = 104;
+	s->keylog.outcome[KEYLOG_BAD_HEX] = 100;
+	s->keylog.outcome[KEYLOG_CONFLICT] = 5;
+	s->keylog.outcome[KEYLOG_ADDED] = 7;	/* not a rejection */
+	s->flow.served_clear = 106;
+	s->flow.served_unmatched = 107;
+	s->flow.served_late = 108;
 	for (int i = 0; i < F_MAX; i++)
 		s->app.findings[i] = 2000 + (uint64_t)i;
 	hist_record(&s->app.latency, 1);	/* [1, 2) */
@@ -149,12 +160,16 @@ static void test_status_lines(void **state)
 		"packets=1 tcp_payload=2 flows=3 bytes=4 events=5 ringbuf_drops=6 copy_failures=7"
 		" capped=8 connections=11 reports=12 parse_errors=13 gaps=14 evicted=15"
 		" evicted_mem=16 expired=17 flow_mem_peak=18 output_errors=19 suppressed=20"
-		" summaries=21 latency_p50_us<=1024 latency_p99_us<=8192 latency_n=3");
+		" summaries=21 latency_p50_us<=1024 latency_p99_us<=8192 latency_n=3 unverified=99"
+		" keylog_chains=101 uprobe_chains=102 keylog_auth_failed=103 keylog_failed=104"
+		" keylog_rejected=105 uprobe_clear=106 uprobe_unmatched=107 uprobe_late=108");
 	counters_line(&s, CL_READ, line, sizeof(line));
 	assert_string_equal(line,
 		"packets=31 bytes=32 tcp_payload=33 directions=34 segments=35 fragments=36"
 		" malformed=37 truncated=38 capped=39 connections=11 reports=12 parse_errors=13"
-		" gaps=14 evicted=15 evicted_mem=16 expired=17 flow_mem_peak=18 output_errors=19");
+		" gaps=14 evicted=15 evicted_mem=16 expired=17 flow_mem_peak=18 output_errors=19 unverified=99"
+		" keylog_chains=101 uprobe_chains=102 keylog_auth_failed=103 keylog_failed=104"
+		" keylog_rejected=105");
 	counters_line(&s, CL_LISTS, line, sizeof(line));
 	assert_string_equal(line,
 		"ca_certs=41 crls=42 crl_entries=43 crls_stale=44 crls_unverified=45"
@@ -353,6 +368,15 @@ static void test_metrics_values(void **state)
 	assert_sample(buf, "list_entries{list=\"deny\"}", 46 + 47 + 48);
 	assert_sample(buf, "list_entries{list=\"pins\"}", 49);
 	assert_sample(buf, "handshakes_total{verdict=\"ok\"}", 1000 + F_MAX);
+	/* never under ok, nor among the checked */
+	assert_null(strstr(buf, "handshakes_total{verdict=\"unverified\"}"));
+	assert_sample(buf, "handshakes_unverified_total", 99);
+	assert_sample(buf, "tls13_chains_total{source=\"keylog\"}", 101);
+	assert_sample(buf, "tls13_chains_total{source=\"uprobe\"}", 102);
+	assert_sample(buf, "keylog_decrypt_failures_total{reason=\"auth\"}", 103);
+	assert_sample(buf, "keylog_lines_rejected_total", 105);
+	assert_sample(buf, "keylog_lines_total{outcome=\"bad_hex\"}", 100);
+	assert_sample(buf, "uprobe_chains_unused_total{why=\"unmatched\"}", 107);
 	for (int i = 0; i < F_MAX; i++) {
 		snprintf(series, sizeof(series), "handshakes_total{verdict=\"%s\"}", finding_name(i));
 		assert_sample(buf, series, 1000 + (uint64_t)i);

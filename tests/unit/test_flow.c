@@ -17,6 +17,7 @@
 #include "tls13.h"
 #include "recwalk.h"
 #include "select.h"
+#include "served.h"
 
 /* ---- a test PKI and an in-memory handshake ---- */
 
@@ -166,6 +167,22 @@ static void convo_free(struct convo *cv)
 }
 
 /* Runs a full handshake in memory; c2s/s2c receive the bytes each side wrote. */
+/* The server's key-log lines of the last handshake() ('\n' after each). */
+static char klog[4096];
+static size_t klog_len;
+
+static void klog_line(const SSL *ssl, const char *line)
+{
+	size_t n = strlen(line);
+
+	(void)ssl;
+	if (klog_len + n + 1 < sizeof(klog)) {
+		memcpy(klog + klog_len, line, n);
+		klog[klog_len + n] = '\n';
+		klog_len += n + 1;
+	}
+}
+
 static void handshake(int max_version, const char *sni, struct stream *c2s, struct stream *s2c)
 {
 	SSL_CTX *sctx = SSL_CTX_new(TLS_server_method());
@@ -180,6 +197,8 @@ static void handshake(int max_version, const char *sni, struct stream *c2s, stru
 	SSL_CTX_add_extra_chain_cert(sctx, root_crt);
 	SSL_CTX_set_max_proto_version(sctx, max_version);
 	SSL_CTX_set_max_proto_version(cctx, max_version);
+	SSL_CTX_set_keylog_callback(sctx, klog_line);
+	klog_len = 0;
 	s = SSL_new(sctx);
 	c = SSL_new(cctx);
 	SSL_set_bio(c, c_in, c_out);
@@ -211,6 +230,7 @@ static void handshake(int max_version, const char *sni, struct stream *c2s, stru
 
 struct sink {
 	int n;
+	bool no_outcomes;		/* tests of the server side: the client's outcome aside */
 	struct {
 		enum report_action action;
 		uint16_t version, client_port, server_port;
@@ -225,6 +245,7 @@ struct sink {
 		char ja4[JA4_LEN + 1];
 		const char *reason;
 		bool decrypted;
+		enum report_source source;
 	} r[MAX_REPORTS];
 	int done;
 	struct sel *sel;		/* the source in the loop: told what is done */
@@ -240,7 +261,7 @@ static void on_report(void *ctx, const struct cs_report *r)
 {
 	struct sink *s = ctx;
 
-	if (s->n >= MAX_REPORTS)
+	if (s->n >= MAX_REPORTS || (s->no_outcomes && r->action == REPORT_CLIENT_OUTCOME))
 		return;
 	s->r[s->n].action = r->action;
 	s->r[s->n].version = r->version;
@@ -256,6 +277,7 @@ static void on_report(void *ctx, const struct cs_report *r)
 	s->r[s->n].reason = r->outcome_reason;
 	s->r[s->n].decrypted = r->outcome_decrypted;
 	strcpy(s->r[s->n].ja4, r->have_hello ? r->hello.fp.ja4 : "");
+	s->r[s->n].source = r->source;
 	if (r->chain_len)
 		strcpy(s->r[s->n].leaf_sha, r->chain[0]->sha256_hex);
 	s->n++;
@@ -511,6 +533,156 @@ static void test_tls13_hidden(void **state)
 	rig_free(&g);
 	free(c2s.b);
 	free(s2c.b);
+}
+
+/* ---- TLS 1.3 sources ---- */
+
+static struct keylog *klog_store(bool corrupt)
+{
+	struct keylog *k = keylog_new(NULL);
+	char *line = klog, *nl;
+
+	assert_non_null(k);
+	if (corrupt) {	/* the server secret's last hex digit changed: a foreign secret */
+		char *p = strstr(klog, "SERVER_HANDSHAKE_TRAFFIC_SECRET");
+
+		assert_non_null(p);
+		p = strchr(p, '\n') - 1;
+		*p = *p == '0' ? '1' : '0';
+	}
+	while ((nl = memchr(line, '\n', klog_len - (size_t)(line - klog)))) {
+		keylog_add_line(k, line, (size_t)(nl - line), 0);
+		line = nl + 1;
+	}
+	return k;
+}
+
+static void rig_init_sources(struct rig *g, struct keylog *k, bool served)
+{
+	struct flow_opts o = { .report = on_report, .done = on_done, .copy_encrypted = true,
+			       .keylog = k, .wait_served = served };
+
+	memset(g, 0, sizeof(*g));
+	g->sink.no_outcomes = true;
+	g->certs = cert_cache_new(64);
+	o.certs = g->certs;
+	o.ctx = &g->sink;
+	g->ft = flow_new(&o);
+	assert_non_null(g->ft);
+}
+
+/* The server's secret opens its flight: the chain, source keylog; a foreign
+ * secret is refused by the record's tag: no chain, counted, unverified. */
+static void test_tls13_keylog(void **state)
+{
+	struct stream c2s, s2c;
+	struct flow_stats st;
+	struct keylog *k;
+	struct rig g;
+	char want[65];
+
+	(void)state;
+	leaf_hex(want);
+	for (int corrupt = 0; corrupt < 2; corrupt++) {
+		handshake(TLS1_3_VERSION, "keys.flow.test", &c2s, &s2c);
+		k = klog_store(corrupt);
+		rig_init_sources(&g, k, false);
+		push_stream(&g, 40011, true, 1, &c2s, 1448);
+		push_stream(&g, 40011, false, 1, &s2c, 1448);
+		flow_drain(g.ft);
+		flow_stats(g.ft, &st);
+		assert_int_equal(g.sink.n, 1);
+		if (!corrupt) {
+			assert_int_equal(g.sink.r[0].action, REPORT_CERTIFICATE);
+			assert_int_equal(g.sink.r[0].source, SOURCE_KEYLOG);
+			assert_int_equal(g.sink.r[0].chain_len, 2);
+			assert_string_equal(g.sink.r[0].leaf_sha, want);
+			assert_string_equal(g.sink.r[0].sni, "keys.flow.test");
+			assert_int_equal(st.keylog_chains, 1);
+		} else {
+			assert_int_equal(g.sink.r[0].action, REPORT_CERTIFICATE_HIDDEN);
+			assert_int_equal(g.sink.r[0].chain_len, 0);
+			assert_int_equal(st.keylog_auth_failed, 1);
+			assert_int_equal(st.keylog_chains, 0);
+		}
+		assert_int_equal(st.hidden_waiting, 0);
+		rig_free(&g);
+		keylog_free(k);
+		free(c2s.b);
+		free(s2c.b);
+	}
+}
+
+static void served_of(struct served_chain *sc, uint16_t cport, const uint8_t *der, int n)
+{
+	assert_true(n > 0);
+	memset(sc, 0, sizeof(*sc));
+	seg_key(&sc->key, cport, false);	/* the server's direction */
+	sc->binding = UPROBE_BIND_EXACT;
+	sc->n = sc->total = 1;
+	sc->der[0] = der;
+	sc->der_len[0] = (uint32_t)n;
+	sc->ts_ns = 1;
+}
+
+/* A local server's chain, before or after the packets: reported once, source
+ * uprobe; for TLS 1.2 the wire's chain stands alone (served_clear). */
+static void test_served_chain(void **state)
+{
+	struct stream c2s, s2c, c12, s12;
+	struct served_chain sc;
+	struct flow_stats st;
+	uint8_t *der = NULL;
+	int der_len = i2d_X509(leaf_crt, &der);
+	struct rig g;
+	char want[65];
+
+	(void)state;
+	leaf_hex(want);
+	handshake(TLS1_3_VERSION, "served.flow.test", &c2s, &s2c);
+	handshake(TLS1_2_VERSION, "served.flow.test", &c12, &s12);
+	rig_init_sources(&g, NULL, true);
+	/* before the ServerHello */
+	served_of(&sc, 40021, der, der_len);
+	push_stream(&g, 40021, true, 1, &c2s, 1448);
+	flow_served_chain(g.ft, &sc);
+	push_stream(&g, 40021, false, 1, &s2c, 1448);
+	/* after it, while the hidden report waits */
+	served_of(&sc, 40022, der, der_len);
+	push_stream(&g, 40022, true, 1, &c2s, 1448);
+	push_stream(&g, 40022, false, 1, &s2c, 1448);
+	flow_served_chain(g.ft, &sc);
+	/* TLS 1.2: the wire's */
+	served_of(&sc, 40023, der, der_len);
+	push_stream(&g, 40023, true, 1, &c12, 1448);
+	flow_served_chain(g.ft, &sc);
+	push_stream(&g, 40023, false, 1, &s12, 1448);
+	/* no source in time: unverified */
+	push_stream(&g, 40024, true, 1, &c2s, 1448);
+	push_stream(&g, 40024, false, 1, &s2c, 1448);
+	flow_drain(g.ft);
+	flow_stats(g.ft, &st);
+	assert_int_equal(g.sink.n, 4);
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(g.sink.r[i].action, REPORT_CERTIFICATE);
+		assert_int_equal(g.sink.r[i].source, SOURCE_UPROBE);
+		assert_int_equal(g.sink.r[i].client_port, 40021 + i);
+		assert_string_equal(g.sink.r[i].leaf_sha, want);
+		assert_string_equal(g.sink.r[i].sni, "served.flow.test");
+	}
+	assert_int_equal(g.sink.r[2].source, SOURCE_WIRE);
+	assert_int_equal(g.sink.r[2].client_port, 40023);
+	assert_int_equal(g.sink.r[3].action, REPORT_CERTIFICATE_HIDDEN);
+	assert_int_equal(g.sink.r[3].client_port, 40024);
+	assert_int_equal(st.served_chains, 2);
+	assert_int_equal(st.served_clear, 1);
+	assert_int_equal(st.hidden_waiting, 0);
+	OPENSSL_free(der);
+	rig_free(&g);
+	free(c2s.b);
+	free(s2c.b);
+	free(c12.b);
+	free(s12.b);
 }
 
 /* Server flight in 100-byte segments, delivered backwards and twice. */
@@ -1050,7 +1222,9 @@ static void test_client_outcome(void **state)
 			push_stream(&g, port, true, CISN, &cv.c2s, 1448);
 		}
 		assert_int_equal(g.sink.n, 2);
-		assert_int_equal(g.sink.r[0].action, REPORT_CERTIFICATE_HIDDEN);
+		/* with the key log the server's flight is read too: its chain */
+		assert_int_equal(g.sink.r[0].action,
+				 keys ? REPORT_CERTIFICATE : REPORT_CERTIFICATE_HIDDEN);
 		assert_int_equal(g.sink.r[1].action, REPORT_CLIENT_OUTCOME);
 		assert_int_equal(g.sink.r[1].server_port, 443);
 		assert_string_equal(g.sink.r[1].sni, "outcome.flow.test");
@@ -1082,6 +1256,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_tls12_chain),
 		cmocka_unit_test(test_tls13_hidden),
+		cmocka_unit_test(test_tls13_keylog),
+		cmocka_unit_test(test_served_chain),
 		cmocka_unit_test(test_reordered_and_duplicated),
 		cmocka_unit_test(test_short_first_segment),
 		cmocka_unit_test(test_non_tls_ignored),

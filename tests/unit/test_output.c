@@ -20,6 +20,7 @@
 #include "checks.h"
 #include "fmt.h"
 #include "json.h"
+#include "served.h"
 #include "output.h"
 
 #ifdef CS_TEST_TLS_STUBS	/* only while user/tls.c is not there */
@@ -346,7 +347,8 @@ static void test_json_hidden_v6(void **state)
 	assert_null(at(o, "/destination/domain"));
 	assert_null(at(o, "/tls/next_protocol"));
 	assert_null(at(o, "/tls/server"));
-	assert_string_equal(str_at(o, "/certsentry/reason"), "TLS 1.3: certificate is encrypted");
+	assert_string_equal(str_at(o, "/certsentry/reason"),
+			    "TLS 1.3: certificate encrypted, no key source gave it");
 	assert_null(at(o, "/certsentry/chain"));
 	assert_null(at(o, "/certsentry/client_alpn"));
 	json_object_put(o);
@@ -356,8 +358,27 @@ static void test_json_hidden_v6(void **state)
 	s = render(OUTPUT_TEXT, &r, &n, &st);
 	assert_string_equal(s, "1970-01-01T00:00:00.001Z tls-certificate-hidden [2001:db8::1]:40000 -> "
 			    "[2001:db8::2]:8443 if=veth0/out TLS1.3 TLS_AES_128_GCM_SHA256 "
-			    "certificate encrypted (TLS 1.3)\n");
+			    "certificate encrypted (TLS 1.3), no key source\n");
 	free(s);
+
+	/* judged: unverified, plainly, and not an alert */
+	{
+		struct verdict v = { .worst = SEV_OK, .unverified = true };
+
+		r.verdict = &v;
+		s = render(OUTPUT_JSON, &r, &n, &st);
+		o = parse_line(s, n);
+		assert_string_equal(str_at(o, "/certsentry/verdict"), "unverified");
+		assert_string_equal(str_at(o, "/event/kind"), "event");
+		assert_null(at(o, "/rule"));
+		json_object_put(o);
+		free(s);
+		s = render(OUTPUT_TEXT, &r, &n, &st);
+		assert_non_null(strstr(s, "certificate encrypted (TLS 1.3), no key source "
+				       "verdict=unverified\n"));
+		assert_null(strstr(s, "verdict=ok"));
+		free(s);
+	}
 }
 
 static void test_json_no_server_hello_bad_leaf(void **state)
@@ -486,6 +507,45 @@ static void test_text_line(void **state)
 	assert_string_equal(s, want);
 	assert_int_equal(st.lines, 1);
 	free(s);
+
+	/* a chain not seen on the wire says how it was had */
+	r.source = SOURCE_UPROBE;
+	r.binding = UPROBE_BIND_EXACT;
+	s = render(OUTPUT_TEXT, &r, &n, &st);
+	assert_non_null(strstr(s, " alpn=h2 source=uprobe/exact leaf="));
+	free(s);
+	r.source = SOURCE_KEYLOG;
+	s = render(OUTPUT_TEXT, &r, &n, &st);
+	assert_non_null(strstr(s, " alpn=h2 source=keylog leaf="));
+	free(s);
+	put_report(&r);
+}
+
+/* certsentry.source on every chain; the binding with uprobe's only. */
+static void test_json_source(void **state)
+{
+	static const char *const names[] = { "wire", "keylog", "uprobe", "confirm" };
+	struct cs_report r;
+	struct output_stats st;
+	json_object *o;
+	size_t n;
+	char *s;
+
+	(void)state;
+	base_report(&r);
+	for (int i = SOURCE_WIRE; i <= SOURCE_CONFIRM; i++) {
+		r.source = (enum report_source)i;
+		r.binding = UPROBE_BIND_EXACT;
+		s = render(OUTPUT_JSON, &r, &n, &st);
+		o = parse_line(s, n);
+		assert_string_equal(str_at(o, "/certsentry/source"), names[i]);
+		if (i == SOURCE_UPROBE)
+			assert_string_equal(str_at(o, "/certsentry/binding"), "exact");
+		else
+			assert_null(at(o, "/certsentry/binding"));
+		json_object_put(o);
+		free(s);
+	}
 	put_report(&r);
 }
 
@@ -770,7 +830,7 @@ static void test_summary(void **state)
 	base_summary(&s);
 	assert_int_equal(output_summary(j, &s), 0);
 	assert_int_equal(output_summary(t, &s), 0);
-	s.verdict = "ok";
+	s.verdict = "unverified";
 	s.severity = 6;
 	s.has_sni = false;
 	s.clients_capped = true;
@@ -787,7 +847,7 @@ static void test_summary(void **state)
 		" -> 10.0.0.2:443 sni=exa\\x20mple.com sha256=AB12CD34EF56AB12 verdict=revoked.crl"
 		" first=2026-11-26T17:50:00.000Z last=2026-11-26T17:51:40.999Z\n"
 		"2026-11-26T17:51:41.123Z summary tls-certificate-hidden seen 41 more times from"
-		" >7 clients -> 10.0.0.2:443 verdict=ok first=2026-11-26T17:50:00.000Z"
+		" >7 clients -> 10.0.0.2:443 verdict=unverified first=2026-11-26T17:50:00.000Z"
 		" last=2026-11-26T17:51:40.999Z\n");
 	second = strchr(js, '\n') + 1;
 	first = strndup(js, (size_t)(second - js));
@@ -998,6 +1058,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_json_full),
 		cmocka_unit_test(test_json_hidden_v6),
+		cmocka_unit_test(test_json_source),
 		cmocka_unit_test(test_json_no_server_hello_bad_leaf),
 		cmocka_unit_test(test_json_no_empty_tls),
 		cmocka_unit_test(test_text_line),
