@@ -1,6 +1,7 @@
 /* certsentry.c - main: the commands, a row each; the default one watches (daemon.c). */
 #include <stdio.h>
 #include "cli.h"
+#include "conffile.h"
 #include "daemon.h"
 #include "events.h"
 #include "findings.h"
@@ -32,6 +33,8 @@ static int print_list(const struct config *c)
 
 static int run_default(const struct config *c)
 {
+	if (c->check_config)
+		return conffile_check(c, cli_conffile(), stdout, stderr);
 	return c->list ? print_list(c) : daemon_run(c);
 }
 

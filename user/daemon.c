@@ -9,6 +9,7 @@
 #include "cert.h"
 #include "checks.h"
 #include "clock.h"
+#include "conffile.h"
 #include "counters.h"
 #include "daemon.h"
 #include "dedup.h"
@@ -29,7 +30,9 @@
 enum { T_LISTS, T_METRICS, T_FLOWS, T_DEDUP, T_DROPS, T_STATS, T_MAX };
 
 struct app {
-	const struct config *cfg;
+	const struct config *cfg;	/* &cur */
+	struct config cur;		/* the command line's and the file's; SIGHUP: lists anew */
+	struct conffile *reloaded;	/* the last SIGHUP's file: cur.lists points into it */
 	struct output *out;
 	struct capture *cap;		/* NULL offline */
 	struct pcap_source *pcap;	/* NULL live */
@@ -217,7 +220,35 @@ static int watched_paths(const struct lists_opts *o, const char **p)
 
 /* ---- live: the periodic tasks ---- */
 
-/* SIGHUP: lists again, and the -o file opened again by name (log rotation
+/* SIGHUP with a config file: the file again; what the lists need applies
+ * now, the rest is named for a restart. */
+static void reload_config(struct app *a)
+{
+	const char *watched[WATCH_PATHS_MAX];
+	struct config next;
+	struct conffile *f;
+	char err[1024], names[512];
+
+	if (cli_reload(&next, &f, err, sizeof(err))) {
+		status(a, EV_CONFIG_ERROR, "error", "%s; the settings in force stay", err);
+		return;
+	}
+	if (!f && !cli_conffile())
+		return;		/* no file then or now: nothing to say */
+	if (cli_restart_needed(&a->cur, &next, names, sizeof(names)))
+		status(a, EV_CONFIG_RELOADED, "warning", "file=%s restart_needed=%s",
+		       f ? conffile_path(f) : "none", names);
+	else
+		status(a, EV_CONFIG_RELOADED, "info", "file=%s restart_needed=none",
+		       f ? conffile_path(f) : "none");
+	a->cur.lists = next.lists;
+	conffile_free(a->reloaded);
+	a->reloaded = f;
+	watch_free(a->watch);
+	a->watch = watch_new(watched, watched_paths(&a->cur.lists, watched));
+}
+
+/* SIGHUP: the config file and lists again, and the -o file opened again by name (log rotation
  * renames it, then signals); a change of a list file: lists only. */
 static void task_lists(void *ctx, uint64_t now)
 {
@@ -228,6 +259,8 @@ static void task_lists(void *ctx, uint64_t now)
 	(void)now;
 	if (reload_requested && output_reopen(a->out, err, sizeof(err)))
 		fprintf(stderr, "certsentry: %s; lines still go to the old file\n", err);
+	if (reload_requested)
+		reload_config(a);
 	if (reload_requested || changed) {
 		reload_requested = 0;
 		reload_lists(a);
@@ -480,13 +513,15 @@ static void app_close(struct app *a)
 	lists_free(a->lists);
 	cert_cache_free(a->certs);
 	output_free(a->out);
+	conffile_free(a->reloaded);
 }
 
 int daemon_run(const struct config *c)
 {
-	struct app a = { .cfg = c };
+	struct app a = { .cur = *c };
 	int rc;
 
+	a.cfg = &a.cur;
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
