@@ -37,6 +37,7 @@
 #include "cert.h"
 #include "crlfetch.h"
 #include "fetch.h"
+#include "fmt.h"
 #include "json.h"
 #include "ocspfetch.h"
 
@@ -169,8 +170,7 @@ static void end(struct jw *w)
 
 static void hex32(const uint8_t *b, char out[65])
 {
-	for (int i = 0; i < 32; i++)
-		snprintf(out + 2 * i, 3, "%02X", b[i]);
+	fmt_hex(out, 65, b, 32, true);
 }
 
 /* ---- events ---- */

@@ -44,6 +44,7 @@
 #include <openssl/rand.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
+#include "fmt.h"
 #include "inet_csum.h"
 
 #define LT_RAW 101
@@ -1171,8 +1172,7 @@ static void hex_sha256(const struct buf *b, char out[65])
 	uint8_t md[32];
 
 	EVP_Digest(b->p, b->len, md, NULL, EVP_sha256(), NULL);
-	for (int i = 0; i < 32; i++)
-		sprintf(out + 2 * i, "%02X", md[i]);
+	fmt_hex(out, 65, md, 32, true);
 }
 
 static void write_case(int i, const char *pcap_path, const char *expect_path, bool raw)

@@ -9,6 +9,8 @@
 #include <unistd.h>
 #include <openssl/sha.h>
 
+#include "fmt.h"
+#include "report.h"
 #include "uprobe.h"
 
 static volatile sig_atomic_t stop;
@@ -19,30 +21,21 @@ static void on_signal(int sig)
 	stop = 1;
 }
 
-static void hex(const uint8_t *b, size_t n, char *out)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		sprintf(out + 2 * i, "%02x", b[i]);
-	out[2 * n] = 0;
-}
-
 static void sha256_hex(const uint8_t *b, size_t n, char out[65])
 {
 	uint8_t md[SHA256_DIGEST_LENGTH];
 
 	SHA256(b, n, md);
-	hex(md, sizeof(md), out);
+	fmt_hex(out, 65, md, sizeof(md), false);
 }
 
 static void addr(const struct cs_flow_key *k, const uint8_t *a, uint16_t port, char *out,
 		 size_t len)
 {
-	char s[INET6_ADDRSTRLEN];
+	struct report_endpoint ep = { .family = k->family, .port = port };
 
-	inet_ntop(k->family == CS_AF_INET ? AF_INET : AF_INET6, a, s, sizeof(s));
-	snprintf(out, len, k->family == CS_AF_INET ? "%s:%u" : "[%s]:%u", s, port);
+	memcpy(ep.addr, a, sizeof(ep.addr));
+	fmt_endpoint(&ep, out, len);
 }
 
 /* chain family=4 server=A:P client=A:P tgid= tid= comm= binding=exact n= total= der=SHA,SHA... */
@@ -73,7 +66,7 @@ static void on_secret(void *ctx, enum keylog_label label,
 	char r[2 * KEYLOG_RANDOM_LEN + 1], fp[65];
 
 	(void)ctx;
-	hex(client_random, KEYLOG_RANDOM_LEN, r);
+	fmt_hex(r, sizeof(r), client_random, KEYLOG_RANDOM_LEN, false);
 	sha256_hex(secret, len, fp);
 	printf("secret label=%s random=%s len=%zu sha256=%s\n", keylog_label_name(label), r, len,
 	       fp);

@@ -14,8 +14,7 @@
 
 #include "fetchutil.h"
 #include "fstore.h"
-#include "ktable.h"
-#include "lru.h"
+#include "htab.h"
 
 #define OBJECTS_DEFAULT		256u
 #define BYTES_DEFAULT		(256u << 10)
@@ -42,7 +41,7 @@ const char *aiafetch_fail_name(enum aiafetch_fail f)
 }
 
 struct aia_ent {
-	struct kt_node kt;		/* SHA-256 of "aia" and the URL */
+	struct hnode32 kt;		/* SHA-256 of "aia" and the URL */
 	struct lru_node lru;
 	char *url;
 	char *for_dn;			/* issuer DN of the first certificate that asked */
@@ -61,15 +60,15 @@ struct aiafetch {
 	struct aiafetch_opts o;
 	struct fetch *f;
 	struct fstore *store;
-	struct ktable t;
+	struct htab t;
 	struct lru lru;
 	uint32_t held;
 	struct aiafetch_stats st;
 };
 
-static struct aia_ent *ent_of(struct kt_node *n)
+static struct aia_ent *ent_of(struct hnode *n)
 {
-	return n ? lru_entry(n, struct aia_ent, kt) : NULL;
+	return htab_entry(n, struct aia_ent, kt.h);
 }
 
 static void set_certs(struct aiafetch *a, struct aia_ent *e, STACK_OF(X509) *certs)
@@ -85,7 +84,7 @@ static void set_certs(struct aiafetch *a, struct aia_ent *e, STACK_OF(X509) *cer
 
 static void ent_remove(struct aiafetch *a, struct aia_ent *e, bool forget_disk)
 {
-	kt_del(&a->t, &e->kt);
+	htab_del(&a->t, &e->kt.h);
 	lru_unlink(&a->lru, &e->lru);
 	if (forget_disk && a->store)
 		fstore_remove(a->store, e->kt.key);
@@ -113,9 +112,9 @@ static struct aia_ent *ent_new(struct aiafetch *a, const uint8_t *key, const cha
 		free(e);
 		return NULL;
 	}
-	memcpy(e->kt.key, key, KT_KEY_LEN);
+	memcpy(e->kt.key, key, HKEY32_LEN);
 	e->memo_idx = -2;
-	kt_add(&a->t, &e->kt);
+	htab_add32(&a->t, &e->kt);
 	lru_push(&a->lru, &e->lru);
 	return e;
 }
@@ -225,7 +224,7 @@ static void failed(struct aiafetch *a, struct aia_ent *e, enum aiafetch_fail f,
 static void on_fetched(void *ctx, struct fetch_resp *r)
 {
 	struct aiafetch *a = ctx;
-	struct aia_ent *e = ent_of(kt_find(&a->t, r->tag));
+	struct aia_ent *e = ent_of(htab_find32(&a->t, r->tag));
 	STACK_OF(X509) *certs;
 	char why[192], err[192];
 
@@ -270,7 +269,7 @@ static void submit(struct aiafetch *a, struct aia_ent *e)
 	enum fetch_result res;
 	char why[64];
 
-	memcpy(r.tag, e->kt.key, KT_KEY_LEN);
+	memcpy(r.tag, e->kt.key, HKEY32_LEN);
 	a->st.fetches++;
 	if ((res = fetch_submit(a->f, &r)) == FETCH_OK) {
 		e->busy = true;
@@ -323,7 +322,7 @@ enum aiafetch_state aiafetch_issuer(struct aiafetch *a, const struct cert_facts 
 	}
 	snprintf(ans->url, sizeof(ans->url), "%.*s", (int)sizeof(ans->url) - 1, u.u[0]);
 	fu_key(key, "aia", u.u[0], NULL);
-	if ((e = ent_of(kt_find(&a->t, key)))) {
+	if ((e = ent_of(htab_find32(&a->t, key)))) {
 		lru_touch(&a->lru, &e->lru);
 	} else if (!(e = ent_new(a, key, u.u[0]))) {
 		snprintf(ans->why, sizeof(ans->why), "bound of %u caIssuers URLs reached",
@@ -370,7 +369,7 @@ static void load_one(void *ctx, const uint8_t key[FSTORE_KEY_LEN], const struct 
 	struct aia_ent *e;
 
 	X509_free(cert);
-	if (strcmp(m->kind, "aia") || a->t.n >= a->o.max_objects || kt_find(&a->t, key) ||
+	if (strcmp(m->kind, "aia") || a->t.n >= a->o.max_objects || htab_find32(&a->t, key) ||
 	    !(certs = decode(body, len)) || !(e = ent_new(a, key, m->url))) {
 		sk_X509_pop_free(certs, X509_free);
 		free(body);
@@ -401,7 +400,7 @@ struct aiafetch *aiafetch_new(struct fetch *f, const struct aiafetch_opts *o, ch
 		a->o.max_bytes = BYTES_DEFAULT;
 	if (!a->o.refresh_s)
 		a->o.refresh_s = REFRESH_DEFAULT;
-	if (!kt_init(&a->t, a->o.max_objects)) {
+	if (!htab_init(&a->t, a->o.max_objects)) {
 		snprintf(err, errlen, "aiafetch: out of memory");
 		goto fail;
 	}
@@ -428,7 +427,7 @@ void aiafetch_free(struct aiafetch *a)
 		fetch_cancel(a->f, a);
 	while (a->lru.head)
 		ent_remove(a, lru_entry(a->lru.head, struct aia_ent, lru), false);
-	kt_fini(&a->t);
+	htab_fini(&a->t);
 	fstore_close(a->store);
 	free(a);
 }

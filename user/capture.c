@@ -21,6 +21,7 @@
 #include "clock.h"
 #include "certsentry.skel.h"
 #include "clsact.h"
+#include "fmt.h"
 
 /* libbpf 1.1 predates tcx; the kernel knows these attach types. */
 #define CS_BPF_TCX_INGRESS	46
@@ -65,19 +66,6 @@ static int print_fn(enum libbpf_print_level level, const char *fmt, va_list ap)
 	return vfprintf(stderr, fmt, ap);
 }
 
-static void errf(char *err, size_t len, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void errf(char *err, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !len)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, len, fmt, ap);
-	va_end(ap);
-}
 
 static const char *lberr(int e, char *buf, size_t len)
 {
@@ -146,7 +134,7 @@ static int add_iface(struct capture *c, const char *name, bool quiet, char *err,
 
 	idx = if_nametoindex(name);
 	if (!idx) {
-		errf(err, errlen, "unknown interface '%s'", name);
+		fmt_err(err, errlen, "unknown interface '%s'", name);
 		return -1;
 	}
 	for (i = 0; i < c->n_att; i++)
@@ -157,11 +145,11 @@ static int add_iface(struct capture *c, const char *name, bool quiet, char *err,
 	if (l3 < 0) {
 		if (quiet)
 			return 0;
-		errf(err, errlen, "interface '%s': unsupported device type %d", name, type);
+		fmt_err(err, errlen, "interface '%s': unsupported device type %d", name, type);
 		return -1;
 	}
 	if (c->n_att >= CAPTURE_IFACES_MAX) {
-		errf(err, errlen, "too many interfaces (max %d)", CAPTURE_IFACES_MAX);
+		fmt_err(err, errlen, "too many interfaces (max %d)", CAPTURE_IFACES_MAX);
 		return -1;
 	}
 	a = &c->att[c->n_att++];
@@ -183,12 +171,12 @@ static int default_ifaces(struct capture *c, char *err, size_t errlen)
 
 	s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (s < 0) {
-		errf(err, errlen, "socket: %s", strerror(errno));
+		fmt_err(err, errlen, "socket: %s", strerror(errno));
 		return -1;
 	}
 	ifs = if_nameindex();
 	if (!ifs) {
-		errf(err, errlen, "listing interfaces: %s", strerror(errno));
+		fmt_err(err, errlen, "listing interfaces: %s", strerror(errno));
 		close(s);
 		return -1;
 	}
@@ -204,7 +192,7 @@ static int default_ifaces(struct capture *c, char *err, size_t errlen)
 	if_freenameindex(ifs);
 	close(s);
 	if (!ret && !c->n_att) {
-		errf(err, errlen, "no interface to capture on (none is up besides lo)");
+		fmt_err(err, errlen, "no interface to capture on (none is up besides lo)");
 		ret = -1;
 	}
 	return ret;
@@ -224,7 +212,8 @@ static int attach_one(struct capture *c, struct attachment *a, int dir, int prog
 			return 0;
 		}
 		if (fd != -EINVAL && fd != -EOPNOTSUPP && fd != -ENOTSUPP) {
-			errf(err, errlen, "%s: tcx attach: %s", a->name, lberr(fd, eb, sizeof(eb)));
+			fmt_err(err, errlen, "%s: tcx attach: %s", a->name,
+				lberr(fd, eb, sizeof(eb)));
 			return -1;
 		}
 	}
@@ -319,19 +308,19 @@ static int load(struct capture *c, const struct capture_opts *o, char *err, size
 	}
 	c->skel = certsentry_bpf__open();
 	if (!c->skel) {
-		errf(err, errlen, "opening BPF object: %s", lberr(errno, eb, sizeof(eb)));
+		fmt_err(err, errlen, "opening BPF object: %s", lberr(errno, eb, sizeof(eb)));
 		return -1;
 	}
 	c->skel->rodata->max_bytes = o->max_bytes ? o->max_bytes : CS_MAX_BYTES_DEFAULT;
 	c->skel->rodata->hint_seed = hint_seed();
 	c->skel->rodata->copy_encrypted = o->copy_encrypted;
 	if (o->ring_bytes && bpf_map__set_max_entries(c->skel->maps.events, o->ring_bytes)) {
-		errf(err, errlen, "ring buffer size %u: not a power of two of at least a page",
+		fmt_err(err, errlen, "ring buffer size %u: not a power of two of at least a page",
 		     o->ring_bytes);
 		return -1;
 	}
 	if (o->max_flows && bpf_map__set_max_entries(c->skel->maps.flows, o->max_flows)) {
-		errf(err, errlen, "flow table size %u refused", o->max_flows);
+		fmt_err(err, errlen, "flow table size %u refused", o->max_flows);
 		return -1;
 	}
 	bpf_program__set_autoload(c->skel->progs.cs_empty, false);
@@ -339,7 +328,7 @@ static int load(struct capture *c, const struct capture_opts *o, char *err, size
 	bpf_program__set_autoload(c->skel->progs.cs_tc_l3, need_l3);
 	ret = certsentry_bpf__load(c->skel);
 	if (ret) {
-		errf(err, errlen, "loading BPF program: %s%s", lberr(ret, eb, sizeof(eb)),
+		fmt_err(err, errlen, "loading BPF program: %s%s", lberr(ret, eb, sizeof(eb)),
 		     o->verbose ? "" : " (-v shows the verifier log)");
 		return -1;
 	}
@@ -347,7 +336,7 @@ static int load(struct capture *c, const struct capture_opts *o, char *err, size
 	c->counters_fd = bpf_map__fd(c->skel->maps.counters);
 	c->rb = ring_buffer__new(bpf_map__fd(c->skel->maps.events), on_event, c, NULL);
 	if (!c->rb) {
-		errf(err, errlen, "ring buffer: %s", lberr(errno, eb, sizeof(eb)));
+		fmt_err(err, errlen, "ring buffer: %s", lberr(errno, eb, sizeof(eb)));
 		return -1;
 	}
 	return 0;
@@ -390,17 +379,18 @@ struct capture *capture_open(const struct capture_opts *o, char *err, size_t err
 	libbpf_verbose = o->verbose;
 	libbpf_set_print(print_fn);
 	if (!has_caps()) {
-		errf(err, errlen, "need root (or CAP_BPF and CAP_NET_ADMIN) to load the BPF program");
+		fmt_err(err, errlen,
+			"need root (or CAP_BPF and CAP_NET_ADMIN) to load the BPF program");
 		return NULL;
 	}
 	if (access("/sys/kernel/btf/vmlinux", R_OK)) {
-		errf(err, errlen, "kernel has no BTF (/sys/kernel/btf/vmlinux missing): "
+		fmt_err(err, errlen, "kernel has no BTF (/sys/kernel/btf/vmlinux missing): "
 		     "needs CONFIG_DEBUG_INFO_BTF");
 		return NULL;
 	}
 	c = calloc(1, sizeof(*c));
 	if (!c) {
-		errf(err, errlen, "out of memory");
+		fmt_err(err, errlen, "out of memory");
 		return NULL;
 	}
 	c->done_fd = c->counters_fd = -1;

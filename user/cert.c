@@ -7,15 +7,14 @@
 #include <string.h>
 #include <time.h>
 #include <openssl/asn1.h>
-#include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/objects.h>
-#include <openssl/rand.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 #include "cert.h"
-#include "lru.h"
+#include "fmt.h"
+#include "htab.h"
 
 /* A TLS handshake message holds at most 2^24-1 bytes; anything longer did
  * not come from one, and d2i_X509 takes a long. */
@@ -33,9 +32,8 @@
  */
 struct centry {
 	struct cert_facts f;		/* first member: cert_put() casts back */
-	struct centry *hnext;
+	struct hnode h;			/* keyed hash of der */
 	struct lru_node lru;		/* unreferenced only, most recently released first */
-	uint64_t dhash;			/* der_hash() of der */
 	uint8_t der[];			/* f.der_len bytes: what a hit is compared with */
 };
 
@@ -46,9 +44,7 @@ struct centry {
  * live path. The SHA-256 is computed once, for a new certificate.
  */
 struct cert_cache {
-	struct centry **tab;
-	unsigned bits;
-	uint64_t mult;			/* random odd multiplier: the hash key */
+	struct htab t;
 	struct lru lru;
 	uint32_t max;
 	size_t der_bytes;		/* sum of the entries' f.der_len */
@@ -79,17 +75,6 @@ bool cert_sha256(const void *p, size_t n, uint8_t out[32])
 	return EVP_Digest(n ? p : "", n, out, NULL, sha256_md(), NULL) == 1;
 }
 
-static void hex_upper(char *out, const uint8_t *b, size_t n)
-{
-	static const char hx[] = "0123456789ABCDEF";
-
-	for (size_t i = 0; i < n; i++) {
-		out[2 * i] = hx[b[i] >> 4];
-		out[2 * i + 1] = hx[b[i] & 15];
-	}
-	out[2 * n] = '\0';
-}
-
 /* Copy of n bytes as a C string. NUL bytes become U+FFFD so that
  * "bank.example\0.evil.example" cannot hide its tail from the log. */
 static char *dup_bytes(const unsigned char *s, size_t n)
@@ -113,29 +98,7 @@ static char *dup_bytes(const unsigned char *s, size_t n)
 	return out;
 }
 
-static char *bio_take(BIO *b)
-{
-	char *data;
-	long n = BIO_get_mem_data(b, &data);
-
-	return n >= 0 ? dup_bytes((unsigned char *)data, (size_t)n) : NULL;
-}
-
 /* ---- facts ---- */
-
-/* RFC 2253 as `openssl x509 -nameopt RFC2253` prints it: controls and
- * non-ASCII bytes come out as \XX, so the DN is printable ASCII. (A string
- * that does not decode in its type never gets here: d2i_X509 refuses it.) */
-static char *name_text(const X509_NAME *n)
-{
-	BIO *b = BIO_new(BIO_s_mem());
-	char *s = NULL;
-
-	if (b && X509_NAME_print_ex(b, n, 0, XN_FLAG_RFC2253) >= 0)
-		s = bio_take(b);
-	BIO_free(b);
-	return s;
-}
 
 /* The last CN (the most specific one, as browsers used to take it), UTF-8. */
 static char *name_cn(const X509_NAME *n)
@@ -160,20 +123,14 @@ static char *name_cn(const X509_NAME *n)
 	return s;
 }
 
-/* Serial as i2a_ASN1_INTEGER (so `openssl x509 -serial`) prints it. */
 static char *serial_text(const ASN1_INTEGER *a)
 {
 	int n = a ? ASN1_STRING_length(a) : 0;
-	bool neg = a && ASN1_STRING_type(a) == V_ASN1_NEG_INTEGER;
-	char *s = malloc((size_t)(n > 0 ? n : 1) * 2 + 2);
+	size_t cap = FMT_SERIAL_CAP(n > 0 ? n : 1);
+	char *s = malloc(cap);
 
-	if (!s)
-		return NULL;
-	s[0] = '-';
-	if (n <= 0)
-		strcpy(s + neg, "00");
-	else
-		hex_upper(s + neg, ASN1_STRING_get0_data(a), (size_t)n);
+	if (s)
+		fmt_serial(s, cap, a);
 	return s;
 }
 
@@ -338,8 +295,7 @@ static void spki_hash(struct cert_facts *f, X509 *x)
 
 static void parse_fail(struct cert_facts *f, const char *what)
 {
-	unsigned long e = ERR_peek_last_error();
-	const char *r = e ? ERR_reason_error_string(e) : NULL;
+	const char *r = fmt_ossl_reason();
 
 	f->parse_ok = false;
 	if (r)
@@ -373,9 +329,9 @@ static void facts_parse(struct cert_facts *f, const uint8_t *der, size_t len)
 	f->x509 = x;
 	spki_hash(f, x);
 	f->serial_hex = serial_text(X509_get0_serialNumber(x));
-	f->subject_dn = name_text(X509_get_subject_name(x));
+	f->subject_dn = fmt_dn(X509_get_subject_name(x));
 	f->subject_cn = name_cn(X509_get_subject_name(x));
-	f->issuer_dn = name_text(X509_get_issuer_name(x));
+	f->issuer_dn = fmt_dn(X509_get_issuer_name(x));
 	f->issuer_cn = name_cn(X509_get_issuer_name(x));
 	sans_collect(f, x);
 	f->not_before = cert_time_unix(X509_get0_notBefore(x));
@@ -394,7 +350,7 @@ static void facts_fill(struct cert_facts *f, const uint8_t sha[32],
 		       const uint8_t *der, size_t len)
 {
 	memcpy(f->sha256, sha, 32);
-	hex_upper(f->sha256_hex, f->sha256, 32);
+	fmt_hex(f->sha256_hex, sizeof(f->sha256_hex), f->sha256, 32, true);
 	f->der_len = len > UINT32_MAX ? UINT32_MAX : (uint32_t)len;
 	if (der)
 		facts_parse(f, der, len);
@@ -418,49 +374,26 @@ static void facts_free(struct cert_facts *f)
 
 /* ---- cache ---- */
 
-/* Multiply-xorshift over 8-byte words with a secret multiplier: whoever
- * mints certificates cannot grind them into one bucket. */
-static uint64_t der_hash(const struct cert_cache *c, const uint8_t *p, size_t n)
-{
-	uint64_t h = n * c->mult, w;
-	size_t i = 0;
-
-	for (; i + 8 <= n; i += 8) {
-		memcpy(&w, p + i, 8);
-		h = (h ^ w) * c->mult;
-		h ^= h >> 29;
-	}
-	if (i < n) {
-		w = 0;
-		memcpy(&w, p + i, n - i);
-		h = (h ^ w) * c->mult;
-	}
-	h ^= h >> 32;
-	return h * c->mult;
-}
-
-static size_t bucket(const struct cert_cache *c, uint64_t dhash)
-{
-	return (size_t)(dhash >> (64 - c->bits));
-}
-
 static struct centry *lru_centry(struct lru_node *n)
 {
-	return n ? lru_entry(n, struct centry, lru) : NULL;
+	return lru_entry(n, struct centry, lru);
+}
+
+static void entry_free(struct centry *e)
+{
+	facts_free(&e->f);
+	free(e);
 }
 
 static void evict(struct cert_cache *c)
 {
 	while ((c->st.entries > c->max || c->der_bytes > CERT_CACHE_BYTES) && c->lru.tail) {
-		struct centry *e = lru_centry(c->lru.tail), **pp;
+		struct centry *e = lru_centry(c->lru.tail);
 
 		lru_unlink(&c->lru, &e->lru);
-		for (pp = &c->tab[bucket(c, e->dhash)]; *pp != e; pp = &(*pp)->hnext)
-			;
-		*pp = e->hnext;
+		htab_del(&c->t, &e->h);
 		c->der_bytes -= e->f.der_len;
-		facts_free(&e->f);
-		free(e);
+		entry_free(e);
 		c->st.entries--;
 		c->st.evictions++;
 	}
@@ -473,13 +406,7 @@ struct cert_cache *cert_cache_new(uint32_t max_entries)
 	if (!c)
 		return NULL;
 	c->max = max_entries ? max_entries : CERT_CACHE_DEFAULT;
-	for (c->bits = 4; c->bits < 30 && (1u << c->bits) < c->max; c->bits++)
-		;
-	if (RAND_bytes((unsigned char *)&c->mult, sizeof(c->mult)) != 1)
-		c->mult = 0x9E3779B97F4A7C15ULL ^ (uint64_t)(uintptr_t)c;
-	c->mult |= 1;
-	c->tab = calloc((size_t)1 << c->bits, sizeof(*c->tab));
-	if (!c->tab) {
+	if (!htab_init(&c->t, c->max)) {
 		free(c);
 		return NULL;
 	}
@@ -488,19 +415,28 @@ struct cert_cache *cert_cache_new(uint32_t max_entries)
 
 void cert_cache_free(struct cert_cache *c)
 {
+	struct hnode *n, *nx;
+
 	if (!c)
 		return;
-	for (size_t i = 0; i < ((size_t)1 << c->bits); i++) {
-		struct centry *e = c->tab[i], *n;
-
-		for (; e; e = n) {
-			n = e->hnext;
-			facts_free(&e->f);
-			free(e);
-		}
-	}
-	free(c->tab);
+	htab_for_each(&c->t, n, nx)
+		entry_free(htab_entry(n, struct centry, h));
+	htab_fini(&c->t);
 	free(c);
+}
+
+static struct centry *cache_find(const struct cert_cache *c, uint64_t h, const uint8_t *der,
+				 size_t len)
+{
+	struct hnode *n;
+
+	htab_for_hash(&c->t, h, n) {
+		struct centry *e = htab_entry(n, struct centry, h);
+
+		if (e->f.der_len == len && !memcmp(e->der, der, len))
+			return e;
+	}
+	return NULL;
 }
 
 struct cert_facts *cert_get(struct cert_cache *c, const uint8_t *der, size_t len)
@@ -508,7 +444,6 @@ struct cert_facts *cert_get(struct cert_cache *c, const uint8_t *der, size_t len
 	uint8_t sha[32];
 	struct centry *e;
 	uint64_t h;
-	size_t b;
 
 	if (!der)
 		len = 0;
@@ -516,27 +451,22 @@ struct cert_facts *cert_get(struct cert_cache *c, const uint8_t *der, size_t len
 	 * been given, and der_len would not hold it. */
 	if (!c || len > CERT_DER_MAX)
 		return NULL;
-	h = der_hash(c, der, len);
-	b = bucket(c, h);
-	for (e = c->tab[b]; e; e = e->hnext) {
-		if (e->dhash == h && e->f.der_len == len && !memcmp(e->der, der, len)) {
-			if (e->f.refs++ == 0)
-				lru_unlink(&c->lru, &e->lru);
-			c->st.hits++;
-			return &e->f;
-		}
+	h = htab_hash(&c->t, der, len);
+	if ((e = cache_find(c, h, der, len))) {
+		if (e->f.refs++ == 0)
+			lru_unlink(&c->lru, &e->lru);
+		c->st.hits++;
+		return &e->f;
 	}
 	if (!cert_sha256(der, len, sha) || !(e = calloc(1, sizeof(*e) + len)))
 		return NULL;
 	if (len)
 		memcpy(e->der, der, len);
-	e->dhash = h;
 	c->der_bytes += len;
 	facts_fill(&e->f, sha, der, len);
 	e->f.der = e->der;
 	e->f.refs = 1;
-	e->hnext = c->tab[b];
-	c->tab[b] = e;
+	htab_add(&c->t, &e->h, h);
 	c->st.entries++;
 	c->st.misses++;
 	evict(c);

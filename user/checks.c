@@ -9,7 +9,6 @@
 #include <strings.h>
 #include <time.h>
 
-#include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/objects.h>
@@ -18,9 +17,11 @@
 
 #include <linux/types.h>
 #include "certsentry.h"
+#include "fmt.h"
+#include "htab.h"
 
 #define CHAIN_CACHE_MAX	4096	/* distinct chains whose verification is remembered */
-#define MEMO_SLOTS	1024	/* (leaf, SNI) and (certificate, issuer) answers kept */
+#define MEMO_SLOTS	1024	/* (leaf, SNI) and (certificate, issuer) answers kept; a power of two */
 #define DEFAULT_WARN_DAYS 14
 
 _Static_assert(F_MAX <= INT8_MAX, "struct chain_result keeps a code in an int8_t");
@@ -37,7 +38,9 @@ struct chain_result {
 
 /* OpenSSL decodes the SAN extension on every X509_check_host and compares
  * names on every X509_check_issued; the answers depend on the certificates
- * (and name) alone, so the last one per slot is kept (direct-mapped). */
+ * (and name) alone, so the last one per slot is kept (direct-mapped: a
+ * collision costs one recomputation, so no chains, no recency to keep, one
+ * probe, and the memory fixed). */
 struct host_memo {
 	uint8_t sha256[32];	/* of the leaf */
 	bool used;
@@ -50,96 +53,92 @@ struct issued_memo {
 	bool used, issued;
 };
 
-struct centry {
-	uint8_t key[32];	/* SHA-256 over the chain's DER SHA-256s, in order */
-	uint64_t gen;
+/* A verified chain, known by its certificates' SHA-256s in order. */
+struct chain_entry {
+	struct hnode h;		/* keyed hash of sha[0..n) */
+	struct lru_node lru;	/* most recently used first */
 	struct chain_result res;
-	int32_t hnext, prev, next;	/* hash bucket chain; LRU list, head newest */
+	uint32_t n;
+	uint8_t sha[][32];
 };
 
 /* One checker per thread: the cache and stats are not locked. */
 struct checker {
 	struct checks_opts o;
 	const struct lists *l;
-	uint64_t gen;		/* lists generation; bumped by checker_set_lists */
 	int64_t now;		/* the time the report in hand is judged at */
-	struct centry *e;
-	int32_t *bucket;
-	uint32_t cap, nb, n;
-	int32_t head, tail;
+	struct htab chains;	/* at most CHAIN_CACHE_MAX; its seed also picks memo slots */
+	struct lru lru;
 	struct host_memo *host;		/* MEMO_SLOTS each */
 	struct issued_memo *issued;
 	struct checker_stats st;
 };
 
-/* ---- chain cache: hash buckets + LRU list over a fixed array ---- */
+/* ---- chain cache: verdicts of X509_verify_cert, least recently used out ---- */
+
+static uint64_t chain_hash(const struct checker *c, const struct cs_report *r, uint32_t n)
+{
+	uint64_t h = 0;
+
+	for (uint32_t i = 0; i < n; i++)
+		h = hash_more(&c->chains.seed, h, r->chain[i]->sha256, 32);
+	return h;
+}
+
+static bool chain_eq(const struct chain_entry *e, const struct cs_report *r, uint32_t n)
+{
+	if (e->n != n)
+		return false;
+	for (uint32_t i = 0; i < n; i++)
+		if (memcmp(e->sha[i], r->chain[i]->sha256, 32))
+			return false;
+	return true;
+}
+
+static void cache_drop(struct checker *c, struct chain_entry *e)
+{
+	htab_del(&c->chains, &e->h);
+	lru_unlink(&c->lru, &e->lru);
+	free(e);
+}
 
 static void cache_clear(struct checker *c)
 {
-	c->n = 0;
-	c->head = c->tail = -1;
-	for (uint32_t i = 0; i < c->nb; i++)
-		c->bucket[i] = -1;
+	while (c->lru.head)
+		cache_drop(c, lru_entry(c->lru.head, struct chain_entry, lru));
 }
 
-static uint32_t cache_slot(const struct checker *c, const uint8_t key[32])
+static const struct chain_result *cache_get(struct checker *c, const struct cs_report *r,
+					    uint32_t n, uint64_t h)
 {
-	uint32_t h;
+	struct hnode *p;
 
-	memcpy(&h, key, sizeof(h));	/* the key is a SHA-256: any 4 bytes are uniform */
-	return h % c->nb;
-}
+	htab_for_hash(&c->chains, h, p) {
+		struct chain_entry *e = htab_entry(p, struct chain_entry, h);
 
-static void lru_unlink(struct checker *c, int32_t i)
-{
-	struct centry *e = &c->e[i];
-
-	if (e->prev >= 0) c->e[e->prev].next = e->next; else c->head = e->next;
-	if (e->next >= 0) c->e[e->next].prev = e->prev; else c->tail = e->prev;
-}
-
-static void lru_front(struct checker *c, int32_t i)
-{
-	c->e[i].prev = -1;
-	c->e[i].next = c->head;
-	if (c->head >= 0)
-		c->e[c->head].prev = i;
-	c->head = i;
-	if (c->tail < 0)
-		c->tail = i;
-}
-
-static const struct chain_result *cache_get(struct checker *c, const uint8_t key[32])
-{
-	for (int32_t i = c->bucket[cache_slot(c, key)]; i >= 0; i = c->e[i].hnext)
-		if (c->e[i].gen == c->gen && !memcmp(c->e[i].key, key, 32)) {
-			lru_unlink(c, i);
-			lru_front(c, i);
-			return &c->e[i].res;
+		if (chain_eq(e, r, n)) {
+			lru_touch(&c->lru, &e->lru);
+			return &e->res;
 		}
+	}
 	return NULL;
 }
 
-static void cache_put(struct checker *c, const uint8_t key[32], const struct chain_result *res)
+static void cache_put(struct checker *c, const struct cs_report *r, uint32_t n, uint64_t h,
+		      const struct chain_result *res)
 {
-	int32_t i, *p;
+	struct chain_entry *e;
 
-	if (c->n < c->cap) {
-		i = (int32_t)c->n++;
-	} else {	/* evict the least recently used */
-		i = c->tail;
-		lru_unlink(c, i);
-		for (p = &c->bucket[cache_slot(c, c->e[i].key)]; *p != i; p = &c->e[*p].hnext)
-			;
-		*p = c->e[i].hnext;
-	}
-	memcpy(c->e[i].key, key, 32);
-	c->e[i].gen = c->gen;
-	c->e[i].res = *res;
-	p = &c->bucket[cache_slot(c, key)];
-	c->e[i].hnext = *p;
-	*p = i;
-	lru_front(c, i);
+	if (c->chains.n >= CHAIN_CACHE_MAX)
+		cache_drop(c, lru_entry(c->lru.tail, struct chain_entry, lru));
+	if (!(e = malloc(sizeof(*e) + (size_t)n * 32)))
+		return;		/* judged again next time */
+	e->res = *res;
+	e->n = n;
+	for (uint32_t i = 0; i < n; i++)
+		memcpy(e->sha[i], r->chain[i]->sha256, 32);
+	htab_add(&c->chains, &e->h, h);
+	lru_push(&c->lru, &e->lru);
 }
 
 /* ---- checker ---- */
@@ -155,17 +154,12 @@ struct checker *checker_new(const struct checks_opts *o)
 	/* 0 is what a zeroed opts holds: the default; negative turns the warning off. */
 	if (!o || c->o.warn_days == 0)
 		c->o.warn_days = DEFAULT_WARN_DAYS;
-	c->cap = CHAIN_CACHE_MAX;
-	c->nb = 2 * CHAIN_CACHE_MAX;
-	c->e = calloc(c->cap, sizeof(*c->e));
-	c->bucket = calloc(c->nb, sizeof(*c->bucket));
 	c->host = calloc(MEMO_SLOTS, sizeof(*c->host));
 	c->issued = calloc(MEMO_SLOTS, sizeof(*c->issued));
-	if (!c->e || !c->bucket || !c->host || !c->issued) {
+	if (!htab_init(&c->chains, CHAIN_CACHE_MAX) || !c->host || !c->issued) {
 		checker_free(c);
 		return NULL;
 	}
-	cache_clear(c);
 	return c;
 }
 
@@ -173,8 +167,8 @@ void checker_free(struct checker *c)
 {
 	if (!c)
 		return;
-	free(c->e);
-	free(c->bucket);
+	cache_clear(c);
+	htab_fini(&c->chains);
 	free(c->host);
 	free(c->issued);
 	free(c);
@@ -183,8 +177,7 @@ void checker_free(struct checker *c)
 void checker_set_lists(struct checker *c, const struct lists *l)
 {
 	c->l = l;
-	c->gen++;	/* verification depends on the trust store: judge every chain again */
-	cache_clear(c);
+	cache_clear(c);		/* verification depends on the trust store: judge every chain again */
 }
 
 void checker_stats(const struct checker *c, struct checker_stats *st)
@@ -210,12 +203,9 @@ static const char *cert_label(const struct cert_facts *f, char *buf, size_t cap)
 	return buf;
 }
 
-static const char *fmt_time(int64_t t, char *buf, size_t cap)
+static const char *time_text(int64_t t, char *buf, size_t cap)
 {
-	time_t tt = (time_t)t;
-	struct tm tm;
-
-	if (!gmtime_r(&tt, &tm) || !strftime(buf, cap, "%Y-%m-%dT%H:%M:%SZ", &tm))
+	if (!fmt_time(buf, cap, t, 0, FMT_S, NULL))
 		snprintf(buf, cap, "%lld", (long long)t);
 	return buf;
 }
@@ -256,23 +246,20 @@ static void add(struct checker *c, struct verdict *v, enum finding_code code, in
 	va_end(ap);
 }
 
-static uint32_t memo_slot(const uint8_t *sha, uint32_t mix)
+/* The memo slot of a certificate (its SHA-256) and what else the answer
+ * depends on. */
+static uint32_t memo_slot(const struct checker *c, const uint8_t *sha, const void *more, size_t n)
 {
-	uint32_t h;
-
-	memcpy(&h, sha, sizeof(h));	/* a SHA-256: any 4 bytes are uniform */
-	return (h ^ mix) % MEMO_SLOTS;
+	return (uint32_t)hash_more(&c->chains.seed, hash_rd64(sha), more, n) & (MEMO_SLOTS - 1);
 }
 
 static bool issued_by(struct checker *c, const struct cert_facts *sub, const struct cert_facts *iss)
 {
 	struct issued_memo *m;
-	uint32_t mix;
 
 	if (!sub->x509 || !iss->x509)
 		return false;
-	memcpy(&mix, iss->sha256 + 4, sizeof(mix));
-	m = &c->issued[memo_slot(sub->sha256, mix)];
+	m = &c->issued[memo_slot(c, sub->sha256, iss->sha256, 32)];
 	if (!m->used || memcmp(m->sub, sub->sha256, 32) || memcmp(m->iss, iss->sha256, 32)) {
 		memcpy(m->sub, sub->sha256, 32);
 		memcpy(m->iss, iss->sha256, 32);
@@ -290,16 +277,6 @@ static int8_t chain_index(const struct cs_report *r, X509 *x)
 		if (r->chain[i]->x509 == x || (r->chain[i]->x509 && !X509_cmp(r->chain[i]->x509, x)))
 			return (int8_t)i;
 	return -1;
-}
-
-/* RFC 2253 text of a name, as the rest of the output prints DNs. */
-static void name_rfc2253(const X509_NAME *n, char *buf, size_t cap)
-{
-	BIO *b = BIO_new(BIO_s_mem());
-	int len = b && X509_NAME_print_ex(b, n, 0, XN_FLAG_RFC2253) >= 0 ? BIO_read(b, buf, (int)cap - 1) : 0;
-
-	buf[len > 0 ? len : 0] = '\0';
-	BIO_free(b);
 }
 
 /* False when verification could not run (allocation failure): nothing to cache. */
@@ -343,7 +320,7 @@ static bool verify_chain(const struct checker *c, const struct cs_report *r, str
 	res->err = err;
 	res->cert = chain_index(r, bad);
 	if (res->cert < 0 && bad)
-		name_rfc2253(X509_get_subject_name(bad), res->subject, sizeof(res->subject));
+		fmt_dn_buf(res->subject, sizeof(res->subject), X509_get_subject_name(bad));
 	switch (err) {
 	case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
 		res->code = F_SELF_SIGNED;
@@ -367,18 +344,6 @@ out:
 	sk_X509_free(untrusted);
 	ERR_clear_error();	/* verification failures are findings, not queued errors */
 	return done;
-}
-
-static void chain_key(const struct checker *c, const struct cs_report *r, uint8_t key[32])
-{
-	uint8_t buf[TLS_CHAIN_MAX * 32 + sizeof(uint64_t)];
-	uint32_t n = r->chain_len < TLS_CHAIN_MAX ? r->chain_len : TLS_CHAIN_MAX;
-
-	for (uint32_t i = 0; i < n; i++)
-		memcpy(buf + 32 * i, r->chain[i]->sha256, 32);
-	memcpy(buf + 32 * n, &c->gen, sizeof(c->gen));
-	if (!cert_sha256(buf, 32 * n + sizeof(c->gen), key))
-		memset(key, 0, 32);	/* cannot happen short of OOM; a miss-prone key is harmless */
 }
 
 /* A finding's sentence, cut to fit as add() cuts it. */
@@ -439,19 +404,20 @@ static void check_chain(struct checker *c, const struct cs_report *r, struct ver
 	const struct chain_result *res;
 	struct chain_result fresh;
 	struct finding *f;
-	uint8_t key[32];
+	uint32_t n = r->chain_len < TLS_CHAIN_MAX ? r->chain_len : TLS_CHAIN_MAX;
+	uint64_t h;
 
 	if (!r->chain[0]->x509 || !lists_trust_store(c->l))
 		return;
-	chain_key(c, r, key);
-	if ((res = cache_get(c, key))) {
+	h = chain_hash(c, r, n);
+	if ((res = cache_get(c, r, n, h))) {
 		c->st.chain_cache_hits++;
 	} else {
 		c->st.chain_verifications++;
 		if (!verify_chain(c, r, &fresh))
 			return;
 		chain_message(r, &fresh);
-		cache_put(c, key, &fresh);
+		cache_put(c, r, n, h, &fresh);
 		res = &fresh;
 	}
 	if (res->code < 0 ||
@@ -485,7 +451,7 @@ static void check_revocation(struct checker *c, const struct cs_report *r, struc
 			add(c, v, F_REVOKED_CRL, (int)i,
 			    "%s %s is revoked by CRL %.60s since %s (reason %s)%s: replace it.",
 			    i ? "Chain certificate" : "Leaf", cert_label(f, a, sizeof(a)),
-			    hit.source, fmt_time(hit.revocation_time, t, sizeof(t)),
+			    hit.source, time_text(hit.revocation_time, t, sizeof(t)),
 			    hit.reason_str[0] ? hit.reason_str : "unspecified",
 			    hit.crl_verified ? "" : ", CRL signature not verified");
 	}
@@ -508,13 +474,14 @@ static void check_ocsp(struct checker *c, const struct cs_report *r, struct verd
 		return;
 	if (now < o->this_update)
 		snprintf(fresh, sizeof(fresh), "not yet valid until %s",
-			 fmt_time(o->this_update, t2, sizeof(t2)));
+			 time_text(o->this_update, t2, sizeof(t2)));
 	else if (o->next_update && now > o->next_update)
-		snprintf(fresh, sizeof(fresh), "stale since %s", fmt_time(o->next_update, t2, sizeof(t2)));
+		snprintf(fresh, sizeof(fresh), "stale since %s",
+			 time_text(o->next_update, t2, sizeof(t2)));
 	else
 		snprintf(fresh, sizeof(fresh), "fresh");
 	cert_label(r->chain[0], a, sizeof(a));
-	fmt_time(o->revocation_time, t1, sizeof(t1));
+	time_text(o->revocation_time, t1, sizeof(t1));
 	if (o->signature_checked && !o->signature_ok)
 		add(c, v, F_OCSP_BAD_SIGNATURE, 0,
 		    "Leaf %s: the stapled OCSP response says revoked (%s since %s; %s) but its "
@@ -525,18 +492,6 @@ static void check_ocsp(struct checker *c, const struct cs_report *r, struct verd
 		    "Leaf %s revoked (OCSP staple: %s since %s; signature %s; %s): replace it.",
 		    a, o->reason_str[0] ? o->reason_str : "unspecified", t1,
 		    o->signature_checked ? "verified" : "unchecked (issuer unknown)", fresh);
-}
-
-static const char *ep_text(const struct report_endpoint *ep, char *buf, size_t cap)
-{
-	char ip[INET6_ADDRSTRLEN];
-	bool v6 = ep->family == CS_AF_INET6;
-
-	if ((ep->family != CS_AF_INET && !v6) ||
-	    !inet_ntop(v6 ? AF_INET6 : AF_INET, ep->addr, ip, sizeof(ip)))
-		snprintf(ip, sizeof(ip), "?");
-	snprintf(buf, cap, v6 ? "[%s]:%u" : "%s:%u", ip, ep->port);
-	return buf;
 }
 
 static void check_pins(struct checker *c, const struct cs_report *r, struct verdict *v)
@@ -554,7 +509,8 @@ static void check_pins(struct checker *c, const struct cs_report *r, struct verd
 	v->n_pin_expected = n < VERDICT_PINS_MAX ? n : VERDICT_PINS_MAX;
 	add(c, v, F_PIN_MISMATCH, 0,
 	    "Leaf %s served for %.64s matches none of the %u pins of rule %.80s.",
-	    cert_label(r->chain[0], a, sizeof(a)), sni ? sni : ep_text(&r->server, ep, sizeof(ep)),
+	    cert_label(r->chain[0], a, sizeof(a)),
+	    sni ? sni : fmt_endpoint(&r->server, ep, sizeof(ep)),
 	    v->n_pin_expected, v->pin_pattern ? v->pin_pattern : "?");
 }
 
@@ -576,15 +532,12 @@ static void check_hostname(struct checker *c, const struct cs_report *r, struct 
 {
 	const struct cert_facts *leaf = r->chain[0];
 	struct host_memo *m;
-	uint32_t h = 2166136261u;	/* FNV-1a of the name picks the slot with the leaf */
 	char a[192];
 	int rc;
 
 	if (!leaf->x509)
 		return;
-	for (const char *p = r->sni; *p; p++)
-		h = (h ^ (uint8_t)*p) * 16777619u;
-	m = &c->host[memo_slot(leaf->sha256, h)];
+	m = &c->host[memo_slot(c, leaf->sha256, r->sni, strlen(r->sni))];
 	if (m->used && !memcmp(m->sha256, leaf->sha256, 32) && !strcmp(m->sni, r->sni)) {
 		rc = m->rc;
 	} else {
@@ -621,21 +574,21 @@ static void check_time(struct checker *c, const struct cs_report *r, struct verd
 		f = r->chain[i_exp];
 		add(c, v, F_EXPIRED, i_exp, "%s %s expired on %s%s: renew it.",
 		    i_exp ? "Chain certificate" : "Leaf", cert_label(f, a, sizeof(a)),
-		    fmt_time(f->not_after, t, sizeof(t)),
+		    time_text(f->not_after, t, sizeof(t)),
 		    n_exp > 1 ? " (and other chain certificates)" : "");
 	}
 	if (i_nyv >= 0) {
 		f = r->chain[i_nyv];
 		add(c, v, F_NOT_YET_VALID, i_nyv, "%s %s is not valid until %s%s: check the issuing date or the clocks.",
 		    i_nyv ? "Chain certificate" : "Leaf", cert_label(f, a, sizeof(a)),
-		    fmt_time(f->not_before, t, sizeof(t)),
+		    time_text(f->not_before, t, sizeof(t)),
 		    n_nyv > 1 ? " (and other chain certificates)" : "");
 	}
 	f = r->chain[0];
 	if (f->parse_ok && c->o.warn_days > 0 && now <= f->not_after &&
 	    f->not_after - now < (int64_t)c->o.warn_days * 86400)
 		add(c, v, F_EXPIRING_SOON, 0, "Leaf %s expires on %s, in %.1f days: renew it.",
-		    cert_label(f, a, sizeof(a)), fmt_time(f->not_after, t, sizeof(t)),
+		    cert_label(f, a, sizeof(a)), time_text(f->not_after, t, sizeof(t)),
 		    (double)(f->not_after - now) / 86400.0);
 }
 
@@ -702,7 +655,7 @@ static void check_alert(struct checker *c, const struct cs_report *r, struct ver
 	}
 	add(c, v, F_CLIENT_REJECTED, cert,
 	    "Client %s rejected certificate %s with fatal alert %s (%u): check what it distrusts.",
-	    ep_text(&r->client, ep, sizeof(ep)), a, n ? n : "unknown", r->alert_desc);
+	    fmt_endpoint(&r->client, ep, sizeof(ep)), a, n ? n : "unknown", r->alert_desc);
 }
 
 /* Garbage where the leaf should be: no client can verify it. */

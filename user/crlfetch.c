@@ -16,9 +16,9 @@
 #include <openssl/x509v3.h>
 
 #include "fetchutil.h"
+#include "fmt.h"
 #include "fstore.h"
-#include "ktable.h"
-#include "lru.h"
+#include "htab.h"
 #include "ocsp.h"
 
 #define CRL_BYTES_DEFAULT	((uint64_t)64 << 20)
@@ -71,7 +71,7 @@ struct crl_info {
 };
 
 struct crl_ent {
-	struct kt_node kt;		/* the key: issuer key and name, URL (and "delta") */
+	struct hnode32 kt;		/* the key: issuer key and name, URL (and "delta") */
 	struct lru_node lru;		/* complete CRLs only; a delta goes with its base */
 	char *url;
 	bool delta;
@@ -95,7 +95,7 @@ struct crl_ent {
 /* A fetched body on its way through the worker, and back. */
 struct crl_job {
 	struct crl_job *next;
-	uint8_t key[KT_KEY_LEN];
+	uint8_t key[HKEY32_LEN];
 	bool delta;
 	X509 *issuer;			/* a reference */
 	uint8_t *body;
@@ -119,7 +119,7 @@ struct crlfetch {
 	struct crlfetch_opts o;
 	struct fetch *f;
 	struct fstore *store;
-	struct ktable t;
+	struct htab t;
 	struct lru lru;
 	uint32_t held;
 	uint64_t bytes;
@@ -132,7 +132,7 @@ struct crlfetch {
 	bool stop;
 	struct jobq todo, done;		/* under mu */
 	uint64_t pending;		/* body bytes handed to the worker, not back yet */
-	uint8_t (*due_keys)[KT_KEY_LEN];	/* max_crls: what one tick submits */
+	uint8_t (*due_keys)[HKEY32_LEN];	/* max_crls: what one tick submits */
 };
 
 static int64_t now_s(void)
@@ -140,9 +140,9 @@ static int64_t now_s(void)
 	return (int64_t)time(NULL);
 }
 
-static struct crl_ent *ent_of(struct kt_node *n)
+static struct crl_ent *ent_of(struct hnode *n)
 {
-	return n ? lru_entry(n, struct crl_ent, kt) : NULL;
+	return htab_entry(n, struct crl_ent, kt.h);
 }
 
 static void jq_push(struct jobq *q, struct crl_job *j)
@@ -403,7 +403,7 @@ static void ent_remove(struct crlfetch *c, struct crl_ent *e, bool forget_disk)
 		ent_remove(c, e->dent, forget_disk);
 	if (e->base)
 		e->base->dent = NULL;
-	kt_del(&c->t, &e->kt);
+	htab_del(&c->t, &e->kt.h);
 	if (!e->delta)
 		lru_unlink(&c->lru, &e->lru);
 	if (forget_disk && c->store)
@@ -436,10 +436,10 @@ static struct crl_ent *ent_new(struct crlfetch *c, const uint8_t *key, const cha
 		cert_put(c->o.certs, iss);
 		return NULL;
 	}
-	memcpy(e->kt.key, key, KT_KEY_LEN);
+	memcpy(e->kt.key, key, HKEY32_LEN);
 	e->delta = delta;
 	e->iss = iss;
-	kt_add(&c->t, &e->kt);
+	htab_add32(&c->t, &e->kt);
 	if (!delta)
 		lru_push(&c->lru, &e->lru);
 	return e;
@@ -463,17 +463,11 @@ static struct cert_facts *facts_ref(struct crlfetch *c, X509 *x)
 	return f;
 }
 
-static void key_hex(const uint8_t *k, char out[65])
-{
-	for (int i = 0; i < 32; i++)
-		snprintf(out + 2 * i, 3, "%02x", k[i]);
-}
-
 static void delta_key(const struct crl_ent *base, const char *url, uint8_t out[32])
 {
 	char hex[65];
 
-	key_hex(base->kt.key, hex);
+	fmt_hex(hex, sizeof(hex), base->kt.key, HKEY32_LEN, false);
 	fu_key(out, "delta", hex, url, NULL);
 }
 
@@ -491,7 +485,7 @@ static void link_delta(struct crlfetch *c, struct crl_ent *base, int64_t now)
 		return;
 	}
 	delta_key(base, url, dk);
-	if (base->dent && memcmp(base->dent->kt.key, dk, KT_KEY_LEN) && !base->dent->busy)
+	if (base->dent && memcmp(base->dent->kt.key, dk, HKEY32_LEN) && !base->dent->busy)
 		ent_remove(c, base->dent, true);
 	if (base->dent) {
 		due(c, base->dent->next_fetch);
@@ -542,7 +536,7 @@ static void schedule(struct crlfetch *c, struct crl_ent *e, int64_t now)
 /* The worker's verdict on a fetched CRL, in the caller's thread. */
 static void install(struct crlfetch *c, struct crl_job *j)
 {
-	struct crl_ent *e = ent_of(kt_find(&c->t, j->key));
+	struct crl_ent *e = ent_of(htab_find32(&c->t, j->key));
 	int64_t now = now_s();
 
 	c->pending -= j->len;
@@ -613,7 +607,7 @@ static void install(struct crlfetch *c, struct crl_job *j)
 static void on_fetched(void *ctx, struct fetch_resp *r)
 {
 	struct crlfetch *c = ctx;
-	struct crl_ent *e = ent_of(kt_find(&c->t, r->tag));
+	struct crl_ent *e = ent_of(htab_find32(&c->t, r->tag));
 	int64_t now = now_s();
 	struct crl_job *j;
 
@@ -651,7 +645,7 @@ static void on_fetched(void *ctx, struct fetch_resp *r)
 		failed(c, e, CRLF_F_PARSE, FETCH_OK, "out of memory", now + c->o.refresh_min_s);
 		return;
 	}
-	memcpy(j->key, e->kt.key, KT_KEY_LEN);
+	memcpy(j->key, e->kt.key, HKEY32_LEN);
 	j->delta = e->delta;
 	j->issuer = e->iss->x509;
 	X509_up_ref(j->issuer);
@@ -703,7 +697,7 @@ static void submit(struct crlfetch *c, struct crl_ent *e, int64_t now)
 		r.if_none_match = e->etag[0] ? e->etag : NULL;
 		r.if_modified_since = e->last_modified;
 	}
-	memcpy(r.tag, e->kt.key, KT_KEY_LEN);
+	memcpy(r.tag, e->kt.key, HKEY32_LEN);
 	c->st.fetches++;
 	if ((res = fetch_submit(c->f, &r)) == FETCH_OK) {
 		e->busy = true;
@@ -715,6 +709,7 @@ static void submit(struct crlfetch *c, struct crl_ent *e, int64_t now)
 
 void crlfetch_tick(struct crlfetch *c)
 {
+	struct hnode *n, *nx;
 	struct crl_job *j;
 	uint32_t nd = 0;
 	int64_t now;
@@ -735,19 +730,18 @@ void crlfetch_tick(struct crlfetch *c)
 	/* Keys first, then submits: a submit refused at once is an event,
 	 * and its callback may check (and so add or evict entries). */
 	c->due_min = INT64_MAX;
-	for (uint32_t b = 0; b <= c->t.mask; b++)
-		for (struct kt_node *n = c->t.b[b]; n; n = n->next) {
-			struct crl_ent *e = ent_of(n);
+	htab_for_each(&c->t, n, nx) {
+		struct crl_ent *e = ent_of(n);
 
-			if (e->busy || (e->delta && !(e->base && e->base->crl)))
-				continue;
-			if (e->next_fetch <= now && nd < c->o.max_crls)
-				memcpy(c->due_keys[nd++], e->kt.key, KT_KEY_LEN);
-			else
-				due(c, e->next_fetch);
-		}
+		if (e->busy || (e->delta && !(e->base && e->base->crl)))
+			continue;
+		if (e->next_fetch <= now && nd < c->o.max_crls)
+			memcpy(c->due_keys[nd++], e->kt.key, HKEY32_LEN);
+		else
+			due(c, e->next_fetch);
+	}
 	for (uint32_t i = 0; i < nd; i++) {
-		struct crl_ent *e = ent_of(kt_find(&c->t, c->due_keys[i]));
+		struct crl_ent *e = ent_of(htab_find32(&c->t, c->due_keys[i]));
 
 		if (e && !e->busy)
 			submit(c, e, now);
@@ -886,7 +880,7 @@ static struct crl_ent *follow(struct crlfetch *c, const struct cert_facts *issue
 	uint8_t key[32];
 
 	crlfetch_key(issuer, url, key);
-	if ((e = ent_of(kt_find(&c->t, key)))) {
+	if ((e = ent_of(htab_find32(&c->t, key)))) {
 		lru_touch(&c->lru, &e->lru);
 		return e;
 	}
@@ -1047,29 +1041,25 @@ drop:
 /* Deltas find their bases; a delta without one is dropped. */
 static void link_loaded(struct crlfetch *c)
 {
-	for (uint32_t b = 0; b <= c->t.mask; b++)
-		for (struct kt_node *n = c->t.b[b]; n; n = n->next) {
-			struct crl_ent *e = ent_of(n), *d;
-			uint8_t dk[32];
+	struct hnode *n, *nx;
 
-			if (e->delta || !e->info.freshest)
-				continue;
-			delta_key(e, e->info.freshest, dk);
-			if ((d = ent_of(kt_find(&c->t, dk))) && d->delta) {
-				d->base = e;
-				e->dent = d;
-			}
+	htab_for_each(&c->t, n, nx) {
+		struct crl_ent *e = ent_of(n), *d;
+		uint8_t dk[32];
+
+		if (e->delta || !e->info.freshest)
+			continue;
+		delta_key(e, e->info.freshest, dk);
+		if ((d = ent_of(htab_find32(&c->t, dk))) && d->delta) {
+			d->base = e;
+			e->dent = d;
 		}
-	for (uint32_t b = 0; b <= c->t.mask; b++) {
-		struct kt_node *n, *next;
+	}
+	htab_for_each(&c->t, n, nx) {
+		struct crl_ent *e = ent_of(n);
 
-		for (n = c->t.b[b]; n; n = next) {
-			struct crl_ent *e = ent_of(n);
-
-			next = n->next;
-			if (e->delta && !e->base)
-				ent_remove(c, e, true);
-		}
+		if (e->delta && !e->base)
+			ent_remove(c, e, true);
 	}
 }
 
@@ -1106,7 +1096,7 @@ struct crlfetch *crlfetch_new(struct fetch *f, const struct crlfetch_opts *o, ch
 	c->due_min = INT64_MAX;
 	pthread_mutex_init(&c->mu, NULL);
 	pthread_cond_init(&c->cv, NULL);
-	if (!kt_init(&c->t, c->o.max_crls) ||
+	if (!htab_init(&c->t, c->o.max_crls) ||
 	    !(c->due_keys = calloc(c->o.max_crls, sizeof(*c->due_keys)))) {
 		snprintf(err, errlen, "crlfetch: out of memory");
 		goto fail;
@@ -1134,6 +1124,7 @@ fail:
 
 void crlfetch_free(struct crlfetch *c)
 {
+	struct hnode *n, *nx;
 	struct crl_job *j;
 
 	if (!c)
@@ -1151,17 +1142,9 @@ void crlfetch_free(struct crlfetch *c)
 		job_free(j);
 	while ((j = jq_pop(&c->done)))
 		job_free(j);
-	if (c->t.b) {
-		for (uint32_t b = 0; b <= c->t.mask; b++) {
-			struct kt_node *n, *next;
-
-			for (n = c->t.b[b]; n; n = next) {
-				next = n->next;
-				ent_free(c, ent_of(n));
-			}
-		}
-		kt_fini(&c->t);
-	}
+	htab_for_each(&c->t, n, nx)
+		ent_free(c, ent_of(n));
+	htab_fini(&c->t);
 	fstore_close(c->store);
 	free(c->due_keys);
 	pthread_cond_destroy(&c->cv);

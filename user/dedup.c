@@ -1,16 +1,14 @@
 /* dedup.c - first sightings written at once, repeats counted into periodic summaries. */
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include "dedup.h"
-#include "lru.h"
+#include "htab.h"
 
 #define DEDUP_QUIET_INTERVALS	3	/* forget a key after this many silent intervals */
 
 struct entry {
-	struct entry *hnext;
+	struct hnode h;
 	struct lru_node lru;		/* by last sighting, most recent at the head */
-	uint64_t hash;
 	struct dedup_summary s;		/* key fields + counts since the last line */
 	uint64_t last_line_ns;		/* last time a line (event or summary) was written */
 	uint32_t *clients;		/* hashes of distinct client addresses */
@@ -20,35 +18,22 @@ struct entry {
 struct dedup {
 	uint32_t interval_s;
 	bool every;
-	struct entry **buckets;
-	uint32_t nbuckets;
+	struct htab t;
 	struct lru lru;
-	uint64_t seed;
 	dedup_emit_fn fn;
 	void *ctx;
 	struct dedup_stats st;
 };
 
-static uint64_t hash_bytes(uint64_t h, const void *p, size_t n)
-{
-	const uint8_t *b = p;
-
-	for (size_t i = 0; i < n; i++) {
-		h ^= b[i];
-		h *= 0x100000001b3ULL;
-	}
-	return h;
-}
-
 static uint64_t key_hash(const struct dedup *d, const struct dedup_summary *k)
 {
-	uint64_t h = d->seed;
+	const struct hseed *s = &d->t.seed;
+	uint64_t h;
 
-	h = hash_bytes(h, &k->action, sizeof(k->action));
-	h = hash_bytes(h, &k->server, sizeof(k->server));
-	h = hash_bytes(h, k->sni, strlen(k->sni));
-	h = hash_bytes(h, k->leaf_sha256, strlen(k->leaf_sha256));
-	return hash_bytes(h, k->verdict, strlen(k->verdict));
+	h = hash_more(s, k->action, &k->server, sizeof(k->server));
+	h = hash_more(s, h, k->sni, strlen(k->sni));
+	h = hash_more(s, h, k->leaf_sha256, strlen(k->leaf_sha256));
+	return hash_more(s, h, k->verdict, strlen(k->verdict));
 }
 
 static bool key_eq(const struct dedup_summary *a, const struct dedup_summary *b)
@@ -76,17 +61,12 @@ static void key_from_report(struct dedup_summary *k, const struct cs_report *r,
 
 static struct entry *lru_ent(struct lru_node *n)
 {
-	return n ? lru_entry(n, struct entry, lru) : NULL;
+	return lru_entry(n, struct entry, lru);
 }
 
 static void entry_free(struct dedup *d, struct entry *e)
 {
-	struct entry **pp = &d->buckets[e->hash & (d->nbuckets - 1)];
-
-	while (*pp && *pp != e)
-		pp = &(*pp)->hnext;
-	if (*pp)
-		*pp = e->hnext;
+	htab_del(&d->t, &e->h);
 	lru_unlink(&d->lru, &e->lru);
 	free(e->clients);
 	free(e);
@@ -95,7 +75,7 @@ static void entry_free(struct dedup *d, struct entry *e)
 
 static uint32_t client_hash(const struct dedup *d, const struct report_endpoint *c)
 {
-	uint32_t h = (uint32_t)hash_bytes(d->seed, c->addr, sizeof(c->addr));
+	uint32_t h = (uint32_t)htab_hash(&d->t, c->addr, sizeof(c->addr));
 
 	return h ? h : 1;	/* 0 marks an empty slot */
 }
@@ -155,11 +135,14 @@ static void summarise(struct dedup *d, struct entry *e, uint64_t now_ns)
 
 static struct entry *find(struct dedup *d, const struct dedup_summary *k, uint64_t h)
 {
-	struct entry *e;
+	struct hnode *n;
 
-	for (e = d->buckets[h & (d->nbuckets - 1)]; e; e = e->hnext)
-		if (e->hash == h && key_eq(&e->s, k))
+	htab_for_hash(&d->t, h, n) {
+		struct entry *e = htab_entry(n, struct entry, h);
+
+		if (key_eq(&e->s, k))
 			return e;
+	}
 	return NULL;
 }
 
@@ -197,10 +180,8 @@ bool dedup_admit(struct dedup *d, const struct cs_report *r, const char *verdict
 	}
 	if ((e = calloc(1, sizeof(*e)))) {
 		e->s = k;
-		e->hash = h;
 		e->last_line_ns = now_ns;
-		e->hnext = d->buckets[h & (d->nbuckets - 1)];
-		d->buckets[h & (d->nbuckets - 1)] = e;
+		htab_add(&d->t, &e->h, h);
 		lru_push(&d->lru, &e->lru);
 		d->st.entries++;
 	}
@@ -234,10 +215,7 @@ struct dedup *dedup_new(uint32_t interval_s, bool every, dedup_emit_fn fn, void 
 	d->every = every;
 	d->fn = fn;
 	d->ctx = ctx;
-	d->nbuckets = 4096;
-	d->buckets = calloc(d->nbuckets, sizeof(*d->buckets));
-	if (!d->buckets || getrandom(&d->seed, sizeof(d->seed), 0) != sizeof(d->seed)) {
-		free(d->buckets);
+	if (!htab_init(&d->t, DEDUP_ENTRIES_MAX)) {
 		free(d);
 		return NULL;
 	}
@@ -250,7 +228,7 @@ void dedup_free(struct dedup *d)
 		return;
 	while (d->lru.head)
 		entry_free(d, lru_ent(d->lru.head));
-	free(d->buckets);
+	htab_fini(&d->t);
 	free(d);
 }
 

@@ -23,6 +23,8 @@
 
 #include <curl/curl.h>
 
+#include "htab.h"
+
 #define BACKOFF_SLOTS	1024		/* URLs whose failures are remembered */
 #define BODY_DEFAULT	(1u << 20)
 #define BODY_FIRST	(16u << 10)	/* first allocation; doubles up to max_bytes */
@@ -82,7 +84,7 @@ struct xfer {
 struct xlist { struct xfer *head, *tail; uint32_t n; };
 
 struct backoff {
-	uint64_t h;			/* FNV-1a of the URL; 0 = free */
+	uint64_t h;			/* url_hash() of the URL; 0 = free */
 	uint64_t until_ms;
 	uint32_t fails;
 };
@@ -96,6 +98,7 @@ struct fetch {
 	uint64_t tokens;		/* millionths of a transfer start */
 	uint64_t tokens_ms;
 	struct backoff bo[BACKOFF_SLOTS];
+	struct hseed seed;		/* URLs come from certificates: keyed */
 	struct fetch_stats st;
 };
 
@@ -207,12 +210,10 @@ bool fetch_addr_is_local(const struct sockaddr *sa)
 
 /* ---- per-URL backoff ---- */
 
-static uint64_t url_hash(const char *s)
+static uint64_t url_hash(const struct fetch *f, const char *s)
 {
-	uint64_t h = 1469598103934665603ULL;
+	uint64_t h = hash_bytes(&f->seed, s, strlen(s));
 
-	for (; *s; s++)
-		h = (h ^ (uint8_t)*s) * 1099511628211ULL;
 	return h ? h : 1;
 }
 
@@ -237,7 +238,7 @@ static struct backoff *bo_find(const struct fetch *f, uint64_t h)
 
 static void bo_fail(struct fetch *f, const char *url)
 {
-	uint64_t h = url_hash(url), now = mono_ms();
+	uint64_t h = url_hash(f, url), now = mono_ms();
 	struct backoff *b = bo_find(f, h), *old = &f->bo[0];
 
 	if (!b) {
@@ -259,7 +260,7 @@ static void bo_fail(struct fetch *f, const char *url)
 
 static void bo_clear(struct fetch *f, const char *url)
 {
-	struct backoff *b = bo_find(f, url_hash(url));
+	struct backoff *b = bo_find(f, url_hash(f, url));
 
 	if (b)
 		*b = (struct backoff){ 0 };
@@ -267,7 +268,7 @@ static void bo_clear(struct fetch *f, const char *url)
 
 uint32_t fetch_backoff_left(const struct fetch *f, const char *url)
 {
-	const struct backoff *b = bo_find(f, url_hash(url));
+	const struct backoff *b = bo_find(f, url_hash(f, url));
 	uint64_t now = mono_ms();
 
 	return b && b->until_ms > now ? (uint32_t)((b->until_ms - now + 999) / 1000) : 0;
@@ -642,6 +643,7 @@ struct fetch *fetch_new(const struct fetch_opts *o, char *err, size_t errlen)
 	}
 	if (!(f = calloc(1, sizeof(*f))))
 		goto oom;
+	hseed_init(&f->seed);
 	f->o = *o;
 #define DEF(field, v) do { if (!f->o.field) f->o.field = (v); } while (0)
 	DEF(max_concurrent, 4);

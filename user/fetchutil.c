@@ -6,9 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
 #include <openssl/evp.h>
+
+#include "fmt.h"
 
 /* An http(s) URI without NULs inside, short enough. */
 static const char *http_uri(const GENERAL_NAME *g)
@@ -132,10 +133,9 @@ int64_t fu_refresh_at(int64_t now, int64_t next_update, uint32_t min_s, uint32_t
 
 const char *fu_time_text(int64_t t, char *buf, size_t cap)
 {
-	struct tm tm;
-	time_t tt = (time_t)t;
-
-	if (!t || !gmtime_r(&tt, &tm) || !strftime(buf, cap, "%Y-%m-%dT%H:%M:%SZ", &tm))
+	if (t)
+		fmt_time(buf, cap, t, 0, FMT_S, "-");
+	else
 		snprintf(buf, cap, "-");
 	return buf;
 }

@@ -1,14 +1,8 @@
 /* format.c - the format table (formats.def) and what a report says, shared by every format. */
-#include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
-#include <netinet/in.h>
-#include <linux/types.h>
-#include "certsentry.h"
 #include "events.h"
 #include "format.h"
-#include "json.h"
-#include "ocsp.h"
 #include "tls.h"
 
 static const struct {
@@ -50,15 +44,6 @@ const char *action_name(const struct cs_report *r)
 	return event_action_name((enum event_action)r->action);
 }
 
-const char *report_ip(const struct report_endpoint *ep, char *buf, size_t cap)
-{
-	int af = ep->family == CS_AF_INET6 ? AF_INET6 : AF_INET;
-
-	if (ep->family != CS_AF_INET && ep->family != CS_AF_INET6)
-		return NULL;
-	return inet_ntop(af, ep->addr, buf, (socklen_t)cap);
-}
-
 const char *report_version(const struct cs_report *r)
 {
 	return r->have_server_hello && r->version ? tls_version_number(r->version) : NULL;
@@ -83,21 +68,4 @@ const char *report_alert_desc(const struct cs_report *r, char *buf, size_t cap)
 const char *report_alert_level(uint8_t level)
 {
 	return level == 1 ? "warning" : level == 2 ? "fatal" : "unknown";
-}
-
-const char *report_ocsp_status(int st)
-{
-	switch (st) {
-	case OCSP_ST_GOOD: return "good";
-	case OCSP_ST_REVOKED: return "revoked";
-	case OCSP_ST_UNKNOWN: return "unknown";
-	default: return "none";
-	}
-}
-
-void format_time_ns(char *out, size_t cap, uint64_t ns)
-{
-	if (!jw_fmt_time(out, cap, (int64_t)(ns / 1000000000ULL),
-			 (unsigned)(ns / 1000000ULL % 1000)))
-		snprintf(out, cap, "-");
 }

@@ -56,16 +56,11 @@ const char *format_names(void);
 
 /* event.action of a report; for a summary, of the reports it counts. */
 const char *action_name(const struct cs_report *r);
-/* The endpoint's address as text into buf, NULL if it has no family. */
-const char *report_ip(const struct report_endpoint *ep, char *buf, size_t cap);
 /* Negotiated version ("1.2") only when a ServerHello named one we know. */
 const char *report_version(const struct cs_report *r);
 bool report_has_cipher(const struct cs_report *r);
 /* The alert's description ("bad_certificate", or its number into buf). */
 const char *report_alert_desc(const struct cs_report *r, char *buf, size_t cap);
 const char *report_alert_level(uint8_t level);
-const char *report_ocsp_status(int st);
-/* RFC 3339 UTC with milliseconds into out (>= 32 bytes), "-" if out of range. */
-void format_time_ns(char *out, size_t cap, uint64_t ns);
 
 #endif

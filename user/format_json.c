@@ -7,6 +7,7 @@
 #include "certsentry.h"
 #include "checks.h"
 #include "events.h"
+#include "fmt.h"
 #include "format.h"
 #include "json.h"
 
@@ -67,7 +68,7 @@ static void json_endpoint(struct jw *w, const char *key, const struct report_end
 	char ip[INET6_ADDRSTRLEN];
 
 	jw_obj_begin(w, key);
-	if (report_ip(ep, ip, sizeof(ip)))
+	if (fmt_ip(ep, ip, sizeof(ip)))
 		jw_str(w, "ip", ip);
 	jw_uint(w, "port", ep->port);
 	jw_obj_end(w);
@@ -270,7 +271,7 @@ static void json_ocsp(struct jw *w, const struct ocsp_facts *o)
 		return;
 	}
 	jw_str(w, "response_status", o->response_status_str);
-	jw_str(w, "status", report_ocsp_status(o->cert_status));
+	jw_str(w, "status", ocsp_cert_status_name(o->cert_status));
 	jw_bool(w, "matched_leaf", o->matched_leaf);
 	if (o->serial_hex[0])
 		jw_str(w, "serial_number", o->serial_hex);
@@ -517,12 +518,12 @@ static size_t json_summary(void *state, struct line *l, const struct dedup_summa
 		.action = event_action_name(EV_TLS_SUMMARY), .dataset = "certsentry.tls",
 		.span = true, .count = s->count, .start_ns = s->first_ns, .end_ns = s->last_ns,
 	};
-	char first[32], last[32];
+	char first[FMT_TIME_CAP], last[FMT_TIME_CAP];
 	struct jw w;
 
 	(void)state;
-	format_time_ns(first, sizeof(first), s->first_ns);
-	format_time_ns(last, sizeof(last), s->last_ns);
+	fmt_time_ns(first, sizeof(first), s->first_ns, "-");
+	fmt_time_ns(last, sizeof(last), s->last_ns, "-");
 	json_envelope(&w, l, &e);
 	if (bad)
 		json_rule(&w, s->verdict);

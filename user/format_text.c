@@ -7,7 +7,7 @@
 #include "certsentry.h"
 #include "checks.h"
 #include "format.h"
-#include "json.h"
+#include "fmt.h"
 
 #define TEXT_FIELD_MAX	512	/* one hostile DN must not fill the screen */
 
@@ -43,73 +43,40 @@ static void tb_printf(struct tb *t, const char *fmt, ...)
 		tb_put(t, tmp, (size_t)n < sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1);
 }
 
-/* Code points a terminal would act on or that can make a line lie about
- * itself: C1 controls, bidi overrides/isolates, line separators, BOM. */
-static bool cp_unsafe(uint32_t cp)
+/* Untrusted text, escaped as fmt_safe() does: at most max input bytes,
+ * then "...". What does not fit the line marks it truncated. */
+static void tb_safe(struct tb *t, const char *str, enum fmt_safe_mode m, size_t max)
 {
-	return (cp >= 0x80 && cp <= 0x9F) || (cp >= 0x200B && cp <= 0x200F) ||
-	       (cp >= 0x2028 && cp <= 0x202E) || (cp >= 0x2066 && cp <= 0x2069) ||
-	       cp == 0xFEFF;
-}
+	const char *s = str ? str : "";
+	size_t n = strlen(s), used = 0;
 
-enum safe_mode {
-	SAFE_WORD,	/* bare value: space, quote, backslash escaped too */
-	SAFE_QUOTED,	/* inside "": quote and backslash escaped */
-	SAFE_TAIL,	/* last thing on the line: nothing after it to fake */
-};
-
-/* Untrusted text for a terminal: controls and bad bytes as \xHH, unsafe
- * code points as \u{...}, so a value can neither drive the terminal nor
- * fake another field. At most max input bytes, then "...". */
-static void tb_safe(struct tb *t, const char *str, enum safe_mode m, size_t max)
-{
-	const unsigned char *s = (const unsigned char *)(str ? str : "");
-	size_t n = strlen((const char *)s), i = 0;
-	char esc[16];
-
-	if (m == SAFE_QUOTED)
+	if (m == FMT_QUOTED)
 		tb_put(t, "\"", 1);
-	while (i < n && i < max) {
-		uint32_t cp;
-		size_t k = jw_utf8_seq(s + i, n - i, &cp);
-
-		if (k == 0 || cp < 0x20 || cp == 0x7F || (m == SAFE_WORD && cp == ' ')) {
-			snprintf(esc, sizeof(esc), "\\x%02X", s[i]);
-			tb_put(t, esc, 4);
-			k = 1;
-		} else if ((cp == '"' || cp == '\\') && m != SAFE_TAIL) {
-			snprintf(esc, sizeof(esc), "\\%c", (char)cp);
-			tb_put(t, esc, 2);
-		} else if (cp_unsafe(cp)) {
-			snprintf(esc, sizeof(esc), "\\u{%04X}", (unsigned)cp);
-			tb_put(t, esc, strlen(esc));
-		} else {
-			tb_put(t, (const char *)s + i, k);
-		}
-		i += k;
+	if (!t->trunc) {
+		/* the line's buffer has a byte past cap for the NUL */
+		t->len += fmt_safe_run(t->buf + t->len, t->cap - t->len + 1, s, n, max, m, &used);
+		if (used < n && used < max)
+			t->trunc = true;
 	}
-	if (i < n)
+	if (used < n)
 		tb_put(t, "...", 3);
-	if (m == SAFE_QUOTED)
+	if (m == FMT_QUOTED)
 		tb_put(t, "\"", 1);
 }
 
 static void tb_endpoint(struct tb *t, const struct report_endpoint *ep)
 {
-	char ip[INET6_ADDRSTRLEN];
-	const char *s = report_ip(ep, ip, sizeof(ip));
+	char s[FMT_ENDPOINT_CAP];
 
-	if (ep->family == CS_AF_INET6)
-		tb_printf(t, "[%s]:%u", s ? s : "?", ep->port);
-	else
-		tb_printf(t, "%s:%u", s ? s : "?", ep->port);
+	fmt_endpoint(ep, s, sizeof(s));
+	tb_put(t, s, strlen(s));
 }
 
 static void tb_time(struct tb *t, uint64_t ns)
 {
-	char ts[32];
+	char ts[FMT_TIME_CAP];
 
-	format_time_ns(ts, sizeof(ts), ns);
+	fmt_time_ns(ts, sizeof(ts), ns, "-");
 	tb_put(t, ts, strlen(ts));
 }
 
@@ -124,20 +91,19 @@ static void text_leaf(struct tb *t, const struct cs_report *r)
 	}
 	if (!f->parse_ok) {
 		tb_printf(t, " leaf=unparsable error=");
-		tb_safe(t, f->parse_error, SAFE_QUOTED, TEXT_FIELD_MAX);
+		tb_safe(t, f->parse_error, FMT_QUOTED, TEXT_FIELD_MAX);
 	} else {
 		tb_printf(t, " leaf=");
-		tb_safe(t, f->subject_dn, SAFE_QUOTED, TEXT_FIELD_MAX);
+		tb_safe(t, f->subject_dn, FMT_QUOTED, TEXT_FIELD_MAX);
 		tb_printf(t, " issuer=");
-		tb_safe(t, f->issuer_dn, SAFE_QUOTED, TEXT_FIELD_MAX);
+		tb_safe(t, f->issuer_dn, FMT_QUOTED, TEXT_FIELD_MAX);
 		tb_printf(t, " serial=");
-		tb_safe(t, f->serial_hex, SAFE_WORD, TEXT_FIELD_MAX);
+		tb_safe(t, f->serial_hex, FMT_WORD, TEXT_FIELD_MAX);
 	}
 	tb_printf(t, " sha256=%.16s", f->sha256_hex);
 	if (f->parse_ok) {
-		if (!jw_fmt_time(day, sizeof(day), f->not_after, 0))
-			snprintf(day, sizeof(day), "?");
-		day[10] = '\0';	/* the date is what on-call needs */
+		/* the date is what on-call needs */
+		fmt_time(day, sizeof(day), f->not_after, 0, FMT_DAY, "?");
 		tb_printf(t, " expires=%s", day);
 	}
 	tb_printf(t, " chain=%u", r->chain_total > r->chain_len ? r->chain_total : r->chain_len);
@@ -163,7 +129,7 @@ static void text_tail(struct tb *t, const struct cs_report *r)
 	case REPORT_INCOMPLETE:
 		tb_printf(t, " %s lost %llu bytes: ", r->lost_from_client ? "client" : "server",
 			  (unsigned long long)r->lost_bytes);
-		tb_safe(t, r->incomplete_reason ? r->incomplete_reason : "unknown", SAFE_TAIL,
+		tb_safe(t, r->incomplete_reason ? r->incomplete_reason : "unknown", FMT_TAIL,
 			TEXT_FIELD_MAX);
 		return;
 	default:
@@ -171,7 +137,7 @@ static void text_tail(struct tb *t, const struct cs_report *r)
 			tb_printf(t, " client-certificate");
 		text_leaf(t, r);
 		if (r->have_ocsp && r->ocsp.parse_ok)
-			tb_printf(t, " ocsp=%s%s%s%s", report_ocsp_status(r->ocsp.cert_status),
+			tb_printf(t, " ocsp=%s%s%s%s", ocsp_cert_status_name(r->ocsp.cert_status),
 				  r->ocsp.cert_status == OCSP_ST_REVOKED && r->ocsp.reason >= 0 ? "(" : "",
 				  r->ocsp.cert_status == OCSP_ST_REVOKED && r->ocsp.reason >= 0 ?
 				  r->ocsp.reason_str : "",
@@ -193,7 +159,7 @@ static void text_verdict(struct tb *t, const struct verdict *v)
 	tb_printf(t, " ALERT[%s]", severity_name(v->worst));
 	for (uint32_t i = 0; i < v->n; i++) {
 		tb_printf(t, " %s: ", finding_name(v->f[i].code));
-		tb_safe(t, v->f[i].message, SAFE_TAIL, TEXT_FIELD_MAX);
+		tb_safe(t, v->f[i].message, FMT_TAIL, TEXT_FIELD_MAX);
 		tb_printf(t, i + 1 < v->n ? ";" : "");
 	}
 }
@@ -210,12 +176,12 @@ static size_t text_report(void *state, struct line *l, const struct cs_report *r
 	tb_endpoint(&t, &r->server);
 	if (r->ifname) {
 		tb_printf(&t, " if=");
-		tb_safe(&t, r->ifname, SAFE_WORD, TEXT_FIELD_MAX);
+		tb_safe(&t, r->ifname, FMT_WORD, TEXT_FIELD_MAX);
 		tb_printf(&t, r->hook == CS_HOOK_EGRESS ? "/out" : "/in");
 	}
 	if (r->has_sni) {
 		tb_printf(&t, " sni=");
-		tb_safe(&t, r->sni, SAFE_WORD, TEXT_FIELD_MAX);
+		tb_safe(&t, r->sni, FMT_WORD, TEXT_FIELD_MAX);
 	}
 	if (v) {	/* "TLS1.2", "SSL3.0", "DTLS1.2" */
 		const char *p = tls_version_protocol(r->version);
@@ -231,7 +197,7 @@ static size_t text_report(void *state, struct line *l, const struct cs_report *r
 	}
 	if (r->alpn[0]) {
 		tb_printf(&t, " alpn=");
-		tb_safe(&t, r->alpn, SAFE_WORD, TEXT_FIELD_MAX);
+		tb_safe(&t, r->alpn, FMT_WORD, TEXT_FIELD_MAX);
 	}
 	if (r->hello_retry)
 		tb_printf(&t, " hello-retry");
@@ -245,18 +211,18 @@ static size_t text_summary(void *state, struct line *l, const struct dedup_summa
 {
 	struct tb t = { l->buf, l->cap, 0, false };
 	struct cs_report r = { .action = s->action };
-	char first[32], last[32];
+	char first[FMT_TIME_CAP], last[FMT_TIME_CAP];
 
 	(void)state;
-	format_time_ns(first, sizeof(first), s->first_ns);
-	format_time_ns(last, sizeof(last), s->last_ns);
+	fmt_time_ns(first, sizeof(first), s->first_ns, "-");
+	fmt_time_ns(last, sizeof(last), s->last_ns, "-");
 	tb_time(&t, s->ts_ns);
 	tb_printf(&t, " summary %s seen %llu more times from %s%u clients -> ", action_name(&r),
 		  (unsigned long long)s->count, s->clients_capped ? ">" : "", s->clients);
 	tb_endpoint(&t, &s->server);
 	if (s->has_sni) {
 		tb_printf(&t, " sni=");
-		tb_safe(&t, s->sni, SAFE_WORD, TEXT_FIELD_MAX);
+		tb_safe(&t, s->sni, FMT_WORD, TEXT_FIELD_MAX);
 	}
 	if (s->leaf_sha256[0])
 		tb_printf(&t, " sha256=%.16s", s->leaf_sha256);
@@ -271,11 +237,11 @@ static size_t text_status(void *state, struct line *l, const struct status_event
 	(void)state;
 	tb_time(&t, s->ts_ns);
 	tb_printf(&t, " ");
-	tb_safe(&t, s->action ? s->action : "status", SAFE_WORD, TEXT_FIELD_MAX);
+	tb_safe(&t, s->action ? s->action : "status", FMT_WORD, TEXT_FIELD_MAX);
 	tb_printf(&t, " [");
-	tb_safe(&t, s->severity ? s->severity : "info", SAFE_WORD, TEXT_FIELD_MAX);
+	tb_safe(&t, s->severity ? s->severity : "info", FMT_WORD, TEXT_FIELD_MAX);
 	tb_printf(&t, "] ");
-	tb_safe(&t, s->msg, SAFE_TAIL, l->cap);
+	tb_safe(&t, s->msg, FMT_TAIL, l->cap);
 	return tb_end(&t, l);
 }
 

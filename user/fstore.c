@@ -15,6 +15,8 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
+#include "fmt.h"
+
 #define META_MAX	(64u << 10)	/* a meta file: a few lines and one certificate */
 #define META_MAGIC	"certsentry-fetched 1"
 
@@ -25,27 +27,15 @@ struct fstore {
 
 static void key_hex(const uint8_t key[FSTORE_KEY_LEN], char out[2 * FSTORE_KEY_LEN + 1])
 {
-	static const char hx[] = "0123456789abcdef";
-
-	for (int i = 0; i < FSTORE_KEY_LEN; i++) {
-		out[2 * i] = hx[key[i] >> 4];
-		out[2 * i + 1] = hx[key[i] & 15];
-	}
-	out[2 * FSTORE_KEY_LEN] = 0;
+	fmt_hex(out, 2 * FSTORE_KEY_LEN + 1, key, FSTORE_KEY_LEN, false);
 }
 
+/* Our own names only: lowercase, as key_hex writes them. */
 static int unhex_key(const char *s, uint8_t key[FSTORE_KEY_LEN])
 {
-	for (int i = 0; i < 2 * FSTORE_KEY_LEN; i++) {
-		int c = s[i], v = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-
-		if (v < 0)
-			return -1;
-		if (i & 1)
-			key[i / 2] |= (uint8_t)v;
-		else
-			key[i / 2] = (uint8_t)(v << 4);
-	}
+	if (strspn(s, "0123456789abcdef") < 2 * FSTORE_KEY_LEN ||
+	    !fmt_unhex(s, 2 * FSTORE_KEY_LEN, key))
+		return -1;
 	return 0;
 }
 
@@ -158,16 +148,11 @@ fail:
 
 static void sha256_hex(const uint8_t *p, size_t n, char out[65])
 {
-	static const char hx[] = "0123456789abcdef";
 	uint8_t md[32];
 
 	if (!EVP_Digest(p, n, md, NULL, EVP_sha256(), NULL))
 		memset(md, 0, sizeof(md));
-	for (int i = 0; i < 32; i++) {
-		out[2 * i] = hx[md[i] >> 4];
-		out[2 * i + 1] = hx[md[i] & 15];
-	}
-	out[64] = 0;
+	fmt_hex(out, 65, md, 32, false);
 }
 
 /* The meta text (without the certificate) into a BIO. */

@@ -8,16 +8,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include <openssl/evp.h>
 #include <sqlite3.h>
 #include "certsentry.h"
+#include "fmt.h"
 #include "inventory.h"
 #include "json.h"
-#include "lru.h"
+#include "htab.h"
 
 /*
  * How it works. The live path keeps the hot endpoints in memory (a hash
@@ -96,9 +96,9 @@ struct slot {
 };
 
 struct endpoint {
-	struct endpoint *hnext, *dnext;
+	struct hnode h;			/* keyed hash of family, address, port, SNI */
+	struct endpoint *dnext;
 	struct lru_node lru;
-	uint64_t hash;
 	uint8_t family, addr[16];
 	uint16_t port;
 	bool has_sni, dirty, trim;	/* trim: leaves were dropped, drop their rows */
@@ -146,14 +146,12 @@ struct inventory {
 	int64_t clock_ns;		/* the latest handshake time seen */
 	int64_t now_ns;			/* of the last inventory_flush() */
 	int64_t window_ns, repeat_ns, hold_ns;
-	struct endpoint **tab;
-	uint32_t tab_mask;
+	struct htab tab;		/* the hot endpoints, at most o.hot */
 	struct lru lru;
 	struct endpoint *dirty;
 	struct pcert *pending;
 	uint32_t n_pending;
 	size_t pending_bytes;
-	uint64_t seed;
 	/* Certificates the database already has (direct-mapped by SHA-256):
 	 * a chain of known ones queues no copies. Cleared when the database
 	 * changes or certificates are collected. */
@@ -163,37 +161,10 @@ struct inventory {
 
 /* ---- small helpers ---- */
 
-static void hex_upper(char *out, const uint8_t *b, size_t n)
-{
-	static const char hx[] = "0123456789ABCDEF";
-
-	for (size_t i = 0; i < n; i++) {
-		out[2 * i] = hx[b[i] >> 4];
-		out[2 * i + 1] = hx[b[i] & 15];
-	}
-	out[2 * n] = '\0';
-}
-
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c |= 0x20;
-	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
+/* n bytes from s, exactly 2n hex digits */
 static bool hex_parse(const char *s, uint8_t *out, size_t n)
 {
-	if (!s || strlen(s) != 2 * n)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		int hi = hexval(s[2 * i]), lo = hexval(s[2 * i + 1]);
-
-		if (hi < 0 || lo < 0)
-			return false;
-		out[i] = (uint8_t)(hi << 4 | lo);
-	}
-	return true;
+	return s && strlen(s) == 2 * n && fmt_unhex(s, 2 * n, out);
 }
 
 /* Copies s into out[cap], marking a cut with "..." (cap >= 4). */
@@ -230,17 +201,6 @@ static int64_t to_ns(int64_t s)
 	if (s > INT64_MAX / NS)
 		return INT64_MAX;
 	return s < INT64_MIN / NS ? INT64_MIN + 1 : s * NS;
-}
-
-static uint64_t mix(uint64_t h, const void *p, size_t n)
-{
-	const uint8_t *b = p;
-
-	for (size_t i = 0; i < n; i++) {
-		h ^= b[i];
-		h *= 0x100000001b3ULL;
-	}
-	return h;
 }
 
 static void slide_add(struct slide *s, int64_t t, int64_t span)
@@ -717,11 +677,9 @@ static void ro_open(struct inventory *inv)
 static uint64_t ep_hash(const struct inventory *inv, uint8_t family, const uint8_t *addr,
 			uint16_t port, const char *sni)
 {
-	uint64_t h = mix(inv->seed, &family, 1);
+	uint64_t h = hash_more(&inv->tab.seed, (uint64_t)family << 16 | port, addr, 16);
 
-	h = mix(h, addr, 16);
-	h = mix(h, &port, sizeof(port));
-	return sni ? mix(h ^ 1, sni, strlen(sni)) : h;
+	return sni ? hash_more(&inv->tab.seed, h, sni, strlen(sni)) : h;
 }
 
 static bool ep_match(const struct endpoint *e, uint8_t family, const uint8_t *addr,
@@ -904,12 +862,9 @@ static int flush_writes(struct inventory *inv, int64_t now);
 
 static void ep_unlink(struct inventory *inv, struct endpoint *e)
 {
-	struct endpoint **pp = &inv->tab[e->hash & inv->tab_mask];
+	struct endpoint **pp;
 
-	while (*pp && *pp != e)
-		pp = &(*pp)->hnext;
-	if (*pp)
-		*pp = e->hnext;
+	htab_del(&inv->tab, &e->h);
 	lru_unlink(&inv->lru, &e->lru);
 	if (e->dirty) {		/* only when even memory could not take it */
 		for (pp = &inv->dirty; *pp && *pp != e; pp = &(*pp)->dnext)
@@ -923,7 +878,7 @@ static void ep_unlink(struct inventory *inv, struct endpoint *e)
 /* Makes room: the least recently used endpoint goes, written first. */
 static void ep_evict(struct inventory *inv)
 {
-	struct endpoint *e = inv->lru.tail ? lru_entry(inv->lru.tail, struct endpoint, lru) : NULL;
+	struct endpoint *e = lru_entry(inv->lru.tail, struct endpoint, lru);
 
 	if (!e)
 		return;
@@ -941,12 +896,14 @@ static struct endpoint *ep_get(struct inventory *inv, const struct report_endpoi
 {
 	uint8_t addr[16] = { 0 };
 	struct endpoint *e;
+	struct hnode *n;
 	uint64_t h;
 
 	memcpy(addr, srv->addr, srv->family == CS_AF_INET6 ? 16 : 4);
 	h = ep_hash(inv, srv->family, addr, srv->port, sni);
-	for (e = inv->tab[h & inv->tab_mask]; e; e = e->hnext) {
-		if (e->hash == h && ep_match(e, srv->family, addr, srv->port, sni)) {
+	htab_for_hash(&inv->tab, h, n) {
+		e = htab_entry(n, struct endpoint, h);
+		if (ep_match(e, srv->family, addr, srv->port, sni)) {
 			lru_touch(&inv->lru, &e->lru);
 			inv->st.hot_hits++;
 			return e;
@@ -957,23 +914,20 @@ static struct endpoint *ep_get(struct inventory *inv, const struct report_endpoi
 	e = calloc(1, sizeof(*e));
 	if (!e)
 		return NULL;
-	e->hash = h;
 	e->family = srv->family;
 	memcpy(e->addr, addr, 16);
 	e->port = srv->port;
 	e->has_sni = sni != NULL;
 	if (sni)
 		memcpy(e->sni, sni, strlen(sni) + 1);
-	if (!inet_ntop(e->family == CS_AF_INET6 ? AF_INET6 : AF_INET, e->addr, e->addr_text,
-		       sizeof(e->addr_text)))
+	if (!fmt_ip(srv, e->addr_text, sizeof(e->addr_text)))
 		snprintf(e->addr_text, sizeof(e->addr_text), "?");
 	e->first_ns = INT64_MAX;
 	e->last_ns = INT64_MIN;
 	e->current = -1;
 	inv->st.loads++;
 	ep_load(inv, e);
-	e->hnext = inv->tab[h & inv->tab_mask];
-	inv->tab[h & inv->tab_mask] = e;
+	htab_add(&inv->tab, &e->h, h);
 	lru_push(&inv->lru, &e->lru);
 	inv->st.hot++;
 	return e;
@@ -1087,7 +1041,7 @@ static struct pcert *pcert_new(const struct cert_facts *f)
 	if (!p)
 		return NULL;
 	memcpy(p->sha256, f->sha256, 32);
-	hex_upper(p->sha, f->sha256, 32);
+	fmt_hex(p->sha, sizeof(p->sha), f->sha256, 32, true);
 	p->der_len = f->der_len;
 	p->der_kept = keep;
 	if (keep)
@@ -1103,7 +1057,7 @@ static struct pcert *pcert_new(const struct cert_facts *f)
 		p->not_after = f->not_after;
 		snprintf(p->key_type, sizeof(p->key_type), "%s", f->key_alg);
 		if ((p->names_known = names_digest(f, names)))
-			hex_upper(p->names, names, 32);
+			fmt_hex(p->names, sizeof(p->names), names, 32, true);
 		if (!p->serial || !p->subject || !p->issuer || !p->sans) {
 			pcert_free(p);
 			return NULL;
@@ -1230,19 +1184,15 @@ static int leaf_add(struct inventory *inv, struct endpoint *e, const struct cert
 	return (int)e->n_leaves++;
 }
 
-static uint64_t chain_hash(struct cert_facts *const *chain, uint32_t n)
+static uint64_t chain_hash(const struct inventory *inv, struct cert_facts *const *chain,
+			   uint32_t n)
 {
-	uint64_t h = 0x9E3779B97F4A7C15ULL;
+	uint64_t h = 0;
 
 	if (n > INV_CHAIN_MAX)
 		n = INV_CHAIN_MAX;
-	for (uint32_t i = 0; i < n && chain[i]; i++) {
-		uint64_t w;
-
-		memcpy(&w, chain[i]->sha256, sizeof(w));	/* digest bytes: mixed already */
-		h = (h ^ w) * 0xFF51AFD7ED558CCDULL;
-		h ^= h >> 29;
-	}
+	for (uint32_t i = 0; i < n && chain[i]; i++)
+		h = hash_more(&inv->tab.seed, h, chain[i]->sha256, 32);
 	return h | 1;
 }
 
@@ -1262,7 +1212,7 @@ static void leaf_touch(struct inventory *inv, struct leaf *l, struct cert_facts 
 	slide_add(&l->hold, t, inv->hold_ns);
 	if (verdict && strncmp(l->verdict, verdict, sizeof(l->verdict) - 1))
 		snprintf(l->verdict, sizeof(l->verdict), "%s", verdict);
-	ch = chain_hash(chain, n);
+	ch = chain_hash(inv, chain, n);
 	if (ch != l->chain_hash && queue_chain(inv, l, chain, n))
 		l->chain_hash = ch;
 	l->dirty = true;
@@ -1272,7 +1222,7 @@ static void leaf_touch(struct inventory *inv, struct leaf *l, struct cert_facts 
 
 static void leaf_info(const struct leaf *l, struct inventory_leaf *out)
 {
-	hex_upper(out->sha256, l->sha, 32);
+	fmt_hex(out->sha256, sizeof(out->sha256), l->sha, 32, true);
 	snprintf(out->serial, sizeof(out->serial), "%s", l->serial);
 	snprintf(out->issuer, sizeof(out->issuer), "%s", l->issuer ? l->issuer : "");
 	snprintf(out->key_type, sizeof(out->key_type), "%s", l->key_type);
@@ -1502,7 +1452,7 @@ static int write_leaf(struct inventory *inv, int64_t id, const struct leaf *l)
 	char sha[65];
 	int rc;
 
-	hex_upper(sha, l->sha, 32);
+	fmt_hex(sha, sizeof(sha), l->sha, 32, true);
 	sqlite3_bind_int64(st, 1, id);
 	sqlite3_bind_text(st, 2, sha, 64, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(st, 3, to_s(l->first_ns));
@@ -1520,7 +1470,7 @@ static int write_leaf(struct inventory *inv, int64_t id, const struct leaf *l)
 	for (uint32_t i = 0; i < l->pc->n && rc == SQLITE_OK; i++) {
 		char c[65];
 
-		hex_upper(c, l->pc->sha[i], 32);
+		fmt_hex(c, sizeof(c), l->pc->sha[i], 32, true);
 		sqlite3_bind_int64(st, 1, id);
 		sqlite3_bind_text(st, 2, sha, 64, SQLITE_TRANSIENT);
 		sqlite3_bind_int(st, 3, (int)i);
@@ -1538,7 +1488,7 @@ static int write_endpoint_row(struct inventory *inv, struct endpoint *e)
 	int rc;
 
 	if (e->current >= 0)
-		hex_upper(cur, e->leaves[e->current].sha, 32);
+		fmt_hex(cur, sizeof(cur), e->leaves[e->current].sha, 32, true);
 	if (e->id) {
 		st = inv->c.st[ST_EP_UPDATE];
 		sqlite3_bind_int64(st, 1, e->id);
@@ -1921,7 +1871,6 @@ struct inventory *inventory_open(const struct inventory_opts *o, char *err, size
 	struct inventory *inv;
 	enum inv_error why;
 	char msg[PATH_MAX + 256];
-	uint32_t buckets = 1;
 
 	if (o && o->max_leaves && o->max_leaves < LEAVES_MIN) {
 		snprintf(err, errlen, "inventory: at least %d leaves per endpoint", LEAVES_MIN);
@@ -1958,15 +1907,9 @@ struct inventory *inventory_open(const struct inventory_opts *o, char *err, size
 	inv->window_ns = (int64_t)inv->o.window_s * NS;
 	inv->repeat_ns = (int64_t)inv->o.repeat_s * NS;
 	inv->hold_ns = (int64_t)inv->o.flap_hold_s * NS;
-	while (buckets < inv->o.hot * 2)
-		buckets <<= 1;
-	inv->tab = calloc(buckets, sizeof(*inv->tab));
 	inv->known = calloc(KNOWN_CERTS, sizeof(*inv->known));
-	inv->tab_mask = buckets - 1;
-	if (getrandom(&inv->seed, sizeof(inv->seed), GRND_NONBLOCK) != sizeof(inv->seed))
-		inv->seed = (uint64_t)time(NULL) * 0x9E3779B97F4A7C15ULL;
-	if (!inv->tab || !inv->known) {
-		free(inv->tab);
+	if (!htab_init(&inv->tab, inv->o.hot) || !inv->known) {
+		htab_fini(&inv->tab);
 		free(inv->known);
 		free(inv);
 		snprintf(err, errlen, "inventory: out of memory");
@@ -2007,7 +1950,7 @@ void inventory_close(struct inventory *inv)
 	pending_clear(inv);
 	conn_close(&inv->c);
 	conn_close(&inv->ro);
-	free(inv->tab);
+	htab_fini(&inv->tab);
 	free(inv->known);
 	free(inv);
 }
@@ -2037,15 +1980,6 @@ static const char *col_text(sqlite3_stmt *st, int i)
 	const char *s = (const char *)sqlite3_column_text(st, i);
 
 	return s ? s : "";
-}
-
-static void fmt_time(char *out, size_t cap, int64_t s, bool day)
-{
-	struct tm tm;
-	time_t t = (time_t)s;
-
-	if (!gmtime_r(&t, &tm) || !strftime(out, cap, day ? "%Y-%m-%d" : "%Y-%m-%dT%H:%M:%SZ", &tm))
-		snprintf(out, cap, "-");
 }
 
 enum dq { DQ_ENDPOINTS, DQ_LEAVES, DQ_CHAIN, DQ_SANS, DQ_MAX };
@@ -2122,9 +2056,9 @@ static const char *dleaf_state(const struct dumper *dp, const struct dleaf *l, i
 	return l->last_seen >= ep_last - dp->window_s ? "now" : "before";
 }
 
-static const char *safe(struct dumper *dp, const char *s, enum text_safe_mode m)
+static const char *safe(struct dumper *dp, const char *s, enum fmt_safe_mode m)
 {
-	text_safe(dp->safe, sizeof(dp->safe), s, m, 512);
+	fmt_safe(dp->safe, sizeof(dp->safe), s, m, 512);
 	return dp->safe;
 }
 
@@ -2183,20 +2117,20 @@ static void text_leaf(struct dumper *dp, const struct dleaf *l, const struct den
 	const char *issuer;
 
 	if (parsed) {
-		fmt_time(nb, sizeof(nb), l->not_before, true);
-		fmt_time(na, sizeof(na), l->not_after, true);
+		fmt_time(nb, sizeof(nb), l->not_before, 0, FMT_DAY, "-");
+		fmt_time(na, sizeof(na), l->not_after, 0, FMT_DAY, "-");
 	}
-	fmt_time(fs, sizeof(fs), l->first_seen, false);
-	fmt_time(ls, sizeof(ls), l->last_seen, false);
+	fmt_time(fs, sizeof(fs), l->first_seen, 0, FMT_S, "-");
+	fmt_time(ls, sizeof(ls), l->last_seen, 0, FMT_S, "-");
 	snprintf(hs, sizeof(hs), "%lld", (long long)l->handshakes);
-	text_safe(verdict, sizeof(verdict), l->verdict ? l->verdict : "-", TEXT_WORD, 20);
-	text_safe(serial, sizeof(serial), parsed ? l->serial : "-", TEXT_WORD, 64);
+	fmt_safe(verdict, sizeof(verdict), l->verdict ? l->verdict : "-", FMT_WORD, 20);
+	fmt_safe(serial, sizeof(serial), parsed ? l->serial : "-", FMT_WORD, 64);
 	if (parsed) {
-		issuer = safe(dp, l->issuer, TEXT_TAIL);
+		issuer = safe(dp, l->issuer, FMT_TAIL);
 	} else {
 		char why[512];
 
-		text_safe(why, sizeof(why), l->parse_error, TEXT_TAIL, 256);
+		fmt_safe(why, sizeof(why), l->parse_error, FMT_TAIL, 256);
 		snprintf(dp->safe, sizeof(dp->safe), "(did not parse: %s)", why);
 		issuer = dp->safe;
 	}
@@ -2234,12 +2168,12 @@ static void dump_endpoint(struct dumper *dp, const struct dendpoint *e)
 	} else {
 		char fs[32], ls[32];
 
-		fmt_time(fs, sizeof(fs), e->first_seen, false);
-		fmt_time(ls, sizeof(ls), e->last_seen, false);
+		fmt_time(fs, sizeof(fs), e->first_seen, 0, FMT_S, "-");
+		fmt_time(ls, sizeof(ls), e->last_seen, 0, FMT_S, "-");
 		fprintf(dp->out, "%s%s%s:%lld  ", v6 ? "[" : "", e->address, v6 ? "]" : "",
 			(long long)e->port);
 		if (*e->sni)
-			fprintf(dp->out, "sni %s", safe(dp, e->sni, TEXT_WORD));
+			fprintf(dp->out, "sni %s", safe(dp, e->sni, FMT_WORD));
 		else
 			fprintf(dp->out, "no SNI");
 		fprintf(dp->out, "  first seen %s  last seen %s\n", fs, ls);

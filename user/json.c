@@ -2,7 +2,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
+#include "fmt.h"
 #include "json.h"
 
 #define JW_MARK		",\"certsentry.truncated\":true"
@@ -23,108 +23,6 @@ void jw_init(struct jw *w, char *buf, size_t cap)
 	w->cap = cap;
 	if (buf && cap)
 		buf[0] = '\0';
-}
-
-/* ---- UTF-8 ---- */
-
-size_t jw_utf8_seq(const unsigned char *s, size_t n, uint32_t *cp)
-{
-	unsigned char c = s[0];
-	unsigned char lo = 0x80, hi = 0xBF;	/* allowed range of the 2nd byte */
-	size_t len;
-	uint32_t v;
-
-	if (c < 0x80) {
-		*cp = c;
-		return 1;
-	}
-	if (c >= 0xC2 && c <= 0xDF) {
-		len = 2, v = c & 0x1F;
-	} else if (c >= 0xE0 && c <= 0xEF) {
-		len = 3, v = c & 0x0F;
-		if (c == 0xE0)
-			lo = 0xA0;		/* overlong */
-		else if (c == 0xED)
-			hi = 0x9F;		/* surrogates */
-	} else if (c >= 0xF0 && c <= 0xF4) {
-		len = 4, v = c & 0x07;
-		if (c == 0xF0)
-			lo = 0x90;		/* overlong */
-		else if (c == 0xF4)
-			hi = 0x8F;		/* > U+10FFFF */
-	} else {
-		return 0;			/* C0, C1, F5..FF, lone continuation */
-	}
-	if (n < len || s[1] < lo || s[1] > hi)
-		return 0;
-	v = (v << 6) | (s[1] & 0x3F);
-	for (size_t i = 2; i < len; i++) {
-		if ((s[i] & 0xC0) != 0x80)
-			return 0;
-		v = (v << 6) | (s[i] & 0x3F);
-	}
-	*cp = v;
-	return len;
-}
-
-/* ---- terminal text ---- */
-
-static bool cp_unsafe(uint32_t cp)
-{
-	return (cp >= 0x80 && cp <= 0x9F) || (cp >= 0x200B && cp <= 0x200F) ||
-	       (cp >= 0x2028 && cp <= 0x202E) || (cp >= 0x2066 && cp <= 0x2069) ||
-	       cp == 0xFEFF;
-}
-
-/* Appends p[0..n) if it fits whole (one byte stays for the NUL). */
-static bool ts_put(char *out, size_t cap, size_t *len, const char *p, size_t n)
-{
-	if (n >= cap - *len)
-		return false;
-	memcpy(out + *len, p, n);
-	*len += n;
-	return true;
-}
-
-size_t text_safe(char *out, size_t cap, const char *str, enum text_safe_mode m, size_t max)
-{
-	const unsigned char *s = (const unsigned char *)(str ? str : "");
-	size_t n = strlen((const char *)s), i = 0, len = 0;
-	bool ok = true;
-	char esc[16];
-
-	if (!cap)
-		return 0;
-	if (m == TEXT_QUOTED && cap < 3)
-		m = TEXT_WORD;		/* no room for the quotes: escape instead */
-	if (m == TEXT_QUOTED)
-		cap--, ok = ts_put(out, cap, &len, "\"", 1);	/* the closing quote's room */
-	while (ok && i < n && i < max) {
-		uint32_t cp;
-		size_t k = jw_utf8_seq(s + i, n - i, &cp);
-
-		if (k == 0 || cp < 0x20 || cp == 0x7F || (m == TEXT_WORD && cp == ' ')) {
-			snprintf(esc, sizeof(esc), "\\x%02X", s[i]);
-			ok = ts_put(out, cap, &len, esc, 4);
-			k = 1;
-		} else if ((cp == '"' || cp == '\\') && m != TEXT_TAIL) {
-			snprintf(esc, sizeof(esc), "\\%c", (char)cp);
-			ok = ts_put(out, cap, &len, esc, 2);
-		} else if (cp_unsafe(cp)) {
-			snprintf(esc, sizeof(esc), "\\u{%04X}", (unsigned)cp);
-			ok = ts_put(out, cap, &len, esc, strlen(esc));
-		} else {
-			ok = ts_put(out, cap, &len, (const char *)s + i, k);
-		}
-		if (ok)
-			i += k;
-	}
-	if (i < n)
-		ts_put(out, cap, &len, "...", 3);
-	if (m == TEXT_QUOTED)
-		out[len++] = '"';
-	out[len] = '\0';
-	return len;
 }
 
 /* ---- raw output, bounded by lim ---- */
@@ -166,7 +64,7 @@ static int jw_put_str(struct jw *w, size_t lim, const char *str, size_t n)
 			return -1;
 		if ((i = j) == n)
 			break;
-		k = jw_utf8_seq(s + i, n - i, &cp);
+		k = fmt_utf8_seq(s + i, n - i, &cp);
 		if (k == 0) {
 			rep = "\xEF\xBF\xBD", k = 1;
 		} else if (cp == '"') {
@@ -366,77 +264,11 @@ void jw_bool(struct jw *w, const char *key, bool v)
 
 /* ---- time ---- */
 
-static void put_digits(char *p, int v, int width)
-{
-	while (width--) {
-		p[width] = (char)('0' + v % 10);
-		v /= 10;
-	}
-}
-
-/* Proleptic Gregorian date of a day count from 1970-01-01 (H. Hinnant's
- * civil_from_days): gmtime_r takes glibc's time-zone lock on every call. */
-static void civil(int64_t days, int *y, int *m, int *d)
-{
-	int64_t z = days + 719468, era = (z >= 0 ? z : z - 146096) / 146097;
-	int64_t doe = z - era * 146097;
-	int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-	int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-	int64_t mp = (5 * doy + 2) / 153;
-
-	*d = (int)(doy - (153 * mp + 2) / 5 + 1);
-	*m = (int)(mp < 10 ? mp + 3 : mp - 9);
-	*y = (int)(yoe + era * 400 + (*m <= 2));
-}
-
-bool jw_fmt_time(char *out, size_t cap, int64_t s, unsigned ms)
-{
-	struct tm tm;
-	int64_t days, sec;
-
-	/* 0000-01-01 .. 9999-12-31: the range X.509 and RFC 3339 can hold */
-	if (s < -62167219200LL || s > 253402300799LL) {
-		if (cap)
-			out[0] = '\0';
-		return false;
-	}
-	if (cap < 25) {
-		if (cap)
-			out[0] = '\0';
-		return false;
-	}
-	days = s >= 0 ? s / 86400 : -((-s + 86399) / 86400);
-	sec = s - days * 86400;
-	civil(days, &tm.tm_year, &tm.tm_mon, &tm.tm_mday);
-	tm.tm_year -= 1900;
-	tm.tm_mon -= 1;
-	tm.tm_hour = (int)(sec / 3600);
-	tm.tm_min = (int)(sec / 60 % 60);
-	tm.tm_sec = (int)(sec % 60);
-	/* By hand: snprintf here was an eighth of an offline run. */
-	put_digits(out, tm.tm_year + 1900, 4);
-	out[4] = '-';
-	put_digits(out + 5, tm.tm_mon + 1, 2);
-	out[7] = '-';
-	put_digits(out + 8, tm.tm_mday, 2);
-	out[10] = 'T';
-	put_digits(out + 11, tm.tm_hour, 2);
-	out[13] = ':';
-	put_digits(out + 14, tm.tm_min, 2);
-	out[16] = ':';
-	put_digits(out + 17, tm.tm_sec, 2);
-	out[19] = '.';
-	put_digits(out + 20, (int)(ms % 1000), 3);
-	out[23] = 'Z';
-	out[24] = '\0';
-	return true;
-}
-
 void jw_time_s(struct jw *w, const char *key, int64_t s)
 {
-	char t[32];
+	char t[FMT_TIME_CAP];
 
-	if (jw_fmt_time(t, sizeof(t), s, 0))
+	if (fmt_time(t, sizeof(t), s, 0, FMT_MS, NULL))
 		jw_scalar(w, key, t, strlen(t), true);
 	else
 		jw_scalar(w, key, "null", 4, false);
@@ -444,10 +276,9 @@ void jw_time_s(struct jw *w, const char *key, int64_t s)
 
 void jw_time_ns(struct jw *w, const char *key, uint64_t ns)
 {
-	char t[32];
+	char t[FMT_TIME_CAP];
 
-	if (jw_fmt_time(t, sizeof(t), (int64_t)(ns / 1000000000ULL),
-			(unsigned)(ns / 1000000ULL % 1000)))
+	if (fmt_time_ns(t, sizeof(t), ns, NULL))
 		jw_scalar(w, key, t, strlen(t), true);
 	else
 		jw_scalar(w, key, "null", 4, false);

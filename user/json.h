@@ -49,25 +49,4 @@ void jw_time_s(struct jw *w, const char *key, int64_t s);
 /* Closes what is open; returns the length (buf is NUL-terminated). */
 size_t jw_finish(struct jw *w);
 
-/* Helpers shared with the text writer. Length of the valid UTF-8 sequence
- * at s (1..4, storing the code point), 0 if s[0] starts no valid one. */
-size_t jw_utf8_seq(const unsigned char *s, size_t n, uint32_t *cp);
-/* RFC 3339 UTC with milliseconds into out (>= 32 bytes); false if the
- * year is outside 0..9999. */
-bool jw_fmt_time(char *out, size_t cap, int64_t s, unsigned ms);
-
-enum text_safe_mode {
-	TEXT_WORD,	/* bare value: space, quote, backslash escaped too */
-	TEXT_QUOTED,	/* inside "" (added here): quote and backslash escaped */
-	TEXT_TAIL,	/* last thing on the line: nothing after it to fake */
-};
-/*
- * Untrusted text for a terminal: controls and bad bytes as \xHH, code points
- * a terminal acts on (C1, bidi overrides, line separators, BOM) as \u{...},
- * so a value can neither drive the terminal nor fake another field. At most
- * max input bytes, then "...". Writes into out (cap >= 1, NUL-terminated),
- * whole escapes only; returns the length written.
- */
-size_t text_safe(char *out, size_t cap, const char *str, enum text_safe_mode m, size_t max);
-
 #endif

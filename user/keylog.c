@@ -5,17 +5,16 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/inotify.h>
 #include <sys/mman.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "lru.h"
+#include "fmt.h"
+#include "htab.h"
 
 /* ---- names: one table each ------------------------------------------------ */
 
@@ -66,7 +65,7 @@ static bool secret_len_ok(enum keylog_label l, size_t len)
 /* ---- the store ------------------------------------------------------------- */
 
 struct entry {
-	struct entry *hnext;		/* bucket chain; free list when unused */
+	struct hnode h;			/* keyed hash of random; h.next links the free list */
 	struct lru_node age;		/* by first secret, newest at the head */
 	uint64_t created_ns;
 	uint8_t random[KEYLOG_RANDOM_LEN];
@@ -80,13 +79,11 @@ struct keylog {
 	struct entry *pool;		/* max entries, mmap'd: no core dump holds them */
 	size_t pool_bytes;
 	uint32_t fresh;			/* pool[fresh..] never used: pages untouched */
-	struct entry *free;		/* used, then dropped */
-	struct entry **buckets;
-	uint32_t nbuckets;		/* a power of two >= max entries */
+	struct hnode *free;		/* used, then dropped */
+	struct htab t;
 	uint32_t max_entries;
 	uint64_t ttl_ns;
 	uint32_t labels;
-	uint64_t seed;
 	struct lru age;
 	struct keylog_stats st;
 };
@@ -101,9 +98,8 @@ struct keylog *keylog_new(const struct keylog_config *cfg)
 	k->max_entries = max;
 	k->ttl_ns = cfg && cfg->ttl_ns ? cfg->ttl_ns : KEYLOG_TTL_DEFAULT_NS;
 	k->labels = cfg && cfg->labels ? cfg->labels : (1u << KEYLOG_LABEL_MAX) - 1;
-	for (k->nbuckets = 1; k->nbuckets < max; k->nbuckets <<= 1)
-		;
-	k->buckets = calloc(k->nbuckets, sizeof(*k->buckets));
+	if (!htab_init(&k->t, max))
+		goto fail;
 	k->pool_bytes = (size_t)max * sizeof(struct entry);
 	k->pool = mmap(NULL, k->pool_bytes, PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -114,8 +110,6 @@ struct keylog *keylog_new(const struct keylog_config *cfg)
 	/* Best effort: a kernel without it still works, the secrets are still
 	 * wiped as soon as they are not needed. */
 	madvise(k->pool, k->pool_bytes, MADV_DONTDUMP);
-	if (!k->buckets || getrandom(&k->seed, sizeof(k->seed), 0) != sizeof(k->seed))
-		goto fail;
 	return k;
 fail:
 	keylog_free(k);
@@ -130,46 +124,32 @@ void keylog_free(struct keylog *k)
 		explicit_bzero(k->pool, (size_t)k->fresh * sizeof(struct entry));
 		munmap(k->pool, k->pool_bytes);
 	}
-	free(k->buckets);
+	htab_fini(&k->t);
 	free(k);
 }
 
-static uint32_t bucket(const struct keylog *k, const uint8_t *random)
+static struct entry *lookup(const struct keylog *k, const uint8_t *random)
 {
-	uint64_t h = k->seed ^ 0xcbf29ce484222325ULL;
+	struct hnode *n;
 
-	for (int i = 0; i < KEYLOG_RANDOM_LEN; i++) {
-		h ^= random[i];
-		h *= 0x100000001b3ULL;
+	htab_for_hash(&k->t, htab_hash(&k->t, random, KEYLOG_RANDOM_LEN), n) {
+		struct entry *e = htab_entry(n, struct entry, h);
+
+		if (!memcmp(e->random, random, KEYLOG_RANDOM_LEN))
+			return e;
 	}
-	return (uint32_t)(h ^ h >> 32) & (k->nbuckets - 1);
+	return NULL;
 }
 
-static struct entry **lookup(struct keylog *k, const uint8_t *random)
-{
-	struct entry **pp = &k->buckets[bucket(k, random)];
-
-	while (*pp && memcmp((*pp)->random, random, KEYLOG_RANDOM_LEN))
-		pp = &(*pp)->hnext;
-	return pp;
-}
-
-/* Unlinks, wipes and frees the entry at *pp. */
-static void drop(struct keylog *k, struct entry **pp)
-{
-	struct entry *e = *pp;
-
-	*pp = e->hnext;
-	lru_unlink(&k->age, &e->age);
-	explicit_bzero(e, sizeof(*e));
-	e->hnext = k->free;
-	k->free = e;
-	k->st.entries--;
-}
-
+/* Unlinks, wipes and frees e. */
 static void drop_entry(struct keylog *k, struct entry *e)
 {
-	drop(k, lookup(k, e->random));
+	htab_del(&k->t, &e->h);
+	lru_unlink(&k->age, &e->age);
+	explicit_bzero(e, sizeof(*e));
+	e->h.next = k->free;
+	k->free = &e->h;
+	k->st.entries--;
 }
 
 void keylog_expire(struct keylog *k, uint64_t now_ns)
@@ -200,13 +180,12 @@ static struct entry *entry_new(struct keylog *k, const uint8_t *random, uint64_t
 			k->st.evicted++;
 			drop_entry(k, lru_entry(k->age.tail, struct entry, age));
 		}
-		e = k->free;
-		k->free = e->hnext;
+		e = htab_entry(k->free, struct entry, h);
+		k->free = e->h.next;
 	}
 	memcpy(e->random, random, KEYLOG_RANDOM_LEN);
 	e->created_ns = now_ns;
-	e->hnext = k->buckets[bucket(k, random)];
-	k->buckets[bucket(k, random)] = e;
+	htab_add(&k->t, &e->h, htab_hash(&k->t, random, KEYLOG_RANDOM_LEN));
 	lru_push(&k->age, &e->age);
 	k->st.entries++;
 	return e;
@@ -235,7 +214,7 @@ static enum keylog_outcome store(struct keylog *k, enum keylog_label l, const ui
 	if (!(k->labels & 1u << l))
 		return count(k, KEYLOG_UNUSED);
 	keylog_expire(k, now_ns);
-	e = *lookup(k, random);
+	e = lookup(k, random);
 	if (!e)
 		e = entry_new(k, random, now_ns);
 	if (e->have & 1u << l) {
@@ -264,30 +243,6 @@ enum keylog_outcome keylog_add(struct keylog *k, enum keylog_label label,
 static bool is_space(char c)
 {
 	return c == ' ' || c == '\t';
-}
-
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* n hex digits (n even) into n / 2 bytes; false on a non-digit. */
-static bool unhex(const char *s, size_t n, uint8_t *out)
-{
-	for (size_t i = 0; i < n; i += 2) {
-		int hi = hexval(s[i]), lo = hexval(s[i + 1]);
-
-		if (hi < 0 || lo < 0)
-			return false;
-		out[i / 2] = (uint8_t)(hi << 4 | lo);
-	}
-	return true;
 }
 
 struct field {
@@ -356,7 +311,7 @@ enum keylog_outcome keylog_add_line(struct keylog *k, const char *line, size_t l
 	if (f[2].n % 2 || f[2].n > 2 * KEYLOG_SECRET_MAX ||
 	    !secret_len_ok((enum keylog_label)l, f[2].n / 2))
 		return count(k, KEYLOG_BAD_SECRET);
-	if (!unhex(f[1].p, f[1].n, random) || !unhex(f[2].p, f[2].n, secret))
+	if (!fmt_unhex(f[1].p, f[1].n, random) || !fmt_unhex(f[2].p, f[2].n, secret))
 		o = count(k, KEYLOG_BAD_HEX);
 	else
 		o = store(k, (enum keylog_label)l, random, secret, f[2].n / 2, now_ns);
@@ -367,7 +322,7 @@ enum keylog_outcome keylog_add_line(struct keylog *k, const char *line, size_t l
 const uint8_t *keylog_find(struct keylog *k, const uint8_t random[KEYLOG_RANDOM_LEN],
 			   enum keylog_label label, size_t *len)
 {
-	struct entry *e = *lookup(k, random);
+	struct entry *e = lookup(k, random);
 
 	*len = 0;
 	if (!e || (unsigned)label >= KEYLOG_LABEL_MAX || !(e->have & 1u << label))
@@ -379,11 +334,11 @@ const uint8_t *keylog_find(struct keylog *k, const uint8_t random[KEYLOG_RANDOM_
 
 void keylog_forget(struct keylog *k, const uint8_t random[KEYLOG_RANDOM_LEN])
 {
-	struct entry **pp = lookup(k, random);
+	struct entry *e = lookup(k, random);
 
-	if (*pp) {
+	if (e) {
 		k->st.forgotten++;
-		drop(k, pp);
+		drop_entry(k, e);
 	}
 }
 
@@ -411,18 +366,6 @@ struct keylog_file {
 	char line[KEYLOG_LINE_MAX];
 };
 
-static void __attribute__((format(printf, 3, 4)))
-say(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 /*
  * The secrets decrypt every captured connection they cover, so nobody but
  * the writer and us may read them, and nobody else may add lines. "other"
@@ -438,11 +381,11 @@ static int check(const char *path, const struct stat *st, char *err, size_t errl
 	unsigned mode = st->st_mode & 07777;
 
 	if (!S_ISREG(st->st_mode) && !S_ISFIFO(st->st_mode)) {
-		say(err, errlen, "key log %s: not a regular file or a FIFO", path);
+		fmt_err(err, errlen, "key log %s: not a regular file or a FIFO", path);
 		return -1;
 	}
 	if (st->st_mode & (S_IRWXO | S_IWGRP)) {
-		say(err, errlen, "key log %s: mode %04o lets others read or write it "
+		fmt_err(err, errlen, "key log %s: mode %04o lets others read or write it "
 		    "(its secrets decrypt traffic); chmod o-rwx,g-w", path, mode);
 		return -1;
 	}
@@ -457,7 +400,7 @@ static int open_checked(struct keylog_file *f, char *err, size_t errlen)
 	int fd, flags = O_RDONLY | O_CLOEXEC | O_NOCTTY;
 
 	if (stat(f->path, &st) < 0) {
-		say(err, errlen, "key log %s: %s", f->path, strerror(errno));
+		fmt_err(err, errlen, "key log %s: %s", f->path, strerror(errno));
 		return -1;
 	}
 	if (check(f->path, &st, err, errlen) < 0)
@@ -466,7 +409,7 @@ static int open_checked(struct keylog_file *f, char *err, size_t errlen)
 		flags |= O_NONBLOCK;	/* a FIFO: no wait for a writer */
 	fd = open(f->path, flags);
 	if (fd < 0) {
-		say(err, errlen, "key log %s: %s", f->path, strerror(errno));
+		fmt_err(err, errlen, "key log %s: %s", f->path, strerror(errno));
 		return -1;
 	}
 	if (fstat(fd, &st) < 0 || check(f->path, &st, err, errlen) < 0) {
@@ -519,12 +462,12 @@ struct keylog_file *keylog_file_open(const char *path, bool follow, char *err, s
 	struct keylog_file *f;
 
 	if (strlen(path) >= PATH_MAX) {
-		say(err, errlen, "key log %.64s...: path too long", path);
+		fmt_err(err, errlen, "key log %.64s...: path too long", path);
 		return NULL;
 	}
 	f = calloc(1, sizeof(*f));
 	if (!f) {
-		say(err, errlen, "key log %s: out of memory", path);
+		fmt_err(err, errlen, "key log %s: out of memory", path);
 		return NULL;
 	}
 	strcpy(f->path, path);
@@ -680,7 +623,7 @@ static int file_changes(struct keylog_file *f, struct keylog *k, uint64_t now_ns
 		if (stat(f->path, &st) < 0) {
 			if (errno == ENOENT)
 				return 0;
-			say(err, errlen, "key log %s: %s", f->path, strerror(errno));
+			fmt_err(err, errlen, "key log %s: %s", f->path, strerror(errno));
 			return problem(f, k);
 		}
 		if (st.st_dev == f->dev && st.st_ino == f->inode) {
@@ -736,7 +679,7 @@ static int file_read(struct keylog_file *f, struct keylog *k, uint64_t now_ns,
 		return 0;
 	}
 	if (rc < 0) {
-		say(err, errlen, "key log %s: %s", f->path, strerror(errno));
+		fmt_err(err, errlen, "key log %s: %s", f->path, strerror(errno));
 		return problem(f, k);
 	}
 	if (rc == 0 && !f->follow) {

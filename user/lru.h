@@ -12,8 +12,10 @@ struct lru {
 	struct lru_node *head, *tail;
 };
 
-/* The structure that embeds node n as member m. */
-#define lru_entry(n, type, m) ((type *)((char *)(n) - offsetof(type, m)))
+/* The structure that embeds node n as member m (NULL stays NULL: the end
+ * of the list). */
+#define lru_entry(n, type, m) \
+	({ struct lru_node *l_ = (n); l_ ? (type *)((char *)l_ - offsetof(type, m)) : (type *)NULL; })
 
 static inline void lru_unlink(struct lru *l, struct lru_node *n)
 {
@@ -42,6 +44,8 @@ static inline void lru_push(struct lru *l, struct lru_node *n)
 /* Moves n to the head: it was just used. */
 static inline void lru_touch(struct lru *l, struct lru_node *n)
 {
+	if (l->head == n)
+		return;
 	lru_unlink(l, n);
 	lru_push(l, n);
 }

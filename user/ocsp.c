@@ -1,6 +1,7 @@
 /* ocsp.c - a stapled OCSPResponse: the leaf's status, times, responder and signature check. */
 #include "ocsp.h"
 #include "cert.h"
+#include "fmt.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -43,32 +44,6 @@ const char *ocsp_cert_status_name(int st)
 	}
 }
 
-static void hex_upper(char *out, size_t cap, const uint8_t *b, size_t n)
-{
-	static const char hx[] = "0123456789ABCDEF";
-	size_t o = 0;
-
-	for (size_t i = 0; i < n && o + 2 < cap; i++) {
-		out[o++] = hx[b[i] >> 4];
-		out[o++] = hx[b[i] & 15];
-	}
-	out[o] = 0;
-}
-
-/* As cert.c writes serial_hex (content octets, '-' if negative), so the
- * two compare as strings; cut to the field. */
-static void serial_text(char *out, size_t cap, const ASN1_INTEGER *a)
-{
-	int n = a ? ASN1_STRING_length(a) : 0;
-	bool neg = a && ASN1_STRING_type(a) == V_ASN1_NEG_INTEGER;
-
-	out[0] = '-';
-	if (n <= 0)
-		snprintf(out + neg, cap - neg, "00");
-	else
-		hex_upper(out + neg, cap - neg, ASN1_STRING_get0_data(a), (size_t)n);
-}
-
 /* Responder id: the DN in RFC 2253 form (as cert.c), or the key hash in hex. */
 static void responder_text(char *out, size_t cap, const OCSP_BASICRESP *bs)
 {
@@ -78,17 +53,11 @@ static void responder_text(char *out, size_t cap, const OCSP_BASICRESP *bs)
 	out[0] = 0;
 	if (!OCSP_resp_get0_id(bs, &kid, &name))
 		return;
-	if (kid) {
-		hex_upper(out, cap, ASN1_STRING_get0_data(kid), (size_t)ASN1_STRING_length(kid));
-	} else if (name) {
-		BIO *b = BIO_new(BIO_s_mem());
-		int n;
-
-		if (b && X509_NAME_print_ex(b, name, 0, XN_FLAG_RFC2253) >= 0 &&
-		    (n = BIO_read(b, out, (int)cap - 1)) > 0)
-			out[n] = 0;
-		BIO_free(b);
-	}
+	if (kid)
+		fmt_hex(out, cap, ASN1_STRING_get0_data(kid), (size_t)ASN1_STRING_length(kid),
+			true);
+	else if (name)
+		fmt_dn_buf(out, cap, name);
 }
 
 /* Does single response s name leaf (issued by issuer)? Its CertID is
@@ -220,7 +189,8 @@ int ocsp_parse(const uint8_t *der, size_t len, X509 *leaf, X509 *issuer,
 		out->matched_leaf = leaf != NULL;
 		if (OCSP_id_get0_info(NULL, NULL, NULL, &serial,
 				      (OCSP_CERTID *)OCSP_SINGLERESP_get0_id(single)))
-			serial_text(out->serial_hex, sizeof(out->serial_hex), serial);
+			/* as cert.c writes serial_hex, so the two compare as strings */
+			fmt_serial(out->serial_hex, sizeof(out->serial_hex), serial);
 		out->this_update = cert_time_unix(thisupd);
 		out->next_update = cert_time_unix(nextupd);
 		if (st == V_OCSP_CERTSTATUS_GOOD)

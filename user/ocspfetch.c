@@ -13,8 +13,7 @@
 
 #include "fetchutil.h"
 #include "fstore.h"
-#include "ktable.h"
-#include "lru.h"
+#include "htab.h"
 #include "ocsp.h"
 
 #define ANSWERS_DEFAULT		4096u
@@ -55,7 +54,7 @@ const char *ocspfetch_fail_name(enum ocspfetch_fail f)
 }
 
 struct oc_ent {
-	struct kt_node kt;		/* SHA-256 of the SHA-1 CertID's DER */
+	struct hnode32 kt;		/* SHA-256 of the SHA-1 CertID's DER */
 	struct lru_node lru;
 	char *url;
 	X509 *leaf, *issuer;		/* references; NULL for an answer loaded and not yet used */
@@ -77,11 +76,11 @@ struct ocspfetch {
 	struct ocspfetch_opts o;
 	struct fetch *f;
 	struct fstore *store;
-	struct ktable t;
+	struct htab t;
 	struct lru lru;
 	uint32_t held;
 	int64_t due_min;
-	uint8_t (*due_keys)[KT_KEY_LEN];
+	uint8_t (*due_keys)[HKEY32_LEN];
 	struct ocspfetch_stats st;
 };
 
@@ -90,9 +89,9 @@ static int64_t now_s(void)
 	return (int64_t)time(NULL);
 }
 
-static struct oc_ent *ent_of(struct kt_node *n)
+static struct oc_ent *ent_of(struct hnode *n)
 {
-	return n ? lru_entry(n, struct oc_ent, kt) : NULL;
+	return htab_entry(n, struct oc_ent, kt.h);
 }
 
 static void due(struct ocspfetch *of, int64_t t)
@@ -113,7 +112,7 @@ static void drop_answer(struct ocspfetch *of, struct oc_ent *e)
 
 static void ent_remove(struct ocspfetch *of, struct oc_ent *e, bool forget_disk)
 {
-	kt_del(&of->t, &e->kt);
+	htab_del(&of->t, &e->kt.h);
 	lru_unlink(&of->lru, &e->lru);
 	if (forget_disk && of->store)
 		fstore_remove(of->store, e->kt.key);
@@ -149,9 +148,9 @@ static struct oc_ent *ent_new(struct ocspfetch *of, const uint8_t *key, const ch
 		free(e);
 		return NULL;
 	}
-	memcpy(e->kt.key, key, KT_KEY_LEN);
+	memcpy(e->kt.key, key, HKEY32_LEN);
 	e->next_fetch = INT64_MAX;
-	kt_add(&of->t, &e->kt);
+	htab_add32(&of->t, &e->kt);
 	lru_push(&of->lru, &e->lru);
 	return e;
 }
@@ -278,7 +277,7 @@ static void schedule(struct ocspfetch *of, struct oc_ent *e, int64_t now)
 static void on_fetched(void *ctx, struct fetch_resp *r)
 {
 	struct ocspfetch *of = ctx;
-	struct oc_ent *e = ent_of(kt_find(&of->t, r->tag));
+	struct oc_ent *e = ent_of(htab_find32(&of->t, r->tag));
 	enum ocspfetch_fail fail;
 	struct ocsp_facts fx;
 	int64_t now = now_s();
@@ -364,7 +363,7 @@ static void submit(struct ocspfetch *of, struct oc_ent *e, int64_t now)
 	}
 	r.post = der;
 	r.post_len = (size_t)n;
-	memcpy(r.tag, e->kt.key, KT_KEY_LEN);
+	memcpy(r.tag, e->kt.key, HKEY32_LEN);
 	of->st.queries++;
 	res = fetch_submit(of->f, &r);
 	OPENSSL_free(der);
@@ -382,25 +381,25 @@ static void submit(struct ocspfetch *of, struct oc_ent *e, int64_t now)
 void ocspfetch_tick(struct ocspfetch *of)
 {
 	int64_t now = now_s();
+	struct hnode *n, *nx;
 	uint32_t nd = 0;
 
 	if (now < of->due_min)
 		return;
 	/* keys first: a refused submit is an event, whose callback may check */
 	of->due_min = INT64_MAX;
-	for (uint32_t b = 0; b <= of->t.mask; b++)
-		for (struct kt_node *n = of->t.b[b]; n; n = n->next) {
-			struct oc_ent *e = ent_of(n);
+	htab_for_each(&of->t, n, nx) {
+		struct oc_ent *e = ent_of(n);
 
-			if (e->busy || !e->leaf)
-				continue;
-			if (e->next_fetch <= now && nd < of->o.max_answers)
-				memcpy(of->due_keys[nd++], e->kt.key, KT_KEY_LEN);
-			else
-				due(of, e->next_fetch);
-		}
+		if (e->busy || !e->leaf)
+			continue;
+		if (e->next_fetch <= now && nd < of->o.max_answers)
+			memcpy(of->due_keys[nd++], e->kt.key, HKEY32_LEN);
+		else
+			due(of, e->next_fetch);
+	}
 	for (uint32_t i = 0; i < nd; i++) {
-		struct oc_ent *e = ent_of(kt_find(&of->t, of->due_keys[i]));
+		struct oc_ent *e = ent_of(htab_find32(&of->t, of->due_keys[i]));
 
 		if (e && !e->busy)
 			submit(of, e, now);
@@ -508,7 +507,7 @@ enum ocspfetch_status ocspfetch_check(struct ocspfetch *of, const struct cert_fa
 		goto out;
 	}
 	snprintf(a->url, sizeof(a->url), "%.*s", (int)sizeof(a->url) - 1, u.u[0]);
-	if ((e = ent_of(kt_find(&of->t, key)))) {
+	if ((e = ent_of(htab_find32(&of->t, key)))) {
 		lru_touch(&of->lru, &e->lru);
 	} else if (!(e = ent_new(of, key, u.u[0]))) {
 		none(a, OCSPF_N_FULL, "bound of %u OCSP answers reached", of->o.max_answers);
@@ -557,7 +556,7 @@ static void load_one(void *ctx, const uint8_t key[FSTORE_KEY_LEN], const struct 
 
 	X509_free(cert);
 	if (strcmp(m->kind, "ocsp") || of->t.n >= of->o.max_answers ||
-	    kt_find(&of->t, key) || !(e = ent_new(of, key, m->url))) {
+	    htab_find32(&of->t, key) || !(e = ent_new(of, key, m->url))) {
 		free(body);
 		fstore_remove(of->store, key);
 		return;
@@ -590,7 +589,7 @@ struct ocspfetch *ocspfetch_new(struct fetch *f, const struct ocspfetch_opts *o,
 	if (of->o.refresh_max_s < of->o.refresh_min_s)
 		of->o.refresh_max_s = of->o.refresh_min_s;
 	of->due_min = INT64_MAX;
-	if (!kt_init(&of->t, of->o.max_answers) ||
+	if (!htab_init(&of->t, of->o.max_answers) ||
 	    !(of->due_keys = calloc(of->o.max_answers, sizeof(*of->due_keys)))) {
 		snprintf(err, errlen, "ocspfetch: out of memory");
 		goto fail;
@@ -618,7 +617,7 @@ void ocspfetch_free(struct ocspfetch *of)
 		fetch_cancel(of->f, of);
 	while (of->lru.head)
 		ent_remove(of, lru_entry(of->lru.head, struct oc_ent, lru), false);
-	kt_fini(&of->t);
+	htab_fini(&of->t);
 	fstore_close(of->store);
 	free(of->due_keys);
 	free(of);

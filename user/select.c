@@ -3,12 +3,10 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
-#include <sys/random.h>
 #include <pcap/dlt.h>
 #include "select.h"
 #include "cs_wire.h"
+#include "htab.h"
 
 #define NIL		UINT32_MAX
 
@@ -305,8 +303,8 @@ struct dir {
 					 * once stopped (or never walked) */
 	uint32_t limit;			/* copy offsets below this (UDP: bytes) */
 	uint32_t hi;			/* UDP: bytes selected so far */
-	uint32_t hnext;			/* hash chain, or free list */
-	uint32_t prev, next;		/* LRU list, most recent first */
+	struct hnode h;			/* in the table; h.next links the free list */
+	struct lru_node lru;		/* most recent first */
 	uint8_t reached;		/* a packet reached limit (counted once) */
 	uint8_t user_done;		/* sel_done: forget at the next payload */
 	uint8_t mode;			/* enum cs_mode */
@@ -316,57 +314,31 @@ struct dir {
 
 struct sel {
 	struct dir *d;
-	uint32_t *bucket;
 	uint32_t cap;			/* entries in d */
-	uint32_t mask;			/* buckets - 1 */
 	uint32_t fresh;			/* d[fresh..cap) never used yet */
-	uint32_t free_head;		/* dropped entries, through hnext */
-	uint32_t head, tail;		/* LRU list */
+	struct hnode *free;		/* dropped entries, through h.next */
+	struct htab tab;
+	struct lru lru;
 	uint32_t max_bytes;
 	bool copy_encrypted;		/* rule 5: the kernel's copy_encrypted */
-	uint64_t seed;			/* random: crafted keys cannot pick chains */
 	struct sel_stats st;
 };
-
-static uint64_t key_hash(const struct sel *t, const struct cs_flow_key *k)
-{
-	const uint8_t *p = (const uint8_t *)k;
-	uint64_t h = t->seed, w;
-
-	for (size_t i = 0; i + 8 <= sizeof(*k); i += 8) {
-		memcpy(&w, p + i, 8);
-		h = (h ^ w) * 0x9e3779b97f4a7c15ULL;
-		h ^= h >> 31;
-	}
-	return h ^ (h >> 29);
-}
 
 struct sel *sel_new(uint32_t capacity, uint32_t max_bytes)
 {
 	struct sel *t = calloc(1, sizeof(*t));
-	uint32_t nb = 16;
 
 	if (!t)
 		return NULL;
 	t->cap = capacity ? capacity : CS_FLOWS_MAX;
-	if (t->cap > (1u << 24))	/* keeps nb and sizes sane */
+	if (t->cap > (1u << 24))	/* keeps sizes sane */
 		t->cap = 1u << 24;
 	t->max_bytes = max_bytes ? max_bytes : CS_MAX_BYTES_DEFAULT;
-	while (nb < t->cap)
-		nb <<= 1;
-	t->mask = nb - 1;
 	t->d = calloc(t->cap, sizeof(*t->d));
-	t->bucket = malloc((size_t)nb * sizeof(*t->bucket));
-	if (!t->d || !t->bucket) {
+	if (!t->d || !htab_init(&t->tab, t->cap)) {
 		sel_free(t);
 		return NULL;
 	}
-	memset(t->bucket, 0xff, (size_t)nb * sizeof(*t->bucket));
-	t->free_head = NIL;
-	t->head = NIL;
-	t->tail = NIL;
-	if (getrandom(&t->seed, sizeof(t->seed), GRND_NONBLOCK) != sizeof(t->seed))
-		t->seed = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
 	return t;
 }
 
@@ -375,94 +347,61 @@ void sel_free(struct sel *t)
 	if (!t)
 		return;
 	free(t->d);
-	free(t->bucket);
+	htab_fini(&t->tab);
 	free(t);
 }
 
 static uint32_t find(const struct sel *t, const struct cs_flow_key *k)
 {
-	uint32_t i = t->bucket[key_hash(t, k) & t->mask];
+	struct hnode *n;
 
-	while (i != NIL && memcmp(&t->d[i].key, k, sizeof(*k)))
-		i = t->d[i].hnext;
-	return i;
-}
+	htab_for_hash(&t->tab, htab_hash(&t->tab, k, sizeof(*k)), n) {
+		struct dir *d = htab_entry(n, struct dir, h);
 
-static void lru_unlink(struct sel *t, uint32_t i)
-{
-	struct dir *d = &t->d[i];
-
-	if (d->prev != NIL)
-		t->d[d->prev].next = d->next;
-	else
-		t->head = d->next;
-	if (d->next != NIL)
-		t->d[d->next].prev = d->prev;
-	else
-		t->tail = d->prev;
-}
-
-static void lru_push(struct sel *t, uint32_t i)
-{
-	t->d[i].prev = NIL;
-	t->d[i].next = t->head;
-	if (t->head != NIL)
-		t->d[t->head].prev = i;
-	else
-		t->tail = i;
-	t->head = i;
-}
-
-static void lru_touch(struct sel *t, uint32_t i)
-{
-	if (t->head == i)
-		return;
-	lru_unlink(t, i);
-	lru_push(t, i);
+		if (!memcmp(&d->key, k, sizeof(*k)))
+			return (uint32_t)(d - t->d);
+	}
+	return NIL;
 }
 
 static void drop(struct sel *t, uint32_t i)
 {
-	uint32_t *pp = &t->bucket[key_hash(t, &t->d[i].key) & t->mask];
+	struct dir *d = &t->d[i];
 
-	while (*pp != i)		/* i is on this chain */
-		pp = &t->d[*pp].hnext;
-	*pp = t->d[i].hnext;
-	lru_unlink(t, i);
-	t->d[i].hnext = t->free_head;
-	t->free_head = i;
+	htab_del(&t->tab, &d->h);
+	lru_unlink(&t->lru, &d->lru);
+	d->h.next = t->free;
+	t->free = &d->h;
 	t->st.active--;
 }
 
 /* A free entry: a dropped one, a never used one, or the least recently
  * used one when the table is full. */
-static uint32_t take_entry(struct sel *t)
+static struct dir *take_entry(struct sel *t)
 {
-	uint32_t i;
+	struct dir *d;
 
-	if (t->free_head == NIL) {
+	if (!t->free) {
 		if (t->fresh < t->cap)
-			return t->fresh++;
-		drop(t, t->tail);
+			return &t->d[t->fresh++];
+		drop(t, (uint32_t)(lru_entry(t->lru.tail, struct dir, lru) - t->d));
 		t->st.evicted++;
 	}
-	i = t->free_head;
-	t->free_head = t->d[i].hnext;
-	return i;
+	d = htab_entry(t->free, struct dir, h);
+	t->free = d->h.next;
+	return d;
 }
 
 static uint32_t insert(struct sel *t, const struct cs_flow_key *k)
 {
-	uint32_t i = take_entry(t), b;
+	struct dir *d = take_entry(t);
 
-	memset(&t->d[i], 0, sizeof(t->d[i]));
-	t->d[i].key = *k;
-	b = key_hash(t, k) & t->mask;
-	t->d[i].hnext = t->bucket[b];
-	t->bucket[b] = i;
-	lru_push(t, i);
+	memset(d, 0, sizeof(*d));
+	d->key = *k;
+	htab_add(&t->tab, &d->h, htab_hash(&t->tab, k, sizeof(*k)));
+	lru_push(&t->lru, &d->lru);
 	t->st.active++;
-	return i;
+	return (uint32_t)(d - t->d);
 }
 
 /* ---- rules ----------------------------------------------------------------- */
@@ -672,7 +611,7 @@ static uint32_t udp_direction(struct sel *t, const struct sel_pkt *p)
 		return NIL;
 	}
 	if (i != NIL) {
-		lru_touch(t, i);
+		lru_touch(&t->lru, &t->d[i].lru);
 		return i;
 	}
 	if (!wire_dtls_hello(p->payload, p->caplen)) {
@@ -735,7 +674,7 @@ static uint32_t tcp_direction(struct sel *t, const struct sel_pkt *p)
 	int mode;
 
 	if (i != NIL) {
-		lru_touch(t, i);
+		lru_touch(&t->lru, &t->d[i].lru);
 		return i;
 	}
 	mode = tcp_start(t, p, &skip, &client);

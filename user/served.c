@@ -6,12 +6,11 @@
 
 #include "served.h"
 #include "cs_uprobe.h"
-#include "lru.h"
+#include "htab.h"
 
 _Static_assert(CS_UP_CHAIN_MAX == TLS_CHAIN_MAX, "the kernel copies what a chain keeps");
 _Static_assert(CS_UP_RANDOM_LEN == KEYLOG_RANDOM_LEN, "a client_random is a client_random");
 
-#define BUCKETS		(SERVED_THREADS_MAX * 2)	/* a power of two */
 #define RECENT_SECRETS	16	/* fingerprints kept to drop a repeated secret */
 #define GONE_MAX	64	/* chains evicted, whose later records are ignored */
 
@@ -32,14 +31,14 @@ struct thread {
 	bool broken;			/* a record is missing: never delivered */
 	bool oversize;			/* a certificate was too big to copy */
 	struct piece cert[TLS_CHAIN_MAX];
-	int32_t next;			/* next index in the bucket, or -1 */
+	struct hnode h;			/* keyed hash of tid */
 	struct lru_node lru;		/* most recently used first */
 };
 
 struct served {
 	struct uprobe_cbs cb;
 	int64_t real_minus_mono;
-	int32_t bucket[BUCKETS];
+	struct htab tab;
 	struct thread th[SERVED_THREADS_MAX];
 	struct lru lru;
 	uint32_t n_threads;
@@ -75,30 +74,29 @@ const char *served_counter_name(int i)
 struct served *served_new(const struct uprobe_cbs *cb, int64_t real_minus_mono)
 {
 	struct served *s = calloc(1, sizeof(*s));
-	int i;
 
 	if (!s)
 		return NULL;
+	if (!htab_init(&s->tab, SERVED_THREADS_MAX)) {
+		free(s);
+		return NULL;
+	}
 	if (cb)
 		s->cb = *cb;
 	s->real_minus_mono = real_minus_mono;
-	for (i = 0; i < BUCKETS; i++)
-		s->bucket[i] = -1;
 	return s;
-}
-
-static uint32_t bucket_of(uint32_t tid)
-{
-	return (tid * 0x9E3779B1u) >> 16 & (BUCKETS - 1);
 }
 
 static struct thread *find(struct served *s, uint32_t tid)
 {
-	int32_t i;
+	struct hnode *n;
 
-	for (i = s->bucket[bucket_of(tid)]; i >= 0; i = s->th[i].next)
-		if (s->th[i].tid == tid)
-			return &s->th[i];
+	htab_for_hash(&s->tab, htab_hash(&s->tab, &tid, sizeof(tid)), n) {
+		struct thread *t = htab_entry(n, struct thread, h);
+
+		if (t->tid == tid)
+			return t;
+	}
 	return NULL;
 }
 
@@ -119,15 +117,10 @@ static void clear_chain(struct served *s, struct thread *t)
 
 static void drop(struct served *s, struct thread *t, int counter)
 {
-	int32_t *pp = &s->bucket[bucket_of(t->tid)], idx = (int32_t)(t - s->th);
-
 	if (counter >= 0)
 		s->c[counter]++;
 	clear_chain(s, t);
-	while (*pp >= 0 && *pp != idx)
-		pp = &s->th[*pp].next;
-	if (*pp == idx)
-		*pp = t->next;
+	htab_del(&s->tab, &t->h);
 	lru_unlink(&s->lru, &t->lru);
 	t->used = false;
 	s->n_threads--;
@@ -155,7 +148,7 @@ static bool evicted(const struct served *s, uint32_t tid, uint64_t chain)
 static struct thread *add(struct served *s, uint32_t tid)
 {
 	struct thread *t = NULL;
-	uint32_t b = bucket_of(tid), i;
+	uint32_t i;
 
 	if (s->n_threads == SERVED_THREADS_MAX)
 		evict(s, lru_entry(s->lru.tail, struct thread, lru));
@@ -170,8 +163,7 @@ static struct thread *add(struct served *s, uint32_t tid)
 	memset(t, 0, sizeof(*t));
 	t->used = true;
 	t->tid = tid;
-	t->next = s->bucket[b];
-	s->bucket[b] = (int32_t)(t - s->th);
+	htab_add(&s->tab, &t->h, htab_hash(&s->tab, &tid, sizeof(tid)));
 	lru_push(&s->lru, &t->lru);
 	s->n_threads++;
 	return t;
@@ -339,19 +331,14 @@ static int on_bind(struct served *s, const struct cs_up_bind *b)
 	return 0;
 }
 
-/* FNV-1a over the record's tid and arguments: spots the same call twice (a
- * Go function re-entered from its start after its stack grew). */
-static uint64_t secret_hash(const struct cs_up_secret *r)
+/* A keyed hash of the record's tid and arguments: spots the same call
+ * twice (a Go function re-entered from its start after its stack grew). */
+static uint64_t secret_hash(const struct served *s, const struct cs_up_secret *r)
 {
-	const uint8_t *parts[3] = { (const uint8_t *)r->label, r->random, r->secret };
-	size_t lens[3] = { r->label_len, CS_UP_RANDOM_LEN, r->secret_len };
-	uint64_t h = 0xcbf29ce484222325ULL ^ r->h.tid;
-	size_t i, j;
+	uint64_t h = hash_more(&s->tab.seed, r->h.tid, r->label, r->label_len);
 
-	for (i = 0; i < 3; i++)
-		for (j = 0; j < lens[i]; j++)
-			h = (h ^ parts[i][j]) * 0x100000001b3ULL;
-	return h;
+	h = hash_more(&s->tab.seed, h, r->random, CS_UP_RANDOM_LEN);
+	return hash_more(&s->tab.seed, h, r->secret, r->secret_len);
 }
 
 /* The key log's label of that name, or KEYLOG_LABEL_MAX. */
@@ -379,7 +366,7 @@ static int on_secret(struct served *s, const struct cs_up_secret *r)
 		s->c[SERVED_C_BAD_RECORD]++;
 		return -1;
 	}
-	h = secret_hash(r);
+	h = secret_hash(s, r);
 	for (i = 0; i < RECENT_SECRETS; i++) {
 		if (s->recent[i] == h) {
 			s->c[SERVED_C_SECRET_DUPS]++;
@@ -461,5 +448,6 @@ void served_free(struct served *s)
 		if (s->th[i].used)
 			clear_chain(s, &s->th[i]);
 	explicit_bzero(s->recent, sizeof(s->recent));
+	htab_fini(&s->tab);
 	free(s);
 }

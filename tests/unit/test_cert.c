@@ -30,54 +30,11 @@ static X509_NAME *name_of(const char *const *kv)	/* "C","US","O","x",...,NULL; m
 	return n;
 }
 
-struct spec {
-	EVP_PKEY *key, *signer;
-	X509_NAME *subj, *iss;		/* taken */
-	long serial;
-	ASN1_INTEGER *serial_big;	/* taken, overrides serial */
-	const char *nb, *na;		/* ASN1_TIME_set_string form */
-	const char *san;		/* v3 conf text, e.g. "DNS:a,IP:1.2.3.4" */
-	GENERAL_NAMES *gens;		/* taken, added as SAN */
-	bool ca;
-	const EVP_MD *md;		/* default SHA-256; NULL for Ed25519 */
-	bool md_none;
-};
-
-static X509 *mint(struct spec *s)
+/* Only what a test asks for: no key ids, no keyUsage. */
+static X509 *mint(struct x509_spec *s)
 {
-	X509 *x = X509_new();
-	ASN1_TIME *t;
-
-	assert_int_equal(X509_set_version(x, 2), 1);
-	if (s->serial_big) {
-		X509_set_serialNumber(x, s->serial_big);
-		ASN1_INTEGER_free(s->serial_big);
-	} else {
-		ASN1_INTEGER_set(X509_get_serialNumber(x), s->serial);
-	}
-	assert_int_equal(X509_set_subject_name(x, s->subj), 1);
-	assert_int_equal(X509_set_issuer_name(x, s->iss ? s->iss : s->subj), 1);
-	t = ASN1_TIME_new();
-	assert_int_equal(ASN1_TIME_set_string(t, s->nb ? s->nb : "20250101000000Z"), 1);
-	X509_set1_notBefore(x, t);
-	assert_int_equal(ASN1_TIME_set_string(t, s->na ? s->na : "20270101000000Z"), 1);
-	X509_set1_notAfter(x, t);
-	ASN1_TIME_free(t);
-	assert_int_equal(X509_set_pubkey(x, s->key), 1);
-	if (s->ca)
-		add_ext(x, x, NID_basic_constraints, "critical,CA:TRUE");
-	if (s->san)
-		add_ext(x, x, NID_subject_alt_name, s->san);
-	if (s->gens) {
-		assert_int_equal(X509_add1_ext_i2d(x, NID_subject_alt_name, s->gens, 0, 0), 1);
-		GENERAL_NAMES_free(s->gens);
-	}
-	assert_true(X509_sign(x, s->signer ? s->signer : s->key,
-			      s->md_none ? NULL : s->md ? s->md : EVP_sha256()) > 0);
-	if (s->iss)
-		X509_NAME_free(s->iss);
-	X509_NAME_free(s->subj);
-	return x;
+	s->bare = true;
+	return x509_mint(s);
 }
 
 static uint8_t *der_of(X509 *x, size_t *len)
@@ -203,14 +160,14 @@ static const char *const N_LEAF[] = { "C", "US", "O", "Example Org", "CN", "leaf
 static void test_rsa_chain(void **state)
 {
 	struct cert_cache *c = cert_cache_new(16);
-	struct spec sr = { .key = k_root, .subj = name_of(N_ROOT), .serial = 1, .ca = true,
+	struct x509_spec sr = { .key = k_root, .subj = name_of(N_ROOT), .serial = 1, .ca = true,
 			   .nb = "20200101000000Z", .na = "20400101000000Z" };
 	X509 *root = mint(&sr);
-	struct spec si = { .key = k_int, .signer = k_root, .subj = name_of(N_INT),
-			   .iss = name_of(N_ROOT), .serial = 0x1000, .ca = true };
+	struct x509_spec si = { .key = k_int, .signer = k_root, .subj = name_of(N_INT),
+			   .iss_name = name_of(N_ROOT), .serial = 0x1000, .ca = true };
 	X509 *inter = mint(&si);
-	struct spec sl = { .key = k_leaf, .signer = k_int, .subj = name_of(N_LEAF),
-			   .iss = name_of(N_INT), .serial = 0x0ABCDEF,
+	struct x509_spec sl = { .key = k_leaf, .signer = k_int, .subj = name_of(N_LEAF),
+			   .iss_name = name_of(N_INT), .serial = 0x0ABCDEF,
 			   .san = "DNS:leaf.example.com,DNS:*.example.com,IP:192.0.2.7,"
 				  "IP:2001:db8::1,email:ops@example.com,URI:https://example.com/x" };
 	X509 *leaf = mint(&sl);
@@ -276,8 +233,8 @@ static void check_key(EVP_PKEY *key, const EVP_MD *md, bool md_none, const char 
 {
 	struct cert_cache *c = cert_cache_new(4);
 	static const char *const nm[] = { "CN", "key.example", NULL };
-	struct spec s = { .key = key, .signer = k_root, .subj = name_of(nm),
-			  .iss = name_of(N_ROOT), .serial = 7, .md = md, .md_none = md_none };
+	struct x509_spec s = { .key = key, .signer = k_root, .subj = name_of(nm),
+			  .iss_name = name_of(N_ROOT), .serial = 7, .md = md, .md_none = md_none };
 	X509 *x = mint(&s);
 	size_t n;
 	uint8_t *d = der_of(x, &n);
@@ -307,9 +264,9 @@ static void test_ec_and_ed_signers(void **state)
 {
 	struct cert_cache *c = cert_cache_new(4);
 	static const char *const nm[] = { "CN", "ec.example", NULL };
-	struct spec s = { .key = k_ec, .subj = name_of(nm), .serial = 9 };	/* self-signed EC */
+	struct x509_spec s = { .key = k_ec, .subj = name_of(nm), .serial = 9 };	/* self-signed EC */
 	X509 *x = mint(&s);
-	struct spec s2 = { .key = k_ed, .subj = name_of(nm), .serial = 10, .md_none = true };
+	struct x509_spec s2 = { .key = k_ed, .subj = name_of(nm), .serial = 10, .md_none = true };
 	X509 *y = mint(&s2);
 	size_t n, m;
 	uint8_t *d = der_of(x, &n), *e = der_of(y, &m);
@@ -333,12 +290,14 @@ static void test_ec_and_ed_signers(void **state)
 static void check_serial(struct cert_cache *c, ASN1_INTEGER *ai, long v, const char *want)
 {
 	static const char *const nm[] = { "CN", "serial.example", NULL };
-	struct spec s = { .key = k_leaf, .signer = k_root, .subj = name_of(nm),
-			  .iss = name_of(N_ROOT), .serial = v, .serial_big = ai };
+	struct x509_spec s = { .key = k_leaf, .signer = k_root, .subj = name_of(nm),
+			  .iss_name = name_of(N_ROOT), .serial = v, .serial_int = ai };
 	X509 *x = mint(&s);
 	size_t n;
 	uint8_t *d = der_of(x, &n);
 	struct cert_facts *f = cert_get(c, d, n);
+
+	ASN1_INTEGER_free(ai);	/* mint copied it */
 
 	assert_string_equal(f->serial_hex, want);
 	cli_check(d, n, f);
@@ -395,7 +354,7 @@ static void test_hostile_names(void **state)
 	GENERAL_NAMES *gens = GENERAL_NAMES_new();
 	GENERAL_NAME *g = GENERAL_NAME_new();
 	ASN1_IA5STRING *ia5 = ASN1_IA5STRING_new();
-	struct spec s;
+	struct x509_spec s;
 	X509 *x;
 	size_t n;
 	uint8_t *d;
@@ -413,7 +372,7 @@ static void test_hostile_names(void **state)
 	X509_NAME_add_entry_by_txt(iss, "O", MBSTRING_UTF8, (const unsigned char *)"M\xc3\xbcller & S\xc3\xb6hne", -1, -1, 0);
 	X509_NAME_add_entry_by_txt(iss, "OU", MBSTRING_UTF8, (const unsigned char *)"a", -1, -1, 0);
 	X509_NAME_add_entry_by_txt(iss, "CN", MBSTRING_UTF8, (const unsigned char *)"b", -1, -1, -1);
-	s = (struct spec){ .key = k_leaf, .signer = k_root, .subj = subj, .iss = iss, .serial = 3, .gens = gens };
+	s = (struct x509_spec){ .key = k_leaf, .signer = k_root, .subj = subj, .iss_name = iss, .serial = 3, .gens = gens };
 	x = mint(&s);
 	d = der_of(x, &n);
 	f = cert_get(c, d, n);
@@ -451,7 +410,7 @@ static void test_no_cn_and_bmp(void **state)
 	struct cert_cache *c = cert_cache_new(4);
 	X509_NAME *subj = X509_NAME_new();
 	static const unsigned char bmp[] = { 0x00, 'h', 0x00, 'i', 0x00, 0xe9 };	/* "hié" */
-	struct spec s;
+	struct x509_spec s;
 	X509 *x, *y;
 	size_t n, m;
 	uint8_t *d, *e;
@@ -459,7 +418,7 @@ static void test_no_cn_and_bmp(void **state)
 
 	(void)state;
 	X509_NAME_add_entry_by_txt(subj, "O", MBSTRING_UTF8, (const unsigned char *)"No CN Org", -1, -1, 0);
-	s = (struct spec){ .key = k_leaf, .signer = k_root, .subj = subj, .iss = name_of(N_ROOT), .serial = 4 };
+	s = (struct x509_spec){ .key = k_leaf, .signer = k_root, .subj = subj, .iss_name = name_of(N_ROOT), .serial = 4 };
 	x = mint(&s);
 	d = der_of(x, &n);
 	f = cert_get(c, d, n);
@@ -471,7 +430,7 @@ static void test_no_cn_and_bmp(void **state)
 	subj = X509_NAME_new();
 	X509_NAME_add_entry_by_txt(subj, "CN", V_ASN1_BMPSTRING, bmp, sizeof(bmp), -1, 0);
 	X509_NAME_add_entry_by_txt(subj, "CN", MBSTRING_UTF8, (const unsigned char *)"last", -1, -1, 0);
-	s = (struct spec){ .key = k_leaf, .signer = k_root, .subj = subj, .iss = name_of(N_ROOT), .serial = 5 };
+	s = (struct x509_spec){ .key = k_leaf, .signer = k_root, .subj = subj, .iss_name = name_of(N_ROOT), .serial = 5 };
 	y = mint(&s);
 	e = der_of(y, &m);
 	g = cert_get(c, e, m);
@@ -497,8 +456,8 @@ static void test_times(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
-		struct spec s = { .key = k_leaf, .signer = k_root, .subj = name_of(nm),
-				  .iss = name_of(N_ROOT), .serial = 100 + (long)i, .nb = t[i].nb, .na = t[i].na };
+		struct x509_spec s = { .key = k_leaf, .signer = k_root, .subj = name_of(nm),
+				  .iss_name = name_of(N_ROOT), .serial = 100 + (long)i, .nb = t[i].nb, .na = t[i].na };
 		X509 *x = mint(&s);
 		size_t n;
 		uint8_t *d = der_of(x, &n);
@@ -538,7 +497,7 @@ static void test_weird_sigalgs(void **state)
 		0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x01, 0x08,	/* id-mgf1, no hash */
 	};
 	struct cert_cache *c = cert_cache_new(4);
-	struct spec s = { .key = k_root, .subj = name_of(N_ROOT), .serial = 11 };
+	struct x509_spec s = { .key = k_root, .subj = name_of(N_ROOT), .serial = 11 };
 	X509 *x = mint(&s);
 	size_t n, m;
 	uint8_t *d = with_sigalg(x, "1.2.840.113549.1.1.10", pss_bad, sizeof(pss_bad), &n);
@@ -609,8 +568,8 @@ static void test_unknown_key(void **state)
 static void test_invalid_der(void **state)
 {
 	struct cert_cache *c = cert_cache_new(16);
-	struct spec s = { .key = k_leaf, .signer = k_root, .subj = name_of(N_LEAF),
-			  .iss = name_of(N_ROOT), .serial = 13 };
+	struct x509_spec s = { .key = k_leaf, .signer = k_root, .subj = name_of(N_LEAF),
+			  .iss_name = name_of(N_ROOT), .serial = 13 };
 	X509 *x = mint(&s);
 	size_t n;
 	uint8_t *d = der_of(x, &n), *big = malloc(n + 1);
@@ -655,8 +614,8 @@ static void test_invalid_der(void **state)
 static uint8_t *mint_der(long serial, size_t *n)
 {
 	static const char *const nm[] = { "CN", "cache.example", NULL };
-	struct spec s = { .key = k_ec, .signer = k_root, .subj = name_of(nm),
-			  .iss = name_of(N_ROOT), .serial = serial };
+	struct x509_spec s = { .key = k_ec, .signer = k_root, .subj = name_of(nm),
+			  .iss_name = name_of(N_ROOT), .serial = serial };
 	X509 *x = mint(&s);
 	uint8_t *d = der_of(x, n);
 
@@ -751,7 +710,7 @@ static void test_big_certs(void **state)
 	static const char *const nm[] = { "CN", "big.example", NULL };
 	GENERAL_NAMES *gens = GENERAL_NAMES_new();
 	char host[64];
-	struct spec s;
+	struct x509_spec s;
 	X509 *x;
 	size_t n;
 	uint8_t *d;
@@ -767,8 +726,8 @@ static void test_big_certs(void **state)
 		GENERAL_NAME_set0_value(g, GEN_DNS, ia5);
 		sk_GENERAL_NAME_push(gens, g);
 	}
-	s = (struct spec){ .key = k_ec, .signer = k_root, .subj = name_of(nm),
-			   .iss = name_of(N_ROOT), .serial = 14, .gens = gens };
+	s = (struct x509_spec){ .key = k_ec, .signer = k_root, .subj = name_of(nm),
+			   .iss_name = name_of(N_ROOT), .serial = 14, .gens = gens };
 	x = mint(&s);
 	d = der_of(x, &n);
 	assert_true(n > 200000);
@@ -791,8 +750,8 @@ static void test_big_certs(void **state)
 		org[65535] = '\0';
 		X509_NAME_add_entry_by_txt(subj, "O", V_ASN1_UTF8STRING, (unsigned char *)org, -1, -1, 0);
 		X509_NAME_add_entry_by_txt(subj, "CN", MBSTRING_UTF8, (const unsigned char *)"huge", -1, -1, 0);
-		s = (struct spec){ .key = k_ec, .signer = k_root, .subj = subj,
-				   .iss = name_of(N_ROOT), .serial = 15 };
+		s = (struct x509_spec){ .key = k_ec, .signer = k_root, .subj = subj,
+				   .iss_name = name_of(N_ROOT), .serial = 15 };
 		x = mint(&s);
 		d = der_of(x, &n);
 		assert_true(n > 65536);

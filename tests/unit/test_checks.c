@@ -32,50 +32,6 @@ static struct lists *l_base;
 static char tmp_paths[32][64];
 static int n_tmp;
 
-/* ---- minting ---- */
-
-struct spec {
-	EVP_PKEY *key, *signer;
-	X509 *issuer;		/* NULL: self-signed */
-	const char *cn;
-	long serial;
-	const char *nb, *na;	/* ASN1_TIME_set_string form */
-	const char *san;	/* "DNS:a,IP:1.2.3.4" */
-	bool ca;
-	const EVP_MD *md;	/* default SHA-256 */
-};
-
-static X509 *mint(const struct spec *s)
-{
-	X509 *x = X509_new();
-	X509_NAME *n = X509_NAME_new();
-	ASN1_TIME *t = ASN1_TIME_new();
-
-	assert_int_equal(X509_set_version(x, 2), 1);
-	ASN1_INTEGER_set(X509_get_serialNumber(x), s->serial);
-	X509_NAME_add_entry_by_txt(n, "O", MBSTRING_UTF8, (const unsigned char *)"certsentry test", -1, -1, 0);
-	X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_UTF8, (const unsigned char *)s->cn, -1, -1, 0);
-	X509_set_subject_name(x, n);
-	X509_set_issuer_name(x, s->issuer ? X509_get_subject_name(s->issuer) : n);
-	X509_NAME_free(n);
-	assert_int_equal(ASN1_TIME_set_string(t, s->nb ? s->nb : "20250101000000Z"), 1);
-	X509_set1_notBefore(x, t);
-	assert_int_equal(ASN1_TIME_set_string(t, s->na ? s->na : "20270101000000Z"), 1);
-	X509_set1_notAfter(x, t);
-	ASN1_TIME_free(t);
-	assert_int_equal(X509_set_pubkey(x, s->key), 1);
-	add_ext(x, x, NID_subject_key_identifier, "hash");
-	add_ext(x, s->issuer ? s->issuer : x, NID_authority_key_identifier, "keyid:always");
-	if (s->ca) {
-		add_ext(x, x, NID_basic_constraints, "critical,CA:TRUE");
-		add_ext(x, x, NID_key_usage, "critical,keyCertSign,cRLSign");
-	}
-	if (s->san)
-		add_ext(x, x, NID_subject_alt_name, s->san);
-	assert_true(X509_sign(x, s->signer ? s->signer : s->key, s->md ? s->md : EVP_sha256()) > 0);
-	return x;
-}
-
 static void tmp_file(char *path, const char *text)
 {
 	int fd;
@@ -99,20 +55,6 @@ static void pem_file(char *path, X509 *const *xs, int n)
 	for (int i = 0; i < n; i++)
 		assert_int_equal(PEM_write_X509(f, xs[i]), 1);
 	fclose(f);
-}
-
-static struct cert_facts *facts(X509 *x)
-{
-	uint8_t *d = NULL;
-	int n = i2d_X509(x, &d);
-	struct cert_facts *f;
-
-	assert_true(n > 0);
-	f = cert_get(cache, d, (size_t)n);	/* released by cert_cache_free */
-	OPENSSL_free(d);
-	assert_non_null(f);
-	assert_true(f->parse_ok);
-	return f;
 }
 
 static struct lists *load(const char *ca, const char *deny, const char *pins, const char *crl)
@@ -148,7 +90,7 @@ static void rep(struct cs_report *r, const char *sni, int64_t t, X509 *c0, X509 
 		snprintf(r->sni, sizeof(r->sni), "%s", sni);
 	}
 	for (int i = 0; i < 3 && xs[i]; i++)
-		r->chain[r->chain_len++] = facts(xs[i]);
+		r->chain[r->chain_len++] = x509_facts(cache, xs[i]);
 	r->chain_total = r->chain_len;
 }
 
@@ -227,41 +169,41 @@ static int setup(void **state)
 	k_p224 = EVP_EC_gen("P-224");
 	cache = cert_cache_new(256);
 
-	root = mint(&(struct spec){ .key = k_root, .cn = "Test Root", .serial = 1, .ca = true,
+	root = x509_mint(&(struct x509_spec){ .key = k_root, .cn = "Test Root", .serial = 1, .ca = true,
 				    .nb = "20200101000000Z", .na = "20400101000000Z" });
-	inter = mint(&(struct spec){ .key = k_int, .signer = k_root, .issuer = root, .cn = "Test Int",
+	inter = x509_mint(&(struct x509_spec){ .key = k_int, .signer = k_root, .issuer = root, .cn = "Test Int",
 				     .serial = 2, .ca = true, .nb = "20200101000000Z", .na = "20400101000000Z" });
-	leaf = mint(&(struct spec){ .key = k_leaf, .signer = k_int, .issuer = inter, .cn = "www.example.com",
+	leaf = x509_mint(&(struct x509_spec){ .key = k_leaf, .signer = k_int, .issuer = inter, .cn = "www.example.com",
 				    .serial = 0x1001, .san = "DNS:www.example.com,DNS:example.com,IP:192.0.2.1" });
-	otherleaf = mint(&(struct spec){ .key = k_leaf, .signer = k_int, .issuer = inter, .cn = "www.example.com",
+	otherleaf = x509_mint(&(struct x509_spec){ .key = k_leaf, .signer = k_int, .issuer = inter, .cn = "www.example.com",
 					 .serial = 0x1002, .san = "DNS:www.example.com" });
-	revleaf = mint(&(struct spec){ .key = k_leaf, .signer = k_int, .issuer = inter, .cn = "revoked.example.com",
+	revleaf = x509_mint(&(struct x509_spec){ .key = k_leaf, .signer = k_int, .issuer = inter, .cn = "revoked.example.com",
 				       .serial = 0x666, .san = "DNS:revoked.example.com" });
-	wc = mint(&(struct spec){ .key = k_leaf, .signer = k_int, .issuer = inter, .cn = "*.example.com",
+	wc = x509_mint(&(struct x509_spec){ .key = k_leaf, .signer = k_int, .issuer = inter, .cn = "*.example.com",
 				  .serial = 0x1003, .san = "DNS:*.example.com" });
-	pw = mint(&(struct spec){ .key = k_leaf, .signer = k_int, .issuer = inter, .cn = "w*.example.com",
+	pw = x509_mint(&(struct x509_spec){ .key = k_leaf, .signer = k_int, .issuer = inter, .cn = "w*.example.com",
 				  .serial = 0x1004, .san = "DNS:w*.example.com" });
-	sha1leaf = mint(&(struct spec){ .key = k_leaf, .signer = k_int, .issuer = inter, .cn = "www.example.com",
+	sha1leaf = x509_mint(&(struct x509_spec){ .key = k_leaf, .signer = k_int, .issuer = inter, .cn = "www.example.com",
 					.serial = 0x1005, .san = "DNS:www.example.com", .md = EVP_sha1() });
-	weakleaf = mint(&(struct spec){ .key = k_rsa1024, .signer = k_int, .issuer = inter, .cn = "www.example.com",
+	weakleaf = x509_mint(&(struct x509_spec){ .key = k_rsa1024, .signer = k_int, .issuer = inter, .cn = "www.example.com",
 					.serial = 0x1006, .san = "DNS:www.example.com" });
-	weakec = mint(&(struct spec){ .key = k_p224, .signer = k_int, .issuer = inter, .cn = "www.example.com",
+	weakec = x509_mint(&(struct x509_spec){ .key = k_p224, .signer = k_int, .issuer = inter, .cn = "www.example.com",
 				      .serial = 0x1007, .san = "DNS:www.example.com" });
 	/* A second PKI whose root nobody trusts. */
-	root2 = mint(&(struct spec){ .key = k_root2, .cn = "Rogue Root", .serial = 1, .ca = true,
+	root2 = x509_mint(&(struct x509_spec){ .key = k_root2, .cn = "Rogue Root", .serial = 1, .ca = true,
 				     .nb = "20200101000000Z", .na = "20400101000000Z" });
-	int2 = mint(&(struct spec){ .key = k_int2, .signer = k_root2, .issuer = root2, .cn = "Rogue Int",
+	int2 = x509_mint(&(struct x509_spec){ .key = k_int2, .signer = k_root2, .issuer = root2, .cn = "Rogue Int",
 				    .serial = 2, .ca = true, .nb = "20200101000000Z", .na = "20400101000000Z" });
-	leaf2 = mint(&(struct spec){ .key = k_leaf, .signer = k_int2, .issuer = int2, .cn = "www.example.com",
+	leaf2 = x509_mint(&(struct x509_spec){ .key = k_leaf, .signer = k_int2, .issuer = int2, .cn = "www.example.com",
 				     .serial = 0x2001, .san = "DNS:www.example.com" });
-	ss = mint(&(struct spec){ .key = k_leaf, .cn = "www.example.com", .serial = 0x3001,
+	ss = x509_mint(&(struct x509_spec){ .key = k_leaf, .cn = "www.example.com", .serial = 0x3001,
 				  .san = "DNS:www.example.com" });
 	/* A SHA-1 self-signed root (trusted), a SHA-256 intermediate and leaf under it. */
-	sha1root = mint(&(struct spec){ .key = k_root2, .cn = "Old SHA1 Root", .serial = 5, .ca = true,
+	sha1root = x509_mint(&(struct x509_spec){ .key = k_root2, .cn = "Old SHA1 Root", .serial = 5, .ca = true,
 					.nb = "20200101000000Z", .na = "20400101000000Z", .md = EVP_sha1() });
-	sha1int = mint(&(struct spec){ .key = k_int2, .signer = k_root2, .issuer = sha1root, .cn = "New Int",
+	sha1int = x509_mint(&(struct x509_spec){ .key = k_int2, .signer = k_root2, .issuer = sha1root, .cn = "New Int",
 				       .serial = 6, .ca = true, .nb = "20200101000000Z", .na = "20400101000000Z" });
-	sha1rleaf = mint(&(struct spec){ .key = k_leaf, .signer = k_int2, .issuer = sha1int, .cn = "www.example.com",
+	sha1rleaf = x509_mint(&(struct x509_spec){ .key = k_leaf, .signer = k_int2, .issuer = sha1int, .cn = "www.example.com",
 					 .serial = 0x4001, .san = "DNS:www.example.com" });
 
 	pem_file(ca_file, &root, 1);
@@ -386,7 +328,7 @@ static void test_untrusted(void **state)
 	}
 	/* Verified as a TLS client would: a client-auth-only leaf is no server certificate. */
 	{
-		X509 *cl = mint(&(struct spec){ .key = k_leaf, .signer = k_int, .issuer = inter,
+		X509 *cl = x509_mint(&(struct x509_spec){ .key = k_leaf, .signer = k_int, .issuer = inter,
 						.cn = "www.example.com", .serial = 0x1008, .san = "DNS:www.example.com" });
 		X509_EXTENSION *e = X509V3_EXT_conf_nid(NULL, NULL, NID_ext_key_usage, "clientAuth");
 
@@ -399,7 +341,7 @@ static void test_untrusted(void **state)
 	}
 	/* Intermediate signed by someone else (bad signature) is untrusted, not incomplete. */
 	{
-		X509 *fake = mint(&(struct spec){ .key = k_int, .signer = k_root2, .issuer = root,
+		X509 *fake = x509_mint(&(struct x509_spec){ .key = k_int, .signer = k_root2, .issuer = root,
 						  .cn = "Test Int", .serial = 2, .ca = true,
 						  .nb = "20200101000000Z", .na = "20400101000000Z" });
 
@@ -520,7 +462,7 @@ static void test_validity(void **state)
 	assert_non_null(find(run(l_base, &r), F_EXPIRED));
 	/* An expired intermediate is named as such. */
 	{
-		X509 *old = mint(&(struct spec){ .key = k_int, .signer = k_root, .issuer = root, .cn = "Test Int",
+		X509 *old = x509_mint(&(struct x509_spec){ .key = k_int, .signer = k_root, .issuer = root, .cn = "Test Int",
 						 .serial = 3, .ca = true, .nb = "20200101000000Z",
 						 .na = "20251201000000Z" });
 

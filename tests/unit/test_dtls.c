@@ -13,6 +13,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
+#include "x509_helpers.h"
 #include "dtls.h"
 
 /* ---- collecting callbacks ------------------------------------------------ */
@@ -178,23 +179,13 @@ static int srv_der_len;
 
 static int setup(void **state)
 {
-	X509_NAME *n;
-
 	(void)state;
 	srv_key = EVP_RSA_gen(2048);	/* an RSA certificate: several fragments */
 	assert_non_null(srv_key);
-	srv_cert = X509_new();
-	assert_non_null(srv_cert);
-	assert_true(X509_set_version(srv_cert, 2));
-	assert_true(ASN1_INTEGER_set(X509_get_serialNumber(srv_cert), 0x4433));
-	assert_non_null(X509_gmtime_adj(X509_getm_notBefore(srv_cert), -3600));
-	assert_non_null(X509_gmtime_adj(X509_getm_notAfter(srv_cert), 86400));
-	assert_true(X509_set_pubkey(srv_cert, srv_key));
-	n = X509_get_subject_name(srv_cert);
-	assert_true(X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC,
-					       (const unsigned char *)"dtls.example.test", -1, -1, 0));
-	assert_true(X509_set_issuer_name(srv_cert, n));
-	assert_true(X509_sign(srv_cert, srv_key, EVP_sha256()) > 0);
+	srv_cert = x509_mint(&(const struct x509_spec){
+		.key = srv_key, .cn = "dtls.example.test", .o = "", .serial = 0x4433,
+		.from_now = true, .nb_s = -3600, .na_s = 86400, .bare = true,
+	});
 	srv_der = NULL;
 	srv_der_len = i2d_X509(srv_cert, &srv_der);
 	assert_true(srv_der_len > 600);

@@ -193,28 +193,29 @@ static void test_refusals(void **state)
 static EVP_PKEY *ca_key, *other_key, *leaf_key;
 static X509 *ca_cert, *fake_ca_cert;
 
+/* Valid for a day from an hour ago; basicConstraints (critical) and SKID,
+ * then exts (name, value pairs). */
 static X509 *mint(X509 *iss, EVP_PKEY *signer, EVP_PKEY *key, const char *cn, long serial,
 		  bool ca, const char *const *exts)
 {
-	X509 *x = X509_new();
-	X509_NAME *n;
+	const char *all[24] = { "subjectKeyIdentifier", "hash" };
+	size_t n = 2;
+	struct x509_spec s = {
+		.key = key, .signer = signer, .issuer = iss, .cn = cn, .o = "", .serial = serial,
+		.from_now = true, .nb_s = -3600, .na_s = 86400, .ca = ca, .bare = true, .exts = all,
+	};
 
-	assert_non_null(x);
-	assert_true(X509_set_version(x, 2));
-	assert_true(ASN1_INTEGER_set(X509_get_serialNumber(x), serial));
-	assert_non_null(X509_gmtime_adj(X509_getm_notBefore(x), -3600));
-	assert_non_null(X509_gmtime_adj(X509_getm_notAfter(x), 86400));
-	assert_true(X509_set_pubkey(x, key));
-	n = X509_get_subject_name(x);
-	assert_true(X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC, (const unsigned char *)cn,
-					       -1, -1, 0));
-	assert_true(X509_set_issuer_name(x, iss ? X509_get_subject_name(iss) : n));
-	add_ext(x, x, NID_basic_constraints, ca ? "critical,CA:TRUE" : "critical,CA:FALSE");
-	add_ext(x, x, NID_subject_key_identifier, "hash");
-	for (; exts && exts[0]; exts += 2)
-		add_ext(x, iss ? iss : x, OBJ_txt2nid(exts[0]), exts[1]);
-	assert_true(X509_sign(x, signer, EVP_sha256()) > 0);
-	return x;
+	if (!ca) {
+		all[0] = "basicConstraints", all[1] = "critical,CA:FALSE";
+		all[2] = "subjectKeyIdentifier", all[3] = "hash";
+		n = 4;
+	}
+	for (; exts && exts[0]; exts += 2, n += 2) {
+		assert_true(n + 3 <= sizeof(all) / sizeof(all[0]));
+		all[n] = exts[0], all[n + 1] = exts[1];
+	}
+	all[n] = NULL;
+	return x509_mint(&s);
 }
 
 static int setup(void **state)
@@ -527,18 +528,6 @@ static void keep(const char *state, struct cert_cache *cc, const char *url, X509
 	X509_CRL_free(crl);
 }
 
-static struct cert_facts *facts(struct cert_cache *cc, X509 *x)
-{
-	unsigned char *der = NULL;
-	int n = i2d_X509(x, &der);
-	struct cert_facts *f = cert_get(cc, der, (size_t)n);
-
-	OPENSSL_free(der);
-	assert_non_null(f);
-	assert_true(f->parse_ok);
-	return f;
-}
-
 static void test_crl_from_state(void **state)
 {
 	static const char *const cdp_a[] = { "crlDistributionPoints", "URI:" URL_A, NULL };
@@ -576,8 +565,9 @@ static void test_crl_from_state(void **state)
 	assert_int_equal(st.loaded, 2);		/* the forged one was dropped */
 	assert_int_equal(st.held, 2);
 
-	fg = facts(cc, good), fb = facts(cc, bad), fp = facts(cc, part), fx = facts(cc, forged);
-	fn = facts(cc, nocdp), fi = facts(cc, ca_cert), ff = facts(cc, fake_ca_cert);
+	fg = x509_facts(cc, good), fb = x509_facts(cc, bad), fp = x509_facts(cc, part);
+	fx = x509_facts(cc, forged), fn = x509_facts(cc, nocdp), fi = x509_facts(cc, ca_cert);
+	ff = x509_facts(cc, fake_ca_cert);
 
 	/* answered at once from what was kept: no fetch needed */
 	assert_int_equal(crlfetch_check(c, fg, fi, &a), CRLF_GOOD);
@@ -654,7 +644,8 @@ static void test_crl_scope_and_bound(void **state)
 	keep(root, cc, URL_A, make_crl(ca_key, 5, NULL, 0, NULL, true), ca_cert);
 	assert_non_null(f = fetch_new(&fo, err, sizeof(err)));
 	assert_non_null(c = crlfetch_new(f, &o, err, sizeof(err)));
-	fs = facts(cc, sub), fl = facts(cc, leaf), fb = facts(cc, leaf_b), fi = facts(cc, ca_cert);
+	fs = x509_facts(cc, sub), fl = x509_facts(cc, leaf), fb = x509_facts(cc, leaf_b);
+	fi = x509_facts(cc, ca_cert);
 	assert_int_equal(crlfetch_check(c, fs, fi, &a), CRLF_GOOD);
 	assert_int_equal(crlfetch_check(c, fl, fi, &a), CRLF_NONE);
 	assert_int_equal(a.none, CRLF_N_NOT_COVERED);

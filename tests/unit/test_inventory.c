@@ -39,19 +39,6 @@ static int n_minted;
 
 /* ---- certificates ---- */
 
-static struct cert_facts *facts_of(X509 *x)
-{
-	uint8_t *d = NULL;
-	int n = i2d_X509(x, &d);
-	struct cert_facts *f;
-
-	assert_true(n > 0);
-	f = cert_get(cache, d, (size_t)n);	/* released by cert_cache_free */
-	OPENSSL_free(d);
-	assert_non_null(f);
-	return f;
-}
-
 /* A leaf issued by the test CA on nb ("YYYYMMDDhhmmssZ") for san. */
 static struct cert_facts *leaf(const char *cn, long serial, const char *nb, const char *san,
 			       EVP_PKEY *key)
@@ -61,7 +48,7 @@ static struct cert_facts *leaf(const char *cn, long serial, const char *nb, cons
 		.nb = nb, .na = "20280101000000Z", .san = san,
 	};
 	X509 *x = x509_mint(&s);
-	struct cert_facts *f = facts_of(x);
+	struct cert_facts *f = x509_facts(cache, x);
 
 	assert_true(n_minted < 256);
 	minted[n_minted++] = x;
@@ -228,7 +215,7 @@ static int group_setup(void **state)
 	s.key = k_ca;
 	ca = x509_mint(&s);
 	cache = cert_cache_new(0);
-	f_ca = facts_of(ca);
+	f_ca = x509_facts(cache, ca);
 	return 0;
 }
 

@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <cmocka.h>
 #include <json-c/json.h>
 #include "json.h"
@@ -113,22 +112,6 @@ static void test_bad_sequences(void **state)
 	EXPECT("\xef\xbf\xbf", "\xef\xbf\xbf");
 	EXPECT("\xf0\x90\x80\x80", "\xf0\x90\x80\x80");
 	EXPECT("\xf4\x8f\xbf\xbf", "\xf4\x8f\xbf\xbf");
-}
-
-static void test_utf8_seq(void **state)
-{
-	uint32_t cp = 0;
-
-	(void)state;
-	assert_int_equal(jw_utf8_seq((const unsigned char *)"A", 1, &cp), 1);
-	assert_int_equal(cp, 'A');
-	assert_int_equal(jw_utf8_seq((const unsigned char *)"\xe2\x80\xa8", 3, &cp), 3);
-	assert_int_equal(cp, 0x2028);
-	assert_int_equal(jw_utf8_seq((const unsigned char *)"\xf4\x8f\xbf\xbf", 4, &cp), 4);
-	assert_int_equal(cp, 0x10FFFF);
-	assert_int_equal(jw_utf8_seq((const unsigned char *)"\xf4\x8f\xbf\xbf", 3, &cp), 0);	/* n bounds */
-	assert_int_equal(jw_utf8_seq((const unsigned char *)"\xed\xa0\x80", 3, &cp), 0);
-	assert_int_equal(jw_utf8_seq((const unsigned char *)"\x80", 1, &cp), 0);
 }
 
 /* Random code points, UTF-8 encoded, written and read back by json-c. */
@@ -347,39 +330,6 @@ static void test_truncation_every_cap(void **state)
 	free(buf);
 }
 
-/* jw_fmt_time's own calendar against gmtime_r over all of 0000..9999. */
-static void test_fmt_time_vs_gmtime(void **state)
-{
-	static const int64_t edges[] = { -62167219200LL, -62167219199LL, -1, 0, 1, 86399, 86400,
-					 951782399, 951782400, 951868800, 4107542399LL,
-					 253402300799LL, -2208988800LL, -12219292800LL };
-	uint64_t x = 0x9E3779B97F4A7C15ULL;
-	char got[32], want[96];
-
-	(void)state;
-	for (int i = 0; i < 200000 + (int)(sizeof(edges) / sizeof(edges[0])); i++) {
-		int64_t s;
-		struct tm tm;
-		time_t t;
-
-		if (i < (int)(sizeof(edges) / sizeof(edges[0]))) {
-			s = edges[i];
-		} else {
-			x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-			s = -62167219200LL + (int64_t)(x % (253402300799ULL + 62167219200ULL + 1));
-		}
-		t = (time_t)s;
-		assert_non_null(gmtime_r(&t, &tm));
-		snprintf(want, sizeof(want), "%04d-%02d-%02dT%02d:%02d:%02d.042Z", tm.tm_year + 1900,
-			 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
-		assert_true(jw_fmt_time(got, sizeof(got), s, 42));
-		if (strcmp(got, want))
-			fail_msg("%lld: %s, gmtime_r says %s", (long long)s, got, want);
-	}
-	assert_false(jw_fmt_time(got, sizeof(got), -62167219201LL, 0));
-	assert_false(jw_fmt_time(got, sizeof(got), 253402300800LL, 0));
-}
-
 /* Members written once, then copied into another writer as an object (the
  * output's certificate cache): at every cap the text parses, and it is the
  * same text as writing the members token by token, or cut before the key. */
@@ -503,51 +453,18 @@ static void test_truncation_arrays_and_depth(void **state)
 	assert_int_equal(jw_finish(&w), 0);
 }
 
-/* text_safe: controls, bad bytes and bidi overrides escaped per mode; cut
- * at whole escapes, always NUL-terminated, never past cap. */
-static void test_text_safe(void **state)
-{
-	const char *in = "a b\"c\\\x1b[1m\xe2\x80\xae\xff\xc3\xa9";
-	char out[128], big[64];
-
-	(void)state;
-	text_safe(out, sizeof(out), in, TEXT_WORD, 512);
-	assert_string_equal(out, "a\\x20b\\\"c\\\\\\x1B[1m\\u{202E}\\xFF\xc3\xa9");
-	text_safe(out, sizeof(out), in, TEXT_QUOTED, 512);
-	assert_string_equal(out, "\"a b\\\"c\\\\\\x1B[1m\\u{202E}\\xFF\xc3\xa9\"");
-	text_safe(out, sizeof(out), in, TEXT_TAIL, 512);
-	assert_string_equal(out, "a b\"c\\\\x1B[1m\\u{202E}\\xFF\xc3\xa9");
-	text_safe(out, sizeof(out), "abcdef", TEXT_WORD, 3);
-	assert_string_equal(out, "abc...");
-	assert_int_equal(text_safe(out, sizeof(out), NULL, TEXT_QUOTED, 10), 2);
-	for (size_t cap = 1; cap < sizeof(big); cap++) {
-		size_t n;
-
-		memset(big, 'Z', sizeof(big));
-		n = text_safe(big, cap, in, cap % 3 == 0 ? TEXT_QUOTED : TEXT_WORD, 512);
-		assert_true(n < cap);
-		assert_int_equal(big[n], '\0');
-		assert_int_equal(strlen(big), n);
-		for (size_t i = cap; i < sizeof(big); i++)
-			assert_int_equal(big[i], 'Z');
-	}
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_escapes),
 		cmocka_unit_test(test_lone_high_bytes),
 		cmocka_unit_test(test_bad_sequences),
-		cmocka_unit_test(test_utf8_seq),
 		cmocka_unit_test(test_roundtrip_random),
 		cmocka_unit_test(test_random_bytes),
 		cmocka_unit_test(test_values),
 		cmocka_unit_test(test_truncation_every_cap),
 		cmocka_unit_test(test_truncation_arrays_and_depth),
 		cmocka_unit_test(test_obj_begin_with),
-		cmocka_unit_test(test_fmt_time_vs_gmtime),
-		cmocka_unit_test(test_text_safe),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -18,6 +18,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
+#include "x509_helpers.h"
 #include "certsentry.h"
 #include "cert.h"
 #include "lists.h"
@@ -31,38 +32,18 @@ static char ca_pem[128];
 
 /* ---- minting ---- */
 
-static EVP_PKEY *ec_key(void)
-{
-	EVP_PKEY *k = EVP_EC_gen("P-256");
-
-	assert_non_null(k);
-	return k;
-}
-
+/* Made now, valid for a year; a leaf says CA:FALSE. */
 static X509 *mint(X509 *iss, EVP_PKEY *signer, EVP_PKEY *key, const char *cn, const char *o,
 		  const ASN1_INTEGER *serial, bool ca)
 {
-	X509 *x = X509_new();
-	X509_NAME *n = X509_NAME_new();
-	X509V3_CTX ctx;
-	X509_EXTENSION *e;
+	static const char *const leaf_bc[] = { "basicConstraints", "CA:FALSE", NULL };
+	const struct x509_spec s = {
+		.key = key, .signer = signer, .issuer = iss, .cn = cn, .o = o, .serial_int = serial,
+		.from_now = true, .nb_s = -3600, .na_s = 86400L * 365, .ca = ca, .bare = true,
+		.exts = ca ? NULL : leaf_bc,
+	};
 
-	assert_int_equal(X509_set_version(x, 2), 1);
-	assert_int_equal(X509_set_serialNumber(x, (ASN1_INTEGER *)serial), 1);
-	X509_NAME_add_entry_by_txt(n, "O", MBSTRING_UTF8, (const unsigned char *)o, -1, -1, 0);
-	X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_UTF8, (const unsigned char *)cn, -1, -1, 0);
-	X509_set_subject_name(x, n);
-	X509_set_issuer_name(x, iss ? X509_get_subject_name(iss) : n);
-	X509_NAME_free(n);
-	X509_gmtime_adj(X509_getm_notBefore(x), -3600);
-	X509_gmtime_adj(X509_getm_notAfter(x), 86400L * 365);
-	X509_set_pubkey(x, key);
-	X509V3_set_ctx(&ctx, iss ? iss : x, x, NULL, NULL, 0);
-	e = X509V3_EXT_conf_nid(NULL, &ctx, NID_basic_constraints, ca ? "critical,CA:TRUE" : "CA:FALSE");
-	X509_add_ext(x, e, -1);
-	X509_EXTENSION_free(e);
-	assert_true(X509_sign(x, signer, EVP_sha256()) > 0);
-	return x;
+	return x509_mint(&s);
 }
 
 static ASN1_INTEGER *int_of(long v)
@@ -80,20 +61,6 @@ static X509 *mint_l(X509 *iss, EVP_PKEY *signer, EVP_PKEY *key, const char *cn, 
 
 	ASN1_INTEGER_free(s);
 	return x;
-}
-
-static struct cert_facts *facts(X509 *x)
-{
-	unsigned char *der = NULL;
-	int n = i2d_X509(x, &der);
-	struct cert_facts *f;
-
-	assert_true(n > 0);
-	f = cert_get(cache, der, (size_t)n);
-	OPENSSL_free(der);
-	assert_non_null(f);
-	assert_true(f->parse_ok);
-	return f;
 }
 
 struct rev { const ASN1_INTEGER *serial; int reason; };
@@ -203,10 +170,10 @@ static int setup(void **state)
 	if (!mkdtemp(dir))
 		return -1;
 	cache = cert_cache_new(64);
-	k_root = ec_key();
-	k_int = ec_key();
-	k_leaf = ec_key();
-	k_bad = ec_key();
+	k_root = x509_ec_key();
+	k_int = x509_ec_key();
+	k_leaf = x509_ec_key();
+	k_bad = x509_ec_key();
 	x_root = mint_l(NULL, k_root, k_root, "certsentry Test Root", 1, true);
 	x_int = mint_l(x_root, k_root, k_int, "certsentry Test Intermediate", 2, true);
 	x_leaf = mint_l(x_int, k_int, k_leaf, "www.example.test", 0x1001, false);
@@ -214,11 +181,11 @@ static int setup(void **state)
 	s = int_of(0xABC);	/* cert.c prints "0ABC": leading zero nibble */
 	x_leaf3 = mint(x_int, k_int, k_leaf, "third.example.test", "certsentry test", s, false);
 	ASN1_INTEGER_free(s);
-	f_root = facts(x_root);
-	f_int = facts(x_int);
-	f_leaf = facts(x_leaf);
-	f_leaf2 = facts(x_leaf2);
-	f_leaf3 = facts(x_leaf3);
+	f_root = x509_facts(cache, x_root);
+	f_int = x509_facts(cache, x_int);
+	f_leaf = x509_facts(cache, x_leaf);
+	f_leaf2 = x509_facts(cache, x_leaf2);
+	f_leaf3 = x509_facts(cache, x_leaf3);
 	snprintf(ca_pem, sizeof(ca_pem), "%s/ca.pem", dir);
 	if (!(f = fopen(ca_pem, "w")))
 		return -1;
@@ -579,7 +546,7 @@ static void test_crl_pem_der_dir(void **state)
 	/* an "issuer" of the right name but another key: the CRL does not count */
 	{
 		X509 *fake = mint_l(x_root, k_root, k_bad, "certsentry Test Intermediate", 99, true);
-		struct cert_facts *ff = facts(fake);
+		struct cert_facts *ff = x509_facts(cache, fake);
 
 		check_hit(l, f_leaf, ff, false, false, -1, NULL);
 		check_hit(l, f_leaf, f_int, true, true, 1, NULL);
@@ -938,8 +905,8 @@ static void test_crl_200k(void **state)
 
 	xin = mint(x_int, k_int, k_leaf, "in.example.test", "certsentry test", s[BIG_N / 2 + 1], false);
 	xout = mint(x_int, k_int, k_leaf, "out.example.test", "certsentry test", absent, false);
-	fin = facts(xin);
-	fout = facts(xout);
+	fin = x509_facts(cache, xin);
+	fout = x509_facts(cache, xout);
 	assert_true(lists_crl_revoked(l, fin, f_int, &h));
 	assert_true(h.crl_verified);
 	assert_int_equal(h.reason, 1);	/* (BIG_N/2+1) % 3 != 0 */

@@ -27,33 +27,22 @@ struct key_cert {
 
 static struct key_cert ca, leaf, other_leaf, delegate, no_eku, rogue, fake_ca, forged;
 
-/* key: new P-256 key unless given; signer/issuer NULL: self-signed. */
+/* key: new P-256 key unless given; issuer NULL: self-signed. Valid for a
+ * day from an hour ago; SKID, and the EKU if given. */
 static void make(struct key_cert *kc, EVP_PKEY *key, const char *dn_o, const char *cn,
 		 long serial, const struct key_cert *issuer, const char *eku, bool is_ca)
 {
-	X509_NAME *n;
+	const char *exts[] = { "subjectKeyIdentifier", "hash", "extendedKeyUsage", eku, NULL };
 
-	kc->key = key ? key : EVP_EC_gen("P-256");
-	assert_non_null(kc->key);
-	kc->cert = X509_new();
-	assert_non_null(kc->cert);
-	assert_true(X509_set_version(kc->cert, 2));
-	assert_true(ASN1_INTEGER_set(X509_get_serialNumber(kc->cert), serial));
-	assert_non_null(X509_gmtime_adj(X509_getm_notBefore(kc->cert), -3600));
-	assert_non_null(X509_gmtime_adj(X509_getm_notAfter(kc->cert), 86400));
-	assert_true(X509_set_pubkey(kc->cert, kc->key));
-	n = X509_get_subject_name(kc->cert);
-	assert_true(X509_NAME_add_entry_by_txt(n, "O", MBSTRING_ASC,
-					       (const unsigned char *)dn_o, -1, -1, 0));
-	assert_true(X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC,
-					       (const unsigned char *)cn, -1, -1, 0));
-	assert_true(X509_set_issuer_name(kc->cert, issuer ? X509_get_subject_name(issuer->cert) : n));
-	if (is_ca)
-		add_ext(kc->cert, kc->cert, NID_basic_constraints, "critical,CA:TRUE");
-	add_ext(kc->cert, kc->cert, NID_subject_key_identifier, "hash");
-	if (eku)
-		add_ext(kc->cert, NULL, NID_ext_key_usage, eku);
-	assert_true(X509_sign(kc->cert, issuer ? issuer->key : kc->key, EVP_sha256()) > 0);
+	kc->key = key ? key : x509_ec_key();
+	if (!eku)
+		exts[2] = NULL;
+	kc->cert = x509_mint(&(const struct x509_spec){
+		.key = kc->key, .signer = issuer ? issuer->key : NULL,
+		.issuer = issuer ? issuer->cert : NULL, .cn = cn, .o = dn_o, .serial = serial,
+		.from_now = true, .nb_s = -3600, .na_s = 86400, .ca = is_ca, .bare = true,
+		.exts = exts,
+	});
 }
 
 static void kc_free(struct key_cert *kc)

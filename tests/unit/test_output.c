@@ -18,6 +18,7 @@
 #include <openssl/x509v3.h>
 #include "certsentry.h"
 #include "checks.h"
+#include "fmt.h"
 #include "json.h"
 #include "output.h"
 
@@ -51,34 +52,20 @@ static X509_NAME *name2(const char *o, const char *cn)
 	return n;
 }
 
-/* subj/iss taken. gens taken (may be NULL). */
+/* subj/iss taken. gens taken (may be NULL). Signed by k_ca, as DER. */
 static uint8_t *mint(X509_NAME *subj, X509_NAME *iss, long serial, EVP_PKEY *key,
 		     GENERAL_NAMES *gens, size_t *len)
 {
-	X509 *x = X509_new();
-	ASN1_TIME *t = ASN1_TIME_new();
+	const struct x509_spec s = {
+		.key = key, .signer = k_ca, .subj = subj, .iss_name = iss, .serial = serial,
+		.gens = gens, .bare = true,
+	};
+	X509 *x = x509_mint(&s);
 	uint8_t *d = NULL;
-	int n;
+	int n = i2d_X509(x, &d);
 
-	X509_set_version(x, 2);
-	ASN1_INTEGER_set(X509_get_serialNumber(x), serial);
-	assert_int_equal(X509_set_subject_name(x, subj), 1);
-	assert_int_equal(X509_set_issuer_name(x, iss), 1);
-	ASN1_TIME_set_string(t, "20250101000000Z");
-	X509_set1_notBefore(x, t);
-	ASN1_TIME_set_string(t, "20270101000000Z");
-	X509_set1_notAfter(x, t);
-	X509_set_pubkey(x, key);
-	if (gens)
-		assert_int_equal(X509_add1_ext_i2d(x, NID_subject_alt_name, gens, 0, 0), 1);
-	assert_true(X509_sign(x, k_ca, EVP_sha256()) > 0);
-	n = i2d_X509(x, &d);
 	assert_true(n > 0);
 	*len = (size_t)n;
-	GENERAL_NAMES_free(gens);
-	X509_NAME_free(subj);
-	X509_NAME_free(iss);
-	ASN1_TIME_free(t);
 	X509_free(x);
 	return d;
 }
@@ -439,7 +426,7 @@ static void assert_terminal_safe(const char *s, size_t n)
 {
 	for (size_t i = 0; i + 1 < n;) {
 		uint32_t cp;
-		size_t k = jw_utf8_seq((const unsigned char *)s + i, n - 1 - i, &cp);
+		size_t k = fmt_utf8_seq((const unsigned char *)s + i, n - 1 - i, &cp);
 
 		if (k == 0)
 			fail_msg("invalid UTF-8 at %zu: %s", i, s);

@@ -11,6 +11,7 @@
 #include <openssl/evp.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
+#include "x509_helpers.h"
 
 struct buf {
 	uint8_t *d;
@@ -36,32 +37,23 @@ struct pki {
 
 static struct pki pki;
 
+/* Valid for a day from an hour ago, CN only, no extensions. */
 static inline X509 *make_cert(EVP_PKEY *key, EVP_PKEY *signer, X509 *issuer,
 			      const char *cn, long serial)
 {
-	X509 *x = X509_new();
-	X509_NAME *n;
+	const struct x509_spec s = {
+		.key = key, .signer = signer, .issuer = issuer, .cn = cn, .o = "", .serial = serial,
+		.from_now = true, .nb_s = -3600, .na_s = 86400, .bare = true,
+	};
 
-	assert_non_null(x);
-	assert_true(X509_set_version(x, 2));
-	assert_true(ASN1_INTEGER_set(X509_get_serialNumber(x), serial));
-	assert_non_null(X509_gmtime_adj(X509_getm_notBefore(x), -3600));
-	assert_non_null(X509_gmtime_adj(X509_getm_notAfter(x), 86400));
-	assert_true(X509_set_pubkey(x, key));
-	n = X509_get_subject_name(x);
-	assert_true(X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC,
-					       (const unsigned char *)cn, -1, -1, 0));
-	assert_true(X509_set_issuer_name(x, issuer ? X509_get_subject_name(issuer) : n));
-	assert_true(X509_sign(x, signer, EVP_sha256()) > 0);
-	return x;
+	return x509_mint(&s);
 }
 
 static inline int setup_pki(void **state)
 {
 	(void)state;
-	pki.ca_key = EVP_EC_gen("P-256");
+	pki.ca_key = x509_ec_key();
 	pki.leaf_key = EVP_RSA_gen(2048);
-	assert_non_null(pki.ca_key);
 	assert_non_null(pki.leaf_key);
 	pki.ca = make_cert(pki.ca_key, pki.ca_key, NULL, "certsentry test root", 1);
 	pki.leaf = make_cert(pki.leaf_key, pki.ca_key, pki.ca, "www.example.test", 2);
