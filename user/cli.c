@@ -10,6 +10,7 @@
 #include "conffile.h"
 #include "findings.h"
 #include "flow.h"
+#include "term.h"
 
 const char *argp_program_version = "certsentry 0.1";
 const char *argp_program_bug_address = "<certsentry@localhost>";
@@ -45,7 +46,7 @@ static int set_flag(const struct cli_option *o, const char *arg, struct config *
 		    size_t whylen);
 static int set_u32(const struct cli_option *o, const char *arg, struct config *c, char *why,
 		   size_t whylen);
-static cli_parse_fn add_str, set_format, set_syslog, set_check_time, set_list, set_warn_days,
+static cli_parse_fn add_str, set_color, set_format, set_syslog, set_check_time, set_list, set_warn_days,
 	add_ignore;
 
 #define FSIZE(field)	sizeof(((struct config *)0)->field)
@@ -71,7 +72,10 @@ static const struct cli_option options[] = {
 	{ .name = "read", .key = 'r', .arg = "FILE", STR(read_file),
 	  .help = "Read a pcap/pcapng file (.gz too; - for stdin) instead" },
 	{ .name = "format", .key = 'f', .arg = "FMT", .parse = set_format, AT(format),
-	  .help = "Output format: json (default) or text" },
+	  .help = "Output format: json, or text (default when stdout is a terminal)" },
+	{ .name = "color", .arg = "WHEN", .parse = set_color, AT(color),
+	  .help = "Colour text lines by severity: auto (a terminal, unless NO_COLOR is set), "
+		  "always or never" },
 	{ .name = "output", .key = 'o', .arg = "FILE", STR(out_file),
 	  .help = "Append output to FILE instead of stdout" },
 	{ .name = "syslog", .arg = "SOCKET", .arg_optional = true, .parse = set_syslog, AT(syslog),
@@ -275,6 +279,19 @@ static int set_format(const struct cli_option *o, const char *arg, struct config
 	}
 	*(enum output_format *)field(o, c) = f;
 	c->format_set = true;	/* the lists print text unless asked */
+	return 0;
+}
+
+static int set_color(const struct cli_option *o, const char *arg, struct config *c, char *why,
+		     size_t whylen)
+{
+	int m = term_color_parse(arg);
+
+	if (m < 0) {
+		snprintf(why, whylen, "'%s' is not auto, always or never", arg);
+		return CLI_BAD;
+	}
+	*(int *)field(o, c) = m;
 	return 0;
 }
 

@@ -33,6 +33,7 @@ struct config {
 	enum cli_list list;		/* print a table and exit */
 	const char *config_file;	/* --config; "" none; NULL: CONFFILE_DEFAULT if it exists */
 	bool check_config;		/* validate the config and its lists, and exit */
+	int color;			/* enum term_color */
 };
 
 /* The values a run has before any option. */

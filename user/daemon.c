@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "capture.h"
 #include "cert.h"
 #include "checks.h"
@@ -20,6 +21,7 @@
 #include "output.h"
 #include "pcap.h"
 #include "periodic.h"
+#include "term.h"
 #include "watch.h"
 
 /* Longest wait of a record the kernel did not wake us for; also the period
@@ -27,7 +29,7 @@
 #define POLL_MS 50
 
 /* The live loop's periodic tasks, by index in struct app's table. */
-enum { T_LISTS, T_METRICS, T_FLOWS, T_DEDUP, T_DROPS, T_STATS, T_MAX };
+enum { T_LISTS, T_METRICS, T_FLOWS, T_DEDUP, T_DROPS, T_STATS, T_TERM, T_MAX };
 
 struct app {
 	const struct config *cfg;	/* &cur */
@@ -43,6 +45,8 @@ struct app {
 	struct dedup *dedup;
 	struct watch *watch;
 	struct metrics *metrics;
+	struct term_view *term;		/* live, stderr a terminal: status line, exit table */
+	bool term_shown;		/* the status line is on stderr now */
 	const struct pcap_source_stats *pcap_stats;	/* offline, once the file is read */
 	struct app_counters counters;
 	struct periodic tasks[T_MAX];	/* live */
@@ -71,6 +75,16 @@ static uint64_t mono_ns(void)
 
 /* ---- status lines ---- */
 
+/* The status line goes before any other line is written, so they never share one. */
+static void term_clear(struct app *a)
+{
+	if (a->term_shown) {
+		fputs("\r\033[K", stderr);
+		fflush(stderr);
+		a->term_shown = false;
+	}
+}
+
 static void status(struct app *a, enum event_action action, const char *sev, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 static void status(struct app *a, enum event_action action, const char *sev, const char *fmt, ...)
@@ -81,6 +95,7 @@ static void status(struct app *a, enum event_action action, const char *sev, con
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	term_clear(a);
 	output_status(a->out, wall_ns(), event_action_name(action), sev, msg);
 }
 
@@ -145,9 +160,12 @@ static void on_report(void *ctx, const struct cs_report *r)
 	a->counters.verdicts[v.n ? v.f[0].code : F_MAX]++;
 	for (uint32_t i = 0; i < v.n; i++)
 		a->counters.findings[v.f[i].code]++;
+	if (a->term)
+		term_view_report(a->term, &copy, v.n ? finding_name(v.f[0].code) : "ok", v.n > 0);
 	dedup_flush(a->dedup, r->ts_ns, false);
 	if (dedup_admit(a->dedup, &copy, v.n ? finding_name(v.f[0].code) : "ok", v.worst,
 			r->ts_ns)) {
+		term_clear(a);	/* the line leaves at the batch's flush, before a redraw */
 		output_report(a->out, &copy);
 		if (r->mono_ns)
 			latency_record(a, r->mono_ns);
@@ -156,6 +174,7 @@ static void on_report(void *ctx, const struct cs_report *r)
 
 static void on_summary(void *ctx, const struct dedup_summary *s)
 {
+	term_clear(ctx);
 	output_summary(((struct app *)ctx)->out, s);
 }
 
@@ -309,6 +328,25 @@ static void task_stats(void *ctx, uint64_t now)
 	stats_event(ctx, EV_STATS);
 }
 
+/* The terminal's status line, redrawn in place. */
+static void task_term(void *ctx, uint64_t now)
+{
+	struct app *a = ctx;
+	struct flow_stats fs;
+	uint64_t c[CS_C_MAX];
+	char line[256];
+
+	(void)now;
+	if (!a->term)
+		return;
+	capture_counters(a->cap, c);
+	flow_stats(a->flows, &fs);
+	term_status_text(a->term, c[CS_C_RB_FAIL], fs.active, line, sizeof(line));
+	fprintf(stderr, "\r\033[K%s", line);
+	fflush(stderr);
+	a->term_shown = true;
+}
+
 static void tasks_init(struct app *a)
 {
 	const uint64_t poll = POLL_MS * PERIODIC_NS_PER_MS, sec = PERIODIC_NS_PER_S;
@@ -321,6 +359,7 @@ static void tasks_init(struct app *a)
 		[T_DEDUP] = { .name = "dedup", .period_ns = sec, .run = task_dedup },
 		[T_DROPS] = { .name = "drops", .period_ns = sec, .run = task_drops },
 		[T_STATS] = { .name = "stats", .period_ns = stats, .run = task_stats },
+		[T_TERM] = { .name = "term", .period_ns = sec, .run = task_term },
 	};
 
 	memcpy(a->tasks, t, sizeof(t));
@@ -393,6 +432,10 @@ static void finish_live(struct app *a)
 	flow_drain(a->flows);
 	dedup_flush(a->dedup, wall_ns(), true);
 	stats_event(a, EV_STOPPED);
+	if (a->term) {
+		output_flush(a->out);
+		term_summary_print(a->term, stderr);
+	}
 	metrics_stop(a->metrics);
 	a->metrics = NULL;
 	capture_close(a->cap);
@@ -448,15 +491,25 @@ static int output_open(struct app *a)
 {
 	const struct config *cfg = a->cfg;
 	char err[512] = "out of memory";
+	enum output_format fmt = cfg->format;
+	bool to_tty = !cfg->syslog && !cfg->out_file && isatty(STDOUT_FILENO);
 	struct sink *sink;
 
+	/* a person reads a terminal; anything else gets JSON */
+	if (!cfg->format_set && to_tty)
+		fmt = OUTPUT_TEXT;
+	format_text_color(term_color_wanted(cfg->color, to_tty, getenv("NO_COLOR")));
+	if (!cfg->read_file && isatty(STDERR_FILENO) && !(a->term = term_view_new())) {
+		fprintf(stderr, "certsentry: out of memory\n");
+		return 1;
+	}
 	if (!(a->out = output_create())) {
 		fprintf(stderr, "certsentry: out of memory\n");
 		return 1;
 	}
 	sink = cfg->syslog ? sink_open("syslog", cfg->syslog, err, sizeof(err)) :
 			     sink_open("file", cfg->out_file, err, sizeof(err));
-	if (!sink || output_add_sink(a->out, sink, cfg->format)) {
+	if (!sink || output_add_sink(a->out, sink, fmt)) {
 		fprintf(stderr, "certsentry: %s\n", err);
 		return 2;
 	}
@@ -514,6 +567,7 @@ static void app_close(struct app *a)
 	cert_cache_free(a->certs);
 	output_free(a->out);
 	conffile_free(a->reloaded);
+	term_view_free(a->term);
 }
 
 int daemon_run(const struct config *c)
