@@ -46,7 +46,7 @@ static int set_flag(const struct cli_option *o, const char *arg, struct config *
 		    size_t whylen);
 static int set_u32(const struct cli_option *o, const char *arg, struct config *c, char *why,
 		   size_t whylen);
-static cli_parse_fn add_str, set_color, set_format, set_syslog, set_check_time, set_list, set_warn_days,
+static cli_parse_fn add_str, add_port, add_host, set_color, set_format, set_syslog, set_check_time, set_list, set_warn_days,
 	add_ignore;
 
 #define FSIZE(field)	sizeof(((struct config *)0)->field)
@@ -62,6 +62,11 @@ static cli_parse_fn add_str, set_color, set_format, set_syslog, set_check_time, 
 /* Repeatable: array[count++] = the value, up to the array's length. */
 #define STRS(array, count) \
 	.parse = add_str, .off = OFF_T(array[0], const char *), .n_off = OFFSET_T(count, int), \
+	.max = sizeof(((struct config *)0)->array) / sizeof(((struct config *)0)->array[0])
+
+/* A repeatable value of a parser of its own: array[count++], bounded by the array. */
+#define ADD(fn, array, count) \
+	.parse = (fn), AT(array), .n_off = offsetof(struct config, count), \
 	.max = sizeof(((struct config *)0)->array) / sizeof(((struct config *)0)->array[0])
 
 /* --help sorts each group by name; this order is the table's only. */
@@ -109,6 +114,14 @@ static const struct cli_option options[] = {
 		  " if it exists; \"\" for none); the command line overrides it" },
 	{ .name = "check-config", FLAG(check_config), .no_file = true,
 	  .help = "Check the config file and every list it names, and exit (0: fine)" },
+	{ .name = "sni", .arg = "GLOB", STRS(filter.sni, filter.n_sni),
+	  .help = "Write only events whose SNI matches GLOB (fnmatch, any case; repeatable)" },
+	{ .name = "port", .arg = "N", ADD(add_port, filter.ports, filter.n_ports),
+	  .help = "Write only events with port N at either end (repeatable)" },
+	{ .name = "host", .arg = "IP|CIDR", ADD(add_host, filter.hosts, filter.n_hosts),
+	  .help = "Write only events with an endpoint in IP or CIDR, v4 or v6 (repeatable)" },
+	{ .name = "alerts-only", FLAG(filter.alerts_only),
+	  .help = "Write only handshakes with findings (status events still)" },
 	{ .name = "list-findings", .no_file = true, .parse = set_list, AT(list), .min = CLI_LIST_FINDINGS,
 	  .help = "Print every finding code, its severity, needs and description "
 		  "(-f json: as JSON), and exit" },
@@ -279,6 +292,41 @@ static int set_format(const struct cli_option *o, const char *arg, struct config
 	}
 	*(enum output_format *)field(o, c) = f;
 	c->format_set = true;	/* the lists print text unless asked */
+	return 0;
+}
+
+/* The slot a repeatable value goes in, or NULL past the array (why set). */
+static void *next_slot(const struct cli_option *o, struct config *c, size_t size, char *why,
+		       size_t whylen)
+{
+	int *n = (int *)((char *)c + o->n_off);
+
+	if (*n < 0 || (uint32_t)*n >= o->max) {
+		snprintf(why, whylen, "at most %u", o->max);
+		return NULL;
+	}
+	return (char *)field(o, c) + (size_t)*n * size;
+}
+
+static int add_port(const struct cli_option *o, const char *arg, struct config *c, char *why,
+		    size_t whylen)
+{
+	uint16_t *p = next_slot(o, c, sizeof(*p), why, whylen);
+
+	if (!p || filter_parse_port(arg, p, why, whylen))
+		return CLI_BAD;
+	(*(int *)((char *)c + o->n_off))++;
+	return 0;
+}
+
+static int add_host(const struct cli_option *o, const char *arg, struct config *c, char *why,
+		    size_t whylen)
+{
+	struct filter_net *n = next_slot(o, c, sizeof(*n), why, whylen);
+
+	if (!n || filter_parse_net(arg, n, why, whylen))
+		return CLI_BAD;
+	(*(int *)((char *)c + o->n_off))++;
 	return 0;
 }
 

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include "capture.h"
 #include "checks.h"
+#include "filter.h"
 #include "format.h"
 #include "lists.h"
 
@@ -34,6 +35,7 @@ struct config {
 	const char *config_file;	/* --config; "" none; NULL: CONFFILE_DEFAULT if it exists */
 	bool check_config;		/* validate the config and its lists, and exit */
 	int color;			/* enum term_color */
+	struct filter_opts filter;	/* which events are written */
 };
 
 /* The values a run has before any option. */

@@ -15,6 +15,7 @@
 #include "daemon.h"
 #include "dedup.h"
 #include "events.h"
+#include "filter.h"
 #include "flow.h"
 #include "lists.h"
 #include "metrics.h"
@@ -163,6 +164,9 @@ static void on_report(void *ctx, const struct cs_report *r)
 	if (a->term)
 		term_view_report(a->term, &copy, v.n ? finding_name(v.f[0].code) : "ok", v.n > 0);
 	dedup_flush(a->dedup, r->ts_ns, false);
+	/* filters choose what is written: every stage above saw the handshake */
+	if (!filter_pass(&a->cfg->filter, &copy, v.n > 0))
+		return;
 	if (dedup_admit(a->dedup, &copy, v.n ? finding_name(v.f[0].code) : "ok", v.worst,
 			r->ts_ns)) {
 		term_clear(a);	/* the line leaves at the batch's flush, before a redraw */
