@@ -17,17 +17,17 @@ CC       := clang
 CFLAGS   += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 LDFLAGS  += -fsanitize=address,undefined
 endif
-LDLIBS   += -lbpf -lelf -lz -lssl -lcrypto -lpcap -lmicrohttpd -lsqlite3 -lcurl
+LDLIBS   += -lbpf -lelf -lz -lssl -lcrypto -lpcap -lmicrohttpd -lsqlite3 -lcurl -lseccomp
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror -Iinclude -I$(BUILD)
 
 DEB_PKGS := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libssl-dev \
 	    libpcap-dev libcmocka-dev libjson-c-dev libmicrohttpd-dev libcurl4-openssl-dev libclang-rt-14-dev python3 pkg-config openssl iproute2 tcpdump jq \
-	    procps psmisc ethtool tshark libsqlite3-dev sqlite3 curl
+	    procps psmisc ethtool tshark libsqlite3-dev sqlite3 curl libseccomp-dev
 
 # The real peers the live tests and the demo run against.
 DEMO_PKGS := nginx-light
 TEST_PKGS := nginx-light gnutls-bin libnss3-tools chromium golang-go rsyslog rsyslog-kafka \
-	     rsyslog-elasticsearch prometheus
+	     rsyslog-elasticsearch prometheus systemd man-db logrotate
 
 USER_SRCS := $(filter-out user/certsentry.c,$(wildcard user/*.c))
 USER_OBJS := $(patsubst user/%.c,$(BUILD)/user/%.o,$(USER_SRCS))
@@ -38,10 +38,10 @@ BPFT_BINS := $(patsubst tests/bpf/%.c,$(BUILD)/tests/%,$(BPFT_SRCS))
 TOOL_SRCS := $(wildcard tools/*.c tools/bench/*.c)
 TOOL_BINS := $(patsubst %.c,$(BUILD)/%,$(TOOL_SRCS))
 
-.PHONY: all deps test test-unit test-san test-bpf test-e2e bench demo install clean fuzz
+.PHONY: all deps test test-unit test-san test-bpf test-e2e bench demo install uninstall clean fuzz
 .DELETE_ON_ERROR:
 
-all: $(BUILD)/certsentry $(UNIT_BINS) $(BPFT_BINS) $(TOOL_BINS)
+all: $(BUILD)/certsentry $(UNIT_BINS) $(BPFT_BINS) $(TOOL_BINS) $(BUILD)/certsentry.8
 
 # Installs whatever Debian packages are missing (a fresh Debian 12, as root).
 # A policy-rc.d that answers 101 keeps packages with services (nginx, rsyslog,
@@ -121,8 +121,50 @@ demo:
 	@$(MAKE) --no-print-directory all
 	tools/demo.sh
 
-install: deps all
-	install -D -m 0755 $(BUILD)/certsentry $(DESTDIR)$(PREFIX)/sbin/certsentry
+# ---- install (issue 12) -------------------------------------------------------
+# The config and logrotate snippet go to /etc whatever PREFIX is (the daemon
+# reads /etc/certsentry/certsentry.conf); systemd, sysusers and bash-completion
+# also search /usr/local. An existing config is kept, and uninstall removes it
+# only if it is still the one shipped.
+SBINDIR     ?= $(PREFIX)/sbin
+MANDIR      ?= $(PREFIX)/share/man
+SYSCONFDIR  ?= /etc
+UNITDIR     ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+
+# The options, findings and events sections come from the binary: they cannot drift.
+$(BUILD)/certsentry.8: dist/certsentry.8.in tools/mkman.sh $(BUILD)/certsentry
+	tools/mkman.sh $(BUILD)/certsentry $< $@
+
+# Not `deps` nor the tests: a DESTDIR install (packaging) needs neither root nor cmocka.
+install: $(BUILD)/certsentry $(BUILD)/certsentry.8
+	install -D -m 0755 $(BUILD)/certsentry $(DESTDIR)$(SBINDIR)/certsentry
+	install -D -m 0644 $(BUILD)/certsentry.8 $(DESTDIR)$(MANDIR)/man8/certsentry.8
+	install -d $(DESTDIR)$(UNITDIR)
+	sed 's|@SBINDIR@|$(SBINDIR)|g' dist/certsentry.service.in > $(DESTDIR)$(UNITDIR)/certsentry.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/certsentry.service
+	install -D -m 0644 dist/certsentry.sysusers $(DESTDIR)$(SYSUSERSDIR)/certsentry.conf
+	install -D -m 0644 dist/certsentry.bash-completion $(DESTDIR)$(BASHCOMPDIR)/certsentry
+	install -D -m 0644 dist/certsentry.logrotate $(DESTDIR)$(SYSCONFDIR)/logrotate.d/certsentry
+	@if [ -e $(DESTDIR)$(SYSCONFDIR)/certsentry/certsentry.conf ]; then \
+		echo "install: keeping $(DESTDIR)$(SYSCONFDIR)/certsentry/certsentry.conf"; \
+	else \
+		install -D -m 0644 dist/certsentry.conf $(DESTDIR)$(SYSCONFDIR)/certsentry/certsentry.conf; \
+	fi
+	@[ -n "$(DESTDIR)" ] || echo "install: next: systemd-sysusers; systemctl daemon-reload;" \
+		"systemctl enable --now certsentry"
+
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/certsentry $(DESTDIR)$(MANDIR)/man8/certsentry.8 \
+	      $(DESTDIR)$(UNITDIR)/certsentry.service $(DESTDIR)$(SYSUSERSDIR)/certsentry.conf \
+	      $(DESTDIR)$(BASHCOMPDIR)/certsentry $(DESTDIR)$(SYSCONFDIR)/logrotate.d/certsentry
+	@if cmp -s dist/certsentry.conf $(DESTDIR)$(SYSCONFDIR)/certsentry/certsentry.conf; then \
+		rm -f $(DESTDIR)$(SYSCONFDIR)/certsentry/certsentry.conf; \
+		rmdir $(DESTDIR)$(SYSCONFDIR)/certsentry 2>/dev/null || true; \
+	elif [ -e $(DESTDIR)$(SYSCONFDIR)/certsentry/certsentry.conf ]; then \
+		echo "uninstall: keeping the changed $(DESTDIR)$(SYSCONFDIR)/certsentry/certsentry.conf"; \
+	fi
 
 clean:
 	rm -rf build

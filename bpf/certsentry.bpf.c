@@ -320,6 +320,7 @@ static __always_inline int tcp_start(struct __sk_buff *skb, const struct pkt *p,
 	struct { __u8 b[WIRE_START_PEEK]; } h = {};
 	struct { __u8 b[WIRE_START_SHORT]; } s;
 	__u32 n = p->plen;
+	int mode;
 
 	*skip = 0;
 	*client = 0;
@@ -335,29 +336,12 @@ static __always_inline int tcp_start(struct __sk_buff *skb, const struct pkt *p,
 	} else if (!n || load_short(skb, p->poff, n, h.b)) {
 		return START_NONE;
 	}
-	switch (wire_tcp_start(h.b, n)) {
-	case WIRE_TLS_CLIENT_HELLO:
-		*client = 1;
-		/* fallthrough */
-	case WIRE_TLS_SERVER_HELLO:
-	case WIRE_TLS_PREFIX:
-		return CS_MODE_TLS;
-	case WIRE_SSL2_CLIENT_HELLO:
-		*client = 1;
-		/* fallthrough */
-	case WIRE_SSL2_SERVER_HELLO:
-		return CS_MODE_SSL2;
-	case WIRE_ALERT_WARNING:
-		/* The handshake goes on after it: the walk hops over it. */
-		*skip = TLS_ALERT_LEN;
-		/* fallthrough */
-	case WIRE_ALERT_FATAL:
-		/* An alert that answers a tracked hello (or comes before the
-		 * answer). Rare, so the extra lookup is too. */
-		return reverse_tracked(p) ? CS_MODE_ALERT : START_NONE;
-	default:
+	mode = wire_start_mode(wire_tcp_start(h.b, n), client, skip);
+	/* An alert that answers a tracked hello (or comes before the answer).
+	 * Rare, so the extra lookup is too. */
+	if (mode == CS_MODE_ALERT && !reverse_tracked(p))
 		return START_NONE;
-	}
+	return mode < 0 ? START_NONE : mode;
 }
 
 /* May p's direction be tracked? False is certain, true needs the lookup. */

@@ -17,6 +17,7 @@
 #include <linux/types.h>
 #define WIRE_FN		static inline
 #endif
+#include "certsentry.h"	/* enum cs_mode */
 
 /* Record content types (TLS and DTLS alike). */
 #define TLS_CT_CCS		20
@@ -175,6 +176,33 @@ WIRE_FN enum wire_start wire_tcp_start(const __u8 *b, __u32 n)
 	if (wire_tls_alert(b, n))
 		return b[5] == TLS_ALERT_WARNING ? WIRE_ALERT_WARNING : WIRE_ALERT_FATAL;
 	return WIRE_NOT_TLS;
+}
+
+/*
+ * How a direction that starts with k is copied (an enum cs_mode of
+ * certsentry.h), or -1 for not at all. CS_MODE_ALERT stands only while the
+ * reverse direction is tracked: the caller looks, as only it can. *client:
+ * a (TLS or SSLv2) ClientHello; *skip: bytes the record walk hops over at
+ * the start (a warning alert, after which the handshake goes on).
+ */
+WIRE_FN int wire_start_mode(enum wire_start k, __u8 *client, __u32 *skip)
+{
+	*client = k == WIRE_TLS_CLIENT_HELLO || k == WIRE_SSL2_CLIENT_HELLO;
+	*skip = k == WIRE_ALERT_WARNING ? TLS_ALERT_LEN : 0;
+	switch (k) {
+	case WIRE_TLS_CLIENT_HELLO:
+	case WIRE_TLS_SERVER_HELLO:
+	case WIRE_TLS_PREFIX:
+		return CS_MODE_TLS;
+	case WIRE_SSL2_CLIENT_HELLO:
+	case WIRE_SSL2_SERVER_HELLO:
+		return CS_MODE_SSL2;
+	case WIRE_ALERT_WARNING:
+	case WIRE_ALERT_FATAL:
+		return CS_MODE_ALERT;
+	default:
+		return -1;
+	}
 }
 
 /*

@@ -471,6 +471,14 @@ const char *capture_ifname(struct capture *c, uint32_t ifindex)
 	return "";
 }
 
+bool capture_uses_clsact(const struct capture *c)
+{
+	for (int i = 0; c && i < c->n_att; i++)
+		if (c->att[i].tc[DIR_IN] || c->att[i].tc[DIR_OUT])
+			return true;
+	return false;
+}
+
 void capture_close(struct capture *c)
 {
 	if (!c)

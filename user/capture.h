@@ -39,6 +39,8 @@ void capture_flow_done(struct capture *c, const struct cs_flow_key *k);
 void capture_counters(struct capture *c, uint64_t out[CS_C_MAX]);
 /* Interface name for an ifindex seen in a segment ("" if unknown). */
 const char *capture_ifname(struct capture *c, uint32_t ifindex);
+/* True if an interface is attached with a clsact filter (not a tcx link). */
+bool capture_uses_clsact(const struct capture *c);
 /* Detaches everything this run attached; nothing of ours stays behind. */
 void capture_close(struct capture *c);
 

@@ -10,6 +10,7 @@
 #include "conffile.h"
 #include "findings.h"
 #include "flow.h"
+#include "syslog_msg.h"
 #include "term.h"
 
 const char *argp_program_version = "certsentry 0.1";
@@ -46,8 +47,8 @@ static int set_flag(const struct cli_option *o, const char *arg, struct config *
 		    size_t whylen);
 static int set_u32(const struct cli_option *o, const char *arg, struct config *c, char *why,
 		   size_t whylen);
-static cli_parse_fn add_str, add_port, add_host, set_color, set_format, set_syslog, set_check_time, set_list, set_warn_days,
-	add_ignore;
+static cli_parse_fn add_str, add_port, add_host, set_color, set_format, set_syslog,
+	set_syslog_server, set_syslog_format, set_check_time, set_list, set_warn_days, add_ignore;
 
 #define FSIZE(field)	sizeof(((struct config *)0)->field)
 #define AT(field)	.off = offsetof(struct config, field), .size = FSIZE(field)
@@ -84,7 +85,15 @@ static const struct cli_option options[] = {
 	{ .name = "output", .key = 'o', .arg = "FILE", STR(out_file),
 	  .help = "Append output to FILE instead of stdout" },
 	{ .name = "syslog", .arg = "SOCKET", .arg_optional = true, .parse = set_syslog, AT(syslog),
-	  .help = "Send each line to syslog instead (default socket /dev/log)" },
+	  .help = "Send each line to syslog (default socket /dev/log) instead of stdout "
+		  "(with -o: also)" },
+	{ .name = "syslog-server", .arg = "URL", .parse = set_syslog_server, AT(syslog_server),
+	  .help = "Send each line to a syslog server: udp://HOST:PORT or tcp://HOST:PORT" },
+	{ .name = "syslog-format", .arg = "3164|5424", .parse = set_syslog_format,
+	  AT(syslog_format),
+	  .help = "Syslog framing: RFC 3164 (default) or RFC 5424 (MSGID: the event.action)" },
+	{ .name = "syslog-queue", .arg = "BYTES", U32(syslog_queue, 65536, 1u << 30, U_NUMBER),
+	  .help = "tcp://: bytes held while the server is away (default 4 MiB)" },
 	{ .name = "max-bytes", .arg = "N", U32(max_bytes, 512, 16u << 20, U_NUMBER),
 	  .help = "Handshake bytes copied per direction (default 524288)" },
 	{ .name = "check-time", .arg = "WHEN", .parse = set_check_time, AT(check_time),
@@ -107,6 +116,14 @@ static const struct cli_option options[] = {
 	  .help = "Serve Prometheus metrics on http://ADDR:PORT/metrics (live)" },
 	{ .name = "clsact", FLAG(cap.force_clsact),
 	  .help = "Attach with a clsact filter even where tcx exists" },
+	{ .name = "user", .arg = "NAME", STR(drop.user),
+	  .help = "After attaching, run as NAME with no capabilities and a seccomp allow-list "
+		  "(default: " PRIVDROP_DEFAULT_USER " if that user exists)" },
+	{ .name = "no-drop", FLAG(drop.no_drop),
+	  .help = "Keep root and every capability after attaching" },
+	/* Tests only: shows the filter refusing what it does not list. */
+	{ .name = "seccomp-selftest", .hidden = true, FLAG(drop.selftest),
+	  .help = "Tests only: on SIGUSR2, try a call the seccomp list refuses, say the answer" },
 	{ .name = "verbose", .key = 'v', FLAG(cap.verbose),
 	  .help = "Print libbpf debug output" },
 	{ .name = "config", .arg = "FILE", STR(config_file), .no_file = true,
@@ -352,6 +369,32 @@ static int set_syslog(const struct cli_option *o, const char *arg, struct config
 	return 0;
 }
 
+static int set_syslog_server(const struct cli_option *o, const char *arg, struct config *c,
+			     char *why, size_t whylen)
+{
+	const char *hostport;
+
+	if (!syslog_server_sink(arg, &hostport)) {
+		snprintf(why, whylen, "'%s' is not udp://HOST:PORT or tcp://HOST:PORT", arg);
+		return CLI_BAD;
+	}
+	*(const char **)field(o, c) = arg;
+	return 0;
+}
+
+static int set_syslog_format(const struct cli_option *o, const char *arg, struct config *c,
+			     char *why, size_t whylen)
+{
+	int f = syslog_format_parse(arg);
+
+	if (f < 0) {
+		snprintf(why, whylen, "'%s' is not 3164 or 5424", arg);
+		return CLI_BAD;
+	}
+	*(int *)field(o, c) = f;
+	return 0;
+}
+
 /* "now", "packet", or RFC 3339 UTC ("2024-05-01T12:00:00Z", "2024-05-01"). */
 static int set_check_time(const struct cli_option *o, const char *arg, struct config *c,
 			  char *why, size_t whylen)
@@ -489,8 +532,12 @@ int cli_check(const struct config *c, char *why, size_t whylen)
 		snprintf(why, whylen, "-r and -i cannot be used together");
 		return -1;
 	}
-	if (c->syslog && c->out_file) {
-		snprintf(why, whylen, "--syslog and -o cannot be used together");
+	if (c->syslog_format && !c->syslog && !c->syslog_server) {
+		snprintf(why, whylen, "--syslog-format needs --syslog or --syslog-server");
+		return -1;
+	}
+	if (c->syslog_queue && (!c->syslog_server || strncmp(c->syslog_server, "tcp://", 6))) {
+		snprintf(why, whylen, "--syslog-queue needs --syslog-server tcp://");
 		return -1;
 	}
 	return 0;
@@ -522,7 +569,6 @@ struct parse_ctx {
 /* Options of which the command line's one replaces the file's other. */
 static const char *const overrides[][2] = {
 	{ "read", "interface" }, { "interface", "read" },
-	{ "output", "syslog" }, { "syslog", "output" },
 };
 
 /* o back to its value before any option (a list: empty). */

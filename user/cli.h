@@ -10,6 +10,7 @@
 #include "filter.h"
 #include "format.h"
 #include "lists.h"
+#include "privdrop.h"
 
 enum cli_list { CLI_LIST_NONE, CLI_LIST_FINDINGS, CLI_LIST_EVENTS };
 
@@ -29,6 +30,9 @@ struct config {
 	uint32_t stats_s;
 	const char *metrics;
 	const char *syslog;
+	const char *syslog_server;	/* udp://HOST:PORT or tcp://HOST:PORT */
+	int syslog_format;		/* SYSLOG_3164 or SYSLOG_5424 (syslog_msg.h); 0: unset */
+	uint32_t syslog_queue;		/* tcp://: bytes held; 0: SYSLOG_QUEUE_DEFAULT */
 	uint32_t max_conns, max_mem_mb;
 	bool every;
 	enum cli_list list;		/* print a table and exit */
@@ -36,6 +40,7 @@ struct config {
 	bool check_config;		/* validate the config and its lists, and exit */
 	int color;			/* enum term_color */
 	struct filter_opts filter;	/* which events are written */
+	struct privdrop_opts drop;	/* after attach: --user, --no-drop */
 };
 
 /* The values a run has before any option. */
@@ -103,7 +108,7 @@ struct cli_command {
  * starts from config_defaults(), applies the config file (--config, or
  * CONFFILE_DEFAULT if it exists), then each option of the command line in
  * order: a command-line option replaces the file's value (a repeatable one
- * all of the file's values; -r the file's -i, -o its --syslog and back). A
+ * all of the file's values; -r the file's -i and back). A
  * bad option prints "certsentry: --opt: why" and a pointer to --help, and
  * exits with argp's status (64). NULL if parsing could not run at all or the
  * file was bad (printed as "FILE:LINE: key: why").

@@ -32,11 +32,17 @@ void clsact_init(struct clsact *c)
 static int run_file(const char *name, bool create)
 {
 	char path[128];
+	int fd;
 
 	if (create && mkdir(CLSACT_RUN_DIR, 0755) && errno != EEXIST)
 		return -1;
 	snprintf(path, sizeof(path), "%s/%s", CLSACT_RUN_DIR, name);
-	return open(path, O_RDWR | O_CLOEXEC | (create ? O_CREAT : 0), 0644);
+	fd = open(path, O_RDWR | O_CLOEXEC | (create ? O_CREAT : 0), 0644);
+	/* After the privilege drop (privdrop.h) a file root made can still be
+	 * flock'ed, read-only. */
+	if (fd < 0 && errno == EACCES)
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+	return fd;
 }
 
 /* Bounded: an instance stopped (SIGSTOP) while holding the lock must not

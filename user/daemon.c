@@ -22,6 +22,8 @@
 #include "output.h"
 #include "pcap.h"
 #include "periodic.h"
+#include "privdrop.h"
+#include "syslog_msg.h"
 #include "term.h"
 #include "watch.h"
 
@@ -407,12 +409,19 @@ static int live_open(struct app *a)
 
 static int run_live(struct app *a)
 {
-	char fl[512];
+	struct privdrop_opts drop = a->cfg->drop;
+	char fl[512], dropped[256];
 	int rc, n;
 
 	if ((rc = live_open(a)))
 		return rc;
-	status(a, EV_STARTED, "info", "capturing on %s", ifaces_text(&a->cfg->cap, fl, sizeof(fl)));
+	drop.clsact = capture_uses_clsact(a->cap);
+	if (privdrop_apply(&drop, dropped, sizeof(dropped))) {
+		fprintf(stderr, "certsentry: %s\n", dropped);
+		return 1;
+	}
+	status(a, EV_STARTED, "info", "capturing on %s; %s",
+	       ifaces_text(&a->cfg->cap, fl, sizeof(fl)), dropped);
 	lists_event(a, EV_LISTS_LOADED);
 	tasks_init(a);
 	while (!exiting) {
@@ -489,15 +498,29 @@ static int run_offline(struct app *a)
 
 /* ---- a run ---- */
 
-/* Where lines go: a sink by its name in sinks.def (syslog, or the -o file;
- * none: stdout). 0, or the exit status; app_close() frees what was made. */
+/* One sink by its name in sinks.def onto the output: 0, or -1 with err set. */
+static int sink_add(struct app *a, const char *name, const char *arg, const struct sink_opts *so,
+		    enum output_format fmt, char *err, size_t errlen)
+{
+	struct sink *s = sink_open_opts(name, arg, so, err, errlen);
+
+	return s && !output_add_sink(a->out, s, fmt) ? 0 : -1;
+}
+
+/* Where lines go, each a sink by its name in sinks.def: the -o file (stdout
+ * if no sink is named), the syslog socket, a syslog server; any together.
+ * 0, or the exit status; app_close() frees what was made. */
 static int output_open(struct app *a)
 {
 	const struct config *cfg = a->cfg;
+	const struct sink_opts so = {
+		.syslog_format = cfg->syslog_format, .queue_bytes = cfg->syslog_queue,
+	};
+	const char *hp = NULL, *server = cfg->syslog_server ?
+		syslog_server_sink(cfg->syslog_server, &hp) : NULL;
 	char err[512] = "out of memory";
+	bool to_tty = !cfg->syslog && !cfg->out_file && !server && isatty(STDOUT_FILENO);
 	enum output_format fmt = cfg->format;
-	bool to_tty = !cfg->syslog && !cfg->out_file && isatty(STDOUT_FILENO);
-	struct sink *sink;
 
 	/* a person reads a terminal; anything else gets JSON */
 	if (!cfg->format_set && to_tty)
@@ -511,9 +534,10 @@ static int output_open(struct app *a)
 		fprintf(stderr, "certsentry: out of memory\n");
 		return 1;
 	}
-	sink = cfg->syslog ? sink_open("syslog", cfg->syslog, err, sizeof(err)) :
-			     sink_open("file", cfg->out_file, err, sizeof(err));
-	if (!sink || output_add_sink(a->out, sink, fmt)) {
+	if (((cfg->out_file || (!cfg->syslog && !server)) &&
+	     sink_add(a, "file", cfg->out_file, &so, fmt, err, sizeof(err))) ||
+	    (cfg->syslog && sink_add(a, "syslog", cfg->syslog, &so, fmt, err, sizeof(err))) ||
+	    (server && sink_add(a, server, hp, &so, fmt, err, sizeof(err)))) {
 		fprintf(stderr, "certsentry: %s\n", err);
 		return 2;
 	}

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include "errf.h"
+#include "fmt.h"
 #include "fileread.h"
 
 /* An open descriptor of a regular file of at most max bytes, or -1. */
@@ -16,17 +16,17 @@ static int open_regular(const char *path, size_t max, struct stat *st, char *err
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 
 	if (fd < 0) {
-		errf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+		fmt_err(err, errlen, "%s: cannot open: %s", path, strerror(errno));
 		return -1;
 	}
 	if (fstat(fd, st) < 0)
-		errf(err, errlen, "%s: cannot stat: %s", path, strerror(errno));
+		fmt_err(err, errlen, "%s: cannot stat: %s", path, strerror(errno));
 	else if (S_ISDIR(st->st_mode))
-		errf(err, errlen, "%s: is a directory, expected a file", path);
+		fmt_err(err, errlen, "%s: is a directory, expected a file", path);
 	else if (!S_ISREG(st->st_mode))
-		errf(err, errlen, "%s: not a regular file", path);
+		fmt_err(err, errlen, "%s: not a regular file", path);
 	else if ((uint64_t)st->st_size > max)
-		errf(err, errlen, "%s: larger than %zu bytes", path, max);
+		fmt_err(err, errlen, "%s: larger than %zu bytes", path, max);
 	else
 		return fd;
 	close(fd);
@@ -45,12 +45,12 @@ static int read_to_end(int fd, const char *path, size_t max, char **buf, size_t 
 			char *nb;
 
 			if (cap >= max + 1) {
-				errf(err, errlen, "%s: larger than %zu bytes", path, max);
+				fmt_err(err, errlen, "%s: larger than %zu bytes", path, max);
 				return -1;
 			}
 			cap = cap * 2 > max + 1 ? max + 1 : cap * 2;
 			if (!(nb = realloc(*buf, cap + 1))) {
-				errf(err, errlen, "%s: out of memory", path);
+				fmt_err(err, errlen, "%s: out of memory", path);
 				return -1;
 			}
 			*buf = nb;
@@ -59,7 +59,7 @@ static int read_to_end(int fd, const char *path, size_t max, char **buf, size_t 
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
-			errf(err, errlen, "%s: read error: %s", path, strerror(errno));
+			fmt_err(err, errlen, "%s: read error: %s", path, strerror(errno));
 			return -1;
 		}
 		if (n == 0)
@@ -67,7 +67,7 @@ static int read_to_end(int fd, const char *path, size_t max, char **buf, size_t 
 		*len += (size_t)n;
 	}
 	if (*len > max) {
-		errf(err, errlen, "%s: larger than %zu bytes", path, max);
+		fmt_err(err, errlen, "%s: larger than %zu bytes", path, max);
 		return -1;
 	}
 	return 0;
@@ -85,7 +85,7 @@ int fileread_all(const char *path, size_t max, char **out, size_t *outlen, char 
 		return -1;
 	cap = (size_t)st.st_size + 1;	/* +1 sees growth while reading */
 	if (!(buf = malloc(cap + 1))) {
-		errf(err, errlen, "%s: out of memory", path);
+		fmt_err(err, errlen, "%s: out of memory", path);
 		goto bad;
 	}
 	if (read_to_end(fd, path, max, &buf, cap, &len, err, errlen) < 0)
@@ -135,12 +135,12 @@ static int next_line(struct lines *ls, char *buf, char *err, size_t errlen)
 
 		ls->at.no++;
 		if (len > FILEREAD_LINE_MAX) {
-			errf(err, errlen, "%s:%u: line longer than %d bytes", ls->at.path,
+			fmt_err(err, errlen, "%s:%u: line longer than %d bytes", ls->at.path,
 			     ls->at.no, FILEREAD_LINE_MAX);
 			return -1;
 		}
 		if (memchr(ls->p, '\0', len)) {
-			errf(err, errlen, "%s:%u: NUL byte (binary file?)", ls->at.path, ls->at.no);
+			fmt_err(err, errlen, "%s:%u: NUL byte (binary file?)", ls->at.path, ls->at.no);
 			return -1;
 		}
 		/* a UTF-8 byte order mark, as some editors write one */
@@ -170,7 +170,7 @@ int fileread_lines(const char *path, size_t max, fileread_line_fn *fn, void *ctx
 	while ((r = next_line(&ls, line, err, errlen)) > 0) {
 		why[0] = '\0';
 		if (fn(ctx, line, &ls.at, why, sizeof(why)) < 0) {
-			errf(err, errlen, "%s:%u: %s", path, ls.at.no, why);
+			fmt_err(err, errlen, "%s:%u: %s", path, ls.at.no, why);
 			r = -1;
 			break;
 		}
@@ -200,14 +200,14 @@ char **fileread_dir(const char *dir, uint32_t max, uint32_t *n, char *err, size_
 
 	*n = 0;
 	if (!d) {
-		errf(err, errlen, "%s: cannot open directory: %s", dir, strerror(errno));
+		fmt_err(err, errlen, "%s: cannot open directory: %s", dir, strerror(errno));
 		return NULL;
 	}
 	while ((de = readdir(d))) {
 		if (de->d_name[0] == '.')
 			continue;
 		if (*n >= max) {
-			errf(err, errlen, "%s: more than %u files", dir, max);
+			fmt_err(err, errlen, "%s: more than %u files", dir, max);
 			goto bad;
 		}
 		if (*n == cap) {
@@ -225,7 +225,7 @@ char **fileread_dir(const char *dir, uint32_t max, uint32_t *n, char *err, size_
 		qsort(v, *n, sizeof(*v), cmp_str);
 	return v ? v : calloc(1, sizeof(*v));
 oom:
-	errf(err, errlen, "%s: out of memory", dir);
+	fmt_err(err, errlen, "%s: out of memory", dir);
 bad:
 	closedir(d);
 	fileread_dir_free(v, *n);

@@ -63,7 +63,10 @@ static const char *validity(const struct cert_facts *f, int64_t at)
 	return at > f->not_after ? "expired" : "valid";
 }
 
-static void json_endpoint(struct jw *w, const char *key, const struct report_endpoint *ep)
+/* domain: the server's name (the SNI) for destination, as ECS asks
+ * (destination.domain, a copy of tls.client.server_name); else NULL. */
+static void json_endpoint(struct jw *w, const char *key, const struct report_endpoint *ep,
+			  const char *domain)
 {
 	char ip[INET6_ADDRSTRLEN];
 
@@ -71,6 +74,8 @@ static void json_endpoint(struct jw *w, const char *key, const struct report_end
 	if (fmt_ip(ep, ip, sizeof(ip)))
 		jw_str(w, "ip", ip);
 	jw_uint(w, "port", ep->port);
+	if (domain)
+		jw_str(w, "domain", domain);
 	jw_obj_end(w);
 }
 
@@ -250,7 +255,7 @@ static void json_tls(struct json_state *js, struct jw *w, const struct cs_report
 		cert_obj_begin(js, w, "server", FRAG_PEER, leaf);
 		jw_obj_end(w);
 	}
-	jw_obj_end(w);
+	jw_obj_end_or_drop(w);	/* an alert or a hole before any hello: no tls at all */
 }
 
 static void json_chain_cert(struct json_state *js, struct jw *w, const struct cert_facts *f,
@@ -372,7 +377,7 @@ static void json_certsentry(struct json_state *js, struct jw *w, const struct cs
 				json_chain_cert(js, w, r->chain[i], r->check_time);
 		jw_arr_end(w);
 	}
-	jw_obj_end(w);
+	jw_obj_end_or_drop(w);	/* a resumption not judged: nothing of its own */
 }
 
 static void json_observer(struct jw *w, const struct cs_report *r)
@@ -430,8 +435,8 @@ struct ecs_envelope {
 	bool network;		/* event.category ["network"], event.type ["info"] */
 	const char *action;
 	const char *dataset;
-	bool span;		/* a summary: event.count, .start, .end */
-	uint64_t count, start_ns, end_ns;
+	bool span;		/* a summary: event.start, .end (its count: certsentry.summary) */
+	uint64_t start_ns, end_ns;
 };
 
 /* Opens the line's object and writes @timestamp, ecs and event: the ECS
@@ -459,7 +464,6 @@ static void json_envelope(struct jw *w, struct line *l, const struct ecs_envelop
 	jw_str(w, "action", e->action);
 	jw_str(w, "dataset", e->dataset);
 	if (e->span) {
-		jw_uint(w, "count", e->count);
 		jw_time_ns(w, "start", e->start_ns);
 		jw_time_ns(w, "end", e->end_ns);
 	}
@@ -493,8 +497,8 @@ static size_t json_report(void *state, struct line *l, const struct cs_report *r
 	struct jw w;
 
 	json_envelope(&w, l, &e);
-	json_endpoint(&w, "source", &r->client);
-	json_endpoint(&w, "destination", &r->server);
+	json_endpoint(&w, "source", &r->client, NULL);
+	json_endpoint(&w, "destination", &r->server, r->has_sni ? r->sni : NULL);
 	jw_obj_begin(&w, "network");
 	jw_str(&w, "type", r->server.family == CS_AF_INET6 ? "ipv6" : "ipv4");
 	jw_str(&w, "transport", r->transport == IPPROTO_UDP ? "udp" : "tcp");
@@ -516,7 +520,7 @@ static size_t json_summary(void *state, struct line *l, const struct dedup_summa
 	struct ecs_envelope e = {
 		.ts_ns = s->ts_ns, .kind = bad ? "alert" : "event", .severity = s->severity,
 		.action = event_action_name(EV_TLS_SUMMARY), .dataset = "certsentry.tls",
-		.span = true, .count = s->count, .start_ns = s->first_ns, .end_ns = s->last_ns,
+		.span = true, .start_ns = s->first_ns, .end_ns = s->last_ns,
 	};
 	char first[FMT_TIME_CAP], last[FMT_TIME_CAP];
 	struct jw w;
@@ -527,7 +531,7 @@ static size_t json_summary(void *state, struct line *l, const struct dedup_summa
 	json_envelope(&w, l, &e);
 	if (bad)
 		json_rule(&w, s->verdict);
-	json_endpoint(&w, "destination", &s->server);
+	json_endpoint(&w, "destination", &s->server, s->has_sni ? s->sni : NULL);
 	jw_obj_begin(&w, "tls");
 	if (s->has_sni) {
 		jw_obj_begin(&w, "client");
@@ -541,7 +545,7 @@ static size_t json_summary(void *state, struct line *l, const struct dedup_summa
 		jw_obj_end(&w);
 		jw_obj_end(&w);
 	}
-	jw_obj_end(&w);
+	jw_obj_end_or_drop(&w);
 	jw_obj_begin(&w, "certsentry");
 	jw_str(&w, "verdict", s->verdict);
 	jw_obj_begin(&w, "summary");

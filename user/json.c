@@ -158,6 +158,7 @@ static void jw_scalar(struct jw *w, const char *key, const char *v, size_t n, bo
 static void jw_open(struct jw *w, const char *key, char open, char close)
 {
 	size_t start = w->len, lim;
+	bool pfirst = w->depth > 0 && w->first[w->depth - 1];
 	int rc;
 
 	if (w->depth >= JW_DEPTH_MAX) {
@@ -175,6 +176,8 @@ static void jw_open(struct jw *w, const char *key, char open, char close)
 		return;
 	w->first[w->depth] = true;
 	w->close[w->depth] = close;
+	w->start[w->depth] = start;
+	w->pfirst[w->depth] = pfirst;
 	w->depth++;
 }
 
@@ -215,6 +218,24 @@ void jw_obj_begin_with(struct jw *w, const char *key, const char *members, size_
 }
 void jw_arr_begin(struct jw *w, const char *key) { jw_open(w, key, '[', ']'); }
 void jw_obj_end(struct jw *w) { jw_close(w); }
+
+/* Nothing was written since the object's token began (first[] still set),
+ * so rewinding to its start undoes exactly it. The top-level object stays;
+ * after truncation jw_finish() owns the closing. */
+void jw_obj_end_or_drop(struct jw *w)
+{
+	int d = w->depth - 1;
+
+	if (w->truncated || w->depth < 2 || !w->first[d] || w->close[d] != '}') {
+		jw_close(w);
+		return;
+	}
+	w->len = w->start[d];
+	w->depth = d;
+	w->first[d - 1] = w->pfirst[d];
+	w->buf[w->len] = '\0';
+}
+
 void jw_arr_end(struct jw *w) { jw_close(w); }
 
 void jw_strn(struct jw *w, const char *key, const char *s, size_t n)

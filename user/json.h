@@ -28,11 +28,16 @@ struct jw {
 	int depth;
 	bool first[JW_DEPTH_MAX];	/* no member written yet at this depth */
 	char close[JW_DEPTH_MAX];	/* '}' or ']' */
+	size_t start[JW_DEPTH_MAX];	/* where the container's token (comma, key) began */
+	bool pfirst[JW_DEPTH_MAX];	/* its parent's first[] before it */
 };
 
 void jw_init(struct jw *w, char *buf, size_t cap);
 void jw_obj_begin(struct jw *w, const char *key);	/* key NULL at top/in arrays */
 void jw_obj_end(struct jw *w);
+/* Closes an object; if no member went into it, takes it back whole (its key
+ * and comma too), so a line never carries an empty "key":{}. */
+void jw_obj_end_or_drop(struct jw *w);
 void jw_arr_begin(struct jw *w, const char *key);
 void jw_arr_end(struct jw *w);
 /* Opens an object whose first members are members[0..n): text this writer

@@ -7,8 +7,8 @@
 #include <time.h>
 #include <openssl/bio.h>
 #include <openssl/err.h>
-#include <openssl/rand.h>
 #include <openssl/x509.h>
+#include "cert.h"
 #include "lists_int.h"
 
 /* ---- what every part uses ---- */
@@ -34,35 +34,32 @@ void lists_warn(struct lists *l, const char *fmt, ...)
 		l->n_warn++;
 }
 
+/* The reason of the last OpenSSL error, the queue cleared: what a loader
+ * that gives up on a file says about it. */
 const char *lists_ossl_why(void)
 {
-	static __thread char buf[160];
 	unsigned long e = ERR_peek_last_error();
-	const char *r = e ? ERR_reason_error_string(e) : NULL;
+	const char *r = fmt_ossl_reason();
 
-	snprintf(buf, sizeof(buf), "%s", r ? r : e ? "unknown error" : "no detail");
 	ERR_clear_error();
-	return buf;
+	return r ? r : e ? "unknown error" : "no detail";
 }
 
 char *lists_dn_text(struct arena **ar, const X509_NAME *n)
 {
-	BIO *b = BIO_new(BIO_s_mem());
-	char *s = NULL, *d;
-	long len;
+	char buf[513];
+	char *s;
 
-	if (b && X509_NAME_print_ex(b, n, 0, XN_FLAG_RFC2253) >= 0 &&
-	    (len = BIO_get_mem_data(b, &d)) >= 0)
-		s = arena_strndup(ar, d, (size_t)(len > 512 ? 512 : len));
-	BIO_free(b);
+	fmt_dn_buf(buf, sizeof(buf), n);
+	s = buf[0] ? arena_strndup(ar, buf, strlen(buf)) : NULL;
 	return s ? s : "?";
 }
 
 void lists_time_text(const ASN1_TIME *t, char *buf, size_t cap)
 {
-	struct tm tm;
+	int64_t s = cert_time_unix(t);	/* 0: none or unreadable */
 
-	if (!t || !ASN1_TIME_to_tm(t, &tm) || !strftime(buf, cap, "%Y-%m-%dT%H:%M:%SZ", &tm))
+	if (!s || !fmt_time(buf, cap, s, 0, FMT_S, "?"))
 		snprintf(buf, cap, "?");
 }
 
@@ -90,7 +87,7 @@ int lists_load_dir_files(struct lists *l, const char *dir, char **v, uint32_t n,
 		if (keep && !keep(v[i], hashed))
 			continue;
 		if (!(p = path_join(dir, v[i]))) {
-			errf(err, errlen, "%s: out of memory", dir);
+			fmt_err(err, errlen, "%s: out of memory", dir);
 			return -1;
 		}
 		if (stat(p, &st) == 0 && S_ISDIR(st.st_mode)) {
@@ -134,10 +131,7 @@ static struct lists *lists_new(void)
 	if (!l)
 		return NULL;
 	pthread_mutex_init(&l->mu, NULL);
-	if (RAND_bytes((unsigned char *)&l->seed, sizeof(l->seed)) != 1) {
-		ERR_clear_error();
-		l->seed = (uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)l;
-	}
+	hseed_init(&l->seed);
 	return l;
 }
 
@@ -148,7 +142,7 @@ static int load_parts(struct lists *l, const struct lists_opts *o, char *err, si
 		return -1;
 	for (int i = 0; i < o->n_crl; i++) {
 		if (!o->crl_paths[i]) {
-			errf(err, errlen, "lists: CRL path %d is NULL", i);
+			fmt_err(err, errlen, "lists: CRL path %d is NULL", i);
 			return -1;
 		}
 		if (lists_load_crl_path(l, o->crl_paths[i], err, errlen) < 0)
@@ -168,11 +162,11 @@ struct lists *lists_load(const struct lists_opts *o, char *err, size_t errlen)
 	if (err && errlen)
 		err[0] = '\0';
 	if (!o || o->n_crl < 0 || o->n_crl > LISTS_CRL_PATHS_MAX) {
-		errf(err, errlen, "lists: bad options");
+		fmt_err(err, errlen, "lists: bad options");
 		return NULL;
 	}
 	if (!(l = lists_new())) {
-		errf(err, errlen, "lists: out of memory");
+		fmt_err(err, errlen, "lists: out of memory");
 		return NULL;
 	}
 	if (load_parts(l, o, err, errlen) < 0) {

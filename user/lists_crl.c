@@ -28,7 +28,7 @@ static uint32_t serial_hash(const struct lists *l, const ASN1_INTEGER *a)
 {
 	uint64_t neg = ASN1_STRING_type(a) == V_ASN1_NEG_INTEGER;
 
-	return lists_hash(l->seed, 0x9e3779b97f4a7c15ULL * (neg + 1), ASN1_STRING_get0_data(a),
+	return lists_hash(&l->seed, 0x9e3779b97f4a7c15ULL * (neg + 1), ASN1_STRING_get0_data(a),
 			  (size_t)ASN1_STRING_length(a));
 }
 
@@ -66,11 +66,11 @@ static int crl_reserve(struct lists *l, uint32_t nrev, const char *src, char *er
 	void *p;
 
 	if (l->n_crl >= CRLS_MAX) {
-		errf(err, errlen, "%s: more than %u CRLs in all", src, CRLS_MAX);
+		fmt_err(err, errlen, "%s: more than %u CRLs in all", src, CRLS_MAX);
 		return -1;
 	}
 	if (ents > ENTRIES_MAX) {
-		errf(err, errlen, "%s: more than %u CRL entries in all", src, ENTRIES_MAX);
+		fmt_err(err, errlen, "%s: more than %u CRL entries in all", src, ENTRIES_MAX);
 		return -1;
 	}
 	if (!(p = lists_grow(l->crls, &l->cap_crl, (uint64_t)l->n_crl + 1, sizeof(*l->crls), 16)))
@@ -83,7 +83,7 @@ static int crl_reserve(struct lists *l, uint32_t nrev, const char *src, char *er
 		goto oom;
 	return 0;
 oom:
-	errf(err, errlen, "%s: out of memory", src);
+	fmt_err(err, errlen, "%s: out of memory", src);
 	return -1;
 }
 
@@ -186,10 +186,10 @@ static int pem_end(const BIO *b, int n, const char *path, char *err, size_t errl
 		return 0;
 	}
 	if (no_start)
-		errf(err, errlen, "%s: no PEM CRL in the file (\"-----BEGIN X509 CRL-----\")",
+		fmt_err(err, errlen, "%s: no PEM CRL in the file (\"-----BEGIN X509 CRL-----\")",
 		     path);
 	else
-		errf(err, errlen, "%s: PEM CRL %d does not parse: %s", path, n + 1,
+		fmt_err(err, errlen, "%s: PEM CRL %d does not parse: %s", path, n + 1,
 		     lists_ossl_why());
 	ERR_clear_error();
 	return -1;
@@ -224,7 +224,7 @@ static int crls_from_der(struct lists *l, const char *buf, size_t len, const cha
 		X509_CRL *c = d2i_X509_CRL(NULL, &p, rest);
 
 		if (!c) {
-			errf(err, errlen, "%s: DER CRL %d does not parse: %s", path, n + 1,
+			fmt_err(err, errlen, "%s: DER CRL %d does not parse: %s", path, n + 1,
 			     lists_ossl_why());
 			return -1;
 		}
@@ -233,7 +233,7 @@ static int crls_from_der(struct lists *l, const char *buf, size_t len, const cha
 			return -1;
 	}
 	if (!n) {
-		errf(err, errlen, "%s: empty file, expected a CRL", path);
+		fmt_err(err, errlen, "%s: empty file, expected a CRL", path);
 		return -1;
 	}
 	return 0;
@@ -252,7 +252,7 @@ static int load_crl_file(struct lists *l, const char *path, char *err, size_t er
 	if (!rc && !(src = arena_strndup(&l->ar, path, strlen(path))))
 		rc = -1;
 	if (rc < 0)
-		errf(err, errlen, "%s: out of memory", path);
+		fmt_err(err, errlen, "%s: out of memory", path);
 	if (rc) {
 		free(buf);
 		return rc < 0 ? -1 : 0;
@@ -274,7 +274,7 @@ int lists_load_crl_path(struct lists *l, const char *path, char *err, size_t err
 	int rc;
 
 	if (stat(path, &st) < 0) {
-		errf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+		fmt_err(err, errlen, "%s: cannot open: %s", path, strerror(errno));
 		return -1;
 	}
 	if (!S_ISDIR(st.st_mode))

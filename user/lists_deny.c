@@ -118,7 +118,7 @@ static int deny_line(void *ctx, char *line, const struct fileread_pos *at, char 
 		return -1;
 	}
 	if (!(where = arena_printf(&l->ar, "%s:%u", at->path, at->no)) ||
-	    (r = kmap_put(&l->deny, &l->ar, l->seed, k.b, k.len, where, NULL)) < 0) {
+	    (r = kmap_put(&l->deny, &l->ar, &l->seed, k.b, k.len, where, NULL)) < 0) {
 		snprintf(why, whylen, "%s", l->deny.n >= ENTRIES_MAX ? "too many entries" :
 			 "out of memory");
 		return -1;
@@ -141,14 +141,14 @@ const char *lists_denied(const struct lists *l, const struct cert_facts *f)
 		return NULL;
 	k.b[0] = 'H';
 	memcpy(k.b + 1, f->sha256, 32);
-	if ((w = kmap_get(&l->deny, l->seed, k.b, 33)))
+	if ((w = kmap_get(&l->deny, &l->seed, k.b, 33)))
 		return w;
 	if (!f->parse_ok)
 		return NULL;
 	if (strlen(f->spki_sha256_b64) == 44) {
 		k.b[0] = 'K';
 		memcpy(k.b + 1, f->spki_sha256_b64, 44);
-		if ((w = kmap_get(&l->deny, l->seed, k.b, 45)))
+		if ((w = kmap_get(&l->deny, &l->seed, k.b, 45)))
 			return w;
 	}
 	if (!f->serial_hex || !f->issuer_dn)
@@ -157,5 +157,5 @@ const char *lists_denied(const struct lists *l, const struct cert_facts *f)
 	if (strlen(f->serial_hex) > SERIAL_HEX_MAX + 1 || strlen(f->issuer_dn) > LINE_MAX_LEN ||
 	    !serial_key(&k, f->serial_hex, f->issuer_dn))
 		return NULL;
-	return kmap_get(&l->deny, l->seed, k.b, k.len);
+	return kmap_get(&l->deny, &l->seed, k.b, k.len);
 }

@@ -5,25 +5,6 @@
 #include <string.h>
 #include "lists_int.h"
 
-static uint64_t mix64(uint64_t x)
-{
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdULL;
-	x ^= x >> 33;
-	x *= 0xc4ceb9fe1a85ec53ULL;
-	return x ^ (x >> 33);
-}
-
-uint32_t lists_hash(uint64_t seed, uint64_t h, const void *p, size_t n)
-{
-	const uint8_t *b = p;
-
-	h ^= seed;
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ b[i]) * 0x100000001b3ULL;
-	return (uint32_t)mix64(h ^ n);
-}
-
 void *lists_grow(void *p, uint32_t *cap, uint64_t need, size_t size, uint32_t first)
 {
 	uint64_t nc = *cap ? *cap : first;
@@ -165,7 +146,7 @@ uint32_t hidx_next(const struct hidx *t, uint32_t h, uint32_t *c)
 
 /* ---- byte-string keyed map ---- */
 
-const void *kmap_get(const struct kmap *m, uint64_t seed, const void *key, size_t klen)
+const void *kmap_get(const struct kmap *m, const struct hseed *seed, const void *key, size_t klen)
 {
 	uint32_t h = lists_hash(seed, 0xcbf29ce484222325ULL, key, klen), c = HIDX_START, i;
 
@@ -175,7 +156,7 @@ const void *kmap_get(const struct kmap *m, uint64_t seed, const void *key, size_
 	return NULL;
 }
 
-int kmap_put(struct kmap *m, struct arena **ar, uint64_t seed, const void *key, size_t klen,
+int kmap_put(struct kmap *m, struct arena **ar, const struct hseed *seed, const void *key, size_t klen,
 	     const void *val, const void **old)
 {
 	uint32_t h = lists_hash(seed, 0xcbf29ce484222325ULL, key, klen);

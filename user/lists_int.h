@@ -8,7 +8,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 #include <openssl/x509.h>
-#include "errf.h"
+#include "fmt.h"
+#include "htab.h"
 #include "fileread.h"
 #include "lists.h"
 
@@ -36,8 +37,12 @@ void arena_free(struct arena *a);
  * capacity doubles from first. The new array, or NULL with p unchanged. */
 void *lists_grow(void *p, uint32_t *cap, uint64_t need, size_t size, uint32_t first);
 
-/* Seeded per generation, so nobody can precompute colliding keys. */
-uint32_t lists_hash(uint64_t seed, uint64_t h, const void *p, size_t n);
+/* The one keyed hash (htab.h), seeded per generation so nobody can
+ * precompute colliding keys; h starts a key's parts apart. */
+static inline uint32_t lists_hash(const struct hseed *seed, uint64_t h, const void *p, size_t n)
+{
+	return (uint32_t)hash_more(seed, h, p, n);
+}
 
 /* Open-addressing hash index: slots hold (hash, entry index + 1). */
 struct hidx_slot { uint32_t h, idx1; };
@@ -53,9 +58,9 @@ uint32_t hidx_next(const struct hidx *t, uint32_t h, uint32_t *c);
 /* Byte-string keyed map (deny entries, pin patterns). */
 struct kent { const uint8_t *key; uint32_t klen; const void *val; };
 struct kmap { struct hidx ht; struct kent *e; uint32_t n, cap; };
-const void *kmap_get(const struct kmap *m, uint64_t seed, const void *key, size_t klen);
+const void *kmap_get(const struct kmap *m, const struct hseed *seed, const void *key, size_t klen);
 /* 1 added, 0 already there (*old set), -1 out of memory or full. */
-int kmap_put(struct kmap *m, struct arena **ar, uint64_t seed, const void *key, size_t klen,
+int kmap_put(struct kmap *m, struct arena **ar, const struct hseed *seed, const void *key, size_t klen,
 	     const void *val, const void **old);
 void kmap_free(struct kmap *m);
 
@@ -89,7 +94,7 @@ struct pin_rule {
 };
 
 struct lists {
-	uint64_t seed;
+	struct hseed seed;
 	pthread_mutex_t mu;		/* only the lazy CRL memo changes after load */
 	struct arena *ar;
 	X509_STORE *store;

@@ -201,8 +201,7 @@ static struct pin_rule *rule_keep(struct lists *l, const struct pin_rule *rule, 
 		const struct pin *p = &pr->pins[i];
 		char hex[65];
 
-		for (int j = 0; j < 32; j++)
-			snprintf(hex + 2 * j, 3, "%02X", p->sha256[j]);
+		fmt_hex(hex, sizeof(hex), p->sha256, sizeof(p->sha256), true);
 		if (!(pr->text[i] = p->spki ? arena_printf(&l->ar, "spki:%s", p->b64) :
 					      arena_printf(&l->ar, "sha256:%s", hex)))
 			return NULL;
@@ -224,7 +223,7 @@ static int pins_line(void *ctx, char *line, const struct fileread_pos *at, char 
 	if (!rule_pins(&rule, &save, pat, why, whylen) || !pin_pattern(l, pat, &k, why, whylen))
 		return -1;
 	if (!(pr = rule_keep(l, &rule, pat, at)) ||
-	    (r = kmap_put(k.m, &l->ar, l->seed, k.b, k.len, pr, &old)) < 0) {
+	    (r = kmap_put(k.m, &l->ar, &l->seed, k.b, k.len, pr, &old)) < 0) {
 		snprintf(why, whylen, "%s",
 			 k.m->n >= ENTRIES_MAX ? "too many rules" : "out of memory");
 		return -1;
@@ -258,17 +257,17 @@ const struct pin_rule *lists_pin_rule(const struct lists *l, const char *sni,
 		if (n < sizeof(h)) {
 			memcpy(h, sni, n + 1);
 			host_norm(h);
-			if ((r = kmap_get(&l->pin_host, l->seed, h, strlen(h))))
+			if ((r = kmap_get(&l->pin_host, &l->seed, h, strlen(h))))
 				return r;
 			/* one label, RFC 6125: *.example.com is a.example.com, not
 			 * example.com nor a.b.example.com */
 			if ((dot = strchr(h, '.')) && dot > h && dot[1] &&
-			    (r = kmap_get(&l->pin_wild, l->seed, dot + 1, strlen(dot + 1))))
+			    (r = kmap_get(&l->pin_wild, &l->seed, dot + 1, strlen(dot + 1))))
 				return r;
 		}
 	}
 	if (server && (server->family == CS_AF_INET || server->family == CS_AF_INET6))
-		return kmap_get(&l->pin_ep, l->seed, key,
+		return kmap_get(&l->pin_ep, &l->seed, key,
 				ep_key(key, server->family, server->addr, server->port));
 	return NULL;
 }

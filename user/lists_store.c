@@ -39,16 +39,16 @@ static int load_ca_file(struct lists *l, const char *path, char *err, size_t err
 
 	/* X509_STORE_load_file would say "system lib" for a directory */
 	if (stat(path, &st) < 0) {
-		errf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+		fmt_err(err, errlen, "%s: cannot open: %s", path, strerror(errno));
 		return -1;
 	}
 	if (!S_ISREG(st.st_mode)) {
-		errf(err, errlen, "%s: %s", path, S_ISDIR(st.st_mode) ?
+		fmt_err(err, errlen, "%s: %s", path, S_ISDIR(st.st_mode) ?
 		     "is a directory, expected a file (use --ca-path)" : "not a regular file");
 		return -1;
 	}
 	if (X509_STORE_load_file(l->store, path) != 1) {
-		errf(err, errlen, "%s: cannot load CA certificates: %s", path, lists_ossl_why());
+		fmt_err(err, errlen, "%s: cannot load CA certificates: %s", path, lists_ossl_why());
 		return -1;
 	}
 	return 0;
@@ -89,12 +89,12 @@ static int load_ca_dir(struct lists *l, const char *dir, char *err, size_t errle
 int lists_load_store(struct lists *l, const struct lists_opts *o, char *err, size_t errlen)
 {
 	if (!(l->store = X509_STORE_new())) {
-		errf(err, errlen, "trust store: out of memory");
+		fmt_err(err, errlen, "trust store: out of memory");
 		return -1;
 	}
 	if (!o->ca_file && !o->ca_path) {
 		if (X509_STORE_set_default_paths(l->store) != 1) {
-			errf(err, errlen, "system trust store: %s", lists_ossl_why());
+			fmt_err(err, errlen, "system trust store: %s", lists_ossl_why());
 			return -1;
 		}
 		ERR_clear_error();

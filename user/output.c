@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "checks.h"
+#include "events.h"
 #include "output.h"
 
 struct output {
@@ -85,6 +86,7 @@ void output_stats(const struct output *o, struct output_stats *st)
 		st->lines += ss.lines;
 		st->lost += ss.lost;
 		st->write_errors += ss.write_errors;
+		st->cut += ss.truncated;
 	}
 	st->truncated = o->truncated;
 }
@@ -115,29 +117,29 @@ int output_reopen(struct output *o, char *err, size_t errlen)
 enum line_kind { LINE_REPORT, LINE_SUMMARY, LINE_STATUS };
 
 /* Builds the line once per format in use and hands it to that format's
- * sinks, with its syslog severity. -1 if a sink lost it. */
-static int emit(struct output *o, enum line_kind kind, const void *what, int sev)
+ * sinks, with its syslog severity and event.action. -1 if a sink lost it. */
+static int emit(struct output *o, enum line_kind kind, const void *what, int sev,
+		const char *action)
 {
 	int rc = 0;
 
 	for (int f = 0; f < OUTPUT_FORMATS; f++) {
 		const struct format_ops *fo = format_ops(f);
 		struct line l = { o->buf, OUTPUT_LINE_MAX, false };
-		size_t n;
+		struct sink_line sl = { o->buf, 0, sev, action };
 
 		if (!o->used[f])
 			continue;
 		if (kind == LINE_REPORT)
-			n = fo->report(o->state[f], &l, what);
+			sl.len = fo->report(o->state[f], &l, what);
 		else if (kind == LINE_SUMMARY)
-			n = fo->summary(o->state[f], &l, what);
+			sl.len = fo->summary(o->state[f], &l, what);
 		else
-			n = fo->status(o->state[f], &l, what);
+			sl.len = fo->status(o->state[f], &l, what);
 		if (l.truncated)
 			o->truncated++;
 		for (unsigned i = 0; i < o->n_sinks; i++)
-			if ((int)o->sinks[i].fmt == f &&
-			    sink_write(o->sinks[i].sink, o->buf, n, sev))
+			if ((int)o->sinks[i].fmt == f && sink_write_line(o->sinks[i].sink, &sl))
 				rc = -1;
 	}
 	return rc;
@@ -147,14 +149,14 @@ int output_report(struct output *o, const struct cs_report *r)
 {
 	if (!o || !r)
 		return -1;
-	return emit(o, LINE_REPORT, r, r->verdict ? (int)r->verdict->worst : 6);
+	return emit(o, LINE_REPORT, r, r->verdict ? (int)r->verdict->worst : 6, action_name(r));
 }
 
 int output_summary(struct output *o, const struct dedup_summary *s)
 {
 	if (!o || !s)
 		return -1;
-	return emit(o, LINE_SUMMARY, s, s->severity);
+	return emit(o, LINE_SUMMARY, s, s->severity, event_action_name(EV_TLS_SUMMARY));
 }
 
 /* syslog numbers, as ECS event.severity suggests */
@@ -178,7 +180,7 @@ int output_status(struct output *o, uint64_t ts_ns, const char *action,
 	if (!o)
 		return -1;
 	/* operators watch status lines: they go out at once */
-	if (emit(o, LINE_STATUS, &e, e.sev >= 0 ? e.sev : 6))
+	if (emit(o, LINE_STATUS, &e, e.sev >= 0 ? e.sev : 6, action ? action : "status"))
 		return -1;
 	return output_flush(o);
 }

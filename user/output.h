@@ -38,8 +38,9 @@ int output_summary(struct output *o, const struct dedup_summary *s);
  * the message. Written at once. */
 int output_status(struct output *o, uint64_t ts_ns, const char *action,
 		  const char *severity, const char *msg);
-/* Summed over the sinks; truncated counts lines built, once per format. */
-struct output_stats { uint64_t lines, lost, write_errors, truncated; };
+/* Summed over the sinks; truncated counts lines cut at OUTPUT_LINE_MAX as
+ * they were built (once per format), cut those a sink cut to fit a datagram. */
+struct output_stats { uint64_t lines, lost, write_errors, truncated, cut; };
 void output_stats(const struct output *o, struct output_stats *st);
 
 #endif

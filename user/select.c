@@ -417,38 +417,25 @@ static bool reverse_tracked(const struct sel *t, const struct cs_flow_key *k)
 	return find(t, &r) != NIL;
 }
 
-/* Rule 2 (wire_tcp_start): does this payload start a TCP direction? Returns
- * an enum cs_mode or -1; *skip is what the walk hops over at the start (a
- * warning alert). */
+/* Rule 2 (wire_tcp_start, wire_start_mode): does this payload start a TCP
+ * direction? Returns an enum cs_mode or -1; *skip is what the walk hops over
+ * at the start (a warning alert). */
 static int tcp_start(const struct sel *t, const struct sel_pkt *p, uint32_t *skip, bool *client)
 {
 	uint32_t n = p->caplen < WIRE_START_PEEK ? p->caplen : WIRE_START_PEEK;
+	__u8 c;
+	int mode;
 
 	*skip = 0;
 	*client = false;
 	/* A payload this short is judged whole: only if all of it was captured. */
 	if (n < WIRE_START_SHORT && n != p->len)
 		return -1;
-	switch (wire_tcp_start(p->payload, n)) {
-	case WIRE_TLS_CLIENT_HELLO:
-		*client = true;
-		/* fallthrough */
-	case WIRE_TLS_SERVER_HELLO:
-	case WIRE_TLS_PREFIX:
-		return CS_MODE_TLS;
-	case WIRE_SSL2_CLIENT_HELLO:
-		*client = true;
-		/* fallthrough */
-	case WIRE_SSL2_SERVER_HELLO:
-		return CS_MODE_SSL2;
-	case WIRE_ALERT_WARNING:
-		*skip = TLS_ALERT_LEN;
-		/* fallthrough */
-	case WIRE_ALERT_FATAL:
-		return reverse_tracked(t, &p->key) ? CS_MODE_ALERT : -1;
-	default:
+	mode = wire_start_mode(wire_tcp_start(p->payload, n), &c, skip);
+	*client = c;
+	if (mode == CS_MODE_ALERT && !reverse_tracked(t, &p->key))
 		return -1;
-	}
+	return mode;
 }
 
 static void dir_init(struct sel *t, struct dir *d, uint32_t seq, int mode, uint32_t skip,

@@ -5,7 +5,7 @@
 
 static const struct {
 	const char *name;
-	struct sink *(*open)(const char *arg, char *err, size_t errlen);
+	struct sink *(*open)(const char *arg, const struct sink_opts *o, char *err, size_t errlen);
 	const char *option;
 } kinds[] = {
 #define SINK(name, open, option) { name, open, option },
@@ -13,15 +13,17 @@ static const struct {
 #undef SINK
 };
 
-struct sink *sink_open(const char *name, const char *arg, char *err, size_t errlen)
+struct sink *sink_open_opts(const char *name, const char *arg, const struct sink_opts *o,
+			    char *err, size_t errlen)
 {
+	static const struct sink_opts defaults;
 	char why[256] = "";
 	struct sink *s;
 
 	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
 		if (strcmp(kinds[i].name, name))
 			continue;
-		s = kinds[i].open(arg, why, sizeof(why));
+		s = kinds[i].open(arg, o ? o : &defaults, why, sizeof(why));
 		if (s)
 			s->name = kinds[i].name;
 		else
@@ -32,9 +34,21 @@ struct sink *sink_open(const char *name, const char *arg, char *err, size_t errl
 	return NULL;
 }
 
+struct sink *sink_open(const char *name, const char *arg, char *err, size_t errlen)
+{
+	return sink_open_opts(name, arg, NULL, err, errlen);
+}
+
+int sink_write_line(struct sink *s, const struct sink_line *l)
+{
+	return s->ops->write(s, l);
+}
+
 int sink_write(struct sink *s, const char *line, size_t len, int sev)
 {
-	return s->ops->write(s, line, len, sev);
+	const struct sink_line l = { line, len, sev, NULL };
+
+	return s->ops->write(s, &l);
 }
 
 int sink_flush(struct sink *s)

@@ -15,15 +15,29 @@
 struct sink_stats {
 	uint64_t lines;		/* delivered whole */
 	uint64_t lost;		/* not delivered, or delivered torn */
-	uint64_t write_errors;	/* failed writes: a batch or a datagram each */
+	uint64_t write_errors;	/* failed writes: a batch, a datagram or a connection each */
+	uint64_t truncated;	/* delivered cut short to fit a datagram (and counted in lines) */
+};
+
+/* One finished line and what a sink may want to know of it besides its bytes. */
+struct sink_line {
+	const char *text;	/* without its '\n' */
+	size_t len;
+	int sev;		/* its syslog severity (0-7) */
+	const char *msgid;	/* what kind of line: its event.action (RFC 5424 MSGID); may be NULL */
+};
+
+/* What a sink is told beyond its argument; a NULL one means the defaults. */
+struct sink_opts {
+	int syslog_format;	/* SYSLOG_3164 (0: the default) or SYSLOG_5424 (syslog_msg.h) */
+	size_t queue_bytes;	/* held while a stream sink is disconnected (0: the default) */
 };
 
 struct sink;
 
 struct sink_ops {
-	/* line[0..len) without its '\n'; sev is its syslog severity (0-7).
-	 * -1 if it is lost (already counted). */
-	int (*write)(struct sink *s, const char *line, size_t len, int sev);
+	/* -1 if the line is lost (already counted). */
+	int (*write)(struct sink *s, const struct sink_line *l);
 	/* What was held leaves now; -1 if some of it did not. NULL: holds nothing. */
 	int (*flush)(struct sink *s);
 	/* Log rotation: open the destination again by its name; on failure the
@@ -39,6 +53,8 @@ struct sink {
 	struct sink_stats st;
 };
 
+int sink_write_line(struct sink *s, const struct sink_line *l);
+/* The same for a line that says nothing of its kind. */
 int sink_write(struct sink *s, const char *line, size_t len, int sev);
 int sink_flush(struct sink *s);
 int sink_reopen(struct sink *s, char *err, size_t errlen);
@@ -46,11 +62,15 @@ void sink_stats(const struct sink *s, struct sink_stats *st);
 void sink_free(struct sink *s);
 
 /* The sink of that name in sinks.def, given its argument (NULL: its
- * default). NULL with a reason in err, after the row's option name. */
+ * default) and options (NULL: the defaults). NULL with a reason in err,
+ * after the row's option name. */
+struct sink *sink_open_opts(const char *name, const char *arg, const struct sink_opts *o,
+			    char *err, size_t errlen);
 struct sink *sink_open(const char *name, const char *arg, char *err, size_t errlen);
 
-/* One constructor per row of sinks.def. */
-#define SINK(name, open, option) struct sink *open(const char *arg, char *err, size_t errlen);
+/* One constructor per row of sinks.def; o is never NULL. */
+#define SINK(name, open, option) \
+	struct sink *open(const char *arg, const struct sink_opts *o, char *err, size_t errlen);
 #include "sinks.def"
 #undef SINK
 

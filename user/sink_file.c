@@ -135,12 +135,13 @@ static int file_flush(struct sink *s)
 }
 
 /* Adds the line and its '\n' to the batch; file_flush() writes it. */
-static int file_write(struct sink *s, const char *line, size_t len, int sev)
+static int file_write(struct sink *s, const struct sink_line *l)
 {
 	struct file_sink *f = (struct file_sink *)s;
+	const char *line = l->text;
+	size_t len = l->len;
 	struct iovec iov[2] = { { (void *)line, len }, { "\n", 1 } };
 
-	(void)sev;
 	if (f->ob_len + len + 1 > FILE_BATCH_MAX)
 		file_flush(s);				/* a failure is counted there */
 	if (len + 1 > FILE_BATCH_MAX)		/* a huge line goes alone */
@@ -223,11 +224,12 @@ struct sink *sink_file_fd(int fd)
 	return &f->s;
 }
 
-struct sink *sink_file_open(const char *path, char *err, size_t errlen)
+struct sink *sink_file_open(const char *path, const struct sink_opts *o, char *err, size_t errlen)
 {
 	struct file_sink *f = file_new();
 	int fd;
 
+	(void)o;
 	if (f && !path) {
 		adopt_fd(f, STDOUT_FILENO);
 		return &f->s;

@@ -1,46 +1,39 @@
-/* sink_syslog.c - one line, one RFC 3164 datagram to a local syslog socket (/dev/log). */
+/* sink_syslog.c - one line, one datagram to a local syslog socket (/dev/log), RFC 3164 or 5424. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 #include "sink.h"
-
-#define SYSLOG_FACILITY 3	/* daemon */
+#include "syslog_msg.h"
 
 struct syslog_sink {
 	struct sink s;
 	int fd;			/* a datagram socket, not connected */
 	struct sockaddr_un addr;
+	struct syslog_origin origin;
 };
 
 /*
- * In the form syslog daemons take on /dev/log. Not connected: a restarted
- * daemon's new socket is found by the next line. A daemon that is down
- * costs the line, counted, nothing else.
+ * In the form syslog daemons take on /dev/log: 3164 without a host name
+ * (the daemon adds its own), or 5424 for a daemon told to parse it (rsyslog:
+ * imuxsock useSpecialParser="off"). Not connected: a restarted daemon's new
+ * socket is found by the next line. A daemon that is down costs the line,
+ * counted, nothing else.
  */
-static int syslog_write(struct sink *s, const char *line, size_t len, int sev)
+static int syslog_write(struct sink *s, const struct sink_line *line)
 {
-	static const char mon[12][4] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
-					 "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
 	struct syslog_sink *l = (struct syslog_sink *)s;
-	char head[64];
+	char head[SYSLOG_HEADER_MAX];
 	struct iovec iov[2];
 	struct msghdr mh = { .msg_name = &l->addr, .msg_namelen = sizeof(l->addr),
 			     .msg_iov = iov, .msg_iovlen = 2 };
-	time_t now = time(NULL);
-	struct tm tm;
-	int hl;
 
-	gmtime_r(&now, &tm);
-	hl = snprintf(head, sizeof(head), "<%d>%s %2d %02d:%02d:%02d certsentry[%d]: ",
-		      (SYSLOG_FACILITY << 3) | (sev & 7), mon[tm.tm_mon % 12], tm.tm_mday,
-		      tm.tm_hour, tm.tm_min, tm.tm_sec, (int)getpid());
-	iov[0] = (struct iovec){ head, (size_t)hl };
-	iov[1] = (struct iovec){ (void *)line, len };
+	iov[0] = (struct iovec){ head, syslog_header(&l->origin, head, sizeof(head), line->sev,
+						      line->msgid) };
+	iov[1] = (struct iovec){ (void *)line->text, line->len };
 	if (sendmsg(l->fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
 		s->st.write_errors++;
 		s->st.lost++;
@@ -63,7 +56,8 @@ static const struct sink_ops syslog_ops = {
 	.free = syslog_free,
 };
 
-struct sink *sink_syslog_open(const char *path, char *err, size_t errlen)
+struct sink *sink_syslog_open(const char *path, const struct sink_opts *o, char *err,
+			      size_t errlen)
 {
 	struct syslog_sink *l;
 
@@ -87,5 +81,6 @@ struct sink *sink_syslog_open(const char *path, char *err, size_t errlen)
 	l->s.name = "syslog";
 	l->addr.sun_family = AF_UNIX;
 	strcpy(l->addr.sun_path, path);
+	syslog_origin_init(&l->origin, o->syslog_format, false);
 	return &l->s;
 }

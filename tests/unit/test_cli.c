@@ -149,12 +149,29 @@ static void test_repeatable(void **state)
 	c.cap.n_ifaces = 1;
 	assert_int_equal(cli_check(&c, why, sizeof(why)), -1);
 	assert_string_equal(why, "-r and -i cannot be used together");
+	/* lines go to -o and syslog at once; the syslog options need a syslog */
 	config_defaults(&c);
 	c.syslog = "/dev/log";
-	assert_int_equal(cli_check(&c, why, sizeof(why)), 0);
 	c.out_file = "x.log";
+	assert_int_equal(cli_check(&c, why, sizeof(why)), 0);
+	c.syslog_queue = 65536;
 	assert_int_equal(cli_check(&c, why, sizeof(why)), -1);
-	assert_string_equal(why, "--syslog and -o cannot be used together");
+	assert_string_equal(why, "--syslog-queue needs --syslog-server tcp://");
+	assert_int_equal(apply(&c, "syslog-server", "udp://127.0.0.1:514", why, sizeof(why)), 0);
+	assert_int_equal(cli_check(&c, why, sizeof(why)), -1);
+	assert_int_equal(apply(&c, "syslog-server", "tcp://[::1]:6514", why, sizeof(why)), 0);
+	assert_int_equal(cli_check(&c, why, sizeof(why)), 0);
+	assert_int_equal(apply(&c, "syslog-server", "http://x:1", why, sizeof(why)), CLI_BAD);
+	assert_string_equal(why, "'http://x:1' is not udp://HOST:PORT or tcp://HOST:PORT");
+	assert_int_equal(apply(&c, "syslog-queue", "100", why, sizeof(why)), CLI_BAD);
+	assert_int_equal(apply(&c, "syslog-format", "5424", why, sizeof(why)), 0);
+	assert_int_equal(c.syslog_format, 5424);
+	assert_int_equal(apply(&c, "syslog-format", "rfc9999", why, sizeof(why)), CLI_BAD);
+	assert_string_equal(why, "'rfc9999' is not 3164 or 5424");
+	config_defaults(&c);
+	c.syslog_format = 5424;
+	assert_int_equal(cli_check(&c, why, sizeof(why)), -1);
+	assert_string_equal(why, "--syslog-format needs --syslog or --syslog-server");
 }
 
 /* ---- commands ---- */

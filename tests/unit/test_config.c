@@ -148,7 +148,8 @@ static void test_override(void **state)
 	assert_string_equal(c.cap.ifaces[0], "eth1");
 	assert_non_null(cli_conffile());
 	/* the command line over it: a value replaces the file's, a repeatable
-	 * option all the file's values; -r drops its -i, -o its --syslog */
+	 * option all the file's values; -r drops its -i; -o and the file's
+	 * --syslog are both destinations */
 	assert_non_null(parse(&c, 11, argv));
 	assert_int_equal(c.format, OUTPUT_TEXT);	/* the file's, untouched */
 	assert_int_equal(c.cap.max_flows, 128);
@@ -158,7 +159,7 @@ static void test_override(void **state)
 	assert_string_equal(c.read_file, "x.pcap");
 	assert_int_equal(c.cap.n_ifaces, 0);
 	assert_string_equal(c.out_file, "out.json");
-	assert_null(c.syslog);
+	assert_string_equal(c.syslog, "/dev/log");
 	/* "" is no file at all */
 	assert_non_null(parse(&c, 3, none));
 	assert_null(cli_conffile());

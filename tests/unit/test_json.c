@@ -406,6 +406,78 @@ static void test_obj_begin_with(void **state)
 	assert_string_equal(buf, "{\"k\":\"v\"}");
 }
 
+/* An object that got no member is taken back whole, key and comma too,
+ * wherever it sits among its siblings; one that got a member is kept. */
+static void test_obj_end_or_drop(void **state)
+{
+	char buf[256];
+	struct jw w;
+	json_object *o;
+	size_t n;
+
+	(void)state;
+	jw_init(&w, buf, sizeof(buf));
+	jw_obj_begin(&w, NULL);
+	jw_obj_begin(&w, "first");		/* first member of its parent */
+	jw_obj_end_or_drop(&w);
+	jw_str(&w, "a", "1");
+	jw_obj_begin(&w, "mid");		/* after a comma */
+	jw_obj_begin(&w, "inner");		/* nested, empty too */
+	jw_obj_end_or_drop(&w);
+	jw_obj_end_or_drop(&w);
+	jw_obj_begin(&w, "kept");
+	jw_obj_begin(&w, "gone");
+	jw_obj_end_or_drop(&w);
+	jw_uint(&w, "n", 2);
+	jw_obj_end_or_drop(&w);
+	jw_arr_begin(&w, "arr");		/* in an array: no key to take back */
+	jw_obj_begin(&w, NULL);
+	jw_obj_end_or_drop(&w);
+	jw_obj_begin(&w, NULL);
+	jw_bool(&w, "x", true);
+	jw_obj_end_or_drop(&w);
+	jw_arr_end(&w);
+	jw_obj_begin(&w, "last");
+	jw_obj_end_or_drop(&w);
+	jw_obj_end_or_drop(&w);		/* the top level stays, even if empty */
+	n = jw_finish(&w);
+	assert_false(w.truncated);
+	assert_string_equal(buf, "{\"a\":\"1\",\"kept\":{\"n\":2},\"arr\":[{\"x\":true}]}");
+	assert_int_equal(n, strlen(buf));
+	o = parse_strict(buf, n);
+	assert_non_null(o);
+	json_object_put(o);
+
+	jw_init(&w, buf, sizeof(buf));
+	jw_obj_begin(&w, NULL);
+	jw_obj_begin(&w, "only");
+	jw_obj_end_or_drop(&w);
+	jw_obj_end_or_drop(&w);
+	jw_finish(&w);
+	assert_string_equal(buf, "{}");
+
+	/* Under every bound, the text still parses and holds no "k":{} */
+	for (size_t cap = JW_CAP_MIN; cap < 120; cap++) {
+		jw_init(&w, buf, cap);
+		jw_obj_begin(&w, NULL);
+		jw_str(&w, "a", "some text to fill the buffer");
+		jw_obj_begin(&w, "e");
+		jw_obj_end_or_drop(&w);
+		jw_obj_begin(&w, "f");
+		jw_str(&w, "b", "more");
+		jw_obj_end_or_drop(&w);
+		jw_obj_begin(&w, "g");
+		jw_obj_end_or_drop(&w);
+		n = jw_finish(&w);
+		o = parse_strict(buf, n);
+		if (!o)
+			fail_msg("cap %zu: does not parse: %s", cap, buf);
+		json_object_put(o);
+		assert_null(strstr(buf, "\"e\""));
+		assert_null(strstr(buf, "\"g\""));
+	}
+}
+
 static void test_truncation_arrays_and_depth(void **state)
 {
 	char buf[4096];
@@ -465,6 +537,7 @@ int main(void)
 		cmocka_unit_test(test_truncation_every_cap),
 		cmocka_unit_test(test_truncation_arrays_and_depth),
 		cmocka_unit_test(test_obj_begin_with),
+		cmocka_unit_test(test_obj_end_or_drop),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

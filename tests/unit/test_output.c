@@ -253,6 +253,8 @@ static void test_json_full(void **state)
 	assert_int_equal(int_at(o, "/source/port"), 51234);
 	assert_string_equal(str_at(o, "/destination/ip"), "10.0.0.2");
 	assert_int_equal(int_at(o, "/destination/port"), 443);
+	assert_string_equal(str_at(o, "/destination/domain"), "example.com");	/* ECS: the SNI */
+	assert_null(at(o, "/source/domain"));
 	assert_string_equal(str_at(o, "/network/type"), "ipv4");
 	assert_string_equal(str_at(o, "/network/transport"), "tcp");
 	assert_string_equal(str_at(o, "/network/protocol"), "tls");
@@ -341,6 +343,7 @@ static void test_json_hidden_v6(void **state)
 	assert_string_equal(str_at(o, "/tls/version"), "1.3");
 	assert_string_equal(str_at(o, "/tls/cipher"), "TLS_AES_128_GCM_SHA256");
 	assert_null(at(o, "/tls/client"));	/* no SNI */
+	assert_null(at(o, "/destination/domain"));
 	assert_null(at(o, "/tls/next_protocol"));
 	assert_null(at(o, "/tls/server"));
 	assert_string_equal(str_at(o, "/certsentry/reason"), "TLS 1.3: certificate is encrypted");
@@ -397,6 +400,72 @@ static void test_json_no_server_hello_bad_leaf(void **state)
 	assert_null(strstr(s, "TLS1"));
 	free(s);
 	put_report(&r);
+}
+
+/* Fails on any object without members, anywhere in the line. */
+static void assert_no_empty_object(json_object *o, const char *where)
+{
+	if (json_object_is_type(o, json_type_object)) {
+		if (!json_object_object_length(o))
+			fail_msg("an empty object at %s", where);
+		json_object_object_foreach(o, k, v) {
+			(void)k;
+			assert_no_empty_object(v, where);
+		}
+	} else if (json_object_is_type(o, json_type_array)) {
+		for (size_t i = 0; i < json_object_array_length(o); i++)
+			assert_no_empty_object(json_object_array_get_idx(o, i), where);
+	}
+}
+
+/* An alert or a hole seen before any hello has nothing for tls: the line
+ * has no "tls" at all, rather than "tls":{}; nor has any line an empty
+ * object elsewhere (a resumption without a verdict: no "certsentry":{}). */
+static void test_json_no_empty_tls(void **state)
+{
+	static const enum report_action actions[] = {
+		REPORT_ALERT, REPORT_INCOMPLETE, REPORT_CERTIFICATE_HIDDEN, REPORT_CERTIFICATE,
+		REPORT_RESUMED,
+	};
+	struct cs_report r;
+	struct output_stats st;
+	size_t n;
+	char *s;
+	json_object *o;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(actions) / sizeof(actions[0]); i++) {
+		base_report(&r);
+		put_report(&r);
+		r.action = actions[i];
+		r.version = 0;
+		r.cipher = 0;
+		r.have_server_hello = false;
+		r.has_sni = false;
+		r.sni[0] = r.alpn[0] = r.alpn_offered[0] = '\0';
+		r.chain_len = r.chain_total = 0;
+		r.chain[0] = r.chain[1] = NULL;
+		s = render(OUTPUT_JSON, &r, &n, &st);
+		o = parse_line(s, n);
+		if (actions[i] == REPORT_RESUMED)	/* all it knows: tls.resumed */
+			assert_true(json_object_get_boolean(at(o, "/tls/resumed")));
+		else if (at(o, "/tls"))
+			fail_msg("action %d: a tls object with nothing to say: %s", actions[i], s);
+		assert_null(at(o, "/destination/domain"));
+		assert_no_empty_object(o, s);
+		json_object_put(o);
+		free(s);
+		/* the same with an SNI: tls.client.server_name and destination.domain */
+		r.has_sni = true;
+		strcpy(r.sni, "only-sni.example");
+		s = render(OUTPUT_JSON, &r, &n, &st);
+		o = parse_line(s, n);
+		assert_string_equal(str_at(o, "/tls/client/server_name"), "only-sni.example");
+		assert_string_equal(str_at(o, "/destination/domain"), "only-sni.example");
+		assert_no_empty_object(o, s);
+		json_object_put(o);
+		free(s);
+	}
 }
 
 static void test_text_line(void **state)
@@ -727,7 +796,9 @@ static void test_summary(void **state)
 	assert_string_equal(str_at(o, "/event/kind"), "alert");
 	assert_int_equal(int_at(o, "/event/severity"), 2);
 	assert_string_equal(str_at(o, "/event/action"), "tls-summary");
-	assert_int_equal(int_at(o, "/event/count"), 41);
+	assert_null(at(o, "/event/count"));	/* not an ECS field */
+	assert_int_equal(int_at(o, "/certsentry/summary/count"), 41);
+	assert_string_equal(str_at(o, "/destination/domain"), "exa mple.com");
 	assert_string_equal(str_at(o, "/event/start"), "2026-11-26T17:50:00.000Z");
 	assert_string_equal(str_at(o, "/event/end"), "2026-11-26T17:51:40.999Z");
 	assert_string_equal(str_at(o, "/rule/name"), "revoked.crl");
@@ -742,7 +813,8 @@ static void test_summary(void **state)
 	o = parse_line(second, strlen(second));
 	assert_string_equal(str_at(o, "/event/kind"), "event");
 	assert_null(at(o, "/rule"));
-	assert_null(at(o, "/tls/server"));
+	assert_null(at(o, "/tls"));	/* no SNI, no leaf: no "tls":{} */
+	assert_null(at(o, "/destination/domain"));
 	assert_string_equal(str_at(o, "/certsentry/summary/of"), "tls-certificate-hidden");
 	assert_true(json_object_get_boolean(at(o, "/certsentry/summary/distinct_clients_capped")));
 	json_object_put(o);
@@ -927,6 +999,7 @@ int main(void)
 		cmocka_unit_test(test_json_full),
 		cmocka_unit_test(test_json_hidden_v6),
 		cmocka_unit_test(test_json_no_server_hello_bad_leaf),
+		cmocka_unit_test(test_json_no_empty_tls),
 		cmocka_unit_test(test_text_line),
 		cmocka_unit_test(test_hostile),
 		cmocka_unit_test(test_truncated_chain),
