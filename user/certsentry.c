@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "cli.h"
+#include "conffile.h"
 #include "daemon.h"
 #include "events.h"
 #include "findings.h"
@@ -37,6 +38,8 @@ static int print_list(const struct config *c)
 
 static int run_default(const struct config *c)
 {
+	if (c->check_config)
+		return conffile_check(c, cli_conffile(), stdout, stderr);
 	return c->list ? print_list(c) : daemon_run(c);
 }
 
@@ -52,8 +55,8 @@ static const char tail_doc[] =
 
 static const struct cli_command commands[] = {
 	{ .name = NULL, .doc = doc,
-	  .groups = (1u << CLI_G_MAIN) | (1u << CLI_G_CHECKS) | (1u << CLI_G_SOURCES) |
-		    (1u << CLI_G_CONFIRM),
+	  .groups = (1u << CLI_G_MAIN) | (1u << CLI_G_TLS13) | (1u << CLI_G_CHECKS) |
+		    (1u << CLI_G_SOURCES) | (1u << CLI_G_CONFIRM) | (1u << CLI_G_FILTER),
 	  .run = run_default },
 	{ .name = "tail", .doc = tail_doc, .groups = (1u << CLI_G_FILTER) | (1u << CLI_G_TAIL),
 	  .run = tail_run },

@@ -5,11 +5,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include "cli.h"
+#include "conffile.h"
 #include "findings.h"
 #include "flow.h"
 #include "sink.h"
 #include "syslog_msg.h"
+#include "term.h"
 
 const char *argp_program_version = "certsentry 0.1";
 const char *argp_program_bug_address = "<certsentry@localhost>";
@@ -26,11 +29,14 @@ struct cli_option {
 	const char *arg;		/* the value's name in --help; NULL: a flag */
 	bool arg_optional;
 	bool hidden;			/* left out of --help (tests only) */
+	bool no_file;			/* not a config file's key */
+	bool live;			/* a SIGHUP applies it (the others need a restart) */
 	enum cli_group group;
 	uint32_t also;			/* groups whose commands take it too (1u << group) */
 	const char *help;
 	cli_parse_fn *parse;
 	size_t off;			/* offsetof(struct config, what parse sets) */
+	size_t size;			/* sizeof the field */
 	size_t n_off;			/* a list's: offsetof its count (an int) */
 	uint32_t min, max;		/* a number's bounds; a list's length (max) */
 	enum cli_unit unit;
@@ -47,17 +53,19 @@ static cli_parse_fn add_str, set_format, set_syslog, set_syslog_server, set_sysl
 	set_event_socket, add_sni, add_port, add_host, set_color, set_check_time, set_list,
 	set_warn_days, add_ignore, add_allow, set_refresh, set_bytes, set_uprobe, add_pid;
 
-#define AT(field)	.off = offsetof(struct config, field)
+#define FSIZE(field)	sizeof(((struct config *)0)->field)
+#define AT(field)	.off = offsetof(struct config, field), .size = FSIZE(field)
 /* offsetof, and a build error unless the field is a T (the kernel's typecheck). */
-#define OFF_T(field, T) \
+#define OFFSET_T(field, T) \
 	(offsetof(struct config, field) + 0 * sizeof((T *)0 == &((struct config *)0)->field))
+#define OFF_T(field, T)	OFFSET_T(field, T), .size = FSIZE(field)
 #define STR(field)	.parse = set_str, .off = OFF_T(field, const char *)
 #define FLAG(field)	.parse = set_flag, .off = OFF_T(field, bool)
 #define U32(field, lo, hi, u) \
 	.parse = set_u32, .off = OFF_T(field, uint32_t), .min = (lo), .max = (hi), .unit = (u)
 /* Repeatable: array[count++] = the value, up to the array's length. */
 #define STRS(array, count) \
-	.parse = add_str, .off = OFF_T(array[0], const char *), .n_off = OFF_T(count, int), \
+	.parse = add_str, .off = OFF_T(array[0], const char *), .n_off = OFFSET_T(count, int), \
 	.max = sizeof(((struct config *)0)->array) / sizeof(((struct config *)0)->array[0])
 
 /* --help sorts each group by name; this order is the table's only. */
@@ -69,7 +77,7 @@ static const struct cli_option options[] = {
 	  .help = "Read a pcap/pcapng file (.gz too; - for stdin) instead" },
 	{ .name = "format", .key = 'f', .arg = "FMT", .parse = set_format, AT(format),
 	  .also = 1u << CLI_G_TAIL,
-	  .help = "Output format: json (default; tail: text on a terminal) or text" },
+	  .help = "Output format: json, or text (default when stdout is a terminal)" },
 	{ .name = "output", .key = 'o', .arg = "FILE", STR(out_file),
 	  .help = "Append output to FILE instead of stdout" },
 	{ .name = "syslog", .arg = "SOCKET", .arg_optional = true, .parse = set_syslog, AT(syslog),
@@ -126,10 +134,15 @@ static const struct cli_option options[] = {
 	  .help = "Tests only: on SIGUSR2, try a call the seccomp list refuses, say the answer" },
 	{ .name = "verbose", .key = 'v', FLAG(cap.verbose),
 	  .help = "Print libbpf debug output" },
-	{ .name = "list-findings", .parse = set_list, AT(list), .min = CLI_LIST_FINDINGS,
+	{ .name = "config", .arg = "FILE", STR(config_file), .no_file = true,
+	  .help = "Read options from FILE, key = value a line (default " CONFFILE_DEFAULT
+		  " if it exists; \"\" for none); the command line overrides it" },
+	{ .name = "check-config", FLAG(check_config), .no_file = true,
+	  .help = "Check the config file and every list it names, and exit (0: fine)" },
+	{ .name = "list-findings", .no_file = true, .parse = set_list, AT(list), .min = CLI_LIST_FINDINGS,
 	  .help = "Print every finding code, its severity, needs and description "
 		  "(-f json: as JSON), and exit" },
-	{ .name = "list-events", .parse = set_list, AT(list), .min = CLI_LIST_EVENTS,
+	{ .name = "list-events", .no_file = true, .parse = set_list, AT(list), .min = CLI_LIST_EVENTS,
 	  .help = "Print every event.action written, with a description (-f json: as JSON), "
 		  "and exit" },
 	/* Until a key source turns it on: lets the tests see what it gets. */
@@ -145,21 +158,21 @@ static const struct cli_option options[] = {
 	{ .name = "no-uprobe", .group = CLI_G_TLS13, .parse = set_uprobe, AT(uprobe), .min = 0,
 	  .help = "No uprobes" },
 	{ .name = "uprobe-pid", .arg = "PID", .group = CLI_G_TLS13, .parse = add_pid,
-	  AT(up.pids), .n_off = OFF_T(up.n_pids, int), .min = 1, .max = UPROBE_PIDS_MAX,
+	  AT(up.pids), .n_off = OFFSET_T(up.n_pids, int), .min = 1, .max = UPROBE_PIDS_MAX,
 	  .help = "Follow this server process even without a listening socket (repeatable)" },
 	{ .name = "uprobe-path", .arg = "PATH", .group = CLI_G_TLS13, STRS(up.paths, up.n_paths),
 	  .help = "Attach to this binary or library: static OpenSSL, Go (repeatable)" },
 
-	{ .name = "ca-file", .arg = "FILE", .group = CLI_G_CHECKS, STR(lists.ca_file),
+	{ .name = "ca-file", .live = true, .arg = "FILE", .group = CLI_G_CHECKS, STR(lists.ca_file),
 	  .help = "Trust store file (default: the system bundle)" },
-	{ .name = "ca-path", .arg = "DIR", .group = CLI_G_CHECKS, STR(lists.ca_path),
+	{ .name = "ca-path", .live = true, .arg = "DIR", .group = CLI_G_CHECKS, STR(lists.ca_path),
 	  .help = "Trust store directory (hashed, c_rehash)" },
-	{ .name = "crl", .arg = "FILE|DIR", .group = CLI_G_CHECKS,
+	{ .name = "crl", .live = true, .arg = "FILE|DIR", .group = CLI_G_CHECKS,
 	  STRS(lists.crl_paths, lists.n_crl),
 	  .help = "CRLs, PEM or DER (repeatable)" },
-	{ .name = "deny", .arg = "FILE", .group = CLI_G_CHECKS, STR(lists.deny_file),
+	{ .name = "deny", .live = true, .arg = "FILE", .group = CLI_G_CHECKS, STR(lists.deny_file),
 	  .help = "Deny list: sha256:HEX, spki:B64, serial:HEX issuer:DN" },
-	{ .name = "pins", .arg = "FILE", .group = CLI_G_CHECKS, STR(lists.pins_file),
+	{ .name = "pins", .live = true, .arg = "FILE", .group = CLI_G_CHECKS, STR(lists.pins_file),
 	  .help = "Pins: PATTERN sha256:HEX|spki:B64 ... per line" },
 	{ .name = "warn-days", .arg = "N", .group = CLI_G_CHECKS, .parse = set_warn_days,
 	  AT(checks.warn_days), .min = 0, .max = 3650, .unit = U_DAYS,
@@ -184,7 +197,7 @@ static const struct cli_option options[] = {
 
 	{ .name = "socket", .arg = "PATH", .group = CLI_G_TAIL, STR(tail_socket),
 	  .help = "The service's event socket (default " SINK_SOCKET_DEFAULT ")" },
-	{ .name = "color", .arg = "WHEN", .arg_optional = true, .group = CLI_G_TAIL,
+	{ .name = "color", .arg = "WHEN", .arg_optional = true, .also = 1u << CLI_G_TAIL,
 	  .parse = set_color, AT(color),
 	  .help = "Colour text by severity: auto (default: a terminal without NO_COLOR), "
 		  "always, never" },
@@ -307,12 +320,25 @@ static int set_str(const struct cli_option *o, const char *arg, struct config *c
 	return 0;
 }
 
+/* Bare (the command line, or a bare key in a file), or a file's true|false. */
 static int set_flag(const struct cli_option *o, const char *arg, struct config *c, char *why,
 		    size_t whylen)
 {
-	(void)arg;
-	(void)why;
-	(void)whylen;
+	static const char *const yes[] = { "true", "yes", "on", "1" };
+	static const char *const no[] = { "false", "no", "off", "0" };
+
+	for (size_t i = 0; arg && i < sizeof(yes) / sizeof(yes[0]); i++) {
+		if (!strcmp(arg, no[i])) {
+			*(bool *)field(o, c) = false;
+			return 0;
+		}
+		if (!strcmp(arg, yes[i]))
+			arg = NULL;
+	}
+	if (arg) {
+		snprintf(why, whylen, "'%s' is not true or false", arg);
+		return CLI_BAD;
+	}
 	*(bool *)field(o, c) = true;
 	return 0;
 }
@@ -640,11 +666,60 @@ int cli_apply(struct config *c, const struct cli_option *o, const char *arg, cha
 		snprintf(why, whylen, "needs a value (%s)", o->arg);
 		return CLI_BAD;
 	}
-	if (!o->arg && arg) {
+	if (!o->arg && arg && o->parse != set_flag) {
 		snprintf(why, whylen, "takes no value");
 		return CLI_BAD;
 	}
 	return o->parse(o, arg, c, why, whylen);
+}
+
+bool cli_option_file_ok(const struct cli_option *o)
+{
+	return !o->no_file;
+}
+
+static bool str_eq(const char *a, const char *b)
+{
+	return a == b || (a && b && !strcmp(a, b));
+}
+
+static bool option_eq(const struct cli_option *o, const struct config *a,
+		      const struct config *b)
+{
+	const void *fa = (const char *)a + o->off, *fb = (const char *)b + o->off;
+
+	if (o->parse == add_str) {
+		int n = *(const int *)((const char *)a + o->n_off);
+
+		if (n != *(const int *)((const char *)b + o->n_off))
+			return false;
+		for (int i = 0; i < n; i++)
+			if (!str_eq(((const char *const *)fa)[i], ((const char *const *)fb)[i]))
+				return false;
+		return true;
+	}
+	if (o->parse == set_str || o->parse == set_syslog)
+		return str_eq(*(const char *const *)fa, *(const char *const *)fb);
+	return !memcmp(fa, fb, o->size);
+}
+
+unsigned cli_restart_needed(const struct config *old, const struct config *new, char *buf,
+			    size_t len)
+{
+	unsigned n = 0;
+	size_t used = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < N_OPTIONS; i++) {
+		const struct cli_option *o = &options[i];
+
+		if (o->live || o->no_file || option_eq(o, old, new))
+			continue;
+		if (used < len)
+			used += snprintf(buf + used, len - used, "%s%s", n ? "," : "", o->name);
+		n++;
+	}
+	return n;
 }
 
 int cli_check(const struct config *c, char *why, size_t whylen)
@@ -707,26 +782,81 @@ static const struct cli_option *by_key(int key)
 	return NULL;
 }
 
+/* One pass of argp over the command line. */
+struct parse_ctx {
+	struct config *c;
+	bool seen[N_OPTIONS];		/* given on this command line already */
+	bool quiet;			/* a reload: why into err, nothing printed */
+	char err[1024];
+};
+
+/* Options of which the command line's one replaces the file's other. */
+static const char *const overrides[][2] = {
+	{ "read", "interface" }, { "interface", "read" },
+};
+
+/* o back to its value before any option (a list: empty). */
+static void option_reset(const struct cli_option *o, struct config *c)
+{
+	struct config d;
+
+	config_defaults(&d);
+	if (o->n_off)
+		*(int *)((char *)c + o->n_off) = 0;
+	memcpy((char *)c + o->off, (char *)&d + o->off, o->size);
+}
+
+/* The command line's first use of o: what the file gave o (and what o
+ * excludes) goes, unless the command line gave that too. */
+static void cmdline_first(struct parse_ctx *p, const struct cli_option *o)
+{
+	size_t i = (size_t)(o - options);
+
+	if (p->seen[i])
+		return;
+	p->seen[i] = true;
+	if (o->n_off || o->parse == add_ignore)
+		option_reset(o, p->c);
+	for (size_t k = 0; k < sizeof(overrides) / sizeof(overrides[0]); k++) {
+		const struct cli_option *x = cli_option_find(overrides[k][1]);
+
+		if (!strcmp(overrides[k][0], o->name) && x && !p->seen[x - options])
+			option_reset(x, p->c);
+	}
+}
+
+static error_t parse_fail(struct argp_state *state, struct parse_ctx *p, const char *msg)
+{
+	if (!p->quiet)
+		argp_error(state, "%s", msg);
+	snprintf(p->err, sizeof(p->err), "%s", msg);
+	return EINVAL;
+}
+
 static error_t parse_arg(int key, char *arg, struct argp_state *state)
 {
-	struct config *c = state->input;
+	struct parse_ctx *p = state->input;
 	const struct cli_option *o = by_key(key);
-	char why[512], cite[64];
+	char why[512], msg[640];
 	int rc;
 
 	if (key == ARGP_KEY_END) {
-		if (cli_check(c, why, sizeof(why)))
-			argp_error(state, "%s", why);
+		if (cli_check(p->c, why, sizeof(why)))
+			return parse_fail(state, p, why);
 		return 0;
 	}
 	if (!o)
 		return ARGP_ERR_UNKNOWN;
-	rc = cli_apply(c, o, arg, why, sizeof(why));
+	cmdline_first(p, o);
+	rc = cli_apply(p->c, o, arg, why, sizeof(why));
 	if (rc == CLI_CONFLICT)
-		argp_error(state, "%s", why);
-	else if (rc) {
-		snprintf(cite, sizeof(cite), "--%s", o->name);
-		argp_error(state, "%s: %s", o->cite ? o->cite : cite, why);
+		return parse_fail(state, p, why);
+	if (rc) {
+		if (o->cite)
+			snprintf(msg, sizeof(msg), "%s: %s", o->cite, why);
+		else
+			snprintf(msg, sizeof(msg), "--%s: %s", o->name, why);
+		return parse_fail(state, p, msg);
 	}
 	return 0;
 }
@@ -764,14 +894,81 @@ static void argp_options(uint32_t groups, struct argp_option *out)
 	out[n] = (struct argp_option){ 0 };
 }
 
+/* What a reload needs to parse the same command line again. */
+static struct {
+	int argc;
+	char **argv;			/* the command's: argv[0] "certsentry NAME" */
+	const struct cli_command *cmd;
+	struct conffile *file;		/* the one cli_parse() applied */
+} parsed;
+
+const struct conffile *cli_conffile(void)
+{
+	return parsed.file;
+}
+
+/* The file asked for, or the default one if it is there; NULL: none. */
+static const char *conffile_name(const struct config *c)
+{
+	if (c->config_file)
+		return *c->config_file ? c->config_file : NULL;
+	return access(CONFFILE_DEFAULT, F_OK) ? NULL : CONFFILE_DEFAULT;
+}
+
+/* Defaults, the file, the command line: 0, -1 (err set unless argp printed
+ * it: *printed), with *f the file's values. */
+static int parse_all(struct config *c, const char *path, bool quiet, struct conffile **f,
+		     char *err, size_t errlen)
+{
+	struct argp_option opts[N_OPTIONS + CLI_G_MAX + 1];
+	struct argp argp = { .options = opts, .parser = parse_arg, .doc = parsed.cmd->doc };
+	struct parse_ctx *p = calloc(1, sizeof(*p));
+	int rc;
+
+	*f = NULL;
+	if (!p) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	config_defaults(c);
+	if (path && !(*f = conffile_apply(path, c, err, errlen))) {
+		free(p);
+		return -1;
+	}
+	p->c = c;
+	p->quiet = quiet;
+	argp_options(parsed.cmd->groups, opts);
+	rc = argp_parse(&argp, parsed.argc, parsed.argv, quiet ? ARGP_SILENT : 0, NULL, p);
+	if (rc) {
+		snprintf(err, errlen, "%s", p->err[0] ? p->err : "the command line");
+		conffile_free(*f);
+		*f = NULL;
+	}
+	free(p);
+	return rc ? -1 : 0;
+}
+
+int cli_reload(struct config *c, struct conffile **f, char *err, size_t errlen)
+{
+	struct config first;
+
+	if (!parsed.cmd) {
+		snprintf(err, errlen, "nothing parsed yet");
+		return -1;
+	}
+	/* --config itself comes from the command line only */
+	if (parse_all(&first, NULL, true, f, err, errlen))
+		return -1;
+	return parse_all(c, conffile_name(&first), true, f, err, errlen);
+}
+
 const struct cli_command *cli_parse(int argc, char **argv, const struct cli_command *cmds,
 				    size_t n_cmds, struct config *c)
 {
-	struct argp_option opts[N_OPTIONS + CLI_G_MAX + 1];
 	const struct cli_command *cmd = NULL;
-	struct argp argp = { .options = opts, .parser = parse_arg };
-	char **av = argv, *name = NULL;
-	error_t rc;
+	char **av, *name = NULL, err[1024];
+	const char *path;
+	bool check;
 
 	for (size_t i = 0; i < n_cmds && argc > 1; i++)
 		if (cmds[i].name && !strcmp(cmds[i].name, argv[1]))
@@ -781,24 +978,38 @@ const struct cli_command *cli_parse(int argc, char **argv, const struct cli_comm
 			cmd = &cmds[i];
 	if (!cmd)
 		return NULL;
+	/* kept for a reload: argp may permute it */
+	if (!(av = calloc((size_t)argc + 1, sizeof(*av))))
+		return NULL;
+	memcpy(av, argv, (size_t)argc * sizeof(*av));
 	if (cmd->name) {
 		/* "certsentry NAME" is the program in argp's messages */
-		if (!(av = calloc((size_t)argc, sizeof(*av))) ||
-		    asprintf(&name, "%s %s", argv[0], cmd->name) < 0) {
+		if (asprintf(&name, "%s %s", argv[0], cmd->name) < 0) {
 			free(av);
 			return NULL;
 		}
 		av[0] = name;
-		memcpy(av + 1, argv + 2, (size_t)(argc - 2) * sizeof(*av));
-		argc--;
+		memmove(av + 1, av + 2, (size_t)(argc - 2) * sizeof(*av));
+		av[--argc] = NULL;
 	}
-	argp_options(cmd->groups, opts);
-	argp.doc = cmd->doc;
-	config_defaults(c);
-	rc = argp_parse(&argp, argc, av, 0, NULL, c);
-	if (cmd->name) {
-		free(name);
-		free(av);
+	conffile_free(parsed.file);
+	if (parsed.cmd && parsed.cmd->name)
+		free(parsed.argv[0]);
+	free(parsed.argv);
+	parsed.argc = argc;
+	parsed.argv = av;
+	parsed.cmd = cmd;
+	parsed.file = NULL;
+	/* the command line once alone: its own errors, and which file */
+	if (parse_all(c, NULL, false, &parsed.file, err, sizeof(err)))
+		return NULL;
+	if (!(path = conffile_name(c)))
+		return cmd;
+	check = c->check_config;
+	/* argp prints and exits on its own errors; what is left is the file's */
+	if (parse_all(c, path, false, &parsed.file, err, sizeof(err))) {
+		fprintf(stderr, check ? "%s\n" : "certsentry: %s\n", err);
+		return NULL;
 	}
-	return rc ? NULL : cmd;
+	return cmd;
 }

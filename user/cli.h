@@ -51,6 +51,8 @@ struct config {
 	int n_keylog;
 	int uprobe;			/* --uprobe 1, --no-uprobe 0; -1: live, if the kernel allows */
 	struct uprobe_opts up;		/* --uprobe-pid, --uprobe-path */
+	const char *config_file;	/* --config; "" none; NULL: CONFFILE_DEFAULT if it exists */
+	bool check_config;		/* validate the config and its lists, and exit */
 	struct privdrop_opts drop;	/* after attach: --user, --no-drop */
 	struct filter filter;		/* --sni, --port, --host, --alerts-only */
 	const char *tail_socket;	/* certsentry tail --socket */
@@ -88,8 +90,29 @@ const struct cli_option *cli_option_find(const char *name);
 const char *cli_option_name(size_t i, bool *hidden);
 int cli_apply(struct config *c, const struct cli_option *o, const char *arg, char *why,
 	      size_t whylen);
+/* May o be a key of a config file (--config, --check-config, the lists may not)? */
+bool cli_option_file_ok(const struct cli_option *o);
 /* Rules between options, once all are applied: 0, or -1 with why set. */
 int cli_check(const struct config *c, char *why, size_t whylen);
+
+struct conffile;
+/* The config file cli_parse() applied (NULL: none); it lives as long as the run. */
+const struct conffile *cli_conffile(void);
+
+/*
+ * SIGHUP: the config again as cli_parse() made it (defaults, the file read
+ * anew, the same command line over it) into c, without printing or exiting.
+ * 0 with *f the new file's values (c points into them; conffile_free() when
+ * done), or -1 with err saying what was wrong (FILE:LINE: key: why).
+ */
+int cli_reload(struct config *c, struct conffile **f, char *err, size_t errlen);
+
+/*
+ * The settings that differ between old and new and that only a restart
+ * applies (the list files apply at once), as "name,name" in buf; how many.
+ */
+unsigned cli_restart_needed(const struct config *old, const struct config *new, char *buf,
+			    size_t len);
 
 /*
  * A command: "certsentry NAME [OPTION...]", or the default (name NULL) when
@@ -105,9 +128,13 @@ struct cli_command {
 
 /*
  * Parses argv with argp (--help, --usage, --version): picks the command,
- * starts from config_defaults() and applies each option in order. A bad
- * option prints "certsentry: --opt: why" and a pointer to --help, and exits
- * with argp's status (64). NULL if parsing could not run at all.
+ * starts from config_defaults(), applies the config file (--config, or
+ * CONFFILE_DEFAULT if it exists), then each option of the command line in
+ * order: a command-line option replaces the file's value (a repeatable one
+ * all of the file's values; -r the file's -i and back). A
+ * bad option prints "certsentry: --opt: why" and a pointer to --help, and
+ * exits with argp's status (64). NULL if parsing could not run at all or the
+ * file was bad (printed as "FILE:LINE: key: why").
  */
 const struct cli_command *cli_parse(int argc, char **argv, const struct cli_command *cmds,
 				    size_t n_cmds, struct config *c);

@@ -7,15 +7,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "capture.h"
 #include "cert.h"
 #include "checks.h"
 #include "clock.h"
 #include "confirm.h"
+#include "conffile.h"
 #include "counters.h"
 #include "daemon.h"
 #include "dedup.h"
 #include "events.h"
+#include "filter.h"
 #include "flow.h"
 #include "fmt.h"
 #include "keylog.h"
@@ -29,6 +32,7 @@
 #include "sources.h"
 #include "syslog_msg.h"
 #include "uprobe.h"
+#include "term.h"
 #include "watch.h"
 
 /* Longest wait of a record the kernel did not wake us for; also the period
@@ -38,11 +42,13 @@
 /* The live loop's periodic tasks, by index in struct app's table. */
 enum {
 	T_LISTS, T_METRICS, T_SINKS, T_SOURCES, T_FLOWS, T_OUTCOMES, T_DEDUP, T_DROPS, T_STATS,
-	T_KEYS, T_MAX
+	T_KEYS, T_TERM, T_MAX
 };
 
 struct app {
-	const struct config *cfg;
+	const struct config *cfg;	/* &cur */
+	struct config cur;		/* the command line's and the file's; SIGHUP: lists anew */
+	struct conffile *reloaded;	/* the last SIGHUP's file: cur.lists points into it */
 	struct output *out;
 	struct capture *cap;		/* NULL offline */
 	struct pcap_source *pcap;	/* NULL live */
@@ -56,6 +62,8 @@ struct app {
 	struct confirm *confirm;	/* --confirm, live */
 	struct outcomes *outcomes;
 	struct sources *src;		/* fetched sources, inventory; NULL when off */
+	struct term_view *term;		/* live, stderr a terminal: status line, exit table */
+	bool term_shown;		/* the status line is on stderr now */
 	const struct pcap_source_stats *pcap_stats;	/* offline, once the file is read */
 	struct app_counters counters;
 	struct periodic tasks[T_MAX];	/* live */
@@ -91,6 +99,16 @@ static uint64_t mono_ns(void)
 
 /* ---- status lines ---- */
 
+/* The status line goes before any other line is written, so they never share one. */
+static void term_clear(struct app *a)
+{
+	if (a->term_shown) {
+		fputs("\r\033[K", stderr);
+		fflush(stderr);
+		a->term_shown = false;
+	}
+}
+
 static void status(struct app *a, enum event_action action, const char *sev, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 static void status(struct app *a, enum event_action action, const char *sev, const char *fmt, ...)
@@ -101,6 +119,7 @@ static void status(struct app *a, enum event_action action, const char *sev, con
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	term_clear(a);
 	output_status(a->out, wall_ns(), event_action_name(action), sev, msg);
 }
 
@@ -156,6 +175,27 @@ static void latency_record(struct app *a, uint64_t pkt_mono)
 }
 
 /* flow -> checks -> dedup -> output: the verdict stages, in that order. */
+static void filter_end(const struct report_endpoint *ep, struct filter_addr *fa)
+{
+	fa->family = ep->family;
+	memcpy(fa->addr, ep->addr, sizeof(fa->addr));
+}
+
+/* --sni, --port, --host, --alerts-only (filter.c, as `certsentry tail`
+ * asks it): --host may match either end. */
+static bool report_passes(const struct filter *f, const struct cs_report *r, bool alert)
+{
+	const char *sni = r->has_sni ? r->sni : NULL;
+	struct filter_addr s, c;
+
+	if (!filter_active(f))
+		return true;
+	filter_end(&r->server, &s);
+	filter_end(&r->client, &c);
+	return filter_match(f, sni, r->server.port, s.family ? &s : NULL, alert) ||
+	       (c.family && filter_match(f, sni, r->server.port, &c, alert));
+}
+
 static void on_report(void *ctx, const struct cs_report *r)
 {
 	struct app *a = ctx;
@@ -173,14 +213,21 @@ static void on_report(void *ctx, const struct cs_report *r)
 	a->counters.verdicts[verdict_slot(&v)]++;
 	for (uint32_t i = 0; i < v.n; i++)
 		a->counters.findings[v.f[i].code]++;
+	if (a->term)
+		term_view_report(a->term, &copy, verdict_name(&v), v.n > 0);
 	dedup_flush(a->dedup, r->ts_ns, false);
+	/* filters choose what is written: every stage above saw the handshake */
+	if (!report_passes(&a->cfg->filter, &copy, v.n > 0))
+		goto counted;
 	/* A rate alert and its clearing are each news: never folded into a summary. */
 	if (r->action == REPORT_CLIENT_ABORTING || r->action == REPORT_CLIENT_ABORTING_CLEARED ||
 	    dedup_admit(a->dedup, &copy, verdict_name(&v), v.worst, r->ts_ns)) {
+		term_clear(a);	/* the line leaves at the batch's flush, before a redraw */
 		output_report(a->out, &copy);
 		if (r->mono_ns)
 			latency_record(a, r->mono_ns);
 	}
+counted:
 	sources_hold(a->src, &copy, &v);
 	/* Counted after its own line: an alert it raises follows it. */
 	outcomes_count(a->outcomes, &copy);
@@ -252,6 +299,7 @@ static void sources_teardown(struct app *a)
 
 static void on_summary(void *ctx, const struct dedup_summary *s)
 {
+	term_clear(ctx);
 	output_summary(((struct app *)ctx)->out, s);
 }
 
@@ -475,7 +523,35 @@ static void keysrc_close(struct app *a)
 
 /* ---- live: the periodic tasks ---- */
 
-/* SIGHUP: lists again, and the -o file opened again by name (log rotation
+/* SIGHUP with a config file: the file again; what the lists need applies
+ * now, the rest is named for a restart. */
+static void reload_config(struct app *a)
+{
+	const char *watched[WATCH_PATHS_MAX];
+	struct config next;
+	struct conffile *f;
+	char err[1024], names[512];
+
+	if (cli_reload(&next, &f, err, sizeof(err))) {
+		status(a, EV_CONFIG_ERROR, "error", "%s; the settings in force stay", err);
+		return;
+	}
+	if (!f && !cli_conffile())
+		return;		/* no file then or now: nothing to say */
+	if (cli_restart_needed(&a->cur, &next, names, sizeof(names)))
+		status(a, EV_CONFIG_RELOADED, "warning", "file=%s restart_needed=%s",
+		       f ? conffile_path(f) : "none", names);
+	else
+		status(a, EV_CONFIG_RELOADED, "info", "file=%s restart_needed=none",
+		       f ? conffile_path(f) : "none");
+	a->cur.lists = next.lists;
+	conffile_free(a->reloaded);
+	a->reloaded = f;
+	watch_free(a->watch);
+	a->watch = watch_new(watched, watched_paths(&a->cur.lists, watched));
+}
+
+/* SIGHUP: the config file and lists again, and the -o file opened again by name (log rotation
  * renames it, then signals); a change of a list file: lists only. */
 static void task_lists(void *ctx, uint64_t now)
 {
@@ -486,6 +562,8 @@ static void task_lists(void *ctx, uint64_t now)
 	(void)now;
 	if (reload_requested && output_reopen(a->out, err, sizeof(err)))
 		fprintf(stderr, "certsentry: %s; lines still go to the old file\n", err);
+	if (reload_requested)
+		reload_config(a);
 	if (reload_requested || changed) {
 		reload_requested = 0;
 		reload_lists(a);
@@ -548,6 +626,25 @@ static void task_stats(void *ctx, uint64_t now)
 	stats_event(ctx, EV_STATS);
 }
 
+/* The terminal's status line, redrawn in place. */
+static void task_term(void *ctx, uint64_t now)
+{
+	struct app *a = ctx;
+	struct flow_stats fs;
+	uint64_t c[CS_C_MAX];
+	char line[256];
+
+	(void)now;
+	if (!a->term)
+		return;
+	capture_counters(a->cap, c);
+	flow_stats(a->flows, &fs);
+	term_status_text(a->term, c[CS_C_RB_FAIL], fs.active, line, sizeof(line));
+	fprintf(stderr, "\r\033[K%s", line);
+	fflush(stderr);
+	a->term_shown = true;
+}
+
 static void tasks_init(struct app *a)
 {
 	const uint64_t poll = POLL_MS * PERIODIC_NS_PER_MS, sec = PERIODIC_NS_PER_S;
@@ -564,6 +661,7 @@ static void tasks_init(struct app *a)
 		[T_DROPS] = { .name = "drops", .period_ns = sec, .run = task_drops },
 		[T_STATS] = { .name = "stats", .period_ns = stats, .run = task_stats },
 		[T_KEYS] = { .name = "keys", .period_ns = sec, .run = task_keys },
+		[T_TERM] = { .name = "term", .period_ns = sec, .run = task_term },
 	};
 
 	memcpy(a->tasks, t, sizeof(t));
@@ -715,6 +813,10 @@ static void finish_live(struct app *a)
 	stats_event(a, EV_STOPPED);
 	confirm_teardown(a);
 	sources_teardown(a);
+	if (a->term) {
+		output_flush(a->out);
+		term_summary_print(a->term, stderr);
+	}
 	metrics_stop(a->metrics);
 	a->metrics = NULL;
 	capture_close(a->cap);
@@ -784,11 +886,11 @@ static int event_socket_open(struct app *a)
 
 /* One sink by its name in sinks.def onto the output: 0, or -1 with err set. */
 static int sink_add(struct app *a, const char *name, const char *arg, const struct sink_opts *so,
-		    char *err, size_t errlen)
+		    enum output_format fmt, char *err, size_t errlen)
 {
 	struct sink *s = sink_open_opts(name, arg, so, err, errlen);
 
-	return s && !output_add_sink(a->out, s, a->cfg->format) ? 0 : -1;
+	return s && !output_add_sink(a->out, s, fmt) ? 0 : -1;
 }
 
 /* Where lines go, each a sink by its name in sinks.def: the -o file (stdout
@@ -803,15 +905,25 @@ static int output_open(struct app *a)
 	const char *hp = NULL, *server = cfg->syslog_server ?
 		syslog_server_sink(cfg->syslog_server, &hp) : NULL;
 	char err[512] = "out of memory";
+	bool to_tty = !cfg->syslog && !cfg->out_file && !server && isatty(STDOUT_FILENO);
+	enum output_format fmt = cfg->format;
 
+	/* a person reads a terminal; anything else gets JSON */
+	if (!cfg->format_set && to_tty)
+		fmt = OUTPUT_TEXT;
+	format_text_color(term_color_wanted((enum term_color)cfg->color, to_tty, getenv("NO_COLOR")));
+	if (!cfg->read_file && isatty(STDERR_FILENO) && !(a->term = term_view_new())) {
+		fprintf(stderr, "certsentry: out of memory\n");
+		return 1;
+	}
 	if (!(a->out = output_create())) {
 		fprintf(stderr, "certsentry: out of memory\n");
 		return 1;
 	}
 	if (((cfg->out_file || (!cfg->syslog && !server)) &&
-	     sink_add(a, "file", cfg->out_file, &so, err, sizeof(err))) ||
-	    (cfg->syslog && sink_add(a, "syslog", cfg->syslog, &so, err, sizeof(err))) ||
-	    (server && sink_add(a, server, hp, &so, err, sizeof(err)))) {
+	     sink_add(a, "file", cfg->out_file, &so, fmt, err, sizeof(err))) ||
+	    (cfg->syslog && sink_add(a, "syslog", cfg->syslog, &so, fmt, err, sizeof(err))) ||
+	    (server && sink_add(a, server, hp, &so, fmt, err, sizeof(err)))) {
 		fprintf(stderr, "certsentry: %s\n", err);
 		return 2;
 	}
@@ -875,13 +987,16 @@ static void app_close(struct app *a)
 	lists_free(a->lists);
 	cert_cache_free(a->certs);
 	output_free(a->out);
+	conffile_free(a->reloaded);
+	term_view_free(a->term);
 }
 
 int daemon_run(const struct config *c)
 {
-	struct app a = { .cfg = c };
+	struct app a = { .cur = *c };
 	int rc;
 
+	a.cfg = &a.cur;
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);

@@ -47,6 +47,8 @@ struct format_ops {
 #undef FORMAT
 
 const struct format_ops *format_ops(enum output_format f);
+/* Text lines colour their verdict and severity (ANSI) from now on. */
+void format_text_color(bool on);
 /* The format called name in formats.def, or -1. */
 int format_parse(const char *name);
 /* "json or text": the names, for a message. */

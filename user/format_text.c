@@ -9,10 +9,18 @@
 #include "format.h"
 #include "fmt.h"
 #include "outcomes.h"
+#include "term.h"
 
 #define TEXT_FIELD_MAX	512	/* one hostile DN must not fill the screen */
 
 struct tb { char *buf; size_t cap, len; bool trunc; };
+
+static bool text_color;
+
+void format_text_color(bool on)
+{
+	text_color = on;
+}
 
 static void tb_put(struct tb *t, const char *s, size_t n)
 {
@@ -179,10 +187,12 @@ static void text_verdict(struct tb *t, const struct verdict *v)
 	if (!v)
 		return;
 	if (!v->n) {
-		tb_printf(t, " verdict=%s", verdict_name(v));
+		tb_printf(t, " %sverdict=%s%s", text_color ? term_severity_color(verdict_name(v)) : "",
+			  verdict_name(v), text_color ? TERM_RESET : "");
 		return;
 	}
-	tb_printf(t, " ALERT[%s]", severity_name(v->worst));
+	tb_printf(t, " %sALERT[%s]%s", text_color ? term_severity_color(severity_name(v->worst)) : "",
+		  severity_name(v->worst), text_color ? TERM_RESET : "");
 	for (uint32_t i = 0; i < v->n; i++) {
 		tb_printf(t, " %s: ", finding_name(v->f[i].code));
 		tb_safe(t, v->f[i].message, FMT_TAIL, TEXT_FIELD_MAX);
@@ -279,9 +289,9 @@ static size_t text_status(void *state, struct line *l, const struct status_event
 	tb_time(&t, s->ts_ns);
 	tb_printf(&t, " ");
 	tb_safe(&t, s->action ? s->action : "status", FMT_WORD, TEXT_FIELD_MAX);
-	tb_printf(&t, " [");
+	tb_printf(&t, " %s[", text_color ? term_severity_color(s->severity) : "");
 	tb_safe(&t, s->severity ? s->severity : "info", FMT_WORD, TEXT_FIELD_MAX);
-	tb_printf(&t, "] ");
+	tb_printf(&t, "]%s ", text_color && *term_severity_color(s->severity) ? TERM_RESET : "");
 	tb_safe(&t, s->msg, FMT_TAIL, l->cap);
 	return tb_end(&t, l);
 }

@@ -107,7 +107,13 @@ static void test_values(void **state)
 	assert_int_equal(apply(&c, "copy-encrypted", NULL, why, sizeof(why)), 0);
 	assert_true(c.cap.copy_encrypted);
 	/* what a file could get wrong that argp catches on the command line */
-	assert_int_equal(apply(&c, "every", "yes", why, sizeof(why)), CLI_BAD);
+	assert_int_equal(apply(&c, "every", "maybe", why, sizeof(why)), CLI_BAD);
+	assert_string_equal(why, "'maybe' is not true or false");
+	assert_int_equal(apply(&c, "every", "false", why, sizeof(why)), 0);
+	assert_false(c.every);
+	assert_int_equal(apply(&c, "every", "true", why, sizeof(why)), 0);
+	assert_true(c.every);
+	assert_int_equal(apply(&c, "list-events", "yes", why, sizeof(why)), CLI_BAD);
 	assert_string_equal(why, "takes no value");
 	assert_int_equal(apply(&c, "deny", NULL, why, sizeof(why)), CLI_BAD);
 	assert_string_equal(why, "needs a value (FILE)");
