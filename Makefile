@@ -24,6 +24,11 @@ DEB_PKGS := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libssl-dev \
 	    libpcap-dev libcmocka-dev libjson-c-dev libmicrohttpd-dev libcurl4-openssl-dev libclang-rt-14-dev python3 pkg-config openssl iproute2 tcpdump jq \
 	    procps psmisc ethtool tshark libsqlite3-dev sqlite3 curl
 
+# The real peers the live tests and the demo run against.
+DEMO_PKGS := nginx-light
+TEST_PKGS := nginx-light gnutls-bin libnss3-tools chromium golang-go rsyslog rsyslog-kafka \
+	     rsyslog-elasticsearch prometheus
+
 USER_SRCS := $(filter-out user/certsentry.c,$(wildcard user/*.c))
 USER_OBJS := $(patsubst user/%.c,$(BUILD)/user/%.o,$(USER_SRCS))
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
@@ -39,15 +44,20 @@ TOOL_BINS := $(patsubst %.c,$(BUILD)/%,$(TOOL_SRCS))
 all: $(BUILD)/certsentry $(UNIT_BINS) $(BPFT_BINS) $(TOOL_BINS)
 
 # Installs whatever Debian packages are missing (a fresh Debian 12, as root).
+# A policy-rc.d that answers 101 keeps packages with services (nginx, rsyslog,
+# prometheus) from starting them: the tests start their own, in namespaces.
 deps:
-	@missing=$$(for p in $(DEB_PKGS); do \
+	@missing=$$(for p in $(DEB_PKGS) $(EXTRA_PKGS); do \
 		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 		echo "deps: installing:" $$missing; \
 		if [ "$$(id -u)" != 0 ]; then echo "deps: need root to apt-get install $$missing" >&2; exit 1; fi; \
+		rc=/usr/sbin/policy-rc.d; own=; \
+		if [ ! -e $$rc ]; then printf '#!/bin/sh\nexit 101\n' > $$rc && chmod 755 $$rc && own=1; fi; \
 		(apt-get install -y -q $$missing >/dev/null 2>&1 || \
-		 (apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing)) \
-		 || { echo "deps: apt-get install failed" >&2; exit 1; }; \
+		 (apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing)); \
+		st=$$?; [ -n "$$own" ] && rm -f $$rc; \
+		[ $$st = 0 ] || { echo "deps: apt-get install failed" >&2; exit 1; }; \
 	fi
 
 $(BUILD)/vmlinux.h:
@@ -97,7 +107,8 @@ $(BUILD)/tools/%: tools/%.c $(wildcard tools/*.h tests/bpf/*.h) $(BUILD)/libcs.a
 
 # The whole suite: unit tests, the same under ASan+UBSan, BPF_PROG_TEST_RUN
 # tests, then live end-to-end tests in network namespaces.
-test: deps
+test:
+	@$(MAKE) --no-print-directory deps EXTRA_PKGS="$(TEST_PKGS)"
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory BUILD=build/san SAN=1 all
 	@tests/run.sh
@@ -105,7 +116,9 @@ test: deps
 bench: deps all
 	tools/bench/run.sh
 
-demo: deps all
+demo:
+	@$(MAKE) --no-print-directory deps EXTRA_PKGS="$(DEMO_PKGS)"
+	@$(MAKE) --no-print-directory all
 	tools/demo.sh
 
 install: deps all
