@@ -77,10 +77,10 @@ wait_for 10 ip netns exec "$E" sh -c "ss -ltnH | grep -q ':443 '" ||
 
 STATE=$TMP/state
 CHECKS=(-i csdemo1 --ca-file "$PKI/root.pem" --crl "$PKI/inter.crl.pem" --every)
-say "certsentry on the edge: certsentry ${CHECKS[*]//$TMP\//} --state-dir state"
+say "certsentry on the edge: certsentry ${CHECKS[*]//$TMP\//} --inventory --state-dir state"
 JSON=$TMP/demo.json TEXT=$TMP/demo.txt
-bg "$E" "$BIN" "${CHECKS[@]}" --state-dir "$STATE" -o "$JSON"; JSON_PID=$BG_PID
-bg "$E" "$BIN" "${CHECKS[@]}" --state-dir "$STATE.text" -f text -o "$TEXT"; TEXT_PID=$BG_PID
+bg "$E" "$BIN" "${CHECKS[@]}" --inventory --state-dir "$STATE" -o "$JSON"; JSON_PID=$BG_PID
+bg "$E" "$BIN" "${CHECKS[@]}" --inventory --state-dir "$STATE.text" -f text -o "$TEXT"; TEXT_PID=$BG_PID
 wait_for 15 grep -q certsentry-started "$JSON" && wait_for 15 grep -q certsentry-started "$TEXT" ||
 	{ echo "demo: certsentry did not start: $(tail -3 "$JSON" "$TEXT")" >&2; exit 1; }
 tail -n +1 -f "$TEXT" | grep --line-buffered -v 'certsentry-\(stats\|started\)' &
