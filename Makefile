@@ -22,7 +22,7 @@ BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror -Iinclude
 
 DEB_PKGS := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libssl-dev \
 	    libpcap-dev libcmocka-dev libjson-c-dev libmicrohttpd-dev libcurl4-openssl-dev libclang-rt-14-dev python3 pkg-config openssl iproute2 tcpdump jq \
-	    procps psmisc ethtool tshark libsqlite3-dev sqlite3 curl libseccomp-dev
+	    procps psmisc ethtool tshark libsqlite3-dev sqlite3 curl clang-format libseccomp-dev
 
 # The real peers the live tests and the demo run against.
 DEMO_PKGS := nginx-light
@@ -43,7 +43,7 @@ BPFT_BINS := $(patsubst tests/bpf/%.c,$(BUILD)/tests/%,$(BPFT_SRCS))
 TOOL_SRCS := $(wildcard tools/*.c tools/bench/*.c)
 TOOL_BINS := $(patsubst %.c,$(BUILD)/%,$(TOOL_SRCS))
 
-.PHONY: all deps test test-unit test-san test-bpf test-e2e bench demo install uninstall clean fuzz
+.PHONY: format format-check all deps test test-unit test-san test-bpf test-e2e bench demo install uninstall clean fuzz
 .DELETE_ON_ERROR:
 
 all: $(BUILD)/certsentry $(UNIT_BINS) $(BPFT_BINS) $(TOOL_BINS) $(BUILD)/certsentry.8
@@ -170,6 +170,16 @@ uninstall:
 	elif [ -e $(DESTDIR)$(SYSCONFDIR)/certsentry/certsentry.conf ]; then \
 		echo "uninstall: keeping the changed $(DESTDIR)$(SYSCONFDIR)/certsentry/certsentry.conf"; \
 	fi
+
+# The C sources in the tree's one style (.clang-format: the kernel's, 100 columns).
+FORMAT_SRCS = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
+format:
+	clang-format -i $(FORMAT_SRCS)
+
+# Fails naming each file clang-format would change (run by make test).
+format-check:
+	@bad=$$(for f in $(FORMAT_SRCS); do clang-format --dry-run -Werror "$$f" >/dev/null 2>&1 || echo "$$f"; done); \
+	if [ -n "$$bad" ]; then echo "format-check: not in .clang-format's style (make format):" $$bad; exit 1; fi
 
 clean:
 	rm -rf build

@@ -47,6 +47,14 @@ run_shell() {
 bpf_tests=" $(cd tests/bpf && echo test_*.c | sed 's/\.c//g') "
 is_bpf() { case $bpf_tests in *" ${1##*/} "*) return 0 ;; esac; return 1; }
 
+# The tree's one C style (.clang-format; `make format` applies it).
+if fmt_out=$(make -s --no-print-directory format-check 2>&1); then
+	add "format: clang-format" 1 0 0
+else
+	echo "$fmt_out" | sed 's/^/    /'
+	add "format: clang-format" 0 1 0
+fi
+
 for t in build/tests/test_*; do
 	is_bpf "$t" && continue
 	run_cmocka "$t" "unit: ${t##*/}"
