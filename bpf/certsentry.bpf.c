@@ -5,35 +5,35 @@
 #include "certsentry.h"
 #include "cs_wire.h"
 
-#define TC_ACT_UNSPEC	(-1)
+#define TC_ACT_UNSPEC (-1)
 
-#define ETH_HLEN	14
-#define VLAN_HLEN	4
-#define ETH_P_IP	0x0800
-#define ETH_P_IPV6	0x86DD
-#define ETH_P_8021Q	0x8100
-#define ETH_P_8021AD	0x88A8
+#define ETH_HLEN     14
+#define VLAN_HLEN    4
+#define ETH_P_IP     0x0800
+#define ETH_P_IPV6   0x86DD
+#define ETH_P_8021Q  0x8100
+#define ETH_P_8021AD 0x88A8
 
 #define NEXTHDR_HOP	0
 #define NEXTHDR_TCP	6
 #define NEXTHDR_UDP	17
-#define NEXTHDR_ROUTING	43
+#define NEXTHDR_ROUTING 43
 #define NEXTHDR_DEST	60
-#define IPV6_EXT_MAX	4	/* extension headers walked before giving up */
+#define IPV6_EXT_MAX	4 /* extension headers walked before giving up */
 
-#define IP_MF_OFFSET	0x3fff	/* MF flag | fragment offset */
+#define IP_MF_OFFSET 0x3fff /* MF flag | fragment offset */
 
 /* What may start a TCP direction (tcp_start); >= 0 is an enum cs_mode. */
-#define START_NONE	(-1)
+#define START_NONE (-1)
 
 /* Direct packet reads only below this offset: keeps the verifier's packet
  * range tracking happy (it gives up above 64 KiB). */
-#define DIRECT_OFF_MAX	1024
+#define DIRECT_OFF_MAX 1024
 
 char LICENSE[] SEC("license") = "GPL";
 
 const volatile __u32 max_bytes = CS_MAX_BYTES_DEFAULT;
-const volatile __u32 hint_seed;		/* random, set by userspace at load */
+const volatile __u32 hint_seed; /* random, set by userspace at load */
 /* Set at load only while a key source can decrypt TLS 1.3: the walk then
  * takes the encrypted flight whole (cs_enc_max). */
 const volatile __u32 copy_encrypted;
@@ -87,11 +87,11 @@ struct {
 /* What the parser found out about one TCP segment or UDP datagram. */
 struct pkt {
 	struct cs_flow_key key;
-	__u32 seq;		/* sequence number of payload[0]; 0 for UDP */
-	__u32 poff;		/* payload offset from skb->data */
-	__u32 plen;		/* payload bytes, from the IP header's length */
-	__u32 mix;		/* cs_hint_mix(): bucket in "hints" and tag */
-	__u8 flags;		/* TCP flags byte; 0 for UDP */
+	__u32 seq;  /* sequence number of payload[0]; 0 for UDP */
+	__u32 poff; /* payload offset from skb->data */
+	__u32 plen; /* payload bytes, from the IP header's length */
+	__u32 mix;  /* cs_hint_mix(): bucket in "hints" and tag */
+	__u8 flags; /* TCP flags byte; 0 for UDP */
 	__u8 hook;
 };
 
@@ -107,18 +107,19 @@ static __always_inline void count(__u32 idx, __u64 v)
  * through bpf_skb_load_bytes, which also reads paged data. Never pulls.
  * A macro so the copy keeps the header type's alignment: word loads, not
  * the byte loads a memcpy from a void * becomes. */
-#define load_hdr(skb, off, dst) ({						\
-	void *data_ = (void *)(long)(skb)->data;				\
-	void *end_ = (void *)(long)(skb)->data_end;				\
-	__u32 off_ = (off);							\
-	int ret_ = 0;								\
-										\
-	if (off_ < DIRECT_OFF_MAX && data_ + off_ + sizeof(*(dst)) <= end_)	\
-		*(dst) = *(typeof(dst))(data_ + off_);				\
-	else									\
-		ret_ = bpf_skb_load_bytes(skb, off_, dst, sizeof(*(dst)));	\
-	ret_;									\
-})
+#define load_hdr(skb, off, dst)                                                     \
+	({                                                                          \
+		void *data_ = (void *)(long)(skb)->data;                            \
+		void *end_ = (void *)(long)(skb)->data_end;                         \
+		__u32 off_ = (off);                                                 \
+		int ret_ = 0;                                                       \
+                                                                                    \
+		if (off_ < DIRECT_OFF_MAX && data_ + off_ + sizeof(*(dst)) <= end_) \
+			*(dst) = *(typeof(dst))(data_ + off_);                      \
+		else                                                                \
+			ret_ = bpf_skb_load_bytes(skb, off_, dst, sizeof(*(dst)));  \
+		ret_;                                                               \
+	})
 
 /* End of the IP packet (skb offset): its own length field, not skb->len,
  * so Ethernet padding never counts; 0 means BIG TCP (length in the skb). */
@@ -146,7 +147,7 @@ static __always_inline int parse_tcp(struct __sk_buff *skb, __u32 off, __u32 end
 	p->key.proto = IPPROTO_TCP;
 	p->flags = ((__u8 *)&th)[13];
 	p->seq = bpf_ntohl(th.seq);
-	if (p->flags & CS_TCP_SYN)	/* TFO data follows the SYN's own number */
+	if (p->flags & CS_TCP_SYN) /* TFO data follows the SYN's own number */
 		p->seq++;
 	p->poff = off + doff;
 	p->plen = end - p->poff;
@@ -175,7 +176,8 @@ static __always_inline int parse_l4(struct __sk_buff *skb, __u32 off, __u32 end,
 	return parse_tcp(skb, off, end, p);
 }
 
-static __always_inline int parse_ipv4(struct __sk_buff *skb, __u32 off, struct pkt *p, __u32 *s, __u32 *d)
+static __always_inline int parse_ipv4(struct __sk_buff *skb, __u32 off, struct pkt *p, __u32 *s,
+				      __u32 *d)
 {
 	struct iphdr ih;
 	__u32 hl, end;
@@ -201,10 +203,13 @@ static __always_inline int parse_ipv4(struct __sk_buff *skb, __u32 off, struct p
 
 /* Walks hop-by-hop, routing and destination options headers; anything else
  * (fragments, ESP, AH, no-next-header) is not a segment we can read. */
-static __always_inline int parse_ipv6(struct __sk_buff *skb, __u32 off, struct pkt *p, __u32 *s, __u32 *d)
+static __always_inline int parse_ipv6(struct __sk_buff *skb, __u32 off, struct pkt *p, __u32 *s,
+				      __u32 *d)
 {
 	struct ipv6hdr h;
-	struct { __u8 nh, len; } ext;
+	struct {
+		__u8 nh, len;
+	} ext;
 	__u32 end, nh;
 	int i;
 
@@ -317,8 +322,12 @@ static __always_inline int load_short(struct __sk_buff *skb, __u32 off, __u32 n,
 static __always_inline int tcp_start(struct __sk_buff *skb, const struct pkt *p, __u32 *skip,
 				     __u8 *client)
 {
-	struct { __u8 b[WIRE_START_PEEK]; } h = {};
-	struct { __u8 b[WIRE_START_SHORT]; } s;
+	struct {
+		__u8 b[WIRE_START_PEEK];
+	} h = {};
+	struct {
+		__u8 b[WIRE_START_SHORT];
+	} s;
 	__u32 n = p->plen;
 	int mode;
 
@@ -376,8 +385,8 @@ static __always_inline struct cs_scratch *scratch_get(void)
 	return bpf_map_lookup_elem(&scratch, &zero);
 }
 
-static __always_inline void ev_fill(struct cs_event *ev, struct __sk_buff *skb,
-				    const struct pkt *p, __u8 type)
+static __always_inline void ev_fill(struct cs_event *ev, struct __sk_buff *skb, const struct pkt *p,
+				    __u8 type)
 {
 	ev->ts_ns = bpf_ktime_get_ns();
 	ev->key = p->key;
@@ -424,8 +433,8 @@ struct copy_ctx {
 	struct __sk_buff *skb;
 	__u32 poff;
 	__u32 seq;
-	__u32 n;		/* payload bytes to copy, from payload[0] */
-	bool wake;		/* may wake the reader (wakeup_flags) */
+	__u32 n;   /* payload bytes to copy, from payload[0] */
+	bool wake; /* may wake the reader (wakeup_flags) */
 };
 
 /* One ring record per CS_EVENT_DATA_MAX bytes, each with its own seq. */
@@ -485,10 +494,10 @@ struct walk_ctx {
 	__u32 poff;
 	__u32 seq;
 	__u32 plen;
-	struct wire_walk w;	/* w.rec: seq of the unit to read */
-	__u32 tail;		/* bytes (1..4) of the unit at w.rec the packet ends in */
-	bool stop;		/* the walk stops at the record at w.rec */
-	bool took;		/* the packet holds bytes of a record the walk takes */
+	struct wire_walk w; /* w.rec: seq of the unit to read */
+	__u32 tail;	    /* bytes (1..4) of the unit at w.rec the packet ends in */
+	bool stop;	    /* the walk stops at the record at w.rec */
+	bool took;	    /* the packet holds bytes of a record the walk takes */
 };
 
 /* One unit (cs_wire.h) read at w.rec: the walk goes on, or stops. */
@@ -572,7 +581,8 @@ static __always_inline void walk_stop(struct cs_flow_state *st, __u32 rec)
  * taken whole): false for one that starts with the record the walk stops at,
  * or holds no more than a CCS before it (TLS 1.2's CCS + Finished).
  */
-static __always_inline bool walk(struct __sk_buff *skb, const struct pkt *p, struct cs_flow_state *st)
+static __always_inline bool walk(struct __sk_buff *skb, const struct pkt *p,
+				 struct cs_flow_state *st)
 {
 	struct walk_ctx w = {
 		.skb = skb, .poff = p->poff, .seq = p->seq, .plen = p->plen,
@@ -620,7 +630,8 @@ static __always_inline void flow_init(struct cs_flow_state *st, __u32 seq, int m
 	st->limit = max_bytes ? max_bytes : CS_MAX_BYTES_DEFAULT;
 	st->hi = 0;
 	/* SSLv2 records cannot be walked; DTLS datagrams are looked at whole. */
-	st->walking = mode == CS_MODE_TLS || mode == CS_MODE_ALERT ? WIRE_WALK_CLEAR : WIRE_WALK_OFF;
+	st->walking = mode == CS_MODE_TLS || mode == CS_MODE_ALERT ? WIRE_WALK_CLEAR :
+								     WIRE_WALK_OFF;
 	st->done = 0;
 	st->closing = 0;
 	st->mode = mode;
@@ -698,7 +709,7 @@ static __always_inline int tracked_data(struct __sk_buff *skb, const struct pkt 
 			count(CS_C_CAPPED, 1);
 	}
 	if (st->done && st->closing) {
-		flow_forget(p);		/* the data the FIN overtook is in */
+		flow_forget(p); /* the data the FIN overtook is in */
 		return -1;
 	}
 	return 0;
@@ -739,7 +750,7 @@ static __always_inline void handle_tcp(struct __sk_buff *skb, struct pkt *p)
 	int mode;
 
 	if (!p->plen && !(p->flags & (CS_TCP_FIN | CS_TCP_RST)))
-		return;				/* pure ACK, SYN: nothing to see */
+		return; /* pure ACK, SYN: nothing to see */
 	if (p->plen)
 		count(CS_C_TCP_PAYLOAD, 1);
 	if (hint_maybe(p))
@@ -763,8 +774,8 @@ struct dtls_ctx {
 	struct __sk_buff *skb;
 	__u32 poff;
 	__u32 plen;
-	__u32 pos;		/* offset of the record header to read */
-	bool stop;		/* a record that ends the handshake */
+	__u32 pos; /* offset of the record header to read */
+	bool stop; /* a record that ends the handshake */
 };
 
 /* Reads the DTLS record header at pos: hops over it, or stops at one that
@@ -808,7 +819,7 @@ static __always_inline void udp_tracked(struct __sk_buff *skb, struct pkt *p,
 		return;
 	}
 	bpf_loop(CS_WALK_MAX, dtls_rec, &c, 0);
-	n = st->limit - st->hi;		/* > 0: not done */
+	n = st->limit - st->hi; /* > 0: not done */
 	if (n > p->plen)
 		n = p->plen;
 	p->hook = hook_of(skb);
@@ -831,8 +842,12 @@ static __always_inline void udp_tracked(struct __sk_buff *skb, struct pkt *p,
 static __always_inline void handle_udp(struct __sk_buff *skb, struct pkt *p)
 {
 	struct cs_flow_state *st = NULL;
-	struct { __u8 b[DTLS_HELLO_PEEK]; } h = {};
-	struct { __u8 b; } first;
+	struct {
+		__u8 b[DTLS_HELLO_PEEK];
+	} h = {};
+	struct {
+		__u8 b;
+	} first;
 	bool have = p->plen >= sizeof(h);
 
 	if (have) {

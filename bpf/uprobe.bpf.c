@@ -5,9 +5,9 @@
 #include <bpf/bpf_endian.h>
 #include "cs_uprobe.h"
 
-#define AF_INET		2
-#define AF_INET6	10
-#define VM_EXEC		0x00000004
+#define AF_INET	 2
+#define AF_INET6 10
+#define VM_EXEC	 0x00000004
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -64,7 +64,7 @@ struct {
 	__uint(max_entries, CS_UP_RING_BYTES);
 } events SEC(".maps");
 
-__u64 chain_seq;	/* last chain id handed out */
+__u64 chain_seq; /* last chain id handed out */
 /* Entries in "pending", kept exact (each successful insert adds one, each
  * successful delete, here or by userspace, takes one): lets every other
  * send on the machine skip the lookup. */

@@ -12,13 +12,13 @@
 
 /* ---- Limits ---------------------------------------------------------------- */
 
-#define CS_MAX_BYTES_DEFAULT	(512 * 1024)	/* copied per direction */
-#define CS_EVENT_DATA_MAX	16384		/* payload bytes per ring record */
-#define CS_RINGBUF_BYTES	(16 * 1024 * 1024)
-#define CS_FLOWS_MAX		65536		/* LRU hash "flows" */
-#define CS_DONE_FLOWS_MAX	4096		/* LRU hash "done_flows" */
-#define CS_WALK_MAX		32		/* TLS/DTLS record headers walked per packet */
-#define CS_TAIL_BYTES		8		/* copied of the record the walk stops at */
+#define CS_MAX_BYTES_DEFAULT (512 * 1024) /* copied per direction */
+#define CS_EVENT_DATA_MAX    16384	  /* payload bytes per ring record */
+#define CS_RINGBUF_BYTES     (16 * 1024 * 1024)
+#define CS_FLOWS_MAX	     65536 /* LRU hash "flows" */
+#define CS_DONE_FLOWS_MAX    4096  /* LRU hash "done_flows" */
+#define CS_WALK_MAX	     32	   /* TLS/DTLS record headers walked per packet */
+#define CS_TAIL_BYTES	     8	   /* copied of the record the walk stops at */
 /* TLS 1.3's encrypted records copied whole, only while a key source is
  * configured (the program's copy_encrypted): a direction that did not start
  * with a ClientHello (the server) takes its flight, EncryptedExtensions,
@@ -27,8 +27,8 @@
  * and 8 leaves room for a chain over 16 KiB split over up to 4 records.
  * The client takes 1: its Finished, Certificate or alert. Userspace ends a
  * direction sooner through done_flows. */
-#define CS_ENC_SERVER_RECS	8
-#define CS_ENC_CLIENT_RECS	1
+#define CS_ENC_SERVER_RECS 8
+#define CS_ENC_CLIENT_RECS 1
 
 /* Encrypted records a TCP direction may take whole (cs_wire.h's walk):
  * none unless copy_encrypted; client: it started with a ClientHello. */
@@ -48,43 +48,43 @@ enum cs_family { CS_AF_INET = 4, CS_AF_INET6 = 6 };
  * host byte order. No padding: keys are compared and hashed as bytes. It is
  * the key of "flows" and "done_flows" (value: a __u8, any). */
 struct cs_flow_key {
-	__u8  saddr[16];
-	__u8  daddr[16];
+	__u8 saddr[16];
+	__u8 daddr[16];
 	__u16 sport;
 	__u16 dport;
-	__u8  family;		/* enum cs_family */
-	__u8  proto;		/* IPPROTO_TCP, or IPPROTO_UDP (DTLS) */
-	__u8  pad[2];
+	__u8 family; /* enum cs_family */
+	__u8 proto;  /* IPPROTO_TCP, or IPPROTO_UDP (DTLS) */
+	__u8 pad[2];
 };
 
 /* ---- Ring records (ring buffer "events") ------------------------------------ */
 
 enum cs_event_type {
-	CS_EV_DATA  = 1,	/* len payload bytes at TCP sequence seq; for UDP
+	CS_EV_DATA = 1,	 /* len payload bytes at TCP sequence seq; for UDP
 				 * one datagram, seq = offset in it (see below) */
-	CS_EV_CLOSE = 2,	/* FIN or RST seen (tcp_flags says which); len 0 */
+	CS_EV_CLOSE = 2, /* FIN or RST seen (tcp_flags says which); len 0 */
 };
 
 enum cs_hook { CS_HOOK_INGRESS = 0, CS_HOOK_EGRESS = 1 };
 
 /* TCP flag bits as in the TCP header's 13th byte. */
-#define CS_TCP_FIN	0x01
-#define CS_TCP_SYN	0x02
-#define CS_TCP_RST	0x04
-#define CS_TCP_PSH	0x08
-#define CS_TCP_ACK	0x10
+#define CS_TCP_FIN 0x01
+#define CS_TCP_SYN 0x02
+#define CS_TCP_RST 0x04
+#define CS_TCP_PSH 0x08
+#define CS_TCP_ACK 0x10
 
 /* One ring record: this header, then len payload bytes. */
 struct cs_event {
-	__u64 ts_ns;		/* bpf_ktime_get_ns(): CLOCK_MONOTONIC */
+	__u64 ts_ns; /* bpf_ktime_get_ns(): CLOCK_MONOTONIC */
 	struct cs_flow_key key;
-	__u32 seq;		/* TCP sequence number of the first byte */
+	__u32 seq; /* TCP sequence number of the first byte */
 	__u32 ifindex;
 	__u32 len;
-	__u8  type;		/* enum cs_event_type */
-	__u8  hook;		/* enum cs_hook */
-	__u8  tcp_flags;
-	__u8  pad;
+	__u8 type; /* enum cs_event_type */
+	__u8 hook; /* enum cs_hook */
+	__u8 tcp_flags;
+	__u8 pad;
 };
 
 /*
@@ -105,41 +105,41 @@ struct cs_event {
 
 /* How a direction started: decides how its bytes are walked. */
 enum cs_mode {
-	CS_MODE_TLS   = 0,	/* TLS hello record: records walked */
-	CS_MODE_SSL2  = 1,	/* SSLv2 CLIENT-/SERVER-HELLO: not walked, copied to the cap */
-	CS_MODE_ALERT = 2,	/* TLS Alert while the reverse direction is tracked: walked;
+	CS_MODE_TLS = 0,   /* TLS hello record: records walked */
+	CS_MODE_SSL2 = 1,  /* SSLv2 CLIENT-/SERVER-HELLO: not walked, copied to the cap */
+	CS_MODE_ALERT = 2, /* TLS Alert while the reverse direction is tracked: walked;
 				 * a warning alert at the start is hopped over */
-	CS_MODE_DTLS  = 3,	/* UDP, DTLS hello: datagrams copied whole */
+	CS_MODE_DTLS = 3,  /* UDP, DTLS hello: datagrams copied whole */
 };
 
 /* Offsets are sequence numbers minus isn, so retransmissions never count
  * twice. For a UDP direction hi counts the bytes copied, limit is the cap
  * (lowered to hi when the handshake is over), isn and next_rec are 0. */
 struct cs_flow_state {
-	__u32 isn;		/* seq of the first TLS record of this direction */
-	__u32 next_rec;		/* seq of the walk's next unit (cs_wire.h: a record
+	__u32 isn;	/* seq of the first TLS record of this direction */
+	__u32 next_rec; /* seq of the walk's next unit (cs_wire.h: a record
 				 * header, or a handshake header after a CCS) */
-	__u32 limit;		/* copy offsets [0, limit): max_bytes, or less once the
+	__u32 limit;	/* copy offsets [0, limit): max_bytes, or less once the
 				 * walk stopped at a record (its header + CS_TAIL_BYTES),
 				 * or the FIN's offset once closing */
-	__u32 hi;		/* highest offset seen (end of a segment) */
-	__u8  walking;		/* enum wire_walk_phase: 0 once stopped, or never walked */
-	__u8  done;		/* hi reached limit: nothing more to copy */
-	__u8  closing;		/* FIN/RST seen (CLOSE sent) before all data was: the
+	__u32 hi;	/* highest offset seen (end of a segment) */
+	__u8 walking;	/* enum wire_walk_phase: 0 once stopped, or never walked */
+	__u8 done;	/* hi reached limit: nothing more to copy */
+	__u8 closing;	/* FIN/RST seen (CLOSE sent) before all data was: the
 				 * entry stays until the missing data arrives */
-	__u8  mode;		/* enum cs_mode: what started the direction */
+	__u8 mode;	/* enum cs_mode: what started the direction */
 	/* A unit split across packets: its first part_len (1..4) bytes, at
 	 * seq next_rec, packed from the top byte down (byte 0 in bits 31..24);
 	 * the packet at next_rec + part_len completes it. part_len 0: none kept. */
 	__u32 part;
-	__u8  part_len;
+	__u8 part_len;
 	/* The direction began with a ClientHello. Its records never wake the
 	 * reader: the server's answer does, and brings them along. */
-	__u8  quiet;
-	__u8  enc;		/* encrypted records taken (wire_walk.enc) */
-	__u8  pad2;
-	__u16 body;		/* walking WIRE_WALK_HELLO: the record's body length */
-	__u8  pad3[2];
+	__u8 quiet;
+	__u8 enc; /* encrypted records taken (wire_walk.enc) */
+	__u8 pad2;
+	__u16 body; /* walking WIRE_WALK_HELLO: the record's body length */
+	__u8 pad3[2];
 };
 
 /* ---- Hints (array map "hints") ---------------------------------------------- */
@@ -160,13 +160,13 @@ struct cs_flow_state {
  * at one bucket. Userspace that inserts into "flows" itself must add
  * cs_hint_part() to the bucket too.
  */
-#define CS_HINT_BITS		18
-#define CS_HINT_COUNT_SHIFT	48
-#define CS_HINT_SATURATED	0x4000
+#define CS_HINT_BITS	    18
+#define CS_HINT_COUNT_SHIFT 48
+#define CS_HINT_SATURATED   0x4000
 
 struct cs_hint {
-	__u64 v;		/* count << CS_HINT_COUNT_SHIFT | sum of tags */
-	__u32 sticky;		/* set once, never cleared */
+	__u64 v;      /* count << CS_HINT_COUNT_SHIFT | sum of tags */
+	__u32 sticky; /* set once, never cleared */
 	__u32 pad;
 };
 
@@ -221,14 +221,14 @@ static inline __u32 cs_flow_hint(__u32 seed, const struct cs_flow_key *k)
 /* ---- Counters (per-CPU array map "counters", index = enum value) ------------ */
 
 enum cs_counter {
-	CS_C_PACKETS,		/* every packet the classifier saw */
-	CS_C_TCP_PAYLOAD,	/* TCP packets with payload */
-	CS_C_FLOWS,		/* flow directions started */
-	CS_C_BYTES,		/* payload bytes copied to the ring */
-	CS_C_EVENTS,		/* ring records written */
-	CS_C_RB_FAIL,		/* ring-buffer output failures (drops) */
-	CS_C_CAPPED,		/* directions that reached the byte cap */
-	CS_C_COPY_FAIL,		/* bpf_skb_load_bytes of payload failed (should stay 0) */
+	CS_C_PACKETS,	  /* every packet the classifier saw */
+	CS_C_TCP_PAYLOAD, /* TCP packets with payload */
+	CS_C_FLOWS,	  /* flow directions started */
+	CS_C_BYTES,	  /* payload bytes copied to the ring */
+	CS_C_EVENTS,	  /* ring records written */
+	CS_C_RB_FAIL,	  /* ring-buffer output failures (drops) */
+	CS_C_CAPPED,	  /* directions that reached the byte cap */
+	CS_C_COPY_FAIL,	  /* bpf_skb_load_bytes of payload failed (should stay 0) */
 	CS_C_MAX
 };
 
@@ -237,13 +237,13 @@ enum cs_counter {
 /* A clsact filter's handle and priority: these plus the slot its instance
  * holds (user/clsact.c), so instances side by side never share one and a
  * start tells a dead instance's filters from a live one's. */
-#define CS_TC_HANDLE		0xce55
-#define CS_TC_PRIO		0xce55
-#define CS_TC_SLOTS		32		/* instances on one host at once */
+#define CS_TC_HANDLE 0xce55
+#define CS_TC_PRIO   0xce55
+#define CS_TC_SLOTS  32 /* instances on one host at once */
 
 /* ---- What both sides rely on ------------------------------------------------ */
 
-#define CS_ABI_SIZE(type, size)	_Static_assert(sizeof(type) == (size), #type " changed size")
+#define CS_ABI_SIZE(type, size) _Static_assert(sizeof(type) == (size), #type " changed size")
 #define CS_ABI_AT(type, field, off) \
 	_Static_assert(__builtin_offsetof(type, field) == (off), #type "." #field " moved")
 

@@ -11,69 +11,69 @@
  * constant offsets.
  */
 #ifdef __bpf__
-#define WIRE_FN		static inline __attribute__((always_inline))	/* vmlinux.h: __u8.., bool */
+#define WIRE_FN static inline __attribute__((always_inline)) /* vmlinux.h: __u8.., bool */
 #else
 #include <stdbool.h>
 #include <linux/types.h>
-#define WIRE_FN		static inline
+#define WIRE_FN static inline
 #endif
-#include "certsentry.h"	/* enum cs_mode */
+#include "certsentry.h" /* enum cs_mode */
 
 /* Record content types (TLS and DTLS alike). */
-#define TLS_CT_CCS		20
-#define TLS_CT_ALERT		21
-#define TLS_CT_HANDSHAKE	22
-#define TLS_CT_APPDATA		23
-#define TLS_CT_HEARTBEAT	24
+#define TLS_CT_CCS	 20
+#define TLS_CT_ALERT	 21
+#define TLS_CT_HANDSHAKE 22
+#define TLS_CT_APPDATA	 23
+#define TLS_CT_HEARTBEAT 24
 
 /* Handshake message types. */
-#define TLS_HS_CLIENT_HELLO		1
-#define TLS_HS_SERVER_HELLO		2
-#define TLS_HS_HELLO_VERIFY_REQUEST	3	/* DTLS */
-#define TLS_HS_CERTIFICATE		11
-#define TLS_HS_SERVER_KEY_EXCHANGE	12
-#define TLS_HS_CERTIFICATE_REQUEST	13
-#define TLS_HS_SERVER_HELLO_DONE	14
-#define TLS_HS_CLIENT_KEY_EXCHANGE	16
-#define TLS_HS_CERTIFICATE_STATUS	22
+#define TLS_HS_CLIENT_HELLO	    1
+#define TLS_HS_SERVER_HELLO	    2
+#define TLS_HS_HELLO_VERIFY_REQUEST 3 /* DTLS */
+#define TLS_HS_CERTIFICATE	    11
+#define TLS_HS_SERVER_KEY_EXCHANGE  12
+#define TLS_HS_CERTIFICATE_REQUEST  13
+#define TLS_HS_SERVER_HELLO_DONE    14
+#define TLS_HS_CLIENT_KEY_EXCHANGE  16
+#define TLS_HS_CERTIFICATE_STATUS   22
 
 /* Protocol versions as they appear on the wire. */
-#define TLS_V_SSL2		0x0002
-#define TLS_V_SSL3		0x0300
-#define TLS_V_10		0x0301
-#define TLS_V_11		0x0302
-#define TLS_V_12		0x0303
-#define TLS_V_13		0x0304
-#define DTLS_V_10		0xfeff
-#define DTLS_V_12		0xfefd
-#define DTLS_V_13		0xfefc
-#define TLS_MAJOR		3	/* record versions 03 00 (SSL 3.0) .. 03 04 */
-#define TLS_MINOR_MAX		4
-#define DTLS_MAJOR		0xfe	/* record versions fe ff, fe fd, fe fc */
+#define TLS_V_SSL2    0x0002
+#define TLS_V_SSL3    0x0300
+#define TLS_V_10      0x0301
+#define TLS_V_11      0x0302
+#define TLS_V_12      0x0303
+#define TLS_V_13      0x0304
+#define DTLS_V_10     0xfeff
+#define DTLS_V_12     0xfefd
+#define DTLS_V_13     0xfefc
+#define TLS_MAJOR     3 /* record versions 03 00 (SSL 3.0) .. 03 04 */
+#define TLS_MINOR_MAX 4
+#define DTLS_MAJOR    0xfe /* record versions fe ff, fe fd, fe fc */
 
-#define TLS_ALERT_WARNING	1
-#define TLS_ALERT_FATAL		2
+#define TLS_ALERT_WARNING 1
+#define TLS_ALERT_FATAL	  2
 
 /* Header lengths. */
-#define TLS_HDR_LEN		5	/* type, version(2), length(2) */
-#define TLS_HS_HDR_LEN		4	/* type, length(3) */
-#define TLS_ALERT_LEN		7	/* a whole alert record: header, level, description */
-#define SSL2_HDR_LEN		2	/* 2-byte form: high bit set, 15-bit length */
-#define DTLS_HDR_LEN		13	/* type, version(2), epoch(2), seq(6), length(2) */
-#define DTLS_HS_HDR_LEN		12	/* type, length(3), seq(2), offset(3), fragment length(3) */
+#define TLS_HDR_LEN	5  /* type, version(2), length(2) */
+#define TLS_HS_HDR_LEN	4  /* type, length(3) */
+#define TLS_ALERT_LEN	7  /* a whole alert record: header, level, description */
+#define SSL2_HDR_LEN	2  /* 2-byte form: high bit set, 15-bit length */
+#define DTLS_HDR_LEN	13 /* type, version(2), epoch(2), seq(6), length(2) */
+#define DTLS_HS_HDR_LEN 12 /* type, length(3), seq(2), offset(3), fragment length(3) */
 
 /* RFC 7983: a UDP datagram whose first byte is 20..63 is DTLS. */
-#define DTLS_MUX_MIN		20
-#define DTLS_MUX_MAX		63
+#define DTLS_MUX_MIN 20
+#define DTLS_MUX_MAX 63
 
 /* Bytes a TCP payload's start is judged on (wire_tcp_start): under
  * WIRE_START_SHORT only a hello header prefix can match, and only 8 can
  * show an SSLv2 hello. */
-#define WIRE_START_PEEK		8
-#define WIRE_START_SHORT	6
+#define WIRE_START_PEEK	 8
+#define WIRE_START_SHORT 6
 /* A DTLS hello is judged on 14 bytes (header and handshake type), asked of
  * datagrams of at least 16. */
-#define DTLS_HELLO_PEEK		16
+#define DTLS_HELLO_PEEK 16
 
 /* TLS 1.3 or DTLS 1.3, final or draft (7f xx, and 7e xx of Facebook's
  * drafts): the handshake past the ServerHello is encrypted. */
@@ -149,11 +149,11 @@ enum wire_start {
 	WIRE_NOT_TLS = 0,
 	WIRE_TLS_CLIENT_HELLO,
 	WIRE_TLS_SERVER_HELLO,
-	WIRE_TLS_PREFIX,		/* 1..5 bytes of a hello's record header */
+	WIRE_TLS_PREFIX, /* 1..5 bytes of a hello's record header */
 	WIRE_SSL2_CLIENT_HELLO,
 	WIRE_SSL2_SERVER_HELLO,
-	WIRE_ALERT_WARNING,		/* alerts start a direction only if */
-	WIRE_ALERT_FATAL,		/* its reverse is tracked: the caller asks */
+	WIRE_ALERT_WARNING, /* alerts start a direction only if */
+	WIRE_ALERT_FATAL,   /* its reverse is tracked: the caller asks */
 };
 
 /*
@@ -229,27 +229,27 @@ WIRE_FN int wire_start_mode(enum wire_start k, __u8 *client, __u32 *skip)
  * bytes (the handshake header): wire_walk_need() says how many.
  */
 enum wire_walk_phase {
-	WIRE_WALK_OFF = 0,	/* not walked (SSLv2, DTLS), or stopped */
-	WIRE_WALK_CLEAR,	/* handshake in the clear */
-	WIRE_WALK_CCS,		/* just after a ChangeCipherSpec */
-	WIRE_WALK_HELLO,	/* a handshake record after a CCS: its handshake header next */
-	WIRE_WALK_ENCRYPTED,	/* TLS 1.3's encrypted records, taken whole */
+	WIRE_WALK_OFF = 0,   /* not walked (SSLv2, DTLS), or stopped */
+	WIRE_WALK_CLEAR,     /* handshake in the clear */
+	WIRE_WALK_CCS,	     /* just after a ChangeCipherSpec */
+	WIRE_WALK_HELLO,     /* a handshake record after a CCS: its handshake header next */
+	WIRE_WALK_ENCRYPTED, /* TLS 1.3's encrypted records, taken whole */
 };
 
 /* What a unit did to the walk (wire_walk_unit). */
 enum wire_step {
-	WIRE_STOP = 0,		/* stop at the record at w->rec */
-	WIRE_NEXT,		/* went on; no bytes of a record taken yet (a CCS, a header
+	WIRE_STOP = 0, /* stop at the record at w->rec */
+	WIRE_NEXT,     /* went on; no bytes of a record taken yet (a CCS, a header
 				 * whose handshake header decides) */
-	WIRE_TOOK,		/* went on past a record it takes: handshake or encrypted */
+	WIRE_TOOK,     /* went on past a record it takes: handshake or encrypted */
 };
 
 struct wire_walk {
-	__u32 rec;		/* stream position of the unit to read */
-	__u16 body;		/* WIRE_WALK_HELLO: body length of the record at rec - 5 */
-	__u8  phase;		/* enum wire_walk_phase */
-	__u8  enc;		/* encrypted records taken */
-	__u8  enc_max;		/* encrypted records this direction may take */
+	__u32 rec;    /* stream position of the unit to read */
+	__u16 body;   /* WIRE_WALK_HELLO: body length of the record at rec - 5 */
+	__u8 phase;   /* enum wire_walk_phase */
+	__u8 enc;     /* encrypted records taken */
+	__u8 enc_max; /* encrypted records this direction may take */
 };
 
 /* Bytes from the header at h to the next one. */

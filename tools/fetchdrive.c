@@ -41,8 +41,8 @@
 #include "json.h"
 #include "ocspfetch.h"
 
-#define LINE_MAX_LEN	4096
-#define GETS_MAX	64
+#define LINE_MAX_LEN 4096
+#define GETS_MAX     64
 
 static struct {
 	struct fetch_opts fo;
@@ -59,13 +59,32 @@ static struct {
 	struct ocspfetch *ocsp;
 	struct aiafetch *aia;
 	uint64_t ticks, max_tick_us, max_tick_cpu_us, max_cmd_us;
-	struct { char tag[64]; uint64_t tick; bool used; } gets[GETS_MAX];
+	struct {
+		char tag[64];
+		uint64_t tick;
+		bool used;
+	} gets[GETS_MAX];
 } g;
 
 enum {
-	O_STATE = 1000, O_ALLOW, O_ALLOW_LOCAL, O_CRL_MAX, O_CRL_TOTAL, O_MAX_CRLS, O_REFRESH_MIN,
-	O_REFRESH_MAX, O_BACKOFF_MIN, O_BACKOFF_MAX, O_TIMEOUT, O_CONNECT_TIMEOUT, O_CONC, O_RATE,
-	O_REDIRS, O_NONCE, O_TICK, O_QUEUE,
+	O_STATE = 1000,
+	O_ALLOW,
+	O_ALLOW_LOCAL,
+	O_CRL_MAX,
+	O_CRL_TOTAL,
+	O_MAX_CRLS,
+	O_REFRESH_MIN,
+	O_REFRESH_MAX,
+	O_BACKOFF_MIN,
+	O_BACKOFF_MAX,
+	O_TIMEOUT,
+	O_CONNECT_TIMEOUT,
+	O_CONC,
+	O_RATE,
+	O_REDIRS,
+	O_NONCE,
+	O_TICK,
+	O_QUEUE,
 };
 
 static const struct argp_option opts[] = {
@@ -105,36 +124,69 @@ static uint64_t num(struct argp_state *st, const char *arg, const char *name)
 static error_t parse_arg(int key, char *arg, struct argp_state *st)
 {
 	switch (key) {
-	case O_STATE: opt.co.state_dir = opt.oo.state_dir = opt.ao.state_dir = arg; break;
+	case O_STATE:
+		opt.co.state_dir = opt.oo.state_dir = opt.ao.state_dir = arg;
+		break;
 	case O_ALLOW:
 		if (opt.fo.n_allow >= FETCH_ALLOW_MAX)
 			argp_error(st, "--allow: at most %d", FETCH_ALLOW_MAX);
 		opt.fo.allow[opt.fo.n_allow++] = arg;
 		break;
-	case O_ALLOW_LOCAL: opt.fo.allow_local = true; break;
-	case O_CRL_MAX: opt.co.max_crl_bytes = num(st, arg, "--crl-max-bytes"); break;
-	case O_CRL_TOTAL: opt.co.max_total_bytes = num(st, arg, "--crl-total-bytes"); break;
-	case O_MAX_CRLS: opt.co.max_crls = (uint32_t)num(st, arg, "--max-crls"); break;
+	case O_ALLOW_LOCAL:
+		opt.fo.allow_local = true;
+		break;
+	case O_CRL_MAX:
+		opt.co.max_crl_bytes = num(st, arg, "--crl-max-bytes");
+		break;
+	case O_CRL_TOTAL:
+		opt.co.max_total_bytes = num(st, arg, "--crl-total-bytes");
+		break;
+	case O_MAX_CRLS:
+		opt.co.max_crls = (uint32_t)num(st, arg, "--max-crls");
+		break;
 	case O_REFRESH_MIN:
-		opt.co.refresh_min_s = opt.oo.refresh_min_s = (uint32_t)num(st, arg, "--refresh-min");
+		opt.co.refresh_min_s = opt.oo.refresh_min_s =
+			(uint32_t)num(st, arg, "--refresh-min");
 		break;
 	case O_REFRESH_MAX:
-		opt.co.refresh_max_s = opt.oo.refresh_max_s = (uint32_t)num(st, arg, "--refresh-max");
+		opt.co.refresh_max_s = opt.oo.refresh_max_s =
+			(uint32_t)num(st, arg, "--refresh-max");
 		break;
-	case O_BACKOFF_MIN: opt.fo.backoff_min_s = (uint32_t)num(st, arg, "--backoff-min"); break;
-	case O_BACKOFF_MAX: opt.fo.backoff_max_s = (uint32_t)num(st, arg, "--backoff-max"); break;
-	case O_TIMEOUT: opt.fo.timeout_ms = (uint32_t)num(st, arg, "--timeout-ms"); break;
+	case O_BACKOFF_MIN:
+		opt.fo.backoff_min_s = (uint32_t)num(st, arg, "--backoff-min");
+		break;
+	case O_BACKOFF_MAX:
+		opt.fo.backoff_max_s = (uint32_t)num(st, arg, "--backoff-max");
+		break;
+	case O_TIMEOUT:
+		opt.fo.timeout_ms = (uint32_t)num(st, arg, "--timeout-ms");
+		break;
 	case O_CONNECT_TIMEOUT:
 		opt.fo.connect_timeout_ms = (uint32_t)num(st, arg, "--connect-timeout-ms");
 		break;
-	case O_CONC: opt.fo.max_concurrent = (uint32_t)num(st, arg, "--max-concurrent"); break;
-	case O_QUEUE: opt.fo.max_queued = (uint32_t)num(st, arg, "--max-queued"); break;
-	case O_RATE: opt.fo.rate_per_min = (uint32_t)num(st, arg, "--rate"); break;
-	case O_REDIRS: opt.fo.max_redirects = (uint32_t)num(st, arg, "--max-redirects"); break;
-	case O_NONCE: opt.oo.nonce = true; break;
-	case O_TICK: opt.tick_ms = (uint32_t)num(st, arg, "--tick-ms"); break;
-	case ARGP_KEY_ARG: argp_error(st, "no arguments: commands come on stdin"); break;
-	default: return ARGP_ERR_UNKNOWN;
+	case O_CONC:
+		opt.fo.max_concurrent = (uint32_t)num(st, arg, "--max-concurrent");
+		break;
+	case O_QUEUE:
+		opt.fo.max_queued = (uint32_t)num(st, arg, "--max-queued");
+		break;
+	case O_RATE:
+		opt.fo.rate_per_min = (uint32_t)num(st, arg, "--rate");
+		break;
+	case O_REDIRS:
+		opt.fo.max_redirects = (uint32_t)num(st, arg, "--max-redirects");
+		break;
+	case O_NONCE:
+		opt.oo.nonce = true;
+		break;
+	case O_TICK:
+		opt.tick_ms = (uint32_t)num(st, arg, "--tick-ms");
+		break;
+	case ARGP_KEY_ARG:
+		argp_error(st, "no arguments: commands come on stdin");
+		break;
+	default:
+		return ARGP_ERR_UNKNOWN;
 	}
 	return 0;
 }
@@ -317,7 +369,7 @@ static void cmd_crl(const char *tag, struct cert_facts *c, struct cert_facts *i)
 	crlfetch_check(g.crl, c, i, &a);
 	t0 = clock_us(CLOCK_MONOTONIC) - t0;
 	begin(&w, "cmd", "crl", tag);
-	jw_uint(&w, "check_us", t0);	/* what the verdict waits for */
+	jw_uint(&w, "check_us", t0); /* what the verdict waits for */
 	jw_str(&w, "status", st[a.status]);
 	if (a.status == CRLF_NONE)
 		jw_str(&w, "none", crlfetch_none_name(a.none));
@@ -387,8 +439,9 @@ static const char *chain_to(X509 *cert, X509 *issuer, const char *root_path, cha
 	    (!issuer || sk_X509_push(untrusted, issuer)) &&
 	    X509_STORE_CTX_init(ctx, st, cert, untrusted)) {
 		ok = X509_verify_cert(ctx);
-		snprintf(buf, cap, "%s", ok == 1 ? "complete" :
-			 X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx)));
+		snprintf(buf, cap, "%s",
+			 ok == 1 ? "complete" :
+				   X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx)));
 	} else {
 		snprintf(buf, cap, "cannot verify (root %s unreadable?)", root_path);
 	}
@@ -424,15 +477,18 @@ static void cmd_aia(const char *tag, struct cert_facts *c, const char *root)
 		OPENSSL_free(dn);
 	}
 	if (root)
-		jw_str(&w, "chain", chain_to(c->x509, a.state == AIAF_FOUND ? a.issuer : NULL, root,
-					     chain, sizeof(chain)));
+		jw_str(&w, "chain",
+		       chain_to(c->x509, a.state == AIAF_FOUND ? a.issuer : NULL, root, chain,
+				sizeof(chain)));
 	end(&w);
 	X509_free(a.issuer);
 }
 
 static void cmd_get(const char *tag, const char *url, const char *max)
 {
-	struct fetch_req r = { .url = url, .done = on_get, .max_bytes = max ? strtoull(max, NULL, 10) : 0 };
+	struct fetch_req r = { .url = url,
+			       .done = on_get,
+			       .max_bytes = max ? strtoull(max, NULL, 10) : 0 };
 	enum fetch_result res;
 	uint32_t slot = 0;
 	struct jw w;
@@ -465,10 +521,22 @@ static void counters(struct jw *w, const char *key, const uint64_t *v, uint32_t 
 	jw_obj_end(w);
 }
 
-static const char *fr_name(int i) { return fetch_result_name((enum fetch_result)i); }
-static const char *cf_name(int i) { return crlfetch_fail_name((enum crlfetch_fail)i); }
-static const char *of_name(int i) { return ocspfetch_fail_name((enum ocspfetch_fail)i); }
-static const char *af_name(int i) { return aiafetch_fail_name((enum aiafetch_fail)i); }
+static const char *fr_name(int i)
+{
+	return fetch_result_name((enum fetch_result)i);
+}
+static const char *cf_name(int i)
+{
+	return crlfetch_fail_name((enum crlfetch_fail)i);
+}
+static const char *of_name(int i)
+{
+	return ocspfetch_fail_name((enum ocspfetch_fail)i);
+}
+static const char *af_name(int i)
+{
+	return aiafetch_fail_name((enum aiafetch_fail)i);
+}
 
 static void cmd_stats(const char *tag)
 {
@@ -543,7 +611,8 @@ static bool command(char *line)
 	int n = 0;
 	uint64_t t0 = clock_us(CLOCK_MONOTONIC), dt;
 
-	for (char *p = strtok_r(line, " \t\r", &save); p && n < 5; p = strtok_r(NULL, " \t\r", &save))
+	for (char *p = strtok_r(line, " \t\r", &save); p && n < 5;
+	     p = strtok_r(NULL, " \t\r", &save))
 		v[n++] = p;
 	if (n == 0)
 		return true;
@@ -587,8 +656,11 @@ static bool command(char *line)
 
 int main(int argc, char **argv)
 {
-	static const struct argp argp = { .options = opts, .parser = parse_arg,
-		.doc = "Drives certsentry's fetchers: commands on stdin, JSON lines on stdout." };
+	static const struct argp argp = {
+		.options = opts,
+		.parser = parse_arg,
+		.doc = "Drives certsentry's fetchers: commands on stdin, JSON lines on stdout."
+	};
 	char err[512], buf[LINE_MAX_LEN];
 	size_t have = 0;
 	bool run = true, eof = false;

@@ -31,8 +31,8 @@
 #include "reasm.h"
 #include "tls.h"
 
-#define DIRS_MAX	4096		/* directions followed per file */
-#define HELD_MAX	(1u << 20)	/* bytes held out of order per direction */
+#define DIRS_MAX 4096	    /* directions followed per file */
+#define HELD_MAX (1u << 20) /* bytes held out of order per direction */
 
 struct dir {
 	struct cs_flow_key key;
@@ -45,8 +45,8 @@ struct dir {
 struct run {
 	const char *file;
 	uint64_t ts_ns;
-	struct dir *dirs;		/* DIRS_MAX slots, open addressing */
-	uint64_t untracked;		/* segments of directions that did not fit */
+	struct dir *dirs;   /* DIRS_MAX slots, open addressing */
+	uint64_t untracked; /* segments of directions that did not fit */
 };
 
 static uint32_t key_hash(const struct cs_flow_key *k)
@@ -136,7 +136,7 @@ static void on_handshake(void *ctx, uint8_t type, const uint8_t *body, size_t le
 		rc = tls_parse_ssl2_client_hello(body, len, &ch);
 	} else if (type != TLS_HS_CLIENT_HELLO) {
 		return;
-	} else if (len >= 2 && body[0] == 0xfe) {	/* DTLS versions: 0xfeXX */
+	} else if (len >= 2 && body[0] == 0xfe) { /* DTLS versions: 0xfeXX */
 		kind = "dtls";
 		rc = tls_parse_dtls_client_hello(body, len, &ch);
 	} else {
@@ -185,7 +185,7 @@ static int on_segment(void *ctx, const struct cs_segment *s)
 	struct dir *d;
 
 	if (s->len == 0)
-		return 0;			/* a close */
+		return 0; /* a close */
 	d = dir_find(x, &s->key);
 	if (!d) {
 		x->untracked++;
@@ -227,8 +227,9 @@ static int run_file(const char *path)
 	if (rc < 0)
 		fprintf(stderr, "hellofp: %s: %s\n", path, err);
 	if (x.untracked)
-		fprintf(stderr, "hellofp: %s: %" PRIu64 " segments of directions past %d not read\n",
-			path, x.untracked, DIRS_MAX);
+		fprintf(stderr,
+			"hellofp: %s: %" PRIu64 " segments of directions past %d not read\n", path,
+			x.untracked, DIRS_MAX);
 	pcap_source_close(src);
 	for (size_t i = 0; i < DIRS_MAX; i++)
 		if (x.dirs[i].used)

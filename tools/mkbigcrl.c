@@ -28,7 +28,8 @@ static int add(X509_CRL *crl, ASN1_INTEGER *serial, const ASN1_TIME *when)
 	X509_REVOKED *r = X509_REVOKED_new();
 
 	if (!r || !X509_REVOKED_set_serialNumber(r, serial) ||
-	    !X509_REVOKED_set_revocationDate(r, (ASN1_TIME *)when) || !X509_CRL_add0_revoked(crl, r)) {
+	    !X509_REVOKED_set_revocationDate(r, (ASN1_TIME *)when) ||
+	    !X509_CRL_add0_revoked(crl, r)) {
 		X509_REVOKED_free(r);
 		return -1;
 	}
@@ -66,11 +67,10 @@ int main(int argc, char **argv)
 	t = ASN1_TIME_new();
 	num = ASN1_INTEGER_new();
 	if (!crl || !t || !num || !X509_CRL_set_version(crl, 1) ||
-	    !X509_CRL_set_issuer_name(crl, X509_get_subject_name(ca)) ||
-	    !X509_gmtime_adj(t, -60) || !X509_CRL_set1_lastUpdate(crl, t) ||
-	    !X509_gmtime_adj(t, 86400) || !X509_CRL_set1_nextUpdate(crl, t) ||
-	    !ASN1_INTEGER_set(num, number) || !X509_CRL_add1_ext_i2d(crl, NID_crl_number, num, 0, 0) ||
-	    !X509_gmtime_adj(t, -3600))
+	    !X509_CRL_set_issuer_name(crl, X509_get_subject_name(ca)) || !X509_gmtime_adj(t, -60) ||
+	    !X509_CRL_set1_lastUpdate(crl, t) || !X509_gmtime_adj(t, 86400) ||
+	    !X509_CRL_set1_nextUpdate(crl, t) || !ASN1_INTEGER_set(num, number) ||
+	    !X509_CRL_add1_ext_i2d(crl, NID_crl_number, num, 0, 0) || !X509_gmtime_adj(t, -3600))
 		return die("out of memory");
 	for (long i = 0; i < n; i++) {
 		unsigned char b[16];

@@ -47,10 +47,10 @@
 #include "fmt.h"
 #include "inet_csum.h"
 
-#define LT_RAW 101
-#define MSS 1460
+#define LT_RAW	101
+#define MSS	1460
 #define REC_MAX 16384
-#define SNI "hostile.example.test"
+#define SNI	"hostile.example.test"
 
 static void die(const char *fmt, ...)
 {
@@ -66,7 +66,10 @@ static void die(const char *fmt, ...)
 
 /* ------------------------------------------------------------ byte buffers */
 
-struct buf { uint8_t *p; size_t len, cap; };
+struct buf {
+	uint8_t *p;
+	size_t len, cap;
+};
 
 static void b_need(struct buf *b, size_t n)
 {
@@ -77,12 +80,39 @@ static void b_need(struct buf *b, size_t n)
 	if (!(b->p = realloc(b->p, b->cap)))
 		die("out of memory");
 }
-static void b_put(struct buf *b, const void *d, size_t n) { b_need(b, n); memcpy(b->p + b->len, d, n); b->len += n; }
-static void b_u8(struct buf *b, unsigned v) { uint8_t c = v; b_put(b, &c, 1); }
-static void b_u16(struct buf *b, unsigned v) { b_u8(b, v >> 8); b_u8(b, v); }
-static void b_u24(struct buf *b, unsigned v) { b_u8(b, v >> 16); b_u8(b, v >> 8); b_u8(b, v); }
-static void b_rand(struct buf *b, size_t n) { b_need(b, n); RAND_bytes(b->p + b->len, (int)n); b->len += n; }
-static void b_free(struct buf *b) { free(b->p); memset(b, 0, sizeof(*b)); }
+static void b_put(struct buf *b, const void *d, size_t n)
+{
+	b_need(b, n);
+	memcpy(b->p + b->len, d, n);
+	b->len += n;
+}
+static void b_u8(struct buf *b, unsigned v)
+{
+	uint8_t c = v;
+	b_put(b, &c, 1);
+}
+static void b_u16(struct buf *b, unsigned v)
+{
+	b_u8(b, v >> 8);
+	b_u8(b, v);
+}
+static void b_u24(struct buf *b, unsigned v)
+{
+	b_u8(b, v >> 16);
+	b_u8(b, v >> 8);
+	b_u8(b, v);
+}
+static void b_rand(struct buf *b, size_t n)
+{
+	b_need(b, n);
+	RAND_bytes(b->p + b->len, (int)n);
+	b->len += n;
+}
+static void b_free(struct buf *b)
+{
+	free(b->p);
+	memset(b, 0, sizeof(*b));
+}
 
 /* A handshake message: type, 24-bit length, body. */
 static void hs_msg(struct buf *out, uint8_t type, const struct buf *body)
@@ -153,7 +183,7 @@ static void segment(struct wire *w, uint32_t sa, uint16_t sp, uint32_t da, uint1
 	ip[2] = iplen >> 8, ip[3] = iplen & 0xff;
 	ip[4] = w->ip_id >> 8, ip[5] = w->ip_id & 0xff;
 	w->ip_id++;
-	ip[6] = 0x40;	/* DF */
+	ip[6] = 0x40; /* DF */
 	ip[8] = 64;
 	ip[9] = 6;
 	for (int i = 0; i < 4; i++) {
@@ -170,7 +200,7 @@ static void segment(struct wire *w, uint32_t sa, uint16_t sp, uint32_t da, uint1
 	}
 	th[12] = 5 << 4;
 	th[13] = flags;
-	th[14] = 0xff, th[15] = 0xff;	/* window */
+	th[14] = 0xff, th[15] = 0xff; /* window */
 	memcpy(th + 20, pay, len);
 	memcpy(pseudo, ip + 12, 8);
 	pseudo[8] = 0, pseudo[9] = 6, pseudo[10] = (20 + len) >> 8, pseudo[11] = (20 + len) & 0xff;
@@ -187,7 +217,11 @@ static void segment(struct wire *w, uint32_t sa, uint16_t sp, uint32_t da, uint1
 #define TCP_PSH 0x08
 #define TCP_ACK 0x10
 
-struct conn { uint32_t ca, sa; uint16_t cp, sp; uint32_t cseq, sseq; };
+struct conn {
+	uint32_t ca, sa;
+	uint16_t cp, sp;
+	uint32_t cseq, sseq;
+};
 
 /* Stream bytes from one side, cut into MSS segments; segment number drop
  * (from 0; -1: none) is left out, as a capture that lost it. */
@@ -203,17 +237,20 @@ static void send_stream_drop(struct wire *w, struct conn *c, bool from_client, c
 			else
 				c->sseq += n;
 		} else if (from_client) {
-			segment(w, c->ca, c->cp, c->sa, c->sp, c->cseq, c->sseq, TCP_ACK | TCP_PSH, d, n);
+			segment(w, c->ca, c->cp, c->sa, c->sp, c->cseq, c->sseq, TCP_ACK | TCP_PSH,
+				d, n);
 			c->cseq += n;
 		} else {
-			segment(w, c->sa, c->sp, c->ca, c->cp, c->sseq, c->cseq, TCP_ACK | TCP_PSH, d, n);
+			segment(w, c->sa, c->sp, c->ca, c->cp, c->sseq, c->cseq, TCP_ACK | TCP_PSH,
+				d, n);
 			c->sseq += n;
 		}
 		d += n, len -= n;
 	}
 }
 
-static void send_stream(struct wire *w, struct conn *c, bool from_client, const uint8_t *d, size_t len)
+static void send_stream(struct wire *w, struct conn *c, bool from_client, const uint8_t *d,
+			size_t len)
 {
 	send_stream_drop(w, c, from_client, d, len, -1);
 }
@@ -243,14 +280,14 @@ static void client_hello_record(struct buf *out, const char *sni, size_t sl)
 
 	b_u16(&body, 0x0303);
 	b_rand(&body, 32);
-	b_u8(&body, 0);			/* session id */
+	b_u8(&body, 0); /* session id */
 	b_u16(&body, 4);
 	b_u16(&body, 0xc02f);
 	b_u16(&body, 0x00ff);
 	b_u8(&body, 1);
-	b_u8(&body, 0);			/* null compression */
-	b_u16(&body, (unsigned)(4 + 5 + sl));	/* extensions */
-	b_u16(&body, 0);		/* server_name */
+	b_u8(&body, 0);			      /* null compression */
+	b_u16(&body, (unsigned)(4 + 5 + sl)); /* extensions */
+	b_u16(&body, 0);		      /* server_name */
 	b_u16(&body, (unsigned)(5 + sl));
 	b_u16(&body, (unsigned)(3 + sl));
 	b_u8(&body, 0);
@@ -271,7 +308,7 @@ static void server_hello_msg(struct buf *hs)
 	b_u8(&body, 0);
 	b_u16(&body, 0xc02f);
 	b_u8(&body, 0);
-	b_u16(&body, 5);		/* extensions: renegotiation_info */
+	b_u16(&body, 5); /* extensions: renegotiation_info */
 	b_u16(&body, 0xff01);
 	b_u16(&body, 1);
 	b_u8(&body, 0);
@@ -323,7 +360,7 @@ static void connection(struct wire *w, uint16_t cport, const struct buf *srv)
 
 		send_stream(w, &p, true, ch.p, ch.len);
 		send_stream_drop(w, &p, false, pre_srv.p, pre_srv.len, pre_drop);
-		w->ts_us += 1000000;	/* a second later */
+		w->ts_us += 1000000; /* a second later */
 		send_syns(w, &c);
 	}
 	send_stream(w, &c, true, ch.p, ch.len);
@@ -412,7 +449,10 @@ static void leaf_exts(X509 *x)
 	add_ext(x, NID_ext_key_usage, "serverAuth");
 }
 
-struct patch { const uint8_t *from, *to; size_t len; };
+struct patch {
+	const uint8_t *from, *to;
+	size_t len;
+};
 
 static void der_of(X509 *x, struct buf *out)
 {
@@ -509,14 +549,17 @@ static X509 *plain_leaf(const char *cn, long serial)
 	return x;
 }
 
-static void ca_der(struct buf *out) { der_of(ca_cert, out); }
+static void ca_der(struct buf *out)
+{
+	der_of(ca_cert, out);
+}
 
 /* ------------------------------------------------------------------ cases */
 
 struct result {
-	struct buf srv;		/* the server's record stream */
-	struct buf leaf;	/* first certificate entry, for .expect */
-	long chain_total;	/* -1: not stated */
+	struct buf srv;	  /* the server's record stream */
+	struct buf leaf;  /* first certificate entry, for .expect */
+	long chain_total; /* -1: not stated */
 	const char *expect;
 };
 
@@ -636,12 +679,12 @@ static void c_bad_der(struct result *r)
 	sign_der(x, key, NULL, 0, &good);
 	X509_free(x);
 	b_rand(&garbage, 700);
-	garbage.p[0] = 0x30;	/* looks like a SEQUENCE at first */
+	garbage.p[0] = 0x30; /* looks like a SEQUENCE at first */
 	b_put(&cut, good.p, good.len - 17);
 	b_put(&trail, good.p, good.len);
 	b_rand(&trail, 33);
 	b_put(&lie, good.p, good.len);
-	lie.p[1] = 0x84, lie.p[2] = 0x7f;	/* outer length: 4 bytes follow, ~2 GB */
+	lie.p[1] = 0x84, lie.p[2] = 0x7f; /* outer length: 4 bytes follow, ~2 GB */
 	flight_of(r, v, 5);
 	b_free(&good), b_free(&garbage), b_free(&cut), b_free(&trail), b_free(&lie);
 	r->expect = "cert_parse_error";
@@ -692,7 +735,7 @@ static void c_serial_40(struct result *r)
 	uint8_t m[40];
 
 	for (int i = 0; i < 40; i++)
-		m[i] = (uint8_t)(0x7f - i);	/* 40 content bytes in DER: no leading zero */
+		m[i] = (uint8_t)(0x7f - i); /* 40 content bytes in DER: no leading zero */
 	serial_case(r, m, sizeof(m), false, 1);
 }
 
@@ -714,9 +757,14 @@ static void c_serial_zero(struct result *r)
 
 /* Odd bytes in names: each entry a placeholder patched after encoding. */
 #define PH_MAX 8
-struct odd { int nid, type; const char *bytes; int len; };
+struct odd {
+	int nid, type;
+	const char *bytes;
+	int len;
+};
 
-static void odd_names(struct result *r, const struct odd *o, int n, const char *san_bytes, int san_len)
+static void odd_names(struct result *r, const struct odd *o, int n, const char *san_bytes,
+		      int san_len)
 {
 	X509_NAME *subj = X509_NAME_new();
 	struct patch pt[PH_MAX + 1];
@@ -731,7 +779,8 @@ static void odd_names(struct result *r, const struct odd *o, int n, const char *
 			ph[np][j] = j < 2 ? 'Q' : (char)('A' + (i * 7 + j) % 26);
 		ph[np][0] = 'Q', ph[np][1] = (char)('0' + i);
 		name_raw(subj, o[i].nid, o[i].type, ph[np], o[i].len);
-		pt[np] = (struct patch){ (uint8_t *)ph[np], (const uint8_t *)o[i].bytes, (size_t)o[i].len };
+		pt[np] = (struct patch){ (uint8_t *)ph[np], (const uint8_t *)o[i].bytes,
+					 (size_t)o[i].len };
 		np++;
 	}
 	x = cert_new(subj, ca_name, key, 3000 + n);
@@ -754,7 +803,8 @@ static void odd_names(struct result *r, const struct odd *o, int n, const char *
 		sk_GENERAL_NAME_push(g, gn);
 		X509_add1_ext_i2d(x, NID_subject_alt_name, g, 0, 0);
 		GENERAL_NAMES_free(g);
-		pt[np] = (struct patch){ (uint8_t *)ph[np], (const uint8_t *)san_bytes, (size_t)san_len };
+		pt[np] = (struct patch){ (uint8_t *)ph[np], (const uint8_t *)san_bytes,
+					 (size_t)san_len };
 		np++;
 	}
 	leaf_and_ca(r, x, pt, np);
@@ -771,7 +821,8 @@ static void odd_names(struct result *r, const struct odd *o, int n, const char *
 static void c_subject_bad_utf8(struct result *r)
 {
 	static const struct odd o[] = {
-		{ NID_organizationName, V_ASN1_UTF8STRING, B("bad \xc3\x28 \xff\xfe overlong \xc0\xaf surrogate \xed\xa0\x80 cut \xe2\x82") },
+		{ NID_organizationName, V_ASN1_UTF8STRING,
+		  B("bad \xc3\x28 \xff\xfe overlong \xc0\xaf surrogate \xed\xa0\x80 cut \xe2\x82") },
 		{ NID_commonName, V_ASN1_UTF8STRING, B(SNI) },
 	};
 
@@ -783,8 +834,10 @@ static void c_subject_bad_utf8(struct result *r)
 static void c_subject_t61(struct result *r)
 {
 	static const struct odd o[] = {
-		{ NID_organizationName, V_ASN1_T61STRING, B("t61 \x80\x9b[31m\xff\xfe\"quoted\" back\\slash \x01\x02\x7f") },
-		{ NID_organizationalUnitName, V_ASN1_T61STRING, B("line\nbreak\r2026-01-01T00:00:00.000Z tls-certificate forged") },
+		{ NID_organizationName, V_ASN1_T61STRING,
+		  B("t61 \x80\x9b[31m\xff\xfe\"quoted\" back\\slash \x01\x02\x7f") },
+		{ NID_organizationalUnitName, V_ASN1_T61STRING,
+		  B("line\nbreak\r2026-01-01T00:00:00.000Z tls-certificate forged") },
 		{ NID_commonName, V_ASN1_UTF8STRING, B(SNI) },
 	};
 
@@ -796,7 +849,11 @@ static void c_subject_t61(struct result *r)
 static void c_subject_bmp(struct result *r)
 {
 	static const struct odd o[] = {
-		{ NID_organizationName, V_ASN1_BMPSTRING, B("\x00" "A\x20\x2e" "evil\x00" "B\x20\x0b\x00\x00\xff\xff\x00\"") },
+		{ NID_organizationName, V_ASN1_BMPSTRING,
+		  B("\x00"
+		    "A\x20\x2e"
+		    "evil\x00"
+		    "B\x20\x0b\x00\x00\xff\xff\x00\"") },
 		{ NID_commonName, V_ASN1_UTF8STRING, B(SNI) },
 	};
 
@@ -807,7 +864,10 @@ static void c_subject_bmp(struct result *r)
 static void c_subject_bmp_surrogate(struct result *r)
 {
 	static const struct odd o[] = {
-		{ NID_organizationName, V_ASN1_BMPSTRING, B("\xd8\x00\x00" "A\xdc\x00\x00" "B") },
+		{ NID_organizationName, V_ASN1_BMPSTRING,
+		  B("\xd8\x00\x00"
+		    "A\xdc\x00\x00"
+		    "B") },
 		{ NID_commonName, V_ASN1_UTF8STRING, B(SNI) },
 	};
 
@@ -824,7 +884,8 @@ static void c_subject_controls(struct result *r)
 		{ NID_organizationalUnitName, V_ASN1_UTF8STRING,
 		  B("\",\"event\":{\"kind\":\"alert\"},\"x\":\"\\u0041 }\n{\"forged\":true}") },
 		{ NID_localityName, V_ASN1_UTF8STRING,
-		  B("bidi \xe2\x80\xae" "gnp.exe \xe2\x80\x8b zw \xe2\x81\xa6 iso \xef\xbb\xbf bom \xc2\x85 nel \xe2\x80\xa8 ls") },
+		  B("bidi \xe2\x80\xae"
+		    "gnp.exe \xe2\x80\x8b zw \xe2\x81\xa6 iso \xef\xbb\xbf bom \xc2\x85 nel \xe2\x80\xa8 ls") },
 		{ NID_commonName, V_ASN1_UTF8STRING, B(SNI) },
 	};
 
@@ -837,7 +898,8 @@ static void c_cn_controls(struct result *r)
 {
 	static const struct odd o[] = {
 		{ NID_commonName, V_ASN1_UTF8STRING,
-		  B("evil\n2026-01-01T00:00:00.000Z tls-certificate forged \x1b[31m\xe2\x80\xae" "gnp \x7f\x00 \"q\" \\ \xe2\x80\x8b end") },
+		  B("evil\n2026-01-01T00:00:00.000Z tls-certificate forged \x1b[31m\xe2\x80\xae"
+		    "gnp \x7f\x00 \"q\" \\ \xe2\x80\x8b end") },
 	};
 
 	odd_names(r, o, 1, SNI, (int)sizeof(SNI) - 1);
@@ -847,7 +909,8 @@ static void c_cn_controls(struct result *r)
 /* A server_name with a newline, ESC, quotes, invalid UTF-8, RLO (a NUL would only make certsentry drop it). */
 static void c_sni_controls(struct result *r)
 {
-	static const char s[] = "evil\n2026-01-01T00:00:00.000Z tls-certificate forged\x1b[2J\"q\"\\\xff\xc3\x28\xe2\x80\xae.example.test";
+	static const char s[] =
+		"evil\n2026-01-01T00:00:00.000Z tls-certificate forged\x1b[2J\"q\"\\\xff\xc3\x28\xe2\x80\xae.example.test";
 	X509 *x = plain_leaf(SNI, 5005);
 
 	add_ext(x, NID_subject_alt_name, "DNS:" SNI);
@@ -863,7 +926,8 @@ static void c_san_controls(struct result *r)
 	static const struct odd o[] = {
 		{ NID_commonName, V_ASN1_UTF8STRING, B(SNI) },
 	};
-	static const char san[] = "evil\n2026-01-01T00:00:00.000Z tls-certificate \"x\\y\x1b[31m\xff\xc3\x28\x00.example.test";
+	static const char san[] =
+		"evil\n2026-01-01T00:00:00.000Z tls-certificate \"x\\y\x1b[31m\xff\xc3\x28\x00.example.test";
 
 	odd_names(r, o, 1, san, (int)sizeof(san) - 1);
 	r->expect = "report";
@@ -1138,31 +1202,42 @@ static const struct {
 	{ "sans10k", c_sans10k, "a leaf with 10,000 DNS SANs" },
 	{ "big64k", c_big64k, "a leaf over 64 KiB (a 64 KiB private extension)" },
 	{ "chain100", c_chain100, "a 100-certificate chain, each issued by the next" },
-	{ "bad_der", c_bad_der, "entries that are not DER certificates (random, cut, trailing bytes, lying length)" },
+	{ "bad_der", c_bad_der,
+	  "entries that are not DER certificates (random, cut, trailing bytes, lying length)" },
 	{ "der_nested", c_der_nested, "an entry of 100,000 nested indefinite-length SEQUENCEs" },
 	{ "serial_negative", c_serial_negative, "a negative serial number" },
 	{ "serial_40", c_serial_40, "a 40-byte serial number" },
 	{ "serial_negative_40", c_serial_negative_40, "a negative 40-byte serial number" },
 	{ "serial_zero", c_serial_zero, "serial number 0" },
-	{ "subject_bad_utf8", c_subject_bad_utf8, "a UTF8String subject attribute holding invalid UTF-8" },
-	{ "subject_t61", c_subject_t61, "T61String attributes with high bytes, controls, newlines, quotes" },
+	{ "subject_bad_utf8", c_subject_bad_utf8,
+	  "a UTF8String subject attribute holding invalid UTF-8" },
+	{ "subject_t61", c_subject_t61,
+	  "T61String attributes with high bytes, controls, newlines, quotes" },
 	{ "subject_bmp", c_subject_bmp, "a BMPString with RLO, zero-width space, NUL, U+FFFF" },
-	{ "subject_bmp_surrogate", c_subject_bmp_surrogate, "a BMPString with unpaired surrogates" },
-	{ "subject_controls", c_subject_controls, "UTF-8 subject with control chars, ESC sequences, JSON injection, bidi" },
-	{ "cn_controls", c_cn_controls, "a UTF-8 common name with newline, ESC, RLO, DEL, NUL, quotes" },
-	{ "sni_controls", c_sni_controls, "a ClientHello server_name with newline, ESC, quotes, invalid UTF-8, RLO" },
-	{ "san_controls", c_san_controls, "a DNS SAN with newline, quotes, ESC, bytes over 0x7f, NUL" },
+	{ "subject_bmp_surrogate", c_subject_bmp_surrogate,
+	  "a BMPString with unpaired surrogates" },
+	{ "subject_controls", c_subject_controls,
+	  "UTF-8 subject with control chars, ESC sequences, JSON injection, bidi" },
+	{ "cn_controls", c_cn_controls,
+	  "a UTF-8 common name with newline, ESC, RLO, DEL, NUL, quotes" },
+	{ "sni_controls", c_sni_controls,
+	  "a ClientHello server_name with newline, ESC, quotes, invalid UTF-8, RLO" },
+	{ "san_controls", c_san_controls,
+	  "a DNS SAN with newline, quotes, ESC, bytes over 0x7f, NUL" },
 	{ "subject_many_rdns", c_subject_many_rdns, "a subject of 3000 RDNs" },
 	{ "repeated", c_repeated, "the leaf 50 times in its own chain" },
 	{ "self_loop", c_self_loop, "a self-signed CA certificate 20 times as the chain" },
-	{ "tuple_reuse_after_hole", c_tuple_reuse_after_hole, "a connection that lost a segment and never closed, then a new one on the same 4-tuple" },
+	{ "tuple_reuse_after_hole", c_tuple_reuse_after_hole,
+	  "a connection that lost a segment and never closed, then a new one on the same 4-tuple" },
 	{ "hs_16m", c_hs_16m, "a Certificate message header claiming 16 MB, then the stream ends" },
-	{ "hs_16m_then_valid", c_hs_16m_then_valid, "a Certificate header claiming 16 MB, followed by a real chain" },
+	{ "hs_16m_then_valid", c_hs_16m_then_valid,
+	  "a Certificate header claiming 16 MB, followed by a real chain" },
 	{ "record_len0", c_record_len0, "5000 zero-length handshake records, then a real chain" },
 	{ "record_oversize", c_record_oversize, "a handshake record claiming 65535 bytes" },
 	{ "garbage22", c_garbage22, "40 handshake records of random bytes after the ServerHello" },
 	{ "records_1byte", c_records_1byte, "a 20 KB flight in one-byte records" },
-	{ "certlist_lies", c_certlist_lies, "certificate list and entry lengths that run past the message" },
+	{ "certlist_lies", c_certlist_lies,
+	  "certificate list and entry lengths that run past the message" },
 	{ "certlist_empty", c_certlist_empty, "an empty certificate list from the server" },
 };
 #define N_CASES (sizeof(cases) / sizeof(cases[0]))
@@ -1219,12 +1294,16 @@ static void write_flows(unsigned long n, const char *path, bool raw)
 	client_hello_record(&ch, "flood.example.test", strlen("flood.example.test"));
 	wire_open(&w, path, raw);
 	for (unsigned long i = 0; i < n; i++) {
-		struct conn c = { 0x0ac80000u + (uint32_t)(i / 50000) * 0x10000u + (uint32_t)(i % 50000 / 200) + 1,
-				  0x0ac90001, (uint16_t)(1024 + i % 200 * 300 + i / 50000), 443,
-				  (uint32_t)(i * 7919u), 0x50000000 };
+		struct conn c = { 0x0ac80000u + (uint32_t)(i / 50000) * 0x10000u +
+					  (uint32_t)(i % 50000 / 200) + 1,
+				  0x0ac90001,
+				  (uint16_t)(1024 + i % 200 * 300 + i / 50000),
+				  443,
+				  (uint32_t)(i * 7919u),
+				  0x50000000 };
 
 		send_stream(&w, &c, true, ch.p, ch.len);
-		w.ts_us -= 90;	/* 10 us apart */
+		w.ts_us -= 90; /* 10 us apart */
 	}
 	wire_close(&w);
 	b_free(&ch);

@@ -42,16 +42,16 @@
 #include "cs_wire.h"
 #include "inet_csum.h"
 
-#define LT_RAW		101	/* LINKTYPE_RAW in files (DLT_RAW on the handle) */
-#define ETH_P_IPV4	0x0800
-#define ETH_P_IPV6	0x86dd
-#define ETH_P_8021Q	0x8100
-#define ETH_P_8021AD	0x88a8
-#define ETH_P_QINQ_OLD	0x9100
-#define TCP_FIN		0x01
-#define TCP_SYN		0x02
-#define TCP_RST		0x04
-#define TCP_PSH		0x08
+#define LT_RAW	       101 /* LINKTYPE_RAW in files (DLT_RAW on the handle) */
+#define ETH_P_IPV4     0x0800
+#define ETH_P_IPV6     0x86dd
+#define ETH_P_8021Q    0x8100
+#define ETH_P_8021AD   0x88a8
+#define ETH_P_QINQ_OLD 0x9100
+#define TCP_FIN	       0x01
+#define TCP_SYN	       0x02
+#define TCP_RST	       0x04
+#define TCP_PSH	       0x08
 
 static struct {
 	const char *in, *out;
@@ -61,12 +61,12 @@ static struct {
 	unsigned dup_pct;
 	unsigned drop_pct;
 	bool overlap;
-	int vlan, qinq;		/* -1: none */
+	int vlan, qinq; /* -1: none */
 	bool to_raw;
 	unsigned split;
 	bool tls_stats;
 	bool move_all;
-	long wrap_at;		/* -1: off */
+	long wrap_at; /* -1: off */
 	bool verbose;
 } opt = { .window = 8, .vlan = -1, .qinq = -1, .wrap_at = -1 };
 
@@ -76,13 +76,17 @@ struct pkt {
 	uint64_t ts_ns;
 	/* opaque: written as captured (l2 only holds the whole frame) */
 	bool tcp;
-	uint8_t *l2;  uint32_t l2len;	/* link header (Ethernet incl. tags...) */
-	uint8_t *ip;  uint32_t iplen;	/* IP header incl. IPv6 extension headers */
-	uint8_t *th;  uint32_t thlen;	/* TCP header incl. options */
-	uint8_t *pay; uint32_t paylen;
-	uint32_t wirelen;		/* opaque frames: original length */
-	int ver;			/* 4, 6; 0 for opaque frames */
-	int ipoff;			/* opaque frames: offset of an IP header, or -1 */
+	uint8_t *l2;
+	uint32_t l2len; /* link header (Ethernet incl. tags...) */
+	uint8_t *ip;
+	uint32_t iplen; /* IP header incl. IPv6 extension headers */
+	uint8_t *th;
+	uint32_t thlen; /* TCP header incl. options */
+	uint8_t *pay;
+	uint32_t paylen;
+	uint32_t wirelen; /* opaque frames: original length */
+	int ver;	  /* 4, 6; 0 for opaque frames */
+	int ipoff;	  /* opaque frames: offset of an IP header, or -1 */
 	uint32_t seq;
 	uint8_t flags;
 	bool fixed;
@@ -96,7 +100,10 @@ static void *xmalloc(size_t n)
 {
 	void *p = malloc(n ? n : 1);
 
-	if (!p) { fprintf(stderr, "pcapmangle: out of memory\n"); exit(1); }
+	if (!p) {
+		fprintf(stderr, "pcapmangle: out of memory\n");
+		exit(1);
+	}
 	return p;
 }
 
@@ -113,7 +120,10 @@ static struct pkt *push(const struct pkt *p)
 	if (npk == cappk) {
 		cappk = cappk ? cappk * 2 : 1024;
 		pk = realloc(pk, cappk * sizeof(*pk));
-		if (!pk) { fprintf(stderr, "pcapmangle: out of memory\n"); exit(1); }
+		if (!pk) {
+			fprintf(stderr, "pcapmangle: out of memory\n");
+			exit(1);
+		}
 	}
 	pk[npk] = *p;
 	return &pk[npk++];
@@ -138,18 +148,32 @@ static struct pkt clone_part(const struct pkt *p, uint32_t from, uint32_t n)
 static void free_pkt(struct pkt *p)
 {
 	free(p->l2);
-	if (p->tcp) { free(p->ip); free(p->th); free(p->pay); }
+	if (p->tcp) {
+		free(p->ip);
+		free(p->th);
+		free(p->pay);
+	}
 }
 
-static uint16_t rd16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
+static uint16_t rd16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
 static uint32_t rd32(const uint8_t *p)
 {
 	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
-static void wr16(uint8_t *p, uint16_t v) { p[0] = v >> 8; p[1] = v & 0xff; }
+static void wr16(uint8_t *p, uint16_t v)
+{
+	p[0] = v >> 8;
+	p[1] = v & 0xff;
+}
 static void wr32(uint8_t *p, uint32_t v)
 {
-	p[0] = v >> 24; p[1] = (v >> 16) & 0xff; p[2] = (v >> 8) & 0xff; p[3] = v & 0xff;
+	p[0] = v >> 24;
+	p[1] = (v >> 16) & 0xff;
+	p[2] = (v >> 8) & 0xff;
+	p[3] = v & 0xff;
 }
 
 /* ------------------------------------------------------------------ parse */
@@ -162,26 +186,34 @@ static int l3_offset(const uint8_t *f, uint32_t cap)
 
 	switch (linktype) {
 	case DLT_EN10MB:
-		if (cap < 14) return -1;
+		if (cap < 14)
+			return -1;
 		et = rd16(f + 12), off = 14;
 		break;
 	case DLT_LINUX_SLL:
-		if (cap < 16) return -1;
+		if (cap < 16)
+			return -1;
 		et = rd16(f + 14), off = 16;
 		break;
 	case DLT_LINUX_SLL2:
-		if (cap < 20) return -1;
+		if (cap < 20)
+			return -1;
 		et = rd16(f), off = 20;
 		break;
-	case DLT_NULL: case DLT_LOOP:
+	case DLT_NULL:
+	case DLT_LOOP:
 		return cap >= 4 ? 4 : -1;
-	case DLT_RAW: case LT_RAW: case DLT_IPV4: case DLT_IPV6:
+	case DLT_RAW:
+	case LT_RAW:
+	case DLT_IPV4:
+	case DLT_IPV6:
 		return 0;
 	default:
 		return -1;
 	}
 	while (et == ETH_P_8021Q || et == ETH_P_8021AD || et == ETH_P_QINQ_OLD) {
-		if (cap < off + 4) return -1;
+		if (cap < off + 4)
+			return -1;
 		et = rd16(f + off + 2), off += 4;
 	}
 	return et == ETH_P_IPV4 || et == ETH_P_IPV6 ? (int)off : -1;
@@ -198,32 +230,41 @@ static void parse_frame(const struct pcap_pkthdr *h, const uint8_t *f, uint64_t 
 	uint8_t nh;
 
 	p.ipoff = off;
-	if (off < 0 || cap < h->len || cap - off < 20) goto opaque;
+	if (off < 0 || cap < h->len || cap - off < 20)
+		goto opaque;
 	ip = f + off;
 	if (ip[0] >> 4 == 4) {
 		iplen = (ip[0] & 15) * 4u;
 		tot = rd16(ip + 2);
-		if (iplen < 20 || tot < iplen || tot > cap - off) goto opaque;
-		if (rd16(ip + 6) & 0x3fff || ip[9] != 6) goto opaque;
+		if (iplen < 20 || tot < iplen || tot > cap - off)
+			goto opaque;
+		if (rd16(ip + 6) & 0x3fff || ip[9] != 6)
+			goto opaque;
 		p.ver = 4;
 	} else if (ip[0] >> 4 == 6) {
-		if (cap - off < 40) goto opaque;
+		if (cap - off < 40)
+			goto opaque;
 		tot = 40 + rd16(ip + 4);
-		if (tot == 40 || tot > cap - off) goto opaque;
+		if (tot == 40 || tot > cap - off)
+			goto opaque;
 		iplen = 40, nh = ip[6];
 		for (int i = 0; nh != 6; i++) {
-			if (i >= 8 || !(nh == 0 || nh == 43 || nh == 60) || iplen + 8 > tot) goto opaque;
+			if (i >= 8 || !(nh == 0 || nh == 43 || nh == 60) || iplen + 8 > tot)
+				goto opaque;
 			nh = ip[iplen];
 			iplen += (ip[iplen + 1] + 1) * 8u;
-			if (iplen > tot) goto opaque;
+			if (iplen > tot)
+				goto opaque;
 		}
 		p.ver = 6;
 	} else {
 		goto opaque;
 	}
-	if (tot - iplen < 20) goto opaque;
+	if (tot - iplen < 20)
+		goto opaque;
 	doff = (ip[iplen + 12] >> 4) * 4u;
-	if (doff < 20 || doff > tot - iplen) goto opaque;
+	if (doff < 20 || doff > tot - iplen)
+		goto opaque;
 	p.tcp = true;
 	p.l2 = dup_bytes(f, off), p.l2len = off;
 	p.ip = dup_bytes(ip, iplen), p.iplen = iplen;
@@ -248,11 +289,21 @@ static void read_capture(void)
 	int rc;
 
 	pc = pcap_open_offline_with_tstamp_precision(opt.in, PCAP_TSTAMP_PRECISION_NANO, err);
-	if (!pc) { fprintf(stderr, "pcapmangle: %s\n", err); exit(1); }
+	if (!pc) {
+		fprintf(stderr, "pcapmangle: %s\n", err);
+		exit(1);
+	}
 	linktype = pcap_datalink(pc);
 	switch (linktype) {
-	case DLT_EN10MB: case DLT_LINUX_SLL: case DLT_LINUX_SLL2: case DLT_NULL: case DLT_LOOP:
-	case DLT_RAW: case LT_RAW: case DLT_IPV4: case DLT_IPV6:
+	case DLT_EN10MB:
+	case DLT_LINUX_SLL:
+	case DLT_LINUX_SLL2:
+	case DLT_NULL:
+	case DLT_LOOP:
+	case DLT_RAW:
+	case LT_RAW:
+	case DLT_IPV4:
+	case DLT_IPV6:
 		break;
 	default:
 		fprintf(stderr, "pcapmangle: %s: link type %d (%s) not supported\n", opt.in,
@@ -272,7 +323,7 @@ static void read_capture(void)
 
 static uint64_t rng;
 
-static uint64_t rnd(void)	/* splitmix64 */
+static uint64_t rnd(void) /* splitmix64 */
 {
 	uint64_t z = (rng += 0x9e3779b97f4a7c15ull);
 
@@ -281,7 +332,10 @@ static uint64_t rnd(void)	/* splitmix64 */
 	return z ^ (z >> 31);
 }
 
-static uint32_t rnd_below(uint32_t n) { return n ? (uint32_t)(rnd() % n) : 0; }
+static uint32_t rnd_below(uint32_t n)
+{
+	return n ? (uint32_t)(rnd() % n) : 0;
+}
 
 /* ------------------------------------------------------------------ mangle */
 
@@ -302,7 +356,10 @@ static void do_split(void)
 	for (size_t i = 0; i < nold; i++) {
 		struct pkt *p = &old[i];
 
-		if (!cuttable(p) || p->paylen <= opt.split) { push(p); continue; }
+		if (!cuttable(p) || p->paylen <= opt.split) {
+			push(p);
+			continue;
+		}
 		for (uint32_t off = 0; off < p->paylen; off += opt.split) {
 			uint32_t n = p->paylen - off < opt.split ? p->paylen - off : opt.split;
 			struct pkt q = clone_part(p, off, n);
@@ -336,8 +393,8 @@ static void do_overlap(void)
 			push(p);
 			continue;
 		}
-		k = 1 + rnd_below(p->paylen - 2);		/* 1 .. len-2 */
-		m = 1 + rnd_below(p->paylen - k - 1);		/* k + m < len */
+		k = 1 + rnd_below(p->paylen - 2);     /* 1 .. len-2 */
+		m = 1 + rnd_below(p->paylen - k - 1); /* k + m < len */
 		struct pkt a = clone_part(p, 0, k + m), b = clone_part(p, k, p->paylen - k);
 		a.flags &= ~(TCP_FIN | TCP_PSH);
 		a.th[13] = a.flags;
@@ -354,7 +411,7 @@ static void mark_fixed(void)
 		struct pkt *p = &pk[i];
 
 		p->fixed = !p->tcp || (!opt.move_all && (p->flags & (TCP_SYN | TCP_FIN | TCP_RST) ||
-			   wire_tls_hello(p->pay, p->paylen)));
+							 wire_tls_hello(p->pay, p->paylen)));
 	}
 }
 
@@ -367,8 +424,12 @@ static void do_reorder(void)
 	while (i < npk) {
 		size_t j = i, w;
 
-		if (pk[i].fixed) { i++; continue; }
-		while (j < npk && !pk[j].fixed) j++;
+		if (pk[i].fixed) {
+			i++;
+			continue;
+		}
+		while (j < npk && !pk[j].fixed)
+			j++;
 		for (size_t a = i; a < j; a += opt.window) {
 			w = j - a < opt.window ? j - a : opt.window;
 			for (size_t k = w - 1; k > 0; k--) {
@@ -382,7 +443,10 @@ static void do_reorder(void)
 	}
 }
 
-struct slot { uint64_t key; struct pkt p; };
+struct slot {
+	uint64_t key;
+	struct pkt p;
+};
 
 static int slot_cmp(const void *a, const void *b)
 {
@@ -401,14 +465,20 @@ static void do_duplicate(void)
 	while (i < npk) {
 		size_t j = i;
 
-		if (pk[i].fixed) { s[ns].key = 2 * i + 1, s[ns++].p = pk[i]; i++; continue; }
-		while (j < npk && !pk[j].fixed) j++;
+		if (pk[i].fixed) {
+			s[ns].key = 2 * i + 1, s[ns++].p = pk[i];
+			i++;
+			continue;
+		}
+		while (j < npk && !pk[j].fixed)
+			j++;
 		for (size_t k = i; k < j; k++) {
 			s[ns].key = 2 * k + 1, s[ns++].p = pk[k];
 			if (pk[k].paylen && rnd_below(100) < opt.dup_pct) {
 				size_t at = k + rnd_below(opt.window + 1);
-				if (at >= j) at = j - 1;
-				s[ns].key = 2 * at + 2;		/* after the packet at `at` */
+				if (at >= j)
+					at = j - 1;
+				s[ns].key = 2 * at + 2; /* after the packet at `at` */
 				s[ns++].p = clone_part(&pk[k], 0, pk[k].paylen);
 			}
 		}
@@ -416,14 +486,19 @@ static void do_duplicate(void)
 	}
 	/* keys are unique for originals; duplicates aimed at the same slot keep
 	 * their order (qsort is not stable: break ties by insertion order) */
-	for (size_t k = 0; k < ns; k++) s[k].key = s[k].key << 20 | (k & 0xfffff);
+	for (size_t k = 0; k < ns; k++)
+		s[k].key = s[k].key << 20 | (k & 0xfffff);
 	qsort(s, ns, sizeof(*s), slot_cmp);
 	if (ns > cappk) {
 		pk = realloc(pk, ns * sizeof(*pk));
-		if (!pk) { fprintf(stderr, "pcapmangle: out of memory\n"); exit(1); }
+		if (!pk) {
+			fprintf(stderr, "pcapmangle: out of memory\n");
+			exit(1);
+		}
 		cappk = ns;
 	}
-	for (size_t k = 0; k < ns; k++) pk[k] = s[k].p;
+	for (size_t k = 0; k < ns; k++)
+		pk[k] = s[k].p;
 	npk = ns;
 	free(s);
 }
@@ -499,15 +574,22 @@ static uint32_t build_tcp(const struct pkt *p, uint8_t *buf, bool raw)
 static void write_capture(void)
 {
 	int out_lt = opt.to_raw ? DLT_RAW : linktype;
-	pcap_t *dead = pcap_open_dead_with_tstamp_precision(out_lt, 262144, PCAP_TSTAMP_PRECISION_NANO);
+	pcap_t *dead =
+		pcap_open_dead_with_tstamp_precision(out_lt, 262144, PCAP_TSTAMP_PRECISION_NANO);
 	pcap_dumper_t *d;
 	uint8_t *buf = xmalloc(262144 + 64);
 	uint64_t last = 0;
 	size_t written = 0, dropped = 0;
 
-	if (!dead) { fprintf(stderr, "pcapmangle: pcap_open_dead failed\n"); exit(1); }
+	if (!dead) {
+		fprintf(stderr, "pcapmangle: pcap_open_dead failed\n");
+		exit(1);
+	}
 	d = pcap_dump_open(dead, opt.out);
-	if (!d) { fprintf(stderr, "pcapmangle: %s: %s\n", opt.out, pcap_geterr(dead)); exit(1); }
+	if (!d) {
+		fprintf(stderr, "pcapmangle: %s: %s\n", opt.out, pcap_geterr(dead));
+		exit(1);
+	}
 	for (size_t i = 0; i < npk; i++) {
 		struct pkt *p = &pk[i];
 		struct pcap_pkthdr h;
@@ -516,22 +598,36 @@ static void write_capture(void)
 
 		last = ts;
 		h.ts.tv_sec = ts / 1000000000ull;
-		h.ts.tv_usec = ts % 1000000000ull;	/* nanoseconds: a NANO dumper */
+		h.ts.tv_usec = ts % 1000000000ull; /* nanoseconds: a NANO dumper */
 		if (p->tcp) {
 			uint32_t len = p->l2len + 8 + p->iplen + p->thlen + p->paylen;
-			if (len > 262144) { dropped++; continue; }
+			if (len > 262144) {
+				dropped++;
+				continue;
+			}
 			h.caplen = h.len = build_tcp(p, buf, opt.to_raw);
 		} else if (opt.to_raw) {
-			if (p->ipoff < 0 || (uint32_t)p->ipoff >= p->l2len) { dropped++; continue; }
+			if (p->ipoff < 0 || (uint32_t)p->ipoff >= p->l2len) {
+				dropped++;
+				continue;
+			}
 			f = p->l2 + p->ipoff;
 			h.caplen = p->l2len - p->ipoff;
 			h.len = p->wirelen - p->ipoff;
-		} else if (linktype == DLT_EN10MB && (opt.vlan >= 0 || opt.qinq >= 0) && p->l2len >= 14) {
+		} else if (linktype == DLT_EN10MB && (opt.vlan >= 0 || opt.qinq >= 0) &&
+			   p->l2len >= 14) {
 			uint32_t n = 12;
 			memcpy(buf, p->l2, 12);
-			if (opt.qinq >= 0) wr16(buf + n, ETH_P_8021AD), wr16(buf + n + 2, (uint16_t)opt.qinq), n += 4;
-			if (opt.vlan >= 0) wr16(buf + n, ETH_P_8021Q), wr16(buf + n + 2, (uint16_t)opt.vlan), n += 4;
-			if (p->l2len - 12 > 262144) { dropped++; continue; }
+			if (opt.qinq >= 0)
+				wr16(buf + n, ETH_P_8021AD), wr16(buf + n + 2, (uint16_t)opt.qinq),
+					n += 4;
+			if (opt.vlan >= 0)
+				wr16(buf + n, ETH_P_8021Q), wr16(buf + n + 2, (uint16_t)opt.vlan),
+					n += 4;
+			if (p->l2len - 12 > 262144) {
+				dropped++;
+				continue;
+			}
 			memcpy(buf + n, p->l2 + 12, p->l2len - 12);
 			h.caplen = n + p->l2len - 12;
 			h.len = p->wirelen + (n - 12);
@@ -543,7 +639,10 @@ static void write_capture(void)
 		pcap_dump((u_char *)d, &h, f);
 		written++;
 	}
-	if (pcap_dump_flush(d)) { fprintf(stderr, "pcapmangle: %s: write error\n", opt.out); exit(1); }
+	if (pcap_dump_flush(d)) {
+		fprintf(stderr, "pcapmangle: %s: write error\n", opt.out);
+		exit(1);
+	}
 	pcap_dump_close(d);
 	pcap_close(dead);
 	free(buf);
@@ -561,18 +660,20 @@ static void write_capture(void)
 #define STREAM_MAX (256u * 1024)
 
 struct dirstat {
-	uint8_t key[37];		/* ver, saddr[16], daddr[16], sport, dport */
+	uint8_t key[37]; /* ver, saddr[16], daddr[16], sport, dport */
 	uint32_t isn;
 	uint8_t *buf, *have;
-	size_t *pkts, npkts, cappkts;	/* indexes into pk[] of this direction */
+	size_t *pkts, npkts, cappkts; /* indexes into pk[] of this direction */
 };
 
 static void dir_key(const struct pkt *p, uint8_t *k)
 {
 	memset(k, 0, 37);
 	k[0] = (uint8_t)p->ver;
-	if (p->ver == 4) memcpy(k + 1, p->ip + 12, 4), memcpy(k + 17, p->ip + 16, 4);
-	else memcpy(k + 1, p->ip + 8, 16), memcpy(k + 17, p->ip + 24, 16);
+	if (p->ver == 4)
+		memcpy(k + 1, p->ip + 12, 4), memcpy(k + 17, p->ip + 16, 4);
+	else
+		memcpy(k + 1, p->ip + 8, 16), memcpy(k + 17, p->ip + 24, 16);
 	memcpy(k + 33, p->th, 4);
 }
 
@@ -583,8 +684,10 @@ static void key_str(const uint8_t *k, char *s, size_t n)
 
 	inet_ntop(af, k + 1, a, sizeof(a));
 	inet_ntop(af, k + 17, b, sizeof(b));
-	if (k[0] == 4) snprintf(s, n, "%s:%u > %s:%u", a, rd16(k + 33), b, rd16(k + 35));
-	else snprintf(s, n, "[%s]:%u > [%s]:%u", a, rd16(k + 33), b, rd16(k + 35));
+	if (k[0] == 4)
+		snprintf(s, n, "%s:%u > %s:%u", a, rd16(k + 33), b, rd16(k + 35));
+	else
+		snprintf(s, n, "[%s]:%u > [%s]:%u", a, rd16(k + 33), b, rd16(k + 35));
 }
 
 static void tls_stats(void)
@@ -597,30 +700,39 @@ static void tls_stats(void)
 		uint8_t k[37];
 		size_t d;
 
-		if (!p->tcp || !p->paylen) continue;
+		if (!p->tcp || !p->paylen)
+			continue;
 		dir_key(p, k);
-		for (d = 0; d < nds && memcmp(ds[d].key, k, 37); d++);
+		for (d = 0; d < nds && memcmp(ds[d].key, k, 37); d++)
+			;
 		if (d == nds) {
-			if (!wire_tls_hello(p->pay, p->paylen)) continue;
+			if (!wire_tls_hello(p->pay, p->paylen))
+				continue;
 			ds = realloc(ds, (nds + 1) * sizeof(*ds));
-			if (!ds) exit(1);
+			if (!ds)
+				exit(1);
 			memset(&ds[d], 0, sizeof(ds[d]));
 			memcpy(ds[d].key, k, 37);
 			ds[d].isn = p->seq + (p->flags & TCP_SYN ? 1 : 0);
 			ds[d].buf = xmalloc(STREAM_MAX);
 			ds[d].have = calloc(1, STREAM_MAX);
-			if (!ds[d].have) { fprintf(stderr, "pcapmangle: out of memory\n"); exit(1); }
+			if (!ds[d].have) {
+				fprintf(stderr, "pcapmangle: out of memory\n");
+				exit(1);
+			}
 			nds++;
 		}
 		if (ds[d].npkts == ds[d].cappkts) {
 			ds[d].cappkts = ds[d].cappkts ? ds[d].cappkts * 2 : 64;
 			ds[d].pkts = realloc(ds[d].pkts, ds[d].cappkts * sizeof(size_t));
-			if (!ds[d].pkts) exit(1);
+			if (!ds[d].pkts)
+				exit(1);
 		}
 		ds[d].pkts[ds[d].npkts++] = i;
 		for (uint32_t b = 0; b < p->paylen; b++) {
 			uint32_t off = p->seq + b - ds[d].isn;
-			if (off < STREAM_MAX) ds[d].buf[off] = p->pay[b], ds[d].have[off] = 1;
+			if (off < STREAM_MAX)
+				ds[d].buf[off] = p->pay[b], ds[d].have[off] = 1;
 		}
 	}
 	for (size_t d = 0; d < nds; d++) {
@@ -635,13 +747,14 @@ static void tls_stats(void)
 		while (off + 5 <= STREAM_MAX && s->have[off] && s->have[off + 4]) {
 			const uint8_t *h = s->buf + off;
 			uint32_t rl = rd16(h + 3);
-			if (h[0] != 0x16 || off + 5 + rl > STREAM_MAX) break;
+			if (h[0] != 0x16 || off + 5 + rl > STREAM_MAX)
+				break;
 			for (uint32_t b = 0; b < rl && s->have[off + 5 + b]; b++)
 				map[nhs] = off + 5 + b, hs[nhs++] = h[5 + b];
 			off += 5 + rl;
 			recs++;
 		}
-		for (uint32_t m = 0; m + 4 <= nhs; ) {
+		for (uint32_t m = 0; m + 4 <= nhs;) {
 			uint32_t ml = (uint32_t)hs[m + 1] << 16 | rd16(hs + m + 2);
 			if (hs[m] == 11 && m + 4 + ml <= nhs) {
 				c0 = map[m], c1 = map[m + 4 + ml - 1] + 1;
@@ -656,18 +769,25 @@ static void tls_stats(void)
 				struct pkt *p = &pk[s->pkts[a]];
 				uint32_t lo = p->seq - s->isn, hi = lo + p->paylen;
 				bool seen = false;
-				if (hi <= c0 || lo >= c1) continue;
+				if (hi <= c0 || lo >= c1)
+					continue;
 				for (size_t b = 0; b < a && !seen; b++) {
 					struct pkt *q = &pk[s->pkts[b]];
 					seen = q->seq == p->seq && q->paylen == p->paylen;
 				}
-				if (!seen) segs++;
+				if (!seen)
+					segs++;
 			}
 		}
 		key_str(s->key, name, sizeof(name));
 		printf("%s records=%u certificate_bytes=%u certificate_segments=%u packets=%zu-%zu\n",
-		       name, recs, found ? c1 - c0 : 0, segs, s->pkts[0] + 1, s->pkts[s->npkts - 1] + 1);
-		free(map); free(hs); free(s->buf); free(s->have); free(s->pkts);
+		       name, recs, found ? c1 - c0 : 0, segs, s->pkts[0] + 1,
+		       s->pkts[s->npkts - 1] + 1);
+		free(map);
+		free(hs);
+		free(s->buf);
+		free(s->have);
+		free(s->pkts);
 	}
 	free(ds);
 }
@@ -697,40 +817,54 @@ static void order_summary(void)
 		uint32_t rel, seq, len, seen = 0;
 		size_t d;
 
-		if (!p->tcp) continue;
+		if (!p->tcp)
+			continue;
 		seq = p->seq + (p->flags & TCP_SYN ? 1 : 0);
 		dir_key(p, k);
-		for (d = 0; d < ncv && memcmp(cv[d].key, k, 37); d++);
+		for (d = 0; d < ncv && memcmp(cv[d].key, k, 37); d++)
+			;
 		if (d == ncv) {
 			cv = realloc(cv, (ncv + 1) * sizeof(*cv));
-			if (!cv) exit(1);
+			if (!cv)
+				exit(1);
 			memcpy(cv[d].key, k, 37);
 			cv[d].base = seq, cv[d].max_end = 0;
 			cv[d].bits = calloc(1, COVER_MAX / 8);
-			if (!cv[d].bits) exit(1);
+			if (!cv[d].bits)
+				exit(1);
 			ncv++;
 		}
-		if (!p->paylen) continue;
+		if (!p->paylen)
+			continue;
 		n++;
 		rel = seq - cv[d].base, len = p->paylen;
-		if ((int32_t)rel < 0 || rel >= COVER_MAX || len > COVER_MAX - rel) { beyond++; continue; }
+		if ((int32_t)rel < 0 || rel >= COVER_MAX || len > COVER_MAX - rel) {
+			beyond++;
+			continue;
+		}
 		for (uint32_t b = rel; b < rel + len; b++)
 			seen += cv[d].bits[b / 8] >> (b % 8) & 1;
-		if (seen == len) dup++;
-		else if (seen) overlap++;
-		else if (rel < cv[d].max_end) reordered++;
-		else in_order++;
+		if (seen == len)
+			dup++;
+		else if (seen)
+			overlap++;
+		else if (rel < cv[d].max_end)
+			reordered++;
+		else
+			in_order++;
 		for (uint32_t b = rel; b < rel + len; b++)
 			cv[d].bits[b / 8] |= (uint8_t)(1 << (b % 8));
-		if (rel + len > cv[d].max_end) cv[d].max_end = rel + len;
+		if (rel + len > cv[d].max_end)
+			cv[d].max_end = rel + len;
 	}
 	for (size_t d = 0; d < ncv; d++) {
 		for (uint32_t b = 0; b < cv[d].max_end; b++)
 			missing += !(cv[d].bits[b / 8] >> (b % 8) & 1);
 		free(cv[d].bits);
 	}
-	printf("summary: packets=%zu tcp_payload=%" PRIu64 " in_order=%" PRIu64 " reordered=%" PRIu64
-	       " duplicate=%" PRIu64 " overlapping=%" PRIu64 " unplaced=%" PRIu64 " missing_bytes=%" PRIu64 "\n",
+	printf("summary: packets=%zu tcp_payload=%" PRIu64 " in_order=%" PRIu64
+	       " reordered=%" PRIu64 " duplicate=%" PRIu64 " overlapping=%" PRIu64
+	       " unplaced=%" PRIu64 " missing_bytes=%" PRIu64 "\n",
 	       npk, n, in_order, reordered, dup, overlap, beyond, missing);
 	free(cv);
 }
@@ -741,7 +875,10 @@ static void order_summary(void)
  * stream crosses 2^32 there. */
 static void do_wrap(void)
 {
-	struct { uint8_t key[37]; uint32_t delta; } *w = NULL;
+	struct {
+		uint8_t key[37];
+		uint32_t delta;
+	} *w = NULL;
 	size_t nw = 0;
 
 	for (size_t i = 0; i < npk; i++) {
@@ -749,12 +886,15 @@ static void do_wrap(void)
 		uint8_t k[37], r[37];
 		size_t d;
 
-		if (!p->tcp) continue;
+		if (!p->tcp)
+			continue;
 		dir_key(p, k);
-		for (d = 0; d < nw && memcmp(w[d].key, k, 37); d++);
+		for (d = 0; d < nw && memcmp(w[d].key, k, 37); d++)
+			;
 		if (d == nw) {
 			w = realloc(w, (nw + 1) * sizeof(*w));
-			if (!w) exit(1);
+			if (!w)
+				exit(1);
 			memcpy(w[d].key, k, 37);
 			w[d].delta = 0u - p->seq - (uint32_t)opt.wrap_at;
 			nw++;
@@ -764,7 +904,8 @@ static void do_wrap(void)
 		r[0] = k[0];
 		memcpy(r + 1, k + 17, 16), memcpy(r + 17, k + 1, 16);
 		memcpy(r + 33, k + 35, 2), memcpy(r + 35, k + 33, 2);
-		for (d = 0; d < nw && memcmp(w[d].key, r, 37); d++);
+		for (d = 0; d < nw && memcmp(w[d].key, r, 37); d++)
+			;
 		if (d < nw && p->th[13] & 0x10)
 			wr32(p->th + 8, rd32(p->th + 8) + w[d].delta);
 	}
@@ -773,23 +914,43 @@ static void do_wrap(void)
 
 /* ------------------------------------------------------------------ main */
 
-enum { O_REORDER = 1000, O_WINDOW, O_DUP, O_OVERLAP, O_VLAN, O_QINQ, O_RAW, O_SPLIT,
-       O_STATS, O_SEED, O_DROP, O_ALL, O_WRAP };
+enum {
+	O_REORDER = 1000,
+	O_WINDOW,
+	O_DUP,
+	O_OVERLAP,
+	O_VLAN,
+	O_QINQ,
+	O_RAW,
+	O_SPLIT,
+	O_STATS,
+	O_SEED,
+	O_DROP,
+	O_ALL,
+	O_WRAP
+};
 
 static const struct argp_option options[] = {
 	{ "reorder", O_REORDER, "SEED", 0, "Shuffle movable TCP packets within windows", 0 },
 	{ "window", O_WINDOW, "N", 0, "Window for --reorder and --duplicate (default 8)", 0 },
 	{ "duplicate", O_DUP, "PCT", 0, "Send PCT% of the movable payload packets twice", 0 },
-	{ "overlap", O_OVERLAP, NULL, 0, "Re-cut every other payload packet into two overlapping pieces", 0 },
-	{ "wrap-at", O_WRAP, "N", 0, "Shift sequence numbers so each direction's byte N has seq 0 (wraps 2^32)", 0 },
-	{ "move-all", O_ALL, NULL, 0, "Let --reorder/--duplicate/--drop touch hellos, SYN, FIN and RST too", 0 },
-	{ "drop", O_DROP, "PCT", 0, "Lose PCT% of the movable payload packets (negative control)", 0 },
-	{ "seed", O_SEED, "SEED", 0, "Seed of the random choices (default 1; --reorder SEED sets it too)", 0 },
+	{ "overlap", O_OVERLAP, NULL, 0,
+	  "Re-cut every other payload packet into two overlapping pieces", 0 },
+	{ "wrap-at", O_WRAP, "N", 0,
+	  "Shift sequence numbers so each direction's byte N has seq 0 (wraps 2^32)", 0 },
+	{ "move-all", O_ALL, NULL, 0,
+	  "Let --reorder/--duplicate/--drop touch hellos, SYN, FIN and RST too", 0 },
+	{ "drop", O_DROP, "PCT", 0, "Lose PCT% of the movable payload packets (negative control)",
+	  0 },
+	{ "seed", O_SEED, "SEED", 0,
+	  "Seed of the random choices (default 1; --reorder SEED sets it too)", 0 },
 	{ "vlan", O_VLAN, "ID", 0, "Add an 802.1Q tag (Ethernet captures)", 0 },
 	{ "qinq", O_QINQ, "ID", 0, "Add an outer 802.1ad (0x88a8) tag", 0 },
 	{ "to-raw", O_RAW, NULL, 0, "Strip the link layer: LINKTYPE_RAW (for TUN replay)", 0 },
 	{ "split", O_SPLIT, "MSS", 0, "Re-segment TCP payloads into MSS-byte segments", 0 },
-	{ "tls-stats", O_STATS, NULL, 0, "Print TLS directions, their Certificate segments and a summary of segment order; write nothing", 0 },
+	{ "tls-stats", O_STATS, NULL, 0,
+	  "Print TLS directions, their Certificate segments and a summary of segment order; write nothing",
+	  0 },
 	{ "verbose", 'v', NULL, 0, "Say how many packets were written", 0 },
 	{},
 };
@@ -809,29 +970,64 @@ static unsigned long num(struct argp_state *st, const char *name, const char *s,
 static error_t parse_opt(int key, char *arg, struct argp_state *st)
 {
 	switch (key) {
-	case O_REORDER: opt.reorder = true; opt.seed = num(st, "--reorder", arg, ~0ul); break;
-	case O_SEED: opt.seed = num(st, "--seed", arg, ~0ul); break;
-	case O_WINDOW: opt.window = num(st, "--window", arg, 1u << 20); if (!opt.window) opt.window = 1; break;
-	case O_DUP: opt.dup_pct = num(st, "--duplicate", arg, 100); break;
-	case O_DROP: opt.drop_pct = num(st, "--drop", arg, 100); break;
-	case O_OVERLAP: opt.overlap = true; break;
-	case O_ALL: opt.move_all = true; break;
-	case O_WRAP: opt.wrap_at = (long)num(st, "--wrap-at", arg, 1ul << 31); break;
-	case O_VLAN: opt.vlan = num(st, "--vlan", arg, 4095); break;
-	case O_QINQ: opt.qinq = num(st, "--qinq", arg, 4095); break;
-	case O_RAW: opt.to_raw = true; break;
-	case O_SPLIT: opt.split = num(st, "--split", arg, 65535);
-		if (!opt.split) argp_error(st, "--split: MSS must be at least 1");
+	case O_REORDER:
+		opt.reorder = true;
+		opt.seed = num(st, "--reorder", arg, ~0ul);
 		break;
-	case O_STATS: opt.tls_stats = true; break;
-	case 'v': opt.verbose = true; break;
+	case O_SEED:
+		opt.seed = num(st, "--seed", arg, ~0ul);
+		break;
+	case O_WINDOW:
+		opt.window = num(st, "--window", arg, 1u << 20);
+		if (!opt.window)
+			opt.window = 1;
+		break;
+	case O_DUP:
+		opt.dup_pct = num(st, "--duplicate", arg, 100);
+		break;
+	case O_DROP:
+		opt.drop_pct = num(st, "--drop", arg, 100);
+		break;
+	case O_OVERLAP:
+		opt.overlap = true;
+		break;
+	case O_ALL:
+		opt.move_all = true;
+		break;
+	case O_WRAP:
+		opt.wrap_at = (long)num(st, "--wrap-at", arg, 1ul << 31);
+		break;
+	case O_VLAN:
+		opt.vlan = num(st, "--vlan", arg, 4095);
+		break;
+	case O_QINQ:
+		opt.qinq = num(st, "--qinq", arg, 4095);
+		break;
+	case O_RAW:
+		opt.to_raw = true;
+		break;
+	case O_SPLIT:
+		opt.split = num(st, "--split", arg, 65535);
+		if (!opt.split)
+			argp_error(st, "--split: MSS must be at least 1");
+		break;
+	case O_STATS:
+		opt.tls_stats = true;
+		break;
+	case 'v':
+		opt.verbose = true;
+		break;
 	case ARGP_KEY_ARG:
-		if (st->arg_num == 0) opt.in = arg;
-		else if (st->arg_num == 1) opt.out = arg;
-		else argp_usage(st);
+		if (st->arg_num == 0)
+			opt.in = arg;
+		else if (st->arg_num == 1)
+			opt.out = arg;
+		else
+			argp_usage(st);
 		break;
 	case ARGP_KEY_END:
-		if (!opt.in || (!opt.out && !opt.tls_stats)) argp_usage(st);
+		if (!opt.in || (!opt.out && !opt.tls_stats))
+			argp_usage(st);
 		if (opt.to_raw && (opt.vlan >= 0 || opt.qinq >= 0))
 			argp_error(st, "--to-raw and --vlan/--qinq exclude each other");
 		break;
@@ -842,9 +1038,14 @@ static error_t parse_opt(int key, char *arg, struct argp_state *st)
 }
 
 static const struct argp argp = {
-	options, parse_opt, "IN OUT\n--tls-stats IN",
+	options,
+	parse_opt,
+	"IN OUT\n--tls-stats IN",
 	"pcapmangle: rewrite a capture's TCP segments for reassembly tests.\v"
-	"IN and OUT may be - (stdin, stdout). Output is a nanosecond pcap.", NULL, NULL, NULL,
+	"IN and OUT may be - (stdin, stdout). Output is a nanosecond pcap.",
+	NULL,
+	NULL,
+	NULL,
 };
 
 int main(int argc, char **argv)
@@ -858,19 +1059,27 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if ((opt.vlan >= 0 || opt.qinq >= 0) && linktype != DLT_EN10MB) {
-		fprintf(stderr, "pcapmangle: --vlan/--qinq need an Ethernet capture (link type %s)\n",
+		fprintf(stderr,
+			"pcapmangle: --vlan/--qinq need an Ethernet capture (link type %s)\n",
 			pcap_datalink_val_to_name(linktype));
 		return 1;
 	}
-	if (opt.wrap_at >= 0) do_wrap();
-	if (opt.split) do_split();
-	if (opt.overlap) do_overlap();
+	if (opt.wrap_at >= 0)
+		do_wrap();
+	if (opt.split)
+		do_split();
+	if (opt.overlap)
+		do_overlap();
 	mark_fixed();
-	if (opt.reorder) do_reorder();
-	if (opt.dup_pct) do_duplicate();
-	if (opt.drop_pct) do_drop();
+	if (opt.reorder)
+		do_reorder();
+	if (opt.dup_pct)
+		do_duplicate();
+	if (opt.drop_pct)
+		do_drop();
 	write_capture();
-	for (size_t i = 0; i < npk; i++) free_pkt(&pk[i]);
+	for (size_t i = 0; i < npk; i++)
+		free_pkt(&pk[i]);
 	free(pk);
 	return 0;
 }

@@ -14,8 +14,8 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
-#define THREADS_MAX	16
-#define FLIGHT_MAX	(256 * 1024)
+#define THREADS_MAX 16
+#define FLIGHT_MAX  (256 * 1024)
 
 /*
  * Each thread makes a server SSL and a client SSL joined by memory BIOs and
@@ -39,8 +39,8 @@ static struct {
 	int port;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
-	int built;		/* threads done building */
-	int turn;		/* thread allowed to send now */
+	int built; /* threads done building */
+	int turn;  /* thread allowed to send now */
 } g = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER };
 
 static void die(const char *what)
@@ -65,10 +65,10 @@ static int flight(SSL_CTX *sctx, uint8_t *out, int cap)
 	SSL_set_bio(s, s_in, s_out);
 	SSL_set_connect_state(c);
 	SSL_set_accept_state(s);
-	SSL_do_handshake(c);			/* ClientHello into c_out */
+	SSL_do_handshake(c); /* ClientHello into c_out */
 	while ((n = BIO_read(c_out, buf, sizeof(buf))) > 0)
 		BIO_write(s_in, buf, n);
-	SSL_do_handshake(s);			/* ServerHello ... Finished into s_out */
+	SSL_do_handshake(s); /* ServerHello ... Finished into s_out */
 	n = BIO_read(s_out, out, cap);
 	if (n > 0)
 		len = n;
@@ -202,11 +202,21 @@ int main(int argc, char **argv)
 	g.loops = 1000;
 	while ((opt = getopt(argc, argv, "c:k:x:y:w:n:m:l:")) != -1) {
 		switch (opt) {
-		case 'c': cert = optarg; break;
-		case 'k': key = optarg; break;
-		case 'x': cert2 = optarg; break;
-		case 'y': key2 = optarg; break;
-		case 'w': go = optarg; break;
+		case 'c':
+			cert = optarg;
+			break;
+		case 'k':
+			key = optarg;
+			break;
+		case 'x':
+			cert2 = optarg;
+			break;
+		case 'y':
+			key2 = optarg;
+			break;
+		case 'w':
+			go = optarg;
+			break;
 		case 'n':
 			g.n = atoi(optarg);
 			if (g.n < 1 || g.n > THREADS_MAX)
@@ -231,8 +241,8 @@ int main(int argc, char **argv)
 			break;
 		default:
 			fprintf(stderr, "usage: tlsmem -c CHAIN.pem -k KEY [-x CHAIN2 -y KEY2] "
-				"-w GOFILE [-n THREADS] [-m send|orphan|exit|bench] "
-				"[-l FLIGHTS]\n");
+					"-w GOFILE [-n THREADS] [-m send|orphan|exit|bench] "
+					"[-l FLIGHTS]\n");
 			return 2;
 		}
 	}

@@ -41,7 +41,10 @@ static struct {
 	bool no_up, verbose;
 } opt;
 
-static uint16_t rd16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
+static uint16_t rd16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
 
 /* Offset of the IP header, or -1. */
 static int l3_offset(int lt, const uint8_t *f, uint32_t cap)
@@ -50,15 +53,35 @@ static int l3_offset(int lt, const uint8_t *f, uint32_t cap)
 	uint16_t et;
 
 	switch (lt) {
-	case DLT_RAW: case LT_RAW: case DLT_IPV4: case DLT_IPV6: return 0;
-	case DLT_NULL: case DLT_LOOP: return cap >= 4 ? 4 : -1;
-	case DLT_EN10MB: if (cap < 14) return -1; et = rd16(f + 12), off = 14; break;
-	case DLT_LINUX_SLL: if (cap < 16) return -1; et = rd16(f + 14), off = 16; break;
-	case DLT_LINUX_SLL2: if (cap < 20) return -1; et = rd16(f), off = 20; break;
-	default: return -1;
+	case DLT_RAW:
+	case LT_RAW:
+	case DLT_IPV4:
+	case DLT_IPV6:
+		return 0;
+	case DLT_NULL:
+	case DLT_LOOP:
+		return cap >= 4 ? 4 : -1;
+	case DLT_EN10MB:
+		if (cap < 14)
+			return -1;
+		et = rd16(f + 12), off = 14;
+		break;
+	case DLT_LINUX_SLL:
+		if (cap < 16)
+			return -1;
+		et = rd16(f + 14), off = 16;
+		break;
+	case DLT_LINUX_SLL2:
+		if (cap < 20)
+			return -1;
+		et = rd16(f), off = 20;
+		break;
+	default:
+		return -1;
 	}
 	while (et == 0x8100 || et == 0x88a8 || et == 0x9100) {
-		if (cap < off + 4) return -1;
+		if (cap < off + 4)
+			return -1;
 		et = rd16(f + off + 2), off += 4;
 	}
 	return et == 0x0800 || et == 0x86dd ? (int)off : -1;
@@ -70,7 +93,10 @@ static int tun_open(const char *name)
 	int fd, s;
 
 	fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
-	if (fd < 0) { fprintf(stderr, "tunreplay: /dev/net/tun: %s\n", strerror(errno)); return -1; }
+	if (fd < 0) {
+		fprintf(stderr, "tunreplay: /dev/net/tun: %s\n", strerror(errno));
+		return -1;
+	}
 	memset(&ifr, 0, sizeof(ifr));
 	ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
 	snprintf(ifr.ifr_name, IFNAMSIZ, "%s", name);
@@ -79,7 +105,8 @@ static int tun_open(const char *name)
 		close(fd);
 		return -1;
 	}
-	if (opt.no_up) return fd;
+	if (opt.no_up)
+		return fd;
 	s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (s < 0 || ioctl(s, SIOCGIFFLAGS, &ifr) < 0) {
 		fprintf(stderr, "tunreplay: SIOCGIFFLAGS %s: %s\n", name, strerror(errno));
@@ -95,7 +122,8 @@ static int tun_open(const char *name)
 	close(s);
 	return fd;
 fail:
-	if (s >= 0) close(s);
+	if (s >= 0)
+		close(s);
 	close(fd);
 	return -1;
 }
@@ -113,22 +141,31 @@ static error_t parse_opt(int key, char *arg, struct argp_state *st)
 	char *end;
 
 	switch (key) {
-	case 'i': opt.ifname = arg; break;
+	case 'i':
+		opt.ifname = arg;
+		break;
 	case 'd':
 		errno = 0;
 		opt.delay_us = strtoul(arg, &end, 0);
 		if (errno || end == arg || *end || opt.delay_us > 10000000)
 			argp_error(st, "--delay-us: '%s' is not a number up to 10000000", arg);
 		break;
-	case 'n': opt.no_up = true; break;
-	case 'v': opt.verbose = true; break;
+	case 'n':
+		opt.no_up = true;
+		break;
+	case 'v':
+		opt.verbose = true;
+		break;
 	case ARGP_KEY_ARG:
-		if (st->arg_num) argp_usage(st);
+		if (st->arg_num)
+			argp_usage(st);
 		opt.file = arg;
 		break;
 	case ARGP_KEY_END:
-		if (!opt.ifname || !opt.file) argp_usage(st);
-		if (strlen(opt.ifname) >= IFNAMSIZ) argp_error(st, "-i: '%s' is too long", opt.ifname);
+		if (!opt.ifname || !opt.file)
+			argp_usage(st);
+		if (strlen(opt.ifname) >= IFNAMSIZ)
+			argp_error(st, "-i: '%s' is too long", opt.ifname);
 		break;
 	default:
 		return ARGP_ERR_UNKNOWN;
@@ -137,8 +174,10 @@ static error_t parse_opt(int key, char *arg, struct argp_state *st)
 }
 
 static const struct argp argp = {
-	options, parse_opt, "-i TUN FILE",
-	"tunreplay: write a capture's IP packets into a TUN device, in order.", NULL, NULL, NULL,
+	options,       parse_opt,
+	"-i TUN FILE", "tunreplay: write a capture's IP packets into a TUN device, in order.",
+	NULL,	       NULL,
+	NULL,
 };
 
 int main(int argc, char **argv)
@@ -152,11 +191,21 @@ int main(int argc, char **argv)
 
 	argp_parse(&argp, argc, argv, 0, NULL, NULL);
 	pc = pcap_open_offline(opt.file, err);
-	if (!pc) { fprintf(stderr, "tunreplay: %s\n", err); return 1; }
+	if (!pc) {
+		fprintf(stderr, "tunreplay: %s\n", err);
+		return 1;
+	}
 	lt = pcap_datalink(pc);
 	switch (lt) {
-	case DLT_RAW: case LT_RAW: case DLT_IPV4: case DLT_IPV6: case DLT_NULL: case DLT_LOOP:
-	case DLT_EN10MB: case DLT_LINUX_SLL: case DLT_LINUX_SLL2:
+	case DLT_RAW:
+	case LT_RAW:
+	case DLT_IPV4:
+	case DLT_IPV6:
+	case DLT_NULL:
+	case DLT_LOOP:
+	case DLT_EN10MB:
+	case DLT_LINUX_SLL:
+	case DLT_LINUX_SLL2:
 		break;
 	default:
 		fprintf(stderr, "tunreplay: %s: link type %s not supported\n", opt.file,
@@ -164,13 +213,17 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	fd = tun_open(opt.ifname);
-	if (fd < 0) return 1;
+	if (fd < 0)
+		return 1;
 	while ((rc = pcap_next_ex(pc, &h, &f)) == 1) {
 		int off = l3_offset(lt, f, h->caplen);
 		const uint8_t *ip;
 		uint32_t cap, len;
 
-		if (off < 0 || h->caplen < h->len || h->caplen - off < 20) { skipped++; continue; }
+		if (off < 0 || h->caplen < h->len || h->caplen - off < 20) {
+			skipped++;
+			continue;
+		}
 		ip = f + off, cap = h->caplen - off;
 		if (ip[0] >> 4 == 4) {
 			len = rd16(ip + 2);
@@ -180,7 +233,8 @@ int main(int argc, char **argv)
 			skipped++;
 			continue;
 		}
-		if (len < 20 || len > cap) len = cap;	/* BIG TCP (0), or lying: as captured */
+		if (len < 20 || len > cap)
+			len = cap; /* BIG TCP (0), or lying: as captured */
 		if (write(fd, ip, len) != (ssize_t)len) {
 			if (!failed)
 				fprintf(stderr, "tunreplay: write to %s (packet %lu): %s\n",
@@ -190,11 +244,13 @@ int main(int argc, char **argv)
 		}
 		sent++;
 		if (opt.delay_us) {
-			struct timespec ts = { opt.delay_us / 1000000, (opt.delay_us % 1000000) * 1000L };
+			struct timespec ts = { opt.delay_us / 1000000,
+					       (opt.delay_us % 1000000) * 1000L };
 			nanosleep(&ts, NULL);
 		}
 	}
-	if (rc == PCAP_ERROR) fprintf(stderr, "tunreplay: %s: %s\n", opt.file, pcap_geterr(pc));
+	if (rc == PCAP_ERROR)
+		fprintf(stderr, "tunreplay: %s: %s\n", opt.file, pcap_geterr(pc));
 	if (opt.verbose)
 		fprintf(stderr, "tunreplay: %lu packets written to %s, %lu skipped, %lu failed\n",
 			sent, opt.ifname, skipped, failed);

@@ -48,7 +48,8 @@ static void on_chain(void *ctx, const struct served_chain *c)
 	addr(&c->key, c->key.saddr, c->key.sport, srv, sizeof(srv));
 	addr(&c->key, c->key.daddr, c->key.dport, cli, sizeof(cli));
 	printf("chain family=%u server=%s client=%s tgid=%u tid=%u comm=%s binding=%s n=%u "
-	       "total=%u der=", c->key.family, srv, cli, c->tgid, c->tid, c->comm,
+	       "total=%u der=",
+	       c->key.family, srv, cli, c->tgid, c->tid, c->comm,
 	       c->binding == UPROBE_BIND_EXACT ? "exact" : "?", c->n, c->total);
 	for (i = 0; i < c->n; i++) {
 		sha256_hex(c->der[i], c->der_len[i], fp);
@@ -75,13 +76,15 @@ static void on_secret(void *ctx, enum keylog_label label,
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: uprobedump [-p PID]... [-P PATH]... [-n] [-r RESCAN_MS] [-c] [-v]\n"
+	fprintf(f,
+		"usage: uprobedump [-p PID]... [-P PATH]... [-n] [-r RESCAN_MS] [-c] [-v]\n"
 		"  -p PID    follow this process even without a listening socket\n"
 		"  -P PATH   attach to this binary or library (static OpenSSL, Go)\n"
 		"  -n        no discovery: only -p and -P\n"
 		"  -r MS     rescan period (default %d)\n"
 		"  -c        print the counters when stopped (SIGINT/SIGTERM)\n"
-		"  -v        libbpf debug output\n", UPROBE_RESCAN_MS);
+		"  -v        libbpf debug output\n",
+		UPROBE_RESCAN_MS);
 }
 
 int main(int argc, char **argv)

@@ -16,18 +16,22 @@
 #include "fstore.h"
 #include "htab.h"
 
-#define OBJECTS_DEFAULT		256u
-#define BYTES_DEFAULT		(256u << 10)
-#define REFRESH_DEFAULT		86400u
-#define CERTS_MAX		16	/* certificates taken from one object */
+#define OBJECTS_DEFAULT 256u
+#define BYTES_DEFAULT	(256u << 10)
+#define REFRESH_DEFAULT 86400u
+#define CERTS_MAX	16 /* certificates taken from one object */
 
 static const char *const state_names[] = {
-	[AIAF_NONE] = "none", [AIAF_FOUND] = "found", [AIAF_PENDING] = "pending",
+	[AIAF_NONE] = "none",
+	[AIAF_FOUND] = "found",
+	[AIAF_PENDING] = "pending",
 	[AIAF_FAILED] = "failed",
 };
 
 static const char *const fail_names[AIAF_F_MAX] = {
-	[AIAF_F_FETCH] = "fetch", [AIAF_F_PARSE] = "parse", [AIAF_F_NOT_ISSUER] = "not_issuer",
+	[AIAF_F_FETCH] = "fetch",
+	[AIAF_F_PARSE] = "parse",
+	[AIAF_F_NOT_ISSUER] = "not_issuer",
 };
 
 const char *aiafetch_state_name(enum aiafetch_state s)
@@ -41,19 +45,19 @@ const char *aiafetch_fail_name(enum aiafetch_fail f)
 }
 
 struct aia_ent {
-	struct hnode32 kt;		/* SHA-256 of "aia" and the URL */
+	struct hnode32 kt; /* SHA-256 of "aia" and the URL */
 	struct lru_node lru;
 	char *url;
-	char *for_dn;			/* issuer DN of the first certificate that asked */
-	STACK_OF(X509) *certs;		/* NULL until fetched */
+	char *for_dn;		/* issuer DN of the first certificate that asked */
+	STACK_OF(X509) * certs; /* NULL until fetched */
 	int64_t fetched;
 	bool busy;
 	bool failed;
 	enum aiafetch_fail fail;
 	enum fetch_result fres;
 	char why[192];
-	uint8_t memo_sha[32];		/* last certificate answered, and which one issued it */
-	int memo_idx;			/* -1 none of them; -2 no memo */
+	uint8_t memo_sha[32]; /* last certificate answered, and which one issued it */
+	int memo_idx;	      /* -1 none of them; -2 no memo */
 };
 
 struct aiafetch {
@@ -71,7 +75,7 @@ static struct aia_ent *ent_of(struct hnode *n)
 	return htab_entry(n, struct aia_ent, kt.h);
 }
 
-static void set_certs(struct aiafetch *a, struct aia_ent *e, STACK_OF(X509) *certs)
+static void set_certs(struct aiafetch *a, struct aia_ent *e, STACK_OF(X509) * certs)
 {
 	if (e->certs)
 		a->held--;
@@ -119,7 +123,7 @@ static struct aia_ent *ent_new(struct aiafetch *a, const uint8_t *key, const cha
 	return e;
 }
 
-static bool push_cert(STACK_OF(X509) *sk, X509 *x)
+static bool push_cert(STACK_OF(X509) * sk, X509 *x)
 {
 	if (sk_X509_num(sk) >= CERTS_MAX || !sk_X509_push(sk, x)) {
 		X509_free(x);
@@ -128,7 +132,7 @@ static bool push_cert(STACK_OF(X509) *sk, X509 *x)
 	return true;
 }
 
-static void push_p7(STACK_OF(X509) *sk, PKCS7 *p7)
+static void push_p7(STACK_OF(X509) * sk, PKCS7 *p7)
 {
 	STACK_OF(X509) *in = p7 && PKCS7_type_is_signed(p7) && p7->d.sign ? p7->d.sign->cert : NULL;
 
@@ -142,7 +146,7 @@ static void push_p7(STACK_OF(X509) *sk, PKCS7 *p7)
 }
 
 /* DER certificate, DER PKCS#7, or PEM blocks of either. NULL if no certificate. */
-static STACK_OF(X509) *decode(const uint8_t *b, size_t n)
+static STACK_OF(X509) * decode(const uint8_t *b, size_t n)
 {
 	STACK_OF(X509) *sk = sk_X509_new_null();
 	const unsigned char *p = b;
@@ -151,7 +155,8 @@ static STACK_OF(X509) *decode(const uint8_t *b, size_t n)
 		goto none;
 	if (n >= 10 && memmem(b, n < 64 ? n : 64, "-----BEGIN", 10)) {
 		BIO *bio = BIO_new_mem_buf(b, (int)n);
-		STACK_OF(X509_INFO) *infos = bio ? PEM_X509_INFO_read_bio(bio, NULL, NULL, NULL) : NULL;
+		STACK_OF(X509_INFO) *infos = bio ? PEM_X509_INFO_read_bio(bio, NULL, NULL, NULL) :
+						   NULL;
 
 		for (int i = 0; i < sk_X509_INFO_num(infos); i++) {
 			X509_INFO *xi = sk_X509_INFO_value(infos, i);
@@ -225,7 +230,7 @@ static void on_fetched(void *ctx, struct fetch_resp *r)
 {
 	struct aiafetch *a = ctx;
 	struct aia_ent *e = ent_of(htab_find32(&a->t, r->tag));
-	STACK_OF(X509) *certs;
+	STACK_OF(X509) * certs;
 	char why[192], err[192];
 
 	if (!e)
@@ -252,7 +257,8 @@ static void on_fetched(void *ctx, struct fetch_resp *r)
 		struct fstore_meta m = { .kind = "aia", .fetched = e->fetched };
 
 		snprintf(m.url, sizeof(m.url), "%s", e->url);
-		if (fstore_put(a->store, e->kt.key, &m, NULL, r->body, r->len, err, sizeof(err)) < 0)
+		if (fstore_put(a->store, e->kt.key, &m, NULL, r->body, r->len, err, sizeof(err)) <
+		    0)
 			a->st.store_errors++;
 	}
 	emit(a, e, AIAF_EV_FETCHED);
@@ -347,8 +353,8 @@ enum aiafetch_state aiafetch_issuer(struct aiafetch *a, const struct cert_facts 
 			return ans->state = AIAF_FOUND;
 		}
 		ans->fail = AIAF_F_NOT_ISSUER;
-		snprintf(ans->why, sizeof(ans->why), "none of the %u certificates at %.200s issued it",
-			 ans->certs, e->url);
+		snprintf(ans->why, sizeof(ans->why),
+			 "none of the %u certificates at %.200s issued it", ans->certs, e->url);
 		return ans->state = AIAF_FAILED;
 	}
 	if (e->failed) {

@@ -21,33 +21,33 @@
  */
 
 enum aiafetch_state {
-	AIAF_NONE,			/* no http(s) caIssuers URL in the certificate */
-	AIAF_FOUND,			/* issuer set */
-	AIAF_PENDING,			/* the fetch is queued or in flight */
-	AIAF_FAILED,			/* fail and why say what went wrong */
+	AIAF_NONE,    /* no http(s) caIssuers URL in the certificate */
+	AIAF_FOUND,   /* issuer set */
+	AIAF_PENDING, /* the fetch is queued or in flight */
+	AIAF_FAILED,  /* fail and why say what went wrong */
 };
 const char *aiafetch_state_name(enum aiafetch_state s);
 
 enum aiafetch_fail {
-	AIAF_F_FETCH,			/* the fetch failed (fetch_result says how) */
-	AIAF_F_PARSE,			/* no certificate in what came */
-	AIAF_F_NOT_ISSUER,		/* none of the certificates that came issued it */
+	AIAF_F_FETCH,	   /* the fetch failed (fetch_result says how) */
+	AIAF_F_PARSE,	   /* no certificate in what came */
+	AIAF_F_NOT_ISSUER, /* none of the certificates that came issued it */
 	AIAF_F_MAX
 };
 const char *aiafetch_fail_name(enum aiafetch_fail f);
 
 struct aiafetch_answer {
 	enum aiafetch_state state;
-	X509 *issuer;			/* FOUND: a reference of the caller's, X509_free() it */
+	X509 *issuer; /* FOUND: a reference of the caller's, X509_free() it */
 	char url[512];
-	uint32_t certs;			/* certificates in the object fetched */
-	enum aiafetch_fail fail;	/* FAILED */
-	enum fetch_result fetch;	/* fail == AIAF_F_FETCH */
+	uint32_t certs;		 /* certificates in the object fetched */
+	enum aiafetch_fail fail; /* FAILED */
+	enum fetch_result fetch; /* fail == AIAF_F_FETCH */
 	char why[256];
 };
 
 enum aiafetch_event_kind {
-	AIAF_EV_FETCHED,		/* certificates came: answers for who asked may change */
+	AIAF_EV_FETCHED, /* certificates came: answers for who asked may change */
 	AIAF_EV_FAILED,
 };
 
@@ -66,11 +66,11 @@ typedef void (*aiafetch_event_fn)(void *ctx, const struct aiafetch_event *e);
 
 /* A field left 0 takes its default. */
 struct aiafetch_opts {
-	const char *state_dir;		/* objects kept in STATE_DIR/aia; NULL: memory only */
-	uint32_t max_objects;		/* URLs followed (default 256) */
-	uint32_t max_bytes;		/* per object (default 256 KiB) */
-	uint32_t refresh_s;		/* an object is fetched again after (default 86400) */
-	aiafetch_event_fn event;	/* may be NULL */
+	const char *state_dir;	 /* objects kept in STATE_DIR/aia; NULL: memory only */
+	uint32_t max_objects;	 /* URLs followed (default 256) */
+	uint32_t max_bytes;	 /* per object (default 256 KiB) */
+	uint32_t refresh_s;	 /* an object is fetched again after (default 86400) */
+	aiafetch_event_fn event; /* may be NULL */
 	void *ctx;
 };
 
@@ -85,7 +85,7 @@ enum aiafetch_state aiafetch_issuer(struct aiafetch *a, const struct cert_facts 
 				    struct aiafetch_answer *ans);
 
 struct aiafetch_stats {
-	uint32_t followed, held;	/* URLs with an entry; with certificates */
+	uint32_t followed, held; /* URLs with an entry; with certificates */
 	uint64_t loaded, fetches, fetched;
 	uint64_t failed[AIAF_F_MAX];
 	uint64_t fetch_failed[FETCH_RESULT_MAX];

@@ -24,10 +24,10 @@
 #include "fmt.h"
 
 /* libbpf 1.1 predates tcx; the kernel knows these attach types. */
-#define CS_BPF_TCX_INGRESS	46
-#define CS_BPF_TCX_EGRESS	47
+#define CS_BPF_TCX_INGRESS 46
+#define CS_BPF_TCX_EGRESS  47
 #ifndef ENOTSUPP
-#define ENOTSUPP		524
+#define ENOTSUPP 524
 #endif
 
 enum { DIR_IN, DIR_OUT, DIR_N };
@@ -35,18 +35,18 @@ enum { DIR_IN, DIR_OUT, DIR_N };
 struct attachment {
 	int ifindex;
 	char name[IF_NAMESIZE];
-	bool l3;			/* no Ethernet header: cs_tc_l3 */
-	bool ingress_only;		/* lo: every packet passes both hooks */
-	int link_fd[DIR_N];		/* tcx link, or -1 */
-	bool tc[DIR_N];			/* clsact filter of ours attached */
+	bool l3;	    /* no Ethernet header: cs_tc_l3 */
+	bool ingress_only;  /* lo: every packet passes both hooks */
+	int link_fd[DIR_N]; /* tcx link, or -1 */
+	bool tc[DIR_N];	    /* clsact filter of ours attached */
 };
 
 struct capture {
 	struct certsentry_bpf *skel;
 	struct ring_buffer *rb;
-	struct clsact cls;		/* the clsact fallback's slot */
+	struct clsact cls; /* the clsact fallback's slot */
 	int done_fd, counters_fd;
-	int64_t real_minus_mono;	/* ns, measured at open */
+	int64_t real_minus_mono; /* ns, measured at open */
 	int n_att;
 	struct attachment att[CAPTURE_IFACES_MAX];
 	/* capture_poll's callback state */
@@ -65,7 +65,6 @@ static int print_fn(enum libbpf_print_level level, const char *fmt, va_list ap)
 		return 0;
 	return vfprintf(stderr, fmt, ap);
 }
-
 
 static const char *lberr(int e, char *buf, size_t len)
 {
@@ -113,9 +112,9 @@ static int dev_is_l3(int type)
 {
 	switch (type) {
 	case ARPHRD_ETHER:
-	case ARPHRD_LOOPBACK:		/* zero MAC header */
+	case ARPHRD_LOOPBACK: /* zero MAC header */
 		return 0;
-	case ARPHRD_NONE:		/* tun, wireguard */
+	case ARPHRD_NONE: /* tun, wireguard */
 	case ARPHRD_RAWIP:
 	case ARPHRD_PPP:
 	case ARPHRD_TUNNEL:
@@ -316,7 +315,7 @@ static int load(struct capture *c, const struct capture_opts *o, char *err, size
 	c->skel->rodata->copy_encrypted = o->copy_encrypted;
 	if (o->ring_bytes && bpf_map__set_max_entries(c->skel->maps.events, o->ring_bytes)) {
 		fmt_err(err, errlen, "ring buffer size %u: not a power of two of at least a page",
-		     o->ring_bytes);
+			o->ring_bytes);
 		return -1;
 	}
 	if (o->max_flows && bpf_map__set_max_entries(c->skel->maps.flows, o->max_flows)) {
@@ -329,7 +328,7 @@ static int load(struct capture *c, const struct capture_opts *o, char *err, size
 	ret = certsentry_bpf__load(c->skel);
 	if (ret) {
 		fmt_err(err, errlen, "loading BPF program: %s%s", lberr(ret, eb, sizeof(eb)),
-		     o->verbose ? "" : " (-v shows the verifier log)");
+			o->verbose ? "" : " (-v shows the verifier log)");
 		return -1;
 	}
 	c->done_fd = bpf_map__fd(c->skel->maps.done_flows);
@@ -342,8 +341,8 @@ static int load(struct capture *c, const struct capture_opts *o, char *err, size
 	return 0;
 }
 
-static int attach_iface(struct capture *c, struct attachment *a, bool force_clsact,
-			char *err, size_t errlen)
+static int attach_iface(struct capture *c, struct attachment *a, bool force_clsact, char *err,
+			size_t errlen)
 {
 	int dir, fd = bpf_program__fd(a->l3 ? c->skel->progs.cs_tc_l3 : c->skel->progs.cs_tc);
 
@@ -384,8 +383,9 @@ struct capture *capture_open(const struct capture_opts *o, char *err, size_t err
 		return NULL;
 	}
 	if (access("/sys/kernel/btf/vmlinux", R_OK)) {
-		fmt_err(err, errlen, "kernel has no BTF (/sys/kernel/btf/vmlinux missing): "
-		     "needs CONFIG_DEBUG_INFO_BTF");
+		fmt_err(err, errlen,
+			"kernel has no BTF (/sys/kernel/btf/vmlinux missing): "
+			"needs CONFIG_DEBUG_INFO_BTF");
 		return NULL;
 	}
 	c = calloc(1, sizeof(*c));

@@ -10,17 +10,17 @@
 #define CAPTURE_IFACES_MAX 64
 
 struct capture_opts {
-	const char *ifaces[CAPTURE_IFACES_MAX];	/* none: every up interface but lo */
+	const char *ifaces[CAPTURE_IFACES_MAX]; /* none: every up interface but lo */
 	int n_ifaces;
-	uint32_t max_bytes;			/* per direction; 0 = default */
-	uint32_t ring_bytes;			/* ring buffer size, a power of two
+	uint32_t max_bytes;  /* per direction; 0 = default */
+	uint32_t ring_bytes; /* ring buffer size, a power of two
 						 * >= page size; 0 = CS_RINGBUF_BYTES */
-	uint32_t max_flows;			/* kernel flow table; 0 = CS_FLOWS_MAX */
-	bool copy_encrypted;			/* a key source is configured: copy
+	uint32_t max_flows;  /* kernel flow table; 0 = CS_FLOWS_MAX */
+	bool copy_encrypted; /* a key source is configured: copy
 						 * TLS 1.3's encrypted flight whole
 						 * (CS_ENC_SERVER_RECS, _CLIENT_RECS) */
-	bool force_clsact;			/* skip tcx even where it exists */
-	bool verbose;				/* libbpf debug output */
+	bool force_clsact;   /* skip tcx even where it exists */
+	bool verbose;	     /* libbpf debug output */
 };
 
 struct capture;

@@ -18,11 +18,11 @@
 
 /* A TLS handshake message holds at most 2^24-1 bytes; anything longer did
  * not come from one, and d2i_X509 takes a long. */
-#define CERT_DER_MAX	(1u << 24)
+#define CERT_DER_MAX (1u << 24)
 
 /* DER bytes kept by the cache (each entry keeps its certificate's bytes to
  * recognise it again); past this the least recently used go first. */
-#define CERT_CACHE_BYTES	(8u << 20)
+#define CERT_CACHE_BYTES (8u << 20)
 
 /*
  * Not thread-safe: the one consumer thread owns the cache.
@@ -31,10 +31,10 @@
  * and never has to skip entries someone still holds.
  */
 struct centry {
-	struct cert_facts f;		/* first member: cert_put() casts back */
-	struct hnode h;			/* keyed hash of der */
-	struct lru_node lru;		/* unreferenced only, most recently released first */
-	uint8_t der[];			/* f.der_len bytes: what a hit is compared with */
+	struct cert_facts f; /* first member: cert_put() casts back */
+	struct hnode h;	     /* keyed hash of der */
+	struct lru_node lru; /* unreferenced only, most recently released first */
+	uint8_t der[];	     /* f.der_len bytes: what a hit is compared with */
 };
 
 /*
@@ -47,12 +47,11 @@ struct cert_cache {
 	struct htab t;
 	struct lru lru;
 	uint32_t max;
-	size_t der_bytes;		/* sum of the entries' f.der_len */
+	size_t der_bytes; /* sum of the entries' f.der_len */
 	struct cert_cache_stats st;
 };
 
 /* ---- small helpers ---- */
-
 
 static EVP_MD *sha256_impl;
 static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
@@ -116,7 +115,7 @@ static char *name_cn(const X509_NAME *n)
 	if (!d)
 		return NULL;
 	len = ASN1_STRING_to_UTF8(&u, d);
-	if (len < 0)	/* undecodable in its type: keep the raw bytes, JSON repairs them */
+	if (len < 0) /* undecodable in its type: keep the raw bytes, JSON repairs them */
 		return dup_bytes(ASN1_STRING_get0_data(d), (size_t)ASN1_STRING_length(d));
 	s = dup_bytes(u, (size_t)len);
 	OPENSSL_free(u);
@@ -140,9 +139,15 @@ static char *gen_text(const GENERAL_NAME *g)
 	char ip[INET6_ADDRSTRLEN], t[48];
 
 	switch (g->type) {
-	case GEN_DNS: s = g->d.dNSName; break;
-	case GEN_EMAIL: s = g->d.rfc822Name; break;
-	case GEN_URI: s = g->d.uniformResourceIdentifier; break;
+	case GEN_DNS:
+		s = g->d.dNSName;
+		break;
+	case GEN_EMAIL:
+		s = g->d.rfc822Name;
+		break;
+	case GEN_URI:
+		s = g->d.uniformResourceIdentifier;
+		break;
 	case GEN_IPADD:
 		s = g->d.iPAddress;
 		if (ASN1_STRING_length(s) == 4)
@@ -162,8 +167,8 @@ static char *gen_text(const GENERAL_NAME *g)
 
 static bool gen_kept(const GENERAL_NAME *g)
 {
-	return g->type == GEN_DNS || g->type == GEN_EMAIL ||
-	       g->type == GEN_URI || g->type == GEN_IPADD;
+	return g->type == GEN_DNS || g->type == GEN_EMAIL || g->type == GEN_URI ||
+	       g->type == GEN_IPADD;
 }
 
 /* Every subjectAltName extension (duplicates are invalid but seen), first
@@ -217,9 +222,9 @@ int64_t cert_time_unix(const ASN1_TIME *t)
 static const char *pq_name(const ASN1_OBJECT *o)
 {
 	static const char *const sig[] = {
-		"ML-DSA-44", "ML-DSA-65", "ML-DSA-87",
-		"SLH-DSA-SHA2-128s", "SLH-DSA-SHA2-128f", "SLH-DSA-SHA2-192s",
-		"SLH-DSA-SHA2-192f", "SLH-DSA-SHA2-256s", "SLH-DSA-SHA2-256f",
+		"ML-DSA-44",	      "ML-DSA-65",	    "ML-DSA-87",
+		"SLH-DSA-SHA2-128s",  "SLH-DSA-SHA2-128f",  "SLH-DSA-SHA2-192s",
+		"SLH-DSA-SHA2-192f",  "SLH-DSA-SHA2-256s",  "SLH-DSA-SHA2-256f",
 		"SLH-DSA-SHAKE-128s", "SLH-DSA-SHAKE-128f", "SLH-DSA-SHAKE-192s",
 		"SLH-DSA-SHAKE-192f", "SLH-DSA-SHAKE-256s", "SLH-DSA-SHAKE-256f",
 	};
@@ -252,12 +257,12 @@ static void obj_name(char *out, size_t cap, const ASN1_OBJECT *o, bool long_name
 	else if (nid != NID_undef && !long_name)
 		snprintf(out, cap, "%s", OBJ_nid2sn(nid));
 	else if (o)
-		OBJ_obj2txt(out, (int)cap, o, 0);	/* long name, or dotted OID */
+		OBJ_obj2txt(out, (int)cap, o, 0); /* long name, or dotted OID */
 }
 
 static void key_facts(struct cert_facts *f, X509 *x)
 {
-	EVP_PKEY *pk = X509_get0_pubkey(x);	/* NULL for types 3.0 cannot load */
+	EVP_PKEY *pk = X509_get0_pubkey(x); /* NULL for types 3.0 cannot load */
 	ASN1_OBJECT *alg = NULL;
 	const char *n;
 
@@ -267,20 +272,36 @@ static void key_facts(struct cert_facts *f, X509 *x)
 		return;
 	}
 	switch (EVP_PKEY_get_base_id(pk)) {
-	case EVP_PKEY_RSA: n = "RSA"; break;
-	case EVP_PKEY_RSA_PSS: n = "RSA-PSS"; break;
-	case EVP_PKEY_EC: n = "EC"; break;
-	case EVP_PKEY_DSA: n = "DSA"; break;
-	case EVP_PKEY_ED25519: n = "Ed25519"; break;
-	case EVP_PKEY_ED448: n = "Ed448"; break;
-	case NID_undef: n = EVP_PKEY_get0_type_name(pk); break;	/* provider-only */
-	default: n = OBJ_nid2sn(EVP_PKEY_get_base_id(pk)); break;
+	case EVP_PKEY_RSA:
+		n = "RSA";
+		break;
+	case EVP_PKEY_RSA_PSS:
+		n = "RSA-PSS";
+		break;
+	case EVP_PKEY_EC:
+		n = "EC";
+		break;
+	case EVP_PKEY_DSA:
+		n = "DSA";
+		break;
+	case EVP_PKEY_ED25519:
+		n = "Ed25519";
+		break;
+	case EVP_PKEY_ED448:
+		n = "Ed448";
+		break;
+	case NID_undef:
+		n = EVP_PKEY_get0_type_name(pk);
+		break; /* provider-only */
+	default:
+		n = OBJ_nid2sn(EVP_PKEY_get_base_id(pk));
+		break;
 	}
 	snprintf(f->key_alg, sizeof(f->key_alg), "%s", n ? n : "unknown");
 	f->key_bits = EVP_PKEY_get_bits(pk) > 0 ? EVP_PKEY_get_bits(pk) : 0;
 	if (EVP_PKEY_get_base_id(pk) == EVP_PKEY_EC &&
 	    !EVP_PKEY_get_group_name(pk, f->key_curve, sizeof(f->key_curve), NULL))
-		f->key_curve[0] = '\0';	/* explicit parameters: no name */
+		f->key_curve[0] = '\0'; /* explicit parameters: no name */
 }
 
 static void spki_hash(struct cert_facts *f, X509 *x)
@@ -306,7 +327,7 @@ static void parse_fail(struct cert_facts *f, const char *what)
 
 static void facts_parse(struct cert_facts *f, const uint8_t *der, size_t len)
 {
-	const unsigned char *p = der;	/* d2i advances its own copy */
+	const unsigned char *p = der; /* d2i advances its own copy */
 	const X509_ALGOR *sig = NULL;
 	const ASN1_OBJECT *sobj = NULL;
 	X509 *x;
@@ -319,9 +340,10 @@ static void facts_parse(struct cert_facts *f, const uint8_t *der, size_t len)
 		parse_fail(f, "not a DER X.509 certificate");
 		return;
 	}
-	if (p != der + len) {	/* TLS gives the length: extra bytes are not ours to ignore */
+	if (p != der + len) { /* TLS gives the length: extra bytes are not ours to ignore */
 		snprintf(f->parse_error, sizeof(f->parse_error),
-			 "%zu bytes of trailing data after the certificate", len - (size_t)(p - der));
+			 "%zu bytes of trailing data after the certificate",
+			 len - (size_t)(p - der));
 		X509_free(x);
 		return;
 	}
@@ -340,14 +362,13 @@ static void facts_parse(struct cert_facts *f, const uint8_t *der, size_t len)
 	X509_get0_signature(NULL, &sig, x);
 	if (sig)
 		X509_ALGOR_get0(&sobj, NULL, NULL, sig);
-	obj_name(f->sig_alg, sizeof(f->sig_alg), sobj, true);	/* as `x509 -text` */
+	obj_name(f->sig_alg, sizeof(f->sig_alg), sobj, true); /* as `x509 -text` */
 	/* Names (and AKID) match and the signature verifies with its own key;
 	 * bad PSS parameters or an unloadable key just fail the check. */
 	f->self_signed = X509_self_signed(x, 1) == 1;
 }
 
-static void facts_fill(struct cert_facts *f, const uint8_t sha[32],
-		       const uint8_t *der, size_t len)
+static void facts_fill(struct cert_facts *f, const uint8_t sha[32], const uint8_t *der, size_t len)
 {
 	memcpy(f->sha256, sha, 32);
 	fmt_hex(f->sha256_hex, sizeof(f->sha256_hex), f->sha256, 32, true);
@@ -356,7 +377,7 @@ static void facts_fill(struct cert_facts *f, const uint8_t sha[32],
 		facts_parse(f, der, len);
 	else
 		parse_fail(f, "no certificate bytes");
-	ERR_clear_error();	/* failures above are reported in parse_error, not left queued */
+	ERR_clear_error(); /* failures above are reported in parse_error, not left queued */
 }
 
 static void facts_free(struct cert_facts *f)
@@ -419,8 +440,7 @@ void cert_cache_free(struct cert_cache *c)
 
 	if (!c)
 		return;
-	htab_for_each(&c->t, n, nx)
-		entry_free(htab_entry(n, struct centry, h));
+	htab_for_each(&c->t, n, nx) entry_free(htab_entry(n, struct centry, h));
 	htab_fini(&c->t);
 	free(c);
 }
@@ -430,7 +450,8 @@ static struct centry *cache_find(const struct cert_cache *c, uint64_t h, const u
 {
 	struct hnode *n;
 
-	htab_for_hash(&c->t, h, n) {
+	htab_for_hash(&c->t, h, n)
+	{
 		struct centry *e = htab_entry(n, struct centry, h);
 
 		if (e->f.der_len == len && !memcmp(e->der, der, len))

@@ -54,11 +54,14 @@ static const char tail_doc[] =
 	"  certsentry tail --sni '*.example.com' --host 192.0.2.0/24 -f json\n";
 
 static const struct cli_command commands[] = {
-	{ .name = NULL, .doc = doc,
+	{ .name = NULL,
+	  .doc = doc,
 	  .groups = (1u << CLI_G_MAIN) | (1u << CLI_G_TLS13) | (1u << CLI_G_CHECKS) |
 		    (1u << CLI_G_SOURCES) | (1u << CLI_G_CONFIRM) | (1u << CLI_G_FILTER),
 	  .run = run_default },
-	{ .name = "tail", .doc = tail_doc, .groups = (1u << CLI_G_FILTER) | (1u << CLI_G_TAIL),
+	{ .name = "tail",
+	  .doc = tail_doc,
+	  .groups = (1u << CLI_G_FILTER) | (1u << CLI_G_TAIL),
 	  .run = tail_run },
 };
 

@@ -24,8 +24,8 @@
 #include "inventory.h"
 #include "ocspfetch.h"
 
-#define CHAIN_CACHE_MAX	4096	/* distinct chains whose verification is remembered */
-#define MEMO_SLOTS	1024	/* (leaf, SNI) and (certificate, issuer) answers kept; a power of two */
+#define CHAIN_CACHE_MAX	  4096 /* distinct chains whose verification is remembered */
+#define MEMO_SLOTS	  1024 /* (leaf, SNI) and (certificate, issuer) answers kept; a power of two */
 #define DEFAULT_WARN_DAYS 14
 
 _Static_assert(F_MAX <= INT8_MAX, "struct chain_result keeps a code in an int8_t");
@@ -33,11 +33,11 @@ _Static_assert(F_MAX <= INT8_MAX, "struct chain_result keeps a code in an int8_t
 /* Outcome of X509_verify_cert for one chain: everything the findings need,
  * nothing that depends on the observation time, so it can be cached. */
 struct chain_result {
-	int8_t code;		/* F_CHAIN_UNTRUSTED, F_CHAIN_INCOMPLETE, F_SELF_SIGNED, or -1 */
-	int8_t cert;		/* chain index of the certificate at fault, -1 if not sent */
-	int err;		/* X509_V_ERR_* */
-	char subject[96];	/* of the certificate at fault when it was not sent */
-	char message[256];	/* the finding's sentence: the chain's alone */
+	int8_t code;	   /* F_CHAIN_UNTRUSTED, F_CHAIN_INCOMPLETE, F_SELF_SIGNED, or -1 */
+	int8_t cert;	   /* chain index of the certificate at fault, -1 if not sent */
+	int err;	   /* X509_V_ERR_* */
+	char subject[96];  /* of the certificate at fault when it was not sent */
+	char message[256]; /* the finding's sentence: the chain's alone */
 };
 
 /* OpenSSL decodes the SAN extension on every X509_check_host and compares
@@ -46,9 +46,9 @@ struct chain_result {
  * collision costs one recomputation, so no chains, no recency to keep, one
  * probe, and the memory fixed). */
 struct host_memo {
-	uint8_t sha256[32];	/* of the leaf */
+	uint8_t sha256[32]; /* of the leaf */
 	bool used;
-	int rc;			/* X509_check_host / X509_check_ip_asc */
+	int rc; /* X509_check_host / X509_check_ip_asc */
 	char sni[TLS_SNI_MAX + 1];
 };
 
@@ -59,8 +59,8 @@ struct issued_memo {
 
 /* A verified chain, known by its certificates' SHA-256s in order. */
 struct chain_entry {
-	struct hnode h;		/* keyed hash of sha[0..n) */
-	struct lru_node lru;	/* most recently used first */
+	struct hnode h;	     /* keyed hash of sha[0..n) */
+	struct lru_node lru; /* most recently used first */
 	struct chain_result res;
 	uint32_t n;
 	uint8_t sha[][32];
@@ -70,13 +70,13 @@ struct chain_entry {
 struct checker {
 	struct checks_opts o;
 	const struct lists *l;
-	int64_t now;		/* the time the report in hand is judged at */
-	struct htab chains;	/* at most CHAIN_CACHE_MAX; its seed also picks memo slots */
+	int64_t now;	    /* the time the report in hand is judged at */
+	struct htab chains; /* at most CHAIN_CACHE_MAX; its seed also picks memo slots */
 	struct lru lru;
-	struct host_memo *host;		/* MEMO_SLOTS each */
+	struct host_memo *host; /* MEMO_SLOTS each */
 	struct issued_memo *issued;
-	struct check_sources src;	/* fetched sources and the inventory, or NULLs */
-	struct inventory_decision inv_d;	/* the last report's, pointed to by its verdict */
+	struct check_sources src;	 /* fetched sources and the inventory, or NULLs */
+	struct inventory_decision inv_d; /* the last report's, pointed to by its verdict */
 	struct checker_stats st;
 };
 
@@ -119,7 +119,8 @@ static const struct chain_result *cache_get(struct checker *c, const struct cs_r
 {
 	struct hnode *p;
 
-	htab_for_hash(&c->chains, h, p) {
+	htab_for_hash(&c->chains, h, p)
+	{
 		struct chain_entry *e = htab_entry(p, struct chain_entry, h);
 
 		if (chain_eq(e, r, n)) {
@@ -138,7 +139,7 @@ static void cache_put(struct checker *c, const struct cs_report *r, uint32_t n, 
 	if (c->chains.n >= CHAIN_CACHE_MAX)
 		cache_drop(c, lru_entry(c->lru.tail, struct chain_entry, lru));
 	if (!(e = malloc(sizeof(*e) + (size_t)n * 32)))
-		return;		/* judged again next time */
+		return; /* judged again next time */
 	e->res = *res;
 	e->n = n;
 	for (uint32_t i = 0; i < n; i++)
@@ -183,7 +184,7 @@ void checker_free(struct checker *c)
 void checker_set_lists(struct checker *c, const struct lists *l)
 {
 	c->l = l;
-	cache_clear(c);		/* verification depends on the trust store: judge every chain again */
+	cache_clear(c); /* verification depends on the trust store: judge every chain again */
 }
 
 void checker_set_sources(struct checker *c, const struct check_sources *s)
@@ -211,7 +212,8 @@ static const char *cert_label(const struct cert_facts *f, char *buf, size_t cap)
 		return buf;
 	}
 	n = f->subject_cn && *f->subject_cn ? f->subject_cn :
-	    f->subject_dn && *f->subject_dn ? f->subject_dn : "(empty subject)";
+	    f->subject_dn && *f->subject_dn ? f->subject_dn :
+					      "(empty subject)";
 	snprintf(buf, cap, "'%.64s' (serial %.40s, sha256 %.16s)", n,
 		 f->serial_hex ? f->serial_hex : "?", f->sha256_hex);
 	return buf;
@@ -288,7 +290,8 @@ static bool issued_by(struct checker *c, const struct cert_facts *sub, const str
 static int8_t chain_index(const struct cs_report *r, X509 *x)
 {
 	for (uint32_t i = 0; x && i < r->chain_len; i++)
-		if (r->chain[i]->x509 == x || (r->chain[i]->x509 && !X509_cmp(r->chain[i]->x509, x)))
+		if (r->chain[i]->x509 == x ||
+		    (r->chain[i]->x509 && !X509_cmp(r->chain[i]->x509, x)))
 			return (int8_t)i;
 	return -1;
 }
@@ -315,20 +318,20 @@ static bool verify_chain(const struct checker *c, const struct cs_report *r, X50
 	for (uint32_t i = 1; i < r->chain_len; i++)
 		if (r->chain[i]->x509)
 			sk_X509_push(untrusted, r->chain[i]->x509);
-	if (extra)	/* an issuer fetched by AIA, as a browser would */
+	if (extra) /* an issuer fetched by AIA, as a browser would */
 		sk_X509_push(untrusted, extra);
 	if (!X509_STORE_CTX_init(ctx, store, r->chain[0]->x509, untrusted))
 		goto out;
-	X509_STORE_CTX_set_default(ctx, "ssl_server");	/* purpose and trust as a TLS client */
+	X509_STORE_CTX_set_default(ctx, "ssl_server"); /* purpose and trust as a TLS client */
 	p = X509_STORE_CTX_get0_param(ctx);
 	/* Time is judged per report at check_time, so the result stays cacheable;
 	 * CRLs are the lists' business; a partial chain is not a trusted one. */
 	X509_VERIFY_PARAM_set_flags(p, X509_V_FLAG_NO_CHECK_TIME);
 	X509_VERIFY_PARAM_clear_flags(p, X509_V_FLAG_PARTIAL_CHAIN | X509_V_FLAG_CRL_CHECK |
-				      X509_V_FLAG_CRL_CHECK_ALL);
+						 X509_V_FLAG_CRL_CHECK_ALL);
 	rc = X509_verify_cert(ctx);
 	err = X509_STORE_CTX_get_error(ctx);
-	if (rc < 0 && err == X509_V_OK)	/* internal error, not a verdict */
+	if (rc < 0 && err == X509_V_OK) /* internal error, not a verdict */
 		goto out;
 	done = true;
 	if (rc == 1)
@@ -361,7 +364,7 @@ static bool verify_chain(const struct checker *c, const struct cs_report *r, X50
 out:
 	X509_STORE_CTX_free(ctx);
 	sk_X509_free(untrusted);
-	ERR_clear_error();	/* verification failures are findings, not queued errors */
+	ERR_clear_error(); /* verification failures are findings, not queued errors */
 	return done;
 }
 
@@ -389,7 +392,8 @@ static void chain_message(const struct cs_report *r, struct chain_result *res)
 	switch (res->code) {
 	case F_SELF_SIGNED:
 		msgf(res->message, sizeof(res->message),
-			 "Leaf %s is self-signed and not a trust anchor: replace it with a CA-issued certificate.", a);
+		     "Leaf %s is self-signed and not a trust anchor: replace it with a CA-issued certificate.",
+		     a);
 		break;
 	case F_CHAIN_INCOMPLETE: {
 		const struct cert_facts *f = r->chain[res->cert];
@@ -399,10 +403,12 @@ static void chain_message(const struct cs_report *r, struct chain_result *res)
 			snprintf(b, sizeof(b), "its issuer '%.64s'", iss);
 		else
 			snprintf(b, sizeof(b), "'%.64s', issuer of intermediate '%.48s',", iss,
-				 f->subject_cn ? f->subject_cn : f->subject_dn ? f->subject_dn : "?");
+				 f->subject_cn ? f->subject_cn :
+				 f->subject_dn ? f->subject_dn :
+						 "?");
 		msgf(res->message, sizeof(res->message),
-			 "Chain of %s is incomplete: %s is neither sent nor a trust anchor; send the missing intermediate.",
-			 a, b);
+		     "Chain of %s is incomplete: %s is neither sent nor a trust anchor; send the missing intermediate.",
+		     a, b);
 		break;
 	}
 	case F_CHAIN_UNTRUSTED:
@@ -413,17 +419,22 @@ static void chain_message(const struct cs_report *r, struct chain_result *res)
 			msgf(res->message, sizeof(res->message),
 			     "Chain of %s is not trusted: it ends at '%.64s', issued by '%.64s', "
 			     "which is not in the trust store (an unknown root, not a missing "
-			     "intermediate).", a,
-			     f->subject_cn ? f->subject_cn : f->subject_dn ? f->subject_dn : "?",
-			     f->issuer_cn ? f->issuer_cn : f->issuer_dn ? f->issuer_dn : "?");
+			     "intermediate).",
+			     a,
+			     f->subject_cn ? f->subject_cn :
+			     f->subject_dn ? f->subject_dn :
+					     "?",
+			     f->issuer_cn ? f->issuer_cn :
+			     f->issuer_dn ? f->issuer_dn :
+					    "?");
 			break;
 		}
 		if (res->cert >= 0)
 			cert_label(r->chain[res->cert], b, sizeof(b));
 		else
 			snprintf(b, sizeof(b), "'%.80s'", res->subject[0] ? res->subject : "?");
-		msgf(res->message, sizeof(res->message), "Chain of %s is not trusted: %s (at %s).", a,
-			 X509_verify_cert_error_string(res->err), b);
+		msgf(res->message, sizeof(res->message), "Chain of %s is not trusted: %s (at %s).",
+		     a, X509_verify_cert_error_string(res->err), b);
 		break;
 	default:
 		break;
@@ -474,7 +485,8 @@ static bool check_chain_aia(struct checker *c, const struct cs_report *r,
 	else
 		add(c, v, F_CHAIN_UNTRUSTED, res->cert,
 		    "Chain of %s is not trusted: '%.40s' (AIA %.60s) does not lead to the trust "
-		    "store (unknown root).", a, cert_name(last, true), ans.url);
+		    "store (unknown root).",
+		    a, cert_name(last, true), ans.url);
 	return true;
 }
 
@@ -502,9 +514,8 @@ static void check_chain(struct checker *c, const struct cs_report *r, struct ver
 	if (res->code >= 0 && res->cert >= 0 && c->src.aia && missing_issuer(res) &&
 	    check_chain_aia(c, r, res, v))
 		return;
-	if (res->code < 0 ||
-	    !(f = add_slot(c, v, (enum finding_code)res->code,
-			   res->code == F_SELF_SIGNED ? 0 : res->cert)))
+	if (res->code < 0 || !(f = add_slot(c, v, (enum finding_code)res->code,
+					    res->code == F_SELF_SIGNED ? 0 : res->cert)))
 		return;
 	memcpy(f->message, res->message, sizeof(f->message));
 }
@@ -570,7 +581,8 @@ static void check_revocation(struct checker *c, const struct cs_report *r, struc
 		memset(&hit, 0, sizeof(hit));
 		if (lists_crl_revoked(c->l, f, iss, &hit) && hit.revoked) {
 			if (i == 0)
-				source_set(&v->rev_crl, "loaded", "revoked", hit.source, NULL, 0, NULL);
+				source_set(&v->rev_crl, "loaded", "revoked", hit.source, NULL, 0,
+					   NULL);
 			add(c, v, F_REVOKED_CRL, (int)i,
 			    "%s %s is revoked by CRL %.60s since %s (reason %s)%s: replace it.",
 			    i ? "Chain certificate" : "Leaf", cert_label(f, a, sizeof(a)),
@@ -604,7 +616,8 @@ static void check_ocsp_fetched(struct checker *c, const struct cs_report *r, str
 		return;
 	add(c, v, F_REVOKED_OCSP, 0,
 	    "Leaf %s revoked (OCSP responder %.80s: %s since %s; verified; thisUpdate %s): "
-	    "replace it.", cert_label(leaf, a, sizeof(a)), ans.url,
+	    "replace it.",
+	    cert_label(leaf, a, sizeof(a)), ans.url,
 	    ans.reason_str[0] ? ans.reason_str : "unspecified",
 	    time_text(ans.revocation_time, t, sizeof(t)), time_text(ans.this_update, u, sizeof(u)));
 }
@@ -617,18 +630,20 @@ static void revocation_defaults(const struct checker *c, const struct cs_report 
 
 	if (!v->rev_crl.set)
 		source_set(&v->rev_crl, "none", "none", NULL, NULL, 0,
-			   c->src.crl ? "the leaf did not parse" :
-			   "no loaded CRL lists it and CRL fetching is off (--fetch-crl)");
+			   c->src.crl ?
+				   "the leaf did not parse" :
+				   "no loaded CRL lists it and CRL fetching is off (--fetch-crl)");
 	if (v->rev_ocsp.set)
 		return;
-	if (r->have_ocsp && r->ocsp.parse_ok && r->ocsp.matched_leaf &&
-	    r->ocsp.cert_status >= 0 && r->ocsp.cert_status <= 2)
+	if (r->have_ocsp && r->ocsp.parse_ok && r->ocsp.matched_leaf && r->ocsp.cert_status >= 0 &&
+	    r->ocsp.cert_status <= 2)
 		source_set(&v->rev_ocsp, "staple", ost[r->ocsp.cert_status], NULL, NULL,
 			   r->ocsp.this_update, NULL);
 	else
 		source_set(&v->rev_ocsp, "none", "none", NULL, NULL, 0,
-			   r->have_ocsp ? "the stapled response does not answer for the leaf" :
-			   "no stapled response and OCSP fetching is off (--fetch-ocsp)");
+			   r->have_ocsp ?
+				   "the stapled response does not answer for the leaf" :
+				   "no stapled response and OCSP fetching is off (--fetch-ocsp)");
 }
 
 /*
@@ -665,23 +680,24 @@ static void check_inventory(struct checker *c, const struct cs_report *r, struct
 		    n->serial, n->sha256, time_text(n->not_before, t1, sizeof(t1)), p->serial,
 		    p->sha256, time_text(p->not_before, t2, sizeof(t2)),
 		    d->rollback_why & INV_RB_SERVED_BEFORE ? " (served here before)" :
-		    " (issued before it)");
+							     " (issued before it)");
 	if (fl & INV_CHANGED)
 		add(c, v, F_CERT_CHANGED, 0,
 		    "Served leaf changed%s: serial %.40s (sha256 %.16s, notAfter %s) replaced serial "
-		    "%.40s (sha256 %.16s).", fl & INV_RENEWAL ? " (a renewal)" : "",
-		    n->serial, n->sha256, time_text(n->not_after, t1, sizeof(t1)), p->serial,
-		    p->sha256);
+		    "%.40s (sha256 %.16s).",
+		    fl & INV_RENEWAL ? " (a renewal)" : "", n->serial, n->sha256,
+		    time_text(n->not_after, t1, sizeof(t1)), p->serial, p->sha256);
 	if (fl & INV_INCONSISTENT) {
 		sh[0] = '\0';
 		for (uint32_t i = 0; i < d->n_shares && k < sizeof(sh); i++)
-			k += (size_t)snprintf(sh + k, sizeof(sh) - k, "%s%.16s %u.%u%%", i ? ", " : "",
-					      d->shares[i].leaf.sha256, d->shares[i].permille / 10,
+			k += (size_t)snprintf(sh + k, sizeof(sh) - k, "%s%.16s %u.%u%%",
+					      i ? ", " : "", d->shares[i].leaf.sha256,
+					      d->shares[i].permille / 10,
 					      d->shares[i].permille % 10);
 		add(c, v, F_CERT_INCONSISTENT, 0,
 		    "%u leaves served for one endpoint within %u s%s: %s; one backend is on "
-		    "another certificate.", d->n_shares, d->window_s,
-		    fl & INV_FLAPPING ? " (flapping)" : "", sh);
+		    "another certificate.",
+		    d->n_shares, d->window_s, fl & INV_FLAPPING ? " (flapping)" : "", sh);
 	}
 }
 
@@ -717,8 +733,8 @@ static void check_ocsp(struct checker *c, const struct cs_report *r, struct verd
 		    a, o->reason_str[0] ? o->reason_str : "unspecified", t1, fresh);
 	else
 		add(c, v, F_REVOKED_OCSP, 0,
-		    "Leaf %s revoked (OCSP staple: %s since %s; signature %s; %s): replace it.",
-		    a, o->reason_str[0] ? o->reason_str : "unspecified", t1,
+		    "Leaf %s revoked (OCSP staple: %s since %s; signature %s; %s): replace it.", a,
+		    o->reason_str[0] ? o->reason_str : "unspecified", t1,
 		    o->signature_checked ? "verified" : "unchecked (issuer unknown)", fresh);
 }
 
@@ -738,8 +754,8 @@ static void check_pins(struct checker *c, const struct cs_report *r, struct verd
 	add(c, v, F_PIN_MISMATCH, 0,
 	    "Leaf %s served for %.64s matches none of the %u pins of rule %.80s.",
 	    cert_label(r->chain[0], a, sizeof(a)),
-	    sni ? sni : fmt_endpoint(&r->server, ep, sizeof(ep)),
-	    v->n_pin_expected, v->pin_pattern ? v->pin_pattern : "?");
+	    sni ? sni : fmt_endpoint(&r->server, ep, sizeof(ep)), v->n_pin_expected,
+	    v->pin_pattern ? v->pin_pattern : "?");
 }
 
 static int host_match(X509 *x, const char *sni)
@@ -750,8 +766,9 @@ static int host_match(X509 *x, const char *sni)
 	/* RFC 6066 forbids IP literals in SNI, but clients send them: judge them as IPs. */
 	if (inet_pton(AF_INET, sni, ip) == 1 || inet_pton(AF_INET6, sni, ip) == 1)
 		rc = X509_check_ip_asc(x, sni, 0);
-	else	/* RFC 6125: "*" only as the whole left-most label, one label deep */
-		rc = X509_check_host(x, sni, strlen(sni), X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS, NULL);
+	else /* RFC 6125: "*" only as the whole left-most label, one label deep */
+		rc = X509_check_host(x, sni, strlen(sni), X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS,
+				     NULL);
 	ERR_clear_error();
 	return rc;
 }
@@ -773,9 +790,9 @@ static void check_hostname(struct checker *c, const struct cs_report *r, struct 
 		memcpy(m->sha256, leaf->sha256, 32);
 		snprintf(m->sni, sizeof(m->sni), "%s", r->sni);
 		m->rc = rc;
-		m->used = rc != -1;	/* an internal error may not happen again */
+		m->used = rc != -1; /* an internal error may not happen again */
 	}
-	if (rc == 1 || rc == -1)	/* -1: internal error, no evidence either way */
+	if (rc == 1 || rc == -1) /* -1: internal error, no evidence either way */
 		return;
 	add(c, v, F_HOSTNAME_MISMATCH, 0,
 	    "Leaf %s does not cover the requested server name '%.64s' (SNI): serve a certificate for that name.",
@@ -807,7 +824,8 @@ static void check_time(struct checker *c, const struct cs_report *r, struct verd
 	}
 	if (i_nyv >= 0) {
 		f = r->chain[i_nyv];
-		add(c, v, F_NOT_YET_VALID, i_nyv, "%s %s is not valid until %s%s: check the issuing date or the clocks.",
+		add(c, v, F_NOT_YET_VALID, i_nyv,
+		    "%s %s is not valid until %s%s: check the issuing date or the clocks.",
 		    i_nyv ? "Chain certificate" : "Leaf", cert_label(f, a, sizeof(a)),
 		    time_text(f->not_before, t, sizeof(t)),
 		    n_nyv > 1 ? " (and other chain certificates)" : "");
@@ -827,12 +845,24 @@ static bool weak_digest(const struct cert_facts *f, const char **name)
 	if (f->x509 && !X509_get_signature_info(f->x509, &md, NULL, NULL, NULL))
 		md = NID_undef;
 	switch (md) {
-	case NID_md2: *name = "MD2"; return true;
-	case NID_md4: *name = "MD4"; return true;
-	case NID_md5: case NID_md5_sha1: *name = "MD5"; return true;
-	case NID_sha1: *name = "SHA-1"; return true;
-	case NID_undef:	/* unknown to OpenSSL: go by the printed name */
-		if (strcasestr(f->sig_alg, "md5")) { *name = "MD5"; return true; }
+	case NID_md2:
+		*name = "MD2";
+		return true;
+	case NID_md4:
+		*name = "MD4";
+		return true;
+	case NID_md5:
+	case NID_md5_sha1:
+		*name = "MD5";
+		return true;
+	case NID_sha1:
+		*name = "SHA-1";
+		return true;
+	case NID_undef: /* unknown to OpenSSL: go by the printed name */
+		if (strcasestr(f->sig_alg, "md5")) {
+			*name = "MD5";
+			return true;
+		}
 		if (strcasestr(f->sig_alg, "sha1") || strcasestr(f->sig_alg, "sha-1")) {
 			*name = "SHA-1";
 			return true;
@@ -857,13 +887,17 @@ static void check_crypto(struct checker *c, const struct cs_report *r, struct ve
 		if (!(i + 1 == r->chain_len && i > 0 && f->self_signed) && weak_digest(f, &md))
 			add(c, v, F_WEAK_SIGNATURE, (int)i,
 			    "%s %s is signed with %s (%s): reissue it with SHA-256 or better.",
-			    i ? "Chain certificate" : "Leaf", cert_label(f, a, sizeof(a)), md, f->sig_alg);
+			    i ? "Chain certificate" : "Leaf", cert_label(f, a, sizeof(a)), md,
+			    f->sig_alg);
 		if (f->key_bits > 0 &&
-		    ((!strncmp(f->key_alg, "RSA", 3) || !strcmp(f->key_alg, "DSA")) ? f->key_bits < 2048 :
-		     !strcmp(f->key_alg, "EC") ? f->key_bits < 256 : false))
+		    ((!strncmp(f->key_alg, "RSA", 3) || !strcmp(f->key_alg, "DSA")) ?
+			     f->key_bits < 2048 :
+		     !strcmp(f->key_alg, "EC") ? f->key_bits < 256 :
+						 false))
 			add(c, v, F_WEAK_KEY, (int)i,
 			    "%s %s has a %d-bit %s key: reissue it with RSA 2048+ or EC 256+.",
-			    i ? "Chain certificate" : "Leaf", cert_label(f, a, sizeof(a)), f->key_bits, f->key_alg);
+			    i ? "Chain certificate" : "Leaf", cert_label(f, a, sizeof(a)),
+			    f->key_bits, f->key_alg);
 	}
 }
 
@@ -871,7 +905,7 @@ static void check_crypto(struct checker *c, const struct cs_report *r, struct ve
  * that name a certificate say it was the certificate. */
 static bool cert_alert(uint8_t desc)
 {
-	return (desc >= 42 && desc <= 46) || desc == 48;	/* bad_certificate..unknown_ca */
+	return (desc >= 42 && desc <= 46) || desc == 48; /* bad_certificate..unknown_ca */
 }
 
 /* Which certificate a refusal names, and from where (report.h cert_basis). */
@@ -886,8 +920,9 @@ static int refused_cert(const struct cs_report *r, char *a, size_t cap)
 		return 0;
 	}
 	snprintf(a, cap, "sha256 %.16s%s", r->alert_cert_sha256,
-		 r->cert_basis == CERT_BASIS_ENDPOINT ? " (the last one seen for this server and SNI)" :
-		 "");
+		 r->cert_basis == CERT_BASIS_ENDPOINT ?
+			 " (the last one seen for this server and SNI)" :
+			 "");
 	return -1;
 }
 
@@ -921,7 +956,8 @@ static void check_outcome(struct checker *c, const struct cs_report *r, struct v
 		return;
 	add(c, v, F_CLIENT_ABORTED, refused_cert(r, a, sizeof(a)),
 	    "Client %s%s%s closed after one %u-byte encrypted record (an alert's size) and no "
-	    "Finished: it probably refused certificate %s.", fmt_endpoint(&r->client, ep, sizeof(ep)),
+	    "Finished: it probably refused certificate %s.",
+	    fmt_endpoint(&r->client, ep, sizeof(ep)),
 	    r->have_hello && r->hello.fp.ja4[0] ? " ja4=" : "",
 	    r->have_hello ? r->hello.fp.ja4 : "", r->outcome_rec_len, a);
 }
@@ -940,8 +976,9 @@ static void check_aborting(struct checker *c, const struct cs_report *r, struct 
 			      r->families[i].aborted, r->families[i].total);
 	add(c, v, F_CLIENT_ABORTING, -1,
 	    "Clients of %s%s%s aborted %u of %u TLS 1.3 handshakes (%u%%) in %us, leaf %.16s; "
-	    "aborting by JA4: %s.", fmt_endpoint(&r->server, ep, sizeof(ep)),
-	    r->has_sni ? " sni=" : "", r->has_sni ? r->sni : "", r->win_aborted, r->win_total,
+	    "aborting by JA4: %s.",
+	    fmt_endpoint(&r->server, ep, sizeof(ep)), r->has_sni ? " sni=" : "",
+	    r->has_sni ? r->sni : "", r->win_aborted, r->win_total,
 	    r->win_total ? 100 * r->win_aborted / r->win_total : 0, r->win_s,
 	    r->alert_cert_sha256[0] ? r->alert_cert_sha256 : "unknown", fam[0] ? fam : "none");
 }
@@ -954,7 +991,8 @@ static void check_leaf_parses(struct checker *c, const struct cs_report *r, stru
 	if (!f->parse_ok)
 		add(c, v, F_CHAIN_UNTRUSTED, 0,
 		    "Leaf certificate (sha256 %.16s, %u bytes) does not parse (%s): "
-		    "no client can verify it.", f->sha256_hex, f->der_len, f->parse_error);
+		    "no client can verify it.",
+		    f->sha256_hex, f->der_len, f->parse_error);
 }
 
 /* ---- the checks, as a table ---- */
@@ -972,21 +1010,21 @@ typedef void check_fn(struct checker *c, const struct cs_report *r, struct verdi
  */
 static const struct check {
 	check_fn *run;
-	unsigned needs;		/* NEED_* */
+	unsigned needs; /* NEED_* */
 } checks[] = {
-	{ check_alert,		NEED_ALERT },
-	{ check_outcome,	NEED_OUTCOME },
-	{ check_aborting,	NEED_OUTCOME },
-	{ check_leaf_parses,	NEED_LEAF },
-	{ check_revocation,	NEED_CHAIN | NEED_LISTS },
-	{ check_pins,		NEED_CHAIN | NEED_LISTS },
-	{ check_chain,		NEED_CHAIN | NEED_LISTS },
-	{ check_ocsp,		NEED_CHAIN | NEED_OCSP },
-	{ check_ocsp_fetched,	NEED_CHAIN | NEED_OCSP },
-	{ check_hostname,	NEED_CHAIN | NEED_SNI },
-	{ check_time,		NEED_CHAIN },
-	{ check_crypto,		NEED_CHAIN },
-	{ check_inventory,	NEED_CHAIN | NEED_INVENTORY },	/* last: it keeps the verdict */
+	{ check_alert, NEED_ALERT },
+	{ check_outcome, NEED_OUTCOME },
+	{ check_aborting, NEED_OUTCOME },
+	{ check_leaf_parses, NEED_LEAF },
+	{ check_revocation, NEED_CHAIN | NEED_LISTS },
+	{ check_pins, NEED_CHAIN | NEED_LISTS },
+	{ check_chain, NEED_CHAIN | NEED_LISTS },
+	{ check_ocsp, NEED_CHAIN | NEED_OCSP },
+	{ check_ocsp_fetched, NEED_CHAIN | NEED_OCSP },
+	{ check_hostname, NEED_CHAIN | NEED_SNI },
+	{ check_time, NEED_CHAIN },
+	{ check_crypto, NEED_CHAIN },
+	{ check_inventory, NEED_CHAIN | NEED_INVENTORY }, /* last: it keeps the verdict */
 };
 
 /* What a report, with the checker's lists, holds: NEED_* bits. */

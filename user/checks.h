@@ -10,9 +10,9 @@
 
 struct finding {
 	enum finding_code code;
-	enum severity sev;	/* the code's, from findings.def */
-	int cert;		/* index in the chain it is about, -1 for the handshake */
-	char message[256];	/* one sentence on-call can act on */
+	enum severity sev; /* the code's, from findings.def */
+	int cert;	   /* index in the chain it is about, -1 for the handshake */
+	char message[256]; /* one sentence on-call can act on */
 };
 
 #define VERDICT_PINS_MAX 16
@@ -20,19 +20,19 @@ struct finding {
 /* What one revocation source said about the leaf (certsentry.revocation). */
 struct verdict_source {
 	bool set;
-	const char *source;	/* "fetched", "loaded" (--crl), "staple" */
-	const char *status;	/* "good", "revoked", "unknown", "none" */
-	char url[512];		/* what was consulted, "" if nothing */
-	char number[48];	/* CRL number, "" if none */
-	int64_t this_update;	/* 0 if none */
-	char why[256];		/* status "none": why nothing was available */
+	const char *source;  /* "fetched", "loaded" (--crl), "staple" */
+	const char *status;  /* "good", "revoked", "unknown", "none" */
+	char url[512];	     /* what was consulted, "" if nothing */
+	char number[48];     /* CRL number, "" if none */
+	int64_t this_update; /* 0 if none */
+	char why[256];	     /* status "none": why nothing was available */
 };
 
 struct inventory_decision;
 
 struct verdict {
 	uint32_t n;
-	struct finding f[F_MAX];	/* worst first, ties in findings.def row order; one per code */
+	struct finding f[F_MAX]; /* worst first, ties in findings.def row order; one per code */
 	enum severity worst;
 	/* pin.mismatch details: what the rule expected. */
 	const char *pin_pattern;
@@ -50,17 +50,17 @@ struct verdict {
 
 /* A verdict's slot in app_counters.verdicts (and its label in metrics,
  * stats and summaries): the worst finding's code, or one of these. */
-#define VERDICT_OK		F_MAX
-#define VERDICT_UNVERIFIED	(F_MAX + 1)
-#define VERDICT_SLOTS		(F_MAX + 2)
+#define VERDICT_OK	   F_MAX
+#define VERDICT_UNVERIFIED (F_MAX + 1)
+#define VERDICT_SLOTS	   (F_MAX + 2)
 int verdict_slot(const struct verdict *v);
 /* "revoked.crl", ..., "ok", "unverified" (static strings). */
 const char *verdict_slot_name(int slot);
 const char *verdict_name(const struct verdict *v);
 
 struct checks_opts {
-	int warn_days;			/* cert.expiring_soon threshold; default 14 */
-	struct finding_set ignore;	/* --ignore CODE ... */
+	int warn_days;		   /* cert.expiring_soon threshold; default 14 */
+	struct finding_set ignore; /* --ignore CODE ... */
 };
 
 struct checker;
@@ -91,7 +91,9 @@ struct check_sources {
 };
 void checker_set_sources(struct checker *c, const struct check_sources *s);
 
-struct checker_stats { uint64_t runs, chain_cache_hits, chain_verifications; };
+struct checker_stats {
+	uint64_t runs, chain_cache_hits, chain_verifications;
+};
 void checker_stats(const struct checker *c, struct checker_stats *st);
 
 #endif

@@ -17,30 +17,30 @@
 const char *argp_program_version = "certsentry 0.1";
 const char *argp_program_bug_address = "<certsentry@localhost>";
 
-typedef int cli_parse_fn(const struct cli_option *o, const char *arg, struct config *c,
-			 char *why, size_t whylen);
+typedef int cli_parse_fn(const struct cli_option *o, const char *arg, struct config *c, char *why,
+			 size_t whylen);
 
 /* How a number's bounds read in a message. */
 enum cli_unit { U_NUMBER, U_POW2, U_SECONDS, U_MB, U_DAYS, U_PERCENT };
 
 struct cli_option {
-	const char *name;		/* --name, and the key in a config file */
-	int key;			/* -k, or 0 */
-	const char *arg;		/* the value's name in --help; NULL: a flag */
+	const char *name; /* --name, and the key in a config file */
+	int key;	  /* -k, or 0 */
+	const char *arg;  /* the value's name in --help; NULL: a flag */
 	bool arg_optional;
-	bool hidden;			/* left out of --help (tests only) */
-	bool no_file;			/* not a config file's key */
-	bool live;			/* a SIGHUP applies it (the others need a restart) */
+	bool hidden;  /* left out of --help (tests only) */
+	bool no_file; /* not a config file's key */
+	bool live;    /* a SIGHUP applies it (the others need a restart) */
 	enum cli_group group;
-	uint32_t also;			/* groups whose commands take it too (1u << group) */
+	uint32_t also; /* groups whose commands take it too (1u << group) */
 	const char *help;
 	cli_parse_fn *parse;
-	size_t off;			/* offsetof(struct config, what parse sets) */
-	size_t size;			/* sizeof the field */
-	size_t n_off;			/* a list's: offsetof its count (an int) */
-	uint32_t min, max;		/* a number's bounds; a list's length (max) */
+	size_t off;	   /* offsetof(struct config, what parse sets) */
+	size_t size;	   /* sizeof the field */
+	size_t n_off;	   /* a list's: offsetof its count (an int) */
+	uint32_t min, max; /* a number's bounds; a list's length (max) */
 	enum cli_unit unit;
-	const char *cite;		/* the option in messages, if not "--name" */
+	const char *cite; /* the option in messages, if not "--name" */
 };
 
 static int set_str(const struct cli_option *o, const char *arg, struct config *c, char *why,
@@ -53,231 +53,443 @@ static cli_parse_fn add_str, set_format, set_syslog, set_syslog_server, set_sysl
 	set_event_socket, add_sni, add_port, add_host, set_color, set_check_time, set_list,
 	set_warn_days, add_ignore, add_allow, set_refresh, set_bytes, set_uprobe, add_pid;
 
-#define FSIZE(field)	sizeof(((struct config *)0)->field)
-#define AT(field)	.off = offsetof(struct config, field), .size = FSIZE(field)
+#define FSIZE(field) sizeof(((struct config *)0)->field)
+#define AT(field)    .off = offsetof(struct config, field), .size = FSIZE(field)
 /* offsetof, and a build error unless the field is a T (the kernel's typecheck). */
 #define OFFSET_T(field, T) \
 	(offsetof(struct config, field) + 0 * sizeof((T *)0 == &((struct config *)0)->field))
-#define OFF_T(field, T)	OFFSET_T(field, T), .size = FSIZE(field)
+#define OFF_T(field, T) OFFSET_T(field, T), .size = FSIZE(field)
 #define STR(field)	.parse = set_str, .off = OFF_T(field, const char *)
 #define FLAG(field)	.parse = set_flag, .off = OFF_T(field, bool)
 #define U32(field, lo, hi, u) \
 	.parse = set_u32, .off = OFF_T(field, uint32_t), .min = (lo), .max = (hi), .unit = (u)
 /* Repeatable: array[count++] = the value, up to the array's length. */
-#define STRS(array, count) \
+#define STRS(array, count)                                                                     \
 	.parse = add_str, .off = OFF_T(array[0], const char *), .n_off = OFFSET_T(count, int), \
 	.max = sizeof(((struct config *)0)->array) / sizeof(((struct config *)0)->array[0])
 
 /* --help sorts each group by name; this order is the table's only. */
 static const struct cli_option options[] = {
-	{ .name = "interface", .key = 'i', .arg = "IFACE", STRS(cap.ifaces, cap.n_ifaces),
+	{ .name = "interface",
+	  .key = 'i',
+	  .arg = "IFACE",
+	  STRS(cap.ifaces, cap.n_ifaces),
 	  .cite = "-i",
 	  .help = "Interface to watch (repeatable; default: all up but lo)" },
-	{ .name = "read", .key = 'r', .arg = "FILE", STR(read_file),
+	{ .name = "read",
+	  .key = 'r',
+	  .arg = "FILE",
+	  STR(read_file),
 	  .help = "Read a pcap/pcapng file (.gz too; - for stdin) instead" },
-	{ .name = "format", .key = 'f', .arg = "FMT", .parse = set_format, AT(format),
+	{ .name = "format",
+	  .key = 'f',
+	  .arg = "FMT",
+	  .parse = set_format,
+	  AT(format),
 	  .also = 1u << CLI_G_TAIL,
 	  .help = "Output format: json, or text (default when stdout is a terminal)" },
-	{ .name = "output", .key = 'o', .arg = "FILE", STR(out_file),
+	{ .name = "output",
+	  .key = 'o',
+	  .arg = "FILE",
+	  STR(out_file),
 	  .help = "Append output to FILE instead of stdout" },
-	{ .name = "syslog", .arg = "SOCKET", .arg_optional = true, .parse = set_syslog, AT(syslog),
+	{ .name = "syslog",
+	  .arg = "SOCKET",
+	  .arg_optional = true,
+	  .parse = set_syslog,
+	  AT(syslog),
 	  .help = "Send each line to syslog (default socket /dev/log) instead of stdout "
 		  "(with -o: also)" },
-	{ .name = "syslog-server", .arg = "URL", .parse = set_syslog_server, AT(syslog_server),
+	{ .name = "syslog-server",
+	  .arg = "URL",
+	  .parse = set_syslog_server,
+	  AT(syslog_server),
 	  .help = "Send each line to a syslog server: udp://HOST:PORT or tcp://HOST:PORT" },
-	{ .name = "syslog-format", .arg = "3164|5424", .parse = set_syslog_format,
+	{ .name = "syslog-format",
+	  .arg = "3164|5424",
+	  .parse = set_syslog_format,
 	  AT(syslog_format),
 	  .help = "Syslog framing: RFC 3164 (default) or RFC 5424 (MSGID: the event.action)" },
-	{ .name = "syslog-queue", .arg = "BYTES", U32(syslog_queue, 65536, 1u << 30, U_NUMBER),
+	{ .name = "syslog-queue",
+	  .arg = "BYTES",
+	  U32(syslog_queue, 65536, 1u << 30, U_NUMBER),
 	  .help = "tcp://: bytes held while the server is away (default 4 MiB)" },
-	{ .name = "event-socket", .arg = "PATH", .arg_optional = true, .parse = set_event_socket,
+	{ .name = "event-socket",
+	  .arg = "PATH",
+	  .arg_optional = true,
+	  .parse = set_event_socket,
 	  AT(event_socket),
 	  .help = "Also serve each line as JSON to `certsentry tail` on a UNIX socket, mode 0660 "
 		  "(default PATH " SINK_SOCKET_DEFAULT "; live only)" },
-	{ .name = "event-socket-group", .arg = "GROUP", STR(event_socket_group),
+	{ .name = "event-socket-group",
+	  .arg = "GROUP",
+	  STR(event_socket_group),
 	  .help = "Group that may connect to the event socket (default " SINK_SOCKET_GROUP
 		  " if that group exists, else root's)" },
 	/* room for the longest line (256 KiB) and more: a reader keeping up is never dropped */
-	{ .name = "event-socket-queue", .arg = "BYTES",
+	{ .name = "event-socket-queue",
+	  .arg = "BYTES",
 	  U32(event_socket_queue, 1u << 19, 1u << 30, U_NUMBER),
 	  .help = "Bytes held for a subscriber that falls behind before it is dropped "
 		  "(default 1048576)" },
-	{ .name = "max-bytes", .arg = "N", U32(max_bytes, 512, 16u << 20, U_NUMBER),
+	{ .name = "max-bytes",
+	  .arg = "N",
+	  U32(max_bytes, 512, 16u << 20, U_NUMBER),
 	  .help = "Handshake bytes copied per direction (default 524288)" },
-	{ .name = "check-time", .arg = "WHEN", .parse = set_check_time, AT(check_time),
+	{ .name = "check-time",
+	  .arg = "WHEN",
+	  .parse = set_check_time,
+	  AT(check_time),
 	  .help = "Judge validity at: packet (default: the packet's capture time), now, "
 		  "or a time like 2024-05-01T12:00:00Z" },
 	/* One record carries up to CS_EVENT_DATA_MAX bytes plus headers: a
 	 * smaller ring could never hold a large certificate. */
-	{ .name = "ring-size", .arg = "BYTES",
+	{ .name = "ring-size",
+	  .arg = "BYTES",
 	  U32(cap.ring_bytes, 2 * CS_EVENT_DATA_MAX, 1u << 30, U_POW2),
 	  .help = "Kernel ring buffer size, a power of two (default 16 MiB)" },
-	{ .name = "max-flows", .arg = "N", U32(cap.max_flows, 64, 1u << 24, U_NUMBER),
+	{ .name = "max-flows",
+	  .arg = "N",
+	  U32(cap.max_flows, 64, 1u << 24, U_NUMBER),
 	  .help = "Kernel flow table entries (default 65536)" },
-	{ .name = "max-conns", .arg = "N", U32(max_conns, 16, 1u << 24, U_NUMBER),
+	{ .name = "max-conns",
+	  .arg = "N",
+	  U32(max_conns, 16, 1u << 24, U_NUMBER),
 	  .help = "Connections followed at once (default 65536)" },
-	{ .name = "max-memory", .arg = "MB", U32(max_mem_mb, 1, 65536, U_MB),
+	{ .name = "max-memory",
+	  .arg = "MB",
+	  U32(max_mem_mb, 1, 65536, U_MB),
 	  .help = "Bound on connection state; oldest evicted, counted (default 32)" },
-	{ .name = "stats-interval", .arg = "S", U32(stats_s, 1, 86400, U_SECONDS),
+	{ .name = "stats-interval",
+	  .arg = "S",
+	  U32(stats_s, 1, 86400, U_SECONDS),
 	  .help = "Write counters every S seconds, at once on ring-buffer drops (default 60)" },
-	{ .name = "metrics", .arg = "[ADDR:]PORT", STR(metrics),
+	{ .name = "metrics",
+	  .arg = "[ADDR:]PORT",
+	  STR(metrics),
 	  .help = "Serve Prometheus metrics on http://ADDR:PORT/metrics (live)" },
-	{ .name = "clsact", FLAG(cap.force_clsact),
+	{ .name = "clsact",
+	  FLAG(cap.force_clsact),
 	  .help = "Attach with a clsact filter even where tcx exists" },
-	{ .name = "user", .arg = "NAME", STR(drop.user),
+	{ .name = "user",
+	  .arg = "NAME",
+	  STR(drop.user),
 	  .help = "After attaching, run as NAME with no capabilities and a seccomp allow-list "
 		  "(default: " PRIVDROP_DEFAULT_USER " if that user exists)" },
-	{ .name = "no-drop", FLAG(drop.no_drop),
+	{ .name = "no-drop",
+	  FLAG(drop.no_drop),
 	  .help = "Keep root and every capability after attaching" },
 	/* Tests only: shows the filter refusing what it does not list. */
-	{ .name = "seccomp-selftest", .hidden = true, FLAG(drop.selftest),
+	{ .name = "seccomp-selftest",
+	  .hidden = true,
+	  FLAG(drop.selftest),
 	  .help = "Tests only: on SIGUSR2, try a call the seccomp list refuses, say the answer" },
-	{ .name = "verbose", .key = 'v', FLAG(cap.verbose),
-	  .help = "Print libbpf debug output" },
-	{ .name = "config", .arg = "FILE", STR(config_file), .no_file = true,
+	{ .name = "verbose", .key = 'v', FLAG(cap.verbose), .help = "Print libbpf debug output" },
+	{ .name = "config",
+	  .arg = "FILE",
+	  STR(config_file),
+	  .no_file = true,
 	  .help = "Read options from FILE, key = value a line (default " CONFFILE_DEFAULT
 		  " if it exists; \"\" for none); the command line overrides it" },
-	{ .name = "check-config", FLAG(check_config), .no_file = true,
+	{ .name = "check-config",
+	  FLAG(check_config),
+	  .no_file = true,
 	  .help = "Check the config file and every list it names, and exit (0: fine)" },
-	{ .name = "list-findings", .no_file = true, .parse = set_list, AT(list), .min = CLI_LIST_FINDINGS,
+	{ .name = "list-findings",
+	  .no_file = true,
+	  .parse = set_list,
+	  AT(list),
+	  .min = CLI_LIST_FINDINGS,
 	  .help = "Print every finding code, its severity, needs and description "
 		  "(-f json: as JSON), and exit" },
-	{ .name = "list-events", .no_file = true, .parse = set_list, AT(list), .min = CLI_LIST_EVENTS,
+	{ .name = "list-events",
+	  .no_file = true,
+	  .parse = set_list,
+	  AT(list),
+	  .min = CLI_LIST_EVENTS,
 	  .help = "Print every event.action written, with a description (-f json: as JSON), "
 		  "and exit" },
 	/* Until a key source turns it on: lets the tests see what it gets. */
-	{ .name = "copy-encrypted", .hidden = true, FLAG(cap.copy_encrypted),
+	{ .name = "copy-encrypted",
+	  .hidden = true,
+	  FLAG(cap.copy_encrypted),
 	  .help = "Tests only: copy TLS 1.3's encrypted flight and write a line per record" },
 
-	{ .name = "keylog", .arg = "FILE", .group = CLI_G_TLS13, STRS(keylog_paths, n_keylog),
+	{ .name = "keylog",
+	  .arg = "FILE",
+	  .group = CLI_G_TLS13,
+	  STRS(keylog_paths, n_keylog),
 	  .help = "NSS key log (SSLKEYLOGFILE) file or FIFO, not world-readable: decrypt the "
 		  "server's flight (repeatable; live: followed as it grows; -r: read first)" },
-	{ .name = "uprobe", .group = CLI_G_TLS13, .parse = set_uprobe, AT(uprobe), .min = 1,
+	{ .name = "uprobe",
+	  .group = CLI_G_TLS13,
+	  .parse = set_uprobe,
+	  AT(uprobe),
+	  .min = 1,
 	  .help = "The local TLS servers' chains by uprobes (OpenSSL 3; Go's secrets); "
 		  "default on live when the kernel allows" },
-	{ .name = "no-uprobe", .group = CLI_G_TLS13, .parse = set_uprobe, AT(uprobe), .min = 0,
+	{ .name = "no-uprobe",
+	  .group = CLI_G_TLS13,
+	  .parse = set_uprobe,
+	  AT(uprobe),
+	  .min = 0,
 	  .help = "No uprobes" },
-	{ .name = "uprobe-pid", .arg = "PID", .group = CLI_G_TLS13, .parse = add_pid,
-	  AT(up.pids), .n_off = OFFSET_T(up.n_pids, int), .min = 1, .max = UPROBE_PIDS_MAX,
+	{ .name = "uprobe-pid",
+	  .arg = "PID",
+	  .group = CLI_G_TLS13,
+	  .parse = add_pid,
+	  AT(up.pids),
+	  .n_off = OFFSET_T(up.n_pids, int),
+	  .min = 1,
+	  .max = UPROBE_PIDS_MAX,
 	  .help = "Follow this server process even without a listening socket (repeatable)" },
-	{ .name = "uprobe-path", .arg = "PATH", .group = CLI_G_TLS13, STRS(up.paths, up.n_paths),
+	{ .name = "uprobe-path",
+	  .arg = "PATH",
+	  .group = CLI_G_TLS13,
+	  STRS(up.paths, up.n_paths),
 	  .help = "Attach to this binary or library: static OpenSSL, Go (repeatable)" },
 
-	{ .name = "ca-file", .live = true, .arg = "FILE", .group = CLI_G_CHECKS, STR(lists.ca_file),
+	{ .name = "ca-file",
+	  .live = true,
+	  .arg = "FILE",
+	  .group = CLI_G_CHECKS,
+	  STR(lists.ca_file),
 	  .help = "Trust store file (default: the system bundle)" },
-	{ .name = "ca-path", .live = true, .arg = "DIR", .group = CLI_G_CHECKS, STR(lists.ca_path),
+	{ .name = "ca-path",
+	  .live = true,
+	  .arg = "DIR",
+	  .group = CLI_G_CHECKS,
+	  STR(lists.ca_path),
 	  .help = "Trust store directory (hashed, c_rehash)" },
-	{ .name = "crl", .live = true, .arg = "FILE|DIR", .group = CLI_G_CHECKS,
+	{ .name = "crl",
+	  .live = true,
+	  .arg = "FILE|DIR",
+	  .group = CLI_G_CHECKS,
 	  STRS(lists.crl_paths, lists.n_crl),
 	  .help = "CRLs, PEM or DER (repeatable)" },
-	{ .name = "deny", .live = true, .arg = "FILE", .group = CLI_G_CHECKS, STR(lists.deny_file),
+	{ .name = "deny",
+	  .live = true,
+	  .arg = "FILE",
+	  .group = CLI_G_CHECKS,
+	  STR(lists.deny_file),
 	  .help = "Deny list: sha256:HEX, spki:B64, serial:HEX issuer:DN" },
-	{ .name = "pins", .live = true, .arg = "FILE", .group = CLI_G_CHECKS, STR(lists.pins_file),
+	{ .name = "pins",
+	  .live = true,
+	  .arg = "FILE",
+	  .group = CLI_G_CHECKS,
+	  STR(lists.pins_file),
 	  .help = "Pins: PATTERN sha256:HEX|spki:B64 ... per line" },
-	{ .name = "warn-days", .arg = "N", .group = CLI_G_CHECKS, .parse = set_warn_days,
-	  AT(checks.warn_days), .min = 0, .max = 3650, .unit = U_DAYS,
+	{ .name = "warn-days",
+	  .arg = "N",
+	  .group = CLI_G_CHECKS,
+	  .parse = set_warn_days,
+	  AT(checks.warn_days),
+	  .min = 0,
+	  .max = 3650,
+	  .unit = U_DAYS,
 	  .help = "cert.expiring_soon within N days (default 14, 0: off)" },
-	{ .name = "ignore", .arg = "CODE", .group = CLI_G_CHECKS, .parse = add_ignore,
+	{ .name = "ignore",
+	  .arg = "CODE",
+	  .group = CLI_G_CHECKS,
+	  .parse = add_ignore,
 	  AT(checks.ignore),
 	  .help = "Never report this finding code (repeatable)" },
-	{ .name = "summary-interval", .arg = "S", .group = CLI_G_CHECKS,
+	{ .name = "summary-interval",
+	  .arg = "S",
+	  .group = CLI_G_CHECKS,
 	  U32(summary_s, 1, 86400, U_SECONDS),
 	  .help = "Write repeats as summaries every S seconds (default 60)" },
-	{ .name = "every", .group = CLI_G_CHECKS, FLAG(every),
+	{ .name = "every",
+	  .group = CLI_G_CHECKS,
+	  FLAG(every),
 	  .help = "Write every handshake, no dedup" },
 
-	{ .name = "sni", .arg = "GLOB", .group = CLI_G_FILTER, .parse = add_sni, AT(filter),
+	{ .name = "sni",
+	  .arg = "GLOB",
+	  .group = CLI_G_FILTER,
+	  .parse = add_sni,
+	  AT(filter),
 	  .help = "Only events whose SNI matches GLOB (repeatable; *.example.com)" },
-	{ .name = "port", .arg = "N", .group = CLI_G_FILTER, .parse = add_port, AT(filter),
+	{ .name = "port",
+	  .arg = "N",
+	  .group = CLI_G_FILTER,
+	  .parse = add_port,
+	  AT(filter),
 	  .help = "Only events whose server port is N (repeatable)" },
-	{ .name = "host", .arg = "IP|CIDR", .group = CLI_G_FILTER, .parse = add_host, AT(filter),
+	{ .name = "host",
+	  .arg = "IP|CIDR",
+	  .group = CLI_G_FILTER,
+	  .parse = add_host,
+	  AT(filter),
 	  .help = "Only events with an end (client or server) in IP|CIDR (repeatable)" },
-	{ .name = "alerts-only", .group = CLI_G_FILTER, FLAG(filter.alerts_only),
+	{ .name = "alerts-only",
+	  .group = CLI_G_FILTER,
+	  FLAG(filter.alerts_only),
 	  .help = "Only alerts (event.kind alert)" },
 
-	{ .name = "socket", .arg = "PATH", .group = CLI_G_TAIL, STR(tail_socket),
+	{ .name = "socket",
+	  .arg = "PATH",
+	  .group = CLI_G_TAIL,
+	  STR(tail_socket),
 	  .help = "The service's event socket (default " SINK_SOCKET_DEFAULT ")" },
-	{ .name = "color", .arg = "WHEN", .arg_optional = true, .also = 1u << CLI_G_TAIL,
-	  .parse = set_color, AT(color),
+	{ .name = "color",
+	  .arg = "WHEN",
+	  .arg_optional = true,
+	  .also = 1u << CLI_G_TAIL,
+	  .parse = set_color,
+	  AT(color),
 	  .help = "Colour text by severity: auto (default: a terminal without NO_COLOR), "
 		  "always, never" },
-	{ .name = "confirm", .group = CLI_G_CONFIRM, FLAG(confirm),
+	{ .name = "confirm",
+	  .group = CLI_G_CONFIRM,
+	  FLAG(confirm),
 	  .help = "For a TLS 1.3 endpoint (server, port, SNI) whose chain no source gave, make "
 		  "our own handshake to it and check what it serves (source: confirm)" },
-	{ .name = "confirm-ttl", .arg = "S", .group = CLI_G_CONFIRM,
+	{ .name = "confirm-ttl",
+	  .arg = "S",
+	  .group = CLI_G_CONFIRM,
 	  U32(confirm_ttl_s, 1, 7 * 86400, U_SECONDS),
 	  .help = "At most one confirm per endpoint per S seconds (default 60)" },
-	{ .name = "confirm-rate", .arg = "N", .group = CLI_G_CONFIRM,
+	{ .name = "confirm-rate",
+	  .arg = "N",
+	  .group = CLI_G_CONFIRM,
 	  U32(confirm_rate, 1, 10000, U_NUMBER),
 	  .help = "At most N confirm handshakes started per second (default 10)" },
-	{ .name = "confirm-timeout", .arg = "MS", .group = CLI_G_CONFIRM,
+	{ .name = "confirm-timeout",
+	  .arg = "MS",
+	  .group = CLI_G_CONFIRM,
 	  U32(confirm_timeout_ms, 10, 600000, U_NUMBER),
 	  .help = "Give a confirm handshake up after MS milliseconds (default 5000)" },
-	{ .name = "confirm-remote", .group = CLI_G_CONFIRM, FLAG(confirm_remote),
+	{ .name = "confirm-remote",
+	  .group = CLI_G_CONFIRM,
+	  FLAG(confirm_remote),
 	  .help = "Confirm servers at any address, not only this host's own" },
-	{ .name = "abort-share", .arg = "PCT", .group = CLI_G_CHECKS,
+	{ .name = "abort-share",
+	  .arg = "PCT",
+	  .group = CLI_G_CHECKS,
 	  U32(outcomes.pct, 1, 100, U_PERCENT),
 	  .help = "client.aborting when clients abort PCT% of a (server, SNI)'s TLS 1.3 "
 		  "handshakes (default 20)" },
-	{ .name = "abort-min", .arg = "N", .group = CLI_G_CHECKS,
+	{ .name = "abort-min",
+	  .arg = "N",
+	  .group = CLI_G_CHECKS,
 	  U32(outcomes.min, 1, 1000000, U_NUMBER),
 	  .help = "client.aborting needs at least N TLS 1.3 handshakes of the (server, SNI) "
 		  "in the window (default 20)" },
-	{ .name = "abort-window", .arg = "S", .group = CLI_G_CHECKS,
+	{ .name = "abort-window",
+	  .arg = "S",
+	  .group = CLI_G_CHECKS,
 	  U32(outcomes.window_s, 1, OUTCOMES_WINDOW_MAX_S, U_SECONDS),
 	  .help = "client.aborting's window, in seconds (default 60)" },
-	{ .name = "state-dir", .arg = "DIR", .group = CLI_G_SOURCES, STR(src.state_dir),
+	{ .name = "state-dir",
+	  .arg = "DIR",
+	  .group = CLI_G_SOURCES,
+	  STR(src.state_dir),
 	  .help = "Fetched CRLs/OCSP/AIA and the inventory (default /var/lib/certsentry; "
 		  "made 0750)" },
-	{ .name = "inventory", .group = CLI_G_SOURCES, FLAG(src.inventory),
+	{ .name = "inventory",
+	  .group = CLI_G_SOURCES,
+	  FLAG(src.inventory),
 	  .help = "Keep the certificate inventory (SQLite in the state directory): "
 		  "cert.changed, cert.rollback, cert.inconsistent, per-certificate metrics" },
-	{ .name = "inventory-window", .arg = "S", .group = CLI_G_SOURCES,
+	{ .name = "inventory-window",
+	  .arg = "S",
+	  .group = CLI_G_SOURCES,
 	  U32(src.inv.window_s, 1, 86400, U_SECONDS),
 	  .help = "Two leaves served within S seconds are cert.inconsistent (default 300)" },
-	{ .name = "metrics-certs", .arg = "N", .group = CLI_G_SOURCES,
+	{ .name = "metrics-certs",
+	  .arg = "N",
+	  .group = CLI_G_SOURCES,
 	  U32(src.metric_certs, 1, 100000, U_NUMBER),
 	  .help = "(SNI, leaf) series on /metrics at most (default 1000)" },
-	{ .name = "fetch-crl", .group = CLI_G_SOURCES, FLAG(src.fetch_crl),
+	{ .name = "fetch-crl",
+	  .group = CLI_G_SOURCES,
+	  FLAG(src.fetch_crl),
 	  .help = "Fetch the CRLs certificates name (distribution points), verified "
 		  "against the issuer" },
-	{ .name = "fetch-ocsp", .group = CLI_G_SOURCES, FLAG(src.fetch_ocsp),
+	{ .name = "fetch-ocsp",
+	  .group = CLI_G_SOURCES,
+	  FLAG(src.fetch_ocsp),
 	  .help = "Ask the leaf's OCSP responder when the server staples nothing" },
-	{ .name = "fetch-aia", .group = CLI_G_SOURCES, FLAG(src.fetch_aia),
+	{ .name = "fetch-aia",
+	  .group = CLI_G_SOURCES,
+	  FLAG(src.fetch_aia),
 	  .help = "Fetch a missing issuer from AIA caIssuers, as browsers do" },
-	{ .name = "fetch-allow", .arg = "PATTERN", .group = CLI_G_SOURCES, .parse = add_allow,
-	  AT(src.fetch), .max = FETCH_ALLOW_MAX,
+	{ .name = "fetch-allow",
+	  .arg = "PATTERN",
+	  .group = CLI_G_SOURCES,
+	  .parse = add_allow,
+	  AT(src.fetch),
+	  .max = FETCH_ALLOW_MAX,
 	  .help = "Hosts fetched from (glob, repeatable; none: any host)" },
-	{ .name = "fetch-max-crl-bytes", .arg = "N", .group = CLI_G_SOURCES, .parse = set_bytes,
-	  AT(src.crl.max_crl_bytes), .help = "Bytes per CRL (default 64 MiB)" },
-	{ .name = "fetch-max-total-bytes", .arg = "N", .group = CLI_G_SOURCES, .parse = set_bytes,
+	{ .name = "fetch-max-crl-bytes",
+	  .arg = "N",
+	  .group = CLI_G_SOURCES,
+	  .parse = set_bytes,
+	  AT(src.crl.max_crl_bytes),
+	  .help = "Bytes per CRL (default 64 MiB)" },
+	{ .name = "fetch-max-total-bytes",
+	  .arg = "N",
+	  .group = CLI_G_SOURCES,
+	  .parse = set_bytes,
 	  AT(src.crl.max_total_bytes),
 	  .help = "Bytes of all CRLs held, memory and disk (default 1 GiB)" },
-	{ .name = "fetch-max-crls", .arg = "N", .group = CLI_G_SOURCES,
+	{ .name = "fetch-max-crls",
+	  .arg = "N",
+	  .group = CLI_G_SOURCES,
 	  U32(src.crl.max_crls, 1, 1u << 20, U_NUMBER),
 	  .help = "CRL distribution points followed (default 1024)" },
-	{ .name = "fetch-concurrent", .arg = "N", .group = CLI_G_SOURCES,
-	  U32(src.fetch.max_concurrent, 1, 256, U_NUMBER), .help = "Fetches at once (default 4)" },
-	{ .name = "fetch-rate", .arg = "N", .group = CLI_G_SOURCES,
+	{ .name = "fetch-concurrent",
+	  .arg = "N",
+	  .group = CLI_G_SOURCES,
+	  U32(src.fetch.max_concurrent, 1, 256, U_NUMBER),
+	  .help = "Fetches at once (default 4)" },
+	{ .name = "fetch-rate",
+	  .arg = "N",
+	  .group = CLI_G_SOURCES,
 	  U32(src.fetch.rate_per_min, 1, 1u << 20, U_NUMBER),
 	  .help = "Fetch starts per minute (default 120)" },
-	{ .name = "fetch-timeout-ms", .arg = "MS", .group = CLI_G_SOURCES,
+	{ .name = "fetch-timeout-ms",
+	  .arg = "MS",
+	  .group = CLI_G_SOURCES,
 	  U32(src.fetch.timeout_ms, 100, 3600000, U_NUMBER),
 	  .help = "Whole time per fetch (default 60000)" },
-	{ .name = "fetch-refresh-min", .arg = "S", .group = CLI_G_SOURCES, .parse = set_refresh,
-	  AT(src), .min = 1, .max = 86400 * 30, .unit = U_SECONDS,
+	{ .name = "fetch-refresh-min",
+	  .arg = "S",
+	  .group = CLI_G_SOURCES,
+	  .parse = set_refresh,
+	  AT(src),
+	  .min = 1,
+	  .max = 86400 * 30,
+	  .unit = U_SECONDS,
 	  .help = "CRL/OCSP never fetched again sooner (default 300 CRL, 60 OCSP)" },
-	{ .name = "fetch-refresh-max", .arg = "S", .group = CLI_G_SOURCES, .parse = set_refresh,
-	  AT(src), .min = 1, .max = 86400 * 30, .unit = U_SECONDS,
+	{ .name = "fetch-refresh-max",
+	  .arg = "S",
+	  .group = CLI_G_SOURCES,
+	  .parse = set_refresh,
+	  AT(src),
+	  .min = 1,
+	  .max = 86400 * 30,
+	  .unit = U_SECONDS,
 	  .help = "... and never later (default 3600; halfway to nextUpdate if sooner)" },
-	{ .name = "fetch-backoff-min", .arg = "S", .group = CLI_G_SOURCES,
+	{ .name = "fetch-backoff-min",
+	  .arg = "S",
+	  .group = CLI_G_SOURCES,
 	  U32(src.fetch.backoff_min_s, 1, 86400, U_SECONDS),
 	  .help = "After a failed fetch, wait S (default 60), doubling ..." },
-	{ .name = "fetch-backoff-max", .arg = "S", .group = CLI_G_SOURCES,
-	  U32(src.fetch.backoff_max_s, 1, 86400, U_SECONDS), .help = "... up to S (default 3600)" },
-	{ .name = "fetch-proxy", .arg = "URL", .group = CLI_G_SOURCES, STR(src.fetch.proxy),
+	{ .name = "fetch-backoff-max",
+	  .arg = "S",
+	  .group = CLI_G_SOURCES,
+	  U32(src.fetch.backoff_max_s, 1, 86400, U_SECONDS),
+	  .help = "... up to S (default 3600)" },
+	{ .name = "fetch-proxy",
+	  .arg = "URL",
+	  .group = CLI_G_SOURCES,
+	  STR(src.fetch.proxy),
 	  .help = "HTTP proxy for fetches (default none; the environment's is ignored)" },
-	{ .name = "fetch-nonce", .group = CLI_G_SOURCES, FLAG(src.ocsp.nonce),
+	{ .name = "fetch-nonce",
+	  .group = CLI_G_SOURCES,
+	  FLAG(src.ocsp.nonce),
 	  .help = "Send a nonce in OCSP requests" },
 };
 #define N_OPTIONS (sizeof(options) / sizeof(options[0]))
@@ -412,8 +624,8 @@ static int add_allow(const struct cli_option *o, const char *arg, struct config 
 }
 
 /* --fetch-refresh-min/max: the CRL and the OCSP fetcher alike. */
-static int set_refresh(const struct cli_option *o, const char *arg, struct config *c,
-		       char *why, size_t whylen)
+static int set_refresh(const struct cli_option *o, const char *arg, struct config *c, char *why,
+		       size_t whylen)
 {
 	struct sources_opts *s = field(o, c);
 	uint32_t v;
@@ -444,14 +656,14 @@ static int set_bytes(const struct cli_option *o, const char *arg, struct config 
 	return 0;
 }
 
-static int set_warn_days(const struct cli_option *o, const char *arg, struct config *c,
-			 char *why, size_t whylen)
+static int set_warn_days(const struct cli_option *o, const char *arg, struct config *c, char *why,
+			 size_t whylen)
 {
 	uint32_t d;
 
 	if (parse_u32(o, arg, &d, why, whylen))
 		return CLI_BAD;
-	*(int *)field(o, c) = d ? (int)d : -1;	/* 0: no expiry warnings */
+	*(int *)field(o, c) = d ? (int)d : -1; /* 0: no expiry warnings */
 	return 0;
 }
 
@@ -478,7 +690,7 @@ static int set_format(const struct cli_option *o, const char *arg, struct config
 		return CLI_BAD;
 	}
 	*(enum output_format *)field(o, c) = f;
-	c->format_set = true;	/* the lists print text unless asked */
+	c->format_set = true; /* the lists print text unless asked */
 	return 0;
 }
 
@@ -547,8 +759,9 @@ static int add_host(const struct cli_option *o, const char *arg, struct config *
 static int set_color(const struct cli_option *o, const char *arg, struct config *c, char *why,
 		     size_t whylen)
 {
-	static const char *const names[] = { [CLI_COLOR_AUTO] = "auto",
-		[CLI_COLOR_ALWAYS] = "always", [CLI_COLOR_NEVER] = "never" };
+	static const char *const names[] = {
+		[CLI_COLOR_AUTO] = "auto", [CLI_COLOR_ALWAYS] = "always", [CLI_COLOR_NEVER] = "never"
+	};
 
 	for (int i = 0; i < 3; i++)
 		if (!strcmp(arg ? arg : "always", names[i])) {
@@ -560,8 +773,8 @@ static int set_color(const struct cli_option *o, const char *arg, struct config 
 }
 
 /* "now", "packet", or RFC 3339 UTC ("2024-05-01T12:00:00Z", "2024-05-01"). */
-static int set_check_time(const struct cli_option *o, const char *arg, struct config *c,
-			  char *why, size_t whylen)
+static int set_check_time(const struct cli_option *o, const char *arg, struct config *c, char *why,
+			  size_t whylen)
 {
 	int64_t *when = field(o, c);
 	struct tm tm = { 0 };
@@ -683,8 +896,7 @@ static bool str_eq(const char *a, const char *b)
 	return a == b || (a && b && !strcmp(a, b));
 }
 
-static bool option_eq(const struct cli_option *o, const struct config *a,
-		      const struct config *b)
+static bool option_eq(const struct cli_option *o, const struct config *a, const struct config *b)
 {
 	const void *fa = (const char *)a + o->off, *fb = (const char *)b + o->off;
 
@@ -741,13 +953,15 @@ int cli_check(const struct config *c, char *why, size_t whylen)
 		return -1;
 	}
 	if (c->read_file && c->confirm) {
-		snprintf(why, whylen, "--confirm is live only: a capture's servers are not "
+		snprintf(why, whylen,
+			 "--confirm is live only: a capture's servers are not "
 			 "asked again (-r)");
 		return -1;
 	}
-	if (!c->confirm && (c->confirm_ttl_s || c->confirm_rate || c->confirm_timeout_ms ||
-			    c->confirm_remote)) {
-		snprintf(why, whylen, "--confirm-ttl, --confirm-rate, --confirm-timeout and "
+	if (!c->confirm &&
+	    (c->confirm_ttl_s || c->confirm_rate || c->confirm_timeout_ms || c->confirm_remote)) {
+		snprintf(why, whylen,
+			 "--confirm-ttl, --confirm-rate, --confirm-timeout and "
 			 "--confirm-remote need --confirm");
 		return -1;
 	}
@@ -760,7 +974,8 @@ int cli_check(const struct config *c, char *why, size_t whylen)
 		return -1;
 	}
 	if ((c->up.n_pids || c->up.n_paths) && !c->uprobe) {
-		snprintf(why, whylen, "--uprobe-pid and --uprobe-path need the uprobes: not with "
+		snprintf(why, whylen,
+			 "--uprobe-pid and --uprobe-path need the uprobes: not with "
 			 "--no-uprobe");
 		return -1;
 	}
@@ -785,14 +1000,15 @@ static const struct cli_option *by_key(int key)
 /* One pass of argp over the command line. */
 struct parse_ctx {
 	struct config *c;
-	bool seen[N_OPTIONS];		/* given on this command line already */
-	bool quiet;			/* a reload: why into err, nothing printed */
+	bool seen[N_OPTIONS]; /* given on this command line already */
+	bool quiet;	      /* a reload: why into err, nothing printed */
 	char err[1024];
 };
 
 /* Options of which the command line's one replaces the file's other. */
 static const char *const overrides[][2] = {
-	{ "read", "interface" }, { "interface", "read" },
+	{ "read", "interface" },
+	{ "interface", "read" },
 };
 
 /* o back to its value before any option (a list: empty). */
@@ -897,9 +1113,9 @@ static void argp_options(uint32_t groups, struct argp_option *out)
 /* What a reload needs to parse the same command line again. */
 static struct {
 	int argc;
-	char **argv;			/* the command's: argv[0] "certsentry NAME" */
+	char **argv; /* the command's: argv[0] "certsentry NAME" */
 	const struct cli_command *cmd;
-	struct conffile *file;		/* the one cli_parse() applied */
+	struct conffile *file; /* the one cli_parse() applied */
 } parsed;
 
 const struct conffile *cli_conffile(void)
@@ -917,8 +1133,8 @@ static const char *conffile_name(const struct config *c)
 
 /* Defaults, the file, the command line: 0, -1 (err set unless argp printed
  * it: *printed), with *f the file's values. */
-static int parse_all(struct config *c, const char *path, bool quiet, struct conffile **f,
-		     char *err, size_t errlen)
+static int parse_all(struct config *c, const char *path, bool quiet, struct conffile **f, char *err,
+		     size_t errlen)
 {
 	struct argp_option opts[N_OPTIONS + CLI_G_MAX + 1];
 	struct argp argp = { .options = opts, .parser = parse_arg, .doc = parsed.cmd->doc };

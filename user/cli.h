@@ -13,7 +13,7 @@
 #include "lists.h"
 #include "uprobe.h"
 
-#define CLI_KEYLOG_FILES_MAX	8
+#define CLI_KEYLOG_FILES_MAX 8
 #include "privdrop.h"
 #include "sources.h"
 
@@ -24,43 +24,43 @@ enum cli_color { CLI_COLOR_AUTO, CLI_COLOR_ALWAYS, CLI_COLOR_NEVER };
  * into argv (or into whatever the caller keeps alive). */
 struct config {
 	struct capture_opts cap;
-	const char *read_file;		/* -r: offline */
+	const char *read_file; /* -r: offline */
 	const char *out_file;
 	enum output_format format;
-	bool format_set;		/* -f given (the lists print text unless asked) */
-	uint32_t max_bytes;		/* 0: CS_MAX_BYTES_DEFAULT */
-	int64_t check_time;		/* FLOW_CHECK_* or a fixed Unix time */
+	bool format_set;    /* -f given (the lists print text unless asked) */
+	uint32_t max_bytes; /* 0: CS_MAX_BYTES_DEFAULT */
+	int64_t check_time; /* FLOW_CHECK_* or a fixed Unix time */
 	struct lists_opts lists;
 	struct checks_opts checks;
 	uint32_t summary_s;
 	uint32_t stats_s;
 	const char *metrics;
 	const char *syslog;
-	const char *event_socket;	/* --event-socket: serve lines to subscribers */
+	const char *event_socket; /* --event-socket: serve lines to subscribers */
 	const char *event_socket_group;
-	uint32_t event_socket_queue;	/* bytes per subscriber; 0: SINK_SOCKET_QUEUE */
-	const char *syslog_server;	/* udp://HOST:PORT or tcp://HOST:PORT */
-	int syslog_format;		/* SYSLOG_3164 or SYSLOG_5424 (syslog_msg.h); 0: unset */
-	uint32_t syslog_queue;		/* tcp://: bytes held; 0: SYSLOG_QUEUE_DEFAULT */
+	uint32_t event_socket_queue; /* bytes per subscriber; 0: SINK_SOCKET_QUEUE */
+	const char *syslog_server;   /* udp://HOST:PORT or tcp://HOST:PORT */
+	int syslog_format;	     /* SYSLOG_3164 or SYSLOG_5424 (syslog_msg.h); 0: unset */
+	uint32_t syslog_queue;	     /* tcp://: bytes held; 0: SYSLOG_QUEUE_DEFAULT */
 	uint32_t max_conns, max_mem_mb;
 	bool every;
-	enum cli_list list;		/* print a table and exit */
-	struct outcomes_opts outcomes;	/* --abort-*: the rate of client aborts (emit unset) */
+	enum cli_list list;	       /* print a table and exit */
+	struct outcomes_opts outcomes; /* --abort-*: the rate of client aborts (emit unset) */
 	/* TLS 1.3 key sources */
-	const char *keylog_paths[CLI_KEYLOG_FILES_MAX];	/* --keylog */
+	const char *keylog_paths[CLI_KEYLOG_FILES_MAX]; /* --keylog */
 	int n_keylog;
-	int uprobe;			/* --uprobe 1, --no-uprobe 0; -1: live, if the kernel allows */
-	struct uprobe_opts up;		/* --uprobe-pid, --uprobe-path */
-	const char *config_file;	/* --config; "" none; NULL: CONFFILE_DEFAULT if it exists */
-	bool check_config;		/* validate the config and its lists, and exit */
-	struct privdrop_opts drop;	/* after attach: --user, --no-drop */
-	struct filter filter;		/* --sni, --port, --host, --alerts-only */
-	const char *tail_socket;	/* certsentry tail --socket */
+	int uprobe;		   /* --uprobe 1, --no-uprobe 0; -1: live, if the kernel allows */
+	struct uprobe_opts up;	   /* --uprobe-pid, --uprobe-path */
+	const char *config_file;   /* --config; "" none; NULL: CONFFILE_DEFAULT if it exists */
+	bool check_config;	   /* validate the config and its lists, and exit */
+	struct privdrop_opts drop; /* after attach: --user, --no-drop */
+	struct filter filter;	   /* --sni, --port, --host, --alerts-only */
+	const char *tail_socket;   /* certsentry tail --socket */
 	enum cli_color color;
 	/* --confirm (confirm.h); 0: the default */
 	bool confirm, confirm_remote;
 	uint32_t confirm_ttl_s, confirm_rate, confirm_timeout_ms;
-	struct sources_opts src;	/* --state-dir, --inventory*, --fetch-* (live) */
+	struct sources_opts src; /* --state-dir, --inventory*, --fetch-* (live) */
 };
 
 /* The values a run has before any option. */
@@ -68,16 +68,22 @@ void config_defaults(struct config *c);
 
 /* Help sections, in --help's order; a command takes options by section. */
 enum cli_group {
-	CLI_G_MAIN, CLI_G_TLS13, CLI_G_CHECKS, CLI_G_SOURCES, CLI_G_CONFIRM, CLI_G_FILTER,
-	CLI_G_TAIL, CLI_G_MAX
+	CLI_G_MAIN,
+	CLI_G_TLS13,
+	CLI_G_CHECKS,
+	CLI_G_SOURCES,
+	CLI_G_CONFIRM,
+	CLI_G_FILTER,
+	CLI_G_TAIL,
+	CLI_G_MAX
 };
 #define CLI_GROUPS_ALL ((1u << CLI_G_MAX) - 1)
 
 struct cli_option;
 
 /* cli_apply's answers. */
-#define CLI_BAD		(-1)	/* why: what is wrong with the value (say where from) */
-#define CLI_CONFLICT	(-2)	/* why: a whole message naming the options in conflict */
+#define CLI_BAD	     (-1) /* why: what is wrong with the value (say where from) */
+#define CLI_CONFLICT (-2) /* why: a whole message naming the options in conflict */
 
 /*
  * The one way an option reaches a config, from the command line or, with
@@ -121,8 +127,8 @@ unsigned cli_restart_needed(const struct config *old, const struct config *new, 
  */
 struct cli_command {
 	const char *name;
-	const char *doc;		/* argp doc: summary, '\v', what follows the options */
-	uint32_t groups;		/* 1u << enum cli_group */
+	const char *doc; /* argp doc: summary, '\v', what follows the options */
+	uint32_t groups; /* 1u << enum cli_group */
 	int (*run)(const struct config *c);
 };
 

@@ -16,10 +16,10 @@
 #include "certsentry.h"
 #include "clsact.h"
 
-#define PROG_PREFIX	"cs_tc"		/* cs_tc, cs_tc_l3: ours to sweep */
-#define NL_BUF		16384
-#define LOCK_WAIT_MS	5000		/* tc.lock is held for a few netlink calls */
-#define LOCK_POLL_MS	10
+#define PROG_PREFIX  "cs_tc" /* cs_tc, cs_tc_l3: ours to sweep */
+#define NL_BUF	     16384
+#define LOCK_WAIT_MS 5000 /* tc.lock is held for a few netlink calls */
+#define LOCK_POLL_MS 10
 
 void clsact_init(struct clsact *c)
 {
@@ -59,7 +59,8 @@ void clsact_lock(struct clsact *c)
 	for (waited = 0; flock(c->lock_fd, LOCK_EX | LOCK_NB); waited += LOCK_POLL_MS) {
 		if ((errno != EWOULDBLOCK && errno != EINTR) || waited >= LOCK_WAIT_MS) {
 			fprintf(stderr, "certsentry: %s/tc.lock: %s; going on without it\n",
-				CLSACT_RUN_DIR, errno == EWOULDBLOCK ? "held too long" : strerror(errno));
+				CLSACT_RUN_DIR,
+				errno == EWOULDBLOCK ? "held too long" : strerror(errno));
 			clsact_unlock(c);
 			return;
 		}
@@ -71,7 +72,7 @@ void clsact_unlock(struct clsact *c)
 {
 	if (c->lock_fd < 0)
 		return;
-	close(c->lock_fd);		/* and with it the lock */
+	close(c->lock_fd); /* and with it the lock */
 	c->lock_fd = -1;
 }
 
@@ -142,7 +143,8 @@ static void remove_slot_filters(int slot, int ifindex, const char *ifname)
 			continue;
 		opts_init(&o, slot, 0);
 		if (!bpf_tc_detach(&h, &o))
-			fprintf(stderr, "certsentry: removed a stale filter (priority %#x) from %s %s\n",
+			fprintf(stderr,
+				"certsentry: removed a stale filter (priority %#x) from %s %s\n",
 				CS_TC_PRIO + slot, ifname, egress ? "egress" : "ingress");
 	}
 }
@@ -218,9 +220,9 @@ void clsact_put_qdisc(int ifindex)
 	qdisc_marker(ifindex, name, sizeof(name));
 	snprintf(path, sizeof(path), "%s/%s", CLSACT_RUN_DIR, name);
 	if (access(path, F_OK))
-		return;			/* not ours to delete */
+		return; /* not ours to delete */
 	if (filter_count(ifindex, false) != 0 || filter_count(ifindex, true) != 0)
-		return;			/* someone's filters (or no qdisc) */
+		return; /* someone's filters (or no qdisc) */
 	hook_init(&h, ifindex, false);
 	h.attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS;
 	bpf_tc_hook_destroy(&h);

@@ -16,11 +16,11 @@
  * created it (CLSACT_RUN_DIR/qdisc.NETNS.IFINDEX says so). Changes to
  * filters and qdiscs are serialised by an flock on CLSACT_RUN_DIR/tc.lock.
  */
-#define CLSACT_RUN_DIR	"/run/certsentry"
+#define CLSACT_RUN_DIR "/run/certsentry"
 
 struct clsact {
-	int lock_fd;		/* tc.lock, while held; else -1 */
-	int slot;		/* -1 until the first filter */
+	int lock_fd; /* tc.lock, while held; else -1 */
+	int slot;    /* -1 until the first filter */
 	int slot_fd;
 };
 

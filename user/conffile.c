@@ -48,8 +48,7 @@ static const char *keep(struct conffile *f, const char *text, const struct filer
 	return v->text;
 }
 
-static int on_line(void *ctx, char *line, const struct fileread_pos *at, char *why,
-		   size_t whylen)
+static int on_line(void *ctx, char *line, const struct fileread_pos *at, char *why, size_t whylen)
 {
 	struct conffile *f = ctx;
 	const struct cli_option *o;
@@ -66,8 +65,10 @@ static int on_line(void *ctx, char *line, const struct fileread_pos *at, char *w
 		return -1;
 	}
 	if (!(o = cli_option_find(key))) {
-		snprintf(why, whylen, "%s: unknown key (the keys are the long options, see "
-			 "certsentry --help)", key);
+		snprintf(why, whylen,
+			 "%s: unknown key (the keys are the long options, see "
+			 "certsentry --help)",
+			 key);
 		return -1;
 	}
 	if (!cli_option_file_ok(o)) {
@@ -169,22 +170,29 @@ int conffile_check(const struct config *c, const struct conffile *f, FILE *out, 
 		bad |= check_one(f, lo->ca_file ? "ca-file" : "ca-path",
 				 lo->ca_file ? lo->ca_file : lo->ca_path,
 				 &(struct lists_opts){ .ca_file = lo->ca_file,
-						       .ca_path = lo->ca_path }, err);
+						       .ca_path = lo->ca_path },
+				 err);
 	if (bad)
 		return 1;
 	for (int i = 0; i < lo->n_crl; i++)
 		bad |= check_one(f, "crl", lo->crl_paths[i],
-				 &(struct lists_opts){ .ca_file = lo->ca_file, .ca_path = lo->ca_path,
+				 &(struct lists_opts){ .ca_file = lo->ca_file,
+						       .ca_path = lo->ca_path,
 						       .crl_paths = { lo->crl_paths[i] },
-						       .n_crl = 1 }, err);
+						       .n_crl = 1 },
+				 err);
 	if (lo->deny_file)
 		bad |= check_one(f, "deny", lo->deny_file,
-				 &(struct lists_opts){ .ca_file = lo->ca_file, .ca_path = lo->ca_path,
-						       .deny_file = lo->deny_file }, err);
+				 &(struct lists_opts){ .ca_file = lo->ca_file,
+						       .ca_path = lo->ca_path,
+						       .deny_file = lo->deny_file },
+				 err);
 	if (lo->pins_file)
 		bad |= check_one(f, "pins", lo->pins_file,
-				 &(struct lists_opts){ .ca_file = lo->ca_file, .ca_path = lo->ca_path,
-						       .pins_file = lo->pins_file }, err);
+				 &(struct lists_opts){ .ca_file = lo->ca_file,
+						       .ca_path = lo->ca_path,
+						       .pins_file = lo->pins_file },
+				 err);
 	if (bad)
 		return 1;
 	if (!(l = lists_load(lo, e, sizeof(e)))) {
@@ -194,7 +202,8 @@ int conffile_check(const struct config *c, const struct conffile *f, FILE *out, 
 	lists_sizes(l, &sz);
 	for (uint32_t i = 0; lists_warning(l, i); i++)
 		fprintf(err, "warning: %s\n", lists_warning(l, i));
-	fprintf(out, "%s: ok, %u settings; ca_certs=%u crls=%u crl_entries=%u deny=%u pin_rules=%u\n",
+	fprintf(out,
+		"%s: ok, %u settings; ca_certs=%u crls=%u crl_entries=%u deny=%u pin_rules=%u\n",
 		f ? f->path : "no config file", f ? f->settings : 0, sz.ca_certs, sz.crls,
 		sz.crl_entries, sz.deny_sha256 + sz.deny_spki + sz.deny_serial, sz.pin_rules);
 	lists_free(l);

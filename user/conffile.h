@@ -8,9 +8,9 @@
 struct config;
 
 /* Read when no --config is given, if it exists. */
-#define CONFFILE_DEFAULT	"/etc/certsentry/certsentry.conf"
-#define CONFFILE_BYTES_MAX	(1u << 20)
-#define CONFFILE_VALUES_MAX	4096
+#define CONFFILE_DEFAULT    "/etc/certsentry/certsentry.conf"
+#define CONFFILE_BYTES_MAX  (1u << 20)
+#define CONFFILE_VALUES_MAX 4096
 
 /* The file's values (the config's strings point into it) and where each came from. */
 struct conffile;

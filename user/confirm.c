@@ -20,19 +20,19 @@
 #include "lru.h"
 #include "tls.h"
 
-#define NS_PER_S	1000000000ULL
-#define NS_PER_MS	1000000ULL
-#define MICRO		1000000ULL
-#define ADDRS_TTL_NS	(2 * NS_PER_S)	/* addresses come and go: read them again */
-#define TICK_BUSY_MS	5		/* the main loop's sleep while handshakes run */
+#define NS_PER_S     1000000000ULL
+#define NS_PER_MS    1000000ULL
+#define MICRO	     1000000ULL
+#define ADDRS_TTL_NS (2 * NS_PER_S) /* addresses come and go: read them again */
+#define TICK_BUSY_MS 5		    /* the main loop's sleep while handshakes run */
 
 static const char *const result_names[CONFIRM_R_MAX] = {
-	[CONFIRM_R_OK] = "ok", [CONFIRM_R_CONNECT] = "connect", [CONFIRM_R_TIMEOUT] = "timeout",
-	[CONFIRM_R_TLS] = "tls", [CONFIRM_R_CLOSED] = "closed", [CONFIRM_R_NO_CHAIN] = "no_chain",
+	[CONFIRM_R_OK] = "ok",	 [CONFIRM_R_CONNECT] = "connect", [CONFIRM_R_TIMEOUT] = "timeout",
+	[CONFIRM_R_TLS] = "tls", [CONFIRM_R_CLOSED] = "closed",	  [CONFIRM_R_NO_CHAIN] = "no_chain",
 };
 
 static const char *const skip_names[CONFIRM_S_MAX] = {
-	[CONFIRM_S_TTL] = "ttl", [CONFIRM_S_RATE] = "rate", [CONFIRM_S_REMOTE] = "remote",
+	[CONFIRM_S_TTL] = "ttl",     [CONFIRM_S_RATE] = "rate", [CONFIRM_S_REMOTE] = "remote",
 	[CONFIRM_S_QUEUE] = "queue", [CONFIRM_S_SEEN] = "seen",
 };
 
@@ -52,7 +52,7 @@ void confirm_bucket_init(struct confirm_bucket *b, uint32_t rate, uint32_t burst
 {
 	b->rate = rate;
 	b->burst_micro = (uint64_t)(burst ? burst : 1) * MICRO;
-	b->micro = b->burst_micro;	/* a quiet start may spend the burst */
+	b->micro = b->burst_micro; /* a quiet start may spend the burst */
 	b->last_ns = now;
 }
 
@@ -63,11 +63,11 @@ bool confirm_bucket_take(struct confirm_bucket *b, uint64_t now)
 	/* 1000 s refill any bucket; the cap keeps dt * rate far from overflow. */
 	if (dt > 1000 * NS_PER_S)
 		dt = 1000 * NS_PER_S;
-	b->micro += dt * b->rate / 1000;	/* rate per s = rate * 10^6 micro per 10^9 ns */
+	b->micro += dt * b->rate / 1000; /* rate per s = rate * 10^6 micro per 10^9 ns */
 	if (b->micro > b->burst_micro)
 		b->micro = b->burst_micro;
 	if (now > b->last_ns)
-		b->last_ns = now;	/* never back: a step back must not refill twice */
+		b->last_ns = now; /* never back: a step back must not refill twice */
 	if (b->micro < MICRO)
 		return false;
 	b->micro -= MICRO;
@@ -92,7 +92,8 @@ int confirm_addrs_load(struct confirm_addrs *s)
 			memcpy(s->a[s->n].addr, &((struct sockaddr_in *)i->ifa_addr)->sin_addr, 4);
 		} else if (i->ifa_addr->sa_family == AF_INET6) {
 			s->a[s->n].family = CS_AF_INET6;
-			memcpy(s->a[s->n].addr, &((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr, 16);
+			memcpy(s->a[s->n].addr, &((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr,
+			       16);
 		} else {
 			continue;
 		}
@@ -124,7 +125,7 @@ struct target {
 	struct report_endpoint server;
 	bool has_sni;
 	char sni[TLS_SNI_MAX + 1];
-	char alpn[TLS_ALPN_MAX + 1];	/* offered, comma-joined */
+	char alpn[TLS_ALPN_MAX + 1]; /* offered, comma-joined */
 };
 
 /* An endpoint: (server address, port, SNI), compared whole. */
@@ -142,9 +143,9 @@ struct ep {
 	struct hnode h;
 	struct lru_node lru;
 	struct ep_key key;
-	uint64_t confirmed_ns;		/* admitted last (monotonic), 0: never */
-	uint64_t seen_ns;		/* another source gave its chain, 0: never */
-	bool busy;			/* queued or in flight */
+	uint64_t confirmed_ns; /* admitted last (monotonic), 0: never */
+	uint64_t seen_ns;      /* another source gave its chain, 0: never */
+	bool busy;	       /* queued or in flight */
 };
 
 struct qent {
@@ -160,7 +161,7 @@ struct job {
 	enum job_state st;
 	int fd;
 	SSL *ssl;
-	short events;			/* what the socket waits for */
+	short events; /* what the socket waits for */
 	uint64_t start_ns, deadline_ns;
 	struct report_endpoint local;
 };
@@ -177,9 +178,9 @@ struct confirm {
 	struct lru lru;
 	struct ep *pool;
 	uint32_t pool_used;
-	struct qent *queue;		/* a ring of max_queue */
+	struct qent *queue; /* a ring of max_queue */
 	uint32_t q_head, q_len;
-	struct job *jobs;		/* max_active, the first n_active in use */
+	struct job *jobs; /* max_active, the first n_active in use */
 	struct pollfd *pfd;
 	uint32_t n_active;
 	struct confirm_bucket bucket;
@@ -220,7 +221,8 @@ struct confirm *confirm_new(const struct confirm_opts *o, char *err, size_t errl
 	c->queue = calloc(c->o.max_queue, sizeof(*c->queue));
 	c->jobs = calloc(c->o.max_active, sizeof(*c->jobs));
 	c->pfd = calloc(c->o.max_active, sizeof(*c->pfd));
-	if (!c->pool || !c->queue || !c->jobs || !c->pfd || !htab_init(&c->eps, c->o.max_endpoints)) {
+	if (!c->pool || !c->queue || !c->jobs || !c->pfd ||
+	    !htab_init(&c->eps, c->o.max_endpoints)) {
 		fmt_err(err, errlen, "--confirm: out of memory");
 		confirm_free(c);
 		return NULL;
@@ -295,7 +297,8 @@ static struct ep *ep_get(struct confirm *c, const struct cs_report *r)
 
 	ep_key_of(r, &k);
 	h = htab_hash(&c->eps, &k, ep_key_len(&k));
-	htab_for_hash(&c->eps, h, n) {
+	htab_for_hash(&c->eps, h, n)
+	{
 		e = htab_entry(n, struct ep, h);
 		if (!memcmp(&e->key, &k, ep_key_len(&k))) {
 			lru_touch(&c->lru, &e->lru);
@@ -480,19 +483,23 @@ static size_t alpn_wire(const char *list, uint8_t *out, size_t cap)
 	return n;
 }
 
-static void job_end(struct confirm *c, struct job *j, enum confirm_result res,
-		    const char *detail, uint64_t now)
+static void job_end(struct confirm *c, struct job *j, enum confirm_result res, const char *detail,
+		    uint64_t now)
 {
 	struct confirm_failure f = {
-		.result = res, .server = j->t.server, .has_sni = j->t.has_sni, .sni = j->t.sni,
-		.elapsed_ms = (now - j->start_ns) / NS_PER_MS, .detail = detail ? detail : "",
+		.result = res,
+		.server = j->t.server,
+		.has_sni = j->t.has_sni,
+		.sni = j->t.sni,
+		.elapsed_ms = (now - j->start_ns) / NS_PER_MS,
+		.detail = detail ? detail : "",
 	};
 
 	c->st.results[res]++;
 	if (res != CONFIRM_R_OK && c->o.failed)
 		c->o.failed(c->o.ctx, &f);
 	if (j->ssl && res == CONFIRM_R_OK)
-		SSL_shutdown(j->ssl);	/* a close_notify if the socket takes it; no wait */
+		SSL_shutdown(j->ssl); /* a close_notify if the socket takes it; no wait */
 	job_close(j);
 	j->ep->busy = false;
 }
@@ -564,7 +571,7 @@ static bool job_ssl(struct confirm *c, struct job *j)
 	if ((n = alpn_wire(j->t.alpn, alpn, sizeof(alpn))) &&
 	    SSL_set_alpn_protos(j->ssl, alpn, (unsigned int)n))
 		return false;
-	SSL_set_tlsext_status_type(j->ssl, TLSEXT_STATUSTYPE_ocsp);	/* a staple is checked too */
+	SSL_set_tlsext_status_type(j->ssl, TLSEXT_STATUSTYPE_ocsp); /* a staple is checked too */
 	SSL_set_connect_state(j->ssl);
 	return true;
 }
@@ -690,9 +697,10 @@ void confirm_tick(struct confirm *c, uint64_t now)
 		else
 			ended = false;
 		if (!ended && now >= j->deadline_ns) {
-			job_end(c, j, CONFIRM_R_TIMEOUT, j->st == J_CONNECTING ?
-				"no connection within the timeout" :
-				"no complete handshake within the timeout", now);
+			job_end(c, j, CONFIRM_R_TIMEOUT,
+				j->st == J_CONNECTING ? "no connection within the timeout" :
+							"no complete handshake within the timeout",
+				now);
 			ended = true;
 		}
 		if (!ended) {

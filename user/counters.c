@@ -61,14 +61,26 @@ uint64_t keylog_rejected(const struct keylog_stats *k)
 }
 
 /* Each row's reader, from its value expression. */
-#define COUNTER(id, k, l, m, lab, t, h, expr) \
-	static uint64_t get_##id(const struct counter_snap *s) { return (expr); }
-#define COUNTER_VEC(id, m, t, h, lab, cnt, name, expr) \
-	static uint64_t get_##id(const struct counter_snap *s, uint32_t i) { return (expr); } \
+#define COUNTER(id, k, l, m, lab, t, h, expr)                  \
+	static uint64_t get_##id(const struct counter_snap *s) \
+	{                                                      \
+		return (expr);                                 \
+	}
+#define COUNTER_VEC(id, m, t, h, lab, cnt, name, expr)                         \
+	static uint64_t get_##id(const struct counter_snap *s, uint32_t i)     \
+	{                                                                      \
+		return (expr);                                                 \
+	}                                                                      \
 	static const char *name_##id(const struct counter_snap *s, uint32_t i) \
-	{ (void)s; return (name); }
-#define COUNTER_HIST(id, k, l, m, h, expr) \
-	static const struct log2_hist *get_##id(const struct counter_snap *s) { return (expr); }
+	{                                                                      \
+		(void)s;                                                       \
+		return (name);                                                 \
+	}
+#define COUNTER_HIST(id, k, l, m, h, expr)                                    \
+	static const struct log2_hist *get_##id(const struct counter_snap *s) \
+	{                                                                     \
+		return (expr);                                                \
+	}
 #include "counters.def"
 #undef COUNTER
 #undef COUNTER_VEC
@@ -76,14 +88,31 @@ uint64_t keylog_rejected(const struct keylog_stats *k)
 
 const struct counter_def counter_table[] = {
 #define COUNTER(id, k, l, m, lab, t, h, expr) \
-	{ .shape = COUNTER_ONE, .key = k, .lines = l, .metric = m, .label = lab, .type = t, \
-	  .help = h, .value = get_##id },
+	{ .shape = COUNTER_ONE,               \
+	  .key = k,                           \
+	  .lines = l,                         \
+	  .metric = m,                        \
+	  .label = lab,                       \
+	  .type = t,                          \
+	  .help = h,                          \
+	  .value = get_##id },
 #define COUNTER_VEC(id, m, t, h, lab, cnt, name, expr) \
-	{ .shape = COUNTER_FAMILY, .metric = m, .label = lab, .type = t, .help = h, .n = cnt, \
-	  .name_at = name_##id, .value_at = get_##id },
+	{ .shape = COUNTER_FAMILY,                     \
+	  .metric = m,                                 \
+	  .label = lab,                                \
+	  .type = t,                                   \
+	  .help = h,                                   \
+	  .n = cnt,                                    \
+	  .name_at = name_##id,                        \
+	  .value_at = get_##id },
 #define COUNTER_HIST(id, k, l, m, h, expr) \
-	{ .shape = COUNTER_HISTOGRAM, .key = k, .lines = l, .metric = m, .type = "histogram", \
-	  .help = h, .hist = get_##id },
+	{ .shape = COUNTER_HISTOGRAM,      \
+	  .key = k,                        \
+	  .lines = l,                      \
+	  .metric = m,                     \
+	  .type = "histogram",             \
+	  .help = h,                       \
+	  .hist = get_##id },
 #include "counters.def"
 #undef COUNTER
 #undef COUNTER_VEC
@@ -108,7 +137,8 @@ size_t counters_line(const struct counter_snap *s, unsigned lines, char *buf, si
 		if (c->shape == COUNTER_HISTOGRAM) {
 			h = c->hist(s);
 			w = snprintf(buf + n, cap - n,
-				     "%s%s_p50_us<=%" PRIu64 " %s_p99_us<=%" PRIu64 " %s_n=%" PRIu64,
+				     "%s%s_p50_us<=%" PRIu64 " %s_p99_us<=%" PRIu64
+				     " %s_n=%" PRIu64,
 				     n ? " " : "", c->key, hist_quantile(h, 0.5), c->key,
 				     hist_quantile(h, 0.99), c->key, h->n);
 		} else {
@@ -116,7 +146,7 @@ size_t counters_line(const struct counter_snap *s, unsigned lines, char *buf, si
 				     c->value(s));
 		}
 		if (w < 0 || (size_t)w >= cap - n)
-			return cap - 1;		/* cut short, NUL-terminated */
+			return cap - 1; /* cut short, NUL-terminated */
 		n += (size_t)w;
 	}
 	return n;

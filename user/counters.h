@@ -32,10 +32,10 @@ uint64_t hist_quantile(const struct log2_hist *h, double q);
 
 /* What the main loop counts itself; the stages count the rest. */
 struct app_counters {
-	uint64_t verdicts[VERDICT_SLOTS];	/* handshakes by verdict_slot() */
+	uint64_t verdicts[VERDICT_SLOTS]; /* handshakes by verdict_slot() */
 	uint64_t findings[F_MAX];
 	uint64_t reloads_ok, reloads_failed;
-	struct log2_hist latency;	/* capture to line written */
+	struct log2_hist latency; /* capture to line written */
 };
 
 /* Everything counters.def reads, taken at one moment. */
@@ -50,7 +50,7 @@ struct counter_snap {
 	struct app_counters app;
 	struct confirm_stats confirm;
 	struct outcomes_stats outcomes;
-	struct sources_counters src;	/* fetchers and inventory (zeros when off) */
+	struct sources_counters src; /* fetchers and inventory (zeros when off) */
 	struct keylog_stats keylog;
 };
 
@@ -64,7 +64,7 @@ struct counter_src {
 	const struct cert_cache *certs;
 	const struct lists *lists;
 	const struct app_counters *app;
-	const struct confirm *confirm;	/* --confirm */
+	const struct confirm *confirm; /* --confirm */
 	const struct outcomes *outcomes;
 	const struct sources *sources;
 	struct keylog *keylog;
@@ -74,9 +74,14 @@ uint64_t keylog_rejected(const struct keylog_stats *k);
 void counters_read(const struct counter_src *src, struct counter_snap *s);
 
 /* The status lines a counter is in. */
-enum { CL_LIVE = 1, CL_READ = 2, CL_LISTS = 4, CL_CONFIRM = 8 /* after CL_LIVE's, with --confirm */ };
+enum {
+	CL_LIVE = 1,
+	CL_READ = 2,
+	CL_LISTS = 4,
+	CL_CONFIRM = 8 /* after CL_LIVE's, with --confirm */
+};
 
-#define COUNTERS_LINE_MAX 2048	/* every counter of one line, 20 digits each */
+#define COUNTERS_LINE_MAX 2048 /* every counter of one line, 20 digits each */
 
 /* "key=value ..." of every counter of those lines, in table order, into
  * buf (NUL-terminated, cut short if cap is too small); returns the length. */
@@ -87,18 +92,18 @@ enum counter_shape { COUNTER_ONE, COUNTER_FAMILY, COUNTER_HISTOGRAM };
 
 struct counter_def {
 	enum counter_shape shape;
-	const char *key;	/* status-line key; NULL: /metrics only */
-	unsigned lines;		/* CL_* */
-	const char *metric;	/* after "certsentry_"; NULL: status lines only */
-	const char *label;	/* COUNTER_ONE: name="value" in its family, or NULL;
+	const char *key;    /* status-line key; NULL: /metrics only */
+	unsigned lines;	    /* CL_* */
+	const char *metric; /* after "certsentry_"; NULL: status lines only */
+	const char *label;  /* COUNTER_ONE: name="value" in its family, or NULL;
 				 * COUNTER_FAMILY: the label's name */
-	const char *type;	/* "counter", "gauge", "histogram"; on a family's first row */
-	const char *help;	/* likewise */
-	uint64_t (*value)(const struct counter_snap *s);			/* ONE */
-	uint32_t n;							/* FAMILY */
+	const char *type;   /* "counter", "gauge", "histogram"; on a family's first row */
+	const char *help;   /* likewise */
+	uint64_t (*value)(const struct counter_snap *s); /* ONE */
+	uint32_t n;					 /* FAMILY */
 	/* FAMILY: series i's label value; NULL or "": no series i (yet) */
 	const char *(*name_at)(const struct counter_snap *s, uint32_t i);
-	uint64_t (*value_at)(const struct counter_snap *s, uint32_t i);	/* FAMILY */
+	uint64_t (*value_at)(const struct counter_snap *s, uint32_t i); /* FAMILY */
 	const struct log2_hist *(*hist)(const struct counter_snap *s);	/* HISTOGRAM */
 };
 

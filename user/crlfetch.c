@@ -21,31 +21,24 @@
 #include "htab.h"
 #include "ocsp.h"
 
-#define CRL_BYTES_DEFAULT	((uint64_t)64 << 20)
-#define TOTAL_BYTES_DEFAULT	((uint64_t)1 << 30)
-#define CRL_BYTES_CAP		((uint64_t)1 << 30)	/* a CRL body is held in one allocation */
-#define CRLS_DEFAULT		1024u
-#define REFRESH_MIN_DEFAULT	300u
-#define REFRESH_MAX_DEFAULT	3600u
-#define START_SPREAD_S		60u	/* CRLs due at start are fetched within this */
+#define CRL_BYTES_DEFAULT   ((uint64_t)64 << 20)
+#define TOTAL_BYTES_DEFAULT ((uint64_t)1 << 30)
+#define CRL_BYTES_CAP	    ((uint64_t)1 << 30) /* a CRL body is held in one allocation */
+#define CRLS_DEFAULT	    1024u
+#define REFRESH_MIN_DEFAULT 300u
+#define REFRESH_MAX_DEFAULT 3600u
+#define START_SPREAD_S	    60u /* CRLs due at start are fetched within this */
 
 static const char *const none_names[CRLF_N_MAX] = {
-	[CRLF_N_NO_ISSUER] = "no_issuer",
-	[CRLF_N_NO_CDP] = "no_cdp",
-	[CRLF_N_PENDING] = "pending",
-	[CRLF_N_FAILED] = "fetch_failed",
-	[CRLF_N_REJECTED] = "rejected",
-	[CRLF_N_NOT_COVERED] = "not_covered",
+	[CRLF_N_NO_ISSUER] = "no_issuer", [CRLF_N_NO_CDP] = "no_cdp",
+	[CRLF_N_PENDING] = "pending",	  [CRLF_N_FAILED] = "fetch_failed",
+	[CRLF_N_REJECTED] = "rejected",	  [CRLF_N_NOT_COVERED] = "not_covered",
 	[CRLF_N_FULL] = "full",
 };
 
 static const char *const fail_names[CRLF_F_MAX] = {
-	[CRLF_F_FETCH] = "fetch",
-	[CRLF_F_PARSE] = "parse",
-	[CRLF_F_ISSUER] = "issuer",
-	[CRLF_F_SIGNATURE] = "signature",
-	[CRLF_F_KIND] = "kind",
-	[CRLF_F_OLDER] = "older",
+	[CRLF_F_FETCH] = "fetch",	  [CRLF_F_PARSE] = "parse", [CRLF_F_ISSUER] = "issuer",
+	[CRLF_F_SIGNATURE] = "signature", [CRLF_F_KIND] = "kind",   [CRLF_F_OLDER] = "older",
 	[CRLF_F_BOUND] = "bound",
 };
 
@@ -61,32 +54,32 @@ const char *crlfetch_fail_name(enum crlfetch_fail f)
 
 /* What a CRL says about itself, read once when it is taken. */
 struct crl_info {
-	ASN1_INTEGER *num;		/* CRL number, NULL if none */
+	ASN1_INTEGER *num; /* CRL number, NULL if none */
 	char number[CRLF_NUM_MAX];
 	int64_t this_update, next_update;
 	uint32_t entries;
-	ASN1_INTEGER *base_num;		/* a delta CRL's BaseCRLNumber, else NULL */
-	ISSUING_DIST_POINT *idp;	/* NULL if none */
-	char *freshest;			/* first http(s) URL of its Freshest CRL extension */
+	ASN1_INTEGER *base_num;	 /* a delta CRL's BaseCRLNumber, else NULL */
+	ISSUING_DIST_POINT *idp; /* NULL if none */
+	char *freshest;		 /* first http(s) URL of its Freshest CRL extension */
 };
 
 struct crl_ent {
-	struct hnode32 kt;		/* the key: issuer key and name, URL (and "delta") */
-	struct lru_node lru;		/* complete CRLs only; a delta goes with its base */
+	struct hnode32 kt;   /* the key: issuer key and name, URL (and "delta") */
+	struct lru_node lru; /* complete CRLs only; a delta goes with its base */
 	char *url;
 	bool delta;
-	struct crl_ent *base;		/* delta: the complete CRL naming it */
-	struct crl_ent *dent;		/* complete CRL: its delta */
-	struct cert_facts *iss;		/* a reference in the cert cache */
-	X509_CRL *crl;			/* in force (verified), or NULL */
+	struct crl_ent *base;	/* delta: the complete CRL naming it */
+	struct crl_ent *dent;	/* complete CRL: its delta */
+	struct cert_facts *iss; /* a reference in the cert cache */
+	X509_CRL *crl;		/* in force (verified), or NULL */
 	size_t der_len;
 	struct crl_info info;
 	int64_t fetched;
 	char etag[FETCH_ETAG_MAX];
 	int64_t last_modified;
 	int64_t next_fetch;
-	bool busy;			/* a fetch or the worker has it */
-	bool failed;			/* the last attempt failed */
+	bool busy;   /* a fetch or the worker has it */
+	bool failed; /* the last attempt failed */
 	enum crlfetch_fail fail;
 	enum fetch_result fres;
 	char why[192];
@@ -97,12 +90,12 @@ struct crl_job {
 	struct crl_job *next;
 	uint8_t key[HKEY32_LEN];
 	bool delta;
-	X509 *issuer;			/* a reference */
+	X509 *issuer; /* a reference */
 	uint8_t *body;
 	size_t len;
-	ASN1_INTEGER *held;		/* number of the CRL held (dup), or NULL */
+	ASN1_INTEGER *held; /* number of the CRL held (dup), or NULL */
 	int64_t held_this;
-	ASN1_INTEGER *base_num;		/* delta: number of the complete CRL held */
+	ASN1_INTEGER *base_num; /* delta: number of the complete CRL held */
 	struct fstore_meta meta;
 	/* results */
 	bool ok, unchanged;
@@ -113,7 +106,9 @@ struct crl_job {
 	char store_err[192];
 };
 
-struct jobq { struct crl_job *head, *tail; };
+struct jobq {
+	struct crl_job *head, *tail;
+};
 
 struct crlfetch {
 	struct crlfetch_opts o;
@@ -130,9 +125,9 @@ struct crlfetch {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	bool stop;
-	struct jobq todo, done;		/* under mu */
-	uint64_t pending;		/* body bytes handed to the worker, not back yet */
-	uint8_t (*due_keys)[HKEY32_LEN];	/* max_crls: what one tick submits */
+	struct jobq todo, done;		 /* under mu */
+	uint64_t pending;		 /* body bytes handed to the worker, not back yet */
+	uint8_t (*due_keys)[HKEY32_LEN]; /* max_crls: what one tick submits */
 };
 
 static int64_t now_s(void)
@@ -200,7 +195,7 @@ static void num_text(const ASN1_INTEGER *a, char *out, size_t cap)
 
 static void info_get(X509_CRL *crl, struct crl_info *in)
 {
-	STACK_OF(DIST_POINT) *fr;
+	STACK_OF(DIST_POINT) * fr;
 	struct fu_urls u;
 	int n;
 
@@ -209,7 +204,7 @@ static void info_get(X509_CRL *crl, struct crl_info *in)
 	num_text(in->num, in->number, sizeof(in->number));
 	in->this_update = cert_time_unix(X509_CRL_get0_lastUpdate(crl));
 	in->next_update = cert_time_unix(X509_CRL_get0_nextUpdate(crl));
-	n = sk_X509_REVOKED_num(X509_CRL_get_REVOKED(crl));	/* -1: no entries at all */
+	n = sk_X509_REVOKED_num(X509_CRL_get_REVOKED(crl)); /* -1: no entries at all */
 	in->entries = n > 0 ? (uint32_t)n : 0;
 	in->base_num = X509_CRL_get_ext_d2i(crl, NID_delta_crl, NULL, NULL);
 	in->idp = X509_CRL_get_ext_d2i(crl, NID_issuing_distribution_point, NULL, NULL);
@@ -240,7 +235,8 @@ static X509_CRL *decode(const uint8_t *b, size_t n, char *why, size_t cap)
 	}
 	if (n == 0 || n > LONG_MAX || !(crl = d2i_X509_CRL(NULL, &p, (long)n))) {
 		snprintf(why, cap, "not a DER CRL (%zu bytes%s)", n,
-			 n && b[0] != 0x30 ? ", does not start with a SEQUENCE" : ", cut short or malformed");
+			 n && b[0] != 0x30 ? ", does not start with a SEQUENCE" :
+					     ", cut short or malformed");
 		return NULL;
 	}
 	if (p != b + n) {
@@ -280,8 +276,9 @@ static int vet(X509_CRL *crl, X509 *issuer, bool want_delta, const struct crl_in
 	}
 	if (want_delta != (in->base_num != NULL)) {
 		*fail = CRLF_F_KIND;
-		snprintf(why, cap, want_delta ? "not a delta CRL (no Delta CRL Indicator)"
-					      : "a delta CRL where a complete CRL was expected");
+		snprintf(why, cap,
+			 want_delta ? "not a delta CRL (no Delta CRL Indicator)" :
+				      "a delta CRL where a complete CRL was expected");
 		return -1;
 	}
 	return 0;
@@ -301,7 +298,8 @@ static void job_run(struct crlfetch *c, struct crl_job *j)
 		return;
 	if (j->delta && ASN1_INTEGER_cmp(j->info.base_num, j->base_num) > 0) {
 		j->fail = CRLF_F_KIND;
-		snprintf(j->why, sizeof(j->why), "delta CRL for a newer complete CRL than the one held");
+		snprintf(j->why, sizeof(j->why),
+			 "delta CRL for a newer complete CRL than the one held");
 		return;
 	}
 	if (j->held && j->info.num) {
@@ -522,14 +520,14 @@ static int64_t retry_at(struct crlfetch *c, const struct crl_ent *e, enum fetch_
 	uint32_t left = fetch_backoff_left(c->f, e->url);
 
 	if (fr == FETCH_E_DISALLOWED || fr == FETCH_E_URL)
-		return now + c->o.refresh_max_s;	/* only a restart with other options helps */
+		return now + c->o.refresh_max_s; /* only a restart with other options helps */
 	return now + (left ? left : 1);
 }
 
 static void schedule(struct crlfetch *c, struct crl_ent *e, int64_t now)
 {
-	e->next_fetch = fu_refresh_at(now, e->info.next_update, c->o.refresh_min_s,
-				      c->o.refresh_max_s);
+	e->next_fetch =
+		fu_refresh_at(now, e->info.next_update, c->o.refresh_min_s, c->o.refresh_max_s);
 	due(c, e->next_fetch);
 }
 
@@ -540,7 +538,7 @@ static void install(struct crlfetch *c, struct crl_job *j)
 	int64_t now = now_s();
 
 	c->pending -= j->len;
-	if (!e) {		/* evicted meanwhile */
+	if (!e) { /* evicted meanwhile */
 		if (j->ok && c->store)
 			fstore_remove(c->store, j->key);
 		job_free(j);
@@ -730,7 +728,8 @@ void crlfetch_tick(struct crlfetch *c)
 	/* Keys first, then submits: a submit refused at once is an event,
 	 * and its callback may check (and so add or evict entries). */
 	c->due_min = INT64_MAX;
-	htab_for_each(&c->t, n, nx) {
+	htab_for_each(&c->t, n, nx)
+	{
 		struct crl_ent *e = ent_of(n);
 
 		if (e->busy || (e->delta && !(e->base && e->base->crl)))
@@ -848,7 +847,7 @@ static enum crlfetch_status consult(struct crl_ent *e, X509 *x, const struct fu_
 			a->by_delta = true;
 			return a->status;
 		}
-		if (rc == 2) {		/* removeFromCRL: off hold since the base */
+		if (rc == 2) { /* removeFromCRL: off hold since the base */
 			a->status = CRLF_GOOD;
 			return a->status;
 		}
@@ -872,8 +871,8 @@ void crlfetch_key(const struct cert_facts *issuer, const char *url, uint8_t key[
 }
 
 /* The entry followed for (issuer, url): found, or made and scheduled. */
-static struct crl_ent *follow(struct crlfetch *c, const struct cert_facts *issuer,
-			      const char *url, int64_t now)
+static struct crl_ent *follow(struct crlfetch *c, const struct cert_facts *issuer, const char *url,
+			      int64_t now)
 {
 	struct cert_facts *iss;
 	struct crl_ent *e;
@@ -911,12 +910,18 @@ static void none(struct crlfetch_answer *a, enum crlfetch_none n, const char *fm
 static int rank(enum crlfetch_none n)
 {
 	switch (n) {
-	case CRLF_N_NOT_COVERED: return 5;
-	case CRLF_N_REJECTED: return 4;
-	case CRLF_N_FAILED: return 3;
-	case CRLF_N_PENDING: return 2;
-	case CRLF_N_FULL: return 1;
-	default: return 0;
+	case CRLF_N_NOT_COVERED:
+		return 5;
+	case CRLF_N_REJECTED:
+		return 4;
+	case CRLF_N_FAILED:
+		return 3;
+	case CRLF_N_PENDING:
+		return 2;
+	case CRLF_N_FULL:
+		return 1;
+	default:
+		return 0;
 	}
 }
 
@@ -1004,12 +1009,13 @@ static void load_one(void *ctx, const uint8_t key[FSTORE_KEY_LEN], const struct 
 	char why[192];
 	int64_t now = now_s();
 
-	if ((!delta && strcmp(m->kind, "crl")) || !cert || !(crl = decode(body, len, why, sizeof(why))))
+	if ((!delta && strcmp(m->kind, "crl")) || !cert ||
+	    !(crl = decode(body, len, why, sizeof(why))))
 		goto drop;
 	info_get(crl, &in);
-	if (vet(crl, cert, delta, &in, &fail, why, sizeof(why)) < 0 ||
-	    c->t.n >= c->o.max_crls || c->bytes + len > c->o.max_total_bytes ||
-	    !(iss = facts_ref(c, cert)) || !(e = ent_new(c, key, m->url, iss, delta)))
+	if (vet(crl, cert, delta, &in, &fail, why, sizeof(why)) < 0 || c->t.n >= c->o.max_crls ||
+	    c->bytes + len > c->o.max_total_bytes || !(iss = facts_ref(c, cert)) ||
+	    !(e = ent_new(c, key, m->url, iss, delta)))
 		goto drop;
 	presort(crl);
 	e->crl = crl;
@@ -1018,11 +1024,12 @@ static void load_one(void *ctx, const uint8_t key[FSTORE_KEY_LEN], const struct 
 	e->fetched = m->fetched;
 	snprintf(e->etag, sizeof(e->etag), "%s", m->etag);
 	e->last_modified = m->last_modified;
-	e->next_fetch = fu_refresh_at(m->fetched, in.next_update, c->o.refresh_min_s,
-				      c->o.refresh_max_s);
-	if (e->next_fetch <= now)	/* overdue: spread them out */
+	e->next_fetch =
+		fu_refresh_at(m->fetched, in.next_update, c->o.refresh_min_s, c->o.refresh_max_s);
+	if (e->next_fetch <= now) /* overdue: spread them out */
 		e->next_fetch = now + arc4random_uniform(START_SPREAD_S < c->o.refresh_min_s ?
-							 START_SPREAD_S : c->o.refresh_min_s);
+								 START_SPREAD_S :
+								 c->o.refresh_min_s);
 	due(c, e->next_fetch);
 	c->held++;
 	c->bytes += len;
@@ -1043,7 +1050,8 @@ static void link_loaded(struct crlfetch *c)
 {
 	struct hnode *n, *nx;
 
-	htab_for_each(&c->t, n, nx) {
+	htab_for_each(&c->t, n, nx)
+	{
 		struct crl_ent *e = ent_of(n), *d;
 		uint8_t dk[32];
 
@@ -1055,7 +1063,8 @@ static void link_loaded(struct crlfetch *c)
 			e->dent = d;
 		}
 	}
-	htab_for_each(&c->t, n, nx) {
+	htab_for_each(&c->t, n, nx)
+	{
 		struct crl_ent *e = ent_of(n);
 
 		if (e->delta && !e->base)
@@ -1112,7 +1121,8 @@ struct crlfetch *crlfetch_new(struct fetch *f, const struct crlfetch_opts *o, ch
 		link_loaded(c);
 	}
 	if (pthread_create(&c->worker, NULL, worker, c)) {
-		snprintf(err, errlen, "crlfetch: cannot start the worker thread: %s", strerror(errno));
+		snprintf(err, errlen, "crlfetch: cannot start the worker thread: %s",
+			 strerror(errno));
 		goto fail;
 	}
 	c->worker_on = true;
@@ -1142,8 +1152,7 @@ void crlfetch_free(struct crlfetch *c)
 		job_free(j);
 	while ((j = jq_pop(&c->done)))
 		job_free(j);
-	htab_for_each(&c->t, n, nx)
-		ent_free(c, ent_of(n));
+	htab_for_each(&c->t, n, nx) ent_free(c, ent_of(n));
 	htab_fini(&c->t);
 	fstore_close(c->store);
 	free(c->due_keys);

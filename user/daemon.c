@@ -41,40 +41,50 @@
 
 /* The live loop's periodic tasks, by index in struct app's table. */
 enum {
-	T_LISTS, T_METRICS, T_SINKS, T_SOURCES, T_FLOWS, T_OUTCOMES, T_DEDUP, T_DROPS, T_STATS,
-	T_KEYS, T_TERM, T_MAX
+	T_LISTS,
+	T_METRICS,
+	T_SINKS,
+	T_SOURCES,
+	T_FLOWS,
+	T_OUTCOMES,
+	T_DEDUP,
+	T_DROPS,
+	T_STATS,
+	T_KEYS,
+	T_TERM,
+	T_MAX
 };
 
 struct app {
-	const struct config *cfg;	/* &cur */
-	struct config cur;		/* the command line's and the file's; SIGHUP: lists anew */
-	struct conffile *reloaded;	/* the last SIGHUP's file: cur.lists points into it */
+	const struct config *cfg;  /* &cur */
+	struct config cur;	   /* the command line's and the file's; SIGHUP: lists anew */
+	struct conffile *reloaded; /* the last SIGHUP's file: cur.lists points into it */
 	struct output *out;
-	struct capture *cap;		/* NULL offline */
-	struct pcap_source *pcap;	/* NULL live */
+	struct capture *cap;	  /* NULL offline */
+	struct pcap_source *pcap; /* NULL live */
 	struct flow_table *flows;
 	struct cert_cache *certs;
-	struct lists *lists;		/* the generation in force */
+	struct lists *lists; /* the generation in force */
 	struct checker *checker;
 	struct dedup *dedup;
 	struct watch *watch;
 	struct metrics *metrics;
-	struct confirm *confirm;	/* --confirm, live */
+	struct confirm *confirm; /* --confirm, live */
 	struct outcomes *outcomes;
-	struct sources *src;		/* fetched sources, inventory; NULL when off */
-	struct term_view *term;		/* live, stderr a terminal: status line, exit table */
-	bool term_shown;		/* the status line is on stderr now */
-	const struct pcap_source_stats *pcap_stats;	/* offline, once the file is read */
+	struct sources *src;	/* fetched sources, inventory; NULL when off */
+	struct term_view *term; /* live, stderr a terminal: status line, exit table */
+	bool term_shown;	/* the status line is on stderr now */
+	const struct pcap_source_stats *pcap_stats; /* offline, once the file is read */
 	struct app_counters counters;
-	struct periodic tasks[T_MAX];	/* live */
-	uint64_t rb_drops;		/* ring-buffer drops already reported */
+	struct periodic tasks[T_MAX]; /* live */
+	uint64_t rb_drops;	      /* ring-buffer drops already reported */
 	/* TLS 1.3 key sources */
-	struct keylog *keylog;		/* secrets: --keylog files, Go uprobes */
+	struct keylog *keylog; /* secrets: --keylog files, Go uprobes */
 	struct keylog_file *kfiles[CLI_KEYLOG_FILES_MAX];
 	int n_kfiles;
 	struct uprobe *uprobe;
-	bool secrets_new;		/* since flow_keys_arrived */
-	bool copy_encrypted;		/* the source copies TLS 1.3's encrypted flight */
+	bool secrets_new;    /* since flow_keys_arrived */
+	bool copy_encrypted; /* the source copies TLS 1.3's encrypted flight */
 };
 
 static volatile sig_atomic_t exiting, reload_requested;
@@ -113,7 +123,7 @@ static void status(struct app *a, enum event_action action, const char *sev, con
 	__attribute__((format(printf, 4, 5)));
 static void status(struct app *a, enum event_action action, const char *sev, const char *fmt, ...)
 {
-	char msg[COUNTERS_LINE_MAX + 256];	/* a status line with every counter */
+	char msg[COUNTERS_LINE_MAX + 256]; /* a status line with every counter */
 	va_list ap;
 
 	va_start(ap, fmt);
@@ -126,8 +136,14 @@ static void status(struct app *a, enum event_action action, const char *sev, con
 static void read_counters(const struct app *a, struct counter_snap *c)
 {
 	const struct counter_src src = {
-		.cap = a->cap, .pcap = a->pcap_stats, .flows = a->flows, .out = a->out,
-		.dedup = a->dedup, .certs = a->certs, .lists = a->lists, .app = &a->counters,
+		.cap = a->cap,
+		.pcap = a->pcap_stats,
+		.flows = a->flows,
+		.out = a->out,
+		.dedup = a->dedup,
+		.certs = a->certs,
+		.lists = a->lists,
+		.app = &a->counters,
 		.confirm = a->confirm,
 		.outcomes = a->outcomes,
 		.sources = a->src,
@@ -222,7 +238,7 @@ static void on_report(void *ctx, const struct cs_report *r)
 	/* A rate alert and its clearing are each news: never folded into a summary. */
 	if (r->action == REPORT_CLIENT_ABORTING || r->action == REPORT_CLIENT_ABORTING_CLEARED ||
 	    dedup_admit(a->dedup, &copy, verdict_name(&v), v.worst, r->ts_ns)) {
-		term_clear(a);	/* the line leaves at the batch's flush, before a redraw */
+		term_clear(a); /* the line leaves at the batch's flush, before a redraw */
 		output_report(a->out, &copy);
 		if (r->mono_ns)
 			latency_record(a, r->mono_ns);
@@ -274,8 +290,8 @@ static int sources_setup(struct app *a)
 
 	if (!sources_wanted(&a->cfg->src))
 		return 0;
-	a->src = sources_open(&a->cfg->src, a->certs, a->checker, on_source_status, on_followup,
-			      a, err, sizeof(err));
+	a->src = sources_open(&a->cfg->src, a->certs, a->checker, on_source_status, on_followup, a,
+			      err, sizeof(err));
 	if (!a->src) {
 		fprintf(stderr, "certsentry: %s\n", err);
 		return -1;
@@ -379,9 +395,10 @@ static void keylogs_read(struct app *a)
 
 	keylog_get_stats(a->keylog, &before);
 	for (int i = 0; i < a->n_kfiles; i++) {
-		rounds = 64;	/* bounded per call; the rest next tick */
+		rounds = 64; /* bounded per call; the rest next tick */
 		while ((rc = keylog_file_read(a->kfiles[i], a->keylog, keylog_now(a), err,
-					      sizeof(err))) == 1 && --rounds)
+					      sizeof(err))) == 1 &&
+		       --rounds)
 			;
 		if (rc < 0)
 			status(a, EV_KEYLOG_ERROR, "warning", "%s", err);
@@ -444,15 +461,16 @@ static int keysrc_open(struct app *a, struct flow_opts *fo)
 		}
 		a->n_kfiles++;
 		/* offline: every secret before the first packet */
-		while (!live && (rc = keylog_file_read(a->kfiles[i], a->keylog, 0, err,
-						       sizeof(err))) == 1)
+		while (!live &&
+		       (rc = keylog_file_read(a->kfiles[i], a->keylog, 0, err, sizeof(err))) == 1)
 			;
 		if (!live && rc < 0)
 			status(a, EV_KEYLOG_ERROR, "warning", "%s", err);
 	}
 	if (live && cfg->uprobe == -1 && privileges_dropped(cfg)) {
 		/* attaching to servers started later needs root: only when asked */
-		status(a, EV_UPROBE, "warning", "no uprobes: privileges are dropped after attach "
+		status(a, EV_UPROBE, "warning",
+		       "no uprobes: privileges are dropped after attach "
 		       "(--uprobe keeps them for the uprobe source); TLS 1.3 chains of local "
 		       "servers stay hidden unless a --keylog gives them");
 	} else if (live && cfg->uprobe) {
@@ -461,11 +479,12 @@ static int keysrc_open(struct app *a, struct flow_opts *fo)
 			fprintf(stderr, "certsentry: --uprobe: %s\n", err);
 			return 2;
 		}
-		status(a, EV_UPROBE, a->uprobe ? "info" : "warning", a->uprobe ?
-		       "uprobes attached: local TLS servers' chains are seen" :
-		       "no uprobes (TLS 1.3 chains of local servers stay hidden): %s", err);
+		status(a, EV_UPROBE, a->uprobe ? "info" : "warning",
+		       a->uprobe ? "uprobes attached: local TLS servers' chains are seen" :
+				   "no uprobes (TLS 1.3 chains of local servers stay hidden): %s",
+		       err);
 	}
-	if (!a->n_kfiles && !a->uprobe) {	/* no key source after all */
+	if (!a->n_kfiles && !a->uprobe) { /* no key source after all */
 		keylog_free(a->keylog);
 		a->keylog = NULL;
 		return 0;
@@ -537,7 +556,7 @@ static void reload_config(struct app *a)
 		return;
 	}
 	if (!f && !cli_conffile())
-		return;		/* no file then or now: nothing to say */
+		return; /* no file then or now: nothing to say */
 	if (cli_restart_needed(&a->cur, &next, names, sizeof(names)))
 		status(a, EV_CONFIG_RELOADED, "warning", "file=%s restart_needed=%s",
 		       f ? conffile_path(f) : "none", names);
@@ -686,10 +705,15 @@ static int confirm_setup(struct app *a)
 {
 	const struct config *cfg = a->cfg;
 	struct confirm_opts o = {
-		.ttl_s = cfg->confirm_ttl_s, .rate = cfg->confirm_rate,
-		.timeout_ms = cfg->confirm_timeout_ms, .remote = cfg->confirm_remote,
-		.check_time = cfg->check_time, .certs = a->certs,
-		.report = on_report, .failed = on_confirm_failed, .ctx = a,
+		.ttl_s = cfg->confirm_ttl_s,
+		.rate = cfg->confirm_rate,
+		.timeout_ms = cfg->confirm_timeout_ms,
+		.remote = cfg->confirm_remote,
+		.check_time = cfg->check_time,
+		.certs = a->certs,
+		.report = on_report,
+		.failed = on_confirm_failed,
+		.ctx = a,
 	};
 	char err[256];
 
@@ -777,7 +801,7 @@ static int run_live(struct app *a)
 	if ((rc = live_open(a)))
 		return rc;
 	drop.clsact = capture_uses_clsact(a->cap);
-	if (a->uprobe && privileges_dropped(a->cfg))	/* --uprobe asked for them */
+	if (a->uprobe && privileges_dropped(a->cfg)) /* --uprobe asked for them */
 		drop.no_drop = true;
 	if (privdrop_apply(&drop, dropped, sizeof(dropped))) {
 		fprintf(stderr, "certsentry: %s\n", dropped);
@@ -794,7 +818,7 @@ static int run_live(struct app *a)
 		n = capture_poll(a->cap, confirm_poll_ms(a->confirm, POLL_MS), flow_segment,
 				 a->flows);
 		keysrc_poll(a);
-		output_flush(a->out);	/* this batch's lines leave now */
+		output_flush(a->out); /* this batch's lines leave now */
 		if (n < 0 && n != -EINTR) {
 			fprintf(stderr, "certsentry: ring buffer: %s\n", strerror(-n));
 			break;
@@ -835,8 +859,9 @@ static int run_offline(struct app *a)
 	struct pcap_source *src;
 	int rc;
 
-	src = pcap_source_open(cfg->read_file, cfg->max_bytes ? cfg->max_bytes :
-			       CS_MAX_BYTES_DEFAULT, err, sizeof(err));
+	src = pcap_source_open(cfg->read_file,
+			       cfg->max_bytes ? cfg->max_bytes : CS_MAX_BYTES_DEFAULT, err,
+			       sizeof(err));
 	if (!src) {
 		fprintf(stderr, "certsentry: %s\n", err);
 		return 1;
@@ -900,10 +925,12 @@ static int output_open(struct app *a)
 {
 	const struct config *cfg = a->cfg;
 	const struct sink_opts so = {
-		.syslog_format = cfg->syslog_format, .queue_bytes = cfg->syslog_queue,
+		.syslog_format = cfg->syslog_format,
+		.queue_bytes = cfg->syslog_queue,
 	};
 	const char *hp = NULL, *server = cfg->syslog_server ?
-		syslog_server_sink(cfg->syslog_server, &hp) : NULL;
+						 syslog_server_sink(cfg->syslog_server, &hp) :
+						 NULL;
 	char err[512] = "out of memory";
 	bool to_tty = !cfg->syslog && !cfg->out_file && !server && isatty(STDOUT_FILENO);
 	enum output_format fmt = cfg->format;
@@ -911,7 +938,8 @@ static int output_open(struct app *a)
 	/* a person reads a terminal; anything else gets JSON */
 	if (!cfg->format_set && to_tty)
 		fmt = OUTPUT_TEXT;
-	format_text_color(term_color_wanted((enum term_color)cfg->color, to_tty, getenv("NO_COLOR")));
+	format_text_color(
+		term_color_wanted((enum term_color)cfg->color, to_tty, getenv("NO_COLOR")));
 	if (!cfg->read_file && isatty(STDERR_FILENO) && !(a->term = term_view_new())) {
 		fprintf(stderr, "certsentry: out of memory\n");
 		return 1;

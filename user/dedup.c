@@ -4,14 +4,14 @@
 #include "dedup.h"
 #include "htab.h"
 
-#define DEDUP_QUIET_INTERVALS	3	/* forget a key after this many silent intervals */
+#define DEDUP_QUIET_INTERVALS 3 /* forget a key after this many silent intervals */
 
 struct entry {
 	struct hnode h;
-	struct lru_node lru;		/* by last sighting, most recent at the head */
-	struct dedup_summary s;		/* key fields + counts since the last line */
-	uint64_t last_line_ns;		/* last time a line (event or summary) was written */
-	uint32_t *clients;		/* hashes of distinct client addresses */
+	struct lru_node lru;	/* by last sighting, most recent at the head */
+	struct dedup_summary s; /* key fields + counts since the last line */
+	uint64_t last_line_ns;	/* last time a line (event or summary) was written */
+	uint32_t *clients;	/* hashes of distinct client addresses */
 	uint32_t nclients_cap;
 };
 
@@ -43,8 +43,8 @@ static bool key_eq(const struct dedup_summary *a, const struct dedup_summary *b)
 	       !strcmp(a->leaf_sha256, b->leaf_sha256) && !strcmp(a->verdict, b->verdict);
 }
 
-static void key_from_report(struct dedup_summary *k, const struct cs_report *r,
-			    const char *verdict, int severity)
+static void key_from_report(struct dedup_summary *k, const struct cs_report *r, const char *verdict,
+			    int severity)
 {
 	memset(k, 0, sizeof(*k));
 	k->action = r->action;
@@ -55,7 +55,7 @@ static void key_from_report(struct dedup_summary *k, const struct cs_report *r,
 		memcpy(k->leaf_sha256, r->chain[0]->sha256_hex, sizeof(k->leaf_sha256));
 	else if (r->action == REPORT_ALERT)
 		memcpy(k->leaf_sha256, r->alert_cert_sha256, sizeof(k->leaf_sha256));
-	k->verdict = verdict;	/* verdict_name(): static */
+	k->verdict = verdict; /* verdict_name(): static */
 	k->severity = severity;
 }
 
@@ -77,7 +77,7 @@ static uint32_t client_hash(const struct dedup *d, const struct report_endpoint 
 {
 	uint32_t h = (uint32_t)htab_hash(&d->t, c->addr, sizeof(c->addr));
 
-	return h ? h : 1;	/* 0 marks an empty slot */
+	return h ? h : 1; /* 0 marks an empty slot */
 }
 
 /* Open addressing over a table that doubles up to DEDUP_CLIENTS_MAX. */
@@ -137,7 +137,8 @@ static struct entry *find(struct dedup *d, const struct dedup_summary *k, uint64
 {
 	struct hnode *n;
 
-	htab_for_hash(&d->t, h, n) {
+	htab_for_hash(&d->t, h, n)
+	{
 		struct entry *e = htab_entry(n, struct entry, h);
 
 		if (key_eq(&e->s, k))
@@ -146,8 +147,8 @@ static struct entry *find(struct dedup *d, const struct dedup_summary *k, uint64
 	return NULL;
 }
 
-bool dedup_admit(struct dedup *d, const struct cs_report *r, const char *verdict,
-		 int severity, uint64_t now_ns)
+bool dedup_admit(struct dedup *d, const struct cs_report *r, const char *verdict, int severity,
+		 uint64_t now_ns)
 {
 	struct dedup_summary k;
 	struct entry *e;

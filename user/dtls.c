@@ -4,22 +4,22 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define DTLS_REC_MAX	(16384 + 2048)	/* DTLSCiphertext bound, RFC 6347 4.1 */
-#define DTLS_PEEK	8		/* body bytes reported of other records */
-#define MSG_HARD	0xFFFFFFu	/* the 24-bit length field */
-#define MSG_CAP0	1024
-#define CT_TLS12_CID	25		/* RFC 9146: a connection id of unknown length */
-#define CT_ACK		26		/* RFC 9147 */
+#define DTLS_REC_MAX (16384 + 2048) /* DTLSCiphertext bound, RFC 6347 4.1 */
+#define DTLS_PEEK    8		    /* body bytes reported of other records */
+#define MSG_HARD     0xFFFFFFu	    /* the 24-bit length field */
+#define MSG_CAP0     1024
+#define CT_TLS12_CID 25 /* RFC 9146: a connection id of unknown length */
+#define CT_ACK	     26 /* RFC 9147 */
 
 struct dtls_msg {
 	bool used;
-	bool known;			/* type and len set by a first fragment */
+	bool known; /* type and len set by a first fragment */
 	uint8_t type;
 	uint16_t seq;
-	uint32_t len;			/* body length all its fragments claim */
-	uint32_t have;			/* distinct body bytes received */
-	uint32_t cap;			/* bytes allocated; bits covers cap too */
-	uint8_t *body, *bits;		/* bits: one per body byte received */
+	uint32_t len;	      /* body length all its fragments claim */
+	uint32_t have;	      /* distinct body bytes received */
+	uint32_t cap;	      /* bytes allocated; bits covers cap too */
+	uint8_t *body, *bits; /* bits: one per body byte received */
 };
 
 void dtls_parser_init(struct dtls_parser *p, uint32_t msg_max)
@@ -110,7 +110,7 @@ static int msg_grow(struct dtls_msg *m, uint32_t end)
 
 	if (end <= m->cap)
 		return 0;
-	while (cap < end)		/* end <= 2^24 - 1: no overflow */
+	while (cap < end) /* end <= 2^24 - 1: no overflow */
 		cap *= 2;
 	if (cap > m->len)
 		cap = m->len;
@@ -196,8 +196,8 @@ static int deliver(struct dtls_parser *p, const struct tls_cb *cb, void *ctx)
 /* Handshake fragments of one epoch-0 record. A fragment breaking a rule is
  * skipped (its length is still known); a header that does not fit ends the
  * record. */
-static int hs_record(struct dtls_parser *p, const uint8_t *d, size_t n,
-		     const struct tls_cb *cb, void *ctx)
+static int hs_record(struct dtls_parser *p, const uint8_t *d, size_t n, const struct tls_cb *cb,
+		     void *ctx)
 {
 	while (n > 0) {
 		uint32_t len, off, flen;
@@ -219,14 +219,14 @@ static int hs_record(struct dtls_parser *p, const uint8_t *d, size_t n,
 		if (len > p->msg_max || off > len || flen > len - off) {
 			p->stats.bad_records++;
 		} else if (seq < p->next_seq) {
-			p->stats.dup_fragments++;	/* retransmitted, delivered */
+			p->stats.dup_fragments++; /* retransmitted, delivered */
 		} else {
 			if (!p->msgs && !(p->msgs = calloc(DTLS_MSGS_MAX, sizeof(*p->msgs))))
 				return fail(p, cb, ctx, "out of memory");
 			if (!(m = msg_slot(p, seq))) {
-				p->stats.bad_records++;	/* too far ahead, no room */
+				p->stats.bad_records++; /* too far ahead, no room */
 			} else if (m->known && (m->type != type || m->len != len)) {
-				p->stats.bad_records++;	/* disagrees with earlier fragments */
+				p->stats.bad_records++; /* disagrees with earlier fragments */
 			} else {
 				m->known = true;
 				m->type = type;
@@ -260,8 +260,8 @@ static void report(const struct tls_cb *cb, void *ctx, uint8_t type, uint16_t ve
  * a length, or with a connection id whose length only the endpoints
  * know, the record is the rest of the datagram.
  */
-static size_t unified(struct dtls_parser *p, const uint8_t *d, size_t n,
-		      const struct tls_cb *cb, void *ctx)
+static size_t unified(struct dtls_parser *p, const uint8_t *d, size_t n, const struct tls_cb *cb,
+		      void *ctx)
 {
 	size_t h = 1 + ((d[0] & 0x08) ? 2 : 1), rlen;
 
@@ -289,8 +289,8 @@ static size_t unified(struct dtls_parser *p, const uint8_t *d, size_t n,
 	return h + rlen;
 }
 
-int dtls_feed_datagram(struct dtls_parser *p, const uint8_t *d, size_t len,
-		       const struct tls_cb *cb, void *ctx)
+int dtls_feed_datagram(struct dtls_parser *p, const uint8_t *d, size_t len, const struct tls_cb *cb,
+		       void *ctx)
 {
 	if (p->failed)
 		return -1;
@@ -315,8 +315,9 @@ int dtls_feed_datagram(struct dtls_parser *p, const uint8_t *d, size_t len,
 			len -= k;
 			continue;
 		}
-		if (type < TLS_CT_CCS || type > CT_ACK || len < DTLS_HDR_LEN || d[1] != DTLS_MAJOR) {
-			p->stats.bad_records++;	/* garbage: the rest of the datagram */
+		if (type < TLS_CT_CCS || type > CT_ACK || len < DTLS_HDR_LEN ||
+		    d[1] != DTLS_MAJOR) {
+			p->stats.bad_records++; /* garbage: the rest of the datagram */
 			break;
 		}
 		version = (uint16_t)get16(d + 1);

@@ -7,13 +7,13 @@
 #include <stdint.h>
 #include "tls.h"
 
-#define DTLS_MSGS_MAX	8	/* handshake messages assembled at once */
+#define DTLS_MSGS_MAX 8 /* handshake messages assembled at once */
 
-struct dtls_msg;		/* a message being assembled from fragments (private) */
+struct dtls_msg; /* a message being assembled from fragments (private) */
 
 struct dtls_stats {
 	uint64_t datagrams, records, stun, not_dtls, fragments, dup_fragments;
-	uint64_t bad_records;	/* length or header rules broken */
+	uint64_t bad_records; /* length or header rules broken */
 };
 
 /*
@@ -28,8 +28,8 @@ struct dtls_stats {
  * are skipped and counted.
  */
 struct dtls_parser {
-	struct dtls_msg *msgs;		/* up to DTLS_MSGS_MAX in progress */
-	uint16_t next_seq;		/* next message_seq to deliver */
+	struct dtls_msg *msgs; /* up to DTLS_MSGS_MAX in progress */
+	uint16_t next_seq;     /* next message_seq to deliver */
 	bool started;
 	uint32_t msg_max;
 	bool failed;
@@ -38,8 +38,8 @@ struct dtls_parser {
 
 void dtls_parser_init(struct dtls_parser *p, uint32_t msg_max);
 /* One UDP payload. Returns 0, or -1 once the direction failed. */
-int dtls_feed_datagram(struct dtls_parser *p, const uint8_t *d, size_t len,
-		       const struct tls_cb *cb, void *ctx);
+int dtls_feed_datagram(struct dtls_parser *p, const uint8_t *d, size_t len, const struct tls_cb *cb,
+		       void *ctx);
 void dtls_parser_free(struct dtls_parser *p);
 
 #endif

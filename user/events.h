@@ -12,7 +12,7 @@ enum event_action {
 	EV_MAX
 };
 
-const char *event_action_name(enum event_action a);	/* e.g. tls-alert; "unknown" */
+const char *event_action_name(enum event_action a); /* e.g. tls-alert; "unknown" */
 const char *event_action_description(enum event_action a);
 
 /* --list-events: the table as aligned text or a JSON array; -1 on a write error. */

@@ -25,11 +25,11 @@
 
 #include "htab.h"
 
-#define BACKOFF_SLOTS	1024		/* URLs whose failures are remembered */
-#define BODY_DEFAULT	(1u << 20)
-#define BODY_FIRST	(16u << 10)	/* first allocation; doubles up to max_bytes */
-#define CURL_BUF	(128 << 10)	/* bytes read per socket read: fewer ticks per MB */
-#define TICK_BYTES	(256u << 10)
+#define BACKOFF_SLOTS 1024 /* URLs whose failures are remembered */
+#define BODY_DEFAULT  (1u << 20)
+#define BODY_FIRST    (16u << 10) /* first allocation; doubles up to max_bytes */
+#define CURL_BUF      (128 << 10) /* bytes read per socket read: fewer ticks per MB */
+#define TICK_BYTES    (256u << 10)
 
 static const char *const result_names[FETCH_RESULT_MAX] = {
 	[FETCH_OK] = "ok",
@@ -57,7 +57,7 @@ const char *fetch_result_name(enum fetch_result r)
 
 struct xfer {
 	struct fetch *f;
-	struct xfer *prev, *next;	/* queue or active list */
+	struct xfer *prev, *next; /* queue or active list */
 	CURL *h;
 	struct curl_slist *hdrs;
 	char *url, *cur_url;
@@ -70,7 +70,7 @@ struct xfer {
 	uint8_t *body;
 	size_t len, cap;
 	bool too_large, addr_refused;
-	bool paused;			/* took its TICK_BYTES this tick */
+	bool paused; /* took its TICK_BYTES this tick */
 	size_t tick_bytes;
 	char etag[FETCH_ETAG_MAX];
 	uint64_t start_ms;
@@ -81,10 +81,13 @@ struct xfer {
 	char errbuf[CURL_ERROR_SIZE];
 };
 
-struct xlist { struct xfer *head, *tail; uint32_t n; };
+struct xlist {
+	struct xfer *head, *tail;
+	uint32_t n;
+};
 
 struct backoff {
-	uint64_t h;			/* url_hash() of the URL; 0 = free */
+	uint64_t h; /* url_hash() of the URL; 0 = free */
 	uint64_t until_ms;
 	uint32_t fails;
 };
@@ -95,10 +98,10 @@ struct fetch {
 	char *proxy, *ua;
 	CURLM *m;
 	struct xlist queue, active;
-	uint64_t tokens;		/* millionths of a transfer start */
+	uint64_t tokens; /* millionths of a transfer start */
 	uint64_t tokens_ms;
 	struct backoff bo[BACKOFF_SLOTS];
-	struct hseed seed;		/* URLs come from certificates: keyed */
+	struct hseed seed; /* URLs come from certificates: keyed */
 	struct fetch_stats st;
 };
 
@@ -148,7 +151,8 @@ enum fetch_result fetch_url_host(const char *url, char *host, size_t cap)
 	if (cap)
 		host[0] = 0;
 	if (!url || strnlen(url, FETCH_URL_MAX + 1) > FETCH_URL_MAX ||
-	    (strncasecmp(url, "http://", 7) && strncasecmp(url, "https://", 8)) || !(u = curl_url()))
+	    (strncasecmp(url, "http://", 7) && strncasecmp(url, "https://", 8)) ||
+	    !(u = curl_url()))
 		return FETCH_E_URL;
 	if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
 	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
@@ -183,10 +187,10 @@ bool fetch_host_allowed(const struct fetch *f, const char *host)
 	return false;
 }
 
-static bool v4_local(uint32_t a)	/* host order */
+static bool v4_local(uint32_t a) /* host order */
 {
-	return (a >> 24) == 127 || (a >> 24) == 0 || (a >> 16) == 0xa9fe ||	/* 169.254/16 */
-	       (a >> 28) == 0xe || a == 0xffffffffu;				/* 224/4, broadcast */
+	return (a >> 24) == 127 || (a >> 24) == 0 || (a >> 16) == 0xa9fe || /* 169.254/16 */
+	       (a >> 28) == 0xe || a == 0xffffffffu;			    /* 224/4, broadcast */
 }
 
 bool fetch_addr_is_local(const struct sockaddr *sa)
@@ -205,7 +209,7 @@ bool fetch_addr_is_local(const struct sockaddr *sa)
 		return IN6_IS_ADDR_LOOPBACK(a) || IN6_IS_ADDR_UNSPECIFIED(a) ||
 		       IN6_IS_ADDR_LINKLOCAL(a) || IN6_IS_ADDR_MULTICAST(a);
 	}
-	return true;	/* not IP: never */
+	return true; /* not IP: never */
 }
 
 /* ---- per-URL backoff ---- */
@@ -288,11 +292,11 @@ static size_t on_body(char *p, size_t sz, size_t n, void *ud)
 
 	if (add > x->max_bytes - x->len) {
 		x->too_large = true;
-		return 0;	/* CURLE_WRITE_ERROR */
+		return 0; /* CURLE_WRITE_ERROR */
 	}
 	if (x->tick_bytes >= x->f->o.tick_bytes) {
 		x->paused = true;
-		return CURL_WRITEFUNC_PAUSE;	/* curl keeps the chunk for later */
+		return CURL_WRITEFUNC_PAUSE; /* curl keeps the chunk for later */
 	}
 	if (x->len + add + 1 > x->cap) {
 		size_t nc = x->cap ? x->cap : BODY_FIRST;
@@ -404,7 +408,7 @@ static void finish(struct fetch *f, struct xfer *x, enum fetch_result res, long 
 	if (x->done)
 		x->done(x->ctx, &r);
 	if (r.body == NULL && res == FETCH_OK)
-		x->body = NULL;		/* taken */
+		x->body = NULL; /* taken */
 	xfer_free(x);
 }
 
@@ -429,11 +433,15 @@ static int setup(struct fetch *f, struct xfer *x)
 	CURL *h = x->h;
 	CURLcode c = CURLE_OK;
 
-#define SET(opt, val) do { if (c == CURLE_OK) c = curl_easy_setopt(h, opt, val); } while (0)
+#define SET(opt, val)                                      \
+	do {                                               \
+		if (c == CURLE_OK)                         \
+			c = curl_easy_setopt(h, opt, val); \
+	} while (0)
 	SET(CURLOPT_PRIVATE, x);
 	SET(CURLOPT_NOSIGNAL, 1L);
 	SET(CURLOPT_PROTOCOLS_STR, "http,https");
-	SET(CURLOPT_FOLLOWLOCATION, 0L);	/* we follow, checking each hop */
+	SET(CURLOPT_FOLLOWLOCATION, 0L); /* we follow, checking each hop */
 	SET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)x->max_bytes);
 	SET(CURLOPT_WRITEFUNCTION, on_body);
 	SET(CURLOPT_WRITEDATA, x);
@@ -447,7 +455,7 @@ static int setup(struct fetch *f, struct xfer *x)
 	SET(CURLOPT_USERAGENT, f->ua);
 	SET(CURLOPT_PROXY, f->proxy ? f->proxy : "");
 	SET(CURLOPT_BUFFERSIZE, (long)CURL_BUF);
-	SET(CURLOPT_ACCEPT_ENCODING, NULL);	/* identity only: no decompression bombs */
+	SET(CURLOPT_ACCEPT_ENCODING, NULL); /* identity only: no decompression bombs */
 	if (x->ims) {
 		SET(CURLOPT_TIMECONDITION, (long)CURL_TIMECOND_IFMODSINCE);
 		SET(CURLOPT_TIMEVALUE_LARGE, (curl_off_t)x->ims);
@@ -519,11 +527,13 @@ static void redirect(struct fetch *f, struct xfer *x, long status)
 		return;
 	}
 	if (x->redirects >= f->o.max_redirects) {
-		finish(f, x, FETCH_E_REDIRECT, status, "more than %u redirects", f->o.max_redirects);
+		finish(f, x, FETCH_E_REDIRECT, status, "more than %u redirects",
+		       f->o.max_redirects);
 		return;
 	}
 	if (fetch_url_host(loc, host, sizeof(host)) != FETCH_OK) {
-		finish(f, x, FETCH_E_REDIRECT, status, "redirect to a non-http(s) URL: %.120s", loc);
+		finish(f, x, FETCH_E_REDIRECT, status, "redirect to a non-http(s) URL: %.120s",
+		       loc);
 		return;
 	}
 	if (!fetch_host_allowed(f, host)) {
@@ -544,7 +554,8 @@ static void redirect(struct fetch *f, struct xfer *x, long status)
 	x->etag[0] = 0;
 	x->paused = false;
 	if (hop(f, x) < 0)
-		finish(f, x, FETCH_E_TIMEOUT, status, "time ran out after %u redirects", x->redirects);
+		finish(f, x, FETCH_E_TIMEOUT, status, "time ran out after %u redirects",
+		       x->redirects);
 }
 
 static void done(struct fetch *f, struct xfer *x, CURLcode cc)
@@ -567,8 +578,7 @@ static void done(struct fetch *f, struct xfer *x, CURLcode cc)
 	}
 	if (x->too_large || cc == CURLE_FILESIZE_EXCEEDED) {
 		finish(f, x, FETCH_E_TOO_LARGE, status, "body over %zu bytes (%s)", x->max_bytes,
-		       cc == CURLE_FILESIZE_EXCEEDED && !x->len ? "by Content-Length"
-								 : "counted");
+		       cc == CURLE_FILESIZE_EXCEEDED && !x->len ? "by Content-Length" : "counted");
 		return;
 	}
 	switch (cc) {
@@ -586,8 +596,10 @@ static void done(struct fetch *f, struct xfer *x, CURLcode cc)
 	case CURLE_OPERATION_TIMEDOUT:
 		/* curl says which phase: "Resolving timed out", "Connection
 		 * timed out", else "Operation timed out" (the total) */
-		finish(f, x, !strncmp(e, "Resolving", 9) ? FETCH_E_DNS :
-			     !strncmp(e, "Connection", 10) ? FETCH_E_CONNECT : FETCH_E_TIMEOUT,
+		finish(f, x,
+		       !strncmp(e, "Resolving", 9)   ? FETCH_E_DNS :
+		       !strncmp(e, "Connection", 10) ? FETCH_E_CONNECT :
+						       FETCH_E_TIMEOUT,
 		       status, "%s", e);
 		break;
 	case CURLE_PARTIAL_FILE:
@@ -631,7 +643,8 @@ struct fetch *fetch_new(const struct fetch_opts *o, char *err, size_t errlen)
 	for (uint32_t i = 0; i < o->n_allow; i++)
 		if (!o->allow[i] || !o->allow[i][0] || strchr(o->allow[i], '/') ||
 		    strlen(o->allow[i]) > 255) {
-			snprintf(err, errlen, "--fetch-allow: '%s' is not a host pattern "
+			snprintf(err, errlen,
+				 "--fetch-allow: '%s' is not a host pattern "
 				 "(a glob such as *.example.com, no scheme or path)",
 				 o->allow[i] ? o->allow[i] : "");
 			return NULL;
@@ -645,7 +658,11 @@ struct fetch *fetch_new(const struct fetch_opts *o, char *err, size_t errlen)
 		goto oom;
 	hseed_init(&f->seed);
 	f->o = *o;
-#define DEF(field, v) do { if (!f->o.field) f->o.field = (v); } while (0)
+#define DEF(field, v)                     \
+	do {                              \
+		if (!f->o.field)          \
+			f->o.field = (v); \
+	} while (0)
 	DEF(max_concurrent, 4);
 	DEF(max_queued, 1024);
 	DEF(rate_per_min, 120);

@@ -16,46 +16,46 @@
  * 50 ms); with nothing queued or in flight it returns at once.
  */
 
-#define FETCH_URL_MAX		2048	/* longer URLs are refused (FETCH_E_URL) */
-#define FETCH_TAG_LEN		32	/* caller bytes returned with the response */
-#define FETCH_ETAG_MAX		128
+#define FETCH_URL_MAX  2048 /* longer URLs are refused (FETCH_E_URL) */
+#define FETCH_TAG_LEN  32   /* caller bytes returned with the response */
+#define FETCH_ETAG_MAX 128
 
 /* Every way a request ends. One table (fetch.c) names them. */
 enum fetch_result {
-	FETCH_OK = 0,		/* 2xx, the whole body */
-	FETCH_NOT_MODIFIED,	/* 304 to a conditional GET: what the caller has is current */
-	FETCH_E_URL,		/* not an http:// or https:// URL, or too long */
-	FETCH_E_DISALLOWED,	/* host matches no allow-list pattern */
-	FETCH_E_ADDRESS,	/* resolved only to loopback, link-local, multicast or unspecified */
-	FETCH_E_BACKOFF,	/* the URL failed recently; retry after its backoff */
-	FETCH_E_BUSY,		/* the queue is full */
-	FETCH_E_DNS,		/* name did not resolve */
-	FETCH_E_CONNECT,	/* refused, unreachable, or the connect timed out */
-	FETCH_E_TLS,		/* https: handshake or server certificate failed */
-	FETCH_E_TIMEOUT,	/* the total time per transfer ran out */
-	FETCH_E_HTTP,		/* a status other than 2xx and 304 (http_status says which) */
-	FETCH_E_REDIRECT,	/* too many redirects, or one to a non-http(s) URL or on a POST */
-	FETCH_E_TOO_LARGE,	/* over max_bytes: by Content-Length before the body, or counted */
-	FETCH_E_TRUNCATED,	/* the connection closed before Content-Length bytes came */
-	FETCH_E_IO,		/* anything else (error says what curl said) */
+	FETCH_OK = 0,	    /* 2xx, the whole body */
+	FETCH_NOT_MODIFIED, /* 304 to a conditional GET: what the caller has is current */
+	FETCH_E_URL,	    /* not an http:// or https:// URL, or too long */
+	FETCH_E_DISALLOWED, /* host matches no allow-list pattern */
+	FETCH_E_ADDRESS,    /* resolved only to loopback, link-local, multicast or unspecified */
+	FETCH_E_BACKOFF,    /* the URL failed recently; retry after its backoff */
+	FETCH_E_BUSY,	    /* the queue is full */
+	FETCH_E_DNS,	    /* name did not resolve */
+	FETCH_E_CONNECT,    /* refused, unreachable, or the connect timed out */
+	FETCH_E_TLS,	    /* https: handshake or server certificate failed */
+	FETCH_E_TIMEOUT,    /* the total time per transfer ran out */
+	FETCH_E_HTTP,	    /* a status other than 2xx and 304 (http_status says which) */
+	FETCH_E_REDIRECT,   /* too many redirects, or one to a non-http(s) URL or on a POST */
+	FETCH_E_TOO_LARGE,  /* over max_bytes: by Content-Length before the body, or counted */
+	FETCH_E_TRUNCATED,  /* the connection closed before Content-Length bytes came */
+	FETCH_E_IO,	    /* anything else (error says what curl said) */
 	FETCH_RESULT_MAX
 };
 
 /* "ok", "not_modified", "url", "disallowed", ... (metric label values). */
 const char *fetch_result_name(enum fetch_result r);
 
-#define FETCH_ALLOW_MAX		64
+#define FETCH_ALLOW_MAX 64
 
 /* A field left 0 takes its default. */
 struct fetch_opts {
-	uint32_t max_concurrent;	/* transfers at once (default 4) */
-	uint32_t max_queued;		/* waiting to start (default 1024) */
-	uint32_t rate_per_min;		/* transfer starts per minute (default 120; burst max_concurrent) */
-	uint32_t timeout_ms;		/* whole transfer, redirects included (default 60000) */
-	uint32_t connect_timeout_ms;	/* (default 10000) */
-	uint32_t max_redirects;		/* followed per request (default 3; http and https only) */
-	uint32_t backoff_min_s;		/* after a URL's first failure (default 60) ... */
-	uint32_t backoff_max_s;		/* ... doubling up to this (default 3600) */
+	uint32_t max_concurrent; /* transfers at once (default 4) */
+	uint32_t max_queued;	 /* waiting to start (default 1024) */
+	uint32_t rate_per_min; /* transfer starts per minute (default 120; burst max_concurrent) */
+	uint32_t timeout_ms;   /* whole transfer, redirects included (default 60000) */
+	uint32_t connect_timeout_ms; /* (default 10000) */
+	uint32_t max_redirects;	     /* followed per request (default 3; http and https only) */
+	uint32_t backoff_min_s;	     /* after a URL's first failure (default 60) ... */
+	uint32_t backoff_max_s;	     /* ... doubling up to this (default 3600) */
 	/* Host glob patterns (fnmatch(3), case-insensitive: "*.example.com",
 	 * "10.0.0.*"); none means any host. Checked on every redirect too. */
 	const char *allow[FETCH_ALLOW_MAX];
@@ -70,8 +70,8 @@ struct fetch_opts {
 	 * fresh pages is what costs: about 1.5 ms for 256 KiB measured here;
 	 * at 50 ms ticks that is still 5 MiB/s). */
 	uint32_t tick_bytes;
-	const char *proxy;		/* NULL: none (the environment's *_proxy is ignored) */
-	const char *user_agent;		/* NULL: "certsentry" */
+	const char *proxy;	/* NULL: none (the environment's *_proxy is ignored) */
+	const char *user_agent; /* NULL: "certsentry" */
 };
 
 struct fetch_resp;
@@ -81,29 +81,29 @@ typedef void (*fetch_done_fn)(void *ctx, struct fetch_resp *r);
 
 struct fetch_req {
 	const char *url;
-	const void *post;		/* NULL: GET; else POSTed with content_type */
+	const void *post; /* NULL: GET; else POSTed with content_type */
 	size_t post_len;
 	const char *content_type;
-	size_t max_bytes;		/* body bound (0: 1 MiB) */
-	const char *if_none_match;	/* ETag of what the caller has, or NULL */
-	int64_t if_modified_since;	/* Unix s of what the caller has, or 0 */
+	size_t max_bytes;	   /* body bound (0: 1 MiB) */
+	const char *if_none_match; /* ETag of what the caller has, or NULL */
+	int64_t if_modified_since; /* Unix s of what the caller has, or 0 */
 	fetch_done_fn done;
 	void *ctx;
-	uint8_t tag[FETCH_TAG_LEN];	/* the caller's own bytes, handed back as given */
+	uint8_t tag[FETCH_TAG_LEN]; /* the caller's own bytes, handed back as given */
 };
 
 struct fetch_resp {
 	enum fetch_result result;
-	long http_status;		/* 0 if no response */
-	const char *url;		/* as requested */
-	const char *final_url;		/* after redirects */
+	long http_status;      /* 0 if no response */
+	const char *url;       /* as requested */
+	const char *final_url; /* after redirects */
 	uint32_t redirects;
-	uint8_t *body;			/* FETCH_OK: the body (NUL after it); valid during the callback */
+	uint8_t *body; /* FETCH_OK: the body (NUL after it); valid during the callback */
 	size_t len;
-	char etag[FETCH_ETAG_MAX];	/* "" if none */
-	int64_t last_modified;		/* Unix s, 0 if none */
-	uint64_t elapsed_ms;		/* from start to end, queueing excluded */
-	char error[192];		/* what went wrong, for a person: "HTTP 404", "..." */
+	char etag[FETCH_ETAG_MAX]; /* "" if none */
+	int64_t last_modified;	   /* Unix s, 0 if none */
+	uint64_t elapsed_ms;	   /* from start to end, queueing excluded */
+	char error[192];	   /* what went wrong, for a person: "HTTP 404", "..." */
 	void *ctx;
 	uint8_t tag[FETCH_TAG_LEN];
 };
@@ -135,13 +135,13 @@ void fetch_penalize(struct fetch *f, const char *url);
 uint32_t fetch_backoff_left(const struct fetch *f, const char *url);
 
 struct fetch_stats {
-	uint64_t submitted;		/* fetch_submit calls */
-	uint64_t started;		/* transfers begun */
-	uint64_t redirects;		/* followed */
-	uint64_t bytes;			/* body bytes received */
-	uint64_t results[FETCH_RESULT_MAX];	/* every request's end, refusals included */
-	uint32_t active, queued;	/* now */
-	uint32_t max_active;		/* most at once since the start */
+	uint64_t submitted;		    /* fetch_submit calls */
+	uint64_t started;		    /* transfers begun */
+	uint64_t redirects;		    /* followed */
+	uint64_t bytes;			    /* body bytes received */
+	uint64_t results[FETCH_RESULT_MAX]; /* every request's end, refusals included */
+	uint32_t active, queued;	    /* now */
+	uint32_t max_active;		    /* most at once since the start */
 };
 void fetch_stats(const struct fetch *f, struct fetch_stats *st);
 

@@ -40,7 +40,7 @@ static void add_url(struct fu_urls *out, const char *s)
 	snprintf(out->u[out->n++], sizeof(out->u[0]), "%s", s);
 }
 
-void fu_dp_urls(const STACK_OF(DIST_POINT) *dps, struct fu_urls *out)
+void fu_dp_urls(const STACK_OF(DIST_POINT) * dps, struct fu_urls *out)
 {
 	out->n = 0;
 	out->skipped = false;
@@ -54,7 +54,8 @@ void fu_dp_urls(const STACK_OF(DIST_POINT) *dps, struct fu_urls *out)
 			continue;
 		}
 		for (int j = 0; j < sk_GENERAL_NAME_num(dp->distpoint->name.fullname); j++) {
-			const char *s = http_uri(sk_GENERAL_NAME_value(dp->distpoint->name.fullname, j));
+			const char *s =
+				http_uri(sk_GENERAL_NAME_value(dp->distpoint->name.fullname, j));
 
 			if (s)
 				add_url(out, s);

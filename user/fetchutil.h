@@ -7,17 +7,17 @@
 #include <openssl/x509v3.h>
 #include "fetch.h"
 
-#define FU_URLS_MAX	4	/* URLs taken from one extension */
+#define FU_URLS_MAX 4 /* URLs taken from one extension */
 
 struct fu_urls {
 	uint32_t n;
-	bool skipped;			/* some names were not usable (LDAP, indirect, ...) */
+	bool skipped; /* some names were not usable (LDAP, indirect, ...) */
 	char u[FU_URLS_MAX][FETCH_URL_MAX + 1];
 };
 
 /* http:// and https:// URIs of CRL distribution points (NID_crl_distribution_points
  * or NID_freshest_crl) without reasons or cRLIssuer. dps may be NULL. */
-void fu_dp_urls(const STACK_OF(DIST_POINT) *dps, struct fu_urls *out);
+void fu_dp_urls(const STACK_OF(DIST_POINT) * dps, struct fu_urls *out);
 /* The same from a certificate's extension nid. */
 void fu_cert_dp_urls(X509 *x, int nid, struct fu_urls *out);
 /* http(s) URLs of the Authority Information Access method (NID_ad_OCSP,

@@ -35,8 +35,8 @@ static int open_regular(const char *path, size_t max, struct stat *st, char *err
 
 /* Reads fd to its end into *buf (cap bytes + 1 for the NUL), growing it up to
  * max + 1 bytes so a file that grew while read is seen to be too large. */
-static int read_to_end(int fd, const char *path, size_t max, char **buf, size_t cap,
-		       size_t *len, char *err, size_t errlen)
+static int read_to_end(int fd, const char *path, size_t max, char **buf, size_t cap, size_t *len,
+		       char *err, size_t errlen)
 {
 	for (;;) {
 		ssize_t n;
@@ -73,8 +73,7 @@ static int read_to_end(int fd, const char *path, size_t max, char **buf, size_t 
 	return 0;
 }
 
-int fileread_all(const char *path, size_t max, char **out, size_t *outlen, char *err,
-		 size_t errlen)
+int fileread_all(const char *path, size_t max, char **out, size_t *outlen, char *err, size_t errlen)
 {
 	struct stat st;
 	char *buf = NULL;
@@ -83,7 +82,7 @@ int fileread_all(const char *path, size_t max, char **out, size_t *outlen, char 
 
 	if (fd < 0)
 		return -1;
-	cap = (size_t)st.st_size + 1;	/* +1 sees growth while reading */
+	cap = (size_t)st.st_size + 1; /* +1 sees growth while reading */
 	if (!(buf = malloc(cap + 1))) {
 		fmt_err(err, errlen, "%s: out of memory", path);
 		goto bad;
@@ -136,11 +135,12 @@ static int next_line(struct lines *ls, char *buf, char *err, size_t errlen)
 		ls->at.no++;
 		if (len > FILEREAD_LINE_MAX) {
 			fmt_err(err, errlen, "%s:%u: line longer than %d bytes", ls->at.path,
-			     ls->at.no, FILEREAD_LINE_MAX);
+				ls->at.no, FILEREAD_LINE_MAX);
 			return -1;
 		}
 		if (memchr(ls->p, '\0', len)) {
-			fmt_err(err, errlen, "%s:%u: NUL byte (binary file?)", ls->at.path, ls->at.no);
+			fmt_err(err, errlen, "%s:%u: NUL byte (binary file?)", ls->at.path,
+				ls->at.no);
 			return -1;
 		}
 		/* a UTF-8 byte order mark, as some editors write one */

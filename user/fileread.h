@@ -6,7 +6,7 @@
 #include <stdint.h>
 
 /* A longer line is an error, not a silent cut. */
-#define FILEREAD_LINE_MAX	4096
+#define FILEREAD_LINE_MAX 4096
 
 /*
  * The whole of path (a regular file: a FIFO or a device would block or
@@ -19,7 +19,7 @@ int fileread_all(const char *path, size_t max, char **out, size_t *outlen, char 
 /* Where a line came from, for messages and for "file:line" provenance. */
 struct fileread_pos {
 	const char *path;
-	uint32_t no;			/* from 1 */
+	uint32_t no; /* from 1 */
 };
 
 /* One meaningful line (comments and outer blanks removed; writable, at most

@@ -12,20 +12,20 @@
  * daemon (from a report) and `certsentry tail` (from a JSON line) both ask
  * filter_match().
  */
-#define FILTER_MAX 8		/* values per kind */
+#define FILTER_MAX 8 /* values per kind */
 
 struct filter_addr {
-	uint8_t family;		/* 4 or 6 (enum cs_family); 0: none */
-	uint8_t addr[16];	/* network order; IPv4 in the first 4 bytes */
+	uint8_t family;	  /* 4 or 6 (enum cs_family); 0: none */
+	uint8_t addr[16]; /* network order; IPv4 in the first 4 bytes */
 };
 
 struct filter_net {
-	struct filter_addr a;	/* the network: bits past prefix are zero */
-	uint8_t prefix;		/* bits */
+	struct filter_addr a; /* the network: bits past prefix are zero */
+	uint8_t prefix;	      /* bits */
 };
 
 struct filter {
-	const char *sni[FILTER_MAX];	/* globs (fnmatch), case-insensitive */
+	const char *sni[FILTER_MAX]; /* globs (fnmatch), case-insensitive */
 	uint32_t n_sni;
 	uint16_t port[FILTER_MAX];
 	uint32_t n_port;

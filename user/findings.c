@@ -17,8 +17,8 @@ static const struct finding_row rows[F_MAX] = {
 #undef FINDING
 };
 
-static const char *const need_names[] = { "chain", "sni", "lists", "ocsp", "alert", "outcome",
-					   "inventory" };
+static const char *const need_names[] = { "chain", "sni",     "lists",	  "ocsp",
+					  "alert", "outcome", "inventory" };
 _Static_assert(NEED_ALL == (1u << (sizeof(need_names) / sizeof(need_names[0]))) - 1,
 	       "a name for every NEED_* bit");
 
@@ -58,11 +58,16 @@ int finding_parse(const char *name)
 const char *severity_name(enum severity s)
 {
 	switch (s) {
-	case SEV_CRITICAL: return "critical";
-	case SEV_HIGH: return "high";
-	case SEV_MEDIUM: return "medium";
-	case SEV_LOW: return "low";
-	case SEV_OK: return "ok";
+	case SEV_CRITICAL:
+		return "critical";
+	case SEV_HIGH:
+		return "high";
+	case SEV_MEDIUM:
+		return "medium";
+	case SEV_LOW:
+		return "low";
+	case SEV_OK:
+		return "ok";
 	}
 	return "unknown";
 }
@@ -77,7 +82,7 @@ const char *need_name(enum finding_need need)
 
 static void list_row(uint32_t i, struct listing_field *f)
 {
-	static char needs[64];	/* "chain,sni,lists,ocsp,alert" at most */
+	static char needs[64]; /* "chain,sni,lists,ocsp,alert" at most */
 	size_t n = 0;
 	int k;
 

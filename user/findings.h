@@ -10,21 +10,21 @@
 /* ECS event.severity numbers (syslog): lower is worse. */
 enum severity {
 	SEV_CRITICAL = 2,
-	SEV_HIGH = 3,		/* "error" */
-	SEV_MEDIUM = 4,		/* "warning" */
-	SEV_LOW = 5,		/* "notice" */
-	SEV_OK = 6,		/* "info": no finding */
+	SEV_HIGH = 3,	/* "error" */
+	SEV_MEDIUM = 4, /* "warning" */
+	SEV_LOW = 5,	/* "notice" */
+	SEV_OK = 6,	/* "info": no finding */
 };
 
 /* What a report (and the checker) must hold for a finding to be possible. */
 enum finding_need {
-	NEED_CHAIN = 1u << 0,	/* "chain": a server chain in the clear whose leaf parses */
-	NEED_SNI = 1u << 1,	/* "sni": the client named the server */
-	NEED_LISTS = 1u << 2,	/* "lists": trust store, CRLs, deny list, pins */
-	NEED_OCSP = 1u << 3,	/* "ocsp": a stapled OCSP response, or --fetch-ocsp */
-	NEED_ALERT = 1u << 4,	/* "alert": an alert in the clear (tls-alert) */
-	NEED_OUTCOME = 1u << 5,	/* "outcome": a TLS 1.3 client outcome (tls-client-outcome) */
-	NEED_INVENTORY = 1u << 6,	/* "inventory": the inventory is kept (--inventory) */
+	NEED_CHAIN = 1u << 0,	  /* "chain": a server chain in the clear whose leaf parses */
+	NEED_SNI = 1u << 1,	  /* "sni": the client named the server */
+	NEED_LISTS = 1u << 2,	  /* "lists": trust store, CRLs, deny list, pins */
+	NEED_OCSP = 1u << 3,	  /* "ocsp": a stapled OCSP response, or --fetch-ocsp */
+	NEED_ALERT = 1u << 4,	  /* "alert": an alert in the clear (tls-alert) */
+	NEED_OUTCOME = 1u << 5,	  /* "outcome": a TLS 1.3 client outcome (tls-client-outcome) */
+	NEED_INVENTORY = 1u << 6, /* "inventory": the inventory is kept (--inventory) */
 	NEED_ALL = (1u << 7) - 1,
 };
 
@@ -37,13 +37,13 @@ enum finding_code {
 	F_MAX
 };
 
-const char *finding_name(enum finding_code code);		/* "revoked.crl"; "unknown" */
-enum severity finding_severity(enum finding_code code);	/* SEV_OK for no such code */
-unsigned finding_needs(enum finding_code code);			/* NEED_* bits */
+const char *finding_name(enum finding_code code);	/* "revoked.crl"; "unknown" */
+enum severity finding_severity(enum finding_code code); /* SEV_OK for no such code */
+unsigned finding_needs(enum finding_code code);		/* NEED_* bits */
 const char *finding_description(enum finding_code code);
-int finding_parse(const char *name);				/* code, or -1 */
-const char *severity_name(enum severity s);			/* "critical", ...; "unknown" */
-const char *need_name(enum finding_need need);			/* one bit: "chain"; NULL */
+int finding_parse(const char *name);	       /* code, or -1 */
+const char *severity_name(enum severity s);    /* "critical", ...; "unknown" */
+const char *need_name(enum finding_need need); /* one bit: "chain"; NULL */
 
 /* Bit i of an array of n bits in 64-bit words; an i beyond n is never set. */
 #define BITS_WORDS(n) (((n) + 63) / 64)

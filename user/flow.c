@@ -26,20 +26,20 @@ struct conn;
  * for a source to give it: the key log (decrypt the server's flight) or the
  * local server's uprobes. */
 struct hidden {
-	struct hidden *next, *prev;	/* flow_table.hid: oldest, earliest deadline, first */
-	struct conn *c;			/* NULL: the connection ended; a served chain may come */
-	struct cs_flow_key key;		/* the server's direction */
-	uint64_t deadline_ns;		/* packet time */
-	struct cs_report r;		/* the tls-certificate-hidden report, as of the ServerHello */
-	struct tls13_flight *fl;	/* the secret was found: the flight being decrypted */
-	uint32_t next_idx;		/* server records fed to fl */
-	bool failed, asked;		/* fl failed; need_keys was called */
-	struct cs_report *got;		/* the chain, once the Certificate is decrypted */
+	struct hidden *next, *prev; /* flow_table.hid: oldest, earliest deadline, first */
+	struct conn *c;		    /* NULL: the connection ended; a served chain may come */
+	struct cs_flow_key key;	    /* the server's direction */
+	uint64_t deadline_ns;	    /* packet time */
+	struct cs_report r;	    /* the tls-certificate-hidden report, as of the ServerHello */
+	struct tls13_flight *fl;    /* the secret was found: the flight being decrypted */
+	uint32_t next_idx;	    /* server records fed to fl */
+	bool failed, asked;	    /* fl failed; need_keys was called */
+	struct cs_report *got;	    /* the chain, once the Certificate is decrypted */
 };
 
 /* A served chain that came before its connection's ServerHello. */
 struct served_early {
-	struct cs_flow_key key;		/* the server's direction */
+	struct cs_flow_key key; /* the server's direction */
 	uint64_t ts_ns, mono_ns;
 	uint8_t binding;
 	uint32_t n, total;
@@ -48,25 +48,25 @@ struct served_early {
 
 struct dir {
 	struct conn *c;
-	struct reasm r;			/* TCP */
-	struct tls_parser p;		/* TCP */
-	struct dtls_parser dp;		/* UDP */
-	struct recwalk w;		/* TCP: where the source stops copying */
+	struct reasm r;	       /* TCP */
+	struct tls_parser p;   /* TCP */
+	struct dtls_parser dp; /* UDP */
+	struct recwalk w;      /* TCP: where the source stops copying */
 	uint8_t role;
-	uint32_t isn;			/* sequence number of the first byte */
-	bool client_start;		/* it started with a ClientHello (the kernel's quiet) */
-	bool done;			/* needs no more bytes */
-	bool closed;			/* FIN or RST seen */
+	uint32_t isn;	   /* sequence number of the first byte */
+	bool client_start; /* it started with a ClientHello (the kernel's quiet) */
+	bool done;	   /* needs no more bytes */
+	bool closed;	   /* FIN or RST seen */
 	bool gap_reported;
 };
 
 struct conn {
-	struct hnode h;			/* in the table, by key_hash() */
-	struct lru_node lru;		/* recency, most recent at the head */
-	struct cs_flow_key key[2];	/* key[i] is the sender of d[i] */
+	struct hnode h;		   /* in the table, by key_hash() */
+	struct lru_node lru;	   /* recency, most recent at the head */
+	struct cs_flow_key key[2]; /* key[i] is the sender of d[i] */
 	struct dir d[2];
 	uint64_t last_ns;
-	size_t mem;			/* bytes accounted to this connection */
+	size_t mem; /* bytes accounted to this connection */
 	bool udp;
 	bool have_ch, have_sh, has_sni, resumed, hidden, chain_seen, hello_retry;
 	uint16_t version, cipher;
@@ -75,24 +75,24 @@ struct conn {
 	/* Heap strings, NULL when absent: most connections carry no ALPN and a
 	 * short SNI, and 100k of them must fit the memory bound. */
 	char *sni, *alpn_offered, *alpn;
-	char leaf_sha256[65];		/* server leaf, once seen */
-	struct cs_report *pending;	/* chain waiting for a CertificateStatus */
+	char leaf_sha256[65];	   /* server leaf, once seen */
+	struct cs_report *pending; /* chain waiting for a CertificateStatus */
 	/* The client side: its hello's facts (heap: ~136 bytes, only for
 	 * hellos that decoded) and what it did after a TLS 1.3 server's
 	 * flight. */
 	struct hello_summary *hello;
 	struct outcome_track ot;
 	bool have_random;
-	uint8_t random[32];		/* client_random: the key log's join */
-	struct hidden *hid;		/* TLS 1.3: waiting for a source */
+	uint8_t random[32]; /* client_random: the key log's join */
+	struct hidden *hid; /* TLS 1.3: waiting for a source */
 };
 
 struct flow_table {
 	struct flow_opts o;
-	struct htab conns;		/* by key_hash(), bounded by o.max_conns */
+	struct htab conns; /* by key_hash(), bounded by o.max_conns */
 	struct lru lru;
 	uint64_t now_ns, last_expire_ns;
-	const struct cs_segment *seg;	/* segment being processed */
+	const struct cs_segment *seg; /* segment being processed */
 	struct flow_stats st;
 	struct hidden *hid_head, *hid_tail;
 	struct served_early early[FLOW_SERVED_EARLY_MAX];
@@ -198,8 +198,8 @@ static void copy_str(char *dst, size_t cap, const char *src)
 }
 
 /* A report about conn c, oriented by which direction is the server's. */
-static void report_init(struct flow_table *t, struct conn *c, int server_idx,
-			struct cs_report *r, enum report_action action)
+static void report_init(struct flow_table *t, struct conn *c, int server_idx, struct cs_report *r,
+			enum report_action action)
 {
 	const struct cs_flow_key *k = &c->key[server_idx];
 	const struct cs_segment *s = t->seg;
@@ -308,7 +308,6 @@ static bool from_server(const struct dir *d)
 	return d->role == ROLE_SERVER || (d->role == ROLE_UNKNOWN && !d->client_start);
 }
 
-
 /* A decided outcome onto the report about it. */
 static void outcome_fill(const struct conn *c, struct cs_report *r)
 {
@@ -346,7 +345,7 @@ static void report_outcome(struct flow_table *t, struct conn *c)
 static void decrypt_client_record(struct flow_table *t, struct conn *c,
 				  const struct recwalk_record *rec)
 {
-	uint8_t out[128];		/* a Finished: 4 + 48 (SHA-384) + 1 + 16 */
+	uint8_t out[128]; /* a Finished: 4 + 48 (SHA-384) + 1 + 16 */
 	struct tls13_keys keys;
 	const uint8_t *secret;
 	size_t slen, plen;
@@ -354,16 +353,16 @@ static void decrypt_client_record(struct flow_table *t, struct conn *c,
 	int rc;
 
 	if (!t->o.keylog || !rec || !rec->body || !c->have_random ||
-	    !(secret = keylog_find(t->o.keylog, c->random,
-				   KEYLOG_CLIENT_HANDSHAKE_TRAFFIC_SECRET, &slen)))
+	    !(secret = keylog_find(t->o.keylog, c->random, KEYLOG_CLIENT_HANDSHAKE_TRAFFIC_SECRET,
+				   &slen)))
 		return;
 	if (tls13_traffic_keys(c->cipher, secret, slen, &keys))
 		return;
 	/* Only short records are opened: an alert or a Finished fits in out;
 	 * a longer one is a certificate flight: accepted by its size. */
-	rc = rec->len <= sizeof(out) ?
-	     tls13_open(&keys, rec->hdr, rec->body, rec->len, out, sizeof(out), &plen, &inner) :
-	     TLS13_E_LENGTH;
+	rc = rec->len <= sizeof(out) ? tls13_open(&keys, rec->hdr, rec->body, rec->len, out,
+						  sizeof(out), &plen, &inner) :
+				       TLS13_E_LENGTH;
 	tls13_keys_wipe(&keys);
 	if (rc != TLS13_OK)
 		return;
@@ -423,7 +422,7 @@ static void conn_free(struct flow_table *t, struct conn *c, const char *why)
 	flush_pending(t, c);
 	hidden_conn_end(t, c);
 	outcome_end(&c->ot, why ? "the connection ended before the client closed" :
-		    "the capture ended before the client closed");
+				  "the capture ended before the client closed");
 	report_outcome(t, c);
 	for (int i = 0; i < 2 && why; i++)
 		if (c->d[i].r.held)
@@ -445,7 +444,8 @@ static struct conn *conn_find(struct flow_table *t, const struct cs_flow_key *k,
 {
 	struct hnode *n;
 
-	htab_for_hash(&t->conns, key_hash(t, k), n) {
+	htab_for_hash(&t->conns, key_hash(t, k), n)
+	{
 		struct conn *c = htab_entry(n, struct conn, h);
 
 		for (int i = 0; i < 2; i++) {
@@ -559,7 +559,7 @@ static void keep_client_hello(struct conn *c, const struct tls_client_hello *ch)
 {
 	c->have_ch = true;
 	c->has_sni = ch->has_sni;
-	c->have_random = true;		/* the same in both hellos of an HRR */
+	c->have_random = true; /* the same in both hellos of an HRR */
 	memcpy(c->random, ch->random, sizeof(c->random));
 	set_str(&c->sni, ch->sni);
 	set_str(&c->alpn_offered, ch->alpn);
@@ -734,7 +734,7 @@ static void hidden_records(struct flow_table *t, struct hidden *h)
 		return;
 	if (!h->fl && !hidden_keys(t, h)) {
 		if (!h->asked && t->o.need_keys) {
-			h->asked = true;	/* once: the source reads what it has */
+			h->asked = true; /* once: the source reads what it has */
 			t->o.need_keys(t->o.ctx);
 			hidden_records(t, h);
 		}
@@ -747,7 +747,8 @@ static void hidden_records(struct flow_table *t, struct hidden *h)
 			h->failed = true;
 			break;
 		}
-		rc = tls13_flight_record(h->fl, rec->hdr, rec->body, rec->len, on_flight_message, ctx);
+		rc = tls13_flight_record(h->fl, rec->hdr, rec->body, rec->len, on_flight_message,
+					 ctx);
 		if (rc < 0 && !h->failed) {
 			if (rc == TLS13_E_AUTH)
 				t->st.keylog_auth_failed++;
@@ -825,7 +826,7 @@ static void hidden_start(struct flow_table *t, struct dir *d)
 		for (uint32_t j = 0; j < e->n; j++)
 			r.chain[r.chain_len++] = e->chain[j];
 		r.chain_total = e->total;
-		e->n = 0;		/* the report holds them now */
+		e->n = 0; /* the report holds them now */
 		served_early_release(t, (uint32_t)i);
 		t->st.served_chains++;
 		source_chain(t, c, &r);
@@ -938,11 +939,11 @@ void flow_served_chain(struct flow_table *t, const struct served_chain *sc)
 
 	c = conn_find(t, &sc->key, &i);
 	if (c && c->have_sh && !c->hidden) {
-		t->st.served_clear++;		/* TLS 1.2: the wire had it */
+		t->st.served_clear++; /* TLS 1.2: the wire had it */
 		return;
 	}
 	if (c && c->chain_seen)
-		return;				/* the key log was first */
+		return; /* the key log was first */
 	if (c && c->hid) {
 		h = c->hid;
 	} else if (!c) {
@@ -1007,14 +1008,13 @@ static void on_server_hello(struct flow_table *t, struct dir *d, const uint8_t *
 		hidden_start(t, d);
 		return;
 	}
-	served_early_drop(t, &c->key[dir_index(d)]);	/* the wire will show it */
+	served_early_drop(t, &c->key[dir_index(d)]); /* the wire will show it */
 	if (c->ch_sid_len && sh.session_id_len == c->ch_sid_len &&
 	    !memcmp(sh.session_id, c->ch_sid, c->ch_sid_len))
 		report_resumed(t, d);
 }
 
-static void on_ssl2_server_hello(struct flow_table *t, struct dir *d, const uint8_t *b,
-				 size_t len)
+static void on_ssl2_server_hello(struct flow_table *t, struct dir *d, const uint8_t *b, size_t len)
 {
 	struct tls_server_hello sh;
 	struct tls_cert_list cl;
@@ -1038,7 +1038,7 @@ static void on_ssl2_server_hello(struct flow_table *t, struct dir *d, const uint
 		memcpy(c->leaf_sha256, r.chain[0]->sha256_hex, sizeof(c->leaf_sha256));
 	emit(t, &r);
 	release_chain(t, &r);
-	dir_done(t, d);		/* the rest of SSLv2 is encrypted */
+	dir_done(t, d); /* the rest of SSLv2 is encrypted */
 }
 
 static void on_certificate(struct flow_table *t, struct dir *d, const uint8_t *b, size_t len)
@@ -1051,7 +1051,7 @@ static void on_certificate(struct flow_table *t, struct dir *d, const uint8_t *b
 		t->st.parse_errors++;
 		return;
 	}
-	if (!cl.n)		/* a client declining to authenticate */
+	if (!cl.n) /* a client declining to authenticate */
 		return;
 	if (d->role == ROLE_CLIENT) {
 		struct cs_report cr;
@@ -1076,8 +1076,7 @@ static void on_certificate(struct flow_table *t, struct dir *d, const uint8_t *b
 	c->pending = r;
 }
 
-static void on_certificate_status(struct flow_table *t, struct dir *d, const uint8_t *b,
-				  size_t len)
+static void on_certificate_status(struct flow_table *t, struct dir *d, const uint8_t *b, size_t len)
 {
 	struct cs_report *r = d->c->pending;
 	const uint8_t *der;
@@ -1131,7 +1130,7 @@ static void report_alert(struct flow_table *t, struct dir *d, const uint8_t *bod
 	struct conn *c = d->c;
 	struct cs_report r;
 
-	flush_pending(t, c);	/* the alert answers the chain: chain first */
+	flush_pending(t, c); /* the alert answers the chain: chain first */
 	report_init(t, c, server_index(c, !dir_index(d)), &r, REPORT_ALERT);
 	r.alert_from_client = d->role == ROLE_CLIENT;
 	r.alert_level = body[0];
@@ -1147,8 +1146,8 @@ static void report_alert(struct flow_table *t, struct dir *d, const uint8_t *bod
 	emit(t, &r);
 }
 
-static void cb_record(void *ctx, uint8_t type, uint16_t version, const uint8_t *body,
-		      size_t avail, size_t rec_len)
+static void cb_record(void *ctx, uint8_t type, uint16_t version, const uint8_t *body, size_t avail,
+		      size_t rec_len)
 {
 	struct cb_ctx *x = ctx;
 	struct dir *d = x->d;
@@ -1341,7 +1340,7 @@ static bool starts_direction(const struct cs_segment *s, bool reverse_tracked)
 }
 
 /* How far past the bytes seen a new hello still belongs to this stream. */
-#define FLOW_REUSE_WINDOW	(1u << 20)
+#define FLOW_REUSE_WINDOW (1u << 20)
 
 /*
  * A hello on a direction already under way, at a sequence number its stream
@@ -1398,7 +1397,7 @@ int flow_segment(void *ctx, const struct cs_segment *s)
 	if (s->len)
 		dir_push(t, &c->d[i], s);
 	else if (s->tcp_flags & (CS_TCP_FIN | CS_TCP_RST))
-		on_close(t, &c->d[i], s);	/* only close events: data pieces may carry FIN */
+		on_close(t, &c->d[i], s); /* only close events: data pieces may carry FIN */
 	t->seg = NULL;
 	if (conn_finished(c, !s->len && (s->tcp_flags & CS_TCP_RST))) {
 		conn_free(t, c, "connection closed with a hole");

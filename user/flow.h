@@ -9,27 +9,27 @@
 #include "report.h"
 #include "segment.h"
 
-#define FLOW_CONNS_DEFAULT	65536		/* connections tracked at once */
-#define FLOW_IDLE_DEFAULT_S	60		/* idle connection lifetime */
-#define FLOW_HELD_DEFAULT	(256 * 1024)	/* out-of-order bytes per direction */
-#define FLOW_MEM_DEFAULT	(32u << 20)	/* all connection state together */
-#define FLOW_HIDDEN_WAIT_MS	2000		/* a TLS 1.3 chain waits this long for a source */
-#define FLOW_SERVED_EARLY_MAX	256		/* uprobe chains ahead of their ServerHello */
+#define FLOW_CONNS_DEFAULT    65536	   /* connections tracked at once */
+#define FLOW_IDLE_DEFAULT_S   60	   /* idle connection lifetime */
+#define FLOW_HELD_DEFAULT     (256 * 1024) /* out-of-order bytes per direction */
+#define FLOW_MEM_DEFAULT      (32u << 20)  /* all connection state together */
+#define FLOW_HIDDEN_WAIT_MS   2000	   /* a TLS 1.3 chain waits this long for a source */
+#define FLOW_SERVED_EARLY_MAX 256	   /* uprobe chains ahead of their ServerHello */
 
 struct keylog;
 struct served_chain;
 
 /* flow_opts.check_time: judge validity at the packet's time, or now. */
-#define FLOW_CHECK_PACKET	0
-#define FLOW_CHECK_NOW		(-1)
+#define FLOW_CHECK_PACKET 0
+#define FLOW_CHECK_NOW	  (-1)
 
 struct flow_opts {
-	uint32_t max_conns;		/* 0: FLOW_CONNS_DEFAULT */
-	uint32_t idle_s;		/* 0: FLOW_IDLE_DEFAULT_S */
-	uint32_t max_held;		/* 0: FLOW_HELD_DEFAULT */
-	uint32_t msg_max;		/* 0: TLS_MSG_MAX_DEFAULT */
-	uint64_t max_mem;		/* 0: FLOW_MEM_DEFAULT */
-	int64_t check_time;		/* FLOW_CHECK_*, or a fixed Unix time */
+	uint32_t max_conns; /* 0: FLOW_CONNS_DEFAULT */
+	uint32_t idle_s;    /* 0: FLOW_IDLE_DEFAULT_S */
+	uint32_t max_held;  /* 0: FLOW_HELD_DEFAULT */
+	uint32_t msg_max;   /* 0: TLS_MSG_MAX_DEFAULT */
+	uint64_t max_mem;   /* 0: FLOW_MEM_DEFAULT */
+	int64_t check_time; /* FLOW_CHECK_*, or a fixed Unix time */
 	struct cert_cache *certs;
 	/* A handshake worth reporting. The report and its certs are borrowed. */
 	void (*report)(void *ctx, const struct cs_report *r);
@@ -71,28 +71,28 @@ struct flow_opts {
 };
 
 struct flow_stats {
-	uint64_t conns;			/* connections started */
+	uint64_t conns; /* connections started */
 	uint64_t active;
-	uint64_t evicted;		/* dropped to stay under max_conns */
-	uint64_t evicted_mem;		/* dropped to stay under max_mem */
-	uint64_t mem, mem_peak;		/* bytes of connection state */
-	uint64_t expired;		/* idle timeout */
-	uint64_t ignored_segments;	/* not part of a TLS connection we track */
-	uint64_t parse_errors;		/* directions whose TLS did not parse */
-	uint64_t gaps;			/* directions that lost bytes to a hole */
+	uint64_t evicted;	   /* dropped to stay under max_conns */
+	uint64_t evicted_mem;	   /* dropped to stay under max_mem */
+	uint64_t mem, mem_peak;	   /* bytes of connection state */
+	uint64_t expired;	   /* idle timeout */
+	uint64_t ignored_segments; /* not part of a TLS connection we track */
+	uint64_t parse_errors;	   /* directions whose TLS did not parse */
+	uint64_t gaps;		   /* directions that lost bytes to a hole */
 	uint64_t reports;
-	uint64_t encrypted_records;	/* whole encrypted records held (copy_encrypted) */
-	uint64_t encrypted_oversize;	/* ... not held: over RECWALK_REC_MAX */
-	uint64_t client_alerts_decrypted;	/* TLS 1.3 client records read with a key log */
+	uint64_t encrypted_records;	  /* whole encrypted records held (copy_encrypted) */
+	uint64_t encrypted_oversize;	  /* ... not held: over RECWALK_REC_MAX */
+	uint64_t client_alerts_decrypted; /* TLS 1.3 client records read with a key log */
 	/* TLS 1.3 chains had from a source, and what did not work */
-	uint64_t hidden_waiting;	/* gauge: handshakes waiting for a source */
-	uint64_t keylog_chains;		/* decrypted with a key log's secret */
-	uint64_t keylog_auth_failed;	/* a secret that did not open the flight (wrong key) */
-	uint64_t keylog_failed;		/* other flight errors (suite, lengths, messages) */
-	uint64_t served_chains;		/* a local server's chain (uprobe) */
-	uint64_t served_clear;		/* ... for a TLS 1.2 connection: the wire had it */
-	uint64_t served_unmatched;	/* ... for no connection seen */
-	uint64_t served_late;		/* ... after its handshake was reported unverified */
+	uint64_t hidden_waiting;     /* gauge: handshakes waiting for a source */
+	uint64_t keylog_chains;	     /* decrypted with a key log's secret */
+	uint64_t keylog_auth_failed; /* a secret that did not open the flight (wrong key) */
+	uint64_t keylog_failed;	     /* other flight errors (suite, lengths, messages) */
+	uint64_t served_chains;	     /* a local server's chain (uprobe) */
+	uint64_t served_clear;	     /* ... for a TLS 1.2 connection: the wire had it */
+	uint64_t served_unmatched;   /* ... for no connection seen */
+	uint64_t served_late;	     /* ... after its handshake was reported unverified */
 };
 
 struct flow_table;

@@ -33,7 +33,7 @@ char *fmt_dn(const X509_NAME *n)
 	BIO *b = dn_bio(n, &p, &len);
 
 	if (b && (s = malloc((size_t)len + 1))) {
-		if (len)		/* an empty name: the BIO has no data pointer */
+		if (len) /* an empty name: the BIO has no data pointer */
 			memcpy(s, p, (size_t)len);
 		s[len] = '\0';
 	}
@@ -162,8 +162,7 @@ static bool time_none(char *out, size_t cap, const char *none)
 	return false;
 }
 
-bool fmt_time(char *out, size_t cap, int64_t s, unsigned ms, enum fmt_time_unit u,
-	      const char *none)
+bool fmt_time(char *out, size_t cap, int64_t s, unsigned ms, enum fmt_time_unit u, const char *none)
 {
 	static const size_t need[] = { [FMT_DAY] = 11, [FMT_S] = 21, [FMT_MS] = 25 };
 	int64_t days, sec;
@@ -223,8 +222,7 @@ const char *fmt_endpoint(const struct report_endpoint *ep, char *out, size_t cap
 	char ip[INET6_ADDRSTRLEN];
 	const char *s = fmt_ip(ep, ip, sizeof(ip));
 
-	snprintf(out, cap, ep->family == CS_AF_INET6 ? "[%s]:%u" : "%s:%u", s ? s : "?",
-		 ep->port);
+	snprintf(out, cap, ep->family == CS_AF_INET6 ? "[%s]:%u" : "%s:%u", s ? s : "?", ep->port);
 	return out;
 }
 
@@ -233,7 +231,7 @@ const char *fmt_endpoint(const struct report_endpoint *ep, char *out, size_t cap
 size_t fmt_utf8_seq(const unsigned char *s, size_t n, uint32_t *cp)
 {
 	unsigned char c = s[0];
-	unsigned char lo = 0x80, hi = 0xBF;	/* allowed range of the 2nd byte */
+	unsigned char lo = 0x80, hi = 0xBF; /* allowed range of the 2nd byte */
 	size_t len;
 	uint32_t v;
 
@@ -246,17 +244,17 @@ size_t fmt_utf8_seq(const unsigned char *s, size_t n, uint32_t *cp)
 	} else if (c >= 0xE0 && c <= 0xEF) {
 		len = 3, v = c & 0x0F;
 		if (c == 0xE0)
-			lo = 0xA0;		/* overlong */
+			lo = 0xA0; /* overlong */
 		else if (c == 0xED)
-			hi = 0x9F;		/* surrogates */
+			hi = 0x9F; /* surrogates */
 	} else if (c >= 0xF0 && c <= 0xF4) {
 		len = 4, v = c & 0x07;
 		if (c == 0xF0)
-			lo = 0x90;		/* overlong */
+			lo = 0x90; /* overlong */
 		else if (c == 0xF4)
-			hi = 0x8F;		/* > U+10FFFF */
+			hi = 0x8F; /* > U+10FFFF */
 	} else {
-		return 0;			/* C0, C1, F5..FF, lone continuation */
+		return 0; /* C0, C1, F5..FF, lone continuation */
 	}
 	if (n < len || s[1] < lo || s[1] > hi)
 		return 0;
@@ -275,8 +273,7 @@ size_t fmt_utf8_seq(const unsigned char *s, size_t n, uint32_t *cp)
 static bool cp_unsafe(uint32_t cp)
 {
 	return (cp >= 0x80 && cp <= 0x9F) || (cp >= 0x200B && cp <= 0x200F) ||
-	       (cp >= 0x2028 && cp <= 0x202E) || (cp >= 0x2066 && cp <= 0x2069) ||
-	       cp == 0xFEFF;
+	       (cp >= 0x2028 && cp <= 0x202E) || (cp >= 0x2066 && cp <= 0x2069) || cp == 0xFEFF;
 }
 
 /* Appends p[0..n) if it fits whole (one byte stays for the NUL). */
@@ -330,9 +327,9 @@ size_t fmt_safe(char *out, size_t cap, const char *str, enum fmt_safe_mode m, si
 	if (!cap)
 		return 0;
 	if (m == FMT_QUOTED && cap < 3)
-		m = FMT_WORD;		/* no room for the quotes: escape instead */
+		m = FMT_WORD; /* no room for the quotes: escape instead */
 	if (m == FMT_QUOTED) {
-		cap--;			/* the closing quote's room */
+		cap--; /* the closing quote's room */
 		put(out, cap, &len, "\"", 1);
 	}
 	len += fmt_safe_run(out + len, cap - len, str ? str : "", n, max, m, &used);

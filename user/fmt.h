@@ -27,7 +27,7 @@ bool fmt_unhex(const char *s, size_t digits, uint8_t *out);
 /* A serial as i2a_ASN1_INTEGER (so `openssl x509 -serial`) prints it:
  * uppercase content octets, no separators, '-' first if negative, "00"
  * for none. Needs 2 * length + 2 bytes to be whole (FMT_SERIAL_CAP). */
-#define FMT_SERIAL_CAP(len)	(2 * (size_t)(len) + 2)
+#define FMT_SERIAL_CAP(len) (2 * (size_t)(len) + 2)
 void fmt_serial(char *out, size_t cap, const ASN1_INTEGER *a);
 
 /* An error message into err[cap], printf-style; nothing when err is NULL
@@ -41,11 +41,11 @@ const char *fmt_ossl_reason(void);
 /* ---- times ---- */
 
 enum fmt_time_unit {
-	FMT_DAY,	/* 2026-11-26 */
-	FMT_S,		/* 2026-11-26T17:51:41Z */
-	FMT_MS,		/* 2026-11-26T17:51:41.123Z */
+	FMT_DAY, /* 2026-11-26 */
+	FMT_S,	 /* 2026-11-26T17:51:41Z */
+	FMT_MS,	 /* 2026-11-26T17:51:41.123Z */
 };
-#define FMT_TIME_CAP	32	/* room for any of them */
+#define FMT_TIME_CAP 32 /* room for any of them */
 
 /*
  * Unix seconds s (and ms milliseconds) as RFC 3339 UTC. Years 0000-9999
@@ -64,7 +64,7 @@ bool fmt_time_ns(char *out, size_t cap, uint64_t ns, const char *none);
 const char *fmt_ip(const struct report_endpoint *ep, char *out, size_t cap);
 /* "192.0.2.1:443", "[2001:db8::1]:443" ("?" for the address if it has
  * no family); returns out. FMT_ENDPOINT_CAP always suffices. */
-#define FMT_ENDPOINT_CAP	56
+#define FMT_ENDPOINT_CAP 56
 const char *fmt_endpoint(const struct report_endpoint *ep, char *out, size_t cap);
 
 /* ---- text ---- */
@@ -74,11 +74,10 @@ const char *fmt_endpoint(const struct report_endpoint *ep, char *out, size_t cap
  * by n). */
 size_t fmt_utf8_seq(const unsigned char *s, size_t n, uint32_t *cp);
 
-
 enum fmt_safe_mode {
-	FMT_WORD,	/* bare value: space, quote, backslash escaped too */
-	FMT_QUOTED,	/* inside "" (added here): quote and backslash escaped */
-	FMT_TAIL,	/* last thing on the line: nothing after it to fake */
+	FMT_WORD,   /* bare value: space, quote, backslash escaped too */
+	FMT_QUOTED, /* inside "" (added here): quote and backslash escaped */
+	FMT_TAIL,   /* last thing on the line: nothing after it to fake */
 };
 
 /*

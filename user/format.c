@@ -35,7 +35,9 @@ const char *format_names(void)
 
 	for (int i = 0; i < OUTPUT_FORMATS && n < sizeof(names); i++)
 		n += (size_t)snprintf(names + n, sizeof(names) - n, "%s%s",
-				      !i ? "" : i + 1 < OUTPUT_FORMATS ? ", " : " or ",
+				      !i		     ? "" :
+				      i + 1 < OUTPUT_FORMATS ? ", " :
+							       " or ",
 				      formats[i].name);
 	return names;
 }
@@ -48,12 +50,14 @@ const char *action_name(const struct cs_report *r)
 const char *report_source_name(const struct cs_report *r)
 {
 	static const char *const names[] = {
-		[SOURCE_WIRE] = "wire", [SOURCE_KEYLOG] = "keylog",
-		[SOURCE_UPROBE] = "uprobe", [SOURCE_CONFIRM] = "confirm",
+		[SOURCE_WIRE] = "wire",
+		[SOURCE_KEYLOG] = "keylog",
+		[SOURCE_UPROBE] = "uprobe",
+		[SOURCE_CONFIRM] = "confirm",
 	};
 
 	return (unsigned)r->source < sizeof(names) / sizeof(names[0]) ? names[r->source] :
-									 "unknown";
+									"unknown";
 }
 
 const char *report_binding_name(const struct cs_report *r)

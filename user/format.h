@@ -26,16 +26,16 @@ struct line {
 /* An operational event (start, stop, errors, counters). */
 struct status_event {
 	uint64_t ts_ns;
-	const char *action;	/* ECS event.action; NULL: "status" */
-	const char *severity;	/* log.level as given; NULL: "info" */
-	int sev;		/* its syslog number, -1 if it names none */
-	const char *msg;	/* may be NULL */
+	const char *action;   /* ECS event.action; NULL: "status" */
+	const char *severity; /* log.level as given; NULL: "info" */
+	int sev;	      /* its syslog number, -1 if it names none */
+	const char *msg;      /* may be NULL */
 };
 
 /* Each returns the line's length. state is what state_new() made for this
  * output (NULL if the format has no state_new). */
 struct format_ops {
-	void *(*state_new)(void);		/* NULL on no memory */
+	void *(*state_new)(void); /* NULL on no memory */
 	void (*state_free)(void *state);
 	size_t (*report)(void *state, struct line *l, const struct cs_report *r);
 	size_t (*summary)(void *state, struct line *l, const struct dedup_summary *s);
@@ -56,7 +56,7 @@ const char *format_names(void);
 
 /* event.dataset of the daemon's own lines (start, counters, lists), as
  * JSON writes it and `certsentry tail` tells them apart. */
-#define DATASET_STATUS	"certsentry.status"
+#define DATASET_STATUS "certsentry.status"
 
 /* ---- what a report says, the same in every format ---- */
 

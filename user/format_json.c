@@ -13,7 +13,7 @@
 #include "outcomes.h"
 #include "json.h"
 
-#define ECS_VERSION	"8.11.0"
+#define ECS_VERSION "8.11.0"
 
 /*
  * A certificate's JSON is the bulk of a line and the same in every line that
@@ -22,14 +22,14 @@
  * whose members pass FRAG_MAX is written token by token, as before (so that
  * a line past the line bound is still cut inside its SAN list).
  */
-#define FRAG_SLOTS	512
-#define FRAG_MAX	4096
+#define FRAG_SLOTS 512
+#define FRAG_MAX   4096
 enum frag_kind { FRAG_PEER, FRAG_CHAIN, FRAG_KINDS };
 
 struct frag {
 	uint8_t sha256[32];
-	uint32_t len;		/* 0: empty */
-	char *text;		/* FRAG_MAX bytes, allocated at first use */
+	uint32_t len; /* 0: empty */
+	char *text;   /* FRAG_MAX bytes, allocated at first use */
 };
 
 struct json_state {
@@ -172,7 +172,7 @@ static void chain_members(struct jw *w, const struct cert_facts *f)
 	jw_bool(w, "self_signed", f->self_signed);
 	if (f->total_sans > f->n_sans)
 		jw_uint(w, "alternative_names_total", f->total_sans);
-	json_sans(w, f);	/* last: the longest part, cut first if anything is */
+	json_sans(w, f); /* last: the longest part, cut first if anything is */
 }
 
 static void (*const frag_writer[FRAG_KINDS])(struct jw *, const struct cert_facts *) = {
@@ -201,7 +201,7 @@ static const struct frag *frag_get(struct json_state *js, enum frag_kind kind,
 	n = jw_finish(&t);
 	if (t.truncated || n < 3)
 		return NULL;
-	memmove(s->text, s->text + 1, n - 2);	/* the members, without the braces */
+	memmove(s->text, s->text + 1, n - 2); /* the members, without the braces */
 	s->len = (uint32_t)(n - 2);
 	memcpy(s->sha256, f->sha256, sizeof(s->sha256));
 	return s;
@@ -251,7 +251,7 @@ static void json_tls(struct json_state *js, struct jw *w, const struct cs_report
 		if (r->has_sni)
 			jw_str(w, "server_name", r->sni);
 		if (r->have_hello && r->hello.fp.ja3[0])
-			jw_str(w, "ja3", r->hello.fp.ja3);	/* ECS tls.client.ja3 */
+			jw_str(w, "ja3", r->hello.fp.ja3); /* ECS tls.client.ja3 */
 		jw_obj_end(w);
 	}
 	if (r->alpn[0])
@@ -260,7 +260,7 @@ static void json_tls(struct json_state *js, struct jw *w, const struct cs_report
 		cert_obj_begin(js, w, "server", FRAG_PEER, leaf);
 		jw_obj_end(w);
 	}
-	jw_obj_end_or_drop(w);	/* an alert or a hole before any hello: no tls at all */
+	jw_obj_end_or_drop(w); /* an alert or a hole before any hello: no tls at all */
 }
 
 static void json_chain_cert(struct json_state *js, struct jw *w, const struct cert_facts *f,
@@ -298,14 +298,16 @@ static void json_ocsp(struct jw *w, const struct ocsp_facts *o)
 	}
 	if (o->responder[0])
 		jw_str(w, "responder", o->responder);
-	jw_str(w, "signature", !o->signature_checked ? "unchecked" :
-			       o->signature_ok ? "valid" : "invalid");
+	jw_str(w, "signature",
+	       !o->signature_checked ? "unchecked" :
+	       o->signature_ok	     ? "valid" :
+				       "invalid");
 	jw_obj_end(w);
 }
 
 /* certsentry.client: the hello's facts that tell client stacks apart. */
-static void json_hello_list(struct jw *w, const char *key, enum hello_kind kind,
-			    const uint16_t *v, uint8_t n)
+static void json_hello_list(struct jw *w, const char *key, enum hello_kind kind, const uint16_t *v,
+			    uint8_t n)
 {
 	char buf[8];
 
@@ -343,8 +345,9 @@ static void json_client(struct jw *w, const struct cs_report *r)
 
 static const char *cert_basis_name(uint8_t b)
 {
-	return b == CERT_BASIS_ENDPOINT ? "last_seen_for_server_and_sni" :
-	       b == CERT_BASIS_CONNECTION ? "this_connection" : NULL;
+	return b == CERT_BASIS_ENDPOINT	  ? "last_seen_for_server_and_sni" :
+	       b == CERT_BASIS_CONNECTION ? "this_connection" :
+					    NULL;
 }
 
 /* certsentry.client_outcome and its detail (TLS 1.3). */
@@ -553,8 +556,9 @@ static void json_certsentry(struct json_state *js, struct jw *w, const struct cs
 		jw_bool(w, "hello_retry", true);
 	/* certsentry.source itself is written with the chain, below */
 	if (r->source == SOURCE_CONFIRM)
-		jw_str(w, "note", "certificate fetched by certsentry's own TLS handshake "
-			   "(--confirm), not observed in a client's handshake");
+		jw_str(w, "note",
+		       "certificate fetched by certsentry's own TLS handshake "
+		       "(--confirm), not observed in a client's handshake");
 	if (r->alpn_offered[0])
 		jw_str(w, "client_alpn", r->alpn_offered);
 	if (r->action == REPORT_ALERT)
@@ -580,7 +584,7 @@ static void json_certsentry(struct json_state *js, struct jw *w, const struct cs
 				json_chain_cert(js, w, r->chain[i], r->check_time);
 		jw_arr_end(w);
 	}
-	jw_obj_end_or_drop(w);	/* a resumption not judged: nothing of its own */
+	jw_obj_end_or_drop(w); /* a resumption not judged: nothing of its own */
 }
 
 static void json_observer(struct jw *w, const struct cs_report *r)
@@ -593,7 +597,7 @@ static void json_observer(struct jw *w, const struct cs_report *r)
 	jw_obj_begin(w, r->hook == CS_HOOK_EGRESS ? "egress" : "ingress");
 	jw_obj_begin(w, "interface");
 	if (r->ifindex) {
-		snprintf(id, sizeof(id), "%u", r->ifindex);	/* ECS: keyword */
+		snprintf(id, sizeof(id), "%u", r->ifindex); /* ECS: keyword */
 		jw_str(w, "id", id);
 	}
 	if (r->ifname)
@@ -610,27 +614,31 @@ static void json_message(struct jw *w, const struct cs_report *r)
 	char msg[512], num[8];
 
 	if (v && v->n == 1) {
-		jw_str(w, "message", v->f[0].message);	/* a NUL-terminated char[256] */
+		jw_str(w, "message", v->f[0].message); /* a NUL-terminated char[256] */
 		return;
 	}
 	if (v && v->n > 1)
 		snprintf(msg, sizeof(msg), "%.255s (+%u more: %s)", v->f[0].message, v->n - 1,
 			 finding_name(v->f[1].code));
 	else if (r->action == REPORT_ALERT)
-		snprintf(msg, sizeof(msg), "%s sent %s alert %s%s%.16s", r->alert_from_client ?
-			 "client" : "server", report_alert_level(r->alert_level),
-			 report_alert_desc(r, num, sizeof(num)), r->alert_cert_sha256[0] ?
-			 " after certificate sha256=" : "", r->alert_cert_sha256);
+		snprintf(msg, sizeof(msg), "%s sent %s alert %s%s%.16s",
+			 r->alert_from_client ? "client" : "server",
+			 report_alert_level(r->alert_level), report_alert_desc(r, num, sizeof(num)),
+			 r->alert_cert_sha256[0] ? " after certificate sha256=" : "",
+			 r->alert_cert_sha256);
 	else if (r->action == REPORT_CLIENT_OUTCOME)
 		snprintf(msg, sizeof(msg), "TLS 1.3 client outcome %s: %s",
 			 outcome_name((enum client_outcome)r->outcome),
 			 r->outcome_reason ? r->outcome_reason : "");
 	else if (r->action == REPORT_CLIENT_ABORTING_CLEARED)
-		snprintf(msg, sizeof(msg), "Clients abort %u of %u TLS 1.3 handshakes in %us: "
-			 "below %u%% again", r->win_aborted, r->win_total, r->win_s, r->win_pct);
+		snprintf(msg, sizeof(msg),
+			 "Clients abort %u of %u TLS 1.3 handshakes in %us: "
+			 "below %u%% again",
+			 r->win_aborted, r->win_total, r->win_s, r->win_pct);
 	else if (r->action == REPORT_INCOMPLETE)
-		snprintf(msg, sizeof(msg), "%s lost %llu bytes: %s", r->lost_from_client ?
-			 "client" : "server", (unsigned long long)r->lost_bytes,
+		snprintf(msg, sizeof(msg), "%s lost %llu bytes: %s",
+			 r->lost_from_client ? "client" : "server",
+			 (unsigned long long)r->lost_bytes,
 			 r->incomplete_reason ? r->incomplete_reason : "unknown");
 	else
 		return;
@@ -640,12 +648,12 @@ static void json_message(struct jw *w, const struct cs_report *r)
 /* What every line starts with, whatever it reports. */
 struct ecs_envelope {
 	uint64_t ts_ns;
-	const char *kind;	/* event.kind: "event" or "alert" */
-	int severity;		/* event.severity (syslog numbers); < 0: none */
-	bool network;		/* event.category ["network"], event.type ["info"] */
+	const char *kind; /* event.kind: "event" or "alert" */
+	int severity;	  /* event.severity (syslog numbers); < 0: none */
+	bool network;	  /* event.category ["network"], event.type ["info"] */
 	const char *action;
 	const char *dataset;
-	bool span;		/* a summary: event.start, .end (its count: certsentry.summary) */
+	bool span; /* a summary: event.start, .end (its count: certsentry.summary) */
 	uint64_t start_ns, end_ns;
 };
 
@@ -700,14 +708,17 @@ static void json_rule(struct jw *w, const char *name)
 static size_t json_report(void *state, struct line *l, const struct cs_report *r)
 {
 	struct ecs_envelope e = {
-		.ts_ns = r->ts_ns, .kind = r->verdict && r->verdict->n ? "alert" : "event",
-		.severity = r->verdict ? (int)r->verdict->worst : -1, .network = true,
-		.action = action_name(r), .dataset = "certsentry.tls",
+		.ts_ns = r->ts_ns,
+		.kind = r->verdict && r->verdict->n ? "alert" : "event",
+		.severity = r->verdict ? (int)r->verdict->worst : -1,
+		.network = true,
+		.action = action_name(r),
+		.dataset = "certsentry.tls",
 	};
 	struct jw w;
 
 	json_envelope(&w, l, &e);
-	if (r->client.family)		/* a window's events have no client */
+	if (r->client.family) /* a window's events have no client */
 		json_endpoint(&w, "source", &r->client, NULL);
 	json_endpoint(&w, "destination", &r->server, r->has_sni ? r->sni : NULL);
 	jw_obj_begin(&w, "network");
@@ -729,9 +740,14 @@ static size_t json_summary(void *state, struct line *l, const struct dedup_summa
 	struct cs_report r = { .action = s->action };
 	bool bad = strcmp(s->verdict, "ok") && strcmp(s->verdict, "unverified");
 	struct ecs_envelope e = {
-		.ts_ns = s->ts_ns, .kind = bad ? "alert" : "event", .severity = s->severity,
-		.action = event_action_name(EV_TLS_SUMMARY), .dataset = "certsentry.tls",
-		.span = true, .start_ns = s->first_ns, .end_ns = s->last_ns,
+		.ts_ns = s->ts_ns,
+		.kind = bad ? "alert" : "event",
+		.severity = s->severity,
+		.action = event_action_name(EV_TLS_SUMMARY),
+		.dataset = "certsentry.tls",
+		.span = true,
+		.start_ns = s->first_ns,
+		.end_ns = s->last_ns,
 	};
 	char first[FMT_TIME_CAP], last[FMT_TIME_CAP];
 	struct jw w;
@@ -775,8 +791,11 @@ static size_t json_summary(void *state, struct line *l, const struct dedup_summa
 static size_t json_status(void *state, struct line *l, const struct status_event *s)
 {
 	struct ecs_envelope e = {
-		.ts_ns = s->ts_ns, .kind = "event", .severity = s->sev,
-		.action = s->action ? s->action : "status", .dataset = DATASET_STATUS,
+		.ts_ns = s->ts_ns,
+		.kind = "event",
+		.severity = s->sev,
+		.action = s->action ? s->action : "status",
+		.dataset = DATASET_STATUS,
 	};
 	struct jw w;
 

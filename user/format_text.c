@@ -11,9 +11,13 @@
 #include "outcomes.h"
 #include "term.h"
 
-#define TEXT_FIELD_MAX	512	/* one hostile DN must not fill the screen */
+#define TEXT_FIELD_MAX 512 /* one hostile DN must not fill the screen */
 
-struct tb { char *buf; size_t cap, len; bool trunc; };
+struct tb {
+	char *buf;
+	size_t cap, len;
+	bool trunc;
+};
 
 static bool text_color;
 
@@ -38,8 +42,7 @@ static size_t tb_end(struct tb *t, struct line *l)
 	return t->len;
 }
 
-__attribute__((format(printf, 2, 3)))
-static void tb_printf(struct tb *t, const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) static void tb_printf(struct tb *t, const char *fmt, ...)
 {
 	char tmp[256];
 	va_list ap;
@@ -131,7 +134,8 @@ static void text_tail(struct tb *t, const struct cs_report *r)
 		return;
 	case REPORT_ALERT:
 		tb_printf(t, " %s alert %s from %s", report_alert_level(r->alert_level),
-			  report_alert_desc(r, num, sizeof(num)), r->alert_from_client ? "client" : "server");
+			  report_alert_desc(r, num, sizeof(num)),
+			  r->alert_from_client ? "client" : "server");
 		if (r->alert_cert_sha256[0])
 			tb_printf(t, " after sha256=%.16s%s", r->alert_cert_sha256,
 				  r->cert_basis == CERT_BASIS_ENDPOINT ? "(last-seen)" : "");
@@ -152,13 +156,14 @@ static void text_tail(struct tb *t, const struct cs_report *r)
 		return;
 	case REPORT_CLIENT_ABORTING:
 	case REPORT_CLIENT_ABORTING_CLEARED:
-		tb_printf(t, " aborted=%u/%u in %us threshold=%u%%/%u", r->win_aborted, r->win_total,
-			  r->win_s, r->win_pct, r->win_min);
+		tb_printf(t, " aborted=%u/%u in %us threshold=%u%%/%u", r->win_aborted,
+			  r->win_total, r->win_s, r->win_pct, r->win_min);
 		if (r->alert_cert_sha256[0])
 			tb_printf(t, " leaf=%.16s", r->alert_cert_sha256);
 		for (uint32_t i = 0; i < r->n_families && i < REPORT_FAMILIES_MAX; i++)
-			tb_printf(t, "%s%s:%u/%u", i ? "," : " ja4=", r->families[i].ja4[0] ?
-				  r->families[i].ja4 : "-", r->families[i].aborted, r->families[i].total);
+			tb_printf(t, "%s%s:%u/%u", i ? "," : " ja4=",
+				  r->families[i].ja4[0] ? r->families[i].ja4 : "-",
+				  r->families[i].aborted, r->families[i].total);
 		return;
 	case REPORT_INCOMPLETE:
 		tb_printf(t, " %s lost %llu bytes: ", r->lost_from_client ? "client" : "server",
@@ -172,10 +177,15 @@ static void text_tail(struct tb *t, const struct cs_report *r)
 		text_leaf(t, r);
 		if (r->have_ocsp && r->ocsp.parse_ok)
 			tb_printf(t, " ocsp=%s%s%s%s", ocsp_cert_status_name(r->ocsp.cert_status),
-				  r->ocsp.cert_status == OCSP_ST_REVOKED && r->ocsp.reason >= 0 ? "(" : "",
 				  r->ocsp.cert_status == OCSP_ST_REVOKED && r->ocsp.reason >= 0 ?
-				  r->ocsp.reason_str : "",
-				  r->ocsp.cert_status == OCSP_ST_REVOKED && r->ocsp.reason >= 0 ? ")" : "");
+					  "(" :
+					  "",
+				  r->ocsp.cert_status == OCSP_ST_REVOKED && r->ocsp.reason >= 0 ?
+					  r->ocsp.reason_str :
+					  "",
+				  r->ocsp.cert_status == OCSP_ST_REVOKED && r->ocsp.reason >= 0 ?
+					  ")" :
+					  "");
 		else if (r->have_ocsp)
 			tb_printf(t, " ocsp=unparsable");
 	}
@@ -187,11 +197,13 @@ static void text_verdict(struct tb *t, const struct verdict *v)
 	if (!v)
 		return;
 	if (!v->n) {
-		tb_printf(t, " %sverdict=%s%s", text_color ? term_severity_color(verdict_name(v)) : "",
-			  verdict_name(v), text_color ? TERM_RESET : "");
+		tb_printf(t, " %sverdict=%s%s",
+			  text_color ? term_severity_color(verdict_name(v)) : "", verdict_name(v),
+			  text_color ? TERM_RESET : "");
 		return;
 	}
-	tb_printf(t, " %sALERT[%s]%s", text_color ? term_severity_color(severity_name(v->worst)) : "",
+	tb_printf(t, " %sALERT[%s]%s",
+		  text_color ? term_severity_color(severity_name(v->worst)) : "",
 		  severity_name(v->worst), text_color ? TERM_RESET : "");
 	for (uint32_t i = 0; i < v->n; i++) {
 		tb_printf(t, " %s: ", finding_name(v->f[i].code));
@@ -207,7 +219,7 @@ static size_t text_report(void *state, struct line *l, const struct cs_report *r
 
 	tb_time(&t, r->ts_ns);
 	tb_printf(&t, " %s ", action_name(r));
-	if (r->client.family) {		/* a window's events have no client */
+	if (r->client.family) { /* a window's events have no client */
 		tb_endpoint(&t, &r->client);
 		tb_printf(&t, " -> ");
 	}
@@ -221,11 +233,14 @@ static size_t text_report(void *state, struct line *l, const struct cs_report *r
 		tb_printf(&t, " sni=");
 		tb_safe(&t, r->sni, FMT_WORD, TEXT_FIELD_MAX);
 	}
-	if (v) {	/* "TLS1.2", "SSL3.0", "DTLS1.2" */
+	if (v) { /* "TLS1.2", "SSL3.0", "DTLS1.2" */
 		const char *p = tls_version_protocol(r->version);
 
-		tb_printf(&t, " %s%s", p && !strcmp(p, "ssl") ? "SSL" :
-			  p && !strcmp(p, "dtls") ? "DTLS" : "TLS", v);
+		tb_printf(&t, " %s%s",
+			  p && !strcmp(p, "ssl")  ? "SSL" :
+			  p && !strcmp(p, "dtls") ? "DTLS" :
+						    "TLS",
+			  v);
 	}
 	if (report_has_cipher(r)) {
 		if ((c = tls_cipher_name(r->cipher)))
@@ -239,7 +254,7 @@ static size_t text_report(void *state, struct line *l, const struct cs_report *r
 	}
 	if (r->hello_retry)
 		tb_printf(&t, " hello-retry");
-	if (r->source != SOURCE_WIRE) {	/* how the chain was had, when not in the clear */
+	if (r->source != SOURCE_WIRE) { /* how the chain was had, when not in the clear */
 		tb_printf(&t, " source=%s", report_source_name(r));
 		if (report_binding_name(r))
 			tb_printf(&t, "/%s", report_binding_name(r));
@@ -250,7 +265,7 @@ static size_t text_report(void *state, struct line *l, const struct cs_report *r
 		tb_printf(&t, " ja4=%s", r->hello.fp.ja4);
 	text_tail(&t, r);
 	text_verdict(&t, r->verdict);
-	if (r->recheck) {	/* a follow-up: judged again when a fetch completed */
+	if (r->recheck) { /* a follow-up: judged again when a fetch completed */
 		tb_printf(&t, " recheck[was %s]: ", r->recheck_prev ? r->recheck_prev : "?");
 		tb_safe(&t, r->recheck, FMT_TAIL, TEXT_FIELD_MAX);
 	}

@@ -17,8 +17,8 @@
 
 #include "fmt.h"
 
-#define META_MAX	(64u << 10)	/* a meta file: a few lines and one certificate */
-#define META_MAGIC	"certsentry-fetched 1"
+#define META_MAX   (64u << 10) /* a meta file: a few lines and one certificate */
+#define META_MAGIC "certsentry-fetched 1"
 
 struct fstore {
 	int dfd;
@@ -77,7 +77,7 @@ struct fstore *fstore_open(const char *dir, char *err, size_t errlen)
 	s->dfd = fd;
 	/* a temporary file is a write that never finished */
 	if ((fd = dup(s->dfd)) >= 0 && (d = fdopendir(fd))) {
-		rewinddir(d);	/* a dup shares the offset a previous walk left at the end */
+		rewinddir(d); /* a dup shares the offset a previous walk left at the end */
 		while ((de = readdir(d)))
 			if (de->d_name[0] == '.' && strstr(de->d_name, ".tmp"))
 				unlinkat(s->dfd, de->d_name, 0);
@@ -103,8 +103,8 @@ const char *fstore_dir(const struct fstore *s)
 }
 
 /* Writes name through a temporary file renamed into place. */
-static int write_file(struct fstore *s, const char *name, const void *a, size_t alen,
-		      const void *b, size_t blen, char *err, size_t errlen)
+static int write_file(struct fstore *s, const char *name, const void *a, size_t alen, const void *b,
+		      size_t blen, char *err, size_t errlen)
 {
 	char tmp[NAME_MAX];
 	const uint8_t *parts[2] = { a, b };
@@ -162,9 +162,10 @@ static BIO *meta_text(const struct fstore_meta *m, const char *sha, size_t len, 
 
 	if (!b)
 		return NULL;
-	if (BIO_printf(b, META_MAGIC "\nkind %s\nurl %s\nfetched %" PRId64 "\netag %s\n"
-		       "last-modified %" PRId64 "\nsha256 %s\nlen %zu\n", m->kind, m->url, m->fetched,
-		       m->etag, m->last_modified, sha, len) <= 0 ||
+	if (BIO_printf(b,
+		       META_MAGIC "\nkind %s\nurl %s\nfetched %" PRId64 "\netag %s\n"
+				  "last-modified %" PRId64 "\nsha256 %s\nlen %zu\n",
+		       m->kind, m->url, m->fetched, m->etag, m->last_modified, sha, len) <= 0 ||
 	    (cert && !PEM_write_bio_X509(b, cert))) {
 		BIO_free(b);
 		return NULL;
@@ -172,8 +173,8 @@ static BIO *meta_text(const struct fstore_meta *m, const char *sha, size_t len, 
 	return b;
 }
 
-static int put_meta(struct fstore *s, const char *hex, const struct fstore_meta *m,
-		    const char *sha, size_t len, X509 *cert, char *err, size_t errlen)
+static int put_meta(struct fstore *s, const char *hex, const struct fstore_meta *m, const char *sha,
+		    size_t len, X509 *cert, char *err, size_t errlen)
 {
 	char name[NAME_MAX];
 	BIO *b = meta_text(m, sha, len, cert);
@@ -358,8 +359,9 @@ uint32_t fstore_each(struct fstore *s, size_t max_body, fstore_each_fn fn, void 
 			continue;
 		snprintf(name, sizeof(name), "%.*s.der", 2 * FSTORE_KEY_LEN, de->d_name);
 		if ((meta = read_file(s, de->d_name, META_MAX, &mlen)) &&
-		    parse_meta((char *)meta, mlen, &m, sha, &want, &cert) == 0 && want <= max_body &&
-		    (body = read_file(s, name, max_body, &blen)) && blen == want) {
+		    parse_meta((char *)meta, mlen, &m, sha, &want, &cert) == 0 &&
+		    want <= max_body && (body = read_file(s, name, max_body, &blen)) &&
+		    blen == want) {
 			sha256_hex(body, blen, got);
 			if (!strcmp(got, sha)) {
 				found++;

@@ -21,14 +21,14 @@
  * different keys at once.
  */
 
-#define FSTORE_KEY_LEN		32
-#define FSTORE_KIND_MAX		16
+#define FSTORE_KEY_LEN	32
+#define FSTORE_KIND_MAX 16
 
 struct fstore_meta {
-	char kind[FSTORE_KIND_MAX];	/* "crl", "delta", "ocsp", "aia" */
+	char kind[FSTORE_KIND_MAX]; /* "crl", "delta", "ocsp", "aia" */
 	char url[FETCH_URL_MAX + 1];
-	int64_t fetched;		/* Unix s of the last fetch that confirmed it */
-	char etag[FETCH_ETAG_MAX];	/* validators for the next conditional GET */
+	int64_t fetched;	   /* Unix s of the last fetch that confirmed it */
+	char etag[FETCH_ETAG_MAX]; /* validators for the next conditional GET */
 	int64_t last_modified;
 };
 

@@ -5,8 +5,8 @@
 #include <unistd.h>
 #include "htab.h"
 
-#define HTAB_BUCKETS_MIN	16u
-#define HTAB_BUCKETS_MAX	(1u << 24)
+#define HTAB_BUCKETS_MIN 16u
+#define HTAB_BUCKETS_MAX (1u << 24)
 
 void hseed_init(struct hseed *s)
 {

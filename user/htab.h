@@ -94,14 +94,14 @@ static inline uint64_t hash_bytes(const struct hseed *s, const void *p, size_t n
 /* ---- the table ---- */
 
 struct hnode {
-	struct hnode *next, **pprev;	/* bucket chain, as the kernel's hlist */
+	struct hnode *next, **pprev; /* bucket chain, as the kernel's hlist */
 	uint64_t hash;
 };
 
 struct htab {
 	struct hnode **b;
-	uint32_t mask;			/* buckets - 1, a power of two - 1 */
-	uint32_t n;			/* nodes in the table */
+	uint32_t mask; /* buckets - 1, a power of two - 1 */
+	uint32_t n;    /* nodes in the table */
 	struct hseed seed;
 };
 
@@ -113,8 +113,11 @@ bool htab_init(struct htab *t, uint32_t max);
 void htab_fini(struct htab *t);
 
 /* The node embedding member m of type, from its hnode (NULL stays NULL). */
-#define htab_entry(n, type, m) \
-	({ struct hnode *n_ = (n); n_ ? (type *)((char *)n_ - offsetof(type, m)) : (type *)NULL; })
+#define htab_entry(n, type, m)                                                \
+	({                                                                    \
+		struct hnode *n_ = (n);                                       \
+		n_ ? (type *)((char *)n_ - offsetof(type, m)) : (type *)NULL; \
+	})
 
 static inline uint64_t htab_hash(const struct htab *t, const void *key, size_t n)
 {
@@ -170,8 +173,8 @@ static inline void htab_del(struct htab *t, struct hnode *n)
 
 /* Every node; n may be deleted in the body (nx holds the next). The two
  * loops are nested: leave with return or goto, not break. */
-#define htab_for_each(t, n, nx)							\
-	for (uint32_t hb_ = 0; (t)->b && hb_ <= (t)->mask; hb_++)		\
+#define htab_for_each(t, n, nx)                                   \
+	for (uint32_t hb_ = 0; (t)->b && hb_ <= (t)->mask; hb_++) \
 		for ((n) = (t)->b[hb_]; (n) && ((nx) = (n)->next, 1); (n) = (nx))
 
 /* ---- entries keyed by a 32-byte digest (fetch state: SHA-256 of what an
@@ -190,9 +193,9 @@ static inline struct hnode *htab_find32(const struct htab *t, const uint8_t key[
 {
 	struct hnode *n;
 
-	htab_for_hash(t, htab_hash(t, key, HKEY32_LEN), n)
-		if (!memcmp(htab_entry(n, struct hnode32, h)->key, key, HKEY32_LEN))
-			return n;
+	htab_for_hash(t, htab_hash(t, key, HKEY32_LEN),
+		      n) if (!memcmp(htab_entry(n, struct hnode32, h)->key, key,
+				     HKEY32_LEN)) return n;
 	return NULL;
 }
 

@@ -12,8 +12,10 @@ static struct {
 } inv_env;
 
 static const struct argp_option inv_opts[] = {
-	{ "state-dir", 'd', "DIR", 0, "The daemon's state directory (default /var/lib/certsentry)", 0 },
-	{ "sni", 's', "GLOB", 0, "Only endpoints whose SNI matches (case-insensitive; \"\": none sent)", 0 },
+	{ "state-dir", 'd', "DIR", 0, "The daemon's state directory (default /var/lib/certsentry)",
+	  0 },
+	{ "sni", 's', "GLOB", 0,
+	  "Only endpoints whose SNI matches (case-insensitive; \"\": none sent)", 0 },
 	{ "format", 'f', "FMT", 0, "text (default) or json (one object per endpoint)", 0 },
 	{},
 };
@@ -46,7 +48,9 @@ static error_t inv_parse(int key, char *arg, struct argp_state *state)
 int inventory_main(int argc, char **argv)
 {
 	static const struct argp argp = {
-		.options = inv_opts, .parser = inv_parse, .args_doc = "",
+		.options = inv_opts,
+		.parser = inv_parse,
+		.args_doc = "",
 		.doc = "certsentry inventory: what each (server, port, SNI) serves now and served "
 		       "before, read from the inventory a running certsentry --inventory keeps "
 		       "(opened read-only).",

@@ -49,33 +49,33 @@
  *   so a clock step back can cost a report, never invent a rollback.
  */
 
-#define NS		1000000000LL
-#define SLOTS_MAX	4		/* key types per endpoint (RSA, EC, ...) */
-#define LEAVES_MIN	(SLOTS_MAX + 1)
-#define PENDING_MAX	8192		/* certificates waiting for the next flush */
-#define PENDING_BYTES	(16u << 20)
-#define SANS_JSON_MAX	(64u << 10)
-#define PRUNE_EVERY_NS	(60 * NS)
-#define DUMP_LINE_MAX	(1u << 20)
-#define KNOWN_CERTS	4096		/* certificates remembered as already stored */
+#define NS	       1000000000LL
+#define SLOTS_MAX      4 /* key types per endpoint (RSA, EC, ...) */
+#define LEAVES_MIN     (SLOTS_MAX + 1)
+#define PENDING_MAX    8192 /* certificates waiting for the next flush */
+#define PENDING_BYTES  (16u << 20)
+#define SANS_JSON_MAX  (64u << 10)
+#define PRUNE_EVERY_NS (60 * NS)
+#define DUMP_LINE_MAX  (1u << 20)
+#define KNOWN_CERTS    4096 /* certificates remembered as already stored */
 
 /* ---- state ---- */
 
-struct slide {				/* handshakes in a sliding span, two buckets */
+struct slide { /* handshakes in a sliding span, two buckets */
 	int64_t bucket;
 	uint32_t cur, prev;
 };
 
-struct pchain {				/* a chain to write at the next flush */
+struct pchain { /* a chain to write at the next flush */
 	uint32_t n;
 	uint8_t sha[INV_CHAIN_MAX][32];
 };
 
 struct leaf {
 	uint8_t sha[32];
-	uint8_t names[32];		/* subject and sorted SANs: what a renewal keeps */
-	uint64_t chain_hash;		/* of the chain's SHA-256s; 0: not stored yet */
-	int64_t first_ns, last_ns;	/* INT64_MIN: not seen yet */
+	uint8_t names[32];	   /* subject and sorted SANs: what a renewal keeps */
+	uint64_t chain_hash;	   /* of the chain's SHA-256s; 0: not stored yet */
+	int64_t first_ns, last_ns; /* INT64_MIN: not seen yet */
 	uint64_t handshakes;
 	struct slide win, hold;
 	int64_t not_before, not_after;
@@ -83,36 +83,36 @@ struct leaf {
 	uint8_t slot;
 	char key_type[32];
 	char serial[INV_SERIAL_MAX + 4];
-	char *issuer;			/* cut at INV_ISSUER_MAX */
+	char *issuer; /* cut at INV_ISSUER_MAX */
 	char verdict[INV_VERDICT_MAX + 1];
 	struct pchain *pc;
 };
 
 struct slot {
 	char key_type[32];
-	int est;			/* the leaf this slot serves as far as decisions go */
-	int64_t changes[INV_FLAP_CHANGES];	/* last reported changes, newest first */
-	int64_t incons_ns;		/* last cert.inconsistent; 0: never */
+	int est;			   /* the leaf this slot serves as far as decisions go */
+	int64_t changes[INV_FLAP_CHANGES]; /* last reported changes, newest first */
+	int64_t incons_ns;		   /* last cert.inconsistent; 0: never */
 };
 
 struct endpoint {
-	struct hnode h;			/* keyed hash of family, address, port, SNI */
+	struct hnode h; /* keyed hash of family, address, port, SNI */
 	struct endpoint *dnext;
 	struct lru_node lru;
 	uint8_t family, addr[16];
 	uint16_t port;
-	bool has_sni, dirty, trim;	/* trim: leaves were dropped, drop their rows */
+	bool has_sni, dirty, trim; /* trim: leaves were dropped, drop their rows */
 	char sni[TLS_SNI_MAX + 1];
 	char addr_text[INET6_ADDRSTRLEN];
 	int64_t first_ns, last_ns;
 	uint32_t n_leaves, cap_leaves, n_slots;
-	int current;			/* leaf served last, -1 none */
-	int64_t id;			/* endpoints.id, 0: not known */
+	int current; /* leaf served last, -1 none */
+	int64_t id;  /* endpoints.id, 0: not known */
 	struct leaf *leaves;
 	struct slot slots[SLOTS_MAX];
 };
 
-struct pcert {				/* a certificate row to insert at the next flush */
+struct pcert { /* a certificate row to insert at the next flush */
 	struct pcert *next;
 	uint8_t sha256[32];
 	char sha[65], names[65], key_type[32];
@@ -124,8 +124,15 @@ struct pcert {				/* a certificate row to insert at the next flush */
 };
 
 enum stmt {
-	ST_LOAD, ST_EP_UPSERT, ST_EP_UPDATE, ST_SERVED_UPSERT, ST_CHAIN_DEL, ST_CHAIN_INS,
-	ST_CERT_INS, ST_TRIM, ST_MAX
+	ST_LOAD,
+	ST_EP_UPSERT,
+	ST_EP_UPDATE,
+	ST_SERVED_UPSERT,
+	ST_CHAIN_DEL,
+	ST_CHAIN_INS,
+	ST_CERT_INS,
+	ST_TRIM,
+	ST_MAX
 };
 
 struct dbconn {
@@ -135,18 +142,18 @@ struct dbconn {
 };
 
 struct inventory {
-	struct inventory_opts o;	/* defaults filled in */
+	struct inventory_opts o; /* defaults filled in */
 	char dir[PATH_MAX], path[PATH_MAX];
 	struct dbconn c;
-	struct dbconn ro;		/* in memory after a failure: the file, read-only */
-	int broken_rc;			/* a read failed outside flush: flush handles it */
-	bool episode;			/* in memory after a failure, retrying the file */
-	bool gc;			/* rows were deleted: collect orphan certificates */
+	struct dbconn ro; /* in memory after a failure: the file, read-only */
+	int broken_rc;	  /* a read failed outside flush: flush handles it */
+	bool episode;	  /* in memory after a failure, retrying the file */
+	bool gc;	  /* rows were deleted: collect orphan certificates */
 	int64_t retry_ns, prune_ns;
-	int64_t clock_ns;		/* the latest handshake time seen */
-	int64_t now_ns;			/* of the last inventory_flush() */
+	int64_t clock_ns; /* the latest handshake time seen */
+	int64_t now_ns;	  /* of the last inventory_flush() */
 	int64_t window_ns, repeat_ns, hold_ns;
-	struct htab tab;		/* the hot endpoints, at most o.hot */
+	struct htab tab; /* the hot endpoints, at most o.hot */
 	struct lru lru;
 	struct endpoint *dirty;
 	struct pcert *pending;
@@ -182,7 +189,7 @@ static void copy_cut(char *out, size_t cap, const char *s, size_t keep)
 	memcpy(out + keep, "...", 4);
 }
 
-static int64_t later_minus(int64_t later, int64_t earlier)	/* saturating at 0 */
+static int64_t later_minus(int64_t later, int64_t earlier) /* saturating at 0 */
 {
 	if (later <= earlier)
 		return 0;
@@ -221,7 +228,7 @@ static uint64_t slide_count(const struct slide *s, int64_t t, int64_t span)
 {
 	int64_t b = t / span, left = span - t % span;
 
-	if (b < s->bucket)		/* the clock went back */
+	if (b < s->bucket) /* the clock went back */
 		return (uint64_t)s->cur + s->prev;
 	if (b == s->bucket)
 		return s->cur + (uint64_t)((double)s->prev * (double)left / (double)span);
@@ -233,12 +240,9 @@ static uint64_t slide_count(const struct slide *s, int64_t t, int64_t span)
 /* ---- errors ---- */
 
 static const char *const err_names[INV_ERR_MAX] = {
-	[INV_ERR_STATE_DIR] = "state_dir",
-	[INV_ERR_CORRUPT] = "corrupt",
-	[INV_ERR_LOCKED] = "locked",
-	[INV_ERR_WRITE] = "write",
-	[INV_ERR_VERSION] = "version",
-	[INV_ERR_RECOVERED] = "recovered",
+	[INV_ERR_STATE_DIR] = "state_dir", [INV_ERR_CORRUPT] = "corrupt",
+	[INV_ERR_LOCKED] = "locked",	   [INV_ERR_WRITE] = "write",
+	[INV_ERR_VERSION] = "version",	   [INV_ERR_RECOVERED] = "recovered",
 };
 
 const char *inventory_error_name(enum inv_error e)
@@ -246,8 +250,8 @@ const char *inventory_error_name(enum inv_error e)
 	return (unsigned)e < INV_ERR_MAX ? err_names[e] : "unknown";
 }
 
-__attribute__((format(printf, 3, 4)))
-static void report(struct inventory *inv, enum inv_error kind, const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static void report(struct inventory *inv, enum inv_error kind,
+							 const char *fmt, ...)
 {
 	char msg[768];
 	va_list ap;
@@ -354,27 +358,24 @@ static const char *const stmt_sql[ST_MAX] = {
 		" last_seen = max(last_seen, excluded.last_seen),"
 		" current_leaf = excluded.current_leaf"
 		" RETURNING id",
-	[ST_EP_UPDATE] =
-		"UPDATE endpoints SET first_seen = min(first_seen, ?2),"
-		" last_seen = max(last_seen, ?3), current_leaf = ?4 WHERE id = ?1",
+	[ST_EP_UPDATE] = "UPDATE endpoints SET first_seen = min(first_seen, ?2),"
+			 " last_seen = max(last_seen, ?3), current_leaf = ?4 WHERE id = ?1",
 	[ST_SERVED_UPSERT] =
 		"INSERT INTO served (endpoint_id, leaf_sha256, first_seen, last_seen, handshakes,"
 		" verdict) VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (endpoint_id, leaf_sha256)"
 		" DO UPDATE SET first_seen = excluded.first_seen, last_seen = excluded.last_seen,"
 		" handshakes = excluded.handshakes, verdict = excluded.verdict",
 	[ST_CHAIN_DEL] = "DELETE FROM chains WHERE endpoint_id = ?1 AND leaf_sha256 = ?2",
-	[ST_CHAIN_INS] =
-		"INSERT INTO chains (endpoint_id, leaf_sha256, position, cert_sha256)"
-		" VALUES (?1, ?2, ?3, ?4)",
+	[ST_CHAIN_INS] = "INSERT INTO chains (endpoint_id, leaf_sha256, position, cert_sha256)"
+			 " VALUES (?1, ?2, ?3, ?4)",
 	[ST_CERT_INS] =
 		"INSERT INTO certificates (sha256, serial, subject, issuer, issuer_cn, sans,"
 		" names_sha256, key_type, not_before, not_after, parse_error, der_len, der)"
 		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
 		" ON CONFLICT (sha256) DO NOTHING",
-	[ST_TRIM] =
-		"DELETE FROM served WHERE endpoint_id = ?1 AND leaf_sha256 NOT IN"
-		" (SELECT leaf_sha256 FROM served WHERE endpoint_id = ?1"
-		" ORDER BY last_seen DESC LIMIT ?2)",
+	[ST_TRIM] = "DELETE FROM served WHERE endpoint_id = ?1 AND leaf_sha256 NOT IN"
+		    " (SELECT leaf_sha256 FROM served WHERE endpoint_id = ?1"
+		    " ORDER BY last_seen DESC LIMIT ?2)",
 };
 
 /* The whole of a memory database merged into the file attached as disk:
@@ -462,8 +463,8 @@ static int create_schema(sqlite3 *db)
 	char sql[sizeof(schema_sql) + 128];
 	int rc;
 
-	snprintf(sql, sizeof(sql), "BEGIN IMMEDIATE;%sPRAGMA user_version = %d;COMMIT;",
-		 schema_sql, INV_SCHEMA_VERSION);
+	snprintf(sql, sizeof(sql), "BEGIN IMMEDIATE;%sPRAGMA user_version = %d;COMMIT;", schema_sql,
+		 INV_SCHEMA_VERSION);
 	rc = exec(db, sql);
 	if (rc != SQLITE_OK)
 		exec(db, "ROLLBACK");
@@ -544,7 +545,7 @@ static int file_setup(struct inventory *inv, struct dbconn *c, int64_t *version)
 	if (rc != SQLITE_OK)
 		return rc;
 	if (*version == 0 && tables > 0)
-		return SQLITE_NOTADB;		/* some other database */
+		return SQLITE_NOTADB; /* some other database */
 	rc = query1(c->db, "PRAGMA quick_check", NULL, txt, sizeof(txt));
 	if (rc != SQLITE_OK)
 		return rc;
@@ -555,7 +556,7 @@ static int file_setup(struct inventory *inv, struct dbconn *c, int64_t *version)
 		rc = SQLITE_READONLY;
 	if (rc == SQLITE_OK)
 		rc = exec(c->db, "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;"
-			  "PRAGMA journal_size_limit = 8388608");
+				 "PRAGMA journal_size_limit = 8388608");
 	if (rc == SQLITE_OK) {
 		char sql[96];
 		int64_t page = 4096;
@@ -579,8 +580,8 @@ static int file_setup(struct inventory *inv, struct dbconn *c, int64_t *version)
  * it is not a usable inventory (reported as CORRUPT). -1 with *why and msg
  * when the file cannot be used now.
  */
-static int file_open(struct inventory *inv, struct dbconn *c, enum inv_error *why,
-		     char *msg, size_t cap)
+static int file_open(struct inventory *inv, struct dbconn *c, enum inv_error *why, char *msg,
+		     size_t cap)
 {
 	for (int attempt = 0; attempt < 2; attempt++) {
 		int64_t version = 0;
@@ -594,8 +595,8 @@ static int file_open(struct inventory *inv, struct dbconn *c, enum inv_error *wh
 		}
 		fd = open(inv->path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
 		if (fd < 0) {
-			*why = errno == ENOSPC || errno == EDQUOT ? INV_ERR_WRITE
-								  : INV_ERR_STATE_DIR;
+			*why = errno == ENOSPC || errno == EDQUOT ? INV_ERR_WRITE :
+								    INV_ERR_STATE_DIR;
 			snprintf(msg, cap, "%s: %s", inv->path, strerror(errno));
 			return -1;
 		}
@@ -605,9 +606,10 @@ static int file_open(struct inventory *inv, struct dbconn *c, enum inv_error *wh
 			rc = file_setup(inv, c, &version);
 		if (rc == SQLITE_OK && version > INV_SCHEMA_VERSION) {
 			*why = INV_ERR_VERSION;
-			snprintf(msg, cap, "%s: schema version %lld is newer than this certsentry's"
-				 " (%d); left alone", inv->path, (long long)version,
-				 INV_SCHEMA_VERSION);
+			snprintf(msg, cap,
+				 "%s: schema version %lld is newer than this certsentry's"
+				 " (%d); left alone",
+				 inv->path, (long long)version, INV_SCHEMA_VERSION);
 			conn_close(c);
 			return -1;
 		}
@@ -619,8 +621,8 @@ static int file_open(struct inventory *inv, struct dbconn *c, enum inv_error *wh
 		if (*why != INV_ERR_CORRUPT || attempt)
 			return -1;
 		move_aside(inv, aside, sizeof(aside));
-		report(inv, INV_ERR_CORRUPT, "%s; moved aside to %s, starting a new inventory",
-		       msg, aside);
+		report(inv, INV_ERR_CORRUPT, "%s; moved aside to %s, starting a new inventory", msg,
+		       aside);
 	}
 	return -1;
 }
@@ -682,8 +684,8 @@ static uint64_t ep_hash(const struct inventory *inv, uint8_t family, const uint8
 	return sni ? hash_more(&inv->tab.seed, h, sni, strlen(sni)) : h;
 }
 
-static bool ep_match(const struct endpoint *e, uint8_t family, const uint8_t *addr,
-		     uint16_t port, const char *sni)
+static bool ep_match(const struct endpoint *e, uint8_t family, const uint8_t *addr, uint16_t port,
+		     const char *sni)
 {
 	return e->family == family && e->port == port && !memcmp(e->addr, addr, 16) &&
 	       e->has_sni == (sni != NULL) && (!sni || !strcmp(e->sni, sni));
@@ -722,7 +724,7 @@ static int slot_of(struct endpoint *e, const char *key_type)
 		if (!strcmp(e->slots[i].key_type, key_type))
 			return (int)i;
 	if (e->n_slots == SLOTS_MAX)
-		return SLOTS_MAX - 1;		/* a fifth key type shares the last slot */
+		return SLOTS_MAX - 1; /* a fifth key type shares the last slot */
 	memset(&e->slots[i], 0, sizeof(e->slots[i]));
 	snprintf(e->slots[i].key_type, sizeof(e->slots[i].key_type), "%s", key_type);
 	e->slots[i].est = -1;
@@ -849,13 +851,13 @@ static void ep_load(struct inventory *inv, struct endpoint *e)
 		inv->broken_rc = rc;
 	if (!e->n_leaves && inv->c.memory && inv->ro.st[ST_LOAD] &&
 	    load_rows(inv, inv->ro.st[ST_LOAD], e) == SQLITE_OK) {
-		e->id = 0;			/* the file's, not the memory's */
+		e->id = 0; /* the file's, not the memory's */
 		for (uint32_t i = 0; i < e->n_leaves; i++)
 			e->leaves[i].dirty = true;
 	}
 	for (uint32_t s = 0; s < e->n_slots; s++)
 		e->slots[s].est = slot_latest(e, (int)s, -1);
-	e->current = e->n_leaves ? 0 : -1;	/* rows come newest first */
+	e->current = e->n_leaves ? 0 : -1; /* rows come newest first */
 }
 
 static int flush_writes(struct inventory *inv, int64_t now);
@@ -866,7 +868,7 @@ static void ep_unlink(struct inventory *inv, struct endpoint *e)
 
 	htab_del(&inv->tab, &e->h);
 	lru_unlink(&inv->lru, &e->lru);
-	if (e->dirty) {		/* only when even memory could not take it */
+	if (e->dirty) { /* only when even memory could not take it */
 		for (pp = &inv->dirty; *pp && *pp != e; pp = &(*pp)->dnext)
 			;
 		if (*pp)
@@ -882,7 +884,7 @@ static void ep_evict(struct inventory *inv)
 
 	if (!e)
 		return;
-	if (e->dirty) {			/* more endpoints than hot since the last flush */
+	if (e->dirty) { /* more endpoints than hot since the last flush */
 		inv->st.forced_flushes++;
 		flush_writes(inv, inv->now_ns);
 	}
@@ -901,7 +903,8 @@ static struct endpoint *ep_get(struct inventory *inv, const struct report_endpoi
 
 	memcpy(addr, srv->addr, srv->family == CS_AF_INET6 ? 16 : 4);
 	h = ep_hash(inv, srv->family, addr, srv->port, sni);
-	htab_for_hash(&inv->tab, h, n) {
+	htab_for_hash(&inv->tab, h, n)
+	{
 		e = htab_entry(n, struct endpoint, h);
 		if (ep_match(e, srv->family, addr, srv->port, sni)) {
 			lru_touch(&inv->lru, &e->lru);
@@ -945,7 +948,7 @@ static uint8_t *known_slot(struct inventory *inv, const uint8_t sha[32])
 {
 	uint32_t k;
 
-	memcpy(&k, sha, sizeof(k));	/* a digest: its bytes are already mixed */
+	memcpy(&k, sha, sizeof(k)); /* a digest: its bytes are already mixed */
 	return inv->known ? inv->known[k % KNOWN_CERTS] : NULL;
 }
 
@@ -1062,8 +1065,8 @@ static struct pcert *pcert_new(const struct cert_facts *f)
 			pcert_free(p);
 			return NULL;
 		}
-	} else if (!(p->parse_error = strdup(f->parse_error[0] ? f->parse_error
-							      : "did not parse"))) {
+	} else if (!(p->parse_error =
+			     strdup(f->parse_error[0] ? f->parse_error : "did not parse"))) {
 		pcert_free(p);
 		return NULL;
 	}
@@ -1095,7 +1098,7 @@ static bool queue_chain(struct inventory *inv, struct leaf *l, struct cert_facts
 
 		memcpy(l->pc->sha[i], chain[i]->sha256, 32);
 		if (k && !memcmp(k, chain[i]->sha256, 32))
-			continue;		/* stored already */
+			continue; /* stored already */
 		if (!(p = pcert_new(chain[i]))) {
 			while (first) {
 				struct pcert *nx = first->next;
@@ -1184,8 +1187,7 @@ static int leaf_add(struct inventory *inv, struct endpoint *e, const struct cert
 	return (int)e->n_leaves++;
 }
 
-static uint64_t chain_hash(const struct inventory *inv, struct cert_facts *const *chain,
-			   uint32_t n)
+static uint64_t chain_hash(const struct inventory *inv, struct cert_facts *const *chain, uint32_t n)
 {
 	uint64_t h = 0;
 
@@ -1319,7 +1321,7 @@ static uint32_t change(struct inventory *inv, struct endpoint *e, struct slot *s
 	s->est = xi;
 	inv->st.changed++;
 	if (kind == CH_KEY_TYPE) {
-		flags |= INV_NEW_KEY_TYPE;	/* dates across key types say nothing */
+		flags |= INV_NEW_KEY_TYPE; /* dates across key types say nothing */
 	} else {
 		if (both && x->not_before < p->not_before)
 			why |= INV_RB_ISSUED_BEFORE;
@@ -1500,7 +1502,7 @@ static int write_endpoint_row(struct inventory *inv, struct endpoint *e)
 			sqlite3_bind_null(st, 4);
 		if ((rc = step_done(st)) != SQLITE_OK || sqlite3_changes(inv->c.db) == 1)
 			return rc;
-		e->id = 0;			/* pruned meanwhile: insert it again */
+		e->id = 0; /* pruned meanwhile: insert it again */
 	}
 	st = inv->c.st[ST_EP_UPSERT];
 	sqlite3_bind_text(st, 1, e->addr_text, -1, SQLITE_STATIC);
@@ -1634,8 +1636,10 @@ static int64_t prune_oldest(struct inventory *inv, int64_t count, int *rc)
 {
 	char sql[160];
 
-	snprintf(sql, sizeof(sql), "DELETE FROM endpoints WHERE id IN (SELECT id FROM endpoints"
-		 " ORDER BY last_seen, id LIMIT %lld)", (long long)count);
+	snprintf(sql, sizeof(sql),
+		 "DELETE FROM endpoints WHERE id IN (SELECT id FROM endpoints"
+		 " ORDER BY last_seen, id LIMIT %lld)",
+		 (long long)count);
 	return changes_of(inv, sql, rc);
 }
 
@@ -1671,9 +1675,11 @@ static int prune(struct inventory *inv, int64_t now)
 		inv->gc = true;
 	}
 	if (inv->gc)
-		inv->st.pruned_endpoints += (uint64_t)changes_of(inv,
+		inv->st.pruned_endpoints += (uint64_t)changes_of(
+			inv,
 			"DELETE FROM endpoints WHERE NOT EXISTS"
-			" (SELECT 1 FROM served WHERE endpoint_id = endpoints.id)", &rc);
+			" (SELECT 1 FROM served WHERE endpoint_id = endpoints.id)",
+			&rc);
 	if (rc == SQLITE_OK)
 		rc = query1(inv->c.db, "SELECT count(*) FROM endpoints", &n, NULL, 0);
 	if (rc == SQLITE_OK && n > (int64_t)inv->o.max_endpoints) {
@@ -1683,13 +1689,15 @@ static int prune(struct inventory *inv, int64_t now)
 		n -= gone;
 		inv->gc = true;
 	}
-	if (rc == SQLITE_OK && db_fill(inv) > 0.9) {	/* the size bound: a tenth goes */
+	if (rc == SQLITE_OK && db_fill(inv) > 0.9) { /* the size bound: a tenth goes */
 		inv->st.pruned_endpoints += (uint64_t)prune_oldest(inv, n / 10 + 1, &rc);
 		inv->gc = true;
 	}
 	if (inv->gc) {
-		n = changes_of(inv, "DELETE FROM certificates WHERE NOT EXISTS (SELECT 1"
-			       " FROM chains WHERE cert_sha256 = certificates.sha256)", &rc);
+		n = changes_of(inv,
+			       "DELETE FROM certificates WHERE NOT EXISTS (SELECT 1"
+			       " FROM chains WHERE cert_sha256 = certificates.sha256)",
+			       &rc);
 		inv->st.pruned_certs += (uint64_t)n;
 		if (n)
 			known_clear(inv);
@@ -1743,7 +1751,7 @@ static void handle_failure(struct inventory *inv, int rc, int64_t now)
 		inv->st.pruned_endpoints += (uint64_t)prune_oldest(inv, fifth, &prc);
 		if (prc == SQLITE_OK && exec(inv->c.db, "COMMIT") == SQLITE_OK) {
 			inv->gc = true;
-			return;			/* room made inside the bound: write again */
+			return; /* room made inside the bound: write again */
 		}
 		if (!sqlite3_get_autocommit(inv->c.db))
 			exec(inv->c.db, "ROLLBACK");
@@ -1754,8 +1762,8 @@ static void handle_failure(struct inventory *inv, int rc, int64_t now)
 
 		conn_close(&inv->c);
 		move_aside(inv, aside, sizeof(aside));
-		report(inv, INV_ERR_CORRUPT, "%s; moved aside to %s, starting a new inventory",
-		       msg, aside);
+		report(inv, INV_ERR_CORRUPT, "%s; moved aside to %s, starting a new inventory", msg,
+		       aside);
 		if (file_open(inv, &inv->c, &w2, m2, sizeof(m2)) == 0) {
 			mark_all_dirty(inv);
 			return;
@@ -1812,10 +1820,12 @@ static void try_file(struct inventory *inv, int64_t now)
 	inv->c = f;
 	inv->episode = false;
 	for (struct lru_node *n = inv->lru.head; n; n = n->next)
-		lru_entry(n, struct endpoint, lru)->id = 0;	/* ids were the memory's */
+		lru_entry(n, struct endpoint, lru)->id = 0; /* ids were the memory's */
 	inv->gc = true;
-	report(inv, INV_ERR_RECOVERED, "%s: writing the inventory to the file again; what was kept"
-	       " in memory is merged into it", inv->path);
+	report(inv, INV_ERR_RECOVERED,
+	       "%s: writing the inventory to the file again; what was kept"
+	       " in memory is merged into it",
+	       inv->path);
 }
 
 /* Writes what is pending; after a failure, once more into whatever
@@ -1854,7 +1864,7 @@ int inventory_flush(struct inventory *inv, uint64_t now_ns)
 		return -1;
 	if (inv->episode && !inv->o.memory_only && now >= inv->retry_ns)
 		try_file(inv, now);
-	if (now >= inv->prune_ns) {	/* gc waits for it too: trims can come every second */
+	if (now >= inv->prune_ns) { /* gc waits for it too: trims can come every second */
 		inv->prune_ns = now + PRUNE_EVERY_NS;
 		if ((rc = prune(inv, now)) != SQLITE_OK)
 			handle_failure(inv, rc, now);
@@ -1864,7 +1874,11 @@ int inventory_flush(struct inventory *inv, uint64_t now_ns)
 
 /* ---- open, close, stats ---- */
 
-#define DEF(field, v) do { if (!inv->o.field) inv->o.field = (v); } while (0)
+#define DEF(field, v)                       \
+	do {                                \
+		if (!inv->o.field)          \
+			inv->o.field = (v); \
+	} while (0)
 
 struct inventory *inventory_open(const struct inventory_opts *o, char *err, size_t errlen)
 {
@@ -1903,7 +1917,7 @@ struct inventory *inventory_open(const struct inventory_opts *o, char *err, size
 	inv->o.state_dir = inv->dir;
 	if ((size_t)snprintf(inv->path, sizeof(inv->path), "%s/%s", inv->dir, INV_DB_NAME) >=
 	    sizeof(inv->path))
-		inv->path[0] = '\0';	/* cannot happen: the length was checked above */
+		inv->path[0] = '\0'; /* cannot happen: the length was checked above */
 	inv->window_ns = (int64_t)inv->o.window_s * NS;
 	inv->repeat_ns = (int64_t)inv->o.repeat_s * NS;
 	inv->hold_ns = (int64_t)inv->o.flap_hold_s * NS;
@@ -1939,7 +1953,7 @@ void inventory_close(struct inventory *inv)
 	if (inv->c.db) {
 		inventory_flush(inv, (uint64_t)now);
 		if (inv->episode && !inv->o.memory_only)
-			try_file(inv, now);	/* a last chance for what memory holds */
+			try_file(inv, now); /* a last chance for what memory holds */
 	}
 	while (inv->lru.head) {
 		struct endpoint *e = lru_entry(inv->lru.head, struct endpoint, lru);
@@ -2000,14 +2014,14 @@ static const char *const dump_sql[DQ_MAX] = {
 /* One row of DQ_ENDPOINTS / DQ_LEAVES, valid until the next step. */
 struct dendpoint {
 	int64_t id, port, first_seen, last_seen;
-	const char *address, *sni;	/* sni "" when none was sent */
+	const char *address, *sni; /* sni "" when none was sent */
 };
 
 struct dleaf {
-	const char *sha256, *verdict;	/* verdict NULL if never given */
+	const char *sha256, *verdict; /* verdict NULL if never given */
 	int64_t first_seen, last_seen, handshakes;
-	bool known;			/* its certificates row exists */
-	const char *parse_error;	/* NULL when it parsed */
+	bool known;		 /* its certificates row exists */
+	const char *parse_error; /* NULL when it parsed */
 	const char *serial, *subject, *issuer, *issuer_cn, *sans, *key_type;
 	int64_t not_before, not_after;
 };
@@ -2046,8 +2060,8 @@ struct dumper {
 	const struct inventory_dump_opts *o;
 	int64_t window_s;
 	FILE *out;
-	char *line;			/* JSON */
-	char safe[2048];		/* text */
+	char *line;	 /* JSON */
+	char safe[2048]; /* text */
 };
 
 /* "now": served within the window of the endpoint's last handshake. */
@@ -2112,8 +2126,9 @@ static void text_leaf(struct dumper *dp, const struct dleaf *l, const struct den
 {
 	bool parsed = l->known && !l->parse_error;
 	char nb[16] = "-", na[16] = "-", fs[32], ls[32], hs[24], verdict[32], serial[96];
-	const char *col[8] = { dleaf_state(dp, l, e->last_seen), l->sha256, nb, na, fs, ls, hs,
-			       verdict };
+	const char *col[8] = {
+		dleaf_state(dp, l, e->last_seen), l->sha256, nb, na, fs, ls, hs, verdict
+	};
 	const char *issuer;
 
 	if (parsed) {
@@ -2139,7 +2154,7 @@ static void text_leaf(struct dumper *dp, const struct dleaf *l, const struct den
 
 static void dump_endpoint(struct dumper *dp, const struct dendpoint *e)
 {
-	static const char *const head[8] = { "STATE", "SHA-256", "NOT BEFORE", "NOT AFTER",
+	static const char *const head[8] = { "STATE",	   "SHA-256",	"NOT BEFORE", "NOT AFTER",
 					     "FIRST SEEN", "LAST SEEN", "HANDSHAKES", "VERDICT" };
 	sqlite3_stmt *q = dp->q[DQ_LEAVES];
 	bool v6 = strchr(e->address, ':') != NULL;
@@ -2201,7 +2216,7 @@ static int dump_db(sqlite3 *db, const struct inventory_dump_opts *o, FILE *out, 
 	for (int i = 0; i < DQ_MAX && rc == SQLITE_OK; i++)
 		rc = sqlite3_prepare_v2(db, dump_sql[i], -1, &dp.q[i], NULL);
 	if (rc == SQLITE_OK)
-		rc = exec(db, "BEGIN");		/* one consistent snapshot */
+		rc = exec(db, "BEGIN"); /* one consistent snapshot */
 	while (rc == SQLITE_OK && (rc = sqlite3_step(dp.q[DQ_ENDPOINTS])) == SQLITE_ROW) {
 		struct dendpoint e;
 
@@ -2258,8 +2273,8 @@ int inventory_dump_dir(const char *state_dir, const struct inventory_dump_opts *
 	return ret;
 }
 
-int inventory_dump(struct inventory *inv, const struct inventory_dump_opts *o, FILE *out,
-		   char *err, size_t errlen)
+int inventory_dump(struct inventory *inv, const struct inventory_dump_opts *o, FILE *out, char *err,
+		   size_t errlen)
 {
 	struct timespec ts;
 

@@ -9,7 +9,7 @@
 
 #include "hello.h"
 
-#define EXT_SERVER_NAME	0x0000
+#define EXT_SERVER_NAME 0x0000
 #define EXT_ALPN	0x0010
 #define HASH12_EMPTY	"000000000000"
 
@@ -19,8 +19,8 @@ static const char hexdig[] = "0123456789abcdef";
 
 struct sb {
 	char *p;
-	size_t cap, len;		/* len excludes the NUL */
-	bool over;			/* something did not fit */
+	size_t cap, len; /* len excludes the NUL */
+	bool over;	 /* something did not fit */
 };
 
 static void sb_init(struct sb *b, char *p, size_t cap)
@@ -51,7 +51,7 @@ static void sb_puts(struct sb *b, const char *s, size_t n)
 
 static void sb_dec(struct sb *b, unsigned v)
 {
-	char d[5];			/* a uint16_t has at most 5 digits */
+	char d[5]; /* a uint16_t has at most 5 digits */
 	int n = 0;
 
 	do {
@@ -206,8 +206,8 @@ static const char *ja4_version_code(uint16_t v)
 		uint16_t v;
 		char code[3];
 	} t[] = {
-		{ 0x0304, "13" }, { 0x0303, "12" }, { 0x0302, "11" }, { 0x0301, "10" },
-		{ 0x0300, "s3" }, { 0x0002, "s2" },
+		{ 0x0304, "13" }, { 0x0303, "12" }, { 0x0302, "11" },
+		{ 0x0301, "10" }, { 0x0300, "s3" }, { 0x0002, "s2" },
 		{ 0xfeff, "d1" }, { 0xfefd, "d2" }, { 0xfefc, "d3" },
 	};
 
@@ -241,7 +241,7 @@ static uint16_t ja4_version(const struct tls_client_hello *ch)
 			best = v;
 		any = true;
 	}
-	return any ? best : 0;		/* only GREASE: unknown, "00" */
+	return any ? best : 0; /* only GREASE: unknown, "00" */
 }
 
 static bool alnum(uint8_t c)
@@ -283,7 +283,7 @@ struct ja4_parts {
 	char b[5 * TLS_CH_SUITES_MAX + 1];
 	char c[5 * TLS_CH_EXTS_MAX + 1 + 5 * TLS_CH_SIGALGS_MAX + 1];
 	size_t b_len, c_len;
-	bool no_exts;			/* c's extension list is empty */
+	bool no_exts; /* c's extension list is empty */
 };
 
 static int ja4_parts(const struct tls_client_hello *ch, struct ja4_parts *p)
@@ -328,7 +328,7 @@ static int ja4_parts(const struct tls_client_hello *ch, struct ja4_parts *p)
 	}
 	p->c_len = b.len;
 	p->no_exts = k == 0;
-	return 0;			/* the buffers hold any hello within bounds */
+	return 0; /* the buffers hold any hello within bounds */
 }
 
 static int hash12(const char *s, size_t n, bool empty, char *out)
@@ -392,10 +392,14 @@ int ja_prints(const struct tls_client_hello *ch, struct ja_prints *p)
 const char *ja_strerror(int err)
 {
 	switch (err) {
-	case JA_ERR_SPACE:	return "buffer too small";
-	case JA_ERR_BOUNDS:	return "a list of the hello is longer than kept";
-	case JA_ERR_SSL2:	return "SSLv2-format hello";
-	case JA_ERR_DIGEST:	return "digest failed";
+	case JA_ERR_SPACE:
+		return "buffer too small";
+	case JA_ERR_BOUNDS:
+		return "a list of the hello is longer than kept";
+	case JA_ERR_SSL2:
+		return "SSLv2-format hello";
+	case JA_ERR_DIGEST:
+		return "digest failed";
 	}
 	return err < 0 ? "unknown error" : "ok";
 }

@@ -40,21 +40,22 @@
  * (JA_ERR_BOUNDS): a fingerprint of part of a list would name another client.
  */
 
-#define JA3_HASH_LEN	32
+#define JA3_HASH_LEN 32
 /* Longest JA3 string of a hello within the tls.h bounds, without the NUL. */
-#define JA3_STR_MAX	(5 + 1 + 6 * TLS_CH_SUITES_MAX + 1 + 6 * TLS_CH_EXTS_MAX + \
-			 1 + 6 * TLS_CH_GROUPS_MAX + 1 + 4 * TLS_CH_FORMATS_MAX)
-#define JA4_LEN		36
+#define JA3_STR_MAX                                                                                \
+	(5 + 1 + 6 * TLS_CH_SUITES_MAX + 1 + 6 * TLS_CH_EXTS_MAX + 1 + 6 * TLS_CH_GROUPS_MAX + 1 + \
+	 4 * TLS_CH_FORMATS_MAX)
+#define JA4_LEN 36
 /* Longest ja4_r, without the NUL. */
-#define JA4_R_MAX	(10 + 1 + 5 * TLS_CH_SUITES_MAX + 1 + 5 * TLS_CH_EXTS_MAX + \
-			 1 + 5 * TLS_CH_SIGALGS_MAX)
+#define JA4_R_MAX \
+	(10 + 1 + 5 * TLS_CH_SUITES_MAX + 1 + 5 * TLS_CH_EXTS_MAX + 1 + 5 * TLS_CH_SIGALGS_MAX)
 
 /* Why a fingerprint was not made (negative returns below). */
 enum ja_err {
-	JA_ERR_SPACE = -1,	/* cap too small for the result */
-	JA_ERR_BOUNDS = -2,	/* a list of the hello was longer than tls.h keeps */
-	JA_ERR_SSL2 = -3,	/* SSLv2-format hello: not defined */
-	JA_ERR_DIGEST = -4,	/* OpenSSL could not hash */
+	JA_ERR_SPACE = -1,  /* cap too small for the result */
+	JA_ERR_BOUNDS = -2, /* a list of the hello was longer than tls.h keeps */
+	JA_ERR_SSL2 = -3,   /* SSLv2-format hello: not defined */
+	JA_ERR_DIGEST = -4, /* OpenSSL could not hash */
 };
 
 /*

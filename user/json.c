@@ -5,8 +5,8 @@
 #include "fmt.h"
 #include "json.h"
 
-#define JW_MARK		",\"certsentry.truncated\":true"
-#define JW_MARK_LEN	(sizeof(JW_MARK) - 1)
+#define JW_MARK	    ",\"certsentry.truncated\":true"
+#define JW_MARK_LEN (sizeof(JW_MARK) - 1)
 
 /* Room that must stay free once depth containers are open: one closer each,
  * the truncation mark and the NUL. Keeping it at every step is what lets
@@ -71,20 +71,30 @@ static int jw_put_str(struct jw *w, size_t lim, const char *str, size_t n)
 			rep = "\\\"";
 		} else if (cp == '\\') {
 			rep = "\\\\";
-		} else if (cp < 0x20 || (cp >= 0x7F && cp <= 0x9F) ||
-			   cp == 0x2028 || cp == 0x2029) {
+		} else if (cp < 0x20 || (cp >= 0x7F && cp <= 0x9F) || cp == 0x2028 ||
+			   cp == 0x2029) {
 			switch (cp) {
-			case '\n': rep = "\\n"; break;
-			case '\t': rep = "\\t"; break;
-			case '\r': rep = "\\r"; break;
-			case '\b': rep = "\\b"; break;
-			case '\f': rep = "\\f"; break;
+			case '\n':
+				rep = "\\n";
+				break;
+			case '\t':
+				rep = "\\t";
+				break;
+			case '\r':
+				rep = "\\r";
+				break;
+			case '\b':
+				rep = "\\b";
+				break;
+			case '\f':
+				rep = "\\f";
+				break;
 			default:
 				snprintf(esc, sizeof(esc), "\\u%04x", (unsigned)cp);
 				rep = esc;
 			}
 		} else {
-			rep = NULL;		/* valid UTF-8, kept as it is */
+			rep = NULL; /* valid UTF-8, kept as it is */
 		}
 		rlen = rep ? strlen(rep) : k;
 		if (jw_put(w, lim, rep ? rep : (const char *)s + i, rlen))
@@ -106,7 +116,7 @@ static size_t jw_tok_begin(struct jw *w, const char *key, int opens)
 	if (w->truncated || !w->buf)
 		return 0;
 	if (w->depth == 0 && w->len > 0)
-		return 0;		/* one top-level value only */
+		return 0; /* one top-level value only */
 	if (w->cap <= res)
 		goto full;
 	lim = w->cap - res;
@@ -116,10 +126,9 @@ static size_t jw_tok_begin(struct jw *w, const char *key, int opens)
 			goto full;
 		/* Keys are constants of this program, never bytes from the wire:
 		 * they need quotes, not escaping. */
-		if (w->close[d] == '}' &&
-		    (jw_put(w, lim, "\"", 1) ||
-		     jw_put(w, lim, key ? key : "", key ? strlen(key) : 0) ||
-		     jw_put(w, lim, "\":", 2)))
+		if (w->close[d] == '}' && (jw_put(w, lim, "\"", 1) ||
+					   jw_put(w, lim, key ? key : "", key ? strlen(key) : 0) ||
+					   jw_put(w, lim, "\":", 2)))
 			goto full;
 	}
 	return lim;
@@ -185,13 +194,16 @@ static void jw_open(struct jw *w, const char *key, char open, char close)
 static void jw_close(struct jw *w)
 {
 	if (w->truncated || w->depth == 0)
-		return;		/* jw_finish() closes what is left */
+		return; /* jw_finish() closes what is left */
 	w->depth--;
 	w->buf[w->len++] = w->close[w->depth];
 	w->buf[w->len] = '\0';
 }
 
-void jw_obj_begin(struct jw *w, const char *key) { jw_open(w, key, '{', '}'); }
+void jw_obj_begin(struct jw *w, const char *key)
+{
+	jw_open(w, key, '{', '}');
+}
 
 void jw_obj_begin_with(struct jw *w, const char *key, const char *members, size_t n)
 {
@@ -205,7 +217,7 @@ void jw_obj_begin_with(struct jw *w, const char *key, const char *members, size_
 	/* Members as one token: all of them or, past the bound, none. */
 	lim = w->cap - jw_reserve(w->depth);
 	if (jw_put(w, lim, members, n)) {
-		w->len = start;		/* not even the key: the object never began */
+		w->len = start; /* not even the key: the object never began */
 		w->depth = depth;
 		if (depth > 0)
 			w->first[depth - 1] = pfirst;
@@ -216,8 +228,14 @@ void jw_obj_begin_with(struct jw *w, const char *key, const char *members, size_
 	w->first[w->depth - 1] = false;
 	w->buf[w->len] = '\0';
 }
-void jw_arr_begin(struct jw *w, const char *key) { jw_open(w, key, '[', ']'); }
-void jw_obj_end(struct jw *w) { jw_close(w); }
+void jw_arr_begin(struct jw *w, const char *key)
+{
+	jw_open(w, key, '[', ']');
+}
+void jw_obj_end(struct jw *w)
+{
+	jw_close(w);
+}
 
 /* Nothing was written since the object's token began (first[] still set),
  * so rewinding to its start undoes exactly it. The top-level object stays;
@@ -236,7 +254,10 @@ void jw_obj_end_or_drop(struct jw *w)
 	w->buf[w->len] = '\0';
 }
 
-void jw_arr_end(struct jw *w) { jw_close(w); }
+void jw_arr_end(struct jw *w)
+{
+	jw_close(w);
+}
 
 void jw_strn(struct jw *w, const char *key, const char *s, size_t n)
 {
@@ -316,7 +337,7 @@ size_t jw_finish(struct jw *w)
 		w->buf[w->len++] = w->close[--w->depth];
 	if (w->depth == 1) {
 		if (w->truncated && w->close[0] == '}') {
-			size_t skip = w->first[0] ? 1 : 0;	/* no comma in {} */
+			size_t skip = w->first[0] ? 1 : 0; /* no comma in {} */
 			memcpy(w->buf + w->len, &JW_MARK[skip], JW_MARK_LEN - skip);
 			w->len += JW_MARK_LEN - skip;
 		}

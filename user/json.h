@@ -19,21 +19,21 @@
  * closers and the mark, so with cap >= JW_CAP_MIN the result always parses.
  */
 #define JW_DEPTH_MAX 16
-#define JW_CAP_MIN 31	/* "{" + "}" + the truncation mark + NUL */
+#define JW_CAP_MIN   31 /* "{" + "}" + the truncation mark + NUL */
 
 struct jw {
 	char *buf;
 	size_t cap, len;
 	bool truncated;
 	int depth;
-	bool first[JW_DEPTH_MAX];	/* no member written yet at this depth */
-	char close[JW_DEPTH_MAX];	/* '}' or ']' */
-	size_t start[JW_DEPTH_MAX];	/* where the container's token (comma, key) began */
-	bool pfirst[JW_DEPTH_MAX];	/* its parent's first[] before it */
+	bool first[JW_DEPTH_MAX];   /* no member written yet at this depth */
+	char close[JW_DEPTH_MAX];   /* '}' or ']' */
+	size_t start[JW_DEPTH_MAX]; /* where the container's token (comma, key) began */
+	bool pfirst[JW_DEPTH_MAX];  /* its parent's first[] before it */
 };
 
 void jw_init(struct jw *w, char *buf, size_t cap);
-void jw_obj_begin(struct jw *w, const char *key);	/* key NULL at top/in arrays */
+void jw_obj_begin(struct jw *w, const char *key); /* key NULL at top/in arrays */
 void jw_obj_end(struct jw *w);
 /* Closes an object; if no member went into it, takes it back whole (its key
  * and comma too), so a line never carries an empty "key":{}. */

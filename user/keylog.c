@@ -19,28 +19,28 @@
 /* ---- names: one table each ------------------------------------------------ */
 
 static const char *const label_names[KEYLOG_LABEL_MAX] = {
-	[KEYLOG_CLIENT_RANDOM]			= "CLIENT_RANDOM",
-	[KEYLOG_CLIENT_EARLY_TRAFFIC_SECRET]	= "CLIENT_EARLY_TRAFFIC_SECRET",
+	[KEYLOG_CLIENT_RANDOM] = "CLIENT_RANDOM",
+	[KEYLOG_CLIENT_EARLY_TRAFFIC_SECRET] = "CLIENT_EARLY_TRAFFIC_SECRET",
 	[KEYLOG_CLIENT_HANDSHAKE_TRAFFIC_SECRET] = "CLIENT_HANDSHAKE_TRAFFIC_SECRET",
 	[KEYLOG_SERVER_HANDSHAKE_TRAFFIC_SECRET] = "SERVER_HANDSHAKE_TRAFFIC_SECRET",
-	[KEYLOG_CLIENT_TRAFFIC_SECRET_0]	= "CLIENT_TRAFFIC_SECRET_0",
-	[KEYLOG_SERVER_TRAFFIC_SECRET_0]	= "SERVER_TRAFFIC_SECRET_0",
-	[KEYLOG_EXPORTER_SECRET]		= "EXPORTER_SECRET",
+	[KEYLOG_CLIENT_TRAFFIC_SECRET_0] = "CLIENT_TRAFFIC_SECRET_0",
+	[KEYLOG_SERVER_TRAFFIC_SECRET_0] = "SERVER_TRAFFIC_SECRET_0",
+	[KEYLOG_EXPORTER_SECRET] = "EXPORTER_SECRET",
 };
 
 static const char *const outcome_names[KEYLOG_OUTCOME_MAX] = {
-	[KEYLOG_ADDED]		= "added",
-	[KEYLOG_DUPLICATE]	= "duplicate",
-	[KEYLOG_COMMENT]	= "comment",
-	[KEYLOG_UNUSED]		= "unused_label",
-	[KEYLOG_BAD_LABEL]	= "bad_label",
-	[KEYLOG_BAD_FORMAT]	= "bad_format",
-	[KEYLOG_BAD_RANDOM]	= "bad_random_length",
-	[KEYLOG_BAD_SECRET]	= "bad_secret_length",
-	[KEYLOG_BAD_HEX]	= "bad_hex",
-	[KEYLOG_TOO_LONG]	= "too_long",
-	[KEYLOG_PARTIAL]	= "partial",
-	[KEYLOG_CONFLICT]	= "conflict",
+	[KEYLOG_ADDED] = "added",
+	[KEYLOG_DUPLICATE] = "duplicate",
+	[KEYLOG_COMMENT] = "comment",
+	[KEYLOG_UNUSED] = "unused_label",
+	[KEYLOG_BAD_LABEL] = "bad_label",
+	[KEYLOG_BAD_FORMAT] = "bad_format",
+	[KEYLOG_BAD_RANDOM] = "bad_random_length",
+	[KEYLOG_BAD_SECRET] = "bad_secret_length",
+	[KEYLOG_BAD_HEX] = "bad_hex",
+	[KEYLOG_TOO_LONG] = "too_long",
+	[KEYLOG_PARTIAL] = "partial",
+	[KEYLOG_CONFLICT] = "conflict",
 };
 
 const char *keylog_label_name(enum keylog_label l)
@@ -65,21 +65,21 @@ static bool secret_len_ok(enum keylog_label l, size_t len)
 /* ---- the store ------------------------------------------------------------- */
 
 struct entry {
-	struct hnode h;			/* keyed hash of random; h.next links the free list */
-	struct lru_node age;		/* by first secret, newest at the head */
+	struct hnode h;	     /* keyed hash of random; h.next links the free list */
+	struct lru_node age; /* by first secret, newest at the head */
 	uint64_t created_ns;
 	uint8_t random[KEYLOG_RANDOM_LEN];
-	uint8_t have;			/* bit per label held */
-	bool used;			/* looked up at least once */
+	uint8_t have; /* bit per label held */
+	bool used;    /* looked up at least once */
 	uint8_t len[KEYLOG_LABEL_MAX];
 	uint8_t secret[KEYLOG_LABEL_MAX][KEYLOG_SECRET_MAX];
 };
 
 struct keylog {
-	struct entry *pool;		/* max entries, mmap'd: no core dump holds them */
+	struct entry *pool; /* max entries, mmap'd: no core dump holds them */
 	size_t pool_bytes;
-	uint32_t fresh;			/* pool[fresh..] never used: pages untouched */
-	struct hnode *free;		/* used, then dropped */
+	uint32_t fresh;	    /* pool[fresh..] never used: pages untouched */
+	struct hnode *free; /* used, then dropped */
 	struct htab t;
 	uint32_t max_entries;
 	uint64_t ttl_ns;
@@ -101,8 +101,8 @@ struct keylog *keylog_new(const struct keylog_config *cfg)
 	if (!htab_init(&k->t, max))
 		goto fail;
 	k->pool_bytes = (size_t)max * sizeof(struct entry);
-	k->pool = mmap(NULL, k->pool_bytes, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	k->pool = mmap(NULL, k->pool_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
+		       0);
 	if (k->pool == MAP_FAILED) {
 		k->pool = NULL;
 		goto fail;
@@ -132,7 +132,8 @@ static struct entry *lookup(const struct keylog *k, const uint8_t *random)
 {
 	struct hnode *n;
 
-	htab_for_hash(&k->t, htab_hash(&k->t, random, KEYLOG_RANDOM_LEN), n) {
+	htab_for_hash(&k->t, htab_hash(&k->t, random, KEYLOG_RANDOM_LEN), n)
+	{
 		struct entry *e = htab_entry(n, struct entry, h);
 
 		if (!memcmp(e->random, random, KEYLOG_RANDOM_LEN))
@@ -176,7 +177,7 @@ static struct entry *entry_new(struct keylog *k, const uint8_t *random, uint64_t
 	if (!k->free && k->fresh < k->max_entries) {
 		e = &k->pool[k->fresh++];
 	} else {
-		if (!k->free) {		/* full: the oldest goes */
+		if (!k->free) { /* full: the oldest goes */
 			k->st.evicted++;
 			drop_entry(k, lru_entry(k->age.tail, struct entry, age));
 		}
@@ -284,8 +285,7 @@ static int label_of(const struct field *f)
 	return -1;
 }
 
-enum keylog_outcome keylog_add_line(struct keylog *k, const char *line, size_t len,
-				    uint64_t now_ns)
+enum keylog_outcome keylog_add_line(struct keylog *k, const char *line, size_t len, uint64_t now_ns)
 {
 	uint8_t random[KEYLOG_RANDOM_LEN], secret[KEYLOG_SECRET_MAX];
 	struct field f[3];
@@ -349,19 +349,19 @@ void keylog_get_stats(const struct keylog *k, struct keylog_stats *st)
 
 /* ---- the follower ---------------------------------------------------------- */
 
-#define READ_CHUNK	(64 * 1024)
-#define READ_BUDGET	(16 * READ_CHUNK)	/* per call when following: the loop goes on */
+#define READ_CHUNK  (64 * 1024)
+#define READ_BUDGET (16 * READ_CHUNK) /* per call when following: the loop goes on */
 
 struct keylog_file {
 	char path[PATH_MAX];
 	bool follow, fifo;
-	int fd;				/* -1: none open (refused: retried each read) */
-	int ino;			/* inotify on the directory, -1 if none */
+	int fd;	 /* -1: none open (refused: retried each read) */
+	int ino; /* inotify on the directory, -1 if none */
 	dev_t dev;
 	ino_t inode;
-	off_t off;			/* bytes of the file consumed */
-	bool problem;			/* a problem was reported and lasts: quiet */
-	bool skipping;			/* inside a line too long: drop to its newline */
+	off_t off;     /* bytes of the file consumed */
+	bool problem;  /* a problem was reported and lasts: quiet */
+	bool skipping; /* inside a line too long: drop to its newline */
 	size_t have;
 	char line[KEYLOG_LINE_MAX];
 };
@@ -385,8 +385,10 @@ static int check(const char *path, const struct stat *st, char *err, size_t errl
 		return -1;
 	}
 	if (st->st_mode & (S_IRWXO | S_IWGRP)) {
-		fmt_err(err, errlen, "key log %s: mode %04o lets others read or write it "
-		    "(its secrets decrypt traffic); chmod o-rwx,g-w", path, mode);
+		fmt_err(err, errlen,
+			"key log %s: mode %04o lets others read or write it "
+			"(its secrets decrypt traffic); chmod o-rwx,g-w",
+			path, mode);
 		return -1;
 	}
 	return 0;
@@ -406,7 +408,7 @@ static int open_checked(struct keylog_file *f, char *err, size_t errlen)
 	if (check(f->path, &st, err, errlen) < 0)
 		return -1;
 	if (!S_ISFIFO(st.st_mode) || f->follow)
-		flags |= O_NONBLOCK;	/* a FIFO: no wait for a writer */
+		flags |= O_NONBLOCK; /* a FIFO: no wait for a writer */
 	fd = open(f->path, flags);
 	if (fd < 0) {
 		fmt_err(err, errlen, "key log %s: %s", f->path, strerror(errno));
@@ -449,9 +451,9 @@ static void watch_dir(struct keylog_file *f)
 	else
 		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - f->path), f->path);
 	f->ino = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-	if (f->ino >= 0 && inotify_add_watch(f->ino, dir, IN_MODIFY | IN_CLOSE_WRITE | IN_CREATE |
-					      IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE |
-					      IN_ATTRIB) < 0) {
+	if (f->ino >= 0 && inotify_add_watch(f->ino, dir,
+					     IN_MODIFY | IN_CLOSE_WRITE | IN_CREATE | IN_MOVED_TO |
+						     IN_MOVED_FROM | IN_DELETE | IN_ATTRIB) < 0) {
 		close(f->ino);
 		f->ino = -1;
 	}
@@ -520,8 +522,7 @@ static void line_done(struct keylog_file *f, struct keylog *k, uint64_t now_ns)
 
 /* Bytes into lines; a line longer than the buffer is counted once and
  * skipped to its newline. */
-static void take(struct keylog_file *f, struct keylog *k, const char *d, size_t n,
-		 uint64_t now_ns)
+static void take(struct keylog_file *f, struct keylog *k, const char *d, size_t n, uint64_t now_ns)
 {
 	while (n > 0) {
 		const char *nl = memchr(d, '\n', n);
@@ -613,8 +614,8 @@ static int problem(struct keylog_file *f, struct keylog *k)
  * truncation that regrows past our offset between two reads looks like
  * appending; the lines then read are whole ones all the same.
  */
-static int file_changes(struct keylog_file *f, struct keylog *k, uint64_t now_ns,
-			char *err, size_t errlen)
+static int file_changes(struct keylog_file *f, struct keylog *k, uint64_t now_ns, char *err,
+			size_t errlen)
 {
 	struct stat st;
 	int fd;
@@ -649,15 +650,15 @@ static int file_changes(struct keylog_file *f, struct keylog *k, uint64_t now_ns
 	return 0;
 }
 
-static int file_read(struct keylog_file *f, struct keylog *k, uint64_t now_ns,
-		     char *err, size_t errlen)
+static int file_read(struct keylog_file *f, struct keylog *k, uint64_t now_ns, char *err,
+		     size_t errlen)
 {
 	int rc, fd;
 
 	drain_events(f);
 	if (f->follow && !f->fifo && file_changes(f, k, now_ns, err, errlen) < 0)
 		return -1;
-	if (f->fd < 0 && f->fifo) {		/* a FIFO that could not be reopened */
+	if (f->fd < 0 && f->fifo) { /* a FIFO that could not be reopened */
 		if ((fd = open_checked(f, err, errlen)) < 0)
 			return problem(f, k);
 		f->fd = fd;
@@ -667,7 +668,7 @@ static int file_read(struct keylog_file *f, struct keylog *k, uint64_t now_ns,
 		return 0;
 	rc = read_some(f, k, now_ns);
 	if (rc == 2 && !hung_up(f->fd))
-		rc = 0;			/* no writer yet: a FIFO reads as empty */
+		rc = 0; /* no writer yet: a FIFO reads as empty */
 	if (rc == 2) {
 		/* A writer closed: its unfinished line is lost, and the FIFO
 		 * is opened again, else poll reports the hangup forever. */
@@ -684,18 +685,18 @@ static int file_read(struct keylog_file *f, struct keylog *k, uint64_t now_ns,
 	}
 	if (rc == 0 && !f->follow) {
 		if (f->have && !f->skipping)
-			line_done(f, k, now_ns);	/* read whole: no newline needed */
+			line_done(f, k, now_ns); /* read whole: no newline needed */
 		cut(f, k);
 	}
 	return rc;
 }
 
-int keylog_file_read(struct keylog_file *f, struct keylog *k, uint64_t now_ns,
-		     char *err, size_t errlen)
+int keylog_file_read(struct keylog_file *f, struct keylog *k, uint64_t now_ns, char *err,
+		     size_t errlen)
 {
 	int rc = file_read(f, k, now_ns, err, errlen);
 
 	if (rc >= 0 && err && errlen)
-		err[0] = 0;		/* said only with -1 */
+		err[0] = 0; /* said only with -1 */
 	return rc;
 }

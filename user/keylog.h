@@ -7,7 +7,7 @@
 #include <stdint.h>
 
 enum keylog_label {
-	KEYLOG_CLIENT_RANDOM,			/* TLS <= 1.2 master secret, 48 bytes */
+	KEYLOG_CLIENT_RANDOM, /* TLS <= 1.2 master secret, 48 bytes */
 	KEYLOG_CLIENT_EARLY_TRAFFIC_SECRET,
 	KEYLOG_CLIENT_HANDSHAKE_TRAFFIC_SECRET,
 	KEYLOG_SERVER_HANDSHAKE_TRAFFIC_SECRET,
@@ -17,48 +17,48 @@ enum keylog_label {
 	KEYLOG_LABEL_MAX
 };
 
-#define KEYLOG_RANDOM_LEN	32
-#define KEYLOG_SECRET_MAX	48		/* TLS 1.3 secrets: 32 or 48 (the suite's hash) */
-#define KEYLOG_LINE_MAX		512		/* longer lines are skipped whole, counted */
-#define KEYLOG_ENTRIES_DEFAULT	16384
-#define KEYLOG_TTL_DEFAULT_NS	(30ULL * 1000000000ULL)
+#define KEYLOG_RANDOM_LEN      32
+#define KEYLOG_SECRET_MAX      48  /* TLS 1.3 secrets: 32 or 48 (the suite's hash) */
+#define KEYLOG_LINE_MAX	       512 /* longer lines are skipped whole, counted */
+#define KEYLOG_ENTRIES_DEFAULT 16384
+#define KEYLOG_TTL_DEFAULT_NS  (30ULL * 1000000000ULL)
 
 /* What became of a line (or a binary secret); each is counted. */
 enum keylog_outcome {
-	KEYLOG_ADDED,			/* a secret stored */
-	KEYLOG_DUPLICATE,		/* the same secret again: nothing changed */
-	KEYLOG_COMMENT,			/* a comment or a blank line */
-	KEYLOG_UNUSED,			/* valid, but a label this store does not keep */
+	KEYLOG_ADDED,	  /* a secret stored */
+	KEYLOG_DUPLICATE, /* the same secret again: nothing changed */
+	KEYLOG_COMMENT,	  /* a comment or a blank line */
+	KEYLOG_UNUSED,	  /* valid, but a label this store does not keep */
 	/* rejected, from here on */
-	KEYLOG_BAD_LABEL,		/* not one of enum keylog_label's names */
-	KEYLOG_BAD_FORMAT,		/* not LABEL RANDOM SECRET */
-	KEYLOG_BAD_RANDOM,		/* client_random is not 32 bytes (64 hex digits) */
-	KEYLOG_BAD_SECRET,		/* secret length not valid for the label */
-	KEYLOG_BAD_HEX,			/* a character that is not a hex digit */
-	KEYLOG_TOO_LONG,		/* a line longer than KEYLOG_LINE_MAX */
-	KEYLOG_PARTIAL,			/* a line cut off: truncation, replacement, writer gone */
-	KEYLOG_CONFLICT,		/* another secret for a label and random already held
+	KEYLOG_BAD_LABEL,  /* not one of enum keylog_label's names */
+	KEYLOG_BAD_FORMAT, /* not LABEL RANDOM SECRET */
+	KEYLOG_BAD_RANDOM, /* client_random is not 32 bytes (64 hex digits) */
+	KEYLOG_BAD_SECRET, /* secret length not valid for the label */
+	KEYLOG_BAD_HEX,	   /* a character that is not a hex digit */
+	KEYLOG_TOO_LONG,   /* a line longer than KEYLOG_LINE_MAX */
+	KEYLOG_PARTIAL,	   /* a line cut off: truncation, replacement, writer gone */
+	KEYLOG_CONFLICT,   /* another secret for a label and random already held
 					 * (the first is kept: the record's authentication
 					 * rejects a wrong one, a wrong certificate is not
 					 * possible either way) */
 	KEYLOG_OUTCOME_MAX
 };
-#define KEYLOG_REJECTED(o)	((o) >= KEYLOG_BAD_LABEL)
+#define KEYLOG_REJECTED(o) ((o) >= KEYLOG_BAD_LABEL)
 
 struct keylog_stats {
-	uint64_t lines;				/* lines and binary secrets offered */
+	uint64_t lines; /* lines and binary secrets offered */
 	uint64_t outcome[KEYLOG_OUTCOME_MAX];
-	uint64_t entries;			/* client_randoms held now */
-	uint64_t evicted;			/* dropped for room, oldest first */
-	uint64_t expired;			/* dropped after the ttl */
-	uint64_t expired_unused;		/* of those, never looked up */
-	uint64_t forgotten;			/* dropped by keylog_forget */
+	uint64_t entries;	 /* client_randoms held now */
+	uint64_t evicted;	 /* dropped for room, oldest first */
+	uint64_t expired;	 /* dropped after the ttl */
+	uint64_t expired_unused; /* of those, never looked up */
+	uint64_t forgotten;	 /* dropped by keylog_forget */
 };
 
 struct keylog_config {
-	uint32_t max_entries;		/* 0: KEYLOG_ENTRIES_DEFAULT */
-	uint64_t ttl_ns;		/* 0: KEYLOG_TTL_DEFAULT_NS, from the first secret */
-	uint32_t labels;		/* 1u << label for each kept; 0: all */
+	uint32_t max_entries; /* 0: KEYLOG_ENTRIES_DEFAULT */
+	uint64_t ttl_ns;      /* 0: KEYLOG_TTL_DEFAULT_NS, from the first secret */
+	uint32_t labels;      /* 1u << label for each kept; 0: all */
 };
 
 /* The store: bounded, secrets in memory excluded from core dumps, wiped
@@ -113,8 +113,8 @@ int keylog_file_fd(const struct keylog_file *f);
 /* Reads what is new into k. 0: caught up; 1: more is waiting (a bounded
  * amount is read per call), call again; -1: a new problem, said in err
  * (once: while it lasts, later calls return 0). */
-int keylog_file_read(struct keylog_file *f, struct keylog *k, uint64_t now_ns,
-		     char *err, size_t errlen);
+int keylog_file_read(struct keylog_file *f, struct keylog *k, uint64_t now_ns, char *err,
+		     size_t errlen);
 /* Wipes the partial line held and closes. */
 void keylog_file_close(struct keylog_file *f);
 

@@ -4,7 +4,7 @@
 #include <string.h>
 #include "json.h"
 
-#define LISTING_ROW_MAX 4096	/* one row as JSON: a few names and a sentence */
+#define LISTING_ROW_MAX 4096 /* one row as JSON: a few names and a sentence */
 
 static void json_list(struct jw *w, const char *key, const char *v)
 {
@@ -74,7 +74,7 @@ static int text_rows(FILE *out, uint32_t rows, uint32_t cols, listing_row_fn *ro
 			if (!i && f[c].key && strlen(f[c].key) > len)
 				len = strlen(f[c].key);
 			if (len > (size_t)width[c])
-				width[c] = len > 80 ? 80 : (int)len;	/* longer ones stick out */
+				width[c] = len > 80 ? 80 : (int)len; /* longer ones stick out */
 		}
 	}
 	row(0, f);

@@ -9,9 +9,9 @@
 #define LISTING_COLS_MAX 8
 
 struct listing_field {
-	const char *key;	/* JSON key and text column title: a program constant */
+	const char *key; /* JSON key and text column title: a program constant */
 	const char *value;
-	bool list;		/* value is comma-separated: a JSON array */
+	bool list; /* value is comma-separated: a JSON array */
 };
 
 /* Fills fields[0..cols) for one row; the same keys, in the same order, for every row. */

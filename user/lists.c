@@ -57,7 +57,7 @@ char *lists_dn_text(struct arena **ar, const X509_NAME *n)
 
 void lists_time_text(const ASN1_TIME *t, char *buf, size_t cap)
 {
-	int64_t s = cert_time_unix(t);	/* 0: none or unreadable */
+	int64_t s = cert_time_unix(t); /* 0: none or unreadable */
 
 	if (!s || !fmt_time(buf, cap, s, 0, FMT_S, "?"))
 		snprintf(buf, cap, "?");
@@ -74,8 +74,8 @@ static char *path_join(const char *dir, const char *name)
 }
 
 int lists_load_dir_files(struct lists *l, const char *dir, char **v, uint32_t n,
-			 bool (*keep)(const char *name, bool hashed), bool hashed,
-			 file_loader load, uint32_t *used, char *err, size_t errlen)
+			 bool (*keep)(const char *name, bool hashed), bool hashed, file_loader load,
+			 uint32_t *used, char *err, size_t errlen)
 {
 	struct stat st;
 	int rc = 0;
@@ -179,8 +179,8 @@ struct lists *lists_load(const struct lists_opts *o, char *err, size_t errlen)
 	l->seen = NULL;
 	l->n_seen = l->cap_seen = 0;
 	if (l->warn_dropped && l->warn &&
-	    (l->warn[l->n_warn] = arena_printf(&l->ar, "%u more warnings not shown",
-					       l->warn_dropped)))
+	    (l->warn[l->n_warn] =
+		     arena_printf(&l->ar, "%u more warnings not shown", l->warn_dropped)))
 		l->n_warn++;
 	return l;
 }

@@ -9,16 +9,16 @@
 #include "cert.h"
 #include "report.h"
 
-#define LISTS_CRL_PATHS_MAX	16
-#define LISTS_PINS_PER_RULE	16
+#define LISTS_CRL_PATHS_MAX 16
+#define LISTS_PINS_PER_RULE 16
 
 struct lists_opts {
-	const char *ca_file;		/* NULL and no ca_path: the system bundle */
+	const char *ca_file; /* NULL and no ca_path: the system bundle */
 	const char *ca_path;
-	const char *crl_paths[LISTS_CRL_PATHS_MAX];	/* files or directories */
+	const char *crl_paths[LISTS_CRL_PATHS_MAX]; /* files or directories */
 	int n_crl;
-	const char *deny_file;		/* may be NULL */
-	const char *pins_file;		/* may be NULL */
+	const char *deny_file; /* may be NULL */
+	const char *pins_file; /* may be NULL */
 };
 
 /*
@@ -51,10 +51,10 @@ const char *lists_denied(const struct lists *l, const struct cert_facts *f);
 struct crl_hit {
 	bool revoked;
 	int64_t revocation_time;
-	int reason;			/* CRLReason, -1 if none */
+	int reason; /* CRLReason, -1 if none */
 	char reason_str[32];
-	char source[256];		/* CRL file */
-	bool crl_verified;		/* CRL signature checked against the issuer */
+	char source[256];  /* CRL file */
+	bool crl_verified; /* CRL signature checked against the issuer */
 };
 /* Is f revoked by a loaded CRL of its issuer (matched by issuer DN; the
  * signature is checked when issuer is given or in the trust store)? */

@@ -16,12 +16,12 @@
 #include "lists_int.h"
 
 /* CRLReason (RFC 5280 5.3.1) by value; 7 is unused. */
-#define REASON_REMOVE_FROM_CRL	8
+#define REASON_REMOVE_FROM_CRL 8
 
 static const char *const reason_names[] = {
-	"unspecified", "keyCompromise", "cACompromise", "affiliationChanged",
-	"superseded", "cessationOfOperation", "certificateHold", NULL,
-	"removeFromCRL", "privilegeWithdrawn", "aACompromise",
+	"unspecified",	 "keyCompromise",	 "cACompromise",    "affiliationChanged",
+	"superseded",	 "cessationOfOperation", "certificateHold", NULL,
+	"removeFromCRL", "privilegeWithdrawn",	 "aACompromise",
 };
 
 static uint32_t serial_hash(const struct lists *l, const ASN1_INTEGER *a)
@@ -55,7 +55,7 @@ static int crl_check_store(struct lists *l, X509_CRL *c)
 	}
 	sk_X509_pop_free(sk, X509_free);
 	X509_STORE_CTX_free(ctx);
-	ERR_clear_error();	/* "no certificate found" from the lookup is normal */
+	ERR_clear_error(); /* "no certificate found" from the lookup is normal */
 	return rc;
 }
 
@@ -90,8 +90,8 @@ oom:
 /* Entries may name other issuers (RFC 5280 5.3.3). */
 static bool crl_indirect(X509_CRL *c)
 {
-	ISSUING_DIST_POINT *idp = X509_CRL_get_ext_d2i(c, NID_issuing_distribution_point, NULL,
-							NULL);
+	ISSUING_DIST_POINT *idp =
+		X509_CRL_get_ext_d2i(c, NID_issuing_distribution_point, NULL, NULL);
 	bool indirect = idp && idp->indirectCRL;
 
 	ISSUING_DIST_POINT_free(idp);
@@ -111,8 +111,10 @@ static void crl_warn(struct lists *l, X509_CRL *c, const char *src, const char *
 		l->sz.crls_stale++;
 	}
 	if (vs == 0) {
-		lists_warn(l, "%s: CRL issuer %s is not in the trust store: its signature is "
-			   "checked only against a chain seen from that issuer", src, dn);
+		lists_warn(l,
+			   "%s: CRL issuer %s is not in the trust store: its signature is "
+			   "checked only against a chain seen from that issuer",
+			   src, dn);
 		l->sz.crls_unverified++;
 	}
 }
@@ -127,8 +129,10 @@ static int crl_add(struct lists *l, X509_CRL *c, const char *src, char *err, siz
 	uint32_t ci;
 
 	if (vs < 0) {
-		lists_warn(l, "%s: CRL of %s: signature does not verify against the trust store's "
-			   "certificate of that name: not used", src, dn);
+		lists_warn(l,
+			   "%s: CRL of %s: signature does not verify against the trust store's "
+			   "certificate of that name: not used",
+			   src, dn);
 		X509_CRL_free(c);
 		return 0;
 	}
@@ -139,8 +143,9 @@ static int crl_add(struct lists *l, X509_CRL *c, const char *src, char *err, siz
 		return -1;
 	}
 	ci = l->n_crl++;
-	l->crls[ci] = (struct crl){ .crl = c, .src = src, .verified = vs == 1,
-				    .indirect = crl_indirect(c) };
+	l->crls[ci] = (struct crl){
+		.crl = c, .src = src, .verified = vs == 1, .indirect = crl_indirect(c)
+	};
 	for (int i = 0; i < nrev; i++) {
 		X509_REVOKED *r = sk_X509_REVOKED_value(revs, i);
 
@@ -182,15 +187,15 @@ static int pem_end(const BIO *b, int n, const char *path, char *err, size_t errl
 			ERR_GET_REASON(e) == PEM_R_NO_START_LINE;
 
 	if (no_start && n > 0) {
-		ERR_clear_error();	/* the end */
+		ERR_clear_error(); /* the end */
 		return 0;
 	}
 	if (no_start)
 		fmt_err(err, errlen, "%s: no PEM CRL in the file (\"-----BEGIN X509 CRL-----\")",
-		     path);
+			path);
 	else
 		fmt_err(err, errlen, "%s: PEM CRL %d does not parse: %s", path, n + 1,
-		     lists_ossl_why());
+			lists_ossl_why());
 	ERR_clear_error();
 	return -1;
 }
@@ -225,7 +230,7 @@ static int crls_from_der(struct lists *l, const char *buf, size_t len, const cha
 
 		if (!c) {
 			fmt_err(err, errlen, "%s: DER CRL %d does not parse: %s", path, n + 1,
-			     lists_ossl_why());
+				lists_ossl_why());
 			return -1;
 		}
 		n++;
@@ -378,10 +383,13 @@ static void hit_set(struct crl_hit *hit, const struct crl *cr, const X509_REVOKE
 	hit->crl_verified = ver;
 	hit->reason = reason;
 	snprintf(hit->reason_str, sizeof(hit->reason_str), "%s",
-		 named ? reason_names[reason] : reason >= 0 ? "unknown" : "");
+		 named	     ? reason_names[reason] :
+		 reason >= 0 ? "unknown" :
+			       "");
 	snprintf(hit->source, sizeof(hit->source), "%s", cr->src);
 	hit->revocation_time = ASN1_TIME_to_tm(X509_REVOKED_get0_revocationDate(r), &tm) ?
-			       (int64_t)timegm(&tm) : 0;
+				       (int64_t)timegm(&tm) :
+				       0;
 }
 
 bool lists_crl_revoked(const struct lists *l, const struct cert_facts *f,

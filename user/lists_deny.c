@@ -5,7 +5,7 @@
 
 /* A key: 'H'+sha256, 'K'+spki base64, 'S'+serial+NUL+issuer DN. Room for
  * any line's serial and DN; a certificate's longer ones cannot be listed. */
-#define DENY_KEY_MAX	(LINE_MAX_LEN + SERIAL_HEX_MAX + 8)
+#define DENY_KEY_MAX (LINE_MAX_LEN + SERIAL_HEX_MAX + 8)
 
 struct deny_key {
 	uint8_t b[DENY_KEY_MAX];
@@ -90,11 +90,10 @@ static bool serial_entry(char *line, struct deny_key *k, char *why, size_t whyle
 	is += 7 + strspn(is + 7, " \t");
 	if (neg)
 		memmove(hex + 1, hex, strlen(hex) + 1), hex[0] = '-';
-	return serial_key(k, hex, is);	/* fits: the line did */
+	return serial_key(k, hex, is); /* fits: the line did */
 }
 
-static int deny_line(void *ctx, char *line, const struct fileread_pos *at, char *why,
-		     size_t whylen)
+static int deny_line(void *ctx, char *line, const struct fileread_pos *at, char *why, size_t whylen)
 {
 	struct lists *l = ctx;
 	struct deny_key k;
@@ -119,11 +118,11 @@ static int deny_line(void *ctx, char *line, const struct fileread_pos *at, char 
 	}
 	if (!(where = arena_printf(&l->ar, "%s:%u", at->path, at->no)) ||
 	    (r = kmap_put(&l->deny, &l->ar, &l->seed, k.b, k.len, where, NULL)) < 0) {
-		snprintf(why, whylen, "%s", l->deny.n >= ENTRIES_MAX ? "too many entries" :
-			 "out of memory");
+		snprintf(why, whylen, "%s",
+			 l->deny.n >= ENTRIES_MAX ? "too many entries" : "out of memory");
 		return -1;
 	}
-	*count += (uint32_t)r;	/* a repeated entry is harmless: the first one names it */
+	*count += (uint32_t)r; /* a repeated entry is harmless: the first one names it */
 	return 0;
 }
 

@@ -156,8 +156,8 @@ const void *kmap_get(const struct kmap *m, const struct hseed *seed, const void 
 	return NULL;
 }
 
-int kmap_put(struct kmap *m, struct arena **ar, const struct hseed *seed, const void *key, size_t klen,
-	     const void *val, const void **old)
+int kmap_put(struct kmap *m, struct arena **ar, const struct hseed *seed, const void *key,
+	     size_t klen, const void *val, const void **old)
 {
 	uint32_t h = lists_hash(seed, 0xcbf29ce484222325ULL, key, klen);
 	const void *o = kmap_get(m, seed, key, klen);

@@ -14,15 +14,15 @@
 #include "lists.h"
 
 /* Hostile or mistaken inputs must not exhaust the host: every input is capped. */
-#define LINE_MAX_LEN	FILEREAD_LINE_MAX
-#define ENTRIES_MAX	10000000u		/* deny lines, pin rules, CRL entries (each) */
-#define TEXT_FILE_MAX	((size_t)256 << 20)	/* deny and pins files */
-#define CRL_FILE_MAX	((size_t)512 << 20)
-#define CRLS_MAX	100000u			/* CRL objects in all */
-#define DIR_FILES_MAX	100000u			/* files taken from one directory */
-#define WARNINGS_MAX	1000u
+#define LINE_MAX_LEN  FILEREAD_LINE_MAX
+#define ENTRIES_MAX   10000000u		  /* deny lines, pin rules, CRL entries (each) */
+#define TEXT_FILE_MAX ((size_t)256 << 20) /* deny and pins files */
+#define CRL_FILE_MAX  ((size_t)512 << 20)
+#define CRLS_MAX      100000u /* CRL objects in all */
+#define DIR_FILES_MAX 100000u /* files taken from one directory */
+#define WARNINGS_MAX  1000u
 /* RFC 5280 says 20 octets; the wild has more */
-#define SERIAL_HEX_MAX	256
+#define SERIAL_HEX_MAX 256
 
 /* ---- lists_index.c: what lookups stand on ---- */
 
@@ -45,8 +45,13 @@ static inline uint32_t lists_hash(const struct hseed *seed, uint64_t h, const vo
 }
 
 /* Open-addressing hash index: slots hold (hash, entry index + 1). */
-struct hidx_slot { uint32_t h, idx1; };
-struct hidx { struct hidx_slot *s; uint32_t mask, n; };
+struct hidx_slot {
+	uint32_t h, idx1;
+};
+struct hidx {
+	struct hidx_slot *s;
+	uint32_t mask, n;
+};
 /* Room for want entries at <= 50% load, so probes stay short and end. */
 bool hidx_reserve(struct hidx *t, uint64_t want);
 bool hidx_add(struct hidx *t, uint32_t h, uint32_t idx);
@@ -56,56 +61,70 @@ bool hidx_add(struct hidx *t, uint32_t h, uint32_t idx);
 uint32_t hidx_next(const struct hidx *t, uint32_t h, uint32_t *c);
 
 /* Byte-string keyed map (deny entries, pin patterns). */
-struct kent { const uint8_t *key; uint32_t klen; const void *val; };
-struct kmap { struct hidx ht; struct kent *e; uint32_t n, cap; };
+struct kent {
+	const uint8_t *key;
+	uint32_t klen;
+	const void *val;
+};
+struct kmap {
+	struct hidx ht;
+	struct kent *e;
+	uint32_t n, cap;
+};
 const void *kmap_get(const struct kmap *m, const struct hseed *seed, const void *key, size_t klen);
 /* 1 added, 0 already there (*old set), -1 out of memory or full. */
-int kmap_put(struct kmap *m, struct arena **ar, const struct hseed *seed, const void *key, size_t klen,
-	     const void *val, const void **old);
+int kmap_put(struct kmap *m, struct arena **ar, const struct hseed *seed, const void *key,
+	     size_t klen, const void *val, const void **old);
 void kmap_free(struct kmap *m);
 
 /* ---- the generation ---- */
 
 struct crl {
 	X509_CRL *crl;
-	const char *src;		/* file it came from */
-	bool verified;			/* signature checked against the trust store */
-	bool indirect;			/* entries may name other issuers (RFC 5280 5.3.3) */
+	const char *src; /* file it came from */
+	bool verified;	 /* signature checked against the trust store */
+	bool indirect;	 /* entries may name other issuers (RFC 5280 5.3.3) */
 	/* Memo of the lazy check against a seen issuer (under lists.mu): a big
 	 * CRL costs milliseconds to hash, a revoked certificate may be seen often. */
-	uint8_t lazy_sha256[32];	/* issuer certificate checked */
-	int8_t lazy_ok;			/* 0 none, 1 verified, -1 failed */
+	uint8_t lazy_sha256[32]; /* issuer certificate checked */
+	int8_t lazy_ok;		 /* 0 none, 1 verified, -1 failed */
 };
 
-struct crl_ent { X509_REVOKED *r; uint32_t crl; };
+struct crl_ent {
+	X509_REVOKED *r;
+	uint32_t crl;
+};
 
 struct pin {
 	bool spki;
 	uint8_t sha256[32];
-	char b64[45];			/* canonical base64, compared with cert_facts */
+	char b64[45]; /* canonical base64, compared with cert_facts */
 };
 
 struct pin_rule {
-	const char *desc;		/* "pattern (file:line)" */
-	const char *where;		/* "file:line", for duplicates */
+	const char *desc;  /* "pattern (file:line)" */
+	const char *where; /* "file:line", for duplicates */
 	uint32_t n;
 	struct pin pins[LISTS_PINS_PER_RULE];
-	const char *text[LISTS_PINS_PER_RULE];	/* "sha256:HEX" / "spki:B64" */
+	const char *text[LISTS_PINS_PER_RULE]; /* "sha256:HEX" / "spki:B64" */
 };
 
 struct lists {
 	struct hseed seed;
-	pthread_mutex_t mu;		/* only the lazy CRL memo changes after load */
+	pthread_mutex_t mu; /* only the lazy CRL memo changes after load */
 	struct arena *ar;
 	X509_STORE *store;
 	struct crl *crls;
 	uint32_t n_crl, cap_crl;
 	struct crl_ent *ents;
 	uint32_t n_ent, cap_ent;
-	struct hidx ent_ht;		/* by serial */
-	struct { dev_t dev; ino_t ino; } *seen;	/* CRL files loaded, by inode */
+	struct hidx ent_ht; /* by serial */
+	struct {
+		dev_t dev;
+		ino_t ino;
+	} * seen; /* CRL files loaded, by inode */
 	uint32_t n_seen, cap_seen;
-	struct kmap deny;		/* 'H'+sha256, 'K'+spki b64, 'S'+serial\0issuer */
+	struct kmap deny; /* 'H'+sha256, 'K'+spki b64, 'S'+serial\0issuer */
 	struct kmap pin_host, pin_wild, pin_ep;
 	const char **warn;
 	uint32_t n_warn, warn_dropped;
@@ -130,8 +149,8 @@ typedef int (*file_loader)(struct lists *l, const char *path, char *err, size_t 
  * directories are flat. *used counts the files loaded.
  */
 int lists_load_dir_files(struct lists *l, const char *dir, char **v, uint32_t n,
-			 bool (*keep)(const char *name, bool hashed), bool hashed,
-			 file_loader load, uint32_t *used, char *err, size_t errlen);
+			 bool (*keep)(const char *name, bool hashed), bool hashed, file_loader load,
+			 uint32_t *used, char *err, size_t errlen);
 
 /* ---- lists_token.c: tokens the line files share ---- */
 

@@ -10,7 +10,7 @@
 /* Which map a pattern goes to, and its key there. */
 struct pin_key {
 	struct kmap *m;
-	uint8_t b[256];			/* a host name (<= 253) or an endpoint key */
+	uint8_t b[256]; /* a host name (<= 253) or an endpoint key */
 	size_t len;
 };
 
@@ -131,11 +131,15 @@ static bool pattern_host(struct lists *l, char *pat, struct pin_key *k, char *wh
 	host_norm(h);
 	k->m = wild ? &l->pin_wild : &l->pin_host;
 	if (strchr(h, '*'))
-		snprintf(why, whylen, "pattern '%s': '*' is allowed only as the whole first label "
-			 "(*.example.com)", tok_show(pat, sb, sizeof(sb)));
+		snprintf(why, whylen,
+			 "pattern '%s': '*' is allowed only as the whole first label "
+			 "(*.example.com)",
+			 tok_show(pat, sb, sizeof(sb)));
 	else if (!host_ok(h))
-		snprintf(why, whylen, "pattern '%s': not a host name, *.wildcard, IPv4:port or "
-			 "[IPv6]:port", tok_show(pat, sb, sizeof(sb)));
+		snprintf(why, whylen,
+			 "pattern '%s': not a host name, *.wildcard, IPv4:port or "
+			 "[IPv6]:port",
+			 tok_show(pat, sb, sizeof(sb)));
 	else {
 		k->len = strlen(h);
 		memcpy(k->b, h, k->len);
@@ -209,8 +213,7 @@ static struct pin_rule *rule_keep(struct lists *l, const struct pin_rule *rule, 
 	return pr;
 }
 
-static int pins_line(void *ctx, char *line, const struct fileread_pos *at, char *why,
-		     size_t whylen)
+static int pins_line(void *ctx, char *line, const struct fileread_pos *at, char *why, size_t whylen)
 {
 	struct lists *l = ctx;
 	char *save = NULL, *pat = strtok_r(line, " \t", &save), sb[64];

@@ -43,8 +43,9 @@ static int load_ca_file(struct lists *l, const char *path, char *err, size_t err
 		return -1;
 	}
 	if (!S_ISREG(st.st_mode)) {
-		fmt_err(err, errlen, "%s: %s", path, S_ISDIR(st.st_mode) ?
-		     "is a directory, expected a file (use --ca-path)" : "not a regular file");
+		fmt_err(err, errlen, "%s: %s", path,
+			S_ISDIR(st.st_mode) ? "is a directory, expected a file (use --ca-path)" :
+					      "not a regular file");
 		return -1;
 	}
 	if (X509_STORE_load_file(l->store, path) != 1) {
@@ -77,8 +78,8 @@ static int load_ca_dir(struct lists *l, const char *dir, char *err, size_t errle
 		return -1;
 	for (uint32_t i = 0; i < n; i++)
 		any_hashed |= hashed_name(v[i]);
-	rc = lists_load_dir_files(l, dir, v, n, ca_file_name, any_hashed, load_ca_file, &used,
-				  err, errlen);
+	rc = lists_load_dir_files(l, dir, v, n, ca_file_name, any_hashed, load_ca_file, &used, err,
+				  errlen);
 	fileread_dir_free(v, n);
 	if (!rc && !used)
 		lists_warn(l, "%s: no CA certificate files (hashed names, *.pem, *.crt, *.cer)",

@@ -14,8 +14,11 @@ struct lru {
 
 /* The structure that embeds node n as member m (NULL stays NULL: the end
  * of the list). */
-#define lru_entry(n, type, m) \
-	({ struct lru_node *l_ = (n); l_ ? (type *)((char *)l_ - offsetof(type, m)) : (type *)NULL; })
+#define lru_entry(n, type, m)                                                 \
+	({                                                                    \
+		struct lru_node *l_ = (n);                                    \
+		l_ ? (type *)((char *)l_ - offsetof(type, m)) : (type *)NULL; \
+	})
 
 static inline void lru_unlink(struct lru *l, struct lru_node *n)
 {

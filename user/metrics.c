@@ -9,7 +9,7 @@
 #include <string.h>
 #include "metrics.h"
 
-#define METRICS_BODY_MAX (1024 * 1024)	/* counters, and certificate series (bounded) */
+#define METRICS_BODY_MAX (1024 * 1024) /* counters, and certificate series (bounded) */
 
 struct metrics {
 	struct MHD_Daemon *d;
@@ -59,8 +59,10 @@ static void render_histogram(struct mb *b, const char *name, const struct log2_h
 		mb_printf(b, "certsentry_%s_bucket{le=\"%g\"} %" PRIu64 "\n", name,
 			  (double)(1ULL << i) / 1e6, cum);
 	}
-	mb_printf(b, "certsentry_%s_bucket{le=\"+Inf\"} %" PRIu64 "\n"
-		     "certsentry_%s_count %" PRIu64 "\n", name, h->n, name, h->n);
+	mb_printf(b,
+		  "certsentry_%s_bucket{le=\"+Inf\"} %" PRIu64 "\n"
+		  "certsentry_%s_count %" PRIu64 "\n",
+		  name, h->n, name, h->n);
 }
 
 static void render_row(struct mb *b, const struct counter_def *c, const struct counter_snap *s)
@@ -117,7 +119,10 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *conn, const char
 	unsigned int status = MHD_HTTP_OK;
 	size_t n;
 
-	(void)version; (void)data; (void)data_len; (void)state;
+	(void)version;
+	(void)data;
+	(void)data_len;
+	(void)state;
 	if (strcmp(method, "GET") && strcmp(method, "HEAD"))
 		return MHD_NO;
 	if (strcmp(url, "/metrics")) {
@@ -186,8 +191,8 @@ bad:
 	return -1;
 }
 
-struct metrics *metrics_start(const char *listen, metrics_read_fn fn, void *ctx,
-			      char *err, size_t errlen)
+struct metrics *metrics_start(const char *listen, metrics_read_fn fn, void *ctx, char *err,
+			      size_t errlen)
 {
 	struct sockaddr_storage ss;
 	struct metrics *m;
@@ -206,9 +211,8 @@ struct metrics *metrics_start(const char *listen, metrics_read_fn fn, void *ctx,
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	/* No thread of its own: metrics_poll() runs it from the main loop. */
-	m->d = MHD_start_daemon(flags, 0, NULL, NULL, answer, m,
-				MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-				MHD_OPTION_CONNECTION_LIMIT, 16u,
+	m->d = MHD_start_daemon(flags, 0, NULL, NULL, answer, m, MHD_OPTION_SOCK_ADDR,
+				(struct sockaddr *)&ss, MHD_OPTION_CONNECTION_LIMIT, 16u,
 				MHD_OPTION_CONNECTION_TIMEOUT, 5u, MHD_OPTION_END);
 	if (!m->d) {
 		snprintf(err, errlen, "--metrics %s: cannot listen: %s", listen, strerror(errno));

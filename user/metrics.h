@@ -11,8 +11,8 @@ typedef void (*metrics_read_fn)(void *ctx, struct counter_snap *s);
 struct metrics;
 
 /* listen is "PORT", "ADDR:PORT" or "[ADDR6]:PORT". NULL with a reason in err. */
-struct metrics *metrics_start(const char *listen, metrics_read_fn fn, void *ctx,
-			      char *err, size_t errlen);
+struct metrics *metrics_start(const char *listen, metrics_read_fn fn, void *ctx, char *err,
+			      size_t errlen);
 /* The exposition text (format 0.0.4) of every row of counters.def with a
  * metric, into buf (at most cap bytes); returns its length. */
 size_t metrics_render(const struct counter_snap *s, char *buf, size_t cap);

@@ -11,20 +11,20 @@
 #include <openssl/ocsp.h>
 #include <openssl/x509v3.h>
 
-#define OCSP_DER_MAX	(16u << 20)	/* far above any staple; keeps len a long */
-#define OCSP_SINGLES_MAX 1024		/* single responses examined */
+#define OCSP_DER_MAX	 (16u << 20) /* far above any staple; keeps len a long */
+#define OCSP_SINGLES_MAX 1024	     /* single responses examined */
 
 /* RFC 6960 4.2.1 names (OpenSSL's strings are lower case). */
 static const char *const resp_status_names[] = {
 	"successful", "malformedRequest", "internalError", "tryLater",
-	NULL, "sigRequired", "unauthorized",
+	NULL,	      "sigRequired",	  "unauthorized",
 };
 
 /* RFC 5280 5.3.1 CRLReason names (OpenSSL 3.0 lacks 9 and 10). */
 static const char *const reason_names[] = {
-	"unspecified", "keyCompromise", "cACompromise", "affiliationChanged",
-	"superseded", "cessationOfOperation", "certificateHold", NULL,
-	"removeFromCRL", "privilegeWithdrawn", "aACompromise",
+	"unspecified",	 "keyCompromise",	 "cACompromise",    "affiliationChanged",
+	"superseded",	 "cessationOfOperation", "certificateHold", NULL,
+	"removeFromCRL", "privilegeWithdrawn",	 "aACompromise",
 };
 
 const char *ocsp_reason_name(int reason)
@@ -37,10 +37,14 @@ const char *ocsp_reason_name(int reason)
 const char *ocsp_cert_status_name(int st)
 {
 	switch (st) {
-	case OCSP_ST_GOOD: return "good";
-	case OCSP_ST_REVOKED: return "revoked";
-	case OCSP_ST_UNKNOWN: return "unknown";
-	default: return "none";
+	case OCSP_ST_GOOD:
+		return "good";
+	case OCSP_ST_REVOKED:
+		return "revoked";
+	case OCSP_ST_UNKNOWN:
+		return "unknown";
+	default:
+		return "none";
 	}
 }
 
@@ -108,12 +112,11 @@ static bool signature_ok(OCSP_BASICRESP *bs, X509 *issuer)
 		ok = true;
 		goto out;
 	}
-	ok = X509_check_issued(issuer, signer) == X509_V_OK &&
-	     X509_verify(signer, ik) == 1 &&
+	ok = X509_check_issued(issuer, signer) == X509_V_OK && X509_verify(signer, ik) == 1 &&
 	     (X509_get_extension_flags(signer) & EXFLAG_XKUSAGE) &&
 	     (X509_get_extended_key_usage(signer) & XKU_OCSP_SIGN);
 out:
-	sk_X509_free(extra);	/* holds a borrowed issuer */
+	sk_X509_free(extra); /* holds a borrowed issuer */
 	return ok;
 }
 
@@ -124,8 +127,7 @@ static int bad(struct ocsp_facts *out, const char *why)
 	return -1;
 }
 
-int ocsp_parse(const uint8_t *der, size_t len, X509 *leaf, X509 *issuer,
-	       struct ocsp_facts *out)
+int ocsp_parse(const uint8_t *der, size_t len, X509 *leaf, X509 *issuer, struct ocsp_facts *out)
 {
 	const unsigned char *p = der;
 	OCSP_RESPONSE *resp = NULL;
@@ -145,20 +147,21 @@ int ocsp_parse(const uint8_t *der, size_t len, X509 *leaf, X509 *issuer,
 		bad(out, "not a DER OCSPResponse");
 		goto end;
 	}
-	if (p != der + len) {		/* a staple is exactly one response */
+	if (p != der + len) { /* a staple is exactly one response */
 		bad(out, "bytes after the OCSPResponse");
 		goto end;
 	}
 	out->response_status = OCSP_response_status(resp);
 	if (out->response_status >= 0 &&
-	    (size_t)out->response_status < sizeof(resp_status_names) / sizeof(resp_status_names[0]) &&
+	    (size_t)out->response_status <
+		    sizeof(resp_status_names) / sizeof(resp_status_names[0]) &&
 	    resp_status_names[out->response_status])
 		snprintf(out->response_status_str, sizeof(out->response_status_str), "%s",
 			 resp_status_names[out->response_status]);
 	else
 		snprintf(out->response_status_str, sizeof(out->response_status_str), "unknown");
 	if (out->response_status != OCSP_RESPONSE_STATUS_SUCCESSFUL) {
-		out->parse_ok = true;	/* well formed; it just says no */
+		out->parse_ok = true; /* well formed; it just says no */
 		rc = 0;
 		goto end;
 	}
@@ -215,6 +218,6 @@ int ocsp_parse(const uint8_t *der, size_t len, X509 *leaf, X509 *issuer,
 end:
 	OCSP_BASICRESP_free(bs);
 	OCSP_RESPONSE_free(resp);
-	ERR_clear_error();	/* failures are in parse_error, not left queued */
+	ERR_clear_error(); /* failures are in parse_error, not left queued */
 	return rc;
 }

@@ -8,7 +8,7 @@
 #include <openssl/x509.h>
 
 enum ocsp_cert_status {
-	OCSP_ST_NONE = -1,		/* no single response for this leaf */
+	OCSP_ST_NONE = -1, /* no single response for this leaf */
 	OCSP_ST_GOOD = 0,
 	OCSP_ST_REVOKED = 1,
 	OCSP_ST_UNKNOWN = 2,
@@ -17,16 +17,16 @@ enum ocsp_cert_status {
 struct ocsp_facts {
 	bool parse_ok;
 	char parse_error[96];
-	int response_status;		/* OCSPResponseStatus: 0 successful, ... */
-	char response_status_str[24];	/* "successful", "tryLater", ... */
-	int cert_status;		/* enum ocsp_cert_status */
-	bool matched_leaf;		/* by CertID (issuer known) or by serial */
-	char serial_hex[80];		/* of the single response used */
-	int64_t produced_at, this_update, next_update;	/* Unix s; next_update 0 if absent */
-	int64_t revocation_time;	/* 0 unless revoked */
-	int reason;			/* CRLReason, -1 if none */
-	char reason_str[32];		/* "keyCompromise", ... */
-	char responder[256];		/* responder id: DN or key hash hex */
+	int response_status;			       /* OCSPResponseStatus: 0 successful, ... */
+	char response_status_str[24];		       /* "successful", "tryLater", ... */
+	int cert_status;			       /* enum ocsp_cert_status */
+	bool matched_leaf;			       /* by CertID (issuer known) or by serial */
+	char serial_hex[80];			       /* of the single response used */
+	int64_t produced_at, this_update, next_update; /* Unix s; next_update 0 if absent */
+	int64_t revocation_time;		       /* 0 unless revoked */
+	int reason;				       /* CRLReason, -1 if none */
+	char reason_str[32];			       /* "keyCompromise", ... */
+	char responder[256];			       /* responder id: DN or key hash hex */
 	uint32_t n_responses;
 	/* Signature: checked against the issuer (or a delegated responder
 	 * certificate it signed) when the issuer is known. */
@@ -38,8 +38,7 @@ struct ocsp_facts {
  * CertID when issuer is given (SHA-1 and SHA-256 ids), else by serial number.
  * issuer may be NULL. Returns 0, or -1 with parse_error set.
  */
-int ocsp_parse(const uint8_t *der, size_t len, X509 *leaf, X509 *issuer,
-	       struct ocsp_facts *out);
+int ocsp_parse(const uint8_t *der, size_t len, X509 *leaf, X509 *issuer, struct ocsp_facts *out);
 
 /* RFC 5280 5.3.1 CRLReason name ("keyCompromise", ...), shared by CRL
  * entries; NULL for a code without one. */

@@ -16,30 +16,24 @@
 #include "htab.h"
 #include "ocsp.h"
 
-#define ANSWERS_DEFAULT		4096u
-#define BYTES_DEFAULT		(64u << 10)
-#define REFRESH_MIN_DEFAULT	60u
-#define REFRESH_MAX_DEFAULT	3600u
-#define SKEW_DEFAULT		300u
-#define NONCE_LEN		16
+#define ANSWERS_DEFAULT	    4096u
+#define BYTES_DEFAULT	    (64u << 10)
+#define REFRESH_MIN_DEFAULT 60u
+#define REFRESH_MAX_DEFAULT 3600u
+#define SKEW_DEFAULT	    300u
+#define NONCE_LEN	    16
 
 static const char *const none_names[OCSPF_N_MAX] = {
-	[OCSPF_N_NO_ISSUER] = "no_issuer",
-	[OCSPF_N_NO_URL] = "no_url",
-	[OCSPF_N_PENDING] = "pending",
-	[OCSPF_N_EXPIRED] = "expired",
-	[OCSPF_N_FAILED] = "fetch_failed",
-	[OCSPF_N_REJECTED] = "rejected",
+	[OCSPF_N_NO_ISSUER] = "no_issuer", [OCSPF_N_NO_URL] = "no_url",
+	[OCSPF_N_PENDING] = "pending",	   [OCSPF_N_EXPIRED] = "expired",
+	[OCSPF_N_FAILED] = "fetch_failed", [OCSPF_N_REJECTED] = "rejected",
 	[OCSPF_N_FULL] = "full",
 };
 
 static const char *const fail_names[OCSPF_F_MAX] = {
-	[OCSPF_F_FETCH] = "fetch",
-	[OCSPF_F_PARSE] = "parse",
-	[OCSPF_F_STATUS] = "status",
-	[OCSPF_F_NO_MATCH] = "no_match",
-	[OCSPF_F_SIGNATURE] = "signature",
-	[OCSPF_F_STALE] = "stale",
+	[OCSPF_F_FETCH] = "fetch",	   [OCSPF_F_PARSE] = "parse",
+	[OCSPF_F_STATUS] = "status",	   [OCSPF_F_NO_MATCH] = "no_match",
+	[OCSPF_F_SIGNATURE] = "signature", [OCSPF_F_STALE] = "stale",
 	[OCSPF_F_NONCE] = "nonce",
 };
 
@@ -54,16 +48,16 @@ const char *ocspfetch_fail_name(enum ocspfetch_fail f)
 }
 
 struct oc_ent {
-	struct hnode32 kt;		/* SHA-256 of the SHA-1 CertID's DER */
+	struct hnode32 kt; /* SHA-256 of the SHA-1 CertID's DER */
 	struct lru_node lru;
 	char *url;
-	X509 *leaf, *issuer;		/* references; NULL for an answer loaded and not yet used */
+	X509 *leaf, *issuer; /* references; NULL for an answer loaded and not yet used */
 	uint8_t leaf_sha256[32];
-	uint8_t *der;			/* the response held */
+	uint8_t *der; /* the response held */
 	size_t len;
 	struct ocsp_facts facts;
-	bool have;			/* der verified for leaf and issuer: facts hold */
-	OCSP_REQUEST *req;		/* the query in flight (its nonce) */
+	bool have;	   /* der verified for leaf and issuer: facts hold */
+	OCSP_REQUEST *req; /* the query in flight (its nonce) */
 	int64_t fetched, next_fetch;
 	bool busy;
 	bool failed;
@@ -162,9 +156,10 @@ static void emit(struct ocspfetch *of, struct oc_ent *e, enum ocspfetch_event_ki
 		.kind = kind,
 		.url = e->url,
 		.leaf_sha256 = e->leaf_sha256,
-		.status = !e->have ? OCSPF_NONE :
-			  e->facts.cert_status == OCSP_ST_GOOD ? OCSPF_GOOD :
-			  e->facts.cert_status == OCSP_ST_REVOKED ? OCSPF_REVOKED : OCSPF_UNKNOWN,
+		.status = !e->have				  ? OCSPF_NONE :
+			  e->facts.cert_status == OCSP_ST_GOOD	  ? OCSPF_GOOD :
+			  e->facts.cert_status == OCSP_ST_REVOKED ? OCSPF_REVOKED :
+								    OCSPF_UNKNOWN,
 		.changed = changed,
 		.this_update = e->facts.this_update,
 		.next_update = e->facts.next_update,
@@ -243,8 +238,10 @@ static int vet(struct ocspfetch *of, struct oc_ent *e, const uint8_t *der, size_
 	}
 	if (!fx->signature_ok) {
 		*fail = OCSPF_F_SIGNATURE;
-		snprintf(why, cap, "not signed by the issuer or a responder it authorised "
-			 "(responder %.100s)", fx->responder);
+		snprintf(why, cap,
+			 "not signed by the issuer or a responder it authorised "
+			 "(responder %.100s)",
+			 fx->responder);
 		return -1;
 	}
 	if (fx->this_update > now + of->o.skew_s) {
@@ -269,8 +266,8 @@ static int vet(struct ocspfetch *of, struct oc_ent *e, const uint8_t *der, size_
 
 static void schedule(struct ocspfetch *of, struct oc_ent *e, int64_t now)
 {
-	e->next_fetch = fu_refresh_at(now, e->facts.next_update, of->o.refresh_min_s,
-				      of->o.refresh_max_s);
+	e->next_fetch =
+		fu_refresh_at(now, e->facts.next_update, of->o.refresh_min_s, of->o.refresh_max_s);
 	due(of, e->next_fetch);
 }
 
@@ -295,7 +292,8 @@ static void on_fetched(void *ctx, struct fetch_resp *r)
 		failed(of, e, OCSPF_F_FETCH, r->result, why, retry_at(of, e, r->result, now));
 		goto out;
 	}
-	if (vet(of, e, r->body, r->len, of->o.nonce ? req : NULL, &fx, &fail, why, sizeof(why)) < 0) {
+	if (vet(of, e, r->body, r->len, of->o.nonce ? req : NULL, &fx, &fail, why, sizeof(why)) <
+	    0) {
 		fetch_penalize(of->f, e->url);
 		failed(of, e, fail, FETCH_OK, why, retry_at(of, e, FETCH_OK, now));
 		goto out;
@@ -314,7 +312,8 @@ static void on_fetched(void *ctx, struct fetch_resp *r)
 		struct fstore_meta m = { .kind = "ocsp", .fetched = now };
 
 		snprintf(m.url, sizeof(m.url), "%s", e->url);
-		if (fstore_put(of->store, e->kt.key, &m, NULL, e->der, e->len, err, sizeof(err)) < 0)
+		if (fstore_put(of->store, e->kt.key, &m, NULL, e->der, e->len, err, sizeof(err)) <
+		    0)
 			of->st.store_errors++;
 	}
 	schedule(of, e, now);
@@ -341,7 +340,7 @@ static void submit(struct ocspfetch *of, struct oc_ent *e, int64_t now)
 	char why[64];
 	int n = -1;
 
-	if (left) {		/* backing off after the last failure: its reason stands */
+	if (left) { /* backing off after the last failure: its reason stands */
 		OCSP_REQUEST_free(req);
 		OCSP_CERTID_free(id);
 		e->next_fetch = now + left;
@@ -388,7 +387,8 @@ void ocspfetch_tick(struct ocspfetch *of)
 		return;
 	/* keys first: a refused submit is an event, whose callback may check */
 	of->due_min = INT64_MAX;
-	htab_for_each(&of->t, n, nx) {
+	htab_for_each(&of->t, n, nx)
+	{
 		struct oc_ent *e = ent_of(n);
 
 		if (e->busy || !e->leaf)
@@ -466,8 +466,9 @@ static void answer_from(const struct oc_ent *e, struct ocspfetch_answer *a)
 {
 	const struct ocsp_facts *fx = &e->facts;
 
-	a->status = fx->cert_status == OCSP_ST_GOOD ? OCSPF_GOOD :
-		    fx->cert_status == OCSP_ST_REVOKED ? OCSPF_REVOKED : OCSPF_UNKNOWN;
+	a->status = fx->cert_status == OCSP_ST_GOOD    ? OCSPF_GOOD :
+		    fx->cert_status == OCSP_ST_REVOKED ? OCSPF_REVOKED :
+							 OCSPF_UNKNOWN;
 	a->produced_at = fx->produced_at;
 	a->this_update = fx->this_update;
 	a->next_update = fx->next_update;
@@ -513,7 +514,7 @@ enum ocspfetch_status ocspfetch_check(struct ocspfetch *of, const struct cert_fa
 		none(a, OCSPF_N_FULL, "bound of %u OCSP answers reached", of->o.max_answers);
 		goto out;
 	}
-	if (!e->leaf) {		/* new, or loaded from the state directory */
+	if (!e->leaf) { /* new, or loaded from the state directory */
 		e->leaf = leaf->x509;
 		e->issuer = issuer->x509;
 		X509_up_ref(e->leaf);
@@ -555,8 +556,8 @@ static void load_one(void *ctx, const uint8_t key[FSTORE_KEY_LEN], const struct 
 	struct oc_ent *e;
 
 	X509_free(cert);
-	if (strcmp(m->kind, "ocsp") || of->t.n >= of->o.max_answers ||
-	    htab_find32(&of->t, key) || !(e = ent_new(of, key, m->url))) {
+	if (strcmp(m->kind, "ocsp") || of->t.n >= of->o.max_answers || htab_find32(&of->t, key) ||
+	    !(e = ent_new(of, key, m->url))) {
 		free(body);
 		fstore_remove(of->store, key);
 		return;
@@ -579,7 +580,11 @@ struct ocspfetch *ocspfetch_new(struct fetch *f, const struct ocspfetch_opts *o,
 	}
 	of->o = *o;
 	of->f = f;
-#define DEF(field, v) do { if (!of->o.field) of->o.field = (v); } while (0)
+#define DEF(field, v)                      \
+	do {                               \
+		if (!of->o.field)          \
+			of->o.field = (v); \
+	} while (0)
 	DEF(max_answers, ANSWERS_DEFAULT);
 	DEF(max_bytes, BYTES_DEFAULT);
 	DEF(refresh_min_s, REFRESH_MIN_DEFAULT);

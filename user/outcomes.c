@@ -44,7 +44,7 @@ void outcome_record(struct outcome_track *o, uint16_t len, uint32_t end)
 	else if (len >= OUTCOME_FINISHED_MIN)
 		decide(o, OUTCOME_ACCEPTED, "a record the size of a Finished or more");
 	else if (len == OUTCOME_ALERT_LEN)
-		o->state = OT_RECORD;	/* the close decides */
+		o->state = OT_RECORD; /* the close decides */
 	else
 		decide(o, OUTCOME_UNKNOWN, "a first record neither a Finished nor an alert");
 }
@@ -89,8 +89,9 @@ void outcome_close(struct outcome_track *o, bool from_client, bool rst, uint32_t
 		else if (!from_client)
 			break;
 		else if (off == o->rec_end)
-			decide(o, OUTCOME_ABORTED, rst ? "one alert-sized record, then a reset" :
-				  "one alert-sized record, then FIN");
+			decide(o, OUTCOME_ABORTED,
+			       rst ? "one alert-sized record, then a reset" :
+				     "one alert-sized record, then FIN");
 		else
 			decide(o, OUTCOME_UNKNOWN, "more bytes after an alert-sized record");
 		break;
@@ -127,11 +128,11 @@ const char *outcome_name(enum client_outcome o)
 
 /* ---- the rate ---- */
 
-#define BUCKETS		60		/* a window is this many buckets */
-#define HASH_BUCKETS	8192		/* chains, >= OUTCOMES_ENDPOINTS_MAX */
+#define BUCKETS	     60	  /* a window is this many buckets */
+#define HASH_BUCKETS 8192 /* chains, >= OUTCOMES_ENDPOINTS_MAX */
 
 struct bucket {
-	uint64_t idx;			/* which time slot it counts */
+	uint64_t idx; /* which time slot it counts */
 	uint32_t accepted, aborted;
 };
 
@@ -147,10 +148,10 @@ struct endpoint {
 	struct report_endpoint server;
 	bool has_sni, alerting;
 	char sni[TLS_SNI_MAX + 1];
-	char leaf[65];			/* last leaf seen in the clear */
-	char aborted_leaf[65];		/* the leaf the last refusal named */
+	char leaf[65];	       /* last leaf seen in the clear */
+	char aborted_leaf[65]; /* the leaf the last refusal named */
 	uint8_t aborted_basis;
-	int metric;			/* its slot in stats.metric, -1: none */
+	int metric; /* its slot in stats.metric, -1: none */
 	struct bucket b[BUCKETS];
 	uint32_t n_fam;
 	struct family fam[OUTCOMES_FAMILIES_MAX];
@@ -158,7 +159,7 @@ struct endpoint {
 
 struct outcomes {
 	struct outcomes_opts o;
-	uint64_t slot_ns;		/* one bucket's span */
+	uint64_t slot_ns; /* one bucket's span */
 	struct endpoint *h[HASH_BUCKETS];
 	struct lru lru;
 	struct outcomes_stats st;
@@ -267,7 +268,7 @@ static struct endpoint *ep_get(struct outcomes *t, const struct cs_report *r, bo
 
 		ep_unhash(t, old);
 		if (old->metric >= 0)
-			t->st.metric[old->metric].label[0] = '\0';	/* slot free */
+			t->st.metric[old->metric].label[0] = '\0'; /* slot free */
 		free(old);
 		t->st.evicted++;
 	}
@@ -297,8 +298,8 @@ static struct endpoint *ep_get(struct outcomes *t, const struct cs_report *r, bo
 
 static bool refusal(const struct cs_report *r)
 {
-	return r->alert_from_client &&
-	       (r->action == REPORT_ALERT || (r->action == REPORT_CLIENT_OUTCOME && r->outcome_alert));
+	return r->alert_from_client && (r->action == REPORT_ALERT ||
+					(r->action == REPORT_CLIENT_OUTCOME && r->outcome_alert));
 }
 
 void outcomes_annotate(struct outcomes *t, struct cs_report *r)
@@ -344,11 +345,11 @@ static int fam_cmp(const void *x, const void *y)
 	const struct family *a = x, *b = y;
 
 	return a->aborted != b->aborted ? (a->aborted < b->aborted ? 1 : -1) :
-	       (a->total < b->total) - (a->total > b->total);
+					  (a->total < b->total) - (a->total > b->total);
 }
 
-static void emit(struct outcomes *t, struct endpoint *e, enum report_action action,
-		 uint64_t ts_ns, uint32_t acc, uint32_t ab)
+static void emit(struct outcomes *t, struct endpoint *e, enum report_action action, uint64_t ts_ns,
+		 uint32_t acc, uint32_t ab)
 {
 	struct family sorted[OUTCOMES_FAMILIES_MAX];
 	struct cs_report r;
@@ -363,7 +364,8 @@ static void emit(struct outcomes *t, struct endpoint *e, enum report_action acti
 	memcpy(r.alert_cert_sha256, e->aborted_leaf[0] ? e->aborted_leaf : e->leaf,
 	       sizeof(r.alert_cert_sha256));
 	r.cert_basis = e->aborted_leaf[0] ? e->aborted_basis :
-		       e->leaf[0] ? CERT_BASIS_ENDPOINT : CERT_BASIS_NONE;
+		       e->leaf[0]	  ? CERT_BASIS_ENDPOINT :
+					    CERT_BASIS_NONE;
 	r.win_s = t->o.window_s;
 	r.win_pct = t->o.pct;
 	r.win_min = t->o.min;
@@ -401,7 +403,7 @@ static void judge(struct outcomes *t, struct endpoint *e, uint64_t ts_ns)
 		     acc, ab);
 	}
 	if (!n && !e->alerting)
-		e->n_fam = 0;		/* families describe the window's clients */
+		e->n_fam = 0; /* families describe the window's clients */
 }
 
 static void count_family(struct endpoint *e, const struct cs_report *r, bool aborted)
@@ -413,7 +415,7 @@ static void count_family(struct endpoint *e, const struct cs_report *r, bool abo
 		;
 	if (i == e->n_fam) {
 		if (e->n_fam == OUTCOMES_FAMILIES_MAX)
-			return;		/* the first families seen stay */
+			return; /* the first families seen stay */
 		snprintf(e->fam[i].ja4, sizeof(e->fam[i].ja4), "%s", ja4);
 		e->n_fam++;
 	}

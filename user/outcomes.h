@@ -20,21 +20,21 @@
  * record, early data. Only the client's stream offsets are compared: its
  * close must come right at the end of the short record.
  */
-#define OUTCOME_FINISHED_MIN	53	/* 4 + 32 (SHA-256 Finished) + 1 + 16 */
-#define OUTCOME_ALERT_LEN	19	/* 2 + 1 + 16 */
+#define OUTCOME_FINISHED_MIN 53 /* 4 + 32 (SHA-256 Finished) + 1 + 16 */
+#define OUTCOME_ALERT_LEN    19 /* 2 + 1 + 16 */
 
 struct outcome_track {
-	uint8_t state;			/* outcomes.c: none, flight, record, decided */
-	uint8_t outcome;		/* enum client_outcome once decided */
-	bool early_data;		/* the hello offered 0-RTT: records may be early data */
-	bool server_closed;		/* the server closed before the client's record */
-	bool reported;			/* the decision was handed on */
-	bool exact;			/* decided by a record read, not by sizes */
-	bool alert_known;		/* alert_*: the client's alert, decrypted */
+	uint8_t state;	    /* outcomes.c: none, flight, record, decided */
+	uint8_t outcome;    /* enum client_outcome once decided */
+	bool early_data;    /* the hello offered 0-RTT: records may be early data */
+	bool server_closed; /* the server closed before the client's record */
+	bool reported;	    /* the decision was handed on */
+	bool exact;	    /* decided by a record read, not by sizes */
+	bool alert_known;   /* alert_*: the client's alert, decrypted */
 	uint8_t alert_level, alert_desc;
-	uint16_t rec_len;		/* the client's first encrypted record */
-	uint32_t rec_end;		/* its end, a client stream offset */
-	const char *reason;		/* static: why this outcome */
+	uint16_t rec_len;   /* the client's first encrypted record */
+	uint32_t rec_end;   /* its end, a client stream offset */
+	const char *reason; /* static: why this outcome */
 };
 
 /* The server's TLS 1.3 ServerHello (not a HelloRetryRequest). */
@@ -60,7 +60,7 @@ bool outcome_take(struct outcome_track *o);
 /* Classification began and is not decided: the connection must wait. */
 bool outcome_pending(const struct outcome_track *o);
 
-const char *outcome_name(enum client_outcome o);	/* "accepted"...; "none" */
+const char *outcome_name(enum client_outcome o); /* "accepted"...; "none" */
 
 /*
  * ---- The rate (one table, the main loop's) ----
@@ -73,19 +73,19 @@ const char *outcome_name(enum client_outcome o);	/* "accepted"...; "none" */
  * showed none. Bounded: OUTCOMES_ENDPOINTS_MAX entries, least recently
  * used evicted (counted); per entry OUTCOMES_FAMILIES_MAX client families.
  */
-#define OUTCOMES_WINDOW_DEFAULT_S	60
-#define OUTCOMES_PCT_DEFAULT		20
-#define OUTCOMES_MIN_DEFAULT		20
-#define OUTCOMES_WINDOW_MAX_S		3600
-#define OUTCOMES_ENDPOINTS_MAX		4096
-#define OUTCOMES_FAMILIES_MAX		8
+#define OUTCOMES_WINDOW_DEFAULT_S 60
+#define OUTCOMES_PCT_DEFAULT	  20
+#define OUTCOMES_MIN_DEFAULT	  20
+#define OUTCOMES_WINDOW_MAX_S	  3600
+#define OUTCOMES_ENDPOINTS_MAX	  4096
+#define OUTCOMES_FAMILIES_MAX	  8
 /* Endpoints with their own /metrics series: the first this many seen. */
-#define OUTCOMES_METRIC_ENDPOINTS	32
+#define OUTCOMES_METRIC_ENDPOINTS 32
 
 struct outcomes_opts {
-	uint32_t window_s;		/* 0: default */
-	uint32_t pct;			/* 0: default; 1..100 */
-	uint32_t min;			/* 0: default */
+	uint32_t window_s; /* 0: default */
+	uint32_t pct;	   /* 0: default; 1..100 */
+	uint32_t min;	   /* 0: default */
 	/* A rate alert or its clearing, as a report (REPORT_CLIENT_ABORTING*). */
 	void (*emit)(void *ctx, const struct cs_report *r);
 	void *ctx;
@@ -107,12 +107,12 @@ void outcomes_count(struct outcomes *t, const struct cs_report *r);
 void outcomes_tick(struct outcomes *t, uint64_t now_ns);
 
 struct outcomes_stats {
-	uint64_t total[OUTCOME_MAX];	/* handshakes by outcome ([OUTCOME_NONE] unused) */
-	uint64_t alerts, clears;	/* client.aborting raised, cleared */
+	uint64_t total[OUTCOME_MAX]; /* handshakes by outcome ([OUTCOME_NONE] unused) */
+	uint64_t alerts, clears;     /* client.aborting raised, cleared */
 	uint64_t endpoints, evicted;
-	uint32_t n_metric;		/* per-endpoint series below */
+	uint32_t n_metric; /* per-endpoint series below */
 	struct outcomes_endpoint_stat {
-		char label[96];		/* "ADDR:PORT SNI", quoted-safe */
+		char label[96]; /* "ADDR:PORT SNI", quoted-safe */
 		uint64_t accepted, aborted, unknown;
 	} metric[OUTCOMES_METRIC_ENDPOINTS];
 };

@@ -11,9 +11,9 @@ struct output {
 		enum output_format fmt;
 	} sinks[OUTPUT_SINKS_MAX];
 	unsigned n_sinks;
-	void *state[OUTPUT_FORMATS];	/* a format's own, e.g. JSON's certificate cache */
+	void *state[OUTPUT_FORMATS]; /* a format's own, e.g. JSON's certificate cache */
 	bool used[OUTPUT_FORMATS];
-	char *buf;			/* OUTPUT_LINE_MAX + 1: room for the NUL */
+	char *buf; /* OUTPUT_LINE_MAX + 1: room for the NUL */
 	uint64_t truncated;
 };
 
@@ -50,9 +50,9 @@ struct output *output_new(FILE *f, enum output_format fmt)
 {
 	struct output *o;
 
-	if (!f || fileno(f) < 0)	/* lines are written with write(2) */
+	if (!f || fileno(f) < 0) /* lines are written with write(2) */
 		return NULL;
-	fflush(f);			/* anything the caller wrote goes first */
+	fflush(f); /* anything the caller wrote goes first */
 	o = output_create();
 	if (o && output_add_sink(o, sink_file_fd(fileno(f)), fmt)) {
 		output_free(o);
@@ -118,7 +118,7 @@ int output_reopen(struct output *o, char *err, size_t errlen)
 	for (unsigned i = 0; o && i < o->n_sinks; i++)
 		if (sink_reopen(o->sinks[i].sink, err, errlen) && !rc) {
 			rc = -1;
-			err = NULL;	/* keep the first reason */
+			err = NULL; /* keep the first reason */
 			errlen = 0;
 		}
 	return rc;
@@ -182,8 +182,8 @@ static int severity_num(const char *s)
 	return s && !strcmp(s, "warn") ? 4 : -1;
 }
 
-int output_status(struct output *o, uint64_t ts_ns, const char *action,
-		  const char *severity, const char *msg)
+int output_status(struct output *o, uint64_t ts_ns, const char *action, const char *severity,
+		  const char *msg)
 {
 	struct status_event e = { ts_ns, action, severity, severity_num(severity), msg };
 

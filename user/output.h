@@ -10,7 +10,7 @@
 
 /* Bounded per line: a chain of 16 certificates with 1024 SANs each can be
  * longer, and then the JSON is cut at a token and marked, never broken. */
-#define OUTPUT_LINE_MAX	(256 * 1024)
+#define OUTPUT_LINE_MAX	 (256 * 1024)
 #define OUTPUT_SINKS_MAX 4
 
 struct output;
@@ -36,8 +36,8 @@ int output_summary(struct output *o, const struct dedup_summary *s);
 /* An operational event (start, stop, errors, counters): action is the ECS
  * event.action, severity a syslog level name ("info", "warning"...), msg
  * the message. Written at once. */
-int output_status(struct output *o, uint64_t ts_ns, const char *action,
-		  const char *severity, const char *msg);
+int output_status(struct output *o, uint64_t ts_ns, const char *action, const char *severity,
+		  const char *msg);
 /* The live loop's periodic call: sinks with subscribers take them in. */
 void output_poll(struct output *o);
 /* Summed over the sinks; truncated counts lines cut at OUTPUT_LINE_MAX as

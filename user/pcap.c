@@ -15,13 +15,13 @@
 /* A gzip stream behind a FILE *, so libpcap reads the decompressed bytes. */
 struct gzc {
 	gzFile gz;
-	off64_t pos;			/* decompressed bytes handed to stdio */
+	off64_t pos; /* decompressed bytes handed to stdio */
 };
 
 struct pcap_source {
 	pcap_t *p;
-	struct gzc *gz;			/* owned by p's FILE; NULL if not gzip */
-	uint64_t off;			/* classic pcap: where the next record starts */
+	struct gzc *gz; /* owned by p's FILE; NULL if not gzip */
+	uint64_t off;	/* classic pcap: where the next record starts */
 	struct sel *sel;
 	int dlt;
 	/* The packet being emitted; kept when fn stops us mid-packet, so the
@@ -29,9 +29,9 @@ struct pcap_source {
 	struct {
 		bool active;
 		struct sel_verdict v;
-		struct cs_segment seg;	/* key, ts, hook */
+		struct cs_segment seg; /* key, ts, hook */
 		const uint8_t *payload;
-		uint32_t at;		/* data bytes already emitted */
+		uint32_t at; /* data bytes already emitted */
 	} cur;
 	struct pcap_source_stats st;
 	char name[256];
@@ -42,7 +42,7 @@ static ssize_t gzc_read(void *c, char *buf, size_t n)
 	struct gzc *g = c;
 	int r;
 
-	if (n > INT_MAX)	/* gzread takes an unsigned, returns an int */
+	if (n > INT_MAX) /* gzread takes an unsigned, returns an int */
 		n = INT_MAX;
 	r = gzread(g->gz, buf, (unsigned)n);
 	if (r < 0) {
@@ -92,7 +92,7 @@ static FILE *gz_fopen(int fd, struct gzc **out)
 	gzbuffer(g->gz, 128 * 1024);
 	f = fopencookie(g, "r", io);
 	if (!f) {
-		gzclose(g->gz);		/* closes fd */
+		gzclose(g->gz); /* closes fd */
 		free(g);
 		return NULL;
 	}
@@ -133,8 +133,7 @@ static FILE *open_input(const char *path, struct gzc **gz, char *err, size_t err
 	return f;
 }
 
-struct pcap_source *pcap_source_open(const char *path, uint32_t max_bytes,
-				     char *err, size_t errlen)
+struct pcap_source *pcap_source_open(const char *path, uint32_t max_bytes, char *err, size_t errlen)
 {
 	char ebuf[PCAP_ERRBUF_SIZE] = "";
 	struct pcap_source *s = calloc(1, sizeof(*s));
@@ -151,7 +150,7 @@ struct pcap_source *pcap_source_open(const char *path, uint32_t max_bytes,
 	s->p = pcap_fopen_offline_with_tstamp_precision(f, PCAP_TSTAMP_PRECISION_NANO, ebuf);
 	if (!s->p) {
 		snprintf(err, errlen, "%s: %s", s->name, ebuf);
-		fclose(f);		/* libpcap leaves it to us on failure */
+		fclose(f); /* libpcap leaves it to us on failure */
 		goto fail;
 	}
 	s->dlt = pcap_datalink(s->p);
@@ -352,7 +351,7 @@ void pcap_source_close(struct pcap_source *s)
 	if (!s)
 		return;
 	if (s->p)
-		pcap_close(s->p);	/* closes the FILE, and with it the gzip stream */
+		pcap_close(s->p); /* closes the FILE, and with it the gzip stream */
 	sel_free(s->sel);
 	free(s);
 }

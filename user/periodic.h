@@ -5,14 +5,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PERIODIC_NS_PER_MS	1000000ULL
-#define PERIODIC_NS_PER_S	1000000000ULL
+#define PERIODIC_NS_PER_MS 1000000ULL
+#define PERIODIC_NS_PER_S  1000000000ULL
 
 struct periodic {
 	const char *name;
-	uint64_t period_ns;		/* > 0 */
+	uint64_t period_ns; /* > 0 */
 	void (*run)(void *ctx, uint64_t now_ns);
-	uint64_t due_ns;		/* CLOCK_MONOTONIC; set by periodic_start() */
+	uint64_t due_ns; /* CLOCK_MONOTONIC; set by periodic_start() */
 };
 
 /* Each task first due one period after now. */

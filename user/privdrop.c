@@ -37,40 +37,117 @@
 static const int allowed[] = {
 	/* files: list reloads (open, read, stat, directories), the -o file
 	 * (append, cut back a torn batch, reopen by name), inotify */
-	SCMP_SYS(read), SCMP_SYS(readv), SCMP_SYS(pread64), SCMP_SYS(write), SCMP_SYS(writev),
-	SCMP_SYS(pwrite64), SCMP_SYS(lseek), SCMP_SYS(close), SCMP_SYS(open), SCMP_SYS(openat),
-	SCMP_SYS(stat), SCMP_SYS(fstat), SCMP_SYS(lstat), SCMP_SYS(newfstatat), SCMP_SYS(statx),
-	SCMP_SYS(statfs), SCMP_SYS(fstatfs), SCMP_SYS(access), SCMP_SYS(faccessat),
-	SCMP_SYS(faccessat2), SCMP_SYS(readlink), SCMP_SYS(readlinkat), SCMP_SYS(getdents64),
-	SCMP_SYS(fcntl), SCMP_SYS(flock), SCMP_SYS(dup), SCMP_SYS(dup2), SCMP_SYS(dup3),
-	SCMP_SYS(pipe2), SCMP_SYS(eventfd2), SCMP_SYS(ftruncate), SCMP_SYS(fsync),
-	SCMP_SYS(fdatasync), SCMP_SYS(inotify_init1), SCMP_SYS(inotify_add_watch),
+	SCMP_SYS(read),
+	SCMP_SYS(readv),
+	SCMP_SYS(pread64),
+	SCMP_SYS(write),
+	SCMP_SYS(writev),
+	SCMP_SYS(pwrite64),
+	SCMP_SYS(lseek),
+	SCMP_SYS(close),
+	SCMP_SYS(open),
+	SCMP_SYS(openat),
+	SCMP_SYS(stat),
+	SCMP_SYS(fstat),
+	SCMP_SYS(lstat),
+	SCMP_SYS(newfstatat),
+	SCMP_SYS(statx),
+	SCMP_SYS(statfs),
+	SCMP_SYS(fstatfs),
+	SCMP_SYS(access),
+	SCMP_SYS(faccessat),
+	SCMP_SYS(faccessat2),
+	SCMP_SYS(readlink),
+	SCMP_SYS(readlinkat),
+	SCMP_SYS(getdents64),
+	SCMP_SYS(fcntl),
+	SCMP_SYS(flock),
+	SCMP_SYS(dup),
+	SCMP_SYS(dup2),
+	SCMP_SYS(dup3),
+	SCMP_SYS(pipe2),
+	SCMP_SYS(eventfd2),
+	SCMP_SYS(ftruncate),
+	SCMP_SYS(fsync),
+	SCMP_SYS(fdatasync),
+	SCMP_SYS(inotify_init1),
+	SCMP_SYS(inotify_add_watch),
 	SCMP_SYS(inotify_rm_watch),
 	/* memory */
-	SCMP_SYS(brk), SCMP_SYS(mmap), SCMP_SYS(munmap), SCMP_SYS(mremap), SCMP_SYS(mprotect),
+	SCMP_SYS(brk),
+	SCMP_SYS(mmap),
+	SCMP_SYS(munmap),
+	SCMP_SYS(mremap),
+	SCMP_SYS(mprotect),
 	SCMP_SYS(madvise),
 	/* waiting: the ring buffer's epoll, /metrics and libcurl's poll */
-	SCMP_SYS(poll), SCMP_SYS(ppoll), SCMP_SYS(select), SCMP_SYS(pselect6),
-	SCMP_SYS(epoll_create1), SCMP_SYS(epoll_ctl), SCMP_SYS(epoll_wait), SCMP_SYS(epoll_pwait),
-	SCMP_SYS(epoll_pwait2), SCMP_SYS(clock_gettime), SCMP_SYS(clock_getres),
-	SCMP_SYS(clock_nanosleep), SCMP_SYS(nanosleep), SCMP_SYS(gettimeofday), SCMP_SYS(time),
+	SCMP_SYS(poll),
+	SCMP_SYS(ppoll),
+	SCMP_SYS(select),
+	SCMP_SYS(pselect6),
+	SCMP_SYS(epoll_create1),
+	SCMP_SYS(epoll_ctl),
+	SCMP_SYS(epoll_wait),
+	SCMP_SYS(epoll_pwait),
+	SCMP_SYS(epoll_pwait2),
+	SCMP_SYS(clock_gettime),
+	SCMP_SYS(clock_getres),
+	SCMP_SYS(clock_nanosleep),
+	SCMP_SYS(nanosleep),
+	SCMP_SYS(gettimeofday),
+	SCMP_SYS(time),
 	/* signals (SIGHUP, SIGTERM; abort() raises with tgkill) */
-	SCMP_SYS(rt_sigaction), SCMP_SYS(rt_sigprocmask), SCMP_SYS(rt_sigreturn),
-	SCMP_SYS(sigaltstack), SCMP_SYS(restart_syscall), SCMP_SYS(tgkill),
+	SCMP_SYS(rt_sigaction),
+	SCMP_SYS(rt_sigprocmask),
+	SCMP_SYS(rt_sigreturn),
+	SCMP_SYS(sigaltstack),
+	SCMP_SYS(restart_syscall),
+	SCMP_SYS(tgkill),
 	/* sockets already open and those libcurl, the resolver and syslog
 	 * make (their families are filtered below) */
-	SCMP_SYS(connect), SCMP_SYS(accept), SCMP_SYS(accept4), SCMP_SYS(shutdown),
-	SCMP_SYS(sendto), SCMP_SYS(sendmsg), SCMP_SYS(sendmmsg), SCMP_SYS(recvfrom),
-	SCMP_SYS(recvmsg), SCMP_SYS(recvmmsg), SCMP_SYS(getsockopt), SCMP_SYS(setsockopt),
-	SCMP_SYS(getsockname), SCMP_SYS(getpeername), SCMP_SYS(bind),
+	SCMP_SYS(connect),
+	SCMP_SYS(accept),
+	SCMP_SYS(accept4),
+	SCMP_SYS(shutdown),
+	SCMP_SYS(sendto),
+	SCMP_SYS(sendmsg),
+	SCMP_SYS(sendmmsg),
+	SCMP_SYS(recvfrom),
+	SCMP_SYS(recvmsg),
+	SCMP_SYS(recvmmsg),
+	SCMP_SYS(getsockopt),
+	SCMP_SYS(setsockopt),
+	SCMP_SYS(getsockname),
+	SCMP_SYS(getpeername),
+	SCMP_SYS(bind),
 	/* threads (libcurl's resolver, the CRL fetch worker) and the process */
-	SCMP_SYS(clone), SCMP_SYS(clone3), SCMP_SYS(futex), SCMP_SYS(set_robust_list),
-	SCMP_SYS(rseq), SCMP_SYS(set_tid_address), SCMP_SYS(sched_yield),
-	SCMP_SYS(sched_getaffinity), SCMP_SYS(exit), SCMP_SYS(exit_group), SCMP_SYS(getpid),
-	SCMP_SYS(gettid), SCMP_SYS(getppid), SCMP_SYS(getuid), SCMP_SYS(geteuid),
-	SCMP_SYS(getgid), SCMP_SYS(getegid), SCMP_SYS(getresuid), SCMP_SYS(getresgid),
-	SCMP_SYS(getgroups), SCMP_SYS(getrandom), SCMP_SYS(uname), SCMP_SYS(sysinfo),
-	SCMP_SYS(getrlimit), SCMP_SYS(prlimit64), SCMP_SYS(getrusage), SCMP_SYS(capget),
+	SCMP_SYS(clone),
+	SCMP_SYS(clone3),
+	SCMP_SYS(futex),
+	SCMP_SYS(set_robust_list),
+	SCMP_SYS(rseq),
+	SCMP_SYS(set_tid_address),
+	SCMP_SYS(sched_yield),
+	SCMP_SYS(sched_getaffinity),
+	SCMP_SYS(exit),
+	SCMP_SYS(exit_group),
+	SCMP_SYS(getpid),
+	SCMP_SYS(gettid),
+	SCMP_SYS(getppid),
+	SCMP_SYS(getuid),
+	SCMP_SYS(geteuid),
+	SCMP_SYS(getgid),
+	SCMP_SYS(getegid),
+	SCMP_SYS(getresuid),
+	SCMP_SYS(getresgid),
+	SCMP_SYS(getgroups),
+	SCMP_SYS(getrandom),
+	SCMP_SYS(uname),
+	SCMP_SYS(sysinfo),
+	SCMP_SYS(getrlimit),
+	SCMP_SYS(prlimit64),
+	SCMP_SYS(getrusage),
+	SCMP_SYS(capget),
 };
 
 /* Address families a socket may still be made in: syslog's local socket,
@@ -85,8 +162,8 @@ static const unsigned long ioctls[] = { TCGETS, TIOCGWINSZ, FIONREAD, FIONBIO };
 /* BPF on the maps this run already holds: the counters read, the
  * done_flows map written. Loading a program or making a map is not. */
 static const int bpf_cmds[] = {
-	BPF_MAP_LOOKUP_ELEM, BPF_MAP_UPDATE_ELEM, BPF_MAP_DELETE_ELEM, BPF_MAP_GET_NEXT_KEY,
-	BPF_MAP_LOOKUP_BATCH, BPF_OBJ_GET_INFO_BY_FD,
+	BPF_MAP_LOOKUP_ELEM,  BPF_MAP_UPDATE_ELEM,  BPF_MAP_DELETE_ELEM,
+	BPF_MAP_GET_NEXT_KEY, BPF_MAP_LOOKUP_BATCH, BPF_OBJ_GET_INFO_BY_FD,
 };
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
@@ -95,7 +172,10 @@ static const int bpf_cmds[] = {
 static int allow_if(scmp_filter_ctx ctx, int sys, unsigned int arg, uint64_t val)
 {
 	const struct scmp_arg_cmp c = {
-		.arg = arg, .op = SCMP_CMP_EQ, .datum_a = val, .datum_b = 0,
+		.arg = arg,
+		.op = SCMP_CMP_EQ,
+		.datum_a = val,
+		.datum_b = 0,
 	};
 
 	return seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, sys, 1, &c);
@@ -162,7 +242,7 @@ static void drop_bounding(uint64_t keep)
 	for (int cap = 0; cap <= 63; cap++)
 		if (!(keep & (1ULL << cap)) && prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) &&
 		    errno == EINVAL)
-			break;	/* past the kernel's last capability */
+			break; /* past the kernel's last capability */
 }
 
 /* Effective and permitted: keep (no more), inheritable and ambient empty. */
@@ -244,7 +324,7 @@ int privdrop_apply(const struct privdrop_opts *o, char *msg, size_t msglen)
 		return 0;
 	}
 	errno = 0;
-	pw = getpwnam(name);	/* before the filter: NSS reads its files */
+	pw = getpwnam(name); /* before the filter: NSS reads its files */
 	if (!pw) {
 		snprintf(msg, msglen, "user %s does not exist%s", name,
 			 o->user ? "" : ": privileges kept (--user NAME to drop them)");
@@ -274,8 +354,8 @@ int privdrop_apply(const struct privdrop_opts *o, char *msg, size_t msglen)
 		snprintf(msg, msglen, "seccomp: %s", strerror(-rc));
 		return -1;
 	}
-	snprintf(msg, msglen, "running as %s (uid %u, gid %u), %s, seccomp allow-list",
-		 pw->pw_name, (unsigned)pw->pw_uid, (unsigned)pw->pw_gid,
+	snprintf(msg, msglen, "running as %s (uid %u, gid %u), %s, seccomp allow-list", pw->pw_name,
+		 (unsigned)pw->pw_uid, (unsigned)pw->pw_gid,
 		 keep ? "only CAP_NET_ADMIN kept (to remove the clsact filters at exit)" :
 			"no capabilities");
 	return 0;

@@ -5,14 +5,14 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define PRIVDROP_DEFAULT_USER	"certsentry"
+#define PRIVDROP_DEFAULT_USER "certsentry"
 
 struct privdrop_opts {
-	const char *user;	/* --user; NULL: PRIVDROP_DEFAULT_USER if it exists */
-	bool no_drop;		/* --no-drop: keep everything (debugging) */
-	bool clsact;		/* attached with clsact: removing its filters at exit
+	const char *user; /* --user; NULL: PRIVDROP_DEFAULT_USER if it exists */
+	bool no_drop;	  /* --no-drop: keep everything (debugging) */
+	bool clsact;	  /* attached with clsact: removing its filters at exit
 				 * needs CAP_NET_ADMIN, which is kept */
-	bool selftest;		/* hidden --seccomp-selftest: SIGUSR2 tries a refused call */
+	bool selftest;	  /* hidden --seccomp-selftest: SIGUSR2 tries a refused call */
 };
 
 /*

@@ -9,7 +9,7 @@
 
 #include "procscan.h"
 
-#define TCP_LISTEN	0x0A
+#define TCP_LISTEN 0x0A
 
 pid_t procscan_pid(const char *name)
 {
@@ -38,9 +38,9 @@ int procscan_parse_map(char *line, struct proc_map *m)
 	if (nl)
 		*nl = 0;
 	memset(m, 0, sizeof(*m));
-	if (sscanf(line, "%" SCNx64 "-%" SCNx64 " %4s %" SCNx64 " %x:%x %" SCNu64 " %n",
-		   &m->start, &m->end, m->perms, &m->off, &m->dev_major, &m->dev_minor, &m->ino,
-		   &n) != 7 || !n || m->end < m->start || strlen(m->perms) != 4)
+	if (sscanf(line, "%" SCNx64 "-%" SCNx64 " %4s %" SCNx64 " %x:%x %" SCNu64 " %n", &m->start,
+		   &m->end, m->perms, &m->off, &m->dev_major, &m->dev_minor, &m->ino, &n) != 7 ||
+	    !n || m->end < m->start || strlen(m->perms) != 4)
 		return -1;
 	m->path = line + n;
 	return 0;
@@ -54,8 +54,11 @@ int procscan_parse_tcp(const char *line, uint64_t *ino)
 	/* "  sl  local_address rem_address   st tx_queue..." heads the file. */
 	if (strstr(line, "local_address"))
 		return 0;
-	if (sscanf(line, " %*u: %*[0-9A-Fa-f]:%*x %*[0-9A-Fa-f]:%*x %x %*x:%*x %*x:%*x %*x %*u"
-		   " %*u %" SCNu64 "%n", &st, ino, &n) != 2 || !n)
+	if (sscanf(line,
+		   " %*u: %*[0-9A-Fa-f]:%*x %*[0-9A-Fa-f]:%*x %x %*x:%*x %*x:%*x %*x %*u"
+		   " %*u %" SCNu64 "%n",
+		   &st, ino, &n) != 2 ||
+	    !n)
 		return -1;
 	return st == TCP_LISTEN;
 }
@@ -97,7 +100,7 @@ static int read_tcp(const char *path, struct inode_set *s)
 	int ret = 0;
 
 	if (!f)
-		return errno == ENOENT ? 0 : -errno;	/* no IPv6 in this kernel */
+		return errno == ENOENT ? 0 : -errno; /* no IPv6 in this kernel */
 	while (!ret && fgets(line, sizeof(line), f))
 		if (procscan_parse_tcp(line, &ino) == 1)
 			ret = set_add(s, ino);

@@ -7,9 +7,9 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define PROCSCAN_INODES_MAX	65536	/* listening sockets remembered per scan */
-#define PROCSCAN_NETNS_MAX	1024	/* network namespaces read per scan */
-#define PROCSCAN_PATH_MAX	512
+#define PROCSCAN_INODES_MAX 65536 /* listening sockets remembered per scan */
+#define PROCSCAN_NETNS_MAX  1024  /* network namespaces read per scan */
+#define PROCSCAN_PATH_MAX   512
 
 /* One line of /proc/PID/maps. path points into the line (may be ""). */
 struct proc_map {
@@ -33,7 +33,7 @@ uint64_t procscan_kdev(uint32_t major, uint32_t minor);
 struct inode_set {
 	uint64_t *v;
 	size_t n, cap;
-	bool full;		/* PROCSCAN_INODES_MAX reached: some were left out */
+	bool full; /* PROCSCAN_INODES_MAX reached: some were left out */
 };
 
 /* Fills set with the inodes of listening TCP sockets (IPv4 and IPv6) of

@@ -5,7 +5,7 @@
 #include <string.h>
 
 /* Larger pushes are split so every offset below stays far from 2^31. */
-#define REASM_CHUNK	(1u << 30)
+#define REASM_CHUNK (1u << 30)
 
 struct reasm_seg {
 	struct reasm_seg *next;
@@ -43,7 +43,7 @@ void reasm_give_up(struct reasm *r)
 	if (r->failed)
 		return;
 	if (r->held_list)
-		r->stats.gaps++;	/* only a real hole counts as a gap */
+		r->stats.gaps++; /* only a real hole counts as a gap */
 	r->failed = true;
 	drop_held(r);
 }
@@ -55,8 +55,7 @@ static uint32_t rel(uint32_t base, uint32_t seq)
 }
 
 /* Hand bytes over; the callback may give up on the stream (-1 then). */
-static int deliver(struct reasm *r, const uint8_t *d, uint32_t n,
-		   reasm_data_fn fn, void *ctx)
+static int deliver(struct reasm *r, const uint8_t *d, uint32_t n, reasm_data_fn fn, void *ctx)
 {
 	r->next_seq += n;
 	r->stats.delivered += n;
@@ -67,8 +66,8 @@ static int deliver(struct reasm *r, const uint8_t *d, uint32_t n,
 
 /* New bytes [so, eo) (offsets from base, data d) against held segment h:
  * the held bytes arrived first and win; count what the new ones repeat. */
-static void overlap(struct reasm *r, uint32_t base, const struct reasm_seg *h,
-		    const uint8_t *d, uint32_t so, uint32_t eo)
+static void overlap(struct reasm *r, uint32_t base, const struct reasm_seg *h, const uint8_t *d,
+		    uint32_t so, uint32_t eo)
 {
 	uint32_t hs = rel(base, h->seq), he = hs + h->len;
 	uint32_t lo = hs > so ? hs : so, hi = he < eo ? he : eo;
@@ -96,8 +95,8 @@ static int deliver_held(struct reasm *r, reasm_data_fn fn, void *ctx)
 
 /* Segment starting exactly at next_seq: deliver it in place, letting held
  * bytes it overlaps win, then whatever held data has become contiguous. */
-static int push_in_order(struct reasm *r, const uint8_t *d, uint32_t len,
-			 reasm_data_fn fn, void *ctx)
+static int push_in_order(struct reasm *r, const uint8_t *d, uint32_t len, reasm_data_fn fn,
+			 void *ctx)
 {
 	uint32_t base = r->next_seq, cur = 0;
 	struct reasm_seg *h;
@@ -134,8 +133,7 @@ static int gap(struct reasm *r)
 }
 
 /* Bytes of [so, eo) not yet covered by held segments. */
-static uint32_t uncovered(const struct reasm *r, uint32_t base, uint32_t so,
-			  uint32_t eo)
+static uint32_t uncovered(const struct reasm *r, uint32_t base, uint32_t so, uint32_t eo)
 {
 	uint32_t cur = so, need = 0;
 
@@ -210,8 +208,8 @@ static int push_ahead(struct reasm *r, uint32_t so, const uint8_t *d, uint32_t l
 	return 0;
 }
 
-static int push_one(struct reasm *r, uint32_t seq, const uint8_t *d, uint32_t len,
-		    reasm_data_fn fn, void *ctx)
+static int push_one(struct reasm *r, uint32_t seq, const uint8_t *d, uint32_t len, reasm_data_fn fn,
+		    void *ctx)
 {
 	uint32_t behind = r->next_seq - seq;
 
@@ -232,8 +230,8 @@ static int push_one(struct reasm *r, uint32_t seq, const uint8_t *d, uint32_t le
 	return push_ahead(r, rel(r->next_seq, seq), d, len);
 }
 
-int reasm_push(struct reasm *r, uint32_t seq, const uint8_t *data, size_t len,
-	       reasm_data_fn fn, void *ctx)
+int reasm_push(struct reasm *r, uint32_t seq, const uint8_t *data, size_t len, reasm_data_fn fn,
+	       void *ctx)
 {
 	if (r->failed)
 		return -1;

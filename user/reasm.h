@@ -17,24 +17,24 @@
  * Sequence arithmetic is modulo 2^32 throughout (wraparound is normal).
  */
 
-struct reasm_seg;			/* held out-of-order segment (private) */
+struct reasm_seg; /* held out-of-order segment (private) */
 
 struct reasm_stats {
-	uint64_t delivered;		/* bytes handed to the callback */
-	uint64_t dup_bytes;		/* retransmitted bytes dropped */
-	uint64_t conflict_bytes;	/* overlapping bytes that differed */
-	uint64_t held_max;		/* largest number of bytes ever held */
-	uint32_t ooo_segments;		/* segments that arrived ahead of a hole */
-	uint32_t gaps;			/* holes that made the direction give up */
+	uint64_t delivered;	 /* bytes handed to the callback */
+	uint64_t dup_bytes;	 /* retransmitted bytes dropped */
+	uint64_t conflict_bytes; /* overlapping bytes that differed */
+	uint64_t held_max;	 /* largest number of bytes ever held */
+	uint32_t ooo_segments;	 /* segments that arrived ahead of a hole */
+	uint32_t gaps;		 /* holes that made the direction give up */
 };
 
 struct reasm {
 	bool started;
-	bool failed;			/* gave up: a hole never filled */
-	uint32_t next_seq;		/* next byte expected */
-	uint32_t max_held;		/* bound on bytes held out of order */
-	uint32_t held;			/* bytes currently held */
-	struct reasm_seg *held_list;	/* sorted by seq */
+	bool failed;		     /* gave up: a hole never filled */
+	uint32_t next_seq;	     /* next byte expected */
+	uint32_t max_held;	     /* bound on bytes held out of order */
+	uint32_t held;		     /* bytes currently held */
+	struct reasm_seg *held_list; /* sorted by seq */
 	struct reasm_stats stats;
 };
 
@@ -43,8 +43,8 @@ typedef void (*reasm_data_fn)(void *ctx, const uint8_t *data, size_t len);
 
 void reasm_init(struct reasm *r, uint32_t max_held);
 /* Push one segment. Returns 0, or -1 once the direction has given up. */
-int reasm_push(struct reasm *r, uint32_t seq, const uint8_t *data, size_t len,
-	       reasm_data_fn fn, void *ctx);
+int reasm_push(struct reasm *r, uint32_t seq, const uint8_t *data, size_t len, reasm_data_fn fn,
+	       void *ctx);
 /* Give up on a hole now (idle timeout, FIN with a hole): drops held bytes. */
 void reasm_give_up(struct reasm *r);
 /* Frees held bytes and ends the stream; may be called from the callback. */

@@ -70,7 +70,7 @@ static void record_begin(struct recwalk *s)
 static void stop(struct recwalk *s, uint8_t phase)
 {
 	uint32_t len = phase == WIRE_WALK_HELLO ? s->w.body :
-		       (uint32_t)s->unit[3] << 8 | s->unit[4];
+						  (uint32_t)s->unit[3] << 8 | s->unit[4];
 
 	s->state = STOPPED;
 	s->end = s->w.rec + TLS_HDR_LEN + (len < CS_TAIL_BYTES ? len : CS_TAIL_BYTES);

@@ -24,32 +24,32 @@
  * record's ciphertext; longer ones are not held, and counted).
  */
 
-#define RECWALK_REC_MAX		(16384 + 256)
+#define RECWALK_REC_MAX (16384 + 256)
 
 enum recwalk_event {
-	RECWALK_MORE,		/* nothing yet: feed more */
-	RECWALK_RECORD,		/* an encrypted record is whole (recwalk_record) */
-	RECWALK_END,		/* the walk is over: the source copies nothing more */
+	RECWALK_MORE,	/* nothing yet: feed more */
+	RECWALK_RECORD, /* an encrypted record is whole (recwalk_record) */
+	RECWALK_END,	/* the walk is over: the source copies nothing more */
 };
 
 struct recwalk_record {
 	uint8_t hdr[TLS_HDR_LEN];
-	uint32_t len;			/* body bytes */
-	uint8_t *body;			/* NULL: over RECWALK_REC_MAX, not held */
+	uint32_t len;  /* body bytes */
+	uint8_t *body; /* NULL: over RECWALK_REC_MAX, not held */
 };
 
 struct recwalk {
-	struct wire_walk w;		/* w.rec: stream offset of the next unit */
-	uint32_t pos;			/* stream offset of the next byte fed */
-	uint32_t end;			/* stopped: where the stop record's tail ends */
-	uint8_t unit[TLS_HDR_LEN];	/* the unit at w.rec, have bytes of it */
+	struct wire_walk w;	   /* w.rec: stream offset of the next unit */
+	uint32_t pos;		   /* stream offset of the next byte fed */
+	uint32_t end;		   /* stopped: where the stop record's tail ends */
+	uint8_t unit[TLS_HDR_LEN]; /* the unit at w.rec, have bytes of it */
 	uint8_t have;
-	uint8_t state;			/* recwalk.c: walking, stopped, over */
-	uint8_t n;			/* records in rec[], the last maybe partial */
-	bool filling;			/* rec[n - 1] still takes body bytes */
-	uint32_t fill;			/* ... this many so far */
-	uint32_t oversize;		/* records not held: over RECWALK_REC_MAX */
-	size_t mem;			/* bytes of record bodies held */
+	uint8_t state;	   /* recwalk.c: walking, stopped, over */
+	uint8_t n;	   /* records in rec[], the last maybe partial */
+	bool filling;	   /* rec[n - 1] still takes body bytes */
+	uint32_t fill;	   /* ... this many so far */
+	uint32_t oversize; /* records not held: over RECWALK_REC_MAX */
+	size_t mem;	   /* bytes of record bodies held */
 	struct recwalk_record rec[CS_ENC_SERVER_RECS];
 };
 

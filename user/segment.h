@@ -14,15 +14,15 @@
  * the duration of the call that receives it.
  */
 struct cs_segment {
-	struct cs_flow_key key;		/* directional: src sent these bytes */
-	uint64_t ts_ns;			/* capture time, ns since the Unix epoch */
-	uint64_t mono_ns;		/* CLOCK_MONOTONIC capture time, 0 offline */
-	uint32_t seq;			/* TCP sequence number of data[0]; UDP: 0 */
+	struct cs_flow_key key; /* directional: src sent these bytes */
+	uint64_t ts_ns;		/* capture time, ns since the Unix epoch */
+	uint64_t mono_ns;	/* CLOCK_MONOTONIC capture time, 0 offline */
+	uint32_t seq;		/* TCP sequence number of data[0]; UDP: 0 */
 	uint32_t len;
 	const uint8_t *data;
-	uint32_t ifindex;		/* 0 offline */
-	uint8_t  hook;			/* enum cs_hook */
-	uint8_t  tcp_flags;		/* CS_TCP_* */
+	uint32_t ifindex;  /* 0 offline */
+	uint8_t hook;	   /* enum cs_hook */
+	uint8_t tcp_flags; /* CS_TCP_* */
 };
 
 /* What a source calls for each segment. Returns 0, or -1 to stop the source. */

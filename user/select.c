@@ -8,29 +8,29 @@
 #include "cs_wire.h"
 #include "htab.h"
 
-#define NIL		UINT32_MAX
+#define NIL UINT32_MAX
 
-#define ETH_HLEN	14
-#define SLL_HLEN	16
-#define SLL2_HLEN	20
-#define NULL_HLEN	4		/* DLT_NULL / DLT_LOOP address family */
-#define VLAN_HLEN	4
-#define IP4_HLEN	20
-#define IP6_HLEN	40
-#define TCP_HLEN	20
-#define UDP_HLEN	8
+#define ETH_HLEN  14
+#define SLL_HLEN  16
+#define SLL2_HLEN 20
+#define NULL_HLEN 4 /* DLT_NULL / DLT_LOOP address family */
+#define VLAN_HLEN 4
+#define IP4_HLEN  20
+#define IP6_HLEN  40
+#define TCP_HLEN  20
+#define UDP_HLEN  8
 
-#define ETH_IPV4	0x0800
-#define ETH_IPV6	0x86dd
-#define ETH_8021Q	0x8100
-#define ETH_8021AD	0x88a8
-#define ETH_QINQ_OLD	0x9100		/* pre-802.1ad QinQ, still seen */
+#define ETH_IPV4     0x0800
+#define ETH_IPV6     0x86dd
+#define ETH_8021Q    0x8100
+#define ETH_8021AD   0x88a8
+#define ETH_QINQ_OLD 0x9100 /* pre-802.1ad QinQ, still seen */
 
-#define IP4_MF_OFFSET	0x3fff		/* MF flag | fragment offset */
-#define IP6_HOP		0
-#define IP6_ROUTING	43
-#define IP6_FRAGMENT	44
-#define IP6_DSTOPTS	60
+#define IP4_MF_OFFSET 0x3fff /* MF flag | fragment offset */
+#define IP6_HOP	      0
+#define IP6_ROUTING   43
+#define IP6_FRAGMENT  44
+#define IP6_DSTOPTS   60
 
 static uint16_t rd16(const uint8_t *p)
 {
@@ -167,7 +167,7 @@ static int parse_ip4(const uint8_t *ip, uint32_t cap, uint32_t wire, struct sel_
 	if (ihl < IP4_HLEN || ihl > cap)
 		return SEL_MALFORMED;
 	*tot = rd16(ip + 2);
-	if (*tot == 0 || *tot > wire)	/* BIG TCP, or a lying header */
+	if (*tot == 0 || *tot > wire) /* BIG TCP, or a lying header */
 		*tot = wire;
 	if (*tot < ihl)
 		return SEL_MALFORMED;
@@ -194,7 +194,7 @@ static int parse_ip6(const uint8_t *ip, uint32_t cap, uint32_t wire, struct sel_
 	if (cap < IP6_HLEN || ip[0] >> 4 != 6)
 		return SEL_MALFORMED;
 	*tot = IP6_HLEN + (uint32_t)rd16(ip + 4);
-	if (*tot == IP6_HLEN || *tot > wire)	/* jumbogram / BIG TCP, or lying */
+	if (*tot == IP6_HLEN || *tot > wire) /* jumbogram / BIG TCP, or lying */
 		*tot = wire;
 	nh = ip[6];
 	for (int i = 0; nh != IPPROTO_TCP && nh != IPPROTO_UDP; i++) {
@@ -203,11 +203,11 @@ static int parse_ip6(const uint8_t *ip, uint32_t cap, uint32_t wire, struct sel_
 		if (nh == IP6_FRAGMENT)
 			return SEL_FRAGMENT;
 		if (nh != IP6_HOP && nh != IP6_ROUTING && nh != IP6_DSTOPTS)
-			return SEL_NOT_TCP;	/* AH, ESP, no next header ... */
+			return SEL_NOT_TCP; /* AH, ESP, no next header ... */
 		if (h > cap - 2 || h > *tot - 2)
 			return SEL_MALFORMED;
 		nh = ip[h];
-		h += ((uint32_t)ip[h + 1] + 1) * 8;	/* h < cap, + 2048 at most */
+		h += ((uint32_t)ip[h + 1] + 1) * 8; /* h < cap, + 2048 at most */
 		if (h > *tot)
 			return SEL_MALFORMED;
 	}
@@ -221,8 +221,7 @@ static int parse_ip6(const uint8_t *ip, uint32_t cap, uint32_t wire, struct sel_
 
 /* The UDP header at l4 (l4 <= tot, l4 <= cap). Like the kernel, the payload
  * length comes from the IP header, not from the UDP length field. */
-static int parse_udp(const uint8_t *ip, uint32_t cap, uint32_t l4, uint32_t tot,
-		     struct sel_pkt *o)
+static int parse_udp(const uint8_t *ip, uint32_t cap, uint32_t l4, uint32_t tot, struct sel_pkt *o)
 {
 	if (tot - l4 < UDP_HLEN || cap - l4 < UDP_HLEN)
 		return SEL_MALFORMED;
@@ -236,8 +235,7 @@ static int parse_udp(const uint8_t *ip, uint32_t cap, uint32_t l4, uint32_t tot,
 
 /* The TCP header at l4 (l4 <= tot <= wire, l4 <= cap): it must be in the
  * datagram and captured. */
-static int parse_tcp(const uint8_t *ip, uint32_t cap, uint32_t l4, uint32_t tot,
-		     struct sel_pkt *o)
+static int parse_tcp(const uint8_t *ip, uint32_t cap, uint32_t l4, uint32_t tot, struct sel_pkt *o)
 {
 	const uint8_t *tcp = ip + l4;
 	uint32_t doff;
@@ -251,7 +249,7 @@ static int parse_tcp(const uint8_t *ip, uint32_t cap, uint32_t l4, uint32_t tot,
 	o->key.dport = rd16(tcp + 2);
 	o->flags = tcp[13];
 	o->seq = rd32(tcp + 4);
-	if (o->flags & CS_TCP_SYN)	/* TFO data follows the SYN */
+	if (o->flags & CS_TCP_SYN) /* TFO data follows the SYN */
 		o->seq++;
 	o->len = tot - l4 - doff;
 	o->payload = tcp + doff;
@@ -298,29 +296,29 @@ int sel_parse(int lt, const uint8_t *f, uint32_t caplen, uint32_t wirelen, struc
 
 struct dir {
 	struct cs_flow_key key;
-	uint32_t isn;			/* seq of the packet that started tracking */
-	struct wire_walk w;		/* rule 5: w.rec the next unit's seq, w.phase 0
+	uint32_t isn;		       /* seq of the packet that started tracking */
+	struct wire_walk w;	       /* rule 5: w.rec the next unit's seq, w.phase 0
 					 * once stopped (or never walked) */
-	uint32_t limit;			/* copy offsets below this (UDP: bytes) */
-	uint32_t hi;			/* UDP: bytes selected so far */
-	struct hnode h;			/* in the table; h.next links the free list */
-	struct lru_node lru;		/* most recent first */
-	uint8_t reached;		/* a packet reached limit (counted once) */
-	uint8_t user_done;		/* sel_done: forget at the next payload */
-	uint8_t mode;			/* enum cs_mode */
-	uint8_t part_len;		/* rule 6: bytes of a split unit kept */
-	uint8_t part[TLS_HDR_LEN - 1];	/* ... the bytes, from w.rec */
+	uint32_t limit;		       /* copy offsets below this (UDP: bytes) */
+	uint32_t hi;		       /* UDP: bytes selected so far */
+	struct hnode h;		       /* in the table; h.next links the free list */
+	struct lru_node lru;	       /* most recent first */
+	uint8_t reached;	       /* a packet reached limit (counted once) */
+	uint8_t user_done;	       /* sel_done: forget at the next payload */
+	uint8_t mode;		       /* enum cs_mode */
+	uint8_t part_len;	       /* rule 6: bytes of a split unit kept */
+	uint8_t part[TLS_HDR_LEN - 1]; /* ... the bytes, from w.rec */
 };
 
 struct sel {
 	struct dir *d;
-	uint32_t cap;			/* entries in d */
-	uint32_t fresh;			/* d[fresh..cap) never used yet */
-	struct hnode *free;		/* dropped entries, through h.next */
+	uint32_t cap;	    /* entries in d */
+	uint32_t fresh;	    /* d[fresh..cap) never used yet */
+	struct hnode *free; /* dropped entries, through h.next */
 	struct htab tab;
 	struct lru lru;
 	uint32_t max_bytes;
-	bool copy_encrypted;		/* rule 5: the kernel's copy_encrypted */
+	bool copy_encrypted; /* rule 5: the kernel's copy_encrypted */
 	struct sel_stats st;
 };
 
@@ -331,7 +329,7 @@ struct sel *sel_new(uint32_t capacity, uint32_t max_bytes)
 	if (!t)
 		return NULL;
 	t->cap = capacity ? capacity : CS_FLOWS_MAX;
-	if (t->cap > (1u << 24))	/* keeps sizes sane */
+	if (t->cap > (1u << 24)) /* keeps sizes sane */
 		t->cap = 1u << 24;
 	t->max_bytes = max_bytes ? max_bytes : CS_MAX_BYTES_DEFAULT;
 	t->d = calloc(t->cap, sizeof(*t->d));
@@ -355,7 +353,8 @@ static uint32_t find(const struct sel *t, const struct cs_flow_key *k)
 {
 	struct hnode *n;
 
-	htab_for_hash(&t->tab, htab_hash(&t->tab, k, sizeof(*k)), n) {
+	htab_for_hash(&t->tab, htab_hash(&t->tab, k, sizeof(*k)), n)
+	{
 		struct dir *d = htab_entry(n, struct dir, h);
 
 		if (!memcmp(&d->key, k, sizeof(*k)))
@@ -533,8 +532,7 @@ static void walk(struct sel *t, struct dir *d, const struct sel_pkt *p)
 
 /* Rules 3-6 and 8 for a payload packet of a tracked TCP direction. Returns
  * false if the direction is to be forgotten (userspace is done with it). */
-static bool tracked_data(struct sel *t, uint32_t i, const struct sel_pkt *p,
-			 struct sel_verdict *v)
+static bool tracked_data(struct sel *t, uint32_t i, const struct sel_pkt *p, struct sel_verdict *v)
 {
 	struct dir *d = &t->d[i];
 	int32_t off = (int32_t)(p->seq - d->isn);
@@ -686,12 +684,12 @@ void sel_packet(struct sel *t, const struct sel_pkt *p, struct sel_verdict *v)
 		return;
 	}
 	if (!p->len && !(p->flags & (CS_TCP_FIN | CS_TCP_RST)))
-		return;				/* pure ACK, SYN: nothing to see */
+		return; /* pure ACK, SYN: nothing to see */
 	i = tcp_direction(t, p);
 	if (i == NIL)
 		return;
 	if (p->len && !tracked_data(t, i, p, v)) {
-		drop(t, i);			/* no close either, like the kernel */
+		drop(t, i); /* no close either, like the kernel */
 		return;
 	}
 	if (p->flags & (CS_TCP_FIN | CS_TCP_RST)) {

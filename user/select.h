@@ -124,32 +124,32 @@
  * capture cut by its snapshot length can select less.
  */
 
-#define SEL_IP6_EXT_MAX	4	/* IPv6 extension headers walked (kernel: IPV6_EXT_MAX) */
-#define SEL_VLAN_MAX	4	/* stacked 802.1Q / 802.1ad tags */
-#define SEL_WALK_MAX	CS_WALK_MAX	/* TLS/DTLS record headers walked per packet */
+#define SEL_IP6_EXT_MAX 4	    /* IPv6 extension headers walked (kernel: IPV6_EXT_MAX) */
+#define SEL_VLAN_MAX	4	    /* stacked 802.1Q / 802.1ad tags */
+#define SEL_WALK_MAX	CS_WALK_MAX /* TLS/DTLS record headers walked per packet */
 
 /* LINKTYPE_RAW as written in files; libpcap maps it to DLT_RAW (12). */
-#define SEL_LINKTYPE_RAW	101
-#define SEL_LINKTYPE_IPV4	228
-#define SEL_LINKTYPE_IPV6	229
+#define SEL_LINKTYPE_RAW  101
+#define SEL_LINKTYPE_IPV4 228
+#define SEL_LINKTYPE_IPV6 229
 
 /* One parsed TCP or UDP packet. payload points into the caller's frame. */
 struct sel_pkt {
-	struct cs_flow_key key;		/* zeroed, then filled: memcmp-able */
-	uint32_t seq;			/* TCP seq of the first payload byte; UDP 0 */
-	uint32_t len;			/* payload length per the IP header */
-	uint32_t caplen;		/* payload bytes actually present, <= len */
+	struct cs_flow_key key; /* zeroed, then filled: memcmp-able */
+	uint32_t seq;		/* TCP seq of the first payload byte; UDP 0 */
+	uint32_t len;		/* payload length per the IP header */
+	uint32_t caplen;	/* payload bytes actually present, <= len */
 	const uint8_t *payload;
-	uint8_t flags;			/* TCP flags byte; UDP 0 */
+	uint8_t flags; /* TCP flags byte; UDP 0 */
 };
 
 enum sel_parse_rc {
-	SEL_OK = 0,			/* a TCP or UDP packet: out is filled */
-	SEL_NOT_IP,			/* ARP, MPLS, PPPoE, unknown AF ... */
-	SEL_NOT_TCP,			/* IP, but neither TCP nor UDP in it */
-	SEL_FRAGMENT,			/* IPv4/IPv6 fragment: skipped */
-	SEL_MALFORMED,			/* lengths that do not add up */
-	SEL_BAD_LINKTYPE,		/* not a link type we parse */
+	SEL_OK = 0,	  /* a TCP or UDP packet: out is filled */
+	SEL_NOT_IP,	  /* ARP, MPLS, PPPoE, unknown AF ... */
+	SEL_NOT_TCP,	  /* IP, but neither TCP nor UDP in it */
+	SEL_FRAGMENT,	  /* IPv4/IPv6 fragment: skipped */
+	SEL_MALFORMED,	  /* lengths that do not add up */
+	SEL_BAD_LINKTYPE, /* not a link type we parse */
 };
 
 /* Is linktype (a DLT_ value, or LINKTYPE_RAW/IPV4/IPV6) one sel_parse knows? */
@@ -158,28 +158,28 @@ bool sel_linktype_ok(int linktype);
  * caplen if unknown). A frame cut by the snapshot length still yields its
  * captured payload bytes if all headers are present; a frame that is
  * complete but shorter than its IP header says is SEL_MALFORMED. */
-int sel_parse(int linktype, const uint8_t *frame, uint32_t caplen,
-	      uint32_t wirelen, struct sel_pkt *out);
+int sel_parse(int linktype, const uint8_t *frame, uint32_t caplen, uint32_t wirelen,
+	      struct sel_pkt *out);
 
 /* What to emit for one packet: a data segment, then possibly a close. */
 struct sel_verdict {
 	uint32_t data_seq;
-	uint32_t data_len;		/* 0: no data segment */
-	uint8_t  data_flags;		/* the packet's TCP flags */
-	bool     close;
+	uint32_t data_len;  /* 0: no data segment */
+	uint8_t data_flags; /* the packet's TCP flags */
+	bool close;
 	uint32_t close_seq;
-	uint8_t  close_flags;		/* the packet's TCP flags (FIN and/or RST set) */
+	uint8_t close_flags; /* the packet's TCP flags (FIN and/or RST set) */
 };
 
 struct sel_stats {
-	uint64_t flows;			/* directions started */
-	uint64_t evicted;		/* directions pushed out by a full table */
-	uint64_t capped;		/* directions that reached max_bytes (CS_C_CAPPED) */
-	uint64_t stopped;		/* directions whose walk stopped at a record (rules 5, 11) */
-	uint64_t closed;		/* close segments */
-	uint64_t not_tls;		/* payload packets of untracked directions */
-	uint64_t bytes;			/* payload bytes selected */
-	uint32_t active;		/* directions in the table now */
+	uint64_t flows;	  /* directions started */
+	uint64_t evicted; /* directions pushed out by a full table */
+	uint64_t capped;  /* directions that reached max_bytes (CS_C_CAPPED) */
+	uint64_t stopped; /* directions whose walk stopped at a record (rules 5, 11) */
+	uint64_t closed;  /* close segments */
+	uint64_t not_tls; /* payload packets of untracked directions */
+	uint64_t bytes;	  /* payload bytes selected */
+	uint32_t active;  /* directions in the table now */
 };
 
 struct sel;

@@ -11,8 +11,8 @@
 _Static_assert(CS_UP_CHAIN_MAX == TLS_CHAIN_MAX, "the kernel copies what a chain keeps");
 _Static_assert(CS_UP_RANDOM_LEN == KEYLOG_RANDOM_LEN, "a client_random is a client_random");
 
-#define RECENT_SECRETS	16	/* fingerprints kept to drop a repeated secret */
-#define GONE_MAX	64	/* chains evicted, whose later records are ignored */
+#define RECENT_SECRETS 16 /* fingerprints kept to drop a repeated secret */
+#define GONE_MAX       64 /* chains evicted, whose later records are ignored */
 
 /* A certificate being received: der_len bytes, have of them so far. */
 struct piece {
@@ -25,14 +25,14 @@ struct piece {
 struct thread {
 	bool used;
 	uint32_t tid, tgid;
-	uint64_t chain;			/* the kernel's chain id */
-	uint64_t start_ns;		/* first record, CLOCK_MONOTONIC */
-	uint32_t total;			/* certificates announced so far */
-	bool broken;			/* a record is missing: never delivered */
-	bool oversize;			/* a certificate was too big to copy */
+	uint64_t chain;	   /* the kernel's chain id */
+	uint64_t start_ns; /* first record, CLOCK_MONOTONIC */
+	uint32_t total;	   /* certificates announced so far */
+	bool broken;	   /* a record is missing: never delivered */
+	bool oversize;	   /* a certificate was too big to copy */
 	struct piece cert[TLS_CHAIN_MAX];
-	struct hnode h;			/* keyed hash of tid */
-	struct lru_node lru;		/* most recently used first */
+	struct hnode h;	     /* keyed hash of tid */
+	struct lru_node lru; /* most recently used first */
 };
 
 struct served {
@@ -43,9 +43,12 @@ struct served {
 	struct lru lru;
 	uint32_t n_threads;
 	uint64_t bytes;
-	uint64_t recent[RECENT_SECRETS];	/* tid and hash of a secret record */
+	uint64_t recent[RECENT_SECRETS]; /* tid and hash of a secret record */
 	uint32_t recent_pos;
-	struct { uint32_t tid; uint64_t chain; } gone[GONE_MAX];
+	struct {
+		uint32_t tid;
+		uint64_t chain;
+	} gone[GONE_MAX];
 	uint32_t gone_pos;
 	uint64_t c[SERVED_C_MAX];
 };
@@ -91,7 +94,8 @@ static struct thread *find(struct served *s, uint32_t tid)
 {
 	struct hnode *n;
 
-	htab_for_hash(&s->tab, htab_hash(&s->tab, &tid, sizeof(tid)), n) {
+	htab_for_hash(&s->tab, htab_hash(&s->tab, &tid, sizeof(tid)), n)
+	{
 		struct thread *t = htab_entry(n, struct thread, h);
 
 		if (t->tid == tid)
@@ -210,7 +214,7 @@ static int on_cert(struct served *s, const struct cs_up_cert *r, size_t size)
 	if (t->broken)
 		return 0;
 	if (r->index != expected(t) || (r->index == t->total) != (r->off == 0)) {
-		t->broken = true;	/* a record of this chain was lost */
+		t->broken = true; /* a record of this chain was lost */
 		return 0;
 	}
 	if (r->index == t->total)
@@ -246,9 +250,8 @@ static int bind_key(const struct cs_up_bind *b, struct cs_flow_key *k)
 	k->sport = b->lport;
 	k->dport = b->rport;
 	k->proto = IPPROTO_TCP;
-	if (b->family == AF_INET ||
-	    (b->family == AF_INET6 && !memcmp(b->local, mapped, 12) &&
-	     !memcmp(b->remote, mapped, 12))) {
+	if (b->family == AF_INET || (b->family == AF_INET6 && !memcmp(b->local, mapped, 12) &&
+				     !memcmp(b->remote, mapped, 12))) {
 		int off = b->family == AF_INET ? 0 : 12;
 
 		k->family = CS_AF_INET;

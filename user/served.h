@@ -10,13 +10,13 @@
 #include "keylog.h"
 #include "tls.h"
 
-#define SERVED_THREADS_MAX	1024			/* threads with a chain in progress */
-#define SERVED_BYTES_MAX	(16u * 1024 * 1024)	/* DER bytes held for them, in all */
-#define SERVED_TTL_NS		(10ULL * 1000000000)	/* a chain not sent by then is dropped */
+#define SERVED_THREADS_MAX 1024			/* threads with a chain in progress */
+#define SERVED_BYTES_MAX   (16u * 1024 * 1024)	/* DER bytes held for them, in all */
+#define SERVED_TTL_NS	   (10ULL * 1000000000) /* a chain not sent by then is dropped */
 
 /* How a chain was tied to its connection. */
 enum uprobe_binding {
-	UPROBE_BIND_EXACT = 1,	/* the building thread's next send, on that TCP socket */
+	UPROBE_BIND_EXACT = 1, /* the building thread's next send, on that TCP socket */
 };
 
 /* A chain a local server wrote into its Certificate message, and the
@@ -30,12 +30,12 @@ struct served_chain {
 	uint32_t tgid, tid;
 	char comm[16];
 	enum uprobe_binding binding;
-	uint32_t n;			/* certificates kept, leaf first (<= TLS_CHAIN_MAX) */
-	uint32_t total;			/* certificates in the chain */
+	uint32_t n;	/* certificates kept, leaf first (<= TLS_CHAIN_MAX) */
+	uint32_t total; /* certificates in the chain */
 	const uint8_t *der[TLS_CHAIN_MAX];
 	uint32_t der_len[TLS_CHAIN_MAX];
-	uint64_t ts_ns;			/* the send: CLOCK_REALTIME ns */
-	uint64_t mono_ns;		/* the same instant, CLOCK_MONOTONIC */
+	uint64_t ts_ns;	  /* the send: CLOCK_REALTIME ns */
+	uint64_t mono_ns; /* the same instant, CLOCK_MONOTONIC */
 };
 
 struct uprobe_cbs {
@@ -49,19 +49,19 @@ struct uprobe_cbs {
 };
 
 enum served_counter {
-	SERVED_C_CHAINS,	/* chains delivered */
-	SERVED_C_TRUNCATED,	/* ... of them with more than TLS_CHAIN_MAX certificates */
-	SERVED_C_SECRETS,	/* secrets delivered */
-	SERVED_C_SECRET_DUPS,	/* the same secret again from the same thread (Go stack growth) */
-	SERVED_C_SECRET_LABEL,	/* secrets under a label the key log does not know (dropped) */
-	SERVED_C_ORPHANED,	/* chains replaced by the thread's next before any send */
-	SERVED_C_EXPIRED,	/* chains never sent (thread gone, or older than the TTL) */
-	SERVED_C_INCOMPLETE,	/* chains with records lost (ring full) or out of order */
-	SERVED_C_OVERSIZE,	/* chains dropped: a certificate over CS_UP_CERT_MAX */
-	SERVED_C_EVICTED,	/* chains dropped: thread table or byte budget full */
-	SERVED_C_NO_CHAIN,	/* bind records for a chain not held */
-	SERVED_C_BAD_RECORD,	/* malformed records */
-	SERVED_C_BAD_ADDR,	/* bind records of an unknown address family */
+	SERVED_C_CHAINS,       /* chains delivered */
+	SERVED_C_TRUNCATED,    /* ... of them with more than TLS_CHAIN_MAX certificates */
+	SERVED_C_SECRETS,      /* secrets delivered */
+	SERVED_C_SECRET_DUPS,  /* the same secret again from the same thread (Go stack growth) */
+	SERVED_C_SECRET_LABEL, /* secrets under a label the key log does not know (dropped) */
+	SERVED_C_ORPHANED,     /* chains replaced by the thread's next before any send */
+	SERVED_C_EXPIRED,      /* chains never sent (thread gone, or older than the TTL) */
+	SERVED_C_INCOMPLETE,   /* chains with records lost (ring full) or out of order */
+	SERVED_C_OVERSIZE,     /* chains dropped: a certificate over CS_UP_CERT_MAX */
+	SERVED_C_EVICTED,      /* chains dropped: thread table or byte budget full */
+	SERVED_C_NO_CHAIN,     /* bind records for a chain not held */
+	SERVED_C_BAD_RECORD,   /* malformed records */
+	SERVED_C_BAD_ADDR,     /* bind records of an unknown address family */
 	SERVED_C_MAX
 };
 

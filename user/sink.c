@@ -13,8 +13,8 @@ static const struct {
 #undef SINK
 };
 
-struct sink *sink_open_opts(const char *name, const char *arg, const struct sink_opts *o,
-			    char *err, size_t errlen)
+struct sink *sink_open_opts(const char *name, const char *arg, const struct sink_opts *o, char *err,
+			    size_t errlen)
 {
 	static const struct sink_opts defaults;
 	char why[256] = "";

@@ -10,15 +10,15 @@
 #include <unistd.h>
 #include "sink.h"
 
-#define FILE_BATCH_MAX (64 * 1024)	/* lines gathered for one write() */
+#define FILE_BATCH_MAX (64 * 1024) /* lines gathered for one write() */
 
 struct file_sink {
 	struct sink s;
 	int fd;
-	char *path;		/* opened here by name: closed here, reopenable */
-	bool regular;		/* a regular file: a torn batch can be cut off */
-	bool torn;		/* a pipe got part of a batch: start the next on a new line */
-	char *ob;		/* the batch: whole lines only */
+	char *path;   /* opened here by name: closed here, reopenable */
+	bool regular; /* a regular file: a torn batch can be cut off */
+	bool torn;    /* a pipe got part of a batch: start the next on a new line */
+	char *ob;     /* the batch: whole lines only */
 	size_t ob_len;
 	uint64_t ob_lines;
 };
@@ -143,8 +143,8 @@ static int file_write(struct sink *s, const struct sink_line *l)
 	struct iovec iov[2] = { { (void *)line, len }, { "\n", 1 } };
 
 	if (f->ob_len + len + 1 > FILE_BATCH_MAX)
-		file_flush(s);				/* a failure is counted there */
-	if (len + 1 > FILE_BATCH_MAX)		/* a huge line goes alone */
+		file_flush(s);	      /* a failure is counted there */
+	if (len + 1 > FILE_BATCH_MAX) /* a huge line goes alone */
 		return write_batch(f, iov, 2, 1);
 	memcpy(f->ob + f->ob_len, line, len);
 	f->ob[f->ob_len + len] = '\n';

@@ -12,24 +12,24 @@
 #include "fmt.h"
 #include "sink.h"
 
-extern const char *argp_program_version;	/* cli.c: "certsentry X.Y" */
+extern const char *argp_program_version; /* cli.c: "certsentry X.Y" */
 
 struct sub {
-	int fd;			/* -1: a free slot */
-	char *q;		/* q[off..len): bytes not yet sent, whole lines */
+	int fd;	 /* -1: a free slot */
+	char *q; /* q[off..len): bytes not yet sent, whole lines */
 	size_t off, len, cap;
-	uint64_t q_lines;	/* newlines in q[off..len) */
+	uint64_t q_lines; /* newlines in q[off..len) */
 };
 
 struct socket_sink {
 	struct sink s;
 	int lfd;
 	char *path;
-	dev_t dev;		/* the socket file we made: removed at the end if still ours */
+	dev_t dev; /* the socket file we made: removed at the end if still ours */
 	ino_t ino;
 	unsigned max_subs;
 	size_t queue_max;
-	char hello[256];	/* the first line every subscriber gets */
+	char hello[256]; /* the first line every subscriber gets */
 	size_t hello_len;
 	struct sub subs[];
 };
@@ -144,7 +144,7 @@ static void refuse(struct socket_sink *k, int fd)
 			 k->max_subs);
 
 	if (send(fd, msg, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
-		(void)0;	/* it is closed either way */
+		(void)0; /* it is closed either way */
 	close(fd);
 	k->s.st.sub_refused++;
 }
@@ -166,7 +166,7 @@ static void accept_new(struct socket_sink *k)
 		u->fd = fd;
 		k->s.st.subscribers++;
 		if (sub_queue(k, u, k->hello, k->hello_len))
-			sub_close(k, u);	/* no memory for its queue */
+			sub_close(k, u); /* no memory for its queue */
 		else
 			sub_send(k, u);
 	}
@@ -283,7 +283,8 @@ static void hello_make(struct socket_sink *k)
 	char started[FMT_TIME_CAP];
 
 	fmt_time(started, sizeof(started), time(NULL), 0, FMT_S, "-");
-	k->hello_len = (size_t)snprintf(k->hello, sizeof(k->hello),
+	k->hello_len = (size_t)snprintf(
+		k->hello, sizeof(k->hello),
 		"{\"hello\":{\"program\":\"certsentry\",\"version\":\"%s\",\"started\":\"%s\","
 		"\"pid\":%d,\"subscribers_max\":%u,\"queue_bytes\":%zu}}",
 		v ? v + 1 : "?", started, (int)getpid(), k->max_subs, k->queue_max);
@@ -291,8 +292,8 @@ static void hello_make(struct socket_sink *k)
 
 /* Bound and listening, mode 0660 and the group set before anyone can
  * connect (umask 0177 for bind: owner only until then). */
-static int socket_bind(struct socket_sink *k, const struct sockaddr_un *sa, gid_t gid,
-		       char *err, size_t errlen)
+static int socket_bind(struct socket_sink *k, const struct sockaddr_un *sa, gid_t gid, char *err,
+		       size_t errlen)
 {
 	struct stat st;
 	mode_t old;
@@ -325,8 +326,7 @@ static int socket_bind(struct socket_sink *k, const struct sockaddr_un *sa, gid_
 }
 
 /* arg: the path (NULL: SINK_SOCKET_DEFAULT); o: group, subscribers, queue. */
-struct sink *sink_socket_open(const char *arg, const struct sink_opts *o, char *err,
-			      size_t errlen)
+struct sink *sink_socket_open(const char *arg, const struct sink_opts *o, char *err, size_t errlen)
 {
 	const char *path = arg ? arg : SINK_SOCKET_DEFAULT;
 	unsigned max = o->max_subs ? o->max_subs : SINK_SOCKET_SUBS_MAX;

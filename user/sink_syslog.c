@@ -11,7 +11,7 @@
 
 struct syslog_sink {
 	struct sink s;
-	int fd;			/* a datagram socket, not connected */
+	int fd; /* a datagram socket, not connected */
 	struct sockaddr_un addr;
 	struct syslog_origin origin;
 };
@@ -28,11 +28,13 @@ static int syslog_write(struct sink *s, const struct sink_line *line)
 	struct syslog_sink *l = (struct syslog_sink *)s;
 	char head[SYSLOG_HEADER_MAX];
 	struct iovec iov[2];
-	struct msghdr mh = { .msg_name = &l->addr, .msg_namelen = sizeof(l->addr),
-			     .msg_iov = iov, .msg_iovlen = 2 };
+	struct msghdr mh = { .msg_name = &l->addr,
+			     .msg_namelen = sizeof(l->addr),
+			     .msg_iov = iov,
+			     .msg_iovlen = 2 };
 
 	iov[0] = (struct iovec){ head, syslog_header(&l->origin, head, sizeof(head), line->sev,
-						      line->msgid) };
+						     line->msgid) };
 	iov[1] = (struct iovec){ (void *)line->text, line->len };
 	if (sendmsg(l->fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
 		s->st.write_errors++;
@@ -56,8 +58,7 @@ static const struct sink_ops syslog_ops = {
 	.free = syslog_free,
 };
 
-struct sink *sink_syslog_open(const char *path, const struct sink_opts *o, char *err,
-			      size_t errlen)
+struct sink *sink_syslog_open(const char *path, const struct sink_opts *o, char *err, size_t errlen)
 {
 	struct syslog_sink *l;
 

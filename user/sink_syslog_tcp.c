@@ -14,12 +14,12 @@
 #include "sink.h"
 #include "syslog_msg.h"
 
-#define BACKOFF_MIN_MS		250
-#define BACKOFF_MAX_MS		10000
-#define CONNECT_TIMEOUT_MS	5000
-#define PUSH_BYTES		(64 * 1024)	/* unsent bytes that make a write send at once */
-#define DRAIN_MS		3000		/* at exit, for what is still queued */
-#define QUEUE_MIN		(64 * 1024)
+#define BACKOFF_MIN_MS	   250
+#define BACKOFF_MAX_MS	   10000
+#define CONNECT_TIMEOUT_MS 5000
+#define PUSH_BYTES	   (64 * 1024) /* unsent bytes that make a write send at once */
+#define DRAIN_MS	   3000	       /* at exit, for what is still queued */
+#define QUEUE_MIN	   (64 * 1024)
 
 enum conn { C_DOWN, C_CONNECTING, C_UP };
 
@@ -42,13 +42,13 @@ struct tcp_sink {
 	socklen_t addrlen;
 	int fd;
 	enum conn state;
-	uint64_t when_ms;	/* C_DOWN: the next attempt; C_CONNECTING: its start */
+	uint64_t when_ms; /* C_DOWN: the next attempt; C_CONNECTING: its start */
 	uint32_t backoff_ms;
-	uint32_t rnd;		/* jitter, so that a fleet does not reconnect in step */
+	uint32_t rnd; /* jitter, so that a fleet does not reconnect in step */
 	char *q;
 	size_t cap;
 	uint64_t head, sent, tail;
-	uint64_t frames;	/* in [head, tail) */
+	uint64_t frames; /* in [head, tail) */
 };
 
 static uint64_t mono_ms(void)

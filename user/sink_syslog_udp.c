@@ -10,7 +10,7 @@
 
 struct udp_sink {
 	struct sink s;
-	int fd;			/* connected: the server's ICMP errors come back as errors */
+	int fd; /* connected: the server's ICMP errors come back as errors */
 	struct syslog_origin origin;
 };
 

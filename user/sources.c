@@ -11,8 +11,8 @@
 
 #include "fetchutil.h"
 
-#define FLUSH_NS	1000000000ULL	/* the inventory is written once a second */
-#define REASON_MAX	160
+#define FLUSH_NS   1000000000ULL /* the inventory is written once a second */
+#define REASON_MAX 160
 
 /* A judged chain kept to be judged again: the report with references to its
  * certificates, and the verdict it had. */
@@ -34,12 +34,12 @@ struct sources {
 	sources_status_fn status;
 	sources_followup_fn followup;
 	void *ctx;
-	struct held *held;		/* SOURCES_HELD, a ring */
+	struct held *held; /* SOURCES_HELD, a ring */
 	uint32_t next_held;
-	char recheck[REASON_MAX];	/* why the held chains are due again, "" if not */
+	char recheck[REASON_MAX]; /* why the held chains are due again, "" if not */
 	uint64_t last_flush;
 	uint64_t rechecks, followups, left_out;
-	char *mbuf;			/* the second metric family while rendering */
+	char *mbuf; /* the second metric family while rendering */
 	size_t mbuf_cap;
 };
 
@@ -283,7 +283,7 @@ void sources_hold(struct sources *s, const struct cs_report *r, const struct ver
 	for (uint32_t i = 0; i < SOURCES_HELD && !h; i++)
 		if (s->held[i].used && same_handshake_target(&s->held[i].r, r))
 			h = &s->held[i];
-	if (!h) {	/* the oldest place goes */
+	if (!h) { /* the oldest place goes */
 		h = &s->held[s->next_held];
 		s->next_held = (s->next_held + 1) % SOURCES_HELD;
 	}
@@ -375,7 +375,7 @@ void sources_counters(const struct sources *s, struct sources_counters *c)
 }
 
 struct mrender {
-	char *a, *b;			/* not_after lines, last_seen lines */
+	char *a, *b; /* not_after lines, last_seen lines */
 	size_t cap, na, nb;
 };
 
@@ -425,8 +425,9 @@ static void on_metric(void *ctx, const struct inventory_metric *m)
 	snprintf(labels, sizeof(labels), "{sni=\"%s\",sha256=\"%.16s\",issuer_cn=\"%s\"}", sni,
 		 m->sha256, iss);
 	if (m->has_not_after)
-		mappend(mr->a, mr->cap, &mr->na, "certsentry_certificate_not_after_seconds%s %lld\n",
-			labels, (long long)m->not_after);
+		mappend(mr->a, mr->cap, &mr->na,
+			"certsentry_certificate_not_after_seconds%s %lld\n", labels,
+			(long long)m->not_after);
 	mappend(mr->b, mr->cap, &mr->nb, "certsentry_certificate_last_seen_seconds%s %lld\n",
 		labels, (long long)m->last_seen);
 }
@@ -447,10 +448,12 @@ size_t sources_metrics(struct sources *s, char *buf, size_t cap)
 		s->mbuf_cap = cap;
 	}
 	mr.b = s->mbuf;
-	mappend(mr.a, cap, &mr.na, "# HELP certsentry_certificate_not_after_seconds notAfter of "
+	mappend(mr.a, cap, &mr.na,
+		"# HELP certsentry_certificate_not_after_seconds notAfter of "
 		"each leaf served, by SNI, leaf SHA-256 prefix and issuer CN (Unix s).\n"
 		"# TYPE certsentry_certificate_not_after_seconds gauge\n");
-	mappend(mr.b, cap, &mr.nb, "# HELP certsentry_certificate_last_seen_seconds When each "
+	mappend(mr.b, cap, &mr.nb,
+		"# HELP certsentry_certificate_last_seen_seconds When each "
 		"leaf was last served (Unix s).\n"
 		"# TYPE certsentry_certificate_last_seen_seconds gauge\n");
 	if (inventory_metrics(s->inv, s->o.metric_certs ? s->o.metric_certs : SOURCES_METRIC_CERTS,

@@ -15,8 +15,8 @@
 #include "ocspfetch.h"
 #include "report.h"
 
-#define SOURCES_HELD		256	/* recent chains judged again when a fetch completes */
-#define SOURCES_METRIC_CERTS	1000	/* (SNI, leaf) series on /metrics by default */
+#define SOURCES_HELD	     256  /* recent chains judged again when a fetch completes */
+#define SOURCES_METRIC_CERTS 1000 /* (SNI, leaf) series on /metrics by default */
 
 /*
  * What the main loop owns besides capture and output. Nothing here waits:
@@ -27,15 +27,15 @@
  * verdict changed is handed to the follow-up callback.
  */
 struct sources_opts {
-	const char *state_dir;		/* NULL: INV_STATE_DIR_DEFAULT */
-	bool inventory;			/* keep the inventory (STATE_DIR/inventory.sqlite) */
+	const char *state_dir; /* NULL: INV_STATE_DIR_DEFAULT */
+	bool inventory;	       /* keep the inventory (STATE_DIR/inventory.sqlite) */
 	bool fetch_crl, fetch_ocsp, fetch_aia;
 	struct fetch_opts fetch;
-	struct crlfetch_opts crl;	/* certs, state_dir, event, ctx: set here */
-	struct ocspfetch_opts ocsp;	/* state_dir, event, ctx: set here */
-	struct aiafetch_opts aia;	/* likewise */
-	struct inventory_opts inv;	/* state_dir, on_error, ctx: set here */
-	uint32_t metric_certs;		/* 0: SOURCES_METRIC_CERTS */
+	struct crlfetch_opts crl;   /* certs, state_dir, event, ctx: set here */
+	struct ocspfetch_opts ocsp; /* state_dir, event, ctx: set here */
+	struct aiafetch_opts aia;   /* likewise */
+	struct inventory_opts inv;  /* state_dir, on_error, ctx: set here */
+	uint32_t metric_certs;	    /* 0: SOURCES_METRIC_CERTS */
 };
 
 /* An operational event (fetch failed, inventory error...). */
@@ -72,7 +72,7 @@ struct sources_counters {
 	struct aiafetch_stats aia;
 	struct inventory_stats inv;
 	uint64_t rechecks, followups;	/* chains judged again; verdicts that changed */
-	uint64_t metric_certs_left_out;	/* (SNI, leaf) series left out at the last scrape */
+	uint64_t metric_certs_left_out; /* (SNI, leaf) series left out at the last scrape */
 };
 void sources_counters(const struct sources *s, struct sources_counters *c);
 

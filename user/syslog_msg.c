@@ -73,11 +73,12 @@ static size_t header_5424(struct syslog_origin *o, char *buf, size_t cap, int pr
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
 	header_word(id, sizeof(id), msgid, 32);
-	o->seq = o->seq >= 2147483647u ? 1 : o->seq + 1;	/* 7.3.1: 1..2^31-1, then 1 */
-	n = snprintf(buf, cap, "<%d>1 %04d-%02d-%02dT%02d:%02d:%02d.%06ldZ %s " SYSLOG_APP
-		     " %d %s [meta sequenceId=\"%u\"] ", pri, tm.tm_year + 1900, tm.tm_mon + 1,
-		     tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000, o->host,
-		     o->pid, id, o->seq);
+	o->seq = o->seq >= 2147483647u ? 1 : o->seq + 1; /* 7.3.1: 1..2^31-1, then 1 */
+	n = snprintf(buf, cap,
+		     "<%d>1 %04d-%02d-%02dT%02d:%02d:%02d.%06ldZ %s " SYSLOG_APP
+		     " %d %s [meta sequenceId=\"%u\"] ",
+		     pri, tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+		     tm.tm_sec, ts.tv_nsec / 1000, o->host, o->pid, id, o->seq);
 	return n < 0 ? 0 : (size_t)n < cap ? (size_t)n : cap - 1;
 }
 
@@ -121,8 +122,8 @@ const char *syslog_server_sink(const char *url, const char **hostport)
 	return NULL;
 }
 
-int syslog_resolve(const char *hostport, int socktype, struct sockaddr_storage *ss,
-		   socklen_t *len, char *err, size_t errlen)
+int syslog_resolve(const char *hostport, int socktype, struct sockaddr_storage *ss, socklen_t *len,
+		   char *err, size_t errlen)
 {
 	struct addrinfo hints = { .ai_socktype = socktype, .ai_flags = AI_ADDRCONFIG };
 	const char *arg = hostport, *colon = strrchr(hostport, ':');
@@ -153,7 +154,8 @@ int syslog_resolve(const char *hostport, int socktype, struct sockaddr_storage *
 		rc = getaddrinfo(host, colon + 1, &hints, &res);
 	}
 	if (rc || !res || res->ai_addrlen > sizeof(*ss)) {
-		snprintf(err, errlen, "cannot resolve '%s': %s", host, rc ? gai_strerror(rc) : "no address");
+		snprintf(err, errlen, "cannot resolve '%s': %s", host,
+			 rc ? gai_strerror(rc) : "no address");
 		if (res)
 			freeaddrinfo(res);
 		return -1;

@@ -9,21 +9,21 @@
 
 enum syslog_format { SYSLOG_3164 = 3164, SYSLOG_5424 = 5424 };
 
-#define SYSLOG_FACILITY		3		/* daemon */
-#define SYSLOG_APP		"certsentry"	/* 3164 TAG, 5424 APP-NAME */
-#define SYSLOG_HEADER_MAX	400		/* the longest header made, with its frame prefix */
+#define SYSLOG_FACILITY	  3	       /* daemon */
+#define SYSLOG_APP	  "certsentry" /* 3164 TAG, 5424 APP-NAME */
+#define SYSLOG_HEADER_MAX 400	       /* the longest header made, with its frame prefix */
 /* A datagram's bound (--syslog-server udp://): rsyslog's default
  * maxMessageSize. A longer line is cut, counted; tcp:// carries it whole. */
-#define SYSLOG_UDP_MAX		8192
-#define SYSLOG_QUEUE_DEFAULT	(4u << 20)	/* tcp://: bytes held while disconnected */
+#define SYSLOG_UDP_MAX	     8192
+#define SYSLOG_QUEUE_DEFAULT (4u << 20) /* tcp://: bytes held while disconnected */
 
 /* Who sends, fixed for a sink's life, and its message count. */
 struct syslog_origin {
 	enum syslog_format format;
-	bool hostname;		/* 3164: name the host (a network receiver needs it) */
-	char host[256];		/* printable ASCII; 3164 without its domain */
+	bool hostname;	/* 3164: name the host (a network receiver needs it) */
+	char host[256]; /* printable ASCII; 3164 without its domain */
 	int pid;
-	uint32_t seq;		/* 5424: the last [meta sequenceId] given */
+	uint32_t seq; /* 5424: the last [meta sequenceId] given */
 };
 
 /* format 0 is 3164. */
@@ -52,7 +52,7 @@ const char *syslog_server_sink(const char *url, const char **hostport);
 
 /* HOST:PORT or [V6]:PORT resolved to its first address (blocking: at start
  * only). 0, or -1 with the reason in err. */
-int syslog_resolve(const char *hostport, int socktype, struct sockaddr_storage *ss,
-		   socklen_t *len, char *err, size_t errlen);
+int syslog_resolve(const char *hostport, int socktype, struct sockaddr_storage *ss, socklen_t *len,
+		   char *err, size_t errlen);
 
 #endif

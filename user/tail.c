@@ -24,10 +24,10 @@
  * The look follows format_text.c: time, action, ends, SNI, version, leaf,
  * verdict last.
  */
-#define TAIL_LINE_MAX	(OUTPUT_LINE_MAX + 4096)	/* a line plus the envelope */
-#define TAIL_TEXT_MAX	8192	/* one shown line: enough for a screen's worth */
-#define FIELD_MAX	256	/* one untrusted value's bytes shown */
-#define RETRY_S		1
+#define TAIL_LINE_MAX (OUTPUT_LINE_MAX + 4096) /* a line plus the envelope */
+#define TAIL_TEXT_MAX 8192		       /* one shown line: enough for a screen's worth */
+#define FIELD_MAX     256		       /* one untrusted value's bytes shown */
+#define RETRY_S	      1
 
 static volatile sig_atomic_t stop;
 
@@ -35,11 +35,11 @@ struct tail {
 	const struct config *cfg;
 	const char *path;
 	bool text, color;
-	bool refused;		/* the service said why it would not serve us */
+	bool refused; /* the service said why it would not serve us */
 	unsigned connects;
-	char *buf;		/* buf[0..len): a line still arriving */
+	char *buf; /* buf[0..len): a line still arriving */
 	size_t len;
-	bool skipping;		/* past TAIL_LINE_MAX: dropped up to its end */
+	bool skipping; /* past TAIL_LINE_MAX: dropped up to its end */
 };
 
 static void on_signal(int sig)
@@ -123,10 +123,12 @@ static bool shown(const struct tail *t, struct json_object *o)
 
 /* ---- text ---- */
 
-struct tb { char buf[TAIL_TEXT_MAX]; size_t len; };
+struct tb {
+	char buf[TAIL_TEXT_MAX];
+	size_t len;
+};
 
-__attribute__((format(printf, 2, 3)))
-static void tb_printf(struct tb *t, const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) static void tb_printf(struct tb *t, const char *fmt, ...)
 {
 	va_list ap;
 	int n;
@@ -137,7 +139,8 @@ static void tb_printf(struct tb *t, const char *fmt, ...)
 	n = vsnprintf(t->buf + t->len, sizeof(t->buf) - t->len, fmt, ap);
 	va_end(ap);
 	if (n > 0)
-		t->len += (size_t)n < sizeof(t->buf) - t->len ? (size_t)n : sizeof(t->buf) - t->len - 1;
+		t->len += (size_t)n < sizeof(t->buf) - t->len ? (size_t)n :
+								sizeof(t->buf) - t->len - 1;
 }
 
 /* Untrusted text: escaped for the terminal (fmt_safe), at most FIELD_MAX bytes. */
@@ -152,9 +155,11 @@ static void tb_safe(struct tb *t, const char *key, const char *s, enum fmt_safe_
 
 static const char *sev_color(const char *sev)
 {
-	static const struct { const char *name, *sgr; } c[] = {
+	static const struct {
+		const char *name, *sgr;
+	} c[] = {
 		{ "critical", "\033[1;31m" }, { "high", "\033[31m" }, { "medium", "\033[33m" },
-		{ "low", "\033[36m" }, { "ok", "\033[32m" }, { "error", "\033[31m" },
+		{ "low", "\033[36m" },	      { "ok", "\033[32m" },   { "error", "\033[31m" },
 		{ "warning", "\033[33m" },
 	};
 
@@ -200,7 +205,8 @@ static void text_verdict(struct tb *t, struct json_object *o, bool color)
 {
 	struct json_object *fs = jget(o, "certsentry.findings"), *f;
 	const char *v = jstr(o, "certsentry.verdict"), *sev = jstr(o, "certsentry.severity");
-	size_t n = fs && json_object_is_type(fs, json_type_array) ? json_object_array_length(fs) : 0;
+	size_t n = fs && json_object_is_type(fs, json_type_array) ? json_object_array_length(fs) :
+								    0;
 
 	if (!v)
 		return;
@@ -239,7 +245,7 @@ static void text_leaf(struct tb *t, struct json_object *o)
 	tb_safe(t, "serial", jstr(o, "tls.server.x509.serial_number"), FMT_WORD);
 	tb_printf(t, " sha256=%.16s", sha);
 	if (na)
-		tb_printf(t, " expires=%.10s", na);	/* the day is what on-call needs */
+		tb_printf(t, " expires=%.10s", na); /* the day is what on-call needs */
 	if (n >= 0)
 		tb_printf(t, " chain=%lld", (long long)n);
 }
@@ -259,8 +265,10 @@ static void text_report(struct tb *t, struct json_object *o, bool color)
 	}
 	tb_safe(t, "sni", jstr(o, "tls.client.server_name"), FMT_WORD);
 	if (ver) {
-		tb_printf(t, " %s", proto && !strcmp(proto, "ssl") ? "SSL" :
-			  proto && !strcmp(proto, "dtls") ? "DTLS" : "TLS");
+		tb_printf(t, " %s",
+			  proto && !strcmp(proto, "ssl")  ? "SSL" :
+			  proto && !strcmp(proto, "dtls") ? "DTLS" :
+							    "TLS");
 		tb_safe(t, NULL, ver, FMT_WORD);
 	}
 	if (jstr(o, "tls.cipher")) {
@@ -277,9 +285,13 @@ static void text_report(struct tb *t, struct json_object *o, bool color)
 		tb_safe(t, NULL, jstr(o, "certsentry.alert.from"), FMT_WORD);
 	}
 	if (jget(o, "certsentry.incomplete")) {
-		tb_printf(t, " %s lost %lld bytes: ", jstr(o, "certsentry.incomplete.direction") &&
-			  !strcmp(jstr(o, "certsentry.incomplete.direction"), "client") ?
-			  "client" : "server", (long long)jint(o, "certsentry.incomplete.lost_bytes", 0));
+		tb_printf(t, " %s lost %lld bytes: ",
+			  jstr(o, "certsentry.incomplete.direction") &&
+					  !strcmp(jstr(o, "certsentry.incomplete.direction"),
+						  "client") ?
+				  "client" :
+				  "server",
+			  (long long)jint(o, "certsentry.incomplete.lost_bytes", 0));
 		tb_safe(t, NULL, jstr(o, "certsentry.incomplete.reason"), FMT_TAIL);
 	}
 	if (jstr(o, "certsentry.reason")) {
@@ -403,7 +415,7 @@ static int take_lines(struct tail *t)
 	}
 	memmove(t->buf, t->buf + start, t->len - start);
 	t->len -= start;
-	if (t->len == TAIL_LINE_MAX) {	/* no end in sight: drop it */
+	if (t->len == TAIL_LINE_MAX) { /* no end in sight: drop it */
 		fprintf(stderr, "certsentry tail: %s: a line longer than %d bytes, skipped\n",
 			t->path, TAIL_LINE_MAX);
 		t->skipping = true;
@@ -456,7 +468,7 @@ static int follow(struct tail *t, int fd)
 
 static void signals(void)
 {
-	struct sigaction sa = { .sa_handler = on_signal };	/* no SA_RESTART: read returns */
+	struct sigaction sa = { .sa_handler = on_signal }; /* no SA_RESTART: read returns */
 
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
@@ -483,7 +495,8 @@ int tail_run(const struct config *c)
 		fprintf(stderr, "certsentry tail: %s: %s%s\n", t.path, strerror(errno),
 			errno == EACCES ? " (membership of the socket's group is needed)" :
 			errno == ENOENT || errno == ECONNREFUSED ?
-			" (is the service running with --event-socket?)" : "");
+					  " (is the service running with --event-socket?)" :
+					  "");
 		return 1;
 	}
 	if (!(t.buf = malloc(TAIL_LINE_MAX))) {
@@ -498,7 +511,8 @@ int tail_run(const struct config *c)
 		fd = -1;
 		if (rc || stop || t.refused)
 			break;
-		fprintf(stderr, "certsentry tail: %s: the service went away; reconnecting\n", t.path);
+		fprintf(stderr, "certsentry tail: %s: the service went away; reconnecting\n",
+			t.path);
 		while (!stop && (fd = connect_to(t.path)) < 0)
 			sleep(RETRY_S);
 		if (fd < 0)

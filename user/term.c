@@ -23,12 +23,15 @@ int term_color_parse(const char *s)
 
 const char *term_severity_color(const char *severity)
 {
-	static const struct { const char *name, *color; } map[] = {
+	static const struct {
+		const char *name, *color;
+	} map[] = {
 		{ "emergency", "\033[1;31m" }, { "alert", "\033[1;31m" },
-		{ "critical", "\033[1;31m" }, { "error", "\033[31m" }, { "high", "\033[31m" },
-		{ "warning", "\033[33m" }, { "medium", "\033[33m" }, { "notice", "\033[36m" },
-		{ "low", "\033[36m" },
-		{ "ok", "\033[32m" }, { "unverified", "\033[33m" },
+		{ "critical", "\033[1;31m" },  { "error", "\033[31m" },
+		{ "high", "\033[31m" },	       { "warning", "\033[33m" },
+		{ "medium", "\033[33m" },      { "notice", "\033[36m" },
+		{ "low", "\033[36m" },	       { "ok", "\033[32m" },
+		{ "unverified", "\033[33m" },
 	};
 
 	for (size_t i = 0; severity && i < sizeof(map) / sizeof(map[0]); i++)
@@ -39,8 +42,8 @@ const char *term_severity_color(const char *severity)
 
 struct term_row {
 	char sni[256];
-	char leaf[17];			/* the first 16 hex digits of its SHA-256 */
-	char verdict[64];		/* the worst seen */
+	char leaf[17];	  /* the first 16 hex digits of its SHA-256 */
+	char verdict[64]; /* the worst seen */
 	bool alert;
 	uint64_t count;
 	struct report_endpoint clients[TERM_SUMMARY_CLIENTS];
@@ -50,13 +53,16 @@ struct term_row {
 
 struct term_view {
 	uint64_t handshakes, certificates, alerts, hidden;
-	uint64_t last_handshakes;	/* at the previous status line */
+	uint64_t last_handshakes; /* at the previous status line */
 	uint32_t n_rows;
-	uint64_t rows_dropped;		/* reports of pairs past TERM_SUMMARY_ROWS */
+	uint64_t rows_dropped; /* reports of pairs past TERM_SUMMARY_ROWS */
 	uint32_t pairs_dropped;
 	struct term_row rows[TERM_SUMMARY_ROWS];
 	/* pairs not shown, told apart well enough to count them */
-	struct { char sni[64]; char leaf[17]; } dropped[TERM_SUMMARY_ROWS];
+	struct {
+		char sni[64];
+		char leaf[17];
+	} dropped[TERM_SUMMARY_ROWS];
 };
 
 struct term_view *term_view_new(void)
@@ -149,10 +155,10 @@ void term_view_report(struct term_view *v, const struct cs_report *r, const char
 	}
 }
 
-size_t term_status_text(struct term_view *v, uint64_t drops, uint64_t flows, char *buf,
-			size_t len)
+size_t term_status_text(struct term_view *v, uint64_t drops, uint64_t flows, char *buf, size_t len)
 {
-	int n = snprintf(buf, len, "%llu handshakes/s  %llu certificates  %llu alerts  "
+	int n = snprintf(buf, len,
+			 "%llu handshakes/s  %llu certificates  %llu alerts  "
 			 "%llu unverified TLS 1.3  %llu drops  %llu flows",
 			 (unsigned long long)(v->handshakes - v->last_handshakes),
 			 (unsigned long long)v->certificates, (unsigned long long)v->alerts,

@@ -18,10 +18,10 @@ int term_color_parse(const char *s);
 
 /* ANSI colour of a log.level/severity name ("critical", "warning"...), "" for none. */
 const char *term_severity_color(const char *severity);
-#define TERM_RESET	"\033[0m"
+#define TERM_RESET "\033[0m"
 
-#define TERM_SUMMARY_ROWS	64	/* (SNI, leaf) pairs; more are counted, not shown */
-#define TERM_SUMMARY_CLIENTS	16	/* distinct clients counted per row, then "16+" */
+#define TERM_SUMMARY_ROWS    64 /* (SNI, leaf) pairs; more are counted, not shown */
+#define TERM_SUMMARY_CLIENTS 16 /* distinct clients counted per row, then "16+" */
 
 /* What the live view tallies: the status line's numbers, the exit table. */
 struct term_view;
@@ -35,8 +35,7 @@ void term_view_report(struct term_view *v, const struct cs_report *r, const char
 
 /* The status line (no newline) for the second since the previous call:
  * handshakes/s, certificates, alerts, unverified TLS 1.3, drops, flows. */
-size_t term_status_text(struct term_view *v, uint64_t drops, uint64_t flows, char *buf,
-			size_t len);
+size_t term_status_text(struct term_view *v, uint64_t drops, uint64_t flows, char *buf, size_t len);
 /* The exit table, one row per (SNI, leaf): count, clients, verdict. */
 void term_summary_print(const struct term_view *v, FILE *f);
 

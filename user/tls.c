@@ -7,33 +7,32 @@
 
 #include <openssl/ssl.h>
 
-#define TLS_REC_MAX	(16384 + 2048)	/* TLSCiphertext bound, RFC 5246 6.2.3 */
-#define TLS_MSG_HARD	0xFFFFFFu	/* the 24-bit handshake length field */
-#define TLS_MSG_CAP0	1024		/* first msg buffer size */
-#define TLS_PEEK	8		/* body bytes kept of non-handshake records */
+#define TLS_REC_MAX  (16384 + 2048) /* TLSCiphertext bound, RFC 5246 6.2.3 */
+#define TLS_MSG_HARD 0xFFFFFFu	    /* the 24-bit handshake length field */
+#define TLS_MSG_CAP0 1024	    /* first msg buffer size */
+#define TLS_PEEK     8		    /* body bytes kept of non-handshake records */
 
-#define EXT_SERVER_NAME		0
-#define EXT_SUPPORTED_GROUPS	10
-#define EXT_EC_POINT_FORMATS	11
-#define EXT_SIGNATURE_ALGS	13
-#define EXT_ALPN		16
-#define EXT_SESSION_TICKET	35
-#define EXT_PRE_SHARED_KEY	41
-#define EXT_EARLY_DATA		42
-#define EXT_SUPPORTED_VERSIONS	43
-#define EXT_KEY_SHARE		51
+#define EXT_SERVER_NAME	       0
+#define EXT_SUPPORTED_GROUPS   10
+#define EXT_EC_POINT_FORMATS   11
+#define EXT_SIGNATURE_ALGS     13
+#define EXT_ALPN	       16
+#define EXT_SESSION_TICKET     35
+#define EXT_PRE_SHARED_KEY     41
+#define EXT_EARLY_DATA	       42
+#define EXT_SUPPORTED_VERSIONS 43
+#define EXT_KEY_SHARE	       51
 
 /* RFC 8446 4.1.3: SHA-256("HelloRetryRequest") as the random. */
 static const uint8_t hrr_random[32] = {
-	0xCF, 0x21, 0xAD, 0x74, 0xE5, 0x9A, 0x61, 0x11, 0xBE, 0x1D, 0x8C, 0x02,
-	0x1E, 0x65, 0xB8, 0x91, 0xC2, 0xA2, 0x11, 0x16, 0x7A, 0xBB, 0x8C, 0x5E,
-	0x07, 0x9E, 0x09, 0xE2, 0xC8, 0xA8, 0x33, 0x9C,
+	0xCF, 0x21, 0xAD, 0x74, 0xE5, 0x9A, 0x61, 0x11, 0xBE, 0x1D, 0x8C,
+	0x02, 0x1E, 0x65, 0xB8, 0x91, 0xC2, 0xA2, 0x11, 0x16, 0x7A, 0xBB,
+	0x8C, 0x5E, 0x07, 0x9E, 0x09, 0xE2, 0xC8, 0xA8, 0x33, 0x9C,
 };
 
 /* ---- record layer ------------------------------------------------------ */
 
-static int fail(struct tls_parser *p, const struct tls_cb *cb, void *ctx,
-		const char *what)
+static int fail(struct tls_parser *p, const struct tls_cb *cb, void *ctx, const char *what)
 {
 	p->failed = true;
 	if (cb && cb->error)
@@ -105,8 +104,8 @@ static int rec_begin(struct tls_parser *p, const struct tls_cb *cb, void *ctx)
  * the record as soon as they are here. The capture may stop right after
  * them, so never wait for more.
  */
-static void rec_other(struct tls_parser *p, const uint8_t *d, size_t n,
-		      const struct tls_cb *cb, void *ctx)
+static void rec_other(struct tls_parser *p, const uint8_t *d, size_t n, const struct tls_cb *cb,
+		      void *ctx)
 {
 	uint32_t want = p->rec_len < TLS_PEEK ? p->rec_len : TLS_PEEK;
 
@@ -123,8 +122,8 @@ static void rec_other(struct tls_parser *p, const uint8_t *d, size_t n,
 	if (p->rec_peek_have == want) {
 		p->rec_reported = true;
 		if (cb && cb->record)
-			cb->record(ctx, p->rec_type, p->rec_version, p->rec_peek,
-				   p->rec_peek_have, p->rec_len);
+			cb->record(ctx, p->rec_type, p->rec_version, p->rec_peek, p->rec_peek_have,
+				   p->rec_len);
 	}
 }
 
@@ -137,7 +136,7 @@ static int msg_reserve(struct tls_parser *p, uint32_t need)
 
 	if (need <= p->msg_cap)
 		return 0;
-	while (cap < need)		/* need <= 2^24 + 3: no overflow */
+	while (cap < need) /* need <= 2^24 + 3: no overflow */
 		cap *= 2;
 	if (cap > lim)
 		cap = lim;
@@ -154,16 +153,15 @@ static void msg_deliver(struct tls_parser *p, const uint8_t *m, uint32_t body_le
 {
 	/* ServerHello: legacy_version(2) random(32). Only TLS 1.3 has HRR, and
 	 * TLS 1.3 encrypts with outer type 23 records, so this is sticky. */
-	if (m[0] == TLS_HS_SERVER_HELLO && body_len >= 34 &&
-	    memcmp(m + 4 + 2, hrr_random, 32) == 0)
+	if (m[0] == TLS_HS_SERVER_HELLO && body_len >= 34 && memcmp(m + 4 + 2, hrr_random, 32) == 0)
 		p->hrr = true;
 	if (cb && cb->handshake)
 		cb->handshake(ctx, m[0], m + 4, body_len);
 }
 
 /* Handshake record bytes: cut them into messages. */
-static int hs_feed(struct tls_parser *p, const uint8_t *d, size_t n,
-		   const struct tls_cb *cb, void *ctx)
+static int hs_feed(struct tls_parser *p, const uint8_t *d, size_t n, const struct tls_cb *cb,
+		   void *ctx)
 {
 	while (n > 0) {
 		uint32_t blen, total;
@@ -242,9 +240,9 @@ static int v2_begin(struct tls_parser *p, const struct tls_cb *cb, void *ctx)
 
 	p->records++;
 	p->hdr_have = 0;
-	if (len == 0)		/* the type byte was not in this record */
+	if (len == 0) /* the type byte was not in this record */
 		return fail(p, cb, ctx, "bad SSLv2 record");
-	if (type != 1 && type != 4) {	/* not a hello: keys follow, then ciphertext */
+	if (type != 1 && type != 4) { /* not a hello: keys follow, then ciphertext */
 		v2_stop(p);
 		return 0;
 	}
@@ -261,8 +259,8 @@ static int v2_begin(struct tls_parser *p, const struct tls_cb *cb, void *ctx)
 
 /* Hello body bytes (n <= rec_left); delivered whole, without a copy when
  * the whole body is in this piece. */
-static int v2_feed(struct tls_parser *p, const uint8_t *d, size_t n,
-		   const struct tls_cb *cb, void *ctx)
+static int v2_feed(struct tls_parser *p, const uint8_t *d, size_t n, const struct tls_cb *cb,
+		   void *ctx)
 {
 	const uint8_t *body = n ? d : p->hdr;
 
@@ -283,8 +281,8 @@ static int v2_feed(struct tls_parser *p, const uint8_t *d, size_t n,
 	return p->failed ? -1 : 0;
 }
 
-int tls_parser_feed(struct tls_parser *p, const uint8_t *data, size_t len,
-		    const struct tls_cb *cb, void *ctx)
+int tls_parser_feed(struct tls_parser *p, const uint8_t *data, size_t len, const struct tls_cb *cb,
+		    void *ctx)
 {
 	while (len > 0 && !p->failed && p->ssl2 != V2_STOPPED) {
 		if (p->ssl2 == V2_BODY) {
@@ -326,7 +324,7 @@ int tls_parser_feed(struct tls_parser *p, const uint8_t *data, size_t len,
 			}
 			if (rec_begin(p, cb, ctx) < 0)
 				return -1;
-			p->ssl2 = V2_NONE;	/* TLS from here: no more SSLv2 */
+			p->ssl2 = V2_NONE; /* TLS from here: no more SSLv2 */
 			if (!rec_is_hs(p) && p->rec_len == 0)
 				rec_other(p, NULL, 0, cb, ctx); /* report it now */
 		} else {
@@ -343,7 +341,7 @@ int tls_parser_feed(struct tls_parser *p, const uint8_t *data, size_t len,
 			len -= k;
 		}
 		if (p->rec_left == 0)
-			p->hdr_have = 0;	/* record done, next header */
+			p->hdr_have = 0; /* record done, next header */
 	}
 	return p->failed ? -1 : 0;
 }
@@ -404,23 +402,33 @@ static bool rd_vec(struct rd *r, unsigned w, struct rd *v)
 static uint32_t ext_bit(uint16_t type)
 {
 	switch (type) {
-	case EXT_SERVER_NAME:		return 1u << 0;
-	case EXT_ALPN:			return 1u << 1;
-	case EXT_SESSION_TICKET:	return 1u << 2;
-	case EXT_SUPPORTED_VERSIONS:	return 1u << 3;
-	case EXT_SUPPORTED_GROUPS:	return 1u << 4;
-	case EXT_EC_POINT_FORMATS:	return 1u << 5;
-	case EXT_SIGNATURE_ALGS:	return 1u << 6;
-	case EXT_PRE_SHARED_KEY:	return 1u << 7;
-	case EXT_EARLY_DATA:		return 1u << 8;
-	case EXT_KEY_SHARE:		return 1u << 9;
+	case EXT_SERVER_NAME:
+		return 1u << 0;
+	case EXT_ALPN:
+		return 1u << 1;
+	case EXT_SESSION_TICKET:
+		return 1u << 2;
+	case EXT_SUPPORTED_VERSIONS:
+		return 1u << 3;
+	case EXT_SUPPORTED_GROUPS:
+		return 1u << 4;
+	case EXT_EC_POINT_FORMATS:
+		return 1u << 5;
+	case EXT_SIGNATURE_ALGS:
+		return 1u << 6;
+	case EXT_PRE_SHARED_KEY:
+		return 1u << 7;
+	case EXT_EARLY_DATA:
+		return 1u << 8;
+	case EXT_KEY_SHARE:
+		return 1u << 9;
 	}
 	return 0;
 }
 
 /* The extensions each decoder reads, so the ones it may not see twice. */
-#define EXT_TRACK_SH	0x00fu
-#define EXT_TRACK_CH	0x3ffu
+#define EXT_TRACK_SH 0x00fu
+#define EXT_TRACK_CH 0x3ffu
 
 /* Append an ALPN name; whole names only, stops at the first that does not
  * fit. ',' and NUL would make the joined string ambiguous: shown as '?'. */
@@ -459,7 +467,7 @@ static int alpn_list(struct rd *d, char *out, bool single, uint8_t *ends)
 			ends[1] = name.p[name.n - 1];
 		}
 		if (single && name.n > TLS_ALPN_MAX)
-			name.n = TLS_ALPN_MAX;	/* selected: keep a prefix */
+			name.n = TLS_ALPN_MAX; /* selected: keep a prefix */
 		alpn_add(out, &used, &full, name.p, name.n);
 		count++;
 	}
@@ -609,15 +617,15 @@ static int ch_ext_cb(uint16_t type, struct rd *d, void *arg)
 
 /* Extensions block: must fill the rest of the body exactly. The types in
  * track (EXT_TRACK_*) may appear once. */
-static int for_extensions(struct rd *r, int (*fn)(uint16_t, struct rd *, void *),
-			  void *arg, uint32_t track)
+static int for_extensions(struct rd *r, int (*fn)(uint16_t, struct rd *, void *), void *arg,
+			  uint32_t track)
 {
 	struct rd exts, d;
 	uint32_t seen = 0, bit;
 	uint16_t type;
 
 	if (r->n == 0)
-		return 0;		/* no extensions: SSLv3 / TLS 1.0 style */
+		return 0; /* no extensions: SSLv3 / TLS 1.0 style */
 	if (!rd_vec(r, 2, &exts) || r->n != 0)
 		return -1;
 	while (exts.n > 0) {
@@ -634,8 +642,7 @@ static int for_extensions(struct rd *r, int (*fn)(uint16_t, struct rd *, void *)
 }
 
 /* TLS and DTLS ClientHello differ only by DTLS's cookie<0..255>. */
-static int client_hello(const uint8_t *b, size_t len, struct tls_client_hello *ch,
-			bool dtls)
+static int client_hello(const uint8_t *b, size_t len, struct tls_client_hello *ch, bool dtls)
 {
 	struct rd r = { b, len }, v;
 	const uint8_t *random;
@@ -646,18 +653,18 @@ static int client_hello(const uint8_t *b, size_t len, struct tls_client_hello *c
 	if (!rd_u16(&r, &ch->version) || !rd_bytes(&r, 32, &random))
 		return -1;
 	memcpy(ch->random, random, 32);
-	if (!rd_vec(&r, 1, &v) || v.n > 32)		/* session_id */
+	if (!rd_vec(&r, 1, &v) || v.n > 32) /* session_id */
 		return -1;
 	memcpy(ch->session_id, v.p, v.n);
 	ch->session_id_len = (uint8_t)v.n;
 	ch->has_session = v.n > 0;
-	if (dtls && !rd_vec(&r, 1, &v))			/* cookie */
+	if (dtls && !rd_vec(&r, 1, &v)) /* cookie */
 		return -1;
-	if (!rd_vec(&r, 2, &v) || v.n < 2 || v.n % 2)	/* cipher_suites */
+	if (!rd_vec(&r, 2, &v) || v.n < 2 || v.n % 2) /* cipher_suites */
 		return -1;
 	while (rd_u16(&v, &suite))
 		KEEP(ch, suites, TLS_CH_SUITES_MAX, suite);
-	if (!rd_vec(&r, 1, &v) || v.n < 1)		/* compression_methods */
+	if (!rd_vec(&r, 1, &v) || v.n < 1) /* compression_methods */
 		return -1;
 	return for_extensions(&r, ch_ext_cb, ch, EXT_TRACK_CH);
 }
@@ -694,10 +701,11 @@ int tls_parse_ssl2_client_hello(const uint8_t *b, size_t len, struct tls_client_
 		return -1;
 	if (!rd_bytes(&r, cs, &specs) || !rd_bytes(&r, sid_len, &sid) ||
 	    !rd_bytes(&r, chal_len, &chal))
-		return -1;			/* cannot happen: r.n checked */
+		return -1; /* cannot happen: r.n checked */
 	for (size_t i = 0; i < cs; i += 3)
 		if (specs[i] == 0)
-			KEEP(ch, suites, TLS_CH_SUITES_MAX, (uint16_t)(specs[i + 1] << 8 | specs[i + 2]));
+			KEEP(ch, suites, TLS_CH_SUITES_MAX,
+			     (uint16_t)(specs[i + 1] << 8 | specs[i + 2]));
 	memcpy(ch->session_id, sid, sid_len);
 	ch->session_id_len = (uint8_t)sid_len;
 	ch->has_session = sid_len > 0;
@@ -736,7 +744,7 @@ int tls_parse_server_hello(const uint8_t *b, size_t len, struct tls_server_hello
 		return -1;
 	memcpy(sh->session_id, v.p, v.n);
 	sh->session_id_len = (uint8_t)v.n;
-	if (!rd_u16(&r, &sh->cipher) || !rd_bytes(&r, 1, NULL))	/* compression */
+	if (!rd_u16(&r, &sh->cipher) || !rd_bytes(&r, 1, NULL)) /* compression */
 		return -1;
 	sh->version = sh->legacy_version;
 	return for_extensions(&r, sh_ext_cb, sh, EXT_TRACK_SH);
@@ -763,7 +771,7 @@ int tls_parse_certificate(const uint8_t *b, size_t len, struct tls_cert_list *cl
 			cl->der_len[cl->n] = (uint32_t)der.n;
 			cl->n++;
 		}
-		cl->total++;		/* <= 2^24 / 4: cannot wrap */
+		cl->total++; /* <= 2^24 / 4: cannot wrap */
 	}
 	return 0;
 }
@@ -783,16 +791,16 @@ int tls_parse_ssl2_server_hello(const uint8_t *b, size_t len, struct tls_server_
 
 	memset(sh, 0, sizeof(*sh));
 	memset(cl, 0, sizeof(*cl));
-	if (!rd_bytes(&r, 2, &h) || !rd_u16(&r, &sh->legacy_version) ||
-	    !rd_u16(&r, &clen) || !rd_u16(&r, &cs) || !rd_u16(&r, &cid))
+	if (!rd_bytes(&r, 2, &h) || !rd_u16(&r, &sh->legacy_version) || !rd_u16(&r, &clen) ||
+	    !rd_u16(&r, &cs) || !rd_u16(&r, &cid))
 		return -1;
 	if (r.n != (size_t)clen + cs + cid || cs % 3 || cid < 16 || cid > 32)
 		return -1;
-	if (h[0] ? clen != 0 : (h[1] != 1 || clen == 0))	/* 1: X.509 */
+	if (h[0] ? clen != 0 : (h[1] != 1 || clen == 0)) /* 1: X.509 */
 		return -1;
 	if (!rd_bytes(&r, clen, &cert))
 		return -1;
-	sh->version = TLS_V_SSL2;	/* SSLv2 whatever the field says */
+	sh->version = TLS_V_SSL2; /* SSLv2 whatever the field says */
 	if (clen) {
 		cl->der[0] = cert;
 		cl->der_len[0] = clen;
@@ -805,16 +813,14 @@ int tls_parse_ssl2_server_hello(const uint8_t *b, size_t len, struct tls_server_
 
 /* RFC 6066 8: status_type ocsp(1), then OCSPResponse<1..2^24-1>, which
  * must fill the message. */
-int tls_parse_certificate_status(const uint8_t *b, size_t len, const uint8_t **der,
-				 size_t *der_len)
+int tls_parse_certificate_status(const uint8_t *b, size_t len, const uint8_t **der, size_t *der_len)
 {
 	struct rd r = { b, len }, v;
 	const uint8_t *t;
 
 	*der = NULL;
 	*der_len = 0;
-	if (!rd_bytes(&r, 1, &t) || t[0] != 1 || !rd_vec(&r, 3, &v) ||
-	    r.n != 0 || v.n == 0)
+	if (!rd_bytes(&r, 1, &t) || t[0] != 1 || !rd_vec(&r, 3, &v) || r.n != 0 || v.n == 0)
 		return -1;
 	*der = v.p;
 	*der_len = v.n;
@@ -826,15 +832,22 @@ int tls_parse_certificate_status(const uint8_t *b, size_t len, const uint8_t **d
 const char *tls_version_number(uint16_t v)
 {
 	if (wire_tls13_version(v))
-		return "1.3";		/* DTLS 1.3 and the drafts too */
+		return "1.3"; /* DTLS 1.3 and the drafts too */
 	switch (v) {
-	case TLS_V_SSL2: return "2";
-	case TLS_V_SSL3: return "3.0";
-	case TLS_V_10: return "1.0";
-	case TLS_V_11: return "1.1";
-	case TLS_V_12: return "1.2";
-	case DTLS_V_10: return "1.0";
-	case DTLS_V_12: return "1.2";
+	case TLS_V_SSL2:
+		return "2";
+	case TLS_V_SSL3:
+		return "3.0";
+	case TLS_V_10:
+		return "1.0";
+	case TLS_V_11:
+		return "1.1";
+	case TLS_V_12:
+		return "1.2";
+	case DTLS_V_10:
+		return "1.0";
+	case DTLS_V_12:
+		return "1.2";
 	}
 	return NULL;
 }
@@ -886,7 +899,7 @@ static void cipher_init(void)
 	if (!ctx)
 		return;
 	cipher_ssl = SSL_new(ctx);
-	SSL_CTX_free(ctx);		/* the SSL keeps its own reference */
+	SSL_CTX_free(ctx); /* the SSL keeps its own reference */
 }
 
 const char *tls_cipher_name(uint16_t id)
@@ -954,7 +967,7 @@ const char *tls_alert_name(uint8_t desc)
 
 /* ---- TLS 1.3 Certificate ------------------------------------------------- */
 
-#define EXT_STATUS_REQUEST	5
+#define EXT_STATUS_REQUEST 5
 
 /* One CertificateEntry's extensions: each type once, filling the block.
  * status_request holds a CertificateStatus (RFC 8446 4.4.2.1). */
@@ -973,7 +986,7 @@ static int cert13_extensions(struct rd *e, bool leaf, const uint8_t **ocsp, size
 			if (types[i] == type)
 				return -1;
 		if (ntypes == sizeof(types) / sizeof(types[0]))
-			return -1;	/* more kinds than TLS 1.3 defines for an entry */
+			return -1; /* more kinds than TLS 1.3 defines for an entry */
 		types[ntypes++] = type;
 		if (type == EXT_STATUS_REQUEST && leaf &&
 		    tls_parse_certificate_status(d.p, d.n, ocsp, ocsp_len) < 0)
@@ -1003,7 +1016,7 @@ int tls_parse_certificate13(const uint8_t *b, size_t len, struct tls_cert_list *
 			cl->der_len[cl->n] = (uint32_t)der.n;
 			cl->n++;
 		}
-		cl->total++;		/* <= 2^24 / 6: cannot wrap */
+		cl->total++; /* <= 2^24 / 6: cannot wrap */
 	}
 	return 0;
 bad:

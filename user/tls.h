@@ -10,13 +10,13 @@
 /* Content and handshake types (TLS_CT_*, TLS_HS_*) and versions: cs_wire.h.
  * SSLv2 messages, passed to tls_cb.handshake with these pseudo types (values
  * no TLS handshake type uses); body starts after SSLv2's msg_type byte. */
-#define TLS_HS_SSL2_CLIENT_HELLO	0xf1
-#define TLS_HS_SSL2_SERVER_HELLO	0xf4
+#define TLS_HS_SSL2_CLIENT_HELLO 0xf1
+#define TLS_HS_SSL2_SERVER_HELLO 0xf4
 
-#define TLS_MSG_MAX_DEFAULT	(1024 * 1024)	/* largest handshake message kept */
-#define TLS_CHAIN_MAX		16		/* certificates kept per chain */
-#define TLS_SNI_MAX		255
-#define TLS_ALPN_MAX		128		/* offered ALPN list, comma-joined */
+#define TLS_MSG_MAX_DEFAULT (1024 * 1024) /* largest handshake message kept */
+#define TLS_CHAIN_MAX	    16		  /* certificates kept per chain */
+#define TLS_SNI_MAX	    255
+#define TLS_ALPN_MAX	    128 /* offered ALPN list, comma-joined */
 
 /* Callbacks for one direction. Any may be NULL. Pointers are borrowed. */
 struct tls_cb {
@@ -24,8 +24,8 @@ struct tls_cb {
 	void (*handshake)(void *ctx, uint8_t type, const uint8_t *body, size_t len);
 	/* A non-handshake record header and up to avail bytes of its body
 	 * (alerts: level, description). Reported once per record. */
-	void (*record)(void *ctx, uint8_t content_type, uint16_t version,
-		       const uint8_t *body, size_t avail, size_t rec_len);
+	void (*record)(void *ctx, uint8_t content_type, uint16_t version, const uint8_t *body,
+		       size_t avail, size_t rec_len);
 	/* Input that is not TLS or breaks a rule; the direction stops parsing. */
 	void (*error)(void *ctx, const char *what);
 };
@@ -37,33 +37,33 @@ struct tls_cb {
  * encrypted and handshake records are reported as records, not parsed.
  */
 struct tls_parser {
-	uint8_t hdr[5];			/* record header being collected */
+	uint8_t hdr[5]; /* record header being collected */
 	uint8_t hdr_have;
-	uint32_t rec_left;		/* body bytes left in the current record */
+	uint32_t rec_left; /* body bytes left in the current record */
 	uint8_t rec_type;
 	uint16_t rec_version;
 	uint32_t rec_len;
-	bool rec_reported;		/* non-handshake record already reported */
-	uint8_t rec_peek[8];		/* start of a non-handshake record body */
+	bool rec_reported;   /* non-handshake record already reported */
+	uint8_t rec_peek[8]; /* start of a non-handshake record body */
 	uint8_t rec_peek_have;
-	uint8_t *msg;			/* handshake message being assembled */
+	uint8_t *msg; /* handshake message being assembled */
 	uint32_t msg_have, msg_cap, msg_max;
-	bool encrypted;			/* CCS seen in this direction */
-	bool hrr;			/* HelloRetryRequest on this connection:
+	bool encrypted; /* CCS seen in this direction */
+	bool hrr;	/* HelloRetryRequest on this connection:
 					 * a CCS is then TLS 1.3's dummy and the
 					 * next hello is still in the clear. Set
 					 * by the parser when it sees one; the
 					 * caller sets it for the client side */
 	bool failed;
-	uint8_t ssl2;			/* SSLv2 first-record state (tls.c) */
+	uint8_t ssl2; /* SSLv2 first-record state (tls.c) */
 	uint64_t records;
 };
 
 /* msg_max 0 selects TLS_MSG_MAX_DEFAULT; capped at 2^24-1. */
 void tls_parser_init(struct tls_parser *p, uint32_t msg_max);
 /* Feed stream bytes. Returns 0, or -1 once the direction failed. */
-int tls_parser_feed(struct tls_parser *p, const uint8_t *data, size_t len,
-		    const struct tls_cb *cb, void *ctx);
+int tls_parser_feed(struct tls_parser *p, const uint8_t *data, size_t len, const struct tls_cb *cb,
+		    void *ctx);
 /* Frees and ends the parser; may be called from its callbacks. */
 void tls_parser_free(struct tls_parser *p);
 
@@ -73,34 +73,34 @@ void tls_parser_free(struct tls_parser *p);
  * list has n (kept) and total (in the message): n < total means the list
  * was cut, and fingerprints over it are refused (ja.h). Real clients stay
  * far below these; scanners offering every suite reach ~200. */
-#define TLS_CH_SUITES_MAX	256	/* cipher_suites */
-#define TLS_CH_EXTS_MAX		64	/* extension types */
-#define TLS_CH_GROUPS_MAX	64	/* supported_groups (10) */
-#define TLS_CH_SIGALGS_MAX	64	/* signature_algorithms (13) */
-#define TLS_CH_VERSIONS_MAX	16	/* supported_versions (43) */
-#define TLS_CH_FORMATS_MAX	16	/* ec_point_formats (11) */
-#define TLS_CH_SHARES_MAX	16	/* key_share (51) groups */
+#define TLS_CH_SUITES_MAX   256 /* cipher_suites */
+#define TLS_CH_EXTS_MAX	    64	/* extension types */
+#define TLS_CH_GROUPS_MAX   64	/* supported_groups (10) */
+#define TLS_CH_SIGALGS_MAX  64	/* signature_algorithms (13) */
+#define TLS_CH_VERSIONS_MAX 16	/* supported_versions (43) */
+#define TLS_CH_FORMATS_MAX  16	/* ec_point_formats (11) */
+#define TLS_CH_SHARES_MAX   16	/* key_share (51) groups */
 
 /* The facts of one ClientHello: on the stack while a hello is decoded
  * (about 1.5 KiB); keep only what is derived from it (hello.h, ja.h). */
 struct tls_client_hello {
-	uint16_t version;		/* legacy_version */
-	bool dtls;			/* decoded as a DTLS ClientHello */
-	bool ssl2;			/* an SSLv2-format CLIENT-HELLO */
-	uint8_t random[32];		/* client_random; SSLv2: the challenge,
+	uint16_t version;   /* legacy_version */
+	bool dtls;	    /* decoded as a DTLS ClientHello */
+	bool ssl2;	    /* an SSLv2-format CLIENT-HELLO */
+	uint8_t random[32]; /* client_random; SSLv2: the challenge,
 					 * right-aligned (RFC 5246 E.2) */
 	uint8_t session_id[32];
 	uint8_t session_id_len;
-	bool has_session;		/* non-empty session id or session ticket */
+	bool has_session; /* non-empty session id or session ticket */
 	bool has_sni;
-	char sni[TLS_SNI_MAX + 1];	/* host_name, NUL-terminated, raw bytes */
-	char alpn[TLS_ALPN_MAX + 1];	/* offered protocols, comma-joined */
-	bool has_alpn;			/* alpn_ends is set */
-	uint8_t alpn_ends[2];		/* first and last byte of the first
+	char sni[TLS_SNI_MAX + 1];   /* host_name, NUL-terminated, raw bytes */
+	char alpn[TLS_ALPN_MAX + 1]; /* offered protocols, comma-joined */
+	bool has_alpn;		     /* alpn_ends is set */
+	uint8_t alpn_ends[2];	     /* first and last byte of the first
 					 * protocol, whole (alpn may show '?') */
-	bool offers_tls13;		/* supported_versions lists (D)TLS 1.3 or a draft */
-	bool has_psk;			/* pre_shared_key (41) */
-	bool has_early_data;		/* early_data (42) */
+	bool offers_tls13;	     /* supported_versions lists (D)TLS 1.3 or a draft */
+	bool has_psk;		     /* pre_shared_key (41) */
+	bool has_early_data;	     /* early_data (42) */
 	uint16_t n_suites, suites_total;
 	uint16_t n_exts, exts_total;
 	uint16_t n_groups, groups_total;
@@ -120,19 +120,19 @@ int tls_parse_client_hello(const uint8_t *b, size_t len, struct tls_client_hello
 
 struct tls_server_hello {
 	uint16_t legacy_version;
-	uint16_t version;		/* supported_versions if present, else legacy */
+	uint16_t version; /* supported_versions if present, else legacy */
 	uint16_t cipher;
-	bool hrr;			/* HelloRetryRequest (magic random) */
+	bool hrr; /* HelloRetryRequest (magic random) */
 	uint8_t session_id[32];
 	uint8_t session_id_len;
-	char alpn[TLS_ALPN_MAX + 1];	/* selected protocol, if any */
+	char alpn[TLS_ALPN_MAX + 1]; /* selected protocol, if any */
 };
 int tls_parse_server_hello(const uint8_t *b, size_t len, struct tls_server_hello *sh);
 
 /* Certificate message (TLS <= 1.2 layout). Entries point into b. */
 struct tls_cert_list {
-	uint32_t n;			/* certificates kept (<= TLS_CHAIN_MAX) */
-	uint32_t total;			/* certificates in the message */
+	uint32_t n;	/* certificates kept (<= TLS_CHAIN_MAX) */
+	uint32_t total; /* certificates in the message */
 	const uint8_t *der[TLS_CHAIN_MAX];
 	uint32_t der_len[TLS_CHAIN_MAX];
 };

@@ -9,16 +9,16 @@
 #include <openssl/evp.h>
 #include <openssl/kdf.h>
 
-#define TAG_MAX		16
-#define HDR_LEN		5
+#define TAG_MAX 16
+#define HDR_LEN 5
 
 /* RFC 8446 B.4: the five cipher suites TLS 1.3 defines. */
 static const struct suite {
 	uint16_t id;
-	const char *cipher;		/* OpenSSL cipher name */
+	const char *cipher; /* OpenSSL cipher name */
 	const char *digest;
 	uint8_t key_len, tag_len, hash_len;
-	bool ccm;			/* CCM takes lengths and the tag up front */
+	bool ccm; /* CCM takes lengths and the tag up front */
 } suites[] = {
 	{ TLS13_AES_128_GCM_SHA256, "AES-128-GCM", "SHA256", 16, 16, 32, false },
 	{ TLS13_AES_256_GCM_SHA384, "AES-256-GCM", "SHA384", 32, 16, 48, false },
@@ -59,17 +59,28 @@ size_t tls13_hash_len(uint16_t suite)
 const char *tls13_strerror(int status)
 {
 	switch (status) {
-	case TLS13_OK:		return "ok";
-	case TLS13_DONE:	return "flight complete";
-	case TLS13_E_SUITE:	return "not a TLS 1.3 cipher suite";
-	case TLS13_E_SECRET:	return "secret length does not match the suite's hash";
-	case TLS13_E_RECORD:	return "not an encrypted record (type or length in the header)";
-	case TLS13_E_LENGTH:	return "record length out of bounds";
-	case TLS13_E_AUTH:	return "authentication failed (wrong secret or record)";
-	case TLS13_E_EMPTY:	return "record holds only padding";
-	case TLS13_E_ALERT:	return "alert";
-	case TLS13_E_MESSAGE:	return "unexpected message";
-	case TLS13_E_CRYPTO:	return "crypto library failure";
+	case TLS13_OK:
+		return "ok";
+	case TLS13_DONE:
+		return "flight complete";
+	case TLS13_E_SUITE:
+		return "not a TLS 1.3 cipher suite";
+	case TLS13_E_SECRET:
+		return "secret length does not match the suite's hash";
+	case TLS13_E_RECORD:
+		return "not an encrypted record (type or length in the header)";
+	case TLS13_E_LENGTH:
+		return "record length out of bounds";
+	case TLS13_E_AUTH:
+		return "authentication failed (wrong secret or record)";
+	case TLS13_E_EMPTY:
+		return "record holds only padding";
+	case TLS13_E_ALERT:
+		return "alert";
+	case TLS13_E_MESSAGE:
+		return "unexpected message";
+	case TLS13_E_CRYPTO:
+		return "crypto library failure";
 	}
 	return "unknown";
 }
@@ -203,7 +214,7 @@ int tls13_open(struct tls13_keys *keys, const uint8_t hdr[5], const uint8_t *ct,
 		return TLS13_E_CRYPTO;
 	ok = aead_open(keys, &suites[i], ciphers[i], hdr, ct, (int)clen, out);
 	if (ok != 1) {
-		explicit_bzero(out, clen);	/* unauthenticated bytes: gone */
+		explicit_bzero(out, clen); /* unauthenticated bytes: gone */
 		return ok < 0 ? TLS13_E_CRYPTO : TLS13_E_AUTH;
 	}
 	keys->seq++;
@@ -219,7 +230,7 @@ int tls13_open(struct tls13_keys *keys, const uint8_t hdr[5], const uint8_t *ct,
 
 /* ---- the server's flight ------------------------------------------------- */
 
-#define FLIGHT_BUF	(TLS13_RECORD_MAX + HDR_LEN)
+#define FLIGHT_BUF (TLS13_RECORD_MAX + HDR_LEN)
 
 int tls13_flight_init(struct tls13_flight *f, uint16_t suite, const uint8_t *secret,
 		      size_t secret_len)
@@ -278,14 +289,14 @@ static void on_message(void *ctx, uint8_t type, const uint8_t *body, size_t len)
 		return;
 	}
 	switch (type) {
-	case 8:		/* encrypted_extensions */
+	case 8: /* encrypted_extensions */
 		if (f->seen)
 			bit = 0;
 		break;
 	case TLS_HS_CERTIFICATE_REQUEST:
 	case TLS_HS_CERTIFICATE:
-	case 15:	/* certificate_verify */
-	case 20:	/* finished */
+	case 15: /* certificate_verify */
+	case 20: /* finished */
 		if (!(f->seen & 1u << 8))
 			bit = 0;
 		break;
@@ -293,8 +304,9 @@ static void on_message(void *ctx, uint8_t type, const uint8_t *body, size_t len)
 		bit = 0;
 	}
 	if (!bit || (f->seen & bit)) {
-		flight_fail(f, TLS13_E_MESSAGE, "unexpected handshake message in the server's flight");
-		hs_end(f);		/* no further callbacks */
+		flight_fail(f, TLS13_E_MESSAGE,
+			    "unexpected handshake message in the server's flight");
+		hs_end(f); /* no further callbacks */
 		return;
 	}
 	f->seen |= bit;
@@ -330,14 +342,14 @@ static void flight_plaintext(struct tls13_flight *f, const uint8_t *p, size_t n)
 int tls13_flight_record(struct tls13_flight *f, const uint8_t hdr[5], const uint8_t *body,
 			size_t len, tls13_msg_fn fn, void *ctx)
 {
-	uint8_t *plain = f->buf + HDR_LEN;	/* in place when fed: body is there */
+	uint8_t *plain = f->buf + HDR_LEN; /* in place when fed: body is there */
 	uint8_t type;
 	size_t n;
 	int rc;
 
 	if (f->status != TLS13_OK)
 		return f->status;
-	if (hdr[0] == TLS_CT_CCS)		/* RFC 8446 D.4: a dummy, unprotected */
+	if (hdr[0] == TLS_CT_CCS) /* RFC 8446 D.4: a dummy, unprotected */
 		return f->status;
 	if (hdr[0] == TLS_CT_ALERT && len == 2) {
 		f->alert_level = body[0];
@@ -365,8 +377,8 @@ int tls13_flight_record(struct tls13_flight *f, const uint8_t hdr[5], const uint
 	return f->status;
 }
 
-int tls13_flight_feed(struct tls13_flight *f, const uint8_t *data, size_t len,
-		      tls13_msg_fn fn, void *ctx)
+int tls13_flight_feed(struct tls13_flight *f, const uint8_t *data, size_t len, tls13_msg_fn fn,
+		      void *ctx)
 {
 	while (len > 0 && f->status == TLS13_OK) {
 		size_t want = HDR_LEN, k;
@@ -385,7 +397,7 @@ int tls13_flight_feed(struct tls13_flight *f, const uint8_t *data, size_t len,
 			if (want > FLIGHT_BUF)
 				return flight_fail(f, TLS13_E_LENGTH, "record too long");
 			if (want > HDR_LEN)
-				continue;		/* now the body */
+				continue; /* now the body */
 		}
 		f->have = 0;
 		tls13_flight_record(f, f->buf, f->buf + HDR_LEN, want - HDR_LEN, fn, ctx);
@@ -395,8 +407,7 @@ int tls13_flight_feed(struct tls13_flight *f, const uint8_t *data, size_t len,
 
 /* ---- the client's first record ------------------------------------------- */
 
-static int client_content(struct tls13_client_record *out, uint8_t type, const uint8_t *p,
-			  size_t n)
+static int client_content(struct tls13_client_record *out, uint8_t type, const uint8_t *p, size_t n)
 {
 	out->inner_type = type;
 	if (type == TLS_CT_ALERT) {

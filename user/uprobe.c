@@ -18,8 +18,8 @@
 #include "uprobe.h"
 #include "uprobe.skel.h"
 
-#define PROC		"/proc"
-#define GO_CACHE_MAX	256	/* executables looked at for the Go symbol */
+#define PROC	     "/proc"
+#define GO_CACHE_MAX 256 /* executables looked at for the Go symbol */
 
 enum att_kind { ATT_I2D, ATT_GO };
 
@@ -28,11 +28,11 @@ enum att_kind { ATT_I2D, ATT_GO };
 struct att {
 	bool used;
 	enum att_kind kind;
-	bool named;			/* from --uprobe-path: kept until close */
-	bool told;			/* a failure to attach was said (verbose) */
+	bool named; /* from --uprobe-path: kept until close */
+	bool told;  /* a failure to attach was said (verbose) */
 	uint64_t dev, ino;
-	uint32_t gen;			/* last scan that found a process using it */
-	struct bpf_link *link[2];	/* entry, return (i2d only) */
+	uint32_t gen;		  /* last scan that found a process using it */
+	struct bpf_link *link[2]; /* entry, return (i2d only) */
 };
 
 /* What an executable said about the Go symbol (whether or not it has it). */
@@ -53,11 +53,11 @@ struct uprobe {
 	struct att att[UPROBE_FILES_MAX];
 	struct go_exe go[GO_CACHE_MAX];
 	uint32_t go_next;
-	struct cs_up_file named_ssl[UPROBE_PATHS_MAX];	/* named files that are their own callers */
+	struct cs_up_file named_ssl[UPROBE_PATHS_MAX]; /* named files that are their own callers */
 	int n_named_ssl;
 	struct inode_set listen;
 	int handled;
-	uint64_t c[UPROBE_C_MAX];			/* this file's part of it */
+	uint64_t c[UPROBE_C_MAX]; /* this file's part of it */
 };
 
 static const char *const kernel_names[CS_UP_C_MAX] = {
@@ -217,7 +217,7 @@ static void add_ssl_file(struct uprobe *u, uint64_t dev, uint64_t ino, bool any)
 struct pscan {
 	struct uprobe *u;
 	pid_t pid;
-	struct cs_up_range ssl;		/* OpenSSL's callers: libssl's text */
+	struct cs_up_range ssl; /* OpenSSL's callers: libssl's text */
 	struct cs_up_file ssl_file;
 	char crypto_path[PROCSCAN_PATH_MAX];
 	struct cs_up_file crypto_file;
@@ -260,8 +260,8 @@ static int on_map(void *ctx, const struct proc_map *m)
 	}
 	if (!ps->crypto_path[0] && !strncmp(b, "libcrypto.so.3", 14)) {
 		/* map_files names the very file mapped, even if replaced since. */
-		snprintf(ps->crypto_path, sizeof(ps->crypto_path), PROC "/%d/map_files/%" PRIx64
-			 "-%" PRIx64, ps->pid, m->start, m->end);
+		snprintf(ps->crypto_path, sizeof(ps->crypto_path),
+			 PROC "/%d/map_files/%" PRIx64 "-%" PRIx64, ps->pid, m->start, m->end);
 		ps->crypto_file.dev = dev;
 		ps->crypto_file.ino = m->ino;
 	}
@@ -327,11 +327,13 @@ static void scan_process(struct uprobe *u, pid_t pid)
 	u->c[UPROBE_C_PROCESSES]++;
 	/* Without discovery only named processes and their children count. */
 	add_ssl_file(u, ps.ssl_file.dev, ps.ssl_file.ino, !u->o.no_discover);
-	bpf_map__update_elem(u->skel->maps.ssl_text, &tgid, sizeof(tgid), &ps.ssl,
-			     sizeof(ps.ssl), BPF_ANY);
-	if (ps.crypto_path[0])	/* else a static build: attached by --uprobe-path */
-		report(u, pid, ensure(u, ATT_I2D, ps.crypto_path, ps.crypto_file.dev,
-				      ps.crypto_file.ino, err, sizeof(err)), err);
+	bpf_map__update_elem(u->skel->maps.ssl_text, &tgid, sizeof(tgid), &ps.ssl, sizeof(ps.ssl),
+			     BPF_ANY);
+	if (ps.crypto_path[0]) /* else a static build: attached by --uprobe-path */
+		report(u, pid,
+		       ensure(u, ATT_I2D, ps.crypto_path, ps.crypto_file.dev, ps.crypto_file.ino,
+			      err, sizeof(err)),
+		       err);
 }
 
 /* ---- the scan ---- */
@@ -434,8 +436,8 @@ int uprobe_rescan(struct uprobe *u)
 	while ((de = readdir(d))) {
 		pid_t pid = procscan_pid(de->d_name);
 
-		if (pid && (named_pid(u, pid) ||
-			    (discover && procscan_holds(PROC, pid, &u->listen))))
+		if (pid &&
+		    (named_pid(u, pid) || (discover && procscan_holds(PROC, pid, &u->listen))))
 			scan_process(u, pid);
 	}
 	closedir(d);
@@ -472,8 +474,10 @@ static int add_path(struct uprobe *u, const char *path, char *err, size_t errlen
 		return -1;
 	has_go = elfsym_offset(path, UPROBE_GO_SYMBOL, &off, err, errlen);
 	if (has_i2d && has_go) {
-		snprintf(err, errlen, "--uprobe-path %s: neither OpenSSL's i2d_X509 nor Go's %s "
-			 "is defined there", path, UPROBE_GO_SYMBOL);
+		snprintf(err, errlen,
+			 "--uprobe-path %s: neither OpenSSL's i2d_X509 nor Go's %s "
+			 "is defined there",
+			 path, UPROBE_GO_SYMBOL);
 		return -1;
 	}
 	if (!has_i2d) {
@@ -517,8 +521,10 @@ static int load(struct uprobe *u, char *err, size_t errlen)
 		return -1;
 	}
 	if (u->o.ring_bytes && bpf_map__set_max_entries(u->skel->maps.events, u->o.ring_bytes)) {
-		snprintf(err, errlen, "uprobe ring buffer size %u: not a power of two of at least "
-			 "a page", u->o.ring_bytes);
+		snprintf(err, errlen,
+			 "uprobe ring buffer size %u: not a power of two of at least "
+			 "a page",
+			 u->o.ring_bytes);
 		return -1;
 	}
 	ret = uprobe_bpf__load(u->skel);
@@ -540,8 +546,8 @@ static int load(struct uprobe *u, char *err, size_t errlen)
 	return 0;
 }
 
-struct uprobe *uprobe_open(const struct uprobe_opts *o, const struct uprobe_cbs *cb,
-			   char *err, size_t errlen)
+struct uprobe *uprobe_open(const struct uprobe_opts *o, const struct uprobe_cbs *cb, char *err,
+			   size_t errlen)
 {
 	struct uprobe *u;
 	int i;
@@ -557,7 +563,8 @@ struct uprobe *uprobe_open(const struct uprobe_opts *o, const struct uprobe_cbs 
 		return NULL;
 	}
 	if (access("/sys/kernel/btf/vmlinux", R_OK)) {
-		snprintf(err, errlen, "kernel has no BTF (/sys/kernel/btf/vmlinux missing): "
+		snprintf(err, errlen,
+			 "kernel has no BTF (/sys/kernel/btf/vmlinux missing): "
 			 "needs CONFIG_DEBUG_INFO_BTF");
 		return NULL;
 	}

@@ -10,11 +10,11 @@
 #include "cs_uprobe.h"
 #include "served.h"
 
-#define UPROBE_PIDS_MAX		64
-#define UPROBE_PATHS_MAX	16
-#define UPROBE_FILES_MAX	64	/* files with uprobes attached at once */
-#define UPROBE_RESCAN_MS	2000
-#define UPROBE_GO_SYMBOL	"crypto/tls.(*Config).writeKeyLog"
+#define UPROBE_PIDS_MAX	 64
+#define UPROBE_PATHS_MAX 16
+#define UPROBE_FILES_MAX 64 /* files with uprobes attached at once */
+#define UPROBE_RESCAN_MS 2000
+#define UPROBE_GO_SYMBOL "crypto/tls.(*Config).writeKeyLog"
 
 struct uprobe_opts {
 	/* --uprobe-pid: processes followed even without a listening socket. */
@@ -25,24 +25,24 @@ struct uprobe_opts {
 	 * and/or Go's crypto/tls.(*Config).writeKeyLog. */
 	const char *paths[UPROBE_PATHS_MAX];
 	int n_paths;
-	bool no_discover;	/* only what pids and paths name (and children of
+	bool no_discover;    /* only what pids and paths name (and children of
 				 * named processes, such as a server's workers) */
-	uint32_t rescan_ms;	/* process rescan period; 0 = UPROBE_RESCAN_MS */
-	uint32_t ring_bytes;	/* 0 = CS_UP_RING_BYTES; a power of two >= page size */
-	bool verbose;		/* libbpf debug output */
+	uint32_t rescan_ms;  /* process rescan period; 0 = UPROBE_RESCAN_MS */
+	uint32_t ring_bytes; /* 0 = CS_UP_RING_BYTES; a power of two >= page size */
+	bool verbose;	     /* libbpf debug output */
 };
 
 /* Counters: the kernel's (enum cs_up_counter), then the assembler's (enum
  * served_counter), then these, in one index space. */
 enum uprobe_counter {
-	UPROBE_C_RESCANS = CS_UP_C_MAX + SERVED_C_MAX,	/* process scans */
-	UPROBE_C_PROCESSES,	/* gauge: processes with OpenSSL's callers found, last scan */
-	UPROBE_C_FILES,		/* gauge: files with uprobes attached */
-	UPROBE_C_ATTACHED,	/* files attached, in all */
-	UPROBE_C_DETACHED,	/* files detached: no process of ours maps them any more */
-	UPROBE_C_ATTACH_FAIL,	/* files that could not be attached */
-	UPROBE_C_GONE,		/* per-process and per-thread kernel state of ended ones removed */
-	UPROBE_C_PENDING,	/* gauge: threads the kernel holds a chain not yet sent for */
+	UPROBE_C_RESCANS = CS_UP_C_MAX + SERVED_C_MAX, /* process scans */
+	UPROBE_C_PROCESSES,   /* gauge: processes with OpenSSL's callers found, last scan */
+	UPROBE_C_FILES,	      /* gauge: files with uprobes attached */
+	UPROBE_C_ATTACHED,    /* files attached, in all */
+	UPROBE_C_DETACHED,    /* files detached: no process of ours maps them any more */
+	UPROBE_C_ATTACH_FAIL, /* files that could not be attached */
+	UPROBE_C_GONE,	      /* per-process and per-thread kernel state of ended ones removed */
+	UPROBE_C_PENDING,     /* gauge: threads the kernel holds a chain not yet sent for */
 	UPROBE_C_MAX
 };
 
@@ -54,8 +54,8 @@ struct uprobe;
  * i2d_X509 probes on their libcrypto.so.3 (once per file), Go binaries with
  * the writeKeyLog symbol get that probe. NULL with a one-line reason in err
  * (not root, no BTF, a bad path or pid...); nothing stays attached then. */
-struct uprobe *uprobe_open(const struct uprobe_opts *o, const struct uprobe_cbs *cb,
-			   char *err, size_t errlen);
+struct uprobe *uprobe_open(const struct uprobe_opts *o, const struct uprobe_cbs *cb, char *err,
+			   size_t errlen);
 /* A descriptor that becomes readable when records wait (for poll()). */
 int uprobe_fd(const struct uprobe *u);
 /* Handles waiting records (up to timeout_ms for the first), calling back;

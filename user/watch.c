@@ -12,7 +12,7 @@
 
 struct target {
 	int wd;
-	char name[NAME_MAX + 1];	/* "" for a watched directory: any entry counts */
+	char name[NAME_MAX + 1]; /* "" for a watched directory: any entry counts */
 };
 
 struct watch {
@@ -21,8 +21,9 @@ struct watch {
 	struct target t[WATCH_PATHS_MAX];
 };
 
-#define WATCH_MASK (IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | \
-		    IN_DELETE_SELF | IN_MOVE_SELF | IN_ATTRIB)
+#define WATCH_MASK                                                                   \
+	(IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_DELETE_SELF | \
+	 IN_MOVE_SELF | IN_ATTRIB)
 
 static int add(struct watch *w, const char *path)
 {

@@ -19,10 +19,10 @@
 #include "certsentry.h"
 #include "certsentry.skel.h"
 
-#define MAX_EVENTS	16
-#define FRAME_MAX	3600	/* BPF_PROG_TEST_RUN takes linear frames up to ~3.7 KB */
-#define TC_ACT_UNSPEC	(-1)
-#define TEST_SEED	0x5eed1234u	/* the hint mix's key, known here to aim flows at one bucket */
+#define MAX_EVENTS    16
+#define FRAME_MAX     3600 /* BPF_PROG_TEST_RUN takes linear frames up to ~3.7 KB */
+#define TC_ACT_UNSPEC (-1)
+#define TEST_SEED     0x5eed1234u /* the hint mix's key, known here to aim flows at one bucket */
 
 struct got {
 	struct cs_event ev;
@@ -48,12 +48,12 @@ struct flow {
 enum { EXT_NONE, EXT_TWO, EXT_FRAG };
 
 struct frame_opts {
-	uint8_t flags;		/* TCP flags; 0 = ACK|PSH */
-	int ext;		/* IPv6 extension headers */
-	int pad;		/* Ethernet padding bytes after the IP packet */
+	uint8_t flags; /* TCP flags; 0 = ACK|PSH */
+	int ext;       /* IPv6 extension headers */
+	int pad;       /* Ethernet padding bytes after the IP packet */
 	int udp;
 	int vlan;
-	int big_tcp;		/* IPv4 tot_len 0 */
+	int big_tcp; /* IPv4 tot_len 0 */
 };
 
 static inline size_t put_tcp(uint8_t *p, const struct flow *f, uint32_t seq, uint8_t flags)
@@ -62,8 +62,10 @@ static inline size_t put_tcp(uint8_t *p, const struct flow *f, uint32_t seq, uin
 	uint32_t s = htonl(seq);
 
 	memset(p, 0, 20);
-	v = htons(f->sport); memcpy(p, &v, 2);
-	v = htons(f->dport); memcpy(p + 2, &v, 2);
+	v = htons(f->sport);
+	memcpy(p, &v, 2);
+	v = htons(f->dport);
+	memcpy(p + 2, &v, 2);
 	memcpy(p + 4, &s, 4);
 	p[12] = 5 << 4;
 	p[13] = flags ? flags : (CS_TCP_ACK | 0x08);
@@ -76,15 +78,18 @@ static inline size_t put_udp(uint8_t *p, const struct flow *f, size_t plen)
 	uint16_t v;
 
 	memset(p, 0, 8);
-	v = htons(f->sport); memcpy(p, &v, 2);
-	v = htons(f->dport); memcpy(p + 2, &v, 2);
-	v = htons(8 + plen); memcpy(p + 4, &v, 2);
+	v = htons(f->sport);
+	memcpy(p, &v, 2);
+	v = htons(f->dport);
+	memcpy(p + 2, &v, 2);
+	v = htons(8 + plen);
+	memcpy(p + 4, &v, 2);
 	return 8;
 }
 
 /* Ethernet frame with one TCP (or UDP) segment; returns its length. */
 static inline size_t frame(uint8_t *buf, const struct flow *f, uint32_t seq, const void *pl,
-		    size_t plen, const struct frame_opts *o)
+			   size_t plen, const struct frame_opts *o)
 {
 	static const struct frame_opts none;
 	uint8_t *p = buf, *ip, *l4;
@@ -119,16 +124,21 @@ static inline size_t frame(uint8_t *buf, const struct flow *f, uint32_t seq, con
 		inet_pton(AF_INET6, f->dst, ip + 24);
 		l4 = ip + 40;
 		if (o->ext == EXT_TWO) {
-			ip[6] = 0;			/* hop-by-hop, 8 bytes */
-			l4[0] = 60; l4[1] = 0; l4[2] = 1; l4[3] = 4;	/* PadN */
+			ip[6] = 0; /* hop-by-hop, 8 bytes */
+			l4[0] = 60;
+			l4[1] = 0;
+			l4[2] = 1;
+			l4[3] = 4; /* PadN */
 			l4 += 8;
-			l4[0] = l4proto; l4[1] = 1;	/* dest opts, 16 bytes */
-			l4[2] = 1; l4[3] = 12;
+			l4[0] = l4proto;
+			l4[1] = 1; /* dest opts, 16 bytes */
+			l4[2] = 1;
+			l4[3] = 12;
 			l4 += 16;
 		} else if (o->ext == EXT_FRAG) {
 			ip[6] = 44;
 			l4[0] = l4proto;
-			l4[3] = 1;			/* offset 0, more fragments */
+			l4[3] = 1; /* offset 0, more fragments */
 			l4 += 8;
 		} else {
 			ip[6] = l4proto;
@@ -285,16 +295,17 @@ static inline void test_skipped(void **state)
 
 /* main's body: runs the group of tests, or one loud skip where the program
  * cannot run here. */
-#define PROG_RUN_MAIN(name, tests) ({							\
-	const struct CMUnitTest skipped_[] = { cmocka_unit_test(test_skipped) };	\
-	const char *why_ = (libbpf_set_print(print_fn), why_skip());			\
-											\
-	if (why_) {									\
-		printf("SKIPPED: %s\n", why_);						\
-		fflush(stdout);								\
-	}										\
-	why_ ? cmocka_run_group_tests_name(name, skipped_, NULL, NULL) :		\
-	       cmocka_run_group_tests_name(name, tests, NULL, NULL);			\
-})
+#define PROG_RUN_MAIN(name, tests)                                                       \
+	({                                                                               \
+		const struct CMUnitTest skipped_[] = { cmocka_unit_test(test_skipped) }; \
+		const char *why_ = (libbpf_set_print(print_fn), why_skip());             \
+                                                                                         \
+		if (why_) {                                                              \
+			printf("SKIPPED: %s\n", why_);                                   \
+			fflush(stdout);                                                  \
+		}                                                                        \
+		why_ ? cmocka_run_group_tests_name(name, skipped_, NULL, NULL) :         \
+		       cmocka_run_group_tests_name(name, tests, NULL, NULL);             \
+	})
 
 #endif

@@ -9,7 +9,7 @@
 
 static const struct flow F4 = { 4, "10.0.0.1", "10.0.0.2", 40000, 443 };
 static const struct flow F6 = { 6, "2001:db8::1", "2001:db8::2", 40001, 8443 };
-static const struct flow F4R = { 4, "10.0.0.2", "10.0.0.1", 443, 40000 };	/* F4's reverse */
+static const struct flow F4R = { 4, "10.0.0.2", "10.0.0.1", 443, 40000 }; /* F4's reverse */
 
 static size_t stun(uint8_t *p)
 {
@@ -78,8 +78,8 @@ static void check_data_p(const struct got *g, const struct flow *f, int proto, u
 		assert_int_equal(g->ev.tcp_flags, 0);
 }
 
-static void check_data(const struct got *g, const struct flow *f, uint32_t seq,
-		       const void *bytes, size_t len)
+static void check_data(const struct got *g, const struct flow *f, uint32_t seq, const void *bytes,
+		       size_t len)
 {
 	check_data_p(g, f, 6, seq, bytes, len);
 }
@@ -133,7 +133,7 @@ static void test_ipv4_client_hello(void **state)
 
 	assert_int_equal(run(t, pkt, n), 1);
 	check_data(&t->ev[0], &F4, 0x12345678, pl, l);
-	assert_int_equal(t->ev[0].ev.ifindex, 1);	/* TEST_RUN uses lo */
+	assert_int_equal(t->ev[0].ev.ifindex, 1); /* TEST_RUN uses lo */
 	assert_int_equal(t->ev[0].ev.hook, CS_HOOK_EGRESS);
 	assert_true(t->ev[0].ev.ts_ns > 0);
 	assert_true(flow_state(t, &F4, &st));
@@ -186,7 +186,7 @@ static void test_pure_ack_ignored(void **state)
 	size_t l = tls_rec(pl, 22, 1, 200), n = frame(pkt, &F4, 100, pl, l, NULL);
 
 	assert_int_equal(run(t, pkt, n), 1);
-	n = frame(pkt, &F4, 300, NULL, 0, NULL);	/* tracked direction, no payload */
+	n = frame(pkt, &F4, 300, NULL, 0, NULL); /* tracked direction, no payload */
 	assert_int_equal(run(t, pkt, n), 0);
 	assert_int_equal(counter(t, CS_C_TCP_PAYLOAD), 1);
 }
@@ -247,7 +247,7 @@ static void test_record_walk_across_segments(void **state)
 	assert_int_equal(run(t, pkt, n), 1);
 	check_data(&t->ev[0], &F4, 610, pl + 600, l - 600);
 	l = tls_rec(pl, 20, 0, 6);
-	l += tls_rec(pl + l, 22, 20, 50);	/* encrypted Finished */
+	l += tls_rec(pl + l, 22, 20, 50); /* encrypted Finished */
 	n = frame(pkt, &F4, 1110, pl, l, NULL);
 	assert_int_equal(run(t, pkt, n), 1);
 	check_data(&t->ev[0], &F4, 1110, pl, 6 + 5 + CS_TAIL_BYTES);
@@ -294,7 +294,7 @@ static void test_fin_before_last_data(void **state)
 	assert_true(flow_state(t, &F4, &st));
 	assert_int_equal(st.closing, 1);
 	assert_int_equal(st.limit, 1100);
-	assert_int_equal(run(t, pkt, n), 0);		/* retransmitted FIN: no second CLOSE */
+	assert_int_equal(run(t, pkt, n), 0); /* retransmitted FIN: no second CLOSE */
 	n = frame(pkt, &F4, 100, pl + 100, 1000, NULL);
 	assert_int_equal(run(t, pkt, n), 1);
 	check_data(&t->ev[0], &F4, 100, pl + 100, 1000);
@@ -329,7 +329,7 @@ static void test_cap(void **state)
 	tls_rec(pl + l, 22, 11, 500);
 	n = frame(pkt, &F4, 1000, pl, 80, NULL);
 	assert_int_equal(run(t, pkt, n), 1);
-	assert_int_equal(run(t, pkt, n), 1);		/* retransmitted */
+	assert_int_equal(run(t, pkt, n), 1); /* retransmitted */
 	check_data(&t->ev[0], &F4, 1000, pl, 80);
 	n = frame(pkt, &F4, 1080, pl + 80, 60, NULL);
 	assert_int_equal(run(t, pkt, n), 1);
@@ -382,10 +382,10 @@ static void test_out_of_order(void **state)
 	tls_rec(pl + l, 22, 11, 2000);
 	n = frame(pkt, &F4, 0, pl, 100, NULL);
 	assert_int_equal(run(t, pkt, n), 1);
-	n = frame(pkt, &F4, 1100, pl + 1100, 1000, NULL);	/* ahead of a hole */
+	n = frame(pkt, &F4, 1100, pl + 1100, 1000, NULL); /* ahead of a hole */
 	assert_int_equal(run(t, pkt, n), 1);
 	check_data(&t->ev[0], &F4, 1100, pl + 1100, 1000);
-	n = frame(pkt, &F4, 100, pl + 100, 1000, NULL);		/* the hole */
+	n = frame(pkt, &F4, 100, pl + 100, 1000, NULL); /* the hole */
 	assert_int_equal(run(t, pkt, n), 1);
 	check_data(&t->ev[0], &F4, 100, pl + 100, 1000);
 }
@@ -401,7 +401,8 @@ static void test_userspace_done(void **state)
 
 	assert_int_equal(run(t, pkt, n), 1);
 	key_of(&k, &F4);
-	assert_int_equal(bpf_map_update_elem(bpf_map__fd(t->skel->maps.done_flows), &k, &one, 0), 0);
+	assert_int_equal(bpf_map_update_elem(bpf_map__fd(t->skel->maps.done_flows), &k, &one, 0),
+			 0);
 	filler(pl, 700, 1);
 	n = frame(pkt, &F4, 100, pl, 700, NULL);
 	assert_int_equal(run(t, pkt, n), 0);
@@ -412,7 +413,8 @@ static void test_userspace_done(void **state)
 		__u32 idx = cs_hint_bucket(cs_flow_hint(TEST_SEED, &k));
 		struct cs_hint h = { .v = 7 };
 
-		assert_int_equal(bpf_map_lookup_elem(bpf_map__fd(t->skel->maps.hints), &idx, &h), 0);
+		assert_int_equal(bpf_map_lookup_elem(bpf_map__fd(t->skel->maps.hints), &idx, &h),
+				 0);
 		assert_int_equal(h.v, 0);
 		assert_int_equal(h.sticky, 0);
 	}
@@ -451,7 +453,7 @@ static void test_dtls_client_hello(void **state)
 	assert_int_equal(st.mode, CS_MODE_DTLS);
 	assert_int_equal(st.hi, l);
 	assert_int_equal(st.done, 0);
-	assert_false(flow_state(t, &F4, &st));		/* not a TCP entry */
+	assert_false(flow_state(t, &F4, &st)); /* not a TCP entry */
 	assert_int_equal(counter(t, CS_C_FLOWS), 1);
 	assert_int_equal(counter(t, CS_C_TCP_PAYLOAD), 0);
 	/* IPv6 with extension headers, ServerHello and HelloVerifyRequest too */
@@ -480,10 +482,10 @@ static void test_dtls_stun_multiplexed(void **state)
 	assert_int_equal(run(t, pkt, n), 1);
 	n = frame(pkt, &F4, 0, s, sl, &UDP);
 	assert_int_equal(run(t, pkt, n), 0);
-	s[0] = 0x40;					/* TURN channel data: not DTLS */
+	s[0] = 0x40; /* TURN channel data: not DTLS */
 	n = frame(pkt, &F4, 0, s, sl, &UDP);
 	assert_int_equal(run(t, pkt, n), 0);
-	l = dtls_rec(pl, 22, 0, 16, 80);		/* ClientKeyExchange */
+	l = dtls_rec(pl, 22, 0, 16, 80); /* ClientKeyExchange */
 	n = frame(pkt, &F4, 0, pl, l, &UDP);
 	assert_int_equal(run(t, pkt, n), 1);
 	check_data_p(&t->ev[0], &F4, 17, 0, pl, l);
@@ -500,14 +502,14 @@ static void test_udp_not_dtls_ignored(void **state)
 	filler(pl, 1000, 1);
 	n = frame(pkt, &F4, 0, pl, 1000, &UDP);
 	assert_int_equal(run(t, pkt, n), 0);
-	l = dtls_rec(pl, 22, 0, 11, 500);		/* a Certificate, mid-handshake */
+	l = dtls_rec(pl, 22, 0, 11, 500); /* a Certificate, mid-handshake */
 	n = frame(pkt, &F4, 0, pl, l, &UDP);
 	assert_int_equal(run(t, pkt, n), 0);
 	l = dtls_rec(pl, 23, 1, 0, 500);
 	n = frame(pkt, &F4, 0, pl, l, &UDP);
 	assert_int_equal(run(t, pkt, n), 0);
 	l = dtls_rec(pl, 22, 0, 1, 200);
-	n = frame(pkt, &F4, 0, pl, 15, &UDP);		/* too short to judge */
+	n = frame(pkt, &F4, 0, pl, 15, &UDP); /* too short to judge */
 	assert_int_equal(run(t, pkt, n), 0);
 	assert_false(flow_state_p(t, &F4, 17, &st));
 	assert_int_equal(counter(t, CS_C_FLOWS), 0);
@@ -537,7 +539,7 @@ static void test_dtls_stop(void **state)
 	l = dtls_rec(pl, 23, 1, 0, 300);
 	n = frame(pkt, &F4, 0, pl, l, &UDP);
 	assert_int_equal(run(t, pkt, n), 0);
-	l = dtls_rec(pl, 22, 0, 1, 200);		/* a new handshake */
+	l = dtls_rec(pl, 22, 0, 1, 200); /* a new handshake */
 	n = frame(pkt, &F4, 0, pl, l, &UDP);
 	assert_int_equal(run(t, pkt, n), 1);
 	assert_true(flow_state_p(t, &F4, 17, &st));
@@ -585,7 +587,8 @@ static void test_dtls_cap_and_done(void **state)
 	n = frame(pkt, &F4R, 0, pl, l, &UDP);
 	assert_int_equal(run(t, pkt, n), 1);
 	key_of_p(&k, &F4R, 17);
-	assert_int_equal(bpf_map_update_elem(bpf_map__fd(t->skel->maps.done_flows), &k, &one, 0), 0);
+	assert_int_equal(bpf_map_update_elem(bpf_map__fd(t->skel->maps.done_flows), &k, &one, 0),
+			 0);
 	l = dtls_rec(pl, 22, 0, 11, 50);
 	n = frame(pkt, &F4R, 0, pl, l, &UDP);
 	assert_int_equal(run(t, pkt, n), 0);
@@ -596,7 +599,8 @@ static void test_dtls_cap_and_done(void **state)
  * not walked: what follows is copied (to the cap) whatever it looks like. */
 static void test_ssl2_client_hello(void **state)
 {
-	static const uint8_t h[11] = { 0x80, 0x2e, 0x01, 0x00, 0x02, 0x00, 0x15, 0x00, 0x00, 0x00, 0x10 };
+	static const uint8_t h[11] = { 0x80, 0x2e, 0x01, 0x00, 0x02, 0x00,
+				       0x15, 0x00, 0x00, 0x00, 0x10 };
 	struct t *t = *state;
 	struct cs_flow_state st;
 	size_t n;
@@ -609,7 +613,7 @@ static void test_ssl2_client_hello(void **state)
 	assert_true(flow_state(t, &F4, &st));
 	assert_int_equal(st.mode, CS_MODE_SSL2);
 	assert_int_equal(st.walking, 0);
-	memset(pl, 0x15, 300);				/* would end a record walk */
+	memset(pl, 0x15, 300); /* would end a record walk */
 	n = frame(pkt, &F4, 548, pl, 300, NULL);
 	assert_int_equal(run(t, pkt, n), 1);
 	check_data(&t->ev[0], &F4, 548, pl, 300);
@@ -720,9 +724,9 @@ static void test_split_header_walk(void **state)
 
 	l += tls_rec(pl + l, 22, 2, 100);
 	l += tls_rec(pl + l, 22, 11, 1000);
-	a = l + 1;					/* 1 byte of the Done header */
+	a = l + 1; /* 1 byte of the Done header */
 	l += tls_rec(pl + l, 22, 14, 9);
-	b = l + 2;					/* 2 bytes of the CCS header */
+	b = l + 2; /* 2 bytes of the CCS header */
 	l += tls_rec(pl + l, 20, 0, 6);
 	l += tls_rec(pl + l, 22, 20, 45);
 	n = frame(pkt, &F4, 10, pl, a, NULL);
@@ -831,8 +835,11 @@ static void test_short_first_segment_not_tls(void **state)
 {
 	struct t *t = *state;
 	struct cs_flow_state st;
-	static const struct { const char *b; size_t n; } c[] = {
-		{ "GET", 3 }, { "\x17\x03\x03", 3 }, { "\x16\x04", 2 },
+	static const struct {
+		const char *b;
+		size_t n;
+	} c[] = {
+		{ "GET", 3 },	       { "\x17\x03\x03", 3 },	      { "\x16\x04", 2 },
 		{ "\x16\x03\x05", 3 }, { "\x16\x03\x05\x00\x10", 5 },
 	};
 	size_t i, n;
@@ -858,24 +865,24 @@ static void test_wakeups(void **state)
 	struct t *t = *state;
 	size_t l, n;
 
-	l = tls_rec(pl, 22, 1, 300);			/* ClientHello, PSH */
+	l = tls_rec(pl, 22, 1, 300); /* ClientHello, PSH */
 	n = frame(pkt, &F4, 1000, pl, l, NULL);
 	assert_false(run_woke(t, pkt, n, 1));
-	l = tls_rec(pl, 22, 2, 90);			/* ServerHello + Certificate */
+	l = tls_rec(pl, 22, 2, 90); /* ServerHello + Certificate */
 	l += tls_rec(pl + l, 22, 11, 1200);
-	n = frame(pkt, &F4R, 5000, pl, 700, &nopsh);	/* mid-write */
+	n = frame(pkt, &F4R, 5000, pl, 700, &nopsh); /* mid-write */
 	assert_false(run_woke(t, pkt, n, 1));
 	n = frame(pkt, &F4R, 5700, pl + 700, l - 700, NULL);
 	assert_true(run_woke(t, pkt, n, 1));
-	l = tls_rec(pl, 22, 16, 70);			/* client: CKE + CCS */
+	l = tls_rec(pl, 22, 16, 70); /* client: CKE + CCS */
 	l += tls_rec(pl + l, 20, 0, 6);
 	n = frame(pkt, &F4, 1300, pl, l, NULL);
 	assert_false(run_woke(t, pkt, n, 1));
-	l = tls_rec(pl, 20, 0, 6);			/* server: CCS + Finished */
+	l = tls_rec(pl, 20, 0, 6); /* server: CCS + Finished */
 	l += tls_rec(pl + l, 22, 20, 50);
 	n = frame(pkt, &F4R, 5000 + 1290, pl, l, NULL);
 	assert_false(run_woke(t, pkt, n, 1));
-	n = frame(pkt, &F4, 1376, NULL, 0, &fin);	/* CLOSE */
+	n = frame(pkt, &F4, 1376, NULL, 0, &fin); /* CLOSE */
 	assert_false(run_woke(t, pkt, n, 1));
 	/* TLS 1.3: ServerHello, then CCS and encrypted records in one write */
 	l = tls_rec(pl, 22, 2, 122);
@@ -905,7 +912,7 @@ static void test_hello_retry(void **state)
 	l = tls_rec(pl, 22, 1, 300);
 	n = frame(pkt, &F4, 1000, pl, l, NULL);
 	assert_false(run_woke(t, pkt, n, 1));
-	l = tls_rec(pl, 22, 2, 100);			/* HRR */
+	l = tls_rec(pl, 22, 2, 100); /* HRR */
 	l += tls_rec(pl + l, 20, 0, 6);
 	n = frame(pkt, &F4R, 7000, pl, l, NULL);
 	assert_true(run_woke(t, pkt, n, 1));
@@ -913,7 +920,7 @@ static void test_hello_retry(void **state)
 	assert_int_equal(st.walking, WIRE_WALK_CCS);
 	assert_int_equal(st.next_rec, 7106);
 	assert_int_equal(st.limit, CS_MAX_BYTES_DEFAULT);
-	l = tls_rec(pl, 20, 0, 6);			/* client: CCS + second hello */
+	l = tls_rec(pl, 20, 0, 6); /* client: CCS + second hello */
 	l += tls_rec(pl + l, 22, 1, 320);
 	n = frame(pkt, &F4, 1300, pl, l, NULL);
 	assert_false(run_woke(t, pkt, n, 1));
@@ -921,7 +928,7 @@ static void test_hello_retry(void **state)
 	assert_true(flow_state(t, &F4, &st));
 	assert_int_equal(st.walking, WIRE_WALK_CLEAR);
 	assert_int_equal(st.next_rec, 1626);
-	l = tls_rec(pl, 22, 2, 122);			/* ServerHello + encrypted */
+	l = tls_rec(pl, 22, 2, 122); /* ServerHello + encrypted */
 	l += tls_rec(pl + l, 23, 0, 900);
 	n = frame(pkt, &F4R, 7106, pl, l, NULL);
 	assert_true(run_woke(t, pkt, n, 1));
@@ -952,7 +959,7 @@ static void test_hello_after_ccs_split(void **state)
 	assert_int_equal(st.body, 122 - 5);
 	assert_int_equal(st.next_rec, 106 + 5);
 	assert_int_equal(st.part_len, 2);
-	assert_int_equal(st.part, 0x02000000u);	/* type 2, length's first byte 0 */
+	assert_int_equal(st.part, 0x02000000u); /* type 2, length's first byte 0 */
 	n = frame(pkt, &F4R, a, pl + a, l - a, NULL);
 	assert_int_equal(run(t, pkt, n), 1);
 	check_data(&t->ev[0], &F4R, a, pl + a, 106 + 122 + 5 + CS_TAIL_BYTES - a);
@@ -974,7 +981,7 @@ static void test_finished_not_hello(void **state)
 	l += tls_rec(pl + l, 20, 0, 6);
 	l += tls_rec(pl + l, 22, 1, 45);
 	l += tls_rec(pl + l, 23, 0, 100);
-	pl[6 + 6] = 0x7f;				/* handshake length 0x7f0024 */
+	pl[6 + 6] = 0x7f; /* handshake length 0x7f0024 */
 	n = frame(pkt, &F4R, 410, sh, sizeof(sh), NULL);
 	assert_int_equal(run(t, pkt, n), 1);
 	n = frame(pkt, &F4R, 500, pl, l, NULL);
@@ -1143,7 +1150,7 @@ static void test_hint_bucket_shared(void **state)
 	/* the first two end; the third's next segment is still copied */
 	for (int i = 0; i < 2; i++) {
 		n = frame(pkt, &fl[i], 1300, NULL, 0, &fin);
-		assert_int_equal(run(t, pkt, n), 1);		/* CLOSE */
+		assert_int_equal(run(t, pkt, n), 1); /* CLOSE */
 	}
 	h = bucket_of(t, &k[2]);
 	assert_true(h.v == cs_hint_part(cs_flow_hint(TEST_SEED, &k[2])));
@@ -1162,7 +1169,8 @@ static void test_hint_bucket_shared(void **state)
 		__u32 idx = want;
 		struct cs_hint sat = { .v = (__u64)CS_HINT_SATURATED << CS_HINT_COUNT_SHIFT };
 
-		assert_int_equal(bpf_map_update_elem(bpf_map__fd(t->skel->maps.hints), &idx, &sat, 0), 0);
+		assert_int_equal(
+			bpf_map_update_elem(bpf_map__fd(t->skel->maps.hints), &idx, &sat, 0), 0);
 	}
 	l = tls_rec(pl, 22, 1, 300);
 	n = frame(pkt, &fl[1], 5000, pl, l, NULL);
@@ -1175,7 +1183,7 @@ static void test_hint_bucket_shared(void **state)
 	n = frame(pkt, &fl[1], 5700, NULL, 0, &fin);
 	assert_int_equal(run(t, pkt, n), 1);
 	h = bucket_of(t, &k[1]);
-	assert_int_equal(h.sticky, 1);				/* for good */
+	assert_int_equal(h.sticky, 1); /* for good */
 	assert_int_equal(h.v, (__u64)CS_HINT_SATURATED << CS_HINT_COUNT_SHIFT);
 }
 
@@ -1223,7 +1231,8 @@ int main(void)
 		T(test_finished_not_hello),
 		T(test_copy_encrypted_off),
 		cmocka_unit_test_setup_teardown(test_copy_encrypted, setup_copy, teardown),
-		cmocka_unit_test_setup_teardown(test_copy_encrypted_cap, setup_copy_cap600, teardown),
+		cmocka_unit_test_setup_teardown(test_copy_encrypted_cap, setup_copy_cap600,
+						teardown),
 		T(test_hint_bucket_shared),
 	};
 	return PROG_RUN_MAIN("bpf_prog_test_run", tests);

@@ -9,8 +9,8 @@
 
 /* The pipeline's lists (trust store, deny list, pins, CRL), checker and sinks. */
 static struct fuzz_pipe fp;
-#define pki fp.pki
-#define checker fp.checker
+#define pki	  fp.pki
+#define checker	  fp.checker
 #define json_sink fp.json
 #define text_sink fp.text
 
@@ -69,11 +69,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	f = cert_get(cache, der, size);
 	FUZZ_CHECK(f);
 	check_facts(f, size);
-	f2 = cert_get(cache, der, size);		/* from the cache: the same facts */
+	f2 = cert_get(cache, der, size); /* from the cache: the same facts */
 	FUZZ_CHECK(f2 == f);
 	inter = cert_get(cache, pki.inter_der, (size_t)pki.inter_len);
 	FUZZ_CHECK(inter && inter->parse_ok);
-	free(der);				/* facts must not point into the input */
+	free(der); /* facts must not point into the input */
 
 	memset(&r, 0, sizeof(r));
 	r.action = REPORT_CERTIFICATE;

@@ -10,12 +10,14 @@
 #include <string.h>
 
 /* A harness-side invariant that failed: abort so libFuzzer saves the input. */
-#define FUZZ_CHECK(cond) do { \
-	if (!(cond)) { \
-		fprintf(stderr, "FUZZ_CHECK failed: %s (%s:%d)\n", #cond, __FILE__, __LINE__); \
-		abort(); \
-	} \
-} while (0)
+#define FUZZ_CHECK(cond)                                                                    \
+	do {                                                                                \
+		if (!(cond)) {                                                              \
+			fprintf(stderr, "FUZZ_CHECK failed: %s (%s:%d)\n", #cond, __FILE__, \
+				__LINE__);                                                  \
+			abort();                                                            \
+		}                                                                           \
+	} while (0)
 
 /* Consumes the input front to back, like LLVM's FuzzedDataProvider. */
 struct fz {
@@ -85,11 +87,14 @@ static inline bool fz_utf8_ok(const unsigned char *s, size_t n)
 			i++;
 			continue;
 		} else if (c >= 0xC2 && c <= 0xDF) {
-			k = 1; cp = c & 0x1F;
+			k = 1;
+			cp = c & 0x1F;
 		} else if (c >= 0xE0 && c <= 0xEF) {
-			k = 2; cp = c & 0x0F;
+			k = 2;
+			cp = c & 0x0F;
 		} else if (c >= 0xF0 && c <= 0xF4) {
-			k = 3; cp = c & 0x07;
+			k = 3;
+			cp = c & 0x07;
 		} else {
 			return false;
 		}

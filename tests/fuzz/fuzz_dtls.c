@@ -47,8 +47,8 @@ static void on_hs(void *vc, uint8_t type, const uint8_t *body, size_t len)
 	}
 }
 
-static void on_rec(void *vc, uint8_t ct, uint16_t version, const uint8_t *body,
-		   size_t avail, size_t rec_len)
+static void on_rec(void *vc, uint8_t ct, uint16_t version, const uint8_t *body, size_t avail,
+		   size_t rec_len)
 {
 	struct ctx *c = vc;
 	volatile uint8_t sink = 0;

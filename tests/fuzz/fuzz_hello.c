@@ -119,7 +119,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct fz f = { data, size };
 	uint8_t mode = fz_u8(&f) & 3;
-	uint8_t *b = fz_dup(f.p, f.n);	/* exact size: ASan sees a read past it */
+	uint8_t *b = fz_dup(f.p, f.n); /* exact size: ASan sees a read past it */
 	struct tls_client_hello ch;
 
 	if ((mode == 0 || mode == 3) && tls_parse_client_hello(b, f.n, &ch) == 0)

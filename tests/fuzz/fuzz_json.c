@@ -26,27 +26,59 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		const uint8_t *s;
 		size_t sl = fz_take(&f, fz_u8(&f) % 64, &s);
 		static const char *const keys[] = {
-			"", "a", "ip", "port", "@timestamp", "certsentry.truncated", "x509",
-			"alternative_names", "distinguished_name", "a key with spaces",
+			"",
+			"a",
+			"ip",
+			"port",
+			"@timestamp",
+			"certsentry.truncated",
+			"x509",
+			"alternative_names",
+			"distinguished_name",
+			"a key with spaces",
 		};
 		const char *key = keys[sl % (sizeof(keys) / sizeof(keys[0]))];
 		char val[65];
 
 		memcpy(val, s, sl);
-		val[sl] = 0;			/* for jw_str: cut at a NUL */
+		val[sl] = 0; /* for jw_str: cut at a NUL */
 		switch (op % 12) {
-		case 0: jw_obj_begin(&w, key); break;
-		case 1: jw_arr_begin(&w, key); break;
-		case 2: jw_obj_end(&w); break;
-		case 3: jw_arr_end(&w); break;
-		case 4: jw_strn(&w, key, (const char *)s, sl); break;	/* any bytes, NULs too */
-		case 5: jw_str(&w, key, (op & 0x80) ? NULL : val); break;
-		case 6: jw_int(&w, key, (int64_t)((uint64_t)fz_u32(&f) << 32 | fz_u32(&f))); break;
-		case 7: jw_uint(&w, key, (uint64_t)fz_u32(&f) << 32 | fz_u32(&f)); break;
-		case 8: jw_bool(&w, key, op & 0x80); break;
-		case 9: jw_time_s(&w, key, (int64_t)((uint64_t)fz_u32(&f) << 32 | fz_u32(&f))); break;
-		case 10: jw_time_ns(&w, key, (uint64_t)fz_u32(&f) << 32 | fz_u32(&f)); break;
-		case 11: jw_obj_begin(&w, NULL); break;	/* a keyless member */
+		case 0:
+			jw_obj_begin(&w, key);
+			break;
+		case 1:
+			jw_arr_begin(&w, key);
+			break;
+		case 2:
+			jw_obj_end(&w);
+			break;
+		case 3:
+			jw_arr_end(&w);
+			break;
+		case 4:
+			jw_strn(&w, key, (const char *)s, sl);
+			break; /* any bytes, NULs too */
+		case 5:
+			jw_str(&w, key, (op & 0x80) ? NULL : val);
+			break;
+		case 6:
+			jw_int(&w, key, (int64_t)((uint64_t)fz_u32(&f) << 32 | fz_u32(&f)));
+			break;
+		case 7:
+			jw_uint(&w, key, (uint64_t)fz_u32(&f) << 32 | fz_u32(&f));
+			break;
+		case 8:
+			jw_bool(&w, key, op & 0x80);
+			break;
+		case 9:
+			jw_time_s(&w, key, (int64_t)((uint64_t)fz_u32(&f) << 32 | fz_u32(&f)));
+			break;
+		case 10:
+			jw_time_ns(&w, key, (uint64_t)fz_u32(&f) << 32 | fz_u32(&f));
+			break;
+		case 11:
+			jw_obj_begin(&w, NULL);
+			break; /* a keyless member */
 		}
 		FUZZ_CHECK(w.len < cap && buf[w.len] == 0);
 	}

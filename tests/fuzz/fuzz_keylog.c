@@ -36,8 +36,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 static struct keylog *store(uint8_t mode)
 {
 	struct keylog_config cfg = {
-		.max_entries = 1 + (mode & 7),		/* small: eviction happens */
-		.ttl_ns = 1 + ((mode >> 3) & 3) * 5,	/* lines are 1 ns apart: expiry too */
+		.max_entries = 1 + (mode & 7),	     /* small: eviction happens */
+		.ttl_ns = 1 + ((mode >> 3) & 3) * 5, /* lines are 1 ns apart: expiry too */
 		.labels = mode & 0x20 ? 1u << KEYLOG_SERVER_HANDSHAKE_TRAFFIC_SECRET : 0,
 	};
 	struct keylog *k = keylog_new(&cfg);
@@ -62,10 +62,12 @@ static void check_store(struct keylog *k, uint8_t mode)
 
 static int hexval(char c)
 {
-	int v = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 :
-		c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+	int v = c >= '0' && c <= '9' ? c - '0' :
+		c >= 'a' && c <= 'f' ? c - 'a' + 10 :
+		c >= 'A' && c <= 'F' ? c - 'A' + 10 :
+				       -1;
 
-	FUZZ_CHECK(v >= 0);		/* an added line's random is hex */
+	FUZZ_CHECK(v >= 0); /* an added line's random is hex */
 	return v;
 }
 
@@ -78,7 +80,7 @@ static void by_lines(struct keylog *k, uint8_t mode, const uint8_t *d, size_t n)
 	while (n > 0) {
 		const uint8_t *nl = memchr(d, '\n', n);
 		size_t len = nl ? (size_t)(nl - d) : n;
-		char *line = (char *)fz_dup(d, len);	/* exact size for ASan */
+		char *line = (char *)fz_dup(d, len); /* exact size for ASan */
 		enum keylog_outcome o = keylog_add_line(k, line, len, ++now);
 
 		FUZZ_CHECK((unsigned)o < KEYLOG_OUTCOME_MAX && keylog_outcome_name(o));
@@ -138,7 +140,7 @@ static void same_counts(struct keylog *a, struct keylog *b)
 	keylog_get_stats(a, &sa);
 	keylog_get_stats(b, &sb);
 	for (int o = KEYLOG_COMMENT; o < KEYLOG_OUTCOME_MAX; o++)
-		if (o != KEYLOG_CONFLICT)	/* ADDED/DUPLICATE/CONFLICT depend on expiry */
+		if (o != KEYLOG_CONFLICT) /* ADDED/DUPLICATE/CONFLICT depend on expiry */
 			FUZZ_CHECK(sa.outcome[o] == sb.outcome[o]);
 	FUZZ_CHECK(sa.lines == sb.lines);
 }

@@ -30,7 +30,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc;
 	(void)argv;
-	fuzz_pki_init(&pki);		/* root_pem stays: the trust store of every load */
+	fuzz_pki_init(&pki); /* root_pem stays: the trust store of every load */
 	atexit(drop_root_pem);
 	cache = cert_cache_new(8);
 	leaf = cert_get(cache, pki.leaf_der, (size_t)pki.leaf_len);
@@ -66,7 +66,8 @@ static void lookups(const struct lists *l)
 	(void)lists_denied(l, inter);
 	memset(&hit, 0, sizeof(hit));
 	if (lists_crl_revoked(l, leaf, inter, &hit))
-		FUZZ_CHECK(memchr(hit.source, 0, sizeof(hit.source)) && memchr(hit.reason_str, 0, sizeof(hit.reason_str)));
+		FUZZ_CHECK(memchr(hit.source, 0, sizeof(hit.source)) &&
+			   memchr(hit.reason_str, 0, sizeof(hit.reason_str)));
 	(void)lists_crl_revoked(l, leaf, NULL, &hit);
 	(void)lists_crl_revoked(l, inter, NULL, &hit);
 	inet_pton(AF_INET, "192.0.2.2", ep.addr);
@@ -102,8 +103,8 @@ static void load(struct lists_opts *o)
 		FUZZ_CHECK(err[0]);
 		output_status(sink.out, 1700000000ULL * 1000000000ULL, "certsentry-lists-error",
 			      "error", err);
-		output_status(text_sink.out, 1700000000ULL * 1000000000ULL, "certsentry-lists-error",
-			      "error", err);
+		output_status(text_sink.out, 1700000000ULL * 1000000000ULL,
+			      "certsentry-lists-error", "error", err);
 		FUZZ_CHECK(fuzz_sink_check(&sink) == 1);
 		FUZZ_CHECK(fuzz_sink_check(&text_sink) == 1);
 		return;

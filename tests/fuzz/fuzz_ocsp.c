@@ -59,7 +59,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct ocsp_facts o;
 	int rc;
 
-	memset(&o, 0xA5, sizeof(o));		/* garbage in: ocsp_parse must set all */
+	memset(&o, 0xA5, sizeof(o)); /* garbage in: ocsp_parse must set all */
 	rc = ocsp_parse(der, size, NULL, NULL, &o);
 	check(&o, rc);
 	render(&o);
@@ -68,9 +68,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	rc = ocsp_parse(der, size, pki.leaf, pki.inter, &o);
 	check(&o, rc);
 	render(&o);
-	rc = ocsp_parse(der, size, pki.leaf, pki.leaf, &o);	/* wrong issuer */
+	rc = ocsp_parse(der, size, pki.leaf, pki.leaf, &o); /* wrong issuer */
 	check(&o, rc);
-	rc = ocsp_parse(der, size, NULL, pki.inter, &o);	/* leaf did not parse */
+	rc = ocsp_parse(der, size, NULL, pki.inter, &o); /* leaf did not parse */
 	check(&o, rc);
 	free(der);
 	return 0;

@@ -64,7 +64,8 @@ static inline void fuzz_check_text(const char *line, size_t n)
 		if (s[i] == 0xE2 && i + 2 < n) {
 			unsigned cp = 0x2000 | (s[i + 1] & 0x3F) << 6 | (s[i + 2] & 0x3F);
 
-			FUZZ_CHECK(!(cp >= 0x200B && cp <= 0x200F) && !(cp >= 0x2028 && cp <= 0x202E) &&
+			FUZZ_CHECK(!(cp >= 0x200B && cp <= 0x200F) &&
+				   !(cp >= 0x2028 && cp <= 0x202E) &&
 				   !(cp >= 0x2066 && cp <= 0x2069));
 		}
 		FUZZ_CHECK(!(s[i] == 0xEF && i + 2 < n && s[i + 1] == 0xBB && s[i + 2] == 0xBF));
@@ -79,7 +80,7 @@ static inline unsigned fuzz_sink_check(struct fuzz_sink *s)
 
 	off_t end;
 
-	output_flush(s->out);		/* output.c buffers lines until asked */
+	output_flush(s->out); /* output.c buffers lines until asked */
 	end = lseek(s->fd, 0, SEEK_END);
 	FUZZ_CHECK(end >= 0);
 	s->len = (size_t)end;
@@ -90,7 +91,7 @@ static inline unsigned fuzz_sink_check(struct fuzz_sink *s)
 		char *nl = memchr(s->buf + at, '\n', s->len - at);
 		size_t n;
 
-		FUZZ_CHECK(nl);		/* every line ends with a newline */
+		FUZZ_CHECK(nl); /* every line ends with a newline */
 		n = (size_t)(nl - (s->buf + at));
 		FUZZ_CHECK(memchr(s->buf + at, 0, n) == NULL);
 		if (s->fmt == OUTPUT_JSON)

@@ -12,11 +12,11 @@
 /* What the classifier was told, to judge its decision by. */
 struct shadow {
 	bool flight, server_closed, early, alert;
-	int records;			/* client records after the flight */
+	int records; /* client records after the flight */
 	uint16_t first_len;
 	uint32_t first_end;
-	bool client_closed_at_end;	/* the client's close came right at first_end */
-	bool server_reset_after;	/* the server reset after the first record */
+	bool client_closed_at_end; /* the client's close came right at first_end */
+	bool server_reset_after;   /* the server reset after the first record */
 };
 
 static void classify(struct fz *f)
@@ -28,7 +28,7 @@ static void classify(struct fz *f)
 	while (f->n) {
 		uint8_t op = fz_u8(f);
 		uint32_t v = fz_u32(f);
-		bool was = o.state == 3;	/* outcomes.c: OT_DECIDED */
+		bool was = o.state == 3; /* outcomes.c: OT_DECIDED */
 
 		switch (op % 7) {
 		case 0:
@@ -56,7 +56,8 @@ static void classify(struct fz *f)
 			outcome_accepted(&o, "fuzz");
 			break;
 		case 4:
-			if (s.flight && s.records == 1 && !s.server_closed && (v & 0xffff) == s.first_end)
+			if (s.flight && s.records == 1 && !s.server_closed &&
+			    (v & 0xffff) == s.first_end)
 				s.client_closed_at_end = true;
 			outcome_close(&o, true, v & 0x10000, v & 0xffff);
 			break;
@@ -89,7 +90,7 @@ static void classify(struct fz *f)
 }
 
 struct emitted {
-	int alerting[4][4];	/* per (server, SNI): 1 after an alert, 0 after a clear */
+	int alerting[4][4]; /* per (server, SNI): 1 after an alert, 0 after a clear */
 	int bad;
 };
 
@@ -107,8 +108,11 @@ static void on_emit(void *ctx, const struct cs_report *r)
 static void rate(struct fz *f)
 {
 	struct emitted e = { 0 };
-	struct outcomes_opts oo = { .window_s = 1 + fz_u8(f) % 8, .pct = 1 + fz_u8(f) % 100,
-				    .min = 1 + fz_u8(f) % 8, .emit = on_emit, .ctx = &e };
+	struct outcomes_opts oo = { .window_s = 1 + fz_u8(f) % 8,
+				    .pct = 1 + fz_u8(f) % 100,
+				    .min = 1 + fz_u8(f) % 8,
+				    .emit = on_emit,
+				    .ctx = &e };
 	struct outcomes *t = outcomes_new(&oo);
 	struct outcomes_stats st;
 	uint64_t now = 1000000000ULL;

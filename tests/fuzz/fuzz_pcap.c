@@ -45,8 +45,17 @@ static void on_done(void *ctx, const struct cs_flow_key *k)
 static void sel_all(const uint8_t *data, size_t size)
 {
 	static const int lts[] = {
-		DLT_NULL, DLT_EN10MB, DLT_RAW, 14, SEL_LINKTYPE_RAW, DLT_LOOP, DLT_LINUX_SLL,
-		SEL_LINKTYPE_IPV4, SEL_LINKTYPE_IPV6, DLT_LINUX_SLL2, 7,
+		DLT_NULL,
+		DLT_EN10MB,
+		DLT_RAW,
+		14,
+		SEL_LINKTYPE_RAW,
+		DLT_LOOP,
+		DLT_LINUX_SLL,
+		SEL_LINKTYPE_IPV4,
+		SEL_LINKTYPE_IPV6,
+		DLT_LINUX_SLL2,
+		7,
 	};
 	uint8_t *frame = fz_dup(data, size);
 	uint32_t cap = size > UINT32_MAX ? UINT32_MAX : (uint32_t)size;

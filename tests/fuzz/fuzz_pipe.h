@@ -24,8 +24,8 @@ struct fuzz_pipe {
 	void (*done)(void *ctx, const struct cs_flow_key *k);
 	void *done_ctx;
 	struct dedup *dedup;
-	uint64_t reports;		/* reports from the flow stage */
-	uint64_t lines;			/* lines written to each sink */
+	uint64_t reports; /* reports from the flow stage */
+	uint64_t lines;	  /* lines written to each sink */
 };
 
 static inline void fuzz_pipe_summary(void *ctx, const struct dedup_summary *s)
@@ -52,7 +52,8 @@ static inline void fuzz_pipe_report(void *ctx, const struct cs_report *r)
 	fp->reports++;
 	/* As certsentry.c: repeats become summaries (every 2nd input: all). */
 	dedup_flush(fp->dedup, r->ts_ns, false);
-	if (dedup_admit(fp->dedup, &copy, v.n ? finding_name(v.f[0].code) : "ok", v.worst, r->ts_ns)) {
+	if (dedup_admit(fp->dedup, &copy, v.n ? finding_name(v.f[0].code) : "ok", v.worst,
+			r->ts_ns)) {
 		output_report(fp->json.out, &copy);
 		output_report(fp->text.out, &copy);
 		fp->lines++;
@@ -91,13 +92,15 @@ static inline void fuzz_pipe_init(struct fuzz_pipe *fp)
 	memset(fp, 0, sizeof(*fp));
 	fuzz_pki_init(&fp->pki);
 	lo.ca_file = fp->pki.root_pem;
-	deny = fuzz_tmpfile("sha256:" "00112233445566778899AABBCCDDEEFF00112233445566778899AABBCCDDEEFF\n"
+	deny = fuzz_tmpfile("sha256:"
+			    "00112233445566778899AABBCCDDEEFF00112233445566778899AABBCCDDEEFF\n"
 			    "spki:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\n"
 			    "serial:01 issuer:CN=certsentry Test Intermediate,O=certsentry test\n");
-	pins = fuzz_tmpfile("www.example.test sha256:00112233445566778899AABBCCDDEEFF00112233445566778899AABBCCDDEEFF\n"
-			    "*.google.com spki:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\n"
-			    "10.0.0.2:443 sha256:00112233445566778899AABBCCDDEEFF00112233445566778899AABBCCDDEEFF\n"
-			    "[a00::2]:443 spki:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\n");
+	pins = fuzz_tmpfile(
+		"www.example.test sha256:00112233445566778899AABBCCDDEEFF00112233445566778899AABBCCDDEEFF\n"
+		"*.google.com spki:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\n"
+		"10.0.0.2:443 sha256:00112233445566778899AABBCCDDEEFF00112233445566778899AABBCCDDEEFF\n"
+		"[a00::2]:443 spki:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\n");
 	lo.deny_file = deny;
 	lo.pins_file = pins;
 	if (dir && *dir) {
@@ -176,14 +179,16 @@ static inline void fuzz_pipe_end(struct fuzz_pipe *fp)
 	cert_cache_free(fp->certs);
 	fp->certs = NULL;
 	if (getenv("CS_FUZZ_DEBUG"))
-		fprintf(stderr, "fuzz: %llu reports, %llu conns, %llu parse errors, %llu gaps, %llu ignored\n",
+		fprintf(stderr,
+			"fuzz: %llu reports, %llu conns, %llu parse errors, %llu gaps, %llu ignored\n",
 			(unsigned long long)fp->reports, (unsigned long long)st.conns,
 			(unsigned long long)st.parse_errors, (unsigned long long)st.gaps,
 			(unsigned long long)st.ignored_segments);
 	jl = fuzz_sink_check(&fp->json);
 	tl = fuzz_sink_check(&fp->text);
 	if (jl != fp->lines || tl != fp->lines)
-		fprintf(stderr, "lines: json %u text %u expected %llu\n", jl, tl, (unsigned long long)fp->lines);
+		fprintf(stderr, "lines: json %u text %u expected %llu\n", jl, tl,
+			(unsigned long long)fp->lines);
 	FUZZ_CHECK(jl == fp->lines && tl == fp->lines);
 }
 

@@ -15,11 +15,11 @@ struct fuzz_pki {
 	X509 *root, *inter, *leaf;
 	uint8_t *inter_der, *leaf_der;
 	int inter_len, leaf_len;
-	char root_pem[64];		/* a temp file holding the root, for lists_load */
+	char root_pem[64]; /* a temp file holding the root, for lists_load */
 };
 
 static inline X509 *fuzz_pki_make(const char *cn, EVP_PKEY *key, EVP_PKEY *signer, X509 *issuer,
-			   long serial, bool ca)
+				  long serial, bool ca)
 {
 	X509 *x = X509_new();
 	X509_NAME *n;
@@ -30,17 +30,19 @@ static inline X509 *fuzz_pki_make(const char *cn, EVP_PKEY *key, EVP_PKEY *signe
 	ASN1_TIME_set_string(X509_getm_notAfter(x), "20400101000000Z");
 	X509_set_pubkey(x, key);
 	n = X509_get_subject_name(x);
-	X509_NAME_add_entry_by_txt(n, "O", MBSTRING_ASC, (const unsigned char *)"certsentry fuzz", -1, -1, 0);
+	X509_NAME_add_entry_by_txt(n, "O", MBSTRING_ASC, (const unsigned char *)"certsentry fuzz",
+				   -1, -1, 0);
 	X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1, 0);
 	X509_set_issuer_name(x, issuer ? X509_get_subject_name(issuer) : n);
 	if (ca) {
-		X509_EXTENSION *e = X509V3_EXT_conf_nid(NULL, NULL, NID_basic_constraints,
-							 "critical,CA:TRUE");
+		X509_EXTENSION *e =
+			X509V3_EXT_conf_nid(NULL, NULL, NID_basic_constraints, "critical,CA:TRUE");
 		X509_add_ext(x, e, -1);
 		X509_EXTENSION_free(e);
 	} else {
-		X509_EXTENSION *e = X509V3_EXT_conf_nid(NULL, NULL, NID_subject_alt_name,
-							 "DNS:www.example.test,DNS:example.test,IP:127.0.0.1");
+		X509_EXTENSION *e =
+			X509V3_EXT_conf_nid(NULL, NULL, NID_subject_alt_name,
+					    "DNS:www.example.test,DNS:example.test,IP:127.0.0.1");
 		X509_add_ext(x, e, -1);
 		X509_EXTENSION_free(e);
 	}
@@ -76,7 +78,8 @@ static inline void fuzz_pki_init(struct fuzz_pki *p)
 		p->leaf = fuzz_pki_load(dir, "leaf");
 	}
 	if (!p->root || !p->inter || !p->leaf) {
-		EVP_PKEY *kr = EVP_EC_gen("P-256"), *ki = EVP_EC_gen("P-256"), *kl = EVP_EC_gen("P-256");
+		EVP_PKEY *kr = EVP_EC_gen("P-256"), *ki = EVP_EC_gen("P-256"),
+			 *kl = EVP_EC_gen("P-256");
 
 		X509_free(p->root);
 		X509_free(p->inter);

@@ -5,15 +5,15 @@
 #include "fuzz_common.h"
 #include "reasm.h"
 
-#define MODEL_SPAN	(1u << 16)	/* stream offsets the model tracks */
+#define MODEL_SPAN (1u << 16) /* stream offsets the model tracks */
 
 struct model {
 	struct reasm *r;
 	uint32_t isn;
-	uint64_t delivered;		/* bytes the callback got so far */
-	uint8_t first[MODEL_SPAN];	/* first byte pushed at each offset */
-	uint8_t have[MODEL_SPAN];	/* 1: pushed at least once */
-	uint64_t pushed;		/* distinct offsets pushed (within span) */
+	uint64_t delivered;	   /* bytes the callback got so far */
+	uint8_t first[MODEL_SPAN]; /* first byte pushed at each offset */
+	uint8_t have[MODEL_SPAN];  /* 1: pushed at least once */
+	uint64_t pushed;	   /* distinct offsets pushed (within span) */
 	unsigned calls, free_at;
 	bool freed;
 };
@@ -29,7 +29,7 @@ static void on_data(void *vc, const uint8_t *d, size_t n)
 
 		/* Only bytes that were pushed, and the first copy of each. */
 		if (off >= MODEL_SPAN)
-			continue;	/* beyond what the model tracks */
+			continue; /* beyond what the model tracks */
 		FUZZ_CHECK(m->have[off]);
 		FUZZ_CHECK(d[i] == m->first[off]);
 	}
@@ -54,8 +54,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct fz f = { data, size };
 	struct reasm r;
 	uint8_t mode = fz_u8(&f);
-	uint32_t max_held = (const uint32_t[]){ 0, 1, 16, 4096, 256 * 1024, 0xFFFFFFFF,
-						 7, 100 }[mode & 7];
+	uint32_t max_held =
+		(const uint32_t[]){ 0, 1, 16, 4096, 256 * 1024, 0xFFFFFFFF, 7, 100 }[mode & 7];
 	uint32_t isn = fz_u32(&f), end;
 	bool first = true;
 
@@ -78,7 +78,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		else
 			seq = end + (uint32_t)(int32_t)(int16_t)fz_u16(&f);
 		if (first)
-			seq = isn;	/* the stream starts at the first push */
+			seq = isn; /* the stream starts at the first push */
 		n = (flags & 4) ? 0 : fz_take(&f, fz_u16(&f) % 2048, &d);
 		if (n == 0)
 			d = f.p;
@@ -95,7 +95,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			}
 		}
 		while (m.pushed < MODEL_SPAN && m.have[m.pushed])
-			m.pushed++;	/* the contiguous prefix pushed so far */
+			m.pushed++; /* the contiguous prefix pushed so far */
 		rc = reasm_push(&r, seq, seg, n, on_data, &m);
 		free(seg);
 		FUZZ_CHECK(rc == 0 || r.failed);

@@ -6,10 +6,10 @@
 struct ctx {
 	struct tls_parser *p;
 	unsigned msgs;
-	unsigned free_at;		/* free the parser from this callback (0: never) */
+	unsigned free_at; /* free the parser from this callback (0: never) */
 	bool freed;
-	bool errored;			/* the error callback ran: nothing may follow */
-	uint64_t log;			/* hash of every callback and its arguments */
+	bool errored; /* the error callback ran: nothing may follow */
+	uint64_t log; /* hash of every callback and its arguments */
 	unsigned events;
 };
 
@@ -94,8 +94,8 @@ static void on_hs(void *vc, uint8_t type, const uint8_t *body, size_t len)
 	}
 }
 
-static void on_rec(void *vc, uint8_t ct, uint16_t version, const uint8_t *body,
-		   size_t avail, size_t rec_len)
+static void on_rec(void *vc, uint8_t ct, uint16_t version, const uint8_t *body, size_t avail,
+		   size_t rec_len)
 {
 	struct ctx *c = vc;
 	volatile uint8_t sink = 0;
@@ -105,7 +105,8 @@ static void on_rec(void *vc, uint8_t ct, uint16_t version, const uint8_t *body,
 	for (size_t i = 0; i < avail; i++)
 		sink ^= body[i];
 	(void)sink;
-	log_event(c, 'r', (uint64_t)ct << 16 | version, (uint64_t)avail << 32 | rec_len, body, avail);
+	log_event(c, 'r', (uint64_t)ct << 16 | version, (uint64_t)avail << 32 | rec_len, body,
+		  avail);
 	(void)tls_version_number(version);
 	if (ct == TLS_CT_ALERT && avail >= 2)
 		(void)tls_alert_name(body[1]);
@@ -121,8 +122,8 @@ static void on_err(void *vc, const char *what)
 }
 
 /* Feeds stream[0..n) cut at cuts[0..ncut) (ascending, <= n); returns the log. */
-static void run(const uint8_t *stream, size_t n, const size_t *cuts, size_t ncut,
-		uint8_t mode, struct ctx *c)
+static void run(const uint8_t *stream, size_t n, const size_t *cuts, size_t ncut, uint8_t mode,
+		struct ctx *c)
 {
 	static const struct tls_cb cb = { on_hs, on_rec, on_err };
 	struct tls_parser p;
@@ -144,7 +145,8 @@ static void run(const uint8_t *stream, size_t n, const size_t *cuts, size_t ncut
 		FUZZ_CHECK(rc == 0 || rc == -1);
 		FUZZ_CHECK(rc == 0 || p.failed);
 		/* Once failed (or freed), it stays failed: feed on to check. */
-		FUZZ_CHECK(rc == 0 || tls_parser_feed(&p, (const uint8_t *)"\x16\x03\x01", 3, &cb, c) == -1);
+		FUZZ_CHECK(rc == 0 ||
+			   tls_parser_feed(&p, (const uint8_t *)"\x16\x03\x01", 3, &cb, c) == -1);
 	}
 	tls_parser_free(&p);
 }
@@ -171,7 +173,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	run(f.p, n, cut, 2, mode, &split);
 	run(f.p, n, NULL, 0, mode, &whole);
 	FUZZ_CHECK(split.events == whole.events && split.log == whole.log);
-	if (n <= 2048) {		/* one byte per feed: every split at once */
+	if (n <= 2048) { /* one byte per feed: every split at once */
 		size_t *all = malloc((n ? n : 1) * sizeof(*all));
 
 		FUZZ_CHECK(all);

@@ -6,7 +6,7 @@
 #include "tls13.h"
 
 static const uint16_t suites[] = {
-	TLS13_AES_128_GCM_SHA256, TLS13_AES_256_GCM_SHA384, TLS13_CHACHA20_POLY1305_SHA256,
+	TLS13_AES_128_GCM_SHA256, TLS13_AES_256_GCM_SHA384,   TLS13_CHACHA20_POLY1305_SHA256,
 	TLS13_AES_128_CCM_SHA256, TLS13_AES_128_CCM_8_SHA256,
 };
 static const char *const cipher_names[] = {
@@ -62,7 +62,7 @@ static size_t seal(struct tls13_keys *k, int si, const uint8_t *inner, size_t n,
 }
 
 struct ctx {
-	bool done;			/* Finished delivered: nothing may follow */
+	bool done; /* Finished delivered: nothing may follow */
 	unsigned msgs;
 	uint64_t log;
 };
@@ -127,12 +127,12 @@ static void run_flight(int si, const uint8_t *stream, size_t n, size_t cut0, siz
 		uint8_t *rec;
 
 		if (len > TLS13_RECORD_MAX) {
-			expect_b = TLS13_E_LENGTH;	/* refused on its header */
+			expect_b = TLS13_E_LENGTH; /* refused on its header */
 			break;
 		}
 		if (len > n - off - 5)
-			break;				/* not whole: both wait */
-		rec = fz_dup(stream + off, 5 + len);	/* exact size: ASan sees overreads */
+			break;			     /* not whole: both wait */
+		rec = fz_dup(stream + off, 5 + len); /* exact size: ASan sees overreads */
 		ra = tls13_flight_record(&a, rec, rec + 5, len, on_msg, &ca);
 		free(rec);
 		check_status(&a, ra);
@@ -175,7 +175,7 @@ static void run_client(int si, const uint8_t *rec, size_t n)
 	FUZZ_CHECK(rc <= 0 && rc >= TLS13_E_CRYPTO);
 	if (rc == 0 && !cr.encrypted)
 		FUZZ_CHECK(rec[0] == 21 && cr.inner_type == 21 && len == 2);
-	if (rc != 0 && rc != TLS13_E_MESSAGE)	/* decrypted, but a bad alert */
+	if (rc != 0 && rc != TLS13_E_MESSAGE) /* decrypted, but a bad alert */
 		FUZZ_CHECK(!cr.encrypted);
 	free((void *)rec);
 }

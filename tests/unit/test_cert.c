@@ -16,17 +16,19 @@
 #include "cert.h"
 
 static EVP_PKEY *k_root, *k_int, *k_leaf, *k_ec, *k_ed;
-static bool have_cli;	/* `openssl` binary available for cross-checks */
+static bool have_cli; /* `openssl` binary available for cross-checks */
 
 /* ---- minting ---- */
 
-static X509_NAME *name_of(const char *const *kv)	/* "C","US","O","x",...,NULL; most general first */
+static X509_NAME *name_of(const char *const *kv) /* "C","US","O","x",...,NULL; most general first */
 {
 	X509_NAME *n = X509_NAME_new();
 
 	for (; kv[0]; kv += 2)
 		assert_int_equal(X509_NAME_add_entry_by_txt(n, kv[0], MBSTRING_UTF8,
-				 (const unsigned char *)kv[1], -1, -1, 0), 1);
+							    (const unsigned char *)kv[1], -1, -1,
+							    0),
+				 1);
 	return n;
 }
 
@@ -60,7 +62,8 @@ static char *cli(const uint8_t *der, size_t len, const char *args)
 	assert_true(fd >= 0);
 	assert_int_equal(write(fd, der, len), (ssize_t)len);
 	close(fd);
-	snprintf(cmd, sizeof(cmd), "openssl x509 -inform DER -in %s -noout %s 2>/dev/null", path, args);
+	snprintf(cmd, sizeof(cmd), "openssl x509 -inform DER -in %s -noout %s 2>/dev/null", path,
+		 args);
 	p = popen(cmd, "r");
 	assert_non_null(p);
 	n = fread(out, 1, sizeof(out) - 1, p);
@@ -112,8 +115,11 @@ static void cli_check(const uint8_t *der, size_t len, const struct cert_facts *f
 	assert_true(fd >= 0);
 	assert_int_equal(write(fd, der, len), (ssize_t)len);
 	close(fd);
-	snprintf(cmd, sizeof(cmd), "openssl x509 -inform DER -in %s -noout -pubkey 2>/dev/null | "
-		 "openssl pkey -pubin -outform DER 2>/dev/null | openssl dgst -sha256 -binary | base64", path);
+	snprintf(
+		cmd, sizeof(cmd),
+		"openssl x509 -inform DER -in %s -noout -pubkey 2>/dev/null | "
+		"openssl pkey -pubin -outform DER 2>/dev/null | openssl dgst -sha256 -binary | base64",
+		path);
 	p = popen(cmd, "r");
 	assert_non_null(p);
 	j = fread(buf, 1, sizeof(buf) - 1, p);
@@ -153,30 +159,47 @@ static int teardown(void **state)
 
 static const char *const N_ROOT[] = { "C", "US", "O", "Test PKI", "CN", "Test Root", NULL };
 static const char *const N_INT[] = { "C", "US", "O", "Test PKI", "CN", "Test Intermediate", NULL };
-static const char *const N_LEAF[] = { "C", "US", "O", "Example Org", "CN", "leaf.example.com", NULL };
+static const char *const N_LEAF[] = {
+	"C", "US", "O", "Example Org", "CN", "leaf.example.com", NULL
+};
 
 /* ---- tests ---- */
 
 static void test_rsa_chain(void **state)
 {
 	struct cert_cache *c = cert_cache_new(16);
-	struct x509_spec sr = { .key = k_root, .subj = name_of(N_ROOT), .serial = 1, .ca = true,
-			   .nb = "20200101000000Z", .na = "20400101000000Z" };
+	struct x509_spec sr = { .key = k_root,
+				.subj = name_of(N_ROOT),
+				.serial = 1,
+				.ca = true,
+				.nb = "20200101000000Z",
+				.na = "20400101000000Z" };
 	X509 *root = mint(&sr);
-	struct x509_spec si = { .key = k_int, .signer = k_root, .subj = name_of(N_INT),
-			   .iss_name = name_of(N_ROOT), .serial = 0x1000, .ca = true };
+	struct x509_spec si = { .key = k_int,
+				.signer = k_root,
+				.subj = name_of(N_INT),
+				.iss_name = name_of(N_ROOT),
+				.serial = 0x1000,
+				.ca = true };
 	X509 *inter = mint(&si);
-	struct x509_spec sl = { .key = k_leaf, .signer = k_int, .subj = name_of(N_LEAF),
-			   .iss_name = name_of(N_INT), .serial = 0x0ABCDEF,
-			   .san = "DNS:leaf.example.com,DNS:*.example.com,IP:192.0.2.7,"
-				  "IP:2001:db8::1,email:ops@example.com,URI:https://example.com/x" };
+	struct x509_spec sl = {
+		.key = k_leaf,
+		.signer = k_int,
+		.subj = name_of(N_LEAF),
+		.iss_name = name_of(N_INT),
+		.serial = 0x0ABCDEF,
+		.san = "DNS:leaf.example.com,DNS:*.example.com,IP:192.0.2.7,"
+		       "IP:2001:db8::1,email:ops@example.com,URI:https://example.com/x"
+	};
 	X509 *leaf = mint(&sl);
 	size_t lr, li, ll;
 	uint8_t *dr = der_of(root, &lr), *di = der_of(inter, &li), *dl = der_of(leaf, &ll);
-	struct cert_facts *fr = cert_get(c, dr, lr), *fi = cert_get(c, di, li), *fl = cert_get(c, dl, ll);
+	struct cert_facts *fr = cert_get(c, dr, lr), *fi = cert_get(c, di, li),
+			  *fl = cert_get(c, dl, ll);
 	char hex[65];
-	static const char *const sans[] = { "leaf.example.com", "*.example.com", "192.0.2.7",
-					    "2001:db8::1", "ops@example.com", "https://example.com/x" };
+	static const char *const sans[] = { "leaf.example.com", "*.example.com",
+					    "192.0.2.7",	"2001:db8::1",
+					    "ops@example.com",	"https://example.com/x" };
 
 	(void)state;
 	assert_non_null(fr);
@@ -197,8 +220,8 @@ static void test_rsa_chain(void **state)
 	assert_int_equal(fl->total_sans, 6);
 	for (int i = 0; i < 6; i++)
 		assert_string_equal(fl->sans[i], sans[i]);
-	assert_int_equal(fl->not_before, 1735689600);	/* 2025-01-01 */
-	assert_int_equal(fl->not_after, 1798761600);	/* 2027-01-01 */
+	assert_int_equal(fl->not_before, 1735689600); /* 2025-01-01 */
+	assert_int_equal(fl->not_after, 1798761600);  /* 2027-01-01 */
 	assert_string_equal(fl->key_alg, "RSA");
 	assert_int_equal(fl->key_bits, 2048);
 	assert_string_equal(fl->key_curve, "");
@@ -213,8 +236,8 @@ static void test_rsa_chain(void **state)
 	assert_true(fr->self_signed);
 	assert_int_equal(fr->n_sans, 0);
 	assert_null(fr->sans);
-	assert_int_equal(fr->not_before, 1577836800);	/* 2020-01-01 */
-	assert_int_equal(fr->not_after, 2208988800);	/* 2040-01-01 */
+	assert_int_equal(fr->not_before, 1577836800); /* 2020-01-01 */
+	assert_int_equal(fr->not_after, 2208988800);  /* 2040-01-01 */
 	cli_check(dr, lr, fr);
 	assert_false(fi->self_signed);
 	assert_string_equal(fi->serial_hex, "1000");
@@ -228,13 +251,18 @@ static void test_rsa_chain(void **state)
 	cert_cache_free(c);
 }
 
-static void check_key(EVP_PKEY *key, const EVP_MD *md, bool md_none, const char *alg,
-		      int bits, const char *curve, const char *sig)
+static void check_key(EVP_PKEY *key, const EVP_MD *md, bool md_none, const char *alg, int bits,
+		      const char *curve, const char *sig)
 {
 	struct cert_cache *c = cert_cache_new(4);
 	static const char *const nm[] = { "CN", "key.example", NULL };
-	struct x509_spec s = { .key = key, .signer = k_root, .subj = name_of(nm),
-			  .iss_name = name_of(N_ROOT), .serial = 7, .md = md, .md_none = md_none };
+	struct x509_spec s = { .key = key,
+			       .signer = k_root,
+			       .subj = name_of(nm),
+			       .iss_name = name_of(N_ROOT),
+			       .serial = 7,
+			       .md = md,
+			       .md_none = md_none };
 	X509 *x = mint(&s);
 	size_t n;
 	uint8_t *d = der_of(x, &n);
@@ -264,7 +292,7 @@ static void test_ec_and_ed_signers(void **state)
 {
 	struct cert_cache *c = cert_cache_new(4);
 	static const char *const nm[] = { "CN", "ec.example", NULL };
-	struct x509_spec s = { .key = k_ec, .subj = name_of(nm), .serial = 9 };	/* self-signed EC */
+	struct x509_spec s = { .key = k_ec, .subj = name_of(nm), .serial = 9 }; /* self-signed EC */
 	X509 *x = mint(&s);
 	struct x509_spec s2 = { .key = k_ed, .subj = name_of(nm), .serial = 10, .md_none = true };
 	X509 *y = mint(&s2);
@@ -275,7 +303,7 @@ static void test_ec_and_ed_signers(void **state)
 	(void)state;
 	assert_string_equal(f->sig_alg, "ecdsa-with-SHA256");
 	assert_string_equal(f->key_curve, "prime256v1");
-	assert_true(f->self_signed);	/* no keyCertSign needed: names + signature */
+	assert_true(f->self_signed); /* no keyCertSign needed: names + signature */
 	assert_string_equal(g->sig_alg, "ED25519");
 	assert_string_equal(g->key_alg, "Ed25519");
 	assert_true(g->self_signed);
@@ -290,14 +318,18 @@ static void test_ec_and_ed_signers(void **state)
 static void check_serial(struct cert_cache *c, ASN1_INTEGER *ai, long v, const char *want)
 {
 	static const char *const nm[] = { "CN", "serial.example", NULL };
-	struct x509_spec s = { .key = k_leaf, .signer = k_root, .subj = name_of(nm),
-			  .iss_name = name_of(N_ROOT), .serial = v, .serial_int = ai };
+	struct x509_spec s = { .key = k_leaf,
+			       .signer = k_root,
+			       .subj = name_of(nm),
+			       .iss_name = name_of(N_ROOT),
+			       .serial = v,
+			       .serial_int = ai };
 	X509 *x = mint(&s);
 	size_t n;
 	uint8_t *d = der_of(x, &n);
 	struct cert_facts *f = cert_get(c, d, n);
 
-	ASN1_INTEGER_free(ai);	/* mint copied it */
+	ASN1_INTEGER_free(ai); /* mint copied it */
 
 	assert_string_equal(f->serial_hex, want);
 	cli_check(d, n, f);
@@ -365,14 +397,25 @@ static void test_hostile_names(void **state)
 	GENERAL_NAME_set0_value(g, GEN_DNS, ia5);
 	sk_GENERAL_NAME_push(gens, g);
 	assert_int_equal(X509_NAME_add_entry_by_txt(subj, "O", V_ASN1_T61STRING,
-			 (const unsigned char *)"caf\xe9", -1, -1, 0), 1);
+						    (const unsigned char *)"caf\xe9", -1, -1, 0),
+			 1);
 	assert_int_equal(X509_NAME_add_entry_by_txt(subj, "CN", V_ASN1_UTF8STRING,
-			 (const unsigned char *)cn, (int)sizeof(cn) - 1, -1, 0), 1);
+						    (const unsigned char *)cn, (int)sizeof(cn) - 1,
+						    -1, 0),
+			 1);
 	/* a valid UTF-8 issuer with a multi-valued RDN and non-ASCII */
-	X509_NAME_add_entry_by_txt(iss, "O", MBSTRING_UTF8, (const unsigned char *)"M\xc3\xbcller & S\xc3\xb6hne", -1, -1, 0);
+	X509_NAME_add_entry_by_txt(iss, "O", MBSTRING_UTF8,
+				   (const unsigned char *)"M\xc3\xbcller & S\xc3\xb6hne", -1, -1,
+				   0);
 	X509_NAME_add_entry_by_txt(iss, "OU", MBSTRING_UTF8, (const unsigned char *)"a", -1, -1, 0);
-	X509_NAME_add_entry_by_txt(iss, "CN", MBSTRING_UTF8, (const unsigned char *)"b", -1, -1, -1);
-	s = (struct x509_spec){ .key = k_leaf, .signer = k_root, .subj = subj, .iss_name = iss, .serial = 3, .gens = gens };
+	X509_NAME_add_entry_by_txt(iss, "CN", MBSTRING_UTF8, (const unsigned char *)"b", -1, -1,
+				   -1);
+	s = (struct x509_spec){ .key = k_leaf,
+				.signer = k_root,
+				.subj = subj,
+				.iss_name = iss,
+				.serial = 3,
+				.gens = gens };
 	x = mint(&s);
 	d = der_of(x, &n);
 	f = cert_get(c, d, n);
@@ -382,12 +425,13 @@ static void test_hostile_names(void **state)
 	/* DN: RFC 2253 escaping from OpenSSL; no raw control bytes survive */
 	for (const char *p = f->subject_dn; *p; p++)
 		assert_true((unsigned char)*p >= 0x20 && (unsigned char)*p < 0x7F);
-	assert_string_equal(f->subject_dn,
+	assert_string_equal(
+		f->subject_dn,
 		"CN=\\1B[31mevil\\\"q\\\"\\,\\+\\;\\<\\>\\\\ \\C3\\A9\\00tail,O=caf\\C3\\A9");
 	assert_string_equal(f->issuer_dn, "OU=a+CN=b,O=M\\C3\\BCller & S\\C3\\B6hne");
 	assert_string_equal(f->issuer_cn, "b");
 	assert_int_equal(f->n_sans, 1);
-	assert_string_equal(f->sans[0], "\xff\x1b]0;pwn\x07.example");	/* raw: JSON repairs it */
+	assert_string_equal(f->sans[0], "\xff\x1b]0;pwn\x07.example"); /* raw: JSON repairs it */
 	cli_check(d, n, f);
 
 	/* Bytes that are not UTF-8 inside a UTF8String: OpenSSL 3.0 refuses the
@@ -409,7 +453,7 @@ static void test_no_cn_and_bmp(void **state)
 {
 	struct cert_cache *c = cert_cache_new(4);
 	X509_NAME *subj = X509_NAME_new();
-	static const unsigned char bmp[] = { 0x00, 'h', 0x00, 'i', 0x00, 0xe9 };	/* "hié" */
+	static const unsigned char bmp[] = { 0x00, 'h', 0x00, 'i', 0x00, 0xe9 }; /* "hié" */
 	struct x509_spec s;
 	X509 *x, *y;
 	size_t n, m;
@@ -417,8 +461,13 @@ static void test_no_cn_and_bmp(void **state)
 	struct cert_facts *f, *g;
 
 	(void)state;
-	X509_NAME_add_entry_by_txt(subj, "O", MBSTRING_UTF8, (const unsigned char *)"No CN Org", -1, -1, 0);
-	s = (struct x509_spec){ .key = k_leaf, .signer = k_root, .subj = subj, .iss_name = name_of(N_ROOT), .serial = 4 };
+	X509_NAME_add_entry_by_txt(subj, "O", MBSTRING_UTF8, (const unsigned char *)"No CN Org", -1,
+				   -1, 0);
+	s = (struct x509_spec){ .key = k_leaf,
+				.signer = k_root,
+				.subj = subj,
+				.iss_name = name_of(N_ROOT),
+				.serial = 4 };
 	x = mint(&s);
 	d = der_of(x, &n);
 	f = cert_get(c, d, n);
@@ -429,12 +478,17 @@ static void test_no_cn_and_bmp(void **state)
 
 	subj = X509_NAME_new();
 	X509_NAME_add_entry_by_txt(subj, "CN", V_ASN1_BMPSTRING, bmp, sizeof(bmp), -1, 0);
-	X509_NAME_add_entry_by_txt(subj, "CN", MBSTRING_UTF8, (const unsigned char *)"last", -1, -1, 0);
-	s = (struct x509_spec){ .key = k_leaf, .signer = k_root, .subj = subj, .iss_name = name_of(N_ROOT), .serial = 5 };
+	X509_NAME_add_entry_by_txt(subj, "CN", MBSTRING_UTF8, (const unsigned char *)"last", -1, -1,
+				   0);
+	s = (struct x509_spec){ .key = k_leaf,
+				.signer = k_root,
+				.subj = subj,
+				.iss_name = name_of(N_ROOT),
+				.serial = 5 };
 	y = mint(&s);
 	e = der_of(y, &m);
 	g = cert_get(c, e, m);
-	assert_string_equal(g->subject_cn, "last");	/* the last CN wins */
+	assert_string_equal(g->subject_cn, "last"); /* the last CN wins */
 	assert_string_equal(g->subject_dn, "CN=last,CN=hi\\C3\\A9");
 	cli_check(e, m, g);
 	cert_put(c, f), cert_put(c, g);
@@ -445,19 +499,28 @@ static void test_no_cn_and_bmp(void **state)
 
 static void test_times(void **state)
 {
-	static const struct { const char *nb, *na; int64_t b, a; } t[] = {
-		{ "990101000000Z", "991231235959Z", 915148800, 946684799 },	/* UTCTime 1999 */
-		{ "19990101000000Z", "20510101000000Z", 915148800, 2556144000 },	/* GeneralizedTime */
-		{ "490101000000Z", "99991231235959Z", 2493072000, 253402300799 },	/* UTCTime 2049 */
-		{ "500101000000Z", "20491231235959Z", -631152000, 2524607999 },	/* UTCTime 1950 */
+	static const struct {
+		const char *nb, *na;
+		int64_t b, a;
+	} t[] = {
+		{ "990101000000Z", "991231235959Z", 915148800, 946684799 }, /* UTCTime 1999 */
+		{ "19990101000000Z", "20510101000000Z", 915148800,
+		  2556144000 }, /* GeneralizedTime */
+		{ "490101000000Z", "99991231235959Z", 2493072000, 253402300799 }, /* UTCTime 2049 */
+		{ "500101000000Z", "20491231235959Z", -631152000, 2524607999 },	  /* UTCTime 1950 */
 	};
 	struct cert_cache *c = cert_cache_new(8);
 	static const char *const nm[] = { "CN", "time.example", NULL };
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
-		struct x509_spec s = { .key = k_leaf, .signer = k_root, .subj = name_of(nm),
-				  .iss_name = name_of(N_ROOT), .serial = 100 + (long)i, .nb = t[i].nb, .na = t[i].na };
+		struct x509_spec s = { .key = k_leaf,
+				       .signer = k_root,
+				       .subj = name_of(nm),
+				       .iss_name = name_of(N_ROOT),
+				       .serial = 100 + (long)i,
+				       .nb = t[i].nb,
+				       .na = t[i].na };
 		X509 *x = mint(&s);
 		size_t n;
 		uint8_t *d = der_of(x, &n);
@@ -486,15 +549,16 @@ static uint8_t *with_sigalg(X509 *x, const char *oid, const uint8_t *params, int
 		ASN1_STRING_set(p, params, plen);
 	}
 	assert_int_equal(X509_ALGOR_set0((X509_ALGOR *)alg, OBJ_txt2obj(oid, 1),
-					 p ? V_ASN1_SEQUENCE : V_ASN1_UNDEF, p), 1);
+					 p ? V_ASN1_SEQUENCE : V_ASN1_UNDEF, p),
+			 1);
 	return der_of(x, len);
 }
 
 static void test_weird_sigalgs(void **state)
 {
 	static const uint8_t pss_bad[] = {
-		0x30, 0x0F, 0xA1, 0x0D, 0x30, 0x0B, 0x06, 0x09,
-		0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x01, 0x08,	/* id-mgf1, no hash */
+		0x30, 0x0F, 0xA1, 0x0D, 0x30, 0x0B, 0x06, 0x09, 0x2A,
+		0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x01, 0x08, /* id-mgf1, no hash */
 	};
 	struct cert_cache *c = cert_cache_new(4);
 	struct x509_spec s = { .key = k_root, .subj = name_of(N_ROOT), .serial = 11 };
@@ -507,7 +571,7 @@ static void test_weird_sigalgs(void **state)
 	(void)state;
 	assert_true(f->parse_ok);
 	assert_string_equal(f->sig_alg, "rsassaPss");
-	assert_false(f->self_signed);	/* would be, but the signature cannot verify */
+	assert_false(f->self_signed); /* would be, but the signature cannot verify */
 	assert_string_equal(f->key_alg, "RSA");
 	assert_true(g->parse_ok);
 	assert_string_equal(g->sig_alg, "ML-DSA-65");
@@ -544,7 +608,8 @@ static void test_unknown_key(void **state)
 	X509_set_pubkey(x, k_ec);
 	pub = X509_get_X509_PUBKEY(x);
 	assert_int_equal(X509_PUBKEY_set0_param(pub, OBJ_txt2obj("2.16.840.1.101.3.4.3.18", 1),
-						V_ASN1_UNDEF, NULL, raw, 1952), 1);
+						V_ASN1_UNDEF, NULL, raw, 1952),
+			 1);
 	sl = i2d_X509_PUBKEY(pub, &spki);
 	assert_true(sl > 1952);
 	EVP_Digest(spki, (size_t)sl, md, NULL, EVP_sha256(), NULL);
@@ -568,15 +633,21 @@ static void test_unknown_key(void **state)
 static void test_invalid_der(void **state)
 {
 	struct cert_cache *c = cert_cache_new(16);
-	struct x509_spec s = { .key = k_leaf, .signer = k_root, .subj = name_of(N_LEAF),
-			  .iss_name = name_of(N_ROOT), .serial = 13 };
+	struct x509_spec s = { .key = k_leaf,
+			       .signer = k_root,
+			       .subj = name_of(N_LEAF),
+			       .iss_name = name_of(N_ROOT),
+			       .serial = 13 };
 	X509 *x = mint(&s);
 	size_t n;
 	uint8_t *d = der_of(x, &n), *big = malloc(n + 1);
-	static const uint8_t junk[] = { 0x30, 0x82, 0xFF, 0xFF, 0x01, 0x02 };	/* claims 64 KiB */
+	static const uint8_t junk[] = { 0x30, 0x82, 0xFF, 0xFF, 0x01, 0x02 }; /* claims 64 KiB */
 	static const uint8_t zero[1] = { 0 };
-	struct { const uint8_t *p; size_t n; } cases[] = {
-		{ junk, sizeof(junk) }, { zero, 1 }, { d, n / 2 }, { d, 1 }, { big, n + 1 },
+	struct {
+		const uint8_t *p;
+		size_t n;
+	} cases[] = {
+		{ junk, sizeof(junk) },	    { zero, 1 }, { d, n / 2 }, { d, 1 }, { big, n + 1 },
 		{ (const uint8_t *)"", 0 },
 	};
 	struct cert_cache_stats st;
@@ -584,7 +655,7 @@ static void test_invalid_der(void **state)
 
 	(void)state;
 	memcpy(big, d, n);
-	big[n] = 0;	/* trailing byte */
+	big[n] = 0; /* trailing byte */
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct cert_facts *f = cert_get(c, cases[i].p, cases[i].n), *g;
 
@@ -596,7 +667,7 @@ static void test_invalid_der(void **state)
 		assert_int_equal(f->der_len, cases[i].n);
 		sha256_hex(cases[i].p, cases[i].n, hex);
 		assert_string_equal(f->sha256_hex, hex);
-		g = cert_get(c, cases[i].p, cases[i].n);	/* failures are cached too */
+		g = cert_get(c, cases[i].p, cases[i].n); /* failures are cached too */
 		assert_ptr_equal(f, g);
 		cert_put(c, g);
 		cert_put(c, f);
@@ -614,8 +685,11 @@ static void test_invalid_der(void **state)
 static uint8_t *mint_der(long serial, size_t *n)
 {
 	static const char *const nm[] = { "CN", "cache.example", NULL };
-	struct x509_spec s = { .key = k_ec, .signer = k_root, .subj = name_of(nm),
-			  .iss_name = name_of(N_ROOT), .serial = serial };
+	struct x509_spec s = { .key = k_ec,
+			       .signer = k_root,
+			       .subj = name_of(nm),
+			       .iss_name = name_of(N_ROOT),
+			       .serial = serial };
 	X509 *x = mint(&s);
 	uint8_t *d = der_of(x, n);
 
@@ -652,7 +726,7 @@ static void test_cache(void **state)
 	assert_int_equal(st.entries, 2);
 	assert_int_equal(st.evictions, 1);
 	cert_put(c, f[1]);
-	cert_put(c, f[2]);	/* now f[1] is LRU, f[2] MRU; 2 entries fit */
+	cert_put(c, f[2]); /* now f[1] is LRU, f[2] MRU; 2 entries fit */
 	cert_cache_stats(c, &st);
 	assert_int_equal(st.entries, 2);
 	/* touch 1 so 2 becomes LRU, then a new one evicts 2 */
@@ -662,18 +736,18 @@ static void test_cache(void **state)
 	assert_int_equal(st.evictions, 2);
 	assert_int_equal(st.entries, 2);
 	assert_int_equal(st.hits, 2);
-	g = cert_get(c, d[1], n[1]);	/* still there */
+	g = cert_get(c, d[1], n[1]); /* still there */
 	cert_cache_stats(c, &st);
 	assert_int_equal(st.hits, 3);
 	cert_put(c, g);
-	g = cert_get(c, d[2], n[2]);	/* was evicted: parsed again */
+	g = cert_get(c, d[2], n[2]); /* was evicted: parsed again */
 	cert_cache_stats(c, &st);
 	assert_int_equal(st.misses, 5);
 	assert_true(g->parse_ok);
 	assert_string_equal(g->serial_hex, "CA");
 	cert_put(c, g);
 	cert_put(c, f[3]);
-	cert_put(c, NULL);	/* harmless */
+	cert_put(c, NULL); /* harmless */
 	cert_cache_stats(c, &st);
 	assert_true(st.entries <= 2);
 	for (int i = 0; i < 4; i++)
@@ -693,7 +767,8 @@ static void test_cache_churn(void **state)
 
 	(void)state;
 	for (int i = 0; i < 500; i++) {
-		d[n - 1] = (uint8_t)i, d[n - 2] = (uint8_t)(i >> 8);	/* distinct bytes, broken signature */
+		d[n - 1] = (uint8_t)i,
+		      d[n - 2] = (uint8_t)(i >> 8); /* distinct bytes, broken signature */
 		cert_put(c, cert_get(c, d, n));
 	}
 	cert_cache_stats(c, &st);
@@ -726,8 +801,12 @@ static void test_big_certs(void **state)
 		GENERAL_NAME_set0_value(g, GEN_DNS, ia5);
 		sk_GENERAL_NAME_push(gens, g);
 	}
-	s = (struct x509_spec){ .key = k_ec, .signer = k_root, .subj = name_of(nm),
-			   .iss_name = name_of(N_ROOT), .serial = 14, .gens = gens };
+	s = (struct x509_spec){ .key = k_ec,
+				.signer = k_root,
+				.subj = name_of(nm),
+				.iss_name = name_of(N_ROOT),
+				.serial = 14,
+				.gens = gens };
 	x = mint(&s);
 	d = der_of(x, &n);
 	assert_true(n > 200000);
@@ -748,10 +827,15 @@ static void test_big_certs(void **state)
 
 		memset(org, 'A', 65535);
 		org[65535] = '\0';
-		X509_NAME_add_entry_by_txt(subj, "O", V_ASN1_UTF8STRING, (unsigned char *)org, -1, -1, 0);
-		X509_NAME_add_entry_by_txt(subj, "CN", MBSTRING_UTF8, (const unsigned char *)"huge", -1, -1, 0);
-		s = (struct x509_spec){ .key = k_ec, .signer = k_root, .subj = subj,
-				   .iss_name = name_of(N_ROOT), .serial = 15 };
+		X509_NAME_add_entry_by_txt(subj, "O", V_ASN1_UTF8STRING, (unsigned char *)org, -1,
+					   -1, 0);
+		X509_NAME_add_entry_by_txt(subj, "CN", MBSTRING_UTF8, (const unsigned char *)"huge",
+					   -1, -1, 0);
+		s = (struct x509_spec){ .key = k_ec,
+					.signer = k_root,
+					.subj = subj,
+					.iss_name = name_of(N_ROOT),
+					.serial = 15 };
 		x = mint(&s);
 		d = der_of(x, &n);
 		assert_true(n > 65536);

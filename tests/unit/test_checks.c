@@ -19,14 +19,14 @@
 #include "checks.h"
 #include "inventory.h"
 
-#define T2024	1704067200LL	/* 2024-01-01 */
-#define T2026	1767225600LL	/* 2026-01-01: inside every "good" validity window */
-#define T2027	1798761600LL	/* 2027-01-01: the default leaf's notAfter */
-#define T2028	1830297600LL	/* 2028-01-01 */
+#define T2024 1704067200LL /* 2024-01-01 */
+#define T2026 1767225600LL /* 2026-01-01: inside every "good" validity window */
+#define T2027 1798761600LL /* 2027-01-01: the default leaf's notAfter */
+#define T2028 1830297600LL /* 2028-01-01 */
 
 static EVP_PKEY *k_root, *k_int, *k_leaf, *k_root2, *k_int2, *k_rsa1024, *k_p224;
-static X509 *root, *inter, *leaf, *root2, *int2, *leaf2, *ss, *wc, *pw, *sha1leaf,
-	    *sha1root, *sha1int, *sha1rleaf, *weakleaf, *weakec, *revleaf, *otherleaf;
+static X509 *root, *inter, *leaf, *root2, *int2, *leaf2, *ss, *wc, *pw, *sha1leaf, *sha1root,
+	*sha1int, *sha1rleaf, *weakleaf, *weakec, *revleaf, *otherleaf;
 static struct cert_cache *cache;
 static char ca_file[64], ca_ss_file[64], crl_file[64], sha1ca_file[64];
 static struct lists *l_base;
@@ -130,7 +130,8 @@ static void dump(const struct verdict *vv)
 }
 
 /* Exactly one finding, with this code and severity. */
-static const struct finding *only(const struct verdict *vv, enum finding_code code, enum severity sev)
+static const struct finding *only(const struct verdict *vv, enum finding_code code,
+				  enum severity sev)
 {
 	if (vv->n != 1 || vv->f[0].code != code)
 		dump(vv);
@@ -170,42 +171,117 @@ static int setup(void **state)
 	k_p224 = EVP_EC_gen("P-224");
 	cache = cert_cache_new(256);
 
-	root = x509_mint(&(struct x509_spec){ .key = k_root, .cn = "Test Root", .serial = 1, .ca = true,
-				    .nb = "20200101000000Z", .na = "20400101000000Z" });
-	inter = x509_mint(&(struct x509_spec){ .key = k_int, .signer = k_root, .issuer = root, .cn = "Test Int",
-				     .serial = 2, .ca = true, .nb = "20200101000000Z", .na = "20400101000000Z" });
-	leaf = x509_mint(&(struct x509_spec){ .key = k_leaf, .signer = k_int, .issuer = inter, .cn = "www.example.com",
-				    .serial = 0x1001, .san = "DNS:www.example.com,DNS:example.com,IP:192.0.2.1" });
-	otherleaf = x509_mint(&(struct x509_spec){ .key = k_leaf, .signer = k_int, .issuer = inter, .cn = "www.example.com",
-					 .serial = 0x1002, .san = "DNS:www.example.com" });
-	revleaf = x509_mint(&(struct x509_spec){ .key = k_leaf, .signer = k_int, .issuer = inter, .cn = "revoked.example.com",
-				       .serial = 0x666, .san = "DNS:revoked.example.com" });
-	wc = x509_mint(&(struct x509_spec){ .key = k_leaf, .signer = k_int, .issuer = inter, .cn = "*.example.com",
-				  .serial = 0x1003, .san = "DNS:*.example.com" });
-	pw = x509_mint(&(struct x509_spec){ .key = k_leaf, .signer = k_int, .issuer = inter, .cn = "w*.example.com",
-				  .serial = 0x1004, .san = "DNS:w*.example.com" });
-	sha1leaf = x509_mint(&(struct x509_spec){ .key = k_leaf, .signer = k_int, .issuer = inter, .cn = "www.example.com",
-					.serial = 0x1005, .san = "DNS:www.example.com", .md = EVP_sha1() });
-	weakleaf = x509_mint(&(struct x509_spec){ .key = k_rsa1024, .signer = k_int, .issuer = inter, .cn = "www.example.com",
-					.serial = 0x1006, .san = "DNS:www.example.com" });
-	weakec = x509_mint(&(struct x509_spec){ .key = k_p224, .signer = k_int, .issuer = inter, .cn = "www.example.com",
-				      .serial = 0x1007, .san = "DNS:www.example.com" });
+	root = x509_mint(&(struct x509_spec){ .key = k_root,
+					      .cn = "Test Root",
+					      .serial = 1,
+					      .ca = true,
+					      .nb = "20200101000000Z",
+					      .na = "20400101000000Z" });
+	inter = x509_mint(&(struct x509_spec){ .key = k_int,
+					       .signer = k_root,
+					       .issuer = root,
+					       .cn = "Test Int",
+					       .serial = 2,
+					       .ca = true,
+					       .nb = "20200101000000Z",
+					       .na = "20400101000000Z" });
+	leaf = x509_mint(
+		&(struct x509_spec){ .key = k_leaf,
+				     .signer = k_int,
+				     .issuer = inter,
+				     .cn = "www.example.com",
+				     .serial = 0x1001,
+				     .san = "DNS:www.example.com,DNS:example.com,IP:192.0.2.1" });
+	otherleaf = x509_mint(&(struct x509_spec){ .key = k_leaf,
+						   .signer = k_int,
+						   .issuer = inter,
+						   .cn = "www.example.com",
+						   .serial = 0x1002,
+						   .san = "DNS:www.example.com" });
+	revleaf = x509_mint(&(struct x509_spec){ .key = k_leaf,
+						 .signer = k_int,
+						 .issuer = inter,
+						 .cn = "revoked.example.com",
+						 .serial = 0x666,
+						 .san = "DNS:revoked.example.com" });
+	wc = x509_mint(&(struct x509_spec){ .key = k_leaf,
+					    .signer = k_int,
+					    .issuer = inter,
+					    .cn = "*.example.com",
+					    .serial = 0x1003,
+					    .san = "DNS:*.example.com" });
+	pw = x509_mint(&(struct x509_spec){ .key = k_leaf,
+					    .signer = k_int,
+					    .issuer = inter,
+					    .cn = "w*.example.com",
+					    .serial = 0x1004,
+					    .san = "DNS:w*.example.com" });
+	sha1leaf = x509_mint(&(struct x509_spec){ .key = k_leaf,
+						  .signer = k_int,
+						  .issuer = inter,
+						  .cn = "www.example.com",
+						  .serial = 0x1005,
+						  .san = "DNS:www.example.com",
+						  .md = EVP_sha1() });
+	weakleaf = x509_mint(&(struct x509_spec){ .key = k_rsa1024,
+						  .signer = k_int,
+						  .issuer = inter,
+						  .cn = "www.example.com",
+						  .serial = 0x1006,
+						  .san = "DNS:www.example.com" });
+	weakec = x509_mint(&(struct x509_spec){ .key = k_p224,
+						.signer = k_int,
+						.issuer = inter,
+						.cn = "www.example.com",
+						.serial = 0x1007,
+						.san = "DNS:www.example.com" });
 	/* A second PKI whose root nobody trusts. */
-	root2 = x509_mint(&(struct x509_spec){ .key = k_root2, .cn = "Rogue Root", .serial = 1, .ca = true,
-				     .nb = "20200101000000Z", .na = "20400101000000Z" });
-	int2 = x509_mint(&(struct x509_spec){ .key = k_int2, .signer = k_root2, .issuer = root2, .cn = "Rogue Int",
-				    .serial = 2, .ca = true, .nb = "20200101000000Z", .na = "20400101000000Z" });
-	leaf2 = x509_mint(&(struct x509_spec){ .key = k_leaf, .signer = k_int2, .issuer = int2, .cn = "www.example.com",
-				     .serial = 0x2001, .san = "DNS:www.example.com" });
-	ss = x509_mint(&(struct x509_spec){ .key = k_leaf, .cn = "www.example.com", .serial = 0x3001,
-				  .san = "DNS:www.example.com" });
+	root2 = x509_mint(&(struct x509_spec){ .key = k_root2,
+					       .cn = "Rogue Root",
+					       .serial = 1,
+					       .ca = true,
+					       .nb = "20200101000000Z",
+					       .na = "20400101000000Z" });
+	int2 = x509_mint(&(struct x509_spec){ .key = k_int2,
+					      .signer = k_root2,
+					      .issuer = root2,
+					      .cn = "Rogue Int",
+					      .serial = 2,
+					      .ca = true,
+					      .nb = "20200101000000Z",
+					      .na = "20400101000000Z" });
+	leaf2 = x509_mint(&(struct x509_spec){ .key = k_leaf,
+					       .signer = k_int2,
+					       .issuer = int2,
+					       .cn = "www.example.com",
+					       .serial = 0x2001,
+					       .san = "DNS:www.example.com" });
+	ss = x509_mint(&(struct x509_spec){ .key = k_leaf,
+					    .cn = "www.example.com",
+					    .serial = 0x3001,
+					    .san = "DNS:www.example.com" });
 	/* A SHA-1 self-signed root (trusted), a SHA-256 intermediate and leaf under it. */
-	sha1root = x509_mint(&(struct x509_spec){ .key = k_root2, .cn = "Old SHA1 Root", .serial = 5, .ca = true,
-					.nb = "20200101000000Z", .na = "20400101000000Z", .md = EVP_sha1() });
-	sha1int = x509_mint(&(struct x509_spec){ .key = k_int2, .signer = k_root2, .issuer = sha1root, .cn = "New Int",
-				       .serial = 6, .ca = true, .nb = "20200101000000Z", .na = "20400101000000Z" });
-	sha1rleaf = x509_mint(&(struct x509_spec){ .key = k_leaf, .signer = k_int2, .issuer = sha1int, .cn = "www.example.com",
-					 .serial = 0x4001, .san = "DNS:www.example.com" });
+	sha1root = x509_mint(&(struct x509_spec){ .key = k_root2,
+						  .cn = "Old SHA1 Root",
+						  .serial = 5,
+						  .ca = true,
+						  .nb = "20200101000000Z",
+						  .na = "20400101000000Z",
+						  .md = EVP_sha1() });
+	sha1int = x509_mint(&(struct x509_spec){ .key = k_int2,
+						 .signer = k_root2,
+						 .issuer = sha1root,
+						 .cn = "New Int",
+						 .serial = 6,
+						 .ca = true,
+						 .nb = "20200101000000Z",
+						 .na = "20400101000000Z" });
+	sha1rleaf = x509_mint(&(struct x509_spec){ .key = k_leaf,
+						   .signer = k_int2,
+						   .issuer = sha1int,
+						   .cn = "www.example.com",
+						   .serial = 0x4001,
+						   .san = "DNS:www.example.com" });
 
 	pem_file(ca_file, &root, 1);
 	ss_and_root[0] = root;
@@ -230,7 +306,7 @@ static int setup(void **state)
 	{
 		ASN1_ENUMERATED *reason = ASN1_ENUMERATED_new();
 
-		ASN1_ENUMERATED_set(reason, 1);	/* keyCompromise */
+		ASN1_ENUMERATED_set(reason, 1); /* keyCompromise */
 		X509_REVOKED_add1_ext_i2d(rv, NID_crl_reason, reason, 0, 0);
 		ASN1_ENUMERATED_free(reason);
 	}
@@ -250,8 +326,9 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	X509 *all[] = { root, inter, leaf, root2, int2, leaf2, ss, wc, pw, sha1leaf, sha1root,
-			sha1int, sha1rleaf, weakleaf, weakec, revleaf, otherleaf };
+	X509 *all[] = { root,	   inter,    leaf,   root2,    int2,	 leaf2,
+			ss,	   wc,	     pw,     sha1leaf, sha1root, sha1int,
+			sha1rleaf, weakleaf, weakec, revleaf,  otherleaf };
 
 	(void)state;
 	lists_free(l_base);
@@ -279,9 +356,9 @@ static void test_good(void **state)
 	(void)state;
 	rep(&r, "www.example.com", T2026, leaf, inter, NULL);
 	clean(run(l_base, &r));
-	rep(&r, "www.example.com", T2026, leaf, inter, root);	/* root sent too: still fine */
+	rep(&r, "www.example.com", T2026, leaf, inter, root); /* root sent too: still fine */
 	clean(run(l_base, &r));
-	rep(&r, NULL, T2026, leaf, inter, NULL);		/* no SNI: no name to check */
+	rep(&r, NULL, T2026, leaf, inter, NULL); /* no SNI: no name to check */
 	clean(run(l_base, &r));
 }
 
@@ -303,7 +380,7 @@ static void test_unverified(void **state)
 	assert_true(vv->unverified);
 	assert_int_equal(verdict_slot(vv), VERDICT_UNVERIFIED);
 	assert_string_equal(verdict_name(vv), "unverified");
-	rep(&r, "www.example.com", T2026, leaf, inter, NULL);	/* a source gave it */
+	rep(&r, "www.example.com", T2026, leaf, inter, NULL); /* a source gave it */
 	vv = run(l_base, &r);
 	assert_false(vv->unverified);
 	assert_string_equal(verdict_name(vv), "ok");
@@ -319,7 +396,7 @@ static void test_incomplete(void **state)
 	(void)state;
 	rep(&r, "www.example.com", T2026, leaf, NULL, NULL);
 	f = only(run(l_base, &r), F_CHAIN_INCOMPLETE, SEV_HIGH);
-	assert_non_null(strstr(f->message, "Test Int"));	/* names the missing issuer */
+	assert_non_null(strstr(f->message, "Test Int")); /* names the missing issuer */
 	assert_int_equal(f->cert, 0);
 	/* An earlier complete chain does not save a later incomplete one. */
 	{
@@ -342,7 +419,8 @@ static void test_untrusted(void **state)
 
 	(void)state;
 	rep(&r, "www.example.com", T2026, leaf2, int2, root2);
-	assert_non_null(strstr(only(run(l_base, &r), F_CHAIN_UNTRUSTED, SEV_HIGH)->message, "Rogue Root"));
+	assert_non_null(
+		strstr(only(run(l_base, &r), F_CHAIN_UNTRUSTED, SEV_HIGH)->message, "Rogue Root"));
 	/* The same chain is fine against a store that trusts it: the store is what matters. */
 	{
 		char path[64];
@@ -355,22 +433,33 @@ static void test_untrusted(void **state)
 	}
 	/* Verified as a TLS client would: a client-auth-only leaf is no server certificate. */
 	{
-		X509 *cl = x509_mint(&(struct x509_spec){ .key = k_leaf, .signer = k_int, .issuer = inter,
-						.cn = "www.example.com", .serial = 0x1008, .san = "DNS:www.example.com" });
-		X509_EXTENSION *e = X509V3_EXT_conf_nid(NULL, NULL, NID_ext_key_usage, "clientAuth");
+		X509 *cl = x509_mint(&(struct x509_spec){ .key = k_leaf,
+							  .signer = k_int,
+							  .issuer = inter,
+							  .cn = "www.example.com",
+							  .serial = 0x1008,
+							  .san = "DNS:www.example.com" });
+		X509_EXTENSION *e =
+			X509V3_EXT_conf_nid(NULL, NULL, NID_ext_key_usage, "clientAuth");
 
 		assert_int_equal(X509_add_ext(cl, e, -1), 1);
 		X509_EXTENSION_free(e);
 		assert_true(X509_sign(cl, k_int, EVP_sha256()) > 0);
 		rep(&r, "www.example.com", T2026, cl, inter, NULL);
-		assert_non_null(strstr(only(run(l_base, &r), F_CHAIN_UNTRUSTED, SEV_HIGH)->message, "purpose"));
+		assert_non_null(strstr(only(run(l_base, &r), F_CHAIN_UNTRUSTED, SEV_HIGH)->message,
+				       "purpose"));
 		X509_free(cl);
 	}
 	/* Intermediate signed by someone else (bad signature) is untrusted, not incomplete. */
 	{
-		X509 *fake = x509_mint(&(struct x509_spec){ .key = k_int, .signer = k_root2, .issuer = root,
-						  .cn = "Test Int", .serial = 2, .ca = true,
-						  .nb = "20200101000000Z", .na = "20400101000000Z" });
+		X509 *fake = x509_mint(&(struct x509_spec){ .key = k_int,
+							    .signer = k_root2,
+							    .issuer = root,
+							    .cn = "Test Int",
+							    .serial = 2,
+							    .ca = true,
+							    .nb = "20200101000000Z",
+							    .na = "20400101000000Z" });
 
 		rep(&r, "www.example.com", T2026, leaf, fake, NULL);
 		only(run(l_base, &r), F_CHAIN_UNTRUSTED, SEV_HIGH);
@@ -385,27 +474,31 @@ static void test_self_signed(void **state)
 
 	(void)state;
 	rep(&r, "www.example.com", T2026, ss, NULL, NULL);
-	only(run(l_base, &r), F_SELF_SIGNED, SEV_MEDIUM);	/* not chain.untrusted too */
-	l = load(ca_ss_file, NULL, NULL, NULL);			/* a trust anchor itself: fine */
+	only(run(l_base, &r), F_SELF_SIGNED, SEV_MEDIUM); /* not chain.untrusted too */
+	l = load(ca_ss_file, NULL, NULL, NULL);		  /* a trust anchor itself: fine */
 	clean(run(l, &r));
 	lists_free(l);
 }
 
 static void test_hostname(void **state)
 {
-	static const struct { X509 **x; const char *sni; bool ok; } cases[] = {
+	static const struct {
+		X509 **x;
+		const char *sni;
+		bool ok;
+	} cases[] = {
 		{ &leaf, "www.example.com", true },
 		{ &leaf, "WWW.Example.COM", true },
 		{ &leaf, "example.com", true },
 		{ &leaf, "www.example.org", false },
 		{ &leaf, "a.www.example.com", false },
-		{ &leaf, "192.0.2.1", true },		/* IP literal against the IP SAN */
+		{ &leaf, "192.0.2.1", true }, /* IP literal against the IP SAN */
 		{ &leaf, "192.0.2.9", false },
 		{ &leaf, "::1", false },
 		{ &wc, "a.example.com", true },
-		{ &wc, "a.b.example.com", false },	/* one label only */
-		{ &wc, "example.com", false },		/* the wildcard needs a label */
-		{ &pw, "www.example.com", false },	/* no partial wildcards */
+		{ &wc, "a.b.example.com", false }, /* one label only */
+		{ &wc, "example.com", false },	   /* the wildcard needs a label */
+		{ &pw, "www.example.com", false }, /* no partial wildcards */
 	};
 	struct cs_report r;
 
@@ -416,8 +509,9 @@ static void test_hostname(void **state)
 		if (cases[i].ok)
 			clean(run(l_base, &r));
 		else
-			assert_non_null(strstr(only(run(l_base, &r), F_HOSTNAME_MISMATCH, SEV_HIGH)->message,
-					       cases[i].sni));
+			assert_non_null(strstr(
+				only(run(l_base, &r), F_HOSTNAME_MISMATCH, SEV_HIGH)->message,
+				cases[i].sni));
 	}
 }
 
@@ -426,15 +520,15 @@ static void test_hostname(void **state)
  * leaf's, name's or chain's verdict. */
 static void test_memo_one_checker(void **state)
 {
-	static const struct { X509 **x; const char *sni; bool ok; } cases[] = {
-		{ &leaf, "www.example.com", true },
-		{ &wc, "www.example.com", true },
-		{ &leaf, "www.example.org", false },
-		{ &wc, "a.b.example.com", false },
-		{ &leaf, "a.b.example.com", false },
-		{ &pw, "www.example.com", false },
-		{ &leaf, "192.0.2.1", true },
-		{ &wc, "a.example.com", true },
+	static const struct {
+		X509 **x;
+		const char *sni;
+		bool ok;
+	} cases[] = {
+		{ &leaf, "www.example.com", true },  { &wc, "www.example.com", true },
+		{ &leaf, "www.example.org", false }, { &wc, "a.b.example.com", false },
+		{ &leaf, "a.b.example.com", false }, { &pw, "www.example.com", false },
+		{ &leaf, "192.0.2.1", true },	     { &wc, "a.example.com", true },
 	};
 	struct checker *c = checker_new(NULL);
 	struct lists *l = load(ca_file, NULL, NULL, crl_file);
@@ -457,7 +551,7 @@ static void test_memo_one_checker(void **state)
 		checks_run(c, &r, &v);
 		assert_non_null(f = find(&v, F_REVOKED_CRL));
 		assert_null(strstr(f->message, "not verified"));
-		rep(&r, "revoked.example.com", T2026, revleaf, leaf, NULL);	/* not its issuer */
+		rep(&r, "revoked.example.com", T2026, revleaf, leaf, NULL); /* not its issuer */
 		checks_run(c, &r, &v);
 		assert_non_null(f = find(&v, F_REVOKED_CRL));
 		assert_non_null(strstr(f->message, "not verified"));
@@ -489,9 +583,14 @@ static void test_validity(void **state)
 	assert_non_null(find(run(l_base, &r), F_EXPIRED));
 	/* An expired intermediate is named as such. */
 	{
-		X509 *old = x509_mint(&(struct x509_spec){ .key = k_int, .signer = k_root, .issuer = root, .cn = "Test Int",
-						 .serial = 3, .ca = true, .nb = "20200101000000Z",
-						 .na = "20251201000000Z" });
+		X509 *old = x509_mint(&(struct x509_spec){ .key = k_int,
+							   .signer = k_root,
+							   .issuer = root,
+							   .cn = "Test Int",
+							   .serial = 3,
+							   .ca = true,
+							   .nb = "20200101000000Z",
+							   .na = "20251201000000Z" });
 
 		rep(&r, "www.example.com", T2026, leaf, old, NULL);
 		f = only(run(l_base, &r), F_EXPIRED, SEV_HIGH);
@@ -510,14 +609,14 @@ static void test_expiring_soon(void **state)
 	rep(&r, "www.example.com", T2027 - 10 * 86400, leaf, inter, NULL);
 	assert_non_null(strstr(only(run_with(&o, l_base, &r), F_EXPIRING_SOON, SEV_LOW)->message,
 			       "2027-01-01"));
-	only(run(l_base, &r), F_EXPIRING_SOON, SEV_LOW);	/* default 14 */
+	only(run(l_base, &r), F_EXPIRING_SOON, SEV_LOW); /* default 14 */
 	o.warn_days = 7;
 	clean(run_with(&o, l_base, &r));
 	o.warn_days = 30;
 	rep(&r, "www.example.com", T2027 - 20 * 86400, leaf, inter, NULL);
 	only(run_with(&o, l_base, &r), F_EXPIRING_SOON, SEV_LOW);
 	clean(run(l_base, &r));
-	o.warn_days = -1;	/* off */
+	o.warn_days = -1; /* off */
 	rep(&r, "www.example.com", T2027 - 86400, leaf, inter, NULL);
 	clean(run_with(&o, l_base, &r));
 }
@@ -545,9 +644,11 @@ static void test_weak_key(void **state)
 
 	(void)state;
 	rep(&r, "www.example.com", T2026, weakleaf, inter, NULL);
-	assert_non_null(strstr(only(run(l_base, &r), F_WEAK_KEY, SEV_MEDIUM)->message, "1024-bit RSA"));
+	assert_non_null(
+		strstr(only(run(l_base, &r), F_WEAK_KEY, SEV_MEDIUM)->message, "1024-bit RSA"));
 	rep(&r, "www.example.com", T2026, weakec, inter, NULL);
-	assert_non_null(strstr(only(run(l_base, &r), F_WEAK_KEY, SEV_MEDIUM)->message, "224-bit EC"));
+	assert_non_null(
+		strstr(only(run(l_base, &r), F_WEAK_KEY, SEV_MEDIUM)->message, "224-bit EC"));
 }
 
 static void test_deny(void **state)
@@ -563,9 +664,9 @@ static void test_deny(void **state)
 	tmp_file(deny, text);
 	l = load(ca_file, deny, NULL, NULL);
 	f = only(run(l, &r), F_REVOKED_DENY, SEV_CRITICAL);
-	assert_non_null(strstr(f->message, ":2"));		/* the entry's line */
+	assert_non_null(strstr(f->message, ":2")); /* the entry's line */
 	assert_non_null(strstr(f->message, "www.example.com"));
-	rep(&r, "www.example.com", T2026, otherleaf, inter, NULL);	/* same key, other cert */
+	rep(&r, "www.example.com", T2026, otherleaf, inter, NULL); /* same key, other cert */
 	clean(run(l, &r));
 	lists_free(l);
 }
@@ -580,9 +681,9 @@ static void test_crl(void **state)
 	l = load(ca_file, NULL, NULL, crl_file);
 	rep(&r, "revoked.example.com", T2026, revleaf, inter, NULL);
 	f = only(run(l, &r), F_REVOKED_CRL, SEV_CRITICAL);
-	assert_non_null(strstr(f->message, "666"));	/* the serial */
+	assert_non_null(strstr(f->message, "666")); /* the serial */
 	assert_non_null(strstr(f->message, "keyCompromise"));
-	assert_null(strstr(f->message, "not verified"));	/* checked against the intermediate sent */
+	assert_null(strstr(f->message, "not verified")); /* checked against the intermediate sent */
 	assert_int_equal(f->cert, 0);
 	/* Without its issuer the CRL's signature cannot be checked: still revoked, and said so. */
 	rep(&r, "revoked.example.com", T2026, revleaf, NULL, NULL);
@@ -593,7 +694,7 @@ static void test_crl(void **state)
 	rep(&r, "www.example.com", T2026, leaf, inter, NULL);
 	clean(run(l, &r));
 	rep(&r, "revoked.example.com", T2026, revleaf, inter, NULL);
-	clean(run(l_base, &r));	/* without the CRL nothing is known */
+	clean(run(l_base, &r)); /* without the CRL nothing is known */
 	lists_free(l);
 }
 
@@ -624,14 +725,15 @@ static void test_ocsp(void **state)
 	assert_non_null(strstr(f->message, "signature verified"));
 	assert_non_null(strstr(f->message, "fresh"));
 	assert_non_null(strstr(f->message, "keyCompromise"));
-	r.check_time = T2026 + 2 * 86400;	/* stale, but still revoked */
+	r.check_time = T2026 + 2 * 86400; /* stale, but still revoked */
 	f = only(run(l_base, &r), F_REVOKED_OCSP, SEV_CRITICAL);
 	assert_non_null(strstr(f->message, "stale"));
 	r.check_time = T2026;
-	r.ocsp.signature_checked = false;	/* issuer unknown: still the server's own word */
-	assert_non_null(strstr(only(run(l_base, &r), F_REVOKED_OCSP, SEV_CRITICAL)->message, "signature unchecked"));
+	r.ocsp.signature_checked = false; /* issuer unknown: still the server's own word */
+	assert_non_null(strstr(only(run(l_base, &r), F_REVOKED_OCSP, SEV_CRITICAL)->message,
+			       "signature unchecked"));
 	r.ocsp.signature_checked = true;
-	r.ocsp.signature_ok = false;		/* forged or broken: its own finding, unproven */
+	r.ocsp.signature_ok = false; /* forged or broken: its own finding, unproven */
 	f = only(run(l_base, &r), F_OCSP_BAD_SIGNATURE, SEV_MEDIUM);
 	assert_non_null(strstr(f->message, "INVALID"));
 	assert_non_null(strstr(f->message, "keyCompromise"));
@@ -639,7 +741,7 @@ static void test_ocsp(void **state)
 	r.ocsp.cert_status = OCSP_ST_GOOD;
 	clean(run(l_base, &r));
 	ocsp_revoked(&r);
-	r.ocsp.matched_leaf = false;		/* about some other certificate */
+	r.ocsp.matched_leaf = false; /* about some other certificate */
 	clean(run(l_base, &r));
 	ocsp_revoked(&r);
 	r.have_ocsp = false;
@@ -668,7 +770,7 @@ static void test_pins(void **state)
 	vv = run(l, &r);
 	clean(vv);
 	assert_null(vv->pin_pattern);
-	rep(&r, "www.example.com", T2026, otherleaf, inter, NULL);	/* another leaf, same name */
+	rep(&r, "www.example.com", T2026, otherleaf, inter, NULL); /* another leaf, same name */
 	vv = run(l, &r);
 	f = only(vv, F_PIN_MISMATCH, SEV_CRITICAL);
 	assert_non_null(strstr(f->message, "www.example.com"));
@@ -678,7 +780,7 @@ static void test_pins(void **state)
 	assert_non_null(strstr(vv->pin_expected[0], "sha256:"));
 	/* spki pins match any certificate of the chain. */
 	rep(&r, "a.pinned.test", T2026, wc, inter, NULL);
-	assert_null(find(run(l, &r), F_PIN_MISMATCH));		/* hostname.mismatch only */
+	assert_null(find(run(l, &r), F_PIN_MISMATCH)); /* hostname.mismatch only */
 	rep(&r, "a.pinned.test", T2026, leaf2, int2, root2);
 	assert_non_null(find(run(l, &r), F_PIN_MISMATCH));
 	rep(&r, "example.com", T2026, leaf, inter, NULL);
@@ -706,16 +808,16 @@ static void test_client_rejected(void **state)
 	f = only(run(l_base, &r), F_CLIENT_REJECTED, SEV_HIGH);
 	assert_non_null(strstr(f->message, "bad_certificate"));
 	assert_non_null(strstr(f->message, "www.example.com"));
-	r.chain_len = 0;			/* the alert alone still names the certificate */
-	assert_non_null(strstr(only(run(l_base, &r), F_CLIENT_REJECTED, SEV_HIGH)->message,
-			       "sha256 "));
+	r.chain_len = 0; /* the alert alone still names the certificate */
+	assert_non_null(
+		strstr(only(run(l_base, &r), F_CLIENT_REJECTED, SEV_HIGH)->message, "sha256 "));
 	r.alert_level = 1;
 	clean(run(l_base, &r));
 	r.alert_level = 2;
 	r.alert_from_client = false;
 	clean(run(l_base, &r));
 	r.alert_from_client = true;
-	r.alert_cert_sha256[0] = '\0';		/* before any certificate */
+	r.alert_cert_sha256[0] = '\0'; /* before any certificate */
 	clean(run(l_base, &r));
 	/* Other actions are not judged, even with a bad chain. */
 	rep(&r, "nomatch.test", T2028, leaf, NULL, NULL);
@@ -804,7 +906,8 @@ static void test_cache(void **state)
 		checker_set_lists(c, l2);
 		checks_run(c, &r, &v);
 		/* the sent chain ends at Test Int, whose root this store lacks */
-		assert_non_null(strstr(only(&v, F_CHAIN_UNTRUSTED, SEV_HIGH)->message, "unknown root"));
+		assert_non_null(
+			strstr(only(&v, F_CHAIN_UNTRUSTED, SEV_HIGH)->message, "unknown root"));
 		checker_set_lists(c, l_base);
 		lists_free(l2);
 	}
@@ -834,18 +937,18 @@ static void test_cache_bound(void **state)
 		checks_run(c, &r, &v);
 		if (i == 0 || i == N - 1)
 			clean(&v);
-		r.chain[0] = &fl[0];	/* kept recently used throughout */
+		r.chain[0] = &fl[0]; /* kept recently used throughout */
 		checks_run(c, &r, &v);
 	}
 	checker_stats(c, &st);
 	assert_int_equal(st.chain_verifications, N);
-	r.chain[0] = &fl[0];		/* kept warm: still cached */
+	r.chain[0] = &fl[0]; /* kept warm: still cached */
 	checks_run(c, &r, &v);
-	r.chain[0] = &fl[N - 1];	/* the newest: cached */
+	r.chain[0] = &fl[N - 1]; /* the newest: cached */
 	checks_run(c, &r, &v);
 	checker_stats(c, &st);
 	assert_int_equal(st.chain_verifications, N);
-	r.chain[0] = &fl[1];		/* old and cold: evicted */
+	r.chain[0] = &fl[1]; /* old and cold: evicted */
 	checks_run(c, &r, &v);
 	checker_stats(c, &st);
 	assert_int_equal(st.chain_verifications, N + 1);
@@ -891,14 +994,14 @@ static void test_findings_table(void **state)
 			      finding_description(i));
 		assert_int_equal(finding_parse(n), i);
 		assert_true(strlen(n) > 2 && strchr(n, '.'));
-		for (const char *p = n; *p; p++)	/* a rule name and a Prometheus label value */
+		for (const char *p = n; *p; p++) /* a rule name and a Prometheus label value */
 			assert_true((*p >= 'a' && *p <= 'z') || *p == '.' || *p == '_');
 		for (int j = 0; j < i; j++)
 			assert_string_not_equal(finding_name(j), n);
 		assert_true(finding_severity(i) >= SEV_CRITICAL && finding_severity(i) < SEV_OK);
 		assert_true(finding_needs(i) && !(finding_needs(i) & ~(unsigned)NEED_ALL));
 		assert_true(strlen(finding_description(i)) > 10);
-		assert_null(strchr(finding_description(i), '|'));	/* a README table cell */
+		assert_null(strchr(finding_description(i), '|')); /* a README table cell */
 		if (i)
 			assert_true(finding_severity(i - 1) <= finding_severity(i));
 	}
@@ -918,10 +1021,12 @@ static void test_events_table(void **state)
 		for (int j = 0; j < i; j++)
 			assert_string_not_equal(event_action_name(j), n);
 	}
-	assert_string_equal(event_action_name((enum event_action)REPORT_CERTIFICATE), "tls-certificate");
+	assert_string_equal(event_action_name((enum event_action)REPORT_CERTIFICATE),
+			    "tls-certificate");
 	assert_string_equal(event_action_name((enum event_action)REPORT_CERTIFICATE_HIDDEN),
 			    "tls-certificate-hidden");
-	assert_string_equal(event_action_name((enum event_action)REPORT_RESUMED), "tls-session-resumed");
+	assert_string_equal(event_action_name((enum event_action)REPORT_RESUMED),
+			    "tls-session-resumed");
 	assert_string_equal(event_action_name((enum event_action)REPORT_CLIENT_CERTIFICATE),
 			    "tls-client-certificate");
 	assert_string_equal(event_action_name((enum event_action)REPORT_ALERT), "tls-alert");
@@ -947,7 +1052,7 @@ static void test_bits(void **state)
 				fail_msg("bit %zu set, bit %zu reads %d", i, j, bits_test(w, N, j));
 	}
 	memset(w, 0, sizeof(w));
-	bits_set(w, N, N);		/* out of range: ignored */
+	bits_set(w, N, N); /* out of range: ignored */
 	bits_set(w, 70, 80);
 	assert_int_equal(w[0] | w[1], 0);
 	assert_false(bits_test(w, 64, 64));
@@ -965,13 +1070,20 @@ static void test_bits(void **state)
 /* ---- a witness per finding: table severity and needs hold in the checks ---- */
 
 enum {
-	W_NONE, W_OCSP, W_OCSP_FORGED, W_ALERT, W_ABORTED, W_ABORTING, W_INV_CHANGED,
-	W_INV_ROLLBACK, W_INV_INCONSISTENT
+	W_NONE,
+	W_OCSP,
+	W_OCSP_FORGED,
+	W_ALERT,
+	W_ABORTED,
+	W_ABORTING,
+	W_INV_CHANGED,
+	W_INV_ROLLBACK,
+	W_INV_INCONSISTENT
 };
 
 static const struct witness {
 	enum finding_code code;
-	X509 **c0, **c1, **c2;	/* the chain sent, leaf first */
+	X509 **c0, **c1, **c2; /* the chain sent, leaf first */
 	const char *sni;
 	int64_t t;
 	int extra;
@@ -1000,7 +1112,11 @@ static const struct witness {
 
 /* The leaves the endpoint served before the witness's handshake, seconds
  * before it: 1 its own leaf, 2 another one. */
-static const struct { int extra; int64_t ago[3]; int which[3]; } histories[] = {
+static const struct {
+	int extra;
+	int64_t ago[3];
+	int which[3];
+} histories[] = {
 	{ W_INV_CHANGED, { 1000 }, { 2 } },
 	{ W_INV_ROLLBACK, { 3000, 2000 }, { 1, 2 } },
 	{ W_INV_INCONSISTENT, { 20, 10 }, { 1, 2 } },
@@ -1028,7 +1144,8 @@ static const struct verdict *run_witness(const struct witness *w, const struct c
 		checker_set_sources(c, &(struct check_sources){ .inv = in });
 	}
 	for (size_t i = 0; i < sizeof(histories) / sizeof(histories[0]); i++)
-		for (int k = 0; histories[i].extra == w->extra && k < 3 && histories[i].ago[k]; k++) {
+		for (int k = 0; histories[i].extra == w->extra && k < 3 && histories[i].ago[k];
+		     k++) {
 			p = *r;
 			if (histories[i].which[k] == 2 && p.chain_len)
 				p.chain[0] = x509_facts(cache, otherleaf);
@@ -1075,9 +1192,16 @@ static void witness_report(const struct witness *w, struct cs_report *r)
 static void strip(struct cs_report *r, unsigned need)
 {
 	switch (need) {
-	case NEED_CHAIN: r->chain_len = 0; break;
-	case NEED_SNI: r->has_sni = false; r->sni[0] = '\0'; break;
-	case NEED_OCSP: r->have_ocsp = false; break;
+	case NEED_CHAIN:
+		r->chain_len = 0;
+		break;
+	case NEED_SNI:
+		r->has_sni = false;
+		r->sni[0] = '\0';
+		break;
+	case NEED_OCSP:
+		r->have_ocsp = false;
+		break;
 	case NEED_ALERT:
 		if (r->action == REPORT_ALERT)
 			r->action = REPORT_CERTIFICATE;
@@ -1087,7 +1211,8 @@ static void strip(struct cs_report *r, unsigned need)
 		if (r->action == REPORT_CLIENT_OUTCOME || r->action == REPORT_CLIENT_ABORTING)
 			r->action = REPORT_CERTIFICATE;
 		break;
-	default: break;
+	default:
+		break;
 	}
 }
 
@@ -1132,7 +1257,8 @@ static void test_witnesses(void **state)
 
 			witness_report(w, &r);
 			strip(&r, b);
-			f = find(run_witness(w, NULL, b == NEED_LISTS ? NULL : l, &r, b != NEED_INVENTORY),
+			f = find(run_witness(w, NULL, b == NEED_LISTS ? NULL : l, &r,
+					     b != NEED_INVENTORY),
 				 w->code);
 			if ((f != NULL) == needed)
 				fail_msg("%s without %s: %s", finding_name(w->code), need_name(b),

@@ -62,7 +62,7 @@ static void test_bounds(void **state)
 	assert_int_equal(c.cap.ring_bytes, 32768);
 	assert_int_equal(apply(&c, "ring-size", "1073741824", why, sizeof(why)), 0);
 	assert_int_equal(apply(&c, "warn-days", "0", why, sizeof(why)), 0);
-	assert_int_equal(c.checks.warn_days, -1);	/* 0: off */
+	assert_int_equal(c.checks.warn_days, -1); /* 0: off */
 	assert_int_equal(apply(&c, "warn-days", "30", why, sizeof(why)), 0);
 	assert_int_equal(c.checks.warn_days, 30);
 }
@@ -267,7 +267,7 @@ static void test_commands(void **state)
 	cmd = parse(&c, 4, tail);
 	assert_ptr_equal(cmd, &cmds[1]);
 	assert_int_equal(c.format, OUTPUT_TEXT);
-	assert_int_equal(c.checks.warn_days, 14);	/* defaults again */
+	assert_int_equal(c.checks.warn_days, 14); /* defaults again */
 	assert_int_equal(cmd->run(&c), 2);
 	assert_int_equal(ran, 2);
 
@@ -320,16 +320,14 @@ static void test_help(void **state)
 	}
 	assert_true(n > 20);
 	assert_null(cli_option_name(n, NULL));
-	assert_non_null(cli_option_find("copy-encrypted"));	/* hidden, and applies */
+	assert_non_null(cli_option_find("copy-encrypted")); /* hidden, and applies */
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_bounds),
-		cmocka_unit_test(test_values),
-		cmocka_unit_test(test_repeatable),
-		cmocka_unit_test(test_commands),
+		cmocka_unit_test(test_bounds),	   cmocka_unit_test(test_values),
+		cmocka_unit_test(test_repeatable), cmocka_unit_test(test_commands),
 		cmocka_unit_test(test_help),
 	};
 

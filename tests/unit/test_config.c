@@ -43,15 +43,14 @@ static const struct cli_command *parse(struct config *c, int argc, const char **
 
 static void test_good_file(void **state)
 {
-	const char *p = write_file("good.conf",
-				   "# a comment\n"
-				   "\n"
-				   "format = text\n"
-				   "  every  \n"
-				   "clsact = false\n"
-				   "warn-days=30   # days\n"
-				   "max-flows = 0x100\n"
-				   "deny = /etc/certsentry/deny list\n");
+	const char *p = write_file("good.conf", "# a comment\n"
+						"\n"
+						"format = text\n"
+						"  every  \n"
+						"clsact = false\n"
+						"warn-days=30   # days\n"
+						"max-flows = 0x100\n"
+						"deny = /etc/certsentry/deny list\n");
 	struct config c;
 	struct conffile *f;
 	char err[512], w[512];
@@ -89,10 +88,11 @@ static void expect_error(const char *text, const char *msg)
 static void test_errors(void **state)
 {
 	(void)state;
-	expect_error("format = text\n\n# x\nbogus = 1\n",
-		     "4: bogus: unknown key (the keys are the long options, see certsentry --help)");
+	expect_error(
+		"format = text\n\n# x\nbogus = 1\n",
+		"4: bogus: unknown key (the keys are the long options, see certsentry --help)");
 	expect_error("max-bytes = 12x\n", "1: max-bytes: '12x' is not a number from 512 to "
-		     "16777216");
+					  "16777216");
 	expect_error("every = maybe\n", "1: every: 'maybe' is not true or false");
 	expect_error("every\nformat\n", "2: format: needs a value (FMT)");
 	expect_error("format = xml\n", "1: format: 'xml' is not json or text");
@@ -106,7 +106,7 @@ static void test_errors(void **state)
 static void test_repeatable(void **state)
 {
 	const char *p = write_file("rep.conf", "crl = /a.crl\ncrl = /b.crl\ninterface = eth1\n"
-				   "interface = eth2\n");
+					       "interface = eth2\n");
 	char text[64 * 17] = "";
 	struct config c;
 	struct conffile *f;
@@ -129,12 +129,14 @@ static void test_repeatable(void **state)
 
 static void test_override(void **state)
 {
-	const char *p = write_file("over.conf", "format = text\nwarn-days = 30\ncrl = /a.crl\n"
+	const char *p = write_file("over.conf",
+				   "format = text\nwarn-days = 30\ncrl = /a.crl\n"
 				   "crl = /b.crl\ninterface = eth1\nsyslog = /dev/log\n"
 				   "max-flows = 128\n");
 	char path[256];
-	const char *argv[] = { "certsentry", "--config", path, "--warn-days", "5", "--crl", "/c.crl",
-			       "-r", "x.pcap", "-o", "out.json", NULL };
+	const char *argv[] = { "certsentry", "--config", path,	     "--warn-days",
+			       "5",	     "--crl",	 "/c.crl",   "-r",
+			       "x.pcap",     "-o",	 "out.json", NULL };
 	const char *only[] = { "certsentry", "--config", path, NULL };
 	const char *none[] = { "certsentry", "--config", "", NULL };
 	struct config c;
@@ -151,7 +153,7 @@ static void test_override(void **state)
 	 * option all the file's values; -r drops its -i; -o and the file's
 	 * --syslog are both destinations */
 	assert_non_null(parse(&c, 11, argv));
-	assert_int_equal(c.format, OUTPUT_TEXT);	/* the file's, untouched */
+	assert_int_equal(c.format, OUTPUT_TEXT); /* the file's, untouched */
 	assert_int_equal(c.cap.max_flows, 128);
 	assert_int_equal(c.checks.warn_days, 5);
 	assert_int_equal(c.lists.n_crl, 1);
@@ -240,7 +242,7 @@ static void test_check(void **state)
 	assert_ptr_equal(strstr(errs, want), errs);
 
 	write_file("pins", "example.test sha256:"
-		   "0000000000000000000000000000000000000000000000000000000000000000\n");
+			   "0000000000000000000000000000000000000000000000000000000000000000\n");
 	memset(errs, 0, sizeof(errs));
 	assert_non_null(o = fmemopen(out, sizeof(out), "w"));
 	assert_non_null(e = fmemopen(errs, sizeof(errs), "w"));
@@ -270,12 +272,9 @@ static int teardown(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_good_file),
-		cmocka_unit_test(test_errors),
-		cmocka_unit_test(test_repeatable),
-		cmocka_unit_test(test_override),
-		cmocka_unit_test(test_reload),
-		cmocka_unit_test(test_check),
+		cmocka_unit_test(test_good_file),  cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_repeatable), cmocka_unit_test(test_override),
+		cmocka_unit_test(test_reload),	   cmocka_unit_test(test_check),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

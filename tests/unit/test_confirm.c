@@ -20,14 +20,14 @@
 #include "tls_handshake.h"
 #include "x509_helpers.h"
 
-#define S	1000000000ULL
-#define T0	(1000 * S)	/* a monotonic time far from 0 */
+#define S  1000000000ULL
+#define T0 (1000 * S) /* a monotonic time far from 0 */
 
 struct got {
 	int reports, failures;
 	enum confirm_result last;
 	char detail[160];
-	struct cs_report r;		/* the last report, its chain dropped */
+	struct cs_report r; /* the last report, its chain dropped */
 	char leaf_sha256[65];
 	uint32_t chain_len;
 };
@@ -104,9 +104,9 @@ static void test_bucket(void **state)
 	confirm_bucket_init(&b, 2, 2, T0);
 	assert_true(confirm_bucket_take(&b, T0));
 	assert_true(confirm_bucket_take(&b, T0));
-	assert_false(confirm_bucket_take(&b, T0));		/* the burst is spent */
-	assert_false(confirm_bucket_take(&b, T0 + S / 4));	/* half a token */
-	assert_true(confirm_bucket_take(&b, T0 + S / 2));	/* one token at 2/s */
+	assert_false(confirm_bucket_take(&b, T0));	   /* the burst is spent */
+	assert_false(confirm_bucket_take(&b, T0 + S / 4)); /* half a token */
+	assert_true(confirm_bucket_take(&b, T0 + S / 2));  /* one token at 2/s */
 	assert_false(confirm_bucket_take(&b, T0 + S / 2));
 	/* A long quiet time refills up to the burst, no more. */
 	assert_true(confirm_bucket_take(&b, T0 + 100000 * S));
@@ -198,9 +198,9 @@ static void test_ttl(void **state)
 
 	(void)state;
 	confirm_on_report(c, &r, T0);
-	confirm_on_report(c, &r, T0 + S);		/* queued: not twice */
+	confirm_on_report(c, &r, T0 + S); /* queued: not twice */
 	drain(c, T0 + S);
-	confirm_on_report(c, &r, T0 + 30 * S);		/* done, within the ttl */
+	confirm_on_report(c, &r, T0 + 30 * S); /* done, within the ttl */
 	stats(c, &st);
 	assert_int_equal(st.attempts, 1);
 	assert_int_equal(st.skipped[CONFIRM_S_TTL], 2);
@@ -276,9 +276,9 @@ static void test_own_addresses(void **state)
 	e.family = CS_AF_INET;
 	inet_pton(AF_INET, "127.0.0.1", e.addr);
 	assert_true(confirm_addrs_has(&a, &e));
-	inet_pton(AF_INET, "127.3.2.1", e.addr);	/* all of 127/8 */
+	inet_pton(AF_INET, "127.3.2.1", e.addr); /* all of 127/8 */
 	assert_true(confirm_addrs_has(&a, &e));
-	inet_pton(AF_INET, "192.0.2.77", e.addr);	/* TEST-NET-1: no host has it */
+	inet_pton(AF_INET, "192.0.2.77", e.addr); /* TEST-NET-1: no host has it */
 	assert_false(confirm_addrs_has(&a, &e));
 	memset(e.addr, 0, sizeof(e.addr));
 	e.family = CS_AF_INET6;
@@ -327,7 +327,7 @@ static void test_remote_rule(void **state)
 	stats(c, &st);
 	assert_int_equal(st.skipped[CONFIRM_S_REMOTE], 0);
 	assert_int_equal(st.queued, 1);
-	confirm_free(c);	/* never ticked: nothing was sent */
+	confirm_free(c); /* never ticked: nothing was sent */
 }
 
 static void test_queue_bound(void **state)
@@ -376,7 +376,7 @@ static void test_timeout(void **state)
 	(void)state;
 	confirm_on_report(c, &r, T0);
 	for (int i = 0; i < 20; i++) {
-		confirm_tick(c, T0 + (uint64_t)i * 1000000);	/* within the timeout */
+		confirm_tick(c, T0 + (uint64_t)i * 1000000); /* within the timeout */
 		usleep(1000);
 	}
 	stats(c, &st);
@@ -452,7 +452,7 @@ static void test_fetch_chain(void **state)
 			assert_true(SSL_set_fd(srv, fd));
 		}
 		if (srv)
-			SSL_accept(srv);	/* as far as it goes without waiting */
+			SSL_accept(srv); /* as far as it goes without waiting */
 		usleep(200);
 	}
 	assert_int_equal(g.failures, 0);
@@ -500,18 +500,13 @@ static void test_names(void **state)
 
 int main(void)
 {
-	signal(SIGPIPE, SIG_IGN);	/* as the daemon: a peer's close is an error, not an end */
+	signal(SIGPIPE, SIG_IGN); /* as the daemon: a peer's close is an error, not an end */
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_bucket),
-		cmocka_unit_test(test_rate),
-		cmocka_unit_test(test_ttl),
-		cmocka_unit_test(test_seen),
-		cmocka_unit_test(test_own_addresses),
-		cmocka_unit_test(test_remote_rule),
-		cmocka_unit_test(test_queue_bound),
-		cmocka_unit_test(test_timeout),
-		cmocka_unit_test(test_closed),
-		cmocka_unit_test(test_fetch_chain),
+		cmocka_unit_test(test_bucket),	      cmocka_unit_test(test_rate),
+		cmocka_unit_test(test_ttl),	      cmocka_unit_test(test_seen),
+		cmocka_unit_test(test_own_addresses), cmocka_unit_test(test_remote_rule),
+		cmocka_unit_test(test_queue_bound),   cmocka_unit_test(test_timeout),
+		cmocka_unit_test(test_closed),	      cmocka_unit_test(test_fetch_chain),
 		cmocka_unit_test(test_names),
 	};
 

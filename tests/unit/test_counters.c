@@ -24,18 +24,37 @@ static void snap_fill(struct counter_snap *s)
 	s->kernel[CS_C_RB_FAIL] = 6;
 	s->kernel[CS_C_COPY_FAIL] = 7;
 	s->kernel[CS_C_CAPPED] = 8;
-	s->flow = (struct flow_stats){ .conns = 11, .reports = 12, .parse_errors = 13, .gaps = 14,
-				       .evicted = 15, .evicted_mem = 16, .expired = 17,
-				       .mem_peak = 18, .active = 90, .mem = 91 };
-	s->out = (struct output_stats){ .write_errors = 19, .lines = 92, .lost = 93,
-					.truncated = 98 };
+	s->flow = (struct flow_stats){ .conns = 11,
+				       .reports = 12,
+				       .parse_errors = 13,
+				       .gaps = 14,
+				       .evicted = 15,
+				       .evicted_mem = 16,
+				       .expired = 17,
+				       .mem_peak = 18,
+				       .active = 90,
+				       .mem = 91 };
+	s->out = (struct output_stats){
+		.write_errors = 19, .lines = 92, .lost = 93, .truncated = 98
+	};
 	s->dedup = (struct dedup_stats){ .suppressed = 20, .summaries = 21 };
-	s->pcap = (struct pcap_source_stats){ .packets = 31, .bytes = 32, .tcp_payload = 33,
-					      .flows = 34, .segments = 35, .fragments = 36,
-					      .malformed = 37, .truncated = 38, .capped = 39 };
-	s->lists = (struct lists_sizes){ .ca_certs = 41, .crls = 42, .crl_entries = 43,
-					 .crls_stale = 44, .crls_unverified = 45,
-					 .deny_sha256 = 46, .deny_spki = 47, .deny_serial = 48,
+	s->pcap = (struct pcap_source_stats){ .packets = 31,
+					      .bytes = 32,
+					      .tcp_payload = 33,
+					      .flows = 34,
+					      .segments = 35,
+					      .fragments = 36,
+					      .malformed = 37,
+					      .truncated = 38,
+					      .capped = 39 };
+	s->lists = (struct lists_sizes){ .ca_certs = 41,
+					 .crls = 42,
+					 .crl_entries = 43,
+					 .crls_stale = 44,
+					 .crls_unverified = 45,
+					 .deny_sha256 = 46,
+					 .deny_spki = 47,
+					 .deny_serial = 48,
 					 .pin_rules = 49 };
 	s->certs = (struct cert_cache_stats){ .hits = 94, .misses = 95 };
 	s->app.reloads_ok = 96;
@@ -49,15 +68,15 @@ static void snap_fill(struct counter_snap *s)
 	s->flow.keylog_failed = 104;
 	s->keylog.outcome[KEYLOG_BAD_HEX] = 100;
 	s->keylog.outcome[KEYLOG_CONFLICT] = 5;
-	s->keylog.outcome[KEYLOG_ADDED] = 7;	/* not a rejection */
+	s->keylog.outcome[KEYLOG_ADDED] = 7; /* not a rejection */
 	s->flow.served_clear = 106;
 	s->flow.served_unmatched = 107;
 	s->flow.served_late = 108;
 	for (int i = 0; i < F_MAX; i++)
 		s->app.findings[i] = 2000 + (uint64_t)i;
-	hist_record(&s->app.latency, 1);	/* [1, 2) */
-	hist_record(&s->app.latency, 1000);	/* [512, 1024) */
-	hist_record(&s->app.latency, 5000);	/* [4096, 8192) */
+	hist_record(&s->app.latency, 1);    /* [1, 2) */
+	hist_record(&s->app.latency, 1000); /* [512, 1024) */
+	hist_record(&s->app.latency, 5000); /* [4096, 8192) */
 }
 
 /* ---- the table ---- */
@@ -103,7 +122,8 @@ static void test_table_rows(void **state)
 			assert_non_null(c->value);
 		for (size_t l = 0; l < 3 && c->key; l++)
 			for (size_t j = i + 1; j < counter_table_len; j++)
-				if ((c->lines & line_sets[l]) && (counter_table[j].lines & line_sets[l]))
+				if ((c->lines & line_sets[l]) &&
+				    (counter_table[j].lines & line_sets[l]))
 					assert_string_not_equal(c->key, counter_table[j].key);
 	}
 }
@@ -112,7 +132,7 @@ static void test_table_rows(void **state)
  * carries its help and type, the rest carry neither and differ by label. */
 static void test_table_families(void **state)
 {
-	const struct counter_def *prev = NULL;	/* the last row with a metric */
+	const struct counter_def *prev = NULL; /* the last row with a metric */
 
 	(void)state;
 	for (size_t i = 0; i < counter_table_len; i++) {
@@ -120,7 +140,7 @@ static void test_table_families(void **state)
 		bool first = !prev || (c->metric && strcmp(prev->metric, c->metric));
 
 		if (!c->metric) {
-			assert_non_null(c->help);	/* documented all the same */
+			assert_non_null(c->help); /* documented all the same */
 			continue;
 		}
 		if (first) {
@@ -156,7 +176,8 @@ static void test_status_lines(void **state)
 	snap_fill(&s);
 	n = counters_line(&s, CL_LIVE, line, sizeof(line));
 	assert_int_equal(n, strlen(line));
-	assert_string_equal(line,
+	assert_string_equal(
+		line,
 		"packets=1 tcp_payload=2 flows=3 bytes=4 events=5 ringbuf_drops=6 copy_failures=7"
 		" capped=8 connections=11 reports=12 parse_errors=13 gaps=14 evicted=15"
 		" evicted_mem=16 expired=17 flow_mem_peak=18 output_errors=19 suppressed=20"
@@ -164,7 +185,8 @@ static void test_status_lines(void **state)
 		" keylog_chains=101 uprobe_chains=102 keylog_auth_failed=103 keylog_failed=104"
 		" keylog_rejected=105 uprobe_clear=106 uprobe_unmatched=107 uprobe_late=108");
 	counters_line(&s, CL_READ, line, sizeof(line));
-	assert_string_equal(line,
+	assert_string_equal(
+		line,
 		"packets=31 bytes=32 tcp_payload=33 directions=34 segments=35 fragments=36"
 		" malformed=37 truncated=38 capped=39 connections=11 reports=12 parse_errors=13"
 		" gaps=14 evicted=15 evicted_mem=16 expired=17 flow_mem_peak=18 output_errors=19 unverified=99"
@@ -172,8 +194,8 @@ static void test_status_lines(void **state)
 		" keylog_rejected=105");
 	counters_line(&s, CL_LISTS, line, sizeof(line));
 	assert_string_equal(line,
-		"ca_certs=41 crls=42 crl_entries=43 crls_stale=44 crls_unverified=45"
-		" deny_sha256=46 deny_spki=47 deny_serial=48 pin_rules=49");
+			    "ca_certs=41 crls=42 crl_entries=43 crls_stale=44 crls_unverified=45"
+			    " deny_sha256=46 deny_spki=47 deny_serial=48 pin_rules=49");
 }
 
 /* Each confirm result and skip reason (confirm.c names them) is one series
@@ -197,7 +219,8 @@ static void test_confirm_rows(void **state)
 
 	(void)state;
 	for (uint32_t r = 0; r < CONFIRM_R_MAX; r++)
-		assert_true(has_series("confirm_handshakes_total", "result", confirm_result_name(r)));
+		assert_true(
+			has_series("confirm_handshakes_total", "result", confirm_result_name(r)));
 	for (uint32_t r = 0; r < CONFIRM_S_MAX; r++)
 		assert_true(has_series("confirm_skipped_total", "reason", confirm_skip_name(r)));
 	memset(&s, 0, sizeof(s));
@@ -208,7 +231,8 @@ static void test_confirm_rows(void **state)
 		s.confirm.skipped[r] = 20 + r;
 	s.confirm.own_reports = 30;
 	counters_line(&s, CL_CONFIRM, line, sizeof(line));
-	assert_string_equal(line,
+	assert_string_equal(
+		line,
 		"confirm_attempts=9 confirm_ok=10 confirm_connect_failed=11 confirm_timeouts=12"
 		" confirm_tls_failed=13 confirm_closed=14 confirm_no_chain=15 confirm_skipped_ttl=20"
 		" confirm_skipped_rate=21 confirm_skipped_remote=22 confirm_skipped_queue=23"
@@ -378,7 +402,8 @@ static void test_metrics_values(void **state)
 	assert_sample(buf, "keylog_lines_total{outcome=\"bad_hex\"}", 100);
 	assert_sample(buf, "uprobe_chains_unused_total{why=\"unmatched\"}", 107);
 	for (int i = 0; i < F_MAX; i++) {
-		snprintf(series, sizeof(series), "handshakes_total{verdict=\"%s\"}", finding_name(i));
+		snprintf(series, sizeof(series), "handshakes_total{verdict=\"%s\"}",
+			 finding_name(i));
 		assert_sample(buf, series, 1000 + (uint64_t)i);
 		snprintf(series, sizeof(series), "findings_total{code=\"%s\"}", finding_name(i));
 		assert_sample(buf, series, 2000 + (uint64_t)i);
@@ -399,14 +424,10 @@ static void test_metrics_values(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_table_rows),
-		cmocka_unit_test(test_table_families),
-		cmocka_unit_test(test_status_lines),
-		cmocka_unit_test(test_confirm_rows),
-		cmocka_unit_test(test_status_line_bounds),
-		cmocka_unit_test(test_hist),
-		cmocka_unit_test(test_read_nothing),
-		cmocka_unit_test(test_metrics_shape),
+		cmocka_unit_test(test_table_rows),	   cmocka_unit_test(test_table_families),
+		cmocka_unit_test(test_status_lines),	   cmocka_unit_test(test_confirm_rows),
+		cmocka_unit_test(test_status_line_bounds), cmocka_unit_test(test_hist),
+		cmocka_unit_test(test_read_nothing),	   cmocka_unit_test(test_metrics_shape),
 		cmocka_unit_test(test_metrics_values),
 	};
 

@@ -33,7 +33,7 @@ struct col {
 	uint16_t rec_versions[COL_MAX];
 	size_t nrecs;
 	unsigned errors;
-	struct dtls_parser *stop;	/* freed from the next handshake callback */
+	struct dtls_parser *stop; /* freed from the next handshake callback */
 };
 
 static void on_hs(void *ctx, uint8_t type, const uint8_t *body, size_t len)
@@ -56,8 +56,8 @@ static void on_hs(void *ctx, uint8_t type, const uint8_t *body, size_t len)
 		dtls_parser_free(c->stop);
 }
 
-static void on_rec(void *ctx, uint8_t type, uint16_t version, const uint8_t *body,
-		   size_t avail, size_t rec_len)
+static void on_rec(void *ctx, uint8_t type, uint16_t version, const uint8_t *body, size_t avail,
+		   size_t rec_len)
 {
 	struct col *c = ctx;
 
@@ -121,7 +121,7 @@ static const struct msg *col_find(const struct col *c, uint8_t type)
 struct dg {
 	uint8_t *d;
 	size_t len;
-	int flight;			/* which handshake call wrote it */
+	int flight; /* which handshake call wrote it */
 };
 
 struct dgl {
@@ -180,11 +180,17 @@ static int srv_der_len;
 static int setup(void **state)
 {
 	(void)state;
-	srv_key = EVP_RSA_gen(2048);	/* an RSA certificate: several fragments */
+	srv_key = EVP_RSA_gen(2048); /* an RSA certificate: several fragments */
 	assert_non_null(srv_key);
 	srv_cert = x509_mint(&(const struct x509_spec){
-		.key = srv_key, .cn = "dtls.example.test", .o = "", .serial = 0x4433,
-		.from_now = true, .nb_s = -3600, .na_s = 86400, .bare = true,
+		.key = srv_key,
+		.cn = "dtls.example.test",
+		.o = "",
+		.serial = 0x4433,
+		.from_now = true,
+		.nb_s = -3600,
+		.na_s = 86400,
+		.bare = true,
 	});
 	srv_der = NULL;
 	srv_der_len = i2d_X509(srv_cert, &srv_der);
@@ -219,8 +225,8 @@ static int cookie_verify(SSL *s, const unsigned char *c, unsigned int len)
 
 /* Each BIO_write of the DTLS layer is one datagram: logged from the write
  * BIO's callback, so datagram boundaries survive the memory BIO. */
-static long log_write(BIO *b, int oper, const char *argp, size_t len, int argi,
-		      long argl, int ret, size_t *processed)
+static long log_write(BIO *b, int oper, const char *argp, size_t len, int argi, long argl, int ret,
+		      size_t *processed)
 {
 	struct dgl *l = (struct dgl *)BIO_get_callback_arg(b);
 
@@ -348,9 +354,9 @@ static void check_client(const struct col *c, uint16_t version, bool cookies)
 	assert_true(ch.has_sni);
 	assert_string_equal(ch.sni, "dtls.example.test");
 	assert_int_equal(ch.version, version);
-	if (cookies)		/* the second ClientHello carries the cookie */
-		assert_non_null(memmem(c->msgs[1].body, c->msgs[1].len, cookie,
-					sizeof(cookie) - 1));
+	if (cookies) /* the second ClientHello carries the cookie */
+		assert_non_null(
+			memmem(c->msgs[1].body, c->msgs[1].len, cookie, sizeof(cookie) - 1));
 	/* CCS in the clear, then the encrypted Finished (epoch 1). */
 	assert_true(c->nrecs >= 2);
 	assert_int_equal(c->rec_types[0], TLS_CT_CCS);
@@ -367,8 +373,8 @@ static void check_server(const struct col *c, uint16_t version, bool cookies)
 	assert_int_equal(c->errors, 0);
 	if (cookies) {
 		assert_int_equal(c->msgs[i].type, TLS_HS_HELLO_VERIFY_REQUEST);
-		assert_non_null(memmem(c->msgs[i].body, c->msgs[i].len, cookie,
-				       sizeof(cookie) - 1));
+		assert_non_null(
+			memmem(c->msgs[i].body, c->msgs[i].len, cookie, sizeof(cookie) - 1));
 		i++;
 	}
 	/* ... and NewSessionTicket (4), sent in the clear before the CCS */
@@ -459,8 +465,8 @@ static void test_reordered(void **state)
 			while (j < h.s2c.n && h.s2c.v[j].flight == h.s2c.v[i].flight)
 				j++;
 			for (size_t k = i; k < j; k++)
-				idx[k] = round == 0 ? i + j - 1 - k : k;	/* reversed */
-			for (size_t k = j - 1; round && k > i; k--) {		/* shuffled */
+				idx[k] = round == 0 ? i + j - 1 - k : k; /* reversed */
+			for (size_t k = j - 1; round && k > i; k--) {	 /* shuffled */
 				size_t r = i + rnd() % (k - i + 1), t = idx[k];
 
 				idx[k] = idx[r], idx[r] = t;
@@ -483,7 +489,7 @@ static void test_reordered(void **state)
 	for (size_t k = 0; k < h.s2c.n; k++)
 		idx[k] = h.s2c.n - 1 - k;
 	feed(&h.s2c, idx, &c);
-	col_assert_same_msgs(&c, &ref);	/* records come in another order */
+	col_assert_same_msgs(&c, &ref); /* records come in another order */
 	free(idx);
 	col_free(&c);
 	col_free(&ref);
@@ -505,7 +511,7 @@ static void test_retransmitted(void **state)
 		dgl_add(&twice, h.s2c.v[i].d, h.s2c.v[i].len, 0);
 		dgl_add(&twice, h.s2c.v[i].d, h.s2c.v[i].len, 0);
 	}
-	for (size_t i = 0; i < h.s2c.n; i++)		/* the whole exchange again */
+	for (size_t i = 0; i < h.s2c.n; i++) /* the whole exchange again */
 		dgl_add(&twice, h.s2c.v[i].d, h.s2c.v[i].len, 0);
 	st = feed(&twice, NULL, &c);
 	col_assert_same_msgs(&c, &ref);
@@ -566,8 +572,8 @@ static void test_stun_interleaved(void **state)
 
 /* ---- hand-made records --------------------------------------------------- */
 
-static size_t rec(uint8_t *o, uint8_t type, uint16_t epoch, uint64_t seq,
-		  const uint8_t *body, size_t n)
+static size_t rec(uint8_t *o, uint8_t type, uint16_t epoch, uint64_t seq, const uint8_t *body,
+		  size_t n)
 {
 	o[0] = type, o[1] = 0xfe, o[2] = 0xfd;
 	o[3] = (uint8_t)(epoch >> 8), o[4] = (uint8_t)epoch;
@@ -593,8 +599,8 @@ static size_t frag(uint8_t *o, uint8_t type, uint32_t len, uint16_t seq, uint32_
 }
 
 /* One handshake fragment in one record in one datagram. */
-static int feed_frag(struct dtls_parser *p, struct col *c, uint8_t type, uint32_t len,
-		     uint16_t seq, uint32_t off, const uint8_t *d, uint32_t flen)
+static int feed_frag(struct dtls_parser *p, struct col *c, uint8_t type, uint32_t len, uint16_t seq,
+		     uint32_t off, const uint8_t *d, uint32_t flen)
 {
 	uint8_t f[2048], r[2100];
 	size_t fn = frag(f, type, len, seq, off, d, flen);
@@ -613,7 +619,7 @@ static void test_overlapping_fragments(void **state)
 	for (size_t i = 0; i < sizeof(body); i++)
 		body[i] = (uint8_t)rnd();
 	for (uint32_t size = 1; size < 700; size = size * 3 + 1) {
-		uint32_t step = size > 2 ? size - size / 3 : size;	/* overlap a third */
+		uint32_t step = size > 2 ? size - size / 3 : size; /* overlap a third */
 		uint32_t nfr = 0, offs[4096];
 
 		for (uint32_t o = 0; o < sizeof(body); o += step)
@@ -632,11 +638,13 @@ static void test_overlapping_fragments(void **state)
 				uint32_t o = offs[k];
 				uint32_t fl = o + size > sizeof(body) ? sizeof(body) - o : size;
 
-				rn += frag(f + rn, TLS_HS_CERTIFICATE, sizeof(body), 0, o, body + o, fl);
+				rn += frag(f + rn, TLS_HS_CERTIFICATE, sizeof(body), 0, o, body + o,
+					   fl);
 				if (rn > 1200)
 					break;
 			}
-			assert_int_equal(dtls_feed_datagram(&p, r, rec(r, 22, 0, k, f, rn), &cbs, &c), 0);
+			assert_int_equal(
+				dtls_feed_datagram(&p, r, rec(r, 22, 0, k, f, rn), &cbs, &c), 0);
 		}
 		assert_int_equal(c.nmsgs, 1);
 		assert_int_equal(c.msgs[0].len, sizeof(body));
@@ -737,14 +745,14 @@ static void test_records(void **state)
 	/* DTLS 1.3 unified headers: with a length, without one (the rest of
 	 * the datagram), with a connection id (unknown length: the rest). */
 	n = 0;
-	d[n++] = 0x2c, d[n++] = 0x12, d[n++] = 0x34, d[n++] = 0, d[n++] = 3;	/* S L */
+	d[n++] = 0x2c, d[n++] = 0x12, d[n++] = 0x34, d[n++] = 0, d[n++] = 3; /* S L */
 	d[n++] = 1, d[n++] = 2, d[n++] = 3;
-	d[n++] = 0x20, d[n++] = 0x05;						/* rest */
+	d[n++] = 0x20, d[n++] = 0x05; /* rest */
 	memset(d + n, 0xee, 20), n += 20;
 	assert_int_equal(dtls_feed_datagram(&p, d, n, &cbs, &c), 0);
 	d[0] = 0x3c;
 	assert_int_equal(dtls_feed_datagram(&p, d, n, &cbs, &c), 0);
-	d[0] = 0x2c, d[4] = 200;						/* too long */
+	d[0] = 0x2c, d[4] = 200; /* too long */
 	assert_int_equal(dtls_feed_datagram(&p, d, n, &cbs, &c), 0);
 	assert_int_equal(c.nrecs, 7);
 	assert_int_equal(c.rec_versions[6], 0xfefc);
@@ -772,19 +780,19 @@ static void test_msgs_in_progress(void **state)
 	for (uint16_t s = 20; s >= 1; s--)
 		assert_int_equal(feed_frag(&p, &c, 15, 8, s, 0, body, 8), 0);
 	assert_int_equal(c.nmsgs, 0);
-	assert_int_equal(p.stats.bad_records, 0);	/* later ones made room */
+	assert_int_equal(p.stats.bad_records, 0); /* later ones made room */
 	/* Half of message 0: none of 1..8 may be evicted for 0 to land. */
 	assert_int_equal(feed_frag(&p, &c, TLS_HS_SERVER_HELLO, 8, 0, 0, body, 4), 0);
-	assert_int_equal(feed_frag(&p, &c, 15, 8, 19, 0, body, 8), 0);	/* no room */
+	assert_int_equal(feed_frag(&p, &c, 15, 8, 19, 0, body, 8), 0); /* no room */
 	assert_int_equal(p.stats.bad_records, 1);
 	assert_int_equal(feed_frag(&p, &c, TLS_HS_SERVER_HELLO, 8, 0, 4, body + 4, 4), 0);
-	assert_int_equal(c.nmsgs, 8);	/* 0..7 held; 8 was evicted by 0 */
+	assert_int_equal(c.nmsgs, 8); /* 0..7 held; 8 was evicted by 0 */
 	assert_int_equal(p.next_seq, 8);
 	for (size_t i = 1; i < 8; i++)
 		assert_int_equal(c.msgs[i].type, 15);
 	assert_int_equal(feed_frag(&p, &c, 15, 8, 8, 0, body, 8), 0);
 	assert_int_equal(c.nmsgs, 9);
-	assert_int_equal(feed_frag(&p, &c, 15, 8, 3, 0, body, 8), 0);	/* delivered: dup */
+	assert_int_equal(feed_frag(&p, &c, 15, 8, 3, 0, body, 8), 0); /* delivered: dup */
 	assert_int_equal(c.nmsgs, 9);
 	assert_true(p.stats.dup_fragments >= 1);
 	dtls_parser_free(&p);
@@ -803,13 +811,13 @@ static void test_missed_start(void **state)
 
 	(void)state;
 	run_dtls(DTLS1_2_VERSION, true, 300, &h);
-	for (size_t i = 1; i < h.s2c.n; i++)		/* no HelloVerifyRequest */
+	for (size_t i = 1; i < h.s2c.n; i++) /* no HelloVerifyRequest */
 		dgl_add(&l, h.s2c.v[i].d, h.s2c.v[i].len, 0);
 	feed(&l, NULL, &c);
 	check_server(&c, 0xfefd, false);
 	col_free(&c);
 	dgl_free(&l);
-	for (size_t i = 1; i < h.c2s.n; i++)		/* no first ClientHello */
+	for (size_t i = 1; i < h.c2s.n; i++) /* no first ClientHello */
 		dgl_add(&l, h.c2s.v[i].d, h.c2s.v[i].len, 0);
 	feed(&l, NULL, &c);
 	assert_int_equal(c.nmsgs, 2);

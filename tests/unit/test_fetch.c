@@ -33,7 +33,8 @@ static void test_url_host(void **state)
 	char h[256];
 
 	(void)state;
-	assert_int_equal(fetch_url_host("http://CRL.Example.COM:8080/x.crl", h, sizeof(h)), FETCH_OK);
+	assert_int_equal(fetch_url_host("http://CRL.Example.COM:8080/x.crl", h, sizeof(h)),
+			 FETCH_OK);
 	assert_string_equal(h, "crl.example.com");
 	assert_int_equal(fetch_url_host("https://[2001:DB8::1]/a", h, sizeof(h)), FETCH_OK);
 	assert_string_equal(h, "2001:db8::1");
@@ -106,7 +107,7 @@ static void test_local_addresses(void **state)
 	assert_true(local("127.0.0.1"));
 	assert_true(local("127.9.9.9"));
 	assert_true(local("0.0.0.0"));
-	assert_true(local("169.254.169.254"));	/* cloud metadata */
+	assert_true(local("169.254.169.254")); /* cloud metadata */
 	assert_true(local("224.0.0.1"));
 	assert_true(local("255.255.255.255"));
 	assert_true(local("::1"));
@@ -195,14 +196,24 @@ static X509 *ca_cert, *fake_ca_cert;
 
 /* Valid for a day from an hour ago; basicConstraints (critical) and SKID,
  * then exts (name, value pairs). */
-static X509 *mint(X509 *iss, EVP_PKEY *signer, EVP_PKEY *key, const char *cn, long serial,
-		  bool ca, const char *const *exts)
+static X509 *mint(X509 *iss, EVP_PKEY *signer, EVP_PKEY *key, const char *cn, long serial, bool ca,
+		  const char *const *exts)
 {
 	const char *all[24] = { "subjectKeyIdentifier", "hash" };
 	size_t n = 2;
 	struct x509_spec s = {
-		.key = key, .signer = signer, .issuer = iss, .cn = cn, .o = "", .serial = serial,
-		.from_now = true, .nb_s = -3600, .na_s = 86400, .ca = ca, .bare = true, .exts = all,
+		.key = key,
+		.signer = signer,
+		.issuer = iss,
+		.cn = cn,
+		.o = "",
+		.serial = serial,
+		.from_now = true,
+		.nb_s = -3600,
+		.na_s = 86400,
+		.ca = ca,
+		.bare = true,
+		.exts = all,
 	};
 
 	if (!ca) {
@@ -245,8 +256,10 @@ static int teardown(void **state)
 static void test_extension_urls(void **state)
 {
 	static const char *const exts[] = {
-		"crlDistributionPoints", "URI:ldap://ldap.example.test/cn=ca,URI:http://crl.example.test/ca.crl,URI:HTTPS://crl2.example.test/ca.crl",
-		"authorityInfoAccess", "OCSP;URI:http://ocsp.example.test,caIssuers;URI:http://ca.example.test/ca.der,caIssuers;URI:ldap://x/y",
+		"crlDistributionPoints",
+		"URI:ldap://ldap.example.test/cn=ca,URI:http://crl.example.test/ca.crl,URI:HTTPS://crl2.example.test/ca.crl",
+		"authorityInfoAccess",
+		"OCSP;URI:http://ocsp.example.test,caIssuers;URI:http://ca.example.test/ca.der,caIssuers;URI:ldap://x/y",
 		NULL,
 	};
 	X509 *x = mint(ca_cert, ca_key, leaf_key, "leaf", 2, false, exts);
@@ -258,7 +271,7 @@ static void test_extension_urls(void **state)
 	assert_int_equal(u.n, 2);
 	assert_string_equal(u.u[0], "http://crl.example.test/ca.crl");
 	assert_string_equal(u.u[1], "HTTPS://crl2.example.test/ca.crl");
-	assert_true(u.skipped);		/* the LDAP one */
+	assert_true(u.skipped); /* the LDAP one */
 	fu_aia_urls(x, NID_ad_OCSP, &u);
 	assert_int_equal(u.n, 1);
 	assert_string_equal(u.u[0], "http://ocsp.example.test");
@@ -380,10 +393,12 @@ static void test_fstore(void **state)
 	memset(k1, 0x11, sizeof(k1));
 	memset(k2, 0x22, sizeof(k2));
 	snprintf(dir, sizeof(dir), "%s/state/crl", root);
-	assert_non_null(s = fstore_open(dir, err, sizeof(err)));	/* parents made */
+	assert_non_null(s = fstore_open(dir, err, sizeof(err))); /* parents made */
 	snprintf(m.url, sizeof(m.url), "http://crl.example.test/a.crl");
-	assert_int_equal(fstore_put(s, k1, &m, ca_cert, (const uint8_t *)"hello", 5, err, sizeof(err)), 0);
-	assert_int_equal(fstore_put(s, k2, &m, NULL, (const uint8_t *)"hello", 5, err, sizeof(err)), 0);
+	assert_int_equal(
+		fstore_put(s, k1, &m, ca_cert, (const uint8_t *)"hello", 5, err, sizeof(err)), 0);
+	assert_int_equal(fstore_put(s, k2, &m, NULL, (const uint8_t *)"hello", 5, err, sizeof(err)),
+			 0);
 	fstore_close(s);
 
 	/* leftovers of an interrupted write go at open */
@@ -407,14 +422,18 @@ static void test_fstore(void **state)
 
 	/* a body that is not the one the meta describes (torn), a body without
 	 * meta, a body over the bound: all removed */
-	snprintf(p, sizeof(p), "%s/1111111111111111111111111111111111111111111111111111111111111111.der", dir);
-	write_at(dir, "1111111111111111111111111111111111111111111111111111111111111111.der", "jello");
-	write_at(dir, "3333333333333333333333333333333333333333333333333333333333333333.der", "hello");
+	snprintf(p, sizeof(p),
+		 "%s/1111111111111111111111111111111111111111111111111111111111111111.der", dir);
+	write_at(dir, "1111111111111111111111111111111111111111111111111111111111111111.der",
+		 "jello");
+	write_at(dir, "3333333333333333333333333333333333333333333333333333333333333333.der",
+		 "hello");
 	seen = 0;
 	assert_int_equal(fstore_each(s, 1024, collect, NULL, &removed), 0);
 	assert_int_equal(removed, 2);
 	assert_int_equal(access(p, F_OK), -1);
-	assert_int_equal(fstore_put(s, k1, &m, NULL, (const uint8_t *)"hello", 5, err, sizeof(err)), 0);
+	assert_int_equal(fstore_put(s, k1, &m, NULL, (const uint8_t *)"hello", 5, err, sizeof(err)),
+			 0);
 	assert_int_equal(fstore_each(s, 4, collect, NULL, &removed), 0);
 	assert_int_equal(removed, 1);
 	fstore_close(s);
@@ -430,8 +449,8 @@ static void test_fstore(void **state)
 
 /* ---- crlfetch: CRLs answered from the state directory ----------------------------- */
 
-#define URL_A	"http://crl.example.test/a.crl"
-#define URL_P	"http://crl.example.test/part7.crl"
+#define URL_A "http://crl.example.test/a.crl"
+#define URL_P "http://crl.example.test/part7.crl"
 
 static ASN1_INTEGER *int_of(long v)
 {
@@ -532,7 +551,8 @@ static void test_crl_from_state(void **state)
 {
 	static const char *const cdp_a[] = { "crlDistributionPoints", "URI:" URL_A, NULL };
 	static const char *const cdp_p[] = { "crlDistributionPoints", "URI:" URL_P, NULL };
-	static const char *const cdp_x[] = { "crlDistributionPoints", "URI:http://crl.example.test/x.crl", NULL };
+	static const char *const cdp_x[] = { "crlDistributionPoints",
+					     "URI:http://crl.example.test/x.crl", NULL };
 	static const long revoked[] = { 0x2222 };
 	char *root = tmpdir();
 	struct cert_cache *cc = cert_cache_new(64);
@@ -555,14 +575,14 @@ static void test_crl_from_state(void **state)
 	/* a.crl: signed by the CA, revokes 0x2222; part7.crl: a partition that
 	 * names part9 only; x.crl: the CA's name, another key */
 	keep(root, cc, URL_A, make_crl(ca_key, 41, revoked, 1, NULL, false), ca_cert);
-	keep(root, cc, URL_P, make_crl(ca_key, 7, revoked, 1, "http://crl.example.test/part9.crl",
-				       false), ca_cert);
-	keep(root, cc, "http://crl.example.test/x.crl", make_crl(other_key, 99, NULL, 0, NULL, false),
-	     ca_cert);
+	keep(root, cc, URL_P,
+	     make_crl(ca_key, 7, revoked, 1, "http://crl.example.test/part9.crl", false), ca_cert);
+	keep(root, cc, "http://crl.example.test/x.crl",
+	     make_crl(other_key, 99, NULL, 0, NULL, false), ca_cert);
 	assert_non_null(f = fetch_new(&fo, err, sizeof(err)));
 	assert_non_null(c = crlfetch_new(f, &o, err, sizeof(err)));
 	crlfetch_stats(c, &st);
-	assert_int_equal(st.loaded, 2);		/* the forged one was dropped */
+	assert_int_equal(st.loaded, 2); /* the forged one was dropped */
 	assert_int_equal(st.held, 2);
 
 	fg = x509_facts(cc, good), fb = x509_facts(cc, bad), fp = x509_facts(cc, part);
@@ -603,7 +623,7 @@ static void test_crl_from_state(void **state)
 	assert_int_equal(a.none, CRLF_N_PENDING);
 	crlfetch_stats(c, &st);
 	assert_int_equal(st.revoked, 1);
-	assert_int_equal(st.followed, 4);	/* a, part7, x and a-for-the-fake, the last two pending */
+	assert_int_equal(st.followed, 4); /* a, part7, x and a-for-the-fake, the last two pending */
 
 	crlfetch_free(c);
 	fetch_free(f);
@@ -624,7 +644,8 @@ static void test_crl_from_state(void **state)
 static void test_crl_scope_and_bound(void **state)
 {
 	static const char *const cdp_a[] = { "crlDistributionPoints", "URI:" URL_A, NULL };
-	static const char *const cdp_b[] = { "crlDistributionPoints", "URI:http://crl.example.test/b.crl", NULL };
+	static const char *const cdp_b[] = { "crlDistributionPoints",
+					     "URI:http://crl.example.test/b.crl", NULL };
 	char *root = tmpdir();
 	struct cert_cache *cc = cert_cache_new(64);
 	struct crlfetch_opts o = { .certs = cc, .state_dir = root, .max_crls = 1 };

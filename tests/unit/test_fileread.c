@@ -11,7 +11,7 @@
 #include <cmocka.h>
 #include "fileread.h"
 
-static char dir[64];		/* scratch directory, removed at the end */
+static char dir[64]; /* scratch directory, removed at the end */
 
 static const char *put(const char *name, const void *data, size_t len)
 {
@@ -71,7 +71,7 @@ static void test_all(void **state)
 	(void)state;
 	assert_int_equal(fileread_all(p, 3, &buf, &len, err, sizeof(err)), 0);
 	assert_int_equal(len, 3);
-	assert_memory_equal(buf, "a\0b", 4);	/* NUL-terminated */
+	assert_memory_equal(buf, "a\0b", 4); /* NUL-terminated */
 	free(buf);
 	assert_int_equal(fileread_all(p, 2, &buf, &len, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "bin: larger than 2 bytes"));
@@ -85,14 +85,13 @@ static void test_all(void **state)
 
 static void test_lines(void **state)
 {
-	static const char text[] =
-		"\xef\xbb\xbf  first  \n"
-		"# a comment\n"
-		"\n"
-		"\t second # comment after a blank\r\n"
-		"CN=a#b kept\n"
-		"#\n"
-		"last";
+	static const char text[] = "\xef\xbb\xbf  first  \n"
+				   "# a comment\n"
+				   "\n"
+				   "\t second # comment after a blank\r\n"
+				   "CN=a#b kept\n"
+				   "#\n"
+				   "last";
 	struct seen s = { .len = 0 };
 	char err[256];
 	const char *p = put("lines", text, sizeof(text) - 1);
@@ -115,7 +114,7 @@ static void test_line_errors(void **state)
 	assert_string_equal(strrchr(err, '/') + 1, "refused:3: 'bad' is not wanted");
 
 	memset(big, 'x', sizeof(big));
-	big[FILEREAD_LINE_MAX] = '\n';		/* exactly the longest line */
+	big[FILEREAD_LINE_MAX] = '\n'; /* exactly the longest line */
 	p = put("longest", big, FILEREAD_LINE_MAX + 1);
 	s.len = 0;
 	assert_int_equal(fileread_lines(p, 1 << 20, collect, &s, err, sizeof(err)), 0);

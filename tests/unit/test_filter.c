@@ -81,7 +81,7 @@ static void test_host(void **state)
 	assert_true(filter_match(&f, NULL, 0, &in6, false));
 	assert_false(filter_match(&f, NULL, 0, &out6, false));
 	assert_true(filter_match(&f, NULL, 0, &one, false));
-	assert_false(filter_match(&f, NULL, 0, &mapped, false));	/* another family */
+	assert_false(filter_match(&f, NULL, 0, &mapped, false)); /* another family */
 	assert_false(filter_match(&f, NULL, 0, NULL, false));
 	assert_int_equal(filter_add_host(&f, "10.1.2.3/16", why, sizeof(why)), -1);
 	assert_string_equal(why, "'10.1.2.3/16' has host bits set past /16");

@@ -28,8 +28,16 @@ static X509 *root_crt, *leaf_crt;
 static X509 *make_cert(const char *cn, EVP_PKEY *key, EVP_PKEY *signer, X509 *issuer, long serial)
 {
 	const struct x509_spec s = {
-		.key = key, .signer = signer, .issuer = issuer, .cn = cn, .o = "", .serial = serial,
-		.from_now = true, .nb_s = -3600, .na_s = 86400L * 365, .bare = true,
+		.key = key,
+		.signer = signer,
+		.issuer = issuer,
+		.cn = cn,
+		.o = "",
+		.serial = serial,
+		.from_now = true,
+		.nb_s = -3600,
+		.na_s = 86400L * 365,
+		.bare = true,
 	};
 
 	return x509_mint(&s);
@@ -62,7 +70,7 @@ struct stream {
 
 /* A handshake's flights in the order they were written: which direction,
  * where in its stream. */
-#define FLIGHTS_MAX	32
+#define FLIGHTS_MAX 32
 
 struct convo {
 	struct stream c2s, s2c;
@@ -112,8 +120,8 @@ static void conv_keylog_line(const SSL *ssl, const char *line)
 	keylog_add_line(conv_keylog, line, strlen(line), 1);
 }
 
-static void conversation(int max_version, const char *sni, const char *sgroups,
-			 const char *cgroups, struct convo *cv)
+static void conversation(int max_version, const char *sni, const char *sgroups, const char *cgroups,
+			 struct convo *cv)
 {
 	SSL_CTX *sctx = SSL_CTX_new(TLS_server_method());
 	SSL_CTX *cctx = SSL_CTX_new(TLS_client_method());
@@ -230,7 +238,7 @@ static void handshake(int max_version, const char *sni, struct stream *c2s, stru
 
 struct sink {
 	int n;
-	bool no_outcomes;		/* tests of the server side: the client's outcome aside */
+	bool no_outcomes; /* tests of the server side: the client's outcome aside */
 	struct {
 		enum report_action action;
 		uint16_t version, client_port, server_port;
@@ -248,8 +256,8 @@ struct sink {
 		enum report_source source;
 	} r[MAX_REPORTS];
 	int done;
-	struct sel *sel;		/* the source in the loop: told what is done */
-	int n_enc;			/* encrypted records handed out */
+	struct sel *sel; /* the source in the loop: told what is done */
+	int n_enc;	 /* encrypted records handed out */
 	struct {
 		bool from_server;
 		uint32_t idx, len;
@@ -315,9 +323,12 @@ struct rig {
 
 static void rig_init_opts(struct rig *g, uint32_t max_conns, uint64_t max_mem, bool copy)
 {
-	struct flow_opts o = { .max_conns = max_conns, .max_mem = max_mem,
-			       .report = on_report, .done = on_done,
-			       .copy_encrypted = copy, .encrypted = on_encrypted,
+	struct flow_opts o = { .max_conns = max_conns,
+			       .max_mem = max_mem,
+			       .report = on_report,
+			       .done = on_done,
+			       .copy_encrypted = copy,
+			       .encrypted = on_encrypted,
 			       .keylog = conv_keylog };
 
 	memset(g, 0, sizeof(*g));
@@ -358,11 +369,12 @@ static void seg_key(struct cs_flow_key *k, uint16_t cport, bool to_server)
 	k->dport = to_server ? 443 : cport;
 }
 
-static void push(struct rig *g, uint16_t cport, bool to_server, uint32_t seq,
-		 const uint8_t *data, uint32_t len, uint8_t flags, uint64_t ts)
+static void push(struct rig *g, uint16_t cport, bool to_server, uint32_t seq, const uint8_t *data,
+		 uint32_t len, uint8_t flags, uint64_t ts)
 {
-	struct cs_segment s = { .seq = seq, .len = len, .data = data, .tcp_flags = flags,
-				.ts_ns = ts };
+	struct cs_segment s = {
+		.seq = seq, .len = len, .data = data, .tcp_flags = flags, .ts_ns = ts
+	};
 
 	seg_key(&s.key, cport, to_server);
 	flow_segment(g->ft, &s);
@@ -380,9 +392,9 @@ static void push_stream(struct rig *g, uint16_t cport, bool to_server, uint32_t 
 
 /* ---- the source in the loop ---- */
 
-#define CISN	1000u
-#define SISN	0xfffffe00u	/* wraps */
-#define PA	(CS_TCP_ACK | CS_TCP_PSH)
+#define CISN 1000u
+#define SISN 0xfffffe00u /* wraps */
+#define PA   (CS_TCP_ACK | CS_TCP_PSH)
 
 /* One packet through select.c; what it selects goes to the flow table. */
 static void push_selected(struct rig *g, uint16_t cport, bool to_server, uint32_t seq,
@@ -430,8 +442,11 @@ static uint32_t selected_len(const struct convo *cv, bool to_server, bool copy, 
 	sel_copy_encrypted(t, copy);
 	for (size_t off = 0; off < st->len; off += mss) {
 		uint32_t n = st->len - off < mss ? (uint32_t)(st->len - off) : mss;
-		struct sel_pkt p = { .seq = 77 + (uint32_t)off, .len = n, .caplen = n,
-				     .payload = st->b + off, .flags = PA };
+		struct sel_pkt p = { .seq = 77 + (uint32_t)off,
+				     .len = n,
+				     .caplen = n,
+				     .payload = st->b + off,
+				     .flags = PA };
 
 		seg_key(&p.key, 40000, to_server);
 		sel_packet(t, &p, &v);
@@ -463,8 +478,8 @@ static int64_t walk_end(const struct stream *st, bool client, bool copy, uint32_
 }
 
 /* The record headers in bytes [from, to) of a stream: types and body lengths. */
-static int records_of(const struct stream *st, size_t from, size_t to, uint8_t *type,
-		      uint32_t *len, int max)
+static int records_of(const struct stream *st, size_t from, size_t to, uint8_t *type, uint32_t *len,
+		      int max)
 {
 	int n = 0;
 
@@ -496,7 +511,7 @@ static void test_tls12_chain(void **state)
 	handshake(TLS1_2_VERSION, "www.flow.test", &c2s, &s2c);
 	rig_init(&g, 0);
 	push_stream(&g, 40000, true, 1000, &c2s, 1448);
-	push_stream(&g, 40000, false, 0xfffff000u, &s2c, 1448);	/* wraps */
+	push_stream(&g, 40000, false, 0xfffff000u, &s2c, 1448); /* wraps */
 	assert_int_equal(g.sink.n, 1);
 	assert_int_equal(g.sink.r[0].action, REPORT_CERTIFICATE);
 	assert_int_equal(g.sink.r[0].version, 0x0303);
@@ -543,7 +558,7 @@ static struct keylog *klog_store(bool corrupt)
 	char *line = klog, *nl;
 
 	assert_non_null(k);
-	if (corrupt) {	/* the server secret's last hex digit changed: a foreign secret */
+	if (corrupt) { /* the server secret's last hex digit changed: a foreign secret */
 		char *p = strstr(klog, "SERVER_HANDSHAKE_TRAFFIC_SECRET");
 
 		assert_non_null(p);
@@ -559,8 +574,11 @@ static struct keylog *klog_store(bool corrupt)
 
 static void rig_init_sources(struct rig *g, struct keylog *k, bool served)
 {
-	struct flow_opts o = { .report = on_report, .done = on_done, .copy_encrypted = true,
-			       .keylog = k, .wait_served = served };
+	struct flow_opts o = { .report = on_report,
+			       .done = on_done,
+			       .copy_encrypted = true,
+			       .keylog = k,
+			       .wait_served = served };
 
 	memset(g, 0, sizeof(*g));
 	g->sink.no_outcomes = true;
@@ -617,7 +635,7 @@ static void served_of(struct served_chain *sc, uint16_t cport, const uint8_t *de
 {
 	assert_true(n > 0);
 	memset(sc, 0, sizeof(*sc));
-	seg_key(&sc->key, cport, false);	/* the server's direction */
+	seg_key(&sc->key, cport, false); /* the server's direction */
 	sc->binding = UPROBE_BIND_EXACT;
 	sc->n = sc->total = 1;
 	sc->der[0] = der;
@@ -802,16 +820,16 @@ static void test_start_rule_is_the_kernels(void **state)
 	(void)state;
 	rig_init(&g, 0);
 	push(&g, 40010, true, 1, ssl2_3, sizeof(ssl2_3), CS_TCP_ACK, 1000);
-	ssl2[6] = 20;					/* not whole 3-byte cipher specs */
+	ssl2[6] = 20; /* not whole 3-byte cipher specs */
 	push(&g, 40011, true, 1, ssl2, sizeof(ssl2), CS_TCP_ACK, 1000);
 	s.data = dtls;
 	s.len = sizeof(dtls);
 	seg_key(&s.key, 40012, true);
 	s.key.proto = IPPROTO_UDP;
-	dtls[2] = 0xfe;					/* no such DTLS version */
+	dtls[2] = 0xfe; /* no such DTLS version */
 	flow_segment(g.ft, &s);
 	dtls[2] = 0xfd;
-	dtls[4] = 1;					/* epoch 1: not a hello in the clear */
+	dtls[4] = 1; /* epoch 1: not a hello in the clear */
 	flow_segment(g.ft, &s);
 	/* The server's first record after a tracked ClientHello: an alert of
 	 * 3 bytes is no alert record the kernel would start on. */
@@ -960,7 +978,11 @@ static void test_tls13_hello_retry(void **state)
  */
 static void test_done_where_the_source_stops(void **state)
 {
-	static const struct { int ver; const char *sg, *cg; bool tls13, hrr; } hs[] = {
+	static const struct {
+		int ver;
+		const char *sg, *cg;
+		bool tls13, hrr;
+	} hs[] = {
 		{ TLS1_2_VERSION, NULL, NULL, false, false },
 		{ TLS1_3_VERSION, NULL, NULL, true, false },
 		{ TLS1_3_VERSION, "P-256", "X25519:P-256", true, true },
@@ -1001,8 +1023,9 @@ static void test_done_where_the_source_stops(void **state)
 				assert_int_equal(g.sink.r[1].action, REPORT_CLIENT_OUTCOME);
 				assert_int_equal(g.sink.r[1].outcome, OUTCOME_ACCEPTED);
 			}
-			assert_int_equal(g.sink.r[0].action, hs[h].tls13 ? REPORT_CERTIFICATE_HIDDEN :
-							     REPORT_CERTIFICATE);
+			assert_int_equal(g.sink.r[0].action, hs[h].tls13 ?
+								     REPORT_CERTIFICATE_HIDDEN :
+								     REPORT_CERTIFICATE);
 			assert_int_equal(g.sink.r[0].hello_retry, hs[h].hrr);
 			assert_int_equal(g.sink.n_enc > 0, copy && hs[h].tls13);
 			rig_free(&g);
@@ -1057,7 +1080,7 @@ static void test_copy_encrypted_records(void **state)
 		sum += len[i];
 		k++;
 	}
-	assert_true(k >= 4);			/* EE, Certificate, CertificateVerify, Finished */
+	assert_true(k >= 4); /* EE, Certificate, CertificateVerify, Finished */
 	assert_int_equal(g.sink.n_enc, k);
 	assert_null(flow_encrypted(g.ft, &server, k));
 	flow_stats(g.ft, &st);
@@ -1098,16 +1121,16 @@ static void test_recwalk_records(void **state)
 	int records = 0, ends = 0;
 
 	(void)state;
-	memcpy(b + n, "\x16\x03\x03\x00\x04\x02\x00\x00\x00", 9);	/* ServerHello, empty */
+	memcpy(b + n, "\x16\x03\x03\x00\x04\x02\x00\x00\x00", 9); /* ServerHello, empty */
 	n += 9;
-	memcpy(b + n, "\x17\x03\x03\x00\x00", 5);			/* empty */
+	memcpy(b + n, "\x17\x03\x03\x00\x00", 5); /* empty */
 	n += 5;
-	memcpy(b + n, "\x17\x03\x03\x4f\xff", 5);			/* 20479 > RECWALK_REC_MAX */
+	memcpy(b + n, "\x17\x03\x03\x4f\xff", 5); /* 20479 > RECWALK_REC_MAX */
 	n += 5 + 0x4fff;
 	memcpy(b + n, "\x17\x03\x03\x00\x0a", 5);
 	memset(b + n + 5, 0xab, 10);
 	n += 15;
-	memcpy(b + n, "\x15\x03\x03\x00\x02\x02\x28", 7);		/* stops the walk */
+	memcpy(b + n, "\x15\x03\x03\x00\x02\x02\x28", 7); /* stops the walk */
 	n += 7;
 	memcpy(b + n, "\x17\x03\x03\x00\x10", 5);
 	n += 5;
@@ -1121,7 +1144,7 @@ static void test_recwalk_records(void **state)
 	}
 	assert_int_equal(records, 3);
 	assert_int_equal(ends, 1);
-	assert_int_equal(at, n - 5);		/* the alert's header and its 2 bytes */
+	assert_int_equal(at, n - 5); /* the alert's header and its 2 bytes */
 	assert_non_null(recwalk_record(&w, 0));
 	assert_int_equal(recwalk_record(&w, 0)->len, 0);
 	assert_null(recwalk_record(&w, 1));
@@ -1130,11 +1153,10 @@ static void test_recwalk_records(void **state)
 	assert_int_equal(recwalk_record(&w, 2)->body[9], 0xab);
 	assert_int_equal(w.mem, 10);
 	assert_null(recwalk_record(&w, 3));
-	assert_int_equal(recwalk_feed(&w, b, 5, &ev), 5);	/* over: takes all, says nothing */
+	assert_int_equal(recwalk_feed(&w, b, 5, &ev), 5); /* over: takes all, says nothing */
 	assert_int_equal(ev, RECWALK_MORE);
 	recwalk_free(&w);
 }
-
 
 /* ---- the client's outcome (TLS 1.3) ---- */
 
@@ -1153,14 +1175,17 @@ static size_t seal_alert(struct keylog *kl, const uint8_t *random, uint16_t suit
 	secret = keylog_find(kl, random, KEYLOG_CLIENT_HANDSHAKE_TRAFFIC_SECRET, &slen);
 	assert_non_null(secret);
 	assert_int_equal(tls13_traffic_keys(suite, secret, slen, &k), 0);
-	memcpy(nonce, k.iv, sizeof(nonce));	/* sequence number 0 */
+	memcpy(nonce, k.iv, sizeof(nonce)); /* sequence number 0 */
 	memcpy(out, "\x17\x03\x03\x00\x13", TLS_HDR_LEN);
-	assert_int_equal(EVP_EncryptInit_ex(x, k.key_len == 32 ? EVP_aes_256_gcm() :
-					    EVP_aes_128_gcm(), NULL, k.key, nonce), 1);
+	assert_int_equal(EVP_EncryptInit_ex(x,
+					    k.key_len == 32 ? EVP_aes_256_gcm() : EVP_aes_128_gcm(),
+					    NULL, k.key, nonce),
+			 1);
 	assert_int_equal(EVP_EncryptUpdate(x, NULL, &n, out, TLS_HDR_LEN), 1);
 	assert_int_equal(EVP_EncryptUpdate(x, out + TLS_HDR_LEN, &n, pt, 3), 1);
 	assert_int_equal(EVP_EncryptFinal_ex(x, out + TLS_HDR_LEN + 3, &n), 1);
-	assert_int_equal(EVP_CIPHER_CTX_ctrl(x, EVP_CTRL_GCM_GET_TAG, 16, out + TLS_HDR_LEN + 3), 1);
+	assert_int_equal(EVP_CIPHER_CTX_ctrl(x, EVP_CTRL_GCM_GET_TAG, 16, out + TLS_HDR_LEN + 3),
+			 1);
 	EVP_CIPHER_CTX_free(x);
 	return TLS_HDR_LEN + 19;
 }
@@ -1200,7 +1225,7 @@ static void test_client_outcome(void **state)
 			/* one key log for the handshake's suite: TLS_AES_256_GCM_SHA384 */
 			struct keylog *kl = conv_keylog;
 
-			if (!kl) {	/* sealed with another run's keys: only the shape counts */
+			if (!kl) { /* sealed with another run's keys: only the shape counts */
 				kl = keylog_new(NULL);
 				memset(rec, 0, sizeof(rec));
 				memcpy(rec, "\x17\x03\x03\x00\x13", TLS_HDR_LEN);

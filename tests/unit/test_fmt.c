@@ -28,18 +28,29 @@ static void test_utf8_seq(void **state)
 	assert_int_equal(cp, 0x2028);
 	assert_int_equal(fmt_utf8_seq((const unsigned char *)"\xf4\x8f\xbf\xbf", 4, &cp), 4);
 	assert_int_equal(cp, 0x10FFFF);
-	assert_int_equal(fmt_utf8_seq((const unsigned char *)"\xf4\x8f\xbf\xbf", 3, &cp), 0);	/* n bounds */
+	assert_int_equal(fmt_utf8_seq((const unsigned char *)"\xf4\x8f\xbf\xbf", 3, &cp),
+			 0); /* n bounds */
 	assert_int_equal(fmt_utf8_seq((const unsigned char *)"\xed\xa0\x80", 3, &cp), 0);
 	assert_int_equal(fmt_utf8_seq((const unsigned char *)"\x80", 1, &cp), 0);
 }
 
-
 /* fmt_time's own calendar against gmtime_r over all of 0000..9999. */
 static void test_fmt_time_vs_gmtime(void **state)
 {
-	static const int64_t edges[] = { -62167219200LL, -62167219199LL, -1, 0, 1, 86399, 86400,
-					 951782399, 951782400, 951868800, 4107542399LL,
-					 253402300799LL, -2208988800LL, -12219292800LL };
+	static const int64_t edges[] = { -62167219200LL,
+					 -62167219199LL,
+					 -1,
+					 0,
+					 1,
+					 86399,
+					 86400,
+					 951782399,
+					 951782400,
+					 951868800,
+					 4107542399LL,
+					 253402300799LL,
+					 -2208988800LL,
+					 -12219292800LL };
 	uint64_t x = 0x9E3779B97F4A7C15ULL;
 	char got[32], want[96];
 
@@ -57,8 +68,9 @@ static void test_fmt_time_vs_gmtime(void **state)
 		}
 		t = (time_t)s;
 		assert_non_null(gmtime_r(&t, &tm));
-		snprintf(want, sizeof(want), "%04d-%02d-%02dT%02d:%02d:%02d.042Z", tm.tm_year + 1900,
-			 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+		snprintf(want, sizeof(want), "%04d-%02d-%02dT%02d:%02d:%02d.042Z",
+			 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+			 tm.tm_sec);
 		assert_true(fmt_time(got, sizeof(got), s, 42, FMT_MS, NULL));
 		if (strcmp(got, want))
 			fail_msg("%lld: %s, gmtime_r says %s", (long long)s, got, want);
@@ -67,7 +79,6 @@ static void test_fmt_time_vs_gmtime(void **state)
 	assert_false(fmt_time(got, sizeof(got), 253402300800LL, 0, FMT_MS, "-"));
 	assert_string_equal(got, "-");
 }
-
 
 /* fmt_safe: controls, bad bytes and bidi overrides escaped per mode; cut
  * at whole escapes, always NUL-terminated, never past cap. */
@@ -121,7 +132,7 @@ static void test_time_units(void **state)
 	assert_string_equal(out, "1970-01-01T00:00:00Z");
 	assert_true(fmt_time_ns(out, sizeof(out), 1764179501123456789ULL, "-"));
 	assert_string_equal(out, "2025-11-26T17:51:41.123Z");
-	assert_true(fmt_time_ns(out, sizeof(out), UINT64_MAX, "-"));	/* ns run out first */
+	assert_true(fmt_time_ns(out, sizeof(out), UINT64_MAX, "-")); /* ns run out first */
 	assert_string_equal(out, "2554-07-21T23:34:33.709Z");
 }
 
@@ -137,8 +148,10 @@ static void test_dn(void **state)
 
 	(void)state;
 	assert_non_null(n);
-	assert_int_equal(X509_NAME_add_entry_by_txt(n, "CN", V_ASN1_UTF8STRING, v, sizeof(v), -1, 0), 1);
-	assert_int_equal(X509_NAME_add_entry_by_txt(n, "O", V_ASN1_T61STRING, v, sizeof(v), -1, 0), 1);
+	assert_int_equal(
+		X509_NAME_add_entry_by_txt(n, "CN", V_ASN1_UTF8STRING, v, sizeof(v), -1, 0), 1);
+	assert_int_equal(X509_NAME_add_entry_by_txt(n, "O", V_ASN1_T61STRING, v, sizeof(v), -1, 0),
+			 1);
 	s = fmt_dn(n);
 	assert_non_null(s);
 	assert_string_equal(s, want);
@@ -165,7 +178,7 @@ static void test_hex(void **state)
 	assert_string_equal(out, "009FA0FF");
 	assert_int_equal(fmt_hex(out, sizeof(out), b, sizeof(b), false), 8);
 	assert_string_equal(out, "009fa0ff");
-	assert_int_equal(fmt_hex(out, 6, b, sizeof(b), true), 4);	/* whole bytes only */
+	assert_int_equal(fmt_hex(out, 6, b, sizeof(b), true), 4); /* whole bytes only */
 	assert_string_equal(out, "009F");
 	assert_int_equal(fmt_hex(out, 1, b, sizeof(b), true), 0);
 	assert_string_equal(out, "");
@@ -173,7 +186,7 @@ static void test_hex(void **state)
 	assert_memory_equal(back, b, sizeof(b));
 	assert_false(fmt_unhex("009g", 4, back));
 	assert_false(fmt_unhex("00 9", 4, back));
-	assert_false(fmt_unhex("009", 3, back));	/* odd */
+	assert_false(fmt_unhex("009", 3, back)); /* odd */
 	assert_true(fmt_unhex("", 0, back));
 }
 
@@ -227,7 +240,8 @@ static void test_endpoint(void **state)
  * fit, and how much of the input they took, so the caller knows it was cut. */
 static void test_safe_run(void **state)
 {
-	const char *in = "ab\x1b\xe2\x80\xae" "cd";
+	const char *in = "ab\x1b\xe2\x80\xae"
+			 "cd";
 	size_t used, n;
 	char out[32];
 

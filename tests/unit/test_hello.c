@@ -20,7 +20,7 @@
 struct chb {
 	uint8_t b[16384];
 	size_t n;
-	size_t ext_len_at;		/* where the extensions length goes */
+	size_t ext_len_at; /* where the extensions length goes */
 };
 
 static void put8(struct chb *c, unsigned v)
@@ -52,8 +52,7 @@ static void patch16(struct chb *c, size_t at, size_t v)
 
 /* version, random 0x11.., empty session id, [empty cookie], suites, null
  * compression, and the extensions length to come. */
-static void ch_begin(struct chb *c, uint16_t version, bool dtls, const uint16_t *suites,
-		     size_t ns)
+static void ch_begin(struct chb *c, uint16_t version, bool dtls, const uint16_t *suites, size_t ns)
 {
 	c->n = 0;
 	put16(c, version);
@@ -125,8 +124,8 @@ static size_t ch_end(struct chb *c)
 /* technical_details/JA4.md "Example": these suites, extensions (in this wire
  * order) and signature algorithms give the published JA4 and ja4_r. */
 static const uint16_t ex_suites[] = {
-	0x1301, 0x1302, 0x1303, 0xc02b, 0xc02f, 0xc02c, 0xc030, 0xcca9, 0xcca8,
-	0xc013, 0xc014, 0x009c, 0x009d, 0x002f, 0x0035,
+	0x1301, 0x1302, 0x1303, 0xc02b, 0xc02f, 0xc02c, 0xc030, 0xcca9,
+	0xcca8, 0xc013, 0xc014, 0x009c, 0x009d, 0x002f, 0x0035,
 };
 static const uint16_t ex_sigalgs[] = {
 	0x0403, 0x0804, 0x0401, 0x0503, 0x0805, 0x0501, 0x0806, 0x0601,
@@ -299,12 +298,12 @@ static void test_spec_no_sigalgs(void **state)
 	size_t n;
 
 	(void)state;
-	n = example(&c, false, only_grease, 0);	/* an empty list */
+	n = example(&c, false, only_grease, 0); /* an empty list */
 	assert_int_equal(tls_parse_client_hello(c.b, n, &ch), 0);
 	assert_int_equal(ch.n_sigalgs, 0);
 	assert_int_equal(ja4(&ch, f, sizeof(f)), JA4_LEN);
 	assert_string_equal(f, "t13d1516h2_8daaf6152771_6d807ffa2a79");
-	n = example(&c, true, only_grease, 1);	/* GREASE, then 0x6a6a */
+	n = example(&c, true, only_grease, 1); /* GREASE, then 0x6a6a */
 	assert_int_equal(tls_parse_client_hello(c.b, n, &ch), 0);
 	assert_int_equal(ch.n_sigalgs, 2);
 	assert_int_equal(ja4(&ch, f, sizeof(f)), JA4_LEN);
@@ -312,7 +311,7 @@ static void test_spec_no_sigalgs(void **state)
 	assert_true(ja4_r(&ch, r, sizeof(r)) > 0);
 	assert_non_null(strstr(r, "_0005,000a,000b,000d,0012,0015,0017,001b,0023,002b,002d,"
 				  "0033,4469,ff01"));
-	assert_int_equal(r[strlen(r) - 1], '1');	/* ends with ff01: no '_' */
+	assert_int_equal(r[strlen(r) - 1], '1'); /* ends with ff01: no '_' */
 }
 
 /* SSLv3/TLS 1.0 style: no extensions block. */
@@ -325,7 +324,7 @@ static void test_no_extensions(void **state)
 
 	(void)state;
 	ch_begin(&c, 0x0301, false, suites, 2);
-	n = c.ext_len_at;			/* stop before the extensions length */
+	n = c.ext_len_at; /* stop before the extensions length */
 	assert_int_equal(tls_parse_client_hello(c.b, n, &ch), 0);
 	assert_int_equal(ch.exts_total, 0);
 	assert_prints(&ch, "769,47-255,,,", "096e971bea689c0bcdf91be95b4e0c0f",
@@ -351,10 +350,10 @@ static void test_ja4_versions(void **state)
 		{ 0x0303, false, { 0 }, 0, "t12i010100" },
 		{ 0x0300, false, { 0 }, 0, "ts3i010100" },
 		{ 0x0303, false, { 0x0303, 0x0304 }, 2, "t13i010200" },
-		{ 0x0303, false, { 0x7f1c, 0x0303 }, 2, "t00i010200" },	/* draft: unknown */
+		{ 0x0303, false, { 0x7f1c, 0x0303 }, 2, "t00i010200" }, /* draft: unknown */
 		{ 0x0303, false, { 0xfafa }, 1, "t00i010200" },		/* only GREASE */
 		{ 0xfefd, true, { 0 }, 0, "dd2i010100" },
-		{ 0xfefd, true, { 0xfefc, 0xfefd }, 2, "dd3i010200" },	/* DTLS counts down */
+		{ 0xfefd, true, { 0xfefc, 0xfefd }, 2, "dd3i010200" }, /* DTLS counts down */
 		{ 0xfefd, true, { 0xfefd, 0xfeff }, 2, "dd2i010200" },
 		{ 0xfeff, true, { 0 }, 0, "dd1i010100" },
 		{ 0x0002, false, { 0 }, 0, "ts2i010100" },
@@ -392,13 +391,13 @@ static void test_ja4_alpn(void **state)
 	} t[] = {
 		{ { 2, 'h', '2' }, 3, "h2" },
 		{ { 8, 'h', 't', 't', 'p', '/', '1', '.', '1' }, 9, "h1" },
-		{ { 1, 'h' }, 2, "hh" },		/* one character: first and last */
+		{ { 1, 'h' }, 2, "hh" }, /* one character: first and last */
 		{ { 1, 0xab }, 2, "ab" },
 		{ { 2, 0xab, 0xcd }, 3, "ad" },
 		{ { 2, 0x30, 0xab }, 3, "3b" },
 		{ { 4, 0x30, 0x31, 0xab, 0xcd }, 5, "3d" },
 		{ { 4, 0x30, 0xab, 0xcd, 0x31 }, 5, "01" },
-		{ { 2, 'h', '2', 1, 'x' }, 5, "h2" },	/* the first protocol only */
+		{ { 2, 'h', '2', 1, 'x' }, 5, "h2" }, /* the first protocol only */
 	};
 	static const uint16_t s[] = { 0xc02f };
 	struct chb c;
@@ -452,7 +451,7 @@ static void test_bounds(void **state)
 	enum { SUITES, EXTS, GROUPS, SIGALGS, VERSIONS, FORMATS, SHARES };
 	static const struct {
 		size_t max;
-		bool ja3, ja4;		/* the fingerprints that read the list */
+		bool ja3, ja4; /* the fingerprints that read the list */
 	} t[] = {
 		[SUITES] = { TLS_CH_SUITES_MAX, true, true },
 		[EXTS] = { TLS_CH_EXTS_MAX, true, true },
@@ -501,13 +500,27 @@ static void test_bounds(void **state)
 			n = ch_end(&c);
 			assert_int_equal(tls_parse_client_hello(c.b, n, &ch), 0);
 			switch (l) {
-			case SUITES: n_kept = ch.n_suites, total = ch.suites_total; break;
-			case EXTS: n_kept = ch.n_exts, total = ch.exts_total; break;
-			case GROUPS: n_kept = ch.n_groups, total = ch.groups_total; break;
-			case SIGALGS: n_kept = ch.n_sigalgs, total = ch.sigalgs_total; break;
-			case VERSIONS: n_kept = ch.n_versions, total = ch.versions_total; break;
-			case FORMATS: n_kept = ch.n_formats, total = ch.formats_total; break;
-			case SHARES: n_kept = ch.n_shares, total = ch.shares_total; break;
+			case SUITES:
+				n_kept = ch.n_suites, total = ch.suites_total;
+				break;
+			case EXTS:
+				n_kept = ch.n_exts, total = ch.exts_total;
+				break;
+			case GROUPS:
+				n_kept = ch.n_groups, total = ch.groups_total;
+				break;
+			case SIGALGS:
+				n_kept = ch.n_sigalgs, total = ch.sigalgs_total;
+				break;
+			case VERSIONS:
+				n_kept = ch.n_versions, total = ch.versions_total;
+				break;
+			case FORMATS:
+				n_kept = ch.n_formats, total = ch.formats_total;
+				break;
+			case SHARES:
+				n_kept = ch.n_shares, total = ch.shares_total;
+				break;
 			}
 			assert_int_equal(n_kept, t[l].max);
 			assert_int_equal(total, k);
@@ -515,8 +528,8 @@ static void test_bounds(void **state)
 					 over && t[l].ja3 ? JA_ERR_BOUNDS : JA3_HASH_LEN);
 			assert_int_equal(ja4(&ch, f, sizeof(f)),
 					 over && t[l].ja4 ? JA_ERR_BOUNDS : JA4_LEN);
-			assert_int_equal(ja_prints(&ch, &p), over && (t[l].ja3 || t[l].ja4) ?
-					 JA_ERR_BOUNDS : 0);
+			assert_int_equal(ja_prints(&ch, &p),
+					 over && (t[l].ja3 || t[l].ja4) ? JA_ERR_BOUNDS : 0);
 			assert_int_equal(strlen(p.ja3), over && t[l].ja3 ? 0 : JA3_HASH_LEN);
 			assert_int_equal(strlen(p.ja4), over && t[l].ja4 ? 0 : JA4_LEN);
 		}
@@ -534,7 +547,7 @@ static void test_longest_fits(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < NOF(s); i++)
-		s[i] = (uint16_t)(0xfff0 - i);		/* 5 digits, no GREASE */
+		s[i] = (uint16_t)(0xfff0 - i); /* 5 digits, no GREASE */
 	for (size_t i = 0; i < NOF(g); i++)
 		g[i] = (uint16_t)(0xff00 - i);
 	for (size_t i = 0; i < NOF(sig); i++)
@@ -578,7 +591,7 @@ static void test_buffer_sizes(void **state)
 	assert_int_equal(ja3_string(&ch, b, strlen(ex_ja3) + 1), (int)strlen(ex_ja3));
 	assert_int_equal(ja4_r(&ch, b, strlen(ex_ja4_r)), JA_ERR_SPACE);
 	assert_int_equal(ja4_r(&ch, b, strlen(ex_ja4_r) + 1), (int)strlen(ex_ja4_r));
-	assert_int_equal(ja4(&ch, NULL, 0), JA_ERR_SPACE);	/* cap 0: nothing written */
+	assert_int_equal(ja4(&ch, NULL, 0), JA_ERR_SPACE); /* cap 0: nothing written */
 	assert_int_equal(ja3_string(&ch, NULL, 0), JA_ERR_SPACE);
 	assert_string_equal(ja_strerror(JA_ERR_SPACE), "buffer too small");
 	assert_string_equal(ja_strerror(JA_ERR_SSL2), "SSLv2-format hello");
@@ -612,14 +625,30 @@ static void test_duplicates(void **state)
 		ch_begin(&c, 0x0303, false, s, 1);
 		for (int twice = 0; twice < 2; twice++) {
 			switch (decoded[i]) {
-			case 10: ext16(&c, 10, 2, g, 1); break;
-			case 11: ext(&c, 11, "\1\0", 2); break;
-			case 13: ext16(&c, 13, 2, sig, 1); break;
-			case 43: ext16(&c, 43, 1, sv, 1); break;
-			case 51: ext(&c, 51, ks, sizeof(ks)); break;
-			case 0: ext_sni(&c, "a.test"); break;
-			case 16: ext_alpn(&c, (const uint8_t *)"\2h2", 3); break;
-			default: ext(&c, decoded[i], NULL, 0); break;
+			case 10:
+				ext16(&c, 10, 2, g, 1);
+				break;
+			case 11:
+				ext(&c, 11, "\1\0", 2);
+				break;
+			case 13:
+				ext16(&c, 13, 2, sig, 1);
+				break;
+			case 43:
+				ext16(&c, 43, 1, sv, 1);
+				break;
+			case 51:
+				ext(&c, 51, ks, sizeof(ks));
+				break;
+			case 0:
+				ext_sni(&c, "a.test");
+				break;
+			case 16:
+				ext_alpn(&c, (const uint8_t *)"\2h2", 3);
+				break;
+			default:
+				ext(&c, decoded[i], NULL, 0);
+				break;
 			}
 			n = ch_end(&c);
 			assert_int_equal(tls_parse_client_hello(c.b, n, &ch), twice ? -1 : 0);
@@ -638,18 +667,18 @@ static void test_malformed_lists(void **state)
 		size_t len;
 		int rc;
 	} t[] = {
-		{ 10, { 0, 3, 0, 29, 0 }, 5, -1 },		/* odd list */
-		{ 10, { 0, 4, 0, 29 }, 4, -1 },			/* list past the extension */
-		{ 10, { 0, 2, 0, 29, 0 }, 5, -1 },		/* bytes after the list */
-		{ 10, { 0, 0 }, 2, 0 },				/* empty: the server's to refuse */
+		{ 10, { 0, 3, 0, 29, 0 }, 5, -1 }, /* odd list */
+		{ 10, { 0, 4, 0, 29 }, 4, -1 },	   /* list past the extension */
+		{ 10, { 0, 2, 0, 29, 0 }, 5, -1 }, /* bytes after the list */
+		{ 10, { 0, 0 }, 2, 0 },		   /* empty: the server's to refuse */
 		{ 13, { 0, 1, 4 }, 3, -1 },
 		{ 11, { 2, 0 }, 2, -1 },
 		{ 11, { 0 }, 1, 0 },
-		{ 51, { 0, 4, 0, 29, 0, 1 }, 6, -1 },		/* key past the list */
+		{ 51, { 0, 4, 0, 29, 0, 1 }, 6, -1 }, /* key past the list */
 		{ 51, { 0, 3, 0, 29, 0 }, 5, -1 },
-		{ 51, { 0, 0 }, 2, 0 },				/* HRR-bound: no shares */
+		{ 51, { 0, 0 }, 2, 0 }, /* HRR-bound: no shares */
 		{ 43, { 2, 3 }, 2, -1 },
-		{ 41, { 1, 2, 3 }, 3, 0 },			/* content not decoded */
+		{ 41, { 1, 2, 3 }, 3, 0 }, /* content not decoded */
 	};
 	struct chb c;
 	struct tls_client_hello ch;
@@ -678,11 +707,13 @@ static void test_malformed_lists(void **state)
  * no fingerprints (ja.h says why). */
 static void test_ssl2(void **state)
 {
-	static const uint8_t b[] = {
-		0x03, 0x01, 0x00, 0x0c, 0x00, 0x00, 0x00, 0x10,		/* TLS 1.0, 4 specs */
-		0x01, 0x00, 0x80,  0x00, 0x00, 0x2f,  0x07, 0x00, 0xc0,  0x00, 0x00, 0xff,
-		1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16,	/* challenge */
-	};
+	static const uint8_t
+		b[] = {
+			0x03, 0x01, 0x00, 0x0c, 0x00, 0x00, 0x00, 0x10, /* TLS 1.0, 4 specs */
+			0x01, 0x00, 0x80, 0x00, 0x00, 0x2f, 0x07, 0x00, 0xc0, 0x00,
+			0x00, 0xff, 1,	  2,	3,    4,    5,	  6,	7,    8,
+			9,    10,   11,	  12,	13,   14,   15,	  16, /* challenge */
+		};
 	struct tls_client_hello ch;
 	struct hello_summary s;
 	char o[JA4_R_MAX + 1];

@@ -22,7 +22,8 @@ static struct item *item_find(const struct htab *t, uint32_t key)
 {
 	struct hnode *n;
 
-	htab_for_hash(t, htab_hash(t, &key, sizeof(key)), n) {
+	htab_for_hash(t, htab_hash(t, &key, sizeof(key)), n)
+	{
 		struct item *it = htab_entry(n, struct item, h);
 
 		if (it->key == key)
@@ -108,7 +109,8 @@ static void spread(const void *keys, size_t klen, uint32_t n)
 	len = calloc(n, sizeof(*len));
 	assert_non_null(len);
 	for (uint32_t i = 0; i < n; i++) {
-		uint32_t b = (uint32_t)htab_hash(&t, (const uint8_t *)keys + i * klen, klen) & t.mask;
+		uint32_t b = (uint32_t)htab_hash(&t, (const uint8_t *)keys + i * klen, klen) &
+			     t.mask;
 
 		if (++len[b] > longest)
 			longest = len[b];
@@ -127,7 +129,7 @@ static void test_spread(void **state)
 {
 	enum { N = 65536 };
 	struct cs_flow_key *fk = calloc(N, sizeof(*fk));
-	uint8_t (*dg)[32] = calloc(N, 32);
+	uint8_t(*dg)[32] = calloc(N, 32);
 
 	(void)state;
 	assert_non_null(fk);
@@ -159,7 +161,7 @@ static void test_table(void **state)
 
 	(void)state;
 	assert_non_null(it);
-	assert_true(htab_init(&t, 1000));	/* more entries than buckets: chains */
+	assert_true(htab_init(&t, 1000)); /* more entries than buckets: chains */
 	assert_int_equal(t.mask + 1, 1024);
 	for (uint32_t i = 0; i < N; i++) {
 		it[i].key = i * 7919;
@@ -174,12 +176,13 @@ static void test_table(void **state)
 	assert_int_equal(t.n, N / 2);
 	for (uint32_t i = 0; i < N; i++)
 		assert_ptr_equal(item_find(&t, i * 7919), i % 2 ? &it[i] : NULL);
-	htab_for_each(&t, n, nx) {
+	htab_for_each(&t, n, nx)
+	{
 		struct item *x = htab_entry(n, struct item, h);
 
 		assert_int_equal((x - it) % 2, 1);
 		seen++;
-		htab_del(&t, n);	/* deleting the node in hand is allowed */
+		htab_del(&t, n); /* deleting the node in hand is allowed */
 	}
 	assert_int_equal(seen, N / 2);
 	assert_int_equal(t.n, 0);
@@ -202,10 +205,9 @@ static void test_same_hash(void **state)
 	(void)state;
 	assert_true(htab_init(&t, 16));
 	htab_add(&t, &a.h, 42);
-	htab_add(&t, &b.h, 42 + 16);	/* same bucket, other hash */
+	htab_add(&t, &b.h, 42 + 16); /* same bucket, other hash */
 	htab_add(&t, &c.h, 42);
-	htab_for_hash(&t, 42, n)
-		found |= 1u << htab_entry(n, struct item, h)->key;
+	htab_for_hash(&t, 42, n) found |= 1u << htab_entry(n, struct item, h)->key;
 	assert_int_equal(found, (1u << 1) | (1u << 3));
 	htab_del(&t, &c.h);
 	assert_ptr_equal(htab_first(&t, 42), &a.h);
@@ -249,7 +251,7 @@ static void test_lru(void **state)
 		lru_push(&l, &it[i].lru);
 	assert_ptr_equal(lru_entry(l.tail, struct item, lru), &it[0]);
 	lru_touch(&l, &it[0].lru);
-	lru_touch(&l, &it[0].lru);	/* already at the head */
+	lru_touch(&l, &it[0].lru); /* already at the head */
 	assert_ptr_equal(lru_entry(l.head, struct item, lru), &it[0]);
 	assert_ptr_equal(lru_entry(l.tail, struct item, lru), &it[1]);
 	lru_unlink(&l, &it[1].lru);
@@ -265,14 +267,10 @@ static void test_lru(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_hash_bits),
-		cmocka_unit_test(test_hash_parts),
-		cmocka_unit_test(test_hash_seeded),
-		cmocka_unit_test(test_spread),
-		cmocka_unit_test(test_table),
-		cmocka_unit_test(test_same_hash),
-		cmocka_unit_test(test_key32),
-		cmocka_unit_test(test_lru),
+		cmocka_unit_test(test_hash_bits),   cmocka_unit_test(test_hash_parts),
+		cmocka_unit_test(test_hash_seeded), cmocka_unit_test(test_spread),
+		cmocka_unit_test(test_table),	    cmocka_unit_test(test_same_hash),
+		cmocka_unit_test(test_key32),	    cmocka_unit_test(test_lru),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

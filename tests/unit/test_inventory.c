@@ -27,8 +27,8 @@
 #include "certsentry.h"
 #include "inventory.h"
 
-#define NS	1000000000ULL
-#define T0	1767225600LL	/* 2026-01-01 */
+#define NS 1000000000ULL
+#define T0 1767225600LL /* 2026-01-01 */
 
 static EVP_PKEY *k_ca, *k_ec, *k_rsa;
 static X509 *ca;
@@ -44,8 +44,14 @@ static struct cert_facts *leaf(const char *cn, long serial, const char *nb, cons
 			       EVP_PKEY *key)
 {
 	struct x509_spec s = {
-		.key = key ? key : k_ec, .signer = k_ca, .issuer = ca, .cn = cn, .serial = serial,
-		.nb = nb, .na = "20280101000000Z", .san = san,
+		.key = key ? key : k_ec,
+		.signer = k_ca,
+		.issuer = ca,
+		.cn = cn,
+		.serial = serial,
+		.nb = nb,
+		.na = "20280101000000Z",
+		.san = san,
 	};
 	X509 *x = x509_mint(&s);
 	struct cert_facts *f = x509_facts(cache, x);
@@ -68,7 +74,7 @@ static struct cert_facts *garbage(const char *bytes)
 /* ---- state directories ---- */
 
 static char dir[64];
-static bool mounted;	/* a test's mount over dir, in its private mount namespace */
+static bool mounted; /* a test's mount over dir, in its private mount namespace */
 
 static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
 {
@@ -84,7 +90,7 @@ static void dir_new(void)
 
 static void dir_rm(void)
 {
-	if (mounted)		/* a test failed with its mount in place */
+	if (mounted) /* a test failed with its mount in place */
 		umount2(dir, MNT_DETACH);
 	mounted = false;
 	chmod(dir, 0700);
@@ -156,7 +162,9 @@ static uint32_t obs(struct inventory *inv, const char *ip, const char *sni, stru
 }
 
 /* Serves f every step seconds over [from, to], counting the flags seen. */
-struct tally { int first, changed, rollback, inconsistent, renewal, key_type, flapping; };
+struct tally {
+	int first, changed, rollback, inconsistent, renewal, key_type, flapping;
+};
 
 static void tally_add(struct tally *t, uint32_t fl)
 {
@@ -202,8 +210,11 @@ static void flush_at(struct inventory *inv, int64_t t)
 
 static int group_setup(void **state)
 {
-	struct x509_spec s = { .cn = "certsentry inventory test CA", .serial = 1, .ca = true,
-			       .nb = "20240101000000Z", .na = "20300101000000Z" };
+	struct x509_spec s = { .cn = "certsentry inventory test CA",
+			       .serial = 1,
+			       .ca = true,
+			       .nb = "20240101000000Z",
+			       .na = "20300101000000Z" };
 
 	(void)state;
 	k_ca = EVP_EC_gen("P-256");
@@ -251,7 +262,8 @@ static int test_teardown(void **state)
 
 static void test_first_seen_then_quiet(void **state)
 {
-	struct cert_facts *a = leaf("www.example.com", 1001, "20250601000000Z", "DNS:www.example.com", NULL);
+	struct cert_facts *a =
+		leaf("www.example.com", 1001, "20250601000000Z", "DNS:www.example.com", NULL);
 	struct inventory *inv = open_inv(dir, NULL);
 	struct inventory_decision d;
 	struct inventory_stats st;
@@ -279,8 +291,10 @@ static void test_first_seen_then_quiet(void **state)
  * restarted between every step. */
 static void test_rollback_across_restarts(void **state)
 {
-	struct cert_facts *a = leaf("shop.example.com", 0xA1, "20250301000000Z", "DNS:shop.example.com", NULL);
-	struct cert_facts *b = leaf("shop.example.com", 0xB2, "20251201000000Z", "DNS:shop.example.com", NULL);
+	struct cert_facts *a =
+		leaf("shop.example.com", 0xA1, "20250301000000Z", "DNS:shop.example.com", NULL);
+	struct cert_facts *b =
+		leaf("shop.example.com", 0xB2, "20251201000000Z", "DNS:shop.example.com", NULL);
 	struct inventory_decision d;
 	struct inventory *inv;
 	struct tally t = { 0 };
@@ -324,14 +338,18 @@ static void test_rollback_across_restarts(void **state)
 	inventory_close(inv);
 	assert_int_equal(db_int("SELECT count(*) FROM served"), 2);
 	assert_int_equal(db_int("SELECT handshakes FROM served s JOIN certificates c ON"
-				" c.sha256 = s.leaf_sha256 WHERE c.serial = 'B2'"), 67);
+				" c.sha256 = s.leaf_sha256 WHERE c.serial = 'B2'"),
+			 67);
 }
 
 static void test_renewal_is_only_changed(void **state)
 {
-	struct cert_facts *a = leaf("api.example.com", 1, "20250101000000Z", "DNS:api.example.com,DNS:api2.example.com", NULL);
-	struct cert_facts *a2 = leaf("api.example.com", 2, "20250401000000Z", "DNS:api2.example.com,DNS:api.example.com", NULL);
-	struct cert_facts *c = leaf("api.example.com", 3, "20250701000000Z", "DNS:api.example.com", NULL);
+	struct cert_facts *a = leaf("api.example.com", 1, "20250101000000Z",
+				    "DNS:api.example.com,DNS:api2.example.com", NULL);
+	struct cert_facts *a2 = leaf("api.example.com", 2, "20250401000000Z",
+				     "DNS:api2.example.com,DNS:api.example.com", NULL);
+	struct cert_facts *c =
+		leaf("api.example.com", 3, "20250701000000Z", "DNS:api.example.com", NULL);
 	struct inventory *inv = open_inv(dir, NULL);
 	struct inventory_decision d;
 	struct tally t = { 0 };
@@ -351,8 +369,10 @@ static void test_renewal_is_only_changed(void **state)
 
 static void test_new_leaf_issued_before(void **state)
 {
-	struct cert_facts *n = leaf("old.example.com", 10, "20250901000000Z", "DNS:old.example.com", NULL);
-	struct cert_facts *o = leaf("old.example.com", 9, "20250101000000Z", "DNS:old.example.com", NULL);
+	struct cert_facts *n =
+		leaf("old.example.com", 10, "20250901000000Z", "DNS:old.example.com", NULL);
+	struct cert_facts *o =
+		leaf("old.example.com", 9, "20250101000000Z", "DNS:old.example.com", NULL);
 	struct inventory *inv = open_inv(dir, NULL);
 	struct inventory_decision d;
 	struct tally t = { 0 };
@@ -369,8 +389,10 @@ static void test_new_leaf_issued_before(void **state)
 /* Two backends behind one address: 2:1 for 30 minutes. */
 static void test_alternating_is_inconsistent(void **state)
 {
-	struct cert_facts *a = leaf("lb.example.com", 21, "20250101000000Z", "DNS:lb.example.com", NULL);
-	struct cert_facts *b = leaf("lb.example.com", 22, "20250601000000Z", "DNS:lb.example.com", NULL);
+	struct cert_facts *a =
+		leaf("lb.example.com", 21, "20250101000000Z", "DNS:lb.example.com", NULL);
+	struct cert_facts *b =
+		leaf("lb.example.com", 22, "20250601000000Z", "DNS:lb.example.com", NULL);
 	struct inventory_opts o = { .repeat_s = 600 };
 	struct inventory *inv = open_inv(dir, &o);
 	struct inventory_decision d, last = { 0 };
@@ -378,16 +400,17 @@ static void test_alternating_is_inconsistent(void **state)
 
 	(void)state;
 	for (int64_t s = 0; s < 1800; s++) {
-		uint32_t fl = obs(inv, "192.0.2.10", "lb.example.com", s % 3 == 2 ? b : a, T0 + s, &d);
+		uint32_t fl =
+			obs(inv, "192.0.2.10", "lb.example.com", s % 3 == 2 ? b : a, T0 + s, &d);
 
 		tally_add(&t, fl);
 		if (fl & INV_INCONSISTENT)
 			last = d;
 	}
 	assert_int_equal(t.first, 1);
-	assert_int_equal(t.changed, 1);		/* B's first appearance */
+	assert_int_equal(t.changed, 1); /* B's first appearance */
 	assert_int_equal(t.rollback, 0);
-	assert_int_equal(t.inconsistent, 3);	/* at once, then every repeat_s */
+	assert_int_equal(t.inconsistent, 3); /* at once, then every repeat_s */
 	assert_int_equal(last.n_shares, 2);
 	assert_int_equal(last.window_s, INV_WINDOW_S_DEFAULT);
 	assert_string_equal(last.shares[0].leaf.sha256, a->sha256_hex);
@@ -402,8 +425,10 @@ static void test_alternating_is_inconsistent(void **state)
  * then once A has been served alone for a window, A is back: a rollback. */
 static void test_quick_revert_settles_to_rollback(void **state)
 {
-	struct cert_facts *a = leaf("rv.example.com", 31, "20250101000000Z", "DNS:rv.example.com", NULL);
-	struct cert_facts *b = leaf("rv.example.com", 32, "20250601000000Z", "DNS:rv.example.com", NULL);
+	struct cert_facts *a =
+		leaf("rv.example.com", 31, "20250101000000Z", "DNS:rv.example.com", NULL);
+	struct cert_facts *b =
+		leaf("rv.example.com", 32, "20250601000000Z", "DNS:rv.example.com", NULL);
 	struct inventory *inv = open_inv(dir, NULL);
 	struct inventory_decision d;
 	struct tally t = { 0 };
@@ -413,7 +438,8 @@ static void test_quick_revert_settles_to_rollback(void **state)
 	serve(inv, "rv.example.com", a, T0, T0 + 600, 10, &t);
 	assert_int_equal(obs(inv, "192.0.2.10", "rv.example.com", b, T0 + 605, NULL),
 			 INV_CHANGED | INV_RENEWAL);
-	assert_int_equal(obs(inv, "192.0.2.10", "rv.example.com", a, T0 + 610, &d), INV_INCONSISTENT);
+	assert_int_equal(obs(inv, "192.0.2.10", "rv.example.com", a, T0 + 610, &d),
+			 INV_INCONSISTENT);
 	assert_int_equal(d.n_shares, 2);
 	for (int64_t s = T0 + 620; s <= T0 + 1800; s += 10) {
 		uint32_t fl = obs(inv, "192.0.2.10", "rv.example.com", a, s, &d);
@@ -427,7 +453,7 @@ static void test_quick_revert_settles_to_rollback(void **state)
 		}
 	}
 	/* A seen at least a window after B's last sighting, before this one. */
-	assert_int_equal(when, T0 + 920);	/* A at 910 is 305 s after B at 605 */
+	assert_int_equal(when, T0 + 920); /* A at 910 is 305 s after B at 605 */
 	inventory_close(inv);
 }
 
@@ -435,18 +461,21 @@ static void test_quick_revert_settles_to_rollback(void **state)
  * then flapping, never a stream of rollbacks. */
 static void test_slow_flapping_is_held(void **state)
 {
-	struct cert_facts *a = leaf("flap.example.com", 41, "20250101000000Z", "DNS:flap.example.com", NULL);
-	struct cert_facts *b = leaf("flap.example.com", 42, "20250601000000Z", "DNS:flap.example.com", NULL);
+	struct cert_facts *a =
+		leaf("flap.example.com", 41, "20250101000000Z", "DNS:flap.example.com", NULL);
+	struct cert_facts *b =
+		leaf("flap.example.com", 42, "20250601000000Z", "DNS:flap.example.com", NULL);
 	struct inventory *inv = open_inv(dir, NULL);
 	struct tally t = { 0 };
 
 	(void)state;
 	for (int h = 0; h < 24; h++)
-		serve(inv, "flap.example.com", h % 2 ? b : a, T0 + h * 3600, T0 + h * 3600 + 3540, 60, &t);
+		serve(inv, "flap.example.com", h % 2 ? b : a, T0 + h * 3600, T0 + h * 3600 + 3540,
+		      60, &t);
 	assert_int_equal(t.changed, INV_FLAP_CHANGES);
 	assert_int_equal(t.rollback, 1);
 	assert_true(t.flapping >= 1);
-	assert_true(t.inconsistent <= 21);	/* at most one per repeat_s */
+	assert_true(t.inconsistent <= 21); /* at most one per repeat_s */
 	inventory_close(inv);
 }
 
@@ -454,14 +483,17 @@ static void test_slow_flapping_is_held(void **state)
  * is not evidence that B stopped. */
 static void test_traffic_gap_is_no_rollback(void **state)
 {
-	struct cert_facts *a = leaf("gap.example.com", 51, "20250101000000Z", "DNS:gap.example.com", NULL);
-	struct cert_facts *b = leaf("gap.example.com", 52, "20250601000000Z", "DNS:gap.example.com", NULL);
+	struct cert_facts *a =
+		leaf("gap.example.com", 51, "20250101000000Z", "DNS:gap.example.com", NULL);
+	struct cert_facts *b =
+		leaf("gap.example.com", 52, "20250601000000Z", "DNS:gap.example.com", NULL);
 	struct inventory *inv = open_inv(dir, NULL);
 	struct tally t = { 0 };
 
 	(void)state;
 	for (int64_t s = 0; s < 120; s++)
-		tally_add(&t, obs(inv, "192.0.2.10", "gap.example.com", s % 2 ? b : a, T0 + s, NULL));
+		tally_add(&t,
+			  obs(inv, "192.0.2.10", "gap.example.com", s % 2 ? b : a, T0 + s, NULL));
 	assert_int_equal(t.changed, 1);
 	tally_add(&t, obs(inv, "192.0.2.10", "gap.example.com", a, T0 + 1920, NULL));
 	tally_add(&t, obs(inv, "192.0.2.10", "gap.example.com", b, T0 + 1921, NULL));
@@ -472,8 +504,10 @@ static void test_traffic_gap_is_no_rollback(void **state)
 
 static void test_sni_absent_and_ipv6(void **state)
 {
-	struct cert_facts *a = leaf("default.example.com", 61, "20250101000000Z", "DNS:default.example.com", NULL);
-	struct cert_facts *b = leaf("v.example.com", 62, "20250101000000Z", "DNS:v.example.com", NULL);
+	struct cert_facts *a =
+		leaf("default.example.com", 61, "20250101000000Z", "DNS:default.example.com", NULL);
+	struct cert_facts *b =
+		leaf("v.example.com", 62, "20250101000000Z", "DNS:v.example.com", NULL);
 	struct inventory *inv = open_inv(dir, NULL);
 
 	(void)state;
@@ -482,12 +516,14 @@ static void test_sni_absent_and_ipv6(void **state)
 	assert_int_equal(obs(inv, "192.0.2.10", "v.example.com", b, T0 + 1, NULL), INV_FIRST_SEEN);
 	assert_int_equal(obs(inv, "192.0.2.10", NULL, a, T0 + 2, NULL), 0);
 	assert_int_equal(obs(inv, "2001:db8::10", NULL, a, T0 + 3, NULL), INV_FIRST_SEEN);
-	assert_int_equal(obs(inv, "2001:db8::10", "v.example.com", b, T0 + 4, NULL), INV_FIRST_SEEN);
+	assert_int_equal(obs(inv, "2001:db8::10", "v.example.com", b, T0 + 4, NULL),
+			 INV_FIRST_SEEN);
 	assert_int_equal(obs(inv, "2001:db8::10", NULL, b, T0 + 5, NULL), INV_CHANGED);
 	flush_at(inv, T0 + 10);
 	assert_int_equal(db_int("SELECT count(*) FROM endpoints"), 4);
 	assert_int_equal(db_int("SELECT count(*) FROM endpoints WHERE sni = ''"), 2);
-	assert_int_equal(db_int("SELECT count(*) FROM endpoints WHERE address = '2001:db8::10'"), 2);
+	assert_int_equal(db_int("SELECT count(*) FROM endpoints WHERE address = '2001:db8::10'"),
+			 2);
 	inventory_close(inv);
 	/* After a restart the no-SNI endpoint still knows what it served. */
 	inv = open_inv(dir, NULL);
@@ -499,19 +535,22 @@ static void test_sni_absent_and_ipv6(void **state)
  * a real return after a real absence is still a rollback. */
 static void test_clock_backwards(void **state)
 {
-	struct cert_facts *a = leaf("clk.example.com", 71, "20250101000000Z", "DNS:clk.example.com", NULL);
-	struct cert_facts *b = leaf("clk.example.com", 72, "20250601000000Z", "DNS:clk.example.com", NULL);
+	struct cert_facts *a =
+		leaf("clk.example.com", 71, "20250101000000Z", "DNS:clk.example.com", NULL);
+	struct cert_facts *b =
+		leaf("clk.example.com", 72, "20250601000000Z", "DNS:clk.example.com", NULL);
 	struct inventory *inv = open_inv(dir, NULL);
 	struct inventory_stats st;
 	struct tally t = { 0 };
 
 	(void)state;
 	serve(inv, "clk.example.com", a, T0, T0 + 600, 10, &t);
-	serve(inv, "clk.example.com", a, T0 - 3600, T0 - 3000, 10, &t);	/* stepped back */
+	serve(inv, "clk.example.com", a, T0 - 3600, T0 - 3000, 10, &t); /* stepped back */
 	assert_int_equal(obs(inv, "192.0.2.10", "clk.example.com", b, T0 - 2990, NULL),
 			 INV_CHANGED | INV_RENEWAL);
 	/* A right after B, stored as at the same instant: both served, not a return. */
-	assert_int_equal(obs(inv, "192.0.2.10", "clk.example.com", a, T0 - 2980, NULL), INV_INCONSISTENT);
+	assert_int_equal(obs(inv, "192.0.2.10", "clk.example.com", a, T0 - 2980, NULL),
+			 INV_INCONSISTENT);
 	inventory_stats(inv, &st);
 	assert_true(st.clock_backwards >= 60);
 	flush_at(inv, T0);
@@ -552,15 +591,18 @@ static void test_unparsable_leaves(void **state)
 	fclose(f);
 	assert_non_null(strstr(buf, "(did not parse: "));
 	free(buf);
-	assert_int_equal(db_int("SELECT count(*) FROM certificates WHERE parse_error IS NOT NULL"), 2);
+	assert_int_equal(db_int("SELECT count(*) FROM certificates WHERE parse_error IS NOT NULL"),
+			 2);
 	inventory_close(inv);
 }
 
 /* RSA and ECDSA leaves for the same names, chosen by the client: not a flip. */
 static void test_dual_key_types(void **state)
 {
-	struct cert_facts *ec = leaf("dual.example.com", 81, "20250101000000Z", "DNS:dual.example.com", k_ec);
-	struct cert_facts *rsa = leaf("dual.example.com", 82, "20250201000000Z", "DNS:dual.example.com", k_rsa);
+	struct cert_facts *ec =
+		leaf("dual.example.com", 81, "20250101000000Z", "DNS:dual.example.com", k_ec);
+	struct cert_facts *rsa =
+		leaf("dual.example.com", 82, "20250201000000Z", "DNS:dual.example.com", k_rsa);
 	struct inventory *inv = open_inv(dir, NULL);
 	struct inventory_decision d;
 	struct tally t = { 0 };
@@ -572,7 +614,8 @@ static void test_dual_key_types(void **state)
 	assert_string_equal(d.cur.key_type, "RSA");
 	assert_string_equal(d.prev.key_type, "EC");
 	for (int64_t s = 2; s < 3600; s++)
-		tally_add(&t, obs(inv, "192.0.2.10", "dual.example.com", s % 2 ? rsa : ec, T0 + s, NULL));
+		tally_add(&t, obs(inv, "192.0.2.10", "dual.example.com", s % 2 ? rsa : ec, T0 + s,
+				  NULL));
 	assert_int_equal(t.changed + t.rollback + t.inconsistent, 0);
 	inventory_close(inv);
 	/* Both known after a restart. */
@@ -632,8 +675,10 @@ static void test_prune_bounds(void **state)
 static void test_hot_eviction_keeps_history(void **state)
 {
 	struct inventory_opts o = { .hot = 4 };
-	struct cert_facts *a = leaf("hot.example.com", 91, "20250101000000Z", "DNS:hot.example.com", NULL);
-	struct cert_facts *b = leaf("hot.example.com", 92, "20250601000000Z", "DNS:hot.example.com", NULL);
+	struct cert_facts *a =
+		leaf("hot.example.com", 91, "20250101000000Z", "DNS:hot.example.com", NULL);
+	struct cert_facts *b =
+		leaf("hot.example.com", 92, "20250601000000Z", "DNS:hot.example.com", NULL);
 	struct inventory *inv = open_inv(dir, &o);
 	struct inventory_stats st;
 	char ip[32];
@@ -648,7 +693,8 @@ static void test_hot_eviction_keeps_history(void **state)
 	assert_true(st.evictions >= 16);
 	for (int i = 0; i < 20; i++) {
 		snprintf(ip, sizeof(ip), "198.51.100.%d", i + 1);
-		assert_int_equal(obs(inv, ip, "hot.example.com", b, T0 + 1000 + i, NULL), INV_CHANGED | INV_RENEWAL);
+		assert_int_equal(obs(inv, ip, "hot.example.com", b, T0 + 1000 + i, NULL),
+				 INV_CHANGED | INV_RENEWAL);
 	}
 	flush_at(inv, T0 + 2000);
 	assert_int_equal(db_int("SELECT count(*) FROM served"), 40);
@@ -672,7 +718,8 @@ static void write_garbage(const char *path, size_t n, int flags)
 
 static void test_corrupt_file_recreated(void **state)
 {
-	struct cert_facts *a = leaf("c.example.com", 111, "20250101000000Z", "DNS:c.example.com", NULL);
+	struct cert_facts *a =
+		leaf("c.example.com", 111, "20250101000000Z", "DNS:c.example.com", NULL);
 	struct inventory *inv = open_inv(dir, NULL);
 	char path[128], aside[160];
 	struct stat sb;
@@ -699,7 +746,8 @@ static void test_corrupt_file_recreated(void **state)
 		sqlite3 *db;
 
 		assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-		assert_int_equal(sqlite3_exec(db, "CREATE TABLE t (x)", NULL, NULL, NULL), SQLITE_OK);
+		assert_int_equal(sqlite3_exec(db, "CREATE TABLE t (x)", NULL, NULL, NULL),
+				 SQLITE_OK);
 		sqlite3_close(db);
 	}
 	reset_errors();
@@ -715,8 +763,10 @@ static void test_corrupt_file_recreated(void **state)
  * with what memory holds written again. */
 static void test_corrupt_while_open(void **state)
 {
-	struct cert_facts *a = leaf("co.example.com", 121, "20250101000000Z", "DNS:co.example.com", NULL);
-	struct cert_facts *b = leaf("co.example.com", 122, "20250601000000Z", "DNS:co.example.com", NULL);
+	struct cert_facts *a =
+		leaf("co.example.com", 121, "20250101000000Z", "DNS:co.example.com", NULL);
+	struct cert_facts *b =
+		leaf("co.example.com", 122, "20250601000000Z", "DNS:co.example.com", NULL);
 	struct inventory *inv = open_inv(dir, NULL);
 	struct inventory_stats st;
 	char path[128], ip[32];
@@ -727,7 +777,7 @@ static void test_corrupt_while_open(void **state)
 		snprintf(ip, sizeof(ip), "198.51.%d.%d", 100 + i / 200, i % 200 + 1);
 		obs(inv, ip, "co.example.com", a, T0 + i, NULL);
 	}
-	inventory_close(inv);			/* checkpointed: all in the main file */
+	inventory_close(inv); /* checkpointed: all in the main file */
 	inv = open_inv(dir, NULL);
 	assert_int_equal(obs(inv, "198.51.100.1", "co.example.com", b, T0 + 1000, NULL),
 			 INV_CHANGED | INV_RENEWAL);
@@ -743,7 +793,8 @@ static void test_corrupt_while_open(void **state)
 		for (size_t i = 0; i < sizeof(junk); i++)
 			junk[i] = (char)(i * 131 + 7);
 		for (off_t off = 8192; off < sb.st_size; off += (off_t)sizeof(junk))
-			assert_int_equal(pwrite(fd, junk, sizeof(junk), off), (ssize_t)sizeof(junk));
+			assert_int_equal(pwrite(fd, junk, sizeof(junk), off),
+					 (ssize_t)sizeof(junk));
 	}
 	close(fd);
 	/* ...and another writer, so that our page cache is dropped and the
@@ -769,10 +820,13 @@ static void test_corrupt_while_open(void **state)
 	inventory_stats(inv, &st);
 	assert_false(st.in_memory);
 	inventory_close(inv);
-	assert_int_equal(db_int("SELECT count(*) FROM pragma_quick_check WHERE quick_check = 'ok'"), 1);
+	assert_int_equal(db_int("SELECT count(*) FROM pragma_quick_check WHERE quick_check = 'ok'"),
+			 1);
 	/* What memory held was written to the new file. */
-	assert_int_equal(db_int("SELECT count(*) FROM served s JOIN endpoints e ON e.id = s.endpoint_id"
-				" WHERE e.address = '198.51.100.1'"), 2);
+	assert_int_equal(
+		db_int("SELECT count(*) FROM served s JOIN endpoints e ON e.id = s.endpoint_id"
+		       " WHERE e.address = '198.51.100.1'"),
+		2);
 }
 
 /* Another process holds the write lock (in WAL mode every connection keeps a
@@ -781,8 +835,10 @@ static void test_corrupt_while_open(void **state)
  * goes. */
 static void test_locked_then_recovered(void **state)
 {
-	struct cert_facts *a = leaf("lk.example.com", 131, "20250101000000Z", "DNS:lk.example.com", NULL);
-	struct cert_facts *b = leaf("lk.example.com", 132, "20250601000000Z", "DNS:lk.example.com", NULL);
+	struct cert_facts *a =
+		leaf("lk.example.com", 131, "20250101000000Z", "DNS:lk.example.com", NULL);
+	struct cert_facts *b =
+		leaf("lk.example.com", 132, "20250601000000Z", "DNS:lk.example.com", NULL);
 	struct inventory_opts o = { .retry_s = 5 };
 	struct inventory *inv = open_inv(dir, &o);
 	struct inventory_stats st;
@@ -795,8 +851,9 @@ static void test_locked_then_recovered(void **state)
 	flush_at(inv, T0 + 600);
 	db_path(path, sizeof(path));
 	assert_int_equal(sqlite3_open(path, &lock), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(lock, "BEGIN EXCLUSIVE; DELETE FROM chains WHERE 0;",
-				      NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(lock, "BEGIN EXCLUSIVE; DELETE FROM chains WHERE 0;", NULL,
+				      NULL, NULL),
+			 SQLITE_OK);
 	assert_int_equal(obs(inv, "192.0.2.10", "lk.example.com", b, T0 + 700, NULL),
 			 INV_CHANGED | INV_RENEWAL);
 	flush_at(inv, T0 + 700);
@@ -821,19 +878,24 @@ static void test_locked_then_recovered(void **state)
 	inventory_close(inv);
 	assert_int_equal(db_int("SELECT count(*) FROM served"), 2);
 	assert_int_equal(db_int("SELECT handshakes FROM served s JOIN certificates c"
-				" ON c.sha256 = s.leaf_sha256 WHERE c.serial = '84'"), 71);
+				" ON c.sha256 = s.leaf_sha256 WHERE c.serial = '84'"),
+			 71);
 	assert_int_equal(db_int("SELECT last_seen FROM endpoints"), T0 + 1410);
 
 	/* Locked whole (exclusive locking mode) before certsentry starts. */
 	assert_int_equal(sqlite3_open(path, &lock), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(lock, "PRAGMA locking_mode = EXCLUSIVE; BEGIN EXCLUSIVE;"
-				      "DELETE FROM chains WHERE 0;", NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(lock,
+				      "PRAGMA locking_mode = EXCLUSIVE; BEGIN EXCLUSIVE;"
+				      "DELETE FROM chains WHERE 0;",
+				      NULL, NULL, NULL),
+			 SQLITE_OK);
 	reset_errors();
 	inv = open_inv(dir, &o);
 	assert_int_equal(err_count[INV_ERR_LOCKED], 1);
 	/* No history while locked out (not even a read: the holder may be
 	 * writing): A is new to the memory. */
-	assert_int_equal(obs(inv, "192.0.2.10", "lk.example.com", a, T0 + 2000, NULL), INV_FIRST_SEEN);
+	assert_int_equal(obs(inv, "192.0.2.10", "lk.example.com", a, T0 + 2000, NULL),
+			 INV_FIRST_SEEN);
 	flush_at(inv, T0 + 2000);
 	sqlite3_exec(lock, "COMMIT", NULL, NULL, NULL);
 	sqlite3_close(lock);
@@ -842,15 +904,18 @@ static void test_locked_then_recovered(void **state)
 	inventory_close(inv);
 	assert_int_equal(db_int("SELECT last_seen FROM endpoints"), T0 + 2000);
 	assert_int_equal(db_int("SELECT handshakes FROM served s JOIN certificates c"
-				" ON c.sha256 = s.leaf_sha256 WHERE c.serial = '83'"), 62);
+				" ON c.sha256 = s.leaf_sha256 WHERE c.serial = '83'"),
+			 62);
 }
 
 /* Locked for writing while certsentry runs: an endpoint that is not in
  * memory is still read from the file, so its rollback is found. */
 static void test_locked_history_kept(void **state)
 {
-	struct cert_facts *a = leaf("lh.example.com", 171, "20250101000000Z", "DNS:lh.example.com", NULL);
-	struct cert_facts *b = leaf("lh.example.com", 172, "20250601000000Z", "DNS:lh.example.com", NULL);
+	struct cert_facts *a =
+		leaf("lh.example.com", 171, "20250101000000Z", "DNS:lh.example.com", NULL);
+	struct cert_facts *b =
+		leaf("lh.example.com", 172, "20250601000000Z", "DNS:lh.example.com", NULL);
 	struct inventory_opts o = { .retry_s = 5 };
 	struct inventory *inv = open_inv(dir, &o);
 	struct tally t = { 0 };
@@ -865,8 +930,9 @@ static void test_locked_history_kept(void **state)
 	inv = open_inv(dir, &o);
 	db_path(path, sizeof(path));
 	assert_int_equal(sqlite3_open(path, &lock), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(lock, "BEGIN EXCLUSIVE; DELETE FROM chains WHERE 0;",
-				      NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(lock, "BEGIN EXCLUSIVE; DELETE FROM chains WHERE 0;", NULL,
+				      NULL, NULL),
+			 SQLITE_OK);
 	obs(inv, "192.0.2.99", "other.example.com", a, T0 + 1900, NULL);
 	flush_at(inv, T0 + 1900);
 	assert_int_equal(err_count[INV_ERR_LOCKED], 1);
@@ -880,15 +946,18 @@ static void test_locked_history_kept(void **state)
 	inventory_close(inv);
 	assert_int_equal(db_int("SELECT count(*) FROM endpoints"), 2);
 	assert_int_equal(db_int("SELECT handshakes FROM served s JOIN certificates c"
-				" ON c.sha256 = s.leaf_sha256 WHERE c.serial = 'AB'"), 62);
+				" ON c.sha256 = s.leaf_sha256 WHERE c.serial = 'AB'"),
+			 62);
 	assert_int_equal(db_int("SELECT handshakes FROM served s JOIN certificates c"
-				" ON c.sha256 = s.leaf_sha256 WHERE c.serial = 'AC'"), 71);
+				" ON c.sha256 = s.leaf_sha256 WHERE c.serial = 'AC'"),
+			 71);
 }
 
 /* The same with the sqlite3 CLI as the other process. */
 static void test_locked_by_sqlite3_cli(void **state)
 {
-	struct cert_facts *a = leaf("cli.example.com", 141, "20250101000000Z", "DNS:cli.example.com", NULL);
+	struct cert_facts *a =
+		leaf("cli.example.com", 141, "20250101000000Z", "DNS:cli.example.com", NULL);
 	struct inventory_opts o = { .retry_s = 1 };
 	struct inventory *inv = open_inv(dir, &o);
 	char path[128], cmd[256];
@@ -904,11 +973,11 @@ static void test_locked_by_sqlite3_cli(void **state)
 	cli = popen(cmd, "w");
 	assert_non_null(cli);
 	fprintf(cli, "BEGIN EXCLUSIVE;\n"
-		"INSERT INTO endpoints (address, port, sni, first_seen, last_seen)"
-		" VALUES ('0.0.0.0', 1, 'cli', 0, 0);\n");
+		     "INSERT INTO endpoints (address, port, sni, first_seen, last_seen)"
+		     " VALUES ('0.0.0.0', 1, 'cli', 0, 0);\n");
 	fflush(cli);
 	assert_int_equal(sqlite3_open(path, &probe), SQLITE_OK);
-	for (int i = 0; i < 1000 && rc != SQLITE_BUSY; i++) {	/* until the CLI holds it */
+	for (int i = 0; i < 1000 && rc != SQLITE_BUSY; i++) { /* until the CLI holds it */
 		rc = sqlite3_exec(probe, "BEGIN IMMEDIATE; ROLLBACK", NULL, NULL, NULL);
 		if (rc != SQLITE_BUSY)
 			usleep(10000);
@@ -949,8 +1018,10 @@ static void dir_readonly(bool ro)
 
 static void test_readonly_state_dir(void **state)
 {
-	struct cert_facts *a = leaf("ro.example.com", 151, "20250101000000Z", "DNS:ro.example.com", NULL);
-	struct cert_facts *b = leaf("ro.example.com", 152, "20250601000000Z", "DNS:ro.example.com", NULL);
+	struct cert_facts *a =
+		leaf("ro.example.com", 151, "20250101000000Z", "DNS:ro.example.com", NULL);
+	struct cert_facts *b =
+		leaf("ro.example.com", 152, "20250601000000Z", "DNS:ro.example.com", NULL);
 	struct inventory_opts o = { .retry_s = 5 };
 	struct inventory *inv;
 	struct tally t = { 0 };
@@ -994,7 +1065,8 @@ static void test_readonly_state_dir(void **state)
 
 static void test_missing_and_impossible_state_dir(void **state)
 {
-	struct cert_facts *a = leaf("md.example.com", 161, "20250101000000Z", "DNS:md.example.com", NULL);
+	struct cert_facts *a =
+		leaf("md.example.com", 161, "20250101000000Z", "DNS:md.example.com", NULL);
 	struct inventory *inv;
 	char sub[128], file[192];
 	struct stat sb;
@@ -1115,9 +1187,12 @@ static char *dump_to_string(struct inventory *inv, const char *glob, enum inv_fo
 
 static void test_dump_text_and_json(void **state)
 {
-	struct cert_facts *a = leaf("www.example.com", 0x1001, "20250101000000Z", "DNS:www.example.com,DNS:example.com", NULL);
-	struct cert_facts *b = leaf("www.example.com", 0x1002, "20250601000000Z", "DNS:www.example.com,DNS:example.com", NULL);
-	struct cert_facts *c = leaf("other.test", 0x1003, "20250101000000Z", "DNS:other.test", NULL);
+	struct cert_facts *a = leaf("www.example.com", 0x1001, "20250101000000Z",
+				    "DNS:www.example.com,DNS:example.com", NULL);
+	struct cert_facts *b = leaf("www.example.com", 0x1002, "20250601000000Z",
+				    "DNS:www.example.com,DNS:example.com", NULL);
+	struct cert_facts *c =
+		leaf("other.test", 0x1003, "20250101000000Z", "DNS:other.test", NULL);
 	struct inventory *inv = open_inv(dir, NULL);
 	struct tally t = { 0 };
 	char *txt, *js, *line, *save = NULL;
@@ -1129,7 +1204,8 @@ static void test_dump_text_and_json(void **state)
 	serve(inv, "www.example.com", a, T0, T0 + 600, 10, &t);
 	serve(inv, "www.example.com", b, T0 + 700, T0 + 1300, 10, &t);
 	obs(inv, "192.0.2.10", NULL, c, T0 + 1300, NULL);
-	inventory_observe(inv, &v6, "WWW.Example.COM", ch, 2, "chain.untrusted", (T0 + 1300) * NS, NULL);
+	inventory_observe(inv, &v6, "WWW.Example.COM", ch, 2, "chain.untrusted", (T0 + 1300) * NS,
+			  NULL);
 	obs(inv, "192.0.2.10", "evil\x1b[31m\xe2\x80\xaeok", c, T0 + 1300, NULL);
 	flush_at(inv, T0 + 1300);
 
@@ -1161,12 +1237,14 @@ static void test_dump_text_and_json(void **state)
 			assert_int_equal(json_object_get_int(v), 61);
 			assert_true(json_object_object_get_ex(l0, "sans", &arr));
 			assert_int_equal(json_object_array_length(arr), 2);
-			assert_string_equal(json_object_get_string(json_object_array_get_idx(arr, 0)),
-					    "www.example.com");
+			assert_string_equal(
+				json_object_get_string(json_object_array_get_idx(arr, 0)),
+				"www.example.com");
 			assert_true(json_object_object_get_ex(l0, "chain", &arr));
 			assert_int_equal(json_object_array_length(arr), 2);
-			assert_string_equal(json_object_get_string(json_object_array_get_idx(arr, 1)),
-					    f_ca->sha256_hex);
+			assert_string_equal(
+				json_object_get_string(json_object_array_get_idx(arr, 1)),
+				f_ca->sha256_hex);
 			assert_true(json_object_object_get_ex(l1, "state", &v));
 			assert_string_equal(json_object_get_string(v), "before");
 			assert_true(json_object_object_get_ex(l1, "serial", &v));
@@ -1216,7 +1294,12 @@ static void test_dump_text_and_json(void **state)
 	inventory_close(inv);
 }
 
-struct mcollect { int n; char sni[8][64]; bool has_na[8]; int64_t na[8], seen[8]; };
+struct mcollect {
+	int n;
+	char sni[8][64];
+	bool has_na[8];
+	int64_t na[8], seen[8];
+};
 
 static void mcollect(void *ctx, const struct inventory_metric *m)
 {
@@ -1261,7 +1344,8 @@ static void test_metrics_iterator(void **state)
 /* The file as an operator sees it with the sqlite3 CLI. */
 static void test_inspectable_with_sqlite3_cli(void **state)
 {
-	struct cert_facts *a = leaf("cli2.example.com", 401, "20250101000000Z", "DNS:cli2.example.com", NULL);
+	struct cert_facts *a =
+		leaf("cli2.example.com", 401, "20250101000000Z", "DNS:cli2.example.com", NULL);
 	struct inventory *inv = open_inv(dir, NULL);
 	char path[128], cmd[512], out[1024] = "";
 	size_t n;
@@ -1271,9 +1355,11 @@ static void test_inspectable_with_sqlite3_cli(void **state)
 	obs(inv, "192.0.2.10", "cli2.example.com", a, T0, NULL);
 	flush_at(inv, T0);
 	db_path(path, sizeof(path));
-	snprintf(cmd, sizeof(cmd), "sqlite3 -readonly %s 'PRAGMA user_version' '.tables' "
+	snprintf(cmd, sizeof(cmd),
+		 "sqlite3 -readonly %s 'PRAGMA user_version' '.tables' "
 		 "\"SELECT e.sni, c.serial, s.handshakes FROM served s JOIN endpoints e ON "
-		 "e.id = s.endpoint_id JOIN certificates c ON c.sha256 = s.leaf_sha256\" 2>&1", path);
+		 "e.id = s.endpoint_id JOIN certificates c ON c.sha256 = s.leaf_sha256\" 2>&1",
+		 path);
 	p = popen(cmd, "r");
 	assert_non_null(p);
 	n = fread(out, 1, sizeof(out) - 1, p);
@@ -1307,7 +1393,8 @@ static double cpu_s(void)
 
 static void test_cost_figures(void **state)
 {
-	struct cert_facts *a = leaf("cost.example.com", 501, "20250101000000Z", "DNS:cost.example.com", NULL);
+	struct cert_facts *a =
+		leaf("cost.example.com", 501, "20250101000000Z", "DNS:cost.example.com", NULL);
 	struct inventory *inv = open_inv(dir, NULL);
 	struct report_endpoint e[1000];
 	struct cert_facts *ch[2] = { a, f_ca };
@@ -1327,7 +1414,8 @@ static void test_cost_figures(void **state)
 	/* New endpoints: a lookup in the database that finds nothing. */
 	t0 = cpu_s();
 	for (int i = 0; i < 1000; i++)
-		inventory_observe(inv, &e[i], "cost.example.com", ch, 2, "ok", (uint64_t)++t * NS, NULL);
+		inventory_observe(inv, &e[i], "cost.example.com", ch, 2, "ok", (uint64_t)++t * NS,
+				  NULL);
 	miss = cpu_s() - t0;
 	/* 1000 observations over 1000 endpoints, one transaction. */
 	t0 = cpu_s();
@@ -1347,7 +1435,8 @@ static void test_cost_figures(void **state)
 	flush_at(inv, t);
 	flush_few = cpu_s() - t0;
 	for (int i = 0; i < 1000; i++)
-		inventory_observe(inv, &e[i], "cost.example.com", ch, 2, "ok", (uint64_t)++t * NS, NULL);
+		inventory_observe(inv, &e[i], "cost.example.com", ch, 2, "ok", (uint64_t)++t * NS,
+				  NULL);
 	t0 = cpu_s();
 	flush_at(inv, t);
 	flush_hot = cpu_s() - t0;
@@ -1356,13 +1445,14 @@ static void test_cost_figures(void **state)
 	inv = open_inv(dir, NULL);
 	t0 = cpu_s();
 	for (int i = 0; i < 1000; i++)
-		inventory_observe(inv, &e[i], "cost.example.com", ch, 2, "ok", (uint64_t)++t * NS, NULL);
+		inventory_observe(inv, &e[i], "cost.example.com", ch, 2, "ok", (uint64_t)++t * NS,
+				  NULL);
 	known = cpu_s() - t0;
 	flush_at(inv, t);
 	t0 = cpu_s();
 	assert_int_equal(inventory_metrics(inv, 500, count_metric, &n_metrics, &left), 0);
 	metrics = cpu_s() - t0;
-	assert_int_equal(n_metrics, 1);		/* one SNI and leaf over 1000 addresses */
+	assert_int_equal(n_metrics, 1); /* one SNI and leaf over 1000 addresses */
 	printf("inventory cost (CPU): observe %.0f ns/call hot; %.1f us/call for an endpoint not in "
 	       "memory (%.1f us when the file knows it); flush of 1000 observations: %.2f ms over "
 	       "1000 new endpoints, %.2f ms over 1000 known, %.2f ms over 10; "
@@ -1406,6 +1496,6 @@ int main(int argc, char **argv)
 	};
 
 	if (argc > 1)
-		cmocka_set_test_filter(argv[1]);	/* one test while working on it */
+		cmocka_set_test_filter(argv[1]); /* one test while working on it */
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

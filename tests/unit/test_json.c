@@ -57,7 +57,7 @@ static void expect_str(const char *in, size_t n, const char *want)
 }
 
 #define EXPECT(lit, want) expect_str(lit, sizeof(lit) - 1, want)
-#define FFFD "\xEF\xBF\xBD"
+#define FFFD		  "\xEF\xBF\xBD"
 
 static void test_escapes(void **state)
 {
@@ -67,9 +67,10 @@ static void test_escapes(void **state)
 	EXPECT("\n\t\r\b\f", "\\n\\t\\r\\b\\f");
 	EXPECT("\x01\x1f\x7f\x1b[31m", "\\u0001\\u001f\\u007f\\u001b[31m");
 	EXPECT("a\0b", "a\\u0000b");
-	EXPECT("\xc2\x85\xc2\x9b", "\\u0085\\u009b");		/* C1 controls */
-	EXPECT("\xe2\x80\xa8\xe2\x80\xa9", "\\u2028\\u2029");	/* line separators */
-	EXPECT("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80");
+	EXPECT("\xc2\x85\xc2\x9b", "\\u0085\\u009b");	      /* C1 controls */
+	EXPECT("\xe2\x80\xa8\xe2\x80\xa9", "\\u2028\\u2029"); /* line separators */
+	EXPECT("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80",
+	       "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80");
 	EXPECT("", "");
 }
 
@@ -81,28 +82,30 @@ static void test_lone_high_bytes(void **state)
 		char in[4] = { 'a', (char)b, 'z', 0 };
 
 		expect_str(in, 3, "a" FFFD "z");
-		expect_str(in + 1, 1, FFFD);	/* at the very end */
+		expect_str(in + 1, 1, FFFD); /* at the very end */
 	}
 }
 
 static void test_bad_sequences(void **state)
 {
 	(void)state;
-	EXPECT("\xc0\x80", FFFD FFFD);			/* overlong NUL */
-	EXPECT("\xc1\xbf", FFFD FFFD);			/* overlong DEL */
-	EXPECT("\xe0\x80\x80", FFFD FFFD FFFD);		/* overlong 3-byte */
+	EXPECT("\xc0\x80", FFFD FFFD);		/* overlong NUL */
+	EXPECT("\xc1\xbf", FFFD FFFD);		/* overlong DEL */
+	EXPECT("\xe0\x80\x80", FFFD FFFD FFFD); /* overlong 3-byte */
 	EXPECT("\xe0\x9f\xbf", FFFD FFFD FFFD);
-	EXPECT("\xf0\x80\x80\x80", FFFD FFFD FFFD FFFD);	/* overlong 4-byte */
+	EXPECT("\xf0\x80\x80\x80", FFFD FFFD FFFD FFFD); /* overlong 4-byte */
 	EXPECT("\xf0\x8f\xbf\xbf", FFFD FFFD FFFD FFFD);
-	EXPECT("\xed\xa0\x80", FFFD FFFD FFFD);		/* U+D800 */
-	EXPECT("\xed\xbf\xbf", FFFD FFFD FFFD);		/* U+DFFF */
-	EXPECT("\xed\xa0\xbd\xed\xb8\x80", FFFD FFFD FFFD FFFD FFFD FFFD);	/* CESU pair */
-	EXPECT("\xf4\x90\x80\x80", FFFD FFFD FFFD FFFD);	/* U+110000 */
+	EXPECT("\xed\xa0\x80", FFFD FFFD FFFD);				   /* U+D800 */
+	EXPECT("\xed\xbf\xbf", FFFD FFFD FFFD);				   /* U+DFFF */
+	EXPECT("\xed\xa0\xbd\xed\xb8\x80", FFFD FFFD FFFD FFFD FFFD FFFD); /* CESU pair */
+	EXPECT("\xf4\x90\x80\x80", FFFD FFFD FFFD FFFD);		   /* U+110000 */
 	EXPECT("\xf5\x80\x80\x80", FFFD FFFD FFFD FFFD);
-	EXPECT("\xe2\x82", FFFD FFFD);			/* cut at the end */
-	EXPECT("\xe2\x82" "A", FFFD FFFD "A");		/* cut by ASCII */
+	EXPECT("\xe2\x82", FFFD FFFD); /* cut at the end */
+	EXPECT("\xe2\x82"
+	       "A",
+	       FFFD FFFD "A"); /* cut by ASCII */
 	EXPECT("\xf0\x9f\x98", FFFD FFFD FFFD);
-	EXPECT("\xc3\"", FFFD "\\\"");			/* a quote is never eaten */
+	EXPECT("\xc3\"", FFFD "\\\""); /* a quote is never eaten */
 	/* the edges that are valid */
 	EXPECT("\xc2\x80", "\\u0080");
 	EXPECT("\xdf\xbf", "\xdf\xbf");
@@ -117,15 +120,25 @@ static void test_bad_sequences(void **state)
 /* Random code points, UTF-8 encoded, written and read back by json-c. */
 static size_t put_utf8(char *o, uint32_t cp)
 {
-	if (cp < 0x80) { o[0] = (char)cp; return 1; }
-	if (cp < 0x800) { o[0] = (char)(0xC0 | cp >> 6); o[1] = (char)(0x80 | (cp & 63)); return 2; }
+	if (cp < 0x80) {
+		o[0] = (char)cp;
+		return 1;
+	}
+	if (cp < 0x800) {
+		o[0] = (char)(0xC0 | cp >> 6);
+		o[1] = (char)(0x80 | (cp & 63));
+		return 2;
+	}
 	if (cp < 0x10000) {
-		o[0] = (char)(0xE0 | cp >> 12); o[1] = (char)(0x80 | (cp >> 6 & 63));
+		o[0] = (char)(0xE0 | cp >> 12);
+		o[1] = (char)(0x80 | (cp >> 6 & 63));
 		o[2] = (char)(0x80 | (cp & 63));
 		return 3;
 	}
-	o[0] = (char)(0xF0 | cp >> 18); o[1] = (char)(0x80 | (cp >> 12 & 63));
-	o[2] = (char)(0x80 | (cp >> 6 & 63)); o[3] = (char)(0x80 | (cp & 63));
+	o[0] = (char)(0xF0 | cp >> 18);
+	o[1] = (char)(0x80 | (cp >> 12 & 63));
+	o[2] = (char)(0x80 | (cp >> 6 & 63));
+	o[3] = (char)(0x80 | (cp & 63));
 	return 4;
 }
 
@@ -145,13 +158,22 @@ static void test_roundtrip_random(void **state)
 
 			seed = seed * 1103515245u + 12345u;
 			switch (seed >> 29) {
-			case 0: case 1: cp = (seed >> 8) & 0x7F; break;
-			case 2: cp = (seed >> 8) & 0x7FF; break;
-			case 3: cp = (seed >> 8) & 0xFFFF; break;
-			default: cp = (seed >> 8) % 0x110000; break;
+			case 0:
+			case 1:
+				cp = (seed >> 8) & 0x7F;
+				break;
+			case 2:
+				cp = (seed >> 8) & 0x7FF;
+				break;
+			case 3:
+				cp = (seed >> 8) & 0xFFFF;
+				break;
+			default:
+				cp = (seed >> 8) % 0x110000;
+				break;
 			}
 			if (cp == 0 || (cp >= 0xD800 && cp <= 0xDFFF))
-				cp = '?';	/* json-c strings stop at NUL; no surrogates */
+				cp = '?'; /* json-c strings stop at NUL; no surrogates */
 			n += put_utf8(in + n, cp);
 			if ((seed & 0xF) == 0)
 				break;
@@ -225,12 +247,12 @@ static void test_values(void **state)
 	jw_str(&w, "after", "ignored: one top-level value");
 	assert_int_equal(jw_finish(&w), strlen(buf));
 	assert_false(w.truncated);
-	assert_string_equal(buf,
-		"{\"min\":-9223372036854775808,\"neg\":-1,\"max\":18446744073709551615,"
-		"\"t\":true,\"f\":false,\"null\":null,\"a\":[1,{},[],\"x\"],\"o\":{},"
-		"\"ns\":\"2026-11-26T17:51:41.123Z\",\"s\":\"2026-11-26T17:51:41.000Z\","
-		"\"epoch\":\"1970-01-01T00:00:00.000Z\",\"old\":\"1950-01-01T00:00:00.000Z\","
-		"\"end\":\"9999-12-31T23:59:59.000Z\",\"far\":null,\"huge\":null}");
+	assert_string_equal(
+		buf, "{\"min\":-9223372036854775808,\"neg\":-1,\"max\":18446744073709551615,"
+		     "\"t\":true,\"f\":false,\"null\":null,\"a\":[1,{},[],\"x\"],\"o\":{},"
+		     "\"ns\":\"2026-11-26T17:51:41.123Z\",\"s\":\"2026-11-26T17:51:41.000Z\","
+		     "\"epoch\":\"1970-01-01T00:00:00.000Z\",\"old\":\"1950-01-01T00:00:00.000Z\","
+		     "\"end\":\"9999-12-31T23:59:59.000Z\",\"far\":null,\"huge\":null}");
 	o = parse_strict(buf, strlen(buf));
 	assert_non_null(o);
 	json_object_put(o);
@@ -317,7 +339,7 @@ static void test_truncation_every_cap(void **state)
 		if (w.truncated) {
 			assert_true(json_object_object_get_ex(o, "certsentry.truncated", &mark));
 			assert_true(json_object_get_boolean(mark));
-			assert_int_equal(first_whole, 0);	/* truncation is monotonic in cap */
+			assert_int_equal(first_whole, 0); /* truncation is monotonic in cap */
 		} else {
 			assert_string_equal(buf, full);
 			if (!first_whole)
@@ -364,7 +386,7 @@ static void test_obj_begin_with(void **state)
 	struct jw w;
 
 	(void)state;
-	jw_init(&w, m, sizeof(m));		/* the members, as the cache makes them */
+	jw_init(&w, m, sizeof(m)); /* the members, as the cache makes them */
 	jw_obj_begin(&w, NULL);
 	jw_str(&w, "sha256", "AB");
 	jw_uint(&w, "der_length", 738);
@@ -391,7 +413,7 @@ static void test_obj_begin_with(void **state)
 		if (!o)
 			fail_msg("cap %zu: does not parse: %s", cap, buf);
 		json_object_put(o);
-		if (w.truncated)	/* all members or none: never half of them */
+		if (w.truncated) /* all members or none: never half of them */
 			assert_true(strstr(buf, "\"sha256\"") == NULL ||
 				    strstr(buf, "b.example") != NULL);
 		else
@@ -418,11 +440,11 @@ static void test_obj_end_or_drop(void **state)
 	(void)state;
 	jw_init(&w, buf, sizeof(buf));
 	jw_obj_begin(&w, NULL);
-	jw_obj_begin(&w, "first");		/* first member of its parent */
+	jw_obj_begin(&w, "first"); /* first member of its parent */
 	jw_obj_end_or_drop(&w);
 	jw_str(&w, "a", "1");
-	jw_obj_begin(&w, "mid");		/* after a comma */
-	jw_obj_begin(&w, "inner");		/* nested, empty too */
+	jw_obj_begin(&w, "mid");   /* after a comma */
+	jw_obj_begin(&w, "inner"); /* nested, empty too */
 	jw_obj_end_or_drop(&w);
 	jw_obj_end_or_drop(&w);
 	jw_obj_begin(&w, "kept");
@@ -430,7 +452,7 @@ static void test_obj_end_or_drop(void **state)
 	jw_obj_end_or_drop(&w);
 	jw_uint(&w, "n", 2);
 	jw_obj_end_or_drop(&w);
-	jw_arr_begin(&w, "arr");		/* in an array: no key to take back */
+	jw_arr_begin(&w, "arr"); /* in an array: no key to take back */
 	jw_obj_begin(&w, NULL);
 	jw_obj_end_or_drop(&w);
 	jw_obj_begin(&w, NULL);
@@ -439,7 +461,7 @@ static void test_obj_end_or_drop(void **state)
 	jw_arr_end(&w);
 	jw_obj_begin(&w, "last");
 	jw_obj_end_or_drop(&w);
-	jw_obj_end_or_drop(&w);		/* the top level stays, even if empty */
+	jw_obj_end_or_drop(&w); /* the top level stays, even if empty */
 	n = jw_finish(&w);
 	assert_false(w.truncated);
 	assert_string_equal(buf, "{\"a\":\"1\",\"kept\":{\"n\":2},\"arr\":[{\"x\":true}]}");

@@ -23,7 +23,7 @@
 #include "cert.h"
 #include "lists.h"
 
-static char dir[64];		/* scratch directory, removed at the end */
+static char dir[64]; /* scratch directory, removed at the end */
 static EVP_PKEY *k_root, *k_int, *k_leaf, *k_bad;
 static X509 *x_root, *x_int, *x_leaf, *x_leaf2, *x_leaf3;
 static struct cert_cache *cache;
@@ -38,8 +38,17 @@ static X509 *mint(X509 *iss, EVP_PKEY *signer, EVP_PKEY *key, const char *cn, co
 {
 	static const char *const leaf_bc[] = { "basicConstraints", "CA:FALSE", NULL };
 	const struct x509_spec s = {
-		.key = key, .signer = signer, .issuer = iss, .cn = cn, .o = o, .serial_int = serial,
-		.from_now = true, .nb_s = -3600, .na_s = 86400L * 365, .ca = ca, .bare = true,
+		.key = key,
+		.signer = signer,
+		.issuer = iss,
+		.cn = cn,
+		.o = o,
+		.serial_int = serial,
+		.from_now = true,
+		.nb_s = -3600,
+		.na_s = 86400L * 365,
+		.ca = ca,
+		.bare = true,
 		.exts = ca ? NULL : leaf_bc,
 	};
 
@@ -54,7 +63,8 @@ static ASN1_INTEGER *int_of(long v)
 	return a;
 }
 
-static X509 *mint_l(X509 *iss, EVP_PKEY *signer, EVP_PKEY *key, const char *cn, long serial, bool ca)
+static X509 *mint_l(X509 *iss, EVP_PKEY *signer, EVP_PKEY *key, const char *cn, long serial,
+		    bool ca)
 {
 	ASN1_INTEGER *s = int_of(serial);
 	X509 *x = mint(iss, signer, key, cn, "certsentry test", s, ca);
@@ -63,7 +73,10 @@ static X509 *mint_l(X509 *iss, EVP_PKEY *signer, EVP_PKEY *key, const char *cn, 
 	return x;
 }
 
-struct rev { const ASN1_INTEGER *serial; int reason; };
+struct rev {
+	const ASN1_INTEGER *serial;
+	int reason;
+};
 
 static X509_CRL *make_crl(X509 *iss, EVP_PKEY *key, const struct rev *r, size_t n, long next_off)
 {
@@ -135,7 +148,9 @@ static const char *write_crl(const char *name, X509_CRL *c, bool pem)
 static struct lists *load(const char *deny, const char *pins, const char *const *crls, int n_crl,
 			  char *err, size_t errlen)
 {
-	struct lists_opts o = { .ca_file = ca_pem, .deny_file = deny, .pins_file = pins, .n_crl = n_crl };
+	struct lists_opts o = {
+		.ca_file = ca_pem, .deny_file = deny, .pins_file = pins, .n_crl = n_crl
+	};
 
 	for (int i = 0; i < n_crl; i++)
 		o.crl_paths[i] = crls[i];
@@ -178,7 +193,7 @@ static int setup(void **state)
 	x_int = mint_l(x_root, k_root, k_int, "certsentry Test Intermediate", 2, true);
 	x_leaf = mint_l(x_int, k_int, k_leaf, "www.example.test", 0x1001, false);
 	x_leaf2 = mint_l(x_int, k_int, k_bad, "other.example.test", 0x1002, false);
-	s = int_of(0xABC);	/* cert.c prints "0ABC": leading zero nibble */
+	s = int_of(0xABC); /* cert.c prints "0ABC": leading zero nibble */
 	x_leaf3 = mint(x_int, k_int, k_leaf, "third.example.test", "certsentry test", s, false);
 	ASN1_INTEGER_free(s);
 	f_root = x509_facts(cache, x_root);
@@ -281,7 +296,7 @@ static void test_deny_valid(void **state)
 	(void)state;
 	assert_string_equal(f_leaf->serial_hex, "1001");
 	assert_string_equal(f_leaf3->serial_hex, "0ABC");
-	assert_non_null(strchr(f_leaf3->issuer_dn, ' '));	/* the DN has spaces */
+	assert_non_null(strchr(f_leaf3->issuer_dn, ' ')); /* the DN has spaces */
 	hex_colons_lower(f_leaf->sha256, 32, hex);
 	snprintf(text, sizeof(text),
 		 "\xef\xbb\xbf# deny list\n"
@@ -298,7 +313,7 @@ static void test_deny_valid(void **state)
 	if (!l)
 		fail_msg("%s", err);
 	lists_sizes(l, &sz);
-	assert_int_equal(sz.deny_sha256, 1);	/* the repeat at line 8 is the same entry */
+	assert_int_equal(sz.deny_sha256, 1); /* the repeat at line 8 is the same entry */
 	assert_int_equal(sz.deny_spki, 1);
 	assert_int_equal(sz.deny_serial, 2);
 	snprintf(line_sha, sizeof(line_sha), "deny.txt:4");
@@ -327,19 +342,28 @@ static void test_deny_valid(void **state)
 
 static void test_deny_invalid(void **state)
 {
-	static const struct { const char *text, *want; } cases[] = {
-		{ "# ok\nsha256:" "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcde\n",
+	static const struct {
+		const char *text, *want;
+	} cases[] = {
+		{ "# ok\nsha256:"
+		  "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcde\n",
 		  "deny.bad:2: sha256: expected 64 hex digits, got 63" },
-		{ "sha256:" "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdefAA\n",
+		{ "sha256:"
+		  "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdefAA\n",
 		  "deny.bad:1: sha256: expected 64 hex digits, got 66" },
-		{ "\n\nsha256:" "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdeg\n",
+		{ "\n\nsha256:"
+		  "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdeg\n",
 		  "deny.bad:3: sha256: not a hex digit" },
 		{ "sha256::01\n", "deny.bad:1: sha256: ':' is allowed only between hex digits" },
-		{ "sha256:" "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef extra\n",
+		{ "sha256:"
+		  "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef extra\n",
 		  "deny.bad:1: sha256: unexpected text after the hash" },
-		{ "spki:abc=\n", "deny.bad:1: spki: expected 44 base64 characters (a SHA-256), got 4" },
-		{ "spki:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA!=\n", "deny.bad:1: spki: '!' at 43" },
-		{ "spki:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\n", "deny.bad:1: spki: does not decode" },
+		{ "spki:abc=\n",
+		  "deny.bad:1: spki: expected 44 base64 characters (a SHA-256), got 4" },
+		{ "spki:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA!=\n",
+		  "deny.bad:1: spki: '!' at 43" },
+		{ "spki:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\n",
+		  "deny.bad:1: spki: does not decode" },
 		{ "serial:1001\n", "deny.bad:1: serial: expected \"issuer:<DN>\"" },
 		{ "serial:1001 issuer:   # nothing\n", "deny.bad:1: issuer: empty DN" },
 		{ "serial:XYZ issuer:CN=a\n", "deny.bad:1: serial: not a hex digit" },
@@ -356,7 +380,7 @@ static void test_deny_invalid(void **state)
 		size_t n = strlen(cases[i].text);
 
 		if (strstr(cases[i].want, "NUL"))
-			n += 2;	/* the text holds a NUL */
+			n += 2; /* the text holds a NUL */
 		fwrite(cases[i].text, 1, n, f);
 		fclose(f);
 		err[0] = '\0';
@@ -382,8 +406,10 @@ static void test_deny_invalid(void **state)
 static void test_pins(void **state)
 {
 	char text[2048], err[512];
-	struct report_endpoint ep4 = { .family = CS_AF_INET, .port = 443 }, ep6 = { .family = CS_AF_INET6, .port = 443 };
-	struct cert_facts *good[2] = { f_leaf, f_int }, *other[1] = { f_leaf2 }, *other_int[2] = { f_leaf2, f_int };
+	struct report_endpoint ep4 = { .family = CS_AF_INET, .port = 443 },
+			       ep6 = { .family = CS_AF_INET6, .port = 443 };
+	struct cert_facts *good[2] = { f_leaf, f_int }, *other[1] = { f_leaf2 },
+			  *other_int[2] = { f_leaf2, f_int };
 	const struct pin_rule *r;
 	const char *pins[LISTS_PINS_PER_RULE];
 	struct lists_sizes sz;
@@ -419,10 +445,10 @@ static void test_pins(void **state)
 
 	/* wildcard: exactly one label */
 	assert_non_null(r = lists_pin_rule(l, "a.example.test", NULL));
-	assert_non_null(strstr(pin_rule_pattern(r), "*.example.test (") );
+	assert_non_null(strstr(pin_rule_pattern(r), "*.example.test ("));
 	assert_int_equal(pin_rule_pins(r, pins, LISTS_PINS_PER_RULE), 2);
 	assert_int_equal(pin_rule_pins(r, pins, 1), 1);
-	assert_true(pin_rule_matches(r, other_int, 2));		/* spki of the intermediate */
+	assert_true(pin_rule_matches(r, other_int, 2)); /* spki of the intermediate */
 	assert_false(pin_rule_matches(r, other, 1));
 	assert_null(lists_pin_rule(l, "example.test", NULL));
 	assert_null(lists_pin_rule(l, "a.b.example.test", NULL));
@@ -438,36 +464,45 @@ static void test_pins(void **state)
 	assert_non_null(r = lists_pin_rule(l, NULL, &ep6));
 	assert_non_null(strstr(pin_rule_pattern(r), "[2001:db8::1]:443 ("));
 	assert_true(pin_rule_matches(r, good, 1));
-	assert_non_null(r = lists_pin_rule(l, "a.example.test", &ep4));	/* SNI first */
+	assert_non_null(r = lists_pin_rule(l, "a.example.test", &ep4)); /* SNI first */
 	assert_non_null(strstr(pin_rule_pattern(r), "*.example.test"));
 	ep4.port = 8443;
 	assert_null(lists_pin_rule(l, NULL, &ep4));
 	ep4.port = 443;
 	ep4.addr[3] = 2;
 	assert_null(lists_pin_rule(l, NULL, &ep4));
-	ep6.family = CS_AF_INET;	/* same bytes, other family */
+	ep6.family = CS_AF_INET; /* same bytes, other family */
 	assert_null(lists_pin_rule(l, NULL, &ep6));
 	lists_free(l);
 }
 
 static void test_pins_invalid(void **state)
 {
-	static const struct { const char *text, *want; } cases[] = {
+	static const struct {
+		const char *text, *want;
+	} cases[] = {
 		{ "a.test sha256:00\n", "pins.bad:1: sha256: expected 64 hex digits, got 2" },
 		{ "a.test\n", "pins.bad:1: pattern 'a.test' has no pins" },
-		{ "a.test md5:00\n", "pins.bad:1: pin 'md5:00': expected sha256:<hex> or spki:<base64>" },
+		{ "a.test md5:00\n",
+		  "pins.bad:1: pin 'md5:00': expected sha256:<hex> or spki:<base64>" },
 		{ "a*.test spki:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n",
 		  "pins.bad:1: pattern 'a*.test': '*' is allowed only" },
-		{ "*. spki:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n", "pins.bad:1: pattern '*.': not a host name" },
-		{ "a..b spki:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n", "pins.bad:1: pattern 'a..b': not a host name" },
-		{ "192.0.2.1:0 spki:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n", "pins.bad:1: pattern '192.0.2.1:0': expected IPv4:port" },
-		{ "192.0.2.300:443 spki:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n", "pins.bad:1: pattern '192.0.2.300:443'" },
-		{ "[2001:db8::1:443 spki:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n", "pins.bad:1: pattern '[2001:db8::1:443': expected [IPv6]:port" },
+		{ "*. spki:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n",
+		  "pins.bad:1: pattern '*.': not a host name" },
+		{ "a..b spki:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n",
+		  "pins.bad:1: pattern 'a..b': not a host name" },
+		{ "192.0.2.1:0 spki:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n",
+		  "pins.bad:1: pattern '192.0.2.1:0': expected IPv4:port" },
+		{ "192.0.2.300:443 spki:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n",
+		  "pins.bad:1: pattern '192.0.2.300:443'" },
+		{ "[2001:db8::1:443 spki:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n",
+		  "pins.bad:1: pattern '[2001:db8::1:443': expected [IPv6]:port" },
 		{ "# dup\nA.test spki:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n"
 		  "a.TEST. spki:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n",
 		  "pins.bad:3: duplicate pattern 'a.test' (first at /" },
 		{ "A.test spki:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n\n"
-		  "a.TEST. spki:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n", "/pins.bad:1)" },
+		  "a.TEST. spki:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n",
+		  "/pins.bad:1)" },
 		{ "[2001:db8::1]:443 spki:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n"
 		  "[2001:0db8:0::1]:443 spki:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n",
 		  "pins.bad:2: duplicate pattern" },
@@ -478,13 +513,15 @@ static void test_pins_invalid(void **state)
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
 		err[0] = '\0';
-		assert_null(load(NULL, write_text("pins.bad", cases[i].text), NULL, 0, err, sizeof(err)));
+		assert_null(load(NULL, write_text("pins.bad", cases[i].text), NULL, 0, err,
+				 sizeof(err)));
 		if (!strstr(err, cases[i].want))
 			fail_msg("case %zu: got \"%s\", want \"%s\"", i, err, cases[i].want);
 	}
 	n = snprintf(text, sizeof(text), "a.test");
 	for (int i = 0; i <= LISTS_PINS_PER_RULE; i++)
-		n += snprintf(text + n, sizeof(text) - (size_t)n, " spki:%s", f_leaf->spki_sha256_b64);
+		n += snprintf(text + n, sizeof(text) - (size_t)n, " spki:%s",
+			      f_leaf->spki_sha256_b64);
 	snprintf(text + n, sizeof(text) - (size_t)n, "\n");
 	assert_null(load(NULL, write_text("pins.bad", text), NULL, 0, err, sizeof(err)));
 	assert_non_null(strstr(err, "pins.bad:1: more than 16 pins"));
@@ -492,8 +529,9 @@ static void test_pins_invalid(void **state)
 
 /* ---- CRLs ---- */
 
-static void check_hit(const struct lists *l, const struct cert_facts *f, const struct cert_facts *iss,
-		      bool revoked, bool verified, int reason, const char *src)
+static void check_hit(const struct lists *l, const struct cert_facts *f,
+		      const struct cert_facts *iss, bool revoked, bool verified, int reason,
+		      const char *src)
 {
 	struct crl_hit h;
 
@@ -517,9 +555,11 @@ static void check_hit(const struct lists *l, const struct cert_facts *f, const s
 
 static void test_crl_pem_der_dir(void **state)
 {
-	struct rev r_int[] = { { X509_get0_serialNumber(x_leaf), 1 }, { X509_get0_serialNumber(x_leaf3), -1 } };
+	struct rev r_int[] = { { X509_get0_serialNumber(x_leaf), 1 },
+			       { X509_get0_serialNumber(x_leaf3), -1 } };
 	struct rev r_root[] = { { X509_get0_serialNumber(x_int), 4 } };
-	X509_CRL *c_int = make_crl(x_int, k_int, r_int, 2, 86400), *c_root = make_crl(x_root, k_root, r_root, 1, 86400);
+	X509_CRL *c_int = make_crl(x_int, k_int, r_int, 2, 86400),
+		 *c_root = make_crl(x_root, k_root, r_root, 1, 86400);
 	const char *paths[2];
 	char err[512], sub[256], lnk[300];
 	struct lists_sizes sz;
@@ -539,13 +579,14 @@ static void test_crl_pem_der_dir(void **state)
 	assert_true(has_warning(l, "int.crl.pem: CRL issuer CN=certsentry Test Intermediate"));
 	check_hit(l, f_leaf, NULL, true, false, 1, "int.crl.pem");
 	check_hit(l, f_leaf, f_int, true, true, 1, "int.crl.pem");
-	check_hit(l, f_leaf, f_int, true, true, 1, "int.crl.pem");	/* memoised */
+	check_hit(l, f_leaf, f_int, true, true, 1, "int.crl.pem"); /* memoised */
 	check_hit(l, f_leaf3, f_int, true, true, -1, NULL);
 	check_hit(l, f_leaf2, f_int, false, false, -1, NULL);
 	check_hit(l, f_int, f_root, false, false, -1, NULL);
 	/* an "issuer" of the right name but another key: the CRL does not count */
 	{
-		X509 *fake = mint_l(x_root, k_root, k_bad, "certsentry Test Intermediate", 99, true);
+		X509 *fake =
+			mint_l(x_root, k_root, k_bad, "certsentry Test Intermediate", 99, true);
 		struct cert_facts *ff = x509_facts(cache, fake);
 
 		check_hit(l, f_leaf, ff, false, false, -1, NULL);
@@ -564,7 +605,7 @@ static void test_crl_pem_der_dir(void **state)
 	lists_sizes(l, &sz);
 	assert_int_equal(sz.crls, 3);
 	assert_int_equal(sz.crl_entries, 4);
-	assert_int_equal(sz.crls_unverified, 1);	/* the root's are verified at load */
+	assert_int_equal(sz.crls_unverified, 1); /* the root's are verified at load */
 	check_hit(l, f_int, NULL, true, true, 4, "root.crl.der");
 	check_hit(l, f_leaf, NULL, true, false, 1, "int.crl.pem");
 	lists_free(l);
@@ -639,10 +680,11 @@ static void test_crl_bad_signature_and_stale(void **state)
 	assert_non_null(l);
 	lists_sizes(l, &sz);
 	assert_int_equal(sz.crls_stale, 1);
-	assert_true(has_warning(l, "stale.crl: CRL of CN=certsentry Test Intermediate,O=certsentry test "
-				   "is past its nextUpdate"));
+	assert_true(has_warning(
+		l, "stale.crl: CRL of CN=certsentry Test Intermediate,O=certsentry test "
+		   "is past its nextUpdate"));
 	assert_null(lists_warning(l, 2));
-	check_hit(l, f_leaf, f_int, true, true, 1, NULL);	/* still used */
+	check_hit(l, f_leaf, f_int, true, true, 1, NULL); /* still used */
 	lists_free(l);
 
 	X509_CRL_free(forged);
@@ -655,7 +697,8 @@ static void test_crl_bad_signature_and_stale(void **state)
 static void test_crl_indirect(void **state)
 {
 	X509_CRL *c = X509_CRL_new();
-	ASN1_TIME *t = ASN1_TIME_adj(NULL, time(NULL), 0, -60), *nt = ASN1_TIME_adj(NULL, time(NULL), 1, 0);
+	ASN1_TIME *t = ASN1_TIME_adj(NULL, time(NULL), 0, -60),
+		  *nt = ASN1_TIME_adj(NULL, time(NULL), 1, 0);
 	X509_EXTENSION *idp = X509V3_EXT_nconf_nid(NULL, NULL, NID_issuing_distribution_point,
 						   "critical,indirectCRL:TRUE");
 	X509_REVOKED *own = X509_REVOKED_new(), *other = X509_REVOKED_new();
@@ -687,7 +730,7 @@ static void test_crl_indirect(void **state)
 	if (!l)
 		fail_msg("%s", err);
 	assert_true(lists_crl_revoked(l, f_leaf3, f_int, NULL));
-	assert_false(lists_crl_revoked(l, f_leaf, f_int, NULL));	/* that serial is the root's */
+	assert_false(lists_crl_revoked(l, f_leaf, f_int, NULL)); /* that serial is the root's */
 	lists_free(l);
 	GENERAL_NAMES_free(gens);
 	X509_EXTENSION_free(idp);
@@ -740,7 +783,7 @@ static void test_file_errors(void **state)
 	assert_null(load(NULL, NULL, paths, 1, err, sizeof(err)));
 	assert_non_null(strstr(err, "trunc.pem: "));
 	assert_non_null(strstr(err, "does not parse"));
-	paths[0] = ca_pem;	/* PEM, but a certificate */
+	paths[0] = ca_pem; /* PEM, but a certificate */
 	assert_null(load(NULL, NULL, paths, 1, err, sizeof(err)));
 	assert_non_null(strstr(err, "ca.pem: no PEM CRL in the file"));
 	paths[0] = write_text("empty.crl", "");
@@ -748,7 +791,8 @@ static void test_file_errors(void **state)
 	assert_non_null(strstr(err, "empty.crl: "));
 
 	/* a deny file cut in the middle of its last line */
-	assert_null(load(write_text("trunc.deny", "# x\nsha256:0123456789ABCDEF"), NULL, NULL, 0, err, sizeof(err)));
+	assert_null(load(write_text("trunc.deny", "# x\nsha256:0123456789ABCDEF"), NULL, NULL, 0,
+			 err, sizeof(err)));
 	assert_non_null(strstr(err, "trunc.deny:2: sha256: expected 64 hex digits, got 16"));
 
 	/* unreadable: root reads anything, so try it as nobody */
@@ -806,7 +850,8 @@ static void test_failure_frees(void **state)
 	snprintf(text, sizeof(text), "sha256:%s\nspki:%s\nserial:01 issuer:CN=x\n",
 		 f_leaf->sha256_hex, f_leaf->spki_sha256_b64);
 	write_text("leak.deny", text);
-	snprintf(text, sizeof(text), "a.test sha256:%s\n*.b.test spki:%s\n10.0.0.1:443 spki:%s\nbad pattern\n",
+	snprintf(text, sizeof(text),
+		 "a.test sha256:%s\n*.b.test spki:%s\n10.0.0.1:443 spki:%s\nbad pattern\n",
 		 f_leaf->sha256_hex, f_leaf->spki_sha256_b64, f_leaf->spki_sha256_b64);
 	write_text("leak.pins", text);
 	assert_null(load(path_of("leak.deny"), path_of("leak.pins"), paths, 1, err, sizeof(err)));
@@ -886,7 +931,9 @@ static void test_crl_200k(void **state)
 
 	/* the issuer in the trust store: the signature over 9 MB is checked at load */
 	{
-		struct lists_opts o = { .ca_file = path_of("ca-int.pem"), .crl_paths = { paths[0] }, .n_crl = 1 };
+		struct lists_opts o = { .ca_file = path_of("ca-int.pem"),
+					.crl_paths = { paths[0] },
+					.n_crl = 1 };
 		FILE *f = fopen(o.ca_file, "w");
 
 		PEM_write_X509(f, x_root);
@@ -903,19 +950,21 @@ static void test_crl_200k(void **state)
 		lists_free(lv);
 	}
 
-	xin = mint(x_int, k_int, k_leaf, "in.example.test", "certsentry test", s[BIG_N / 2 + 1], false);
+	xin = mint(x_int, k_int, k_leaf, "in.example.test", "certsentry test", s[BIG_N / 2 + 1],
+		   false);
 	xout = mint(x_int, k_int, k_leaf, "out.example.test", "certsentry test", absent, false);
 	fin = x509_facts(cache, xin);
 	fout = x509_facts(cache, xout);
 	assert_true(lists_crl_revoked(l, fin, f_int, &h));
 	assert_true(h.crl_verified);
-	assert_int_equal(h.reason, 1);	/* (BIG_N/2+1) % 3 != 0 */
+	assert_int_equal(h.reason, 1); /* (BIG_N/2+1) % 3 != 0 */
 	assert_false(lists_crl_revoked(l, fout, f_int, &h));
 	t0 = now_s();
 	for (int i = 0; i < lookups; i++)
 		assert_false(lists_crl_revoked(l, fout, f_int, &h));
 	t_look = now_s() - t0;
-	printf("200k CRL: %d lookups (not revoked) %.0f ns each\n", lookups, t_look / lookups * 1e9);
+	printf("200k CRL: %d lookups (not revoked) %.0f ns each\n", lookups,
+	       t_look / lookups * 1e9);
 	t0 = now_s();
 	for (int i = 0; i < lookups / 10; i++)
 		assert_true(lists_crl_revoked(l, fin, f_int, &h));

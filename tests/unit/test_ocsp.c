@@ -29,8 +29,8 @@ static struct key_cert ca, leaf, other_leaf, delegate, no_eku, rogue, fake_ca, f
 
 /* key: new P-256 key unless given; issuer NULL: self-signed. Valid for a
  * day from an hour ago; SKID, and the EKU if given. */
-static void make(struct key_cert *kc, EVP_PKEY *key, const char *dn_o, const char *cn,
-		 long serial, const struct key_cert *issuer, const char *eku, bool is_ca)
+static void make(struct key_cert *kc, EVP_PKEY *key, const char *dn_o, const char *cn, long serial,
+		 const struct key_cert *issuer, const char *eku, bool is_ca)
 {
 	const char *exts[] = { "subjectKeyIdentifier", "hash", "extendedKeyUsage", eku, NULL };
 
@@ -38,9 +38,17 @@ static void make(struct key_cert *kc, EVP_PKEY *key, const char *dn_o, const cha
 	if (!eku)
 		exts[2] = NULL;
 	kc->cert = x509_mint(&(const struct x509_spec){
-		.key = kc->key, .signer = issuer ? issuer->key : NULL,
-		.issuer = issuer ? issuer->cert : NULL, .cn = cn, .o = dn_o, .serial = serial,
-		.from_now = true, .nb_s = -3600, .na_s = 86400, .ca = is_ca, .bare = true,
+		.key = kc->key,
+		.signer = issuer ? issuer->key : NULL,
+		.issuer = issuer ? issuer->cert : NULL,
+		.cn = cn,
+		.o = dn_o,
+		.serial = serial,
+		.from_now = true,
+		.nb_s = -3600,
+		.na_s = 86400,
+		.ca = is_ca,
+		.bare = true,
 		.exts = exts,
 	});
 }
@@ -63,7 +71,8 @@ static int setup(void **state)
 	/* Same name as the CA, another key. */
 	make(&fake_ca, NULL, "certsentry test", "OCSP Test CA", 1, NULL, NULL, true);
 	/* Names the CA as its issuer, OCSPSigning, but signed by fake_ca. */
-	make(&forged, NULL, "certsentry test", "OCSP Responder", 10, &fake_ca, "OCSPSigning", false);
+	make(&forged, NULL, "certsentry test", "OCSP Responder", 10, &fake_ca, "OCSPSigning",
+	     false);
 	return 0;
 }
 
@@ -77,22 +86,22 @@ static int teardown(void **state)
 
 /* ---- building responses ---------------------------------------------------- */
 
-#define T_THIS	1767225600	/* 2026-01-01T00:00:00Z */
-#define T_NEXT	1767830400	/* 2026-01-08T00:00:00Z */
-#define T_REV	1764547200	/* 2025-12-01T00:00:00Z */
+#define T_THIS 1767225600 /* 2026-01-01T00:00:00Z */
+#define T_NEXT 1767830400 /* 2026-01-08T00:00:00Z */
+#define T_REV  1764547200 /* 2025-12-01T00:00:00Z */
 
 struct single {
-	const struct key_cert *cert;	/* the certificate it is about */
-	int status;			/* V_OCSP_CERTSTATUS_* */
-	int reason;			/* -1: none */
+	const struct key_cert *cert; /* the certificate it is about */
+	int status;		     /* V_OCSP_CERTSTATUS_* */
+	int reason;		     /* -1: none */
 	bool no_next;
-	const EVP_MD *md;		/* CertID hash; NULL: SHA-1 */
+	const EVP_MD *md; /* CertID hash; NULL: SHA-1 */
 };
 
 struct resp_opts {
 	struct single s[3];
 	int n;
-	const struct key_cert *signer;	/* its certificate is not included */
+	const struct key_cert *signer; /* its certificate is not included */
 };
 
 static ASN1_GENERALIZEDTIME *gt(time_t t)
@@ -112,9 +121,11 @@ static uint8_t *build(const struct resp_opts *o, int *len)
 	assert_non_null(bs);
 	for (int i = 0; i < o->n; i++) {
 		const struct single *s = &o->s[i];
-		OCSP_CERTID *id = OCSP_cert_to_id(s->md ? s->md : EVP_sha1(), s->cert->cert, ca.cert);
+		OCSP_CERTID *id =
+			OCSP_cert_to_id(s->md ? s->md : EVP_sha1(), s->cert->cert, ca.cert);
 		ASN1_GENERALIZEDTIME *tu = gt(T_THIS), *nu = s->no_next ? NULL : gt(T_NEXT);
-		ASN1_GENERALIZEDTIME *rt = s->status == V_OCSP_CERTSTATUS_REVOKED ? gt(T_REV) : NULL;
+		ASN1_GENERALIZEDTIME *rt = s->status == V_OCSP_CERTSTATUS_REVOKED ? gt(T_REV) :
+										    NULL;
 
 		assert_non_null(id);
 		assert_non_null(OCSP_basic_add1_status(bs, id, s->status, s->reason, rt, tu, nu));
@@ -310,15 +321,15 @@ static void test_signatures(void **state)
 		const struct key_cert *signer;
 		bool by_key, ok;
 	} t[] = {
-		{ &ca, false, true },		/* the issuer, its certificate included */
+		{ &ca, false, true }, /* the issuer, its certificate included */
 		{ &ca, true, true },
-		{ &delegate, false, true },	/* delegated, OCSPSigning EKU */
+		{ &delegate, false, true }, /* delegated, OCSPSigning EKU */
 		{ &delegate, true, true },
-		{ &no_eku, false, false },	/* issued by the CA, but no OCSPSigning */
-		{ &rogue, false, false },	/* OCSPSigning, not issued by the CA */
-		{ &fake_ca, false, false },	/* the CA's name, another key */
+		{ &no_eku, false, false },  /* issued by the CA, but no OCSPSigning */
+		{ &rogue, false, false },   /* OCSPSigning, not issued by the CA */
+		{ &fake_ca, false, false }, /* the CA's name, another key */
 		{ &fake_ca, true, false },
-		{ &forged, false, false },	/* claims the CA as issuer, not signed by it */
+		{ &forged, false, false }, /* claims the CA as issuer, not signed by it */
 	};
 	struct ocsp_facts f;
 
@@ -334,7 +345,7 @@ static void test_signatures(void **state)
 		if (f.signature_ok != t[i].ok)
 			fail_msg("case %zu: signature_ok %d", i, f.signature_ok);
 		if (t[i].by_key)
-			assert_int_equal(strlen(f.responder), 40);	/* SHA-1 key hash */
+			assert_int_equal(strlen(f.responder), 40); /* SHA-1 key hash */
 		else if (t[i].signer == &delegate)
 			assert_string_equal(f.responder, "CN=OCSP Responder,O=certsentry test");
 		OPENSSL_free(der);
@@ -370,7 +381,10 @@ static void test_signatures(void **state)
 
 static void test_not_successful(void **state)
 {
-	static const struct { int st; const char *s; } t[] = {
+	static const struct {
+		int st;
+		const char *s;
+	} t[] = {
 		{ OCSP_RESPONSE_STATUS_MALFORMEDREQUEST, "malformedRequest" },
 		{ OCSP_RESPONSE_STATUS_INTERNALERROR, "internalError" },
 		{ OCSP_RESPONSE_STATUS_TRYLATER, "tryLater" },
@@ -401,7 +415,7 @@ static void test_not_successful(void **state)
 	assert_int_equal(ocsp_parse(try_later, sizeof(try_later), leaf.cert, NULL, &f), 0);
 	assert_string_equal(f.response_status_str, "tryLater");
 	assert_int_equal(ocsp_parse(status_4, sizeof(status_4), leaf.cert, NULL, &f), 0);
-	assert_int_equal(f.response_status, 4);		/* unused value */
+	assert_int_equal(f.response_status, 4); /* unused value */
 	assert_string_equal(f.response_status_str, "unknown");
 }
 
@@ -448,8 +462,8 @@ static void test_garbage(void **state)
 		}
 	/* id-pkix-ocsp-basic changed to another responseType. */
 	{
-		static const uint8_t basic_oid[] = { 0x06, 0x09, 0x2b, 0x06, 0x01, 0x05, 0x05,
-						     0x07, 0x30, 0x01, 0x01 };
+		static const uint8_t basic_oid[] = { 0x06, 0x09, 0x2b, 0x06, 0x01, 0x05,
+						     0x05, 0x07, 0x30, 0x01, 0x01 };
 		uint8_t *at = memmem(der, (size_t)len, basic_oid, sizeof(basic_oid));
 
 		assert_non_null(at);
@@ -464,12 +478,9 @@ static void test_garbage(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_good),
-		cmocka_unit_test(test_revoked_unknown),
-		cmocka_unit_test(test_certid_hashes),
-		cmocka_unit_test(test_signatures),
-		cmocka_unit_test(test_not_successful),
-		cmocka_unit_test(test_garbage),
+		cmocka_unit_test(test_good),	       cmocka_unit_test(test_revoked_unknown),
+		cmocka_unit_test(test_certid_hashes),  cmocka_unit_test(test_signatures),
+		cmocka_unit_test(test_not_successful), cmocka_unit_test(test_garbage),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

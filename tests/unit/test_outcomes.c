@@ -27,7 +27,7 @@ static void test_accepted(void **state)
 	outcome_record(&o, 53, 6 + 58);
 	assert_int_equal(decided(&o), OUTCOME_ACCEPTED);
 	assert_true(outcome_take(&o));
-	assert_false(outcome_take(&o));		/* once */
+	assert_false(outcome_take(&o)); /* once */
 }
 
 /* The shape: one 19-byte record, then FIN (half-close) right at its end. */
@@ -38,7 +38,7 @@ static void test_half_close_after_alert(void **state)
 	(void)state;
 	outcome_flight(&o, false);
 	outcome_record(&o, OUTCOME_ALERT_LEN, 1000);
-	assert_true(outcome_pending(&o));	/* the close decides */
+	assert_true(outcome_pending(&o)); /* the close decides */
 	outcome_close(&o, true, false, 1000);
 	assert_int_equal(decided(&o), OUTCOME_ABORTED);
 	assert_string_equal(o.reason, "one alert-sized record, then FIN");
@@ -74,7 +74,7 @@ static void test_client_hello_only(void **state)
 	struct outcome_track o = { 0 }, p = { 0 }, q = { 0 };
 
 	(void)state;
-	outcome_close(&o, true, false, 517);	/* no flight: nothing to classify */
+	outcome_close(&o, true, false, 517); /* no flight: nothing to classify */
 	assert_false(outcome_pending(&o));
 	assert_false(outcome_take(&o));
 	outcome_flight(&p, false);
@@ -161,7 +161,7 @@ static void test_read_alert_and_handshake(void **state)
 	struct outcome_track o = { 0 }, p = { 0 };
 
 	(void)state;
-	outcome_alert(&o, "before the flight");	/* no flight: not this client's answer */
+	outcome_alert(&o, "before the flight"); /* no flight: not this client's answer */
 	assert_false(outcome_pending(&o));
 	assert_false(outcome_take(&o));
 	outcome_flight(&o, false);
@@ -212,7 +212,7 @@ static void outcome(struct outcomes *t, uint64_t ts, enum client_outcome out, co
 }
 
 #define CHROMIUM "t13d1516h2_8daaf6152771_d8a2da3f94cd"
-#define OPENSSL "t13d311000_e8f1e7e78f70_1f22a2ca17c4"
+#define OPENSSL	 "t13d311000_e8f1e7e78f70_1f22a2ca17c4"
 
 /* 30 refuse and 10 accept within a minute: client.aborting, once, naming
  * the counts, the leaf and the family that aborts; then accepts push the
@@ -270,7 +270,8 @@ static void test_rate_quiet(void **state)
 
 	(void)state;
 	for (int i = 0; i < 100; i++)
-		outcome(t, ts + i * SEC / 2, i % 50 == 7 ? OUTCOME_ABORTED : OUTCOME_ACCEPTED, OPENSSL);
+		outcome(t, ts + i * SEC / 2, i % 50 == 7 ? OUTCOME_ABORTED : OUTCOME_ACCEPTED,
+			OPENSSL);
 	for (int i = 0; i < 50; i++)
 		outcome(t, ts + 55 * SEC, OUTCOME_UNKNOWN, CHROMIUM);
 	assert_int_equal(g.n, 0);
@@ -285,7 +286,9 @@ static void test_rate_quiet(void **state)
 static void test_rate_clears_on_tick(void **state)
 {
 	struct got g = { 0 };
-	struct outcomes_opts oo = { .window_s = 10, .pct = 50, .min = 4, .emit = on_emit, .ctx = &g };
+	struct outcomes_opts oo = {
+		.window_s = 10, .pct = 50, .min = 4, .emit = on_emit, .ctx = &g
+	};
 	struct outcomes *t = outcomes_new(&oo);
 	uint64_t ts = 1700000000ULL * SEC;
 

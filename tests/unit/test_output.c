@@ -23,16 +23,20 @@
 #include "served.h"
 #include "output.h"
 
-#ifdef CS_TEST_TLS_STUBS	/* only while user/tls.c is not there */
+#ifdef CS_TEST_TLS_STUBS /* only while user/tls.c is not there */
 const char *tls_version_number(uint16_t v)
 {
 	return v == 0x0303 ? "1.2" : v == 0x0304 ? "1.3" : NULL;
 }
-const char *tls_version_protocol(uint16_t v) { return tls_version_number(v) ? "tls" : NULL; }
+const char *tls_version_protocol(uint16_t v)
+{
+	return tls_version_number(v) ? "tls" : NULL;
+}
 const char *tls_cipher_name(uint16_t id)
 {
 	return id == 0xC02F ? "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256" :
-	       id == 0x1301 ? "TLS_AES_128_GCM_SHA256" : NULL;
+	       id == 0x1301 ? "TLS_AES_128_GCM_SHA256" :
+			      NULL;
 }
 #endif
 
@@ -48,7 +52,8 @@ static X509_NAME *name2(const char *o, const char *cn)
 	X509_NAME *n = X509_NAME_new();
 
 	if (o)
-		X509_NAME_add_entry_by_txt(n, "O", MBSTRING_UTF8, (const unsigned char *)o, -1, -1, 0);
+		X509_NAME_add_entry_by_txt(n, "O", MBSTRING_UTF8, (const unsigned char *)o, -1, -1,
+					   0);
 	X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_UTF8, (const unsigned char *)cn, -1, -1, 0);
 	return n;
 }
@@ -58,8 +63,13 @@ static uint8_t *mint(X509_NAME *subj, X509_NAME *iss, long serial, EVP_PKEY *key
 		     GENERAL_NAMES *gens, size_t *len)
 {
 	const struct x509_spec s = {
-		.key = key, .signer = k_ca, .subj = subj, .iss_name = iss, .serial = serial,
-		.gens = gens, .bare = true,
+		.key = key,
+		.signer = k_ca,
+		.subj = subj,
+		.iss_name = iss,
+		.serial = serial,
+		.gens = gens,
+		.bare = true,
 	};
 	X509 *x = x509_mint(&s);
 	uint8_t *d = NULL;
@@ -74,7 +84,8 @@ static uint8_t *mint(X509_NAME *subj, X509_NAME *iss, long serial, EVP_PKEY *key
 static void add_gen(GENERAL_NAMES *gens, int type, const void *v, int len)
 {
 	GENERAL_NAME *g = GENERAL_NAME_new();
-	ASN1_STRING *s = ASN1_STRING_type_new(type == GEN_IPADD ? V_ASN1_OCTET_STRING : V_ASN1_IA5STRING);
+	ASN1_STRING *s =
+		ASN1_STRING_type_new(type == GEN_IPADD ? V_ASN1_OCTET_STRING : V_ASN1_IA5STRING);
 
 	ASN1_STRING_set(s, v, len);
 	GENERAL_NAME_set0_value(g, type, s);
@@ -87,7 +98,7 @@ static int setup(void **state)
 	static const uint8_t ip[4] = { 192, 0, 2, 7 };
 
 	(void)state;
-	signal(SIGPIPE, SIG_IGN);	/* as main does */
+	signal(SIGPIPE, SIG_IGN); /* as main does */
 	k_ca = EVP_EC_gen("P-256");
 	k_leaf = EVP_RSA_gen(2048);
 	cache = cert_cache_new(64);
@@ -99,8 +110,13 @@ static int setup(void **state)
 	der_leaf = mint(name2("Example Org", "example.com"), name2(NULL, "Test Intermediate"),
 			0x1001, k_leaf, g, &len_leaf);
 	add_gen(h, GEN_DNS, "\xff\x1b]0;pwn\x07.example", -1);
-	add_gen(h, GEN_DNS, "\xc2\x9b" "31m\xe2\x80\xae" "moc.elgoog", -1);	/* CSI, RLO */
-	der_hostile = mint(name2("\"Org\"\n", "\x1b[2J\x1b[31mred\r\x7f\xc2\x85" "end"),
+	add_gen(h, GEN_DNS,
+		"\xc2\x9b"
+		"31m\xe2\x80\xae"
+		"moc.elgoog",
+		-1); /* CSI, RLO */
+	der_hostile = mint(name2("\"Org\"\n", "\x1b[2J\x1b[31mred\r\x7f\xc2\x85"
+					      "end"),
 			   name2(NULL, "Test Intermediate"), 0x1002, k_ca, h, &len_hostile);
 	return k_ca && k_leaf && cache ? 0 : -1;
 }
@@ -120,7 +136,7 @@ static void base_report(struct cs_report *r)
 {
 	memset(r, 0, sizeof(*r));
 	r->action = REPORT_CERTIFICATE;
-	r->ts_ns = 1795715501123456789ULL;	/* 2026-11-26T17:51:41.123Z */
+	r->ts_ns = 1795715501123456789ULL; /* 2026-11-26T17:51:41.123Z */
 	r->client.family = r->server.family = CS_AF_INET;
 	inet_pton(AF_INET, "10.0.0.1", r->client.addr);
 	inet_pton(AF_INET, "10.0.0.2", r->server.addr);
@@ -162,7 +178,8 @@ static char *render(enum output_format fmt, const struct cs_report *r, size_t *l
 		assert_int_equal(output_report(o, r), 0);
 	else
 		assert_int_equal(output_status(o, 1795715501123456789ULL, "start", "error",
-					       "bad list \"x\"\n\x1b[31m line 3"), 0);
+					       "bad list \"x\"\n\x1b[31m line 3"),
+				 0);
 	assert_int_equal(output_flush(o), 0);
 	output_stats(o, st);
 	n = ftell(f);
@@ -254,7 +271,7 @@ static void test_json_full(void **state)
 	assert_int_equal(int_at(o, "/source/port"), 51234);
 	assert_string_equal(str_at(o, "/destination/ip"), "10.0.0.2");
 	assert_int_equal(int_at(o, "/destination/port"), 443);
-	assert_string_equal(str_at(o, "/destination/domain"), "example.com");	/* ECS: the SNI */
+	assert_string_equal(str_at(o, "/destination/domain"), "example.com"); /* ECS: the SNI */
 	assert_null(at(o, "/source/domain"));
 	assert_string_equal(str_at(o, "/network/type"), "ipv4");
 	assert_string_equal(str_at(o, "/network/transport"), "tcp");
@@ -276,8 +293,10 @@ static void test_json_full(void **state)
 	assert_string_equal(str_at(o, "/tls/server/x509/subject/distinguished_name"),
 			    "CN=example.com,O=Example Org");
 	assert_string_equal(str_at(o, "/tls/server/x509/subject/common_name/0"), "example.com");
-	assert_int_equal(json_object_array_length(at(o, "/tls/server/x509/subject/common_name")), 1);
-	assert_string_equal(str_at(o, "/tls/server/x509/issuer/common_name/0"), "Test Intermediate");
+	assert_int_equal(json_object_array_length(at(o, "/tls/server/x509/subject/common_name")),
+			 1);
+	assert_string_equal(str_at(o, "/tls/server/x509/issuer/common_name/0"),
+			    "Test Intermediate");
 	assert_string_equal(str_at(o, "/tls/server/x509/not_after"), "2027-01-01T00:00:00.000Z");
 	assert_int_equal(json_object_array_length(at(o, "/tls/server/x509/alternative_names")), 3);
 	assert_string_equal(str_at(o, "/tls/server/x509/alternative_names/2"), "192.0.2.7");
@@ -290,9 +309,11 @@ static void test_json_full(void **state)
 	assert_string_equal(str_at(o, "/certsentry/client_alpn"), "h2,http/1.1");
 	assert_int_equal(json_object_array_length(at(o, "/certsentry/chain")), 2);
 	assert_string_equal(str_at(o, "/certsentry/chain/0/sha256"), hex);
-	assert_string_equal(str_at(o, "/certsentry/chain/0/spki_sha256"), r.chain[0]->spki_sha256_b64);
+	assert_string_equal(str_at(o, "/certsentry/chain/0/spki_sha256"),
+			    r.chain[0]->spki_sha256_b64);
 	assert_int_equal(int_at(o, "/certsentry/chain/0/der_length"), len_leaf);
-	assert_string_equal(str_at(o, "/certsentry/chain/1/subject"), "CN=Test Intermediate,O=Test PKI");
+	assert_string_equal(str_at(o, "/certsentry/chain/1/subject"),
+			    "CN=Test Intermediate,O=Test PKI");
 	assert_string_equal(str_at(o, "/certsentry/chain/1/public_key_curve"), "prime256v1");
 	assert_string_equal(str_at(o, "/certsentry/chain/1/serial_number"), "1000");
 	assert_false(json_object_get_boolean(at(o, "/certsentry/chain/1/self_signed")));
@@ -339,11 +360,11 @@ static void test_json_hidden_v6(void **state)
 	assert_string_equal(str_at(o, "/destination/ip"), "2001:db8::2");
 	assert_string_equal(str_at(o, "/network/type"), "ipv6");
 	assert_string_equal(str_at(o, "/observer/egress/interface/name"), "veth0");
-	assert_null(at(o, "/observer/egress/interface/id"));	/* ifindex 0 */
+	assert_null(at(o, "/observer/egress/interface/id")); /* ifindex 0 */
 	assert_null(at(o, "/observer/ingress"));
 	assert_string_equal(str_at(o, "/tls/version"), "1.3");
 	assert_string_equal(str_at(o, "/tls/cipher"), "TLS_AES_128_GCM_SHA256");
-	assert_null(at(o, "/tls/client"));	/* no SNI */
+	assert_null(at(o, "/tls/client")); /* no SNI */
 	assert_null(at(o, "/destination/domain"));
 	assert_null(at(o, "/tls/next_protocol"));
 	assert_null(at(o, "/tls/server"));
@@ -356,9 +377,10 @@ static void test_json_hidden_v6(void **state)
 
 	/* text: brackets around v6, says why there is no certificate */
 	s = render(OUTPUT_TEXT, &r, &n, &st);
-	assert_string_equal(s, "1970-01-01T00:00:00.001Z tls-certificate-hidden [2001:db8::1]:40000 -> "
-			    "[2001:db8::2]:8443 if=veth0/out TLS1.3 TLS_AES_128_GCM_SHA256 "
-			    "certificate encrypted (TLS 1.3), no key source\n");
+	assert_string_equal(
+		s, "1970-01-01T00:00:00.001Z tls-certificate-hidden [2001:db8::1]:40000 -> "
+		   "[2001:db8::2]:8443 if=veth0/out TLS1.3 TLS_AES_128_GCM_SHA256 "
+		   "certificate encrypted (TLS 1.3), no key source\n");
 	free(s);
 
 	/* judged: unverified, plainly, and not an alert */
@@ -375,7 +397,7 @@ static void test_json_hidden_v6(void **state)
 		free(s);
 		s = render(OUTPUT_TEXT, &r, &n, &st);
 		assert_non_null(strstr(s, "certificate encrypted (TLS 1.3), no key source "
-				       "verdict=unverified\n"));
+					  "verdict=unverified\n"));
 		assert_null(strstr(s, "verdict=ok"));
 		free(s);
 	}
@@ -429,7 +451,8 @@ static void assert_no_empty_object(json_object *o, const char *where)
 	if (json_object_is_type(o, json_type_object)) {
 		if (!json_object_object_length(o))
 			fail_msg("an empty object at %s", where);
-		json_object_object_foreach(o, k, v) {
+		json_object_object_foreach(o, k, v)
+		{
 			(void)k;
 			assert_no_empty_object(v, where);
 		}
@@ -445,8 +468,8 @@ static void assert_no_empty_object(json_object *o, const char *where)
 static void test_json_no_empty_tls(void **state)
 {
 	static const enum report_action actions[] = {
-		REPORT_ALERT, REPORT_INCOMPLETE, REPORT_CERTIFICATE_HIDDEN, REPORT_CERTIFICATE,
-		REPORT_RESUMED,
+		REPORT_ALERT,	    REPORT_INCOMPLETE, REPORT_CERTIFICATE_HIDDEN,
+		REPORT_CERTIFICATE, REPORT_RESUMED,
 	};
 	struct cs_report r;
 	struct output_stats st;
@@ -468,7 +491,7 @@ static void test_json_no_empty_tls(void **state)
 		r.chain[0] = r.chain[1] = NULL;
 		s = render(OUTPUT_JSON, &r, &n, &st);
 		o = parse_line(s, n);
-		if (actions[i] == REPORT_RESUMED)	/* all it knows: tls.resumed */
+		if (actions[i] == REPORT_RESUMED) /* all it knows: tls.resumed */
 			assert_true(json_object_get_boolean(at(o, "/tls/resumed")));
 		else if (at(o, "/tls"))
 			fail_msg("action %d: a tls object with nothing to say: %s", actions[i], s);
@@ -499,11 +522,13 @@ static void test_text_line(void **state)
 	(void)state;
 	base_report(&r);
 	s = render(OUTPUT_TEXT, &r, &n, &st);
-	snprintf(want, sizeof(want),
-		 "2026-11-26T17:51:41.123Z tls-certificate 10.0.0.1:51234 -> 10.0.0.2:443 if=eth0/in "
-		 "sni=example.com TLS1.2 TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256 alpn=h2 "
-		 "leaf=\"CN=example.com,O=Example Org\" issuer=\"CN=Test Intermediate\" serial=1001 "
-		 "sha256=%.16s expires=2027-01-01 chain=3\n", r.chain[0]->sha256_hex);
+	snprintf(
+		want, sizeof(want),
+		"2026-11-26T17:51:41.123Z tls-certificate 10.0.0.1:51234 -> 10.0.0.2:443 if=eth0/in "
+		"sni=example.com TLS1.2 TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256 alpn=h2 "
+		"leaf=\"CN=example.com,O=Example Org\" issuer=\"CN=Test Intermediate\" serial=1001 "
+		"sha256=%.16s expires=2027-01-01 chain=3\n",
+		r.chain[0]->sha256_hex);
 	assert_string_equal(s, want);
 	assert_int_equal(st.lines, 1);
 	free(s);
@@ -582,25 +607,31 @@ static void test_hostile(void **state)
 	strcpy(r.sni, "evil.example\x1b[2J sni=fake \xff\"\xe2\x80\xae\xc2\x9b");
 	strcpy(r.alpn, "h2\r\nx");
 	s = render(OUTPUT_JSON, &r, &n, &st);
-	o = parse_line(s, n);	/* valid UTF-8 JSON whatever the certificate holds */
+	o = parse_line(s, n); /* valid UTF-8 JSON whatever the certificate holds */
 	assert_string_equal(str_at(o, "/tls/server/x509/subject/common_name/0"),
-			    "\x1b[2J\x1b[31mred\r\x7f\xc2\x85" "end");
+			    "\x1b[2J\x1b[31mred\r\x7f\xc2\x85"
+			    "end");
 	assert_string_equal(str_at(o, "/tls/server/x509/alternative_names/0"),
 			    "\xef\xbf\xbd\x1b]0;pwn\x07.example");
-	assert_string_equal(str_at(o, "/tls/server/x509/alternative_names/1"),
-			    "\xc2\x9b" "31m\xe2\x80\xae" "moc.elgoog");
-	assert_string_equal(str_at(o, "/tls/client/server_name"), "evil.example\x1b[2J sni=fake \xef\xbf\xbd\"\xe2\x80\xae\xc2\x9b");
+	assert_string_equal(str_at(o, "/tls/server/x509/alternative_names/1"), "\xc2\x9b"
+									       "31m\xe2\x80\xae"
+									       "moc.elgoog");
+	assert_string_equal(str_at(o, "/tls/client/server_name"),
+			    "evil.example\x1b[2J sni=fake \xef\xbf\xbd\"\xe2\x80\xae\xc2\x9b");
 	assert_string_equal(str_at(o, "/tls/next_protocol"), "h2\r\nx");
-	assert_null(strchr(s, '\x1b'));	/* escaped in the line itself, too */
+	assert_null(strchr(s, '\x1b')); /* escaped in the line itself, too */
 	json_object_put(o);
 	free(s);
 
 	s = render(OUTPUT_TEXT, &r, &n, &st);
 	assert_one_line(s, n);
 	assert_terminal_safe(s, n);
-	assert_non_null(strstr(s, " sni=evil.example\\x1B[2J\\x20sni=fake\\x20\\xFF\\\"\\u{202E}\\u{009B} "));
+	assert_non_null(strstr(
+		s, " sni=evil.example\\x1B[2J\\x20sni=fake\\x20\\xFF\\\"\\u{202E}\\u{009B} "));
 	assert_non_null(strstr(s, " alpn=h2\\x0D\\x0Ax "));
-	assert_non_null(strstr(s, "leaf=\"CN=\\\\1B[2J\\\\1B[31mred\\\\0D\\\\7F\\\\C2\\\\85end,O=\\\\\\\"Org\\\\\\\"\\\\0A\""));
+	assert_non_null(strstr(
+		s,
+		"leaf=\"CN=\\\\1B[2J\\\\1B[31mred\\\\0D\\\\7F\\\\C2\\\\85end,O=\\\\\\\"Org\\\\\\\"\\\\0A\""));
 	free(s);
 	put_report(&r);
 }
@@ -646,7 +677,8 @@ static void test_truncated_chain(void **state)
 	s = render(OUTPUT_JSON, &r, &n, &st);
 	o = parse_line(s, n);
 	assert_null(at(o, "/certsentry.truncated"));
-	assert_int_equal(json_object_array_length(at(o, "/tls/server/x509/alternative_names")), CERT_SANS_MAX);
+	assert_int_equal(json_object_array_length(at(o, "/tls/server/x509/alternative_names")),
+			 CERT_SANS_MAX);
 	assert_int_equal(int_at(o, "/certsentry/chain/0/alternative_names_total"), 10000);
 	json_object_put(o);
 	free(s);
@@ -678,12 +710,12 @@ static void test_cert_json_cache(void **state)
 		d[i] = mint(name2(NULL, "slot.example"), name2(NULL, "Test Intermediate"), 5000 + i,
 			    k_ca, NULL, &dl[i]);
 		EVP_Digest(d[i], dl[i], md, NULL, EVP_sha256(), NULL);
-		slot[i] = (md[0] | md[1] << 8) % 512;	/* FRAG_SLOTS */
+		slot[i] = (md[0] | md[1] << 8) % 512; /* FRAG_SLOTS */
 		for (int j = 0; j < i && b < 0; j++)
 			if (slot[j] == slot[i])
 				a = j, b = i;
 	}
-	assert_true(b >= 0);	/* 128 into 512 slots: no collision has p < 1e-7 */
+	assert_true(b >= 0); /* 128 into 512 slots: no collision has p < 1e-7 */
 	o = output_new(f, OUTPUT_JSON);
 	base_report(&r);
 	put_report(&r);
@@ -713,7 +745,7 @@ static void test_cert_json_cache(void **state)
 		json_object_put(j);
 		if (k < 2)
 			continue;
-		r.chain[0] = cert_get(cache, d[i], dl[i]);	/* a fresh output, no cache */
+		r.chain[0] = cert_get(cache, d[i], dl[i]); /* a fresh output, no cache */
 		one = render(OUTPUT_JSON, &r, &one_n, &st);
 		cert_put(cache, r.chain[0]);
 		n = strlen(line);
@@ -745,7 +777,8 @@ static void test_status(void **state)
 	json_object_put(o);
 	free(s);
 	s = render(OUTPUT_TEXT, NULL, &n, &st);
-	assert_string_equal(s, "2026-11-26T17:51:41.123Z start [error] bad list \"x\"\\x0A\\x1B[31m line 3\n");
+	assert_string_equal(
+		s, "2026-11-26T17:51:41.123Z start [error] bad list \"x\"\\x0A\\x1B[31m line 3\n");
 	free(s);
 }
 
@@ -761,23 +794,23 @@ static void test_write_errors(void **state)
 	base_report(&r);
 	assert_non_null(f);
 	o = output_new(f, OUTPUT_JSON);
-	assert_int_equal(output_report(o, &r), 0);	/* buffered until the flush */
-	assert_int_equal(output_flush(o), -1);		/* ENOSPC */
-	assert_int_equal(output_status(o, 0, "x", "info", "y"), -1);	/* flushed at once */
+	assert_int_equal(output_report(o, &r), 0);		     /* buffered until the flush */
+	assert_int_equal(output_flush(o), -1);			     /* ENOSPC */
+	assert_int_equal(output_status(o, 0, "x", "info", "y"), -1); /* flushed at once */
 	output_stats(o, &st);
 	assert_int_equal(st.write_errors, 2);
 	output_free(o);
 	fclose(f);
 
 	assert_int_equal(pipe(p), 0);
-	close(p[0]);	/* reader gone: EPIPE, SIGPIPE ignored */
+	close(p[0]); /* reader gone: EPIPE, SIGPIPE ignored */
 	f = fdopen(p[1], "w");
 	o = output_new(f, OUTPUT_TEXT);
 	assert_int_equal(output_report(o, &r), 0);
 	assert_int_equal(output_report(o, &r), 0);
-	assert_int_equal(output_flush(o), -1);		/* EPIPE */
+	assert_int_equal(output_flush(o), -1); /* EPIPE */
 	output_stats(o, &st);
-	assert_int_equal(st.write_errors, 1);		/* one failed write of two lines */
+	assert_int_equal(st.write_errors, 1); /* one failed write of two lines */
 	output_free(o);
 	fclose(f);
 	output_stats(NULL, &st);
@@ -842,7 +875,8 @@ static void test_summary(void **state)
 	output_free(t);
 	js = drain(jf);
 	ts = drain(tf);
-	assert_string_equal(ts,
+	assert_string_equal(
+		ts,
 		"2026-11-26T17:51:41.123Z summary tls-certificate seen 41 more times from 7 clients"
 		" -> 10.0.0.2:443 sni=exa\\x20mple.com sha256=AB12CD34EF56AB12 verdict=revoked.crl"
 		" first=2026-11-26T17:50:00.000Z last=2026-11-26T17:51:40.999Z\n"
@@ -856,7 +890,7 @@ static void test_summary(void **state)
 	assert_string_equal(str_at(o, "/event/kind"), "alert");
 	assert_int_equal(int_at(o, "/event/severity"), 2);
 	assert_string_equal(str_at(o, "/event/action"), "tls-summary");
-	assert_null(at(o, "/event/count"));	/* not an ECS field */
+	assert_null(at(o, "/event/count")); /* not an ECS field */
 	assert_int_equal(int_at(o, "/certsentry/summary/count"), 41);
 	assert_string_equal(str_at(o, "/destination/domain"), "exa mple.com");
 	assert_string_equal(str_at(o, "/event/start"), "2026-11-26T17:50:00.000Z");
@@ -873,7 +907,7 @@ static void test_summary(void **state)
 	o = parse_line(second, strlen(second));
 	assert_string_equal(str_at(o, "/event/kind"), "event");
 	assert_null(at(o, "/rule"));
-	assert_null(at(o, "/tls"));	/* no SNI, no leaf: no "tls":{} */
+	assert_null(at(o, "/tls")); /* no SNI, no leaf: no "tls":{} */
 	assert_null(at(o, "/destination/domain"));
 	assert_string_equal(str_at(o, "/certsentry/summary/of"), "tls-certificate-hidden");
 	assert_true(json_object_get_boolean(at(o, "/certsentry/summary/distinct_clients_capped")));
@@ -889,7 +923,8 @@ static int keys_of(json_object *o, const char **keys, int max)
 {
 	int n = 0;
 
-	json_object_object_foreach(o, k, v) {
+	json_object_object_foreach(o, k, v)
+	{
 		(void)v;
 		if (n < max)
 			keys[n++] = k;
@@ -935,8 +970,9 @@ static void test_envelope_same(void **state)
 	all = drain(f);
 	for (int i = 0; i < 3; i++)
 		assert_non_null(line[i] = strtok_r(i ? NULL : all, "\n", &save));
-	prefix = strlen("{\"@timestamp\":\"2026-11-26T17:51:41.123Z\",\"ecs\":{\"version\":\"8.11.0\"},"
-			"\"event\":{\"kind\":\"");
+	prefix = strlen(
+		"{\"@timestamp\":\"2026-11-26T17:51:41.123Z\",\"ecs\":{\"version\":\"8.11.0\"},"
+		"\"event\":{\"kind\":\"");
 	for (int i = 0; i < 3; i++) {
 		json_object *j = json_tokener_parse(line[i]), *ev = at(j, "/event");
 		const char *top[3];
@@ -1033,7 +1069,8 @@ static void test_output_reopen(void **state)
 	assert_non_null(mkdtemp(dir));
 	snprintf(path, sizeof(path), "%s/out.log", dir);
 	snprintf(old, sizeof(old), "%s/out.log.1", dir);
-	assert_int_equal(output_add_sink(o, sink_open("file", path, err, sizeof(err)), OUTPUT_TEXT), 0);
+	assert_int_equal(output_add_sink(o, sink_open("file", path, err, sizeof(err)), OUTPUT_TEXT),
+			 0);
 	output_status(o, 0, "one", "info", NULL);
 	assert_int_equal(rename(path, old), 0);
 	assert_int_equal(output_reopen(o, err, sizeof(err)), 0);

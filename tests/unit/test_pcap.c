@@ -31,7 +31,7 @@ struct seg {
 struct coll {
 	struct seg *s;
 	int n, cap;
-	int stop_after;			/* return -1 after this many (0: never) */
+	int stop_after; /* return -1 after this many (0: never) */
 };
 
 static int collect(void *ctx, const struct cs_segment *sg)
@@ -50,13 +50,15 @@ static int collect(void *ctx, const struct cs_segment *sg)
 	x->hook = sg->hook, x->flags = sg->tcp_flags;
 	x->data = malloc(sg->len ? sg->len : 1);
 	assert_non_null(x->data);
-	if (sg->len) memcpy(x->data, sg->data, sg->len);
+	if (sg->len)
+		memcpy(x->data, sg->data, sg->len);
 	return c->stop_after && c->n % c->stop_after == 0 ? -1 : 0;
 }
 
 static void coll_free(struct coll *c)
 {
-	for (int i = 0; i < c->n; i++) free(c->s[i].data);
+	for (int i = 0; i < c->n; i++)
+		free(c->s[i].data);
 	free(c->s);
 	memset(c, 0, sizeof(*c));
 }
@@ -70,7 +72,8 @@ static void assert_same(const struct coll *a, const struct coll *b)
 		assert_int_equal(a->s[i].seq, b->s[i].seq);
 		assert_int_equal(a->s[i].len, b->s[i].len);
 		assert_int_equal(a->s[i].flags, b->s[i].flags);
-		if (a->s[i].len) assert_memory_equal(a->s[i].data, b->s[i].data, a->s[i].len);
+		if (a->s[i].len)
+			assert_memory_equal(a->s[i].data, b->s[i].data, a->s[i].len);
 	}
 }
 
@@ -92,7 +95,8 @@ static const char *tpath(const char *name)
 static int setup_all(void **st)
 {
 	(void)st;
-	if (!mk_streams()) return -1;
+	if (!mk_streams())
+		return -1;
 	return mkdtemp(tmpdir) ? 0 : -1;
 }
 
@@ -103,46 +107,66 @@ static int teardown_all(void **st)
 
 	(void)st;
 	while (d && (e = readdir(d)))
-		if (e->d_name[0] != '.') unlink(tpath(e->d_name));
-	if (d) closedir(d);
+		if (e->d_name[0] != '.')
+			unlink(tpath(e->d_name));
+	if (d)
+		closedir(d);
 	rmdir(tmpdir);
 	return 0;
 }
 
 /* ------------------------------------------------------------ packets */
 
-enum framing { F_ETH, F_VLAN, F_QINQ, F_QINQ9100, F_SLL, F_SLL2, F_RAW, F_LTIP,
-	       F_NULL_LE, F_LOOP_BE, F_NMAX };
-static const char *fname[F_NMAX] = { "eth", "vlan", "qinq", "qinq9100", "sll", "sll2",
-				     "raw", "ltip", "null", "loop" };
+enum framing {
+	F_ETH,
+	F_VLAN,
+	F_QINQ,
+	F_QINQ9100,
+	F_SLL,
+	F_SLL2,
+	F_RAW,
+	F_LTIP,
+	F_NULL_LE,
+	F_LOOP_BE,
+	F_NMAX
+};
+static const char *fname[F_NMAX] = { "eth",  "vlan", "qinq", "qinq9100", "sll",
+				     "sll2", "raw",  "ltip", "null",	 "loop" };
 
 static int framing_dlt(int f, int v6)
 {
 	switch (f) {
-	case F_SLL: return DLT_LINUX_SLL;
-	case F_SLL2: return DLT_LINUX_SLL2;
-	case F_RAW: return DLT_RAW;
-	case F_LTIP: return v6 ? DLT_IPV6 : DLT_IPV4;
-	case F_NULL_LE: return DLT_NULL;
-	case F_LOOP_BE: return DLT_LOOP;
-	default: return DLT_EN10MB;
+	case F_SLL:
+		return DLT_LINUX_SLL;
+	case F_SLL2:
+		return DLT_LINUX_SLL2;
+	case F_RAW:
+		return DLT_RAW;
+	case F_LTIP:
+		return v6 ? DLT_IPV6 : DLT_IPV4;
+	case F_NULL_LE:
+		return DLT_NULL;
+	case F_LOOP_BE:
+		return DLT_LOOP;
+	default:
+		return DLT_EN10MB;
 	}
 }
 
-struct conv {				/* how to frame a conversation */
+struct conv { /* how to frame a conversation */
 	int framing, v6, v6ext, tcpopt;
-	uint32_t af6;			/* BSD AF_INET6 value for NULL/LOOP */
-	int udp;			/* UDP datagrams (seq and flags unused) */
+	uint32_t af6; /* BSD AF_INET6 value for NULL/LOOP */
+	int udp;      /* UDP datagrams (seq and flags unused) */
 };
 
 struct tpkt {
-	int dir;			/* 0 client->server, 1 server->client */
-	uint32_t seq;			/* raw TCP seq field */
+	int dir;      /* 0 client->server, 1 server->client */
+	uint32_t seq; /* raw TCP seq field */
 	uint8_t flags;
 	const uint8_t *pl;
 	uint32_t plen;
-	uint32_t snap;			/* captured bytes; 0 = all */
-	uint16_t frag;			/* IPv4 flags/fragment field; 0 = DF */
+	uint32_t snap; /* captured bytes; 0 = all */
+	uint16_t frag; /* IPv4 flags/fragment field; 0 = DF */
 };
 
 static const uint8_t C4[4] = { 10, 0, 0, 1 }, S4[4] = { 10, 0, 0, 2 };
@@ -151,8 +175,14 @@ static const uint8_t S6[16] = { 0x20, 0x01, 0x0d, 0xb8, [15] = 2 };
 #define CPORT 40000
 #define SPORT 443
 
-static void w16(uint8_t *p, uint16_t v) { p[0] = v >> 8, p[1] = v & 0xff; }
-static void w32(uint8_t *p, uint32_t v) { w16(p, v >> 16), w16(p + 2, v & 0xffff); }
+static void w16(uint8_t *p, uint16_t v)
+{
+	p[0] = v >> 8, p[1] = v & 0xff;
+}
+static void w32(uint8_t *p, uint32_t v)
+{
+	w16(p, v >> 16), w16(p + 2, v & 0xffff);
+}
 
 /* IP + TCP (or UDP) for one packet, into o. Returns its length. */
 static size_t mk_ip(const struct conv *cv, const struct tpkt *t, uint8_t *o)
@@ -177,7 +207,7 @@ static size_t mk_ip(const struct conv *cv, const struct tpkt *t, uint8_t *o)
 		w16(o + 4, (uint16_t)(h - 40 + tcplen + t->plen));
 		memcpy(o + 8, t->dir ? S6 : C6, 16);
 		memcpy(o + 24, t->dir ? C6 : S6, 16);
-		if (cv->v6ext) {	/* hop-by-hop with a PadN option */
+		if (cv->v6ext) { /* hop-by-hop with a PadN option */
 			o[40] = l4, o[41] = 0, o[42] = 1, o[43] = 4;
 		}
 	}
@@ -187,17 +217,19 @@ static size_t mk_ip(const struct conv *cv, const struct tpkt *t, uint8_t *o)
 	w16(tcp + 2, t->dir ? CPORT : SPORT);
 	if (cv->udp) {
 		w16(tcp + 4, (uint16_t)(8 + t->plen));
-		if (t->plen) memcpy(tcp + 8, t->pl, t->plen);
+		if (t->plen)
+			memcpy(tcp + 8, t->pl, t->plen);
 		return h + 8 + t->plen;
 	}
 	w32(tcp + 4, t->seq);
 	tcp[12] = (uint8_t)((tcplen / 4) << 4);
 	tcp[13] = t->flags;
 	w16(tcp + 14, 65535);
-	if (cv->tcpopt) {		/* NOP NOP timestamps */
+	if (cv->tcpopt) { /* NOP NOP timestamps */
 		tcp[20] = 1, tcp[21] = 1, tcp[22] = 8, tcp[23] = 10;
 	}
-	if (t->plen) memcpy(tcp + tcplen, t->pl, t->plen);
+	if (t->plen)
+		memcpy(tcp + tcplen, t->pl, t->plen);
 	return h + tcplen + t->plen;
 }
 
@@ -209,7 +241,10 @@ static size_t mk_frame(const struct conv *cv, const struct tpkt *t, uint8_t *o)
 	size_t l2 = 0, n;
 
 	switch (cv->framing) {
-	case F_ETH: case F_VLAN: case F_QINQ: case F_QINQ9100:
+	case F_ETH:
+	case F_VLAN:
+	case F_QINQ:
+	case F_QINQ9100:
 		memset(o, 0, 12);
 		o[0] = 2, o[6] = 4;
 		l2 = 12;
@@ -217,7 +252,8 @@ static size_t mk_frame(const struct conv *cv, const struct tpkt *t, uint8_t *o)
 			w16(o + l2, cv->framing == F_QINQ ? 0x88a8 : 0x9100);
 			w16(o + l2 + 2, 100), l2 += 4;
 		}
-		if (cv->framing != F_ETH) w16(o + l2, 0x8100), w16(o + l2 + 2, 7), l2 += 4;
+		if (cv->framing != F_ETH)
+			w16(o + l2, 0x8100), w16(o + l2 + 2, 7), l2 += 4;
 		w16(o + l2, et), l2 += 2;
 		break;
 	case F_SLL:
@@ -241,16 +277,19 @@ static size_t mk_frame(const struct conv *cv, const struct tpkt *t, uint8_t *o)
 	}
 	n = l2 + mk_ip(cv, t, o + l2);
 	/* Ethernet pads short frames: the IP length must win over the frame's. */
-	if (cv->framing <= F_QINQ9100 && n < 60) memset(o + n, 0xee, 60 - n), n = 60;
+	if (cv->framing <= F_QINQ9100 && n < 60)
+		memset(o + n, 0xee, 60 - n), n = 60;
 	return n;
 }
 
 static uint8_t frame_buf[70000];
 
-static void write_pcap(const char *path, const struct conv *cv, const struct tpkt *t, int n, int nano)
+static void write_pcap(const char *path, const struct conv *cv, const struct tpkt *t, int n,
+		       int nano)
 {
 	pcap_t *d = pcap_open_dead_with_tstamp_precision(framing_dlt(cv->framing, cv->v6), 262144,
-		nano ? PCAP_TSTAMP_PRECISION_NANO : PCAP_TSTAMP_PRECISION_MICRO);
+							 nano ? PCAP_TSTAMP_PRECISION_NANO :
+								PCAP_TSTAMP_PRECISION_MICRO);
 	pcap_dumper_t *w;
 
 	assert_non_null(d);
@@ -277,10 +316,12 @@ static int run_file(const char *path, uint32_t max_bytes, struct coll *c, char *
 	struct pcap_source *s = pcap_source_open(path, max_bytes, err, errlen);
 	int rc;
 
-	if (!s) return -2;
+	if (!s)
+		return -2;
 	while ((rc = pcap_source_run(s, collect, c, err, errlen)) == 1)
 		;
-	if (st) pcap_source_stats(s, st);
+	if (st)
+		pcap_source_stats(s, st);
 	pcap_source_close(s);
 	return rc;
 }
@@ -294,7 +335,8 @@ static size_t mk_hs(uint8_t *o, uint8_t hs_type, uint16_t body_len)
 	w16(o + 3, (uint16_t)(body_len + 4));
 	o[5] = hs_type, o[6] = 0;
 	w16(o + 7, body_len);
-	for (uint32_t i = 0; i < body_len; i++) o[9 + i] = (uint8_t)(i * 7 + hs_type);
+	for (uint32_t i = 0; i < body_len; i++)
+		o[9 + i] = (uint8_t)(i * 7 + hs_type);
 	return 9 + (size_t)body_len;
 }
 
@@ -302,7 +344,8 @@ static size_t mk_rec(uint8_t *o, uint8_t type, uint16_t body_len)
 {
 	o[0] = type, o[1] = 3, o[2] = 3;
 	w16(o + 3, body_len);
-	for (uint32_t i = 0; i < body_len; i++) o[5 + i] = (uint8_t)(0xa0 ^ i);
+	for (uint32_t i = 0; i < body_len; i++)
+		o[5 + i] = (uint8_t)(0xa0 ^ i);
 	return 5 + (size_t)body_len;
 }
 
@@ -321,7 +364,7 @@ static bool mk_streams(void)
 	cli_n = cli_ch;
 	cli_n += mk_hs(cli + cli_n, 16, 66);
 	cli_n += mk_rec(cli + cli_n, 0x14, 1);
-	cli_n += mk_hs(cli + cli_n, 20, 36);	/* "encrypted" Finished: 45 bytes */
+	cli_n += mk_hs(cli + cli_n, 20, 36); /* "encrypted" Finished: 45 bytes */
 	cli_n += mk_rec(cli + cli_n, 0x17, 48);
 	srv_n = mk_hs(srv, 2, 70);
 	srv_n += mk_hs(srv + srv_n, 11, 600);
@@ -334,7 +377,7 @@ static bool mk_streams(void)
 	return cli_n == 209 + 75 + 6 + 45 + 53 && srv_n == 697 + 6 + 45 + 53;
 }
 
-#define A 0x10
+#define A  0x10
 #define PA 0x18
 static int ref_conv(struct tpkt *t, uint32_t ciss, uint32_t siss)
 {
@@ -343,10 +386,12 @@ static int ref_conv(struct tpkt *t, uint32_t ciss, uint32_t siss)
 	t[n++] = (struct tpkt){ 0, ciss - 1, CS_TCP_SYN, NULL, 0, 0, 0 };
 	t[n++] = (struct tpkt){ 1, siss - 1, CS_TCP_SYN | A, NULL, 0, 0, 0 };
 	t[n++] = (struct tpkt){ 0, ciss, PA, cli, (uint32_t)cli_ch, 0, 0 };
-	t[n++] = (struct tpkt){ 1, siss, PA, srv, 379, 0, 0 };		/* SH, part of Cert */
-	t[n++] = (struct tpkt){ 1, siss + 379, PA, srv + 379, 318, 0, 0 };	/* rest, Done */
-	t[n++] = (struct tpkt){ 1, siss + 697, PA, srv + 697, 51, 0, 0 };	/* CCS, Finished */
-	t[n++] = (struct tpkt){ 0, ciss + (uint32_t)cli_ch, PA, cli + cli_ch, (uint32_t)(cli_n - cli_ch - 53), 0, 0 };
+	t[n++] = (struct tpkt){ 1, siss, PA, srv, 379, 0, 0 };		   /* SH, part of Cert */
+	t[n++] = (struct tpkt){ 1, siss + 379, PA, srv + 379, 318, 0, 0 }; /* rest, Done */
+	t[n++] = (struct tpkt){ 1, siss + 697, PA, srv + 697, 51, 0, 0 };  /* CCS, Finished */
+	t[n++] = (struct tpkt){
+		0, ciss + (uint32_t)cli_ch, PA, cli + cli_ch, (uint32_t)(cli_n - cli_ch - 53), 0, 0
+	};
 	t[n++] = (struct tpkt){ 1, siss + 748, PA, srv + 748, 53, 0, 0 };
 	t[n++] = (struct tpkt){ 0, ciss + (uint32_t)cli_n - 53, PA, cli + cli_n - 53, 53, 0, 0 };
 	t[n++] = (struct tpkt){ 0, ciss + (uint32_t)cli_n, CS_TCP_FIN | A, NULL, 0, 0, 0 };
@@ -397,7 +442,8 @@ static void check_seg(const struct seg *s, int dir, int v6, uint32_t seq, const 
 	assert_int_equal(s->hook, CS_HOOK_INGRESS);
 	assert_int_equal(s->ifindex, 0);
 	assert_int_equal(s->mono_ns, 0);
-	if (len) assert_memory_equal(s->data, data, len);
+	if (len)
+		assert_memory_equal(s->data, data, len);
 }
 
 /* The reference conversation's expected segments, given the ISNs. */
@@ -407,7 +453,8 @@ static void check_ref(const struct coll *c, int v6, uint32_t ci, uint32_t si)
 	check_seg(&c->s[0], 0, v6, ci, cli, (uint32_t)cli_ch, PA);
 	check_seg(&c->s[1], 1, v6, si, srv, 379, PA);
 	check_seg(&c->s[2], 1, v6, si + 379, srv + 379, 318, PA);
-	check_seg(&c->s[3], 1, v6, si + 697, srv + 697, 716 - 697, PA);	/* CCS, Finished header + 8 */
+	check_seg(&c->s[3], 1, v6, si + 697, srv + 697, 716 - 697,
+		  PA); /* CCS, Finished header + 8 */
 	check_seg(&c->s[4], 0, v6, ci + 209, cli + 209, 303 - 209, PA);
 	check_seg(&c->s[5], 0, v6, ci + (uint32_t)cli_n, NULL, 0, CS_TCP_FIN | A);
 	check_seg(&c->s[6], 1, v6, si + (uint32_t)srv_n, NULL, 0, CS_TCP_FIN | A);
@@ -457,16 +504,19 @@ static void test_link_types(void **st)
 				struct coll c = { 0 };
 				struct pcap_source *s;
 
-				snprintf(name, sizeof(name), "lt-%s-%d-%u.pcap", fname[f], v6, af6[a]);
+				snprintf(name, sizeof(name), "lt-%s-%d-%u.pcap", fname[f], v6,
+					 af6[a]);
 				write_pcap(tpath(name), &cv, t, n, 0);
 				s = pcap_source_open(tpath(name), 0, err, sizeof(err));
 				assert_non_null(s);
 				assert_int_equal(pcap_source_linktype(s), framing_dlt(f, v6));
-				assert_int_equal(pcap_source_run(s, collect, &c, err, sizeof(err)), 0);
+				assert_int_equal(pcap_source_run(s, collect, &c, err, sizeof(err)),
+						 0);
 				pcap_source_close(s);
 				check_ref(&c, v6, CISN, SISN);
 				/* microsecond file: ts scaled to ns */
-				assert_int_equal(c.s[0].ts_ns, 1700000002ull * 1000000000ull + 123456000);
+				assert_int_equal(c.s[0].ts_ns,
+						 1700000002ull * 1000000000ull + 123456000);
 				coll_free(&c);
 				runs++;
 			}
@@ -518,7 +568,7 @@ static void test_cap(void **st)
 	struct coll c = { 0 };
 	struct pcap_source_stats ps;
 	char err[512];
-	size_t bn = mk_hs(big, 2, 1200);	/* one 1209-byte handshake record */
+	size_t bn = mk_hs(big, 2, 1200); /* one 1209-byte handshake record */
 	int n = 0;
 
 	(void)st;
@@ -526,8 +576,8 @@ static void test_cap(void **st)
 	t[n++] = (struct tpkt){ 1, 7000, PA, big, 400, 0, 0 };
 	t[n++] = (struct tpkt){ 1, 7400, PA, big + 400, 400, 0, 0 };
 	t[n++] = (struct tpkt){ 1, 7800, PA, big + 800, 409, 0, 0 };
-	t[n++] = (struct tpkt){ 1, 7400, PA, big + 400, 400, 0, 0 };	/* retransmission */
-	t[n++] = (struct tpkt){ 1, 6000, PA, big + 400, 400, 0, 0 };	/* before isn, no hello */
+	t[n++] = (struct tpkt){ 1, 7400, PA, big + 400, 400, 0, 0 }; /* retransmission */
+	t[n++] = (struct tpkt){ 1, 6000, PA, big + 400, 400, 0, 0 }; /* before isn, no hello */
 	write_pcap(tpath("cap.pcap"), &cv, t, n, 1);
 	assert_int_equal(run_file(tpath("cap.pcap"), 500, &c, err, sizeof(err), &ps), 0);
 	assert_int_equal(c.n, 3);
@@ -556,13 +606,14 @@ static void test_split_header_joined(void **st)
 	t[n++] = (struct tpkt){ 1, SISN, PA, srv, 699, 0, 0 };
 	t[n++] = (struct tpkt){ 1, SISN + 699, PA, srv + 699, 3, 0, 0 };
 	t[n++] = (struct tpkt){ 1, SISN + 702, PA, srv + 702, (uint32_t)srv_n - 702, 0, 0 };
-	t[n++] = (struct tpkt){ 1, SISN + 697, PA, srv + 697, 10, 0, 0 };	/* retransmission: whole */
+	t[n++] =
+		(struct tpkt){ 1, SISN + 697, PA, srv + 697, 10, 0, 0 }; /* retransmission: whole */
 	t[n++] = (struct tpkt){ 1, SISN + 702, PA, srv + 702, (uint32_t)srv_n - 702, 0, 0 };
 	write_pcap(tpath("split.pcap"), &cv, t, n, 1);
 	assert_int_equal(run_file(tpath("split.pcap"), 0, &c, err, sizeof(err), NULL), 0);
 	assert_int_equal(c.n, 5);
 	check_seg(&c.s[0], 1, 0, SISN, srv, 699, PA);
-	check_seg(&c.s[1], 1, 0, SISN + 699, srv + 699, 3, PA);	/* joined: stop at 716 */
+	check_seg(&c.s[1], 1, 0, SISN + 699, srv + 699, 3, PA); /* joined: stop at 716 */
 	check_seg(&c.s[2], 1, 0, SISN + 702, srv + 702, 716 - 702, PA);
 	check_seg(&c.s[3], 1, 0, SISN + 697, srv + 697, 10, PA);
 	check_seg(&c.s[4], 1, 0, SISN + 702, srv + 702, 716 - 702, PA);
@@ -586,10 +637,11 @@ static void test_split_header_three_ways(void **st)
 	(void)st;
 	for (int i = 0; i < 5; i++) {
 		memset(&p, 0, sizeof(p));
-		p.key.family = CS_AF_INET, p.key.proto = 6, p.key.sport = SPORT, p.key.dport = CPORT;
+		p.key.family = CS_AF_INET, p.key.proto = 6, p.key.sport = SPORT,
+		p.key.dport = CPORT;
 		p.seq = SISN + cut[i], p.payload = srv + cut[i];
 		p.len = p.caplen = cut[i + 1] - cut[i];
-		if (i == 3) {	/* first the data after it, one byte too late: no join */
+		if (i == 3) { /* first the data after it, one byte too late: no join */
 			struct sel_pkt q = p;
 			q.seq = SISN + 702, q.payload = srv + 702, q.len = q.caplen = 46;
 			sel_packet(t, &q, &v);
@@ -616,12 +668,15 @@ static void test_out_of_order(void **st)
 	int n = 0;
 
 	(void)st;
-	t[n++] = (struct tpkt){ 1, SISN + 379, PA, srv + 379, 318, 0, 0 };	/* before the hello: ignored */
+	t[n++] = (struct tpkt){
+		1, SISN + 379, PA, srv + 379, 318, 0, 0
+	}; /* before the hello: ignored */
 	t[n++] = (struct tpkt){ 1, SISN, PA, srv, 379, 0, 0 };
-	t[n++] = (struct tpkt){ 1, SISN + 697, PA, srv + 697, 51, 0, 0 };	/* ahead of the walk */
+	t[n++] = (struct tpkt){ 1, SISN + 697, PA, srv + 697, 51, 0, 0 }; /* ahead of the walk */
 	t[n++] = (struct tpkt){ 1, SISN + 379, PA, srv + 379, 318, 0, 0 };
-	t[n++] = (struct tpkt){ 1, SISN + 748, PA, srv + 748, 53, 0, 0 };	/* walk stalled: copied */
-	t[n++] = (struct tpkt){ 1, SISN + 697, PA, srv + 697, 51, 0, 0 };	/* retransmission: stops */
+	t[n++] = (struct tpkt){ 1, SISN + 748, PA, srv + 748, 53, 0, 0 }; /* walk stalled: copied */
+	t[n++] =
+		(struct tpkt){ 1, SISN + 697, PA, srv + 697, 51, 0, 0 }; /* retransmission: stops */
 	t[n++] = (struct tpkt){ 1, SISN + 748, PA, srv + 748, 53, 0, 0 };
 	write_pcap(tpath("ooo.pcap"), &cv, t, n, 1);
 	assert_int_equal(run_file(tpath("ooo.pcap"), 0, &c, err, sizeof(err), NULL), 0);
@@ -665,12 +720,14 @@ static void test_close_and_reuse(void **st)
 	(void)st;
 	t[n++] = (struct tpkt){ 0, 99, CS_TCP_SYN, NULL, 0, 0, 0 };
 	t[n++] = (struct tpkt){ 0, 100, PA | CS_TCP_FIN, cli, (uint32_t)cli_ch, 0, 0 };
-	t[n++] = (struct tpkt){ 0, 100 + (uint32_t)cli_ch, CS_TCP_FIN | A, NULL, 0, 0, 0 };	/* untracked now */
+	t[n++] = (struct tpkt){
+		0, 100 + (uint32_t)cli_ch, CS_TCP_FIN | A, NULL, 0, 0, 0
+	}; /* untracked now */
 	t[n++] = (struct tpkt){ 1, SISN, PA, srv, 379, 0, 0 };
-	t[n++] = (struct tpkt){ 1, SISN - 1, CS_TCP_SYN | A, NULL, 0, 0, 0 };	/* ignored */
+	t[n++] = (struct tpkt){ 1, SISN - 1, CS_TCP_SYN | A, NULL, 0, 0, 0 }; /* ignored */
 	t[n++] = (struct tpkt){ 1, SISN + 379, PA, srv + 379, 318, 0, 0 };
-	t[n++] = (struct tpkt){ 1, 0x80000000u, PA, srv, 100, 0, 0 };		/* new connection */
-	t[n++] = (struct tpkt){ 1, SISN + 697, PA, srv + 697, 51, 0, 0 };	/* old one: before isn */
+	t[n++] = (struct tpkt){ 1, 0x80000000u, PA, srv, 100, 0, 0 };	  /* new connection */
+	t[n++] = (struct tpkt){ 1, SISN + 697, PA, srv + 697, 51, 0, 0 }; /* old one: before isn */
 	t[n++] = (struct tpkt){ 1, 0x80000000u + 100, PA, http_s, 19, 0, 0 };
 	t[n++] = (struct tpkt){ 1, 0x80000000u + 119, CS_TCP_RST, NULL, 0, 0, 0 };
 	write_pcap(tpath("close.pcap"), &cv, t, n, 1);
@@ -700,13 +757,15 @@ static void test_chunks(void **st)
 
 	(void)st;
 	big[0] = 0x16, big[1] = 3, big[2] = 3, big[3] = 0xff, big[4] = 0xff, big[5] = 2;
-	for (size_t i = 6; i < sizeof(big); i++) big[i] = (uint8_t)(i * 13);
+	for (size_t i = 6; i < sizeof(big); i++)
+		big[i] = (uint8_t)(i * 13);
 	t[0] = (struct tpkt){ 1, SISN, PA | CS_TCP_FIN, big, sizeof(big), 0, 0 };
 	write_pcap(tpath("tso.pcap"), &cv, t, 1, 1);
 	assert_int_equal(run_file(tpath("tso.pcap"), 0, &c, err, sizeof(err), NULL), 0);
 	assert_int_equal(c.n, 4);
 	check_seg(&c.s[0], 1, 0, SISN, big, CS_EVENT_DATA_MAX, PA | CS_TCP_FIN);
-	check_seg(&c.s[1], 1, 0, SISN + CS_EVENT_DATA_MAX, big + CS_EVENT_DATA_MAX, CS_EVENT_DATA_MAX, PA | CS_TCP_FIN);
+	check_seg(&c.s[1], 1, 0, SISN + CS_EVENT_DATA_MAX, big + CS_EVENT_DATA_MAX,
+		  CS_EVENT_DATA_MAX, PA | CS_TCP_FIN);
 	check_seg(&c.s[2], 1, 0, SISN + 2 * CS_EVENT_DATA_MAX, big + 2 * CS_EVENT_DATA_MAX,
 		  sizeof(big) - 2 * CS_EVENT_DATA_MAX, PA | CS_TCP_FIN);
 	check_seg(&c.s[3], 1, 0, SISN + sizeof(big), NULL, 0, PA | CS_TCP_FIN);
@@ -750,11 +809,13 @@ static void test_fragments_and_snaplen(void **st)
 	int n = 0;
 
 	(void)st;
-	t[n++] = (struct tpkt){ 0, 100, PA, cli, (uint32_t)cli_ch, 0, 0x2000 };	/* MF */
-	t[n++] = (struct tpkt){ 0, 100, PA, cli, (uint32_t)cli_ch, 0, 0x0001 };	/* offset 8 */
+	t[n++] = (struct tpkt){ 0, 100, PA, cli, (uint32_t)cli_ch, 0, 0x2000 }; /* MF */
+	t[n++] = (struct tpkt){ 0, 100, PA, cli, (uint32_t)cli_ch, 0, 0x0001 }; /* offset 8 */
 	t[n++] = (struct tpkt){ 0, 100, PA, cli, (uint32_t)cli_ch, 14 + 20 + 20 + 50, 0 };
-	t[n++] = (struct tpkt){ 1, 900, PA, srv, 379, 14 + 20 + 10, 0 };		/* TCP header cut */
-	t[n++] = (struct tpkt){ 0, 100 + (uint32_t)cli_ch, PA, cli + cli_ch, 75, 14 + 20 + 20 + 3, 0 };
+	t[n++] = (struct tpkt){ 1, 900, PA, srv, 379, 14 + 20 + 10, 0 }; /* TCP header cut */
+	t[n++] = (struct tpkt){
+		0, 100 + (uint32_t)cli_ch, PA, cli + cli_ch, 75, 14 + 20 + 20 + 3, 0
+	};
 	write_pcap(tpath("frag.pcap"), &cv, t, n, 1);
 	assert_int_equal(run_file(tpath("frag.pcap"), 0, &c, err, sizeof(err), &ps), 0);
 	assert_int_equal(c.n, 2);
@@ -853,7 +914,8 @@ static void test_truncated_file(void **st)
 	assert_int_equal(c.n, 2);
 	check_seg(&c.s[1], 1, 0, SISN, srv, 379, PA);
 	snprintf(want, sizeof(want), "packet 5 at byte offset %lld", (long long)off);
-	if (!strstr(err, want)) fail_msg("error '%s' lacks '%s'", err, want);
+	if (!strstr(err, want))
+		fail_msg("error '%s' lacks '%s'", err, want);
 
 	/* cut inside a record header */
 	assert_int_equal(truncate(tpath("trunc.pcap"), off + 7), 0);
@@ -893,7 +955,11 @@ static void test_open_errors(void **st)
 }
 
 /* libpcap 1.10 cannot write pcapng: SHB + IDB (ns resolution) + EPBs by hand. */
-static void put32le(FILE *f, uint32_t v) { uint8_t b[4] = { v, v >> 8, v >> 16, v >> 24 }; fwrite(b, 1, 4, f); }
+static void put32le(FILE *f, uint32_t v)
+{
+	uint8_t b[4] = { v, v >> 8, v >> 16, v >> 24 };
+	fwrite(b, 1, 4, f);
+}
 
 static void test_pcapng(void **st)
 {
@@ -912,7 +978,7 @@ static void test_pcapng(void **st)
 	put32le(f, 0x0a0d0d0a), put32le(f, 28), put32le(f, 0x1a2b3c4d);
 	put32le(f, 1), put32le(f, 0xffffffff), put32le(f, 0xffffffff), put32le(f, 28);
 	put32le(f, 1), put32le(f, 32), put32le(f, DLT_LINUX_SLL2), put32le(f, 262144);
-	put32le(f, 9 | 1 << 16), put32le(f, 9), put32le(f, 0), put32le(f, 32);	/* if_tsresol 9 */
+	put32le(f, 9 | 1 << 16), put32le(f, 9), put32le(f, 0), put32le(f, 32); /* if_tsresol 9 */
 	for (int i = 0; i < n; i++) {
 		uint32_t len = (uint32_t)mk_frame(&cv, &t[i], frame_buf), pad = (4 - len % 4) % 4;
 		uint64_t ts = (1700000000ull + (uint64_t)i) * 1000000000ull + 123456789;
@@ -929,7 +995,8 @@ static void test_pcapng(void **st)
 	assert_int_equal(run_file(tpath("ng-ref.pcap"), 0, &ref, err, sizeof(err), NULL), 0);
 	check_ref(&ng, 0, CISN, SISN);
 	assert_same(&ng, &ref);
-	for (int i = 0; i < ng.n; i++) assert_int_equal(ng.s[i].ts_ns, ref.s[i].ts_ns);
+	for (int i = 0; i < ng.n; i++)
+		assert_int_equal(ng.s[i].ts_ns, ref.s[i].ts_ns);
 	coll_free(&ng), coll_free(&ref);
 }
 
@@ -979,8 +1046,8 @@ static void test_lru(void **st)
 	sel_packet(t, &p[0], &v), assert_int_equal(v.data_len, 100);
 	sel_packet(t, &p[1], &v), assert_int_equal(v.data_len, 100);
 	p[0].seq = 110, p[0].payload = cli + 100;
-	sel_packet(t, &p[0], &v), assert_int_equal(v.data_len, 100);	/* 0 is now newest */
-	sel_packet(t, &p[2], &v), assert_int_equal(v.data_len, 100);	/* evicts 1 */
+	sel_packet(t, &p[0], &v), assert_int_equal(v.data_len, 100); /* 0 is now newest */
+	sel_packet(t, &p[2], &v), assert_int_equal(v.data_len, 100); /* evicts 1 */
 	p[1].seq = 110, p[1].payload = cli + 100;
 	sel_packet(t, &p[1], &v), assert_int_equal(v.data_len, 0);
 	/* walks over the CKE header at 209, the CCS at 284, to the Finished at
@@ -1029,33 +1096,36 @@ static void test_parse_hostile(void **st)
 		n = mk_frame(&cv, &tp, f);
 		assert_int_equal(sel_parse(DLT_RAW, f, (uint32_t)n, (uint32_t)n, &p), SEL_OK);
 		assert_int_equal(p.caplen, 379);
-		f[0] = 0x44;				/* ihl 16 bytes */
-		assert_int_equal(sel_parse(DLT_RAW, f, (uint32_t)n, (uint32_t)n, &p), SEL_MALFORMED);
-		f[0] = 0x4f;				/* ihl 60: TCP header is payload bytes now */
+		f[0] = 0x44; /* ihl 16 bytes */
+		assert_int_equal(sel_parse(DLT_RAW, f, (uint32_t)n, (uint32_t)n, &p),
+				 SEL_MALFORMED);
+		f[0] = 0x4f; /* ihl 60: TCP header is payload bytes now */
 		(void)sel_parse(DLT_RAW, f, (uint32_t)n, (uint32_t)n, &p);
 		f[0] = 0x45;
-		w16(f + 2, (uint16_t)(n + 1));		/* IP longer than the frame: clamped */
+		w16(f + 2, (uint16_t)(n + 1)); /* IP longer than the frame: clamped */
 		assert_int_equal(sel_parse(DLT_RAW, f, (uint32_t)n, (uint32_t)n, &p), SEL_OK);
 		assert_int_equal(p.len, 379);
-		w16(f + 2, 0);				/* BIG TCP: rest of the frame */
+		w16(f + 2, 0); /* BIG TCP: rest of the frame */
 		assert_int_equal(sel_parse(DLT_RAW, f, (uint32_t)n, (uint32_t)n, &p), SEL_OK);
 		assert_int_equal(p.len, 379);
-		w16(f + 2, 20 + 19);			/* TCP header does not fit */
-		assert_int_equal(sel_parse(DLT_RAW, f, (uint32_t)n, (uint32_t)n, &p), SEL_MALFORMED);
+		w16(f + 2, 20 + 19); /* TCP header does not fit */
+		assert_int_equal(sel_parse(DLT_RAW, f, (uint32_t)n, (uint32_t)n, &p),
+				 SEL_MALFORMED);
 		w16(f + 2, (uint16_t)n);
-		f[32] = 0x40;				/* doff 16 */
-		assert_int_equal(sel_parse(DLT_RAW, f, (uint32_t)n, (uint32_t)n, &p), SEL_MALFORMED);
-		f[32] = 0xf0;				/* doff 60 */
+		f[32] = 0x40; /* doff 16 */
+		assert_int_equal(sel_parse(DLT_RAW, f, (uint32_t)n, (uint32_t)n, &p),
+				 SEL_MALFORMED);
+		f[32] = 0xf0; /* doff 60 */
 		assert_int_equal(sel_parse(DLT_RAW, f, (uint32_t)n, (uint32_t)n, &p), SEL_OK);
 		assert_int_equal(p.len, 379 - 40);
-		f[9] = 17;				/* UDP: the TCP header is payload now */
+		f[9] = 17; /* UDP: the TCP header is payload now */
 		assert_int_equal(sel_parse(DLT_RAW, f, (uint32_t)n, (uint32_t)n, &p), SEL_OK);
 		assert_int_equal(p.key.proto, 17);
 		assert_int_equal(p.len, n - 28);
 		assert_int_equal(p.seq, 0);
 		assert_int_equal(p.flags, 0);
 		assert_int_equal(sel_parse(DLT_RAW, f, 27, 27, &p), SEL_MALFORMED);
-		f[9] = 50;				/* ESP */
+		f[9] = 50; /* ESP */
 		assert_int_equal(sel_parse(DLT_RAW, f, (uint32_t)n, (uint32_t)n, &p), SEL_NOT_TCP);
 		f[0] = 0x75;
 		assert_int_equal(sel_parse(DLT_RAW, f, (uint32_t)n, (uint32_t)n, &p), SEL_NOT_IP);
@@ -1063,31 +1133,35 @@ static void test_parse_hostile(void **st)
 		assert_int_equal(sel_parse(DLT_EN10MB, f, 13, 13, &p), SEL_MALFORMED);
 		assert_int_equal(sel_parse(999, f, 100, 100, &p), SEL_BAD_LINKTYPE);
 	}
-	{	/* IPv6: SEL_IP6_EXT_MAX extension headers are walked, one more is too many */
+	{ /* IPv6: SEL_IP6_EXT_MAX extension headers are walked, one more is too many */
 		for (int next = SEL_IP6_EXT_MAX; next <= SEL_IP6_EXT_MAX + 1; next++) {
 			uint8_t *ip = f;
 			uint32_t len = 40 + 8 * (uint32_t)next + 20;
 			memset(f, 0, len);
 			ip[0] = 0x60, ip[6] = 60;
 			w16(ip + 4, (uint16_t)(len - 40));
-			for (int k = 0; k < next; k++) ip[40 + 8 * k] = k == next - 1 ? 6 : 60;
+			for (int k = 0; k < next; k++)
+				ip[40 + 8 * k] = k == next - 1 ? 6 : 60;
 			ip[len - 20 + 12] = 0x50;
-			assert_int_equal(sel_parse(DLT_IPV6, f, len, len, &p), next == SEL_IP6_EXT_MAX ? SEL_OK : SEL_NOT_TCP);
-			ip[41] = 255;			/* 2048 bytes: past the datagram */
+			assert_int_equal(sel_parse(DLT_IPV6, f, len, len, &p),
+					 next == SEL_IP6_EXT_MAX ? SEL_OK : SEL_NOT_TCP);
+			ip[41] = 255; /* 2048 bytes: past the datagram */
 			assert_int_equal(sel_parse(DLT_IPV6, f, len, len, &p), SEL_MALFORMED);
 			ip[6] = 44;
 			assert_int_equal(sel_parse(DLT_IPV6, f, len, len, &p), SEL_FRAGMENT);
-			ip[6] = 50;			/* ESP */
+			ip[6] = 50; /* ESP */
 			assert_int_equal(sel_parse(DLT_IPV6, f, len, len, &p), SEL_NOT_TCP);
-			ip[6] = 51;			/* AH: the kernel does not walk it */
+			ip[6] = 51; /* AH: the kernel does not walk it */
 			assert_int_equal(sel_parse(DLT_IPV6, f, len, len, &p), SEL_NOT_TCP);
-			ip[6] = 60, ip[41] = 0;		/* TCP header cut by the snapshot length */
-			assert_int_equal(sel_parse(DLT_IPV6, f, len - 1, len, &p), next == SEL_IP6_EXT_MAX ? SEL_MALFORMED : SEL_NOT_TCP);
+			ip[6] = 60, ip[41] = 0; /* TCP header cut by the snapshot length */
+			assert_int_equal(sel_parse(DLT_IPV6, f, len - 1, len, &p),
+					 next == SEL_IP6_EXT_MAX ? SEL_MALFORMED : SEL_NOT_TCP);
 		}
 	}
-	{	/* five stacked VLAN tags are more than we walk */
+	{ /* five stacked VLAN tags are more than we walk */
 		memset(f, 0, 64);
-		for (int i = 0; i < 6; i++) w16(f + 12 + 4 * i, 0x8100);
+		for (int i = 0; i < 6; i++)
+			w16(f + 12 + 4 * i, 0x8100);
 		assert_int_equal(sel_parse(DLT_EN10MB, f, 64, 64, &p), SEL_NOT_IP);
 		assert_int_equal(sel_parse(DLT_EN10MB, f, 15, 15, &p), SEL_MALFORMED);
 	}
@@ -1096,11 +1170,16 @@ static void test_parse_hostile(void **st)
 	dn += mk_drec(dg + dn, 0x16, 0, 11, 80);
 	dn += mk_drec(dg + dn, 0x14, 0, 0, 1);
 	dn += mk_drec(dg + dn, 0x16, 1, 0, 40);
-	while (dn + 200 < sizeof(dg)) memcpy(dg + dn, dg, 200), dn += 200;
+	while (dn + 200 < sizeof(dg))
+		memcpy(dg + dn, dg, 200), dn += 200;
 	srandom(42);
 	for (int it = 0; it < 200000; it++) {
-		struct conv cv = { (int)(random() % F_NMAX), (int)(random() & 1), (int)(random() & 1),
-				   (int)(random() & 1), 30, random() % 3 == 0 };
+		struct conv cv = { (int)(random() % F_NMAX),
+				   (int)(random() & 1),
+				   (int)(random() & 1),
+				   (int)(random() & 1),
+				   30,
+				   random() % 3 == 0 };
 		uint32_t cap, wire;
 		int dlt = framing_dlt(cv.framing, cv.v6);
 		uint8_t *buf;
@@ -1109,7 +1188,8 @@ static void test_parse_hostile(void **st)
 		tp.flags = (uint8_t)random();
 		tp.seq = (uint32_t)random();
 		tp.pl = (random() & 1) ? srv : cli;
-		if (cv.udp && (random() & 1)) tp.pl = dg;
+		if (cv.udp && (random() & 1))
+			tp.pl = dg;
 		n = mk_frame(&cv, &tp, f);
 		for (int k = (int)(random() % 6); k > 0; k--)
 			f[random() % n] = (uint8_t)random();
@@ -1148,7 +1228,8 @@ static size_t mk_drec(uint8_t *o, uint8_t type, uint16_t epoch, uint8_t hs_type,
 		w16(o + 15, body_len);
 		w16(o + 23, body_len);
 	}
-	for (size_t i = 13 + hl; i < 13 + n; i++) o[i] = (uint8_t)(i * 11 + type);
+	for (size_t i = 13 + hl; i < 13 + n; i++)
+		o[i] = (uint8_t)(i * 11 + type);
 	return 13 + n;
 }
 
@@ -1156,7 +1237,8 @@ static size_t mk_drec(uint8_t *o, uint8_t type, uint16_t epoch, uint8_t hs_type,
 static size_t mk_stun(uint8_t *o)
 {
 	memcpy(o, "\x00\x01\x00\x00\x21\x12\xa4\x42", 8);
-	for (int i = 8; i < 20; i++) o[i] = (uint8_t)i;
+	for (int i = 8; i < 20; i++)
+		o[i] = (uint8_t)i;
 	return 20;
 }
 
@@ -1190,34 +1272,34 @@ static void test_dtls(void **st)
 
 	(void)st;
 	l[0] = mk_stun(d[0]);
-	l[1] = mk_stun(d[1]), d[1][1] = 0x02;			/* binding response */
-	memcpy(d[2], "\x16\x03\x01\x00\x05\x01\x00\x00\x01\x00", 10), l[2] = 10;	/* TLS on UDP */
-	l[3] = mk_drec(d[3], 0x16, 0, 1, 150);			/* ClientHello */
-	l[4] = mk_drec(d[4], 0x16, 0, 3, 20);			/* HelloVerifyRequest */
-	l[5] = mk_drec(d[5], 0x16, 0, 1, 170);			/* ClientHello + cookie */
-	l[6] = mk_drec(d[6], 0x16, 0, 2, 70);			/* SH, Certificate, Done */
+	l[1] = mk_stun(d[1]), d[1][1] = 0x02; /* binding response */
+	memcpy(d[2], "\x16\x03\x01\x00\x05\x01\x00\x00\x01\x00", 10), l[2] = 10; /* TLS on UDP */
+	l[3] = mk_drec(d[3], 0x16, 0, 1, 150);					 /* ClientHello */
+	l[4] = mk_drec(d[4], 0x16, 0, 3, 20);  /* HelloVerifyRequest */
+	l[5] = mk_drec(d[5], 0x16, 0, 1, 170); /* ClientHello + cookie */
+	l[6] = mk_drec(d[6], 0x16, 0, 2, 70);  /* SH, Certificate, Done */
 	l[6] += mk_drec(d[6] + l[6], 0x16, 0, 11, 700);
 	l[6] += mk_drec(d[6] + l[6], 0x16, 0, 14, 0);
-	l[7] = mk_drec(d[7], 0x16, 0, 16, 66);			/* CKE, CCS, Finished */
+	l[7] = mk_drec(d[7], 0x16, 0, 16, 66); /* CKE, CCS, Finished */
 	l[7] += mk_drec(d[7] + l[7], 0x14, 0, 0, 1);
 	l[7] += mk_drec(d[7] + l[7], 0x16, 1, 0, 40);
-	l[8] = mk_drec(d[8], 0x14, 0, 0, 1);			/* CCS, Finished */
+	l[8] = mk_drec(d[8], 0x14, 0, 0, 1); /* CCS, Finished */
 	l[8] += mk_drec(d[8] + l[8], 0x16, 1, 0, 40);
-	l[9] = mk_drec(d[9], 0x17, 1, 0, 100);			/* application data */
-	t[n++] = (struct tpkt){ 0, 0, 0, d[0], (uint32_t)l[0], 0, 0 };	/* untracked STUN */
+	l[9] = mk_drec(d[9], 0x17, 1, 0, 100);			       /* application data */
+	t[n++] = (struct tpkt){ 0, 0, 0, d[0], (uint32_t)l[0], 0, 0 }; /* untracked STUN */
 	t[n++] = (struct tpkt){ 1, 0, 0, d[1], (uint32_t)l[1], 0, 0 };
-	t[n++] = (struct tpkt){ 1, 0, 0, d[2], (uint32_t)l[2], 0, 0 };	/* not DTLS */
-	t[n++] = (struct tpkt){ 0, 0, 0, d[3], (uint32_t)l[3], 0, 0 };	/* starts: copied */
-	t[n++] = (struct tpkt){ 0, 0, 0, d[0], (uint32_t)l[0], 0, 0 };	/* tracked STUN */
-	t[n++] = (struct tpkt){ 1, 0, 0, d[4], (uint32_t)l[4], 0, 0 };	/* starts: copied */
+	t[n++] = (struct tpkt){ 1, 0, 0, d[2], (uint32_t)l[2], 0, 0 }; /* not DTLS */
+	t[n++] = (struct tpkt){ 0, 0, 0, d[3], (uint32_t)l[3], 0, 0 }; /* starts: copied */
+	t[n++] = (struct tpkt){ 0, 0, 0, d[0], (uint32_t)l[0], 0, 0 }; /* tracked STUN */
+	t[n++] = (struct tpkt){ 1, 0, 0, d[4], (uint32_t)l[4], 0, 0 }; /* starts: copied */
 	t[n++] = (struct tpkt){ 0, 0, 0, d[5], (uint32_t)l[5], 0, 0 };
-	t[n++] = (struct tpkt){ 1, 0, 0, d[1], (uint32_t)l[1], 0, 0 };	/* tracked STUN */
+	t[n++] = (struct tpkt){ 1, 0, 0, d[1], (uint32_t)l[1], 0, 0 }; /* tracked STUN */
 	t[n++] = (struct tpkt){ 1, 0, 0, d[6], (uint32_t)l[6], 0, 0 };
-	t[n++] = (struct tpkt){ 0, 0, 0, d[7], (uint32_t)l[7], 0, 0 };	/* holds a CCS: last */
-	t[n++] = (struct tpkt){ 1, 0, 0, d[8], (uint32_t)l[8], 0, 0 };	/* last */
-	t[n++] = (struct tpkt){ 0, 0, 0, d[9], (uint32_t)l[9], 0, 0 };	/* after the end */
+	t[n++] = (struct tpkt){ 0, 0, 0, d[7], (uint32_t)l[7], 0, 0 }; /* holds a CCS: last */
+	t[n++] = (struct tpkt){ 1, 0, 0, d[8], (uint32_t)l[8], 0, 0 }; /* last */
+	t[n++] = (struct tpkt){ 0, 0, 0, d[9], (uint32_t)l[9], 0, 0 }; /* after the end */
 	t[n++] = (struct tpkt){ 1, 0, 0, d[9], (uint32_t)l[9], 0, 0 };
-	t[n++] = (struct tpkt){ 0, 0, 0, d[3], (uint32_t)l[3], 0, 0 };	/* a new hello */
+	t[n++] = (struct tpkt){ 0, 0, 0, d[3], (uint32_t)l[3], 0, 0 }; /* a new hello */
 	write_pcap(tpath("dtls.pcap"), &cv, t, n, 1);
 	assert_int_equal(run_file(tpath("dtls.pcap"), 0, &c, err, sizeof(err), &ps), 0);
 	assert_int_equal(c.n, 7);
@@ -1249,7 +1331,7 @@ static void test_dtls_stop_rules(void **st)
 	size_t aln = mk_drec(al, 0x15, 0, 0, 2), bn = mk_drec(big, 0x16, 0, 11, 200);
 
 	(void)st;
-	memset(u13, 0x2c, sizeof(u13));				/* 001 0 1 1 00: unified header */
+	memset(u13, 0x2c, sizeof(u13)); /* 001 0 1 1 00: unified header */
 	/* each case on its own port: start, then the datagram under test */
 	for (int k = 0; k < 3; k++) {
 		const uint8_t *d = k == 0 ? e1 : k == 1 ? al : u13;
@@ -1258,7 +1340,7 @@ static void test_dtls_stop_rules(void **st)
 		mk_pkt(&p, 17, 0, (uint16_t)(1000 + k), 0, ch, (uint32_t)chn);
 		sel_packet(t, &p, &v), assert_int_equal(v.data_len, chn);
 		mk_pkt(&p, 17, 0, (uint16_t)(1000 + k), 0, d, dn);
-		sel_packet(t, &p, &v), assert_int_equal(v.data_len, dn);	/* the last */
+		sel_packet(t, &p, &v), assert_int_equal(v.data_len, dn); /* the last */
 		sel_packet(t, &p, &v), assert_int_equal(v.data_len, 0);
 		mk_pkt(&p, 17, 0, (uint16_t)(1000 + k), 0, big, (uint32_t)bn);
 		sel_packet(t, &p, &v), assert_int_equal(v.data_len, 0);
@@ -1273,7 +1355,7 @@ static void test_dtls_stop_rules(void **st)
 	sel_packet(t, &p, &v), assert_int_equal(v.data_len, 0);
 	x[0] = 0x80;
 	sel_packet(t, &p, &v), assert_int_equal(v.data_len, 0);
-	x[0] = 63;				/* in the range: copied, and not a handshake record */
+	x[0] = 63; /* in the range: copied, and not a handshake record */
 	sel_packet(t, &p, &v), assert_int_equal(v.data_len, sizeof(x));
 	sel_packet(t, &p, &v), assert_int_equal(v.data_len, 0);
 	/* cap 300: 175 copied, the next datagram cut at 125, then nothing */
@@ -1291,24 +1373,29 @@ static void test_dtls_stop_rules(void **st)
 	sel_done(t, &p.key);
 	mk_pkt(&p, 17, 1, 2000, 0, big, (uint32_t)bn);
 	sel_packet(t, &p, &v), assert_int_equal(v.data_len, 0);
-	sel_packet(t, &p, &v), assert_int_equal(v.data_len, 0);	/* untracked now */
+	sel_packet(t, &p, &v), assert_int_equal(v.data_len, 0); /* untracked now */
 	/* not a start: 15 bytes, epoch 1, TLS version, handshake type 11, fe fe */
 	for (int k = 0; k < 5; k++) {
 		uint8_t h[40];
 		uint32_t hn = 40;
 
 		memcpy(h, ch, sizeof(h));
-		if (k == 0) hn = 15;
-		if (k == 1) h[4] = 1;
-		if (k == 2) h[1] = 3, h[2] = 3;
-		if (k == 3) h[13] = 11;
-		if (k == 4) h[2] = 0xfe;
+		if (k == 0)
+			hn = 15;
+		if (k == 1)
+			h[4] = 1;
+		if (k == 2)
+			h[1] = 3, h[2] = 3;
+		if (k == 3)
+			h[13] = 11;
+		if (k == 4)
+			h[2] = 0xfe;
 		mk_pkt(&p, 17, 0, (uint16_t)(3000 + k), 0, h, hn);
 		sel_packet(t, &p, &v), assert_int_equal(v.data_len, 0);
 	}
-	mk_pkt(&p, 17, 0, 3010, 0, ch, 16);			/* 16 bytes do */
+	mk_pkt(&p, 17, 0, 3010, 0, ch, 16); /* 16 bytes do */
 	sel_packet(t, &p, &v), assert_int_equal(v.data_len, 16);
-	ch[2] = 0xff;						/* DTLS 1.0 and 1.3 too */
+	ch[2] = 0xff; /* DTLS 1.0 and 1.3 too */
 	mk_pkt(&p, 17, 0, 3011, 0, ch, (uint32_t)chn);
 	sel_packet(t, &p, &v), assert_int_equal(v.data_len, chn);
 	ch[2] = 0xfc;
@@ -1322,8 +1409,10 @@ static void test_dtls_stop_rules(void **st)
  * Look-alikes do not start one. */
 static void test_ssl2_start(void **st)
 {
-	static const uint8_t ch2[11] = { 0x80, 0x2e, 0x01, 0x00, 0x02, 0x00, 0x15, 0x00, 0x00, 0x00, 0x10 };
-	static const uint8_t sh2[13] = { 0x83, 0xb4, 0x04, 0x00, 0x01, 0x00, 0x02, 0x03, 0x87, 0x00, 0x12, 0x00, 0x10 };
+	static const uint8_t ch2[11] = { 0x80, 0x2e, 0x01, 0x00, 0x02, 0x00,
+					 0x15, 0x00, 0x00, 0x00, 0x10 };
+	static const uint8_t sh2[13] = { 0x83, 0xb4, 0x04, 0x00, 0x01, 0x00, 0x02,
+					 0x03, 0x87, 0x00, 0x12, 0x00, 0x10 };
 	static uint8_t c1[48], s1[950], junk[200];
 	struct sel *t = sel_new(16, 1000);
 	struct sel_pkt p;
@@ -1332,15 +1421,17 @@ static void test_ssl2_start(void **st)
 
 	(void)st;
 	memcpy(c1, ch2, sizeof(ch2));
-	for (int i = 11; i < 48; i++) c1[i] = (uint8_t)(0x16 + i);
+	for (int i = 11; i < 48; i++)
+		c1[i] = (uint8_t)(0x16 + i);
 	memcpy(s1, sh2, sizeof(sh2));
-	for (int i = 13; i < 950; i++) s1[i] = (uint8_t)(i * 5);
-	memset(junk, 0x15, sizeof(junk));			/* would stop a walk at once */
+	for (int i = 13; i < 950; i++)
+		s1[i] = (uint8_t)(i * 5);
+	memset(junk, 0x15, sizeof(junk)); /* would stop a walk at once */
 	mk_pkt(&p, 6, 0, 1000, 100, c1, 48);
 	sel_packet(t, &p, &v), assert_int_equal(v.data_len, 48);
 	mk_pkt(&p, 6, 1, 1000, 900, s1, 950);
 	sel_packet(t, &p, &v), assert_int_equal(v.data_len, 950);
-	mk_pkt(&p, 6, 1, 1000, 1850, junk, 200);		/* cap 1000 */
+	mk_pkt(&p, 6, 1, 1000, 1850, junk, 200); /* cap 1000 */
 	sel_packet(t, &p, &v), assert_int_equal(v.data_len, 50);
 	mk_pkt(&p, 6, 0, 1000, 148, junk, 200);
 	sel_packet(t, &p, &v), assert_int_equal(v.data_len, 200);
@@ -1360,18 +1451,26 @@ static void test_ssl2_start(void **st)
 
 		memcpy(h, c1, sizeof(h));
 		h[3] = 0, h[4] = 2;
-		if (k == 0) h[3] = 3, h[4] = 5;
-		if (k == 1) h[6] = 20;
-		if (k == 2) h[1] = 29;
-		if (k == 3) h[7] = 1;
-		if (k == 4) h[0] = 0x00;
-		if (k == 5) hn = 7;
-		if (k == 6) memcpy(h, sh2, sizeof(sh2)), h[4] = 2;	/* certificate type 2 */
-		if (k == 7) memcpy(h, sh2, sizeof(sh2)), h[3] = 2;	/* session-id-hit 2 */
+		if (k == 0)
+			h[3] = 3, h[4] = 5;
+		if (k == 1)
+			h[6] = 20;
+		if (k == 2)
+			h[1] = 29;
+		if (k == 3)
+			h[7] = 1;
+		if (k == 4)
+			h[0] = 0x00;
+		if (k == 5)
+			hn = 7;
+		if (k == 6)
+			memcpy(h, sh2, sizeof(sh2)), h[4] = 2; /* certificate type 2 */
+		if (k == 7)
+			memcpy(h, sh2, sizeof(sh2)), h[3] = 2; /* session-id-hit 2 */
 		mk_pkt(&p, 6, 0, (uint16_t)(2000 + k), 100, h, hn);
 		sel_packet(t, &p, &v), assert_int_equal(v.data_len, 0);
 	}
-	mk_pkt(&p, 6, 0, 2009, 100, c1, 8);			/* 8 bytes are enough */
+	mk_pkt(&p, 6, 0, 2009, 100, c1, 8); /* 8 bytes are enough */
 	sel_packet(t, &p, &v), assert_int_equal(v.data_len, 8);
 	sel_free(t);
 }
@@ -1382,8 +1481,8 @@ static void test_ssl2_start(void **st)
  * record is enough to start. */
 static void test_alert_start(void **st)
 {
-	static const uint8_t warn[7] = { 0x15, 3, 3, 0, 2, 1, 112 };	/* unrecognized_name */
-	static const uint8_t fatal[7] = { 0x15, 3, 3, 0, 2, 2, 40 };	/* handshake_failure */
+	static const uint8_t warn[7] = { 0x15, 3, 3, 0, 2, 1, 112 }; /* unrecognized_name */
+	static const uint8_t fatal[7] = { 0x15, 3, 3, 0, 2, 2, 40 }; /* handshake_failure */
 	static uint8_t b[1200];
 	struct sel *t = sel_new(16, 0);
 	struct sel_pkt p;
@@ -1394,7 +1493,7 @@ static void test_alert_start(void **st)
 	(void)st;
 	memcpy(b, warn, 7);
 	memcpy(b + 7, srv, srv_n);
-	wn = 7 + 697 + 6 + 5 + CS_TAIL_BYTES;		/* CCS, Finished header + 8 */
+	wn = 7 + 697 + 6 + 5 + CS_TAIL_BYTES; /* CCS, Finished header + 8 */
 	/* no tracked reverse: nothing */
 	mk_pkt(&p, 6, 1, 1000, 900, b, (uint32_t)(7 + srv_n));
 	sel_packet(t, &p, &v), assert_int_equal(v.data_len, 0);
@@ -1425,8 +1524,10 @@ static void test_alert_start(void **st)
 		uint8_t a[7];
 
 		memcpy(a, warn, 7);
-		if (k == 0) a[4] = 3;
-		if (k == 1) a[5] = 3;
+		if (k == 0)
+			a[4] = 3;
+		if (k == 1)
+			a[5] = 3;
 		mk_pkt(&p, 6, 0, (uint16_t)(1100 + k), 100, cli, (uint32_t)cli_ch);
 		sel_packet(t, &p, &v);
 		mk_pkt(&p, 6, 1, (uint16_t)(1100 + k), 900, a, 7);
@@ -1444,10 +1545,16 @@ static void test_alert_start(void **st)
  * hello's record header (or not wholly captured) start nothing. */
 static void test_short_first_segment(void **st)
 {
-	static const struct { const char *b; uint32_t n, cap; } no[] = {
-		{ "GET", 3, 3 }, { "\x17\x03\x03", 3, 3 }, { "\x16\x04", 2, 2 },
-		{ "\x16\x03\x05", 3, 3 }, { "\x16\x03\x05\x00\x10", 5, 5 },
-		{ "\x16\x03\x03", 4, 3 },	/* cut by the snapshot length */
+	static const struct {
+		const char *b;
+		uint32_t n, cap;
+	} no[] = {
+		{ "GET", 3, 3 },
+		{ "\x17\x03\x03", 3, 3 },
+		{ "\x16\x04", 2, 2 },
+		{ "\x16\x03\x05", 3, 3 },
+		{ "\x16\x03\x05\x00\x10", 5, 5 },
+		{ "\x16\x03\x03", 4, 3 }, /* cut by the snapshot length */
 	};
 	struct conv cv = { .framing = F_ETH };
 	struct tpkt tp[4];
@@ -1512,7 +1619,7 @@ struct stream {
 	uint32_t isn;
 	uint8_t *buf, *have;
 	size_t contig;
-	size_t dgram, end;		/* UDP: where the datagram begins, ends */
+	size_t dgram, end; /* UDP: where the datagram begins, ends */
 	bool closed;
 };
 
@@ -1528,9 +1635,13 @@ static int streams_build(const struct coll *c, struct stream *s, int max)
 		uint32_t off;
 
 		for (int j = n - 1; j >= 0; j--)
-			if (!s[j].closed && !memcmp(&s[j].key, &g->key, sizeof(g->key))) { x = &s[j]; break; }
+			if (!s[j].closed && !memcmp(&s[j].key, &g->key, sizeof(g->key))) {
+				x = &s[j];
+				break;
+			}
 		if (!g->len) {
-			if (x) x->closed = true;
+			if (x)
+				x->closed = true;
 			continue;
 		}
 		if (!x) {
@@ -1542,9 +1653,11 @@ static int streams_build(const struct coll *c, struct stream *s, int max)
 			assert_true(x->buf && x->have);
 		}
 		if (g->key.proto == 17) {
-			if (!g->seq) x->dgram = x->end;	/* a new datagram */
+			if (!g->seq)
+				x->dgram = x->end; /* a new datagram */
 			off = (uint32_t)x->dgram + g->seq;
-			if (off + g->len > x->end) x->end = off + g->len;
+			if (off + g->len > x->end)
+				x->end = off + g->len;
 		} else {
 			off = g->seq - x->isn;
 		}
@@ -1553,12 +1666,19 @@ static int streams_build(const struct coll *c, struct stream *s, int max)
 		memset(x->have + off, 1, g->len);
 	}
 	for (int j = 0; j < n; j++)
-		while (s[j].contig < SMAX && s[j].have[s[j].contig]) s[j].contig++;
+		while (s[j].contig < SMAX && s[j].have[s[j].contig])
+			s[j].contig++;
 	return n;
 }
 
-static uint32_t rd24(const uint8_t *p) { return (uint32_t)p[0] << 16 | (uint32_t)p[1] << 8 | p[2]; }
-static uint32_t rd16(const uint8_t *p) { return (uint32_t)p[0] << 8 | p[1]; }
+static uint32_t rd24(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 16 | (uint32_t)p[1] << 8 | p[2];
+}
+static uint32_t rd16(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 8 | p[1];
+}
 
 static void cert_hash(const uint8_t *der, size_t len, char *out)
 {
@@ -1566,7 +1686,8 @@ static void cert_hash(const uint8_t *der, size_t len, char *out)
 	unsigned mdl = 0;
 
 	EVP_Digest(der, len, md, &mdl, EVP_sha256(), NULL);
-	for (int k = 0; k < 32; k++) sprintf(out + 2 * k, "%02x", md[k]);
+	for (int k = 0; k < 32; k++)
+		sprintf(out + 2 * k, "%02x", md[k]);
 }
 
 /* DTLS: handshake messages of epoch 0 reassembled from their fragments by
@@ -1585,12 +1706,15 @@ static size_t dtls_messages(const struct stream *s, uint8_t *hs)
 		size_t rl = (size_t)s->buf[at + 11] << 8 | s->buf[at + 12];
 		const uint8_t *r = s->buf + at + 13;
 
-		if (at + 13 + rl > s->contig) break;
-		for (size_t m = 0; s->buf[at] == 0x16 && !s->buf[at + 3] && !s->buf[at + 4] && m + 12 <= rl;) {
+		if (at + 13 + rl > s->contig)
+			break;
+		for (size_t m = 0;
+		     s->buf[at] == 0x16 && !s->buf[at + 3] && !s->buf[at + 4] && m + 12 <= rl;) {
 			uint32_t len = rd24(r + m + 1), seq = rd16(r + m + 4);
 			uint32_t fo = rd24(r + m + 6), fl = rd24(r + m + 9);
 
-			if (m + 12 + fl > rl || fo + fl > len || len > sizeof(body[0])) break;
+			if (m + 12 + fl > rl || fo + fl > len || len > sizeof(body[0]))
+				break;
 			if (seq < DMSG_MAX) {
 				if (!seen[seq]) {
 					seen[seq] = true, mtype[seq] = r[m], mlen[seq] = len;
@@ -1606,7 +1730,8 @@ static size_t dtls_messages(const struct stream *s, uint8_t *hs)
 		at += 13 + rl;
 	}
 	for (int q = 0; q < DMSG_MAX; q++) {
-		if (!seen[q] || memchr(have[q], 0, mlen[q])) continue;
+		if (!seen[q] || memchr(have[q], 0, mlen[q]))
+			continue;
 		hs[hn] = mtype[q];
 		hs[hn + 1] = (uint8_t)(mlen[q] >> 16), hs[hn + 2] = (uint8_t)(mlen[q] >> 8);
 		hs[hn + 3] = (uint8_t)mlen[q];
@@ -1625,9 +1750,10 @@ static int stream_certs(const struct stream *s, char (*out)[65], int n, int max)
 	static uint8_t hs[SMAX];
 	size_t hn = 0, at = 0;
 
-	if (s->contig >= 13 && (s->buf[0] & 0x80) && s->buf[2] == 4) {	/* SSLv2 */
+	if (s->contig >= 13 && (s->buf[0] & 0x80) && s->buf[2] == 4) { /* SSLv2 */
 		size_t cl = rd16(s->buf + 7);
-		if (13 + cl <= s->contig && n < max) cert_hash(s->buf + 13, cl, out[n++]);
+		if (13 + cl <= s->contig && n < max)
+			cert_hash(s->buf + 13, cl, out[n++]);
 		return n;
 	}
 	if (s->key.proto == 17) {
@@ -1635,14 +1761,17 @@ static int stream_certs(const struct stream *s, char (*out)[65], int n, int max)
 	} else {
 		while (at + 5 <= s->contig && (s->buf[at] == 0x16 || s->buf[at] == 0x15)) {
 			size_t rl = (size_t)s->buf[at + 3] << 8 | s->buf[at + 4];
-			if (at + 5 + rl > s->contig) rl = s->contig - at - 5;
-			if (s->buf[at] == 0x16) memcpy(hs + hn, s->buf + at + 5, rl), hn += rl;
+			if (at + 5 + rl > s->contig)
+				rl = s->contig - at - 5;
+			if (s->buf[at] == 0x16)
+				memcpy(hs + hn, s->buf + at + 5, rl), hn += rl;
 			at += 5 + rl;
 		}
 	}
 	for (size_t m = 0; m + 4 <= hn;) {
 		uint32_t ml = rd24(hs + m + 1);
-		if (m + 4 + ml > hn) break;
+		if (m + 4 + ml > hn)
+			break;
 		if (hs[m] == 11 && ml >= 3) {
 			const uint8_t *q = hs + m + 7, *end = hs + m + 4 + ml;
 			while (q + 3 <= end && rd24(q) <= (size_t)(end - q - 3) && n < max) {
@@ -1661,8 +1790,10 @@ static bool stream_start_ok(const struct stream *s)
 {
 	const uint8_t *b = s->buf;
 
-	if (s->contig < 6) return false;
-	if (s->key.proto == 17) return b[0] == 0x16 && b[1] == 0xfe;
+	if (s->contig < 6)
+		return false;
+	if (s->key.proto == 17)
+		return b[0] == 0x16 && b[1] == 0xfe;
 	return ((b[0] == 0x16 || b[0] == 0x15) && b[1] == 0x03) || (b[0] & 0x80);
 }
 
@@ -1679,46 +1810,61 @@ static int check_trace_n(const char *trace, bool verbose, int *wantp, int *dirs)
 	FILE *f;
 
 	snprintf(path, sizeof(path), "%s/expected/%s.tsv", corpus_dir(), trace);
-	if (!(f = fopen(path, "r"))) return -1;
+	if (!(f = fopen(path, "r")))
+		return -1;
 	snprintf(path, sizeof(path), "%s/traces/%s", corpus_dir(), trace);
 	rc = run_file(path, 0, &c, err, sizeof(err), NULL);
-	if (rc != 0) fail_msg("%s: %s", trace, err);
+	if (rc != 0)
+		fail_msg("%s: %s", trace, err);
 	ns = streams_build(&c, s, 256);
 	for (int i = 0; i < ns; i++) {
 		/* every tracked direction starts with a TLS handshake record */
-		if (!stream_start_ok(&s[i])) fail_msg("%s: stream %d starts %02x %02x", trace, i, s[i].buf[0], s[i].buf[1]);
+		if (!stream_start_ok(&s[i]))
+			fail_msg("%s: stream %d starts %02x %02x", trace, i, s[i].buf[0],
+				 s[i].buf[1]);
 		ng = stream_certs(&s[i], got, ng, 512);
 	}
 	while (fgets(line, sizeof(line), f)) {
 		char *save = NULL, *fld[64];
 		int nf = 0;
 
-		if (line[0] == '#') continue;
+		if (line[0] == '#')
+			continue;
 		line[strcspn(line, "\n")] = 0;
-		for (char *tk = strtok_r(line, "\t", &save); tk && nf < 64; tk = strtok_r(NULL, "\t", &save))
+		for (char *tk = strtok_r(line, "\t", &save); tk && nf < 64;
+		     tk = strtok_r(NULL, "\t", &save))
 			fld[nf++] = tk;
-		if (nf < 6) continue;
+		if (nf < 6)
+			continue;
 		/* fields: stream ip port [sni] version n {sha serial subj issuer}... ;
 		 * sni may be empty, which strtok folds: find shas by length. */
 		for (int k = 0; k < nf; k++) {
-			if (strlen(fld[k]) != 64 || strspn(fld[k], "0123456789abcdef") != 64) continue;
+			if (strlen(fld[k]) != 64 || strspn(fld[k], "0123456789abcdef") != 64)
+				continue;
 			want++;
 			for (int j = 0; j < ng; j++)
-				if (!strcmp(got[j], fld[k])) { found++; break; }
+				if (!strcmp(got[j], fld[k])) {
+					found++;
+					break;
+				}
 		}
 	}
 	fclose(f);
-	if (verbose) printf("  %-50s certs %d/%d, %d streams\n", trace, found, want, ns);
-	if (wantp) *wantp = want;
+	if (verbose)
+		printf("  %-50s certs %d/%d, %d streams\n", trace, found, want, ns);
+	if (wantp)
+		*wantp = want;
 	if (dirs) {
 		*dirs = 0;
 		for (int i = 0; i < ns; i++) {
 			bool dup = false;
-			for (int j = 0; j < i; j++) dup |= !memcmp(&s[j].key, &s[i].key, sizeof(s[i].key));
+			for (int j = 0; j < i; j++)
+				dup |= !memcmp(&s[j].key, &s[i].key, sizeof(s[i].key));
 			*dirs += !dup && s[i].contig > 0;
 		}
 	}
-	for (int i = 0; i < ns; i++) free(s[i].buf), free(s[i].have);
+	for (int i = 0; i < ns; i++)
+		free(s[i].buf), free(s[i].have);
 	coll_free(&c);
 	return want - found;
 }
@@ -1736,12 +1882,16 @@ static void test_corpus_tls12(void **st)
 
 	(void)st;
 	snprintf(path, sizeof(path), "%s/traces/tls1.2.pcap", corpus_dir());
-	if (access(path, R_OK)) { printf("SKIPPED: %s absent\n", path); skip(); }
+	if (access(path, R_OK)) {
+		printf("SKIPPED: %s absent\n", path);
+		skip();
+	}
 	assert_int_equal(run_file(path, 0, &c, err, sizeof(err), NULL), 0);
 	/* the first segment of each direction starts a TLS handshake record */
 	for (int i = 0; i < c.n; i++) {
 		int d = c.s[i].key.sport == 443;
-		if (!c.s[i].len || dir_seen[d]) continue;
+		if (!c.s[i].len || dir_seen[d])
+			continue;
 		dir_seen[d] = true;
 		assert_int_equal(c.s[i].data[0], 0x16);
 		assert_int_equal(c.s[i].data[1], 0x03);
@@ -1766,18 +1916,29 @@ static void test_corpus_all(void **st)
 
 	(void)st;
 	snprintf(dir, sizeof(dir), "%s/traces", corpus_dir());
-	if (!(d = opendir(dir))) { printf("SKIPPED: %s absent\n", dir); skip(); }
+	if (!(d = opendir(dir))) {
+		printf("SKIPPED: %s absent\n", dir);
+		skip();
+	}
 	while ((e = readdir(d))) {
 		int miss, is_known = 0;
 
-		if (e->d_name[0] == '.') continue;
-		for (int k = 0; known[k]; k++) is_known |= !strcmp(known[k], e->d_name);
+		if (e->d_name[0] == '.')
+			continue;
+		for (int k = 0; known[k]; k++)
+			is_known |= !strcmp(known[k], e->d_name);
 		miss = check_trace(e->d_name, false);
-		if (miss < 0) continue;
+		if (miss < 0)
+			continue;
 		traces++;
-		if (miss && !is_known) { printf("  MISSING %d certs: %s\n", miss, e->d_name); bad++; }
-		if (miss && is_known) printf("  known gap, %d certs missing: %s\n", miss, e->d_name);
-		if (!miss && is_known) printf("  now complete (update the list): %s\n", e->d_name);
+		if (miss && !is_known) {
+			printf("  MISSING %d certs: %s\n", miss, e->d_name);
+			bad++;
+		}
+		if (miss && is_known)
+			printf("  known gap, %d certs missing: %s\n", miss, e->d_name);
+		if (!miss && is_known)
+			printf("  now complete (update the list): %s\n", e->d_name);
 	}
 	closedir(d);
 	printf("  %d traces checked against the oracle\n", traces);
@@ -1795,7 +1956,10 @@ static void test_corpus_handshake_kinds(void **st)
 
 	(void)st;
 	snprintf(path, sizeof(path), "%s/traces/%s", corpus_dir(), tr[0]);
-	if (access(path, R_OK)) { printf("SKIPPED: %s absent\n", path); skip(); }
+	if (access(path, R_OK)) {
+		printf("SKIPPED: %s absent\n", path);
+		skip();
+	}
 	for (size_t i = 0; i < sizeof(tr) / sizeof(tr[0]); i++) {
 		int want = 0, dirs = 0;
 

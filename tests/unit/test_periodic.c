@@ -14,7 +14,7 @@
 struct log {
 	char text[1024];
 	size_t len;
-	struct periodic *t;		/* the table, for restarts */
+	struct periodic *t; /* the table, for restarts */
 };
 
 static struct log lg;
@@ -58,7 +58,7 @@ static void test_order_and_periods(void **state)
 	(void)state;
 	memset(&lg, 0, sizeof(lg));
 	periodic_start(t, 2, start);
-	assert_int_equal(periodic_run(t, 2, start, &lg), 0);	/* nothing due at start */
+	assert_int_equal(periodic_run(t, 2, start, &lg), 0); /* nothing due at start */
 	assert_int_equal(periodic_run(t, 2, start + 49 * MS, &lg), 0);
 	assert_int_equal(periodic_run(t, 2, start + 50 * MS, &lg), 1);
 	assert_int_equal(periodic_run(t, 2, start + 60 * MS, &lg), 0);

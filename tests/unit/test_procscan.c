@@ -122,9 +122,10 @@ static const char tcp_head[] = "  sl  local_address rem_address   st tx_queue rx
 
 static void tcp_line(char *buf, size_t len, int state, unsigned ino)
 {
-	snprintf(buf, len, "%s   0: 0100007F:1151 00000000:0000 %02X 00000000:00000000 00:00000000 "
-		 "00000000     0        0 %u 1 0000000000000000 100 0 0 10 0\n", tcp_head, state,
-		 ino);
+	snprintf(buf, len,
+		 "%s   0: 0100007F:1151 00000000:0000 %02X 00000000:00000000 00:00000000 "
+		 "00000000     0        0 %u 1 0000000000000000 100 0 0 10 0\n",
+		 tcp_head, state, ino);
 }
 
 /* pid 100 and 101 share netns 111 (101's net files must not be read: one
@@ -189,7 +190,7 @@ static void test_listeners(void **state)
 	assert_false(set.full);
 	assert_true(procscan_holds(root, 100, &set));
 	assert_true(procscan_holds(root, 103, &set));
-	assert_false(procscan_holds(root, 104, &set));	/* a pipe of the same number too */
+	assert_false(procscan_holds(root, 104, &set)); /* a pipe of the same number too */
 	assert_false(procscan_holds(root, 101, &set));
 	assert_false(procscan_holds(root, 555, &set));
 	procscan_set_free(&set);
@@ -262,7 +263,8 @@ static void test_elfsym_self(void **state)
 			 0);
 	assert_int_equal(off, f.off);
 	assert_int_equal(elfsym_offset("/proc/self/exe", "no_such_function_here", &off, err,
-				       sizeof(err)), 1);
+				       sizeof(err)),
+			 1);
 	assert_non_null(strstr(err, "no function no_such_function_here"));
 }
 

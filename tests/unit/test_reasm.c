@@ -16,8 +16,8 @@ struct sink {
 	size_t len, cap;
 	unsigned calls;
 	const uint8_t *last_ptr;
-	struct reasm *give_up_after;	/* call reasm_give_up in the callback */
-	struct reasm *free_after;	/* call reasm_free in the callback */
+	struct reasm *give_up_after; /* call reasm_give_up in the callback */
+	struct reasm *free_after;    /* call reasm_free in the callback */
 };
 
 static void sink_fn(void *ctx, const uint8_t *d, size_t n)
@@ -63,7 +63,7 @@ static void test_in_order(void **state)
 	assert_true(r.started);
 	assert_int_equal(r.next_seq, 1006);
 	assert_int_equal(reasm_push(&r, 1006, (const uint8_t *)w, 5, sink_fn, &s), 0);
-	assert_ptr_equal(s.last_ptr, w);	/* in order: no copy */
+	assert_ptr_equal(s.last_ptr, w); /* in order: no copy */
 	assert_sink(&s, "hello world");
 	assert_int_equal(r.stats.delivered, 11);
 	assert_int_equal(r.stats.dup_bytes, 0);
@@ -82,11 +82,11 @@ static void test_retransmission(void **state)
 	reasm_init(&r, 1000);
 	push(&r, &s, 1, "abcdef");
 	assert_int_equal(push(&r, &s, 1, "abcdef"), 0);
-	assert_int_equal(push(&r, &s, 3, "XY"), 0);	/* old, different */
+	assert_int_equal(push(&r, &s, 3, "XY"), 0); /* old, different */
 	assert_sink(&s, "abcdef");
 	assert_int_equal(s.calls, 1);
 	assert_int_equal(r.stats.dup_bytes, 8);
-	assert_int_equal(r.stats.conflict_bytes, 0);	/* not kept: unknowable */
+	assert_int_equal(r.stats.conflict_bytes, 0); /* not kept: unknowable */
 	assert_int_equal(r.stats.delivered, 6);
 	reasm_free(&r);
 	free(s.buf);
@@ -118,7 +118,7 @@ static void test_out_of_order(void **state)
 	push(&r, &s, 0, "AB");
 	push(&r, &s, 6, "GH");
 	push(&r, &s, 4, "EF");
-	push(&r, &s, 10, "KL");		/* beyond a second hole */
+	push(&r, &s, 10, "KL"); /* beyond a second hole */
 	assert_sink(&s, "AB");
 	assert_int_equal(r.held, 6);
 	assert_int_equal(r.stats.ooo_segments, 3);
@@ -144,12 +144,12 @@ static void test_wraparound(void **state)
 
 	(void)state;
 	reasm_init(&r, 1000);
-	push(&r, &s, base, "abcd");			/* ..fffd */
-	push(&r, &s, base + 8, "ijkl");			/* 0x2: past 2^32 */
-	push(&r, &s, base + 2, "cdefgh");		/* overlap + fills */
+	push(&r, &s, base, "abcd");	  /* ..fffd */
+	push(&r, &s, base + 8, "ijkl");	  /* 0x2: past 2^32 */
+	push(&r, &s, base + 2, "cdefgh"); /* overlap + fills */
 	assert_sink(&s, "abcdefghijkl");
 	assert_int_equal(r.next_seq, 6);
-	push(&r, &s, 0xFFFFFFFFu, "XX");		/* old, across the wrap */
+	push(&r, &s, 0xFFFFFFFFu, "XX"); /* old, across the wrap */
 	assert_int_equal(s.len, 12);
 	assert_int_equal(r.stats.dup_bytes, 4);
 	reasm_free(&r);
@@ -228,10 +228,10 @@ static void test_overlapping_held_first_wins(void **state)
 	(void)state;
 	reasm_init(&r, 1000);
 	push(&r, &s, 0, "..");
-	push(&r, &s, 10, "AAAAAAAAAA");			/* [10,20) */
-	push(&r, &s, 5, "BBBBBBBBBBBBBBBBBBBB");	/* [5,25): spans it */
-	push(&r, &s, 22, "CCCCCC");			/* [22,28) */
-	assert_int_equal(r.held, 23);			/* [5,28) */
+	push(&r, &s, 10, "AAAAAAAAAA");		 /* [10,20) */
+	push(&r, &s, 5, "BBBBBBBBBBBBBBBBBBBB"); /* [5,25): spans it */
+	push(&r, &s, 22, "CCCCCC");		 /* [22,28) */
+	assert_int_equal(r.held, 23);		 /* [5,28) */
 	assert_int_equal(r.stats.dup_bytes, 13);
 	assert_int_equal(r.stats.conflict_bytes, 13);
 	push(&r, &s, 2, "...");
@@ -250,15 +250,15 @@ static void test_in_order_over_held(void **state)
 	reasm_init(&r, 1000);
 	push(&r, &s, 0, "x");
 	push(&r, &s, 4, "AA");
-	push(&r, &s, 8, "CCCC");			/* [8,12) */
+	push(&r, &s, 8, "CCCC"); /* [8,12) */
 	push(&r, &s, 13, "E");
-	push(&r, &s, 1, "bbbbbbbbbb");			/* [1,11) */
+	push(&r, &s, 1, "bbbbbbbbbb"); /* [1,11) */
 	assert_sink(&s, "xbbbAAbbCCCC");
 	assert_int_equal(r.stats.dup_bytes, 5);
 	assert_int_equal(r.stats.conflict_bytes, 5);
 	assert_int_equal(r.held, 1);
 	assert_int_equal(r.next_seq, 12);
-	push(&r, &s, 12, "dF");				/* 1 new byte, then held */
+	push(&r, &s, 12, "dF"); /* 1 new byte, then held */
 	assert_sink(&s, "xbbbAAbbCCCCdE");
 	assert_int_equal(r.held, 0);
 	assert_int_equal(r.stats.conflict_bytes, 6);
@@ -294,7 +294,7 @@ static void test_give_up(void **state)
 	(void)state;
 	reasm_init(&r, 1000);
 	push(&r, &s, 0, "ab");
-	reasm_give_up(&r);			/* no hole: not a gap */
+	reasm_give_up(&r); /* no hole: not a gap */
 	assert_true(r.failed);
 	assert_int_equal(r.stats.gaps, 0);
 	assert_int_equal(push(&r, &s, 2, "cd"), -1);
@@ -326,7 +326,7 @@ static void test_give_up_in_callback(void **state)
 	push(&r, &s, 5, "f");
 	s.give_up_after = &r;
 	assert_int_equal(push(&r, &s, 1, "bc"), -1);
-	assert_int_equal(s.calls, 2);		/* "a", "bc"; held ones dropped */
+	assert_int_equal(s.calls, 2); /* "a", "bc"; held ones dropped */
 	assert_true(r.failed);
 	assert_null(r.held_list);
 	reasm_free(&r);
@@ -399,8 +399,7 @@ static bool run_random(uint64_t seed, uint32_t isn, uint32_t max_seg, uint32_t m
 	}
 	reasm_init(&r, max_held);
 	for (size_t i = 0; i < np; i++) {
-		if (reasm_push(&r, isn + p[i].off, stream + p[i].off, p[i].len,
-			       sink_fn, &s) == 0)
+		if (reasm_push(&r, isn + p[i].off, stream + p[i].off, p[i].len, sink_fn, &s) == 0)
 			continue;
 		assert_true(max_held < LEN);
 		assert_true(r.failed);
@@ -434,10 +433,10 @@ static void test_random_streams(void **state)
 		uint32_t isn = (uint32_t)(seed * 0x9E3779B9u);
 
 		if (seed % 4 == 0)
-			isn = 0xFFFFFFFFu - (uint32_t)seed * 1000;	/* wraps */
+			isn = 0xFFFFFFFFu - (uint32_t)seed * 1000; /* wraps */
 		assert_false(run_random(seed * 0x2545F4914F6CDD1Dull, isn, 1460, 30000));
-		assert_false(run_random(seed * 0x9E3779B97F4A7C15ull, isn,
-					1 + (uint32_t)seed * 5, 30000));
+		assert_false(run_random(seed * 0x9E3779B97F4A7C15ull, isn, 1 + (uint32_t)seed * 5,
+					30000));
 		if (run_random(seed * 0xD1B54A32D192ED03ull, isn, 1460, 20000))
 			gave_up++;
 		else

@@ -14,7 +14,7 @@
 #include "cs_uprobe.h"
 
 #define GOT_MAX		8
-#define REAL_MINUS_MONO	1000000000000LL
+#define REAL_MINUS_MONO 1000000000000LL
 
 /* What the callbacks were given, copied (the pointers die after the call). */
 struct got {
@@ -42,8 +42,8 @@ static void on_chain(void *ctx, const struct served_chain *c)
 	g->n++;
 }
 
-static void on_secret(void *ctx, enum keylog_label label,
-		      const uint8_t random[KEYLOG_RANDOM_LEN], const uint8_t *secret, size_t len)
+static void on_secret(void *ctx, enum keylog_label label, const uint8_t random[KEYLOG_RANDOM_LEN],
+		      const uint8_t *secret, size_t len)
 {
 	struct got *g = ctx;
 
@@ -103,8 +103,8 @@ static void hdr(struct cs_up_hdr *h, uint32_t tid, uint64_t chain, uint32_t type
 }
 
 /* The records of one certificate, chunk bytes at a time, as the kernel cuts them. */
-static void cert(struct served *s, uint32_t tid, uint64_t chain, uint32_t index,
-		 const uint8_t *d, uint32_t len, uint32_t chunk)
+static void cert(struct served *s, uint32_t tid, uint64_t chain, uint32_t index, const uint8_t *d,
+		 uint32_t len, uint32_t chunk)
 {
 	uint8_t *rec = malloc(sizeof(struct cs_up_cert) + chunk);
 	struct cs_up_cert *r = (struct cs_up_cert *)rec;
@@ -224,7 +224,7 @@ static void test_chunks(void **state)
 	uint8_t *a = der(CS_UP_CERT_MAX, 3), *b = der(40000, 4);
 
 	(void)state;
-	cert(s, 9, 4, 0, a, CS_UP_CERT_MAX, CS_UP_CHUNK);	/* exactly the bound: 4 chunks */
+	cert(s, 9, 4, 0, a, CS_UP_CERT_MAX, CS_UP_CHUNK); /* exactly the bound: 4 chunks */
 	cert(s, 9, 4, 1, b, 40000, CS_UP_CHUNK);
 	bind4(s, 9, 4, 2);
 	assert_int_equal(g.n, 1);
@@ -434,9 +434,9 @@ static void test_expire(void **state)
 	uint64_t bytes;
 
 	(void)state;
-	cert(s, 30, 1, 0, a, 100, CS_UP_CHUNK);	/* started at ts 5001 */
+	cert(s, 30, 1, 0, a, 100, CS_UP_CHUNK); /* started at ts 5001 */
 	cert(s, 31, 2, 0, a, 100, CS_UP_CHUNK);
-	served_expire(s, 4000, NULL, NULL);	/* stamped after now: young, not old */
+	served_expire(s, 4000, NULL, NULL); /* stamped after now: young, not old */
 	assert_int_equal(counter(s, SERVED_C_EXPIRED), 0);
 	served_expire(s, 6000, alive_but, &dead);
 	assert_int_equal(counter(s, SERVED_C_EXPIRED), 1);
@@ -475,19 +475,19 @@ static void test_malformed(void **state)
 	hdr(&r->h, 40, 1, CS_UP_REC_CERT);
 	refused(s, rec, sizeof(*r) - 1, &bad);
 	r->der_len = 100;
-	r->len = 65;		/* more than the record holds */
+	r->len = 65; /* more than the record holds */
 	refused(s, rec, sizeof(*r) + 64, &bad);
 	r->len = 50;
-	r->off = 60;		/* past the certificate's end */
+	r->off = 60; /* past the certificate's end */
 	refused(s, rec, sizeof(*r) + 64, &bad);
 	r->off = 0;
-	r->der_len = CS_UP_CERT_MAX + 1;	/* bytes of a certificate over the bound */
+	r->der_len = CS_UP_CERT_MAX + 1; /* bytes of a certificate over the bound */
 	refused(s, rec, sizeof(*r) + 64, &bad);
 	r->der_len = 100;
-	r->flags = CS_UP_CERT_OVERSIZE;	/* a flagged certificate with bytes */
+	r->flags = CS_UP_CERT_OVERSIZE; /* a flagged certificate with bytes */
 	refused(s, rec, sizeof(*r) + 64, &bad);
 	r->flags = 0;
-	r->len = 0;		/* no bytes, no flag */
+	r->len = 0; /* no bytes, no flag */
 	refused(s, rec, sizeof(*r) + 64, &bad);
 	hdr(&r->h, 40, 1, CS_UP_REC_BIND);
 	refused(s, rec, sizeof(struct cs_up_bind) - 1, &bad);
@@ -497,7 +497,7 @@ static void test_malformed(void **state)
 	sec.secret_len = 32;
 	refused(s, &sec, sizeof(sec), &bad);
 	sec.label_len = 4;
-	memcpy(sec.label, "AB\0C", 4);	/* a NUL inside */
+	memcpy(sec.label, "AB\0C", 4); /* a NUL inside */
 	refused(s, &sec, sizeof(sec), &bad);
 	memcpy(sec.label, "ABCD", 4);
 	sec.secret_len = CS_UP_SECRET_MAX + 1;
@@ -577,7 +577,7 @@ static void test_thread_table_full(void **state)
 	served_held(s, &threads, &bytes);
 	assert_int_equal(threads, SERVED_THREADS_MAX);
 	assert_int_equal(counter(s, SERVED_C_EVICTED), 1);
-	bind4(s, 1000, 1, 1);			/* the first one went, counted once */
+	bind4(s, 1000, 1, 1); /* the first one went, counted once */
 	assert_int_equal(counter(s, SERVED_C_NO_CHAIN), 0);
 	assert_int_equal(counter(s, SERVED_C_EVICTED), 1);
 	bind4(s, 1001, 2, 1);
@@ -628,20 +628,13 @@ static void test_counter_names(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_chain_delivered),
-		cmocka_unit_test(test_chunks),
-		cmocka_unit_test(test_interleaved),
-		cmocka_unit_test(test_orphaned),
-		cmocka_unit_test(test_truncated),
-		cmocka_unit_test(test_oversize),
-		cmocka_unit_test(test_lost_records),
-		cmocka_unit_test(test_addresses),
-		cmocka_unit_test(test_expire),
-		cmocka_unit_test(test_malformed),
-		cmocka_unit_test(test_secrets),
-		cmocka_unit_test(test_thread_table_full),
-		cmocka_unit_test(test_byte_budget),
-		cmocka_unit_test(test_counter_names),
+		cmocka_unit_test(test_chain_delivered), cmocka_unit_test(test_chunks),
+		cmocka_unit_test(test_interleaved),	cmocka_unit_test(test_orphaned),
+		cmocka_unit_test(test_truncated),	cmocka_unit_test(test_oversize),
+		cmocka_unit_test(test_lost_records),	cmocka_unit_test(test_addresses),
+		cmocka_unit_test(test_expire),		cmocka_unit_test(test_malformed),
+		cmocka_unit_test(test_secrets),		cmocka_unit_test(test_thread_table_full),
+		cmocka_unit_test(test_byte_budget),	cmocka_unit_test(test_counter_names),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

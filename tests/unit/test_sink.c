@@ -23,8 +23,8 @@ static char dir[64];
 static int setup(void **state)
 {
 	(void)state;
-	signal(SIGPIPE, SIG_IGN);	/* as main does */
-	signal(SIGXFSZ, SIG_IGN);	/* RLIMIT_FSIZE: a short write, not a kill */
+	signal(SIGPIPE, SIG_IGN); /* as main does */
+	signal(SIGXFSZ, SIG_IGN); /* RLIMIT_FSIZE: a short write, not a kill */
 	snprintf(dir, sizeof(dir), "/tmp/cs-test-sink.XXXXXX");
 	return mkdtemp(dir) ? 0 : -1;
 }
@@ -101,8 +101,8 @@ static void test_file_batches(void **state)
 	assert_int_equal(sink_flush(s), 0);
 	assert_file(path, "one\n\nthree\n");
 	assert_stats(s, 3, 0, 0);
-	assert_int_equal(sink_flush(s), 0);	/* nothing held: nothing written */
-	sink_free(s);				/* a descriptor it was given stays open */
+	assert_int_equal(sink_flush(s), 0); /* nothing held: nothing written */
+	sink_free(s);			    /* a descriptor it was given stays open */
 	assert_int_equal(write(fd, "x\n", 2), 2);
 	close(fd);
 	assert_file(path, "one\n\nthree\nx\n");
@@ -123,7 +123,7 @@ static void test_file_huge_line(void **state)
 	s = sink_open("file", path, err, sizeof(err));
 	assert_non_null(s);
 	assert_int_equal(sink_write(s, "before", 6, 6), 0);
-	assert_int_equal(sink_write(s, line, big, 6), 0);	/* written now */
+	assert_int_equal(sink_write(s, line, big, 6), 0); /* written now */
 	got = slurp(path, &n);
 	assert_int_equal(n, 7 + big + 1);
 	assert_memory_equal(got, "before\n", 7);
@@ -150,7 +150,7 @@ static void test_file_reopen_after_rename(void **state)
 	sink_write(s, "one", 3, 6);
 	assert_int_equal(sink_flush(s), 0);
 	assert_int_equal(rename(path, rotated), 0);
-	sink_write(s, "two", 3, 6);		/* held across the rename */
+	sink_write(s, "two", 3, 6); /* held across the rename */
 	assert_int_equal(sink_reopen(s, err, sizeof(err)), 0);
 	sink_write(s, "three", 5, 6);
 	assert_int_equal(sink_flush(s), 0);
@@ -242,7 +242,7 @@ static void test_file_cut_back(void **state)
 		snprintf(line, sizeof(line), "second batch, line %d", i);
 		sink_write(s, line, strlen(line), 6);
 	}
-	assert_int_equal(sink_flush(s), -1);	/* 41 of 63 bytes fit */
+	assert_int_equal(sink_flush(s), -1); /* 41 of 63 bytes fit */
 	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
 	assert_file(path, "first batch, whole\n");
 	assert_stats(s, 1, 3, 1);
@@ -269,10 +269,10 @@ static void test_pipe_torn(void **state)
 	assert_int_equal(pipe_cap, 4096);
 	s = sink_file_fd(p[1]);
 	memset(line, 'p', sizeof(line));
-	for (int i = 0; i < 60; i++)		/* 60 lines of 100 bytes: 6000 > 4096 */
+	for (int i = 0; i < 60; i++) /* 60 lines of 100 bytes: 6000 > 4096 */
 		sink_write(s, line, 99, 6);
 	assert_int_equal(sink_flush(s), -1);
-	assert_stats(s, 40, 20, 1);		/* 4096 = 40 whole lines and 96 bytes */
+	assert_stats(s, 40, 20, 1); /* 4096 = 40 whole lines and 96 bytes */
 	n = read(p[0], got, 1 << 16);
 	assert_int_equal(n, 4096);
 	assert_memory_equal(got + 40 * 100 - 1, "\n", 1);
@@ -334,8 +334,10 @@ static void assert_datagram(int fd, int pri, const char *line)
 
 	assert_true(n > 0);
 	got[n] = '\0';
-	snprintf(want, sizeof(want), "^<%d>[A-Z][a-z]{2} [ 123][0-9] [0-2][0-9]:[0-5][0-9]:[0-6][0-9] "
-		 "certsentry\\[%d\\]: %s$", pri, (int)getpid(), line);
+	snprintf(want, sizeof(want),
+		 "^<%d>[A-Z][a-z]{2} [ 123][0-9] [0-2][0-9]:[0-5][0-9]:[0-6][0-9] "
+		 "certsentry\\[%d\\]: %s$",
+		 pri, (int)getpid(), line);
 	assert_int_equal(regcomp(&re, want, REG_EXTENDED | REG_NOSUB), 0);
 	if (regexec(&re, got, 0, NULL, 0))
 		fail_msg("datagram '%s' does not match '%s'", got, want);
@@ -364,7 +366,7 @@ static void test_syslog(void **state)
 	close(fd);
 	unlink(path);
 	assert_int_equal(sink_write(s, "lost", 4, 4), -1);
-	assert_int_equal(sink_reopen(s, err, sizeof(err)), 0);	/* nothing to reopen */
+	assert_int_equal(sink_reopen(s, err, sizeof(err)), 0); /* nothing to reopen */
 	assert_stats(s, 2, 1, 1);
 	fd = bind_dgram(path);
 	assert_int_equal(sink_write(s, "back", 4, 4), 0);

@@ -16,7 +16,7 @@
 #include <json-c/json.h>
 #include "sink.h"
 
-extern const char *argp_program_version;	/* cli.c */
+extern const char *argp_program_version; /* cli.c */
 
 static char dir[64], path[128], gid[16];
 
@@ -137,7 +137,7 @@ static void test_hello(void **state)
 	assert_int_equal(stats(s).subscribers, 1);
 	close(fd);
 	sink_free(s);
-	assert_int_equal(access(path, F_OK), -1);	/* the socket file went with it */
+	assert_int_equal(access(path, F_OK), -1); /* the socket file went with it */
 }
 
 /* Every subscriber gets every line, whole and in order, after its hello;
@@ -189,11 +189,11 @@ static void test_bound(void **state)
 	sink_poll(s);
 	assert_non_null(read_line(c, line, sizeof(line)));
 	assert_string_equal(line, "{\"error\":\"too many subscribers (2)\"}");
-	assert_null(read_line(c, line, sizeof(line)));	/* closed */
+	assert_null(read_line(c, line, sizeof(line))); /* closed */
 	assert_int_equal(stats(s).subscribers, 2);
 	assert_int_equal(stats(s).sub_refused, 1);
 	close(a);
-	sink_poll(s);			/* a's slot is free again */
+	sink_poll(s); /* a's slot is free again */
 	close(c);
 	c = connect_to(0);
 	sink_poll(s);
@@ -219,7 +219,7 @@ static void test_slow_dropped(void **state)
 	(void)state;
 	memset(line, 'x', sizeof(line));
 	sink_poll(s);
-	assert_non_null(read_line(fast, buf, sizeof(buf)));	/* hello */
+	assert_non_null(read_line(fast, buf, sizeof(buf))); /* hello */
 	while (stats(s).sub_dropped == 0 && written < 100000) {
 		assert_int_equal(sink_write(s, line, sizeof(line), 6), 0);
 		written++;
@@ -228,11 +228,11 @@ static void test_slow_dropped(void **state)
 	}
 	assert_int_equal(stats(s).sub_dropped, 1);
 	assert_int_equal(stats(s).subscribers, 1);
-	slow_got = drain(slow) - 1;	/* less its hello */
+	slow_got = drain(slow) - 1; /* less its hello */
 	assert_int_equal(slow_got + stats(s).sub_lost, written);
 	assert_true(stats(s).sub_lost > 0);
-	assert_int_equal(recv(slow, buf, sizeof(buf), 0), 0);	/* closed on it */
-	for (int i = 0; i < 10; i++) {	/* a queue's worth at a time */
+	assert_int_equal(recv(slow, buf, sizeof(buf), 0), 0); /* closed on it */
+	for (int i = 0; i < 10; i++) {			      /* a queue's worth at a time */
 		sink_write(s, line, sizeof(line), 6);
 		written++;
 		sink_flush(s);
@@ -240,7 +240,7 @@ static void test_slow_dropped(void **state)
 	}
 	assert_int_equal(fast_got, written);
 	assert_int_equal(stats(s).sub_dropped, 1);
-	assert_int_equal(stats(s).lost, 0);	/* the sink's own delivery: untouched */
+	assert_int_equal(stats(s).lost, 0); /* the sink's own delivery: untouched */
 	close(slow);
 	close(fast);
 	sink_free(s);
@@ -287,10 +287,8 @@ static void test_path_rules(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_hello),
-		cmocka_unit_test(test_subscribers),
-		cmocka_unit_test(test_bound),
-		cmocka_unit_test(test_slow_dropped),
+		cmocka_unit_test(test_hello),	   cmocka_unit_test(test_subscribers),
+		cmocka_unit_test(test_bound),	   cmocka_unit_test(test_slow_dropped),
 		cmocka_unit_test(test_path_rules),
 	};
 

@@ -44,7 +44,7 @@ static void lo_up(void)
 static int setup(void **state)
 {
 	(void)state;
-	signal(SIGPIPE, SIG_IGN);	/* as main does */
+	signal(SIGPIPE, SIG_IGN); /* as main does */
 	snprintf(dir, sizeof(dir), "/tmp/cs-test-syslog.XXXXXX");
 	if (!unshare(CLONE_NEWNET))
 		lo_up();
@@ -63,7 +63,7 @@ static int teardown(void **state)
 static void need_netns(void)
 {
 	if (!own_netns)
-		skip();		/* not root: no namespace of our own */
+		skip(); /* not root: no namespace of our own */
 }
 
 static void assert_stats(const struct sink *s, uint64_t lines, uint64_t lost, uint64_t cut)
@@ -106,15 +106,17 @@ static void test_header_5424(void **state)
 	syslog_origin_init(&o, SYSLOG_5424, false);
 	assert_true(o.hostname);
 	syslog_header(&o, buf, sizeof(buf), 2, "tls-certificate");
-	snprintf(want, sizeof(want), "^<26>1 20[0-9]{2}-[01][0-9]-[0-3][0-9]T[0-2][0-9]:[0-5][0-9]:"
+	snprintf(want, sizeof(want),
+		 "^<26>1 20[0-9]{2}-[01][0-9]-[0-3][0-9]T[0-2][0-9]:[0-5][0-9]:"
 		 "[0-6][0-9]\\.[0-9]{6}Z [!-~]{1,255} certsentry %d tls-certificate "
-		 "\\[meta sequenceId=\"1\"\\] $", (int)getpid());
+		 "\\[meta sequenceId=\"1\"\\] $",
+		 (int)getpid());
 	assert_match(buf, want);
 	syslog_header(&o, buf, sizeof(buf), 6, NULL);
 	assert_match(buf, " certsentry [0-9]+ - \\[meta sequenceId=\"2\"\\] $");
 	syslog_header(&o, buf, sizeof(buf), 7, "an action with spaces and much too long to be one");
 	assert_match(buf, " an_action_with_spaces_and_much_t \\[meta sequenceId=\"3\"\\] $");
-	o.seq = 2147483647u;	/* RFC 5424 7.3.1: after 2^31-1 comes 1 */
+	o.seq = 2147483647u; /* RFC 5424 7.3.1: after 2^31-1 comes 1 */
 	syslog_header(&o, buf, sizeof(buf), 7, "x");
 	assert_match(buf, "sequenceId=\"1\"");
 }
@@ -130,8 +132,10 @@ static void test_header_3164(void **state)
 	assert_int_equal(o.format, SYSLOG_3164);
 	assert_null(strchr(o.host, '.'));
 	syslog_header(&o, buf, sizeof(buf), 3, "ignored");
-	snprintf(want, sizeof(want), "^<27>[A-Z][a-z]{2} [ 123][0-9] [0-2][0-9]:[0-5][0-9]:[0-6][0-9] "
-		 "[!-~]+ certsentry\\[%d\\]: $", (int)getpid());
+	snprintf(want, sizeof(want),
+		 "^<27>[A-Z][a-z]{2} [ 123][0-9] [0-2][0-9]:[0-5][0-9]:[0-6][0-9] "
+		 "[!-~]+ certsentry\\[%d\\]: $",
+		 (int)getpid());
 	assert_match(buf, want);
 	syslog_origin_init(&o, SYSLOG_3164, false);
 	syslog_header(&o, buf, sizeof(buf), 3, NULL);
@@ -154,14 +158,16 @@ static void test_parse(void **state)
 	assert_string_equal(syslog_server_sink("tcp://[::1]:601", &hp), "syslog-tcp");
 	assert_string_equal(hp, "[::1]:601");
 	assert_null(syslog_server_sink("relp://h:514", &hp));
-	assert_int_equal(syslog_resolve("127.0.0.1:514", SOCK_DGRAM, &ss, &len, err, sizeof(err)), 0);
+	assert_int_equal(syslog_resolve("127.0.0.1:514", SOCK_DGRAM, &ss, &len, err, sizeof(err)),
+			 0);
 	assert_int_equal(ss.ss_family, AF_INET);
 	assert_int_equal(ntohs(((struct sockaddr_in *)&ss)->sin_port), 514);
 	assert_int_equal(syslog_resolve("[::1]:601", SOCK_STREAM, &ss, &len, err, sizeof(err)), 0);
 	assert_int_equal(ss.ss_family, AF_INET6);
 	assert_int_equal(syslog_resolve("127.0.0.1", SOCK_DGRAM, &ss, &len, err, sizeof(err)), -1);
 	assert_string_equal(err, "'127.0.0.1' is not HOST:PORT");
-	assert_int_equal(syslog_resolve("127.0.0.1:99999", SOCK_DGRAM, &ss, &len, err, sizeof(err)), -1);
+	assert_int_equal(syslog_resolve("127.0.0.1:99999", SOCK_DGRAM, &ss, &len, err, sizeof(err)),
+			 -1);
 	assert_non_null(strstr(err, "port 1-65535"));
 }
 
@@ -176,7 +182,8 @@ static void test_resolve_fails(void **state)
 	(void)state;
 	need_netns();
 	assert_int_equal(syslog_resolve("no-such-host.invalid:514", SOCK_DGRAM, &ss, &len, err,
-					sizeof(err)), -1);
+					sizeof(err)),
+			 -1);
 	assert_non_null(strstr(err, "cannot resolve 'no-such-host.invalid'"));
 }
 
@@ -204,7 +211,7 @@ static void test_unix_5424(void **state)
 	assert_true(n > 0);
 	got[n] = '\0';
 	assert_match(got, "^<28>1 [0-9T:.-]+Z [!-~]+ certsentry [0-9]+ certsentry-stats "
-		     "\\[meta sequenceId=\"1\"\\] \\{\"a\":1\\}$");
+			  "\\[meta sequenceId=\"1\"\\] \\{\"a\":1\\}$");
 	assert_stats(s, 1, 0, 0);
 	sink_free(s);
 	close(fd);
@@ -299,7 +306,8 @@ static void test_udp(void **state)
 
 static int tcp_listener(uint16_t *port)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+	struct sockaddr_in a = { .sin_family = AF_INET,
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
 				 .sin_port = htons(*port) };
 	socklen_t len = sizeof(a);
 	int one = 1, fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -318,7 +326,7 @@ static int accept_from(struct sink *s, int lfd)
 {
 	struct pollfd p = { .fd = lfd, .events = POLLIN };
 
-	for (int i = 0; i < 2000; i++) {	/* 20 s at most: backoff reaches 10 s */
+	for (int i = 0; i < 2000; i++) { /* 20 s at most: backoff reaches 10 s */
 		sink_flush(s);
 		if (poll(&p, 1, 10) == 1)
 			return accept(lfd, NULL, NULL);
@@ -398,7 +406,7 @@ static void test_tcp_frames(void **state)
 	assert_string_equal(msgs[1], big);
 	assert_string_equal(msgs[2], "{\"c\":\"\\n\"}");
 	free_msgs(msgs, 3);
-	for (int i = 0; i < 100; i++)	/* the acknowledgements */
+	for (int i = 0; i < 100; i++) /* the acknowledgements */
 		sink_flush(s);
 	assert_stats(s, 3, 0, 0);
 	sink_free(s);
@@ -428,7 +436,7 @@ static void test_tcp_reconnect(void **state)
 	assert_int_equal(read_frames(s, fd, msgs, 1), 1);
 	assert_string_equal(msgs[0], "{\"n\":0}");
 	free_msgs(msgs, 1);
-	close(fd);			/* the server restarts */
+	close(fd); /* the server restarts */
 	close(lfd);
 	for (int i = 1; i <= 4; i++) {
 		snprintf(line, sizeof(line), "{\"n\":%d}", i);
@@ -436,7 +444,7 @@ static void test_tcp_reconnect(void **state)
 		sink_flush(s);
 		usleep(20000);
 	}
-	lfd = tcp_listener(&port);	/* back, on the same port */
+	lfd = tcp_listener(&port); /* back, on the same port */
 	fd = accept_from(s, lfd);
 	assert_int_equal(read_frames(s, fd, msgs, 4), 4);
 	for (int i = 1; i <= 4; i++) {
@@ -452,7 +460,7 @@ static void test_tcp_reconnect(void **state)
 		sink_stats(s, &st);
 		assert_int_equal(st.lines, 5);
 		assert_int_equal(st.lost, 0);
-		assert_true(st.write_errors >= 1);	/* the lost connection */
+		assert_true(st.write_errors >= 1); /* the lost connection */
 	}
 	sink_free(s);
 	close(fd);
@@ -474,7 +482,7 @@ static void test_tcp_queue_bound(void **state)
 	(void)state;
 	need_netns();
 	lfd = tcp_listener(&port);
-	close(lfd);			/* a port nobody listens on */
+	close(lfd); /* a port nobody listens on */
 	snprintf(hp, sizeof(hp), "127.0.0.1:%u", port);
 	s = sink_open_opts("syslog-tcp", hp, &o, err, sizeof(err));
 	assert_non_null(s);
@@ -486,13 +494,13 @@ static void test_tcp_queue_bound(void **state)
 	}
 	sink_stats(s, &st);
 	assert_int_equal(st.lines, 0);
-	assert_int_equal(st.lost, 4);		/* 6 frames of 10 KB fit in 64 KiB */
+	assert_int_equal(st.lost, 4); /* 6 frames of 10 KB fit in 64 KiB */
 	lfd = tcp_listener(&port);
 	fd = accept_from(s, lfd);
 	got = read_frames(s, fd, msgs, 6);
 	assert_int_equal(got, 6);
 	for (int i = 0; i < 6; i++)
-		assert_int_equal(msgs[i][0], '0' + i);	/* the oldest were kept */
+		assert_int_equal(msgs[i][0], '0' + i); /* the oldest were kept */
 	free_msgs(msgs, got);
 	/* the server stops reading: the socket buffers fill, then the queue */
 	for (int i = 0; i < 2000; i++) {
@@ -504,7 +512,7 @@ static void test_tcp_queue_bound(void **state)
 	assert_true(st.lines >= 6);
 	close(fd);
 	close(lfd);
-	sink_free(s);			/* nobody there: a bounded wait, then lost */
+	sink_free(s); /* nobody there: a bounded wait, then lost */
 	free(line);
 	free(msgs);
 }
@@ -526,16 +534,11 @@ static void test_open_errors(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_header_5424),
-		cmocka_unit_test(test_header_3164),
-		cmocka_unit_test(test_parse),
-		cmocka_unit_test(test_resolve_fails),
-		cmocka_unit_test(test_unix_5424),
-		cmocka_unit_test(test_udp),
-		cmocka_unit_test(test_tcp_frames),
-		cmocka_unit_test(test_tcp_reconnect),
-		cmocka_unit_test(test_tcp_queue_bound),
-		cmocka_unit_test(test_open_errors),
+		cmocka_unit_test(test_header_5424),	cmocka_unit_test(test_header_3164),
+		cmocka_unit_test(test_parse),		cmocka_unit_test(test_resolve_fails),
+		cmocka_unit_test(test_unix_5424),	cmocka_unit_test(test_udp),
+		cmocka_unit_test(test_tcp_frames),	cmocka_unit_test(test_tcp_reconnect),
+		cmocka_unit_test(test_tcp_queue_bound), cmocka_unit_test(test_open_errors),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -66,16 +66,17 @@ static void test_status_and_table(void **state)
 	term_view_report(v, &hidden, "ok", false);
 	term_status_text(v, 7, 3, line, sizeof(line));
 	assert_string_equal(line, "6 handshakes/s  5 certificates  1 alerts  1 unverified TLS 1.3  "
-			    "7 drops  3 flows");
+				  "7 drops  3 flows");
 	/* a second later with nothing new: the rate falls, the totals stay */
 	term_status_text(v, 7, 0, line, sizeof(line));
 	assert_string_equal(line, "0 handshakes/s  5 certificates  1 alerts  1 unverified TLS 1.3  "
-			    "7 drops  0 flows");
+				  "7 drops  0 flows");
 
 	assert_non_null(f = fmemopen(out, sizeof(out), "w"));
 	term_summary_print(v, f);
 	fclose(f);
-	assert_string_equal(out,
+	assert_string_equal(
+		out,
 		"SNI                                      LEAF                COUNT  CLIENTS  VERDICT\n"
 		"a.example                                AAAAAAAAAAAAAAAA        3        2  ok\n"
 		"a.example                                BBBBBBBBBBBBBBBB        2        1  revocation.revoked\n");

@@ -37,12 +37,12 @@ struct rec {
 
 struct col {
 	struct msg msgs[COL_MAX];
-	size_t nmsgs;			/* all seen; first COL_MAX kept */
+	size_t nmsgs; /* all seen; first COL_MAX kept */
 	struct rec recs[COL_MAX];
 	size_t nrecs;
 	unsigned errors;
 	const char *err;
-	struct tls_parser *stop;	/* freed from the next callback */
+	struct tls_parser *stop; /* freed from the next callback */
 };
 
 static void on_hs(void *ctx, uint8_t type, const uint8_t *body, size_t len)
@@ -64,8 +64,8 @@ static void on_hs(void *ctx, uint8_t type, const uint8_t *body, size_t len)
 		tls_parser_free(c->stop);
 }
 
-static void on_rec(void *ctx, uint8_t type, uint16_t version,
-		   const uint8_t *body, size_t avail, size_t rec_len)
+static void on_rec(void *ctx, uint8_t type, uint16_t version, const uint8_t *body, size_t avail,
+		   size_t rec_len)
 {
 	struct col *c = ctx;
 
@@ -210,7 +210,7 @@ static void test_tls12_server_flight(void **state)
 	assert_int_equal(tls_parser_feed(&p, f.s2c.d, f.s2c.len, &cbs, &c), 0);
 	assert_int_equal(c.errors, 0);
 	assert_true(p.encrypted);
-	assert_int_equal(p.hdr_have, 0);	/* ended on a record boundary */
+	assert_int_equal(p.hdr_have, 0); /* ended on a record boundary */
 	tls_parser_free(&p);
 
 	m = col_find(&c, TLS_HS_SERVER_HELLO);
@@ -364,7 +364,7 @@ static void test_tls13(void **state)
 	assert_true(p.encrypted);
 	tls_parser_free(&p);
 	assert_int_equal(c.errors, 0);
-	assert_int_equal(c.nmsgs, 1);		/* only ServerHello is clear */
+	assert_int_equal(c.nmsgs, 1); /* only ServerHello is clear */
 	assert_int_equal(c.msgs[0].type, TLS_HS_SERVER_HELLO);
 	assert_null(col_find(&c, TLS_HS_CERTIFICATE));
 	assert_int_equal(tls_parse_server_hello(c.msgs[0].body, c.msgs[0].len, &sh), 0);
@@ -373,8 +373,8 @@ static void test_tls13(void **state)
 	assert_false(sh.hrr);
 	assert_int_equal(sh.cipher, 0x1303);
 	assert_string_equal(tls_cipher_name(sh.cipher), "TLS_CHACHA20_POLY1305_SHA256");
-	assert_int_equal(sh.session_id_len, 32);	/* echoes the client's */
-	assert_string_equal(sh.alpn, "");		/* in EncryptedExtensions */
+	assert_int_equal(sh.session_id_len, 32); /* echoes the client's */
+	assert_string_equal(sh.alpn, "");	 /* in EncryptedExtensions */
 	assert_int_equal(c.recs[0].type, TLS_CT_CCS);
 	assert_int_equal(c.recs[0].rec_len, 1);
 	for (size_t i = 1; i < c.nrecs; i++) {
@@ -389,7 +389,7 @@ static void test_tls13(void **state)
 	assert_int_equal(c.nmsgs, 1);
 	assert_int_equal(tls_parse_client_hello(c.msgs[0].body, c.msgs[0].len, &ch), 0);
 	assert_true(ch.offers_tls13);
-	assert_true(ch.has_session);		/* compatibility session id */
+	assert_true(ch.has_session); /* compatibility session id */
 	assert_string_equal(ch.sni, "www.example.test");
 	assert_string_equal(ch.alpn, "h2,http/1.1");
 	col_free(&c);
@@ -449,7 +449,7 @@ static void test_tls13_hrr(void **state)
 
 /* ---- ClientHello facts against OpenSSL's own parse of the same hello ------- */
 
-#define SEEN_MAX 2			/* hellos per handshake: HRR makes two */
+#define SEEN_MAX 2 /* hellos per handshake: HRR makes two */
 
 /* One ClientHello as OpenSSL's server read it (SSL_client_hello_get*). */
 struct seen_hello {
@@ -458,9 +458,9 @@ struct seen_hello {
 	size_t sid_len;
 	uint8_t suites[512];
 	size_t suites_len;
-	int exts[64];			/* types in wire order */
+	int exts[64]; /* types in wire order */
 	size_t n_exts;
-	uint8_t ext[5][256];		/* raw bodies of ext_types[] */
+	uint8_t ext[5][256]; /* raw bodies of ext_types[] */
 	size_t ext_len[5];
 	bool has_ext[5];
 };
@@ -512,8 +512,8 @@ static int record_hello(SSL *s, int *al, void *arg)
 }
 
 /* A list of 16-bit values behind a w-byte length, as in an extension body. */
-static void assert_list16(const uint8_t *b, size_t len, unsigned w, const uint16_t *v,
-			  uint16_t n, uint16_t total)
+static void assert_list16(const uint8_t *b, size_t len, unsigned w, const uint16_t *v, uint16_t n,
+			  uint16_t total)
 {
 	size_t off = w;
 
@@ -547,14 +547,14 @@ static void assert_same_hello(const struct seen_hello *h, const struct tls_clien
 		assert_list16(h->ext[2], h->ext_len[2], 1, ch->versions, ch->n_versions,
 			      ch->versions_total);
 	else
-		assert_int_equal(ch->versions_total, 0);	/* a TLS 1.2-only client */
+		assert_int_equal(ch->versions_total, 0); /* a TLS 1.2-only client */
 	if (h->has_ext[3]) {
 		assert_int_equal(ch->n_formats, h->ext[3][0]);
 		assert_memory_equal(ch->formats, h->ext[3] + 1, ch->n_formats);
 	} else {
 		assert_int_equal(ch->formats_total, 0);
 	}
-	if (h->has_ext[4]) {		/* KeyShareEntry: group, key<2> */
+	if (h->has_ext[4]) { /* KeyShareEntry: group, key<2> */
 		while (off + 4 <= h->ext_len[4]) {
 			assert_true(k < ch->n_shares);
 			assert_int_equal(ch->shares[k++], h->ext[4][off] << 8 | h->ext[4][off + 1]);
@@ -578,11 +578,14 @@ static void assert_same_hello(const struct seen_hello *h, const struct tls_clien
 static void test_client_hello_facts(void **state)
 {
 	static const struct hs_opts base[] = {
-		{ .max_version = TLS1_3_VERSION, .client_groups = "X25519:P-256:ffdhe2048",
+		{ .max_version = TLS1_3_VERSION,
+		  .client_groups = "X25519:P-256:ffdhe2048",
 		  .client_sigalgs = "ECDSA+SHA256:RSA-PSS+SHA256:ed25519:RSA+SHA384" },
 		{ .max_version = TLS1_2_VERSION,
-		  .cipher_list = "ECDHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-AES256-GCM-SHA384:AES128-SHA" },
-		{ .max_version = TLS1_3_VERSION, .client_groups = "P-256:X25519",
+		  .cipher_list =
+			  "ECDHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-AES256-GCM-SHA384:AES128-SHA" },
+		{ .max_version = TLS1_3_VERSION,
+		  .client_groups = "P-256:X25519",
 		  .server_groups = "X25519" },
 	};
 
@@ -601,18 +604,19 @@ static void test_client_hello_facts(void **state)
 		run_handshake(&o, &f);
 		assert_int_equal(seen.n, i == 2 ? 2 : 1);
 		tls_parser_init(&p, 0);
-		p.hrr = i == 2;			/* the second hello follows a dummy CCS */
+		p.hrr = i == 2; /* the second hello follows a dummy CCS */
 		assert_int_equal(tls_parser_feed(&p, f.c2s.d, f.c2s.len, &cbs, &c), 0);
 		tls_parser_free(&p);
 		for (size_t m = 0; m < c.nmsgs && m < COL_MAX; m++) {
 			if (c.msgs[m].type != TLS_HS_CLIENT_HELLO)
 				continue;
 			assert_true(k < seen.n);
-			assert_int_equal(tls_parse_client_hello(c.msgs[m].body, c.msgs[m].len, &ch), 0);
+			assert_int_equal(tls_parse_client_hello(c.msgs[m].body, c.msgs[m].len, &ch),
+					 0);
 			assert_same_hello(&seen.h[k++], &ch);
 		}
 		assert_int_equal(k, seen.n);
-		if (i == 0) {		/* what was asked for, in that order */
+		if (i == 0) { /* what was asked for, in that order */
 			assert_int_equal(ch.n_groups, 3);
 			assert_int_equal(ch.groups[0], 29);
 			assert_int_equal(ch.groups[2], 0x0100);
@@ -622,7 +626,7 @@ static void test_client_hello_facts(void **state)
 		}
 		if (i == 1)
 			assert_false(ch.offers_tls13);
-		if (i == 2)		/* the second hello's share is the group asked for */
+		if (i == 2) /* the second hello's share is the group asked for */
 			assert_int_equal(ch.shares[0], 29);
 		col_free(&c);
 		flight_free(&f);
@@ -648,7 +652,8 @@ static void decode_all(const struct col *c)
 		struct tls_cert_list cl;
 
 		if (tls_parse_client_hello(m->body, m->len, &ch) == 0)
-			assert_true(strlen(ch.sni) <= TLS_SNI_MAX && strlen(ch.alpn) <= TLS_ALPN_MAX);
+			assert_true(strlen(ch.sni) <= TLS_SNI_MAX &&
+				    strlen(ch.alpn) <= TLS_ALPN_MAX);
 		if (tls_parse_server_hello(m->body, m->len, &sh) == 0)
 			assert_true(sh.session_id_len <= 32 && strlen(sh.alpn) <= TLS_ALPN_MAX);
 		if (tls_parse_certificate(m->body, m->len, &cl) == 0)
@@ -694,7 +699,7 @@ static void test_mutations(void **state)
 static void test_record_too_long(void **state)
 {
 	static const uint8_t ok[] = { 23, 3, 3, 0x48, 0x00 };		/* 18432 */
-	static const uint8_t bad[] = { 22, 3, 3, 0x48, 0x01, 1, 2, 3 };	/* 18433 */
+	static const uint8_t bad[] = { 22, 3, 3, 0x48, 0x01, 1, 2, 3 }; /* 18433 */
 	struct col c = { 0 };
 	struct tls_parser p;
 
@@ -717,15 +722,17 @@ static void test_record_too_long(void **state)
 
 static void test_not_tls(void **state)
 {
-#define IN(s) { (const uint8_t *)s, sizeof(s) - 1 }
+#define IN(s)                                     \
+	{                                         \
+		(const uint8_t *)s, sizeof(s) - 1 \
+	}
 	static const struct {
 		const uint8_t *d;
 		size_t n;
 	} inputs[] = {
-		IN("GET / HTTP/1.1\r\n"),
-		IN("\x16\x02\x00\x00\x10"),	/* version major 2 */
-		IN("\x19\x03\x03\x00\x01"),	/* content type 25 */
-		IN("\x13\x03\x03\x00\x01"),	/* content type 19 */
+		IN("GET / HTTP/1.1\r\n"),   IN("\x16\x02\x00\x00\x10"), /* version major 2 */
+		IN("\x19\x03\x03\x00\x01"),				/* content type 25 */
+		IN("\x13\x03\x03\x00\x01"),				/* content type 19 */
 		IN("SSH-2.0-OpenSSH_9.2"),
 	};
 #undef IN
@@ -818,8 +825,8 @@ static void test_msg_buffer_growth(void **state)
 static void test_cert_list_inconsistent(void **state)
 {
 	/* Handshake length 256, list length claims 3820 (0x000EEC). */
-	uint8_t in[5 + 4 + 256] = { 22, 3, 3, 0x01, 0x04, 11, 0x00, 0x01, 0x00,
-				    0x00, 0x0e, 0xec, 0x00, 0x0e, 0xe9 };
+	uint8_t in[5 + 4 + 256] = { 22,	  3,	3,    0x01, 0x04, 11,	0x00, 0x01,
+				    0x00, 0x00, 0x0e, 0xec, 0x00, 0x0e, 0xe9 };
 	struct col c = { 0 };
 	struct tls_cert_list cl;
 
@@ -891,7 +898,7 @@ static void test_zero_length_records(void **state)
 	(void)state;
 	tls_parser_init(&p, 0);
 	assert_int_equal(tls_parser_feed(&p, appdata0, 5, &cbs, &c), 0);
-	assert_int_equal(c.nrecs, 1);			/* at once, not later */
+	assert_int_equal(c.nrecs, 1); /* at once, not later */
 	assert_int_equal(c.recs[0].type, TLS_CT_APPDATA);
 	assert_int_equal(c.recs[0].avail, 0);
 	assert_int_equal(c.recs[0].rec_len, 0);
@@ -910,7 +917,7 @@ static void test_zero_length_records(void **state)
 static void test_handshake_garbage(void **state)
 {
 	/* A well-framed ClientHello message holding nonsense. */
-	static const uint8_t in[] = { 22, 3, 1, 0, 12, 1, 0, 0, 8,
+	static const uint8_t in[] = { 22,   3,	  1,	0,    12,   1,	  0,	0,   8,
 				      0xde, 0xad, 0xbe, 0xef, 0xde, 0xad, 0xbe, 0xef };
 	/* Several zero-length messages then one with a stray byte. */
 	static const uint8_t zeros[] = { 22, 3, 3, 0, 9, 14, 0, 0, 0, 0, 0, 0, 0, 0x77 };
@@ -923,7 +930,8 @@ static void test_handshake_garbage(void **state)
 	assert_int_equal(c.nmsgs, 1);
 	assert_int_equal(tls_parse_client_hello(c.msgs[0].body, c.msgs[0].len, &ch), -1);
 	assert_int_equal(tls_parse_server_hello(c.msgs[0].body, c.msgs[0].len,
-						&(struct tls_server_hello){ 0 }), -1);
+						&(struct tls_server_hello){ 0 }),
+			 -1);
 	col_free(&c);
 	assert_int_equal(parse_all(zeros, sizeof(zeros), 0, &c), 0);
 	assert_int_equal(c.nmsgs, 2);
@@ -939,7 +947,7 @@ static void test_handshake_garbage(void **state)
 		for (size_t i = 0; i < n; i++)
 			b[5 + i] = (uint8_t)rnd(&x);
 		if (round % 2)
-			b[6] = b[7] = 0;		/* plausible lengths */
+			b[6] = b[7] = 0; /* plausible lengths */
 		parse_all(b, 5 + n, 0, &c);
 		assert_true(c.errors <= 1);
 		decode_all(&c);
@@ -950,8 +958,7 @@ static void test_handshake_garbage(void **state)
 static void test_ccs_inside_message(void **state)
 {
 	/* Certificate message begun (needs 16 bytes), then a CCS. */
-	static const uint8_t in[] = { 22, 3, 3, 0, 6, 11, 0, 0, 16, 0, 0,
-				      20, 3, 3, 0, 1, 1 };
+	static const uint8_t in[] = { 22, 3, 3, 0, 6, 11, 0, 0, 16, 0, 0, 20, 3, 3, 0, 1, 1 };
 	struct col c = { 0 };
 
 	(void)state;
@@ -969,14 +976,14 @@ static void test_alert(void **state)
 	(void)state;
 	tls_parser_init(&p, 0);
 	assert_int_equal(tls_parser_feed(&p, in, 6, &cbs, &c), 0);
-	assert_int_equal(c.nrecs, 0);			/* 1 of 2 bytes */
+	assert_int_equal(c.nrecs, 0); /* 1 of 2 bytes */
 	assert_int_equal(tls_parser_feed(&p, in + 6, 1, &cbs, &c), 0);
 	assert_int_equal(c.nrecs, 1);
 	assert_int_equal(c.recs[0].type, TLS_CT_ALERT);
 	assert_int_equal(c.recs[0].version, 0x0303);
 	assert_int_equal(c.recs[0].avail, 2);
 	assert_int_equal(c.recs[0].rec_len, 2);
-	assert_int_equal(c.recs[0].body[0], 2);		/* fatal */
+	assert_int_equal(c.recs[0].body[0], 2); /* fatal */
 	assert_string_equal(tls_alert_name(c.recs[0].body[1]), "bad_certificate");
 	assert_false(p.encrypted);
 	tls_parser_free(&p);
@@ -1046,8 +1053,8 @@ static void test_free_in_callback(void **state)
 			tls_parser_init(&p, 0);
 			c.stop = &p;
 			tls_parser_feed(&p, rf.d, cut, &cbs, &c);
-			assert_int_equal(tls_parser_feed(&p, rf.d + cut, rf.len - cut,
-							 &cbs, &c), -1);
+			assert_int_equal(tls_parser_feed(&p, rf.d + cut, rf.len - cut, &cbs, &c),
+					 -1);
 			assert_int_equal(c.nmsgs, 1);
 			col_free(&c);
 		}
@@ -1072,9 +1079,9 @@ static size_t make_ch(uint8_t *b, const uint8_t *ext, size_t ext_len, bool with_
 
 	b[n++] = 3, b[n++] = 1;
 	memset(b + n, 0xab, 32), n += 32;
-	b[n++] = 0;					/* session id */
+	b[n++] = 0; /* session id */
 	b[n++] = 0, b[n++] = 4, b[n++] = 0, b[n++] = 0x2f, b[n++] = 0, b[n++] = 0xff;
-	b[n++] = 1, b[n++] = 0;				/* null compression */
+	b[n++] = 1, b[n++] = 0; /* null compression */
 	if (with_exts) {
 		b[n++] = (uint8_t)(ext_len >> 8), b[n++] = (uint8_t)ext_len;
 		if (ext_len)
@@ -1153,10 +1160,9 @@ static void test_client_hello_decode(void **state)
 	/* supported_versions with a draft, non-empty ticket, ALPN. */
 	{
 		static const uint8_t ext[] = {
-			0, 43, 0, 5, 4, 0x7f, 0x1c, 0x03, 0x03,
-			0, 35, 0, 2, 0xaa, 0xbb,
-			0, 16, 0, 9, 0, 7, 2, 'h', '2', 3, 'a', ',', 'b',
-			0x0a, 0x0a, 0, 0,			/* GREASE */
+			0,   43,  0,	5,    4,   0x7f, 0x1c, 0x03, 0x03, 0, 35,
+			0,   2,	  0xaa, 0xbb, 0,   16,	 0,    9,    0,	   7, 2,
+			'h', '2', 3,	'a',  ',', 'b',	 0x0a, 0x0a, 0,	   0, /* GREASE */
 		};
 
 		n = make_ch(b, ext, sizeof(ext), true);
@@ -1174,7 +1180,7 @@ static void test_client_hello_decode(void **state)
 		assert_false(ch.has_session);
 	}
 	{
-		static const uint8_t ext[] = { 0, 16, 0, 3, 0, 1, 0 };	/* empty name */
+		static const uint8_t ext[] = { 0, 16, 0, 3, 0, 1, 0 }; /* empty name */
 
 		n = make_ch(b, ext, sizeof(ext), true);
 		assert_int_equal(tls_parse_client_hello(b, n, &ch), -1);
@@ -1195,7 +1201,7 @@ static void test_client_hello_decode(void **state)
 		e[4] = (uint8_t)(ln >> 8), e[5] = (uint8_t)ln;
 		n = make_ch(b, e, 6 + ln, true);
 		assert_int_equal(tls_parse_client_hello(b, n, &ch), 0);
-		assert_int_equal(strlen(ch.alpn), 12 * 10 - 1);	/* 12 names fit */
+		assert_int_equal(strlen(ch.alpn), 12 * 10 - 1); /* 12 names fit */
 		assert_int_equal(ch.alpn[strlen(ch.alpn) - 1], 'A' + 11);
 	}
 }
@@ -1203,9 +1209,9 @@ static void test_client_hello_decode(void **state)
 static void test_server_hello_decode(void **state)
 {
 	static const uint8_t hrr_random[32] = {
-		0xCF, 0x21, 0xAD, 0x74, 0xE5, 0x9A, 0x61, 0x11, 0xBE, 0x1D, 0x8C, 0x02,
-		0x1E, 0x65, 0xB8, 0x91, 0xC2, 0xA2, 0x11, 0x16, 0x7A, 0xBB, 0x8C, 0x5E,
-		0x07, 0x9E, 0x09, 0xE2, 0xC8, 0xA8, 0x33, 0x9C,
+		0xCF, 0x21, 0xAD, 0x74, 0xE5, 0x9A, 0x61, 0x11, 0xBE, 0x1D, 0x8C,
+		0x02, 0x1E, 0x65, 0xB8, 0x91, 0xC2, 0xA2, 0x11, 0x16, 0x7A, 0xBB,
+		0x8C, 0x5E, 0x07, 0x9E, 0x09, 0xE2, 0xC8, 0xA8, 0x33, 0x9C,
 	};
 	uint8_t b[128];
 	struct tls_server_hello sh;
@@ -1216,7 +1222,7 @@ static void test_server_hello_decode(void **state)
 	memcpy(b + n, hrr_random, 32), n += 32;
 	b[n++] = 0;
 	b[n++] = 0, b[n++] = 0x05, b[n++] = 0;
-	assert_int_equal(tls_parse_server_hello(b, n, &sh), 0);	/* SSLv3 */
+	assert_int_equal(tls_parse_server_hello(b, n, &sh), 0); /* SSLv3 */
 	assert_true(sh.hrr);
 	assert_int_equal(sh.version, 0x0300);
 	assert_string_equal(tls_version_number(sh.version), "3.0");
@@ -1239,14 +1245,13 @@ static void test_server_hello_decode(void **state)
 		assert_string_equal(tls_version_number(sh.version), "1.3");
 		for (size_t k = n + 1; k < n + sizeof(sv); k++)
 			assert_int_equal(tls_parse_server_hello(b, k, &sh), -1);
-		memcpy(b + n, sv3, sizeof(sv3));	/* not 2 bytes */
+		memcpy(b + n, sv3, sizeof(sv3)); /* not 2 bytes */
 		assert_int_equal(tls_parse_server_hello(b, n + sizeof(sv3), &sh), -1);
 	}
 	{
 		/* ALPN must select exactly one protocol. */
 		static const uint8_t one[] = { 0, 10, 0, 16, 0, 6, 0, 4, 3, 'f', 'o', 'o' };
-		static const uint8_t two[] = { 0, 12, 0, 16, 0, 8, 0, 6, 2, 'h', '2',
-					       2, 'h', '3' };
+		static const uint8_t two[] = { 0, 12, 0, 16, 0, 8, 0, 6, 2, 'h', '2', 2, 'h', '3' };
 
 		memcpy(b + n, one, sizeof(one));
 		assert_int_equal(tls_parse_server_hello(b, n + sizeof(one), &sh), 0);
@@ -1294,9 +1299,9 @@ static size_t ssl2_ch_body(uint8_t *b, size_t sid_len)
 static void test_ssl2_client_hello_then_tls(void **state)
 {
 	static const uint8_t tls_after[] = {
-		22, 3, 1, 0, 8, 16, 0, 0, 4, 0, 2, 0xaa, 0xbb,	/* ClientKeyExchange */
-		20, 3, 1, 0, 1, 1,				/* ChangeCipherSpec */
-		22, 3, 1, 0, 4, 0xde, 0xad, 0xbe, 0xef,		/* encrypted Finished */
+		22, 3, 1, 0, 8, 16,   0,    0,	  4,	0, 2, 0xaa, 0xbb, /* ClientKeyExchange */
+		20, 3, 1, 0, 1, 1,					  /* ChangeCipherSpec */
+		22, 3, 1, 0, 4, 0xde, 0xad, 0xbe, 0xef,			  /* encrypted Finished */
 	};
 	uint8_t body[128], in[256];
 	struct tls_client_hello ch;
@@ -1317,7 +1322,7 @@ static void test_ssl2_client_hello_then_tls(void **state)
 	assert_int_equal(ref.msgs[1].type, TLS_HS_CLIENT_KEY_EXCHANGE);
 	assert_int_equal(ref.nrecs, 2);
 	assert_int_equal(ref.recs[0].type, TLS_CT_CCS);
-	assert_int_equal(ref.recs[1].type, TLS_CT_HANDSHAKE);	/* encrypted */
+	assert_int_equal(ref.recs[1].type, TLS_CT_HANDSHAKE); /* encrypted */
 	assert_int_equal(tls_parse_ssl2_client_hello(ref.msgs[0].body, ref.msgs[0].len, &ch), 0);
 	assert_int_equal(ch.version, 0x0301);
 	assert_false(ch.has_session);
@@ -1356,10 +1361,10 @@ static void test_ssl2_client_hello_then_tls(void **state)
 		assert_int_equal(tls_parse_ssl2_client_hello(body, k, &ch), -1);
 	body[bn] = 0;
 	assert_int_equal(tls_parse_ssl2_client_hello(body, bn + 1, &ch), -1);
-	body[3] = 8;					/* specs not a multiple of 3 */
+	body[3] = 8; /* specs not a multiple of 3 */
 	assert_int_equal(tls_parse_ssl2_client_hello(body, bn - 1, &ch), -1);
 	bn = ssl2_ch_body(body, 0);
-	body[7] = 15;					/* challenge < 16 */
+	body[7] = 15; /* challenge < 16 */
 	assert_int_equal(tls_parse_ssl2_client_hello(body, bn - 1, &ch), -1);
 }
 
@@ -1442,14 +1447,14 @@ static size_t ssl2_sh_body(uint8_t *b, const uint8_t *cert, size_t cert_len)
 {
 	size_t n = 0;
 
-	b[n++] = 0;					/* session_id_hit */
-	b[n++] = 1;					/* X.509 certificate */
-	b[n++] = 0x00, b[n++] = 0x02;			/* SSLv2 */
+	b[n++] = 0;		      /* session_id_hit */
+	b[n++] = 1;		      /* X.509 certificate */
+	b[n++] = 0x00, b[n++] = 0x02; /* SSLv2 */
 	b[n++] = (uint8_t)(cert_len >> 8), b[n++] = (uint8_t)cert_len;
-	b[n++] = 0, b[n++] = 3;				/* cipher specs */
-	b[n++] = 0, b[n++] = 16;			/* connection id */
+	b[n++] = 0, b[n++] = 3;	 /* cipher specs */
+	b[n++] = 0, b[n++] = 16; /* connection id */
 	memcpy(b + n, cert, cert_len), n += cert_len;
-	b[n++] = 0x01, b[n++] = 0x00, b[n++] = 0x80;	/* SSL_CK_RC4_128_WITH_MD5 */
+	b[n++] = 0x01, b[n++] = 0x00, b[n++] = 0x80; /* SSL_CK_RC4_128_WITH_MD5 */
 	memset(b + n, 0x77, 16), n += 16;
 	return n;
 }
@@ -1469,7 +1474,7 @@ static void test_ssl2_server_hello(void **state)
 	assert_non_null(in);
 	bn = ssl2_sh_body(body, pki.leaf_der, (size_t)pki.leaf_der_len);
 	n = ssl2_record(in, 4, body, bn);
-	n += ssl2_record(in + n, 5, body, 40);		/* SERVER-VERIFY: encrypted */
+	n += ssl2_record(in + n, 5, body, 40); /* SERVER-VERIFY: encrypted */
 	assert_int_equal(parse_all(in, n, 0, &c), 0);
 	assert_int_equal(c.errors, 0);
 	assert_int_equal(c.nmsgs, 1);
@@ -1486,21 +1491,21 @@ static void test_ssl2_server_hello(void **state)
 
 	for (size_t k = 0; k < bn; k++)
 		assert_int_equal(tls_parse_ssl2_server_hello(body, k, &sh, &cl), -1);
-	body[1] = 2;					/* not X.509 */
+	body[1] = 2; /* not X.509 */
 	assert_int_equal(tls_parse_ssl2_server_hello(body, bn, &sh, &cl), -1);
 	body[1] = 1;
-	body[0] = 1;					/* hit, yet a certificate */
+	body[0] = 1; /* hit, yet a certificate */
 	assert_int_equal(tls_parse_ssl2_server_hello(body, bn, &sh, &cl), -1);
 	body[0] = 0;
-	body[5]++;					/* cert length past the rest */
+	body[5]++; /* cert length past the rest */
 	assert_int_equal(tls_parse_ssl2_server_hello(body, bn, &sh, &cl), -1);
 	body[5]--;
-	body[9] = 8;					/* connection id < 16 */
+	body[9] = 8; /* connection id < 16 */
 	assert_int_equal(tls_parse_ssl2_server_hello(body, bn - 8, &sh, &cl), -1);
 	{
 		/* Session-id hit: no certificate at all. */
-		static const uint8_t hit[] = { 1, 0, 0, 2, 0, 0, 0, 0, 0, 16,
-					       1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16 };
+		static const uint8_t hit[] = { 1, 0, 0, 2, 0, 0, 0,  0,	 0,  16, 1,  2,	 3,
+					       4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16 };
 
 		assert_int_equal(tls_parse_ssl2_server_hello(hit, sizeof(hit), &sh, &cl), 0);
 		assert_int_equal(cl.n + cl.total, 0);
@@ -1512,7 +1517,7 @@ static void test_ssl2_server_hello(void **state)
 
 static void test_certificate_status(void **state)
 {
-	static const uint8_t ocsp[] = { 0x30, 0x03, 0x0a, 0x01, 0x03 };	/* tryLater */
+	static const uint8_t ocsp[] = { 0x30, 0x03, 0x0a, 0x01, 0x03 }; /* tryLater */
 	uint8_t b[16] = { 1, 0, 0, sizeof(ocsp) };
 	const uint8_t *der;
 	size_t der_len, n = 4 + sizeof(ocsp);
@@ -1526,14 +1531,14 @@ static void test_certificate_status(void **state)
 		assert_int_equal(tls_parse_certificate_status(b, k, &der, &der_len), -1);
 		assert_null(der);
 	}
-	b[n] = 0;					/* trailing byte */
+	b[n] = 0; /* trailing byte */
 	assert_int_equal(tls_parse_certificate_status(b, n + 1, &der, &der_len), -1);
-	b[0] = 2;					/* ocsp_multi: not stapled here */
+	b[0] = 2; /* ocsp_multi: not stapled here */
 	assert_int_equal(tls_parse_certificate_status(b, n, &der, &der_len), -1);
 	b[0] = 1;
-	b[3] = 0;					/* empty response */
+	b[3] = 0; /* empty response */
 	assert_int_equal(tls_parse_certificate_status(b, 4, &der, &der_len), -1);
-	b[3] = sizeof(ocsp) + 1;			/* longer than the message */
+	b[3] = sizeof(ocsp) + 1; /* longer than the message */
 	assert_int_equal(tls_parse_certificate_status(b, n, &der, &der_len), -1);
 	b[1] = 0xff, b[3] = sizeof(ocsp);
 	assert_int_equal(tls_parse_certificate_status(b, n, &der, &der_len), -1);
@@ -1548,8 +1553,8 @@ static void test_dtls_client_hello_decode(void **state)
 	(void)state;
 	b[n++] = 0xfe, b[n++] = 0xfd;
 	memset(b + n, 0x11, 32), n += 32;
-	b[n++] = 0;					/* session id */
-	b[n++] = 20;					/* cookie */
+	b[n++] = 0;  /* session id */
+	b[n++] = 20; /* cookie */
 	memset(b + n, 0xc0, 20), n += 20;
 	b[n++] = 0, b[n++] = 2, b[n++] = 0xc0, b[n++] = 0x2b;
 	b[n++] = 1, b[n++] = 0;
@@ -1561,11 +1566,11 @@ static void test_dtls_client_hello_decode(void **state)
 	assert_true(ch.has_sni);
 	assert_string_equal(ch.sni, "dtls.example.test");
 	assert_false(ch.has_session);
-	assert_int_equal(tls_parse_client_hello(b, n, &ch), -1);	/* cookie read as suites */
+	assert_int_equal(tls_parse_client_hello(b, n, &ch), -1); /* cookie read as suites */
 	/* Every truncation fails, except the one a hello without extensions has. */
 	for (size_t k = 0; k < n; k++)
 		assert_int_equal(tls_parse_dtls_client_hello(b, k, &ch), k == no_ext ? 0 : -1);
-	b[35] = 21;					/* cookie longer than it is */
+	b[35] = 21; /* cookie longer than it is */
 	assert_int_equal(tls_parse_dtls_client_hello(b, n, &ch), -1);
 	/* An empty cookie (the first ClientHello) and no extensions. */
 	n = 0;
@@ -1587,12 +1592,10 @@ static void test_versions(void **state)
 		uint16_t v;
 		const char *num, *proto;
 	} t[] = {
-		{ 0x0300, "3.0", "ssl" }, { 0x0301, "1.0", "tls" },
-		{ 0x0302, "1.1", "tls" }, { 0x0303, "1.2", "tls" },
-		{ 0x0304, "1.3", "tls" }, { 0x7f1c, "1.3", "tls" },
-		{ 0xfeff, "1.0", "dtls" }, { 0xfefd, "1.2", "dtls" },
-		{ 0x0305, NULL, NULL }, { 0x0200, NULL, NULL },
-		{ 0x0002, "2", "ssl" }, { 0xfefe, NULL, NULL },
+		{ 0x0300, "3.0", "ssl" },  { 0x0301, "1.0", "tls" },  { 0x0302, "1.1", "tls" },
+		{ 0x0303, "1.2", "tls" },  { 0x0304, "1.3", "tls" },  { 0x7f1c, "1.3", "tls" },
+		{ 0xfeff, "1.0", "dtls" }, { 0xfefd, "1.2", "dtls" }, { 0x0305, NULL, NULL },
+		{ 0x0200, NULL, NULL },	   { 0x0002, "2", "ssl" },    { 0xfefe, NULL, NULL },
 	};
 
 	(void)state;
@@ -1633,7 +1636,7 @@ static void test_cipher_names(void **state)
 		{ 0xC012, "TLS_ECDHE_RSA_WITH_3DES_EDE_CBC_SHA" },
 		{ 0x00FF, "TLS_EMPTY_RENEGOTIATION_INFO_SCSV" },
 		{ 0x5600, "TLS_FALLBACK_SCSV" },
-		{ 0x0A0A, NULL },			/* GREASE */
+		{ 0x0A0A, NULL }, /* GREASE */
 		{ 0xFFFF, NULL },
 	};
 	pthread_t th[4];
@@ -1659,24 +1662,44 @@ static void test_cipher_names(void **state)
 static void test_alert_names(void **state)
 {
 	static const char *const names[] = {
-		"close_notify", "unexpected_message", "bad_record_mac",
-		"decryption_failed", "record_overflow", "decompression_failure",
-		"handshake_failure", "no_certificate", "bad_certificate",
-		"unsupported_certificate", "certificate_revoked", "certificate_expired",
-		"certificate_unknown", "illegal_parameter", "unknown_ca",
-		"access_denied", "decode_error", "decrypt_error", "export_restriction",
-		"protocol_version", "insufficient_security", "internal_error",
-		"inappropriate_fallback", "user_canceled", "no_renegotiation",
-		"missing_extension", "unsupported_extension",
-		"certificate_unobtainable", "unrecognized_name",
-		"bad_certificate_status_response", "bad_certificate_hash_value",
-		"unknown_psk_identity", "certificate_required",
+		"close_notify",
+		"unexpected_message",
+		"bad_record_mac",
+		"decryption_failed",
+		"record_overflow",
+		"decompression_failure",
+		"handshake_failure",
+		"no_certificate",
+		"bad_certificate",
+		"unsupported_certificate",
+		"certificate_revoked",
+		"certificate_expired",
+		"certificate_unknown",
+		"illegal_parameter",
+		"unknown_ca",
+		"access_denied",
+		"decode_error",
+		"decrypt_error",
+		"export_restriction",
+		"protocol_version",
+		"insufficient_security",
+		"internal_error",
+		"inappropriate_fallback",
+		"user_canceled",
+		"no_renegotiation",
+		"missing_extension",
+		"unsupported_extension",
+		"certificate_unobtainable",
+		"unrecognized_name",
+		"bad_certificate_status_response",
+		"bad_certificate_hash_value",
+		"unknown_psk_identity",
+		"certificate_required",
 		"no_application_protocol",
 	};
 	static const uint8_t codes[] = {
-		0, 10, 20, 21, 22, 30, 40, 41, 42, 43, 44, 45, 46, 47, 48, 49, 50,
-		51, 60, 70, 71, 80, 86, 90, 100, 109, 110, 111, 112, 113, 114, 115,
-		116, 120,
+		0,  10, 20, 21, 22, 30, 40, 41,	 42,  43,  44,	45,  46,  47,  48,  49,	 50,
+		51, 60, 70, 71, 80, 86, 90, 100, 109, 110, 111, 112, 113, 114, 115, 116, 120,
 	};
 	unsigned known = 0;
 

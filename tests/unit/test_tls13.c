@@ -72,13 +72,13 @@ static const struct buf *seen_find(const struct seen *s, uint8_t type)
  * tls13.c): for records no peer would send (errors, padding) and for the
  * encrypted alert OpenSSL 3.0 clients do not send. Returns the record length.
  */
-static size_t seal(struct tls13_keys *k, uint8_t type, const uint8_t *content, size_t n,
-		   size_t pad, uint8_t *rec, size_t cap)
+static size_t seal(struct tls13_keys *k, uint8_t type, const uint8_t *content, size_t n, size_t pad,
+		   uint8_t *rec, size_t cap)
 {
-	const char *name = k->suite == TLS13_AES_128_GCM_SHA256 ? "AES-128-GCM" :
-			   k->suite == TLS13_AES_256_GCM_SHA384 ? "AES-256-GCM" :
+	const char *name = k->suite == TLS13_AES_128_GCM_SHA256	      ? "AES-128-GCM" :
+			   k->suite == TLS13_AES_256_GCM_SHA384	      ? "AES-256-GCM" :
 			   k->suite == TLS13_CHACHA20_POLY1305_SHA256 ? "ChaCha20-Poly1305" :
-			   "AES-128-CCM";
+									"AES-128-CCM";
 	bool ccm = k->suite == TLS13_AES_128_CCM_SHA256 || k->suite == TLS13_AES_128_CCM_8_SHA256;
 	size_t inner = n + 1 + pad, len = inner + k->tag_len;
 	EVP_CIPHER *c = EVP_CIPHER_fetch(NULL, name, NULL);
@@ -105,15 +105,16 @@ static size_t seal(struct tls13_keys *k, uint8_t type, const uint8_t *content, s
 	assert_int_equal(EVP_EncryptInit_ex2(x, c, NULL, NULL, NULL), 1);
 	assert_int_equal(EVP_CIPHER_CTX_ctrl(x, EVP_CTRL_AEAD_SET_IVLEN, 12, NULL), 1);
 	if (ccm)
-		assert_int_equal(EVP_CIPHER_CTX_ctrl(x, EVP_CTRL_AEAD_SET_TAG, k->tag_len, NULL), 1);
+		assert_int_equal(EVP_CIPHER_CTX_ctrl(x, EVP_CTRL_AEAD_SET_TAG, k->tag_len, NULL),
+				 1);
 	assert_int_equal(EVP_EncryptInit_ex2(x, NULL, k->key, nonce, NULL), 1);
 	if (ccm)
 		assert_int_equal(EVP_EncryptUpdate(x, NULL, &out, NULL, (int)inner), 1);
 	assert_int_equal(EVP_EncryptUpdate(x, NULL, &out, rec, 5), 1);
 	assert_int_equal(EVP_EncryptUpdate(x, rec + 5, &out, p, (int)inner), 1);
 	assert_int_equal(EVP_EncryptFinal_ex(x, rec + 5 + out, &out), 1);
-	assert_int_equal(EVP_CIPHER_CTX_ctrl(x, EVP_CTRL_AEAD_GET_TAG, k->tag_len,
-					     rec + 5 + inner), 1);
+	assert_int_equal(EVP_CIPHER_CTX_ctrl(x, EVP_CTRL_AEAD_GET_TAG, k->tag_len, rec + 5 + inner),
+			 1);
 	k->seq++;
 	EVP_CIPHER_CTX_free(x);
 	EVP_CIPHER_free(c);
@@ -189,7 +190,9 @@ static const char rfc_client_alert[] = "1703030013c9872760655666b74d7ff1153efd6d
 
 static void test_rfc8448_keys(void **state)
 {
-	static const struct { const char *secret, *key, *iv; } v[] = {
+	static const struct {
+		const char *secret, *key, *iv;
+	} v[] = {
 		{ rfc_s_hs_secret, "3fce516009c21727d0f2e4e86ee403bc", "5d313eb2671276ee13000b30" },
 		{ rfc_c_hs_secret, "dbfaa693d1762c5b666af5d950258d01", "5bd3c71b836e0b76bb73265f" },
 		{ rfc_c_ap_secret, "17422dda596ed5d9acd890e3c63f5051", "5b78923dee08579033e523d9" },
@@ -291,7 +294,8 @@ static void test_rfc8448_flight_reader(void **state)
 
 			assert_non_null(x);
 			assert_int_equal(X509_NAME_get_text_by_NID(X509_get_subject_name(x),
-								   NID_commonName, cn, sizeof(cn)), 3);
+								   NID_commonName, cn, sizeof(cn)),
+					 3);
 			assert_string_equal(cn, "rsa");
 			X509_free(x);
 		}
@@ -316,14 +320,16 @@ static void test_rfc8448_client(void **state)
 	rn = unhex(rfc_client_finished, rec, sizeof(rec));
 	assert_int_equal(rn, 58);
 	assert_int_equal(tls13_client_record(TLS13_AES_128_GCM_SHA256, secret, 32, rec, rec + 5,
-					     rn - 5, &cr), 0);
+					     rn - 5, &cr),
+			 0);
 	assert_true(cr.encrypted);
 	assert_int_equal(cr.inner_type, TLS_CT_HANDSHAKE);
 	assert_int_equal(cr.hs_type, 20);
 	/* Under the server's secret it does not open. */
 	unhex(rfc_s_hs_secret, secret, sizeof(secret));
 	assert_int_equal(tls13_client_record(TLS13_AES_128_GCM_SHA256, secret, 32, rec, rec + 5,
-					     rn - 5, &cr), TLS13_E_AUTH);
+					     rn - 5, &cr),
+			 TLS13_E_AUTH);
 	assert_false(cr.encrypted);
 
 	/* The published encrypted alert: 19 bytes, close_notify. */
@@ -366,7 +372,8 @@ static void test_open_errors(void **state)
 
 	assert_int_equal(tls13_traffic_keys(TLS13_AES_128_GCM_SHA256, secret, 32, &k), 0);
 	s = k;
-	rn = seal(&s, TLS_CT_HANDSHAKE, (const uint8_t *)"\x14\x00\x00\x00", 4, 3, rec, sizeof(rec));
+	rn = seal(&s, TLS_CT_HANDSHAKE, (const uint8_t *)"\x14\x00\x00\x00", 4, 3, rec,
+		  sizeof(rec));
 	/* padding stripped */
 	assert_int_equal(tls13_open(&k, rec, rec + 5, rn - 5, out, sizeof(out), &n, &type), 0);
 	assert_int_equal(n, 4);
@@ -385,13 +392,13 @@ static void test_open_errors(void **state)
 	/* one flipped bit anywhere: header (AAD), body, tag */
 	for (size_t i = 0; i < rn; i++) {
 		if (i == 0 || i == 3 || i == 4)
-			continue;	/* refused before decryption, above */
+			continue; /* refused before decryption, above */
 		rec[i] ^= 0x20;
 		memset(out, 0x55, sizeof(out));
 		assert_int_equal(tls13_open(&k, rec, rec + 5, rn - 5, out, sizeof(out), &n, &type),
 				 TLS13_E_AUTH);
 		for (size_t j = 0; j < rn - 5 - 16; j++)
-			assert_int_equal(out[j], 0);	/* nothing unauthenticated left */
+			assert_int_equal(out[j], 0); /* nothing unauthenticated left */
 		assert_int_equal(k.seq, 0);
 		assert_int_equal(n, 0);
 		rec[i] ^= 0x20;
@@ -404,7 +411,8 @@ static void test_open_errors(void **state)
 	rec[3] = (TLS13_RECORD_MAX + 1) >> 8;
 	rec[4] = (uint8_t)(TLS13_RECORD_MAX + 1);
 	assert_int_equal(tls13_open(&k, rec, rec + 5, TLS13_RECORD_MAX + 1, out, sizeof(out), &n,
-				    &type), TLS13_E_LENGTH);
+				    &type),
+			 TLS13_E_LENGTH);
 	/* only padding: no content type */
 	s = k;
 	rn = seal(&s, 0, NULL, 0, 5, rec, sizeof(rec));
@@ -422,8 +430,7 @@ struct crafted {
 	size_t len;
 };
 
-static void add_rec(struct crafted *c, struct tls13_keys *k, uint8_t type, const void *p,
-		    size_t n)
+static void add_rec(struct crafted *c, struct tls13_keys *k, uint8_t type, const void *p, size_t n)
 {
 	c->len += seal(k, type, p, n, 0, c->d + c->len, sizeof(c->d) - c->len);
 }
@@ -488,7 +495,7 @@ static void test_flight_errors(void **state)
 		add_rec(&c, &k, TLS_CT_HANDSHAKE, cert, sizeof(cert));
 		add_rec(&c, &k, TLS_CT_HANDSHAKE, i ? sh : cert, i ? sizeof(sh) : sizeof(cert));
 		assert_int_equal(run_crafted(&c, secret, &s, &f), TLS13_E_MESSAGE);
-		assert_int_equal(s.n, 2);	/* what came before stays delivered */
+		assert_int_equal(s.n, 2); /* what came before stays delivered */
 		seen_free(&s);
 		tls13_flight_free(&f);
 	}
@@ -654,7 +661,12 @@ static void test_certificate13_shapes(void **state)
 
 	/* malformed: each must fail and leave nothing behind */
 	{
-		struct { const uint8_t *ext; size_t en; const uint8_t *der; size_t dn; } bad[] = {
+		struct {
+			const uint8_t *ext;
+			size_t en;
+			const uint8_t *der;
+			size_t dn;
+		} bad[] = {
 			{ (const uint8_t *)"\x00\x05\x00\x07\x01\x00\x00\x03RS", 10, der_a, 5 },
 			{ (const uint8_t *)"\x00\x05\x00\x04\x02\x00\x00\x00", 8, der_a, 5 },
 			{ (const uint8_t *)"\x00\x12\x00\x00\x00\x12\x00\x00", 8, der_a, 5 },
@@ -702,8 +714,8 @@ static void test_certificate13_shapes(void **state)
 static const struct {
 	const char *name;
 	uint16_t id;
-	size_t finished_rec;		/* the client's Finished record, ciphertext bytes */
-	size_t alert_rec;		/* an encrypted alert's */
+	size_t finished_rec; /* the client's Finished record, ciphertext bytes */
+	size_t alert_rec;    /* an encrypted alert's */
 } suites[] = {
 	{ "TLS_AES_128_GCM_SHA256", TLS13_AES_128_GCM_SHA256, 53, 19 },
 	{ "TLS_AES_256_GCM_SHA384", TLS13_AES_256_GCM_SHA384, 69, 19 },
@@ -761,8 +773,8 @@ static struct keylog *keylog_of(const struct flight *f, uint8_t random[32])
 	return k;
 }
 
-static const uint8_t *secret_of(struct keylog *k, const uint8_t *random,
-				enum keylog_label l, size_t want)
+static const uint8_t *secret_of(struct keylog *k, const uint8_t *random, enum keylog_label l,
+				size_t want)
 {
 	size_t len;
 	const uint8_t *s = keylog_find(k, random, l, &len);
@@ -778,8 +790,8 @@ static void check_server_flight(const struct flight *f, uint16_t suite, bool sta
 {
 	uint8_t random[32];
 	struct keylog *k = keylog_of(f, random);
-	const uint8_t *secret = secret_of(k, random, KEYLOG_SERVER_HANDSHAKE_TRAFFIC_SECRET,
-					  tls13_hash_len(suite));
+	const uint8_t *secret =
+		secret_of(k, random, KEYLOG_SERVER_HANDSHAKE_TRAFFIC_SECRET, tls13_hash_len(suite));
 	size_t off = after_hello(&f->s2c), body;
 	struct tls13_flight fl;
 	struct seen s = { 0 };
@@ -882,10 +894,13 @@ static void test_suites_chain_and_staple(void **state)
 		rec = client_first(&f, &body);
 		assert_non_null(rec);
 		assert_int_equal(body, suites[i].finished_rec);
-		assert_int_equal(tls13_client_record(suites[i].id,
-			secret_of(k, random, KEYLOG_CLIENT_HANDSHAKE_TRAFFIC_SECRET,
-				  tls13_hash_len(suites[i].id)),
-			tls13_hash_len(suites[i].id), rec, rec + 5, body, &cr), 0);
+		assert_int_equal(
+			tls13_client_record(suites[i].id,
+					    secret_of(k, random,
+						      KEYLOG_CLIENT_HANDSHAKE_TRAFFIC_SECRET,
+						      tls13_hash_len(suites[i].id)),
+					    tls13_hash_len(suites[i].id), rec, rec + 5, body, &cr),
+			0);
 		assert_true(cr.encrypted);
 		assert_int_equal(cr.inner_type, TLS_CT_HANDSHAKE);
 		assert_int_equal(cr.hs_type, 20);
@@ -944,7 +959,7 @@ static void test_big_certificate(void **state)
 	run_handshake(&o, &f);
 	check_server_flight(&f, TLS13_CHACHA20_POLY1305_SHA256, false, der, (size_t)der_len,
 			    &records);
-	assert_true(records >= 5);		/* EE, 2+ for Certificate, CV, Finished */
+	assert_true(records >= 5); /* EE, 2+ for Certificate, CV, Finished */
 	flight_free(&f);
 	OPENSSL_free(der);
 	X509_EXTENSION_free(ext);
@@ -969,7 +984,7 @@ static void test_hello_retry(void **state)
 	run_handshake(&o, &f);
 	while (next_rec(&f.s2c, &off, &rec, &body))
 		hellos += rec[0] == TLS_CT_HANDSHAKE;
-	assert_int_equal(hellos, 2);		/* HRR, ServerHello */
+	assert_int_equal(hellos, 2); /* HRR, ServerHello */
 	check_server_flight(&f, TLS13_AES_128_GCM_SHA256, false, pki.leaf_der, pki.leaf_der_len,
 			    NULL);
 	flight_free(&f);
@@ -1016,7 +1031,8 @@ static void test_client_refuses(void **state)
 			rec = client_first(&f, &body);
 			assert_non_null(rec);
 			assert_int_equal(tls13_client_record(suites[i].id, secret, hl, rec, rec + 5,
-							     body, &cr), 0);
+							     body, &cr),
+					 0);
 			if (!cr.encrypted)
 				assert_int_equal(body, 2);
 			else
@@ -1031,10 +1047,12 @@ static void test_client_refuses(void **state)
 			/* The same alert encrypted, as a client with early write keys sends it. */
 			assert_int_equal(tls13_traffic_keys(suites[i].id, secret, hl, &k), 0);
 			body = seal(&k, TLS_CT_ALERT, (const uint8_t *)"\x02\x2a", 2, 0, sealed,
-				    sizeof(sealed)) - 5;
+				    sizeof(sealed)) -
+			       5;
 			assert_int_equal(body, suites[i].alert_rec);
 			assert_int_equal(tls13_client_record(suites[i].id, secret, hl, sealed,
-							     sealed + 5, body, &cr), 0);
+							     sealed + 5, body, &cr),
+					 0);
 			assert_true(cr.encrypted);
 			assert_int_equal(cr.inner_type, TLS_CT_ALERT);
 			assert_int_equal(cr.alert_level, 2);
@@ -1042,14 +1060,17 @@ static void test_client_refuses(void **state)
 			/* Its secret is not the server's. */
 			secret = secret_of(kl, random, KEYLOG_SERVER_HANDSHAKE_TRAFFIC_SECRET, hl);
 			assert_int_equal(tls13_client_record(suites[i].id, secret, hl, sealed,
-							     sealed + 5, body, &cr), TLS13_E_AUTH);
+							     sealed + 5, body, &cr),
+					 TLS13_E_AUTH);
 			/* An alert of the wrong size. */
 			k.seq = 0;
 			body = seal(&k, TLS_CT_ALERT, (const uint8_t *)"\x02\x2a\x00\x01", 4, 0,
-				    sealed, sizeof(sealed)) - 5;
+				    sealed, sizeof(sealed)) -
+			       5;
 			secret = secret_of(kl, random, KEYLOG_CLIENT_HANDSHAKE_TRAFFIC_SECRET, hl);
 			assert_int_equal(tls13_client_record(suites[i].id, secret, hl, sealed,
-							     sealed + 5, body, &cr), TLS13_E_MESSAGE);
+							     sealed + 5, body, &cr),
+					 TLS13_E_MESSAGE);
 			tls13_keys_wipe(&k);
 			keylog_free(kl);
 			flight_free(&f);

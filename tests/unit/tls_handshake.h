@@ -38,12 +38,20 @@ struct pki {
 static struct pki pki;
 
 /* Valid for a day from an hour ago, CN only, no extensions. */
-static inline X509 *make_cert(EVP_PKEY *key, EVP_PKEY *signer, X509 *issuer,
-			      const char *cn, long serial)
+static inline X509 *make_cert(EVP_PKEY *key, EVP_PKEY *signer, X509 *issuer, const char *cn,
+			      long serial)
 {
 	const struct x509_spec s = {
-		.key = key, .signer = signer, .issuer = issuer, .cn = cn, .o = "", .serial = serial,
-		.from_now = true, .nb_s = -3600, .na_s = 86400, .bare = true,
+		.key = key,
+		.signer = signer,
+		.issuer = issuer,
+		.cn = cn,
+		.o = "",
+		.serial = serial,
+		.from_now = true,
+		.nb_s = -3600,
+		.na_s = 86400,
+		.bare = true,
 	};
 
 	return x509_mint(&s);
@@ -78,30 +86,30 @@ static inline int teardown_pki(void **state)
 }
 
 struct hs_opts {
-	int max_version;		/* TLS1_2_VERSION, TLS1_3_VERSION */
-	const char *cipher_list;	/* TLS <= 1.2 */
-	const char *ciphersuites;	/* TLS 1.3 */
+	int max_version;	  /* TLS1_2_VERSION, TLS1_3_VERSION */
+	const char *cipher_list;  /* TLS <= 1.2 */
+	const char *ciphersuites; /* TLS 1.3 */
 	const char *client_groups, *server_groups;
 	const char *client_sigalgs;
-	SSL_client_hello_cb_fn hello_cb;	/* the server's view of each hello */
+	SSL_client_hello_cb_fn hello_cb; /* the server's view of each hello */
 	void *hello_arg;
-	X509 *leaf;			/* served instead of pki.leaf (with pki.ca) */
+	X509 *leaf; /* served instead of pki.leaf (with pki.ca) */
 	EVP_PKEY *leaf_key;
-	const uint8_t *ocsp;		/* stapled by the server when set */
+	const uint8_t *ocsp; /* stapled by the server when set */
 	size_t ocsp_len;
-	unsigned max_fragment;		/* server's record size (0: OpenSSL's default) */
+	unsigned max_fragment; /* server's record size (0: OpenSSL's default) */
 	/* The client verifies the chain with this callback; the handshake
 	 * may then fail (run_handshake returns false instead of asserting). */
 	int (*verify)(int ok, X509_STORE_CTX *ctx);
-	bool no_middlebox_compat;	/* client: SSL_OP_ENABLE_MIDDLEBOX_COMPAT off */
+	bool no_middlebox_compat; /* client: SSL_OP_ENABLE_MIDDLEBOX_COMPAT off */
 };
 
 struct flight {
-	struct buf c2s, s2c;		/* bytes each side wrote */
-	struct buf keylog;		/* the server's NSS key-log lines, '\n' after each
+	struct buf c2s, s2c; /* bytes each side wrote */
+	struct buf keylog;   /* the server's NSS key-log lines, '\n' after each
 					 * (the server's: the client's lacks its own
 					 * handshake secret when it refuses) */
-	int c_alert;			/* alert the client sent (SSL_AD_*), -1 if none */
+	int c_alert;	     /* alert the client sent (SSL_AD_*), -1 if none */
 };
 
 static inline int alpn_select(SSL *s, const unsigned char **out, unsigned char *outlen,

@@ -48,22 +48,22 @@ static inline EVP_PKEY *x509_ec_key(void)
  */
 struct x509_spec {
 	EVP_PKEY *key, *signer;
-	X509 *issuer;		/* NULL: self-signed */
+	X509 *issuer; /* NULL: self-signed */
 	const char *cn;
-	const char *o;		/* NULL: "certsentry test"; "": no O */
-	X509_NAME *subj, *iss_name;	/* taken: the names outright (cn, o, issuer unused) */
+	const char *o;		    /* NULL: "certsentry test"; "": no O */
+	X509_NAME *subj, *iss_name; /* taken: the names outright (cn, o, issuer unused) */
 	long serial;
-	const ASN1_INTEGER *serial_int;	/* overrides serial (copied) */
-	const char *nb, *na;	/* ASN1_TIME_set_string form; 2025-01-01 and 2027-01-01 if NULL */
-	bool from_now;		/* times now + nb_s .. now + na_s instead */
+	const ASN1_INTEGER *serial_int; /* overrides serial (copied) */
+	const char *nb, *na; /* ASN1_TIME_set_string form; 2025-01-01 and 2027-01-01 if NULL */
+	bool from_now;	     /* times now + nb_s .. now + na_s instead */
 	long nb_s, na_s;
-	const char *san;	/* "DNS:a,IP:1.2.3.4" */
-	GENERAL_NAMES *gens;	/* taken: a SAN built by hand */
+	const char *san;     /* "DNS:a,IP:1.2.3.4" */
+	GENERAL_NAMES *gens; /* taken: a SAN built by hand */
 	bool ca;
-	bool bare;		/* no key ids, no keyUsage: only what is asked */
-	const char *const *exts;	/* more: name, v3 conf value, ..., NULL */
-	const EVP_MD *md;	/* default SHA-256 */
-	bool md_none;		/* sign without a digest (Ed25519) */
+	bool bare;		 /* no key ids, no keyUsage: only what is asked */
+	const char *const *exts; /* more: name, v3 conf value, ..., NULL */
+	const EVP_MD *md;	 /* default SHA-256 */
+	bool md_none;		 /* sign without a digest (Ed25519) */
 };
 
 static inline void x509_times(X509 *x, const struct x509_spec *s)
@@ -96,15 +96,18 @@ static inline X509 *x509_mint(const struct x509_spec *s)
 	else
 		ASN1_INTEGER_set(X509_get_serialNumber(x), s->serial);
 	if (o[0] && !s->subj)
-		X509_NAME_add_entry_by_txt(n, "O", MBSTRING_UTF8, (const unsigned char *)o, -1, -1, 0);
+		X509_NAME_add_entry_by_txt(n, "O", MBSTRING_UTF8, (const unsigned char *)o, -1, -1,
+					   0);
 	if (!s->subj)
-		X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_UTF8, (const unsigned char *)s->cn,
-					   -1, -1, 0);
+		X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_UTF8, (const unsigned char *)s->cn, -1,
+					   -1, 0);
 	if (s->subj)
 		X509_NAME_free(n), n = s->subj;
 	assert_int_equal(X509_set_subject_name(x, n), 1);
 	assert_int_equal(X509_set_issuer_name(x, s->iss_name ? s->iss_name :
-					      s->issuer ? X509_get_subject_name(s->issuer) : n), 1);
+						 s->issuer   ? X509_get_subject_name(s->issuer) :
+							       n),
+			 1);
 	X509_NAME_free(n);
 	X509_NAME_free(s->iss_name);
 	x509_times(x, s);
@@ -126,7 +129,9 @@ static inline X509 *x509_mint(const struct x509_spec *s)
 	for (const char *const *e = s->exts; e && e[0]; e += 2)
 		add_ext(x, iss, OBJ_txt2nid(e[0]), e[1]);
 	assert_true(X509_sign(x, s->signer ? s->signer : s->key,
-			      s->md_none ? NULL : s->md ? s->md : EVP_sha256()) > 0);
+			      s->md_none ? NULL :
+			      s->md	 ? s->md :
+					   EVP_sha256()) > 0);
 	return x;
 }
 
@@ -138,7 +143,7 @@ static inline struct cert_facts *x509_facts(struct cert_cache *c, X509 *x)
 	struct cert_facts *f;
 
 	assert_true(n > 0);
-	f = cert_get(c, d, (size_t)n);	/* released by cert_put or cert_cache_free */
+	f = cert_get(c, d, (size_t)n); /* released by cert_put or cert_cache_free */
 	OPENSSL_free(d);
 	assert_non_null(f);
 	assert_true(f->parse_ok);

@@ -17,9 +17,9 @@
 #include "certsentry.skel.h"
 #include "../../tests/bpf/tls_records.h"
 
-#define FRAME_MAX	3600
-#define ROUNDS_MAX	31
-#define FILL_FLOWS	50000
+#define FRAME_MAX  3600
+#define ROUNDS_MAX 31
+#define FILL_FLOWS 50000
 
 struct pkt {
 	uint8_t b[FRAME_MAX];
@@ -42,8 +42,8 @@ struct cls {
 	struct inst *in;
 	enum kind kind;
 	struct pkt *p;
-	struct cs_flow_key key;			/* K_NEW_FLOW: deleted before each run */
-	double v[ROUNDS_MAX], b[ROUNDS_MAX];	/* cs_tc, cs_empty (ns/packet) */
+	struct cs_flow_key key;		     /* K_NEW_FLOW: deleted before each run */
+	double v[ROUNDS_MAX], b[ROUNDS_MAX]; /* cs_tc, cs_empty (ns/packet) */
 };
 
 static unsigned int repeat = 1000000, rounds = 5;
@@ -81,9 +81,14 @@ static void build(struct pkt *p, int v6, int l4, uint32_t a, uint16_t sport, uin
 		memcpy(ip + 20, &x, 4);
 		memcpy(ip + 24, "\x20\x01\x0d\xb8\0\0\0\0\0\0\0\0\0\0\0\x01", 16);
 		l = ip + 40;
-		l[0] = 60; l[2] = 1; l[3] = 4;
+		l[0] = 60;
+		l[2] = 1;
+		l[3] = 4;
 		l += 8;
-		l[0] = l4 == P_UDP ? 17 : 6; l[1] = 1; l[2] = 1; l[3] = 12;
+		l[0] = l4 == P_UDP ? 17 : 6;
+		l[1] = 1;
+		l[2] = 1;
+		l[3] = 12;
 		l += 16;
 	}
 	v = htons(sport);
@@ -132,7 +137,9 @@ static void key_of(struct cs_flow_key *k, uint32_t a, uint16_t sport)
 
 static int drain_cb(void *ctx, void *data, size_t size)
 {
-	(void)ctx; (void)data; (void)size;
+	(void)ctx;
+	(void)data;
+	(void)size;
 	return 0;
 }
 
@@ -141,7 +148,7 @@ static int inst_open(struct inst *in)
 	in->skel = certsentry_bpf__open();
 	if (!in->skel)
 		return -1;
-	in->seed = (uint32_t)time(NULL) * 0x9E3779B1u;	/* as capture.c: a secret per load */
+	in->seed = (uint32_t)time(NULL) * 0x9E3779B1u; /* as capture.c: a secret per load */
 	in->skel->rodata->hint_seed = in->seed;
 	if (certsentry_bpf__load(in->skel))
 		return -1;
@@ -237,14 +244,17 @@ static void run_class(struct cls *c, unsigned int round)
 	if (!rep)
 		rep = 1;
 	c->b[round] = run(c->in->empty_fd, c->p, rep);
-	c->v[round] = c->kind == K_COPY ? run_drained(c->in, c->p, rep) : run(c->in->tc_fd, c->p, rep);
+	c->v[round] = c->kind == K_COPY ? run_drained(c->in, c->p, rep) :
+					  run(c->in->tc_fd, c->p, rep);
 }
 
 /* 50,000 tracked directions of other connections, hint buckets included. */
 static int fill_flows(struct inst *in)
 {
 	static uint64_t sum[1 << CS_HINT_BITS];
-	struct cs_flow_state st = { .isn = 1, .next_rec = 1, .limit = CS_MAX_BYTES_DEFAULT, .walking = 1 };
+	struct cs_flow_state st = {
+		.isn = 1, .next_rec = 1, .limit = CS_MAX_BYTES_DEFAULT, .walking = 1
+	};
 	struct cs_flow_key k;
 	struct cs_hint h;
 	__u32 i, mix;
@@ -290,7 +300,7 @@ static void hint_set(struct inst *in, uint32_t a, uint16_t sport, unsigned int n
 	mix = cs_flow_hint(in->seed, &k);
 	idx = cs_hint_bucket(mix);
 	for (unsigned int j = 1; j <= n; j++)
-		h.v += cs_hint_part(mix ^ j);	/* low bits: same bucket, other tag */
+		h.v += cs_hint_part(mix ^ j); /* low bits: same bucket, other tag */
 	bpf_map_update_elem(in->hints_fd, &idx, &h, 0);
 }
 
@@ -333,7 +343,8 @@ static void report(const struct cls *r, int n, const char *json)
 	FILE *f = NULL;
 	int i;
 
-	printf("%-34s %9s %9s %9s %9s %9s %7s\n", "class", "median", "min", "max", "empty", "delta", "ratio");
+	printf("%-34s %9s %9s %9s %9s %9s %7s\n", "class", "median", "min", "max", "empty", "delta",
+	       "ratio");
 	for (i = 0; i < n; i++) {
 		struct stat3 v = stats(r[i].v, rounds), b = stats(r[i].b, rounds);
 
@@ -353,9 +364,11 @@ static void report(const struct cls *r, int n, const char *json)
 	for (i = 0; i < n; i++) {
 		struct stat3 v = stats(r[i].v, rounds), b = stats(r[i].b, rounds);
 
-		fprintf(f, "  {\"name\": \"%s\", \"value\": %.1f, \"unit\": \"ns\", \"baseline\": %.1f, "
-			"\"ratio\": %.3f, \"min\": %.1f, \"max\": %.1f}%s\n", r[i].name, v.med, b.med,
-			b.med > 0 ? v.med / b.med : 0, v.min, v.max, i + 1 < n ? "," : "");
+		fprintf(f,
+			"  {\"name\": \"%s\", \"value\": %.1f, \"unit\": \"ns\", \"baseline\": %.1f, "
+			"\"ratio\": %.3f, \"min\": %.1f, \"max\": %.1f}%s\n",
+			r[i].name, v.med, b.med, b.med > 0 ? v.med / b.med : 0, v.min, v.max,
+			i + 1 < n ? "," : "");
 	}
 	fprintf(f, "]\n");
 	fclose(f);
@@ -385,8 +398,8 @@ static void usage(void)
 	exit(2);
 }
 
-static struct cls *add(struct cls *c, int *n, const char *name, struct inst *in,
-		       enum kind kind, struct pkt *p)
+static struct cls *add(struct cls *c, int *n, const char *name, struct inst *in, enum kind kind,
+		       struct pkt *p)
 {
 	struct cls *r = &c[(*n)++];
 
@@ -400,17 +413,15 @@ static struct cls *add(struct cls *c, int *n, const char *name, struct inst *in,
 
 int main(int argc, char **argv)
 {
-	static const struct option lo[] = {
-		{ "repeat", required_argument, NULL, 'n' },
-		{ "rounds", required_argument, NULL, 'r' },
-		{ "json", required_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 }
-	};
+	static const struct option lo[] = { { "repeat", required_argument, NULL, 'n' },
+					    { "rounds", required_argument, NULL, 'r' },
+					    { "json", required_argument, NULL, 'j' },
+					    { "help", no_argument, NULL, 'h' },
+					    { 0 } };
 	static struct pkt pk[24];
 	static uint8_t pl[FRAME_MAX];
 	static struct cls cl[24];
-	static struct inst a, b;	/* a: (nearly) empty table, b: 50,000 flows */
+	static struct inst a, b; /* a: (nearly) empty table, b: 50,000 flows */
 	const char *json = NULL;
 	const uint32_t ua = 0x0a000001;
 	struct pkt *warm;
@@ -422,10 +433,17 @@ int main(int argc, char **argv)
 
 	while ((c = getopt_long(argc, argv, "n:r:j:h", lo, NULL)) != -1) {
 		switch (c) {
-		case 'n': repeat = strtoul(optarg, NULL, 0); break;
-		case 'r': rounds = strtoul(optarg, NULL, 0); break;
-		case 'j': json = optarg; break;
-		default: usage();
+		case 'n':
+			repeat = strtoul(optarg, NULL, 0);
+			break;
+		case 'r':
+			rounds = strtoul(optarg, NULL, 0);
+			break;
+		case 'j':
+			json = optarg;
+			break;
+		default:
+			usage();
 		}
 	}
 	if (!repeat || !rounds || rounds > ROUNDS_MAX)
@@ -436,7 +454,8 @@ int main(int argc, char **argv)
 	}
 	libbpf_set_print(quiet);
 	if (inst_open(&a) || inst_open(&b)) {
-		printf("SKIPPED: cannot load the BPF object (%s); CS_VERBOSE=1 shows why\n", strerror(errno));
+		printf("SKIPPED: cannot load the BPF object (%s); CS_VERBOSE=1 shows why\n",
+		       strerror(errno));
 		return 0;
 	}
 	if (fill_flows(&b)) {
@@ -515,7 +534,8 @@ int main(int argc, char **argv)
 	/* A new flow's ClientHello, each run alone. */
 	tls_rec(pl, 22, 1, 517);
 	build(&pk[np], 0, P_TCP, ua + 1, 40000, 1, CS_TCP_ACK, pl, 517);
-	key_of(&add(cl, &n, "client_hello_new_flow", &a, K_NEW_FLOW, &pk[np++])->key, ua + 1, 40000);
+	key_of(&add(cl, &n, "client_hello_new_flow", &a, K_NEW_FLOW, &pk[np++])->key, ua + 1,
+	       40000);
 
 	/* A tracked direction in its Certificate: 1400 bytes copied. */
 	tls_rec(pl, 22, 2, 100);

@@ -29,9 +29,22 @@
 #include <pcap/pcap.h>
 #include "../inet_csum.h"
 
-static void put16(uint8_t *p, uint32_t v) { p[0] = (uint8_t)(v >> 8); p[1] = (uint8_t)v; }
-static void put24(uint8_t *p, uint32_t v) { p[0] = (uint8_t)(v >> 16); p[1] = (uint8_t)(v >> 8); p[2] = (uint8_t)v; }
-static void put32(uint8_t *p, uint32_t v) { put16(p, v >> 16); put16(p + 2, v); }
+static void put16(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+static void put24(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 16);
+	p[1] = (uint8_t)(v >> 8);
+	p[2] = (uint8_t)v;
+}
+static void put32(uint8_t *p, uint32_t v)
+{
+	put16(p, v >> 16);
+	put16(p + 2, v);
+}
 
 /* IPv4 + TCP (20 + 20 bytes) around payload; returns the packet length. */
 static size_t mkpkt(uint8_t *pkt, uint32_t saddr, uint32_t daddr, uint16_t sport, uint16_t dport,
@@ -44,7 +57,7 @@ static size_t mkpkt(uint8_t *pkt, uint32_t saddr, uint32_t daddr, uint16_t sport
 	memset(pkt, 0, 40);
 	ip[0] = 0x45;
 	put16(ip + 2, (uint32_t)tot);
-	ip[6] = 0x40;			/* DF */
+	ip[6] = 0x40; /* DF */
 	ip[8] = 64;
 	ip[9] = 6;
 	put32(ip + 12, saddr);
@@ -55,7 +68,7 @@ static size_t mkpkt(uint8_t *pkt, uint32_t saddr, uint32_t daddr, uint16_t sport
 	put32(th + 4, seq);
 	put32(th + 8, ack);
 	th[12] = 5 << 4;
-	th[13] = 0x18;			/* PSH ACK */
+	th[13] = 0x18; /* PSH ACK */
 	put16(th + 14, 64240);
 	memcpy(pkt + 40, pay, n);
 	memcpy(ph, ip + 12, 8);
@@ -73,24 +86,39 @@ static size_t client_hello(uint8_t *b, uint32_t i)
 	char sni[64];
 	size_t sl = (size_t)snprintf(sni, sizeof(sni), "f%u.mem.test", i), n = 0, body, ext;
 
-	b[n++] = 22; b[n++] = 3; b[n++] = 1; n += 2;	/* record, length later */
-	b[n++] = 1; n += 3;				/* ClientHello, length later */
+	b[n++] = 22;
+	b[n++] = 3;
+	b[n++] = 1;
+	n += 2; /* record, length later */
+	b[n++] = 1;
+	n += 3; /* ClientHello, length later */
 	body = n;
-	b[n++] = 3; b[n++] = 3;
+	b[n++] = 3;
+	b[n++] = 3;
 	for (int k = 0; k < 32; k++)
 		b[n++] = (uint8_t)(i * 31 + k);
-	b[n++] = 0;					/* session id */
-	put16(b + n, 4); n += 2;
-	put16(b + n, 0xc02b); n += 2;
-	put16(b + n, 0xc02f); n += 2;
-	b[n++] = 1; b[n++] = 0;				/* compression: null */
-	ext = n; n += 2;
-	put16(b + n, 0); n += 2;			/* server_name */
-	put16(b + n, (uint32_t)(sl + 5)); n += 2;
-	put16(b + n, (uint32_t)(sl + 3)); n += 2;
+	b[n++] = 0; /* session id */
+	put16(b + n, 4);
+	n += 2;
+	put16(b + n, 0xc02b);
+	n += 2;
+	put16(b + n, 0xc02f);
+	n += 2;
+	b[n++] = 1;
+	b[n++] = 0; /* compression: null */
+	ext = n;
+	n += 2;
+	put16(b + n, 0);
+	n += 2; /* server_name */
+	put16(b + n, (uint32_t)(sl + 5));
+	n += 2;
+	put16(b + n, (uint32_t)(sl + 3));
+	n += 2;
 	b[n++] = 0;
-	put16(b + n, (uint32_t)sl); n += 2;
-	memcpy(b + n, sni, sl); n += sl;
+	put16(b + n, (uint32_t)sl);
+	n += 2;
+	memcpy(b + n, sni, sl);
+	n += sl;
 	put16(b + ext, (uint32_t)(n - ext - 2));
 	put24(b + body - 3, (uint32_t)(n - body));
 	put16(b + 3, (uint32_t)(n - 5));
@@ -103,27 +131,41 @@ static size_t server_flight(uint8_t *b, uint32_t i, uint32_t cert_bytes, uint32_
 	size_t n = 0, body, rec;
 	uint32_t each = (cert_bytes - 3 - 6) / 2, k;
 
-	b[n++] = 22; b[n++] = 3; b[n++] = 3; n += 2;
-	b[n++] = 2; n += 3;
+	b[n++] = 22;
+	b[n++] = 3;
+	b[n++] = 3;
+	n += 2;
+	b[n++] = 2;
+	n += 3;
 	body = n;
-	b[n++] = 3; b[n++] = 3;
+	b[n++] = 3;
+	b[n++] = 3;
 	for (int j = 0; j < 32; j++)
 		b[n++] = (uint8_t)(i * 17 + j);
 	b[n++] = 0;
-	put16(b + n, 0xc02b); n += 2;
+	put16(b + n, 0xc02b);
+	n += 2;
 	b[n++] = 0;
-	put16(b + n, 0); n += 2;			/* no extensions */
+	put16(b + n, 0);
+	n += 2; /* no extensions */
 	put24(b + body - 3, (uint32_t)(n - body));
 	put16(b + 3, (uint32_t)(n - 5));
 	/* Certificate: record header, message header, list, two "certificates". */
 	rec = n;
-	b[n++] = 22; b[n++] = 3; b[n++] = 3;
-	put16(b + n, 4 + cert_bytes); n += 2;
+	b[n++] = 22;
+	b[n++] = 3;
+	b[n++] = 3;
+	put16(b + n, 4 + cert_bytes);
+	n += 2;
 	b[n++] = 11;
-	put24(b + n, cert_bytes); n += 3;
-	put24(b + n, cert_bytes - 3); n += 3;
-	put24(b + n, each); n += 3;
-	b[n++] = 0x30; b[n++] = 0x82;			/* looks like DER; never complete */
+	put24(b + n, cert_bytes);
+	n += 3;
+	put24(b + n, cert_bytes - 3);
+	n += 3;
+	put24(b + n, each);
+	n += 3;
+	b[n++] = 0x30;
+	b[n++] = 0x82; /* looks like DER; never complete */
 	for (k = 2; n - rec < partial; k++)
 		b[n++] = (uint8_t)(k * 7 + i);
 	return n;
@@ -140,19 +182,27 @@ int main(int argc, char **argv)
 
 	while ((c = getopt(argc, argv, "n:c:p:h")) != -1) {
 		switch (c) {
-		case 'n': flows = (uint32_t)strtoul(optarg, NULL, 0); break;
-		case 'c': cert_bytes = (uint32_t)strtoul(optarg, NULL, 0); break;
-		case 'p': partial = (uint32_t)strtoul(optarg, NULL, 0); break;
-		default: goto usage;
+		case 'n':
+			flows = (uint32_t)strtoul(optarg, NULL, 0);
+			break;
+		case 'c':
+			cert_bytes = (uint32_t)strtoul(optarg, NULL, 0);
+			break;
+		case 'p':
+			partial = (uint32_t)strtoul(optarg, NULL, 0);
+			break;
+		default:
+			goto usage;
 		}
 	}
-	if (optind + 1 != argc || !flows || flows > 4000000 || cert_bytes < 64 || cert_bytes > 3000 ||
-	    partial < 16 || partial + 64 >= cert_bytes || partial > 1300)
+	if (optind + 1 != argc || !flows || flows > 4000000 || cert_bytes < 64 ||
+	    cert_bytes > 3000 || partial < 16 || partial + 64 >= cert_bytes || partial > 1300)
 		goto usage;
 	p = pcap_open_dead(DLT_RAW, 65535);
 	d = p ? pcap_dump_open(p, argv[optind]) : NULL;
 	if (!d) {
-		fprintf(stderr, "flowgen: %s: %s\n", argv[optind], p ? pcap_geterr(p) : "pcap_open_dead failed");
+		fprintf(stderr, "flowgen: %s: %s\n", argv[optind],
+			p ? pcap_geterr(p) : "pcap_open_dead failed");
 		return 1;
 	}
 	for (uint32_t i = 0; i < flows; i++) {
@@ -177,6 +227,7 @@ int main(int argc, char **argv)
 	       2 * flows, cert_bytes, partial);
 	return 0;
 usage:
-	fprintf(stderr, "usage: flowgen [-n FLOWS] [-c CERT_BYTES (64-3000)] [-p PARTIAL_BYTES (16-1300)] OUT.pcap\n");
+	fprintf(stderr,
+		"usage: flowgen [-n FLOWS] [-c CERT_BYTES (64-3000)] [-p PARTIAL_BYTES (16-1300)] OUT.pcap\n");
 	return 2;
 }

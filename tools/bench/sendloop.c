@@ -37,9 +37,15 @@ int main(int argc, char **argv)
 
 	while ((opt = getopt(argc, argv, "n:b:r:")) != -1) {
 		switch (opt) {
-		case 'n': sends = atol(optarg); break;
-		case 'b': bytes = atol(optarg); break;
-		case 'r': rounds = atol(optarg); break;
+		case 'n':
+			sends = atol(optarg);
+			break;
+		case 'b':
+			bytes = atol(optarg);
+			break;
+		case 'r':
+			rounds = atol(optarg);
+			break;
 		default:
 			fprintf(stderr,
 				"usage: sendloop [-n SENDS] [-b BYTES (<= 1024)] [-r ROUNDS]\n");

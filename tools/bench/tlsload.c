@@ -68,7 +68,8 @@ static int one(long i)
 	struct sockaddr_in sa = { .sin_family = AF_INET };
 	struct timeval tv = { .tv_sec = 20 };
 	char req[256], sni[128], buf[16384];
-	int fd, ok = 0, tls13 = is_tls13(i), bulk = bulk_every > 0 && i % bulk_every == bulk_every - 1;
+	int fd, ok = 0, tls13 = is_tls13(i),
+		bulk = bulk_every > 0 && i % bulk_every == bulk_every - 1;
 	long got = 0;
 	SSL *s = NULL;
 
@@ -77,8 +78,9 @@ static int one(long i)
 	fd = socket(AF_INET, SOCK_STREAM, 0);
 	if (fd < 0)
 		return -1;
-	if (base_port) {	/* its own client port: no 4-tuple appears twice in the capture */
-		struct sockaddr_in me = { .sin_family = AF_INET, .sin_port = htons((uint16_t)(base_port + i)) };
+	if (base_port) { /* its own client port: no 4-tuple appears twice in the capture */
+		struct sockaddr_in me = { .sin_family = AF_INET,
+					  .sin_port = htons((uint16_t)(base_port + i)) };
 
 		inet_pton(AF_INET, addr, &me.sin_addr);
 		if (bind(fd, (struct sockaddr *)&me, sizeof(me)) < 0)
@@ -92,7 +94,7 @@ static int one(long i)
 	if (!s)
 		goto out;
 	SSL_set_fd(s, fd);
-	if (i % 5 != 4) {	/* 80% with SNI */
+	if (i % 5 != 4) { /* 80% with SNI */
 		snprintf(sni, sizeof(sni), "%s.%s", names[i % 5], sni_suffix);
 		SSL_set_tlsext_host_name(s, sni);
 	}
@@ -145,7 +147,8 @@ static void *worker(void *arg)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: tlsload [-a ADDR] [-p PORT[,PORT...]] [-2 N12] [-3 N13] "
+	fprintf(stderr,
+		"usage: tlsload [-a ADDR] [-p PORT[,PORT...]] [-2 N12] [-3 N13] "
 		"[-b BULK_EVERY] [-t THREADS] [-B BULKPATH] [-S SMALLPATH] [-n SNI-SUFFIX] [-P BASEPORT]\n");
 	exit(2);
 }
@@ -161,21 +164,40 @@ int main(int argc, char **argv)
 
 	while ((c = getopt(argc, argv, "a:p:2:3:b:t:B:S:n:P:h")) != -1) {
 		switch (c) {
-		case 'a': addr = optarg; break;
+		case 'a':
+			addr = optarg;
+			break;
 		case 'p':
 			n_ports = 0;
 			for (p = optarg; (tok = strtok(p, ",")) && n_ports < MAX_PORTS; p = NULL)
 				ports[n_ports++] = atoi(tok);
 			break;
-		case '2': n12 = atol(optarg); break;
-		case '3': n13 = atol(optarg); break;
-		case 'b': bulk_every = atol(optarg); break;
-		case 't': threads = atol(optarg); break;
-		case 'B': bulk_path = optarg; break;
-		case 'S': small_path = optarg; break;
-		case 'n': sni_suffix = optarg; break;
-		case 'P': base_port = atol(optarg); break;
-		default: usage();
+		case '2':
+			n12 = atol(optarg);
+			break;
+		case '3':
+			n13 = atol(optarg);
+			break;
+		case 'b':
+			bulk_every = atol(optarg);
+			break;
+		case 't':
+			threads = atol(optarg);
+			break;
+		case 'B':
+			bulk_path = optarg;
+			break;
+		case 'S':
+			small_path = optarg;
+			break;
+		case 'n':
+			sni_suffix = optarg;
+			break;
+		case 'P':
+			base_port = atol(optarg);
+			break;
+		default:
+			usage();
 		}
 	}
 	if (!n_ports || threads < 1 || threads > 64 || n12 < 0 || n13 < 0 ||
@@ -198,8 +220,9 @@ int main(int argc, char **argv)
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
 	printf("tlsload: tls12=%ld tls13=%ld bulk=%ld failed=%ld bytes_in=%ld seconds=%.2f "
-	       "handshakes_per_s=%.0f\n", atomic_load(&done12), atomic_load(&done13),
-	       atomic_load(&bulk_done), atomic_load(&failures), atomic_load(&bytes_in), secs,
+	       "handshakes_per_s=%.0f\n",
+	       atomic_load(&done12), atomic_load(&done13), atomic_load(&bulk_done),
+	       atomic_load(&failures), atomic_load(&bytes_in), secs,
 	       secs > 0 ? (double)(atomic_load(&done12) + atomic_load(&done13)) / secs : 0);
 	SSL_CTX_free(ctx12);
 	SSL_CTX_free(ctx13);

@@ -48,7 +48,7 @@
 #include "output.h"
 
 #define MAX_ROUNDS 32
-#define MAX_FIGS 32
+#define MAX_FIGS   32
 
 static int rounds = 5;
 
@@ -91,8 +91,8 @@ static void ext(X509 *x, X509 *issuer, int nid, const char *val)
 }
 
 /* issuer NULL: self-signed by key. */
-static X509 *mkcert(const char *cn, long serial, EVP_PKEY *pub, X509 *issuer, EVP_PKEY *ikey, int ca,
-		    const char *san)
+static X509 *mkcert(const char *cn, long serial, EVP_PKEY *pub, X509 *issuer, EVP_PKEY *ikey,
+		    int ca, const char *san)
 {
 	X509 *x = X509_new();
 	X509_NAME *n = X509_NAME_new();
@@ -101,14 +101,16 @@ static X509 *mkcert(const char *cn, long serial, EVP_PKEY *pub, X509 *issuer, EV
 	ASN1_INTEGER_set(X509_get_serialNumber(x), serial);
 	X509_gmtime_adj(X509_getm_notBefore(x), -86400);
 	X509_gmtime_adj(X509_getm_notAfter(x), 365L * 86400);
-	X509_NAME_add_entry_by_txt(n, "O", MBSTRING_ASC, (const unsigned char *)"certsentry bench", -1, -1, 0);
+	X509_NAME_add_entry_by_txt(n, "O", MBSTRING_ASC, (const unsigned char *)"certsentry bench",
+				   -1, -1, 0);
 	X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1, 0);
 	X509_set_subject_name(x, n);
 	X509_set_issuer_name(x, issuer ? X509_get_subject_name(issuer) : n);
 	X509_NAME_free(n);
 	X509_set_pubkey(x, pub);
 	ext(x, issuer, NID_basic_constraints, ca ? "critical,CA:TRUE" : "CA:FALSE");
-	ext(x, issuer, NID_key_usage, ca ? "critical,keyCertSign,cRLSign" : "critical,digitalSignature,keyEncipherment");
+	ext(x, issuer, NID_key_usage,
+	    ca ? "critical,keyCertSign,cRLSign" : "critical,digitalSignature,keyEncipherment");
 	ext(x, issuer, NID_subject_key_identifier, "hash");
 	if (issuer)
 		ext(x, issuer, NID_authority_key_identifier, "keyid:always");
@@ -131,12 +133,12 @@ static int der(X509 *x, uint8_t **out)
 }
 
 struct pki {
-	const char *name;		/* "ecdsa-p256", "rsa-2048" */
+	const char *name; /* "ecdsa-p256", "rsa-2048" */
 	EVP_PKEY *root_key, *inter_key, *leaf_key;
 	X509 *root, *inter, *leaf;
 	uint8_t *inter_der, *leaf_der;
 	int inter_len, leaf_len;
-	int n;				/* distinct leaves */
+	int n; /* distinct leaves */
 	uint8_t **d_der;
 	int *d_len;
 	char cafile[64];
@@ -154,7 +156,8 @@ static void pki_make(struct pki *p, int rsa, int n)
 	p->inter_key = mkkey(rsa);
 	p->leaf_key = mkkey(rsa);
 	p->root = mkcert("certsentry bench root", 1, p->root_key, NULL, NULL, 1, NULL);
-	p->inter = mkcert("certsentry bench intermediate", 2, p->inter_key, p->root, p->root_key, 1, NULL);
+	p->inter = mkcert("certsentry bench intermediate", 2, p->inter_key, p->root, p->root_key, 1,
+			  NULL);
 	p->leaf = mkcert("www.verdict.test", 3, p->leaf_key, p->inter, p->inter_key, 0,
 			 "DNS:www.verdict.test,DNS:verdict.test");
 	p->inter_der = NULL;
@@ -182,7 +185,7 @@ static void pki_make(struct pki *p, int rsa, int n)
 		char err[256];
 
 		p->lists = lists_load(&lo, err, sizeof(err));
-		unlink(p->cafile);	/* loaded: the file is not needed any more */
+		unlink(p->cafile); /* loaded: the file is not needed any more */
 		if (!p->lists)
 			die(err);
 	}
@@ -195,7 +198,7 @@ struct fig {
 	const char *unit;
 	double v[MAX_ROUNDS];
 	double med, min, max;
-	int base;		/* index of the baseline figure, -1 */
+	int base; /* index of the baseline figure, -1 */
 };
 static struct fig figs[MAX_FIGS];
 static int nfigs;
@@ -258,7 +261,7 @@ static struct checker *mkchecker(struct pki *p)
 	return c;
 }
 
-static uint32_t g_bad;		/* verdicts with findings: should stay 0 */
+static uint32_t g_bad; /* verdicts with findings: should stay 0 */
 
 /* One handshake through cert_get + checks_run. */
 static void one(struct cert_cache *cc, struct checker *ck, const uint8_t *leaf, int leaf_len,
@@ -289,7 +292,8 @@ static double bench_warm(struct pki *p)
 	t0 = now_s();
 	do {
 		for (int i = 0; i < 1000; i++)
-			one(cc, ck, p->leaf_der, p->leaf_len, p->inter_der, p->inter_len, "www.verdict.test");
+			one(cc, ck, p->leaf_der, p->leaf_len, p->inter_der, p->inter_len,
+			    "www.verdict.test");
 		n += 1000;
 	} while ((t = now_s() - t0) < 0.3);
 	checker_free(ck);
@@ -348,7 +352,11 @@ static double bench_baseline(struct pki *p)
 
 /* ---- recorded handshake through flow_segment ---- */
 
-struct flight { int from_server; uint8_t *b; size_t n; };
+struct flight {
+	int from_server;
+	uint8_t *b;
+	size_t n;
+};
 static struct flight flights[16];
 static int nflights;
 
@@ -360,7 +368,8 @@ static void relay(BIO *from, BIO *to, int from_server)
 
 	while ((k = BIO_read(from, buf, sizeof(buf))) > 0) {
 		struct flight *f = nflights && flights[nflights - 1].from_server == from_server ?
-			&flights[nflights - 1] : &flights[nflights++];
+					   &flights[nflights - 1] :
+					   &flights[nflights++];
 
 		if (nflights > 15)
 			die("too many flights");
@@ -382,8 +391,8 @@ static void record_handshake(struct pki *p)
 	BIO *s_in = BIO_new(BIO_s_mem()), *s_out = BIO_new(BIO_s_mem());
 	SSL *s, *c;
 
-	if (!sc || !cc || !SSL_CTX_use_certificate(sc, p->leaf) || !SSL_CTX_use_PrivateKey(sc, p->leaf_key) ||
-	    !SSL_CTX_add1_chain_cert(sc, p->inter))
+	if (!sc || !cc || !SSL_CTX_use_certificate(sc, p->leaf) ||
+	    !SSL_CTX_use_PrivateKey(sc, p->leaf_key) || !SSL_CTX_add1_chain_cert(sc, p->inter))
 		die("server context failed");
 	SSL_CTX_set_max_proto_version(cc, TLS1_2_VERSION);
 	SSL_CTX_set_max_proto_version(sc, TLS1_2_VERSION);
@@ -423,7 +432,8 @@ static void on_report(void *ctx, const struct cs_report *r)
 
 	x->reports++;
 	if (getenv("VB_DEBUG"))
-		fprintf(stderr, "report action=%d chain=%u client port %u\n", r->action, r->chain_len, r->client.port);
+		fprintf(stderr, "report action=%d chain=%u client port %u\n", r->action,
+			r->chain_len, r->client.port);
 	if (r->action != REPORT_CERTIFICATE)
 		return;
 	x->certs++;
@@ -437,7 +447,9 @@ static double bench_pipeline(struct pki *p, int with_output, long *certs_out)
 {
 	struct pipe_ctx x = { .ck = mkchecker(p) };
 	struct cert_cache *cc = cert_cache_new(CERT_CACHE_DEFAULT);
-	struct flow_opts fo = { .certs = cc, .report = on_report, .ctx = &x, .check_time = FLOW_CHECK_NOW };
+	struct flow_opts fo = {
+		.certs = cc, .report = on_report, .ctx = &x, .check_time = FLOW_CHECK_NOW
+	};
 	FILE *null = NULL;
 	double t0, t;
 	long n = 0;
@@ -465,7 +477,8 @@ static double bench_pipeline(struct pki *p, int with_output, long *certs_out)
 				s.tcp_flags = CS_TCP_ACK;
 				for (int f = 0; f < nflights; f++) {
 					int srv = flights[f].from_server;
-					uint32_t cli = htonl(0x0b000000u + (uint32_t)(n / 50000)), sv = htonl(0x0a000001u);
+					uint32_t cli = htonl(0x0b000000u + (uint32_t)(n / 50000)),
+						 sv = htonl(0x0a000001u);
 					uint16_t cport = (uint16_t)(10000 + n % 50000);
 
 					memset(s.key.saddr, 0, 16);
@@ -476,7 +489,9 @@ static double bench_pipeline(struct pki *p, int with_output, long *certs_out)
 					s.key.dport = srv ? cport : 443;
 					for (size_t off = 0; off < flights[f].n; off += 1448) {
 						s.data = flights[f].b + off;
-						s.len = (uint32_t)(flights[f].n - off < 1448 ? flights[f].n - off : 1448);
+						s.len = (uint32_t)(flights[f].n - off < 1448 ?
+									   flights[f].n - off :
+									   1448);
 						s.seq = seq[srv];
 						seq[srv] += s.len;
 						flow_segment(ft, &s);
@@ -488,7 +503,9 @@ static double bench_pipeline(struct pki *p, int with_output, long *certs_out)
 	}
 	*certs_out = x.certs;
 	if (x.certs != n || getenv("VB_DEBUG"))
-		fprintf(stderr, "verdictbench: pipeline (output %d): %ld handshakes, %ld chains reported, %ld reports\n", with_output, n, x.certs, x.reports);
+		fprintf(stderr,
+			"verdictbench: pipeline (output %d): %ld handshakes, %ld chains reported, %ld reports\n",
+			with_output, n, x.certs, x.reports);
 	if (x.out)
 		output_free(x.out);
 	if (null)
@@ -508,13 +525,17 @@ static void json_out(const char *path)
 	for (int i = 0; i < nfigs; i++) {
 		struct fig *g = &figs[i], *b = g->base >= 0 ? &figs[g->base] : NULL;
 
-		fprintf(f, "  {\"name\": \"verdict: %s\", \"value\": %.1f, \"unit\": \"%s\", ", g->name, g->med, g->unit);
+		fprintf(f, "  {\"name\": \"verdict: %s\", \"value\": %.1f, \"unit\": \"%s\", ",
+			g->name, g->med, g->unit);
 		if (b)
-			fprintf(f, "\"baseline_name\": \"%s\", \"baseline_value\": %.1f, \"ratio\": %.3f, ",
+			fprintf(f,
+				"\"baseline_name\": \"%s\", \"baseline_value\": %.1f, \"ratio\": %.3f, ",
 				b->name, b->med, g->med / b->med);
 		else
-			fprintf(f, "\"baseline_name\": null, \"baseline_value\": null, \"ratio\": null, ");
-		fprintf(f, "\"min\": %.1f, \"max\": %.1f}%s\n", g->min, g->max, i + 1 < nfigs ? "," : "");
+			fprintf(f,
+				"\"baseline_name\": null, \"baseline_value\": null, \"ratio\": null, ");
+		fprintf(f, "\"min\": %.1f, \"max\": %.1f}%s\n", g->min, g->max,
+			i + 1 < nfigs ? "," : "");
 	}
 	fprintf(f, "]\n");
 	fclose(f);
@@ -523,7 +544,9 @@ static void json_out(const char *path)
 int main(int argc, char **argv)
 {
 	static const struct option lo[] = {
-		{ "rounds", required_argument, NULL, 'r' }, { "json", required_argument, NULL, 'j' }, { 0 },
+		{ "rounds", required_argument, NULL, 'r' },
+		{ "json", required_argument, NULL, 'j' },
+		{ 0 },
 	};
 	const char *json = NULL;
 	struct pki pk[2];
@@ -531,9 +554,14 @@ int main(int argc, char **argv)
 
 	while ((c = getopt_long(argc, argv, "r:j:", lo, NULL)) != -1) {
 		switch (c) {
-		case 'r': rounds = atoi(optarg); break;
-		case 'j': json = optarg; break;
-		default: goto usage;
+		case 'r':
+			rounds = atoi(optarg);
+			break;
+		case 'j':
+			json = optarg;
+			break;
+		default:
+			goto usage;
 		}
 	}
 	if (rounds < 1 || rounds > MAX_ROUNDS || optind != argc)
@@ -555,14 +583,21 @@ int main(int argc, char **argv)
 		record_handshake(p);
 		if (getenv("VB_DEBUG"))
 			for (int f = 0; f < nflights; f++)
-				fprintf(stderr, "flight %d from_server=%d %zu bytes\n", f, flights[f].from_server, flights[f].n);
+				fprintf(stderr, "flight %d from_server=%d %zu bytes\n", f,
+					flights[f].from_server, flights[f].n);
 		iw = nfigs;
-		w = fig_new("handshakes/s", -1, "warm cache, %s chain: cert_get x2 + checks_run", p->name);
+		w = fig_new("handshakes/s", -1, "warm cache, %s chain: cert_get x2 + checks_run",
+			    p->name);
 		ib = nfigs;
-		b = fig_new("certificates/s", -1, "baseline, %s: d2i_X509 + X509_verify_cert per leaf", p->name);
-		d = fig_new("certificates/s", ib, "distinct leaves, %s: cert_get + checks_run (chain verified)", p->name);
-		pl = fig_new("handshakes/s", iw, "pipeline, %s: flow_segment on recorded TLS 1.2 bytes + checks_run", p->name);
-		po = fig_new("handshakes/s", iw, "pipeline + JSON output to /dev/null, %s", p->name);
+		b = fig_new("certificates/s", -1,
+			    "baseline, %s: d2i_X509 + X509_verify_cert per leaf", p->name);
+		d = fig_new("certificates/s", ib,
+			    "distinct leaves, %s: cert_get + checks_run (chain verified)", p->name);
+		pl = fig_new("handshakes/s", iw,
+			     "pipeline, %s: flow_segment on recorded TLS 1.2 bytes + checks_run",
+			     p->name);
+		po = fig_new("handshakes/s", iw, "pipeline + JSON output to /dev/null, %s",
+			     p->name);
 		for (int r = 0; r < rounds; r++) {
 			w->v[r] = bench_warm(p);
 			b->v[r] = bench_baseline(p);
@@ -573,11 +608,12 @@ int main(int argc, char **argv)
 		fig_done(w), fig_done(b), fig_done(d), fig_done(pl), fig_done(po);
 	}
 	if (g_bad)
-		fprintf(stderr, "verdictbench: warning: %u verdicts had findings (expected none)\n", g_bad);
+		fprintf(stderr, "verdictbench: warning: %u verdicts had findings (expected none)\n",
+			g_bad);
 	printf("%-92s %12s %12s %12s %10s\n", "figure", "median", "min", "max", "us each");
 	for (int i = 0; i < nfigs; i++)
-		printf("%-92s %12.0f %12.0f %12.0f %10.2f\n", figs[i].name, figs[i].med, figs[i].min, figs[i].max,
-		       1e6 / figs[i].med);
+		printf("%-92s %12.0f %12.0f %12.0f %10.2f\n", figs[i].name, figs[i].med,
+		       figs[i].min, figs[i].max, 1e6 / figs[i].med);
 	printf("(%d rounds; %s)\n", rounds, OpenSSL_version(OPENSSL_VERSION));
 	if (json)
 		json_out(json);
