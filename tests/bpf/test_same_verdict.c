@@ -503,7 +503,8 @@ static size_t payload(const struct step *st, uint8_t *out)
 	static uint8_t all[FRAME_MAX];
 	size_t n = st->raw_len, to;
 
-	memcpy(all, st->raw, st->raw_len);
+	if (st->raw_len) /* no raw bytes: raw is NULL, and memcpy's source may not be */
+		memcpy(all, st->raw, st->raw_len);
 	for (int i = 0; i < RECS_MAX && st->rec[i].type; i++) {
 		const struct rec *r = &st->rec[i];
 
