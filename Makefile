@@ -211,7 +211,7 @@ $(FUZZ_BUILD)/libcs-fuzz.a: $(FUZZ_OBJS)
 
 $(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(wildcard tests/fuzz/*.h) $(FUZZ_BUILD)/libcs-fuzz.a
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $< $(FUZZ_BUILD)/libcs-fuzz.a \
-		-lbpf -lelf -lz -lssl -lcrypto -lpcap -ljson-c -o $@
+		$(LDLIBS) -ljson-c -o $@
 
 fuzz-build: $(FUZZ_BINS)
 

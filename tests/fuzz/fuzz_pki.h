@@ -11,6 +11,13 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#define X509H_CHECK(c)           \
+	do {                     \
+		if (!(c))        \
+			abort(); \
+	} while (0)
+#include "../unit/x509_helpers.h"
+
 struct fuzz_pki {
 	X509 *root, *inter, *leaf;
 	uint8_t *inter_der, *leaf_der;
@@ -18,37 +25,24 @@ struct fuzz_pki {
 	char root_pem[64]; /* a temp file holding the root, for lists_load */
 };
 
+/* The unit tests' minter (x509_helpers.h), aborting where they assert. */
 static inline X509 *fuzz_pki_make(const char *cn, EVP_PKEY *key, EVP_PKEY *signer, X509 *issuer,
 				  long serial, bool ca)
 {
-	X509 *x = X509_new();
-	X509_NAME *n;
+	const struct x509_spec s = {
+		.key = key,
+		.signer = signer,
+		.issuer = issuer,
+		.cn = cn,
+		.o = "certsentry fuzz",
+		.serial = serial,
+		.nb = "20200101000000Z",
+		.na = "20400101000000Z",
+		.ca = ca,
+		.san = ca ? NULL : "DNS:www.example.test,DNS:example.test,IP:127.0.0.1",
+	};
 
-	X509_set_version(x, 2);
-	ASN1_INTEGER_set(X509_get_serialNumber(x), serial);
-	ASN1_TIME_set_string(X509_getm_notBefore(x), "20200101000000Z");
-	ASN1_TIME_set_string(X509_getm_notAfter(x), "20400101000000Z");
-	X509_set_pubkey(x, key);
-	n = X509_get_subject_name(x);
-	X509_NAME_add_entry_by_txt(n, "O", MBSTRING_ASC, (const unsigned char *)"certsentry fuzz",
-				   -1, -1, 0);
-	X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1, 0);
-	X509_set_issuer_name(x, issuer ? X509_get_subject_name(issuer) : n);
-	if (ca) {
-		X509_EXTENSION *e =
-			X509V3_EXT_conf_nid(NULL, NULL, NID_basic_constraints, "critical,CA:TRUE");
-		X509_add_ext(x, e, -1);
-		X509_EXTENSION_free(e);
-	} else {
-		X509_EXTENSION *e =
-			X509V3_EXT_conf_nid(NULL, NULL, NID_subject_alt_name,
-					    "DNS:www.example.test,DNS:example.test,IP:127.0.0.1");
-		X509_add_ext(x, e, -1);
-		X509_EXTENSION_free(e);
-	}
-	if (!X509_sign(x, signer, EVP_sha256()))
-		abort();
-	return x;
+	return x509_mint(&s);
 }
 
 static inline X509 *fuzz_pki_load(const char *dir, const char *name)

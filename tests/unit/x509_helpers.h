@@ -1,4 +1,4 @@
-/* x509_helpers.h - small OpenSSL helpers the unit tests share (include after cmocka.h). */
+/* x509_helpers.h - OpenSSL helpers unit tests and fuzzers share (after cmocka.h, or X509H_CHECK). */
 #ifndef CS_TESTS_X509_HELPERS_H
 #define CS_TESTS_X509_HELPERS_H
 
@@ -9,6 +9,12 @@
 #include <openssl/x509v3.h>
 #include "cert.h"
 
+/* Unit tests check with cmocka; a fuzzer, which has none, defines
+ * X509H_CHECK before including this (to abort). */
+#ifndef X509H_CHECK
+#define X509H_CHECK(c) assert_true(c)
+#endif
+
 /* One v3 extension from its config text (e.g. "critical,CA:TRUE"). */
 static inline void add_ext(X509 *x, X509 *iss, int nid, const char *val)
 {
@@ -17,8 +23,8 @@ static inline void add_ext(X509 *x, X509 *iss, int nid, const char *val)
 
 	X509V3_set_ctx(&ctx, iss, x, NULL, NULL, 0);
 	e = X509V3_EXT_nconf_nid(NULL, &ctx, nid, val);
-	assert_non_null(e);
-	assert_int_equal(X509_add_ext(x, e, -1), 1);
+	X509H_CHECK(e != NULL);
+	X509H_CHECK(X509_add_ext(x, e, -1) == 1);
 	X509_EXTENSION_free(e);
 }
 
@@ -27,7 +33,7 @@ static inline void sha256_hex(const uint8_t *d, size_t n, char out[65])
 {
 	uint8_t md[32];
 
-	assert_int_equal(EVP_Digest(d, n, md, NULL, EVP_sha256(), NULL), 1);
+	X509H_CHECK(EVP_Digest(d, n, md, NULL, EVP_sha256(), NULL) == 1);
 	for (int i = 0; i < 32; i++)
 		sprintf(out + 2 * i, "%02X", md[i]);
 }
@@ -37,7 +43,7 @@ static inline EVP_PKEY *x509_ec_key(void)
 {
 	EVP_PKEY *k = EVP_EC_gen("P-256");
 
-	assert_non_null(k);
+	X509H_CHECK(k != NULL);
 	return k;
 }
 
@@ -71,12 +77,12 @@ static inline void x509_times(X509 *x, const struct x509_spec *s)
 	ASN1_TIME *t = ASN1_TIME_new();
 
 	if (s->from_now) {
-		assert_non_null(X509_gmtime_adj(X509_getm_notBefore(x), s->nb_s));
-		assert_non_null(X509_gmtime_adj(X509_getm_notAfter(x), s->na_s));
+		X509H_CHECK(X509_gmtime_adj(X509_getm_notBefore(x), s->nb_s) != NULL);
+		X509H_CHECK(X509_gmtime_adj(X509_getm_notAfter(x), s->na_s) != NULL);
 	} else {
-		assert_int_equal(ASN1_TIME_set_string(t, s->nb ? s->nb : "20250101000000Z"), 1);
+		X509H_CHECK(ASN1_TIME_set_string(t, s->nb ? s->nb : "20250101000000Z") == 1);
 		X509_set1_notBefore(x, t);
-		assert_int_equal(ASN1_TIME_set_string(t, s->na ? s->na : "20270101000000Z"), 1);
+		X509H_CHECK(ASN1_TIME_set_string(t, s->na ? s->na : "20270101000000Z") == 1);
 		X509_set1_notAfter(x, t);
 	}
 	ASN1_TIME_free(t);
@@ -89,10 +95,10 @@ static inline X509 *x509_mint(const struct x509_spec *s)
 	X509_NAME *n = X509_NAME_new();
 	const char *o = s->o ? s->o : "certsentry test";
 
-	assert_non_null(x);
-	assert_int_equal(X509_set_version(x, 2), 1);
+	X509H_CHECK(x != NULL);
+	X509H_CHECK(X509_set_version(x, 2) == 1);
 	if (s->serial_int)
-		assert_int_equal(X509_set_serialNumber(x, (ASN1_INTEGER *)s->serial_int), 1);
+		X509H_CHECK(X509_set_serialNumber(x, (ASN1_INTEGER *)s->serial_int) == 1);
 	else
 		ASN1_INTEGER_set(X509_get_serialNumber(x), s->serial);
 	if (o[0] && !s->subj)
@@ -103,15 +109,14 @@ static inline X509 *x509_mint(const struct x509_spec *s)
 					   -1, 0);
 	if (s->subj)
 		X509_NAME_free(n), n = s->subj;
-	assert_int_equal(X509_set_subject_name(x, n), 1);
-	assert_int_equal(X509_set_issuer_name(x, s->iss_name ? s->iss_name :
-						 s->issuer   ? X509_get_subject_name(s->issuer) :
-							       n),
-			 1);
+	X509H_CHECK(X509_set_subject_name(x, n) == 1);
+	X509H_CHECK((X509_set_issuer_name(x, s->iss_name ? s->iss_name :
+					     s->issuer	 ? X509_get_subject_name(s->issuer) :
+							   n)) == 1);
 	X509_NAME_free(n);
 	X509_NAME_free(s->iss_name);
 	x509_times(x, s);
-	assert_int_equal(X509_set_pubkey(x, s->key), 1);
+	X509H_CHECK(X509_set_pubkey(x, s->key) == 1);
 	if (!s->bare) {
 		add_ext(x, x, NID_subject_key_identifier, "hash");
 		add_ext(x, iss, NID_authority_key_identifier, "keyid:always");
@@ -123,12 +128,12 @@ static inline X509 *x509_mint(const struct x509_spec *s)
 	if (s->san)
 		add_ext(x, x, NID_subject_alt_name, s->san);
 	if (s->gens) {
-		assert_int_equal(X509_add1_ext_i2d(x, NID_subject_alt_name, s->gens, 0, 0), 1);
+		X509H_CHECK(X509_add1_ext_i2d(x, NID_subject_alt_name, s->gens, 0, 0) == 1);
 		GENERAL_NAMES_free(s->gens);
 	}
 	for (const char *const *e = s->exts; e && e[0]; e += 2)
 		add_ext(x, iss, OBJ_txt2nid(e[0]), e[1]);
-	assert_true(X509_sign(x, s->signer ? s->signer : s->key,
+	X509H_CHECK(X509_sign(x, s->signer ? s->signer : s->key,
 			      s->md_none ? NULL :
 			      s->md	 ? s->md :
 					   EVP_sha256()) > 0);
@@ -142,11 +147,11 @@ static inline struct cert_facts *x509_facts(struct cert_cache *c, X509 *x)
 	int n = i2d_X509(x, &d);
 	struct cert_facts *f;
 
-	assert_true(n > 0);
+	X509H_CHECK(n > 0);
 	f = cert_get(c, d, (size_t)n); /* released by cert_put or cert_cache_free */
 	OPENSSL_free(d);
-	assert_non_null(f);
-	assert_true(f->parse_ok);
+	X509H_CHECK(f != NULL);
+	X509H_CHECK(f->parse_ok);
 	return f;
 }
 
