@@ -51,7 +51,7 @@ test_local() {
 		{ fail confirm "s_server 4432"; ns_del "$ns"; return; }
 	start_server "$ns" 4433 "$PKI/good.pem" "$PKI/good.key" "$PKI/inter.pem" -tls1_3 ||
 		{ fail confirm "s_server 4433"; ns_del "$ns"; return; }
-	start_sentry "$ns" "$out" -i lo --every --confirm "${LISTS[@]}" ||
+	start_sentry "$ns" "$out" -i lo --every --no-uprobe --confirm "${LISTS[@]}" ||
 		{ fail confirm "certsentry did not start: $(cat "$out")"; ns_del "$ns"; return; }
 
 	handshake "$ns" 127.0.0.1:4431 -tls1_3 -servername "$HOST" -alpn h2,http/1.1 ||
@@ -129,7 +129,7 @@ EOF
 	wait_for 10 ip netns exec "$ns" sh -c "ss -ltnH | grep -q ':4439 '" ||
 		{ fail confirm_hang "the hanging listener did not start"; stop_pid "$hang_pid"; ns_del "$ns"; return; }
 	start_server "$ns" 4431 "$PKI/good.pem" "$PKI/good.key" "$PKI/inter.pem" -tls1_2
-	start_sentry "$ns" "$out" -i lo --every --confirm --confirm-timeout 4000 "${LISTS[@]}" ||
+	start_sentry "$ns" "$out" -i lo --every --no-uprobe --confirm --confirm-timeout 4000 "${LISTS[@]}" ||
 		{ fail confirm_hang "certsentry did not start: $(cat "$out")"; stop_pid "$hang_pid"; ns_del "$ns"; return; }
 	handshake "$ns" 127.0.0.1:4439 -tls1_3 -servername "$HOST" ||
 		fail confirm_hang "client handshake failed: $(tail -3 "$TMP/s_client.out")"
@@ -174,7 +174,7 @@ test_remote() {
 	wait_for 10 grep -q 'listening on' "$TMP/tcpdump.err" ||
 		{ fail confirm_remote "tcpdump did not start"; stop_pid "$dump_pid"; ns_del "$c"; ns_del "$s"; return; }
 	out=$TMP/remote.json
-	start_sentry "$c" "$out" -i cfv0 --every --confirm "${LISTS[@]}" ||
+	start_sentry "$c" "$out" -i cfv0 --every --no-uprobe --confirm "${LISTS[@]}" ||
 		{ fail confirm_remote "certsentry did not start: $(cat "$out")"; ns_del "$c"; ns_del "$s"; return; }
 	handshake "$c" 10.217.0.2:443 -tls1_3 -servername "$HOST" ||
 		fail confirm_remote "client handshake failed: $(tail -3 "$TMP/s_client.out")"
@@ -185,7 +185,7 @@ test_remote() {
 		fail confirm_remote_not_contacted "attempts skipped_remote confirms SYNs: '$got'"
 
 	out=$TMP/remote2.json
-	start_sentry "$c" "$out" -i cfv0 --every --confirm --confirm-remote "${LISTS[@]}" ||
+	start_sentry "$c" "$out" -i cfv0 --every --no-uprobe --confirm --confirm-remote "${LISTS[@]}" ||
 		{ fail confirm_remote "certsentry did not start: $(cat "$out")"; ns_del "$c"; ns_del "$s"; return; }
 	handshake "$c" 10.217.0.2:443 -tls1_3 -servername "$HOST"
 	wait_for 10 sh -c "grep -q '\"confirm\"' '$out'"
