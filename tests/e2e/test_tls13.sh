@@ -52,9 +52,9 @@ keylog_suite() {
 	want="keylog $LEAF_FP "
 	got=$(leafs "$out")
 	if [ "$got" = "$want" ] && [ "$(count_events "$out" tls-certificate-hidden)" = 0 ] &&
-	   jq -e --arg s "$suite" 'select(.event.action == "tls-certificate") |
-		.tls.cipher == $s and .certsentry.verdict == "ok" and .tls.version == "1.3"' \
-		"$out" >/dev/null && { [ -z "$hrr" ] ||
+	   events "$out" tls-certificate | jq -e --arg s "$suite" \
+		'.tls.cipher == $s and .certsentry.verdict == "ok" and .tls.version == "1.3"' \
+		>/dev/null && { [ -z "$hrr" ] ||
 		[ "$(events "$out" tls-certificate | jq -r .certsentry.hello_retry)" = true ]; }; then
 		pass "$name: leaf $LEAF_FP via keylog"
 	else
