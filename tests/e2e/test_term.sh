@@ -16,19 +16,22 @@ PKI=$TMP/pki
 # on_pty NAME OUT ENV...: certsentry -i lo on a pty in a namespace with a
 # server, two handshakes, two status-line seconds, then SIGTERM.
 on_pty() {
-	local name=$1 out=$2 ns spid cpid; shift 2
+	local name=$1 out=$2 ns spid cpid pidf=$TMP/$1.pid; shift 2
 	ns_new ns "$name" || return 1
 	start_server "$ns" 4433 "$PKI/leaf.pem" "$PKI/leaf.key" "$PKI/inter.pem" || { ns_del "$ns"; return 1; }
-	bg "$ns" env "$@" script -qfec "$BIN -i lo --every" "$out" >/dev/null
+	# the shell under script(1) says certsentry's own PID before exec'ing it: the
+	# SIGTERM must reach certsentry, not script or its shell, for the exit table
+	rm -f "$pidf"
+	bg "$ns" env "$@" script -qfec "echo \$\$ >$pidf; exec $BIN -i lo --every" "$out" >/dev/null
 	spid=$BG_PID
 	wait_for 10 grep -q certsentry-started "$out"
 	handshake "$ns" 127.0.0.1:4433 -servername www.example.test -tls1_2
 	handshake "$ns" 127.0.0.1:4433 -servername www.example.test -tls1_2
 	wait_for 10 grep -q 'tls-certificate' "$out"
 	wait_for 10 grep -q '2 certificates' "$out"
-	cpid=$(pgrep -P "$spid" -x script 2>/dev/null); cpid=$(pgrep -P "${cpid:-$spid}" 2>/dev/null | head -1)
+	cpid=$(cat "$pidf" 2>/dev/null)
 	[ -n "$cpid" ] && kill "$cpid"
-	wait_for 10 grep -q 'CLIENTS' "$out"
+	wait_for 30 grep -q 'CLIENTS' "$out"
 	stop_pid "$spid"
 	stop_pid "$SERVER_PID"
 	ns_del "$ns"
