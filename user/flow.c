@@ -5,99 +5,9 @@
 #include <string.h>
 #include <time.h>
 #include "cs_wire.h"
-#include "dtls.h"
-#include "flow.h"
-#include "htab.h"
+#include "flow_int.h"
 #include "hello.h"
 #include "keylog.h"
-#include "lru.h"
-#include "outcomes.h"
-#include "reasm.h"
-#include "recwalk.h"
-#include "served.h"
-#include "tls.h"
-#include "tls13.h"
-
-enum role { ROLE_UNKNOWN, ROLE_CLIENT, ROLE_SERVER };
-
-struct conn;
-
-/* A TLS 1.3 handshake whose chain is encrypted, waiting (bounded in time)
- * for a source to give it: the key log (decrypt the server's flight) or the
- * local server's uprobes. */
-struct hidden {
-	struct hidden *next, *prev; /* flow_table.hid: oldest, earliest deadline, first */
-	struct conn *c;		    /* NULL: the connection ended; a served chain may come */
-	struct cs_flow_key key;	    /* the server's direction */
-	uint64_t deadline_ns;	    /* packet time */
-	struct cs_report r;	    /* the tls-certificate-hidden report, as of the ServerHello */
-	struct tls13_flight *fl;    /* the secret was found: the flight being decrypted */
-	uint32_t next_idx;	    /* server records fed to fl */
-	bool failed, asked;	    /* fl failed; need_keys was called */
-	struct cs_report *got;	    /* the chain, once the Certificate is decrypted */
-};
-
-/* A served chain that came before its connection's ServerHello. */
-struct served_early {
-	struct cs_flow_key key; /* the server's direction */
-	uint64_t ts_ns, mono_ns;
-	uint8_t binding;
-	uint32_t n, total;
-	struct cert_facts *chain[TLS_CHAIN_MAX];
-};
-
-struct dir {
-	struct conn *c;
-	struct reasm r;	       /* TCP */
-	struct tls_parser p;   /* TCP */
-	struct dtls_parser dp; /* UDP */
-	struct recwalk w;      /* TCP: where the source stops copying */
-	uint8_t role;
-	uint32_t isn;	   /* sequence number of the first byte */
-	bool client_start; /* it started with a ClientHello (the kernel's quiet) */
-	bool done;	   /* needs no more bytes */
-	bool closed;	   /* FIN or RST seen */
-	bool gap_reported;
-};
-
-struct conn {
-	struct hnode h;		   /* in the table, by key_hash() */
-	struct lru_node lru;	   /* recency, most recent at the head */
-	struct cs_flow_key key[2]; /* key[i] is the sender of d[i] */
-	struct dir d[2];
-	uint64_t last_ns;
-	size_t mem; /* bytes accounted to this connection */
-	bool udp;
-	bool have_ch, have_sh, has_sni, resumed, hidden, chain_seen, hello_retry;
-	uint16_t version, cipher;
-	uint8_t ch_sid_len;
-	uint8_t ch_sid[32];
-	/* Heap strings, NULL when absent: most connections carry no ALPN and a
-	 * short SNI, and 100k of them must fit the memory bound. */
-	char *sni, *alpn_offered, *alpn;
-	char leaf_sha256[65];	   /* server leaf, once seen */
-	struct cs_report *pending; /* chain waiting for a CertificateStatus */
-	/* The client side: its hello's facts (heap: ~136 bytes, only for
-	 * hellos that decoded) and what it did after a TLS 1.3 server's
-	 * flight. */
-	struct hello_summary *hello;
-	struct outcome_track ot;
-	bool have_random;
-	uint8_t random[32]; /* client_random: the key log's join */
-	struct hidden *hid; /* TLS 1.3: waiting for a source */
-};
-
-struct flow_table {
-	struct flow_opts o;
-	struct htab conns; /* by key_hash(), bounded by o.max_conns */
-	struct lru lru;
-	uint64_t now_ns, last_expire_ns;
-	const struct cs_segment *seg; /* segment being processed */
-	struct flow_stats st;
-	struct hidden *hid_head, *hid_tail;
-	struct served_early early[FLOW_SERVED_EARLY_MAX];
-	uint32_t n_early;
-};
 
 /* The table's keyed hash of one endpoint (address, port). */
 static uint64_t endpoint_hash(const struct flow_table *t, const uint8_t *addr, uint16_t port)
@@ -127,7 +37,7 @@ static void key_reverse(const struct cs_flow_key *k, struct cs_flow_key *r)
 	r->proto = k->proto;
 }
 
-static bool key_eq(const struct cs_flow_key *a, const struct cs_flow_key *b)
+bool key_eq(const struct cs_flow_key *a, const struct cs_flow_key *b)
 {
 	return !memcmp(a->saddr, b->saddr, 16) && !memcmp(a->daddr, b->daddr, 16) &&
 	       a->sport == b->sport && a->dport == b->dport && a->family == b->family &&
@@ -139,7 +49,7 @@ static struct conn *lru_conn(struct lru_node *n)
 	return n ? lru_entry(n, struct conn, lru) : NULL;
 }
 
-static int dir_index(const struct dir *d)
+int dir_index(const struct dir *d)
 {
 	return d == &d->c->d[0] ? 0 : 1;
 }
@@ -178,7 +88,7 @@ static void mem_update(struct flow_table *t, struct conn *c)
 
 /* ---- reports ---- */
 
-static int64_t check_time(const struct flow_table *t, uint64_t ts_ns)
+int64_t check_time(const struct flow_table *t, uint64_t ts_ns)
 {
 	if (t->o.check_time == FLOW_CHECK_NOW)
 		return time(NULL);
@@ -198,8 +108,8 @@ static void copy_str(char *dst, size_t cap, const char *src)
 }
 
 /* A report about conn c, oriented by which direction is the server's. */
-static void report_init(struct flow_table *t, struct conn *c, int server_idx, struct cs_report *r,
-			enum report_action action)
+void report_init(struct flow_table *t, struct conn *c, int server_idx, struct cs_report *r,
+		 enum report_action action)
 {
 	const struct cs_flow_key *k = &c->key[server_idx];
 	const struct cs_segment *s = t->seg;
@@ -237,7 +147,7 @@ static void report_init(struct flow_table *t, struct conn *c, int server_idx, st
 }
 
 /* The server's direction index, guessing from roles when the hellos were missed. */
-static int server_index(const struct conn *c, int fallback)
+int server_index(const struct conn *c, int fallback)
 {
 	if (c->d[0].role == ROLE_SERVER)
 		return 0;
@@ -246,14 +156,14 @@ static int server_index(const struct conn *c, int fallback)
 	return fallback;
 }
 
-static void emit(struct flow_table *t, const struct cs_report *r)
+void emit(struct flow_table *t, const struct cs_report *r)
 {
 	t->st.reports++;
 	if (t->o.report)
 		t->o.report(t->o.ctx, r);
 }
 
-static void release_chain(struct flow_table *t, struct cs_report *r)
+void release_chain(struct flow_table *t, struct cs_report *r)
 {
 	for (uint32_t i = 0; i < r->chain_len; i++)
 		cert_put(t->o.certs, r->chain[i]);
@@ -271,7 +181,7 @@ static void flush_pending(struct flow_table *t, struct conn *c)
 	c->pending = NULL;
 }
 
-static void fill_chain(struct flow_table *t, struct cs_report *r, const struct tls_cert_list *cl)
+void fill_chain(struct flow_table *t, struct cs_report *r, const struct tls_cert_list *cl)
 {
 	for (uint32_t i = 0; i < cl->n; i++) {
 		r->chain[r->chain_len] = cert_get(t->o.certs, cl->der[i], cl->der_len[i]);
@@ -299,112 +209,6 @@ static void report_gap(struct flow_table *t, struct dir *d, const char *why)
 	emit(t, &r);
 }
 
-/* ---- the client's outcome (TLS 1.3) ---- */
-
-/* The direction's sender is the server (its flight), by the hellos, or
- * else by how it started (as the kernel does). */
-static bool from_server(const struct dir *d)
-{
-	return d->role == ROLE_SERVER || (d->role == ROLE_UNKNOWN && !d->client_start);
-}
-
-/* A decided outcome onto the report about it. */
-static void outcome_fill(const struct conn *c, struct cs_report *r)
-{
-	r->outcome = c->ot.outcome;
-	r->outcome_reason = c->ot.reason;
-	r->outcome_rec_len = c->ot.rec_len;
-}
-
-/* A decision made since the last call: its own event, unless an alert
- * event carried it (report_alert). */
-static void report_outcome(struct flow_table *t, struct conn *c)
-{
-	struct cs_report r;
-
-	if (!outcome_take(&c->ot))
-		return;
-	report_init(t, c, server_index(c, 1), &r, REPORT_CLIENT_OUTCOME);
-	outcome_fill(c, &r);
-	r.alert_from_client = true;
-	memcpy(r.alert_cert_sha256, c->leaf_sha256, sizeof(r.alert_cert_sha256));
-	if (c->ot.outcome == OUTCOME_ABORTED && c->ot.alert_known) {
-		r.outcome_alert = true;
-		r.outcome_decrypted = true;
-		r.alert_level = c->ot.alert_level;
-		r.alert_desc = c->ot.alert_desc;
-	}
-	emit(t, &r);
-}
-
-/*
- * The client's first encrypted record, whole (copy_encrypted): with its
- * CLIENT_HANDSHAKE_TRAFFIC_SECRET in the key log it says exactly what the
- * client did: an alert (which), or its handshake going on.
- */
-static void decrypt_client_record(struct flow_table *t, struct conn *c,
-				  const struct recwalk_record *rec)
-{
-	uint8_t out[128]; /* a Finished: 4 + 48 (SHA-384) + 1 + 16 */
-	struct tls13_keys keys;
-	const uint8_t *secret;
-	size_t slen, plen;
-	uint8_t inner;
-	int rc;
-
-	if (!t->o.keylog || !rec || !rec->body || !c->have_random ||
-	    !(secret = keylog_find(t->o.keylog, c->random, KEYLOG_CLIENT_HANDSHAKE_TRAFFIC_SECRET,
-				   &slen)))
-		return;
-	if (tls13_traffic_keys(c->cipher, secret, slen, &keys))
-		return;
-	/* Only short records are opened: an alert or a Finished fits in out;
-	 * a longer one is a certificate flight: accepted by its size. */
-	rc = rec->len <= sizeof(out) ? tls13_open(&keys, rec->hdr, rec->body, rec->len, out,
-						  sizeof(out), &plen, &inner) :
-				       TLS13_E_LENGTH;
-	tls13_keys_wipe(&keys);
-	if (rc != TLS13_OK)
-		return;
-	t->st.client_alerts_decrypted++;
-	if (inner == TLS_CT_ALERT && plen >= 2) {
-		c->ot.alert_known = true;
-		c->ot.alert_level = out[0];
-		c->ot.alert_desc = out[1];
-		outcome_alert(&c->ot, "an alert, decrypted with the key log");
-	} else if (inner == TLS_CT_HANDSHAKE) {
-		outcome_accepted(&c->ot, "a handshake record, decrypted with the key log");
-	}
-	explicit_bzero(out, sizeof(out));
-}
-
-/* A record of the client's after the server's TLS 1.3 flight: its length
- * and where it ends (stream offset), whole or as the walk's last. */
-static void client_record(struct flow_table *t, struct dir *d, const uint8_t *hdr, uint32_t end,
-			  const struct recwalk_record *whole)
-{
-	struct conn *c = d->c;
-
-	if (!c->hidden || hdr[0] != TLS_CT_APPDATA)
-		return;
-	outcome_record(&c->ot, (uint16_t)(hdr[3] << 8 | hdr[4]), end);
-	if (whole && c->ot.rec_end == end)
-		decrypt_client_record(t, c, whole);
-	report_outcome(t, c);
-}
-
-/* The client direction's walk stopped: at its first encrypted record
- * (no key source), or at the one after it. */
-static void client_walk_end(struct flow_table *t, struct dir *d)
-{
-	uint8_t hdr[TLS_HDR_LEN];
-	uint32_t off;
-
-	if (from_server(d) || !recwalk_stop_record(&d->w, hdr, &off))
-		return;
-	client_record(t, d, hdr, off + wire_tls_rec_span(hdr), NULL);
-}
-
 /* ---- connection lifetime ---- */
 
 static void dir_release(struct dir *d)
@@ -414,8 +218,6 @@ static void dir_release(struct dir *d)
 	dtls_parser_free(&d->dp);
 	recwalk_free(&d->w);
 }
-
-static void hidden_conn_end(struct flow_table *t, struct conn *c);
 
 static void conn_free(struct flow_table *t, struct conn *c, const char *why)
 {
@@ -440,7 +242,7 @@ static void conn_free(struct flow_table *t, struct conn *c, const char *why)
 	t->st.active--;
 }
 
-static struct conn *conn_find(struct flow_table *t, const struct cs_flow_key *k, int *idx)
+struct conn *conn_find(struct flow_table *t, const struct cs_flow_key *k, int *idx)
 {
 	struct hnode *n;
 
@@ -591,382 +393,6 @@ static void on_client_hello(struct dir *d, uint8_t type, const uint8_t *b, size_
 		d->c->ch_sid_len = b[34];
 		memcpy(d->c->ch_sid, b + 35, b[34]);
 	}
-}
-
-/* ---- TLS 1.3: the chain from a source (key log, the local server's uprobes) ---- */
-
-static bool key_source(const struct flow_table *t)
-{
-	return t->o.keylog || t->o.wait_served;
-}
-
-static void hidden_free(struct flow_table *t, struct hidden *h)
-{
-	if (h->prev)
-		h->prev->next = h->next;
-	else
-		t->hid_head = h->next;
-	if (h->next)
-		h->next->prev = h->prev;
-	else
-		t->hid_tail = h->prev;
-	if (h->c)
-		h->c->hid = NULL;
-	if (h->fl) {
-		tls13_flight_free(h->fl);
-		free(h->fl);
-	}
-	if (h->got) {
-		release_chain(t, h->got);
-		free(h->got);
-	}
-	free(h);
-	t->st.hidden_waiting--;
-}
-
-/* No source gave the chain in time: the handshake as it is, unverified. */
-static void hidden_give_up(struct flow_table *t, struct hidden *h)
-{
-	emit(t, &h->r);
-	hidden_free(t, h);
-}
-
-/* A source gave the chain: it is reported like one seen in the clear, the
- * source named. r's chain is released here. */
-static void source_chain(struct flow_table *t, struct conn *c, struct cs_report *r)
-{
-	if (c) {
-		c->chain_seen = true;
-		if (r->chain_len)
-			memcpy(c->leaf_sha256, r->chain[0]->sha256_hex, sizeof(c->leaf_sha256));
-	}
-	emit(t, r);
-	release_chain(t, r);
-}
-
-/* A chain report from the hidden one (endpoints, hellos), at the time of
- * the segment that completed it if there is one. */
-static void report_from_hidden(struct flow_table *t, const struct hidden *h, struct cs_report *r,
-			       enum report_source src)
-{
-	*r = h->r;
-	r->action = REPORT_CERTIFICATE;
-	r->source = src;
-	if (t->seg) {
-		r->ts_ns = t->seg->ts_ns;
-		r->mono_ns = t->seg->mono_ns;
-		r->check_time = check_time(t, r->ts_ns);
-	}
-}
-
-/* The decrypted flight's messages: the Certificate (and its OCSP staple). */
-static void on_flight_message(void *ctx, uint8_t type, const uint8_t *body, size_t len)
-{
-	struct flow_table *t = ((void **)ctx)[0];
-	struct hidden *h = ((void **)ctx)[1];
-	struct tls_cert_list cl;
-	const uint8_t *ocsp;
-	size_t ocsp_len;
-
-	if (type != TLS_HS_CERTIFICATE || h->got)
-		return;
-	if (tls_parse_certificate13(body, len, &cl, &ocsp, &ocsp_len) < 0 || !cl.n) {
-		t->st.keylog_failed++;
-		h->failed = true;
-		return;
-	}
-	if (!(h->got = malloc(sizeof(*h->got))))
-		return;
-	report_from_hidden(t, h, h->got, SOURCE_KEYLOG);
-	fill_chain(t, h->got, &cl);
-	if (ocsp) {
-		struct cs_report *r = h->got;
-
-		r->have_ocsp = true;
-		ocsp_parse(ocsp, ocsp_len, r->chain_len ? r->chain[0]->x509 : NULL,
-			   r->chain_len > 1 ? r->chain[1]->x509 : NULL, &r->ocsp);
-	}
-}
-
-/* The server's encrypted records held so far, whole. */
-static uint32_t records_held(const struct dir *d)
-{
-	return d->w.n - (d->w.filling ? 1u : 0u);
-}
-
-static bool hidden_keys(struct flow_table *t, struct hidden *h)
-{
-	struct conn *c = h->c;
-	const uint8_t *secret;
-	size_t len;
-
-	secret = keylog_find(t->o.keylog, c->random, KEYLOG_SERVER_HANDSHAKE_TRAFFIC_SECRET, &len);
-	if (!secret)
-		return false;
-	if (!(h->fl = malloc(sizeof(*h->fl))))
-		return false;
-	if (tls13_flight_init(h->fl, c->cipher, secret, len) < 0) {
-		t->st.keylog_failed++;
-		h->failed = true;
-	}
-	return true;
-}
-
-/*
- * Decrypts what the server's direction holds, with its handshake traffic
- * secret once the key log has it. The record's AEAD tag proves the secret
- * is this connection's: a wrong or foreign one fails (counted), it never
- * yields a certificate. May free h.
- */
-static void hidden_records(struct flow_table *t, struct hidden *h)
-{
-	struct conn *c = h->c;
-	void *ctx[2] = { t, h };
-	const struct dir *d;
-	const struct recwalk_record *rec;
-	struct cs_report *r;
-	int rc;
-
-	if (!c || !t->o.keylog || !c->have_random || h->failed)
-		return;
-	d = &c->d[key_eq(&c->key[0], &h->key) ? 0 : 1];
-	if (!records_held(d))
-		return;
-	if (!h->fl && !hidden_keys(t, h)) {
-		if (!h->asked && t->o.need_keys) {
-			h->asked = true; /* once: the source reads what it has */
-			t->o.need_keys(t->o.ctx);
-			hidden_records(t, h);
-		}
-		return;
-	}
-	while (!h->failed && !h->got && h->next_idx < records_held(d)) {
-		rec = recwalk_record(&d->w, h->next_idx++);
-		if (!rec || !rec->body) {
-			t->st.keylog_failed++;
-			h->failed = true;
-			break;
-		}
-		rc = tls13_flight_record(h->fl, rec->hdr, rec->body, rec->len, on_flight_message,
-					 ctx);
-		if (rc < 0 && !h->failed) {
-			if (rc == TLS13_E_AUTH)
-				t->st.keylog_auth_failed++;
-			else
-				t->st.keylog_failed++;
-			h->failed = true;
-		}
-	}
-	if (!h->got)
-		return;
-	r = h->got;
-	h->got = NULL;
-	t->st.keylog_chains++;
-	source_chain(t, c, r);
-	free(r);
-	hidden_free(t, h);
-}
-
-static void served_early_release(struct flow_table *t, uint32_t i)
-{
-	struct served_early *e = &t->early[i];
-
-	for (uint32_t j = 0; j < e->n; j++)
-		cert_put(t->o.certs, e->chain[j]);
-	t->early[i] = t->early[--t->n_early];
-}
-
-static int served_early_find(const struct flow_table *t, const struct cs_flow_key *k)
-{
-	for (uint32_t i = 0; i < t->n_early; i++)
-		if (key_eq(&t->early[i].key, k))
-			return (int)i;
-	return -1;
-}
-
-/* A TLS 1.2 ServerHello: the wire shows its chain; a served one is not needed. */
-static void served_early_drop(struct flow_table *t, const struct cs_flow_key *k)
-{
-	int i = t->n_early ? served_early_find(t, k) : -1;
-
-	if (i >= 0) {
-		t->st.served_clear++;
-		served_early_release(t, (uint32_t)i);
-	}
-}
-
-/* The chain a uprobe gave, as a report about conn c / hidden h. */
-static void served_report(struct flow_table *t, struct cs_report *r, uint8_t binding,
-			  uint64_t ts_ns, uint64_t mono_ns)
-{
-	r->action = REPORT_CERTIFICATE;
-	r->source = SOURCE_UPROBE;
-	r->binding = binding;
-	r->ts_ns = ts_ns;
-	r->mono_ns = mono_ns;
-	r->check_time = check_time(t, ts_ns);
-}
-
-/* A TLS 1.3 ServerHello: its report waits for a source, unless one already
- * gave the chain (a uprobe's, ahead of the packets) or there is none. */
-static void hidden_start(struct flow_table *t, struct dir *d)
-{
-	struct conn *c = d->c;
-	struct hidden *h;
-	struct cs_report r;
-	int i;
-
-	report_init(t, c, dir_index(d), &r, REPORT_CERTIFICATE_HIDDEN);
-	if (c->hid || c->chain_seen)
-		return;
-	if (t->n_early && (i = served_early_find(t, &c->key[dir_index(d)])) >= 0) {
-		struct served_early *e = &t->early[i];
-
-		served_report(t, &r, e->binding, e->ts_ns, e->mono_ns);
-		for (uint32_t j = 0; j < e->n; j++)
-			r.chain[r.chain_len++] = e->chain[j];
-		r.chain_total = e->total;
-		e->n = 0; /* the report holds them now */
-		served_early_release(t, (uint32_t)i);
-		t->st.served_chains++;
-		source_chain(t, c, &r);
-		return;
-	}
-	if (!key_source(t) || !(h = calloc(1, sizeof(*h)))) {
-		emit(t, &r);
-		return;
-	}
-	h->r = r;
-	h->c = c;
-	h->key = c->key[dir_index(d)];
-	h->deadline_ns = t->now_ns + (uint64_t)t->o.hidden_wait_ms * 1000000ULL;
-	h->prev = t->hid_tail;
-	if (t->hid_tail)
-		t->hid_tail->next = h;
-	else
-		t->hid_head = h;
-	t->hid_tail = h;
-	c->hid = h;
-	t->st.hidden_waiting++;
-}
-
-/* The connection ends: a last look at the key log while its records are
- * held; then a served chain may still come until the deadline (the uprobe
- * source is read apart from the packets), else the handshake is unverified. */
-static void hidden_conn_end(struct flow_table *t, struct conn *c)
-{
-	struct hidden *h = c->hid;
-
-	if (h && !h->fl && !h->asked && t->o.need_keys && t->o.keylog && c->have_random) {
-		h->asked = true;
-		t->o.need_keys(t->o.ctx);
-	}
-	if (h)
-		hidden_records(t, h);
-	if ((h = c->hid)) {
-		c->hid = NULL;
-		h->c = NULL;
-		if (!t->o.wait_served || t->now_ns >= h->deadline_ns)
-			hidden_give_up(t, h);
-	}
-	/* Secrets are held only until the connection is decrypted or gone. */
-	if (c->hidden && c->have_random && t->o.keylog)
-		keylog_forget(t->o.keylog, c->random);
-}
-
-/* Handshakes whose deadline passed are written as they are. */
-static void hidden_expire(struct flow_table *t, uint64_t now_ns)
-{
-	while (t->hid_head && t->hid_head->deadline_ns <= now_ns)
-		hidden_give_up(t, t->hid_head);
-	for (uint32_t i = t->n_early; i-- > 0;) {
-		if (t->early[i].ts_ns + (uint64_t)t->o.hidden_wait_ms * 1000000ULL < now_ns) {
-			t->st.served_unmatched++;
-			served_early_release(t, i);
-		}
-	}
-}
-
-void flow_keys_arrived(struct flow_table *t)
-{
-	struct hidden *h, *next;
-
-	for (h = t->hid_head; h; h = next) {
-		next = h->next;
-		if (h->c && !h->fl)
-			hidden_records(t, h);
-	}
-}
-
-static void fill_served(struct flow_table *t, struct cs_report *r, const struct served_chain *sc)
-{
-	for (uint32_t i = 0; i < sc->n && i < TLS_CHAIN_MAX; i++) {
-		r->chain[r->chain_len] = cert_get(t->o.certs, sc->der[i], sc->der_len[i]);
-		if (r->chain[r->chain_len])
-			r->chain_len++;
-	}
-	r->chain_total = sc->total;
-}
-
-static void served_keep_early(struct flow_table *t, const struct served_chain *sc)
-{
-	struct served_early *e;
-
-	if (t->n_early == FLOW_SERVED_EARLY_MAX) {
-		t->st.served_unmatched++;
-		served_early_release(t, 0);
-	}
-	e = &t->early[t->n_early++];
-	memset(e, 0, sizeof(*e));
-	e->key = sc->key;
-	e->ts_ns = sc->ts_ns;
-	e->mono_ns = sc->mono_ns;
-	e->binding = sc->binding;
-	e->total = sc->total;
-	for (uint32_t i = 0; i < sc->n && i < TLS_CHAIN_MAX; i++) {
-		e->chain[e->n] = cert_get(t->o.certs, sc->der[i], sc->der_len[i]);
-		if (e->chain[e->n])
-			e->n++;
-	}
-}
-
-void flow_served_chain(struct flow_table *t, const struct served_chain *sc)
-{
-	struct hidden *h = NULL;
-	struct cs_report r;
-	struct conn *c;
-	int i;
-
-	c = conn_find(t, &sc->key, &i);
-	if (c && c->have_sh && !c->hidden) {
-		t->st.served_clear++; /* TLS 1.2: the wire had it */
-		return;
-	}
-	if (c && c->chain_seen)
-		return; /* the key log was first */
-	if (c && c->hid) {
-		h = c->hid;
-	} else if (!c) {
-		for (h = t->hid_head; h && !(!h->c && key_eq(&h->key, &sc->key)); h = h->next)
-			;
-	}
-	if (h) {
-		report_from_hidden(t, h, &r, SOURCE_UPROBE);
-	} else if (c && c->have_sh) {
-		/* reported unverified already: the chain all the same, late */
-		t->st.served_late++;
-		report_init(t, c, i, &r, REPORT_CERTIFICATE);
-	} else {
-		/* before its ServerHello (or its ClientHello) was read */
-		served_keep_early(t, sc);
-		return;
-	}
-	served_report(t, &r, sc->binding, sc->ts_ns, sc->mono_ns);
-	fill_served(t, &r, sc);
-	t->st.served_chains++;
-	source_chain(t, c, &r);
-	if (h)
-		hidden_free(t, h);
 }
 
 static void report_resumed(struct flow_table *t, struct dir *server)
@@ -1302,18 +728,6 @@ static bool conn_finished(const struct conn *c, bool rst)
 	/* A TLS 1.3 client's outcome waits for its close (outcomes.h). */
 	return rst || (c->d[0].done && c->d[1].done && !outcome_pending(&c->ot)) ||
 	       (c->d[0].closed && c->d[1].closed);
-}
-
-/* A FIN or RST: a TLS 1.3 client's short record followed by its close,
- * right at that record's end, is the abort shape. */
-static void on_close(struct flow_table *t, struct dir *d, const struct cs_segment *s)
-{
-	struct conn *c = d->c;
-
-	d->closed = true;
-	outcome_close(&c->ot, !from_server(d), s->tcp_flags & CS_TCP_RST,
-		      d->r.started ? s->seq - d->isn : UINT32_MAX);
-	report_outcome(t, c);
 }
 
 /*
