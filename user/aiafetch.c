@@ -12,6 +12,7 @@
 #include <openssl/pkcs7.h>
 #include <openssl/x509v3.h>
 
+#include "defaults.h"
 #include "fetchutil.h"
 #include "fstore.h"
 #include "htab.h"
@@ -392,7 +393,6 @@ struct aiafetch *aiafetch_new(struct fetch *f, const struct aiafetch_opts *o, ch
 			      size_t errlen)
 {
 	struct aiafetch *a = calloc(1, sizeof(*a));
-	char dir[PATH_MAX];
 
 	if (!a) {
 		snprintf(err, errlen, "aiafetch: out of memory");
@@ -400,25 +400,15 @@ struct aiafetch *aiafetch_new(struct fetch *f, const struct aiafetch_opts *o, ch
 	}
 	a->o = *o;
 	a->f = f;
-	if (!a->o.max_objects)
-		a->o.max_objects = OBJECTS_DEFAULT;
-	if (!a->o.max_bytes)
-		a->o.max_bytes = BYTES_DEFAULT;
-	if (!a->o.refresh_s)
-		a->o.refresh_s = REFRESH_DEFAULT;
+	OPT_DEFAULT(a->o.max_objects, OBJECTS_DEFAULT);
+	OPT_DEFAULT(a->o.max_bytes, BYTES_DEFAULT);
+	OPT_DEFAULT(a->o.refresh_s, REFRESH_DEFAULT);
 	if (!htab_init(&a->t, a->o.max_objects)) {
 		snprintf(err, errlen, "aiafetch: out of memory");
 		goto fail;
 	}
-	if (o->state_dir) {
-		if ((size_t)snprintf(dir, sizeof(dir), "%s/aia", o->state_dir) >= sizeof(dir)) {
-			snprintf(err, errlen, "--state-dir: path too long");
-			goto fail;
-		}
-		if (!(a->store = fstore_open(dir, err, errlen)))
-			goto fail;
-		fstore_each(a->store, a->o.max_bytes, load_one, a, NULL);
-	}
+	if (fu_store_open(o->state_dir, "aia", a->o.max_bytes, load_one, a, &a->store, err, errlen))
+		goto fail;
 	return a;
 fail:
 	aiafetch_free(a);

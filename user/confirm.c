@@ -14,6 +14,7 @@
 #include <openssl/ssl.h>
 #include "certsentry.h"
 #include "confirm.h"
+#include "defaults.h"
 #include "flow.h"
 #include "fmt.h"
 #include "htab.h"
@@ -202,18 +203,12 @@ struct confirm *confirm_new(const struct confirm_opts *o, char *err, size_t errl
 		return NULL;
 	}
 	c->o = *o;
-	if (!c->o.ttl_s)
-		c->o.ttl_s = CONFIRM_TTL_DEFAULT_S;
-	if (!c->o.rate)
-		c->o.rate = CONFIRM_RATE_DEFAULT;
-	if (!c->o.timeout_ms)
-		c->o.timeout_ms = CONFIRM_TIMEOUT_DEFAULT_MS;
-	if (!c->o.max_active)
-		c->o.max_active = CONFIRM_ACTIVE_DEFAULT;
-	if (!c->o.max_queue)
-		c->o.max_queue = CONFIRM_QUEUE_DEFAULT;
-	if (!c->o.max_endpoints)
-		c->o.max_endpoints = CONFIRM_ENDPOINTS_DEFAULT;
+	OPT_DEFAULT(c->o.ttl_s, CONFIRM_TTL_DEFAULT_S);
+	OPT_DEFAULT(c->o.rate, CONFIRM_RATE_DEFAULT);
+	OPT_DEFAULT(c->o.timeout_ms, CONFIRM_TIMEOUT_DEFAULT_MS);
+	OPT_DEFAULT(c->o.max_active, CONFIRM_ACTIVE_DEFAULT);
+	OPT_DEFAULT(c->o.max_queue, CONFIRM_QUEUE_DEFAULT);
+	OPT_DEFAULT(c->o.max_endpoints, CONFIRM_ENDPOINTS_DEFAULT);
 	/* A busy endpoint is never evicted: there must be room beyond them. */
 	if (c->o.max_endpoints < c->o.max_queue + c->o.max_active + 1)
 		c->o.max_endpoints = c->o.max_queue + c->o.max_active + 1;

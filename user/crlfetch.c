@@ -15,6 +15,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
+#include "defaults.h"
 #include "fetchutil.h"
 #include "fmt.h"
 #include "fstore.h"
@@ -517,11 +518,7 @@ static void failed(struct crlfetch *c, struct crl_ent *e, enum crlfetch_fail f,
 static int64_t retry_at(struct crlfetch *c, const struct crl_ent *e, enum fetch_result fr,
 			int64_t now)
 {
-	uint32_t left = fetch_backoff_left(c->f, e->url);
-
-	if (fr == FETCH_E_DISALLOWED || fr == FETCH_E_URL)
-		return now + c->o.refresh_max_s; /* only a restart with other options helps */
-	return now + (left ? left : 1);
+	return fu_retry_at(c->f, e->url, fr, now, c->o.refresh_max_s);
 }
 
 static void schedule(struct crlfetch *c, struct crl_ent *e, int64_t now)
@@ -1076,7 +1073,6 @@ struct crlfetch *crlfetch_new(struct fetch *f, const struct crlfetch_opts *o, ch
 			      size_t errlen)
 {
 	struct crlfetch *c;
-	char dir[PATH_MAX];
 
 	if (!o->certs) {
 		snprintf(err, errlen, "crlfetch: no certificate cache");
@@ -1088,18 +1084,13 @@ struct crlfetch *crlfetch_new(struct fetch *f, const struct crlfetch_opts *o, ch
 	}
 	c->o = *o;
 	c->f = f;
-	if (!c->o.max_crl_bytes)
-		c->o.max_crl_bytes = CRL_BYTES_DEFAULT;
+	OPT_DEFAULT(c->o.max_crl_bytes, CRL_BYTES_DEFAULT);
 	if (c->o.max_crl_bytes > CRL_BYTES_CAP)
 		c->o.max_crl_bytes = CRL_BYTES_CAP;
-	if (!c->o.max_total_bytes)
-		c->o.max_total_bytes = TOTAL_BYTES_DEFAULT;
-	if (!c->o.max_crls)
-		c->o.max_crls = CRLS_DEFAULT;
-	if (!c->o.refresh_min_s)
-		c->o.refresh_min_s = REFRESH_MIN_DEFAULT;
-	if (!c->o.refresh_max_s)
-		c->o.refresh_max_s = REFRESH_MAX_DEFAULT;
+	OPT_DEFAULT(c->o.max_total_bytes, TOTAL_BYTES_DEFAULT);
+	OPT_DEFAULT(c->o.max_crls, CRLS_DEFAULT);
+	OPT_DEFAULT(c->o.refresh_min_s, REFRESH_MIN_DEFAULT);
+	OPT_DEFAULT(c->o.refresh_max_s, REFRESH_MAX_DEFAULT);
 	if (c->o.refresh_max_s < c->o.refresh_min_s)
 		c->o.refresh_max_s = c->o.refresh_min_s;
 	c->due_min = INT64_MAX;
@@ -1110,16 +1101,11 @@ struct crlfetch *crlfetch_new(struct fetch *f, const struct crlfetch_opts *o, ch
 		snprintf(err, errlen, "crlfetch: out of memory");
 		goto fail;
 	}
-	if (o->state_dir) {
-		if ((size_t)snprintf(dir, sizeof(dir), "%s/crl", o->state_dir) >= sizeof(dir)) {
-			snprintf(err, errlen, "--state-dir: path too long");
-			goto fail;
-		}
-		if (!(c->store = fstore_open(dir, err, errlen)))
-			goto fail;
-		fstore_each(c->store, (size_t)c->o.max_crl_bytes, load_one, c, NULL);
+	if (fu_store_open(o->state_dir, "crl", (size_t)c->o.max_crl_bytes, load_one, c, &c->store,
+			  err, errlen))
+		goto fail;
+	if (c->store)
 		link_loaded(c);
-	}
 	if (pthread_create(&c->worker, NULL, worker, c)) {
 		snprintf(err, errlen, "crlfetch: cannot start the worker thread: %s",
 			 strerror(errno));

@@ -7,6 +7,7 @@
  * made minutes apart. Socket callbacks would have to put curl's sockets into
  * the capture's epoll set, which capture.c owns, for no gain that matters.
  */
+#include "defaults.h"
 #include "fetch.h"
 
 #include <arpa/inet.h>
@@ -658,21 +659,15 @@ struct fetch *fetch_new(const struct fetch_opts *o, char *err, size_t errlen)
 		goto oom;
 	hseed_init(&f->seed);
 	f->o = *o;
-#define DEF(field, v)                     \
-	do {                              \
-		if (!f->o.field)          \
-			f->o.field = (v); \
-	} while (0)
-	DEF(max_concurrent, 4);
-	DEF(max_queued, 1024);
-	DEF(rate_per_min, 120);
-	DEF(timeout_ms, 60000);
-	DEF(connect_timeout_ms, 10000);
-	DEF(backoff_min_s, 60);
-	DEF(backoff_max_s, 3600);
-	DEF(max_redirects, 3);
-	DEF(tick_bytes, TICK_BYTES);
-#undef DEF
+	OPT_DEFAULT(f->o.max_concurrent, 4);
+	OPT_DEFAULT(f->o.max_queued, 1024);
+	OPT_DEFAULT(f->o.rate_per_min, 120);
+	OPT_DEFAULT(f->o.timeout_ms, 60000);
+	OPT_DEFAULT(f->o.connect_timeout_ms, 10000);
+	OPT_DEFAULT(f->o.backoff_min_s, 60);
+	OPT_DEFAULT(f->o.backoff_max_s, 3600);
+	OPT_DEFAULT(f->o.max_redirects, 3);
+	OPT_DEFAULT(f->o.tick_bytes, TICK_BYTES);
 	if (f->o.backoff_max_s < f->o.backoff_min_s)
 		f->o.backoff_max_s = f->o.backoff_min_s;
 	for (uint32_t i = 0; i < o->n_allow; i++) {

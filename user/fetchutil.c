@@ -1,6 +1,7 @@
 /* fetchutil.c - what the CRL, OCSP and AIA fetchers share: URLs from extensions, keys, refresh times. */
 #include "fetchutil.h"
 
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -130,6 +131,34 @@ int64_t fu_refresh_at(int64_t now, int64_t next_update, uint32_t min_s, uint32_t
 	if (iv < (int64_t)min_s)
 		iv = min_s;
 	return now + iv;
+}
+
+int64_t fu_retry_at(struct fetch *f, const char *url, enum fetch_result fr, int64_t now,
+		    uint32_t max_s)
+{
+	uint32_t left = fetch_backoff_left(f, url);
+
+	if (fr == FETCH_E_DISALLOWED || fr == FETCH_E_URL)
+		return now + max_s;
+	return now + (left ? left : 1);
+}
+
+int fu_store_open(const char *state_dir, const char *sub, size_t max_body, fstore_each_fn fn,
+		  void *ctx, struct fstore **store, char *err, size_t errlen)
+{
+	char dir[PATH_MAX];
+
+	*store = NULL;
+	if (!state_dir)
+		return 0;
+	if ((size_t)snprintf(dir, sizeof(dir), "%s/%s", state_dir, sub) >= sizeof(dir)) {
+		snprintf(err, errlen, "--state-dir: path too long");
+		return -1;
+	}
+	if (!(*store = fstore_open(dir, err, errlen)))
+		return -1;
+	fstore_each(*store, max_body, fn, ctx, NULL);
+	return 0;
 }
 
 const char *fu_time_text(int64_t t, char *buf, size_t cap)

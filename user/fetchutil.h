@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <openssl/x509v3.h>
 #include "fetch.h"
+#include "fstore.h"
 
 #define FU_URLS_MAX 4 /* URLs taken from one extension */
 
@@ -34,6 +35,21 @@ void fu_key(uint8_t out[32], const char *s, ...) __attribute__((sentinel));
  * tenth at random (so that many sensors do not ask at once), and never
  * sooner than min_s. */
 int64_t fu_refresh_at(int64_t now, int64_t next_update, uint32_t min_s, uint32_t max_s);
+
+/* When to try url again after a fetch at now failed with fr: when fetch.c's
+ * backoff for it ends; for what only a restart with other options mends (a
+ * URL not allowed or not usable), at max_s. */
+int64_t fu_retry_at(struct fetch *f, const char *url, enum fetch_result fr, int64_t now,
+		    uint32_t max_s);
+
+/*
+ * A fetcher's objects kept in STATE_DIR/sub: the directory opened (created)
+ * and each intact object of at most max_body bytes handed to fn, *store set
+ * before (fn may remove through it). No state_dir: memory only, *store NULL.
+ * 0, or -1 with the reason in err.
+ */
+int fu_store_open(const char *state_dir, const char *sub, size_t max_body, fstore_each_fn fn,
+		  void *ctx, struct fstore **store, char *err, size_t errlen);
 
 /* "2024-05-01T12:00:00Z" into buf (>= 21 bytes), "-" for 0. */
 const char *fu_time_text(int64_t t, char *buf, size_t cap);

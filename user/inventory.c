@@ -4,6 +4,7 @@
 #include <string.h>
 #include <time.h>
 #include <openssl/evp.h>
+#include "defaults.h"
 #include "inventory_decide.h"
 #include "inventory_int.h"
 #include "inventory_store.h"
@@ -647,12 +648,6 @@ uint32_t inventory_observe(struct inventory *inv, const struct report_endpoint *
 
 /* ---- open, close, stats ---- */
 
-#define DEF(field, v)                       \
-	do {                                \
-		if (!inv->o.field)          \
-			inv->o.field = (v); \
-	} while (0)
-
 struct inventory *inventory_open(const struct inventory_opts *o, char *err, size_t errlen)
 {
 	struct inventory *inv;
@@ -673,17 +668,16 @@ struct inventory *inventory_open(const struct inventory_opts *o, char *err, size
 	}
 	if (o)
 		inv->o = *o;
-	if (!inv->o.state_dir)
-		inv->o.state_dir = INV_STATE_DIR_DEFAULT;
-	DEF(window_s, INV_WINDOW_S_DEFAULT);
-	DEF(repeat_s, INV_REPEAT_S_DEFAULT);
-	DEF(flap_hold_s, INV_FLAP_HOLD_S_DEFAULT);
-	DEF(max_endpoints, INV_ENDPOINTS_DEFAULT);
-	DEF(max_leaves, INV_LEAVES_DEFAULT);
-	DEF(max_age_days, INV_AGE_DAYS_DEFAULT);
-	DEF(hot, INV_HOT_DEFAULT);
-	DEF(max_db_mb, INV_DB_MB_DEFAULT);
-	DEF(retry_s, INV_RETRY_S_DEFAULT);
+	OPT_DEFAULT(inv->o.state_dir, INV_STATE_DIR_DEFAULT);
+	OPT_DEFAULT(inv->o.window_s, INV_WINDOW_S_DEFAULT);
+	OPT_DEFAULT(inv->o.repeat_s, INV_REPEAT_S_DEFAULT);
+	OPT_DEFAULT(inv->o.flap_hold_s, INV_FLAP_HOLD_S_DEFAULT);
+	OPT_DEFAULT(inv->o.max_endpoints, INV_ENDPOINTS_DEFAULT);
+	OPT_DEFAULT(inv->o.max_leaves, INV_LEAVES_DEFAULT);
+	OPT_DEFAULT(inv->o.max_age_days, INV_AGE_DAYS_DEFAULT);
+	OPT_DEFAULT(inv->o.hot, INV_HOT_DEFAULT);
+	OPT_DEFAULT(inv->o.max_db_mb, INV_DB_MB_DEFAULT);
+	OPT_DEFAULT(inv->o.retry_s, INV_RETRY_S_DEFAULT);
 	if (inv->o.hot > inv->o.max_endpoints)
 		inv->o.hot = inv->o.max_endpoints;
 	snprintf(inv->dir, sizeof(inv->dir), "%s", inv->o.state_dir);

@@ -1,4 +1,5 @@
 /* ocspfetch.c - OCSP where the CA still runs it: the leaf's responder asked, its answer verified and cached. */
+#include "defaults.h"
 #include "ocspfetch.h"
 
 #include <limits.h>
@@ -191,11 +192,7 @@ static void failed(struct ocspfetch *of, struct oc_ent *e, enum ocspfetch_fail f
 static int64_t retry_at(struct ocspfetch *of, const struct oc_ent *e, enum fetch_result fr,
 			int64_t now)
 {
-	uint32_t left = fetch_backoff_left(of->f, e->url);
-
-	if (fr == FETCH_E_DISALLOWED || fr == FETCH_E_URL)
-		return now + of->o.refresh_max_s;
-	return now + (left ? left : 1);
+	return fu_retry_at(of->f, e->url, fr, now, of->o.refresh_max_s);
 }
 
 /* 0 = a nonce came back and it is not ours; anything else is acceptable
@@ -572,7 +569,6 @@ struct ocspfetch *ocspfetch_new(struct fetch *f, const struct ocspfetch_opts *o,
 				size_t errlen)
 {
 	struct ocspfetch *of = calloc(1, sizeof(*of));
-	char dir[PATH_MAX];
 
 	if (!of) {
 		snprintf(err, errlen, "ocspfetch: out of memory");
@@ -580,17 +576,11 @@ struct ocspfetch *ocspfetch_new(struct fetch *f, const struct ocspfetch_opts *o,
 	}
 	of->o = *o;
 	of->f = f;
-#define DEF(field, v)                      \
-	do {                               \
-		if (!of->o.field)          \
-			of->o.field = (v); \
-	} while (0)
-	DEF(max_answers, ANSWERS_DEFAULT);
-	DEF(max_bytes, BYTES_DEFAULT);
-	DEF(refresh_min_s, REFRESH_MIN_DEFAULT);
-	DEF(refresh_max_s, REFRESH_MAX_DEFAULT);
-	DEF(skew_s, SKEW_DEFAULT);
-#undef DEF
+	OPT_DEFAULT(of->o.max_answers, ANSWERS_DEFAULT);
+	OPT_DEFAULT(of->o.max_bytes, BYTES_DEFAULT);
+	OPT_DEFAULT(of->o.refresh_min_s, REFRESH_MIN_DEFAULT);
+	OPT_DEFAULT(of->o.refresh_max_s, REFRESH_MAX_DEFAULT);
+	OPT_DEFAULT(of->o.skew_s, SKEW_DEFAULT);
 	if (of->o.refresh_max_s < of->o.refresh_min_s)
 		of->o.refresh_max_s = of->o.refresh_min_s;
 	of->due_min = INT64_MAX;
@@ -599,15 +589,9 @@ struct ocspfetch *ocspfetch_new(struct fetch *f, const struct ocspfetch_opts *o,
 		snprintf(err, errlen, "ocspfetch: out of memory");
 		goto fail;
 	}
-	if (o->state_dir) {
-		if ((size_t)snprintf(dir, sizeof(dir), "%s/ocsp", o->state_dir) >= sizeof(dir)) {
-			snprintf(err, errlen, "--state-dir: path too long");
-			goto fail;
-		}
-		if (!(of->store = fstore_open(dir, err, errlen)))
-			goto fail;
-		fstore_each(of->store, of->o.max_bytes, load_one, of, NULL);
-	}
+	if (fu_store_open(o->state_dir, "ocsp", of->o.max_bytes, load_one, of, &of->store, err,
+			  errlen))
+		goto fail;
 	return of;
 fail:
 	ocspfetch_free(of);
