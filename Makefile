@@ -29,11 +29,6 @@ DEMO_PKGS := nginx-light
 TEST_PKGS := nginx-light gnutls-bin libnss3-tools chromium golang-go rsyslog rsyslog-kafka \
 	     rsyslog-elasticsearch prometheus systemd man-db logrotate
 
-# The real peers the live tests and the demo run against.
-DEMO_PKGS := nginx-light
-TEST_PKGS := nginx-light gnutls-bin libnss3-tools chromium golang-go rsyslog rsyslog-kafka \
-	     rsyslog-elasticsearch prometheus
-
 USER_SRCS := $(filter-out user/certsentry.c,$(wildcard user/*.c))
 USER_OBJS := $(patsubst user/%.c,$(BUILD)/user/%.o,$(USER_SRCS))
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)

@@ -37,6 +37,8 @@ const volatile __u32 hint_seed; /* random, set by userspace at load */
 /* Set at load only while a key source can decrypt TLS 1.3: the walk then
  * takes the encrypted flight whole (cs_enc_max). */
 const volatile __u32 copy_encrypted;
+/* --port: the server ports a direction may start on (none set: any). */
+const volatile struct cs_port_set port_set;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -329,6 +331,7 @@ static __always_inline int tcp_start(struct __sk_buff *skb, const struct pkt *p,
 		__u8 b[WIRE_START_SHORT];
 	} s;
 	__u32 n = p->plen;
+	enum wire_start k;
 	int mode;
 
 	*skip = 0;
@@ -345,12 +348,15 @@ static __always_inline int tcp_start(struct __sk_buff *skb, const struct pkt *p,
 	} else if (!n || load_short(skb, p->poff, n, h.b)) {
 		return START_NONE;
 	}
-	mode = wire_start_mode(wire_tcp_start(h.b, n), client, skip);
+	k = wire_tcp_start(h.b, n);
+	mode = wire_start_mode(k, client, skip);
 	/* An alert that answers a tracked hello (or comes before the answer).
 	 * Rare, so the extra lookup is too. */
 	if (mode == CS_MODE_ALERT && !reverse_tracked(p))
 		return START_NONE;
-	return mode < 0 ? START_NONE : mode;
+	if (mode < 0 || !wire_port_wanted(&port_set, wire_tcp_side(k), p->key.sport, p->key.dport))
+		return START_NONE;
+	return mode;
 }
 
 /* May p's direction be tracked? False is certain, true needs the lookup. */
@@ -863,7 +869,8 @@ static __always_inline void handle_udp(struct __sk_buff *skb, struct pkt *p)
 	if (hint_maybe(p))
 		st = bpf_map_lookup_elem(&flows, &p->key);
 	if (!st) {
-		if (!have || !wire_dtls_hello(h.b, sizeof(h)))
+		if (!have || !wire_dtls_hello(h.b, sizeof(h)) ||
+		    !wire_port_wanted(&port_set, wire_dtls_side(h.b), p->key.sport, p->key.dport))
 			return;
 		st = flow_new(p, CS_MODE_DTLS, 0, 0);
 		if (!st)

@@ -218,6 +218,33 @@ static inline __u32 cs_flow_hint(__u32 seed, const struct cs_flow_key *k)
 	return cs_hint_mix(seed, s0 ^ s3, d0 ^ d3, (__u32)k->sport << 16 | k->dport);
 }
 
+/* ---- Port set (the program's port_set: --port in the kernel) ----------------- */
+
+/*
+ * The server ports a direction may start on (cs_wire.h's wire_port_wanted
+ * says which port of it is the server's); with none set, every port. Filled
+ * by userspace before load, read-only after: a filtered-out port costs no
+ * map entry, no copy and no ring space. select.c keeps the same set.
+ */
+#define CS_PORT_SET_BYTES (65536 / 8)
+
+struct cs_port_set {
+	__u32 on;		      /* any port set */
+	__u8 bits[CS_PORT_SET_BYTES]; /* port p: bit p % 8 of byte p / 8 */
+};
+
+/* Userspace, before load. */
+static inline void cs_port_set_add(struct cs_port_set *s, __u16 port)
+{
+	s->bits[port >> 3] |= (__u8)(1u << (port & 7));
+	s->on = 1;
+}
+
+static inline int cs_port_in(const volatile struct cs_port_set *s, __u16 port)
+{
+	return s->bits[port >> 3] >> (port & 7) & 1;
+}
+
 /* ---- Counters (per-CPU array map "counters", index = enum value) ------------ */
 
 enum cs_counter {

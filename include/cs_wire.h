@@ -205,6 +205,37 @@ WIRE_FN int wire_start_mode(enum wire_start k, __u8 *client, __u32 *skip)
 	}
 }
 
+/* Which port of a direction that starts as it does is the server's. */
+enum wire_side {
+	WIRE_SIDE_EITHER = 0, /* a hello header prefix, an alert: could be either */
+	WIRE_SIDE_DST,	      /* a ClientHello: sent to the server */
+	WIRE_SIDE_SRC,	      /* a ServerHello (or HelloVerifyRequest): sent by it */
+};
+
+WIRE_FN enum wire_side wire_tcp_side(enum wire_start k)
+{
+	if (k == WIRE_TLS_CLIENT_HELLO || k == WIRE_SSL2_CLIENT_HELLO)
+		return WIRE_SIDE_DST;
+	if (k == WIRE_TLS_SERVER_HELLO || k == WIRE_SSL2_SERVER_HELLO)
+		return WIRE_SIDE_SRC;
+	return WIRE_SIDE_EITHER;
+}
+
+/*
+ * --port in the kernel (and select.c): may a direction from sport to dport
+ * start, its server on side? An alert starts a direction only while the
+ * reverse one is tracked, which passed this already: either port will do.
+ */
+WIRE_FN bool wire_port_wanted(const volatile struct cs_port_set *set, enum wire_side side,
+			      __u16 sport, __u16 dport)
+{
+	if (!set->on)
+		return true;
+	if (side != WIRE_SIDE_SRC && cs_port_in(set, dport))
+		return true;
+	return side != WIRE_SIDE_DST && cs_port_in(set, sport);
+}
+
 /*
  * The walk over a TCP direction's TLS records (the kernel, select.c and
  * flow.c each walk with these): it takes handshake records, goes on past a
@@ -341,6 +372,13 @@ WIRE_FN bool wire_dtls_hello(const __u8 *b, __u32 n)
 	return n >= DTLS_HELLO_PEEK && b[0] == TLS_CT_HANDSHAKE && b[1] == DTLS_MAJOR &&
 	       b[2] >= (DTLS_V_13 & 0xff) && b[2] != 0xfe && b[3] == 0 && b[4] == 0 &&
 	       b[13] >= TLS_HS_CLIENT_HELLO && b[13] <= TLS_HS_HELLO_VERIFY_REQUEST;
+}
+
+/* A DTLS hello (wire_dtls_hello): a ClientHello goes to the server, a
+ * ServerHello or HelloVerifyRequest comes from it. */
+WIRE_FN enum wire_side wire_dtls_side(const __u8 *b)
+{
+	return b[13] == TLS_HS_CLIENT_HELLO ? WIRE_SIDE_DST : WIRE_SIDE_SRC;
 }
 
 /* DTLS records of a datagram: this many bytes from the header at h to the

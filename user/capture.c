@@ -313,6 +313,8 @@ static int load(struct capture *c, const struct capture_opts *o, char *err, size
 	c->skel->rodata->max_bytes = o->max_bytes ? o->max_bytes : CS_MAX_BYTES_DEFAULT;
 	c->skel->rodata->hint_seed = hint_seed();
 	c->skel->rodata->copy_encrypted = o->copy_encrypted;
+	for (uint32_t p = 0; p < o->n_ports; p++)
+		cs_port_set_add(&c->skel->rodata->port_set, o->ports[p]);
 	if (o->ring_bytes && bpf_map__set_max_entries(c->skel->maps.events, o->ring_bytes)) {
 		fmt_err(err, errlen, "ring buffer size %u: not a power of two of at least a page",
 			o->ring_bytes);

@@ -21,6 +21,10 @@ struct capture_opts {
 						 * (CS_ENC_SERVER_RECS, _CLIENT_RECS) */
 	bool force_clsact;   /* skip tcx even where it exists */
 	bool verbose;	     /* libbpf debug output */
+
+	/* --port: the server ports copied (the program's port_set); none: every port. */
+	const uint16_t *ports;
+	uint32_t n_ports;
 };
 
 struct capture;

@@ -232,7 +232,8 @@ static void on_report(void *ctx, const struct cs_report *r)
 	if (a->term)
 		term_view_report(a->term, &copy, verdict_name(&v), v.n > 0);
 	dedup_flush(a->dedup, r->ts_ns, false);
-	/* filters choose what is written: every stage above saw the handshake */
+	/* filters choose what is written: every stage above saw the handshake
+	 * (but for --port's other ports: those were never copied) */
 	if (!report_passes(&a->cfg->filter, &copy, v.n > 0))
 		goto counted;
 	/* A rate alert and its clearing are each news: never folded into a summary. */
@@ -763,6 +764,8 @@ static int live_open(struct app *a)
 
 	co.max_bytes = a->cfg->max_bytes;
 	co.copy_encrypted = a->copy_encrypted;
+	co.ports = a->cfg->filter.port; /* --port in the kernel too */
+	co.n_ports = a->cfg->filter.n_port;
 	if (!(a->cap = capture_open(&co, err, sizeof(err)))) {
 		fprintf(stderr, "certsentry: %s\n", err);
 		return 1;
@@ -868,6 +871,8 @@ static int run_offline(struct app *a)
 	}
 	a->pcap = src;
 	pcap_source_copy_encrypted(src, a->copy_encrypted);
+	for (uint32_t i = 0; i < cfg->filter.n_port; i++)
+		pcap_source_port(src, cfg->filter.port[i]); /* as the kernel would */
 	if (lo->ca_file || lo->ca_path || lo->n_crl || lo->deny_file || lo->pins_file)
 		lists_event(a, EV_LISTS_LOADED);
 	rc = pcap_source_run(src, flow_segment, a->flows, err, sizeof(err));

@@ -112,6 +112,15 @@ void fmt_serial(char *out, size_t cap, const ASN1_INTEGER *a)
 		fmt_hex(out + neg, cap - neg, ASN1_STRING_get0_data(a), (size_t)n, true);
 }
 
+const char *fmt_pin_short(char *out, size_t cap, const char *pin)
+{
+	const char *colon = strchr(pin, ':');
+	int n = colon && colon - pin < 16 ? (int)(colon - pin) + 1 + 16 : 16;
+
+	snprintf(out, cap, "%.*s", n, pin);
+	return out;
+}
+
 void fmt_err(char *err, size_t cap, const char *fmt, ...)
 {
 	va_list ap;

@@ -30,6 +30,12 @@ bool fmt_unhex(const char *s, size_t digits, uint8_t *out);
 #define FMT_SERIAL_CAP(len) (2 * (size_t)(len) + 2)
 void fmt_serial(char *out, size_t cap, const ASN1_INTEGER *a);
 
+/* A pin ("sha256:HEX", "spki:BASE64") as short as a line's sha256=: its
+ * kind and the first 16 characters of the value (unescaped: pass it on to
+ * fmt_safe). FMT_PIN_SHORT_CAP bytes hold it; returns out. */
+#define FMT_PIN_SHORT_CAP 40
+const char *fmt_pin_short(char *out, size_t cap, const char *pin);
+
 /* An error message into err[cap], printf-style; nothing when err is NULL
  * or cap 0 (callers that do not want the text pass NULL). */
 void fmt_err(char *err, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

@@ -8,6 +8,7 @@
 #include "checks.h"
 #include "format.h"
 #include "fmt.h"
+#include "inventory.h"
 #include "outcomes.h"
 #include "term.h"
 
@@ -191,6 +192,39 @@ static void text_tail(struct tb *t, const struct cs_report *r)
 	}
 }
 
+/* The certificate the endpoint should have served, beside the one it did:
+ * the previous leaf of a cert.changed or cert.rollback (the inventory keeps
+ * no subject: a renewal has the served one's), or the pins of a
+ * pin.mismatch, each cut like sha256= to what tells them apart. */
+static void text_expected(struct tb *t, const struct verdict *v)
+{
+	const struct inventory_leaf *p;
+	char day[32];
+
+	if (v && v->change && v->change->flags & (INV_CHANGED | INV_ROLLBACK)) {
+		p = &v->change->prev;
+		tb_printf(t, " prev_sha256=%.16s", p->sha256);
+		if (p->parsed) {
+			tb_printf(t, " prev_serial=");
+			tb_safe(t, p->serial, FMT_WORD, TEXT_FIELD_MAX);
+			fmt_time(day, sizeof(day), p->not_after, 0, FMT_DAY, "?");
+			tb_printf(t, " prev_expires=%s prev_issuer=", day);
+			tb_safe(t, p->issuer, FMT_QUOTED, TEXT_FIELD_MAX);
+		}
+	}
+	if (v && v->pin_pattern) {
+		tb_printf(t, " pin_rule=");
+		tb_safe(t, v->pin_pattern, FMT_QUOTED, TEXT_FIELD_MAX); /* "PATTERN (FILE:LINE)" */
+		for (uint32_t i = 0; i < v->n_pin_expected && i < VERDICT_PINS_MAX; i++) {
+			char pin[FMT_PIN_SHORT_CAP];
+
+			tb_printf(t, i ? "," : " expected=");
+			tb_safe(t, fmt_pin_short(pin, sizeof(pin), v->pin_expected[i]), FMT_WORD,
+				sizeof(pin));
+		}
+	}
+}
+
 /* Findings last, worst first: the part on-call scans for. */
 static void text_verdict(struct tb *t, const struct verdict *v)
 {
@@ -264,6 +298,7 @@ static size_t text_report(void *state, struct line *l, const struct cs_report *r
 	if (r->have_hello && r->hello.fp.ja4[0])
 		tb_printf(&t, " ja4=%s", r->hello.fp.ja4);
 	text_tail(&t, r);
+	text_expected(&t, r->verdict);
 	text_verdict(&t, r->verdict);
 	if (r->recheck) { /* a follow-up: judged again when a fetch completed */
 		tb_printf(&t, " recheck[was %s]: ", r->recheck_prev ? r->recheck_prev : "?");

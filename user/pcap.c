@@ -324,6 +324,11 @@ void pcap_source_done(struct pcap_source *s, const struct cs_flow_key *k)
 	sel_done(s->sel, k);
 }
 
+void pcap_source_port(struct pcap_source *s, uint16_t port)
+{
+	sel_port(s->sel, port);
+}
+
 void pcap_source_copy_encrypted(struct pcap_source *s, bool on)
 {
 	sel_copy_encrypted(s->sel, on);

@@ -50,6 +50,9 @@ void pcap_source_done(struct pcap_source *s, const struct cs_flow_key *k);
 /* Copy TLS 1.3's encrypted flight (capture_opts.copy_encrypted's twin);
  * before the first run. */
 void pcap_source_copy_encrypted(struct pcap_source *s, bool on);
+/* A server port to select, --port in the kernel's way (select.h rule 14,
+ * capture_opts.ports' twin); before the first run. None: every port. */
+void pcap_source_port(struct pcap_source *s, uint16_t port);
 /* The file's link type (DLT_*). */
 int pcap_source_linktype(const struct pcap_source *s);
 void pcap_source_stats(const struct pcap_source *s, struct pcap_source_stats *out);

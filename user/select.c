@@ -318,7 +318,8 @@ struct sel {
 	struct htab tab;
 	struct lru lru;
 	uint32_t max_bytes;
-	bool copy_encrypted; /* rule 5: the kernel's copy_encrypted */
+	bool copy_encrypted;	  /* rule 5: the kernel's copy_encrypted */
+	struct cs_port_set ports; /* rule 14: the kernel's port_set */
 	struct sel_stats st;
 };
 
@@ -422,6 +423,7 @@ static bool reverse_tracked(const struct sel *t, const struct cs_flow_key *k)
 static int tcp_start(const struct sel *t, const struct sel_pkt *p, uint32_t *skip, bool *client)
 {
 	uint32_t n = p->caplen < WIRE_START_PEEK ? p->caplen : WIRE_START_PEEK;
+	enum wire_start k;
 	__u8 c;
 	int mode;
 
@@ -430,9 +432,12 @@ static int tcp_start(const struct sel *t, const struct sel_pkt *p, uint32_t *ski
 	/* A payload this short is judged whole: only if all of it was captured. */
 	if (n < WIRE_START_SHORT && n != p->len)
 		return -1;
-	mode = wire_start_mode(wire_tcp_start(p->payload, n), &c, skip);
+	k = wire_tcp_start(p->payload, n);
+	mode = wire_start_mode(k, &c, skip);
 	*client = c;
 	if (mode == CS_MODE_ALERT && !reverse_tracked(t, &p->key))
+		return -1;
+	if (mode < 0 || !wire_port_wanted(&t->ports, wire_tcp_side(k), p->key.sport, p->key.dport))
 		return -1;
 	return mode;
 }
@@ -599,7 +604,8 @@ static uint32_t udp_direction(struct sel *t, const struct sel_pkt *p)
 		lru_touch(&t->lru, &t->d[i].lru);
 		return i;
 	}
-	if (!wire_dtls_hello(p->payload, p->caplen)) {
+	if (!wire_dtls_hello(p->payload, p->caplen) ||
+	    !wire_port_wanted(&t->ports, wire_dtls_side(p->payload), p->key.sport, p->key.dport)) {
 		t->st.not_tls++;
 		return NIL;
 	}
@@ -704,6 +710,11 @@ void sel_packet(struct sel *t, const struct sel_pkt *p, struct sel_verdict *v)
 void sel_copy_encrypted(struct sel *t, bool on)
 {
 	t->copy_encrypted = on;
+}
+
+void sel_port(struct sel *t, uint16_t port)
+{
+	cs_port_set_add(&t->ports, port);
 }
 
 void sel_done(struct sel *t, const struct cs_flow_key *k)

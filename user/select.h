@@ -116,6 +116,11 @@
  * 13. Table: at most `capacity` directions, TCP and UDP together; starting
  *     one more evicts the least recently used (the kernel's LRU hash is only
  *     roughly LRU).
+ * 14. Ports (--port; sel_port, the kernel's port_set): with any port given,
+ *     rules 2 and 10 start (or restart) a direction only if its server port
+ *     is one of them: the destination of a ClientHello, the source of a
+ *     ServerHello or HelloVerifyRequest, either port of a hello header
+ *     prefix or an alert (cs_wire.h, wire_port_wanted).
  *
  * L2 is the one place the sources differ on purpose: the kernel sees frames
  * after the NIC stripped a VLAN tag, a capture has it put back; so offline
@@ -189,6 +194,9 @@ struct sel *sel_new(uint32_t capacity, uint32_t max_bytes);
 /* Rule 5's encrypted records (the kernel's copy_encrypted, set while a key
  * source is configured); before the first packet. Off by default. */
 void sel_copy_encrypted(struct sel *t, bool on);
+/* Rule 14: a server port to select (repeatable); before the first packet.
+ * None: every port. */
+void sel_port(struct sel *t, uint16_t port);
 /* Applies the rules above to one parsed packet. */
 void sel_packet(struct sel *t, const struct sel_pkt *p, struct sel_verdict *v);
 /* Userspace has what it needs from this direction (rules 8, 12; the twin of

@@ -250,6 +250,34 @@ static void text_leaf(struct tb *t, struct json_object *o)
 		tb_printf(t, " chain=%lld", (long long)n);
 }
 
+/* What format_text.c's text_expected() shows, from certsentry.change and
+ * certsentry.pin: the previous leaf, or the pins that were expected. */
+static void text_expected(struct tb *t, struct json_object *o)
+{
+	const char *sha = jstr(o, "certsentry.change.previous.sha256"), *na, *pin;
+	struct json_object *pins = jget(o, "certsentry.pin.expected");
+	size_t n = pins && json_object_is_type(pins, json_type_array) ?
+			   json_object_array_length(pins) :
+			   0;
+
+	if (sha) {
+		tb_printf(t, " prev_sha256=%.16s", sha);
+		tb_safe(t, "prev_serial", jstr(o, "certsentry.change.previous.serial"), FMT_WORD);
+		if ((na = jstr(o, "certsentry.change.previous.not_after")))
+			tb_printf(t, " prev_expires=%.10s", na);
+		tb_safe(t, "prev_issuer", jstr(o, "certsentry.change.previous.issuer"), FMT_QUOTED);
+	}
+	tb_safe(t, "pin_rule", jstr(o, "certsentry.pin.rule"), FMT_QUOTED);
+	for (size_t i = 0; i < n && i < VERDICT_PINS_MAX; i++) {
+		char cut[FMT_PIN_SHORT_CAP];
+
+		if (!(pin = json_object_get_string(json_object_array_get_idx(pins, i))))
+			continue;
+		tb_printf(t, i ? "," : " expected=");
+		tb_safe(t, NULL, fmt_pin_short(cut, sizeof(cut), pin), FMT_WORD);
+	}
+}
+
 static void text_report(struct tb *t, struct json_object *o, bool color)
 {
 	const char *in = jstr(o, "observer.ingress.interface.name");
@@ -299,6 +327,7 @@ static void text_report(struct tb *t, struct json_object *o, bool color)
 		tb_safe(t, NULL, jstr(o, "certsentry.reason"), FMT_TAIL);
 	}
 	text_leaf(t, o);
+	text_expected(t, o);
 	text_verdict(t, o, color);
 }
 

@@ -214,8 +214,10 @@ static inline uint64_t counter(struct t *t, int idx)
 	return sum;
 }
 
-/* copy_encrypted: as userspace sets it while a key source is configured. */
-static inline int load_opts(void **state, uint32_t max_bytes, bool copy_encrypted)
+/* copy_encrypted: as userspace sets it while a key source is configured;
+ * ports: --port's server ports, until a 0 (NULL: every port). */
+static inline int load_ports(void **state, uint32_t max_bytes, bool copy_encrypted,
+			     const uint16_t *ports)
 {
 	struct t *t = calloc(1, sizeof(*t));
 
@@ -228,6 +230,8 @@ static inline int load_opts(void **state, uint32_t max_bytes, bool copy_encrypte
 		t->skel->rodata->max_bytes = max_bytes;
 	t->skel->rodata->hint_seed = TEST_SEED;
 	t->skel->rodata->copy_encrypted = copy_encrypted;
+	for (; ports && *ports; ports++)
+		cs_port_set_add(&t->skel->rodata->port_set, *ports);
 	/* cs_tc only: the L3 twin differs in its parse offset alone, and every
 	 * program loaded costs a verification per test. */
 	bpf_program__set_autoload(t->skel->progs.cs_tc_l3, false);
@@ -244,6 +248,11 @@ static inline int load_opts(void **state, uint32_t max_bytes, bool copy_encrypte
 		return -1;
 	*state = t;
 	return 0;
+}
+
+static inline int load_opts(void **state, uint32_t max_bytes, bool copy_encrypted)
+{
+	return load_ports(state, max_bytes, copy_encrypted, NULL);
 }
 
 static inline int load(void **state, uint32_t max_bytes)

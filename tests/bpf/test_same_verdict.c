@@ -492,8 +492,74 @@ static const struct scenario copy_scenarios[] = {
 	    { &F4R, 77 + 656, .done = true, .rec = { APP(100) } } } },
 };
 
+/* --port in the kernel (rule 14): the same table, each with its ports. */
+#define PORTS_MAX 3
+
+struct port_scenario {
+	uint16_t ports[PORTS_MAX + 1]; /* until a 0 */
+	struct scenario sc;
+};
+
+static const struct port_scenario port_scenarios[] = {
+	{ { 443 },
+	  { "port_client_hello_to_it",
+	    0,
+	    "11",
+	    { { &F4, 1000, .rec = { CH(300) } },
+	      { &F4R, 77, .rec = { SH(90), CERT(600), DONE } } } } },
+	{ { 8443, 4433 },
+	  { "port_other_server_port",
+	    0,
+	    "000",
+	    { { &F4, 1000, .rec = { CH(300) } },
+	      { &F4R, 77, .rec = { SH(90), CERT(600), DONE } },
+	      { &F4R, 77 + 717, RAW(ALERT_FATAL) } } } },
+	{ { 80, 8443 },
+	  { "port_second_of_several",
+	    0,
+	    "101",
+	    { { &F6, 1000, .rec = { CH(300) } },
+	      { &F4, 1000, .rec = { CH(300) } },
+	      { &F6R, 77, .rec = { SH(90) } } } } },
+	{ { 40000 },
+	  { "port_client_side_never_counts",
+	    0,
+	    "00",
+	    { { &F4, 1000, .rec = { CH(300) } },
+	      { &F4R, 77, .rec = { SH(90), CERT(600), DONE } } } } },
+	{ { 443 },
+	  { "port_server_flight_alone",
+	    0,
+	    "11",
+	    { { &F4R, 77, .rec = { SH(90), CERT(600), DONE } },
+	      { &F4, 1000, RAW(ALERT_FATAL) } } } },
+	{ { 443, 40001 },
+	  { "port_ssl2_sides",
+	    0,
+	    "1100",
+	    { { &F4, 500, RAW(SSL2_CH), .fill = 48 },
+	      { &F4R, 900, RAW(SSL2_SH), .fill = 950 },
+	      { &F6R, 900, RAW(SSL2_SH), .fill = 950 },
+	      { &F6, 500, RAW(SSL2_CH), .fill = 48 } } } },
+	{ { 40000 },
+	  { "port_header_prefix_either_port",
+	    0,
+	    "11",
+	    { { &F4, 1000, .rec = { CH(300), CCS, APP(60) }, .to = 3 },
+	      { &F4, 1003, .rec = { CH(300), CCS, APP(60) }, .from = 3 } } } },
+	{ { 443, 40001 },
+	  { "port_dtls_sides",
+	    0,
+	    "1100",
+	    { { &F4, 0, .udp = true, .rec = { CH(200) } },
+	      { &F4R, 0, .udp = true, .rec = { HS(TLS_HS_HELLO_VERIFY_REQUEST, 60) } },
+	      { &F6, 0, .udp = true, .rec = { CH(200) } },
+	      { &F6R, 0, .udp = true, .rec = { SH(90) } } } } },
+};
+
 #define N_SCENARIOS (sizeof(scenarios) / sizeof(scenarios[0]))
 #define N_COPY	    (sizeof(copy_scenarios) / sizeof(copy_scenarios[0]))
+#define N_PORT	    (sizeof(port_scenarios) / sizeof(port_scenarios[0]))
 
 static uint8_t frame_buf[FRAME_MAX];
 
@@ -537,7 +603,9 @@ struct pair {
 	struct sel *sel;
 };
 
-static int setup_with(void **state, bool copy)
+static const uint16_t no_ports[1];
+
+static int setup_with(void **state, bool copy, const uint16_t *ports)
 {
 	struct pair *x = calloc(1, sizeof(*x));
 	void *t = NULL;
@@ -545,7 +613,7 @@ static int setup_with(void **state, bool copy)
 	if (!x)
 		return -1;
 	x->sc = *state;
-	if (load_opts(&t, x->sc->max_bytes, copy)) {
+	if (load_ports(&t, x->sc->max_bytes, copy, ports)) {
 		free(x);
 		return -1;
 	}
@@ -554,18 +622,28 @@ static int setup_with(void **state, bool copy)
 	if (!x->sel)
 		return -1;
 	sel_copy_encrypted(x->sel, copy);
+	for (; *ports; ports++)
+		sel_port(x->sel, *ports);
 	*state = x;
 	return 0;
 }
 
 static int setup(void **state)
 {
-	return setup_with(state, false);
+	return setup_with(state, false, no_ports);
 }
 
 static int setup_copy(void **state)
 {
-	return setup_with(state, true);
+	return setup_with(state, true, no_ports);
+}
+
+static int setup_ports(void **state)
+{
+	const struct port_scenario *ps = *state;
+
+	*state = (void *)&ps->sc;
+	return setup_with(state, false, ps->ports);
 }
 
 static int teardown_pair(void **state)
@@ -680,7 +758,7 @@ static void test_same_verdict(void **state)
 
 int main(void)
 {
-	struct CMUnitTest tests[N_SCENARIOS + N_COPY];
+	struct CMUnitTest tests[N_SCENARIOS + N_COPY + N_PORT];
 
 	for (size_t i = 0; i < N_SCENARIOS + N_COPY; i++) {
 		bool copy = i >= N_SCENARIOS;
@@ -694,5 +772,13 @@ int main(void)
 			.initial_state = (void *)sc,
 		};
 	}
+	for (size_t i = 0; i < N_PORT; i++)
+		tests[N_SCENARIOS + N_COPY + i] = (struct CMUnitTest){
+			.name = port_scenarios[i].sc.name,
+			.test_func = test_same_verdict,
+			.setup_func = setup_ports,
+			.teardown_func = teardown_pair,
+			.initial_state = (void *)&port_scenarios[i],
+		};
 	return PROG_RUN_MAIN("same_verdict", tests);
 }

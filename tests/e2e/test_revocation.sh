@@ -243,10 +243,15 @@ test_fetch_failures() {
 	done
 }
 
-# A -> B -> A on one endpoint: cert.changed, then cert.rollback naming both
+# A -> B -> A on one endpoint: cert.changed, then cert.rollback naming both;
+# a second instance beside it writes text: the line names the previous leaf
 test_rollback() {
-	local j why=() a b
+	local j why=() a b main=$SENTRY_PID txt=$TMP/rollback.txt tpid line day serial want
 	a=$(fp "$PKI/appA.pem"); b=$(fp "$PKI/appB.pem")
+	start_sentry "$CL" "$txt" -i rcv0 --every -f text --ca-file "$PKI/root.pem" \
+		--state-dir "$TMP/state_text" --inventory --inventory-window 1 ||
+		fail rollback_text "the text instance did not start: $(cat "$txt")"
+	tpid=$SENTRY_PID SENTRY_PID=$main
 	SNI=app.rev.test serve appA 4510 "$PKI/inter.pem"; sleep 1.5
 	SNI=app.rev.test serve appB 4510 "$PKI/inter.pem"; sleep 1.5
 	wait_certs app.rev.test 2
@@ -265,6 +270,21 @@ test_rollback() {
 		.certsentry.change.served_before == true and
 		(.certsentry.findings[0].message | test($a[0:16]) and test($b[0:16]))' <<<"$j" >/dev/null &&
 		pass rollback || fail rollback "$(jq -c .certsentry <<<"$j" | head -c 800)"
+	# served A, was B: B's fingerprint, serial, expiry day and issuer beside A's
+	serial=$(openssl x509 -in "$PKI/appB.pem" -noout -serial | cut -d= -f2)
+	day=$(date -u -d "$(openssl x509 -in "$PKI/appB.pem" -noout -enddate | cut -d= -f2)" +%F)
+	want=" prev_sha256=${b:0:16} prev_serial=$serial prev_expires=$day"
+	want+=" prev_issuer=\"CN=certsentry Test Intermediate,O=certsentry test\" "
+	wait_for 10 grep -q 'sni=app.rev.test .*cert.rollback' "$txt"
+	line=$(grep 'sni=app.rev.test .*cert.rollback' "$txt" | head -1)
+	if [[ "$line" == *" sha256=${a:0:16} "*"$want"*"ALERT[high] cert.rollback: "* ]] &&
+		grep -q "sni=app.rev.test .* sha256=${b:0:16} .* prev_sha256=${a:0:16} .*cert.changed" "$txt"
+	then
+		pass rollback_text
+	else
+		fail rollback_text "want '$want' in: $(grep 'sni=app.rev.test' "$txt")"
+	fi
+	stop_pid "$tpid"
 }
 
 # The same across a restart: the inventory remembers

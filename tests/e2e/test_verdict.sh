@@ -67,7 +67,7 @@ CASES=(
 )
 
 test_every_code() {
-	local ns out c port name chain sni want got extra
+	local ns out c port name chain sni want got extra text tpid line
 	ns_new ns verdict || { fail verdict "netns"; return; }
 	out=$TMP/verdict.json
 	for c in "${CASES[@]}"; do
@@ -78,6 +78,11 @@ test_every_code() {
 		start_server "$ns" "$port" "$PKI/$name.pem" "$PKI/$name.key" "$chain" "${extra[@]}" \
 			|| { fail "verdict_$want" "s_server for $name did not start"; }
 	done
+	# a second instance writes text: the pin mismatch's line names the pins
+	text=$TMP/verdict.txt
+	start_sentry "$ns" "$text" -i lo --every -f text "${LISTS[@]}" ||
+		fail verdict_pin_text "the text instance did not start: $(cat "$text")"
+	tpid=$SENTRY_PID
 	start_sentry "$ns" "$out" -i lo --every "${LISTS[@]}" || { fail verdict "certsentry did not start: $(cat "$out")"; ns_del "$ns"; return; }
 	for c in "${CASES[@]}"; do
 		read -r port name chain sni want _ <<<"$c"
@@ -98,6 +103,14 @@ test_every_code() {
 			fi ;;
 		esac
 	done
+	# The served leaf and, beside it, what the rule expected (sha256: and 16 digits).
+	wait_for 10 grep -q 'sni=pinned.example.test ' "$text"
+	line=$(grep 'sni=pinned.example.test ' "$text" | head -1)
+	want=" pin_rule=\"pinned.example.test ($TMP/pins.txt:1)\""
+	want+=" expected=sha256:$(fp "$PKI/good.pem" | cut -c1-16)"
+	[[ "$line" == *" sha256=$(fp "$PKI/pinned.pem" | cut -c1-16) "*"$want ALERT[critical] pin.mismatch: "* ]] &&
+		pass verdict_pin_text || fail verdict_pin_text "want '$want' in: $line"
+	stop_pid "$tpid"
 	# Severity and message for on-call: the revoked one is critical and says why.
 	got=$(events "$out" tls-certificate | jq -r 'select(.destination.port == 4432) | [(.event.severity|tostring), .certsentry.severity, (.message | test("revoked"; "i") | tostring)] | join(" ")')
 	[ "$got" = "2 critical true" ] && pass verdict_severity_message || fail verdict_severity_message "got '$got'"

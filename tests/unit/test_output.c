@@ -19,6 +19,7 @@
 #include "certsentry.h"
 #include "checks.h"
 #include "fmt.h"
+#include "inventory.h"
 #include "json.h"
 #include "served.h"
 #include "output.h"
@@ -542,6 +543,70 @@ static void test_text_line(void **state)
 	r.source = SOURCE_KEYLOG;
 	s = render(OUTPUT_TEXT, &r, &n, &st);
 	assert_non_null(strstr(s, " alpn=h2 source=keylog leaf="));
+	free(s);
+	put_report(&r);
+}
+
+/* A pin mismatch and a rollback name what was expected beside what was
+ * served, in the text line and in the JSON alike. */
+static void test_text_expected(void **state)
+{
+	static const char pin_sha[] =
+		"sha256:0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF";
+	static const char pin_spki[] = "spki:AbCdEfGhIjKlMnOpQrStUvWxYz0123456789+/abcde=";
+	struct inventory_decision d = { .flags = INV_ROLLBACK,
+					.rollback_why = INV_RB_SERVED_BEFORE };
+	struct verdict v = { .n = 2, .worst = SEV_CRITICAL };
+	struct output_stats st;
+	struct cs_report r;
+	json_object *o;
+	size_t n;
+	char *s;
+
+	(void)state;
+	base_report(&r);
+	v.f[0] = (struct finding){ F_PIN_MISMATCH, SEV_CRITICAL, 0, "no pin matches" };
+	v.f[1] = (struct finding){ F_CERT_ROLLBACK, SEV_HIGH, 0, "served again" };
+	v.pin_pattern = "example.com (pins.txt:3)";
+	v.pin_expected[0] = pin_sha;
+	v.pin_expected[1] = pin_spki;
+	v.n_pin_expected = 2;
+	strcpy(d.prev.sha256, "FEDCBA9876543210FEDCBA9876543210FEDCBA9876543210FEDCBA9876543210");
+	strcpy(d.prev.serial, "0FFE");
+	strcpy(d.prev.issuer, "CN=Old \"CA\"");
+	d.prev.parsed = true;
+	d.prev.not_after = 1767225599; /* 2025-12-31T23:59:59Z */
+	strcpy(d.cur.sha256, r.chain[0]->sha256_hex);
+	v.change = &d;
+	r.verdict = &v;
+
+	s = render(OUTPUT_TEXT, &r, &n, &st);
+	assert_one_line(s, n);
+	assert_non_null(strstr(s, " chain=3 prev_sha256=FEDCBA9876543210 prev_serial=0FFE "
+				  "prev_expires=2025-12-31 prev_issuer=\"CN=Old \\\"CA\\\"\" "
+				  "pin_rule=\"example.com (pins.txt:3)\" "
+				  "expected=sha256:0123456789ABCDEF,spki:AbCdEfGhIjKlMnOp "
+				  "ALERT[critical] pin.mismatch: "));
+	free(s);
+	s = render(OUTPUT_JSON, &r, &n, &st);
+	o = parse_line(s, n);
+	assert_string_equal(str_at(o, "/certsentry/change/previous/sha256"), d.prev.sha256);
+	assert_string_equal(str_at(o, "/certsentry/change/previous/serial"), "0FFE");
+	assert_string_equal(str_at(o, "/certsentry/change/previous/not_after"),
+			    "2025-12-31T23:59:59.000Z");
+	assert_string_equal(str_at(o, "/certsentry/change/previous/issuer"), "CN=Old \"CA\"");
+	assert_string_equal(str_at(o, "/certsentry/pin/rule"), "example.com (pins.txt:3)");
+	assert_string_equal(str_at(o, "/certsentry/pin/expected/0"), pin_sha);
+	assert_string_equal(str_at(o, "/certsentry/pin/expected/1"), pin_spki);
+	json_object_put(o);
+	free(s);
+
+	/* a change whose previous leaf did not parse: its fingerprint alone */
+	d.prev.parsed = false;
+	v.pin_pattern = NULL;
+	s = render(OUTPUT_TEXT, &r, &n, &st);
+	assert_non_null(strstr(s, " chain=3 prev_sha256=FEDCBA9876543210 ALERT[critical]"));
+	assert_null(strstr(s, "pin_rule="));
 	free(s);
 	put_report(&r);
 }
@@ -1099,6 +1164,7 @@ int main(void)
 		cmocka_unit_test(test_json_no_server_hello_bad_leaf),
 		cmocka_unit_test(test_json_no_empty_tls),
 		cmocka_unit_test(test_text_line),
+		cmocka_unit_test(test_text_expected),
 		cmocka_unit_test(test_hostile),
 		cmocka_unit_test(test_truncated_chain),
 		cmocka_unit_test(test_status),
