@@ -17,6 +17,7 @@
 #include "counters.h"
 #include "daemon.h"
 #include "dedup.h"
+#include "encports.h"
 #include "events.h"
 #include "filter.h"
 #include "flow.h"
@@ -85,6 +86,9 @@ struct app {
 	struct uprobe *uprobe;
 	bool secrets_new;    /* since flow_keys_arrived */
 	bool copy_encrypted; /* the source copies TLS 1.3's encrypted flight */
+	/* ... only to these server ports (the Go servers the uprobe source
+	 * found; NULL: to all): the flow stage's and the kernel's set */
+	struct encports *enc_ports;
 };
 
 static volatile sig_atomic_t exiting, reload_requested;
@@ -414,6 +418,21 @@ static void need_keys(void *ctx)
 	keylogs_read(ctx);
 }
 
+/* The Go servers' ports changed: the kernel copies their flights, the
+ * flow stage expects them. */
+static void on_go_ports(void *ctx, const struct encports *ports)
+{
+	struct app *a = ctx;
+	int rc;
+
+	if (!a->enc_ports)
+		return;
+	*a->enc_ports = *ports;
+	if (a->cap && (rc = capture_enc_ports(a->cap, a->enc_ports)))
+		status(a, EV_UPROBE, "warning", "Go servers' ports to the kernel: %s",
+		       strerror(-rc));
+}
+
 static void on_served(void *ctx, const struct served_chain *sc)
 {
 	flow_served_chain(((struct app *)ctx)->flows, sc);
@@ -441,7 +460,12 @@ static bool privileges_dropped(const struct config *cfg)
  * whether the encrypted flight is copied. 0, or the exit code. */
 static int keysrc_open(struct app *a, struct flow_opts *fo)
 {
-	const struct uprobe_cbs cb = { .on_chain = on_served, .on_secret = on_go_secret, .ctx = a };
+	const struct uprobe_cbs cb = {
+		.on_chain = on_served,
+		.on_secret = on_go_secret,
+		.on_go_ports = on_go_ports,
+		.ctx = a,
+	};
 	const struct config *cfg = a->cfg;
 	bool live = !cfg->read_file;
 	char err[512];
@@ -449,6 +473,11 @@ static int keysrc_open(struct app *a, struct flow_opts *fo)
 
 	if (!cfg->n_keylog && !(live && cfg->uprobe))
 		return 0;
+	/* Until the uprobe source says otherwise (files copy for all). */
+	if (!cfg->n_keylog && !(a->enc_ports = calloc(1, sizeof(*a->enc_ports)))) {
+		fprintf(stderr, "certsentry: out of memory\n");
+		return 1;
+	}
 	if (!(a->keylog = keylog_new(NULL))) {
 		fprintf(stderr, "certsentry: out of memory\n");
 		return 1;
@@ -487,13 +516,22 @@ static int keysrc_open(struct app *a, struct flow_opts *fo)
 	if (!a->n_kfiles && !a->uprobe) { /* no key source after all */
 		keylog_free(a->keylog);
 		a->keylog = NULL;
+		free(a->enc_ports);
+		a->enc_ports = NULL;
 		return 0;
 	}
 	fo->keylog = a->keylog;
 	fo->wait_served = a->uprobe != NULL;
 	fo->need_keys = a->n_kfiles ? need_keys : NULL;
-	/* the server's encrypted flight, for the secrets: files, Go servers */
+	/* The server's encrypted flight, for the secrets: a key-log file may
+	 * hold any connection's; the uprobes give Go servers' only (OpenSSL's
+	 * give the chain itself). */
+	if (a->n_kfiles || !uprobe_go_ports_known(a->uprobe)) {
+		free(a->enc_ports);
+		a->enc_ports = NULL;
+	}
 	fo->copy_encrypted = a->copy_encrypted = true;
+	fo->enc_ports = a->enc_ports;
 	return 0;
 }
 
@@ -538,6 +576,8 @@ static void keysrc_close(struct app *a)
 	a->n_kfiles = 0;
 	keylog_free(a->keylog);
 	a->keylog = NULL;
+	free(a->enc_ports);
+	a->enc_ports = NULL;
 }
 
 /* ---- live: the periodic tasks ---- */
@@ -760,11 +800,19 @@ static int live_open(struct app *a)
 {
 	struct capture_opts co = a->cfg->cap;
 	char err[256];
+	int rc;
 
 	co.max_bytes = a->cfg->max_bytes;
 	co.copy_encrypted = a->copy_encrypted;
+	co.copy_by_port = a->enc_ports != NULL;
 	if (!(a->cap = capture_open(&co, err, sizeof(err)))) {
 		fprintf(stderr, "certsentry: %s\n", err);
+		return 1;
+	}
+	if (a->enc_ports && (rc = capture_enc_ports(a->cap, a->enc_ports))) {
+		fprintf(stderr, "certsentry: Go servers' ports to the kernel: %s\n", strerror(-rc));
+		capture_close(a->cap);
+		a->cap = NULL;
 		return 1;
 	}
 	if (a->cfg->metrics &&

@@ -6,6 +6,7 @@
 #include <time.h>
 #include "cs_wire.h"
 #include "dtls.h"
+#include "encports.h"
 #include "flow.h"
 #include "htab.h"
 #include "hello.h"
@@ -1268,7 +1269,9 @@ static void walk_start(struct flow_table *t, struct dir *d, const struct cs_segm
 	default:
 		break;
 	}
-	recwalk_init(&d->w, walk, skip, cs_enc_max(t->o.copy_encrypted, d->client_start));
+	recwalk_init(&d->w, walk, skip,
+		     encports_enc_max(encports_mode(t->o.copy_encrypted, t->o.enc_ports),
+				      t->o.enc_ports, &d->c->key[dir_index(d)], d->client_start));
 }
 
 static void dir_push(struct flow_table *t, struct dir *d, const struct cs_segment *s)

@@ -6,6 +6,7 @@
 #include <pcap/dlt.h>
 #include "select.h"
 #include "cs_wire.h"
+#include "encports.h"
 #include "htab.h"
 
 #define NIL UINT32_MAX
@@ -318,7 +319,8 @@ struct sel {
 	struct htab tab;
 	struct lru lru;
 	uint32_t max_bytes;
-	bool copy_encrypted; /* rule 5: the kernel's copy_encrypted */
+	bool copy_encrypted;		  /* rule 5: the kernel's copy_encrypted */
+	const struct encports *enc_ports; /* ... by port (CS_COPY_ENC_PORTS) */
 	struct sel_stats st;
 };
 
@@ -445,7 +447,8 @@ static void dir_init(struct sel *t, struct dir *d, uint32_t seq, int mode, uint3
 	d->w.rec = seq + skip;
 	if (mode == CS_MODE_TLS || mode == CS_MODE_ALERT)
 		d->w.phase = WIRE_WALK_CLEAR;
-	d->w.enc_max = cs_enc_max(t->copy_encrypted, client);
+	d->w.enc_max = encports_enc_max(encports_mode(t->copy_encrypted, t->enc_ports),
+					t->enc_ports, &d->key, client);
 	d->limit = t->max_bytes;
 	d->hi = 0;
 	d->reached = 0;
@@ -704,6 +707,11 @@ void sel_packet(struct sel *t, const struct sel_pkt *p, struct sel_verdict *v)
 void sel_copy_encrypted(struct sel *t, bool on)
 {
 	t->copy_encrypted = on;
+}
+
+void sel_enc_ports(struct sel *t, const struct encports *e)
+{
+	t->enc_ports = e;
 }
 
 void sel_done(struct sel *t, const struct cs_flow_key *k)

@@ -14,6 +14,7 @@
 
 #include "clock.h"
 #include "elfsym.h"
+#include "encports.h"
 #include "procscan.h"
 #include "uprobe.h"
 #include "uprobe.skel.h"
@@ -56,6 +57,9 @@ struct uprobe {
 	struct cs_up_file named_ssl[UPROBE_PATHS_MAX]; /* named files that are their own callers */
 	int n_named_ssl;
 	struct inode_set listen;
+	struct uprobe_cbs cb;
+	struct encports go_told, go_seen; /* Go servers' ports: told, this scan's */
+	bool named_go;			  /* a --uprobe-path with the Go symbol */
 	int handled;
 	uint64_t c[UPROBE_C_MAX]; /* this file's part of it */
 };
@@ -90,6 +94,8 @@ static const char *const own_names[UPROBE_C_MAX - UPROBE_C_RESCANS] = {
 	[UPROBE_C_ATTACH_FAIL - UPROBE_C_RESCANS] = "attach_failures_total",
 	[UPROBE_C_GONE - UPROBE_C_RESCANS] = "ended_state_removed_total",
 	[UPROBE_C_PENDING - UPROBE_C_RESCANS] = "kernel_threads_pending",
+	[UPROBE_C_GO_PORTS - UPROBE_C_RESCANS] = "go_server_ports",
+	[UPROBE_C_GO_PORTS_FULL - UPROBE_C_RESCANS] = "go_server_ports_left_out_total",
 };
 
 const char *uprobe_counter_name(int i)
@@ -301,6 +307,21 @@ static const struct go_exe *go_lookup(struct uprobe *u, const char *exe, const s
 	return g;
 }
 
+/* A Go server's listening ports: its connections need the flight copied. */
+static void go_ports(struct uprobe *u, pid_t pid)
+{
+	uint16_t ports[CS_ENC_PORTS_MAX];
+	size_t n = procscan_holds(PROC, pid, &u->listen, ports, CS_ENC_PORTS_MAX), i;
+
+	if (n > CS_ENC_PORTS_MAX) {
+		u->c[UPROBE_C_GO_PORTS_FULL] += n - CS_ENC_PORTS_MAX;
+		n = CS_ENC_PORTS_MAX;
+	}
+	for (i = 0; i < n; i++)
+		if (!encports_add(&u->go_seen, ports[i]))
+			u->c[UPROBE_C_GO_PORTS_FULL]++;
+}
+
 static void scan_go(struct uprobe *u, pid_t pid)
 {
 	char exe[64], err[256];
@@ -311,8 +332,21 @@ static void scan_go(struct uprobe *u, pid_t pid)
 	if (stat(exe, &st))
 		return;
 	g = go_lookup(u, exe, &st);
-	if (g->has)
-		report(u, pid, ensure(u, ATT_GO, exe, g->dev, g->ino, err, sizeof(err)), err);
+	if (!g->has)
+		return;
+	report(u, pid, ensure(u, ATT_GO, exe, g->dev, g->ino, err, sizeof(err)), err);
+	go_ports(u, pid);
+}
+
+/* After a scan: the Go servers' ports, if they changed. */
+static void go_ports_tell(struct uprobe *u)
+{
+	u->c[UPROBE_C_GO_PORTS] = u->go_seen.n;
+	if (!memcmp(&u->go_told, &u->go_seen, sizeof(u->go_told)))
+		return;
+	u->go_told = u->go_seen;
+	if (u->cb.on_go_ports)
+		u->cb.on_go_ports(u->cb.ctx, &u->go_told);
 }
 
 static void scan_process(struct uprobe *u, pid_t pid)
@@ -425,7 +459,9 @@ int uprobe_rescan(struct uprobe *u)
 	u->gen++;
 	u->c[UPROBE_C_RESCANS]++;
 	u->c[UPROBE_C_PROCESSES] = 0;
-	if (discover) {
+	encports_clear(&u->go_seen);
+	/* Named processes too: a Go server's ports are its listening sockets. */
+	if (discover || u->o.n_pids) {
 		ret = procscan_listeners(PROC, &u->listen);
 		if (ret < 0)
 			return ret;
@@ -436,11 +472,12 @@ int uprobe_rescan(struct uprobe *u)
 	while ((de = readdir(d))) {
 		pid_t pid = procscan_pid(de->d_name);
 
-		if (pid &&
-		    (named_pid(u, pid) || (discover && procscan_holds(PROC, pid, &u->listen))))
+		if (pid && (named_pid(u, pid) ||
+			    (discover && procscan_holds(PROC, pid, &u->listen, NULL, 0))))
 			scan_process(u, pid);
 	}
 	closedir(d);
+	go_ports_tell(u);
 	for (i = 0; i < UPROBE_FILES_MAX; i++) {
 		struct att *a = &u->att[i];
 
@@ -498,6 +535,7 @@ static int add_path(struct uprobe *u, const char *path, char *err, size_t errlen
 		if (!a || !a->link[0])
 			return -1;
 		a->named = true;
+		u->named_go = true;
 	}
 	return 0;
 }
@@ -580,6 +618,7 @@ struct uprobe *uprobe_open(const struct uprobe_opts *o, const struct uprobe_cbs 
 		return NULL;
 	}
 	u->o = *o;
+	u->cb = *cb;
 	if (!u->o.rescan_ms)
 		u->o.rescan_ms = UPROBE_RESCAN_MS;
 	if (o->verbose)
@@ -603,6 +642,11 @@ struct uprobe *uprobe_open(const struct uprobe_opts *o, const struct uprobe_cbs 
 fail:
 	uprobe_close(u);
 	return NULL;
+}
+
+bool uprobe_go_ports_known(const struct uprobe *u)
+{
+	return !(u->named_go && u->o.no_discover);
 }
 
 int uprobe_fd(const struct uprobe *u)

@@ -36,13 +36,15 @@ struct uprobe_opts {
  * served_counter), then these, in one index space. */
 enum uprobe_counter {
 	UPROBE_C_RESCANS = CS_UP_C_MAX + SERVED_C_MAX, /* process scans */
-	UPROBE_C_PROCESSES,   /* gauge: processes with OpenSSL's callers found, last scan */
-	UPROBE_C_FILES,	      /* gauge: files with uprobes attached */
-	UPROBE_C_ATTACHED,    /* files attached, in all */
-	UPROBE_C_DETACHED,    /* files detached: no process of ours maps them any more */
-	UPROBE_C_ATTACH_FAIL, /* files that could not be attached */
-	UPROBE_C_GONE,	      /* per-process and per-thread kernel state of ended ones removed */
-	UPROBE_C_PENDING,     /* gauge: threads the kernel holds a chain not yet sent for */
+	UPROBE_C_PROCESSES,	/* gauge: processes with OpenSSL's callers found, last scan */
+	UPROBE_C_FILES,		/* gauge: files with uprobes attached */
+	UPROBE_C_ATTACHED,	/* files attached, in all */
+	UPROBE_C_DETACHED,	/* files detached: no process of ours maps them any more */
+	UPROBE_C_ATTACH_FAIL,	/* files that could not be attached */
+	UPROBE_C_GONE,		/* per-process and per-thread kernel state of ended ones removed */
+	UPROBE_C_PENDING,	/* gauge: threads the kernel holds a chain not yet sent for */
+	UPROBE_C_GO_PORTS,	/* gauge: local ports Go servers listen on, last scan */
+	UPROBE_C_GO_PORTS_FULL, /* Go servers' ports left out: over CS_ENC_PORTS_MAX */
 	UPROBE_C_MAX
 };
 
@@ -56,6 +58,10 @@ struct uprobe;
  * (not root, no BTF, a bad path or pid...); nothing stays attached then. */
 struct uprobe *uprobe_open(const struct uprobe_opts *o, const struct uprobe_cbs *cb, char *err,
 			   size_t errlen);
+/* Does the source know every port of the Go servers it follows
+ * (on_go_ports)? Not when --uprobe-path names a Go binary without discovery:
+ * its processes are not looked for. */
+bool uprobe_go_ports_known(const struct uprobe *u);
 /* A descriptor that becomes readable when records wait (for poll()). */
 int uprobe_fd(const struct uprobe *u);
 /* Handles waiting records (up to timeout_ms for the first), calling back;

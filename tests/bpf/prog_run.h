@@ -214,8 +214,9 @@ static inline uint64_t counter(struct t *t, int idx)
 	return sum;
 }
 
-/* copy_encrypted: as userspace sets it while a key source is configured. */
-static inline int load_opts(void **state, uint32_t max_bytes, bool copy_encrypted)
+/* copy_encrypted: an enum cs_copy_enc, as userspace sets it while a key
+ * source is configured (true: CS_COPY_ENC_ALL). */
+static inline int load_opts(void **state, uint32_t max_bytes, uint32_t copy_encrypted)
 {
 	struct t *t = calloc(1, sizeof(*t));
 
