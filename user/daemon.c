@@ -30,6 +30,7 @@
 #include "pcap.h"
 #include "periodic.h"
 #include "privdrop.h"
+#include "procscan.h"
 #include "sources.h"
 #include "syslog_msg.h"
 #include "uprobe.h"
@@ -89,6 +90,9 @@ struct app {
 	/* ... only to these server ports (the Go servers the uprobe source
 	 * found; NULL: to all): the flow stage's and the kernel's set */
 	struct encports *enc_ports;
+	bool uprobe_frozen; /* privileges dropped: uprobe_freeze before */
+	/* ... local server ports said not covered (keysrc_hidden), a bit each */
+	uint64_t uncovered[65536 / 64];
 };
 
 static volatile sig_atomic_t exiting, reload_requested;
@@ -216,6 +220,8 @@ static bool report_passes(const struct filter *f, const struct cs_report *r, boo
 	       (c.family && filter_match(f, sni, r->server.port, &c, alert));
 }
 
+static void keysrc_hidden(struct app *a, const struct cs_report *r);
+
 static void on_report(void *ctx, const struct cs_report *r)
 {
 	struct app *a = ctx;
@@ -251,6 +257,8 @@ counted:
 	sources_hold(a->src, &copy, &v);
 	/* Counted after its own line: an alert it raises follows it. */
 	outcomes_count(a->outcomes, &copy);
+	if (r->action == REPORT_CERTIFICATE_HIDDEN)
+		keysrc_hidden(a, r);
 }
 
 /* outcomes.c's tls-client-aborting(-cleared): judged and written like a handshake. */
@@ -433,6 +441,25 @@ static void on_go_ports(void *ctx, const struct encports *ports)
 		       strerror(-rc));
 }
 
+/* A TLS 1.3 handshake no source saw the chain of. With the uprobes frozen by
+ * the privilege drop, a server this host listens on (in our network
+ * namespace) is one they do not cover: said once per port, counted. */
+static void keysrc_hidden(struct app *a, const struct cs_report *r)
+{
+	uint16_t port = r->server.port;
+
+	if (!a->uprobe || !a->uprobe_frozen || a->uncovered[port / 64] >> (port % 64) & 1 ||
+	    !procscan_listening("/proc/self/net", port))
+		return;
+	a->uncovered[port / 64] |= (uint64_t)1 << (port % 64);
+	a->counters.uprobe_uncovered++;
+	status(a, EV_UPROBE, "warning",
+	       "TLS 1.3 server on local port %u: its chain is not seen: its binary was not "
+	       "attached before privileges were dropped (restart certsentry, or run it with "
+	       "--uprobe to keep the privileges)",
+	       port);
+}
+
 static void on_served(void *ctx, const struct served_chain *sc)
 {
 	flow_served_chain(((struct app *)ctx)->flows, sc);
@@ -449,8 +476,9 @@ static void on_go_secret(void *ctx, enum keylog_label label,
 		a->secrets_new = true;
 }
 
-/* Will run_live drop privileges (privdrop.h)? The uprobe source rescans and
- * attaches to new servers for as long as it runs, which needs them. */
+/* Will run_live drop privileges (privdrop.h)? Then the uprobe source
+ * attaches before and stays as it is (uprobe_freeze), unless --uprobe asked
+ * to keep the privileges for following new servers. */
 static bool privileges_dropped(const struct config *cfg)
 {
 	return !cfg->drop.no_drop && (cfg->drop.user || getpwnam(PRIVDROP_DEFAULT_USER));
@@ -496,22 +524,29 @@ static int keysrc_open(struct app *a, struct flow_opts *fo)
 		if (!live && rc < 0)
 			status(a, EV_KEYLOG_ERROR, "warning", "%s", err);
 	}
-	if (live && cfg->uprobe == -1 && privileges_dropped(cfg)) {
-		/* attaching to servers started later needs root: only when asked */
-		status(a, EV_UPROBE, "warning",
-		       "no uprobes: privileges are dropped after attach "
-		       "(--uprobe keeps them for the uprobe source); TLS 1.3 chains of local "
-		       "servers stay hidden unless a --keylog gives them");
-	} else if (live && cfg->uprobe) {
-		a->uprobe = uprobe_open(&cfg->up, &cb, err, sizeof(err));
+	if (live && cfg->uprobe) {
+		struct uprobe_opts uo = cfg->up;
+
+		/* Under the drop: the system's libssl too, for servers started later. */
+		a->uprobe_frozen = cfg->uprobe == -1 && privileges_dropped(cfg);
+		uo.system_ssl = a->uprobe_frozen;
+		a->uprobe = uprobe_open(&uo, &cb, err, sizeof(err));
 		if (!a->uprobe && (cfg->uprobe == 1 || cfg->up.n_pids || cfg->up.n_paths)) {
 			fprintf(stderr, "certsentry: --uprobe: %s\n", err);
 			return 2;
 		}
-		status(a, EV_UPROBE, a->uprobe ? "info" : "warning",
-		       a->uprobe ? "uprobes attached: local TLS servers' chains are seen" :
-				   "no uprobes (TLS 1.3 chains of local servers stay hidden): %s",
-		       err);
+		if (!a->uprobe)
+			status(a, EV_UPROBE, "warning",
+			       "no uprobes (TLS 1.3 chains of local servers stay hidden): %s", err);
+		else if (a->uprobe_frozen)
+			status(a, EV_UPROBE, "info",
+			       "uprobes attached before privileges are dropped: the servers found "
+			       "now and any later one using the system's libssl.so.3; a new binary "
+			       "(a Go server, another OpenSSL) needs a restart, or --uprobe to keep "
+			       "the privileges");
+		else
+			status(a, EV_UPROBE, "info",
+			       "uprobes attached: local TLS servers' chains are seen");
 	}
 	if (!a->n_kfiles && !a->uprobe) { /* no key source after all */
 		keylog_free(a->keylog);
@@ -849,8 +884,10 @@ static int run_live(struct app *a)
 	if ((rc = live_open(a)))
 		return rc;
 	drop.clsact = capture_uses_clsact(a->cap);
-	if (a->uprobe && privileges_dropped(a->cfg)) /* --uprobe asked for them */
-		drop.no_drop = true;
+	if (a->uprobe && !a->uprobe_frozen && privileges_dropped(a->cfg))
+		drop.no_drop = true; /* --uprobe asked for them */
+	if (a->uprobe_frozen)
+		uprobe_freeze(a->uprobe);
 	if (privdrop_apply(&drop, dropped, sizeof(dropped))) {
 		fprintf(stderr, "certsentry: %s\n", dropped);
 		return 1;

@@ -49,8 +49,8 @@ static inline uint8_t encports_enc_max(uint32_t mode, const struct encports *e,
 {
 	uint16_t port = cs_server_port(k->sport, k->dport, client);
 
-	return cs_enc_max(cs_enc_copied(mode, mode == CS_COPY_ENC_PORTS && e &&
-						      encports_has(e, port)),
+	return cs_enc_max(cs_enc_copied(mode,
+					mode == CS_COPY_ENC_PORTS && e && encports_has(e, port)),
 			  client);
 }
 

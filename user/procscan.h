@@ -48,6 +48,9 @@ struct inode_set {
  * in. Returns namespaces read, or -errno. */
 int procscan_listeners(const char *proc, struct inode_set *set);
 void procscan_set_free(struct inode_set *set);
+/* Does a TCP socket listen on port in the namespace whose net directory is
+ * netdir ("/proc/self/net": our own; readable without privileges)? */
+bool procscan_listening(const char *netdir, uint16_t port);
 /* How many open sockets of process pid have their inode in set (0: none),
  * counting up to max (at least 1): their ports go to ports (NULL if max is
  * 0: is there one?). */

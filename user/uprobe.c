@@ -60,6 +60,7 @@ struct uprobe {
 	struct uprobe_cbs cb;
 	struct encports go_told, go_seen; /* Go servers' ports: told, this scan's */
 	bool named_go;			  /* a --uprobe-path with the Go symbol */
+	bool frozen;			  /* uprobe_freeze: no more attaching */
 	int handled;
 	uint64_t c[UPROBE_C_MAX]; /* this file's part of it */
 };
@@ -96,6 +97,7 @@ static const char *const own_names[UPROBE_C_MAX - UPROBE_C_RESCANS] = {
 	[UPROBE_C_PENDING - UPROBE_C_RESCANS] = "kernel_threads_pending",
 	[UPROBE_C_GO_PORTS - UPROBE_C_RESCANS] = "go_server_ports",
 	[UPROBE_C_GO_PORTS_FULL - UPROBE_C_RESCANS] = "go_server_ports_left_out_total",
+	[UPROBE_C_SYSTEM_SSL - UPROBE_C_RESCANS] = "system_libssl_attached",
 };
 
 const char *uprobe_counter_name(int i)
@@ -370,6 +372,29 @@ static void scan_process(struct uprobe *u, pid_t pid)
 		       err);
 }
 
+/* The system's libssl.so.3 and libcrypto.so.3, found in our own mappings
+ * (we link them): every process mapping that libssl counts, and the file
+ * stays attached while no server uses it. */
+static int add_system_ssl(struct uprobe *u, char *err, size_t errlen)
+{
+	struct pscan ps = { .u = u, .pid = getpid() };
+	struct att *a;
+	int ret = procscan_maps(PROC, ps.pid, on_map, &ps);
+
+	if (ret || !ps.ssl.end || !ps.crypto_path[0]) {
+		snprintf(err, errlen, "the system's libssl.so.3 and libcrypto.so.3: %s",
+			 ret ? strerror(-ret) : "not mapped by this program");
+		return -1;
+	}
+	a = ensure(u, ATT_I2D, ps.crypto_path, ps.crypto_file.dev, ps.crypto_file.ino, err, errlen);
+	if (!a || !a->link[0])
+		return -1;
+	a->named = true;
+	add_ssl_file(u, ps.ssl_file.dev, ps.ssl_file.ino, true);
+	u->c[UPROBE_C_SYSTEM_SSL] = 1;
+	return 0;
+}
+
 /* ---- the scan ---- */
 
 static bool named_pid(const struct uprobe *u, pid_t pid)
@@ -633,6 +658,8 @@ struct uprobe *uprobe_open(const struct uprobe_opts *o, const struct uprobe_cbs 
 	for (i = 0; i < o->n_paths; i++)
 		if (add_path(u, o->paths[i], err, errlen))
 			goto fail;
+	if (o->system_ssl && add_system_ssl(u, err, errlen))
+		goto fail;
 	i = uprobe_rescan(u);
 	if (i) {
 		snprintf(err, errlen, "scanning " PROC ": %s", strerror(-i));
@@ -642,6 +669,11 @@ struct uprobe *uprobe_open(const struct uprobe_opts *o, const struct uprobe_cbs 
 fail:
 	uprobe_close(u);
 	return NULL;
+}
+
+void uprobe_freeze(struct uprobe *u)
+{
+	u->frozen = true;
 }
 
 bool uprobe_go_ports_known(const struct uprobe *u)
@@ -663,8 +695,15 @@ int uprobe_poll(struct uprobe *u, int timeout_ms)
 	/* The kernel wakes the reader only now and then: take what waits. */
 	if (ret == 0)
 		ret = ring_buffer__consume(u->rb);
-	if ((uint64_t)clock_ns(CLOCK_MONOTONIC) >= u->next_scan_ns)
-		uprobe_rescan(u);
+	if ((uint64_t)clock_ns(CLOCK_MONOTONIC) >= u->next_scan_ns) {
+		if (!u->frozen) {
+			uprobe_rescan(u);
+		} else {
+			prune(u, clock_ns(CLOCK_MONOTONIC));
+			u->next_scan_ns =
+				clock_ns(CLOCK_MONOTONIC) + (uint64_t)u->o.rescan_ms * 1000000;
+		}
+	}
 	if (ret < 0)
 		return ret;
 	return u->handled;

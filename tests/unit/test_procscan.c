@@ -191,6 +191,7 @@ static void test_listeners(void **state)
 {
 	struct inode_set set = { 0 };
 	uint16_t ports[4] = { 0 };
+	char netdir[128];
 
 	(void)state;
 	assert_int_equal(procscan_listeners(root, &set), 2);
@@ -205,6 +206,11 @@ static void test_listeners(void **state)
 	assert_int_equal(procscan_holds(root, 104, &set, ports, 4), 0); /* a pipe of that number */
 	assert_int_equal(procscan_holds(root, 101, &set, NULL, 0), 0);
 	assert_int_equal(procscan_holds(root, 555, &set, ports, 4), 0);
+	snprintf(netdir, sizeof(netdir), "%s/100/net", root);
+	assert_true(procscan_listening(netdir, 0x1151));
+	assert_false(procscan_listening(netdir, 443));
+	snprintf(netdir, sizeof(netdir), "%s/104/net", root); /* none there */
+	assert_false(procscan_listening(netdir, 0x1151));
 	procscan_set_free(&set);
 	assert_int_equal(procscan_listeners("/nonexistent-proc", &set), -ENOENT);
 	procscan_set_free(&set);
