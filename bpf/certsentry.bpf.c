@@ -34,8 +34,9 @@ char LICENSE[] SEC("license") = "GPL";
 
 const volatile __u32 max_bytes = CS_MAX_BYTES_DEFAULT;
 const volatile __u32 hint_seed; /* random, set by userspace at load */
-/* Set at load only while a key source can decrypt TLS 1.3: the walk then
- * takes the encrypted flight whole (cs_enc_max). */
+/* enum cs_copy_enc, set at load: which directions' walk takes TLS 1.3's
+ * encrypted flight whole (cs_enc_max): none, all (a key-log file), or those
+ * of servers' ports in enc_ports (Go servers the uprobe source found). */
 const volatile __u32 copy_encrypted;
 /* --port: the server ports a direction may start on (none set: any). */
 const volatile struct cs_port_set port_set;
@@ -53,6 +54,14 @@ struct {
 	__type(key, struct cs_flow_key);
 	__type(value, __u8);
 } done_flows SEC(".maps");
+
+/* Filled by userspace as it finds the servers; read when a direction starts. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, CS_ENC_PORTS_MAX);
+	__type(key, __u16);
+	__type(value, __u8);
+} enc_ports SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -594,7 +603,7 @@ static __always_inline bool walk(struct __sk_buff *skb, const struct pkt *p,
 		.skb = skb, .poff = p->poff, .seq = p->seq, .plen = p->plen,
 		.w = {
 			.rec = st->next_rec, .body = st->body, .phase = st->walking, .enc = st->enc,
-			.enc_max = cs_enc_max(copy_encrypted, st->quiet),
+			.enc_max = st->enc_max,
 		},
 		/* It starts inside a record already taken. */
 		.took = (__s32)(st->next_rec - p->seq) > 0,
@@ -628,8 +637,18 @@ static __always_inline bool walk(struct __sk_buff *skb, const struct pkt *p,
 	return w.took;
 }
 
+/* A starting TCP direction's cs_enc_max: enc_ports is looked up only for
+ * CS_COPY_ENC_PORTS, once per direction. */
+static __always_inline __u8 enc_max_of(const struct pkt *p, __u8 client)
+{
+	__u16 port = cs_server_port(p->key.sport, p->key.dport, client);
+	int listed = copy_encrypted == CS_COPY_ENC_PORTS && bpf_map_lookup_elem(&enc_ports, &port);
+
+	return cs_enc_max(cs_enc_copied(copy_encrypted, listed), client);
+}
+
 static __always_inline void flow_init(struct cs_flow_state *st, __u32 seq, int mode, __u32 skip,
-				      __u8 client)
+				      __u8 client, __u8 enc_max)
 {
 	st->isn = seq;
 	st->next_rec = seq + skip;
@@ -645,6 +664,7 @@ static __always_inline void flow_init(struct cs_flow_state *st, __u32 seq, int m
 	st->part_len = 0;
 	st->quiet = client;
 	st->enc = 0;
+	st->enc_max = enc_max;
 	st->body = 0;
 }
 
@@ -655,7 +675,8 @@ static __always_inline struct cs_flow_state *flow_new(const struct pkt *p, int m
 {
 	struct cs_flow_state st = {};
 
-	flow_init(&st, p->seq, mode, skip, client);
+	flow_init(&st, p->seq, mode, skip, client,
+		  mode == CS_MODE_DTLS ? 0 : enc_max_of(p, client));
 	hint_add(p, true);
 	if (bpf_map_update_elem(&flows, &p->key, &st, BPF_NOEXIST)) {
 		hint_add(p, false);
@@ -687,7 +708,7 @@ static __always_inline int tracked_data(struct __sk_buff *skb, const struct pkt 
 		/* Same 5-tuple, new connection (or a second hello far away). */
 		mode = tcp_start(skb, p, &skip, &client);
 		if (mode != START_NONE) {
-			flow_init(st, p->seq, mode, skip, client);
+			flow_init(st, p->seq, mode, skip, client, enc_max_of(p, client));
 			off = 0;
 		}
 	}
@@ -818,7 +839,7 @@ static __always_inline void udp_tracked(struct __sk_buff *skb, struct pkt *p,
 	if (st->done) {
 		if (!have || !wire_dtls_hello(peek, DTLS_HELLO_PEEK))
 			return;
-		flow_init(st, 0, CS_MODE_DTLS, 0, 0);
+		flow_init(st, 0, CS_MODE_DTLS, 0, 0, 0);
 	}
 	if (bpf_map_lookup_elem(&done_flows, &p->key)) {
 		flow_forget(p);

@@ -30,11 +30,38 @@
 #define CS_ENC_SERVER_RECS 8
 #define CS_ENC_CLIENT_RECS 1
 
-/* Encrypted records a TCP direction may take whole (cs_wire.h's walk):
- * none unless copy_encrypted; client: it started with a ClientHello. */
-static inline __u8 cs_enc_max(int copy_encrypted, int client)
+/* The program's copy_encrypted: which TCP directions take TLS 1.3's
+ * encrypted flight. A key-log file may hold any connection's secrets: all.
+ * The uprobe source alone gives secrets only for the Go servers it found
+ * (OpenSSL servers give their chain itself): only connections to a server
+ * port in the map "enc_ports" (userspace: struct encports), looked up when
+ * the direction starts. */
+enum cs_copy_enc {
+	CS_COPY_ENC_NONE = 0,
+	CS_COPY_ENC_ALL = 1,
+	CS_COPY_ENC_PORTS = 2,
+};
+
+#define CS_ENC_PORTS_MAX 256 /* entries of "enc_ports" (key: __u16 port, value: __u8) */
+
+/* The server's port of a direction: client, it started with a ClientHello. */
+static inline __u16 cs_server_port(__u16 sport, __u16 dport, int client)
 {
-	if (!copy_encrypted)
+	return client ? dport : sport;
+}
+
+/* Does a direction take the encrypted flight? listed: its server port is
+ * in enc_ports (asked only for CS_COPY_ENC_PORTS). */
+static inline int cs_enc_copied(__u32 copy_encrypted, int listed)
+{
+	return copy_encrypted == CS_COPY_ENC_ALL || (copy_encrypted == CS_COPY_ENC_PORTS && listed);
+}
+
+/* Encrypted records a TCP direction may take whole (cs_wire.h's walk):
+ * none unless copied (cs_enc_copied); client: it started with a ClientHello. */
+static inline __u8 cs_enc_max(int copied, int client)
+{
+	if (!copied)
 		return 0;
 	return client ? CS_ENC_CLIENT_RECS : CS_ENC_SERVER_RECS;
 }
@@ -136,9 +163,9 @@ struct cs_flow_state {
 	/* The direction began with a ClientHello. Its records never wake the
 	 * reader: the server's answer does, and brings them along. */
 	__u8 quiet;
-	__u8 enc; /* encrypted records taken (wire_walk.enc) */
-	__u8 pad2;
-	__u16 body; /* walking WIRE_WALK_HELLO: the record's body length */
+	__u8 enc;     /* encrypted records taken (wire_walk.enc) */
+	__u8 enc_max; /* ... at most (cs_enc_max), set when the direction starts */
+	__u16 body;   /* walking WIRE_WALK_HELLO: the record's body length */
 	__u8 pad3[2];
 };
 

@@ -21,6 +21,7 @@
 #include "clock.h"
 #include "certsentry.skel.h"
 #include "clsact.h"
+#include "encports.h"
 #include "fmt.h"
 
 /* libbpf 1.1 predates tcx; the kernel knows these attach types. */
@@ -312,7 +313,9 @@ static int load(struct capture *c, const struct capture_opts *o, char *err, size
 	}
 	c->skel->rodata->max_bytes = o->max_bytes ? o->max_bytes : CS_MAX_BYTES_DEFAULT;
 	c->skel->rodata->hint_seed = hint_seed();
-	c->skel->rodata->copy_encrypted = o->copy_encrypted;
+	c->skel->rodata->copy_encrypted = !o->copy_encrypted ? CS_COPY_ENC_NONE :
+					  o->copy_by_port    ? CS_COPY_ENC_PORTS :
+							       CS_COPY_ENC_ALL;
 	for (uint32_t p = 0; p < o->n_ports; p++)
 		cs_port_set_add(&c->skel->rodata->port_set, o->ports[p]);
 	if (o->ring_bytes && bpf_map__set_max_entries(c->skel->maps.events, o->ring_bytes)) {
@@ -437,6 +440,32 @@ void capture_flow_done(struct capture *c, const struct cs_flow_key *k)
 
 	if (c && c->done_fd >= 0)
 		bpf_map_update_elem(c->done_fd, k, &one, BPF_ANY);
+}
+
+int capture_enc_ports(struct capture *c, const struct encports *e)
+{
+	int fd = bpf_map__fd(c->skel->maps.enc_ports);
+	__u16 key, next, port;
+	__u8 one = 1;
+	void *prev = NULL;
+	uint32_t p;
+
+	/* Deleting the current key is safe: the next key starts over from the
+	 * first one then, and kept ones are skipped at most once more. */
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		key = next;
+		if (!encports_has(e, key) && !bpf_map_delete_elem(fd, &key)) {
+			prev = NULL;
+			continue;
+		}
+		prev = &key;
+	}
+	for (p = 0; p < 65536; p++) {
+		port = (__u16)p;
+		if (encports_has(e, port) && bpf_map_update_elem(fd, &port, &one, BPF_ANY))
+			return -errno;
+	}
+	return 0;
 }
 
 void capture_counters(struct capture *c, uint64_t out[CS_C_MAX])

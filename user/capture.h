@@ -19,6 +19,8 @@ struct capture_opts {
 	bool copy_encrypted; /* a key source is configured: copy
 						 * TLS 1.3's encrypted flight whole
 						 * (CS_ENC_SERVER_RECS, _CLIENT_RECS) */
+	bool copy_by_port;   /* ... only for servers' ports set by
+				* capture_enc_ports (CS_COPY_ENC_PORTS) */
 	bool force_clsact;   /* skip tcx even where it exists */
 	bool verbose;	     /* libbpf debug output */
 
@@ -28,6 +30,7 @@ struct capture_opts {
 };
 
 struct capture;
+struct encports;
 
 /* Loads the program and attaches ingress and egress of every interface
  * (lo: ingress only, since every lo packet passes both hooks). On failure
@@ -39,6 +42,9 @@ struct capture *capture_open(const struct capture_opts *o, char *err, size_t err
 int capture_poll(struct capture *c, int timeout_ms, cs_segment_fn fn, void *ctx);
 /* Userspace has what it needs from this direction: the kernel stops copying. */
 void capture_flow_done(struct capture *c, const struct cs_flow_key *k);
+/* copy_by_port: the kernel's enc_ports map becomes e (entries not in e
+ * go, those in e are added). 0, or -errno of the first map update that failed. */
+int capture_enc_ports(struct capture *c, const struct encports *e);
 /* Sum of the per-CPU counters. */
 void capture_counters(struct capture *c, uint64_t out[CS_C_MAX]);
 /* Interface name for an ifindex seen in a segment ("" if unknown). */

@@ -35,7 +35,8 @@ struct app_counters {
 	uint64_t verdicts[VERDICT_SLOTS]; /* handshakes by verdict_slot() */
 	uint64_t findings[F_MAX];
 	uint64_t reloads_ok, reloads_failed;
-	struct log2_hist latency; /* capture to line written */
+	uint64_t uprobe_uncovered; /* local TLS 1.3 servers the frozen uprobes miss */
+	struct log2_hist latency;  /* capture to line written */
 };
 
 /* Everything counters.def reads, taken at one moment. */

@@ -17,6 +17,7 @@
 #include "counters.h"
 #include "daemon.h"
 #include "dedup.h"
+#include "encports.h"
 #include "events.h"
 #include "filter.h"
 #include "flow.h"
@@ -29,6 +30,7 @@
 #include "pcap.h"
 #include "periodic.h"
 #include "privdrop.h"
+#include "procscan.h"
 #include "sources.h"
 #include "syslog_msg.h"
 #include "uprobe.h"
@@ -85,6 +87,12 @@ struct app {
 	struct uprobe *uprobe;
 	bool secrets_new;    /* since flow_keys_arrived */
 	bool copy_encrypted; /* the source copies TLS 1.3's encrypted flight */
+	/* ... only to these server ports (the Go servers the uprobe source
+	 * found; NULL: to all): the flow stage's and the kernel's set */
+	struct encports *enc_ports;
+	bool uprobe_frozen; /* privileges dropped: uprobe_freeze before */
+	/* ... local server ports said not covered (keysrc_hidden), a bit each */
+	uint64_t uncovered[65536 / 64];
 };
 
 static volatile sig_atomic_t exiting, reload_requested;
@@ -212,6 +220,8 @@ static bool report_passes(const struct filter *f, const struct cs_report *r, boo
 	       (c.family && filter_match(f, sni, r->server.port, &c, alert));
 }
 
+static void keysrc_hidden(struct app *a, const struct cs_report *r);
+
 static void on_report(void *ctx, const struct cs_report *r)
 {
 	struct app *a = ctx;
@@ -248,6 +258,8 @@ counted:
 	sources_hold(a->src, &copy, &v);
 	/* Counted after its own line: an alert it raises follows it. */
 	outcomes_count(a->outcomes, &copy);
+	if (r->action == REPORT_CERTIFICATE_HIDDEN)
+		keysrc_hidden(a, r);
 }
 
 /* outcomes.c's tls-client-aborting(-cleared): judged and written like a handshake. */
@@ -415,6 +427,40 @@ static void need_keys(void *ctx)
 	keylogs_read(ctx);
 }
 
+/* The Go servers' ports changed: the kernel copies their flights, the
+ * flow stage expects them. */
+static void on_go_ports(void *ctx, const struct encports *ports)
+{
+	struct app *a = ctx;
+	int rc;
+
+	if (!a->enc_ports)
+		return;
+	*a->enc_ports = *ports;
+	if (a->cap && (rc = capture_enc_ports(a->cap, a->enc_ports)))
+		status(a, EV_UPROBE, "warning", "Go servers' ports to the kernel: %s",
+		       strerror(-rc));
+}
+
+/* A TLS 1.3 handshake no source saw the chain of. With the uprobes frozen by
+ * the privilege drop, a server this host listens on (in our network
+ * namespace) is one they do not cover: said once per port, counted. */
+static void keysrc_hidden(struct app *a, const struct cs_report *r)
+{
+	uint16_t port = r->server.port;
+
+	if (!a->uprobe || !a->uprobe_frozen || a->uncovered[port / 64] >> (port % 64) & 1 ||
+	    !procscan_listening("/proc/self/net", port))
+		return;
+	a->uncovered[port / 64] |= (uint64_t)1 << (port % 64);
+	a->counters.uprobe_uncovered++;
+	status(a, EV_UPROBE, "warning",
+	       "TLS 1.3 server on local port %u: its chain is not seen: its binary was not "
+	       "attached before privileges were dropped (restart certsentry, or run it with "
+	       "--uprobe to keep the privileges)",
+	       port);
+}
+
 static void on_served(void *ctx, const struct served_chain *sc)
 {
 	flow_served_chain(((struct app *)ctx)->flows, sc);
@@ -431,8 +477,9 @@ static void on_go_secret(void *ctx, enum keylog_label label,
 		a->secrets_new = true;
 }
 
-/* Will run_live drop privileges (privdrop.h)? The uprobe source rescans and
- * attaches to new servers for as long as it runs, which needs them. */
+/* Will run_live drop privileges (privdrop.h)? Then the uprobe source
+ * attaches before and stays as it is (uprobe_freeze), unless --uprobe asked
+ * to keep the privileges for following new servers. */
 static bool privileges_dropped(const struct config *cfg)
 {
 	return !cfg->drop.no_drop && (cfg->drop.user || getpwnam(PRIVDROP_DEFAULT_USER));
@@ -442,7 +489,12 @@ static bool privileges_dropped(const struct config *cfg)
  * whether the encrypted flight is copied. 0, or the exit code. */
 static int keysrc_open(struct app *a, struct flow_opts *fo)
 {
-	const struct uprobe_cbs cb = { .on_chain = on_served, .on_secret = on_go_secret, .ctx = a };
+	const struct uprobe_cbs cb = {
+		.on_chain = on_served,
+		.on_secret = on_go_secret,
+		.on_go_ports = on_go_ports,
+		.ctx = a,
+	};
 	const struct config *cfg = a->cfg;
 	bool live = !cfg->read_file;
 	char err[512];
@@ -450,6 +502,11 @@ static int keysrc_open(struct app *a, struct flow_opts *fo)
 
 	if (!cfg->n_keylog && !(live && cfg->uprobe))
 		return 0;
+	/* Until the uprobe source says otherwise (files copy for all). */
+	if (!cfg->n_keylog && !(a->enc_ports = calloc(1, sizeof(*a->enc_ports)))) {
+		fprintf(stderr, "certsentry: out of memory\n");
+		return 1;
+	}
 	if (!(a->keylog = keylog_new(NULL))) {
 		fprintf(stderr, "certsentry: out of memory\n");
 		return 1;
@@ -468,33 +525,49 @@ static int keysrc_open(struct app *a, struct flow_opts *fo)
 		if (!live && rc < 0)
 			status(a, EV_KEYLOG_ERROR, "warning", "%s", err);
 	}
-	if (live && cfg->uprobe == -1 && privileges_dropped(cfg)) {
-		/* attaching to servers started later needs root: only when asked */
-		status(a, EV_UPROBE, "warning",
-		       "no uprobes: privileges are dropped after attach "
-		       "(--uprobe keeps them for the uprobe source); TLS 1.3 chains of local "
-		       "servers stay hidden unless a --keylog gives them");
-	} else if (live && cfg->uprobe) {
-		a->uprobe = uprobe_open(&cfg->up, &cb, err, sizeof(err));
+	if (live && cfg->uprobe) {
+		struct uprobe_opts uo = cfg->up;
+
+		/* Under the drop: the system's libssl too, for servers started later. */
+		a->uprobe_frozen = cfg->uprobe == -1 && privileges_dropped(cfg);
+		uo.system_ssl = a->uprobe_frozen;
+		a->uprobe = uprobe_open(&uo, &cb, err, sizeof(err));
 		if (!a->uprobe && (cfg->uprobe == 1 || cfg->up.n_pids || cfg->up.n_paths)) {
 			fprintf(stderr, "certsentry: --uprobe: %s\n", err);
 			return 2;
 		}
-		status(a, EV_UPROBE, a->uprobe ? "info" : "warning",
-		       a->uprobe ? "uprobes attached: local TLS servers' chains are seen" :
-				   "no uprobes (TLS 1.3 chains of local servers stay hidden): %s",
-		       err);
+		if (!a->uprobe)
+			status(a, EV_UPROBE, "warning",
+			       "no uprobes (TLS 1.3 chains of local servers stay hidden): %s", err);
+		else if (a->uprobe_frozen)
+			status(a, EV_UPROBE, "info",
+			       "uprobes attached before privileges are dropped: the servers found "
+			       "now and any later one using the system's libssl.so.3; a new binary "
+			       "(a Go server, another OpenSSL) needs a restart, or --uprobe to keep "
+			       "the privileges");
+		else
+			status(a, EV_UPROBE, "info",
+			       "uprobes attached: local TLS servers' chains are seen");
 	}
 	if (!a->n_kfiles && !a->uprobe) { /* no key source after all */
 		keylog_free(a->keylog);
 		a->keylog = NULL;
+		free(a->enc_ports);
+		a->enc_ports = NULL;
 		return 0;
 	}
 	fo->keylog = a->keylog;
 	fo->wait_served = a->uprobe != NULL;
 	fo->need_keys = a->n_kfiles ? need_keys : NULL;
-	/* the server's encrypted flight, for the secrets: files, Go servers */
+	/* The server's encrypted flight, for the secrets: a key-log file may
+	 * hold any connection's; the uprobes give Go servers' only (OpenSSL's
+	 * give the chain itself). */
+	if (a->n_kfiles || !uprobe_go_ports_known(a->uprobe)) {
+		free(a->enc_ports);
+		a->enc_ports = NULL;
+	}
 	fo->copy_encrypted = a->copy_encrypted = true;
+	fo->enc_ports = a->enc_ports;
 	return 0;
 }
 
@@ -539,6 +612,8 @@ static void keysrc_close(struct app *a)
 	a->n_kfiles = 0;
 	keylog_free(a->keylog);
 	a->keylog = NULL;
+	free(a->enc_ports);
+	a->enc_ports = NULL;
 }
 
 /* ---- live: the periodic tasks ---- */
@@ -761,13 +836,21 @@ static int live_open(struct app *a)
 {
 	struct capture_opts co = a->cfg->cap;
 	char err[256];
+	int rc;
 
 	co.max_bytes = a->cfg->max_bytes;
 	co.copy_encrypted = a->copy_encrypted;
 	co.ports = a->cfg->filter.port; /* --port in the kernel too */
 	co.n_ports = a->cfg->filter.n_port;
+	co.copy_by_port = a->enc_ports != NULL;
 	if (!(a->cap = capture_open(&co, err, sizeof(err)))) {
 		fprintf(stderr, "certsentry: %s\n", err);
+		return 1;
+	}
+	if (a->enc_ports && (rc = capture_enc_ports(a->cap, a->enc_ports))) {
+		fprintf(stderr, "certsentry: Go servers' ports to the kernel: %s\n", strerror(-rc));
+		capture_close(a->cap);
+		a->cap = NULL;
 		return 1;
 	}
 	if (a->cfg->metrics &&
@@ -804,8 +887,10 @@ static int run_live(struct app *a)
 	if ((rc = live_open(a)))
 		return rc;
 	drop.clsact = capture_uses_clsact(a->cap);
-	if (a->uprobe && privileges_dropped(a->cfg)) /* --uprobe asked for them */
-		drop.no_drop = true;
+	if (a->uprobe && !a->uprobe_frozen && privileges_dropped(a->cfg))
+		drop.no_drop = true; /* --uprobe asked for them */
+	if (a->uprobe_frozen)
+		uprobe_freeze(a->uprobe);
 	if (privdrop_apply(&drop, dropped, sizeof(dropped))) {
 		fprintf(stderr, "certsentry: %s\n", dropped);
 		return 1;

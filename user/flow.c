@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 #include "cs_wire.h"
+#include "encports.h"
 #include "flow_int.h"
 #include "hello.h"
 #include "keylog.h"
@@ -694,7 +695,9 @@ static void walk_start(struct flow_table *t, struct dir *d, const struct cs_segm
 	default:
 		break;
 	}
-	recwalk_init(&d->w, walk, skip, cs_enc_max(t->o.copy_encrypted, d->client_start));
+	recwalk_init(&d->w, walk, skip,
+		     encports_enc_max(encports_mode(t->o.copy_encrypted, t->o.enc_ports),
+				      t->o.enc_ports, &d->c->key[dir_index(d)], d->client_start));
 }
 
 static void dir_push(struct flow_table *t, struct dir *d, const struct cs_segment *s)

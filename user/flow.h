@@ -18,6 +18,7 @@
 
 struct keylog;
 struct served_chain;
+struct encports;
 
 /* flow_opts.check_time: judge validity at the packet's time, or now. */
 #define FLOW_CHECK_PACKET 0
@@ -38,6 +39,10 @@ struct flow_opts {
 	/* The source copies TLS 1.3's encrypted records whole (the kernel's
 	 * copy_encrypted, sel_copy_encrypted): set both alike. */
 	bool copy_encrypted;
+	/* With copy_encrypted: NULL, every direction; else only those whose
+	 * server port is in the set (the kernel's CS_COPY_ENC_PORTS, its
+	 * enc_ports map: keep both alike). Borrowed, may change as it goes. */
+	const struct encports *enc_ports;
 	/*
 	 * With copy_encrypted: one whole encrypted record of a TLS 1.3
 	 * handshake, as it completes. k is its sender's key; from_server: the

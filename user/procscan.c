@@ -46,35 +46,36 @@ int procscan_parse_map(char *line, struct proc_map *m)
 	return 0;
 }
 
-int procscan_parse_tcp(const char *line, uint64_t *ino)
+int procscan_parse_tcp(const char *line, uint64_t *ino, uint16_t *port)
 {
-	unsigned st;
+	unsigned st, lport;
 	int n = 0;
 
 	/* "  sl  local_address rem_address   st tx_queue..." heads the file. */
 	if (strstr(line, "local_address"))
 		return 0;
 	if (sscanf(line,
-		   " %*u: %*[0-9A-Fa-f]:%*x %*[0-9A-Fa-f]:%*x %x %*x:%*x %*x:%*x %*x %*u"
+		   " %*u: %*[0-9A-Fa-f]:%x %*[0-9A-Fa-f]:%*x %x %*x:%*x %*x:%*x %*x %*u"
 		   " %*u %" SCNu64 "%n",
-		   &st, ino, &n) != 2 ||
-	    !n)
+		   &lport, &st, ino, &n) != 3 ||
+	    !n || lport > 0xffff)
 		return -1;
+	*port = (uint16_t)lport;
 	return st == TCP_LISTEN;
 }
 
-static int cmp_u64(const void *a, const void *b)
+static int cmp_ino(const void *a, const void *b)
 {
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	uint64_t x = ((const struct listener *)a)->ino, y = ((const struct listener *)b)->ino;
 
 	return x < y ? -1 : x > y;
 }
 
-static int set_add(struct inode_set *s, uint64_t v)
+static int set_add(struct inode_set *s, struct listener v)
 {
 	if (s->n == s->cap) {
 		size_t cap = s->cap ? s->cap * 2 : 256;
-		uint64_t *nv;
+		struct listener *nv;
 
 		if (cap > PROCSCAN_INODES_MAX)
 			cap = PROCSCAN_INODES_MAX;
@@ -96,14 +97,14 @@ static int read_tcp(const char *path, struct inode_set *s)
 {
 	FILE *f = fopen(path, "re");
 	char line[512];
-	uint64_t ino;
+	struct listener l;
 	int ret = 0;
 
 	if (!f)
 		return errno == ENOENT ? 0 : -errno; /* no IPv6 in this kernel */
 	while (!ret && fgets(line, sizeof(line), f))
-		if (procscan_parse_tcp(line, &ino) == 1)
-			ret = set_add(s, ino);
+		if (procscan_parse_tcp(line, &l.ino, &l.port) == 1)
+			ret = set_add(s, l);
 	fclose(f);
 	return ret;
 }
@@ -161,8 +162,28 @@ int procscan_listeners(const char *proc, struct inode_set *set)
 	closedir(d);
 	if (ret)
 		return ret;
-	qsort(set->v, set->n, sizeof(*set->v), cmp_u64);
+	qsort(set->v, set->n, sizeof(*set->v), cmp_ino);
 	return n_seen;
+}
+
+bool procscan_listening(const char *netdir, uint16_t port)
+{
+	static const char *const files[] = { "tcp", "tcp6" };
+	struct inode_set set = { 0 };
+	char path[PROCSCAN_PATH_MAX];
+	bool found = false;
+	size_t i;
+
+	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", netdir, files[i]);
+		set.n = 0;
+		if (read_tcp(path, &set))
+			continue;
+		for (size_t j = 0; j < set.n && !found; j++)
+			found = set.v[j].port == port;
+	}
+	procscan_set_free(&set);
+	return found;
 }
 
 void procscan_set_free(struct inode_set *set)
@@ -171,27 +192,33 @@ void procscan_set_free(struct inode_set *set)
 	memset(set, 0, sizeof(*set));
 }
 
-bool procscan_holds(const char *proc, pid_t pid, const struct inode_set *set)
+size_t procscan_holds(const char *proc, pid_t pid, const struct inode_set *set, uint16_t *ports,
+		      size_t max)
 {
 	char path[PROCSCAN_PATH_MAX];
+	const struct listener *l;
+	struct listener key;
 	struct dirent *de;
-	bool found = false;
+	size_t found = 0;
 	DIR *d;
 
 	if (!set->n)
-		return false;
+		return 0;
 	snprintf(path, sizeof(path), "%s/%d/fd", proc, pid);
 	d = opendir(path);
 	if (!d)
-		return false;
-	while (!found && (de = readdir(d))) {
-		uint64_t ino;
-
+		return 0;
+	while ((de = readdir(d))) {
 		if (de->d_name[0] == '.')
 			continue;
 		snprintf(path, sizeof(path), "%s/%d/fd/%s", proc, pid, de->d_name);
-		ino = link_inode(path, "socket");
-		found = ino && bsearch(&ino, set->v, set->n, sizeof(*set->v), cmp_u64);
+		key.ino = link_inode(path, "socket");
+		if (!key.ino || !(l = bsearch(&key, set->v, set->n, sizeof(*set->v), cmp_ino)))
+			continue;
+		if (found < max)
+			ports[found] = l->port;
+		if (++found >= max)
+			break; /* all that was asked: (without ports) one is enough */
 	}
 	closedir(d);
 	return found;

@@ -24,14 +24,21 @@ struct proc_map {
  * newline, if any, is cut. */
 int procscan_parse_map(char *line, struct proc_map *m);
 /* A /proc/net/tcp{,6} line: 1 if it is a listening socket (state 0A), with
- * its inode; 0 for any other socket (or the header); -1 if malformed. */
-int procscan_parse_tcp(const char *line, uint64_t *ino);
+ * its inode and local port; 0 for any other socket (or the header); -1 if
+ * malformed. */
+int procscan_parse_tcp(const char *line, uint64_t *ino, uint16_t *port);
 /* The kernel's dev_t for a maps line's major:minor (as struct cs_up_file). */
 uint64_t procscan_kdev(uint32_t major, uint32_t minor);
 
-/* Sorted socket inodes. */
+/* A listening socket. */
+struct listener {
+	uint64_t ino;
+	uint16_t port;
+};
+
+/* Listening sockets, sorted by inode. */
 struct inode_set {
-	uint64_t *v;
+	struct listener *v;
 	size_t n, cap;
 	bool full; /* PROCSCAN_INODES_MAX reached: some were left out */
 };
@@ -41,8 +48,14 @@ struct inode_set {
  * in. Returns namespaces read, or -errno. */
 int procscan_listeners(const char *proc, struct inode_set *set);
 void procscan_set_free(struct inode_set *set);
-/* Does process pid hold an open socket whose inode is in set? */
-bool procscan_holds(const char *proc, pid_t pid, const struct inode_set *set);
+/* Does a TCP socket listen on port in the namespace whose net directory is
+ * netdir ("/proc/self/net": our own; readable without privileges)? */
+bool procscan_listening(const char *netdir, uint16_t port);
+/* How many open sockets of process pid have their inode in set (0: none),
+ * counting up to max (at least 1): their ports go to ports (NULL if max is
+ * 0: is there one?). */
+size_t procscan_holds(const char *proc, pid_t pid, const struct inode_set *set, uint16_t *ports,
+		      size_t max);
 /* Calls fn for each line of pid's maps until fn returns non-zero (which is
  * returned); -errno if the file cannot be read. */
 int procscan_maps(const char *proc, pid_t pid, int (*fn)(void *ctx, const struct proc_map *m),

@@ -6,6 +6,7 @@
 #include <pcap/dlt.h>
 #include "select.h"
 #include "cs_wire.h"
+#include "encports.h"
 #include "htab.h"
 
 #define NIL UINT32_MAX
@@ -318,8 +319,9 @@ struct sel {
 	struct htab tab;
 	struct lru lru;
 	uint32_t max_bytes;
-	bool copy_encrypted;	  /* rule 5: the kernel's copy_encrypted */
-	struct cs_port_set ports; /* rule 14: the kernel's port_set */
+	bool copy_encrypted;		  /* rule 5: the kernel's copy_encrypted */
+	const struct encports *enc_ports; /* ... by port (CS_COPY_ENC_PORTS) */
+	struct cs_port_set ports;	  /* rule 14: the kernel's port_set */
 	struct sel_stats st;
 };
 
@@ -450,7 +452,8 @@ static void dir_init(struct sel *t, struct dir *d, uint32_t seq, int mode, uint3
 	d->w.rec = seq + skip;
 	if (mode == CS_MODE_TLS || mode == CS_MODE_ALERT)
 		d->w.phase = WIRE_WALK_CLEAR;
-	d->w.enc_max = cs_enc_max(t->copy_encrypted, client);
+	d->w.enc_max = encports_enc_max(encports_mode(t->copy_encrypted, t->enc_ports),
+					t->enc_ports, &d->key, client);
 	d->limit = t->max_bytes;
 	d->hi = 0;
 	d->reached = 0;
@@ -715,6 +718,11 @@ void sel_copy_encrypted(struct sel *t, bool on)
 void sel_port(struct sel *t, uint16_t port)
 {
 	cs_port_set_add(&t->ports, port);
+}
+
+void sel_enc_ports(struct sel *t, const struct encports *e)
+{
+	t->enc_ports = e;
 }
 
 void sel_done(struct sel *t, const struct cs_flow_key *k)

@@ -188,6 +188,7 @@ struct sel_stats {
 };
 
 struct sel;
+struct encports;
 
 /* capacity 0 = CS_FLOWS_MAX, max_bytes 0 = CS_MAX_BYTES_DEFAULT. */
 struct sel *sel_new(uint32_t capacity, uint32_t max_bytes);
@@ -197,6 +198,10 @@ void sel_copy_encrypted(struct sel *t, bool on);
 /* Rule 14: a server port to select (repeatable); before the first packet.
  * None: every port. */
 void sel_port(struct sel *t, uint16_t port);
+/* With copy_encrypted on: only directions of servers' ports in e (the
+ * kernel's CS_COPY_ENC_PORTS); NULL (the default): every direction.
+ * Borrowed. */
+void sel_enc_ports(struct sel *t, const struct encports *e);
 /* Applies the rules above to one parsed packet. */
 void sel_packet(struct sel *t, const struct sel_pkt *p, struct sel_verdict *v);
 /* Userspace has what it needs from this direction (rules 8, 12; the twin of

@@ -19,6 +19,8 @@ enum uprobe_binding {
 	UPROBE_BIND_EXACT = 1, /* the building thread's next send, on that TCP socket */
 };
 
+struct encports;
+
 /* A chain a local server wrote into its Certificate message, and the
  * connection it went out on. The pointers live until the callback returns. */
 struct served_chain {
@@ -45,6 +47,10 @@ struct uprobe_cbs {
 	void (*on_secret)(void *ctx, enum keylog_label label,
 			  const uint8_t client_random[KEYLOG_RANDOM_LEN], const uint8_t *secret,
 			  size_t len);
+	/* The local ports Go servers listen on changed (each rescan that
+	 * changes them): their connections need the encrypted flight copied
+	 * (CS_COPY_ENC_PORTS). The set is only valid during the call. */
+	void (*on_go_ports)(void *ctx, const struct encports *ports);
 	void *ctx;
 };
 

@@ -14,6 +14,7 @@
 
 #include "clock.h"
 #include "elfsym.h"
+#include "encports.h"
 #include "procscan.h"
 #include "uprobe.h"
 #include "uprobe.skel.h"
@@ -56,6 +57,10 @@ struct uprobe {
 	struct cs_up_file named_ssl[UPROBE_PATHS_MAX]; /* named files that are their own callers */
 	int n_named_ssl;
 	struct inode_set listen;
+	struct uprobe_cbs cb;
+	struct encports go_told, go_seen; /* Go servers' ports: told, this scan's */
+	bool named_go;			  /* a --uprobe-path with the Go symbol */
+	bool frozen;			  /* uprobe_freeze: no more attaching */
 	int handled;
 	uint64_t c[UPROBE_C_MAX]; /* this file's part of it */
 };
@@ -90,6 +95,9 @@ static const char *const own_names[UPROBE_C_MAX - UPROBE_C_RESCANS] = {
 	[UPROBE_C_ATTACH_FAIL - UPROBE_C_RESCANS] = "attach_failures_total",
 	[UPROBE_C_GONE - UPROBE_C_RESCANS] = "ended_state_removed_total",
 	[UPROBE_C_PENDING - UPROBE_C_RESCANS] = "kernel_threads_pending",
+	[UPROBE_C_GO_PORTS - UPROBE_C_RESCANS] = "go_server_ports",
+	[UPROBE_C_GO_PORTS_FULL - UPROBE_C_RESCANS] = "go_server_ports_left_out_total",
+	[UPROBE_C_SYSTEM_SSL - UPROBE_C_RESCANS] = "system_libssl_attached",
 };
 
 const char *uprobe_counter_name(int i)
@@ -301,6 +309,21 @@ static const struct go_exe *go_lookup(struct uprobe *u, const char *exe, const s
 	return g;
 }
 
+/* A Go server's listening ports: its connections need the flight copied. */
+static void go_ports(struct uprobe *u, pid_t pid)
+{
+	uint16_t ports[CS_ENC_PORTS_MAX];
+	size_t n = procscan_holds(PROC, pid, &u->listen, ports, CS_ENC_PORTS_MAX), i;
+
+	if (n > CS_ENC_PORTS_MAX) {
+		u->c[UPROBE_C_GO_PORTS_FULL] += n - CS_ENC_PORTS_MAX;
+		n = CS_ENC_PORTS_MAX;
+	}
+	for (i = 0; i < n; i++)
+		if (!encports_add(&u->go_seen, ports[i]))
+			u->c[UPROBE_C_GO_PORTS_FULL]++;
+}
+
 static void scan_go(struct uprobe *u, pid_t pid)
 {
 	char exe[64], err[256];
@@ -311,8 +334,21 @@ static void scan_go(struct uprobe *u, pid_t pid)
 	if (stat(exe, &st))
 		return;
 	g = go_lookup(u, exe, &st);
-	if (g->has)
-		report(u, pid, ensure(u, ATT_GO, exe, g->dev, g->ino, err, sizeof(err)), err);
+	if (!g->has)
+		return;
+	report(u, pid, ensure(u, ATT_GO, exe, g->dev, g->ino, err, sizeof(err)), err);
+	go_ports(u, pid);
+}
+
+/* After a scan: the Go servers' ports, if they changed. */
+static void go_ports_tell(struct uprobe *u)
+{
+	u->c[UPROBE_C_GO_PORTS] = u->go_seen.n;
+	if (!memcmp(&u->go_told, &u->go_seen, sizeof(u->go_told)))
+		return;
+	u->go_told = u->go_seen;
+	if (u->cb.on_go_ports)
+		u->cb.on_go_ports(u->cb.ctx, &u->go_told);
 }
 
 static void scan_process(struct uprobe *u, pid_t pid)
@@ -334,6 +370,29 @@ static void scan_process(struct uprobe *u, pid_t pid)
 		       ensure(u, ATT_I2D, ps.crypto_path, ps.crypto_file.dev, ps.crypto_file.ino,
 			      err, sizeof(err)),
 		       err);
+}
+
+/* The system's libssl.so.3 and libcrypto.so.3, found in our own mappings
+ * (we link them): every process mapping that libssl counts, and the file
+ * stays attached while no server uses it. */
+static int add_system_ssl(struct uprobe *u, char *err, size_t errlen)
+{
+	struct pscan ps = { .u = u, .pid = getpid() };
+	struct att *a;
+	int ret = procscan_maps(PROC, ps.pid, on_map, &ps);
+
+	if (ret || !ps.ssl.end || !ps.crypto_path[0]) {
+		snprintf(err, errlen, "the system's libssl.so.3 and libcrypto.so.3: %s",
+			 ret ? strerror(-ret) : "not mapped by this program");
+		return -1;
+	}
+	a = ensure(u, ATT_I2D, ps.crypto_path, ps.crypto_file.dev, ps.crypto_file.ino, err, errlen);
+	if (!a || !a->link[0])
+		return -1;
+	a->named = true;
+	add_ssl_file(u, ps.ssl_file.dev, ps.ssl_file.ino, true);
+	u->c[UPROBE_C_SYSTEM_SSL] = 1;
+	return 0;
 }
 
 /* ---- the scan ---- */
@@ -425,7 +484,9 @@ int uprobe_rescan(struct uprobe *u)
 	u->gen++;
 	u->c[UPROBE_C_RESCANS]++;
 	u->c[UPROBE_C_PROCESSES] = 0;
-	if (discover) {
+	encports_clear(&u->go_seen);
+	/* Named processes too: a Go server's ports are its listening sockets. */
+	if (discover || u->o.n_pids) {
 		ret = procscan_listeners(PROC, &u->listen);
 		if (ret < 0)
 			return ret;
@@ -436,11 +497,12 @@ int uprobe_rescan(struct uprobe *u)
 	while ((de = readdir(d))) {
 		pid_t pid = procscan_pid(de->d_name);
 
-		if (pid &&
-		    (named_pid(u, pid) || (discover && procscan_holds(PROC, pid, &u->listen))))
+		if (pid && (named_pid(u, pid) ||
+			    (discover && procscan_holds(PROC, pid, &u->listen, NULL, 0))))
 			scan_process(u, pid);
 	}
 	closedir(d);
+	go_ports_tell(u);
 	for (i = 0; i < UPROBE_FILES_MAX; i++) {
 		struct att *a = &u->att[i];
 
@@ -498,6 +560,7 @@ static int add_path(struct uprobe *u, const char *path, char *err, size_t errlen
 		if (!a || !a->link[0])
 			return -1;
 		a->named = true;
+		u->named_go = true;
 	}
 	return 0;
 }
@@ -580,6 +643,7 @@ struct uprobe *uprobe_open(const struct uprobe_opts *o, const struct uprobe_cbs 
 		return NULL;
 	}
 	u->o = *o;
+	u->cb = *cb;
 	if (!u->o.rescan_ms)
 		u->o.rescan_ms = UPROBE_RESCAN_MS;
 	if (o->verbose)
@@ -594,6 +658,8 @@ struct uprobe *uprobe_open(const struct uprobe_opts *o, const struct uprobe_cbs 
 	for (i = 0; i < o->n_paths; i++)
 		if (add_path(u, o->paths[i], err, errlen))
 			goto fail;
+	if (o->system_ssl && add_system_ssl(u, err, errlen))
+		goto fail;
 	i = uprobe_rescan(u);
 	if (i) {
 		snprintf(err, errlen, "scanning " PROC ": %s", strerror(-i));
@@ -603,6 +669,16 @@ struct uprobe *uprobe_open(const struct uprobe_opts *o, const struct uprobe_cbs 
 fail:
 	uprobe_close(u);
 	return NULL;
+}
+
+void uprobe_freeze(struct uprobe *u)
+{
+	u->frozen = true;
+}
+
+bool uprobe_go_ports_known(const struct uprobe *u)
+{
+	return !(u->named_go && u->o.no_discover);
 }
 
 int uprobe_fd(const struct uprobe *u)
@@ -619,8 +695,15 @@ int uprobe_poll(struct uprobe *u, int timeout_ms)
 	/* The kernel wakes the reader only now and then: take what waits. */
 	if (ret == 0)
 		ret = ring_buffer__consume(u->rb);
-	if ((uint64_t)clock_ns(CLOCK_MONOTONIC) >= u->next_scan_ns)
-		uprobe_rescan(u);
+	if ((uint64_t)clock_ns(CLOCK_MONOTONIC) >= u->next_scan_ns) {
+		if (!u->frozen) {
+			uprobe_rescan(u);
+		} else {
+			prune(u, clock_ns(CLOCK_MONOTONIC));
+			u->next_scan_ns =
+				clock_ns(CLOCK_MONOTONIC) + (uint64_t)u->o.rescan_ms * 1000000;
+		}
+	}
 	if (ret < 0)
 		return ret;
 	return u->handled;

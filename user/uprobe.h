@@ -27,6 +27,9 @@ struct uprobe_opts {
 	int n_paths;
 	bool no_discover;    /* only what pids and paths name (and children of
 				 * named processes, such as a server's workers) */
+	bool system_ssl;     /* also the system's libssl.so.3 and libcrypto.so.3
+				 * (as this program maps them), whether or not a
+				 * server uses them yet; kept until close */
 	uint32_t rescan_ms;  /* process rescan period; 0 = UPROBE_RESCAN_MS */
 	uint32_t ring_bytes; /* 0 = CS_UP_RING_BYTES; a power of two >= page size */
 	bool verbose;	     /* libbpf debug output */
@@ -36,13 +39,16 @@ struct uprobe_opts {
  * served_counter), then these, in one index space. */
 enum uprobe_counter {
 	UPROBE_C_RESCANS = CS_UP_C_MAX + SERVED_C_MAX, /* process scans */
-	UPROBE_C_PROCESSES,   /* gauge: processes with OpenSSL's callers found, last scan */
-	UPROBE_C_FILES,	      /* gauge: files with uprobes attached */
-	UPROBE_C_ATTACHED,    /* files attached, in all */
-	UPROBE_C_DETACHED,    /* files detached: no process of ours maps them any more */
-	UPROBE_C_ATTACH_FAIL, /* files that could not be attached */
-	UPROBE_C_GONE,	      /* per-process and per-thread kernel state of ended ones removed */
-	UPROBE_C_PENDING,     /* gauge: threads the kernel holds a chain not yet sent for */
+	UPROBE_C_PROCESSES,	/* gauge: processes with OpenSSL's callers found, last scan */
+	UPROBE_C_FILES,		/* gauge: files with uprobes attached */
+	UPROBE_C_ATTACHED,	/* files attached, in all */
+	UPROBE_C_DETACHED,	/* files detached: no process of ours maps them any more */
+	UPROBE_C_ATTACH_FAIL,	/* files that could not be attached */
+	UPROBE_C_GONE,		/* per-process and per-thread kernel state of ended ones removed */
+	UPROBE_C_PENDING,	/* gauge: threads the kernel holds a chain not yet sent for */
+	UPROBE_C_GO_PORTS,	/* gauge: local ports Go servers listen on, last scan */
+	UPROBE_C_GO_PORTS_FULL, /* Go servers' ports left out: over CS_ENC_PORTS_MAX */
+	UPROBE_C_SYSTEM_SSL,	/* gauge: 1 if the system's libssl.so.3 is attached (system_ssl) */
 	UPROBE_C_MAX
 };
 
@@ -56,6 +62,10 @@ struct uprobe;
  * (not root, no BTF, a bad path or pid...); nothing stays attached then. */
 struct uprobe *uprobe_open(const struct uprobe_opts *o, const struct uprobe_cbs *cb, char *err,
 			   size_t errlen);
+/* Does the source know every port of the Go servers it follows
+ * (on_go_ports)? Not when --uprobe-path names a Go binary without discovery:
+ * its processes are not looked for. */
+bool uprobe_go_ports_known(const struct uprobe *u);
 /* A descriptor that becomes readable when records wait (for poll()). */
 int uprobe_fd(const struct uprobe *u);
 /* Handles waiting records (up to timeout_ms for the first), calling back;
@@ -64,6 +74,13 @@ int uprobe_fd(const struct uprobe *u);
 int uprobe_poll(struct uprobe *u, int timeout_ms);
 /* Rescans now: new processes, ended ones, files no longer used. */
 int uprobe_rescan(struct uprobe *u);
+/* Before privileges are dropped: what is attached stays attached (a
+ * uprobe on a file fires in every process that maps it, started later or
+ * not, and the kernel finds a new process's libssl from its own mappings),
+ * and the rescans stop attaching and detaching (reading other processes'
+ * /proc entries needs the privileges); only ended processes' kernel state
+ * is still removed. */
+void uprobe_freeze(struct uprobe *u);
 void uprobe_counters(struct uprobe *u, uint64_t out[UPROBE_C_MAX]);
 const char *uprobe_counter_name(int i);
 /* Detaches everything and frees; callbacks are not called any more. */

@@ -214,9 +214,10 @@ static inline uint64_t counter(struct t *t, int idx)
 	return sum;
 }
 
-/* copy_encrypted: as userspace sets it while a key source is configured;
- * ports: --port's server ports, until a 0 (NULL: every port). */
-static inline int load_ports(void **state, uint32_t max_bytes, bool copy_encrypted,
+/* copy_encrypted: an enum cs_copy_enc, as userspace sets it while a key
+ * source is configured (true: CS_COPY_ENC_ALL); ports: --port's server
+ * ports, until a 0 (NULL: every port). */
+static inline int load_ports(void **state, uint32_t max_bytes, uint32_t copy_encrypted,
 			     const uint16_t *ports)
 {
 	struct t *t = calloc(1, sizeof(*t));
@@ -250,7 +251,7 @@ static inline int load_ports(void **state, uint32_t max_bytes, bool copy_encrypt
 	return 0;
 }
 
-static inline int load_opts(void **state, uint32_t max_bytes, bool copy_encrypted)
+static inline int load_opts(void **state, uint32_t max_bytes, uint32_t copy_encrypted)
 {
 	return load_ports(state, max_bytes, copy_encrypted, NULL);
 }

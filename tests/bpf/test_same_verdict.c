@@ -4,6 +4,7 @@
 #include "prog_run.h"
 #include "tls_records.h"
 #include "cs_wire.h"
+#include "encports.h"
 #include "select.h"
 
 /*
@@ -557,9 +558,36 @@ static const struct port_scenario port_scenarios[] = {
 	      { &F6R, 0, .udp = true, .rec = { SH(90) } } } } },
 };
 
+/* By port (CS_COPY_ENC_PORTS, the uprobe source's Go servers), with 443
+ * listed: copy_scenarios again (their server port is 443), and these, whose
+ * server port (8443) is not: as with copy_encrypted off. */
+#define LISTED_PORT 443
+static const struct scenario unlisted_scenarios[] = {
+	{ "ports_unlisted_tls13_flight",
+	  0,
+	  "111000",
+	  { { &F6, 1000, .rec = { CH(517) }, .copied = 517 },
+	    { &F6R, 77, .rec = { SH(122), CCS, APP(28), APP(1087), APP(100), APP(74) },
+	      .copied = 122 + 6 + 13 },
+	    { &F6, 1517, .rec = { CCS, APP(74), APP(120) }, .copied = 6 + 13 },
+	    { &F6R, 77 + 1417, .rec = { APP(255), APP(255) } },
+	    { &F6R, 77 + 1927, .rec = { APP(24), APP(24), APP(100) } },
+	    { &F6R, 77 + 2075, .rec = { APP(50) } } } },
+	/* the listed port's flight next to it, on another connection */
+	{ "ports_listed_beside_unlisted",
+	  0,
+	  "11111",
+	  { { &F6, 1000, .rec = { CH(300) }, .copied = 300 },
+	    { &F4, 1000, .rec = { CH(300) }, .copied = 300 },
+	    { &F6R, 77, .rec = { SH(122), CCS, APP(28), APP(500) }, .copied = 122 + 6 + 13 },
+	    { &F4R, 77, .rec = { SH(122), CCS, APP(28), APP(500) }, .copied = 656 },
+	    { &F4R, 77 + 656, .rec = { APP(100) }, .copied = 100 } } },
+};
+
 #define N_SCENARIOS (sizeof(scenarios) / sizeof(scenarios[0]))
 #define N_COPY	    (sizeof(copy_scenarios) / sizeof(copy_scenarios[0]))
 #define N_PORT	    (sizeof(port_scenarios) / sizeof(port_scenarios[0]))
+#define N_UNLISTED  (sizeof(unlisted_scenarios) / sizeof(unlisted_scenarios[0]))
 
 static uint8_t frame_buf[FRAME_MAX];
 
@@ -601,19 +629,23 @@ struct pair {
 	const struct scenario *sc;
 	struct t *t;
 	struct sel *sel;
+	struct encports ports;
 };
 
 static const uint16_t no_ports[1];
 
-static int setup_with(void **state, bool copy, const uint16_t *ports)
+/* mode: enum cs_copy_enc, for both sides; ports: --port's, until a 0. */
+static int setup_with(void **state, uint32_t mode, const uint16_t *ports)
 {
 	struct pair *x = calloc(1, sizeof(*x));
+	__u16 port = LISTED_PORT;
+	__u8 one = 1;
 	void *t = NULL;
 
 	if (!x)
 		return -1;
 	x->sc = *state;
-	if (load_ports(&t, x->sc->max_bytes, copy, ports)) {
+	if (load_ports(&t, x->sc->max_bytes, mode, ports)) {
 		free(x);
 		return -1;
 	}
@@ -621,21 +653,28 @@ static int setup_with(void **state, bool copy, const uint16_t *ports)
 	x->sel = sel_new(0, x->sc->max_bytes);
 	if (!x->sel)
 		return -1;
-	sel_copy_encrypted(x->sel, copy);
+	sel_copy_encrypted(x->sel, mode != CS_COPY_ENC_NONE);
 	for (; *ports; ports++)
 		sel_port(x->sel, *ports);
+	if (mode == CS_COPY_ENC_PORTS) {
+		if (bpf_map_update_elem(bpf_map__fd(x->t->skel->maps.enc_ports), &port, &one,
+					BPF_ANY) ||
+		    !encports_add(&x->ports, port))
+			return -1;
+		sel_enc_ports(x->sel, &x->ports);
+	}
 	*state = x;
 	return 0;
 }
 
 static int setup(void **state)
 {
-	return setup_with(state, false, no_ports);
+	return setup_with(state, CS_COPY_ENC_NONE, no_ports);
 }
 
 static int setup_copy(void **state)
 {
-	return setup_with(state, true, no_ports);
+	return setup_with(state, CS_COPY_ENC_ALL, no_ports);
 }
 
 static int setup_ports(void **state)
@@ -643,7 +682,12 @@ static int setup_ports(void **state)
 	const struct port_scenario *ps = *state;
 
 	*state = (void *)&ps->sc;
-	return setup_with(state, false, ps->ports);
+	return setup_with(state, CS_COPY_ENC_NONE, ps->ports);
+}
+
+static int setup_enc_ports(void **state)
+{
+	return setup_with(state, CS_COPY_ENC_PORTS, no_ports);
 }
 
 static int teardown_pair(void **state)
@@ -758,27 +802,29 @@ static void test_same_verdict(void **state)
 
 int main(void)
 {
-	struct CMUnitTest tests[N_SCENARIOS + N_COPY + N_PORT];
+	static char names[N_COPY][64];
+	struct CMUnitTest tests[N_SCENARIOS + 2 * N_COPY + N_UNLISTED + N_PORT];
+	size_t n = 0, i;
 
-	for (size_t i = 0; i < N_SCENARIOS + N_COPY; i++) {
-		bool copy = i >= N_SCENARIOS;
-		const struct scenario *sc = copy ? &copy_scenarios[i - N_SCENARIOS] : &scenarios[i];
-
-		tests[i] = (struct CMUnitTest){
-			.name = sc->name,
-			.test_func = test_same_verdict,
-			.setup_func = copy ? setup_copy : setup,
-			.teardown_func = teardown_pair,
-			.initial_state = (void *)sc,
-		};
+	for (i = 0; i < N_SCENARIOS; i++)
+		tests[n++] = (struct CMUnitTest){ scenarios[i].name, test_same_verdict, setup,
+						  teardown_pair, (void *)&scenarios[i] };
+	for (i = 0; i < N_COPY; i++)
+		tests[n++] = (struct CMUnitTest){ copy_scenarios[i].name, test_same_verdict,
+						  setup_copy, teardown_pair,
+						  (void *)&copy_scenarios[i] };
+	for (i = 0; i < N_COPY; i++) {
+		snprintf(names[i], sizeof(names[i]), "ports_listed_%s", copy_scenarios[i].name);
+		tests[n++] = (struct CMUnitTest){ names[i], test_same_verdict, setup_enc_ports,
+						  teardown_pair, (void *)&copy_scenarios[i] };
 	}
-	for (size_t i = 0; i < N_PORT; i++)
-		tests[N_SCENARIOS + N_COPY + i] = (struct CMUnitTest){
-			.name = port_scenarios[i].sc.name,
-			.test_func = test_same_verdict,
-			.setup_func = setup_ports,
-			.teardown_func = teardown_pair,
-			.initial_state = (void *)&port_scenarios[i],
-		};
+	for (i = 0; i < N_UNLISTED; i++)
+		tests[n++] = (struct CMUnitTest){ unlisted_scenarios[i].name, test_same_verdict,
+						  setup_enc_ports, teardown_pair,
+						  (void *)&unlisted_scenarios[i] };
+	for (i = 0; i < N_PORT; i++)
+		tests[n++] = (struct CMUnitTest){ port_scenarios[i].sc.name, test_same_verdict,
+						  setup_ports, teardown_pair,
+						  (void *)&port_scenarios[i] };
 	return PROG_RUN_MAIN("same_verdict", tests);
 }

@@ -232,7 +232,90 @@ test_clsact() {
 	ns_del "$ns"
 }
 
+# The uprobes under the drop (their default): attached before it, kept after.
+# A server started after certsentry, using the system's libssl.so.3, gives its
+# TLS 1.3 chain via uprobe; a Go server started after it (a binary not
+# attached before the drop) is said not covered, once, and counted.
+test_uprobe_after_drop() {
+	local ns out=$D/up.json err=$TMP/up.err pid got want d=$TMP/pdgo gpid msg
+	ns_new ns pu || { fail uprobe_after_drop "netns"; return; }
+	start_pd "$ns" "$out" "$err" -i lo --user "$USER_NAME" --ca-file "$D/root.pem" ||
+		{ fail uprobe_after_drop "certsentry did not start: $(cat "$out" "$err")"; ns_del "$ns"; return; }
+	pid=$SENTRY_PID
+	msg=$(events "$out" certsentry-uprobe | jq -r .message | head -1)
+	if [[ "$msg" == "uprobes attached before privileges are dropped"* ]] &&
+	   [[ "$(started_msg "$out")" == *"running as $USER_NAME (uid $UID_N, gid $GID_N), no capabilities, seccomp allow-list" ]] &&
+	   [ "$(status_field "$pid" CapEff)" = 0000000000000000 ]; then
+		pass "uprobes attached before the drop, then no capabilities: $msg"
+	else
+		fail uprobe_attached_before_drop "'$msg' / $(started_msg "$out")"
+	fi
+	start_server "$ns" 4433 "$PKI/leaf.pem" "$PKI/leaf.key" "$PKI/inter.pem" -tls1_3 ||
+		{ fail uprobe_after_drop "s_server did not start"; stop_pid "$pid"; ns_del "$ns"; return; }
+	handshake "$ns" 127.0.0.1:4433 -tls1_3 -servername "$HOST" || fail uprobe_after_drop "handshake failed"
+	wait_for 10 grep -q '"tls-certificate"' "$out"
+	got=$(events "$out" tls-certificate | jq -r '[.certsentry.source, .certsentry.binding, .tls.server.hash.sha256, .certsentry.verdict] | join(" ")')
+	want="uprobe exact $(fp "$PKI/leaf.pem") ok"
+	[ "$got" = "$want" ] && pass "s_server started after the drop: its TLS 1.3 chain via uprobe ($got)" ||
+		fail uprobe_server_after_drop "got '$got', want '$want': $(tail -c 600 "$out")"
+	stop_pid "$SERVER_PID"
+	if command -v go >/dev/null; then
+		mkdir -p "$d"
+		cat > "$d/main.go" <<-'EOF'
+		// A crypto/tls server (no KeyLogWriter): a binary the uprobes did not see at start.
+		package main
+
+		import (
+			"crypto/tls"
+			"net/http"
+			"os"
+		)
+
+		func main() {
+			cert, err := tls.LoadX509KeyPair(os.Args[2], os.Args[3])
+			if err != nil {
+				panic(err)
+			}
+			srv := &http.Server{Addr: os.Args[1], TLSConfig: &tls.Config{
+				Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS13}}
+			panic(srv.ListenAndServeTLS("", ""))
+		}
+		EOF
+		printf 'module pdsrv\n\ngo 1.19\n' > "$d/go.mod"
+		if (cd "$d" && GOCACHE=$d/cache GOPATH=$d/gopath HOME=$d GOFLAGS=-mod=mod \
+			go build -o srv .) > "$d/build.log" 2>&1; then
+			cat "$PKI/leaf.pem" "$PKI/inter.pem" > "$d/chain.pem"
+			bg "$ns" "$d/srv" 127.0.0.1:8443 "$d/chain.pem" "$PKI/leaf.key"
+			gpid=$BG_PID
+			wait_for 10 ip netns exec "$ns" sh -c "ss -ltnH | grep -q ':8443 '" ||
+				fail uprobe_uncovered "Go server did not start"
+			handshake "$ns" 127.0.0.1:8443 -tls1_3 -servername "$HOST"
+			wait_for 10 grep -q 'local port 8443' "$out"
+			msg=$(events "$out" certsentry-uprobe | jq -r .message | grep 'local port 8443')
+			if [ "$(grep -c . <<<"$msg")" = 1 ] && [[ "$msg" == *"not attached before privileges were dropped"* ]] &&
+			   [ "$(count_events "$out" tls-certificate-hidden)" = 1 ]; then
+				pass "Go server started after the drop: hidden, said not covered: $msg"
+			else
+				fail uprobe_uncovered "'$msg', hidden $(count_events "$out" tls-certificate-hidden): $(tail -c 600 "$out")"
+			fi
+			stop_pid "$gpid"
+		else
+			fail uprobe_uncovered "go build: $(tail -3 "$d/build.log")"
+		fi
+	else
+		skip uprobe_uncovered "no go (apt-get install golang-go)"
+	fi
+	stop_pid "$pid"
+	got=$(events "$out" certsentry-stopped | jq -r .message | grep -o 'uprobe_uncovered=[0-9]*')
+	want=uprobe_uncovered=1
+	command -v go >/dev/null || want=uprobe_uncovered=0
+	[ "$got" = "$want" ] && pass "counted at stop: $got" || fail uprobe_uncovered_counted "'$got', want $want"
+	grep -q . "$err" && fail uprobe_stderr "$(cat "$err")"
+	ns_del "$ns"
+}
+
 test_dropped
+test_uprobe_after_drop
 test_no_drop
 test_default_user
 test_bad_user

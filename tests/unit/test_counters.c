@@ -72,6 +72,7 @@ static void snap_fill(struct counter_snap *s)
 	s->flow.served_clear = 106;
 	s->flow.served_unmatched = 107;
 	s->flow.served_late = 108;
+	s->app.uprobe_uncovered = 109;
 	for (int i = 0; i < F_MAX; i++)
 		s->app.findings[i] = 2000 + (uint64_t)i;
 	hist_record(&s->app.latency, 1);    /* [1, 2) */
@@ -183,7 +184,8 @@ static void test_status_lines(void **state)
 		" evicted_mem=16 expired=17 flow_mem_peak=18 output_errors=19 suppressed=20"
 		" summaries=21 latency_p50_us<=1024 latency_p99_us<=8192 latency_n=3 unverified=99"
 		" keylog_chains=101 uprobe_chains=102 keylog_auth_failed=103 keylog_failed=104"
-		" keylog_rejected=105 uprobe_clear=106 uprobe_unmatched=107 uprobe_late=108");
+		" keylog_rejected=105 uprobe_clear=106 uprobe_unmatched=107 uprobe_late=108"
+		" uprobe_uncovered=109");
 	counters_line(&s, CL_READ, line, sizeof(line));
 	assert_string_equal(
 		line,

@@ -64,16 +64,25 @@ static void test_parse_tcp(void **state)
 				      "00000000:00000000 00:00000000 00000000     0        0 777 1 "
 				      "0000000000000000 100 0 0 10 0\n";
 	uint64_t ino = 0;
+	uint16_t port = 0;
 
 	(void)state;
-	assert_int_equal(procscan_parse_tcp(head, &ino), 0);
-	assert_int_equal(procscan_parse_tcp(listen4, &ino), 1);
+	assert_int_equal(procscan_parse_tcp(head, &ino, &port), 0);
+	assert_int_equal(procscan_parse_tcp(listen4, &ino, &port), 1);
 	assert_int_equal(ino, 56789);
-	assert_int_equal(procscan_parse_tcp(estab4, &ino), 0);
-	assert_int_equal(procscan_parse_tcp(listen6, &ino), 1);
+	assert_int_equal(port, 0x1151);
+	assert_int_equal(procscan_parse_tcp(estab4, &ino, &port), 0);
+	assert_int_equal(procscan_parse_tcp(listen6, &ino, &port), 1);
 	assert_int_equal(ino, 777);
-	assert_int_equal(procscan_parse_tcp("garbage\n", &ino), -1);
-	assert_int_equal(procscan_parse_tcp("   0: 0100007F:1151 00000000:0000 0A\n", &ino), -1);
+	assert_int_equal(port, 443);
+	assert_int_equal(procscan_parse_tcp("garbage\n", &ino, &port), -1);
+	assert_int_equal(procscan_parse_tcp("   0: 0100007F:1151 00000000:0000 0A\n", &ino, &port),
+			 -1);
+	assert_int_equal(
+		procscan_parse_tcp("   0: 0100007F:11511 00000000:0000 0A 00000000:00000000 "
+				   "00:00000000 00000000     0        0 5 1\n",
+				   &ino, &port),
+		-1);
 }
 
 static void test_kdev_pid(void **state)
@@ -181,18 +190,27 @@ static int teardown_proc(void **state)
 static void test_listeners(void **state)
 {
 	struct inode_set set = { 0 };
+	uint16_t ports[4] = { 0 };
+	char netdir[128];
 
 	(void)state;
 	assert_int_equal(procscan_listeners(root, &set), 2);
 	assert_int_equal(set.n, 2);
-	assert_int_equal(set.v[0], 5000);
-	assert_int_equal(set.v[1], 7000);
+	assert_int_equal(set.v[0].ino, 5000);
+	assert_int_equal(set.v[1].ino, 7000);
+	assert_int_equal(set.v[0].port, 0x1151);
 	assert_false(set.full);
-	assert_true(procscan_holds(root, 100, &set));
-	assert_true(procscan_holds(root, 103, &set));
-	assert_false(procscan_holds(root, 104, &set)); /* a pipe of the same number too */
-	assert_false(procscan_holds(root, 101, &set));
-	assert_false(procscan_holds(root, 555, &set));
+	assert_int_equal(procscan_holds(root, 100, &set, NULL, 0), 1);
+	assert_int_equal(procscan_holds(root, 103, &set, ports, 4), 1);
+	assert_int_equal(ports[0], 0x1151);
+	assert_int_equal(procscan_holds(root, 104, &set, ports, 4), 0); /* a pipe of that number */
+	assert_int_equal(procscan_holds(root, 101, &set, NULL, 0), 0);
+	assert_int_equal(procscan_holds(root, 555, &set, ports, 4), 0);
+	snprintf(netdir, sizeof(netdir), "%s/100/net", root);
+	assert_true(procscan_listening(netdir, 0x1151));
+	assert_false(procscan_listening(netdir, 443));
+	snprintf(netdir, sizeof(netdir), "%s/104/net", root); /* none there */
+	assert_false(procscan_listening(netdir, 0x1151));
 	procscan_set_free(&set);
 	assert_int_equal(procscan_listeners("/nonexistent-proc", &set), -ENOENT);
 	procscan_set_free(&set);
