@@ -298,14 +298,16 @@ iperf_variant() {	# C S label NS-of-certsentry IFACE-of-certsentry
 		[ ${#empty[@]} -gt 0 ] && echo "  empty TC program: $(printf '%s\n' "${empty[@]}" | awk '{printf "%.2f ", $1 / 1e9}')"
 		echo "  with: $(printf '%s\n' "${with[@]}" | awk '{printf "%.2f ", $1 / 1e9}')"
 		echo "  certsentry's counters after its first run: \`$(grep -o 'packets=[0-9]*[^"]*' "$W/sentry-iperf-$tag-1.json" | head -1)\`"
+		[ -s "$W/iperf3.base" ] && cat "$W/iperf3.base"
 	} >> "$W/iperf3.runs"
+	rm -f "$W/iperf3.base"
 }
 
 # The baseline build's program, BPF stats on, as certsentry's above: one run.
 iperf_base() {	# C NS IFACE LABEL EMPTY-NS-PER-PACKET
 	local b0 b1 c0 c1 ns cnt busy
 	if ! BIN=$BASE_CERTSENTRY start_sentry "$2" "$W/sentry-iperf-base.json" -i "$3" 2>>"$W/sentry.err"; then
-		echo "  baseline certsentry did not start" >> "$W/iperf3.runs"; stop_pid "$SENTRY_PID"; return 1
+		echo "  baseline certsentry did not start" > "$W/iperf3.base"; stop_pid "$SENTRY_PID"; return 1
 	fi
 	b0=$(bpf_runtime "$SENTRY_PID") c0=$(busy_ns)
 	one_iperf "$1" > /dev/null && b1=$(bpf_runtime "$SENTRY_PID") c1=$(busy_ns)
@@ -315,7 +317,7 @@ iperf_base() {	# C NS IFACE LABEL EMPTY-NS-PER-PACKET
 	[ "$cnt" -gt 0 ] && [ "$busy" -gt 0 ] || return 1
 	awk -v l="$4" -v n="$ns" -v c="$cnt" -v b="$busy" -v e="$5" 'BEGIN {
 		printf "  baseline build (%s), BPF stats on: %.1f − %d = %.1f ns per packet, %.2f%% of busy CPU\n", ENVIRON["BASE_CERTSENTRY"],
-			n / c, e, n / c - e, (n / c - e) * c / b * 100 }' >> "$W/iperf3.runs"
+			n / c, e, n / c - e, (n / c - e) * c / b * 100 }' > "$W/iperf3.base"
 }
 
 # The floor of "a TC program is attached": a program that returns TC_ACT_UNSPEC,
