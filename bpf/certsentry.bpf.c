@@ -40,6 +40,13 @@ const volatile __u32 hint_seed; /* random, set by userspace at load */
 const volatile __u32 copy_encrypted;
 /* --port: the server ports a direction may start on (none set: any). */
 const volatile struct cs_port_set port_set;
+/*
+ * 1 while the reader is blocked on the ring (capture_poll sets it before it
+ * looks, 0 after); a record that should wake it clears it and wakes it. A
+ * forced wakeup is an irq_work, a self-IPI: microseconds in a VM, and the
+ * reader that is awake takes every record before it blocks again anyway.
+ */
+__u32 reader_waiting;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -421,21 +428,44 @@ static __always_inline void ev_fill(struct cs_event *ev, struct __sk_buff *skb, 
  * ring for the next wakeup (the server's answer, at latest the reader's
  * poll timeout) or wake it when the ring fills up.
  */
-static __always_inline __u64 wakeup_flags(const struct cs_event *ev, bool wake)
+static __always_inline bool wants_wakeup(const struct cs_event *ev, bool wake)
 {
-	/* Forced: the default (adaptive) wakeup fires only when the reader had
-	 * caught up, which it has not while NO_WAKEUP records wait unread. */
 	if (wake && (ev->tcp_flags & CS_TCP_PSH || ev->key.proto == IPPROTO_UDP))
-		return BPF_RB_FORCE_WAKEUP;
-	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >
-	    bpf_ringbuf_query(&events, BPF_RB_RING_SIZE) / 8)
-		return BPF_RB_FORCE_WAKEUP;
-	return BPF_RB_NO_WAKEUP;
+		return true;
+	return bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >
+	       bpf_ringbuf_query(&events, BPF_RB_RING_SIZE) / 8;
+}
+
+/*
+ * Called after the record is committed (its commit is a full barrier): the
+ * reader either saw the record before it blocked or set reader_waiting
+ * first, and then this sees it. The wakeup rides on an empty record
+ * discarded at once (the reader skips it). Whoever clears the flag wakes,
+ * so a stale clear is always followed by a wakeup and the reader sets it
+ * again before it next blocks.
+ */
+static __always_inline void ring_wake(const struct cs_event *ev, bool wake)
+{
+	volatile __u32 *w = &reader_waiting;
+	void *nudge;
+
+	if (!*w || !wants_wakeup(ev, wake))
+		return;
+	*w = 0;
+	nudge = bpf_ringbuf_reserve(&events, sizeof(__u64), 0);
+	if (!nudge) {
+		*w = 1; /* the next record tries again */
+		return;
+	}
+	bpf_ringbuf_discard(nudge, BPF_RB_FORCE_WAKEUP);
 }
 
 static __always_inline void ring_out(void *ev, __u64 size, __u32 len, bool wake)
 {
-	if (bpf_ringbuf_output(&events, ev, size, wakeup_flags(ev, wake))) {
+	long err = bpf_ringbuf_output(&events, ev, size, BPF_RB_NO_WAKEUP);
+
+	ring_wake(ev, wake);
+	if (err) {
 		count(CS_C_RB_FAIL, 1);
 		return;
 	}
@@ -449,7 +479,7 @@ struct copy_ctx {
 	__u32 poff;
 	__u32 seq;
 	__u32 n;   /* payload bytes to copy, from payload[0] */
-	bool wake; /* may wake the reader (wakeup_flags) */
+	bool wake; /* may wake the reader (wants_wakeup) */
 };
 
 /* One ring record per CS_EVENT_DATA_MAX bytes, each with its own seq. */

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <net/if.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -414,6 +415,24 @@ fail:
 	return NULL;
 }
 
+/*
+ * Blocks until the ring has records or timeout_ms passes. The program wakes
+ * only a reader that says it waits (reader_waiting in certsentry.bpf.c):
+ * the flag is set, with a full barrier, before poll looks at the ring, so
+ * either poll sees a record or the program sees the flag after committing
+ * it (its commit is a full barrier too).
+ */
+static int ring_wait(struct capture *c, int timeout_ms)
+{
+	struct pollfd pfd = { .fd = bpf_map__fd(c->skel->maps.events), .events = POLLIN };
+	int n;
+
+	__atomic_store_n(&c->skel->bss->reader_waiting, 1, __ATOMIC_SEQ_CST);
+	n = poll(&pfd, 1, timeout_ms);
+	__atomic_store_n(&c->skel->bss->reader_waiting, 0, __ATOMIC_RELAXED);
+	return n;
+}
+
 int capture_poll(struct capture *c, int timeout_ms, cs_segment_fn fn, void *ctx)
 {
 	int ret;
@@ -422,11 +441,11 @@ int capture_poll(struct capture *c, int timeout_ms, cs_segment_fn fn, void *ctx)
 	c->fn_ctx = ctx;
 	c->handled = 0;
 	c->stopped = false;
-	ret = ring_buffer__poll(c->rb, timeout_ms);
+	if (ring_wait(c, timeout_ms) < 0 && errno == EINTR)
+		return -EINTR;
 	/* The kernel does not wake us for every record (only at the end of a
-	 * sender's write): on a quiet timeout, take whatever is waiting. */
-	if (ret == 0 && !c->stopped)
-		ret = ring_buffer__consume(c->rb);
+	 * sender's write): after a quiet timeout too, take whatever is waiting. */
+	ret = ring_buffer__consume(c->rb);
 	if (c->stopped)
 		return -ECANCELED;
 	if (ret < 0)

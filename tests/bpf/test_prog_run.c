@@ -24,9 +24,11 @@ static size_t stun(uint8_t *p)
  * Runs one frame and says whether its records woke a reader blocked on the
  * ring: an epoll set made while the ring is empty sees the fd only through
  * the kernel's wakeup (a forced one is an irq_work, run before the test run
- * returns), not through records merely sitting there.
+ * returns), not through records merely sitting there. waiting: the reader
+ * said it blocks (reader_waiting, as capture_poll sets it); after a wakeup
+ * the program has cleared it.
  */
-static bool run_woke(struct t *t, const uint8_t *pkt, size_t len, int records)
+static bool run_woke_w(struct t *t, const uint8_t *pkt, size_t len, int records, bool waiting)
 {
 	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = pkt, .data_size_in = len, .repeat = 1);
 	struct epoll_event e = { .events = EPOLLIN };
@@ -35,6 +37,7 @@ static bool run_woke(struct t *t, const uint8_t *pkt, size_t len, int records)
 	assert_true(ep >= 0);
 	t->n = 0;
 	ring_buffer__consume(t->rb);
+	t->skel->bss->reader_waiting = waiting;
 	assert_int_equal(epoll_ctl(ep, EPOLL_CTL_ADD, bpf_map__fd(t->skel->maps.events), &e), 0);
 	assert_int_equal(bpf_prog_test_run_opts(t->prog_fd, &o), 0);
 	n = epoll_wait(ep, &e, 1, 20);
@@ -42,7 +45,14 @@ static bool run_woke(struct t *t, const uint8_t *pkt, size_t len, int records)
 	t->n = 0;
 	ring_buffer__consume(t->rb);
 	assert_int_equal(t->n, records);
+	if (n == 1)
+		assert_int_equal(t->skel->bss->reader_waiting, 0);
 	return n == 1;
+}
+
+static bool run_woke(struct t *t, const uint8_t *pkt, size_t len, int records)
+{
+	return run_woke_w(t, pkt, len, records, true);
 }
 
 static void key_of(struct cs_flow_key *k, const struct flow *f)
@@ -897,6 +907,30 @@ static void test_wakeups(void **state)
 	assert_true(run_woke(t, pkt, n, 1));
 }
 
+/* A reader that is not blocked (busy with earlier records: it takes these
+ * before it blocks again) costs no wakeup, the server's flight included;
+ * one that blocks is woken once, by the first record that may wake it. */
+static void test_wakeup_only_waiting(void **state)
+{
+	struct t *t = *state;
+	size_t l, n;
+
+	l = tls_rec(pl, 22, 1, 300); /* ClientHello */
+	n = frame(pkt, &F4, 1000, pl, l, NULL);
+	assert_false(run_woke(t, pkt, n, 1));
+	assert_int_equal(t->skel->bss->reader_waiting, 1); /* still blocked */
+	l = tls_rec(pl, 22, 2, 90);			   /* ServerHello, PSH */
+	n = frame(pkt, &F4R, 5000, pl, l, NULL);
+	assert_false(run_woke_w(t, pkt, n, 1, false));
+	assert_int_equal(t->skel->bss->reader_waiting, 0);
+	l = tls_rec(pl, 22, 11, 1200); /* Certificate, PSH: the reader blocks */
+	n = frame(pkt, &F4R, 5090, pl, l, NULL);
+	assert_true(run_woke(t, pkt, n, 1));
+	l = tls_rec(pl, 22, 14, 9); /* ServerHelloDone: woken already */
+	n = frame(pkt, &F4R, 5090 + 1200, pl, l, NULL);
+	assert_false(run_woke_w(t, pkt, n, 1, false));
+}
+
 /*
  * HelloRetryRequest: the server's HRR + CCS, then (a round trip later) its
  * ServerHello; the client's first hello, then CCS + its second. The walk
@@ -1226,6 +1260,7 @@ int main(void)
 		T(test_short_first_segment_1),
 		T(test_short_first_segment_not_tls),
 		T(test_wakeups),
+		T(test_wakeup_only_waiting),
 		T(test_hello_retry),
 		T(test_hello_after_ccs_split),
 		T(test_finished_not_hello),

@@ -546,6 +546,16 @@ int main(int argc, char **argv)
 	add(cl, &n, "cert_1400_copied", &a, K_COPY, &pk[np++]);
 	ring_buffer__consume(a.rb);
 
+	/* The same with PSH, the end of the server's write, while the reader
+	 * is busy (no reader blocks here): it needs no wakeup. */
+	tls_rec(pl, 22, 2, 100);
+	build(&pk[np], 0, P_TCP, ua + 10, 40000, 1000, CS_TCP_ACK, pl, 100);
+	run(a.tc_fd, &pk[np], 1);
+	tls_rec(pl, 22, 11, 3000);
+	build(&pk[np], 0, P_TCP, ua + 10, 40000, 1100, CS_TCP_ACK | CS_TCP_PSH, pl, 1400);
+	add(cl, &n, "cert_1400_copied_psh", &a, K_COPY, &pk[np++]);
+	ring_buffer__consume(a.rb);
+
 	/* Warm up (CPU frequency, caches), then rounds over all classes in
 	 * turn, so that noise from elsewhere spreads over every class. */
 	for (i = 0; i < 3; i++)

@@ -32,6 +32,9 @@
 # LIVE_PERF_MODE=all records the whole machine, =trace counts syscalls,
 # =dwarf unwinds userspace stacks too),
 # MEM_FLOWS (100000) MEM_MAX_FLOWS (262144).
+# Before/after in one run: BASE_FASTPATH and BASE_CERTSENTRY name the fastpath and
+# certsentry binaries of a baseline build (e.g. main's); fastpath then runs both and
+# iperf3 measures both programs' run time per packet (BPF stats on) in turn.
 # Needs root. Every namespace and process it makes is removed at exit.
 set -uo pipefail
 
@@ -135,6 +138,29 @@ section_fastpath() {
 		grep 'verified insns' "$W/fp.out" | sed 's/^/    /'
 		echo
 	} >> "$md"
+	[ -n "${BASE_FASTPATH:-}" ] && fastpath_base "$md"
+	return 0
+}
+
+# The baseline build's fastpath right after ours: both tables side by side.
+fastpath_base() {	# MD
+	if ! "$BASE_FASTPATH" --json "$W/fp.base.json" > "$W/fp.base.out" 2>&1; then
+		echo "FAILED: the baseline fastpath ($BASE_FASTPATH): $(tail -2 "$W/fp.base.out")" >> "$1"
+		return 1
+	fi
+	{
+		echo "Against the baseline build \`$BASE_FASTPATH\`, run right after (ns per packet, median of the rounds;"
+		echo "each against its own empty program):"
+		echo
+		echo "| packet class | baseline cs_tc (empty) | this cs_tc (empty) | delta over empty: baseline → this |"
+		echo "|---|---|---|---|"
+		jq -r -n --slurpfile b "$W/fp.base.json" --slurpfile t "$W/fp.raw.json" '
+			$t[0][] as $x | ($b[0][] | select(.name == $x.name)) as $y |
+			"| \($x.name) | \($y.value) (\($y.baseline)) | \($x.value) (\($x.baseline)) | +\($y.value - $y.baseline | . * 10 | round / 10) → +\($x.value - $x.baseline | . * 10 | round / 10) |"'
+		echo
+		grep 'verified insns' "$W/fp.base.out" | sed 's/^/    baseline /'
+		echo
+	} >> "$1"
 }
 
 # ---- offline: generated capture, certsentry -r vs the others ----
@@ -228,6 +254,8 @@ iperf_variant() {	# C S label NS-of-certsentry IFACE-of-certsentry
 					bpf_ns=$((${b1% *} - ${b0% *})) bpf_cnt=$((${b1#* } - ${b0#* })) busy=$((c1 - c0))
 				stop_pid "$SENTRY_PID"
 			fi
+			[ -n "${BASE_CERTSENTRY:-}" ] && [ "$e_cnt" -gt 0 ] &&
+				iperf_base "$C" "$sns" "$sif" "$label" "$((e_ns / e_cnt))"
 		fi
 		stop_pid "$bs"
 	fi
@@ -270,7 +298,26 @@ iperf_variant() {	# C S label NS-of-certsentry IFACE-of-certsentry
 		[ ${#empty[@]} -gt 0 ] && echo "  empty TC program: $(printf '%s\n' "${empty[@]}" | awk '{printf "%.2f ", $1 / 1e9}')"
 		echo "  with: $(printf '%s\n' "${with[@]}" | awk '{printf "%.2f ", $1 / 1e9}')"
 		echo "  certsentry's counters after its first run: \`$(grep -o 'packets=[0-9]*[^"]*' "$W/sentry-iperf-$tag-1.json" | head -1)\`"
+		[ -s "$W/iperf3.base" ] && cat "$W/iperf3.base"
 	} >> "$W/iperf3.runs"
+	rm -f "$W/iperf3.base"
+}
+
+# The baseline build's program, BPF stats on, as certsentry's above: one run.
+iperf_base() {	# C NS IFACE LABEL EMPTY-NS-PER-PACKET
+	local b0 b1 c0 c1 ns cnt busy
+	if ! BIN=$BASE_CERTSENTRY start_sentry "$2" "$W/sentry-iperf-base.json" -i "$3" 2>>"$W/sentry.err"; then
+		echo "  baseline certsentry did not start" > "$W/iperf3.base"; stop_pid "$SENTRY_PID"; return 1
+	fi
+	b0=$(bpf_runtime "$SENTRY_PID") c0=$(busy_ns)
+	one_iperf "$1" > /dev/null && b1=$(bpf_runtime "$SENTRY_PID") c1=$(busy_ns)
+	stop_pid "$SENTRY_PID"
+	[ -n "${b1:-}" ] || return 1
+	ns=$((${b1% *} - ${b0% *})) cnt=$((${b1#* } - ${b0#* })) busy=$((c1 - c0))
+	[ "$cnt" -gt 0 ] && [ "$busy" -gt 0 ] || return 1
+	awk -v l="$4" -v n="$ns" -v c="$cnt" -v b="$busy" -v e="$5" 'BEGIN {
+		printf "  baseline build (%s), BPF stats on: %.1f − %d = %.1f ns per packet, %.2f%% of busy CPU\n", ENVIRON["BASE_CERTSENTRY"],
+			n / c, e, n / c - e, (n / c - e) * c / b * 100 }' > "$W/iperf3.base"
 }
 
 # The floor of "a TC program is attached": a program that returns TC_ACT_UNSPEC,
