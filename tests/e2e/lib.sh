@@ -112,6 +112,47 @@ start_server() {
 	wait_for 10 ip netns exec "$ns" sh -c "ss -ltnH | grep -q ':$port '"
 }
 
+# nginx_conf DIR [-w WORKERS] [-c CONNECTIONS] [-k KEEPALIVE] [-p PROTOCOLS] SERVER...
+# Writes DIR/nginx.conf (and DIR/tmp) for a private nginx (`nginx -p DIR -c
+# DIR/nginx.conf`: its own pid, lock and temp files, never the system's service)
+# serving full handshakes only (no session cache, no tickets: every connection
+# shows its chain). SERVER is "LISTEN|NAME|CERT|KEY|BODY": what follows `listen`
+# (e.g. "[::]:443 ssl ipv6only=off"), the server_name (may be empty), the chain
+# and key files, and the body every request gets. Defaults: 2 workers, 256
+# connections each, nginx's keepalive, TLSv1.2 and TLSv1.3.
+nginx_conf() {
+	local d=$1 workers=2 conns=256 keepalive='' protos='TLSv1.2 TLSv1.3' s listen name cert key body
+	shift
+	while [ $# -gt 0 ]; do
+		case $1 in
+		-w) workers=$2; shift 2 ;;
+		-c) conns=$2; shift 2 ;;
+		-k) keepalive=$2; shift 2 ;;
+		-p) protos=$2; shift 2 ;;
+		-*) echo "nginx_conf: unknown option $1" >&2; return 1 ;;
+		*) break ;;
+		esac
+	done
+	[ $# -gt 0 ] || { echo "nginx_conf: no server given" >&2; return 1; }
+	mkdir -p "$d/tmp" || return 1
+	{
+		printf 'worker_processes %s;\ndaemon off;\nmaster_process on;\n' "$workers"
+		printf 'pid %s/nginx.pid;\nlock_file %s/nginx.lock;\nerror_log %s/error.log warn;\n' "$d" "$d" "$d"
+		printf 'events { worker_connections %s; }\nhttp {\n\taccess_log off;\n' "$conns"
+		for s in body proxy fastcgi uwsgi scgi; do printf '\t%s_temp_path %s/tmp/%s;\n' "${s/body/client_body}" "$d" "$s"; done
+		[ -n "$keepalive" ] && printf '\tkeepalive_timeout %s;\n' "$keepalive"
+		printf '\tssl_protocols %s;\n\tssl_session_cache off;\n\tssl_session_tickets off;\n' "$protos"
+		for s in "$@"; do
+			IFS='|' read -r listen name cert key body <<<"$s"
+			printf '\tserver {\n\t\tlisten %s;\n' "$listen"
+			[ -n "$name" ] && printf '\t\tserver_name %s;\n' "$name"
+			printf '\t\tssl_certificate %s;\n\t\tssl_certificate_key %s;\n' "$cert" "$key"
+			printf '\t\tlocation / { return 200 "%s\\n"; }\n\t}\n' "$body"
+		done
+		printf '}\n'
+	} > "$d/nginx.conf"
+}
+
 # handshake NS HOST:PORT [s_client args...]: one full handshake, then close.
 handshake() {
 	local ns=$1 addr=$2; shift 2

@@ -447,46 +447,15 @@ live_setup() {	# -> 0, or 1 with the reason in $W/live.err
 	: > "$W/live.err"
 	live_deps || { echo "nginx is not installed and apt-get could not install nginx-light" >> "$W/live.err"; return 1; }
 	[ -x "$TLSLOAD" ] || { echo "$TLSLOAD not built (make all)" >> "$W/live.err"; return 1; }
-	mkdir -p "$p/tmp"
 	"$ROOT/tools/mkpki.sh" "$pki" >/dev/null 2>&1 || { echo "mkpki.sh failed" >> "$W/live.err"; return 1; }
 	now=$(date -u +%s)
 	"$ROOT/tools/mkpki.sh" "$pki" xleaf rsa www.example.test \
 		"$(date -u -d "@$((now - 86400))" +%Y%m%d%H%M%SZ)" "$(date -u -d "@$((now + 31536000))" +%Y%m%d%H%M%SZ)" \
 		sha256 rsa2048 DNS:www.example.test >/dev/null 2>&1 ||
 		{ echo "mkpki.sh xleaf (RSA leaf) failed" >> "$W/live.err"; return 1; }
-	cat > "$p/nginx.conf" <<-EOF
-	worker_processes 2;
-	daemon off;
-	master_process on;
-	pid $p/nginx.pid;
-	lock_file $p/nginx.lock;
-	error_log $p/error.log warn;
-	events { worker_connections 8192; }
-	http {
-		access_log off;
-		client_body_temp_path $p/tmp/body;
-		proxy_temp_path $p/tmp/proxy;
-		fastcgi_temp_path $p/tmp/fastcgi;
-		uwsgi_temp_path $p/tmp/uwsgi;
-		scgi_temp_path $p/tmp/scgi;
-		keepalive_timeout 0;
-		ssl_protocols TLSv1.2 TLSv1.3;
-		ssl_session_cache off;
-		ssl_session_tickets off;
-		server {
-			listen 443 ssl reuseport backlog=4096;
-			ssl_certificate $pki/leaf.chain.pem;
-			ssl_certificate_key $pki/leaf.key;
-			location / { return 200 "ok\n"; }
-		}
-		server {
-			listen 8443 ssl reuseport backlog=4096;
-			ssl_certificate $pki/rsa.chain.pem;
-			ssl_certificate_key $pki/rsa.key;
-			location / { return 200 "ok\n"; }
-		}
-	}
-	EOF
+	nginx_conf "$p" -c 8192 -k 0 "443 ssl reuseport backlog=4096||$pki/leaf.chain.pem|$pki/leaf.key|ok" \
+		"8443 ssl reuseport backlog=4096||$pki/rsa.chain.pem|$pki/rsa.key|ok" ||
+		{ echo "could not write $p/nginx.conf" >> "$W/live.err"; return 1; }
 	ns_new LIVE_NS live || { echo "cannot create a network namespace" >> "$W/live.err"; return 1; }
 	ip -n "$LIVE_NS" link set lo mtu 1500
 	ip netns exec "$LIVE_NS" ethtool -K lo tso off gso off gro off >/dev/null 2>&1 ||
