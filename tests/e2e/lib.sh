@@ -165,3 +165,11 @@ fp() { openssl x509 -in "$1" -noout -fingerprint -sha256 | sed 's/.*=//; s/://g'
 # events FILE ACTION: the JSON lines with that event.action.
 events() { jq -c --arg a "$2" 'select(.event.action == $a)' "$1" 2>/dev/null; }
 count_events() { events "$1" "$2" | wc -l; }
+
+# jq 1.6's -e takes its exit status from the last input alone, and is 0 when
+# there is no input at all: judge JSON on stdin with these instead (jq -s: all
+# inputs at once), never `jq -e FILTER FILE` nor `... | jq -e FILTER`.
+# one_line [JQ-ARGS...] FILTER: stdin is one JSON value, and it passes FILTER.
+one_line() { jq -e -s "${@:1:$#-1}" "length == 1 and any(.[0]; ${!#})"; }
+# any_line [JQ-ARGS...] FILTER: some JSON value on stdin passes FILTER.
+any_line() { jq -e -s "${@:1:$#-1}" "any(.[]; ${!#})"; }

@@ -52,7 +52,7 @@ keylog_suite() {
 	want="keylog $LEAF_FP "
 	got=$(leafs "$out")
 	if [ "$got" = "$want" ] && [ "$(count_events "$out" tls-certificate-hidden)" = 0 ] &&
-	   events "$out" tls-certificate | jq -e --arg s "$suite" \
+	   events "$out" tls-certificate | one_line --arg s "$suite" \
 		'.tls.cipher == $s and .certsentry.verdict == "ok" and .tls.version == "1.3"' \
 		>/dev/null && { [ -z "$hrr" ] ||
 		[ "$(events "$out" tls-certificate | jq -r .certsentry.hello_retry)" = true ]; }; then
