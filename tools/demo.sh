@@ -43,34 +43,9 @@ ip -n "$E" link set csdemo1 up
 say "namespaces $E (the edge: nginx and certsentry) and $C (clients), joined by a veth pair"
 
 D=$TMP/nginx
-mkdir -p "$D/tmp"
+mkdir -p "$D"
 cp "$PKI/current.chain.pem" "$D/served.pem"; cp "$PKI/current.key" "$D/served.key"
-cat > "$D/nginx.conf" <<EOF
-worker_processes 2;
-daemon off;
-pid $D/nginx.pid;
-lock_file $D/nginx.lock;
-error_log $D/error.log warn;
-events { worker_connections 256; }
-http {
-	access_log off;
-	client_body_temp_path $D/tmp/body;
-	proxy_temp_path $D/tmp/proxy;
-	fastcgi_temp_path $D/tmp/fastcgi;
-	uwsgi_temp_path $D/tmp/uwsgi;
-	scgi_temp_path $D/tmp/scgi;
-	ssl_protocols TLSv1.2 TLSv1.3;
-	ssl_session_cache off;
-	ssl_session_tickets off;
-	server {
-		listen 443 ssl;
-		server_name $SNI;
-		ssl_certificate $D/served.pem;
-		ssl_certificate_key $D/served.key;
-		location / { return 200 "hello from the edge\n"; }
-	}
-}
-EOF
+nginx_conf "$D" "443 ssl|$SNI|$D/served.pem|$D/served.key|hello from the edge"
 bg "$E" nginx -p "$D" -c "$D/nginx.conf"; NGINX_PID=$BG_PID
 wait_for 10 ip netns exec "$E" sh -c "ss -ltnH | grep -q ':443 '" ||
 	{ echo "demo: nginx did not start: $(tail -3 "$D/error.log")" >&2; exit 1; }

@@ -246,6 +246,9 @@ static void on_report(void *ctx, const struct cs_report *r)
 	 * (but for --port's other ports: those were never copied) */
 	if (!report_passes(&a->cfg->filter, &copy, v.n > 0))
 		goto counted;
+	/* Every TLS 1.3 handshake has an outcome: only a refusal is news. */
+	if (!a->cfg->every && outcomes_quiet(&copy, v.n > 0))
+		goto counted;
 	/* A rate alert and its clearing are each news: never folded into a summary. */
 	if (r->action == REPORT_CLIENT_ABORTING || r->action == REPORT_CLIENT_ABORTING_CLEARED ||
 	    dedup_admit(a->dedup, &copy, verdict_name(&v), v.worst, r->ts_ns)) {

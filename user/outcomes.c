@@ -324,6 +324,11 @@ void outcomes_annotate(struct outcomes *t, struct cs_report *r)
 	}
 }
 
+bool outcomes_quiet(const struct cs_report *r, bool has_findings)
+{
+	return r->action == REPORT_CLIENT_OUTCOME && r->outcome != OUTCOME_ABORTED && !has_findings;
+}
+
 static uint64_t slot(const struct outcomes *t, uint64_t ts_ns)
 {
 	return ts_ns / (t->slot_ns ? t->slot_ns : 1);

@@ -103,6 +103,11 @@ void outcomes_free(struct outcomes *t);
 void outcomes_annotate(struct outcomes *t, struct cs_report *r);
 /* Every report, after: its outcome counted (r->outcome), the window judged. */
 void outcomes_count(struct outcomes *t, const struct cs_report *r);
+/*
+ * A client outcome that says nothing (accepted or unknown, no finding):
+ * counted like any, but its line is written only under --every.
+ */
+bool outcomes_quiet(const struct cs_report *r, bool has_findings);
 /* Once a second or so: windows move on without traffic (clears). */
 void outcomes_tick(struct outcomes *t, uint64_t now_ns);
 

@@ -112,6 +112,47 @@ start_server() {
 	wait_for 10 ip netns exec "$ns" sh -c "ss -ltnH | grep -q ':$port '"
 }
 
+# nginx_conf DIR [-w WORKERS] [-c CONNECTIONS] [-k KEEPALIVE] [-p PROTOCOLS] SERVER...
+# Writes DIR/nginx.conf (and DIR/tmp) for a private nginx (`nginx -p DIR -c
+# DIR/nginx.conf`: its own pid, lock and temp files, never the system's service)
+# serving full handshakes only (no session cache, no tickets: every connection
+# shows its chain). SERVER is "LISTEN|NAME|CERT|KEY|BODY": what follows `listen`
+# (e.g. "[::]:443 ssl ipv6only=off"), the server_name (may be empty), the chain
+# and key files, and the body every request gets. Defaults: 2 workers, 256
+# connections each, nginx's keepalive, TLSv1.2 and TLSv1.3.
+nginx_conf() {
+	local d=$1 workers=2 conns=256 keepalive='' protos='TLSv1.2 TLSv1.3' s listen name cert key body
+	shift
+	while [ $# -gt 0 ]; do
+		case $1 in
+		-w) workers=$2; shift 2 ;;
+		-c) conns=$2; shift 2 ;;
+		-k) keepalive=$2; shift 2 ;;
+		-p) protos=$2; shift 2 ;;
+		-*) echo "nginx_conf: unknown option $1" >&2; return 1 ;;
+		*) break ;;
+		esac
+	done
+	[ $# -gt 0 ] || { echo "nginx_conf: no server given" >&2; return 1; }
+	mkdir -p "$d/tmp" || return 1
+	{
+		printf 'worker_processes %s;\ndaemon off;\nmaster_process on;\n' "$workers"
+		printf 'pid %s/nginx.pid;\nlock_file %s/nginx.lock;\nerror_log %s/error.log warn;\n' "$d" "$d" "$d"
+		printf 'events { worker_connections %s; }\nhttp {\n\taccess_log off;\n' "$conns"
+		for s in body proxy fastcgi uwsgi scgi; do printf '\t%s_temp_path %s/tmp/%s;\n' "${s/body/client_body}" "$d" "$s"; done
+		[ -n "$keepalive" ] && printf '\tkeepalive_timeout %s;\n' "$keepalive"
+		printf '\tssl_protocols %s;\n\tssl_session_cache off;\n\tssl_session_tickets off;\n' "$protos"
+		for s in "$@"; do
+			IFS='|' read -r listen name cert key body <<<"$s"
+			printf '\tserver {\n\t\tlisten %s;\n' "$listen"
+			[ -n "$name" ] && printf '\t\tserver_name %s;\n' "$name"
+			printf '\t\tssl_certificate %s;\n\t\tssl_certificate_key %s;\n' "$cert" "$key"
+			printf '\t\tlocation / { return 200 "%s\\n"; }\n\t}\n' "$body"
+		done
+		printf '}\n'
+	} > "$d/nginx.conf"
+}
+
 # handshake NS HOST:PORT [s_client args...]: one full handshake, then close.
 handshake() {
 	local ns=$1 addr=$2; shift 2
@@ -124,3 +165,11 @@ fp() { openssl x509 -in "$1" -noout -fingerprint -sha256 | sed 's/.*=//; s/://g'
 # events FILE ACTION: the JSON lines with that event.action.
 events() { jq -c --arg a "$2" 'select(.event.action == $a)' "$1" 2>/dev/null; }
 count_events() { events "$1" "$2" | wc -l; }
+
+# jq 1.6's -e takes its exit status from the last input alone, and is 0 when
+# there is no input at all: judge JSON on stdin with these instead (jq -s: all
+# inputs at once), never `jq -e FILTER FILE` nor `... | jq -e FILTER`.
+# one_line [JQ-ARGS...] FILTER: stdin is one JSON value, and it passes FILTER.
+one_line() { jq -e -s "${@:1:$#-1}" "length == 1 and any(.[0]; ${!#})"; }
+# any_line [JQ-ARGS...] FILTER: some JSON value on stdin passes FILTER.
+any_line() { jq -e -s "${@:1:$#-1}" "any(.[]; ${!#})"; }

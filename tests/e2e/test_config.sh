@@ -62,7 +62,7 @@ test_override() {
 	out=$("$BIN" --config "$conf" -r "$pcap" 2>/dev/null | head -1)
 	if [[ "$out" == *tls-certificate* && "$out" != "{"* ]]; then
 		out=$("$BIN" --config "$conf" -f json -r "$pcap" 2>/dev/null | head -1)
-		if jq -e .tls >/dev/null 2>&1 <<<"$out"; then pass config_command_line_overrides; else fail config_command_line_overrides "-f json gave: $out"; fi
+		if one_line .tls >/dev/null 2>&1 <<<"$out"; then pass config_command_line_overrides; else fail config_command_line_overrides "-f json gave: $out"; fi
 	else
 		fail config_command_line_overrides "format = text gave: $out"
 	fi

@@ -42,7 +42,7 @@ for trace in "$CORPUS"/traces/*; do
 		fail "$name" "crashed (exit $rc): $(head -5 "$TMP/$name.err")"
 		continue
 	fi
-	if ! jq -e . "$out" >/dev/null 2>&1 && [ -s "$out" ]; then
+	if ! jq -e -s 'length > 0' "$out" >/dev/null 2>&1 && [ -s "$out" ]; then
 		fail "$name" "output is not JSON lines"
 		continue
 	fi

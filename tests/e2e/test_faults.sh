@@ -48,7 +48,7 @@ nev() { ev "$1" "$2" | wc -l; }
 # counter FILE ACTION NAME: NAME=value from the last ACTION event's message
 counter() { ev "$1" "$2" | tail -1 | jq -r '.message' | sed -n "s/.*[ ]$3=\([0-9]*\).*/\1/p; s/^$3=\([0-9]*\).*/\1/p" | head -1; }
 # sni_seen FILE SNI: a tls-certificate event for that server name
-sni_seen() { ev "$1" tls-certificate | jq -e --arg s "$2" 'select(.tls.client.server_name == $s)' >/dev/null; }
+sni_seen() { ev "$1" tls-certificate | any_line --arg s "$2" '.tls.client.server_name == $s' >/dev/null; }
 # metric NS PORT NAME: the sum of NAME's samples from certsentry --metrics
 # in NS ("" if it does not answer)
 metric() {
@@ -297,7 +297,7 @@ ours_attached() {
 	local ns=$1 dev=$2 mine=$3 filters links=0 lid pid holders
 	filters=$(ip netns exec "$ns" bpftool net show dev "$dev" 2>/dev/null | grep -c 'cs_tc')
 	while read -r lid pid; do
-		bpftool -j prog show id "$pid" 2>/dev/null | jq -e '.name | startswith("cs_tc")' >/dev/null || continue
+		bpftool -j prog show id "$pid" 2>/dev/null | one_line '.name | startswith("cs_tc")' >/dev/null || continue
 		holders=$(grep -lsE "^link_id:[[:space:]]*$lid\$" /proc/[0-9]*/fdinfo/* 2>/dev/null | cut -d/ -f3 | sort -u | tr '\n' ' ')
 		[ -n "$holders" ] && [ "$holders" != "$mine " ] && continue
 		# Unheld: a killed run's, or one whose process (another suite's)

@@ -217,7 +217,7 @@ crl_fails() {
 	ev=$(wait_line 30 ".event == \"crl\" and .kind == \"failed\" and (.url | contains(\"$3\"))") ||
 		{ fail "$name" "no failed event for $3: $(grep -F "$3" "$OUT" | tail -3)"; return; }
 	a=$(ask "$name-2" crl "$(P "$leaf")" "$(P inter)")
-	if [ "$(field .status "$a")" = none ] && jq -e "$4" <<<"$ev" >/dev/null; then
+	if [ "$(field .status "$a")" = none ] && one_line "$4" <<<"$ev" >/dev/null; then
 		pass "$name: $(field '.fail + "/" + (.fetch // "-") + ": " + .why' "$ev"); answer: $(field '.none + ": " + .why' "$a")"
 	else
 		fail "$name" "event $ev, answer $a"
@@ -309,7 +309,7 @@ test_crl() {
 	# more than the bound: nothing for the one refused by its Content-Length,
 	# 64 MiB for the one counted (the other CRLs are a few hundred bytes)
 	s=$(stats s1)
-	if jq -e '.crl.fetch_failed.connect >= 2 and .crl.fetch_failed.http_status >= 1 and
+	if one_line '.crl.fetch_failed.connect >= 2 and .crl.fetch_failed.http_status >= 1 and
 		  .crl.fetch_failed.truncated >= 1 and .crl.fetch_failed.too_large >= 2 and
 		  .crl.fetch_failed.dns >= 1 and .crl.fetch_failed.address >= 1 and
 		  .crl.failed.parse >= 1 and .crl.failed.signature >= 1 and .crl.revoked >= 1 and
@@ -326,7 +326,7 @@ test_crl() {
 	a=$(ask r1 crl "$(P good)" "$(P inter)")
 	s=$(stats r2)
 	if [ "$(field '.status + "/" + .crl_number' "$a")" = "revoked/$n2" ] &&
-	   jq -e '.crl.loaded >= 2 and .fetch.started == 0' <<<"$s" >/dev/null; then
+	   one_line '.crl.loaded >= 2 and .fetch.started == 0' <<<"$s" >/dev/null; then
 		pass "crl kept across a restart: revoked at once from the state directory (CRL $n2, $(field .crl.loaded "$s") CRLs loaded, no fetch)"
 	else
 		fail crl_restart "$a $s"
@@ -389,7 +389,7 @@ test_bounds() {
 	done
 	s=$(stats b-s)
 	n=$(ls "$TMP/state-b/crl" | grep -c '\.der$')
-	if jq -e '.crl.followed <= 2 and .crl.evicted >= 1' <<<"$s" >/dev/null && [ "$n" -le 2 ]; then
+	if one_line '.crl.followed <= 2 and .crl.evicted >= 1' <<<"$s" >/dev/null && [ "$n" -le 2 ]; then
 		pass "crl bounds: $(field .crl.followed "$s") followed of 2 allowed, $(field .crl.evicted "$s") evicted, $n kept on disk"
 	else
 		fail crl_bounds "$s; $n files"
@@ -447,7 +447,7 @@ test_ocsp() {
 		a=$(ask o6 ocsp "$(P ocspdown)" "$(P inter)")
 		s=$(stats o7)
 		if [ "$(field '.status + "/" + .none' "$a")" = none/fetch_failed ] &&
-		   jq -e '.ocsp.fetch_failed.connect >= 1 and .ocsp.failed.signature >= 1' <<<"$s" >/dev/null; then
+		   one_line '.ocsp.fetch_failed.connect >= 1 and .ocsp.failed.signature >= 1' <<<"$s" >/dev/null; then
 			pass "ocsp responder down: none ($(field .why "$a")); counted: $(jq -c '.ocsp.failed' <<<"$s") $(jq -c '.ocsp.fetch_failed' <<<"$s")"
 		else
 			fail ocsp_down "$a $s"
@@ -544,7 +544,7 @@ test_fetch() {
 	for i in 1 2 3 4 5 6; do drv get "c$i" "http://crl.fetch.test:8080/inter.crl?$i"; done
 	wait_line 20 '.event == "get" and .tag == "c6"' >/dev/null
 	s=$(stats f11)
-	if jq -e '.fetch.max_active == 1 and .fetch.results.ok >= 8' <<<"$s" >/dev/null; then
+	if one_line '.fetch.max_active == 1 and .fetch.results.ok >= 8' <<<"$s" >/dev/null; then
 		pass "fetch concurrency bound: at most $(field .fetch.max_active "$s") transfer at once; slowest tick $(field .max_tick_us "$s") us wall, $(field .max_tick_cpu_us "$s") us CPU"
 	else
 		fail fetch_concurrency "$s"
@@ -558,7 +558,7 @@ test_fetch() {
 	drv get r2 "http://crl.fetch.test:8080/inter.crl?r2"
 	wait_line 10 '.event == "get" and .tag == "r1"' >/dev/null
 	s=$(stats r3)
-	if jq -e '.fetch.started == 1 and .fetch.queued == 1' <<<"$s" >/dev/null &&
+	if one_line '.fetch.started == 1 and .fetch.queued == 1' <<<"$s" >/dev/null &&
 	   [ -z "$(line '.event == "get" and .tag == "r2"')" ]; then
 		pass "fetch rate bound: at 1 a minute the second request stays queued"
 	else

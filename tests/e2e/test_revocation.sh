@@ -157,7 +157,7 @@ test_crl_fetched() {
 	serve rv 4501 "$PKI/inter.pem"
 	wait_certs rv.rev.test 1 || { fail crl_fetched "no event for rv: $(tail -3 "$OUT")"; return; }
 	j=$(nth rv.rev.test 1)
-	jq -e '.certsentry.revocation.crl.source == "fetched" and
+	one_line '.certsentry.revocation.crl.source == "fetched" and
 		.certsentry.revocation.crl.status == "none" and
 		(.certsentry.revocation.crl.why | test("pending|queued|flight"))' <<<"$j" >/dev/null ||
 		why+=("first sighting not pending: $(jq -c .certsentry.revocation <<<"$j")")
@@ -166,7 +166,7 @@ test_crl_fetched() {
 	serve rv 4501 "$PKI/inter.pem"
 	wait_certs rv.rev.test 2
 	j=$(nth rv.rev.test 2)
-	jq -e '.certsentry.verdict == "ok" and .certsentry.revocation.crl.status == "good" and
+	one_line '.certsentry.verdict == "ok" and .certsentry.revocation.crl.status == "good" and
 		.certsentry.revocation.crl.url == "'"$H"'/inter.crl" and
 		(.certsentry.revocation.crl.crl_number | length > 0) and
 		(.certsentry.revocation.crl.this_update | length > 0)' <<<"$j" >/dev/null ||
@@ -184,7 +184,7 @@ test_crl_fetched() {
 	serve rv 4501 "$PKI/inter.pem"
 	wait_certs rv.rev.test $((n + 1))
 	j=$(nth rv.rev.test $((n + 1)))
-	jq -e '.certsentry.verdict == "revoked.crl" and .rule.name == "revoked.crl" and
+	one_line '.certsentry.verdict == "revoked.crl" and .rule.name == "revoked.crl" and
 		.certsentry.revocation.crl.status == "revoked" and .certsentry.revocation.crl.crl_number == "'"$num"'" and
 		(.certsentry.findings[0].message | test("fetched from '"$H"'/inter.crl"))' <<<"$j" >/dev/null ||
 		why+=("next handshake after the refresh not revoked.crl: $(jq -c .certsentry <<<"$j" | head -c 600)")
@@ -196,7 +196,7 @@ test_ocsp_fetched() {
 	serve orv 4502 "$PKI/inter.pem"
 	wait_certs orv.rev.test 1 || { fail ocsp_fetched "no event for orv"; return; }
 	j=$(nth orv.rev.test 1)
-	jq -e '.certsentry.revocation.ocsp.source == "fetched" and .certsentry.revocation.ocsp.status == "none"' \
+	one_line '.certsentry.revocation.ocsp.source == "fetched" and .certsentry.revocation.ocsp.status == "none"' \
 		<<<"$j" >/dev/null || why+=("first sighting: $(jq -c .certsentry.revocation <<<"$j")")
 	wait_event certsentry-fetch-updated '.message | test("ocsp url='"$OCSP_URL"' status=revoked")' ||
 		why+=("no verified OCSP answer: $(grep -h ocsp "$OUT" | tail -2)")
@@ -205,7 +205,7 @@ test_ocsp_fetched() {
 	serve orv 4502 "$PKI/inter.pem"
 	wait_certs orv.rev.test 2
 	j=$(certs orv.rev.test | jq -c 'select(.certsentry.recheck == null)' | tail -1)
-	jq -e '.certsentry.verdict == "revoked.ocsp" and .certsentry.revocation.ocsp.status == "revoked" and
+	one_line '.certsentry.verdict == "revoked.ocsp" and .certsentry.revocation.ocsp.status == "revoked" and
 		.certsentry.revocation.ocsp.url == "'"$OCSP_URL"'"' <<<"$j" >/dev/null ||
 		why+=("second handshake: $(jq -c .certsentry <<<"$j" | head -c 500)")
 	[ ${#why[@]} -eq 0 ] && pass ocsp_fetched_revoked || fail ocsp_fetched_revoked "${why[*]}"
@@ -237,7 +237,7 @@ test_fetch_failures() {
 		serve "$name" "$port" "$PKI/inter.pem"
 		wait_certs "$name.rev.test" 2 || why+=("capture stopped")
 		j=$(nth "$name.rev.test" 2)
-		jq -e '.certsentry.revocation.crl.status == "none" and (.certsentry.revocation.crl.why | length > 0)' \
+		one_line '.certsentry.revocation.crl.status == "none" and (.certsentry.revocation.crl.why | length > 0)' \
 			<<<"$j" >/dev/null || why+=("revocation not 'none' with a reason: $(jq -c .certsentry.revocation <<<"$j")")
 		[ ${#why[@]} -eq 0 ] && pass "crl_fetch_$name" || fail "crl_fetch_$name" "${why[*]}"
 	done
@@ -256,8 +256,8 @@ test_rollback() {
 	SNI=app.rev.test serve appB 4510 "$PKI/inter.pem"; sleep 1.5
 	wait_certs app.rev.test 2
 	j=$(nth app.rev.test 2)
-	jq -e '[.certsentry.findings[].code] | index("cert.changed") and (index("cert.rollback") | not)' \
-		<<<"$j" >/dev/null && jq -e --arg a "$a" --arg b "$b" '.certsentry.change.previous.sha256 == $a and
+	one_line '[.certsentry.findings[].code] | index("cert.changed") and (index("cert.rollback") | not)' \
+		<<<"$j" >/dev/null && one_line --arg a "$a" --arg b "$b" '.certsentry.change.previous.sha256 == $a and
 		.certsentry.change.new.sha256 == $b and .certsentry.change.renewal == true and
 		(.certsentry.change.new.serial | length > 0) and (.certsentry.change.new.not_after | length > 0) and
 		(.certsentry.change.previous.issuer | length > 0)' <<<"$j" >/dev/null &&
@@ -265,7 +265,7 @@ test_rollback() {
 	SNI=app.rev.test serve appA 4510 "$PKI/inter.pem"
 	wait_certs app.rev.test 3
 	j=$(nth app.rev.test 3)
-	jq -e --arg a "$a" --arg b "$b" '.certsentry.verdict == "cert.rollback" and .event.severity == 3 and
+	one_line --arg a "$a" --arg b "$b" '.certsentry.verdict == "cert.rollback" and .event.severity == 3 and
 		.certsentry.change.previous.sha256 == $b and .certsentry.change.new.sha256 == $a and
 		.certsentry.change.served_before == true and
 		(.certsentry.findings[0].message | test($a[0:16]) and test($b[0:16]))' <<<"$j" >/dev/null &&
@@ -300,7 +300,7 @@ test_rollback_restart() {
 	SNI=app.rev.test serve appA 4511 "$PKI/inter.pem"
 	wait_certs app.rev.test 1
 	j=$(nth app.rev.test 1)
-	jq -e --arg a "$a" --arg b "$b" '.certsentry.verdict == "cert.rollback" and
+	one_line --arg a "$a" --arg b "$b" '.certsentry.verdict == "cert.rollback" and
 		.certsentry.change.previous.sha256 == $b and .certsentry.change.new.sha256 == $a' <<<"$j" >/dev/null &&
 		pass rollback_restart || fail rollback_restart "$(jq -c .certsentry <<<"$j" | head -c 800)"
 }
@@ -331,7 +331,7 @@ test_inconsistent() {
 	SNI=app.rev.test serve appA 4520 "$PKI/inter.pem"
 	wait_certs app.rev.test 3
 	j=$(certs app.rev.test | jq -c 'select([.certsentry.findings[]?.code] | index("cert.inconsistent"))' | head -1)
-	jq -e '(.certsentry.change.shares | length) == 2 and ([.certsentry.change.shares[].permille] | add > 990) and
+	one_line '(.certsentry.change.shares | length) == 2 and ([.certsentry.change.shares[].permille] | add > 990) and
 		(.certsentry.findings[] | select(.code == "cert.inconsistent") | .message | test("%"))' \
 		<<<"$j" >/dev/null && pass inconsistent ||
 		fail inconsistent "$(certs app.rev.test | jq -c .certsentry.findings | head -c 800)"
@@ -362,7 +362,7 @@ test_chain() {
 	serve noaia 4540 "$PKI/inter.pem"
 	wait_certs noaia.rev.test 1
 	j=$(nth noaia.rev.test 1)
-	jq -e '.certsentry.verdict == "chain.untrusted" and
+	one_line '.certsentry.verdict == "chain.untrusted" and
 		(.certsentry.findings[0].message | test("unknown root") and test("Root"))' <<<"$j" >/dev/null &&
 		pass chain_untrusted_unknown_root || fail chain_untrusted_unknown_root "$(jq -c .certsentry.findings <<<"$j")"
 	sentry_stop
@@ -372,7 +372,7 @@ test_chain() {
 	serve noaia 4541 ""
 	wait_certs noaia.rev.test 1
 	j=$(nth noaia.rev.test 1)
-	jq -e '.certsentry.verdict == "chain.incomplete" and
+	one_line '.certsentry.verdict == "chain.incomplete" and
 		(.certsentry.findings[0].message | test("send the missing intermediate"))' <<<"$j" >/dev/null &&
 		pass chain_incomplete || fail chain_incomplete "$(jq -c .certsentry.findings <<<"$j")"
 	# AIA: fetched, it completes the chain: incomplete, with the browsers' remark
@@ -382,7 +382,7 @@ test_chain() {
 	serve aia 4542 ""
 	wait_certs aia.rev.test 2
 	j=$(nth aia.rev.test 2)
-	jq -e '.certsentry.verdict == "chain.incomplete" and
+	one_line '.certsentry.verdict == "chain.incomplete" and
 		(.certsentry.findings[0].message | test("browsers that fetch AIA accept") and test("curl, Go and Java refuse") and test("Intermediate"))' \
 		<<<"$j" >/dev/null && pass chain_incomplete_aia || fail chain_incomplete_aia "$(jq -c .certsentry.findings <<<"$j")"
 	sentry_stop

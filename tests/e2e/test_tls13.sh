@@ -52,7 +52,7 @@ keylog_suite() {
 	want="keylog $LEAF_FP "
 	got=$(leafs "$out")
 	if [ "$got" = "$want" ] && [ "$(count_events "$out" tls-certificate-hidden)" = 0 ] &&
-	   events "$out" tls-certificate | jq -e --arg s "$suite" \
+	   events "$out" tls-certificate | one_line --arg s "$suite" \
 		'.tls.cipher == $s and .certsentry.verdict == "ok" and .tls.version == "1.3"' \
 		>/dev/null && { [ -z "$hrr" ] ||
 		[ "$(events "$out" tls-certificate | jq -r .certsentry.hello_retry)" = true ]; }; then
@@ -136,43 +136,11 @@ test_nginx_incident() {
 	ip -n "$C" addr add $CADDR/24 dev cst0
 	ip -n "$S" link set cst1 up
 	ip -n "$C" link set cst0 up
-	mkdir -p "$d/tmp"
+	mkdir -p "$d"
 	cp "$PKI/cdn.chain.pem" "$d/cdn.pem"
 	cp "$PKI/cdn.key" "$d/cdn.key"
-	cat > "$d/nginx.conf" <<-EOF
-	worker_processes 2;
-	daemon off;
-	master_process on;
-	pid $d/nginx.pid;
-	lock_file $d/nginx.lock;
-	error_log $d/error.log warn;
-	events { worker_connections 256; }
-	http {
-		access_log off;
-		client_body_temp_path $d/tmp/body;
-		proxy_temp_path $d/tmp/proxy;
-		fastcgi_temp_path $d/tmp/fastcgi;
-		uwsgi_temp_path $d/tmp/uwsgi;
-		scgi_temp_path $d/tmp/scgi;
-		ssl_protocols TLSv1.2 TLSv1.3;
-		ssl_session_cache off;
-		ssl_session_tickets off;
-		server {
-			listen 443 ssl;
-			server_name $HOST;
-			ssl_certificate $PKI/leaf.chain.pem;
-			ssl_certificate_key $PKI/leaf.key;
-			location / { return 200 "www\n"; }
-		}
-		server {
-			listen 443 ssl;
-			server_name cdn.edge.test;
-			ssl_certificate $d/cdn.pem;
-			ssl_certificate_key $d/cdn.key;
-			location / { return 200 "cdn\n"; }
-		}
-	}
-	EOF
+	nginx_conf "$d" "443 ssl|$HOST|$PKI/leaf.chain.pem|$PKI/leaf.key|www" \
+		"443 ssl|cdn.edge.test|$d/cdn.pem|$d/cdn.key|cdn"
 	bg "$S" nginx -p "$d" -c "$d/nginx.conf"
 	npid=$BG_PID
 	if ! wait_for 10 sh -c "[ \$(pgrep -c -P $npid) -ge 2 ]"; then

@@ -308,41 +308,8 @@ test_nginx() {
 	local d=$TMP/nginx out=$TMP/nginx.out out2=$TMP/nginx2.out npid workers new v name fp addr
 	local fam c cr n=0 dump2 t
 	command -v nginx >/dev/null || { skip nginx "nginx is not installed (apt-get install nginx-light)"; return; }
-	mkdir -p "$d/tmp"
-	cat > "$d/nginx.conf" <<-EOF
-	worker_processes 2;
-	daemon off;
-	master_process on;
-	pid $d/nginx.pid;
-	lock_file $d/nginx.lock;
-	error_log $d/error.log warn;
-	events { worker_connections 256; }
-	http {
-		access_log off;
-		client_body_temp_path $d/tmp/body;
-		proxy_temp_path $d/tmp/proxy;
-		fastcgi_temp_path $d/tmp/fastcgi;
-		uwsgi_temp_path $d/tmp/uwsgi;
-		scgi_temp_path $d/tmp/scgi;
-		ssl_protocols TLSv1.2 TLSv1.3;
-		ssl_session_cache off;
-		ssl_session_tickets off;
-		server {
-			listen [::]:443 ssl ipv6only=off;
-			server_name $HOST;
-			ssl_certificate $PKI/leaf.chain.pem;
-			ssl_certificate_key $PKI/leaf.key;
-			location / { return 200 "a\n"; }
-		}
-		server {
-			listen [::]:443 ssl;
-			server_name b.example.test;
-			ssl_certificate $PKI/b.chain.pem;
-			ssl_certificate_key $PKI/b.key;
-			location / { return 200 "b\n"; }
-		}
-	}
-	EOF
+	nginx_conf "$d" "[::]:443 ssl ipv6only=off|$HOST|$PKI/leaf.chain.pem|$PKI/leaf.key|a" \
+		"[::]:443 ssl|b.example.test|$PKI/b.chain.pem|$PKI/b.key|b"
 	bg "$S" nginx -p "$d" -c "$d/nginx.conf"
 	npid=$BG_PID
 	if ! wait_for 10 sh -c "[ \$(pgrep -c -P $npid) -ge 2 ]"; then

@@ -350,6 +350,29 @@ static void test_annotate_last_leaf(void **state)
 	outcomes_free(t);
 }
 
+/* Only a refusal, or a finding, makes a client outcome worth a line of its own. */
+static void test_quiet(void **state)
+{
+	struct cs_report r;
+
+	(void)state;
+	memset(&r, 0, sizeof(r));
+	r.action = REPORT_CLIENT_OUTCOME;
+	r.outcome = OUTCOME_ACCEPTED;
+	assert_true(outcomes_quiet(&r, false));
+	assert_false(outcomes_quiet(&r, true));
+	r.outcome = OUTCOME_UNKNOWN;
+	assert_true(outcomes_quiet(&r, false));
+	r.outcome = OUTCOME_ABORTED;
+	assert_false(outcomes_quiet(&r, false));
+	r.outcome_alert = true;
+	assert_false(outcomes_quiet(&r, false));
+	/* any other event is never an outcome's to silence */
+	r.action = REPORT_CERTIFICATE;
+	r.outcome = OUTCOME_ACCEPTED;
+	assert_false(outcomes_quiet(&r, false));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -366,6 +389,7 @@ int main(void)
 		cmocka_unit_test(test_rate_quiet),
 		cmocka_unit_test(test_rate_clears_on_tick),
 		cmocka_unit_test(test_annotate_last_leaf),
+		cmocka_unit_test(test_quiet),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -14,6 +14,11 @@
 #               drops, CPU as a share of nginx's workers
 #   latency     certsentry's capture-to-line histogram (--metrics) under that load
 #               and under a moderate one
+#   tls13_sources  issue 15: on that nginx, the share of TLS 1.3 chains checked with
+#               the uprobe alone and a key log alone, and certsentry CPU per handshake
+#               of each next to TLS 1.2 on the wire
+#   inventory   issue 13: nginx and certsentry CPU without and with --inventory and
+#               the fetchers (fetches hanging), and the first alert with a known CRL
 #   memory      MEM_FLOWS connections mid-handshake injected through a TUN device
 #               (flowgen + tunreplay): RSS, connection state, BPF map memory, bounds
 #   verdict     build/tools/bench/verdictbench: cert_get + checks_run warm and with
@@ -31,7 +36,7 @@
 # LIVE_PERF (a directory: perf record -g of certsentry during its live runs;
 # LIVE_PERF_MODE=all records the whole machine, =trace counts syscalls,
 # =dwarf unwinds userspace stacks too),
-# MEM_FLOWS (100000) MEM_MAX_FLOWS (262144).
+# T13_RUNS (2), INV_RUNS (2), INV_TRIALS (5), MEM_FLOWS (100000) MEM_MAX_FLOWS (262144).
 # Before/after in one run: BASE_FASTPATH and BASE_CERTSENTRY name the fastpath and
 # certsentry binaries of a baseline build (e.g. main's); fastpath then runs both and
 # iperf3 measures both programs' run time per packet (BPF stats on) in turn.
@@ -44,7 +49,7 @@ cd "$ROOT" || exit 1
 . "$ROOT/tests/e2e/lib.sh"	# TMP, ns_new, bg, wait_for, start_sentry, stop_pid, cleanup
 trap 'set +e; cleanup' EXIT
 W=$TMP
-SECTIONS=${BENCH_SECTIONS:-fastpath offline iperf3 live_nginx latency memory verdict}
+SECTIONS=${BENCH_SECTIONS:-fastpath offline iperf3 live_nginx latency tls13_sources inventory memory verdict}
 RUNS=${RUNS:-5}
 OUT_MD=${BENCH_OUT_MD:-$ROOT/BENCHMARKS.md}
 OUT_JSON=${BENCH_OUT_JSON:-$ROOT/bench/results.json}
@@ -494,46 +499,15 @@ live_setup() {	# -> 0, or 1 with the reason in $W/live.err
 	: > "$W/live.err"
 	live_deps || { echo "nginx is not installed and apt-get could not install nginx-light" >> "$W/live.err"; return 1; }
 	[ -x "$TLSLOAD" ] || { echo "$TLSLOAD not built (make all)" >> "$W/live.err"; return 1; }
-	mkdir -p "$p/tmp"
 	"$ROOT/tools/mkpki.sh" "$pki" >/dev/null 2>&1 || { echo "mkpki.sh failed" >> "$W/live.err"; return 1; }
 	now=$(date -u +%s)
 	"$ROOT/tools/mkpki.sh" "$pki" xleaf rsa www.example.test \
 		"$(date -u -d "@$((now - 86400))" +%Y%m%d%H%M%SZ)" "$(date -u -d "@$((now + 31536000))" +%Y%m%d%H%M%SZ)" \
 		sha256 rsa2048 DNS:www.example.test >/dev/null 2>&1 ||
 		{ echo "mkpki.sh xleaf (RSA leaf) failed" >> "$W/live.err"; return 1; }
-	cat > "$p/nginx.conf" <<-EOF
-	worker_processes 2;
-	daemon off;
-	master_process on;
-	pid $p/nginx.pid;
-	lock_file $p/nginx.lock;
-	error_log $p/error.log warn;
-	events { worker_connections 8192; }
-	http {
-		access_log off;
-		client_body_temp_path $p/tmp/body;
-		proxy_temp_path $p/tmp/proxy;
-		fastcgi_temp_path $p/tmp/fastcgi;
-		uwsgi_temp_path $p/tmp/uwsgi;
-		scgi_temp_path $p/tmp/scgi;
-		keepalive_timeout 0;
-		ssl_protocols TLSv1.2 TLSv1.3;
-		ssl_session_cache off;
-		ssl_session_tickets off;
-		server {
-			listen 443 ssl reuseport backlog=4096;
-			ssl_certificate $pki/leaf.chain.pem;
-			ssl_certificate_key $pki/leaf.key;
-			location / { return 200 "ok\n"; }
-		}
-		server {
-			listen 8443 ssl reuseport backlog=4096;
-			ssl_certificate $pki/rsa.chain.pem;
-			ssl_certificate_key $pki/rsa.key;
-			location / { return 200 "ok\n"; }
-		}
-	}
-	EOF
+	nginx_conf "$p" -c 8192 -k 0 "443 ssl reuseport backlog=4096||$pki/leaf.chain.pem|$pki/leaf.key|ok" \
+		"8443 ssl reuseport backlog=4096||$pki/rsa.chain.pem|$pki/rsa.key|ok" ||
+		{ echo "could not write $p/nginx.conf" >> "$W/live.err"; return 1; }
 	ns_new LIVE_NS live || { echo "cannot create a network namespace" >> "$W/live.err"; return 1; }
 	ip -n "$LIVE_NS" link set lo mtu 1500
 	ip netns exec "$LIVE_NS" ethtool -K lo tso off gso off gro off >/dev/null 2>&1 ||
@@ -555,13 +529,13 @@ live_teardown() {
 	LIVE_NS='' NGINX_PID=''
 }
 
-# live_load N THREADS OUT: one tlsload run of N handshakes (LIVE_TLS13_PCT % TLS 1.3),
-# half to each port, on the next 127.0.0.K; its summary line in OUT.
+# live_load N THREADS OUT [tlsload args...]: one tlsload run of N handshakes (LIVE_TLS13_PCT %
+# TLS 1.3), half to each port, on the next 127.0.0.K; its summary line in OUT.
 live_load() {
 	local n=$1 n13=$(($1 * LIVE_TLS13_PCT / 100))
 	LIVE_ADDR=$((LIVE_ADDR + 1))
 	ip netns exec "$LIVE_NS" "$TLSLOAD" -a "127.0.0.$LIVE_ADDR" -p 443,8443 -2 $((n - n13)) -3 "$n13" -b 0 \
-		-t "$2" -S / -n example.test -P 20000 > "$3" 2>&1
+		-t "$2" -S / -n example.test -P 20000 "${@:4}" > "$3" 2>&1
 	grep -q '^tlsload:' "$3"
 }
 tl() { sed -n "s/.*[ :]$2=\([0-9.]*\).*/\1/p" "$1" | head -1; }	# tl FILE KEY: a tlsload figure
@@ -840,6 +814,318 @@ section_latency() {
 			sort -g | awk '{ printf "| %g | %d | %d |\n", $1 * 1e6, $2, $3 }'
 		echo
 	} >> "$md"
+}
+
+# ---- shared by tls13_sources and inventory: one load run with a given certsentry ----
+
+# src_run TAG VARIANT RUN N PCT13 LOADARGS [certsentry args...]: N handshakes
+# (PCT13 % TLS 1.3; LOADARGS: more tlsload options, word-split) with
+# `certsentry -i lo ARGS` attached (BPF stats on); one JSON object appended to
+# $W/TAG.l: handshakes, CPU of certsentry, its BPF programs and the nginx
+# processes in $SRC_NGINX, tls-certificate events by source and version.
+src_run() {
+	local tag=$1 v=$2 r=$3 n=$4 pct=$5 largs=$6 out=$W/$1-$2-$3 bs m0 m1 n0 n1 b0 b1 pids
+	shift 6
+	pids=$(for p in $SRC_NGINX; do echo "$p"; pgrep -P "$p"; done | tr '\n' ' ')
+	"$BPFSTATS" > "$out.bpfstats" 2>&1 &
+	bs=$!
+	PIDS+=("$bs")
+	wait_for 5 grep -q 'bpfstats: on' "$out.bpfstats" || { stop_pid "$bs"; bs=; }
+	if ! start_sentry "$LIVE_NS" "$out.json" -i lo "$@" 2>> "$W/live.err"; then
+		echo "certsentry -i lo $* did not start: $(head -c 300 "$out.json")" >> "$W/live.err"
+		stop_pid "$SENTRY_PID"; [ -n "$bs" ] && stop_pid "$bs"
+		return 1
+	fi
+	b0=$(bpf_runtime "$SENTRY_PID") m0=$(cpu_ns "$SENTRY_PID")
+	# shellcheck disable=SC2086 # LOADARGS are words
+	n0=$(cpu_ns $pids)
+	# shellcheck disable=SC2086
+	LIVE_TLS13_PCT=$pct live_load "$n" "$LIVE_THREADS" "$out.load" $largs ||
+		echo "tlsload ($tag $v run $r): $(tail -2 "$out.load")" >> "$W/live.err"
+	sleep 1	# what certsentry still does after the last handshake counts too
+	b1=$(bpf_runtime "$SENTRY_PID") m1=$(cpu_ns "$SENTRY_PID")
+	# shellcheck disable=SC2086
+	n1=$(cpu_ns $pids)
+	stop_pid "$SENTRY_PID"
+	[ -n "$bs" ] && stop_pid "$bs"
+	jq -n -c --arg v "$v" --argjson r "$r" --argjson t12 "$(tl "$out.load" tls12)" \
+		--argjson t13 "$(tl "$out.load" tls13)" --argjson secs "$(tl "$out.load" seconds)" \
+		--argjson mon $((m1 - m0)) --argjson ngx $((n1 - n0)) --argjson bpfns $(( ${b1% *} - ${b0% *} )) \
+		--argjson drops "$(kv "$out.json" ringbuf_drops | grep . || echo null)" \
+		--arg own "$(grep '"certsentry-stopped"' "$out.json" | tail -1 | jq -r .message | tr ' ' '\n' |
+			grep -E '^(keylog|uprobe|unverified)' | paste -sd ' ')" '
+		reduce (inputs | select(.event.action == "tls-certificate" or .event.action == "tls-certificate-hidden")) as $e
+			({}; .["\($e.event.action | sub("tls-certificate"; "cert"))/\($e.tls.version)/\($e.certsentry.source // "none")"] += 1) |
+		{variant: $v, run: $r, tls12: $t12, tls13: $t13, hs: ($t12 + $t13), seconds: $secs,
+		 hs_per_s: (($t12 + $t13) / $secs), mon_cpu_s: ($mon / 1e9), nginx_cpu_s: ($ngx / 1e9),
+		 bpf_s: ($bpfns / 1e9), ringbuf_drops: $drops, own: $own, events: .}' "$out.json" >> "$W/$tag.l"
+}
+
+# src_size TAG: LIVE_N from live_nginx's calibration, or a calibration of our own.
+src_size() {
+	local rate
+	[ -n "$LIVE_N" ] && return 0
+	log "$1: calibrating the handshake rate"
+	live_load 3000 "$LIVE_THREADS" "$W/$1-calib.load"
+	rate=$(tl "$W/$1-calib.load" handshakes_per_s)
+	LIVE_N=$(awk -v r="${rate:-0}" -v s="$LIVE_SECONDS" -v m="$LIVE_MAX_N" 'BEGIN {
+		n = int(r * s / 100) * 100; if (n < 2000) n = 2000; if (n > m) n = m; print n }')
+}
+
+# src_sum TAG: per variant, medians (min, max) of the runs in $W/TAG.l, into $W/TAG.sum
+src_sum() {
+	jq -s -c '
+		def med: sort | if length == 0 then null elif length % 2 == 1 then .[length / 2 | floor]
+			else (.[length / 2 - 1] + .[length / 2]) / 2 end;
+		def st(f): map(f) | {m: med, lo: min, hi: max};
+		group_by(.variant)[] | {variant: .[0].variant, runs: length, hs: (map(.hs) | add),
+			t12: (map(.tls12) | add), t13: (map(.tls13) | add),
+			rate: st(.hs_per_s), us_per_hs: st(1e6 * (.mon_cpu_s + .bpf_s) / .hs),
+			proc_us_per_hs: st(1e6 * .mon_cpu_s / .hs), bpf_us_per_hs: st(1e6 * .bpf_s / .hs),
+			ngx_us_per_hs: st(1e6 * .nginx_cpu_s / .hs), cpu: st(100 * (.mon_cpu_s + .bpf_s) / .nginx_cpu_s),
+			drops: (map(.ringbuf_drops // 0) | add),
+			events: (map(.events | to_entries[]) | group_by(.key) | map({key: .[0].key, value: (map(.value) | add)}) | from_entries)}' \
+		"$W/$1.l" > "$W/$1.sum"
+}
+
+# ---- tls13_sources: the share of TLS 1.3 chains checked per source, and each source's CPU ----
+#
+# Issue 15: with the live_nginx set-up, TLS 1.3 only, certsentry --every with
+# no source (the chain hidden), the uprobes alone (on nginx), and a key log
+# alone (written by the clients: tlsload -k, followed as it grows); and TLS 1.2
+# only on the wire, the path they are measured against. T13_RUNS runs each.
+T13_RUNS=${T13_RUNS:-2}
+
+section_tls13_sources() {
+	local md=$W/tls13_sources.md js=$W/tls13_sources.json r v kl=$W/t13.keylog
+	echo "## TLS 1.3: chains checked per source, and their CPU" > "$md"
+	echo >> "$md"
+	TLSLOAD=$(helper tlsload) BPFSTATS=$(helper bpfstats)
+	if ! live_setup; then { echo "FAILED: $(cat "$W/live.err")"; echo; } >> "$md"; return 1; fi
+	src_size tls13_sources
+	SRC_NGINX=$NGINX_PID
+	: > "$W/t13.l"
+	log "tls13_sources: $T13_RUNS x 4 runs of $LIVE_N handshakes"
+	for r in $(seq 1 "$T13_RUNS"); do
+		for v in wire12 hidden13 uprobe13 keylog13; do
+			case $v in
+			wire12) src_run t13 "$v" "$r" "$LIVE_N" 0 "" --no-uprobe --every ;;
+			hidden13) src_run t13 "$v" "$r" "$LIVE_N" 100 "" --no-uprobe --every ;;
+			uprobe13) src_run t13 "$v" "$r" "$LIVE_N" 100 "" --uprobe --every ;;
+			keylog13) rm -f "$kl"; : > "$kl"; chmod 600 "$kl"
+				src_run t13 "$v" "$r" "$LIVE_N" 100 "-k $kl" --no-uprobe --every --keylog "$kl" ;;
+			esac || { { echo "FAILED: $(cat "$W/live.err")"; echo; } >> "$md"; live_teardown; return 1; }
+		done
+	done
+	case " $SECTIONS " in *" inventory "*) ;; *) live_teardown ;; esac
+	src_sum t13
+	# checked: tls-certificate events of the variant's version and source; n: its handshakes
+	jq -c 'def src: {wire12: "cert/1.2/wire", uprobe13: "cert/1.3/uprobe", keylog13: "cert/1.3/keylog"}[.variant];
+		. + {n: (if .variant == "wire12" then .t12 else .t13 end),
+		     checked: (if .variant == "hidden13" then (.events | to_entries | map(select(.key | startswith("cert/1.3/")) | .value) | add // 0)
+			       else (.events[src] // 0) end),
+		     label: {wire12: "TLS 1.2 on the wire", hidden13: "TLS 1.3, no source (hidden)",
+			     uprobe13: "TLS 1.3, uprobe alone", keylog13: "TLS 1.3, key log alone"}[.variant]}' \
+		"$W/t13.sum" > "$W/t13.sum2"
+	jq -s '
+		def r(x): if x == null then null else x * 10 | round / 10 end;
+		def r3(x): if x == null then null else x * 1000 | round / 1000 end;
+		(map(select(.variant == "wire12"))[0].us_per_hs.m) as $w |
+		[.[] |
+		 {name: "tls13 sources: chains checked, \(.label)", value: .checked, unit: "handshakes",
+		  baseline_name: "handshakes completed", baseline_value: .n,
+		  ratio: (if .n > 0 then r3(.checked / .n) else null end), min: null, max: null},
+		 {name: "tls13 sources: certsentry CPU per handshake (process + BPF), \(.label)", value: r(.us_per_hs.m), unit: "µs",
+		  baseline_name: (if .variant == "wire12" then null else "TLS 1.2 on the wire" end),
+		  baseline_value: (if .variant == "wire12" then null else r($w) end),
+		  ratio: (if .variant == "wire12" or $w == null or $w == 0 then null else r3(.us_per_hs.m / $w) end),
+		  min: r(.us_per_hs.lo), max: r(.us_per_hs.hi)},
+		 {name: "tls13 sources: handshakes/s, \(.label)", value: r(.rate.m), unit: "handshakes/s",
+		  baseline_name: null, baseline_value: null, ratio: null, min: r(.rate.lo), max: r(.rate.hi)}]' \
+		"$W/t13.sum2" > "$js"
+	{
+		echo "Issue 15's figures, on the live_nginx set-up (same nginx, tlsload with $LIVE_THREADS threads, $LIVE_N handshakes a run,"
+		echo "$T13_RUNS runs per variant, alternating): TLS 1.3 only, \`certsentry -i lo --every\` with no source"
+		echo "(\`--no-uprobe\`: the chain stays hidden), the uprobes alone (\`--uprobe\`, on nginx's libssl), and a key log"
+		echo "alone (\`--no-uprobe --keylog FILE\`: the clients' secrets, \`tlsload -k FILE\`, followed as it grows, so the"
+		echo "server's encrypted flight is copied and decrypted); and TLS 1.2 only (\`--no-uprobe\`), the chain in the clear"
+		echo "on the wire, the path the sources are compared with. Checked = \`tls-certificate\` events of that version"
+		echo "and source ÷ the handshakes the clients completed (goal with the uprobe alone: ≥ 99%). CPU = certsentry's"
+		echo "threads (schedstat) + its BPF programs' run time (BPF stats on; the uprobe programs run in nginx's"
+		echo "workers and are counted here as BPF, and in nginx's column too), ÷ handshakes; median (min–max) of the runs."
+		echo
+		echo "| variant | checked / completed | share | certsentry µs per handshake (process + BPF) | process | BPF | × TLS 1.2 wire | nginx µs per handshake | handshakes/s | ring drops |"
+		echo "|---|---|---|---|---|---|---|---|---|---|"
+		jq -r -s '
+			def f: if . == null then "—" else (. * 10 | round / 10 | tostring) end;
+			def tri(x): if x.m == null then "—" else "\(x.m | f) (\(x.lo | f)–\(x.hi | f))" end;
+			(map(select(.variant == "wire12"))[0].us_per_hs.m) as $w |
+			(["wire12", "hidden13", "uprobe13", "keylog13"][]) as $v | .[] | select(.variant == $v) |
+			"| \(.label) | \(.checked) / \(.n) | \(if .n > 0 then "\(.checked / .n * 1000 | round / 10)%" else "—" end) | \(tri(.us_per_hs)) | \(.proc_us_per_hs.m | f) | \(.bpf_us_per_hs.m | f) | \(if $v == "wire12" or $w == null or $w == 0 then "—" else (.us_per_hs.m / $w * 100 | round / 100 | tostring) end) | \(.ngx_us_per_hs.m | f) | \(.rate.m | round) | \(.drops) |"' "$W/t13.sum2"
+		echo
+		echo "Events by kind/version/source, all runs: $(jq -r '"\(.variant): \(.events | to_entries | map("\(.key)=\(.value)") | join(" "))"' "$W/t13.sum" | paste -sd ';' | sed 's/;/; /g')."
+		echo
+		echo "certsentry's own TLS 1.3 counters (\`certsentry-stopped\`), each run: $(jq -r '"\(.variant) \(.run): \(.own)"' "$W/t13.l" | paste -sd ';' | sed 's/;/; /g')."
+		echo
+		[ -s "$W/live.err" ] && { echo "Notes: $(tr '\n' ' ' < "$W/live.err")"; echo; }
+	} >> "$md"
+	[ "$(jq length "$js")" -gt 0 ] && [ "$(jq -s 'map(select(.variant == "uprobe13")) | length' "$W/t13.sum2")" -gt 0 ]
+}
+
+# ---- inventory: nginx CPU with --inventory and the fetchers on; first alert with a known CRL ----
+#
+# Issue 13. A second private nginx in the live namespace serves, on 9443, a
+# revoked leaf (its CRL given with --crl: the known CRL) whose CRL
+# distribution point and OCSP URL name 10.99.0.1:8089, where a listener
+# accepts and never answers: every fetch hangs until its timeout. Load on
+# 443, 8443 (live_nginx's) and 9443; certsentry (default output) with --crl,
+# without and with --inventory --fetch-crl --fetch-ocsp --fetch-aia, INV_RUNS
+# runs each. Then INV_TRIALS first alerts each way: a fresh certsentry
+# (--every), one TLS 1.2 handshake to 9443, and its line's latency from
+# certsentry's own histogram (packet timestamp to line written).
+INV_RUNS=${INV_RUNS:-2}
+INV_TRIALS=${INV_TRIALS:-5}
+INV_NGINX_PID=''
+
+inv_setup() {	# -> 0, or 1 with the reason in $W/live.err
+	local p=$W/live-inv pki=$W/live/pki now url=http://10.99.0.1:8089
+	[ -n "$INV_NGINX_PID" ] && return 0
+	now=$(date -u +%s)
+	MKPKI_EXT=$(printf 'crlDistributionPoints=URI:%s/inter.crl\nauthorityInfoAccess=OCSP;URI:%s/ocsp,caIssuers;URI:%s/inter.der' \
+		"$url" "$url" "$url") "$ROOT/tools/mkpki.sh" "$pki" xleaf revoked shop.example.test \
+		"$(date -u -d "@$((now - 86400))" +%Y%m%d%H%M%SZ)" "$(date -u -d "@$((now + 31536000))" +%Y%m%d%H%M%SZ)" \
+		sha256 ec DNS:shop.example.test >/dev/null 2>&1 &&
+		"$ROOT/tools/mkpki.sh" "$pki" crl revoked >/dev/null 2>&1 ||
+		{ echo "mkpki.sh: the revoked leaf or its CRL failed" >> "$W/live.err"; return 1; }
+	nginx_conf "$p" -c 8192 -k 0 "9443 ssl reuseport backlog=4096||$pki/revoked.chain.pem|$pki/revoked.key|ok" ||
+		{ echo "could not write $p/nginx.conf" >> "$W/live.err"; return 1; }
+	ip -n "$LIVE_NS" addr add 10.99.0.1/32 dev lo 2>/dev/null
+	bg "$LIVE_NS" python3 -c 'import socket, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("10.99.0.1", 8089)); s.listen(1024); time.sleep(86400)'
+	INV_HANG_PID=$BG_PID
+	bg "$LIVE_NS" nginx -p "$p" -c "$p/nginx.conf" 2>> "$W/live.err"
+	INV_NGINX_PID=$BG_PID
+	wait_for 10 ip netns exec "$LIVE_NS" sh -c "ss -ltnH | grep -q ':9443 ' && ss -ltnH | grep -q '10.99.0.1:8089 '" ||
+		{ echo "the second nginx (9443) or the silent listener did not start: $(tail -3 "$p/error.log" 2>/dev/null)" >> "$W/live.err"; inv_teardown; return 1; }
+	wait_for 5 sh -c "[ \$(pgrep -c -P $INV_NGINX_PID) -ge 2 ]"
+}
+
+inv_teardown() {
+	[ -n "$INV_NGINX_PID" ] && stop_pid "$INV_NGINX_PID"
+	[ -n "${INV_HANG_PID:-}" ] && stop_pid "$INV_HANG_PID"
+	INV_NGINX_PID='' INV_HANG_PID=''
+}
+
+# inv_first_alert VARIANT TRIAL [certsentry args...]: the first alert's latency, µs (bucket
+# upper bound of certsentry_report_latency_seconds: the handshake's only line), or nothing
+inv_first_alert() {
+	local out=$W/inv-alert-$1-$2.json port=9466 us
+	shift 2
+	start_sentry "$LIVE_NS" "$out" -i lo --every --metrics "127.0.0.1:$port" "$@" 2>> "$W/live.err" ||
+		{ echo "certsentry $* did not start: $(head -c 300 "$out")" >> "$W/live.err"; stop_pid "$SENTRY_PID"; return 1; }
+	ip netns exec "$LIVE_NS" "$TLSLOAD" -a 127.0.0.1 -p 9443 -2 1 -3 0 -b 0 -t 1 -S / -n example.test \
+		> "$out.load" 2>&1
+	if ! wait_for 10 grep -q '"revoked.crl"' "$out"; then
+		echo "no revoked.crl line ($*): $(tail -c 300 "$out")" >> "$W/live.err"
+		stop_pid "$SENTRY_PID"
+		return 1
+	fi
+	scrape "$LIVE_NS" "$port" > "$out.metrics"
+	stop_pid "$SENTRY_PID"
+	hist_merge "$out.metrics" > "$out.hist"
+	us=$(hist_q "$out.hist" 1)
+	[ -n "$us" ] || { echo "no latency sample ($*)" >> "$W/live.err"; return 1; }
+	echo "$us"
+}
+
+section_inventory() {
+	local md=$W/inventory.md js=$W/inventory.json r v t us crl st
+	echo "## Inventory and fetchers: nginx CPU, and the first alert with a known CRL" > "$md"
+	echo >> "$md"
+	TLSLOAD=$(helper tlsload) BPFSTATS=$(helper bpfstats)
+	if ! live_setup || ! inv_setup; then { echo "FAILED: $(cat "$W/live.err")"; echo; } >> "$md"; live_teardown; return 1; fi
+	src_size inventory
+	crl=$W/live/pki/inter.crl.pem
+	SRC_NGINX="$NGINX_PID $INV_NGINX_PID"
+	: > "$W/inv.l"; : > "$W/inv.alerts"
+	log "inventory: $INV_RUNS x 2 runs of $LIVE_N handshakes, then $INV_TRIALS x 2 first alerts"
+	for r in $(seq 1 "$INV_RUNS"); do
+		for v in plain inv; do
+			st=$W/inv-state-$v-$r
+			case $v in
+			plain) src_run inv "$v" "$r" "$LIVE_N" "$LIVE_TLS13_PCT" "-p 443,8443,9443" --crl "$crl" ;;
+			inv) src_run inv "$v" "$r" "$LIVE_N" "$LIVE_TLS13_PCT" "-p 443,8443,9443" --crl "$crl" \
+				--state-dir "$st" --inventory --fetch-crl --fetch-ocsp --fetch-aia ;;
+			esac || { { echo "FAILED: $(cat "$W/live.err")"; echo; } >> "$md"; inv_teardown; live_teardown; return 1; }
+		done
+	done
+	for t in $(seq 1 "$INV_TRIALS"); do
+		for v in plain inv; do
+			st=$W/inv-alert-state-$v-$t
+			case $v in
+			plain) us=$(inv_first_alert "$v" "$t" --crl "$crl") ;;
+			inv) us=$(inv_first_alert "$v" "$t" --crl "$crl" --state-dir "$st" --inventory \
+				--fetch-crl --fetch-ocsp --fetch-aia) ;;
+			esac
+			[ -n "$us" ] && echo "$v $t $us" >> "$W/inv.alerts"
+		done
+	done
+	inv_teardown
+	live_teardown
+	src_sum inv
+	[ -s "$W/inv.alerts" ] || { { echo "FAILED: no first alert measured: $(cat "$W/live.err")"; echo; } >> "$md"; return 1; }
+	awk '{ print "{\"variant\":\"" $1 "\",\"us\":" $3 "}" }' "$W/inv.alerts" | jq -s -c '
+		def med: sort | if length == 0 then null elif length % 2 == 1 then .[length / 2 | floor]
+			else (.[length / 2 - 1] + .[length / 2]) / 2 end;
+		group_by(.variant) | map({key: .[0].variant, value: {m: (map(.us) | med), lo: (map(.us) | min), hi: (map(.us) | max), n: length}}) | from_entries' \
+		> "$W/inv.alerts.json"
+	jq -s --slurpfile a "$W/inv.alerts.json" '
+		def r(x): if x == null then null else x * 10 | round / 10 end;
+		def r3(x): if x == null then null else x * 1000 | round / 1000 end;
+		(map({key: .variant, value: .}) | from_entries) as $s | $a[0] as $a |
+		def row(nm; unit; f; lo; hi): {name: nm, value: r($s.inv | f), unit: unit,
+			baseline_name: "without --inventory and fetchers", baseline_value: r($s.plain | f),
+			ratio: (if ($s.plain | f) > 0 then r3(($s.inv | f) / ($s.plain | f)) else null end),
+			min: r($s.inv | lo), max: r($s.inv | hi)};
+		[row("inventory: nginx CPU per handshake, with --inventory and fetchers"; "µs"; .ngx_us_per_hs.m; .ngx_us_per_hs.lo; .ngx_us_per_hs.hi),
+		 row("inventory: certsentry CPU as % of nginx (process + BPF), with --inventory and fetchers"; "%"; .cpu.m; .cpu.lo; .cpu.hi),
+		 row("inventory: certsentry CPU per handshake (process + BPF), with --inventory and fetchers"; "µs"; .us_per_hs.m; .us_per_hs.lo; .us_per_hs.hi),
+		 row("inventory: handshakes/s, with --inventory and fetchers"; "handshakes/s"; .rate.m; .rate.lo; .rate.hi),
+		 {name: "inventory: first alert, known CRL, with --inventory and fetchers (the fetch hanging)", value: $a.inv.m, unit: "µs (bucket upper bound)",
+		  baseline_name: "without --inventory and fetchers", baseline_value: $a.plain.m,
+		  ratio: (if ($a.plain.m // 0) > 0 and $a.inv.m != null then r3($a.inv.m / $a.plain.m) else null end),
+		  min: $a.inv.lo, max: $a.inv.hi}]' "$W/inv.sum" > "$js"
+	{
+		echo "Issue 13's figures. The live_nginx nginx (443, 8443) and a second private nginx in the same namespace"
+		echo "serving on 9443 a revoked leaf whose CRL is given with \`--crl\` (the known CRL) and whose CRL distribution"
+		echo "point, OCSP and caIssuers URLs name 10.99.0.1:8089, where a listener accepts and never answers (every fetch"
+		echo "hangs until \`--fetch-timeout-ms\`, 60 s). tlsload as in live_nginx ($LIVE_THREADS threads, ${LIVE_TLS13_PCT}% TLS 1.3, $LIVE_N handshakes a run)"
+		echo "round-robin over the three ports; \`certsentry -i lo --crl inter.crl.pem\` (default output), without and with"
+		echo "\`--inventory --state-dir DIR --fetch-crl --fetch-ocsp --fetch-aia\` (a fresh state directory each run), $INV_RUNS runs each,"
+		echo "alternating. nginx CPU: both nginx instances' processes; certsentry: its threads + BPF programs (BPF stats on)."
+		echo
+		echo "| certsentry | nginx µs per handshake | certsentry CPU % of nginx (process + BPF) | certsentry µs per handshake | handshakes/s | ring drops |"
+		echo "|---|---|---|---|---|---|"
+		jq -r -s '
+			def f: if . == null then "—" else (. * 100 | round / 100 | tostring) end;
+			def tri(x): if x.m == null then "—" else "\(x.m | f) (\(x.lo | f)–\(x.hi | f))" end;
+			(["plain", "inv"][]) as $v | .[] | select(.variant == $v) |
+			"| \({plain: "--crl", inv: "--crl --inventory --fetch-crl --fetch-ocsp --fetch-aia"}[$v]) | \(tri(.ngx_us_per_hs)) | \(tri(.cpu)) | \(tri(.us_per_hs)) | \(tri(.rate)) | \(.drops) |"' "$W/inv.sum"
+		echo
+		echo "First alert with the known CRL: a fresh \`certsentry -i lo --every --metrics\` (and a fresh state directory), one"
+		echo "TLS 1.2 handshake to 9443, whose line is the \`revoked.crl\` alert; its latency from certsentry's own"
+		echo "histogram (\`certsentry_report_latency_seconds\`, as in the latency section: the packet's kernel timestamp to"
+		echo "the line written, log2 buckets, so a figure is the bucket's upper bound); $INV_TRIALS trials each way,"
+		echo "alternating. With the fetchers on, that first sighting also starts the CRL, OCSP and AIA fetches, which hang."
+		echo
+		echo "| certsentry | first alert µs ≤, median (min–max) | trials |"
+		echo "|---|---|---|"
+		jq -r 'to_entries[] | "| \({plain: "--crl", inv: "--crl --inventory --fetch-crl --fetch-ocsp --fetch-aia"}[.key]) | \(.value.m) (\(.value.lo)–\(.value.hi)) | \(.value.n) |"' "$W/inv.alerts.json" | sort -r
+		echo
+		[ -s "$W/live.err" ] && { echo "Notes: $(tr '\n' ' ' < "$W/live.err")"; echo; }
+	} >> "$md"
+	[ "$(jq 'map(select(.value != null)) | length' "$js")" -eq 5 ]
 }
 
 # ---- memory: MEM_FLOWS TLS connections mid-handshake, injected through a TUN device ----

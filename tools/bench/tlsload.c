@@ -8,13 +8,17 @@
  *
  *   tlsload [-a ADDR] [-p PORT[,PORT...]] [-2 N12] [-3 N13] [-b BULK_EVERY]
  *           [-t THREADS] [-B BULKPATH] [-S SMALLPATH] [-n SNI-SUFFIX] [-P BASEPORT]
+ *           [-k KEYLOG]
  *
  * -P BASEPORT: connection i binds client port BASEPORT+i, so every connection
  * has its own 4-tuple (the kernel would reuse TIME_WAIT ports on loopback).
+ * -k KEYLOG: append every connection's secrets to KEYLOG (NSS key log format,
+ * made 0600), each line whole as it is derived, for certsentry --keylog.
  *
  * Prints one summary line; exits 1 if any connection failed.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -39,6 +43,18 @@ static int ports[MAX_PORTS] = { 443, 8443, 4433, 993 }, n_ports = 4;
 static long n12 = 6000, n13 = 600, bulk_every = 10, threads = 4, base_port;
 static SSL_CTX *ctx12, *ctx13;
 static atomic_long next_conn, failures, bytes_in, done12, done13, bulk_done;
+static int keylog_fd = -1;
+
+/* One write(2) per line on an O_APPEND file: lines from the threads never mix. */
+static void keylog_line(const SSL *s, const char *line)
+{
+	char buf[512];
+	int n = snprintf(buf, sizeof(buf), "%s\n", line);
+
+	(void)s;
+	if (n > 0 && (size_t)n < sizeof(buf) && write(keylog_fd, buf, (size_t)n) != n)
+		atomic_fetch_add(&failures, 1);
+}
 
 static SSL_CTX *mkctx(int version)
 {
@@ -51,6 +67,8 @@ static SSL_CTX *mkctx(int version)
 	SSL_CTX_set_verify(c, SSL_VERIFY_NONE, NULL);
 	SSL_CTX_set_session_cache_mode(c, SSL_SESS_CACHE_OFF);
 	SSL_CTX_set_options(c, SSL_OP_NO_TICKET);
+	if (keylog_fd >= 0)
+		SSL_CTX_set_keylog_callback(c, keylog_line);
 	return c;
 }
 
@@ -149,7 +167,8 @@ static void usage(void)
 {
 	fprintf(stderr,
 		"usage: tlsload [-a ADDR] [-p PORT[,PORT...]] [-2 N12] [-3 N13] "
-		"[-b BULK_EVERY] [-t THREADS] [-B BULKPATH] [-S SMALLPATH] [-n SNI-SUFFIX] [-P BASEPORT]\n");
+		"[-b BULK_EVERY] [-t THREADS] [-B BULKPATH] [-S SMALLPATH] [-n SNI-SUFFIX] [-P BASEPORT] "
+		"[-k KEYLOG]\n");
 	exit(2);
 }
 
@@ -162,7 +181,7 @@ int main(int argc, char **argv)
 	int c;
 	long k;
 
-	while ((c = getopt(argc, argv, "a:p:2:3:b:t:B:S:n:P:h")) != -1) {
+	while ((c = getopt(argc, argv, "a:p:2:3:b:t:B:S:n:P:k:h")) != -1) {
 		switch (c) {
 		case 'a':
 			addr = optarg;
@@ -195,6 +214,13 @@ int main(int argc, char **argv)
 			break;
 		case 'P':
 			base_port = atol(optarg);
+			break;
+		case 'k':
+			keylog_fd = open(optarg, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+			if (keylog_fd < 0) {
+				fprintf(stderr, "tlsload: -k %s: %s\n", optarg, strerror(errno));
+				return 2;
+			}
 			break;
 		default:
 			usage();
