@@ -117,7 +117,9 @@ else fail tail_alerts_only "kinds '$kinds': $(cat "$TMP/alerts.out")"; fi
 wait_for 5 grep -q 'bad.example.test' "$TMP/text.out"
 if [ "$(wc -l <"$TMP/text.out")" -ge 1 ] && ! grep -q "sni=$HOST" "$TMP/text.out" &&
 	grep -q " tls-certificate 127.0.0.1:[0-9]* -> 127.0.0.1:4433 if=lo/.* sni=bad.example.test TLS1.2 .*sha256=${LEAF_FP:0:16} .*ALERT\[" \
-	"$TMP/text.out" && ! grep -q $'\033' "$TMP/text.out"; then
+	"$TMP/text.out" && ! grep -q $'\033' "$TMP/text.out" &&
+	grep -qF " chain=2 pin_rule=\"bad.example.test ($TMP/pins.txt:1)\" expected=sha256:0000000000000000 ALERT[" \
+	"$TMP/text.out"; then
 	pass tail_text
 else
 	fail tail_text "$(cat "$TMP/text.out")"
