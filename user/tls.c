@@ -397,38 +397,32 @@ static bool rd_vec(struct rd *r, unsigned w, struct rd *v)
 	return true;
 }
 
-/* Extension bit for duplicate detection: a repeated extension could make
- * us report a different value than the peer acts on. 0 if not tracked. */
+/* Extensions tracked for duplicate detection: a repeated one could make us
+ * report a different value than the peer acts on. Each one's bit is its
+ * index here (EXT_TRACK_* below count on this order). */
+static const uint16_t tracked_exts[] = {
+	EXT_SERVER_NAME,      EXT_ALPN,
+	EXT_SESSION_TICKET,   EXT_SUPPORTED_VERSIONS,
+	EXT_SUPPORTED_GROUPS, EXT_EC_POINT_FORMATS,
+	EXT_SIGNATURE_ALGS,   EXT_PRE_SHARED_KEY,
+	EXT_EARLY_DATA,	      EXT_KEY_SHARE,
+};
+_Static_assert(sizeof(tracked_exts) / sizeof(tracked_exts[0]) <= 32, "a uint32_t of bits");
+
+/* The extension's bit, 0 if not tracked. */
 static uint32_t ext_bit(uint16_t type)
 {
-	switch (type) {
-	case EXT_SERVER_NAME:
-		return 1u << 0;
-	case EXT_ALPN:
-		return 1u << 1;
-	case EXT_SESSION_TICKET:
-		return 1u << 2;
-	case EXT_SUPPORTED_VERSIONS:
-		return 1u << 3;
-	case EXT_SUPPORTED_GROUPS:
-		return 1u << 4;
-	case EXT_EC_POINT_FORMATS:
-		return 1u << 5;
-	case EXT_SIGNATURE_ALGS:
-		return 1u << 6;
-	case EXT_PRE_SHARED_KEY:
-		return 1u << 7;
-	case EXT_EARLY_DATA:
-		return 1u << 8;
-	case EXT_KEY_SHARE:
-		return 1u << 9;
-	}
+	for (uint32_t i = 0; i < sizeof(tracked_exts) / sizeof(tracked_exts[0]); i++)
+		if (tracked_exts[i] == type)
+			return 1u << i;
 	return 0;
 }
 
 /* The extensions each decoder reads, so the ones it may not see twice. */
 #define EXT_TRACK_SH 0x00fu
 #define EXT_TRACK_CH 0x3ffu
+_Static_assert(EXT_TRACK_CH == (1u << (sizeof(tracked_exts) / sizeof(tracked_exts[0]))) - 1,
+	       "a ClientHello tracks every extension of the table");
 
 /* Append an ALPN name; whole names only, stops at the first that does not
  * fit. ',' and NUL would make the joined string ambiguous: shown as '?'. */

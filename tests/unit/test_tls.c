@@ -1206,6 +1206,49 @@ static void test_client_hello_decode(void **state)
 	}
 }
 
+/* Each extension a ClientHello may carry once is refused twice (tls.c's
+ * tracked_exts, one bit each); an untracked one (padding) may repeat. */
+static void test_client_hello_repeats(void **state)
+{
+	static const struct {
+		uint16_t type;
+		uint8_t len;
+		uint8_t body[12];
+	} once[] = {
+		{ 0, 11, { 0, 9, 0, 0, 6, 'a', '.', 't', 'e', 's', 't' } }, /* server_name */
+		{ 16, 5, { 0, 3, 2, 'h', '2' } },			    /* ALPN */
+		{ 35, 0, { 0 } },					    /* session_ticket */
+		{ 43, 3, { 2, 0x03, 0x03 } },				    /* supported_versions */
+		{ 10, 4, { 0, 2, 0, 29 } },				    /* supported_groups */
+		{ 11, 2, { 1, 0 } },					    /* ec_point_formats */
+		{ 13, 4, { 0, 2, 4, 3 } },		      /* signature_algorithms */
+		{ 41, 0, { 0 } },			      /* pre_shared_key */
+		{ 42, 0, { 0 } },			      /* early_data */
+		{ 51, 8, { 0, 6, 0, 29, 0, 2, 0xaa, 0xbb } }, /* key_share */
+	};
+	uint8_t b[256], e[64];
+	struct tls_client_hello ch;
+	size_t n, en;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(once) / sizeof(once[0]); i++) {
+		en = 0;
+		for (int k = 0; k < 2; k++) {
+			e[en++] = (uint8_t)(once[i].type >> 8), e[en++] = (uint8_t)once[i].type;
+			e[en++] = 0, e[en++] = once[i].len;
+			memcpy(e + en, once[i].body, once[i].len), en += once[i].len;
+			n = make_ch(b, e, en, true);
+			assert_int_equal(tls_parse_client_hello(b, n, &ch), k ? -1 : 0);
+		}
+	}
+	{
+		static const uint8_t pad[] = { 0, 21, 0, 2, 0, 0, 0, 21, 0, 1, 0 };
+
+		n = make_ch(b, pad, sizeof(pad), true);
+		assert_int_equal(tls_parse_client_hello(b, n, &ch), 0);
+	}
+}
+
 static void test_server_hello_decode(void **state)
 {
 	static const uint8_t hrr_random[32] = {
@@ -1738,6 +1781,7 @@ int main(void)
 		cmocka_unit_test(test_report_on_peek),
 		cmocka_unit_test(test_free_in_callback),
 		cmocka_unit_test(test_client_hello_decode),
+		cmocka_unit_test(test_client_hello_repeats),
 		cmocka_unit_test(test_server_hello_decode),
 		cmocka_unit_test(test_ssl2_client_hello_then_tls),
 		cmocka_unit_test(test_ssl2_stream_rules),
