@@ -492,8 +492,7 @@ int uprobe_rescan(struct uprobe *u)
 	u->c[UPROBE_C_RESCANS]++;
 	u->c[UPROBE_C_PROCESSES] = 0;
 	encports_clear(&u->go_seen);
-	/* Named processes too: a Go server's ports are its listening sockets. */
-	if (discover || u->o.n_pids) {
+	if (discover) {
 		ret = procscan_listeners(PROC, &u->listen);
 		if (ret < 0)
 			return ret;
@@ -705,7 +704,7 @@ void uprobe_freeze(struct uprobe *u)
 
 bool uprobe_go_ports_known(const struct uprobe *u)
 {
-	return !(u->named_go && u->o.no_discover);
+	return !u->o.no_discover || (!u->named_go && !u->o.n_pids);
 }
 
 int uprobe_fd(const struct uprobe *u)
