@@ -469,8 +469,8 @@ int capture_enc_ports(struct capture *c, const struct encports *e)
 	void *prev = NULL;
 	uint32_t p;
 
-	/* Deleting the current key is safe: the next key starts over from the
-	 * first one then, and kept ones are skipped at most once more. */
+	/* A deleted key cannot lead the walk on: it starts over from the first
+	 * key then (at most CS_ENC_PORTS_MAX times). */
 	while (!bpf_map_get_next_key(fd, prev, &next)) {
 		key = next;
 		if (!encports_has(e, key) && !bpf_map_delete_elem(fd, &key)) {

@@ -535,6 +535,7 @@ static int keysrc_open(struct app *a, struct flow_opts *fo)
 		a->uprobe_frozen = cfg->uprobe == -1 && privileges_dropped(cfg);
 		uo.system_ssl = a->uprobe_frozen;
 		a->uprobe = uprobe_open(&uo, &cb, err, sizeof(err));
+		a->uprobe_frozen = a->uprobe && a->uprobe_frozen;
 		if (!a->uprobe && (cfg->uprobe == 1 || cfg->up.n_pids || cfg->up.n_paths)) {
 			fprintf(stderr, "certsentry: --uprobe: %s\n", err);
 			return 2;

@@ -7,8 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
+#include <linux/capability.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
@@ -228,6 +230,7 @@ struct pscan {
 	struct cs_up_range ssl; /* OpenSSL's callers: libssl's text */
 	struct cs_up_file ssl_file;
 	char crypto_path[PROCSCAN_PATH_MAX];
+	char crypto_mapped[PROCSCAN_PATH_MAX]; /* the path the maps line names */
 	struct cs_up_file crypto_file;
 };
 
@@ -270,6 +273,7 @@ static int on_map(void *ctx, const struct proc_map *m)
 		/* map_files names the very file mapped, even if replaced since. */
 		snprintf(ps->crypto_path, sizeof(ps->crypto_path),
 			 PROC "/%d/map_files/%" PRIx64 "-%" PRIx64, ps->pid, m->start, m->end);
+		snprintf(ps->crypto_mapped, sizeof(ps->crypto_mapped), "%s", m->path);
 		ps->crypto_file.dev = dev;
 		ps->crypto_file.ino = m->ino;
 	}
@@ -373,8 +377,10 @@ static void scan_process(struct uprobe *u, pid_t pid)
 }
 
 /* The system's libssl.so.3 and libcrypto.so.3, found in our own mappings
- * (we link them): every process mapping that libssl counts, and the file
- * stays attached while no server uses it. */
+ * (we link them; our own mount namespace: the path the maps name, since
+ * map_files needs CAP_CHECKPOINT_RESTORE even for ourselves): every process
+ * mapping that libssl counts, and the file stays attached while no server
+ * uses it. */
 static int add_system_ssl(struct uprobe *u, char *err, size_t errlen)
 {
 	struct pscan ps = { .u = u, .pid = getpid() };
@@ -386,7 +392,8 @@ static int add_system_ssl(struct uprobe *u, char *err, size_t errlen)
 			 ret ? strerror(-ret) : "not mapped by this program");
 		return -1;
 	}
-	a = ensure(u, ATT_I2D, ps.crypto_path, ps.crypto_file.dev, ps.crypto_file.ino, err, errlen);
+	a = ensure(u, ATT_I2D, ps.crypto_mapped, ps.crypto_file.dev, ps.crypto_file.ino, err,
+		   errlen);
 	if (!a || !a->link[0])
 		return -1;
 	a->named = true;
@@ -485,8 +492,7 @@ int uprobe_rescan(struct uprobe *u)
 	u->c[UPROBE_C_RESCANS]++;
 	u->c[UPROBE_C_PROCESSES] = 0;
 	encports_clear(&u->go_seen);
-	/* Named processes too: a Go server's ports are its listening sockets. */
-	if (discover || u->o.n_pids) {
+	if (discover) {
 		ret = procscan_listeners(PROC, &u->listen);
 		if (ret < 0)
 			return ret;
@@ -609,6 +615,25 @@ static int load(struct uprobe *u, char *err, size_t errlen)
 	return 0;
 }
 
+/* Root, or a service's ambient capabilities: CAP_BPF and CAP_PERFMON load,
+ * CAP_SYS_ADMIN attaches (uprobe perf events are refused without it: EACCES
+ * on 6.x); discovery reads other users' /proc entries: CAP_SYS_PTRACE,
+ * CAP_DAC_READ_SEARCH, map_files CAP_SYS_ADMIN; without them it finds less. */
+static bool may_load(void)
+{
+	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct d[2];
+
+	if (geteuid() == 0)
+		return true;
+	memset(d, 0, sizeof(d));
+	if (syscall(SYS_capget, &h, d))
+		return false;
+#define HAS(cap) (d[(cap) / 32].effective & (1u << ((cap) % 32)))
+	return HAS(CAP_BPF) && HAS(CAP_PERFMON) && HAS(CAP_SYS_ADMIN);
+#undef HAS
+}
+
 struct uprobe *uprobe_open(const struct uprobe_opts *o, const struct uprobe_cbs *cb, char *err,
 			   size_t errlen)
 {
@@ -621,8 +646,9 @@ struct uprobe *uprobe_open(const struct uprobe_opts *o, const struct uprobe_cbs 
 			 UPROBE_PIDS_MAX, UPROBE_PATHS_MAX);
 		return NULL;
 	}
-	if (geteuid() != 0) {
-		snprintf(err, errlen, "need root to load uprobes");
+	if (!may_load()) {
+		snprintf(err, errlen,
+			 "need root (or CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN) to load uprobes");
 		return NULL;
 	}
 	if (access("/sys/kernel/btf/vmlinux", R_OK)) {
@@ -678,7 +704,7 @@ void uprobe_freeze(struct uprobe *u)
 
 bool uprobe_go_ports_known(const struct uprobe *u)
 {
-	return !(u->named_go && u->o.no_discover);
+	return !u->o.no_discover || (!u->named_go && !u->o.n_pids);
 }
 
 int uprobe_fd(const struct uprobe *u)

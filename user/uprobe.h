@@ -63,8 +63,8 @@ struct uprobe;
 struct uprobe *uprobe_open(const struct uprobe_opts *o, const struct uprobe_cbs *cb, char *err,
 			   size_t errlen);
 /* Does the source know every port of the Go servers it follows
- * (on_go_ports)? Not when --uprobe-path names a Go binary without discovery:
- * its processes are not looked for. */
+ * (on_go_ports)? Not without discovery when --uprobe-path or --uprobe-pid
+ * names what to follow: listening sockets are not read then. */
 bool uprobe_go_ports_known(const struct uprobe *u);
 /* A descriptor that becomes readable when records wait (for poll()). */
 int uprobe_fd(const struct uprobe *u);

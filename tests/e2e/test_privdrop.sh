@@ -314,8 +314,64 @@ test_uprobe_after_drop() {
 	ns_del "$ns"
 }
 
+# As the unit starts it (its user, exactly its AmbientCapabilities=, here by
+# setpriv): the uprobes load with those capabilities, find the server already
+# running by its listening socket, attach before the drop; that server's and
+# a later one's TLS 1.3 chains come via uprobe after it.
+test_uprobe_unit_caps() {
+	local ns out=$D/uc.json err=$TMP/uc.err caps have c n sp= missing=() got want i msg
+	command -v setpriv >/dev/null || { skip uprobe_unit_caps "setpriv (util-linux) missing"; return; }
+	caps=$(sed -n 's/^AmbientCapabilities=//p' "$ROOT/dist/certsentry.service.in")
+	have=$(awk '/^CapBnd:/ { print $2 }' /proc/self/status)
+	for c in $caps; do
+		n=$(awk -v c="$c" '$1 == "#define" && $2 == c { print $3 }' /usr/include/linux/capability.h)
+		if [ -n "$n" ] && (( (0x$have >> n) & 1 )); then sp+=",+${c#CAP_}"; else missing+=("$c"); fi
+	done
+	sp=${sp,,}
+	# what this machine's bounding set lacks cannot be handed on (as test_install.sh)
+	[ ${#missing[@]} -eq 0 ] || echo "NOTE: uprobe_unit_caps: not in this machine's bounding set, not given: ${missing[*]}"
+	ns_new ns uc || { fail uprobe_unit_caps "netns"; return; }
+	start_server "$ns" 4433 "$PKI/leaf.pem" "$PKI/leaf.key" "$PKI/inter.pem" -tls1_3 ||
+		{ fail uprobe_unit_caps "s_server"; ns_del "$ns"; return; }
+	local first=$SERVER_PID
+	ip netns exec "$ns" setpriv --reuid="$USER_NAME" --regid="$GID_N" --clear-groups \
+		--inh-caps="-all$sp" --ambient-caps="-all$sp" --bounding-set="-all$sp" \
+		"$BIN" -o "$out" -i lo --every --user "$USER_NAME" --ca-file "$D/root.pem" 2>"$err" &
+	SENTRY_PID=$!
+	PIDS+=("$SENTRY_PID")
+	if ! wait_for 10 grep -q certsentry-started "$out"; then
+		fail uprobe_unit_caps "did not start with $caps: $(cat "$out" "$err")"
+		stop_pid "$SENTRY_PID"; stop_pid "$first"; ns_del "$ns"; return
+	fi
+	msg=$(events "$out" certsentry-uprobe | jq -r .message | head -1)
+	[[ "$msg" == "uprobes attached before privileges are dropped"* ]] &&
+	   [ "$(status_field "$SENTRY_PID" CapEff)" = 0000000000000000 ] &&
+		pass "with the unit's capabilities ($caps): uprobes attached, then all dropped" ||
+		fail uprobe_unit_caps_attached "'$msg' CapEff $(status_field "$SENTRY_PID" CapEff) $(cat "$err")"
+	want="uprobe exact $(fp "$PKI/leaf.pem") ok"
+	for i in 1 2; do
+		if [ $i = 2 ]; then	# a server started after the drop
+			start_server "$ns" 4434 "$PKI/leaf.pem" "$PKI/leaf.key" "$PKI/inter.pem" -tls1_3 ||
+				{ fail uprobe_unit_caps_2 "s_server"; break; }
+		fi
+		handshake "$ns" 127.0.0.1:$((4432 + i)) -tls1_3 -servername "$HOST" ||
+			fail "uprobe_unit_caps_$i" "handshake failed"
+		wait_for 10 sh -c "[ \$(grep -c '\"tls-certificate\"' '$out') -ge $i ]"
+		got=$(events "$out" tls-certificate | jq -r '[.certsentry.source, .certsentry.binding, .tls.server.hash.sha256, .certsentry.verdict] | join(" ")' | sed -n "${i}p")
+		[ "$got" = "$want" ] &&
+			pass "unit's capabilities, s_server $( [ $i = 1 ] && echo 'running before' || echo 'started after'): TLS 1.3 chain via uprobe" ||
+			fail "uprobe_unit_caps_$i" "got '$got', want '$want': $(tail -c 600 "$out")"
+	done
+	stop_pid "$SENTRY_PID"
+	[ $i = 2 ] && stop_pid "$SERVER_PID"
+	stop_pid "$first"
+	grep -q . "$err" && fail uprobe_unit_caps_stderr "$(cat "$err")"
+	ns_del "$ns"
+}
+
 test_dropped
 test_uprobe_after_drop
+test_uprobe_unit_caps
 test_no_drop
 test_default_user
 test_bad_user

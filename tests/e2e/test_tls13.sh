@@ -76,6 +76,36 @@ for s in TLS_AES_128_GCM_SHA256 TLS_AES_256_GCM_SHA384 TLS_CHACHA20_POLY1305_SHA
 done
 keylog_suite TLS_AES_128_GCM_SHA256 hrr
 
+# ---- a key log over a FIFO, live ----
+
+# certsentry opens the FIFO first (no writer yet); s_server opens it for its
+# -keylogfile after; a TLS 1.3 handshake's chain comes via keylog. Then that
+# writer goes and another comes (a restarted server): its handshake too.
+test_keylog_fifo() {
+	local NS out=$TMP/fifo.json kl=$TMP/fifo.keys got want="keylog $LEAF_FP " i
+	ns_new NS "f$$" || { fail keylog_fifo netns; return; }
+	mkfifo -m 600 "$kl"
+	start_sentry "$NS" "$out" -i lo --every --no-uprobe --ca-file "$PKI/root.pem" --keylog "$kl" ||
+		{ fail keylog_fifo "certsentry did not start: $(cat "$out")"; ns_del "$NS"; return; }
+	for i in 1 2; do
+		start_server "$NS" 4433 "$PKI/leaf.pem" "$PKI/leaf.key" "$PKI/inter.pem" -tls1_3 \
+			-keylogfile "$kl" || { fail "keylog_fifo_$i" "s_server did not start"; break; }
+		handshake "$NS" 127.0.0.1:4433 -tls1_3 -servername "$HOST" ||
+			fail "keylog_fifo_$i" "handshake failed"
+		wait_for 10 sh -c "[ \$(grep -c '\"tls-certificate\"' '$out') -ge $i ]"
+		got=$(leafs "$out" | sed -n "${i}p")
+		if [ "$got" = "$want" ] && [ "$(count_events "$out" tls-certificate-hidden)" = 0 ]; then
+			pass "keylog_fifo_$i: s_server ($i) -keylogfile into a FIFO certsentry opened first: leaf via keylog"
+		else
+			fail "keylog_fifo_$i" "got '$got': $(tail -c 1200 "$out")"
+		fi
+		stop_pid "$SERVER_PID"
+	done
+	stop_pid "$SENTRY_PID"
+	ns_del "$NS"
+}
+test_keylog_fifo
+
 # ---- hostile key logs: counted, never a wrong certificate ----
 test_hostile_keylog() {
 	local pcap=$TMP/last.pcap keys=$TMP/last.keys h=$TMP/hostile.keys out rnd sec
