@@ -635,8 +635,8 @@ static void on_encrypted(struct flow_table *t, struct dir *d)
 				       r->hdr, r->body, r->len);
 	}
 	/* The record is whole here: the walk is at its end. */
-	if (!from_server(d) && idx < d->w.n)
-		client_record(t, d, d->w.rec[idx].hdr, d->w.pos, r);
+	if (!from_server(d) && recwalk_last_hdr(&d->w))
+		client_record(t, d, recwalk_last_hdr(&d->w), d->w.pos, r);
 	if (d->c->hid && key_eq(&d->c->hid->key, &d->c->key[dir_index(d)]))
 		hidden_records(t, d->c->hid);
 	/* The client sends its first encrypted record once it has the
