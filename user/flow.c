@@ -301,7 +301,7 @@ static struct conn *conn_new(struct flow_table *t, const struct cs_flow_key *k)
 	c->udp = k->proto == IPPROTO_UDP;
 	for (int i = 0; i < 2; i++) {
 		c->d[i].c = c;
-		reasm_init(&c->d[i].r, t->o.max_held);
+		reasm_init(&c->d[i].r, t->o.max_held, &t->reasm_st);
 		tls_parser_init(&c->d[i].p, t->o.msg_max);
 		if (c->udp && !(c->d[i].dp = malloc(sizeof(*c->d[i].dp)))) {
 			free(c->d[0].dp);

@@ -91,6 +91,7 @@ struct flow_table {
 	uint64_t now_ns, last_expire_ns;
 	const struct cs_segment *seg; /* segment being processed */
 	struct flow_stats st;
+	struct reasm_stats reasm_st; /* all TCP directions' */
 	struct hidden *hid_head, *hid_tail;
 	struct served_early early[FLOW_SERVED_EARLY_MAX];
 	uint32_t n_early;
