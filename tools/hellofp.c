@@ -59,11 +59,14 @@ static uint32_t key_hash(const struct cs_flow_key *k)
 	return h;
 }
 
+/* reasm's counts (not shown). */
+static struct reasm_stats reasm_st;
+
 static void dir_start(struct dir *d, const struct cs_flow_key *k)
 {
 	d->used = true;
 	d->key = *k;
-	reasm_init(&d->r, HELD_MAX);
+	reasm_init(&d->r, HELD_MAX, &reasm_st);
 	tls_parser_init(&d->p, 0);
 	dtls_parser_init(&d->dp, 0);
 }

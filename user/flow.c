@@ -7,6 +7,7 @@
 #include "cs_wire.h"
 #include "encports.h"
 #include "flow_int.h"
+#include "fmt.h"
 #include "hello.h"
 #include "keylog.h"
 
@@ -71,6 +72,8 @@ static size_t conn_mem(const struct conn *c)
 	size_t n = sizeof(*c) + (c->pending ? sizeof(*c->pending) : 0) + str_mem(c->sni) +
 		   str_mem(c->alpn_offered) + str_mem(c->alpn) + (c->hello ? sizeof(*c->hello) : 0);
 
+	if (c->udp)
+		n += 2 * sizeof(*c->d[0].dp);
 	if (c->hid)
 		n += sizeof(*c->hid) + (c->hid->fl ? sizeof(*c->hid->fl) + TLS13_RECORD_MAX : 0);
 
@@ -96,6 +99,24 @@ int64_t check_time(const struct flow_table *t, uint64_t ts_ns)
 	if (t->o.check_time > 0)
 		return t->o.check_time;
 	return (int64_t)(ts_ns / 1000000000ULL);
+}
+
+/* The server's leaf, raw (32 bytes, not the 65 of its hex, in every
+ * connection): what a client's alert is tied to. */
+void leaf_keep(struct conn *c, const struct cs_report *r)
+{
+	if (!r->chain_len)
+		return;
+	memcpy(c->leaf_sha256, r->chain[0]->sha256, sizeof(c->leaf_sha256));
+	c->have_leaf = true;
+}
+
+/* The leaf as cert.c writes it (uppercase hex), "" if none was seen. */
+void leaf_hex(const struct conn *c, char out[65])
+{
+	out[0] = '\0';
+	if (c->have_leaf)
+		fmt_hex(out, 65, c->leaf_sha256, sizeof(c->leaf_sha256), true);
 }
 
 /* src (NULL: "") cut to fit dst, always terminated; snprintf per report was
@@ -216,7 +237,10 @@ static void dir_release(struct dir *d)
 {
 	reasm_free(&d->r);
 	tls_parser_free(&d->p);
-	dtls_parser_free(&d->dp);
+	if (d->dp)
+		dtls_parser_free(d->dp);
+	free(d->dp);
+	d->dp = NULL;
 	recwalk_free(&d->w);
 }
 
@@ -277,9 +301,15 @@ static struct conn *conn_new(struct flow_table *t, const struct cs_flow_key *k)
 	c->udp = k->proto == IPPROTO_UDP;
 	for (int i = 0; i < 2; i++) {
 		c->d[i].c = c;
-		reasm_init(&c->d[i].r, t->o.max_held);
+		reasm_init(&c->d[i].r, t->o.max_held, &t->reasm_st);
 		tls_parser_init(&c->d[i].p, t->o.msg_max);
-		dtls_parser_init(&c->d[i].dp, t->o.msg_max);
+		if (c->udp && !(c->d[i].dp = malloc(sizeof(*c->d[i].dp)))) {
+			free(c->d[0].dp);
+			free(c);
+			return NULL;
+		}
+		if (c->udp)
+			dtls_parser_init(c->d[i].dp, t->o.msg_max);
 	}
 	htab_add(&t->conns, &c->h, key_hash(t, k));
 	lru_push(&t->lru, &c->lru);
@@ -315,7 +345,8 @@ static void dir_finish(struct flow_table *t, struct dir *d, bool tell_source)
 		return;
 	d->done = true;
 	tls_parser_free(&d->p);
-	dtls_parser_free(&d->dp);
+	if (d->dp)
+		dtls_parser_free(d->dp);
 	if (tell_source && t->o.done)
 		t->o.done(t->o.ctx, &d->c->key[dir_index(d)]);
 }
@@ -461,8 +492,7 @@ static void on_ssl2_server_hello(struct flow_table *t, struct dir *d, const uint
 	c->chain_seen = true;
 	report_init(t, c, dir_index(d), &r, REPORT_CERTIFICATE);
 	fill_chain(t, &r, &cl);
-	if (r.chain_len)
-		memcpy(c->leaf_sha256, r.chain[0]->sha256_hex, sizeof(c->leaf_sha256));
+	leaf_keep(c, &r);
 	emit(t, &r);
 	release_chain(t, &r);
 	dir_done(t, d); /* the rest of SSLv2 is encrypted */
@@ -497,8 +527,7 @@ static void on_certificate(struct flow_table *t, struct dir *d, const uint8_t *b
 		return;
 	report_init(t, c, dir_index(d), r, REPORT_CERTIFICATE);
 	fill_chain(t, r, &cl);
-	if (r->chain_len)
-		memcpy(c->leaf_sha256, r->chain[0]->sha256_hex, sizeof(c->leaf_sha256));
+	leaf_keep(c, r);
 	c->chain_seen = true;
 	c->pending = r;
 }
@@ -562,7 +591,7 @@ static void report_alert(struct flow_table *t, struct dir *d, const uint8_t *bod
 	r.alert_from_client = d->role == ROLE_CLIENT;
 	r.alert_level = body[0];
 	r.alert_desc = body[1];
-	memcpy(r.alert_cert_sha256, c->leaf_sha256, sizeof(r.alert_cert_sha256));
+	leaf_hex(c, r.alert_cert_sha256);
 	/* A TLS 1.3 client's alert in the clear (OpenSSL's, before its first
 	 * encrypted write) is its outcome: this event carries it. */
 	if (r.alert_from_client && c->hidden) {
@@ -635,8 +664,8 @@ static void on_encrypted(struct flow_table *t, struct dir *d)
 				       r->hdr, r->body, r->len);
 	}
 	/* The record is whole here: the walk is at its end. */
-	if (!from_server(d) && idx < d->w.n)
-		client_record(t, d, d->w.rec[idx].hdr, d->w.pos, r);
+	if (!from_server(d) && recwalk_last_hdr(&d->w))
+		client_record(t, d, recwalk_last_hdr(&d->w), d->w.pos, r);
 	if (d->c->hid && key_eq(&d->c->hid->key, &d->c->key[dir_index(d)]))
 		hidden_records(t, d->c->hid);
 	/* The client sends its first encrypted record once it has the
@@ -712,7 +741,7 @@ static void dir_push(struct flow_table *t, struct dir *d, const struct cs_segmen
 			walk_start(t, d, s);
 	}
 	if (d->c->udp) {
-		dtls_feed_datagram(&d->dp, s->data, s->len, &tls_callbacks, &x);
+		dtls_feed_datagram(d->dp, s->data, s->len, &tls_callbacks, &x);
 		return;
 	}
 	if (reasm_push(&d->r, s->seq, s->data, s->len, on_stream, &x) < 0) {

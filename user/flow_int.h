@@ -45,10 +45,10 @@ struct served_early {
 
 struct dir {
 	struct conn *c;
-	struct reasm r;	       /* TCP */
-	struct tls_parser p;   /* TCP */
-	struct dtls_parser dp; /* UDP */
-	struct recwalk w;      /* TCP: where the source stops copying */
+	struct reasm r;		/* TCP */
+	struct tls_parser p;	/* TCP */
+	struct dtls_parser *dp; /* UDP only (heap: TCP needs none) */
+	struct recwalk w;	/* TCP: where the source stops copying */
 	uint8_t role;
 	uint32_t isn;	   /* sequence number of the first byte */
 	bool client_start; /* it started with a ClientHello (the kernel's quiet) */
@@ -64,24 +64,24 @@ struct conn {
 	struct dir d[2];
 	uint64_t last_ns;
 	size_t mem; /* bytes accounted to this connection */
-	bool udp;
-	bool have_ch, have_sh, has_sni, resumed, hidden, chain_seen, hello_retry;
-	uint16_t version, cipher;
-	uint8_t ch_sid_len;
-	uint8_t ch_sid[32];
 	/* Heap strings, NULL when absent: most connections carry no ALPN and a
 	 * short SNI, and 100k of them must fit the memory bound. */
 	char *sni, *alpn_offered, *alpn;
-	char leaf_sha256[65];	   /* server leaf, once seen */
 	struct cs_report *pending; /* chain waiting for a CertificateStatus */
 	/* The client side: its hello's facts (heap: ~136 bytes, only for
 	 * hellos that decoded) and what it did after a TLS 1.3 server's
 	 * flight. */
 	struct hello_summary *hello;
-	struct outcome_track ot;
-	bool have_random;
-	uint8_t random[32]; /* client_random: the key log's join */
 	struct hidden *hid; /* TLS 1.3: waiting for a source */
+	struct outcome_track ot;
+	uint16_t version, cipher;
+	bool udp;
+	bool have_ch, have_sh, has_sni, resumed, hidden, chain_seen, hello_retry;
+	bool have_random, have_leaf;
+	uint8_t ch_sid_len;
+	uint8_t ch_sid[32];
+	uint8_t random[32];	 /* client_random: the key log's join */
+	uint8_t leaf_sha256[32]; /* server leaf, once seen (have_leaf); leaf_hex() */
 };
 
 struct flow_table {
@@ -91,6 +91,7 @@ struct flow_table {
 	uint64_t now_ns, last_expire_ns;
 	const struct cs_segment *seg; /* segment being processed */
 	struct flow_stats st;
+	struct reasm_stats reasm_st; /* all TCP directions' */
 	struct hidden *hid_head, *hid_tail;
 	struct served_early early[FLOW_SERVED_EARLY_MAX];
 	uint32_t n_early;
@@ -107,6 +108,8 @@ int server_index(const struct conn *c, int fallback);
 void emit(struct flow_table *t, const struct cs_report *r);
 void release_chain(struct flow_table *t, struct cs_report *r);
 void fill_chain(struct flow_table *t, struct cs_report *r, const struct tls_cert_list *cl);
+void leaf_keep(struct conn *c, const struct cs_report *r);
+void leaf_hex(const struct conn *c, char out[65]);
 
 /* flow_outcome.c: what a TLS 1.3 client did after the server's flight. */
 bool from_server(const struct dir *d);

@@ -30,7 +30,7 @@ void report_outcome(struct flow_table *t, struct conn *c)
 	report_init(t, c, server_index(c, 1), &r, REPORT_CLIENT_OUTCOME);
 	outcome_fill(c, &r);
 	r.alert_from_client = true;
-	memcpy(r.alert_cert_sha256, c->leaf_sha256, sizeof(r.alert_cert_sha256));
+	leaf_hex(c, r.alert_cert_sha256);
 	if (c->ot.outcome == OUTCOME_ABORTED && c->ot.alert_known) {
 		r.outcome_alert = true;
 		r.outcome_decrypted = true;

@@ -46,8 +46,7 @@ static void source_chain(struct flow_table *t, struct conn *c, struct cs_report 
 {
 	if (c) {
 		c->chain_seen = true;
-		if (r->chain_len)
-			memcpy(c->leaf_sha256, r->chain[0]->sha256_hex, sizeof(c->leaf_sha256));
+		leaf_keep(c, r);
 	}
 	emit(t, r);
 	release_chain(t, r);

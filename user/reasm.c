@@ -13,10 +13,11 @@ struct reasm_seg {
 	uint8_t data[];
 };
 
-void reasm_init(struct reasm *r, uint32_t max_held)
+void reasm_init(struct reasm *r, uint32_t max_held, struct reasm_stats *stats)
 {
 	memset(r, 0, sizeof(*r));
 	r->max_held = max_held;
+	r->stats = stats;
 }
 
 static void drop_held(struct reasm *r)
@@ -43,7 +44,7 @@ void reasm_give_up(struct reasm *r)
 	if (r->failed)
 		return;
 	if (r->held_list)
-		r->stats.gaps++; /* only a real hole counts as a gap */
+		r->stats->gaps++; /* only a real hole counts as a gap */
 	r->failed = true;
 	drop_held(r);
 }
@@ -58,7 +59,7 @@ static uint32_t rel(uint32_t base, uint32_t seq)
 static int deliver(struct reasm *r, const uint8_t *d, uint32_t n, reasm_data_fn fn, void *ctx)
 {
 	r->next_seq += n;
-	r->stats.delivered += n;
+	r->stats->delivered += n;
 	if (fn)
 		fn(ctx, d, n);
 	return r->failed ? -1 : 0;
@@ -74,10 +75,10 @@ static void overlap(struct reasm *r, uint32_t base, const struct reasm_seg *h, c
 
 	if (lo >= hi)
 		return;
-	r->stats.dup_bytes += hi - lo;
+	r->stats->dup_bytes += hi - lo;
 	for (uint32_t i = lo; i < hi; i++)
 		if (h->data[i - hs] != d[i - so])
-			r->stats.conflict_bytes++;
+			r->stats->conflict_bytes++;
 }
 
 /* Pop the first held segment and deliver it. */
@@ -126,7 +127,7 @@ static int push_in_order(struct reasm *r, const uint8_t *d, uint32_t len, reasm_
 
 static int gap(struct reasm *r)
 {
-	r->stats.gaps++;
+	r->stats->gaps++;
 	r->failed = true;
 	drop_held(r);
 	return -1;
@@ -172,7 +173,7 @@ static int push_ahead(struct reasm *r, uint32_t so, const uint8_t *d, uint32_t l
 	uint32_t need = uncovered(r, base, so, eo);
 	struct reasm_seg **pp = &r->held_list, *h, *s;
 
-	r->stats.ooo_segments++;
+	r->stats->ooo_segments++;
 	if (need > r->max_held - r->held)
 		return gap(r);
 	while (cur < eo) {
@@ -203,8 +204,8 @@ static int push_ahead(struct reasm *r, uint32_t so, const uint8_t *d, uint32_t l
 		cur = he;
 		pp = &h->next;
 	}
-	if (r->held > r->stats.held_max)
-		r->stats.held_max = r->held;
+	if (r->held > r->stats->held_max)
+		r->stats->held_max = r->held;
 	return 0;
 }
 
@@ -218,7 +219,7 @@ static int push_one(struct reasm *r, uint32_t seq, const uint8_t *d, uint32_t le
 		 * longer have them, so conflicts there cannot be seen. */
 		uint32_t dup = behind < len ? behind : len;
 
-		r->stats.dup_bytes += dup;
+		r->stats->dup_bytes += dup;
 		if (dup == len)
 			return 0;
 		d += dup;

@@ -35,13 +35,15 @@ struct reasm {
 	uint32_t max_held;	     /* bound on bytes held out of order */
 	uint32_t held;		     /* bytes currently held */
 	struct reasm_seg *held_list; /* sorted by seq */
-	struct reasm_stats stats;
+	struct reasm_stats *stats;   /* the caller's, shared by its streams */
 };
 
 /* Called with each run of newly contiguous bytes, in stream order. */
 typedef void (*reasm_data_fn)(void *ctx, const uint8_t *data, size_t len);
 
-void reasm_init(struct reasm *r, uint32_t max_held);
+/* stats: where the counts add up, outliving r (one per stream would cost 40
+ * bytes in each of 100k connections' directions). */
+void reasm_init(struct reasm *r, uint32_t max_held, struct reasm_stats *stats);
 /* Push one segment. Returns 0, or -1 once the direction has given up. */
 int reasm_push(struct reasm *r, uint32_t seq, const uint8_t *data, size_t len, reasm_data_fn fn,
 	       void *ctx);

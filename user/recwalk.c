@@ -17,16 +17,25 @@ void recwalk_init(struct recwalk *s, bool walk, uint32_t skip, uint8_t enc_max)
 
 void recwalk_free(struct recwalk *s)
 {
-	for (int i = 0; i < s->n; i++)
+	for (int i = 0; s->rec && i < s->n; i++)
 		free(s->rec[i].body);
+	free(s->rec);
 	memset(s, 0, sizeof(*s));
 }
 
 const struct recwalk_record *recwalk_record(const struct recwalk *s, uint32_t i)
 {
-	if (i >= s->n || (s->filling && i == s->n - 1u) || !s->rec[i].body)
+	if (!s->rec || i >= s->n || i >= s->w.enc_max || (s->filling && i == s->n - 1u) ||
+	    !s->rec[i].body)
 		return NULL;
 	return &s->rec[i];
+}
+
+/* While a record is taken and until the next unit starts, s->unit is its
+ * header. */
+const uint8_t *recwalk_last_hdr(const struct recwalk *s)
+{
+	return s->n ? s->unit : NULL;
 }
 
 bool recwalk_stop_record(const struct recwalk *s, uint8_t hdr[TLS_HDR_LEN], uint32_t *off)
@@ -43,16 +52,31 @@ static uint32_t min32(uint32_t a, size_t b)
 	return b < a ? (uint32_t)b : a;
 }
 
-/* An encrypted record's header (the unit just read): hold its body. */
+/* The body length of the record whose header is the unit. */
+static uint32_t unit_len(const struct recwalk *s)
+{
+	return (uint32_t)s->unit[3] << 8 | s->unit[4];
+}
+
+/* An encrypted record's header (the unit just read): hold its body. The
+ * walk takes at most w.enc_max of them (cs_wire.h). */
 static void record_begin(struct recwalk *s)
 {
-	struct recwalk_record *r = &s->rec[s->n++];
+	struct recwalk_record *r;
 
-	memcpy(r->hdr, s->unit, TLS_HDR_LEN);
-	r->len = (uint32_t)s->unit[3] << 8 | s->unit[4];
-	r->body = NULL;
+	if (!s->n && (s->rec = calloc(s->w.enc_max, sizeof(*s->rec))))
+		s->mem += s->w.enc_max * sizeof(*s->rec);
 	s->fill = 0;
 	s->filling = true;
+	if (!s->rec || s->n >= s->w.enc_max) {
+		s->n += s->n < UINT8_MAX;
+		s->oversize++;
+		return;
+	}
+	r = &s->rec[s->n++];
+	memcpy(r->hdr, s->unit, TLS_HDR_LEN);
+	r->len = unit_len(s);
+	r->body = NULL;
 	if (r->len > RECWALK_REC_MAX) {
 		s->oversize++;
 		return;
@@ -90,20 +114,25 @@ static void unit_done(struct recwalk *s)
 		record_begin(s);
 }
 
+/* The record taking body bytes, NULL if not held. */
+static const struct recwalk_record *recwalk_record_filling(const struct recwalk *s)
+{
+	return s->filling && s->rec && s->n <= s->w.enc_max ? &s->rec[s->n - 1] : NULL;
+}
+
 /* Body bytes up to the next unit; the encrypted record being held takes them. */
 static size_t body_bytes(struct recwalk *s, const uint8_t *b, size_t n, enum recwalk_event *ev)
 {
 	uint32_t k = min32(s->w.rec - s->pos, n);
-	struct recwalk_record *r;
+	const struct recwalk_record *r = recwalk_record_filling(s);
 
 	s->pos += k;
 	if (!s->filling)
 		return k;
-	r = &s->rec[s->n - 1];
-	if (r->body)
+	if (r && r->body)
 		memcpy(r->body + s->fill, b, k);
 	s->fill += k;
-	if (s->fill == r->len) {
+	if (s->fill == unit_len(s)) {
 		s->filling = false;
 		*ev = RECWALK_RECORD;
 	}
@@ -136,7 +165,7 @@ size_t recwalk_feed(struct recwalk *s, const uint8_t *b, size_t n, enum recwalk_
 				continue;
 			unit_done(s);
 			/* An empty encrypted record is whole at its header. */
-			if (s->filling && !s->rec[s->n - 1].len) {
+			if (s->filling && !unit_len(s)) {
 				s->filling = false;
 				*ev = RECWALK_RECORD;
 			}

@@ -49,8 +49,11 @@ struct recwalk {
 	bool filling;	   /* rec[n - 1] still takes body bytes */
 	uint32_t fill;	   /* ... this many so far */
 	uint32_t oversize; /* records not held: over RECWALK_REC_MAX */
-	size_t mem;	   /* bytes of record bodies held */
-	struct recwalk_record rec[CS_ENC_SERVER_RECS];
+	size_t mem;	   /* bytes held: rec[] and the record bodies */
+	/* enc_max entries, allocated with the first encrypted record: most
+	 * directions take none, and 100k of them must fit the memory bound.
+	 * NULL after that: no record is held (each counted in oversize). */
+	struct recwalk_record *rec;
 };
 
 /* walk: the direction is walked (it started with a TLS hello or alert; not
@@ -60,6 +63,9 @@ void recwalk_init(struct recwalk *s, bool walk, uint32_t skip, uint8_t enc_max);
 /* Feeds the next n stream bytes; returns how many it took: all, or fewer
  * when an event (*ev) happened right after the last one taken. */
 size_t recwalk_feed(struct recwalk *s, const uint8_t *b, size_t n, enum recwalk_event *ev);
+/* The header of the last encrypted record taken (the one a RECWALK_RECORD
+ * event is about), or NULL if the walk took none. */
+const uint8_t *recwalk_last_hdr(const struct recwalk *s);
 /* The i-th encrypted record (its index in the direction's encrypted
  * records, the record sequence number of the handshake keys), or NULL if
  * there is none (yet) or it was not held. */

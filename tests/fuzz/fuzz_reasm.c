@@ -35,7 +35,7 @@ static void on_data(void *vc, const uint8_t *d, size_t n)
 	}
 	m->delivered += n;
 	FUZZ_CHECK(m->delivered <= m->pushed || m->pushed == MODEL_SPAN);
-	FUZZ_CHECK(m->r->stats.delivered == m->delivered);
+	FUZZ_CHECK(m->r->stats->delivered == m->delivered);
 	if (++m->calls == m->free_at) {
 		reasm_free(m->r);
 		m->freed = true;
@@ -52,6 +52,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct model m;
 	struct fz f = { data, size };
+	struct reasm_stats st = { 0 };
 	struct reasm r;
 	uint8_t mode = fz_u8(&f);
 	uint32_t max_held =
@@ -64,7 +65,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	m.free_at = mode >> 4;
 	m.isn = isn;
 	end = isn;
-	reasm_init(&r, max_held);
+	reasm_init(&r, max_held, &st);
 	while (f.n > 0) {
 		uint8_t flags = fz_u8(&f);
 		uint32_t seq;

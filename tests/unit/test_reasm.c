@@ -40,6 +40,15 @@ static void sink_fn(void *ctx, const uint8_t *d, size_t n)
 		reasm_free(s->free_after);
 }
 
+/* Each stream's counts, from zero. */
+static struct reasm_stats st;
+
+static void init(struct reasm *r, uint32_t max_held)
+{
+	memset(&st, 0, sizeof(st));
+	reasm_init(r, max_held, &st);
+}
+
 static int push(struct reasm *r, struct sink *s, uint32_t seq, const char *str)
 {
 	return reasm_push(r, seq, (const uint8_t *)str, strlen(str), sink_fn, s);
@@ -58,16 +67,16 @@ static void test_in_order(void **state)
 	const char *w = "world";
 
 	(void)state;
-	reasm_init(&r, 1000);
+	init(&r, 1000);
 	assert_int_equal(push(&r, &s, 1000, "hello "), 0);
 	assert_true(r.started);
 	assert_int_equal(r.next_seq, 1006);
 	assert_int_equal(reasm_push(&r, 1006, (const uint8_t *)w, 5, sink_fn, &s), 0);
 	assert_ptr_equal(s.last_ptr, w); /* in order: no copy */
 	assert_sink(&s, "hello world");
-	assert_int_equal(r.stats.delivered, 11);
-	assert_int_equal(r.stats.dup_bytes, 0);
-	assert_int_equal(r.stats.ooo_segments, 0);
+	assert_int_equal(st.delivered, 11);
+	assert_int_equal(st.dup_bytes, 0);
+	assert_int_equal(st.ooo_segments, 0);
 	assert_int_equal(r.held, 0);
 	reasm_free(&r);
 	free(s.buf);
@@ -79,15 +88,15 @@ static void test_retransmission(void **state)
 	struct sink s = { 0 };
 
 	(void)state;
-	reasm_init(&r, 1000);
+	init(&r, 1000);
 	push(&r, &s, 1, "abcdef");
 	assert_int_equal(push(&r, &s, 1, "abcdef"), 0);
 	assert_int_equal(push(&r, &s, 3, "XY"), 0); /* old, different */
 	assert_sink(&s, "abcdef");
 	assert_int_equal(s.calls, 1);
-	assert_int_equal(r.stats.dup_bytes, 8);
-	assert_int_equal(r.stats.conflict_bytes, 0); /* not kept: unknowable */
-	assert_int_equal(r.stats.delivered, 6);
+	assert_int_equal(st.dup_bytes, 8);
+	assert_int_equal(st.conflict_bytes, 0); /* not kept: unknowable */
+	assert_int_equal(st.delivered, 6);
 	reasm_free(&r);
 	free(s.buf);
 }
@@ -98,11 +107,11 @@ static void test_partial_overlap(void **state)
 	struct sink s = { 0 };
 
 	(void)state;
-	reasm_init(&r, 1000);
+	init(&r, 1000);
 	push(&r, &s, 100, "0123456789");
 	assert_int_equal(push(&r, &s, 105, "XXXXXabcde"), 0);
 	assert_sink(&s, "0123456789abcde");
-	assert_int_equal(r.stats.dup_bytes, 5);
+	assert_int_equal(st.dup_bytes, 5);
 	assert_int_equal(r.next_seq, 115);
 	reasm_free(&r);
 	free(s.buf);
@@ -114,14 +123,14 @@ static void test_out_of_order(void **state)
 	struct sink s = { 0 };
 
 	(void)state;
-	reasm_init(&r, 1000);
+	init(&r, 1000);
 	push(&r, &s, 0, "AB");
 	push(&r, &s, 6, "GH");
 	push(&r, &s, 4, "EF");
 	push(&r, &s, 10, "KL"); /* beyond a second hole */
 	assert_sink(&s, "AB");
 	assert_int_equal(r.held, 6);
-	assert_int_equal(r.stats.ooo_segments, 3);
+	assert_int_equal(st.ooo_segments, 3);
 	assert_int_equal(push(&r, &s, 2, "CD"), 0);
 	assert_sink(&s, "ABCDEFGH");
 	assert_int_equal(r.held, 2);
@@ -129,8 +138,8 @@ static void test_out_of_order(void **state)
 	assert_sink(&s, "ABCDEFGHIJKL");
 	assert_int_equal(r.held, 0);
 	assert_null(r.held_list);
-	assert_int_equal(r.stats.held_max, 6);
-	assert_int_equal(r.stats.delivered, 12);
+	assert_int_equal(st.held_max, 6);
+	assert_int_equal(st.delivered, 12);
 	assert_false(r.failed);
 	reasm_free(&r);
 	free(s.buf);
@@ -143,7 +152,7 @@ static void test_wraparound(void **state)
 	uint32_t base = 0xFFFFFFFAu;
 
 	(void)state;
-	reasm_init(&r, 1000);
+	init(&r, 1000);
 	push(&r, &s, base, "abcd");	  /* ..fffd */
 	push(&r, &s, base + 8, "ijkl");	  /* 0x2: past 2^32 */
 	push(&r, &s, base + 2, "cdefgh"); /* overlap + fills */
@@ -151,7 +160,7 @@ static void test_wraparound(void **state)
 	assert_int_equal(r.next_seq, 6);
 	push(&r, &s, 0xFFFFFFFFu, "XX"); /* old, across the wrap */
 	assert_int_equal(s.len, 12);
-	assert_int_equal(r.stats.dup_bytes, 4);
+	assert_int_equal(st.dup_bytes, 4);
 	reasm_free(&r);
 	free(s.buf);
 }
@@ -164,19 +173,19 @@ static void test_hole_exceeds_max_held(void **state)
 
 	(void)state;
 	memset(big, 'z', sizeof(big));
-	reasm_init(&r, 100);
+	init(&r, 100);
 	push(&r, &s, 0, "0123456789");
 	assert_int_equal(reasm_push(&r, 20, big, 60, sink_fn, &s), 0);
 	assert_int_equal(r.held, 60);
 	assert_int_equal(reasm_push(&r, 80, big, 70, sink_fn, &s), -1);
 	assert_true(r.failed);
-	assert_int_equal(r.stats.gaps, 1);
+	assert_int_equal(st.gaps, 1);
 	assert_int_equal(r.held, 0);
 	assert_null(r.held_list);
 	/* Filling the hole now is too late. */
 	assert_int_equal(push(&r, &s, 10, "abcdefghij"), -1);
 	assert_int_equal(s.len, 10);
-	assert_int_equal(r.stats.gaps, 1);
+	assert_int_equal(st.gaps, 1);
 	reasm_free(&r);
 	free(s.buf);
 }
@@ -189,13 +198,13 @@ static void test_exactly_max_held(void **state)
 
 	(void)state;
 	memset(b, 'q', sizeof(b));
-	reasm_init(&r, 100);
+	init(&r, 100);
 	push(&r, &s, 0, "a");
 	assert_int_equal(reasm_push(&r, 2, b, 100, sink_fn, &s), 0);
 	assert_int_equal(r.held, 100);
 	assert_int_equal(push(&r, &s, 1, "b"), 0);
 	assert_int_equal(s.len, 102);
-	assert_int_equal(r.stats.held_max, 100);
+	assert_int_equal(st.held_max, 100);
 	reasm_free(&r);
 	free(s.buf);
 }
@@ -206,14 +215,14 @@ static void test_duplicate_held(void **state)
 	struct sink s = { 0 };
 
 	(void)state;
-	reasm_init(&r, 1000);
+	init(&r, 1000);
 	push(&r, &s, 0, "ab");
 	push(&r, &s, 4, "efgh");
 	assert_int_equal(push(&r, &s, 4, "efgh"), 0);
 	assert_int_equal(push(&r, &s, 4, "eXgY"), 0);
 	assert_int_equal(r.held, 4);
-	assert_int_equal(r.stats.dup_bytes, 8);
-	assert_int_equal(r.stats.conflict_bytes, 2);
+	assert_int_equal(st.dup_bytes, 8);
+	assert_int_equal(st.conflict_bytes, 2);
 	push(&r, &s, 2, "cd");
 	assert_sink(&s, "abcdefgh");
 	reasm_free(&r);
@@ -226,14 +235,14 @@ static void test_overlapping_held_first_wins(void **state)
 	struct sink s = { 0 };
 
 	(void)state;
-	reasm_init(&r, 1000);
+	init(&r, 1000);
 	push(&r, &s, 0, "..");
 	push(&r, &s, 10, "AAAAAAAAAA");		 /* [10,20) */
 	push(&r, &s, 5, "BBBBBBBBBBBBBBBBBBBB"); /* [5,25): spans it */
 	push(&r, &s, 22, "CCCCCC");		 /* [22,28) */
 	assert_int_equal(r.held, 23);		 /* [5,28) */
-	assert_int_equal(r.stats.dup_bytes, 13);
-	assert_int_equal(r.stats.conflict_bytes, 13);
+	assert_int_equal(st.dup_bytes, 13);
+	assert_int_equal(st.conflict_bytes, 13);
 	push(&r, &s, 2, "...");
 	assert_sink(&s, ".....BBBBBAAAAAAAAAABBBBBCCC");
 	reasm_free(&r);
@@ -247,21 +256,21 @@ static void test_in_order_over_held(void **state)
 	struct sink s = { 0 };
 
 	(void)state;
-	reasm_init(&r, 1000);
+	init(&r, 1000);
 	push(&r, &s, 0, "x");
 	push(&r, &s, 4, "AA");
 	push(&r, &s, 8, "CCCC"); /* [8,12) */
 	push(&r, &s, 13, "E");
 	push(&r, &s, 1, "bbbbbbbbbb"); /* [1,11) */
 	assert_sink(&s, "xbbbAAbbCCCC");
-	assert_int_equal(r.stats.dup_bytes, 5);
-	assert_int_equal(r.stats.conflict_bytes, 5);
+	assert_int_equal(st.dup_bytes, 5);
+	assert_int_equal(st.conflict_bytes, 5);
 	assert_int_equal(r.held, 1);
 	assert_int_equal(r.next_seq, 12);
 	push(&r, &s, 12, "dF"); /* 1 new byte, then held */
 	assert_sink(&s, "xbbbAAbbCCCCdE");
 	assert_int_equal(r.held, 0);
-	assert_int_equal(r.stats.conflict_bytes, 6);
+	assert_int_equal(st.conflict_bytes, 6);
 	reasm_free(&r);
 	free(s.buf);
 }
@@ -272,7 +281,7 @@ static void test_zero_length(void **state)
 	struct sink s = { 0 };
 
 	(void)state;
-	reasm_init(&r, 1000);
+	init(&r, 1000);
 	assert_int_equal(reasm_push(&r, 55, NULL, 0, sink_fn, &s), 0);
 	assert_false(r.started);
 	push(&r, &s, 100, "abc");
@@ -280,8 +289,8 @@ static void test_zero_length(void **state)
 	assert_int_equal(reasm_push(&r, 103, NULL, 0, sink_fn, &s), 0);
 	assert_int_equal(r.next_seq, 103);
 	assert_int_equal(s.calls, 1);
-	assert_int_equal(r.stats.dup_bytes, 0);
-	assert_int_equal(r.stats.ooo_segments, 0);
+	assert_int_equal(st.dup_bytes, 0);
+	assert_int_equal(st.ooo_segments, 0);
 	reasm_free(&r);
 	free(s.buf);
 }
@@ -292,23 +301,23 @@ static void test_give_up(void **state)
 	struct sink s = { 0 };
 
 	(void)state;
-	reasm_init(&r, 1000);
+	init(&r, 1000);
 	push(&r, &s, 0, "ab");
 	reasm_give_up(&r); /* no hole: not a gap */
 	assert_true(r.failed);
-	assert_int_equal(r.stats.gaps, 0);
+	assert_int_equal(st.gaps, 0);
 	assert_int_equal(push(&r, &s, 2, "cd"), -1);
 	reasm_free(&r);
 
-	reasm_init(&r, 1000);
+	init(&r, 1000);
 	push(&r, &s, 0, "ab");
 	push(&r, &s, 5, "ff");
 	reasm_give_up(&r);
-	assert_int_equal(r.stats.gaps, 1);
+	assert_int_equal(st.gaps, 1);
 	assert_int_equal(r.held, 0);
 	assert_null(r.held_list);
 	reasm_give_up(&r);
-	assert_int_equal(r.stats.gaps, 1);
+	assert_int_equal(st.gaps, 1);
 	reasm_free(&r);
 	free(s.buf);
 }
@@ -320,7 +329,7 @@ static void test_give_up_in_callback(void **state)
 	struct sink s = { 0 };
 
 	(void)state;
-	reasm_init(&r, 1000);
+	init(&r, 1000);
 	push(&r, &s, 0, "a");
 	push(&r, &s, 3, "d");
 	push(&r, &s, 5, "f");
@@ -332,7 +341,7 @@ static void test_give_up_in_callback(void **state)
 	reasm_free(&r);
 
 	/* Same with reasm_free (the flow is torn down). */
-	reasm_init(&r, 1000);
+	init(&r, 1000);
 	s.give_up_after = NULL;
 	s.calls = 0;
 	push(&r, &s, 0, "a");
@@ -397,25 +406,25 @@ static bool run_random(uint64_t seed, uint32_t isn, uint32_t max_seg, uint32_t m
 		p[i] = p[j];
 		p[j] = t;
 	}
-	reasm_init(&r, max_held);
+	init(&r, max_held);
 	for (size_t i = 0; i < np; i++) {
 		if (reasm_push(&r, isn + p[i].off, stream + p[i].off, p[i].len, sink_fn, &s) == 0)
 			continue;
 		assert_true(max_held < LEN);
 		assert_true(r.failed);
-		assert_int_equal(r.stats.gaps, 1);
+		assert_int_equal(st.gaps, 1);
 		assert_int_equal(r.held, 0);
-		assert_int_equal(r.stats.delivered, s.len);
+		assert_int_equal(st.delivered, s.len);
 		assert_memory_equal(s.buf, stream, s.len);
 		reasm_free(&r);
 		free(s.buf);
 		return true;
 	}
-	assert_true(r.stats.held_max <= max_held);
+	assert_true(st.held_max <= max_held);
 	assert_int_equal(s.len, LEN);
 	assert_memory_equal(s.buf, stream, LEN);
-	assert_int_equal(r.stats.delivered, LEN);
-	assert_int_equal(r.stats.conflict_bytes, 0);
+	assert_int_equal(st.delivered, LEN);
+	assert_int_equal(st.conflict_bytes, 0);
 	assert_int_equal(r.held, 0);
 	assert_null(r.held_list);
 	assert_int_equal(r.next_seq, (uint32_t)(isn + LEN));
