@@ -78,6 +78,17 @@ static __always_inline void count(__u32 idx, __u64 v)
 		*c += v;
 }
 
+/* Sleepable programs only: may fault the page in (Go's label constant sits
+ * in a page of the binary the process may not have touched yet). */
+static __always_inline int copy_user(void *dst, __u32 len, __u64 src)
+{
+	if (bpf_copy_from_user(dst, len, (const void *)src)) {
+		count(CS_UP_C_READ_FAIL, 1);
+		return -1;
+	}
+	return 0;
+}
+
 static __always_inline int read_user(void *dst, __u32 len, __u64 src)
 {
 	if (bpf_probe_read_user(dst, len, (const void *)src)) {
@@ -396,7 +407,7 @@ int BPF_PROG(up_send, struct sock *sk, int ret, int flags)
  * takes two (ptr, len), a slice three (ptr, len, cap). So: receiver RAX,
  * label RBX/RCX, clientRandom RDI/RSI/R8, secret R9/R10/R11.
  */
-SEC("uprobe")
+SEC("uprobe.s")
 int up_go_keylog(struct pt_regs *ctx)
 {
 	__u64 id = bpf_get_current_pid_tgid();
@@ -424,15 +435,15 @@ int up_go_keylog(struct pt_regs *ctx)
 	n = label_len;
 	barrier_var(n);
 	n = ((n - 1) & (CS_UP_LABEL_MAX - 1)) + 1;
-	if (read_user(s->label, n, label))
+	if (copy_user(s->label, n, label))
 		goto discard;
 	s->label_len = n;
-	if (read_user(s->random, CS_UP_RANDOM_LEN, random))
+	if (copy_user(s->random, CS_UP_RANDOM_LEN, random))
 		goto discard;
 	n = secret_len;
 	barrier_var(n);
 	n = ((n - 1) & (CS_UP_SECRET_MAX - 1)) + 1;
-	if (read_user(s->secret, n, secret))
+	if (copy_user(s->secret, n, secret))
 		goto discard;
 	s->secret_len = n;
 	bpf_get_current_comm(s->comm, sizeof(s->comm));
