@@ -92,7 +92,7 @@ struct app {
 	struct encports *enc_ports;
 	bool uprobe_frozen; /* privileges dropped: uprobe_freeze before */
 	/* ... local server ports said not covered (keysrc_hidden), a bit each */
-	uint64_t uncovered[65536 / 64];
+	struct cs_port_set uncovered;
 };
 
 static volatile sig_atomic_t exiting, reload_requested;
@@ -452,10 +452,10 @@ static void keysrc_hidden(struct app *a, const struct cs_report *r)
 {
 	uint16_t port = r->server.port;
 
-	if (!a->uprobe || !a->uprobe_frozen || a->uncovered[port / 64] >> (port % 64) & 1 ||
+	if (!a->uprobe || !a->uprobe_frozen || cs_port_in(&a->uncovered, port) ||
 	    !procscan_listening("/proc/self/net", port))
 		return;
-	a->uncovered[port / 64] |= (uint64_t)1 << (port % 64);
+	cs_port_set_add(&a->uncovered, port);
 	a->counters.uprobe_uncovered++;
 	status(a, EV_UPROBE, "warning",
 	       "TLS 1.3 server on local port %u: its chain is not seen: its binary was not "

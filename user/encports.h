@@ -8,15 +8,16 @@
 #include <linux/types.h>
 #include "certsentry.h"
 
-/* At most CS_ENC_PORTS_MAX ports, as the kernel's map holds. */
+/* At most CS_ENC_PORTS_MAX ports, as the kernel's map holds: --port's
+ * bitmap (struct cs_port_set) with a count. */
 struct encports {
-	uint64_t bits[65536 / 64];
+	struct cs_port_set set;
 	uint32_t n;
 };
 
 static inline bool encports_has(const struct encports *e, uint16_t port)
 {
-	return e->bits[port / 64] >> (port % 64) & 1;
+	return cs_port_in(&e->set, port);
 }
 
 /* false if the set is full (the port is not added). */
@@ -26,7 +27,7 @@ static inline bool encports_add(struct encports *e, uint16_t port)
 		return true;
 	if (e->n >= CS_ENC_PORTS_MAX)
 		return false;
-	e->bits[port / 64] |= (uint64_t)1 << (port % 64);
+	cs_port_set_add(&e->set, port);
 	e->n++;
 	return true;
 }
