@@ -258,14 +258,20 @@ void hidden_start(struct flow_table *t, struct dir *d)
 	t->st.hidden_waiting++;
 }
 
-/* The connection ends: a last look at the key log while its records are
- * held; then a served chain may still come until the deadline (the uprobe
- * source is read apart from the packets), else the handshake is unverified. */
+/*
+ * The connection ends: a last look at the key log while its records are
+ * held (again if it was asked at the flight: a client's key log gets the
+ * server's secret only once the client has read that flight, which is
+ * before it sends anything that ends the connection, but often after we
+ * saw the flight); then a served chain may still come until the deadline
+ * (the uprobe source is read apart from the packets), else the handshake
+ * is unverified.
+ */
 void hidden_conn_end(struct flow_table *t, struct conn *c)
 {
 	struct hidden *h = c->hid;
 
-	if (h && !h->fl && !h->asked && t->o.need_keys && t->o.keylog && c->have_random) {
+	if (h && !h->fl && t->o.need_keys && t->o.keylog && c->have_random) {
 		h->asked = true;
 		t->o.need_keys(t->o.ctx);
 	}

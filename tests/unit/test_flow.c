@@ -572,13 +572,15 @@ static struct keylog *klog_store(bool corrupt)
 	return k;
 }
 
-static void rig_init_sources(struct rig *g, struct keylog *k, bool served)
+static void rig_init_sources(struct rig *g, struct keylog *k, bool served,
+			     void (*need_keys)(void *ctx))
 {
 	struct flow_opts o = { .report = on_report,
 			       .done = on_done,
 			       .copy_encrypted = true,
 			       .keylog = k,
-			       .wait_served = served };
+			       .wait_served = served,
+			       .need_keys = need_keys };
 
 	memset(g, 0, sizeof(*g));
 	g->sink.no_outcomes = true;
@@ -604,7 +606,7 @@ static void test_tls13_keylog(void **state)
 	for (int corrupt = 0; corrupt < 2; corrupt++) {
 		handshake(TLS1_3_VERSION, "keys.flow.test", &c2s, &s2c);
 		k = klog_store(corrupt);
-		rig_init_sources(&g, k, false);
+		rig_init_sources(&g, k, false, NULL);
 		push_stream(&g, 40011, true, 1, &c2s, 1448);
 		push_stream(&g, 40011, false, 1, &s2c, 1448);
 		flow_drain(g.ft);
@@ -629,6 +631,61 @@ static void test_tls13_keylog(void **state)
 		free(c2s.b);
 		free(s2c.b);
 	}
+}
+
+/* A client's key log (tlsload -k, SSLKEYLOGFILE): the server's secret is
+ * written once the client has read the server's flight, often after we saw
+ * that flight, always before the client ends the connection. */
+static struct keylog *late_store;
+static bool late_written;
+static int late_asked;
+
+static void late_need_keys(void *ctx)
+{
+	char *line = klog, *nl;
+
+	(void)ctx;
+	late_asked++;
+	while (late_written && (nl = memchr(line, '\n', klog_len - (size_t)(line - klog)))) {
+		keylog_add_line(late_store, line, (size_t)(nl - line), 0);
+		line = nl + 1;
+	}
+}
+
+/* The secret comes after the flight was seen and asked for, before the FINs:
+ * the connection's end looks again, while its records are held. */
+static void test_tls13_keylog_late(void **state)
+{
+	struct stream c2s, s2c;
+	struct flow_stats st;
+	struct rig g;
+
+	(void)state;
+	handshake(TLS1_3_VERSION, "late.flow.test", &c2s, &s2c);
+	late_store = keylog_new(NULL);
+	late_written = false;
+	late_asked = 0;
+	rig_init_sources(&g, late_store, false, late_need_keys);
+	push_stream(&g, 40012, true, 1, &c2s, 1448);
+	push_stream(&g, 40012, false, 1, &s2c, 1448);
+	assert_int_equal(g.sink.n, 0); /* waits for its secret */
+	assert_int_equal(late_asked, 1);
+	late_written = true;
+	push(&g, 40012, true, 1 + (uint32_t)c2s.len, NULL, 0, CS_TCP_FIN | CS_TCP_ACK, 2000);
+	push(&g, 40012, false, 1 + (uint32_t)s2c.len, NULL, 0, CS_TCP_FIN | CS_TCP_ACK, 2000);
+	flow_stats(g.ft, &st);
+	assert_int_equal(late_asked, 2);
+	assert_int_equal(g.sink.n, 1);
+	assert_int_equal(g.sink.r[0].action, REPORT_CERTIFICATE);
+	assert_int_equal(g.sink.r[0].source, SOURCE_KEYLOG);
+	assert_int_equal(st.keylog_chains, 1);
+	assert_int_equal(st.hidden_waiting, 0);
+	assert_int_equal(st.active, 0); /* ended by the FINs, not by a drain */
+	rig_free(&g);
+	keylog_free(late_store);
+	late_store = NULL;
+	free(c2s.b);
+	free(s2c.b);
 }
 
 static void served_of(struct served_chain *sc, uint16_t cport, const uint8_t *der, int n)
@@ -659,7 +716,7 @@ static void test_served_chain(void **state)
 	leaf_hex(want);
 	handshake(TLS1_3_VERSION, "served.flow.test", &c2s, &s2c);
 	handshake(TLS1_2_VERSION, "served.flow.test", &c12, &s12);
-	rig_init_sources(&g, NULL, true);
+	rig_init_sources(&g, NULL, true, NULL);
 	/* before the ServerHello */
 	served_of(&sc, 40021, der, der_len);
 	push_stream(&g, 40021, true, 1, &c2s, 1448);
@@ -1282,6 +1339,7 @@ int main(void)
 		cmocka_unit_test(test_tls12_chain),
 		cmocka_unit_test(test_tls13_hidden),
 		cmocka_unit_test(test_tls13_keylog),
+		cmocka_unit_test(test_tls13_keylog_late),
 		cmocka_unit_test(test_served_chain),
 		cmocka_unit_test(test_reordered_and_duplicated),
 		cmocka_unit_test(test_short_first_segment),

@@ -36,7 +36,7 @@
 # LIVE_PERF (a directory: perf record -g of certsentry during its live runs;
 # LIVE_PERF_MODE=all records the whole machine, =trace counts syscalls,
 # =dwarf unwinds userspace stacks too),
-# T13_RUNS (2), INV_RUNS (2), INV_TRIALS (5), MEM_FLOWS (100000) MEM_MAX_FLOWS (262144).
+# T13_RUNS (2) T13_VARIANTS (wire12 hidden13 uprobe13 keylog13), INV_RUNS (2), INV_TRIALS (5), MEM_FLOWS (100000) MEM_MAX_FLOWS (262144).
 # Before/after in one run: BASE_FASTPATH and BASE_CERTSENTRY name the fastpath and
 # certsentry binaries of a baseline build (e.g. main's); fastpath then runs both and
 # iperf3 measures both programs' run time per packet (BPF stats on) in turn.
@@ -895,6 +895,7 @@ src_sum() {
 # alone (written by the clients: tlsload -k, followed as it grows); and TLS 1.2
 # only on the wire, the path they are measured against. T13_RUNS runs each.
 T13_RUNS=${T13_RUNS:-2}
+T13_VARIANTS=${T13_VARIANTS:-wire12 hidden13 uprobe13 keylog13}	# some, while working on one
 
 section_tls13_sources() {
 	local md=$W/tls13_sources.md js=$W/tls13_sources.json r v kl=$W/t13.keylog
@@ -905,9 +906,9 @@ section_tls13_sources() {
 	src_size tls13_sources
 	SRC_NGINX=$NGINX_PID
 	: > "$W/t13.l"
-	log "tls13_sources: $T13_RUNS x 4 runs of $LIVE_N handshakes"
+	log "tls13_sources: $T13_RUNS x ($T13_VARIANTS) runs of $LIVE_N handshakes"
 	for r in $(seq 1 "$T13_RUNS"); do
-		for v in wire12 hidden13 uprobe13 keylog13; do
+		for v in $T13_VARIANTS; do
 			case $v in
 			wire12) src_run t13 "$v" "$r" "$LIVE_N" 0 "" --no-uprobe --every ;;
 			hidden13) src_run t13 "$v" "$r" "$LIVE_N" 100 "" --no-uprobe --every ;;
@@ -969,7 +970,7 @@ section_tls13_sources() {
 		echo
 		[ -s "$W/live.err" ] && { echo "Notes: $(tr '\n' ' ' < "$W/live.err")"; echo; }
 	} >> "$md"
-	[ "$(jq length "$js")" -gt 0 ] && [ "$(jq -s 'map(select(.variant == "uprobe13")) | length' "$W/t13.sum2")" -gt 0 ]
+	[ "$(jq length "$js")" -gt 0 ] && [ "$(jq -s 'map(.variant) | unique | length' "$W/t13.sum2")" -eq "$(wc -w <<< "$T13_VARIANTS")" ]
 }
 
 # ---- inventory: nginx CPU with --inventory and the fetchers on; first alert with a known CRL ----
