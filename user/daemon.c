@@ -93,6 +93,10 @@ struct app {
 	bool uprobe_frozen; /* privileges dropped: uprobe_freeze before */
 	/* ... local server ports said not covered (keysrc_hidden), a bit each */
 	struct cs_port_set uncovered;
+	/* ... the ports listening in our namespace, read at most once per
+	 * rescan period (0: never read), not per hidden handshake */
+	struct cs_port_set listening;
+	uint64_t listening_ns;
 };
 
 static volatile sig_atomic_t exiting, reload_requested;
@@ -450,10 +454,22 @@ static void on_go_ports(void *ctx, const struct encports *ports)
  * namespace) is one they do not cover: said once per port, counted. */
 static void keysrc_hidden(struct app *a, const struct cs_report *r)
 {
+	uint64_t period =
+		(a->cfg->up.rescan_ms ? a->cfg->up.rescan_ms : UPROBE_RESCAN_MS) * 1000000ULL;
 	uint16_t port = r->server.port;
+	uint64_t now;
 
-	if (!a->uprobe || !a->uprobe_frozen || cs_port_in(&a->uncovered, port) ||
-	    !procscan_listening("/proc/self/net", port))
+	if (!a->uprobe || !a->uprobe_frozen || cs_port_in(&a->uncovered, port))
+		return;
+	/* A burst of hidden handshakes (to remote servers, most of them) reads
+	 * /proc once; a server started since is said at its first hidden
+	 * handshake after the next read. */
+	now = mono_ns();
+	if (!a->listening_ns || now - a->listening_ns >= period) {
+		procscan_listening_ports("/proc/self/net", &a->listening);
+		a->listening_ns = now;
+	}
+	if (!cs_port_in(&a->listening, port))
 		return;
 	cs_port_set_add(&a->uncovered, port);
 	a->counters.uprobe_uncovered++;

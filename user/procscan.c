@@ -166,24 +166,25 @@ int procscan_listeners(const char *proc, struct inode_set *set)
 	return n_seen;
 }
 
-bool procscan_listening(const char *netdir, uint16_t port)
+int procscan_listening_ports(const char *netdir, struct cs_port_set *ports)
 {
 	static const char *const files[] = { "tcp", "tcp6" };
 	struct inode_set set = { 0 };
 	char path[PROCSCAN_PATH_MAX];
-	bool found = false;
-	size_t i;
+	int n = 0;
 
-	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+	memset(ports, 0, sizeof(*ports));
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
 		snprintf(path, sizeof(path), "%s/%s", netdir, files[i]);
 		set.n = 0;
 		if (read_tcp(path, &set))
 			continue;
-		for (size_t j = 0; j < set.n && !found; j++)
-			found = set.v[j].port == port;
+		for (size_t j = 0; j < set.n; j++)
+			cs_port_set_add(ports, set.v[j].port);
+		n += (int)set.n;
 	}
 	procscan_set_free(&set);
-	return found;
+	return n;
 }
 
 void procscan_set_free(struct inode_set *set)

@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <linux/types.h>
+#include "certsentry.h"
 
 #define PROCSCAN_INODES_MAX 65536 /* listening sockets remembered per scan */
 #define PROCSCAN_NETNS_MAX  1024  /* network namespaces read per scan */
@@ -48,9 +50,11 @@ struct inode_set {
  * in. Returns namespaces read, or -errno. */
 int procscan_listeners(const char *proc, struct inode_set *set);
 void procscan_set_free(struct inode_set *set);
-/* Does a TCP socket listen on port in the namespace whose net directory is
- * netdir ("/proc/self/net": our own; readable without privileges)? */
-bool procscan_listening(const char *netdir, uint16_t port);
+/* The ports TCP sockets listen on in the namespace whose net directory is
+ * netdir ("/proc/self/net": our own; readable without privileges): ports
+ * cleared, then one bit each (a fixed 8 KiB, however many sockets). Returns
+ * the listening sockets read (a file that cannot be read adds none). */
+int procscan_listening_ports(const char *netdir, struct cs_port_set *ports);
 /* How many open sockets of process pid have their inode in set (0: none),
  * counting up to max (at least 1): their ports go to ports (NULL if max is
  * 0: is there one?). */

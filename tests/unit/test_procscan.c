@@ -189,6 +189,7 @@ static int teardown_proc(void **state)
 
 static void test_listeners(void **state)
 {
+	struct cs_port_set lp;
 	struct inode_set set = { 0 };
 	uint16_t ports[4] = { 0 };
 	char netdir[128];
@@ -207,10 +208,12 @@ static void test_listeners(void **state)
 	assert_int_equal(procscan_holds(root, 101, &set, NULL, 0), 0);
 	assert_int_equal(procscan_holds(root, 555, &set, ports, 4), 0);
 	snprintf(netdir, sizeof(netdir), "%s/100/net", root);
-	assert_true(procscan_listening(netdir, 0x1151));
-	assert_false(procscan_listening(netdir, 443));
+	assert_int_equal(procscan_listening_ports(netdir, &lp), 1);
+	assert_true(cs_port_in(&lp, 0x1151));
+	assert_false(cs_port_in(&lp, 443));
 	snprintf(netdir, sizeof(netdir), "%s/104/net", root); /* none there */
-	assert_false(procscan_listening(netdir, 0x1151));
+	assert_int_equal(procscan_listening_ports(netdir, &lp), 0);
+	assert_false(cs_port_in(&lp, 0x1151));
 	procscan_set_free(&set);
 	assert_int_equal(procscan_listeners("/nonexistent-proc", &set), -ENOENT);
 	procscan_set_free(&set);
