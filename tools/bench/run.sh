@@ -13,7 +13,9 @@
 #               certsentry (default) / tcpdump attached: handshakes/s, missed, ring
 #               drops, CPU as a share of nginx's workers
 #   latency     certsentry's capture-to-line histogram (--metrics) under that load
-#               and under a moderate one
+#               and under a moderate one, and under full load with certsentry at a
+#               real-time priority (LAT_RT): the share of the latency that is waiting
+#               for a CPU, with certsentry's run-queue wait (schedstat) per run
 #   tls13_sources  issue 15: on that nginx, the share of TLS 1.3 chains checked with
 #               the uprobe alone and a key log alone, and certsentry CPU per handshake
 #               of each next to TLS 1.2 on the wire
@@ -32,7 +34,7 @@
 # Environment: BENCH_SECTIONS, BENCH_PCAP (reuse this capture instead of
 # generating one), N12 N13 BULK_EVERY BULK_KB THREADS (capture size, see
 # mkpcap.sh), RUNS (5), IPERF_SECONDS (5), CERTSENTRY, BENCH_OUT_MD, BENCH_OUT_JSON,
-# LIVE_SECONDS (12) LIVE_RUNS (3) LIVE_THREADS (8) LIVE_TLS13_PCT (20) LAT_THREADS (1)
+# LIVE_SECONDS (12) LIVE_RUNS (3) LIVE_THREADS (8) LIVE_TLS13_PCT (20) LAT_THREADS (1) LAT_RT (1: the chrt run; 0: none)
 # LIVE_PERF (a directory: perf record -g of certsentry during its live runs;
 # LIVE_PERF_MODE=all records the whole machine, =trace counts syscalls,
 # =dwarf unwinds userspace stacks too),
@@ -417,6 +419,13 @@ cpu_ns() {
 	for p in "$@"; do cat /proc/"$p"/task/*/schedstat 2>/dev/null; done | awk '{t += $1} END {printf "%.0f\n", t}'
 }
 
+# Run-queue wait of processes in ns: time their threads were runnable and not running
+# (/proc/PID/task/*/schedstat, second field): on a saturated machine, what a latency is made of.
+wait_ns() {
+	local p
+	for p in "$@"; do cat /proc/"$p"/task/*/schedstat 2>/dev/null; done | awk '{t += $2} END {printf "%.0f\n", t}'
+}
+
 # forget_pid PID: a process of ours that has ended and been reaped: never signal it again.
 forget_pid() {
 	local keep=() p
@@ -544,7 +553,7 @@ tl() { sed -n "s/.*[ :]$2=\([0-9.]*\).*/\1/p" "$1" | head -1; }	# tl FILE KEY: a
 # attached; appends one JSON object to $W/live.l.
 live_one() {
 	local v=$1 r=$2 th=$3 n=$4 mon='' bs='' out=$W/live-$1-$2 workers m0=0 m1=0 n0 n1 b0="0 0" b1="0 0" cert=null hid=null
-	local drops=null p50=null p99=null latn=null cap=null tdrop=null kpk=null kev=null
+	local drops=null p50=null p99=null latn=null cap=null tdrop=null kpk=null kev=null w0=0 w1=0
 	workers=$(pgrep -P "$NGINX_PID" | tr '\n' ' ')
 	local every=(--every)
 	[ "$v" = sentry_dedup ] && every=()
@@ -566,7 +575,7 @@ live_one() {
 		mon=$BG_PID
 		wait_for 10 grep -q "listening on" "$out.tcpdump" || { echo "tcpdump did not start" >> "$W/live.err"; stop_pid "$mon"; return 1; } ;;
 	esac
-	[ -n "$mon" ] && m0=$(cpu_ns "$mon")
+	[ -n "$mon" ] && m0=$(cpu_ns "$mon") w0=$(wait_ns "$mon")
 	n0=$(cpu_ns "$NGINX_PID" $workers)
 	local perf=''
 	if [ -n "${LIVE_PERF:-}" ] && [ "$v" != none ] && [ "$v" != tcpdump ]; then	# LIVE_PERF=DIR: profile certsentry (perf record -g)
@@ -586,7 +595,7 @@ live_one() {
 	live_load "$n" "$th" "$out.load" || { echo "tlsload ($v run $r): $(tail -2 "$out.load")" >> "$W/live.err"; }
 	sleep 1	# what the monitor still does after the last handshake counts too
 	[ -n "$perf" ] && { kill -INT "$perf"; wait "$perf" 2>/dev/null; forget_pid "$perf"; perf=$LIVE_PERF/perf-$v-$r; mv "$LIVE_PERF/perf-$r.data" "$perf.data"; }
-	[ -n "$mon" ] && m1=$(cpu_ns "$mon")
+	[ -n "$mon" ] && m1=$(cpu_ns "$mon") w1=$(wait_ns "$mon")
 	n1=$(cpu_ns "$NGINX_PID" $workers)
 	case $v in
 	certsentry|sentry_dedup)
@@ -611,14 +620,14 @@ live_one() {
 	jq -n -c --arg v "$v" --argjson r "$r" --argjson th "$th" \
 		--argjson t12 "$(tl "$out.load" tls12)" --argjson t13 "$(tl "$out.load" tls13)" \
 		--argjson failed "$(tl "$out.load" failed)" --argjson secs "$(tl "$out.load" seconds)" \
-		--argjson mon $((m1 - m0)) --argjson ngx $((n1 - n0)) \
+		--argjson mon $((m1 - m0)) --argjson ngx $((n1 - n0)) --argjson monw $((w1 - w0)) \
 		--argjson bpfns $(( ${b1% *} - ${b0% *} )) --argjson bpfcnt $(( ${b1#* } - ${b0#* } )) \
 		--argjson cert "${cert:-null}" --argjson hid "${hid:-null}" --argjson drops "${drops:-null}" \
 		--argjson p50 "${p50:-null}" --argjson p99 "${p99:-null}" --argjson latn "${latn:-null}" \
 		--argjson cap "${cap:-null}" --argjson tdrop "${tdrop:-null}" --argjson kpk "${kpk:-null}" --argjson kev "${kev:-null}" '
 		{variant: $v, run: $r, threads: $th, tls12: $t12, tls13: $t13, failed: $failed, seconds: $secs,
 		 hs: ($t12 + $t13), hs_per_s: (($t12 + $t13) / $secs),
-		 mon_cpu_s: ($mon / 1e9), nginx_cpu_s: ($ngx / 1e9),
+		 mon_cpu_s: ($mon / 1e9), nginx_cpu_s: ($ngx / 1e9), mon_wait_s: ($monw / 1e9),
 		 bpf_ns: $bpfns, bpf_runs: $bpfcnt, cert_events: $cert, hidden_events: $hid,
 		 missed: (if $cert == null then null else ($t12 - $cert) + ($t13 - $hid) end),
 		 ringbuf_drops: $drops, p50_us: $p50, p99_us: $p99, latency_n: $latn,
@@ -742,6 +751,7 @@ live_report() {	# MD JSON CALIBRATION-RATE
 
 # ---- latency: certsentry's own histogram, kernel packet timestamp -> line flushed ----
 LAT_THREADS=${LAT_THREADS:-1}	# the moderate load: one client thread
+LAT_RT=${LAT_RT:-1}		# 1: one more full-load run, certsentry at SCHED_FIFO 20 (run 90)
 
 # hist_merge FILES... -> "le count" lines (per bucket, not cumulative), summed over the files
 hist_merge() {
@@ -753,8 +763,15 @@ hist_merge() {
 hist_q() { awk -v q="$2" '{ le[NR] = $1; c[NR] = $2; n += $2 } END {
 	want = q * n; s = 0; for (i = 1; i <= NR; i++) { s += c[i]; if (s >= want && s > 0) { printf "%g\n", le[i] * 1e6; exit } } }' "$1"; }
 
+# lat_wait RUNS-FILTER -> "wait_s cpu_s" of certsentry summed over its runs in $W/live.l (jq filter on .run)
+lat_wait() {
+	jq -s -r "map(select(.variant == \"certsentry\" and ($1) and .mon_wait_s != null)) |
+		\"\\(map(.mon_wait_s) | add // 0) \\(map(.mon_cpu_s) | add // 0)\"" "$W/live.l"
+}
+
 section_latency() {
 	local md=$W/latency.md js=$W/latency.json q50 q99 q999 qmax n m50 m99 m999 mmax mn mrate
+	local r50=null r99=null r999=null rmax=null rn=0 fw rw
 	echo "## Latency: handshake to event" > "$md"
 	echo >> "$md"
 	TLSLOAD=$(helper tlsload) BPFSTATS=$(helper bpfstats)
@@ -769,11 +786,32 @@ section_latency() {
 	log "latency: a moderate-load run ($LAT_THREADS client thread)"
 	rm -f "$W/live-certsentry-0".*
 	live_one certsentry 0 "$LAT_THREADS" $((LIVE_N / 4)) || { { echo "FAILED: $(cat "$W/live.err")"; echo; } >> "$md"; live_teardown; return 1; }
+	# The same full load, certsentry ahead of nginx and the clients for a CPU: what is
+	# left is ours (wakeups, batching, work), not waiting for a CPU.
+	if [ "$LAT_RT" = 1 ] && command -v chrt > /dev/null; then
+		log "latency: a full-load run with certsentry at SCHED_FIFO 20 (chrt -f 20)"
+		rm -f "$W/live-certsentry-90".*
+		printf '#!/bin/sh\nexec chrt -f 20 %s "$@"\n' "$BIN" > "$W/bin/certsentry-rt"
+		chmod +x "$W/bin/certsentry-rt"
+		BIN=$W/bin/certsentry-rt live_one certsentry 90 "$LIVE_THREADS" "$LIVE_N" ||
+			{ { echo "FAILED: $(cat "$W/live.err")"; echo; } >> "$md"; live_teardown; return 1; }
+	fi
 	live_teardown
 	local full=() m
-	for m in "$W"/live-certsentry-*.metrics; do [ "$m" != "$W/live-certsentry-0.metrics" ] && full+=("$m"); done
+	for m in "$W"/live-certsentry-*.metrics; do
+		case $m in */live-certsentry-0.metrics|*/live-certsentry-90.metrics) ;; *) full+=("$m") ;; esac
+	done
 	hist_merge "${full[@]}" > "$W/lat.full"
 	hist_merge "$W/live-certsentry-0.metrics" > "$W/lat.mod"
+	if [ -s "$W/live-certsentry-90.metrics" ]; then
+		hist_merge "$W/live-certsentry-90.metrics" > "$W/lat.rt"
+		rn=$(awk '{s += $2} END {print s + 0}' "$W/lat.rt")
+		[ "$rn" -gt 0 ] && r50=$(hist_q "$W/lat.rt" 0.5) r99=$(hist_q "$W/lat.rt" 0.99) r999=$(hist_q "$W/lat.rt" 0.999) rmax=$(hist_q "$W/lat.rt" 1)
+	else
+		: > "$W/lat.rt"
+	fi
+	# certsentry's run-queue wait per second it ran: full-load runs, and the chrt one
+	fw=$(lat_wait '.run != 0 and .run != 90') rw=$(lat_wait '.run == 90')
 	n=$(awk '{s += $2} END {print s + 0}' "$W/lat.full")
 	mn=$(awk '{s += $2} END {print s + 0}' "$W/lat.mod")
 	if [ "$n" = 0 ] || [ "$mn" = 0 ]; then { echo "FAILED: no latency samples (metrics not scraped?)"; echo; } >> "$md"; return 1; fi
@@ -782,6 +820,8 @@ section_latency() {
 	mrate=$(jq -r 'select(.variant == "certsentry" and .run == 0) | .hs_per_s | round' "$W/live.l" | tail -1)
 	jq -n --argjson q50 "$q50" --argjson q99 "$q99" --argjson q999 "$q999" --argjson qmax "$qmax" \
 		--argjson m50 "${m50:-null}" --argjson m99 "${m99:-null}" --argjson m999 "${m999:-null}" --argjson mmax "${mmax:-null}" \
+		--argjson r50 "$r50" --argjson r99 "$r99" --argjson r999 "$r999" --argjson rmax "$rmax" --argjson rn "$rn" \
+		--argjson fw "${fw% *}" --argjson fc "${fw#* }" --argjson rw "${rw% *}" --argjson rc "${rw#* }" \
 		--argjson n "$n" --argjson mn "$mn" '
 		def e(nm; v; b; bv): {name: nm, value: v, unit: "µs (bucket upper bound)", baseline_name: b, baseline_value: bv,
 			ratio: (if bv != null and v != null then (v / bv * 1000 | round / 1000) else null end), min: null, max: null};
@@ -790,7 +830,17 @@ section_latency() {
 		 e("latency moderate load: p50"; $m50; "target"; 1000), e("latency moderate load: p99"; $m99; "target"; 5000),
 		 e("latency moderate load: p99.9"; $m999; null; null), e("latency moderate load: max"; $mmax; null; null),
 		 {name: "latency samples: full load", value: $n, unit: "events", baseline_name: null, baseline_value: null, ratio: null, min: null, max: null},
-		 {name: "latency samples: moderate load", value: $mn, unit: "events", baseline_name: null, baseline_value: null, ratio: null, min: null, max: null}]' > "$js"
+		 {name: "latency samples: moderate load", value: $mn, unit: "events", baseline_name: null, baseline_value: null, ratio: null, min: null, max: null},
+		 (if $rn > 0 then
+		  e("latency full load, certsentry at SCHED_FIFO 20: p50"; $r50; "default priority"; $q50),
+		  e("latency full load, certsentry at SCHED_FIFO 20: p99"; $r99; "default priority"; $q99),
+		  e("latency full load, certsentry at SCHED_FIFO 20: p99.9"; $r999; "default priority"; $q999),
+		  e("latency full load, certsentry at SCHED_FIFO 20: max"; $rmax; "default priority"; $qmax) else empty end),
+		 {name: "certsentry run-queue wait per CPU second, full load", value: (if $fc > 0 then ($fw / $fc * 1000 | round / 1000) else null end),
+		  unit: "s/s", baseline_name: null, baseline_value: null, ratio: null, min: null, max: null},
+		 (if $rn > 0 then {name: "certsentry run-queue wait per CPU second, full load, SCHED_FIFO 20",
+		  value: (if $rc > 0 then ($rw / $rc * 1000 | round / 1000) else null end),
+		  unit: "s/s", baseline_name: null, baseline_value: null, ratio: null, min: null, max: null} else empty end)]' > "$js"
 	{
 		echo "certsentry's own measurement: from the kernel's CLOCK_MONOTONIC timestamp of the packet that completed the"
 		echo "handshake message (the Certificate for TLS 1.2, the ServerHello for TLS 1.3's hidden chain) to the JSON line"
@@ -804,14 +854,23 @@ section_latency() {
 		echo "|---|---|---|---|---|---|"
 		printf '| full (%s threads) | %s µs | %s µs | %s µs | %s µs | p50 < 1000 µs, p99 < 5000 µs |\n' "$LIVE_THREADS" "$q50" "$q99" "$q999" "$qmax"
 		printf '| moderate (%s thread) | %s µs | %s µs | %s µs | %s µs | |\n' "$LAT_THREADS" "$m50" "$m99" "$m999" "$mmax"
+		[ "$rn" -gt 0 ] && printf '| full, certsentry at SCHED_FIFO 20 (`chrt -f 20`) | %s µs | %s µs | %s µs | %s µs | |\n' "$r50" "$r99" "$r999" "$rmax"
+		echo
+		echo "certsentry's run-queue wait (schedstat: runnable, not running) per second it ran, under full load:"
+		awk -v w="${fw% *}" -v c="${fw#* }" 'BEGIN { printf "%.2f s (%.1f s waiting, %.1f s running)", (c > 0 ? w / c : 0), w, c }'
+		[ "$rn" -gt 0 ] && awk -v w="${rw% *}" -v c="${rw#* }" 'BEGIN { printf "; at SCHED_FIFO 20, %.2f s (%.1f s waiting, %.1f s running)", (c > 0 ? w / c : 0), w, c }'
+		echo ". The gap between the two rows is waiting for a CPU that nginx and the clients hold; what the"
+		echo "SCHED_FIFO row still shows is certsentry's own: records that wait in the ring for a wakeup, batching, work."
 		echo
 		echo "Histogram (events per bucket; bucket = upper bound):"
 		echo
-		echo "| ≤ µs | full load | moderate load |"
-		echo "|---|---|---|"
-		awk 'FNR == NR { f[$1] = $2; k[$1] = 1; next } { m[$1] = $2; k[$1] = 1 }
-			END { for (x in k) if (f[x] + m[x] > 0) printf "%s %d %d\n", x, f[x], m[x] }' "$W/lat.full" "$W/lat.mod" |
-			sort -g | awk '{ printf "| %g | %d | %d |\n", $1 * 1e6, $2, $3 }'
+		echo "| ≤ µs | full load | moderate load | full load, SCHED_FIFO 20 |"
+		echo "|---|---|---|---|"
+		awk 'FILENAME == ARGV[1] { f[$1] = $2; k[$1] = 1; next } FILENAME == ARGV[2] { m[$1] = $2; k[$1] = 1; next }
+			{ r[$1] = $2; k[$1] = 1 }
+			END { for (x in k) if (f[x] + m[x] + r[x] > 0) printf "%s %d %d %d\n", x, f[x], m[x], r[x] }' \
+			"$W/lat.full" "$W/lat.mod" "$W/lat.rt" |
+			sort -g | awk '{ printf "| %g | %d | %d | %d |\n", $1 * 1e6, $2, $3, $4 }'
 		echo
 	} >> "$md"
 }
