@@ -437,34 +437,58 @@ static __always_inline bool wants_wakeup(const struct cs_event *ev, bool wake)
 }
 
 /*
- * Called after the record is committed (its commit is a full barrier): the
- * reader either saw the record before it blocked or set reader_waiting
- * first, and then this sees it. The wakeup rides on an empty record
- * discarded at once (the reader skips it). Whoever clears the flag wakes,
- * so a stale clear is always followed by a wakeup and the reader sets it
- * again before it next blocks.
+ * Should this record wake the reader? Only one that blocks (reader_waiting)
+ * and only for a record that wants it. Whoever clears the flag wakes, so a
+ * stale clear is always followed by a wakeup and the reader sets it again
+ * before it next blocks.
+ */
+static __always_inline bool wake_claim(const struct cs_event *ev, bool wake)
+{
+	volatile __u32 *w = &reader_waiting;
+
+	if (!*w || !wants_wakeup(ev, wake))
+		return false;
+	*w = 0;
+	return true;
+}
+
+/*
+ * Called after a record that did not wake is committed (its commit is a
+ * full barrier): the reader either saw the record before it blocked or set
+ * reader_waiting first, and then this sees it. The wakeup rides on an empty
+ * record discarded at once (the reader skips it). Rare: a reader that was
+ * already blocked was woken by the record itself.
  */
 static __always_inline void ring_wake(const struct cs_event *ev, bool wake)
 {
-	volatile __u32 *w = &reader_waiting;
 	void *nudge;
 
-	if (!*w || !wants_wakeup(ev, wake))
+	if (!wake_claim(ev, wake))
 		return;
-	*w = 0;
 	nudge = bpf_ringbuf_reserve(&events, sizeof(__u64), 0);
 	if (!nudge) {
-		*w = 1; /* the next record tries again */
+		reader_waiting = 1; /* the next record tries again */
 		return;
 	}
 	bpf_ringbuf_discard(nudge, BPF_RB_FORCE_WAKEUP);
+	count(CS_C_WAKEUPS, 1);
 }
 
+/* A reader blocked before the record is written is woken by the record's
+ * own commit: one ring reservation (a lock with interrupts off) per wakeup
+ * instead of two. */
 static __always_inline void ring_out(void *ev, __u64 size, __u32 len, bool wake)
 {
-	long err = bpf_ringbuf_output(&events, ev, size, BPF_RB_NO_WAKEUP);
+	bool now = wake_claim(ev, wake);
+	long err =
+		bpf_ringbuf_output(&events, ev, size, now ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
 
-	ring_wake(ev, wake);
+	if (now && err)
+		reader_waiting = 1; /* nothing was committed: the next record wakes */
+	else if (now)
+		count(CS_C_WAKEUPS, 1);
+	else
+		ring_wake(ev, wake);
 	if (err) {
 		count(CS_C_RB_FAIL, 1);
 		return;

@@ -283,6 +283,7 @@ enum cs_counter {
 	CS_C_RB_FAIL,	  /* ring-buffer output failures (drops) */
 	CS_C_CAPPED,	  /* directions that reached the byte cap */
 	CS_C_COPY_FAIL,	  /* bpf_skb_load_bytes of payload failed (should stay 0) */
+	CS_C_WAKEUPS,	  /* records that woke the blocked reader (one irq_work each) */
 	CS_C_MAX
 };
 

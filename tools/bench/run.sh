@@ -255,9 +255,9 @@ iperf_variant() {	# C S label NS-of-certsentry IFACE-of-certsentry
 				e_ns=$((${b1% *} - ${b0% *})) e_cnt=$((${b1#* } - ${b0#* }))
 			empty_detach "$sns" "$sif"
 			if start_sentry "$sns" "$W/sentry-iperf-stats.json" -i "$sif" 2>>"$W/sentry.err"; then
-				b0=$(bpf_runtime "$SENTRY_PID") c0=$(busy_ns)
+				b0=$(bpf_runtime "$SENTRY_PID" cs_tc) c0=$(busy_ns)
 				one_iperf "$C" > /dev/null &&
-					b1=$(bpf_runtime "$SENTRY_PID") c1=$(busy_ns) &&
+					b1=$(bpf_runtime "$SENTRY_PID" cs_tc) c1=$(busy_ns) &&
 					bpf_ns=$((${b1% *} - ${b0% *})) bpf_cnt=$((${b1#* } - ${b0#* })) busy=$((c1 - c0))
 				stop_pid "$SENTRY_PID"
 			fi
@@ -316,8 +316,8 @@ iperf_base() {	# C NS IFACE LABEL EMPTY-NS-PER-PACKET
 	if ! BIN=$BASE_CERTSENTRY start_sentry "$2" "$W/sentry-iperf-base.json" -i "$3" 2>>"$W/sentry.err"; then
 		echo "  baseline certsentry did not start" > "$W/iperf3.base"; stop_pid "$SENTRY_PID"; return 1
 	fi
-	b0=$(bpf_runtime "$SENTRY_PID") c0=$(busy_ns)
-	one_iperf "$1" > /dev/null && b1=$(bpf_runtime "$SENTRY_PID") c1=$(busy_ns)
+	b0=$(bpf_runtime "$SENTRY_PID" cs_tc) c0=$(busy_ns)
+	one_iperf "$1" > /dev/null && b1=$(bpf_runtime "$SENTRY_PID" cs_tc) c1=$(busy_ns)
 	stop_pid "$SENTRY_PID"
 	[ -n "${b1:-}" ] || return 1
 	ns=$((${b1% *} - ${b0% *})) cnt=$((${b1#* } - ${b0#* })) busy=$((c1 - c0))
@@ -437,11 +437,14 @@ forget_pid() {
 # this bpftool has no pid column, and other certsentry instances may be loaded.
 pid_bpf_ids() { grep -h "^$2:" /proc/"$1"/fdinfo/* 2>/dev/null | awk '{print $2}' | sort -un; }
 
-# "run_time_ns run_cnt" summed over the programs PID holds (counted while bpfstats runs).
-bpf_runtime() {
+# "run_time_ns run_cnt" summed over the programs PID holds (counted while bpfstats runs),
+# or over those named NAME only (cs_tc: the TC program, not the uprobe source's programs,
+# whose tp_btf/sock_send_length runs on every send on the machine).
+bpf_runtime() {	# PID [NAME]
 	local id t=0 c=0 j
 	for id in $(pid_bpf_ids "$1" prog_id); do
 		j=$(bpftool -j prog show id "$id" 2>/dev/null) || continue
+		[ -n "${2:-}" ] && [ "$(jq -r .name <<< "$j")" != "$2" ] && continue
 		t=$((t + $(jq '.run_time_ns // 0' <<< "$j"))) c=$((c + $(jq '.run_cnt // 0' <<< "$j")))
 	done
 	echo "$t $c"
@@ -484,6 +487,8 @@ helper() {	# NAME -> path of the copy (or of the build output if it could not be
 LIVE_SECONDS=${LIVE_SECONDS:-12}	# per load run, sized from a calibration run
 LIVE_RUNS=${LIVE_RUNS:-3}		# runs per variant (none, certsentry, tcpdump), alternating
 LIVE_THREADS=${LIVE_THREADS:-8}
+# base: BASE_CERTSENTRY with --every, as certsentry (before/after in one run)
+LIVE_VARIANTS=${LIVE_VARIANTS:-none certsentry sentry_dedup tcpdump${BASE_CERTSENTRY:+ base}}
 LIVE_TLS13_PCT=${LIVE_TLS13_PCT:-20}
 LIVE_MAX_N=45000			# client ports 20000..65535
 LIVE_NS='' NGINX_PID='' LIVE_N='' LIVE_ADDR=10 LIVE_PORT=9464
@@ -553,23 +558,25 @@ tl() { sed -n "s/.*[ :]$2=\([0-9.]*\).*/\1/p" "$1" | head -1; }	# tl FILE KEY: a
 # attached; appends one JSON object to $W/live.l.
 live_one() {
 	local v=$1 r=$2 th=$3 n=$4 mon='' bs='' out=$W/live-$1-$2 workers m0=0 m1=0 n0 n1 b0="0 0" b1="0 0" cert=null hid=null
+	local t0="0 0" t1="0 0" bin=$BIN
 	local drops=null p50=null p99=null latn=null cap=null tdrop=null kpk=null kev=null w0=0 w1=0
 	workers=$(pgrep -P "$NGINX_PID" | tr '\n' ' ')
 	local every=(--every)
 	[ "$v" = sentry_dedup ] && every=()
+	[ "$v" = base ] && bin=$BASE_CERTSENTRY
 	case $v in
-	certsentry|sentry_dedup)
+	certsentry|sentry_dedup|base)
 		"$BPFSTATS" > "$out.bpfstats" 2>&1 &
 		bs=$!
 		PIDS+=("$bs")
 		wait_for 5 grep -q 'bpfstats: on' "$out.bpfstats" || { stop_pid "$bs"; bs=; }
-		if ! start_sentry "$LIVE_NS" "$out.json" -i lo "${every[@]}" --metrics "127.0.0.1:$LIVE_PORT" 2>> "$W/live.err"; then
+		if ! BIN=$bin start_sentry "$LIVE_NS" "$out.json" -i lo "${every[@]}" --metrics "127.0.0.1:$LIVE_PORT" 2>> "$W/live.err"; then
 			echo "certsentry -i lo did not start: $(head -c 300 "$out.json")" >> "$W/live.err"
 			stop_pid "$SENTRY_PID"; [ -n "$bs" ] && stop_pid "$bs"
 			return 1
 		fi
 		mon=$SENTRY_PID
-		b0=$(bpf_runtime "$mon") ;;
+		b0=$(bpf_runtime "$mon") t0=$(bpf_runtime "$mon" cs_tc) ;;
 	tcpdump)
 		bg "$LIVE_NS" tcpdump -i lo -n -w /dev/null 'tcp port 443 or tcp port 8443' 2> "$out.tcpdump"
 		mon=$BG_PID
@@ -598,8 +605,8 @@ live_one() {
 	[ -n "$mon" ] && m1=$(cpu_ns "$mon") w1=$(wait_ns "$mon")
 	n1=$(cpu_ns "$NGINX_PID" $workers)
 	case $v in
-	certsentry|sentry_dedup)
-		b1=$(bpf_runtime "$mon")
+	certsentry|sentry_dedup|base)
+		b1=$(bpf_runtime "$mon") t1=$(bpf_runtime "$mon" cs_tc)
 		scrape "$LIVE_NS" "$LIVE_PORT" > "$out.metrics"
 		stop_pid "$mon"
 		[ -n "$bs" ] && stop_pid "$bs"
@@ -622,13 +629,14 @@ live_one() {
 		--argjson failed "$(tl "$out.load" failed)" --argjson secs "$(tl "$out.load" seconds)" \
 		--argjson mon $((m1 - m0)) --argjson ngx $((n1 - n0)) --argjson monw $((w1 - w0)) \
 		--argjson bpfns $(( ${b1% *} - ${b0% *} )) --argjson bpfcnt $(( ${b1#* } - ${b0#* } )) \
+		--argjson tcns $(( ${t1% *} - ${t0% *} )) --argjson tccnt $(( ${t1#* } - ${t0#* } )) \
 		--argjson cert "${cert:-null}" --argjson hid "${hid:-null}" --argjson drops "${drops:-null}" \
 		--argjson p50 "${p50:-null}" --argjson p99 "${p99:-null}" --argjson latn "${latn:-null}" \
 		--argjson cap "${cap:-null}" --argjson tdrop "${tdrop:-null}" --argjson kpk "${kpk:-null}" --argjson kev "${kev:-null}" '
 		{variant: $v, run: $r, threads: $th, tls12: $t12, tls13: $t13, failed: $failed, seconds: $secs,
 		 hs: ($t12 + $t13), hs_per_s: (($t12 + $t13) / $secs),
 		 mon_cpu_s: ($mon / 1e9), nginx_cpu_s: ($ngx / 1e9), mon_wait_s: ($monw / 1e9),
-		 bpf_ns: $bpfns, bpf_runs: $bpfcnt, cert_events: $cert, hidden_events: $hid,
+		 bpf_ns: $bpfns, bpf_runs: $bpfcnt, tc_ns: $tcns, tc_runs: $tccnt, cert_events: $cert, hidden_events: $hid,
 		 missed: (if $cert == null then null else ($t12 - $cert) + ($t13 - $hid) end),
 		 ringbuf_drops: $drops, p50_us: $p50, p99_us: $p99, latency_n: $latn,
 		 tcpdump_captured: $cap, tcpdump_dropped: $tdrop, packets: $kpk, ring_records: $kev}' >> "$W/live.l"
@@ -649,7 +657,7 @@ section_live_nginx() {
 		n = int(r * s / 100) * 100; if (n < 2000) n = 2000; if (n > m) n = m; print n }')
 	log "live_nginx: ${rate:-?} handshakes/s; $LIVE_RUNS x 4 runs of $LIVE_N handshakes"
 	for r in $(seq 1 "$LIVE_RUNS"); do
-		for v in none certsentry sentry_dedup tcpdump; do
+		for v in $LIVE_VARIANTS; do
 			live_one "$v" "$r" "$LIVE_THREADS" "$LIVE_N" || { { echo "FAILED: $(cat "$W/live.err")"; echo; } >> "$md"; return 1; }
 		done
 	done
@@ -672,13 +680,14 @@ live_report() {	# MD JSON CALIBRATION-RATE
 			missed: (if .[0].cert_events == null then null else map(.missed) | add end),
 			drops: (if .[0].cert_events == null then null else map(.ringbuf_drops // 0) | add end),
 			hs: (map(.hs) | add),
-			bpf_ns_per_pkt: (if (map(.bpf_runs) | add) > 0 then ((map(.bpf_ns) | add) / (map(.bpf_runs) | add) * 10 | round / 10) else null end)}' \
+			bpf_ns_per_pkt: (if (map(.tc_runs // 0) | add) > 0 then ((map(.tc_ns) | add) / (map(.tc_runs) | add) * 10 | round / 10) else null end)}' \
 		"$W/live.l" > "$W/live.sum"
 	jq -s '
 		def r(x): if x == null then null else x * 10 | round / 10 end;
 		def r3(x): if x == null then null else x * 1000 | round / 1000 end;
 		def lbl: {none: "nothing attached", certsentry: "certsentry -i lo --every",
-			sentry_dedup: "certsentry -i lo (default: repeats as summaries)", tcpdump: "tcpdump -w /dev/null"}[.];
+			sentry_dedup: "certsentry -i lo (default: repeats as summaries)", tcpdump: "tcpdump -w /dev/null",
+			base: "baseline build -i lo --every"}[.];
 		(map(select(.variant == "none"))[0].rate.m) as $base |
 		(map(select(.variant == "tcpdump"))[0].cpu.m) as $td |
 		[.[] | . as $s |
@@ -687,7 +696,7 @@ live_report() {	# MD JSON CALIBRATION-RATE
 		  baseline_value: (if .variant == "none" then null else r($base) end),
 		  ratio: (if .variant == "none" or $base == null then null else r3(.rate.m / $base) end),
 		  min: r(.rate.lo), max: r(.rate.hi)},
-		 (select(.variant == "certsentry" or .variant == "sentry_dedup") |
+		 (select(.variant == "certsentry" or .variant == "sentry_dedup" or .variant == "base") |
 		  {name: "live nginx: handshakes missed, \(.variant | lbl) (all runs)", value: .missed, unit: "handshakes",
 		   baseline_name: "handshakes completed by the clients", baseline_value: .hs,
 		   ratio: (if .hs > 0 then .missed / .hs else null end), min: null, max: null},
@@ -727,17 +736,20 @@ live_report() {	# MD JSON CALIBRATION-RATE
 		echo
 		echo "| variant | handshakes/s median (min–max) | vs nothing | CPU % of nginx workers: process | process + BPF program | CPU µs per handshake | missed | ring drops |"
 		echo "|---|---|---|---|---|---|---|---|"
-		for v in none certsentry sentry_dedup tcpdump; do
+		for v in $LIVE_VARIANTS; do
 			jq -r --arg v "$v" --argjson base "$(jq -s 'map(select(.variant == "none"))[0].rate.m // 0' "$W/live.sum")" '
 				def f: if . == null then "—" else (. * 100 | round / 100 | tostring) end;
 				def f0: if . == null then "—" else (round | tostring) end;
 				def tri(x; g): if x.m == null then "—" else "\(x.m | g) (\(x.lo | g)–\(x.hi | g))" end;
 				select(.variant == $v) |
-				"| \({none: "nothing attached", certsentry: "certsentry `--every`", sentry_dedup: "certsentry (default: summaries)", tcpdump: "tcpdump"}[$v]) | \(tri(.rate; f0)) | \(if $base > 0 then (.rate.m / $base | f) else "—" end) | \(if $v == "none" then "—" else tri(.cpu; f) end) | \(if $v == "none" or $v == "tcpdump" then "—" else tri(.cpubpf; f) end) | \(if $v == "none" then "—" else tri(.us_per_hs; f) end) | \(if .missed == null then "—" else "\(.missed) of \(.hs)" end) | \(.drops // "—") |"' "$W/live.sum"
+				"| \({none: "nothing attached", certsentry: "certsentry `--every`", sentry_dedup: "certsentry (default: summaries)", tcpdump: "tcpdump", base: "baseline build `--every`"}[$v]) | \(tri(.rate; f0)) | \(if $base > 0 then (.rate.m / $base | f) else "—" end) | \(if $v == "none" then "—" else tri(.cpu; f) end) | \(if $v == "none" or $v == "tcpdump" then "—" else tri(.cpubpf; f) end) | \(if $v == "none" then "—" else tri(.us_per_hs; f) end) | \(if .missed == null then "—" else "\(.missed) of \(.hs)" end) | \(.drops // "—") |"' "$W/live.sum"
 		done
 		echo
-		echo "cs_tc run time per packet while loaded (BPF stats on, which adds two clock reads per run): $(jq -r 'select(.variant == "certsentry") | .bpf_ns_per_pkt' "$W/live.sum") ns"
+		echo "cs_tc run time per packet while loaded (cs_tc alone, not the uprobe source's programs; BPF stats on, which"
+		echo "adds two clock reads per run): $(jq -r 'select(.variant == "certsentry") | .bpf_ns_per_pkt' "$W/live.sum") ns"
 		echo "(\`--every\` runs), $(jq -r 'select(.variant == "sentry_dedup") | .bpf_ns_per_pkt' "$W/live.sum") ns (default-mode runs)."
+		[ -n "${BASE_CERTSENTRY:-}" ] &&
+			echo "The baseline build \`$BASE_CERTSENTRY\` (\`--every\`): $(jq -r 'select(.variant == "base") | .bpf_ns_per_pkt' "$W/live.sum") ns."
 		echo
 		echo "Every run:"
 		echo
