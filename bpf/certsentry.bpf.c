@@ -426,11 +426,23 @@ static __always_inline void ev_fill(struct cs_event *ev, struct __sk_buff *skb, 
  * with a ClientHello, i.e. the server's flights, SSLv2 and datagrams. The
  * client's records, CLOSE events and the tails after a handshake wait in the
  * ring for the next wakeup (the server's answer, at latest the reader's
- * poll timeout) or wake it when the ring fills up.
+ * poll timeout) or wake it when the ring fills up. A server's TLS 1.3 flight
+ * wakes it where the walk stops at its first encrypted record not copied
+ * (WAKE_NOW): nothing after it is copied, and the packet that carries the
+ * PSH may hold only those encrypted records, so the hidden chain's source (a
+ * uprobe record, a key log line) would otherwise wait for the poll timeout.
  */
-static __always_inline bool wants_wakeup(const struct cs_event *ev, bool wake)
+enum cs_wake {
+	WAKE_NONE = 0,
+	WAKE_PUSHED, /* a sender's write: PSH, or a datagram */
+	WAKE_NOW,    /* the direction's copy ends here */
+};
+
+static __always_inline bool wants_wakeup(const struct cs_event *ev, __u8 wake)
 {
-	if (wake && (ev->tcp_flags & CS_TCP_PSH || ev->key.proto == IPPROTO_UDP))
+	if (wake == WAKE_NOW)
+		return true;
+	if (wake == WAKE_PUSHED && (ev->tcp_flags & CS_TCP_PSH || ev->key.proto == IPPROTO_UDP))
 		return true;
 	return bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >
 	       bpf_ringbuf_query(&events, BPF_RB_RING_SIZE) / 8;
@@ -442,7 +454,7 @@ static __always_inline bool wants_wakeup(const struct cs_event *ev, bool wake)
  * stale clear is always followed by a wakeup and the reader sets it again
  * before it next blocks.
  */
-static __always_inline bool wake_claim(const struct cs_event *ev, bool wake)
+static __always_inline bool wake_claim(const struct cs_event *ev, __u8 wake)
 {
 	volatile __u32 *w = &reader_waiting;
 
@@ -459,7 +471,7 @@ static __always_inline bool wake_claim(const struct cs_event *ev, bool wake)
  * record discarded at once (the reader skips it). Rare: a reader that was
  * already blocked was woken by the record itself.
  */
-static __always_inline void ring_wake(const struct cs_event *ev, bool wake)
+static __always_inline void ring_wake(const struct cs_event *ev, __u8 wake)
 {
 	void *nudge;
 
@@ -477,7 +489,7 @@ static __always_inline void ring_wake(const struct cs_event *ev, bool wake)
 /* A reader blocked before the record is written is woken by the record's
  * own commit: one ring reservation (a lock with interrupts off) per wakeup
  * instead of two. */
-static __always_inline void ring_out(void *ev, __u64 size, __u32 len, bool wake)
+static __always_inline void ring_out(void *ev, __u64 size, __u32 len, __u8 wake)
 {
 	bool now = wake_claim(ev, wake);
 	long err =
@@ -503,7 +515,7 @@ struct copy_ctx {
 	__u32 poff;
 	__u32 seq;
 	__u32 n;   /* payload bytes to copy, from payload[0] */
-	bool wake; /* may wake the reader (wants_wakeup) */
+	__u8 wake; /* enum cs_wake (wants_wakeup) */
 };
 
 /* One ring record per CS_EVENT_DATA_MAX bytes, each with its own seq. */
@@ -535,7 +547,7 @@ static long copy_chunk(__u32 i, void *arg)
 }
 
 static __always_inline void copy_payload(struct __sk_buff *skb, const struct pkt *p, __u32 n,
-					 bool wake)
+					 __u8 wake)
 {
 	struct copy_ctx c = { .skb = skb, .poff = p->poff, .seq = p->seq, .n = n, .wake = wake };
 	struct cs_scratch *sc = scratch_get();
@@ -555,7 +567,7 @@ static __always_inline void emit_close(struct __sk_buff *skb, const struct pkt *
 	ev_fill(&sc->ev, skb, p, CS_EV_CLOSE);
 	sc->ev.seq = p->seq + p->plen;
 	sc->ev.len = 0;
-	ring_out(&sc->ev, sizeof(sc->ev), 0, false);
+	ring_out(&sc->ev, sizeof(sc->ev), 0, WAKE_NONE);
 }
 
 struct walk_ctx {
@@ -567,6 +579,7 @@ struct walk_ctx {
 	__u32 tail;	    /* bytes (1..4) of the unit at w.rec the packet ends in */
 	bool stop;	    /* the walk stops at the record at w.rec */
 	bool took;	    /* the packet holds bytes of a record the walk takes */
+	bool enc_stop;	    /* it stops at TLS 1.3's first encrypted record */
 };
 
 /* One unit (cs_wire.h) read at w.rec: the walk goes on, or stops. */
@@ -577,6 +590,9 @@ static __always_inline bool walk_unit(struct walk_ctx *w, const __u8 *u)
 	if (s == WIRE_TOOK)
 		w->took = true;
 	w->stop = s == WIRE_STOP;
+	/* Only where none was taken: a flight copied whole woke on its own PSH. */
+	w->enc_stop = w->stop && !w->w.enc && w->w.phase != WIRE_WALK_HELLO &&
+		      u[0] == TLS_CT_APPDATA;
 	return !w->stop;
 }
 
@@ -645,12 +661,15 @@ static __always_inline void walk_stop(struct cs_flow_state *st, __u32 rec)
 }
 
 /*
- * Walks the units this packet holds (cs_wire.h). Returns whether the packet
- * holds bytes of a record the walk takes (handshake, or an encrypted record
- * taken whole): false for one that starts with the record the walk stops at,
- * or holds no more than a CCS before it (TLS 1.2's CCS + Finished).
+ * Walks the units this packet holds (cs_wire.h). Returns how its copy may
+ * wake the reader: WAKE_NOW where the walk stops at the first encrypted
+ * record (none copied);
+ * WAKE_PUSHED for a packet that holds bytes of a record the walk takes
+ * (handshake, or an encrypted record taken whole); WAKE_NONE for one that
+ * starts with the record the walk stops at, or holds no more than a CCS
+ * before it (TLS 1.2's CCS + Finished).
  */
-static __always_inline bool walk(struct __sk_buff *skb, const struct pkt *p,
+static __always_inline __u8 walk(struct __sk_buff *skb, const struct pkt *p,
 				 struct cs_flow_state *st)
 {
 	struct walk_ctx w = {
@@ -666,7 +685,7 @@ static __always_inline bool walk(struct __sk_buff *skb, const struct pkt *p,
 
 	if (st->part_len && p->seq == st->next_rec + st->part_len) {
 		if (!join_unit(skb, p, st, u))
-			return false;
+			return WAKE_NONE;
 		walk_unit(&w, u);
 	}
 	/* Unless the next unit lies beyond this packet. */
@@ -681,14 +700,14 @@ static __always_inline bool walk(struct __sk_buff *skb, const struct pkt *p,
 	st->body = w.w.body;
 	if (w.stop) {
 		walk_stop(st, w.w.rec);
-		return w.took;
+		return w.enc_stop ? WAKE_NOW : w.took ? WAKE_PUSHED : WAKE_NONE;
 	}
 	/* Keep the first bytes of a unit the packet ends in (the longest seen,
 	 * should a retransmission end sooner). */
 	if (w.tail > st->part_len &&
 	    !load_part(skb, p->poff + (w.w.rec - w.seq), w.tail, &st->part))
 		st->part_len = w.tail;
-	return w.took;
+	return w.took ? WAKE_PUSHED : WAKE_NONE;
 }
 
 /* A starting TCP direction's cs_enc_max: enc_ports is looked up only for
@@ -754,8 +773,7 @@ static __always_inline int tracked_data(struct __sk_buff *skb, const struct pkt 
 {
 	__s32 off = p->seq - st->isn;
 	__u32 n, end, skip, cap = max_bytes ? max_bytes : CS_MAX_BYTES_DEFAULT;
-	bool wake;
-	__u8 client;
+	__u8 wake, client;
 	int mode;
 
 	if (off < 0 || (__u32)off >= st->limit) {
@@ -774,12 +792,15 @@ static __always_inline int tracked_data(struct __sk_buff *skb, const struct pkt 
 			return -1;
 		}
 		/* SSLv2 is not walked: every write of it may matter. */
-		wake = st->walking ? walk(skb, p, st) : st->mode == CS_MODE_SSL2;
+		if (st->walking)
+			wake = walk(skb, p, st);
+		else
+			wake = st->mode == CS_MODE_SSL2 ? WAKE_PUSHED : WAKE_NONE;
 		n = st->limit - off;
 		if (n > p->plen)
 			n = p->plen;
 		if (n)
-			copy_payload(skb, p, n, wake && !st->quiet);
+			copy_payload(skb, p, n, st->quiet ? WAKE_NONE : wake);
 	}
 	end = off + p->plen;
 	if (end > st->hi)
@@ -904,7 +925,7 @@ static __always_inline void udp_tracked(struct __sk_buff *skb, struct pkt *p,
 	if (n > p->plen)
 		n = p->plen;
 	p->hook = hook_of(skb);
-	copy_payload(skb, p, n, true);
+	copy_payload(skb, p, n, WAKE_PUSHED);
 	st->hi += n;
 	if (c.stop)
 		st->limit = st->hi;

@@ -1091,6 +1091,54 @@ static void test_copy_encrypted(void **state)
 	assert_int_equal(counter(t, CS_C_CAPPED), 0);
 }
 
+/*
+ * A TLS 1.3 flight whose ServerHello goes out without PSH and whose pushed
+ * packet holds only encrypted records (not copied): the packet where the
+ * walk stops at the first encrypted record wakes the reader, or the hidden
+ * chain's source would wait for the poll timeout. A TLS 1.2 CCS + Finished
+ * (the walk stops at a handshake record) still does not.
+ */
+static void test_wake_tls13_flight_end(void **state)
+{
+	static const struct frame_opts nopsh = { .flags = CS_TCP_ACK };
+	struct t *t = *state;
+	struct cs_flow_state st;
+	size_t l, n;
+
+	l = tls_rec(pl, 22, 1, 517);
+	n = frame(pkt, &F4, 1000, pl, l, NULL);
+	assert_false(run_woke(t, pkt, n, 1));
+	l = tls_rec(pl, 22, 2, 122);
+	l += tls_rec(pl + l, 20, 0, 6);
+	n = frame(pkt, &F4R, 77, pl, l, &nopsh);
+	assert_false(run_woke(t, pkt, n, 1));
+	l = tls_rec(pl, 23, 0, 28);
+	l += tls_rec(pl + l, 23, 0, 1087);
+	n = frame(pkt, &F4R, 77 + 122 + 6, pl, l, &nopsh);
+	assert_true(run_woke(t, pkt, n, 1));
+	assert_int_equal(t->ev[0].ev.len, 5 + CS_TAIL_BYTES);
+	assert_true(flow_state(t, &F4R, &st));
+	assert_int_equal(st.walking, WIRE_WALK_OFF);
+}
+
+static void test_wake_tls12_finished(void **state)
+{
+	struct t *t = *state;
+	size_t l, n;
+
+	l = tls_rec(pl, 22, 1, 517);
+	n = frame(pkt, &F4, 1000, pl, l, NULL);
+	assert_false(run_woke(t, pkt, n, 1));
+	l = tls_rec(pl, 22, 2, 90);
+	l += tls_rec(pl + l, 22, 14, 9);
+	n = frame(pkt, &F4R, 77, pl, l, NULL);
+	assert_true(run_woke(t, pkt, n, 1));
+	l = tls_rec(pl, 20, 0, 6);
+	l += tls_rec(pl + l, 22, 0, 40);
+	n = frame(pkt, &F4R, 77 + 90 + 9, pl, l, NULL);
+	assert_false(run_woke(t, pkt, n, 1));
+}
+
 /* copy_encrypted under --max-bytes 600: the flight is cut at the cap. */
 static void test_copy_encrypted_cap(void **state)
 {
@@ -1265,6 +1313,8 @@ int main(void)
 		T(test_hello_after_ccs_split),
 		T(test_finished_not_hello),
 		T(test_copy_encrypted_off),
+		T(test_wake_tls13_flight_end),
+		T(test_wake_tls12_finished),
 		cmocka_unit_test_setup_teardown(test_copy_encrypted, setup_copy, teardown),
 		cmocka_unit_test_setup_teardown(test_copy_encrypted_cap, setup_copy_cap600,
 						teardown),
