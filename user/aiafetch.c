@@ -61,6 +61,15 @@ struct aia_ent {
 	int memo_idx;	      /* -1 none of them; -2 no memo */
 };
 
+/* A certificate's caIssuers URL, remembered by the certificate alone (its
+ * DER decides it; fetchutil.h): the extension decoded and the key hashed
+ * once, the entry found by the key while it is there. */
+struct aia_memo {
+	struct fu_memo k;
+	bool has_url;
+	uint8_t key[32];
+};
+
 struct aiafetch {
 	struct aiafetch_opts o;
 	struct fetch *f;
@@ -69,6 +78,7 @@ struct aiafetch {
 	struct lru lru;
 	uint32_t held;
 	struct aiafetch_stats st;
+	struct aia_memo *memo; /* FU_MEMO_SLOTS */
 };
 
 static struct aia_ent *ent_of(struct hnode *n)
@@ -307,13 +317,50 @@ static int issuer_of(struct aia_ent *e, const struct cert_facts *cert)
 	return e->memo_idx;
 }
 
+/* The entry of cert's caIssuers URL, found or made; NULL with ans said
+ * (none, or the bound reached). */
+static struct aia_ent *entry_of(struct aiafetch *a, const struct cert_facts *cert,
+				struct aiafetch_answer *ans)
+{
+	struct aia_memo *m = &a->memo[fu_memo_slot(cert->sha256, NULL)];
+	bool known = fu_memo_holds(&m->k, cert->sha256, NULL, 1, 0);
+	struct aia_ent *e = NULL;
+	struct fu_urls u;
+
+	if (known && m->has_url && (e = ent_of(htab_find32(&a->t, m->key)))) {
+		lru_touch(&a->lru, &e->lru);
+		return e;
+	}
+	if (!known || m->has_url) { /* new, or its entry evicted since: the URL again */
+		fu_aia_urls(cert->x509, NID_ad_ca_issuers, &u);
+		m->has_url = u.n > 0;
+		if (u.n)
+			fu_key(m->key, "aia", u.u[0], NULL);
+		fu_memo_set(&m->k, cert->sha256, NULL, 1, INT64_MIN, INT64_MAX);
+	}
+	if (!m->has_url) {
+		snprintf(ans->why, sizeof(ans->why), "no http(s) caIssuers URL in the certificate");
+		ans->state = AIAF_NONE;
+		return NULL;
+	}
+	if ((e = ent_of(htab_find32(&a->t, m->key)))) {
+		lru_touch(&a->lru, &e->lru);
+	} else if (!(e = ent_new(a, m->key, u.u[0]))) {
+		snprintf(ans->url, sizeof(ans->url), "%.*s", (int)sizeof(ans->url) - 1, u.u[0]);
+		snprintf(ans->why, sizeof(ans->why), "bound of %u caIssuers URLs reached",
+			 a->o.max_objects);
+		ans->fail = AIAF_F_FETCH;
+		ans->fetch = FETCH_E_BUSY;
+		ans->state = AIAF_FAILED;
+	}
+	return e;
+}
+
 enum aiafetch_state aiafetch_issuer(struct aiafetch *a, const struct cert_facts *cert,
 				    struct aiafetch_answer *ans)
 {
 	int64_t now = (int64_t)time(NULL);
-	struct fu_urls u;
 	struct aia_ent *e;
-	uint8_t key[32];
 	int idx;
 
 	memset(ans, 0, sizeof(*ans));
@@ -322,22 +369,10 @@ enum aiafetch_state aiafetch_issuer(struct aiafetch *a, const struct cert_facts 
 		snprintf(ans->why, sizeof(ans->why), "certificate did not parse");
 		return ans->state = AIAF_NONE;
 	}
-	fu_aia_urls(cert->x509, NID_ad_ca_issuers, &u);
-	if (!u.n) {
-		snprintf(ans->why, sizeof(ans->why), "no http(s) caIssuers URL in the certificate");
-		return ans->state = AIAF_NONE;
-	}
-	snprintf(ans->url, sizeof(ans->url), "%.*s", (int)sizeof(ans->url) - 1, u.u[0]);
-	fu_key(key, "aia", u.u[0], NULL);
-	if ((e = ent_of(htab_find32(&a->t, key)))) {
-		lru_touch(&a->lru, &e->lru);
-	} else if (!(e = ent_new(a, key, u.u[0]))) {
-		snprintf(ans->why, sizeof(ans->why), "bound of %u caIssuers URLs reached",
-			 a->o.max_objects);
-		ans->fail = AIAF_F_FETCH;
-		ans->fetch = FETCH_E_BUSY;
-		return ans->state = AIAF_FAILED;
-	}
+	if (!(e = entry_of(a, cert, ans)))
+		return ans->state;
+	/* found by its key: its URL is the certificate's */
+	snprintf(ans->url, sizeof(ans->url), "%.*s", (int)sizeof(ans->url) - 1, e->url);
 	if (!e->for_dn && cert->issuer_dn)
 		e->for_dn = strdup(cert->issuer_dn);
 	/* new, failed and out of its backoff, or due for a refresh; what is
@@ -403,7 +438,8 @@ struct aiafetch *aiafetch_new(struct fetch *f, const struct aiafetch_opts *o, ch
 	OPT_DEFAULT(a->o.max_objects, OBJECTS_DEFAULT);
 	OPT_DEFAULT(a->o.max_bytes, BYTES_DEFAULT);
 	OPT_DEFAULT(a->o.refresh_s, REFRESH_DEFAULT);
-	if (!htab_init(&a->t, a->o.max_objects)) {
+	if (!htab_init(&a->t, a->o.max_objects) ||
+	    !(a->memo = calloc(FU_MEMO_SLOTS, sizeof(*a->memo)))) {
 		snprintf(err, errlen, "aiafetch: out of memory");
 		goto fail;
 	}
@@ -425,6 +461,7 @@ void aiafetch_free(struct aiafetch *a)
 		ent_remove(a, lru_entry(a->lru.head, struct aia_ent, lru), false);
 	htab_fini(&a->t);
 	fstore_close(a->store);
+	free(a->memo);
 	free(a);
 }
 

@@ -522,16 +522,40 @@ static void check_chain(struct checker *c, const struct cs_report *r, struct ver
 
 /* ---- per-certificate checks (never cached: lookups are O(1), time moves) ---- */
 
+/* s (NULL: "") cut to fit out[cap]: per handshake, so not snprintf. */
+static void text_set(char *out, size_t cap, const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+
+	if (n > cap - 1)
+		n = cap - 1;
+	if (n)
+		memcpy(out, s, n);
+	out[n] = '\0';
+}
+
+/* "NAME: WHY" (WHY cut at 200 bytes) into d->why, as snprintf would. */
+static void source_why(struct verdict_source *d, const char *name, const char *why)
+{
+	size_t n, cap = sizeof(d->why);
+
+	text_set(d->why, cap, name);
+	n = strlen(d->why);
+	text_set(d->why + n, cap - n, ": ");
+	n = strlen(d->why);
+	text_set(d->why + n, cap - n < 201 ? cap - n : 201, why);
+}
+
 static void source_set(struct verdict_source *d, const char *source, const char *status,
 		       const char *url, const char *number, int64_t this_update, const char *why)
 {
 	d->set = true;
 	d->source = source;
 	d->status = status;
-	snprintf(d->url, sizeof(d->url), "%s", url ? url : "");
-	snprintf(d->number, sizeof(d->number), "%s", number ? number : "");
+	text_set(d->url, sizeof(d->url), url);
+	text_set(d->number, sizeof(d->number), number);
 	d->this_update = this_update;
-	snprintf(d->why, sizeof(d->why), "%s", why ? why : "");
+	text_set(d->why, sizeof(d->why), why);
 }
 
 /* A CRL the certificate names itself (--fetch-crl), fetched and verified. */
@@ -547,8 +571,7 @@ static void crl_fetched(struct checker *c, uint32_t i, const struct cert_facts *
 		source_set(&v->rev_crl, "fetched", st[ans.status], ans.url, ans.crl_number,
 			   ans.this_update, NULL);
 		if (ans.status == CRLF_NONE)
-			snprintf(v->rev_crl.why, sizeof(v->rev_crl.why), "%s: %.200s",
-				 crlfetch_none_name(ans.none), ans.why);
+			source_why(&v->rev_crl, crlfetch_none_name(ans.none), ans.why);
 	}
 	if (ans.status != CRLF_REVOKED)
 		return;
@@ -610,8 +633,7 @@ static void check_ocsp_fetched(struct checker *c, const struct cs_report *r, str
 	ocspfetch_check(c->src.ocsp, leaf, iss, &ans);
 	source_set(&v->rev_ocsp, "fetched", st[ans.status], ans.url, NULL, ans.this_update, NULL);
 	if (ans.status == OCSPF_NONE)
-		snprintf(v->rev_ocsp.why, sizeof(v->rev_ocsp.why), "%s: %.200s",
-			 ocspfetch_none_name(ans.none), ans.why);
+		source_why(&v->rev_ocsp, ocspfetch_none_name(ans.none), ans.why);
 	if (ans.status != OCSPF_REVOKED)
 		return;
 	add(c, v, F_REVOKED_OCSP, 0,

@@ -111,6 +111,15 @@ struct jobq {
 	struct crl_job *head, *tail;
 };
 
+/* An answer remembered (fetchutil.h) with the entries it consulted, which a
+ * use of it touches as a check would. */
+struct crl_memo {
+	struct fu_memo k;
+	uint32_t n;
+	struct crl_ent *ents[FU_URLS_MAX];
+	struct crlfetch_answer a;
+};
+
 struct crlfetch {
 	struct crlfetch_opts o;
 	struct fetch *f;
@@ -129,6 +138,10 @@ struct crlfetch {
 	struct jobq todo, done;		 /* under mu */
 	uint64_t pending;		 /* body bytes handed to the worker, not back yet */
 	uint8_t (*due_keys)[HKEY32_LEN]; /* max_crls: what one tick submits */
+	/* Bumped whenever an entry comes, goes or changes (every change of
+	 * one is an event): remembered answers older than it are not used. */
+	uint64_t gen;
+	struct crl_memo *memo; /* FU_MEMO_SLOTS */
 };
 
 static int64_t now_s(void)
@@ -378,12 +391,14 @@ static void emit(struct crlfetch *c, struct crl_ent *e, enum crlfetch_event_kind
 		.next_attempt = e->next_fetch,
 	};
 
+	c->gen++;
 	if (c->o.event)
 		c->o.event(c->o.ctx, &ev);
 }
 
 static void ent_free(struct crlfetch *c, struct crl_ent *e)
 {
+	c->gen++;
 	if (e->crl) {
 		c->held--;
 		c->bytes -= e->der_len;
@@ -438,6 +453,7 @@ static struct crl_ent *ent_new(struct crlfetch *c, const uint8_t *key, const cha
 	memcpy(e->kt.key, key, HKEY32_LEN);
 	e->delta = delta;
 	e->iss = iss;
+	c->gen++;
 	htab_add32(&c->t, &e->kt);
 	if (!delta)
 		lru_push(&c->lru, &e->lru);
@@ -922,30 +938,43 @@ static int rank(enum crlfetch_none n)
 	}
 }
 
-enum crlfetch_status crlfetch_check(struct crlfetch *c, const struct cert_facts *cert,
-				    const struct cert_facts *issuer, struct crlfetch_answer *a)
+/* Widens nothing, narrows m's window to when e's staleness, as a consult at
+ * now saw it, stays the same. */
+static void memo_window(struct crl_memo *m, const struct crl_ent *e, int64_t now)
+{
+	int64_t nu = e->info.next_update;
+
+	if (!nu)
+		return;
+	if (now > nu && nu > m->k.after)
+		m->k.after = nu;
+	else if (now <= nu && nu < m->k.until)
+		m->k.until = nu;
+}
+
+/* The answer for cert issued by issuer, found anew; m (may be NULL) learns
+ * which entries it consulted and until when it holds. */
+static void answer(struct crlfetch *c, const struct cert_facts *cert,
+		   const struct cert_facts *issuer, struct crlfetch_answer *a, int64_t now,
+		   struct crl_memo *m)
 {
 	struct crlfetch_answer best, cur;
 	struct fu_urls cdp;
 	bool good = false;
-	int64_t now = now_s();
 
-	memset(a, 0, sizeof(*a));
-	a->reason = -1;
-	c->st.checks++;
-	if (!cert || !cert->x509 || !issuer || !issuer->x509) {
+	if (!cert->x509 || !issuer || !issuer->x509) {
 		none(a, CRLF_N_NO_ISSUER, "issuer unknown: not sent and not found");
-		return a->status;
+		return;
 	}
 	if (X509_check_issued(issuer->x509, cert->x509) != X509_V_OK) {
 		none(a, CRLF_N_NO_ISSUER, "the certificate given as issuer did not issue it");
-		return a->status;
+		return;
 	}
 	fu_cert_dp_urls(cert->x509, NID_crl_distribution_points, &cdp);
 	if (!cdp.n) {
 		none(a, CRLF_N_NO_CDP, "no http(s) CRL distribution point%s",
 		     cdp.skipped ? " (only LDAP, indirect or partial ones, not followed)" : "");
-		return a->status;
+		return;
 	}
 	memset(&best, 0, sizeof(best));
 	best.none = CRLF_N_MAX;
@@ -956,14 +985,17 @@ enum crlfetch_status crlfetch_check(struct crlfetch *c, const struct cert_facts 
 		memset(&cur, 0, sizeof(cur));
 		cur.reason = -1;
 		snprintf(cur.url, sizeof(cur.url), "%s", cdp.u[i]);
+		if (e && m) {
+			m->ents[m->n++] = e;
+			memo_window(m, e, now);
+		}
 		if (!e) {
 			none(&cur, CRLF_N_FULL, "bound of %u CRLs followed reached", c->o.max_crls);
 		} else if (e->crl) {
 			st = consult(e, cert->x509, &cdp, &cur, now);
 			if (st == CRLF_REVOKED) {
 				*a = cur;
-				c->st.revoked++;
-				return a->status;
+				return;
 			}
 			if (st == CRLF_GOOD && !good) {
 				*a = cur;
@@ -982,6 +1014,53 @@ enum crlfetch_status crlfetch_check(struct crlfetch *c, const struct cert_facts 
 	}
 	if (!good)
 		*a = best;
+}
+
+/*
+ * A repeated check of the same (certificate, issuer) takes the answer
+ * remembered, while no entry changed (c->gen) and the staleness of the CRLs
+ * it consulted is the same: what is followed, fetched and evicted is
+ * unchanged, and the entries consulted are touched as a check would.
+ */
+enum crlfetch_status crlfetch_check(struct crlfetch *c, const struct cert_facts *cert,
+				    const struct cert_facts *issuer, struct crlfetch_answer *a)
+{
+	const uint8_t *iss = issuer ? issuer->sha256 : NULL;
+	int64_t now = now_s();
+	struct crl_memo *m;
+
+	c->st.checks++;
+	if (!cert) {
+		memset(a, 0, sizeof(*a));
+		a->reason = -1;
+		none(a, CRLF_N_NO_ISSUER, "issuer unknown: not sent and not found");
+		return a->status;
+	}
+	m = &c->memo[fu_memo_slot(cert->sha256, iss)];
+	if (fu_memo_holds(&m->k, cert->sha256, iss, c->gen, now)) {
+		for (uint32_t i = 0; i < m->n; i++)
+			lru_touch(&c->lru, &m->ents[i]->lru);
+		*a = m->a;
+	} else {
+		uint64_t evicted = c->st.evicted;
+
+		memset(a, 0, sizeof(*a));
+		a->reason = -1;
+		m->n = 0;
+		m->k.gen = 0;
+		m->k.after = INT64_MIN;
+		m->k.until = INT64_MAX;
+		answer(c, cert, issuer, a, now, m);
+		/* Entries it made changed the generation: the answer holds from
+		 * here. One it evicted (the bound reached) may be one it
+		 * consulted: not remembered, the next check makes it again. */
+		if (c->st.evicted == evicted) {
+			fu_memo_set(&m->k, cert->sha256, iss, c->gen, m->k.after, m->k.until);
+			m->a = *a;
+		}
+	}
+	if (a->status == CRLF_REVOKED)
+		c->st.revoked++;
 	return a->status;
 }
 
@@ -1058,6 +1137,7 @@ static void link_loaded(struct crlfetch *c)
 		if ((d = ent_of(htab_find32(&c->t, dk))) && d->delta) {
 			d->base = e;
 			e->dent = d;
+			c->gen++;
 		}
 	}
 	htab_for_each(&c->t, n, nx)
@@ -1097,7 +1177,8 @@ struct crlfetch *crlfetch_new(struct fetch *f, const struct crlfetch_opts *o, ch
 	pthread_mutex_init(&c->mu, NULL);
 	pthread_cond_init(&c->cv, NULL);
 	if (!htab_init(&c->t, c->o.max_crls) ||
-	    !(c->due_keys = calloc(c->o.max_crls, sizeof(*c->due_keys)))) {
+	    !(c->due_keys = calloc(c->o.max_crls, sizeof(*c->due_keys))) ||
+	    !(c->memo = calloc(FU_MEMO_SLOTS, sizeof(*c->memo)))) {
 		snprintf(err, errlen, "crlfetch: out of memory");
 		goto fail;
 	}
@@ -1142,6 +1223,7 @@ void crlfetch_free(struct crlfetch *c)
 	htab_fini(&c->t);
 	fstore_close(c->store);
 	free(c->due_keys);
+	free(c->memo);
 	pthread_cond_destroy(&c->cv);
 	pthread_mutex_destroy(&c->mu);
 	free(c);

@@ -120,6 +120,36 @@ void fu_key(uint8_t out[32], const char *s, ...)
 	EVP_MD_CTX_free(m);
 }
 
+uint32_t fu_memo_slot(const uint8_t cert[32], const uint8_t *issuer)
+{
+	uint32_t a, b = 0;
+
+	/* digests: their bytes are already mixed */
+	memcpy(&a, cert, sizeof(a));
+	if (issuer)
+		memcpy(&b, issuer + 4, sizeof(b));
+	return (a ^ b) % FU_MEMO_SLOTS;
+}
+
+static const uint8_t no_issuer[32];
+
+bool fu_memo_holds(const struct fu_memo *m, const uint8_t cert[32], const uint8_t *issuer,
+		   uint64_t gen, int64_t now)
+{
+	return m->gen && m->gen == gen && now > m->after && now <= m->until &&
+	       !memcmp(m->cert, cert, 32) && !memcmp(m->issuer, issuer ? issuer : no_issuer, 32);
+}
+
+void fu_memo_set(struct fu_memo *m, const uint8_t cert[32], const uint8_t *issuer, uint64_t gen,
+		 int64_t after, int64_t until)
+{
+	memcpy(m->cert, cert, 32);
+	memcpy(m->issuer, issuer ? issuer : no_issuer, 32);
+	m->gen = gen;
+	m->after = after;
+	m->until = until;
+}
+
 int64_t fu_refresh_at(int64_t now, int64_t next_update, uint32_t min_s, uint32_t max_s)
 {
 	int64_t iv = max_s;

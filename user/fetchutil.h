@@ -51,6 +51,31 @@ int64_t fu_retry_at(struct fetch *f, const char *url, enum fetch_result fr, int6
 int fu_store_open(const char *state_dir, const char *sub, size_t max_body, fstore_each_fn fn,
 		  void *ctx, struct fstore **store, char *err, size_t errlen);
 
+/*
+ * An answer remembered per (certificate, issuer). Every handshake of a busy
+ * endpoint asks a fetcher the same question, and computing the answer costs
+ * extension decoding and key hashing (tens of thousands of instructions);
+ * a fetcher keeps the answer in a direct-mapped table of FU_MEMO_SLOTS and
+ * gives it again while its generation (bumped whenever anything an answer
+ * reads changes) is the same and now lies in (after, until].
+ */
+#define FU_MEMO_SLOTS 256
+
+struct fu_memo {
+	uint8_t cert[32], issuer[32]; /* SHA-256 of each DER; issuer zero if none */
+	uint64_t gen;		      /* the fetcher's generation when made; 0: empty */
+	int64_t after, until;	      /* the answer holds while after < now <= until */
+};
+
+/* The slot of (cert, issuer) (issuer may be NULL) in a table of FU_MEMO_SLOTS. */
+uint32_t fu_memo_slot(const uint8_t cert[32], const uint8_t *issuer);
+/* True if m is the answer for (cert, issuer) at gen and now. */
+bool fu_memo_holds(const struct fu_memo *m, const uint8_t cert[32], const uint8_t *issuer,
+		   uint64_t gen, int64_t now);
+/* m now names (cert, issuer) at gen, holding in (after, until]. */
+void fu_memo_set(struct fu_memo *m, const uint8_t cert[32], const uint8_t *issuer, uint64_t gen,
+		 int64_t after, int64_t until);
+
 /* "2024-05-01T12:00:00Z" into buf (>= 21 bytes), "-" for 0. */
 const char *fu_time_text(int64_t t, char *buf, size_t cap);
 

@@ -67,6 +67,14 @@ struct oc_ent {
 	char why[192];
 };
 
+/* An answer remembered (fetchutil.h) with the entry it consulted (NULL if
+ * none), which a use of it touches as a check would. */
+struct oc_memo {
+	struct fu_memo k;
+	struct oc_ent *e;
+	struct ocspfetch_answer a;
+};
+
 struct ocspfetch {
 	struct ocspfetch_opts o;
 	struct fetch *f;
@@ -77,6 +85,10 @@ struct ocspfetch {
 	int64_t due_min;
 	uint8_t (*due_keys)[HKEY32_LEN];
 	struct ocspfetch_stats st;
+	/* Bumped whenever an entry comes, goes or changes (every change of
+	 * one is an event): remembered answers older than it are not used. */
+	uint64_t gen;
+	struct oc_memo *memo; /* FU_MEMO_SLOTS */
 };
 
 static int64_t now_s(void)
@@ -107,6 +119,7 @@ static void drop_answer(struct ocspfetch *of, struct oc_ent *e)
 
 static void ent_remove(struct ocspfetch *of, struct oc_ent *e, bool forget_disk)
 {
+	of->gen++;
 	htab_del(&of->t, &e->kt.h);
 	lru_unlink(&of->lru, &e->lru);
 	if (forget_disk && of->store)
@@ -146,6 +159,7 @@ static struct oc_ent *ent_new(struct ocspfetch *of, const uint8_t *key, const ch
 	memcpy(e->kt.key, key, HKEY32_LEN);
 	e->next_fetch = INT64_MAX;
 	htab_add32(&of->t, &e->kt);
+	of->gen++;
 	lru_push(&of->lru, &e->lru);
 	return e;
 }
@@ -170,6 +184,7 @@ static void emit(struct ocspfetch *of, struct oc_ent *e, enum ocspfetch_event_ki
 		.next_attempt = e->next_fetch,
 	};
 
+	of->gen++;
 	if (of->o.event)
 		of->o.event(of->o.ctx, &ev);
 }
@@ -478,45 +493,47 @@ static void answer_from(const struct oc_ent *e, struct ocspfetch_answer *a)
 	}
 }
 
-enum ocspfetch_status ocspfetch_check(struct ocspfetch *of, const struct cert_facts *leaf,
-				      const struct cert_facts *issuer, struct ocspfetch_answer *a)
+/* The answer for leaf issued by issuer, found anew. m learns the entry it
+ * consulted and until when the answer holds; false: not to be remembered
+ * (the answer held expired, and a query is due). */
+static bool answer(struct ocspfetch *of, const struct cert_facts *leaf,
+		   const struct cert_facts *issuer, struct ocspfetch_answer *a, int64_t now,
+		   struct oc_memo *m)
 {
-	int64_t now = now_s();
 	struct fu_urls u;
 	struct oc_ent *e;
 	uint8_t key[32];
 	char t[32];
 
-	memset(a, 0, sizeof(*a));
-	a->reason = -1;
-	of->st.checks++;
-	if (!leaf || !leaf->x509 || !issuer || !issuer->x509 ||
+	if (!leaf->x509 || !issuer || !issuer->x509 ||
 	    X509_check_issued(issuer->x509, leaf->x509) != X509_V_OK) {
 		none(a, OCSPF_N_NO_ISSUER, "issuer unknown, or not the leaf's issuer");
-		goto out;
+		return true;
 	}
 	fu_aia_urls(leaf->x509, NID_ad_OCSP, &u);
 	if (!u.n) {
 		none(a, OCSPF_N_NO_URL, "no http(s) OCSP URL in the certificate");
-		goto out;
+		return true;
 	}
 	if (!certid_key(leaf->x509, issuer->x509, key)) {
 		none(a, OCSPF_N_NO_ISSUER, "cannot make the OCSP CertID");
-		goto out;
+		return true;
 	}
 	snprintf(a->url, sizeof(a->url), "%.*s", (int)sizeof(a->url) - 1, u.u[0]);
 	if ((e = ent_of(htab_find32(&of->t, key)))) {
 		lru_touch(&of->lru, &e->lru);
 	} else if (!(e = ent_new(of, key, u.u[0]))) {
 		none(a, OCSPF_N_FULL, "bound of %u OCSP answers reached", of->o.max_answers);
-		goto out;
+		return true;
 	}
+	m->e = e;
 	if (!e->leaf) { /* new, or loaded from the state directory */
 		e->leaf = leaf->x509;
 		e->issuer = issuer->x509;
 		X509_up_ref(e->leaf);
 		X509_up_ref(e->issuer);
 		memcpy(e->leaf_sha256, leaf->sha256, 32);
+		of->gen++;
 		if (e->der)
 			vet_loaded(of, e, now);
 		else {
@@ -527,6 +544,7 @@ enum ocspfetch_status ocspfetch_check(struct ocspfetch *of, const struct cert_fa
 	snprintf(a->url, sizeof(a->url), "%s", e->url);
 	if (e->have && now <= expiry(of, e)) {
 		answer_from(e, a);
+		m->k.until = expiry(of, e);
 	} else if (e->have) {
 		none(a, OCSPF_N_EXPIRED, "the answer held expired at %s; asking again",
 		     fu_time_text(expiry(of, e), t, sizeof(t)));
@@ -534,12 +552,51 @@ enum ocspfetch_status ocspfetch_check(struct ocspfetch *of, const struct cert_fa
 			e->next_fetch = now;
 			due(of, now);
 		}
+		return false;
 	} else if (e->failed) {
 		none(a, e->fail == OCSPF_F_FETCH ? OCSPF_N_FAILED : OCSPF_N_REJECTED,
 		     "%s %.200s: %.160s", e->fail == OCSPF_F_FETCH ? "query to" : "response from",
 		     e->url, e->why);
 	} else {
 		none(a, OCSPF_N_PENDING, "asking %.200s", e->url);
+	}
+	return true;
+}
+
+/*
+ * A repeated check of the same (leaf, issuer) takes the answer remembered,
+ * while no entry changed (of->gen) and the answer held has not expired: the
+ * entry is touched as a check would, and queries are due as they were.
+ */
+enum ocspfetch_status ocspfetch_check(struct ocspfetch *of, const struct cert_facts *leaf,
+				      const struct cert_facts *issuer, struct ocspfetch_answer *a)
+{
+	const uint8_t *iss = issuer ? issuer->sha256 : NULL;
+	int64_t now = now_s();
+	struct oc_memo *m;
+
+	of->st.checks++;
+	memset(a, 0, sizeof(*a));
+	a->reason = -1;
+	if (!leaf) {
+		none(a, OCSPF_N_NO_ISSUER, "issuer unknown, or not the leaf's issuer");
+		goto out;
+	}
+	m = &of->memo[fu_memo_slot(leaf->sha256, iss)];
+	if (fu_memo_holds(&m->k, leaf->sha256, iss, of->gen, now)) {
+		if (m->e)
+			lru_touch(&of->lru, &m->e->lru);
+		*a = m->a;
+		goto out;
+	}
+	m->k.gen = 0;
+	m->k.until = INT64_MAX;
+	m->e = NULL;
+	/* an entry it made or evicted changed the generation: the answer
+	 * holds from here */
+	if (answer(of, leaf, issuer, a, now, m)) {
+		fu_memo_set(&m->k, leaf->sha256, iss, of->gen, INT64_MIN, m->k.until);
+		m->a = *a;
 	}
 out:
 	of->st.answers[a->status]++;
@@ -585,7 +642,8 @@ struct ocspfetch *ocspfetch_new(struct fetch *f, const struct ocspfetch_opts *o,
 		of->o.refresh_max_s = of->o.refresh_min_s;
 	of->due_min = INT64_MAX;
 	if (!htab_init(&of->t, of->o.max_answers) ||
-	    !(of->due_keys = calloc(of->o.max_answers, sizeof(*of->due_keys)))) {
+	    !(of->due_keys = calloc(of->o.max_answers, sizeof(*of->due_keys))) ||
+	    !(of->memo = calloc(FU_MEMO_SLOTS, sizeof(*of->memo)))) {
 		snprintf(err, errlen, "ocspfetch: out of memory");
 		goto fail;
 	}
@@ -609,6 +667,7 @@ void ocspfetch_free(struct ocspfetch *of)
 	htab_fini(&of->t);
 	fstore_close(of->store);
 	free(of->due_keys);
+	free(of->memo);
 	free(of);
 }
 

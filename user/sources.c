@@ -13,6 +13,7 @@
 
 #define FLUSH_NS   1000000000ULL /* the inventory is written once a second */
 #define REASON_MAX 160
+#define HELD_INDEX (2 * SOURCES_HELD) /* slots of the index of held targets */
 
 /* A judged chain kept to be judged again: the report with references to its
  * certificates, and the verdict it had. */
@@ -36,6 +37,9 @@ struct sources {
 	void *ctx;
 	struct held *held; /* SOURCES_HELD, a ring */
 	uint32_t next_held;
+	/* Where each target was held last (1 + index in held, 0: none), by a
+	 * hash: a repeated handshake finds its place without a scan. */
+	uint16_t held_at[HELD_INDEX];
 	char recheck[REASON_MAX]; /* why the held chains are due again, "" if not */
 	uint64_t last_flush;
 	uint64_t rechecks, followups, left_out;
@@ -273,33 +277,80 @@ static bool same_handshake_target(const struct cs_report *a, const struct cs_rep
 	       !memcmp(a->chain[0]->sha256, b->chain[0]->sha256, 32);
 }
 
+static uint32_t held_slot(const struct cs_report *r)
+{
+	uint32_t h, addr;
+
+	memcpy(&h, r->chain[0]->sha256, sizeof(h)); /* a digest: already mixed */
+	memcpy(&addr, r->server.addr + 12, sizeof(addr));
+	h ^= addr ^ r->server.port;
+	for (const char *p = r->sni; *p; p++) /* FNV-1a: one leaf serves many names */
+		h = (h ^ (uint8_t)*p) * 16777619u;
+	return h % HELD_INDEX;
+}
+
+/* The place of r's target, if held (the index first, a scan if it missed). */
+static struct held *held_find(struct sources *s, const struct cs_report *r, uint32_t slot)
+{
+	uint32_t at = s->held_at[slot];
+
+	if (at && s->held[at - 1].used && same_handshake_target(&s->held[at - 1].r, r))
+		return &s->held[at - 1];
+	for (uint32_t i = 0; i < SOURCES_HELD; i++)
+		if (s->held[i].used && same_handshake_target(&s->held[i].r, r))
+			return &s->held[i];
+	return NULL;
+}
+
+/* The same certificate objects (the cache gives one per DER while held). */
+static bool same_certs(const struct held *h, const struct cs_report *r, uint32_t n)
+{
+	if (!h->used || h->r.chain_len != n)
+		return false;
+	for (uint32_t i = 0; i < n; i++)
+		if (h->r.chain[i] != r->chain[i])
+			return false;
+	return true;
+}
+
 void sources_hold(struct sources *s, const struct cs_report *r, const struct verdict *v)
 {
-	struct held *h = NULL;
-	uint32_t n = r->chain_len < TLS_CHAIN_MAX ? r->chain_len : TLS_CHAIN_MAX;
+	uint32_t n = r->chain_len < TLS_CHAIN_MAX ? r->chain_len : TLS_CHAIN_MAX, slot;
+	const char *name;
+	struct held *h;
+	size_t k;
 
 	if (!s || r->action != REPORT_CERTIFICATE || !n || r->recheck)
 		return;
-	for (uint32_t i = 0; i < SOURCES_HELD && !h; i++)
-		if (s->held[i].used && same_handshake_target(&s->held[i].r, r))
-			h = &s->held[i];
-	if (!h) { /* the oldest place goes */
+	slot = held_slot(r);
+	if (!(h = held_find(s, r, slot))) { /* the oldest place goes */
 		h = &s->held[s->next_held];
 		s->next_held = (s->next_held + 1) % SOURCES_HELD;
 	}
-	if (h->used)
-		held_drop(s, h);
-	h->r = *r;
-	h->r.verdict = NULL;
-	h->r.chain_len = 0;
-	for (uint32_t i = 0; i < n; i++) {
-		struct cert_facts *f = cert_get(s->certs, r->chain[i]->der, r->chain[i]->der_len);
+	s->held_at[slot] = (uint16_t)(h - s->held + 1);
+	if (same_certs(h, r, n)) { /* the references held stay */
+		h->r = *r;
+		h->r.verdict = NULL;
+		h->r.chain_len = n;
+	} else {
+		if (h->used)
+			held_drop(s, h);
+		h->r = *r;
+		h->r.verdict = NULL;
+		h->r.chain_len = 0;
+		for (uint32_t i = 0; i < n; i++) {
+			struct cert_facts *f =
+				cert_get(s->certs, r->chain[i]->der, r->chain[i]->der_len);
 
-		if (!f)
-			break;
-		h->r.chain[h->r.chain_len++] = f;
+			if (!f)
+				break;
+			h->r.chain[h->r.chain_len++] = f;
+		}
 	}
-	snprintf(h->verdict, sizeof(h->verdict), "%s", verdict_name(v));
+	name = verdict_name(v);
+	k = strnlen(name, sizeof(h->verdict) - 1);
+	memcpy(h->verdict, name, k);
+	h->verdict[k] = '\0';
 	h->used = h->r.chain_len > 0;
 }
 

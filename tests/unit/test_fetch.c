@@ -599,6 +599,13 @@ static void test_crl_from_state(void **state)
 	assert_string_equal(a.reason_str, "keyCompromise");
 	assert_int_equal(a.reason, 1);
 	assert_string_equal(a.crl_number, "41");
+	/* asked again (every handshake does): the same answer, remembered,
+	 * and counted again */
+	memset(&a, 0x55, sizeof(a));
+	assert_int_equal(crlfetch_check(c, fb, fi, &a), CRLF_REVOKED);
+	assert_string_equal(a.reason_str, "keyCompromise");
+	assert_string_equal(a.crl_number, "41");
+	assert_string_equal(a.url, URL_A);
 
 	/* a partition for other certificates covers nothing here, even one it lists */
 	assert_int_equal(crlfetch_check(c, fp, fi, &a), CRLF_NONE);
@@ -622,7 +629,7 @@ static void test_crl_from_state(void **state)
 	assert_int_equal(crlfetch_check(c, fg, ff, &a), CRLF_NONE);
 	assert_int_equal(a.none, CRLF_N_PENDING);
 	crlfetch_stats(c, &st);
-	assert_int_equal(st.revoked, 1);
+	assert_int_equal(st.revoked, 2);
 	assert_int_equal(st.followed, 4); /* a, part7, x and a-for-the-fake, the last two pending */
 
 	crlfetch_free(c);
@@ -678,6 +685,16 @@ static void test_crl_scope_and_bound(void **state)
 	assert_int_equal(st.followed, 1);
 	assert_int_equal(st.evicted, 1);
 	assert_int_equal(st.held, 0);
+	/* the answer remembered for the sub CA went with a.crl: followed again
+	 * (evicting b.crl), pending, not the GOOD of the CRL no longer held */
+	assert_int_equal(crlfetch_check(c, fs, fi, &a), CRLF_NONE);
+	assert_int_equal(a.none, CRLF_N_PENDING);
+	crlfetch_stats(c, &st);
+	assert_int_equal(st.evicted, 2);
+	assert_int_equal(crlfetch_check(c, fb, fi, &a), CRLF_NONE);
+	assert_int_equal(a.none, CRLF_N_PENDING);
+	crlfetch_stats(c, &st);
+	assert_int_equal(st.evicted, 3);
 	crlfetch_free(c);
 	fetch_free(f);
 	snprintf(dir, sizeof(dir), "%s/crl", root);
