@@ -389,7 +389,8 @@ static void set_str(char **dst, const char *src)
 	*dst = src[0] ? strdup(src) : NULL;
 }
 
-static void keep_client_hello(struct conn *c, const struct tls_client_hello *ch)
+static void keep_client_hello(struct flow_table *t, struct conn *c,
+			      const struct tls_client_hello *ch)
 {
 	c->have_ch = true;
 	c->has_sni = ch->has_sni;
@@ -401,10 +402,11 @@ static void keep_client_hello(struct conn *c, const struct tls_client_hello *ch)
 	if (!c->hello)
 		c->hello = malloc(sizeof(*c->hello));
 	if (c->hello)
-		hello_summarize(ch, c->hello);
+		hello_summarize(ch, t->ja, c->hello);
 }
 
-static void on_client_hello(struct dir *d, uint8_t type, const uint8_t *b, size_t len)
+static void on_client_hello(struct flow_table *t, struct dir *d, uint8_t type, const uint8_t *b,
+			    size_t len)
 {
 	struct tls_client_hello ch;
 	int rc;
@@ -418,7 +420,7 @@ static void on_client_hello(struct dir *d, uint8_t type, const uint8_t *b, size_
 	if (rc < 0)
 		return;
 	set_roles(d, ROLE_CLIENT);
-	keep_client_hello(d->c, &ch);
+	keep_client_hello(t, d->c, &ch);
 	/* Resumption is proven by the ServerHello echoing this id. */
 	d->c->ch_sid_len = 0;
 	if (type == TLS_HS_CLIENT_HELLO && len >= 35 && b[34] <= 32 && len >= 35u + b[34]) {
@@ -561,7 +563,7 @@ static void cb_handshake(void *ctx, uint8_t type, const uint8_t *body, size_t le
 	switch (type) {
 	case TLS_HS_CLIENT_HELLO:
 	case TLS_HS_SSL2_CLIENT_HELLO:
-		on_client_hello(x->d, type, body, len);
+		on_client_hello(x->t, x->d, type, body, len);
 		break;
 	case TLS_HS_SERVER_HELLO:
 		on_server_hello(x->t, x->d, body, len);
@@ -885,7 +887,9 @@ struct flow_table *flow_new(const struct flow_opts *o)
 		t->o.max_mem = FLOW_MEM_DEFAULT;
 	if (!t->o.hidden_wait_ms)
 		t->o.hidden_wait_ms = FLOW_HIDDEN_WAIT_MS;
-	if (!htab_init(&t->conns, t->o.max_conns > 1024 ? t->o.max_conns : 1024)) {
+	t->ja = ja_memo_new();
+	if (!t->ja || !htab_init(&t->conns, t->o.max_conns > 1024 ? t->o.max_conns : 1024)) {
+		ja_memo_free(t->ja);
 		free(t);
 		return NULL;
 	}
@@ -924,5 +928,6 @@ void flow_free(struct flow_table *t)
 		return;
 	flow_drain(t);
 	htab_fini(&t->conns);
+	ja_memo_free(t->ja);
 	free(t);
 }

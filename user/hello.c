@@ -202,13 +202,13 @@ static bool any_grease(const uint16_t *list, uint16_t n)
 	return false;
 }
 
-void hello_summarize(const struct tls_client_hello *ch, struct hello_summary *s)
+void hello_summarize(const struct tls_client_hello *ch, struct ja_memo *m, struct hello_summary *s)
 {
 	bool grease = false;
 	uint16_t vt;
 
 	memset(s, 0, sizeof(*s));
-	(void)ja_prints(ch, &s->fp);
+	(void)ja_prints_memo(m, ch, &s->fp);
 	if (ch->versions_total) {
 		s->n_versions = keep_first(ch->versions, ch->n_versions,
 					   ch->versions_total - ch->n_versions, s->versions,

@@ -9,6 +9,8 @@
 #include <openssl/evp.h>
 
 #include "hello.h"
+#include "htab.h"
+#include "lru.h"
 
 #define EXT_SERVER_NAME 0x0000
 #define EXT_ALPN	0x0010
@@ -451,6 +453,145 @@ int ja_prints(const struct tls_client_hello *ch, struct ja_prints *p)
 	if (e3 < 0)
 		return e3;
 	return e4 < 0 ? e4 : 0;
+}
+
+/* ---- remembered prints ------------------------------------------------- */
+
+/* Everything the prints are made of, as one byte string: the version,
+ * dtls, ssl2, ALPN ends, each list's kept and total counts, then the lists
+ * in wire order. Equal keys, equal prints, whatever the random, session,
+ * SNI or key shares. */
+#define KEY_LISTS 6
+#define KEY_MAX                                                                              \
+	(8 + 4 * KEY_LISTS +                                                                 \
+	 2 * (TLS_CH_SUITES_MAX + TLS_CH_EXTS_MAX + TLS_CH_GROUPS_MAX + TLS_CH_SIGALGS_MAX + \
+	      TLS_CH_VERSIONS_MAX) +                                                         \
+	 TLS_CH_FORMATS_MAX)
+
+struct memo_ent {
+	struct hnode h;
+	struct lru_node lru;
+	struct ja_prints p;
+	int err;
+	uint16_t len;
+	uint8_t key[KEY_MAX];
+};
+
+struct ja_memo {
+	struct htab t;
+	struct lru lru; /* most recently used first */
+	uint32_t used;	/* entries of e[] ever filled */
+	uint64_t hits;
+	struct memo_ent e[JA_MEMO_MAX];
+};
+
+static size_t key_list(uint8_t *k, size_t at, const void *list, uint16_t n, size_t max,
+		       size_t width)
+{
+	size_t m = n < max ? n : max;
+
+	memcpy(k + at, list, m * width);
+	return at + m * width;
+}
+
+static size_t ja_key(const struct tls_client_hello *ch, uint8_t k[KEY_MAX])
+{
+	const uint16_t counts[2 * KEY_LISTS] = {
+		ch->n_suites,	ch->suites_total,   ch->n_exts,	   ch->exts_total,
+		ch->n_groups,	ch->groups_total,   ch->n_sigalgs, ch->sigalgs_total,
+		ch->n_versions, ch->versions_total, ch->n_formats, ch->formats_total,
+	};
+	size_t at = 8;
+
+	k[0] = (uint8_t)(ch->version >> 8);
+	k[1] = (uint8_t)ch->version;
+	k[2] = ch->dtls;
+	k[3] = ch->ssl2;
+	k[4] = ch->has_alpn;
+	k[5] = ch->alpn_ends[0];
+	k[6] = ch->alpn_ends[1];
+	k[7] = 0;
+	memcpy(k + at, counts, sizeof(counts));
+	at += sizeof(counts);
+	at = key_list(k, at, ch->suites, ch->n_suites, TLS_CH_SUITES_MAX, 2);
+	at = key_list(k, at, ch->exts, ch->n_exts, TLS_CH_EXTS_MAX, 2);
+	at = key_list(k, at, ch->groups, ch->n_groups, TLS_CH_GROUPS_MAX, 2);
+	at = key_list(k, at, ch->sigalgs, ch->n_sigalgs, TLS_CH_SIGALGS_MAX, 2);
+	at = key_list(k, at, ch->versions, ch->n_versions, TLS_CH_VERSIONS_MAX, 2);
+	return key_list(k, at, ch->formats, ch->n_formats, TLS_CH_FORMATS_MAX, 1);
+}
+
+struct ja_memo *ja_memo_new(void)
+{
+	struct ja_memo *m = calloc(1, sizeof(*m));
+
+	if (m && !htab_init(&m->t, JA_MEMO_MAX)) {
+		free(m);
+		return NULL;
+	}
+	return m;
+}
+
+void ja_memo_free(struct ja_memo *m)
+{
+	if (!m)
+		return;
+	htab_fini(&m->t);
+	free(m);
+}
+
+uint64_t ja_memo_hits(const struct ja_memo *m)
+{
+	return m ? m->hits : 0;
+}
+
+/* A free entry, else the least recently used one, out of the table. */
+static struct memo_ent *memo_take(struct ja_memo *m)
+{
+	struct memo_ent *e;
+
+	if (m->used < JA_MEMO_MAX)
+		return &m->e[m->used++];
+	e = lru_entry(m->lru.tail, struct memo_ent, lru);
+	htab_del(&m->t, &e->h);
+	lru_unlink(&m->lru, &e->lru);
+	return e;
+}
+
+int ja_prints_memo(struct ja_memo *m, const struct tls_client_hello *ch, struct ja_prints *p)
+{
+	uint8_t key[KEY_MAX];
+	struct memo_ent *e;
+	struct hnode *n;
+	size_t len;
+	uint64_t h;
+	int err;
+
+	if (!m)
+		return ja_prints(ch, p);
+	len = ja_key(ch, key);
+	h = htab_hash(&m->t, key, len);
+	htab_for_hash(&m->t, h, n)
+	{
+		e = htab_entry(n, struct memo_ent, h);
+		if (e->len == len && !memcmp(e->key, key, len)) {
+			lru_touch(&m->lru, &e->lru);
+			m->hits++;
+			*p = e->p;
+			return e->err;
+		}
+	}
+	err = ja_prints(ch, p);
+	if (err == JA_ERR_DIGEST) /* OpenSSL's trouble, not the hello's */
+		return err;
+	e = memo_take(m);
+	e->p = *p;
+	e->err = err;
+	e->len = (uint16_t)len;
+	memcpy(e->key, key, len);
+	htab_add(&m->t, &e->h, h);
+	lru_push(&m->lru, &e->lru);
+	return err;
 }
 
 const char *ja_strerror(int err)
