@@ -528,10 +528,10 @@ static void source_set(struct verdict_source *d, const char *source, const char 
 	d->set = true;
 	d->source = source;
 	d->status = status;
-	snprintf(d->url, sizeof(d->url), "%s", url ? url : "");
-	snprintf(d->number, sizeof(d->number), "%s", number ? number : "");
+	fmt_copy(d->url, sizeof(d->url), url);
+	fmt_copy(d->number, sizeof(d->number), number);
 	d->this_update = this_update;
-	snprintf(d->why, sizeof(d->why), "%s", why ? why : "");
+	fmt_copy(d->why, sizeof(d->why), why);
 }
 
 /* A CRL the certificate names itself (--fetch-crl), fetched and verified. */

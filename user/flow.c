@@ -119,16 +119,6 @@ void leaf_hex(const struct conn *c, char out[65])
 		fmt_hex(out, 65, c->leaf_sha256, sizeof(c->leaf_sha256), true);
 }
 
-/* src (NULL: "") cut to fit dst, always terminated; snprintf per report was
- * a visible share of the live path. */
-static void copy_str(char *dst, size_t cap, const char *src)
-{
-	size_t n = src ? strnlen(src, cap - 1) : 0;
-
-	memcpy(dst, src ? src : "", n);
-	dst[n] = '\0';
-}
-
 /* A report about conn c, oriented by which direction is the server's. */
 void report_init(struct flow_table *t, struct conn *c, int server_idx, struct cs_report *r,
 		 enum report_action action)
@@ -159,9 +149,9 @@ void report_init(struct flow_table *t, struct conn *c, int server_idx, struct cs
 	r->resumed = c->resumed;
 	r->hello_retry = c->hello_retry;
 	r->has_sni = c->has_sni;
-	copy_str(r->sni, sizeof(r->sni), c->sni);
-	copy_str(r->alpn_offered, sizeof(r->alpn_offered), c->alpn_offered);
-	copy_str(r->alpn, sizeof(r->alpn), c->alpn);
+	fmt_copy(r->sni, sizeof(r->sni), c->sni);
+	fmt_copy(r->alpn_offered, sizeof(r->alpn_offered), c->alpn_offered);
+	fmt_copy(r->alpn, sizeof(r->alpn), c->alpn);
 	if (c->hello) {
 		r->have_hello = true;
 		r->hello = *c->hello;
