@@ -837,6 +837,14 @@ static void test_names(void **state)
 		{ HELLO_VERSION, 0xfefc, "DTLSv1.3" },
 		{ HELLO_VERSION, 0x7f1c, "TLSv1.3-draft" },
 		{ HELLO_VERSION, 0x7e02, "TLSv1.3-draft" },
+		/* each table's ends (they are searched in halves) */
+		{ HELLO_VERSION, 0x0002, "SSLv2" },
+		{ HELLO_VERSION, 0xfeff, "DTLSv1.0" },
+		{ HELLO_VERSION, 0xfefd, "DTLSv1.2" },
+		{ HELLO_GROUP, 1, "sect163k1" },
+		{ HELLO_GROUP, 0xff02, "arbitrary_explicit_char2_curves" },
+		{ HELLO_SIGALG, 0x0101, "rsa_pkcs1_md5" },
+		{ HELLO_SIGALG, 0x0906, "mldsa87" },
 	};
 	char buf[16];
 
@@ -850,6 +858,11 @@ static void test_names(void **state)
 		assert_null(hello_name(HELLO_GROUP, v));
 		assert_string_equal(hello_label(HELLO_SIGALG, v, buf, sizeof(buf)), "GREASE");
 	}
+	assert_null(hello_name(HELLO_VERSION, 0x0305));
+	assert_null(hello_name(HELLO_VERSION, 0xfefe));
+	assert_null(hello_name(HELLO_GROUP, 0));
+	assert_null(hello_name(HELLO_GROUP, 0xffff));
+	assert_null(hello_name(HELLO_SIGALG, 0x0100));
 	assert_false(hello_is_grease(0x0a1a));
 	assert_false(hello_is_grease(0x1a0a));
 	assert_null(hello_name(HELLO_GROUP, 0x1234));
