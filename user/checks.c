@@ -522,28 +522,16 @@ static void check_chain(struct checker *c, const struct cs_report *r, struct ver
 
 /* ---- per-certificate checks (never cached: lookups are O(1), time moves) ---- */
 
-/* s (NULL: "") cut to fit out[cap]: per handshake, so not snprintf. */
-static void text_set(char *out, size_t cap, const char *s)
-{
-	size_t n = s ? strlen(s) : 0;
-
-	if (n > cap - 1)
-		n = cap - 1;
-	if (n)
-		memcpy(out, s, n);
-	out[n] = '\0';
-}
-
 /* "NAME: WHY" (WHY cut at 200 bytes) into d->why, as snprintf would. */
 static void source_why(struct verdict_source *d, const char *name, const char *why)
 {
 	size_t n, cap = sizeof(d->why);
 
-	text_set(d->why, cap, name);
+	fmt_copy(d->why, cap, name);
 	n = strlen(d->why);
-	text_set(d->why + n, cap - n, ": ");
+	fmt_copy(d->why + n, cap - n, ": ");
 	n = strlen(d->why);
-	text_set(d->why + n, cap - n < 201 ? cap - n : 201, why);
+	fmt_copy(d->why + n, cap - n < 201 ? cap - n : 201, why);
 }
 
 static void source_set(struct verdict_source *d, const char *source, const char *status,
@@ -552,10 +540,10 @@ static void source_set(struct verdict_source *d, const char *source, const char 
 	d->set = true;
 	d->source = source;
 	d->status = status;
-	text_set(d->url, sizeof(d->url), url);
-	text_set(d->number, sizeof(d->number), number);
+	fmt_copy(d->url, sizeof(d->url), url);
+	fmt_copy(d->number, sizeof(d->number), number);
 	d->this_update = this_update;
-	text_set(d->why, sizeof(d->why), why);
+	fmt_copy(d->why, sizeof(d->why), why);
 }
 
 /* A CRL the certificate names itself (--fetch-crl), fetched and verified. */

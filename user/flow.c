@@ -119,16 +119,6 @@ void leaf_hex(const struct conn *c, char out[65])
 		fmt_hex(out, 65, c->leaf_sha256, sizeof(c->leaf_sha256), true);
 }
 
-/* src (NULL: "") cut to fit dst, always terminated; snprintf per report was
- * a visible share of the live path. */
-static void copy_str(char *dst, size_t cap, const char *src)
-{
-	size_t n = src ? strnlen(src, cap - 1) : 0;
-
-	memcpy(dst, src ? src : "", n);
-	dst[n] = '\0';
-}
-
 /* A report about conn c, oriented by which direction is the server's. */
 void report_init(struct flow_table *t, struct conn *c, int server_idx, struct cs_report *r,
 		 enum report_action action)
@@ -159,9 +149,9 @@ void report_init(struct flow_table *t, struct conn *c, int server_idx, struct cs
 	r->resumed = c->resumed;
 	r->hello_retry = c->hello_retry;
 	r->has_sni = c->has_sni;
-	copy_str(r->sni, sizeof(r->sni), c->sni);
-	copy_str(r->alpn_offered, sizeof(r->alpn_offered), c->alpn_offered);
-	copy_str(r->alpn, sizeof(r->alpn), c->alpn);
+	fmt_copy(r->sni, sizeof(r->sni), c->sni);
+	fmt_copy(r->alpn_offered, sizeof(r->alpn_offered), c->alpn_offered);
+	fmt_copy(r->alpn, sizeof(r->alpn), c->alpn);
 	if (c->hello) {
 		r->have_hello = true;
 		r->hello = *c->hello;
@@ -389,7 +379,8 @@ static void set_str(char **dst, const char *src)
 	*dst = src[0] ? strdup(src) : NULL;
 }
 
-static void keep_client_hello(struct conn *c, const struct tls_client_hello *ch)
+static void keep_client_hello(struct flow_table *t, struct conn *c,
+			      const struct tls_client_hello *ch)
 {
 	c->have_ch = true;
 	c->has_sni = ch->has_sni;
@@ -401,10 +392,11 @@ static void keep_client_hello(struct conn *c, const struct tls_client_hello *ch)
 	if (!c->hello)
 		c->hello = malloc(sizeof(*c->hello));
 	if (c->hello)
-		hello_summarize(ch, c->hello);
+		hello_summarize(ch, t->ja, c->hello);
 }
 
-static void on_client_hello(struct dir *d, uint8_t type, const uint8_t *b, size_t len)
+static void on_client_hello(struct flow_table *t, struct dir *d, uint8_t type, const uint8_t *b,
+			    size_t len)
 {
 	struct tls_client_hello ch;
 	int rc;
@@ -418,7 +410,7 @@ static void on_client_hello(struct dir *d, uint8_t type, const uint8_t *b, size_
 	if (rc < 0)
 		return;
 	set_roles(d, ROLE_CLIENT);
-	keep_client_hello(d->c, &ch);
+	keep_client_hello(t, d->c, &ch);
 	/* Resumption is proven by the ServerHello echoing this id. */
 	d->c->ch_sid_len = 0;
 	if (type == TLS_HS_CLIENT_HELLO && len >= 35 && b[34] <= 32 && len >= 35u + b[34]) {
@@ -561,7 +553,7 @@ static void cb_handshake(void *ctx, uint8_t type, const uint8_t *body, size_t le
 	switch (type) {
 	case TLS_HS_CLIENT_HELLO:
 	case TLS_HS_SSL2_CLIENT_HELLO:
-		on_client_hello(x->d, type, body, len);
+		on_client_hello(x->t, x->d, type, body, len);
 		break;
 	case TLS_HS_SERVER_HELLO:
 		on_server_hello(x->t, x->d, body, len);
@@ -885,7 +877,9 @@ struct flow_table *flow_new(const struct flow_opts *o)
 		t->o.max_mem = FLOW_MEM_DEFAULT;
 	if (!t->o.hidden_wait_ms)
 		t->o.hidden_wait_ms = FLOW_HIDDEN_WAIT_MS;
-	if (!htab_init(&t->conns, t->o.max_conns > 1024 ? t->o.max_conns : 1024)) {
+	t->ja = ja_memo_new();
+	if (!t->ja || !htab_init(&t->conns, t->o.max_conns > 1024 ? t->o.max_conns : 1024)) {
+		ja_memo_free(t->ja);
 		free(t);
 		return NULL;
 	}
@@ -924,5 +918,6 @@ void flow_free(struct flow_table *t)
 		return;
 	flow_drain(t);
 	htab_fini(&t->conns);
+	ja_memo_free(t->ja);
 	free(t);
 }

@@ -7,6 +7,7 @@
 #include "dtls.h"
 #include "flow.h"
 #include "htab.h"
+#include "ja.h"
 #include "lru.h"
 #include "outcomes.h"
 #include "reasm.h"
@@ -95,6 +96,7 @@ struct flow_table {
 	struct hidden *hid_head, *hid_tail;
 	struct served_early early[FLOW_SERVED_EARLY_MAX];
 	uint32_t n_early;
+	struct ja_memo *ja; /* hello fingerprints, remembered */
 };
 
 /* flow.c: the table, its keys and the reports about a connection. */

@@ -57,6 +57,14 @@ const char *fmt_dn_buf(char *out, size_t cap, const X509_NAME *n)
 	return out;
 }
 
+void fmt_copy(char *dst, size_t cap, const char *src)
+{
+	size_t n = src ? strnlen(src, cap - 1) : 0;
+
+	memcpy(dst, src ? src : "", n);
+	dst[n] = '\0';
+}
+
 size_t fmt_hex(char *out, size_t cap, const void *p, size_t n, bool upper)
 {
 	const char *hx = upper ? "0123456789ABCDEF" : "0123456789abcdef";

@@ -21,6 +21,9 @@ const char *fmt_dn_buf(char *out, size_t cap, const X509_NAME *n);
 /* Hex of p[0..n), as many whole bytes as fit out (cap >= 1, terminated);
  * returns the length written. */
 size_t fmt_hex(char *out, size_t cap, const void *p, size_t n, bool upper);
+/* src (NULL: "") cut to fit dst (cap >= 1), always terminated: snprintf's
+ * "%s" without the formatter, which was a visible share of each report. */
+void fmt_copy(char *dst, size_t cap, const char *src);
 /* digits hex digits (either case, an even number) into digits / 2 bytes;
  * false on anything else. */
 bool fmt_unhex(const char *s, size_t digits, uint8_t *out);

@@ -12,12 +12,14 @@ struct name {
 
 #define N(t) (sizeof(t) / sizeof((t)[0]))
 
-/* Protocol versions as OpenSSL spells them. TLS 1.3 drafts (0x7fNN, and
+/* Every table is in ascending order of value: hello_name searches them in
+ * halves (a report names up to 28 values).
+ * Protocol versions as OpenSSL spells them. TLS 1.3 drafts (0x7fNN, and
  * Facebook's 0x7eNN) are matched by their high byte in hello_name. */
 static const struct name versions[] = {
 	{ 0x0002, "SSLv2" },	{ 0x0300, "SSLv3" },	{ 0x0301, "TLSv1.0" },
 	{ 0x0302, "TLSv1.1" },	{ 0x0303, "TLSv1.2" },	{ 0x0304, "TLSv1.3" },
-	{ 0xfeff, "DTLSv1.0" }, { 0xfefd, "DTLSv1.2" }, { 0xfefc, "DTLSv1.3" },
+	{ 0xfefc, "DTLSv1.3" }, { 0xfefd, "DTLSv1.2" }, { 0xfeff, "DTLSv1.0" },
 };
 
 /* IANA TLS Supported Groups, with the hybrid post-quantum groups (draft-ietf-tls-
@@ -149,11 +151,22 @@ bool hello_is_grease(uint16_t v)
 
 const char *hello_name(enum hello_kind kind, uint16_t v)
 {
+	size_t lo = 0, hi;
+
 	if ((unsigned)kind >= N(tables))
 		return NULL;
-	for (size_t i = 0; i < tables[kind].n; i++)
-		if (tables[kind].t[i].v == v)
-			return tables[kind].t[i].name;
+	hi = tables[kind].n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const struct name *e = &tables[kind].t[mid];
+
+		if (e->v == v)
+			return e->name;
+		if (e->v < v)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
 	if (kind == HELLO_VERSION && ((v >> 8) == 0x7f || (v >> 8) == 0x7e))
 		return "TLSv1.3-draft";
 	return NULL;
@@ -202,13 +215,13 @@ static bool any_grease(const uint16_t *list, uint16_t n)
 	return false;
 }
 
-void hello_summarize(const struct tls_client_hello *ch, struct hello_summary *s)
+void hello_summarize(const struct tls_client_hello *ch, struct ja_memo *m, struct hello_summary *s)
 {
 	bool grease = false;
 	uint16_t vt;
 
 	memset(s, 0, sizeof(*s));
-	(void)ja_prints(ch, &s->fp);
+	(void)ja_prints_memo(m, ch, &s->fp);
 	if (ch->versions_total) {
 		s->n_versions = keep_first(ch->versions, ch->n_versions,
 					   ch->versions_total - ch->n_versions, s->versions,

@@ -52,7 +52,8 @@ struct hello_summary {
 	uint8_t flags; /* HELLO_F_* */
 };
 
-/* Fills s from a decoded hello; computes both fingerprints. */
-void hello_summarize(const struct tls_client_hello *ch, struct hello_summary *s);
+/* Fills s from a decoded hello; both fingerprints, remembered in m (NULL:
+ * none) for the next hello with the same lists (ja.h). */
+void hello_summarize(const struct tls_client_hello *ch, struct ja_memo *m, struct hello_summary *s);
 
 #endif

@@ -3,6 +3,7 @@
 #define CS_JA_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "tls.h"
 
@@ -77,6 +78,25 @@ struct ja_prints {
 /* Each is made on its own (a cut groups list stops JA3, not JA4): 0 if
  * both were made, else the first enum ja_err (JA3's, then JA4's). */
 int ja_prints(const struct tls_client_hello *ch, struct ja_prints *p);
+
+/*
+ * The prints of the last JA_MEMO_MAX distinct hellos: most hellos come from
+ * a few client stacks (the same lists, another random), and making the two
+ * strings and three digests again was most of a handshake's cost. Entries
+ * are keyed by everything the prints are made of, compared whole; the
+ * least recently used one goes. Fixed size (~70 KB), one owner, no lock.
+ * A client that reorders its extensions per connection (Chrome) misses
+ * every time: the prints are then made as ja_prints makes them.
+ */
+#define JA_MEMO_MAX 64
+struct ja_memo;
+struct ja_memo *ja_memo_new(void); /* NULL: out of memory */
+void ja_memo_free(struct ja_memo *m);
+/* ja_prints, from m when a hello with the same key was printed lately;
+ * m NULL: always made. */
+int ja_prints_memo(struct ja_memo *m, const struct tls_client_hello *ch, struct ja_prints *p);
+/* Prints given from m rather than made: for tests. */
+uint64_t ja_memo_hits(const struct ja_memo *m);
 
 /* "buffer too small", "list longer than kept", ...; for logs and tools. */
 const char *ja_strerror(int err);

@@ -353,7 +353,7 @@ struct rd {
 	size_t n;
 };
 
-static bool rd_bytes(struct rd *r, size_t n, const uint8_t **out)
+static inline bool rd_bytes(struct rd *r, size_t n, const uint8_t **out)
 {
 	if (r->n < n)
 		return false;
@@ -364,7 +364,7 @@ static bool rd_bytes(struct rd *r, size_t n, const uint8_t **out)
 	return true;
 }
 
-static bool rd_uint(struct rd *r, unsigned w, uint32_t *v)
+static inline bool rd_uint(struct rd *r, unsigned w, uint32_t *v)
 {
 	const uint8_t *b;
 
@@ -376,7 +376,7 @@ static bool rd_uint(struct rd *r, unsigned w, uint32_t *v)
 	return true;
 }
 
-static bool rd_u16(struct rd *r, uint16_t *v)
+static inline bool rd_u16(struct rd *r, uint16_t *v)
 {
 	uint32_t x;
 

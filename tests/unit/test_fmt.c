@@ -17,6 +17,23 @@
 #include "fmt.h"
 #include "report.h"
 
+/* Cut to fit, always terminated, NULL as "". */
+static void test_copy(void **state)
+{
+	char b[6];
+
+	(void)state;
+	memset(b, 'x', sizeof(b));
+	fmt_copy(b, sizeof(b), "abc");
+	assert_string_equal(b, "abc");
+	fmt_copy(b, sizeof(b), "abcdefgh");
+	assert_string_equal(b, "abcde");
+	fmt_copy(b, sizeof(b), NULL);
+	assert_string_equal(b, "");
+	fmt_copy(b, 1, "abc");
+	assert_string_equal(b, "");
+}
+
 static void test_utf8_seq(void **state)
 {
 	uint32_t cp = 0;
@@ -306,6 +323,7 @@ int main(void)
 		cmocka_unit_test(test_safe_run),
 		cmocka_unit_test(test_ossl_reason),
 		cmocka_unit_test(test_err),
+		cmocka_unit_test(test_copy),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -272,7 +272,7 @@ static void test_grease_everywhere(void **state)
 	assert_int_equal(ch.shares[0], 0x5a5a);
 	assert_prints(&ch, ex_ja3, ex_ja3_md5, ex_ja4, ex_ja4_r);
 
-	hello_summarize(&ch, &s);
+	hello_summarize(&ch, NULL, &s);
 	assert_string_equal(s.fp.ja3, ex_ja3_md5);
 	assert_string_equal(s.fp.ja4, ex_ja4);
 	assert_true(s.flags & HELLO_F_GREASE);
@@ -284,6 +284,73 @@ static void test_grease_everywhere(void **state)
 	assert_int_equal(s.versions[0], 0x0304);
 	assert_int_equal(s.n_sigalgs, 8);
 	assert_memory_equal(s.sigalgs, ex_sigalgs, sizeof(ex_sigalgs));
+}
+
+/* The memo gives what ja_prints makes: for a repeat with another random and
+ * SNI (remembered), for the same lists in another order (made: JA3 differs),
+ * and after more distinct hellos than it keeps (the first one evicted). */
+static void test_memo(void **state)
+{
+	struct ja_memo *m = ja_memo_new();
+	struct tls_client_hello ch, other;
+	struct ja_prints p, want;
+	struct chb c;
+	size_t n = example(&c, false, NULL, 0);
+	uint16_t x;
+
+	(void)state;
+	assert_non_null(m);
+	assert_int_equal(tls_parse_client_hello(c.b, n, &ch), 0);
+	assert_int_equal(ja_prints_memo(m, &ch, &p), 0);
+	assert_string_equal(p.ja3, ex_ja3_md5);
+	assert_string_equal(p.ja4, ex_ja4);
+	assert_int_equal(ja_memo_hits(m), 0);
+
+	other = ch;
+	other.random[0] ^= 0xff;
+	snprintf(other.sni, sizeof(other.sni), "other.example");
+	memset(&p, 0, sizeof(p));
+	assert_int_equal(ja_prints_memo(m, &other, &p), 0);
+	assert_int_equal(ja_memo_hits(m), 1);
+	assert_string_equal(p.ja3, ex_ja3_md5);
+	assert_string_equal(p.ja4, ex_ja4);
+
+	/* Two extensions swapped: JA4 sorts them, JA3 does not. */
+	x = other.exts[1], other.exts[1] = other.exts[2], other.exts[2] = x;
+	assert_int_equal(ja_prints(&other, &want), 0);
+	assert_string_not_equal(want.ja3, ex_ja3_md5);
+	assert_int_equal(ja_prints_memo(m, &other, &p), 0);
+	assert_int_equal(ja_memo_hits(m), 1);
+	assert_string_equal(p.ja3, want.ja3);
+	assert_string_equal(p.ja4, ex_ja4);
+
+	/* JA_MEMO_MAX other hellos (suite 0 varied) push the example out. */
+	for (int i = 0; i < JA_MEMO_MAX; i++) {
+		other = ch;
+		other.suites[0] = (uint16_t)(0x1000 + i);
+		assert_int_equal(ja_prints(&other, &want), 0);
+		assert_int_equal(ja_prints_memo(m, &other, &p), 0);
+		assert_string_equal(p.ja3, want.ja3);
+		assert_string_equal(p.ja4, want.ja4);
+	}
+	assert_int_equal(ja_memo_hits(m), 1);
+	assert_int_equal(ja_prints_memo(m, &ch, &p), 0);
+	assert_int_equal(ja_memo_hits(m), 1);
+	assert_string_equal(p.ja3, ex_ja3_md5);
+	/* ... and the last of those is still there. */
+	assert_int_equal(ja_prints_memo(m, &other, &p), 0);
+	assert_int_equal(ja_memo_hits(m), 2);
+	assert_string_equal(p.ja4, want.ja4);
+
+	/* A hello with no prints is remembered with its error. */
+	other = ch;
+	other.suites_total = (uint16_t)(other.n_suites + 1);
+	assert_int_equal(ja_prints_memo(m, &other, &p), JA_ERR_BOUNDS);
+	assert_int_equal(ja_prints_memo(m, &other, &p), JA_ERR_BOUNDS);
+	assert_int_equal(ja_memo_hits(m), 3);
+	assert_string_equal(p.ja3, "");
+	assert_string_equal(p.ja4, "");
+	ja_memo_free(m);
 }
 
 /* The spec: "If there are no signature algorithms in the hello packet, then
@@ -733,7 +800,7 @@ static void test_ssl2(void **state)
 	assert_int_equal(ja3_hash(&ch, o, sizeof(o)), JA_ERR_SSL2);
 	assert_int_equal(ja4(&ch, o, sizeof(o)), JA_ERR_SSL2);
 	assert_int_equal(ja4_r(&ch, o, sizeof(o)), JA_ERR_SSL2);
-	hello_summarize(&ch, &s);
+	hello_summarize(&ch, NULL, &s);
 	assert_true(s.flags & HELLO_F_SSL2);
 	assert_string_equal(s.fp.ja3, "");
 	assert_string_equal(s.fp.ja4, "");
@@ -770,6 +837,14 @@ static void test_names(void **state)
 		{ HELLO_VERSION, 0xfefc, "DTLSv1.3" },
 		{ HELLO_VERSION, 0x7f1c, "TLSv1.3-draft" },
 		{ HELLO_VERSION, 0x7e02, "TLSv1.3-draft" },
+		/* each table's ends (they are searched in halves) */
+		{ HELLO_VERSION, 0x0002, "SSLv2" },
+		{ HELLO_VERSION, 0xfeff, "DTLSv1.0" },
+		{ HELLO_VERSION, 0xfefd, "DTLSv1.2" },
+		{ HELLO_GROUP, 1, "sect163k1" },
+		{ HELLO_GROUP, 0xff02, "arbitrary_explicit_char2_curves" },
+		{ HELLO_SIGALG, 0x0101, "rsa_pkcs1_md5" },
+		{ HELLO_SIGALG, 0x0906, "mldsa87" },
 	};
 	char buf[16];
 
@@ -783,6 +858,11 @@ static void test_names(void **state)
 		assert_null(hello_name(HELLO_GROUP, v));
 		assert_string_equal(hello_label(HELLO_SIGALG, v, buf, sizeof(buf)), "GREASE");
 	}
+	assert_null(hello_name(HELLO_VERSION, 0x0305));
+	assert_null(hello_name(HELLO_VERSION, 0xfefe));
+	assert_null(hello_name(HELLO_GROUP, 0));
+	assert_null(hello_name(HELLO_GROUP, 0xffff));
+	assert_null(hello_name(HELLO_SIGALG, 0x0100));
 	assert_false(hello_is_grease(0x0a1a));
 	assert_false(hello_is_grease(0x1a0a));
 	assert_null(hello_name(HELLO_GROUP, 0x1234));
@@ -814,7 +894,7 @@ static void test_summary_names(void **state)
 	n = ch_end(&c);
 	assert_int_equal(tls_parse_client_hello(c.b, n, &ch), 0);
 	assert_true(ch.has_psk && ch.has_early_data);
-	hello_summarize(&ch, &sum);
+	hello_summarize(&ch, NULL, &sum);
 	assert_int_equal(sum.n_groups, 4);
 	for (size_t i = 0; i < NOF(want); i++)
 		assert_string_equal(hello_label(HELLO_GROUP, sum.groups[i], buf, sizeof(buf)),
@@ -846,6 +926,7 @@ int main(void)
 		cmocka_unit_test(test_ssl2),
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_summary_names),
+		cmocka_unit_test(test_memo),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

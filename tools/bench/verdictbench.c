@@ -1,6 +1,6 @@
 /* verdictbench.c - cost of the verdict: cert_get + checks_run per handshake and per distinct certificate. */
 /*
- *   verdictbench [--rounds N] [--json FILE]
+ *   verdictbench [--rounds N] [--json FILE] [--only CASE] [--handshakes N]
  *
  * Builds PKIs in memory with the OpenSSL API (root -> intermediate -> leaves,
  * ECDSA P-256 and RSA-2048), writes each root to a temporary CA file loaded
@@ -24,6 +24,11 @@
  *               after the ring buffer, minus dedup.
  *
  * Each figure: median of --rounds (default 5) rounds, with min and max.
+ * --only CASE runs one case: warm, baseline, distinct, pipeline or output
+ * (pipeline + JSON), for both key types (distinct leaves are signed only when
+ * baseline or distinct runs). --handshakes N makes each warm or pipeline round
+ * exactly N handshakes instead of 0.3 s, so that instruction counts
+ * (valgrind --tool=callgrind --toggle-collect=bench_pipeline) divide evenly.
  * --json FILE writes [{name, value, unit, baseline_name, baseline_value,
  * ratio, min, max}] as bench/results.json has them.
  */
@@ -51,6 +56,7 @@
 #define MAX_FIGS   32
 
 static int rounds = 5;
+static long fixed_n; /* --handshakes: handshakes per warm/pipeline round, 0: 0.3 s */
 
 static double now_s(void)
 {
@@ -58,6 +64,13 @@ static double now_s(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* More to run: fixed_n handshakes, or 0.3 s since t0 (*t set either way). */
+static int more(long n, double t0, double *t)
+{
+	*t = now_s() - t0;
+	return fixed_n ? n < fixed_n : *t < 0.3;
 }
 
 static void die(const char *what)
@@ -290,12 +303,14 @@ static double bench_warm(struct pki *p)
 
 	one(cc, ck, p->leaf_der, p->leaf_len, p->inter_der, p->inter_len, "www.verdict.test");
 	t0 = now_s();
-	do {
-		for (int i = 0; i < 1000; i++)
+	while (more(n, t0, &t)) {
+		int k = fixed_n && fixed_n - n < 1000 ? (int)(fixed_n - n) : 1000;
+
+		for (int i = 0; i < k; i++)
 			one(cc, ck, p->leaf_der, p->leaf_len, p->inter_der, p->inter_len,
 			    "www.verdict.test");
-		n += 1000;
-	} while ((t = now_s() - t0) < 0.3);
+		n += k;
+	}
 	checker_free(ck);
 	cert_cache_free(cc);
 	return (double)n / t;
@@ -443,7 +458,9 @@ static void on_report(void *ctx, const struct cs_report *r)
 		output_report(x->out, &copy);
 }
 
-static double bench_pipeline(struct pki *p, int with_output, long *certs_out)
+/* noinline: callgrind's --toggle-collect=bench_pipeline needs the symbol. */
+static __attribute__((noinline)) double bench_pipeline(struct pki *p, int with_output,
+						       long *certs_out)
 {
 	struct pipe_ctx x = { .ck = mkchecker(p) };
 	struct cert_cache *cc = cert_cache_new(CERT_CACHE_DEFAULT);
@@ -466,8 +483,8 @@ static double bench_pipeline(struct pki *p, int with_output, long *certs_out)
 		if (!ft)
 			die("flow_new failed");
 		t0 = now_s();
-		do {
-			for (int k = 0; k < 200; k++, n++) {
+		while (more(n, t0, &t)) {
+			for (int k = 0; k < 200 && (!fixed_n || n < fixed_n); k++, n++) {
 				uint32_t seq[2] = { 1000, 900000 };
 				struct cs_segment s = { 0 };
 
@@ -498,7 +515,7 @@ static double bench_pipeline(struct pki *p, int with_output, long *certs_out)
 					}
 				}
 			}
-		} while ((t = now_s() - t0) < 0.3);
+		}
 		flow_free(ft);
 	}
 	*certs_out = x.certs;
@@ -541,18 +558,37 @@ static void json_out(const char *path)
 	fclose(f);
 }
 
+/* The cases --only selects, one bit each, in the order they print. */
+enum { C_WARM = 1, C_BASELINE = 2, C_DISTINCT = 4, C_PIPELINE = 8, C_OUTPUT = 16, C_ALL = 31 };
+static const char *const case_names[] = { "warm", "baseline", "distinct", "pipeline", "output" };
+
+static int case_parse(const char *name)
+{
+	for (size_t i = 0; i < sizeof(case_names) / sizeof(case_names[0]); i++)
+		if (!strcmp(name, case_names[i]))
+			return 1 << i;
+	fprintf(stderr,
+		"verdictbench: --only %s: not one of warm, baseline, distinct, "
+		"pipeline, output\n",
+		name);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option lo[] = {
 		{ "rounds", required_argument, NULL, 'r' },
 		{ "json", required_argument, NULL, 'j' },
+		{ "only", required_argument, NULL, 'o' },
+		{ "handshakes", required_argument, NULL, 'n' },
 		{ 0 },
 	};
 	const char *json = NULL;
 	struct pki pk[2];
-	int c;
+	int c, only = C_ALL, distinct;
+	char *end;
 
-	while ((c = getopt_long(argc, argv, "r:j:", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "r:j:o:n:", lo, NULL)) != -1) {
 		switch (c) {
 		case 'r':
 			rounds = atoi(optarg);
@@ -560,18 +596,34 @@ int main(int argc, char **argv)
 		case 'j':
 			json = optarg;
 			break;
+		case 'o':
+			only = case_parse(optarg);
+			if (!only)
+				return 2;
+			break;
+		case 'n':
+			fixed_n = strtol(optarg, &end, 10);
+			if (*end || fixed_n < 1 || fixed_n > 100000000) {
+				fprintf(stderr,
+					"verdictbench: --handshakes %s: not a number from 1 to "
+					"100000000\n",
+					optarg);
+				return 2;
+			}
+			break;
 		default:
 			goto usage;
 		}
 	}
 	if (rounds < 1 || rounds > MAX_ROUNDS || optind != argc)
 		goto usage;
-	pki_make(&pk[0], 0, 3000);
-	pki_make(&pk[1], 1, 600);
+	distinct = !!(only & (C_BASELINE | C_DISTINCT));
+	pki_make(&pk[0], 0, distinct ? 3000 : 0);
+	pki_make(&pk[1], 1, distinct ? 600 : 0);
 	for (int k = 0; k < 2; k++) {
 		struct pki *p = &pk[k];
-		struct fig *w, *d, *b, *pl, *po;
-		int ib, iw;
+		struct fig *w = NULL, *d = NULL, *b = NULL, *pl = NULL, *po = NULL;
+		int ib = -1, iw = -1;
 		long certs = 0;
 
 		for (int f = 0; f < nflights; f++) {
@@ -585,27 +637,47 @@ int main(int argc, char **argv)
 			for (int f = 0; f < nflights; f++)
 				fprintf(stderr, "flight %d from_server=%d %zu bytes\n", f,
 					flights[f].from_server, flights[f].n);
-		iw = nfigs;
-		w = fig_new("handshakes/s", -1, "warm cache, %s chain: cert_get x2 + checks_run",
-			    p->name);
-		ib = nfigs;
-		b = fig_new("certificates/s", -1,
-			    "baseline, %s: d2i_X509 + X509_verify_cert per leaf", p->name);
-		d = fig_new("certificates/s", ib,
-			    "distinct leaves, %s: cert_get + checks_run (chain verified)", p->name);
-		pl = fig_new("handshakes/s", iw,
-			     "pipeline, %s: flow_segment on recorded TLS 1.2 bytes + checks_run",
-			     p->name);
-		po = fig_new("handshakes/s", iw, "pipeline + JSON output to /dev/null, %s",
-			     p->name);
-		for (int r = 0; r < rounds; r++) {
-			w->v[r] = bench_warm(p);
-			b->v[r] = bench_baseline(p);
-			d->v[r] = bench_distinct(p);
-			pl->v[r] = bench_pipeline(p, 0, &certs);
-			po->v[r] = bench_pipeline(p, 1, &certs);
+		if (only & C_WARM) {
+			iw = nfigs;
+			w = fig_new("handshakes/s", -1,
+				    "warm cache, %s chain: cert_get x2 + checks_run", p->name);
 		}
-		fig_done(w), fig_done(b), fig_done(d), fig_done(pl), fig_done(po);
+		if (only & C_BASELINE) {
+			ib = nfigs;
+			b = fig_new("certificates/s", -1,
+				    "baseline, %s: d2i_X509 + X509_verify_cert per leaf", p->name);
+		}
+		if (only & C_DISTINCT)
+			d = fig_new("certificates/s", ib,
+				    "distinct leaves, %s: cert_get + checks_run (chain verified)",
+				    p->name);
+		if (only & C_PIPELINE)
+			pl = fig_new(
+				"handshakes/s", iw,
+				"pipeline, %s: flow_segment on recorded TLS 1.2 bytes + checks_run",
+				p->name);
+		if (only & C_OUTPUT)
+			po = fig_new("handshakes/s", iw, "pipeline + JSON output to /dev/null, %s",
+				     p->name);
+		for (int r = 0; r < rounds; r++) {
+			if (w)
+				w->v[r] = bench_warm(p);
+			if (b)
+				b->v[r] = bench_baseline(p);
+			if (d)
+				d->v[r] = bench_distinct(p);
+			if (pl)
+				pl->v[r] = bench_pipeline(p, 0, &certs);
+			if (po)
+				po->v[r] = bench_pipeline(p, 1, &certs);
+		}
+		{
+			struct fig *run[] = { w, b, d, pl, po };
+
+			for (size_t i = 0; i < sizeof(run) / sizeof(run[0]); i++)
+				if (run[i])
+					fig_done(run[i]);
+		}
 	}
 	if (g_bad)
 		fprintf(stderr, "verdictbench: warning: %u verdicts had findings (expected none)\n",
@@ -619,6 +691,7 @@ int main(int argc, char **argv)
 		json_out(json);
 	return 0;
 usage:
-	fprintf(stderr, "usage: verdictbench [--rounds N] [--json FILE]\n");
+	fprintf(stderr, "usage: verdictbench [--rounds N] [--json FILE] [--only "
+			"warm|baseline|distinct|pipeline|output] [--handshakes N]\n");
 	return 2;
 }
