@@ -93,18 +93,31 @@ static int set_add(struct inode_set *s, struct listener v)
 	return 0;
 }
 
+/*
+ * The kernel lists its listening hash before the established one (tcp_get_idx:
+ * listening_get_idx, then established_get_idx), so the first row in another
+ * state ends the listeners: stop there. The rest is every connection of the
+ * namespace, TIME_WAIT included, tens of thousands on a busy edge, and
+ * generating it was most of certsentry's CPU at a rescan every 2 s.
+ */
 static int read_tcp(const char *path, struct inode_set *s)
 {
 	FILE *f = fopen(path, "re");
 	char line[512];
 	struct listener l;
-	int ret = 0;
+	int ret = 0, r;
+	bool head = true;
 
 	if (!f)
 		return errno == ENOENT ? 0 : -errno; /* no IPv6 in this kernel */
-	while (!ret && fgets(line, sizeof(line), f))
-		if (procscan_parse_tcp(line, &l.ino, &l.port) == 1)
+	while (!ret && fgets(line, sizeof(line), f)) {
+		r = procscan_parse_tcp(line, &l.ino, &l.port);
+		if (r == 1)
 			ret = set_add(s, l);
+		else if (r == 0 && !head)
+			break;
+		head = false;
+	}
 	fclose(f);
 	return ret;
 }

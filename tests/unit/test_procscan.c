@@ -158,6 +158,15 @@ static int setup_proc(void **state)
 	put("102/net/tcp6", buf);
 	put("103/maps", "7f0000000000-7f0000010000 r-xp 00000000 fd:01 11 /lib/libssl.so.3\n"
 			"7f0000020000-7f0000030000 r--p 00000000 fd:01 12 /lib/libcrypto.so.3\n");
+	/* The kernel lists listeners first: a LISTEN row after a connection's
+	 * cannot occur, and one is not read. */
+	put("105/net/tcp", "  sl  local_address rem_address   st\n"
+			   "   0: 0100007F:1151 00000000:0000 0A 00000000:00000000 00:00000000 "
+			   "00000000     0        0 5100 1 0000000000000000 100 0 0 10 0\n"
+			   "   1: 0100007F:1151 0100007F:9000 01 00000000:00000000 00:00000000 "
+			   "00000000     0        0 5101 1 0000000000000000 100 0 0 10 0\n"
+			   "   2: 0100007F:1153 00000000:0000 0A 00000000:00000000 00:00000000 "
+			   "00000000     0        0 5102 1 0000000000000000 100 0 0 10 0\n");
 	put("104/comm", "x\n");
 	put("self/comm", "x\n");
 	put("100/fd/.keep", "");
@@ -211,6 +220,10 @@ static void test_listeners(void **state)
 	assert_int_equal(procscan_listening_ports(netdir, &lp), 1);
 	assert_true(cs_port_in(&lp, 0x1151));
 	assert_false(cs_port_in(&lp, 443));
+	snprintf(netdir, sizeof(netdir), "%s/105/net", root); /* stops at the first connection */
+	assert_int_equal(procscan_listening_ports(netdir, &lp), 1);
+	assert_true(cs_port_in(&lp, 0x1151));
+	assert_false(cs_port_in(&lp, 0x1153));
 	snprintf(netdir, sizeof(netdir), "%s/104/net", root); /* none there */
 	assert_int_equal(procscan_listening_ports(netdir, &lp), 0);
 	assert_false(cs_port_in(&lp, 0x1151));
