@@ -431,16 +431,19 @@ static __always_inline void ev_fill(struct cs_event *ev, struct __sk_buff *skb, 
  * (WAKE_NOW): nothing after it is copied, and the packet that carries the
  * PSH may hold only those encrypted records, so the hidden chain's source (a
  * uprobe record, a key log line) would otherwise wait for the poll timeout.
+ * An alert in the clear wakes it from either side (WAKE_ALERT): a client
+ * refusing the certificate is an alert line, and refusals are rare.
  */
 enum cs_wake {
 	WAKE_NONE = 0,
 	WAKE_PUSHED, /* a sender's write: PSH, or a datagram */
 	WAKE_NOW,    /* the direction's copy ends here */
+	WAKE_ALERT,  /* an alert in the clear, from either side */
 };
 
 static __always_inline bool wants_wakeup(const struct cs_event *ev, __u8 wake)
 {
-	if (wake == WAKE_NOW)
+	if (wake >= WAKE_NOW)
 		return true;
 	if (wake == WAKE_PUSHED && (ev->tcp_flags & CS_TCP_PSH || ev->key.proto == IPPROTO_UDP))
 		return true;
@@ -580,6 +583,7 @@ struct walk_ctx {
 	bool stop;	    /* the walk stops at the record at w.rec */
 	bool took;	    /* the packet holds bytes of a record the walk takes */
 	bool enc_stop;	    /* it stops at TLS 1.3's first encrypted record */
+	bool alert_stop;    /* it stops at an alert in the clear */
 };
 
 /* One unit (cs_wire.h) read at w.rec: the walk goes on, or stops. */
@@ -593,6 +597,7 @@ static __always_inline bool walk_unit(struct walk_ctx *w, const __u8 *u)
 	/* Only where none was taken: a flight copied whole woke on its own PSH. */
 	w->enc_stop = w->stop && !w->w.enc && w->w.phase != WIRE_WALK_HELLO &&
 		      u[0] == TLS_CT_APPDATA;
+	w->alert_stop = w->stop && w->w.phase != WIRE_WALK_HELLO && u[0] == TLS_CT_ALERT;
 	return !w->stop;
 }
 
@@ -662,12 +667,12 @@ static __always_inline void walk_stop(struct cs_flow_state *st, __u32 rec)
 
 /*
  * Walks the units this packet holds (cs_wire.h). Returns how its copy may
- * wake the reader: WAKE_NOW where the walk stops at the first encrypted
- * record (none copied);
- * WAKE_PUSHED for a packet that holds bytes of a record the walk takes
- * (handshake, or an encrypted record taken whole); WAKE_NONE for one that
- * starts with the record the walk stops at, or holds no more than a CCS
- * before it (TLS 1.2's CCS + Finished).
+ * wake the reader (enum cs_wake): WAKE_ALERT where the walk stops at an
+ * alert, WAKE_NOW where it stops at the first encrypted record (none
+ * copied), WAKE_PUSHED for a packet that holds bytes of a record the walk
+ * takes (handshake, or an encrypted record taken whole), WAKE_NONE for one
+ * that starts with the record the walk stops at, or holds no more than a
+ * CCS before it (TLS 1.2's CCS + Finished).
  */
 static __always_inline __u8 walk(struct __sk_buff *skb, const struct pkt *p,
 				 struct cs_flow_state *st)
@@ -700,6 +705,8 @@ static __always_inline __u8 walk(struct __sk_buff *skb, const struct pkt *p,
 	st->body = w.w.body;
 	if (w.stop) {
 		walk_stop(st, w.w.rec);
+		if (w.alert_stop)
+			return WAKE_ALERT;
 		return w.enc_stop ? WAKE_NOW : w.took ? WAKE_PUSHED : WAKE_NONE;
 	}
 	/* Keep the first bytes of a unit the packet ends in (the longest seen,
@@ -800,7 +807,7 @@ static __always_inline int tracked_data(struct __sk_buff *skb, const struct pkt 
 		if (n > p->plen)
 			n = p->plen;
 		if (n)
-			copy_payload(skb, p, n, st->quiet ? WAKE_NONE : wake);
+			copy_payload(skb, p, n, st->quiet && wake != WAKE_ALERT ? WAKE_NONE : wake);
 	}
 	end = off + p->plen;
 	if (end > st->hi)

@@ -1139,6 +1139,28 @@ static void test_wake_tls12_finished(void **state)
 	assert_false(run_woke(t, pkt, n, 1));
 }
 
+/* A client refusing the certificate with an alert in the clear wakes the
+ * reader, though the client's records otherwise never do. */
+static void test_wake_client_alert(void **state)
+{
+	struct t *t = *state;
+	size_t l, n;
+
+	l = tls_rec(pl, 22, 1, 517);
+	n = frame(pkt, &F4, 1000, pl, l, NULL);
+	assert_false(run_woke(t, pkt, n, 1));
+	l = tls_rec(pl, 22, 2, 90);
+	l += tls_rec(pl + l, 22, 11, 900);
+	l += tls_rec(pl + l, 22, 14, 9);
+	n = frame(pkt, &F4R, 77, pl, l, NULL);
+	assert_true(run_woke(t, pkt, n, 1));
+	l = tls_rec(pl, 21, 0, 7);
+	pl[5] = 2;  /* fatal */
+	pl[6] = 42; /* bad_certificate */
+	n = frame(pkt, &F4, 1517, pl, l, NULL);
+	assert_true(run_woke(t, pkt, n, 1));
+}
+
 /* copy_encrypted under --max-bytes 600: the flight is cut at the cap. */
 static void test_copy_encrypted_cap(void **state)
 {
@@ -1315,6 +1337,7 @@ int main(void)
 		T(test_copy_encrypted_off),
 		T(test_wake_tls13_flight_end),
 		T(test_wake_tls12_finished),
+		T(test_wake_client_alert),
 		cmocka_unit_test_setup_teardown(test_copy_encrypted, setup_copy, teardown),
 		cmocka_unit_test_setup_teardown(test_copy_encrypted_cap, setup_copy_cap600,
 						teardown),
