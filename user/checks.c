@@ -42,19 +42,22 @@ struct chain_result {
 
 /* OpenSSL decodes the SAN extension on every X509_check_host and compares
  * names on every X509_check_issued; the answers depend on the certificates
- * (and name) alone, so the last one per slot is kept (direct-mapped: a
- * collision costs one recomputation, so no chains, no recency to keep, one
- * probe, and the memory fixed). */
+ * (and name) alone, so they are kept in fixed 2-way sets (memo_way): no
+ * chains, two probes, the memory fixed. Direct-mapped, two of a handful of
+ * live (leaf, SNI) pairs shared a slot in about one process in eight and
+ * evicted each other on every handshake. */
 struct host_memo {
 	uint8_t sha256[32]; /* of the leaf */
 	bool used;
-	int rc; /* X509_check_host / X509_check_ip_asc */
+	uint32_t stamp; /* last use, for the way to replace */
+	int rc;		/* X509_check_host / X509_check_ip_asc */
 	char sni[TLS_SNI_MAX + 1];
 };
 
 struct issued_memo {
 	uint8_t sub[32], iss[32];
 	bool used, issued;
+	uint32_t stamp;
 };
 
 /* A verified chain, known by its certificates' SHA-256s in order. */
@@ -74,6 +77,7 @@ struct checker {
 	struct htab chains; /* at most CHAIN_CACHE_MAX; its seed also picks memo slots */
 	struct lru lru;
 	struct host_memo *host; /* MEMO_SLOTS each */
+	uint32_t memo_clock;	/* the memos' stamps */
 	struct issued_memo *issued;
 	struct check_sources src;	 /* fetched sources and the inventory, or NULLs */
 	struct inventory_decision inv_d; /* the last report's, pointed to by its verdict */
@@ -269,14 +273,42 @@ static uint32_t memo_slot(const struct checker *c, const uint8_t *sha, const voi
 	return (uint32_t)hash_more(&c->chains.seed, hash_rd64(sha), more, n) & (MEMO_SLOTS - 1);
 }
 
+/* Of the set at slot (its two ways: slot and slot ^ 1), the way holding the
+ * answer (hit) or the one to replace: unused, else the least recently used. */
+static uint32_t memo_way(uint32_t slot, bool hit0, bool hit1, bool used0, bool used1,
+			 uint32_t stamp0, uint32_t stamp1, bool *hit)
+{
+	uint32_t w0 = slot & ~1u, w1 = slot | 1u;
+
+	*hit = hit0 || hit1;
+	if (hit0 || hit1)
+		return hit0 ? w0 : w1;
+	if (!used0 || !used1)
+		return !used0 ? w0 : w1;
+	return (int32_t)(stamp0 - stamp1) <= 0 ? w0 : w1;
+}
+
+static bool issued_hit(const struct issued_memo *m, const struct cert_facts *sub,
+		       const struct cert_facts *iss)
+{
+	return m->used && !memcmp(m->sub, sub->sha256, 32) && !memcmp(m->iss, iss->sha256, 32);
+}
+
 static bool issued_by(struct checker *c, const struct cert_facts *sub, const struct cert_facts *iss)
 {
-	struct issued_memo *m;
+	struct issued_memo *m, *a, *b;
+	uint32_t slot;
+	bool hit;
 
 	if (!sub->x509 || !iss->x509)
 		return false;
-	m = &c->issued[memo_slot(c, sub->sha256, iss->sha256, 32)];
-	if (!m->used || memcmp(m->sub, sub->sha256, 32) || memcmp(m->iss, iss->sha256, 32)) {
+	slot = memo_slot(c, sub->sha256, iss->sha256, 32);
+	a = &c->issued[slot & ~1u];
+	b = &c->issued[slot | 1u];
+	m = &c->issued[memo_way(slot, issued_hit(a, sub, iss), issued_hit(b, sub, iss), a->used,
+				b->used, a->stamp, b->stamp, &hit)];
+	m->stamp = ++c->memo_clock;
+	if (!hit) {
 		memcpy(m->sub, sub->sha256, 32);
 		memcpy(m->iss, iss->sha256, 32);
 		m->issued = X509_check_issued(iss->x509, sub->x509) == X509_V_OK;
@@ -783,17 +815,29 @@ static int host_match(X509 *x, const char *sni)
 	return rc;
 }
 
+static bool host_hit(const struct host_memo *m, const struct cert_facts *leaf, const char *sni)
+{
+	return m->used && !memcmp(m->sha256, leaf->sha256, 32) && !strcmp(m->sni, sni);
+}
+
 static void check_hostname(struct checker *c, const struct cs_report *r, struct verdict *v)
 {
 	const struct cert_facts *leaf = r->chain[0];
-	struct host_memo *m;
+	struct host_memo *m, *h0, *h1;
+	uint32_t slot;
 	char a[192];
+	bool hit;
 	int rc;
 
 	if (!leaf->x509)
 		return;
-	m = &c->host[memo_slot(c, leaf->sha256, r->sni, strlen(r->sni))];
-	if (m->used && !memcmp(m->sha256, leaf->sha256, 32) && !strcmp(m->sni, r->sni)) {
+	slot = memo_slot(c, leaf->sha256, r->sni, strlen(r->sni));
+	h0 = &c->host[slot & ~1u];
+	h1 = &c->host[slot | 1u];
+	m = &c->host[memo_way(slot, host_hit(h0, leaf, r->sni), host_hit(h1, leaf, r->sni),
+			      h0->used, h1->used, h0->stamp, h1->stamp, &hit)];
+	m->stamp = ++c->memo_clock;
+	if (hit) {
 		rc = m->rc;
 	} else {
 		rc = host_match(leaf->x509, r->sni);
