@@ -8,10 +8,11 @@
 #include <stdio.h>
 #include <pcap/pcap.h>
 
-#define LT_RAW	       101 /* LINKTYPE_RAW in files (DLT_RAW on the handle) */
+#define LT_RAW 101 /* LINKTYPE_RAW in files (DLT_RAW on the handle) */
+
 /* EtherTypes */
-#define ET_IPV4     0x0800
-#define ET_IPV6     0x86dd
+#define ET_IPV4	    0x0800
+#define ET_IPV6	    0x86dd
 #define ET_8021Q    0x8100
 #define ET_8021AD   0x88a8
 #define ET_QINQ_OLD 0x9100
