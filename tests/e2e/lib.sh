@@ -36,6 +36,16 @@ live_unavailable() {
 	[ -x "$BIN" ] || echo "$BIN not built"
 }
 
+# require_live WHAT: where live tests cannot run, WHAT is skipped and the test ends here.
+require_live() {
+	local why
+	why=$(live_unavailable)
+	[ -z "$why" ] && return 0
+	skip "$1" "$why"
+	summary
+	exit 0
+}
+
 # ns_new VAR NAME: makes namespace cs-NAME-PID with lo up, stores its name in
 # VAR, and registers it for removal at exit (so no command substitution: the
 # registration must happen in this shell).
@@ -125,6 +135,14 @@ start_server() {
 		${chain:+-cert_chain "$chain"} "$@"
 	SERVER_PID=$BG_PID
 	wait_for 10 ip netns exec "$ns" sh -c "ss -ltnH | grep -q ':$port '"
+}
+
+# nginx_start NS DIR: nginx -p DIR (see nginx_conf) in NS, until its workers
+# run (2 or more children); NGINX_PID: the master's PID.
+nginx_start() {
+	bg "$1" nginx -p "$2" -c "$2/nginx.conf"
+	NGINX_PID=$BG_PID
+	wait_for 10 sh -c "[ \$(pgrep -c -P $NGINX_PID) -ge 2 ]"
 }
 
 # nginx_reload MASTER: SIGHUP, then until the reload is over: new workers,

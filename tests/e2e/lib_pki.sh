@@ -1,8 +1,10 @@
 # lib_pki.sh - a test CA on the network for the fetch and revocation tests: its leaves, CRLs,
 # web server and OCSP responders, in a namespace joined by a veth to the client's.
-# Sourced after lib.sh, with PKI (the CA's files), WWW (its web root), CA_IP, CL_IP (the two
-# ends of the veth) and LEAF_DOMAIN (leaf NAME is NAME.LEAF_DOMAIN) set.
+# Sourced after lib.sh, with CA_IP, CL_IP (the two ends of the veth) and LEAF_DOMAIN (leaf
+# NAME is NAME.LEAF_DOMAIN) set.
 
+PKI=$TMP/pki # the CA's files
+WWW=$TMP/www # its web root
 M=$ROOT/tools/mkpki.sh
 H=http://$CA_IP:8080
 OCSP_URL=http://$CA_IP:8888

@@ -5,8 +5,6 @@ set -u
 . "$(dirname "$0")/lib.sh"
 
 DRIVE=${FETCHDRIVE:-$ROOT/build/tools/fetchdrive}
-PKI=$TMP/pki
-WWW=$TMP/www
 CA_IP=10.77.0.1
 CL_IP=10.77.0.2
 LEAF_DOMAIN=fetch.test

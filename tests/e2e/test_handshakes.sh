@@ -8,12 +8,7 @@ set -u
 PKI=$TMP/pki
 HOST=www.example.test
 
-why=$(live_unavailable)
-if [ -n "$why" ]; then
-	skip "live handshake tests" "$why"
-	summary
-	exit 0
-fi
+require_live "live handshake tests"
 "$ROOT/tools/mkpki.sh" "$PKI" && "$ROOT/tools/mkpki.sh" "$PKI" ocsp leaf good &&
 	"$ROOT/tools/mkpki.sh" "$PKI" ocsp leaf revoked || { fail mkpki "test PKI"; summary; exit 1; }
 LEAF_FP=$(fp "$PKI/leaf.pem")

@@ -6,13 +6,7 @@ set -u
 PKI=$TMP/pki
 HOST=www.example.test
 
-why=$(live_unavailable)
-if [ -n "$why" ]; then
-	skip "live tests" "$why"
-	echo "SKIPPED: every live test: $why"
-	summary
-	exit 0
-fi
+require_live "every live test"
 "$ROOT/tools/mkpki.sh" "$PKI" || { fail "mkpki" "could not make the test PKI"; summary; exit 1; }
 # the clsact tests count filters and sweeps: no other suite's instance may share our slots
 private_run_dir

@@ -4,8 +4,6 @@
 set -u
 . "$(dirname "$0")/lib.sh"
 
-PKI=$TMP/pki
-WWW=$TMP/www
 CA_IP=10.78.0.1
 CL_IP=10.78.0.2
 LEAF_DOMAIN=rev.test

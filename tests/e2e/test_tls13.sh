@@ -8,12 +8,7 @@ set -u
 PKI=$TMP/pki
 HOST=www.example.test
 
-why=$(live_unavailable)
-if [ -n "$why" ]; then
-	skip "tls13 tests" "$why"
-	summary
-	exit 0
-fi
+require_live "tls13 tests"
 "$ROOT/tools/mkpki.sh" "$PKI" >/dev/null &&
 	"$ROOT/tools/mkpki.sh" "$PKI" leaf cdn cdn.edge.test DNS:cdn.edge.test >/dev/null &&
 	"$ROOT/tools/mkpki.sh" "$PKI" leaf cdnrev cdn.edge.test DNS:cdn.edge.test >/dev/null &&
@@ -171,12 +166,11 @@ test_nginx_incident() {
 	cp "$PKI/cdn.key" "$d/cdn.key"
 	nginx_conf "$d" "443 ssl|$HOST|$PKI/leaf.chain.pem|$PKI/leaf.key|www" \
 		"443 ssl|cdn.edge.test|$d/cdn.pem|$d/cdn.key|cdn"
-	bg "$S" nginx -p "$d" -c "$d/nginx.conf"
-	npid=$BG_PID
-	if ! wait_for 10 sh -c "[ \$(pgrep -c -P $npid) -ge 2 ]"; then
+	if ! nginx_start "$S" "$d"; then
 		fail nginx_incident "nginx did not start: $(tail -3 "$d/error.log" 2>/dev/null)"
-		stop_pid "$npid"; ns_del "$C"; ns_del "$S"; return
+		stop_pid "$NGINX_PID"; ns_del "$C"; ns_del "$S"; return
 	fi
+	npid=$NGINX_PID
 	bg "$S" sh -c "while :; do openssl x509 -in '$PKI/leaf.pem' -outform PEM >/dev/null; done"
 	loop=$BG_PID
 	start_sentry "$S" "$out" -i cst1 --every --ca-file "$PKI/root.pem" \

@@ -310,13 +310,12 @@ test_nginx() {
 	command -v nginx >/dev/null || { skip nginx "nginx is not installed (apt-get install nginx-light)"; return; }
 	nginx_conf "$d" "[::]:443 ssl ipv6only=off|$HOST|$PKI/leaf.chain.pem|$PKI/leaf.key|a" \
 		"[::]:443 ssl|b.example.test|$PKI/b.chain.pem|$PKI/b.key|b"
-	bg "$S" nginx -p "$d" -c "$d/nginx.conf"
-	npid=$BG_PID
-	if ! wait_for 10 sh -c "[ \$(pgrep -c -P $npid) -ge 2 ]"; then
+	if ! nginx_start "$S" "$d"; then
 		fail nginx "nginx did not start: $(tail -3 "$d/error.log" 2>/dev/null)"
-		stop_pid "$npid"
+		stop_pid "$NGINX_PID"
 		return
 	fi
+	npid=$NGINX_PID
 	workers=$(pgrep -P "$npid" | tr '\n' ' ')
 	# A second instance beside the first, told only the master's pid: the
 	# workers count as its children.
