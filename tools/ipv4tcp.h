@@ -51,7 +51,8 @@ static inline size_t ipv4tcp_build(uint8_t *pkt, const struct ipv4tcp *h, const 
 	th[12] = 5 << 4;
 	th[13] = h->flags;
 	ipv4tcp_put16(th + 14, h->window);
-	memcpy(th + 20, pay, n);
+	if (n) /* pay may be NULL then (a SYN): memcpy must not see it */
+		memcpy(th + 20, pay, n);
 	memcpy(ph, ip + 12, 8);
 	ph[8] = 0;
 	ph[9] = 6;

@@ -82,6 +82,8 @@ static void b_need(struct buf *b, size_t n)
 }
 static void b_put(struct buf *b, const void *d, size_t n)
 {
+	if (!n) /* d may be NULL then: memcpy must not see it */
+		return;
 	b_need(b, n);
 	memcpy(b->p + b->len, d, n);
 	b->len += n;
