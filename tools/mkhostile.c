@@ -37,7 +37,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
-#include <pcap/pcap.h>
 #include <openssl/bn.h>
 #include <openssl/ec.h>
 #include <openssl/evp.h>
@@ -45,7 +44,8 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 #include "fmt.h"
-#include "inet_csum.h"
+#include "ipv4tcp.h"
+#include "pcapfile.h"
 
 #define LT_RAW	101
 #define MSS	1460
@@ -82,6 +82,8 @@ static void b_need(struct buf *b, size_t n)
 }
 static void b_put(struct buf *b, const void *d, size_t n)
 {
+	if (!n) /* d may be NULL then: memcpy must not see it */
+		return;
 	b_need(b, n);
 	memcpy(b->p + b->len, d, n);
 	b->len += n;
@@ -139,8 +141,8 @@ static void records(struct buf *out, uint8_t ct, const uint8_t *d, size_t len, s
 /* --------------------------------------------------------------- the pcap */
 
 struct wire {
-	pcap_t *pd;
-	pcap_dumper_t *dump;
+	struct pcapw pw;
+	const char *path;
 	bool raw;
 	uint64_t ts_us;
 	uint16_t ip_id;
@@ -148,68 +150,44 @@ struct wire {
 
 static void wire_open(struct wire *w, const char *path, bool raw)
 {
+	char err[PCAP_ERRBUF_SIZE + 256];
+
 	w->raw = raw;
-	w->pd = pcap_open_dead(raw ? DLT_RAW : DLT_EN10MB, 262144);
-	if (!w->pd || !(w->dump = pcap_dump_open(w->pd, path)))
-		die("%s: %s", path, w->pd ? pcap_geterr(w->pd) : "pcap_open_dead");
+	w->path = path;
+	if (pcapw_open(&w->pw, path, raw ? DLT_RAW : DLT_EN10MB, 262144, false, err, sizeof(err)))
+		die("%s", err);
 	w->ts_us = (uint64_t)time(NULL) * 1000000ULL;
 	w->ip_id = 1;
 }
 
 static void wire_close(struct wire *w)
 {
-	pcap_dump_close(w->dump);
-	pcap_close(w->pd);
+	if (pcapw_close(&w->pw))
+		die("%s: write error", w->path);
 }
 
 /* One TCP/IPv4 segment. Addresses and ports in host order. */
 static void segment(struct wire *w, uint32_t sa, uint16_t sp, uint32_t da, uint16_t dp,
 		    uint32_t seq, uint32_t ack, uint8_t flags, const uint8_t *pay, size_t len)
 {
+	const struct ipv4tcp h = { .saddr = sa,
+				   .daddr = da,
+				   .seq = seq,
+				   .ack = ack,
+				   .sport = sp,
+				   .dport = dp,
+				   .ip_id = w->ip_id++,
+				   .window = 0xffff,
+				   .flags = flags };
 	uint8_t f[14 + 20 + 20 + MSS];
-	uint8_t *ip = w->raw ? f : f + 14, *th = ip + 20;
-	size_t iplen = 20 + 20 + len;
-	struct pcap_pkthdr h;
-	uint8_t pseudo[12];
-	uint32_t s;
+	uint32_t flen;
 
 	if (len > MSS)
 		die("segment of %zu bytes", len);
-	if (!w->raw) {
+	if (!w->raw)
 		memcpy(f, "\x02\x00\x00\x00\x00\x02\x02\x00\x00\x00\x00\x01\x08\x00", 14);
-	}
-	memset(ip, 0, 40);
-	ip[0] = 0x45;
-	ip[2] = iplen >> 8, ip[3] = iplen & 0xff;
-	ip[4] = w->ip_id >> 8, ip[5] = w->ip_id & 0xff;
-	w->ip_id++;
-	ip[6] = 0x40; /* DF */
-	ip[8] = 64;
-	ip[9] = 6;
-	for (int i = 0; i < 4; i++) {
-		ip[12 + i] = sa >> (24 - 8 * i);
-		ip[16 + i] = da >> (24 - 8 * i);
-	}
-	s = csum_fold(csum_add(0, ip, 20));
-	ip[10] = s >> 8, ip[11] = s & 0xff;
-	th[0] = sp >> 8, th[1] = sp & 0xff;
-	th[2] = dp >> 8, th[3] = dp & 0xff;
-	for (int i = 0; i < 4; i++) {
-		th[4 + i] = seq >> (24 - 8 * i);
-		th[8 + i] = ack >> (24 - 8 * i);
-	}
-	th[12] = 5 << 4;
-	th[13] = flags;
-	th[14] = 0xff, th[15] = 0xff; /* window */
-	memcpy(th + 20, pay, len);
-	memcpy(pseudo, ip + 12, 8);
-	pseudo[8] = 0, pseudo[9] = 6, pseudo[10] = (20 + len) >> 8, pseudo[11] = (20 + len) & 0xff;
-	s = csum_fold(csum_add(csum_add(0, pseudo, 12), th, 20 + len));
-	th[16] = s >> 8, th[17] = s & 0xff;
-	h.ts.tv_sec = w->ts_us / 1000000;
-	h.ts.tv_usec = w->ts_us % 1000000;
-	h.caplen = h.len = (uint32_t)(iplen + (w->raw ? 0 : 14));
-	pcap_dump((u_char *)w->dump, &h, f);
+	flen = (uint32_t)(ipv4tcp_build(w->raw ? f : f + 14, &h, pay, len) + (w->raw ? 0 : 14));
+	pcapw_put(&w->pw, w->ts_us * 1000, f, flen, flen);
 	w->ts_us += 100;
 }
 

@@ -41,17 +41,12 @@
 #include <pcap/pcap.h>
 #include "cs_wire.h"
 #include "inet_csum.h"
+#include "pcapfile.h"
 
-#define LT_RAW	       101 /* LINKTYPE_RAW in files (DLT_RAW on the handle) */
-#define ETH_P_IPV4     0x0800
-#define ETH_P_IPV6     0x86dd
-#define ETH_P_8021Q    0x8100
-#define ETH_P_8021AD   0x88a8
-#define ETH_P_QINQ_OLD 0x9100
-#define TCP_FIN	       0x01
-#define TCP_SYN	       0x02
-#define TCP_RST	       0x04
-#define TCP_PSH	       0x08
+#define TCP_FIN 0x01
+#define TCP_SYN 0x02
+#define TCP_RST 0x04
+#define TCP_PSH 0x08
 
 static struct {
 	const char *in, *out;
@@ -178,47 +173,6 @@ static void wr32(uint8_t *p, uint32_t v)
 
 /* ------------------------------------------------------------------ parse */
 
-/* Offset of the IP header in a frame of this link type, or -1. */
-static int l3_offset(const uint8_t *f, uint32_t cap)
-{
-	uint32_t off;
-	uint16_t et;
-
-	switch (linktype) {
-	case DLT_EN10MB:
-		if (cap < 14)
-			return -1;
-		et = rd16(f + 12), off = 14;
-		break;
-	case DLT_LINUX_SLL:
-		if (cap < 16)
-			return -1;
-		et = rd16(f + 14), off = 16;
-		break;
-	case DLT_LINUX_SLL2:
-		if (cap < 20)
-			return -1;
-		et = rd16(f), off = 20;
-		break;
-	case DLT_NULL:
-	case DLT_LOOP:
-		return cap >= 4 ? 4 : -1;
-	case DLT_RAW:
-	case LT_RAW:
-	case DLT_IPV4:
-	case DLT_IPV6:
-		return 0;
-	default:
-		return -1;
-	}
-	while (et == ETH_P_8021Q || et == ETH_P_8021AD || et == ETH_P_QINQ_OLD) {
-		if (cap < off + 4)
-			return -1;
-		et = rd16(f + off + 2), off += 4;
-	}
-	return et == ETH_P_IPV4 || et == ETH_P_IPV6 ? (int)off : -1;
-}
-
 /* Splits a frame into link header, IP header, TCP header and payload; a frame
  * that is not a complete, unfragmented TCP packet stays opaque. */
 static void parse_frame(const struct pcap_pkthdr *h, const uint8_t *f, uint64_t ts_ns)
@@ -226,7 +180,7 @@ static void parse_frame(const struct pcap_pkthdr *h, const uint8_t *f, uint64_t 
 	struct pkt p = { .ts_ns = ts_ns, .wirelen = h->len, .ipoff = -1 };
 	uint32_t cap = h->caplen, iplen, tot, doff;
 	const uint8_t *ip;
-	int off = l3_offset(f, cap);
+	int off = pcapfile_l3_offset(linktype, f, cap);
 	uint8_t nh;
 
 	p.ipoff = off;
@@ -294,18 +248,7 @@ static void read_capture(void)
 		exit(1);
 	}
 	linktype = pcap_datalink(pc);
-	switch (linktype) {
-	case DLT_EN10MB:
-	case DLT_LINUX_SLL:
-	case DLT_LINUX_SLL2:
-	case DLT_NULL:
-	case DLT_LOOP:
-	case DLT_RAW:
-	case LT_RAW:
-	case DLT_IPV4:
-	case DLT_IPV6:
-		break;
-	default:
+	if (!pcapfile_lt_known(linktype)) {
 		fprintf(stderr, "pcapmangle: %s: link type %d (%s) not supported\n", opt.in,
 			linktype, pcap_datalink_val_to_name(linktype));
 		exit(1);
@@ -531,11 +474,11 @@ static uint32_t build_tcp(const struct pkt *p, uint8_t *buf, bool raw)
 		if (linktype == DLT_EN10MB && (opt.vlan >= 0 || opt.qinq >= 0)) {
 			memcpy(buf, p->l2, 12), n = 12;
 			if (opt.qinq >= 0) {
-				wr16(buf + n, ETH_P_8021AD), wr16(buf + n + 2, (uint16_t)opt.qinq);
+				wr16(buf + n, ET_8021AD), wr16(buf + n + 2, (uint16_t)opt.qinq);
 				n += 4;
 			}
 			if (opt.vlan >= 0) {
-				wr16(buf + n, ETH_P_8021Q), wr16(buf + n + 2, (uint16_t)opt.vlan);
+				wr16(buf + n, ET_8021Q), wr16(buf + n + 2, (uint16_t)opt.vlan);
 				n += 4;
 			}
 			memcpy(buf + n, p->l2 + 12, p->l2len - 12), n += p->l2len - 12;
@@ -573,78 +516,68 @@ static uint32_t build_tcp(const struct pkt *p, uint8_t *buf, bool raw)
 
 static void write_capture(void)
 {
-	int out_lt = opt.to_raw ? DLT_RAW : linktype;
-	pcap_t *dead =
-		pcap_open_dead_with_tstamp_precision(out_lt, 262144, PCAP_TSTAMP_PRECISION_NANO);
-	pcap_dumper_t *d;
 	uint8_t *buf = xmalloc(262144 + 64);
 	uint64_t last = 0;
 	size_t written = 0, dropped = 0;
+	char err[PCAP_ERRBUF_SIZE + 256];
+	struct pcapw w;
 
-	if (!dead) {
-		fprintf(stderr, "pcapmangle: pcap_open_dead failed\n");
-		exit(1);
-	}
-	d = pcap_dump_open(dead, opt.out);
-	if (!d) {
-		fprintf(stderr, "pcapmangle: %s: %s\n", opt.out, pcap_geterr(dead));
+	if (pcapw_open(&w, opt.out, opt.to_raw ? DLT_RAW : linktype, 262144, true, err,
+		       sizeof(err))) {
+		fprintf(stderr, "pcapmangle: %s\n", err);
 		exit(1);
 	}
 	for (size_t i = 0; i < npk; i++) {
 		struct pkt *p = &pk[i];
-		struct pcap_pkthdr h;
+		uint32_t caplen, len;
 		const uint8_t *f = buf;
 		uint64_t ts = p->ts_ns > last ? p->ts_ns : last;
 
 		last = ts;
-		h.ts.tv_sec = ts / 1000000000ull;
-		h.ts.tv_usec = ts % 1000000000ull; /* nanoseconds: a NANO dumper */
 		if (p->tcp) {
-			uint32_t len = p->l2len + 8 + p->iplen + p->thlen + p->paylen;
-			if (len > 262144) {
+			uint32_t need = p->l2len + 8 + p->iplen + p->thlen + p->paylen;
+			if (need > 262144) {
 				dropped++;
 				continue;
 			}
-			h.caplen = h.len = build_tcp(p, buf, opt.to_raw);
+			caplen = len = build_tcp(p, buf, opt.to_raw);
 		} else if (opt.to_raw) {
 			if (p->ipoff < 0 || (uint32_t)p->ipoff >= p->l2len) {
 				dropped++;
 				continue;
 			}
 			f = p->l2 + p->ipoff;
-			h.caplen = p->l2len - p->ipoff;
-			h.len = p->wirelen - p->ipoff;
+			caplen = p->l2len - p->ipoff;
+			len = p->wirelen - p->ipoff;
 		} else if (linktype == DLT_EN10MB && (opt.vlan >= 0 || opt.qinq >= 0) &&
 			   p->l2len >= 14) {
 			uint32_t n = 12;
 			memcpy(buf, p->l2, 12);
 			if (opt.qinq >= 0)
-				wr16(buf + n, ETH_P_8021AD), wr16(buf + n + 2, (uint16_t)opt.qinq),
+				wr16(buf + n, ET_8021AD), wr16(buf + n + 2, (uint16_t)opt.qinq),
 					n += 4;
 			if (opt.vlan >= 0)
-				wr16(buf + n, ETH_P_8021Q), wr16(buf + n + 2, (uint16_t)opt.vlan),
+				wr16(buf + n, ET_8021Q), wr16(buf + n + 2, (uint16_t)opt.vlan),
 					n += 4;
 			if (p->l2len - 12 > 262144) {
 				dropped++;
 				continue;
 			}
 			memcpy(buf + n, p->l2 + 12, p->l2len - 12);
-			h.caplen = n + p->l2len - 12;
-			h.len = p->wirelen + (n - 12);
+			caplen = n + p->l2len - 12;
+			len = p->wirelen + (n - 12);
 		} else {
 			f = p->l2;
-			h.caplen = p->l2len;
-			h.len = p->wirelen;
+			caplen = p->l2len;
+			len = p->wirelen;
 		}
-		pcap_dump((u_char *)d, &h, f);
+		pcapw_put(&w, ts, f, caplen, len);
 		written++;
 	}
-	if (pcap_dump_flush(d)) {
+	if (pcapw_close(&w)) {
 		fprintf(stderr, "pcapmangle: %s: write error\n", opt.out);
 		exit(1);
 	}
-	pcap_dump_close(d);
-	pcap_close(dead);
 	free(buf);
 	if (opt.verbose)
 		fprintf(stderr, "pcapmangle: %zu packets written, %zu dropped\n", written, dropped);

@@ -32,60 +32,13 @@
 #include <sys/socket.h>
 #include <linux/if_tun.h>
 #include <pcap/pcap.h>
-
-#define LT_RAW 101
+#include "pcapfile.h"
 
 static struct {
 	const char *ifname, *file;
 	unsigned delay_us;
 	bool no_up, verbose;
 } opt;
-
-static uint16_t rd16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-/* Offset of the IP header, or -1. */
-static int l3_offset(int lt, const uint8_t *f, uint32_t cap)
-{
-	uint32_t off;
-	uint16_t et;
-
-	switch (lt) {
-	case DLT_RAW:
-	case LT_RAW:
-	case DLT_IPV4:
-	case DLT_IPV6:
-		return 0;
-	case DLT_NULL:
-	case DLT_LOOP:
-		return cap >= 4 ? 4 : -1;
-	case DLT_EN10MB:
-		if (cap < 14)
-			return -1;
-		et = rd16(f + 12), off = 14;
-		break;
-	case DLT_LINUX_SLL:
-		if (cap < 16)
-			return -1;
-		et = rd16(f + 14), off = 16;
-		break;
-	case DLT_LINUX_SLL2:
-		if (cap < 20)
-			return -1;
-		et = rd16(f), off = 20;
-		break;
-	default:
-		return -1;
-	}
-	while (et == 0x8100 || et == 0x88a8 || et == 0x9100) {
-		if (cap < off + 4)
-			return -1;
-		et = rd16(f + off + 2), off += 4;
-	}
-	return et == 0x0800 || et == 0x86dd ? (int)off : -1;
-}
 
 static int tun_open(const char *name)
 {
@@ -196,18 +149,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	lt = pcap_datalink(pc);
-	switch (lt) {
-	case DLT_RAW:
-	case LT_RAW:
-	case DLT_IPV4:
-	case DLT_IPV6:
-	case DLT_NULL:
-	case DLT_LOOP:
-	case DLT_EN10MB:
-	case DLT_LINUX_SLL:
-	case DLT_LINUX_SLL2:
-		break;
-	default:
+	if (!pcapfile_lt_known(lt)) {
 		fprintf(stderr, "tunreplay: %s: link type %s not supported\n", opt.file,
 			pcap_datalink_val_to_name(lt));
 		return 1;
@@ -216,7 +158,7 @@ int main(int argc, char **argv)
 	if (fd < 0)
 		return 1;
 	while ((rc = pcap_next_ex(pc, &h, &f)) == 1) {
-		int off = l3_offset(lt, f, h->caplen);
+		int off = pcapfile_l3_offset(lt, f, h->caplen);
 		const uint8_t *ip;
 		uint32_t cap, len;
 
@@ -226,9 +168,9 @@ int main(int argc, char **argv)
 		}
 		ip = f + off, cap = h->caplen - off;
 		if (ip[0] >> 4 == 4) {
-			len = rd16(ip + 2);
+			len = pcapfile_rd16(ip + 2);
 		} else if (ip[0] >> 4 == 6 && cap >= 40) {
-			len = 40 + rd16(ip + 4);
+			len = 40 + pcapfile_rd16(ip + 4);
 		} else {
 			skipped++;
 			continue;

@@ -36,6 +36,16 @@ live_unavailable() {
 	[ -x "$BIN" ] || echo "$BIN not built"
 }
 
+# require_live WHAT: where live tests cannot run, WHAT is skipped and the test ends here.
+require_live() {
+	local why
+	why=$(live_unavailable)
+	[ -z "$why" ] && return 0
+	skip "$1" "$why"
+	summary
+	exit 0
+}
+
 # ns_new VAR NAME: makes namespace cs-NAME-PID with lo up, stores its name in
 # VAR, and registers it for removal at exit (so no command substitution: the
 # registration must happen in this shell).
@@ -84,10 +94,25 @@ wait_for() {
 	return 1
 }
 
+# private_run_dir: from now on this test's certsentry instances keep their
+# clsact slots and qdisc markers (user/clsact.h: /run/certsentry) in a
+# directory of the test's own, bound over /run/certsentry in their mount
+# namespace. Slots are per host but filters per network namespace: an
+# instance of another suite running beside this one could otherwise take a
+# slot our kill -9 freed before our next start sweeps that slot's filter, or
+# have left a marker a namespace of ours inherits with its inode number.
+private_run_dir() {
+	RUN_DIR=$TMP/run
+	mkdir -p "$RUN_DIR" /run/certsentry
+}
+
 # start_sentry NS OUTFILE ARGS...: certsentry in NS, ready when it says so.
 start_sentry() {
-	local ns=$1 out=$2; shift 2
-	bg "$ns" "$BIN" -o "$out" "$@"
+	local ns=$1 out=$2 wrap=(); shift 2
+	# unshare execs: the PID stays certsentry's
+	[ -n "${RUN_DIR:-}" ] &&
+		wrap=(unshare -m sh -c 'mount --bind "$0" /run/certsentry && exec "$@"' "$RUN_DIR")
+	bg "$ns" "${wrap[@]}" "$BIN" -o "$out" "$@"
 	SENTRY_PID=$BG_PID
 	wait_for 10 grep -q certsentry-started "$out"
 }
@@ -110,6 +135,35 @@ start_server() {
 		${chain:+-cert_chain "$chain"} "$@"
 	SERVER_PID=$BG_PID
 	wait_for 10 ip netns exec "$ns" sh -c "ss -ltnH | grep -q ':$port '"
+}
+
+# nginx_start NS DIR: nginx -p DIR (see nginx_conf) in NS, until its workers
+# run (2 or more children); NGINX_PID: the master's PID.
+nginx_start() {
+	bg "$1" nginx -p "$2" -c "$2/nginx.conf"
+	NGINX_PID=$BG_PID
+	wait_for 10 sh -c "[ \$(pgrep -c -P $NGINX_PID) -ge 2 ]"
+}
+
+# nginx_reload MASTER: SIGHUP, then until the reload is over: new workers,
+# as many as before, and none of the old ones left (an old worker accepts
+# until its SIGQUIT arrives: a connection made before then can reach it).
+# NGINX_WORKERS: the new workers' PIDs.
+nginx_reload() {
+	local m=$1 old n
+	old=$(pgrep -P "$m" | tr '\n' ' ')
+	n=$(wc -w <<<"$old")
+	kill -HUP "$m" || return 1
+	wait_for 30 nginx_reloaded "$m" "$n" $old || return 1
+	NGINX_WORKERS=$(pgrep -P "$m" | tr '\n' ' ')
+}
+# nginx_reloaded MASTER N OLD...: N children, none of them in OLD.
+nginx_reloaded() {
+	local m=$1 n=$2 now p; shift 2
+	now=$(pgrep -P "$m")
+	[ "$(grep -c . <<<"$now")" -ge "$n" ] || return 1
+	for p in "$@"; do grep -qx "$p" <<<"$now" && return 1; done
+	return 0
 }
 
 # nginx_conf DIR [-w WORKERS] [-c CONNECTIONS] [-k KEEPALIVE] [-p PROTOCOLS] SERVER...

@@ -164,14 +164,18 @@ record() {
 	done
 	wait_for 10 sh -c "[ \$(ip netns exec '$ns' ss -tnH state established '( dport = :4440 or dport = :4441 or dport = :4442 or dport = :4443 )' | wc -l) -ge $N_PAR ]" \
 		|| echo "recording: not all $N_PAR clients connected before the servers went on" >&2
-	sleep 0.3
+	# and every ClientHello is in: data waits on each stopped server's connection
+	wait_for 10 sh -c "[ \$(ip netns exec '$ns' ss -tnH state established '( sport = :4440 or sport = :4441 or sport = :4442 or sport = :4443 )' | awk '\$1 > 0' | wc -l) -ge $N_PAR ]" \
+		|| echo "recording: not all $N_PAR ClientHellos arrived before the servers went on" >&2
 	kill -CONT "${par[@]}"
 	local bad=0
 	for i in "${!pids[@]}"; do wait "${pids[$i]}" || bad=$((bad + 1)); done
 	[ $bad -eq 0 ] || { fail recording "$bad of $N_PAR parallel handshakes failed: $(tail -2 "$TMP/par1.out")"; return 1; }
 
-	wait_for 10 sh -c "[ \$(grep -c '\"tls-certificate' '$LIVE') -ge $((WANT_CERT + 1)) ]"
-	sleep 0.3
+	wait_for 30 sh -c "[ \$(grep -c '\"tls-certificate' '$LIVE') -ge $((WANT_CERT + 1)) ]"
+	# every connection whole in the capture: both FINs of each written
+	wait_for 30 sh -c "[ \$(tcpdump -nn -r '$CAP' '(tcp[tcpflags] & tcp-fin != 0) or (ip6 and ip6[53] & 1 != 0)' 2>/dev/null | wc -l) -ge $((2 * (3 + N_PAR))) ]" \
+		|| echo "recording: not every connection's FINs are in the capture" >&2
 	stop "$SENTRY_PID" "${servers[@]}"
 	kill -INT "$td"; wait "$td" 2>/dev/null
 	forget "$td"
@@ -348,8 +352,8 @@ tun_live() {
 	start_sentry "$ns" "$out" -i cstun0 --every || { fail "$name" "certsentry -i cstun0 did not start: $(cat "$out")"; ns_del "$ns"; return; }
 	ip netns exec "$ns" "$TUNREPLAY" -v -i cstun0 "$raw" 2>"$TMP/$name.tun.err" \
 		|| { fail "$name" "tunreplay: $(cat "$TMP/$name.tun.err")"; stop "$SENTRY_PID"; ns_del "$ns"; return; }
-	wait_for 10 sh -c "[ \$(grep -c '\"tls-certificate' '$out') -ge $n_off ]"
-	sleep 0.5
+	wait_for 30 sh -c "[ \$(grep -c '\"tls-certificate' '$out') -ge $n_off ]"
+	sleep 0.5	# deliberate: room for an extra (wrong) event to show; a pass does not need it
 	stop "$SENTRY_PID"
 	ns_del "$ns"
 	same "$name ($* via tun, $(sed 's/tunreplay: //' "$TMP/$name.tun.err"); $n_off events)" "$TMP/$name-offline.norm" "$out"

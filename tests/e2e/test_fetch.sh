@@ -5,15 +5,10 @@ set -u
 . "$(dirname "$0")/lib.sh"
 
 DRIVE=${FETCHDRIVE:-$ROOT/build/tools/fetchdrive}
-PKI=$TMP/pki
-WWW=$TMP/www
-M=$ROOT/tools/mkpki.sh
 CA_IP=10.77.0.1
 CL_IP=10.77.0.2
-H=http://$CA_IP:8080
-OCSP_URL=http://$CA_IP:8888
-PAST=$(date -u -d '-1 day' +%Y%m%d%H%M%SZ)
-LATER=$(date -u -d '+1 year' +%Y%m%d%H%M%SZ)
+LEAF_DOMAIN=fetch.test
+. "$(dirname "$0")/lib_pki.sh"
 
 why=$(live_unavailable)
 [ -z "$why" ] && [ ! -x "$DRIVE" ] && why="$DRIVE not built"
@@ -24,30 +19,8 @@ if [ -n "$why" ]; then
 	exit 0
 fi
 
-# ---- the test CA ------------------------------------------------------------
+# ---- the test CA (lib_pki.sh) ------------------------------------------------
 
-# leaf NAME EXT-LINES: a leaf of the intermediate (in its openssl ca index)
-leaf() {
-	MKPKI_EXT=$2 "$M" "$PKI" xleaf "$1" "$1.fetch.test" "$PAST" "$LATER" sha256 ec \
-		"DNS:$1.fetch.test" >/dev/null 2>&1
-}
-cdp() { printf 'crlDistributionPoints=URI:%s' "$1"; }
-
-# gencrl OUT [EXT-LINES [INDEX [CERT KEY]]]: a CRL of the CA's index (or INDEX),
-# signed by the intermediate (or CERT/KEY), DER into the web root.
-gencrl() {
-	local out=$1 ext=${2:-} index=${3:-ca.index} cert=${4:-inter.pem} key=${5:-inter.key}
-	(
-		cd "$PKI" &&
-		{
-			sed -e "s|^database = .*|database = $index|" -e "s|^certificate = .*|certificate = $cert|" \
-			    -e "s|^private_key = .*|private_key = $key|" crl.cnf
-			printf '[crlx]\nauthorityKeyIdentifier=keyid\n%s\n' "$ext"
-		} > gen.cnf &&
-		openssl ca -gencrl -config gen.cnf -crldays 1 -out gen.pem 2>/dev/null &&
-		openssl crl -in gen.pem -outform DER -out "$WWW/$out"
-	)
-}
 crlnum() { printf '%d' "0x$(cat "$PKI/crlnumber")"; }	# the number the next CRL gets
 
 make_pki() {
@@ -79,10 +52,9 @@ make_pki() {
 	leaf aiap7 "authorityInfoAccess=caIssuers;URI:$H/inter.p7c" &&
 	leaf aiawrong "authorityInfoAccess=caIssuers;URI:$H/root.der" &&
 	leaf aiamissing "authorityInfoAccess=caIssuers;URI:$H/nothing.der" &&
+	ca_files &&
 	(
 		cd "$PKI" &&
-		sed 's/^\[d\]$/[d]\ncrlnumber = crlnumber\ncrl_extensions = crlx/' ca.cnf > crl.cnf &&
-		echo 1000 > crlnumber &&
 		openssl ca -config ca.cnf -revoke ocsprev.pem -crl_reason keyCompromise 2>/dev/null &&
 		# a certificate the responder has never heard of
 		sed -i "/\t$(openssl x509 -in ocspunknown.pem -noout -serial | cut -d= -f2)\t/d" ca.index &&
@@ -92,13 +64,8 @@ make_pki() {
 		printf 'extendedKeyUsage=OCSPSigning\nbasicConstraints=CA:false\n' > resp.ext &&
 		openssl x509 -req -in resp.csr -CA inter.pem -CAkey inter.key -CAcreateserial -days 30 \
 			-extfile resp.ext -out resp.pem 2>/dev/null &&
-		openssl x509 -in inter.pem -outform DER -out "$WWW/inter.der" &&
 		openssl x509 -in root.pem -outform DER -out "$WWW/root.der" &&
 		openssl crl2pkcs7 -nocrl -certfile inter.pem -outform DER -out "$WWW/inter.p7c" &&
-		# a key that is not the intermediate's, under the intermediate's name
-		openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out fake.key 2>/dev/null &&
-		openssl req -new -x509 -key fake.key -days 30 -out fake.pem \
-			-subj "$(openssl x509 -in inter.pem -noout -subject -nameopt compat | sed 's/^subject=//')" &&
 		: > evil.index && : > delta.index
 	) &&
 	INTER_N=$(crlnum) &&
@@ -120,10 +87,7 @@ cleanup_fetch() { local d; for d in "${NETNS_ETC[@]}"; do rm -rf "$d"; done; cle
 trap cleanup_fetch EXIT
 
 setup_net() {
-	ns_new CA fca && ns_new CL fcl || return 1
-	ip link add fcv0 netns "$CL" type veth peer name fcv1 netns "$CA" || return 1
-	ip -n "$CA" addr add $CA_IP/24 dev fcv1 && ip -n "$CA" link set fcv1 up &&
-	ip -n "$CL" addr add $CL_IP/24 dev fcv0 && ip -n "$CL" link set fcv0 up || return 1
+	ca_net f || return 1
 	# ip netns exec binds these over /etc/hosts and /etc/resolv.conf: names of
 	# the test's own, and a resolver address where nothing answers (DNS fails)
 	mkdir -p "/etc/netns/$CL" && NETNS_ETC+=("/etc/netns/$CL")
@@ -132,22 +96,11 @@ setup_net() {
 }
 
 start_ca() {
-	local port pid
-	bg "$CA" python3 "$ROOT/tests/e2e/fetch_httpd.py" 0.0.0.0 8080 "$WWW" 2>"$TMP/httpd.log"
-	wait_for 10 ip netns exec "$CA" sh -c "ss -ltnH | grep -q ':8080 '" || return 1
-	(cd "$PKI" && bg "$CA" openssl ocsp -index ca.index -port 8888 -rsigner inter.pem \
-		-rkey inter.key -CA inter.pem -ndays 1 2>"$TMP/ocsp.log" >&2)
-	(cd "$PKI" && bg "$CA" openssl ocsp -index ca.index -port 8890 -rsigner resp.pem \
-		-rkey resp.key -CA inter.pem -ndays 1 2>"$TMP/ocsp2.log" >&2)
-	# a responder signing with a key that is not the intermediate's, under its name
-	(cd "$PKI" && bg "$CA" openssl ocsp -index ca.index -port 8891 -rsigner fake.pem \
-		-rkey fake.key -CA inter.pem -ndays 1 2>"$TMP/ocsp3.log" >&2)
-	# bg ran in a subshell: find the responders by their ports to stop them later
-	for port in 8888 8890 8891; do
-		wait_for 10 ip netns exec "$CA" sh -c "ss -ltnH | grep -q ':$port '" || return 1
-		pid=$(ip netns exec "$CA" ss -ltnpH | sed -n "s/.*:$port .*pid=\([0-9]*\).*/\1/p" | head -1)
-		[ -n "$pid" ] && PIDS+=("$pid")
-	done
+	ca_httpd &&
+		ocsp_responder 8888 inter.pem inter.key "$TMP/ocsp.log" &&
+		ocsp_responder 8890 resp.pem resp.key "$TMP/ocsp2.log" &&
+		# a responder signing with a key that is not the intermediate's, under its name
+		ocsp_responder 8891 fake.pem fake.key "$TMP/ocsp3.log"
 }
 
 # ---- the driver ---------------------------------------------------------------
@@ -249,7 +202,7 @@ test_crl() {
 	fi
 
 	# the CA revokes it and republishes; the next refresh finds it
-	sleep 1	# Last-Modified has one-second steps
+	sleep 1	# deliberate: Last-Modified has one-second steps
 	cp "$WWW/inter.crl" "$TMP/inter.crl.old"
 	(cd "$PKI" && openssl ca -config ca.cnf -revoke good.pem -crl_reason keyCompromise 2>/dev/null)
 	n2=$(crlnum)
@@ -265,7 +218,7 @@ test_crl() {
 
 	# a mirror serving the older CRL again (or an attacker replaying it,
 	# validly signed) does not un-revoke anything
-	sleep 1
+	sleep 1	# deliberate: a Last-Modified of its own (one-second steps)
 	cp "$TMP/inter.crl.old" "$WWW/inter.crl" && touch "$WWW/inter.crl"
 	ev=$(wait_line 30 '.event == "crl" and .kind == "failed" and .fail == "older"')
 	a=$(ask g4 crl "$(P good)" "$(P inter)")

@@ -193,15 +193,21 @@ test_live_tun() {
 	ip -n "$ns" tuntap add dev cshtun0 mode tun || { fail hostile_live_tun "ip tuntap add"; ns_del "$ns"; return; }
 	ip -n "$ns" link set cshtun0 up
 	out=$TMP/live.json
-	start_sentry "$ns" "$out" -i cshtun0 --every || { fail hostile_live_tun "certsentry did not start: $(cat "$out")"; ns_del "$ns"; return; }
+	start_sentry "$ns" "$out" -i cshtun0 --every --stats-interval 1 || { fail hostile_live_tun "certsentry did not start: $(cat "$out")"; ns_del "$ns"; return; }
 	for c in "${LIVE_CASES[@]}"; do
 		ip netns exec "$ns" "$TUNREPLAY" -i cshtun0 "$H/$c.pcap" 2>>"$TMP/live.tun.err" || why+=("tunreplay $c: $(tail -1 "$TMP/live.tun.err")")
 		want_chains=$((want_chains + $(count_events "$TMP/$c.json" tls-certificate)))
 		n=$(events "$TMP/$c.json" certsentry-read-done | jq -r .message | sed -n 's/.*parse_errors=\([0-9]*\).*/\1/p')
 		want_perr=$((want_perr + ${n:-0}))
 	done
-	wait_for 10 sh -c "[ \$(grep -c '\"tls-certificate\"' '$out') -ge $want_chains ]"
-	sleep 0.5
+	wait_for 30 sh -c "[ \$(grep -c '\"tls-certificate\"' '$out') -ge $want_chains ]"
+	# and every rejected direction counted (the stats events say how many so far)
+	# shellcheck disable=SC2317
+	perr_counted() {
+		[ "$(events "$out" certsentry-stats | tail -1 | jq -r .message |
+		     sed -n 's/.*parse_errors=\([0-9]*\).*/\1/p')" -ge "$want_perr" ] 2>/dev/null
+	}
+	wait_for 30 perr_counted
 	kill -0 "$SENTRY_PID" 2>/dev/null || why+=("certsentry died: $(tail -3 "$out")")
 	rss=$(sed -n 's/^VmHWM:[[:space:]]*\([0-9]*\).*/\1/p' "/proc/$SENTRY_PID/status" 2>/dev/null)
 	[ -n "$rss" ] && [ "$rss" -lt "$RSS_LIMIT_KB" ] || why+=("VmHWM ${rss:-?} KB")

@@ -89,7 +89,7 @@ test_dropped() {
 	printf 'sha256:%s\n' "$(fp "$PKI/leaf.pem")" > "$D/deny.tmp"
 	chown "$USER_NAME" "$D/deny.tmp"
 	mv "$D/deny.tmp" "$D/deny.txt"	# inotify may reload first; SIGHUP is what reopens
-	sleep 0.2
+	sleep 0.2	# deliberate: an inotify reload lands in the old file first; a pass does not need it
 	kill -HUP "$pid"
 	wait_for 5 grep -q 'deny_sha256=1' "$out"
 	if [ -f "$out" ] && [ "$(stat -c %U "$out")" = "$USER_NAME" ] &&

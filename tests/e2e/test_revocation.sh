@@ -4,16 +4,11 @@
 set -u
 . "$(dirname "$0")/lib.sh"
 
-PKI=$TMP/pki
-WWW=$TMP/www
-M=$ROOT/tools/mkpki.sh
 CA_IP=10.78.0.1
 CL_IP=10.78.0.2
-H=http://$CA_IP:8080
-OCSP_URL=http://$CA_IP:8888
-PAST=$(date -u -d '-1 day' +%Y%m%d%H%M%SZ)
+LEAF_DOMAIN=rev.test
+. "$(dirname "$0")/lib_pki.sh"
 PAST2=$(date -u -d '-2 day' +%Y%m%d%H%M%SZ)
-LATER=$(date -u -d '+1 year' +%Y%m%d%H%M%SZ)
 MPORT=9471
 
 why=$(live_unavailable)
@@ -25,30 +20,7 @@ if [ -n "$why" ]; then
 	exit 0
 fi
 
-# ---- the test CA ------------------------------------------------------------
-
-# leaf NAME EXT-LINES [START [CN]]: a leaf of the intermediate (in its openssl ca index)
-leaf() {
-	local cn=${4:-$1.rev.test}
-	MKPKI_EXT=$2 "$M" "$PKI" xleaf "$1" "$cn" "${3:-$PAST}" "$LATER" sha256 ec "DNS:$cn" \
-		>/dev/null 2>&1
-}
-cdp() { printf 'crlDistributionPoints=URI:%s' "$1"; }
-
-# gencrl OUT [INDEX CERT KEY]: a CRL of the CA's index, DER into the web root
-gencrl() {
-	local out=$1 index=${2:-ca.index} cert=${3:-inter.pem} key=${4:-inter.key}
-	(
-		cd "$PKI" &&
-		{
-			sed -e "s|^database = .*|database = $index|" -e "s|^certificate = .*|certificate = $cert|" \
-			    -e "s|^private_key = .*|private_key = $key|" crl.cnf
-			printf '[crlx]\nauthorityKeyIdentifier=keyid\n'
-		} > gen.cnf &&
-		openssl ca -gencrl -config gen.cnf -crldays 1 -out gen.pem 2>/dev/null &&
-		openssl crl -in gen.pem -outform DER -out "$WWW/$out.tmp" && mv "$WWW/$out.tmp" "$WWW/$out"
-	)
-}
+# ---- the test CA (lib_pki.sh) ------------------------------------------------
 
 make_pki() {
 	mkdir -p "$WWW" &&
@@ -66,43 +38,21 @@ make_pki() {
 	leaf appB "" "$PAST" app.rev.test &&
 	leaf aia "authorityInfoAccess=caIssuers;URI:$H/inter.der" &&
 	leaf noaia "" &&
+	ca_files &&
 	(
 		cd "$PKI" &&
-		sed 's/^\[d\]$/[d]\ncrlnumber = crlnumber\ncrl_extensions = crlx/' ca.cnf > crl.cnf &&
-		echo 1000 > crlnumber &&
 		openssl ca -config ca.cnf -revoke orv.pem -crl_reason keyCompromise 2>/dev/null &&
-		openssl x509 -in inter.pem -outform DER -out "$WWW/inter.der" &&
-		openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out fake.key 2>/dev/null &&
-		openssl req -new -x509 -key fake.key -days 30 -out fake.pem \
-			-subj "$(openssl x509 -in inter.pem -noout -subject -nameopt compat | sed 's/^subject=//')" &&
 		: > evil.index
 	) &&
 	gencrl inter.crl &&
 	head -c 200 "$WWW/inter.crl" > "$WWW/cut.crl" &&
-	gencrl evil.crl evil.index fake.pem fake.key
+	gencrl evil.crl "" evil.index fake.pem fake.key
 }
 
 # ---- the two namespaces -------------------------------------------------------
 
-setup_net() {
-	ns_new CA rca && ns_new CL rcl || return 1
-	ip link add rcv0 netns "$CL" type veth peer name rcv1 netns "$CA" || return 1
-	ip -n "$CA" addr add $CA_IP/24 dev rcv1 && ip -n "$CA" link set rcv1 up &&
-	ip -n "$CL" addr add $CL_IP/24 dev rcv0 && ip -n "$CL" link set rcv0 up
-}
-
-start_ca() {
-	local pid
-	bg "$CA" python3 "$ROOT/tests/e2e/fetch_httpd.py" 0.0.0.0 8080 "$WWW" 2>"$TMP/httpd.log"
-	wait_for 10 ip netns exec "$CA" sh -c "ss -ltnH | grep -q ':8080 '" || return 1
-	(cd "$PKI" && bg "$CA" openssl ocsp -index ca.index -port 8888 -rsigner inter.pem \
-		-rkey inter.key -CA inter.pem -ndays 1 2>"$TMP/ocsp.log" >&2)
-	wait_for 10 ip netns exec "$CA" sh -c "ss -ltnH | grep -q ':8888 '" || return 1
-	# bg ran in a subshell: the responder is found by its port to be stopped
-	pid=$(ip netns exec "$CA" ss -ltnpH | sed -n "s/.*:8888 .*pid=\([0-9]*\).*/\1/p" | head -1)
-	[ -n "$pid" ] && PIDS+=("$pid")
-	return 0
-}
+setup_net() { ca_net r; }
+start_ca() { ca_httpd && ocsp_responder 8888 inter.pem inter.key "$TMP/ocsp.log"; }
 
 # ---- helpers ------------------------------------------------------------------
 
@@ -137,7 +87,18 @@ has_cert() { certs "$1" | jq -c "select($2)" 2>/dev/null | grep -q .; }
 wait_event() { wait_for "${3:-15}" has_event "$1" "$2"; }
 # ncerts SNI: how many events so far
 ncerts() { certs "$1" | wc -l; }
-wait_certs() { local n; for _ in $(seq 1 100); do n=$(ncerts "$1"); [ "$n" -ge "$2" ] && return 0; sleep 0.1; done; return 1; }
+# wait_certs SNI N: until there are N
+certs_at_least() { [ "$(ncerts "$1")" -ge "$2" ]; }
+wait_certs() { wait_for 30 certs_at_least "$1" "$2"; }
+
+# serve_apart NAME PORT N: app.rev.test served with leaf NAME, its event
+# (the Nth) out, then --inventory-window 1 left behind: the next leaf on
+# this endpoint is a change, not two servers taking turns (cert.inconsistent).
+serve_apart() {
+	SNI=app.rev.test serve "$1" "$2" "$PKI/inter.pem"
+	wait_certs app.rev.test "$3"
+	sleep 1.5	# deliberate: time past the window
+}
 
 scrape() {
 	ip netns exec "$CL" curl -s --max-time 5 "http://127.0.0.1:$MPORT/metrics"
@@ -145,7 +106,6 @@ scrape() {
 metric() {	# NAME-WITH-LABELS: its value, or nothing
 	scrape | awk -v m="$1" 'index($0, m " ") == 1 { print $2 }'
 }
-fp() { openssl x509 -in "$1" -noout -fingerprint -sha256 | sed 's/.*=//; s/://g'; }
 
 # ---- the tests -----------------------------------------------------------------
 
@@ -252,9 +212,8 @@ test_rollback() {
 		--state-dir "$TMP/state_text" --inventory --inventory-window 1 ||
 		fail rollback_text "the text instance did not start: $(cat "$txt")"
 	tpid=$SENTRY_PID SENTRY_PID=$main
-	SNI=app.rev.test serve appA 4510 "$PKI/inter.pem"; sleep 1.5
-	SNI=app.rev.test serve appB 4510 "$PKI/inter.pem"; sleep 1.5
-	wait_certs app.rev.test 2
+	serve_apart appA 4510 1
+	serve_apart appB 4510 2
 	j=$(nth app.rev.test 2)
 	one_line '[.certsentry.findings[].code] | index("cert.changed") and (index("cert.rollback") | not)' \
 		<<<"$j" >/dev/null && one_line --arg a "$a" --arg b "$b" '.certsentry.change.previous.sha256 == $a and
@@ -291,9 +250,8 @@ test_rollback() {
 test_rollback_restart() {
 	local j a b out=$TMP/restart.json
 	a=$(fp "$PKI/appA.pem"); b=$(fp "$PKI/appB.pem")
-	SNI=app.rev.test serve appA 4511 "$PKI/inter.pem"; sleep 1.5
-	SNI=app.rev.test serve appB 4511 "$PKI/inter.pem"; sleep 1.5
-	wait_certs app.rev.test 5
+	serve_apart appA 4511 4
+	serve_apart appB 4511 5
 	sentry_stop
 	sentry "$out" --ca-file "$PKI/root.pem" --state-dir "$S1" --inventory --inventory-window 1 ||
 		{ fail rollback_restart "restart: $(cat "$out")"; return 1; }

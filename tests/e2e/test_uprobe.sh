@@ -82,7 +82,7 @@ wait_chains() {
 	local out=$1 n=$2; shift 2
 	# shellcheck disable=SC2317
 	have() { [ "$(chains "$out" "$@" | grep -c .)" -ge "$n" ]; }
-	wait_for 5 have "$@"
+	wait_for 30 have "$@"
 }
 
 "$ROOT/tools/mkpki.sh" "$PKI" >/dev/null 2>&1 &&
@@ -221,7 +221,7 @@ test_big_certs() {
 	spid=$SERVER_PID
 	start_dump "$out" -n -p "$spid" || { fail oversize "uprobedump did not start"; stop_pid "$spid"; return; }
 	echo Q | ip netns exec "$C" timeout 10 openssl s_client -connect $SADDR:4437 -tls1_3 >/dev/null 2>&1
-	wait_for 5 sh -c "[ \$(ip netns exec $S ss -tnH state established '( sport = :4437 )' | wc -l) = 0 ]"
+	wait_for 30 sh -c "[ \$(ip netns exec $S ss -tnH state established '( sport = :4437 )' | wc -l) = 0 ]"
 	stop_dump
 	stop_pid "$spid"
 	got="$(chains "$out" "$spid" | grep -c .) $(counter "$out" kernel_certificates_oversize_total)"
@@ -237,7 +237,7 @@ run_tlsmem() {
 	bg "$S" "$TLSMEM" -c "$PKI/leaf.chain.pem" -k "$PKI/leaf.key" -x "$PKI/b.chain.pem" \
 		-y "$PKI/b.key" -w "$flag" -n "$n" -m "$mode" > "$out" 2>&1
 	MEM_PID=$BG_PID
-	wait_for 5 grep -q '^ready' "$out" || return 1
+	wait_for 30 grep -q '^ready' "$out" || return 1
 	start_dump "$dout" -n -p "$MEM_PID" -r 200 || return 1
 	touch "$flag"
 }
@@ -310,13 +310,12 @@ test_nginx() {
 	command -v nginx >/dev/null || { skip nginx "nginx is not installed (apt-get install nginx-light)"; return; }
 	nginx_conf "$d" "[::]:443 ssl ipv6only=off|$HOST|$PKI/leaf.chain.pem|$PKI/leaf.key|a" \
 		"[::]:443 ssl|b.example.test|$PKI/b.chain.pem|$PKI/b.key|b"
-	bg "$S" nginx -p "$d" -c "$d/nginx.conf"
-	npid=$BG_PID
-	if ! wait_for 10 sh -c "[ \$(pgrep -c -P $npid) -ge 2 ]"; then
+	if ! nginx_start "$S" "$d"; then
 		fail nginx "nginx did not start: $(tail -3 "$d/error.log" 2>/dev/null)"
-		stop_pid "$npid"
+		stop_pid "$NGINX_PID"
 		return
 	fi
+	npid=$NGINX_PID
 	workers=$(pgrep -P "$npid" | tr '\n' ' ')
 	# A second instance beside the first, told only the master's pid: the
 	# workers count as its children.
@@ -337,10 +336,10 @@ test_nginx() {
 	done
 	# shellcheck disable=SC2086
 	wait_chains "$out" "$n" $workers
-	# Reload: new workers, forked after the scan.
-	kill -HUP "$npid"
-	wait_for 10 sh -c "[ \$(pgrep -P $npid | grep -cvwE '$(echo $workers | tr ' ' '|')') -ge 2 ]"
-	new=$(pgrep -P "$npid" | grep -vwE "$(echo $workers | tr ' ' '|')" | tr '\n' ' ')
+	# Reload: new workers, forked after the scan; the request waits until
+	# the old workers are gone, so only a new one can take it.
+	new=
+	nginx_reload "$npid" && new=$NGINX_WORKERS
 	cr=$(curl_hs "$C" $SADDR 443 $HOST --tlsv1.3)
 	# shellcheck disable=SC2086
 	wait_chains "$out" 1 $new
@@ -417,7 +416,7 @@ test_go() {
 	SSLKEYLOGFILE=$kl curl_hs "$C" $SADDR 8443 $HOST --tlsv1.2 --tls-max 1.2 > /dev/null
 	# Go logs these five (not EXPORTER_SECRET).
 	want=$(grep -cE '^(CLIENT_RANDOM|(CLIENT|SERVER)_(HANDSHAKE_TRAFFIC_SECRET|TRAFFIC_SECRET_0)) ' "$kl")
-	wait_for 5 sh -c "[ \$(grep -c '^secret ' '$out') -ge $want ]"
+	wait_for 30 sh -c "[ \$(grep -c '^secret ' '$out') -ge $want ]"
 	stop_dump
 	stop_pid "$gpid"
 	while read -r label r s; do

@@ -433,18 +433,14 @@ static void test_untrusted(void **state)
 	}
 	/* Verified as a TLS client would: a client-auth-only leaf is no server certificate. */
 	{
-		X509 *cl = x509_mint(&(struct x509_spec){ .key = k_leaf,
-							  .signer = k_int,
-							  .issuer = inter,
-							  .cn = "www.example.com",
-							  .serial = 0x1008,
-							  .san = "DNS:www.example.com" });
-		X509_EXTENSION *e =
-			X509V3_EXT_conf_nid(NULL, NULL, NID_ext_key_usage, "clientAuth");
-
-		assert_int_equal(X509_add_ext(cl, e, -1), 1);
-		X509_EXTENSION_free(e);
-		assert_true(X509_sign(cl, k_int, EVP_sha256()) > 0);
+		X509 *cl = x509_mint(&(struct x509_spec){
+			.key = k_leaf,
+			.signer = k_int,
+			.issuer = inter,
+			.cn = "www.example.com",
+			.serial = 0x1008,
+			.san = "DNS:www.example.com",
+			.exts = (const char *const[]){ "extendedKeyUsage", "clientAuth", NULL } });
 		rep(&r, "www.example.com", T2026, cl, inter, NULL);
 		assert_non_null(strstr(only(run(l_base, &r), F_CHAIN_UNTRUSTED, SEV_HIGH)->message,
 				       "purpose"));

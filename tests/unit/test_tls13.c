@@ -932,14 +932,12 @@ static void test_spanning_records(void **state)
  * at OpenSSL's default record size. */
 static void test_big_certificate(void **state)
 {
-	X509 *leaf = make_cert(pki.leaf_key, pki.ca_key, pki.ca, "big.example.test", 9);
 	struct hs_opts o = {
 		.max_version = TLS1_3_VERSION,
 		.ciphersuites = "TLS_CHACHA20_POLY1305_SHA256",
-		.leaf = leaf,
 	};
 	char *san = malloc(64 * 1024);
-	X509_EXTENSION *ext;
+	X509 *leaf;
 	uint8_t *der = NULL;
 	size_t n = 0;
 	unsigned records;
@@ -950,10 +948,8 @@ static void test_big_certificate(void **state)
 	assert_non_null(san);
 	for (int i = 0; i < 900; i++)
 		n += (size_t)sprintf(san + n, "%sDNS:host%04d.big.example.test", i ? "," : "", i);
-	ext = X509V3_EXT_conf_nid(NULL, NULL, NID_subject_alt_name, san);
-	assert_non_null(ext);
-	assert_true(X509_add_ext(leaf, ext, -1));
-	assert_true(X509_sign(leaf, pki.ca_key, EVP_sha256()) > 0);
+	leaf = make_cert_san(pki.leaf_key, pki.ca_key, pki.ca, "big.example.test", 9, san);
+	o.leaf = leaf;
 	der_len = i2d_X509(leaf, &der);
 	assert_true(der_len > 20000);
 	run_handshake(&o, &f);
@@ -962,7 +958,6 @@ static void test_big_certificate(void **state)
 	assert_true(records >= 5); /* EE, 2+ for Certificate, CV, Finished */
 	flight_free(&f);
 	OPENSSL_free(der);
-	X509_EXTENSION_free(ext);
 	X509_free(leaf);
 	free(san);
 }

@@ -37,9 +37,10 @@ struct pki {
 
 static struct pki pki;
 
-/* Valid for a day from an hour ago, CN only, no extensions. */
-static inline X509 *make_cert(EVP_PKEY *key, EVP_PKEY *signer, X509 *issuer, const char *cn,
-			      long serial)
+/* Valid for a day from an hour ago, CN only, no extensions but the SAN
+ * san (x509_spec's form) if not NULL. */
+static inline X509 *make_cert_san(EVP_PKEY *key, EVP_PKEY *signer, X509 *issuer, const char *cn,
+				  long serial, const char *san)
 {
 	const struct x509_spec s = {
 		.key = key,
@@ -52,9 +53,16 @@ static inline X509 *make_cert(EVP_PKEY *key, EVP_PKEY *signer, X509 *issuer, con
 		.nb_s = -3600,
 		.na_s = 86400,
 		.bare = true,
+		.san = san,
 	};
 
 	return x509_mint(&s);
+}
+
+static inline X509 *make_cert(EVP_PKEY *key, EVP_PKEY *signer, X509 *issuer, const char *cn,
+			      long serial)
+{
+	return make_cert_san(key, signer, issuer, cn, serial, NULL);
 }
 
 static inline int setup_pki(void **state)

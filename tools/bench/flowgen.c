@@ -26,8 +26,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <pcap/pcap.h>
-#include "../inet_csum.h"
+#include "../ipv4tcp.h"
+#include "../pcapfile.h"
 
 static void put16(uint8_t *p, uint32_t v)
 {
@@ -40,45 +40,21 @@ static void put24(uint8_t *p, uint32_t v)
 	p[1] = (uint8_t)(v >> 8);
 	p[2] = (uint8_t)v;
 }
-static void put32(uint8_t *p, uint32_t v)
-{
-	put16(p, v >> 16);
-	put16(p + 2, v);
-}
 
-/* IPv4 + TCP (20 + 20 bytes) around payload; returns the packet length. */
+/* IPv4 + TCP (20 + 20 bytes, PSH ACK) around payload; returns the packet length. */
 static size_t mkpkt(uint8_t *pkt, uint32_t saddr, uint32_t daddr, uint16_t sport, uint16_t dport,
 		    uint32_t seq, uint32_t ack, const uint8_t *pay, size_t n)
 {
-	uint8_t *ip = pkt, *th = pkt + 20, ph[12];
-	size_t tot = 40 + n;
-	uint32_t s;
+	const struct ipv4tcp h = { .saddr = saddr,
+				   .daddr = daddr,
+				   .seq = seq,
+				   .ack = ack,
+				   .sport = sport,
+				   .dport = dport,
+				   .window = 64240,
+				   .flags = 0x18 };
 
-	memset(pkt, 0, 40);
-	ip[0] = 0x45;
-	put16(ip + 2, (uint32_t)tot);
-	ip[6] = 0x40; /* DF */
-	ip[8] = 64;
-	ip[9] = 6;
-	put32(ip + 12, saddr);
-	put32(ip + 16, daddr);
-	put16(ip + 10, csum_fold(csum_add(0, ip, 20)));
-	put16(th, sport);
-	put16(th + 2, dport);
-	put32(th + 4, seq);
-	put32(th + 8, ack);
-	th[12] = 5 << 4;
-	th[13] = 0x18; /* PSH ACK */
-	put16(th + 14, 64240);
-	memcpy(pkt + 40, pay, n);
-	memcpy(ph, ip + 12, 8);
-	ph[8] = 0;
-	ph[9] = 6;
-	put16(ph + 10, (uint32_t)(20 + n));
-	s = csum_add(0, ph, 12);
-	s = csum_add(s, th, 20 + n);
-	put16(th + 16, csum_fold(s));
-	return tot;
+	return ipv4tcp_build(pkt, &h, pay, n);
 }
 
 static size_t client_hello(uint8_t *b, uint32_t i)
@@ -175,9 +151,10 @@ int main(int argc, char **argv)
 {
 	uint32_t flows = 100000, cert_bytes = 1800, partial = 1000;
 	uint8_t pay[4096], pkt[4200];
-	struct pcap_pkthdr h = { 0 };
-	pcap_dumper_t *d;
-	pcap_t *p;
+	char err[PCAP_ERRBUF_SIZE + 256];
+	struct pcapw w;
+	uint64_t ts;
+	size_t len;
 	int c;
 
 	while ((c = getopt(argc, argv, "n:c:p:h")) != -1) {
@@ -198,11 +175,8 @@ int main(int argc, char **argv)
 	if (optind + 1 != argc || !flows || flows > 4000000 || cert_bytes < 64 ||
 	    cert_bytes > 3000 || partial < 16 || partial + 64 >= cert_bytes || partial > 1300)
 		goto usage;
-	p = pcap_open_dead(DLT_RAW, 65535);
-	d = p ? pcap_dump_open(p, argv[optind]) : NULL;
-	if (!d) {
-		fprintf(stderr, "flowgen: %s: %s\n", argv[optind],
-			p ? pcap_geterr(p) : "pcap_open_dead failed");
+	if (pcapw_open(&w, argv[optind], DLT_RAW, 65535, false, err, sizeof(err))) {
+		fprintf(stderr, "flowgen: %s\n", err);
 		return 1;
 	}
 	for (uint32_t i = 0; i < flows; i++) {
@@ -211,18 +185,20 @@ int main(int argc, char **argv)
 		uint32_t cseq = 1000 + i, sseq = 7000000 + i;
 		size_t n;
 
+		/* 100,000 connections a second, both segments at once */
+		ts = (1700000000ull + i / 100000) * 1000000000ull + (i % 100000) * 10000ull;
 		n = client_hello(pay, i);
-		h.caplen = h.len = (uint32_t)mkpkt(pkt, cli, srv, cport, 443, cseq, sseq, pay, n);
-		h.ts.tv_sec = 1700000000 + i / 100000;
-		h.ts.tv_usec = (i % 100000) * 10;
-		pcap_dump((u_char *)d, &h, pkt);
+		len = mkpkt(pkt, cli, srv, cport, 443, cseq, sseq, pay, n);
+		pcapw_put(&w, ts, pkt, (uint32_t)len, (uint32_t)len);
 		cseq += (uint32_t)n;
 		n = server_flight(pay, i, cert_bytes, partial);
-		h.caplen = h.len = (uint32_t)mkpkt(pkt, srv, cli, 443, cport, sseq, cseq, pay, n);
-		pcap_dump((u_char *)d, &h, pkt);
+		len = mkpkt(pkt, srv, cli, 443, cport, sseq, cseq, pay, n);
+		pcapw_put(&w, ts, pkt, (uint32_t)len, (uint32_t)len);
 	}
-	pcap_dump_close(d);
-	pcap_close(p);
+	if (pcapw_close(&w)) {
+		fprintf(stderr, "flowgen: %s: write error\n", argv[optind]);
+		return 1;
+	}
 	printf("flowgen: %s flows=%u packets=%u cert_bytes=%u partial=%u\n", argv[optind], flows,
 	       2 * flows, cert_bytes, partial);
 	return 0;
