@@ -76,14 +76,30 @@ void clsact_unlock(struct clsact *c)
 	c->lock_fd = -1;
 }
 
+/* This network namespace's inode: filters, qdiscs and interface numbers are
+ * per namespace, and so are the files that say whose they are. */
+static unsigned long netns_ino(void)
+{
+	struct stat st;
+
+	return stat("/proc/self/ns/net", &st) ? 0 : (unsigned long)st.st_ino;
+}
+
+/* A slot's file: per namespace, or an instance in another namespace holding
+ * slot N would keep this one's sweep from removing a dead slot-N filter. */
+static void slot_name(int slot, char *buf, size_t len)
+{
+	snprintf(buf, len, "slot.%lu.%d", netns_ino(), slot);
+}
+
 /* The slot's file, locked, or -1: held by a live instance, or absent and
  * not to be created. */
 static int slot_lock(int slot, bool create)
 {
-	char name[32];
+	char name[48];
 	int fd, e;
 
-	snprintf(name, sizeof(name), "slot.%d", slot);
+	slot_name(slot, name, sizeof(name));
 	fd = run_file(name, create);
 	if (fd < 0)
 		return -1;
@@ -205,11 +221,7 @@ out:
  * network namespace: ifindexes are per namespace). */
 static void qdisc_marker(int ifindex, char *buf, size_t len)
 {
-	struct stat st;
-
-	if (stat("/proc/self/ns/net", &st))
-		st.st_ino = 0;
-	snprintf(buf, len, "qdisc.%lu.%d", (unsigned long)st.st_ino, ifindex);
+	snprintf(buf, len, "qdisc.%lu.%d", netns_ino(), ifindex);
 }
 
 void clsact_put_qdisc(int ifindex)
@@ -249,7 +261,7 @@ void clsact_sweep(struct clsact *c, int ifindex, const char *ifname)
 /* A free slot, held until exit: its file says whose it is. */
 static int take_slot(struct clsact *c, char *err, size_t errlen)
 {
-	char pid[24];
+	char pid[24], name[48];
 	int n;
 
 	if (c->slot >= 0)
@@ -257,8 +269,9 @@ static int take_slot(struct clsact *c, char *err, size_t errlen)
 	for (int slot = 0; slot < CS_TC_SLOTS; slot++) {
 		int fd = slot_lock(slot, true);
 
+		slot_name(slot, name, sizeof(name));
 		if (fd < 0 && errno != EWOULDBLOCK) {
-			snprintf(err, errlen, "clsact: %s/slot.%d: %s", CLSACT_RUN_DIR, slot,
+			snprintf(err, errlen, "clsact: %s/%s: %s", CLSACT_RUN_DIR, name,
 				 strerror(errno));
 			return -1;
 		}
@@ -266,14 +279,16 @@ static int take_slot(struct clsact *c, char *err, size_t errlen)
 			continue;
 		n = snprintf(pid, sizeof(pid), "%d\n", (int)getpid());
 		if (ftruncate(fd, 0) || pwrite(fd, pid, n, 0) != n)
-			fprintf(stderr, "certsentry: %s/slot.%d: %s\n", CLSACT_RUN_DIR, slot,
+			fprintf(stderr, "certsentry: %s/%s: %s\n", CLSACT_RUN_DIR, name,
 				strerror(errno));
 		c->slot = slot;
 		c->slot_fd = fd;
 		return 0;
 	}
-	snprintf(err, errlen, "clsact: all %d filter slots in %s are held by running instances",
-		 CS_TC_SLOTS, CLSACT_RUN_DIR);
+	snprintf(
+		err, errlen,
+		"clsact: all %d filter slots of this network namespace in %s are held by running instances",
+		CS_TC_SLOTS, CLSACT_RUN_DIR);
 	return -1;
 }
 
@@ -334,10 +349,13 @@ int clsact_detach(struct clsact *c, int ifindex, bool egress)
 
 void clsact_release(struct clsact *c)
 {
+	char name[48];
+
 	/* No pid in a slot nobody holds. */
-	if (c->slot_fd >= 0 && ftruncate(c->slot_fd, 0))
-		fprintf(stderr, "certsentry: %s/slot.%d: %s\n", CLSACT_RUN_DIR, c->slot,
-			strerror(errno));
+	if (c->slot_fd >= 0 && ftruncate(c->slot_fd, 0)) {
+		slot_name(c->slot, name, sizeof(name));
+		fprintf(stderr, "certsentry: %s/%s: %s\n", CLSACT_RUN_DIR, name, strerror(errno));
+	}
 	if (c->slot_fd >= 0)
 		close(c->slot_fd);
 	c->slot_fd = -1;

@@ -286,6 +286,35 @@ kill9_beside_live() {
 	ns_del "$ns"
 }
 
+# Slots are per network namespace: A in X is killed with -9; O in Y starts
+# (host-wide slots gave it A's slot, and A's dead filter then outlived C's
+# sweep); C in X removes A's filter, and nothing is left in X after C.
+kill9_other_netns() {
+	local name=kill9_other_netns_clsact x y a o c po n_after left
+	ns_new x k9x || { fail "$name" "netns"; return; }
+	ns_new y k9y || { fail "$name" "netns"; ns_del "$x"; return; }
+	a=$TMP/$name-a.json o=$TMP/$name-o.json c=$TMP/$name-c.json
+	start_mode "$x" "$a" clsact || { fail "$name" "A did not start"; ns_del "$x"; ns_del "$y"; return; }
+	kill -9 "$SENTRY_PID"
+	stop_pid "$SENTRY_PID"
+	start_mode "$y" "$o" clsact || { fail "$name" "O did not start"; ns_del "$x"; ns_del "$y"; return; }
+	po=$SENTRY_PID
+	start_mode "$x" "$c" clsact || { fail "$name" "C did not start: $(cat "$c.err")"; stop_pid "$po"; ns_del "$x"; ns_del "$y"; return; }
+	n_after=$(clsact_filters "$x")
+	stop_pid "$SENTRY_PID"
+	stop_pid "$po"
+	left=$(clsact_filters "$x")
+	if [ "$n_after" != 1 ] || [ "$left" != 0 ]; then
+		fail "$name" "filters in X with C running: $n_after (want 1: A's swept), after C: $left (want 0)"
+	elif [ "$(grep -c 'removed a stale filter' "$c.err")" != 1 ]; then
+		fail "$name" "C should have removed A's dead filter: $(cat "$c.err")"
+	else
+		pass "$name"
+	fi
+	ns_del "$x"
+	ns_del "$y"
+}
+
 # A clsact qdisc that was there before certsentry stays after it.
 foreign_qdisc_kept() {
 	local name=foreign_qdisc_kept ns out n
@@ -363,6 +392,7 @@ side_by_side clsact clsact
 side_by_side tcx clsact
 side_by_side clsact tcx
 kill9_beside_live
+kill9_other_netns
 foreign_qdisc_kept
 test_metrics
 test_errors
