@@ -28,6 +28,17 @@ struct tls_cb {
 		       size_t avail, size_t rec_len);
 	/* Input that is not TLS or breaks a rule; the direction stops parsing. */
 	void (*error)(void *ctx, const char *what);
+	/*
+	 * With cert_entry set, a Certificate message (TLS <= 1.2 layout) that
+	 * does not arrive whole in one feed is handed over an entry at a time
+	 * instead of being held: cert_entry with each certificate as its bytes
+	 * complete, then cert_end once the message has; ok is false if the
+	 * message broke its lengths (where tls_parse_certificate fails), and the
+	 * entries given are then no chain. A message whole in one feed still
+	 * goes to handshake.
+	 */
+	void (*cert_entry)(void *ctx, const uint8_t *der, size_t len);
+	void (*cert_end)(void *ctx, bool ok);
 };
 
 /*
@@ -39,25 +50,39 @@ struct tls_cb {
 struct tls_parser {
 	uint8_t hdr[5]; /* record header being collected */
 	uint8_t hdr_have;
-	uint32_t rec_left; /* body bytes left in the current record */
 	uint8_t rec_type;
-	uint16_t rec_version;
-	uint32_t rec_len;
-	bool rec_reported;   /* non-handshake record already reported */
-	uint8_t rec_peek[8]; /* start of a non-handshake record body */
 	uint8_t rec_peek_have;
-	uint8_t *msg; /* handshake message being assembled */
-	uint32_t msg_have, msg_cap, msg_max;
-	bool encrypted; /* CCS seen in this direction */
-	bool hrr;	/* HelloRetryRequest on this connection:
-					 * a CCS is then TLS 1.3's dummy and the
-					 * next hello is still in the clear. Set
-					 * by the parser when it sees one; the
-					 * caller sets it for the client side */
+	uint8_t rec_peek[8]; /* start of a non-handshake record body */
+	uint16_t rec_version;
+	bool rec_reported; /* non-handshake record already reported */
+	bool encrypted;	   /* CCS seen in this direction */
+	uint32_t rec_left; /* body bytes left in the current record */
+	uint32_t rec_len;
+	uint8_t mh[4]; /* handshake message header being collected */
+	uint8_t mh_have;
+	uint8_t cs;	  /* Certificate handed over by entry (tls.c) */
+	uint8_t cs_lb[3]; /* ... a 3-byte length being collected */
+	uint8_t cs_lb_have;
+	bool hrr; /* HelloRetryRequest on this connection: a CCS is then
+		   * TLS 1.3's dummy and the next hello is still in the
+		   * clear. Set by the parser when it sees one; the caller
+		   * sets it for the client side */
 	bool failed;
-	uint8_t ssl2; /* SSLv2 first-record state (tls.c) */
-	uint64_t records;
+	uint8_t ssl2;	   /* SSLv2 first-record state (tls.c) */
+	uint32_t msg_left; /* body bytes of the message still to come */
+	uint32_t cs_ent;   /* length of the certificate being collected */
+	uint8_t *msg;	   /* the message body (or certificate) being held */
+	uint32_t msg_have; /* bytes in msg */
+	uint32_t msg_cap;  /* its size: at most what is held, doubled */
+	uint32_t msg_max;
+	uint32_t records;
 };
+
+/* Inside a handshake message: its header has begun. */
+static inline bool tls_parser_in_message(const struct tls_parser *p)
+{
+	return p->mh_have > 0;
+}
 
 /* msg_max 0 selects TLS_MSG_MAX_DEFAULT; capped at 2^24-1. */
 void tls_parser_init(struct tls_parser *p, uint32_t msg_max);

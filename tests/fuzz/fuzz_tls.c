@@ -125,7 +125,7 @@ static void on_err(void *vc, const char *what)
 static void run(const uint8_t *stream, size_t n, const size_t *cuts, size_t ncut, uint8_t mode,
 		struct ctx *c)
 {
-	static const struct tls_cb cb = { on_hs, on_rec, on_err };
+	static const struct tls_cb cb = { .handshake = on_hs, .record = on_rec, .error = on_err };
 	struct tls_parser p;
 	size_t at = 0;
 
