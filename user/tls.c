@@ -89,7 +89,7 @@ static int rec_begin(struct tls_parser *p, const struct tls_cb *cb, void *ctx)
 		return fail(p, cb, ctx, "not a TLS record");
 	p->rec_type = type;
 	p->rec_version = (uint16_t)(p->hdr[1] << 8 | p->hdr[2]);
-	p->rec_len = (uint32_t)p->hdr[3] << 8 | p->hdr[4];
+	p->rec_len = (uint16_t)(p->hdr[3] << 8 | p->hdr[4]);
 	if (p->rec_len > TLS_REC_MAX)
 		return fail(p, cb, ctx, "record too long");
 	p->rec_left = p->rec_len;
@@ -351,8 +351,8 @@ static int v2_begin(struct tls_parser *p, const struct tls_cb *cb, void *ctx)
 		return fail(p, cb, ctx, "handshake message too long");
 	p->rec_type = type == 1 ? TLS_HS_SSL2_CLIENT_HELLO : TLS_HS_SSL2_SERVER_HELLO;
 	p->rec_version = TLS_V_SSL2;
-	p->rec_len = len;
-	p->rec_left = len - 1;
+	p->rec_len = (uint16_t)len;
+	p->rec_left = (uint16_t)(len - 1);
 	p->msg_have = 0;
 	p->ssl2 = V2_BODY;
 	return 0;
@@ -372,7 +372,7 @@ static int v2_feed(struct tls_parser *p, const uint8_t *d, size_t n, const struc
 		p->msg_have += (uint32_t)n;
 		body = p->msg;
 	}
-	p->rec_left -= (uint32_t)n;
+	p->rec_left -= (uint16_t)n;
 	if (p->rec_left > 0)
 		return 0;
 	p->ssl2 = V2_AFTER;
@@ -437,7 +437,7 @@ int tls_parser_feed(struct tls_parser *p, const uint8_t *data, size_t len, const
 			} else {
 				rec_other(p, data, k, cb, ctx);
 			}
-			p->rec_left -= (uint32_t)k;
+			p->rec_left -= (uint16_t)k;
 			data += k;
 			len -= k;
 		}

@@ -54,19 +54,19 @@ struct tls_parser {
 	uint8_t rec_peek_have;
 	uint8_t rec_peek[8]; /* start of a non-handshake record body */
 	uint16_t rec_version;
-	bool rec_reported; /* non-handshake record already reported */
-	bool encrypted;	   /* CCS seen in this direction */
-	uint32_t rec_left; /* body bytes left in the current record */
-	uint32_t rec_len;
-	uint8_t mh[4]; /* handshake message header being collected */
+	uint16_t rec_left; /* body bytes left in the current record */
+	uint16_t rec_len;  /* (a 16-bit field: TLS and SSLv2 alike) */
 	uint8_t mh_have;
 	uint8_t cs;	  /* Certificate handed over by entry (tls.c) */
+	uint8_t mh[4];	  /* handshake message header being collected */
 	uint8_t cs_lb[3]; /* ... a 3-byte length being collected */
 	uint8_t cs_lb_have;
-	bool hrr; /* HelloRetryRequest on this connection: a CCS is then
-		   * TLS 1.3's dummy and the next hello is still in the
-		   * clear. Set by the parser when it sees one; the caller
-		   * sets it for the client side */
+	bool rec_reported; /* non-handshake record already reported */
+	bool encrypted;	   /* CCS seen in this direction */
+	bool hrr;	   /* HelloRetryRequest on this connection: a CCS is
+			    * then TLS 1.3's dummy and the next hello is still
+			    * in the clear. Set by the parser when it sees one;
+			    * the caller sets it for the client side */
 	bool failed;
 	uint8_t ssl2;	   /* SSLv2 first-record state (tls.c) */
 	uint32_t msg_left; /* body bytes of the message still to come */
