@@ -152,7 +152,7 @@ static int msg_reserve(struct tls_parser *p, uint32_t need, uint32_t lim)
 		return 0;
 	if (cap < need)
 		cap = need;
-	if (cap > lim)
+	if (cap > lim || lim <= 2 * need) /* the whole, where that is within the rule */
 		cap = lim;
 	m = realloc(p->msg, cap);
 	if (!m)
