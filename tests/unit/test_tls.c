@@ -965,7 +965,8 @@ static void check_by_entry(const uint8_t *body, size_t len)
 	in[3] = (uint8_t)((len + 4) >> 8), in[4] = (uint8_t)(len + 4);
 	in[5] = TLS_HS_CERTIFICATE;
 	in[6] = (uint8_t)(len >> 16), in[7] = (uint8_t)(len >> 8), in[8] = (uint8_t)len;
-	memcpy(in + 9, body, len);
+	if (len)
+		memcpy(in + 9, body, len);
 	for (size_t k = 0; k <= total; k++) {
 		struct tls_parser p;
 		struct ecol *e = calloc(1, sizeof(*e));
