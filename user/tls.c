@@ -54,6 +54,8 @@ void tls_parser_init(struct tls_parser *p, uint32_t msg_max)
 /* The held bytes were handed over: a paused direction keeps no buffer. */
 static void msg_drop(struct tls_parser *p)
 {
+	if (p->wipe && p->msg)
+		explicit_bzero(p->msg, p->msg_cap);
 	free(p->msg);
 	p->msg = NULL;
 	p->msg_have = p->msg_cap = 0;

@@ -68,6 +68,7 @@ struct tls_parser {
 			    * in the clear. Set by the parser when it sees one;
 			    * the caller sets it for the client side */
 	bool failed;
+	bool wipe;	   /* held bytes are zeroed before they are freed */
 	uint8_t ssl2;	   /* SSLv2 first-record state (tls.c) */
 	uint32_t msg_left; /* body bytes of the message still to come */
 	uint32_t cs_ent;   /* length of the certificate being collected */

@@ -237,6 +237,7 @@ int tls13_flight_init(struct tls13_flight *f, uint16_t suite, const uint8_t *sec
 {
 	memset(f, 0, sizeof(*f));
 	tls_parser_init(&f->hs, 0);
+	f->hs.wipe = true; /* decrypted messages: wiped as each is freed */
 	f->status = tls13_traffic_keys(suite, secret, secret_len, &f->keys);
 	if (f->status == TLS13_OK && !(f->buf = malloc(FLIGHT_BUF)))
 		f->status = TLS13_E_CRYPTO;
