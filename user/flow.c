@@ -82,7 +82,7 @@ static size_t conn_mem(const struct conn *c)
 
 		n += c->d[i].r.held + c->d[i].p.msg_cap + c->d[i].w.mem;
 		if (a)
-			n += sizeof(*a) + a->n * sizeof(a->chain[0]) + a->own;
+			n += sizeof(*a) + a->cap * sizeof(a->chain[0]) + a->own;
 	}
 	return n;
 }
@@ -695,16 +695,24 @@ static void cb_cert_entry(void *ctx, const uint8_t *der, size_t len)
 	struct chain_acc *a = d->acc;
 	struct cert_facts *f;
 
-	if (!a && !(a = d->acc = calloc(1, sizeof(*a))))
-		return;
+	if (!a) {
+		a = calloc(1, sizeof(*a) + 2 * sizeof(a->chain[0]));
+		if (!a)
+			return;
+		a->cap = 2; /* a leaf and its issuer, the usual chain: one allocation */
+		d->acc = a;
+	}
 	if (a->total++ >= TLS_CHAIN_MAX || !(f = cert_get(x->t->o.certs, der, len)))
 		return;
-	a = realloc(a, sizeof(*a) + (a->n + 1) * sizeof(a->chain[0]));
-	if (!a) {
-		cert_put(x->t->o.certs, f);
-		return;
+	if (a->n == a->cap) {
+		a = realloc(a, sizeof(*a) + 2 * a->cap * sizeof(a->chain[0]));
+		if (!a) {
+			cert_put(x->t->o.certs, f);
+			return;
+		}
+		a->cap *= 2;
+		d->acc = a;
 	}
-	d->acc = a;
 	a->chain[a->n++] = f;
 	if (f->refs == 1)
 		a->own += (uint32_t)len;

@@ -47,6 +47,7 @@ struct served_early {
 struct chain_acc {
 	uint32_t n, total; /* refs in chain; entries in the message so far */
 	uint32_t own;	   /* DER bytes of entries no one else held when taken */
+	uint32_t cap;	   /* room in chain */
 	struct cert_facts *chain[];
 };
 
