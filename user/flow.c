@@ -848,6 +848,7 @@ static void dir_push(struct flow_table *t, struct dir *d, const struct cs_segmen
 		report_gap(t, d, "gap: held bytes passed the bound");
 		dir_done(t, d);
 	}
+	tls_parser_trim(&d->p);
 }
 
 /*

@@ -61,6 +61,26 @@ static void msg_drop(struct tls_parser *p)
 	p->msg_have = p->msg_cap = 0;
 }
 
+/* Held bytes at most twice over: a buffer that served an earlier message
+ * or certificate is cut to what is held, or freed if nothing is. */
+void tls_parser_trim(struct tls_parser *p)
+{
+	uint8_t *m;
+
+	if (!p->msg || p->msg_cap <= 2 * p->msg_have)
+		return;
+	if (!p->msg_have || p->wipe) { /* wipe: no copy left behind by realloc */
+		if (!p->msg_have)
+			msg_drop(p);
+		return;
+	}
+	m = realloc(p->msg, p->msg_have);
+	if (m) {
+		p->msg = m;
+		p->msg_cap = p->msg_have;
+	}
+}
+
 /* Also ends the parser: a callback may free it in the middle of a feed
  * (the flow is done), and nothing may be parsed or reported after that. */
 void tls_parser_free(struct tls_parser *p)
@@ -190,7 +210,7 @@ static int cs_body(struct tls_parser *p, const uint8_t *d, uint32_t n, const str
 		if (p->msg_have < p->cs_ent)
 			return 0;
 		cb->cert_entry(ctx, p->msg, p->cs_ent);
-		msg_drop(p);
+		p->msg_have = 0; /* the buffer serves the next one (tls_parser_trim) */
 	}
 	p->cs = CS_LEN;
 	return 0;
@@ -254,7 +274,7 @@ static void msg_end(struct tls_parser *p, const struct tls_cb *cb, void *ctx)
 		return;
 	}
 	msg_deliver(p, p->mh[0], p->msg ? p->msg : p->mh, p->msg_have, cb, ctx);
-	msg_drop(p);
+	p->msg_have = 0; /* the buffer serves the next message (tls_parser_trim) */
 }
 
 /* Handshake record bytes: cut them into messages. */

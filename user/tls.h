@@ -90,6 +90,9 @@ void tls_parser_init(struct tls_parser *p, uint32_t msg_max);
 /* Feed stream bytes. Returns 0, or -1 once the direction failed. */
 int tls_parser_feed(struct tls_parser *p, const uint8_t *data, size_t len, const struct tls_cb *cb,
 		    void *ctx);
+/* Between feeds (a paused direction): within a feed a buffer serves one
+ * message after another; this cuts it to at most twice what is held. */
+void tls_parser_trim(struct tls_parser *p);
 /* Frees and ends the parser; may be called from its callbacks. */
 void tls_parser_free(struct tls_parser *p);
 
