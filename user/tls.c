@@ -63,12 +63,10 @@ static void msg_drop(struct tls_parser *p)
 
 /* Held bytes at most twice over: a buffer that served an earlier message
  * or certificate is cut to what is held, or freed if nothing is. */
-void tls_parser_trim(struct tls_parser *p)
+void tls_parser_trim_slow(struct tls_parser *p)
 {
 	uint8_t *m;
 
-	if (!p->msg || p->msg_cap <= 2 * p->msg_have)
-		return;
 	if (!p->msg_have || p->wipe) { /* wipe: no copy left behind by realloc */
 		if (!p->msg_have)
 			msg_drop(p);

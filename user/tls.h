@@ -92,7 +92,12 @@ int tls_parser_feed(struct tls_parser *p, const uint8_t *data, size_t len, const
 		    void *ctx);
 /* Between feeds (a paused direction): within a feed a buffer serves one
  * message after another; this cuts it to at most twice what is held. */
-void tls_parser_trim(struct tls_parser *p);
+void tls_parser_trim_slow(struct tls_parser *p);
+static inline void tls_parser_trim(struct tls_parser *p)
+{
+	if (p->msg && p->msg_cap > 2 * p->msg_have)
+		tls_parser_trim_slow(p);
+}
 /* Frees and ends the parser; may be called from its callbacks. */
 void tls_parser_free(struct tls_parser *p);
 
