@@ -77,8 +77,13 @@ static size_t conn_mem(const struct conn *c)
 	if (c->hid)
 		n += sizeof(*c->hid) + (c->hid->fl ? sizeof(*c->hid->fl) + TLS13_RECORD_MAX : 0);
 
-	for (int i = 0; i < 2; i++)
+	for (int i = 0; i < 2; i++) {
+		const struct chain_acc *a = c->d[i].acc;
+
 		n += c->d[i].r.held + c->d[i].p.msg_cap + c->d[i].w.mem;
+		if (a)
+			n += sizeof(*a) + a->cap * sizeof(a->chain[0]) + a->own;
+	}
 	return n;
 }
 
@@ -223,8 +228,20 @@ static void report_gap(struct flow_table *t, struct dir *d, const char *why)
 
 /* ---- connection lifetime ---- */
 
-static void dir_release(struct dir *d)
+/* The entries taken of a Certificate message that will not be reported. */
+static void acc_release(struct flow_table *t, struct dir *d)
 {
+	if (!d->acc)
+		return;
+	for (uint32_t i = 0; i < d->acc->n; i++)
+		cert_put(t->o.certs, d->acc->chain[i]);
+	free(d->acc);
+	d->acc = NULL;
+}
+
+static void dir_release(struct flow_table *t, struct dir *d)
+{
+	acc_release(t, d);
 	reasm_free(&d->r);
 	tls_parser_free(&d->p);
 	if (d->dp)
@@ -246,8 +263,8 @@ static void conn_free(struct flow_table *t, struct conn *c, const char *why)
 			report_gap(t, &c->d[i], why);
 	htab_del(&t->conns, &c->h);
 	lru_unlink(&t->lru, &c->lru);
-	dir_release(&c->d[0]);
-	dir_release(&c->d[1]);
+	dir_release(t, &c->d[0]);
+	dir_release(t, &c->d[1]);
 	t->st.mem -= c->mem;
 	free(c->sni);
 	free(c->alpn_offered);
@@ -335,6 +352,7 @@ static void dir_finish(struct flow_table *t, struct dir *d, bool tell_source)
 		return;
 	d->done = true;
 	tls_parser_free(&d->p);
+	acc_release(t, d);
 	if (d->dp)
 		dtls_parser_free(d->dp);
 	if (tell_source && t->o.done)
@@ -490,11 +508,48 @@ static void on_ssl2_server_hello(struct flow_table *t, struct dir *d, const uint
 	dir_done(t, d); /* the rest of SSLv2 is encrypted */
 }
 
+/*
+ * A Certificate message's chain: refs to n of its total certificates, taken
+ * here. The client's is written now; the server's waits for its flight to
+ * show whether an OCSP staple follows (pending).
+ */
+static void on_chain(struct flow_table *t, struct dir *d, struct cert_facts *const *chain,
+		     uint32_t n, uint32_t total)
+{
+	struct conn *c = d->c;
+	struct cs_report cr, *r = &cr;
+
+	if (d->role != ROLE_CLIENT) {
+		if (d->role == ROLE_UNKNOWN)
+			set_roles(d, ROLE_SERVER);
+		flush_pending(t, c);
+		r = malloc(sizeof(*r));
+	}
+	if (!r) {
+		for (uint32_t i = 0; i < n; i++)
+			cert_put(t->o.certs, chain[i]);
+		return;
+	}
+	report_init(t, c, d->role == ROLE_CLIENT ? !dir_index(d) : dir_index(d), r,
+		    d->role == ROLE_CLIENT ? REPORT_CLIENT_CERTIFICATE : REPORT_CERTIFICATE);
+	memcpy(r->chain, chain, n * sizeof(chain[0]));
+	r->chain_len = n;
+	r->chain_total = total;
+	if (r == &cr) {
+		emit(t, r);
+		release_chain(t, r);
+		return;
+	}
+	leaf_keep(c, r);
+	c->chain_seen = true;
+	c->pending = r;
+}
+
 static void on_certificate(struct flow_table *t, struct dir *d, const uint8_t *b, size_t len)
 {
+	struct cert_facts *chain[TLS_CHAIN_MAX];
 	struct tls_cert_list cl;
-	struct conn *c = d->c;
-	struct cs_report *r;
+	uint32_t n = 0;
 
 	if (tls_parse_certificate(b, len, &cl) < 0) {
 		t->st.parse_errors++;
@@ -502,26 +557,10 @@ static void on_certificate(struct flow_table *t, struct dir *d, const uint8_t *b
 	}
 	if (!cl.n) /* a client declining to authenticate */
 		return;
-	if (d->role == ROLE_CLIENT) {
-		struct cs_report cr;
-
-		report_init(t, c, !dir_index(d), &cr, REPORT_CLIENT_CERTIFICATE);
-		fill_chain(t, &cr, &cl);
-		emit(t, &cr);
-		release_chain(t, &cr);
-		return;
-	}
-	if (d->role == ROLE_UNKNOWN)
-		set_roles(d, ROLE_SERVER);
-	flush_pending(t, c);
-	r = malloc(sizeof(*r));
-	if (!r)
-		return;
-	report_init(t, c, dir_index(d), r, REPORT_CERTIFICATE);
-	fill_chain(t, r, &cl);
-	leaf_keep(c, r);
-	c->chain_seen = true;
-	c->pending = r;
+	for (uint32_t i = 0; i < cl.n; i++)
+		if ((chain[n] = cert_get(t->o.certs, cl.der[i], cl.der_len[i])))
+			n++;
+	on_chain(t, d, chain, n, cl.total);
 }
 
 static void on_certificate_status(struct flow_table *t, struct dir *d, const uint8_t *b, size_t len)
@@ -634,10 +673,71 @@ static void cb_error(void *ctx, const char *what)
 	dir_done(x->t, x->d);
 }
 
+/*
+ * One certificate of a Certificate message split across segments: taken
+ * (parsed, cached) now, its bytes dropped, so a connection paused inside
+ * the message holds a ref and the certificate it is in. Its DER counts
+ * to this connection when no one else held it (a chain every connection
+ * of a server shares costs each a pointer).
+ */
+static void cb_cert_entry(void *ctx, const uint8_t *der, size_t len)
+{
+	struct cb_ctx *x = ctx;
+	struct dir *d = x->d;
+	struct chain_acc *a = d->acc;
+	struct cert_facts *f;
+
+	if (!a) {
+		a = calloc(1, sizeof(*a) + 2 * sizeof(a->chain[0]));
+		if (!a)
+			return;
+		a->cap = 2; /* a leaf and its issuer, the usual chain: one allocation */
+		d->acc = a;
+	}
+	if (a->total++ >= TLS_CHAIN_MAX || !(f = cert_get(x->t->o.certs, der, len)))
+		return;
+	if (a->n == a->cap) {
+		a = realloc(a, sizeof(*a) + 2 * a->cap * sizeof(a->chain[0]));
+		if (!a) {
+			cert_put(x->t->o.certs, f);
+			return;
+		}
+		a->cap *= 2;
+		d->acc = a;
+	}
+	a->chain[a->n++] = f;
+	if (f->refs == 1)
+		a->own += (uint32_t)len;
+}
+
+/* The Certificate message split across segments is complete. */
+static void cb_cert_end(void *ctx, bool ok)
+{
+	struct cb_ctx *x = ctx;
+	struct dir *d = x->d;
+	struct chain_acc *a = d->acc;
+
+	/* What the whole message's path does (cb_handshake, on_certificate). */
+	if (d->role == ROLE_SERVER)
+		flush_pending(x->t, d->c);
+	if (!ok) {
+		x->t->st.parse_errors++;
+		acc_release(x->t, d);
+		return;
+	}
+	if (!a || !a->total) /* a client declining to authenticate */
+		return;
+	d->acc = NULL;
+	on_chain(x->t, d, a->chain, a->n, a->total);
+	free(a);
+}
+
 static const struct tls_cb tls_callbacks = {
 	.handshake = cb_handshake,
 	.record = cb_record,
 	.error = cb_error,
+	.cert_entry = cb_cert_entry,
+	.cert_end = cb_cert_end,
 };
 
 /* The walk took an encrypted record whole (copy_encrypted). */
@@ -740,6 +840,7 @@ static void dir_push(struct flow_table *t, struct dir *d, const struct cs_segmen
 		report_gap(t, d, "gap: held bytes passed the bound");
 		dir_done(t, d);
 	}
+	tls_parser_trim(&d->p);
 }
 
 /*

@@ -44,8 +44,17 @@ struct served_early {
 	struct cert_facts *chain[TLS_CHAIN_MAX];
 };
 
+/* A Certificate message's chain, taken an entry at a time (tls_cb.cert_entry). */
+struct chain_acc {
+	uint32_t n, total; /* refs in chain; entries in the message so far */
+	uint32_t own;	   /* DER bytes of entries no one else held when taken */
+	uint32_t cap;	   /* room in chain */
+	struct cert_facts *chain[];
+};
+
 struct dir {
 	struct conn *c;
+	struct chain_acc *acc;	/* heap: only while a Certificate is under way */
 	struct reasm r;		/* TCP */
 	struct tls_parser p;	/* TCP */
 	struct dtls_parser *dp; /* UDP only (heap: TCP needs none) */

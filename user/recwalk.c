@@ -65,22 +65,19 @@ static void record_begin(struct recwalk *s)
 	struct recwalk_record *r;
 
 	if (!s->n && (s->rec = calloc(s->w.enc_max, sizeof(*s->rec))))
-		s->mem += s->w.enc_max * sizeof(*s->rec);
+		s->mem += s->w.enc_max * (uint32_t)sizeof(*s->rec);
 	s->fill = 0;
 	s->filling = true;
 	if (!s->rec || s->n >= s->w.enc_max) {
 		s->n += s->n < UINT8_MAX;
-		s->oversize++;
 		return;
 	}
 	r = &s->rec[s->n++];
 	memcpy(r->hdr, s->unit, TLS_HDR_LEN);
 	r->len = unit_len(s);
 	r->body = NULL;
-	if (r->len > RECWALK_REC_MAX) {
-		s->oversize++;
-		return;
-	}
+	if (r->len > RECWALK_REC_MAX)
+		return; /* not held: recwalk_record says NULL */
 	/* An empty record still gets a (non-NULL) buffer: it is held. */
 	r->body = malloc(r->len ? r->len : 1);
 	if (r->body)

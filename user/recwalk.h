@@ -44,15 +44,14 @@ struct recwalk {
 	uint32_t end;		   /* stopped: where the stop record's tail ends */
 	uint8_t unit[TLS_HDR_LEN]; /* the unit at w.rec, have bytes of it */
 	uint8_t have;
-	uint8_t state;	   /* recwalk.c: walking, stopped, over */
-	uint8_t n;	   /* records in rec[], the last maybe partial */
-	bool filling;	   /* rec[n - 1] still takes body bytes */
-	uint32_t fill;	   /* ... this many so far */
-	uint32_t oversize; /* records not held: over RECWALK_REC_MAX */
-	size_t mem;	   /* bytes held: rec[] and the record bodies */
+	uint8_t state; /* recwalk.c: walking, stopped, over */
+	uint8_t n;     /* records in rec[], the last maybe partial */
+	bool filling;  /* rec[n - 1] still takes body bytes */
+	uint32_t fill; /* ... this many so far */
+	uint32_t mem;  /* bytes held: rec[] and the record bodies */
 	/* enc_max entries, allocated with the first encrypted record: most
 	 * directions take none, and 100k of them must fit the memory bound.
-	 * NULL after that: no record is held (each counted in oversize). */
+	 * NULL after that: no record is held (recwalk_record says NULL). */
 	struct recwalk_record *rec;
 };
 

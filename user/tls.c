@@ -9,7 +9,6 @@
 
 #define TLS_REC_MAX  (16384 + 2048) /* TLSCiphertext bound, RFC 5246 6.2.3 */
 #define TLS_MSG_HARD 0xFFFFFFu	    /* the 24-bit handshake length field */
-#define TLS_MSG_CAP0 1024	    /* first msg buffer size */
 #define TLS_PEEK     8		    /* body bytes kept of non-handshake records */
 
 #define EXT_SERVER_NAME	       0
@@ -32,6 +31,9 @@ static const uint8_t hrr_random[32] = {
 
 /* ---- record layer ------------------------------------------------------ */
 
+/* p->cs: where a Certificate handed over by entry is. */
+enum { CS_OFF, CS_LIST, CS_LEN, CS_BODY, CS_BAD };
+
 static int fail(struct tls_parser *p, const struct tls_cb *cb, void *ctx, const char *what)
 {
 	p->failed = true;
@@ -49,13 +51,41 @@ void tls_parser_init(struct tls_parser *p, uint32_t msg_max)
 	p->msg_max = msg_max > TLS_MSG_HARD ? TLS_MSG_HARD : msg_max;
 }
 
+/* The held bytes were handed over: a paused direction keeps no buffer. */
+static void msg_drop(struct tls_parser *p)
+{
+	if (p->wipe && p->msg)
+		explicit_bzero(p->msg, p->msg_cap);
+	free(p->msg);
+	p->msg = NULL;
+	p->msg_have = p->msg_cap = 0;
+}
+
+/* Held bytes at most twice over: a buffer that served an earlier message
+ * or certificate is cut to what is held, or freed if nothing is. */
+void tls_parser_trim_slow(struct tls_parser *p)
+{
+	uint8_t *m;
+
+	if (!p->msg_have || p->wipe) { /* wipe: no copy left behind by realloc */
+		if (!p->msg_have)
+			msg_drop(p);
+		return;
+	}
+	m = realloc(p->msg, p->msg_have);
+	if (m) {
+		p->msg = m;
+		p->msg_cap = p->msg_have;
+	}
+}
+
 /* Also ends the parser: a callback may free it in the middle of a feed
  * (the flow is done), and nothing may be parsed or reported after that. */
 void tls_parser_free(struct tls_parser *p)
 {
-	free(p->msg);
-	p->msg = NULL;
-	p->msg_have = p->msg_cap = 0;
+	msg_drop(p);
+	p->mh_have = 0;
+	p->cs = CS_OFF;
 	p->failed = true;
 }
 
@@ -79,18 +109,19 @@ static int rec_begin(struct tls_parser *p, const struct tls_cb *cb, void *ctx)
 		return fail(p, cb, ctx, "not a TLS record");
 	p->rec_type = type;
 	p->rec_version = (uint16_t)(p->hdr[1] << 8 | p->hdr[2]);
-	p->rec_len = (uint32_t)p->hdr[3] << 8 | p->hdr[4];
+	p->rec_len = (uint16_t)(p->hdr[3] << 8 | p->hdr[4]);
 	if (p->rec_len > TLS_REC_MAX)
 		return fail(p, cb, ctx, "record too long");
 	p->rec_left = p->rec_len;
 	p->rec_reported = false;
 	p->rec_peek_have = 0;
-	p->records++;
+	if (p->records < UINT32_MAX) /* only "none yet" matters */
+		p->records++;
 	if (type == TLS_CT_HANDSHAKE && !p->encrypted && p->rec_len == 0)
 		return fail(p, cb, ctx, "empty handshake record");
 	if (type == TLS_CT_CCS && !p->encrypted) {
 		/* Handshake messages must not span a key change. */
-		if (p->msg_have)
+		if (tls_parser_in_message(p))
 			return fail(p, cb, ctx, "ChangeCipherSpec inside a handshake message");
 		/* RFC 8446 D.4: after a HelloRetryRequest the CCS is a dummy. */
 		if (!p->hrr)
@@ -127,18 +158,21 @@ static void rec_other(struct tls_parser *p, const uint8_t *d, size_t n, const st
 	}
 }
 
-/* Grow the message buffer geometrically, never past 4 + msg_max. */
-static int msg_reserve(struct tls_parser *p, uint32_t need)
+/*
+ * Room for need bytes in msg, of a whole of lim: what is held at most
+ * doubled, never past lim. Memory follows what arrived, not what a header
+ * claims, and a paused connection holds little slack.
+ */
+static int msg_reserve(struct tls_parser *p, uint32_t need, uint32_t lim)
 {
-	uint32_t cap = p->msg_cap ? p->msg_cap : TLS_MSG_CAP0;
-	uint32_t lim = 4 + p->msg_max;
+	uint32_t cap = p->msg_cap * 2; /* msg_cap <= 2^24 + 3: no overflow */
 	uint8_t *m;
 
 	if (need <= p->msg_cap)
 		return 0;
-	while (cap < need) /* need <= 2^24 + 3: no overflow */
-		cap *= 2;
-	if (cap > lim)
+	if (cap < need)
+		cap = need;
+	if (cap > lim || lim <= 2 * need) /* the whole, where that is within the rule */
 		cap = lim;
 	m = realloc(p->msg, cap);
 	if (!m)
@@ -148,15 +182,97 @@ static int msg_reserve(struct tls_parser *p, uint32_t need)
 	return 0;
 }
 
-static void msg_deliver(struct tls_parser *p, const uint8_t *m, uint32_t body_len,
+static void msg_deliver(struct tls_parser *p, uint8_t type, const uint8_t *body, uint32_t body_len,
 			const struct tls_cb *cb, void *ctx)
 {
 	/* ServerHello: legacy_version(2) random(32). Only TLS 1.3 has HRR, and
 	 * TLS 1.3 encrypts with outer type 23 records, so this is sticky. */
-	if (m[0] == TLS_HS_SERVER_HELLO && body_len >= 34 && memcmp(m + 4 + 2, hrr_random, 32) == 0)
+	if (type == TLS_HS_SERVER_HELLO && body_len >= 34 && memcmp(body + 2, hrr_random, 32) == 0)
 		p->hrr = true;
 	if (cb && cb->handshake)
-		cb->handshake(ctx, m[0], m + 4, body_len);
+		cb->handshake(ctx, type, body, body_len);
+}
+
+/* A certificate's bytes (n, within its entry): handed over in place when
+ * whole here, else held in msg until they are. */
+static int cs_body(struct tls_parser *p, const uint8_t *d, uint32_t n, const struct tls_cb *cb,
+		   void *ctx)
+{
+	if (p->msg_have == 0 && n == p->cs_ent) {
+		cb->cert_entry(ctx, d, n);
+	} else {
+		if (msg_reserve(p, p->msg_have + n, p->cs_ent) < 0)
+			return -1;
+		memcpy(p->msg + p->msg_have, d, n);
+		p->msg_have += n;
+		if (p->msg_have < p->cs_ent)
+			return 0;
+		cb->cert_entry(ctx, p->msg, p->cs_ent);
+		p->msg_have = 0; /* the buffer serves the next one (tls_parser_trim) */
+	}
+	p->cs = CS_LEN;
+	return 0;
+}
+
+/*
+ * n bytes of a Certificate message, left bytes of it to come with these:
+ * the list length, which must fill the message, then entries of a 3-byte
+ * length and a non-empty certificate, which must fill the list (the rules
+ * tls_parse_certificate applies). A broken rule makes the rest skipped.
+ */
+static int cs_feed(struct tls_parser *p, const uint8_t *d, uint32_t n, uint32_t left,
+		   const struct tls_cb *cb, void *ctx)
+{
+	while (n > 0 && p->cs != CS_BAD && !p->failed) {
+		uint32_t k, v;
+
+		if (p->cs == CS_BODY) {
+			k = p->cs_ent - p->msg_have;
+			if (k > n)
+				k = n;
+			if (cs_body(p, d, k, cb, ctx) < 0)
+				return -1;
+		} else {
+			k = 3u - p->cs_lb_have;
+			if (k > n)
+				k = n;
+			memcpy(p->cs_lb + p->cs_lb_have, d, k);
+			p->cs_lb_have += (uint8_t)k;
+			if (p->cs_lb_have == 3) {
+				p->cs_lb_have = 0;
+				v = get24(p->cs_lb);
+				if (p->cs == CS_LIST)
+					p->cs = v == left - k ? CS_LEN : CS_BAD;
+				else if (v == 0 || v > left - k)
+					p->cs = CS_BAD;
+				else {
+					p->cs = CS_BODY;
+					p->cs_ent = v;
+				}
+			}
+		}
+		d += k;
+		n -= k;
+		left -= k;
+	}
+	return 0;
+}
+
+/* The message's last byte is in: hand it over, and hold nothing of it. */
+static void msg_end(struct tls_parser *p, const struct tls_cb *cb, void *ctx)
+{
+	uint8_t cs = p->cs;
+
+	p->mh_have = 0;
+	p->cs = CS_OFF;
+	if (cs != CS_OFF) {
+		/* Complete where every entry was whole and filled the list. */
+		cb->cert_end(ctx, cs == CS_LEN && p->cs_lb_have == 0);
+		p->cs_lb_have = 0;
+		return;
+	}
+	msg_deliver(p, p->mh[0], p->msg ? p->msg : p->mh, p->msg_have, cb, ctx);
+	p->msg_have = 0; /* the buffer serves the next message (tls_parser_trim) */
 }
 
 /* Handshake record bytes: cut them into messages. */
@@ -164,16 +280,15 @@ static int hs_feed(struct tls_parser *p, const uint8_t *d, size_t n, const struc
 		   void *ctx)
 {
 	while (n > 0) {
-		uint32_t blen, total;
-		size_t k;
+		uint32_t blen, k;
 
 		/* Fast path: a whole message in this piece needs no copy. */
-		if (p->msg_have == 0 && n >= 4) {
+		if (p->mh_have == 0 && n >= 4) {
 			blen = get24(d + 1);
 			if (blen > p->msg_max)
 				return fail(p, cb, ctx, "handshake message too long");
 			if (n - 4 >= blen) {
-				msg_deliver(p, d, blen, cb, ctx);
+				msg_deliver(p, d[0], d + 4, blen, cb, ctx);
 				if (p->failed)
 					return -1;
 				d += 4 + (size_t)blen;
@@ -181,34 +296,39 @@ static int hs_feed(struct tls_parser *p, const uint8_t *d, size_t n, const struc
 				continue;
 			}
 		}
-		if (p->msg_have < 4) {
-			if (msg_reserve(p, 4) < 0)
-				return fail(p, cb, ctx, "out of memory");
-			k = 4 - p->msg_have;
+		if (p->mh_have < 4) {
+			k = 4u - p->mh_have;
 			if (k > n)
-				k = n;
-			memcpy(p->msg + p->msg_have, d, k);
-			p->msg_have += (uint32_t)k;
+				k = (uint32_t)n;
+			memcpy(p->mh + p->mh_have, d, k);
+			p->mh_have += (uint8_t)k;
 			d += k;
 			n -= k;
-			if (p->msg_have < 4)
+			if (p->mh_have < 4)
 				break;
-			if (get24(p->msg + 1) > p->msg_max)
+			p->msg_left = get24(p->mh + 1);
+			if (p->msg_left > p->msg_max)
 				return fail(p, cb, ctx, "handshake message too long");
+			if (p->mh[0] == TLS_HS_CERTIFICATE && cb && cb->cert_entry && cb->cert_end)
+				p->cs = CS_LIST;
 		}
-		total = 4 + get24(p->msg + 1);
-		k = total - p->msg_have;
-		if (k > n)
-			k = n;
-		if (msg_reserve(p, p->msg_have + (uint32_t)k) < 0)
-			return fail(p, cb, ctx, "out of memory");
-		memcpy(p->msg + p->msg_have, d, k);
-		p->msg_have += (uint32_t)k;
+		k = p->msg_left < n ? p->msg_left : (uint32_t)n;
+		if (p->cs != CS_OFF) {
+			if (cs_feed(p, d, k, p->msg_left, cb, ctx) < 0)
+				return fail(p, cb, ctx, "out of memory");
+		} else if (k) {
+			if (msg_reserve(p, p->msg_have + k, p->msg_left + p->msg_have) < 0)
+				return fail(p, cb, ctx, "out of memory");
+			memcpy(p->msg + p->msg_have, d, k);
+			p->msg_have += k;
+		}
+		if (p->failed)
+			return -1;
+		p->msg_left -= k;
 		d += k;
 		n -= k;
-		if (p->msg_have == total) {
-			p->msg_have = 0;
-			msg_deliver(p, p->msg, total - 4, cb, ctx);
+		if (p->msg_left == 0) {
+			msg_end(p, cb, ctx);
 			if (p->failed)
 				return -1;
 		}
@@ -238,7 +358,8 @@ static int v2_begin(struct tls_parser *p, const struct tls_cb *cb, void *ctx)
 	uint32_t len = wire_ssl2_rec_len(p->hdr);
 	uint8_t type = p->hdr[2];
 
-	p->records++;
+	if (p->records < UINT32_MAX) /* only "none yet" matters */
+		p->records++;
 	p->hdr_have = 0;
 	if (len == 0) /* the type byte was not in this record */
 		return fail(p, cb, ctx, "bad SSLv2 record");
@@ -250,8 +371,8 @@ static int v2_begin(struct tls_parser *p, const struct tls_cb *cb, void *ctx)
 		return fail(p, cb, ctx, "handshake message too long");
 	p->rec_type = type == 1 ? TLS_HS_SSL2_CLIENT_HELLO : TLS_HS_SSL2_SERVER_HELLO;
 	p->rec_version = TLS_V_SSL2;
-	p->rec_len = len;
-	p->rec_left = len - 1;
+	p->rec_len = (uint16_t)len;
+	p->rec_left = (uint16_t)(len - 1);
 	p->msg_have = 0;
 	p->ssl2 = V2_BODY;
 	return 0;
@@ -265,19 +386,19 @@ static int v2_feed(struct tls_parser *p, const uint8_t *d, size_t n, const struc
 	const uint8_t *body = n ? d : p->hdr;
 
 	if (p->msg_have > 0 || n < p->rec_left) {
-		if (msg_reserve(p, p->msg_have + (uint32_t)n) < 0)
+		if (msg_reserve(p, p->msg_have + (uint32_t)n, p->rec_len - 1) < 0)
 			return fail(p, cb, ctx, "out of memory");
 		memcpy(p->msg + p->msg_have, d, n);
 		p->msg_have += (uint32_t)n;
 		body = p->msg;
 	}
-	p->rec_left -= (uint32_t)n;
+	p->rec_left -= (uint16_t)n;
 	if (p->rec_left > 0)
 		return 0;
-	p->msg_have = 0;
 	p->ssl2 = V2_AFTER;
 	if (cb && cb->handshake)
 		cb->handshake(ctx, p->rec_type, body, p->rec_len - 1);
+	msg_drop(p);
 	return p->failed ? -1 : 0;
 }
 
@@ -336,7 +457,7 @@ int tls_parser_feed(struct tls_parser *p, const uint8_t *data, size_t len, const
 			} else {
 				rec_other(p, data, k, cb, ctx);
 			}
-			p->rec_left -= (uint32_t)k;
+			p->rec_left -= (uint16_t)k;
 			data += k;
 			len -= k;
 		}

@@ -28,6 +28,17 @@ struct tls_cb {
 		       size_t avail, size_t rec_len);
 	/* Input that is not TLS or breaks a rule; the direction stops parsing. */
 	void (*error)(void *ctx, const char *what);
+	/*
+	 * With cert_entry set, a Certificate message (TLS <= 1.2 layout) that
+	 * does not arrive whole in one feed is handed over an entry at a time
+	 * instead of being held: cert_entry with each certificate as its bytes
+	 * complete, then cert_end once the message has; ok is false if the
+	 * message broke its lengths (where tls_parse_certificate fails), and the
+	 * entries given are then no chain. A message whole in one feed still
+	 * goes to handshake.
+	 */
+	void (*cert_entry)(void *ctx, const uint8_t *der, size_t len);
+	void (*cert_end)(void *ctx, bool ok);
 };
 
 /*
@@ -39,31 +50,54 @@ struct tls_cb {
 struct tls_parser {
 	uint8_t hdr[5]; /* record header being collected */
 	uint8_t hdr_have;
-	uint32_t rec_left; /* body bytes left in the current record */
 	uint8_t rec_type;
-	uint16_t rec_version;
-	uint32_t rec_len;
-	bool rec_reported;   /* non-handshake record already reported */
-	uint8_t rec_peek[8]; /* start of a non-handshake record body */
 	uint8_t rec_peek_have;
-	uint8_t *msg; /* handshake message being assembled */
-	uint32_t msg_have, msg_cap, msg_max;
-	bool encrypted; /* CCS seen in this direction */
-	bool hrr;	/* HelloRetryRequest on this connection:
-					 * a CCS is then TLS 1.3's dummy and the
-					 * next hello is still in the clear. Set
-					 * by the parser when it sees one; the
-					 * caller sets it for the client side */
+	uint8_t rec_peek[8]; /* start of a non-handshake record body */
+	uint16_t rec_version;
+	uint16_t rec_left; /* body bytes left in the current record */
+	uint16_t rec_len;  /* (a 16-bit field: TLS and SSLv2 alike) */
+	uint8_t mh_have;
+	uint8_t cs;	  /* Certificate handed over by entry (tls.c) */
+	uint8_t mh[4];	  /* handshake message header being collected */
+	uint8_t cs_lb[3]; /* ... a 3-byte length being collected */
+	uint8_t cs_lb_have;
+	bool rec_reported; /* non-handshake record already reported */
+	bool encrypted;	   /* CCS seen in this direction */
+	bool hrr;	   /* HelloRetryRequest on this connection: a CCS is
+			    * then TLS 1.3's dummy and the next hello is still
+			    * in the clear. Set by the parser when it sees one;
+			    * the caller sets it for the client side */
 	bool failed;
-	uint8_t ssl2; /* SSLv2 first-record state (tls.c) */
-	uint64_t records;
+	bool wipe;	   /* held bytes are zeroed before they are freed */
+	uint8_t ssl2;	   /* SSLv2 first-record state (tls.c) */
+	uint32_t msg_left; /* body bytes of the message still to come */
+	uint32_t cs_ent;   /* length of the certificate being collected */
+	uint8_t *msg;	   /* the message body (or certificate) being held */
+	uint32_t msg_have; /* bytes in msg */
+	uint32_t msg_cap;  /* its size: at most what is held, doubled */
+	uint32_t msg_max;
+	uint32_t records;
 };
+
+/* Inside a handshake message: its header has begun. */
+static inline bool tls_parser_in_message(const struct tls_parser *p)
+{
+	return p->mh_have > 0;
+}
 
 /* msg_max 0 selects TLS_MSG_MAX_DEFAULT; capped at 2^24-1. */
 void tls_parser_init(struct tls_parser *p, uint32_t msg_max);
 /* Feed stream bytes. Returns 0, or -1 once the direction failed. */
 int tls_parser_feed(struct tls_parser *p, const uint8_t *data, size_t len, const struct tls_cb *cb,
 		    void *ctx);
+/* Between feeds (a paused direction): within a feed a buffer serves one
+ * message after another; this cuts it to at most twice what is held. */
+void tls_parser_trim_slow(struct tls_parser *p);
+static inline void tls_parser_trim(struct tls_parser *p)
+{
+	if (p->msg && p->msg_cap > 2 * p->msg_have)
+		tls_parser_trim_slow(p);
+}
 /* Frees and ends the parser; may be called from its callbacks. */
 void tls_parser_free(struct tls_parser *p);
 

@@ -237,6 +237,7 @@ int tls13_flight_init(struct tls13_flight *f, uint16_t suite, const uint8_t *sec
 {
 	memset(f, 0, sizeof(*f));
 	tls_parser_init(&f->hs, 0);
+	f->hs.wipe = true; /* decrypted messages: wiped as each is freed */
 	f->status = tls13_traffic_keys(suite, secret, secret_len, &f->keys);
 	if (f->status == TLS13_OK && !(f->buf = malloc(FLIGHT_BUF)))
 		f->status = TLS13_E_CRYPTO;
@@ -321,7 +322,7 @@ static void on_hs_error(void *ctx, const char *what)
 	flight_fail(ctx, TLS13_E_MESSAGE, what);
 }
 
-static const struct tls_cb flight_cb = { on_message, NULL, on_hs_error };
+static const struct tls_cb flight_cb = { .handshake = on_message, .error = on_hs_error };
 
 /* Plaintext of a handshake record: framed as a clear handshake record for
  * the record parser, which reassembles messages across records. */
@@ -331,7 +332,7 @@ static void flight_plaintext(struct tls13_flight *f, const uint8_t *p, size_t n)
 
 	if (tls_parser_feed(&f->hs, h, sizeof(h), &flight_cb, f) == 0)
 		tls_parser_feed(&f->hs, p, n, &flight_cb, f);
-	if (f->status == TLS13_DONE && f->hs.msg_have)
+	if (f->status == TLS13_DONE && tls_parser_in_message(&f->hs))
 		flight_fail(f, TLS13_E_MESSAGE, "handshake data after Finished");
 	if (f->status == TLS13_OK && f->hs.failed)
 		flight_fail(f, TLS13_E_MESSAGE, "handshake reassembly failed");

@@ -72,7 +72,7 @@ static void on_err(void *vc, const char *what)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const struct tls_cb cb = { on_hs, on_rec, on_err };
+	static const struct tls_cb cb = { .handshake = on_hs, .record = on_rec, .error = on_err };
 	struct fz f = { data, size };
 	struct dtls_parser p;
 	struct ctx c = { .p = &p };

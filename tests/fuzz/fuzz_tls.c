@@ -11,6 +11,8 @@ struct ctx {
 	bool errored; /* the error callback ran: nothing may follow */
 	uint64_t log; /* hash of every callback and its arguments */
 	unsigned events;
+	uint8_t *ent; /* a Certificate's entries given so far (cert_entry) */
+	size_t ent_len;
 };
 
 /* FNV-1a over what a callback saw: how the stream was cut into feeds must
@@ -83,7 +85,16 @@ static void on_hs(void *vc, uint8_t type, const uint8_t *body, size_t len)
 
 	FUZZ_CHECK(!c->freed && !c->errored);
 	FUZZ_CHECK(len <= 0xFFFFFF);
-	log_event(c, 'h', type, len, body, len);
+	if (type == TLS_HS_CERTIFICATE) {
+		/* Logged as the entries it holds, as a Certificate split across
+		 * feeds is given (cert_entry, cert_end): the same either way. */
+		struct tls_cert_list cl;
+		bool ok = tls_parse_certificate(body, len, &cl) == 0;
+
+		log_event(c, 'C', ok, ok ? len - 3 : 0, ok ? body + 3 : NULL, ok ? len - 3 : 0);
+	} else {
+		log_event(c, 'h', type, len, body, len);
+	}
 	/* An exact-size copy: a decoder reading past the body trips ASan. */
 	copy = fz_dup(body, len);
 	fuzz_tls_decode_all(copy, len);
@@ -112,6 +123,37 @@ static void on_rec(void *vc, uint8_t ct, uint16_t version, const uint8_t *body, 
 		(void)tls_alert_name(body[1]);
 }
 
+static void on_cert_entry(void *vc, const uint8_t *der, size_t len)
+{
+	struct ctx *c = vc;
+	uint8_t *copy = fz_dup(der, len), *e;
+
+	FUZZ_CHECK(!c->freed && !c->errored && len > 0 && len <= 0xFFFFFF);
+	free(copy); /* an exact-size copy: reading past der trips ASan */
+	e = realloc(c->ent, c->ent_len + 3 + len);
+	FUZZ_CHECK(e);
+	c->ent = e;
+	e += c->ent_len;
+	e[0] = (uint8_t)(len >> 16), e[1] = (uint8_t)(len >> 8), e[2] = (uint8_t)len;
+	memcpy(e + 3, der, len);
+	c->ent_len += 3 + len;
+}
+
+static void on_cert_end(void *vc, bool ok)
+{
+	struct ctx *c = vc;
+
+	FUZZ_CHECK(!c->freed && !c->errored);
+	log_event(c, 'C', ok, ok ? c->ent_len : 0, ok ? c->ent : NULL, ok ? c->ent_len : 0);
+	free(c->ent);
+	c->ent = NULL;
+	c->ent_len = 0;
+	if (++c->msgs == c->free_at) {
+		tls_parser_free(c->p);
+		c->freed = true;
+	}
+}
+
 static void on_err(void *vc, const char *what)
 {
 	struct ctx *c = vc;
@@ -125,7 +167,11 @@ static void on_err(void *vc, const char *what)
 static void run(const uint8_t *stream, size_t n, const size_t *cuts, size_t ncut, uint8_t mode,
 		struct ctx *c)
 {
-	static const struct tls_cb cb = { on_hs, on_rec, on_err };
+	static const struct tls_cb cb = { .handshake = on_hs,
+					  .record = on_rec,
+					  .error = on_err,
+					  .cert_entry = on_cert_entry,
+					  .cert_end = on_cert_end };
 	struct tls_parser p;
 	size_t at = 0;
 
@@ -149,6 +195,8 @@ static void run(const uint8_t *stream, size_t n, const size_t *cuts, size_t ncut
 			   tls_parser_feed(&p, (const uint8_t *)"\x16\x03\x01", 3, &cb, c) == -1);
 	}
 	tls_parser_free(&p);
+	free(c->ent); /* a Certificate the stream ended inside */
+	c->ent = NULL;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

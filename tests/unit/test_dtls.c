@@ -79,7 +79,7 @@ static void on_err(void *ctx, const char *what)
 	c->errors++;
 }
 
-static const struct tls_cb cbs = { on_hs, on_rec, on_err };
+static const struct tls_cb cbs = { .handshake = on_hs, .record = on_rec, .error = on_err };
 
 static void col_free(struct col *c)
 {

@@ -95,7 +95,7 @@ static void on_err(void *ctx, const char *what)
 	c->err = what;
 }
 
-static const struct tls_cb cbs = { on_hs, on_rec, on_err };
+static const struct tls_cb cbs = { .handshake = on_hs, .record = on_rec, .error = on_err };
 
 static void col_free(struct col *c)
 {
@@ -815,8 +815,8 @@ static void test_msg_buffer_growth(void **state)
 	tls_parser_init(&p, 0);
 	assert_int_equal(tls_parser_feed(&p, hdr, sizeof(hdr), &cbs, &c), 0);
 	assert_int_equal(tls_parser_feed(&p, body, sizeof(body), &cbs, &c), 0);
-	assert_int_equal(p.msg_have, 0x4000);
-	assert_true(p.msg_cap >= 0x4000 && p.msg_cap <= 0x8000);
+	assert_int_equal(p.msg_have, sizeof(body)); /* the body: the header is not held there */
+	assert_true(p.msg_cap >= sizeof(body) && p.msg_cap <= 2 * sizeof(body));
 	assert_int_equal(c.nmsgs, 0);
 	tls_parser_free(&p);
 	col_free(&c);
@@ -886,6 +886,163 @@ static void test_cert_list_shapes(void **state)
 	assert_int_equal(cl.n, TLS_CHAIN_MAX);
 	assert_int_equal(cl.total, 20);
 	assert_int_equal(cl.der[TLS_CHAIN_MAX - 1][0], TLS_CHAIN_MAX - 1);
+}
+
+/* ---- Certificate handed over by entry (tls_cb.cert_entry) ---------------- */
+
+struct ecol {
+	struct col c;	    /* first: on_hs, on_rec and on_err take it */
+	uint8_t ent[16384]; /* the entries given, each as on the wire (length, DER) */
+	size_t ent_len;
+	unsigned ends;
+	bool ok;
+};
+
+static void on_cert_entry(void *ctx, const uint8_t *der, size_t len)
+{
+	struct ecol *e = ctx;
+
+	assert_true(len > 0);
+	assert_true(e->ent_len + 3 + len <= sizeof(e->ent));
+	e->ent[e->ent_len++] = (uint8_t)(len >> 16);
+	e->ent[e->ent_len++] = (uint8_t)(len >> 8);
+	e->ent[e->ent_len++] = (uint8_t)len;
+	memcpy(e->ent + e->ent_len, der, len);
+	e->ent_len += len;
+}
+
+static void on_cert_end(void *ctx, bool ok)
+{
+	struct ecol *e = ctx;
+
+	e->ends++;
+	e->ok = ok;
+}
+
+static const struct tls_cb ecbs = { .handshake = on_hs,
+				    .record = on_rec,
+				    .error = on_err,
+				    .cert_entry = on_cert_entry,
+				    .cert_end = on_cert_end };
+
+/* What one parse of a framed Certificate gave, against tls_parse_certificate
+ * on its body: the whole message if it came in one feed, else the same
+ * entries (all of them: the cut at TLS_CHAIN_MAX is the caller's) and the
+ * same verdict. */
+static void ecol_check(struct ecol *e, const uint8_t *body, size_t len, bool streamed)
+{
+	struct tls_cert_list cl;
+	bool ok = tls_parse_certificate(body, len, &cl) == 0;
+
+	assert_int_equal(e->c.errors, 0);
+	if (!streamed) {
+		assert_int_equal(e->c.nmsgs, 1);
+		assert_int_equal(e->c.msgs[0].len, len);
+		assert_memory_equal(e->c.msgs[0].body, body, len);
+		assert_int_equal(e->ends, 0);
+		return;
+	}
+	assert_int_equal(e->c.nmsgs, 0);
+	assert_int_equal(e->ends, 1);
+	assert_int_equal(e->ok, ok);
+	if (ok) {
+		assert_int_equal(e->ent_len, len - 3);
+		assert_memory_equal(e->ent, body + 3, len - 3);
+	}
+}
+
+/* body framed as one Certificate message in one record, fed in two pieces
+ * at every split, then byte by byte. A paused parser holds at most the
+ * certificate under way, in a buffer at most twice what arrived of it. */
+static void check_by_entry(const uint8_t *body, size_t len)
+{
+	size_t total = 5 + 4 + len;
+	uint8_t *in = malloc(total);
+
+	assert_non_null(in);
+	assert_true(len <= 16384 - 4);
+	in[0] = 22, in[1] = 3, in[2] = 3;
+	in[3] = (uint8_t)((len + 4) >> 8), in[4] = (uint8_t)(len + 4);
+	in[5] = TLS_HS_CERTIFICATE;
+	in[6] = (uint8_t)(len >> 16), in[7] = (uint8_t)(len >> 8), in[8] = (uint8_t)len;
+	if (len)
+		memcpy(in + 9, body, len);
+	for (size_t k = 0; k <= total; k++) {
+		struct tls_parser p;
+		struct ecol *e = calloc(1, sizeof(*e));
+
+		assert_non_null(e);
+		tls_parser_init(&p, 0);
+		assert_int_equal(tls_parser_feed(&p, in, k, &ecbs, e), 0);
+		tls_parser_trim(&p);
+		assert_true(p.msg_cap <= 2 * p.msg_have);
+		assert_true(p.msg_have < len || !len);
+		assert_int_equal(tls_parser_feed(&p, in + k, total - k, &ecbs, e), 0);
+		tls_parser_trim(&p);
+		assert_int_equal(p.msg_cap, 0);
+		tls_parser_free(&p);
+		ecol_check(e, body, len, k > 5 && k < total);
+		col_free(&e->c);
+		free(e);
+	}
+	{
+		struct tls_parser p;
+		struct ecol *e = calloc(1, sizeof(*e));
+
+		assert_non_null(e);
+		tls_parser_init(&p, 0);
+		for (size_t i = 0; i < total; i++)
+			assert_int_equal(tls_parser_feed(&p, in + i, 1, &ecbs, e), 0);
+		tls_parser_free(&p);
+		ecol_check(e, body, len, true);
+		col_free(&e->c);
+		free(e);
+	}
+	free(in);
+}
+
+static void test_cert_by_entry(void **state)
+{
+	static const uint8_t empty[] = { 0, 0, 0 };
+	static const uint8_t two[] = { 0, 0, 11, 0, 0, 2, 0xaa, 0xbb, 0, 0, 3, 1, 2, 3 };
+	static const uint8_t zero_entry[] = { 0, 0, 7, 0, 0, 0, 0, 0, 1, 0xaa };
+	static const uint8_t trailing[] = { 0, 0, 5, 0, 0, 2, 0xaa, 0xbb, 0, 0, 1, 0xcc };
+	static const uint8_t entry_overrun[] = { 0, 0, 5, 0, 0, 3, 0xaa, 0xbb };
+	static const uint8_t list_short[] = { 0, 0, 4, 0, 0, 2, 0xaa, 0xbb, 0xcc };
+	static const uint8_t list_long[] = { 0, 0, 9, 0, 0, 2, 0xaa, 0xbb };
+	static const uint8_t trunc_hdr[] = { 0, 0, 2, 0, 0 };
+	static const uint8_t short_list[] = { 0, 0 };
+	uint8_t many[3 + 20 * 4];
+	struct flight f;
+	struct col c = { 0 };
+	const struct msg *m;
+
+	(void)state;
+	check_by_entry(empty, sizeof(empty));
+	check_by_entry(two, sizeof(two));
+	check_by_entry(zero_entry, sizeof(zero_entry));
+	check_by_entry(trailing, sizeof(trailing));
+	check_by_entry(entry_overrun, sizeof(entry_overrun));
+	check_by_entry(list_short, sizeof(list_short));
+	check_by_entry(list_long, sizeof(list_long));
+	check_by_entry(trunc_hdr, sizeof(trunc_hdr));
+	check_by_entry(short_list, sizeof(short_list));
+	check_by_entry(NULL, 0);
+	many[0] = 0, many[1] = 0, many[2] = 20 * 4;
+	for (int i = 0; i < 20; i++) {
+		uint8_t *e = many + 3 + 4 * i;
+
+		e[0] = 0, e[1] = 0, e[2] = 1, e[3] = (uint8_t)i;
+	}
+	check_by_entry(many, sizeof(many));
+	/* A real chain (leaf and intermediate). */
+	run_handshake(&tls12, &f);
+	assert_int_equal(parse_all(f.s2c.d, f.s2c.len, 0, &c), 0);
+	m = col_find(&c, TLS_HS_CERTIFICATE);
+	assert_non_null(m);
+	check_by_entry(m->body, m->len);
+	col_free(&c);
+	flight_free(&f);
 }
 
 static void test_zero_length_records(void **state)
@@ -1774,6 +1931,7 @@ int main(void)
 		cmocka_unit_test(test_msg_buffer_growth),
 		cmocka_unit_test(test_cert_list_inconsistent),
 		cmocka_unit_test(test_cert_list_shapes),
+		cmocka_unit_test(test_cert_by_entry),
 		cmocka_unit_test(test_zero_length_records),
 		cmocka_unit_test(test_handshake_garbage),
 		cmocka_unit_test(test_ccs_inside_message),

@@ -9,13 +9,16 @@
  *      f<i>.mem.test (about 90 bytes of payload);
  *   2. server -> client: a ServerHello record, then the first PARTIAL_BYTES
  *      (default 1000) of a Certificate record whose handshake message declares
- *      CERT_BYTES (default 1800) bytes: two certificates of 880 bytes of
- *      filler each. The rest of the message never comes.
+ *      CERT_BYTES (default 1800) bytes: a list of two certificates of filler,
+ *      about (CERT_BYTES - 9) / 2 bytes each with their 3-byte lengths, the
+ *      first one of 256 (by i % 256, as many connections share a server's
+ *      chain). With the defaults the first is whole and 87 bytes of the
+ *      second follow. The rest of the message never comes.
  *
  * So both directions of every connection start being tracked by the kernel
- * (hello at a record start) and userspace holds, per connection, a parser with
- * PARTIAL_BYTES of an unfinished Certificate message: the state a busy edge has
- * while handshakes are in flight. Connection i is 10.64.0.0+i : 1024+(i%60000)
+ * (hello at a record start) and userspace holds, per connection, what a
+ * parser keeps of PARTIAL_BYTES of an unfinished Certificate message: the
+ * state a busy edge has while handshakes are in flight. Connection i is 10.64.0.0+i : 1024+(i%60000)
  * -> 10.200.0.1:443 (distinct 5-tuples for up to 4 million connections).
  * Sequence numbers, IP and TCP checksums are correct.
  */
@@ -126,7 +129,8 @@ static size_t server_flight(uint8_t *b, uint32_t i, uint32_t cert_bytes, uint32_
 	n += 2; /* no extensions */
 	put24(b + body - 3, (uint32_t)(n - body));
 	put16(b + 3, (uint32_t)(n - 5));
-	/* Certificate: record header, message header, list, two "certificates". */
+	/* Certificate: record header, message header, list, two "certificates",
+	 * each its 3-byte length and filler that starts like DER. */
 	rec = n;
 	b[n++] = 22;
 	b[n++] = 3;
@@ -138,12 +142,16 @@ static size_t server_flight(uint8_t *b, uint32_t i, uint32_t cert_bytes, uint32_
 	n += 3;
 	put24(b + n, cert_bytes - 3);
 	n += 3;
-	put24(b + n, each);
-	n += 3;
-	b[n++] = 0x30;
-	b[n++] = 0x82; /* looks like DER; never complete */
-	for (k = 2; n - rec < partial; k++)
-		b[n++] = (uint8_t)(k * 7 + i);
+	for (int c = 0; c < 2 && n - rec < partial; c++) {
+		uint32_t len = c ? cert_bytes - 9 - each : each;
+
+		put24(b + n, len);
+		n += 3;
+		b[n++] = 0x30;
+		b[n++] = 0x82; /* looks like DER; never complete */
+		for (k = 2; k < len && n - rec < partial; k++)
+			b[n++] = (uint8_t)(k * 7 + i + c);
+	}
 	return n;
 }
 

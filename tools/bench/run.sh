@@ -1286,8 +1286,8 @@ section_memory() {
 		echo "and the server's ServerHello + the first 1000 bytes of an 1800-byte Certificate message, each connection its"
 		echo "own 5-tuple; \`tools/tunreplay\` writes it into a TUN device in a namespace (tc ingress sees every packet) with"
 		echo "\`certsentry -i csmem0 --max-flows $MEM_MAX_FLOWS --every --metrics\` attached. Both directions of every connection"
-		echo "start being tracked in the kernel; userspace holds, per connection, the parsed ClientHello facts and a"
-		echo "partial Certificate message. Figures read once certsentry has consumed the ring (connection count steady),"
+		echo "start being tracked in the kernel; userspace holds, per connection, the parsed ClientHello facts, a ref"
+		echo "to the Certificate message's first certificate (cached, one of 256) and the 87 bytes of the second. Figures read once certsentry has consumed the ring (connection count steady),"
 		echo "within the 60 s idle timeout: /proc/PID/status, \`--metrics\`, and \`bpftool map show\` for the map ids in"
 		echo "certsentry's own fds (/proc/PID/fdinfo)."
 		echo
