@@ -64,7 +64,9 @@ tools=()
 for t in $TOOLS; do
 	exe=${CMD[$t]%% *}
 	case $t in certsentry*) exe=$CERTSENTRY ;; esac
-	if [ "$t" = certsentry-every ] && ! "$CERTSENTRY" --help 2>&1 | grep -q -- --every; then
+	# Not `--help | grep -q`: grep leaves at the first match, certsentry's write
+	# then fails (SIGPIPE) and pipefail took that as "no --every".
+	if [ "$t" = certsentry-every ] && [[ $("$CERTSENTRY" --help 2>&1) != *--every* ]]; then
 		continue	# a build without --every writes every handshake anyway
 	fi
 	if command -v "$exe" >/dev/null 2>&1 || [ -x "$exe" ]; then tools+=("$t")
