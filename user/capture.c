@@ -10,7 +10,6 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/random.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 #include <linux/capability.h>
@@ -24,6 +23,7 @@
 #include "clsact.h"
 #include "encports.h"
 #include "fmt.h"
+#include "privdrop.h"
 
 /* libbpf 1.1 predates tcx; the kernel knows these attach types. */
 #define CS_BPF_TCX_INGRESS 46
@@ -80,17 +80,9 @@ static const char *lberr(int e, char *buf, size_t len)
 /* CAP_BPF (or the older CAP_SYS_ADMIN) to load, CAP_NET_ADMIN to attach. */
 static bool has_caps(void)
 {
-	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
-	struct __user_cap_data_struct d[2];
-
-	if (geteuid() == 0)
-		return true;
-	memset(d, 0, sizeof(d));
-	if (syscall(SYS_capget, &h, d))
-		return false;
-#define HAS(cap) (d[(cap) / 32].effective & (1u << ((cap) % 32)))
-	return HAS(CAP_NET_ADMIN) && (HAS(CAP_BPF) || HAS(CAP_SYS_ADMIN));
-#undef HAS
+	return privdrop_has_caps(PRIVDROP_CAP(CAP_NET_ADMIN)) &&
+	       (privdrop_has_caps(PRIVDROP_CAP(CAP_BPF)) ||
+		privdrop_has_caps(PRIVDROP_CAP(CAP_SYS_ADMIN)));
 }
 
 static int dev_type(const char *name)

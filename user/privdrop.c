@@ -360,3 +360,18 @@ int privdrop_apply(const struct privdrop_opts *o, char *msg, size_t msglen)
 			"no capabilities");
 	return 0;
 }
+
+bool privdrop_has_caps(uint64_t want)
+{
+	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct d[_LINUX_CAPABILITY_U32S_3];
+	uint64_t eff;
+
+	if (geteuid() == 0)
+		return true;
+	memset(d, 0, sizeof(d));
+	if (syscall(SYS_capget, &h, d))
+		return false;
+	eff = (uint64_t)d[1].effective << 32 | d[0].effective;
+	return (eff & want) == want;
+}

@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define PRIVDROP_DEFAULT_USER "certsentry"
 
@@ -27,6 +28,11 @@ struct privdrop_opts {
  * completely: the caller must then stop, not run with half the privileges.
  */
 int privdrop_apply(const struct privdrop_opts *o, char *msg, size_t msglen);
+
+/* Does this process hold every capability in want (bits 1ull << CAP_x) in
+ * its effective set? Root always does. */
+bool privdrop_has_caps(uint64_t want);
+#define PRIVDROP_CAP(c) (1ull << (c))
 
 /* The seccomp allow-list alone (the same privdrop_apply loads; clsact adds
  * what removing clsact filters at exit does), for tests that check it in a

@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 #include <linux/capability.h>
@@ -17,6 +16,7 @@
 #include "clock.h"
 #include "elfsym.h"
 #include "encports.h"
+#include "privdrop.h"
 #include "procscan.h"
 #include "uprobe.h"
 #include "uprobe.skel.h"
@@ -621,17 +621,8 @@ static int load(struct uprobe *u, char *err, size_t errlen)
  * CAP_DAC_READ_SEARCH, map_files CAP_SYS_ADMIN; without them it finds less. */
 static bool may_load(void)
 {
-	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
-	struct __user_cap_data_struct d[2];
-
-	if (geteuid() == 0)
-		return true;
-	memset(d, 0, sizeof(d));
-	if (syscall(SYS_capget, &h, d))
-		return false;
-#define HAS(cap) (d[(cap) / 32].effective & (1u << ((cap) % 32)))
-	return HAS(CAP_BPF) && HAS(CAP_PERFMON) && HAS(CAP_SYS_ADMIN);
-#undef HAS
+	return privdrop_has_caps(PRIVDROP_CAP(CAP_BPF) | PRIVDROP_CAP(CAP_PERFMON) |
+				 PRIVDROP_CAP(CAP_SYS_ADMIN));
 }
 
 struct uprobe *uprobe_open(const struct uprobe_opts *o, const struct uprobe_cbs *cb, char *err,
