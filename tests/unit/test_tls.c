@@ -840,48 +840,56 @@ static void test_cert_list_inconsistent(void **state)
 	col_free(&c);
 }
 
-static void test_cert_list_shapes(void **state)
-{
-	static const uint8_t empty[] = { 0, 0, 0 };
-	static const uint8_t two[] = { 0, 0, 11, 0, 0, 2, 0xaa, 0xbb, 0, 0, 3, 1, 2, 3 };
-	static const uint8_t zero_entry[] = { 0, 0, 7, 0, 0, 0, 0, 0, 1, 0xaa };
-	/* list length shorter than the message: entries after it */
-	static const uint8_t trailing[] = { 0, 0, 5, 0, 0, 2, 0xaa, 0xbb, 0, 0, 1, 0xcc };
-	static const uint8_t entry_overrun[] = { 0, 0, 5, 0, 0, 3, 0xaa, 0xbb };
-	static const uint8_t list_short[] = { 0, 0, 4, 0, 0, 2, 0xaa, 0xbb, 0xcc };
-	static const uint8_t list_long[] = { 0, 0, 9, 0, 0, 2, 0xaa, 0xbb };
-	static const uint8_t trunc_hdr[] = { 0, 0, 2, 0, 0 };
-	uint8_t many[3 + 20 * 4];
-	struct tls_cert_list cl;
+/* Certificate message bodies (TLS 1.2: list length, then length + DER each)
+ * of every list shape, for the whole-message and the by-entry parse alike. */
+static const uint8_t cl_empty[] = { 0, 0, 0 };
+static const uint8_t cl_two[] = { 0, 0, 11, 0, 0, 2, 0xaa, 0xbb, 0, 0, 3, 1, 2, 3 };
+static const uint8_t cl_zero_entry[] = { 0, 0, 7, 0, 0, 0, 0, 0, 1, 0xaa };
+/* list length shorter than the message: entries after it */
+static const uint8_t cl_trailing[] = { 0, 0, 5, 0, 0, 2, 0xaa, 0xbb, 0, 0, 1, 0xcc };
+static const uint8_t cl_entry_overrun[] = { 0, 0, 5, 0, 0, 3, 0xaa, 0xbb };
+static const uint8_t cl_list_short[] = { 0, 0, 4, 0, 0, 2, 0xaa, 0xbb, 0xcc };
+static const uint8_t cl_list_long[] = { 0, 0, 9, 0, 0, 2, 0xaa, 0xbb };
+static const uint8_t cl_trunc_hdr[] = { 0, 0, 2, 0, 0 };
 
-	(void)state;
-	assert_int_equal(tls_parse_certificate(empty, sizeof(empty), &cl), 0);
-	assert_int_equal(cl.n, 0);
-	assert_int_equal(cl.total, 0);
-	assert_int_equal(tls_parse_certificate(two, sizeof(two), &cl), 0);
-	assert_int_equal(cl.n, 2);
-	assert_ptr_equal(cl.der[0], two + 6);
-	assert_int_equal(cl.der_len[0], 2);
-	assert_ptr_equal(cl.der[1], two + 11);
-	assert_int_equal(cl.der_len[1], 3);
-	assert_int_equal(tls_parse_certificate(zero_entry, sizeof(zero_entry), &cl), -1);
-	assert_int_equal(tls_parse_certificate(entry_overrun, sizeof(entry_overrun), &cl), -1);
-	assert_int_equal(tls_parse_certificate(trailing, sizeof(trailing), &cl), -1);
-	assert_int_equal(tls_parse_certificate(trailing, 8, &cl), 0);
-	assert_int_equal(tls_parse_certificate(list_short, sizeof(list_short), &cl), -1);
-	assert_int_equal(tls_parse_certificate(list_long, sizeof(list_long), &cl), -1);
-	assert_int_equal(tls_parse_certificate(trunc_hdr, sizeof(trunc_hdr), &cl), -1);
-	assert_int_equal(tls_parse_certificate(empty, 2, &cl), -1);
-	assert_int_equal(tls_parse_certificate(NULL, 0, &cl), -1);
-	/* More than TLS_CHAIN_MAX: keep the first ones, count all. */
-	many[0] = 0;
-	many[1] = 0;
-	many[2] = 20 * 4;
+/* More than TLS_CHAIN_MAX entries: 20 of one byte each, entry i holding i. */
+static void many_entries(uint8_t many[3 + 20 * 4])
+{
+	many[0] = 0, many[1] = 0, many[2] = 20 * 4;
 	for (int i = 0; i < 20; i++) {
 		uint8_t *e = many + 3 + 4 * i;
 
 		e[0] = 0, e[1] = 0, e[2] = 1, e[3] = (uint8_t)i;
 	}
+}
+
+static void test_cert_list_shapes(void **state)
+{
+	uint8_t many[3 + 20 * 4];
+	struct tls_cert_list cl;
+
+	(void)state;
+	assert_int_equal(tls_parse_certificate(cl_empty, sizeof(cl_empty), &cl), 0);
+	assert_int_equal(cl.n, 0);
+	assert_int_equal(cl.total, 0);
+	assert_int_equal(tls_parse_certificate(cl_two, sizeof(cl_two), &cl), 0);
+	assert_int_equal(cl.n, 2);
+	assert_ptr_equal(cl.der[0], cl_two + 6);
+	assert_int_equal(cl.der_len[0], 2);
+	assert_ptr_equal(cl.der[1], cl_two + 11);
+	assert_int_equal(cl.der_len[1], 3);
+	assert_int_equal(tls_parse_certificate(cl_zero_entry, sizeof(cl_zero_entry), &cl), -1);
+	assert_int_equal(tls_parse_certificate(cl_entry_overrun, sizeof(cl_entry_overrun), &cl),
+			 -1);
+	assert_int_equal(tls_parse_certificate(cl_trailing, sizeof(cl_trailing), &cl), -1);
+	assert_int_equal(tls_parse_certificate(cl_trailing, 8, &cl), 0);
+	assert_int_equal(tls_parse_certificate(cl_list_short, sizeof(cl_list_short), &cl), -1);
+	assert_int_equal(tls_parse_certificate(cl_list_long, sizeof(cl_list_long), &cl), -1);
+	assert_int_equal(tls_parse_certificate(cl_trunc_hdr, sizeof(cl_trunc_hdr), &cl), -1);
+	assert_int_equal(tls_parse_certificate(cl_empty, 2, &cl), -1);
+	assert_int_equal(tls_parse_certificate(NULL, 0, &cl), -1);
+	/* More than TLS_CHAIN_MAX: keep the first ones, count all. */
+	many_entries(many);
 	assert_int_equal(tls_parse_certificate(many, sizeof(many), &cl), 0);
 	assert_int_equal(cl.n, TLS_CHAIN_MAX);
 	assert_int_equal(cl.total, 20);
@@ -951,7 +959,7 @@ static void ecol_check(struct ecol *e, const uint8_t *body, size_t len, bool str
 	}
 }
 
-/* body framed as one Certificate message in one record, fed in two pieces
+/* body framed as one Certificate message in one record, fed in cl_two pieces
  * at every split, then byte by byte. A paused parser holds at most the
  * certificate under way, in a buffer at most twice what arrived of it. */
 static void check_by_entry(const uint8_t *body, size_t len)
@@ -1003,14 +1011,6 @@ static void check_by_entry(const uint8_t *body, size_t len)
 
 static void test_cert_by_entry(void **state)
 {
-	static const uint8_t empty[] = { 0, 0, 0 };
-	static const uint8_t two[] = { 0, 0, 11, 0, 0, 2, 0xaa, 0xbb, 0, 0, 3, 1, 2, 3 };
-	static const uint8_t zero_entry[] = { 0, 0, 7, 0, 0, 0, 0, 0, 1, 0xaa };
-	static const uint8_t trailing[] = { 0, 0, 5, 0, 0, 2, 0xaa, 0xbb, 0, 0, 1, 0xcc };
-	static const uint8_t entry_overrun[] = { 0, 0, 5, 0, 0, 3, 0xaa, 0xbb };
-	static const uint8_t list_short[] = { 0, 0, 4, 0, 0, 2, 0xaa, 0xbb, 0xcc };
-	static const uint8_t list_long[] = { 0, 0, 9, 0, 0, 2, 0xaa, 0xbb };
-	static const uint8_t trunc_hdr[] = { 0, 0, 2, 0, 0 };
 	static const uint8_t short_list[] = { 0, 0 };
 	uint8_t many[3 + 20 * 4];
 	struct flight f;
@@ -1018,22 +1018,17 @@ static void test_cert_by_entry(void **state)
 	const struct msg *m;
 
 	(void)state;
-	check_by_entry(empty, sizeof(empty));
-	check_by_entry(two, sizeof(two));
-	check_by_entry(zero_entry, sizeof(zero_entry));
-	check_by_entry(trailing, sizeof(trailing));
-	check_by_entry(entry_overrun, sizeof(entry_overrun));
-	check_by_entry(list_short, sizeof(list_short));
-	check_by_entry(list_long, sizeof(list_long));
-	check_by_entry(trunc_hdr, sizeof(trunc_hdr));
+	check_by_entry(cl_empty, sizeof(cl_empty));
+	check_by_entry(cl_two, sizeof(cl_two));
+	check_by_entry(cl_zero_entry, sizeof(cl_zero_entry));
+	check_by_entry(cl_trailing, sizeof(cl_trailing));
+	check_by_entry(cl_entry_overrun, sizeof(cl_entry_overrun));
+	check_by_entry(cl_list_short, sizeof(cl_list_short));
+	check_by_entry(cl_list_long, sizeof(cl_list_long));
+	check_by_entry(cl_trunc_hdr, sizeof(cl_trunc_hdr));
 	check_by_entry(short_list, sizeof(short_list));
 	check_by_entry(NULL, 0);
-	many[0] = 0, many[1] = 0, many[2] = 20 * 4;
-	for (int i = 0; i < 20; i++) {
-		uint8_t *e = many + 3 + 4 * i;
-
-		e[0] = 0, e[1] = 0, e[2] = 1, e[3] = (uint8_t)i;
-	}
+	many_entries(many);
 	check_by_entry(many, sizeof(many));
 	/* A real chain (leaf and intermediate). */
 	run_handshake(&tls12, &f);
