@@ -1032,6 +1032,15 @@ static void test_finished_not_hello(void **state)
 	check_data(&t->ev[0], &F6, 500, pl, 6 + 45 + 5 + CS_TAIL_BYTES);
 }
 
+/* The client's ClientHello (F4, seq 1000, 517 bytes): copied, and it never
+ * wakes the reader. The server's answer starts at 77, the client's next
+ * bytes at 1517. */
+static void client_hello_1000(struct t *t)
+{
+	size_t n = frame(pkt, &F4, 1000, pl, tls_rec(pl, 22, 1, 517), NULL);
+
+	assert_false(run_woke(t, pkt, n, 1));
+}
 /*
  * copy_encrypted: the server's flight after its ServerHello is copied whole,
  * CS_ENC_SERVER_RECS records, each packet waking the reader like the clear
@@ -1046,9 +1055,7 @@ static void test_copy_encrypted(void **state)
 	size_t l, n;
 	uint32_t seq;
 
-	l = tls_rec(pl, 22, 1, 517);
-	n = frame(pkt, &F4, 1000, pl, l, NULL);
-	assert_false(run_woke(t, pkt, n, 1));
+	client_hello_1000(t);
 	l = tls_rec(pl, 22, 2, 122);
 	l += tls_rec(pl + l, 20, 0, 6);
 	for (int i = 0; i < 4; i++)
@@ -1105,9 +1112,7 @@ static void test_wake_tls13_flight_end(void **state)
 	struct cs_flow_state st;
 	size_t l, n;
 
-	l = tls_rec(pl, 22, 1, 517);
-	n = frame(pkt, &F4, 1000, pl, l, NULL);
-	assert_false(run_woke(t, pkt, n, 1));
+	client_hello_1000(t);
 	l = tls_rec(pl, 22, 2, 122);
 	l += tls_rec(pl + l, 20, 0, 6);
 	n = frame(pkt, &F4R, 77, pl, l, &nopsh);
@@ -1126,9 +1131,7 @@ static void test_wake_tls12_finished(void **state)
 	struct t *t = *state;
 	size_t l, n;
 
-	l = tls_rec(pl, 22, 1, 517);
-	n = frame(pkt, &F4, 1000, pl, l, NULL);
-	assert_false(run_woke(t, pkt, n, 1));
+	client_hello_1000(t);
 	l = tls_rec(pl, 22, 2, 90);
 	l += tls_rec(pl + l, 22, 14, 9);
 	n = frame(pkt, &F4R, 77, pl, l, NULL);
@@ -1146,9 +1149,7 @@ static void test_wake_client_alert(void **state)
 	struct t *t = *state;
 	size_t l, n;
 
-	l = tls_rec(pl, 22, 1, 517);
-	n = frame(pkt, &F4, 1000, pl, l, NULL);
-	assert_false(run_woke(t, pkt, n, 1));
+	client_hello_1000(t);
 	l = tls_rec(pl, 22, 2, 90);
 	l += tls_rec(pl + l, 22, 11, 900);
 	l += tls_rec(pl + l, 22, 14, 9);
