@@ -375,13 +375,29 @@ static __always_inline int tcp_start(struct __sk_buff *skb, const struct pkt *p,
 	return mode;
 }
 
-/* May p's direction be tracked? False is certain, true needs the lookup. */
-static __always_inline bool hint_maybe(const struct pkt *p)
+/* p's bucket in "hints". */
+static __always_inline struct cs_hint *hint_of(const struct pkt *p)
 {
 	__u32 idx = cs_hint_bucket(p->mix);
-	struct cs_hint *b = bpf_map_lookup_elem(&hints, &idx);
 
+	return bpf_map_lookup_elem(&hints, &idx);
+}
+
+/* May p's direction be tracked? False is certain, true needs the lookup. */
+static __always_inline bool hint_maybe(const struct cs_hint *b, const struct pkt *p)
+{
 	return !b || cs_hint_maybe(b, p->mix);
+}
+
+/* An untracked segment that continues a non-PSH one (cs_wire.h's
+ * wire_tcp_continues, kept in its bucket, a line hint_maybe has just
+ * read): it cannot start a direction, and its payload is not read. */
+static __always_inline bool hint_continues(struct cs_hint *b, const struct pkt *p)
+{
+	if (!b || !wire_tcp_continues(&b->cont, p->mix, p->seq, p->plen, p->flags))
+		return false;
+	count(CS_C_CONTINUED, 1);
+	return true;
 }
 
 /* Counts p's direction in (add) or out of its bucket. */
@@ -854,6 +870,7 @@ static __always_inline __u8 hook_of(struct __sk_buff *skb)
 static __always_inline void handle_tcp(struct __sk_buff *skb, struct pkt *p)
 {
 	struct cs_flow_state *st = NULL;
+	struct cs_hint *b;
 	__u32 skip;
 	__u8 client;
 	int mode;
@@ -862,9 +879,12 @@ static __always_inline void handle_tcp(struct __sk_buff *skb, struct pkt *p)
 		return; /* pure ACK, SYN: nothing to see */
 	if (p->plen)
 		count(CS_C_TCP_PAYLOAD, 1);
-	if (hint_maybe(p))
+	b = hint_of(p);
+	if (hint_maybe(b, p))
 		st = bpf_map_lookup_elem(&flows, &p->key);
 	if (!st) {
+		if (hint_continues(b, p))
+			return;
 		mode = tcp_start(skb, p, &skip, &client);
 		if (mode == START_NONE)
 			return;
@@ -969,7 +989,7 @@ static __always_inline void handle_udp(struct __sk_buff *skb, struct pkt *p)
 	}
 	if (!wire_dtls_mux(h.b[0]))
 		return;
-	if (hint_maybe(p))
+	if (hint_maybe(hint_of(p), p))
 		st = bpf_map_lookup_elem(&flows, &p->key);
 	if (!st) {
 		if (!have || !wire_dtls_hello(h.b, sizeof(h)) ||

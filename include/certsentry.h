@@ -194,7 +194,8 @@ struct cs_flow_state {
 struct cs_hint {
 	__u64 v;      /* count << CS_HINT_COUNT_SHIFT | sum of tags */
 	__u32 sticky; /* set once, never cleared */
-	__u32 pad;
+	__u32 cont;   /* cs_wire.h's wire_tcp_continues: the end of the last
+		       * untracked non-PSH segment of the bucket, ^ its mix */
 };
 
 /* s, d: first ^ last 32-bit word of saddr/daddr as stored in the key (for
@@ -284,6 +285,7 @@ enum cs_counter {
 	CS_C_CAPPED,	  /* directions that reached the byte cap */
 	CS_C_COPY_FAIL,	  /* bpf_skb_load_bytes of payload failed (should stay 0) */
 	CS_C_WAKEUPS,	  /* records that woke the blocked reader (one irq_work each) */
+	CS_C_CONTINUED,	  /* untracked payload segments not peeked (wire_tcp_continues) */
 	CS_C_MAX
 };
 
@@ -319,6 +321,7 @@ CS_ABI_AT(struct cs_flow_state, body, 28);
 /* The atomic add needs v 8-byte aligned, the array map the whole at 16. */
 CS_ABI_SIZE(struct cs_hint, 16);
 CS_ABI_AT(struct cs_hint, v, 0);
+CS_ABI_AT(struct cs_hint, cont, 12);
 /* The copy loop bounds a chunk's length with a mask. */
 _Static_assert((CS_EVENT_DATA_MAX & (CS_EVENT_DATA_MAX - 1)) == 0,
 	       "CS_EVENT_DATA_MAX must be a power of two");

@@ -205,6 +205,35 @@ WIRE_FN int wire_start_mode(enum wire_start k, __u8 *client, __u32 *skip)
 	}
 }
 
+/*
+ * The continuation rule: a TCP payload segment that continues, byte for
+ * byte, a payload segment of its direction sent without PSH cannot start a
+ * direction, so its payload is not looked at. Senders set PSH on the last
+ * segment of a write (Linux unless MSG_MORE or TCP_CORK; TSO keeps it on
+ * the last piece and GRO on the merged packet), so a hello written on its
+ * own follows a PSH segment or none. What it misses is a hello written
+ * right after a write the stack sent without PSH: a corked one (a PROXY
+ * protocol header sent with MSG_MORE), or, on stacks that push only when
+ * the send buffer empties (BSD), one still queued when the hello was
+ * written. Bulk data that is not TLS then costs no payload read per segment
+ * (on paged packets a copy of a cold cache line).
+ *
+ * *cont holds where the last untracked non-PSH payload segment of the slot
+ * ended, tagged with its direction's hint mix (cs_hint_mix) so that another
+ * direction sharing the slot (the kernel's hint bucket, struct cs_hint)
+ * almost never matches: it only overwrites it, which costs a peek. Asked
+ * for segments of untracked directions only; true: it continues (do not
+ * peek). It leaves its own end unless it has PSH.
+ */
+WIRE_FN bool wire_tcp_continues(__u32 *cont, __u32 mix, __u32 seq, __u32 plen, __u8 flags)
+{
+	bool hit = plen && *cont == (seq ^ mix);
+
+	if (plen && !(flags & CS_TCP_PSH))
+		*cont = (seq + plen) ^ mix;
+	return hit;
+}
+
 /* Which port of a direction that starts as it does is the server's. */
 enum wire_side {
 	WIRE_SIDE_EITHER = 0, /* a hello header prefix, an alert: could be either */

@@ -322,6 +322,10 @@ struct sel {
 	bool copy_encrypted;		  /* rule 5: the kernel's copy_encrypted */
 	const struct encports *enc_ports; /* ... by port (CS_COPY_ENC_PORTS) */
 	struct cs_port_set ports;	  /* rule 14: the kernel's port_set */
+	/* Rule 2e: the kernel's hint buckets' cont words, 1 << CS_HINT_BITS of
+	 * them, mixed with seed as the kernel mixes with its hint_seed. */
+	uint32_t *cont;
+	uint32_t seed;
 	struct sel_stats st;
 };
 
@@ -336,7 +340,8 @@ struct sel *sel_new(uint32_t capacity, uint32_t max_bytes)
 		t->cap = 1u << 24;
 	t->max_bytes = max_bytes ? max_bytes : CS_MAX_BYTES_DEFAULT;
 	t->d = calloc(t->cap, sizeof(*t->d));
-	if (!t->d || !htab_init(&t->tab, t->cap)) {
+	t->cont = calloc(1u << CS_HINT_BITS, sizeof(*t->cont));
+	if (!t->d || !t->cont || !htab_init(&t->tab, t->cap)) {
 		sel_free(t);
 		return NULL;
 	}
@@ -348,6 +353,7 @@ void sel_free(struct sel *t)
 	if (!t)
 		return;
 	free(t->d);
+	free(t->cont);
 	htab_fini(&t->tab);
 	free(t);
 }
@@ -659,6 +665,15 @@ static void udp_packet(struct sel *t, const struct sel_pkt *p, struct sel_verdic
 	}
 }
 
+/* Rule 2e (wire_tcp_continues): an untracked segment that continues a
+ * non-PSH one cannot start a direction. */
+static bool continues(struct sel *t, const struct sel_pkt *p)
+{
+	uint32_t mix = cs_flow_hint(t->seed, &p->key);
+
+	return wire_tcp_continues(&t->cont[cs_hint_bucket(mix)], mix, p->seq, p->len, p->flags);
+}
+
 /* Rule 2: the direction of a TCP packet, tracked or started by it; NIL if
  * neither. */
 static uint32_t tcp_direction(struct sel *t, const struct sel_pkt *p)
@@ -671,7 +686,7 @@ static uint32_t tcp_direction(struct sel *t, const struct sel_pkt *p)
 		lru_touch(&t->lru, &t->d[i].lru);
 		return i;
 	}
-	mode = tcp_start(t, p, &skip, &client);
+	mode = continues(t, p) ? -1 : tcp_start(t, p, &skip, &client);
 	if (mode < 0) {
 		if (p->len)
 			t->st.not_tls++;
@@ -713,6 +728,11 @@ void sel_packet(struct sel *t, const struct sel_pkt *p, struct sel_verdict *v)
 void sel_copy_encrypted(struct sel *t, bool on)
 {
 	t->copy_encrypted = on;
+}
+
+void sel_hint_seed(struct sel *t, uint32_t seed)
+{
+	t->seed = seed;
 }
 
 void sel_port(struct sel *t, uint16_t port)

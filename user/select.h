@@ -49,6 +49,14 @@
  *        the next packet (rule 6), a whole 5-byte one is read at once (rule
  *        5); a non-TLS flow ends at the first record the walk does not
  *        take. Offline, only if the whole payload was captured.
+ *     e. Not any of these, though, in a payload packet that continues,
+ *        byte for byte, a payload packet of its direction that had no PSH
+ *        (its seq is where that one ended; cs_wire.h, wire_tcp_continues).
+ *        The kernel keeps that end per hint bucket (struct cs_hint's cont),
+ *        tagged with the direction's mix, and so does select.c (with
+ *        sel_hint_seed's key): another untracked direction of the bucket
+ *        overwrites it, and the packet that would have continued is then
+ *        judged by a-d.
  *     Any later packet can start it (STARTTLS); packets before that are
  *     ignored. The seq of that packet is the direction's isn.
  *  3. Window: a payload packet at offset off = (int32)(seq - isn) outside
@@ -195,6 +203,9 @@ struct sel *sel_new(uint32_t capacity, uint32_t max_bytes);
 /* Rule 5's encrypted records (the kernel's copy_encrypted, set while a key
  * source is configured); before the first packet. Off by default. */
 void sel_copy_encrypted(struct sel *t, bool on);
+/* Rule 2e: the hint mix's key (the kernel's hint_seed); before the first
+ * packet. 0 by default: offline results do not depend on chance. */
+void sel_hint_seed(struct sel *t, uint32_t seed);
 /* Rule 14: a server port to select (repeatable); before the first packet.
  * None: every port. */
 void sel_port(struct sel *t, uint16_t port);

@@ -9,7 +9,8 @@
 
 static const struct flow F4 = { 4, "10.0.0.1", "10.0.0.2", 40000, 443 };
 static const struct flow F6 = { 6, "2001:db8::1", "2001:db8::2", 40001, 8443 };
-static const struct flow F4R = { 4, "10.0.0.2", "10.0.0.1", 443, 40000 }; /* F4's reverse */
+static const struct flow F4R = { 4, "10.0.0.2", "10.0.0.1", 443, 40000 };	 /* F4's reverse */
+static const struct flow F6R = { 6, "2001:db8::2", "2001:db8::1", 8443, 40001 }; /* F6's reverse */
 
 static size_t stun(uint8_t *p)
 {
@@ -1214,6 +1215,31 @@ static struct cs_hint bucket_of(struct t *t, const struct cs_flow_key *k)
 	return h;
 }
 
+/* F4 and n - 1 flows from other sources to F4's server that land in F4's
+ * hint bucket (fl[0] is F4); returns the bucket. */
+static __u32 bucket_mates(struct flow *fl, char (*src)[INET_ADDRSTRLEN], struct cs_flow_key *k,
+			  int n)
+{
+	__u32 want;
+	int found = 1;
+
+	fl[0] = F4;
+	key_of(&k[0], &F4);
+	want = cs_hint_bucket(cs_flow_hint(TEST_SEED, &k[0]));
+	for (uint32_t a = 1; a < (1u << 24) && found < n; a++) {
+		uint32_t ip = htonl(0x0b000000 | a);
+
+		fl[found] = F4;
+		inet_ntop(AF_INET, &ip, src[found], INET_ADDRSTRLEN);
+		fl[found].src = src[found];
+		key_of(&k[found], &fl[found]);
+		if (cs_hint_bucket(cs_flow_hint(TEST_SEED, &k[found])) == want)
+			found++;
+	}
+	assert_int_equal(found, n);
+	return want;
+}
+
 /*
  * Directions that share a hint bucket: each still has every segment copied
  * while the others come and go (the bucket's count and tag sum are what a
@@ -1222,28 +1248,14 @@ static struct cs_hint bucket_of(struct t *t, const struct cs_flow_key *k)
 static void test_hint_bucket_shared(void **state)
 {
 	struct t *t = *state;
-	struct flow fl[3] = { F4, F4, F4 };
+	struct flow fl[3];
 	char src[3][INET_ADDRSTRLEN];
 	struct cs_flow_key k[3];
 	struct frame_opts fin = { .flags = CS_TCP_FIN | CS_TCP_ACK };
 	struct cs_hint h;
-	__u32 want;
+	__u32 want = bucket_mates(fl, src, k, 3);
 	size_t l, n;
-	int found = 1;
 
-	/* Two more sources whose flow to F4's server lands in F4's bucket. */
-	key_of(&k[0], &F4);
-	want = cs_hint_bucket(cs_flow_hint(TEST_SEED, &k[0]));
-	for (uint32_t a = 1; a < (1u << 24) && found < 3; a++) {
-		uint32_t ip = htonl(0x0b000000 | a);
-
-		inet_ntop(AF_INET, &ip, src[found], sizeof(src[found]));
-		fl[found].src = src[found];
-		key_of(&k[found], &fl[found]);
-		if (cs_hint_bucket(cs_flow_hint(TEST_SEED, &k[found])) == want)
-			found++;
-	}
-	assert_int_equal(found, 3);
 	/* all three tracked: count 3 */
 	for (int i = 0; i < 3; i++) {
 		l = tls_rec(pl, 22, 1, 300);
@@ -1290,6 +1302,112 @@ static void test_hint_bucket_shared(void **state)
 	h = bucket_of(t, &k[1]);
 	assert_int_equal(h.sticky, 1); /* for good */
 	assert_int_equal(h.v, (__u64)CS_HINT_SATURATED << CS_HINT_COUNT_SHIFT);
+}
+
+/* ---- the continuation rule (cs_wire.h, wire_tcp_continues) ---- */
+
+static const struct frame_opts NOPSH = { .flags = CS_TCP_ACK };
+
+/* An untracked direction's segment of n filler bytes at seq, sent with o. */
+static void untracked_bytes(struct t *t, const struct flow *f, uint32_t seq, size_t n,
+			    const struct frame_opts *o)
+{
+	filler(pl, n, 7);
+	n = frame(pkt, f, seq, pl, n, o);
+	assert_int_equal(run(t, pkt, n), 0);
+}
+
+/* A ClientHello at seq: how many records it made (1: it started F). */
+static int hello_at(struct t *t, const struct flow *f, uint32_t seq, const struct frame_opts *o)
+{
+	size_t l = tls_rec(pl, 22, 1, 300), n = frame(pkt, f, seq, pl, l, o);
+
+	return run(t, pkt, n);
+}
+
+/* The bytes right after a segment without PSH cannot start a direction:
+ * not even a hello (with or without PSH), nor an alert answering a tracked
+ * one, nor an SSLv2 hello; each such segment is counted, and one without
+ * PSH moves the mark on. */
+static void test_continuation_not_started(void **state)
+{
+	struct t *t = *state;
+	struct cs_flow_state st;
+	size_t n;
+
+	untracked_bytes(t, &F4, 1000, 1400, &NOPSH);
+	assert_int_equal(counter(t, CS_C_CONTINUED), 0);
+	assert_int_equal(hello_at(t, &F4, 2400, NULL), 0);
+	assert_false(flow_state(t, &F4, &st));
+	assert_int_equal(counter(t, CS_C_CONTINUED), 1);
+	/* that one had PSH: the mark stays, its retransmission is not either */
+	assert_int_equal(hello_at(t, &F4, 2400, NULL), 0);
+	untracked_bytes(t, &F4, 2400, 1400, &NOPSH);
+	assert_int_equal(hello_at(t, &F4, 3800, &NOPSH), 0);
+	assert_int_equal(counter(t, CS_C_CONTINUED), 4);
+	/* an SSLv2 hello, and a fatal alert while the reverse is tracked */
+	untracked_bytes(t, &F4, 4100, 100, &NOPSH);
+	memcpy(pl, "\x80\x2e\x01\x00\x02\x00\x15\x00\x00\x00\x10", 11);
+	filler(pl + 11, 37, 3);
+	n = frame(pkt, &F4, 4200, pl, 48, NULL);
+	assert_int_equal(run(t, pkt, n), 0);
+	assert_int_equal(hello_at(t, &F4R, 77, NULL), 1);
+	untracked_bytes(t, &F4, 4248, 20, &NOPSH);
+	n = frame(pkt, &F4, 4268, "\x15\x03\x01\x00\x02\x02\x28", 7, NULL);
+	assert_int_equal(run(t, pkt, n), 0);
+	assert_false(flow_state(t, &F4, &st));
+	assert_int_equal(counter(t, CS_C_FLOWS), 1);
+	assert_int_equal(counter(t, CS_C_CONTINUED), 7);
+}
+
+/* The same hello after a segment with PSH, at another seq, after a pure
+ * ACK, or in the reverse direction starts as always. */
+static void test_continuation_other_starts(void **state)
+{
+	struct t *t = *state;
+
+	untracked_bytes(t, &F4, 1000, 1400, NULL);
+	assert_int_equal(hello_at(t, &F4, 2400, &NOPSH), 1);
+	untracked_bytes(t, &F6, 1000, 1400, &NOPSH);
+	assert_int_equal(hello_at(t, &F6R, 2400, NULL), 1);
+	assert_int_equal(hello_at(t, &F6, 2401, NULL), 1);
+	/* a pure ACK leaves no mark */
+	assert_int_equal(run(t, pkt, frame(pkt, &F4R, 2400, NULL, 0, &NOPSH)), 0);
+	assert_int_equal(hello_at(t, &F4R, 2400, NULL), 1);
+	assert_int_equal(counter(t, CS_C_CONTINUED), 0);
+	assert_int_equal(counter(t, CS_C_FLOWS), 4);
+}
+
+/* The mark of the bucket of key k. */
+static __u32 mark_of(struct t *t, const struct cs_flow_key *k)
+{
+	return bucket_of(t, k).cont;
+}
+
+/* Another flow of the bucket never matches the mark; a tracked one leaves it
+ * alone, an untracked one overwrites it: the segment that would have
+ * continued is then looked at. */
+static void test_continuation_bucket_mate(void **state)
+{
+	struct t *t = *state;
+	struct flow fl[3];
+	char src[3][INET_ADDRSTRLEN];
+	struct cs_flow_key k[3];
+	__u32 m0;
+
+	bucket_mates(fl, src, k, 3);
+	m0 = cs_flow_hint(TEST_SEED, &k[0]);
+	untracked_bytes(t, &fl[0], 1000, 1400, &NOPSH);
+	assert_int_equal(mark_of(t, &k[0]), 2400 ^ m0);
+	assert_int_equal(hello_at(t, &fl[1], 2400, NULL), 1);
+	untracked_bytes(t, &fl[0], 5000, 1400, &NOPSH);
+	filler(pl, 200, 4);
+	assert_int_equal(run(t, pkt, frame(pkt, &fl[1], 2700, pl, 200, &NOPSH)), 1);
+	assert_int_equal(mark_of(t, &k[0]), 6400 ^ m0);
+	untracked_bytes(t, &fl[2], 100, 10, &NOPSH);
+	assert_int_equal(mark_of(t, &k[0]), 110 ^ cs_flow_hint(TEST_SEED, &k[2]));
+	assert_int_equal(hello_at(t, &fl[0], 6400, NULL), 1);
+	assert_int_equal(counter(t, CS_C_CONTINUED), 0);
 }
 
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -1343,6 +1461,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_copy_encrypted_cap, setup_copy_cap600,
 						teardown),
 		T(test_hint_bucket_shared),
+		T(test_continuation_not_started),
+		T(test_continuation_other_starts),
+		T(test_continuation_bucket_mate),
 	};
 	return PROG_RUN_MAIN("bpf_prog_test_run", tests);
 }

@@ -308,6 +308,33 @@ static const struct scenario scenarios[] = {
 	    { &F4, 100, .flags = NOPSH, .rec = { CH(200) } },
 	    { &F4, 300, .flags = NOPSH, RAW("\x16\x03\x03\x00\x46\x10"), .fill = 75 } } },
 
+	/* ---- the continuation rule (rule 2e) ---- */
+	{ "continuation_not_started",
+	  0,
+	  "000000",
+	  { { &F4, 1000, .flags = NOPSH, RAW("GET /"), .fill = 1400 },
+	    { &F4, 2400, .rec = { CH(300) } },
+	    { &F4, 2400, .rec = { CH(300) } },
+	    { &F4, 2400, .flags = NOPSH, .fill = 1400 },
+	    { &F4, 3800, .flags = NOPSH, RAW(SSL2_CH), .fill = 48 },
+	    { &F4, 3848, .rec = { CH(300) } } } },
+	{ "continuation_alert_not_started",
+	  0,
+	  "1001",
+	  { { &F4, 1000, .rec = { CH(300) } },
+	    { &F4R, 1, .flags = NOPSH, .fill = 100 },
+	    { &F4R, 101, RAW(ALERT_FATAL) },
+	    { &F4R, 108, RAW(ALERT_FATAL) } } },
+	{ "continuation_other_starts",
+	  0,
+	  "010101",
+	  { { &F4, 1000, .fill = 1400 },
+	    { &F4, 2400, .flags = NOPSH, .rec = { CH(300) } },
+	    { &F6, 1000, .flags = NOPSH, .fill = 1400 },
+	    { &F6R, 2400, .rec = { CH(300) } },
+	    { &F6, 1000, .flags = NOPSH, .fill = 1400 },
+	    { &F6, 2401, .rec = { CH(300) } } } },
+
 	/* ---- the record after a ChangeCipherSpec (rule 5) ---- */
 	{ "tls12_ccs_then_encrypted_finished",
 	  0,
@@ -653,6 +680,7 @@ static int setup_with(void **state, uint32_t mode, const uint16_t *ports)
 	x->sel = sel_new(0, x->sc->max_bytes);
 	if (!x->sel)
 		return -1;
+	sel_hint_seed(x->sel, TEST_SEED);
 	sel_copy_encrypted(x->sel, mode != CS_COPY_ENC_NONE);
 	for (; *ports; ports++)
 		sel_port(x->sel, *ports);

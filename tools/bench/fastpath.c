@@ -509,6 +509,12 @@ int main(int argc, char **argv)
 	hint_set(&a, ua + 9, 40000, 2);
 	build(&pk[np], 0, P_TCP, ua + 9, 40000, 1, CS_TCP_ACK, pl, 1400);
 	add(cl, &n, "tcp_1400_untracked_0_flows_lookup", &a, K_PLAIN, &pk[np++]);
+	/* The PSH segment that ends a write, right after a segment without
+	 * PSH: it continues it (cs_wire.h, wire_tcp_continues), not peeked. */
+	build(&pk[np], 0, P_TCP, ua + 11, 40000, 1, CS_TCP_ACK, pl, 1400);
+	run(a.tc_fd, &pk[np], 1);
+	build(&pk[np], 0, P_TCP, ua + 11, 40000, 1401, CS_TCP_ACK | CS_TCP_PSH, pl, 1400);
+	add(cl, &n, "tcp_1400_untracked_continued", &a, K_PLAIN, &pk[np++]);
 	build(&pk[np], 1, P_TCP, ua, 40000, 1, CS_TCP_ACK, pl, 1400);
 	add(cl, &n, "ipv6_2ext_1400_untracked", &a, K_PLAIN, &pk[np++]);
 	up = free_port(&b, ua, 40000);
