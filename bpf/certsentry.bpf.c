@@ -800,8 +800,10 @@ static __always_inline int tracked_data(struct __sk_buff *skb, const struct pkt 
 	int mode;
 
 	if (off < 0 || (__u32)off >= st->limit) {
-		/* Same 5-tuple, new connection (or a second hello far away). */
-		mode = tcp_start(skb, p, &skip, &client);
+		/* Same 5-tuple, new connection (or a second hello far away);
+		 * past the handshake, the segments of a write are not peeked. */
+		mode = hint_continues(hint_of(p), p) ? START_NONE :
+						       tcp_start(skb, p, &skip, &client);
 		if (mode != START_NONE) {
 			flow_init(st, p->seq, mode, skip, client, enc_max_of(p, client));
 			off = 0;

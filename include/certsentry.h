@@ -195,7 +195,7 @@ struct cs_hint {
 	__u64 v;      /* count << CS_HINT_COUNT_SHIFT | sum of tags */
 	__u32 sticky; /* set once, never cleared */
 	__u32 cont;   /* cs_wire.h's wire_tcp_continues: the end of the last
-		       * untracked non-PSH segment of the bucket, ^ its mix */
+		       * non-PSH segment of the bucket it saw, ^ its mix */
 };
 
 /* s, d: first ^ last 32-bit word of saddr/daddr as stored in the key (for
@@ -285,7 +285,7 @@ enum cs_counter {
 	CS_C_CAPPED,	  /* directions that reached the byte cap */
 	CS_C_COPY_FAIL,	  /* bpf_skb_load_bytes of payload failed (should stay 0) */
 	CS_C_WAKEUPS,	  /* records that woke the blocked reader (one irq_work each) */
-	CS_C_CONTINUED,	  /* untracked payload segments not peeked (wire_tcp_continues) */
+	CS_C_CONTINUED,	  /* payload segments not peeked for a start (wire_tcp_continues) */
 	CS_C_MAX
 };
 

@@ -218,12 +218,13 @@ WIRE_FN int wire_start_mode(enum wire_start k, __u8 *client, __u32 *skip)
  * written. Bulk data that is not TLS then costs no payload read per segment
  * (on paged packets a copy of a cold cache line).
  *
- * *cont holds where the last untracked non-PSH payload segment of the slot
- * ended, tagged with its direction's hint mix (cs_hint_mix) so that another
+ * *cont holds where the last non-PSH payload segment asked about ended,
+ * tagged with its direction's hint mix (cs_hint_mix) so that another
  * direction sharing the slot (the kernel's hint bucket, struct cs_hint)
  * almost never matches: it only overwrites it, which costs a peek. Asked
- * for segments of untracked directions only; true: it continues (do not
- * peek). It leaves its own end unless it has PSH.
+ * only where a segment could start a direction: in an untracked direction,
+ * or outside a tracked one's window (a new connection on the same ports).
+ * True: it continues (do not peek). It leaves its own end unless it has PSH.
  */
 WIRE_FN bool wire_tcp_continues(__u32 *cont, __u32 mix, __u32 seq, __u32 plen, __u8 flags)
 {

@@ -544,6 +544,15 @@ static void walk(struct sel *t, struct dir *d, const struct sel_pkt *p)
 	}
 }
 
+/* Rule 2e (wire_tcp_continues): a segment that continues a non-PSH one
+ * cannot start (or restart, rule 3) a direction. */
+static bool continues(struct sel *t, const struct sel_pkt *p)
+{
+	uint32_t mix = cs_flow_hint(t->seed, &p->key);
+
+	return wire_tcp_continues(&t->cont[cs_hint_bucket(mix)], mix, p->seq, p->len, p->flags);
+}
+
 /* Rules 3-6 and 8 for a payload packet of a tracked TCP direction. Returns
  * false if the direction is to be forgotten (userspace is done with it). */
 static bool tracked_data(struct sel *t, uint32_t i, const struct sel_pkt *p, struct sel_verdict *v)
@@ -555,8 +564,9 @@ static bool tracked_data(struct sel *t, uint32_t i, const struct sel_pkt *p, str
 	int mode;
 
 	if (off < 0 || (uint32_t)off >= d->limit) {
-		/* Same 5-tuple, new connection (or a second hello far away). */
-		mode = tcp_start(t, p, &skip, &client);
+		/* Same 5-tuple, new connection (or a second hello far away);
+		 * past the handshake, the segments of a write are not peeked. */
+		mode = continues(t, p) ? -1 : tcp_start(t, p, &skip, &client);
 		if (mode < 0)
 			return true;
 		dir_init(t, d, p->seq, mode, skip, client);
@@ -663,15 +673,6 @@ static void udp_packet(struct sel *t, const struct sel_pkt *p, struct sel_verdic
 		if (!end && d->limit >= t->max_bytes)
 			t->st.capped++;
 	}
-}
-
-/* Rule 2e (wire_tcp_continues): an untracked segment that continues a
- * non-PSH one cannot start a direction. */
-static bool continues(struct sel *t, const struct sel_pkt *p)
-{
-	uint32_t mix = cs_flow_hint(t->seed, &p->key);
-
-	return wire_tcp_continues(&t->cont[cs_hint_bucket(mix)], mix, p->seq, p->len, p->flags);
 }
 
 /* Rule 2: the direction of a TCP packet, tracked or started by it; NIL if

@@ -54,9 +54,9 @@
  *        (its seq is where that one ended; cs_wire.h, wire_tcp_continues).
  *        The kernel keeps that end per hint bucket (struct cs_hint's cont),
  *        tagged with the direction's mix, and so does select.c (with
- *        sel_hint_seed's key): another untracked direction of the bucket
- *        overwrites it, and the packet that would have continued is then
- *        judged by a-d.
+ *        sel_hint_seed's key): another direction of the bucket asked about
+ *        (untracked, or outside its window, rule 3) overwrites it, and the
+ *        packet that would have continued is then judged by a-d.
  *     Any later packet can start it (STARTTLS); packets before that are
  *     ignored. The seq of that packet is the direction's isn.
  *  3. Window: a payload packet at offset off = (int32)(seq - isn) outside

@@ -1378,6 +1378,30 @@ static void test_continuation_other_starts(void **state)
 	assert_int_equal(counter(t, CS_C_FLOWS), 4);
 }
 
+/* Past a tracked direction's window (its walk stopped), the segments of a
+ * write are not looked at for a new connection either: a hello that
+ * continues one does not restart it, one far away does. */
+static void test_continuation_past_window(void **state)
+{
+	struct t *t = *state;
+	struct cs_flow_state st;
+	size_t l = tls_rec(pl, 22, 1, 300);
+
+	l += tls_rec(pl + l, 20, 1, 6);
+	l += tls_rec(pl + l, 23, 0, 60);
+	assert_int_equal(run(t, pkt, frame(pkt, &F4, 1000, pl, l, NULL)), 1);
+	assert_int_equal(t->ev[0].ev.len, 306 + 5 + CS_TAIL_BYTES);
+	untracked_bytes(t, &F4, 1366, 1400, &NOPSH);
+	assert_int_equal(counter(t, CS_C_CONTINUED), 0);
+	assert_int_equal(hello_at(t, &F4, 2766, NULL), 0);
+	assert_int_equal(counter(t, CS_C_CONTINUED), 1);
+	assert_true(flow_state(t, &F4, &st));
+	assert_int_equal(st.isn, 1000);
+	assert_int_equal(hello_at(t, &F4, 0x80000000u, NULL), 1);
+	assert_true(flow_state(t, &F4, &st));
+	assert_int_equal(st.isn, 0x80000000u);
+}
+
 /* The mark of the bucket of key k. */
 static __u32 mark_of(struct t *t, const struct cs_flow_key *k)
 {
@@ -1464,6 +1488,7 @@ int main(void)
 		T(test_continuation_not_started),
 		T(test_continuation_other_starts),
 		T(test_continuation_bucket_mate),
+		T(test_continuation_past_window),
 	};
 	return PROG_RUN_MAIN("bpf_prog_test_run", tests);
 }

@@ -536,6 +536,11 @@ int main(int argc, char **argv)
 	memset(pl, 'x', sizeof(pl));
 	build(&pk[np], 0, P_TCP, ua + 3, 40000, 1406, CS_TCP_ACK, pl, 1400);
 	add(cl, &n, "tcp_1400_tracked_done", &a, K_PLAIN, &pk[np++]);
+	/* The same past a segment without PSH: not peeked for a new connection. */
+	build(&pk[np], 0, P_TCP, ua + 3, 40000, 1406, CS_TCP_ACK, pl, 1400);
+	run(a.tc_fd, &pk[np], 1);
+	build(&pk[np], 0, P_TCP, ua + 3, 40000, 2806, CS_TCP_ACK | CS_TCP_PSH, pl, 1400);
+	add(cl, &n, "tcp_1400_tracked_done_continued", &a, K_PLAIN, &pk[np++]);
 
 	/* A new flow's ClientHello, each run alone. */
 	tls_rec(pl, 22, 1, 517);
