@@ -1045,7 +1045,8 @@ static void client_hello_1000(struct t *t)
  * copy_encrypted: the server's flight after its ServerHello is copied whole,
  * CS_ENC_SERVER_RECS records, each packet waking the reader like the clear
  * flight; the walk stops at the record after the last (its header +
- * CS_TAIL_BYTES). The client takes CS_ENC_CLIENT_RECS and never wakes it.
+ * CS_TAIL_BYTES). The client takes CS_ENC_CLIENT_RECS: the packet holding
+ * its first (its outcome, decrypted with the key log) wakes it.
  */
 static void test_copy_encrypted(void **state)
 {
@@ -1073,7 +1074,7 @@ static void test_copy_encrypted(void **state)
 	l += tls_rec(pl + l, 23, 0, 74);
 	l += tls_rec(pl + l, 23, 0, 120);
 	n = frame(pkt, &F4, 1517, pl, l, NULL);
-	assert_false(run_woke(t, pkt, n, 1));
+	assert_true(run_woke(t, pkt, n, 1));
 	assert_int_equal(t->ev[0].ev.len, 6 + 74 + 5 + CS_TAIL_BYTES);
 	assert_true(flow_state(t, &F4, &st));
 	assert_int_equal(st.walking, WIRE_WALK_OFF);
@@ -1159,6 +1160,111 @@ static void test_wake_client_alert(void **state)
 	pl[5] = 2;  /* fatal */
 	pl[6] = 42; /* bad_certificate */
 	n = frame(pkt, &F4, 1517, pl, l, NULL);
+	assert_true(run_woke(t, pkt, n, 1));
+}
+
+/* ---- a TLS 1.3 client's outcome wakes the reader (lat14) ---- */
+
+/* ClientHello at 1000 (client_hello_1000), then the server's TLS 1.3
+ * flight at 77: ServerHello, CCS, encrypted records not copied. */
+static void tls13_flight(struct t *t)
+{
+	size_t l, n;
+
+	client_hello_1000(t);
+	l = tls_rec(pl, 22, 2, 122);
+	l += tls_rec(pl + l, 20, 0, 6);
+	l += tls_rec(pl + l, 23, 0, 1400);
+	n = frame(pkt, &F4R, 77, pl, l, NULL);
+	assert_true(run_woke(t, pkt, n, 1));
+}
+
+/*
+ * The client's CCS + encrypted Finished decides its outcome (accepted, by
+ * the record's size): that write wakes the reader, or the outcome line
+ * would wait for the next server flight or the poll timeout. Once: the
+ * walk has stopped, and its close decides nothing, so neither wakes.
+ */
+static void test_wake_tls13_client_finished(void **state)
+{
+	static const struct frame_opts fin = { .flags = CS_TCP_FIN | CS_TCP_ACK };
+	struct t *t = *state;
+	struct cs_flow_state st;
+	size_t l, n;
+
+	tls13_flight(t);
+	l = tls_rec(pl, 20, 0, 6);
+	l += tls_rec(pl + l, 23, 0, 5 + 53); /* OUTCOME_FINISHED_MIN */
+	n = frame(pkt, &F4, 1517, pl, l, NULL);
+	assert_true(run_woke(t, pkt, n, 1));
+	assert_int_equal(t->ev[0].ev.len, 6 + 5 + CS_TAIL_BYTES);
+	assert_true(flow_state(t, &F4, &st));
+	assert_int_equal(st.outcome_close, 0);
+	l = tls_rec(pl, 23, 0, 200); /* GET: past the walk's stop, not copied */
+	n = frame(pkt, &F4, 1517 + 6 + 5 + 53, pl, l, NULL);
+	assert_false(run_woke(t, pkt, n, 0));
+	n = frame(pkt, &F4, 1517 + 6 + 5 + 53 + l, NULL, 0, &fin);
+	assert_false(run_woke(t, pkt, n, 1));
+}
+
+/*
+ * A refusal: the client's alert-sized encrypted record (woken for like a
+ * Finished), then its FIN right after it, which is what decides the
+ * outcome (aborted): the FIN's CLOSE wakes the reader though it has no
+ * PSH. Likewise an RST; the server's own close does not.
+ */
+static void test_wake_tls13_client_refusal(void **state)
+{
+	static const struct frame_opts fin = { .flags = CS_TCP_FIN | CS_TCP_ACK };
+	static const struct frame_opts rst = { .flags = CS_TCP_RST | CS_TCP_ACK };
+	struct t *t = *state;
+	struct cs_flow_state st;
+	size_t l, n;
+
+	tls13_flight(t);
+	l = tls_rec(pl, 20, 0, 6);
+	l += tls_rec(pl + l, 23, 0, 5 + WIRE_TLS13_ALERT_LEN);
+	n = frame(pkt, &F4, 1517, pl, l, NULL);
+	assert_true(run_woke(t, pkt, n, 1));
+	assert_true(flow_state(t, &F4, &st));
+	assert_int_equal(st.outcome_close, 1);
+	n = frame(pkt, &F4R, 77 + 122 + 6 + 1400, NULL, 0, &fin); /* the server's */
+	assert_false(run_woke(t, pkt, n, 1));
+	n = frame(pkt, &F4, 1517 + l, NULL, 0, &fin);
+	assert_true(run_woke(t, pkt, n, 1));
+	assert_int_equal(t->ev[0].ev.type, CS_EV_CLOSE);
+	assert_false(flow_state(t, &F4, &st));
+	/* the same refusal on F6, ended by a reset */
+	n = frame(pkt, &F6, 1000, pl, tls_rec(pl, 22, 1, 517), NULL);
+	assert_false(run_woke(t, pkt, n, 1));
+	l = tls_rec(pl, 20, 0, 6);
+	l += tls_rec(pl + l, 23, 0, 5 + WIRE_TLS13_ALERT_LEN);
+	n = frame(pkt, &F6, 1517, pl, l, NULL);
+	assert_true(run_woke(t, pkt, n, 1));
+	n = frame(pkt, &F6, 1517 + l, NULL, 0, &rst);
+	assert_true(run_woke(t, pkt, n, 1));
+}
+
+/* With a key source the client's first encrypted record is taken whole: an
+ * alert-sized one still makes its close wake the reader (the record may not
+ * decrypt: no secret yet), a reader that is not blocked is not woken. */
+static void test_wake_tls13_client_refusal_copied(void **state)
+{
+	static const struct frame_opts fin = { .flags = CS_TCP_FIN | CS_TCP_ACK };
+	struct t *t = *state;
+	struct cs_flow_state st;
+	size_t l, n;
+
+	client_hello_1000(t);
+	l = tls_rec(pl, 20, 0, 6);
+	l += tls_rec(pl + l, 23, 0, 5 + WIRE_TLS13_ALERT_LEN);
+	n = frame(pkt, &F4, 1517, pl, l, NULL);
+	assert_false(run_woke_w(t, pkt, n, 1, false));
+	assert_int_equal(t->ev[0].ev.len, l);
+	assert_true(flow_state(t, &F4, &st));
+	assert_int_equal(st.enc, CS_ENC_CLIENT_RECS);
+	assert_int_equal(st.outcome_close, 1);
+	n = frame(pkt, &F4, 1517 + l, NULL, 0, &fin);
 	assert_true(run_woke(t, pkt, n, 1));
 }
 
@@ -1343,6 +1449,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_copy_encrypted_cap, setup_copy_cap600,
 						teardown),
 		T(test_hint_bucket_shared),
+		/* lat14: a TLS 1.3 client's outcome wakes the reader */
+		T(test_wake_tls13_client_finished),
+		T(test_wake_tls13_client_refusal),
+		cmocka_unit_test_setup_teardown(test_wake_tls13_client_refusal_copied, setup_copy,
+						teardown),
 	};
 	return PROG_RUN_MAIN("bpf_prog_test_run", tests);
 }
