@@ -35,6 +35,7 @@
 # generating one), N12 N13 BULK_EVERY BULK_KB THREADS (capture size, see
 # mkpcap.sh), RUNS (5), IPERF_SECONDS (5), CERTSENTRY, BENCH_OUT_MD, BENCH_OUT_JSON,
 # LIVE_SECONDS (12) LIVE_RUNS (3) LIVE_THREADS (8) LIVE_TLS13_PCT (20) LAT_THREADS (1) LAT_RT (1: the chrt run; 0: none)
+# LAT_N (20000: a full-load run's handshakes when live_nginx did not size them)
 # LAT_CGROUP (1: two more full-load runs, certsentry in a cpu cgroup of its own as systemd's unit
 # puts it, at CPUWeight 100 and at LAT_WEIGHT (1000); 0: none)
 # LIVE_PERF (a directory: perf record -g of certsentry during its live runs;
@@ -801,7 +802,8 @@ lat_cg_run() {
 	rm -f "$W/live-certsentry-$1".*
 	cg_new "certsentry-bench-$$-$1.service" "$2" || { echo "cannot make a cpu cgroup (run $1)" >> "$W/live.err"; return 1; }
 	echo "$CG_KIND" > "$W/cg-$1.kind"
-	printf '#!/bin/sh\necho $$ > %s/cgroup.procs && exec %s "$@"\n' "$CG_DIR" "$BIN" > "$W/bin/certsentry-cg$1"
+	# ip netns exec remounts /sys: the group is reached through this shell's root
+	printf '#!/bin/sh\necho $$ > /proc/%s/root%s/cgroup.procs && exec %s "$@"\n' "$$" "$CG_DIR" "$BIN" > "$W/bin/certsentry-cg$1"
 	chmod +x "$W/bin/certsentry-cg$1"
 	BIN=$W/bin/certsentry-cg$1 live_one certsentry "$1" "$LIVE_THREADS" "$LIVE_N"
 	rc=$?
@@ -889,7 +891,7 @@ section_latency() {
 	echo >> "$md"
 	TLSLOAD=$(helper tlsload) BPFSTATS=$(helper bpfstats)
 	if ! live_setup; then { echo "FAILED: $(cat "$W/live.err")"; echo; } >> "$md"; return 1; fi
-	[ -n "$LIVE_N" ] || LIVE_N=20000
+	[ -n "$LIVE_N" ] || LIVE_N=${LAT_N:-20000}
 	[ -s "$W/live.l" ] || : > "$W/live.l"
 	# Full load: the certsentry runs of live_nginx, or one of our own.
 	if ! ls "$W"/live-certsentry-*.metrics >/dev/null 2>&1; then
