@@ -38,6 +38,10 @@ const volatile __u32 hint_seed; /* random, set by userspace at load */
  * encrypted flight whole (cs_enc_max): none, all (a key-log file), or those
  * of servers' ports in enc_ports (Go servers the uprobe source found). */
 const volatile __u32 copy_encrypted;
+/* 1: every TLS 1.3 client outcome is written (--every), so a client's first
+ * encrypted record wakes the reader whatever its size; 0: only an
+ * alert-sized one does (a refusal, the only outcome written by default). */
+const volatile __u32 wake_outcomes;
 /* --port: the server ports a direction may start on (none set: any). */
 const volatile struct cs_port_set port_set;
 /*
@@ -435,10 +439,12 @@ static __always_inline void ev_fill(struct cs_event *ev, struct __sk_buff *skb, 
  * refusing the certificate is an alert line, and refusals are rare.
  * A TLS 1.3 client's outcome is decided by its first encrypted record (a
  * Finished's size, or the record decrypted with the key log) or, when that
- * record is alert-sized, by the close right after it: the client's write
- * holding that record wakes it (WAKE_OUTCOME, at most one per handshake),
- * and so does the FIN/RST after an alert-sized one (cs_flow_state's
- * outcome_close).
+ * record is alert-sized, by the close right after it. A refusal is news:
+ * the client's write holding an alert-sized first record wakes it
+ * (WAKE_OUTCOME), and so does the FIN/RST after it (cs_flow_state's
+ * outcome_close). An accepted outcome is written only with --every
+ * (wake_outcomes): then every first record wakes it, one more wakeup per
+ * TLS 1.3 handshake; else it waits like the client's other records.
  */
 enum cs_wake {
 	WAKE_NONE = 0,
@@ -685,8 +691,8 @@ static __always_inline void walk_stop(struct cs_flow_state *st, __u32 rec)
  * Walks the units this packet holds (cs_wire.h). Returns how its copy may
  * wake the reader (enum cs_wake): WAKE_ALERT where the walk stops at an
  * alert, WAKE_NOW where it stops at the first encrypted record (none
- * copied), WAKE_OUTCOME where it takes the first encrypted record whole,
- * WAKE_PUSHED for a packet that holds bytes of a record the walk
+ * copied; a client's only if its outcome is a line now), WAKE_OUTCOME for
+ * a packet holding the first encrypted record whose outcome is, WAKE_PUSHED for a packet that holds bytes of a record the walk
  * takes (handshake, or an encrypted record taken whole), WAKE_NONE for one
  * that starts with the record the walk stops at, or holds no more than a
  * CCS before it (TLS 1.2's CCS + Finished).
@@ -704,6 +710,7 @@ static __always_inline __u8 walk(struct __sk_buff *skb, const struct pkt *p,
 		.took = (__s32)(st->next_rec - p->seq) > 0,
 	};
 	__u8 u[TLS_HDR_LEN];
+	bool outcome;
 
 	if (st->part_len && p->seq == st->next_rec + st->part_len) {
 		if (!join_unit(skb, p, st, u))
@@ -722,19 +729,21 @@ static __always_inline __u8 walk(struct __sk_buff *skb, const struct pkt *p,
 	st->body = w.w.body;
 	if (w.enc_first && st->quiet && w.enc_len == WIRE_TLS13_ALERT_LEN)
 		st->outcome_close = 1;
+	/* The packet holds a first encrypted record whose outcome is a line now. */
+	outcome = w.enc_first && (st->outcome_close || wake_outcomes);
 	if (w.stop) {
 		walk_stop(st, w.w.rec);
 		if (w.alert_stop)
 			return WAKE_ALERT;
 		if (w.enc_stop)
-			return WAKE_NOW;
+			return outcome || !st->quiet ? WAKE_NOW : WAKE_NONE;
 	}
 	/* Keep the first bytes of a unit the packet ends in (the longest seen,
 	 * should a retransmission end sooner). */
 	if (!w.stop && w.tail > st->part_len &&
 	    !load_part(skb, p->poff + (w.w.rec - w.seq), w.tail, &st->part))
 		st->part_len = w.tail;
-	return w.enc_first ? WAKE_OUTCOME : w.took ? WAKE_PUSHED : WAKE_NONE;
+	return outcome ? WAKE_OUTCOME : w.took ? WAKE_PUSHED : WAKE_NONE;
 }
 
 /* A quiet direction's (the client's) records wake the reader only where its

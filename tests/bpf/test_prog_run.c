@@ -1045,8 +1045,8 @@ static void client_hello_1000(struct t *t)
  * copy_encrypted: the server's flight after its ServerHello is copied whole,
  * CS_ENC_SERVER_RECS records, each packet waking the reader like the clear
  * flight; the walk stops at the record after the last (its header +
- * CS_TAIL_BYTES). The client takes CS_ENC_CLIENT_RECS: the packet holding
- * its first (its outcome, decrypted with the key log) wakes it.
+ * CS_TAIL_BYTES). The client takes CS_ENC_CLIENT_RECS and does not wake it
+ * (its Finished: an accepted outcome, written only with --every).
  */
 static void test_copy_encrypted(void **state)
 {
@@ -1074,7 +1074,7 @@ static void test_copy_encrypted(void **state)
 	l += tls_rec(pl + l, 23, 0, 74);
 	l += tls_rec(pl + l, 23, 0, 120);
 	n = frame(pkt, &F4, 1517, pl, l, NULL);
-	assert_true(run_woke(t, pkt, n, 1));
+	assert_false(run_woke(t, pkt, n, 1));
 	assert_int_equal(t->ev[0].ev.len, 6 + 74 + 5 + CS_TAIL_BYTES);
 	assert_true(flow_state(t, &F4, &st));
 	assert_int_equal(st.walking, WIRE_WALK_OFF);
@@ -1179,16 +1179,26 @@ static void tls13_flight(struct t *t)
 	assert_true(run_woke(t, pkt, n, 1));
 }
 
+static int setup_every(void **state)
+{
+	int rc;
+
+	load_wake_outcomes = 1;
+	rc = load(state, 0);
+	load_wake_outcomes = 0;
+	return rc;
+}
+
 /*
  * The client's CCS + encrypted Finished decides its outcome (accepted, by
- * the record's size): that write wakes the reader, or the outcome line
- * would wait for the next server flight or the poll timeout. Once: the
- * walk has stopped, and its close decides nothing, so neither wakes.
+ * the record's size). With --every (wake_outcomes) that line is written, so
+ * the write wakes the reader, or the line would wait for the next server
+ * flight or the poll timeout; by default it is not, and the write does not.
+ * Once: the walk has stopped, and the close decides nothing.
  */
-static void test_wake_tls13_client_finished(void **state)
+static void client_finished(struct t *t, bool woke)
 {
 	static const struct frame_opts fin = { .flags = CS_TCP_FIN | CS_TCP_ACK };
-	struct t *t = *state;
 	struct cs_flow_state st;
 	size_t l, n;
 
@@ -1196,7 +1206,7 @@ static void test_wake_tls13_client_finished(void **state)
 	l = tls_rec(pl, 20, 0, 6);
 	l += tls_rec(pl + l, 23, 0, 5 + 53); /* OUTCOME_FINISHED_MIN */
 	n = frame(pkt, &F4, 1517, pl, l, NULL);
-	assert_true(run_woke(t, pkt, n, 1));
+	assert_int_equal(run_woke(t, pkt, n, 1), woke);
 	assert_int_equal(t->ev[0].ev.len, 6 + 5 + CS_TAIL_BYTES);
 	assert_true(flow_state(t, &F4, &st));
 	assert_int_equal(st.outcome_close, 0);
@@ -1207,9 +1217,19 @@ static void test_wake_tls13_client_finished(void **state)
 	assert_false(run_woke(t, pkt, n, 1));
 }
 
+static void test_wake_tls13_client_finished_every(void **state)
+{
+	client_finished(*state, true);
+}
+
+static void test_wake_tls13_client_finished_default(void **state)
+{
+	client_finished(*state, false);
+}
+
 /*
- * A refusal: the client's alert-sized encrypted record (woken for like a
- * Finished), then its FIN right after it, which is what decides the
+ * A refusal, by default: the client's alert-sized encrypted record, then
+ * its FIN right after it, which is what decides the
  * outcome (aborted): the FIN's CLOSE wakes the reader though it has no
  * PSH. Likewise an RST; the server's own close does not.
  */
@@ -1450,7 +1470,9 @@ int main(void)
 						teardown),
 		T(test_hint_bucket_shared),
 		/* lat14: a TLS 1.3 client's outcome wakes the reader */
-		T(test_wake_tls13_client_finished),
+		cmocka_unit_test_setup_teardown(test_wake_tls13_client_finished_every, setup_every,
+						teardown),
+		T(test_wake_tls13_client_finished_default),
 		T(test_wake_tls13_client_refusal),
 		cmocka_unit_test_setup_teardown(test_wake_tls13_client_refusal_copied, setup_copy,
 						teardown),
