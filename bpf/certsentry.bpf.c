@@ -38,6 +38,10 @@ const volatile __u32 hint_seed; /* random, set by userspace at load */
  * encrypted flight whole (cs_enc_max): none, all (a key-log file), or those
  * of servers' ports in enc_ports (Go servers the uprobe source found). */
 const volatile __u32 copy_encrypted;
+/* 1: every TLS 1.3 client outcome is written (--every), so a client's first
+ * encrypted record wakes the reader whatever its size; 0: only an
+ * alert-sized one does (a refusal, the only outcome written by default). */
+const volatile __u32 wake_outcomes;
 /* --port: the server ports a direction may start on (none set: any). */
 const volatile struct cs_port_set port_set;
 /*
@@ -449,19 +453,29 @@ static __always_inline void ev_fill(struct cs_event *ev, struct __sk_buff *skb, 
  * uprobe record, a key log line) would otherwise wait for the poll timeout.
  * An alert in the clear wakes it from either side (WAKE_ALERT): a client
  * refusing the certificate is an alert line, and refusals are rare.
+ * A TLS 1.3 client's outcome is decided by its first encrypted record (a
+ * Finished's size, or the record decrypted with the key log) or, when that
+ * record is alert-sized, by the close right after it. A refusal is news:
+ * the client's write holding an alert-sized first record wakes it
+ * (WAKE_OUTCOME), and so does the FIN/RST after it (cs_flow_state's
+ * outcome_close). An accepted outcome is written only with --every
+ * (wake_outcomes): then every first record wakes it, one more wakeup per
+ * TLS 1.3 handshake; else it waits like the client's other records.
  */
 enum cs_wake {
 	WAKE_NONE = 0,
-	WAKE_PUSHED, /* a sender's write: PSH, or a datagram */
-	WAKE_NOW,    /* the direction's copy ends here */
-	WAKE_ALERT,  /* an alert in the clear, from either side */
+	WAKE_PUSHED,  /* a sender's write: PSH, or a datagram */
+	WAKE_OUTCOME, /* the same, holding the direction's first encrypted record */
+	WAKE_NOW,     /* the direction's copy ends here */
+	WAKE_ALERT,   /* an alert in the clear, from either side */
 };
 
 static __always_inline bool wants_wakeup(const struct cs_event *ev, __u8 wake)
 {
 	if (wake >= WAKE_NOW)
 		return true;
-	if (wake == WAKE_PUSHED && (ev->tcp_flags & CS_TCP_PSH || ev->key.proto == IPPROTO_UDP))
+	if ((wake == WAKE_PUSHED || wake == WAKE_OUTCOME) &&
+	    (ev->tcp_flags & CS_TCP_PSH || ev->key.proto == IPPROTO_UDP))
 		return true;
 	return bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >
 	       bpf_ringbuf_query(&events, BPF_RB_RING_SIZE) / 8;
@@ -577,7 +591,7 @@ static __always_inline void copy_payload(struct __sk_buff *skb, const struct pkt
 	bpf_loop((n + CS_EVENT_DATA_MAX - 1) / CS_EVENT_DATA_MAX, copy_chunk, &c, 0);
 }
 
-static __always_inline void emit_close(struct __sk_buff *skb, const struct pkt *p)
+static __always_inline void emit_close(struct __sk_buff *skb, const struct pkt *p, __u8 wake)
 {
 	struct cs_scratch *sc = scratch_get();
 
@@ -586,7 +600,7 @@ static __always_inline void emit_close(struct __sk_buff *skb, const struct pkt *
 	ev_fill(&sc->ev, skb, p, CS_EV_CLOSE);
 	sc->ev.seq = p->seq + p->plen;
 	sc->ev.len = 0;
-	ring_out(&sc->ev, sizeof(sc->ev), 0, WAKE_NONE);
+	ring_out(&sc->ev, sizeof(sc->ev), 0, wake);
 }
 
 struct walk_ctx {
@@ -600,12 +614,20 @@ struct walk_ctx {
 	bool took;	    /* the packet holds bytes of a record the walk takes */
 	bool enc_stop;	    /* it stops at TLS 1.3's first encrypted record */
 	bool alert_stop;    /* it stops at an alert in the clear */
+	bool enc_first;	    /* it reads the direction's first encrypted record's header */
+	__u16 enc_len;	    /* ... whose length is this */
 };
 
 /* One unit (cs_wire.h) read at w.rec: the walk goes on, or stops. */
 static __always_inline bool walk_unit(struct walk_ctx *w, const __u8 *u)
 {
-	enum wire_step s = wire_walk_unit(&w->w, u);
+	enum wire_step s;
+
+	if (!w->w.enc && w->w.phase != WIRE_WALK_HELLO && u[0] == TLS_CT_APPDATA) {
+		w->enc_first = true;
+		w->enc_len = (__u16)u[3] << 8 | u[4];
+	}
+	s = wire_walk_unit(&w->w, u);
 
 	if (s == WIRE_TOOK)
 		w->took = true;
@@ -685,7 +707,8 @@ static __always_inline void walk_stop(struct cs_flow_state *st, __u32 rec)
  * Walks the units this packet holds (cs_wire.h). Returns how its copy may
  * wake the reader (enum cs_wake): WAKE_ALERT where the walk stops at an
  * alert, WAKE_NOW where it stops at the first encrypted record (none
- * copied), WAKE_PUSHED for a packet that holds bytes of a record the walk
+ * copied; a client's only if its outcome is a line now), WAKE_OUTCOME for
+ * a packet holding the first encrypted record whose outcome is, WAKE_PUSHED for a packet that holds bytes of a record the walk
  * takes (handshake, or an encrypted record taken whole), WAKE_NONE for one
  * that starts with the record the walk stops at, or holds no more than a
  * CCS before it (TLS 1.2's CCS + Finished).
@@ -703,6 +726,7 @@ static __always_inline __u8 walk(struct __sk_buff *skb, const struct pkt *p,
 		.took = (__s32)(st->next_rec - p->seq) > 0,
 	};
 	__u8 u[TLS_HDR_LEN];
+	bool outcome;
 
 	if (st->part_len && p->seq == st->next_rec + st->part_len) {
 		if (!join_unit(skb, p, st, u))
@@ -719,18 +743,32 @@ static __always_inline __u8 walk(struct __sk_buff *skb, const struct pkt *p,
 	st->walking = w.w.phase;
 	st->enc = w.w.enc;
 	st->body = w.w.body;
+	if (w.enc_first && st->quiet && w.enc_len == WIRE_TLS13_ALERT_LEN)
+		st->outcome_close = 1;
+	/* The packet holds a first encrypted record whose outcome is a line now. */
+	outcome = w.enc_first && (st->outcome_close || wake_outcomes);
 	if (w.stop) {
 		walk_stop(st, w.w.rec);
 		if (w.alert_stop)
 			return WAKE_ALERT;
-		return w.enc_stop ? WAKE_NOW : w.took ? WAKE_PUSHED : WAKE_NONE;
+		if (w.enc_stop)
+			return outcome || !st->quiet ? WAKE_NOW : WAKE_NONE;
 	}
 	/* Keep the first bytes of a unit the packet ends in (the longest seen,
 	 * should a retransmission end sooner). */
-	if (w.tail > st->part_len &&
+	if (!w.stop && w.tail > st->part_len &&
 	    !load_part(skb, p->poff + (w.w.rec - w.seq), w.tail, &st->part))
 		st->part_len = w.tail;
-	return w.took ? WAKE_PUSHED : WAKE_NONE;
+	return outcome ? WAKE_OUTCOME : w.took ? WAKE_PUSHED : WAKE_NONE;
+}
+
+/* A quiet direction's (the client's) records wake the reader only where its
+ * TLS 1.3 outcome is decided, or for an alert in the clear. */
+static __always_inline __u8 quiet_wake(__u8 wake)
+{
+	if (wake == WAKE_ALERT)
+		return wake;
+	return wake >= WAKE_OUTCOME ? WAKE_OUTCOME : WAKE_NONE;
 }
 
 /* A starting TCP direction's cs_enc_max: enc_ports is looked up only for
@@ -762,6 +800,7 @@ static __always_inline void flow_init(struct cs_flow_state *st, __u32 seq, int m
 	st->enc = 0;
 	st->enc_max = enc_max;
 	st->body = 0;
+	st->outcome_close = 0;
 }
 
 /* The bucket is bumped before the insert so that no other CPU can see the
@@ -825,7 +864,7 @@ static __always_inline int tracked_data(struct __sk_buff *skb, const struct pkt 
 		if (n > p->plen)
 			n = p->plen;
 		if (n)
-			copy_payload(skb, p, n, st->quiet && wake != WAKE_ALERT ? WAKE_NONE : wake);
+			copy_payload(skb, p, n, st->quiet ? quiet_wake(wake) : wake);
 	}
 	end = off + p->plen;
 	if (end > st->hi)
@@ -851,7 +890,7 @@ static __always_inline void tracked_close(struct __sk_buff *skb, const struct pk
 	__s32 fin = p->seq + p->plen - st->isn;
 
 	if (!st->closing) {
-		emit_close(skb, p);
+		emit_close(skb, p, st->outcome_close ? WAKE_NOW : WAKE_NONE);
 		st->closing = 1;
 	}
 	if (st->done || fin < 0 || st->hi >= (__u32)fin) {

@@ -160,13 +160,18 @@ struct cs_flow_state {
 	 * the packet at next_rec + part_len completes it. part_len 0: none kept. */
 	__u32 part;
 	__u8 part_len;
-	/* The direction began with a ClientHello. Its records never wake the
-	 * reader: the server's answer does, and brings them along. */
+	/* The direction began with a ClientHello. Its records wake the reader
+	 * only where its TLS 1.3 outcome is decided or for an alert in the
+	 * clear: the server's answer does, and brings the rest along. */
 	__u8 quiet;
 	__u8 enc;     /* encrypted records taken (wire_walk.enc) */
 	__u8 enc_max; /* ... at most (cs_enc_max), set when the direction starts */
 	__u16 body;   /* walking WIRE_WALK_HELLO: the record's body length */
-	__u8 pad3[2];
+	/* A quiet direction's first encrypted record was alert-sized
+	 * (WIRE_TLS13_ALERT_LEN): its FIN/RST decides the client's outcome and
+	 * wakes the reader. */
+	__u8 outcome_close;
+	__u8 pad3;
 };
 
 /* ---- Hints (array map "hints") ---------------------------------------------- */

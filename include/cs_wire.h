@@ -313,6 +313,11 @@ struct wire_walk {
 	__u8 enc_max; /* encrypted records this direction may take */
 };
 
+/* A TLS 1.3 encrypted alert's record body: 2 bytes, the inner content
+ * type and a 16-byte tag (AES-GCM and ChaCha20-Poly1305 alike). A client's
+ * first encrypted record of this size is a refusal if its close follows. */
+#define WIRE_TLS13_ALERT_LEN 19
+
 /* Bytes from the header at h to the next one. */
 WIRE_FN __u32 wire_tls_rec_span(const __u8 *h)
 {

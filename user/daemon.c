@@ -40,6 +40,10 @@
 /* Longest wait of a record the kernel did not wake us for; also the period
  * of the metrics and list-reload checks. */
 #define POLL_MS 50
+/* A batch of ring records is cut short for a line that has waited this long
+ * for the batch's flush; lines whose latency waits for their flush, at most. */
+#define LINE_HOLD_NS   250000ULL
+#define LINES_HELD_MAX 64
 
 /* The live loop's periodic tasks, by index in struct app's table. */
 enum {
@@ -97,6 +101,11 @@ struct app {
 	 * rescan period (0: never read), not per hidden handshake */
 	struct cs_port_set listening;
 	uint64_t listening_ns;
+	/* Lines handed to the output since its last flush (lines_flush): the
+	 * kernel times of their packets, recorded as latency when they leave. */
+	uint64_t held[LINES_HELD_MAX];
+	uint32_t n_held;
+	uint64_t held_since; /* when the first of them was handed on, 0: none */
 };
 
 static volatile sig_atomic_t exiting, reload_requested;
@@ -195,11 +204,44 @@ static void lists_event(struct app *a, enum event_action action)
 
 /* ---- the pipeline ---- */
 
-/* Live only: the kernel stamped the packet that completed the handshake
- * message with CLOCK_MONOTONIC; the line has just been flushed. */
-static void latency_record(struct app *a, uint64_t pkt_mono)
+/* The output's lines leave now. Live, their latency ends here: from the
+ * packet that completed the handshake message, stamped by the kernel with
+ * CLOCK_MONOTONIC, to the line flushed (the batch's lines leave together). */
+static void lines_flush(struct app *a)
 {
-	hist_record(&a->counters.latency, (mono_ns() - pkt_mono) / 1000);
+	uint64_t now;
+
+	output_flush(a->out);
+	if (!a->held_since)
+		return;
+	now = mono_ns();
+	for (uint32_t i = 0; i < a->n_held; i++)
+		hist_record(&a->counters.latency, (now - a->held[i]) / 1000);
+	a->n_held = 0;
+	a->held_since = 0;
+}
+
+/* A line handed to the output, about the packet at kernel time pkt_mono
+ * (0: none, e.g. a rate alert). */
+static void line_held(struct app *a, uint64_t pkt_mono)
+{
+	if (a->n_held == LINES_HELD_MAX)
+		lines_flush(a);
+	if (!a->held_since)
+		a->held_since = mono_ns();
+	if (pkt_mono)
+		a->held[a->n_held++] = pkt_mono;
+}
+
+/* Live, each ring record: a line does not wait for the end of a long batch. */
+static int live_segment(void *ctx, const struct cs_segment *s)
+{
+	struct app *a = ctx;
+	int rc = flow_segment(a->flows, s);
+
+	if (a->held_since && mono_ns() - a->held_since >= LINE_HOLD_NS)
+		lines_flush(a);
+	return rc;
 }
 
 /* flow -> checks -> dedup -> output: the verdict stages, in that order. */
@@ -258,8 +300,7 @@ static void on_report(void *ctx, const struct cs_report *r)
 	    dedup_admit(a->dedup, &copy, verdict_name(&v), v.worst, r->ts_ns)) {
 		term_clear(a); /* the line leaves at the batch's flush, before a redraw */
 		output_report(a->out, &copy);
-		if (r->mono_ns)
-			latency_record(a, r->mono_ns);
+		line_held(a, r->mono_ns);
 	}
 counted:
 	sources_hold(a->src, &copy, &v);
@@ -828,7 +869,7 @@ static void confirm_run(struct app *a)
 	if (!a->confirm)
 		return;
 	confirm_tick(a->confirm, mono_ns());
-	output_flush(a->out);
+	lines_flush(a);
 }
 
 static void confirm_teardown(struct app *a)
@@ -860,7 +901,8 @@ static int live_open(struct app *a)
 
 	co.max_bytes = a->cfg->max_bytes;
 	co.copy_encrypted = a->copy_encrypted;
-	co.ports = a->cfg->filter.port; /* --port in the kernel too */
+	co.wake_outcomes = a->cfg->every; /* else only refusals are written */
+	co.ports = a->cfg->filter.port;	  /* --port in the kernel too */
 	co.n_ports = a->cfg->filter.n_port;
 	co.copy_by_port = a->enc_ports != NULL;
 	if (!(a->cap = capture_open(&co, err, sizeof(err)))) {
@@ -923,10 +965,9 @@ static int run_live(struct app *a)
 		/* The kernel wakes us for the server's flights only; the timeout
 		 * bounds how long the rest (client certificates and alerts,
 		 * closes) may wait in the ring on a quiet host. */
-		n = capture_poll(a->cap, confirm_poll_ms(a->confirm, POLL_MS), flow_segment,
-				 a->flows);
+		n = capture_poll(a->cap, confirm_poll_ms(a->confirm, POLL_MS), live_segment, a);
 		keysrc_poll(a);
-		output_flush(a->out); /* this batch's lines leave now */
+		lines_flush(a); /* this batch's lines leave now */
 		if (n < 0 && n != -EINTR) {
 			fprintf(stderr, "certsentry: ring buffer: %s\n", strerror(-n));
 			break;
@@ -942,6 +983,7 @@ static void finish_live(struct app *a)
 {
 	flow_drain(a->flows);
 	dedup_flush(a->dedup, wall_ns(), true);
+	lines_flush(a);
 	stats_event(a, EV_STOPPED);
 	confirm_teardown(a);
 	sources_teardown(a);

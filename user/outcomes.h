@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include "cs_wire.h"
 #include "report.h"
 
 /*
@@ -20,8 +21,8 @@
  * record, early data. Only the client's stream offsets are compared: its
  * close must come right at the end of the short record.
  */
-#define OUTCOME_FINISHED_MIN 53 /* 4 + 32 (SHA-256 Finished) + 1 + 16 */
-#define OUTCOME_ALERT_LEN    19 /* 2 + 1 + 16 */
+#define OUTCOME_FINISHED_MIN 53			  /* 4 + 32 (SHA-256 Finished) + 1 + 16 */
+#define OUTCOME_ALERT_LEN    WIRE_TLS13_ALERT_LEN /* 2 + 1 + 16 */
 
 struct outcome_track {
 	uint8_t state;	    /* outcomes.c: none, flight, record, decided */

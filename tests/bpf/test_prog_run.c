@@ -1046,7 +1046,8 @@ static void client_hello_1000(struct t *t)
  * copy_encrypted: the server's flight after its ServerHello is copied whole,
  * CS_ENC_SERVER_RECS records, each packet waking the reader like the clear
  * flight; the walk stops at the record after the last (its header +
- * CS_TAIL_BYTES). The client takes CS_ENC_CLIENT_RECS and never wakes it.
+ * CS_TAIL_BYTES). The client takes CS_ENC_CLIENT_RECS and does not wake it
+ * (its Finished: an accepted outcome, written only with --every).
  */
 static void test_copy_encrypted(void **state)
 {
@@ -1160,6 +1161,131 @@ static void test_wake_client_alert(void **state)
 	pl[5] = 2;  /* fatal */
 	pl[6] = 42; /* bad_certificate */
 	n = frame(pkt, &F4, 1517, pl, l, NULL);
+	assert_true(run_woke(t, pkt, n, 1));
+}
+
+/* ---- a TLS 1.3 client's outcome wakes the reader (lat14) ---- */
+
+/* ClientHello at 1000 (client_hello_1000), then the server's TLS 1.3
+ * flight at 77: ServerHello, CCS, encrypted records not copied. */
+static void tls13_flight(struct t *t)
+{
+	size_t l, n;
+
+	client_hello_1000(t);
+	l = tls_rec(pl, 22, 2, 122);
+	l += tls_rec(pl + l, 20, 0, 6);
+	l += tls_rec(pl + l, 23, 0, 1400);
+	n = frame(pkt, &F4R, 77, pl, l, NULL);
+	assert_true(run_woke(t, pkt, n, 1));
+}
+
+static int setup_every(void **state)
+{
+	int rc;
+
+	load_wake_outcomes = 1;
+	rc = load(state, 0);
+	load_wake_outcomes = 0;
+	return rc;
+}
+
+/*
+ * The client's CCS + encrypted Finished decides its outcome (accepted, by
+ * the record's size). With --every (wake_outcomes) that line is written, so
+ * the write wakes the reader, or the line would wait for the next server
+ * flight or the poll timeout; by default it is not, and the write does not.
+ * Once: the walk has stopped, and the close decides nothing.
+ */
+static void client_finished(struct t *t, bool woke)
+{
+	static const struct frame_opts fin = { .flags = CS_TCP_FIN | CS_TCP_ACK };
+	struct cs_flow_state st;
+	size_t l, n;
+
+	tls13_flight(t);
+	l = tls_rec(pl, 20, 0, 6);
+	l += tls_rec(pl + l, 23, 0, 5 + 53); /* OUTCOME_FINISHED_MIN */
+	n = frame(pkt, &F4, 1517, pl, l, NULL);
+	assert_int_equal(run_woke(t, pkt, n, 1), woke);
+	assert_int_equal(t->ev[0].ev.len, 6 + 5 + CS_TAIL_BYTES);
+	assert_true(flow_state(t, &F4, &st));
+	assert_int_equal(st.outcome_close, 0);
+	l = tls_rec(pl, 23, 0, 200); /* GET: past the walk's stop, not copied */
+	n = frame(pkt, &F4, 1517 + 6 + 5 + 53, pl, l, NULL);
+	assert_false(run_woke(t, pkt, n, 0));
+	n = frame(pkt, &F4, 1517 + 6 + 5 + 53 + l, NULL, 0, &fin);
+	assert_false(run_woke(t, pkt, n, 1));
+}
+
+static void test_wake_tls13_client_finished_every(void **state)
+{
+	client_finished(*state, true);
+}
+
+static void test_wake_tls13_client_finished_default(void **state)
+{
+	client_finished(*state, false);
+}
+
+/*
+ * A refusal, by default: the client's alert-sized encrypted record, then
+ * its FIN right after it, which is what decides the
+ * outcome (aborted): the FIN's CLOSE wakes the reader though it has no
+ * PSH. Likewise an RST; the server's own close does not.
+ */
+static void test_wake_tls13_client_refusal(void **state)
+{
+	static const struct frame_opts fin = { .flags = CS_TCP_FIN | CS_TCP_ACK };
+	static const struct frame_opts rst = { .flags = CS_TCP_RST | CS_TCP_ACK };
+	struct t *t = *state;
+	struct cs_flow_state st;
+	size_t l, n;
+
+	tls13_flight(t);
+	l = tls_rec(pl, 20, 0, 6);
+	l += tls_rec(pl + l, 23, 0, 5 + WIRE_TLS13_ALERT_LEN);
+	n = frame(pkt, &F4, 1517, pl, l, NULL);
+	assert_true(run_woke(t, pkt, n, 1));
+	assert_true(flow_state(t, &F4, &st));
+	assert_int_equal(st.outcome_close, 1);
+	n = frame(pkt, &F4R, 77 + 122 + 6 + 1400, NULL, 0, &fin); /* the server's */
+	assert_false(run_woke(t, pkt, n, 1));
+	n = frame(pkt, &F4, 1517 + l, NULL, 0, &fin);
+	assert_true(run_woke(t, pkt, n, 1));
+	assert_int_equal(t->ev[0].ev.type, CS_EV_CLOSE);
+	assert_false(flow_state(t, &F4, &st));
+	/* the same refusal on F6, ended by a reset */
+	n = frame(pkt, &F6, 1000, pl, tls_rec(pl, 22, 1, 517), NULL);
+	assert_false(run_woke(t, pkt, n, 1));
+	l = tls_rec(pl, 20, 0, 6);
+	l += tls_rec(pl + l, 23, 0, 5 + WIRE_TLS13_ALERT_LEN);
+	n = frame(pkt, &F6, 1517, pl, l, NULL);
+	assert_true(run_woke(t, pkt, n, 1));
+	n = frame(pkt, &F6, 1517 + l, NULL, 0, &rst);
+	assert_true(run_woke(t, pkt, n, 1));
+}
+
+/* With a key source the client's first encrypted record is taken whole: an
+ * alert-sized one still makes its close wake the reader (the record may not
+ * decrypt: no secret yet), a reader that is not blocked is not woken. */
+static void test_wake_tls13_client_refusal_copied(void **state)
+{
+	static const struct frame_opts fin = { .flags = CS_TCP_FIN | CS_TCP_ACK };
+	struct t *t = *state;
+	struct cs_flow_state st;
+	size_t l, n;
+
+	client_hello_1000(t);
+	l = tls_rec(pl, 20, 0, 6);
+	l += tls_rec(pl + l, 23, 0, 5 + WIRE_TLS13_ALERT_LEN);
+	n = frame(pkt, &F4, 1517, pl, l, NULL);
+	assert_false(run_woke_w(t, pkt, n, 1, false));
+	assert_int_equal(t->ev[0].ev.len, l);
+	assert_true(flow_state(t, &F4, &st));
+	assert_int_equal(st.enc, CS_ENC_CLIENT_RECS);
+	assert_int_equal(st.outcome_close, 1);
+	n = frame(pkt, &F4, 1517 + l, NULL, 0, &fin);
 	assert_true(run_woke(t, pkt, n, 1));
 }
 
@@ -1489,6 +1615,13 @@ int main(void)
 		T(test_continuation_other_starts),
 		T(test_continuation_bucket_mate),
 		T(test_continuation_past_window),
+		/* a TLS 1.3 client's outcome wakes the reader */
+		cmocka_unit_test_setup_teardown(test_wake_tls13_client_finished_every, setup_every,
+						teardown),
+		T(test_wake_tls13_client_finished_default),
+		T(test_wake_tls13_client_refusal),
+		cmocka_unit_test_setup_teardown(test_wake_tls13_client_refusal_copied, setup_copy,
+						teardown),
 	};
 	return PROG_RUN_MAIN("bpf_prog_test_run", tests);
 }

@@ -35,6 +35,9 @@
 # generating one), N12 N13 BULK_EVERY BULK_KB THREADS (capture size, see
 # mkpcap.sh), RUNS (5), IPERF_SECONDS (5), CERTSENTRY, BENCH_OUT_MD, BENCH_OUT_JSON,
 # LIVE_SECONDS (12) LIVE_RUNS (3) LIVE_THREADS (8) LIVE_TLS13_PCT (20) LAT_THREADS (1) LAT_RT (1: the chrt run; 0: none)
+# LAT_N (20000: a full-load run's handshakes when live_nginx did not size them)
+# LAT_CGROUP (1: two more full-load runs, certsentry in a cpu cgroup of its own as systemd's unit
+# puts it, at CPUWeight 100 and at LAT_WEIGHT (1000); 0: none)
 # LIVE_PERF (a directory: perf record -g of certsentry during its live runs;
 # LIVE_PERF_MODE=all records the whole machine, =trace counts syscalls,
 # =dwarf unwinds userspace stacks too),
@@ -49,7 +52,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$ROOT" || exit 1
 # shellcheck source=../../tests/e2e/lib.sh
 . "$ROOT/tests/e2e/lib.sh"	# TMP, ns_new, bg, wait_for, start_sentry, stop_pid, cleanup
-trap 'set +e; cleanup' EXIT
+trap 'set +e; cleanup; cg_cleanup' EXIT
 W=$TMP
 SECTIONS=${BENCH_SECTIONS:-fastpath offline iperf3 live_nginx latency tls13_sources inventory memory verdict}
 RUNS=${RUNS:-5}
@@ -764,6 +767,49 @@ live_report() {	# MD JSON CALIBRATION-RATE
 # ---- latency: certsentry's own histogram, kernel packet timestamp -> line flushed ----
 LAT_THREADS=${LAT_THREADS:-1}	# the moderate load: one client thread
 LAT_RT=${LAT_RT:-1}		# 1: one more full-load run, certsentry at SCHED_FIFO 20 (run 90)
+LAT_CGROUP=${LAT_CGROUP:-1}	# 1: two more, certsentry in its own cgroup (runs 91, 92)
+LAT_WEIGHT=${LAT_WEIGHT:-1000}	# run 92's CPUWeight (systemd's default is 100)
+CGROUPS=()
+
+# cg_new NAME WEIGHT: a cpu cgroup of its own in CG_DIR, as systemd makes one per service, with
+# systemd's CPUWeight=WEIGHT: cgroup v2's cpu.weight where v2 has the cpu controller, else the v1
+# cpu hierarchy's cpu.shares (systemd's mapping: WEIGHT * 1024 / 100). Removed by cg_cleanup.
+cg_new() {
+	local root=/sys/fs/cgroup
+	CG_DIR=
+	if grep -qw cpu "$root/cgroup.subtree_control" 2>/dev/null; then
+		mkdir "$root/$1" && CGROUPS+=("$root/$1") && echo "$2" > "$root/$1/cpu.weight" || return 1
+		CG_DIR=$root/$1 CG_KIND="cgroup v2, cpu.weight $2"
+	elif [ -w "$root/cpu" ]; then
+		mkdir "$root/cpu/$1" && CGROUPS+=("$root/cpu/$1") &&
+			echo $(($2 * 1024 / 100)) > "$root/cpu/$1/cpu.shares" || return 1
+		CG_DIR=$root/cpu/$1 CG_KIND="cgroup v1 cpu, cpu.shares $(($2 * 1024 / 100))"
+	else
+		return 1
+	fi
+}
+
+# cg_cleanup: removes the cgroups cg_new made (empty once their processes are stopped).
+cg_cleanup() {
+	local d
+	for d in "${CGROUPS[@]}"; do rmdir "$d" 2>/dev/null; done
+	CGROUPS=()
+}
+
+# lat_cg_run RUN WEIGHT: one full-load run with certsentry in a new cgroup of its own.
+lat_cg_run() {
+	local rc
+	rm -f "$W/live-certsentry-$1".*
+	cg_new "certsentry-bench-$$-$1.service" "$2" || { echo "cannot make a cpu cgroup (run $1)" >> "$W/live.err"; return 1; }
+	echo "$CG_KIND" > "$W/cg-$1.kind"
+	# ip netns exec remounts /sys: the group is reached through this shell's root
+	printf '#!/bin/sh\necho $$ > /proc/%s/root%s/cgroup.procs && exec %s "$@"\n' "$$" "$CG_DIR" "$BIN" > "$W/bin/certsentry-cg$1"
+	chmod +x "$W/bin/certsentry-cg$1"
+	BIN=$W/bin/certsentry-cg$1 live_one certsentry "$1" "$LIVE_THREADS" "$LIVE_N"
+	rc=$?
+	cg_cleanup
+	return $rc
+}
 
 # hist_merge FILES... -> "le count" lines (per bucket, not cumulative), summed over the files
 hist_merge() {
@@ -781,6 +827,63 @@ lat_wait() {
 		\"\\(map(.mon_wait_s) | add // 0) \\(map(.mon_cpu_s) | add // 0)\"" "$W/live.l"
 }
 
+# lat_setting LABEL RUNS-FILTER METRICS...: one line of JSON, the full-load runs of certsentry under
+# one scheduling setting: latency quantiles (µs, bucket upper bounds), events, the clients'
+# handshakes/s (median of the runs: what it costs nginx) and certsentry's run-queue wait and CPU.
+lat_setting() {
+	local label=$1 f=$2 h=$W/lat.setting; shift 2
+	hist_merge "$@" > "$h"
+	[ -s "$h" ] || return 0
+	jq -n -c --arg l "$label" --argjson p50 "$(hist_q "$h" 0.5)" --argjson p90 "$(hist_q "$h" 0.9)" \
+		--argjson p99 "$(hist_q "$h" 0.99)" --argjson p999 "$(hist_q "$h" 0.999)" --argjson max "$(hist_q "$h" 1)" \
+		--argjson n "$(awk '{s += $2} END {print s + 0}' "$h")" --slurpfile runs "$W/live.l" \
+		--argjson wk "$(for m in "$@"; do metric "$m" certsentry_kernel_ring_wakeups_total; done | awk '{s += $1} END {print s + 0}')" '
+		($runs | map(select(.variant == "certsentry" and ('"$f"')))) as $r |
+		{label: $l, p50: $p50, p90: $p90, p99: $p99, p999: $p999, max: $max, n: $n, runs: ($r | length),
+		 hs: ($r | map(.hs_per_s) | sort | if length > 0 then .[length / 2 | floor] | round else null end),
+		 wait: ($r | map(.mon_wait_s) | add), cpu: ($r | map(.mon_cpu_s) | add),
+		 wakeups: (($r | map(.hs) | add) as $hs | if $hs > 0 then ($wk / $hs * 100 | round / 100) else null end)}'
+}
+
+# lat_settings MD JSON FULL-METRICS...: the table of full-load latency by scheduling setting
+# (default, own cgroup, own cgroup + weight, SCHED_FIFO), its rows appended to JSON.
+lat_settings() {
+	local md=$1 js=$2 set=$W/lat.settings; shift 2
+	{
+		lat_setting "default (the load's cgroup, nice 0)" '.run != 0 and .run < 90' "$@"
+		[ -s "$W/live-certsentry-91.metrics" ] &&
+			lat_setting "own cgroup, CPUWeight 100 ($(cat "$W/cg-91.kind"))" '.run == 91' "$W/live-certsentry-91.metrics"
+		[ -s "$W/live-certsentry-92.metrics" ] &&
+			lat_setting "own cgroup, CPUWeight $LAT_WEIGHT ($(cat "$W/cg-92.kind"))" '.run == 92' "$W/live-certsentry-92.metrics"
+		[ -s "$W/live-certsentry-90.metrics" ] &&
+			lat_setting "SCHED_FIFO 20 (chrt -f 20), the load's cgroup" '.run == 90' "$W/live-certsentry-90.metrics"
+		lat_setting "moderate load ($LAT_THREADS client thread), default" '.run == 0' "$W/live-certsentry-0.metrics"
+	} > "$set"
+	[ "$(wc -l < "$set")" -gt 1 ] || return 0
+	jq -s --slurpfile old "$js" '
+		def e(nm; v; u; bv): {name: nm, value: v, unit: u, baseline_name: (if bv == null then null else "default" end),
+			baseline_value: bv, ratio: (if bv != null and bv != 0 and v != null then (v / bv * 1000 | round / 1000) else null end),
+			min: null, max: null};
+		.[0] as $d | $old[0] + [.[] | select(.label | startswith("moderate") | not) | . as $s | ($s.label | sub(" \\(cgroup.*\\)$"; "")) as $l |
+			e("latency full load by setting, \($l): p50"; .p50; "µs (bucket upper bound)"; (if . == $d then null else $d.p50 end)),
+			e("latency full load by setting, \($l): p90"; .p90; "µs (bucket upper bound)"; (if . == $d then null else $d.p90 end)),
+			e("latency full load by setting, \($l): p99"; .p99; "µs (bucket upper bound)"; (if . == $d then null else $d.p99 end)),
+			e("latency full load by setting, \($l): nginx handshakes/s"; .hs; "handshakes/s"; (if . == $d then null else $d.hs end)),
+			e("latency full load by setting, \($l): certsentry run-queue wait per CPU second";
+			  (if .cpu > 0 then (.wait / .cpu * 1000 | round / 1000) else null end); "s/s"; null)]' "$set" > "$js.new" &&
+		mv "$js.new" "$js"
+	{
+		echo "Full load by scheduling setting (certsentry's runs only; handshakes/s: the clients' rate during those runs,"
+		echo "median, i.e. what the setting costs nginx; wait: certsentry's run-queue wait per second it ran; wakeups:"
+		echo "\`certsentry_kernel_ring_wakeups_total\` per handshake). The last row is the moderate-load run, for scale:"
+		echo
+		echo "| certsentry | runs | events | p50 ≤ | p90 ≤ | p99 ≤ | p99.9 ≤ | max ≤ | handshakes/s | wait s/s | wakeups per handshake |"
+		echo "|---|---|---|---|---|---|---|---|---|---|---|"
+		jq -r '"| \(.label) | \(.runs) | \(.n) | \(.p50) µs | \(.p90) µs | \(.p99) µs | \(.p999) µs | \(.max) µs | \(.hs // "—") | \(if .cpu > 0 then (.wait / .cpu * 100 | round / 100) else "—" end) | \(.wakeups // "—") |"' "$set"
+		echo
+	} >> "$md"
+}
+
 section_latency() {
 	local md=$W/latency.md js=$W/latency.json q50 q99 q999 qmax n m50 m99 m999 mmax mn mrate
 	local r50=null r99=null r999=null rmax=null rn=0 fw rw
@@ -788,7 +891,7 @@ section_latency() {
 	echo >> "$md"
 	TLSLOAD=$(helper tlsload) BPFSTATS=$(helper bpfstats)
 	if ! live_setup; then { echo "FAILED: $(cat "$W/live.err")"; echo; } >> "$md"; return 1; fi
-	[ -n "$LIVE_N" ] || LIVE_N=20000
+	[ -n "$LIVE_N" ] || LIVE_N=${LAT_N:-20000}
 	[ -s "$W/live.l" ] || : > "$W/live.l"
 	# Full load: the certsentry runs of live_nginx, or one of our own.
 	if ! ls "$W"/live-certsentry-*.metrics >/dev/null 2>&1; then
@@ -808,10 +911,17 @@ section_latency() {
 		BIN=$W/bin/certsentry-rt live_one certsentry 90 "$LIVE_THREADS" "$LIVE_N" ||
 			{ { echo "FAILED: $(cat "$W/live.err")"; echo; } >> "$md"; live_teardown; return 1; }
 	fi
+	# The same full load with certsentry in a cgroup of its own, as dist/certsentry.service
+	# runs it (the load stays where it is): at systemd's default weight, then at LAT_WEIGHT.
+	if [ "$LAT_CGROUP" = 1 ]; then
+		log "latency: full-load runs with certsentry in its own cpu cgroup (CPUWeight 100, $LAT_WEIGHT)"
+		{ lat_cg_run 91 100 && lat_cg_run 92 "$LAT_WEIGHT"; } ||
+			{ { echo "FAILED: $(cat "$W/live.err")"; echo; } >> "$md"; live_teardown; return 1; }
+	fi
 	live_teardown
 	local full=() m
 	for m in "$W"/live-certsentry-*.metrics; do
-		case $m in */live-certsentry-0.metrics|*/live-certsentry-90.metrics) ;; *) full+=("$m") ;; esac
+		case $m in */live-certsentry-0.metrics|*/live-certsentry-9[0-9].metrics) ;; *) full+=("$m") ;; esac
 	done
 	hist_merge "${full[@]}" > "$W/lat.full"
 	hist_merge "$W/live-certsentry-0.metrics" > "$W/lat.mod"
@@ -823,7 +933,7 @@ section_latency() {
 		: > "$W/lat.rt"
 	fi
 	# certsentry's run-queue wait per second it ran: full-load runs, and the chrt one
-	fw=$(lat_wait '.run != 0 and .run != 90') rw=$(lat_wait '.run == 90')
+	fw=$(lat_wait '.run != 0 and .run < 90') rw=$(lat_wait '.run == 90')
 	n=$(awk '{s += $2} END {print s + 0}' "$W/lat.full")
 	mn=$(awk '{s += $2} END {print s + 0}' "$W/lat.mod")
 	if [ "$n" = 0 ] || [ "$mn" = 0 ]; then { echo "FAILED: no latency samples (metrics not scraped?)"; echo; } >> "$md"; return 1; fi
@@ -885,6 +995,7 @@ section_latency() {
 			sort -g | awk '{ printf "| %g | %d | %d | %d |\n", $1 * 1e6, $2, $3, $4 }'
 		echo
 	} >> "$md"
+	lat_settings "$md" "$js" "${full[@]}"
 }
 
 # ---- shared by tls13_sources and inventory: one load run with a given certsentry ----
