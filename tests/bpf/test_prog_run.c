@@ -1164,7 +1164,7 @@ static void test_wake_client_alert(void **state)
 	assert_true(run_woke(t, pkt, n, 1));
 }
 
-/* ---- a TLS 1.3 client's outcome wakes the reader (lat14) ---- */
+/* ---- a TLS 1.3 client's outcome wakes the reader ---- */
 
 /* ClientHello at 1000 (client_hello_1000), then the server's TLS 1.3
  * flight at 77: ServerHello, CCS, encrypted records not copied. */
