@@ -28,7 +28,7 @@ static uint64_t key_hash(const struct flow_table *t, const struct cs_flow_key *k
 	       k->proto;
 }
 
-static void key_reverse(const struct cs_flow_key *k, struct cs_flow_key *r)
+void key_reverse(const struct cs_flow_key *k, struct cs_flow_key *r)
 {
 	memset(r, 0, sizeof(*r));
 	memcpy(r->saddr, k->daddr, 16);
@@ -44,6 +44,23 @@ bool key_eq(const struct cs_flow_key *a, const struct cs_flow_key *b)
 	return !memcmp(a->saddr, b->saddr, 16) && !memcmp(a->daddr, b->daddr, 16) &&
 	       a->sport == b->sport && a->dport == b->dport && a->family == b->family &&
 	       a->proto == b->proto;
+}
+
+/* b is a's reverse: the other direction of the same connection. */
+static bool key_eq_rev(const struct cs_flow_key *a, const struct cs_flow_key *b)
+{
+	return !memcmp(a->saddr, b->daddr, 16) && !memcmp(a->daddr, b->saddr, 16) &&
+	       a->sport == b->dport && a->dport == b->sport && a->family == b->family &&
+	       a->proto == b->proto;
+}
+
+/* The key of direction i's sender: the connection keeps d[0]'s only. */
+void conn_key(const struct conn *c, int i, struct cs_flow_key *out)
+{
+	if (i)
+		key_reverse(&c->key, out);
+	else
+		*out = c->key;
 }
 
 static struct conn *lru_conn(struct lru_node *n)
@@ -128,9 +145,10 @@ void leaf_hex(const struct conn *c, char out[65])
 void report_init(struct flow_table *t, struct conn *c, int server_idx, struct cs_report *r,
 		 enum report_action action)
 {
-	const struct cs_flow_key *k = &c->key[server_idx];
 	const struct cs_segment *s = t->seg;
+	struct cs_flow_key key, *k = &key;
 
+	conn_key(c, server_idx, k);
 	memset(r, 0, sizeof(*r));
 	r->action = action;
 	if (s) {
@@ -283,7 +301,7 @@ struct conn *conn_find(struct flow_table *t, const struct cs_flow_key *k, int *i
 		struct conn *c = htab_entry(n, struct conn, h);
 
 		for (int i = 0; i < 2; i++) {
-			if (key_eq(&c->key[i], k)) {
+			if (i ? key_eq_rev(&c->key, k) : key_eq(&c->key, k)) {
 				*idx = i;
 				return c;
 			}
@@ -303,8 +321,7 @@ static struct conn *conn_new(struct flow_table *t, const struct cs_flow_key *k)
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return NULL;
-	c->key[0] = *k;
-	key_reverse(k, &c->key[1]);
+	c->key = *k;
 	c->udp = k->proto == IPPROTO_UDP;
 	for (int i = 0; i < 2; i++) {
 		c->d[i].c = c;
@@ -355,8 +372,12 @@ static void dir_finish(struct flow_table *t, struct dir *d, bool tell_source)
 	acc_release(t, d);
 	if (d->dp)
 		dtls_parser_free(d->dp);
-	if (tell_source && t->o.done)
-		t->o.done(t->o.ctx, &d->c->key[dir_index(d)]);
+	if (tell_source && t->o.done) {
+		struct cs_flow_key k;
+
+		conn_key(d->c, dir_index(d), &k);
+		t->o.done(t->o.ctx, &k);
+	}
 }
 
 /* Done for a reason the source's selection rules do not see. */
@@ -476,7 +497,12 @@ static void on_server_hello(struct flow_table *t, struct dir *d, const uint8_t *
 		hidden_start(t, d);
 		return;
 	}
-	served_early_drop(t, &c->key[dir_index(d)]); /* the wire will show it */
+	if (t->n_early) {
+		struct cs_flow_key k;
+
+		conn_key(c, dir_index(d), &k);
+		served_early_drop(t, &k); /* the wire will show it */
+	}
 	if (c->ch_sid_len && sh.session_id_len == c->ch_sid_len &&
 	    !memcmp(sh.session_id, c->ch_sid, c->ch_sid_len))
 		report_resumed(t, d);
@@ -746,19 +772,20 @@ static void on_encrypted(struct flow_table *t, struct dir *d)
 	uint32_t idx = d->w.n - 1u;
 	const struct recwalk_record *r = recwalk_record(&d->w, idx);
 	struct dir *peer = dir_peer(d);
+	struct cs_flow_key k;
 
+	conn_key(d->c, dir_index(d), &k);
 	if (!r) {
 		t->st.encrypted_oversize++;
 	} else {
 		t->st.encrypted_records++;
 		if (t->o.encrypted)
-			t->o.encrypted(t->o.ctx, &d->c->key[dir_index(d)], from_server(d), idx,
-				       r->hdr, r->body, r->len);
+			t->o.encrypted(t->o.ctx, &k, from_server(d), idx, r->hdr, r->body, r->len);
 	}
 	/* The record is whole here: the walk is at its end. */
 	if (!from_server(d) && recwalk_last_hdr(&d->w))
 		client_record(t, d, recwalk_last_hdr(&d->w), d->w.pos, r);
-	if (d->c->hid && key_eq(&d->c->hid->key, &d->c->key[dir_index(d)]))
+	if (d->c->hid && key_eq(&d->c->hid->key, &k))
 		hidden_records(t, d->c->hid);
 	/* The client sends its first encrypted record once it has the
 	 * server's whole flight: what the server sends later (tickets, data)
@@ -797,6 +824,7 @@ static void on_stream(void *ctx, const uint8_t *data, size_t len)
  * warning alert it hops over, quiet for a ClientHello). */
 static void walk_start(struct flow_table *t, struct dir *d, const struct cs_segment *s)
 {
+	struct cs_flow_key k;
 	uint32_t skip = 0;
 	bool walk = true;
 
@@ -816,9 +844,10 @@ static void walk_start(struct flow_table *t, struct dir *d, const struct cs_segm
 	default:
 		break;
 	}
+	conn_key(d->c, dir_index(d), &k);
 	recwalk_init(&d->w, walk, skip,
 		     encports_enc_max(encports_mode(t->o.copy_encrypted, t->o.enc_ports),
-				      t->o.enc_ports, &d->c->key[dir_index(d)], d->client_start));
+				      t->o.enc_ports, &k, d->client_start));
 }
 
 static void dir_push(struct flow_table *t, struct dir *d, const struct cs_segment *s)

@@ -68,9 +68,9 @@ struct dir {
 };
 
 struct conn {
-	struct hnode h;		   /* in the table, by key_hash() */
-	struct lru_node lru;	   /* recency, most recent at the head */
-	struct cs_flow_key key[2]; /* key[i] is the sender of d[i] */
+	struct hnode h;		/* in the table, by key_hash() */
+	struct lru_node lru;	/* recency, most recent at the head */
+	struct cs_flow_key key; /* the sender of d[0] (conn_key) */
 	struct dir d[2];
 	uint64_t last_ns;
 	size_t mem; /* bytes accounted to this connection */
@@ -110,6 +110,8 @@ struct flow_table {
 
 /* flow.c: the table, its keys and the reports about a connection. */
 bool key_eq(const struct cs_flow_key *a, const struct cs_flow_key *b);
+void key_reverse(const struct cs_flow_key *k, struct cs_flow_key *r);
+void conn_key(const struct conn *c, int i, struct cs_flow_key *out);
 int dir_index(const struct dir *d);
 struct conn *conn_find(struct flow_table *t, const struct cs_flow_key *k, int *idx);
 int64_t check_time(const struct flow_table *t, uint64_t ts_ns);

@@ -137,7 +137,7 @@ void hidden_records(struct flow_table *t, struct hidden *h)
 
 	if (!c || !t->o.keylog || !c->have_random || h->failed)
 		return;
-	d = &c->d[key_eq(&c->key[0], &h->key) ? 0 : 1];
+	d = &c->d[key_eq(&c->key, &h->key) ? 0 : 1];
 	if (!records_held(d))
 		return;
 	if (!h->fl && !hidden_keys(t, h)) {
@@ -222,12 +222,14 @@ void hidden_start(struct flow_table *t, struct dir *d)
 	struct conn *c = d->c;
 	struct hidden *h;
 	struct cs_report r;
+	struct cs_flow_key k;
 	int i;
 
 	report_init(t, c, dir_index(d), &r, REPORT_CERTIFICATE_HIDDEN);
 	if (c->hid || c->chain_seen)
 		return;
-	if (t->n_early && (i = served_early_find(t, &c->key[dir_index(d)])) >= 0) {
+	conn_key(c, dir_index(d), &k);
+	if (t->n_early && (i = served_early_find(t, &k)) >= 0) {
 		struct served_early *e = &t->early[i];
 
 		served_report(t, &r, e->binding, e->ts_ns, e->mono_ns);
@@ -246,7 +248,7 @@ void hidden_start(struct flow_table *t, struct dir *d)
 	}
 	h->r = r;
 	h->c = c;
-	h->key = c->key[dir_index(d)];
+	h->key = k;
 	h->deadline_ns = t->now_ns + (uint64_t)t->o.hidden_wait_ms * 1000000ULL;
 	h->prev = t->hid_tail;
 	if (t->hid_tail)
