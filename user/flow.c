@@ -86,13 +86,16 @@ static size_t str_mem(const char *s)
 
 static size_t conn_mem(const struct conn *c)
 {
-	size_t n = sizeof(*c) + (c->pending ? sizeof(*c->pending) : 0) + str_mem(c->sni) +
-		   str_mem(c->alpn_offered) + str_mem(c->alpn) + (c->hello ? sizeof(*c->hello) : 0);
+	const struct hidden *h = conn_hid(c);
+	size_t n = sizeof(*c) + str_mem(c->sni) + str_mem(c->alpn_offered) + str_mem(c->alpn) +
+		   (c->hello ? sizeof(*c->hello) : 0) + (c->ch_sid ? 1u + c->ch_sid[0] : 0);
 
+	if (c->rare)
+		n += sizeof(*c->rare) + (c->rare->pending ? sizeof(*c->rare->pending) : 0);
 	if (c->udp)
 		n += 2 * sizeof(*c->d[0].dp);
-	if (c->hid)
-		n += sizeof(*c->hid) + (c->hid->fl ? sizeof(*c->hid->fl) + TLS13_RECORD_MAX : 0);
+	if (h)
+		n += sizeof(*h) + (h->fl ? sizeof(*h->fl) + TLS13_RECORD_MAX : 0);
 
 	for (int i = 0; i < 2; i++) {
 		const struct chain_acc *a = c->d[i].acc;
@@ -104,12 +107,19 @@ static size_t conn_mem(const struct conn *c)
 	return n;
 }
 
-static void mem_update(struct flow_table *t, struct conn *c)
+void mem_update(struct flow_table *t, struct conn *c)
 {
-	size_t m = conn_mem(c);
+	uint32_t m = (uint32_t)conn_mem(c);
 
 	t->st.mem = t->st.mem - c->mem + m;
 	c->mem = m;
+}
+
+struct conn_rare *conn_rare(struct conn *c)
+{
+	if (!c->rare)
+		c->rare = calloc(1, sizeof(*c->rare));
+	return c->rare;
 }
 
 /* ---- reports ---- */
@@ -127,18 +137,20 @@ int64_t check_time(const struct flow_table *t, uint64_t ts_ns)
  * connection): what a client's alert is tied to. */
 void leaf_keep(struct conn *c, const struct cs_report *r)
 {
-	if (!r->chain_len)
+	struct conn_rare *rr;
+
+	if (!r->chain_len || !(rr = conn_rare(c)))
 		return;
-	memcpy(c->leaf_sha256, r->chain[0]->sha256, sizeof(c->leaf_sha256));
-	c->have_leaf = true;
+	memcpy(rr->leaf_sha256, r->chain[0]->sha256, sizeof(rr->leaf_sha256));
+	rr->have_leaf = true;
 }
 
 /* The leaf as cert.c writes it (uppercase hex), "" if none was seen. */
 void leaf_hex(const struct conn *c, char out[65])
 {
 	out[0] = '\0';
-	if (c->have_leaf)
-		fmt_hex(out, 65, c->leaf_sha256, sizeof(c->leaf_sha256), true);
+	if (c->rare && c->rare->have_leaf)
+		fmt_hex(out, 65, c->rare->leaf_sha256, sizeof(c->rare->leaf_sha256), true);
 }
 
 /* A report about conn c, oriented by which direction is the server's. */
@@ -208,12 +220,14 @@ void release_chain(struct flow_table *t, struct cs_report *r)
 /* The chain is written once its flight has shown whether an OCSP staple follows. */
 static void flush_pending(struct flow_table *t, struct conn *c)
 {
-	if (!c->pending)
+	struct cs_report *r = c->rare ? c->rare->pending : NULL;
+
+	if (!r)
 		return;
-	emit(t, c->pending);
-	release_chain(t, c->pending);
-	free(c->pending);
-	c->pending = NULL;
+	c->rare->pending = NULL;
+	emit(t, r);
+	release_chain(t, r);
+	free(r);
 }
 
 void fill_chain(struct flow_table *t, struct cs_report *r, const struct tls_cert_list *cl)
@@ -273,8 +287,9 @@ static void conn_free(struct flow_table *t, struct conn *c, const char *why)
 {
 	flush_pending(t, c);
 	hidden_conn_end(t, c);
-	outcome_end(&c->ot, why ? "the connection ended before the client closed" :
-				  "the capture ended before the client closed");
+	if (c->rare)
+		outcome_end(&c->rare->ot, why ? "the connection ended before the client closed" :
+						"the capture ended before the client closed");
 	report_outcome(t, c);
 	for (int i = 0; i < 2 && why; i++)
 		if (c->d[i].r.held)
@@ -288,6 +303,8 @@ static void conn_free(struct flow_table *t, struct conn *c, const char *why)
 	free(c->alpn_offered);
 	free(c->alpn);
 	free(c->hello);
+	free(c->ch_sid);
+	free(c->rare);
 	free(c);
 	t->st.active--;
 }
@@ -421,10 +438,15 @@ static void set_str(char **dst, const char *src)
 static void keep_client_hello(struct flow_table *t, struct conn *c,
 			      const struct tls_client_hello *ch)
 {
+	struct conn_rare *rr;
+
 	c->have_ch = true;
 	c->has_sni = ch->has_sni;
-	c->have_random = true; /* the same in both hellos of an HRR */
-	memcpy(c->random, ch->random, sizeof(c->random));
+	/* The same in both hellos of an HRR; of use only to a key log. */
+	if (t->o.keylog && (rr = conn_rare(c))) {
+		rr->have_random = true;
+		memcpy(rr->random, ch->random, sizeof(rr->random));
+	}
 	set_str(&c->sni, ch->sni);
 	set_str(&c->alpn_offered, ch->alpn);
 	/* After a HelloRetryRequest the second hello's facts replace the first's. */
@@ -451,10 +473,12 @@ static void on_client_hello(struct flow_table *t, struct dir *d, uint8_t type, c
 	set_roles(d, ROLE_CLIENT);
 	keep_client_hello(t, d->c, &ch);
 	/* Resumption is proven by the ServerHello echoing this id. */
-	d->c->ch_sid_len = 0;
-	if (type == TLS_HS_CLIENT_HELLO && len >= 35 && b[34] <= 32 && len >= 35u + b[34]) {
-		d->c->ch_sid_len = b[34];
-		memcpy(d->c->ch_sid, b + 35, b[34]);
+	free(d->c->ch_sid);
+	d->c->ch_sid = NULL;
+	if (type == TLS_HS_CLIENT_HELLO && len >= 35 && b[34] && b[34] <= 32 &&
+	    len >= 35u + b[34] && (d->c->ch_sid = malloc(1u + b[34]))) {
+		d->c->ch_sid[0] = b[34];
+		memcpy(d->c->ch_sid + 1, b + 35, b[34]);
 	}
 }
 
@@ -474,6 +498,8 @@ static void on_server_hello(struct flow_table *t, struct dir *d, const uint8_t *
 {
 	struct tls_server_hello sh;
 	struct conn *c = d->c;
+	struct conn_rare *rr;
+	bool same_sid;
 
 	if (tls_parse_server_hello(b, len, &sh) < 0)
 		return;
@@ -489,11 +515,16 @@ static void on_server_hello(struct flow_table *t, struct dir *d, const uint8_t *
 	c->version = sh.version;
 	c->cipher = sh.cipher;
 	set_str(&c->alpn, sh.alpn);
+	same_sid = c->ch_sid && sh.session_id_len == c->ch_sid[0] &&
+		   !memcmp(sh.session_id, c->ch_sid + 1, c->ch_sid[0]);
+	free(c->ch_sid);
+	c->ch_sid = NULL;
 	if (wire_tls13_version(sh.version)) {
 		/* Everything after this ServerHello is encrypted, the chain included. */
 		c->hidden = true;
 		/* What the client does next says whether it took the chain. */
-		outcome_flight(&c->ot, c->hello && (c->hello->flags & HELLO_F_EARLY_DATA));
+		if ((rr = conn_rare(c)))
+			outcome_flight(&rr->ot, c->hello && (c->hello->flags & HELLO_F_EARLY_DATA));
 		hidden_start(t, d);
 		return;
 	}
@@ -503,8 +534,7 @@ static void on_server_hello(struct flow_table *t, struct dir *d, const uint8_t *
 		conn_key(c, dir_index(d), &k);
 		served_early_drop(t, &k); /* the wire will show it */
 	}
-	if (c->ch_sid_len && sh.session_id_len == c->ch_sid_len &&
-	    !memcmp(sh.session_id, c->ch_sid, c->ch_sid_len))
+	if (same_sid)
 		report_resumed(t, d);
 }
 
@@ -549,7 +579,7 @@ static void on_chain(struct flow_table *t, struct dir *d, struct cert_facts *con
 		if (d->role == ROLE_UNKNOWN)
 			set_roles(d, ROLE_SERVER);
 		flush_pending(t, c);
-		r = malloc(sizeof(*r));
+		r = conn_rare(c) ? malloc(sizeof(*r)) : NULL;
 	}
 	if (!r) {
 		for (uint32_t i = 0; i < n; i++)
@@ -568,7 +598,7 @@ static void on_chain(struct flow_table *t, struct dir *d, struct cert_facts *con
 	}
 	leaf_keep(c, r);
 	c->chain_seen = true;
-	c->pending = r;
+	c->rare->pending = r;
 }
 
 static void on_certificate(struct flow_table *t, struct dir *d, const uint8_t *b, size_t len)
@@ -591,7 +621,7 @@ static void on_certificate(struct flow_table *t, struct dir *d, const uint8_t *b
 
 static void on_certificate_status(struct flow_table *t, struct dir *d, const uint8_t *b, size_t len)
 {
-	struct cs_report *r = d->c->pending;
+	struct cs_report *r = d->c->rare ? d->c->rare->pending : NULL;
 	const uint8_t *der;
 	size_t der_len;
 
@@ -651,9 +681,9 @@ static void report_alert(struct flow_table *t, struct dir *d, const uint8_t *bod
 	leaf_hex(c, r.alert_cert_sha256);
 	/* A TLS 1.3 client's alert in the clear (OpenSSL's, before its first
 	 * encrypted write) is its outcome: this event carries it. */
-	if (r.alert_from_client && c->hidden) {
-		outcome_alert(&c->ot, "an alert in the clear");
-		if (outcome_take(&c->ot))
+	if (r.alert_from_client && c->hidden && c->rare) {
+		outcome_alert(&c->rare->ot, "an alert in the clear");
+		if (outcome_take(&c->rare->ot))
 			outcome_fill(c, &r);
 	}
 	emit(t, &r);
@@ -785,8 +815,8 @@ static void on_encrypted(struct flow_table *t, struct dir *d)
 	/* The record is whole here: the walk is at its end. */
 	if (!from_server(d) && recwalk_last_hdr(&d->w))
 		client_record(t, d, recwalk_last_hdr(&d->w), d->w.pos, r);
-	if (d->c->hid && key_eq(&d->c->hid->key, &k))
-		hidden_records(t, d->c->hid);
+	if (conn_hid(d->c) && key_eq(&conn_hid(d->c)->key, &k))
+		hidden_records(t, conn_hid(d->c));
 	/* The client sends its first encrypted record once it has the
 	 * server's whole flight: what the server sends later (tickets, data)
 	 * is no handshake. (Unless the server took none yet: 0-RTT data.) */
@@ -880,7 +910,8 @@ static void dir_push(struct flow_table *t, struct dir *d, const struct cs_segmen
 static bool conn_finished(const struct conn *c, bool rst)
 {
 	/* A TLS 1.3 client's outcome waits for its close (outcomes.h). */
-	return rst || (c->d[0].done && c->d[1].done && !outcome_pending(&c->ot)) ||
+	return rst ||
+	       (c->d[0].done && c->d[1].done && !(c->rare && outcome_pending(&c->rare->ot))) ||
 	       (c->d[0].closed && c->d[1].closed);
 }
 

@@ -67,32 +67,52 @@ struct dir {
 	bool gap_reported;
 };
 
+/* What few connections need, or need only late (a TLS 1.3 handshake, a
+ * chain seen, a key log configured): allocated on first use (conn_rare), so
+ * that 100k connections paused inside a Certificate fit the memory bound. */
+struct conn_rare {
+	struct outcome_track ot;   /* TLS 1.3: what the client did after the flight */
+	struct cs_report *pending; /* chain waiting for a CertificateStatus */
+	struct hidden *hid;	   /* TLS 1.3: waiting for a source */
+	bool have_random, have_leaf;
+	uint8_t random[32];	 /* client_random: the key log's join (only with one) */
+	uint8_t leaf_sha256[32]; /* server leaf, once seen (have_leaf); leaf_hex() */
+};
+
 struct conn {
 	struct hnode h;		/* in the table, by key_hash() */
 	struct lru_node lru;	/* recency, most recent at the head */
 	struct cs_flow_key key; /* the sender of d[0] (conn_key) */
 	struct dir d[2];
 	uint64_t last_ns;
-	size_t mem; /* bytes accounted to this connection */
+	uint32_t mem; /* bytes accounted to this connection */
 	/* Heap strings, NULL when absent: most connections carry no ALPN and a
 	 * short SNI, and 100k of them must fit the memory bound. */
 	char *sni, *alpn_offered, *alpn;
-	struct cs_report *pending; /* chain waiting for a CertificateStatus */
 	/* The client side: its hello's facts (heap: ~136 bytes, only for
 	 * hellos that decoded) and what it did after a TLS 1.3 server's
 	 * flight. */
 	struct hello_summary *hello;
-	struct hidden *hid; /* TLS 1.3: waiting for a source */
-	struct outcome_track ot;
+	struct conn_rare *rare; /* NULL until needed */
+	/* The ClientHello's session id, length first, until the ServerHello
+	 * says whether it resumes (heap: NULL when empty). */
+	uint8_t *ch_sid;
 	uint16_t version, cipher;
 	bool udp;
 	bool have_ch, have_sh, has_sni, resumed, hidden, chain_seen, hello_retry;
-	bool have_random, have_leaf;
-	uint8_t ch_sid_len;
-	uint8_t ch_sid[32];
-	uint8_t random[32];	 /* client_random: the key log's join */
-	uint8_t leaf_sha256[32]; /* server leaf, once seen (have_leaf); leaf_hex() */
 };
+
+struct conn_rare *conn_rare(struct conn *c);
+
+static inline struct hidden *conn_hid(const struct conn *c)
+{
+	return c->rare ? c->rare->hid : NULL;
+}
+
+static inline bool conn_have_random(const struct conn *c)
+{
+	return c->rare && c->rare->have_random;
+}
 
 struct flow_table {
 	struct flow_opts o;
@@ -113,6 +133,9 @@ bool key_eq(const struct cs_flow_key *a, const struct cs_flow_key *b);
 void key_reverse(const struct cs_flow_key *k, struct cs_flow_key *r);
 void conn_key(const struct conn *c, int i, struct cs_flow_key *out);
 int dir_index(const struct dir *d);
+/* Accounts what c holds now to the memory bound (t->st.mem): after any
+ * change outside a segment (a source's chain, a key arriving). */
+void mem_update(struct flow_table *t, struct conn *c);
 struct conn *conn_find(struct flow_table *t, const struct cs_flow_key *k, int *idx);
 int64_t check_time(const struct flow_table *t, uint64_t ts_ns);
 void report_init(struct flow_table *t, struct conn *c, int server_idx, struct cs_report *r,

@@ -11,6 +11,8 @@ static bool key_source(const struct flow_table *t)
 
 static void hidden_free(struct flow_table *t, struct hidden *h)
 {
+	struct conn *c = h->c;
+
 	if (h->prev)
 		h->prev->next = h->next;
 	else
@@ -19,8 +21,6 @@ static void hidden_free(struct flow_table *t, struct hidden *h)
 		h->next->prev = h->prev;
 	else
 		t->hid_tail = h->prev;
-	if (h->c)
-		h->c->hid = NULL;
 	if (h->fl) {
 		tls13_flight_free(h->fl);
 		free(h->fl);
@@ -31,6 +31,10 @@ static void hidden_free(struct flow_table *t, struct hidden *h)
 	}
 	free(h);
 	t->st.hidden_waiting--;
+	if (c) {
+		c->rare->hid = NULL; /* c->rare held h */
+		mem_update(t, c);
+	}
 }
 
 /* No source gave the chain in time: the handshake as it is, unverified. */
@@ -108,7 +112,8 @@ static bool hidden_keys(struct flow_table *t, struct hidden *h)
 	const uint8_t *secret;
 	size_t len;
 
-	secret = keylog_find(t->o.keylog, c->random, KEYLOG_SERVER_HANDSHAKE_TRAFFIC_SECRET, &len);
+	secret = keylog_find(t->o.keylog, c->rare->random, KEYLOG_SERVER_HANDSHAKE_TRAFFIC_SECRET,
+			     &len);
 	if (!secret)
 		return false;
 	if (!(h->fl = malloc(sizeof(*h->fl))))
@@ -135,7 +140,7 @@ void hidden_records(struct flow_table *t, struct hidden *h)
 	struct cs_report *r;
 	int rc;
 
-	if (!c || !t->o.keylog || !c->have_random || h->failed)
+	if (!c || !t->o.keylog || !conn_have_random(c) || h->failed)
 		return;
 	d = &c->d[key_eq(&c->key, &h->key) ? 0 : 1];
 	if (!records_held(d))
@@ -226,7 +231,7 @@ void hidden_start(struct flow_table *t, struct dir *d)
 	int i;
 
 	report_init(t, c, dir_index(d), &r, REPORT_CERTIFICATE_HIDDEN);
-	if (c->hid || c->chain_seen)
+	if (conn_hid(c) || c->chain_seen)
 		return;
 	conn_key(c, dir_index(d), &k);
 	if (t->n_early && (i = served_early_find(t, &k)) >= 0) {
@@ -242,7 +247,7 @@ void hidden_start(struct flow_table *t, struct dir *d)
 		source_chain(t, c, &r);
 		return;
 	}
-	if (!key_source(t) || !(h = calloc(1, sizeof(*h)))) {
+	if (!key_source(t) || !conn_rare(c) || !(h = calloc(1, sizeof(*h)))) {
 		emit(t, &r);
 		return;
 	}
@@ -256,7 +261,7 @@ void hidden_start(struct flow_table *t, struct dir *d)
 	else
 		t->hid_head = h;
 	t->hid_tail = h;
-	c->hid = h;
+	c->rare->hid = h;
 	t->st.hidden_waiting++;
 }
 
@@ -271,23 +276,23 @@ void hidden_start(struct flow_table *t, struct dir *d)
  */
 void hidden_conn_end(struct flow_table *t, struct conn *c)
 {
-	struct hidden *h = c->hid;
+	struct hidden *h = conn_hid(c);
 
-	if (h && !h->fl && t->o.need_keys && t->o.keylog && c->have_random) {
+	if (h && !h->fl && t->o.need_keys && t->o.keylog && conn_have_random(c)) {
 		h->asked = true;
 		t->o.need_keys(t->o.ctx);
 	}
 	if (h)
 		hidden_records(t, h);
-	if ((h = c->hid)) {
-		c->hid = NULL;
+	if ((h = conn_hid(c))) {
+		c->rare->hid = NULL;
 		h->c = NULL;
 		if (!t->o.wait_served || t->now_ns >= h->deadline_ns)
 			hidden_give_up(t, h);
 	}
 	/* Secrets are held only until the connection is decrypted or gone. */
-	if (c->hidden && c->have_random && t->o.keylog)
-		keylog_forget(t->o.keylog, c->random);
+	if (c->hidden && conn_have_random(c) && t->o.keylog)
+		keylog_forget(t->o.keylog, c->rare->random);
 }
 
 /* Handshakes whose deadline passed are written as they are. */
@@ -308,9 +313,13 @@ void flow_keys_arrived(struct flow_table *t)
 	struct hidden *h, *next;
 
 	for (h = t->hid_head; h; h = next) {
+		struct conn *c = h->c;
+
 		next = h->next;
-		if (h->c && !h->fl)
-			hidden_records(t, h);
+		if (c && !h->fl) {
+			hidden_records(t, h); /* may free h, never c */
+			mem_update(t, c);
+		}
 	}
 }
 
@@ -360,8 +369,8 @@ void flow_served_chain(struct flow_table *t, const struct served_chain *sc)
 	}
 	if (c && c->chain_seen)
 		return; /* the key log was first */
-	if (c && c->hid) {
-		h = c->hid;
+	if (c && conn_hid(c)) {
+		h = conn_hid(c);
 	} else if (!c) {
 		for (h = t->hid_head; h && !(!h->c && key_eq(&h->key, &sc->key)); h = h->next)
 			;
@@ -383,4 +392,6 @@ void flow_served_chain(struct flow_table *t, const struct served_chain *sc)
 	source_chain(t, c, &r);
 	if (h)
 		hidden_free(t, h);
+	if (c)
+		mem_update(t, c);
 }
