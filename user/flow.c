@@ -70,12 +70,12 @@ static struct conn *lru_conn(struct lru_node *n)
 
 int dir_index(const struct dir *d)
 {
-	return d == &d->c->d[0] ? 0 : 1;
+	return d->idx;
 }
 
 static struct dir *dir_peer(struct dir *d)
 {
-	return &d->c->d[!dir_index(d)];
+	return &dir_conn(d)->d[!dir_index(d)];
 }
 
 /* What a connection holds now: buffers grow and shrink while it lives. */
@@ -98,7 +98,7 @@ static size_t conn_mem(const struct conn *c)
 		n += sizeof(*h) + (h->fl ? sizeof(*h->fl) + TLS13_RECORD_MAX : 0);
 
 	for (int i = 0; i < 2; i++) {
-		const struct chain_acc *a = c->d[i].acc;
+		const struct chain_acc *a = c->udp ? NULL : c->d[i].acc;
 
 		n += c->d[i].r.held + c->d[i].p.msg_cap + c->d[i].w.mem;
 		if (a)
@@ -243,7 +243,7 @@ void fill_chain(struct flow_table *t, struct cs_report *r, const struct tls_cert
 /* A direction lost bytes to a hole: say which connection lost what. */
 static void report_gap(struct flow_table *t, struct dir *d, const char *why)
 {
-	struct conn *c = d->c;
+	struct conn *c = dir_conn(d);
 	struct cs_report r;
 
 	if (d->gap_reported || d->done || !d->r.started)
@@ -263,7 +263,7 @@ static void report_gap(struct flow_table *t, struct dir *d, const char *why)
 /* The entries taken of a Certificate message that will not be reported. */
 static void acc_release(struct flow_table *t, struct dir *d)
 {
-	if (!d->acc)
+	if (dir_conn(d)->udp || !d->acc)
 		return;
 	for (uint32_t i = 0; i < d->acc->n; i++)
 		cert_put(t->o.certs, d->acc->chain[i]);
@@ -276,10 +276,11 @@ static void dir_release(struct flow_table *t, struct dir *d)
 	acc_release(t, d);
 	reasm_free(&d->r);
 	tls_parser_free(&d->p);
-	if (d->dp)
+	if (dir_conn(d)->udp && d->dp) {
 		dtls_parser_free(d->dp);
-	free(d->dp);
-	d->dp = NULL;
+		free(d->dp);
+		d->dp = NULL;
+	}
 	recwalk_free(&d->w);
 }
 
@@ -341,7 +342,7 @@ static struct conn *conn_new(struct flow_table *t, const struct cs_flow_key *k)
 	c->key = *k;
 	c->udp = k->proto == IPPROTO_UDP;
 	for (int i = 0; i < 2; i++) {
-		c->d[i].c = c;
+		c->d[i].idx = i;
 		reasm_init(&c->d[i].r, t->o.max_held, &t->reasm_st);
 		tls_parser_init(&c->d[i].p, t->o.msg_max);
 		if (c->udp && !(c->d[i].dp = malloc(sizeof(*c->d[i].dp)))) {
@@ -387,12 +388,12 @@ static void dir_finish(struct flow_table *t, struct dir *d, bool tell_source)
 	d->done = true;
 	tls_parser_free(&d->p);
 	acc_release(t, d);
-	if (d->dp)
+	if (dir_conn(d)->udp && d->dp)
 		dtls_parser_free(d->dp);
 	if (tell_source && t->o.done) {
 		struct cs_flow_key k;
 
-		conn_key(d->c, dir_index(d), &k);
+		conn_key(dir_conn(d), dir_index(d), &k);
 		t->o.done(t->o.ctx, &k);
 	}
 }
@@ -414,12 +415,12 @@ static void dir_walk_end(struct flow_table *t, struct dir *d)
  * cap unless told. */
 static void dir_record_end(struct flow_table *t, struct dir *d)
 {
-	dir_finish(t, d, !d->c->udp);
+	dir_finish(t, d, !dir_conn(d)->udp);
 }
 
 static bool dir_walked(const struct dir *d)
 {
-	return !d->c->udp && d->w.w.phase != WIRE_WALK_OFF;
+	return !dir_conn(d)->udp && d->w.w.phase != WIRE_WALK_OFF;
 }
 
 static void set_roles(struct dir *d, uint8_t role)
@@ -438,15 +439,10 @@ static void set_str(char **dst, const char *src)
 static void keep_client_hello(struct flow_table *t, struct conn *c,
 			      const struct tls_client_hello *ch)
 {
-	struct conn_rare *rr;
-
 	c->have_ch = true;
 	c->has_sni = ch->has_sni;
-	/* The same in both hellos of an HRR; of use only to a key log. */
-	if (t->o.keylog && (rr = conn_rare(c))) {
-		rr->have_random = true;
-		memcpy(rr->random, ch->random, sizeof(rr->random));
-	}
+	c->have_random = true; /* the same in both hellos of an HRR */
+	memcpy(c->random, ch->random, sizeof(c->random));
 	set_str(&c->sni, ch->sni);
 	set_str(&c->alpn_offered, ch->alpn);
 	/* After a HelloRetryRequest the second hello's facts replace the first's. */
@@ -464,27 +460,27 @@ static void on_client_hello(struct flow_table *t, struct dir *d, uint8_t type, c
 
 	if (type == TLS_HS_SSL2_CLIENT_HELLO)
 		rc = tls_parse_ssl2_client_hello(b, len, &ch);
-	else if (d->c->udp)
+	else if (dir_conn(d)->udp)
 		rc = tls_parse_dtls_client_hello(b, len, &ch);
 	else
 		rc = tls_parse_client_hello(b, len, &ch);
 	if (rc < 0)
 		return;
 	set_roles(d, ROLE_CLIENT);
-	keep_client_hello(t, d->c, &ch);
+	keep_client_hello(t, dir_conn(d), &ch);
 	/* Resumption is proven by the ServerHello echoing this id. */
-	free(d->c->ch_sid);
-	d->c->ch_sid = NULL;
+	free(dir_conn(d)->ch_sid);
+	dir_conn(d)->ch_sid = NULL;
 	if (type == TLS_HS_CLIENT_HELLO && len >= 35 && b[34] && b[34] <= 32 &&
-	    len >= 35u + b[34] && (d->c->ch_sid = malloc(1u + b[34]))) {
-		d->c->ch_sid[0] = b[34];
-		memcpy(d->c->ch_sid + 1, b + 35, b[34]);
+	    len >= 35u + b[34] && (dir_conn(d)->ch_sid = malloc(1u + b[34]))) {
+		dir_conn(d)->ch_sid[0] = b[34];
+		memcpy(dir_conn(d)->ch_sid + 1, b + 35, b[34]);
 	}
 }
 
 static void report_resumed(struct flow_table *t, struct dir *server)
 {
-	struct conn *c = server->c;
+	struct conn *c = dir_conn(server);
 	struct cs_report r;
 
 	if (c->resumed)
@@ -497,7 +493,7 @@ static void report_resumed(struct flow_table *t, struct dir *server)
 static void on_server_hello(struct flow_table *t, struct dir *d, const uint8_t *b, size_t len)
 {
 	struct tls_server_hello sh;
-	struct conn *c = d->c;
+	struct conn *c = dir_conn(d);
 	struct conn_rare *rr;
 	bool same_sid;
 
@@ -542,7 +538,7 @@ static void on_ssl2_server_hello(struct flow_table *t, struct dir *d, const uint
 {
 	struct tls_server_hello sh;
 	struct tls_cert_list cl;
-	struct conn *c = d->c;
+	struct conn *c = dir_conn(d);
 	struct cs_report r;
 
 	if (tls_parse_ssl2_server_hello(b, len, &sh, &cl) < 0) {
@@ -572,7 +568,7 @@ static void on_ssl2_server_hello(struct flow_table *t, struct dir *d, const uint
 static void on_chain(struct flow_table *t, struct dir *d, struct cert_facts *const *chain,
 		     uint32_t n, uint32_t total)
 {
-	struct conn *c = d->c;
+	struct conn *c = dir_conn(d);
 	struct cs_report cr, *r = &cr;
 
 	if (d->role != ROLE_CLIENT) {
@@ -621,7 +617,7 @@ static void on_certificate(struct flow_table *t, struct dir *d, const uint8_t *b
 
 static void on_certificate_status(struct flow_table *t, struct dir *d, const uint8_t *b, size_t len)
 {
-	struct cs_report *r = d->c->rare ? d->c->rare->pending : NULL;
+	struct cs_report *r = dir_conn(d)->rare ? dir_conn(d)->rare->pending : NULL;
 	const uint8_t *der;
 	size_t der_len;
 
@@ -630,7 +626,7 @@ static void on_certificate_status(struct flow_table *t, struct dir *d, const uin
 	r->have_ocsp = true;
 	ocsp_parse(der, der_len, r->chain_len ? r->chain[0]->x509 : NULL,
 		   r->chain_len > 1 ? r->chain[1]->x509 : NULL, &r->ocsp);
-	flush_pending(t, d->c);
+	flush_pending(t, dir_conn(d));
 }
 
 struct cb_ctx {
@@ -644,7 +640,7 @@ static void cb_handshake(void *ctx, uint8_t type, const uint8_t *body, size_t le
 
 	/* Any later message of the server's flight means no staple is coming. */
 	if (type != TLS_HS_CERTIFICATE_STATUS && x->d->role == ROLE_SERVER)
-		flush_pending(x->t, x->d->c);
+		flush_pending(x->t, dir_conn(x->d));
 	switch (type) {
 	case TLS_HS_CLIENT_HELLO:
 	case TLS_HS_SSL2_CLIENT_HELLO:
@@ -670,7 +666,7 @@ static void cb_handshake(void *ctx, uint8_t type, const uint8_t *body, size_t le
 
 static void report_alert(struct flow_table *t, struct dir *d, const uint8_t *body)
 {
-	struct conn *c = d->c;
+	struct conn *c = dir_conn(d);
 	struct cs_report r;
 
 	flush_pending(t, c); /* the alert answers the chain: chain first */
@@ -694,7 +690,7 @@ static void cb_record(void *ctx, uint8_t type, uint16_t version, const uint8_t *
 {
 	struct cb_ctx *x = ctx;
 	struct dir *d = x->d;
-	struct conn *c = d->c;
+	struct conn *c = dir_conn(d);
 
 	(void)version;
 	if (d->role == ROLE_SERVER)
@@ -775,7 +771,7 @@ static void cb_cert_end(void *ctx, bool ok)
 
 	/* What the whole message's path does (cb_handshake, on_certificate). */
 	if (d->role == ROLE_SERVER)
-		flush_pending(x->t, d->c);
+		flush_pending(x->t, dir_conn(d));
 	if (!ok) {
 		x->t->st.parse_errors++;
 		acc_release(x->t, d);
@@ -804,7 +800,7 @@ static void on_encrypted(struct flow_table *t, struct dir *d)
 	struct dir *peer = dir_peer(d);
 	struct cs_flow_key k;
 
-	conn_key(d->c, dir_index(d), &k);
+	conn_key(dir_conn(d), dir_index(d), &k);
 	if (!r) {
 		t->st.encrypted_oversize++;
 	} else {
@@ -815,8 +811,8 @@ static void on_encrypted(struct flow_table *t, struct dir *d)
 	/* The record is whole here: the walk is at its end. */
 	if (!from_server(d) && recwalk_last_hdr(&d->w))
 		client_record(t, d, recwalk_last_hdr(&d->w), d->w.pos, r);
-	if (conn_hid(d->c) && key_eq(&conn_hid(d->c)->key, &k))
-		hidden_records(t, conn_hid(d->c));
+	if (conn_hid(dir_conn(d)) && key_eq(&conn_hid(dir_conn(d))->key, &k))
+		hidden_records(t, conn_hid(dir_conn(d)));
 	/* The client sends its first encrypted record once it has the
 	 * server's whole flight: what the server sends later (tickets, data)
 	 * is no handshake. (Unless the server took none yet: 0-RTT data.) */
@@ -874,7 +870,7 @@ static void walk_start(struct flow_table *t, struct dir *d, const struct cs_segm
 	default:
 		break;
 	}
-	conn_key(d->c, dir_index(d), &k);
+	conn_key(dir_conn(d), dir_index(d), &k);
 	recwalk_init(&d->w, walk, skip,
 		     encports_enc_max(encports_mode(t->o.copy_encrypted, t->o.enc_ports),
 				      t->o.enc_ports, &k, d->client_start));
@@ -888,10 +884,10 @@ static void dir_push(struct flow_table *t, struct dir *d, const struct cs_segmen
 		return;
 	if (!d->r.started) {
 		d->isn = s->seq;
-		if (!d->c->udp)
+		if (!dir_conn(d)->udp)
 			walk_start(t, d, s);
 	}
-	if (d->c->udp) {
+	if (dir_conn(d)->udp) {
 		dtls_feed_datagram(d->dp, s->data, s->len, &tls_callbacks, &x);
 		return;
 	}

@@ -3,6 +3,7 @@
 #define CS_FLOW_INT_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include "dtls.h"
 #include "flow.h"
@@ -52,19 +53,23 @@ struct chain_acc {
 	struct cert_facts *chain[];
 };
 
+/* One direction, inside its struct conn (dir_conn): 100k connections must
+ * fit the memory bound, so it holds no pointer back and packs its flags. */
 struct dir {
-	struct conn *c;
-	struct chain_acc *acc;	/* heap: only while a Certificate is under way */
-	struct reasm r;		/* TCP */
-	struct tls_parser p;	/* TCP */
-	struct dtls_parser *dp; /* UDP only (heap: TCP needs none) */
-	struct recwalk w;	/* TCP: where the source stops copying */
-	uint8_t role;
-	uint32_t isn;	   /* sequence number of the first byte */
-	bool client_start; /* it started with a ClientHello (the kernel's quiet) */
-	bool done;	   /* needs no more bytes */
-	bool closed;	   /* FIN or RST seen */
-	bool gap_reported;
+	union {
+		struct chain_acc *acc;	/* TCP, heap: only while a Certificate is under way */
+		struct dtls_parser *dp; /* UDP (heap: TCP needs none) */
+	};
+	struct reasm r;		  /* TCP */
+	struct tls_parser p;	  /* TCP */
+	struct recwalk w;	  /* TCP: where the source stops copying */
+	uint32_t isn;		  /* sequence number of the first byte */
+	uint8_t idx : 1;	  /* d[idx] in its connection */
+	uint8_t role : 2;	  /* enum role */
+	uint8_t client_start : 1; /* it started with a ClientHello (the kernel's quiet) */
+	uint8_t done : 1;	  /* needs no more bytes */
+	uint8_t closed : 1;	  /* FIN or RST seen */
+	uint8_t gap_reported : 1;
 };
 
 /* What few connections need, or need only late (a TLS 1.3 handshake, a
@@ -74,8 +79,7 @@ struct conn_rare {
 	struct outcome_track ot;   /* TLS 1.3: what the client did after the flight */
 	struct cs_report *pending; /* chain waiting for a CertificateStatus */
 	struct hidden *hid;	   /* TLS 1.3: waiting for a source */
-	bool have_random, have_leaf;
-	uint8_t random[32];	 /* client_random: the key log's join (only with one) */
+	bool have_leaf;
 	uint8_t leaf_sha256[32]; /* server leaf, once seen (have_leaf); leaf_hex() */
 };
 
@@ -100,18 +104,20 @@ struct conn {
 	uint16_t version, cipher;
 	bool udp;
 	bool have_ch, have_sh, has_sni, resumed, hidden, chain_seen, hello_retry;
+	bool have_random;
+	uint8_t random[32]; /* client_random: the key log's join */
 };
 
 struct conn_rare *conn_rare(struct conn *c);
 
+static inline struct conn *dir_conn(const struct dir *d)
+{
+	return (struct conn *)((const char *)(d - d->idx) - offsetof(struct conn, d));
+}
+
 static inline struct hidden *conn_hid(const struct conn *c)
 {
 	return c->rare ? c->rare->hid : NULL;
-}
-
-static inline bool conn_have_random(const struct conn *c)
-{
-	return c->rare && c->rare->have_random;
 }
 
 struct flow_table {

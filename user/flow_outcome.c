@@ -58,9 +58,9 @@ static void decrypt_client_record(struct flow_table *t, struct conn *c,
 	uint8_t inner;
 	int rc;
 
-	if (!t->o.keylog || !rec || !rec->body || !conn_have_random(c) ||
-	    !(secret = keylog_find(t->o.keylog, c->rare->random,
-				   KEYLOG_CLIENT_HANDSHAKE_TRAFFIC_SECRET, &slen)))
+	if (!t->o.keylog || !rec || !rec->body || !c->have_random ||
+	    !(secret = keylog_find(t->o.keylog, c->random, KEYLOG_CLIENT_HANDSHAKE_TRAFFIC_SECRET,
+				   &slen)))
 		return;
 	if (tls13_traffic_keys(c->cipher, secret, slen, &keys))
 		return;
@@ -89,7 +89,7 @@ static void decrypt_client_record(struct flow_table *t, struct conn *c,
 void client_record(struct flow_table *t, struct dir *d, const uint8_t *hdr, uint32_t end,
 		   const struct recwalk_record *whole)
 {
-	struct conn *c = d->c;
+	struct conn *c = dir_conn(d);
 
 	if (!c->hidden || !c->rare || hdr[0] != TLS_CT_APPDATA)
 		return;
@@ -115,7 +115,7 @@ void client_walk_end(struct flow_table *t, struct dir *d)
  * right at that record's end, is the abort shape. */
 void on_close(struct flow_table *t, struct dir *d, const struct cs_segment *s)
 {
-	struct conn *c = d->c;
+	struct conn *c = dir_conn(d);
 
 	d->closed = true;
 	if (c->rare)

@@ -112,8 +112,7 @@ static bool hidden_keys(struct flow_table *t, struct hidden *h)
 	const uint8_t *secret;
 	size_t len;
 
-	secret = keylog_find(t->o.keylog, c->rare->random, KEYLOG_SERVER_HANDSHAKE_TRAFFIC_SECRET,
-			     &len);
+	secret = keylog_find(t->o.keylog, c->random, KEYLOG_SERVER_HANDSHAKE_TRAFFIC_SECRET, &len);
 	if (!secret)
 		return false;
 	if (!(h->fl = malloc(sizeof(*h->fl))))
@@ -140,7 +139,7 @@ void hidden_records(struct flow_table *t, struct hidden *h)
 	struct cs_report *r;
 	int rc;
 
-	if (!c || !t->o.keylog || !conn_have_random(c) || h->failed)
+	if (!c || !t->o.keylog || !c->have_random || h->failed)
 		return;
 	d = &c->d[key_eq(&c->key, &h->key) ? 0 : 1];
 	if (!records_held(d))
@@ -224,7 +223,7 @@ static void served_report(struct flow_table *t, struct cs_report *r, uint8_t bin
  * gave the chain (a uprobe's, ahead of the packets) or there is none. */
 void hidden_start(struct flow_table *t, struct dir *d)
 {
-	struct conn *c = d->c;
+	struct conn *c = dir_conn(d);
 	struct hidden *h;
 	struct cs_report r;
 	struct cs_flow_key k;
@@ -278,7 +277,7 @@ void hidden_conn_end(struct flow_table *t, struct conn *c)
 {
 	struct hidden *h = conn_hid(c);
 
-	if (h && !h->fl && t->o.need_keys && t->o.keylog && conn_have_random(c)) {
+	if (h && !h->fl && t->o.need_keys && t->o.keylog && c->have_random) {
 		h->asked = true;
 		t->o.need_keys(t->o.ctx);
 	}
@@ -291,8 +290,8 @@ void hidden_conn_end(struct flow_table *t, struct conn *c)
 			hidden_give_up(t, h);
 	}
 	/* Secrets are held only until the connection is decrypted or gone. */
-	if (c->hidden && conn_have_random(c) && t->o.keylog)
-		keylog_forget(t->o.keylog, c->rare->random);
+	if (c->hidden && c->have_random && t->o.keylog)
+		keylog_forget(t->o.keylog, c->random);
 }
 
 /* Handshakes whose deadline passed are written as they are. */
