@@ -88,7 +88,7 @@ static size_t conn_mem(const struct conn *c)
 {
 	const struct hidden *h = conn_hid(c);
 	size_t n = sizeof(*c) + str_mem(c->sni) + str_mem(c->alpn_offered) + str_mem(c->alpn) +
-		   (c->hello ? sizeof(*c->hello) : 0) + (c->ch_sid ? 1u + c->ch_sid[0] : 0);
+		   (c->hello ? sizeof(*c->hello) : 0);
 
 	if (c->rare)
 		n += sizeof(*c->rare) + (c->rare->pending ? sizeof(*c->rare->pending) : 0);
@@ -304,7 +304,6 @@ static void conn_free(struct flow_table *t, struct conn *c, const char *why)
 	free(c->alpn_offered);
 	free(c->alpn);
 	free(c->hello);
-	free(c->ch_sid);
 	free(c->rare);
 	free(c);
 	t->st.active--;
@@ -469,12 +468,10 @@ static void on_client_hello(struct flow_table *t, struct dir *d, uint8_t type, c
 	set_roles(d, ROLE_CLIENT);
 	keep_client_hello(t, dir_conn(d), &ch);
 	/* Resumption is proven by the ServerHello echoing this id. */
-	free(dir_conn(d)->ch_sid);
-	dir_conn(d)->ch_sid = NULL;
-	if (type == TLS_HS_CLIENT_HELLO && len >= 35 && b[34] && b[34] <= 32 &&
-	    len >= 35u + b[34] && (dir_conn(d)->ch_sid = malloc(1u + b[34]))) {
-		dir_conn(d)->ch_sid[0] = b[34];
-		memcpy(dir_conn(d)->ch_sid + 1, b + 35, b[34]);
+	dir_conn(d)->ch_sid_len = 0;
+	if (type == TLS_HS_CLIENT_HELLO && len >= 35 && b[34] <= 32 && len >= 35u + b[34]) {
+		dir_conn(d)->ch_sid_len = b[34];
+		dir_conn(d)->ch_sid_hash = htab_hash(&t->conns, b + 35, b[34]);
 	}
 }
 
@@ -511,10 +508,8 @@ static void on_server_hello(struct flow_table *t, struct dir *d, const uint8_t *
 	c->version = sh.version;
 	c->cipher = sh.cipher;
 	set_str(&c->alpn, sh.alpn);
-	same_sid = c->ch_sid && sh.session_id_len == c->ch_sid[0] &&
-		   !memcmp(sh.session_id, c->ch_sid + 1, c->ch_sid[0]);
-	free(c->ch_sid);
-	c->ch_sid = NULL;
+	same_sid = c->ch_sid_len && sh.session_id_len == c->ch_sid_len &&
+		   htab_hash(&t->conns, sh.session_id, sh.session_id_len) == c->ch_sid_hash;
 	if (wire_tls13_version(sh.version)) {
 		/* Everything after this ServerHello is encrypted, the chain included. */
 		c->hidden = true;

@@ -64,10 +64,10 @@ struct dir {
 	struct tls_parser p;	  /* TCP */
 	struct recwalk w;	  /* TCP: where the source stops copying */
 	uint32_t isn;		  /* sequence number of the first byte */
-	uint8_t idx : 1;	  /* d[idx] in its connection */
-	uint8_t role : 2;	  /* enum role */
+	uint8_t idx;		  /* d[idx] in its connection */
+	uint8_t role;		  /* enum role */
+	bool done;		  /* needs no more bytes */
 	uint8_t client_start : 1; /* it started with a ClientHello (the kernel's quiet) */
-	uint8_t done : 1;	  /* needs no more bytes */
 	uint8_t closed : 1;	  /* FIN or RST seen */
 	uint8_t gap_reported : 1;
 };
@@ -98,9 +98,11 @@ struct conn {
 	 * flight. */
 	struct hello_summary *hello;
 	struct conn_rare *rare; /* NULL until needed */
-	/* The ClientHello's session id, length first, until the ServerHello
-	 * says whether it resumes (heap: NULL when empty). */
-	uint8_t *ch_sid;
+	/* The ClientHello's session id, until the ServerHello says whether it
+	 * resumes: its length and its keyed hash (the table's, htab_hash: no
+	 * one can make another id hash alike), 8 bytes instead of 33. */
+	uint64_t ch_sid_hash;
+	uint8_t ch_sid_len;
 	uint16_t version, cipher;
 	bool udp;
 	bool have_ch, have_sh, has_sni, resumed, hidden, chain_seen, hello_retry;
