@@ -28,7 +28,7 @@ static uint64_t key_hash(const struct flow_table *t, const struct cs_flow_key *k
 	       k->proto;
 }
 
-void key_reverse(const struct cs_flow_key *k, struct cs_flow_key *r)
+static void key_reverse(const struct cs_flow_key *k, struct cs_flow_key *r)
 {
 	memset(r, 0, sizeof(*r));
 	memcpy(r->saddr, k->daddr, 16);

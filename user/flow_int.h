@@ -72,9 +72,9 @@ struct dir {
 	uint8_t gap_reported : 1;
 };
 
-/* What few connections need, or need only late (a TLS 1.3 handshake, a
- * chain seen, a key log configured): allocated on first use (conn_rare), so
- * that 100k connections paused inside a Certificate fit the memory bound. */
+/* What a connection needs only late or seldom (a TLS 1.3 handshake, a chain
+ * seen): allocated on first use (conn_rare), so that 100k connections paused
+ * inside a Certificate do not carry it. */
 struct conn_rare {
 	struct outcome_track ot;   /* TLS 1.3: what the client did after the flight */
 	struct cs_report *pending; /* chain waiting for a CertificateStatus */
@@ -94,8 +94,7 @@ struct conn {
 	 * short SNI, and 100k of them must fit the memory bound. */
 	char *sni, *alpn_offered, *alpn;
 	/* The client side: its hello's facts (heap: ~136 bytes, only for
-	 * hellos that decoded) and what it did after a TLS 1.3 server's
-	 * flight. */
+	 * hellos that decoded). */
 	struct hello_summary *hello;
 	struct conn_rare *rare; /* NULL until needed */
 	/* The ClientHello's session id, until the ServerHello says whether it
@@ -112,6 +111,7 @@ struct conn {
 
 struct conn_rare *conn_rare(struct conn *c);
 
+/* d's connection, from its index: a pointer back would cost 16 B a connection. */
 static inline struct conn *dir_conn(const struct dir *d)
 {
 	return (struct conn *)((const char *)(d - d->idx) - offsetof(struct conn, d));
@@ -138,7 +138,6 @@ struct flow_table {
 
 /* flow.c: the table, its keys and the reports about a connection. */
 bool key_eq(const struct cs_flow_key *a, const struct cs_flow_key *b);
-void key_reverse(const struct cs_flow_key *k, struct cs_flow_key *r);
 void conn_key(const struct conn *c, int i, struct cs_flow_key *out);
 int dir_index(const struct dir *d);
 /* Accounts what c holds now to the memory bound (t->st.mem): after any
