@@ -46,6 +46,23 @@ bool key_eq(const struct cs_flow_key *a, const struct cs_flow_key *b)
 	       a->proto == b->proto;
 }
 
+/* b is a's reverse: the other direction of the same connection. */
+static bool key_eq_rev(const struct cs_flow_key *a, const struct cs_flow_key *b)
+{
+	return !memcmp(a->saddr, b->daddr, 16) && !memcmp(a->daddr, b->saddr, 16) &&
+	       a->sport == b->dport && a->dport == b->sport && a->family == b->family &&
+	       a->proto == b->proto;
+}
+
+/* The key of direction i's sender: the connection keeps d[0]'s only. */
+void conn_key(const struct conn *c, int i, struct cs_flow_key *out)
+{
+	if (i)
+		key_reverse(&c->key, out);
+	else
+		*out = c->key;
+}
+
 static struct conn *lru_conn(struct lru_node *n)
 {
 	return n ? lru_entry(n, struct conn, lru) : NULL;
@@ -53,12 +70,12 @@ static struct conn *lru_conn(struct lru_node *n)
 
 int dir_index(const struct dir *d)
 {
-	return d == &d->c->d[0] ? 0 : 1;
+	return d->idx;
 }
 
 static struct dir *dir_peer(struct dir *d)
 {
-	return &d->c->d[!dir_index(d)];
+	return &dir_conn(d)->d[!dir_index(d)];
 }
 
 /* What a connection holds now: buffers grow and shrink while it lives. */
@@ -69,16 +86,19 @@ static size_t str_mem(const char *s)
 
 static size_t conn_mem(const struct conn *c)
 {
-	size_t n = sizeof(*c) + (c->pending ? sizeof(*c->pending) : 0) + str_mem(c->sni) +
-		   str_mem(c->alpn_offered) + str_mem(c->alpn) + (c->hello ? sizeof(*c->hello) : 0);
+	const struct hidden *h = conn_hid(c);
+	size_t n = sizeof(*c) + str_mem(c->sni) + str_mem(c->alpn_offered) + str_mem(c->alpn) +
+		   (c->hello ? sizeof(*c->hello) : 0);
 
+	if (c->rare)
+		n += sizeof(*c->rare) + (c->rare->pending ? sizeof(*c->rare->pending) : 0);
 	if (c->udp)
 		n += 2 * sizeof(*c->d[0].dp);
-	if (c->hid)
-		n += sizeof(*c->hid) + (c->hid->fl ? sizeof(*c->hid->fl) + TLS13_RECORD_MAX : 0);
+	if (h)
+		n += sizeof(*h) + (h->fl ? sizeof(*h->fl) + TLS13_RECORD_MAX : 0);
 
 	for (int i = 0; i < 2; i++) {
-		const struct chain_acc *a = c->d[i].acc;
+		const struct chain_acc *a = c->udp ? NULL : c->d[i].acc;
 
 		n += c->d[i].r.held + c->d[i].p.msg_cap + c->d[i].w.mem;
 		if (a)
@@ -87,12 +107,19 @@ static size_t conn_mem(const struct conn *c)
 	return n;
 }
 
-static void mem_update(struct flow_table *t, struct conn *c)
+void mem_update(struct flow_table *t, struct conn *c)
 {
-	size_t m = conn_mem(c);
+	uint32_t m = (uint32_t)conn_mem(c);
 
 	t->st.mem = t->st.mem - c->mem + m;
 	c->mem = m;
+}
+
+struct conn_rare *conn_rare(struct conn *c)
+{
+	if (!c->rare)
+		c->rare = calloc(1, sizeof(*c->rare));
+	return c->rare;
 }
 
 /* ---- reports ---- */
@@ -110,27 +137,30 @@ int64_t check_time(const struct flow_table *t, uint64_t ts_ns)
  * connection): what a client's alert is tied to. */
 void leaf_keep(struct conn *c, const struct cs_report *r)
 {
-	if (!r->chain_len)
+	struct conn_rare *rr;
+
+	if (!r->chain_len || !(rr = conn_rare(c)))
 		return;
-	memcpy(c->leaf_sha256, r->chain[0]->sha256, sizeof(c->leaf_sha256));
-	c->have_leaf = true;
+	memcpy(rr->leaf_sha256, r->chain[0]->sha256, sizeof(rr->leaf_sha256));
+	rr->have_leaf = true;
 }
 
 /* The leaf as cert.c writes it (uppercase hex), "" if none was seen. */
 void leaf_hex(const struct conn *c, char out[65])
 {
 	out[0] = '\0';
-	if (c->have_leaf)
-		fmt_hex(out, 65, c->leaf_sha256, sizeof(c->leaf_sha256), true);
+	if (c->rare && c->rare->have_leaf)
+		fmt_hex(out, 65, c->rare->leaf_sha256, sizeof(c->rare->leaf_sha256), true);
 }
 
 /* A report about conn c, oriented by which direction is the server's. */
 void report_init(struct flow_table *t, struct conn *c, int server_idx, struct cs_report *r,
 		 enum report_action action)
 {
-	const struct cs_flow_key *k = &c->key[server_idx];
 	const struct cs_segment *s = t->seg;
+	struct cs_flow_key key, *k = &key;
 
+	conn_key(c, server_idx, k);
 	memset(r, 0, sizeof(*r));
 	r->action = action;
 	if (s) {
@@ -190,12 +220,14 @@ void release_chain(struct flow_table *t, struct cs_report *r)
 /* The chain is written once its flight has shown whether an OCSP staple follows. */
 static void flush_pending(struct flow_table *t, struct conn *c)
 {
-	if (!c->pending)
+	struct cs_report *r = c->rare ? c->rare->pending : NULL;
+
+	if (!r)
 		return;
-	emit(t, c->pending);
-	release_chain(t, c->pending);
-	free(c->pending);
-	c->pending = NULL;
+	c->rare->pending = NULL;
+	emit(t, r);
+	release_chain(t, r);
+	free(r);
 }
 
 void fill_chain(struct flow_table *t, struct cs_report *r, const struct tls_cert_list *cl)
@@ -211,7 +243,7 @@ void fill_chain(struct flow_table *t, struct cs_report *r, const struct tls_cert
 /* A direction lost bytes to a hole: say which connection lost what. */
 static void report_gap(struct flow_table *t, struct dir *d, const char *why)
 {
-	struct conn *c = d->c;
+	struct conn *c = dir_conn(d);
 	struct cs_report r;
 
 	if (d->gap_reported || d->done || !d->r.started)
@@ -231,7 +263,7 @@ static void report_gap(struct flow_table *t, struct dir *d, const char *why)
 /* The entries taken of a Certificate message that will not be reported. */
 static void acc_release(struct flow_table *t, struct dir *d)
 {
-	if (!d->acc)
+	if (dir_conn(d)->udp || !d->acc)
 		return;
 	for (uint32_t i = 0; i < d->acc->n; i++)
 		cert_put(t->o.certs, d->acc->chain[i]);
@@ -244,10 +276,11 @@ static void dir_release(struct flow_table *t, struct dir *d)
 	acc_release(t, d);
 	reasm_free(&d->r);
 	tls_parser_free(&d->p);
-	if (d->dp)
+	if (dir_conn(d)->udp && d->dp) {
 		dtls_parser_free(d->dp);
-	free(d->dp);
-	d->dp = NULL;
+		free(d->dp);
+		d->dp = NULL;
+	}
 	recwalk_free(&d->w);
 }
 
@@ -255,8 +288,9 @@ static void conn_free(struct flow_table *t, struct conn *c, const char *why)
 {
 	flush_pending(t, c);
 	hidden_conn_end(t, c);
-	outcome_end(&c->ot, why ? "the connection ended before the client closed" :
-				  "the capture ended before the client closed");
+	if (c->rare)
+		outcome_end(&c->rare->ot, why ? "the connection ended before the client closed" :
+						"the capture ended before the client closed");
 	report_outcome(t, c);
 	for (int i = 0; i < 2 && why; i++)
 		if (c->d[i].r.held)
@@ -270,6 +304,7 @@ static void conn_free(struct flow_table *t, struct conn *c, const char *why)
 	free(c->alpn_offered);
 	free(c->alpn);
 	free(c->hello);
+	free(c->rare);
 	free(c);
 	t->st.active--;
 }
@@ -283,7 +318,7 @@ struct conn *conn_find(struct flow_table *t, const struct cs_flow_key *k, int *i
 		struct conn *c = htab_entry(n, struct conn, h);
 
 		for (int i = 0; i < 2; i++) {
-			if (key_eq(&c->key[i], k)) {
+			if (i ? key_eq_rev(&c->key, k) : key_eq(&c->key, k)) {
 				*idx = i;
 				return c;
 			}
@@ -303,11 +338,10 @@ static struct conn *conn_new(struct flow_table *t, const struct cs_flow_key *k)
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return NULL;
-	c->key[0] = *k;
-	key_reverse(k, &c->key[1]);
+	c->key = *k;
 	c->udp = k->proto == IPPROTO_UDP;
 	for (int i = 0; i < 2; i++) {
-		c->d[i].c = c;
+		c->d[i].idx = i;
 		reasm_init(&c->d[i].r, t->o.max_held, &t->reasm_st);
 		tls_parser_init(&c->d[i].p, t->o.msg_max);
 		if (c->udp && !(c->d[i].dp = malloc(sizeof(*c->d[i].dp)))) {
@@ -353,10 +387,14 @@ static void dir_finish(struct flow_table *t, struct dir *d, bool tell_source)
 	d->done = true;
 	tls_parser_free(&d->p);
 	acc_release(t, d);
-	if (d->dp)
+	if (dir_conn(d)->udp && d->dp)
 		dtls_parser_free(d->dp);
-	if (tell_source && t->o.done)
-		t->o.done(t->o.ctx, &d->c->key[dir_index(d)]);
+	if (tell_source && t->o.done) {
+		struct cs_flow_key k;
+
+		conn_key(dir_conn(d), dir_index(d), &k);
+		t->o.done(t->o.ctx, &k);
+	}
 }
 
 /* Done for a reason the source's selection rules do not see. */
@@ -376,12 +414,12 @@ static void dir_walk_end(struct flow_table *t, struct dir *d)
  * cap unless told. */
 static void dir_record_end(struct flow_table *t, struct dir *d)
 {
-	dir_finish(t, d, !d->c->udp);
+	dir_finish(t, d, !dir_conn(d)->udp);
 }
 
 static bool dir_walked(const struct dir *d)
 {
-	return !d->c->udp && d->w.w.phase != WIRE_WALK_OFF;
+	return !dir_conn(d)->udp && d->w.w.phase != WIRE_WALK_OFF;
 }
 
 static void set_roles(struct dir *d, uint8_t role)
@@ -421,25 +459,25 @@ static void on_client_hello(struct flow_table *t, struct dir *d, uint8_t type, c
 
 	if (type == TLS_HS_SSL2_CLIENT_HELLO)
 		rc = tls_parse_ssl2_client_hello(b, len, &ch);
-	else if (d->c->udp)
+	else if (dir_conn(d)->udp)
 		rc = tls_parse_dtls_client_hello(b, len, &ch);
 	else
 		rc = tls_parse_client_hello(b, len, &ch);
 	if (rc < 0)
 		return;
 	set_roles(d, ROLE_CLIENT);
-	keep_client_hello(t, d->c, &ch);
+	keep_client_hello(t, dir_conn(d), &ch);
 	/* Resumption is proven by the ServerHello echoing this id. */
-	d->c->ch_sid_len = 0;
+	dir_conn(d)->ch_sid_len = 0;
 	if (type == TLS_HS_CLIENT_HELLO && len >= 35 && b[34] <= 32 && len >= 35u + b[34]) {
-		d->c->ch_sid_len = b[34];
-		memcpy(d->c->ch_sid, b + 35, b[34]);
+		dir_conn(d)->ch_sid_len = b[34];
+		dir_conn(d)->ch_sid_hash = htab_hash(&t->conns, b + 35, b[34]);
 	}
 }
 
 static void report_resumed(struct flow_table *t, struct dir *server)
 {
-	struct conn *c = server->c;
+	struct conn *c = dir_conn(server);
 	struct cs_report r;
 
 	if (c->resumed)
@@ -452,7 +490,9 @@ static void report_resumed(struct flow_table *t, struct dir *server)
 static void on_server_hello(struct flow_table *t, struct dir *d, const uint8_t *b, size_t len)
 {
 	struct tls_server_hello sh;
-	struct conn *c = d->c;
+	struct conn *c = dir_conn(d);
+	struct conn_rare *rr;
+	bool same_sid;
 
 	if (tls_parse_server_hello(b, len, &sh) < 0)
 		return;
@@ -468,17 +508,24 @@ static void on_server_hello(struct flow_table *t, struct dir *d, const uint8_t *
 	c->version = sh.version;
 	c->cipher = sh.cipher;
 	set_str(&c->alpn, sh.alpn);
+	same_sid = c->ch_sid_len && sh.session_id_len == c->ch_sid_len &&
+		   htab_hash(&t->conns, sh.session_id, sh.session_id_len) == c->ch_sid_hash;
 	if (wire_tls13_version(sh.version)) {
 		/* Everything after this ServerHello is encrypted, the chain included. */
 		c->hidden = true;
 		/* What the client does next says whether it took the chain. */
-		outcome_flight(&c->ot, c->hello && (c->hello->flags & HELLO_F_EARLY_DATA));
+		if ((rr = conn_rare(c)))
+			outcome_flight(&rr->ot, c->hello && (c->hello->flags & HELLO_F_EARLY_DATA));
 		hidden_start(t, d);
 		return;
 	}
-	served_early_drop(t, &c->key[dir_index(d)]); /* the wire will show it */
-	if (c->ch_sid_len && sh.session_id_len == c->ch_sid_len &&
-	    !memcmp(sh.session_id, c->ch_sid, c->ch_sid_len))
+	if (t->n_early) {
+		struct cs_flow_key k;
+
+		conn_key(c, dir_index(d), &k);
+		served_early_drop(t, &k); /* the wire will show it */
+	}
+	if (same_sid)
 		report_resumed(t, d);
 }
 
@@ -486,7 +533,7 @@ static void on_ssl2_server_hello(struct flow_table *t, struct dir *d, const uint
 {
 	struct tls_server_hello sh;
 	struct tls_cert_list cl;
-	struct conn *c = d->c;
+	struct conn *c = dir_conn(d);
 	struct cs_report r;
 
 	if (tls_parse_ssl2_server_hello(b, len, &sh, &cl) < 0) {
@@ -516,14 +563,14 @@ static void on_ssl2_server_hello(struct flow_table *t, struct dir *d, const uint
 static void on_chain(struct flow_table *t, struct dir *d, struct cert_facts *const *chain,
 		     uint32_t n, uint32_t total)
 {
-	struct conn *c = d->c;
+	struct conn *c = dir_conn(d);
 	struct cs_report cr, *r = &cr;
 
 	if (d->role != ROLE_CLIENT) {
 		if (d->role == ROLE_UNKNOWN)
 			set_roles(d, ROLE_SERVER);
 		flush_pending(t, c);
-		r = malloc(sizeof(*r));
+		r = conn_rare(c) ? malloc(sizeof(*r)) : NULL;
 	}
 	if (!r) {
 		for (uint32_t i = 0; i < n; i++)
@@ -542,7 +589,7 @@ static void on_chain(struct flow_table *t, struct dir *d, struct cert_facts *con
 	}
 	leaf_keep(c, r);
 	c->chain_seen = true;
-	c->pending = r;
+	c->rare->pending = r;
 }
 
 static void on_certificate(struct flow_table *t, struct dir *d, const uint8_t *b, size_t len)
@@ -565,7 +612,7 @@ static void on_certificate(struct flow_table *t, struct dir *d, const uint8_t *b
 
 static void on_certificate_status(struct flow_table *t, struct dir *d, const uint8_t *b, size_t len)
 {
-	struct cs_report *r = d->c->pending;
+	struct cs_report *r = dir_conn(d)->rare ? dir_conn(d)->rare->pending : NULL;
 	const uint8_t *der;
 	size_t der_len;
 
@@ -574,7 +621,7 @@ static void on_certificate_status(struct flow_table *t, struct dir *d, const uin
 	r->have_ocsp = true;
 	ocsp_parse(der, der_len, r->chain_len ? r->chain[0]->x509 : NULL,
 		   r->chain_len > 1 ? r->chain[1]->x509 : NULL, &r->ocsp);
-	flush_pending(t, d->c);
+	flush_pending(t, dir_conn(d));
 }
 
 struct cb_ctx {
@@ -588,7 +635,7 @@ static void cb_handshake(void *ctx, uint8_t type, const uint8_t *body, size_t le
 
 	/* Any later message of the server's flight means no staple is coming. */
 	if (type != TLS_HS_CERTIFICATE_STATUS && x->d->role == ROLE_SERVER)
-		flush_pending(x->t, x->d->c);
+		flush_pending(x->t, dir_conn(x->d));
 	switch (type) {
 	case TLS_HS_CLIENT_HELLO:
 	case TLS_HS_SSL2_CLIENT_HELLO:
@@ -614,7 +661,7 @@ static void cb_handshake(void *ctx, uint8_t type, const uint8_t *body, size_t le
 
 static void report_alert(struct flow_table *t, struct dir *d, const uint8_t *body)
 {
-	struct conn *c = d->c;
+	struct conn *c = dir_conn(d);
 	struct cs_report r;
 
 	flush_pending(t, c); /* the alert answers the chain: chain first */
@@ -625,9 +672,9 @@ static void report_alert(struct flow_table *t, struct dir *d, const uint8_t *bod
 	leaf_hex(c, r.alert_cert_sha256);
 	/* A TLS 1.3 client's alert in the clear (OpenSSL's, before its first
 	 * encrypted write) is its outcome: this event carries it. */
-	if (r.alert_from_client && c->hidden) {
-		outcome_alert(&c->ot, "an alert in the clear");
-		if (outcome_take(&c->ot))
+	if (r.alert_from_client && c->hidden && c->rare) {
+		outcome_alert(&c->rare->ot, "an alert in the clear");
+		if (outcome_take(&c->rare->ot))
 			outcome_fill(c, &r);
 	}
 	emit(t, &r);
@@ -638,7 +685,7 @@ static void cb_record(void *ctx, uint8_t type, uint16_t version, const uint8_t *
 {
 	struct cb_ctx *x = ctx;
 	struct dir *d = x->d;
-	struct conn *c = d->c;
+	struct conn *c = dir_conn(d);
 
 	(void)version;
 	if (d->role == ROLE_SERVER)
@@ -719,7 +766,7 @@ static void cb_cert_end(void *ctx, bool ok)
 
 	/* What the whole message's path does (cb_handshake, on_certificate). */
 	if (d->role == ROLE_SERVER)
-		flush_pending(x->t, d->c);
+		flush_pending(x->t, dir_conn(d));
 	if (!ok) {
 		x->t->st.parse_errors++;
 		acc_release(x->t, d);
@@ -746,20 +793,21 @@ static void on_encrypted(struct flow_table *t, struct dir *d)
 	uint32_t idx = d->w.n - 1u;
 	const struct recwalk_record *r = recwalk_record(&d->w, idx);
 	struct dir *peer = dir_peer(d);
+	struct cs_flow_key k;
 
+	conn_key(dir_conn(d), dir_index(d), &k);
 	if (!r) {
 		t->st.encrypted_oversize++;
 	} else {
 		t->st.encrypted_records++;
 		if (t->o.encrypted)
-			t->o.encrypted(t->o.ctx, &d->c->key[dir_index(d)], from_server(d), idx,
-				       r->hdr, r->body, r->len);
+			t->o.encrypted(t->o.ctx, &k, from_server(d), idx, r->hdr, r->body, r->len);
 	}
 	/* The record is whole here: the walk is at its end. */
 	if (!from_server(d) && recwalk_last_hdr(&d->w))
 		client_record(t, d, recwalk_last_hdr(&d->w), d->w.pos, r);
-	if (d->c->hid && key_eq(&d->c->hid->key, &d->c->key[dir_index(d)]))
-		hidden_records(t, d->c->hid);
+	if (conn_hid(dir_conn(d)) && key_eq(&conn_hid(dir_conn(d))->key, &k))
+		hidden_records(t, conn_hid(dir_conn(d)));
 	/* The client sends its first encrypted record once it has the
 	 * server's whole flight: what the server sends later (tickets, data)
 	 * is no handshake. (Unless the server took none yet: 0-RTT data.) */
@@ -797,6 +845,7 @@ static void on_stream(void *ctx, const uint8_t *data, size_t len)
  * warning alert it hops over, quiet for a ClientHello). */
 static void walk_start(struct flow_table *t, struct dir *d, const struct cs_segment *s)
 {
+	struct cs_flow_key k;
 	uint32_t skip = 0;
 	bool walk = true;
 
@@ -816,9 +865,10 @@ static void walk_start(struct flow_table *t, struct dir *d, const struct cs_segm
 	default:
 		break;
 	}
+	conn_key(dir_conn(d), dir_index(d), &k);
 	recwalk_init(&d->w, walk, skip,
 		     encports_enc_max(encports_mode(t->o.copy_encrypted, t->o.enc_ports),
-				      t->o.enc_ports, &d->c->key[dir_index(d)], d->client_start));
+				      t->o.enc_ports, &k, d->client_start));
 }
 
 static void dir_push(struct flow_table *t, struct dir *d, const struct cs_segment *s)
@@ -829,10 +879,10 @@ static void dir_push(struct flow_table *t, struct dir *d, const struct cs_segmen
 		return;
 	if (!d->r.started) {
 		d->isn = s->seq;
-		if (!d->c->udp)
+		if (!dir_conn(d)->udp)
 			walk_start(t, d, s);
 	}
-	if (d->c->udp) {
+	if (dir_conn(d)->udp) {
 		dtls_feed_datagram(d->dp, s->data, s->len, &tls_callbacks, &x);
 		return;
 	}
@@ -851,7 +901,8 @@ static void dir_push(struct flow_table *t, struct dir *d, const struct cs_segmen
 static bool conn_finished(const struct conn *c, bool rst)
 {
 	/* A TLS 1.3 client's outcome waits for its close (outcomes.h). */
-	return rst || (c->d[0].done && c->d[1].done && !outcome_pending(&c->ot)) ||
+	return rst ||
+	       (c->d[0].done && c->d[1].done && !(c->rare && outcome_pending(&c->rare->ot))) ||
 	       (c->d[0].closed && c->d[1].closed);
 }
 

@@ -9,10 +9,12 @@
 #include "report.h"
 #include "segment.h"
 
-#define FLOW_CONNS_DEFAULT    65536	   /* connections tracked at once */
+/* 100,000 handshakes paused inside a Certificate are held by default: ~800 B
+ * each (flow_memory_bytes / connections, `BENCH_SECTIONS=memory`). */
+#define FLOW_CONNS_DEFAULT    131072	   /* connections tracked at once */
 #define FLOW_IDLE_DEFAULT_S   60	   /* idle connection lifetime */
 #define FLOW_HELD_DEFAULT     (256 * 1024) /* out-of-order bytes per direction */
-#define FLOW_MEM_DEFAULT      (32u << 20)  /* all connection state together */
+#define FLOW_MEM_DEFAULT      (80u << 20)  /* all connection state together */
 #define FLOW_HIDDEN_WAIT_MS   2000	   /* a TLS 1.3 chain waits this long for a source */
 #define FLOW_SERVED_EARLY_MAX 256	   /* uprobe chains ahead of their ServerHello */
 

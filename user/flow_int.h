@@ -3,6 +3,7 @@
 #define CS_FLOW_INT_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include "dtls.h"
 #include "flow.h"
@@ -52,47 +53,74 @@ struct chain_acc {
 	struct cert_facts *chain[];
 };
 
+/* One direction, inside its struct conn (dir_conn): 100k connections must
+ * fit the memory bound, so it holds no pointer back and packs its flags. */
 struct dir {
-	struct conn *c;
-	struct chain_acc *acc;	/* heap: only while a Certificate is under way */
-	struct reasm r;		/* TCP */
-	struct tls_parser p;	/* TCP */
-	struct dtls_parser *dp; /* UDP only (heap: TCP needs none) */
-	struct recwalk w;	/* TCP: where the source stops copying */
-	uint8_t role;
-	uint32_t isn;	   /* sequence number of the first byte */
-	bool client_start; /* it started with a ClientHello (the kernel's quiet) */
-	bool done;	   /* needs no more bytes */
-	bool closed;	   /* FIN or RST seen */
-	bool gap_reported;
+	union {
+		struct chain_acc *acc;	/* TCP, heap: only while a Certificate is under way */
+		struct dtls_parser *dp; /* UDP (heap: TCP needs none) */
+	};
+	struct reasm r;		  /* TCP */
+	struct tls_parser p;	  /* TCP */
+	struct recwalk w;	  /* TCP: where the source stops copying */
+	uint32_t isn;		  /* sequence number of the first byte */
+	uint8_t idx;		  /* d[idx] in its connection */
+	uint8_t role;		  /* enum role */
+	bool done;		  /* needs no more bytes */
+	uint8_t client_start : 1; /* it started with a ClientHello (the kernel's quiet) */
+	uint8_t closed : 1;	  /* FIN or RST seen */
+	uint8_t gap_reported : 1;
+};
+
+/* What a connection needs only late or seldom (a TLS 1.3 handshake, a chain
+ * seen): allocated on first use (conn_rare), so that 100k connections paused
+ * inside a Certificate do not carry it. */
+struct conn_rare {
+	struct outcome_track ot;   /* TLS 1.3: what the client did after the flight */
+	struct cs_report *pending; /* chain waiting for a CertificateStatus */
+	struct hidden *hid;	   /* TLS 1.3: waiting for a source */
+	bool have_leaf;
+	uint8_t leaf_sha256[32]; /* server leaf, once seen (have_leaf); leaf_hex() */
 };
 
 struct conn {
-	struct hnode h;		   /* in the table, by key_hash() */
-	struct lru_node lru;	   /* recency, most recent at the head */
-	struct cs_flow_key key[2]; /* key[i] is the sender of d[i] */
+	struct hnode h;		/* in the table, by key_hash() */
+	struct lru_node lru;	/* recency, most recent at the head */
+	struct cs_flow_key key; /* the sender of d[0] (conn_key) */
 	struct dir d[2];
 	uint64_t last_ns;
-	size_t mem; /* bytes accounted to this connection */
+	uint32_t mem; /* bytes accounted to this connection */
 	/* Heap strings, NULL when absent: most connections carry no ALPN and a
 	 * short SNI, and 100k of them must fit the memory bound. */
 	char *sni, *alpn_offered, *alpn;
-	struct cs_report *pending; /* chain waiting for a CertificateStatus */
 	/* The client side: its hello's facts (heap: ~136 bytes, only for
-	 * hellos that decoded) and what it did after a TLS 1.3 server's
-	 * flight. */
+	 * hellos that decoded). */
 	struct hello_summary *hello;
-	struct hidden *hid; /* TLS 1.3: waiting for a source */
-	struct outcome_track ot;
+	struct conn_rare *rare; /* NULL until needed */
+	/* The ClientHello's session id, until the ServerHello says whether it
+	 * resumes: its length and its keyed hash (the table's, htab_hash: no
+	 * one can make another id hash alike), 8 bytes instead of 33. */
+	uint64_t ch_sid_hash;
+	uint8_t ch_sid_len;
 	uint16_t version, cipher;
 	bool udp;
 	bool have_ch, have_sh, has_sni, resumed, hidden, chain_seen, hello_retry;
-	bool have_random, have_leaf;
-	uint8_t ch_sid_len;
-	uint8_t ch_sid[32];
-	uint8_t random[32];	 /* client_random: the key log's join */
-	uint8_t leaf_sha256[32]; /* server leaf, once seen (have_leaf); leaf_hex() */
+	bool have_random;
+	uint8_t random[32]; /* client_random: the key log's join */
 };
+
+struct conn_rare *conn_rare(struct conn *c);
+
+/* d's connection, from its index: a pointer back would cost 16 B a connection. */
+static inline struct conn *dir_conn(const struct dir *d)
+{
+	return (struct conn *)((const char *)(d - d->idx) - offsetof(struct conn, d));
+}
+
+static inline struct hidden *conn_hid(const struct conn *c)
+{
+	return c->rare ? c->rare->hid : NULL;
+}
 
 struct flow_table {
 	struct flow_opts o;
@@ -110,7 +138,11 @@ struct flow_table {
 
 /* flow.c: the table, its keys and the reports about a connection. */
 bool key_eq(const struct cs_flow_key *a, const struct cs_flow_key *b);
+void conn_key(const struct conn *c, int i, struct cs_flow_key *out);
 int dir_index(const struct dir *d);
+/* Accounts what c holds now to the memory bound (t->st.mem): after any
+ * change outside a segment (a source's chain, a key arriving). */
+void mem_update(struct flow_table *t, struct conn *c);
 struct conn *conn_find(struct flow_table *t, const struct cs_flow_key *k, int *idx);
 int64_t check_time(const struct flow_table *t, uint64_t ts_ns);
 void report_init(struct flow_table *t, struct conn *c, int server_idx, struct cs_report *r,

@@ -14,28 +14,31 @@ bool from_server(const struct dir *d)
 /* A decided outcome onto the report about it. */
 void outcome_fill(const struct conn *c, struct cs_report *r)
 {
-	r->outcome = c->ot.outcome;
-	r->outcome_reason = c->ot.reason;
-	r->outcome_rec_len = c->ot.rec_len;
+	const struct outcome_track *ot = &c->rare->ot; /* decided: it exists */
+
+	r->outcome = ot->outcome;
+	r->outcome_reason = ot->reason;
+	r->outcome_rec_len = ot->rec_len;
 }
 
 /* A decision made since the last call: its own event, unless an alert
  * event carried it (report_alert). */
 void report_outcome(struct flow_table *t, struct conn *c)
 {
+	struct outcome_track *ot = c->rare ? &c->rare->ot : NULL;
 	struct cs_report r;
 
-	if (!outcome_take(&c->ot))
+	if (!ot || !outcome_take(ot))
 		return;
 	report_init(t, c, server_index(c, 1), &r, REPORT_CLIENT_OUTCOME);
 	outcome_fill(c, &r);
 	r.alert_from_client = true;
 	leaf_hex(c, r.alert_cert_sha256);
-	if (c->ot.outcome == OUTCOME_ABORTED && c->ot.alert_known) {
+	if (ot->outcome == OUTCOME_ABORTED && ot->alert_known) {
 		r.outcome_alert = true;
 		r.outcome_decrypted = true;
-		r.alert_level = c->ot.alert_level;
-		r.alert_desc = c->ot.alert_desc;
+		r.alert_level = ot->alert_level;
+		r.alert_desc = ot->alert_desc;
 	}
 	emit(t, &r);
 }
@@ -71,12 +74,12 @@ static void decrypt_client_record(struct flow_table *t, struct conn *c,
 		return;
 	t->st.client_alerts_decrypted++;
 	if (inner == TLS_CT_ALERT && plen >= 2) {
-		c->ot.alert_known = true;
-		c->ot.alert_level = out[0];
-		c->ot.alert_desc = out[1];
-		outcome_alert(&c->ot, "an alert, decrypted with the key log");
+		c->rare->ot.alert_known = true;
+		c->rare->ot.alert_level = out[0];
+		c->rare->ot.alert_desc = out[1];
+		outcome_alert(&c->rare->ot, "an alert, decrypted with the key log");
 	} else if (inner == TLS_CT_HANDSHAKE) {
-		outcome_accepted(&c->ot, "a handshake record, decrypted with the key log");
+		outcome_accepted(&c->rare->ot, "a handshake record, decrypted with the key log");
 	}
 	explicit_bzero(out, sizeof(out));
 }
@@ -86,12 +89,12 @@ static void decrypt_client_record(struct flow_table *t, struct conn *c,
 void client_record(struct flow_table *t, struct dir *d, const uint8_t *hdr, uint32_t end,
 		   const struct recwalk_record *whole)
 {
-	struct conn *c = d->c;
+	struct conn *c = dir_conn(d);
 
-	if (!c->hidden || hdr[0] != TLS_CT_APPDATA)
+	if (!c->hidden || !c->rare || hdr[0] != TLS_CT_APPDATA)
 		return;
-	outcome_record(&c->ot, (uint16_t)(hdr[3] << 8 | hdr[4]), end);
-	if (whole && c->ot.rec_end == end)
+	outcome_record(&c->rare->ot, (uint16_t)(hdr[3] << 8 | hdr[4]), end);
+	if (whole && c->rare->ot.rec_end == end)
 		decrypt_client_record(t, c, whole);
 	report_outcome(t, c);
 }
@@ -112,10 +115,11 @@ void client_walk_end(struct flow_table *t, struct dir *d)
  * right at that record's end, is the abort shape. */
 void on_close(struct flow_table *t, struct dir *d, const struct cs_segment *s)
 {
-	struct conn *c = d->c;
+	struct conn *c = dir_conn(d);
 
 	d->closed = true;
-	outcome_close(&c->ot, !from_server(d), s->tcp_flags & CS_TCP_RST,
-		      d->r.started ? s->seq - d->isn : UINT32_MAX);
+	if (c->rare)
+		outcome_close(&c->rare->ot, !from_server(d), s->tcp_flags & CS_TCP_RST,
+			      d->r.started ? s->seq - d->isn : UINT32_MAX);
 	report_outcome(t, c);
 }

@@ -11,6 +11,8 @@ static bool key_source(const struct flow_table *t)
 
 static void hidden_free(struct flow_table *t, struct hidden *h)
 {
+	struct conn *c = h->c;
+
 	if (h->prev)
 		h->prev->next = h->next;
 	else
@@ -19,8 +21,6 @@ static void hidden_free(struct flow_table *t, struct hidden *h)
 		h->next->prev = h->prev;
 	else
 		t->hid_tail = h->prev;
-	if (h->c)
-		h->c->hid = NULL;
 	if (h->fl) {
 		tls13_flight_free(h->fl);
 		free(h->fl);
@@ -31,6 +31,10 @@ static void hidden_free(struct flow_table *t, struct hidden *h)
 	}
 	free(h);
 	t->st.hidden_waiting--;
+	if (c) {
+		c->rare->hid = NULL; /* c->rare held h */
+		mem_update(t, c);
+	}
 }
 
 /* No source gave the chain in time: the handshake as it is, unverified. */
@@ -137,7 +141,7 @@ void hidden_records(struct flow_table *t, struct hidden *h)
 
 	if (!c || !t->o.keylog || !c->have_random || h->failed)
 		return;
-	d = &c->d[key_eq(&c->key[0], &h->key) ? 0 : 1];
+	d = &c->d[key_eq(&c->key, &h->key) ? 0 : 1];
 	if (!records_held(d))
 		return;
 	if (!h->fl && !hidden_keys(t, h)) {
@@ -219,15 +223,17 @@ static void served_report(struct flow_table *t, struct cs_report *r, uint8_t bin
  * gave the chain (a uprobe's, ahead of the packets) or there is none. */
 void hidden_start(struct flow_table *t, struct dir *d)
 {
-	struct conn *c = d->c;
+	struct conn *c = dir_conn(d);
 	struct hidden *h;
 	struct cs_report r;
+	struct cs_flow_key k;
 	int i;
 
 	report_init(t, c, dir_index(d), &r, REPORT_CERTIFICATE_HIDDEN);
-	if (c->hid || c->chain_seen)
+	if (conn_hid(c) || c->chain_seen)
 		return;
-	if (t->n_early && (i = served_early_find(t, &c->key[dir_index(d)])) >= 0) {
+	conn_key(c, dir_index(d), &k);
+	if (t->n_early && (i = served_early_find(t, &k)) >= 0) {
 		struct served_early *e = &t->early[i];
 
 		served_report(t, &r, e->binding, e->ts_ns, e->mono_ns);
@@ -240,13 +246,13 @@ void hidden_start(struct flow_table *t, struct dir *d)
 		source_chain(t, c, &r);
 		return;
 	}
-	if (!key_source(t) || !(h = calloc(1, sizeof(*h)))) {
+	if (!key_source(t) || !conn_rare(c) || !(h = calloc(1, sizeof(*h)))) {
 		emit(t, &r);
 		return;
 	}
 	h->r = r;
 	h->c = c;
-	h->key = c->key[dir_index(d)];
+	h->key = k;
 	h->deadline_ns = t->now_ns + (uint64_t)t->o.hidden_wait_ms * 1000000ULL;
 	h->prev = t->hid_tail;
 	if (t->hid_tail)
@@ -254,7 +260,7 @@ void hidden_start(struct flow_table *t, struct dir *d)
 	else
 		t->hid_head = h;
 	t->hid_tail = h;
-	c->hid = h;
+	c->rare->hid = h;
 	t->st.hidden_waiting++;
 }
 
@@ -269,7 +275,7 @@ void hidden_start(struct flow_table *t, struct dir *d)
  */
 void hidden_conn_end(struct flow_table *t, struct conn *c)
 {
-	struct hidden *h = c->hid;
+	struct hidden *h = conn_hid(c);
 
 	if (h && !h->fl && t->o.need_keys && t->o.keylog && c->have_random) {
 		h->asked = true;
@@ -277,8 +283,8 @@ void hidden_conn_end(struct flow_table *t, struct conn *c)
 	}
 	if (h)
 		hidden_records(t, h);
-	if ((h = c->hid)) {
-		c->hid = NULL;
+	if ((h = conn_hid(c))) {
+		c->rare->hid = NULL;
 		h->c = NULL;
 		if (!t->o.wait_served || t->now_ns >= h->deadline_ns)
 			hidden_give_up(t, h);
@@ -306,9 +312,13 @@ void flow_keys_arrived(struct flow_table *t)
 	struct hidden *h, *next;
 
 	for (h = t->hid_head; h; h = next) {
+		struct conn *c = h->c;
+
 		next = h->next;
-		if (h->c && !h->fl)
-			hidden_records(t, h);
+		if (c && !h->fl) {
+			hidden_records(t, h); /* may free h, never c */
+			mem_update(t, c);
+		}
 	}
 }
 
@@ -358,8 +368,8 @@ void flow_served_chain(struct flow_table *t, const struct served_chain *sc)
 	}
 	if (c && c->chain_seen)
 		return; /* the key log was first */
-	if (c && c->hid) {
-		h = c->hid;
+	if (c && conn_hid(c)) {
+		h = conn_hid(c);
 	} else if (!c) {
 		for (h = t->hid_head; h && !(!h->c && key_eq(&h->key, &sc->key)); h = h->next)
 			;
@@ -381,4 +391,6 @@ void flow_served_chain(struct flow_table *t, const struct served_chain *sc)
 	source_chain(t, c, &r);
 	if (h)
 		hidden_free(t, h);
+	if (c)
+		mem_update(t, c);
 }

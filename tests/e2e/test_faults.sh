@@ -254,7 +254,7 @@ test_flow_exhaustion() {
 	ns_del "$ns"
 }
 
-# Past the userspace connection table (65536 connections, FLOW_MEM_DEFAULT of
+# Past the userspace connection table (--max-conns 65536, FLOW_MEM_DEFAULT of
 # state): the oldest half-open ones are evicted and counted, in the stopped
 # event and in metrics; memory stays under ring + state bound + baseline; a
 # real handshake is still reported.
@@ -270,7 +270,7 @@ test_userspace_table_full() {
 	out=$TMP/flows70k.json
 	local mx=()
 	[ -n "$HAVE_METRICS" ] && mx=(--metrics 127.0.0.1:9465)
-	start_sentry "$ns" "$out" -i csftun1 --every --ring-size $ring "${mx[@]}" \
+	start_sentry "$ns" "$out" -i csftun1 --every --ring-size $ring --max-conns 65536 "${mx[@]}" \
 		|| { fail userspace_table_full "certsentry did not start: $(cat "$out")"; ns_del "$ns"; return; }
 	ip netns exec "$ns" "$TUNREPLAY" -i csftun1 "$TMP/flows70k.pcap" 2>>"$TMP/tun.err" || why+=("tunreplay flows70k")
 	ip netns exec "$ns" "$TUNREPLAY" -i csftun1 "$TMP/real1.raw.pcap" 2>>"$TMP/tun.err" || why+=("tunreplay real1")
