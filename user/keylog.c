@@ -355,8 +355,12 @@ void keylog_get_stats(const struct keylog *k, struct keylog_stats *st)
 struct keylog_file {
 	char path[PATH_MAX];
 	bool follow, fifo;
-	int fd;	 /* -1: none open (refused: retried each read) */
-	int ino; /* inotify on the directory, -1 if none */
+	int fd;	     /* -1: none open (refused: retried each read) */
+	int ino;     /* inotify on the directory and the file, -1 if none */
+	int wd_dir;  /* the directory's watch */
+	int wd_file; /* the open file's own watch (its inode, whatever its name), -1 if none */
+	bool stale;  /* read to the end and stat'ed again on the next read, whatever
+		      * inotify said: just opened, a read left bytes, the path gone */
 	dev_t dev;
 	ino_t inode;
 	off_t off;     /* bytes of the file consumed */
@@ -437,6 +441,29 @@ static void install(struct keylog_file *f, int fd)
 	f->fd = fd;
 }
 
+/*
+ * The open file itself: its writes and mode changes are events whatever
+ * name (a symlink, a hard link) the writer uses. With it, a read that finds
+ * no event about the file has nothing to do (file_quiet). On failure, or
+ * if the path is not the file opened, every read stats and reads.
+ */
+static void watch_file(struct keylog_file *f)
+{
+	struct stat st;
+	int wd = -1;
+
+	if (f->ino >= 0 && !f->fifo && f->fd >= 0)
+		wd = inotify_add_watch(f->ino, f->path, IN_MODIFY | IN_ATTRIB | IN_CLOSE_WRITE);
+	if (wd >= 0 && (stat(f->path, &st) < 0 || st.st_dev != f->dev || st.st_ino != f->inode)) {
+		inotify_rm_watch(f->ino, wd);
+		wd = -1;
+	}
+	if (f->wd_file >= 0 && f->wd_file != wd)
+		inotify_rm_watch(f->ino, f->wd_file);
+	f->wd_file = wd;
+	f->stale = true;
+}
+
 /* The directory, so that a file created or renamed onto the path is seen
  * too. Without inotify the caller reads on a timer. */
 static void watch_dir(struct keylog_file *f)
@@ -451,12 +478,14 @@ static void watch_dir(struct keylog_file *f)
 	else
 		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - f->path), f->path);
 	f->ino = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-	if (f->ino >= 0 && inotify_add_watch(f->ino, dir,
-					     IN_MODIFY | IN_CLOSE_WRITE | IN_CREATE | IN_MOVED_TO |
-						     IN_MOVED_FROM | IN_DELETE | IN_ATTRIB) < 0) {
+	if (f->ino >= 0 &&
+	    (f->wd_dir = inotify_add_watch(f->ino, dir,
+					   IN_MODIFY | IN_CLOSE_WRITE | IN_CREATE | IN_MOVED_TO |
+						   IN_MOVED_FROM | IN_DELETE | IN_ATTRIB)) < 0) {
 		close(f->ino);
 		f->ino = -1;
 	}
+	watch_file(f);
 }
 
 struct keylog_file *keylog_file_open(const char *path, bool follow, char *err, size_t errlen)
@@ -475,6 +504,8 @@ struct keylog_file *keylog_file_open(const char *path, bool follow, char *err, s
 	strcpy(f->path, path);
 	f->follow = follow;
 	f->ino = -1;
+	f->wd_dir = -1;
+	f->wd_file = -1;
 	f->fd = open_checked(f, err, errlen);
 	if (f->fd < 0) {
 		free(f);
@@ -548,14 +579,53 @@ static void take(struct keylog_file *f, struct keylog *k, const char *d, size_t 
 	}
 }
 
-/* Drains inotify: events only wake the poll, the reads decide. */
-static void drain_events(struct keylog_file *f)
+static const char *base_name(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	return slash ? slash + 1 : path;
+}
+
+/* An event that may change what the path holds or what the file says: on
+ * the file's own watch, on the path's name in the directory, on the
+ * directory itself, or an overflowed queue. Not: other files' in the same
+ * directory (our own output, say). */
+static bool event_ours(const struct keylog_file *f, const struct inotify_event *e)
+{
+	if (e->wd != f->wd_dir || !e->len)
+		return true;
+	return !strcmp(e->name, base_name(f->path));
+}
+
+/* Drains inotify: true if an event was about the key log (see event_ours). */
+static bool drain_events(struct keylog_file *f)
 {
 	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+	bool ours = false;
+	ssize_t n;
 
-	if (f->ino >= 0)
-		while (read(f->ino, buf, sizeof(buf)) > 0)
-			;
+	if (f->ino < 0)
+		return true;
+	while ((n = read(f->ino, buf, sizeof(buf))) > 0) {
+		for (size_t off = 0; off + sizeof(struct inotify_event) <= (size_t)n;) {
+			const struct inotify_event *e = (const void *)(buf + off);
+
+			ours = ours || event_ours(f, e);
+			off += sizeof(*e) + e->len;
+		}
+	}
+	return ours;
+}
+
+/* A followed file with its own watch, read to its end before, and no event
+ * about it since: nothing can have been appended, truncated, replaced or
+ * chmod'ed (inotify queues the event after the write). */
+static bool file_quiet(struct keylog_file *f)
+{
+	bool ours = drain_events(f);
+
+	return f->follow && !f->fifo && f->wd_file >= 0 && f->fd >= 0 && !f->problem && !f->stale &&
+	       !ours;
 }
 
 /* 0: at the end, or nothing more now; 1: the budget is spent; 2: a FIFO's
@@ -579,6 +649,10 @@ static int read_some(struct keylog_file *f, struct keylog *k, uint64_t now_ns)
 		explicit_bzero(chunk, (size_t)n);
 		f->off += n;
 		total += (size_t)n;
+		if (!f->fifo && (size_t)n < sizeof(chunk)) {
+			rc = 0; /* a regular file's end: no read of 0 to learn it */
+			break;
+		}
 	}
 	return rc;
 }
@@ -622,8 +696,10 @@ static int file_changes(struct keylog_file *f, struct keylog *k, uint64_t now_ns
 
 	if (f->fd >= 0) {
 		if (stat(f->path, &st) < 0) {
-			if (errno == ENOENT)
+			if (errno == ENOENT) {
+				f->stale = true; /* its writes may no longer reach the watch */
 				return 0;
+			}
 			fmt_err(err, errlen, "key log %s: %s", f->path, strerror(errno));
 			return problem(f, k);
 		}
@@ -646,6 +722,7 @@ static int file_changes(struct keylog_file *f, struct keylog *k, uint64_t now_ns
 	if (fd < 0)
 		return problem(f, k);
 	install(f, fd);
+	watch_file(f);
 	f->problem = false;
 	return 0;
 }
@@ -655,7 +732,9 @@ static int file_read(struct keylog_file *f, struct keylog *k, uint64_t now_ns, c
 {
 	int rc, fd;
 
-	drain_events(f);
+	if (file_quiet(f))
+		return 0;
+	f->stale = false; /* set again below if this read does not reach the end */
 	if (f->follow && !f->fifo && file_changes(f, k, now_ns, err, errlen) < 0)
 		return -1;
 	if (f->fd < 0 && f->fifo) { /* a FIFO that could not be reopened */
@@ -667,6 +746,8 @@ static int file_read(struct keylog_file *f, struct keylog *k, uint64_t now_ns, c
 	if (f->fd < 0)
 		return 0;
 	rc = read_some(f, k, now_ns);
+	if (rc == 1)
+		f->stale = true; /* the rest without waiting for an event */
 	if (rc == 2 && !hung_up(f->fd))
 		rc = 0; /* no writer yet: a FIFO reads as empty */
 	if (rc == 2) {
