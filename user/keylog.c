@@ -586,46 +586,54 @@ static const char *base_name(const char *path)
 	return slash ? slash + 1 : path;
 }
 
-/* An event that may change what the path holds or what the file says: on
- * the file's own watch, on the path's name in the directory, on the
- * directory itself, or an overflowed queue. Not: other files' in the same
- * directory (our own output, say). */
-static bool event_ours(const struct keylog_file *f, const struct inotify_event *e)
+/* What the events since the last read say about the key log. */
+enum {
+	EV_DATA = 1, /* written to (or truncated): IN_MODIFY, IN_CLOSE_WRITE */
+	EV_PATH = 2, /* anything else: its mode, its name replaced or removed, the
+		      * directory itself, an overflowed queue */
+};
+
+/* An event on the file's own watch, on the path's name in the directory,
+ * on the directory itself, or an overflow: EV_DATA or EV_PATH. Other
+ * files' events in the same directory (our own output, say): 0. */
+static unsigned event_kind(const struct keylog_file *f, const struct inotify_event *e)
 {
-	if (e->wd != f->wd_dir || !e->len)
-		return true;
-	return !strcmp(e->name, base_name(f->path));
+	if (e->wd == f->wd_dir && e->len && strcmp(e->name, base_name(f->path)))
+		return 0;
+	if (e->wd >= 0 && !(e->mask & ~(IN_MODIFY | IN_CLOSE_WRITE)))
+		return EV_DATA;
+	return EV_PATH;
 }
 
-/* Drains inotify: true if an event was about the key log (see event_ours). */
-static bool drain_events(struct keylog_file *f)
+/* Drains inotify: the kinds of the events about the key log (EV_PATH
+ * without inotify). A read that leaves room for another event emptied the
+ * queue: no read to learn it. */
+static unsigned drain_events(struct keylog_file *f)
 {
 	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
-	bool ours = false;
+	unsigned kinds = 0;
 	ssize_t n;
 
 	if (f->ino < 0)
-		return true;
+		return EV_PATH;
 	while ((n = read(f->ino, buf, sizeof(buf))) > 0) {
 		for (size_t off = 0; off + sizeof(struct inotify_event) <= (size_t)n;) {
 			const struct inotify_event *e = (const void *)(buf + off);
 
-			ours = ours || event_ours(f, e);
+			kinds |= event_kind(f, e);
 			off += sizeof(*e) + e->len;
 		}
+		if ((size_t)n + sizeof(struct inotify_event) + NAME_MAX + 1 <= sizeof(buf))
+			break;
 	}
-	return ours;
+	return kinds;
 }
 
-/* A followed file with its own watch, read to its end before, and no event
- * about it since: nothing can have been appended, truncated, replaced or
- * chmod'ed (inotify queues the event after the write). */
-static bool file_quiet(struct keylog_file *f)
+/* A followed file with its own watch, read to its end before: the events
+ * tell what can have changed (inotify queues one after the write). */
+static bool watched(const struct keylog_file *f)
 {
-	bool ours = drain_events(f);
-
-	return f->follow && !f->fifo && f->wd_file >= 0 && f->fd >= 0 && !f->problem && !f->stale &&
-	       !ours;
+	return f->follow && !f->fifo && f->wd_file >= 0 && f->fd >= 0 && !f->problem && !f->stale;
 }
 
 /* 0: at the end, or nothing more now; 1: the budget is spent; 2: a FIFO's
@@ -730,12 +738,16 @@ static int file_changes(struct keylog_file *f, struct keylog *k, uint64_t now_ns
 static int file_read(struct keylog_file *f, struct keylog *k, uint64_t now_ns, char *err,
 		     size_t errlen)
 {
+	unsigned kinds = drain_events(f);
+	bool quick = watched(f); /* else: stat'ed and read to the end */
+	off_t off0 = f->off;
 	int rc, fd;
 
-	if (file_quiet(f))
-		return 0;
+	if (quick && !kinds)
+		return 0; /* nothing about the file since it was read to its end */
+	quick = quick && !(kinds & EV_PATH);
 	f->stale = false; /* set again below if this read does not reach the end */
-	if (f->follow && !f->fifo && file_changes(f, k, now_ns, err, errlen) < 0)
+	if (f->follow && !f->fifo && !quick && file_changes(f, k, now_ns, err, errlen) < 0)
 		return -1;
 	if (f->fd < 0 && f->fifo) { /* a FIFO that could not be reopened */
 		if ((fd = open_checked(f, err, errlen)) < 0)
@@ -748,6 +760,11 @@ static int file_read(struct keylog_file *f, struct keylog *k, uint64_t now_ns, c
 	rc = read_some(f, k, now_ns);
 	if (rc == 1)
 		f->stale = true; /* the rest without waiting for an event */
+	if (quick && rc == 0 && f->off == off0) {
+		/* Written to, yet nothing new: truncated? The whole check now. */
+		f->stale = true;
+		return file_read(f, k, now_ns, err, errlen);
+	}
 	if (rc == 2 && !hung_up(f->fd))
 		rc = 0; /* no writer yet: a FIFO reads as empty */
 	if (rc == 2) {
