@@ -59,6 +59,9 @@ struct {
 	__type(value, struct scratch);
 } scratch SEC(".maps");
 
+/* No record wakes the reader (BPF_RB_NO_WAKEUP): it takes them on each turn
+ * of its loop, which the capture ring's wakeups drive. A wakeup would be an
+ * IPI, in the server's time, for a reader that never sleeps on this ring. */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, CS_UP_RING_BYTES);
@@ -249,7 +252,7 @@ static int copy_chunk(__u32 i, void *arg)
 		return 1;
 	sc->rec.off = start;
 	sc->rec.len = n;
-	if (bpf_ringbuf_output(&events, sc, sizeof(sc->rec) + n, 0)) {
+	if (bpf_ringbuf_output(&events, sc, sizeof(sc->rec) + n, BPF_RB_NO_WAKEUP)) {
 		count(CS_UP_C_RB_FAIL, 1);
 		return 1;
 	}
@@ -278,7 +281,7 @@ static __always_inline void emit_cert(const struct cs_up_pending *p, __u32 tid, 
 	if (len > CS_UP_CERT_MAX || p->n >= CS_UP_CHAIN_MAX) {
 		sc->rec.flags = len > CS_UP_CERT_MAX ? CS_UP_CERT_OVERSIZE : CS_UP_CERT_SKIPPED;
 		count(len > CS_UP_CERT_MAX ? CS_UP_C_OVERSIZE : CS_UP_C_SKIPPED, 1);
-		if (bpf_ringbuf_output(&events, &sc->rec, sizeof(sc->rec), 0))
+		if (bpf_ringbuf_output(&events, &sc->rec, sizeof(sc->rec), BPF_RB_NO_WAKEUP))
 			count(CS_UP_C_RB_FAIL, 1);
 		else
 			count(CS_UP_C_RECORDS, 1);
@@ -390,7 +393,7 @@ int BPF_PROG(up_send, struct sock *sk, int ret, int flags)
 		b->n = p->n;
 		b->ret = ret;
 		bpf_get_current_comm(b->comm, sizeof(b->comm));
-		bpf_ringbuf_submit(b, 0);
+		bpf_ringbuf_submit(b, BPF_RB_NO_WAKEUP);
 		count(CS_UP_C_RECORDS, 1);
 		count(CS_UP_C_BINDS, 1);
 	}
@@ -447,11 +450,11 @@ int up_go_keylog(struct pt_regs *ctx)
 		goto discard;
 	s->secret_len = n;
 	bpf_get_current_comm(s->comm, sizeof(s->comm));
-	bpf_ringbuf_submit(s, 0);
+	bpf_ringbuf_submit(s, BPF_RB_NO_WAKEUP);
 	count(CS_UP_C_RECORDS, 1);
 	count(CS_UP_C_SECRETS, 1);
 	return 0;
 discard:
-	bpf_ringbuf_discard(s, 0);
+	bpf_ringbuf_discard(s, BPF_RB_NO_WAKEUP);
 	return 0;
 }

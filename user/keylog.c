@@ -355,8 +355,12 @@ void keylog_get_stats(const struct keylog *k, struct keylog_stats *st)
 struct keylog_file {
 	char path[PATH_MAX];
 	bool follow, fifo;
-	int fd;	 /* -1: none open (refused: retried each read) */
-	int ino; /* inotify on the directory, -1 if none */
+	int fd;	     /* -1: none open (refused: retried each read) */
+	int ino;     /* inotify on the directory and the file, -1 if none */
+	int wd_dir;  /* the directory's watch */
+	int wd_file; /* the open file's own watch (its inode, whatever its name), -1 if none */
+	bool stale;  /* read to the end and stat'ed again on the next read, whatever
+		      * inotify said: just opened, a read left bytes, the path gone */
 	dev_t dev;
 	ino_t inode;
 	off_t off;     /* bytes of the file consumed */
@@ -437,6 +441,29 @@ static void install(struct keylog_file *f, int fd)
 	f->fd = fd;
 }
 
+/*
+ * The open file itself: its writes and mode changes are events whatever
+ * name (a symlink, a hard link) the writer uses. With it, a read that finds
+ * no event about the file has nothing to do (file_quiet). On failure, or
+ * if the path is not the file opened, every read stats and reads.
+ */
+static void watch_file(struct keylog_file *f)
+{
+	struct stat st;
+	int wd = -1;
+
+	if (f->ino >= 0 && !f->fifo && f->fd >= 0)
+		wd = inotify_add_watch(f->ino, f->path, IN_MODIFY | IN_ATTRIB | IN_CLOSE_WRITE);
+	if (wd >= 0 && (stat(f->path, &st) < 0 || st.st_dev != f->dev || st.st_ino != f->inode)) {
+		inotify_rm_watch(f->ino, wd);
+		wd = -1;
+	}
+	if (f->wd_file >= 0 && f->wd_file != wd)
+		inotify_rm_watch(f->ino, f->wd_file);
+	f->wd_file = wd;
+	f->stale = true;
+}
+
 /* The directory, so that a file created or renamed onto the path is seen
  * too. Without inotify the caller reads on a timer. */
 static void watch_dir(struct keylog_file *f)
@@ -451,12 +478,14 @@ static void watch_dir(struct keylog_file *f)
 	else
 		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - f->path), f->path);
 	f->ino = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-	if (f->ino >= 0 && inotify_add_watch(f->ino, dir,
-					     IN_MODIFY | IN_CLOSE_WRITE | IN_CREATE | IN_MOVED_TO |
-						     IN_MOVED_FROM | IN_DELETE | IN_ATTRIB) < 0) {
+	if (f->ino >= 0 &&
+	    (f->wd_dir = inotify_add_watch(f->ino, dir,
+					   IN_MODIFY | IN_CLOSE_WRITE | IN_CREATE | IN_MOVED_TO |
+						   IN_MOVED_FROM | IN_DELETE | IN_ATTRIB)) < 0) {
 		close(f->ino);
 		f->ino = -1;
 	}
+	watch_file(f);
 }
 
 struct keylog_file *keylog_file_open(const char *path, bool follow, char *err, size_t errlen)
@@ -475,6 +504,8 @@ struct keylog_file *keylog_file_open(const char *path, bool follow, char *err, s
 	strcpy(f->path, path);
 	f->follow = follow;
 	f->ino = -1;
+	f->wd_dir = -1;
+	f->wd_file = -1;
 	f->fd = open_checked(f, err, errlen);
 	if (f->fd < 0) {
 		free(f);
@@ -548,14 +579,61 @@ static void take(struct keylog_file *f, struct keylog *k, const char *d, size_t 
 	}
 }
 
-/* Drains inotify: events only wake the poll, the reads decide. */
-static void drain_events(struct keylog_file *f)
+static const char *base_name(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	return slash ? slash + 1 : path;
+}
+
+/* What the events since the last read say about the key log. */
+enum {
+	EV_DATA = 1, /* written to (or truncated): IN_MODIFY, IN_CLOSE_WRITE */
+	EV_PATH = 2, /* anything else: its mode, its name replaced or removed, the
+		      * directory itself, an overflowed queue */
+};
+
+/* An event on the file's own watch, on the path's name in the directory,
+ * on the directory itself, or an overflow: EV_DATA or EV_PATH. Other
+ * files' events in the same directory (our own output, say): 0. */
+static unsigned event_kind(const struct keylog_file *f, const struct inotify_event *e)
+{
+	if (e->wd == f->wd_dir && e->len && strcmp(e->name, base_name(f->path)))
+		return 0;
+	if (e->wd >= 0 && !(e->mask & ~(IN_MODIFY | IN_CLOSE_WRITE)))
+		return EV_DATA;
+	return EV_PATH;
+}
+
+/* Drains inotify: the kinds of the events about the key log (EV_PATH
+ * without inotify). A read that leaves room for another event emptied the
+ * queue: no read to learn it. */
+static unsigned drain_events(struct keylog_file *f)
 {
 	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+	unsigned kinds = 0;
+	ssize_t n;
 
-	if (f->ino >= 0)
-		while (read(f->ino, buf, sizeof(buf)) > 0)
-			;
+	if (f->ino < 0)
+		return EV_PATH;
+	while ((n = read(f->ino, buf, sizeof(buf))) > 0) {
+		for (size_t off = 0; off + sizeof(struct inotify_event) <= (size_t)n;) {
+			const struct inotify_event *e = (const void *)(buf + off);
+
+			kinds |= event_kind(f, e);
+			off += sizeof(*e) + e->len;
+		}
+		if ((size_t)n + sizeof(struct inotify_event) + NAME_MAX + 1 <= sizeof(buf))
+			break;
+	}
+	return kinds;
+}
+
+/* A followed file with its own watch, read to its end before: the events
+ * tell what can have changed (inotify queues one after the write). */
+static bool watched(const struct keylog_file *f)
+{
+	return f->follow && !f->fifo && f->wd_file >= 0 && f->fd >= 0 && !f->problem && !f->stale;
 }
 
 /* 0: at the end, or nothing more now; 1: the budget is spent; 2: a FIFO's
@@ -579,6 +657,10 @@ static int read_some(struct keylog_file *f, struct keylog *k, uint64_t now_ns)
 		explicit_bzero(chunk, (size_t)n);
 		f->off += n;
 		total += (size_t)n;
+		if (!f->fifo && (size_t)n < sizeof(chunk)) {
+			rc = 0; /* a regular file's end: no read of 0 to learn it */
+			break;
+		}
 	}
 	return rc;
 }
@@ -622,8 +704,10 @@ static int file_changes(struct keylog_file *f, struct keylog *k, uint64_t now_ns
 
 	if (f->fd >= 0) {
 		if (stat(f->path, &st) < 0) {
-			if (errno == ENOENT)
+			if (errno == ENOENT) {
+				f->stale = true; /* its writes may no longer reach the watch */
 				return 0;
+			}
 			fmt_err(err, errlen, "key log %s: %s", f->path, strerror(errno));
 			return problem(f, k);
 		}
@@ -646,6 +730,7 @@ static int file_changes(struct keylog_file *f, struct keylog *k, uint64_t now_ns
 	if (fd < 0)
 		return problem(f, k);
 	install(f, fd);
+	watch_file(f);
 	f->problem = false;
 	return 0;
 }
@@ -653,10 +738,16 @@ static int file_changes(struct keylog_file *f, struct keylog *k, uint64_t now_ns
 static int file_read(struct keylog_file *f, struct keylog *k, uint64_t now_ns, char *err,
 		     size_t errlen)
 {
+	unsigned kinds = drain_events(f);
+	bool quick = watched(f); /* else: stat'ed and read to the end */
+	off_t off0 = f->off;
 	int rc, fd;
 
-	drain_events(f);
-	if (f->follow && !f->fifo && file_changes(f, k, now_ns, err, errlen) < 0)
+	if (quick && !kinds)
+		return 0; /* nothing about the file since it was read to its end */
+	quick = quick && !(kinds & EV_PATH);
+	f->stale = false; /* set again below if this read does not reach the end */
+	if (f->follow && !f->fifo && !quick && file_changes(f, k, now_ns, err, errlen) < 0)
 		return -1;
 	if (f->fd < 0 && f->fifo) { /* a FIFO that could not be reopened */
 		if ((fd = open_checked(f, err, errlen)) < 0)
@@ -667,6 +758,13 @@ static int file_read(struct keylog_file *f, struct keylog *k, uint64_t now_ns, c
 	if (f->fd < 0)
 		return 0;
 	rc = read_some(f, k, now_ns);
+	if (rc == 1)
+		f->stale = true; /* the rest without waiting for an event */
+	if (quick && rc == 0 && f->off == off0) {
+		/* Written to, yet nothing new: truncated? The whole check now. */
+		f->stale = true;
+		return file_read(f, k, now_ns, err, errlen);
+	}
 	if (rc == 2 && !hung_up(f->fd))
 		rc = 0; /* no writer yet: a FIFO reads as empty */
 	if (rc == 2) {

@@ -87,31 +87,62 @@ const char *tls13_strerror(int status)
 
 /* ---- key schedule -------------------------------------------------------- */
 
-/* HKDF-Expand-Label(secret, label, "", n): libssl's own path (TLS13-KDF,
- * expand only, "tls13 " prefix), so a difference cannot hide here. */
-static int expand_label(const struct suite *s, const uint8_t *secret, size_t secret_len,
-			const char *label, uint8_t *out, size_t n)
+/*
+ * The KDF context of a suite, this thread's, with the mode, digest and
+ * prefix set once: setting the digest fetches it by name (a lock and a
+ * lookup), and OpenSSL 3.0 cannot duplicate a KDF context. Made at first
+ * use, kept for the thread's life; it holds no secret between derivations
+ * (see forget_key).
+ */
+static EVP_KDF_CTX *kdf_ctx(int i)
 {
+	static __thread EVP_KDF_CTX *ctx[NSUITES];
 	int mode = EVP_KDF_HKDF_MODE_EXPAND_ONLY;
 	OSSL_PARAM params[] = {
 		OSSL_PARAM_construct_int(OSSL_KDF_PARAM_MODE, &mode),
-		OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, (char *)s->digest, 0),
-		OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, (void *)secret, secret_len),
+		OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, (char *)suites[i].digest,
+						 0),
 		OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_PREFIX, (void *)"tls13 ", 6),
+		OSSL_PARAM_construct_end(),
+	};
+
+	if (ctx[i] || !kdf || !(ctx[i] = EVP_KDF_CTX_new(kdf)))
+		return ctx[i];
+	if (EVP_KDF_CTX_set_params(ctx[i], params) != 1) {
+		EVP_KDF_CTX_free(ctx[i]);
+		ctx[i] = NULL;
+	}
+	return ctx[i];
+}
+
+/* The context keeps a copy of the last key it was given: replaced by
+ * zeros (OpenSSL wipes the copy it frees). */
+static void forget_key(EVP_KDF_CTX *c)
+{
+	static const uint8_t zero[TLS13_SECRET_MAX];
+	OSSL_PARAM params[] = {
+		OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, (void *)zero, sizeof(zero)),
+		OSSL_PARAM_construct_end(),
+	};
+
+	EVP_KDF_CTX_set_params(c, params);
+}
+
+/* HKDF-Expand-Label(secret, label, "", n): libssl's own path (TLS13-KDF,
+ * expand only, "tls13 " prefix), so a difference cannot hide here. */
+static int expand_label(EVP_KDF_CTX *c, const uint8_t *secret, size_t secret_len, const char *label,
+			uint8_t *out, size_t n)
+{
+	OSSL_PARAM params[] = {
+		OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, (void *)secret, secret_len),
 		OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_LABEL, (void *)label,
 						  strlen(label)),
 		/* the empty context: a NULL pointer would fail the derive */
 		OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_DATA, (void *)"", 0),
 		OSSL_PARAM_construct_end(),
 	};
-	EVP_KDF_CTX *c;
-	int ok;
 
-	if (!kdf || !(c = EVP_KDF_CTX_new(kdf)))
-		return TLS13_E_CRYPTO;
-	ok = EVP_KDF_derive(c, out, n, params) == 1;
-	EVP_KDF_CTX_free(c);
-	return ok ? TLS13_OK : TLS13_E_CRYPTO;
+	return EVP_KDF_derive(c, out, n, params) == 1 ? TLS13_OK : TLS13_E_CRYPTO;
 }
 
 int tls13_traffic_keys(uint16_t suite, const uint8_t *secret, size_t secret_len,
@@ -119,6 +150,7 @@ int tls13_traffic_keys(uint16_t suite, const uint8_t *secret, size_t secret_len,
 {
 	int i = suite_index(suite), rc;
 	const struct suite *s;
+	EVP_KDF_CTX *c;
 
 	memset(keys, 0, sizeof(*keys));
 	if (i < 0)
@@ -127,12 +159,15 @@ int tls13_traffic_keys(uint16_t suite, const uint8_t *secret, size_t secret_len,
 	if (!secret || secret_len != s->hash_len)
 		return TLS13_E_SECRET;
 	pthread_once(&fetch_once, fetch);
+	if (!(c = kdf_ctx(i)))
+		return TLS13_E_CRYPTO;
 	keys->suite = suite;
 	keys->key_len = s->key_len;
 	keys->tag_len = s->tag_len;
-	rc = expand_label(s, secret, secret_len, "key", keys->key, s->key_len);
+	rc = expand_label(c, secret, secret_len, "key", keys->key, s->key_len);
 	if (rc == TLS13_OK)
-		rc = expand_label(s, secret, secret_len, "iv", keys->iv, TLS13_IV_LEN);
+		rc = expand_label(c, secret, secret_len, "iv", keys->iv, TLS13_IV_LEN);
+	forget_key(c);
 	if (rc != TLS13_OK)
 		tls13_keys_wipe(keys);
 	return rc;
@@ -153,45 +188,91 @@ static void nonce(const struct tls13_keys *k, uint8_t n[TLS13_IV_LEN])
 		n[TLS13_IV_LEN - 1 - i] ^= (uint8_t)(k->seq >> (8 * i));
 }
 
-/* AEAD-open clen bytes of ciphertext followed by the tag. 1 if authentic. */
-static int aead_open(const struct tls13_keys *k, const struct suite *s, EVP_CIPHER *cipher,
-		     const uint8_t hdr[HDR_LEN], const uint8_t *ct, int clen, uint8_t *out)
+/* A context with the cipher, its IV length and k's key set: a record then
+ * only needs its nonce. NULL on failure. */
+static EVP_CIPHER_CTX *aead_new(const struct tls13_keys *k, EVP_CIPHER *cipher)
 {
-	const uint8_t *tag = ct + clen;
 	EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
-	uint8_t n[TLS13_IV_LEN];
-	int len, ok = 0;
+
+	if (c && (EVP_DecryptInit_ex2(c, cipher, NULL, NULL, NULL) != 1 ||
+		  EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_SET_IVLEN, TLS13_IV_LEN, NULL) != 1 ||
+		  EVP_DecryptInit_ex2(c, NULL, k->key, NULL, NULL) != 1)) {
+		EVP_CIPHER_CTX_free(c);
+		c = NULL;
+	}
+	return c;
+}
+
+/* GCM, ChaCha20-Poly1305: on a keyed context, clen bytes of ciphertext
+ * followed by the tag. 1 if authentic. */
+static int aead_stream(EVP_CIPHER_CTX *c, const struct suite *s, const uint8_t n[TLS13_IV_LEN],
+		       const uint8_t hdr[HDR_LEN], const uint8_t *ct, int clen, uint8_t *out)
+{
+	int len;
+
+	if (EVP_DecryptInit_ex2(c, NULL, NULL, n, NULL) != 1 ||
+	    EVP_DecryptUpdate(c, NULL, &len, hdr, HDR_LEN) != 1 ||
+	    (clen && EVP_DecryptUpdate(c, out, &len, ct, clen) != 1) ||
+	    EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_SET_TAG, s->tag_len, (void *)(ct + clen)) != 1)
+		return 0;
+	return EVP_DecryptFinal_ex(c, out + clen, &len) == 1;
+}
+
+/* CCM takes the expected tag and the total length before the data: a
+ * context of its own each time. 1 if authentic, -1 if OpenSSL failed. */
+static int aead_ccm(const struct tls13_keys *k, const struct suite *s, EVP_CIPHER *cipher,
+		    const uint8_t n[TLS13_IV_LEN], const uint8_t hdr[HDR_LEN], const uint8_t *ct,
+		    int clen, uint8_t *out)
+{
+	EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
+	int len, ok;
 
 	if (!c)
 		return -1;
-	nonce(k, n);
-	if (EVP_DecryptInit_ex2(c, cipher, NULL, NULL, NULL) != 1 ||
-	    EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_SET_IVLEN, TLS13_IV_LEN, NULL) != 1)
-		goto out;
-	if (s->ccm) {
-		/* The expected tag and the total length come before the data. */
-		if (EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_SET_TAG, s->tag_len, (void *)tag) != 1 ||
-		    EVP_DecryptInit_ex2(c, NULL, k->key, n, NULL) != 1 ||
-		    EVP_DecryptUpdate(c, NULL, &len, NULL, clen) != 1 ||
-		    EVP_DecryptUpdate(c, NULL, &len, hdr, HDR_LEN) != 1)
-			goto out;
-		ok = EVP_DecryptUpdate(c, out, &len, ct, clen) == 1;
-	} else {
-		if (EVP_DecryptInit_ex2(c, NULL, k->key, n, NULL) != 1 ||
-		    EVP_DecryptUpdate(c, NULL, &len, hdr, HDR_LEN) != 1 ||
-		    (clen && EVP_DecryptUpdate(c, out, &len, ct, clen) != 1) ||
-		    EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_SET_TAG, s->tag_len, (void *)tag) != 1)
-			goto out;
-		ok = EVP_DecryptFinal_ex(c, out + clen, &len) == 1;
-	}
-out:
-	explicit_bzero(n, sizeof(n));
+	ok = EVP_DecryptInit_ex2(c, cipher, NULL, NULL, NULL) == 1 &&
+	     EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_SET_IVLEN, TLS13_IV_LEN, NULL) == 1 &&
+	     EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_SET_TAG, s->tag_len, (void *)(ct + clen)) == 1 &&
+	     EVP_DecryptInit_ex2(c, NULL, k->key, n, NULL) == 1 &&
+	     EVP_DecryptUpdate(c, NULL, &len, NULL, clen) == 1 &&
+	     EVP_DecryptUpdate(c, NULL, &len, hdr, HDR_LEN) == 1 &&
+	     EVP_DecryptUpdate(c, out, &len, ct, clen) == 1;
 	EVP_CIPHER_CTX_free(c);
 	return ok;
 }
 
-int tls13_open(struct tls13_keys *keys, const uint8_t hdr[5], const uint8_t *ct, size_t len,
-	       uint8_t *out, size_t cap, size_t *plain_len, uint8_t *inner_type)
+/*
+ * AEAD-open clen bytes of ciphertext followed by the tag. 1 if authentic,
+ * 0 if not, -1 if OpenSSL failed. *keep, if given, is the keyed context of
+ * these keys, made at the first record and reused (the caller frees it);
+ * else one is made and freed here.
+ */
+static int aead_open(const struct tls13_keys *k, const struct suite *s, EVP_CIPHER *cipher,
+		     EVP_CIPHER_CTX **keep, const uint8_t hdr[HDR_LEN], const uint8_t *ct, int clen,
+		     uint8_t *out)
+{
+	EVP_CIPHER_CTX *c = keep ? *keep : NULL;
+	uint8_t n[TLS13_IV_LEN];
+	int ok;
+
+	nonce(k, n);
+	if (s->ccm) {
+		ok = aead_ccm(k, s, cipher, n, hdr, ct, clen, out);
+	} else if (!c && !(c = aead_new(k, cipher))) {
+		ok = -1;
+	} else {
+		ok = aead_stream(c, s, n, hdr, ct, clen, out);
+		if (keep)
+			*keep = c;
+		else
+			EVP_CIPHER_CTX_free(c);
+	}
+	explicit_bzero(n, sizeof(n));
+	return ok;
+}
+
+static int open_record(struct tls13_keys *keys, EVP_CIPHER_CTX **keep, const uint8_t hdr[5],
+		       const uint8_t *ct, size_t len, uint8_t *out, size_t cap, size_t *plain_len,
+		       uint8_t *inner_type)
 {
 	int i = suite_index(keys->suite), ok;
 	size_t clen, end;
@@ -212,7 +293,7 @@ int tls13_open(struct tls13_keys *keys, const uint8_t hdr[5], const uint8_t *ct,
 	pthread_once(&fetch_once, fetch);
 	if (!ciphers[i])
 		return TLS13_E_CRYPTO;
-	ok = aead_open(keys, &suites[i], ciphers[i], hdr, ct, (int)clen, out);
+	ok = aead_open(keys, &suites[i], ciphers[i], keep, hdr, ct, (int)clen, out);
 	if (ok != 1) {
 		explicit_bzero(out, clen); /* unauthenticated bytes: gone */
 		return ok < 0 ? TLS13_E_CRYPTO : TLS13_E_AUTH;
@@ -226,6 +307,12 @@ int tls13_open(struct tls13_keys *keys, const uint8_t hdr[5], const uint8_t *ct,
 	*inner_type = out[end - 1];
 	*plain_len = end - 1;
 	return TLS13_OK;
+}
+
+int tls13_open(struct tls13_keys *keys, const uint8_t hdr[5], const uint8_t *ct, size_t len,
+	       uint8_t *out, size_t cap, size_t *plain_len, uint8_t *inner_type)
+{
+	return open_record(keys, NULL, hdr, ct, len, out, cap, plain_len, inner_type);
 }
 
 /* ---- the server's flight ------------------------------------------------- */
@@ -257,10 +344,12 @@ static void hs_end(struct tls13_flight *f)
 void tls13_flight_free(struct tls13_flight *f)
 {
 	if (f->buf)
-		explicit_bzero(f->buf, FLIGHT_BUF);
+		explicit_bzero(f->buf, f->used);
 	free(f->buf);
 	f->buf = NULL;
 	hs_end(f);
+	EVP_CIPHER_CTX_free(f->aead); /* wipes its key schedule */
+	f->aead = NULL;
 	tls13_keys_wipe(&f->keys);
 }
 
@@ -357,7 +446,9 @@ int tls13_flight_record(struct tls13_flight *f, const uint8_t hdr[5], const uint
 		f->alert_desc = body[1];
 		return flight_fail(f, TLS13_E_ALERT, "alert in the clear");
 	}
-	rc = tls13_open(&f->keys, hdr, body, len, plain, TLS13_RECORD_MAX, &n, &type);
+	if (f->used < HDR_LEN + len)
+		f->used = (uint32_t)(HDR_LEN + (len < TLS13_RECORD_MAX ? len : TLS13_RECORD_MAX));
+	rc = open_record(&f->keys, &f->aead, hdr, body, len, plain, TLS13_RECORD_MAX, &n, &type);
 	if (rc != TLS13_OK)
 		return flight_fail(f, rc, tls13_strerror(rc));
 	f->records++;
@@ -389,6 +480,8 @@ int tls13_flight_feed(struct tls13_flight *f, const uint8_t *data, size_t len, t
 		k = want - f->have < len ? want - f->have : len;
 		memcpy(f->buf + f->have, data, k);
 		f->have += (uint32_t)k;
+		if (f->used < f->have)
+			f->used = f->have;
 		data += k;
 		len -= k;
 		if (f->have < want)

@@ -77,7 +77,9 @@ typedef void (*tls13_msg_fn)(void *ctx, uint8_t type, const uint8_t *body, size_
 struct tls13_flight {
 	struct tls13_keys keys;
 	struct tls_parser hs;
+	struct evp_cipher_ctx_st *aead;	 /* keyed at the first record, reused */
 	uint8_t *buf;			 /* framing, then plaintext (TLS13_RECORD_MAX + 5) */
+	uint32_t used;			 /* bytes of buf ever written: wiped at the end */
 	uint32_t have;			 /* framing: bytes of the current record in buf */
 	uint32_t records;		 /* records decrypted */
 	uint32_t seen;			 /* bit per handshake type delivered */

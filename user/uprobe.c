@@ -698,18 +698,15 @@ bool uprobe_go_ports_known(const struct uprobe *u)
 	return !u->o.no_discover || (!u->named_go && !u->o.n_pids);
 }
 
-int uprobe_fd(const struct uprobe *u)
-{
-	return ring_buffer__epoll_fd(u->rb);
-}
-
 int uprobe_poll(struct uprobe *u, int timeout_ms)
 {
 	int ret;
 
 	u->handled = 0;
-	ret = ring_buffer__poll(u->rb, timeout_ms);
-	/* The kernel wakes the reader only now and then: take what waits. */
+	/* No record wakes the epoll (uprobe.bpf.c): with a wait, it returns
+	 * early only if records wait already; without one, no syscall: the
+	 * ring's positions say what waits. */
+	ret = timeout_ms > 0 ? ring_buffer__poll(u->rb, timeout_ms) : 0;
 	if (ret == 0)
 		ret = ring_buffer__consume(u->rb);
 	if ((uint64_t)clock_ns(CLOCK_MONOTONIC) >= u->next_scan_ns) {

@@ -66,9 +66,8 @@ struct uprobe *uprobe_open(const struct uprobe_opts *o, const struct uprobe_cbs 
  * (on_go_ports)? Not without discovery when --uprobe-path or --uprobe-pid
  * names what to follow: listening sockets are not read then. */
 bool uprobe_go_ports_known(const struct uprobe *u);
-/* A descriptor that becomes readable when records wait (for poll()). */
-int uprobe_fd(const struct uprobe *u);
-/* Handles waiting records (up to timeout_ms for the first), calling back;
+/* Handles waiting records, calling back (no record wakes a sleeper:
+ * timeout_ms ends early only if records wait already);
  * rescans the processes when the period has passed. Records handled, or
  * -errno (-EINTR on a signal). */
 int uprobe_poll(struct uprobe *u, int timeout_ms);

@@ -626,6 +626,60 @@ static void test_follow_changes(void **state)
 	keylog_free(k);
 }
 
+/* Followed through a symlink and written through another name of the file
+ * (the link's target, a hard link in another directory): each write is
+ * read; writes to other files beside it change nothing. */
+static void test_follow_links(void **state)
+{
+	struct keylog *k = keylog_new(NULL);
+	char sub[128], target[128], hard[128], lnk[128], other[128], err[256];
+	struct keylog_file *f;
+	int fd, ofd;
+
+	(void)state;
+	path_of(sub, sizeof(sub), "real");
+	assert_int_equal(mkdir(sub, 0700), 0);
+	path_of(target, sizeof(target), "real/keys.log");
+	path_of(hard, sizeof(hard), "real/hard.log");
+	path_of(lnk, sizeof(lnk), "link.log");
+	path_of(other, sizeof(other), "other.txt");
+	fd = wopen(target, O_CREAT | O_TRUNC | O_APPEND, 0600);
+	wr_line(fd, "SERVER_HANDSHAKE_TRAFFIC_SECRET", 1, 1);
+	assert_int_equal(symlink(target, lnk), 0);
+	f = keylog_file_open(lnk, true, err, sizeof(err));
+	assert_non_null(f);
+	assert_int_equal(rd(f, k, err), 0);
+	assert_true(has(k, 1, KEYLOG_SERVER_HANDSHAKE_TRAFFIC_SECRET));
+	/* nothing new: still nothing */
+	assert_int_equal(rd(f, k, err), 0);
+	/* through the target's own name, in a directory not watched */
+	wr_line(fd, "SERVER_HANDSHAKE_TRAFFIC_SECRET", 2, 2);
+	assert_int_equal(rd(f, k, err), 0);
+	assert_true(has(k, 2, KEYLOG_SERVER_HANDSHAKE_TRAFFIC_SECRET));
+	close(fd);
+	/* through a hard link */
+	assert_int_equal(link(target, hard), 0);
+	fd = wopen(hard, O_APPEND, 0600);
+	wr_line(fd, "SERVER_HANDSHAKE_TRAFFIC_SECRET", 3, 3);
+	assert_int_equal(rd(f, k, err), 0);
+	assert_true(has(k, 3, KEYLOG_SERVER_HANDSHAKE_TRAFFIC_SECRET));
+	/* another file beside the link, then the key log */
+	ofd = wopen(other, O_CREAT | O_TRUNC | O_APPEND, 0600);
+	wr(ofd, "x\n", 2);
+	assert_int_equal(rd(f, k, err), 0);
+	assert_false(has(k, 4, KEYLOG_SERVER_HANDSHAKE_TRAFFIC_SECRET));
+	wr(ofd, "y\n", 2);
+	wr_line(fd, "SERVER_HANDSHAKE_TRAFFIC_SECRET", 4, 4);
+	assert_int_equal(rd(f, k, err), 0);
+	assert_true(has(k, 4, KEYLOG_SERVER_HANDSHAKE_TRAFFIC_SECRET));
+	assert_int_equal(outcome(k, KEYLOG_ADDED), 4);
+	assert_int_equal(outcome(k, KEYLOG_PARTIAL) + outcome(k, KEYLOG_BAD_FORMAT), 0);
+	close(ofd);
+	close(fd);
+	keylog_file_close(f);
+	keylog_free(k);
+}
+
 static void test_follow_fifo(void **state)
 {
 	struct keylog *k = keylog_new(NULL);
@@ -768,7 +822,8 @@ int main(void)
 		cmocka_unit_test(test_binary),	      cmocka_unit_test(test_lifetimes),
 		cmocka_unit_test(test_many),	      cmocka_unit_test(test_permissions),
 		cmocka_unit_test(test_follow_pieces), cmocka_unit_test(test_follow_changes),
-		cmocka_unit_test(test_follow_fifo),   cmocka_unit_test(test_read_whole),
+		cmocka_unit_test(test_follow_links),  cmocka_unit_test(test_follow_fifo),
+		cmocka_unit_test(test_read_whole),
 	};
 
 	return cmocka_run_group_tests(tests, setup_dir, teardown_dir);
