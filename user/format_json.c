@@ -32,8 +32,23 @@ struct frag {
 	char *text;   /* FRAG_MAX bytes, allocated at first use */
 };
 
+/*
+ * certsentry.client, the hello's lists by name, is the same for every
+ * handshake of one client stack: kept by the summary it was written from,
+ * direct-mapped by the JA4.
+ */
+#define HELLO_SLOTS 64
+#define HELLO_MAX   1024
+
+struct hello_text {
+	struct hello_summary h;
+	uint32_t len; /* 0: empty */
+	char *text;   /* HELLO_MAX bytes, allocated at first use */
+};
+
 struct json_state {
 	struct frag frag[FRAG_KINDS][FRAG_SLOTS];
+	struct hello_text hello[HELLO_SLOTS];
 };
 
 static void *json_state_new(void)
@@ -50,6 +65,8 @@ static void json_state_free(void *state)
 	for (int k = 0; k < FRAG_KINDS; k++)
 		for (int i = 0; i < FRAG_SLOTS; i++)
 			free(js->frag[k][i].text);
+	for (int i = 0; i < HELLO_SLOTS; i++)
+		free(js->hello[i].text);
 	free(js);
 }
 
@@ -317,13 +334,8 @@ static void json_hello_list(struct jw *w, const char *key, enum hello_kind kind,
 	jw_arr_end(w);
 }
 
-static void json_client(struct jw *w, const struct cs_report *r)
+static void client_members(struct jw *w, const struct hello_summary *h)
 {
-	const struct hello_summary *h = &r->hello;
-
-	if (!r->have_hello)
-		return;
-	jw_obj_begin(w, "client");
 	if (h->fp.ja4[0])
 		jw_str(w, "ja4", h->fp.ja4);
 	json_hello_list(w, "versions", HELLO_VERSION, h->versions, h->n_versions);
@@ -340,6 +352,62 @@ static void json_client(struct jw *w, const struct cs_report *r)
 		jw_bool(w, "psk", true);
 	if (h->flags & HELLO_F_EARLY_DATA)
 		jw_bool(w, "early_data", true);
+}
+
+/* Everything client_members reads is the same in a and b. */
+static bool hello_same(const struct hello_summary *a, const struct hello_summary *b)
+{
+	return a->n_versions == b->n_versions && a->n_groups == b->n_groups &&
+	       a->n_sigalgs == b->n_sigalgs && a->groups_total == b->groups_total &&
+	       a->sigalgs_total == b->sigalgs_total && a->suites_total == b->suites_total &&
+	       a->flags == b->flags && !strcmp(a->fp.ja4, b->fp.ja4) &&
+	       !memcmp(a->versions, b->versions, a->n_versions * sizeof(a->versions[0])) &&
+	       !memcmp(a->groups, b->groups, a->n_groups * sizeof(a->groups[0])) &&
+	       !memcmp(a->sigalgs, b->sigalgs, a->n_sigalgs * sizeof(a->sigalgs[0]));
+}
+
+/* h's members as client_members writes them, from the memo or made now;
+ * NULL if they do not fit HELLO_MAX (or no memory). */
+static const struct hello_text *hello_get(struct json_state *js, const struct hello_summary *h)
+{
+	unsigned hash = 0;
+	struct hello_text *s;
+	struct jw t;
+	size_t n;
+
+	for (const char *c = h->fp.ja4; *c; c++)
+		hash = hash * 31 + (unsigned char)*c;
+	s = &js->hello[hash % HELLO_SLOTS];
+	if (s->len && hello_same(&s->h, h))
+		return s;
+	s->len = 0;
+	if (!s->text && !(s->text = malloc(HELLO_MAX)))
+		return NULL;
+	jw_init(&t, s->text, HELLO_MAX);
+	jw_obj_begin(&t, NULL);
+	client_members(&t, h);
+	n = jw_finish(&t);
+	if (t.truncated || n < 3)
+		return NULL;
+	memmove(s->text, s->text + 1, n - 2); /* the members, without the braces */
+	s->len = (uint32_t)(n - 2);
+	s->h = *h;
+	return s;
+}
+
+/* Whole from the memo where it fits the line; else token by token, to be
+ * cut where that cuts. */
+static void json_client(struct json_state *js, struct jw *w, const struct cs_report *r)
+{
+	const struct hello_text *s;
+
+	if (!r->have_hello)
+		return;
+	s = hello_get(js, &r->hello);
+	if (!s || !jw_obj_try_with(w, "client", s->text, s->len)) {
+		jw_obj_begin(w, "client");
+		client_members(w, &r->hello);
+	}
 	jw_obj_end(w);
 }
 
@@ -563,7 +631,7 @@ static void json_certsentry(struct json_state *js, struct jw *w, const struct cs
 		jw_str(w, "client_alpn", r->alpn_offered);
 	if (r->action == REPORT_ALERT)
 		json_alert(w, r);
-	json_client(w, r);
+	json_client(js, w, r);
 	json_outcome(w, r);
 	if (r->action == REPORT_CLIENT_ABORTING || r->action == REPORT_CLIENT_ABORTING_CLEARED)
 		json_window(w, r);
