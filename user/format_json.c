@@ -197,6 +197,29 @@ static void (*const frag_writer[FRAG_KINDS])(struct jw *, const struct cert_fact
 	[FRAG_CHAIN] = chain_members,
 };
 
+/* Members text made once to be copied into lines: members_begin opens a
+ * scratch object in *text (allocated at first use), members_end takes its
+ * braces off and gives the length; false and 0 where they do not fit cap
+ * (or no memory). */
+static bool members_begin(struct jw *t, char **text, size_t cap)
+{
+	if (!*text && !(*text = malloc(cap)))
+		return false;
+	jw_init(t, *text, cap);
+	jw_obj_begin(t, NULL);
+	return true;
+}
+
+static uint32_t members_end(struct jw *t)
+{
+	size_t n = jw_finish(t);
+
+	if (t->truncated || n < 3)
+		return 0;
+	memmove(t->buf, t->buf + 1, n - 2);
+	return (uint32_t)(n - 2);
+}
+
 /* The members of f as kind writes them, from the cache or made now; NULL
  * if they do not fit in FRAG_MAX (or no memory). */
 static const struct frag *frag_get(struct json_state *js, enum frag_kind kind,
@@ -205,21 +228,15 @@ static const struct frag *frag_get(struct json_state *js, enum frag_kind kind,
 	unsigned slot = (f->sha256[0] | (unsigned)f->sha256[1] << 8) % FRAG_SLOTS;
 	struct frag *s = &js->frag[kind][slot];
 	struct jw t;
-	size_t n;
 
 	if (s->len && !memcmp(s->sha256, f->sha256, sizeof(s->sha256)))
 		return s;
 	s->len = 0;
-	if (!s->text && !(s->text = malloc(FRAG_MAX)))
+	if (!members_begin(&t, &s->text, FRAG_MAX))
 		return NULL;
-	jw_init(&t, s->text, FRAG_MAX);
-	jw_obj_begin(&t, NULL);
 	frag_writer[kind](&t, f);
-	n = jw_finish(&t);
-	if (t.truncated || n < 3)
+	if (!(s->len = members_end(&t)))
 		return NULL;
-	memmove(s->text, s->text + 1, n - 2); /* the members, without the braces */
-	s->len = (uint32_t)(n - 2);
 	memcpy(s->sha256, f->sha256, sizeof(s->sha256));
 	return s;
 }
@@ -373,7 +390,6 @@ static const struct hello_text *hello_get(struct json_state *js, const struct he
 	unsigned hash = 0;
 	struct hello_text *s;
 	struct jw t;
-	size_t n;
 
 	for (const char *c = h->fp.ja4; *c; c++)
 		hash = hash * 31 + (unsigned char)*c;
@@ -381,16 +397,11 @@ static const struct hello_text *hello_get(struct json_state *js, const struct he
 	if (s->len && hello_same(&s->h, h))
 		return s;
 	s->len = 0;
-	if (!s->text && !(s->text = malloc(HELLO_MAX)))
+	if (!members_begin(&t, &s->text, HELLO_MAX))
 		return NULL;
-	jw_init(&t, s->text, HELLO_MAX);
-	jw_obj_begin(&t, NULL);
 	client_members(&t, h);
-	n = jw_finish(&t);
-	if (t.truncated || n < 3)
+	if (!(s->len = members_end(&t)))
 		return NULL;
-	memmove(s->text, s->text + 1, n - 2); /* the members, without the braces */
-	s->len = (uint32_t)(n - 2);
 	s->h = *h;
 	return s;
 }
