@@ -42,22 +42,18 @@ struct chain_result {
 
 /* OpenSSL decodes the SAN extension on every X509_check_host and compares
  * names on every X509_check_issued; the answers depend on the certificates
- * (and name) alone, so they are kept in fixed 2-way sets (memo_way): no
- * chains, two probes, the memory fixed. Direct-mapped, two of a handful of
- * live (leaf, SNI) pairs shared a slot in about one process in eight and
- * evicted each other on every handshake. */
+ * (and name) alone, so they are kept in 2-way sets (htab.h: way2). */
 struct host_memo {
+	struct way2_tag tag;
 	uint8_t sha256[32]; /* of the leaf */
-	bool used;
-	uint32_t stamp; /* last use, for the way to replace */
-	int rc;		/* X509_check_host / X509_check_ip_asc */
+	int rc;		    /* X509_check_host / X509_check_ip_asc */
 	char sni[TLS_SNI_MAX + 1];
 };
 
 struct issued_memo {
+	struct way2_tag tag;
 	uint8_t sub[32], iss[32];
-	bool used, issued;
-	uint32_t stamp;
+	bool issued;
 };
 
 /* A verified chain, known by its certificates' SHA-256s in order. */
@@ -76,9 +72,7 @@ struct checker {
 	int64_t now;	    /* the time the report in hand is judged at */
 	struct htab chains; /* at most CHAIN_CACHE_MAX; its seed also picks memo slots */
 	struct lru lru;
-	struct host_memo *host; /* MEMO_SLOTS each */
-	uint32_t memo_clock;	/* the memos' stamps */
-	struct issued_memo *issued;
+	struct way2 host, issued;	 /* MEMO_SLOTS each */
 	struct check_sources src;	 /* fetched sources and the inventory, or NULLs */
 	struct inventory_decision inv_d; /* the last report's, pointed to by its verdict */
 	struct checker_stats st;
@@ -165,9 +159,9 @@ struct checker *checker_new(const struct checks_opts *o)
 	/* 0 is what a zeroed opts holds: the default; negative turns the warning off. */
 	if (!o || c->o.warn_days == 0)
 		c->o.warn_days = DEFAULT_WARN_DAYS;
-	c->host = calloc(MEMO_SLOTS, sizeof(*c->host));
-	c->issued = calloc(MEMO_SLOTS, sizeof(*c->issued));
-	if (!htab_init(&c->chains, CHAIN_CACHE_MAX) || !c->host || !c->issued) {
+	if (!htab_init(&c->chains, CHAIN_CACHE_MAX) ||
+	    !way2_init(&c->host, MEMO_SLOTS, sizeof(struct host_memo)) ||
+	    !way2_init(&c->issued, MEMO_SLOTS, sizeof(struct issued_memo))) {
 		checker_free(c);
 		return NULL;
 	}
@@ -180,8 +174,8 @@ void checker_free(struct checker *c)
 		return;
 	cache_clear(c);
 	htab_fini(&c->chains);
-	free(c->host);
-	free(c->issued);
+	way2_fini(&c->host);
+	way2_fini(&c->issued);
 	free(c);
 }
 
@@ -273,46 +267,33 @@ static uint32_t memo_slot(const struct checker *c, const uint8_t *sha, const voi
 	return (uint32_t)hash_more(&c->chains.seed, hash_rd64(sha), more, n) & (MEMO_SLOTS - 1);
 }
 
-/* Of the set at slot (its two ways: slot and slot ^ 1), the way holding the
- * answer (hit) or the one to replace: unused, else the least recently used. */
-static uint32_t memo_way(uint32_t slot, bool hit0, bool hit1, bool used0, bool used1,
-			 uint32_t stamp0, uint32_t stamp1, bool *hit)
-{
-	uint32_t w0 = slot & ~1u, w1 = slot | 1u;
+struct issued_key {
+	const uint8_t *sub, *iss;
+};
 
-	*hit = hit0 || hit1;
-	if (hit0 || hit1)
-		return hit0 ? w0 : w1;
-	if (!used0 || !used1)
-		return !used0 ? w0 : w1;
-	return (int32_t)(stamp0 - stamp1) <= 0 ? w0 : w1;
-}
-
-static bool issued_hit(const struct issued_memo *m, const struct cert_facts *sub,
-		       const struct cert_facts *iss)
+static bool issued_eq(const void *entry, const void *key)
 {
-	return m->used && !memcmp(m->sub, sub->sha256, 32) && !memcmp(m->iss, iss->sha256, 32);
+	const struct issued_memo *m = entry;
+	const struct issued_key *k = key;
+
+	return !memcmp(m->sub, k->sub, 32) && !memcmp(m->iss, k->iss, 32);
 }
 
 static bool issued_by(struct checker *c, const struct cert_facts *sub, const struct cert_facts *iss)
 {
-	struct issued_memo *m, *a, *b;
-	uint32_t slot;
+	struct issued_key k = { sub->sha256, iss->sha256 };
+	struct issued_memo *m;
 	bool hit;
 
 	if (!sub->x509 || !iss->x509)
 		return false;
-	slot = memo_slot(c, sub->sha256, iss->sha256, 32);
-	a = &c->issued[slot & ~1u];
-	b = &c->issued[slot | 1u];
-	m = &c->issued[memo_way(slot, issued_hit(a, sub, iss), issued_hit(b, sub, iss), a->used,
-				b->used, a->stamp, b->stamp, &hit)];
-	m->stamp = ++c->memo_clock;
+	m = way2_get(&c->issued, memo_slot(c, sub->sha256, iss->sha256, 32), struct issued_memo,
+		     issued_eq, &k, &hit);
 	if (!hit) {
 		memcpy(m->sub, sub->sha256, 32);
 		memcpy(m->iss, iss->sha256, 32);
 		m->issued = X509_check_issued(iss->x509, sub->x509) == X509_V_OK;
-		m->used = true;
+		m->tag.used = true;
 	}
 	return m->issued;
 }
@@ -815,28 +796,32 @@ static int host_match(X509 *x, const char *sni)
 	return rc;
 }
 
-static bool host_hit(const struct host_memo *m, const struct cert_facts *leaf, const char *sni)
+struct host_key {
+	const uint8_t *sha256;
+	const char *sni;
+};
+
+static bool host_eq(const void *entry, const void *key)
 {
-	return m->used && !memcmp(m->sha256, leaf->sha256, 32) && !strcmp(m->sni, sni);
+	const struct host_memo *m = entry;
+	const struct host_key *k = key;
+
+	return !memcmp(m->sha256, k->sha256, 32) && !strcmp(m->sni, k->sni);
 }
 
 static void check_hostname(struct checker *c, const struct cs_report *r, struct verdict *v)
 {
 	const struct cert_facts *leaf = r->chain[0];
-	struct host_memo *m, *h0, *h1;
-	uint32_t slot;
+	struct host_key k = { leaf->sha256, r->sni };
+	struct host_memo *m;
 	char a[192];
 	bool hit;
 	int rc;
 
 	if (!leaf->x509)
 		return;
-	slot = memo_slot(c, leaf->sha256, r->sni, strlen(r->sni));
-	h0 = &c->host[slot & ~1u];
-	h1 = &c->host[slot | 1u];
-	m = &c->host[memo_way(slot, host_hit(h0, leaf, r->sni), host_hit(h1, leaf, r->sni),
-			      h0->used, h1->used, h0->stamp, h1->stamp, &hit)];
-	m->stamp = ++c->memo_clock;
+	m = way2_get(&c->host, memo_slot(c, leaf->sha256, r->sni, strlen(r->sni)), struct host_memo,
+		     host_eq, &k, &hit);
 	if (hit) {
 		rc = m->rc;
 	} else {
@@ -844,7 +829,7 @@ static void check_hostname(struct checker *c, const struct cs_report *r, struct 
 		memcpy(m->sha256, leaf->sha256, 32);
 		snprintf(m->sni, sizeof(m->sni), "%s", r->sni);
 		m->rc = rc;
-		m->used = rc != -1; /* an internal error may not happen again */
+		m->tag.used = rc != -1; /* an internal error may not happen again */
 	}
 	if (rc == 1 || rc == -1) /* -1: internal error, no evidence either way */
 		return;

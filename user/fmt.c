@@ -1,5 +1,6 @@
 /* fmt.c - text written in many places: names, times, endpoints, hex, errors, terminal-safe text. */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -225,13 +226,36 @@ bool fmt_time_ns(char *out, size_t cap, uint64_t ns, const char *none)
 
 /* ---- endpoints ---- */
 
+/* Dotted quad, as inet_ntop writes it (NULL, ENOSPC, if out is too short):
+ * by hand, as glibc's goes through sprintf, a tenth of a JSON line's cost. */
+static const char *ip4_text(const uint8_t a[4], char *out, size_t cap)
+{
+	char t[INET_ADDRSTRLEN], *p = t;
+
+	for (int i = 0; i < 4; i++) {
+		unsigned v = a[i];
+
+		if (v >= 100)
+			*p++ = (char)('0' + v / 100);
+		if (v >= 10)
+			*p++ = (char)('0' + v / 10 % 10);
+		*p++ = (char)('0' + v % 10);
+		*p++ = i < 3 ? '.' : '\0';
+	}
+	if ((size_t)(p - t) > cap) {
+		errno = ENOSPC;
+		return NULL;
+	}
+	return memcpy(out, t, (size_t)(p - t));
+}
+
 const char *fmt_ip(const struct report_endpoint *ep, char *out, size_t cap)
 {
-	int af = ep->family == CS_AF_INET6 ? AF_INET6 : AF_INET;
-
-	if (ep->family != CS_AF_INET && ep->family != CS_AF_INET6)
-		return NULL;
-	return inet_ntop(af, ep->addr, out, (socklen_t)cap);
+	if (ep->family == CS_AF_INET)
+		return ip4_text(ep->addr, out, cap);
+	if (ep->family == CS_AF_INET6)
+		return inet_ntop(AF_INET6, ep->addr, out, (socklen_t)cap);
+	return NULL;
 }
 
 const char *fmt_endpoint(const struct report_endpoint *ep, char *out, size_t cap)

@@ -32,8 +32,23 @@ struct frag {
 	char *text;   /* FRAG_MAX bytes, allocated at first use */
 };
 
+/*
+ * certsentry.client, the hello's lists by name, is the same for every
+ * handshake of one client stack: kept by the summary it was written from,
+ * direct-mapped by the JA4.
+ */
+#define HELLO_SLOTS 64
+#define HELLO_MAX   1024
+
+struct hello_text {
+	struct hello_summary h;
+	uint32_t len; /* 0: empty */
+	char *text;   /* HELLO_MAX bytes, allocated at first use */
+};
+
 struct json_state {
 	struct frag frag[FRAG_KINDS][FRAG_SLOTS];
+	struct hello_text hello[HELLO_SLOTS];
 };
 
 static void *json_state_new(void)
@@ -50,6 +65,8 @@ static void json_state_free(void *state)
 	for (int k = 0; k < FRAG_KINDS; k++)
 		for (int i = 0; i < FRAG_SLOTS; i++)
 			free(js->frag[k][i].text);
+	for (int i = 0; i < HELLO_SLOTS; i++)
+		free(js->hello[i].text);
 	free(js);
 }
 
@@ -180,6 +197,29 @@ static void (*const frag_writer[FRAG_KINDS])(struct jw *, const struct cert_fact
 	[FRAG_CHAIN] = chain_members,
 };
 
+/* Members text made once to be copied into lines: members_begin opens a
+ * scratch object in *text (allocated at first use), members_end takes its
+ * braces off and gives the length; false and 0 where they do not fit cap
+ * (or no memory). */
+static bool members_begin(struct jw *t, char **text, size_t cap)
+{
+	if (!*text && !(*text = malloc(cap)))
+		return false;
+	jw_init(t, *text, cap);
+	jw_obj_begin(t, NULL);
+	return true;
+}
+
+static uint32_t members_end(struct jw *t)
+{
+	size_t n = jw_finish(t);
+
+	if (t->truncated || n < 3)
+		return 0;
+	memmove(t->buf, t->buf + 1, n - 2);
+	return (uint32_t)(n - 2);
+}
+
 /* The members of f as kind writes them, from the cache or made now; NULL
  * if they do not fit in FRAG_MAX (or no memory). */
 static const struct frag *frag_get(struct json_state *js, enum frag_kind kind,
@@ -188,21 +228,15 @@ static const struct frag *frag_get(struct json_state *js, enum frag_kind kind,
 	unsigned slot = (f->sha256[0] | (unsigned)f->sha256[1] << 8) % FRAG_SLOTS;
 	struct frag *s = &js->frag[kind][slot];
 	struct jw t;
-	size_t n;
 
 	if (s->len && !memcmp(s->sha256, f->sha256, sizeof(s->sha256)))
 		return s;
 	s->len = 0;
-	if (!s->text && !(s->text = malloc(FRAG_MAX)))
+	if (!members_begin(&t, &s->text, FRAG_MAX))
 		return NULL;
-	jw_init(&t, s->text, FRAG_MAX);
-	jw_obj_begin(&t, NULL);
 	frag_writer[kind](&t, f);
-	n = jw_finish(&t);
-	if (t.truncated || n < 3)
+	if (!(s->len = members_end(&t)))
 		return NULL;
-	memmove(s->text, s->text + 1, n - 2); /* the members, without the braces */
-	s->len = (uint32_t)(n - 2);
 	memcpy(s->sha256, f->sha256, sizeof(s->sha256));
 	return s;
 }
@@ -317,13 +351,8 @@ static void json_hello_list(struct jw *w, const char *key, enum hello_kind kind,
 	jw_arr_end(w);
 }
 
-static void json_client(struct jw *w, const struct cs_report *r)
+static void client_members(struct jw *w, const struct hello_summary *h)
 {
-	const struct hello_summary *h = &r->hello;
-
-	if (!r->have_hello)
-		return;
-	jw_obj_begin(w, "client");
 	if (h->fp.ja4[0])
 		jw_str(w, "ja4", h->fp.ja4);
 	json_hello_list(w, "versions", HELLO_VERSION, h->versions, h->n_versions);
@@ -340,6 +369,56 @@ static void json_client(struct jw *w, const struct cs_report *r)
 		jw_bool(w, "psk", true);
 	if (h->flags & HELLO_F_EARLY_DATA)
 		jw_bool(w, "early_data", true);
+}
+
+/* Everything client_members reads is the same in a and b. */
+static bool hello_same(const struct hello_summary *a, const struct hello_summary *b)
+{
+	return a->n_versions == b->n_versions && a->n_groups == b->n_groups &&
+	       a->n_sigalgs == b->n_sigalgs && a->groups_total == b->groups_total &&
+	       a->sigalgs_total == b->sigalgs_total && a->suites_total == b->suites_total &&
+	       a->flags == b->flags && !strcmp(a->fp.ja4, b->fp.ja4) &&
+	       !memcmp(a->versions, b->versions, a->n_versions * sizeof(a->versions[0])) &&
+	       !memcmp(a->groups, b->groups, a->n_groups * sizeof(a->groups[0])) &&
+	       !memcmp(a->sigalgs, b->sigalgs, a->n_sigalgs * sizeof(a->sigalgs[0]));
+}
+
+/* h's members as client_members writes them, from the memo or made now;
+ * NULL if they do not fit HELLO_MAX (or no memory). */
+static const struct hello_text *hello_get(struct json_state *js, const struct hello_summary *h)
+{
+	unsigned hash = 0;
+	struct hello_text *s;
+	struct jw t;
+
+	for (const char *c = h->fp.ja4; *c; c++)
+		hash = hash * 31 + (unsigned char)*c;
+	s = &js->hello[hash % HELLO_SLOTS];
+	if (s->len && hello_same(&s->h, h))
+		return s;
+	s->len = 0;
+	if (!members_begin(&t, &s->text, HELLO_MAX))
+		return NULL;
+	client_members(&t, h);
+	if (!(s->len = members_end(&t)))
+		return NULL;
+	s->h = *h;
+	return s;
+}
+
+/* Whole from the memo where it fits the line; else token by token, to be
+ * cut where that cuts. */
+static void json_client(struct json_state *js, struct jw *w, const struct cs_report *r)
+{
+	const struct hello_text *s;
+
+	if (!r->have_hello)
+		return;
+	s = hello_get(js, &r->hello);
+	if (!s || !jw_obj_try_with(w, "client", s->text, s->len)) {
+		jw_obj_begin(w, "client");
+		client_members(w, &r->hello);
+	}
 	jw_obj_end(w);
 }
 
@@ -563,7 +642,7 @@ static void json_certsentry(struct json_state *js, struct jw *w, const struct cs
 		jw_str(w, "client_alpn", r->alpn_offered);
 	if (r->action == REPORT_ALERT)
 		json_alert(w, r);
-	json_client(w, r);
+	json_client(js, w, r);
 	json_outcome(w, r);
 	if (r->action == REPORT_CLIENT_ABORTING || r->action == REPORT_CLIENT_ABORTING_CLEARED)
 		json_window(w, r);

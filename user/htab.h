@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include "lru.h"
 
@@ -203,6 +204,71 @@ static inline struct hnode *htab_find32(const struct htab *t, const uint8_t key[
 static inline void htab_add32(struct htab *t, struct hnode32 *n)
 {
 	htab_add(t, &n->h, htab_hash(t, n->key, HKEY32_LEN));
+}
+
+/* ---- a 2-way set: a fixed memo of answers, two probes ----
+ *
+ * For answers that depend on their key alone (checks.c: does this leaf
+ * cover this SNI, did this certificate issue that one): no chains, the
+ * memory fixed at way2_init. A key lives in the set of its hash (entries
+ * hash & ~1 and hash | 1); a new one takes an unused entry of the set, else
+ * the one used less recently. Direct-mapped, two of a handful of live keys
+ * shared a slot in about one process in eight and evicted each other on
+ * every use. Every entry starts with a struct way2_tag.
+ */
+struct way2_tag {
+	uint32_t stamp; /* last use */
+	bool used;	/* holds an answer */
+};
+
+struct way2 {
+	char *e;
+	uint32_t mask; /* entries - 1 */
+	uint32_t clock;
+};
+
+/* n entries (a power of two, 2 or more) of size bytes, all unused; false:
+ * out of memory. */
+static inline bool way2_init(struct way2 *s, uint32_t n, size_t size)
+{
+	s->e = calloc(n, size);
+	s->mask = n - 1;
+	s->clock = 0;
+	return s->e != NULL;
+}
+
+static inline void way2_fini(struct way2 *s)
+{
+	free(s->e);
+	s->e = NULL;
+}
+
+/* The entry of hash's set that eq finds key in (*hit true), or the one to
+ * fill (*hit false: the caller writes the key and answer and sets
+ * tag.used). Either is stamped as used now. By type, the entry's: inlined,
+ * its size and eq are constants and the two probes cost what hand-written
+ * ones did. */
+#define way2_get(s, hash, type, eq, key, hit) \
+	((type *)way2_get_(s, hash, sizeof(type), eq, key, hit))
+
+static inline void *way2_get_(struct way2 *s, uint32_t hash, size_t size,
+			      bool (*eq)(const void *entry, const void *key), const void *key,
+			      bool *hit)
+{
+	uint32_t slot = hash & s->mask;
+	struct way2_tag *t0 = (struct way2_tag *)(s->e + (size_t)(slot & ~1u) * size),
+			*t1 = (struct way2_tag *)(s->e + (size_t)(slot | 1u) * size), *t;
+	bool h0 = t0->used && eq(t0, key), h1 = t1->used && eq(t1, key);
+
+	*hit = h0 || h1;
+	if (*hit)
+		t = h0 ? t0 : t1;
+	else if (!t0->used || !t1->used)
+		t = !t0->used ? t0 : t1;
+	else
+		t = (int32_t)(t0->stamp - t1->stamp) <= 0 ? t0 : t1;
+	t->stamp = ++s->clock;
+	return t;
 }
 
 #endif

@@ -38,28 +38,63 @@ static int jw_put(struct jw *w, size_t lim, const char *s, size_t n)
 
 /* Quoted, escaped, UTF-8-repaired string. C1 controls and U+2028/2029 are
  * escaped too: harmless in JSON, and they keep `cat`/`tail -f` of the log
- * from driving a terminal or breaking JavaScript consumers. */
-static bool jw_plain(unsigned char c)
+ * from driving a terminal or breaking JavaScript consumers.
+ * Bytes copied as they are: printable ASCII but '"' and '\\'. A table: the
+ * run scan is most of a line's cost, and one load a byte beats four tests. */
+static const bool jw_plain[256] = {
+	[' ' ... '!'] = true,
+	['#' ... '['] = true, /* '"' (0x22) escaped */
+	[']' ... '~'] = true, /* '\\' (0x5C) escaped */
+};
+
+/* How many bytes of s[0..n) come before the first to escape: eight at a
+ * time while none of the eight may need it (any byte < 0x20, > 0x7E, '"'
+ * or '\\' sends the rest to the table; a false alarm only costs speed). */
+static size_t jw_plain_run(const unsigned char *s, size_t n)
 {
-	return c >= 0x20 && c < 0x7F && c != '"' && c != '\\';
+	const uint64_t ones = 0x0101010101010101ULL, highs = ones * 0x80;
+	size_t j = 0;
+
+	for (; n - j >= 8; j += 8) {
+		uint64_t x, q, b;
+
+		memcpy(&x, s + j, 8);
+		q = x ^ (ones * '"');
+		b = x ^ (ones * '\\');
+		if ((((x - ones * 0x20) & ~x) | ((x + ones) | x) | ((q - ones) & ~q) |
+		     ((b - ones) & ~b)) &
+		    highs)
+			break;
+	}
+	while (j < n && jw_plain[s[j]])
+		j++;
+	return j;
 }
 
 static int jw_put_str(struct jw *w, size_t lim, const char *str, size_t n)
 {
 	const unsigned char *s = (const unsigned char *)str;
-	size_t i = 0;
-	char esc[8];
+	size_t i = jw_plain_run(s, n);
+	char esc[8], *p;
 
-	if (jw_put(w, lim, "\"", 1))
+	if (i == n) { /* nothing to escape, as nearly every value: one copy */
+		if (w->len > lim || n + 2 > lim - w->len)
+			return -1;
+		p = w->buf + w->len;
+		*p = '"';
+		memcpy(p + 1, s, n);
+		p[n + 1] = '"';
+		w->len += n + 2;
+		return 0;
+	}
+	if (jw_put(w, lim, "\"", 1) || jw_put(w, lim, str, i))
 		return -1;
 	while (i < n) {
-		size_t j = i, k, rlen;
+		size_t j = i + jw_plain_run(s + i, n - i), k, rlen;
 		const char *rep;
 		uint32_t cp;
 
 		/* Printable ASCII, nearly all of any log line: copied in runs. */
-		while (j < n && jw_plain(s[j]))
-			j++;
 		if (jw_put(w, lim, (const char *)s + i, j - i))
 			return -1;
 		if ((i = j) == n)
@@ -111,7 +146,9 @@ static int jw_put_str(struct jw *w, size_t lim, const char *str, size_t n)
  * not be written. */
 static size_t jw_tok_begin(struct jw *w, const char *key, int opens)
 {
-	size_t res = jw_reserve(w->depth + opens), lim;
+	size_t res = jw_reserve(w->depth + opens), lim, klen, need;
+	char *p;
+	int d;
 
 	if (w->truncated || !w->buf)
 		return 0;
@@ -120,17 +157,27 @@ static size_t jw_tok_begin(struct jw *w, const char *key, int opens)
 	if (w->cap <= res)
 		goto full;
 	lim = w->cap - res;
-	if (w->depth > 0) {
-		int d = w->depth - 1;
-		if (!w->first[d] && jw_put(w, lim, ",", 1))
-			goto full;
-		/* Keys are constants of this program, never bytes from the wire:
-		 * they need quotes, not escaping. */
-		if (w->close[d] == '}' && (jw_put(w, lim, "\"", 1) ||
-					   jw_put(w, lim, key ? key : "", key ? strlen(key) : 0) ||
-					   jw_put(w, lim, "\":", 2)))
-			goto full;
+	if (w->depth == 0)
+		return lim;
+	d = w->depth - 1;
+	/* Keys are constants of this program, never bytes from the wire: they
+	 * need quotes, not escaping. Comma and key go in whole or not at all. */
+	klen = w->close[d] == '}' && key ? strlen(key) : 0;
+	need = !w->first[d] + (w->close[d] == '}' ? klen + 3 : 0);
+	if (w->len > lim || need > lim - w->len)
+		goto full;
+	p = w->buf + w->len;
+	if (!w->first[d])
+		*p++ = ',';
+	if (w->close[d] == '}') {
+		*p++ = '"';
+		if (klen)
+			memcpy(p, key, klen);
+		p += klen;
+		*p++ = '"';
+		*p++ = ':';
 	}
+	w->len = (size_t)(p - w->buf);
 	return lim;
 full:
 	w->truncated = true;
@@ -228,6 +275,21 @@ void jw_obj_begin_with(struct jw *w, const char *key, const char *members, size_
 	w->first[w->depth - 1] = false;
 	w->buf[w->len] = '\0';
 }
+
+bool jw_obj_try_with(struct jw *w, const char *key, const char *members, size_t n)
+{
+	int depth = w->depth;
+	bool ok;
+
+	if (w->truncated)
+		return false;
+	jw_obj_begin_with(w, key, members, n);
+	ok = !w->truncated && w->depth == depth + 1;
+	/* Failing, jw_obj_begin_with took back all it wrote but the mark. */
+	w->truncated = false;
+	return ok;
+}
+
 void jw_arr_begin(struct jw *w, const char *key)
 {
 	jw_open(w, key, '[', ']');

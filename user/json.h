@@ -43,6 +43,10 @@ void jw_arr_end(struct jw *w);
 /* Opens an object whose first members are members[0..n): text this writer
  * made earlier ("k":v pairs, comma-separated, no braces), trusted as JSON. */
 void jw_obj_begin_with(struct jw *w, const char *key, const char *members, size_t n);
+/* The same where they fit; where they do not, writes nothing, leaves the
+ * writer as it was (not truncated) and returns false, so the caller can
+ * write them token by token and be cut where that cuts. */
+bool jw_obj_try_with(struct jw *w, const char *key, const char *members, size_t n);
 void jw_str(struct jw *w, const char *key, const char *s);
 void jw_strn(struct jw *w, const char *key, const char *s, size_t n);
 void jw_int(struct jw *w, const char *key, int64_t v);

@@ -94,25 +94,10 @@ wait_for() {
 	return 1
 }
 
-# private_run_dir: from now on this test's certsentry instances keep their
-# clsact slots and qdisc markers (user/clsact.h: /run/certsentry) in a
-# directory of the test's own, bound over /run/certsentry in their mount
-# namespace. Slots are per host but filters per network namespace: an
-# instance of another suite running beside this one could otherwise take a
-# slot our kill -9 freed before our next start sweeps that slot's filter, or
-# have left a marker a namespace of ours inherits with its inode number.
-private_run_dir() {
-	RUN_DIR=$TMP/run
-	mkdir -p "$RUN_DIR" /run/certsentry
-}
-
 # start_sentry NS OUTFILE ARGS...: certsentry in NS, ready when it says so.
 start_sentry() {
-	local ns=$1 out=$2 wrap=(); shift 2
-	# unshare execs: the PID stays certsentry's
-	[ -n "${RUN_DIR:-}" ] &&
-		wrap=(unshare -m sh -c 'mount --bind "$0" /run/certsentry && exec "$@"' "$RUN_DIR")
-	bg "$ns" "${wrap[@]}" "$BIN" -o "$out" "$@"
+	local ns=$1 out=$2; shift 2
+	bg "$ns" "$BIN" -o "$out" "$@"
 	SENTRY_PID=$BG_PID
 	wait_for 10 grep -q certsentry-started "$out"
 }

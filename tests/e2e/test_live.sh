@@ -8,8 +8,6 @@ HOST=www.example.test
 
 require_live "every live test"
 "$ROOT/tools/mkpki.sh" "$PKI" || { fail "mkpki" "could not make the test PKI"; summary; exit 1; }
-# the clsact tests count filters and sweeps: no other suite's instance may share our slots
-private_run_dir
 LEAF_FP=$(fp "$PKI/leaf.pem")
 INTER_FP=$(fp "$PKI/inter.pem")
 

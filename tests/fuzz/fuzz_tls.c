@@ -1,6 +1,7 @@
 /* fuzz_tls.c - tls.c: the record layer fed in 2-3 pieces, every delivered
  * message run through every handshake body decoder. */
 #include "fuzz_common.h"
+#include "fuzz_decode.h"
 #include "tls.h"
 
 struct ctx {
@@ -36,48 +37,6 @@ static void log_event(struct ctx *c, char kind, uint64_t a, uint64_t b, const ui
 	log_bytes(c, d, n);
 }
 
-static void check_in(const uint8_t *x, size_t xn, const uint8_t *b, size_t n)
-{
-	FUZZ_CHECK(x >= b && xn <= n && (size_t)(x - b) <= n - xn);
-}
-
-/* Every decoder on one body; pointers they return must lie inside it. */
-void fuzz_tls_decode_all(const uint8_t *body, size_t len);
-void fuzz_tls_decode_all(const uint8_t *body, size_t len)
-{
-	struct tls_client_hello ch;
-	struct tls_server_hello sh;
-	struct tls_cert_list cl;
-	const uint8_t *der;
-	size_t der_len;
-
-	if (tls_parse_client_hello(body, len, &ch) == 0) {
-		FUZZ_CHECK(strlen(ch.sni) <= TLS_SNI_MAX && strlen(ch.alpn) <= TLS_ALPN_MAX);
-		FUZZ_CHECK(!ch.has_sni || ch.sni[0]);
-		(void)tls_version_number(ch.version);
-	}
-	if (tls_parse_dtls_client_hello(body, len, &ch) == 0)
-		FUZZ_CHECK(strlen(ch.sni) <= TLS_SNI_MAX && strlen(ch.alpn) <= TLS_ALPN_MAX);
-	if (tls_parse_server_hello(body, len, &sh) == 0) {
-		FUZZ_CHECK(sh.session_id_len <= 32 && strlen(sh.alpn) <= TLS_ALPN_MAX);
-		(void)tls_cipher_name(sh.cipher);
-		(void)tls_version_protocol(sh.version);
-	}
-	if (tls_parse_certificate(body, len, &cl) == 0) {
-		FUZZ_CHECK(cl.n <= TLS_CHAIN_MAX && cl.n <= cl.total);
-		for (uint32_t i = 0; i < cl.n; i++)
-			check_in(cl.der[i], cl.der_len[i], body, len);
-	}
-	if (tls_parse_certificate_status(body, len, &der, &der_len) == 0)
-		check_in(der, der_len, body, len);
-	(void)tls_parse_ssl2_client_hello(body, len, &ch);
-	if (tls_parse_ssl2_server_hello(body, len, &sh, &cl) == 0) {
-		FUZZ_CHECK(cl.n <= 1);
-		for (uint32_t i = 0; i < cl.n; i++)
-			check_in(cl.der[i], cl.der_len[i], body, len);
-	}
-}
-
 static void on_hs(void *vc, uint8_t type, const uint8_t *body, size_t len)
 {
 	struct ctx *c = vc;
@@ -97,7 +56,7 @@ static void on_hs(void *vc, uint8_t type, const uint8_t *body, size_t len)
 	}
 	/* An exact-size copy: a decoder reading past the body trips ASan. */
 	copy = fz_dup(body, len);
-	fuzz_tls_decode_all(copy, len);
+	fz_tls_decode_all(copy, len);
 	free(copy);
 	if (++c->msgs == c->free_at) {
 		tls_parser_free(c->p);

@@ -3,6 +3,7 @@
  * rules, the TLS 1.3 Certificate decoder), or on the raw input; fed whole and cut. */
 #include <openssl/evp.h>
 #include "fuzz_common.h"
+#include "fuzz_decode.h"
 #include "tls13.h"
 
 static const uint16_t suites[] = {
@@ -67,11 +68,6 @@ struct ctx {
 	uint64_t log;
 };
 
-static void check_in(const uint8_t *x, size_t xn, const uint8_t *b, size_t n)
-{
-	FUZZ_CHECK(x >= b && xn <= n && (size_t)(x - b) <= n - xn);
-}
-
 static void on_msg(void *vc, uint8_t type, const uint8_t *body, size_t len)
 {
 	struct ctx *c = vc;
@@ -90,9 +86,9 @@ static void on_msg(void *vc, uint8_t type, const uint8_t *body, size_t len)
 	if (tls_parse_certificate13(copy, len, &cl, &ocsp, &ol) == 0) {
 		FUZZ_CHECK(cl.n <= TLS_CHAIN_MAX && cl.n <= cl.total);
 		for (uint32_t i = 0; i < cl.n; i++)
-			check_in(cl.der[i], cl.der_len[i], copy, len);
+			fz_check_in(cl.der[i], cl.der_len[i], copy, len);
 		if (ocsp)
-			check_in(ocsp, ol, copy, len);
+			fz_check_in(ocsp, ol, copy, len);
 		else
 			FUZZ_CHECK(ol == 0);
 	} else {

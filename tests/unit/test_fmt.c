@@ -246,6 +246,18 @@ static void test_endpoint(void **state)
 	assert_string_equal(fmt_endpoint(&none, out, sizeof(out)), "?:1");
 	assert_string_equal(fmt_ip(&v6, ip, sizeof(ip)), "2001:db8::1");
 	assert_null(fmt_ip(&none, ip, sizeof(ip)));
+	/* IPv4 by hand: byte for byte inet_ntop's text, and its ENOSPC */
+	for (unsigned i = 0; i < 4096; i++) {
+		static const uint8_t b[] = { 0, 1, 9, 10, 42, 99, 100, 199, 200, 255 };
+		char want[INET_ADDRSTRLEN];
+
+		for (int k = 0; k < 4; k++)
+			v4.addr[k] = b[(i * 2654435761u >> (8 * k)) % sizeof(b)];
+		inet_ntop(AF_INET, v4.addr, want, sizeof(want));
+		assert_string_equal(fmt_ip(&v4, ip, sizeof(ip)), want);
+		assert_non_null(fmt_ip(&v4, ip, strlen(want) + 1));
+		assert_null(fmt_ip(&v4, ip, strlen(want)));
+	}
 	/* the longest fits */
 	memset(v6.addr, 0xff, sizeof(v6.addr));
 	v6.port = 65535;

@@ -264,6 +264,73 @@ static void test_lru(void **state)
 	assert_null(l.tail);
 }
 
+/* ---- way2 ---- */
+
+struct answer {
+	struct way2_tag tag;
+	int key, val;
+};
+
+static bool answer_eq(const void *entry, const void *key)
+{
+	return ((const struct answer *)entry)->key == *(const int *)key;
+}
+
+/* key's answer in s under hash: *fills counts the misses (the "work"). */
+static struct answer *ask(struct way2 *s, uint32_t hash, int key, int *fills)
+{
+	bool hit;
+	struct answer *a = way2_get(s, hash, struct answer, answer_eq, &key, &hit);
+
+	if (!hit) {
+		a->key = key;
+		a->val = key * 10;
+		a->tag.used = true;
+		(*fills)++;
+	}
+	assert_int_equal(a->val, key * 10);
+	return a;
+}
+
+/* Two keys of one set both stay; a third puts out the one used less
+ * recently, across the stamps' wrap too; an entry left unused (an answer
+ * not to keep) is taken first; other sets are untouched. */
+static void test_way2(void **state)
+{
+	struct way2 s;
+	struct answer *a, *b, *other;
+	int fills = 0;
+
+	(void)state;
+	assert_true(way2_init(&s, 8, sizeof(struct answer)));
+	for (int round = 0; round < 2; round++) {
+		a = ask(&s, 4, 1, &fills);
+		b = ask(&s, 5, 2, &fills); /* 5: the same set as 4 */
+		assert_ptr_not_equal(a, b);
+		assert_ptr_equal(ask(&s, 4, 1, &fills), a);
+		assert_ptr_equal(ask(&s, 4, 2, &fills), b); /* either way of the set */
+		other = ask(&s, 2, 7, &fills);
+		assert_int_equal(fills, 3);
+		/* 1 used last: 3 takes 2's way, then 2 takes 1's (3 was newer) */
+		ask(&s, 4, 1, &fills);
+		assert_ptr_equal(ask(&s, 4, 3, &fills), b);
+		assert_ptr_equal(ask(&s, 4, 2, &fills), a);
+		assert_int_equal(fills, 5);
+		assert_ptr_equal(ask(&s, 3, 7, &fills), other); /* set 2-3 kept it */
+		assert_int_equal(fills, 5);
+		/* not kept: the way is taken again before the older one */
+		a->tag.used = false;
+		assert_ptr_equal(ask(&s, 4, 9, &fills), a);
+		assert_int_equal(fills, 6);
+		/* again with the clock about to wrap */
+		way2_fini(&s);
+		assert_true(way2_init(&s, 8, sizeof(struct answer)));
+		s.clock = UINT32_MAX - 3;
+		fills = 0;
+	}
+	way2_fini(&s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -271,6 +338,7 @@ int main(void)
 		cmocka_unit_test(test_hash_seeded), cmocka_unit_test(test_spread),
 		cmocka_unit_test(test_table),	    cmocka_unit_test(test_same_hash),
 		cmocka_unit_test(test_key32),	    cmocka_unit_test(test_lru),
+		cmocka_unit_test(test_way2),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

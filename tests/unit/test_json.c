@@ -355,14 +355,16 @@ static void test_truncation_every_cap(void **state)
 /* Members written once, then copied into another writer as an object (the
  * output's certificate cache): at every cap the text parses, and it is the
  * same text as writing the members token by token, or cut before the key. */
-static void with_members(struct jw *w, bool raw, const char *m, size_t mlen)
+enum members_how { TOKENS, WITH, TRY_WITH };
+
+static void with_members(struct jw *w, enum members_how how, const char *m, size_t mlen)
 {
 	jw_obj_begin(w, NULL);
 	jw_str(w, "before", "x");
 	jw_arr_begin(w, "chain");
-	if (raw) {
+	if (how == WITH) {
 		jw_obj_begin_with(w, NULL, m, mlen);
-	} else {
+	} else if (how == TOKENS || !jw_obj_try_with(w, NULL, m, mlen)) {
 		jw_obj_begin(w, NULL);
 		jw_str(w, "sha256", "AB");
 		jw_uint(w, "der_length", 738);
@@ -397,17 +399,17 @@ static void test_obj_begin_with(void **state)
 	mlen = jw_finish(&w) - 2;
 	memmove(m, m + 1, mlen);
 	jw_init(&w, want, sizeof(want));
-	with_members(&w, false, NULL, 0);
+	with_members(&w, TOKENS, NULL, 0);
 	wlen = jw_finish(&w);
 	jw_init(&w, full, sizeof(full));
-	with_members(&w, true, m, mlen);
+	with_members(&w, WITH, m, mlen);
 	flen = jw_finish(&w);
 	assert_false(w.truncated);
 	assert_int_equal(flen, wlen);
 	assert_string_equal(full, want);
 	for (size_t cap = JW_CAP_MIN; cap <= flen + 40; cap++) {
 		jw_init(&w, buf, cap);
-		with_members(&w, true, m, mlen);
+		with_members(&w, WITH, m, mlen);
 		n = jw_finish(&w);
 		o = parse_strict(buf, n);
 		if (!o)
@@ -418,6 +420,18 @@ static void test_obj_begin_with(void **state)
 				    strstr(buf, "b.example") != NULL);
 		else
 			assert_string_equal(buf, full);
+	}
+	/* jw_obj_try_with, token by token where the members do not fit: at
+	 * every cap byte for byte the text written token by token. */
+	for (size_t cap = JW_CAP_MIN; cap <= flen + 40; cap++) {
+		jw_init(&w, want, cap);
+		with_members(&w, TOKENS, NULL, 0);
+		wlen = jw_finish(&w);
+		jw_init(&w, buf, cap);
+		with_members(&w, TRY_WITH, m, mlen);
+		n = jw_finish(&w);
+		assert_int_equal(n, wlen);
+		assert_string_equal(buf, want);
 	}
 	/* No members: an empty object that takes members after it. */
 	jw_init(&w, buf, sizeof(buf));
