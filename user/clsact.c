@@ -1,6 +1,7 @@
 /* clsact.c - clsact filters of instances side by side: slots, stale filters, the shared qdisc. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -21,11 +22,14 @@
 #define LOCK_WAIT_MS 5000 /* tc.lock is held for a few netlink calls */
 #define LOCK_POLL_MS 10
 
+static const char *netns_name(void);
+
 void clsact_init(struct clsact *c)
 {
 	c->lock_fd = -1;
 	c->slot = -1;
 	c->slot_fd = -1;
+	netns_name(); /* now, before a seccomp filter may refuse the socket */
 }
 
 /* CLSACT_RUN_DIR/name, opened (created if create); -1 with errno set. */
@@ -76,20 +80,44 @@ void clsact_unlock(struct clsact *c)
 	c->lock_fd = -1;
 }
 
-/* This network namespace's inode: filters, qdiscs and interface numbers are
- * per namespace, and so are the files that say whose they are. */
-static unsigned long netns_ino(void)
-{
-	struct stat st;
+#ifndef SO_NETNS_COOKIE
+#define SO_NETNS_COOKIE 71
+#endif
 
-	return stat("/proc/self/ns/net", &st) ? 0 : (unsigned long)st.st_ino;
+/* This network namespace's name in CLSACT_RUN_DIR: filters, qdiscs and
+ * interface numbers are per namespace, and so are the files that say whose
+ * they are. Its cookie (5.14+), not its inode: the kernel reuses inode
+ * numbers, so a dead namespace's qdisc marker would pass to a new one and
+ * a start there would delete a qdisc certsentry did not make. Cookies are
+ * never reused while the system runs, and /run goes with it. */
+static char netns_id[24];
+
+static const char *netns_name(void)
+{
+	uint64_t cookie = 0;
+	socklen_t len = sizeof(cookie);
+	struct stat st;
+	int fd;
+
+	if (netns_id[0])
+		return netns_id;
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd >= 0 && !getsockopt(fd, SOL_SOCKET, SO_NETNS_COOKIE, &cookie, &len) &&
+	    len == sizeof(cookie))
+		snprintf(netns_id, sizeof(netns_id), "c%llu", (unsigned long long)cookie);
+	else
+		snprintf(netns_id, sizeof(netns_id), "%lu",
+			 stat("/proc/self/ns/net", &st) ? 0UL : (unsigned long)st.st_ino);
+	if (fd >= 0)
+		close(fd);
+	return netns_id;
 }
 
 /* A slot's file: per namespace, or an instance in another namespace holding
  * slot N would keep this one's sweep from removing a dead slot-N filter. */
 static void slot_name(int slot, char *buf, size_t len)
 {
-	snprintf(buf, len, "slot.%lu.%d", netns_ino(), slot);
+	snprintf(buf, len, "slot.%s.%d", netns_name(), slot);
 }
 
 /* The slot's file, locked, or -1: held by a live instance, or absent and
@@ -221,7 +249,7 @@ out:
  * network namespace: ifindexes are per namespace). */
 static void qdisc_marker(int ifindex, char *buf, size_t len)
 {
-	snprintf(buf, len, "qdisc.%lu.%d", netns_ino(), ifindex);
+	snprintf(buf, len, "qdisc.%s.%d", netns_name(), ifindex);
 }
 
 void clsact_put_qdisc(int ifindex)

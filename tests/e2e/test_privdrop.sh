@@ -191,7 +191,7 @@ test_bad_user() {
 # one capability is kept (and said), the rest as above; the filters and the
 # qdisc it made are gone after it stops.
 test_clsact() {
-	local ns out=$D/cl.json err=$TMP/cl.err pid ino bad=() f got want
+	local ns out=$D/cl.json err=$TMP/cl.err pid nsid bad=() f got want
 	ns_new ns cl || { fail clsact "netns"; return; }
 	start_server "$ns" 4433 "$PKI/leaf.pem" "$PKI/leaf.key" "$PKI/inter.pem" ||
 		{ fail clsact "s_server did not start"; ns_del "$ns"; return; }
@@ -213,7 +213,9 @@ test_clsact() {
 	wait_for 5 grep -q '"tls-certificate"' "$out"
 	grep -q '"tls-certificate"' "$out" && pass "--clsact: handshake reported after the drop" \
 		|| fail clsact_report "$(tail -2 "$out")"
-	ino=$(ip netns exec "$ns" stat -L -c %i /proc/self/ns/net)
+	# the namespace's cookie names certsentry's files for it (clsact.c)
+	nsid=c$(ip netns exec "$ns" python3 -c 'import socket, struct
+print(struct.unpack("Q", socket.socket(socket.AF_UNIX).getsockopt(socket.SOL_SOCKET, 71, 8))[0])')
 	stop_pid "$pid"
 	if [ -z "$(ip netns exec "$ns" tc filter show dev lo ingress 2>/dev/null)" ] &&
 	   ! ip netns exec "$ns" tc qdisc show dev lo | grep -q clsact; then
@@ -223,8 +225,8 @@ test_clsact() {
 	fi
 	# /run/certsentry is root's when root started it (the unit's RuntimeDirectory
 	# is the user's): the qdisc marker could not be unlinked; ours to remove
-	if [ -e "/run/certsentry/qdisc.$ino.1" ]; then
-		rm -f "/run/certsentry/qdisc.$ino.1"
+	if [ -e "/run/certsentry/qdisc.$nsid.1" ]; then
+		rm -f "/run/certsentry/qdisc.$nsid.1"
 		echo "NOTE: --clsact: the qdisc marker stayed in the root-owned /run/certsentry (removed by the test)"
 	fi
 	grep -q . "$err" && fail clsact_stderr "$(cat "$err")"
