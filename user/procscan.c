@@ -1,11 +1,19 @@
 /* procscan.c - reads /proc: listening TCP sockets of every network namespace, the sockets a process holds, its mappings. */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <linux/inet_diag.h>
+#include <linux/netlink.h>
+#include <linux/sock_diag.h>
 
 #include "procscan.h"
 
@@ -139,11 +147,124 @@ static uint64_t link_inode(const char *path, const char *type)
 	return *end == ']' && !end[1] ? v : 0;
 }
 
+/*
+ * A namespace's listeners over sock_diag: asked for TCP_LISTEN alone, the
+ * kernel walks its listening hash and stops (inet_diag_dump_icsk), where
+ * /proc/PID/net/tcp steps past the last listener into the established hash,
+ * whose every bucket (262,144 on a 24 GiB host, shared by all namespaces) it
+ * reads to find the namespace's first connection: that walk, twice per
+ * namespace (tcp, tcp6), was most of a rescan's CPU. 0, or -errno.
+ */
+static int diag_dump(int fd, int family, struct inode_set *s)
+{
+	struct {
+		struct nlmsghdr nh;
+		struct inet_diag_req_v2 r;
+	} req = {
+		.nh = { .nlmsg_len = sizeof(req),
+			.nlmsg_type = SOCK_DIAG_BY_FAMILY,
+			.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP },
+		.r = { .sdiag_family = (uint8_t)family,
+		       .sdiag_protocol = IPPROTO_TCP,
+		       .idiag_states = 1u << TCP_LISTEN },
+	};
+	struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
+	long buf[8192 / sizeof(long)];
+	struct listener l;
+	int ret = 0;
+
+	if (sendto(fd, &req, sizeof(req), 0, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		return -errno;
+	for (;;) {
+		ssize_t n = recv(fd, buf, sizeof(buf), 0);
+		struct nlmsghdr *h = (struct nlmsghdr *)buf;
+
+		if (n < 0)
+			return errno == EINTR ? -EINTR : -errno;
+		for (; NLMSG_OK(h, (size_t)n); h = NLMSG_NEXT(h, n)) {
+			const struct inet_diag_msg *m = NLMSG_DATA(h);
+
+			if (h->nlmsg_type == NLMSG_DONE)
+				return ret;
+			if (h->nlmsg_type == NLMSG_ERROR)
+				return -EPROTO;
+			if (ret || h->nlmsg_len < NLMSG_LENGTH(sizeof(*m)) ||
+			    m->idiag_state != TCP_LISTEN)
+				continue; /* full: drain the dump all the same */
+			l.ino = m->idiag_inode;
+			l.port = ntohs(m->id.idiag_sport);
+			ret = set_add(s, l);
+		}
+	}
+}
+
+/* A sock_diag socket in the namespace of nspath: entered for the call only
+ * (this thread; self is our own, to come back to). -errno if it cannot be. */
+static int diag_socket(const char *nspath, int self)
+{
+	int ns = open(nspath, O_RDONLY | O_CLOEXEC), fd, err;
+
+	if (ns < 0)
+		return -errno;
+	if (setns(ns, CLONE_NEWNET)) {
+		err = -errno;
+		close(ns);
+		return err;
+	}
+	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+	err = fd < 0 ? -errno : 0;
+	close(ns);
+	if (setns(self, CLONE_NEWNET)) {
+		/* Cannot be: we hold our own namespace. Stay out of use. */
+		if (fd >= 0)
+			close(fd);
+		return -errno;
+	}
+	return fd < 0 ? err : fd;
+}
+
+/* The listeners of the namespace of pid (whose inode is ns; ours is
+ * self_ns, entered by self_fd, -1 if it could not be opened): sock_diag
+ * where the namespace can be entered, else its net/tcp files (a proc tree
+ * that is not the kernel's, a namespace we may not enter). */
+static int ns_listeners(const char *proc, pid_t pid, uint64_t ns, uint64_t self_ns, int self_fd,
+			struct inode_set *s)
+{
+	char path[PROCSCAN_PATH_MAX];
+	size_t n0 = s->n;
+	bool full0 = s->full;
+	int fd = -1, ret;
+
+	if (ns == self_ns)
+		fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+	else if (self_fd >= 0) {
+		snprintf(path, sizeof(path), "%s/%d/ns/net", proc, pid);
+		fd = diag_socket(path, self_fd);
+	}
+	if (fd >= 0) {
+		ret = diag_dump(fd, AF_INET, s);
+		if (!ret)
+			ret = diag_dump(fd, AF_INET6, s);
+		close(fd);
+		if (!ret)
+			return 0;
+		s->n = n0; /* what it gave may be part: read the files instead */
+		s->full = full0;
+	}
+	snprintf(path, sizeof(path), "%s/%d/net/tcp", proc, pid);
+	ret = read_tcp(path, s);
+	snprintf(path, sizeof(path), "%s/%d/net/tcp6", proc, pid);
+	if (!ret)
+		ret = read_tcp(path, s);
+	return ret;
+}
+
 int procscan_listeners(const char *proc, struct inode_set *set)
 {
 	uint64_t seen[PROCSCAN_NETNS_MAX];
 	char path[PROCSCAN_PATH_MAX];
-	int n_seen = 0, i, ret = 0;
+	int n_seen = 0, i, ret = 0, self_fd;
+	uint64_t self_ns;
 	struct dirent *de;
 	DIR *d = opendir(proc);
 
@@ -151,6 +272,8 @@ int procscan_listeners(const char *proc, struct inode_set *set)
 	set->full = false;
 	if (!d)
 		return -errno;
+	self_fd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+	self_ns = link_inode("/proc/thread-self/ns/net", "net");
 	while (!ret && (de = readdir(d)) && n_seen < PROCSCAN_NETNS_MAX) {
 		pid_t pid = procscan_pid(de->d_name);
 		uint64_t ns;
@@ -166,13 +289,11 @@ int procscan_listeners(const char *proc, struct inode_set *set)
 		if (i < n_seen)
 			continue;
 		seen[n_seen++] = ns;
-		snprintf(path, sizeof(path), "%s/%d/net/tcp", proc, pid);
-		ret = read_tcp(path, set);
-		snprintf(path, sizeof(path), "%s/%d/net/tcp6", proc, pid);
-		if (!ret)
-			ret = read_tcp(path, set);
+		ret = ns_listeners(proc, pid, ns, self_ns, self_fd, set);
 	}
 	closedir(d);
+	if (self_fd >= 0)
+		close(self_fd);
 	if (ret)
 		return ret;
 	qsort(set->v, set->n, sizeof(*set->v), cmp_ino);

@@ -47,7 +47,9 @@ struct inode_set {
 
 /* Fills set with the inodes of listening TCP sockets (IPv4 and IPv6) of
  * every network namespace some process under proc (normally "/proc") is
- * in. Returns namespaces read, or -errno. */
+ * in: over sock_diag where the namespace can be entered (ours; others with
+ * CAP_SYS_ADMIN), else from its net/tcp{,6}. Returns namespaces read, or
+ * -errno. */
 int procscan_listeners(const char *proc, struct inode_set *set);
 void procscan_set_free(struct inode_set *set);
 /* The ports TCP sockets listen on in the namespace whose net directory is

@@ -9,7 +9,13 @@
 #include <string.h>
 #include <errno.h>
 #include <unistd.h>
+#include <sched.h>
+#include <signal.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <cmocka.h>
 
 #include "elfsym.h"
@@ -232,6 +238,105 @@ static void test_listeners(void **state)
 	procscan_set_free(&set);
 }
 
+/* A listening TCP socket of family on port 0 (any address): its fd; its
+ * inode and port out. */
+static int listen_any(int family, uint64_t *ino, uint16_t *port)
+{
+	struct sockaddr_storage ss = { .ss_family = (sa_family_t)family };
+	socklen_t len = sizeof(ss);
+	struct stat st;
+	int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -1;
+	if (bind(fd, (struct sockaddr *)&ss,
+		 family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6)) ||
+	    listen(fd, 1) || getsockname(fd, (struct sockaddr *)&ss, &len) || fstat(fd, &st)) {
+		close(fd);
+		return -1;
+	}
+	*ino = st.st_ino;
+	*port = ntohs(family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port :
+					  ((struct sockaddr_in6 *)&ss)->sin6_port);
+	return fd;
+}
+
+static const struct listener *find_ino(const struct inode_set *s, uint64_t ino)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (s->v[i].ino == ino)
+			return &s->v[i];
+	return NULL;
+}
+
+/* The kernel's /proc: our listeners (sock_diag in our namespace), and, where
+ * we may make a network namespace, a child's listener there (entered and
+ * left); this thread is back in its own namespace after. */
+static void test_listeners_kernel(void **state)
+{
+	uint64_t ino4, ino6, cino = 0, self_before, self_after;
+	uint16_t port4, port6, cport = 0, ports[4];
+	struct inode_set set = { 0 };
+	const struct listener *l;
+	int fd4, fd6, p[2], q[2];
+	struct stat st;
+	pid_t child;
+
+	(void)state;
+	assert_int_equal(stat("/proc/thread-self/ns/net", &st), 0);
+	self_before = st.st_ino;
+	fd4 = listen_any(AF_INET, &ino4, &port4);
+	assert_true(fd4 >= 0);
+	fd6 = listen_any(AF_INET6, &ino6, &port6); /* -1 on a kernel without IPv6 */
+	assert_int_equal(pipe(p), 0);
+	assert_int_equal(pipe(q), 0);
+	child = fork();
+	assert_true(child >= 0);
+	if (!child) { /* its own namespace and a listener there, until q closes */
+		int fd = -1;
+		char c;
+
+		close(q[1]);
+		if (!unshare(CLONE_NEWNET))
+			fd = listen_any(AF_INET, &cino, &cport);
+		if (fd < 0)
+			cino = 0;
+		(void)!write(p[1], &cino, sizeof(cino));
+		(void)!write(p[1], &cport, sizeof(cport));
+		(void)!read(q[0], &c, 1);
+		_exit(0);
+	}
+	close(q[0]);
+	assert_int_equal(read(p[0], &cino, sizeof(cino)), sizeof(cino));
+	assert_int_equal(read(p[0], &cport, sizeof(cport)), sizeof(cport));
+	assert_true(procscan_listeners("/proc", &set) >= 1);
+	assert_non_null(l = find_ino(&set, ino4));
+	assert_int_equal(l->port, port4);
+	if (fd6 >= 0) {
+		assert_non_null(l = find_ino(&set, ino6));
+		assert_int_equal(l->port, port6);
+	}
+	if (cino) { /* else no CAP_SYS_ADMIN: not ours to see */
+		assert_non_null(l = find_ino(&set, cino));
+		assert_int_equal(l->port, cport);
+		/* ours, inherited, and its own (the last fd) */
+		assert_int_equal(procscan_holds("/proc", child, &set, ports, 4), fd6 >= 0 ? 3 : 2);
+		assert_int_equal(ports[fd6 >= 0 ? 2 : 1], cport);
+	}
+	assert_int_equal(procscan_holds("/proc", getpid(), &set, ports, 4), fd6 >= 0 ? 2 : 1);
+	assert_int_equal(stat("/proc/thread-self/ns/net", &st), 0);
+	self_after = st.st_ino;
+	assert_int_equal(self_after, self_before);
+	close(q[1]);
+	assert_int_equal(waitpid(child, NULL, 0), child);
+	close(p[0]);
+	close(p[1]);
+	close(fd4);
+	if (fd6 >= 0)
+		close(fd6);
+	procscan_set_free(&set);
+}
+
 struct maps_seen {
 	int n;
 	uint64_t ino[4];
@@ -329,6 +434,7 @@ int main(void)
 		cmocka_unit_test(test_kdev_pid),
 		cmocka_unit_test_setup_teardown(test_listeners, setup_proc, teardown_proc),
 		cmocka_unit_test_setup_teardown(test_maps, setup_proc, teardown_proc),
+		cmocka_unit_test(test_listeners_kernel),
 		cmocka_unit_test(test_elfsym_self),
 		cmocka_unit_test(test_elfsym_errors),
 	};
