@@ -11,6 +11,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <linux/inet_diag.h>
 #include <linux/netlink.h>
 #include <linux/sock_diag.h>
@@ -357,6 +358,116 @@ size_t procscan_holds(const char *proc, pid_t pid, const struct inode_set *set, 
 	}
 	closedir(d);
 	return found;
+}
+
+static int cmp_pid(const void *a, const void *b)
+{
+	pid_t x = ((const struct pid_fds *)a)->pid, y = ((const struct pid_fds *)b)->pid;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Is an inode of set not among the last scan's (both sorted)? */
+static bool listener_new(const struct procscan_memo *m, const struct inode_set *set)
+{
+	size_t i, j = 0;
+
+	for (i = 0; i < set->n; i++) {
+		while (j < m->n_ino && m->ino[j] < set->v[i].ino)
+			j++;
+		if (j == m->n_ino || m->ino[j] != set->v[i].ino)
+			return true;
+	}
+	return false;
+}
+
+int procscan_memo_begin(struct procscan_memo *m, const struct inode_set *set)
+{
+	struct pid_fds *t = m->prev;
+	size_t i;
+
+	m->gen++;
+	m->fresh = listener_new(m, set);
+	m->prev = m->v;
+	m->n_prev = m->n;
+	m->v = t;
+	m->n = 0;
+	qsort(m->prev, m->n_prev, sizeof(*m->prev), cmp_pid);
+	if (set->n > m->cap_ino) {
+		uint64_t *v = realloc(m->ino, set->n * sizeof(*v));
+
+		if (!v) {
+			m->n_ino = 0; /* every listener new next time */
+			return -ENOMEM;
+		}
+		m->ino = v;
+		m->cap_ino = set->n;
+	}
+	for (i = 0; i < set->n; i++)
+		m->ino[i] = set->v[i].ino;
+	m->n_ino = set->n;
+	return 0;
+}
+
+/* Remembers pid's "no" for the next scan (not at all past the bound). */
+static void memo_keep(struct procscan_memo *m, const struct pid_fds *e)
+{
+	if (m->n == m->cap) {
+		size_t cap = m->cap ? m->cap * 2 : 256;
+		struct pid_fds *a, *b;
+
+		if (cap > PROCSCAN_MEMO_MAX)
+			return;
+		/* both arrays swap at each scan: the same size */
+		a = realloc(m->v, cap * sizeof(*a));
+		if (!a)
+			return;
+		m->v = a;
+		b = realloc(m->prev, cap * sizeof(*b));
+		if (!b)
+			return;
+		m->prev = b;
+		m->cap = cap;
+	}
+	m->v[m->n++] = *e;
+}
+
+size_t procscan_memo_holds(struct procscan_memo *m, const char *proc, pid_t pid,
+			   const struct inode_set *set)
+{
+	char path[PROCSCAN_PATH_MAX];
+	struct pid_fds e = { .pid = pid, .gen = m->gen };
+	const struct pid_fds *was;
+	struct stat st;
+	size_t n;
+
+	if (!set->n)
+		return 0;
+	snprintf(path, sizeof(path), "%s/%d/fd", proc, pid);
+	if (stat(path, &st))
+		return 0; /* gone, or not ours to read: procscan_holds finds none either */
+	e.ino = st.st_ino;
+	e.size = (uint64_t)st.st_size;
+	was = m->n_prev ? bsearch(&e, m->prev, m->n_prev, sizeof(*m->prev), cmp_pid) : NULL;
+	if (was && !m->fresh && e.size && was->ino == e.ino && was->size == e.size &&
+	    m->gen - was->gen < PROCSCAN_MEMO_RECHECK) {
+		e.gen = was->gen; /* trusted since that look */
+		memo_keep(m, &e);
+		return 0;
+	}
+	m->looked++;
+	n = procscan_holds(proc, pid, set, NULL, 0);
+	if (!n)
+		memo_keep(m, &e);
+	return n;
+}
+
+void procscan_memo_free(struct procscan_memo *m)
+{
+	free(m->v);
+	free(m->prev);
+	free(m->ino);
+	memset(m, 0, sizeof(*m));
 }
 
 int procscan_maps(const char *proc, pid_t pid, int (*fn)(void *ctx, const struct proc_map *m),

@@ -132,6 +132,14 @@ static void link_to(const char *rel, const char *target)
 	assert_int_equal(symlink(target, path), 0);
 }
 
+static int unlink_rel(const char *rel)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "%s/%s", root, rel);
+	return unlink(path);
+}
+
 static const char tcp_head[] = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when "
 			       "retrnsmt   uid  timeout inode\n";
 
@@ -190,6 +198,22 @@ static int setup_proc(void **state)
 	link_to("103/fd/5", "socket:[7000]");
 	link_to("104/fd/1", "socket:[9999]");
 	link_to("104/fd/2", "pipe:[5000]");
+	return 0;
+}
+
+/* test_memo's tree is on tmpfs: a directory's size counts its entries, as
+ * /proc/PID/fd's counts fds. 100 holds listener 5000, 101 nothing, 104 a
+ * socket that does not listen. */
+static int setup_memo(void **state)
+{
+	(void)state;
+	strcpy(root, "/dev/shm/cs-procscan.XXXXXX");
+	assert_non_null(mkdtemp(root));
+	put("101/fd/.keep", "");
+	put("104/fd/.keep", "");
+	put("100/fd/.keep", "");
+	link_to("100/fd/3", "socket:[5000]");
+	link_to("104/fd/1", "socket:[9999]");
 	return 0;
 }
 
@@ -337,6 +361,64 @@ static void test_listeners_kernel(void **state)
 	procscan_set_free(&set);
 }
 
+/* Each scan's answers are procscan_holds'; a process is looked at again when
+ * its fds change, a listener is new, or after PROCSCAN_MEMO_RECHECK scans.
+ * h: whether 100, 101, 104 hold one; returns the processes looked at. */
+static size_t memo_scan(struct procscan_memo *m, const struct inode_set *set, bool h[3])
+{
+	static const pid_t pids[3] = { 100, 101, 104 };
+	uint64_t looked = m->looked;
+
+	assert_int_equal(procscan_memo_begin(m, set), 0);
+	for (int i = 0; i < 3; i++)
+		h[i] = procscan_memo_holds(m, root, pids[i], set);
+	assert_int_equal(procscan_memo_holds(m, root, 555, set), 0); /* no such process */
+	return m->looked - looked;
+}
+
+static void test_memo(void **state)
+{
+	struct procscan_memo m = { 0 };
+	struct inode_set set = { 0 };
+	bool h[3];
+	int i;
+
+	(void)state;
+	set.v = calloc(2, sizeof(*set.v));
+	assert_non_null(set.v);
+	set.n = set.cap = 2;
+	set.v[0].ino = 5000;
+	set.v[1].ino = 7000;
+	assert_int_equal(memo_scan(&m, &set, h), 3); /* first: all */
+	assert_true(h[0] && !h[1] && !h[2]);
+	assert_int_equal(memo_scan(&m, &set, h), 1); /* the holder only */
+	assert_true(h[0] && !h[1] && !h[2]);
+	/* 101 is given 100's listener (an fd passed in): its fds changed */
+	link_to("101/fd/7", "socket:[5000]");
+	assert_int_equal(memo_scan(&m, &set, h), 2);
+	assert_true(h[0] && h[1] && !h[2]);
+	/* a listener that was not there (104's socket, now listening): every process */
+	set.v[1].ino = 9999;
+	assert_int_equal(memo_scan(&m, &set, h), 3);
+	assert_true(h[0] && h[1] && h[2]);
+	/* 104 lets go of it in place (closed, another socket at that fd): its
+	 * count is the same, and a listener gone is no news */
+	assert_int_equal(unlink_rel("104/fd/1"), 0);
+	link_to("104/fd/1", "socket:[8888]");
+	set.v[1].ino = 7000;
+	assert_int_equal(memo_scan(&m, &set, h), 3); /* holders are always looked at */
+	assert_false(h[2]);
+	for (i = 0; i < PROCSCAN_MEMO_RECHECK - 1; i++)
+		assert_int_equal(memo_scan(&m, &set, h), 2);
+	/* 104 is given 100's listener in place: unseen until its "no" ages out */
+	assert_int_equal(unlink_rel("104/fd/1"), 0);
+	link_to("104/fd/1", "socket:[5000]");
+	assert_int_equal(memo_scan(&m, &set, h), 3);
+	assert_true(h[2]);
+	procscan_memo_free(&m);
+	procscan_set_free(&set);
+}
+
 struct maps_seen {
 	int n;
 	uint64_t ino[4];
@@ -435,6 +517,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_listeners, setup_proc, teardown_proc),
 		cmocka_unit_test_setup_teardown(test_maps, setup_proc, teardown_proc),
 		cmocka_unit_test(test_listeners_kernel),
+		cmocka_unit_test_setup_teardown(test_memo, setup_memo, teardown_proc),
 		cmocka_unit_test(test_elfsym_self),
 		cmocka_unit_test(test_elfsym_errors),
 	};
