@@ -328,12 +328,20 @@ void procscan_set_free(struct inode_set *set)
 	memset(set, 0, sizeof(*set));
 }
 
-size_t procscan_holds(const char *proc, pid_t pid, const struct inode_set *set, uint16_t *ports,
-		      size_t max)
+/* The listener the socket link at path is, or NULL. */
+static const struct listener *link_listener(const char *path, const struct inode_set *set)
+{
+	struct listener key = { .ino = link_inode(path, "socket") };
+
+	return key.ino ? bsearch(&key, set->v, set->n, sizeof(*set->v), cmp_ino) : NULL;
+}
+
+/* procscan_holds, and the first fd found holding one in *first (if any). */
+static size_t holds(const char *proc, pid_t pid, const struct inode_set *set, uint16_t *ports,
+		    size_t max, int *first)
 {
 	char path[PROCSCAN_PATH_MAX];
 	const struct listener *l;
-	struct listener key;
 	struct dirent *de;
 	size_t found = 0;
 	DIR *d;
@@ -348,9 +356,10 @@ size_t procscan_holds(const char *proc, pid_t pid, const struct inode_set *set, 
 		if (de->d_name[0] == '.')
 			continue;
 		snprintf(path, sizeof(path), "%s/%d/fd/%s", proc, pid, de->d_name);
-		key.ino = link_inode(path, "socket");
-		if (!key.ino || !(l = bsearch(&key, set->v, set->n, sizeof(*set->v), cmp_ino)))
+		if (!(l = link_listener(path, set)))
 			continue;
+		if (!found)
+			*first = atoi(de->d_name);
 		if (found < max)
 			ports[found] = l->port;
 		if (++found >= max)
@@ -358,6 +367,14 @@ size_t procscan_holds(const char *proc, pid_t pid, const struct inode_set *set, 
 	}
 	closedir(d);
 	return found;
+}
+
+size_t procscan_holds(const char *proc, pid_t pid, const struct inode_set *set, uint16_t *ports,
+		      size_t max)
+{
+	int first;
+
+	return holds(proc, pid, set, ports, max, &first);
 }
 
 static int cmp_pid(const void *a, const void *b)
@@ -436,7 +453,7 @@ size_t procscan_memo_holds(struct procscan_memo *m, const char *proc, pid_t pid,
 			   const struct inode_set *set)
 {
 	char path[PROCSCAN_PATH_MAX];
-	struct pid_fds e = { .pid = pid, .gen = m->gen };
+	struct pid_fds e = { .pid = pid, .gen = m->gen, .fd = -1 };
 	const struct pid_fds *was;
 	struct stat st;
 	size_t n;
@@ -449,16 +466,25 @@ size_t procscan_memo_holds(struct procscan_memo *m, const char *proc, pid_t pid,
 	e.ino = st.st_ino;
 	e.size = (uint64_t)st.st_size;
 	was = m->n_prev ? bsearch(&e, m->prev, m->n_prev, sizeof(*m->prev), cmp_pid) : NULL;
-	if (was && !m->fresh && e.size && was->ino == e.ino && was->size == e.size &&
+	if (was && was->fd >= 0 && was->ino == e.ino) {
+		/* a holder: is the fd that held one still one? (a server's fd
+		 * directory lists thousands of connections before we could stop) */
+		snprintf(path, sizeof(path), "%s/%d/fd/%d", proc, pid, was->fd);
+		if (link_listener(path, set)) {
+			e.fd = was->fd;
+			memo_keep(m, &e);
+			return 1;
+		}
+	}
+	if (was && was->fd < 0 && !m->fresh && e.size && was->ino == e.ino && was->size == e.size &&
 	    m->gen - was->gen < PROCSCAN_MEMO_RECHECK) {
 		e.gen = was->gen; /* trusted since that look */
 		memo_keep(m, &e);
 		return 0;
 	}
 	m->looked++;
-	n = procscan_holds(proc, pid, set, NULL, 0);
-	if (!n)
-		memo_keep(m, &e);
+	n = holds(proc, pid, set, NULL, 0, &e.fd);
+	memo_keep(m, &e);
 	return n;
 }
 

@@ -70,13 +70,15 @@ size_t procscan_holds(const char *proc, pid_t pid, const struct inode_set *set, 
  * either changed, when a listener appeared that was not there before (a new
  * server: every process is looked at), or PROCSCAN_MEMO_RECHECK scans on (a
  * listener passed in as another fd closed, the count unchanged). A size of
- * 0 (older kernels) is never trusted.
+ * 0 (older kernels) is never trusted. A holder is asked about the fd it
+ * held one at first: still a listener, it holds one (exact, one readlink).
  */
 #define PROCSCAN_MEMO_MAX     65536 /* processes remembered */
 #define PROCSCAN_MEMO_RECHECK 16    /* scans a "no" is trusted for */
 
 struct pid_fds {
 	pid_t pid;
+	int fd;	      /* the first fd found holding a listener, -1: none */
 	uint32_t gen; /* scan that looked */
 	uint64_t ino, size;
 };
@@ -88,14 +90,15 @@ struct procscan_memo {
 	size_t n_ino, cap_ino;
 	uint32_t gen;
 	bool fresh;	 /* a listener is new: every process is looked at */
-	uint64_t looked; /* procscan_holds calls made (for tests, counters) */
+	uint64_t looked; /* fd directories read (for tests) */
 };
 
 /* A new scan with these listeners (set, sorted as procscan_listeners made
  * it). -ENOMEM: the next scan looks at every process. */
 int procscan_memo_begin(struct procscan_memo *m, const struct inode_set *set);
 /* procscan_holds(proc, pid, set, NULL, 0), or 0 without looking where the
- * memo says pid cannot hold a listener it did not before. */
+ * memo says pid cannot hold a listener it did not before, or 1 where the
+ * fd that held one still does. */
 size_t procscan_memo_holds(struct procscan_memo *m, const char *proc, pid_t pid,
 			   const struct inode_set *set);
 void procscan_memo_free(struct procscan_memo *m);

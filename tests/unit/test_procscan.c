@@ -391,30 +391,36 @@ static void test_memo(void **state)
 	set.v[1].ino = 7000;
 	assert_int_equal(memo_scan(&m, &set, h), 3); /* first: all */
 	assert_true(h[0] && !h[1] && !h[2]);
-	assert_int_equal(memo_scan(&m, &set, h), 1); /* the holder only */
+	/* none: the holder's fd 3 is still a listener, the others' fds are the same */
+	assert_int_equal(memo_scan(&m, &set, h), 0);
 	assert_true(h[0] && !h[1] && !h[2]);
 	/* 101 is given 100's listener (an fd passed in): its fds changed */
 	link_to("101/fd/7", "socket:[5000]");
-	assert_int_equal(memo_scan(&m, &set, h), 2);
+	assert_int_equal(memo_scan(&m, &set, h), 1);
 	assert_true(h[0] && h[1] && !h[2]);
-	/* a listener that was not there (104's socket, now listening): every process */
+	/* a listener that was not there (104's socket, now listening): every
+	 * process that held none */
 	set.v[1].ino = 9999;
-	assert_int_equal(memo_scan(&m, &set, h), 3);
+	assert_int_equal(memo_scan(&m, &set, h), 1);
 	assert_true(h[0] && h[1] && h[2]);
 	/* 104 lets go of it in place (closed, another socket at that fd): its
-	 * count is the same, and a listener gone is no news */
+	 * count is the same, but the fd that held one is asked */
 	assert_int_equal(unlink_rel("104/fd/1"), 0);
 	link_to("104/fd/1", "socket:[8888]");
 	set.v[1].ino = 7000;
-	assert_int_equal(memo_scan(&m, &set, h), 3); /* holders are always looked at */
-	assert_false(h[2]);
+	assert_int_equal(memo_scan(&m, &set, h), 1);
+	assert_true(h[0] && h[1] && !h[2]);
 	for (i = 0; i < PROCSCAN_MEMO_RECHECK - 1; i++)
-		assert_int_equal(memo_scan(&m, &set, h), 2);
+		assert_int_equal(memo_scan(&m, &set, h), 0);
 	/* 104 is given 100's listener in place: unseen until its "no" ages out */
 	assert_int_equal(unlink_rel("104/fd/1"), 0);
 	link_to("104/fd/1", "socket:[5000]");
-	assert_int_equal(memo_scan(&m, &set, h), 3);
+	assert_int_equal(memo_scan(&m, &set, h), 1);
 	assert_true(h[2]);
+	/* 100 closes its listener */
+	assert_int_equal(unlink_rel("100/fd/3"), 0);
+	assert_int_equal(memo_scan(&m, &set, h), 1);
+	assert_true(!h[0] && h[1] && h[2]);
 	procscan_memo_free(&m);
 	procscan_set_free(&set);
 }
