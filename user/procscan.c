@@ -297,7 +297,8 @@ int procscan_listeners(const char *proc, struct inode_set *set)
 		close(self_fd);
 	if (ret)
 		return ret;
-	qsort(set->v, set->n, sizeof(*set->v), cmp_ino);
+	if (set->n)
+		qsort(set->v, set->n, sizeof(*set->v), cmp_ino);
 	return n_seen;
 }
 
@@ -409,7 +410,8 @@ int procscan_memo_begin(struct procscan_memo *m, const struct inode_set *set)
 	m->n_prev = m->n;
 	m->v = t;
 	m->n = 0;
-	qsort(m->prev, m->n_prev, sizeof(*m->prev), cmp_pid);
+	if (m->n_prev)
+		qsort(m->prev, m->n_prev, sizeof(*m->prev), cmp_pid);
 	if (set->n > m->cap_ino) {
 		uint64_t *v = realloc(m->ino, set->n * sizeof(*v));
 
