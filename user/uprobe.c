@@ -710,8 +710,10 @@ int uprobe_poll(struct uprobe *u, int timeout_ms)
 	int ret;
 
 	u->handled = 0;
-	ret = ring_buffer__poll(u->rb, timeout_ms);
-	/* The kernel wakes the reader only now and then: take what waits. */
+	/* Not waiting: what waits is read without asking epoll first (a
+	 * syscall per turn of the daemon's loop). Waiting: the kernel wakes
+	 * the reader only now and then, so take what waits all the same. */
+	ret = timeout_ms ? ring_buffer__poll(u->rb, timeout_ms) : 0;
 	if (ret == 0)
 		ret = ring_buffer__consume(u->rb);
 	if ((uint64_t)clock_ns(CLOCK_MONOTONIC) >= u->next_scan_ns) {
