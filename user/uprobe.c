@@ -59,6 +59,7 @@ struct uprobe {
 	struct cs_up_file named_ssl[UPROBE_PATHS_MAX]; /* named files that are their own callers */
 	int n_named_ssl;
 	struct inode_set listen;
+	struct procscan_memo memo; /* processes that held no listener */
 	struct uprobe_cbs cb;
 	struct encports go_told, go_seen; /* Go servers' ports: told, this scan's */
 	bool named_go;			  /* a --uprobe-path with the Go symbol */
@@ -496,6 +497,7 @@ int uprobe_rescan(struct uprobe *u)
 		ret = procscan_listeners(PROC, &u->listen);
 		if (ret < 0)
 			return ret;
+		procscan_memo_begin(&u->memo, &u->listen);
 	}
 	d = opendir(PROC);
 	if (!d)
@@ -504,7 +506,7 @@ int uprobe_rescan(struct uprobe *u)
 		pid_t pid = procscan_pid(de->d_name);
 
 		if (pid && (named_pid(u, pid) ||
-			    (discover && procscan_holds(PROC, pid, &u->listen, NULL, 0))))
+			    (discover && procscan_memo_holds(&u->memo, PROC, pid, &u->listen))))
 			scan_process(u, pid);
 	}
 	closedir(d);
@@ -760,5 +762,6 @@ void uprobe_close(struct uprobe *u)
 	uprobe_bpf__destroy(u->skel);
 	served_free(u->served);
 	procscan_set_free(&u->listen);
+	procscan_memo_free(&u->memo);
 	free(u);
 }

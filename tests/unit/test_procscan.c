@@ -9,7 +9,13 @@
 #include <string.h>
 #include <errno.h>
 #include <unistd.h>
+#include <sched.h>
+#include <signal.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <cmocka.h>
 
 #include "elfsym.h"
@@ -126,6 +132,14 @@ static void link_to(const char *rel, const char *target)
 	assert_int_equal(symlink(target, path), 0);
 }
 
+static int unlink_rel(const char *rel)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "%s/%s", root, rel);
+	return unlink(path);
+}
+
 static const char tcp_head[] = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when "
 			       "retrnsmt   uid  timeout inode\n";
 
@@ -187,6 +201,22 @@ static int setup_proc(void **state)
 	return 0;
 }
 
+/* test_memo's tree is on tmpfs: a directory's size counts its entries, as
+ * /proc/PID/fd's counts fds. 100 holds listener 5000, 101 nothing, 104 a
+ * socket that does not listen. */
+static int setup_memo(void **state)
+{
+	(void)state;
+	strcpy(root, "/dev/shm/cs-procscan.XXXXXX");
+	assert_non_null(mkdtemp(root));
+	put("101/fd/.keep", "");
+	put("104/fd/.keep", "");
+	put("100/fd/.keep", "");
+	link_to("100/fd/3", "socket:[5000]");
+	link_to("104/fd/1", "socket:[9999]");
+	return 0;
+}
+
 static int teardown_proc(void **state)
 {
 	char cmd[128];
@@ -229,6 +259,169 @@ static void test_listeners(void **state)
 	assert_false(cs_port_in(&lp, 0x1151));
 	procscan_set_free(&set);
 	assert_int_equal(procscan_listeners("/nonexistent-proc", &set), -ENOENT);
+	procscan_set_free(&set);
+}
+
+/* A listening TCP socket of family on port 0 (any address): its fd; its
+ * inode and port out. */
+static int listen_any(int family, uint64_t *ino, uint16_t *port)
+{
+	struct sockaddr_storage ss = { .ss_family = (sa_family_t)family };
+	socklen_t len = sizeof(ss);
+	struct stat st;
+	int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -1;
+	if (bind(fd, (struct sockaddr *)&ss,
+		 family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6)) ||
+	    listen(fd, 1) || getsockname(fd, (struct sockaddr *)&ss, &len) || fstat(fd, &st)) {
+		close(fd);
+		return -1;
+	}
+	*ino = st.st_ino;
+	*port = ntohs(family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port :
+					  ((struct sockaddr_in6 *)&ss)->sin6_port);
+	return fd;
+}
+
+static const struct listener *find_ino(const struct inode_set *s, uint64_t ino)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (s->v[i].ino == ino)
+			return &s->v[i];
+	return NULL;
+}
+
+/* The kernel's /proc: our listeners (sock_diag in our namespace), and, where
+ * we may make a network namespace, a child's listener there (entered and
+ * left); this thread is back in its own namespace after. */
+static void test_listeners_kernel(void **state)
+{
+	uint64_t ino4, ino6, cino = 0, self_before, self_after;
+	uint16_t port4, port6, cport = 0, ports[4];
+	struct inode_set set = { 0 };
+	const struct listener *l;
+	int fd4, fd6, p[2], q[2];
+	struct stat st;
+	pid_t child;
+
+	(void)state;
+	assert_int_equal(stat("/proc/thread-self/ns/net", &st), 0);
+	self_before = st.st_ino;
+	fd4 = listen_any(AF_INET, &ino4, &port4);
+	assert_true(fd4 >= 0);
+	fd6 = listen_any(AF_INET6, &ino6, &port6); /* -1 on a kernel without IPv6 */
+	assert_int_equal(pipe(p), 0);
+	assert_int_equal(pipe(q), 0);
+	child = fork();
+	assert_true(child >= 0);
+	if (!child) { /* its own namespace and a listener there, until q closes */
+		int fd = -1;
+		char c;
+
+		close(q[1]);
+		if (!unshare(CLONE_NEWNET))
+			fd = listen_any(AF_INET, &cino, &cport);
+		if (fd < 0)
+			cino = 0;
+		(void)!write(p[1], &cino, sizeof(cino));
+		(void)!write(p[1], &cport, sizeof(cport));
+		(void)!read(q[0], &c, 1);
+		_exit(0);
+	}
+	close(q[0]);
+	assert_int_equal(read(p[0], &cino, sizeof(cino)), sizeof(cino));
+	assert_int_equal(read(p[0], &cport, sizeof(cport)), sizeof(cport));
+	assert_true(procscan_listeners("/proc", &set) >= 1);
+	assert_non_null(l = find_ino(&set, ino4));
+	assert_int_equal(l->port, port4);
+	if (fd6 >= 0) {
+		assert_non_null(l = find_ino(&set, ino6));
+		assert_int_equal(l->port, port6);
+	}
+	if (cino) { /* else no CAP_SYS_ADMIN: not ours to see */
+		assert_non_null(l = find_ino(&set, cino));
+		assert_int_equal(l->port, cport);
+		/* ours, inherited, and its own (the last fd) */
+		assert_int_equal(procscan_holds("/proc", child, &set, ports, 4), fd6 >= 0 ? 3 : 2);
+		assert_int_equal(ports[fd6 >= 0 ? 2 : 1], cport);
+	}
+	assert_int_equal(procscan_holds("/proc", getpid(), &set, ports, 4), fd6 >= 0 ? 2 : 1);
+	assert_int_equal(stat("/proc/thread-self/ns/net", &st), 0);
+	self_after = st.st_ino;
+	assert_int_equal(self_after, self_before);
+	close(q[1]);
+	assert_int_equal(waitpid(child, NULL, 0), child);
+	close(p[0]);
+	close(p[1]);
+	close(fd4);
+	if (fd6 >= 0)
+		close(fd6);
+	procscan_set_free(&set);
+}
+
+/* Each scan's answers are procscan_holds'; a process is looked at again when
+ * its fds change, a listener is new, or after PROCSCAN_MEMO_RECHECK scans.
+ * h: whether 100, 101, 104 hold one; returns the processes looked at. */
+static size_t memo_scan(struct procscan_memo *m, const struct inode_set *set, bool h[3])
+{
+	static const pid_t pids[3] = { 100, 101, 104 };
+	uint64_t looked = m->looked;
+
+	assert_int_equal(procscan_memo_begin(m, set), 0);
+	for (int i = 0; i < 3; i++)
+		h[i] = procscan_memo_holds(m, root, pids[i], set);
+	assert_int_equal(procscan_memo_holds(m, root, 555, set), 0); /* no such process */
+	return m->looked - looked;
+}
+
+static void test_memo(void **state)
+{
+	struct procscan_memo m = { 0 };
+	struct inode_set set = { 0 };
+	bool h[3];
+	int i;
+
+	(void)state;
+	set.v = calloc(2, sizeof(*set.v));
+	assert_non_null(set.v);
+	set.n = set.cap = 2;
+	set.v[0].ino = 5000;
+	set.v[1].ino = 7000;
+	assert_int_equal(memo_scan(&m, &set, h), 3); /* first: all */
+	assert_true(h[0] && !h[1] && !h[2]);
+	/* none: the holder's fd 3 is still a listener, the others' fds are the same */
+	assert_int_equal(memo_scan(&m, &set, h), 0);
+	assert_true(h[0] && !h[1] && !h[2]);
+	/* 101 is given 100's listener (an fd passed in): its fds changed */
+	link_to("101/fd/7", "socket:[5000]");
+	assert_int_equal(memo_scan(&m, &set, h), 1);
+	assert_true(h[0] && h[1] && !h[2]);
+	/* a listener that was not there (104's socket, now listening): every
+	 * process that held none */
+	set.v[1].ino = 9999;
+	assert_int_equal(memo_scan(&m, &set, h), 1);
+	assert_true(h[0] && h[1] && h[2]);
+	/* 104 lets go of it in place (closed, another socket at that fd): its
+	 * count is the same, but the fd that held one is asked */
+	assert_int_equal(unlink_rel("104/fd/1"), 0);
+	link_to("104/fd/1", "socket:[8888]");
+	set.v[1].ino = 7000;
+	assert_int_equal(memo_scan(&m, &set, h), 1);
+	assert_true(h[0] && h[1] && !h[2]);
+	for (i = 0; i < PROCSCAN_MEMO_RECHECK - 1; i++)
+		assert_int_equal(memo_scan(&m, &set, h), 0);
+	/* 104 is given 100's listener in place: unseen until its "no" ages out */
+	assert_int_equal(unlink_rel("104/fd/1"), 0);
+	link_to("104/fd/1", "socket:[5000]");
+	assert_int_equal(memo_scan(&m, &set, h), 1);
+	assert_true(h[2]);
+	/* 100 closes its listener */
+	assert_int_equal(unlink_rel("100/fd/3"), 0);
+	assert_int_equal(memo_scan(&m, &set, h), 1);
+	assert_true(!h[0] && h[1] && h[2]);
+	procscan_memo_free(&m);
 	procscan_set_free(&set);
 }
 
@@ -329,6 +522,8 @@ int main(void)
 		cmocka_unit_test(test_kdev_pid),
 		cmocka_unit_test_setup_teardown(test_listeners, setup_proc, teardown_proc),
 		cmocka_unit_test_setup_teardown(test_maps, setup_proc, teardown_proc),
+		cmocka_unit_test(test_listeners_kernel),
+		cmocka_unit_test_setup_teardown(test_memo, setup_memo, teardown_proc),
 		cmocka_unit_test(test_elfsym_self),
 		cmocka_unit_test(test_elfsym_errors),
 	};
