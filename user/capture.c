@@ -306,7 +306,6 @@ static int load(struct capture *c, const struct capture_opts *o, char *err, size
 	}
 	c->skel->rodata->max_bytes = o->max_bytes ? o->max_bytes : CS_MAX_BYTES_DEFAULT;
 	c->skel->rodata->hint_seed = hint_seed();
-	c->skel->rodata->wake_outcomes = o->wake_outcomes;
 	c->skel->rodata->copy_encrypted = !o->copy_encrypted ? CS_COPY_ENC_NONE :
 					  o->copy_by_port    ? CS_COPY_ENC_PORTS :
 							       CS_COPY_ENC_ALL;

@@ -21,8 +21,6 @@ struct capture_opts {
 						 * (CS_ENC_SERVER_RECS, _CLIENT_RECS) */
 	bool copy_by_port;   /* ... only for servers' ports set by
 				* capture_enc_ports (CS_COPY_ENC_PORTS) */
-	bool wake_outcomes;  /* every TLS 1.3 client outcome is written
-				* (--every): each wakes the reader */
 	bool force_clsact;   /* skip tcx even where it exists */
 	bool verbose;	     /* libbpf debug output */
 

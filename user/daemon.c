@@ -901,8 +901,7 @@ static int live_open(struct app *a)
 
 	co.max_bytes = a->cfg->max_bytes;
 	co.copy_encrypted = a->copy_encrypted;
-	co.wake_outcomes = a->cfg->every; /* else only refusals are written */
-	co.ports = a->cfg->filter.port;	  /* --port in the kernel too */
+	co.ports = a->cfg->filter.port; /* --port in the kernel too */
 	co.n_ports = a->cfg->filter.n_port;
 	co.copy_by_port = a->enc_ports != NULL;
 	if (!(a->cap = capture_open(&co, err, sizeof(err)))) {

@@ -217,8 +217,6 @@ static inline uint64_t counter(struct t *t, int idx)
 /* copy_encrypted: an enum cs_copy_enc, as userspace sets it while a key
  * source is configured (true: CS_COPY_ENC_ALL); ports: --port's server
  * ports, until a 0 (NULL: every port). */
-/* The program's wake_outcomes for the next load (--every). */
-static uint32_t load_wake_outcomes;
 
 static inline int load_ports(void **state, uint32_t max_bytes, uint32_t copy_encrypted,
 			     const uint16_t *ports)
@@ -234,7 +232,6 @@ static inline int load_ports(void **state, uint32_t max_bytes, uint32_t copy_enc
 		t->skel->rodata->max_bytes = max_bytes;
 	t->skel->rodata->hint_seed = TEST_SEED;
 	t->skel->rodata->copy_encrypted = copy_encrypted;
-	t->skel->rodata->wake_outcomes = load_wake_outcomes;
 	for (; ports && *ports; ports++)
 		cs_port_set_add(&t->skel->rodata->port_set, *ports);
 	/* cs_tc only: the L3 twin differs in its parse offset alone, and every
