@@ -112,9 +112,17 @@ def hellos(path):
 
 
 def main():
+    # One write(2) for the whole output: test_fingerprints runs two of us
+    # into one file, and block-buffered prints cut lines where the buffer
+    # fills, so the two interleaved mid-line (a garbled line, a failed
+    # comparison) now and then.
+    lines = []
     for path in sys.argv[1:]:
         for h in hellos(path):
-            print('\t'.join((os.path.basename(path),) + h))
+            lines.append('\t'.join((os.path.basename(path),) + h) + '\n')
+    data = ''.join(lines).encode()
+    while data:
+        data = data[os.write(sys.stdout.fileno(), data):]
 
 
 if __name__ == '__main__':
