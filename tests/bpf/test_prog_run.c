@@ -1180,6 +1180,16 @@ static void tls13_flight(struct t *t)
 	assert_true(run_woke(t, pkt, n, 1));
 }
 
+/* The client's CCS and first encrypted record (rec: its length, header
+ * included) at 1517 on f, the sequence number right after its hello; *l:
+ * the payload's length. Returns the frame's. */
+static size_t client_first_record(const struct flow *f, uint32_t rec, size_t *l)
+{
+	*l = tls_rec(pl, 20, 0, 6);
+	*l += tls_rec(pl + *l, 23, 0, rec);
+	return frame(pkt, f, 1517, pl, *l, NULL);
+}
+
 /*
  * The client's CCS + encrypted Finished decides its outcome (accepted, by
  * the record's size). It is no alert: the write does not wake the reader,
@@ -1195,9 +1205,7 @@ static void test_wake_tls13_client_finished(void **state)
 	size_t l, n;
 
 	tls13_flight(t);
-	l = tls_rec(pl, 20, 0, 6);
-	l += tls_rec(pl + l, 23, 0, 5 + 53); /* OUTCOME_FINISHED_MIN */
-	n = frame(pkt, &F4, 1517, pl, l, NULL);
+	n = client_first_record(&F4, 5 + 53, &l); /* OUTCOME_FINISHED_MIN */
 	assert_false(run_woke(t, pkt, n, 1));
 	assert_int_equal(t->ev[0].ev.len, 6 + 5 + CS_TAIL_BYTES);
 	assert_true(flow_state(t, &F4, &st));
@@ -1224,9 +1232,7 @@ static void test_wake_tls13_client_refusal(void **state)
 	size_t l, n;
 
 	tls13_flight(t);
-	l = tls_rec(pl, 20, 0, 6);
-	l += tls_rec(pl + l, 23, 0, 5 + WIRE_TLS13_ALERT_LEN);
-	n = frame(pkt, &F4, 1517, pl, l, NULL);
+	n = client_first_record(&F4, 5 + WIRE_TLS13_ALERT_LEN, &l);
 	assert_true(run_woke(t, pkt, n, 1));
 	assert_true(flow_state(t, &F4, &st));
 	assert_int_equal(st.outcome_close, 1);
@@ -1239,9 +1245,7 @@ static void test_wake_tls13_client_refusal(void **state)
 	/* the same refusal on F6, ended by a reset */
 	n = frame(pkt, &F6, 1000, pl, tls_rec(pl, 22, 1, 517), NULL);
 	assert_false(run_woke(t, pkt, n, 1));
-	l = tls_rec(pl, 20, 0, 6);
-	l += tls_rec(pl + l, 23, 0, 5 + WIRE_TLS13_ALERT_LEN);
-	n = frame(pkt, &F6, 1517, pl, l, NULL);
+	n = client_first_record(&F6, 5 + WIRE_TLS13_ALERT_LEN, &l);
 	assert_true(run_woke(t, pkt, n, 1));
 	n = frame(pkt, &F6, 1517 + l, NULL, 0, &rst);
 	assert_true(run_woke(t, pkt, n, 1));
@@ -1258,9 +1262,7 @@ static void test_wake_tls13_client_refusal_copied(void **state)
 	size_t l, n;
 
 	client_hello_1000(t);
-	l = tls_rec(pl, 20, 0, 6);
-	l += tls_rec(pl + l, 23, 0, 5 + WIRE_TLS13_ALERT_LEN);
-	n = frame(pkt, &F4, 1517, pl, l, NULL);
+	n = client_first_record(&F4, 5 + WIRE_TLS13_ALERT_LEN, &l);
 	assert_false(run_woke_w(t, pkt, n, 1, false));
 	assert_int_equal(t->ev[0].ev.len, l);
 	assert_true(flow_state(t, &F4, &st));
